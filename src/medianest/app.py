@@ -1,0 +1,160 @@
+"""The application factory: `create_app(settings)` builds the ASGI app.
+
+The outermost layer is the request-context middleware, then Socket.IO (which
+serves `/socket.io` and hands everything else to FastAPI).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+from starlette.types import Receive, Scope, Send
+
+from medianest import __version__
+from medianest.admin import router as admin_router
+from medianest.auth import router as auth_router
+from medianest.auth import service as auth_service
+from medianest.auth.realtime import install_socket_authenticator
+from medianest.core.cache import Cache, MemoryCache, RedisCache
+from medianest.core.context import AppContext
+from medianest.core.crypto import SecretBox
+from medianest.core.handlers import add_exception_handlers
+from medianest.core.logging import get_logger
+from medianest.core.middleware import RequestContextMiddleware
+from medianest.core.ratelimit import RateLimiter
+from medianest.core.realtime import Realtime
+from medianest.core.secrets_store import load_app_secrets
+from medianest.dashboard import router as dashboard_router
+from medianest.db import migrate
+from medianest.db.engine import create_engine, create_session_factory, session_scope
+from medianest.media import router as media_router
+from medianest.ops import router as ops_router
+from medianest.plex import router as plex_router
+from medianest.settings import Settings
+from medianest.youtube import router as youtube_router
+
+log = get_logger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+# A background part of the app (status monitor, download workers, schedulers):
+# started after the context exists, it returns the coroutine that stops it.
+BackgroundStarter = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+class MediaNestApp:
+    """The ASGI app; `.fastapi` is the FastAPI instance (routes, state, lifespan)."""
+
+    def __init__(self, fastapi_app: FastAPI, realtime: Realtime) -> None:
+        self.fastapi = fastapi_app
+        self.realtime = realtime
+        self._asgi = RequestContextMiddleware(
+            socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io")
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+    @property
+    def ctx(self) -> AppContext:
+        ctx: AppContext = self.fastapi.state.ctx
+        return ctx
+
+
+def _background_starters(settings: Settings) -> list[BackgroundStarter]:
+    """Domain packages add their background parts here (explicit, in start order)."""
+    return []
+
+
+async def build_context(
+    settings: Settings, realtime: Realtime, *, run_migrations: bool
+) -> AppContext:
+    secrets = load_app_secrets(settings)
+    if run_migrations:
+        await migrate.upgrade_async(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    redis: Redis | None = None
+    cache: Cache = MemoryCache()
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        cache = RedisCache(redis)
+    ctx = AppContext(
+        settings=settings,
+        secrets=secrets,
+        engine=engine,
+        session_factory=create_session_factory(engine),
+        secret_box=SecretBox(secrets.encryption_key, secrets.previous_encryption_keys),
+        cache=cache,
+        rate_limiter=RateLimiter(settings.redis_url),
+        realtime=realtime,
+        redis=redis,
+        instance_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+    )
+    async with session_scope(ctx.session_factory) as session:
+        await auth_service.ensure_bootstrap_admin(session, settings=settings)
+    install_socket_authenticator(ctx)
+    return ctx
+
+
+async def close_context(ctx: AppContext) -> None:
+    for closer in ctx.services.get("closers", []):
+        await closer()
+    if ctx.redis is not None:
+        await ctx.redis.aclose()
+    await ctx.engine.dispose()
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> MediaNestApp:
+    realtime = Realtime(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        ctx = await build_context(settings, realtime, run_migrations=run_migrations)
+        app.state.ctx = ctx
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(close_context, ctx)
+            for starter in _background_starters(settings):
+                stop = await starter(ctx)
+                stack.push_async_callback(stop)
+            log.info(
+                "medianest_started",
+                version=__version__,
+                database="sqlite" if settings.is_sqlite else "postgresql",
+                redis=bool(settings.redis_url),
+            )
+            yield {}
+
+    fastapi_app = FastAPI(
+        title="MediaNest",
+        version=__version__,
+        description="One sign-in for a household's media services.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    fastapi_app.state.settings = settings
+    add_exception_handlers(fastapi_app)
+    for module in (
+        ops_router,
+        auth_router,
+        dashboard_router,
+        media_router,
+        plex_router,
+        youtube_router,
+        admin_router,
+    ):
+        fastapi_app.include_router(module.router)
+    if STATIC_DIR.is_dir():
+        fastapi_app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return MediaNestApp(fastapi_app, realtime)

@@ -1,0 +1,134 @@
+"""Who is asking: one dependency for "signed in", one for "admin".
+
+A request is authenticated by the session cookie or by `Authorization: Bearer
+<personal API token>`. Cookie-authenticated unsafe requests must echo the CSRF
+cookie in `X-CSRF-Token`. Disabled users are refused and their sessions end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import select
+
+from medianest.auth import sessions as session_store
+from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from medianest.auth.models import ApiToken, AuthSession, User
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import (
+    CsrfFailed,
+    PasswordChangeRequired,
+    PermissionDenied,
+    Unauthenticated,
+)
+from medianest.core.tokens import hash_token, tokens_equal
+from medianest.db.base import utcnow
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class Identity:
+    user: User
+    via: Literal["session", "token"]
+    auth_session: AuthSession | None = None
+    session_token: str | None = None
+
+
+async def _identity_from_bearer(session: SessionDep, token: str) -> Identity | None:
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+        return None
+    user = await session.get(User, row.user_id)
+    if user is None:
+        return None
+    row.last_used_at = now
+    return Identity(user=user, via="token")
+
+
+async def resolve_identity(
+    request: Request, response: Response, session: SessionDep, ctx: ContextDep
+) -> Identity | None:
+    """The caller's identity, or None. Cached on the request for later dependencies."""
+    if hasattr(request.state, "identity"):
+        cached: Identity | None = request.state.identity
+        return cached
+    identity: Identity | None = None
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        identity = await _identity_from_bearer(session, authorization[7:].strip())
+        if identity is None:
+            raise Unauthenticated("The API token is invalid or revoked.")
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            found = await session_store.resolve_session(session, token=token, settings=ctx.settings)
+            if found is not None:
+                identity = Identity(
+                    user=found[1], via="session", auth_session=found[0], session_token=token
+                )
+        if identity is None:
+            restore = ctx.services.get("remember_me_restore")
+            if restore is not None:
+                identity = await restore(request, response, session, ctx)
+    if identity is not None and not identity.user.is_active:
+        await session_store.destroy_user_sessions(session, user_id=identity.user.id)
+        identity = None
+    request.state.identity = identity
+    return identity
+
+
+async def _signed_in(
+    request: Request,
+    response: Response,
+    ctx: ContextDep,
+    identity: Annotated[Identity | None, Depends(resolve_identity)],
+) -> Identity:
+    if identity is None:
+        raise Unauthenticated()
+    if identity.via == "session" and request.method in UNSAFE_METHODS:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        header = request.headers.get(CSRF_HEADER, "")
+        if not cookie or not header or not tokens_equal(cookie, header):
+            raise CsrfFailed()
+    limits = ctx.services.get("runtime_limits")
+    per_minute = limits.api_per_minute if limits else ctx.settings.rate_limit_api_per_minute
+    result = await ctx.rate_limiter.hit(
+        f"api:{identity.user.id}", limit=per_minute, window_seconds=60
+    )
+    for key, value in result.headers.items():
+        response.headers[key] = value
+    result.raise_if_exceeded("Too many requests. Slow down and try again shortly.")
+    return identity
+
+
+async def get_identity_allowing_password_change(
+    identity: Annotated[Identity, Depends(_signed_in)],
+) -> Identity:
+    """For change-password, logout and session: reachable while a change is required."""
+    return identity
+
+
+async def get_identity(identity: Annotated[Identity, Depends(_signed_in)]) -> Identity:
+    if identity.user.must_change_password:
+        raise PasswordChangeRequired()
+    return identity
+
+
+async def get_current_user(identity: Annotated[Identity, Depends(get_identity)]) -> User:
+    return identity.user
+
+
+async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
+    if not user.is_admin:
+        raise PermissionDenied("Only administrators can do this.")
+    return user
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+PasswordChangeIdentity = Annotated[Identity, Depends(get_identity_allowing_password_change)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+AdminUser = Annotated[User, Depends(get_admin_user)]

@@ -1,0 +1,124 @@
+"""Auth endpoints: password sign-in, password change, logout and the current session.
+
+The Plex PIN endpoints live in `auth/plex_router.py`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from medianest.admin import audit
+from medianest.auth import service as auth_service
+from medianest.auth import sessions as session_store
+from medianest.auth.cookies import (
+    SESSION_COOKIE,
+    clear_auth_cookies,
+    client_ip,
+    set_csrf_cookie,
+)
+from medianest.auth.dependencies import PasswordChangeIdentity
+from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserOut
+from medianest.auth.signin import complete_sign_in, rotate_session
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.core.errors import MediaNestError, Unauthenticated
+
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/admin", response_model=Envelope[SessionOut])
+async def admin_login(
+    body: AdminLogin, request: Request, response: Response, session: SessionDep, ctx: ContextDep
+) -> Envelope[SessionOut]:
+    """Sign in with a username and password (the bootstrap admin, or any user given one)."""
+    ip = client_ip(request, ctx.settings)
+    window = ctx.settings.rate_limit_login_window_minutes * 60
+    failures_key = f"login-failures:{body.username.lower()}:{ip}"
+    limit = ctx.settings.rate_limit_login_failures
+    blocked = await ctx.rate_limiter.peek(failures_key, limit=limit, window_seconds=window)
+    blocked.raise_if_exceeded("Too many failed sign-ins. Wait before trying again.")
+    try:
+        user = await auth_service.authenticate_admin(
+            session, username=body.username, password=body.password
+        )
+    except MediaNestError as exc:
+        if isinstance(exc, Unauthenticated):
+            audit.record(
+                session, action="auth.login_failed", actor_id=None, target=body.username, ip=ip
+            )
+            await session.commit()
+            result = await ctx.rate_limiter.hit(failures_key, limit=limit, window_seconds=window)
+            result.raise_if_exceeded("Too many failed sign-ins. Wait before trying again.")
+        raise
+    out = await complete_sign_in(
+        request, response, session, ctx, user=user, remember_me=body.remember_me, method="password"
+    )
+    return envelope(out)
+
+
+@router.post("/change-password", response_model=Envelope[SessionOut])
+async def change_password(
+    body: ChangePassword,
+    request: Request,
+    response: Response,
+    identity: PasswordChangeIdentity,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> Envelope[SessionOut]:
+    """Change the password; required after the first admin/admin sign-in. Revokes remember-me."""
+    user = identity.user
+    await auth_service.change_password(
+        session, user=user, current_password=body.current_password, new_password=body.new_password
+    )
+    audit.record(session, action="auth.password_changed", actor_id=user.id, target=str(user.id))
+    await rotate_session(request, response, session, ctx, identity=identity)
+    return envelope(
+        SessionOut(
+            user=UserOut.model_validate(user),
+            password_change_required=False,
+            csrf_token=set_csrf_cookie(response, request, ctx.settings),
+        )
+    )
+
+
+@router.post("/logout", response_model=Envelope[dict[str, bool]])
+async def logout(
+    request: Request,
+    response: Response,
+    identity: PasswordChangeIdentity,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> Envelope[dict[str, bool]]:
+    """End this session (and forget this browser's remember-me token)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await session_store.destroy_session(session, token=token)
+    forget = ctx.services.get("remember_me_forget")
+    if forget is not None:
+        await forget(request, session)
+    audit.record(
+        session,
+        action="auth.logout",
+        actor_id=identity.user.id,
+        ip=client_ip(request, ctx.settings),
+    )
+    clear_auth_cookies(response)
+    return envelope({"signedOut": True})
+
+
+@router.get("/session", response_model=Envelope[SessionOut])
+async def current_session(
+    request: Request, response: Response, identity: PasswordChangeIdentity, ctx: ContextDep
+) -> Envelope[SessionOut]:
+    """The signed-in user, the role, and whether a password change is required."""
+    user = identity.user
+    return envelope(
+        SessionOut(
+            user=UserOut(
+                **UserOut.model_validate(user).model_dump(exclude={"plex_linked"}),
+                plex_linked=user.plex_token is not None,
+            ),
+            password_change_required=user.must_change_password,
+            csrf_token=set_csrf_cookie(response, request, ctx.settings),
+        )
+    )

@@ -1,0 +1,84 @@
+"""Sign-in logic that does not involve Plex: the bootstrap admin and password changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.auth.models import Role, SessionToken, User, UserStatus
+from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationFailed
+from medianest.core.logging import get_logger
+from medianest.core.passwords import hash_password, password_problems, verify_password
+from medianest.db.base import utcnow
+from medianest.settings import Settings
+
+log = get_logger(__name__)
+
+
+async def ensure_bootstrap_admin(session: AsyncSession, *, settings: Settings) -> User | None:
+    """On an empty users table, create the admin who must change the password at first login."""
+    existing = await session.scalar(select(func.count()).select_from(User))
+    if existing:
+        return None
+    admin = User(
+        username=settings.admin_username,
+        role=Role.ADMIN,
+        password_hash=await hash_password(settings.admin_password.get_secret_value()),
+        must_change_password=True,
+        status=UserStatus.ACTIVE,
+    )
+    session.add(admin)
+    await session.flush()
+    log.warning("bootstrap_admin_created", username=admin.username, must_change_password=True)
+    return admin
+
+
+async def authenticate_admin(session: AsyncSession, *, username: str, password: str) -> User:
+    """Password login (bootstrap admin and any user given a password). Same error either way."""
+    user = await session.scalar(
+        select(User).where(User.username == username, User.password_hash.is_not(None)).limit(1)
+    )
+    valid, new_hash = await verify_password(password, user.password_hash if user else None)
+    if user is None or not valid:
+        raise Unauthenticated(
+            "Wrong username or password.", details={"reason": "invalid_credentials"}
+        )
+    if user.status != UserStatus.ACTIVE:
+        raise PermissionDenied("This account is disabled.", details={"reason": "disabled"})
+    if new_hash:
+        user.password_hash = new_hash
+    user.last_login_at = utcnow()
+    return user
+
+
+async def change_password(
+    session: AsyncSession, *, user: User, current_password: str, new_password: str
+) -> None:
+    valid, _ = await verify_password(current_password, user.password_hash)
+    if not valid:
+        raise ValidationFailed(
+            "The current password is wrong.",
+            details={"fields": [{"field": "currentPassword", "message": "is wrong"}]},
+        )
+    problems = password_problems(new_password, username=user.username)
+    if new_password == current_password:
+        problems.append("must differ from the current password")
+    if problems:
+        raise ValidationFailed(
+            "The new password is too weak.",
+            details={"fields": [{"field": "newPassword", "message": p} for p in problems]},
+        )
+    user.password_hash = await hash_password(new_password)
+    user.must_change_password = False
+    await revoke_remember_tokens(session, user=user)
+
+
+async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:
+    tokens = await session.scalars(
+        select(SessionToken).where(
+            SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None)
+        )
+    )
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now

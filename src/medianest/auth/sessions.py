@@ -1,0 +1,91 @@
+"""Server-side sessions: an opaque cookie token, its hash as the row key.
+
+Idle timeout and absolute lifetime come from settings; rotating a session means
+deleting the old row and issuing a new token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.auth.models import AuthSession, User
+from medianest.core.tokens import hash_token, new_token
+from medianest.db.base import utcnow
+from medianest.settings import Settings
+
+# Writing last_seen on every request would turn reads into writes; once a minute is enough.
+_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    expires_at: datetime
+
+
+async def create_session(
+    session: AsyncSession,
+    *,
+    user: User,
+    settings: Settings,
+    ip: str | None,
+    user_agent: str | None,
+) -> IssuedSession:
+    token = new_token()
+    now = utcnow()
+    expires_at = now + timedelta(hours=settings.session_absolute_hours)
+    session.add(
+        AuthSession(
+            id=hash_token(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+    return IssuedSession(token=token, expires_at=expires_at)
+
+
+async def resolve_session(
+    session: AsyncSession, *, token: str, settings: Settings
+) -> tuple[AuthSession, User] | None:
+    """The live session and its user, or None (unknown, idle too long, or expired)."""
+    row = await session.get(AuthSession, hash_token(token))
+    if row is None:
+        return None
+    now = utcnow()
+    idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
+    if row.expires_at <= now or idle_limit <= now:
+        await session.delete(row)
+        return None
+    user = await session.get(User, row.user_id)
+    if user is None:
+        return None
+    if now - row.last_seen_at > _TOUCH_INTERVAL:
+        row.last_seen_at = now
+    return row, user
+
+
+async def destroy_session(session: AsyncSession, *, token: str) -> None:
+    await session.execute(delete(AuthSession).where(AuthSession.id == hash_token(token)))
+
+
+async def destroy_user_sessions(
+    session: AsyncSession, *, user_id: uuid.UUID, keep_token: str | None = None
+) -> None:
+    statement = delete(AuthSession).where(AuthSession.user_id == user_id)
+    if keep_token is not None:
+        statement = statement.where(AuthSession.id != hash_token(keep_token))
+    await session.execute(statement)
+
+
+async def count_active_sessions(session: AsyncSession) -> int:
+    rows = await session.execute(select(AuthSession.id).where(AuthSession.expires_at > utcnow()))
+    return len(rows.all())

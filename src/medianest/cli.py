@@ -1,0 +1,160 @@
+"""The `medianest` command: serve | worker | migrate | generate-secrets | demo | backup | restore."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+
+from medianest import __version__
+from medianest.core.logging import configure_logging, get_logger
+from medianest.core.secrets_store import generate_secrets, write_secrets_file
+from medianest.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="medianest",
+    help="MediaNest: one sign-in for Plex, Overseerr, Uptime Kuma and YouTube downloads.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+log = get_logger("medianest.cli")
+
+
+def fail(reason: str, code: int = 2) -> NoReturn:
+    typer.echo(f"medianest: {reason}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        fail(str(exc))
+    configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        log_file=settings.log_file,
+        max_bytes=settings.log_file_max_bytes,
+        backups=settings.log_file_backups,
+    )
+    return settings
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the data dir and apply migrations, or stop with one line saying why."""
+    from medianest.db import migrate
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate.upgrade(settings.resolved_database_url)
+    except Exception as exc:  # any failure here is the operator's to fix; say it in one line
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        fail(f"cannot use the database ({type(exc).__name__}): {reason}")
+
+
+def _check_redis(settings: Settings) -> None:
+    if not settings.redis_url:
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()
+    except (redis.RedisError, OSError) as exc:
+        fail(f"cannot reach Redis at the configured MEDIANEST_REDIS_URL: {exc}")
+
+
+def build_app_from_env() -> object:
+    """Factory used by `--reload` (uvicorn re-imports it in a fresh process)."""
+    from medianest.app import create_app
+
+    return create_app(_settings(), run_migrations=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Start the portal (migrations are applied first)."""
+    settings = _settings(host=host, port=port)
+    prepare_database(settings)
+    _check_redis(settings)
+    from medianest.app import create_app
+
+    log.info("serving", url=f"http://{settings.host}:{settings.port}")
+    if reload:
+        uvicorn.run(
+            "medianest.cli:build_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            reload=True,
+            log_config=None,
+            access_log=False,
+        )
+        return
+    uvicorn.run(
+        create_app(settings, run_migrations=False),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
+        ws="websockets-sansio",
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    down: Annotated[bool, typer.Option(help="Downgrade to the revision instead.")] = False,
+) -> None:
+    """Apply (or revert) database migrations."""
+    settings = _settings()
+    from medianest.db import migrate as migrations
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if down:
+        migrations.downgrade(settings.resolved_database_url, revision)
+    else:
+        prepare_database(settings)
+    typer.echo(f"database at {'base' if down and revision == 'base' else revision}")
+
+
+@app.command("generate-secrets")
+def generate_secrets_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (0600).")
+    ] = None,
+) -> None:
+    """Print (or write to a 0600 file) a fresh encryption key and session secret."""
+    values = generate_secrets()
+    if output is None:
+        for key, value in values.items():
+            typer.echo(f"MEDIANEST_{key.upper()}={value}")
+        return
+    write_secrets_file(output, values)
+    typer.echo(f"wrote {output} (mode 0600); set MEDIANEST_SECRETS_FILE={output}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(json.dumps({"medianest": __version__}))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""A small JSON cache with two backends: in-process (embedded) and Redis.
+
+The Redis backend treats a Redis outage as a cache miss: the app keeps serving,
+only slower, and recovers on its own when Redis returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> Any | None: ...
+    async def set(self, key: str, value: Any, ttl_seconds: float) -> None: ...
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryCache:
+    """A bounded LRU with per-entry expiry; values are stored as JSON to match Redis."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, raw = entry
+        if expires_at < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        self._entries.move_to_end(key)
+        return json.loads(raw)
+
+    async def set(self, key: str, value: Any, ttl_seconds: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl_seconds, json.dumps(value, default=str))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class RedisCache:
+    def __init__(self, redis: Redis, prefix: str = "medianest:cache:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def get(self, key: str) -> Any | None:
+        try:
+            raw = await self._redis.get(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            log.warning("cache_unavailable", op="get", error=type(exc).__name__)
+            return None
+        return None if raw is None else json.loads(raw)
+
+    async def set(self, key: str, value: Any, ttl_seconds: float) -> None:
+        try:
+            await self._redis.set(
+                self._prefix + key,
+                json.dumps(value, default=str),
+                px=max(1, int(ttl_seconds * 1000)),
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("cache_unavailable", op="set", error=type(exc).__name__)
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            log.warning("cache_unavailable", op="delete", error=type(exc).__name__)

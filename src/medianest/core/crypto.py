@@ -1,0 +1,74 @@
+"""Secrets at rest: AES-256-GCM with a key id beside each ciphertext so keys can rotate."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_FORMAT = "v1"
+
+
+class DecryptionError(ValueError):
+    """A stored secret cannot be decrypted (unknown key id or tampered data)."""
+
+
+def generate_key() -> str:
+    """A fresh 256-bit key, url-safe base64 encoded (what MEDIANEST_ENCRYPTION_KEY holds)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def decode_key(encoded: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(encoded.strip() + "=" * (-len(encoded.strip()) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("the encryption key must be url-safe base64") from exc
+    if len(raw) != 32:
+        raise ValueError("the encryption key must be 32 bytes (256 bits) of base64")
+    return raw
+
+
+def key_id(raw_key: bytes) -> str:
+    return hashlib.sha256(b"medianest-key-id" + raw_key).hexdigest()[:8]
+
+
+class SecretBox:
+    """Encrypts with the current key; decrypts with the current or any previous key."""
+
+    def __init__(self, current: str, previous: list[str] | None = None) -> None:
+        raw = decode_key(current)
+        self._current_id = key_id(raw)
+        self._keys: dict[str, AESGCM] = {self._current_id: AESGCM(raw)}
+        for old in previous or []:
+            old_raw = decode_key(old)
+            self._keys.setdefault(key_id(old_raw), AESGCM(old_raw))
+
+    @property
+    def current_key_id(self) -> str:
+        return self._current_id
+
+    def encrypt(self, plaintext: str, *, context: str = "") -> str:
+        nonce = secrets.token_bytes(12)  # 96-bit random nonce per value
+        sealed = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), context.encode())
+        blob = base64.urlsafe_b64encode(nonce + sealed).decode()
+        return f"{_FORMAT}:{self._current_id}:{blob}"
+
+    def decrypt(self, stored: str, *, context: str = "") -> str:
+        try:
+            fmt, kid, blob = stored.split(":", 2)
+        except ValueError as exc:
+            raise DecryptionError("not an encrypted value") from exc
+        aead = self._keys.get(kid)
+        if fmt != _FORMAT or aead is None:
+            raise DecryptionError(f"no key with id {kid}")
+        raw = base64.urlsafe_b64decode(blob)
+        try:
+            return aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except InvalidTag as exc:
+            raise DecryptionError("the value was tampered with or the key is wrong") from exc
+
+    def needs_rotation(self, stored: str) -> bool:
+        return stored.split(":", 2)[1:2] != [self._current_id]

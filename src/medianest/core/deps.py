@@ -1,0 +1,51 @@
+"""Dependency aliases shared by every router: the app context and the database session.
+
+The session dependency commits once after the endpoint returned, or rolls back;
+services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.core.context import AppContext
+from medianest.core.errors import ServiceUnavailable
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    # One session per request, shared by every dependency that asks for it.
+    ctx = get_context(request)
+    async with ctx.session_factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except (OperationalError, DBAPIError, OSError) as exc:
+            await session.rollback()
+            if (
+                isinstance(exc, DBAPIError)
+                and not exc.connection_invalidated
+                and not isinstance(exc, OperationalError)
+            ):
+                raise
+            raise ServiceUnavailable(
+                "The database is unavailable. Try again shortly.", details={"service": "database"}
+            ) from exc
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_db_session)]

@@ -1,0 +1,100 @@
+"""The response envelope of the API: `{success, data, meta}` and `{success: false, error}`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from medianest import API_VERSION
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    """Base for API schemas: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class ApiInput(ApiModel):
+    """Base for request bodies: unknown fields are rejected, not silently dropped."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+
+class Meta(ApiModel):
+    timestamp: datetime
+    version: str = API_VERSION
+
+
+class PageMeta(Meta):
+    page: int
+    page_size: int
+    total: int
+
+
+class Envelope(ApiModel, Generic[T]):
+    success: Literal[True] = True
+    data: T
+    meta: Meta
+
+
+class PagedEnvelope(ApiModel, Generic[T]):
+    success: Literal[True] = True
+    data: list[T]
+    meta: PageMeta
+
+
+class ErrorBody(ApiModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEnvelope(ApiModel):
+    success: Literal[False] = False
+    error: ErrorBody
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def envelope(data: T) -> Envelope[T]:
+    return Envelope[T](data=data, meta=Meta(timestamp=now_utc()))
+
+
+def paged(items: list[T], *, page: int, page_size: int, total: int) -> PagedEnvelope[T]:
+    return PagedEnvelope[T](
+        data=items,
+        meta=PageMeta(timestamp=now_utc(), page=page, page_size=page_size, total=total),
+    )
+
+
+def error_payload(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "success": False,
+        "error": {"code": code, "message": message, "details": details or {}},
+    }
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in (
+        (400, "Invalid request"),
+        (401, "Not signed in"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (422, "Validation error"),
+        (429, "Rate limited"),
+        (500, "Internal error"),
+        (502, "Upstream error"),
+        (503, "Service unavailable"),
+    )
+}

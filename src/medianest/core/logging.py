@@ -1,0 +1,142 @@
+"""Structured logging: structlog over stdlib, JSON lines, a correlation id, and no secrets.
+
+Uvicorn's and SQLAlchemy's records go through the same processors, so every line
+has the same shape and carries the request's correlation id.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are secrets whatever they contain.
+_SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|token|api[-_]?key|authorization|cookie|session(id)?|csrf|"
+    r"credential|private[-_]?key|encryption[-_]?key)",
+    re.IGNORECASE,
+)
+# Secrets embedded in free text: query parameters, headers, bearer tokens, URL credentials.
+_SECRET_IN_TEXT = [
+    (
+        re.compile(
+            r"(?i)((?:x-plex-token|token|api[-_]?key|apikey|password|secret|access_token)[=:]\s*)"
+            r"[^&\s\"',;]+"
+        ),
+        r"\1" + REDACTED,
+    ),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
+    (re.compile(r"\buk\d+_[A-Za-z0-9_-]+"), REDACTED),
+]
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _SECRET_IN_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(key: str | None, value: Any) -> Any:
+    if key is not None and _SECRET_KEY.search(key) and not isinstance(value, bool | int | float):
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            return {k: redact_value(str(k), v) for k, v in value.items()}
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(None, v) for v in value]
+    return value
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Last line of defence: strip anything that looks like a secret from the event."""
+    for key in list(event_dict):
+        if key == "event" and isinstance(event_dict[key], str):
+            event_dict[key] = redact_text(event_dict[key])
+        else:
+            event_dict[key] = redact_value(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    fmt: str = "json",
+    log_file: Path | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    backups: int = 5,
+) -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_processor,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+            )
+        )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_medianest", False):
+            root.removeHandler(handler)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        setattr(handler, "_medianest", True)  # noqa: B010  (marks our own handlers)
+        root.addHandler(handler)
+    root.setLevel(level)
+    # Our own request log replaces uvicorn's access log (which would print raw query strings).
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").handlers.clear()
+    logging.getLogger("uvicorn.access").propagate = False
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger

@@ -1,0 +1,81 @@
+"""Socket.IO server: rooms per user and for status updates, Redis fan-out when configured.
+
+Who may connect is decided by an authenticator the auth package installs; the
+server picks the rooms from the session, never from what the client sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
+STATUS_ROOM = "status-updates"
+
+# Given the ASGI environ and the client's auth payload, return the user id or None.
+Authenticator = Callable[[dict[str, Any], Any], Awaitable[str | None]]
+# Called after a socket joined its rooms, to send it the current state at once.
+OnConnect = Callable[[str, str], Awaitable[None]]
+
+
+def user_room(user_id: Any) -> str:
+    return f"user:{user_id}"
+
+
+class Realtime:
+    def __init__(self, redis_url: str | None = None) -> None:
+        manager = (
+            socketio.AsyncRedisManager(redis_url, channel="medianest-socketio")
+            if redis_url
+            else None
+        )
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=manager,
+            cors_allowed_origins=[],  # same origin only
+            logger=False,
+            engineio_logger=False,
+        )
+        self.authenticator: Authenticator | None = None
+        self.on_connect_hooks: list[OnConnect] = []
+        self.connected = 0
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        self.sio.on("subscribe:status", self._subscribe_status)
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        user_id = await self.authenticator(environ, auth) if self.authenticator else None
+        if user_id is None:
+            log.info("socket_refused", reason="unauthenticated")
+            raise socketio.exceptions.ConnectionRefusedError("unauthenticated")
+        await self.sio.save_session(sid, {"user_id": user_id})
+        await self.sio.enter_room(sid, user_room(user_id))
+        await self.sio.enter_room(sid, STATUS_ROOM)
+        self.connected += 1
+        for hook in self.on_connect_hooks:
+            await hook(sid, user_id)
+        return True
+
+    async def _disconnect(self, sid: str, *_args: Any) -> None:
+        self.connected = max(0, self.connected - 1)
+
+    async def _subscribe_status(self, sid: str, *_args: Any) -> dict[str, bool]:
+        await self.sio.enter_room(sid, STATUS_ROOM)
+        for hook in self.on_connect_hooks:
+            session = await self.sio.get_session(sid)
+            await hook(sid, session["user_id"])
+        return {"ok": True}
+
+    async def emit_to_user(self, user_id: Any, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=user_room(user_id))
+
+    async def emit_status(self, data: dict[str, Any]) -> None:
+        await self.sio.emit("service:status", data, room=STATUS_ROOM)
+
+    async def emit_to_sid(self, sid: str, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, to=sid)

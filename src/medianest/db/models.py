@@ -1,0 +1,25 @@
+"""Imports every ORM model so that `Base.metadata` is complete (Alembic, tests)."""
+
+from medianest.admin.models import AuditLog, Lease, ServiceConfig, SystemSetting
+from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
+from medianest.dashboard.models import ServiceStatus
+from medianest.db.base import Base
+from medianest.media.models import MediaRequest
+from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload, YoutubeSubscription
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "AuthSession",
+    "Base",
+    "Lease",
+    "MediaRequest",
+    "ServiceConfig",
+    "ServiceStatus",
+    "SessionToken",
+    "SystemSetting",
+    "User",
+    "YoutubeArchiveEntry",
+    "YoutubeDownload",
+    "YoutubeSubscription",
+]

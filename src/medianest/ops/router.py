@@ -1,0 +1,72 @@
+"""Liveness and dependency checks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from medianest import __version__
+from medianest.core.deps import ContextDep
+from medianest.core.envelope import ApiModel, Envelope, envelope
+
+router = APIRouter(prefix="/api", tags=["operations"])
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class CheckResult(ApiModel):
+    status: Literal["ok", "error", "disabled"]
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Health(ApiModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    checks: dict[str, CheckResult]
+
+
+async def _timed(check: Callable[[], Awaitable[None]]) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # a health check reports failures, it does not raise them
+        return CheckResult(status="error", error=type(exc).__name__)
+    return CheckResult(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+@router.get(
+    "/health", response_model=Envelope[Health], responses={503: {"model": Envelope[Health]}}
+)
+async def health(ctx: ContextDep) -> JSONResponse | Envelope[Health]:
+    """Liveness plus database, Redis (when configured) and worker checks; 503 when degraded."""
+
+    async def check_db() -> None:
+        async with ctx.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    checks = {"database": await _timed(check_db)}
+    if ctx.redis is not None:
+        redis = ctx.redis
+
+        async def check_redis() -> None:
+            await redis.ping()
+
+        checks["redis"] = await _timed(check_redis)
+    else:
+        checks["redis"] = CheckResult(status="disabled")
+    worker_check = ctx.services.get("worker_health")
+    if worker_check is not None:
+        checks["worker"] = await worker_check()
+    degraded = any(c.status == "error" for c in checks.values())
+    body = envelope(
+        Health(status="degraded" if degraded else "ok", version=__version__, checks=checks)
+    )
+    if degraded:
+        return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=503)
+    return body

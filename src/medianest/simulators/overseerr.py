@@ -1,0 +1,345 @@
+"""A loopback Overseerr (API v1): search with the percent-encoding trap, media requests,
+details, status changes (by hand or automatic) and webhook callbacks like the real one."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from medianest.simulators.base import JSONDict, read_json
+from medianest.simulators.overseerr_control import OverseerrControl
+from medianest.simulators.overseerr_data import (
+    API_KEY,
+    APPROVED,
+    AVAILABLE,
+    CATALOGUE,
+    DECLINED,
+    FAILED,
+    MEDIA_PENDING,
+    PARTIALLY_AVAILABLE,
+    PENDING,
+    PERSON,
+    PROCESSING,
+    UNKNOWN,
+    MediaRequest,
+    User,
+    media_info,
+)
+
+Handler = Callable[[Request, User], Awaitable[Response]]
+ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")
+ENCODING_MESSAGE = (
+    "Parameter 'query' must be url encoded. Its value may not contain reserved characters."
+)
+PAGE_SIZE = 20
+FILTERS: dict[str, Callable[[MediaRequest], bool]] = {
+    "all": lambda r: True,
+    "approved": lambda r: r.status == APPROVED,
+    "pending": lambda r: r.status == PENDING,
+    "available": lambda r: r.media.status == AVAILABLE,
+    "processing": lambda r: (
+        r.status == APPROVED and r.media.status in (UNKNOWN, MEDIA_PENDING, PROCESSING)
+    ),
+    "unavailable": lambda r: r.status in (PENDING, APPROVED) and r.media.status < AVAILABLE,
+    "failed": lambda r: r.status == FAILED,
+}
+
+
+def error(status: int, message: str) -> Response:
+    return JSONResponse({"message": message, "errors": []}, status_code=status)
+
+
+class OverseerrSimulator(OverseerrControl):
+    """Overseerr: `X-Api-Key` auth, acting as admin (id 1) unless `X-API-User` says otherwise."""
+
+    name = "overseerr"
+
+    def __init__(self, *, port: int = 0, api_key: str = API_KEY) -> None:
+        super().__init__(port=port, api_key=api_key)
+
+    def routes(self) -> list[BaseRoute]:
+        r = self._route
+        return [
+            Route("/api/v1/status", self._status, methods=["GET"]),
+            r("/api/v1/search", self._search),
+            r("/api/v1/request", self._create_request, "POST"),
+            r("/api/v1/request", self._list_requests),
+            r("/api/v1/request/count", self._count_requests),
+            r("/api/v1/request/{rid:int}", self._get_request),
+            r("/api/v1/request/{rid:int}", self._delete_request, "DELETE"),
+            r("/api/v1/request/{rid:int}/{action:str}", self._decide_request, "POST"),
+            r("/api/v1/movie/{tmdb:int}", self._details),
+            r("/api/v1/tv/{tmdb:int}", self._details),
+            r("/api/v1/user", self._users),
+            r("/api/v1/user/{uid:int}", self._user),
+            r("/api/v1/auth/me", self._me),
+        ]
+
+    def _route(self, path: str, handler: Handler, method: str = "GET") -> Route:
+        async def endpoint(request: Request) -> Response:
+            if request.headers.get("X-Api-Key") != self.api_key:
+                return error(401, "You do not have permission to access this endpoint.")
+            raw_user = request.headers.get("X-API-User", "1")
+            user = self.users.get(int(raw_user)) if raw_user.isdigit() else None
+            if user is None:
+                return error(403, "Invalid X-API-User.")
+            with self.lock:  # handlers never await while holding it
+                return await handler(request, user)
+
+        return Route(path, endpoint, methods=[method])
+
+    async def _status(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "version": "1.33.2",
+                "commitTag": "v1.33.2",
+                "updateAvailable": False,
+                "commitsBehind": 0,
+                "restartRequired": False,
+            }
+        )
+
+    # --- search -------------------------------------------------------------------------
+    async def _search(self, request: Request, user: User) -> Response:
+        raw_query = request.scope["query_string"].decode("latin-1")
+        params = dict(p.partition("=")[::2] for p in raw_query.split("&") if p)
+        if "query" not in params:
+            return error(400, "request/query must have required property 'query'")
+        if not ENCODED_VALUE.fullmatch(params["query"]):
+            return error(400, ENCODING_MESSAGE)
+        query = request.query_params["query"].strip().lower()
+        page = int(params["page"]) if params.get("page", "1").isdigit() else 0
+        if page < 1:
+            return error(400, "request/query/page must be >= 1")
+        titles = sorted(
+            (t for t in CATALOGUE.values() if query and query in t.title.lower()),
+            key=lambda t: -t.popularity,
+        )
+        rows: list[JSONDict] = []
+        for title in titles:
+            row = title.result_json()
+            media = self.media.get((title.media_type, title.tmdb_id))
+            if media is not None:
+                row["mediaInfo"] = media_info(media, list(self.media_requests.values()))
+            rows.append(row)
+        if query and query in str(PERSON["name"]).lower():
+            rows.append(dict(PERSON))
+        total_pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+        results = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return JSONResponse(
+            {"page": page, "totalPages": total_pages, "totalResults": len(rows), "results": results}
+        )
+
+    # --- requests --------------------------------------------------------------------------
+    async def _create_request(self, request: Request, user: User) -> Response:
+        body = await read_json(request)
+        media_type, media_id = body.get("mediaType"), body.get("mediaId")
+        if media_type not in ("movie", "tv") or not isinstance(media_id, int):
+            return error(400, "mediaType and mediaId are required")
+        if body.get("userId") is not None:
+            if user.id != 1 or int(body["userId"]) not in self.users:
+                return error(403, "You do not have permission to request on behalf of others.")
+            user = self.users[int(body["userId"])]
+        if user.id in self.forbidden_users:
+            kind = "movie" if media_type == "movie" else "series"
+            return error(403, f"You do not have permission to make {kind} requests.")
+        title = CATALOGUE.get((media_type, media_id))
+        if title is None:
+            return error(404, "Movie not found." if media_type == "movie" else "TV not found.")
+        media = self.media_for(title)
+        is4k = bool(body.get("is4k"))
+        seasons: list[int] = []
+        if media_type == "movie":
+            taken = media.status in (PROCESSING, PARTIALLY_AVAILABLE, AVAILABLE) or any(
+                r.media is media and r.active and r.is4k == is4k
+                for r in self.media_requests.values()
+            )
+            if taken:
+                return error(409, "Request for this media already exists.")
+        else:
+            wanted = body.get("seasons", "all")
+            if wanted == "all":
+                wanted = list(range(1, len(title.seasons) + 1))
+            if not isinstance(wanted, list) or not all(isinstance(n, int) for n in wanted):
+                return error(400, "seasons must be a list of numbers or 'all'")
+            requested = {
+                n
+                for r in self.media_requests.values()
+                if r.media is media and r.active
+                for n in r.seasons
+            }
+            seasons = sorted(
+                n
+                for n in set(wanted)
+                if 1 <= n <= len(title.seasons)
+                and n not in requested
+                and media.season_status.get(n, UNKNOWN) < PROCESSING
+            )
+            if not seasons:
+                return error(202, "No seasons available to request")
+        self.next_request_id += 1
+        now = time.time()
+        req = MediaRequest(
+            self.next_request_id,
+            media,
+            user,
+            PENDING,
+            is4k,
+            seasons,
+            created_at=now,
+            updated_at=now,
+            extra={k: body.get(k) for k in ("serverId", "profileId", "rootFolder")},
+        )
+        self.media_requests[req.id] = req
+        if media.status == UNKNOWN:
+            media.status = MEDIA_PENDING
+        for n in seasons:
+            media.season_status[n] = MEDIA_PENDING
+        media.updated_at = now
+        if self.auto_approve_admin and user.id == 1:
+            self.set_request_status(req.id, APPROVED, notify="MEDIA_AUTO_APPROVED")
+        else:
+            self.notify("MEDIA_PENDING", req, media)
+        if self.auto_progress is not None:
+            self.submit(lambda: self._progress(req.id))
+        return JSONResponse(req.as_json(), status_code=201)
+
+    async def _progress(self, request_id: int) -> None:
+        assert self.auto_progress is not None
+        approve_after, available_after = self.auto_progress
+        await asyncio.sleep(approve_after)
+        with self.lock:
+            req = self.media_requests.get(request_id)
+            if req is None or req.status != PENDING:
+                return
+            self.set_request_status(request_id, APPROVED)
+        await asyncio.sleep(available_after)
+        with self.lock:
+            if req.status == APPROVED:
+                title = req.media.title
+                self.set_media_status(title.media_type, title.tmdb_id, AVAILABLE)
+
+    async def _list_requests(self, request: Request, user: User) -> Response:
+        q = request.query_params
+        take = int(q["take"]) if q.get("take", "").isdigit() else 10
+        skip = int(q["skip"]) if q.get("skip", "").isdigit() else 0
+        wanted = FILTERS.get(q.get("filter", "all"))
+        if wanted is None or take < 1:
+            return error(400, "request/query/filter must be equal to one of the allowed values")
+        rows = [r for r in self.media_requests.values() if wanted(r)]
+        if q.get("requestedBy", "").isdigit():
+            rows = [r for r in rows if r.requested_by.id == int(q["requestedBy"])]
+        sort_field = "updated_at" if q.get("sort") == "modified" else "created_at"
+        rows.sort(key=lambda r: (getattr(r, sort_field), r.id), reverse=True)
+        return JSONResponse(
+            {
+                "pageInfo": {
+                    "pages": math.ceil(len(rows) / take),
+                    "pageSize": take,
+                    "results": len(rows),
+                    "page": skip // take + 1,
+                },
+                "results": [r.as_json() for r in rows[skip : skip + take]],
+            }
+        )
+
+    async def _count_requests(self, request: Request, user: User) -> Response:
+        reqs = list(self.media_requests.values())
+        counts = {name: sum(1 for r in reqs if check(r)) for name, check in FILTERS.items()}
+        return JSONResponse(
+            {
+                "total": len(reqs),
+                "movie": sum(1 for r in reqs if r.media.title.media_type == "movie"),
+                "tv": sum(1 for r in reqs if r.media.title.media_type == "tv"),
+                "pending": counts["pending"],
+                "approved": counts["approved"],
+                "declined": sum(1 for r in reqs if r.status == DECLINED),
+                "processing": counts["processing"],
+                "available": counts["available"],
+            }
+        )
+
+    async def _get_request(self, request: Request, user: User) -> Response:
+        req = self.media_requests.get(int(request.path_params["rid"]))
+        if req is None:
+            return error(404, "Request not found.")
+        return JSONResponse(req.as_json())
+
+    async def _delete_request(self, request: Request, user: User) -> Response:
+        req = self.media_requests.get(int(request.path_params["rid"]))
+        if req is None:
+            return error(404, "Request not found.")
+        if user.id != 1 and (req.requested_by.id != user.id or req.status != PENDING):
+            return error(401, "You do not have permission to delete this request.")
+        del self.media_requests[req.id]
+        return Response(status_code=204)
+
+    async def _decide_request(self, request: Request, user: User) -> Response:
+        req = self.media_requests.get(int(request.path_params["rid"]))
+        status = {"approve": APPROVED, "decline": DECLINED, "pending": PENDING}.get(
+            request.path_params["action"]
+        )
+        if req is None or status is None:
+            return error(404, "Request not found.")
+        if user.id != 1:
+            return error(403, "You do not have permission to modify this request.")
+        self.set_request_status(req.id, status)
+        return JSONResponse(req.as_json())
+
+    # --- details and users ---------------------------------------------------------------
+    async def _details(self, request: Request, user: User) -> Response:
+        media_type = "movie" if request.url.path.startswith("/api/v1/movie/") else "tv"
+        title = CATALOGUE.get((media_type, int(request.path_params["tmdb"])))
+        if title is None:
+            return error(
+                404,
+                "Unable to retrieve movie."
+                if media_type == "movie"
+                else "Unable to retrieve series.",
+            )
+        data = title.result_json() | {"status": "Released", "tagline": "", "genres": []}
+        if media_type == "movie":
+            data |= {"runtime": 10, "imdbId": None}
+        else:
+            data |= {
+                "numberOfSeasons": len(title.seasons),
+                "seasons": [
+                    {
+                        "id": title.tmdb_id * 100 + n,
+                        "seasonNumber": n,
+                        "episodeCount": count,
+                        "name": f"Season {n}",
+                        "airDate": f"{title.year + n - 1}-09-01",
+                        "overview": "",
+                        "posterPath": None,
+                    }
+                    for n, count in enumerate(title.seasons, start=1)
+                ],
+            }
+        media = self.media.get((media_type, title.tmdb_id))
+        if media is not None:
+            data["mediaInfo"] = media_info(media, list(self.media_requests.values()))
+        return JSONResponse(data)
+
+    async def _users(self, request: Request, user: User) -> Response:
+        rows = [u.as_json() for u in self.users.values()]
+        return JSONResponse(
+            {
+                "pageInfo": {"pages": 1, "pageSize": len(rows), "results": len(rows), "page": 1},
+                "results": rows,
+            }
+        )
+
+    async def _user(self, request: Request, user: User) -> Response:
+        found = self.users.get(int(request.path_params["uid"]))
+        return JSONResponse(found.as_json()) if found else error(404, "User not found.")
+
+    async def _me(self, request: Request, user: User) -> Response:
+        return JSONResponse(user.as_json())

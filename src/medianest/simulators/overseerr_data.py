@@ -1,0 +1,288 @@
+"""Data of the Overseerr simulator: the fixed TMDB-like catalogue, users, media and requests,
+their JSON forms, and the default webhook template (every value a string)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from medianest.simulators.base import JSONDict
+
+API_KEY = "sim-overseerr-api-key-0001"
+# Request status and media status numbers, as in Overseerr's server/constants.
+PENDING, APPROVED, DECLINED, FAILED = 1, 2, 3, 4
+UNKNOWN, MEDIA_PENDING, PROCESSING, PARTIALLY_AVAILABLE, AVAILABLE = 1, 2, 3, 4, 5
+REQUEST_STATUS_NAMES = {
+    PENDING: "PENDING",
+    APPROVED: "APPROVED",
+    DECLINED: "DECLINED",
+    FAILED: "FAILED",
+}
+MEDIA_STATUS_NAMES = {
+    UNKNOWN: "UNKNOWN",
+    MEDIA_PENDING: "PENDING",
+    PROCESSING: "PROCESSING",
+    PARTIALLY_AVAILABLE: "PARTIALLY_AVAILABLE",
+    AVAILABLE: "AVAILABLE",
+}
+BASE_TIME = 1_700_000_000.0
+POSTER_BASE = "https://image.tmdb.org/t/p/w600_and_h900_bestv2"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass(frozen=True)
+class Title:
+    """A catalogue entry; `seasons` (episode counts) only for TV."""
+
+    media_type: str
+    tmdb_id: int
+    title: str
+    year: int
+    overview: str
+    popularity: float = 10.0
+    seasons: tuple[int, ...] = ()
+    tvdb_id: int | None = None
+
+    def result_json(self) -> JSONDict:
+        common: JSONDict = {
+            "id": self.tmdb_id,
+            "mediaType": self.media_type,
+            "overview": self.overview,
+            "posterPath": f"/sim{self.tmdb_id}.jpg",
+            "backdropPath": f"/sim{self.tmdb_id}-backdrop.jpg",
+            "popularity": self.popularity,
+            "voteAverage": 7.0,
+            "voteCount": 100 + self.tmdb_id % 900,
+            "genreIds": [16] if self.media_type == "movie" else [18],
+            "originalLanguage": "en",
+        }
+        if self.media_type == "movie":
+            return common | {
+                "title": self.title,
+                "originalTitle": self.title,
+                "releaseDate": f"{self.year}-05-10",
+                "adult": False,
+                "video": False,
+            }
+        return common | {
+            "name": self.title,
+            "originalName": self.title,
+            "firstAirDate": f"{self.year}-09-01",
+            "originCountry": ["US"],
+        }
+
+
+MOVIES = [
+    Title("movie", 10378, "Big Buck Bunny", 2008, "A giant rabbit takes revenge.", 40.0),
+    Title("movie", 45745, "Sintel", 2010, "A girl searches for her dragon.", 35.0),
+    Title("movie", 133701, "Tears of Steel", 2012, "Warriors and scientists in Amsterdam.", 30.0),
+    Title("movie", 9761, "Elephants Dream", 2006, "Two people explore a strange machine.", 20.0),
+    Title("movie", 358332, "Cosmos Laundromat", 2015, "A sheep meets a salesman.", 22.0),
+    Title("movie", 400001, "The Matrix Loopback", 1999, "Reality is 127.0.0.1.", 90.0),
+    Title("movie", 400002, "Spring", 2019, "A shepherd girl and her dog.", 15.0),
+    Title("movie", 400003, "Agent 327: Operation Barbershop", 2017, "A secret agent.", 25.0),
+    Title("movie", 400004, "Caminandes: Llamigos", 2016, "A llama meets a penguin.", 12.0),
+    Title("movie", 400005, "Hero", 2018, "A Grease Pencil showcase.", 8.0),
+    Title("movie", 400006, "Coffee Run", 2020, "Fueled by caffeine.", 9.0),
+    Title("movie", 400007, "Sprite Fright", 2021, "Teenagers meet forest sprites.", 18.0),
+] + [
+    Title("movie", 900000 + n, f"Test Pattern {n}", 2000 + n, f"Colour bars, volume {n}.", 1.0)
+    for n in range(1, 26)
+]
+TV = [
+    Title("tv", 30991, "Pioneer One", 2010, "An object falls from the sky.", 20.0, (4, 6), 5001),
+    Title(
+        "tv", 500001, "The Loopback Chronicles", 2021, "Packets that never leave.", 14.0, (3,), 5002
+    ),
+    Title(
+        "tv", 500002, "Test Pattern Theater", 2019, "Colour bars, serialised.", 5.0, (3, 3, 3), 5003
+    ),
+    Title("tv", 500003, "Render Farm", 2022, "Life among the GPUs.", 11.0, (8, 8), 5004),
+    Title("tv", 500004, "Keyframes", 2023, "An animation studio comedy.", 7.0, (6,), 5005),
+]
+CATALOGUE: dict[tuple[str, int], Title] = {(t.media_type, t.tmdb_id): t for t in MOVIES + TV}
+PERSON: JSONDict = {
+    "id": 700001,
+    "mediaType": "person",
+    "name": "Ton Roosendaal",
+    "profilePath": "/sim-ton.jpg",
+    "popularity": 3.0,
+    "adult": False,
+    "knownFor": [MOVIES[0].result_json()],
+}
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    email: str
+    user_type: int = 1  # 1 Plex user, 2 local
+
+    def as_json(self) -> JSONDict:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "username": self.username,
+            "plexUsername": self.username,
+            "displayName": self.username,
+            "permissions": 2 if self.id == 1 else 32,
+            "avatar": "/os_icon.svg",
+            "userType": self.user_type,
+            "createdAt": iso(BASE_TIME),
+            "updatedAt": iso(BASE_TIME),
+            "requestCount": 0,
+        }
+
+
+@dataclass
+class Media:
+    id: int
+    title: Title
+    status: int = UNKNOWN
+    status4k: int = UNKNOWN
+    rating_key: str | None = None
+    season_status: dict[int, int] = field(default_factory=dict)
+    updated_at: float = BASE_TIME
+
+    def as_json(self) -> JSONDict:
+        data: JSONDict = {
+            "id": self.id,
+            "mediaType": self.title.media_type,
+            "tmdbId": self.title.tmdb_id,
+            "tvdbId": self.title.tvdb_id,
+            "imdbId": None,
+            "status": self.status,
+            "status4k": self.status4k,
+            "createdAt": iso(BASE_TIME),
+            "updatedAt": iso(self.updated_at),
+            "lastSeasonChange": iso(self.updated_at),
+            "mediaAddedAt": iso(self.updated_at) if self.status >= PARTIALLY_AVAILABLE else None,
+            "serviceId": None,
+            "externalServiceId": None,
+            "ratingKey": self.rating_key,
+            "ratingKey4k": None,
+            "downloadStatus": [],
+            "downloadStatus4k": [],
+        }
+        if self.title.media_type == "tv":
+            data["seasons"] = [
+                {"id": self.id * 100 + n, "seasonNumber": n, "status": s, "status4k": UNKNOWN}
+                for n, s in sorted(self.season_status.items())
+            ]
+        return data
+
+
+@dataclass
+class MediaRequest:
+    id: int
+    media: Media
+    requested_by: User
+    status: int = PENDING
+    is4k: bool = False
+    seasons: list[int] = field(default_factory=list)
+    modified_by: User | None = None
+    created_at: float = BASE_TIME
+    updated_at: float = BASE_TIME
+    extra: JSONDict = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status in (PENDING, APPROVED)
+
+    def as_json(self, *, with_media: bool = True) -> JSONDict:
+        data: JSONDict = {
+            "id": self.id,
+            "status": self.status,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "type": self.media.title.media_type,
+            "is4k": self.is4k,
+            "serverId": self.extra.get("serverId"),
+            "profileId": self.extra.get("profileId"),
+            "rootFolder": self.extra.get("rootFolder"),
+            "languageProfileId": None,
+            "tags": [],
+            "isAutoRequest": False,
+            "requestedBy": self.requested_by.as_json(),
+            "modifiedBy": self.modified_by.as_json() if self.modified_by else None,
+            "seasons": [
+                {
+                    "id": self.id * 100 + n,
+                    "seasonNumber": n,
+                    "status": self.status,
+                    "createdAt": iso(self.created_at),
+                    "updatedAt": iso(self.updated_at),
+                }
+                for n in self.seasons
+            ],
+            "seasonCount": len(self.seasons),
+        }
+        if with_media:
+            data["media"] = self.media.as_json()
+        return data
+
+
+def media_info(media: Media, requests: list[MediaRequest]) -> JSONDict:
+    """`mediaInfo` as embedded in search results and details."""
+    mine = [r.as_json(with_media=False) for r in requests if r.media is media]
+    return media.as_json() | {"requests": mine}
+
+
+def webhook_payload(
+    notification_type: str, request: MediaRequest | None, media: Media | None
+) -> JSONDict:
+    """Overseerr's default webhook template, rendered: every substituted value is a string."""
+    kind = "Movie" if media is None or media.title.media_type == "movie" else "Series"
+    events = {
+        "MEDIA_PENDING": f"New {kind} Request",
+        "MEDIA_AUTO_APPROVED": f"{kind} Request Automatically Approved",
+        "MEDIA_APPROVED": f"{kind} Request Approved",
+        "MEDIA_AVAILABLE": f"{kind} Now Available",
+        "MEDIA_DECLINED": f"{kind} Request Declined",
+        "MEDIA_FAILED": f"{kind} Request Failed",
+        "TEST_NOTIFICATION": "Test Notification",
+    }
+    payload: dict[str, Any] = {
+        "notification_type": notification_type,
+        "event": events.get(notification_type, notification_type),
+        "subject": "Test Notification",
+        "message": "Check check, 1, 2, 3. Are we coming in clear?",
+        "image": "",
+        "media": None,
+        "request": None,
+        "issue": None,
+        "comment": None,
+        "extra": [],
+    }
+    if media is not None:
+        payload |= {
+            "subject": f"{media.title.title} ({media.title.year})",
+            "message": media.title.overview,
+            "image": f"{POSTER_BASE}/sim{media.title.tmdb_id}.jpg",
+            "media": {
+                "media_type": media.title.media_type,
+                "tmdbId": str(media.title.tmdb_id),
+                "tvdbId": str(media.title.tvdb_id or ""),
+                "status": MEDIA_STATUS_NAMES[media.status],
+                "status4k": MEDIA_STATUS_NAMES[media.status4k],
+            },
+        }
+    if request is not None:
+        user = request.requested_by
+        payload["request"] = {
+            "request_id": str(request.id),
+            "requestedBy_email": user.email,
+            "requestedBy_username": user.username,
+            "requestedBy_avatar": "/os_icon.svg",
+            "requestedBy_settings_discordId": "",
+            "requestedBy_settings_telegramChatId": "",
+        }
+        if request.seasons:
+            seasons = ", ".join(str(n) for n in request.seasons)
+            payload["extra"] = [{"name": "Requested Seasons", "value": seasons}]
+    return payload

@@ -1,0 +1,231 @@
+"""A loopback Plex Media Server: JSON MediaContainer answers for the library, collections,
+search, images, refresh (scanning a real YouTube folder), playlists per account and labels.
+
+The owner token sees and edits everything; a shared user's server access token (from
+plex.tv resources) reads the library and keeps its own private playlists."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from medianest.simulators.base import JSONDict, Simulator, ok, read_json
+from medianest.simulators.plex_browse import BrowseEndpoints
+from medianest.simulators.plex_edit import EditEndpoints
+from medianest.simulators.plex_http import unauthorized
+from medianest.simulators.plex_library import YOUTUBE_SECTION, Item, Library
+from medianest.simulators.plex_seed import seeded_library
+from medianest.simulators.plextv_models import (
+    ALICE_SERVER_TOKEN,
+    BOB_SERVER_TOKEN,
+    MACHINE_IDENTIFIER,
+    OWNER_TOKEN,
+    OWNER_USERNAME,
+)
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+URI_RE = re.compile(r"^server://([^/]+)/com\.plexapp\.plugins\.library/library/metadata/([\d,]+)$")
+
+
+class PlexSimulator(Simulator):
+    """Plex Media Server with sections 1 Movies, 2 TV Shows and 3 YouTube (a real folder)."""
+
+    name = "plex"
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        youtube_dir: str | Path | None = None,
+        owner_token: str = OWNER_TOKEN,
+        machine_identifier: str = MACHINE_IDENTIFIER,
+    ) -> None:
+        self.owner_token = owner_token
+        self.machine_identifier = machine_identifier
+        self.youtube_dir = str(youtube_dir or Path(tempfile.gettempdir()) / "medianest-sim-youtube")
+        self.library: Library = seeded_library(self.youtube_dir)
+        self.tokens: dict[str, str] = {}
+        self.share_filters: dict[str, tuple[set[str] | None, set[str]]] = {}
+        self.refresh_calls: list[JSONDict] = []
+        self.browse = BrowseEndpoints(self)
+        self.edit = EditEndpoints(self)
+        self.reset_state()
+        super().__init__(port=port)
+
+    def reset_state(self) -> None:
+        self.library = seeded_library(self.youtube_dir)
+        self.tokens = {
+            self.owner_token: OWNER_USERNAME,
+            ALICE_SERVER_TOKEN: "alice",
+            BOB_SERVER_TOKEN: "bob",
+        }
+        self.share_filters = {}
+        self.refresh_calls = []
+
+    # --- control (in-process) ---------------------------------------------------------
+    def add_user_token(self, token: str, username: str) -> None:
+        """Accept `token` as `username`'s access token for this server."""
+        with self.lock:
+            self.tokens[token] = username
+
+    def set_youtube_dir(self, path: str | Path) -> None:
+        """Point section 3's Location at `path` (scanned on refresh)."""
+        with self.lock:
+            self.youtube_dir = str(path)
+            self.library.sections[YOUTUBE_SECTION].location = self.youtube_dir
+
+    def set_share_filter(
+        self,
+        username: str,
+        *,
+        allow_labels: list[str] | None = None,
+        exclude_labels: list[str] | None = None,
+    ) -> None:
+        """Restrict what `username` sees by item labels, as the owner does in Plex sharing."""
+        with self.lock:
+            allow = set(allow_labels) if allow_labels is not None else None
+            self.share_filters[username] = (allow, set(exclude_labels or []))
+
+    def scan(self, section_id: int = YOUTUBE_SECTION, path: str | None = None) -> list[int]:
+        """Scan a section's folder now; returns the new ratingKeys."""
+        with self.lock:
+            return self.library.scan(section_id, path)
+
+    def items_in_section(self, section_id: int) -> list[JSONDict]:
+        with self.lock:
+            return [
+                self.library.item_json(i)
+                for i in self.library.items.values()
+                if i.section_id == section_id and i.type in ("movie", "show")
+            ]
+
+    def item(self, rating_key: int) -> JSONDict | None:
+        with self.lock:
+            item = self.library.items.get(rating_key)
+            return self.library.item_json(item) if item is not None else None
+
+    def collection_items(self, rating_key: int) -> list[int]:
+        with self.lock:
+            return list(self.library.collections[rating_key].items)
+
+    # --- shared by the endpoint classes ----------------------------------------------
+    def account_for(self, request: Request) -> str | None:
+        token = request.headers.get("X-Plex-Token") or request.query_params.get("X-Plex-Token")
+        return self.tokens.get(token or "")
+
+    def visible(self, item: Item, account: str) -> bool:
+        """Whether the share filter of `account` lets it see `item` (episodes inherit)."""
+        allow, exclude = self.share_filters.get(account, (None, set()))
+        labels = set(item.labels)
+        while item.parent is not None and not labels:
+            item = self.library.items[item.parent]
+            labels = set(item.labels)
+        return (allow is None or bool(labels & allow)) and not labels & exclude
+
+    def parse_uri(self, uri: str | None) -> list[int] | None:
+        """RatingKeys named by a `server://<machine id>/.../library/metadata/<rk>,<rk>` URI;
+        None when it is malformed, for another server or names no known item."""
+        match = URI_RE.match(uri or "")
+        if match is None or match.group(1) != self.machine_identifier:
+            return None
+        keys = [int(k) for k in match.group(2).split(",") if k]
+        keys = [k for k in keys if k in self.library.items]
+        return keys or None
+
+    def _route(
+        self, path: str, handler: Handler, method: str = "GET", owner_only: bool = False
+    ) -> Route:
+        async def endpoint(request: Request) -> Response:
+            account = self.account_for(request)
+            if account is None or (owner_only and account != OWNER_USERNAME):
+                return unauthorized()
+            with self.lock:  # handlers never await while holding it
+                return await handler(request, account)
+
+        return Route(path, endpoint, methods=[method])
+
+    def routes(self) -> list[BaseRoute]:
+        r, b, e = self._route, self.browse, self.edit
+        meta = "/library/metadata/{rk:int}"
+        cols = "/library/collections/{rk:int}"
+        return [
+            Route("/identity", b.identity, methods=["GET"]),
+            r("/", b.root),
+            r("/status/sessions", b.sessions),
+            r("/library/sections", b.sections),
+            r("/library/sections/{sid:int}/all", b.section_all),
+            r("/library/sections/{sid:int}/all", e.edit_labels, "PUT", owner_only=True),
+            r("/library/sections/{sid:int}/collections", b.section_collections),
+            r("/library/sections/{sid}/refresh", e.refresh, "GET", owner_only=True),
+            r("/library/sections/{sid}/refresh", e.refresh, "POST", owner_only=True),
+            r("/library/recentlyAdded", b.recently_added),
+            r("/hubs/search", b.search),
+            r("/photo/:/transcode", b.transcode),
+            r("/library/collections", e.create_collection, "POST", owner_only=True),
+            r(cols, b.collection),
+            r(cols + "/children", b.collection_items),
+            r(cols + "/items", b.collection_items),
+            r(cols + "/items", e.add_to_collection, "PUT", owner_only=True),
+            r(cols + "/items/{item:int}", e.remove_from_collection, "DELETE", owner_only=True),
+            r(cols + "/composite/{ts}", b.image),
+            r(meta, b.metadata),
+            r(meta, e.delete_metadata, "DELETE", owner_only=True),
+            r(meta + "/children", b.children),
+            r(meta + "/{kind:str}/{ts}", b.image),
+            r(meta + "/{kind:str}", b.image),
+            r("/playlists", e.playlists),
+            r("/playlists", e.playlists, "POST"),
+            r("/playlists/{rk:int}", e.playlist),
+            r("/playlists/{rk:int}", e.playlist, "DELETE"),
+            r("/playlists/{rk:int}/items", e.playlist_items),
+            r("/playlists/{rk:int}/items", e.playlist_items, "PUT"),
+            r("/playlists/{rk:int}/items/{entry:int}", e.remove_from_playlist, "DELETE"),
+            r("/playlists/{rk:int}/composite/{ts}", b.image),
+        ]
+
+    # --- control (HTTP) ------------------------------------------------------------------
+    def control_routes(self) -> list[BaseRoute]:
+        return [
+            Route("/__sim/refreshes", self._http_refreshes, methods=["GET"]),
+            Route("/__sim/config", self._http_config, methods=["POST"]),
+            Route("/__sim/tokens", self._http_token, methods=["POST"]),
+            Route("/__sim/share-filters/{username}", self._http_share_filter, methods=["POST"]),
+            Route("/__sim/scan", self._http_scan, methods=["POST"]),
+        ]
+
+    async def _http_refreshes(self, request: Request) -> Response:
+        with self.lock:
+            return ok({"count": len(self.refresh_calls), "refreshes": list(self.refresh_calls)})
+
+    async def _http_config(self, request: Request) -> Response:
+        body = await read_json(request)
+        if body.get("youtubeDir"):
+            self.set_youtube_dir(str(body["youtubeDir"]))
+        return ok({"youtubeDir": self.youtube_dir, "machineIdentifier": self.machine_identifier})
+
+    async def _http_token(self, request: Request) -> Response:
+        body = await read_json(request)
+        if not body.get("token") or not body.get("username"):
+            return ok({"message": "token and username are required"}, status=400)
+        self.add_user_token(str(body["token"]), str(body["username"]))
+        return ok()
+
+    async def _http_share_filter(self, request: Request) -> Response:
+        body = await read_json(request)
+        self.set_share_filter(
+            request.path_params["username"],
+            allow_labels=body.get("allowLabels"),
+            exclude_labels=body.get("excludeLabels"),
+        )
+        return ok()
+
+    async def _http_scan(self, request: Request) -> Response:
+        body = await read_json(request)
+        added = self.scan(int(body.get("sectionId") or YOUTUBE_SECTION), body.get("path"))
+        return ok({"added": [str(k) for k in added]})

@@ -1,0 +1,198 @@
+"""Read endpoints of the Plex simulator: server info, sections, items, collections, search
+and images. Every handler runs under the simulator's lock with the caller's account name."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from medianest.simulators.plex_http import bad_request, container, not_found, paged, sorted_rows
+from medianest.simulators.plex_library import TYPE_NUMBERS, tiny_png
+from medianest.simulators.plextv_models import OWNER_USERNAME, SERVER_NAME
+
+if TYPE_CHECKING:
+    from medianest.simulators.plex import PlexSimulator
+
+TYPE_NAMES = {v: k for k, v in TYPE_NUMBERS.items()}
+VERSION = "1.40.2.8395-c67dce28e"
+
+
+class BrowseEndpoints:
+    """GET handlers; see `PlexSimulator.routes` for the paths."""
+
+    def __init__(self, sim: PlexSimulator) -> None:
+        self.sim = sim
+
+    async def identity(self, request: Request) -> Response:
+        return JSONResponse(
+            container(
+                None, claimed=True, machineIdentifier=self.sim.machine_identifier, version=VERSION
+            )
+        )
+
+    async def root(self, request: Request, account: str) -> Response:
+        return JSONResponse(
+            container(
+                [{"count": 1, "key": "library", "title": "library"}],
+                key="Directory",
+                friendlyName=SERVER_NAME,
+                machineIdentifier=self.sim.machine_identifier,
+                myPlex=True,
+                myPlexUsername=OWNER_USERNAME,
+                myPlexSigninState="ok",
+                platform="Linux",
+                platformVersion="6.1",
+                version=VERSION,
+                allowSync=True,
+                transcoderActiveVideoSessions=0,
+            )
+        )
+
+    async def sessions(self, request: Request, account: str) -> Response:
+        return JSONResponse(container([]))
+
+    async def sections(self, request: Request, account: str) -> Response:
+        dirs = [s.as_json() for s in self.sim.library.sections.values()]
+        return JSONResponse(
+            container(dirs, key="Directory", allowSync=False, title1="Plex Library")
+        )
+
+    async def section_all(self, request: Request, account: str) -> Response:
+        library = self.sim.library
+        section = library.sections.get(int(request.path_params["sid"]))
+        if section is None:
+            return not_found()
+        q = request.query_params
+        type_name = TYPE_NAMES.get(int(q["type"])) if q.get("type", "").isdigit() else None
+        if type_name == "collection":
+            return self.collections_page(request, section.id)
+        type_name = type_name or section.type
+        rows = [
+            i
+            for i in library.items.values()
+            if i.section_id == section.id and i.type == type_name and self.sim.visible(i, account)
+        ]
+        if q.get("title"):
+            rows = [i for i in rows if q["title"].lower() in i.title.lower()]
+        if q.get("label"):
+            rows = [i for i in rows if q["label"] in i.labels]
+        data = sorted_rows(request, [library.item_json(i) for i in rows])
+        return paged(
+            request,
+            data,
+            librarySectionID=section.id,
+            librarySectionTitle=section.title,
+            viewGroup=type_name,
+        )
+
+    def collections_page(self, request: Request, section_id: int) -> Response:
+        library = self.sim.library
+        rows = [
+            library.collection_json(c)
+            for c in library.collections.values()
+            if c.section_id == section_id
+        ]
+        return paged(request, sorted_rows(request, rows), librarySectionID=section_id)
+
+    async def section_collections(self, request: Request, account: str) -> Response:
+        section_id = int(request.path_params["sid"])
+        if section_id not in self.sim.library.sections:
+            return not_found()
+        return self.collections_page(request, section_id)
+
+    async def recently_added(self, request: Request, account: str) -> Response:
+        rows = [
+            self.sim.library.item_json(i)
+            for i in self.sim.library.items.values()
+            if i.type in ("movie", "episode") and self.sim.visible(i, account)
+        ]
+        rows.sort(key=lambda d: int(d["addedAt"]), reverse=True)
+        return paged(request, rows)
+
+    async def search(self, request: Request, account: str) -> Response:
+        library, q = self.sim.library, request.query_params
+        query, limit = q.get("query", "").lower(), int(q.get("limit") or 10)
+        section = int(q["sectionId"]) if q.get("sectionId", "").isdigit() else None
+        hubs = []
+        for hub_type in ("movie", "show", "episode", "collection"):
+            if hub_type == "collection":
+                rows = [
+                    library.collection_json(c)
+                    for c in library.collections.values()
+                    if query in c.title.lower() and section in (None, c.section_id)
+                ]
+            else:
+                rows = [
+                    library.item_json(i)
+                    for i in library.items.values()
+                    if i.type == hub_type
+                    and query in i.title.lower()
+                    and section in (None, i.section_id)
+                    and self.sim.visible(i, account)
+                ]
+            hubs.append(
+                {
+                    "title": hub_type.capitalize() + "s",
+                    "type": hub_type,
+                    "hubIdentifier": hub_type,
+                    "context": f"hub.{hub_type}",
+                    "size": len(rows[:limit]),
+                    "more": len(rows) > limit,
+                    "style": "shelf",
+                    "Metadata": rows[:limit],
+                }
+            )
+        return JSONResponse(container(hubs, key="Hub"))
+
+    async def metadata(self, request: Request, account: str) -> Response:
+        library, rk = self.sim.library, int(request.path_params["rk"])
+        col = library.collections.get(rk)
+        if col is not None:
+            return JSONResponse(container([library.collection_json(col)]))
+        item = library.items.get(rk)
+        if item is None or not self.sim.visible(item, account):
+            return not_found()
+        return JSONResponse(container([library.item_json(item)]))
+
+    async def children(self, request: Request, account: str) -> Response:
+        library = self.sim.library
+        item = library.items.get(int(request.path_params["rk"]))
+        if item is None or not self.sim.visible(item, account):
+            return not_found()
+        rows = [library.item_json(c) for c in library.children(item.rating_key)]
+        return paged(request, rows, key=str(item.rating_key), title1=item.title)
+
+    async def collection(self, request: Request, account: str) -> Response:
+        col = self.sim.library.collections.get(int(request.path_params["rk"]))
+        if col is None:
+            return not_found()
+        return JSONResponse(container([self.sim.library.collection_json(col)]))
+
+    async def collection_items(self, request: Request, account: str) -> Response:
+        library = self.sim.library
+        col = library.collections.get(int(request.path_params["rk"]))
+        if col is None:
+            return not_found()
+        items = [library.items[k] for k in col.items if k in library.items]
+        rows = [library.item_json(i) for i in items if self.sim.visible(i, account)]
+        return paged(request, rows, title1=col.title)
+
+    async def image(self, request: Request, account: str) -> Response:
+        library, rk = self.sim.library, int(request.path_params["rk"])
+        known = rk in library.items or rk in library.collections or rk in library.playlists
+        if not known or request.path_params.get("kind", "thumb") not in ("thumb", "art"):
+            return not_found()
+        return Response(tiny_png(rk), media_type="image/png")
+
+    async def transcode(self, request: Request, account: str) -> Response:
+        url = request.query_params.get("url", "") + "/"
+        match = re.search(r"/(?:metadata|collections|playlists)/(\d+)/", url)
+        if match is None:
+            return bad_request("missing url")
+        width = int(request.query_params.get("width") or 2)
+        height = int(request.query_params.get("height") or 3)
+        png = tiny_png(int(match.group(1)), min(width, 64), min(height, 64))
+        return Response(png, media_type="image/png")

@@ -1,0 +1,344 @@
+"""The Plex simulator's library: sections, items, collections and playlists, their JSON
+(MediaContainer `Metadata`) form, and the scan of the YouTube folder."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medianest.simulators.base import JSONDict
+
+TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collection": 18}
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".m4a", ".mp3"}
+BASE_TIME = 1_700_000_000
+MOVIES_SECTION, SHOWS_SECTION, YOUTUBE_SECTION = 1, 2, 3
+
+
+def title_sort(title: str) -> str:
+    for article in ("The ", "A ", "An "):
+        if title.startswith(article):
+            return title[len(article) :]
+    return title
+
+
+@dataclass
+class Section:
+    id: int
+    type: str
+    title: str
+    agent: str
+    scanner: str
+    location: str
+
+    def as_json(self) -> JSONDict:
+        return {
+            "allowSync": True,
+            "art": f"/:/resources/{self.type}-fanart.jpg",
+            "thumb": f"/:/resources/{self.type}.png",
+            "key": str(self.id),
+            "type": self.type,
+            "title": self.title,
+            "agent": self.agent,
+            "scanner": self.scanner,
+            "language": "en-US",
+            "uuid": f"00000000-0000-4000-8000-{self.id:012d}",
+            "refreshing": False,
+            "filters": True,
+            "content": True,
+            "directory": True,
+            "hidden": 0,
+            "createdAt": BASE_TIME,
+            "updatedAt": BASE_TIME,
+            "scannedAt": BASE_TIME,
+            "contentChangedAt": 1,
+            "Location": [{"id": self.id, "path": self.location}],
+        }
+
+
+@dataclass
+class Item:
+    """A movie, show, season or episode."""
+
+    rating_key: int
+    section_id: int
+    type: str
+    title: str
+    year: int | None = None
+    summary: str = ""
+    added_at: int = BASE_TIME
+    duration: int = 0
+    content_rating: str = ""
+    rating: float = 0.0
+    parent: int | None = None
+    index: int | None = None
+    file: str | None = None
+    size: int = 0
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def updated_at(self) -> int:
+        return self.added_at + 60
+
+
+@dataclass
+class Collection:
+    rating_key: int
+    section_id: int
+    title: str
+    items: list[int]
+    added_at: int = BASE_TIME
+
+
+@dataclass
+class Playlist:
+    rating_key: int
+    owner: str
+    title: str
+    entries: list[tuple[int, int]]  # (playlistItemID, item ratingKey)
+    added_at: int = BASE_TIME
+
+
+class Library:
+    """All library data of the simulated server (guarded by the simulator's lock)."""
+
+    def __init__(self, youtube_dir: str) -> None:
+        self.sections: dict[int, Section] = {
+            MOVIES_SECTION: Section(
+                1, "movie", "Movies", "tv.plex.agents.movie", "Plex Movie", "/data/movies"
+            ),
+            SHOWS_SECTION: Section(
+                2, "show", "TV Shows", "tv.plex.agents.series", "Plex TV Series", "/data/tv"
+            ),
+            YOUTUBE_SECTION: Section(
+                3, "movie", "YouTube", "tv.plex.agents.none", "Plex Video Files", youtube_dir
+            ),
+        }
+        self.items: dict[int, Item] = {}
+        self.collections: dict[int, Collection] = {}
+        self.playlists: dict[int, Playlist] = {}
+        self.next_key = 5001
+        self.clock = BASE_TIME + 10_000
+
+    def new_key(self) -> int:
+        self.next_key += 1
+        return self.next_key
+
+    def tick(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def children(self, rk: int) -> list[Item]:
+        return sorted(
+            (i for i in self.items.values() if i.parent == rk), key=lambda i: i.index or 0
+        )
+
+    def leaves(self, item: Item) -> list[Item]:
+        if item.type in ("movie", "episode"):
+            return [item]
+        return [leaf for child in self.children(item.rating_key) for leaf in self.leaves(child)]
+
+    # --- JSON ------------------------------------------------------------------------
+    def item_json(self, item: Item) -> JSONDict:
+        rk, section = item.rating_key, self.sections[item.section_id]
+        data: JSONDict = {
+            "ratingKey": str(rk),
+            "key": f"/library/metadata/{rk}"
+            + ("/children" if item.type in ("show", "season") else ""),
+            "guid": f"plex://{item.type}/sim{rk:08x}",
+            "type": item.type,
+            "title": item.title,
+            "titleSort": title_sort(item.title),
+            "summary": item.summary,
+            "librarySectionID": section.id,
+            "librarySectionTitle": section.title,
+            "librarySectionKey": f"/library/sections/{section.id}",
+            "thumb": f"/library/metadata/{rk}/thumb/{item.updated_at}",
+            "art": f"/library/metadata/{rk}/art/{item.updated_at}",
+            "addedAt": item.added_at,
+            "updatedAt": item.updated_at,
+        }
+        if item.year is not None:
+            data["year"] = item.year
+            data["originallyAvailableAt"] = f"{item.year}-01-01"
+        if item.content_rating:
+            data["contentRating"] = item.content_rating
+        if item.rating:
+            data["rating"] = item.rating
+        if item.duration:
+            data["duration"] = item.duration
+        if item.index is not None:
+            data["index"] = item.index
+        if item.parent is not None:
+            parent = self.items[item.parent]
+            data |= {
+                "parentRatingKey": str(parent.rating_key),
+                "parentTitle": parent.title,
+                "parentKey": f"/library/metadata/{parent.rating_key}",
+            }
+            if parent.parent is not None:
+                grand = self.items[parent.parent]
+                data |= {
+                    "grandparentRatingKey": str(grand.rating_key),
+                    "grandparentTitle": grand.title,
+                    "parentIndex": parent.index,
+                }
+        if item.type in ("show", "season"):
+            data["leafCount"] = len(self.leaves(item))
+            data["childCount"] = len(self.children(item.rating_key))
+        if item.file is not None:
+            suffix = Path(item.file).suffix.lstrip(".")
+            data["Media"] = [
+                {
+                    "id": rk,
+                    "duration": item.duration,
+                    "container": suffix,
+                    "videoResolution": "sd",
+                    "Part": [
+                        {
+                            "id": rk,
+                            "key": f"/library/parts/{rk}/{item.added_at}/file.{suffix}",
+                            "duration": item.duration,
+                            "file": item.file,
+                            "size": item.size,
+                            "container": suffix,
+                        }
+                    ],
+                }
+            ]
+        if item.labels:
+            data["Label"] = [{"tag": label} for label in item.labels]
+        return data
+
+    def collection_json(self, col: Collection) -> JSONDict:
+        section = self.sections[col.section_id]
+        years = [self.items[rk].year or 0 for rk in col.items if rk in self.items]
+        data: JSONDict = {
+            "ratingKey": str(col.rating_key),
+            "key": f"/library/collections/{col.rating_key}/children",
+            "guid": f"collection://sim-{col.rating_key}",
+            "type": "collection",
+            "title": col.title,
+            "titleSort": title_sort(col.title),
+            "subtype": section.type,
+            "summary": "",
+            "index": col.rating_key,
+            "librarySectionID": section.id,
+            "librarySectionTitle": section.title,
+            "librarySectionKey": f"/library/sections/{section.id}",
+            "thumb": f"/library/collections/{col.rating_key}/composite/{col.added_at}",
+            "addedAt": col.added_at,
+            "updatedAt": col.added_at,
+            "childCount": str(len(col.items)),
+        }
+        if years:
+            data |= {"minYear": str(min(years)), "maxYear": str(max(years))}
+        return data
+
+    def playlist_json(self, pl: Playlist) -> JSONDict:
+        leaves = [self.items[rk] for _, rk in pl.entries if rk in self.items]
+        return {
+            "ratingKey": str(pl.rating_key),
+            "key": f"/playlists/{pl.rating_key}/items",
+            "guid": f"com.plexapp.agents.none://sim-{pl.rating_key}",
+            "type": "playlist",
+            "title": pl.title,
+            "summary": "",
+            "smart": False,
+            "playlistType": "video",
+            "composite": f"/playlists/{pl.rating_key}/composite/{pl.added_at}",
+            "icon": "playlist://image.smart",
+            "leafCount": len(leaves),
+            "duration": sum(i.duration for i in leaves),
+            "addedAt": pl.added_at,
+            "updatedAt": pl.added_at,
+        }
+
+    # --- YouTube folder scan ----------------------------------------------------------
+    def scan(self, section_id: int, path: str | None) -> list[int]:
+        """Add new media files under the section's folder (or `path` inside it), drop gone
+        ones; returns the new ratingKeys."""
+        section = self.sections[section_id]
+        root = Path(section.location).resolve()
+        target = Path(path).resolve() if path else root
+        if not root.is_dir() or not _is_under(target, root):
+            return []  # Plex ignores paths outside the section's folders
+        known = {i.file: i for i in self.items.values() if i.section_id == section_id and i.file}
+        for known_file, item in known.items():
+            if _is_under(Path(known_file), target) and not Path(known_file).is_file():
+                self.delete_item(item.rating_key)
+        added: list[int] = []
+        if not target.is_dir():
+            return added
+        for file in sorted(target.rglob("*")):
+            if file.suffix.lower() not in VIDEO_SUFFIXES or not file.is_file():
+                continue
+            if str(file.resolve()) in known or str(file) in known:
+                continue
+            rk = self.new_key()
+            self.items[rk] = Item(
+                rk,
+                section_id,
+                "movie",
+                file.stem,
+                summary=f"Scanned from {file.name}",
+                added_at=self.tick(),
+                file=str(file.resolve()),
+                size=file.stat().st_size,
+            )
+            added.append(rk)
+        return added
+
+    def delete_item(self, rk: int) -> None:
+        self.items.pop(rk, None)
+        for col in self.collections.values():
+            col.items = [k for k in col.items if k != rk]
+        for pl in self.playlists.values():
+            pl.entries = [e for e in pl.entries if e[1] != rk]
+        for child in [i.rating_key for i in self.items.values() if i.parent == rk]:
+            self.delete_item(child)
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def sort_key(field_name: str) -> Any:
+    """A key function for `sort=<field>` on item JSON."""
+
+    def key(data: JSONDict) -> Any:
+        value = data.get(field_name)
+        if field_name in ("titleSort", "title"):
+            return str(data.get("titleSort") or data.get("title") or "").lower()
+        return (value is None, value if value is not None else 0)
+
+    return key
+
+
+def tiny_png(seed: int, width: int = 2, height: int = 3) -> bytes:
+    """A real (tiny) PNG whose colour depends on `seed`."""
+    r, g, b = (seed * 67) % 256, (seed * 131) % 256, (seed * 199) % 256
+    row = b"\x00" + bytes((r, g, b)) * width
+    raw = row * height
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + tag
+            + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )

@@ -1,0 +1,338 @@
+"""A loopback plex.tv (and app.plex.tv): PIN sign-in, user lookup and server resources.
+
+The same app serves the `/link` and `/auth/#!?code=...` pages, whose buttons approve a
+PIN the way a user would, so browser tests can walk through the real sign-in flow.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from medianest.simulators.base import JSONDict, Simulator, ok, read_json
+from medianest.simulators.plextv_models import (
+    ALICE_SERVER_TOKEN,
+    ALICE_TOKEN,
+    BOB_SERVER_TOKEN,
+    BOB_TOKEN,
+    EVE_TOKEN,
+    MACHINE_IDENTIFIER,
+    OWNER_TOKEN,
+    OWNER_USERNAME,
+    PIN_NOT_FOUND,
+    SERVER_NAME,
+    STRONG_CODE_LENGTH,
+    PlexAccount,
+    PlexPin,
+    PlexServerResource,
+    player_resource,
+    server_resource,
+)
+from medianest.simulators.plextv_pages import AUTH_PAGE, LINK_PAGE
+
+
+class PlexTvSimulator(Simulator):
+    """plex.tv: `/api/v2/pins`, `/api/v2/user`, `/api/v2/resources`, `/link`, `/auth/`."""
+
+    name = "plextv"
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        pin_expires_in: int = 900,
+        server_url: str = "http://127.0.0.1:32400",
+    ) -> None:
+        self.default_pin_expires_in = pin_expires_in
+        self.pin_expires_in = pin_expires_in
+        self.default_server_url = server_url
+        self.accounts: dict[str, PlexAccount] = {}
+        self.pins: dict[int, PlexPin] = {}
+        self.servers: dict[str, PlexServerResource] = {}
+        self.shares: dict[tuple[str, str], str] = {}
+        self._rng = random.Random(1)
+        self._next_pin_id = 1000
+        self.reset_state()
+        super().__init__(port=port)
+
+    # --- state -------------------------------------------------------------------
+    def reset_state(self) -> None:
+        self.pin_expires_in = self.default_pin_expires_in
+        self.accounts = {}
+        self.pins = {}
+        self.servers = {}
+        self.shares = {}
+        self._rng = random.Random(1)
+        self._next_pin_id = 1000
+        self.add_user(OWNER_USERNAME, token=OWNER_TOKEN, email="owner@medianest.test")
+        self.add_user("alice", token=ALICE_TOKEN, email="alice@medianest.test")
+        self.add_user("bob", token=BOB_TOKEN, email="bob@medianest.test")
+        self.add_user("eve", token=EVE_TOKEN, email="eve@medianest.test")
+        self.register_server(
+            MACHINE_IDENTIFIER, SERVER_NAME, OWNER_USERNAME, self.default_server_url, OWNER_TOKEN
+        )
+        self.register_server(
+            "e" * 40, "Eve's Server", "eve", "http://127.0.0.1:9", "sim-pms-eve-own-0004"
+        )
+        self.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN)
+        self.share_server("bob", MACHINE_IDENTIFIER, BOB_SERVER_TOKEN)
+
+    def add_user(self, username: str, *, token: str | None = None, email: str | None = None) -> str:
+        """Create (or replace) an account; returns its plex.tv token."""
+        with self.lock:
+            token = token or f"sim-plextv-{username}-token-{len(self.accounts) + 1:04d}"
+            self.accounts[username] = PlexAccount(
+                id=len(self.accounts) + 1,
+                username=username,
+                email=email or f"{username}@medianest.test",
+                auth_token=token,
+                uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"sim:{username}").hex[:16],
+            )
+            return token
+
+    def register_server(
+        self, machine_identifier: str, name: str, owner: str, url: str, owner_access_token: str
+    ) -> None:
+        with self.lock:
+            self.servers[machine_identifier] = PlexServerResource(
+                machine_identifier, name, owner, url, owner_access_token
+            )
+
+    def set_server_url(self, url: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
+        """Point the connection URI of a registered server (e.g. at the Plex simulator)."""
+        with self.lock:
+            self.default_server_url = url
+            self.servers[machine_identifier].url = url
+
+    def share_server(self, user: str, machine_identifier: str, access_token: str) -> None:
+        """Let `user` reach the server with its own server `access_token`."""
+        with self.lock:
+            self.shares[(user, machine_identifier)] = access_token
+
+    def unshare_server(self, user: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
+        with self.lock:
+            self.shares.pop((user, machine_identifier), None)
+
+    def revoke_token(self, token: str) -> bool:
+        """Make a plex.tv token invalid (as when the user signs out everywhere)."""
+        with self.lock:
+            for account in self.accounts.values():
+                if account.auth_token == token:
+                    account.revoked = True
+                    return True
+            return False
+
+    def create_pin(self, client_identifier: str, product: str, *, strong: bool) -> PlexPin:
+        with self.lock:
+            self._next_pin_id += 1
+            alphabet = string.ascii_lowercase + string.digits if strong else string.ascii_uppercase
+            length = STRONG_CODE_LENGTH if strong else 4
+            code = "".join(self._rng.choice(alphabet) for _ in range(length))
+            pin = PlexPin(
+                self._next_pin_id,
+                code,
+                client_identifier,
+                product,
+                time.time(),
+                self.pin_expires_in,
+            )
+            self.pins[pin.id] = pin
+            return pin
+
+    def find_pin(self, pin_id_or_code: int | str) -> PlexPin | None:
+        with self.lock:
+            key = str(pin_id_or_code)
+            if key.isdigit() and int(key) in self.pins:
+                return self.pins[int(key)]
+            return next((p for p in self.pins.values() if p.code == key), None)
+
+    def latest_pin(self) -> PlexPin | None:
+        with self.lock:
+            return self.pins[max(self.pins)] if self.pins else None
+
+    def approve_pin(self, pin_id_or_code: int | str, user: str = OWNER_USERNAME) -> PlexPin:
+        """Approve a PIN as `user` (its token appears on the next poll)."""
+        with self.lock:
+            pin = self.find_pin(pin_id_or_code)
+            if pin is None or not pin.alive():
+                raise KeyError(f"no live PIN {pin_id_or_code!r}")
+            account = self.accounts[user]
+            pin.auth_token = account.auth_token
+            pin.denied = False
+            return pin
+
+    def deny_pin(self, pin_id_or_code: int | str) -> None:
+        """The user declined: the PIN never gets a token and simply expires."""
+        with self.lock:
+            pin = self.find_pin(pin_id_or_code)
+            if pin is not None:
+                pin.denied = True
+                pin.auth_token = None
+
+    def expire_pin(self, pin_id_or_code: int | str) -> None:
+        with self.lock:
+            pin = self.find_pin(pin_id_or_code)
+            if pin is not None:
+                pin.expired = True
+
+    def account_for_token(self, token: str | None) -> PlexAccount | None:
+        with self.lock:
+            if not token:
+                return None
+            for account in self.accounts.values():
+                if account.auth_token == token and not account.revoked:
+                    return account
+            return None
+
+    def resources_for(self, account: PlexAccount) -> list[JSONDict]:
+        with self.lock:
+            found: list[JSONDict] = []
+            for server in self.servers.values():
+                owned = server.owner == account.username
+                token = (
+                    server.owner_access_token
+                    if owned
+                    else self.shares.get((account.username, server.machine_identifier))
+                )
+                if token is not None:
+                    found.append(server_resource(server, owned=owned, access_token=token))
+            if account.username == OWNER_USERNAME:
+                found.append(player_resource())
+            return found
+
+    # --- HTTP API ----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/api/v2/pins", self._create_pin, methods=["POST"]),
+            Route("/api/v2/pins/{pin_id:int}", self._get_pin, methods=["GET"]),
+            Route("/api/v2/user", self._get_user, methods=["GET"]),
+            Route("/api/v2/resources", self._get_resources, methods=["GET"]),
+            Route("/link", self._link_page, methods=["GET"]),
+            Route("/auth/", self._auth_page, methods=["GET"]),
+            Route("/auth", self._auth_page, methods=["GET"]),
+        ]
+
+    def control_routes(self) -> list[BaseRoute]:
+        return [
+            Route("/__sim/pins", self._http_list_pins, methods=["GET"]),
+            Route("/__sim/pins/{pin}/approve", self._http_approve, methods=["POST"]),
+            Route("/__sim/pins/{pin}/deny", self._http_deny, methods=["POST"]),
+            Route("/__sim/pins/{pin}/expire", self._http_expire, methods=["POST"]),
+            Route("/__sim/tokens/{token}/revoke", self._http_revoke, methods=["POST"]),
+            Route("/__sim/users", self._http_add_user, methods=["GET", "POST"]),
+            Route("/__sim/shares", self._http_share, methods=["POST"]),
+            Route("/__sim/config", self._http_config, methods=["POST"]),
+        ]
+
+    async def _create_pin(self, request: Request) -> Response:
+        client_id = _plex_param(request, "X-Plex-Client-Identifier")
+        if not client_id:
+            return JSONResponse(
+                {"errors": [{"code": 1000, "message": "X-Plex-Client-Identifier is missing"}]},
+                status_code=400,
+            )
+        strong = request.query_params.get("strong", "").lower() in ("true", "1")
+        product = _plex_param(request, "X-Plex-Product") or "Plex Web"
+        pin = self.create_pin(client_id, product, strong=strong)
+        return JSONResponse(pin.as_json(), status_code=201)
+
+    async def _get_pin(self, request: Request) -> Response:
+        pin = self.find_pin(int(request.path_params["pin_id"]))
+        client_id = _plex_param(request, "X-Plex-Client-Identifier")
+        if pin is None or not pin.alive() or pin.client_identifier != client_id:
+            return JSONResponse(PIN_NOT_FOUND, status_code=404)
+        return JSONResponse(pin.as_json())
+
+    async def _get_user(self, request: Request) -> Response:
+        account = self.account_for_token(_plex_param(request, "X-Plex-Token"))
+        if account is None:
+            return _unauthorized()
+        return JSONResponse(account.as_json())
+
+    async def _get_resources(self, request: Request) -> Response:
+        account = self.account_for_token(_plex_param(request, "X-Plex-Token"))
+        if account is None:
+            return _unauthorized()
+        return JSONResponse(self.resources_for(account))
+
+    async def _link_page(self, request: Request) -> Response:
+        return HTMLResponse(LINK_PAGE)
+
+    async def _auth_page(self, request: Request) -> Response:
+        return HTMLResponse(AUTH_PAGE)
+
+    async def _http_list_pins(self, request: Request) -> Response:
+        with self.lock:
+            return ok([p.as_json() | {"denied": p.denied} for p in self.pins.values()])
+
+    async def _http_approve(self, request: Request) -> Response:
+        body = await read_json(request)
+        username = str(body.get("username") or OWNER_USERNAME)
+        if username not in self.accounts:
+            return JSONResponse({"message": f"unknown user {username}"}, status_code=400)
+        try:
+            pin = self.approve_pin(request.path_params["pin"], username)
+        except KeyError:
+            return JSONResponse(PIN_NOT_FOUND, status_code=404)
+        return ok(pin.as_json())
+
+    async def _http_deny(self, request: Request) -> Response:
+        self.deny_pin(request.path_params["pin"])
+        return ok()
+
+    async def _http_expire(self, request: Request) -> Response:
+        self.expire_pin(request.path_params["pin"])
+        return ok()
+
+    async def _http_revoke(self, request: Request) -> Response:
+        return ok({"revoked": self.revoke_token(request.path_params["token"])})
+
+    async def _http_add_user(self, request: Request) -> Response:
+        if request.method == "GET":
+            with self.lock:
+                return ok([{"username": a.username, "id": a.id} for a in self.accounts.values()])
+        body = await read_json(request)
+        if not body.get("username"):
+            return JSONResponse({"message": "username is required"}, status_code=400)
+        token = self.add_user(
+            str(body["username"]), token=body.get("token"), email=body.get("email")
+        )
+        return ok({"username": body["username"], "authToken": token}, status=201)
+
+    async def _http_share(self, request: Request) -> Response:
+        body = await read_json(request)
+        try:
+            self.share_server(
+                str(body["username"]),
+                str(body.get("machineIdentifier") or MACHINE_IDENTIFIER),
+                str(body["accessToken"]),
+            )
+        except KeyError as exc:
+            return JSONResponse({"message": f"missing {exc}"}, status_code=400)
+        return ok()
+
+    async def _http_config(self, request: Request) -> Response:
+        body = await read_json(request)
+        if "pinExpiresIn" in body:
+            self.pin_expires_in = int(body["pinExpiresIn"])
+        if "serverUrl" in body:
+            self.set_server_url(str(body["serverUrl"]))
+        return ok({"pinExpiresIn": self.pin_expires_in, "serverUrl": self.default_server_url})
+
+
+def _plex_param(request: Request, name: str) -> str | None:
+    """A Plex client value, sent as a header or (as some clients do) a query parameter."""
+    return request.headers.get(name) or request.query_params.get(name)
+
+
+def _unauthorized() -> Response:
+    return JSONResponse(
+        {"errors": [{"code": 1001, "message": "User could not be authenticated"}]},
+        status_code=401,
+    )

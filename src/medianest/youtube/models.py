@@ -1,0 +1,100 @@
+"""YouTube downloads (the durable job queue), subscriptions and the per-user archive."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medianest.db.base import Base, CreatedAt, UUIDPrimaryKey
+
+
+class DownloadStatus(StrEnum):
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
+    __tablename__ = "youtube_downloads"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(String(500))
+    quality: Mapped[str] = mapped_column(String(16), default="best")
+    status: Mapped[str] = mapped_column(String(16), default=DownloadStatus.QUEUED)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    items: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    plex_collection_id: Mapped[str | None] = mapped_column(String(64))
+    plex_playlist_id: Mapped[str | None] = mapped_column(String(64))
+    delivery: Mapped[str] = mapped_column(String(16), default="collection")
+    folder: Mapped[str | None] = mapped_column(String(1024))
+    bytes_downloaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None]
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(32))
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("youtube_subscriptions.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_youtube_downloads_user_id", "user_id"),
+        Index("ix_youtube_downloads_status", "status", "next_attempt_at"),
+    )
+
+
+class YoutubeSubscription(UUIDPrimaryKey, CreatedAt, Base):
+    __tablename__ = "youtube_subscriptions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(String(500))
+    quality: Mapped[str] = mapped_column(String(16), default="best")
+    interval_hours: Mapped[float] = mapped_column(Float, default=6.0)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_check_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    items_found: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_youtube_subscriptions_user_id", "user_id"),)
+
+
+class YoutubeArchiveEntry(UUIDPrimaryKey, CreatedAt, Base):
+    """One video a user has downloaded, so subscriptions fetch only new items."""
+
+    __tablename__ = "youtube_archive"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    video_key: Mapped[str] = mapped_column(String(300))
+    download_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("youtube_downloads.id", ondelete="SET NULL")
+    )
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("user_id", "video_key"),)

@@ -1,0 +1,201 @@
+"""Fixtures: settings, a migrated database (SQLite, or PostgreSQL with --backend=postgres),
+Redis when on the postgres backend, the app, and signed-in clients for admin, alice and bob.
+
+The suite runs twice in CI: `--backend=sqlite` (embedded default: SQLite, in-process
+cache and limits) and `--backend=postgres` (PostgreSQL + Redis). With
+MN_TEST_REQUIRE_SERVICES=1 an unreachable PostgreSQL or Redis fails the run instead
+of skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis as redis_sync
+
+from medianest.app import MediaNestApp, create_app
+from medianest.auth.models import Role, User
+from medianest.core.crypto import generate_key
+from medianest.settings import Settings
+from tests.factories.users import (
+    create_user,
+    make_client,
+    prepare_bootstrap_admin,
+    signed_in_client,
+)
+from tests.support import databases
+
+ENCRYPTION_KEY = generate_key()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        default=os.environ.get("MN_TEST_BACKEND", "sqlite"),
+        choices=["sqlite", "postgres"],
+        help="storage for app tests: sqlite (embedded) or postgres (+ Redis)",
+    )
+
+
+def require_services() -> bool:
+    return os.environ.get("MN_TEST_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(what: str) -> None:
+    if require_services():
+        pytest.fail(f"{what} is required (MN_TEST_REQUIRE_SERVICES=1) but unreachable")
+    pytest.skip(f"{what} is not reachable")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--backend"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return databases.make_sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def pg_database_url(backend: str) -> Iterator[str | None]:
+    if backend != "postgres":
+        yield None
+        return
+    if not asyncio.run(databases.pg_reachable()):
+        unavailable("PostgreSQL")
+    name, url = asyncio.run(databases.create_pg_database())
+    databases.migrate.upgrade(url)
+    yield url
+    asyncio.run(databases.drop_pg_database(name))
+
+
+def redis_reachable(url: str) -> bool:
+    try:
+        redis_sync.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (redis_sync.RedisError, OSError):
+        return False
+    return True
+
+
+@pytest.fixture
+def redis_url(backend: str) -> str | None:
+    """Redis for app tests on the postgres backend (flushed per test), None on sqlite."""
+    if backend != "postgres":
+        return None
+    url = databases.REDIS_URL + "/1"
+    if not redis_reachable(url):
+        unavailable("Redis")
+    redis_sync.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+async def database_url(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_database_url: str | None
+) -> str:
+    if backend == "postgres":
+        assert pg_database_url is not None
+        await databases.truncate_pg(pg_database_url)
+        return pg_database_url
+    return databases.copy_sqlite_template(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, database_url: str, redis_url: str | None
+) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "encryption_key": ENCRYPTION_KEY,
+            "session_secret": "test-session-secret",
+            "plex_tv_url": "http://127.0.0.1:9",
+            "plex_app_url": "http://127.0.0.1:9",
+            "run_worker_in_process": False,
+            "http_retry_initial_seconds": 0.01,
+            "_env_file": None,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def app_factory() -> AsyncIterator[Callable[[Settings], Any]]:
+    """Start apps (lifespan included) and stop them after the test."""
+    stack: list[tuple[MediaNestApp, Any]] = []
+
+    async def start(settings: Settings) -> MediaNestApp:
+        app = create_app(settings, run_migrations=False)
+        lifespan = app.fastapi.router.lifespan_context(app.fastapi)
+        await lifespan.__aenter__()
+        stack.append((app, lifespan))
+        return app
+
+    yield start
+    for _app, lifespan in reversed(stack):
+        await lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def app(app_factory: Callable[[Settings], Any], settings: Settings) -> MediaNestApp:
+    started: MediaNestApp = await app_factory(settings)
+    return started
+
+
+@pytest.fixture
+async def client(app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app) as anonymous:
+        yield anonymous
+
+
+@pytest.fixture
+async def admin(app: MediaNestApp) -> User:
+    return await prepare_bootstrap_admin(app)
+
+
+@pytest.fixture
+async def alice(app: MediaNestApp) -> User:
+    return await create_user(app, "alice", plex_id="1002", plex_token="alice-plex-token")
+
+
+@pytest.fixture
+async def bob(app: MediaNestApp) -> User:
+    return await create_user(app, "bob", plex_id="1003", plex_token="bob-plex-token")
+
+
+@pytest.fixture
+async def admin_client(app: MediaNestApp, admin: User) -> AsyncIterator[httpx.AsyncClient]:
+    async with await signed_in_client(app, admin) as signed_in:
+        yield signed_in
+
+
+@pytest.fixture
+async def alice_client(app: MediaNestApp, alice: User) -> AsyncIterator[httpx.AsyncClient]:
+    async with await signed_in_client(app, alice) as signed_in:
+        yield signed_in
+
+
+@pytest.fixture
+async def bob_client(app: MediaNestApp, bob: User) -> AsyncIterator[httpx.AsyncClient]:
+    async with await signed_in_client(app, bob) as signed_in:
+        yield signed_in
+
+
+__all__ = ["Role"]

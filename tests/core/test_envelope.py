@@ -1,0 +1,121 @@
+"""The envelope and error codes, produced by one handler for every error class."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from medianest.core import errors
+from tests.factories.users import make_client
+
+ERROR_CASES = [
+    (errors.ValidationFailed, 400, "VALIDATION_ERROR"),
+    (errors.Unauthenticated, 401, "UNAUTHENTICATED"),
+    (errors.PermissionDenied, 403, "PERMISSION_DENIED"),
+    (errors.PasswordChangeRequired, 403, "PASSWORD_CHANGE_REQUIRED"),
+    (errors.CsrfFailed, 403, "CSRF_FAILED"),
+    (errors.NotFound, 404, "NOT_FOUND"),
+    (errors.Conflict, 409, "CONFLICT"),
+    (errors.UpstreamError, 502, "UPSTREAM_ERROR"),
+    (errors.ServiceUnavailable, 503, "SERVICE_UNAVAILABLE"),
+    (errors.InternalError, 500, "INTERNAL_ERROR"),
+]
+
+
+class Body(BaseModel):
+    count: int
+
+
+@pytest.fixture
+async def raising_client(app):
+    router = APIRouter(prefix="/api/test-errors")
+
+    @router.get("/raise/{index}")
+    async def raise_error(index: int) -> None:
+        error_class, _, _ = ERROR_CASES[index]
+        raise error_class("explained", details={"hint": "x"})
+
+    @router.get("/limited")
+    async def limited() -> None:
+        raise errors.RateLimitExceeded(limit=5, window_seconds=3600, retry_after=42)
+
+    @router.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    @router.post("/body")
+    async def with_body(body: Body) -> dict[str, int]:
+        return {"count": body.count}
+
+    app.fastapi.include_router(router)
+    async with make_client(app) as client:
+        yield client
+
+
+@pytest.mark.parametrize("index", range(len(ERROR_CASES)))
+async def test_each_error_class_becomes_its_envelope_and_status(raising_client, index):
+    _, status, code = ERROR_CASES[index]
+    response = await raising_client.get(f"/api/test-errors/raise/{index}")
+    assert response.status_code == status
+    assert response.json() == {
+        "success": False,
+        "error": {"code": code, "message": "explained", "details": {"hint": "x"}},
+    }
+
+
+async def test_rate_limit_error_carries_retry_after_details_and_header(raising_client):
+    response = await raising_client.get("/api/test-errors/limited")
+    assert response.status_code == 429
+    body = response.json()
+    assert body["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert body["error"]["details"] == {"limit": 5, "window": 3600, "retryAfter": 42}
+    assert response.headers["Retry-After"] == "42"
+
+
+async def test_unexpected_exception_is_a_generic_500_without_internals(raising_client):
+    response = await raising_client.get("/api/test-errors/crash")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "INTERNAL_ERROR"
+    assert "hunter2" not in response.text and "RuntimeError" not in response.text
+    assert body["error"]["details"]["correlationId"] == response.headers["X-Correlation-ID"]
+
+
+async def test_validation_errors_name_the_field_and_never_echo_input(raising_client):
+    response = await raising_client.post("/api/test-errors/body", json={"count": "hunter2"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    assert body["error"]["details"]["fields"][0]["field"] == "count"
+    assert "hunter2" not in response.text
+
+
+async def test_malformed_json_body_is_a_validation_error(raising_client):
+    response = await raising_client.post(
+        "/api/test-errors/body", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_unknown_route_is_a_404_envelope(client):
+    response = await client.get("/api/does-not-exist")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_wrong_method_is_a_405_envelope(client):
+    response = await client.delete("/api/health")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_success_envelope_has_timestamp_and_version(client):
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    assert body["meta"]["version"] == "1.0"
+    assert body["meta"]["timestamp"].endswith("Z") or "+00:00" in body["meta"]["timestamp"]

@@ -1,0 +1,73 @@
+"""Test databases: a migrated SQLite template copied per test, or one migrated
+PostgreSQL database per run truncated between tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from medianest.db import migrate
+from medianest.db.models import Base
+
+PG_ADMIN_DSN = os.environ.get("MEDIANEST_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_sqlite_template(directory: Path) -> Path:
+    template = directory / "template.db"
+    migrate.upgrade(sqlite_url(template))
+    return template
+
+
+def copy_sqlite_template(template: Path, target_dir: Path) -> str:
+    target = target_dir / "medianest.db"
+    shutil.copyfile(template, target)
+    return sqlite_url(target)
+
+
+async def pg_reachable() -> bool:
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(PG_ADMIN_DSN), 3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+async def create_pg_database() -> tuple[str, str]:
+    """A fresh database for this run; returns (name, sqlalchemy url)."""
+    name = f"medianest_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return name, f"{base}/{name}"
+
+
+async def drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def truncate_pg(url: str) -> None:
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
