@@ -11,20 +11,25 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import socketio
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from starlette.types import Receive, Scope, Send
 
 from medianest import __version__
 from medianest.admin import router as admin_router
+from medianest.admin import services_router as admin_services_router
+from medianest.admin.service_store import install_integrations
+from medianest.admin.system_config import install_runtime_limits
+from medianest.auth import plex_router as auth_plex_router
 from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
+from medianest.auth import tokens_router as auth_tokens_router
+from medianest.auth.plex_revalidation import install_plex_token_check
 from medianest.auth.realtime import install_socket_authenticator
+from medianest.auth.remember import install_remember_me
 from medianest.core.cache import Cache, MemoryCache, RedisCache
 from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
@@ -35,17 +40,20 @@ from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
 from medianest.core.secrets_store import load_app_secrets
 from medianest.dashboard import router as dashboard_router
+from medianest.dashboard.monitor import start_status_monitor
 from medianest.db import migrate
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.media import router as media_router
+from medianest.media import sync as media_sync
+from medianest.media import webhooks as media_webhooks
+from medianest.ops import metrics_router
 from medianest.ops import router as ops_router
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
+from medianest.web.setup import install_web
 from medianest.youtube import router as youtube_router
 
 log = get_logger(__name__)
-
-STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 # A background part of the app (status monitor, download workers, schedulers):
 # started after the context exists, it returns the coroutine that stops it.
@@ -73,7 +81,10 @@ class MediaNestApp:
 
 def _background_starters(settings: Settings) -> list[BackgroundStarter]:
     """Domain packages add their background parts here (explicit, in start order)."""
-    return []
+    return [
+        start_status_monitor,
+        media_sync.reconciler_starter(settings.request_sync_interval_seconds),
+    ]
 
 
 async def build_context(
@@ -103,6 +114,11 @@ async def build_context(
     async with session_scope(ctx.session_factory) as session:
         await auth_service.ensure_bootstrap_admin(session, settings=settings)
     install_socket_authenticator(ctx)
+    install_remember_me(ctx)
+    install_plex_token_check(ctx)
+    # Before any background starter: monitors and workers use the clients and limits.
+    await install_integrations(ctx)
+    await install_runtime_limits(ctx)
     return ctx
 
 
@@ -147,14 +163,18 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> MediaNestA
     add_exception_handlers(fastapi_app)
     for module in (
         ops_router,
+        metrics_router,
         auth_router,
+        auth_plex_router,
+        auth_tokens_router,
         dashboard_router,
         media_router,
+        media_webhooks,
         plex_router,
         youtube_router,
         admin_router,
+        admin_services_router,
     ):
         fastapi_app.include_router(module.router)
-    if STATIC_DIR.is_dir():
-        fastapi_app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_web(fastapi_app)
     return MediaNestApp(fastapi_app, realtime)

@@ -144,6 +144,52 @@ def generate_secrets_command(
 
 
 @app.command()
+def backup(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Archive to write (default: ./medianest-backup-<UTC time>.tar.gz).",
+        ),
+    ] = None,
+) -> None:
+    """Write the database (consistent snapshot) and the settings into one 0600 archive."""
+    from medianest.ops import backup as backups
+
+    settings = _settings()
+    target = output or Path(backups.default_archive_name())
+    try:
+        manifest = backups.create_backup(settings, target)
+    except backups.BackupError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"wrote {target} ({manifest.database}, revision {manifest.alembic_revision}, "
+        f"secrets {manifest.secrets})"
+    )
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `medianest backup`.")],
+) -> None:
+    """Restore a backup into an EMPTY data dir and database (never over live data)."""
+    from medianest.ops import backup as backups
+
+    settings = _settings()
+    try:
+        manifest, notes = backups.restore_backup(settings, archive)
+    except backups.BackupError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"restored {manifest.database} database from {manifest.created_at} "
+        f"(revision {manifest.alembic_revision}); `medianest serve` applies newer migrations"
+    )
+    for note in notes:
+        typer.echo(note)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(json.dumps({"medianest": __version__}))

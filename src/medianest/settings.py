@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     overseerr_url: str | None = None
     overseerr_api_key: SecretStr | None = None
     overseerr_webhook_secret: SecretStr | None = None
+    request_sync_interval_seconds: float = Field(default=300.0, gt=0)
     uptime_kuma_url: str | None = None
     uptime_kuma_api_key: SecretStr | None = None
     uptime_kuma_status_page: str | None = None
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     download_max_attempts: int = Field(default=3, ge=1)
     download_min_free_bytes: int = Field(default=2 * 1024**3, ge=0)
     default_download_quality: Literal["best", "1080p", "720p", "audio"] = "best"
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    worker_stale_seconds: float = Field(default=60.0, gt=0)
+    worker_poll_seconds: float = Field(default=15.0, gt=0)
+    download_retry_base_seconds: float = Field(default=30.0, ge=0)
+    plex_scan_wait_seconds: float = Field(default=60.0, ge=0)
 
     # Operations
     metrics_token: SecretStr | None = None

@@ -77,6 +77,10 @@ async def resolve_identity(
     if identity is not None and not identity.user.is_active:
         await session_store.destroy_user_sessions(session, user_id=identity.user.id)
         identity = None
+    # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call).
+    plex_token_check = ctx.services.get("plex_token_check")
+    if identity is not None and identity.via == "session" and plex_token_check is not None:
+        await plex_token_check(request, session, ctx, identity)
     request.state.identity = identity
     return identity
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medianest.core.envelope import error_payload
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
+from medianest.core.metrics import record_error
 
 log = get_logger(__name__)
 
@@ -49,6 +50,7 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    record_error(code)
     renderer = getattr(request.app.state, "page_error_renderer", None)
     if renderer is not None and _wants_page(request):
         response: Response = renderer(request, status, code, message)

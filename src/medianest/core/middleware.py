@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medianest.core.envelope import error_payload
 from medianest.core.logging import get_logger
+from medianest.core.metrics import record_request
 
 log = get_logger("medianest.request")
 
@@ -97,6 +98,7 @@ class RequestContextMiddleware:
             status_holder["status"] = 500
         finally:
             path = scope.get("path", "")
+            record_request(scope, status_holder["status"], time.perf_counter() - started)
             if not path.startswith("/static/"):
                 log.info(
                     "request",

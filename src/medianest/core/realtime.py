@@ -16,6 +16,8 @@ from medianest.core.logging import get_logger
 log = get_logger(__name__)
 
 STATUS_ROOM = "status-updates"
+# Every server and external emitter must share the Redis channel to reach each other's clients.
+SOCKETIO_CHANNEL = "medianest-socketio"
 
 # Given the ASGI environ and the client's auth payload, return the user id or None.
 Authenticator = Callable[[dict[str, Any], Any], Awaitable[str | None]]
@@ -30,7 +32,7 @@ def user_room(user_id: Any) -> str:
 class Realtime:
     def __init__(self, redis_url: str | None = None) -> None:
         manager = (
-            socketio.AsyncRedisManager(redis_url, channel="medianest-socketio")
+            socketio.AsyncRedisManager(redis_url, channel=SOCKETIO_CHANNEL)
             if redis_url
             else None
         )
@@ -79,3 +81,28 @@ class Realtime:
 
     async def emit_to_sid(self, sid: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, to=sid)
+
+
+class ExternalEmitter:
+    """Emit to clients of every app instance from a process without a Socket.IO server
+    (a separate worker), through the same Redis channel the servers listen on."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.manager = socketio.AsyncRedisManager(
+            redis_url, channel=SOCKETIO_CHANNEL, write_only=True
+        )
+
+    async def emit_to_user(self, user_id: Any, event: str, data: dict[str, Any]) -> None:
+        await self.manager.emit(event, data, namespace="/", room=user_room(user_id))
+
+    async def emit_status(self, data: dict[str, Any]) -> None:
+        await self.manager.emit("service:status", data, namespace="/", room=STATUS_ROOM)
+
+    async def aclose(self) -> None:
+        if self.manager.redis is not None:
+            await self.manager.redis.aclose()
+
+
+def external_emitter(redis_url: str) -> ExternalEmitter:
+    """A write-only emitter for worker processes (needs Redis: without it there is no bus)."""
+    return ExternalEmitter(redis_url)

@@ -1,9 +1,19 @@
-"""JSON API of the dashboard package (filled in by its issue)."""
+"""JSON API of the dashboard: the status of every service, answered from the cache."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from medianest.core.envelope import ERROR_RESPONSES
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep
+from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.dashboard import service as status_service
+from medianest.dashboard.schemas import ServiceStatusOut
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"], responses=ERROR_RESPONSES)
+
+
+@router.get("/status", response_model=Envelope[list[ServiceStatusOut]])
+async def get_status(ctx: ContextDep, _user: CurrentUser) -> Envelope[list[ServiceStatusOut]]:
+    """Every service's last known status; never waits on a service (the monitor checks)."""
+    return envelope(await status_service.current_status(ctx))

@@ -1,9 +1,137 @@
-"""JSON API of the plex package (filled in by its issue)."""
+"""JSON API of Plex browsing (`/api/plex`) and the poster proxy; logic in `service`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from medianest.core.envelope import ERROR_RESPONSES
+from medianest.plex import service
+from medianest.plex.dependencies import BrowsingPlex
+from medianest.plex.schemas import (
+    CachedEnvelope,
+    CachedPagedEnvelope,
+    CollectionDetailOut,
+    CollectionOut,
+    LibraryOut,
+    PlexItemOut,
+    cached_envelope,
+    cached_paged,
+)
 
 router = APIRouter(prefix="/api/plex", tags=["plex"], responses=ERROR_RESPONSES)
+
+LibraryId = Annotated[int, Path(ge=1, le=10**9)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100)]
+# Paths with a timestamp change when the image does, so browsers may keep them long.
+VERSIONED_MAX_AGE = 86_400
+UNVERSIONED_MAX_AGE = 3_600
+
+
+@router.get("/libraries", response_model=CachedEnvelope[list[LibraryOut]])
+async def list_libraries(plex: BrowsingPlex) -> CachedEnvelope[list[LibraryOut]]:
+    """The server's libraries (sections)."""
+    found = await service.libraries(plex)
+    data = [LibraryOut.of(section) for section in found.value]
+    return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
+
+
+@router.get("/library/{library_id}/items", response_model=CachedPagedEnvelope[PlexItemOut])
+async def list_library_items(
+    plex: BrowsingPlex,
+    library_id: LibraryId,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+    sort: Annotated[str | None, Query(pattern=service.SORT_PATTERN)] = None,
+    search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> CachedPagedEnvelope[PlexItemOut]:
+    """One page of a library, sorted by `title`, `year`, `addedAt` or `rating`
+    (`:desc` or a leading `-` for descending), optionally filtered by title."""
+    found = await service.library_items(
+        plex,
+        library_id=library_id,
+        page=page,
+        page_size=page_size,
+        sort=sort,
+        search=search.strip() if search and search.strip() else None,
+    )
+    items = [PlexItemOut.of(item) for item in found.value.items]
+    return cached_paged(
+        items,
+        page=page,
+        page_size=page_size,
+        total=found.value.total,
+        stale=found.stale,
+        age_seconds=found.age_seconds,
+    )
+
+
+@router.get("/collections", response_model=CachedPagedEnvelope[CollectionOut])
+async def list_collections(
+    plex: BrowsingPlex,
+    library_id: Annotated[int | None, Query(alias="libraryId", ge=1, le=10**9)] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> CachedPagedEnvelope[CollectionOut]:
+    """Collections of one library (`libraryId`) or of all of them."""
+    found = await service.collections(plex, library_id=library_id, page=page, page_size=page_size)
+    items = [CollectionOut.of(item) for item in found.value.items]
+    return cached_paged(
+        items,
+        page=page,
+        page_size=page_size,
+        total=found.value.total,
+        stale=found.stale,
+        age_seconds=found.age_seconds,
+    )
+
+
+@router.get("/collections/{collection_id}", response_model=CachedEnvelope[CollectionDetailOut])
+async def get_collection(
+    plex: BrowsingPlex,
+    collection_id: LibraryId,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> CachedEnvelope[CollectionDetailOut]:
+    """A collection and one page of its items."""
+    found = await service.collection_detail(
+        plex, collection_id=collection_id, page=page, page_size=page_size
+    )
+    summary = CollectionOut.of(found.collection)
+    data = CollectionDetailOut(
+        **summary.model_dump(),
+        items=[PlexItemOut.of(item) for item in found.items.items],
+        total=found.items.total,
+    )
+    return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
+
+
+@router.get(
+    "/image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 304: {}},
+)
+async def proxy_image(
+    request: Request,
+    plex: BrowsingPlex,
+    path: Annotated[str, Query(min_length=1, max_length=200)],
+    width: Annotated[int | None, Query(ge=16, le=1000)] = None,
+    height: Annotated[int | None, Query(ge=16, le=1000)] = None,
+) -> Response:
+    """A library image fetched from Plex with the server token, which never reaches the
+    browser; cacheable privately (per signed-in user) and revalidated by ETag."""
+    found = await service.image(plex, path=path, width=width, height=height)
+    etag = '"' + hashlib.sha256(found.content).hexdigest()[:32] + '"'
+    versioned = path.rsplit("/", 1)[-1].isdigit() and path.count("/") >= 5
+    headers = {
+        "Cache-Control": f"private, max-age={VERSIONED_MAX_AGE if versioned else UNVERSIONED_MAX_AGE}",
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'",
+    }
+    if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(content=found.content, media_type=found.content_type, headers=headers)

@@ -1,7 +1,8 @@
 """The common shape of every simulator: a Starlette app, its /__sim/ control API and a server.
 
-A subclass provides `routes()` (the service's API), `control_routes()` (extra /__sim/
-endpoints) and `reset_state()`; this base adds fault injection, the request log, the
+A subclass sets its configuration, then calls `super().__init__()`, which seeds the state
+with `reset_state()`; it provides `routes()` (the service's API), `control_routes()` (extra
+/__sim/ endpoints) and `reset_state()`; this base adds fault injection, the request log, the
 shared control endpoints and start/stop as a (sync or async) context manager.
 """
 
@@ -57,6 +58,8 @@ class Simulator:
         self.log = RequestLog()
         self.lock = threading.RLock()
         self._stopping = threading.Event()
+        with self.lock:
+            self.reset_state()
         self.app = Starlette(
             routes=[*self._base_control_routes(), *self.control_routes(), *self.routes()],
             middleware=[

@@ -115,7 +115,8 @@ class OverseerrSimulator(OverseerrControl):
         if not ENCODED_VALUE.fullmatch(params["query"]):
             return error(400, ENCODING_MESSAGE)
         query = request.query_params["query"].strip().lower()
-        page = int(params["page"]) if params.get("page", "1").isdigit() else 0
+        raw_page = params.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() else 0
         if page < 1:
             return error(400, "request/query/page must be >= 1")
         titles = sorted(
@@ -131,6 +132,7 @@ class OverseerrSimulator(OverseerrControl):
             rows.append(row)
         if query and query in str(PERSON["name"]).lower():
             rows.append(dict(PERSON))
+            rows.sort(key=lambda row: -float(row["popularity"]))
         total_pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
         results = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         return JSONResponse(

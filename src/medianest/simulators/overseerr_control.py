@@ -67,7 +67,6 @@ class OverseerrControl(Simulator):
         self.webhook_authorization: str | None = None
         self.webhook_deliveries: list[JSONDict] = []
         self._webhook_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self.reset_state()
         super().__init__(port=port)
 
     def reset_state(self) -> None:

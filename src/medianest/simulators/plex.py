@@ -55,7 +55,6 @@ class PlexSimulator(Simulator):
         self.refresh_calls: list[JSONDict] = []
         self.browse = BrowseEndpoints(self)
         self.edit = EditEndpoints(self)
-        self.reset_state()
         super().__init__(port=port)
 
     def reset_state(self) -> None:

@@ -163,7 +163,7 @@ class BrowseEndpoints:
         if item is None or not self.sim.visible(item, account):
             return not_found()
         rows = [library.item_json(c) for c in library.children(item.rating_key)]
-        return paged(request, rows, key=str(item.rating_key), title1=item.title)
+        return paged(request, rows, title1=item.title, parentRatingKey=str(item.rating_key))
 
     async def collection(self, request: Request, account: str) -> Response:
         col = self.sim.library.collections.get(int(request.path_params["rk"]))

@@ -58,7 +58,6 @@ class PlexTvSimulator(Simulator):
         self.shares: dict[tuple[str, str], str] = {}
         self._rng = random.Random(1)
         self._next_pin_id = 1000
-        self.reset_state()
         super().__init__(port=port)
 
     # --- state -------------------------------------------------------------------

@@ -252,6 +252,7 @@ class SimulatorServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._serve_task: asyncio.Task[Any] | None = None
         self._port: int | None = None
         self._error: BaseException | None = None
 
@@ -313,7 +314,9 @@ class SimulatorServer:
     def _run(self, server: uvicorn.Server, sock: socket.socket) -> None:
         async def serve() -> None:
             self._loop = asyncio.get_running_loop()
-            await server.serve(sockets=[sock])
+            self._serve_task = asyncio.current_task()
+            with contextlib.suppress(asyncio.CancelledError):
+                await server.serve(sockets=[sock])
 
         try:
             asyncio.run(serve())
@@ -326,14 +329,33 @@ class SimulatorServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving; in-flight slow or hanging requests are released at once."""
         self.stopping.set()
-        server, thread = self._server, self._thread
+        server, thread, loop = self._server, self._thread, self._loop
         if server is not None:
             server.should_exit = True
             server.force_exit = True
+        if loop is not None and not loop.is_closed():
+            # Cancelling skips uvicorn's polling and grace sleeps; open connections are
+            # dropped, which is what a test wants from a stopped service.
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self._thread = None
         self._server = None
+
+    async def _shutdown(self) -> None:
+        """Stop faster than uvicorn's polling: stop listening, let in-flight answers (released
+        by `stopping`) finish for up to a second, then cancel the serving task."""
+        server, task = self._server, self._serve_task
+        if server is None or task is None:
+            return
+        for listener in server.servers:
+            listener.close()
+        for connection in list(server.server_state.connections):
+            connection.shutdown()
+        if server.server_state.tasks:
+            await asyncio.wait(set(server.server_state.tasks), timeout=1.0)
+        task.cancel()
 
     def submit(self, make: Callable[[], Coroutine[Any, Any, None]]) -> bool:
         """Run a coroutine on the serving loop (fire and forget); False when not running."""

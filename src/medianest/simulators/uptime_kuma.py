@@ -92,7 +92,6 @@ class UptimeKumaSimulator(Simulator):
         self.rate_limit_per_minute: int | None = None
         self.monitors: dict[str, Monitor] = {}
         self._hits: deque[float] = deque()
-        self.reset_state()
         super().__init__(port=port)
 
     def reset_state(self) -> None:

@@ -1,9 +1,65 @@
-"""JSON API of the youtube package (filled in by its issue)."""
+"""JSON API of YouTube downloads: submit, list, read, cancel, delete (own downloads only)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from medianest.core.envelope import ERROR_RESPONSES
+from fastapi import APIRouter, Query, Response, status
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.envelope import ERROR_RESPONSES, Envelope, PagedEnvelope, envelope, paged
+from medianest.youtube import service
+from medianest.youtube.dependencies import OwnedDownload
+from medianest.youtube.schemas import Download, DownloadRequest, to_download
 
 router = APIRouter(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/download", response_model=Envelope[Download], status_code=status.HTTP_201_CREATED
+)
+async def submit_download(
+    body: DownloadRequest, user: CurrentUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[Download]:
+    """Queue a YouTube playlist or video for download (5 per hour per user by default)."""
+    job = await service.submit(session, ctx=ctx, user=user, url=body.url, quality=body.quality)
+    return envelope(to_download(job))
+
+
+@router.get("/downloads", response_model=PagedEnvelope[Download])
+async def list_downloads(
+    user: CurrentUser,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 20,
+) -> PagedEnvelope[Download]:
+    """The caller's downloads, newest first."""
+    rows, total = await service.list_downloads(
+        session, user_id=user.id, page=page, page_size=page_size
+    )
+    return paged([to_download(r) for r in rows], page=page, page_size=page_size, total=total)
+
+
+@router.get("/downloads/{download_id}", response_model=Envelope[Download])
+async def get_download(job: OwnedDownload) -> Envelope[Download]:
+    """One of the caller's downloads with per-item progress."""
+    return envelope(to_download(job))
+
+
+@router.post("/downloads/{download_id}/cancel", response_model=Envelope[Download])
+async def cancel_download(
+    job: OwnedDownload, session: SessionDep, ctx: ContextDep
+) -> Envelope[Download]:
+    """Stop a queued or running download; finished items stay on disk."""
+    await service.cancel(session, ctx=ctx, job=job)
+    return envelope(to_download(job))
+
+
+@router.delete(
+    "/downloads/{download_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
+)
+async def delete_download(job: OwnedDownload, session: SessionDep, ctx: ContextDep) -> Response:
+    """Cancel if running, then delete the files, the Plex collection and the record."""
+    await service.delete(session, ctx=ctx, job=job)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,74 @@
+"""Request and response bodies of the admin service-configuration and system-config API.
+
+Output schemas never carry an API key: only whether one is set (`apiKeySet`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from medianest.core.envelope import ApiInput, ApiModel
+
+DownloadQuality = Literal["best", "1080p", "720p", "audio"]
+HealthStatus = Literal["online", "offline", "degraded"]
+
+
+class ServiceOut(ApiModel):
+    name: str
+    configured: bool
+    url: str | None
+    enabled: bool
+    api_key_set: bool
+    config: dict[str, Any]
+    updated_at: datetime | None
+    updated_by: uuid.UUID | None
+
+
+class ServiceUpdate(ApiInput):
+    url: str = Field(min_length=1, max_length=2048)
+    # Omitted or null keeps the stored key; an empty string removes it.
+    api_key: str | None = Field(default=None, max_length=1024)
+    enabled: bool
+    config: dict[str, Any] | None = None
+
+
+class ServiceTest(ApiInput):
+    """A saved service (`name` only) or a draft; draft fields override the saved ones."""
+
+    name: str = Field(min_length=1, max_length=50)
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    api_key: str | None = Field(default=None, max_length=1024)
+    config: dict[str, Any] | None = None
+
+
+class ServiceTestOut(ApiModel):
+    name: str
+    reachable: bool
+    status: HealthStatus
+    version: str | None
+    latency_ms: float | None
+    error: str | None
+
+
+class RuntimeConfigOut(ApiModel):
+    api_per_minute: int
+    youtube_per_hour: int
+    requests_per_hour: int
+    default_download_quality: DownloadQuality
+    worker_concurrency: int
+    per_user_concurrency: int
+
+
+class RuntimeConfigUpdate(ApiInput):
+    """Fields left out keep their current value."""
+
+    api_per_minute: int | None = Field(default=None, ge=1, le=10_000)
+    youtube_per_hour: int | None = Field(default=None, ge=1, le=1_000)
+    requests_per_hour: int | None = Field(default=None, ge=1, le=1_000)
+    default_download_quality: DownloadQuality | None = None
+    worker_concurrency: int | None = Field(default=None, ge=1, le=32)
+    per_user_concurrency: int | None = Field(default=None, ge=1, le=16)

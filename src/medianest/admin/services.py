@@ -1,0 +1,191 @@
+"""Service configuration for admins: list, change (audited, keys encrypted) and test.
+
+Keys are written encrypted and never read back out of this module except into a
+client; what callers get is `ServiceOut` with `apiKeySet`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin import audit
+from medianest.admin.models import ServiceConfig
+from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceTestOut, ServiceUpdate
+from medianest.admin.service_store import decrypt_key, key_context
+from medianest.core.crypto import SecretBox
+from medianest.core.errors import NotFound, ValidationFailed
+from medianest.integrations.registry import SERVICE_NAMES, Integrations, ServiceSettings
+
+_SLUG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+class _NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _UptimeKumaOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status_page: str | None = Field(default=None, alias="statusPage", pattern=_SLUG.pattern)
+    source: Literal["metrics", "status_page"] | None = None
+
+
+_OPTIONS: dict[str, type[BaseModel]] = {
+    "plex": _NoOptions,
+    "overseerr": _NoOptions,
+    "uptime_kuma": _UptimeKumaOptions,
+}
+
+
+def require_service_name(name: str) -> str:
+    if name not in SERVICE_NAMES:
+        raise NotFound(
+            f"There is no service called {name!r}.", details={"services": list(SERVICE_NAMES)}
+        )
+    return name
+
+
+def validate_url(url: str) -> str:
+    """http(s) with a host, no credentials in it (they belong in the API key field)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationFailed(
+            "The URL must start with http:// or https:// and name a host.",
+            details={"field": "url"},
+        )
+    if parts.username or parts.password:
+        raise ValidationFailed(
+            "Put credentials in the API key field, not in the URL.", details={"field": "url"}
+        )
+    if parts.query or parts.fragment:
+        raise ValidationFailed(
+            "The URL must not have a query or fragment.", details={"field": "url"}
+        )
+    try:
+        parts.port  # noqa: B018  (raises on an invalid port)
+    except ValueError:
+        raise ValidationFailed("The URL has an invalid port.", details={"field": "url"}) from None
+    return url.strip().rstrip("/")
+
+
+def validate_options(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        options = _OPTIONS[name].model_validate(config)
+    except ValidationError as exc:
+        fields = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+        raise ValidationFailed(
+            f"Invalid options for {name}.", details={"field": "config", "options": fields}
+        ) from None
+    return options.model_dump(by_alias=True, exclude_none=True)
+
+
+def to_out(name: str, row: ServiceConfig | None) -> ServiceOut:
+    if row is None:
+        return ServiceOut(
+            name=name,
+            configured=False,
+            url=None,
+            enabled=False,
+            api_key_set=False,
+            config={},
+            updated_at=None,
+            updated_by=None,
+        )
+    return ServiceOut(
+        name=name,
+        configured=True,
+        url=row.service_url,
+        enabled=row.enabled,
+        api_key_set=bool(row.api_key),
+        config=dict(row.config_data or {}),
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+async def list_services(session: AsyncSession) -> list[ServiceOut]:
+    rows = {r.service_name: r for r in (await session.scalars(select(ServiceConfig))).all()}
+    return [to_out(name, rows.get(name)) for name in SERVICE_NAMES]
+
+
+async def update_service(
+    session: AsyncSession,
+    *,
+    box: SecretBox,
+    name: str,
+    change: ServiceUpdate,
+    actor_id: uuid.UUID,
+    ip: str | None,
+) -> ServiceOut:
+    """Create or change a service's configuration; the key stays unless one is given."""
+    require_service_name(name)
+    url = validate_url(change.url)
+    row = await session.get(ServiceConfig, name)
+    config = validate_options(
+        name, change.config if change.config is not None else dict(row.config_data) if row else {}
+    )
+    if row is None:
+        row = ServiceConfig(service_name=name)
+        session.add(row)
+    key_action = "kept"
+    if change.api_key == "":
+        row.api_key, key_action = None, "removed"
+    elif change.api_key is not None:
+        row.api_key = box.encrypt(change.api_key, context=key_context(name))
+        key_action = "changed"
+    row.service_url, row.enabled, row.config_data, row.updated_by = (
+        url,
+        change.enabled,
+        config,
+        actor_id,
+    )
+    await session.flush()
+    audit.record(
+        session,
+        action="service.update",
+        actor_id=actor_id,
+        target=f"service:{name}",
+        # Never the key itself: only what happened to it.
+        details={"url": url, "enabled": change.enabled, "apiKey": key_action, "config": config},
+        ip=ip,
+    )
+    return to_out(name, row)
+
+
+async def test_service(
+    session: AsyncSession, *, box: SecretBox, integrations: Integrations, draft: ServiceTest
+) -> ServiceTestOut:
+    """Reachability, version and latency of the saved configuration or a draft of it."""
+    name = require_service_name(draft.name)
+    row = await session.get(ServiceConfig, name)
+    url = validate_url(draft.url) if draft.url is not None else row.service_url if row else None
+    if url is None:
+        raise ValidationFailed(
+            f"{name} is not configured; give a URL to test.", details={"field": "url"}
+        )
+    api_key = draft.api_key if draft.api_key is not None else decrypt_key(box, row) if row else None
+    config = (
+        validate_options(name, draft.config)
+        if draft.config is not None
+        else dict(row.config_data or {})
+        if row
+        else {}
+    )
+    health = await integrations.probe(
+        ServiceSettings(name=name, url=url, api_key=api_key or None, enabled=True, config=config)
+    )
+    return ServiceTestOut(
+        name=name,
+        reachable=health.status != "offline",
+        status=health.status,
+        version=health.version,
+        latency_ms=round(health.response_time_ms, 1) if health.response_time_ms else None,
+        error=health.error,
+    )

@@ -1,0 +1,98 @@
+"""JSON API for admins: external service configuration and run-time system settings.
+
+A change is committed before the response so the rebuilt clients (and the other
+instances, which watch the configuration's fingerprint) see it: no restart needed.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from medianest.admin import services as services_service
+from medianest.admin import system_config
+from medianest.admin.schemas import (
+    RuntimeConfigOut,
+    RuntimeConfigUpdate,
+    ServiceOut,
+    ServiceTest,
+    ServiceTestOut,
+    ServiceUpdate,
+)
+from medianest.auth.cookies import client_ip
+from medianest.auth.dependencies import AdminUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.integrations.registry import get_integrations
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+
+
+@router.get("/services", response_model=Envelope[list[ServiceOut]])
+async def list_services(admin: AdminUser, session: SessionDep) -> Envelope[list[ServiceOut]]:
+    """Every known service with its configuration; keys only as `apiKeySet`."""
+    return envelope(await services_service.list_services(session))
+
+
+@router.put("/services/{name}", response_model=Envelope[ServiceOut])
+async def update_service(
+    name: str,
+    body: ServiceUpdate,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> Envelope[ServiceOut]:
+    """Save a service's URL, key (encrypted; omitted keeps it, "" removes it) and switch."""
+    out = await services_service.update_service(
+        session,
+        box=ctx.secret_box,
+        name=name,
+        change=body,
+        actor_id=admin.id,
+        ip=client_ip(request, ctx.settings),
+    )
+    # The clients are rebuilt from the database, so the change must be there first.
+    await session.commit()
+    await get_integrations(ctx).reload()
+    return envelope(out)
+
+
+@router.post("/services/test", response_model=Envelope[ServiceTestOut])
+async def test_service(
+    body: ServiceTest, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[ServiceTestOut]:
+    """Try a saved service or a draft configuration: reachability, version, latency."""
+    result = await services_service.test_service(
+        session, box=ctx.secret_box, integrations=get_integrations(ctx), draft=body
+    )
+    return envelope(result)
+
+
+@router.get("/config", response_model=Envelope[RuntimeConfigOut])
+async def get_config(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[RuntimeConfigOut]:
+    """Run-time limits and defaults (settings' values unless an admin changed them)."""
+    limits = await system_config.load_runtime_config(session, settings=ctx.settings)
+    return envelope(limits.out())
+
+
+@router.put("/config", response_model=Envelope[RuntimeConfigOut])
+async def update_config(
+    body: RuntimeConfigUpdate,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> Envelope[RuntimeConfigOut]:
+    """Change run-time limits; fields left out keep their value. Applies at once."""
+    limits = await system_config.update_runtime_config(
+        session,
+        ctx=ctx,
+        changes=body,
+        actor_id=admin.id,
+        ip=client_ip(request, ctx.settings),
+    )
+    await session.commit()
+    ctx.services["runtime_limits"] = limits
+    return envelope(limits.out())

@@ -1,0 +1,116 @@
+"""Admin user management: list, change role or status, delete.
+
+The last active admin can be neither demoted, disabled nor deleted (409), so the
+instance always keeps someone who can administer it. Disabling ends the user's
+sessions and remember-me tokens at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin import audit
+from medianest.auth import service as auth_service
+from medianest.auth import sessions as session_store
+from medianest.auth.models import Role, User, UserStatus
+from medianest.core.errors import Conflict, NotFound
+
+
+class LastAdmin(Conflict):
+    code = "LAST_ADMIN"
+    default_message = "This is the last active administrator; promote someone else first."
+
+
+async def list_users(
+    session: AsyncSession, *, search: str | None, page: int, page_size: int
+) -> tuple[list[User], int]:
+    statement = select(User)
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        pattern = f"%{escaped}%"
+        statement = statement.where(
+            or_(
+                func.lower(User.username).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = await session.scalars(
+        statement.order_by(User.created_at, User.id).offset((page - 1) * page_size).limit(page_size)
+    )
+    return list(rows), int(total or 0)
+
+
+async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def _ensure_not_last_admin(session: AsyncSession, *, user: User) -> None:
+    """Refuse when `user` is the only active admin. The admin rows are locked (PostgreSQL)
+    so two admins demoting each other at once cannot both succeed."""
+    if not (user.is_admin and user.is_active):
+        return
+    admins = await session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.status == UserStatus.ACTIVE)
+        .with_for_update()
+    )
+    if len(list(admins)) <= 1:
+        raise LastAdmin()
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    actor: User,
+    user: User,
+    role: str | None,
+    status: str | None,
+    ip: str | None,
+) -> User:
+    demoting = role is not None and role != Role.ADMIN and user.is_admin
+    disabling = status is not None and status != UserStatus.ACTIVE and user.is_active
+    if demoting or disabling:
+        await _ensure_not_last_admin(session, user=user)
+    changes: dict[str, Any] = {}
+    if role is not None and role != user.role:
+        changes["role"] = {"from": user.role, "to": role}
+        user.role = role
+    if status is not None and status != user.status:
+        changes["status"] = {"from": user.status, "to": status}
+        user.status = status
+    if disabling:
+        # Immediately: no session or remember-me token of a disabled user survives.
+        await session_store.destroy_user_sessions(session, user_id=user.id)
+        await auth_service.revoke_remember_tokens(session, user=user)
+    for field, change in changes.items():
+        audit.record(
+            session,
+            action=f"admin.user_{field}_changed",
+            actor_id=actor.id,
+            target=str(user.id),
+            details=change,
+            ip=ip,
+        )
+    return user
+
+
+async def delete_user(session: AsyncSession, *, actor: User, user: User, ip: str | None) -> None:
+    await _ensure_not_last_admin(session, user=user)
+    audit.record(
+        session,
+        action="admin.user_deleted",
+        actor_id=actor.id,
+        target=str(user.id),
+        details={"username": user.username},
+        ip=ip,
+    )
+    await session.delete(user)
+    await session.flush()

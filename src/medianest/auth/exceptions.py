@@ -1,0 +1,26 @@
+"""Errors of the sign-in flows that need their own codes."""
+
+from __future__ import annotations
+
+from medianest.core.errors import MediaNestError, NotFound, PermissionDenied
+
+
+class PinNotFound(NotFound):
+    code = "PIN_NOT_FOUND"
+    default_message = "No such sign-in PIN for this browser. Start the sign-in again."
+
+
+class PinExpired(MediaNestError):
+    status_code = 410
+    code = "PIN_EXPIRED"
+    default_message = "The sign-in PIN expired before it was approved. Start the sign-in again."
+
+
+class PlexServerAccessRequired(PermissionDenied):
+    code = "PLEX_SERVER_ACCESS_REQUIRED"
+    default_message = "Only people who share this Plex server may sign in."
+
+
+class AccountDisabled(PermissionDenied):
+    code = "ACCOUNT_DISABLED"
+    default_message = "This account is disabled."

@@ -1,0 +1,63 @@
+"""Sign-in pages: "Sign in with Plex" (PIN), the password form and the forced password change.
+
+The forms post to the JSON auth API from the browser (static/app.js), so the cookie,
+session-rotation and login-throttling logic exists once, in auth/router.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from medianest.auth.dependencies import Identity, PasswordChangeIdentity, resolve_identity
+from medianest.core.deps import ContextDep
+from medianest.web.templating import render
+
+router = APIRouter()
+
+MaybeIdentity = Annotated[Identity | None, Depends(resolve_identity)]
+DEFAULT_LANDING = "/dashboard"
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths: `//evil.example` or `https://...` would be an open redirect."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return DEFAULT_LANDING
+    return value
+
+
+@router.get("/")
+async def home(identity: MaybeIdentity) -> Response:
+    return RedirectResponse(DEFAULT_LANDING if identity else "/login", status_code=303)
+
+
+@router.get("/login")
+async def login_page(
+    request: Request,
+    identity: MaybeIdentity,
+    ctx: ContextDep,
+    next_path: Annotated[str | None, Query(alias="next", max_length=500)] = None,
+) -> Response:
+    target = safe_next(next_path)
+    if identity is not None:
+        landing = "/change-password" if identity.user.must_change_password else target
+        return RedirectResponse(landing, status_code=303)
+    return render(
+        request,
+        "auth/login.html",
+        {
+            "next": target,
+            "plex_link_url": f"{ctx.settings.plex_tv_url}/link",
+        },
+    )
+
+
+@router.get("/change-password")
+async def change_password_page(request: Request, identity: PasswordChangeIdentity) -> Response:
+    return render(
+        request,
+        "auth/change_password.html",
+        {"forced": identity.user.must_change_password, "nav": "account"},
+    )

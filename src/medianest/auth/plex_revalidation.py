@@ -1,0 +1,79 @@
+"""Is a signed-in Plex user's token still good? Checked on session use, at most every
+`plex_token_check_minutes`: a revoked token signs the user out everywhere; plex.tv
+being unreachable keeps the session (an outage must not lock the household out)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin import audit
+from medianest.auth import plex_service
+from medianest.auth import service as auth_service
+from medianest.auth import sessions as session_store
+from medianest.auth.cookies import client_ip
+from medianest.auth.dependencies import Identity
+from medianest.core.context import AppContext
+from medianest.core.crypto import DecryptionError
+from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamError
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.integrations.plextv import PlexTokenRejected
+
+log = get_logger(__name__)
+
+# After plex.tv could not be asked, wait this long before asking again for that user.
+RETRY_AFTER_OUTAGE_SECONDS = 60.0
+_DEFERRED_KEY = "plex-token-check-deferred:{}"
+
+
+async def revalidate_plex_token(
+    request: Request, session: AsyncSession, ctx: AppContext, identity: Identity
+) -> None:
+    user = identity.user
+    if not plex_service.token_check_due(user, check_minutes=ctx.settings.plex_token_check_minutes):
+        return
+    deferred_key = _DEFERRED_KEY.format(user.id)
+    if await ctx.cache.get(deferred_key) is not None:
+        return
+    assert user.plex_token is not None  # token_check_due is False without one
+    try:
+        token = ctx.secret_box.decrypt(user.plex_token, context=plex_service.PLEX_TOKEN_CONTEXT)
+        await plex_service.plextv_client(ctx).get_account(
+            token, timeout=ctx.settings.health_check_timeout_seconds
+        )
+    except PlexTokenRejected:
+        await _sign_out_everywhere(request, session, ctx, identity)
+    except (ServiceUnavailable, UpstreamError, DecryptionError) as exc:
+        log.warning("plex_token_check_skipped", user_id=str(user.id), error=type(exc).__name__)
+        await ctx.cache.set(deferred_key, {"at": utcnow().isoformat()}, RETRY_AFTER_OUTAGE_SECONDS)
+        return
+    user.plex_token_checked_at = utcnow()
+
+
+async def _sign_out_everywhere(
+    request: Request, session: AsyncSession, ctx: AppContext, identity: Identity
+) -> None:
+    """Committed before raising: the request's unit of work is rolled back on errors."""
+    user = identity.user
+    await session_store.destroy_user_sessions(session, user_id=user.id)
+    await auth_service.revoke_remember_tokens(session, user=user)
+    user.plex_token = None
+    user.plex_token_checked_at = utcnow()
+    audit.record(
+        session,
+        action="auth.plex_token_revoked",
+        actor_id=user.id,
+        target=str(user.id),
+        ip=client_ip(request, ctx.settings),
+    )
+    await session.commit()
+    log.info("plex_token_revoked_signed_out", user_id=str(user.id))
+    raise Unauthenticated(
+        "Plex no longer accepts your sign-in. Sign in with Plex again.",
+        details={"reason": "plex_token_revoked"},
+    )
+
+
+def install_plex_token_check(ctx: AppContext) -> None:
+    ctx.services["plex_token_check"] = revalidate_plex_token

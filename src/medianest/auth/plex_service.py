@@ -1,0 +1,225 @@
+"""Plex PIN sign-in: create a PIN bound to the browser, poll plex.tv for it (at most once a
+second, never past its expiry), then create or update the local user from the Plex account.
+
+Also the optional allow-list (only people who share our Plex server) and the periodic
+re-validation of a signed-in user's Plex token.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin.models import SystemSetting
+from medianest.auth.exceptions import (
+    AccountDisabled,
+    PinExpired,
+    PinNotFound,
+    PlexServerAccessRequired,
+)
+from medianest.auth.models import Role, User, UserStatus
+from medianest.core.context import AppContext
+from medianest.core.errors import ServiceUnavailable
+from medianest.core.logging import get_logger
+from medianest.core.tokens import hash_token, tokens_equal
+from medianest.db.base import utcnow
+from medianest.integrations.plextv import PlexAccount, PlexTvClient
+from medianest.integrations.registry import Integrations
+
+log = get_logger(__name__)
+
+# system_settings keys (the admin config API exposes the first as `plexAllowListOnly`).
+ALLOW_LIST_SETTING = "plex_allow_list_enabled"
+CLIENT_IDENTIFIER_SETTING = "plex_client_identifier"
+PLEX_TOKEN_CONTEXT = "plex_token"  # noqa: S105  (AES-GCM associated data)
+# Client polling is answered from the last plex.tv answer for this long (backoff).
+PIN_CHECK_INTERVAL_SECONDS = 1.0
+# How long after expiry we still say "expired" (410) rather than "unknown" (404).
+PIN_RECORD_GRACE_SECONDS = 300
+_PIN_KEY = "plex-pin:{}"
+_PIN_CHECK_KEY = "plex-pin-check:{}"
+
+
+@dataclass(frozen=True)
+class PinRecord:
+    pin_id: int
+    code: str
+    expires_at: datetime
+    binding_hash: str
+    remember_me: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pinId": self.pin_id,
+            "code": self.code,
+            "expiresAt": self.expires_at.isoformat(),
+            "binding": self.binding_hash,
+            "rememberMe": self.remember_me,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PinRecord:
+        return cls(
+            pin_id=int(data["pinId"]),
+            code=str(data["code"]),
+            expires_at=datetime.fromisoformat(data["expiresAt"]),
+            binding_hash=str(data["binding"]),
+            remember_me=bool(data["rememberMe"]),
+        )
+
+
+@dataclass(frozen=True)
+class PinPoll:
+    """Where a PIN stands: still pending, or approved with the Plex token."""
+
+    record: PinRecord
+    auth_token: str | None
+
+
+def _integrations(ctx: AppContext) -> Integrations:
+    integrations = ctx.services.get("integrations")
+    if not isinstance(integrations, Integrations):
+        raise ServiceUnavailable(
+            "Plex sign-in is not available yet.", details={"service": "plextv"}
+        )
+    return integrations
+
+
+def plextv_client(ctx: AppContext) -> PlexTvClient:
+    return _integrations(ctx).plextv()
+
+
+def auth_url(ctx: AppContext, *, client_identifier: str, code: str, forward_url: str | None) -> str:
+    """The app.plex.tv page where the user approves the PIN (note the `#!?`)."""
+    params: list[tuple[str, str]] = [
+        ("clientID", client_identifier),
+        ("code", code),
+        ("context[device][product]", "MediaNest"),
+    ]
+    if forward_url:
+        params.append(("forwardUrl", forward_url))
+    return f"{ctx.settings.plex_app_url}/auth/#!?{urllib.parse.urlencode(params)}"
+
+
+async def create_pin(
+    ctx: AppContext, *, binding: str, remember_me: bool, forward_url: str | None
+) -> tuple[PinRecord, str]:
+    """Ask plex.tv for a strong PIN and remember which browser asked (by `binding`)."""
+    client = plextv_client(ctx)
+    pin = await client.create_pin(strong=True)
+    expires_at = pin.expires_at.astimezone(UTC)
+    record = PinRecord(pin.id, pin.code, expires_at, hash_token(binding), remember_me)
+    ttl = max(1.0, (expires_at - utcnow()).total_seconds()) + PIN_RECORD_GRACE_SECONDS
+    await ctx.cache.set(_PIN_KEY.format(pin.id), record.as_json(), ttl)
+    url = auth_url(
+        ctx, client_identifier=client.client_identifier, code=pin.code, forward_url=forward_url
+    )
+    return record, url
+
+
+async def poll_pin(ctx: AppContext, *, pin_id: int, binding: str | None) -> PinPoll:
+    """The PIN's state; asks plex.tv at most once per PIN_CHECK_INTERVAL_SECONDS."""
+    data = await ctx.cache.get(_PIN_KEY.format(pin_id))
+    if data is None:
+        raise PinNotFound()
+    record = PinRecord.from_json(data)
+    # Another browser (or nobody's browser) cannot complete someone else's PIN.
+    if not binding or not tokens_equal(hash_token(binding), record.binding_hash):
+        raise PinNotFound()
+    if record.expires_at <= utcnow():
+        raise PinExpired()
+    if await ctx.cache.get(_PIN_CHECK_KEY.format(pin_id)) is not None:
+        return PinPoll(record, None)
+    await ctx.cache.set(
+        _PIN_CHECK_KEY.format(pin_id), {"at": time.time()}, PIN_CHECK_INTERVAL_SECONDS
+    )
+    pin = await plextv_client(ctx).get_pin(pin_id)
+    if pin is None:
+        raise PinExpired()
+    return PinPoll(record, pin.auth_token)
+
+
+async def forget_pin(ctx: AppContext, *, pin_id: int) -> None:
+    """A PIN signs in once."""
+    await ctx.cache.delete(_PIN_KEY.format(pin_id))
+    await ctx.cache.delete(_PIN_CHECK_KEY.format(pin_id))
+
+
+async def allow_list_enabled(session: AsyncSession) -> bool:
+    row = await session.get(SystemSetting, ALLOW_LIST_SETTING)
+    return bool(row is not None and row.value)
+
+
+async def set_allow_list(session: AsyncSession, *, enabled: bool) -> None:
+    row = await session.get(SystemSetting, ALLOW_LIST_SETTING)
+    if row is None:
+        session.add(SystemSetting(key=ALLOW_LIST_SETTING, value=enabled))
+    else:
+        row.value = enabled
+
+
+async def server_machine_identifier(ctx: AppContext) -> str:
+    """The configured Plex server's machineIdentifier; 503 when it cannot be learned."""
+    plex = await _integrations(ctx).plex()
+    if plex is None:
+        raise ServiceUnavailable(
+            "Sign-in is limited to users of the Plex server, but no Plex server is configured.",
+            details={"service": "plex", "reason": "not_configured"},
+        )
+    machine_identifier: str = await plex.machine_identifier()
+    return machine_identifier
+
+
+async def check_allow_list(
+    session: AsyncSession, ctx: AppContext, *, account: PlexAccount, token: str
+) -> None:
+    """When the allow-list is on, the account must own or share our Plex server."""
+    if not await allow_list_enabled(session):
+        return
+    machine_identifier = await server_machine_identifier(ctx)
+    resources = await plextv_client(ctx).resources(token)
+    if any(r.client_identifier == machine_identifier for r in resources if r.is_server):
+        return
+    log.info("plex_signin_refused", reason="not_on_allow_list", plex_id=account.id)
+    raise PlexServerAccessRequired(details={"reason": "server_not_shared"})
+
+
+async def upsert_plex_user(
+    session: AsyncSession, ctx: AppContext, *, account: PlexAccount, token: str
+) -> User:
+    """Create or update the local user of a Plex account; new users are plain users."""
+    plex_id = str(account.id)
+    user = await session.scalar(select(User).where(User.plex_id == plex_id))
+    if user is None:
+        user = User(plex_id=plex_id, username=account.username, role=Role.USER)
+        session.add(user)
+    elif user.status != UserStatus.ACTIVE:
+        raise AccountDisabled(details={"reason": "disabled"})
+    user.username = account.username
+    user.email = account.email
+    user.plex_token = ctx.secret_box.encrypt(token, context=PLEX_TOKEN_CONTEXT)
+    user.plex_token_checked_at = utcnow()
+    await session.flush()
+    return user
+
+
+async def sign_in_account(session: AsyncSession, ctx: AppContext, *, token: str) -> User:
+    """From an approved PIN's token to the local user: lookup, allow-list, upsert."""
+    client = plextv_client(ctx)
+    account = await client.get_account(token)
+    await check_allow_list(session, ctx, account=account, token=token)
+    return await upsert_plex_user(session, ctx, account=account, token=token)
+
+
+def token_check_due(user: User, *, check_minutes: int, now: datetime | None = None) -> bool:
+    """A stored token is re-checked when its last check (or the user's creation) is old."""
+    if user.plex_token is None:
+        return False
+    reference = user.plex_token_checked_at or user.created_at
+    return reference is None or (now or utcnow()) - reference >= timedelta(minutes=check_minutes)

@@ -1,0 +1,153 @@
+"""Remember me: a one-time 256-bit token in a long-lived cookie, only its SHA-256 stored.
+
+Every use signs the browser in with a fresh session and rotates the token within its
+family. Presenting a token that was already used means someone else holds a copy
+(theft): the whole family is revoked and the user's sessions end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi import Request, Response
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin import audit
+from medianest.auth import sessions as session_store
+from medianest.auth.cookies import (
+    REMEMBER_COOKIE,
+    client_ip,
+    set_csrf_cookie,
+    set_remember_cookie,
+    set_session_cookie,
+)
+from medianest.auth.dependencies import Identity
+from medianest.auth.models import SessionToken, User
+from medianest.core.context import AppContext
+from medianest.core.errors import Unauthenticated
+from medianest.core.logging import get_logger
+from medianest.core.tokens import hash_token, new_token
+from medianest.db.base import utcnow
+
+log = get_logger(__name__)
+
+
+async def issue_remember_token(
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    ctx: AppContext,
+    user: User,
+    *,
+    family_id: uuid.UUID | None = None,
+) -> None:
+    """Set a new remember-me cookie (a new family unless rotating within one)."""
+    token = new_token(32)
+    session.add(
+        SessionToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            family_id=family_id or uuid.uuid4(),
+            expires_at=utcnow() + timedelta(days=ctx.settings.remember_me_days),
+        )
+    )
+    set_remember_cookie(response, request, ctx.settings, token)
+
+
+async def revoke_family(session: AsyncSession, *, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(SessionToken)
+        .where(SessionToken.family_id == family_id, SessionToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def restore_from_remember_token(
+    request: Request, response: Response, session: AsyncSession, ctx: AppContext
+) -> Identity | None:
+    """Sign the browser in from its remember-me cookie, or None when there is none usable."""
+    token = request.cookies.get(REMEMBER_COOKIE)
+    if not token:
+        return None
+    row = await session.scalar(
+        select(SessionToken).where(SessionToken.token_hash == hash_token(token))
+    )
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    # Claim the token atomically: of two requests racing with one token, one wins.
+    claimed = await session.execute(
+        update(SessionToken)
+        .where(
+            SessionToken.id == row.id,
+            SessionToken.used_at.is_(None),
+            SessionToken.revoked_at.is_(None),
+        )
+        .values(used_at=now, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    ip = client_ip(request, ctx.settings)
+    if getattr(claimed, "rowcount", 0) != 1:
+        await _reject_reused_token(session, row=row, ip=ip)
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        await revoke_family(session, family_id=row.family_id)
+        return None
+    issued = await session_store.create_session(
+        session,
+        user=user,
+        settings=ctx.settings,
+        ip=ip,
+        user_agent=request.headers.get("user-agent"),
+    )
+    set_session_cookie(response, request, ctx.settings, issued.token)
+    set_csrf_cookie(response, request, ctx.settings)
+    await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)
+    user.last_login_at = now
+    audit.record(
+        session, action="auth.login", actor_id=user.id, details={"method": "remember_me"}, ip=ip
+    )
+    return Identity(user=user, via="session", auth_session=None, session_token=issued.token)
+
+
+async def _reject_reused_token(session: AsyncSession, *, row: SessionToken, ip: str | None) -> None:
+    """A used token came back: revoke its family and end the user's sessions, then 401.
+
+    Committed before raising, because the request's unit of work is rolled back on errors.
+    """
+    await revoke_family(session, family_id=row.family_id)
+    await session_store.destroy_user_sessions(session, user_id=row.user_id)
+    audit.record(
+        session,
+        action="auth.remember_token_reused",
+        actor_id=row.user_id,
+        target=str(row.family_id),
+        ip=ip,
+    )
+    await session.commit()
+    log.warning("remember_token_reused", user_id=str(row.user_id), family_id=str(row.family_id))
+    raise Unauthenticated(
+        "This sign-in link was already used; sign in again.",
+        details={"reason": "remember_token_reused"},
+    )
+
+
+async def forget_remember_token(request: Request, session: AsyncSession) -> None:
+    """Logout: the browser's remember-me family can no longer be used."""
+    token = request.cookies.get(REMEMBER_COOKIE)
+    if not token:
+        return
+    row = await session.scalar(
+        select(SessionToken).where(SessionToken.token_hash == hash_token(token))
+    )
+    if row is not None:
+        await revoke_family(session, family_id=row.family_id)
+
+
+def install_remember_me(ctx: AppContext) -> None:
+    """Plug remember-me into the hooks of auth.signin, auth.dependencies and auth.router."""
+    ctx.services["remember_me_issue"] = issue_remember_token
+    ctx.services["remember_me_restore"] = restore_from_remember_token
+    ctx.services["remember_me_forget"] = forget_remember_token

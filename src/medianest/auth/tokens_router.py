@@ -1,0 +1,64 @@
+"""Personal API tokens of the signed-in user: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import Field
+
+from medianest.admin import audit
+from medianest.auth import api_tokens
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import SessionDep
+from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
+
+router = APIRouter(prefix="/api/auth/tokens", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+class CreateApiToken(ApiInput):
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiTokenOut(ApiModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+
+class CreatedApiTokenOut(ApiTokenOut):
+    token: str = Field(description="The token itself; shown only in this answer.")
+
+
+@router.get("", response_model=Envelope[list[ApiTokenOut]])
+async def list_api_tokens(user: CurrentUser, session: SessionDep) -> Envelope[list[ApiTokenOut]]:
+    """The caller's API tokens (never the tokens themselves)."""
+    rows = await api_tokens.list_tokens(session, user=user)
+    return envelope([ApiTokenOut.model_validate(row) for row in rows])
+
+
+@router.post("", response_model=Envelope[CreatedApiTokenOut], status_code=201)
+async def create_api_token(
+    body: CreateApiToken, user: CurrentUser, session: SessionDep
+) -> Envelope[CreatedApiTokenOut]:
+    """Create a token for `Authorization: Bearer ...`; copy it now, it is not shown again."""
+    row, plaintext = await api_tokens.create_token(
+        session, user=user, name=body.name, expires_in_days=body.expires_in_days
+    )
+    audit.record(session, action="auth.api_token_created", actor_id=user.id, target=str(row.id))
+    out = ApiTokenOut.model_validate(row).model_dump()
+    return envelope(CreatedApiTokenOut(**out, token=plaintext))
+
+
+@router.delete("/{token_id}", status_code=204, response_class=Response)
+async def revoke_api_token(token_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke one of the caller's tokens; another user's token is a 404."""
+    row = await api_tokens.owned_token(session, user=user, token_id=token_id)
+    await api_tokens.revoke_token(session, token=row)
+    audit.record(session, action="auth.api_token_revoked", actor_id=user.id, target=str(row.id))
+    return Response(status_code=204)

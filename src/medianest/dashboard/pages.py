@@ -1,0 +1,44 @@
+"""Dashboard pages: a card per service, rendered from the same cached aggregate as the API;
+Socket.IO `service:status` updates them live (static/app.js)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep
+from medianest.core.errors import NotFound
+from medianest.dashboard import service as status_service
+from medianest.web.templating import render
+
+router = APIRouter()
+
+SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
+
+
+@router.get("/dashboard")
+async def dashboard_page(request: Request, user: CurrentUser, ctx: ContextDep) -> Response:
+    entries = await status_service.current_status(ctx)
+    return render(
+        request,
+        "dashboard/index.html",
+        {"nav": "dashboard", "entries": entries, "labels": SERVICE_LABELS},
+    )
+
+
+@router.get("/dashboard/cards")
+async def service_cards(request: Request, user: CurrentUser, ctx: ContextDep) -> Response:
+    entries = await status_service.current_status(ctx)
+    return render(request, "dashboard/_cards.html", {"entries": entries, "labels": SERVICE_LABELS})
+
+
+@router.get("/dashboard/cards/{service}")
+async def service_card(
+    service: str, request: Request, user: CurrentUser, ctx: ContextDep
+) -> Response:
+    entries = {e.service: e for e in await status_service.current_status(ctx)}
+    entry = entries.get(service)
+    if entry is None:
+        raise NotFound("No such service.")
+    return render(request, "dashboard/_card.html", {"entry": entry, "labels": SERVICE_LABELS})

@@ -1,0 +1,46 @@
+"""What the dashboard shows: one entry per service, with Uptime Kuma's monitors when set up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from medianest.core.envelope import ApiModel
+
+ServiceState = Literal["online", "offline", "degraded", "unconfigured"]
+MonitorState = Literal["up", "down", "pending", "maintenance"]
+
+
+class MonitorStatus(ApiModel):
+    """One Uptime Kuma monitor as the dashboard shows it."""
+
+    name: str
+    status: MonitorState
+    response_time_ms: float | None = None
+    uptime_percentage: float | None = None
+
+
+class ServiceStatusOut(ApiModel):
+    """The last known status of one service (`url` is a link out, never credentials)."""
+
+    service: str
+    status: ServiceState
+    response_time_ms: float | None = None
+    last_check_at: datetime | None = None
+    uptime_percentage: float | None = None
+    error: str | None = None
+    url: str | None = None
+    monitors: list[MonitorStatus] | None = None
+
+    def push_payload(self) -> dict[str, Any]:
+        """The `service:status` event: the spec's {service, status, responseTime?, error?}
+        plus the rest of the entry, so a client can render it without another request."""
+        payload = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.response_time_ms is not None:
+            payload["responseTime"] = self.response_time_ms
+        return payload
+
+    def change_key(self) -> tuple[Any, ...]:
+        """What counts as a change worth pushing (response times vary on every check)."""
+        monitors = tuple((m.name, m.status) for m in self.monitors or ())
+        return (self.status, self.error, monitors)

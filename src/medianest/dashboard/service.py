@@ -1,0 +1,150 @@
+"""The dashboard's status aggregate: recorded in `service_status`, served from the cache.
+
+Readers never contact a service: they get the cached aggregate the monitor wrote, or,
+when it expired (another instance without a shared cache, a stopped monitor), the rows
+of `service_status`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin.models import ServiceConfig
+from medianest.core.context import AppContext
+from medianest.dashboard.models import ServiceStatus
+from medianest.dashboard.schemas import MonitorStatus, ServiceState, ServiceStatusOut
+from medianest.db.engine import session_scope
+
+SERVICES = ("plex", "overseerr", "uptime_kuma")
+CACHE_KEY = "dashboard:status"
+CACHE_TTL_SECONDS = 60.0
+NOT_CHECKED = "Not checked yet"
+# Degraded answers (slow, wrong key) still mean the service is reachable.
+UP_STATES = frozenset({"online", "degraded"})
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of checking one service once."""
+
+    service: str
+    status: ServiceState
+    response_time_ms: float | None = None
+    error: str | None = None
+    url: str | None = None
+    monitors: list[MonitorStatus] | None = None
+
+
+def link_out(url: str | None) -> str | None:
+    """The service's address for a link, without credentials, query or fragment."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    if ":" in parts.hostname:  # an IPv6 literal keeps its brackets
+        host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+async def record_checks(
+    session: AsyncSession, outcomes: list[CheckOutcome], *, checked_at: datetime
+) -> list[ServiceStatusOut]:
+    """Store one round of checks, counting uptime, and return the new aggregate."""
+    entries: list[ServiceStatusOut] = []
+    for outcome in outcomes:
+        row = await session.get(ServiceStatus, outcome.service)
+        if row is None:
+            row = ServiceStatus(service_name=outcome.service, checks_total=0, checks_up=0)
+            session.add(row)
+        row.status = outcome.status
+        row.response_time_ms = outcome.response_time_ms
+        row.last_check_at = checked_at
+        row.error = outcome.error
+        if outcome.status != "unconfigured":
+            row.checks_total = (row.checks_total or 0) + 1
+            row.checks_up = (row.checks_up or 0) + (1 if outcome.status in UP_STATES else 0)
+            row.uptime_percentage = round(100.0 * row.checks_up / row.checks_total, 2)
+        entries.append(
+            ServiceStatusOut(
+                service=outcome.service,
+                status=outcome.status,
+                response_time_ms=_rounded(outcome.response_time_ms),
+                last_check_at=checked_at,
+                uptime_percentage=row.uptime_percentage
+                if outcome.status != "unconfigured"
+                else None,
+                error=outcome.error,
+                url=link_out(outcome.url),
+                monitors=outcome.monitors,
+            )
+        )
+    return entries
+
+
+async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut], ttl: float) -> None:
+    await ctx.cache.set(CACHE_KEY, [e.model_dump(mode="json", by_alias=True) for e in entries], ttl)
+
+
+async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
+    """The aggregate from the cache, else from the database (re-cached briefly)."""
+    cached = await ctx.cache.get(CACHE_KEY)
+    if isinstance(cached, list):
+        return [ServiceStatusOut.model_validate(item) for item in cached]
+    async with session_scope(ctx.session_factory) as session:
+        entries = await load_status(session)
+    # Short, so a fresh aggregate from the monitor replaces it soon.
+    ttl = min(CACHE_TTL_SECONDS, ctx.settings.health_check_interval_seconds)
+    await cache_status(ctx, entries, ttl)
+    return entries
+
+
+async def load_status(session: AsyncSession) -> list[ServiceStatusOut]:
+    """The aggregate from `service_status`; a service never checked is reported from its
+    configuration (offline until the first check, or unconfigured)."""
+    rows = {r.service_name: r for r in await session.scalars(select(ServiceStatus))}
+    configs = {c.service_name: c for c in await session.scalars(select(ServiceConfig))}
+    entries: list[ServiceStatusOut] = []
+    for name in SERVICES:
+        row = rows.get(name)
+        config = configs.get(name)
+        url = link_out(config.service_url) if config is not None and config.enabled else None
+        if row is None:
+            configured = config is not None and config.enabled and bool(config.service_url)
+            entries.append(
+                ServiceStatusOut(
+                    service=name,
+                    status="offline" if configured else "unconfigured",
+                    error=NOT_CHECKED if configured else None,
+                    url=url,
+                )
+            )
+            continue
+        entries.append(
+            ServiceStatusOut(
+                service=name,
+                status=_state(row.status),
+                response_time_ms=_rounded(row.response_time_ms),
+                last_check_at=row.last_check_at,
+                uptime_percentage=row.uptime_percentage if row.status != "unconfigured" else None,
+                error=row.error,
+                url=url,
+            )
+        )
+    return entries
+
+
+def _state(value: str) -> ServiceState:
+    if value in ("online", "offline", "degraded", "unconfigured"):
+        return value  # type: ignore[return-value]
+    return "offline"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -1,0 +1,399 @@
+"""The one resilient HTTP client every integration is built on.
+
+Per service: a pooled httpx.AsyncClient (keep-alive, at most 10 connections), a
+per-request timeout, retries with exponential backoff and jitter for idempotent
+requests (stamina), a circuit breaker, and a last-known-good cache for reads.
+Every call is logged (service, route, status, duration, breaker state) and
+counted in Prometheus; secrets never reach either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+import stamina
+from pydantic import BaseModel, ValidationError
+
+from medianest import __version__
+from medianest.core.cache import Cache, MemoryCache
+from medianest.core.errors import ServiceUnavailable, UpstreamError
+from medianest.core.logging import REDACTED, get_logger, redact_text
+from medianest.core.metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
+from medianest.integrations.breaker import BreakerOpen, CircuitBreaker
+from medianest.integrations.outcomes import (
+    Fetched,
+    RetryableFailure,
+    ServiceHealth,
+    UpstreamHTTPError,
+    retry_after_seconds,
+)
+from medianest.settings import Settings
+
+__all__ = ["Fetched", "ResilientClient", "ServiceHealth", "UpstreamHTTPError"]
+
+log = get_logger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+MAX_CONNECTIONS_PER_SERVICE = 10
+# Last-known-good answers outlive any outage we care to bridge.
+LAST_GOOD_TTL_SECONDS = 7 * 24 * 3600.0
+# The whole call (all tries and backoffs) may take this many per-request timeouts.
+DEADLINE_TIMEOUTS = 3.0
+# Retry-After is honoured up to this many initial backoffs (10 s by default).
+RETRY_AFTER_CAP_FACTOR = 10.0
+
+
+class ResilientClient:
+    """Calls one external service; see the module docstring for what it adds to httpx."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        settings: Settings,
+        default_headers: dict[str, str] | None = None,
+        cache: Cache | None = None,
+        secrets: Sequence[str] = (),
+        timeout: float | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout or settings.http_timeout_seconds
+        self._attempts = settings.http_retry_attempts
+        self._initial_wait = settings.http_retry_initial_seconds
+        self._cache: Cache = cache if cache is not None else MemoryCache(max_entries=500)
+        self._secrets = [s for s in secrets if s]
+        # Last-known-good entries belong to one server: a new URL must not inherit them.
+        self._url_id = hashlib.sha256(self.base_url.encode()).hexdigest()[:8]
+        # A shared breaker lets clients of one server (e.g. per-user tokens) share its health.
+        self.breaker = breaker or CircuitBreaker(
+            service,
+            min_volume=settings.breaker_min_volume,
+            reset_seconds=settings.breaker_reset_seconds,
+        )
+        headers = {"User-Agent": f"MediaNest/{__version__}", "Accept": "application/json"}
+        headers.update(default_headers or {})
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self._timeout),
+            limits=httpx.Limits(
+                max_connections=MAX_CONNECTIONS_PER_SERVICE,
+                max_keepalive_connections=MAX_CONNECTIONS_PER_SERVICE,
+            ),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- requests ---------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
+        retry: bool | None = None,
+        expected: Sequence[int] = (200, 201, 204),
+    ) -> httpx.Response:
+        """One logical call: tries, backoff, breaker, logging; see the module docstring."""
+        method = method.upper()
+        route = self._scrub(path.split("?", 1)[0])
+        try:
+            probe = self.breaker.acquire()
+        except BreakerOpen as exc:
+            UPSTREAM_REQUESTS.labels(service=self.service, status="breaker_open").inc()
+            log.warning(
+                "upstream_call",
+                service=self.service,
+                method=method,
+                route=route,
+                status="breaker_open",
+                duration_ms=0.0,
+                breaker=exc.state,
+            )
+            raise self._unavailable("circuit open", retry_in=exc.retry_in) from None
+        per_try = timeout or self._timeout
+        retryable = (method in IDEMPOTENT_METHODS) if retry is None else retry
+        # A half-open probe is one try: it only has to tell whether the service is back.
+        attempts = self._attempts if retryable and not probe else 1
+        deadline = per_try * DEADLINE_TIMEOUTS
+        started = time.monotonic()
+        try:
+            response = await self._with_retries(
+                method,
+                path,
+                route=route,
+                attempts=attempts,
+                per_try=per_try,
+                deadline=deadline,
+                started=started,
+                params=params,
+                json=json,
+                headers=headers,
+            )
+        except RetryableFailure as exc:
+            self.breaker.record_failure(probe=probe)
+            raise self._unavailable(exc.reason, status=exc.status) from None
+        except BaseException:
+            self.breaker.release(probe=probe)
+            raise
+        if response.status_code >= 500 or response.status_code == 429:
+            self.breaker.record_failure(probe=probe)
+            reason = "rate limited" if response.status_code == 429 else "server error"
+            raise self._unavailable(reason, status=response.status_code)
+        # Anything below 500 proves the service is up, even an answer we did not expect.
+        self.breaker.record_success(probe=probe)
+        if response.status_code not in expected:
+            raise UpstreamHTTPError(self.service, response.status_code, response.text[:2000])
+        return response
+
+    async def _with_retries(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        attempts: int,
+        per_try: float,
+        deadline: float,
+        started: float,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        initial = self._initial_wait
+        response: httpx.Response | None = None
+        async for attempt in stamina.retry_context(
+            on=self._backoff_hook,
+            attempts=attempts,
+            timeout=deadline,
+            wait_initial=initial,
+            wait_max=initial * 2 ** (self._attempts - 1) + initial,
+            wait_jitter=initial,
+            wait_exp_base=2,
+        ):
+            with attempt:
+                remaining = deadline - (time.monotonic() - started)
+                response = await self._one_try(
+                    method,
+                    path,
+                    route=route,
+                    attempt=attempt.num,
+                    try_timeout=max(0.05, min(per_try, remaining)),
+                    retryable=attempts > 1,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                )
+        assert response is not None  # stamina either returned a try's answer or raised
+        return response
+
+    async def _one_try(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        attempt: int,
+        try_timeout: float,
+        retryable: bool,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        began = time.monotonic()
+        status = "cancelled"
+        try:
+            response = await self._http.request(
+                method, path, params=params, json=json, headers=headers, timeout=try_timeout
+            )
+        except httpx.TimeoutException as exc:
+            status = "timeout"
+            raise RetryableFailure("timed out") from exc
+        except httpx.TransportError as exc:
+            status = "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
+            raise RetryableFailure("unreachable") from exc
+        else:
+            status = str(response.status_code)
+            if retryable and response.status_code in RETRYABLE_STATUSES:
+                await response.aread()
+                raise RetryableFailure(
+                    "rate limited" if response.status_code == 429 else "server error",
+                    status=response.status_code,
+                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                )
+            return response
+        finally:
+            elapsed = time.monotonic() - began
+            UPSTREAM_REQUESTS.labels(service=self.service, status=status).inc()
+            UPSTREAM_DURATION.labels(service=self.service).observe(elapsed)
+            log.info(
+                "upstream_call",
+                service=self.service,
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+                attempt=attempt,
+                breaker=self.breaker.state,
+            )
+
+    def _backoff_hook(self, exc: Exception) -> bool | float:
+        if not isinstance(exc, RetryableFailure):
+            return False
+        if exc.retry_after is not None:
+            return min(exc.retry_after, self._initial_wait * RETRY_AFTER_CAP_FACTOR)
+        return True
+
+    # --- JSON reads with last-known-good ---------------------------------------------------
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cache_key: str | None = None,
+        fresh_ttl: float = 0,
+        timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
+    ) -> Fetched:
+        """GET and decode JSON; with `cache_key`, fall back to the last good answer.
+
+        `cache_key` must name everything the answer depends on besides the service
+        and its URL (e.g. the user when the call carries a user's token). With
+        `fresh_ttl`, an answer younger than that is served without calling at all.
+        """
+        return await self._get_cached(
+            path,
+            self.decode,
+            params=params,
+            headers=headers,
+            cache_key=cache_key,
+            fresh_ttl=fresh_ttl,
+            timeout=timeout,
+        )
+
+    async def get_text(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cache_key: str | None = None,
+        fresh_ttl: float = 0,
+        timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
+    ) -> Fetched:
+        """Like `get_json` for text answers (e.g. Prometheus metrics); `.data` is a str."""
+        return await self._get_cached(
+            path,
+            _response_text,
+            params=params,
+            headers=headers,
+            cache_key=cache_key,
+            fresh_ttl=fresh_ttl,
+            timeout=timeout,
+        )
+
+    async def _get_cached(
+        self,
+        path: str,
+        decode: Callable[[httpx.Response], Any],
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        cache_key: str | None,
+        fresh_ttl: float,
+        timeout: float | None,  # noqa: ASYNC109  (the httpx timeout of each try)
+    ) -> Fetched:
+        key = f"upstream:{self.service}:{self._url_id}:{cache_key}" if cache_key else None
+        cached = await self._cache.get(key) if key else None
+        if cached is not None and fresh_ttl > 0:
+            age = time.time() - float(cached["at"])
+            if age < fresh_ttl:
+                return Fetched(data=cached["data"], stale=False, age_seconds=age)
+        try:
+            response = await self.request(
+                "GET", path, params=params, headers=headers, timeout=timeout
+            )
+            data = decode(response)
+        except (ServiceUnavailable, UpstreamError) as exc:
+            # A refusal (401, 404...) is an answer, not an outage: old data would hide it.
+            if cached is None or (isinstance(exc, UpstreamHTTPError) and exc.upstream_status < 500):
+                raise
+            age = time.time() - float(cached["at"])
+            log.warning(
+                "upstream_stale_served",
+                service=self.service,
+                cache_key=self._scrub(cache_key or ""),
+                age_seconds=round(age, 1),
+                error=exc.code,
+            )
+            return Fetched(data=cached["data"], stale=True, age_seconds=age)
+        if key is not None:
+            await self._cache.set(key, {"data": data, "at": time.time()}, LAST_GOOD_TTL_SECONDS)
+        return Fetched(data=data, stale=False, age_seconds=0.0 if key else None)
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body, or UpstreamError when it is not JSON."""
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            log.warning(
+                "upstream_malformed_json",
+                service=self.service,
+                route=self._scrub(response.request.url.path),
+                status=response.status_code,
+            )
+            raise UpstreamError(
+                f"{self.service} returned malformed JSON.",
+                details={"service": self.service, "upstreamStatus": response.status_code},
+            ) from None
+
+    def parse(self, model: type[T], data: Any) -> T:
+        """Validate an answer against a model; a mismatch is the service's fault (502)."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            # Field locations only: the values could carry tokens.
+            fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+            log.warning("upstream_unexpected_shape", service=self.service, fields=fields[:10])
+            raise UpstreamError(
+                f"{self.service} returned an answer MediaNest does not understand.",
+                details={"service": self.service, "fields": fields[:10]},
+            ) from None
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _unavailable(
+        self, reason: str, *, status: int | None = None, retry_in: float | None = None
+    ) -> ServiceUnavailable:
+        details: dict[str, Any] = {"service": self.service, "reason": reason}
+        if status is not None:
+            details["upstreamStatus"] = status
+        if retry_in is not None:
+            details["retryInSeconds"] = round(retry_in, 1)
+        return ServiceUnavailable(f"{self.service} is unavailable ({reason}).", details=details)
+
+    def _scrub(self, text: str) -> str:
+        """Remove configured secrets and secret-looking values from text bound for logs."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return redact_text(text)
+
+
+def _response_text(response: httpx.Response) -> str:
+    return response.text

@@ -1,0 +1,71 @@
+"""What a call to an external service can produce: answers, health, and failures.
+
+Re-exported by `integrations.http`, where callers import them from.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from medianest.core.errors import UpstreamError
+
+
+class UpstreamHTTPError(UpstreamError):
+    """The service answered with a status the caller did not expect (e.g. 401, 404)."""
+
+    def __init__(self, service: str, upstream_status: int, body: str) -> None:
+        super().__init__(
+            f"{service} answered with HTTP {upstream_status}.",
+            details={"service": service, "upstreamStatus": upstream_status},
+        )
+        self.upstream_status = upstream_status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A JSON answer; `stale` when it is the last good answer served during an outage."""
+
+    data: Any
+    stale: bool = False
+    age_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    status: Literal["online", "offline", "degraded"]
+    response_time_ms: float | None = None
+    version: str | None = None
+    error: str | None = None
+
+
+class RetryableFailure(Exception):
+    """One failed try that may be retried: a transport error or a retryable status."""
+
+    def __init__(
+        self, reason: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

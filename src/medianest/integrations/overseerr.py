@@ -1,0 +1,164 @@
+"""Overseerr API v1 client: status, search, media requests and movie/TV details.
+
+Built on the shared `ResilientClient` (retries only for idempotent calls, a breaker,
+timeouts). Search builds its own query string: Overseerr refuses a query whose spaces
+are sent as `+` (httpx's default), so the value is percent-encoded with `%20`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+from urllib.parse import quote
+
+from medianest.core.errors import ServiceUnavailable, UpstreamError
+from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
+from medianest.integrations.overseerr_models import (
+    MovieDetails,
+    OverseerrRequest,
+    OverseerrStatus,
+    RequestPage,
+    SearchPage,
+    TvDetails,
+    error_message,
+)
+
+MediaType = Literal["movie", "tv"]
+RequestFilter = Literal[
+    "all", "approved", "available", "pending", "processing", "unavailable", "failed"
+]
+
+
+class OverseerrRefused(UpstreamError):
+    """Overseerr answered a request with a 4xx we explain to the user (403, 409, 202...)."""
+
+    def __init__(self, upstream_status: int, reason: str | None) -> None:
+        super().__init__(reason or f"Overseerr refused the request ({upstream_status}).")
+        self.upstream_status = upstream_status
+        self.reason = reason
+
+
+class OverseerrClient:
+    """One Overseerr server, reached with its API key (acting as the Overseerr admin)."""
+
+    def __init__(self, http: ResilientClient) -> None:
+        self.http = http
+
+    async def status(self) -> OverseerrStatus:
+        """`GET /api/v1/status` (public): the version."""
+        fetched = await self.http.get_json("/api/v1/status")
+        return self.http.parse(OverseerrStatus, fetched.data)
+
+    async def health_check(self) -> ServiceHealth:
+        """Online with the version when the status answers and the API key is accepted."""
+        started = time.perf_counter()
+        try:
+            status = await self.status()
+            # The status endpoint is public; a cheap authenticated call proves the key.
+            await self.http.request("GET", "/api/v1/request", params={"take": 1}, retry=False)
+        except ServiceUnavailable as exc:
+            return ServiceHealth(status="offline", response_time_ms=None, error=exc.message)
+        except UpstreamHTTPError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            reason = "API key rejected" if exc.upstream_status in (401, 403) else exc.message
+            return ServiceHealth(status="degraded", response_time_ms=elapsed, error=reason)
+        except UpstreamError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            return ServiceHealth(status="degraded", response_time_ms=elapsed, error=exc.message)
+        elapsed = (time.perf_counter() - started) * 1000
+        return ServiceHealth(status="online", response_time_ms=elapsed, version=status.version)
+
+    async def search(self, query: str, *, page: int = 1, language: str = "en") -> SearchPage:
+        """`GET /api/v1/search`: movies, shows and people (callers drop people)."""
+        # Built by hand so the query keeps `%20` for spaces (httpx would send `+`).
+        query_string = (
+            f"query={quote(query, safe='')}&page={int(page)}&language={quote(language, safe='')}"
+        )
+        fetched = await self.http.get_json(f"/api/v1/search?{query_string}")
+        return self.http.parse(SearchPage, fetched.data)
+
+    async def create_request(
+        self,
+        *,
+        media_type: MediaType,
+        tmdb_id: int,
+        seasons: list[int] | Literal["all"] | None = None,
+        overseerr_user_id: int | None = None,
+    ) -> OverseerrRequest:
+        """`POST /api/v1/request` (never retried: a retry could request twice).
+
+        Raises `OverseerrRefused` for 403 (no permission, Overseerr's own quota), 409
+        (already requested) and 202 (no seasons left to request).
+        """
+        body: dict[str, Any] = {"mediaType": media_type, "mediaId": tmdb_id}
+        if media_type == "tv":
+            body["seasons"] = seasons if seasons is not None else "all"
+        if overseerr_user_id is not None:
+            body["userId"] = overseerr_user_id
+        try:
+            response = await self.http.request(
+                "POST", "/api/v1/request", json=body, retry=False, expected=(200, 201, 202)
+            )
+        except UpstreamHTTPError as exc:
+            if exc.upstream_status in (400, 403, 404, 409):
+                raise OverseerrRefused(exc.upstream_status, error_message(_json(exc.body))) from exc
+            raise
+        if response.status_code == 202:
+            raise OverseerrRefused(202, error_message(_json(response.text)))
+        return self.http.parse(OverseerrRequest, _json(response.text))
+
+    async def list_requests(
+        self,
+        *,
+        take: int = 20,
+        skip: int = 0,
+        request_filter: RequestFilter = "all",
+        sort: Literal["added", "modified"] = "added",
+        requested_by: int | None = None,
+    ) -> RequestPage:
+        """`GET /api/v1/request`: one page of requests, newest first."""
+        params: dict[str, Any] = {"take": take, "skip": skip, "filter": request_filter}
+        params["sort"] = sort
+        if requested_by is not None:
+            params["requestedBy"] = requested_by
+        fetched = await self.http.get_json("/api/v1/request", params=params)
+        return self.http.parse(RequestPage, fetched.data)
+
+    async def get_request(self, request_id: int) -> OverseerrRequest | None:
+        """`GET /api/v1/request/{id}`; None when Overseerr no longer knows it."""
+        try:
+            fetched = await self.http.get_json(f"/api/v1/request/{int(request_id)}")
+        except UpstreamHTTPError as exc:
+            if exc.upstream_status == 404:
+                return None
+            raise
+        return self.http.parse(OverseerrRequest, fetched.data)
+
+    async def movie_details(self, tmdb_id: int) -> MovieDetails | None:
+        """`GET /api/v1/movie/{tmdbId}`; None for an unknown id."""
+        data = await self._details("movie", tmdb_id)
+        return None if data is None else self.http.parse(MovieDetails, data)
+
+    async def tv_details(self, tmdb_id: int) -> TvDetails | None:
+        """`GET /api/v1/tv/{tmdbId}` with its seasons; None for an unknown id."""
+        data = await self._details("tv", tmdb_id)
+        return None if data is None else self.http.parse(TvDetails, data)
+
+    async def _details(self, media_type: MediaType, tmdb_id: int) -> Any:
+        try:
+            fetched = await self.http.get_json(f"/api/v1/{media_type}/{int(tmdb_id)}")
+        except UpstreamHTTPError as exc:
+            if exc.upstream_status == 404:
+                return None
+            raise
+        return fetched.data
+
+
+def _json(body: Any) -> Any:
+    if isinstance(body, bytes | str):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return body

@@ -1,0 +1,259 @@
+"""Typed shapes of Overseerr API v1 answers, and its status numbers mapped to our names.
+
+Models ignore fields we do not use, so a newer Overseerr (or Jellyseerr) still parses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+TMDB_POSTER_BASE = "https://image.tmdb.org/t/p/w300"
+
+
+class OverseerrModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class RequestStatus(IntEnum):
+    """`MediaRequest.status` (COMPLETED exists in newer releases)."""
+
+    PENDING = 1
+    APPROVED = 2
+    DECLINED = 3
+    FAILED = 4
+    COMPLETED = 5
+
+
+class MediaStatus(IntEnum):
+    """`Media.status` (DELETED exists in newer releases)."""
+
+    UNKNOWN = 1
+    PENDING = 2
+    PROCESSING = 3
+    PARTIALLY_AVAILABLE = 4
+    AVAILABLE = 5
+    DELETED = 6
+
+
+class OverseerrStatus(OverseerrModel):
+    version: str
+    commit_tag: str | None = None
+    update_available: bool = False
+    restart_required: bool = False
+
+
+class OverseerrUser(OverseerrModel):
+    id: int
+    email: str | None = None
+    username: str | None = None
+    display_name: str | None = None
+
+
+class SeasonStatus(OverseerrModel):
+    id: int | None = None
+    season_number: int
+    status: int = MediaStatus.UNKNOWN
+
+
+class OverseerrMedia(OverseerrModel):
+    id: int
+    media_type: str | None = None
+    tmdb_id: int
+    tvdb_id: int | None = None
+    status: int = MediaStatus.UNKNOWN
+    status4k: int = MediaStatus.UNKNOWN
+    rating_key: str | None = None
+    seasons: list[SeasonStatus] = Field(default_factory=list)
+
+
+class RequestSeason(OverseerrModel):
+    id: int | None = None
+    season_number: int
+    status: int = RequestStatus.PENDING
+
+
+class OverseerrRequest(OverseerrModel):
+    """A MediaRequest; `media` is absent when embedded in a search result's `mediaInfo`."""
+
+    id: int
+    status: int
+    type: Literal["movie", "tv"] | None = None
+    is4k: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    requested_by: OverseerrUser | None = None
+    seasons: list[RequestSeason] = Field(default_factory=list)
+    media: OverseerrMedia | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in (RequestStatus.PENDING, RequestStatus.APPROVED)
+
+
+class MediaInfo(OverseerrMedia):
+    """`mediaInfo` of search results and details: the media plus its requests."""
+
+    requests: list[OverseerrRequest] = Field(default_factory=list)
+
+
+class _Result(OverseerrModel):
+    id: int
+    overview: str | None = None
+    poster_path: str | None = None
+    popularity: float | None = None
+    media_info: MediaInfo | None = None
+
+    @property
+    def poster_url(self) -> str | None:
+        return f"{TMDB_POSTER_BASE}{self.poster_path}" if self.poster_path else None
+
+
+class MovieResult(_Result):
+    media_type: Literal["movie"] = "movie"
+    title: str
+    original_title: str | None = None
+    release_date: str | None = None
+
+    @property
+    def display_title(self) -> str:
+        return self.title
+
+    @property
+    def year(self) -> int | None:
+        return _year(self.release_date)
+
+
+class TvResult(_Result):
+    media_type: Literal["tv"] = "tv"
+    name: str
+    original_name: str | None = None
+    first_air_date: str | None = None
+
+    @property
+    def display_title(self) -> str:
+        return self.name
+
+    @property
+    def year(self) -> int | None:
+        return _year(self.first_air_date)
+
+
+class PersonResult(OverseerrModel):
+    media_type: Literal["person"] = "person"
+    id: int
+    name: str
+    profile_path: str | None = None
+
+
+SearchResult = Annotated[MovieResult | TvResult | PersonResult, Field(discriminator="media_type")]
+
+
+class SearchPage(OverseerrModel):
+    page: int
+    total_pages: int
+    total_results: int
+    results: list[SearchResult]
+
+
+class PageInfo(OverseerrModel):
+    pages: int
+    page_size: int
+    results: int
+    page: int
+
+
+class RequestPage(OverseerrModel):
+    page_info: PageInfo
+    results: list[OverseerrRequest]
+
+
+class TvSeason(OverseerrModel):
+    season_number: int
+    episode_count: int | None = None
+    name: str | None = None
+
+
+class MovieDetails(MovieResult):
+    pass
+
+
+class TvDetails(TvResult):
+    number_of_seasons: int | None = None
+    seasons: list[TvSeason] = Field(default_factory=list)
+
+    @property
+    def regular_season_numbers(self) -> list[int]:
+        """Season numbers a user can request (season 0, "Specials", is not one)."""
+        return sorted(s.season_number for s in self.seasons if s.season_number > 0)
+
+
+# --- our names for Overseerr's numbers ------------------------------------------------------
+LocalStatus = Literal["pending", "approved", "declined", "processing", "available", "failed"]
+
+
+def local_status(
+    request_status: int, media_status: int | None, *, seasons_available: bool = False
+) -> LocalStatus:
+    """Our status of a request: the request decides unless approved, then the media does.
+
+    `seasons_available` says every season the request asked for is available (a TV
+    request is fulfilled even while the show as a whole is only partially available).
+    """
+    if request_status == RequestStatus.DECLINED:
+        return "declined"
+    if request_status == RequestStatus.FAILED:
+        return "failed"
+    if request_status == RequestStatus.PENDING:
+        return "pending"
+    if request_status == RequestStatus.COMPLETED or media_status == MediaStatus.AVAILABLE:
+        return "available"
+    if seasons_available:
+        return "available"
+    if media_status in (MediaStatus.PROCESSING, MediaStatus.PARTIALLY_AVAILABLE):
+        return "processing"
+    return "approved"
+
+
+def request_local_status(request: OverseerrRequest) -> LocalStatus:
+    """`local_status` of a full MediaRequest (with its media and season statuses)."""
+    media = request.media
+    seasons_available = False
+    if media is not None and request.seasons:
+        available = {s.season_number for s in media.seasons if s.status == MediaStatus.AVAILABLE}
+        seasons_available = all(s.season_number in available for s in request.seasons)
+    return local_status(
+        request.status,
+        media.status if media is not None else None,
+        seasons_available=seasons_available,
+    )
+
+
+# Webhook `notification_type` → the request status it reports (None: not about a request).
+NOTIFICATION_REQUEST_STATUS: dict[str, RequestStatus] = {
+    "MEDIA_PENDING": RequestStatus.PENDING,
+    "MEDIA_AUTO_REQUESTED": RequestStatus.PENDING,
+    "MEDIA_APPROVED": RequestStatus.APPROVED,
+    "MEDIA_AUTO_APPROVED": RequestStatus.APPROVED,
+    "MEDIA_AVAILABLE": RequestStatus.COMPLETED,
+    "MEDIA_DECLINED": RequestStatus.DECLINED,
+    "MEDIA_FAILED": RequestStatus.FAILED,
+}
+MEDIA_STATUS_BY_NAME: dict[str, MediaStatus] = {s.name: s for s in MediaStatus}
+
+
+def _year(date: str | None) -> int | None:
+    if date and len(date) >= 4 and date[:4].isdigit():
+        return int(date[:4])
+    return None
+
+
+def error_message(body: Any) -> str | None:
+    """Overseerr's `{message}` from an error body, if there is one."""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:300]
+    return None

@@ -1,0 +1,182 @@
+"""The plex.tv client: PIN sign-in, the account behind a token, and its servers.
+
+Built on the shared `ResilientClient`; every call carries the Plex client headers
+(see contracts/plex.md). Sign-in calls are interactive, so they are not retried and
+use a short timeout: a user waiting on a spinner gets a 503 quickly, not after 30 s.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from medianest import __version__
+from medianest.core.errors import MediaNestError, Unauthenticated
+from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
+from medianest.settings import Settings
+
+PRODUCT = "MediaNest"
+# Interactive calls (sign-in, token checks) give up sooner than background ones.
+INTERACTIVE_TIMEOUT_SECONDS = 5.0
+
+
+class PlexTokenRejected(Unauthenticated):
+    """plex.tv answered 401: the token is revoked or was never valid."""
+
+    default_message = "Plex no longer accepts this sign-in."
+
+
+class _PlexModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class PlexPin(_PlexModel):
+    id: int
+    code: str
+    client_identifier: str | None = None
+    expires_in: int | None = None
+    expires_at: datetime
+    auth_token: str | None = None
+
+
+class PlexAccount(_PlexModel):
+    id: int
+    uuid: str | None = None
+    username: str
+    title: str | None = None
+    email: str | None = None
+    thumb: str | None = None
+
+
+class PlexResource(_PlexModel):
+    name: str = ""
+    product: str = ""
+    provides: str = ""
+    client_identifier: str
+    owned: bool = False
+    access_token: str | None = Field(default=None, repr=False)
+
+    @property
+    def is_server(self) -> bool:
+        return "server" in self.provides.split(",")
+
+
+def plex_client_headers(client_identifier: str, token: str | None = None) -> dict[str, str]:
+    """The headers plex.tv expects from every client (without Accept it answers XML)."""
+    headers = {
+        "X-Plex-Client-Identifier": client_identifier,
+        "X-Plex-Product": PRODUCT,
+        "X-Plex-Version": __version__,
+        "X-Plex-Device": "MediaNest Server",
+        "X-Plex-Device-Name": "MediaNest",
+        "X-Plex-Platform": platform.system() or "Linux",
+        "Accept": "application/json",
+    }
+    if token:
+        headers["X-Plex-Token"] = token
+    return headers
+
+
+class PlexTvClient:
+    def __init__(
+        self, http: ResilientClient, *, client_identifier: str, settings: Settings
+    ) -> None:
+        self.http = http
+        self.client_identifier = client_identifier
+        self.settings = settings
+        self._timeout = min(INTERACTIVE_TIMEOUT_SECONDS, settings.http_timeout_seconds)
+
+    def _headers(self, token: str | None = None) -> dict[str, str]:
+        return plex_client_headers(self.client_identifier, token)
+
+    async def create_pin(self, *, strong: bool = True) -> PlexPin:
+        response = await self.http.request(
+            "POST",
+            "/api/v2/pins",
+            params={"strong": "true"} if strong else None,
+            headers=self._headers(),
+            timeout=self._timeout,
+            retry=False,
+            expected=(200, 201),
+        )
+        return self.http.parse(PlexPin, self.http.decode(response))
+
+    async def get_pin(self, pin_id: int) -> PlexPin | None:
+        """The PIN as plex.tv sees it now; None when it expired or is unknown (404)."""
+        response = await self.http.request(
+            "GET",
+            f"/api/v2/pins/{pin_id}",
+            headers=self._headers(),
+            timeout=self._timeout,
+            retry=False,
+            expected=(200, 404),
+        )
+        if response.status_code == 404:
+            return None
+        return self.http.parse(PlexPin, self.http.decode(response))
+
+    async def get_account(
+        self,
+        token: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of the call)
+    ) -> PlexAccount:
+        """The account a token belongs to; `PlexTokenRejected` when plex.tv refuses it."""
+        response = await self._with_token("/api/v2/user", token, timeout=timeout)
+        return self.http.parse(PlexAccount, self.http.decode(response))
+
+    async def resources(self, token: str) -> list[PlexResource]:
+        """Servers and players the account can reach (owned or shared with it)."""
+        response = await self._with_token("/api/v2/resources", token, params={"includeHttps": "1"})
+        data = self.http.decode(response)
+        if not isinstance(data, list):
+            data = []
+        return [self.http.parse(PlexResource, item) for item in data if isinstance(item, dict)]
+
+    async def health_check(self) -> ServiceHealth:
+        """plex.tv is up when it answers at all; an anonymous /user call answers 401."""
+        started = time.perf_counter()
+        try:
+            await self.http.request(
+                "GET",
+                "/api/v2/user",
+                headers=self._headers(),
+                timeout=self.settings.health_check_timeout_seconds,
+                retry=False,
+                expected=(200, 401),
+            )
+        except MediaNestError as exc:
+            return ServiceHealth(
+                status="offline", response_time_ms=None, version=None, error=exc.message
+            )
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        return ServiceHealth(status="online", response_time_ms=elapsed, version=None, error=None)
+
+    async def _with_token(
+        self,
+        path: str,
+        token: str,
+        *,
+        params: dict[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of the call)
+    ) -> Any:
+        try:
+            response = await self.http.request(
+                "GET",
+                path,
+                params=params,
+                headers=self._headers(token),
+                timeout=timeout or self._timeout,
+                retry=False,
+                expected=(200,),
+            )
+        except UpstreamHTTPError as exc:
+            if exc.upstream_status == 401:
+                raise PlexTokenRejected(details={"reason": "plex_token_revoked"}) from None
+            raise
+        return response

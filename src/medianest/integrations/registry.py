@@ -1,0 +1,279 @@
+"""The live clients of the configured services, rebuilt when their configuration changes.
+
+`Integrations` lives at `ctx.services["integrations"]`. It reads the service
+configuration through a `ConfigSource` (the admin package stores it in the
+database; integrations never touch ORM models), builds one `ResilientClient` per
+service, and swaps in new clients on `reload()`. Other instances notice a change
+through the source's cheap `version()` fingerprint, checked at most every few
+seconds, so a change made anywhere takes effect everywhere without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from medianest.core.cache import Cache
+from medianest.core.context import AppContext
+from medianest.core.errors import ServiceUnavailable
+from medianest.core.logging import get_logger
+from medianest.integrations.breaker import CircuitBreaker
+from medianest.integrations.http import ResilientClient, ServiceHealth
+from medianest.integrations.overseerr import OverseerrClient
+from medianest.integrations.plex import PlexClient
+from medianest.integrations.plextv import PlexTvClient, plex_client_headers
+from medianest.integrations.uptime_kuma import (
+    UptimeKumaClient,
+    basic_auth_headers,
+    choose_source,
+)
+from medianest.settings import Settings
+
+log = get_logger(__name__)
+
+SERVICE_NAMES = ("plex", "overseerr", "uptime_kuma")
+# How often an accessor asks the source whether another instance changed the config.
+VERSION_CHECK_SECONDS = 5.0
+# Old clients are closed this long after a swap, so calls in flight can finish.
+RETIRE_GRACE_SECONDS = 30.0
+# Clients carrying a user's Plex token, kept per user (a household has few users).
+MAX_USER_PLEX_CLIENTS = 64
+
+ServiceClient = PlexClient | OverseerrClient | UptimeKumaClient
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """One service's configuration with the API key decrypted (never log or return it)."""
+
+    name: str
+    url: str | None
+    api_key: str | None = field(default=None, repr=False)
+    enabled: bool = True
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> bool:
+        return self.enabled and bool(self.url)
+
+
+class ConfigSource(Protocol):
+    async def load(self) -> list[ServiceSettings]: ...
+    async def version(self) -> str: ...
+
+
+class Integrations:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        cache: Cache,
+        source: ConfigSource,
+        client_identifier: str,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.source = source
+        self.client_identifier = client_identifier
+        self._configs: dict[str, ServiceSettings] = {}
+        self._clients: dict[str, ServiceClient] = {}
+        self._user_plex: OrderedDict[str, PlexClient] = OrderedDict()
+        self._version: str | None = None
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+        self._retiring: dict[asyncio.Task[None], list[ResilientClient]] = {}
+        self._plextv = PlexTvClient(
+            ResilientClient("plextv", settings.plex_tv_url, settings=settings, cache=cache),
+            client_identifier=client_identifier,
+            settings=settings,
+        )
+
+    # --- accessors ------------------------------------------------------------------------
+    async def plex(self) -> PlexClient | None:
+        client = await self._client("plex")
+        return client if isinstance(client, PlexClient) else None
+
+    async def overseerr(self) -> OverseerrClient | None:
+        client = await self._client("overseerr")
+        return client if isinstance(client, OverseerrClient) else None
+
+    async def uptime_kuma(self) -> UptimeKumaClient | None:
+        client = await self._client("uptime_kuma")
+        return client if isinstance(client, UptimeKumaClient) else None
+
+    def plextv(self) -> PlexTvClient:
+        return self._plextv
+
+    async def plex_for_token(self, token: str) -> PlexClient:
+        """The configured Plex server as the user whose token this is."""
+        owner = await self.plex()
+        config = self._configs.get("plex")
+        if owner is None or config is None or config.url is None:
+            raise ServiceUnavailable(
+                "Plex is not configured.", details={"service": "plex", "reason": "not configured"}
+            )
+        scope = hashlib.sha256(token.encode()).hexdigest()[:16]
+        client = self._user_plex.get(scope)
+        if client is None:
+            # Same server, same health: a user's calls and the owner's share one breaker.
+            http = self._plex_http(config.url, token, breaker=owner.http.breaker)
+            client = PlexClient(http, settings=self.settings, cache_scope=f"user:{scope}")
+            self._user_plex[scope] = client
+            while len(self._user_plex) > MAX_USER_PLEX_CLIENTS:
+                _, evicted = self._user_plex.popitem(last=False)
+                self._retire([evicted.http])
+        self._user_plex.move_to_end(scope)
+        return client
+
+    def configs(self) -> dict[str, ServiceSettings]:
+        """The configurations the current clients were built from."""
+        return dict(self._configs)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def reload(self) -> None:
+        """Re-read the configuration and rebuild every service client."""
+        async with self._lock:
+            version = await self.source.version()
+            configs = {c.name: c for c in await self.source.load()}
+            clients: dict[str, ServiceClient] = {}
+            for name, config in configs.items():
+                client = self.build(config)
+                if client is not None:
+                    clients[name] = client
+            old = [c.http for c in self._clients.values()]
+            old += [c.http for c in self._user_plex.values()]
+            self._configs, self._clients = configs, clients
+            self._user_plex = OrderedDict()
+            self._version, self._checked_at = version, time.monotonic()
+            self._retire(old)
+            log.info(
+                "integrations_loaded",
+                services={name: config.usable for name, config in configs.items()},
+            )
+
+    async def aclose(self) -> None:
+        clients: list[ResilientClient] = []
+        for task, retired in list(self._retiring.items()):
+            task.cancel()
+            clients += retired
+        self._retiring.clear()
+        clients += [c.http for c in self._clients.values()]
+        clients += [c.http for c in self._user_plex.values()]
+        clients.append(self._plextv.http)
+        self._clients, self._user_plex = {}, OrderedDict()
+        for http in clients:
+            await http.aclose()
+
+    # --- building -------------------------------------------------------------------------
+    def build(self, config: ServiceSettings, *, throwaway: bool = False) -> ServiceClient | None:
+        """A client for a configuration (saved or draft); None when it cannot be used."""
+        if not config.usable or config.url is None:
+            return None
+        breaker = (
+            CircuitBreaker(
+                config.name,
+                min_volume=self.settings.breaker_min_volume,
+                reset_seconds=self.settings.breaker_reset_seconds,
+                publish=False,
+            )
+            if throwaway
+            else None
+        )
+        if config.name == "plex":
+            http = self._plex_http(config.url, config.api_key, breaker=breaker)
+            return PlexClient(http, settings=self.settings)
+        if config.name == "overseerr":
+            headers = {"X-Api-Key": config.api_key} if config.api_key else {}
+            return OverseerrClient(
+                self._http("overseerr", config.url, headers, config.api_key, breaker=breaker)
+            )
+        if config.name == "uptime_kuma":
+            source = choose_source(api_key_set=bool(config.api_key), config=dict(config.config))
+            if source is None:
+                return None
+            headers = basic_auth_headers(config.api_key) if config.api_key else {}
+            return UptimeKumaClient(
+                self._http("uptime_kuma", config.url, headers, config.api_key, breaker=breaker),
+                source=source,
+                status_page=config.config.get("statusPage"),
+                health_timeout=self.settings.health_check_timeout_seconds,
+            )
+        return None
+
+    async def probe(self, config: ServiceSettings) -> ServiceHealth:
+        """Health of a configuration with a throwaway client (for the admin's test button)."""
+        client = self.build(config, throwaway=True)
+        if client is None:
+            return ServiceHealth(status="offline", error="The configuration is incomplete.")
+        try:
+            return await client.health_check()
+        finally:
+            await client.http.aclose()
+
+    def _plex_http(
+        self, url: str, token: str | None, *, breaker: CircuitBreaker | None = None
+    ) -> ResilientClient:
+        headers = plex_client_headers(self.client_identifier, token)
+        return self._http("plex", url, headers, token, breaker=breaker)
+
+    def _http(
+        self,
+        service: str,
+        url: str,
+        headers: dict[str, str],
+        secret: str | None,
+        *,
+        breaker: CircuitBreaker | None = None,
+    ) -> ResilientClient:
+        return ResilientClient(
+            service,
+            url,
+            settings=self.settings,
+            default_headers=headers,
+            cache=self.cache,
+            secrets=[secret] if secret else [],
+            breaker=breaker,
+        )
+
+    # --- internals ------------------------------------------------------------------------
+    async def _client(self, name: str) -> ServiceClient | None:
+        await self._refresh_if_changed()
+        return self._clients.get(name)
+
+    async def _refresh_if_changed(self) -> None:
+        if time.monotonic() - self._checked_at < VERSION_CHECK_SECONDS:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            version = await self.source.version()
+        except Exception as exc:  # a database hiccup must not break callers: keep the clients
+            log.warning("integrations_version_check_failed", error=type(exc).__name__)
+            return
+        if version != self._version:
+            await self.reload()
+
+    def _retire(self, clients: list[ResilientClient]) -> None:
+        if not clients:
+            return
+
+        async def close_later() -> None:
+            await asyncio.sleep(RETIRE_GRACE_SECONDS)
+            for http in clients:
+                await http.aclose()
+
+        task = asyncio.get_running_loop().create_task(close_later())
+        self._retiring[task] = clients
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
+
+
+def get_integrations(ctx: AppContext) -> Integrations:
+    """The app's `Integrations` (registered at start by the admin package's starter)."""
+    integrations = ctx.services.get("integrations")
+    if not isinstance(integrations, Integrations):
+        raise RuntimeError("the integrations are not started (see app._background_starters)")
+    return integrations

@@ -1,0 +1,50 @@
+"""Lookups shared by the media endpoints: the Overseerr client, the caller's request
+(another user's is a 404, never a 403, so ids reveal nothing) and the request quota."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.context import AppContext
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import NotFound, ServiceUnavailable
+from medianest.integrations.overseerr import OverseerrClient
+from medianest.integrations.registry import get_integrations
+from medianest.media import service
+from medianest.media.models import MediaRequest
+
+
+async def get_overseerr(user: CurrentUser, ctx: ContextDep) -> OverseerrClient:
+    """The configured Overseerr (asked for after the caller is known: anonymous → 401)."""
+    client = await get_integrations(ctx).overseerr()
+    if client is None:
+        raise ServiceUnavailable(
+            "Overseerr is not configured.",
+            details={"service": "overseerr", "reason": "not configured"},
+        )
+    return client
+
+
+async def owned_request(
+    request_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> MediaRequest:
+    """The request with this id if the caller owns it (admins: any request)."""
+    row = await service.get_request(session, request_id=request_id)
+    if row is None or (row.user_id != user.id and not user.is_admin):
+        raise NotFound("No such request.")
+    return row
+
+
+def requests_per_hour(ctx: AppContext) -> int:
+    """The per-user request quota: the admin's run-time value, else the setting."""
+    limits = ctx.services.get("runtime_limits")
+    value = getattr(limits, "requests_per_hour", None) if limits is not None else None
+    return int(value) if value else ctx.settings.rate_limit_requests_per_hour
+
+
+OverseerrDep = Annotated[OverseerrClient, Depends(get_overseerr)]
+OwnedRequest = Annotated[MediaRequest, Depends(owned_request)]

@@ -1,0 +1,256 @@
+"""Media search and requests: Overseerr does the work, our table remembers who asked.
+
+Rules kept here: people are dropped from search results; who requested something is
+only ever "you" or "someone"; one open request per title (by anyone) and, for shows,
+per season; a per-user quota per hour; Overseerr's refusals keep their meaning.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medianest.core.logging import get_logger
+from medianest.core.ratelimit import RateLimiter
+from medianest.db.base import utcnow
+from medianest.integrations.overseerr import OverseerrClient, OverseerrRefused
+from medianest.integrations.overseerr_models import (
+    MediaStatus,
+    MovieResult,
+    TvResult,
+    request_local_status,
+)
+from medianest.media.models import MediaRequest, RequestStatus
+from medianest.media.schemas import MediaRequestIn, SearchResultOut
+
+log = get_logger(__name__)
+
+# A title is taken while a request for it is in one of these states (by anyone).
+ACTIVE_STATUSES = (
+    RequestStatus.PENDING,
+    RequestStatus.APPROVED,
+    RequestStatus.PROCESSING,
+    RequestStatus.AVAILABLE,
+)
+# Statuses that can still change, so the reconcile asks Overseerr about them.
+OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.PROCESSING)
+FINAL_STATUSES = (RequestStatus.AVAILABLE, RequestStatus.DECLINED, RequestStatus.FAILED)
+QUOTA_WINDOW_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    results: list[SearchResultOut]
+    page: int
+    total_pages: int
+    total_results: int
+
+
+async def search(
+    session: AsyncSession, *, overseerr: OverseerrClient, user_id: uuid.UUID, query: str, page: int
+) -> SearchOutcome:
+    """Search Overseerr and say, per movie or show, whether it can still be requested."""
+    found = await overseerr.search(query, page=page)
+    titles = [r for r in found.results if isinstance(r, MovieResult | TvResult)]
+    requesters = await _active_requesters(session, [(r.media_type, r.id) for r in titles])
+    results = [
+        _search_result(r, requesters.get((r.media_type, r.id), set()), user_id) for r in titles
+    ]
+    return SearchOutcome(
+        results=results,
+        page=found.page,
+        total_pages=found.total_pages,
+        total_results=found.total_results,
+    )
+
+
+def _search_result(
+    result: MovieResult | TvResult, requesters: set[uuid.UUID], user_id: uuid.UUID
+) -> SearchResultOut:
+    info = result.media_info
+    status = info.status if info is not None else MediaStatus.UNKNOWN
+    requested_upstream = info is not None and (
+        status in (MediaStatus.PENDING, MediaStatus.PROCESSING)
+        or any(r.active for r in info.requests)
+    )
+    out = SearchResultOut(
+        tmdb_id=result.id,
+        media_type=result.media_type,
+        title=result.display_title,
+        year=result.year,
+        poster_url=result.poster_url,
+        overview=result.overview,
+        availability="requestable",
+        partially_available=status == MediaStatus.PARTIALLY_AVAILABLE,
+    )
+    if status == MediaStatus.AVAILABLE:
+        out.availability = "available"
+    elif user_id in requesters:
+        out.availability, out.requested_by = "requested", "you"
+    elif requesters or requested_upstream:
+        out.availability, out.requested_by = "requested", "someone"
+    return out
+
+
+async def _active_requesters(
+    session: AsyncSession, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], set[uuid.UUID]]:
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(MediaRequest.media_type, MediaRequest.tmdb_id, MediaRequest.user_id).where(
+            MediaRequest.tmdb_id.in_({tmdb for _, tmdb in keys}),
+            MediaRequest.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+    )
+    found: dict[tuple[str, int], set[uuid.UUID]] = {}
+    for media_type, tmdb_id, owner in rows:
+        found.setdefault((media_type, tmdb_id), set()).add(owner)
+    return found
+
+
+async def create_request(
+    session: AsyncSession,
+    *,
+    overseerr: OverseerrClient,
+    rate_limiter: RateLimiter,
+    per_hour: int,
+    user_id: uuid.UUID,
+    wanted: MediaRequestIn,
+) -> MediaRequest:
+    """Request a movie or show in Overseerr for `user_id` and remember it.
+
+    Order matters: cheap local refusals first (bad seasons, duplicates), then the title
+    must exist, then the quota is spent, then Overseerr is asked (never retried).
+    """
+    if wanted.media_type == "movie" and wanted.seasons is not None:
+        raise ValidationFailed("Seasons can only be given for TV shows.")
+    existing = await _active_duplicate(session, wanted)
+    if existing is not None:
+        raise Conflict(
+            "This title has already been requested.",
+            details={"existingRequest": {"id": str(existing.id), "status": existing.status}},
+        )
+    title, seasons = await _title_and_seasons(overseerr, wanted)
+    quota = await rate_limiter.hit(
+        f"media-requests:{user_id}", limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS
+    )
+    quota.raise_if_exceeded("You have used up your media requests for this hour.")
+    try:
+        created = await overseerr.create_request(
+            media_type=wanted.media_type, tmdb_id=wanted.tmdb_id, seasons=seasons
+        )
+    except OverseerrRefused as exc:
+        raise _refusal(exc) from None
+    row = MediaRequest(
+        user_id=user_id,
+        title=title,
+        media_type=wanted.media_type,
+        tmdb_id=wanted.tmdb_id,
+        seasons=sorted(s.season_number for s in created.seasons) or None,
+        status=request_local_status(created),
+        overseerr_id=created.id,
+    )
+    if row.status == RequestStatus.AVAILABLE:
+        row.completed_at = utcnow()
+    session.add(row)
+    await session.flush()
+    log.info(
+        "media_request_created",
+        request_id=str(row.id),
+        overseerr_id=created.id,
+        media_type=row.media_type,
+        tmdb_id=row.tmdb_id,
+    )
+    return row
+
+
+async def _active_duplicate(session: AsyncSession, wanted: MediaRequestIn) -> MediaRequest | None:
+    """An active request for the same title (for shows: an overlapping season set)."""
+    rows = await session.scalars(
+        select(MediaRequest)
+        .where(
+            MediaRequest.media_type == wanted.media_type,
+            MediaRequest.tmdb_id == wanted.tmdb_id,
+            MediaRequest.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+        .order_by(MediaRequest.created_at)
+    )
+    for row in rows:
+        if wanted.media_type == "movie" or not isinstance(wanted.seasons, list) or not row.seasons:
+            return row
+        if set(wanted.seasons) & {int(n) for n in row.seasons}:
+            return row
+    return None
+
+
+async def _title_and_seasons(
+    overseerr: OverseerrClient, wanted: MediaRequestIn
+) -> tuple[str, list[int] | None]:
+    """The title to remember, and the seasons to ask for (checked against the show)."""
+    if wanted.media_type == "movie":
+        movie = await overseerr.movie_details(wanted.tmdb_id)
+        if movie is None:
+            raise NotFound("No movie has this TMDB id.")
+        return movie.display_title, None
+    show = await overseerr.tv_details(wanted.tmdb_id)
+    if show is None:
+        raise NotFound("No TV show has this TMDB id.")
+    known = show.regular_season_numbers
+    if not isinstance(wanted.seasons, list):
+        return show.display_title, known or None
+    unknown = [n for n in wanted.seasons if n not in known]
+    if unknown:
+        raise ValidationFailed(
+            "The show has no such seasons.", details={"unknownSeasons": unknown, "seasons": known}
+        )
+    return show.display_title, list(wanted.seasons)
+
+
+def _refusal(exc: OverseerrRefused) -> Exception:
+    reason = exc.reason or "no reason given"
+    if exc.upstream_status == 403:
+        return PermissionDenied(
+            f"Overseerr refused the request: {reason}", details={"reason": reason}
+        )
+    if exc.upstream_status in (409, 202):
+        return Conflict(
+            "Overseerr already has a request for this title.", details={"reason": reason}
+        )
+    if exc.upstream_status == 404:
+        return NotFound("Overseerr does not know this title.", details={"reason": reason})
+    return ValidationFailed("Overseerr refused the request.", details={"reason": reason})
+
+
+async def list_requests(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID | None,
+    status: str | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[MediaRequest], int]:
+    """One page of requests, newest first; `owner_id` None means everyone's."""
+    conditions = []
+    if owner_id is not None:
+        conditions.append(MediaRequest.user_id == owner_id)
+    if status is not None:
+        conditions.append(MediaRequest.status == status)
+    total = await session.scalar(select(func.count()).select_from(MediaRequest).where(*conditions))
+    rows = await session.scalars(
+        select(MediaRequest)
+        .where(*conditions)
+        .order_by(MediaRequest.created_at.desc(), MediaRequest.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), int(total or 0)
+
+
+async def get_request(session: AsyncSession, *, request_id: uuid.UUID) -> MediaRequest | None:
+    return await session.get(MediaRequest, request_id)

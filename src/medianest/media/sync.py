@@ -1,0 +1,263 @@
+"""Keeping our request statuses in step with Overseerr: its webhook, a periodic reconcile,
+and the Socket.IO pushes (`request:status`, `notification`) to each request's owner.
+
+Changes are committed before they are pushed, so a client that re-reads after an event
+sees the new status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin.models import ServiceConfig
+from medianest.core.context import AppContext
+from medianest.core.errors import MediaNestError, Unauthenticated, ValidationFailed
+from medianest.core.leader import LeaderLease
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
+from medianest.integrations.overseerr import OverseerrClient
+from medianest.integrations.overseerr_models import (
+    MEDIA_STATUS_BY_NAME,
+    NOTIFICATION_REQUEST_STATUS,
+    local_status,
+    request_local_status,
+)
+from medianest.integrations.registry import get_integrations
+from medianest.media.models import MediaRequest, RequestStatus
+from medianest.media.service import FINAL_STATUSES, OPEN_STATUSES
+
+log = get_logger(__name__)
+
+RECONCILE_LEASE = "media-request-reconcile"
+RECONCILE_BATCH = 200
+NOTIFICATION_TYPES = {
+    RequestStatus.AVAILABLE: "success",
+    RequestStatus.DECLINED: "error",
+    RequestStatus.FAILED: "error",
+}
+STATUS_WORDS = {
+    RequestStatus.PENDING: "is waiting for approval",
+    RequestStatus.APPROVED: "was approved",
+    RequestStatus.PROCESSING: "was approved and is being downloaded",
+    RequestStatus.AVAILABLE: "is now available in Plex",
+    RequestStatus.DECLINED: "was declined",
+    RequestStatus.FAILED: "failed",
+}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    request_id: str
+    user_id: str
+    title: str
+    status: str
+
+
+# --- webhook --------------------------------------------------------------------------
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WebhookMedia(_Loose):
+    media_type: str | None = None
+    tmdbId: str | int | None = None  # noqa: N815  (Overseerr's template names)
+    status: str | None = None
+
+
+class WebhookRequest(_Loose):
+    request_id: str | int | None = None
+
+
+class WebhookPayload(_Loose):
+    notification_type: str
+    media: WebhookMedia | None = None
+    request: WebhookRequest | None = None
+
+
+async def webhook_secret(session: AsyncSession, ctx: AppContext) -> str | None:
+    """The shared secret: the Overseerr service config's `webhookSecret`, else the setting."""
+    config = await session.get(ServiceConfig, "overseerr")
+    configured = (config.config_data or {}).get("webhookSecret") if config is not None else None
+    if isinstance(configured, str) and configured:
+        return configured
+    setting = ctx.settings.overseerr_webhook_secret
+    return setting.get_secret_value() if setting is not None else None
+
+
+def check_webhook_authorization(presented: str | None, secret: str | None) -> None:
+    """Constant-time comparison of the `Authorization` header with the shared secret."""
+    if not secret:
+        raise Unauthenticated("The Overseerr webhook is not configured.")
+    candidate = (presented or "").strip()
+    if candidate.lower().startswith("bearer "):
+        candidate = candidate[7:].strip()
+    if not hmac.compare_digest(candidate.encode(), secret.encode()):
+        raise Unauthenticated("The webhook secret is missing or wrong.")
+
+
+def parse_webhook(body: Any) -> WebhookPayload:
+    try:
+        return WebhookPayload.model_validate(body)
+    except ValidationError:
+        raise ValidationFailed("The webhook payload is not an Overseerr notification.") from None
+
+
+async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[StatusChange]:
+    """Apply a request notification to the rows it is about; others change nothing."""
+    request_status = NOTIFICATION_REQUEST_STATUS.get(payload.notification_type)
+    if request_status is None:
+        return []
+    media = payload.media
+    media_status = MEDIA_STATUS_BY_NAME.get((media.status or "").upper()) if media else None
+    status = local_status(request_status, media_status)
+    rows = await _rows_for(session, payload)
+    changes = [change for row in rows if (change := _set_status(row, status)) is not None]
+    return changes
+
+
+async def _rows_for(session: AsyncSession, payload: WebhookPayload) -> list[MediaRequest]:
+    overseerr_id = _int(payload.request.request_id) if payload.request else None
+    if overseerr_id is not None:
+        row = await session.scalar(
+            select(MediaRequest).where(MediaRequest.overseerr_id == overseerr_id)
+        )
+        if row is not None:
+            return [row]
+    media = payload.media
+    tmdb_id = _int(media.tmdbId) if media else None
+    if media is None or tmdb_id is None or media.media_type not in ("movie", "tv"):
+        return []
+    # No request id we know: the notification is about the title, so every open request
+    # of it follows (e.g. MEDIA_AVAILABLE after someone requested it in Overseerr itself).
+    rows = await session.scalars(
+        select(MediaRequest).where(
+            MediaRequest.tmdb_id == tmdb_id,
+            MediaRequest.media_type == media.media_type,
+            MediaRequest.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+    )
+    return list(rows)
+
+
+def _set_status(row: MediaRequest, status: str) -> StatusChange | None:
+    if row.status == status:
+        return None
+    row.status = status
+    row.updated_at = utcnow()
+    row.completed_at = utcnow() if status in FINAL_STATUSES else None
+    return StatusChange(str(row.id), str(row.user_id), row.title, status)
+
+
+async def announce(ctx: AppContext, changes: list[StatusChange]) -> None:
+    """Push each change to its owner's room: the new status and a readable notification."""
+    for change in changes:
+        status = RequestStatus(change.status)
+        await ctx.realtime.emit_to_user(
+            change.user_id, "request:status", {"requestId": change.request_id, "status": status}
+        )
+        await ctx.realtime.emit_to_user(
+            change.user_id,
+            "notification",
+            {
+                "type": NOTIFICATION_TYPES.get(status, "info"),
+                "message": f'Your request for "{change.title}" {STATUS_WORDS[status]}.',
+                "timestamp": utcnow().isoformat(),
+            },
+        )
+
+
+# --- reconcile -----------------------------------------------------------------------------
+async def reconcile(ctx: AppContext) -> int:
+    """Ask Overseerr about every open request and apply what changed; returns the count."""
+    if "integrations" not in ctx.services:
+        return 0  # not started yet (or stopping): the next round tries again
+    overseerr = await get_integrations(ctx).overseerr()
+    if overseerr is None:
+        return 0
+    async with session_scope(ctx.session_factory) as session:
+        rows = list(
+            await session.scalars(
+                select(MediaRequest)
+                .where(
+                    MediaRequest.status.in_([s.value for s in OPEN_STATUSES]),
+                    MediaRequest.overseerr_id.is_not(None),
+                )
+                .order_by(MediaRequest.updated_at)
+                .limit(RECONCILE_BATCH)
+            )
+        )
+        changes = await _reconcile_rows(overseerr, rows)
+    await announce(ctx, changes)
+    if changes:
+        log.info("media_requests_reconciled", checked=len(rows), changed=len(changes))
+    return len(changes)
+
+
+async def _reconcile_rows(
+    overseerr: OverseerrClient, rows: list[MediaRequest]
+) -> list[StatusChange]:
+    changes: list[StatusChange] = []
+    for row in rows:
+        assert row.overseerr_id is not None
+        upstream = await overseerr.get_request(row.overseerr_id)
+        if upstream is None:
+            # Deleted in Overseerr: nothing will ever complete it.
+            change = _set_status(row, RequestStatus.DECLINED)
+        else:
+            change = _set_status(row, request_local_status(upstream))
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def reconciler_starter(
+    interval_seconds: float,
+) -> Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]]]]:
+    """A background part for `app.py`: reconcile at start, then every `interval_seconds`,
+    on one app instance at a time (a leader lease)."""
+
+    async def start(ctx: AppContext) -> Callable[[], Awaitable[None]]:
+        lease = LeaderLease(ctx, RECONCILE_LEASE, ttl_seconds=max(interval_seconds * 2, 30.0))
+        task = asyncio.create_task(_reconcile_forever(ctx, lease, interval_seconds))
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await lease.release()
+
+        return stop
+
+    return start
+
+
+async def _reconcile_forever(ctx: AppContext, lease: LeaderLease, interval: float) -> None:
+    while True:
+        if await lease.try_acquire():
+            try:
+                await reconcile(ctx)
+            except MediaNestError as exc:
+                # Overseerr down or odd: the next round tries again; requests stay as they are.
+                log.warning("media_reconcile_failed", code=exc.code, error=exc.message)
+            except Exception:
+                log.exception("media_reconcile_crashed")
+        await asyncio.sleep(interval)
+
+
+def _int(value: str | int | None) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+

@@ -1,0 +1,227 @@
+"""`medianest backup` / `medianest restore`: the database and the settings in one archive.
+
+The archive (tar.gz, mode 0600: it holds the encryption key next to the data it
+protects) contains `manifest.json`, the database snapshot under `database/`, the
+secrets file under `settings/secrets.json` (when secrets live in a file) and the
+non-secret settings under `settings/settings.json` for reference. Restore only goes
+into an empty data dir and an empty database, so it never overwrites live data.
+Downloaded media are not included: back up the download root with your file backups.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from medianest import __version__
+from medianest.core.secrets_store import SECRETS_FILENAME, write_secrets_file
+from medianest.ops import backup_db
+from medianest.ops.backup_db import BackupError
+from medianest.settings import Settings
+
+ARCHIVE_FORMAT = 1
+MANIFEST = "manifest.json"
+SQLITE_MEMBER = "database/medianest.sqlite3"
+POSTGRES_MEMBER = "database/medianest.pgdump"
+SECRETS_MEMBER = "settings/secrets.json"
+SETTINGS_MEMBER = "settings/settings.json"
+RESTORED_SETTINGS_NAME = "settings-from-backup.json"
+
+__all__ = ["BackupError", "Manifest", "create_backup", "read_manifest", "restore_backup"]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    medianest_version: str
+    alembic_revision: str | None
+    database: str  # "sqlite" | "postgresql"
+    created_at: str
+    secrets: str  # "included" | "environment"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        try:
+            return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        except (KeyError, TypeError) as exc:
+            raise BackupError(f"the archive's manifest is incomplete ({exc})") from None
+
+
+def default_archive_name(now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"medianest-backup-{stamp}.tar.gz"
+
+
+def _secrets_path(settings: Settings) -> Path:
+    return settings.secrets_file or settings.data_dir / SECRETS_FILENAME
+
+
+def _masked_url(url: str | None) -> str | None:
+    if not url:
+        return url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """The settings without secrets (SecretStr values dropped, URL passwords masked)."""
+    values: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr) or (
+            isinstance(value, list) and any(isinstance(v, SecretStr) for v in value)
+        ):
+            continue
+        values[name] = value
+    values["database_url"] = _masked_url(settings.database_url)
+    values["redis_url"] = _masked_url(settings.redis_url)
+    return json.loads(json.dumps(values, default=str))  # type: ignore[no-any-return]
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = int(datetime.now(UTC).timestamp())
+    archive.addfile(info, io.BytesIO(data))
+
+
+def create_backup(settings: Settings, output: Path) -> Manifest:
+    """Write one archive with a consistent database snapshot and the settings."""
+    if output.exists():
+        raise BackupError(f"{output} already exists; choose another --output")
+    with tempfile.TemporaryDirectory(prefix="medianest-backup-") as scratch:
+        if settings.is_sqlite:
+            snapshot = Path(scratch) / "medianest.sqlite3"
+            revision = backup_db.snapshot_sqlite(settings.resolved_database_url, snapshot)
+            kind, member = "sqlite", SQLITE_MEMBER
+        else:
+            snapshot = Path(scratch) / "medianest.pgdump"
+            revision = backup_db.snapshot_postgres(settings.resolved_database_url, snapshot)
+            kind, member = "postgresql", POSTGRES_MEMBER
+        secrets_file = _secrets_path(settings)
+        manifest = Manifest(
+            format=ARCHIVE_FORMAT,
+            medianest_version=__version__,
+            alembic_revision=revision,
+            database=kind,
+            created_at=datetime.now(UTC).isoformat(),
+            secrets="included" if secrets_file.exists() else "environment",
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before anything is written into it.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
+            _add_bytes(archive, MANIFEST, json.dumps(manifest.__dict__, indent=2).encode())
+            archive.add(snapshot, arcname=member)
+            if secrets_file.exists():
+                _add_bytes(archive, SECRETS_MEMBER, secrets_file.read_bytes())
+            _add_bytes(
+                archive, SETTINGS_MEMBER, json.dumps(public_settings(settings), indent=2).encode()
+            )
+    return manifest
+
+
+def _member_bytes(archive: tarfile.TarFile, name: str) -> bytes | None:
+    # Only named regular files are read: nothing in the archive chooses a path on disk.
+    try:
+        info = archive.getmember(name)
+    except KeyError:
+        return None
+    handle = archive.extractfile(info) if info.isfile() else None
+    if handle is None:
+        raise BackupError(f"{name} in the archive is not a regular file")
+    return handle.read()
+
+
+def read_manifest(archive_path: Path) -> Manifest:
+    try:
+        with tarfile.open(archive_path, mode="r:gz") as archive:
+            data = _member_bytes(archive, MANIFEST)
+    except (OSError, tarfile.TarError) as exc:
+        raise BackupError(f"{archive_path} is not a MediaNest backup ({exc})") from None
+    if data is None:
+        raise BackupError(f"{archive_path} has no {MANIFEST}")
+    manifest = Manifest.from_json(json.loads(data))
+    if manifest.format != ARCHIVE_FORMAT:
+        raise BackupError(f"unsupported backup format {manifest.format}")
+    return manifest
+
+
+def _is_log_file(path: Path, settings: Settings) -> bool:
+    # `medianest` opens its log file before the restore starts; that does not count.
+    log_file = settings.log_file
+    return log_file is not None and path.name.startswith(log_file.name)
+
+
+def _ensure_empty_data_dir(settings: Settings) -> None:
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        return
+    if not data_dir.is_dir():
+        raise BackupError(f"{data_dir} is not a directory")
+    leftovers = [p for p in data_dir.iterdir() if not _is_log_file(p, settings)]
+    if leftovers:
+        raise BackupError(
+            f"refusing to restore into {data_dir}: it is not empty ({leftovers[0].name} ...)"
+        )
+
+
+def _restore_secrets(settings: Settings, data: bytes) -> Path:
+    values = json.loads(data)
+    configured = settings.secrets_file
+    if configured is not None and configured.exists():
+        if json.loads(configured.read_text(encoding="utf-8")) == values:
+            return configured
+        # A configured file differs (e.g. a fresh Docker secret): keep both, let the operator pick.
+        target = settings.data_dir / "secrets-from-backup.json"
+    else:
+        target = configured or settings.data_dir / SECRETS_FILENAME
+    write_secrets_file(target, {str(k): str(v) for k, v in values.items()})
+    return target
+
+
+def restore_backup(settings: Settings, archive_path: Path) -> tuple[Manifest, list[str]]:
+    """Restore into an empty data dir and database; returns the manifest and notes."""
+    manifest = read_manifest(archive_path)
+    configured_kind = "sqlite" if settings.is_sqlite else "postgresql"
+    if manifest.database != configured_kind:
+        raise BackupError(
+            f"the archive holds a {manifest.database} database but MediaNest is configured "
+            f"for {configured_kind}"
+        )
+    _ensure_empty_data_dir(settings)
+    notes: list[str] = []
+    with tarfile.open(archive_path, mode="r:gz") as archive:
+        member = SQLITE_MEMBER if manifest.database == "sqlite" else POSTGRES_MEMBER
+        snapshot_bytes = _member_bytes(archive, member)
+        secrets = _member_bytes(archive, SECRETS_MEMBER)
+        public = _member_bytes(archive, SETTINGS_MEMBER)
+    if snapshot_bytes is None:
+        raise BackupError(f"the archive has no {member}")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="medianest-restore-") as scratch:
+        snapshot = Path(scratch) / Path(member).name
+        snapshot.write_bytes(snapshot_bytes)
+        if manifest.database == "sqlite":
+            backup_db.restore_sqlite(snapshot, settings.resolved_database_url)
+        else:
+            backup_db.restore_postgres(snapshot, settings.resolved_database_url)
+    if secrets is not None:
+        target = _restore_secrets(settings, secrets)
+        notes.append(f"secrets restored to {target}")
+    else:
+        notes.append("the archive holds no secrets: keep the same MEDIANEST_ENCRYPTION_KEY")
+    if public is not None:
+        (settings.data_dir / RESTORED_SETTINGS_NAME).write_bytes(public)
+        notes.append(f"the old settings (no secrets) are in {RESTORED_SETTINGS_NAME}")
+    return manifest, notes

@@ -1,0 +1,92 @@
+"""`GET /metrics`: Prometheus text format, optionally behind a bearer token.
+
+Counters and histograms are updated as things happen (requests, upstream calls);
+the gauges that describe current state (queue depth, active downloads, sessions,
+sockets) are computed at scrape time with two cheap COUNT queries.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from medianest.auth.models import AuthSession
+from medianest.core.context import AppContext
+from medianest.core.deps import ContextDep
+from medianest.core.errors import Unauthenticated
+from medianest.core.logging import get_logger
+from medianest.core.metrics import (
+    DOWNLOADS_ACTIVE,
+    DOWNLOADS_QUEUED,
+    SESSIONS_ACTIVE,
+    SOCKETS_CONNECTED,
+)
+from medianest.db.base import utcnow
+from medianest.youtube.models import DownloadStatus, YoutubeDownload
+
+router = APIRouter(tags=["operations"])
+log = get_logger(__name__)
+
+_ACTIVE_DOWNLOAD_STATES = (DownloadStatus.DOWNLOADING, DownloadStatus.PROCESSING)
+
+
+def _check_token(request: Request, ctx: AppContext) -> None:
+    expected = ctx.settings.metrics_token
+    if expected is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    # compare_digest on bytes: constant time, so the token cannot be guessed byte by byte.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.get_secret_value().encode()
+    ):
+        raise Unauthenticated("A valid metrics token is required.")
+
+
+async def _refresh_state_gauges(ctx: AppContext) -> None:
+    SOCKETS_CONNECTED.set(ctx.realtime.connected)
+    now = utcnow()
+    idle_cutoff = now - timedelta(minutes=ctx.settings.session_idle_minutes)
+    try:
+        async with ctx.session_factory() as session:
+            by_status = dict(
+                (
+                    await session.execute(
+                        select(YoutubeDownload.status, func.count())
+                        .where(
+                            YoutubeDownload.status.in_(
+                                (DownloadStatus.QUEUED, *_ACTIVE_DOWNLOAD_STATES)
+                            )
+                        )
+                        .group_by(YoutubeDownload.status)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            sessions = await session.scalar(
+                select(func.count())
+                .select_from(AuthSession)
+                .where(AuthSession.expires_at > now, AuthSession.last_seen_at > idle_cutoff)
+            )
+    except (SQLAlchemyError, OSError) as exc:
+        # A scrape must still answer when the database is down; the gauges keep their values.
+        log.warning("metrics_state_unavailable", error=type(exc).__name__)
+        return
+    DOWNLOADS_QUEUED.set(by_status.get(DownloadStatus.QUEUED, 0))
+    DOWNLOADS_ACTIVE.set(sum(by_status.get(state, 0) for state in _ACTIVE_DOWNLOAD_STATES))
+    SESSIONS_ACTIVE.set(sessions or 0)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, ctx: ContextDep) -> Response:
+    """Prometheus exposition of this process's metrics."""
+    _check_token(request, ctx)
+    await _refresh_state_gauges(ctx)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

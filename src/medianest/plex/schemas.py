@@ -1,0 +1,147 @@
+"""API shapes of Plex browsing, and the envelope whose `meta` says whether data is stale.
+
+Images are never Plex URLs: every `posterUrl` points at our proxy, so the browser never
+needs (or sees) the Plex token.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+from urllib.parse import quote
+
+from medianest.core.envelope import ApiModel, Meta, PageMeta, now_utc
+from medianest.integrations.plex_models import PlexItem, PlexSection
+
+T = TypeVar("T")
+IMAGE_ROUTE = "/api/plex/image"
+
+
+class CacheMeta(Meta):
+    """`stale`: Plex is down and this is the last good answer, `ageSeconds` old."""
+
+    stale: bool = False
+    age_seconds: float | None = None
+
+
+class CachePageMeta(PageMeta):
+    stale: bool = False
+    age_seconds: float | None = None
+
+
+class CachedEnvelope(ApiModel, Generic[T]):
+    success: Literal[True] = True
+    data: T
+    meta: CacheMeta
+
+
+class CachedPagedEnvelope(ApiModel, Generic[T]):
+    success: Literal[True] = True
+    data: list[T]
+    meta: CachePageMeta
+
+
+def cached_envelope(data: T, *, stale: bool, age_seconds: float | None) -> CachedEnvelope[T]:
+    meta = CacheMeta(timestamp=now_utc(), stale=stale, age_seconds=_age(age_seconds))
+    return CachedEnvelope[T](data=data, meta=meta)
+
+
+def cached_paged(
+    items: list[T], *, page: int, page_size: int, total: int, stale: bool, age_seconds: float | None
+) -> CachedPagedEnvelope[T]:
+    meta = CachePageMeta(
+        timestamp=now_utc(),
+        page=page,
+        page_size=page_size,
+        total=total,
+        stale=stale,
+        age_seconds=_age(age_seconds),
+    )
+    return CachedPagedEnvelope[T](data=items, meta=meta)
+
+
+def _age(age_seconds: float | None) -> float | None:
+    return round(age_seconds, 1) if age_seconds is not None else None
+
+
+def poster_url(path: str | None) -> str | None:
+    """Our proxy URL for a Plex image path (None when the item has no image)."""
+    return f"{IMAGE_ROUTE}?path={quote(path, safe='/')}" if path else None
+
+
+class LibraryOut(ApiModel):
+    id: str
+    title: str
+    type: str
+    updated_at: int | None = None
+    scanned_at: int | None = None
+    refreshing: bool = False
+
+    @classmethod
+    def of(cls, section: PlexSection) -> LibraryOut:
+        return cls(
+            id=section.key,
+            title=section.title,
+            type=section.type,
+            updated_at=section.updated_at,
+            scanned_at=section.scanned_at,
+            refreshing=section.refreshing,
+        )
+
+
+class PlexItemOut(ApiModel):
+    rating_key: str
+    type: str
+    title: str
+    year: int | None = None
+    summary: str | None = None
+    poster_url: str | None = None
+    duration_ms: int | None = None
+    content_rating: str | None = None
+    rating: float | None = None
+    added_at: int | None = None
+    child_count: int | None = None
+    leaf_count: int | None = None
+
+    @classmethod
+    def of(cls, item: PlexItem) -> PlexItemOut:
+        return cls(
+            rating_key=item.rating_key,
+            type=item.type,
+            title=item.title,
+            year=item.year,
+            summary=item.summary,
+            poster_url=poster_url(item.thumb),
+            duration_ms=item.duration,
+            content_rating=item.content_rating,
+            rating=item.rating,
+            added_at=item.added_at,
+            child_count=item.child_count,
+            leaf_count=item.leaf_count,
+        )
+
+
+class CollectionOut(ApiModel):
+    id: str
+    title: str
+    library_id: str | None = None
+    child_count: int | None = None
+    summary: str | None = None
+    poster_url: str | None = None
+
+    @classmethod
+    def of(cls, item: PlexItem) -> CollectionOut:
+        return cls(
+            id=item.rating_key,
+            title=item.title,
+            library_id=str(item.library_section_id) if item.library_section_id else None,
+            child_count=item.child_count,
+            summary=item.summary or None,
+            poster_url=poster_url(item.thumb),
+        )
+
+
+class CollectionDetailOut(CollectionOut):
+    """A collection with one page of its items (`total` counts them all)."""
+
+    items: list[PlexItemOut]
+    total: int

@@ -1,0 +1,70 @@
+"""How errors look outside /api: sign-in redirects, a friendly 403/404/500 page,
+or a small fragment (with HX-Redirect where needed) when htmx made the request.
+
+Installed as `app.state.page_error_renderer`; core/handlers.py calls it for page paths.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from medianest.web.templating import render
+
+_TITLES = {
+    400: "That did not work",
+    403: "You cannot open this page",
+    404: "Page not found",
+    405: "Not allowed here",
+    409: "That conflicts with something",
+    422: "Some fields need another look",
+    429: "Slow down a little",
+    500: "Something went wrong",
+    502: "A service gave a strange answer",
+    503: "A service is unavailable",
+}
+
+_PAGE_MESSAGES = {
+    404: "There is nothing at this address. It may have moved, or the link is mistyped.",
+    403: "Your account does not have access to this page. Ask an administrator if you need it.",
+}
+
+
+def _redirect(request: Request, url: str) -> Response:
+    if request.headers.get("hx-request"):
+        # htmx follows HX-Redirect with a full navigation instead of swapping a fragment.
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def login_url_for(request: Request) -> str:
+    """`/login?next=<this page>`, keeping only same-site relative paths."""
+    if request.headers.get("hx-request") and request.headers.get("hx-current-url"):
+        # A fragment request: come back to the page it was made from, not the fragment.
+        current = urlsplit(request.headers["hx-current-url"])
+        path, query = current.path or "/", current.query
+    else:
+        path, query = request.url.path, request.url.query
+    if query:
+        path = f"{path}?{query}"
+    return "/login" if path in ("/", "/login") else f"/login?next={quote(path, safe='/')}"
+
+
+def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
+    if code == "UNAUTHENTICATED":
+        return _redirect(request, login_url_for(request))
+    if code == "PASSWORD_CHANGE_REQUIRED":
+        return _redirect(request, "/change-password")
+    if code == "PERMISSION_DENIED" or (status == 404 and message == "No such resource."):
+        message = _PAGE_MESSAGES[status]
+    context = {
+        "status": status,
+        "code": code,
+        "title": _TITLES.get(status, "Something went wrong"),
+        "message": message,
+        "correlation_id": getattr(request.state, "correlation_id", None),
+    }
+    template = "partials/error.html" if request.headers.get("hx-request") else "errors/page.html"
+    return render(request, template, context, status_code=status)

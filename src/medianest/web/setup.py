@@ -1,0 +1,36 @@
+"""Wire the HTML side into the FastAPI app: static files with cache headers, the page
+error renderer, and every domain's page router (kept out of the OpenAPI document)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
+
+from medianest.auth import pages as auth_pages
+from medianest.dashboard import pages as dashboard_pages
+from medianest.web.errors import render_page_error
+from medianest.web.templating import STATIC_DIR
+
+PAGE_MODULES = (auth_pages, dashboard_pages)
+
+
+class VersionedStaticFiles(StaticFiles):
+    """Static files; a `?v=<hash>` URL never changes content, so it may be cached for a year."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        versioned = b"v=" in scope.get("query_string", b"")
+        if response.status_code == 200:
+            response.headers["cache-control"] = (
+                "public, max-age=31536000, immutable" if versioned else "no-cache"
+            )
+        return response
+
+
+def install_web(app: FastAPI) -> None:
+    app.state.page_error_renderer = render_page_error
+    app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
+    for module in PAGE_MODULES:
+        app.include_router(module.router, include_in_schema=False)

@@ -1,0 +1,485 @@
+/* MediaNest pages: CSRF for htmx, toasts, confirmations, theme, sign-in flows,
+   and live updates over Socket.IO. No inline scripts anywhere (strict CSP). */
+(function () {
+  'use strict';
+
+  // ---------------------------------------------------------------- helpers
+  function cookie(name) {
+    var match = document.cookie.match(new RegExp('(?:^|; )' + name + '=([^;]*)'));
+    return match ? decodeURIComponent(match[1]) : '';
+  }
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+
+  /** Call our JSON API; resolves to {ok, status, data, error} (never rejects on HTTP errors). */
+  function api(method, url, body) {
+    var headers = { 'Accept': 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET') headers['X-CSRF-Token'] = cookie('csrftoken');
+    return fetch(url, {
+      method: method, headers: headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (payload) {
+        return {
+          ok: res.ok, status: res.status,
+          data: payload && payload.data, error: payload && payload.error,
+          retryAfter: res.headers.get('Retry-After')
+        };
+      });
+    }, function () {
+      return { ok: false, status: 0, error: { code: 'NETWORK', message: 'MediaNest cannot be reached. Check your connection.' } };
+    });
+  }
+
+  function safeNext(value) {
+    return value && value.charAt(0) === '/' && value.indexOf('//') !== 0 ? value : '/dashboard';
+  }
+
+  function formatDuration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (h) return h + ' h ' + (m ? m + ' min' : '');
+    if (m) return m + ' min' + (s ? ' ' + s + ' s' : '');
+    return s + ' s';
+  }
+
+  // ----------------------------------------------------------------- toasts
+  var toastBox = null;
+  function toast(message, type) {
+    toastBox = toastBox || document.getElementById('toasts');
+    if (!toastBox || !message) return;
+    var item = document.createElement('div');
+    item.className = 'toast toast-' + (type || 'info');
+    item.setAttribute('data-toast-type', type || 'info');
+    var text = document.createElement('p');
+    text.textContent = message;
+    var close = document.createElement('button');
+    close.type = 'button';
+    close.setAttribute('aria-label', 'Dismiss');
+    close.textContent = '×';
+    close.addEventListener('click', function () { item.remove(); });
+    item.appendChild(text);
+    item.appendChild(close);
+    toastBox.appendChild(item);
+    while (toastBox.children.length > 4) toastBox.firstElementChild.remove();
+    setTimeout(function () { item.remove(); }, type === 'error' ? 9000 : 5000);
+  }
+  window.MediaNest = { toast: toast, api: api };
+
+  // -------------------------------------------------------- form errors
+  function clearErrors(form) {
+    $all('[data-error-for]', form).forEach(function (el) { el.textContent = ''; });
+    $all('[aria-invalid]', form).forEach(function (el) { el.removeAttribute('aria-invalid'); });
+  }
+
+  /** Put an API error next to its fields (details.fields) or at the form's end. */
+  function showErrors(form, error) {
+    var fields = (error && error.details && error.details.fields) || [];
+    var placed = false;
+    fields.forEach(function (f) {
+      var name = String(f.field || '').split('.').pop();
+      var slot = $('[data-error-for="' + name + '"]', form);
+      var input = form.elements[name];
+      if (slot) {
+        slot.textContent = (slot.textContent ? slot.textContent + '; ' : '') + capitalise(f.message);
+        placed = true;
+      }
+      if (input && input.setAttribute) input.setAttribute('aria-invalid', 'true');
+    });
+    var general = $('[data-error-for="_form"]', form);
+    if (!placed && general) general.textContent = (error && error.message) || 'Something went wrong.';
+    var firstInvalid = $('[aria-invalid="true"]', form);
+    if (firstInvalid) firstInvalid.focus();
+  }
+
+  function capitalise(text) {
+    text = String(text || '');
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function requireFields(form, names) {
+    var ok = true;
+    names.forEach(function (name) {
+      var input = form.elements[name];
+      if (input && !input.value.trim()) {
+        var slot = $('[data-error-for="' + name + '"]', form);
+        if (slot) slot.textContent = 'Required.';
+        input.setAttribute('aria-invalid', 'true');
+        ok = false;
+      }
+    });
+    if (!ok) $('[aria-invalid="true"]', form).focus();
+    return ok;
+  }
+
+  function busy(form, on) {
+    $all('button[type="submit"]', form).forEach(function (b) { b.disabled = on; });
+  }
+
+  // ------------------------------------------------------------------ htmx
+  document.addEventListener('htmx:configRequest', function (event) {
+    event.detail.headers['X-CSRF-Token'] = cookie('csrftoken');
+  });
+
+  document.addEventListener('htmx:responseError', function (event) {
+    var xhr = event.detail.xhr;
+    var holder = document.createElement('div');
+    holder.innerHTML = xhr.responseText || '';
+    var text = holder.textContent.replace(/\s+/g, ' ').trim();
+    toast(text && text.length < 300 ? text : 'The request failed (' + xhr.status + ').', 'error');
+  });
+
+  document.addEventListener('htmx:sendError', function () {
+    toast('MediaNest cannot be reached. Check your connection.', 'error');
+  });
+
+  // Server fragments announce results with `HX-Trigger: {"toast": {...}}`.
+  document.addEventListener('toast', function (event) {
+    var d = event.detail || {};
+    toast(d.message || d.value, d.type);
+  });
+
+  // Confirmations in an accessible <dialog> instead of window.confirm.
+  var dialog = null;
+  function confirmDialog(question, confirmLabel) {
+    if (!dialog) {
+      dialog = document.createElement('dialog');
+      dialog.id = 'confirm-dialog';
+      dialog.setAttribute('aria-labelledby', 'confirm-text');
+      dialog.innerHTML = '<p id="confirm-text"></p><div class="dialog-actions">' +
+        '<button type="button" class="btn btn-ghost" value="cancel">Cancel</button>' +
+        '<button type="button" class="btn btn-primary" value="ok">Confirm</button></div>';
+      document.body.appendChild(dialog);
+    }
+    $('#confirm-text', dialog).textContent = question;
+    $('button[value="ok"]', dialog).textContent = confirmLabel || 'Confirm';
+    return new Promise(function (resolve) {
+      function done(answer) {
+        dialog.removeEventListener('close', onClose);
+        $all('button', dialog).forEach(function (b) { b.onclick = null; });
+        if (dialog.open) dialog.close();
+        resolve(answer);
+      }
+      function onClose() { done(false); }
+      dialog.addEventListener('close', onClose);
+      $('button[value="cancel"]', dialog).onclick = function () { done(false); };
+      $('button[value="ok"]', dialog).onclick = function () { done(true); };
+      dialog.showModal();
+      $('button[value="ok"]', dialog).focus();
+    });
+  }
+
+  document.addEventListener('htmx:confirm', function (event) {
+    var question = event.detail.question;
+    if (!question) return;
+    event.preventDefault();
+    var label = event.detail.elt.getAttribute('data-confirm-label');
+    confirmDialog(question, label).then(function (yes) {
+      if (yes) {
+        event.detail.issueRequest(true);
+      } else {
+        // A <select> that asked for confirmation goes back to the value it had.
+        var elt = event.detail.elt;
+        if (elt.tagName === 'SELECT' && elt.dataset.current) elt.value = elt.dataset.current;
+      }
+    });
+  });
+
+  // ----------------------------------------------------------------- theme
+  var THEMES = ['auto', 'light', 'dark'];
+  function applyTheme(theme) {
+    if (theme === 'auto') document.documentElement.removeAttribute('data-theme');
+    else document.documentElement.setAttribute('data-theme', theme);
+    var button = document.getElementById('theme-toggle');
+    if (button) button.setAttribute('aria-label', 'Colour theme: ' + (theme === 'auto' ? 'automatic' : theme));
+  }
+  function currentTheme() {
+    try { return localStorage.getItem('medianest-theme') || 'auto'; } catch (e) { return 'auto'; }
+  }
+
+  // --------------------------------------------------------------- sign-in
+  function initLogout() {
+    document.addEventListener('click', function (event) {
+      var button = event.target.closest('[data-action="logout"]');
+      if (!button) return;
+      button.disabled = true;
+      api('POST', '/api/auth/logout').then(function () { window.location.assign('/login'); });
+    });
+  }
+
+  function initPasswordLogin() {
+    var form = document.getElementById('admin-login');
+    if (!form) return;
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      clearErrors(form);
+      if (!requireFields(form, ['username', 'password'])) return;
+      busy(form, true);
+      var remember = document.getElementById('remember-me');
+      api('POST', '/api/auth/admin', {
+        username: form.elements.username.value.trim(),
+        password: form.elements.password.value,
+        rememberMe: !!(remember && remember.checked)
+      }).then(function (res) {
+        busy(form, false);
+        if (res.ok) {
+          window.location.assign(res.data.passwordChangeRequired ? '/change-password' : safeNext(form.dataset.next));
+          return;
+        }
+        if (res.status === 401) {
+          res.error.details = { fields: [{ field: 'password', message: res.error.message }] };
+        }
+        if (res.status === 429 && res.retryAfter) {
+          res.error.message += ' Try again in ' + formatDuration(+res.retryAfter) + '.';
+          res.error.details = {};
+        }
+        showErrors(form, res.error);
+      });
+    });
+  }
+
+  function initPlexLogin() {
+    var root = document.getElementById('plex-signin');
+    if (!root) return;
+    var state = { pin: null, poll: null, tick: null, generation: 0 };
+
+    function step(name) {
+      $all('[data-step]', root).forEach(function (el) { el.hidden = el.dataset.step !== name; });
+    }
+    function stop() {
+      state.generation += 1;
+      clearTimeout(state.poll);
+      clearInterval(state.tick);
+    }
+    function fail(message) {
+      stop();
+      $('#plex-error', root).textContent = message;
+      step('error');
+    }
+    function expired() { stop(); step('expired'); $('[data-step="expired"] button', root).focus(); }
+    function remember() { var box = document.getElementById('remember-me'); return !!(box && box.checked); }
+
+    function countdown() {
+      var left = (Date.parse(state.pin.expiresAt) - Date.now()) / 1000;
+      if (left <= 0) { expired(); return; }
+      var minutes = Math.floor(left / 60), seconds = Math.floor(left % 60);
+      $('#pin-countdown', root).textContent = minutes + ':' + (seconds < 10 ? '0' : '') + seconds;
+    }
+
+    function poll(generation) {
+      if (generation !== state.generation) return;
+      api('GET', '/api/auth/plex/pin/' + encodeURIComponent(state.pin.id)).then(function (res) {
+        if (generation !== state.generation) return;
+        var data = res.data || {};
+        if (res.ok && data.status === 'authorized') {
+          stop();
+          $('#pin-status', root).textContent = 'Approved. Signing you in…';
+          window.location.assign(data.passwordChangeRequired ? '/change-password' : safeNext(root.dataset.next));
+          return;
+        }
+        if (res.status === 410 || res.status === 404) { expired(); return; }
+        if (!res.ok && res.status !== 0 && res.status !== 429 && res.status < 500) {
+          fail(res.error && res.error.message || 'Plex refused the sign-in.');
+          return;
+        }
+        // Still waiting (or a passing network/upstream hiccup): ask again shortly.
+        state.poll = setTimeout(function () { poll(generation); }, 1500);
+      });
+    }
+
+    function start() {
+      stop();
+      var button = $('#plex-start', root);
+      button.disabled = true;
+      step('start');
+      api('POST', '/api/auth/plex/pin', { rememberMe: remember() }).then(function (res) {
+        button.disabled = false;
+        if (!res.ok) {
+          var message = res.error && res.error.message || 'Plex cannot be reached right now.';
+          if (res.status === 429 && res.retryAfter) message += ' Try again in ' + formatDuration(+res.retryAfter) + '.';
+          fail(message);
+          return;
+        }
+        state.pin = res.data;
+        // plex.tv/link takes 4-character codes; a strong PIN is approved on the auth page.
+        var short = state.pin.code.length <= 4;
+        $('[data-when="short-code"]', root).hidden = !short;
+        $('[data-when="long-code"]', root).hidden = short;
+        $('#pin-code', root).textContent = state.pin.code;
+        $('#pin-code', root).classList.toggle('pin-code-long', !short);
+        $('#plex-auth-link', root).href = state.pin.authUrl;
+        step('pin');
+        countdown();
+        state.tick = setInterval(countdown, 1000);
+        var generation = state.generation;
+        state.poll = setTimeout(function () { poll(generation); }, 1000);
+        $('#plex-auth-link', root).focus();
+      });
+    }
+
+    $('#plex-start', root).addEventListener('click', start);
+    $('#plex-cancel', root).addEventListener('click', function () { stop(); step('start'); $('#plex-start', root).focus(); });
+    $all('[data-action="plex-retry"]', root).forEach(function (b) { b.addEventListener('click', start); });
+  }
+
+  function initChangePassword() {
+    var form = document.getElementById('change-password');
+    if (!form) return;
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      clearErrors(form);
+      if (!requireFields(form, ['currentPassword', 'newPassword', 'confirmPassword'])) return;
+      if (form.elements.newPassword.value !== form.elements.confirmPassword.value) {
+        showErrors(form, { details: { fields: [{ field: 'confirmPassword', message: 'Does not match the new password.' }] } });
+        return;
+      }
+      busy(form, true);
+      api('POST', '/api/auth/change-password', {
+        currentPassword: form.elements.currentPassword.value,
+        newPassword: form.elements.newPassword.value
+      }).then(function (res) {
+        busy(form, false);
+        if (res.ok) { window.location.assign('/dashboard'); return; }
+        showErrors(form, res.error);
+      });
+    });
+  }
+
+  // ------------------------------------------------------- live countdowns
+  // <span data-countdown-until="ISO">: counts down; enables [data-countdown-enables] at zero.
+  function tickCountdowns() {
+    $all('[data-countdown-until]').forEach(function (el) {
+      var left = (Date.parse(el.dataset.countdownUntil) - Date.now()) / 1000;
+      el.textContent = formatDuration(left);
+      if (left <= 0) {
+        el.removeAttribute('data-countdown-until');
+        var target = el.dataset.countdownEnables && document.getElementById(el.dataset.countdownEnables);
+        if (target) target.disabled = false;
+        var notice = el.closest('[data-countdown-notice]');
+        if (notice) notice.remove();
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ live data
+  var STATUS_WORDS = { online: 'Online', offline: 'Offline', degraded: 'Degraded', unconfigured: 'Not configured' };
+
+  function onServiceStatus(data) {
+    var card = $('[data-service="' + (data.service || '') + '"]');
+    if (!card) return;
+    var before = card.getAttribute('data-status');
+    card.setAttribute('data-status', data.status);
+    var label = $('.status-label', card);
+    if (label) label.textContent = STATUS_WORDS[data.status] || data.status;
+    var rt = data.responseTime !== undefined ? data.responseTime : data.responseTimeMs;
+    var time = $('[data-field="response-time"]', card);
+    if (time) time.textContent = rt === null || rt === undefined ? '–' : Math.round(rt) + ' ms';
+    if (data.uptimePercentage !== undefined && data.uptimePercentage !== null) {
+      var up = $('[data-field="uptime"]', card);
+      if (up) up.textContent = (+data.uptimePercentage).toFixed(1) + ' %';
+    }
+    var checked = $('[data-field="last-check"]', card);
+    if (checked) checked.textContent = 'just now';
+    var err = $('[data-field="error"]', card);
+    if (err) { err.textContent = data.error || ''; err.hidden = !data.error; }
+    if (before && before !== data.status && (data.status === 'offline' || before === 'offline')) {
+      var name = card.getAttribute('data-service-label') || data.service;
+      toast(name + ' is ' + (STATUS_WORDS[data.status] || data.status).toLowerCase() + '.',
+        data.status === 'offline' ? 'error' : 'success');
+    }
+  }
+
+  var TERMINAL = { completed: 1, failed: 1, cancelled: 1 };
+
+  function onYoutubeProgress(data) {
+    var row = $('[data-download-id="' + (data.downloadId || '') + '"]');
+    if (!row) return;
+    var before = row.getAttribute('data-state');
+    var pct = Math.max(0, Math.min(100, +data.progress || 0));
+    row.setAttribute('data-state', data.status);
+    var bar = $('.progress', row);
+    if (bar) bar.setAttribute('aria-valuenow', String(Math.round(pct)));
+    var fill = $('.progress-bar', row);
+    if (fill) fill.style.width = pct + '%';
+    var pctText = $('[data-field="percent"]', row);
+    if (pctText) pctText.textContent = Math.round(pct) + ' %';
+    var state = $('[data-field="status"]', row);
+    if (state) state.textContent = data.status;
+    var items = $('[data-field="items"]', row);
+    if (items && data.totalItems) items.textContent = 'Item ' + Math.min(data.currentItem || 0, data.totalItems) + ' of ' + data.totalItems;
+    var extra = $('[data-field="speed"]', row);
+    if (extra) extra.textContent = [data.speed, data.eta ? 'ETA ' + data.eta : ''].filter(Boolean).join(' · ');
+    if (before !== data.status && window.htmx && row.dataset.refreshUrl) {
+      // A state change re-renders the row on the server (buttons, items, errors).
+      window.htmx.ajax('GET', row.dataset.refreshUrl, { target: row, swap: 'outerHTML' });
+    }
+    if (before !== data.status && TERMINAL[data.status]) {
+      var title = row.getAttribute('data-title') || 'The download';
+      toast(title + ': ' + data.status + '.', data.status === 'completed' ? 'success' : 'warning');
+    }
+  }
+
+  function onRequestStatus(data) {
+    $all('[data-request-id="' + (data.requestId || '') + '"]').forEach(function (row) {
+      row.setAttribute('data-state', data.status);
+      var badge = $('[data-field="status"]', row);
+      if (badge) {
+        badge.textContent = data.status;
+        badge.className = 'badge ' + ({ available: 'badge-ok', approved: 'badge-info', processing: 'badge-info', declined: 'badge-bad', failed: 'badge-bad' }[data.status] || 'badge-warn');
+      }
+    });
+    toast('Request ' + (data.title ? '"' + data.title + '" ' : '') + 'is now ' + data.status + '.', data.status === 'declined' || data.status === 'failed' ? 'warning' : 'info');
+  }
+
+  function setConnection(state, label) {
+    var el = document.getElementById('conn');
+    if (!el) return;
+    el.setAttribute('data-state', state);
+    $('.conn-label', el).textContent = label;
+  }
+
+  function initSocket() {
+    if (!document.body.hasAttribute('data-live') || typeof window.io !== 'function') return;
+    var socket = window.io({ path: '/socket.io', transports: ['websocket', 'polling'], withCredentials: true });
+    socket.on('connect', function () {
+      setConnection('live', 'Live');
+      socket.emit('subscribe:status');
+    });
+    socket.on('disconnect', function () { setConnection('connecting', 'Reconnecting…'); });
+    socket.on('connect_error', function () { setConnection('offline', 'Offline'); });
+    socket.io.on('reconnect_attempt', function () { setConnection('connecting', 'Reconnecting…'); });
+    socket.on('service:status', onServiceStatus);
+    socket.on('youtube:progress', onYoutubeProgress);
+    socket.on('request:status', onRequestStatus);
+    socket.on('notification', function (data) { toast(data && data.message, data && data.type); });
+    window.MediaNest.socket = socket;
+  }
+
+  // ------------------------------------------------------------------ start
+  document.addEventListener('DOMContentLoaded', function () {
+    applyTheme(currentTheme());
+    var toggle = document.getElementById('theme-toggle');
+    if (toggle) {
+      toggle.addEventListener('click', function () {
+        var next = THEMES[(THEMES.indexOf(currentTheme()) + 1) % THEMES.length];
+        try { localStorage.setItem('medianest-theme', next); } catch (e) { /* not persisted */ }
+        applyTheme(next);
+        toast('Theme: ' + (next === 'auto' ? 'follows the system' : next) + '.', 'info');
+      });
+    }
+    // Close the account menu with Escape, for keyboard users.
+    document.addEventListener('keydown', function (event) {
+      if (event.key !== 'Escape') return;
+      $all('details.usermenu[open]').forEach(function (d) { d.open = false; $('summary', d).focus(); });
+    });
+    initLogout();
+    initPasswordLogin();
+    initPlexLogin();
+    initChangePassword();
+    initSocket();
+    tickCountdowns();
+    setInterval(tickCountdowns, 1000);
+  });
+})();

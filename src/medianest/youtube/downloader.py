@@ -1,0 +1,234 @@
+"""yt-dlp as a library: expand a playlist into items, download one item with progress.
+
+Everything here blocks (network, ffmpeg) and is meant to run in a worker thread
+(`asyncio.to_thread`), never on the event loop. Progress is written into a
+`ProgressState` the async side reads and throttles; cancellation is a
+`threading.Event` checked from yt-dlp's progress hook, which is the one place yt-dlp
+lets a caller stop a download midway.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import yt_dlp
+from yt_dlp.utils import DownloadCancelled, YoutubeDLError
+
+from medianest.core.logging import get_logger
+from medianest.youtube.files import restrict_file
+
+log = get_logger(__name__)
+
+FORMATS = {
+    "best": "bv*+ba/b",
+    # `<=?` also accepts formats of unknown height (direct links, podcasts).
+    "1080p": "bv*[height<=?1080]+ba/b[height<=?1080]",
+    "720p": "bv*[height<=?720]+ba/b[height<=?720]",
+    "audio": "ba/b",
+}
+SMUGGLE_MARK = "#__youtubedl_smuggle="
+
+
+class DownloadStopped(Exception):
+    """The user cancelled (or deleted) the download while an item was running."""
+
+
+class ItemFailed(Exception):
+    """yt-dlp could not fetch one item; `kind` classifies the reason for the record."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class PlaylistEntry:
+    key: str  # a stable id of the video (YouTube id, or the media URL)
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Expanded:
+    title: str
+    entries: list[PlaylistEntry]
+    is_playlist: bool
+
+
+@dataclass
+class ProgressState:
+    """Written by yt-dlp's thread, read by the reporter; plain attributes, last write wins."""
+
+    fraction: float = 0.0
+    speed: float | None = None
+    eta: int | None = None
+    downloaded_bytes: int = 0
+    changed_at: float = 0.0
+
+
+class _YtDlpLogger:
+    """Route yt-dlp's chatter to our logs at debug level, errors at info."""
+
+    def debug(self, msg: str) -> None:
+        if not msg.startswith("[download]"):
+            log.debug("ytdlp", message=msg[:300])
+
+    def info(self, msg: str) -> None:
+        log.debug("ytdlp", message=msg[:300])
+
+    def warning(self, msg: str) -> None:
+        log.debug("ytdlp_warning", message=msg[:300])
+
+    def error(self, msg: str) -> None:
+        log.info("ytdlp_error", message=msg[:300])
+
+
+def _base_options(extractors: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "logger": _YtDlpLogger(),
+        "allowed_extractors": list(extractors),
+        "socket_timeout": 30,
+        "retries": 3,
+        "fragment_retries": 3,
+        "ignoreerrors": False,
+        "noplaylist": False,
+        "color": {"stdout": "no_color", "stderr": "no_color"},
+    }
+
+
+def classify_error(message: str) -> str:
+    """A coarse kind for a yt-dlp error, stored per item (and used to back off later)."""
+    text = message.lower()
+    if "sign in to confirm" in text or "not a bot" in text:
+        return "bot_check"
+    if "429" in text or "too many requests" in text:
+        return "http_429"
+    if "403" in text or "forbidden" in text:
+        return "http_403"
+    if "private" in text:
+        return "private"
+    if "unavailable" in text or "404" in text or "not found" in text or "removed" in text:
+        return "unavailable"
+    return "other"
+
+
+def _entry_key(entry: dict[str, Any], url: str) -> str:
+    if entry.get("id") and entry.get("ie_key", "").lower().startswith("youtube"):
+        return str(entry["id"])
+    return unquote(url.split(SMUGGLE_MARK, 1)[0])
+
+
+def expand(url: str, *, extractors: tuple[str, ...]) -> Expanded:
+    """The playlist's title and entries without downloading anything (flat extraction)."""
+    options = {**_base_options(extractors), "extract_flat": "in_playlist", "lazy_playlist": False}
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            info = ydl.extract_info(url, download=False, process=False)
+            if info is None:
+                raise ItemFailed("nothing found at this link", "unavailable")
+            if info.get("_type") in ("playlist", "multi_video"):
+                raw = [e for e in (info.get("entries") or []) if e]
+                entries = []
+                for n, entry in enumerate(raw):
+                    entry_url = str(entry.get("url") or entry.get("webpage_url") or "")
+                    if not entry_url:
+                        continue
+                    title = str(entry.get("title") or f"Item {n + 1}")
+                    entries.append(PlaylistEntry(_entry_key(entry, entry_url), title, entry_url))
+                title = str(info.get("title") or info.get("id") or "Playlist")
+                return Expanded(title, entries, True)
+            video_url = str(info.get("webpage_url") or info.get("url") or url)
+            title = str(info.get("title") or info.get("id") or "Video")
+            return Expanded(title, [PlaylistEntry(_entry_key(info, video_url), title, video_url)],
+                            False)
+    except YoutubeDLError as exc:
+        message = _clean(str(exc))
+        raise ItemFailed(message, classify_error(message)) from exc
+
+
+def download_item(
+    entry: PlaylistEntry,
+    *,
+    folder: Path,
+    stem: str,
+    quality: str,
+    extractors: tuple[str, ...],
+    cancel: threading.Event,
+    progress: ProgressState,
+) -> Path:
+    """Download one entry to `folder/stem.<ext>`; returns the file (mode 0600)."""
+
+    def hook(status: dict[str, Any]) -> None:
+        if cancel.is_set():
+            raise DownloadCancelled("cancelled by the user")
+        if status.get("status") == "downloading":
+            total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
+            done = int(status.get("downloaded_bytes") or 0)
+            progress.downloaded_bytes = done
+            progress.fraction = min(1.0, done / total) if total else progress.fraction
+            progress.speed = status.get("speed")
+            eta = status.get("eta")
+            progress.eta = int(eta) if eta is not None else None
+            progress.changed_at = time.monotonic()
+        elif status.get("status") == "finished":
+            progress.fraction = 1.0
+            progress.changed_at = time.monotonic()
+
+    options: dict[str, Any] = {
+        **_base_options(extractors),
+        "format": FORMATS.get(quality, FORMATS["best"]),
+        "outtmpl": {"default": str(folder / f"{stem}.%(ext)s")},
+        "noplaylist": True,
+        "progress_hooks": [hook],
+        "merge_output_format": "mp4/mkv",
+        "continuedl": True,
+        "overwrites": False,
+    }
+    ffmpeg = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
+    if Path(ffmpeg).exists():
+        options["ffmpeg_location"] = ffmpeg
+    if quality == "audio":
+        options["postprocessors"] = [{"key": "FFmpegExtractAudio", "preferredcodec": "m4a"}]
+    if cancel.is_set():
+        raise DownloadStopped()
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            info = ydl.extract_info(entry.url, download=True)
+    except DownloadCancelled as exc:
+        raise DownloadStopped() from exc
+    except YoutubeDLError as exc:
+        if cancel.is_set():
+            raise DownloadStopped() from exc
+        message = _clean(str(exc))
+        raise ItemFailed(message, classify_error(message)) from exc
+    path = _final_path(info, folder, stem)
+    restrict_file(path)
+    return path
+
+
+def _final_path(info: dict[str, Any] | None, folder: Path, stem: str) -> Path:
+    for requested in (info or {}).get("requested_downloads") or []:
+        candidate = Path(str(requested.get("filepath") or ""))
+        if candidate.is_file() and candidate.parent == folder:
+            return candidate
+    finished = [p for p in folder.glob(f"{_glob_escape(stem)}.*") if p.suffix != ".part"]
+    if not finished:
+        raise ItemFailed("yt-dlp reported success but wrote no file", "other")
+    return max(finished, key=lambda p: p.stat().st_mtime)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("ERROR: ").strip()[:500] or "download failed"

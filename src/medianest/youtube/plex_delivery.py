@@ -1,0 +1,156 @@
+"""After a download: refresh the YouTube library in Plex, wait for the files to appear,
+then create (or extend) the collection named after the playlist.
+
+Plex scans asynchronously, so the wait is bounded (`plex_scan_wait_seconds`, with
+backoff between looks). Plex being down or slow never fails a finished download: the
+caller records the reason next to the files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medianest.core.errors import MediaNestError
+from medianest.core.logging import get_logger
+from medianest.integrations.plex import PlexClient
+from medianest.integrations.plex_models import PlexItem
+from medianest.settings import Settings
+
+log = get_logger(__name__)
+
+SECTION_CONFIG_KEY = "youtubeSectionId"
+PAGE_SIZE = 200
+FIRST_LOOK_DELAY = 0.2
+MAX_LOOK_DELAY = 5.0
+
+
+class DeliveryFailed(Exception):
+    """Plex could not be updated; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    collection_id: str | None
+    found: int
+    expected: int
+
+
+async def owner_client(services: dict[str, Any]) -> PlexClient | None:
+    """The owner's Plex client when Plex is configured (None otherwise)."""
+    integrations = services.get("integrations")
+    if integrations is None:
+        return None
+    client = await integrations.plex()
+    return client if isinstance(client, PlexClient) else None
+
+
+def configured_section(settings: Settings, services: dict[str, Any]) -> str | None:
+    if settings.youtube_library_section:
+        return settings.youtube_library_section
+    integrations = services.get("integrations")
+    if integrations is None:
+        return None
+    config = integrations.configs().get("plex")
+    value = config.config.get(SECTION_CONFIG_KEY) if config is not None else None
+    return str(value) if value not in (None, "") else None
+
+
+async def find_section(plex: PlexClient, folder: Path, configured: str | None) -> str:
+    """The configured section, else the one whose folder contains the download."""
+    if configured:
+        return configured
+    for section in await plex.sections():
+        for location in section.locations:
+            root = Path(location.path)
+            if folder == root or root in folder.parents:
+                return section.key
+    raise DeliveryFailed("no Plex library holds the download folder (set youtubeSectionId)")
+
+
+async def deliver(
+    plex: PlexClient,
+    *,
+    section_id: str,
+    folder: Path,
+    title: str,
+    file_stems: list[str],
+    existing_collection: str | None,
+    wait_seconds: float,
+) -> Delivered:
+    """Refresh, wait (bounded) for the items, then create or extend the collection."""
+    try:
+        await plex.refresh_section(section_id, path=str(folder))
+        items = await _wait_for_items(plex, section_id, folder, file_stems, wait_seconds)
+        if not items:
+            raise DeliveryFailed("Plex did not list the downloaded files in time")
+        keys = [item.rating_key for item in items]
+        collection_id = existing_collection or await _collection_named(plex, section_id, title)
+        if collection_id is None:
+            collection = await plex.create_collection(section_id, title, keys)
+            collection_id = collection.rating_key
+        else:
+            await plex.add_to_collection(collection_id, keys)
+    except MediaNestError as exc:
+        raise DeliveryFailed(f"Plex: {exc.message}") from exc
+    log.info("youtube_plex_collection", collection_id=collection_id, items=len(keys))
+    return Delivered(collection_id, len(items), len(file_stems))
+
+
+async def remove_collection(plex: PlexClient, collection_id: str) -> None:
+    try:
+        await plex.delete_collection(collection_id)
+    except MediaNestError as exc:
+        log.warning("youtube_plex_collection_not_removed", error=exc.code)
+
+
+async def _wait_for_items(
+    plex: PlexClient, section_id: str, folder: Path, stems: list[str], wait_seconds: float
+) -> list[PlexItem]:
+    deadline = time.monotonic() + wait_seconds
+    delay = FIRST_LOOK_DELAY
+    wanted = set(stems)
+    found: list[PlexItem] = []
+    while True:
+        found = await _matching_items(plex, section_id, folder, wanted)
+        if len(found) >= len(wanted) or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(MAX_LOOK_DELAY, delay * 2)
+
+
+async def _matching_items(
+    plex: PlexClient, section_id: str, folder: Path, stems: set[str]
+) -> list[PlexItem]:
+    """Items of the section that are our files: by file path when Plex gives it, else by
+    title (the "Plex Video Files" scanner titles an item after its file name)."""
+    matched: list[PlexItem] = []
+    start = 0
+    while True:
+        page = await plex.section_items(section_id, start=start, size=PAGE_SIZE)
+        for item in page.items:
+            files = [Path(f) for f in item.files]
+            if files:
+                if any(f.parent == folder and f.stem in stems for f in files):
+                    matched.append(item)
+            elif item.title in stems:
+                matched.append(item)
+        start += len(page.items)
+        if not page.items or start >= page.total:
+            return matched
+
+
+async def _collection_named(plex: PlexClient, section_id: str, title: str) -> str | None:
+    start = 0
+    while True:
+        snapshot = await plex.section_collections(section_id, start=start, size=PAGE_SIZE)
+        page = snapshot.value
+        for collection in page.items:
+            if collection.title == title:
+                return collection.rating_key
+        start += len(page.items)
+        if not page.items or start >= page.total:
+            return None

@@ -1,0 +1,148 @@
+"""The supervisor of one running job: throttled progress events, stored progress,
+heartbeats and the cancel check, all from one small loop on the event loop.
+
+yt-dlp's hook only writes numbers into a `ProgressState` (from its thread); this loop
+reads them every `EMIT_INTERVAL` and emits when something changed, so a download
+sends at most ~2 events per second however chatty yt-dlp is, and the database sees a
+write every `store_interval` (which doubles as the heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from medianest.core.logging import get_logger
+from medianest.youtube.downloader import ProgressState
+from medianest.youtube.queue import JobQueue
+
+log = get_logger(__name__)
+
+PROGRESS_EVENT = "youtube:progress"
+EMIT_INTERVAL = 0.5  # seconds: at most ~2 events/s per download
+STORE_INTERVAL = 2.0  # seconds between progress writes (and heartbeats) while busy
+
+# (user_id, event, payload): ctx.realtime.emit_to_user, or a Redis emitter in a worker.
+Emit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class JobView:
+    """What the job looks like right now; mutated by the runner, read by the reporter."""
+
+    download_id: uuid.UUID
+    user_id: uuid.UUID
+    title: str | None
+    status: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+    current: int | None = None  # index into items of the item being downloaded
+    item_progress: ProgressState = field(default_factory=ProgressState)
+
+    def percent(self) -> float:
+        if not self.items:
+            return 0.0
+        done = sum(1 for i in self.items if i["state"] in ("completed", "failed"))
+        fraction = self.item_progress.fraction if self.current is not None else 0.0
+        return round(min(100.0, 100.0 * (done + fraction) / len(self.items)), 1)
+
+    def bytes_done(self) -> int:
+        return sum(int(i.get("bytes") or 0) for i in self.items)
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "downloadId": str(self.download_id),
+            "status": self.status,
+            "progress": self.percent(),
+            "currentItem": (self.current + 1) if self.current is not None else None,
+            "totalItems": len(self.items),
+            "title": self.title,
+        }
+        if self.current is not None:
+            speed, eta = self.item_progress.speed, self.item_progress.eta
+            if speed is not None:
+                data["speed"] = round(float(speed))
+            if eta is not None:
+                data["eta"] = eta
+        return data
+
+    def stored_items(self) -> list[dict[str, Any]]:
+        items = copy.deepcopy(self.items)
+        if self.current is not None and self.current < len(items):
+            items[self.current]["progress"] = round(100.0 * self.item_progress.fraction, 1)
+        return items
+
+
+class ProgressReporter:
+    def __init__(
+        self,
+        view: JobView,
+        *,
+        queue: JobQueue,
+        emit: Emit,
+        cancel: threading.Event,
+        store_interval: float = STORE_INTERVAL,
+    ) -> None:
+        self.view = view
+        self.queue = queue
+        self._emit = emit
+        self.cancel = cancel
+        self.store_interval = store_interval
+        self.lost = False  # the row is gone or another worker took it
+        self._last_sent: dict[str, Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ProgressReporter:
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def emit_now(self) -> None:
+        """Send the current state at once (state changes are never throttled away)."""
+        await self._send(self.view.payload(), force=True)
+
+    async def store_now(self) -> None:
+        beat = await self.queue.heartbeat(
+            self.view.download_id,
+            progress=self.view.percent(),
+            items=self.view.stored_items(),
+            bytes_downloaded=self.view.bytes_done(),
+            title=self.view.title,
+            status=self.view.status,
+        )
+        if not beat.owned:
+            self.lost = True
+        if beat.cancel_requested:
+            self.cancel.set()
+
+    async def _loop(self) -> None:
+        last_store = time.monotonic()
+        while True:
+            await asyncio.sleep(EMIT_INTERVAL)
+            try:
+                await self._send(self.view.payload(), force=False)
+                if time.monotonic() - last_store >= self.store_interval:
+                    last_store = time.monotonic()
+                    await self.store_now()
+            except Exception as exc:  # a hiccup (DB busy, Redis down) must not kill the job
+                log.warning("youtube_progress_report_failed", error=type(exc).__name__)
+
+    async def _send(self, payload: dict[str, Any], *, force: bool) -> None:
+        if not force and payload == self._last_sent:
+            return
+        self._last_sent = payload
+        try:
+            await self._emit(str(self.view.user_id), PROGRESS_EVENT, payload)
+        except Exception as exc:  # live progress is best effort; the row keeps the truth
+            log.warning("youtube_progress_emit_failed", error=type(exc).__name__)

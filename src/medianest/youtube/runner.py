@@ -1,0 +1,270 @@
+"""Run one claimed download job: expand, download each item, hand the result to Plex.
+
+A failed item does not fail the playlist (the item records why); a cancelled job
+removes the item in progress; a job interrupted by a shutdown goes back to the queue
+and, when picked up again, skips the items already on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from medianest.core.errors import ValidationFailed
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.settings import Settings
+from medianest.youtube import files, plex_delivery
+from medianest.youtube.downloader import (
+    DownloadStopped,
+    ItemFailed,
+    PlaylistEntry,
+    ProgressState,
+    download_item,
+    expand,
+)
+from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest.youtube.progress import Emit, JobView, ProgressReporter
+from medianest.youtube.queue import JobQueue
+from medianest.youtube.urls import validate_download_url
+
+log = get_logger(__name__)
+
+# Errors that retrying will not fix: fail at once instead of backing off.
+PERMANENT_KINDS = frozenset({"unavailable", "private"})
+
+
+@dataclass
+class JobControl:
+    """Set by the worker pool: `cancel` stops the job; `shutdown` says why (re-queue it)."""
+
+    cancel: threading.Event
+    shutdown: bool = False
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        services: dict[str, Any],
+        queue: JobQueue,
+        emit: Emit,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.services = services
+        self.queue = queue
+        self.emit = emit
+        self.root = settings.resolved_download_root
+
+    async def run(self, job_id: uuid.UUID, control: JobControl) -> None:
+        async with self.session_factory() as session:
+            job = await session.get(YoutubeDownload, job_id)
+        if job is None:
+            return
+        view = JobView(job.id, job.user_id, job.title, DownloadStatus.DOWNLOADING.value,
+                       [dict(i) for i in (job.items or [])])
+        reporter = ProgressReporter(
+            view,
+            queue=self.queue,
+            emit=self.emit,
+            cancel=control.cancel,
+            store_interval=min(2.0, self.settings.worker_heartbeat_seconds),
+        )
+        try:
+            await self._run(job, view, reporter, control)
+        except Exception as exc:  # a bug or an outage: retry with backoff, never lose the job
+            log.exception("youtube_job_crashed", download_id=str(job_id))
+            await self.queue.retry_later(
+                job_id, attempts=job.attempts, error=f"Unexpected error: {type(exc).__name__}"
+            )
+
+    async def _run(
+        self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter, control: JobControl
+    ) -> None:
+        if job.cancel_requested:
+            await self._stopped(job, view, reporter, control, folder=None)
+            return
+        try:
+            accepted = validate_download_url(job.url, extra_hosts=self.settings.youtube_extra_host_list)
+        except ValidationFailed as exc:  # the allow-list changed since it was queued
+            await self._fail(view, reporter, exc.message)
+            return
+        if files.free_bytes(self.root) < self.settings.download_min_free_bytes:
+            view.status = DownloadStatus.QUEUED.value
+            await self.queue.retry_later(
+                job.id, attempts=job.attempts, count_attempt=False, pause_reason="DISK_LOW",
+                error="Waiting for free disk space", delay=self.settings.download_retry_base_seconds,
+            )
+            await reporter.emit_now()
+            return
+        await reporter.emit_now()
+        if not view.items:
+            try:
+                expanded = await asyncio.to_thread(expand, job.url, extractors=accepted.extractors)
+            except ItemFailed as exc:
+                if exc.kind in PERMANENT_KINDS:
+                    await self._fail(view, reporter, f"Could not read the link: {exc}")
+                else:
+                    await self.queue.retry_later(
+                        job.id, attempts=job.attempts, error=f"Could not read the link: {exc}"
+                    )
+                return
+            view.title = expanded.title
+            view.items = [
+                {"index": n, "key": e.key, "title": e.title, "url": e.url, "file": None,
+                 "state": "pending", "error": None, "errorKind": None, "bytes": 0, "progress": 0}
+                for n, e in enumerate(expanded.entries)
+            ]
+        folder = self._folder(job, view)
+        await self.queue.heartbeat(job.id, title=view.title, folder=str(folder), items=view.items)
+        async with reporter:
+            stopped = await self._download_items(job, view, folder, control)
+        if stopped or reporter.lost:
+            await self._stopped(job, view, reporter, control, folder=folder)
+            return
+        await self._deliver(job, view, reporter, folder)
+
+    def _folder(self, job: YoutubeDownload, view: JobView) -> Path:
+        if job.folder:
+            return Path(job.folder)
+        base = files.user_dir(self.root, job.user_id)
+        return files.ensure_dir(base / files.safe_name(view.title, fallback="playlist"), root=self.root)
+
+    async def _download_items(
+        self, job: YoutubeDownload, view: JobView, folder: Path, control: JobControl
+    ) -> bool:
+        """Download every pending item; True when the job was stopped midway."""
+        accepted = validate_download_url(job.url, extra_hosts=self.settings.youtube_extra_host_list)
+        files.ensure_dir(folder, root=self.root)
+        for index, item in enumerate(view.items):
+            if item["state"] in ("completed", "failed"):
+                continue
+            if control.cancel.is_set():
+                return True
+            stem = files.item_stem(index, item["title"])
+            view.current, view.item_progress = index, ProgressState()
+            item["state"] = "downloading"
+            try:
+                path = await asyncio.to_thread(
+                    download_item,
+                    _entry(item),
+                    folder=folder,
+                    stem=stem,
+                    quality=job.quality,
+                    extractors=accepted.extractors,
+                    cancel=control.cancel,
+                    progress=view.item_progress,
+                )
+            except DownloadStopped:
+                files.remove_item_files(folder, stem)
+                item["state"] = "pending" if control.shutdown else "cancelled"
+                view.current = None
+                return True
+            except ItemFailed as exc:
+                files.remove_item_files(folder, stem)
+                item.update(state="failed", error=str(exc), errorKind=exc.kind)
+                log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
+            else:
+                relative = path.relative_to(files.user_dir(self.root, job.user_id))
+                item.update(state="completed", file=str(relative), bytes=path.stat().st_size,
+                            progress=100, error=None, errorKind=None)
+            view.current = None
+        return False
+
+    async def _deliver(
+        self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter, folder: Path
+    ) -> None:
+        completed = [i for i in view.items if i["state"] == "completed"]
+        if view.items and not completed:
+            first = next((i["error"] for i in view.items if i.get("error")), "unknown error")
+            await self._fail(view, reporter, f"No item could be downloaded: {first}")
+            return
+        view.status = DownloadStatus.PROCESSING.value
+        await reporter.store_now()
+        await reporter.emit_now()
+        collection_id, note = job.plex_collection_id, None
+        plex = await plex_delivery.owner_client(self.services)
+        if plex is not None and completed:
+            try:
+                section = await plex_delivery.find_section(
+                    plex, folder, plex_delivery.configured_section(self.settings, self.services)
+                )
+                delivered = await plex_delivery.deliver(
+                    plex,
+                    section_id=section,
+                    folder=folder,
+                    title=view.title or folder.name,
+                    file_stems=[Path(i["file"]).stem for i in completed],
+                    existing_collection=job.plex_collection_id,
+                    wait_seconds=self.settings.plex_scan_wait_seconds,
+                )
+                collection_id = delivered.collection_id
+            except plex_delivery.DeliveryFailed as exc:
+                note = f"Downloaded, but the Plex collection was not updated: {exc}"
+                log.warning("youtube_plex_delivery_failed", download_id=str(job.id))
+        failed = len(view.items) - len(completed)
+        if note is None and failed:
+            note = f"{failed} of {len(view.items)} items failed"
+        view.status = DownloadStatus.COMPLETED.value
+        await self.queue.finish(
+            job.id,
+            status=view.status,
+            progress=100.0,
+            items=view.stored_items(),
+            bytes_downloaded=view.bytes_done(),
+            plex_collection_id=collection_id,
+            error=note,
+            completed_at=utcnow(),
+            next_attempt_at=None,
+        )
+        await reporter.emit_now()
+        log.info("youtube_job_completed", download_id=str(job.id), items=len(view.items),
+                 failed=failed)
+
+    async def _fail(self, view: JobView, reporter: ProgressReporter, reason: str) -> None:
+        view.status = DownloadStatus.FAILED.value
+        await self.queue.finish(
+            view.download_id, status=view.status, error=reason, items=view.stored_items(),
+            completed_at=utcnow(),
+        )
+        await reporter.emit_now()
+
+    async def _stopped(
+        self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter,
+        control: JobControl, *, folder: Path | None,
+    ) -> None:
+        if control.shutdown and not reporter.lost:
+            view.status = DownloadStatus.QUEUED.value
+            await self.queue.retry_later(
+                job.id, attempts=job.attempts, count_attempt=False, delay=0.0,
+                error="Interrupted by a restart; resuming",
+            )
+            return
+        view.status = DownloadStatus.CANCELLED.value
+        stored = await self.queue.finish(
+            job.id, status=view.status, items=view.stored_items(), completed_at=utcnow()
+        )
+        if not stored and folder is not None and not await self._exists(job.id):
+            # Deleted while running: the API removed what it saw; remove what came after.
+            for item in view.items:
+                files.remove_item_files(folder, files.item_stem(item["index"], item["title"]))
+            files.remove_dir_if_empty(folder)
+        await reporter.emit_now()
+        log.info("youtube_job_cancelled", download_id=str(job.id))
+
+    async def _exists(self, job_id: uuid.UUID) -> bool:
+        async with self.session_factory() as session:
+            return await session.get(YoutubeDownload, job_id) is not None
+
+
+def _entry(item: dict[str, Any]) -> PlaylistEntry:
+    return PlaylistEntry(str(item["key"]), str(item["title"]), str(item["url"]))

@@ -1,0 +1,93 @@
+"""Request and response shapes of the YouTube download API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from medianest.core.envelope import ApiInput, ApiModel
+from medianest.youtube.models import YoutubeDownload
+
+Quality = Literal["best", "1080p", "720p", "audio"]
+
+
+class DownloadRequest(ApiInput):
+    url: str = Field(min_length=1, max_length=2048, description="A YouTube playlist or video link")
+    quality: Quality | None = Field(default=None, description="Defaults to the server's setting")
+
+
+class DownloadItem(ApiModel):
+    index: int
+    title: str
+    state: Literal["pending", "downloading", "completed", "failed", "cancelled"]
+    progress: float = 0
+    file: str | None = Field(default=None, description="Relative to the user's download folder")
+    bytes: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+
+
+class Download(ApiModel):
+    id: uuid.UUID
+    url: str
+    title: str | None
+    quality: str
+    status: str
+    progress: float
+    total_items: int
+    completed_items: int
+    failed_items: int
+    items: list[DownloadItem]
+    folder: str | None = Field(description="Relative to the user's download folder")
+    bytes_downloaded: int
+    error: str | None
+    pause_reason: str | None
+    cancel_requested: bool
+    attempts: int
+    plex_collection_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+def _item(raw: dict[str, Any]) -> DownloadItem:
+    return DownloadItem(
+        index=int(raw.get("index", 0)),
+        title=str(raw.get("title") or ""),
+        state=raw.get("state", "pending"),
+        progress=float(raw.get("progress") or 0),
+        file=raw.get("file"),
+        bytes=int(raw.get("bytes") or 0),
+        error=raw.get("error"),
+        error_kind=raw.get("errorKind"),
+    )
+
+
+def to_download(job: YoutubeDownload) -> Download:
+    items = [_item(i) for i in (job.items or [])]
+    return Download(
+        id=job.id,
+        url=job.url,
+        title=job.title,
+        quality=job.quality,
+        status=job.status,
+        progress=job.progress or 0.0,
+        total_items=len(items),
+        completed_items=sum(1 for i in items if i.state == "completed"),
+        failed_items=sum(1 for i in items if i.state == "failed"),
+        items=items,
+        folder=Path(job.folder).name if job.folder else None,
+        bytes_downloaded=job.bytes_downloaded or 0,
+        error=job.error,
+        pause_reason=job.pause_reason,
+        cancel_requested=bool(job.cancel_requested),
+        attempts=job.attempts or 0,
+        plex_collection_id=job.plex_collection_id,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+    )

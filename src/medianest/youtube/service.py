@@ -1,0 +1,165 @@
+"""YouTube downloads: submit (validated, rate limited, de-duplicated), list, read,
+cancel and delete. Services never commit; the queue is nudged only after the
+request's commit succeeded (an `after_commit` hook), so a worker never looks for a
+row that is not there yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from medianest.auth.models import User
+from medianest.core.context import AppContext
+from medianest.core.errors import Conflict
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.youtube import files, plex_delivery
+from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest.youtube.queue import FINISHED, RUNNING
+from medianest.youtube.signals import get_signals
+from medianest.youtube.urls import validate_download_url
+
+log = get_logger(__name__)
+
+ACTIVE = (DownloadStatus.QUEUED.value, *RUNNING)
+RATE_WINDOW_SECONDS = 3600
+
+
+def _after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run `action` on the event loop once this session's transaction has committed."""
+    loop = asyncio.get_running_loop()
+
+    def fire(_session: Session) -> None:
+        loop.create_task(action())
+
+    event.listen(session.sync_session, "after_commit", fire, once=True)
+
+
+def youtube_limit(ctx: AppContext) -> int:
+    limits = ctx.services.get("runtime_limits")
+    value = getattr(limits, "youtube_per_hour", None) if limits is not None else None
+    return int(value) if value else ctx.settings.rate_limit_youtube_per_hour
+
+
+async def submit(
+    session: AsyncSession, *, ctx: AppContext, user: User, url: str, quality: str | None
+) -> YoutubeDownload:
+    """Queue a download for `user` (400 bad URL, 409 already active, 429 over the limit)."""
+    accepted = validate_download_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
+    duplicate = await session.scalar(
+        select(YoutubeDownload.id).where(
+            YoutubeDownload.user_id == user.id,
+            YoutubeDownload.url == accepted.url,
+            YoutubeDownload.status.in_(ACTIVE),
+        )
+    )
+    if duplicate is not None:
+        raise _already_active(duplicate)
+    limit = youtube_limit(ctx)
+    result = await ctx.rate_limiter.hit(
+        f"youtube:{user.id}", limit=limit, window_seconds=RATE_WINDOW_SECONDS
+    )
+    result.raise_if_exceeded(f"You can start {limit} downloads per hour. Try again later.")
+    job = YoutubeDownload(
+        user_id=user.id,
+        url=accepted.url,
+        quality=quality or ctx.settings.default_download_quality,
+        status=DownloadStatus.QUEUED.value,
+        progress=0.0,
+        items=[],
+        attempts=0,
+        cancel_requested=False,
+    )
+    session.add(job)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Two identical submissions raced; the partial unique index let one through.
+        raise _already_active(None) from None
+    _after_commit(session, get_signals(ctx.services, ctx.redis).job_added)
+    log.info("youtube_download_queued", download_id=str(job.id), kind=accepted.kind)
+    return job
+
+
+def _already_active(existing: uuid.UUID | None) -> Conflict:
+    return Conflict(
+        "This link is already queued or downloading.",
+        details={"downloadId": str(existing)} if existing else {},
+    )
+
+
+async def list_downloads(
+    session: AsyncSession, *, user_id: uuid.UUID, page: int, page_size: int
+) -> tuple[list[YoutubeDownload], int]:
+    total = await session.scalar(
+        select(func.count()).select_from(YoutubeDownload).where(YoutubeDownload.user_id == user_id)
+    )
+    rows = await session.scalars(
+        select(YoutubeDownload)
+        .where(YoutubeDownload.user_id == user_id)
+        .order_by(YoutubeDownload.created_at.desc(), YoutubeDownload.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), int(total or 0)
+
+
+async def cancel(session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload) -> YoutubeDownload:
+    """Stop a queued or running download; finished items stay, the partial one goes."""
+    if job.status in FINISHED:
+        raise Conflict("This download has already finished.", details={"status": job.status})
+    job.cancel_requested = True
+    if job.status == DownloadStatus.QUEUED.value:
+        job.status = DownloadStatus.CANCELLED.value
+        job.completed_at = utcnow()
+    else:
+        _after_commit(session, lambda: get_signals(ctx.services, ctx.redis).cancel(str(job.id)))
+    return job
+
+
+async def delete(session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload) -> None:
+    """Cancel if running, delete its files, its Plex collection and the record."""
+    download_id = str(job.id)
+    if job.status in ACTIVE:
+        await get_signals(ctx.services, ctx.redis).cancel(download_id)
+    _delete_files(ctx.settings.resolved_download_root, job)
+    if job.plex_collection_id and not await _collection_shared(session, job):
+        plex = await plex_delivery.owner_client(ctx.services)
+        if plex is not None:
+            await plex_delivery.remove_collection(plex, job.plex_collection_id)
+    await session.delete(job)
+    await session.flush()
+    log.info("youtube_download_deleted", download_id=download_id)
+
+
+async def _collection_shared(session: AsyncSession, job: YoutubeDownload) -> bool:
+    """Whether another download (any user's) also fills this collection."""
+    other = await session.scalar(
+        select(YoutubeDownload.id).where(
+            YoutubeDownload.plex_collection_id == job.plex_collection_id,
+            YoutubeDownload.id != job.id,
+        )
+    )
+    return other is not None
+
+
+def _delete_files(root: Path, job: YoutubeDownload) -> None:
+    if not job.folder:
+        return
+    folder = Path(job.folder)
+    if not files.is_within(folder.resolve(), files.user_dir(root, job.user_id).resolve()):
+        log.warning("youtube_folder_outside_user_dir", download_id=str(job.id))
+        return
+    items: list[dict[str, Any]] = list(job.items or [])
+    for item in items:
+        files.remove_item_files(folder, files.item_stem(int(item.get("index", 0)), item.get("title")))
+    files.remove_dir_if_empty(folder)

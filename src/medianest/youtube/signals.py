@@ -1,0 +1,117 @@
+"""Nudges between the API and the download workers: "a job was queued", "cancel job X".
+
+In one process an `asyncio.Event` and direct callbacks are enough. With Redis, the
+same nudges go over pub/sub, so a worker in another process (`medianest worker`)
+reacts at once. Nudges are only a shortcut: workers also poll the table slowly and
+read `cancel_requested`, so a lost message delays work, it never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
+WAKE_CHANNEL = "medianest:youtube:wake"
+CANCEL_CHANNEL = "medianest:youtube:cancel"
+SERVICE_KEY = "youtube_signals"
+
+CancelHandler = Callable[[str], None]
+
+
+class QueueSignals:
+    def __init__(self, redis: Redis | None) -> None:
+        self.redis = redis
+        self._wake: asyncio.Event | None = None
+        self.cancel_handlers: list[CancelHandler] = []
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def wake_event(self) -> asyncio.Event:
+        if self._wake is None:  # created on first use, inside the running loop
+            self._wake = asyncio.Event()
+        return self._wake
+
+    async def job_added(self) -> None:
+        self.wake_event.set()
+        await self._publish(WAKE_CHANNEL, "1")
+
+    async def cancel(self, download_id: str) -> None:
+        self._cancel_locally(download_id)
+        await self._publish(CANCEL_CHANNEL, download_id)
+
+    async def wait(self, timeout: float) -> None:
+        """Until a nudge arrives or `timeout` passes; then re-arms."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake_event.wait(), timeout)
+        self.wake_event.clear()
+
+    def _cancel_locally(self, download_id: str) -> None:
+        for handler in self.cancel_handlers:
+            handler(download_id)
+
+    async def _publish(self, channel: str, message: str) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.publish(channel, message)
+        except (RedisError, OSError) as exc:
+            log.warning("youtube_signal_unpublished", channel=channel, error=type(exc).__name__)
+
+    def start_listening(self) -> None:
+        """Receive nudges from other processes (only meaningful with Redis)."""
+        if self.redis is not None and self._listener is None:
+            self._listener = asyncio.create_task(self._listen(self.redis))
+
+    async def stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+
+    async def _listen(self, redis: Redis) -> None:
+        while True:
+            pubsub = redis.pubsub()
+            try:
+                await pubsub.subscribe(WAKE_CHANNEL, CANCEL_CHANNEL)
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        self._dispatch(message)
+            except (RedisError, OSError) as exc:
+                log.warning("youtube_signal_listener_down", error=type(exc).__name__)
+                await asyncio.sleep(2.0)  # the slow poll keeps work moving meanwhile
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = _text(message.get("channel"))
+        data = _text(message.get("data"))
+        if channel == WAKE_CHANNEL:
+            self.wake_event.set()
+        elif channel == CANCEL_CHANNEL and data:
+            self._cancel_locally(data)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def get_signals(services: dict[str, Any], redis: Redis | None) -> QueueSignals:
+    """The process's one `QueueSignals` (created on first use)."""
+    signals = services.get(SERVICE_KEY)
+    if signals is None:
+        signals = QueueSignals(redis)
+        services[SERVICE_KEY] = signals
+    assert isinstance(signals, QueueSignals)
+    return signals

@@ -1,0 +1,163 @@
+"""The download workers: claim jobs from the queue and run them, within the limits.
+
+Two ways to run them: inside `medianest serve` (`start_in_process`, the embedded
+default) or as their own process (`medianest worker`, `run_standalone`). Either way a
+pool runs up to `worker_concurrency` jobs; the claim query enforces that limit and the
+per-user one across every process. The pool wakes on a nudge (asyncio.Event, or Redis
+pub/sub from other processes) and otherwise polls every `worker_poll_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from medianest.core.context import AppContext
+from medianest.core.logging import get_logger
+from medianest.youtube.progress import Emit
+from medianest.youtube.queue import JobQueue
+from medianest.youtube.runner import JobControl, JobRunner
+from medianest.youtube.signals import QueueSignals, get_signals
+
+log = get_logger(__name__)
+
+SERVICE_KEY = "youtube_workers"
+STOP_GRACE_SECONDS = 10.0
+
+
+class DownloadWorkers:
+    def __init__(self, ctx: AppContext, *, emit: Emit, slots: int | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.slots = slots or ctx.settings.worker_concurrency
+        self.worker_id = f"{ctx.instance_id}:{uuid.uuid4().hex[:4]}"
+        self.queue = JobQueue(ctx.session_factory, ctx.settings, worker_id=self.worker_id)
+        self.signals: QueueSignals = get_signals(ctx.services, ctx.redis)
+        self.runner = JobRunner(
+            session_factory=ctx.session_factory,
+            settings=ctx.settings,
+            services=ctx.services,
+            queue=self.queue,
+            emit=emit,
+        )
+        self.running: dict[uuid.UUID, tuple[asyncio.Task[None], JobControl]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.last_loop_at: float | None = None
+        self.last_error: str | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.signals.cancel_handlers.append(self.cancel)
+        self.signals.start_listening()
+        self._loop_task = asyncio.create_task(self._loop())
+        log.info("youtube_workers_started", worker=self.worker_id, slots=self.slots)
+
+    async def stop(self) -> None:
+        """Stop claiming; interrupt running jobs, which go back to the queue at once."""
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for _task, control in self.running.values():
+            control.shutdown = True
+            control.cancel.set()
+        tasks = [task for task, _ in self.running.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        with contextlib.suppress(ValueError):
+            self.signals.cancel_handlers.remove(self.cancel)
+        await self.signals.stop_listening()
+        log.info("youtube_workers_stopped", worker=self.worker_id)
+
+    def cancel(self, download_id: str) -> None:
+        """Stop a job this process runs (called for local and Redis-relayed cancels)."""
+        with contextlib.suppress(ValueError):
+            entry = self.running.get(uuid.UUID(download_id))
+            if entry is not None:
+                entry[1].cancel.set()
+
+    # --- the loop -------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        next_recovery = 0.0
+        while not self._stopping:
+            self.last_loop_at = time.time()
+            try:
+                if time.monotonic() >= next_recovery:
+                    await self.queue.recover_stale()
+                    next_recovery = time.monotonic() + min(
+                        self.settings.worker_stale_seconds / 2, self.settings.worker_poll_seconds
+                    )
+                while len(self.running) < self.slots and not self._stopping:
+                    job_id = await self.queue.claim()
+                    if job_id is None:
+                        break
+                    self._launch(job_id)
+                self.last_error = None
+            except Exception as exc:  # the database may be down for a while: keep trying
+                self.last_error = type(exc).__name__
+                log.warning("youtube_worker_loop_failed", error=self.last_error)
+            await self.signals.wait(self._poll_interval())
+
+    def _poll_interval(self) -> float:
+        interval = self.settings.worker_poll_seconds
+        if self.running:  # heartbeats must be written and stale jobs found in time
+            interval = min(interval, self.settings.worker_heartbeat_seconds)
+        return min(interval, self.settings.worker_stale_seconds / 2)
+
+    def _launch(self, job_id: uuid.UUID) -> None:
+        control = JobControl(cancel=threading.Event())
+        task = asyncio.create_task(self._run(job_id, control))
+        self.running[job_id] = (task, control)
+
+    async def _run(self, job_id: uuid.UUID, control: JobControl) -> None:
+        try:
+            await self.runner.run(job_id, control)
+        finally:
+            self.running.pop(job_id, None)
+            self.signals.wake_event.set()  # a slot is free: look for the next job
+
+    # --- health ---------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker_id,
+            "running": len(self.running),
+            "slots": self.slots,
+            "lastLoopAt": self.last_loop_at,
+            "lastError": self.last_error,
+        }
+
+
+def realtime_emitter(ctx: AppContext) -> Emit:
+    async def emit(user_id: str, event: str, data: dict[str, Any]) -> None:
+        await ctx.realtime.emit_to_user(user_id, event, data)
+
+    return emit
+
+
+async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
+    """Background starter for `medianest serve` (when `run_worker_in_process`)."""
+    workers = DownloadWorkers(ctx, emit=realtime_emitter(ctx))
+    await workers.start()
+    ctx.services[SERVICE_KEY] = workers
+    ctx.services["worker_health"] = _health_check(workers)
+    return workers.stop
+
+
+def _health_check(workers: DownloadWorkers) -> Callable[[], Awaitable[Any]]:
+    async def check() -> Any:
+        from medianest.ops.router import CheckResult  # ops imports app-level modules
+
+        stalled_after = max(60.0, 3 * workers.settings.worker_poll_seconds)
+        alive = workers.last_loop_at is not None and time.time() - workers.last_loop_at < stalled_after
+        if workers.last_error or not alive:
+            return CheckResult(status="error", error=workers.last_error or "worker loop stalled")
+        return CheckResult(status="ok")
+
+    return check

@@ -1,0 +1,71 @@
+"""Auth fixtures: the plex.tv simulator on loopback and apps pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from medianest.app import MediaNestApp
+from medianest.settings import Settings
+from medianest.simulators import PlexSimulator, PlexTvSimulator
+from tests.factories.users import make_client
+
+
+@pytest.fixture(scope="session")
+def _plextv_server() -> Iterator[PlexTvSimulator]:
+    with PlexTvSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def _plex_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
+    with PlexSimulator(youtube_dir=tmp_path_factory.mktemp("youtube")) as sim:
+        yield sim
+
+
+@pytest.fixture
+def plextv(_plextv_server: PlexTvSimulator) -> PlexTvSimulator:
+    _plextv_server.reset()
+    return _plextv_server
+
+
+@pytest.fixture
+def plex_server(_plex_server: PlexSimulator) -> PlexSimulator:
+    _plex_server.reset()
+    return _plex_server
+
+
+@pytest.fixture
+def plex_settings(
+    make_settings: Callable[..., Settings], plextv: PlexTvSimulator
+) -> Callable[..., Settings]:
+    """Settings for an app whose plex.tv is the simulator."""
+
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "plex_tv_url": plextv.url,
+            "plex_app_url": plextv.url,
+            "http_retry_attempts": 1,
+        }
+        values.update(overrides)
+        return make_settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+async def plex_app(
+    app_factory: Callable[[Settings], Any], plex_settings: Callable[..., Settings]
+) -> MediaNestApp:
+    started: MediaNestApp = await app_factory(plex_settings())
+    return started
+
+
+@pytest.fixture
+async def browser(plex_app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous browser (keeps cookies) talking to the plex-enabled app."""
+    async with make_client(plex_app) as client:
+        yield client

@@ -1,0 +1,46 @@
+"""Small helpers that drive the auth endpoints the way a browser or script does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from medianest.admin.models import AuditLog
+from medianest.app import MediaNestApp
+from medianest.auth.cookies import CSRF_COOKIE
+from medianest.db.engine import session_scope
+
+
+async def password_sign_in(
+    client: httpx.AsyncClient, username: str, password: str, *, remember_me: bool = False
+) -> httpx.Response:
+    response = await client.post(
+        "/api/auth/admin",
+        json={"username": username, "password": password, "rememberMe": remember_me},
+    )
+    if response.status_code == 200:
+        client.headers["X-CSRF-Token"] = client.cookies[CSRF_COOKIE]
+    return response
+
+
+def set_cookie_header(response: httpx.Response, name: str) -> str | None:
+    """The raw Set-Cookie line for `name`, to check its flags."""
+    for line in response.headers.get_list("set-cookie"):
+        if line.split("=", 1)[0].strip() == name:
+            return line
+    return None
+
+
+async def audit_actions(app: MediaNestApp) -> list[tuple[str, Any]]:
+    async with session_scope(app.ctx.session_factory) as session:
+        rows = await session.scalars(select(AuditLog).order_by(AuditLog.created_at))
+        return [(row.action, row.details) for row in rows]
+
+
+def cookie(client: httpx.AsyncClient, name: str) -> str | None:
+    """A cookie's value, preferring the one the server set over one the test planted."""
+    found = [c for c in client.cookies.jar if c.name == name]
+    found.sort(key=lambda c: c.domain != "")
+    return found[-1].value if found else None

@@ -1,0 +1,107 @@
+"""Remember me: one-time tokens rotated on every use, stored only as SHA-256, and a
+reused token revoking its whole family (theft detection)."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from medianest.app import MediaNestApp
+from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
+from medianest.auth.models import SessionToken, User
+from medianest.core.tokens import hash_token
+from medianest.db.engine import session_scope
+from tests.auth.flows import cookie, password_sign_in, set_cookie_header
+from tests.factories.users import TEST_PASSWORD, make_client
+
+
+async def _remembered_browser(app: MediaNestApp, remember_token: str) -> httpx.AsyncClient:
+    """A browser whose session ended but which still holds the remember-me cookie."""
+    client = make_client(app)
+    client.cookies.set(REMEMBER_COOKIE, remember_token)
+    return client
+
+
+async def _tokens(app: MediaNestApp) -> list[SessionToken]:
+    async with session_scope(app.ctx.session_factory) as session:
+        return list(await session.scalars(select(SessionToken).order_by(SessionToken.created_at)))
+
+
+async def test_remember_me_cookie_lasts_ninety_days_and_only_its_hash_is_stored(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    response = await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    line = set_cookie_header(response, REMEMBER_COOKIE) or ""
+    assert f"Max-Age={90 * 86400}" in line and "HttpOnly" in line
+    token = client.cookies[REMEMBER_COOKIE]
+    assert len(token) >= 43  # 256 bits, url-safe base64
+    [row] = await _tokens(app)
+    assert row.token_hash == hash_token(token)
+    assert token not in {row.token_hash, str(row.id), str(row.family_id)}
+
+
+async def test_a_remembered_browser_gets_a_new_session_and_a_rotated_token(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    first_token = client.cookies[REMEMBER_COOKIE]
+    async with await _remembered_browser(app, first_token) as browser:
+        restored = await browser.get("/api/auth/session")
+        assert restored.status_code == 200
+        assert restored.json()["data"]["user"]["username"] == "admin"
+        assert cookie(browser, SESSION_COOKIE)
+        second_token = cookie(browser, REMEMBER_COOKIE)
+        assert second_token != first_token
+        # The new session works on its own now.
+    async with make_client(app) as same_browser:
+        same_browser.cookies.set(SESSION_COOKIE, cookie(browser, SESSION_COOKIE) or "")
+        assert (await same_browser.get("/api/auth/session")).status_code == 200
+    first, second = await _tokens(app)
+    assert first.used_at is not None and first.family_id == second.family_id
+    assert second.used_at is None and second.revoked_at is None
+
+
+async def test_a_reused_remember_token_revokes_the_family_and_ends_the_sessions(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    stolen = client.cookies[REMEMBER_COOKIE]
+    async with await _remembered_browser(app, stolen) as thief:
+        assert (await thief.get("/api/auth/session")).status_code == 200
+        thief_rotated = cookie(thief, REMEMBER_COOKIE)
+
+        # The victim's browser presents the same (now used) token: theft detected.
+        async with await _remembered_browser(app, stolen) as victim:
+            reused = await victim.get("/api/auth/session")
+        assert reused.status_code == 401
+        assert reused.json()["error"]["details"]["reason"] == "remember_token_reused"
+
+        # The thief's session and its rotated token are dead too.
+        assert (await thief.get("/api/auth/session")).status_code == 401
+    async with await _remembered_browser(app, thief_rotated) as later:
+        assert (await later.get("/api/auth/session")).status_code == 401
+    assert all(row.revoked_at is not None for row in await _tokens(app))
+
+
+async def test_changing_the_password_revokes_every_remember_token(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    token = client.cookies[REMEMBER_COOKIE]
+    changed = await client.post(
+        "/api/auth/change-password",
+        json={"currentPassword": TEST_PASSWORD, "newPassword": "another-long-passphrase"},
+    )
+    assert changed.status_code == 200
+    async with await _remembered_browser(app, token) as browser:
+        assert (await browser.get("/api/auth/session")).status_code == 401
+
+
+async def test_logout_forgets_this_browsers_remember_token(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    token = client.cookies[REMEMBER_COOKIE]
+    assert (await client.post("/api/auth/logout")).status_code == 200
+    async with await _remembered_browser(app, token) as browser:
+        assert (await browser.get("/api/auth/session")).status_code == 401

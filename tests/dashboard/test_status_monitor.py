@@ -1,0 +1,275 @@
+"""The status monitor against the simulators: recorded status and uptime, the dashboard
+endpoint answered from the cache, pushes only on change, one monitor for many instances."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from medianest.auth.models import User
+from medianest.dashboard.models import ServiceStatus
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.simulators import OverseerrSimulator, UptimeKumaSimulator
+from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
+from tests.dashboard.conftest import Listener, LoopServedApp, Storage, session_cookie
+
+Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
+
+
+async def get_status(server: LoopServedApp, cookie: str) -> dict[str, dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
+        response = await http.get("/api/dashboard/status")
+    assert response.status_code == 200, response.text
+    return {entry["service"]: entry for entry in response.json()["data"]}
+
+
+async def wait_for_status(
+    server: LoopServedApp,
+    cookie: str,
+    done: Callable[[dict[str, dict[str, Any]]], bool],
+    timeout: float = 10.0,
+) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = await get_status(server, cookie)
+        if done(status) or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.1)
+
+
+def all_checked(status: dict[str, dict[str, Any]]) -> bool:
+    return all(entry["lastCheckAt"] is not None for entry in status.values())
+
+
+async def test_the_dashboard_shows_every_service_online_with_kuma_monitors(
+    serve: Serve, sim_settings: Settings, storage: Storage, alice: User
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+
+    status = await wait_for_status(server, cookie, all_checked)
+
+    assert {name: entry["status"] for name, entry in status.items()} == {
+        "plex": "online",
+        "overseerr": "online",
+        "uptime_kuma": "online",
+    }
+    assert status["plex"]["responseTimeMs"] >= 0
+    assert status["plex"]["uptimePercentage"] == 100.0
+    assert status["plex"]["url"] == sim_settings.plex_url
+    monitors = {m["name"]: m for m in status["uptime_kuma"]["monitors"]}
+    assert set(monitors) == {"Plex", "Overseerr", "Website"}
+    assert monitors["Overseerr"]["status"] == "up"
+    assert monitors["Overseerr"]["responseTimeMs"] == 34
+
+
+async def test_the_status_answer_carries_no_credentials(
+    serve: Serve, sim_settings: Settings, storage: Storage, alice: User
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+    await wait_for_status(server, cookie, all_checked)
+
+    async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
+        body = (await http.get("/api/dashboard/status")).text
+
+    for secret in (OWNER_TOKEN, OVERSEERR_API_KEY, KUMA_API_KEY):
+        assert secret not in body
+
+
+async def test_unconfigured_services_say_unconfigured(
+    client: httpx.AsyncClient, alice_client: httpx.AsyncClient
+) -> None:
+    response = await alice_client.get("/api/dashboard/status")
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert [(e["service"], e["status"]) for e in data] == [
+        ("plex", "unconfigured"),
+        ("overseerr", "unconfigured"),
+        ("uptime_kuma", "unconfigured"),
+    ]
+
+
+async def test_an_anonymous_caller_cannot_read_the_status(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/dashboard/status")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_checks_are_recorded_with_an_uptime_percentage(
+    serve: Serve,
+    sim_settings: Settings,
+    storage: Storage,
+    alice: User,
+    overseerr: OverseerrSimulator,
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+    await wait_for_status(server, cookie, all_checked)
+
+    overseerr.set_fault("error")
+    status = await wait_for_status(
+        server, cookie, lambda s: s["overseerr"]["status"] == "offline"
+    )
+
+    assert status["overseerr"]["status"] == "offline"
+    assert status["overseerr"]["error"]
+    assert 0 < status["overseerr"]["uptimePercentage"] < 100
+    async with session_scope(storage.ctx.session_factory) as session:
+        row = await session.scalar(
+            select(ServiceStatus).where(ServiceStatus.service_name == "overseerr")
+        )
+    assert row is not None
+    assert row.checks_total > row.checks_up > 0
+    assert row.last_check_at is not None
+
+
+async def test_the_dashboard_answers_fast_while_a_service_hangs(
+    serve: Serve,
+    sim_settings: Settings,
+    storage: Storage,
+    alice: User,
+    overseerr: OverseerrSimulator,
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+    await wait_for_status(server, cookie, all_checked)
+    overseerr.set_fault("hang")
+
+    timings: list[float] = []
+    async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
+        deadline = time.monotonic() + 2.5  # spans checks that wait on the hang (1 s timeout)
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            response = await http.get("/api/dashboard/status")
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200
+            await asyncio.sleep(0.05)
+    status = await wait_for_status(
+        server, cookie, lambda s: s["overseerr"]["status"] == "offline"
+    )
+
+    assert max(timings) < 0.2, f"slowest answer {max(timings) * 1000:.0f} ms"
+    assert status["overseerr"]["error"] == "No answer within 1 s"
+    assert status["plex"]["status"] == "online"
+
+
+async def test_only_one_of_two_instances_runs_the_monitor(
+    serve: Serve, sim_settings: Settings
+) -> None:
+    first = await serve(sim_settings)
+    second = await serve(sim_settings)
+    await asyncio.sleep(1.5)  # about six intervals
+
+    rounds = sorted(
+        [
+            first.app.ctx.services["status_monitor"].rounds,
+            second.app.ctx.services["status_monitor"].rounds,
+        ]
+    )
+
+    assert rounds[0] == 0
+    assert rounds[1] >= 3
+
+
+async def test_the_other_instance_takes_over_when_the_monitoring_one_stops(
+    serve: Serve, sim_settings: Settings
+) -> None:
+    first = await serve(sim_settings)
+    second = await serve(sim_settings)
+    await asyncio.sleep(0.6)
+    monitors = {s: s.app.ctx.services["status_monitor"] for s in (first, second)}
+    leader = next(s for s, m in monitors.items() if m.rounds > 0)
+    follower = second if leader is first else first
+    assert monitors[follower].rounds == 0
+
+    await asyncio.to_thread(leader.stop)
+    await asyncio.sleep(1.0)
+
+    assert monitors[follower].rounds >= 2
+
+
+async def test_a_status_change_in_a_service_reaches_a_subscribed_client(
+    serve: Serve,
+    sim_settings: Settings,
+    storage: Storage,
+    alice: User,
+    overseerr: OverseerrSimulator,
+    listeners: Callable[[], Listener],
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+    await wait_for_status(server, cookie, all_checked)
+    listener = await listeners().connect(server.url, cookie)
+    await listener.client.call("subscribe:status", timeout=5)
+    listener.drain()
+
+    overseerr.set_fault("error")
+    down = await listener.next("service:status", lambda d: d["service"] == "overseerr")
+    overseerr.clear_fault()
+    up = await listener.next("service:status", lambda d: d["service"] == "overseerr")
+
+    assert down["status"] == "offline"
+    assert down["error"]
+    assert up["status"] == "online"
+    assert up["responseTime"] >= 0
+
+
+async def test_a_monitor_going_down_in_uptime_kuma_reaches_a_subscribed_client(
+    serve: Serve,
+    sim_settings: Settings,
+    storage: Storage,
+    alice: User,
+    kuma: UptimeKumaSimulator,
+    listeners: Callable[[], Listener],
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+    await wait_for_status(server, cookie, all_checked)
+    listener = await listeners().connect(server.url, cookie)
+    listener.drain()
+
+    async with httpx.AsyncClient(base_url=kuma.url) as control:
+        flipped = await control.post("/__sim/monitors/Website", json={"status": "down"})
+        assert flipped.status_code == 200
+    pushed = await listener.next("service:status", lambda d: d["service"] == "uptime_kuma")
+
+    monitors = {m["name"]: m["status"] for m in pushed["monitors"]}
+    assert monitors == {"Plex": "up", "Overseerr": "up", "Website": "down"}
+    assert pushed["status"] == "online"  # Kuma itself still answers
+
+
+async def test_nothing_is_pushed_while_nothing_changes(
+    serve: Serve,
+    sim_settings: Settings,
+    storage: Storage,
+    alice: User,
+    listeners: Callable[[], Listener],
+) -> None:
+    server = await serve(sim_settings)
+    cookie = await session_cookie(storage, alice)
+    await wait_for_status(server, cookie, all_checked)
+    listener = await listeners().connect(server.url, cookie)
+    await listener.next("service:status", lambda d: d["service"] == "uptime_kuma")
+    rounds_before = server.app.ctx.services["status_monitor"].rounds
+
+    pushed = await listener.nothing("service:status", within=1.0)
+
+    assert server.app.ctx.services["status_monitor"].rounds >= rounds_before + 2
+    assert pushed == []
+
+
+@pytest.fixture
+def no_services(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(health_check_interval_seconds=0.25)

@@ -1,0 +1,141 @@
+"""Browser tests: one served MediaNest pointed at the simulators, one headless Chromium.
+
+The app, the simulators and the browser are shared by the whole e2e package (they take
+seconds to start); each test gets its own browser context (cookies) and resets nothing
+it does not own. Chromium is Debian's /usr/bin/chromium: never a downloaded browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_sync
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from medianest.app import create_app
+from medianest.core.crypto import generate_key
+from medianest.settings import Settings
+from medianest.simulators.suite import SimulatorSuite
+from tests.e2e.flows import AdminAccount, change_bootstrap_password
+from tests.support import databases
+from tests.support.servers import ServedApp
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="package")
+def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSuite]:
+    with SimulatorSuite(youtube_dir=tmp_path_factory.mktemp("plex-youtube")) as suite:
+        yield suite
+
+
+@pytest.fixture(scope="package")
+def e2e_storage(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A database of its own (SQLite file, or a fresh PostgreSQL database + Redis db 3)."""
+    if backend != "postgres":
+        directory = tmp_path_factory.mktemp("e2e-db")
+        yield {"database_url": databases.sqlite_url(directory / "medianest.db"), "redis_url": None}
+        return
+    if not asyncio.run(databases.pg_reachable()):
+        pytest.skip("PostgreSQL is not reachable")
+    redis_url = databases.REDIS_URL + "/3"
+    try:
+        redis_sync.Redis.from_url(redis_url, socket_connect_timeout=2).flushdb()
+    except (redis_sync.RedisError, OSError):
+        pytest.skip("Redis is not reachable")
+    name, url = asyncio.run(databases.create_pg_database())
+    yield {"database_url": url, "redis_url": redis_url}
+    asyncio.run(databases.drop_pg_database(name))
+
+
+@pytest.fixture(scope="package")
+def served(
+    simulators: SimulatorSuite, e2e_storage: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedApp]:
+    info = simulators.info
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        data_dir=data_dir,
+        database_url=e2e_storage["database_url"],
+        redis_url=e2e_storage["redis_url"],
+        encryption_key=generate_key(),
+        session_secret="e2e-session-secret",
+        plex_tv_url=info.plex_tv_url,
+        plex_app_url=info.plex_app_url,
+        plex_url=info.plex_url,
+        plex_token=info.plex_owner_token,
+        overseerr_url=info.overseerr_url,
+        overseerr_api_key=info.overseerr_api_key,
+        uptime_kuma_url=info.uptime_kuma_url,
+        uptime_kuma_api_key=info.uptime_kuma_api_key,
+        uptime_kuma_status_page=info.uptime_kuma_status_page,
+        youtube_extra_hosts=info.env()["MEDIANEST_YOUTUBE_EXTRA_HOSTS"],
+        download_root=data_dir / "downloads",
+        download_min_free_bytes=0,
+        run_worker_in_process=True,
+        health_check_interval_seconds=1.0,
+        health_check_timeout_seconds=1.0,
+        http_retry_attempts=1,
+        http_retry_initial_seconds=0.01,
+        breaker_reset_seconds=1.0,
+    )
+    with ServedApp(create_app(settings)) as app:
+        yield app
+
+
+@pytest.fixture(scope="package")
+def playwright_driver() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    chromium = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+    )
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, served: ServedApp) -> Iterator[Any]:
+    """Open browser contexts (separate cookie jars) that close after the test."""
+    opened: list[BrowserContext] = []
+
+    def open_context() -> BrowserContext:
+        context = browser.new_context(
+            base_url=served.url, viewport={"width": 1280, "height": 800}
+        )
+        context.set_default_timeout(10_000)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture(scope="package")
+def screenshots() -> Path:
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="package")
+def admin_account(browser: Browser, served: ServedApp, screenshots: Path) -> AdminAccount:
+    """The bootstrap admin, after the browser walked through the forced password change."""
+    return change_bootstrap_password(browser, served.url, screenshots)

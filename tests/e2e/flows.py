@@ -1,0 +1,90 @@
+"""Steps the browser tests share: screenshots at two widths, the admin's first sign-in,
+and "Sign in with Plex" approved in the plex.tv simulator's /link page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 800}
+NEW_ADMIN_PASSWORD = "e2e-admin-password-42"
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    username: str
+    password: str
+    saw_forced_change: bool
+
+
+def shoot(page: Page, folder: Path, name: str) -> None:
+    """Save `<name>-phone.png` (375×812) and `<name>-desktop.png` (1280×800), full page."""
+    original = page.viewport_size or DESKTOP
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(80)  # let the layout settle after the resize
+        page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(original)
+
+
+def change_bootstrap_password(browser: Browser, base_url: str, folder: Path) -> AdminAccount:
+    """admin/admin signs in, is sent to the forced password change, and chooses a new one."""
+    context = browser.new_context(base_url=base_url, viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto("/dashboard")
+        expect(page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
+        shoot(page, folder, "login")
+        page.get_by_text("Sign in with a password").click()
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("admin")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/change-password$"))
+        forced = page.get_by_role("heading", name="Choose a new password").is_visible()
+        page.get_by_label("Current password").fill("admin")
+        page.get_by_label("New password", exact=True).fill("short")
+        page.get_by_label("Repeat the new password").fill("short")
+        page.get_by_role("button", name="Save the new password").click()
+        expect(page.locator('[data-error-for="newPassword"]')).to_contain_text("12 characters")
+        shoot(page, folder, "change-password")
+        page.get_by_label("New password", exact=True).fill(NEW_ADMIN_PASSWORD)
+        page.get_by_label("Repeat the new password").fill(NEW_ADMIN_PASSWORD)
+        page.get_by_role("button", name="Save the new password").click()
+        expect(page).to_have_url(re.compile(r"/dashboard$"))
+        return AdminAccount("admin", NEW_ADMIN_PASSWORD, saw_forced_change=forced)
+    finally:
+        context.close()
+
+
+def sign_in_admin(context: BrowserContext, account: AdminAccount) -> None:
+    """Sign the context in through the JSON API (shares the context's cookie jar)."""
+    response = context.request.post(
+        "/api/auth/admin", data={"username": account.username, "password": account.password}
+    )
+    assert response.ok, response.text()
+
+
+def sign_in_with_plex(context: BrowserContext, plex_tv_url: str, username: str) -> Page:
+    """Click "Sign in with Plex", approve the shown code as `username` on the plex.tv page
+    the link opens in a new tab, and land on the dashboard."""
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_role("button", name="Sign in with Plex").click()
+    code = page.get_by_test_id("pin-code")
+    expect(code).to_have_text(re.compile(r"^\S{4,}$"))
+    expect(page.get_by_text("Waiting for you to approve the code in Plex")).to_be_visible()
+    with context.expect_page() as opened:
+        page.get_by_role("link", name="Open plex.tv to approve").click()
+    plex = opened.value
+    expect(plex.locator("#code")).to_have_text(code.inner_text())
+    plex.locator("#username").select_option(username)
+    plex.get_by_role("button", name="Sign In").click()
+    expect(plex.locator("#status")).to_have_text("Approved")
+    plex.close()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    return page

@@ -1,0 +1,116 @@
+"""`GET /metrics`: request metrics per route template, error codes, state gauges, token."""
+
+from __future__ import annotations
+
+import uuid
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from medianest.db.engine import session_scope
+from medianest.integrations.breaker import CircuitBreaker
+from medianest.youtube.models import YoutubeDownload
+from tests.factories.users import make_client
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return samples(text).get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape(client) -> str:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+async def test_requests_are_counted_by_route_template_not_raw_path(client, alice_client):
+    before = await scrape(client)
+    for _ in range(3):
+        assert (await alice_client.get("/api/auth/session")).status_code == 200
+    random_path = f"/api/no-such-thing/{uuid.uuid4().hex}"
+    assert (await client.get(random_path)).status_code == 404
+    after = await scrape(client)
+
+    route = {"method": "GET", "route": "/api/auth/session", "status": "200"}
+    assert (
+        value(after, "medianest_http_requests_total", **route)
+        - value(before, "medianest_http_requests_total", **route)
+        == 3
+    )
+    assert (
+        value(
+            after,
+            "medianest_http_request_duration_seconds_count",
+            method="GET",
+            route="/api/auth/session",
+        )
+        >= 3
+    )
+    assert random_path not in after
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    assert value(after, "medianest_http_requests_total", **unmatched) > value(
+        before, "medianest_http_requests_total", **unmatched
+    )
+
+
+async def test_error_responses_are_counted_by_envelope_code(client):
+    before = await scrape(client)
+    assert (await client.get("/api/auth/session")).status_code == 401
+    assert (await client.get("/api/nothing-here")).status_code == 404
+    after = await scrape(client)
+    for code in ("UNAUTHENTICATED", "NOT_FOUND"):
+        assert (
+            value(after, "medianest_http_errors_total", code=code)
+            - value(before, "medianest_http_errors_total", code=code)
+            == 1
+        )
+
+
+async def test_queue_depth_active_downloads_and_sessions_are_computed_at_scrape_time(
+    app, client, alice, alice_client, bob_client
+):
+    async with session_scope(app.ctx.session_factory) as session:
+        for status in ("queued", "queued", "downloading", "processing", "completed"):
+            session.add(
+                YoutubeDownload(
+                    user_id=alice.id, url="https://youtube.com/watch?v=x", status=status
+                )
+            )
+    text = await scrape(client)
+    assert value(text, "medianest_youtube_downloads_queued") == 2
+    assert value(text, "medianest_youtube_downloads_active") == 2
+    assert value(text, "medianest_auth_sessions_active") == 2
+    assert value(text, "medianest_socketio_connected_clients") == 0
+
+
+async def test_breaker_state_is_exported_per_service(client):
+    CircuitBreaker("metrics-test-service", min_volume=1, reset_seconds=30)
+    text = await scrape(client)
+    assert (
+        "medianest_upstream_breaker_state",
+        frozenset({("service", "metrics-test-service")}),
+    ) in samples(text)
+
+
+async def test_metrics_token_is_required_when_configured(app_factory, make_settings):
+    app = await app_factory(make_settings(metrics_token="scrape-me-please"))
+    async with make_client(app) as anonymous:
+        missing = await anonymous.get("/metrics")
+        wrong = await anonymous.get("/metrics", headers={"Authorization": "Bearer nope"})
+        right = await anonymous.get(
+            "/metrics", headers={"Authorization": "Bearer scrape-me-please"}
+        )
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert wrong.status_code == 401
+    assert "scrape-me-please" not in wrong.text
+    assert right.status_code == 200
+    assert "medianest_http_requests_total" in right.text

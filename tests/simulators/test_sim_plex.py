@@ -1,0 +1,340 @@
+"""Plex Media Server simulator: library, paging, collections, refresh, images, playlists
+privacy and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medianest.simulators import PlexSimulator
+from medianest.simulators.plextv_models import (
+    ALICE_SERVER_TOKEN,
+    BOB_SERVER_TOKEN,
+    MACHINE_IDENTIFIER,
+    OWNER_TOKEN,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def uri(*keys: int) -> str:
+    joined = ",".join(str(k) for k in keys)
+    return f"server://{MACHINE_IDENTIFIER}/com.plexapp.plugins.library/library/metadata/{joined}"
+
+
+@pytest.fixture
+def get(plex: PlexSimulator, http: httpx.Client):
+    def call(path: str, token: str = OWNER_TOKEN, **kwargs) -> httpx.Response:
+        headers = {"X-Plex-Token": token, "Accept": "application/json"} | kwargs.pop("headers", {})
+        return http.get(plex.url + path, headers=headers, **kwargs)
+
+    return call
+
+
+def send(
+    plex: PlexSimulator,
+    http: httpx.Client,
+    method: str,
+    url_path: str,
+    token: str = OWNER_TOKEN,
+    **params,
+) -> httpx.Response:
+    return http.request(
+        method,
+        plex.url + url_path,
+        params=params,
+        headers={"X-Plex-Token": token, "Accept": "application/json"},
+    )
+
+
+def metadata(answer: httpx.Response) -> list[dict]:
+    assert answer.status_code == 200, answer.text
+    return answer.json()["MediaContainer"].get("Metadata", [])
+
+
+def test_identity_needs_no_token_but_the_library_does(get, plex: PlexSimulator) -> None:
+    identity = get("/identity", token="").json()["MediaContainer"]
+    assert identity["machineIdentifier"] == MACHINE_IDENTIFIER
+    assert identity["claimed"] is True
+    assert get("/library/sections", token="wrong").status_code == 401
+    assert get("/", token="").status_code == 401
+    assert get("/").json()["MediaContainer"]["myPlexUsername"] == "plexowner"
+
+
+def test_the_token_is_accepted_as_a_query_parameter(
+    plex: PlexSimulator, http: httpx.Client
+) -> None:
+    answer = http.get(plex.url + "/library/sections", params={"X-Plex-Token": OWNER_TOKEN})
+    assert answer.status_code == 200
+
+
+def test_sections_are_movies_shows_and_a_youtube_folder(get, plex: PlexSimulator) -> None:
+    dirs = get("/library/sections").json()["MediaContainer"]["Directory"]
+    assert [(d["key"], d["type"], d["title"]) for d in dirs] == [
+        ("1", "movie", "Movies"),
+        ("2", "show", "TV Shows"),
+        ("3", "movie", "YouTube"),
+    ]
+    assert dirs[2]["Location"][0]["path"] == plex.youtube_dir
+
+
+def test_section_items_page_with_headers_or_query_and_report_the_total(get) -> None:
+    by_header = get(
+        "/library/sections/1/all",
+        params={"sort": "titleSort:asc"},
+        headers={"X-Plex-Container-Start": "2", "X-Plex-Container-Size": "3"},
+    )
+    by_query = get(
+        "/library/sections/1/all",
+        params={"sort": "titleSort:asc", "X-Plex-Container-Start": 2, "X-Plex-Container-Size": 3},
+    )
+    assert by_header.headers["X-Plex-Container-Total-Size"] == "8"
+    body = by_header.json()["MediaContainer"]
+    assert (body["size"], body["totalSize"], body["offset"]) == (3, 8, 2)
+    assert [m["ratingKey"] for m in metadata(by_header)] == [
+        m["ratingKey"] for m in metadata(by_query)
+    ]
+    movie = metadata(by_header)[0]
+    assert {
+        "ratingKey",
+        "key",
+        "guid",
+        "type",
+        "title",
+        "year",
+        "summary",
+        "thumb",
+        "art",
+        "addedAt",
+        "updatedAt",
+        "duration",
+        "contentRating",
+        "rating",
+    } <= set(movie)
+
+
+def test_section_items_sort_and_filter_by_title(get) -> None:
+    ascending = [
+        m["titleSort"]
+        for m in metadata(get("/library/sections/1/all", params={"sort": "titleSort:asc"}))
+    ]
+    assert ascending == sorted(ascending, key=str.lower)
+    descending = metadata(get("/library/sections/1/all", params={"sort": "titleSort:desc"}))
+    assert [m["titleSort"] for m in descending] == ascending[::-1]
+    newest = metadata(get("/library/sections/1/all", params={"sort": "addedAt:desc"}))
+    assert newest[0]["addedAt"] >= newest[-1]["addedAt"]
+    assert [
+        m["title"] for m in metadata(get("/library/sections/1/all", params={"title": "bunny"}))
+    ] == ["Big Buck Bunny"]
+
+
+def test_shows_have_seasons_and_episodes(get) -> None:
+    shows = metadata(get("/library/sections/2/all"))
+    assert len(shows) >= 3
+    episodes = metadata(get("/library/sections/2/all", params={"type": 4}))
+    assert episodes and all(e["type"] == "episode" for e in episodes)
+    seasons = metadata(get(f"/library/metadata/{shows[0]['ratingKey']}/children"))
+    assert seasons[0]["type"] == "season"
+
+
+def test_collections_are_listed_and_their_items_served(get) -> None:
+    collections = metadata(get("/library/sections/1/collections"))
+    assert collections == metadata(get("/library/sections/1/all", params={"type": 18}))
+    first = collections[0]
+    assert {"ratingKey", "title", "childCount", "thumb"} <= set(first)
+    children = metadata(get(f"/library/collections/{first['ratingKey']}/children"))
+    assert len(children) == int(first["childCount"])
+    assert children == metadata(get(f"/library/collections/{first['ratingKey']}/items"))
+
+
+def test_collections_are_created_changed_and_deleted(
+    plex: PlexSimulator, http: httpx.Client, get
+) -> None:
+    created = send(
+        plex,
+        http,
+        "POST",
+        "/library/collections",
+        type=1,
+        title="Picks",
+        smart=0,
+        sectionId=1,
+        uri=uri(101, 102),
+    )
+    rk = metadata(created)[0]["ratingKey"]
+    send(plex, http, "PUT", f"/library/collections/{rk}/items", uri=uri(103))
+    assert [m["ratingKey"] for m in metadata(get(f"/library/collections/{rk}/children"))] == [
+        "101",
+        "102",
+        "103",
+    ]
+    assert send(plex, http, "DELETE", f"/library/collections/{rk}/items/102").status_code == 200
+    assert plex.collection_items(int(rk)) == [101, 103]
+    assert send(plex, http, "DELETE", f"/library/metadata/{rk}").status_code == 200
+    assert get(f"/library/collections/{rk}/children").status_code == 404
+
+
+def test_creating_a_collection_in_an_unknown_section_is_a_bad_request(
+    plex: PlexSimulator, http: httpx.Client
+) -> None:
+    answer = send(
+        plex,
+        http,
+        "POST",
+        "/library/collections",
+        type=1,
+        title="X",
+        smart=0,
+        sectionId=99,
+        uri=uri(101),
+    )
+    assert answer.status_code == 400
+
+
+def test_shared_users_cannot_change_the_library(plex: PlexSimulator, http: httpx.Client) -> None:
+    answer = send(
+        plex,
+        http,
+        "POST",
+        "/library/collections",
+        token=ALICE_SERVER_TOKEN,
+        type=1,
+        title="X",
+        sectionId=1,
+        uri=uri(101),
+    )
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_refresh_scans_the_youtube_folder(
+    plex: PlexSimulator, http: httpx.Client, get, method: str
+) -> None:
+    folder = Path(plex.youtube_dir) / "user-1" / "My Playlist"
+    folder.mkdir(parents=True)
+    (folder / "First Video.mp4").write_bytes(b"\x00" * 64)
+    (folder / "Second Video.webm").write_bytes(b"\x00" * 64)
+    (folder / "notes.txt").write_text("not media")
+    answer = send(plex, http, method, "/library/sections/3/refresh", path=str(folder))
+    assert answer.status_code == 200 and answer.content == b""
+    items = metadata(get("/library/sections/3/all", params={"sort": "titleSort:asc"}))
+    assert [i["title"] for i in items] == ["First Video", "Second Video"]
+    assert items[0]["Media"][0]["Part"][0]["file"] == str((folder / "First Video.mp4").resolve())
+    assert int(items[0]["ratingKey"]) > 5000
+    refreshes = http.get(plex.url + "/__sim/refreshes").json()
+    assert refreshes["count"] == 1
+    assert refreshes["refreshes"][0]["method"] == method
+    assert refreshes["refreshes"][0]["path"] == str(folder)
+    send(plex, http, method, "/library/sections/3/refresh")
+    assert len(metadata(get("/library/sections/3/all"))) == 2  # no duplicates
+
+
+def test_refresh_drops_items_whose_files_are_gone(
+    plex: PlexSimulator, http: httpx.Client, get
+) -> None:
+    video = Path(plex.youtube_dir) / "clip.mp4"
+    video.write_bytes(b"\x00")
+    plex.scan()
+    video.unlink()
+    send(plex, http, "GET", "/library/sections/3/refresh")
+    assert metadata(get("/library/sections/3/all")) == []
+
+
+def test_images_are_real_pngs_behind_the_token(get) -> None:
+    movie = metadata(get("/library/metadata/101"))[0]
+    thumb = get(movie["thumb"])
+    assert thumb.headers["content-type"] == "image/png"
+    assert thumb.content.startswith(PNG_MAGIC)
+    assert get(movie["thumb"], token="").status_code == 401
+    transcoded = get(
+        "/photo/:/transcode", params={"url": movie["thumb"], "width": 20, "height": 30}
+    )
+    assert transcoded.content.startswith(PNG_MAGIC)
+
+
+def test_search_answers_hubs(get) -> None:
+    hubs = get("/hubs/search", params={"query": "sintel", "limit": 5}).json()["MediaContainer"]
+    movie_hub = next(h for h in hubs["Hub"] if h["type"] == "movie")
+    assert {"hubIdentifier", "title", "size"} <= set(movie_hub)
+    assert [m["title"] for m in movie_hub["Metadata"]] == ["Sintel"]
+
+
+def test_playlists_are_private_to_the_account_that_made_them(
+    plex: PlexSimulator, http: httpx.Client, get
+) -> None:
+    created = send(
+        plex,
+        http,
+        "POST",
+        "/playlists",
+        token=ALICE_SERVER_TOKEN,
+        type="video",
+        title="Alice's",
+        smart=0,
+        uri=uri(101, 102),
+    )
+    playlist = metadata(created)[0]
+    assert (playlist["playlistType"], playlist["leafCount"]) == ("video", 2)
+    rk = playlist["ratingKey"]
+    mine = get("/playlists", token=ALICE_SERVER_TOKEN, params={"playlistType": "video"})
+    assert [p["ratingKey"] for p in metadata(mine)] == [rk]
+    assert metadata(get("/playlists", token=BOB_SERVER_TOKEN)) == []
+    assert metadata(get("/playlists", token=OWNER_TOKEN)) == []
+    for token in (BOB_SERVER_TOKEN, OWNER_TOKEN):
+        assert get(f"/playlists/{rk}/items", token=token).status_code == 404
+        assert send(plex, http, "DELETE", f"/playlists/{rk}", token=token).status_code == 404
+    send(plex, http, "PUT", f"/playlists/{rk}/items", token=ALICE_SERVER_TOKEN, uri=uri(103))
+    items = metadata(get(f"/playlists/{rk}/items", token=ALICE_SERVER_TOKEN))
+    assert [i["ratingKey"] for i in items] == ["101", "102", "103"]
+    assert all("playlistItemID" in i for i in items)
+    assert (
+        send(plex, http, "DELETE", f"/playlists/{rk}", token=ALICE_SERVER_TOKEN).status_code == 200
+    )
+
+
+def test_labels_are_stored_and_returned_in_metadata(
+    plex: PlexSimulator, http: httpx.Client, get
+) -> None:
+    answer = send(
+        plex,
+        http,
+        "PUT",
+        "/library/sections/1/all",
+        type=1,
+        id=104,
+        **{"label[0].tag.tag": "medianest-alice", "label.locked": 1},
+    )
+    assert answer.status_code == 200
+    assert metadata(get("/library/metadata/104"))[0]["Label"] == [{"tag": "medianest-alice"}]
+    refused = send(
+        plex,
+        http,
+        "PUT",
+        "/library/sections/1/all",
+        token=BOB_SERVER_TOKEN,
+        type=1,
+        id=104,
+        **{"label[0].tag.tag": "x"},
+    )
+    assert refused.status_code == 401
+
+
+def test_a_share_filter_hides_items_by_label(plex: PlexSimulator, http: httpx.Client, get) -> None:
+    send(
+        plex,
+        http,
+        "PUT",
+        "/library/sections/1/all",
+        type=1,
+        id=105,
+        **{"label[0].tag.tag": "private", "label.locked": 1},
+    )
+    http.post(plex.url + "/__sim/share-filters/bob", json={"excludeLabels": ["private"]})
+    titles = {
+        m["ratingKey"] for m in metadata(get("/library/sections/1/all", token=BOB_SERVER_TOKEN))
+    }
+    assert "105" not in titles and "104" in titles
+    assert get("/library/metadata/105", token=BOB_SERVER_TOKEN).status_code == 404
+    assert get("/library/metadata/105", token=ALICE_SERVER_TOKEN).status_code == 200

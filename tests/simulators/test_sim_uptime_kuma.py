@@ -1,0 +1,101 @@
+"""Uptime Kuma simulator: the authenticated Prometheus endpoint and the public status page."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from medianest.simulators import UptimeKumaSimulator
+from medianest.simulators.uptime_kuma import API_KEY
+
+
+def metrics(sim: UptimeKumaSimulator, http: httpx.Client) -> dict[str, list]:
+    answer = http.get(sim.url + "/metrics", auth=("ignored", API_KEY))
+    assert answer.status_code == 200
+    return {f.name: f.samples for f in text_string_to_metric_families(answer.text)}
+
+
+def by_monitor(samples: list, **extra: str) -> dict[str, float]:
+    return {
+        s.labels["monitor_name"]: s.value
+        for s in samples
+        if all(s.labels.get(k) == v for k, v in extra.items())
+    }
+
+
+def test_metrics_need_the_api_key_as_basic_password(
+    kuma: UptimeKumaSimulator, http: httpx.Client
+) -> None:
+    assert http.get(kuma.url + "/metrics").status_code == 401
+    assert http.get(kuma.url + "/metrics", auth=("admin", "uk1_wrong")).status_code == 401
+    assert http.get(kuma.url + "/metrics", auth=("anything", API_KEY)).status_code == 200
+
+
+def test_metrics_parse_with_a_real_exposition_parser(
+    kuma: UptimeKumaSimulator, http: httpx.Client
+) -> None:
+    families = metrics(kuma, http)
+    assert by_monitor(families["monitor_status"]) == {"Plex": 1, "Overseerr": 1, "Website": 1}
+    sample = families["monitor_status"][0]
+    assert {
+        "monitor_name",
+        "monitor_type",
+        "monitor_url",
+        "monitor_hostname",
+        "monitor_port",
+        "monitor_id",
+    } <= set(sample.labels)
+    assert by_monitor(families["monitor_response_time"])["Plex"] == 12
+    assert by_monitor(families["monitor_cert_days_remaining"]) == {"Website": 42}
+    assert by_monitor(families["monitor_cert_is_valid"]) == {"Website": 1}
+    assert set(by_monitor(families["monitor_uptime_ratio"], window="30d")) == {
+        "Plex",
+        "Overseerr",
+        "Website",
+    }
+
+
+def test_a_monitor_going_down_shows_in_metrics_and_heartbeats(
+    kuma: UptimeKumaSimulator, http: httpx.Client
+) -> None:
+    kuma.set_monitor("Plex", up=False)
+    families = metrics(kuma, http)
+    assert by_monitor(families["monitor_status"])["Plex"] == 0
+    assert by_monitor(families["monitor_response_time"])["Plex"] == -1
+    beats = http.get(kuma.url + "/api/status-page/heartbeat/medianest").json()
+    plex_beats = beats["heartbeatList"]["1"]
+    assert plex_beats[-1]["status"] == 0
+    assert {"status", "time", "msg", "ping"} <= set(plex_beats[0])
+    assert 0 <= beats["uptimeList"]["1_24"] < 1
+
+
+def test_monitors_are_switched_over_http(kuma: UptimeKumaSimulator, http: httpx.Client) -> None:
+    http.post(kuma.url + "/__sim/monitors/Overseerr", json={"status": "down"})
+    http.post(kuma.url + "/__sim/monitors/Overseerr", json={"status": "up", "ping": 99})
+    families = metrics(kuma, http)
+    assert by_monitor(families["monitor_status"])["Overseerr"] == 1
+    assert by_monitor(families["monitor_response_time"])["Overseerr"] == 99
+
+
+def test_version_one_has_no_monitor_id_or_windows(
+    kuma: UptimeKumaSimulator, http: httpx.Client
+) -> None:
+    http.post(kuma.url + "/__sim/config", json={"version": 1})
+    families = metrics(kuma, http)
+    assert "monitor_uptime_ratio" not in families
+    assert "monitor_id" not in families["monitor_status"][0].labels
+
+
+def test_the_status_page_is_public(kuma: UptimeKumaSimulator, http: httpx.Client) -> None:
+    page = http.get(kuma.url + "/api/status-page/medianest").json()
+    assert page["config"]["slug"] == "medianest"
+    monitors = page["publicGroupList"][0]["monitorList"]
+    assert [m["name"] for m in monitors] == ["Plex", "Overseerr", "Website"]
+    assert "maintenanceList" in page
+
+
+def test_an_unknown_status_page_is_404_fail(kuma: UptimeKumaSimulator, http: httpx.Client) -> None:
+    for path in ("/api/status-page/nope", "/api/status-page/heartbeat/nope"):
+        answer = http.get(kuma.url + path)
+        assert answer.status_code == 404
+        assert answer.json()["status"] == "fail" and answer.json()["msg"]
