@@ -43,6 +43,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Directories whose tests never touch the app's storage: run once, not again on PostgreSQL.
+NO_STORAGE_DIRS = ("simulators",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(f"/tests/{name}/" in str(item.path) for name in NO_STORAGE_DIRS):
+            item.add_marker(pytest.mark.no_storage)
+
+
 def require_services() -> bool:
     return os.environ.get("MN_TEST_REQUIRE_SERVICES") == "1"
 

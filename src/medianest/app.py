@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from medianest import __version__
 from medianest.admin import router as admin_router
 from medianest.admin import services_router as admin_services_router
+from medianest.admin import system_router as admin_system_router
 from medianest.admin.service_store import install_integrations
 from medianest.admin.system_config import install_runtime_limits
 from medianest.auth import plex_router as auth_plex_router
@@ -51,7 +52,11 @@ from medianest.ops import router as ops_router
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
 from medianest.web.setup import install_web
+from medianest.youtube import delivery as youtube_delivery
 from medianest.youtube import router as youtube_router
+from medianest.youtube import scheduler as youtube_scheduler
+from medianest.youtube import subscriptions_router as youtube_subscriptions_router
+from medianest.youtube import worker as youtube_worker
 
 log = get_logger(__name__)
 
@@ -84,6 +89,8 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
     return [
         start_status_monitor,
         media_sync.reconciler_starter(settings.request_sync_interval_seconds),
+        *([youtube_worker.start_in_process] if settings.run_worker_in_process else []),
+        *([youtube_scheduler.start_in_process] if settings.run_worker_in_process else []),
     ]
 
 
@@ -119,6 +126,7 @@ async def build_context(
     # Before any background starter: monitors and workers use the clients and limits.
     await install_integrations(ctx)
     await install_runtime_limits(ctx)
+    youtube_delivery.install(ctx)
     return ctx
 
 
@@ -172,8 +180,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> MediaNestA
         media_webhooks,
         plex_router,
         youtube_router,
+        youtube_subscriptions_router,
         admin_router,
         admin_services_router,
+        admin_system_router,
     ):
         fastapi_app.include_router(module.router)
     install_web(fastapi_app)

@@ -111,6 +111,21 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run YouTube download workers in this process (set MEDIANEST_RUN_WORKER_IN_PROCESS=false
+    for `serve` then; with Redis, progress still reaches browsers live)."""
+    import asyncio
+
+    from medianest.youtube.standalone import run_standalone
+
+    settings = _settings()
+    prepare_database(settings)
+    _check_redis(settings)
+    log.info("worker_starting", concurrency=settings.worker_concurrency)
+    asyncio.run(run_standalone(settings))
+
+
+@app.command()
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     down: Annotated[bool, typer.Option(help="Downgrade to the revision instead.")] = False,
@@ -187,6 +202,40 @@ def restore(
     )
     for note in notes:
         typer.echo(note)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the portal.")] = 8000,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="The demo's own data dir (default ./data-demo).")
+    ] = None,
+) -> None:
+    """Start the portal with simulated Plex, plex.tv, Overseerr and Uptime Kuma (see README)."""
+    from medianest import demo as demo_mode
+    from medianest.app import create_app
+    from medianest.simulators.suite import SimulatorSuite
+
+    root = (data_dir or demo_mode.DEFAULT_DATA_DIR).resolve()
+    (root / "youtube").mkdir(parents=True, exist_ok=True)
+    suite = SimulatorSuite(youtube_dir=root / "youtube").start()
+    try:
+        overrides = demo_mode.demo_overrides(suite.info, data_dir=root, host=host, port=port)
+        settings = _settings(**overrides)
+        prepare_database(settings)
+        demo_mode.prepare_demo(settings)
+        typer.echo(demo_mode.banner(settings, suite.info), err=True)
+        uvicorn.run(
+            create_app(settings, run_migrations=False),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            ws="websockets-sansio",
+        )
+    finally:
+        suite.stop()
 
 
 @app.command()

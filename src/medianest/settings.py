@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     download_retry_base_seconds: float = Field(default=30.0, ge=0)
     plex_scan_wait_seconds: float = Field(default=60.0, ge=0)
 
+    # YouTube subscriptions and pushback (the queue breaker)
+    youtube_max_subscriptions_per_user: int = Field(default=20, ge=1)
+    subscription_poll_seconds: float = Field(default=60.0, gt=0)
+    subscription_claim_seconds: float = Field(default=900.0, gt=0)
+    youtube_breaker_threshold: int = Field(default=5, ge=1)
+    youtube_breaker_window_seconds: float = Field(default=600.0, gt=0)
+    youtube_breaker_backoff_seconds: float = Field(default=300.0, ge=0)
+
     # Operations
     metrics_token: SecretStr | None = None
 

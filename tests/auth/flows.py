@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -44,3 +46,25 @@ def cookie(client: httpx.AsyncClient, name: str) -> str | None:
     found = [c for c in client.cookies.jar if c.name == name]
     found.sort(key=lambda c: c.domain != "")
     return found[-1].value if found else None
+
+
+async def start_pin(client: httpx.AsyncClient, *, remember_me: bool = False) -> dict[str, Any]:
+    response = await client.post("/api/auth/plex/pin", json={"rememberMe": remember_me})
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def poll_until_settled(
+    client: httpx.AsyncClient, pin_id: int, *, timeout: float = 10.0
+) -> httpx.Response:
+    """Poll like the page does (a few times a second) until the PIN is no longer pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/api/auth/plex/pin/{pin_id}")
+        pending = response.status_code == 200 and response.json()["data"]["status"] == "pending"
+        if not pending or time.monotonic() > deadline:
+            if response.status_code == 200 and "csrftoken" in client.cookies:
+                client.headers["X-CSRF-Token"] = cookie(client, "csrftoken") or ""
+            return response
+        await asyncio.sleep(0.25)

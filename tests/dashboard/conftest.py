@@ -111,10 +111,11 @@ class LoopServedApp(ServedApp):
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _serve(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-        self.loop.close()
+        asyncio.run(self._serve_here())  # asyncio.run cancels what is left at the end
+
+    async def _serve_here(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
 
     async def call(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         """Run a coroutine on the server's loop and wait for it from the test's loop."""

@@ -9,8 +9,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
+from tests.dashboard.conftest import Listener, LoopServedApp, Storage, session_cookie
 
 from medianest.auth.models import User
 from medianest.dashboard.models import ServiceStatus
@@ -20,7 +20,6 @@ from medianest.simulators import OverseerrSimulator, UptimeKumaSimulator
 from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
 from medianest.simulators.plextv_models import OWNER_TOKEN
 from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
-from tests.dashboard.conftest import Listener, LoopServedApp, Storage, session_cookie
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 
@@ -116,12 +115,10 @@ async def test_checks_are_recorded_with_an_uptime_percentage(
 ) -> None:
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
-    await wait_for_status(server, cookie, all_checked)
+    print("DEBUG", await wait_for_status(server, cookie, all_checked))
 
     overseerr.set_fault("error")
-    status = await wait_for_status(
-        server, cookie, lambda s: s["overseerr"]["status"] == "offline"
-    )
+    status = await wait_for_status(server, cookie, lambda s: s["overseerr"]["status"] == "offline")
 
     assert status["overseerr"]["status"] == "offline"
     assert status["overseerr"]["error"]
@@ -156,9 +153,7 @@ async def test_the_dashboard_answers_fast_while_a_service_hangs(
             timings.append(time.perf_counter() - started)
             assert response.status_code == 200
             await asyncio.sleep(0.05)
-    status = await wait_for_status(
-        server, cookie, lambda s: s["overseerr"]["status"] == "offline"
-    )
+    status = await wait_for_status(server, cookie, lambda s: s["overseerr"]["status"] == "offline")
 
     assert max(timings) < 0.2, f"slowest answer {max(timings) * 1000:.0f} ms"
     assert status["overseerr"]["error"] == "No answer within 1 s"
@@ -268,8 +263,3 @@ async def test_nothing_is_pushed_while_nothing_changes(
 
     assert server.app.ctx.services["status_monitor"].rounds >= rounds_before + 2
     assert pushed == []
-
-
-@pytest.fixture
-def no_services(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(health_check_interval_seconds=0.25)

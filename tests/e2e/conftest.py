@@ -79,7 +79,7 @@ def served(
         uptime_kuma_api_key=info.uptime_kuma_api_key,
         uptime_kuma_status_page=info.uptime_kuma_status_page,
         youtube_extra_hosts=info.env()["MEDIANEST_YOUTUBE_EXTRA_HOSTS"],
-        download_root=data_dir / "downloads",
+        download_root=Path(info.youtube_dir),  # the simulated Plex "YouTube" library
         download_min_free_bytes=0,
         run_worker_in_process=True,
         health_check_interval_seconds=1.0,

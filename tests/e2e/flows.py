@@ -40,7 +40,7 @@ def change_bootstrap_password(browser: Browser, base_url: str, folder: Path) -> 
         page.goto("/dashboard")
         expect(page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
         shoot(page, folder, "login")
-        page.get_by_text("Sign in with a password").click()
+        page.get_by_text("Sign in with a password", exact=True).click()
         page.get_by_label("Username").fill("admin")
         page.get_by_label("Password").fill("admin")
         page.get_by_role("button", name="Sign in", exact=True).click()
@@ -69,7 +69,7 @@ def sign_in_admin(context: BrowserContext, account: AdminAccount) -> None:
     assert response.ok, response.text()
 
 
-def sign_in_with_plex(context: BrowserContext, plex_tv_url: str, username: str) -> Page:
+def sign_in_with_plex(context: BrowserContext, username: str) -> Page:
     """Click "Sign in with Plex", approve the shown code as `username` on the plex.tv page
     the link opens in a new tab, and land on the dashboard."""
     page = context.new_page()

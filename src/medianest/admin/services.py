@@ -153,7 +153,7 @@ async def update_service(
         actor_id=actor_id,
         target=f"service:{name}",
         # Never the key itself: only what happened to it.
-        details={"url": url, "enabled": change.enabled, "apiKey": key_action, "config": config},
+        details={"url": url, "enabled": change.enabled, "keyChange": key_action, "config": config},
         ip=ip,
     )
     return to_out(name, row)

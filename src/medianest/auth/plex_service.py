@@ -36,7 +36,6 @@ log = get_logger(__name__)
 
 # system_settings keys (the admin config API exposes the first as `plexAllowListOnly`).
 ALLOW_LIST_SETTING = "plex_allow_list_enabled"
-CLIENT_IDENTIFIER_SETTING = "plex_client_identifier"
 PLEX_TOKEN_CONTEXT = "plex_token"  # noqa: S105  (AES-GCM associated data)
 # Client polling is answered from the last plex.tv answer for this long (backoff).
 PIN_CHECK_INTERVAL_SECONDS = 1.0

@@ -48,4 +48,8 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_db_session)]
+# scope="function": commit before the response is sent. With FastAPI's default
+# ("request") the commit ran after the client already had its answer, so a sign-in
+# followed at once by another request could miss the new session (and a failed
+# commit could no longer become an error response).
+SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

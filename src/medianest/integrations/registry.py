@@ -85,6 +85,7 @@ class Integrations:
         self._user_plex: OrderedDict[str, PlexClient] = OrderedDict()
         self._version: str | None = None
         self._checked_at = 0.0
+        self.version_check_seconds = VERSION_CHECK_SECONDS
         self._lock = asyncio.Lock()
         self._retiring: dict[asyncio.Task[None], list[ResilientClient]] = {}
         self._plextv = PlexTvClient(
@@ -246,7 +247,7 @@ class Integrations:
         return self._clients.get(name)
 
     async def _refresh_if_changed(self) -> None:
-        if time.monotonic() - self._checked_at < VERSION_CHECK_SECONDS:
+        if time.monotonic() - self._checked_at < self.version_check_seconds:
             return
         self._checked_at = time.monotonic()
         try:

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field
 
-from medianest.core.errors import MediaNestError, UpstreamError
-from medianest.integrations.http import Fetched, ResilientClient, ServiceHealth
+from medianest.core.errors import ServiceUnavailable, UpstreamError
+from medianest.integrations.http import Fetched, ResilientClient, ServiceHealth, UpstreamHTTPError
 
 MonitorStatus = Literal["up", "down", "pending", "maintenance"]
 KumaSource = Literal["metrics", "status_page"]
@@ -145,8 +145,17 @@ class UptimeKumaClient:
             else:
                 page, _ = await self._status_page(fresh_ttl=0, try_timeout=self.health_timeout)
                 fetched = page
-        except MediaNestError as exc:
+        except ServiceUnavailable as exc:
             return ServiceHealth(status="offline", error=exc.message)
+        except UpstreamError as exc:
+            # It answered, but not usefully (a rejected key, a wrong slug, garbage).
+            elapsed = round((time.monotonic() - started) * 1000, 1)
+            reason = (
+                "API key rejected"
+                if isinstance(exc, UpstreamHTTPError) and exc.upstream_status in (401, 403)
+                else exc.message
+            )
+            return ServiceHealth(status="degraded", response_time_ms=elapsed, error=reason)
         elapsed = round((time.monotonic() - started) * 1000, 1)
         if fetched.stale:
             return ServiceHealth(status="offline", error="Uptime Kuma is unreachable.")

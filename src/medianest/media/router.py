@@ -25,6 +25,7 @@ from medianest.media.schemas import (
     RequestStatusName,
     SearchResultOut,
 )
+from medianest.youtube import quotas
 
 router = APIRouter(prefix="/api/media", tags=["media"], responses=ERROR_RESPONSES)
 
@@ -61,6 +62,7 @@ async def request_media(
     body: MediaRequestIn,
 ) -> Envelope[MediaRequestOut]:
     """Request a movie, or a show (some seasons or all); duplicates → 409, quota → 429."""
+    await quotas.enforce_media_requests(session, user)  # the admin's weekly quota per role
     row = await service.create_request(
         session,
         overseerr=overseerr,

@@ -118,7 +118,7 @@ class Simulator:
         path_prefix: str | None = None,
         times: int | None = None,
     ) -> None:
-        """Inject a fault: slow|hang|error|malformed|unauthorized (None clears it)."""
+        """Inject a fault: slow|hang|error|malformed|unauthorized|unavailable (None clears it)."""
         self.fault.set(mode, delay=delay, path_prefix=path_prefix, times=times)
 
     def clear_fault(self) -> None:

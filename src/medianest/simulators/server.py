@@ -18,7 +18,7 @@ from typing import Any, Literal, cast, get_args
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FaultMode = Literal["slow", "hang", "error", "malformed", "unauthorized"]
+FaultMode = Literal["slow", "hang", "error", "malformed", "unauthorized", "unavailable"]
 FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
 CONTROL_PREFIX = "/__sim/"
 # Headers worth keeping in the request log (lower case); everything else is dropped.
@@ -208,6 +208,10 @@ class FaultMiddleware:
             await _respond(recording_send, 500, b'{"message":"Internal Server Error"}')
         elif mode == "malformed":
             await _respond(recording_send, 200, MALFORMED_BODY)
+        elif mode == "unavailable":
+            # 503; with a delay, `Retry-After: <delay>` (seconds) as a rate-limited proxy sends.
+            extra = [(b"retry-after", f"{delay:g}".encode())] if delay > 0 else []
+            await _respond(recording_send, 503, b'{"message":"Service Unavailable"}', extra=extra)
         else:
             await _respond(
                 recording_send,
@@ -219,7 +223,11 @@ class FaultMiddleware:
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, content_type: str = "application/json"
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     await send(
         {
@@ -228,6 +236,7 @@ async def _respond(
             "headers": [
                 (b"content-type", content_type.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *(extra or []),
             ],
         }
     )

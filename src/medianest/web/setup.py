@@ -8,12 +8,25 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
 
+from medianest.admin import pages as admin_pages
+from medianest.admin import settings_pages as admin_settings_pages
 from medianest.auth import pages as auth_pages
 from medianest.dashboard import pages as dashboard_pages
+from medianest.media import pages as media_pages
+from medianest.plex import pages as plex_pages
 from medianest.web.errors import render_page_error
 from medianest.web.templating import STATIC_DIR
+from medianest.youtube import pages as youtube_pages
 
-PAGE_MODULES = (auth_pages, dashboard_pages)
+PAGE_MODULES = (
+    auth_pages,
+    dashboard_pages,
+    media_pages,
+    plex_pages,
+    youtube_pages,
+    admin_pages,
+    admin_settings_pages,
+)
 
 
 class VersionedStaticFiles(StaticFiles):

@@ -148,8 +148,9 @@ def expand(url: str, *, extractors: tuple[str, ...]) -> Expanded:
                 return Expanded(title, entries, True)
             video_url = str(info.get("webpage_url") or info.get("url") or url)
             title = str(info.get("title") or info.get("id") or "Video")
-            return Expanded(title, [PlaylistEntry(_entry_key(info, video_url), title, video_url)],
-                            False)
+            return Expanded(
+                title, [PlaylistEntry(_entry_key(info, video_url), title, video_url)], False
+            )
     except YoutubeDLError as exc:
         message = _clean(str(exc))
         raise ItemFailed(message, classify_error(message)) from exc

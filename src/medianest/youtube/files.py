@@ -7,6 +7,7 @@ every resolved path is checked to stay under the user's directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -91,12 +92,13 @@ def remove_item_files(folder: Path, stem: str) -> None:
     if not folder.is_dir():
         return
     for candidate in folder.iterdir():
-        if candidate.is_file() and (candidate.stem == stem or candidate.name.startswith(stem + ".")):
+        if candidate.is_file() and (
+            candidate.stem == stem or candidate.name.startswith(stem + ".")
+        ):
             candidate.unlink(missing_ok=True)
 
 
 def remove_dir_if_empty(folder: Path) -> None:
-    try:
+    # Not empty (another download of the same playlist) or already gone: leave it.
+    with contextlib.suppress(OSError):
         folder.rmdir()
-    except OSError:
-        pass  # not empty (another download of the same playlist) or already gone

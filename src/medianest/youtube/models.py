@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +31,9 @@ class DownloadStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES_SQL = "status IN ('queued', 'downloading', 'processing')"
 
 
 class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
@@ -63,6 +67,15 @@ class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
     __table_args__ = (
         Index("ix_youtube_downloads_user_id", "user_id"),
         Index("ix_youtube_downloads_status", "status", "next_attempt_at"),
+        # One active download per user and URL, even when two submissions race.
+        Index(
+            "uq_youtube_downloads_active_url",
+            "user_id",
+            "url",
+            unique=True,
+            sqlite_where=text(ACTIVE_STATUSES_SQL),
+            postgresql_where=text(ACTIVE_STATUSES_SQL),
+        ),
     )
 
 
@@ -81,6 +94,8 @@ class YoutubeSubscription(UUIDPrimaryKey, CreatedAt, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
+    # "playlist" (private) or "collection" (shared); None = the admin's default.
+    delivery: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_youtube_subscriptions_user_id", "user_id"),)
 

@@ -158,8 +158,14 @@ class JobQueue:
         return bool(getattr(result, "rowcount", 0))
 
     async def retry_later(
-        self, job_id: uuid.UUID, *, attempts: int, error: str, count_attempt: bool = True,
-        pause_reason: str | None = None, delay: float | None = None,
+        self,
+        job_id: uuid.UUID,
+        *,
+        attempts: int,
+        error: str,
+        count_attempt: bool = True,
+        pause_reason: str | None = None,
+        delay: float | None = None,
     ) -> bool:
         """Put a job back in the queue (backoff), or fail it when attempts are used up."""
         if count_attempt and attempts >= self.settings.download_max_attempts:
@@ -191,7 +197,9 @@ class JobQueue:
             YoutubeDownload.claimed_by,
         ).where(
             YoutubeDownload.status.in_(RUNNING),
-            or_(YoutubeDownload.heartbeat_at.is_(None), YoutubeDownload.heartbeat_at < stale_before),
+            or_(
+                YoutubeDownload.heartbeat_at.is_(None), YoutubeDownload.heartbeat_at < stale_before
+            ),
         )
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)

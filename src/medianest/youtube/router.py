@@ -16,14 +16,19 @@ from medianest.youtube.schemas import Download, DownloadRequest, to_download
 router = APIRouter(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
 
 
-@router.post(
-    "/download", response_model=Envelope[Download], status_code=status.HTTP_201_CREATED
-)
+@router.post("/download", response_model=Envelope[Download], status_code=status.HTTP_201_CREATED)
 async def submit_download(
     body: DownloadRequest, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Envelope[Download]:
     """Queue a YouTube playlist or video for download (5 per hour per user by default)."""
-    job = await service.submit(session, ctx=ctx, user=user, url=body.url, quality=body.quality)
+    job = await service.submit(
+        session,
+        ctx=ctx,
+        user=user,
+        url=body.url,
+        quality=body.quality,
+        delivery_choice=body.delivery,
+    )
     return envelope(to_download(job))
 
 

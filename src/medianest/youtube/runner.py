@@ -20,7 +20,7 @@ from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.settings import Settings
-from medianest.youtube import files, plex_delivery
+from medianest.youtube import delivery, files, job_hooks, plex_delivery
 from medianest.youtube.downloader import (
     DownloadStopped,
     ItemFailed,
@@ -70,8 +70,13 @@ class JobRunner:
             job = await session.get(YoutubeDownload, job_id)
         if job is None:
             return
-        view = JobView(job.id, job.user_id, job.title, DownloadStatus.DOWNLOADING.value,
-                       [dict(i) for i in (job.items or [])])
+        view = JobView(
+            job.id,
+            job.user_id,
+            job.title,
+            DownloadStatus.DOWNLOADING.value,
+            [dict(i) for i in (job.items or [])],
+        )
         reporter = ProgressReporter(
             view,
             queue=self.queue,
@@ -81,6 +86,9 @@ class JobRunner:
         )
         try:
             await self._run(job, view, reporter, control)
+        except job_hooks.JobPaused as paused:  # disk low, quota used up, queue breaker open
+            await job_hooks.pause(self.queue, job, view, paused)
+            await reporter.emit_now()
         except Exception as exc:  # a bug or an outage: retry with backoff, never lose the job
             log.exception("youtube_job_crashed", download_id=str(job_id))
             await self.queue.retry_later(
@@ -94,15 +102,21 @@ class JobRunner:
             await self._stopped(job, view, reporter, control, folder=None)
             return
         try:
-            accepted = validate_download_url(job.url, extra_hosts=self.settings.youtube_extra_host_list)
+            accepted = validate_download_url(
+                job.url, extra_hosts=self.settings.youtube_extra_host_list
+            )
         except ValidationFailed as exc:  # the allow-list changed since it was queued
             await self._fail(view, reporter, exc.message)
             return
         if files.free_bytes(self.root) < self.settings.download_min_free_bytes:
             view.status = DownloadStatus.QUEUED.value
             await self.queue.retry_later(
-                job.id, attempts=job.attempts, count_attempt=False, pause_reason="DISK_LOW",
-                error="Waiting for free disk space", delay=self.settings.download_retry_base_seconds,
+                job.id,
+                attempts=job.attempts,
+                count_attempt=False,
+                pause_reason="DISK_LOW",
+                error="Waiting for free disk space",
+                delay=self.settings.download_retry_base_seconds,
             )
             await reporter.emit_now()
             return
@@ -120,8 +134,18 @@ class JobRunner:
                 return
             view.title = expanded.title
             view.items = [
-                {"index": n, "key": e.key, "title": e.title, "url": e.url, "file": None,
-                 "state": "pending", "error": None, "errorKind": None, "bytes": 0, "progress": 0}
+                {
+                    "index": n,
+                    "key": e.key,
+                    "title": e.title,
+                    "url": e.url,
+                    "file": None,
+                    "state": "pending",
+                    "error": None,
+                    "errorKind": None,
+                    "bytes": 0,
+                    "progress": 0,
+                }
                 for n, e in enumerate(expanded.entries)
             ]
         folder = self._folder(job, view)
@@ -137,7 +161,9 @@ class JobRunner:
         if job.folder:
             return Path(job.folder)
         base = files.user_dir(self.root, job.user_id)
-        return files.ensure_dir(base / files.safe_name(view.title, fallback="playlist"), root=self.root)
+        return files.ensure_dir(
+            base / files.safe_name(view.title, fallback="playlist"), root=self.root
+        )
 
     async def _download_items(
         self, job: YoutubeDownload, view: JobView, folder: Path, control: JobControl
@@ -150,6 +176,7 @@ class JobRunner:
                 continue
             if control.cancel.is_set():
                 return True
+            await job_hooks.before_item(self._hook_deps(), job)
             stem = files.item_stem(index, item["title"])
             view.current, view.item_progress = index, ProgressState()
             item["state"] = "downloading"
@@ -175,10 +202,20 @@ class JobRunner:
                 log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
             else:
                 relative = path.relative_to(files.user_dir(self.root, job.user_id))
-                item.update(state="completed", file=str(relative), bytes=path.stat().st_size,
-                            progress=100, error=None, errorKind=None)
+                item.update(
+                    state="completed",
+                    file=str(relative),
+                    bytes=path.stat().st_size,
+                    progress=100,
+                    error=None,
+                    errorKind=None,
+                )
             view.current = None
+            await job_hooks.after_item(self._hook_deps(), job, item)
         return False
+
+    def _hook_deps(self) -> job_hooks.HookDeps:
+        return job_hooks.HookDeps(self.session_factory, self.settings)
 
     async def _deliver(
         self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter, folder: Path
@@ -198,7 +235,8 @@ class JobRunner:
                 section = await plex_delivery.find_section(
                     plex, folder, plex_delivery.configured_section(self.settings, self.services)
                 )
-                delivered = await plex_delivery.deliver(
+                deliver = await delivery.deliverer(self.services, job)  # playlist or collection
+                delivered = await deliver(
                     plex,
                     section_id=section,
                     folder=folder,
@@ -227,25 +265,37 @@ class JobRunner:
             next_attempt_at=None,
         )
         await reporter.emit_now()
-        log.info("youtube_job_completed", download_id=str(job.id), items=len(view.items),
-                 failed=failed)
+        log.info(
+            "youtube_job_completed", download_id=str(job.id), items=len(view.items), failed=failed
+        )
 
     async def _fail(self, view: JobView, reporter: ProgressReporter, reason: str) -> None:
         view.status = DownloadStatus.FAILED.value
         await self.queue.finish(
-            view.download_id, status=view.status, error=reason, items=view.stored_items(),
+            view.download_id,
+            status=view.status,
+            error=reason,
+            items=view.stored_items(),
             completed_at=utcnow(),
         )
         await reporter.emit_now()
 
     async def _stopped(
-        self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter,
-        control: JobControl, *, folder: Path | None,
+        self,
+        job: YoutubeDownload,
+        view: JobView,
+        reporter: ProgressReporter,
+        control: JobControl,
+        *,
+        folder: Path | None,
     ) -> None:
         if control.shutdown and not reporter.lost:
             view.status = DownloadStatus.QUEUED.value
             await self.queue.retry_later(
-                job.id, attempts=job.attempts, count_attempt=False, delay=0.0,
+                job.id,
+                attempts=job.attempts,
+                count_attempt=False,
+                delay=0.0,
                 error="Interrupted by a restart; resuming",
             )
             return

@@ -18,6 +18,9 @@ Quality = Literal["best", "1080p", "720p", "audio"]
 class DownloadRequest(ApiInput):
     url: str = Field(min_length=1, max_length=2048, description="A YouTube playlist or video link")
     quality: Quality | None = Field(default=None, description="Defaults to the server's setting")
+    delivery: Literal["playlist", "collection"] | None = Field(
+        default=None, description="Private Plex playlist or shared collection; default: admin's"
+    )
 
 
 class DownloadItem(ApiModel):
@@ -49,6 +52,8 @@ class Download(ApiModel):
     cancel_requested: bool
     attempts: int
     plex_collection_id: str | None
+    plex_playlist_id: str | None = None
+    delivery: str = "collection"
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -87,6 +92,8 @@ def to_download(job: YoutubeDownload) -> Download:
         cancel_requested=bool(job.cancel_requested),
         attempts=job.attempts or 0,
         plex_collection_id=job.plex_collection_id,
+        plex_playlist_id=job.plex_playlist_id,
+        delivery=job.delivery or "collection",
         created_at=job.created_at,
         started_at=job.started_at,
         completed_at=job.completed_at,

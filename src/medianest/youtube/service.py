@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from medianest.core.context import AppContext
 from medianest.core.errors import Conflict
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.youtube import files, plex_delivery
+from medianest.youtube import delivery, files, plex_delivery, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
 from medianest.youtube.signals import get_signals
@@ -34,12 +34,17 @@ ACTIVE = (DownloadStatus.QUEUED.value, *RUNNING)
 RATE_WINDOW_SECONDS = 3600
 
 
-def _after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+_PENDING: set[asyncio.Task[None]] = set()  # keeps fire-and-forget nudges alive
+
+
+def _after_commit(session: AsyncSession, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `action` on the event loop once this session's transaction has committed."""
     loop = asyncio.get_running_loop()
 
     def fire(_session: Session) -> None:
-        loop.create_task(action())
+        task = loop.create_task(action())
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
 
     event.listen(session.sync_session, "after_commit", fire, once=True)
 
@@ -51,7 +56,13 @@ def youtube_limit(ctx: AppContext) -> int:
 
 
 async def submit(
-    session: AsyncSession, *, ctx: AppContext, user: User, url: str, quality: str | None
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    user: User,
+    url: str,
+    quality: str | None,
+    delivery_choice: str | None = None,
 ) -> YoutubeDownload:
     """Queue a download for `user` (400 bad URL, 409 already active, 429 over the limit)."""
     accepted = validate_download_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
@@ -64,6 +75,7 @@ async def submit(
     )
     if duplicate is not None:
         raise _already_active(duplicate)
+    await quotas.enforce_youtube(session, user)  # 429 QUOTA_EXCEEDED with when it resets
     limit = youtube_limit(ctx)
     result = await ctx.rate_limiter.hit(
         f"youtube:{user.id}", limit=limit, window_seconds=RATE_WINDOW_SECONDS
@@ -78,6 +90,7 @@ async def submit(
         items=[],
         attempts=0,
         cancel_requested=False,
+        delivery=await delivery.choose(session, user=user, requested=delivery_choice),
     )
     session.add(job)
     try:
@@ -113,7 +126,9 @@ async def list_downloads(
     return list(rows), int(total or 0)
 
 
-async def cancel(session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload) -> YoutubeDownload:
+async def cancel(
+    session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload
+) -> YoutubeDownload:
     """Stop a queued or running download; finished items stay, the partial one goes."""
     if job.status in FINISHED:
         raise Conflict("This download has already finished.", details={"status": job.status})
@@ -161,5 +176,7 @@ def _delete_files(root: Path, job: YoutubeDownload) -> None:
         return
     items: list[dict[str, Any]] = list(job.items or [])
     for item in items:
-        files.remove_item_files(folder, files.item_stem(int(item.get("index", 0)), item.get("title")))
+        files.remove_item_files(
+            folder, files.item_stem(int(item.get("index", 0)), item.get("title"))
+        )
     files.remove_dir_if_empty(folder)

@@ -48,10 +48,10 @@ class QueueSignals:
         self._cancel_locally(download_id)
         await self._publish(CANCEL_CHANNEL, download_id)
 
-    async def wait(self, timeout: float) -> None:
-        """Until a nudge arrives or `timeout` passes; then re-arms."""
+    async def wait(self, seconds: float) -> None:
+        """Until a nudge arrives or `seconds` pass; then re-arms."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake_event.wait(), timeout)
+            await asyncio.wait_for(self.wake_event.wait(), seconds)
         self.wake_event.clear()
 
     def _cancel_locally(self, download_id: str) -> None:
@@ -92,7 +92,7 @@ class QueueSignals:
                 await asyncio.sleep(2.0)  # the slow poll keeps work moving meanwhile
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = _text(message.get("channel"))

@@ -71,8 +71,9 @@ def validate_download_url(raw: str, *, extra_hosts: list[str]) -> AcceptedUrl:
     netloc = f"{host}:{port}" if port is not None else host
     if netloc in extra_hosts or (port is None and host in extra_hosts):
         # An operator-listed host (a local media server): any path, http allowed.
-        return AcceptedUrl(urlunsplit((scheme, netloc, parts.path or "/", parts.query, "")),
-                           "extra", ("generic",))
+        return AcceptedUrl(
+            urlunsplit((scheme, netloc, parts.path or "/", parts.query, "")), "extra", ("generic",)
+        )
     if _is_ip_literal(host):
         raise _refuse("IP addresses are not accepted, only YouTube links")
     if host not in YOUTUBE_HOSTS:
@@ -110,7 +111,5 @@ def _youtube_url(host: str, path: str, query: dict[str, list[str]]) -> AcceptedU
         return AcceptedUrl(f"https://www.youtube.com/watch?v={video}", "video", extractors)
     match = VIDEO_PATH_RE.match(path)
     if match:
-        return AcceptedUrl(
-            f"https://www.youtube.com/watch?v={match.group(1)}", "video", extractors
-        )
+        return AcceptedUrl(f"https://www.youtube.com/watch?v={match.group(1)}", "video", extractors)
     raise _refuse("only YouTube playlist and video links are accepted")

@@ -19,6 +19,7 @@ from typing import Any
 
 from medianest.core.context import AppContext
 from medianest.core.logging import get_logger
+from medianest.ops.router import CheckResult
 from medianest.youtube.progress import Emit
 from medianest.youtube.queue import JobQueue
 from medianest.youtube.runner import JobControl, JobRunner
@@ -152,10 +153,10 @@ async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
 
 def _health_check(workers: DownloadWorkers) -> Callable[[], Awaitable[Any]]:
     async def check() -> Any:
-        from medianest.ops.router import CheckResult  # ops imports app-level modules
-
         stalled_after = max(60.0, 3 * workers.settings.worker_poll_seconds)
-        alive = workers.last_loop_at is not None and time.time() - workers.last_loop_at < stalled_after
+        alive = (
+            workers.last_loop_at is not None and time.time() - workers.last_loop_at < stalled_after
+        )
         if workers.last_error or not alive:
             return CheckResult(status="error", error=workers.last_error or "worker loop stalled")
         return CheckResult(status="ok")

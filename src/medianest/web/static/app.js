@@ -45,6 +45,12 @@
     return s + ' s';
   }
 
+  function formatBytes(n) {
+    var units = ['B', 'kB', 'MB', 'GB'], i = 0;
+    while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+    return (i ? n.toFixed(1) : Math.round(n)) + ' ' + units[i];
+  }
+
   // ----------------------------------------------------------------- toasts
   var toastBox = null;
   function toast(message, type) {
@@ -186,6 +192,25 @@
       }
     });
   });
+
+  // TV season choice: "All" and single seasons exclude each other.
+  document.addEventListener('change', function (event) {
+    var box = event.target;
+    var form = box.closest && box.closest('.season-form');
+    if (!form) return;
+    if (box.hasAttribute('data-all-seasons') && box.checked) {
+      $all('[data-season]', form).forEach(function (b) { b.checked = false; });
+    } else if (box.hasAttribute('data-season')) {
+      var any = $all('[data-season]', form).some(function (b) { return b.checked; });
+      $('[data-all-seasons]', form).checked = !any;
+    }
+  });
+
+  // Posters come from TMDB; when one cannot load, the lettered placeholder stays.
+  document.addEventListener('error', function (event) {
+    var img = event.target;
+    if (img && img.classList && img.classList.contains('poster-img')) img.remove();
+  }, true);
 
   // ----------------------------------------------------------------- theme
   var THEMES = ['auto', 'light', 'dark'];
@@ -410,8 +435,19 @@
     var items = $('[data-field="items"]', row);
     if (items && data.totalItems) items.textContent = 'Item ' + Math.min(data.currentItem || 0, data.totalItems) + ' of ' + data.totalItems;
     var extra = $('[data-field="speed"]', row);
-    if (extra) extra.textContent = [data.speed, data.eta ? 'ETA ' + data.eta : ''].filter(Boolean).join(' · ');
-    if (before !== data.status && window.htmx && row.dataset.refreshUrl) {
+    if (extra) {
+      var speed = typeof data.speed === 'number' ? formatBytes(data.speed) + '/s' : '';
+      var eta = typeof data.eta === 'number' && !TERMINAL[data.status] ? formatDuration(data.eta) + ' left' : '';
+      extra.textContent = [speed, eta].filter(Boolean).join(' · ');
+    }
+    if (data.title) {
+      row.setAttribute('data-title', data.title);
+      var heading = $('.list-item-title', row);
+      if (heading) heading.textContent = data.title;
+    }
+    var itemChanged = String(data.currentItem) !== (row.dataset.currentItem || String(data.currentItem));
+    row.dataset.currentItem = String(data.currentItem);
+    if ((before !== data.status || itemChanged) && window.htmx && row.dataset.refreshUrl) {
       // A state change re-renders the row on the server (buttons, items, errors).
       window.htmx.ajax('GET', row.dataset.refreshUrl, { target: row, swap: 'outerHTML' });
     }

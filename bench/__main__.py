@@ -1,0 +1,238 @@
+"""`python -m bench`: throughput and latency of MediaNest's hot endpoints, each as a
+ratio to a bare Starlette endpoint served the same way (uvicorn, one process,
+loopback) in the same run; plus startup time and idle/loaded RSS, on the embedded
+default (SQLite, no Redis) and on PostgreSQL + Redis when reachable.
+
+Writes a table to stdout and JSON to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import backends
+from bench.load import run_load, tool_name
+from bench.processes import PeakRss, Server, bare_server, medianest_server
+
+RESULTS = Path(__file__).with_name("results")
+ENDPOINTS = {
+    "dashboard_status": "/api/dashboard/status",
+    "auth_session": "/api/auth/session",
+    "media_requests": "/api/media/requests",
+}
+EXTRA_MODULES = ("socket_push", "queue_overhead")
+MB = 1024 * 1024
+# Targets from issue 10.
+TARGET_RATIO = 0.5
+TARGET_P99_MS_AT_50 = 25.0
+TARGET_IDLE_RSS_MB = 120.0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement (default 5)")
+    parser.add_argument("--levels", default="10,50,200", help="concurrent clients")
+    parser.add_argument(
+        "--backends", default="sqlite,postgres", help="sqlite and/or postgres (+ Redis)"
+    )
+    parser.add_argument("--no-extras", action="store_true", help="skip socket/queue modules")
+    return parser.parse_args(argv)
+
+
+def measure_bare(levels: list[int], seconds: float, scratch: Path) -> dict[str, Any]:
+    server = bare_server(scratch / "bare.log").start("/bare")
+    try:
+        time.sleep(1)
+        idle = server.rss_bytes()
+        run_load(server.url + "/bare", connections=10, seconds=1, headers={})  # warm-up
+        with PeakRss(server) as peak:
+            runs = {
+                str(c): run_load(server.url + "/bare", connections=c, seconds=seconds, headers={})
+                for c in levels
+            }
+    finally:
+        server.stop()
+    return {
+        "startup_seconds": round(server.startup_seconds, 3),
+        "idle_rss_mb": round(idle / MB, 1),
+        "loaded_rss_mb": round(peak.peak / MB, 1),
+        "runs": {c: r.as_dict() for c, r in runs.items()},
+    }
+
+
+def measure_medianest(
+    backend: backends.Backend, levels: list[int], seconds: float, scratch: Path
+) -> dict[str, Any]:
+    server: Server = medianest_server(
+        f"medianest-{backend.name}", backend.env, scratch / f"{backend.name}.log"
+    ).start("/api/health")
+    try:
+        user_id, cookie = backends.sign_in(server.url)
+        backends.seed(backend, user_id)
+        headers = {"Cookie": cookie}
+        time.sleep(2)
+        idle = server.rss_bytes()
+        endpoints: dict[str, dict[str, Any]] = {}
+        with PeakRss(server) as peak:
+            for name, path in ENDPOINTS.items():
+                run_load(server.url + path, connections=10, seconds=1, headers=headers)
+                endpoints[name] = {
+                    str(c): run_load(
+                        server.url + path, connections=c, seconds=seconds, headers=headers
+                    ).as_dict()
+                    for c in levels
+                }
+    finally:
+        server.stop()
+    return {
+        "startup_seconds": round(server.startup_seconds, 3),
+        "idle_rss_mb": round(idle / MB, 1),
+        "loaded_rss_mb": round(peak.peak / MB, 1),
+        "endpoints": endpoints,
+    }
+
+
+def add_ratios(result: dict[str, Any], bare: dict[str, Any]) -> None:
+    for runs in result["endpoints"].values():
+        for level, run in runs.items():
+            baseline = bare["runs"][level]["requests_per_second"]
+            run["ratio_to_bare"] = round(run["requests_per_second"] / baseline, 3)
+
+
+def run_extras() -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    for name in EXTRA_MODULES:
+        if importlib.util.find_spec(f"bench.{name}") is None:
+            continue
+        started = time.perf_counter()
+        try:
+            extras[name] = importlib.import_module(f"bench.{name}").run()
+        except Exception as exc:  # one broken extra must not lose the main figures
+            extras[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        extras[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return extras
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    for name, result in results["backends"].items():
+        if "endpoints" not in result:
+            continue
+        dashboard = result["endpoints"]["dashboard_status"]
+        ratios = [run["ratio_to_bare"] for run in dashboard.values()]
+        at_50 = dashboard.get("50")
+        checks[name] = {
+            "dashboard_ratio_min": min(ratios),
+            "dashboard_ratio_ok": min(ratios) >= TARGET_RATIO,
+            "dashboard_p99_ms_at_50": at_50["p99_ms"] if at_50 else None,
+            "dashboard_p99_ok_at_50": bool(at_50) and at_50["p99_ms"] < TARGET_P99_MS_AT_50,
+            "idle_rss_ok": result["idle_rss_mb"] < TARGET_IDLE_RSS_MB,
+        }
+    return checks
+
+
+def print_table(results: dict[str, Any]) -> None:
+    bare = results["bare"]
+    print(
+        f"\nload tool: {results['meta']['tool']}, {results['meta']['seconds']}s per cell, "
+        f"{results['meta']['cpus']} CPUs shared by server and load tool, loopback"
+    )
+    header = f"{'target':<28}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{'errors':>8}{'vs bare':>9}"
+    print(header)
+    print("-" * len(header))
+    for level, run in bare["runs"].items():
+        print(
+            f"{'bare starlette':<28}{level:>8}{run['requests_per_second']:>10.0f}"
+            f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{'1.00':>9}"
+        )
+    for backend, result in results["backends"].items():
+        if "endpoints" not in result:
+            print(f"{backend}: skipped ({result.get('skipped')})")
+            continue
+        for endpoint, runs in result["endpoints"].items():
+            for level, run in runs.items():
+                label = f"{backend} {endpoint}"
+                print(
+                    f"{label:<28}{level:>8}{run['requests_per_second']:>10.0f}"
+                    f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}"
+                    f"{run['ratio_to_bare']:>9.2f}"
+                )
+    print()
+    print(f"{'process':<28}{'startup s':>10}{'idle RSS MB':>13}{'loaded RSS MB':>15}")
+    print(
+        f"{'bare starlette':<28}{bare['startup_seconds']:>10.2f}{bare['idle_rss_mb']:>13.1f}"
+        f"{bare['loaded_rss_mb']:>15.1f}"
+    )
+    for backend, result in results["backends"].items():
+        if "endpoints" in result:
+            print(
+                f"{'medianest ' + backend:<28}{result['startup_seconds']:>10.2f}"
+                f"{result['idle_rss_mb']:>13.1f}{result['loaded_rss_mb']:>15.1f}"
+            )
+    for name, extra in results["extras"].items():
+        print(f"\n{name}: {json.dumps(extra)}")
+    print(f"\ntargets: {json.dumps(results['targets'], indent=2)}")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    levels = [int(n) for n in args.levels.split(",")]
+    wanted = set(args.backends.split(","))
+    results: dict[str, Any] = {
+        "meta": {
+            "created_at": datetime.now(UTC).isoformat(),
+            "tool": tool_name(),
+            "seconds": args.seconds,
+            "levels": levels,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "command": "python -m bench " + " ".join(argv),
+        },
+        "backends": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="medianest-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        print("measuring bare Starlette ...", flush=True)
+        results["bare"] = measure_bare(levels, args.seconds, scratch)
+        candidates: list[backends.Backend | tuple[str, str]] = []
+        if "sqlite" in wanted:
+            candidates.append(backends.embedded(scratch / "sqlite"))
+        if "postgres" in wanted:
+            found = backends.postgres_redis(scratch / "postgres")
+            candidates.append(
+                found if isinstance(found, backends.Backend) else ("postgres+redis", found)
+            )
+        for candidate in candidates:
+            if isinstance(candidate, tuple):
+                results["backends"][candidate[0]] = {"skipped": candidate[1]}
+                continue
+            print(f"measuring MediaNest on {candidate.name} ...", flush=True)
+            try:
+                result = measure_medianest(candidate, levels, args.seconds, scratch)
+            finally:
+                backends.drop(candidate)
+            add_ratios(result, results["bare"])
+            results["backends"][candidate.name] = result
+    results["extras"] = {} if args.no_extras else run_extras()
+    results["targets"] = targets(results)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nwrote {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,147 @@
+"""The admin page: users (role and status changes, confirmed in a dialog), with the
+service configuration and system settings panels from `admin/settings_pages.py`.
+Everything goes through the same admin services as `/api/admin`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from medianest.admin import services as services_service
+from medianest.admin import system_config, users_service
+from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
+from medianest.auth.cookies import client_ip
+from medianest.auth.dependencies import AdminUser
+from medianest.auth.models import User
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import MediaNestError
+from medianest.web.fragments import trigger
+from medianest.web.templating import render
+
+router = APIRouter()
+USERS_PAGE_SIZE = 25
+
+
+async def _users(session: SessionDep, *, search: str, page: int) -> dict[str, Any]:
+    users, total = await users_service.list_users(
+        session, search=search or None, page=page, page_size=USERS_PAGE_SIZE
+    )
+    return {
+        "users": users,
+        "search": search,
+        "page": page,
+        "pages": max(1, -(-total // USERS_PAGE_SIZE)),
+        "total": total,
+    }
+
+
+@router.get("/admin")
+async def admin_page(
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    search: Annotated[str, Query(max_length=150)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    context: dict[str, Any] = {
+        "nav": "admin",
+        "services": await services_service.list_services(session),
+        "labels": SERVICE_LABELS,
+        "limits": await system_config.load_runtime_config(session, settings=ctx.settings),
+        "qualities": QUALITIES,
+        "field_errors": {},
+    }
+    context.update(await _users(session, search=search.strip(), page=page))
+    return render(request, "admin/index.html", context)
+
+
+@router.get("/admin/users")
+async def users_fragment(
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    search: Annotated[str, Query(max_length=150)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return render(
+        request, "admin/_users.html", await _users(session, search=search.strip(), page=page)
+    )
+
+
+@router.put("/admin/users/{user_id}")
+async def update_user(
+    user_id: uuid.UUID,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    role: Annotated[Literal["admin", "user"] | None, Form()] = None,
+    status: Annotated[Literal["active", "disabled"] | None, Form()] = None,
+) -> Response:
+    user = await users_service.get_user(session, user_id=user_id)
+    before = (user.role, user.status)
+    try:
+        await users_service.update_user(
+            session,
+            actor=admin,
+            user=user,
+            role=role,
+            status=status,
+            ip=client_ip(request, ctx.settings),
+        )
+    except MediaNestError as error:
+        # The row goes back to what is stored, and the reason shows as a toast and in the row.
+        await session.rollback()
+        user = await users_service.get_user(session, user_id=user_id)
+        return _row(request, user, error=error, status_code=error.status_code)
+    changed = [
+        f"{label} is now {value}"
+        for label, old, value in (
+            ("role", before[0], user.role),
+            ("status", before[1], user.status),
+        )
+        if old != value
+    ]
+    message = f"{user.username}: {', '.join(changed)}." if changed else None
+    return _row(request, user, headers=trigger(message, "success") if message else None)
+
+
+@router.delete("/admin/users/{user_id}")
+async def delete_user(
+    user_id: uuid.UUID, request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    user = await users_service.get_user(session, user_id=user_id)
+    try:
+        await users_service.delete_user(
+            session, actor=admin, user=user, ip=client_ip(request, ctx.settings)
+        )
+    except MediaNestError as error:
+        await session.rollback()
+        user = await users_service.get_user(session, user_id=user_id)
+        return _row(request, user, error=error, status_code=error.status_code)
+    return Response(
+        content="", media_type="text/html", headers=trigger(f"Deleted {user.username}.", "info")
+    )
+
+
+def _row(
+    request: Request,
+    user: User,
+    *,
+    error: MediaNestError | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if error is not None:
+        headers = trigger(error.message, "error")
+    return render(
+        request,
+        "admin/_user_row.html",
+        {"u": user, "row_error": error},
+        status_code=status_code,
+        headers=headers,
+    )

@@ -1,0 +1,197 @@
+"""Admin panels for service configuration (URL, masked key, enabled, Test, Save) and
+system settings, as htmx fragments over the same services as `/api/admin`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from medianest.admin import services as services_service
+from medianest.admin import system_config
+from medianest.admin.schemas import RuntimeConfigUpdate, ServiceOut, ServiceTest, ServiceUpdate
+from medianest.auth.cookies import client_ip
+from medianest.auth.dependencies import AdminUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.integrations.registry import get_integrations
+from medianest.web.fragments import trigger
+from medianest.web.templating import render
+
+router = APIRouter()
+
+SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
+QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
+
+UrlField = Annotated[str, Form(max_length=2048)]
+KeyField = Annotated[str, Form(alias="apiKey", max_length=1024)]
+
+
+def _options(name: str, status_page: str) -> dict[str, Any] | None:
+    """Only Uptime Kuma has options (its status page slug); blank means "metrics"."""
+    if name != "uptime_kuma":
+        return None
+    return {"statusPage": status_page.strip()} if status_page.strip() else {}
+
+
+def _field_of(error: MediaNestError) -> str:
+    field = error.details.get("field")
+    return field if isinstance(field, str) else "_form"
+
+
+@router.put("/admin/services/{name}")
+async def save_service(
+    name: str,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    url: UrlField = "",
+    api_key: KeyField = "",
+    remove_key: Annotated[str | None, Form(alias="removeKey")] = None,
+    enabled: Annotated[str | None, Form()] = None,
+    status_page: Annotated[str, Form(alias="statusPage", max_length=100)] = "",
+) -> Response:
+    services_service.require_service_name(name)
+    try:
+        try:
+            change = ServiceUpdate(
+                url=url,
+                # An empty key box keeps the saved key; the checkbox removes it.
+                api_key="" if remove_key else (api_key or None),
+                enabled=bool(enabled),
+                config=_options(name, status_page),
+            )
+        except ValidationError:
+            raise ValidationFailed("Give the service's URL.", details={"field": "url"}) from None
+        out = await services_service.update_service(
+            session,
+            box=ctx.secret_box,
+            name=name,
+            change=change,
+            actor_id=admin.id,
+            ip=client_ip(request, ctx.settings),
+        )
+    except MediaNestError as error:
+        await session.rollback()
+        current = next(s for s in await services_service.list_services(session) if s.name == name)
+        draft = current.model_copy(update={"url": url, "enabled": bool(enabled)})
+        return _service_form(request, draft, error=error, status_code=error.status_code)
+    # Same order as the API: the clients are rebuilt from what is committed.
+    await session.commit()
+    await get_integrations(ctx).reload()
+    return _service_form(
+        request, out, headers=trigger(f"Saved {SERVICE_LABELS.get(name, name)}.", "success")
+    )
+
+
+@router.post("/admin/services/{name}/test")
+async def test_service(
+    name: str,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    url: UrlField = "",
+    api_key: KeyField = "",
+    status_page: Annotated[str, Form(alias="statusPage", max_length=100)] = "",
+) -> Response:
+    try:
+        draft = ServiceTest(
+            name=name,
+            url=url.strip() or None,
+            api_key=api_key or None,
+            config=_options(name, status_page),
+        )
+        result = await services_service.test_service(
+            session, box=ctx.secret_box, integrations=get_integrations(ctx), draft=draft
+        )
+    except (MediaNestError, ValidationError) as error:
+        message = error.message if isinstance(error, MediaNestError) else "Check the fields."
+        return render(request, "admin/_test_result.html", {"result": None, "message": message})
+    return render(request, "admin/_test_result.html", {"result": result, "message": None})
+
+
+@router.put("/admin/settings")
+async def save_settings(
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    api_per_minute: Annotated[str, Form(alias="apiPerMinute", max_length=12)] = "",
+    youtube_per_hour: Annotated[str, Form(alias="youtubePerHour", max_length=12)] = "",
+    requests_per_hour: Annotated[str, Form(alias="requestsPerHour", max_length=12)] = "",
+    worker_concurrency: Annotated[str, Form(alias="workerConcurrency", max_length=12)] = "",
+    per_user_concurrency: Annotated[str, Form(alias="perUserConcurrency", max_length=12)] = "",
+    default_download_quality: Annotated[
+        str, Form(alias="defaultDownloadQuality", max_length=16)
+    ] = "",
+) -> Response:
+    raw = {
+        "api_per_minute": api_per_minute,
+        "youtube_per_hour": youtube_per_hour,
+        "requests_per_hour": requests_per_hour,
+        "worker_concurrency": worker_concurrency,
+        "per_user_concurrency": per_user_concurrency,
+        "default_download_quality": default_download_quality,
+    }
+    errors: dict[str, str] = {}
+    try:
+        changes = RuntimeConfigUpdate(**{k: v for k, v in raw.items() if v.strip()})
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "_form"
+            errors.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
+        return _settings_form(request, raw, errors, status_code=422)
+    try:
+        limits = await system_config.update_runtime_config(
+            session,
+            ctx=ctx,
+            changes=changes,
+            actor_id=admin.id,
+            ip=client_ip(request, ctx.settings),
+        )
+    except MediaNestError as error:
+        await session.rollback()
+        return _settings_form(request, raw, {"_form": error.message}, status_code=error.status_code)
+    await session.commit()
+    ctx.services["runtime_limits"] = limits
+    return _settings_form(request, limits, {}, headers=trigger("System settings saved.", "success"))
+
+
+def _service_form(
+    request: Request,
+    service: ServiceOut,
+    *,
+    error: MediaNestError | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    field_errors = {_field_of(error): error.message} if error else {}
+    return render(
+        request,
+        "admin/_service.html",
+        {"s": service, "labels": SERVICE_LABELS, "field_errors": field_errors},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _settings_form(
+    request: Request,
+    limits: Any,
+    errors: dict[str, str],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    # `limits`: the saved RuntimeLimits, or the submitted strings when they were refused.
+    return render(
+        request,
+        "admin/_settings.html",
+        {"limits": limits, "qualities": QUALITIES, "field_errors": errors},
+        status_code=status_code,
+        headers=headers,
+    )

@@ -1,0 +1,193 @@
+"""Admin system page API: the yt-dlp version and age, the download queue and its breaker;
+and the YouTube settings the admin sets (quotas per role, default Plex delivery).
+
+yt-dlp must keep up with YouTube: a release older than 60 days usually means
+downloads start failing, so the answer carries a warning then.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Literal
+
+import yt_dlp.version
+from fastapi import APIRouter, Request
+from pydantic import Field
+from sqlalchemy import func, select
+
+from medianest.admin import audit
+from medianest.auth.cookies import client_ip
+from medianest.auth.dependencies import AdminUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
+from medianest.youtube import delivery, pushback, quotas
+from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.quotas import QuotaConfig
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+
+YTDLP_MAX_AGE_DAYS = 60
+VERSION_DATE_RE = re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})")
+
+
+class YtDlpInfo(ApiModel):
+    version: str
+    release_date: date | None
+    age_days: int | None
+    outdated: bool
+    warning: str | None
+
+
+class BreakerInfo(ApiModel):
+    state: Literal["open", "closed"]
+    until: datetime | None
+    opened_at: datetime | None
+    reason: str | None = Field(description="Why the queue paused (last opening)")
+    openings_in_a_row: int
+    recent_errors: int
+    recent_error_kinds: dict[str, int]
+
+
+class QueueInfo(ApiModel):
+    queued: int
+    running: int
+    paused: dict[str, int] = Field(description="Queued jobs waiting, by pause reason")
+    subscriptions: int
+
+
+class SystemInfo(ApiModel):
+    yt_dlp: YtDlpInfo
+    queue_breaker: BreakerInfo
+    queue: QueueInfo
+
+
+class YoutubeConfig(ApiInput):
+    default_delivery: Literal["playlist", "collection"]
+    quotas: QuotaConfig
+
+
+class YoutubeConfigUpdate(ApiInput):
+    default_delivery: Literal["playlist", "collection"] | None = None
+    quotas: QuotaConfig | None = None
+
+
+def ytdlp_info(version: str | None = None, *, today: date | None = None) -> YtDlpInfo:
+    version = version or yt_dlp.version.__version__
+    match = VERSION_DATE_RE.match(version)
+    released: date | None = None
+    if match:
+        try:
+            released = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            released = None
+    today = today or datetime.now(UTC).date()
+    age = (today - released).days if released else None
+    outdated = age is not None and age > YTDLP_MAX_AGE_DAYS
+    warning = (
+        f"yt-dlp {version} is {age} days old; YouTube changes often — update it "
+        "(pip install -U yt-dlp, or a newer MediaNest image)."
+        if outdated
+        else None
+    )
+    return YtDlpInfo(
+        version=version, release_date=released, age_days=age, outdated=outdated, warning=warning
+    )
+
+
+@router.get("/system", response_model=Envelope[SystemInfo])
+async def system_info(admin: AdminUser, session: SessionDep) -> Envelope[SystemInfo]:
+    """yt-dlp version and age (warning past 60 days), the download queue and its breaker."""
+    breaker = await pushback.current(session)
+    counts = dict(
+        (status, int(n))
+        for status, n in await session.execute(
+            select(YoutubeDownload.status, func.count()).group_by(YoutubeDownload.status)
+        )
+    )
+    paused_rows = await session.execute(
+        select(YoutubeDownload.pause_reason, func.count())
+        .where(YoutubeDownload.status == "queued", YoutubeDownload.pause_reason.is_not(None))
+        .group_by(YoutubeDownload.pause_reason)
+    )
+    total_subscriptions = await session.scalar(
+        select(func.count()).select_from(YoutubeSubscription)
+    )
+    return envelope(
+        SystemInfo(
+            yt_dlp=ytdlp_info(),
+            queue_breaker=BreakerInfo(
+                state="open" if breaker.open else "closed",
+                until=breaker.until if breaker.open else None,
+                opened_at=breaker.opened_at,
+                reason=breaker.reason,
+                openings_in_a_row=breaker.openings,
+                recent_errors=breaker.recent_errors,
+                recent_error_kinds=breaker.counts,
+            ),
+            queue=QueueInfo(
+                queued=counts.get("queued", 0),
+                running=counts.get("downloading", 0) + counts.get("processing", 0),
+                paused={str(reason): int(n) for reason, n in paused_rows},
+                subscriptions=int(total_subscriptions or 0),
+            ),
+        )
+    )
+
+
+@router.post("/system/queue-breaker/close", response_model=Envelope[SystemInfo])
+async def close_breaker(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep, request: Request
+) -> Envelope[SystemInfo]:
+    """Resume downloads now instead of waiting for the backoff to pass."""
+    await pushback.close(session)
+    audit.record(
+        session,
+        action="youtube.queue_breaker.close",
+        actor_id=admin.id,
+        target="youtube_queue",
+        ip=client_ip(request, ctx.settings),
+    )
+    await session.flush()
+    return await system_info(admin, session)
+
+
+async def _youtube_config(session: SessionDep) -> YoutubeConfig:
+    return YoutubeConfig(
+        default_delivery=await delivery.default_delivery(session),
+        quotas=await quotas.load_config(session),
+    )
+
+
+@router.get("/config/youtube", response_model=Envelope[YoutubeConfig])
+async def get_youtube_config(admin: AdminUser, session: SessionDep) -> Envelope[YoutubeConfig]:
+    """Quotas per role (null = unlimited) and the default Plex delivery of downloads."""
+    return envelope(await _youtube_config(session))
+
+
+@router.put("/config/youtube", response_model=Envelope[YoutubeConfig])
+async def update_youtube_config(
+    body: YoutubeConfigUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    request: Request,
+) -> Envelope[YoutubeConfig]:
+    """Change the quotas (a role given replaces that role's limits) or the default delivery."""
+    if body.default_delivery is not None:
+        await delivery.set_default_delivery(session, body.default_delivery)
+    if body.quotas is not None:
+        merged = await quotas.load_config(session)
+        for role in body.quotas.model_fields_set:  # roles left out keep their limits
+            setattr(merged, role, getattr(body.quotas, role))
+        await quotas.save_config(session, merged)
+    audit.record(
+        session,
+        action="youtube.config.update",
+        actor_id=admin.id,
+        target="youtube_config",
+        details=body.model_dump(mode="json", exclude_none=True, by_alias=True),
+        ip=client_ip(request, ctx.settings),
+    )
+    await session.flush()
+    return envelope(await _youtube_config(session))

@@ -1,0 +1,88 @@
+"""`medianest demo`: the portal plus every simulator, configured to use them.
+
+A newcomer sees every feature without owning a Plex server: sign-in through a simulated
+plex.tv, a Plex library, Overseerr requests, Uptime Kuma monitors and YouTube downloads
+from a loopback media host. Everything lives in its own data directory (SQLite, no
+Redis), so a demo never touches a real installation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete
+
+from medianest.admin.models import ServiceConfig
+from medianest.admin.service_store import seed_rows
+from medianest.core.crypto import SecretBox
+from medianest.core.secrets_store import load_app_secrets
+from medianest.db.engine import create_engine, create_session_factory, session_scope
+from medianest.settings import Settings
+from medianest.simulators.suite import SuiteInfo
+
+DEFAULT_DATA_DIR = Path("./data-demo")
+
+
+def demo_overrides(info: SuiteInfo, *, data_dir: Path, host: str, port: int) -> dict[str, Any]:
+    """Settings that point the portal at the simulators (and away from any real storage)."""
+    return {
+        "environment": "development",
+        "data_dir": data_dir,
+        "database_url": "",  # empty = the demo's own SQLite file
+        "redis_url": "",
+        "host": host,
+        "port": port,
+        "public_url": f"http://{host}:{port}",
+        "plex_tv_url": info.plex_tv_url,
+        "plex_app_url": info.plex_app_url,
+        "plex_url": info.plex_url,
+        "plex_token": info.plex_owner_token,
+        "overseerr_url": info.overseerr_url,
+        "overseerr_api_key": info.overseerr_api_key,
+        "uptime_kuma_url": info.uptime_kuma_url,
+        "uptime_kuma_api_key": info.uptime_kuma_api_key,
+        "uptime_kuma_status_page": info.uptime_kuma_status_page,
+        "youtube_extra_hosts": urlsplit(info.media_url).netloc,
+        "download_root": Path(info.youtube_dir),
+    }
+
+
+async def point_services_at_simulators(settings: Settings) -> None:
+    """Replace the saved service configuration: the simulators get new ports every run."""
+    secrets = load_app_secrets(settings)
+    box = SecretBox(secrets.encryption_key, secrets.previous_encryption_keys)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            await session.execute(delete(ServiceConfig))
+            session.add_all(seed_rows(settings, box))
+    finally:
+        await engine.dispose()
+
+
+def prepare_demo(settings: Settings) -> None:
+    asyncio.run(point_services_at_simulators(settings))
+
+
+def banner(settings: Settings, info: SuiteInfo) -> str:
+    url = f"http://{settings.host}:{settings.port}"
+    return "\n".join(
+        [
+            "",
+            f"MediaNest demo running at {url}",
+            "",
+            "Sign in either way:",
+            "  - admin / admin (you will be asked to choose a new password), or",
+            "  - 'Sign in with Plex': the simulated plex.tv page opens; pick plexowner,",
+            "    alice or bob and press Sign In (eve has no access to the server).",
+            "",
+            f"Simulated Plex: {info.plex_url}   Overseerr: {info.overseerr_url}",
+            f"Uptime Kuma: {info.uptime_kuma_url}   media host for YouTube URLs: {info.feed_url}",
+            f"Data (SQLite, downloads): {settings.data_dir.resolve()}",
+            "Press Ctrl+C to stop.",
+            "",
+        ]
+    )

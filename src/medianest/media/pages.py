@@ -1,0 +1,133 @@
+"""Media pages: search with availability badges, requests (seasons for shows) and
+"My requests". Fragments call the same media service as `/api/media`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
+from medianest.media import service
+from medianest.media.dependencies import get_overseerr, requests_per_hour
+from medianest.media.router import MAX_SEARCH_PAGE
+from medianest.media.schemas import MediaRequestIn
+from medianest.web.fragments import inline_error, trigger
+from medianest.web.templating import render
+from medianest.youtube import quotas
+
+router = APIRouter()
+REQUESTS_PAGE_SIZE = 10
+
+
+async def _my_requests(session: SessionDep, user: CurrentUser, page: int) -> dict[str, Any]:
+    rows, total = await service.list_requests(
+        session, owner_id=user.id, status=None, page=page, page_size=REQUESTS_PAGE_SIZE
+    )
+    pages = max(1, -(-total // REQUESTS_PAGE_SIZE))
+    return {"requests": rows, "page": page, "pages": pages, "total": total}
+
+
+@router.get("/media")
+async def media_page(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    query: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    context = {"nav": "media", "query": query.strip()}
+    context.update(await _my_requests(session, user, 1))
+    return render(request, "media/index.html", context)
+
+
+@router.get("/media/search")
+async def search_fragment(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    query: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_SEARCH_PAGE)] = 1,
+) -> Response:
+    text = query.strip()
+    if not text:
+        return render(request, "media/_results.html", {"outcome": None, "query": ""})
+    try:
+        overseerr = await get_overseerr(user, ctx)
+        outcome = await service.search(
+            session, overseerr=overseerr, user_id=user.id, query=text, page=page
+        )
+    except MediaNestError as error:
+        return inline_error(request, error)
+    return render(request, "media/_results.html", {"outcome": outcome, "query": text})
+
+
+@router.get("/media/tv/{tmdb_id}/seasons")
+async def season_picker(
+    tmdb_id: int, request: Request, user: CurrentUser, ctx: ContextDep
+) -> Response:
+    try:
+        overseerr = await get_overseerr(user, ctx)
+        show = await overseerr.tv_details(tmdb_id)
+        if show is None:
+            raise NotFound("No TV show has this TMDB id.")
+    except MediaNestError as error:
+        return inline_error(request, error)
+    return render(
+        request,
+        "media/_seasons.html",
+        {"tmdb_id": tmdb_id, "seasons": show.regular_season_numbers, "title": show.display_title},
+    )
+
+
+@router.post("/media/request")
+async def request_title(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    media_type: Annotated[str, Form(alias="mediaType")],
+    tmdb_id: Annotated[int, Form(alias="tmdbId")],
+    seasons: Annotated[list[int] | None, Form()] = None,
+    all_seasons: Annotated[str | None, Form(alias="allSeasons")] = None,
+) -> Response:
+    chosen: list[int] | str | None = None
+    if media_type == "tv":
+        chosen = "all" if all_seasons or not seasons else seasons
+    try:
+        try:
+            wanted = MediaRequestIn(media_type=media_type, tmdb_id=tmdb_id, seasons=chosen)  # type: ignore[arg-type]
+        except ValidationError:
+            raise ValidationFailed("Choose a movie or show, and for a show its seasons.") from None
+        overseerr = await get_overseerr(user, ctx)
+        await quotas.enforce_media_requests(session, user)  # the admin's weekly quota per role
+        row = await service.create_request(
+            session,
+            overseerr=overseerr,
+            rate_limiter=ctx.rate_limiter,
+            per_hour=requests_per_hour(ctx),
+            user_id=user.id,
+            wanted=wanted,
+        )
+    except MediaNestError as error:
+        return inline_error(request, error)
+    return render(
+        request,
+        "media/_requested.html",
+        {"row": row},
+        headers=trigger(f"Requested {row.title}.", "success", **{"requests-changed": True}),
+    )
+
+
+@router.get("/media/requests")
+async def requests_fragment(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return render(request, "media/_requests.html", await _my_requests(session, user, page))

@@ -1,0 +1,110 @@
+"""Plex pages: libraries as tabs, a paged poster grid per library, collections.
+Rendered through the same Plex service as `/api/plex`; posters come from our proxy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep
+from medianest.core.errors import MediaNestError
+from medianest.plex import service
+from medianest.plex.dependencies import get_browsing_plex
+from medianest.plex.schemas import CollectionOut, LibraryOut, PlexItemOut
+from medianest.web.templating import render
+
+router = APIRouter()
+PAGE_SIZE = 24
+SORTS = {"title": "Title", "-addedAt": "Recently added", "-year": "Newest", "-rating": "Rating"}
+
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+@router.get("/plex")
+async def plex_page(
+    request: Request,
+    user: CurrentUser,
+    ctx: ContextDep,
+    library: Annotated[str | None, Query(max_length=12, pattern=r"^\d+$")] = None,
+    page: PageNumber = 1,
+    sort: Annotated[str, Query(pattern=service.SORT_PATTERN)] = "title",
+    search: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    context: dict[str, Any] = {
+        "nav": "plex",
+        "sorts": SORTS,
+        "sort": sort,
+        "search": search.strip(),
+        "page": page,
+        "libraries": [],
+        "current": None,
+        "items": [],
+        "total": 0,
+        "pages": 1,
+        "collections": [],
+        "stale": False,
+    }
+    try:
+        plex = await get_browsing_plex(user, ctx)
+        sections = await service.libraries(plex)
+        libraries = [LibraryOut.of(s) for s in sections.value]
+        context["libraries"] = libraries
+        context["stale"] = sections.stale
+        current = next((lib for lib in libraries if lib.id == library), None)
+        current = current or (libraries[0] if libraries else None)
+        context["current"] = current
+        if current is not None:
+            found = await service.library_items(
+                plex,
+                library_id=int(current.id),
+                page=page,
+                page_size=PAGE_SIZE,
+                sort=sort,
+                search=context["search"] or None,
+            )
+            context["items"] = [PlexItemOut.of(i) for i in found.value.items]
+            context["total"] = found.value.total
+            context["pages"] = _pages(found.value.total)
+            context["stale"] = context["stale"] or found.stale
+            listing = await service.collections(
+                plex, library_id=int(current.id), page=1, page_size=PAGE_SIZE
+            )
+            context["collections"] = [CollectionOut.of(c) for c in listing.value.items]
+    except MediaNestError as error:
+        context["error"] = error
+        return render(request, "plex/index.html", context, status_code=error.status_code)
+    return render(request, "plex/index.html", context)
+
+
+@router.get("/plex/collections/{collection_id}")
+async def collection_page(
+    collection_id: Annotated[int, Path(ge=1, le=10**9)],
+    request: Request,
+    user: CurrentUser,
+    ctx: ContextDep,
+    page: PageNumber = 1,
+) -> Response:
+    plex = await get_browsing_plex(user, ctx)
+    found = await service.collection_detail(
+        plex, collection_id=collection_id, page=page, page_size=PAGE_SIZE
+    )
+    return render(
+        request,
+        "plex/collection.html",
+        {
+            "nav": "plex",
+            "collection": CollectionOut.of(found.collection),
+            "items": [PlexItemOut.of(i) for i in found.items.items],
+            "total": found.items.total,
+            "page": page,
+            "pages": _pages(found.items.total),
+            "stale": found.stale,
+        },
+    )

@@ -1,0 +1,244 @@
+"""Private delivery into Plex: a label `medianest:<username>` on each item and a playlist
+owned by the user's own Plex account, so it shows in that user's Plex only.
+
+Collections are visible to everyone who can see the library; playlists belong to the
+account whose token created them. A user's token for *this* server is the
+`accessToken` of the server's entry in plex.tv `/api/v2/resources` for the user's
+plex.tv token; it is looked up once and cached (encrypted). The label lets the owner
+hide the item from everybody else with Plex's share restrictions (README).
+
+The shared collection stays available as a per-download choice (`delivery`), the admin
+sets the default, and a user without a Plex token (the bootstrap admin), or whose
+server token cannot be found, gets the collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin.models import SystemSetting
+from medianest.auth.models import User
+from medianest.core.context import AppContext
+from medianest.core.errors import MediaNestError
+from medianest.core.logging import get_logger
+from medianest.db.engine import session_scope
+from medianest.integrations.plex import PlexClient
+from medianest.youtube import plex_delivery
+from medianest.youtube.models import YoutubeDownload
+
+log = get_logger(__name__)
+
+Delivery = Literal["playlist", "collection"]
+DEFAULT_DELIVERY_KEY = "youtube_default_delivery"
+DEFAULT_DELIVERY: Delivery = "playlist"
+SERVER_TOKEN_TTL = 6 * 3600.0
+CONTEXT_KEY = "youtube_extras_context"
+
+
+class Deliver(Protocol):
+    def __call__(
+        self,
+        plex: PlexClient,
+        *,
+        section_id: str,
+        folder: Path,
+        title: str,
+        file_stems: list[str],
+        existing_collection: str | None,
+        wait_seconds: float,
+    ) -> Awaitable[plex_delivery.Delivered]: ...
+
+
+def label_for(username: str) -> str:
+    return f"medianest:{username}"
+
+
+# --- the default and the per-download choice --------------------------------------------------
+async def default_delivery(session: AsyncSession) -> Delivery:
+    row = await session.get(SystemSetting, DEFAULT_DELIVERY_KEY)
+    return "collection" if row is not None and row.value == "collection" else DEFAULT_DELIVERY
+
+
+async def set_default_delivery(session: AsyncSession, value: Delivery) -> None:
+    row = await session.get(SystemSetting, DEFAULT_DELIVERY_KEY)
+    if row is None:
+        session.add(SystemSetting(key=DEFAULT_DELIVERY_KEY, value=value))
+    else:
+        row.value = value
+
+
+async def choose(session: AsyncSession, *, user: User, requested: str | None) -> Delivery:
+    """What a new download of `user` gets: the request's choice, else the admin's default;
+    a user with no Plex token cannot own a playlist and gets the collection."""
+    chosen: Delivery = "collection" if requested == "collection" else "playlist"
+    if requested is None:
+        chosen = await default_delivery(session)
+    return "collection" if user.plex_token is None else chosen
+
+
+async def apply_choice(
+    session: AsyncSession, *, job: YoutubeDownload, user: User, requested: str | None
+) -> None:
+    """Called right after a download was queued (same transaction)."""
+    job.delivery = await choose(session, user=user, requested=requested)
+
+
+# --- the user's token for this server ---------------------------------------------------------
+async def server_token(ctx: AppContext, user: User) -> str | None:
+    """`user`'s access token for the configured Plex server, or None (cached, encrypted)."""
+    if user.plex_token is None:
+        return None
+    key = f"youtube:plex-server-token:{user.id}"
+    cached = await ctx.cache.get(key)
+    if isinstance(cached, str):
+        try:
+            return ctx.secret_box.decrypt(cached, context="plex_server_token")
+        except ValueError:
+            await ctx.cache.delete(key)
+    integrations = ctx.services.get("integrations")
+    owner = await plex_delivery.owner_client(ctx.services)
+    if integrations is None or owner is None:
+        return None
+    try:
+        machine = await owner.machine_identifier()
+        plex_tv_token = ctx.secret_box.decrypt(user.plex_token, context="plex_token")
+        resources = await integrations.plextv().resources(plex_tv_token)
+    except (MediaNestError, ValueError) as exc:
+        log.info("youtube_server_token_unavailable", user_id=str(user.id), error=type(exc).__name__)
+        return None
+    token = next(
+        (r.access_token for r in resources if r.client_identifier == machine and r.access_token),
+        None,
+    )
+    if token is not None:
+        sealed = ctx.secret_box.encrypt(token, context="plex_server_token")
+        await ctx.cache.set(key, sealed, ttl_seconds=SERVER_TOKEN_TTL)
+    return token
+
+
+# --- the runner's hook -------------------------------------------------------------------------
+async def deliverer(services: dict[str, Any], job: YoutubeDownload) -> Deliver:
+    """How the runner hands `job` to Plex: the shared collection, or labels + playlist."""
+    ctx: AppContext | None = services.get(CONTEXT_KEY)
+    if ctx is None or job.delivery != "playlist":
+        return plex_delivery.deliver
+    async with session_scope(ctx.session_factory) as session:
+        user = await session.get(User, job.user_id)
+        token = await server_token(ctx, user) if user is not None else None
+        if user is None or token is None:
+            await session.execute(
+                update(YoutubeDownload)
+                .where(YoutubeDownload.id == job.id)
+                .values(delivery="collection")
+            )
+            log.info("youtube_delivery_fell_back_to_collection", download_id=str(job.id))
+            return plex_delivery.deliver
+        username = user.username
+    integrations = services["integrations"]
+    user_plex: PlexClient = await integrations.plex_for_token(token)
+    return _private(ctx, job, user_plex, username)
+
+
+def _private(
+    ctx: AppContext, job: YoutubeDownload, user_plex: PlexClient, username: str
+) -> Deliver:
+    async def deliver(
+        plex: PlexClient,
+        *,
+        section_id: str,
+        folder: Path,
+        title: str,
+        file_stems: list[str],
+        existing_collection: str | None,
+        wait_seconds: float,
+    ) -> plex_delivery.Delivered:
+        try:
+            await plex.refresh_section(section_id, path=str(folder))
+            items = await plex_delivery._wait_for_items(
+                plex, section_id, folder, file_stems, wait_seconds
+            )
+            if not items:
+                raise plex_delivery.DeliveryFailed("Plex did not list the downloaded files in time")
+            for item in items:
+                await plex.set_label(
+                    section_id, item.rating_key, label_for(username), item_type=_type(item.type)
+                )
+            keys = [item.rating_key for item in items]
+            playlist_id = await _fill_playlist(ctx, job, user_plex, title, keys)
+        except MediaNestError as exc:
+            raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc
+        log.info("youtube_plex_playlist", playlist_id=playlist_id, items=len(keys))
+        return plex_delivery.Delivered(existing_collection, len(items), len(file_stems))
+
+    return deliver
+
+
+def _type(plex_type: str) -> str:
+    return plex_type if plex_type in ("movie", "show", "season", "episode") else "movie"
+
+
+async def _fill_playlist(
+    ctx: AppContext, job: YoutubeDownload, plex: PlexClient, title: str, keys: Sequence[str]
+) -> str:
+    """Add to the playlist this download (or its subscription, or a same-titled one of the
+    user) already has, else create it; records the playlist id on the download."""
+    async with session_scope(ctx.session_factory) as session:
+        known = await _known_playlist(session, job)
+    own = {p.rating_key: p for p in await plex.playlists()}
+    playlist_id = known if known in own else None
+    if playlist_id is None:
+        playlist_id = next((rk for rk, p in own.items() if p.title == title), None)
+    if playlist_id is None:
+        playlist_id = (await plex.create_playlist(title, keys)).rating_key
+    else:
+        present = {item.rating_key for item in await plex.playlist_items(playlist_id)}
+        missing = [k for k in keys if k not in present]
+        if missing:
+            await plex.add_to_playlist(playlist_id, missing)
+    async with session_scope(ctx.session_factory) as session:
+        await session.execute(
+            update(YoutubeDownload)
+            .where(YoutubeDownload.id == job.id)
+            .values(plex_playlist_id=playlist_id)
+        )
+    return playlist_id
+
+
+async def _known_playlist(session: AsyncSession, job: YoutubeDownload) -> str | None:
+    if job.plex_playlist_id:
+        return job.plex_playlist_id
+    if job.subscription_id is None:
+        return None
+    found: str | None = await session.scalar(
+        select(YoutubeDownload.plex_playlist_id)
+        .where(
+            YoutubeDownload.subscription_id == job.subscription_id,
+            YoutubeDownload.plex_playlist_id.is_not(None),
+        )
+        .order_by(YoutubeDownload.created_at.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def remove_playlist(ctx: AppContext, user: User, playlist_id: str) -> None:
+    """Delete a download's private playlist (best effort, with the user's token)."""
+    token = await server_token(ctx, user)
+    integrations = ctx.services.get("integrations")
+    if token is None or integrations is None:
+        return
+    try:
+        client: PlexClient = await integrations.plex_for_token(token)
+        await client.delete_playlist(playlist_id)
+    except MediaNestError as exc:
+        log.info("youtube_playlist_not_removed", error=exc.code)
+
+
+def install(ctx: AppContext) -> None:
+    """Let the runner's hooks (which only see `ctx.services`) reach the context."""
+    ctx.services[CONTEXT_KEY] = ctx

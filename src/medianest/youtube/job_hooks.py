@@ -1,0 +1,110 @@
+"""The download runner's per-item hooks: guards before an item, bookkeeping after it.
+
+Before each item: free disk space above `download_min_free_bytes` (else `DISK_LOW`),
+the owner's YouTube quotas not used up (else `QUOTA`), the queue breaker closed (else
+`YOUTUBE_PUSHBACK`). A failed guard raises `JobPaused`: the runner puts the job back in
+the queue with that pause reason and a delay, keeping the items already done; the job
+resumes by itself when the delay has passed and the guard lets it through.
+
+After each item: a downloaded one goes into the owner's archive (subscriptions skip
+it next time, quotas count it); a failed one feeds the breaker with its error kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from medianest.auth.models import User
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.youtube import archive, files, pushback, quotas
+from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest.youtube.progress import JobView
+from medianest.youtube.queue import JobQueue
+
+log = get_logger(__name__)
+
+MIN_RECHECK_SECONDS = 0.5
+
+
+class JobPaused(Exception):
+    """The job must wait: `reason` is stored as its pause reason, `delay` in seconds."""
+
+    def __init__(self, reason: str, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.delay = max(MIN_RECHECK_SECONDS, delay)
+
+
+@dataclass(frozen=True)
+class HookDeps:
+    session_factory: async_sessionmaker[AsyncSession]
+    settings: Settings
+
+
+async def before_item(deps: HookDeps, job: YoutubeDownload) -> None:
+    """Raise `JobPaused` when the next item must not start now."""
+    settings = deps.settings
+    free = files.free_bytes(settings.resolved_download_root)
+    if free < settings.download_min_free_bytes:
+        raise JobPaused(
+            "DISK_LOW",
+            f"Waiting for free disk space ({free // 1024**2} MB free, "
+            f"{settings.download_min_free_bytes // 1024**2} MB needed)",
+            settings.download_retry_base_seconds,  # like the runner's own check at start
+        )
+    async with session_scope(deps.session_factory) as session:
+        breaker = await pushback.current(session)
+        if breaker.open:
+            raise JobPaused(
+                pushback.PAUSE_REASON,
+                f"YouTube is pushing back; downloads resume at {breaker.until:%H:%M:%S} UTC",
+                breaker.seconds_left,
+            )
+        user = await session.get(User, job.user_id)
+        used_up = await quotas.exhausted_youtube_quota(session, user) if user else None
+    if used_up is not None:
+        resets = used_up.resets_at
+        wait = (resets - utcnow()).total_seconds() if resets else float(used_up.window_seconds)
+        raise JobPaused("QUOTA", used_up.error().message, wait)
+
+
+async def after_item(deps: HookDeps, job: YoutubeDownload, item: dict[str, Any]) -> None:
+    """Archive a downloaded item; count a failed one for the breaker."""
+    if item.get("state") == "completed":
+        async with session_scope(deps.session_factory) as session:
+            await archive.record(
+                session,
+                user_id=job.user_id,
+                video_key=str(item.get("key") or item.get("url") or item.get("title")),
+                download_id=job.id,
+                size=int(item.get("bytes") or 0),
+            )
+        await pushback.record_outcome(deps.session_factory, deps.settings, None)
+    elif item.get("state") == "failed":
+        await pushback.record_outcome(deps.session_factory, deps.settings, item.get("errorKind"))
+
+
+async def pause(queue: JobQueue, job: YoutubeDownload, view: JobView, paused: JobPaused) -> None:
+    """Back to the queue without spending an attempt; finished items are kept."""
+    for item in view.items:
+        if item.get("state") == "downloading":
+            item["state"] = "pending"
+    view.status = DownloadStatus.QUEUED.value
+    view.current = None
+    await queue.heartbeat(job.id, items=view.stored_items())
+    await queue.retry_later(
+        job.id,
+        attempts=job.attempts,
+        count_attempt=False,
+        pause_reason=paused.reason,
+        error=paused.message,
+        delay=paused.delay,
+    )
+    log.info("youtube_job_paused", download_id=str(job.id), reason=paused.reason)

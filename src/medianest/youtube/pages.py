@@ -1,0 +1,136 @@
+"""YouTube pages: the submit form (quality choice, errors next to the field, rate-limit
+countdown) and the downloads list with live progress. Same service as `/api/youtube`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.web.fragments import retry_at, trigger
+from medianest.web.templating import render
+from medianest.youtube import service
+from medianest.youtube.dependencies import OwnedDownload
+from medianest.youtube.schemas import DownloadRequest, to_download
+
+router = APIRouter()
+PAGE_SIZE = 20
+QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
+
+
+async def _downloads(session: SessionDep, user: CurrentUser, page: int) -> dict[str, Any]:
+    rows, total = await service.list_downloads(
+        session, user_id=user.id, page=page, page_size=PAGE_SIZE
+    )
+    return {
+        "downloads": [to_download(r) for r in rows],
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "total": total,
+    }
+
+
+def _form_context(ctx: ContextDep, **values: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "qualities": QUALITIES,
+        "quality": ctx.settings.default_download_quality,
+        "url": "",
+        "error": None,
+        "retry_at": None,
+    }
+    context.update(values)
+    return context
+
+
+@router.get("/youtube")
+async def youtube_page(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    context = _form_context(ctx, nav="youtube", limit=service.youtube_limit(ctx))
+    context.update(await _downloads(session, user, page))
+    return render(request, "youtube/index.html", context)
+
+
+@router.post("/youtube/download")
+async def submit_download(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    url: Annotated[str, Form(max_length=4096)] = "",
+    quality: Annotated[str, Form(max_length=16)] = "best",
+) -> Response:
+    try:
+        try:
+            body = DownloadRequest(url=url, quality=quality)  # type: ignore[arg-type]
+        except ValidationError:
+            message = "Paste a YouTube link." if not url.strip() else "Choose a listed quality."
+            raise ValidationFailed(message) from None
+        job = await service.submit(session, ctx=ctx, user=user, url=body.url, quality=body.quality)
+    except MediaNestError as error:
+        context = _form_context(
+            ctx, url=url, quality=quality, error=error, retry_at=retry_at(error)
+        )
+        return render(
+            request,
+            "youtube/_form.html",
+            context,
+            status_code=error.status_code,
+            headers=dict(error.headers),
+        )
+    return render(
+        request,
+        "youtube/_form.html",
+        _form_context(ctx, quality=quality),
+        headers=trigger(
+            "Download queued.", "success", **{"downloads-changed": {"id": str(job.id)}}
+        ),
+    )
+
+
+@router.get("/youtube/downloads")
+async def downloads_fragment(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return render(request, "youtube/_list.html", await _downloads(session, user, page))
+
+
+@router.get("/youtube/downloads/{download_id}/row")
+async def download_row(request: Request, job: OwnedDownload) -> Response:
+    return render(request, "youtube/_row.html", {"d": to_download(job)})
+
+
+@router.post("/youtube/downloads/{download_id}/cancel")
+async def cancel_download(
+    request: Request, job: OwnedDownload, session: SessionDep, ctx: ContextDep
+) -> Response:
+    await service.cancel(session, ctx=ctx, job=job)
+    return render(
+        request,
+        "youtube/_row.html",
+        {"d": to_download(job)},
+        headers=trigger("Download cancelled.", "info"),
+    )
+
+
+@router.delete("/youtube/downloads/{download_id}")
+async def delete_download(
+    request: Request, job: OwnedDownload, session: SessionDep, ctx: ContextDep
+) -> Response:
+    await service.delete(session, ctx=ctx, job=job)
+    # An empty 200 body: htmx swaps the row out (outerHTML with nothing).
+    return Response(
+        content="", media_type="text/html", headers=trigger("Download deleted.", "info")
+    )

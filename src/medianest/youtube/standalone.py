@@ -1,0 +1,57 @@
+"""`medianest worker`: download workers in their own process, until SIGTERM or Ctrl+C.
+
+Progress reaches browsers through Redis: the worker publishes on the Socket.IO Redis
+channel with a write-only emitter and the web process delivers to the user's room.
+Without Redis there is no bus between processes, so a separate worker only stores
+progress (the pages and the API still show it); run the workers inside `serve`
+(the default) to get live progress without Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from medianest.app import build_context, close_context
+from medianest.core.logging import get_logger
+from medianest.core.realtime import Realtime, external_emitter
+from medianest.settings import Settings
+from medianest.youtube.progress import Emit
+from medianest.youtube.scheduler import start_in_process as start_scheduler
+from medianest.youtube.worker import SERVICE_KEY, DownloadWorkers
+
+log = get_logger(__name__)
+
+
+async def _stored_only(user_id: str, event: str, data: dict[str, Any]) -> None:
+    """No Redis: nothing can reach the browsers from this process (progress is stored)."""
+
+
+async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    ctx = await build_context(settings, Realtime(None), run_migrations=False)
+    emitter = external_emitter(settings.redis_url) if settings.redis_url else None
+    emit: Emit = emitter.emit_to_user if emitter is not None else _stored_only
+    if emitter is None:
+        log.warning("youtube_worker_without_redis", effect="progress is stored, not pushed live")
+    workers = DownloadWorkers(ctx, emit=emit)
+    ctx.services[SERVICE_KEY] = workers
+    stop_scheduler: Callable[[], Awaitable[None]] | None = None
+    try:
+        await workers.start()
+        stop_scheduler = await start_scheduler(ctx)  # subscriptions: claims keep it single
+        await stop.wait()
+    finally:
+        await workers.stop()
+        if stop_scheduler is not None:
+            await stop_scheduler()
+        if emitter is not None:
+            await emitter.aclose()
+        await close_context(ctx)

@@ -1,0 +1,88 @@
+"""Run-time system settings: defaults from the settings, admin-only, validated, audited,
+and applied at once (a lower API limit bites on the next request)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from medianest.admin.models import AuditLog
+from medianest.admin.system_config import get_runtime_config
+from medianest.db.engine import session_scope
+
+
+async def test_the_defaults_come_from_the_settings(admin_client, settings):
+    response = await admin_client.get("/api/admin/config")
+
+    assert response.status_code == 200
+    assert response.json()["data"] == {
+        "apiPerMinute": settings.rate_limit_api_per_minute,
+        "youtubePerHour": settings.rate_limit_youtube_per_hour,
+        "requestsPerHour": settings.rate_limit_requests_per_hour,
+        "defaultDownloadQuality": settings.default_download_quality,
+        "workerConcurrency": settings.worker_concurrency,
+        "perUserConcurrency": settings.worker_per_user_concurrency,
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+async def test_only_admins_see_or_change_the_system_config(client, alice_client, method):
+    body = {"apiPerMinute": 5} if method == "PUT" else None
+
+    anonymous = await client.request(method, "/api/admin/config", json=body)
+    user = await alice_client.request(method, "/api/admin/config", json=body)
+
+    assert anonymous.status_code == 401
+    assert user.status_code == 403
+
+
+async def test_a_change_is_stored_audited_and_merged_with_the_rest(app, admin, admin_client):
+    response = await admin_client.put(
+        "/api/admin/config", json={"requestsPerHour": 7, "defaultDownloadQuality": "720p"}
+    )
+
+    data = response.json()["data"]
+    assert data["requestsPerHour"] == 7 and data["defaultDownloadQuality"] == "720p"
+    assert data["apiPerMinute"] == app.ctx.settings.rate_limit_api_per_minute
+    assert (await get_runtime_config(app.ctx)).requests_per_hour == 7
+    assert app.ctx.services["runtime_limits"].requests_per_hour == 7
+    async with session_scope(app.ctx.session_factory) as session:
+        entry = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "system_config.update")
+        )
+    assert entry is not None and entry.actor_id == admin.id
+    assert entry.details == {"changed": {"requests_per_hour": 7, "default_download_quality": "720p"}}
+
+
+async def test_a_lower_api_limit_applies_to_the_next_requests_without_a_restart(admin_client):
+    await admin_client.put("/api/admin/config", json={"apiPerMinute": 4})
+
+    statuses = [(await admin_client.get("/api/admin/config")).status_code for _ in range(6)]
+
+    assert 429 in statuses
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"apiPerMinute": 0},
+        {"youtubePerHour": 100_000},
+        {"defaultDownloadQuality": "4k"},
+        {"workerConcurrency": "many"},
+        {"unknownSetting": 1},
+    ],
+)
+async def test_out_of_range_or_unknown_values_are_rejected(admin_client, body):
+    response = await admin_client.put("/api/admin/config", json=body)
+
+    assert response.status_code in (400, 422)
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_per_user_concurrency_cannot_exceed_worker_concurrency(admin_client):
+    response = await admin_client.put(
+        "/api/admin/config", json={"workerConcurrency": 2, "perUserConcurrency": 3}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"perUserConcurrency": 3, "workerConcurrency": 2}

@@ -1,0 +1,202 @@
+"""Plex PIN sign-in against the plex.tv simulator on loopback: the full flow, expiry,
+denial, a PIN bound to its browser, polling backoff, and plex.tv being down."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from medianest.app import MediaNestApp
+from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
+from medianest.auth.models import User
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.simulators import PlexTvSimulator
+from medianest.simulators.plextv_models import ALICE_TOKEN
+from tests.auth.flows import audit_actions, cookie, poll_until_settled, start_pin
+from tests.factories.users import create_user, make_client
+
+
+async def _user(app: MediaNestApp, username: str) -> User | None:
+    async with session_scope(app.ctx.session_factory) as session:
+        found: User | None = await session.scalar(select(User).where(User.username == username))
+        return found
+
+
+async def test_full_pin_flow_signs_in_a_new_plex_user_as_a_plain_user(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    pin = await start_pin(browser, remember_me=True)
+    assert len(pin["code"]) >= 16  # a strong PIN
+    prefix = f"{plextv.url}/auth/#!?"
+    assert pin["authUrl"].startswith(prefix)
+    query = urllib.parse.parse_qs(pin["authUrl"][len(prefix) :])
+    assert query["code"] == [pin["code"]]
+    assert query["context[device][product]"] == ["MediaNest"]
+    client_id = query["clientID"][0]
+
+    pending = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+    assert pending.json()["data"]["status"] == "pending"
+
+    httpx.post(f"{plextv.url}/__sim/pins/{pin['id']}/approve", json={"username": "alice"})
+    done = await poll_until_settled(browser, pin["id"])
+    assert done.status_code == 200, done.text
+    data = done.json()["data"]
+    assert data["status"] == "authorized"
+    assert data["user"]["username"] == "alice" and data["user"]["role"] == "user"
+    assert data["user"]["plexLinked"] is True
+    assert cookie(browser, SESSION_COOKIE) and cookie(browser, REMEMBER_COOKIE)
+    session = await browser.get("/api/auth/session")
+    assert session.json()["data"]["user"]["username"] == "alice"
+
+    alice = await _user(plex_app, "alice")
+    assert alice is not None and alice.plex_id is not None and alice.email
+    assert alice.plex_token and ALICE_TOKEN not in alice.plex_token
+    assert plex_app.ctx.secret_box.decrypt(alice.plex_token, context="plex_token") == ALICE_TOKEN
+
+    # Every plex.tv call carried the Plex client headers.
+    for request in plextv.requests():
+        assert request.headers["x-plex-client-identifier"] == client_id
+        assert request.headers["x-plex-product"] == "MediaNest"
+        assert request.headers["accept"] == "application/json"
+    assert "auth.login" in [action for action, _ in await audit_actions(plex_app)]
+
+
+async def test_complete_endpoint_signs_in_like_a_successful_poll(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    pin = await start_pin(browser)
+    plextv.approve_pin(pin["id"], "bob")
+    response = await browser.post("/api/auth/plex", json={"pinId": pin["id"], "rememberMe": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["user"]["username"] == "bob"
+    assert cookie(browser, REMEMBER_COOKIE) is None
+    # A PIN signs in once.
+    again = await browser.post("/api/auth/plex", json={"pinId": pin["id"]})
+    assert again.status_code == 404
+
+
+async def test_signing_in_again_updates_the_existing_user_and_keeps_its_role(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    for _ in range(2):
+        pin = await start_pin(browser)
+        plextv.approve_pin(pin["id"], "alice")
+        assert (await poll_until_settled(browser, pin["id"])).status_code == 200
+    async with session_scope(plex_app.ctx.session_factory) as session:
+        users = list(await session.scalars(select(User).where(User.username == "alice")))
+    assert len(users) == 1 and users[0].role == "user"
+
+
+async def test_a_disabled_user_cannot_sign_in_with_plex(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    account = plextv.account_for_token(ALICE_TOKEN)
+    assert account is not None
+    await create_user(plex_app, "alice", plex_id=str(account.id), status="disabled")
+    pin = await start_pin(browser)
+    plextv.approve_pin(pin["id"], "alice")
+    refused = await poll_until_settled(browser, pin["id"])
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "ACCOUNT_DISABLED"
+    assert cookie(browser, SESSION_COOKIE) is None
+
+
+async def test_another_browser_cannot_poll_or_complete_someone_elses_pin(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    pin = await start_pin(browser)
+    plextv.approve_pin(pin["id"], "alice")
+    async with make_client(plex_app) as attacker:
+        polled = await attacker.get(f"/api/auth/plex/pin/{pin['id']}")
+        completed = await attacker.post("/api/auth/plex", json={"pinId": pin["id"]})
+    assert polled.status_code == 404 and completed.status_code == 404
+    assert polled.json()["error"]["code"] == "PIN_NOT_FOUND"
+    # The rightful browser still completes it.
+    assert (await poll_until_settled(browser, pin["id"])).status_code == 200
+
+
+async def test_polling_fast_asks_plex_tv_at_most_once_a_second(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    pin = await start_pin(browser)
+    started = time.monotonic()
+    for _ in range(20):
+        response = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+        assert response.json()["data"]["status"] == "pending"
+    elapsed = time.monotonic() - started
+    upstream = plextv.request_count(f"/api/v2/pins/{pin['id']}", "GET")
+    assert upstream <= int(elapsed) + 1
+
+
+async def test_an_expired_pin_answers_410_pin_expired(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    pin = await start_pin(browser)
+    plextv.expire_pin(pin["id"])
+    response = await poll_until_settled(browser, pin["id"])
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "PIN_EXPIRED"
+
+
+async def test_a_pin_past_its_expiry_is_not_polled_at_plex_tv_again(
+    plex_settings: Callable[..., Settings],
+    app_factory: Callable[[Settings], Any],
+    plextv: PlexTvSimulator,
+) -> None:
+    plextv.pin_expires_in = 1
+    app = await app_factory(plex_settings())
+    async with make_client(app) as browser:
+        pin = await start_pin(browser)
+        time.sleep(1.2)
+        plextv.log.clear()
+        response = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+    assert response.status_code == 410
+    assert plextv.request_count() == 0
+
+
+async def test_a_denied_pin_stays_pending_then_expires(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    pin = await start_pin(browser)
+    plextv.deny_pin(pin["id"])
+    pending = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+    assert pending.json()["data"]["status"] == "pending"
+    plextv.expire_pin(pin["id"])
+    expired = await poll_until_settled(browser, pin["id"])
+    assert expired.status_code == 410
+    assert cookie(browser, SESSION_COOKIE) is None
+    assert await _user(plex_app, "plexowner") is None
+
+
+async def test_plex_tv_unreachable_answers_503_at_once(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    # The default test settings point plex.tv at a closed loopback port.
+    started = time.monotonic()
+    response = await client.post("/api/auth/plex/pin", json={})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert elapsed < 1.0, elapsed
+
+
+async def test_plex_tv_hanging_answers_503_within_the_timeout(
+    plex_settings: Callable[..., Settings],
+    app_factory: Callable[[Settings], Any],
+    plextv: PlexTvSimulator,
+) -> None:
+    app = await app_factory(plex_settings(http_timeout_seconds=1.0))
+    async with make_client(app) as browser:
+        pin = await start_pin(browser)
+        plextv.set_fault("hang", path_prefix="/api/v2/pins")
+        started = time.monotonic()
+        response = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert 0.9 < elapsed < 2.5, elapsed

@@ -1,0 +1,80 @@
+"""Administration in the browser: role changes with confirmation, service tests, and the
+403 page for people who are not administrators."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.flows import AdminAccount, shoot, sign_in_admin, sign_in_with_plex
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_admin_makes_a_user_an_administrator_after_confirming(
+    new_context: Any, admin_account: AdminAccount, screenshots: Path
+) -> None:
+    sign_in_with_plex(new_context(), "bob")  # bob exists once he has signed in
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin")
+    row = page.locator("tr[data-username=bob]")
+    role = row.get_by_label("Role of bob")
+    expect(role).to_have_value("user")
+    shoot(page, screenshots, "admin")
+
+    role.select_option("admin")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Change the role of bob?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(role).to_have_value("user")
+
+    role.select_option("admin")
+    page.get_by_role("dialog").get_by_role("button", name="Change role").click()
+    expect(page.locator(".toast").filter(has_text="bob: role is now admin")).to_be_visible()
+    page.reload()
+    expect(page.locator("tr[data-username=bob]").get_by_label("Role of bob")).to_have_value("admin")
+
+
+def test_an_admin_tests_a_service_and_sees_the_result_with_its_latency(
+    new_context: Any, admin_account: AdminAccount, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin#services")
+    form = page.locator("[data-service-form=overseerr]")
+    expect(form.get_by_label("API key")).to_have_attribute("placeholder", re.compile("saved"))
+    expect(form.get_by_label("API key")).to_have_value("")
+    form.get_by_role("button", name="Test Overseerr").click()
+    result = form.locator("[data-test-status]")
+    expect(result).to_have_attribute("data-test-status", "online")
+    expect(result).to_contain_text(re.compile(r"Reachable · \d+ ms"))
+
+    form.get_by_label("URL").fill("ftp://nowhere")
+    form.get_by_role("button", name="Save Overseerr").click()
+    expect(page.locator("#overseerr-url-error")).to_contain_text("http:// or https://")
+    shoot(page, screenshots, "admin-services")
+
+    settings = page.locator("#settings-form")
+    settings.get_by_label("Media requests per user per hour").fill("0")
+    settings.get_by_role("button", name="Save system settings").click()
+    expect(page.locator("#set-requestsPerHour-error")).not_to_be_empty()
+    settings.get_by_label("Media requests per user per hour").fill("30")
+    settings.get_by_role("button", name="Save system settings").click()
+    expect(page.locator(".toast").filter(has_text="System settings saved")).to_be_visible()
+
+
+def test_a_user_who_is_not_an_administrator_gets_a_403_page_for_admin(
+    new_context: Any, screenshots: Path
+) -> None:
+    page = sign_in_with_plex(new_context(), "alice")
+    response = page.goto("/admin")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
+    shoot(page, screenshots, "forbidden")

@@ -1,0 +1,37 @@
+"""Media search and requests in the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.flows import shoot, sign_in_with_plex
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_user_searches_requests_a_show_season_and_sees_it_in_my_requests(
+    new_context: Any, screenshots: Path
+) -> None:
+    page = sign_in_with_plex(new_context(), "bob")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Media").click()
+    page.get_by_label("Search films and shows").fill("Render")
+    card = page.locator(".poster-card").filter(has_text="Render Farm")
+    expect(card).to_be_visible()
+    shoot(page, screenshots, "media-search")
+    card.get_by_role("button", name="Request… Render Farm").click()
+    card.get_by_label("2", exact=True).check()
+    expect(card.get_by_label("All")).not_to_be_checked()
+    card.get_by_role("button", name="Request", exact=True).click()
+    expect(card.get_by_role("status")).to_contain_text("Requested")
+    expect(page.locator(".toast").filter(has_text="Requested Render Farm")).to_be_visible()
+    row = page.locator("#requests-list tr").filter(has_text="Render Farm")
+    expect(row).to_contain_text("Season 2")
+    shoot(page, screenshots, "media-requested")
+
+    page.get_by_label("Search films and shows").fill("Render Farm")
+    again = page.locator(".poster-card").filter(has_text="Render Farm")
+    expect(again.locator(".badge")).to_have_text("Requested by you")

@@ -1,0 +1,51 @@
+"""YouTube downloads in the browser: clear errors, live progress to 100 %."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from medianest.simulators.suite import SimulatorSuite
+from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_download_shows_live_progress_until_it_reaches_100_percent(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/youtube")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    shoot(page, screenshots, "youtube")
+
+    page.get_by_label("Playlist or video link").fill("https://example.com/not-youtube")
+    page.get_by_role("button", name="Start download").click()
+    error = page.locator("#yt-url-error")
+    expect(error).not_to_be_empty()
+    expect(page.get_by_label("Playlist or video link")).to_have_attribute("aria-invalid", "true")
+
+    simulators.media.set_throttle(8_000)
+    try:
+        page.get_by_label("Playlist or video link").fill(simulators.info.feed_url)
+        page.get_by_label("720p").check()
+        page.get_by_role("button", name="Start download").click()
+        expect(page.locator(".toast").filter(has_text="Download queued")).to_be_visible()
+        row = page.locator("[data-download-id]").first
+        expect(row).to_have_attribute("data-state", "downloading", timeout=15_000)
+        bar = row.get_by_role("progressbar")
+        expect(bar).not_to_have_attribute("aria-valuenow", "0", timeout=15_000)
+        partial = int(bar.get_attribute("aria-valuenow") or 0)
+        shoot(page, screenshots, "youtube-downloading")
+        expect(row).to_have_attribute("data-state", "completed", timeout=30_000)
+    finally:
+        simulators.media.set_throttle(None)
+    assert 0 < partial < 100, "the bar should have moved before it was full"
+    expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    expect(row.locator("[data-field=percent]")).to_have_text("100 %")
+    shoot(page, screenshots, "youtube-completed")

@@ -1,0 +1,74 @@
+"""`medianest demo` in a real subprocess: the portal comes up healthy, pointed at the
+simulators (a Plex PIN's auth URL is the simulated plex.tv), and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port
+
+pytestmark = [pytest.mark.no_storage, pytest.mark.timeout(90)]
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"demo exited early with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("demo did not become healthy")
+
+
+def test_the_demo_starts_the_portal_against_the_simulators_and_stops_on_sigterm(
+    tmp_path: Path,
+):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "demo.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "medianest.cli",
+                "demo",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "demo"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+        try:
+            wait_healthy(url, process)
+            pin = httpx.post(f"{url}/api/auth/plex/pin", timeout=10)
+            output = log_path.read_text()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            exit_code = process.wait(timeout=30)
+
+    assert f"MediaNest demo running at {url}" in output
+    assert "admin / admin" in output
+    plextv_url = re.search(r"plex_tv_url|Simulated Plex: (\S+)", output)
+    assert plextv_url is not None
+    assert pin.status_code == 201
+    auth_url = pin.json()["data"]["authUrl"]
+    assert auth_url.startswith("http://127.0.0.1:") and "/auth/#!?" in auth_url
+    assert '"integrations_loaded"' in output and '"uptime_kuma": true' in output
+    assert exit_code == 0

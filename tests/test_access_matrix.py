@@ -1,0 +1,196 @@
+"""The access matrix, generated from the app's route table so routes added later are
+covered automatically: anonymous → 401 on every non-public /api route, a plain user →
+403 on every /api/admin route, an admin who must change the password → 403
+PASSWORD_CHANGE_REQUIRED everywhere but change-password, logout and session, and a
+signed-in user asking for an object that does not exist (or is not theirs) → 404."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.convertors import IntegerConvertor
+
+from medianest.app import MediaNestApp, create_app
+from medianest.settings import Settings
+from tests.auth.flows import password_sign_in
+from tests.factories.users import make_client
+
+# Routes anyone may call: liveness, API docs, the sign-in endpoints themselves, and
+# webhooks that authenticate with their own shared secret.
+PUBLIC_ROUTES = {
+    ("GET", "/api/health"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("POST", "/api/auth/admin"),
+    ("POST", "/api/auth/plex/pin"),
+    ("GET", "/api/auth/plex/pin/{pin_id}"),
+    ("POST", "/api/auth/plex"),
+    ("POST", "/api/webhooks/overseerr"),
+}
+# Reachable while a password change is pending (to change it, or to leave).
+PASSWORD_CHANGE_ROUTES = {
+    ("POST", "/api/auth/change-password"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/auth/session"),
+}
+_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    int_params: frozenset[str] = frozenset()
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self) -> str:
+        """The path with every parameter filled: a random int or a random UUID."""
+
+        def fill(match: re.Match[str]) -> str:
+            if match.group(1) in self.int_params:
+                return str(random.randint(10_000, 10_000_000))
+            return str(uuid.uuid4())
+
+        return _PARAM.sub(fill, self.path)
+
+
+def _walk(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        # FastAPI >= 0.16x keeps included routers lazily; older versions list routes flat.
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            yield from _walk(candidates())
+        else:
+            yield route
+
+
+def api_routes(app: MediaNestApp) -> list[ApiRoute]:
+    """Every (method, path) under /api, from the route table and the OpenAPI document."""
+    found: dict[tuple[str, str], ApiRoute] = {}
+    for route in _walk(app.fastapi.routes):
+        path = getattr(route, "path", "")
+        if not path.startswith("/api"):
+            continue
+        convertors = getattr(route, "param_convertors", {}) or {}
+        ints = frozenset(k for k, v in convertors.items() if isinstance(v, IntegerConvertor))
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                found[(method, path)] = ApiRoute(method, path, ints)
+    for path, operations in app.fastapi.openapi().get("paths", {}).items():
+        for method in operations:
+            key = (method.upper(), path)
+            if path.startswith("/api") and key not in found:
+                found[key] = ApiRoute(method.upper(), path)
+    return sorted(found.values(), key=lambda r: (r.path, r.method))
+
+
+def _route_table() -> list[ApiRoute]:
+    settings = Settings(_env_file=None, environment="test")
+    return api_routes(create_app(settings, run_migrations=False))
+
+
+ALL_ROUTES = _route_table()
+PROTECTED = [r for r in ALL_ROUTES if (r.method, r.path) not in PUBLIC_ROUTES]
+ADMIN_ROUTES = [r for r in PROTECTED if r.path.startswith("/api/admin")]
+NOT_DURING_PASSWORD_CHANGE = [
+    r for r in PROTECTED if (r.method, r.path) not in PASSWORD_CHANGE_ROUTES
+]
+OBJECT_ROUTES = [
+    r
+    for r in PROTECTED
+    if r.method in ("GET", "DELETE") and "{" in r.path and not r.path.startswith("/api/admin")
+]
+
+
+async def _call(client: httpx.AsyncClient, route: ApiRoute) -> httpx.Response:
+    body = {} if route.method in ("POST", "PUT", "PATCH") else None
+    return await client.request(route.method, route.url(), json=body)
+
+
+def test_the_route_table_is_read_and_the_allow_list_is_current() -> None:
+    keys = {(r.method, r.path) for r in ALL_ROUTES}
+    assert ("GET", "/api/admin/users") in keys and ("GET", "/api/auth/session") in keys
+    # A public route that disappeared must be removed from the allow-list, not forgotten.
+    assert PUBLIC_ROUTES - {("GET", "/api/docs"), ("GET", "/api/openapi.json")} <= keys
+
+
+def _failures(results: list[tuple[ApiRoute, httpx.Response]], ok: Any) -> list[str]:
+    return [f"{route.id} -> {r.status_code} {r.text[:200]}" for route, r in results if not ok(r)]
+
+
+async def test_anonymous_callers_get_401_on_every_protected_route(
+    client: httpx.AsyncClient,
+) -> None:
+    results = [(route, await _call(client, route)) for route in PROTECTED]
+    assert (
+        _failures(
+            results,
+            lambda r: r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED",
+        )
+        == []
+    )
+
+
+async def test_plain_users_get_403_on_every_admin_route(alice_client: httpx.AsyncClient) -> None:
+    results = [(route, await _call(alice_client, route)) for route in ADMIN_ROUTES]
+    assert ADMIN_ROUTES
+    assert (
+        _failures(
+            results,
+            lambda r: r.status_code == 403 and r.json()["error"]["code"] == "PERMISSION_DENIED",
+        )
+        == []
+    )
+
+
+async def test_plain_users_with_an_api_token_get_403_on_every_admin_route(
+    app: MediaNestApp, alice_client: httpx.AsyncClient
+) -> None:
+    token = (await alice_client.post("/api/auth/tokens", json={"name": "t"})).json()["data"]
+    async with make_client(app) as script:
+        script.headers["Authorization"] = f"Bearer {token['token']}"
+        results = [(route, await _call(script, route)) for route in ADMIN_ROUTES]
+    assert _failures(results, lambda r: r.status_code == 403) == []
+
+
+async def test_an_admin_who_must_change_the_password_gets_403_everywhere_else(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    assert (await password_sign_in(client, "admin", "admin")).status_code == 200
+    results = [(route, await _call(client, route)) for route in NOT_DURING_PASSWORD_CHANGE]
+    assert (
+        _failures(
+            results,
+            lambda r: (
+                r.status_code == 403 and r.json()["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+            ),
+        )
+        == []
+    )
+
+
+async def test_an_object_that_does_not_exist_or_is_not_the_callers_is_not_found(
+    bob_client: httpx.AsyncClient,
+) -> None:
+    results = [(route, await _call(bob_client, route)) for route in OBJECT_ROUTES]
+    assert OBJECT_ROUTES
+    # 503 only where the object lives in an external service that is not configured here.
+    assert (
+        _failures(
+            results,
+            lambda r: (
+                r.status_code == 404
+                or (r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE")
+            ),
+        )
+        == []
+    )

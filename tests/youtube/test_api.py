@@ -1,0 +1,160 @@
+"""The download API without workers: who may do what, validation, limits, duplicates."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from medianest.simulators.media_server import MediaServerSimulator
+
+
+async def test_anonymous_callers_get_401_everywhere(client: httpx.AsyncClient) -> None:
+    some_id = "00000000-0000-0000-0000-000000000001"
+    calls = [
+        client.post("/api/youtube/download", json={"url": "https://youtu.be/dQw4w9WgXcQ"}),
+        client.get("/api/youtube/downloads"),
+        client.get(f"/api/youtube/downloads/{some_id}"),
+        client.post(f"/api/youtube/downloads/{some_id}/cancel"),
+        client.delete(f"/api/youtube/downloads/{some_id}"),
+    ]
+    for call in calls:
+        response = await call
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_submission_is_stored_queued_before_anything_runs(
+    alice_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    response = await alice_client.post(
+        "/api/youtube/download", json={"url": media.feed_url(), "quality": "720p"}
+    )
+    assert response.status_code == 201
+    created = response.json()["data"]
+    assert created["status"] == "queued" and created["quality"] == "720p"
+    assert media.request_count() == 0  # nothing was fetched by the API itself
+
+    listed = (await alice_client.get("/api/youtube/downloads")).json()
+    assert [d["id"] for d in listed["data"]] == [created["id"]]
+    assert listed["meta"]["total"] == 1
+    one = (await alice_client.get(f"/api/youtube/downloads/{created['id']}")).json()["data"]
+    assert one["url"] == media.feed_url() and one["items"] == []
+
+
+async def test_a_youtube_link_is_normalized_and_gets_the_default_quality(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    response = await alice_client.post(
+        "/api/youtube/download",
+        json={"url": "https://music.youtube.com/watch?v=dQw4w9WgXcQ&si=tracking"},
+    )
+    assert response.status_code == 201
+    data = response.json()["data"]
+    assert data["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert data["quality"] == "best"
+
+
+async def test_the_same_link_while_queued_is_a_conflict(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    first = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    again = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    assert again.status_code == 409
+    assert again.json()["error"]["details"]["downloadId"] == first.json()["data"]["id"]
+    # Another user may queue the same link.
+    assert (
+        await bob_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    ).status_code == 201
+
+
+async def test_a_cancelled_link_can_be_queued_again(
+    alice_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    first = (await alice_client.post("/api/youtube/download", json={"url": media.feed_url()}))
+    download_id = first.json()["data"]["id"]
+    cancelled = await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")
+    assert cancelled.json()["data"]["status"] == "cancelled"
+    assert (await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")).status_code == 409
+    again = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    assert again.status_code == 201
+
+
+async def test_the_sixth_submission_within_an_hour_is_rate_limited(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    for n in range(5):
+        response = await alice_client.post(
+            "/api/youtube/download", json={"url": media.feed_url(f"feed-{n}")}
+        )
+        assert response.status_code == 201, response.text
+    limited = await alice_client.post(
+        "/api/youtube/download", json={"url": media.feed_url("feed-6")}
+    )
+    assert limited.status_code == 429
+    error = limited.json()["error"]
+    assert error["code"] == "RATE_LIMIT_EXCEEDED"
+    assert error["details"]["limit"] == 5 and 0 < error["details"]["retryAfter"] <= 3600
+    assert int(limited.headers["Retry-After"]) == error["details"]["retryAfter"]
+    # The limit is per user.
+    assert (
+        await bob_client.post("/api/youtube/download", json={"url": media.feed_url("feed-6")})
+    ).status_code == 201
+
+
+async def test_another_user_can_neither_list_read_cancel_nor_delete_a_download(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    created = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = created.json()["data"]["id"]
+
+    assert (await bob_client.get("/api/youtube/downloads")).json()["data"] == []
+    for response in (
+        await bob_client.get(f"/api/youtube/downloads/{download_id}"),
+        await bob_client.post(f"/api/youtube/downloads/{download_id}/cancel"),
+        await bob_client.delete(f"/api/youtube/downloads/{download_id}"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "NOT_FOUND"
+    still = await alice_client.get(f"/api/youtube/downloads/{download_id}")
+    assert still.json()["data"]["status"] == "queued"
+
+
+async def test_an_unknown_download_is_404_and_a_malformed_id_is_rejected(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    missing = await alice_client.get("/api/youtube/downloads/00000000-0000-0000-0000-000000000009")
+    assert missing.status_code == 404
+    malformed = await alice_client.get("/api/youtube/downloads/not-a-uuid")
+    assert malformed.status_code in (400, 422)
+
+
+async def test_downloads_are_paged_newest_first(
+    alice_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    ids = []
+    for n in range(3):
+        response = await alice_client.post(
+            "/api/youtube/download", json={"url": media.feed_url(f"paged-{n}")}
+        )
+        ids.append(response.json()["data"]["id"])
+    first = (await alice_client.get("/api/youtube/downloads?page=1&pageSize=2")).json()
+    second = (await alice_client.get("/api/youtube/downloads?page=2&pageSize=2")).json()
+    assert first["meta"]["total"] == 3 and first["meta"]["pageSize"] == 2
+    assert [d["id"] for d in first["data"] + second["data"]] == list(reversed(ids))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"url": ""},
+        {"url": "https://youtu.be/dQw4w9WgXcQ", "quality": "4k"},
+        {"url": "https://youtu.be/dQw4w9WgXcQ", "extra": 1},
+    ],
+)
+async def test_malformed_bodies_are_rejected(
+    alice_client: httpx.AsyncClient, body: dict[str, object]
+) -> None:
+    response = await alice_client.post("/api/youtube/download", json=body)
+    assert response.status_code in (400, 422)
+    assert response.json()["success"] is False

@@ -1,0 +1,137 @@
+"""Downloads end to end with the real yt-dlp against the loopback media server, workers
+running inside the app, and the Plex simulator receiving the refresh and the collection."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.simulators import PlexSimulator
+from medianest.simulators.media_server import MediaServerSimulator
+from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_a_playlist_lands_in_the_users_folder_and_becomes_a_plex_collection(
+    worker_app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    download_root: Path,
+) -> None:
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        assert response.status_code == 201, response.text
+        assert response.json()["data"]["status"] == "queued"
+        download_id = response.json()["data"]["id"]
+        data = await wait_for_download(client, download_id, finished)
+
+    assert data["status"] == "completed", data
+    assert data["title"] == "Loopback Test Channel"
+    assert [i["state"] for i in data["items"]] == ["completed"] * 3
+    assert data["progress"] == 100
+    folder = download_root / str(alice.id) / "Loopback Test Channel"
+    names = sorted(p.name for p in files_under(folder))
+    assert names == ["001 - Clip One.mp4", "002 - Clip Two.mp4", "003 - Clip Three.mp4"]
+    assert [i["file"] for i in data["items"]] == [
+        f"Loopback Test Channel/{name}" for name in names
+    ]
+    assert mode(download_root / str(alice.id)) == 0o700
+    assert mode(folder) == 0o700
+    assert all(mode(p) == 0o600 for p in files_under(folder))
+
+    refreshes = plex.requests(path="/library/sections/3/refresh")
+    assert refreshes and parse_qs(refreshes[0].query)["path"] == [str(folder.resolve())]
+    collection_id = data["plexCollectionId"]
+    assert collection_id is not None
+    assert len(plex.collection_items(int(collection_id))) == 3
+    created = plex.requests(path="/library/collections", method="POST")
+    assert parse_qs(created[0].query)["title"] == ["Loopback Test Channel"]
+
+
+async def test_a_failed_item_does_not_fail_the_playlist_and_says_why(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    media.set_item_status("clip-two", 404)
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed"
+    states = {i["title"]: i["state"] for i in data["items"]}
+    assert states == {"Clip One": "completed", "Clip Two": "failed", "Clip Three": "completed"}
+    failed = next(i for i in data["items"] if i["state"] == "failed")
+    assert "404" in failed["error"] and failed["errorKind"] == "unavailable"
+    assert data["failedItems"] == 1 and "1 of 3 items failed" in data["error"]
+    folder = download_root / str(alice.id) / "Loopback Test Channel"
+    assert [p.name for p in files_under(folder)] == ["001 - Clip One.mp4", "003 - Clip Three.mp4"]
+
+
+async def test_titles_with_path_tricks_stay_inside_the_users_folder(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    media.add_feed("tricky", "../../etc/passwd", [])
+    for title in ("..", "/abs/olute", "..\\..\\win", "Ünïcødé ☃ " + "x" * 300):
+        media.add_item(title, feed="tricky")
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post(
+            "/api/youtube/download", json={"url": media.feed_url("tricky")}
+        )
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed", data
+    user_dir = (download_root / str(alice.id)).resolve()
+    written = files_under(download_root)
+    assert len(written) == 4
+    for path in written:
+        assert path.resolve().is_relative_to(user_dir)
+        assert path.parent == user_dir / "etc passwd"
+        assert len(path.name.encode()) <= 255
+    assert any("Ünïcødé ☃" in p.name for p in written)
+    assert not (download_root.parent / "etc").exists()
+
+
+async def test_audio_quality_keeps_only_an_m4a_file(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    media.add_feed("one", "Single Track", [])
+    media.add_item("Only Song", feed="one")
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post(
+            "/api/youtube/download",
+            json={"url": media.feed_url("one"), "quality": "audio"},
+        )
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed", data
+    assert data["quality"] == "audio"
+    names = [p.name for p in files_under(download_root / str(alice.id))]
+    assert names == ["001 - Only Song.m4a"]
+
+
+async def test_deleting_a_finished_download_removes_files_record_and_collection(
+    worker_app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    download_root: Path,
+) -> None:
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        download_id = response.json()["data"]["id"]
+        data = await wait_for_download(client, download_id, finished)
+        collection_id = int(data["plexCollectionId"])
+        assert collection_id in plex.library.collections
+
+        deleted = await client.delete(f"/api/youtube/downloads/{download_id}")
+        assert deleted.status_code == 204
+        assert (await client.get(f"/api/youtube/downloads/{download_id}")).status_code == 404
+
+    assert files_under(download_root / str(alice.id)) == []
+    assert collection_id not in plex.library.collections

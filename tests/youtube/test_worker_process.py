@@ -1,0 +1,133 @@
+"""`medianest worker` as a real process: killed with SIGKILL mid-download, its job is
+picked up by the next worker and completes; SIGTERM hands a running job back at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medianest.auth.models import User
+from medianest.settings import Settings
+from medianest.simulators.media_server import MediaServerSimulator
+from tests.youtube.conftest import files_under, finished, wait_for_download
+
+
+def worker_env(settings: Settings, cwd: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("MEDIANEST_")}
+    assert settings.encryption_key is not None and settings.session_secret is not None
+    env.update(
+        {
+            "MEDIANEST_ENVIRONMENT": "test",
+            "MEDIANEST_DATA_DIR": str(settings.data_dir),
+            "MEDIANEST_DATABASE_URL": settings.resolved_database_url,
+            "MEDIANEST_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+            "MEDIANEST_SESSION_SECRET": settings.session_secret.get_secret_value(),
+            "MEDIANEST_YOUTUBE_EXTRA_HOSTS": settings.youtube_extra_hosts,
+            "MEDIANEST_YOUTUBE_LIBRARY_SECTION": settings.youtube_library_section or "",
+            "MEDIANEST_DOWNLOAD_ROOT": str(settings.resolved_download_root),
+            "MEDIANEST_DOWNLOAD_MIN_FREE_BYTES": "0",
+            "MEDIANEST_WORKER_POLL_SECONDS": "0.5",
+            "MEDIANEST_WORKER_HEARTBEAT_SECONDS": "0.5",
+            "MEDIANEST_WORKER_STALE_SECONDS": "3",
+            "MEDIANEST_DOWNLOAD_RETRY_BASE_SECONDS": "0",
+            "MEDIANEST_PLEX_SCAN_WAIT_SECONDS": "5",
+            "MEDIANEST_LOG_LEVEL": os.environ.get("MN_TEST_WORKER_LOG_LEVEL", "WARNING"),
+        }
+    )
+    if settings.redis_url:
+        env["MEDIANEST_REDIS_URL"] = settings.redis_url
+    return env
+
+
+class Workers:
+    def __init__(self, settings: Settings, cwd: Path) -> None:
+        self.env = worker_env(settings, cwd)
+        self.cwd = cwd
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "medianest.cli", "worker"],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.cwd / f"worker-{len(self.processes)}.log", "wb"),
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
+    made = Workers(settings, tmp_path)
+    yield made
+    made.stop_all()
+
+
+async def test_a_killed_workers_job_is_resumed_by_another_worker(
+    alice_client: httpx.AsyncClient,
+    alice: User,
+    media: MediaServerSimulator,
+    workers: Workers,
+    download_root: Path,
+) -> None:
+    media.set_throttle(12_000)  # each ~27 kB clip takes about two seconds
+    response = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = response.json()["data"]["id"]
+    first = workers.start()
+
+    running = await wait_for_download(
+        alice_client,
+        download_id,
+        lambda d: d["status"] == "downloading" and d["progress"] > 0,
+        timeout=60,
+    )
+    assert running["attempts"] == 1
+    first.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(first.wait, 10)
+    media.set_throttle(None)
+
+    workers.start()
+    data = await wait_for_download(alice_client, download_id, finished, timeout=60)
+    assert data["status"] == "completed", data
+    assert data["attempts"] == 2
+    assert data["completedItems"] == 3
+    names = [p.name for p in files_under(download_root / str(alice.id))]
+    assert names == ["001 - Clip One.mp4", "002 - Clip Two.mp4", "003 - Clip Three.mp4"]
+
+
+async def test_a_stopped_worker_hands_its_running_job_back_at_once(
+    alice_client: httpx.AsyncClient,
+    media: MediaServerSimulator,
+    workers: Workers,
+    download_root: Path,
+) -> None:
+    media.set_throttle(8_000)
+    response = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = response.json()["data"]["id"]
+    process = workers.start()
+    await wait_for_download(
+        alice_client, download_id, lambda d: d["progress"] > 0 and d["status"] == "downloading",
+        timeout=60,
+    )
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.wait, 20) == 0
+
+    data = (await alice_client.get(f"/api/youtube/downloads/{download_id}")).json()["data"]
+    assert data["status"] == "queued"  # not waiting for a stale heartbeat
+    assert data["attempts"] == 0  # a restart does not use up an attempt
+    assert not any(p.suffix == ".part" for p in files_under(download_root))
