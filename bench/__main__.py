@@ -50,22 +50,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure_bare(levels: list[int], seconds: float, scratch: Path) -> dict[str, Any]:
+def start_bare(scratch: Path) -> tuple[Server, dict[str, Any]]:
     server = bare_server(scratch / "bare.log").start("/bare")
-    try:
-        time.sleep(1)
-        idle = server.rss_bytes()
-        run_load(server.url + "/bare", connections=10, seconds=1, headers={})  # warm-up
-        with PeakRss(server) as peak:
-            runs = {
-                str(c): run_load(server.url + "/bare", connections=c, seconds=seconds, headers={})
-                for c in levels
-            }
-    finally:
-        server.stop()
-    return {
+    time.sleep(1)
+    run_load(server.url + "/bare", connections=10, seconds=1, headers={})  # warm-up
+    return server, {
         "startup_seconds": round(server.startup_seconds, 3),
-        "idle_rss_mb": round(idle / MB, 1),
+        "idle_rss_mb": round(server.rss_bytes() / MB, 1),
+    }
+
+
+def measure_bare(server: Server, levels: list[int], seconds: float) -> dict[str, Any]:
+    """The baseline, measured again right before each backend so both see the same machine."""
+    with PeakRss(server) as peak:
+        runs = {
+            str(c): run_load(server.url + "/bare", connections=c, seconds=seconds, headers={})
+            for c in levels
+        }
+    return {
         "loaded_rss_mb": round(peak.peak / MB, 1),
         "runs": {c: r.as_dict() for c, r in runs.items()},
     }
@@ -146,21 +148,22 @@ def print_table(results: dict[str, Any]) -> None:
     bare = results["bare"]
     print(
         f"\nload tool: {results['meta']['tool']}, {results['meta']['seconds']}s per cell, "
-        f"{results['meta']['cpus']} CPUs shared by server and load tool, loopback"
+        f"{results['meta']['cpus']} CPUs shared by server and load tool, loopback, "
+        f"load average {results['meta']['load_average_at_start'][0]} at start"
     )
     header = f"{'target':<28}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
     header += f"{'errors':>8}{'vs bare':>9}"
     print(header)
     print("-" * len(header))
-    for level, run in bare["runs"].items():
-        print(
-            f"{'bare starlette':<28}{level:>8}{run['requests_per_second']:>10.0f}"
-            f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{'1.00':>9}"
-        )
     for backend, result in results["backends"].items():
         if "endpoints" not in result:
             print(f"{backend}: skipped ({result.get('skipped')})")
             continue
+        for level, run in result["bare"]["runs"].items():
+            print(
+                f"{'bare starlette':<28}{level:>8}{run['requests_per_second']:>10.0f}"
+                f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{'1.00':>9}"
+            )
         for endpoint, runs in result["endpoints"].items():
             for level, run in runs.items():
                 label = f"{backend} {endpoint}"
@@ -171,9 +174,13 @@ def print_table(results: dict[str, Any]) -> None:
                 )
     print()
     print(f"{'process':<28}{'startup s':>10}{'idle RSS MB':>13}{'loaded RSS MB':>15}")
+    loaded = max(
+        (r["bare"]["loaded_rss_mb"] for r in results["backends"].values() if "bare" in r),
+        default=0.0,
+    )
     print(
         f"{'bare starlette':<28}{bare['startup_seconds']:>10.2f}{bare['idle_rss_mb']:>13.1f}"
-        f"{bare['loaded_rss_mb']:>15.1f}"
+        f"{loaded:>15.1f}"
     )
     for backend, result in results["backends"].items():
         if "endpoints" in result:
@@ -188,6 +195,11 @@ def print_table(results: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if tool_name() is None:
+        print(
+            "python -m bench: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr
+        )
+        return 2
     levels = [int(n) for n in args.levels.split(",")]
     wanted = set(args.backends.split(","))
     results: dict[str, Any] = {
@@ -198,35 +210,45 @@ def main(argv: list[str]) -> int:
             "levels": levels,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # Other processes on the machine skew absolute figures; ratios less so.
+            "load_average_at_start": [round(n, 2) for n in os.getloadavg()],
             "command": "python -m bench " + " ".join(argv),
         },
         "backends": {},
     }
     with tempfile.TemporaryDirectory(prefix="medianest-bench-") as scratch_name:
         scratch = Path(scratch_name)
-        print("measuring bare Starlette ...", flush=True)
-        results["bare"] = measure_bare(levels, args.seconds, scratch)
-        candidates: list[backends.Backend | tuple[str, str]] = []
-        if "sqlite" in wanted:
-            candidates.append(backends.embedded(scratch / "sqlite"))
-        if "postgres" in wanted:
-            found = backends.postgres_redis(scratch / "postgres")
-            candidates.append(
-                found if isinstance(found, backends.Backend) else ("postgres+redis", found)
-            )
-        for candidate in candidates:
-            if isinstance(candidate, tuple):
-                results["backends"][candidate[0]] = {"skipped": candidate[1]}
-                continue
-            print(f"measuring MediaNest on {candidate.name} ...", flush=True)
-            try:
-                result = measure_medianest(candidate, levels, args.seconds, scratch)
-            finally:
-                backends.drop(candidate)
-            add_ratios(result, results["bare"])
-            results["backends"][candidate.name] = result
+        print("starting bare Starlette ...", flush=True)
+        bare, results["bare"] = start_bare(scratch)
+        try:
+            candidates: list[backends.Backend | tuple[str, str]] = []
+            if "sqlite" in wanted:
+                candidates.append(backends.embedded(scratch / "sqlite"))
+            if "postgres" in wanted:
+                found = backends.postgres_redis(scratch / "postgres")
+                candidates.append(
+                    found if isinstance(found, backends.Backend) else ("postgres+redis", found)
+                )
+            for candidate in candidates:
+                if isinstance(candidate, tuple):
+                    results["backends"][candidate[0]] = {"skipped": candidate[1]}
+                    continue
+                print(
+                    f"measuring bare Starlette, then MediaNest on {candidate.name} ...", flush=True
+                )
+                baseline = measure_bare(bare, levels, args.seconds)
+                try:
+                    result = measure_medianest(candidate, levels, args.seconds, scratch)
+                finally:
+                    backends.drop(candidate)
+                result["bare"] = baseline
+                add_ratios(result, baseline)
+                results["backends"][candidate.name] = result
+        finally:
+            bare.stop()
     results["extras"] = {} if args.no_extras else run_extras()
     results["targets"] = targets(results)
+    results["meta"]["load_average_at_end"] = [round(n, 2) for n in os.getloadavg()]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

@@ -51,7 +51,9 @@ async def test_a_change_is_stored_audited_and_merged_with_the_rest(app, admin, a
             select(AuditLog).where(AuditLog.action == "system_config.update")
         )
     assert entry is not None and entry.actor_id == admin.id
-    assert entry.details == {"changed": {"requests_per_hour": 7, "default_download_quality": "720p"}}
+    assert entry.details == {
+        "changed": {"requests_per_hour": 7, "default_download_quality": "720p"}
+    }
 
 
 async def test_a_lower_api_limit_applies_to_the_next_requests_without_a_restart(admin_client):

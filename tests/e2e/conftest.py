@@ -8,10 +8,12 @@ it does not own. Chromium is Debian's /usr/bin/chromium: never a downloaded brow
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis as redis_sync
@@ -27,7 +29,15 @@ from tests.support.servers import ServedApp
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+T = TypeVar("T")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion in a thread of its own: once sync Playwright runs,
+    this thread has a running event loop and `asyncio.run` refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 @pytest.fixture(scope="package")
@@ -43,21 +53,23 @@ def e2e_storage(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         directory = tmp_path_factory.mktemp("e2e-db")
         yield {"database_url": databases.sqlite_url(directory / "medianest.db"), "redis_url": None}
         return
-    if not asyncio.run(databases.pg_reachable()):
+    if not run_coroutine(databases.pg_reachable):
         pytest.skip("PostgreSQL is not reachable")
     redis_url = databases.REDIS_URL + "/3"
     try:
         redis_sync.Redis.from_url(redis_url, socket_connect_timeout=2).flushdb()
     except (redis_sync.RedisError, OSError):
         pytest.skip("Redis is not reachable")
-    name, url = asyncio.run(databases.create_pg_database())
+    name, url = run_coroutine(databases.create_pg_database)
     yield {"database_url": url, "redis_url": redis_url}
-    asyncio.run(databases.drop_pg_database(name))
+    run_coroutine(lambda: databases.drop_pg_database(name))
 
 
 @pytest.fixture(scope="package")
 def served(
-    simulators: SimulatorSuite, e2e_storage: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    simulators: SimulatorSuite,
+    e2e_storage: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServedApp]:
     info = simulators.info
     data_dir = tmp_path_factory.mktemp("e2e-data")
@@ -95,16 +107,17 @@ def served(
 @pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+        message = "/usr/bin/chromium is missing (apt-get install chromium)"
+        if os.environ.get("MN_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     with sync_playwright() as driver:
         yield driver
 
 
 @pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    chromium = playwright_driver.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-    )
+    chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield chromium
     chromium.close()
 
@@ -115,9 +128,7 @@ def new_context(browser: Browser, served: ServedApp) -> Iterator[Any]:
     opened: list[BrowserContext] = []
 
     def open_context() -> BrowserContext:
-        context = browser.new_context(
-            base_url=served.url, viewport={"width": 1280, "height": 800}
-        )
+        context = browser.new_context(base_url=served.url, viewport={"width": 1280, "height": 800})
         context.set_default_timeout(10_000)
         opened.append(context)
         return context

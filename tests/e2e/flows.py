@@ -4,6 +4,7 @@ and "Sign in with Plex" approved in the plex.tv simulator's /link page."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,9 @@ class AdminAccount:
 
 
 def shoot(page: Page, folder: Path, name: str) -> None:
-    """Save `<name>-phone.png` (375×812) and `<name>-desktop.png` (1280×800), full page."""
+    """Save `<name>-phone.png` (375 x 812) and `<name>-desktop.png` (1280 x 800), full page."""
     original = page.viewport_size or DESKTOP
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
     for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
         page.set_viewport_size(size)
         page.wait_for_timeout(80)  # let the layout settle after the resize
@@ -67,6 +69,22 @@ def sign_in_admin(context: BrowserContext, account: AdminAccount) -> None:
         "/api/auth/admin", data={"username": account.username, "password": account.password}
     )
     assert response.ok, response.text()
+
+
+def sign_in_plex_user(context: BrowserContext, plextv_url: str, username: str) -> None:
+    """The same PIN sign-in through the JSON API and the simulator's control API (fast),
+    for tests whose subject is not the sign-in page itself."""
+    pin = context.request.post("/api/auth/plex/pin", data={}).json()["data"]
+    approved = context.request.post(
+        f"{plextv_url}/__sim/pins/{pin['code']}/approve", data={"username": username}
+    )
+    assert approved.ok, approved.text()
+    for _ in range(50):
+        polled = context.request.get(f"/api/auth/plex/pin/{pin['id']}").json()
+        if polled["data"]["status"] == "authorized":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the PIN of {username} was never authorized")
 
 
 def sign_in_with_plex(context: BrowserContext, username: str) -> Page:

@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.flows import AdminAccount, shoot, sign_in_admin, sign_in_with_plex
+from medianest.simulators.suite import SimulatorSuite
+from tests.e2e.flows import AdminAccount, shoot, sign_in_admin, sign_in_plex_user
 
 pytestmark = pytest.mark.e2e
 
 
 def test_an_admin_makes_a_user_an_administrator_after_confirming(
-    new_context: Any, admin_account: AdminAccount, screenshots: Path
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
 ) -> None:
-    sign_in_with_plex(new_context(), "bob")  # bob exists once he has signed in
+    sign_in_plex_user(new_context(), simulators.info.plex_tv_url, "bob")  # now bob exists
     context = new_context()
     sign_in_admin(context, admin_account)
     page = context.new_page()
@@ -71,9 +72,11 @@ def test_an_admin_tests_a_service_and_sees_the_result_with_its_latency(
 
 
 def test_a_user_who_is_not_an_administrator_gets_a_403_page_for_admin(
-    new_context: Any, screenshots: Path
+    new_context: Any, simulators: SimulatorSuite, screenshots: Path
 ) -> None:
-    page = sign_in_with_plex(new_context(), "alice")
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "alice")
+    page = context.new_page()
     response = page.goto("/admin")
     assert response is not None and response.status == 403
     expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()

@@ -25,6 +25,9 @@ def test_the_dashboard_shows_a_service_going_offline_and_back_without_a_reload(
     card = page.locator('[data-service="overseerr"]')
     expect(card).to_have_attribute("data-status", "online", timeout=10_000)
     shoot(page, screenshots, "dashboard")
+    page.emulate_media(color_scheme="dark")
+    shoot(page, screenshots, "dashboard-dark")
+    page.emulate_media(color_scheme="light")
     simulators.overseerr.set_fault("error")
     try:
         expect(card).to_have_attribute("data-status", "offline", timeout=10_000)

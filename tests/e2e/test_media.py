@@ -8,15 +8,19 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.flows import shoot, sign_in_with_plex
+from medianest.simulators.suite import SimulatorSuite
+from tests.e2e.flows import shoot, sign_in_plex_user
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_user_searches_requests_a_show_season_and_sees_it_in_my_requests(
-    new_context: Any, screenshots: Path
+    new_context: Any, simulators: SimulatorSuite, screenshots: Path
 ) -> None:
-    page = sign_in_with_plex(new_context(), "bob")
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "bob")
+    page = context.new_page()
+    page.goto("/dashboard")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Media").click()
     page.get_by_label("Search films and shows").fill("Render")
     card = page.locator(".poster-card").filter(has_text="Render Farm")

@@ -54,15 +54,15 @@ def test_an_anonymous_visitor_is_sent_to_sign_in_and_returned_afterwards(
     page.get_by_label("Username").fill(admin_account.username)
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.locator('[data-error-for="password"]')).to_contain_text("Wrong username or password")
+    expect(page.locator('[data-error-for="password"]')).to_contain_text(
+        "Wrong username or password"
+    )
     page.get_by_label("Password").fill(admin_account.password)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(re.compile(r"/youtube$"))
 
 
-def test_an_unknown_address_shows_a_friendly_404_page(
-    new_context: Any, screenshots: Path
-) -> None:
+def test_an_unknown_address_shows_a_friendly_404_page(new_context: Any, screenshots: Path) -> None:
     page = new_context().new_page()
     response = page.goto("/no-such-page")
     assert response is not None and response.status == 404

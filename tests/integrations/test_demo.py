@@ -65,10 +65,10 @@ def test_the_demo_starts_the_portal_against_the_simulators_and_stops_on_sigterm(
 
     assert f"MediaNest demo running at {url}" in output
     assert "admin / admin" in output
-    plextv_url = re.search(r"plex_tv_url|Simulated Plex: (\S+)", output)
-    assert plextv_url is not None
     assert pin.status_code == 201
     auth_url = pin.json()["data"]["authUrl"]
-    assert auth_url.startswith("http://127.0.0.1:") and "/auth/#!?" in auth_url
+    plextv = re.search(r"Simulated plex.tv: (\S+)", output)
+    assert plextv is not None and auth_url.startswith(plextv.group(1) + "/auth/#!?")
     assert '"integrations_loaded"' in output and '"uptime_kuma": true' in output
-    assert exit_code == 0
+    # Uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM).
+    assert exit_code in (0, -signal.SIGTERM)

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from medianest.cli import app as cli_app
+
+pytestmark = pytest.mark.no_storage
 
 
 def registered_command_names() -> list[str]:
@@ -27,7 +30,7 @@ def test_every_registered_subcommand_answers_help_with_a_description():
         result = runner.invoke(cli_app, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert "Usage" in result.output, name
-        command = typer.main.get_command(cli_app).commands[name]  # type: ignore[attr-defined]
+        command = typer.main.get_command(cli_app).commands[name]
         assert (command.help or "").strip(), f"`medianest {name}` has no description"
 
 

@@ -78,10 +78,11 @@ async def test_queue_depth_active_downloads_and_sessions_are_computed_at_scrape_
     app, client, alice, alice_client, bob_client
 ):
     async with session_scope(app.ctx.session_factory) as session:
-        for status in ("queued", "queued", "downloading", "processing", "completed"):
+        statuses = ("queued", "queued", "downloading", "processing", "completed")
+        for number, status in enumerate(statuses):
             session.add(
                 YoutubeDownload(
-                    user_id=alice.id, url="https://youtube.com/watch?v=x", status=status
+                    user_id=alice.id, url=f"https://youtube.com/watch?v={number}", status=status
                 )
             )
     text = await scrape(client)

@@ -80,6 +80,7 @@ async def sign_in_with_a_changed_password(https: httpx.AsyncClient, proxy: Nginx
     return str(https.cookies[SESSION_COOKIE])
 
 
+@pytest.mark.no_storage
 def test_repository_config_passes_nginx_syntax_check(tmp_path):
     nginx = NginxProxy(tmp_path / "nginx", upstream_port=8000)
     result = nginx.check()

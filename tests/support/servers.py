@@ -27,6 +27,7 @@ class ServedApp:
             log_config=None,
             access_log=False,
             lifespan="on",
+            loop="asyncio",  # uvloop in a non-main thread has crashed the test process
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
         )

@@ -80,10 +80,11 @@ def youtube_settings(
             "youtube_library_section": "3",
             "worker_poll_seconds": 0.5,
             "worker_heartbeat_seconds": 0.5,
-            "worker_stale_seconds": 3.0,
+            "worker_stale_seconds": 5.0,
             "download_retry_base_seconds": 0.0,
             "plex_scan_wait_seconds": 5.0,
             "http_retry_attempts": 1,
+            "rate_limit_api_per_minute": 100_000,  # the waits below poll the API often
         }
         values.update(overrides)
         return make_settings(**values)
@@ -122,6 +123,7 @@ async def wait_for_download(
     data: dict[str, Any] = {}
     while time.monotonic() < deadline:
         response = await client.get(f"/api/youtube/downloads/{download_id}")
+        assert response.status_code in (200, 404), response.text
         if response.status_code == 200:
             data = response.json()["data"]
             if until(data):

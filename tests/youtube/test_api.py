@@ -70,11 +70,13 @@ async def test_the_same_link_while_queued_is_a_conflict(
 async def test_a_cancelled_link_can_be_queued_again(
     alice_client: httpx.AsyncClient, media: MediaServerSimulator
 ) -> None:
-    first = (await alice_client.post("/api/youtube/download", json={"url": media.feed_url()}))
+    first = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
     download_id = first.json()["data"]["id"]
     cancelled = await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")
     assert cancelled.json()["data"]["status"] == "cancelled"
-    assert (await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")).status_code == 409
+    assert (
+        await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")
+    ).status_code == 409
     again = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
     assert again.status_code == 201
 

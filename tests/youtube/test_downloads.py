@@ -39,9 +39,7 @@ async def test_a_playlist_lands_in_the_users_folder_and_becomes_a_plex_collectio
     folder = download_root / str(alice.id) / "Loopback Test Channel"
     names = sorted(p.name for p in files_under(folder))
     assert names == ["001 - Clip One.mp4", "002 - Clip Two.mp4", "003 - Clip Three.mp4"]
-    assert [i["file"] for i in data["items"]] == [
-        f"Loopback Test Channel/{name}" for name in names
-    ]
+    assert [i["file"] for i in data["items"]] == [f"Loopback Test Channel/{name}" for name in names]
     assert mode(download_root / str(alice.id)) == 0o700
     assert mode(folder) == 0o700
     assert all(mode(p) == 0o600 for p in files_under(folder))

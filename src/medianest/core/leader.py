@@ -9,6 +9,7 @@ and released by Lua scripts that check the holder; without Redis it is a row in
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from redis.exceptions import RedisError
@@ -67,6 +68,7 @@ class LeaderLease:
             else:
                 acquired = await self._acquire_db()
         except (RedisError, DBAPIError, OSError) as exc:
+            _reraise_cancellation()
             # Without storage we cannot prove we are alone, so we do not act as leader.
             log.warning("lease_unavailable", lease=self.name, error=type(exc).__name__)
             acquired = False
@@ -91,6 +93,7 @@ class LeaderLease:
                         delete(Lease).where(Lease.name == self.name, Lease.holder == self.holder)
                     )
         except (RedisError, DBAPIError, OSError) as exc:
+            _reraise_cancellation()
             log.warning("lease_release_failed", lease=self.name, error=type(exc).__name__)
 
     async def _acquire_redis(self) -> bool:
@@ -124,3 +127,10 @@ class LeaderLease:
         except IntegrityError:
             return False  # the row exists and is held by someone else
         return True
+
+
+def _reraise_cancellation() -> None:
+    # Drivers may wrap a cancellation in their own error; a stopping task must still stop.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

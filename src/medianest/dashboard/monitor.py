@@ -30,6 +30,7 @@ from medianest.integrations.uptime_kuma import UptimeKumaClient
 log = get_logger(__name__)
 
 LEASE_NAME = "dashboard-status-monitor"
+STOP_TIMEOUT_SECONDS = 5.0
 
 
 class HealthChecked(Protocol):
@@ -49,16 +50,21 @@ class StatusMonitor:
         # A dead leader is replaced within about one TTL; renewal happens every interval.
         self.lease = LeaderLease(ctx, LEASE_NAME, ttl_seconds=2 * self.interval + self.timeout)
         self.rounds = 0
+        self.stopping = asyncio.Event()
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 if await self.lease.try_acquire():
                     await self.check_all()
             except Exception:  # one bad round must not end the monitor
                 log.exception("status_round_failed")
-            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+            # An event, not a bare sleep: a driver that swallowed a cancellation cannot
+            # keep the loop (and the app's shutdown) going.
+            delay = max(0.0, self.interval - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
 
     async def check_all(self) -> list[ServiceStatusOut]:
         """One round: check in parallel, record, cache, push what changed."""
@@ -76,7 +82,7 @@ class StatusMonitor:
             entries = await status_service.record_checks(
                 session, list(outcomes), checked_at=utcnow()
             )
-        await status_service.cache_status(self.ctx, entries, status_service.CACHE_TTL_SECONDS)
+        await status_service.cache_status(self.ctx, entries)
         self.rounds += 1
         for entry in entries:
             before = previous.get(entry.service)
@@ -162,9 +168,10 @@ async def start_status_monitor(ctx: AppContext) -> Callable[[], Awaitable[None]]
     task = asyncio.create_task(monitor.run(), name="status-monitor")
 
     async def stop() -> None:
+        monitor.stopping.set()
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, STOP_TIMEOUT_SECONDS)
         with contextlib.suppress(ValueError):
             ctx.realtime.on_connect_hooks.remove(on_connect)
         await monitor.lease.release()

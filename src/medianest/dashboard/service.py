@@ -88,21 +88,22 @@ async def record_checks(
     return entries
 
 
-async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut], ttl: float) -> None:
-    await ctx.cache.set(CACHE_KEY, [e.model_dump(mode="json", by_alias=True) for e in entries], ttl)
+async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
+    payload = [e.model_dump(mode="json", by_alias=True) for e in entries]
+    await ctx.cache.set(CACHE_KEY, payload, CACHE_TTL_SECONDS)
 
 
 async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
-    """The aggregate from the cache, else from the database (re-cached briefly)."""
+    """The aggregate from the cache, else from the database.
+
+    Only the monitor writes the cache: a reader caching what it read could overwrite a
+    newer aggregate written between its read and its write.
+    """
     cached = await ctx.cache.get(CACHE_KEY)
     if isinstance(cached, list):
         return [ServiceStatusOut.model_validate(item) for item in cached]
     async with session_scope(ctx.session_factory) as session:
-        entries = await load_status(session)
-    # Short, so a fresh aggregate from the monitor replaces it soon.
-    ttl = min(CACHE_TTL_SECONDS, ctx.settings.health_check_interval_seconds)
-    await cache_status(ctx, entries, ttl)
-    return entries
+        return await load_status(session)
 
 
 async def load_status(session: AsyncSession) -> list[ServiceStatusOut]:

@@ -100,7 +100,9 @@ async def request_title(
         chosen = "all" if all_seasons or not seasons else seasons
     try:
         try:
-            wanted = MediaRequestIn(media_type=media_type, tmdb_id=tmdb_id, seasons=chosen)  # type: ignore[arg-type]
+            wanted = MediaRequestIn.model_validate(
+                {"mediaType": media_type, "tmdbId": tmdb_id, "seasons": chosen}
+            )
         except ValidationError:
             raise ValidationFailed("Choose a movie or show, and for a show its seasons.") from None
         overseerr = await get_overseerr(user, ctx)

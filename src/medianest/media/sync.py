@@ -40,6 +40,7 @@ log = get_logger(__name__)
 
 RECONCILE_LEASE = "media-request-reconcile"
 RECONCILE_BATCH = 200
+STOP_TIMEOUT_SECONDS = 5.0
 NOTIFICATION_TYPES = {
     RequestStatus.AVAILABLE: "success",
     RequestStatus.DECLINED: "error",
@@ -228,12 +229,19 @@ def reconciler_starter(
 
     async def start(ctx: AppContext) -> Callable[[], Awaitable[None]]:
         lease = LeaderLease(ctx, RECONCILE_LEASE, ttl_seconds=max(interval_seconds * 2, 30.0))
-        task = asyncio.create_task(_reconcile_forever(ctx, lease, interval_seconds))
+        stopping = asyncio.Event()
+        task = asyncio.create_task(_reconcile_forever(ctx, lease, interval_seconds, stopping))
 
         async def stop() -> None:
+            stopping.set()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A client library may swallow a cancel mid-call; the event ends the loop anyway.
+            await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("media_reconcile_stop_failed", error=repr(task.exception()))
             await lease.release()
 
         return stop
@@ -241,9 +249,11 @@ def reconciler_starter(
     return start
 
 
-async def _reconcile_forever(ctx: AppContext, lease: LeaderLease, interval: float) -> None:
-    while True:
-        if await lease.try_acquire():
+async def _reconcile_forever(
+    ctx: AppContext, lease: LeaderLease, interval: float, stopping: asyncio.Event
+) -> None:
+    while not stopping.is_set():
+        if await lease.try_acquire() and not stopping.is_set():
             try:
                 await reconcile(ctx)
             except MediaNestError as exc:
@@ -251,7 +261,8 @@ async def _reconcile_forever(ctx: AppContext, lease: LeaderLease, interval: floa
                 log.warning("media_reconcile_failed", code=exc.code, error=exc.message)
             except Exception:
                 log.exception("media_reconcile_crashed")
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)
 
 
 def _int(value: str | int | None) -> int | None:
@@ -260,4 +271,3 @@ def _int(value: str | int | None) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-

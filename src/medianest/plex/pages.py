@@ -18,13 +18,15 @@ from medianest.web.templating import render
 
 router = APIRouter()
 PAGE_SIZE = 24
+MAX_PAGE_SIZE = 100
 SORTS = {"title": "Title", "-addedAt": "Recently added", "-year": "Newest", "-rating": "Rating"}
 
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)]
 
 
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
+def _pages(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
 
 
 @router.get("/plex")
@@ -34,6 +36,7 @@ async def plex_page(
     ctx: ContextDep,
     library: Annotated[str | None, Query(max_length=12, pattern=r"^\d+$")] = None,
     page: PageNumber = 1,
+    page_size: PageSize = PAGE_SIZE,
     sort: Annotated[str, Query(pattern=service.SORT_PATTERN)] = "title",
     search: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
@@ -43,6 +46,7 @@ async def plex_page(
         "sort": sort,
         "search": search.strip(),
         "page": page,
+        "page_size": page_size,
         "libraries": [],
         "current": None,
         "items": [],
@@ -65,13 +69,13 @@ async def plex_page(
                 plex,
                 library_id=int(current.id),
                 page=page,
-                page_size=PAGE_SIZE,
+                page_size=page_size,
                 sort=sort,
                 search=context["search"] or None,
             )
             context["items"] = [PlexItemOut.of(i) for i in found.value.items]
             context["total"] = found.value.total
-            context["pages"] = _pages(found.value.total)
+            context["pages"] = _pages(found.value.total, page_size)
             context["stale"] = context["stale"] or found.stale
             listing = await service.collections(
                 plex, library_id=int(current.id), page=1, page_size=PAGE_SIZE
@@ -90,10 +94,11 @@ async def collection_page(
     user: CurrentUser,
     ctx: ContextDep,
     page: PageNumber = 1,
+    page_size: PageSize = PAGE_SIZE,
 ) -> Response:
     plex = await get_browsing_plex(user, ctx)
     found = await service.collection_detail(
-        plex, collection_id=collection_id, page=page, page_size=PAGE_SIZE
+        plex, collection_id=collection_id, page=page, page_size=page_size
     )
     return render(
         request,
@@ -104,7 +109,8 @@ async def collection_page(
             "items": [PlexItemOut.of(i) for i in found.items.items],
             "total": found.items.total,
             "page": page,
-            "pages": _pages(found.items.total),
+            "page_size": page_size,
+            "pages": _pages(found.items.total, page_size),
             "stale": found.stale,
         },
     )

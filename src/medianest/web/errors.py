@@ -6,12 +6,16 @@ Installed as `app.state.page_error_renderer`; core/handlers.py calls it for page
 
 from __future__ import annotations
 
+from html import escape
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from medianest.core.logging import get_logger
 from medianest.web.templating import render
+
+log = get_logger(__name__)
 
 _TITLES = {
     400: "That did not work",
@@ -67,4 +71,9 @@ def render_page_error(request: Request, status: int, code: str, message: str) ->
         "correlation_id": getattr(request.state, "correlation_id", None),
     }
     template = "partials/error.html" if request.headers.get("hx-request") else "errors/page.html"
-    return render(request, template, context, status_code=status)
+    try:
+        return render(request, template, context, status_code=status)
+    except Exception:
+        # The error page itself must never fail (a failing handler leaves the request hanging).
+        log.exception("error_page_failed", status=status, code=code)
+        return HTMLResponse(f"<h1>{status}</h1><p>{escape(message)}</p>", status_code=status)

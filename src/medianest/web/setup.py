@@ -3,7 +3,7 @@ error renderer, and every domain's page router (kept out of the OpenAPI document
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
@@ -15,8 +15,9 @@ from medianest.dashboard import pages as dashboard_pages
 from medianest.media import pages as media_pages
 from medianest.plex import pages as plex_pages
 from medianest.web.errors import render_page_error
-from medianest.web.templating import STATIC_DIR
+from medianest.web.templating import STATIC_DIR, remember_page_user
 from medianest.youtube import pages as youtube_pages
+from medianest.youtube import subscription_pages as youtube_subscription_pages
 
 PAGE_MODULES = (
     auth_pages,
@@ -24,6 +25,7 @@ PAGE_MODULES = (
     media_pages,
     plex_pages,
     youtube_pages,
+    youtube_subscription_pages,
     admin_pages,
     admin_settings_pages,
 )
@@ -46,4 +48,6 @@ def install_web(app: FastAPI) -> None:
     app.state.page_error_renderer = render_page_error
     app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     for module in PAGE_MODULES:
-        app.include_router(module.router, include_in_schema=False)
+        app.include_router(
+            module.router, include_in_schema=False, dependencies=[Depends(remember_page_user)]
+        )

@@ -4,17 +4,20 @@ and a `render` helper that adds the signed-in user and makes sure the CSRF cooki
 from __future__ import annotations
 
 import hashlib
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from medianest import __version__
 from medianest.auth.cookies import CSRF_COOKIE, set_csrf_cookie
+from medianest.auth.dependencies import Identity, resolve_identity
 from medianest.auth.models import User
 
 WEB_DIR = Path(__file__).parent
@@ -81,10 +84,39 @@ templates.env.filters["iso"] = _iso
 templates.env.filters["duration"] = _duration
 
 
-def current_user(request: Request) -> User | None:
-    """The user the auth dependencies resolved for this request, if any ran."""
-    identity = getattr(request.state, "identity", None)
-    return identity.user if identity is not None else None
+@dataclass(frozen=True)
+class PageUser:
+    """What the layout shows about the signed-in user, copied while the ORM row is fresh:
+    after a refused request (403) the session rolled back and the row is expired."""
+
+    id: uuid.UUID
+    username: str
+    role: str
+    is_admin: bool
+    must_change_password: bool
+    has_password: bool
+
+    @classmethod
+    def of(cls, user: User) -> PageUser:
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            is_admin=user.is_admin,
+            must_change_password=user.must_change_password,
+            has_password=user.password_hash is not None,
+        )
+
+
+async def remember_page_user(
+    request: Request, identity: Annotated[Identity | None, Depends(resolve_identity)]
+) -> None:
+    """Router-level dependency of every page router: runs before any permission check."""
+    request.state.page_user = PageUser.of(identity.user) if identity is not None else None
+
+
+def current_user(request: Request) -> PageUser | None:
+    return getattr(request.state, "page_user", None)
 
 
 def render(

@@ -226,6 +226,24 @@ async def _known_playlist(session: AsyncSession, job: YoutubeDownload) -> str | 
     return found
 
 
+async def remove_private_playlist(
+    session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload
+) -> None:
+    """When a download is deleted: its playlist goes too, unless another download fills it."""
+    if not job.plex_playlist_id:
+        return
+    shared = await session.scalar(
+        select(YoutubeDownload.id).where(
+            YoutubeDownload.plex_playlist_id == job.plex_playlist_id,
+            YoutubeDownload.user_id == job.user_id,
+            YoutubeDownload.id != job.id,
+        )
+    )
+    user = await session.get(User, job.user_id)
+    if shared is None and user is not None:
+        await remove_playlist(ctx, user, job.plex_playlist_id)
+
+
 async def remove_playlist(ctx: AppContext, user: User, playlist_id: str) -> None:
     """Delete a download's private playlist (best effort, with the user's token)."""
     token = await server_token(ctx, user)

@@ -71,7 +71,7 @@ async def submit_download(
 ) -> Response:
     try:
         try:
-            body = DownloadRequest(url=url, quality=quality)  # type: ignore[arg-type]
+            body = DownloadRequest.model_validate({"url": url, "quality": quality})
         except ValidationError:
             message = "Paste a YouTube link." if not url.strip() else "Choose a listed quality."
             raise ValidationFailed(message) from None

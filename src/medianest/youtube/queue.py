@@ -200,6 +200,8 @@ class JobQueue:
             or_(
                 YoutubeDownload.heartbeat_at.is_(None), YoutubeDownload.heartbeat_at < stale_before
             ),
+            # Our own jobs are alive by definition (a busy loop may only be late to beat).
+            or_(YoutubeDownload.claimed_by.is_(None), YoutubeDownload.claimed_by != self.worker_id),
         )
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)

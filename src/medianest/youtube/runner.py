@@ -32,7 +32,7 @@ from medianest.youtube.downloader import (
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.queue import JobQueue
-from medianest.youtube.urls import validate_download_url
+from medianest.youtube.urls import AcceptedUrl, validate_download_url
 
 log = get_logger(__name__)
 
@@ -120,6 +120,17 @@ class JobRunner:
             )
             await reporter.emit_now()
             return
+        async with reporter:  # heartbeats for the whole job: expansion and Plex wait included
+            await self._work(job, view, reporter, control, accepted)
+
+    async def _work(
+        self,
+        job: YoutubeDownload,
+        view: JobView,
+        reporter: ProgressReporter,
+        control: JobControl,
+        accepted: AcceptedUrl,
+    ) -> None:
         await reporter.emit_now()
         if not view.items:
             try:
@@ -150,8 +161,7 @@ class JobRunner:
             ]
         folder = self._folder(job, view)
         await self.queue.heartbeat(job.id, title=view.title, folder=str(folder), items=view.items)
-        async with reporter:
-            stopped = await self._download_items(job, view, folder, control)
+        stopped = await self._download_items(job, view, folder, control)
         if stopped or reporter.lost:
             await self._stopped(job, view, reporter, control, folder=folder)
             return

@@ -151,6 +151,7 @@ async def delete(session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload
         plex = await plex_delivery.owner_client(ctx.services)
         if plex is not None:
             await plex_delivery.remove_collection(plex, job.plex_collection_id)
+    await delivery.remove_private_playlist(session, ctx=ctx, job=job)
     await session.delete(job)
     await session.flush()
     log.info("youtube_download_deleted", download_id=download_id)

@@ -26,7 +26,7 @@ from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.youtube import archive, delivery
+from medianest.youtube import archive
 from medianest.youtube import service as downloads
 from medianest.youtube.downloader import Expanded, ItemFailed, expand
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
@@ -157,10 +157,7 @@ async def delete(
         jobs = await session.scalars(
             select(YoutubeDownload).where(YoutubeDownload.subscription_id == subscription.id)
         )
-        user = await session.get(User, subscription.user_id)
-        for job in list(jobs):
-            if job.plex_playlist_id and user is not None:
-                await delivery.remove_playlist(ctx, user, job.plex_playlist_id)
+        for job in list(jobs):  # files, collection or playlist, record
             await downloads.delete(session, ctx=ctx, job=job)
     await session.delete(subscription)
     await session.flush()

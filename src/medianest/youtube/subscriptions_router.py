@@ -53,7 +53,7 @@ class Subscription(ApiModel):
     next_check_at: datetime | None
     items_found: int = Field(description="New items queued by this subscription so far")
     last_error: str | None
-    checking: bool
+    checking: bool = False
     created_at: datetime
 
 

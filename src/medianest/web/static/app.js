@@ -310,7 +310,7 @@
           return;
         }
         // Still waiting (or a passing network/upstream hiccup): ask again shortly.
-        state.poll = setTimeout(function () { poll(generation); }, 1500);
+        state.poll = setTimeout(function () { poll(generation); }, 1000);
       });
     }
 
@@ -388,6 +388,22 @@
     });
   }
 
+  function relativeTime(iso) {
+    var seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
+    if (!isFinite(seconds)) return 'never';
+    if (seconds < 5) return 'just now';
+    if (seconds < 60) return seconds + ' s ago';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+    if (seconds < 86400) return Math.floor(seconds / 3600) + ' h ago';
+    return Math.floor(seconds / 86400) + ' d ago';
+  }
+
+  function tickRelativeTimes() {
+    $all('time[data-relative][datetime]').forEach(function (el) {
+      if (el.getAttribute('datetime')) el.textContent = relativeTime(el.getAttribute('datetime'));
+    });
+  }
+
   // ------------------------------------------------------------ live data
   var STATUS_WORDS = { online: 'Online', offline: 'Offline', degraded: 'Degraded', unconfigured: 'Not configured' };
 
@@ -405,8 +421,11 @@
       var up = $('[data-field="uptime"]', card);
       if (up) up.textContent = (+data.uptimePercentage).toFixed(1) + ' %';
     }
-    var checked = $('[data-field="last-check"]', card);
-    if (checked) checked.textContent = 'just now';
+    var checked = $('[data-field="last-check"] time', card);
+    if (checked) {
+      checked.setAttribute('datetime', data.lastCheckAt || new Date().toISOString());
+      checked.textContent = relativeTime(checked.getAttribute('datetime'));
+    }
     var err = $('[data-field="error"]', card);
     if (err) { err.textContent = data.error || ''; err.hidden = !data.error; }
     if (before && before !== data.status && (data.status === 'offline' || before === 'offline')) {
@@ -517,5 +536,6 @@
     initSocket();
     tickCountdowns();
     setInterval(tickCountdowns, 1000);
+    setInterval(tickRelativeTimes, 5000);
   });
 })();

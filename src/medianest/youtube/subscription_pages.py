@@ -1,0 +1,166 @@
+"""The subscriptions page: what is left of the user's quotas, the subscribe form, and each
+subscription with its last and next check, items found, last error and its actions
+(check now, pause/resume, delete). Same services as `/api/youtube/subscriptions`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from medianest.auth.dependencies import CurrentUser
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.db.base import utcnow
+from medianest.web.fragments import inline_error, trigger
+from medianest.web.templating import render
+from medianest.youtube import quotas, subscriptions
+from medianest.youtube.models import YoutubeSubscription
+from medianest.youtube.subscriptions_router import OwnedSubscription, SubscriptionIn
+
+router = APIRouter()
+QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
+DELIVERIES = {
+    "": "Server default",
+    "playlist": "My private playlist",
+    "collection": "Shared collection",
+}
+INTERVALS = (1, 3, 6, 12, 24, 72, 168)
+
+
+def _row(row: YoutubeSubscription) -> dict[str, Any]:
+    next_in = (row.next_check_at - utcnow()).total_seconds() if row.next_check_at else None
+    return {"s": row, "next_in": next_in}
+
+
+async def _list(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    rows = await subscriptions.list_for(session, user.id)
+    return {"rows": [_row(r) for r in rows]}
+
+
+def _form(ctx: ContextDep, **values: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "qualities": QUALITIES,
+        "deliveries": DELIVERIES,
+        "intervals": INTERVALS,
+        "quality": ctx.settings.default_download_quality,
+        "interval": 6,
+        "delivery": "",
+        "url": "",
+        "error": None,
+    }
+    context.update(values)
+    return context
+
+
+@router.get("/youtube/subscriptions")
+async def subscriptions_page(
+    request: Request, user: CurrentUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    context = _form(ctx, nav="youtube", limit=ctx.settings.youtube_max_subscriptions_per_user)
+    context.update(await _list(session, user))
+    context["quotas"] = await quotas.user_usage(session, user)
+    return render(request, "youtube/subscriptions.html", context)
+
+
+@router.post("/youtube/subscriptions")
+async def subscribe(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    url: Annotated[str, Form(max_length=4096)] = "",
+    quality: Annotated[str, Form(max_length=16)] = "best",
+    interval_hours: Annotated[str, Form(alias="intervalHours", max_length=8)] = "6",
+    delivery: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    values = {"url": url, "quality": quality, "interval": interval_hours, "delivery": delivery}
+    try:
+        try:
+            body = SubscriptionIn.model_validate(
+                {
+                    "url": url,
+                    "quality": quality,
+                    "intervalHours": interval_hours,
+                    "delivery": delivery or None,
+                }
+            )
+        except ValidationError:
+            message = "Paste a playlist or channel link." if not url.strip() else None
+            raise ValidationFailed(
+                message or "Choose a listed quality, interval and delivery."
+            ) from None
+        await subscriptions.create(
+            session,
+            ctx=ctx,
+            user=user,
+            url=body.url,
+            quality=body.quality,
+            interval_hours=body.interval_hours,
+            delivery_choice=body.delivery,
+        )
+    except MediaNestError as error:
+        return render(
+            request,
+            "youtube/_subscription_form.html",
+            _form(ctx, error=error, **values),
+            status_code=error.status_code,
+        )
+    return render(
+        request,
+        "youtube/_subscription_form.html",
+        _form(ctx),
+        headers=trigger(
+            "Subscribed; the first check runs now.", "success", **{"subscriptions-changed": True}
+        ),
+    )
+
+
+@router.get("/youtube/subscriptions/list")
+async def subscriptions_fragment(
+    request: Request, user: CurrentUser, session: SessionDep
+) -> Response:
+    return render(request, "youtube/_subscriptions.html", await _list(session, user))
+
+
+@router.post("/youtube/subscriptions/{subscription_id}/check")
+async def check_now(
+    request: Request, row: OwnedSubscription, session: SessionDep, ctx: ContextDep
+) -> Response:
+    try:
+        subscriptions.request_check(session, ctx, row)
+    except MediaNestError as error:
+        return inline_error(request, error)
+    await session.flush()
+    return render(
+        request, "youtube/_subscription_row.html", _row(row), headers=trigger("Checking now.")
+    )
+
+
+@router.post("/youtube/subscriptions/{subscription_id}/{action}")
+async def pause_or_resume(
+    request: Request, row: OwnedSubscription, session: SessionDep, action: str
+) -> Response:
+    if action not in ("pause", "resume"):
+        return inline_error(request, ValidationFailed("Unknown action."))
+    subscriptions.update(
+        row, paused=action == "pause", interval_hours=None, quality=None, delivery_choice=None
+    )
+    await session.flush()
+    message = "Subscription paused." if row.paused else "Subscription resumed."
+    return render(
+        request, "youtube/_subscription_row.html", _row(row), headers=trigger(message, "info")
+    )
+
+
+@router.delete("/youtube/subscriptions/{subscription_id}")
+async def unsubscribe(
+    row: OwnedSubscription,
+    session: SessionDep,
+    ctx: ContextDep,
+    delete_files: Annotated[bool, Query(alias="deleteFiles")] = False,
+) -> Response:
+    await subscriptions.delete(session, ctx=ctx, subscription=row, files=delete_files)
+    return Response(content="", media_type="text/html", headers=trigger("Unsubscribed.", "info"))

@@ -1,0 +1,159 @@
+"""Cancelling and deleting a running download, and live progress over Socket.IO."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from medianest.app import MediaNestApp, build_context, close_context, create_app
+from medianest.auth import sessions as session_store
+from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE
+from medianest.auth.models import User
+from medianest.core.realtime import Realtime
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.simulators.media_server import MediaServerSimulator
+from tests.support.servers import ServedApp
+from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
+
+
+def downloading(data: dict[str, Any]) -> bool:
+    return data["status"] == "downloading" and any(
+        i["state"] == "downloading" and i["progress"] > 0 for i in data["items"]
+    )
+
+
+async def test_cancelling_a_running_download_stops_it_and_leaves_no_partial_files(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    media.set_throttle(3_000)
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        download_id = response.json()["data"]["id"]
+        await wait_for_download(client, download_id, downloading)
+        started = time.monotonic()
+        cancelled = await client.post(f"/api/youtube/downloads/{download_id}/cancel")
+        assert cancelled.status_code == 200
+        data = await wait_for_download(client, download_id, finished, timeout=15)
+        stopped_after = time.monotonic() - started
+
+    assert data["status"] == "cancelled"
+    assert stopped_after < 5  # the progress hook stops yt-dlp, no waiting for the item
+    assert [i["state"] for i in data["items"]] == ["cancelled", "pending", "pending"]
+    assert files_under(download_root) == []  # no .part, no half file
+
+
+async def test_deleting_a_running_download_stops_it_and_removes_everything(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    media.set_throttle(3_000)
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        download_id = response.json()["data"]["id"]
+        await wait_for_download(client, download_id, downloading)
+        assert (await client.delete(f"/api/youtube/downloads/{download_id}")).status_code == 204
+        assert (await client.get(f"/api/youtube/downloads/{download_id}")).status_code == 404
+
+    deadline = time.monotonic() + 10
+    while worker_app.ctx.services["youtube_workers"].running and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not worker_app.ctx.services["youtube_workers"].running
+    assert files_under(download_root) == []
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.done = asyncio.Event()
+        self.client.on("youtube:progress", self._progress)
+
+    async def _progress(self, data: dict[str, Any]) -> None:
+        self.events.append((time.monotonic(), data))
+        if data["status"] in ("completed", "failed", "cancelled"):
+            self.done.set()
+
+
+@pytest.fixture
+async def served(
+    youtube_settings: Callable[..., Settings],
+) -> AsyncIterator[tuple[ServedApp, Settings]]:
+    settings = youtube_settings(run_worker_in_process=True)
+    server = ServedApp(create_app(settings, run_migrations=False))
+    await asyncio.to_thread(server.start)
+    yield server, settings
+    await asyncio.to_thread(server.stop)
+
+
+async def signed_in_cookie(settings: Settings, username: str) -> tuple[User, str]:
+    ctx = await build_context(settings, Realtime(None), run_migrations=False)
+    try:
+        async with session_scope(ctx.session_factory) as session:
+            user = User(username=username, email=f"{username}@example.test", role="user")
+            session.add(user)
+            await session.flush()
+            issued = await session_store.create_session(
+                session, user=user, settings=settings, ip="127.0.0.1", user_agent="pytest"
+            )
+    finally:
+        await close_context(ctx)
+    return user, issued.token
+
+
+async def test_progress_events_reach_the_owner_over_socketio_throttled(
+    served: tuple[ServedApp, Settings], media: MediaServerSimulator
+) -> None:
+    server, settings = served
+    _alice, alice_token = await signed_in_cookie(settings, "alice")
+    _bob, bob_token = await signed_in_cookie(settings, "bob")
+    media.set_throttle(15_000)  # about two seconds per clip: many hook calls per item
+    owner, other = Listener(), Listener()
+    await owner.client.connect(
+        server.url,
+        headers={"Cookie": f"{SESSION_COOKIE}={alice_token}"},
+        transports=["websocket"],
+        wait_timeout=10,
+    )
+    await other.client.connect(
+        server.url,
+        headers={"Cookie": f"{SESSION_COOKIE}={bob_token}"},
+        transports=["websocket"],
+        wait_timeout=10,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            http.cookies.set(SESSION_COOKIE, alice_token)
+            http.cookies.set(CSRF_COOKIE, "csrf")
+            response = await http.post(
+                "/api/youtube/download",
+                json={"url": media.feed_url()},
+                headers={"X-CSRF-Token": "csrf"},
+            )
+            assert response.status_code == 201, response.text
+            download_id = response.json()["data"]["id"]
+            await asyncio.wait_for(owner.done.wait(), 60)
+    finally:
+        await owner.client.disconnect()
+        await other.client.disconnect()
+
+    payloads = [data for _, data in owner.events]
+    assert all(p["downloadId"] == download_id for p in payloads)
+    assert payloads[-1]["status"] == "completed" and payloads[-1]["progress"] == 100
+    downloading_events = [p for p in payloads if p["status"] == "downloading"]
+    assert any(0 < p["progress"] < 100 for p in downloading_events)
+    assert {p["currentItem"] for p in downloading_events} >= {1, 2, 3}
+    assert all(p["totalItems"] == 3 for p in downloading_events if p["totalItems"])
+    assert any("speed" in p for p in downloading_events)
+    progress = [p["progress"] for p in downloading_events]
+    assert progress == sorted(progress)
+    # Throttled: at most ~2 events per second however often yt-dlp reports.
+    times = [t for t, _ in owner.events]
+    assert len(times) <= 2 * (times[-1] - times[0]) + 6
+    assert other.events == []  # bob's socket hears nothing of alice's download

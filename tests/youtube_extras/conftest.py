@@ -1,0 +1,125 @@
+"""Fixtures for subscriptions, private delivery, quotas, the disk guard and the breaker:
+the YouTube fixtures (loopback media server, Plex simulator on the test's download
+root), a plex.tv simulator that knows alice's and bob's server tokens, and users whose
+Plex tokens are the simulator's. Waiting reads the database, not the rate-limited API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.simulators import PlexSimulator, PlexTvSimulator
+from medianest.simulators.plextv_models import ALICE_TOKEN, BOB_TOKEN
+from medianest.youtube.models import YoutubeDownload
+from tests.factories.users import create_user
+from tests.youtube.conftest import (  # noqa: F401  (fixtures shared with the YouTube tests)
+    _media_session,
+    _plex_session,
+    download_root,
+    media,
+    media_host,
+    plex,
+    youtube_settings,
+)
+
+
+@pytest.fixture(scope="session")
+def _plextv_session() -> Iterator[PlexTvSimulator]:
+    with PlexTvSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def plextv(_plextv_session: PlexTvSimulator, plex: PlexSimulator) -> PlexTvSimulator:  # noqa: F811
+    _plextv_session.reset()
+    _plextv_session.set_server_url(plex.url)
+    return _plextv_session
+
+
+@pytest.fixture
+def extras_settings(
+    youtube_settings: Callable[..., Settings],  # noqa: F811
+    plextv: PlexTvSimulator,
+) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "plex_tv_url": plextv.url,
+            "subscription_poll_seconds": 0.5,
+            "youtube_breaker_threshold": 2,
+            "youtube_breaker_window_seconds": 60.0,
+            "youtube_breaker_backoff_seconds": 30.0,
+        }
+        values.update(overrides)
+        return youtube_settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def settings(extras_settings: Callable[..., Settings]) -> Settings:
+    """API tests: no workers and no scheduler, so nothing runs behind the test's back."""
+    return extras_settings()
+
+
+@pytest.fixture
+async def worker_app(
+    app_factory: Callable[[Settings], Any], extras_settings: Callable[..., Settings]
+) -> MediaNestApp:
+    """Workers and the subscription scheduler running in-process (the embedded mode)."""
+    started: MediaNestApp = await app_factory(extras_settings(run_worker_in_process=True))
+    return started
+
+
+@pytest.fixture
+async def alice(app: MediaNestApp) -> User:
+    return await create_user(app, "alice", plex_id="1002", plex_token=ALICE_TOKEN)
+
+
+@pytest.fixture
+async def bob(app: MediaNestApp) -> User:
+    return await create_user(app, "bob", plex_id="1003", plex_token=BOB_TOKEN)
+
+
+async def wait_for(
+    app: MediaNestApp,
+    condition: Callable[[list[YoutubeDownload]], bool],
+    *,
+    user_id: uuid.UUID,
+    timeout: float = 45.0,
+) -> list[YoutubeDownload]:
+    """Poll the user's downloads (oldest first) until `condition` holds."""
+    deadline = time.monotonic() + timeout
+    rows: list[YoutubeDownload] = []
+    while time.monotonic() < deadline:
+        async with session_scope(app.ctx.session_factory) as session:
+            rows = list(
+                await session.scalars(
+                    select(YoutubeDownload)
+                    .where(YoutubeDownload.user_id == user_id)
+                    .order_by(YoutubeDownload.created_at)
+                )
+            )
+        if condition(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    seen = [(r.status, r.pause_reason, r.error, r.items) for r in rows]
+    raise AssertionError(f"downloads never reached the state; last seen: {seen}")
+
+
+def all_finished(count: int) -> Callable[[list[YoutubeDownload]], bool]:
+    def check(rows: list[YoutubeDownload]) -> bool:
+        return len(rows) >= count and all(
+            r.status in ("completed", "failed", "cancelled") for r in rows
+        )
+
+    return check

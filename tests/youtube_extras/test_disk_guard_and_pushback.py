@@ -1,0 +1,150 @@
+"""The disk guard (before each item: pause with DISK_LOW, resume when space returns) and
+the queue breaker (429/403 from the loopback media server open it; admins see why in
+`GET /api/admin/system`, together with the yt-dlp version and its age)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import httpx
+import yt_dlp.version
+from sqlalchemy import update
+
+from medianest.admin.system_router import ytdlp_info
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.simulators.media_server import MediaServerSimulator
+from medianest.youtube import pushback
+from medianest.youtube.models import YoutubeDownload
+from tests.factories.users import signed_in_client
+from tests.youtube_extras.conftest import wait_for
+
+NO_DISK_CAN_HOLD_THIS = 10**18
+
+
+async def test_the_disk_guard_pauses_before_an_item_and_resumes_when_space_returns(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    media.set_throttle(20_000)  # about 1.5 s per clip: time to lower the free space midway
+    async with await signed_in_client(worker_app, alice) as client:
+        await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        await wait_for(
+            worker_app,
+            lambda r: bool(r and r[0].items) and r[0].items[0]["state"] == "completed",
+            user_id=alice.id,
+        )
+        # The threshold is what the guard compares free space with: raising it above any
+        # disk's size is "the disk is full", without touching the filesystem.
+        worker_app.ctx.settings.download_min_free_bytes = NO_DISK_CAN_HOLD_THIS
+        rows = await wait_for(
+            worker_app, lambda r: r[0].pause_reason == "DISK_LOW", user_id=alice.id
+        )
+    assert rows[0].status == "queued"
+    assert "free disk space" in (rows[0].error or "")
+    done = [i for i in rows[0].items if i["state"] == "completed"]
+    assert 1 <= len(done) < 3
+    first_file = download_root / str(alice.id) / done[0]["file"]
+    first_written = first_file.stat().st_mtime_ns
+
+    media.set_throttle(None)
+    worker_app.ctx.settings.download_min_free_bytes = 0
+    rows = await wait_for(worker_app, lambda r: r[0].status == "completed", user_id=alice.id)
+    assert [i["state"] for i in rows[0].items] == ["completed"] * 3
+    assert rows[0].pause_reason is None
+    assert first_file.stat().st_mtime_ns == first_written  # not downloaded again
+
+
+async def test_a_full_disk_before_the_start_pauses_the_job_until_space_returns(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator
+) -> None:
+    worker_app.ctx.settings.download_min_free_bytes = NO_DISK_CAN_HOLD_THIS
+    async with await signed_in_client(worker_app, alice) as client:
+        await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        rows = await wait_for(
+            worker_app, lambda r: bool(r) and r[0].pause_reason == "DISK_LOW", user_id=alice.id
+        )
+        assert rows[0].status == "queued"
+        worker_app.ctx.settings.download_min_free_bytes = 0
+        rows = await wait_for(worker_app, lambda r: r[0].status == "completed", user_id=alice.id)
+    assert rows[0].pause_reason is None
+
+
+async def test_429_and_403_answers_open_the_queue_breaker_and_admins_see_why(
+    worker_app: MediaNestApp, admin: User, alice: User, media: MediaServerSimulator
+) -> None:
+    media.set_item_status("clip-one", 429)
+    media.set_item_status("clip-two", 403)
+    async with await signed_in_client(worker_app, alice) as client:
+        await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        rows = await wait_for(
+            worker_app,
+            lambda r: bool(r) and r[0].pause_reason == pushback.PAUSE_REASON,
+            user_id=alice.id,
+        )
+        assert (await client.get("/api/admin/system")).status_code == 403
+    items = rows[0].items
+    assert [(i["state"], i["errorKind"]) for i in items] == [
+        ("failed", "http_429"),
+        ("failed", "http_403"),
+        ("pending", None),
+    ]
+    assert rows[0].status == "queued"
+
+    async with await signed_in_client(worker_app, admin) as admin_client:
+        system = (await admin_client.get("/api/admin/system")).json()["data"]
+        breaker = system["queueBreaker"]
+        assert breaker["state"] == "open"
+        assert "HTTP 429: 1" in breaker["reason"]
+        assert "HTTP 403: 1" in breaker["reason"]
+        assert breaker["until"] is not None
+        assert system["queue"]["paused"] == {pushback.PAUSE_REASON: 1}
+
+        # The admin resumes at once instead of waiting for the backoff.
+        closed = await admin_client.post("/api/admin/system/queue-breaker/close")
+        assert closed.json()["data"]["queueBreaker"]["state"] == "closed"
+        async with session_scope(worker_app.ctx.session_factory) as session:
+            # The paused job waits for its backoff; the admin closed it: look again now.
+            await session.execute(update(YoutubeDownload).values(next_attempt_at=utcnow()))
+    rows = await wait_for(worker_app, lambda r: r[0].status == "completed", user_id=alice.id)
+    assert [i["state"] for i in rows[0].items] == ["failed", "failed", "completed"]
+
+
+async def test_the_breaker_backs_off_longer_each_time_and_a_success_starts_over(
+    app: MediaNestApp, settings: Settings
+) -> None:
+    factory = app.ctx.session_factory
+    for _ in range(2):
+        state = await pushback.record_outcome(factory, settings, "bot_check")
+    assert state is not None and state.open
+    first_pause = state.seconds_left
+    async with session_scope(factory) as session:
+        await pushback.close(session)
+    await pushback.record_outcome(factory, settings, "http_429")
+    state = await pushback.record_outcome(factory, settings, "http_429")
+    assert state is not None and state.open and state.openings == 2
+    assert state.seconds_left > first_pause * 1.5  # doubled
+    # Errors that are not pushback (a private video) never count.
+    assert await pushback.record_outcome(factory, settings, "private") is None
+    async with session_scope(factory) as session:
+        await pushback.close(session)
+    state = await pushback.record_outcome(factory, settings, None)
+    assert state is not None and state.openings == 0
+
+
+async def test_the_system_page_shows_the_yt_dlp_version_and_warns_when_it_is_old(
+    admin_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    assert (await client.get("/api/admin/system")).status_code == 401
+    info = (await admin_client.get("/api/admin/system")).json()["data"]["ytDlp"]
+    assert info["version"] == yt_dlp.version.__version__
+    assert info["releaseDate"] is not None
+
+    old = ytdlp_info("2024.01.02", today=date(2024, 3, 10))
+    assert old.age_days == 68 and old.outdated
+    assert old.warning is not None and "68 days old" in old.warning
+    fresh = ytdlp_info("2024.03.01.1", today=date(2024, 3, 10))
+    assert fresh.age_days == 9 and not fresh.outdated and fresh.warning is None
