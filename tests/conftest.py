@@ -99,7 +99,8 @@ def redis_url(backend: str) -> str | None:
     """Redis for app tests on the postgres backend (flushed per test), None on sqlite."""
     if backend != "postgres":
         return None
-    url = databases.REDIS_URL + "/1"
+    # One Redis database per test process, so parallel runs never flush each other's keys.
+    url = f"{databases.REDIS_URL}/{4 + os.getpid() % 12}"
     if not redis_reachable(url):
         unavailable("Redis")
     redis_sync.Redis.from_url(url).flushdb()

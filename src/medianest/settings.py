@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     overseerr_api_key: SecretStr | None = None
     overseerr_webhook_secret: SecretStr | None = None
     request_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    plex_library_cache_seconds: float = Field(default=600.0, gt=0)
     uptime_kuma_url: str | None = None
     uptime_kuma_api_key: SecretStr | None = None
     uptime_kuma_status_page: str | None = None

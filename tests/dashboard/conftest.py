@@ -27,6 +27,9 @@ from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
 from medianest.simulators.plextv_models import OWNER_TOKEN
 from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
 
+# Generous: a loaded CI machine must not turn a healthy simulator offline.
+CHECK_TIMEOUT_SECONDS = 2.0
+
 
 @pytest.fixture(scope="session")
 def _plex_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
@@ -81,7 +84,7 @@ def sim_settings(
         uptime_kuma_url=kuma.url,
         uptime_kuma_api_key=KUMA_API_KEY,
         health_check_interval_seconds=0.25,
-        health_check_timeout_seconds=1.0,
+        health_check_timeout_seconds=CHECK_TIMEOUT_SECONDS,
         http_retry_attempts=1,
         breaker_min_volume=1000,  # every check reaches the simulator (no open breaker)
     )
@@ -184,7 +187,7 @@ class Listener:
         self,
         event: str,
         where: Callable[[Any], bool] = lambda _data: True,
-        timeout: float = 10.0,
+        timeout: float = 20.0,
     ) -> Any:
         """The next `event` whose data satisfies `where` (others are dropped)."""
         async with asyncio.timeout(timeout):

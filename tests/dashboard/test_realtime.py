@@ -13,10 +13,16 @@ from tests.dashboard.conftest import Listener, LoopServedApp, Storage, session_c
 
 from medianest.auth.models import User
 from medianest.core.realtime import external_emitter
+from medianest.dashboard.service import current_status
 from medianest.settings import Settings
 from medianest.simulators import OverseerrSimulator
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
+
+
+async def overseerr_status(server: LoopServedApp) -> str | None:
+    entries = await server.call(lambda: current_status(server.app.ctx))
+    return next(e.status for e in entries if e.service == "overseerr")
 
 
 @pytest.fixture
@@ -50,9 +56,10 @@ async def test_a_signed_in_client_gets_the_current_status_at_once_on_connect(
     cookie = await session_cookie(storage, alice)
 
     listener = await listeners().connect(server.url, cookie)
-    services = set()
-    for _ in range(3):
-        services.add((await listener.next("service:status", timeout=3))["service"])
+    services: set[str] = set()
+    async with asyncio.timeout(5):
+        while len(services) < 3:
+            services.add((await listener.next("service:status"))["service"])
 
     assert services == {"plex", "overseerr", "uptime_kuma"}
 
@@ -74,9 +81,12 @@ async def test_a_reconnecting_client_gets_the_state_that_changed_while_it_was_aw
     await first.close()
 
     overseerr.set_fault("error")
-    await asyncio.sleep(1.0)  # the monitor notices while nobody is connected
+    for _ in range(100):  # the monitor notices while nobody is connected
+        await asyncio.sleep(0.2)
+        if await overseerr_status(server) == "offline":
+            break
     again = await listeners().connect(server.url, cookie)
-    current = await again.next("service:status", lambda d: d["service"] == "overseerr", timeout=2)
+    current = await again.next("service:status", lambda d: d["service"] == "overseerr", timeout=5)
 
     assert current["status"] == "offline"
     assert current["lastCheckAt"]

@@ -4,13 +4,20 @@ endpoint answered from the cache, pushes only on change, one monitor for many in
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 from sqlalchemy import select
-from tests.dashboard.conftest import Listener, LoopServedApp, Storage, session_cookie
+from tests.dashboard.conftest import (
+    CHECK_TIMEOUT_SECONDS,
+    Listener,
+    LoopServedApp,
+    Storage,
+    session_cookie,
+)
 
 from medianest.auth.models import User
 from medianest.dashboard.models import ServiceStatus
@@ -35,7 +42,7 @@ async def wait_for_status(
     server: LoopServedApp,
     cookie: str,
     done: Callable[[dict[str, dict[str, Any]]], bool],
-    timeout: float = 10.0,
+    timeout: float = 20.0,
 ) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
@@ -47,6 +54,10 @@ async def wait_for_status(
 
 def all_checked(status: dict[str, dict[str, Any]]) -> bool:
     return all(entry["lastCheckAt"] is not None for entry in status.values())
+
+
+def all_online(status: dict[str, dict[str, Any]]) -> bool:
+    return all(entry["status"] == "online" for entry in status.values())
 
 
 async def test_the_dashboard_shows_every_service_online_with_kuma_monitors(
@@ -115,7 +126,7 @@ async def test_checks_are_recorded_with_an_uptime_percentage(
 ) -> None:
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
-    await wait_for_status(server, cookie, all_checked)
+    await wait_for_status(server, cookie, all_online)
 
     overseerr.set_fault("error")
     status = await wait_for_status(server, cookie, lambda s: s["overseerr"]["status"] == "offline")
@@ -141,13 +152,13 @@ async def test_the_dashboard_answers_fast_while_a_service_hangs(
 ) -> None:
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
-    await wait_for_status(server, cookie, all_checked)
+    await wait_for_status(server, cookie, all_online)
     overseerr.set_fault("hang")
 
     timings: list[float] = []
     async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
         await http.get("/api/dashboard/status")  # open the connection outside the timing
-        deadline = time.monotonic() + 2.5  # spans checks that wait on the hang (1 s timeout)
+        deadline = time.monotonic() + 2 * CHECK_TIMEOUT_SECONDS  # spans hung checks
         while time.monotonic() < deadline:
             started = time.perf_counter()
             response = await http.get("/api/dashboard/status")
@@ -156,11 +167,11 @@ async def test_the_dashboard_answers_fast_while_a_service_hangs(
             await asyncio.sleep(0.05)
     status = await wait_for_status(server, cookie, lambda s: s["overseerr"]["status"] == "offline")
 
-    # Waiting on the hung service would take at least the 1 s check timeout.
-    assert max(timings) < 1.0, f"slowest answer {max(timings) * 1000:.0f} ms"
-    p90 = sorted(timings)[int(len(timings) * 0.9)]
-    assert p90 < 0.2, f"p90 {p90 * 1000:.0f} ms over {len(timings)} answers"
-    assert status["overseerr"]["error"] == "No answer within 1 s"
+    # Waiting on the hung service would take at least the check timeout.
+    assert max(timings) < CHECK_TIMEOUT_SECONDS, f"slowest {max(timings) * 1000:.0f} ms"
+    median = statistics.median(timings)
+    assert median < 0.2, f"median {median * 1000:.0f} ms over {len(timings)} answers"
+    assert status["overseerr"]["error"] == f"No answer within {CHECK_TIMEOUT_SECONDS:g} s"
     assert status["plex"]["status"] == "online"
 
 
@@ -209,7 +220,7 @@ async def test_a_status_change_in_a_service_reaches_a_subscribed_client(
 ) -> None:
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
-    await wait_for_status(server, cookie, all_checked)
+    await wait_for_status(server, cookie, all_online)
     listener = await listeners().connect(server.url, cookie)
     await listener.client.call("subscribe:status", timeout=5)
     listener.drain()
@@ -235,7 +246,7 @@ async def test_a_monitor_going_down_in_uptime_kuma_reaches_a_subscribed_client(
 ) -> None:
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
-    await wait_for_status(server, cookie, all_checked)
+    await wait_for_status(server, cookie, all_online)
     listener = await listeners().connect(server.url, cookie)
     listener.drain()
 
@@ -258,12 +269,18 @@ async def test_nothing_is_pushed_while_nothing_changes(
 ) -> None:
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
-    await wait_for_status(server, cookie, all_checked)
+    await wait_for_status(server, cookie, all_online)
     listener = await listeners().connect(server.url, cookie)
     await listener.next("service:status", lambda d: d["service"] == "uptime_kuma")
-    rounds_before = server.app.ctx.services["status_monitor"].rounds
+    monitor = server.app.ctx.services["status_monitor"]
+    rounds_before = monitor.rounds
+    listener.drain()
 
-    pushed = await listener.nothing("service:status", within=1.0)
+    pushed: list[Any] = []
+    for _ in range(100):  # until two more rounds ran (bounded)
+        pushed += await listener.nothing("service:status", within=0.2)
+        if monitor.rounds >= rounds_before + 2:
+            break
 
-    assert server.app.ctx.services["status_monitor"].rounds >= rounds_before + 2
+    assert monitor.rounds >= rounds_before + 2
     assert pushed == []

@@ -96,6 +96,7 @@ def served(
         run_worker_in_process=True,
         health_check_interval_seconds=1.0,
         health_check_timeout_seconds=1.0,
+        request_sync_interval_seconds=1.0,
         http_retry_attempts=1,
         http_retry_initial_seconds=0.01,
         breaker_reset_seconds=1.0,

@@ -1,5 +1,6 @@
 """YouTube subscriptions in the browser: a refused link explains why, a subscription is
-checked at once and shows what it found, and it can be paused, resumed and removed."""
+checked at once and shows what it found, and it can be paused, resumed and removed; the
+admin page shows yt-dlp's version and the queue breaker."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yt_dlp.version
 from playwright.sync_api import expect
 
 from medianest.simulators.suite import SimulatorSuite
@@ -68,3 +70,15 @@ def test_a_subscription_is_checked_at_once_and_can_be_paused_resumed_and_removed
     expect(page.locator("[data-subscription-id]")).to_have_count(0)
     page.reload()
     expect(page.locator(".empty")).to_contain_text("No subscriptions yet")
+
+
+def test_the_admin_page_shows_yt_dlp_and_the_queue_breaker(
+    new_context: Any, admin_account: AdminAccount, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin#system")
+    expect(page.locator("[data-field=ytdlp-version]")).to_have_text(yt_dlp.version.__version__)
+    expect(page.locator("[data-breaker]")).to_have_attribute("data-breaker", "closed")
+    shoot(page, screenshots, "admin-youtube-system")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from medianest.core.deps import ContextDep
 from medianest.core.envelope import ERROR_RESPONSES
 from medianest.plex import service
 from medianest.plex.dependencies import BrowsingPlex
@@ -32,9 +33,9 @@ UNVERSIONED_MAX_AGE = 3_600
 
 
 @router.get("/libraries", response_model=CachedEnvelope[list[LibraryOut]])
-async def list_libraries(plex: BrowsingPlex) -> CachedEnvelope[list[LibraryOut]]:
+async def list_libraries(plex: BrowsingPlex, ctx: ContextDep) -> CachedEnvelope[list[LibraryOut]]:
     """The server's libraries (sections)."""
-    found = await service.libraries(plex)
+    found = await service.libraries(plex, fresh_ttl=ctx.settings.plex_library_cache_seconds)
     data = [LibraryOut.of(section) for section in found.value]
     return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
 
@@ -42,6 +43,7 @@ async def list_libraries(plex: BrowsingPlex) -> CachedEnvelope[list[LibraryOut]]
 @router.get("/library/{library_id}/items", response_model=CachedPagedEnvelope[PlexItemOut])
 async def list_library_items(
     plex: BrowsingPlex,
+    ctx: ContextDep,
     library_id: LibraryId,
     page: PageNumber = 1,
     page_size: PageSize = 50,
@@ -57,6 +59,7 @@ async def list_library_items(
         page_size=page_size,
         sort=sort,
         search=search.strip() if search and search.strip() else None,
+        fresh_ttl=ctx.settings.plex_library_cache_seconds,
     )
     items = [PlexItemOut.of(item) for item in found.value.items]
     return cached_paged(
@@ -72,6 +75,7 @@ async def list_library_items(
 @router.get("/collections", response_model=CachedPagedEnvelope[CollectionOut])
 async def list_collections(
     plex: BrowsingPlex,
+    ctx: ContextDep,
     library_id: Annotated[int | None, Query(alias="libraryId", ge=1, le=10**9)] = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
@@ -92,13 +96,18 @@ async def list_collections(
 @router.get("/collections/{collection_id}", response_model=CachedEnvelope[CollectionDetailOut])
 async def get_collection(
     plex: BrowsingPlex,
+    ctx: ContextDep,
     collection_id: LibraryId,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> CachedEnvelope[CollectionDetailOut]:
     """A collection and one page of its items."""
     found = await service.collection_detail(
-        plex, collection_id=collection_id, page=page, page_size=page_size
+        plex,
+        collection_id=collection_id,
+        page=page,
+        page_size=page_size,
+        fresh_ttl=ctx.settings.plex_library_cache_seconds,
     )
     summary = CollectionOut.of(found.collection)
     data = CollectionDetailOut(

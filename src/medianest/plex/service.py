@@ -12,6 +12,7 @@ from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
 
+# The default freshness of library data (the router passes the setting of the same value).
 LIBRARY_CACHE_SECONDS = 600.0
 # Collections of every library are listed from one page this large per library.
 COLLECTIONS_PER_LIBRARY = 500
@@ -44,8 +45,10 @@ def plex_sort(sort: str | None) -> str | None:
     return f"{SORT_FIELDS[match.group(1)]}:{'desc' if descending else 'asc'}"
 
 
-async def libraries(plex: PlexClient) -> Snapshot[list[PlexSection]]:
-    return await plex.sections_snapshot(fresh_ttl=LIBRARY_CACHE_SECONDS)
+async def libraries(
+    plex: PlexClient, *, fresh_ttl: float = LIBRARY_CACHE_SECONDS
+) -> Snapshot[list[PlexSection]]:
+    return await plex.sections_snapshot(fresh_ttl=fresh_ttl)
 
 
 async def library_items(
@@ -56,6 +59,7 @@ async def library_items(
     page_size: int,
     sort: str | None,
     search: str | None,
+    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
 ) -> Snapshot[PlexPage[PlexItem]]:
     try:
         return await plex.section_items_snapshot(
@@ -64,30 +68,35 @@ async def library_items(
             size=page_size,
             sort=plex_sort(sort),
             title=search,
-            fresh_ttl=LIBRARY_CACHE_SECONDS,
+            fresh_ttl=fresh_ttl,
         )
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such library.") from None
 
 
 async def collections(
-    plex: PlexClient, *, library_id: int | None, page: int, page_size: int
+    plex: PlexClient,
+    *,
+    library_id: int | None,
+    page: int,
+    page_size: int,
+    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
 ) -> Snapshot[PlexPage[PlexItem]]:
     """Collections of one library, or of every library when `library_id` is None."""
     start = (page - 1) * page_size
     if library_id is not None:
         try:
             return await plex.section_collections(
-                library_id, start=start, size=page_size, fresh_ttl=LIBRARY_CACHE_SECONDS
+                library_id, start=start, size=page_size, fresh_ttl=fresh_ttl
             )
         except UpstreamHTTPError as exc:
             raise _not_found_or(exc, "No such library.") from None
-    sections = await libraries(plex)
+    sections = await libraries(plex, fresh_ttl=fresh_ttl)
     found: list[PlexItem] = []
     stale, age = sections.stale, sections.age_seconds
     for section in sections.value:
         listing = await plex.section_collections(
-            section.key, size=COLLECTIONS_PER_LIBRARY, fresh_ttl=LIBRARY_CACHE_SECONDS
+            section.key, size=COLLECTIONS_PER_LIBRARY, fresh_ttl=fresh_ttl
         )
         found += listing.value.items
         stale = stale or listing.stale
@@ -98,9 +107,14 @@ async def collections(
 
 
 async def collection_detail(
-    plex: PlexClient, *, collection_id: int, page: int, page_size: int
+    plex: PlexClient,
+    *,
+    collection_id: int,
+    page: int,
+    page_size: int,
+    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
 ) -> CollectionDetail:
-    meta = await plex.metadata_snapshot(collection_id, fresh_ttl=LIBRARY_CACHE_SECONDS)
+    meta = await plex.metadata_snapshot(collection_id, fresh_ttl=fresh_ttl)
     if meta.value is None or meta.value.type != "collection":
         raise NotFound("No such collection.")
     try:
@@ -108,7 +122,7 @@ async def collection_detail(
             collection_id,
             start=(page - 1) * page_size,
             size=page_size,
-            fresh_ttl=LIBRARY_CACHE_SECONDS,
+            fresh_ttl=fresh_ttl,
         )
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such collection.") from None

@@ -1,0 +1,229 @@
+"""Tools for breaking things on purpose, all on loopback and all bounded in time.
+
+- `RedisServer`: a throwaway `redis-server` subprocess on a free port that a test may
+  kill and start again on the same port (the shared Redis is never touched).
+- `TcpProxy`: an asyncio TCP proxy between the app and PostgreSQL; `cut()` closes every
+  connection and refuses new ones, `restore()` accepts them again.
+- `AppProcess`: the app served by `medianest serve` as its own process (as in production),
+  configured from a `Settings` object.
+- `timed()`: how long an awaitable took, to measure "fails quickly" and "recovers".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import redis as redis_sync
+from pydantic import SecretStr
+
+from medianest.settings import Settings
+from tests.support.servers import free_port
+
+T = TypeVar("T")
+
+
+async def timed(awaitable: Awaitable[T]) -> tuple[T, float]:
+    """The awaitable's result and the seconds it took."""
+    started = time.perf_counter()
+    result = await awaitable
+    return result, time.perf_counter() - started
+
+
+class RedisServer:
+    """A private Redis (no persistence) on a fixed free port; kill it and start it again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("redis-server did not start in time")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed or OOM-killed Redis; waits until the port is closed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def answers(self) -> bool:
+        try:
+            return bool(redis_sync.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except (redis_sync.RedisError, OSError):
+            return False
+
+    def keys(self, pattern: str) -> list[str]:
+        client = redis_sync.Redis.from_url(self.url, socket_connect_timeout=1)
+        return sorted(k.decode() for k in client.scan_iter(match=pattern))
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to an upstream address until cut."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._pumps: set[asyncio.Task[None]] = set()
+        self.accepted = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def cut(self) -> None:
+        """Stop listening (new connections are refused) and drop every open connection."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()  # a reset, as when the server process dies
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def close(self) -> None:
+        await self.cut()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            pump = asyncio.create_task(self._pump(source, sink))
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await source.read(65536):
+                sink.write(chunk)
+                await sink.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(sink)
+            with contextlib.suppress(OSError, RuntimeError):
+                sink.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """MEDIANEST_* variables reproducing the explicitly set fields of `settings`."""
+    env: dict[str, str] = {}
+    for name in settings.model_fields_set:
+        value: Any = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list):
+            value = json.dumps(
+                [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+            )
+        env[f"MEDIANEST_{name.upper()}"] = str(value)
+    return env
+
+
+class AppProcess:
+    """`python -m medianest.cli serve` on a free port, with its log in `log_path`."""
+
+    def __init__(self, settings: Settings, log_path: Path, **extra_env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        inherited = {k: v for k, v in os.environ.items() if not k.upper().startswith("MEDIANEST_")}
+        self.env = {**inherited, **settings_env(settings), **extra_env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90.0) -> AppProcess:
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "medianest.cli", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited during start; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the app did not start in time; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def __enter__(self) -> AppProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

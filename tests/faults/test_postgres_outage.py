@@ -1,0 +1,98 @@
+"""PostgreSQL going away and coming back: requests fail cleanly and fast, then recover.
+
+Honest about the method: we do not restart the machine's shared PostgreSQL (other
+suites use it). A loopback TCP proxy stands between the app and a fresh database of
+this test; cutting it resets every open connection and refuses new ones, which is what
+the app sees while a server restarts, and restoring it is the server being back.
+Only with --backend=postgres (SQLite is a file in the process: nothing to restart).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from medianest.app import MediaNestApp
+from medianest.settings import Settings
+from tests.factories.users import create_user, make_client, signed_in_client
+from tests.faults.support import TcpProxy, timed
+
+# Every request during the outage must fail within this (a refused connection is instant;
+# nothing may wait for the pool's 10 s checkout timeout or the driver's 5 s connect).
+FAIL_FAST_SECONDS = 1.0
+API_PATHS = ("/api/auth/session", "/api/dashboard/status", "/api/media/requests")
+
+
+@pytest.fixture
+async def proxied_app(
+    proxied_pg_url: tuple[str, TcpProxy],
+    make_settings: Callable[..., Settings],
+    app_factory: Callable[[Settings], Any],
+) -> tuple[MediaNestApp, TcpProxy]:
+    url, proxy = proxied_pg_url
+    app: MediaNestApp = await app_factory(make_settings(database_url=url, health_check_interval_seconds=0.3))
+    return app, proxy
+
+
+def assert_clean_unavailable(answer: httpx.Response) -> None:
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert body["error"]["details"] == {"service": "database"}
+    for leak in ("Traceback", "asyncpg", "sqlalchemy", "postgresql"):
+        assert leak not in answer.text
+
+
+@pytest.mark.timeout(120)
+async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_is_back(
+    proxied_app: tuple[MediaNestApp, TcpProxy], capfd: pytest.CaptureFixture[str]
+) -> None:
+    app, proxy = proxied_app
+    alice = await create_user(app, "alice", plex_id="1002", plex_token="alice-plex-token")
+    async with await signed_in_client(app, alice) as alice_client, make_client(app) as anonymous:
+        for path in API_PATHS:
+            assert (await alice_client.get(path)).status_code == 200
+        assert (await anonymous.get("/api/health")).status_code == 200
+        capfd.readouterr()
+
+        await proxy.cut()
+
+        outage_seconds: list[float] = []
+        for _round in range(3):
+            for path in API_PATHS:
+                answer, seconds = await timed(alice_client.get(path))
+                assert_clean_unavailable(answer)
+                outage_seconds.append(seconds)
+        health = await anonymous.get("/api/health")
+        assert health.status_code == 503
+        assert health.json()["data"]["checks"]["database"] == {
+            "status": "error",
+            "latencyMs": None,
+            "error": health.json()["data"]["checks"]["database"]["error"],
+        }
+        assert max(outage_seconds) < FAIL_FAST_SECONDS
+        # Expected failures are logged as warnings, not as crashes with a traceback.
+        _out = "".join(capfd.readouterr()); print(_out[-6000:])
+        assert "Traceback" not in _out
+
+        await proxy.restore()
+        restored = time.monotonic()
+
+        first, first_seconds = await timed(alice_client.get("/api/auth/session"))
+        assert first.status_code == 200  # pool_pre_ping replaced the dead connections
+        recovered_in = time.monotonic() - restored
+        for path in API_PATHS:
+            assert (await alice_client.get(path)).status_code == 200
+        assert (await anonymous.get("/api/health")).status_code == 200
+    outage_seconds.sort()
+    print(
+        f"postgres outage: {len(outage_seconds)} requests failed in "
+        f"median {outage_seconds[len(outage_seconds) // 2] * 1000:.1f} ms, "
+        f"max {outage_seconds[-1] * 1000:.1f} ms; first request after the return "
+        f"answered 200 in {first_seconds * 1000:.1f} ms ({recovered_in * 1000:.1f} ms after)"
+    )
