@@ -39,8 +39,9 @@ def test_a_user_searches_requests_a_show_season_and_sees_it_in_my_requests(
     # Overseerr approves it: "My requests" changes without a reload (request:status).
     newest = max(simulators.overseerr.media_requests)
     simulators.overseerr.set_request_status(newest, "approved")
-    expect(row.locator("[data-field=status]")).to_have_text("approved", timeout=10_000)
-    expect(page.locator(".toast").filter(has_text="is now approved")).to_be_visible()
+    # Approved in Overseerr means "processing" here (the media is being fetched).
+    expect(row.locator("[data-field=status]")).to_have_text("processing", timeout=10_000)
+    expect(page.locator(".toast").filter(has_text="is now processing")).to_be_visible()
 
     page.get_by_label("Search films and shows").fill("Render Farm")
     again = page.locator(".poster-card").filter(has_text="Render Farm")

@@ -14,6 +14,7 @@ from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from medianest.simulators import PlexSimulator
 from medianest.simulators.plextv_models import OWNER_TOKEN
+from tests.factories.users import create_user, signed_in_client
 from tests.plex.conftest import refuse_token_leaks
 
 ROUTES = [
@@ -171,8 +172,6 @@ async def quick_cache_client(
     app_factory: Callable[[Settings], Any], settings: Settings, alice_client: httpx.AsyncClient
 ) -> httpx.AsyncClient:
     """A client of an app whose library cache goes out of date after 50 ms."""
-    from tests.factories.users import create_user, signed_in_client
-
     app: MediaNestApp = await app_factory(
         settings.model_copy(update={"plex_library_cache_seconds": 0.05})
     )

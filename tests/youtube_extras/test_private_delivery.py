@@ -10,7 +10,7 @@ import httpx
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
-from medianest.simulators import PlexSimulator
+from medianest.simulators import PlexSimulator, PlexTvSimulator
 from medianest.simulators.media_server import MediaServerSimulator
 from medianest.simulators.plextv_models import ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN
 from tests.factories.users import signed_in_client
@@ -131,3 +131,24 @@ async def test_the_admin_sets_the_default_delivery(
     response = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
     assert response.json()["data"]["delivery"] == "collection"
     assert (await alice_client.get("/api/admin/config/youtube")).status_code == 403
+
+
+async def test_without_a_server_token_the_collection_is_used_and_items_stay_labelled(
+    worker_app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+) -> None:
+    plextv.unshare_server("alice")  # plex.tv lists no access token for this server
+    async with await signed_in_client(worker_app, alice) as client:
+        await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        rows = await wait_for(worker_app, all_finished(1), user_id=alice.id)
+
+    assert rows[0].status == "completed", rows[0].error
+    assert rows[0].delivery == "collection"
+    assert rows[0].plex_collection_id is not None
+    for rating_key in plex.collection_items(int(rows[0].plex_collection_id)):
+        stored = plex.item(rating_key)
+        assert stored is not None
+        assert [label["tag"] for label in stored.get("Label", [])] == ["medianest:alice"]

@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from sqlalchemy.exc import DBAPIError
+
 from medianest.core.context import AppContext
 from medianest.core.errors import MediaNestError
 from medianest.core.leader import LeaderLease
@@ -58,6 +60,9 @@ class StatusMonitor:
             try:
                 if await self.lease.try_acquire():
                     await self.check_all()
+            except (DBAPIError, OSError) as exc:
+                # The database is away (a restart): expected, retried next round, no traceback.
+                log.warning("status_round_failed", error=type(exc).__name__)
             except Exception:  # one bad round must not end the monitor
                 log.exception("status_round_failed")
             # An event, not a bare sleep: a driver that swallowed a cancellation cannot
@@ -112,7 +117,9 @@ class StatusMonitor:
                 url=_base_url(client),
             )
         except MediaNestError as exc:
-            return CheckOutcome(service=name, status="offline", error=exc.message)
+            return CheckOutcome(
+                service=name, status="offline", error=exc.message, url=_base_url(client)
+            )
         except Exception as exc:  # a bug in one client must not hide the others
             log.warning("status_check_failed", service=name, error=type(exc).__name__)
             return CheckOutcome(service=name, status="offline", error="Check failed")

@@ -137,11 +137,63 @@ async def deliverer(services: dict[str, Any], job: YoutubeDownload) -> Deliver:
                 .values(delivery="collection")
             )
             log.info("youtube_delivery_fell_back_to_collection", download_id=str(job.id))
-            return plex_delivery.deliver
+            # Still labelled: the owner's label restrictions keep the items private.
+            return _labelled_collection(user.username) if user else plex_delivery.deliver
         username = user.username
     integrations = services["integrations"]
     user_plex: PlexClient = await integrations.plex_for_token(token)
     return _private(ctx, job, user_plex, username)
+
+
+def _labelled_collection(username: str) -> Deliver:
+    """The shared collection for someone who asked for privacy but has no server token."""
+
+    async def deliver(
+        plex: PlexClient,
+        *,
+        section_id: str,
+        folder: Path,
+        title: str,
+        file_stems: list[str],
+        existing_collection: str | None,
+        wait_seconds: float,
+    ) -> plex_delivery.Delivered:
+        delivered = await plex_delivery.deliver(
+            plex,
+            section_id=section_id,
+            folder=folder,
+            title=title,
+            file_stems=file_stems,
+            existing_collection=existing_collection,
+            wait_seconds=wait_seconds,
+        )
+        try:
+            await _label(plex, section_id, folder, file_stems, username, wait_seconds=0)
+        except MediaNestError as exc:
+            raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc
+        return delivered
+
+    return deliver
+
+
+async def _label(
+    plex: PlexClient,
+    section_id: str,
+    folder: Path,
+    file_stems: list[str],
+    username: str,
+    *,
+    wait_seconds: float,
+) -> list[str]:
+    """Label the download's items `medianest:<username>`; returns their rating keys."""
+    items = await plex_delivery._wait_for_items(plex, section_id, folder, file_stems, wait_seconds)
+    if not items:
+        raise plex_delivery.DeliveryFailed("Plex did not list the downloaded files in time")
+    for item in items:
+        await plex.set_label(
+            section_id, item.rating_key, label_for(username), item_type=_type(item.type)
+        )
+    return [item.rating_key for item in items]
 
 
 def _private(
@@ -159,21 +211,14 @@ def _private(
     ) -> plex_delivery.Delivered:
         try:
             await plex.refresh_section(section_id, path=str(folder))
-            items = await plex_delivery._wait_for_items(
-                plex, section_id, folder, file_stems, wait_seconds
+            keys = await _label(
+                plex, section_id, folder, file_stems, username, wait_seconds=wait_seconds
             )
-            if not items:
-                raise plex_delivery.DeliveryFailed("Plex did not list the downloaded files in time")
-            for item in items:
-                await plex.set_label(
-                    section_id, item.rating_key, label_for(username), item_type=_type(item.type)
-                )
-            keys = [item.rating_key for item in items]
             playlist_id = await _fill_playlist(ctx, job, user_plex, title, keys)
         except MediaNestError as exc:
             raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc
         log.info("youtube_plex_playlist", playlist_id=playlist_id, items=len(keys))
-        return plex_delivery.Delivered(existing_collection, len(items), len(file_stems))
+        return plex_delivery.Delivered(existing_collection, len(keys), len(file_stems))
 
     return deliver
 
