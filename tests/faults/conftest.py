@@ -48,4 +48,3 @@ async def proxied_pg_url(backend: str) -> AsyncIterator[tuple[str, TcpProxy]]:
             await proxy.close()
     finally:
         await databases.drop_pg_database(name)
-

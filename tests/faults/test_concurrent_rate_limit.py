@@ -71,5 +71,5 @@ async def test_200_concurrent_requests_against_a_limit_of_50_give_exactly_50_ans
     assert "Traceback" not in served.log_text()
     print(
         f"rate limit: {CONCURRENT} concurrent requests answered in {elapsed:.2f} s "
-        f"({CONCURRENT / elapsed:.0f}/s): {LIMIT} × 200, {CONCURRENT - LIMIT} × 429"
+        f"({CONCURRENT / elapsed:.0f}/s): {LIMIT} x 200, {CONCURRENT - LIMIT} x 429"
     )

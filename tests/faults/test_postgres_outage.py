@@ -35,7 +35,9 @@ async def proxied_app(
     app_factory: Callable[[Settings], Any],
 ) -> tuple[MediaNestApp, TcpProxy]:
     url, proxy = proxied_pg_url
-    app: MediaNestApp = await app_factory(make_settings(database_url=url, health_check_interval_seconds=0.3))
+    app: MediaNestApp = await app_factory(
+        make_settings(database_url=url, health_check_interval_seconds=0.3)
+    )
     return app, proxy
 
 
@@ -61,7 +63,13 @@ async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_
         assert (await anonymous.get("/api/health")).status_code == 200
         capfd.readouterr()
 
+        # Cut while requests are in flight: each one either finished or fails cleanly.
+        in_flight = [asyncio.create_task(alice_client.get(path)) for path in API_PATHS * 10]
+        await asyncio.sleep(0.02)
         await proxy.cut()
+        for answer in await asyncio.gather(*in_flight):
+            if answer.status_code != 200:
+                assert_clean_unavailable(answer)
 
         outage_seconds: list[float] = []
         for _round in range(3):
@@ -69,6 +77,8 @@ async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_
                 answer, seconds = await timed(alice_client.get(path))
                 assert_clean_unavailable(answer)
                 outage_seconds.append(seconds)
+        # A write fails as cleanly, and nothing of it is left half done (still signed in).
+        assert_clean_unavailable(await alice_client.post("/api/auth/logout"))
         health = await anonymous.get("/api/health")
         assert health.status_code == 503
         assert health.json()["data"]["checks"]["database"] == {

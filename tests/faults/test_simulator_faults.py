@@ -124,12 +124,12 @@ async def test_services_that_hang_or_answer_garbage_never_slow_the_dashboard_or_
         assert search.json()["error"]["code"] == search_code
         assert search.json()["error"]["details"]["service"] == "overseerr"
         # At most three tries' worth of timeouts, never the 10 s the service would take.
-        assert search_seconds < 3 * TIMEOUT_SECONDS + 1.0
+        assert search_seconds < 3 * TIMEOUT_SECONDS + 1.5
 
         libraries, libraries_seconds = await timed(alice_client.get("/api/plex/libraries"))
         seen.append(libraries.status_code)
         assert libraries.status_code in (502, 503), libraries.text
-        assert libraries_seconds < 3 * TIMEOUT_SECONDS + 1.0
+        assert libraries_seconds < 3 * TIMEOUT_SECONDS + 1.5
 
         _set_fault(suite, None)
 
