@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -67,9 +68,11 @@ async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_
         in_flight = [asyncio.create_task(alice_client.get(path)) for path in API_PATHS * 10]
         await asyncio.sleep(0.02)
         await proxy.cut()
-        for answer in await asyncio.gather(*in_flight):
+        cut_answers = await asyncio.gather(*in_flight)
+        for answer in cut_answers:
             if answer.status_code != 200:
                 assert_clean_unavailable(answer)
+        in_flight_counts = Counter(a.status_code for a in cut_answers)
 
         outage_seconds: list[float] = []
         for _round in range(3):
@@ -109,7 +112,8 @@ async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_
         f"postgres outage: {len(outage_seconds)} requests failed in "
         f"median {outage_seconds[len(outage_seconds) // 2] * 1000:.1f} ms, "
         f"max {outage_seconds[-1] * 1000:.1f} ms; first request after the return "
-        f"answered 200 in {first_seconds * 1000:.1f} ms ({recovered_in * 1000:.1f} ms after)"
+        f"answered 200 in {first_seconds * 1000:.1f} ms ({recovered_in * 1000:.1f} ms after); "
+        f"requests in flight at the cut: {dict(in_flight_counts)}"
     )
 
 
