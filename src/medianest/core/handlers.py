@@ -53,10 +53,14 @@ def error_response(
     record_error(code)
     renderer = getattr(request.app.state, "page_error_renderer", None)
     if renderer is not None and _wants_page(request):
-        response: Response = renderer(request, status, code, message)
-        for key, value in (headers or {}).items():
-            response.headers[key] = value
-        return response
+        try:
+            response: Response = renderer(request, status, code, message)
+        except Exception:  # a broken error page must not turn an error into a hang
+            log.exception("page_error_renderer_failed", code=code)
+        else:
+            for key, value in (headers or {}).items():
+                response.headers[key] = value
+            return response
     return JSONResponse(error_payload(code, message, details), status_code=status, headers=headers)
 
 

@@ -17,13 +17,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import yt_dlp
-from yt_dlp.utils import DownloadCancelled, YoutubeDLError
-
 from medianest.core.logging import get_logger
 from medianest.youtube.files import restrict_file
 
 log = get_logger(__name__)
+
+
+def _yt_dlp() -> Any:
+    """yt-dlp, imported on first use: it adds ~25 MB to a process that may never download."""
+    import yt_dlp
+
+    return yt_dlp
+
 
 FORMATS = {
     "best": "bv*+ba/b",
@@ -130,6 +135,7 @@ def _entry_key(entry: dict[str, Any], url: str) -> str:
 def expand(url: str, *, extractors: tuple[str, ...]) -> Expanded:
     """The playlist's title and entries without downloading anything (flat extraction)."""
     options = {**_base_options(extractors), "extract_flat": "in_playlist", "lazy_playlist": False}
+    yt_dlp = _yt_dlp()
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
             info = ydl.extract_info(url, download=False, process=False)
@@ -151,7 +157,7 @@ def expand(url: str, *, extractors: tuple[str, ...]) -> Expanded:
             return Expanded(
                 title, [PlaylistEntry(_entry_key(info, video_url), title, video_url)], False
             )
-    except YoutubeDLError as exc:
+    except yt_dlp.utils.YoutubeDLError as exc:
         message = _clean(str(exc))
         raise ItemFailed(message, classify_error(message)) from exc
 
@@ -167,10 +173,11 @@ def download_item(
     progress: ProgressState,
 ) -> Path:
     """Download one entry to `folder/stem.<ext>`; returns the file (mode 0600)."""
+    yt_dlp = _yt_dlp()
 
     def hook(status: dict[str, Any]) -> None:
         if cancel.is_set():
-            raise DownloadCancelled("cancelled by the user")
+            raise yt_dlp.utils.DownloadCancelled("cancelled by the user")
         if status.get("status") == "downloading":
             total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
             done = int(status.get("downloaded_bytes") or 0)
@@ -204,9 +211,9 @@ def download_item(
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
             info = ydl.extract_info(entry.url, download=True)
-    except DownloadCancelled as exc:
+    except yt_dlp.utils.DownloadCancelled as exc:
         raise DownloadStopped() from exc
-    except YoutubeDLError as exc:
+    except yt_dlp.utils.YoutubeDLError as exc:
         if cancel.is_set():
             raise DownloadStopped() from exc
         message = _clean(str(exc))
