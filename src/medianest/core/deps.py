@@ -25,6 +25,16 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
+def _database_unreachable(exc: Exception) -> bool:
+    """Whether a database error means "cannot reach it" (→ 503) rather than a bad query."""
+    if isinstance(exc, OperationalError | OSError):
+        return True
+    assert isinstance(exc, DBAPIError)
+    # No statement: it failed while connecting. SQLAlchemy does not flag every asyncpg
+    # error of a connection cut during its handshake as a disconnect (found by a fault test).
+    return exc.connection_invalidated or exc.statement is None
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     # One session per request, shared by every dependency that asks for it.
     ctx = get_context(request)
@@ -34,11 +44,7 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
         except (OperationalError, DBAPIError, OSError) as exc:
             await session.rollback()
-            if (
-                isinstance(exc, DBAPIError)
-                and not exc.connection_invalidated
-                and not isinstance(exc, OperationalError)
-            ):
+            if not _database_unreachable(exc):
                 raise
             raise ServiceUnavailable(
                 "The database is unavailable. Try again shortly.", details={"service": "database"}
