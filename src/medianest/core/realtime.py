@@ -32,9 +32,7 @@ def user_room(user_id: Any) -> str:
 class Realtime:
     def __init__(self, redis_url: str | None = None) -> None:
         manager = (
-            socketio.AsyncRedisManager(redis_url, channel=SOCKETIO_CHANNEL)
-            if redis_url
-            else None
+            socketio.AsyncRedisManager(redis_url, channel=SOCKETIO_CHANNEL) if redis_url else None
         )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
