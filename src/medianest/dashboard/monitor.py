@@ -87,7 +87,9 @@ class StatusMonitor:
             entries = await status_service.record_checks(
                 session, list(outcomes), checked_at=utcnow()
             )
-        await status_service.cache_status(self.ctx, entries)
+            # Cache before the rows commit: a reader between the two would otherwise fall
+            # back to the table, which has no Uptime Kuma monitor detail.
+            await status_service.cache_status(self.ctx, entries)
         self.rounds += 1
         for entry in entries:
             before = previous.get(entry.service)
