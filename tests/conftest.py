@@ -22,6 +22,7 @@ import redis as redis_sync
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.models import Role, User
 from medianest.core.crypto import generate_key
+from medianest.core.logging import configure_logging
 from medianest.settings import Settings
 from tests.factories.users import (
     create_user,
@@ -32,6 +33,10 @@ from tests.factories.users import (
 from tests.support import databases
 
 ENCRYPTION_KEY = generate_key()
+
+# The app's own processors and redaction, JSON lines: structlog's default dev renderer
+# prints rich tracebacks with locals, which has held the event loop for seconds.
+configure_logging(level="INFO", fmt="json")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
