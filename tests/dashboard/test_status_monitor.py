@@ -66,7 +66,10 @@ async def test_the_dashboard_shows_every_service_online_with_kuma_monitors(
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
 
-    status = await wait_for_status(server, cookie, all_checked)
+    # Monitor detail lives in the cached aggregate (not in service_status), so wait for it.
+    status = await wait_for_status(
+        server, cookie, lambda s: all_checked(s) and bool(s["uptime_kuma"]["monitors"])
+    )
 
     assert {name: entry["status"] for name, entry in status.items()} == {
         "plex": "online",
