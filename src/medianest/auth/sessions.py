@@ -67,7 +67,7 @@ async def resolve_session(
     ).first()
     if found is None:
         return None
-    row, user = found.tuple()
+    row, user = found
     now = utcnow()
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if row.expires_at <= now or idle_limit <= now:
