@@ -213,3 +213,13 @@ async def test_an_anonymous_visitor_cannot_reach_any_page_fragment(
             response = await anonymous.request(method, path, headers=HX)
             assert response.status_code == 204, path
             assert response.headers["hx-redirect"].startswith("/login"), path
+
+
+async def test_the_dashboard_shows_the_user_what_is_left_of_their_quotas(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    page = await alice_client.get("/dashboard", headers=HTML)
+    assert page.status_code == 200
+    assert "What is left" in page.text
+    for name in ("youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek"):
+        assert f'data-quota="{name}"' in page.text

@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep
+from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import NotFound
 from medianest.dashboard import service as status_service
 from medianest.web.templating import render
+from medianest.youtube import quotas as quota_service
 
 router = APIRouter()
 
@@ -18,12 +19,20 @@ SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Upti
 
 
 @router.get("/dashboard")
-async def dashboard_page(request: Request, user: CurrentUser, ctx: ContextDep) -> Response:
+async def dashboard_page(
+    request: Request, user: CurrentUser, session: SessionDep, ctx: ContextDep
+) -> Response:
     entries = await status_service.current_status(ctx)
     return render(
         request,
         "dashboard/index.html",
-        {"nav": "dashboard", "entries": entries, "labels": SERVICE_LABELS},
+        {
+            "nav": "dashboard",
+            "entries": entries,
+            "labels": SERVICE_LABELS,
+            # What is left of the user's own quotas (issue 12), as on the subscriptions page.
+            "quotas": await quota_service.user_usage(session, user),
+        },
     )
 
 
