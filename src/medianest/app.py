@@ -31,6 +31,7 @@ from medianest.auth import tokens_router as auth_tokens_router
 from medianest.auth.plex_revalidation import install_plex_token_check
 from medianest.auth.realtime import install_socket_authenticator
 from medianest.auth.remember import install_remember_me
+from medianest.auth.session_cache import install_session_cache, start_session_invalidation
 from medianest.core.cache import Cache, MemoryCache, RedisCache
 from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
@@ -87,6 +88,7 @@ class MediaNestApp:
 def _background_starters(settings: Settings) -> list[BackgroundStarter]:
     """Domain packages add their background parts here (explicit, in start order)."""
     return [
+        start_session_invalidation,
         start_status_monitor,
         media_sync.reconciler_starter(settings.request_sync_interval_seconds),
         *([youtube_worker.start_in_process] if settings.run_worker_in_process else []),
@@ -120,6 +122,7 @@ async def build_context(
     )
     async with session_scope(ctx.session_factory) as session:
         await auth_service.ensure_bootstrap_admin(session, settings=settings)
+    install_session_cache(ctx)
     install_socket_authenticator(ctx)
     install_remember_me(ctx)
     install_plex_token_check(ctx)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
     remember_me_days: int = Field(default=90, ge=1)
     plex_token_check_minutes: int = Field(default=60, ge=1)
+    # Resolved sessions are kept in memory this long (0 turns the cache off); changes
+    # invalidate them at once, see auth/session_cache.py.
+    session_cache_seconds: float = Field(default=30, ge=0, le=300)
 
     # Rate limits (per user; the admin config API can change them at run time)
     rate_limit_api_per_minute: int = Field(default=100, ge=1)

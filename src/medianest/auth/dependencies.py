@@ -16,6 +16,7 @@ from sqlalchemy import select
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
+from medianest.auth.session_cache import session_cache_of
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import (
     CsrfFailed,
@@ -65,7 +66,9 @@ async def resolve_identity(
     else:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            found = await session_store.resolve_session(session, token=token, settings=ctx.settings)
+            found = await session_store.resolve_session(
+                session, token=token, settings=ctx.settings, cache=session_cache_of(ctx)
+            )
             if found is not None:
                 identity = Identity(
                     user=found[1], via="session", auth_session=found[0], session_token=token

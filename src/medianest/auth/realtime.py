@@ -10,6 +10,7 @@ from sqlalchemy import select
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, User
+from medianest.auth.session_cache import session_cache_of
 from medianest.core.context import AppContext
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
@@ -26,7 +27,10 @@ def install_socket_authenticator(ctx: AppContext) -> None:
             user: User | None = None
             if session_token:
                 found = await session_store.resolve_session(
-                    session, token=session_token, settings=ctx.settings
+                    session,
+                    token=session_token,
+                    settings=ctx.settings,
+                    cache=session_cache_of(ctx),
                 )
                 user = found[1] if found else None
             elif isinstance(api_token, str) and api_token:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, User
+from medianest.auth.session_cache import SessionCache, attach_user
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
 from medianest.settings import Settings
@@ -54,15 +55,29 @@ async def create_session(
 
 
 async def resolve_session(
-    session: AsyncSession, *, token: str, settings: Settings
-) -> tuple[AuthSession, User] | None:
-    """The live session and its user, or None (unknown, idle too long, or expired)."""
-    # One round trip for both rows: this runs on every authenticated request.
+    session: AsyncSession,
+    *,
+    token: str,
+    settings: Settings,
+    cache: SessionCache | None = None,
+) -> tuple[AuthSession | None, User] | None:
+    """The live session and its user, or None (unknown, idle too long, or expired).
+
+    From `cache` when it holds the token (no query; the session row is then not
+    loaded, hence None), else from the database, filling the cache.
+    """
+    token_hash = hash_token(token)
+    if cache is not None:
+        cached = cache.get(token_hash)
+        if cached is not None:
+            return None, attach_user(session.sync_session, cached)
+        generation = cache.generation
+    # One round trip for both rows.
     found = (
         await session.execute(
             select(AuthSession, User)
             .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id == hash_token(token))
+            .where(AuthSession.id == token_hash)
         )
     ).first()
     if found is None:
@@ -75,6 +90,12 @@ async def resolve_session(
         return None
     if now - row.last_seen_at > _TOUCH_INTERVAL:
         row.last_seen_at = now
+    if cache is not None and user.is_active:
+        # Until the row needs its next touch (which also bounds the idle check).
+        touch_due = row.last_seen_at + _TOUCH_INTERVAL
+        cache.put(
+            token_hash, user, generation=generation, valid_until=min(touch_due, row.expires_at)
+        )
     return row, user
 
 

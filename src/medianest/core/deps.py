@@ -16,11 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.context import AppContext
 from medianest.core.errors import ServiceUnavailable
+from medianest.db.engine import used_connection
 
 
-def get_context(request: Request) -> AppContext:
+def context_of(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def get_context(request: Request) -> AppContext:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, and
+    # that hop on every request cost more than the rest of a cached answer.
+    return context_of(request)
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]
@@ -36,13 +43,24 @@ def _database_unreachable(exc: Exception) -> bool:
     return exc.connection_invalidated or exc.statement is None
 
 
+def _touched_database(session: AsyncSession) -> bool:
+    """Whether there is anything to commit: a connection was used or objects changed.
+
+    A request answered from caches (a cached session, a cached aggregate) never
+    connects; skipping its empty commit saves two greenlet round trips per request.
+    """
+    sync = session.sync_session
+    return used_connection(sync) or bool(sync.new or sync.dirty or sync.deleted)
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     # One session per request, shared by every dependency that asks for it.
-    ctx = get_context(request)
+    ctx = context_of(request)
     async with ctx.session_factory() as session:
         try:
             yield session
-            await session.commit()
+            if _touched_database(session):
+                await session.commit()
         except (OperationalError, DBAPIError, OSError) as exc:
             # The connection may already be gone: a failing rollback must not turn the
             # 503 below into a 500 (found by a fault test).

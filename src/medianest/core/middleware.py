@@ -22,6 +22,7 @@ from medianest.core.metrics import record_request
 log = get_logger("medianest.request")
 
 CORRELATION_HEADER = "x-correlation-id"
+_CORRELATION_HEADER_BYTES = CORRELATION_HEADER.encode()
 _VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 SECURITY_HEADERS = [
@@ -39,7 +40,7 @@ SECURITY_HEADERS = [
 
 def _correlation_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
-        if name == CORRELATION_HEADER.encode():
+        if name == _CORRELATION_HEADER_BYTES:
             candidate: str = value.decode("latin-1")
             if _VALID_CORRELATION_ID.match(candidate):
                 return candidate
@@ -66,7 +67,7 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
                 headers = list(message.get("headers", []))
-                headers.append((CORRELATION_HEADER.encode(), correlation_id.encode()))
+                headers.append((_CORRELATION_HEADER_BYTES, correlation_id.encode()))
                 existing = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in existing)
                 message["headers"] = headers

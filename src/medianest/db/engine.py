@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -56,3 +57,16 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+_CONNECTED = "medianest_used_connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _mark_connected(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
+def used_connection(session: Session) -> bool:
+    """Whether `session` has begun a transaction on a database connection."""
+    return bool(session.info.get(_CONNECTED))

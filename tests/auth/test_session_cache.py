@@ -1,0 +1,178 @@
+"""The in-process session cache: hits read no row, and every change that matters to
+authorisation (disable, role, password, logout, deletion) takes effect on the very next
+request, on this instance and, through Redis, on another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, select
+
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.auth.session_cache import SessionCache, session_cache_of, unregister
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from tests.factories.users import create_user, make_client, signed_in_client
+
+
+def _cache(app: MediaNestApp) -> SessionCache:
+    cache = session_cache_of(app.ctx)
+    assert cache is not None
+    return cache
+
+
+class StatementCounter:
+    """Counts SQL statements the app's engine runs (a real listener, not a mock)."""
+
+    def __init__(self, app: MediaNestApp) -> None:
+        self.statements: list[str] = []
+        self._engine = app.ctx.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._record)
+
+
+async def _set_user(app: MediaNestApp, username: str, **values: Any) -> None:
+    async with session_scope(app.ctx.session_factory) as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        for key, value in values.items():
+            setattr(user, key, value)
+
+
+async def test_a_cached_session_answers_without_touching_the_database(
+    app: MediaNestApp, alice: User
+) -> None:
+    async with await signed_in_client(app, alice) as client:
+        first = await client.get("/api/auth/session")
+        assert first.status_code == 200
+        assert len(_cache(app)) == 1
+        counter = StatementCounter(app)
+        try:
+            again = await client.get("/api/dashboard/status")
+        finally:
+            counter.close()
+        assert again.status_code == 200
+        session_reads = [s for s in counter.statements if "auth_sessions" in s]
+        assert session_reads == [], counter.statements
+        assert again.json()["data"]  # the cached aggregate or the table, still answered
+
+
+async def test_disabling_a_user_ends_their_cached_session_at_once(
+    app: MediaNestApp, alice: User
+) -> None:
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        await _set_user(app, "alice", status="disabled")
+        refused = await client.get("/api/auth/session")
+        assert refused.status_code == 401
+        assert len(_cache(app)) == 0
+
+
+async def test_a_role_change_is_seen_by_the_next_request(app: MediaNestApp, alice: User) -> None:
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/admin/users")).status_code == 403
+        await _set_user(app, "alice", role="admin")
+        assert (await client.get("/api/admin/users")).status_code == 200
+        await _set_user(app, "alice", role="user")
+        assert (await client.get("/api/admin/users")).status_code == 403
+
+
+async def test_logout_ends_the_cached_session(app: MediaNestApp, alice: User) -> None:
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        token = client.cookies.get("medianest_session")
+        assert (await client.post("/api/auth/logout")).status_code == 200
+        async with make_client(app) as replay:
+            replay.cookies.set("medianest_session", str(token))
+            assert (await replay.get("/api/auth/session")).status_code == 401
+
+
+async def test_admin_disabling_through_the_api_signs_the_user_out(
+    app: MediaNestApp, admin_client: httpx.AsyncClient, alice: User
+) -> None:
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        changed = await admin_client.put(
+            f"/api/admin/users/{alice.id}", json={"status": "disabled"}
+        )
+        assert changed.status_code == 200, changed.text
+        assert (await client.get("/api/auth/session")).status_code == 401
+
+
+async def test_a_deleted_user_is_not_served_from_the_cache(app: MediaNestApp, alice: User) -> None:
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        async with session_scope(app.ctx.session_factory) as session:
+            row = await session.get(User, alice.id)
+            await session.delete(row)
+        assert (await client.get("/api/auth/session")).status_code == 401
+
+
+async def test_a_read_that_started_before_an_invalidation_is_not_cached(
+    app: MediaNestApp, alice: User
+) -> None:
+    cache = _cache(app)
+    async with session_scope(app.ctx.session_factory) as session:
+        user = await session.get(User, alice.id)
+        assert user is not None
+        generation = cache.generation
+        cache.invalidate({str(alice.id)})  # a commit elsewhere, between read and put
+        cache.put("some-hash", user, generation=generation, valid_until=_far_future())
+    assert cache.get("some-hash") is None
+
+
+async def test_turned_off_with_zero_seconds(
+    make_settings: Callable[..., Settings], app_factory: Callable[[Settings], Any]
+) -> None:
+    app: MediaNestApp = await app_factory(make_settings(session_cache_seconds=0))
+    alice = await create_user(app, "alice")
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+    assert session_cache_of(app.ctx) is None
+
+
+async def test_a_change_on_one_instance_reaches_the_other_through_redis(
+    make_settings: Callable[..., Settings],
+    app_factory: Callable[[Settings], Any],
+    redis_url: str | None,
+) -> None:
+    if redis_url is None:
+        pytest.skip("cross-instance invalidation needs Redis (runs on the postgres backend)")
+    first: MediaNestApp = await app_factory(make_settings())
+    second: MediaNestApp = await app_factory(make_settings())
+    # As if the second ran in another process: only Redis can tell it of a change.
+    unregister(_cache(second), str(second.ctx.engine.url))
+    alice = await create_user(first, "alice")
+    async with await signed_in_client(first, alice) as on_first:
+        token = on_first.cookies.get("medianest_session")
+        async with make_client(second) as on_second:
+            on_second.cookies.set("medianest_session", str(token))
+            assert (await on_second.get("/api/auth/session")).status_code == 200
+            assert len(_cache(second)) == 1
+            # Disabled through the first instance: the second has no listener on its
+            # engine for that commit, only the Redis message.
+            await _set_user(first, "alice", status="disabled")
+            for _ in range(100):
+                if len(_cache(second)) == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(_cache(second)) == 0
+            assert (await on_second.get("/api/auth/session")).status_code == 401
+
+
+def _far_future() -> Any:
+    from datetime import timedelta
+
+    from medianest.db.base import utcnow
+
+    return utcnow() + timedelta(hours=1)
