@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import backends
 from bench.load import run_load, tool_name
-from bench.processes import PeakRss, Server, bare_server, medianest_server
+from bench.processes import PeakRss, Server, bare_server, medianest_server, runtime_python
 
 RESULTS = Path(__file__).with_name("results")
 ENDPOINTS = {
@@ -47,11 +47,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--backends", default="sqlite,postgres", help="sqlite and/or postgres (+ Redis)"
     )
     parser.add_argument("--no-extras", action="store_true", help="skip socket/queue modules")
+    parser.add_argument(
+        "--interpreter",
+        choices=("runtime", "current"),
+        default="runtime",
+        help="serve from a venv with the runtime dependencies only (default) or this Python",
+    )
     return parser.parse_args(argv)
 
 
-def start_bare(scratch: Path) -> tuple[Server, dict[str, Any]]:
-    server = bare_server(scratch / "bare.log").start("/bare")
+BASELINES = {"starlette": "bench.bare_app:app", "fastapi": "bench.bare_fastapi:app"}
+
+
+def start_bare(scratch: Path, python: str, name: str) -> tuple[Server, dict[str, Any]]:
+    server = bare_server(scratch / f"bare-{name}.log", python, BASELINES[name]).start("/bare")
     time.sleep(1)
     run_load(server.url + "/bare", connections=10, seconds=1, headers={})  # warm-up
     return server, {
@@ -74,14 +83,21 @@ def measure_bare(server: Server, levels: list[int], seconds: float) -> dict[str,
 
 
 def measure_medianest(
-    backend: backends.Backend, levels: list[int], seconds: float, scratch: Path
+    backend: backends.Backend, levels: list[int], seconds: float, scratch: Path, python: str
 ) -> dict[str, Any]:
-    server: Server = medianest_server(
-        f"medianest-{backend.name}", backend.env, scratch / f"{backend.name}.log"
-    ).start("/api/health")
+    """First start (migrations, bootstrap admin), sign-in and seed; then a restart on
+    that database, which is what a server runs as for weeks: measured from there."""
+    log = scratch / f"{backend.name}.log"
+    first = medianest_server(f"medianest-{backend.name}", backend.env, log, python)
+    first.start("/api/health")
     try:
-        user_id, cookie = backends.sign_in(server.url)
+        user_id, cookie = backends.sign_in(first.url)
         backends.seed(backend, user_id)
+    finally:
+        first.stop()
+    server = medianest_server(f"medianest-{backend.name}", backend.env, log, python)
+    server.start("/api/health")
+    try:
         headers = {"Cookie": cookie}
         time.sleep(2)
         idle = server.rss_bytes()
@@ -98,6 +114,7 @@ def measure_medianest(
     finally:
         server.stop()
     return {
+        "first_startup_seconds": round(first.startup_seconds, 3),
         "startup_seconds": round(server.startup_seconds, 3),
         "idle_rss_mb": round(idle / MB, 1),
         "loaded_rss_mb": round(peak.peak / MB, 1),
@@ -105,11 +122,13 @@ def measure_medianest(
     }
 
 
-def add_ratios(result: dict[str, Any], bare: dict[str, Any]) -> None:
+def add_ratios(result: dict[str, Any], bare: dict[str, Any], fastapi: dict[str, Any]) -> None:
     for runs in result["endpoints"].values():
         for level, run in runs.items():
             baseline = bare["runs"][level]["requests_per_second"]
             run["ratio_to_bare"] = round(run["requests_per_second"] / baseline, 3)
+            framework = fastapi["runs"][level]["requests_per_second"]
+            run["ratio_to_fastapi"] = round(run["requests_per_second"] / framework, 3)
 
 
 def run_extras() -> dict[str, Any]:
@@ -140,6 +159,11 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "dashboard_p99_ms_at_50": at_50["p99_ms"] if at_50 else None,
             "dashboard_p99_ok_at_50": bool(at_50) and at_50["p99_ms"] < TARGET_P99_MS_AT_50,
             "idle_rss_ok": result["idle_rss_mb"] < TARGET_IDLE_RSS_MB,
+            # Context for the ratio: what bare FastAPI itself reaches against bare Starlette.
+            "bare_fastapi_ratio_min": min(
+                run["requests_per_second"] / result["bare"]["runs"][level]["requests_per_second"]
+                for level, run in result["bare_fastapi"]["runs"].items()
+            ),
         }
     return checks
 
@@ -152,7 +176,7 @@ def print_table(results: dict[str, Any]) -> None:
         f"load average {results['meta']['load_average_at_start'][0]} at start"
     )
     header = f"{'target':<28}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-    header += f"{'errors':>8}{'vs bare':>9}"
+    header += f"{'errors':>8}{'vs bare':>9}{'vs FastAPI':>12}"
     print(header)
     print("-" * len(header))
     for backend, result in results["backends"].items():
@@ -164,28 +188,42 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{'bare starlette':<28}{level:>8}{run['requests_per_second']:>10.0f}"
                 f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{'1.00':>9}"
             )
+        for level, run in result["bare_fastapi"]["runs"].items():
+            ratio = (
+                run["requests_per_second"] / result["bare"]["runs"][level]["requests_per_second"]
+            )
+            print(
+                f"{'bare fastapi':<28}{level:>8}{run['requests_per_second']:>10.0f}"
+                f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{ratio:>9.2f}"
+                f"{'1.00':>12}"
+            )
         for endpoint, runs in result["endpoints"].items():
             for level, run in runs.items():
                 label = f"{backend} {endpoint}"
                 print(
                     f"{label:<28}{level:>8}{run['requests_per_second']:>10.0f}"
                     f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}"
-                    f"{run['ratio_to_bare']:>9.2f}"
+                    f"{run['ratio_to_bare']:>9.2f}{run['ratio_to_fastapi']:>12.2f}"
                 )
     print()
-    print(f"{'process':<28}{'startup s':>10}{'idle RSS MB':>13}{'loaded RSS MB':>15}")
+    print(
+        f"{'process':<28}{'first start s':>14}{'restart s':>10}{'idle RSS MB':>13}"
+        f"{'loaded RSS MB':>15}"
+    )
     loaded = max(
         (r["bare"]["loaded_rss_mb"] for r in results["backends"].values() if "bare" in r),
         default=0.0,
     )
-    print(
-        f"{'bare starlette':<28}{bare['startup_seconds']:>10.2f}{bare['idle_rss_mb']:>13.1f}"
-        f"{loaded:>15.1f}"
-    )
+    for label, baseline in (("bare starlette", bare), ("bare fastapi", results["bare_fastapi"])):
+        print(
+            f"{label:<28}{'':>14}{baseline['startup_seconds']:>10.2f}"
+            f"{baseline['idle_rss_mb']:>13.1f}{loaded if label == 'bare starlette' else 0:>15.1f}"
+        )
     for backend, result in results["backends"].items():
         if "endpoints" in result:
             print(
-                f"{'medianest ' + backend:<28}{result['startup_seconds']:>10.2f}"
+                f"{'medianest ' + backend:<28}{result['first_startup_seconds']:>14.2f}"
+                f"{result['startup_seconds']:>10.2f}"
                 f"{result['idle_rss_mb']:>13.1f}{result['loaded_rss_mb']:>15.1f}"
             )
     for name, extra in results["extras"].items():
@@ -213,13 +251,16 @@ def main(argv: list[str]) -> int:
             # Other processes on the machine skew absolute figures; ratios less so.
             "load_average_at_start": [round(n, 2) for n in os.getloadavg()],
             "command": "python -m bench " + " ".join(argv),
+            "interpreter": args.interpreter,
         },
         "backends": {},
     }
     with tempfile.TemporaryDirectory(prefix="medianest-bench-") as scratch_name:
         scratch = Path(scratch_name)
-        print("starting bare Starlette ...", flush=True)
-        bare, results["bare"] = start_bare(scratch)
+        python = runtime_python() if args.interpreter == "runtime" else sys.executable
+        print("starting bare Starlette and bare FastAPI ...", flush=True)
+        bare, results["bare"] = start_bare(scratch, python, "starlette")
+        framework, results["bare_fastapi"] = start_bare(scratch, python, "fastapi")
         try:
             candidates: list[backends.Backend | tuple[str, str]] = []
             if "sqlite" in wanted:
@@ -237,15 +278,18 @@ def main(argv: list[str]) -> int:
                     f"measuring bare Starlette, then MediaNest on {candidate.name} ...", flush=True
                 )
                 baseline = measure_bare(bare, levels, args.seconds)
+                framework_baseline = measure_bare(framework, levels, args.seconds)
                 try:
-                    result = measure_medianest(candidate, levels, args.seconds, scratch)
+                    result = measure_medianest(candidate, levels, args.seconds, scratch, python)
                 finally:
                     backends.drop(candidate)
                 result["bare"] = baseline
-                add_ratios(result, baseline)
+                result["bare_fastapi"] = framework_baseline
+                add_ratios(result, baseline, framework_baseline)
                 results["backends"][candidate.name] = result
         finally:
             bare.stop()
+            framework.stop()
     results["extras"] = {} if args.no_extras else run_extras()
     results["targets"] = targets(results)
     results["meta"]["load_average_at_end"] = [round(n, 2) for n in os.getloadavg()]

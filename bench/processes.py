@@ -14,6 +14,22 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNTIME_VENV = ROOT / "bench" / ".venv-runtime"
+
+
+def runtime_python() -> str:
+    """A virtualenv with MediaNest and only its runtime dependencies (what `pip install
+    medianest` gives a user), made on first use. The test extras bring packages the
+    product never imports on its own but Socket.IO's client side picks up when present
+    (requests, aiohttp: about 16 MB), which would skew the memory figures."""
+    python = RUNTIME_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(RUNTIME_VENV)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", str(ROOT)],
+        check=True,
+    )
+    return str(python)
 
 
 def free_port() -> int:
@@ -96,17 +112,19 @@ class PeakRss:
         self._thread.join(timeout=2)
 
 
-def medianest_server(name: str, env: dict[str, str], log: Path) -> Server:
-    command = [sys.executable, "-m", "medianest.cli", "serve", "--port", "{port}"]
+def medianest_server(
+    name: str, env: dict[str, str], log: Path, python: str = sys.executable
+) -> Server:
+    command = [python, "-m", "medianest.cli", "serve", "--port", "{port}"]
     return Server(name, command, env, log)
 
 
-def bare_server(log: Path) -> Server:
+def bare_server(log: Path, python: str = sys.executable, app: str = "bench.bare_app:app") -> Server:
     command = [
-        sys.executable,
+        python,
         "-m",
         "uvicorn",
-        "bench.bare_app:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -115,4 +133,4 @@ def bare_server(log: Path) -> Server:
         "--log-level",
         "warning",
     ]
-    return Server("bare-starlette", command, {}, log)
+    return Server(app.split(":")[0], command, {}, log)

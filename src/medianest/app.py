@@ -6,6 +6,7 @@ serves `/socket.io` and hands everything else to FastAPI).
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import uuid
@@ -101,7 +102,7 @@ async def build_context(
 ) -> AppContext:
     secrets = load_app_secrets(settings)
     if run_migrations:
-        await migrate.upgrade_async(settings.resolved_database_url)
+        await migrate.upgrade_if_needed(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     redis: Redis | None = None
     cache: Cache = MemoryCache()
@@ -141,7 +142,13 @@ async def close_context(ctx: AppContext) -> None:
     await ctx.engine.dispose()
 
 
-def create_app(settings: Settings, *, run_migrations: bool = True) -> MediaNestApp:
+def create_app(
+    settings: Settings, *, run_migrations: bool = True, freeze_heap: bool = False
+) -> MediaNestApp:
+    """The ASGI app. `freeze_heap` (for a long-running server process, not for tests that
+    start many apps) moves everything alive after start-up out of the garbage
+    collector's sight: a full collection over those ~180,000 objects stalled every
+    request in flight for ~90 ms, which was the whole p99 of a cached answer."""
     realtime = Realtime(settings.redis_url)
 
     @asynccontextmanager
@@ -159,6 +166,9 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> MediaNestA
                 database="sqlite" if settings.is_sqlite else "postgresql",
                 redis=bool(settings.redis_url),
             )
+            if freeze_heap:
+                gc.collect()
+                gc.freeze()
             yield {}
 
     fastapi_app = FastAPI(

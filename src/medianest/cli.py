@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def prepare_database(settings: Settings) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        migrate.upgrade(settings.resolved_database_url)
+        asyncio.run(migrate.upgrade_if_needed(settings.resolved_database_url))
     except Exception as exc:  # any failure here is the operator's to fix; say it in one line
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         fail(f"cannot use the database ({type(exc).__name__}): {reason}")
@@ -99,7 +100,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings, run_migrations=False),
+        create_app(settings, run_migrations=False, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         log_config=None,

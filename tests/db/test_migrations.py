@@ -73,3 +73,22 @@ def test_each_revision_steps_down_and_up_one_at_a_time(empty_database):
         migrate.downgrade(async_url, "-1")
     for _ in revisions:
         migrate.upgrade(async_url, "+1")
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    assert script.get_heads() == [migrate.HEAD_REVISION]
+
+
+def test_start_up_migrates_a_new_database_and_skips_a_current_one(empty_database):
+    async_url, sync_url = empty_database
+    assert asyncio.run(migrate.current_revision(async_url)) is None
+    assert asyncio.run(migrate.upgrade_if_needed(async_url)) is True
+    assert tables_of(async_url, sync_url) == set(Base.metadata.tables)
+    assert asyncio.run(migrate.current_revision(async_url)) == migrate.HEAD_REVISION
+    assert asyncio.run(migrate.upgrade_if_needed(async_url)) is False
+    migrate.downgrade(async_url, "-1")  # one revision behind: migrated again
+    assert asyncio.run(migrate.upgrade_if_needed(async_url)) is True
+    assert asyncio.run(migrate.current_revision(async_url)) == migrate.HEAD_REVISION

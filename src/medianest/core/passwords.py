@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 import anyio.to_thread
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 _hasher = PasswordHash((Argon2Hasher(),))
-# Verified against unknown usernames so that timing does not reveal which names exist.
-_DUMMY_HASH = _hasher.hash("medianest-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against unknown usernames so that timing does not reveal which names
+    exist. Made on first use, not at import (an Argon2 hash costs ~0.1 s of start-up)."""
+    return _hasher.hash("medianest-dummy-password")
+
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -19,8 +27,11 @@ async def hash_password(password: str) -> str:
 
 async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
     """Check a password; returns (valid, new hash when the stored one should be upgraded)."""
-    target = password_hash or _DUMMY_HASH
-    valid, updated = await anyio.to_thread.run_sync(_hasher.verify_and_update, password, target)
+
+    def check() -> tuple[bool, str | None]:
+        return _hasher.verify_and_update(password, password_hash or _dummy_hash())
+
+    valid, updated = await anyio.to_thread.run_sync(check)
     if password_hash is None:
         return False, None
     return bool(valid), updated

@@ -178,9 +178,14 @@ async def start_status_monitor(ctx: AppContext) -> Callable[[], Awaitable[None]]
 
     async def stop() -> None:
         monitor.stopping.set()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, STOP_TIMEOUT_SECONDS)
+        # Let a round in flight finish: cancelled mid-write, its SQLite transaction kept
+        # the write lock until collected, and releasing the lease below then waited out
+        # the 30 s busy timeout. Checks are bounded by their own timeout.
+        await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, STOP_TIMEOUT_SECONDS)
         with contextlib.suppress(ValueError):
             ctx.realtime.on_connect_hooks.remove(on_connect)
         await monitor.lease.release()

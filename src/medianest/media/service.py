@@ -241,15 +241,24 @@ async def list_requests(
         conditions.append(MediaRequest.user_id == owner_id)
     if status is not None:
         conditions.append(MediaRequest.status == status)
+    # The total rides along each row (a window count over the filtered set): one round
+    # trip instead of two on the hot list; a page past the end still needs the count.
+    total_column = func.count().over().label("total")
+    found = (
+        await session.execute(
+            select(MediaRequest, total_column)
+            .where(*conditions)
+            .order_by(MediaRequest.created_at.desc(), MediaRequest.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    ).all()
+    if found:
+        return [row for row, _ in found], int(found[0][1])
+    if page == 1:
+        return [], 0
     total = await session.scalar(select(func.count()).select_from(MediaRequest).where(*conditions))
-    rows = await session.scalars(
-        select(MediaRequest)
-        .where(*conditions)
-        .order_by(MediaRequest.created_at.desc(), MediaRequest.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return list(rows), int(total or 0)
+    return [], int(total or 0)
 
 
 async def get_request(session: AsyncSession, *, request_id: uuid.UUID) -> MediaRequest | None:

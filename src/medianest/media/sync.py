@@ -234,8 +234,9 @@ def reconciler_starter(
 
         async def stop() -> None:
             stopping.set()
-            task.cancel()
-            # A client library may swallow a cancel mid-call; the event ends the loop anyway.
+            # A pass in flight finishes first (cancelled mid-write, SQLite kept its write
+            # lock until the connection was collected); a client library may also
+            # swallow a cancel mid-call, and the event ends the loop anyway.
             await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
             if not task.done():
                 task.cancel()
