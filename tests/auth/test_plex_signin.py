@@ -9,12 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp
+from medianest.auth import plex_service
 from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
+from medianest.integrations.plextv import PlexAccount
 from medianest.settings import Settings
 from medianest.simulators import PlexTvSimulator
 from medianest.simulators.plextv_models import ALICE_TOKEN
@@ -79,6 +82,30 @@ async def test_complete_endpoint_signs_in_like_a_successful_poll(
     # A PIN signs in once.
     again = await browser.post("/api/auth/plex", json={"pinId": pin["id"]})
     assert again.status_code == 404
+
+
+async def test_a_sign_in_that_loses_the_race_to_create_the_user_takes_the_winners_row(
+    plex_app: MediaNestApp, backend: str
+) -> None:
+    """Two devices signing in the same new Plex account at once: both looked the user up
+    before either committed. Made deterministic with a REPEATABLE READ snapshot taken
+    before the winner commits (PostgreSQL; SQLite serializes the writers instead)."""
+    if backend != "postgres":
+        pytest.skip("needs concurrent writers with snapshots (runs on the postgres backend)")
+    ctx = plex_app.ctx
+    account = PlexAccount(id=4242, username="carol", email="carol@example.test")
+    async with ctx.session_factory() as loser:
+        await loser.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await loser.execute(select(User.id).limit(1))  # the loser's snapshot starts here
+        async with session_scope(ctx.session_factory) as winner:
+            await plex_service.upsert_plex_user(winner, ctx, account=account, token="winner")
+        user = await plex_service.upsert_plex_user(loser, ctx, account=account, token="loser")
+        await loser.commit()
+        user_id = user.id
+    async with session_scope(ctx.session_factory) as session:
+        users = list(await session.scalars(select(User).where(User.plex_id == "4242")))
+    assert [u.id for u in users] == [user_id]
+    assert ctx.secret_box.decrypt(users[0].plex_token or "", context="plex_token") == "loser"
 
 
 async def test_signing_in_again_updates_the_existing_user_and_keeps_its_role(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin.models import SystemSetting
@@ -198,7 +199,17 @@ async def upsert_plex_user(
     if user is None:
         user = User(plex_id=plex_id, username=account.username, role=Role.USER)
         session.add(user)
-    elif user.status != UserStatus.ACTIVE:
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Two sign-ins of the same new account (two devices, two tabs) raced to
+            # create it; the loser takes the winner's row. Nothing else is written yet
+            # in this unit of work, so rolling it back loses nothing.
+            await session.rollback()
+            user = await session.scalar(select(User).where(User.plex_id == plex_id))
+            if user is None:
+                raise
+    if user.status != UserStatus.ACTIVE:
         raise AccountDisabled(details={"reason": "disabled"})
     user.username = account.username
     user.email = account.email
