@@ -7,6 +7,7 @@ of `service_status`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -23,9 +24,20 @@ from medianest.db.engine import session_scope
 SERVICES = ("plex", "overseerr", "uptime_kuma")
 CACHE_KEY = "dashboard:status"
 CACHE_TTL_SECONDS = 60.0
+# Each instance also keeps the aggregate it last read for a second: a busy dashboard then
+# costs no Redis round trip (nor JSON decoding) per request. Pushes stay live; a poll on
+# an instance other than the monitor's may lag a change by at most this long.
+LOCAL_COPY_SECONDS = 1.0
+_LOCAL_COPY = "dashboard_status_local_copy"
 NOT_CHECKED = "Not checked yet"
 # Degraded answers (slow, wrong key) still mean the service is reachable.
 UP_STATES = frozenset({"online", "degraded"})
+
+
+@dataclass(frozen=True)
+class _LocalCopy:
+    entries: list[ServiceStatusOut]
+    until: float  # time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ async def record_checks(
 async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
     payload = [e.model_dump(mode="json", by_alias=True) for e in entries]
     await ctx.cache.set(CACHE_KEY, payload, CACHE_TTL_SECONDS)
+    ctx.services[_LOCAL_COPY] = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
 
 
 async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
@@ -99,9 +112,14 @@ async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
     Only the monitor writes the cache: a reader caching what it read could overwrite a
     newer aggregate written between its read and its write.
     """
+    local: _LocalCopy | None = ctx.services.get(_LOCAL_COPY)
+    if local is not None and local.until > time.monotonic():
+        return local.entries
     cached = await ctx.cache.get(CACHE_KEY)
     if isinstance(cached, list):
-        return [ServiceStatusOut.model_validate(item) for item in cached]
+        entries = [ServiceStatusOut.model_validate(item) for item in cached]
+        ctx.services[_LOCAL_COPY] = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
+        return entries
     async with session_scope(ctx.session_factory) as session:
         return await load_status(session)
 
