@@ -32,6 +32,8 @@ from tests.factories.users import (
 )
 from tests.support import databases
 
+pytest_plugins = ["tests.support.simulator_fixtures"]
+
 ENCRYPTION_KEY = generate_key()
 
 # The app's own processors and redaction, JSON lines: structlog's default dev renderer

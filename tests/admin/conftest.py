@@ -15,23 +15,11 @@ from medianest.simulators.plextv_models import OWNER_TOKEN
 from medianest.simulators.uptime_kuma import API_KEY as KUMA_KEY
 from tests.factories.users import create_user, prepare_bootstrap_admin, signed_in_client
 
-# The simulators are started once per session and reset per test (see tests/simulators).
-from tests.simulators.conftest import (  # noqa: F401
-    _kuma_session,
-    _overseerr_session,
-    _plex_session,
-    _plextv_session,
-    kuma,
-    overseerr,
-    plex,
-    plextv,
-)
-
 SECRETS = (OWNER_TOKEN, OVERSEERR_KEY, KUMA_KEY)
 
 
 @pytest.fixture
-def simulator_env(plex, overseerr, kuma, plextv) -> dict[str, Any]:  # noqa: F811
+def simulator_env(plex, overseerr, kuma, plextv) -> dict[str, Any]:
     return {
         "plex_tv_url": plextv.url,
         "plex_url": plex.url,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -14,28 +14,9 @@ from medianest.simulators import PlexSimulator, PlexTvSimulator
 from tests.factories.users import make_client
 
 
-@pytest.fixture(scope="session")
-def _plextv_server() -> Iterator[PlexTvSimulator]:
-    with PlexTvSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture(scope="session")
-def _plex_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
-    with PlexSimulator(youtube_dir=tmp_path_factory.mktemp("youtube")) as sim:
-        yield sim
-
-
 @pytest.fixture
-def plextv(_plextv_server: PlexTvSimulator) -> PlexTvSimulator:
-    _plextv_server.reset()
-    return _plextv_server
-
-
-@pytest.fixture
-def plex_server(_plex_server: PlexSimulator) -> PlexSimulator:
-    _plex_server.reset()
-    return _plex_server
+def plex_server(plex: PlexSimulator) -> PlexSimulator:
+    return plex
 
 
 @pytest.fixture

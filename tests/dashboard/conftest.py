@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,43 +29,6 @@ from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
 
 # Generous: a loaded CI machine must not turn a healthy simulator offline.
 CHECK_TIMEOUT_SECONDS = 2.0
-
-
-@pytest.fixture(scope="session")
-def _plex_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
-    with PlexSimulator(youtube_dir=tmp_path_factory.mktemp("youtube")) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="session")
-def _overseerr_session() -> Iterator[OverseerrSimulator]:
-    with OverseerrSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture(scope="session")
-def _kuma_session() -> Iterator[UptimeKumaSimulator]:
-    with UptimeKumaSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def plex(_plex_session: PlexSimulator) -> PlexSimulator:
-    _plex_session.reset()
-    return _plex_session
-
-
-@pytest.fixture
-def overseerr(_overseerr_session: OverseerrSimulator) -> Iterator[OverseerrSimulator]:
-    _overseerr_session.reset()
-    yield _overseerr_session
-    _overseerr_session.reset()  # a hang must not outlive its test
-
-
-@pytest.fixture
-def kuma(_kuma_session: UptimeKumaSimulator) -> UptimeKumaSimulator:
-    _kuma_session.reset()
-    return _kuma_session
 
 
 @pytest.fixture

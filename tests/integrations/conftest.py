@@ -12,18 +12,6 @@ import pytest
 from medianest.integrations.http import ResilientClient
 from medianest.settings import Settings
 
-# The simulators are started once per session and reset per test (see tests/simulators).
-from tests.simulators.conftest import (  # noqa: F401
-    _kuma_session,
-    _overseerr_session,
-    _plex_session,
-    _plextv_session,
-    kuma,
-    overseerr,
-    plex,
-    plextv,
-)
-
 _names = itertools.count()
 
 

@@ -3,7 +3,7 @@ test), and app settings pointing at them; the webhook secret is known to the tes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,28 +18,14 @@ from medianest.simulators.plextv_models import OWNER_TOKEN
 WEBHOOK_SECRET = "overseerr-hook-secret-for-tests"
 
 
-@pytest.fixture(scope="session")
-def _overseerr_session() -> Iterator[OverseerrSimulator]:
-    with OverseerrSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture(scope="session")
-def _plex_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
-    with PlexSimulator(youtube_dir=tmp_path_factory.mktemp("youtube")) as sim:
-        yield sim
+@pytest.fixture
+def overseerr_sim(overseerr: OverseerrSimulator) -> OverseerrSimulator:
+    return overseerr
 
 
 @pytest.fixture
-def overseerr_sim(_overseerr_session: OverseerrSimulator) -> OverseerrSimulator:
-    _overseerr_session.reset()
-    return _overseerr_session
-
-
-@pytest.fixture
-def plex_sim(_plex_session: PlexSimulator) -> PlexSimulator:
-    _plex_session.reset()
-    return _plex_session
+def plex_sim(plex: PlexSimulator) -> PlexSimulator:
+    return plex
 
 
 @pytest.fixture

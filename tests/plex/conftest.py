@@ -4,7 +4,7 @@ headers) ever carry the Plex token."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -14,17 +14,9 @@ from medianest.simulators import PlexSimulator
 from medianest.simulators.plextv_models import OWNER_TOKEN
 
 
-@pytest.fixture(scope="session")
-def _plex_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
-    with PlexSimulator(youtube_dir=tmp_path_factory.mktemp("youtube")) as sim:
-        yield sim
-
-
 @pytest.fixture
-def plex_sim(_plex_session: PlexSimulator) -> Iterator[PlexSimulator]:
-    _plex_session.reset()
-    yield _plex_session
-    _plex_session.reset()
+def plex_sim(plex: PlexSimulator) -> PlexSimulator:
+    return plex
 
 
 @pytest.fixture

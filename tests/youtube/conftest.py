@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,25 +22,6 @@ from medianest.simulators import PlexSimulator
 from medianest.simulators.media_server import MediaServerSimulator
 from medianest.simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import signed_in_client
-
-
-@pytest.fixture(scope="session")
-def _media_session() -> Iterator[MediaServerSimulator]:
-    with MediaServerSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture(scope="session")
-def _plex_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlexSimulator]:
-    with PlexSimulator(youtube_dir=tmp_path_factory.mktemp("youtube")) as sim:
-        yield sim
-
-
-@pytest.fixture
-def media(_media_session: MediaServerSimulator) -> Iterator[MediaServerSimulator]:
-    _media_session.reset()
-    yield _media_session
-    _media_session.reset()  # a throttle must not outlive its test
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,20 +23,11 @@ from medianest.simulators.plextv_models import ALICE_TOKEN, BOB_TOKEN
 from medianest.youtube.models import YoutubeDownload
 from tests.factories.users import create_user
 from tests.youtube.conftest import (  # noqa: F401  (fixtures shared with the YouTube tests)
-    _media_session,
-    _plex_session,
     download_root,
-    media,
     media_host,
     plex,
     youtube_settings,
 )
-
-
-@pytest.fixture(scope="session")
-def _plextv_session() -> Iterator[PlexTvSimulator]:
-    with PlexTvSimulator() as sim:
-        yield sim
 
 
 @pytest.fixture

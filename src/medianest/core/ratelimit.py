@@ -93,6 +93,10 @@ class RateLimiter:
             allowed = await limiter.hit(item, key)
             stats = await limiter.get_window_stats(item, key)
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
+        if not allowed and reset_after == 0:
+            # `limits` reports the current window's end as "now" for a counter created in
+            # this very millisecond (its TTL is then exactly two windows): a full window.
+            reset_after = window_seconds
         return RateLimitResult(
             allowed=allowed,
             limit=limit,

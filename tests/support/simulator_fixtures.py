@@ -1,0 +1,100 @@
+"""Simulator fixtures for every test directory (a pytest plugin, see tests/conftest.py).
+
+Each simulator starts once per test session, on a loopback port, the first time a test
+asks for it, and is reset before and after every test that uses it: tests get seeded
+state on real sockets without paying for a start, and a fault (hang, throttle) never
+outlives its test. Directories that need another view of one (tests/youtube points
+Plex's YouTube library at its download root) build it from the `_*_session` fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from medianest.simulators import (
+    MediaServerSimulator,
+    OverseerrSimulator,
+    PlexSimulator,
+    PlexTvSimulator,
+    UptimeKumaSimulator,
+)
+
+# Where plex.tv says the owner's server is, unless a test points it elsewhere.
+PLEXTV_SERVER_URL = "http://127.0.0.1:32400"
+
+
+@pytest.fixture(scope="session")
+def _plextv_session() -> Iterator[PlexTvSimulator]:
+    with PlexTvSimulator(server_url=PLEXTV_SERVER_URL) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def _plex_youtube_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("youtube")
+
+
+@pytest.fixture(scope="session")
+def _plex_session(_plex_youtube_dir: Path) -> Iterator[PlexSimulator]:
+    with PlexSimulator(youtube_dir=_plex_youtube_dir) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def _overseerr_session() -> Iterator[OverseerrSimulator]:
+    with OverseerrSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def _kuma_session() -> Iterator[UptimeKumaSimulator]:
+    with UptimeKumaSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def _media_session() -> Iterator[MediaServerSimulator]:
+    with MediaServerSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def plextv(_plextv_session: PlexTvSimulator) -> Iterator[PlexTvSimulator]:
+    _plextv_session.set_server_url(PLEXTV_SERVER_URL)  # another directory may have moved it
+    _plextv_session.reset()
+    yield _plextv_session
+    _plextv_session.reset()
+
+
+@pytest.fixture
+def plex(_plex_session: PlexSimulator, _plex_youtube_dir: Path) -> Iterator[PlexSimulator]:
+    _plex_session.set_youtube_dir(_plex_youtube_dir)  # another directory may have moved it
+    _plex_session.reset()
+    yield _plex_session
+    _plex_session.reset()
+    for path in sorted(_plex_youtube_dir.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+
+
+@pytest.fixture
+def overseerr(_overseerr_session: OverseerrSimulator) -> Iterator[OverseerrSimulator]:
+    _overseerr_session.reset()
+    yield _overseerr_session
+    _overseerr_session.reset()
+
+
+@pytest.fixture
+def kuma(_kuma_session: UptimeKumaSimulator) -> Iterator[UptimeKumaSimulator]:
+    _kuma_session.reset()
+    yield _kuma_session
+    _kuma_session.reset()
+
+
+@pytest.fixture
+def media(_media_session: MediaServerSimulator) -> Iterator[MediaServerSimulator]:
+    _media_session.reset()
+    yield _media_session
+    _media_session.reset()
