@@ -12,12 +12,14 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
 from medianest.auth.session_cache import session_cache_of
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.context import AppContext
+from medianest.core.deps import ContextDep, SessionDep, context_of
 from medianest.core.errors import (
     CsrfFailed,
     PasswordChangeRequired,
@@ -89,11 +91,17 @@ async def resolve_identity(
 
 
 async def _signed_in(
-    request: Request,
-    response: Response,
-    ctx: ContextDep,
-    identity: Annotated[Identity | None, Depends(resolve_identity)],
+    request: Request, response: Response, session: AsyncSession, ctx: AppContext
 ) -> Identity:
+    """The caller, signed in: CSRF checked and the API rate limit counted, once a request.
+
+    Plain calls rather than a chain of dependencies: each level of FastAPI dependency
+    costs a resolution on every request, and this runs on every authenticated one.
+    """
+    if hasattr(request.state, "signed_in"):
+        checked: Identity = request.state.signed_in
+        return checked
+    identity = await resolve_identity(request, response, session, ctx)
     if identity is None:
         raise Unauthenticated()
     if identity.via == "session" and request.method in UNSAFE_METHODS:
@@ -109,27 +117,30 @@ async def _signed_in(
     for key, value in result.headers.items():
         response.headers[key] = value
     result.raise_if_exceeded("Too many requests. Slow down and try again shortly.")
+    request.state.signed_in = identity
     return identity
 
 
 async def get_identity_allowing_password_change(
-    identity: Annotated[Identity, Depends(_signed_in)],
+    request: Request, response: Response, session: SessionDep
 ) -> Identity:
     """For change-password, logout and session: reachable while a change is required."""
-    return identity
+    return await _signed_in(request, response, session, context_of(request))
 
 
-async def get_identity(identity: Annotated[Identity, Depends(_signed_in)]) -> Identity:
+async def get_identity(request: Request, response: Response, session: SessionDep) -> Identity:
+    identity = await _signed_in(request, response, session, context_of(request))
     if identity.user.must_change_password:
         raise PasswordChangeRequired()
     return identity
 
 
-async def get_current_user(identity: Annotated[Identity, Depends(get_identity)]) -> User:
-    return identity.user
+async def get_current_user(request: Request, response: Response, session: SessionDep) -> User:
+    return (await get_identity(request, response, session)).user
 
 
-async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
+async def get_admin_user(request: Request, response: Response, session: SessionDep) -> User:
+    user = await get_current_user(request, response, session)
     if not user.is_admin:
         raise PermissionDenied("Only administrators can do this.")
     return user
