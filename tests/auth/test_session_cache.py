@@ -176,3 +176,21 @@ def _far_future() -> Any:
     from medianest.db.base import utcnow
 
     return utcnow() + timedelta(hours=1)
+
+
+async def test_a_hit_in_a_unit_of_work_that_already_holds_the_user_reuses_that_object(
+    app: MediaNestApp, alice: User
+) -> None:
+    from medianest.auth import sessions as session_store
+
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        token = str(client.cookies.get("medianest_session"))
+    async with session_scope(app.ctx.session_factory) as session:
+        loaded = await session.get(User, alice.id)
+        found = await session_store.resolve_session(
+            session, token=token, settings=app.ctx.settings, cache=_cache(app)
+        )
+        assert found is not None
+        assert found[0] is None  # from the cache: the session row was not read
+        assert found[1] is loaded

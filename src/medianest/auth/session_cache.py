@@ -42,8 +42,9 @@ log = get_logger(__name__)
 CHANNEL = "medianest:session-invalidate"
 _ALL = "*"
 _PENDING_KEY = "medianest_session_invalidations"
-_USER_COLUMNS = tuple(attr.key for attr in inspect(User).column_attrs)
-_USER_MANAGER = inspect(User).class_manager
+_USER_MAPPER = inspect(User)
+_USER_COLUMNS = tuple(attr.key for attr in _USER_MAPPER.column_attrs)
+_USER_MANAGER = _USER_MAPPER.class_manager
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,10 @@ def attach_user(session: Session, values: dict[str, Any]) -> User:
     Built the way the ORM loads a row (state without `__init__`, values as committed),
     so later changes are tracked and flushed as usual; 4x cheaper than `User(**values)`.
     """
+    key = _USER_MAPPER.identity_key_from_primary_key((values["id"],))
+    loaded: User | None = session.identity_map.get(key)
+    if loaded is not None:  # already in this unit of work: that object is the user
+        return loaded
     user: User = _USER_MANAGER.new_instance()
     user.__dict__.update(values)
     make_transient_to_detached(user)
