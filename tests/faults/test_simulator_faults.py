@@ -44,14 +44,7 @@ async def sim_app(
     suite.reset()
     info = suite.info
     settings = make_settings(
-        plex_tv_url=info.plex_tv_url,
-        plex_app_url=info.plex_app_url,
-        plex_url=info.plex_url,
-        plex_token=info.plex_owner_token,
-        overseerr_url=info.overseerr_url,
-        overseerr_api_key=info.overseerr_api_key,
-        uptime_kuma_url=info.uptime_kuma_url,
-        uptime_kuma_api_key=info.uptime_kuma_api_key,
+        **info.settings_values(),
         http_timeout_seconds=TIMEOUT_SECONDS,
         health_check_timeout_seconds=TIMEOUT_SECONDS,
         health_check_interval_seconds=0.5,

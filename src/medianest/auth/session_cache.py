@@ -136,7 +136,6 @@ _caches: dict[str, weakref.WeakSet[SessionCache]] = {}
 
 def register(cache: SessionCache, database_url: str) -> None:
     _caches.setdefault(database_url, weakref.WeakSet()).add(cache)
-    _install_listeners()
 
 
 def unregister(cache: SessionCache, database_url: str) -> None:
@@ -148,6 +147,9 @@ def _pending(session: Session) -> set[str]:
     return pending
 
 
+# Listeners on every ORM session in the process; they only collect and, at commit, tell
+# the caches registered for that session's database (none: nothing to do).
+@event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
     for obj in session.dirty | session.deleted:
         if isinstance(obj, User):
@@ -157,6 +159,7 @@ def _after_flush(session: Session, _context: Any) -> None:
             _pending(session).add(obj.id)
 
 
+@event.listens_for(Session, "do_orm_execute")
 def _on_bulk(state: ORMExecuteState) -> None:
     # Bulk UPDATE/DELETE statements name no rows: drop everything (they are rare:
     # logout, disabling a user, signing out everywhere, expiry clean-up).
@@ -167,32 +170,20 @@ def _on_bulk(state: ORMExecuteState) -> None:
         _pending(state.session).add(_ALL)
 
 
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    targets = session.info.pop(_PENDING_KEY, None)
+    targets: set[str] | None = session.info.pop(_PENDING_KEY, None)
     if not targets:
         return
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     for cache in list(_caches.get(str(engine.url), ())):
-        cache.invalidate(set(targets))
+        cache.invalidate(targets)
 
 
-def _after_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
-
-
-_listeners_installed = False
-
-
-def _install_listeners() -> None:
-    global _listeners_installed
-    if _listeners_installed:
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _on_bulk)
-    event.listen(Session, "after_commit", _after_commit)
-    event.listen(Session, "after_soft_rollback", lambda session, _tx: _after_rollback(session))
-    _listeners_installed = True
 
 
 # --- across instances: Redis pub/sub ------------------------------------------------

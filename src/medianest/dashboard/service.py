@@ -103,6 +103,10 @@ async def record_checks(
 async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
     payload = [e.model_dump(mode="json", by_alias=True) for e in entries]
     await ctx.cache.set(CACHE_KEY, payload, CACHE_TTL_SECONDS)
+    _keep_local_copy(ctx, entries)
+
+
+def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
     ctx.services[_LOCAL_COPY] = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
 
 
@@ -118,7 +122,7 @@ async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
     cached = await ctx.cache.get(CACHE_KEY)
     if isinstance(cached, list):
         entries = [ServiceStatusOut.model_validate(item) for item in cached]
-        ctx.services[_LOCAL_COPY] = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
+        _keep_local_copy(ctx, entries)
         return entries
     async with session_scope(ctx.session_factory) as session:
         return await load_status(session)

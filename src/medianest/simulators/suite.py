@@ -44,19 +44,24 @@ class SuiteInfo:
     uptime_kuma_api_key: str
     uptime_kuma_status_page: str = STATUS_PAGE_SLUG
 
+    def settings_values(self) -> dict[str, str]:
+        """`Settings` fields that point an app at the simulators."""
+        return {
+            "plex_tv_url": self.plex_tv_url,
+            "plex_app_url": self.plex_app_url,
+            "plex_url": self.plex_url,
+            "plex_token": self.plex_owner_token,
+            "overseerr_url": self.overseerr_url,
+            "overseerr_api_key": self.overseerr_api_key,
+            "uptime_kuma_url": self.uptime_kuma_url,
+            "uptime_kuma_api_key": self.uptime_kuma_api_key,
+            "youtube_extra_hosts": urlsplit(self.media_url).netloc,
+        }
+
     def env(self) -> dict[str, str]:
         """MEDIANEST_* variables that point an app at the simulators."""
-        media_host = urlsplit(self.media_url).netloc
         return {
-            "MEDIANEST_PLEX_TV_URL": self.plex_tv_url,
-            "MEDIANEST_PLEX_APP_URL": self.plex_app_url,
-            "MEDIANEST_PLEX_URL": self.plex_url,
-            "MEDIANEST_PLEX_TOKEN": self.plex_owner_token,
-            "MEDIANEST_OVERSEERR_URL": self.overseerr_url,
-            "MEDIANEST_OVERSEERR_API_KEY": self.overseerr_api_key,
-            "MEDIANEST_UPTIME_KUMA_URL": self.uptime_kuma_url,
-            "MEDIANEST_UPTIME_KUMA_API_KEY": self.uptime_kuma_api_key,
-            "MEDIANEST_YOUTUBE_EXTRA_HOSTS": media_host,
+            f"MEDIANEST_{name.upper()}": value for name, value in self.settings_values().items()
         }
 
     def public(self) -> dict[str, str]:
