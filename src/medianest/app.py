@@ -1,7 +1,8 @@
 """The application factory: `create_app(settings)` builds the ASGI app.
 
-The outermost layer is the request-context middleware, then Socket.IO (which
-serves `/socket.io` and hands everything else to FastAPI).
+The outermost layer is the request-context middleware, then the hot paths (a polled
+endpoint answered from memory when it can be), then Socket.IO (which serves
+`/socket.io` and hands everything else to FastAPI).
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ from medianest.core.cache import Cache, MemoryCache, RedisCache
 from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.handlers import add_exception_handlers
+from medianest.core.hot_path import HotPaths
 from medianest.core.logging import get_logger
 from medianest.core.middleware import RequestContextMiddleware
 from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
 from medianest.core.secrets_store import load_app_secrets
+from medianest.dashboard import hot as dashboard_hot
 from medianest.dashboard import router as dashboard_router
 from medianest.dashboard.monitor import start_status_monitor
 from medianest.db import migrate
@@ -73,9 +76,12 @@ class MediaNestApp:
     def __init__(self, fastapi_app: FastAPI, realtime: Realtime) -> None:
         self.fastapi = fastapi_app
         self.realtime = realtime
-        self._asgi = RequestContextMiddleware(
-            socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io")
+        self.hot_paths = HotPaths(
+            socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io"),
+            context=lambda: getattr(fastapi_app.state, "ctx", None),
         )
+        dashboard_hot.install(self.hot_paths)
+        self._asgi = RequestContextMiddleware(self.hot_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._asgi(scope, receive, send)

@@ -7,17 +7,20 @@ cookie in `X-CSRF-Token`. Disabled users are refused and their sessions end.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import cookie_parser
 
+from medianest.auth import plex_service
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.auth.session_cache import session_cache_of
+from medianest.auth.session_cache import readable_user, session_cache_of
 from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep, context_of
 from medianest.core.errors import (
@@ -26,10 +29,12 @@ from medianest.core.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from medianest.core.ratelimit import RateLimitResult
 from medianest.core.tokens import hash_token, tokens_equal
 from medianest.db.base import utcnow
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RATE_LIMITED_MESSAGE = "Too many requests. Slow down and try again shortly."
 
 
 @dataclass
@@ -109,16 +114,53 @@ async def _signed_in(
         header = request.headers.get(CSRF_HEADER, "")
         if not cookie or not header or not tokens_equal(cookie, header):
             raise CsrfFailed()
-    limits = ctx.services.get("runtime_limits")
-    per_minute = limits.api_per_minute if limits else ctx.settings.rate_limit_api_per_minute
-    result = await ctx.rate_limiter.hit(
-        f"api:{identity.user.id}", limit=per_minute, window_seconds=60
-    )
+    result = await count_api_request(ctx, identity.user.id)
     for key, value in result.headers.items():
         response.headers[key] = value
-    result.raise_if_exceeded("Too many requests. Slow down and try again shortly.")
+    result.raise_if_exceeded(RATE_LIMITED_MESSAGE)
     request.state.signed_in = identity
     return identity
+
+
+async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitResult:
+    """One request against the user's API rate limit (the same count however answered)."""
+    limits = ctx.services.get("runtime_limits")
+    per_minute = limits.api_per_minute if limits else ctx.settings.rate_limit_api_per_minute
+    return await ctx.rate_limiter.hit(f"api:{user_id}", limit=per_minute, window_seconds=60)
+
+
+def signed_in_from_memory(ctx: AppContext, headers: list[tuple[bytes, bytes]]) -> User | None:
+    """The caller of a GET when memory alone proves it, else None (then ask `_signed_in`).
+
+    Only a cookie session found in the session cache, for an active user with nothing
+    to do first (no password change, no Plex token check due): every other case —
+    bearer tokens, remember-me, expired or unknown sessions — needs the database and
+    its errors, and is left to the dependencies above. The user is for reading only.
+    """
+    cookie_headers: list[str] = []
+    for name, value in headers:
+        if name == b"authorization":
+            return None
+        if name == b"cookie":
+            cookie_headers.append(value.decode("latin-1"))
+    cookies: dict[str, str] = {}
+    for header in cookie_headers:
+        cookies.update(cookie_parser(header))
+    token = cookies.get(SESSION_COOKIE)
+    cache = session_cache_of(ctx)
+    if not token or cache is None:
+        return None
+    values = cache.get(hash_token(token))
+    if values is None:
+        return None
+    user = readable_user(values)
+    if not user.is_active or user.must_change_password:
+        return None
+    if ctx.services.get("plex_token_check") is not None and plex_service.token_check_due(
+        user, check_minutes=ctx.settings.plex_token_check_minutes
+    ):
+        return None
+    return user
 
 
 async def get_identity_allowing_password_change(

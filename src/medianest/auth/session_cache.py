@@ -121,10 +121,16 @@ def attach_user(session: Session, values: dict[str, Any]) -> User:
     loaded: User | None = session.identity_map.get(key)
     if loaded is not None:  # already in this unit of work: that object is the user
         return loaded
-    user: User = _USER_MANAGER.new_instance()
-    user.__dict__.update(values)
+    user = readable_user(values)
     make_transient_to_detached(user)
     session.add(user)
+    return user
+
+
+def readable_user(values: dict[str, Any]) -> User:
+    """A transient `User` holding cached values: to read, not to change or save."""
+    user: User = _USER_MANAGER.new_instance()
+    user.__dict__.update(values)
     return user
 
 

@@ -50,7 +50,6 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    record_error(code)
     renderer = getattr(request.app.state, "page_error_renderer", None)
     if renderer is not None and _wants_page(request):
         try:
@@ -58,9 +57,25 @@ def error_response(
         except Exception:  # a broken error page must not turn an error into a hang
             log.exception("page_error_renderer_failed", code=code)
         else:
+            record_error(code)
             for key, value in (headers or {}).items():
                 response.headers[key] = value
             return response
+    return api_error_response(
+        status=status, code=code, message=message, details=details, headers=headers
+    )
+
+
+def api_error_response(
+    *,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error envelope of an API path (counted in the error metrics)."""
+    record_error(code)
     return JSONResponse(error_payload(code, message, details), status_code=status, headers=headers)
 
 

@@ -47,6 +47,12 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+HOT_PATH_ANSWERS = Counter(
+    "medianest_hot_path_answers_total",
+    "Requests answered from memory before FastAPI (see core/hot_path.py), by route template.",
+    ["route"],
+)
+
 HTTP_ERRORS = Counter(
     "medianest_http_errors_total",
     "Error responses, by envelope error code (VALIDATION_ERROR, NOT_FOUND, INTERNAL_ERROR...).",

@@ -41,14 +41,21 @@ class RateLimitResult:
             headers["Retry-After"] = str(max(1, self.reset_after_seconds))
         return headers
 
+    def exceeded(self, message: str | None = None) -> RateLimitExceeded | None:
+        """The error to answer with when this hit was refused, else None."""
+        if self.allowed:
+            return None
+        return RateLimitExceeded(
+            message,
+            limit=self.limit,
+            window_seconds=self.window_seconds,
+            retry_after=self.reset_after_seconds,
+        )
+
     def raise_if_exceeded(self, message: str | None = None) -> None:
-        if not self.allowed:
-            raise RateLimitExceeded(
-                message,
-                limit=self.limit,
-                window_seconds=self.window_seconds,
-                retry_after=self.reset_after_seconds,
-            )
+        error = self.exceeded(message)
+        if error is not None:
+            raise error
 
 
 class RateLimiter:

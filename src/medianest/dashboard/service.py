@@ -7,11 +7,13 @@ of `service_status`.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,18 +28,29 @@ CACHE_KEY = "dashboard:status"
 CACHE_TTL_SECONDS = 60.0
 # Each instance also keeps the aggregate it last read for a second: a busy dashboard then
 # costs no Redis round trip (nor JSON decoding) per request. Pushes stay live; a poll on
-# an instance other than the monitor's may lag a change by at most this long.
+# an instance other than the monitor's may lag a change by this long (plus the grace
+# while one request refreshes the copy and the others keep answering from it).
 LOCAL_COPY_SECONDS = 1.0
+LOCAL_COPY_GRACE_SECONDS = 1.0
 _LOCAL_COPY = "dashboard_status_local_copy"
+_REFRESHING = "dashboard_status_local_copy_refreshing"
 NOT_CHECKED = "Not checked yet"
 # Degraded answers (slow, wrong key) still mean the service is reachable.
 UP_STATES = frozenset({"online", "degraded"})
+
+
+_ENTRIES = TypeAdapter(list[ServiceStatusOut])
 
 
 @dataclass(frozen=True)
 class _LocalCopy:
     entries: list[ServiceStatusOut]
     until: float  # time.monotonic()
+
+    @functools.cached_property
+    def as_json(self) -> bytes:
+        """The entries as the API sends them (made once per copy, on first use)."""
+        return _ENTRIES.dump_json(self.entries, by_alias=True)
 
 
 @dataclass(frozen=True)
@@ -110,16 +123,42 @@ def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
     ctx.services[_LOCAL_COPY] = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
 
 
+def _usable_local_copy(ctx: AppContext) -> _LocalCopy | None:
+    """The local copy while fresh, or while one request is refreshing it (for at most
+    `LOCAL_COPY_GRACE_SECONDS` more): the requests that arrive meanwhile do not all
+    read the cache again."""
+    local: _LocalCopy | None = ctx.services.get(_LOCAL_COPY)
+    if local is None:
+        return None
+    now = time.monotonic()
+    if local.until > now:
+        return local
+    if ctx.services.get(_REFRESHING) and local.until + LOCAL_COPY_GRACE_SECONDS > now:
+        return local
+    return None
+
+
+def local_copy_json(ctx: AppContext) -> bytes | None:
+    """This instance's aggregate, serialized, when `current_status` would answer it
+    without any I/O; else None."""
+    local = _usable_local_copy(ctx)
+    return None if local is None else local.as_json
+
+
 async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
     """The aggregate from the cache, else from the database.
 
     Only the monitor writes the cache: a reader caching what it read could overwrite a
     newer aggregate written between its read and its write.
     """
-    local: _LocalCopy | None = ctx.services.get(_LOCAL_COPY)
-    if local is not None and local.until > time.monotonic():
+    local = _usable_local_copy(ctx)
+    if local is not None:
         return local.entries
-    cached = await ctx.cache.get(CACHE_KEY)
+    ctx.services[_REFRESHING] = True
+    try:
+        cached = await ctx.cache.get(CACHE_KEY)
+    finally:
+        ctx.services.pop(_REFRESHING, None)
     if isinstance(cached, list):
         entries = [ServiceStatusOut.model_validate(item) for item in cached]
         _keep_local_copy(ctx, entries)

@@ -1,0 +1,73 @@
+"""`GET /api/dashboard/status` from memory: what every open dashboard or home-automation
+poller asks for, over and over.
+
+Answers only when a cached session proves the caller (`signed_in_from_memory`) and this
+instance holds a fresh aggregate; otherwise the FastAPI route in `router.py` answers.
+Either way the request counts against the same rate limit, and the answer is the same
+(tests compare both ways).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from starlette.types import Scope, Send
+
+from medianest import API_VERSION
+from medianest.auth.dependencies import (
+    RATE_LIMITED_MESSAGE,
+    count_api_request,
+    signed_in_from_memory,
+)
+from medianest.core.context import AppContext
+from medianest.core.envelope import now_utc
+from medianest.core.handlers import api_error_response
+from medianest.core.hot_path import HotPaths
+from medianest.dashboard import router as dashboard_router
+from medianest.dashboard import service as status_service
+
+PATH = "/api/dashboard/status"
+_TIMESTAMP = TypeAdapter(datetime)
+_META_END = b',"version":' + json.dumps(API_VERSION).encode() + b"}}"
+
+
+async def answer_status(ctx: AppContext, scope: Scope, send: Send) -> bool:
+    data = status_service.local_copy_json(ctx)
+    user = signed_in_from_memory(ctx, scope["headers"]) if data is not None else None
+    if data is None or user is None:
+        return False
+    limit = await count_api_request(ctx, user.id)
+    refused = limit.exceeded(RATE_LIMITED_MESSAGE)
+    if refused is not None:
+        response = api_error_response(
+            status=refused.status_code,
+            code=refused.code,
+            message=refused.message,
+            details=refused.details,
+            headers=refused.headers,
+        )
+        await response(scope, _no_body, send)
+        return True
+    # The envelope around the cached data; `Meta` with its version, timestamp serialized
+    # as pydantic does (a model per request cost more than the rest of this function).
+    timestamp = _TIMESTAMP.dump_json(now_utc())
+    body = b'{"success":true,"data":' + data + b',"meta":{"timestamp":' + timestamp + _META_END
+    headers = [
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", b"application/json"),
+        *((name.lower().encode(), value.encode()) for name, value in limit.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return True
+
+
+async def _no_body() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def install(hot_paths: HotPaths) -> None:
+    route = next(r for r in dashboard_router.router.routes if getattr(r, "path", None) == PATH)
+    hot_paths.register("GET", PATH, answer_status, route=route)
