@@ -56,7 +56,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-BASELINES = {"starlette": "bench.bare_app:app", "fastapi": "bench.bare_fastapi:app"}
+BASELINES = {
+    "starlette": "bench.bare_app:app",
+    "fastapi": "bench.bare_fastapi:app",
+    "request_layer": "bench.bare_request_layer:app",
+}
 
 
 def start_bare(scratch: Path, python: str, name: str) -> tuple[Server, dict[str, Any]]:
@@ -122,13 +126,20 @@ def measure_medianest(
     }
 
 
-def add_ratios(result: dict[str, Any], bare: dict[str, Any], fastapi: dict[str, Any]) -> None:
+def add_ratios(
+    result: dict[str, Any],
+    bare: dict[str, Any],
+    fastapi: dict[str, Any],
+    request_layer: dict[str, Any],
+) -> None:
     for runs in result["endpoints"].values():
         for level, run in runs.items():
             baseline = bare["runs"][level]["requests_per_second"]
             run["ratio_to_bare"] = round(run["requests_per_second"] / baseline, 3)
             framework = fastapi["runs"][level]["requests_per_second"]
             run["ratio_to_fastapi"] = round(run["requests_per_second"] / framework, 3)
+            floor = request_layer["runs"][level]["requests_per_second"]
+            run["ratio_to_request_layer"] = round(run["requests_per_second"] / floor, 3)
 
 
 def run_extras() -> dict[str, Any]:
@@ -159,13 +170,22 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "dashboard_p99_ms_at_50": at_50["p99_ms"] if at_50 else None,
             "dashboard_p99_ok_at_50": bool(at_50) and at_50["p99_ms"] < TARGET_P99_MS_AT_50,
             "idle_rss_ok": result["idle_rss_mb"] < TARGET_IDLE_RSS_MB,
-            # Context for the ratio: what bare FastAPI itself reaches against bare Starlette.
-            "bare_fastapi_ratio_min": min(
-                run["requests_per_second"] / result["bare"]["runs"][level]["requests_per_second"]
-                for level, run in result["bare_fastapi"]["runs"].items()
-            ),
+            # Context for the ratio: what bare FastAPI itself reaches against bare Starlette,
+            # and bare Starlette inside MediaNest's request layer (log line, metrics, headers).
+            "bare_fastapi_ratio_min": _baseline_ratio(result, "bare_fastapi"),
+            "bare_request_layer_ratio_min": _baseline_ratio(result, "bare_request_layer"),
         }
     return checks
+
+
+def _baseline_ratio(result: dict[str, Any], name: str) -> float:
+    return round(
+        min(
+            run["requests_per_second"] / result["bare"]["runs"][level]["requests_per_second"]
+            for level, run in result[name]["runs"].items()
+        ),
+        3,
+    )
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -176,7 +196,7 @@ def print_table(results: dict[str, Any]) -> None:
         f"load average {results['meta']['load_average_at_start'][0]} at start"
     )
     header = f"{'target':<28}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-    header += f"{'errors':>8}{'vs bare':>9}{'vs FastAPI':>12}"
+    header += f"{'errors':>8}{'vs bare':>9}{'vs FastAPI':>12}{'vs layer':>10}"
     print(header)
     print("-" * len(header))
     for backend, result in results["backends"].items():
@@ -188,15 +208,19 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{'bare starlette':<28}{level:>8}{run['requests_per_second']:>10.0f}"
                 f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{'1.00':>9}"
             )
-        for level, run in result["bare_fastapi"]["runs"].items():
-            ratio = (
-                run["requests_per_second"] / result["bare"]["runs"][level]["requests_per_second"]
-            )
-            print(
-                f"{'bare fastapi':<28}{level:>8}{run['requests_per_second']:>10.0f}"
-                f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{ratio:>9.2f}"
-                f"{'1.00':>12}"
-            )
+        for label, key in (
+            ("bare fastapi", "bare_fastapi"),
+            ("bare + request layer", "bare_request_layer"),
+        ):
+            for level, run in result[key]["runs"].items():
+                ratio = (
+                    run["requests_per_second"]
+                    / result["bare"]["runs"][level]["requests_per_second"]
+                )
+                print(
+                    f"{label:<28}{level:>8}{run['requests_per_second']:>10.0f}"
+                    f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}{ratio:>9.2f}"
+                )
         for endpoint, runs in result["endpoints"].items():
             for level, run in runs.items():
                 label = f"{backend} {endpoint}"
@@ -204,6 +228,7 @@ def print_table(results: dict[str, Any]) -> None:
                     f"{label:<28}{level:>8}{run['requests_per_second']:>10.0f}"
                     f"{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['errors']:>8}"
                     f"{run['ratio_to_bare']:>9.2f}{run['ratio_to_fastapi']:>12.2f}"
+                    f"{run['ratio_to_request_layer']:>10.2f}"
                 )
     print()
     print(
@@ -214,7 +239,11 @@ def print_table(results: dict[str, Any]) -> None:
         (r["bare"]["loaded_rss_mb"] for r in results["backends"].values() if "bare" in r),
         default=0.0,
     )
-    for label, baseline in (("bare starlette", bare), ("bare fastapi", results["bare_fastapi"])):
+    for label, baseline in (
+        ("bare starlette", bare),
+        ("bare fastapi", results["bare_fastapi"]),
+        ("bare + request layer", results["bare_request_layer"]),
+    ):
         print(
             f"{label:<28}{'':>14}{baseline['startup_seconds']:>10.2f}"
             f"{baseline['idle_rss_mb']:>13.1f}{loaded if label == 'bare starlette' else 0:>15.1f}"
@@ -258,9 +287,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="medianest-bench-") as scratch_name:
         scratch = Path(scratch_name)
         python = runtime_python() if args.interpreter == "runtime" else sys.executable
-        print("starting bare Starlette and bare FastAPI ...", flush=True)
+        print("starting the baselines (bare Starlette, FastAPI, request layer) ...", flush=True)
         bare, results["bare"] = start_bare(scratch, python, "starlette")
         framework, results["bare_fastapi"] = start_bare(scratch, python, "fastapi")
+        layer, results["bare_request_layer"] = start_bare(scratch, python, "request_layer")
         try:
             candidates: list[backends.Backend | tuple[str, str]] = []
             if "sqlite" in wanted:
@@ -279,17 +309,20 @@ def main(argv: list[str]) -> int:
                 )
                 baseline = measure_bare(bare, levels, args.seconds)
                 framework_baseline = measure_bare(framework, levels, args.seconds)
+                layer_baseline = measure_bare(layer, levels, args.seconds)
                 try:
                     result = measure_medianest(candidate, levels, args.seconds, scratch, python)
                 finally:
                     backends.drop(candidate)
                 result["bare"] = baseline
                 result["bare_fastapi"] = framework_baseline
-                add_ratios(result, baseline, framework_baseline)
+                result["bare_request_layer"] = layer_baseline
+                add_ratios(result, baseline, framework_baseline, layer_baseline)
                 results["backends"][candidate.name] = result
         finally:
             bare.stop()
             framework.stop()
+            layer.stop()
     results["extras"] = {} if args.no_extras else run_extras()
     results["targets"] = targets(results)
     results["meta"]["load_average_at_end"] = [round(n, 2) for n in os.getloadavg()]
