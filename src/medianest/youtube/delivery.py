@@ -42,15 +42,7 @@ CONTEXT_KEY = "youtube_extras_context"
 
 class Deliver(Protocol):
     def __call__(
-        self,
-        plex: PlexClient,
-        *,
-        section_id: str,
-        folder: Path,
-        title: str,
-        file_stems: list[str],
-        existing_collection: str | None,
-        wait_seconds: float,
+        self, plex: PlexClient, request: plex_delivery.DeliveryRequest
     ) -> Awaitable[plex_delivery.Delivered]: ...
 
 
@@ -149,26 +141,18 @@ def _labelled_collection(username: str) -> Deliver:
     """The shared collection for someone who asked for privacy but has no server token."""
 
     async def deliver(
-        plex: PlexClient,
-        *,
-        section_id: str,
-        folder: Path,
-        title: str,
-        file_stems: list[str],
-        existing_collection: str | None,
-        wait_seconds: float,
+        plex: PlexClient, request: plex_delivery.DeliveryRequest
     ) -> plex_delivery.Delivered:
-        delivered = await plex_delivery.deliver(
-            plex,
-            section_id=section_id,
-            folder=folder,
-            title=title,
-            file_stems=file_stems,
-            existing_collection=existing_collection,
-            wait_seconds=wait_seconds,
-        )
+        delivered = await plex_delivery.deliver(plex, request)
         try:
-            await _label(plex, section_id, folder, file_stems, username, wait_seconds=0)
+            await _label(
+                plex,
+                request.section_id,
+                request.folder,
+                request.file_stems,
+                username,
+                wait_seconds=0,
+            )
         except MediaNestError as exc:
             raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc
         return delivered
@@ -180,7 +164,7 @@ async def _label(
     plex: PlexClient,
     section_id: str,
     folder: Path,
-    file_stems: list[str],
+    file_stems: Sequence[str],
     username: str,
     *,
     wait_seconds: float,
@@ -200,25 +184,25 @@ def _private(
     ctx: AppContext, job: YoutubeDownload, user_plex: PlexClient, username: str
 ) -> Deliver:
     async def deliver(
-        plex: PlexClient,
-        *,
-        section_id: str,
-        folder: Path,
-        title: str,
-        file_stems: list[str],
-        existing_collection: str | None,
-        wait_seconds: float,
+        plex: PlexClient, request: plex_delivery.DeliveryRequest
     ) -> plex_delivery.Delivered:
         try:
-            await plex.refresh_section(section_id, path=str(folder))
+            await plex.refresh_section(request.section_id, path=str(request.folder))
             keys = await _label(
-                plex, section_id, folder, file_stems, username, wait_seconds=wait_seconds
+                plex,
+                request.section_id,
+                request.folder,
+                request.file_stems,
+                username,
+                wait_seconds=request.wait_seconds,
             )
-            playlist_id = await _fill_playlist(ctx, job, user_plex, title, keys)
+            playlist_id = await _fill_playlist(ctx, job, user_plex, request.title, keys)
         except MediaNestError as exc:
             raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc
         log.info("youtube_plex_playlist", playlist_id=playlist_id, items=len(keys))
-        return plex_delivery.Delivered(existing_collection, len(keys), len(file_stems))
+        return plex_delivery.Delivered(
+            request.existing_collection, len(keys), len(request.file_stems)
+        )
 
     return deliver
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,18 @@ MAX_LOOK_DELAY = 5.0
 
 class DeliveryFailed(Exception):
     """Plex could not be updated; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """A finished download to hand to Plex: where its files are and what they are called."""
+
+    section_id: str
+    folder: Path
+    title: str
+    file_stems: tuple[str, ...]
+    existing_collection: str | None
+    wait_seconds: float
 
 
 @dataclass(frozen=True)
@@ -71,33 +84,29 @@ async def find_section(plex: PlexClient, folder: Path, configured: str | None) -
     raise DeliveryFailed("no Plex library holds the download folder (set youtubeSectionId)")
 
 
-async def deliver(
-    plex: PlexClient,
-    *,
-    section_id: str,
-    folder: Path,
-    title: str,
-    file_stems: list[str],
-    existing_collection: str | None,
-    wait_seconds: float,
-) -> Delivered:
+async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
     """Refresh, wait (bounded) for the items, then create or extend the collection."""
+    section_id = request.section_id
     try:
-        await plex.refresh_section(section_id, path=str(folder))
-        items = await _wait_for_items(plex, section_id, folder, file_stems, wait_seconds)
+        await plex.refresh_section(section_id, path=str(request.folder))
+        items = await _wait_for_items(
+            plex, section_id, request.folder, request.file_stems, request.wait_seconds
+        )
         if not items:
             raise DeliveryFailed("Plex did not list the downloaded files in time")
         keys = [item.rating_key for item in items]
-        collection_id = existing_collection or await _collection_named(plex, section_id, title)
+        collection_id = request.existing_collection or await _collection_named(
+            plex, section_id, request.title
+        )
         if collection_id is None:
-            collection = await plex.create_collection(section_id, title, keys)
+            collection = await plex.create_collection(section_id, request.title, keys)
             collection_id = collection.rating_key
         else:
             await plex.add_to_collection(collection_id, keys)
     except MediaNestError as exc:
         raise DeliveryFailed(f"Plex: {exc.message}") from exc
     log.info("youtube_plex_collection", collection_id=collection_id, items=len(keys))
-    return Delivered(collection_id, len(items), len(file_stems))
+    return Delivered(collection_id, len(items), len(request.file_stems))
 
 
 async def remove_collection(plex: PlexClient, collection_id: str) -> None:
@@ -108,7 +117,7 @@ async def remove_collection(plex: PlexClient, collection_id: str) -> None:
 
 
 async def _wait_for_items(
-    plex: PlexClient, section_id: str, folder: Path, stems: list[str], wait_seconds: float
+    plex: PlexClient, section_id: str, folder: Path, stems: Sequence[str], wait_seconds: float
 ) -> list[PlexItem]:
     deadline = time.monotonic() + wait_seconds
     delay = FIRST_LOOK_DELAY

@@ -246,15 +246,15 @@ class JobRunner:
                     plex, folder, plex_delivery.configured_section(self.settings, self.services)
                 )
                 deliver = await delivery.deliverer(self.services, job)  # playlist or collection
-                delivered = await deliver(
-                    plex,
+                request = plex_delivery.DeliveryRequest(
                     section_id=section,
                     folder=folder,
                     title=view.title or folder.name,
-                    file_stems=[Path(i["file"]).stem for i in completed],
+                    file_stems=tuple(Path(i["file"]).stem for i in completed),
                     existing_collection=job.plex_collection_id,
                     wait_seconds=self.settings.plex_scan_wait_seconds,
                 )
+                delivered = await deliver(plex, request)
                 collection_id = delivered.collection_id
             except plex_delivery.DeliveryFailed as exc:
                 note = f"Downloaded, but the Plex collection was not updated: {exc}"
