@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +14,10 @@ import pytest
 from sqlalchemy import event, select
 
 from medianest.app import MediaNestApp
+from medianest.auth import session_cache
 from medianest.auth.models import User
 from medianest.auth.session_cache import SessionCache, session_cache_of, unregister
+from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.factories.users import create_user, make_client, signed_in_client
@@ -127,7 +130,13 @@ async def test_a_read_that_started_before_an_invalidation_is_not_cached(
         assert user is not None
         generation = cache.generation
         cache.invalidate({str(alice.id)})  # a commit elsewhere, between read and put
-        cache.put("some-hash", user, generation=generation, valid_until=_far_future())
+        cache.put(
+            "some-hash",
+            user,
+            generation=generation,
+            valid_until=_far_future(),
+            session_ends=_far_future(),
+        )
     assert cache.get("some-hash") is None
 
 
@@ -194,3 +203,58 @@ async def test_a_hit_in_a_unit_of_work_that_already_holds_the_user_reuses_that_o
         assert found is not None
         assert found[0] is None  # from the cache: the session row was not read
         assert found[1] is loaded
+
+
+async def test_an_expired_entry_serves_others_only_while_one_request_re_reads_it(
+    app: MediaNestApp, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SessionCache(ttl_seconds=0.05)
+    later = utcnow() + timedelta(hours=1)
+
+    def keep(session_ends: datetime = later) -> None:
+        cache.put(
+            "hash", alice, generation=cache.generation, valid_until=later, session_ends=session_ends
+        )
+
+    keep()
+    assert cache.get("hash") is not None
+    await asyncio.sleep(0.06)
+    assert cache.get("hash") is None  # expired and nobody re-reading: the caller reads
+    cache.begin_refresh("hash")
+    assert cache.get("hash") is not None  # the session's other requests keep using it
+    monkeypatch.setattr(session_cache, "REFRESH_GRACE_SECONDS", 0.0)
+    assert cache.get("hash") is None  # never past the grace (a re-read that failed)
+    monkeypatch.undo()
+    cache.begin_refresh("hash")
+    cache.invalidate({str(alice.id)}, broadcast=False)
+    assert cache.get("hash") is None  # an invalidation wins over a re-read in flight
+    keep(session_ends=utcnow() + timedelta(milliseconds=30))
+    await asyncio.sleep(0.06)
+    cache.begin_refresh("hash")
+    assert cache.get("hash") is None  # never past the session's own end
+
+
+@pytest.mark.parametrize("hot_paths", [True, False], ids=["hot-path", "fastapi-only"])
+async def test_requests_arriving_together_after_expiry_read_the_session_once(
+    make_settings: Callable[..., Settings],
+    app_factory: Callable[[Settings], Any],
+    hot_paths: bool,
+) -> None:
+    app: MediaNestApp = await app_factory(make_settings(session_cache_seconds=0.2))
+    app.hot_paths.enabled = hot_paths
+    alice = await create_user(app, "alice")
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/dashboard/status")).status_code == 200
+        await asyncio.sleep(0.3)  # the entry's time is up
+        counter = StatementCounter(app)
+        try:
+            answers = await asyncio.gather(
+                *(client.get("/api/dashboard/status") for _ in range(20))
+            )
+        finally:
+            counter.close()
+    assert [a.status_code for a in answers] == [200] * 20
+    session_reads = [
+        s for s in counter.statements if "auth_sessions" in s and "SELECT" in s.upper()
+    ]
+    assert len(session_reads) == 1, session_reads

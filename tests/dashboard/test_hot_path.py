@@ -250,7 +250,13 @@ async def test_memory_vouches_only_for_an_active_user(app: MediaNestApp, alice: 
     def cache_alice(status: str) -> None:
         alice.status = status
         until = utcnow() + timedelta(minutes=5)
-        cache.put(hash_token(token), alice, generation=cache.generation, valid_until=until)
+        cache.put(
+            hash_token(token),
+            alice,
+            generation=cache.generation,
+            valid_until=until,
+            session_ends=until,
+        )
 
     cache_alice("disabled")  # resolve_session never caches one; memory must not trust it
     assert signed_in_from_memory(app.ctx, headers) is None

@@ -47,11 +47,18 @@ _USER_COLUMNS = tuple(attr.key for attr in _USER_MAPPER.column_attrs)
 _USER_MANAGER = _USER_MAPPER.class_manager
 
 
+# When an entry's time is up, the first request re-reads it; for at most this long the
+# session's other requests keep using the entry meanwhile (never past the session's
+# expiry), instead of all reading — and, at a touch, all writing — the same row at once.
+REFRESH_GRACE_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class _Entry:
     user_values: dict[str, Any]
     user_id: uuid.UUID
     valid_until: float  # time.monotonic()
+    session_ends: float  # time.monotonic() past which the session is over
 
 
 class SessionCache:
@@ -61,6 +68,7 @@ class SessionCache:
         self.ttl_seconds = ttl_seconds
         self._max_entries = max_entries
         self._entries: dict[str, _Entry] = {}
+        self._refreshing: dict[str, float] = {}  # token hash -> when its re-read began
         self.generation = 0
         self._publish: Callable[[str], None] | None = None
 
@@ -69,25 +77,59 @@ class SessionCache:
         return self.ttl_seconds > 0
 
     def get(self, token_hash: str) -> dict[str, Any] | None:
+        """The cached user values: while the entry is valid, or while another request
+        re-reads it (see `begin_refresh`), for `REFRESH_GRACE_SECONDS` at most."""
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
-        if entry.valid_until <= time.monotonic():
-            self._entries.pop(token_hash, None)
+        now = time.monotonic()
+        if entry.valid_until > now:
+            return entry.user_values
+        started = self._refreshing.get(token_hash)
+        if started is None or now - started >= REFRESH_GRACE_SECONDS:
             return None
-        return entry.user_values
+        return entry.user_values if now < entry.session_ends else None
 
-    def put(self, token_hash: str, user: User, *, generation: int, valid_until: datetime) -> None:
-        """Keep a resolution, unless something was invalidated since it was read."""
+    def begin_refresh(self, token_hash: str) -> None:
+        """The caller is re-reading an expired entry: others may keep using it meanwhile.
+        Ends with `put` or `forget` (or, if the re-read fails, with the grace period)."""
+        if token_hash in self._entries:
+            self._refreshing[token_hash] = time.monotonic()
+
+    def forget(self, token_hash: str) -> None:
+        self._entries.pop(token_hash, None)
+        self._refreshing.pop(token_hash, None)
+
+    def put(
+        self,
+        token_hash: str,
+        user: User,
+        *,
+        generation: int,
+        valid_until: datetime,
+        session_ends: datetime,
+    ) -> None:
+        """Keep a resolution until `valid_until` (and the TTL), unless something was
+        invalidated since it was read; never served past `session_ends`."""
         if not self.enabled or generation != self.generation:
+            self.forget(token_hash)
             return
-        seconds_left = min(self.ttl_seconds, (valid_until - utcnow()).total_seconds())
+        now_utc = utcnow()
+        session_seconds = (session_ends - now_utc).total_seconds()
+        seconds_left = min(
+            self.ttl_seconds, session_seconds, (valid_until - now_utc).total_seconds()
+        )
         if seconds_left <= 0:
+            self.forget(token_hash)
             return
-        if len(self._entries) >= self._max_entries:
-            self._entries.pop(next(iter(self._entries)))  # the oldest insertion
+        if token_hash not in self._entries and len(self._entries) >= self._max_entries:
+            self.forget(next(iter(self._entries)))  # the oldest insertion
         values = {key: getattr(user, key) for key in _USER_COLUMNS}
-        self._entries[token_hash] = _Entry(values, user.id, time.monotonic() + seconds_left)
+        now = time.monotonic()
+        self._entries[token_hash] = _Entry(
+            values, user.id, now + seconds_left, now + session_seconds
+        )
+        self._refreshing.pop(token_hash, None)
 
     def invalidate(self, targets: set[str], *, broadcast: bool = True) -> None:
         """Drop entries of the given user ids (str) or session hashes; `*` drops all."""
@@ -96,10 +138,11 @@ class SessionCache:
         self.generation += 1
         if _ALL in targets:
             self._entries.clear()
+            self._refreshing.clear()
         else:
             for key, entry in list(self._entries.items()):
                 if key in targets or str(entry.user_id) in targets:
-                    self._entries.pop(key, None)
+                    self.forget(key)
         if broadcast and self._publish is not None:
             self._publish(json.dumps(sorted(targets)))
 

@@ -72,6 +72,7 @@ async def resolve_session(
         if cached is not None:
             return None, attach_user(session.sync_session, cached)
         generation = cache.generation
+        cache.begin_refresh(token_hash)  # the session's other requests need not read too
     # One round trip for both rows.
     found = (
         await session.execute(
@@ -81,20 +82,28 @@ async def resolve_session(
         )
     ).first()
     if found is None:
+        if cache is not None:
+            cache.forget(token_hash)
         return None
     row, user = found
     now = utcnow()
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if row.expires_at <= now or idle_limit <= now:
-        await session.delete(row)
+        await session.delete(row)  # its commit drops the cache entry everywhere
         return None
     if now - row.last_seen_at > _TOUCH_INTERVAL:
         row.last_seen_at = now
-    if cache is not None and user.is_active:
+        idle_limit = now + timedelta(minutes=settings.session_idle_minutes)
+    if cache is not None and not user.is_active:
+        cache.forget(token_hash)
+    elif cache is not None:
         # Until the row needs its next touch (which also bounds the idle check).
-        touch_due = row.last_seen_at + _TOUCH_INTERVAL
         cache.put(
-            token_hash, user, generation=generation, valid_until=min(touch_due, row.expires_at)
+            token_hash,
+            user,
+            generation=generation,
+            valid_until=row.last_seen_at + _TOUCH_INTERVAL,
+            session_ends=min(row.expires_at, idle_limit),
         )
     return row, user
 
