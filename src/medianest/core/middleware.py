@@ -10,7 +10,6 @@ import json
 import random
 import re
 import time
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,6 +48,20 @@ def _correlation_id(scope: Scope) -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
+def _with_our_headers(headers: list[tuple[bytes, bytes]], correlation: bytes) -> None:
+    """Add the correlation id and the security headers the response did not set itself
+    (ASGI header names are lower-case)."""
+    headers.append((_CORRELATION_HEADER_BYTES, correlation))
+    present = {name for name, _ in headers} & _SECURITY_HEADER_NAMES
+    if present:
+        headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    else:
+        headers.extend(SECURITY_HEADERS)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -58,20 +71,21 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         correlation_id = _correlation_id(scope)
+        correlation = correlation_id.encode()
         scope.setdefault("state", {})["correlation_id"] = correlation_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        # Reset, not cleared, at the end: the request's own binding goes, nothing else.
+        bound = structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         started = time.perf_counter()
-        status_holder: dict[str, Any] = {"status": 500, "started": False}
+        status = 500
+        response_started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["started"] = True
-                headers = list(message.get("headers", []))
-                headers.append((_CORRELATION_HEADER_BYTES, correlation_id.encode()))
-                existing = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in existing)
+                status = message["status"]
+                response_started = True
+                headers = list(message.get("headers", ()))
+                _with_our_headers(headers, correlation)
                 message["headers"] = headers
             await send(message)
 
@@ -79,7 +93,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled_exception", path=scope.get("path"))
-            if not status_holder["started"]:
+            if not response_started:
                 body = json.dumps(
                     error_payload(
                         "INTERNAL_ERROR",
@@ -98,16 +112,17 @@ class RequestContextMiddleware:
                     }
                 )
                 await send({"type": "http.response.body", "body": body})
-            status_holder["status"] = 500
+            status = 500
         finally:
             path = scope.get("path", "")
-            record_request(scope, status_holder["status"], time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            record_request(scope, status, seconds)
             if not path.startswith("/static/"):
                 log.info(
                     "request",
                     method=scope.get("method"),
                     path=path,
-                    status=status_holder["status"],
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    status=status,
+                    duration_ms=round(seconds * 1000, 2),
                 )
-            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.reset_contextvars(**bound)
