@@ -73,13 +73,21 @@ def start_bare(scratch: Path, python: str, name: str) -> tuple[Server, dict[str,
     }
 
 
+# Each cell is preceded by this much load at the same concurrency, not measured: a new
+# wrk run opens all its connections at once, and the first requests on fresh
+# connections are not what a steady client sees (baselines and MediaNest alike).
+WARM_UP_SECONDS = 1.0
+
+
+def measure_cell(url: str, connections: int, seconds: float, headers: dict[str, str]) -> Any:
+    run_load(url, connections=connections, seconds=WARM_UP_SECONDS, headers=headers)
+    return run_load(url, connections=connections, seconds=seconds, headers=headers)
+
+
 def measure_bare(server: Server, levels: list[int], seconds: float) -> dict[str, Any]:
     """The baseline, measured again right before each backend so both see the same machine."""
     with PeakRss(server) as peak:
-        runs = {
-            str(c): run_load(server.url + "/bare", connections=c, seconds=seconds, headers={})
-            for c in levels
-        }
+        runs = {str(c): measure_cell(server.url + "/bare", c, seconds, {}) for c in levels}
     return {
         "loaded_rss_mb": round(peak.peak / MB, 1),
         "runs": {c: r.as_dict() for c, r in runs.items()},
@@ -108,11 +116,8 @@ def measure_medianest(
         endpoints: dict[str, dict[str, Any]] = {}
         with PeakRss(server) as peak:
             for name, path in ENDPOINTS.items():
-                run_load(server.url + path, connections=10, seconds=1, headers=headers)
                 endpoints[name] = {
-                    str(c): run_load(
-                        server.url + path, connections=c, seconds=seconds, headers=headers
-                    ).as_dict()
+                    str(c): measure_cell(server.url + path, c, seconds, headers).as_dict()
                     for c in levels
                 }
     finally:
