@@ -245,7 +245,8 @@ async def test_memory_vouches_only_for_an_active_user(app: MediaNestApp, alice: 
     cache = session_cache_of(app.ctx)
     assert cache is not None
     token = "a-session-token-only-this-test-knows"
-    headers = [(b"cookie", f"{SESSION_COOKIE}={token}".encode())]
+    cookie = (b"cookie", f"{SESSION_COOKIE}={token}".encode())
+    scope: dict[str, Any] = {"type": "http", "headers": [cookie]}
 
     def cache_alice(status: str) -> None:
         alice.status = status
@@ -259,8 +260,9 @@ async def test_memory_vouches_only_for_an_active_user(app: MediaNestApp, alice: 
         )
 
     cache_alice("disabled")  # resolve_session never caches one; memory must not trust it
-    assert signed_in_from_memory(app.ctx, headers) is None
+    assert signed_in_from_memory(app.ctx, scope) is None
     cache_alice("active")
-    found = signed_in_from_memory(app.ctx, headers)
+    found = signed_in_from_memory(app.ctx, scope)
     assert found is not None and found.id == alice.id
-    assert signed_in_from_memory(app.ctx, [(b"authorization", b"Bearer x"), *headers]) is None
+    with_bearer = {**scope, "headers": [(b"authorization", b"Bearer x"), cookie]}
+    assert signed_in_from_memory(app.ctx, with_bearer) is None

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import cookie_parser
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from medianest.auth import plex_service
 from medianest.auth import sessions as session_store
@@ -129,7 +130,7 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
     return await ctx.rate_limiter.hit(f"api:{user_id}", limit=per_minute, window_seconds=60)
 
 
-def signed_in_from_memory(ctx: AppContext, headers: list[tuple[bytes, bytes]]) -> User | None:
+def signed_in_from_memory(ctx: AppContext, scope: Scope) -> User | None:
     """The caller of a GET when memory alone proves it, else None (then ask `_signed_in`).
 
     Only a cookie session found in the session cache, for an active user with nothing
@@ -137,16 +138,10 @@ def signed_in_from_memory(ctx: AppContext, headers: list[tuple[bytes, bytes]]) -
     bearer tokens, remember-me, expired or unknown sessions — needs the database and
     its errors, and is left to the dependencies above. The user is for reading only.
     """
-    cookie_headers: list[str] = []
-    for name, value in headers:
-        if name == b"authorization":
-            return None
-        if name == b"cookie":
-            cookie_headers.append(value.decode("latin-1"))
-    cookies: dict[str, str] = {}
-    for header in cookie_headers:
-        cookies.update(cookie_parser(header))
-    token = cookies.get(SESSION_COOKIE)
+    connection = HTTPConnection(scope)  # the same header and cookie parsing as `Request`
+    if "authorization" in connection.headers:
+        return None
+    token = connection.cookies.get(SESSION_COOKIE)
     cache = session_cache_of(ctx)
     if not token or cache is None:
         return None

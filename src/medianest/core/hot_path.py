@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from medianest.core.context import AppContext
 from medianest.core.metrics import HOT_PATH_ANSWERS
 
-# (context, scope, send) -> True when it answered, False to let FastAPI answer.
-HotHandler = Callable[[AppContext, Scope, Send], Awaitable[bool]]
+# (context, scope, receive, send) -> True when it answered, False to let FastAPI answer.
+HotHandler = Callable[[AppContext, Scope, Receive, Send], Awaitable[bool]]
 
 
 class HotPaths:
@@ -45,7 +45,7 @@ class HotPaths:
             ctx = self._context() if found is not None else None
             if found is not None and ctx is not None and not scope.get("query_string"):
                 scope["route"] = found.route
-                if await found.handler(ctx, scope, send):
+                if await found.handler(ctx, scope, receive, send):
                     found.answered.inc()
                     return
                 del scope["route"]

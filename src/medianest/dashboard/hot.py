@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 
 from pydantic import TypeAdapter
-from starlette.types import Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from medianest import API_VERSION
 from medianest.auth.dependencies import (
@@ -33,9 +33,9 @@ _TIMESTAMP = TypeAdapter(datetime)
 _META_END = b',"version":' + json.dumps(API_VERSION).encode() + b"}}"
 
 
-async def answer_status(ctx: AppContext, scope: Scope, send: Send) -> bool:
+async def answer_status(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> bool:
     data = status_service.local_copy_json(ctx)
-    user = signed_in_from_memory(ctx, scope["headers"]) if data is not None else None
+    user = signed_in_from_memory(ctx, scope) if data is not None else None
     if data is None or user is None:
         return False
     limit = await count_api_request(ctx, user.id)
@@ -48,7 +48,7 @@ async def answer_status(ctx: AppContext, scope: Scope, send: Send) -> bool:
             details=refused.details,
             headers=refused.headers,
         )
-        await response(scope, _no_body, send)
+        await response(scope, receive, send)
         return True
     # The envelope around the cached data; `Meta` with its version, timestamp serialized
     # as pydantic does (a model per request cost more than the rest of this function).
@@ -62,10 +62,6 @@ async def answer_status(ctx: AppContext, scope: Scope, send: Send) -> bool:
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
     return True
-
-
-async def _no_body() -> dict[str, object]:
-    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def install(hot_paths: HotPaths) -> None:
