@@ -39,7 +39,7 @@ from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.hot_path import HotPaths
-from medianest.core.logging import get_logger
+from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
 from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
@@ -162,6 +162,7 @@ def create_app(
         ctx = await build_context(settings, realtime, run_migrations=run_migrations)
         app.state.ctx = ctx
         async with AsyncExitStack() as stack:
+            stack.callback(request_log.flush)  # last: the lines of the final requests
             stack.push_async_callback(close_context, ctx)
             for starter in _background_starters(settings):
                 stop = await starter(ctx)

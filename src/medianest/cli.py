@@ -97,6 +97,7 @@ def serve(
             reload=True,
             log_config=None,
             access_log=False,
+            server_header=False,
         )
         return
     uvicorn.run(
@@ -105,6 +106,7 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
+        server_header=False,  # no "server: uvicorn": nothing to fingerprint
         proxy_headers=True,
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         ws="websockets-sansio",

@@ -258,3 +258,20 @@ async def test_requests_arriving_together_after_expiry_read_the_session_once(
         s for s in counter.statements if "auth_sessions" in s and "SELECT" in s.upper()
     ]
     assert len(session_reads) == 1, session_reads
+
+
+async def test_the_readable_user_is_built_once_per_entry_and_never_outlives_it(
+    app: MediaNestApp, alice: User
+) -> None:
+    cache = SessionCache(ttl_seconds=60)
+    later = utcnow() + timedelta(hours=1)
+    cache.put("hash", alice, generation=cache.generation, valid_until=later, session_ends=later)
+    first = cache.get_readable("hash")
+    assert first is not None and first.username == "alice" and first.id == alice.id
+    assert cache.get_readable("hash") is first  # shared: the hot path builds nothing
+    alice.role = "admin"  # a changed row comes back as a new entry (after invalidation)
+    cache.put("hash", alice, generation=cache.generation, valid_until=later, session_ends=later)
+    second = cache.get_readable("hash")
+    assert second is not first and second is not None and second.role == "admin"
+    cache.invalidate({str(alice.id)}, broadcast=False)
+    assert cache.get_readable("hash") is None

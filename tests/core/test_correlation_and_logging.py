@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from medianest.core.logging import REDACTED, configure_logging, redact_text, redact_value
+from medianest.core.logging import (
+    _MAYBE_SECRET,
+    REDACTED,
+    _may_hold_secret,
+    _stamp_utc,
+    configure_logging,
+    get_logger,
+    redact_text,
+    redact_value,
+    request_log,
+)
 
 
 async def test_correlation_id_is_generated_when_absent(client):
@@ -35,6 +52,7 @@ def json_log_capture(tmp_path):
 
 async def test_request_log_line_carries_the_correlation_id(client, json_log_capture):
     await client.get("/api/health", headers={"X-Correlation-ID": "trace-me-42"})
+    request_log.flush()  # request lines are written once per event-loop iteration
     for handler in logging.getLogger().handlers:
         handler.flush()
     lines = [json.loads(line) for line in json_log_capture.read_text().splitlines()]
@@ -51,6 +69,7 @@ async def test_a_request_carrying_tokens_logs_no_token(client, json_log_capture)
     logging.getLogger("medianest.test").info(
         "outbound call to http://plex:32400/library?X-Plex-Token=%s", secret
     )
+    request_log.flush()  # request lines are written once per event-loop iteration
     for handler in logging.getLogger().handlers:
         handler.flush()
     text = json_log_capture.read_text()
@@ -82,3 +101,83 @@ def test_secret_keys_are_redacted_whatever_their_value():
         "headers": {"Authorization": REDACTED, "Cookie": REDACTED, "X-Api-Key": REDACTED},
         "password": REDACTED,
     }
+
+
+# --- the request line: built without structlog's call path, written once per loop turn
+
+
+class _Lines(logging.Handler):
+    """Each record's text as the root handlers would write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.writes.append(self.format(record))
+
+
+@pytest.fixture
+def written() -> Iterator[_Lines]:
+    configure_logging(level="INFO", fmt="json")
+    handler = _Lines()
+    ours = next(h for h in logging.getLogger().handlers if getattr(h, "_medianest", False))
+    handler.setFormatter(ours.formatter)
+    logging.getLogger().addHandler(handler)
+    yield handler
+    logging.getLogger().removeHandler(handler)
+
+
+def test_the_request_line_is_the_line_structlog_writes(written):
+    bound = structlog.contextvars.bind_contextvars(correlation_id="c-1")
+    try:
+        fields = {"method": "GET", "path": "/api/x", "status": 200, "duration_ms": 1.5}
+        get_logger("medianest.request").info("request", **fields)
+        request_log.request(**fields)  # no event loop running: written at once
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+    general, fast = (json.loads(text) for text in written.writes)
+    assert general.pop("timestamp") <= fast.pop("timestamp")
+    assert fast == general
+    assert list(fast) == list(general)  # same key order too
+
+
+def test_the_request_line_is_redacted(written):
+    request_log.request(
+        method="GET", path="/api/x/token=s3cr3tvalue/more", status=404, duration_ms=0.1
+    )
+    assert "s3cr3tvalue" not in written.writes[0]
+    assert json.loads(written.writes[0])["path"] == f"/api/x/token={REDACTED}"
+
+
+async def test_request_lines_of_one_loop_iteration_are_written_together(written):
+    for status in (200, 201, 404):
+        request_log.request(method="GET", path="/p", status=status, duration_ms=0.1)
+    assert written.writes == []  # pending until the loop turns
+    await asyncio.sleep(0)
+    assert len(written.writes) == 1
+    lines = [json.loads(line) for line in written.writes[0].split("\n")]
+    assert [line["status"] for line in lines] == [200, 201, 404]
+    request_log.request(method="GET", path="/q", status=200, duration_ms=0.1)
+    request_log.flush()  # what shutdown does
+    assert json.loads(written.writes[1])["path"] == "/q"
+
+
+def test_timestamps_are_iso_utc_with_microseconds(monkeypatch):
+    monkeypatch.setattr(time, "time_ns", lambda: 1_700_000_000_123_456_789)
+    assert _stamp_utc(None, "info", {})["timestamp"] == "2023-11-14T22:13:20.123456Z"
+    monkeypatch.setattr(time, "time_ns", lambda: 1_700_000_001_000_000_000)
+    assert _stamp_utc(None, "info", {})["timestamp"] == "2023-11-14T22:13:21.000000Z"
+    monkeypatch.undo()
+    stamped = datetime.fromisoformat(_stamp_utc(None, "info", {})["timestamp"])
+    assert abs((datetime.now(UTC) - stamped).total_seconds()) < 1
+
+
+@given(st.text())
+def test_the_quick_secret_check_agrees_with_a_case_insensitive_search(text):
+    assert _may_hold_secret(text) == (_MAYBE_SECRET.search(text) is not None)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_the_quick_secret_check_agrees_on_ascii(text):
+    assert _may_hold_secret(text) == (_MAYBE_SECRET.search(text) is not None)

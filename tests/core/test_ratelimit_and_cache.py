@@ -8,6 +8,7 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
+from medianest.core import ratelimit
 from medianest.core.cache import MemoryCache, RedisCache
 from medianest.core.ratelimit import RateLimiter
 from tests.conftest import redis_reachable, unavailable
@@ -108,3 +109,100 @@ async def test_api_rate_limit_refuses_the_101st_request_in_a_minute(alice_client
     statuses = [(await alice_client.get("/api/auth/session")).status_code for _ in range(101)]
     assert statuses[:100] == [200] * 100
     assert statuses[100] == 429
+
+
+# --- leased hits (a user's API requests): counted in the store a lease at a time ------
+
+
+def count_store_calls(limiter: RateLimiter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The cost of each call `hit(..., leased=True)` made to the store."""
+    costs: list[int] = []
+    store_hit = limiter._hit
+
+    async def counted(key: str, *, limit: int, window_seconds: int, cost: int = 1):
+        costs.append(cost)
+        return await store_hit(key, limit=limit, window_seconds=window_seconds, cost=cost)
+
+    monkeypatch.setattr(limiter, "_hit", counted)
+    return costs
+
+
+async def test_200_concurrent_leased_hits_on_a_limit_of_50_allow_exactly_50(limiter):
+    results = await asyncio.gather(
+        *[limiter.hit("api", limit=50, window_seconds=60, leased=True) for _ in range(200)]
+    )
+    allowed = [result for result in results if result.allowed]
+    assert len(allowed) == 50
+    # Every allowed hit reports its own count, as if each had gone to the store.
+    assert sorted(result.remaining for result in allowed) == list(range(50))
+    assert all(result.headers["X-RateLimit-Remaining"] == "0" for result in results[50:])
+
+
+async def test_a_burst_of_leased_hits_goes_to_the_store_far_less_often(limiter, monkeypatch):
+    costs = count_store_calls(limiter, monkeypatch)
+    remaining = []
+    for _ in range(300):
+        result = await limiter.hit("busy", limit=100_000, window_seconds=60, leased=True)
+        assert result.allowed
+        remaining.append(result.remaining)
+    assert remaining == list(range(100_000 - 1, 100_000 - 301, -1))  # one less each time
+    assert sum(costs) >= 300 and len(costs) <= 10  # leases doubled: 1, 2, 4, ... 100
+    assert max(costs) == 100  # never more than MAX_LEASE at once
+
+
+async def test_a_lease_is_never_more_than_a_twentieth_of_the_limit(limiter, monkeypatch):
+    costs = count_store_calls(limiter, monkeypatch)
+    for _ in range(60):
+        await limiter.hit("small", limit=60, window_seconds=60, leased=True)
+    assert max(costs) == 3  # 60 // LEASE_SHARE_OF_LIMIT
+    refused = await limiter.hit("small", limit=60, window_seconds=60, leased=True)
+    assert not refused.allowed and refused.headers["Retry-After"]
+
+
+async def test_two_instances_sharing_the_store_never_allow_more_than_the_limit():
+    if not redis_reachable(REDIS_TEST_URL):
+        unavailable("Redis")
+    namespace = f"t{uuid.uuid4().hex}"
+    first, second = RateLimiter(REDIS_TEST_URL, namespace), RateLimiter(REDIS_TEST_URL, namespace)
+    allowed = 0
+    for round_ in range(600):  # 3x the limit, alternating and in bursts
+        instance = first if (round_ // 7) % 2 == 0 else second
+        result = await instance.hit("shared", limit=200, window_seconds=60, leased=True)
+        allowed += result.allowed
+    # Every hit handed out was counted before; each instance used up its own lease.
+    assert allowed == 200
+
+
+async def test_unused_leased_hits_expire_and_stay_counted(limiter, monkeypatch):
+    monkeypatch.setattr(ratelimit, "LEASE_SECONDS", 0.5)
+    costs = count_store_calls(limiter, monkeypatch)
+    for _ in range(7):
+        await limiter.hit("idle", limit=2000, window_seconds=60, leased=True)
+    held = await limiter.hit("idle", limit=2000, window_seconds=60, leased=True)
+    assert costs == [1, 2, 4, 8]  # the 8th hit took a lease of 8: 7 left
+    await asyncio.sleep(0.6)
+    after = await limiter.hit("idle", limit=2000, window_seconds=60, leased=True)
+    # The 7 left in the expired lease are not handed out, and the store still counts
+    # them: stricter, never looser. The next lease is what the last one used (1).
+    assert costs[-1] == 1
+    assert after.remaining == held.remaining - 7 - 1
+
+
+async def test_a_changed_limit_applies_at_once_to_a_leased_key(limiter):
+    for _ in range(20):
+        assert (await limiter.hit("changed", limit=1000, window_seconds=60, leased=True)).allowed
+    # A limit is its own count (as without leases): the units leased under 1000 are not
+    # handed out under 5.
+    lowered = [
+        await limiter.hit("changed", limit=5, window_seconds=60, leased=True) for _ in range(6)
+    ]
+    assert [result.allowed for result in lowered] == [True] * 5 + [False]
+    assert [result.remaining for result in lowered[:5]] == [4, 3, 2, 1, 0]
+
+
+async def test_clear_drops_the_lease_with_the_count(limiter):
+    for _ in range(20):
+        await limiter.hit("cleared", limit=1000, window_seconds=60, leased=True)
+    await limiter.clear("cleared", limit=1000, window_seconds=60)
+    result = await limiter.hit("cleared", limit=1000, window_seconds=60, leased=True)
+    assert result.remaining == 999

@@ -59,8 +59,12 @@ async def test_200_concurrent_requests_against_a_limit_of_50_give_exactly_50_ans
         elapsed = time.perf_counter() - started
 
     assert Counter(a.status_code for a in answers) == {200: LIMIT, 429: CONCURRENT - LIMIT}
+    # Counted in leases (core/ratelimit.py) or not, each answer saw its own count.
+    remaining = sorted(int(a.headers["X-RateLimit-Remaining"]) for a in answers if a.is_success)
+    assert remaining == list(range(LIMIT))
     for answer in answers:
         assert answer.headers["X-RateLimit-Limit"] == str(LIMIT)
+        assert "server" not in answer.headers  # `medianest serve` does not name its server
         if answer.status_code == 429:
             assert answer.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
             assert 1 <= int(answer.headers["Retry-After"]) <= 60

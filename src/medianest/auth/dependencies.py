@@ -14,14 +14,14 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import HTTPConnection
+from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from medianest.auth import plex_service
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.auth.session_cache import readable_user, session_cache_of
+from medianest.auth.session_cache import session_cache_of
 from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep, context_of
 from medianest.core.errors import (
@@ -127,7 +127,9 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
     """One request against the user's API rate limit (the same count however answered)."""
     limits = ctx.services.get("runtime_limits")
     per_minute = limits.api_per_minute if limits else ctx.settings.rate_limit_api_per_minute
-    return await ctx.rate_limiter.hit(f"api:{user_id}", limit=per_minute, window_seconds=60)
+    return await ctx.rate_limiter.hit(
+        f"api:{user_id}", limit=per_minute, window_seconds=60, leased=True
+    )
 
 
 def signed_in_from_memory(ctx: AppContext, scope: Scope) -> User | None:
@@ -138,17 +140,21 @@ def signed_in_from_memory(ctx: AppContext, scope: Scope) -> User | None:
     bearer tokens, remember-me, expired or unknown sessions — needs the database and
     its errors, and is left to the dependencies above. The user is for reading only.
     """
-    connection = HTTPConnection(scope)  # the same header and cookie parsing as `Request`
-    if "authorization" in connection.headers:
-        return None
-    token = connection.cookies.get(SESSION_COOKIE)
+    # What `Request.headers` and `Request.cookies` would read (ASGI header names are
+    # lower-case; the first cookie header counts), without building a Request.
+    cookie_header = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return None
+        if name == b"cookie" and cookie_header is None:
+            cookie_header = value.decode("latin-1")
+    token = cookie_parser(cookie_header).get(SESSION_COOKIE) if cookie_header else None
     cache = session_cache_of(ctx)
     if not token or cache is None:
         return None
-    values = cache.get(hash_token(token))
-    if values is None:
+    user = cache.get_readable(hash_token(token))
+    if user is None:
         return None
-    user = readable_user(values)
     if not user.is_active or user.must_change_password:
         return None
     if ctx.services.get("plex_token_check") is not None and plex_service.token_check_due(

@@ -53,12 +53,13 @@ _USER_MANAGER = _USER_MAPPER.class_manager
 REFRESH_GRACE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Entry:
     user_values: dict[str, Any]
     user_id: uuid.UUID
     valid_until: float  # time.monotonic()
     session_ends: float  # time.monotonic() past which the session is over
+    readable: User | None = None  # built from user_values on first use, then shared
 
 
 class SessionCache:
@@ -79,16 +80,30 @@ class SessionCache:
     def get(self, token_hash: str) -> dict[str, Any] | None:
         """The cached user values: while the entry is valid, or while another request
         re-reads it (see `begin_refresh`), for `REFRESH_GRACE_SECONDS` at most."""
+        entry = self._usable(token_hash)
+        return None if entry is None else entry.user_values
+
+    def get_readable(self, token_hash: str) -> User | None:
+        """As `get`, as one `readable_user` per entry shared by every caller: for code
+        that only reads (the hot path), which then builds no object per request."""
+        entry = self._usable(token_hash)
+        if entry is None:
+            return None
+        if entry.readable is None:
+            entry.readable = readable_user(entry.user_values)
+        return entry.readable
+
+    def _usable(self, token_hash: str) -> _Entry | None:
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
         now = time.monotonic()
         if entry.valid_until > now:
-            return entry.user_values
+            return entry
         started = self._refreshing.get(token_hash)
         if started is None or now - started >= REFRESH_GRACE_SECONDS:
             return None
-        return entry.user_values if now < entry.session_ends else None
+        return entry if now < entry.session_ends else None
 
     def begin_refresh(self, token_hash: str) -> None:
         """The caller is re-reading an expired entry: others may keep using it meanwhile.

@@ -6,11 +6,13 @@ has the same shape and carries the request's correlation id.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import logging.handlers
 import re
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,17 @@ _SECRET_IN_TEXT = [
 
 # Every pattern above needs one of these; most log text (paths, event names) has none,
 # and one search is far cheaper than five substitutions on every line.
-_MAYBE_SECRET = re.compile(r"(?i)token|key|pass|secret|bearer|basic|@|uk\d")
+_MAYBE_SECRET_WORDS = r"token|key|pass|secret|bearer|basic|@|uk\d"  # noqa: S105 (a pattern)
+_MAYBE_SECRET = re.compile("(?i)" + _MAYBE_SECRET_WORDS)
+_MAYBE_SECRET_LOWER = re.compile(_MAYBE_SECRET_WORDS)
+
+
+def _may_hold_secret(text: str) -> bool:
+    # A case-insensitive search costs ~6x a lower() and a case-sensitive one (9 vs 1.5 µs
+    # on a request line); for ASCII both find the same. Other text keeps re's own folding.
+    if text.isascii():
+        return _MAYBE_SECRET_LOWER.search(text.lower()) is not None
+    return _MAYBE_SECRET.search(text) is not None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -53,7 +65,7 @@ def _is_secret_key(key: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    if not _MAYBE_SECRET.search(text):
+    if not _may_hold_secret(text):
         return text
     for pattern, replacement in _SECRET_IN_TEXT:
         text = pattern.sub(replacement, text)
@@ -90,7 +102,7 @@ def redact_processor(
         else:
             event_dict[key] = redact_value(key, value)
     # NUL never occurs in a pattern, so no match can span two values.
-    if plain_texts and _MAYBE_SECRET.search("\0".join(event_dict[k] for k in plain_texts)):
+    if plain_texts and _may_hold_secret("\0".join(event_dict[k] for k in plain_texts)):
         for key in plain_texts:
             event_dict[key] = redact_text(event_dict[key])
     return event_dict
@@ -135,6 +147,90 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
         return super().format(record)
 
 
+class _UtcTimestamp:
+    """`timestamp` as ISO 8601 UTC with microseconds ("2026-11-29T11:35:37.910930Z"),
+    formatting the date and time once per second: datetime's now + isoformat cost ~3 µs
+    a line, this ~0.5."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}.{nanos // 1000:06d}Z"
+        return event_dict
+
+
+_stamp_utc = _UtcTimestamp()
+_json_lines = True  # set by configure_logging
+
+
+class RequestLogger:
+    """The one line every request writes, without structlog's per-call machinery.
+
+    Same line as `get_logger(name).info("request", ...)` would give (context variables,
+    redaction, level, logger, timestamp, JSON), built here and handed to stdlib
+    directly: the general path cost ~40 µs a line (a lazy logger bound per call, the
+    processor chain, a record made by `makeRecord`), a third of a cached answer's time.
+
+    Lines are written together once per event-loop iteration (one record, one write,
+    however many requests ended in it) rather than one record and one write each: a
+    request line may follow a line logged just after it, never by more than that
+    iteration. `flush()` writes what is pending now; shutdown calls it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger = logging.getLogger(name)
+        self._fallback = get_logger(name)
+        self._pending: list[str] = []
+
+    def request(self, *, method: str | None, path: str, status: int, duration_ms: float) -> None:
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        if not _json_lines:  # the console renderer (development): the general path
+            self._fallback.info(
+                "request", method=method, path=path, status=status, duration_ms=duration_ms
+            )
+            return
+        event: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "event": "request",
+        }
+        structlog.contextvars.merge_contextvars(None, "info", event)
+        redact_processor(None, "info", event)
+        event["level"] = "info"
+        event["logger"] = self._name
+        _stamp_utc(None, "info", event)
+        line = _json_line(event)
+        if not self._pending:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop: nothing would flush later
+                self._write(line)
+                return
+        self._pending.append(line)
+
+    def flush(self) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self._write("\n".join(lines))
+
+    def _write(self, text: str) -> None:
+        record = logging.LogRecord(self._name, logging.INFO, "", 0, text, None, None)
+        record.__dict__[_RENDERED] = True
+        self._logger.handle(record)
+
+
 def configure_logging(
     *,
     level: str = "INFO",
@@ -150,8 +246,10 @@ def configure_logging(
         redact_processor,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _stamp_utc,
     ]
+    global _json_lines
+    _json_lines = fmt == "json"
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
         if fmt == "json"
@@ -205,3 +303,7 @@ def configure_logging(
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
+
+
+# The request line of every HTTP request (written by core/middleware.py).
+request_log = RequestLogger("medianest.request")

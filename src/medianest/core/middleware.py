@@ -15,7 +15,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medianest.core.envelope import error_payload
-from medianest.core.logging import get_logger
+from medianest.core.logging import get_logger, request_log
 from medianest.core.metrics import record_request
 
 log = get_logger("medianest.request")
@@ -54,12 +54,14 @@ _SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 def _with_our_headers(headers: list[tuple[bytes, bytes]], correlation: bytes) -> None:
     """Add the correlation id and the security headers the response did not set itself
     (ASGI header names are lower-case)."""
-    headers.append((_CORRELATION_HEADER_BYTES, correlation))
-    present = {name for name, _ in headers} & _SECURITY_HEADER_NAMES
-    if present:
-        headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    for name, _ in headers:
+        if name in _SECURITY_HEADER_NAMES:  # rare (a page with its own policy): merge
+            present = {name for name, _ in headers}
+            headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+            break
     else:
         headers.extend(SECURITY_HEADERS)
+    headers.append((_CORRELATION_HEADER_BYTES, correlation))
 
 
 class RequestContextMiddleware:
@@ -118,8 +120,7 @@ class RequestContextMiddleware:
             seconds = time.perf_counter() - started
             record_request(scope, status, seconds)
             if not path.startswith("/static/"):
-                log.info(
-                    "request",
+                request_log.request(
                     method=scope.get("method"),
                     path=path,
                     status=status,

@@ -2,13 +2,21 @@
 
 When Redis is configured but unreachable, limits fall back to the in-process
 store (logged) rather than refusing every request or letting everything through.
+
+A busy key can be counted in leases (`hit(..., leased=True)`): the store counts several
+hits at once, atomically, and this process hands them out over the next second. Every
+hit handed out was counted before it was allowed, so a limit is never exceeded, across
+any number of instances; a lease's unused hits stay counted (stricter, never looser).
+What it saves: two store calls per request (two Redis round trips, or ~25 µs of
+`limits`' in-process bookkeeping) become two per lease.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -41,6 +49,18 @@ class RateLimitResult:
             headers["Retry-After"] = str(max(1, self.reset_after_seconds))
         return headers
 
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """`headers` as ASGI header pairs (lower-case names)."""
+        pairs = [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(self.reset_after_seconds).encode()),
+        ]
+        if not self.allowed:
+            pairs.append((b"retry-after", str(max(1, self.reset_after_seconds)).encode()))
+        return pairs
+
     def exceeded(self, message: str | None = None) -> RateLimitExceeded | None:
         """The error to answer with when this hit was refused, else None."""
         if self.allowed:
@@ -58,6 +78,55 @@ class RateLimitResult:
             raise error
 
 
+# A lease's hits are handed out for this long after the store counted them.
+LEASE_SECONDS = 1.0
+# A lease never takes more than this share of a limit, nor more than MAX_LEASE hits:
+# what one instance can hold unused, and so refuse too early elsewhere, stays small.
+LEASE_SHARE_OF_LIMIT = 20
+MAX_LEASE = 100
+
+
+@dataclass
+class _Lease:
+    """Hits the store has counted for one key that this process has not handed out yet."""
+
+    limit: int
+    window_seconds: int
+    units: int = 0
+    taken_at: float = 0.0
+    size: int = 0  # of the last lease
+    remaining_after: int = 0  # the store's remaining once the lease was counted
+    reset_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def usable(self, now: float, limit: int, window_seconds: int) -> bool:
+        return (
+            self.units > 0
+            and now - self.taken_at < LEASE_SECONDS
+            and self.limit == limit
+            and self.window_seconds == window_seconds
+        )
+
+    def take(self, now: float) -> RateLimitResult:
+        self.units -= 1
+        return RateLimitResult(
+            allowed=True,
+            limit=self.limit,
+            remaining=self.remaining_after + self.units,
+            reset_after_seconds=min(self.window_seconds, max(0, math.ceil(self.reset_at - now))),
+            window_seconds=self.window_seconds,
+        )
+
+    def next_size(self, now: float) -> int:
+        """Double while leases run out within their second; otherwise what was used."""
+        cap = max(1, min(MAX_LEASE, self.limit // LEASE_SHARE_OF_LIMIT))
+        if self.size == 0:
+            return 1
+        if self.units == 0 and now - self.taken_at < LEASE_SECONDS:
+            return min(cap, self.size * 2)
+        return min(cap, max(1, self.size - self.units))
+
+
 class RateLimiter:
     """Sliding-window limits keyed by an arbitrary string (user id, username+ip, ...).
 
@@ -72,6 +141,7 @@ class RateLimiter:
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._redis: SlidingWindowCounterRateLimiter | None = None
         self._namespace = namespace
+        self._leases: dict[str, _Lease] = {}
         if redis_url:
             # A blocking pool queues bursts instead of failing them (200 concurrent hits
             # must all be counted in Redis, not spill into the in-process fallback).
@@ -88,16 +158,50 @@ class RateLimiter:
     def backend(self) -> str:
         return "redis" if self._redis is not None else "memory"
 
-    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
+    async def hit(
+        self, key: str, *, limit: int, window_seconds: int, leased: bool = False
+    ) -> RateLimitResult:
+        """Count one hit. `leased`: from a lease when one is open (see the module doc) —
+        for keys hit often, such as a user's API requests."""
+        if not leased:
+            return await self._hit(key, limit=limit, window_seconds=window_seconds)
+        now = time.time()
+        lease = self._leases.get(key)
+        if lease is not None and lease.usable(now, limit, window_seconds):
+            return lease.take(now)  # no await between the check and the take: exact
+        if lease is None or lease.limit != limit or lease.window_seconds != window_seconds:
+            lease = self._leases[key] = _Lease(limit, window_seconds)
+        async with lease.lock:  # one renewal at a time; the others then take from it
+            now = time.time()
+            if lease.usable(now, limit, window_seconds):
+                return lease.take(now)
+            size = lease.next_size(now)
+            result = await self._hit(key, limit=limit, window_seconds=window_seconds, cost=size)
+            if not result.allowed and size > 1 and result.remaining >= 1:
+                size = min(size, result.remaining)  # less than asked is still free
+                result = await self._hit(key, limit=limit, window_seconds=window_seconds, cost=size)
+            if not result.allowed and size > 1:
+                size = 1
+                result = await self._hit(key, limit=limit, window_seconds=window_seconds)
+            if not result.allowed:
+                return result
+            lease.units, lease.size, lease.taken_at = size, size, time.time()
+            lease.remaining_after = result.remaining
+            lease.reset_at = lease.taken_at + result.reset_after_seconds
+            return lease.take(lease.taken_at)
+
+    async def _hit(
+        self, key: str, *, limit: int, window_seconds: int, cost: int = 1
+    ) -> RateLimitResult:
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
         limiter = self._redis or self._memory
         try:
-            allowed = await limiter.hit(item, key)
+            allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
         except (RedisError, OSError, ConnectionError) as exc:
             log.warning("ratelimit_redis_unavailable", error=type(exc).__name__)
             limiter = self._memory
-            allowed = await limiter.hit(item, key)
+            allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
         if not allowed and reset_after == 0:
@@ -133,6 +237,7 @@ class RateLimiter:
         )
 
     async def clear(self, key: str, *, limit: int, window_seconds: int) -> None:
+        self._leases.pop(key, None)
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
         for limiter in (self._memory, self._redis):
             if limiter is not None:

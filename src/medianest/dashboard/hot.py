@@ -57,7 +57,7 @@ async def answer_status(ctx: AppContext, scope: Scope, receive: Receive, send: S
     headers = [
         (b"content-length", str(len(body)).encode()),
         (b"content-type", b"application/json"),
-        *((name.lower().encode(), value.encode()) for name, value in limit.headers.items()),
+        *limit.raw_headers,
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
