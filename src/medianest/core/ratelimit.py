@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -83,7 +83,7 @@ LEASE_SECONDS = 1.0
 # A lease never takes more than this share of a limit, nor more than MAX_LEASE hits:
 # what one instance can hold unused, and so refuse too early elsewhere, stays small.
 LEASE_SHARE_OF_LIMIT = 20
-MAX_LEASE = 100
+MAX_LEASE = 1000
 
 
 @dataclass
@@ -97,7 +97,8 @@ class _Lease:
     size: int = 0  # of the last lease
     remaining_after: int = 0  # the store's remaining once the lease was counted
     reset_at: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The renewal in flight, if any; its result is the refusal when the store said no.
+    renewal: asyncio.Future[RateLimitResult | None] | None = None
 
     def usable(self, now: float, limit: int, window_seconds: int) -> bool:
         return (
@@ -165,17 +166,28 @@ class RateLimiter:
         for keys hit often, such as a user's API requests."""
         if not leased:
             return await self._hit(key, limit=limit, window_seconds=window_seconds)
-        now = time.time()
         lease = self._leases.get(key)
-        if lease is not None and lease.usable(now, limit, window_seconds):
-            return lease.take(now)  # no await between the check and the take: exact
         if lease is None or lease.limit != limit or lease.window_seconds != window_seconds:
             lease = self._leases[key] = _Lease(limit, window_seconds)
-        async with lease.lock:  # one renewal at a time; the others then take from it
+        while True:
             now = time.time()
             if lease.usable(now, limit, window_seconds):
-                return lease.take(now)
-            size = lease.next_size(now)
+                return lease.take(now)  # no await between the check and the take: exact
+            if lease.renewal is None:
+                return await self._renew(lease, key)
+            # One renewal at a time. Its waiters all wake together and take from the new
+            # lease (a lock would wake them one per loop turn: a queue behind each renewal).
+            renewal = lease.renewal
+            refused = await asyncio.shield(renewal)
+            if refused is not None:
+                return refused  # the store has just said no: no need to ask again
+
+    async def _renew(self, lease: _Lease, key: str) -> RateLimitResult:
+        limit, window_seconds = lease.limit, lease.window_seconds
+        renewal = lease.renewal = asyncio.get_running_loop().create_future()
+        refused: RateLimitResult | None = None
+        try:
+            size = lease.next_size(time.time())
             result = await self._hit(key, limit=limit, window_seconds=window_seconds, cost=size)
             if not result.allowed and size > 1 and result.remaining >= 1:
                 size = min(size, result.remaining)  # less than asked is still free
@@ -184,11 +196,15 @@ class RateLimiter:
                 size = 1
                 result = await self._hit(key, limit=limit, window_seconds=window_seconds)
             if not result.allowed:
+                refused = result
                 return result
             lease.units, lease.size, lease.taken_at = size, size, time.time()
             lease.remaining_after = result.remaining
             lease.reset_at = lease.taken_at + result.reset_after_seconds
             return lease.take(lease.taken_at)
+        finally:
+            lease.renewal = None
+            renewal.set_result(refused)  # an error too wakes the waiters: they retry
 
     async def _hit(
         self, key: str, *, limit: int, window_seconds: int, cost: int = 1
