@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import socketio
 from tests.factories.users import create_user
 from tests.support.servers import ServedApp
+from tests.support.socket_listener import Listener
 
 from medianest.app import MediaNestApp, build_context, close_context, create_app
 from medianest.auth import sessions as session_store
@@ -123,61 +123,6 @@ async def alice(storage: Storage) -> User:
 @pytest.fixture
 async def bob(storage: Storage) -> User:
     return await create_user(storage, "bob", plex_id="1003")  # type: ignore[arg-type]
-
-
-class Listener:
-    """A Socket.IO client that queues every event it receives, for assertions."""
-
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.client.on("*", self._any)
-
-    async def _any(self, event: str, data: Any = None) -> None:
-        await self.events.put((event, data))
-
-    async def connect(self, url: str, cookie: str | None = None, auth: Any = None) -> Listener:
-        await self.client.connect(
-            url,
-            headers={"Cookie": cookie} if cookie else {},
-            auth=auth,
-            transports=["websocket"],
-            wait_timeout=10,
-        )
-        return self
-
-    async def next(
-        self,
-        event: str,
-        where: Callable[[Any], bool] = lambda _data: True,
-        timeout: float = 20.0,
-    ) -> Any:
-        """The next `event` whose data satisfies `where` (others are dropped)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                name, data = await self.events.get()
-                if name == event and where(data):
-                    return data
-
-    async def nothing(self, event: str, within: float) -> list[Any]:
-        """Every `event` received within `within` seconds (expected to be empty)."""
-        seen: list[Any] = []
-        try:
-            async with asyncio.timeout(within):
-                while True:
-                    name, data = await self.events.get()
-                    if name == event:
-                        seen.append(data)
-        except TimeoutError:
-            pass
-        return seen
-
-    def drain(self) -> None:
-        while not self.events.empty():
-            self.events.get_nowait()
-
-    async def close(self) -> None:
-        await self.client.disconnect()
 
 
 @pytest.fixture

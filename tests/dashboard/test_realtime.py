@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import socketio
-from tests.dashboard.conftest import Listener, LoopServedApp, Storage, session_cookie
+from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
+from tests.support.socket_listener import Listener
 
 from medianest.auth.models import User
 from medianest.core.realtime import external_emitter

@@ -13,11 +13,11 @@ import httpx
 from sqlalchemy import select
 from tests.dashboard.conftest import (
     CHECK_TIMEOUT_SECONDS,
-    Listener,
     LoopServedApp,
     Storage,
     session_cookie,
 )
+from tests.support.socket_listener import Listener
 
 from medianest.auth.models import User
 from medianest.dashboard.models import ServiceStatus

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import socketio
 
 from medianest.app import MediaNestApp, create_app
 from medianest.auth import sessions as session_store
@@ -24,27 +23,7 @@ from medianest.simulators import OverseerrSimulator
 from tests.factories.users import create_user, signed_in_client
 from tests.media.conftest import WEBHOOK_SECRET
 from tests.support.servers import ServedApp
-
-
-class Listener:
-    """A Socket.IO client that keeps every event it receives, in order."""
-
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, Any]] = []
-        self.client.on("*", self._any)
-
-    async def _any(self, event: str, data: Any = None) -> None:
-        self.events.append((event, data))
-
-    def received(self, event: str) -> list[Any]:
-        return [data for name, data in self.events if name == event]
-
-    async def wait_for(self, event: str, count: int, timeout: float = 10.0) -> list[Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.received(event)) < count:
-                await asyncio.sleep(0.02)
-        return self.received(event)
+from tests.support.socket_listener import Listener
 
 
 @pytest.fixture
@@ -60,14 +39,7 @@ async def listen_as(app: MediaNestApp, user: User, url: str) -> Listener:
         issued = await session_store.create_session(
             session, user=user, settings=app.ctx.settings, ip="127.0.0.1", user_agent="pytest"
         )
-    listener = Listener()
-    await listener.client.connect(
-        url,
-        headers={"Cookie": f"{SESSION_COOKIE}={issued.token}"},
-        transports=["websocket"],
-        wait_timeout=10,
-    )
-    return listener
+    return await Listener().connect(url, cookie=f"{SESSION_COOKIE}={issued.token}")
 
 
 async def wait_for_status(

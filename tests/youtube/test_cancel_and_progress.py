@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import socketio
 
 from medianest.app import MediaNestApp, build_context, close_context, create_app
 from medianest.auth import sessions as session_store
@@ -21,6 +20,7 @@ from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.simulators.media_server import MediaServerSimulator
 from tests.support.servers import ServedApp
+from tests.support.socket_listener import Listener
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
 
 
@@ -68,19 +68,6 @@ async def test_deleting_a_running_download_stops_it_and_removes_everything(
     assert files_under(download_root) == []
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[float, dict[str, Any]]] = []
-        self.done = asyncio.Event()
-        self.client.on("youtube:progress", self._progress)
-
-    async def _progress(self, data: dict[str, Any]) -> None:
-        self.events.append((time.monotonic(), data))
-        if data["status"] in ("completed", "failed", "cancelled"):
-            self.done.set()
-
-
 @pytest.fixture
 async def served(
     youtube_settings: Callable[..., Settings],
@@ -107,6 +94,10 @@ async def signed_in_cookie(settings: Settings, username: str) -> tuple[User, str
     return user, issued.token
 
 
+def _finished(progress: dict[str, Any]) -> bool:
+    return progress["status"] in ("completed", "failed", "cancelled")
+
+
 async def test_progress_events_reach_the_owner_over_socketio_throttled(
     served: tuple[ServedApp, Settings], media: MediaServerSimulator
 ) -> None:
@@ -114,19 +105,8 @@ async def test_progress_events_reach_the_owner_over_socketio_throttled(
     _alice, alice_token = await signed_in_cookie(settings, "alice")
     _bob, bob_token = await signed_in_cookie(settings, "bob")
     media.set_throttle(15_000)  # about two seconds per clip: many hook calls per item
-    owner, other = Listener(), Listener()
-    await owner.client.connect(
-        server.url,
-        headers={"Cookie": f"{SESSION_COOKIE}={alice_token}"},
-        transports=["websocket"],
-        wait_timeout=10,
-    )
-    await other.client.connect(
-        server.url,
-        headers={"Cookie": f"{SESSION_COOKIE}={bob_token}"},
-        transports=["websocket"],
-        wait_timeout=10,
-    )
+    owner = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={alice_token}")
+    other = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={bob_token}")
     try:
         async with httpx.AsyncClient(base_url=server.url) as http:
             http.cookies.set(SESSION_COOKIE, alice_token)
@@ -138,12 +118,12 @@ async def test_progress_events_reach_the_owner_over_socketio_throttled(
             )
             assert response.status_code == 201, response.text
             download_id = response.json()["data"]["id"]
-            await asyncio.wait_for(owner.done.wait(), 60)
+            await owner.next("youtube:progress", where=_finished, timeout=60)
     finally:
         await owner.client.disconnect()
         await other.client.disconnect()
 
-    payloads = [data for _, data in owner.events]
+    payloads = owner.received("youtube:progress")
     assert all(p["downloadId"] == download_id for p in payloads)
     assert payloads[-1]["status"] == "completed" and payloads[-1]["progress"] == 100
     downloading_events = [p for p in payloads if p["status"] == "downloading"]
@@ -154,6 +134,6 @@ async def test_progress_events_reach_the_owner_over_socketio_throttled(
     progress = [p["progress"] for p in downloading_events]
     assert progress == sorted(progress)
     # Throttled: at most ~2 events per second however often yt-dlp reports.
-    times = [t for t, _ in owner.events]
+    times = [at for at, _data in owner.received_at("youtube:progress")]
     assert len(times) <= 2 * (times[-1] - times[0]) + 6
-    assert other.events == []  # bob's socket hears nothing of alice's download
+    assert other.received("youtube:progress") == []  # bob hears nothing of alice's download
