@@ -181,3 +181,12 @@ def test_the_quick_secret_check_agrees_with_a_case_insensitive_search(text):
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_the_quick_secret_check_agrees_on_ascii(text):
     assert _may_hold_secret(text) == (_MAYBE_SECRET.search(text) is not None)
+
+
+async def test_lines_left_by_a_loop_that_is_gone_are_written_by_the_next(written, monkeypatch):
+    # As if a flush had been scheduled in an event loop that ended before running it.
+    monkeypatch.setattr(request_log, "_pending", [json.dumps({"event": "request", "n": 1})])
+    monkeypatch.setattr(request_log, "_flush_loop", object())
+    request_log.request(method="GET", path="/n2", status=200, duration_ms=0.1)
+    await asyncio.sleep(0)
+    assert [json.loads(line).get("n", 2) for line in written.writes[0].split("\n")] == [1, 2]

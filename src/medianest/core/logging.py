@@ -190,6 +190,7 @@ class RequestLogger:
         self._logger = logging.getLogger(name)
         self._fallback = get_logger(name)
         self._pending: list[str] = []
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
 
     def request(self, *, method: str | None, path: str, status: int, duration_ms: float) -> None:
         if not self._logger.isEnabledFor(logging.INFO):
@@ -212,15 +213,21 @@ class RequestLogger:
         event["logger"] = self._name
         _stamp_utc(None, "info", event)
         line = _json_line(event)
-        if not self._pending:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop: nothing would flush later
-                self._write(line)
-                return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: nothing would flush later
+            self.flush()
+            self._write(line)
+            return
+        if not self._pending or self._flush_loop is not loop:
+            # Also when lines wait on a flush scheduled in a loop that is gone (tests run
+            # one loop each; a server could be restarted in-process): this loop writes them.
+            loop.call_soon(self.flush)
+            self._flush_loop = loop
         self._pending.append(line)
 
     def flush(self) -> None:
+        self._flush_loop = None
         if self._pending:
             lines, self._pending = self._pending, []
             self._write("\n".join(lines))
