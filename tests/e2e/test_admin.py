@@ -70,6 +70,20 @@ def test_an_admin_tests_a_service_and_sees_the_result_with_its_latency(
     settings.get_by_role("button", name="Save system settings").click()
     expect(page.locator(".toast").filter(has_text="System settings saved")).to_be_visible()
 
+    quotas = page.locator("#quotas-form")
+    users = quotas.get_by_role("group", name="Users")
+    users.get_by_label("YouTube items per day").fill("-3")
+    quotas.get_by_role("button", name="Save quotas").click()
+    expect(page.locator("#quota-user-youtubeItemsPerDay-error")).not_to_be_empty()
+    page.locator("#quotas-form").get_by_role("group", name="Users").get_by_label(
+        "YouTube items per day"
+    ).fill("25")
+    page.locator("#quotas-form").get_by_role("button", name="Save quotas").click()
+    expect(page.locator(".toast").filter(has_text="Quotas saved")).to_be_visible()
+    expect(page.locator("#quota-user-youtubeItemsPerDay")).to_have_value("25")
+    expect(page.locator("#quota-admin-youtubeItemsPerDay")).to_have_value("")
+    shoot(page, screenshots, "admin-quotas")
+
 
 def test_a_user_who_is_not_an_administrator_gets_a_403_page_for_admin(
     new_context: Any, simulators: SimulatorSuite, screenshots: Path

@@ -1,17 +1,20 @@
 """The admin page's "YouTube system" section: yt-dlp version and age (warning past 60
 days), the download queue by state and pause reason, and the queue breaker with why it
-opened and a button to resume now. Same data as `GET /api/admin/system`."""
+opened and a button to resume now. Same data as `GET /api/admin/system`. And the quotas
+per role, as a form over `PUT /api/admin/config/youtube`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from medianest.admin import system_router
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
+from medianest.youtube.quotas import QuotaConfig
 
 router = APIRouter()
 
@@ -32,4 +35,75 @@ async def close_breaker(
         "admin/_system.html",
         {"info": info},
         headers=trigger("Downloads resume now.", "info"),
+    )
+
+
+# The quota fields of each role, in the form's order: (model field, form name, label).
+QUOTA_FIELDS = (
+    ("youtube_items_per_day", "youtubeItemsPerDay", "YouTube items per day"),
+    ("youtube_gb_per_week", "youtubeGbPerWeek", "YouTube GB per week"),
+    ("media_requests_per_week", "mediaRequestsPerWeek", "Media requests per week"),
+)
+ROLES = ("user", "admin")
+
+
+@router.get("/admin/quotas")
+async def quotas_fragment(request: Request, admin: AdminUser, session: SessionDep) -> Response:
+    config = await system_router.get_youtube_config(admin, session)
+    return _quotas_form(request, _form_values(config.data.quotas), {})
+
+
+@router.put("/admin/quotas")
+async def save_quotas(
+    request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    """Every field of both roles; an empty field means unlimited (the API's null)."""
+    form = await request.form()
+    raw = {
+        f"{role}.{name}": str(form.get(f"{role}.{name}", "")).strip()[:20]
+        for role in ROLES
+        for _field, name, _label in QUOTA_FIELDS
+    }
+    try:
+        quotas = QuotaConfig.model_validate(
+            {
+                role: {name: raw[f"{role}.{name}"] or None for _f, name, _l in QUOTA_FIELDS}
+                for role in ROLES
+            }
+        )
+    except ValidationError as exc:
+        errors = {
+            ".".join(str(part) for part in err["loc"][:2]): str(err["msg"]) for err in exc.errors()
+        }
+        return _quotas_form(request, raw, errors, status_code=422)
+    body = system_router.YoutubeConfigUpdate(quotas=quotas)
+    saved = await system_router.update_youtube_config(body, admin, session, ctx, request)
+    return _quotas_form(
+        request, _form_values(saved.data.quotas), {}, headers=trigger("Quotas saved.", "success")
+    )
+
+
+def _form_values(quotas: QuotaConfig) -> dict[str, str]:
+    values = quotas.model_dump(by_alias=True)
+    return {
+        f"{role}.{name}": "" if values[role][name] is None else f"{values[role][name]:g}"
+        for role in ROLES
+        for _field, name, _label in QUOTA_FIELDS
+    }
+
+
+def _quotas_form(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        request,
+        "admin/_quotas.html",
+        {"values": values, "field_errors": errors, "fields": QUOTA_FIELDS, "roles": ROLES},
+        status_code=status_code,
+        headers=headers,
     )

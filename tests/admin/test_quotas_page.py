@@ -1,0 +1,74 @@
+"""The admin page's quota form (`/admin/quotas`): the same quotas as
+`/api/admin/config/youtube`, an empty field meaning unlimited, refusals next to the field."""
+
+from __future__ import annotations
+
+import httpx
+
+HX = {"HX-Request": "true", "Accept": "text/html"}
+
+
+def quota_form(**values: str) -> dict[str, str]:
+    fields = ("youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek")
+    form = {f"{role}.{name}": "" for role in ("user", "admin") for name in fields}
+    form.update({key.replace("__", "."): value for key, value in values.items()})
+    return form
+
+
+async def test_saved_quotas_are_the_apis_quotas_and_empty_means_unlimited(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    saved = await admin_client.put(
+        "/admin/quotas",
+        data=quota_form(user__youtubeItemsPerDay="20", user__youtubeGbPerWeek="2.5"),
+        headers=HX,
+    )
+    assert saved.status_code == 200
+    assert "Quotas saved." in saved.headers["hx-trigger"]
+    assert 'name="user.youtubeItemsPerDay"' in saved.text and 'value="20"' in saved.text
+    quotas = (await admin_client.get("/api/admin/config/youtube")).json()["data"]["quotas"]
+    assert quotas["user"] == {
+        "youtubeItemsPerDay": 20,
+        "youtubeGbPerWeek": 2.5,
+        "mediaRequestsPerWeek": None,
+    }
+    assert quotas["admin"] == {
+        "youtubeItemsPerDay": None,
+        "youtubeGbPerWeek": None,
+        "mediaRequestsPerWeek": None,
+    }
+    shown = await admin_client.get("/admin/quotas", headers=HX)
+    assert 'value="2.5"' in shown.text
+    # Emptying a field lifts that quota.
+    await admin_client.put("/admin/quotas", data=quota_form(), headers=HX)
+    quotas = (await admin_client.get("/api/admin/config/youtube")).json()["data"]["quotas"]
+    assert quotas["user"]["youtubeItemsPerDay"] is None
+
+
+async def test_a_refused_value_is_shown_next_to_its_field_and_nothing_is_saved(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    refused = await admin_client.put(
+        "/admin/quotas",
+        data=quota_form(user__youtubeItemsPerDay="5", admin__mediaRequestsPerWeek="-1"),
+        headers=HX,
+    )
+    assert refused.status_code == 422
+    assert 'id="quota-admin-mediaRequestsPerWeek" name="admin.mediaRequestsPerWeek"' in (
+        refused.text
+    )
+    assert 'aria-invalid="true"' in refused.text
+    assert "greater than or equal to 0" in refused.text
+    assert 'value="-1"' in refused.text  # what was typed stays in the field
+    quotas = (await admin_client.get("/api/admin/config/youtube")).json()["data"]["quotas"]
+    assert quotas["user"]["youtubeItemsPerDay"] is None
+
+
+async def test_only_admins_open_or_change_the_quotas(
+    client: httpx.AsyncClient, alice_client: httpx.AsyncClient
+) -> None:
+    assert (await alice_client.get("/admin/quotas", headers=HX)).status_code == 403
+    refused = await alice_client.put("/admin/quotas", data=quota_form(), headers=HX)
+    assert refused.status_code == 403
+    anonymous = await client.get("/admin/quotas", headers=HX)
+    assert anonymous.status_code == 204 and "hx-redirect" in anonymous.headers
