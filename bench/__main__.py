@@ -87,12 +87,7 @@ def start_bare(scratch: Path, python: str, name: str) -> tuple[Server, dict[str,
 WARM_UP_SECONDS = 1.0
 
 
-def measure_cell(url: str, connections: int, seconds: float, headers: dict[str, str]) -> Any:
-    run_load(url, connections=connections, seconds=WARM_UP_SECONDS, headers=headers)
-    return run_load(url, connections=connections, seconds=seconds, headers=headers)
-
-
-def measure_cell_with_cpu(
+def measure_cell(
     server: Server, url: str, connections: int, seconds: float, headers: dict[str, str]
 ) -> dict[str, Any]:
     """A cell, plus the server's CPU time per request (user + system) over the measured
@@ -110,11 +105,8 @@ def measure_cell_with_cpu(
 def measure_bare(server: Server, levels: list[int], seconds: float) -> dict[str, Any]:
     """The baseline, measured again right before each backend so both see the same machine."""
     with PeakRss(server) as peak:
-        runs = {str(c): measure_cell(server.url + "/bare", c, seconds, {}) for c in levels}
-    return {
-        "loaded_rss_mb": round(peak.peak / MB, 1),
-        "runs": {c: r.as_dict() for c, r in runs.items()},
-    }
+        runs = {str(c): measure_cell(server, server.url + "/bare", c, seconds, {}) for c in levels}
+    return {"loaded_rss_mb": round(peak.peak / MB, 1), "runs": runs}
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -142,8 +134,8 @@ def measure_paired(
     by 10-40 % from minute to minute here (other tenants), far less within ten seconds."""
     bare_runs, target_runs, ratios, cpu_ratios = [], [], [], []
     for _ in range(rounds):
-        baseline = measure_cell_with_cpu(bare, bare.url + "/bare", connections, seconds, {})
-        target = measure_cell_with_cpu(server, url, connections, seconds, headers)
+        baseline = measure_cell(bare, bare.url + "/bare", connections, seconds, {})
+        target = measure_cell(server, url, connections, seconds, headers)
         bare_runs.append(baseline)
         target_runs.append(target)
         ratios.append(target["requests_per_second"] / baseline["requests_per_second"])

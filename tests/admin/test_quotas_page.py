@@ -6,13 +6,21 @@ from __future__ import annotations
 import httpx
 
 HX = {"HX-Request": "true", "Accept": "text/html"}
+FIELDS = ("youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek")
+UNLIMITED = dict.fromkeys(FIELDS)
 
 
 def quota_form(**values: str) -> dict[str, str]:
-    fields = ("youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek")
-    form = {f"{role}.{name}": "" for role in ("user", "admin") for name in fields}
+    form = {f"{role}.{name}": "" for role in ("user", "admin") for name in FIELDS}
     form.update({key.replace("__", "."): value for key, value in values.items()})
     return form
+
+
+async def api_quotas(client: httpx.AsyncClient) -> dict[str, dict[str, float | None]]:
+    quotas: dict[str, dict[str, float | None]] = (
+        await client.get("/api/admin/config/youtube")
+    ).json()["data"]["quotas"]
+    return quotas
 
 
 async def test_saved_quotas_are_the_apis_quotas_and_empty_means_unlimited(
@@ -26,22 +34,14 @@ async def test_saved_quotas_are_the_apis_quotas_and_empty_means_unlimited(
     assert saved.status_code == 200
     assert "Quotas saved." in saved.headers["hx-trigger"]
     assert 'name="user.youtubeItemsPerDay"' in saved.text and 'value="20"' in saved.text
-    quotas = (await admin_client.get("/api/admin/config/youtube")).json()["data"]["quotas"]
-    assert quotas["user"] == {
-        "youtubeItemsPerDay": 20,
-        "youtubeGbPerWeek": 2.5,
-        "mediaRequestsPerWeek": None,
-    }
-    assert quotas["admin"] == {
-        "youtubeItemsPerDay": None,
-        "youtubeGbPerWeek": None,
-        "mediaRequestsPerWeek": None,
-    }
+    quotas = await api_quotas(admin_client)
+    assert quotas["user"] == {**UNLIMITED, "youtubeItemsPerDay": 20, "youtubeGbPerWeek": 2.5}
+    assert quotas["admin"] == UNLIMITED
     shown = await admin_client.get("/admin/quotas", headers=HX)
     assert 'value="2.5"' in shown.text
     # Emptying a field lifts that quota.
     await admin_client.put("/admin/quotas", data=quota_form(), headers=HX)
-    quotas = (await admin_client.get("/api/admin/config/youtube")).json()["data"]["quotas"]
+    quotas = await api_quotas(admin_client)
     assert quotas["user"]["youtubeItemsPerDay"] is None
 
 
@@ -60,7 +60,7 @@ async def test_a_refused_value_is_shown_next_to_its_field_and_nothing_is_saved(
     assert 'aria-invalid="true"' in refused.text
     assert "greater than or equal to 0" in refused.text
     assert 'value="-1"' in refused.text  # what was typed stays in the field
-    quotas = (await admin_client.get("/api/admin/config/youtube")).json()["data"]["quotas"]
+    quotas = await api_quotas(admin_client)
     assert quotas["user"]["youtubeItemsPerDay"] is None
 
 

@@ -38,11 +38,11 @@ async def close_breaker(
     )
 
 
-# The quota fields of each role, in the form's order: (model field, form name, label).
+# The quota fields of each role, in the form's order: (form name = API alias, label).
 QUOTA_FIELDS = (
-    ("youtube_items_per_day", "youtubeItemsPerDay", "YouTube items per day"),
-    ("youtube_gb_per_week", "youtubeGbPerWeek", "YouTube GB per week"),
-    ("media_requests_per_week", "mediaRequestsPerWeek", "Media requests per week"),
+    ("youtubeItemsPerDay", "YouTube items per day"),
+    ("youtubeGbPerWeek", "YouTube GB per week"),
+    ("mediaRequestsPerWeek", "Media requests per week"),
 )
 ROLES = ("user", "admin")
 
@@ -62,12 +62,12 @@ async def save_quotas(
     raw = {
         f"{role}.{name}": str(form.get(f"{role}.{name}", "")).strip()[:20]
         for role in ROLES
-        for _field, name, _label in QUOTA_FIELDS
+        for name, _label in QUOTA_FIELDS
     }
     try:
         quotas = QuotaConfig.model_validate(
             {
-                role: {name: raw[f"{role}.{name}"] or None for _f, name, _l in QUOTA_FIELDS}
+                role: {name: raw[f"{role}.{name}"] or None for name, _label in QUOTA_FIELDS}
                 for role in ROLES
             }
         )
@@ -88,7 +88,7 @@ def _form_values(quotas: QuotaConfig) -> dict[str, str]:
     return {
         f"{role}.{name}": "" if values[role][name] is None else f"{values[role][name]:g}"
         for role in ROLES
-        for _field, name, _label in QUOTA_FIELDS
+        for name, _label in QUOTA_FIELDS
     }
 
 

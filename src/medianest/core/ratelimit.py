@@ -52,14 +52,7 @@ class RateLimitResult:
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """`headers` as ASGI header pairs (lower-case names)."""
-        pairs = [
-            (b"x-ratelimit-limit", str(self.limit).encode()),
-            (b"x-ratelimit-remaining", str(self.remaining).encode()),
-            (b"x-ratelimit-reset", str(self.reset_after_seconds).encode()),
-        ]
-        if not self.allowed:
-            pairs.append((b"retry-after", str(max(1, self.reset_after_seconds)).encode()))
-        return pairs
+        return [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]
 
     def exceeded(self, message: str | None = None) -> RateLimitExceeded | None:
         """The error to answer with when this hit was refused, else None."""
@@ -100,13 +93,8 @@ class _Lease:
     # The renewal in flight, if any; its result is the refusal when the store said no.
     renewal: asyncio.Future[RateLimitResult | None] | None = None
 
-    def usable(self, now: float, limit: int, window_seconds: int) -> bool:
-        return (
-            self.units > 0
-            and now - self.taken_at < LEASE_SECONDS
-            and self.limit == limit
-            and self.window_seconds == window_seconds
-        )
+    def usable(self, now: float) -> bool:
+        return self.units > 0 and now - self.taken_at < LEASE_SECONDS
 
     def take(self, now: float) -> RateLimitResult:
         self.units -= 1
@@ -168,10 +156,11 @@ class RateLimiter:
             return await self._hit(key, limit=limit, window_seconds=window_seconds)
         lease = self._leases.get(key)
         if lease is None or lease.limit != limit or lease.window_seconds != window_seconds:
+            # A changed limit is its own count in the store: the old lease is not for it.
             lease = self._leases[key] = _Lease(limit, window_seconds)
         while True:
             now = time.time()
-            if lease.usable(now, limit, window_seconds):
+            if lease.usable(now):
                 return lease.take(now)  # no await between the check and the take: exact
             if lease.renewal is None:
                 return await self._renew(lease, key)
