@@ -72,3 +72,15 @@ async def test_only_admins_open_or_change_the_quotas(
     assert refused.status_code == 403
     anonymous = await client.get("/admin/quotas", headers=HX)
     assert anonymous.status_code == 204 and "hx-redirect" in anonymous.headers
+
+
+async def test_an_anonymous_change_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, admin_client: httpx.AsyncClient
+) -> None:
+    refused = await client.put(
+        "/admin/quotas", data=quota_form(user__youtubeItemsPerDay="1"), headers=HX
+    )
+    # As every page action: sent to sign in (HX-Redirect), nothing done.
+    assert refused.status_code == 204
+    assert refused.headers["hx-redirect"] == "/login?next=/admin/quotas"
+    assert (await api_quotas(admin_client))["user"] == UNLIMITED
