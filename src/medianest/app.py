@@ -7,6 +7,7 @@ endpoint answered from memory when it can be), then Socket.IO (which serves
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import socket
@@ -78,7 +79,7 @@ class MediaNestApp:
         self.realtime = realtime
         self.hot_paths = HotPaths(
             socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io"),
-            context=lambda: getattr(fastapi_app.state, "ctx", None),
+            context=functools.partial(getattr, fastapi_app.state, "ctx", None),
         )
         dashboard_hot.install(self.hot_paths)
         self._asgi = RequestContextMiddleware(self.hot_paths)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi import APIRouter
-from pydantic import BaseModel
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, TypeAdapter
 
 from medianest.core import errors
+from medianest.core.envelope import _JsonUtcClock
 from tests.factories.users import make_client
 
 ERROR_CASES = [
@@ -119,3 +124,21 @@ async def test_success_envelope_has_timestamp_and_version(client):
     assert body["success"] is True
     assert body["meta"]["version"] == "1.0"
     assert body["meta"]["timestamp"].endswith("Z") or "+00:00" in body["meta"]["timestamp"]
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))  # up to year 2100
+def test_json_utc_now_writes_the_time_as_pydantic_serializes_the_datetime(time_ns):
+    clock = _JsonUtcClock()
+    moment = datetime.fromtimestamp(time_ns // 10**9, UTC).replace(
+        microsecond=time_ns % 10**9 // 1000
+    )
+    assert clock(time_ns) == TypeAdapter(datetime).dump_json(moment)
+
+
+def test_json_utc_now_reformats_only_when_the_second_changes():
+    clock = _JsonUtcClock()
+    second = 1_764_400_000 * 10**9
+    assert clock(second) == b'"2025-11-29T07:06:40Z"'  # no fraction when it is zero
+    assert clock(second + 120_000) == b'"2025-11-29T07:06:40.000120Z"'
+    assert clock(second + 10**9 + 999_999_999) == b'"2025-11-29T07:06:41.999999Z"'
+    assert clock(second) == b'"2025-11-29T07:06:40Z"'  # back in time (clock set back) too

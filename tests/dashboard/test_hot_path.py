@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from starlette.requests import Request
 from tests.factories.users import create_user, make_client, signed_in_client
 
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import SESSION_COOKIE
-from medianest.auth.dependencies import signed_in_from_memory
+from medianest.auth.dependencies import _session_token_hash, signed_in_from_memory
 from medianest.auth.models import User
 from medianest.auth.session_cache import session_cache_of
 from medianest.core.tokens import hash_token
@@ -165,10 +166,23 @@ async def plex_token_check_due(app: MediaNestApp) -> httpx.AsyncClient:
     return await signed_in_client(app, user)
 
 
+async def signed_out_after_a_hot_answer(app: MediaNestApp) -> httpx.AsyncClient:
+    """The same Cookie header memory answered before (and remembers the reading of)."""
+    user = await create_user(app, "gwen", plex_id="2005")
+    http = await signed_in_client(app, user)
+    await get_via_fastapi(app, http)
+    assert (await get_hot(http))[1]
+    cookie = http.cookies[SESSION_COOKIE]
+    assert (await http.post("/api/auth/logout")).status_code == 200
+    http.cookies.set(SESSION_COOKIE, cookie)  # a stolen or stale copy of the cookie
+    return http
+
+
 @pytest.mark.parametrize(
     ("caller", "status"),
     [
         (anonymous, 401),
+        (signed_out_after_a_hot_answer, 401),
         (bogus_bearer_beside_a_good_cookie, 401),
         (password_change_pending, 403),
         (disabled_user, 401),
@@ -266,3 +280,23 @@ async def test_memory_vouches_only_for_an_active_user(app: MediaNestApp, alice: 
     assert found is not None and found.id == alice.id
     with_bearer = {**scope, "headers": [(b"authorization", b"Bearer x"), cookie]}
     assert signed_in_from_memory(app.ctx, with_bearer) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"{SESSION_COOKIE}=plain-token",
+        f"theme=dark; {SESSION_COOKIE}=token-in-the-middle; csrftoken=abc",
+        f'{SESSION_COOKIE}="quoted-token"',
+        f"{SESSION_COOKIE}=first; {SESSION_COOKIE}=second",
+        f"{SESSION_COOKIE}=",
+        "theme=dark; csrftoken=abc",
+        f"  {SESSION_COOKIE} = spaced-token ;",
+        f"{SESSION_COOKIE}=token%20with%20escapes",
+    ],
+)
+def test_memory_reads_the_session_cookie_as_a_request_does(header: str) -> None:
+    scope = {"type": "http", "headers": [(b"cookie", header.encode("latin-1"))]}
+    token = Request(scope).cookies.get(SESSION_COOKIE)
+    expected = hash_token(token) if token else None
+    assert _session_token_hash(header.encode("latin-1")) == expected

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from medianest.core import metrics
 from medianest.db.engine import session_scope
 from medianest.integrations.breaker import CircuitBreaker
 from medianest.youtube.models import YoutubeDownload
@@ -115,3 +117,35 @@ async def test_metrics_token_is_required_when_configured(app_factory, make_setti
     assert "scrape-me-please" not in wrong.text
     assert right.status_code == 200
     assert "medianest_http_requests_total" in right.text
+
+
+def test_request_metrics_expose_what_prometheus_counter_and_histogram_would():
+    """Our plain-number request metrics against prometheus_client's own Counter and
+    Histogram fed the same requests: the same samples, bucket bounds included."""
+    recorder = metrics._RequestMetrics()
+    ours = CollectorRegistry()
+    ours.register(recorder)
+    reference = CollectorRegistry()
+    counter = Counter(
+        "medianest_http_requests", "", ["method", "route", "status"], registry=reference
+    )
+    histogram = Histogram(
+        "medianest_http_request_duration_seconds",
+        "",
+        ["method", "route"],
+        buckets=metrics.HTTP_DURATION_BUCKETS,
+        registry=reference,
+    )
+    durations = [0.0, 0.001, 0.005, 0.0050001, 0.01, 0.3, 1.0, 9.99, 10.0, 10.5, 400.0]
+    for index, seconds in enumerate(durations):
+        method, route, status = ("GET", "/a", 200) if index % 3 else ("POST", "/b/{id}", 422)
+        recorder.record(method, route, status, seconds)
+        counter.labels(method=method, route=route, status=str(status)).inc()
+        histogram.labels(method=method, route=route).observe(seconds)
+
+    def exposed(registry: CollectorRegistry) -> dict:
+        found = samples(generate_latest(registry).decode())
+        return {key: v for key, v in found.items() if not key[0].endswith("_created")}
+
+    assert exposed(ours) == exposed(reference)
+    assert len(exposed(ours)) == 2 + 2 * (len(metrics.HTTP_DURATION_BUCKETS) + 3)

@@ -138,6 +138,17 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _session_token_hash(cookie_header: bytes) -> str | None:
+    """The hash of the session token in a Cookie header, read as `Request.cookies` reads
+    it. Cached by header: a browser or poller sends the same header on every request, and
+    parsing and hashing it again was a sixth of a cached answer's own time. The process
+    holds these headers while it serves them anyway; the cache only keeps the last 4,096
+    (a token that is signed out maps to a hash the session cache no longer knows)."""
+    token = cookie_parser(cookie_header.decode("latin-1")).get(SESSION_COOKIE)
+    return hash_token(token) if token else None
+
+
 def signed_in_from_memory(ctx: AppContext, scope: Scope) -> User | None:
     """The caller of a GET when memory alone proves it, else None (then ask `_signed_in`).
 
@@ -153,12 +164,12 @@ def signed_in_from_memory(ctx: AppContext, scope: Scope) -> User | None:
         if name == b"authorization":
             return None
         if name == b"cookie" and cookie_header is None:
-            cookie_header = value.decode("latin-1")
-    token = cookie_parser(cookie_header).get(SESSION_COOKIE) if cookie_header else None
+            cookie_header = value
+    token_hash = _session_token_hash(cookie_header) if cookie_header else None
     cache = session_cache_of(ctx)
-    if not token or cache is None:
+    if token_hash is None or cache is None:
         return None
-    user = cache.get_readable(hash_token(token))
+    user = cache.get_readable(token_hash)
     if user is None:
         return None
     if not user.is_active or user.must_change_password:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -63,6 +64,28 @@ class ErrorEnvelope(ApiModel):
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+class _JsonUtcClock:
+    """The current UTC time as pydantic writes a datetime in JSON ("...T14:17:31.123456Z",
+    no fraction when it is zero), for answers built without a model. Formats the date
+    and time once a second: `TypeAdapter(datetime).dump_json(now_utc())` cost ~1 µs,
+    a twentieth of a cached dashboard answer's own time."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = b""
+
+    def __call__(self, time_ns: int | None = None) -> bytes:
+        second, nanos = divmod(time.time_ns() if time_ns is None else time_ns, 1_000_000_000)
+        if second != self._second:
+            self._prefix = time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(second)).encode()
+            self._second = second
+        micros = nanos // 1000
+        return self._prefix + (b'.%06dZ"' % micros if micros else b'Z"')
+
+
+json_utc_now = _JsonUtcClock()
 
 
 def envelope(data: T) -> Envelope[T]:

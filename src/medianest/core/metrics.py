@@ -5,10 +5,16 @@ Each domain adds its metrics here so one scrape of `/metrics` shows them all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import bisect
+import itertools
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 UPSTREAM_REQUESTS = Counter(
     "medianest_upstream_requests_total",
@@ -34,18 +40,69 @@ BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 # Requests: labelled by route template ("/api/media/requests/{request_id}"), never the raw
 # path, so a scan of random URLs cannot blow up the number of series.
-HTTP_REQUESTS = Counter(
-    "medianest_http_requests_total",
-    "HTTP requests handled, by method, route template and status.",
-    ["method", "route", "status"],
-)
+HTTP_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-HTTP_DURATION = Histogram(
-    "medianest_http_request_duration_seconds",
-    "Time to answer HTTP requests, by method and route template.",
-    ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
+
+@dataclass(slots=True)
+class _Durations:
+    counts: list[int] = field(  # per bucket; the last one is +Inf
+        default_factory=lambda: [0] * (len(HTTP_DURATION_BUCKETS) + 1)
+    )
+    seconds: float = 0.0
+
+
+class _RequestMetrics(Collector):
+    """`medianest_http_requests_total` and `medianest_http_request_duration_seconds`,
+    counted in plain numbers and handed to Prometheus when it scrapes.
+
+    prometheus_client's own Counter and Histogram take a lock per value changed and
+    find the bucket in Python: ~1.7 µs a request, a tenth of a cached answer's own time.
+    Here one lock per request (uncontended: one event loop counts them) and a bisect.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, str, int], int] = {}
+        self._durations: dict[tuple[str, str], _Durations] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        # The first bucket whose upper bound is >= seconds, as Histogram.observe counts.
+        bucket = bisect.bisect_left(HTTP_DURATION_BUCKETS, seconds)
+        with self._lock:
+            self._requests[key] = self._requests.get(key, 0) + 1
+            durations = self._durations.get((method, route))
+            if durations is None:
+                durations = self._durations[(method, route)] = _Durations()
+            durations.counts[bucket] += 1
+            durations.seconds += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "medianest_http_requests",
+            "HTTP requests handled, by method, route template and status.",
+            labels=["method", "route", "status"],
+        )
+        with self._lock:
+            counted = list(self._requests.items())
+            timed = [(key, list(d.counts), d.seconds) for key, d in self._durations.items()]
+        for (method, route, status), count in counted:
+            requests.add_metric([method, route, str(status)], count)
+        durations = HistogramMetricFamily(
+            "medianest_http_request_duration_seconds",
+            "Time to answer HTTP requests, by method and route template.",
+            labels=["method", "route"],
+        )
+        bounds = [*(str(bound) for bound in HTTP_DURATION_BUCKETS), "+Inf"]  # as `le` shows them
+        for (method, route), counts, total in timed:
+            cumulative = itertools.accumulate(counts)
+            durations.add_metric([method, route], list(zip(bounds, cumulative, strict=True)), total)
+        yield requests
+        yield durations
+
+
+HTTP_REQUEST_METRICS = _RequestMetrics()
+REGISTRY.register(HTTP_REQUEST_METRICS)
 
 HOT_PATH_ANSWERS = Counter(
     "medianest_hot_path_answers_total",
@@ -90,23 +147,10 @@ def route_label(scope: Mapping[str, Any]) -> str:
     return UNMATCHED_ROUTE
 
 
-# The labelled children by (method, route, status): looking them up by labels on every
-# request cost three times the counting itself. Bounded like the series: route templates.
-_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
 def record_request(scope: Mapping[str, Any], status: int, seconds: float) -> None:
-    key = (str(scope.get("method", "GET")), route_label(scope), status)
-    children = _REQUEST_CHILDREN.get(key)
-    if children is None:
-        method, route, _ = key
-        children = (
-            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)),
-            HTTP_DURATION.labels(method=method, route=route),
-        )
-        _REQUEST_CHILDREN[key] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    HTTP_REQUEST_METRICS.record(
+        str(scope.get("method", "GET")), route_label(scope), status, seconds
+    )
 
 
 def record_error(code: str) -> None:

@@ -10,9 +10,7 @@ Either way the request counts against the same rate limit, and the answer is the
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
-from pydantic import TypeAdapter
 from starlette.types import Receive, Scope, Send
 
 from medianest import API_VERSION
@@ -22,14 +20,13 @@ from medianest.auth.dependencies import (
     signed_in_from_memory,
 )
 from medianest.core.context import AppContext
-from medianest.core.envelope import now_utc
+from medianest.core.envelope import json_utc_now
 from medianest.core.handlers import api_error_response
 from medianest.core.hot_path import HotPaths
 from medianest.dashboard import router as dashboard_router
 from medianest.dashboard import service as status_service
 
 PATH = "/api/dashboard/status"
-_TIMESTAMP = TypeAdapter(datetime)
 _META_END = b',"version":' + json.dumps(API_VERSION).encode() + b"}}"
 
 
@@ -52,8 +49,7 @@ async def answer_status(ctx: AppContext, scope: Scope, receive: Receive, send: S
         return True
     # The envelope around the cached data; `Meta` with its version, timestamp serialized
     # as pydantic does (a model per request cost more than the rest of this function).
-    timestamp = _TIMESTAMP.dump_json(now_utc())
-    body = b'{"success":true,"data":' + data + b',"meta":{"timestamp":' + timestamp + _META_END
+    body = b'{"success":true,"data":' + data + b',"meta":{"timestamp":' + json_utc_now() + _META_END
     headers = [
         (b"content-length", str(len(body)).encode()),
         (b"content-type", b"application/json"),
