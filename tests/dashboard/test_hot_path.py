@@ -109,22 +109,41 @@ async def test_the_answer_follows_a_new_aggregate_at_once(
     assert response.json()["data"][0]["error"] == "refused"
 
 
-async def test_an_expired_copy_is_refreshed_by_one_request_while_others_keep_answering(
+async def test_an_expired_copy_is_refreshed_from_the_cache_by_one_request_at_a_time(
     app: MediaNestApp, alice_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await get_via_fastapi(app, alice_client)
     monkeypatch.setattr(status_service, "LOCAL_COPY_SECONDS", -0.5)  # expired when kept
     entries = await status_service.current_status(app.ctx)
-    await status_service.cache_status(app.ctx, entries)
-    assert status_service.local_copy_json(app.ctx) is None  # expired: FastAPI refreshes
+    offline = [entries[0].model_copy(update={"status": "offline"}), *entries[1:]]
+    await status_service.cache_status(app.ctx, offline)  # the copy: expired at once
+    # Expired: the hot answer re-reads the shared cache itself (no FastAPI, no database).
+    response, answered_hot = await get_hot(alice_client)
+    assert answered_hot
+    assert response.json()["data"][0]["status"] == "offline"
+    # While one request re-reads it, the others answer from the expired copy...
+    await app.ctx.cache.set(status_service.CACHE_KEY, [], 60)  # what a re-read would find
+    app.ctx.services[status_service._REFRESHING] = True
+    response, answered_hot = await get_hot(alice_client)
+    assert answered_hot
+    assert response.json()["data"][0]["status"] == "offline"
+    # ...within the grace only: past it, FastAPI answers (and reads the database).
+    monkeypatch.setattr(status_service, "LOCAL_COPY_GRACE_SECONDS", 0.0)
     _, answered_hot = await get_hot(alice_client)
     assert not answered_hot
-    app.ctx.services[status_service._REFRESHING] = True  # a refresh is in flight
-    assert status_service.local_copy_json(app.ctx) is not None  # within the grace
-    _, answered_hot = await get_hot(alice_client)
-    assert answered_hot
-    monkeypatch.setattr(status_service, "LOCAL_COPY_GRACE_SECONDS", 0.0)
-    assert status_service.local_copy_json(app.ctx) is None  # past the grace: never
+
+
+async def test_an_empty_cache_leaves_the_answer_to_fastapi(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await get_via_fastapi(app, alice_client)
+    monkeypatch.setattr(status_service, "LOCAL_COPY_SECONDS", -0.5)
+    await status_service.cache_status(app.ctx, await status_service.current_status(app.ctx))
+    await app.ctx.cache.delete(status_service.CACHE_KEY)  # expired, evicted, restarted
+    response, answered_hot = await get_hot(alice_client)
+    assert not answered_hot
+    assert response.status_code == 200
+    assert [e["service"] for e in response.json()["data"]] == list(status_service.SERVICES)
 
 
 CallerFactory = Callable[[MediaNestApp], Any]

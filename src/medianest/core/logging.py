@@ -12,6 +12,7 @@ import logging
 import logging.handlers
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -191,6 +192,7 @@ class RequestLogger:
         self._fallback = get_logger(name)
         self._pending: list[str] = []
         self._flush_loop: asyncio.AbstractEventLoop | None = None
+        self._last_loop: tuple[int, asyncio.AbstractEventLoop | None] = (0, None)
 
     def request(self, *, method: str | None, path: str, status: int, duration_ms: float) -> None:
         if not self._logger.isEnabledFor(logging.INFO):
@@ -213,9 +215,8 @@ class RequestLogger:
         event["logger"] = self._name
         _stamp_utc(None, "info", event)
         line = _json_line(event)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop: nothing would flush later
+        loop = self._running_loop()
+        if loop is None:  # no event loop: nothing would flush later
             self.flush()
             self._write(line)
             return
@@ -225,6 +226,22 @@ class RequestLogger:
             loop.call_soon(self.flush)
             self._flush_loop = loop
         self._pending.append(line)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop | None:
+        """`asyncio.get_running_loop()`, without its system call on most lines: on Python
+        3.11 it asks the kernel for the process id every time (a forked child must not
+        use its parent's loop), ~1 µs a request here. A thread runs one loop at a time,
+        so the loop last seen running in this thread, still running, is the running one."""
+        thread = threading.get_ident()
+        seen_thread, seen_loop = self._last_loop
+        if seen_thread == thread and seen_loop is not None and seen_loop.is_running():
+            return seen_loop
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self._last_loop = (thread, loop)  # one assignment: threads read the pair whole
+        return loop
 
     def flush(self) -> None:
         self._flush_loop = None

@@ -30,6 +30,14 @@ from medianest.core.logging import get_logger
 log = get_logger(__name__)
 
 
+_HEADER_NAMES = {
+    b"x-ratelimit-limit": "X-RateLimit-Limit",
+    b"x-ratelimit-remaining": "X-RateLimit-Remaining",
+    b"x-ratelimit-reset": "X-RateLimit-Reset",
+    b"retry-after": "Retry-After",
+}
+
+
 @dataclass(frozen=True)
 class RateLimitResult:
     allowed: bool
@@ -39,20 +47,22 @@ class RateLimitResult:
     window_seconds: int
 
     @property
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_after_seconds),
-        }
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The X-RateLimit-* headers, and Retry-After on a refusal, as ASGI header pairs
+        (what a hot answer sends as they are)."""
+        headers = [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset_after_seconds),
+        ]
         if not self.allowed:
-            headers["Retry-After"] = str(max(1, self.reset_after_seconds))
+            headers.append((b"retry-after", b"%d" % max(1, self.reset_after_seconds)))
         return headers
 
     @property
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """`headers` as ASGI header pairs (lower-case names)."""
-        return [(name.lower().encode(), value.encode()) for name, value in self.headers.items()]
+    def headers(self) -> dict[str, str]:
+        """`raw_headers` by their usual names, for Starlette responses and errors."""
+        return {_HEADER_NAMES[name]: value.decode() for name, value in self.raw_headers}
 
     def exceeded(self, message: str | None = None) -> RateLimitExceeded | None:
         """The error to answer with when this hit was refused, else None."""

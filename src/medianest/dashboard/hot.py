@@ -2,7 +2,8 @@
 poller asks for, over and over.
 
 Answers only when a cached session proves the caller (`signed_in_from_memory`) and this
-instance holds a fresh aggregate; otherwise the FastAPI route in `router.py` answers.
+instance's copy of the aggregate is fresh or can be re-read from the shared cache (the
+in-process cache, or Redis); otherwise the FastAPI route in `router.py` answers.
 Either way the request counts against the same rate limit, and the answer is the same
 (tests compare both ways).
 """
@@ -31,9 +32,9 @@ _META_END = b',"version":' + json.dumps(API_VERSION).encode() + b"}}"
 
 
 async def answer_status(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> bool:
-    data = status_service.local_copy_json(ctx)
-    user = signed_in_from_memory(ctx, scope) if data is not None else None
-    if data is None or user is None:
+    user = signed_in_from_memory(ctx, scope)
+    data = await status_service.local_copy_json(ctx) if user is not None else None
+    if user is None or data is None:
         return False
     limit = await count_api_request(ctx, user.id)
     refused = limit.exceeded(RATE_LIMITED_MESSAGE)

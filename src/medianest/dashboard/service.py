@@ -119,8 +119,10 @@ async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None
     _keep_local_copy(ctx, entries)
 
 
-def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
-    ctx.services[_LOCAL_COPY] = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
+def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> _LocalCopy:
+    local = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
+    ctx.services[_LOCAL_COPY] = local
+    return local
 
 
 def _usable_local_copy(ctx: AppContext) -> _LocalCopy | None:
@@ -138,10 +140,18 @@ def _usable_local_copy(ctx: AppContext) -> _LocalCopy | None:
     return None
 
 
-def local_copy_json(ctx: AppContext) -> bytes | None:
-    """This instance's aggregate, serialized, when `current_status` would answer it
-    without any I/O; else None."""
+async def local_copy_json(ctx: AppContext) -> bytes | None:
+    """This instance's aggregate, serialized, when memory or the shared cache holds it
+    (an expired copy is re-read from the cache, by one request while the others keep
+    the old copy); None when only the database would do.
+
+    The hot answer's way: before it refreshed the copy itself, the requests arriving
+    between its expiry and FastAPI's refresh all took FastAPI's way, several a second,
+    each costing as much as a hundred hot answers and holding up the ones behind it.
+    """
     local = _usable_local_copy(ctx)
+    if local is None and not ctx.services.get(_REFRESHING):
+        local = await _refresh_local_copy(ctx)
     return None if local is None else local.as_json
 
 
@@ -151,20 +161,23 @@ async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
     Only the monitor writes the cache: a reader caching what it read could overwrite a
     newer aggregate written between its read and its write.
     """
-    local = _usable_local_copy(ctx)
+    local = _usable_local_copy(ctx) or await _refresh_local_copy(ctx)
     if local is not None:
         return local.entries
+    async with session_scope(ctx.session_factory) as session:
+        return await load_status(session)
+
+
+async def _refresh_local_copy(ctx: AppContext) -> _LocalCopy | None:
+    """Re-read the shared cache into this instance's copy; None when it holds nothing."""
     ctx.services[_REFRESHING] = True
     try:
         cached = await ctx.cache.get(CACHE_KEY)
     finally:
         ctx.services.pop(_REFRESHING, None)
-    if isinstance(cached, list):
-        entries = [ServiceStatusOut.model_validate(item) for item in cached]
-        _keep_local_copy(ctx, entries)
-        return entries
-    async with session_scope(ctx.session_factory) as session:
-        return await load_status(session)
+    if not isinstance(cached, list):
+        return None
+    return _keep_local_copy(ctx, [ServiceStatusOut.model_validate(item) for item in cached])
 
 
 async def load_status(session: AsyncSession) -> list[ServiceStatusOut]:
