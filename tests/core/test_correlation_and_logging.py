@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from medianest.core.logging import (
     _stamp_utc,
     configure_logging,
     get_logger,
+    redact_processor,
     redact_text,
     redact_value,
     request_log,
@@ -190,3 +192,57 @@ async def test_lines_left_by_a_loop_that_is_gone_are_written_by_the_next(written
     request_log.request(method="GET", path="/n2", status=200, duration_ms=0.1)
     await asyncio.sleep(0)
     assert [json.loads(line).get("n", 2) for line in written.writes[0].split("\n")] == [1, 2]
+
+
+def test_each_event_loop_flushes_its_own_lines(written):
+    """The loop last seen is remembered (to skip a system call per line), and not
+    trusted once it has stopped."""
+
+    async def log_one(path: str) -> None:
+        request_log.request(method="GET", path=path, status=200, duration_ms=0.1)
+        await asyncio.sleep(0)
+
+    asyncio.run(log_one("/first-loop"))
+    asyncio.run(log_one("/second-loop"))
+    assert [json.loads(text)["path"] for text in written.writes] == ["/first-loop", "/second-loop"]
+
+
+def test_a_loop_running_in_another_thread_is_not_this_threads_loop(written):
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+
+        async def log_there() -> None:
+            request_log.request(method="GET", path="/there", status=200, duration_ms=0.1)
+
+        asyncio.run_coroutine_threadsafe(log_there(), loop).result(timeout=5)
+        # No loop runs in this thread: the line is written at once, not left to theirs.
+        request_log.request(method="GET", path="/here", status=200, duration_ms=0.1)
+        paths = [json.loads(line)["path"] for text in written.writes for line in text.split("\n")]
+        assert "/here" in paths
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
+_KEYS = st.sampled_from(["path", "event", "password", "api_key", "Cookie", "note", "count"])
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(
+        _KEYS | st.text(max_size=8),
+        _VALUES
+        | st.sampled_from(["token=abc123", "Bearer abc.def", "https://u:pw@host/", "/api/x"]),
+        max_size=6,
+    )
+)
+def test_the_log_processor_redacts_each_value_as_redact_value_does(event):
+    expected = {key: redact_value(key, value) for key, value in event.items()}
+    assert redact_processor(None, "info", dict(event)) == expected

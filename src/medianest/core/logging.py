@@ -96,16 +96,19 @@ def redact_processor(
     plain_texts: list[str] = []  # str values under ordinary keys: one pre-check for all
     for key, value in event_dict.items():
         kind = type(value)
-        if value is None or kind in _PLAIN_NUMBERS:
-            continue  # as redact_value leaves them, even under a secret-looking key
-        if kind is str and not _is_secret_key(key):
-            plain_texts.append(key)
-        else:
+        if kind is str:
+            if _is_secret_key(key):
+                event_dict[key] = REDACTED
+            else:
+                plain_texts.append(value)
+        elif value is not None and kind not in _PLAIN_NUMBERS:
+            # None and numbers stay as redact_value leaves them, even under a secret key.
             event_dict[key] = redact_value(key, value)
     # NUL never occurs in a pattern, so no match can span two values.
-    if plain_texts and _may_hold_secret("\0".join(event_dict[k] for k in plain_texts)):
-        for key in plain_texts:
-            event_dict[key] = redact_text(event_dict[key])
+    if plain_texts and _may_hold_secret("\0".join(plain_texts)):
+        for key, value in event_dict.items():
+            if type(value) is str and not _is_secret_key(key):
+                event_dict[key] = redact_text(value)
     return event_dict
 
 
