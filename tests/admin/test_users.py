@@ -142,3 +142,41 @@ async def test_deleting_a_user_removes_them_and_their_sessions(
     assert missing.status_code == 404
     listed = await admin_client.get("/api/admin/users")
     assert "alice" not in [u["username"] for u in listed.json()["data"]]
+
+
+async def test_an_admin_links_a_user_to_their_overseerr_user_audited(
+    app: MediaNestApp, admin: User, admin_client: httpx.AsyncClient
+) -> None:
+    carol = await create_user(app, "carol")
+    url = f"/api/admin/users/{carol.id}"
+    linked = await admin_client.put(url, json={"overseerrUserId": 7})
+    assert linked.status_code == 200
+    assert linked.json()["data"]["overseerrUserId"] == 7
+    # Omitted: unchanged (a role change keeps the link); null: cleared.
+    promoted = await admin_client.put(url, json={"role": "admin"})
+    assert promoted.json()["data"]["overseerrUserId"] == 7
+    cleared = await admin_client.put(url, json={"overseerrUserId": None})
+    assert cleared.json()["data"]["overseerrUserId"] is None
+    async with session_scope(app.ctx.session_factory) as session:
+        changes = list(
+            await session.scalars(
+                select(AuditLog.details)
+                .where(AuditLog.action == "admin.user_overseerr_user_id_changed")
+                .order_by(AuditLog.created_at)
+            )
+        )
+    assert changes == [{"from": None, "to": 7}, {"from": 7, "to": None}]
+
+
+async def test_a_bad_overseerr_user_id_is_refused_and_nothing_changes(
+    app: MediaNestApp, admin: User, admin_client: httpx.AsyncClient
+) -> None:
+    carol = await create_user(app, "carol")
+    url = f"/api/admin/users/{carol.id}"
+    await admin_client.put(url, json={"overseerrUserId": 3})
+    for bad in (0, -1, "seven", 1.5, 2**31):
+        refused = await admin_client.put(url, json={"overseerrUserId": bad, "role": "admin"})
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"]["code"] == "VALIDATION_ERROR"
+    listed = await admin_client.get("/api/admin/users", params={"search": "carol"})
+    assert [(u["overseerrUserId"], u["role"]) for u in listed.json()["data"]] == [(3, "user")]

@@ -297,3 +297,64 @@ async def test_quota_follows_the_admins_run_time_setting(
     assert first.status_code == 201
     assert second.status_code == 429
     assert second.json()["error"]["details"]["limit"] == 1
+
+
+async def link_to_overseerr_user(
+    admin_client: httpx.AsyncClient, user: User, overseerr_user_id: int | None
+) -> None:
+    answer = await admin_client.put(
+        f"/api/admin/users/{user.id}", json={"overseerrUserId": overseerr_user_id}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["overseerrUserId"] == overseerr_user_id
+
+
+async def request_sprite_fright(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(
+        "/api/media/request", json={"mediaType": "movie", "tmdbId": SPRITE_FRIGHT}
+    )
+
+
+async def test_a_linked_user_requests_as_their_overseerr_user(
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    await link_to_overseerr_user(admin_client, alice, 2)  # the simulator's "alice"
+    answer = await request_sprite_fright(alice_client)
+    assert answer.status_code == 201, answer.text
+    upstream = overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]]
+    assert (upstream.requested_by.id, upstream.requested_by.username) == (2, "alice")
+
+
+async def test_an_unlinked_user_requests_as_the_api_keys_admin(
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    await link_to_overseerr_user(admin_client, alice, 2)
+    await link_to_overseerr_user(admin_client, alice, None)  # unlinked again
+    answer = await request_sprite_fright(alice_client)
+    assert answer.status_code == 201, answer.text
+    assert overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id == 1
+
+
+async def test_a_link_to_a_user_overseerr_does_not_know_is_refused_and_nothing_stored(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    await link_to_overseerr_user(admin_client, alice, 999)
+    upstream_before = set(overseerr_sim.media_requests)
+    answer = await request_sprite_fright(alice_client)
+    assert answer.status_code == 403
+    error = answer.json()["error"]
+    assert error["code"] == "PERMISSION_DENIED"
+    assert "on behalf of others" in error["details"]["reason"]
+    assert set(overseerr_sim.media_requests) == upstream_before
+    async with session_scope(app.ctx.session_factory) as session:
+        assert await session.scalar(select(MediaRequest).limit(1)) is None

@@ -188,6 +188,24 @@ async def test_an_admin_changes_a_role_and_cannot_demote_the_last_admin(
     assert re.search(r'<option value="admin" selected', last.text)  # the row shows what is stored
 
 
+async def test_an_admin_links_a_user_to_an_overseerr_user_in_the_row(
+    admin_client: httpx.AsyncClient, alice: User
+) -> None:
+    url = f"/admin/users/{alice.id}"
+    linked = await admin_client.put(url, data={"overseerr_user_id": " 12 "}, headers=HX)
+    assert linked.status_code == 200
+    assert "alice: Overseerr user is now 12" in linked.headers["hx-trigger"]
+    assert re.search(r'id="overseerr-[^"]+" name="overseerr_user_id"[^>]*value="12"', linked.text)
+    for bad in ("0", "-3", "twelve", "1e3", str(2**31)):
+        refused = await admin_client.put(url, data={"overseerr_user_id": bad}, headers=HX)
+        assert refused.status_code == 400, bad
+        assert "Overseerr user id" in refused.text
+        assert re.search(r'name="overseerr_user_id"[^>]*value="12"', refused.text)  # as stored
+    unlinked = await admin_client.put(url, data={"overseerr_user_id": ""}, headers=HX)
+    assert "alice: Overseerr user is now not linked" in unlinked.headers["hx-trigger"]
+    assert re.search(r'name="overseerr_user_id"[^>]*value=""', unlinked.text)
+
+
 async def test_media_search_without_overseerr_says_so_in_the_results_area(
     alice_client: httpx.AsyncClient,
 ) -> None:

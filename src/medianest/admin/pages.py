@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from medianest.admin import services as services_service
 from medianest.admin import system_config, users_service
 from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
+from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import MediaNestError
+from medianest.core.errors import MediaNestError, ValidationFailed
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
@@ -82,8 +83,11 @@ async def update_user(
     role: Annotated[Literal["admin", "user"] | None, Form()] = None,
     status: Annotated[Literal["active", "disabled"] | None, Form()] = None,
 ) -> Response:
+    # Read from the form itself: FastAPI turns an empty field into "absent", and here
+    # empty means "unlink" while absent means "unchanged".
+    overseerr_user_id = (await request.form()).get("overseerr_user_id")
     user = await users_service.get_user(session, user_id=user_id)
-    before = (user.role, user.status)
+    before = (user.role, user.status, user.overseerr_user_id)
     try:
         await users_service.update_user(
             session,
@@ -91,6 +95,9 @@ async def update_user(
             user=user,
             role=role,
             status=status,
+            overseerr_user_id=(
+                _overseerr_user_id(overseerr_user_id) if isinstance(overseerr_user_id, str) else ...
+            ),
             ip=client_ip(request, ctx.settings),
         )
     except MediaNestError as error:
@@ -103,11 +110,26 @@ async def update_user(
         for label, old, value in (
             ("role", before[0], user.role),
             ("status", before[1], user.status),
+            ("Overseerr user", before[2], user.overseerr_user_id or "not linked"),
         )
-        if old != value
+        if (old or "not linked") != value
     ]
     message = f"{user.username}: {', '.join(changed)}." if changed else None
     return _row(request, user, headers=trigger(message, "success") if message else None)
+
+
+def _overseerr_user_id(text: str) -> int | None:
+    """The form's Overseerr user id: blank unlinks; otherwise a whole number from 1."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_OVERSEERR_USER_ID:
+        raise ValidationFailed(
+            "The Overseerr user id is the number in the user's address in Overseerr "
+            "(Users → the user), 1 or more; leave it empty to unlink.",
+            details={"field": "overseerrUserId"},
+        )
+    return int(text)
 
 
 @router.delete("/admin/users/{user_id}")

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import Field
 
 from medianest.admin import users_service
+from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
@@ -35,6 +37,7 @@ class AdminUserOut(ApiModel):
     plex_id: str | None
     plex_linked: bool = False
     must_change_password: bool
+    overseerr_user_id: int | None = None
     created_at: datetime
     last_login_at: datetime | None
 
@@ -42,6 +45,9 @@ class AdminUserOut(ApiModel):
 class UpdateUser(ApiInput):
     role: Literal["admin", "user"] | None = None
     status: Literal["active", "disabled"] | None = None
+    # Overseerr's id of this person: their requests are made as that Overseerr user.
+    # Omitted: unchanged; null: cleared (requests made as the API key's admin again).
+    overseerr_user_id: int | None = Field(default=None, ge=1, le=MAX_OVERSEERR_USER_ID)
 
 
 def _out(user: User) -> AdminUserOut:
@@ -73,7 +79,8 @@ async def update_user(
     session: SessionDep,
     ctx: ContextDep,
 ) -> Envelope[AdminUserOut]:
-    """Change a user's role or status; disabling signs them out everywhere at once."""
+    """Change a user's role, status or Overseerr user; disabling signs them out
+    everywhere at once."""
     user = await users_service.get_user(session, user_id=user_id)
     await users_service.update_user(
         session,
@@ -81,6 +88,9 @@ async def update_user(
         user=user,
         role=body.role,
         status=body.status,
+        overseerr_user_id=(
+            body.overseerr_user_id if "overseerr_user_id" in body.model_fields_set else ...
+        ),
         ip=client_ip(request, ctx.settings),
     )
     return envelope(_out(user))

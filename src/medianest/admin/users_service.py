@@ -8,6 +8,7 @@ sessions and remember-me tokens at once.
 from __future__ import annotations
 
 import uuid
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -18,6 +19,9 @@ from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.models import Role, User, UserStatus
 from medianest.core.errors import Conflict, NotFound
+
+# Overseerr's user ids are integers in a 32-bit column (and ours too).
+MAX_OVERSEERR_USER_ID = 2_147_483_647
 
 
 class LastAdmin(Conflict):
@@ -73,6 +77,7 @@ async def update_user(
     user: User,
     role: str | None,
     status: str | None,
+    overseerr_user_id: int | EllipsisType | None = ...,  # ...: unchanged
     ip: str | None,
 ) -> User:
     demoting = role is not None and role != Role.ADMIN and user.is_admin
@@ -86,6 +91,9 @@ async def update_user(
     if status is not None and status != user.status:
         changes["status"] = {"from": user.status, "to": status}
         user.status = status
+    if overseerr_user_id is not ... and overseerr_user_id != user.overseerr_user_id:
+        changes["overseerr_user_id"] = {"from": user.overseerr_user_id, "to": overseerr_user_id}
+        user.overseerr_user_id = overseerr_user_id
     if disabling:
         # Immediately: no session or remember-me token of a disabled user survives.
         await session_store.destroy_user_sessions(session, user_id=user.id)

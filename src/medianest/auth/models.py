@@ -35,6 +35,9 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=UserStatus.ACTIVE)
     last_login_at: Mapped[datetime | None]
+    # Overseerr's id of the same person, set by an admin: requests are made as them
+    # (Overseerr's requester, quota and notifications), else as the API key's admin.
+    overseerr_user_id: Mapped[int | None]
 
     @property
     def is_admin(self) -> bool:

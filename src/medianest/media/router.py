@@ -70,6 +70,7 @@ async def request_media(
         per_hour=requests_per_hour(ctx),
         user_id=user.id,
         wanted=body,
+        overseerr_user_id=user.overseerr_user_id,
     )
     return envelope(MediaRequestOut.model_validate(row))
 

@@ -122,8 +122,10 @@ async def create_request(
     per_hour: int,
     user_id: uuid.UUID,
     wanted: MediaRequestIn,
+    overseerr_user_id: int | None = None,
 ) -> MediaRequest:
-    """Request a movie or show in Overseerr for `user_id` and remember it.
+    """Request a movie or show in Overseerr for `user_id` and remember it: as Overseerr
+    user `overseerr_user_id` when an admin linked one, else as the API key's admin.
 
     Order matters: cheap local refusals first (bad seasons, duplicates), then the title
     must exist, then the quota is spent, then Overseerr is asked (never retried).
@@ -143,7 +145,10 @@ async def create_request(
     quota.raise_if_exceeded("You have used up your media requests for this hour.")
     try:
         created = await overseerr.create_request(
-            media_type=wanted.media_type, tmdb_id=wanted.tmdb_id, seasons=seasons
+            media_type=wanted.media_type,
+            tmdb_id=wanted.tmdb_id,
+            seasons=seasons,
+            overseerr_user_id=overseerr_user_id,
         )
     except OverseerrRefused as exc:
         raise _refusal(exc) from None
