@@ -140,10 +140,24 @@ async def test_an_empty_cache_leaves_the_answer_to_fastapi(
     monkeypatch.setattr(status_service, "LOCAL_COPY_SECONDS", -0.5)
     await status_service.cache_status(app.ctx, await status_service.current_status(app.ctx))
     await app.ctx.cache.delete(status_service.CACHE_KEY)  # expired, evicted, restarted
+    cache_reads = 0
+    real_get = app.ctx.cache.get
+
+    async def counted_get(key: str) -> Any:
+        nonlocal cache_reads
+        cache_reads += 1
+        return await real_get(key)
+
+    monkeypatch.setattr(app.ctx.cache, "get", counted_get)
     response, answered_hot = await get_hot(alice_client)
     assert not answered_hot
     assert response.status_code == 200
     assert [e["service"] for e in response.json()["data"]] == list(status_service.SERVICES)
+    assert cache_reads == 2  # the hot path's try, then the route's own
+    # Within the next second the hot path does not try again: one cache read a request.
+    response, answered_hot = await get_hot(alice_client)
+    assert not answered_hot and response.status_code == 200
+    assert cache_reads == 3
 
 
 CallerFactory = Callable[[MediaNestApp], Any]

@@ -34,6 +34,11 @@ LOCAL_COPY_SECONDS = 1.0
 LOCAL_COPY_GRACE_SECONDS = 1.0
 _LOCAL_COPY = "dashboard_status_local_copy"
 _REFRESHING = "dashboard_status_local_copy_refreshing"
+# After finding the cache empty, the hot answer leaves it alone this long: FastAPI's route
+# answers, which tries the cache once itself and reads the database. Without the pause, a
+# cache that hangs (Redis unreachable) would be waited for twice per request.
+CACHE_EMPTY_PAUSE_SECONDS = 1.0
+_CACHE_EMPTY_UNTIL = "dashboard_status_cache_empty_until"
 NOT_CHECKED = "Not checked yet"
 # Degraded answers (slow, wrong key) still mean the service is reachable.
 UP_STATES = frozenset({"online", "degraded"})
@@ -150,9 +155,16 @@ async def local_copy_json(ctx: AppContext) -> bytes | None:
     each costing as much as a hundred hot answers and holding up the ones behind it.
     """
     local = _usable_local_copy(ctx)
-    if local is None and not ctx.services.get(_REFRESHING):
-        local = await _refresh_local_copy(ctx)
-    return None if local is None else local.as_json
+    if local is not None:
+        return local.as_json
+    now = time.monotonic()
+    if ctx.services.get(_REFRESHING) or ctx.services.get(_CACHE_EMPTY_UNTIL, 0.0) > now:
+        return None
+    local = await _refresh_local_copy(ctx)
+    if local is None:
+        ctx.services[_CACHE_EMPTY_UNTIL] = now + CACHE_EMPTY_PAUSE_SECONDS
+        return None
+    return local.as_json
 
 
 async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
