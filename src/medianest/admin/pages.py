@@ -87,7 +87,7 @@ async def update_user(
     # empty means "unlink" while absent means "unchanged".
     overseerr_user_id = (await request.form()).get("overseerr_user_id")
     user = await users_service.get_user(session, user_id=user_id)
-    before = (user.role, user.status, user.overseerr_user_id)
+    before = _shown(user)
     try:
         await users_service.update_user(
             session,
@@ -107,15 +107,19 @@ async def update_user(
         return _row(request, user, error=error, status_code=error.status_code)
     changed = [
         f"{label} is now {value}"
-        for label, old, value in (
-            ("role", before[0], user.role),
-            ("status", before[1], user.status),
-            ("Overseerr user", before[2], user.overseerr_user_id or "not linked"),
-        )
-        if (old or "not linked") != value
+        for label, old, value in zip(_SHOWN_LABELS, before, _shown(user), strict=True)
+        if old != value
     ]
     message = f"{user.username}: {', '.join(changed)}." if changed else None
     return _row(request, user, headers=trigger(message, "success") if message else None)
+
+
+_SHOWN_LABELS = ("role", "status", "Overseerr user")
+
+
+def _shown(user: User) -> tuple[str, str, int | str]:
+    """What the row's change toast names, in `_SHOWN_LABELS`' order."""
+    return (user.role, user.status, user.overseerr_user_id or "not linked")
 
 
 def _overseerr_user_id(text: str) -> int | None:
