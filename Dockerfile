@@ -1,15 +1,17 @@
 # syntax=docker/dockerfile:1
 # MediaNest image: `docker compose up` (see docker-compose.yml and docs/admin-guide.md).
 
-# --- build: install the package and its dependencies into a virtualenv -------------
+# --- build: the locked runtime dependencies into a virtualenv, with the same command the
+# README and the tests use (scripts/install: hash-checked pins from requirements/run.txt,
+# then the package itself, editable, from /src) ---------------------------------------
 FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MN_VENV=/opt/venv
 WORKDIR /src
-RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
+COPY scripts/install ./scripts/install
 COPY src ./src
-RUN /opt/venv/bin/pip install --upgrade pip \
-    && /opt/venv/bin/pip install .
+RUN ./scripts/install run
 
 # --- runtime: slim Python, ffmpeg for yt-dlp, pg_dump for backups, no compilers ------
 FROM python:3.11-slim AS runtime
@@ -21,6 +23,7 @@ RUN apt-get update \
     && mkdir -p /data \
     && chown 1000:1000 /data
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /src /src
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/medianest-entrypoint
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

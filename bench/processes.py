@@ -18,18 +18,17 @@ RUNTIME_VENV = ROOT / "bench" / ".venv-runtime"
 
 
 def runtime_python() -> str:
-    """A virtualenv with MediaNest and only its runtime dependencies (what `pip install
-    medianest` gives a user), made on first use. The test extras bring packages the
-    product never imports on its own but Socket.IO's client side picks up when present
-    (requests, aiohttp: about 16 MB), which would skew the memory figures."""
-    python = RUNTIME_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(RUNTIME_VENV)], check=True)
+    """A virtualenv with MediaNest and only its locked runtime dependencies (what
+    `scripts/serve` gives a user), made or refreshed by `scripts/install run`. The test
+    extras bring packages the product never imports on its own but Socket.IO's client side
+    picks up when present (requests, aiohttp: about 16 MB), which would skew the memory
+    figures."""
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", str(ROOT)],
+        [str(ROOT / "scripts" / "install"), "run"],
+        env={**os.environ, "MN_VENV": str(RUNTIME_VENV)},
         check=True,
     )
-    return str(python)
+    return str(RUNTIME_VENV / "bin" / "python")
 
 
 def free_port() -> int:

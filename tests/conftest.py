@@ -51,7 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Directories whose tests never touch the app's storage: run once, not again on PostgreSQL.
-NO_STORAGE_DIRS = ("simulators",)
+NO_STORAGE_DIRS = ("simulators", "packaging")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

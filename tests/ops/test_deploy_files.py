@@ -72,6 +72,17 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_ffmpeg_and_a_health_check(
     assert 'CMD ["serve", "--host", "0.0.0.0"]' in text
 
 
+def test_image_readme_and_tests_install_with_one_command_from_the_lock():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "RUN ./scripts/install run" in dockerfile
+    assert "COPY requirements ./requirements" in dockerfile
+    assert "pip install" not in dockerfile
+    assert "./scripts/install run" in (ROOT / "scripts" / "serve").read_text()
+    assert "./scripts/install test" in (ROOT / "scripts" / "test").read_text()
+    install = (ROOT / "scripts" / "install").read_text()
+    assert "--require-hashes" in install and "--no-deps" in install
+
+
 def test_entrypoint_builds_the_database_url_from_the_password_file(tmp_path):
     password_file = tmp_path / "postgres_password"
     password_file.write_text("s3cr3t-hex")

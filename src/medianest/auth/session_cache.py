@@ -296,7 +296,7 @@ class RedisInvalidationRelay:
                 await asyncio.sleep(1.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _apply(self, data: Any) -> None:
         try:

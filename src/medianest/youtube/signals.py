@@ -92,7 +92,7 @@ class QueueSignals:
                 await asyncio.sleep(2.0)  # the slow poll keeps work moving meanwhile
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = _text(message.get("channel"))
