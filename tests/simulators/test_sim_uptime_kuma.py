@@ -99,3 +99,45 @@ def test_an_unknown_status_page_is_404_fail(kuma: UptimeKumaSimulator, http: htt
         answer = http.get(kuma.url + path)
         assert answer.status_code == 404
         assert answer.json()["status"] == "fail" and answer.json()["msg"]
+
+
+async def test_socket_pushes_kumas_heartbeat_payload_when_a_monitor_is_flipped_over_http(
+    kuma: UptimeKumaSimulator,
+) -> None:
+    import asyncio
+
+    import socketio
+
+    beats: asyncio.Queue = asyncio.Queue()
+    first_info = asyncio.Event()
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("info", lambda *_: first_info.set())
+    client.on("heartbeat", beats.put_nowait)
+    await client.connect(kuma.url, transports=["websocket"])
+    try:
+        await asyncio.wait_for(first_info.wait(), 5)
+        assert await client.call(
+            "login", {"username": "admin", "password": "nope", "token": ""}
+        ) == {
+            "ok": False,
+            "msg": "authIncorrectCreds",
+            "msgi18n": True,
+        }
+        answer = await client.call(
+            "login", {"username": "admin", "password": "admin123", "token": ""}
+        )
+        assert answer["ok"] is True and answer["token"]
+        async with httpx.AsyncClient() as http:
+            flipped = await http.post(kuma.url + "/__sim/monitors/Plex", json={"status": "down"})
+            assert flipped.status_code == 200
+            beat = await asyncio.wait_for(beats.get(), 5)
+            assert beat["monitorID"] == 1 and beat["status"] == 0 and beat["important"] is True
+            assert {"time", "msg", "ping", "duration", "retries"} <= set(beat)
+            switches = await http.post(kuma.url + "/__sim/socket", json={"twofa": True})
+            assert switches.json()["twofa"] is True and switches.json()["logins"] == 2
+        refused = await client.call(
+            "login", {"username": "admin", "password": "admin123", "token": ""}
+        )
+        assert refused == {"tokenRequired": True}
+    finally:
+        await client.disconnect()

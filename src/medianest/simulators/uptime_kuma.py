@@ -1,21 +1,25 @@
-"""A loopback Uptime Kuma: the Prometheus `/metrics` endpoint (API-key Basic auth) and the
-public status page API, over monitors that tests can switch up and down."""
+"""A loopback Uptime Kuma: the Prometheus `/metrics` endpoint (API-key Basic auth), the
+public status page API and the Socket.IO API of Kuma's web UI (uptime_kuma_socket.py),
+over monitors that tests can switch up and down (each switch is a pushed heartbeat)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Self
 
+import socketio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from medianest.simulators.base import JSONDict, Simulator, ok, read_json
+from medianest.simulators.uptime_kuma_socket import KumaSocketServer, SocketAccount
 
 API_KEY = "uk1_simkumasecret0001"
 STATUS_PAGE_SLUG = "medianest"
@@ -92,13 +96,23 @@ class UptimeKumaSimulator(Simulator):
         self.rate_limit_per_minute: int | None = None
         self.monitors: dict[str, Monitor] = {}
         self._hits: deque[float] = deque()
+        self.account = SocketAccount()
+        self.kuma3 = False
+        self.socket_connects = self.socket_logins = self.socket_token_logins = 0
+        self.login_times = deque[float]()
+        self._socket_secret = secrets.token_bytes(16)
         super().__init__(port=port)
+        self.socket: KumaSocketServer | None = None
 
     def reset_state(self) -> None:
         self.version = self.default_version
         self.auth_mode = "apikey"
         self.rate_limit_per_minute = None
         self._hits = deque()
+        self.account = SocketAccount()
+        self.kuma3 = False
+        self.socket_connects = self.socket_logins = self.socket_token_logins = 0
+        self.login_times = deque()
         self.monitors = {}
         self.add_monitor("Plex", "http", "http://plex.local:32400/identity", ping=12)
         self.add_monitor("Overseerr", "http", "http://overseerr.local:5055/api/v1/status", ping=34)
@@ -144,6 +158,46 @@ class UptimeKumaSimulator(Simulator):
             if ping_ms is not None:
                 monitor.ping = ping_ms
             monitor.beat(time.time())
+            beat = monitor.beats[-1]
+        socket = self.socket
+        if socket is not None:
+            self.submit(lambda: socket.push_heartbeat(monitor, beat))
+
+    def set_account(
+        self,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        twofa_code: str | None = None,
+        twofa: bool | None = None,
+    ) -> None:
+        """Change Kuma's account (a new password revokes issued tokens) or its 2FA."""
+        with self.lock:
+            if username is not None:
+                self.account.username = username
+            if password is not None:
+                self.account.password = password
+            if twofa is not None or twofa_code is not None:
+                self.account.twofa_code = (twofa_code or "123456") if twofa is not False else None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Serve HTTP and a fresh Socket.IO server (its state belongs to one serving loop)."""
+        if not self.running:
+            self.socket = KumaSocketServer(self, secret=self._socket_secret)
+            self.server.app = socketio.ASGIApp(self.socket.sio, other_asgi_app=self.app)
+        return super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        self.socket = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, dropping every socket (a Kuma restart)."""
+        port = self.server.port
+        self.stop()
+        self.server.requested_port = port
+        self.start()
 
     def set_auth(
         self, mode: AuthMode, *, username: str = "admin", password: str = "admin123"
@@ -277,6 +331,7 @@ class UptimeKumaSimulator(Simulator):
         return [
             Route("/__sim/monitors/{name}", self._http_monitor, methods=["POST"]),
             Route("/__sim/config", self._http_config, methods=["POST"]),
+            Route("/__sim/socket", self._http_socket, methods=["GET", "POST"]),
         ]
 
     async def _http_monitor(self, request: Request) -> Response:
@@ -303,3 +358,26 @@ class UptimeKumaSimulator(Simulator):
                 limit = body["rateLimitPerMinute"]
                 self.rate_limit_per_minute = int(limit) if limit is not None else None
         return ok({"authMode": self.auth_mode, "version": self.version})
+
+    async def _http_socket(self, request: Request) -> Response:
+        """The socket API's account and switches: {username, password, twofa, kuma3}."""
+        if request.method == "POST":
+            body = await read_json(request)
+            self.set_account(
+                username=body.get("username"),
+                password=body.get("password"),
+                twofa=body.get("twofa") if isinstance(body.get("twofa"), bool) else None,
+            )
+            if isinstance(body.get("kuma3"), bool):
+                self.kuma3 = body["kuma3"]
+        with self.lock:
+            return ok(
+                {
+                    "username": self.account.username,
+                    "twofa": self.account.twofa_code is not None,
+                    "kuma3": self.kuma3,
+                    "connects": self.socket_connects,
+                    "logins": self.socket_logins,
+                    "tokenLogins": self.socket_token_logins,
+                }
+            )

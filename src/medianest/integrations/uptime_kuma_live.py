@@ -1,0 +1,370 @@
+"""The live Uptime Kuma connection: Kuma 2.x's own Socket.IO API, as its web UI uses it.
+
+Signs in with `login` (username/password) and keeps the JWT it returns for
+`loginByToken` on reconnects (Kuma allows ~20 password logins a minute). Keeps each
+monitor's last status from `monitorList`, `heartbeatList` and every `heartbeat`, and
+calls `on_change` after each of them. Reconnects with backoff. Refusals are told apart:
+a wrong password, a 2FA account (MediaNest cannot answer its codes) and a Kuma that
+answers no socket login at all (Kuma 3's cookie sessions) — see contracts/uptime-kuma.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import socketio
+import socketio.exceptions
+
+from medianest.core.logging import get_logger
+from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
+
+log = get_logger(__name__)
+
+LinkState = Literal["connecting", "live", "refused", "disconnected", "stopped"]
+CONNECT_TIMEOUT_SECONDS = 5.0
+ACK_TIMEOUT_SECONDS = 10.0
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+# A refused sign-in will be refused again: retry rarely (Kuma counts failed logins).
+REFUSED_RETRY_SECONDS = 60.0
+
+_KUMA_MESSAGES = {
+    "authIncorrectCreds": "Uptime Kuma refused the username or password.",
+    "authInvalidToken": "Uptime Kuma refused the sign-in token.",
+    "authUserInactiveOrDeleted": "The Uptime Kuma account is inactive or deleted.",
+}
+TWO_FACTOR_REFUSAL = (
+    "This Uptime Kuma account has two-factor authentication, which MediaNest cannot "
+    "answer: use an account without 2FA, or the metrics or status-page source."
+)
+NO_SOCKET_LOGIN = (
+    "Uptime Kuma answered no socket sign-in (Kuma 3 replaced it with cookie sessions): "
+    "use the metrics or status-page source."
+)
+
+
+class KumaSignInRefused(Exception):
+    """Kuma answered the sign-in with a refusal; `retry_soon` for a passing one (rate limit)."""
+
+    def __init__(self, message: str, *, retry_soon: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_soon = retry_soon
+
+
+@dataclass
+class LiveMonitor:
+    """What the link knows of one monitor."""
+
+    id: int
+    name: str
+    type: str | None = None
+    active: bool = True
+    status_code: int | None = None
+    ping: float | None = None
+    msg: str | None = None
+    beat_time: str | None = None
+    uptime_24h: float | None = None
+
+    @property
+    def status(self) -> MonitorStatus:
+        if self.status_code is None:
+            return "pending"
+        return STATUS_BY_CODE.get(self.status_code, "pending")
+
+
+def socket_endpoint(url: str) -> tuple[str, str]:
+    """Kuma's base URL as (origin, socketio_path): a Kuma behind a path prefix serves its
+    Socket.IO under that prefix."""
+    parts = urlsplit(url)
+    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    prefix = parts.path.strip("/")
+    return origin, f"{prefix}/socket.io" if prefix else "socket.io"
+
+
+class KumaLiveLink:
+    """One signed-in Socket.IO connection to Kuma, kept up by `run()` until `stop()`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str,
+        password: str,
+        on_change: Callable[[], None] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        ack_timeout: float = ACK_TIMEOUT_SECONDS,
+        backoff_max: float = BACKOFF_MAX_SECONDS,
+        refused_retry: float = REFUSED_RETRY_SECONDS,
+    ) -> None:
+        self.url = url
+        self.username = username
+        self._password = password
+        self.on_change = on_change
+        self.connect_timeout = connect_timeout
+        self.ack_timeout = ack_timeout
+        self.backoff_max = backoff_max
+        self.refused_retry = refused_retry
+        self.state: LinkState = "disconnected"
+        self.error: str | None = None
+        self.version: str | None = None
+        self.monitors: dict[int, LiveMonitor] = {}
+        self.last_event_at: float | None = None  # time.time() of Kuma's last message
+        self.connected_at: float | None = None
+        self.token: str | None = None
+        self.sessions = 0  # successful sign-ins, for tests and logs
+        self._stopping = asyncio.Event()
+        self._sio: socketio.AsyncClient | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, sign in and listen; after a drop wait with backoff and do it again."""
+        delay = BACKOFF_FIRST_SECONDS
+        while not self._stopping.is_set():
+            try:
+                await self.session()
+                delay = BACKOFF_FIRST_SECONDS  # it was up: start over from a short wait
+                wait = delay
+            except KumaSignInRefused as exc:
+                self._set_state("refused", exc.message)
+                wait = delay if exc.retry_soon else self.refused_retry
+            except (socketio.exceptions.SocketIOError, TimeoutError, OSError) as exc:
+                self._set_state("disconnected", _connection_error(exc))
+                wait = delay
+            delay = min(self.backoff_max, delay * 2)
+            with contextlib.suppress(TimeoutError):
+                # Jitter: instances restarted together do not all reconnect at once.
+                await asyncio.wait_for(self._stopping.wait(), wait * random.uniform(0.8, 1.2))
+        self._set_state("stopped", None)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        sio = self._sio
+        if sio is not None:
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+
+    async def session(self) -> None:
+        """One connection: sign in, then return when it drops (or raise why it failed)."""
+        self._set_state("connecting", self.error)
+        sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
+        first_info = asyncio.Event()
+        dropped = asyncio.Event()
+        self._install_handlers(sio, first_info, dropped)
+        self._sio = sio
+        origin, path = socket_endpoint(self.url)
+        try:
+            await asyncio.wait_for(
+                sio.connect(
+                    origin,
+                    socketio_path=path,
+                    transports=["websocket"],
+                    wait_timeout=int(max(1, self.connect_timeout)),
+                ),
+                self.connect_timeout + 1,
+            )
+            # Kuma attaches its handlers only after its first `info`; earlier emits vanish.
+            await asyncio.wait_for(first_info.wait(), self.connect_timeout)
+            await self._sign_in(sio)
+            self.sessions += 1
+            self.connected_at = time.time()
+            self._set_state("live", None)
+            log.info("kuma_live_connected", url=self.url, monitors=len(self.monitors))
+            stop_task = asyncio.create_task(self._stopping.wait())
+            drop_task = asyncio.create_task(dropped.wait())
+            try:
+                await asyncio.wait({stop_task, drop_task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop_task.cancel()
+                drop_task.cancel()
+            if not self._stopping.is_set():
+                raise ConnectionResetError("Uptime Kuma closed the live connection.")
+        finally:
+            self._sio = None
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+
+    # --- signing in --------------------------------------------------------------------
+    async def _sign_in(self, sio: socketio.AsyncClient) -> None:
+        if self.token:
+            answer = await self._call(sio, "loginByToken", self.token)
+            if isinstance(answer, dict) and answer.get("ok"):
+                return
+            self.token = None  # the password changed, or Kuma's secret did: use the password
+        answer = await self._call(
+            sio, "login", {"username": self.username, "password": self._password, "token": ""}
+        )
+        if not isinstance(answer, dict):  # an empty ack: no login handler there either
+            raise KumaSignInRefused(NO_SOCKET_LOGIN)
+        if answer.get("tokenRequired"):
+            raise KumaSignInRefused(TWO_FACTOR_REFUSAL)
+        if not answer.get("ok"):
+            msg = str(answer.get("msg") or "")
+            # "Too frequently, try again later." is Kuma's rate limit: it passes.
+            raise KumaSignInRefused(
+                _KUMA_MESSAGES.get(msg, f"Uptime Kuma refused the sign-in: {msg or 'no reason'}."),
+                retry_soon="frequently" in msg.lower(),
+            )
+        token = answer.get("token")
+        self.token = token if isinstance(token, str) else None
+
+    async def _call(self, sio: socketio.AsyncClient, event: str, data: Any) -> Any:
+        try:
+            return await sio.call(event, data, timeout=int(max(1, self.ack_timeout)))
+        except socketio.exceptions.TimeoutError:
+            raise KumaSignInRefused(NO_SOCKET_LOGIN) from None
+
+    # --- what Kuma pushes --------------------------------------------------------------
+    def _install_handlers(
+        self, sio: socketio.AsyncClient, first_info: asyncio.Event, dropped: asyncio.Event
+    ) -> None:
+        def on_info(data: Any = None, *_: Any) -> None:
+            first_info.set()
+            if isinstance(data, dict) and isinstance(data.get("version"), str):
+                self.version = data["version"]
+
+        def on_disconnect(*_: Any) -> None:
+            dropped.set()
+
+        sio.on("info", on_info)
+        sio.on("disconnect", on_disconnect)
+        sio.on("monitorList", lambda data=None, *_: self._monitor_list(data, replace=True))
+        sio.on(
+            "updateMonitorIntoList", lambda data=None, *_: self._monitor_list(data, replace=False)
+        )
+        sio.on("deleteMonitorFromList", self._delete_monitor)
+        sio.on("heartbeatList", self._heartbeat_list)
+        sio.on("heartbeat", self._heartbeat)
+        sio.on("uptime", self._uptime)
+
+    def _monitor_list(self, data: Any, *, replace: bool) -> None:
+        if not isinstance(data, dict):
+            return
+        known = {} if replace else dict(self.monitors)
+        for raw in data.values():
+            if not isinstance(raw, dict) or _as_id(raw.get("id")) is None:
+                continue
+            monitor_id = _as_id(raw.get("id"))
+            assert monitor_id is not None
+            before = self.monitors.get(monitor_id)
+            monitor = LiveMonitor(
+                id=monitor_id,
+                name=str(raw.get("name") or f"Monitor {monitor_id}"),
+                type=raw.get("type") if isinstance(raw.get("type"), str) else None,
+                active=raw.get("active") not in (False, 0),
+            )
+            if before is not None:  # a list update keeps the heartbeat state
+                monitor.status_code, monitor.ping = before.status_code, before.ping
+                monitor.msg, monitor.beat_time = before.msg, before.beat_time
+                monitor.uptime_24h = before.uptime_24h
+            known[monitor_id] = monitor
+        self.monitors = known
+        self._changed()
+
+    def _delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
+        found = _as_id(monitor_id)
+        if found is not None and self.monitors.pop(found, None) is not None:
+            self._changed()
+
+    def _heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
+        # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one.
+        found = _as_id(monitor_id)
+        if found is None or not isinstance(rows, list) or not rows:
+            return
+        last = rows[-1]
+        if isinstance(last, dict):
+            self._apply_beat(found, last)
+            self._changed()
+
+    def _heartbeat(self, beat: Any = None, *_: Any) -> None:
+        if not isinstance(beat, dict):
+            return
+        found = _as_id(beat.get("monitorID"))
+        if found is not None:
+            self._apply_beat(found, beat)
+            self._changed()
+
+    def _uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:
+        found = _as_id(monitor_id)
+        if found in self.monitors and str(period) == "24" and isinstance(ratio, int | float):
+            self.monitors[found].uptime_24h = float(ratio)
+
+    def _apply_beat(self, monitor_id: int, beat: dict[str, Any]) -> None:
+        monitor = self.monitors.get(monitor_id)
+        if monitor is None:  # a heartbeat before the list names it
+            monitor = self.monitors[monitor_id] = LiveMonitor(monitor_id, f"Monitor {monitor_id}")
+        status = beat.get("status")
+        monitor.status_code = status if isinstance(status, int) else monitor.status_code
+        ping = beat.get("ping")
+        monitor.ping = float(ping) if isinstance(ping, int | float) else None
+        monitor.msg = beat.get("msg") if isinstance(beat.get("msg"), str) else None
+        monitor.beat_time = beat.get("time") if isinstance(beat.get("time"), str) else None
+
+    # --- notifications -----------------------------------------------------------------
+    def _changed(self) -> None:
+        self.last_event_at = time.time()
+        if self.on_change is not None:
+            self.on_change()
+
+    def _set_state(self, state: LinkState, error: str | None) -> None:
+        changed = (state, error) != (self.state, self.error)
+        self.state, self.error = state, error
+        if changed:
+            if state in ("refused", "disconnected"):
+                log.warning("kuma_live_down", state=state, error=error)
+            if self.on_change is not None:
+                self.on_change()
+
+
+def _as_id(value: Any) -> int | None:
+    # afterLogin sends ids as strings (a JS for-in key), live heartbeats as numbers.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _connection_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "Uptime Kuma did not answer in time."
+    if isinstance(exc, ConnectionResetError):
+        return "Uptime Kuma closed the live connection."
+    return "Uptime Kuma is unreachable."
+
+
+async def sign_in_once(
+    url: str, *, username: str, password: str, wait_seconds: float = CONNECT_TIMEOUT_SECONDS
+) -> KumaLiveLink:
+    """Connect, sign in, take the first lists and disconnect: the admin's "Test connection"
+    and a check while no live link runs. Raises KumaSignInRefused or a connection error."""
+    link = KumaLiveLink(
+        url,
+        username=username,
+        password=password,
+        connect_timeout=wait_seconds,
+        ack_timeout=wait_seconds,
+    )
+    signed_in = asyncio.Event()
+    link.on_change = lambda: signed_in.set() if link.state == "live" else None
+    task = asyncio.create_task(link.session())
+    waiter = asyncio.create_task(signed_in.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises why it did not sign in
+    finally:
+        waiter.cancel()
+        await link.stop()
+        with contextlib.suppress(Exception):
+            await task
+    return link

@@ -1,0 +1,241 @@
+"""Uptime Kuma 2.x's Socket.IO API for the simulator: the events and payloads of
+server/server.js (`login`, `loginByToken`), server/client.js (the lists sent after a
+login) and server/model/monitor.js (`heartbeat`, `avgPing`, `uptime`).
+
+As in Kuma: a new socket first gets `info` without the version; `login` answers
+`{ok, token}`, `{tokenRequired: true}` for a 2FA account, or `{ok: false, msg}`; logins
+share one limit of 20 a minute; the token stops working when the password changes. With
+`kuma3=True` the socket answers no login at all, as Kuma 3's cookie sessions do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+if TYPE_CHECKING:
+    from medianest.simulators.uptime_kuma import Monitor
+
+USER_ID = 1
+KUMA_VERSION = "2.0.2"
+LOGINS_PER_MINUTE = 20
+TOO_FREQUENT = "Too frequently, try again later."
+NO_ANSWER_SECONDS = 120.0
+
+
+@dataclass
+class SocketAccount:
+    """The one Kuma account (Kuma has no second user or roles)."""
+
+    username: str = "admin"
+    password: str = "admin123"
+    twofa_code: str | None = None  # set: the account has 2FA, this is the current code
+
+
+async def _never_answer() -> None:
+    """Kuma 3 has no socket login handler: the client's ack never comes (python-socketio
+    acks every handled event, so the handler outlasts any client's wait instead)."""
+    await asyncio.sleep(NO_ANSWER_SECONDS)
+
+
+class KumaSocketServer:
+    """One Socket.IO server; rebuilt on every start (it belongs to the serving loop)."""
+
+    def __init__(self, owner: Any, *, secret: bytes) -> None:
+        self.owner = owner  # the UptimeKumaSimulator: monitors, lock, account, switches
+        self.secret = secret
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
+        )
+        self.sio.on("connect", self._connect)
+        self.sio.on("login", self._login)
+        self.sio.on("loginByToken", self._login_by_token)
+        self.sio.on("logout", self._logout)
+
+    # --- handlers ---------------------------------------------------------------------
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        self.owner.socket_connects += 1
+        await self.sio.emit("info", self._info(hide_version=True), to=sid)
+
+    async def _login(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+        if self.owner.kuma3:
+            await _never_answer()
+            return None
+        if not isinstance(data, dict):
+            return None
+        if not self._login_allowed():
+            return {"ok": False, "msg": TOO_FREQUENT}
+        self.owner.socket_logins += 1
+        account: SocketAccount = self.owner.account
+        if data.get("username") != account.username or data.get("password") != account.password:
+            return {"ok": False, "msg": "authIncorrectCreds", "msgi18n": True}
+        if account.twofa_code is not None:
+            if not data.get("token"):
+                return {"tokenRequired": True}
+            if data.get("token") != account.twofa_code:
+                return {"ok": False, "msg": "authInvalidToken", "msgi18n": True}
+        await self._after_login(sid)
+        return {"ok": True, "token": self.token_for(account)}
+
+    async def _login_by_token(self, sid: str, token: Any = None) -> dict[str, Any] | None:
+        if self.owner.kuma3:
+            await _never_answer()
+            return None
+        self.owner.socket_token_logins += 1
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token, self.token_for(self.owner.account)
+        ):
+            return {"ok": False, "msg": "authInvalidToken", "msgi18n": True}
+        await self._after_login(sid)
+        return {"ok": True}
+
+    async def _logout(self, sid: str, *_: Any) -> None:
+        await self.sio.leave_room(sid, str(USER_ID))
+
+    # --- what Kuma sends -------------------------------------------------------------------
+    async def _after_login(self, sid: str) -> None:
+        """Kuma's afterLogin: join the user's room, then the lists, then per monitor its
+        last 100 heartbeats and its stats."""
+        await self.sio.enter_room(sid, str(USER_ID))
+        with self.owner.lock:
+            monitors: list[Monitor] = list(self.owner.monitors.values())
+            monitor_list = {str(m.id): self.monitor_json(m) for m in monitors}
+            beat_lists = [(m.id, self.heartbeat_rows(m)) for m in monitors]
+        await self.sio.emit("monitorList", monitor_list, to=sid)
+        await self.sio.emit("info", self._info(hide_version=False), to=sid)
+        for event, payload in (
+            ("maintenanceList", {}),
+            ("notificationList", []),
+            ("proxyList", []),
+            ("dockerHostList", []),
+            ("apiKeyList", []),
+            ("statusPageList", {}),
+        ):
+            await self.sio.emit(event, payload, to=sid)
+        # afterLogin loops `for (monitorID in monitorList)`: here the ids are strings.
+        for monitor_id, rows in beat_lists:
+            await self.sio.emit("heartbeatList", (str(monitor_id), rows, False), to=sid)
+        for m in monitors:
+            await self._send_stats(m, to=sid, as_key=True)
+
+    async def push_heartbeat(self, monitor: Monitor, beat: dict[str, Any]) -> None:
+        """Monitor.beat's `io.to(user_id).emit("heartbeat", bean.toJSON())` and sendStats."""
+        await self.sio.emit("heartbeat", self.heartbeat_json(monitor, beat), room=str(USER_ID))
+        await self._send_stats(monitor, room=str(USER_ID))
+
+    async def _send_stats(
+        self,
+        monitor: Monitor,
+        *,
+        to: str | None = None,
+        room: str | None = None,
+        as_key: bool = False,
+    ) -> None:
+        target: dict[str, Any] = {"to": to} if to else {"room": room}
+        monitor_id: int | str = str(monitor.id) if as_key else monitor.id
+        ping = monitor.ping if monitor.status == 1 else None
+        await self.sio.emit("avgPing", (monitor_id, ping), **target)
+        ratio = round(monitor.uptime(), 4)
+        for period in (24, 720, "1y"):
+            await self.sio.emit("uptime", (monitor_id, period, ratio), **target)
+
+    def _info(self, *, hide_version: bool) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "primaryBaseURL": None,
+            "serverTimezone": "UTC",
+            "serverTimezoneOffset": "+00:00",
+        }
+        if not hide_version:
+            info |= {
+                "version": KUMA_VERSION,
+                "latestVersion": KUMA_VERSION,
+                "isContainer": True,
+                "dbType": "sqlite",
+                "runtime": {"platform": "linux", "arch": "x64"},
+            }
+        return info
+
+    @staticmethod
+    def monitor_json(m: Monitor) -> dict[str, Any]:
+        """The fields of Monitor.toJSON that a reader uses (the rest is monitor settings)."""
+        return {
+            "id": m.id,
+            "name": m.name,
+            "description": None,
+            "path": [m.name],
+            "pathName": m.name,
+            "parent": None,
+            "childrenIDs": [],
+            "url": m.url or "https://",
+            "method": "GET",
+            "hostname": m.hostname,
+            "port": m.port,
+            "maxretries": 0,
+            "weight": 2000,
+            "active": True,
+            "forceInactive": False,
+            "type": m.type,
+            "interval": 60,
+            "retryInterval": 60,
+            "tags": [],
+            "maintenance": m.status == 3,
+        }
+
+    @staticmethod
+    def heartbeat_rows(m: Monitor) -> list[dict[str, Any]]:
+        """sendHeartbeatList's rows: raw `heartbeat` table rows (snake_case), oldest first."""
+        return [
+            {
+                "id": m.id * 100_000 + n,
+                "important": 1 if n == 0 or beat["status"] != m.beats[n - 1]["status"] else 0,
+                "monitor_id": m.id,
+                "status": beat["status"],
+                "msg": beat["msg"],
+                "time": beat["time"],
+                "ping": beat["ping"],
+                "duration": 60,
+                "down_count": 0,
+                "end_time": beat["time"],
+                "retries": 0,
+                "response": None,
+            }
+            for n, beat in enumerate(m.beats)
+        ]
+
+    @staticmethod
+    def heartbeat_json(m: Monitor, beat: dict[str, Any]) -> dict[str, Any]:
+        """Heartbeat.toJSON (camelCase monitorID; `important` a boolean as Kuma's bean has)."""
+        previous = m.beats[-2]["status"] if len(m.beats) > 1 else None
+        return {
+            "monitorID": m.id,
+            "status": beat["status"],
+            "time": beat["time"],
+            "msg": beat["msg"],
+            "ping": beat["ping"],
+            "important": previous is None or previous != beat["status"],
+            "duration": 60,
+            "retries": 0,
+            "response": None,
+        }
+
+    def token_for(self, account: SocketAccount) -> str:
+        """A stand-in for Kuma's JWT: bound to the password, so changing it revokes it."""
+        digest = hmac.new(
+            self.secret, f"{account.username}:{account.password}".encode(), hashlib.sha256
+        ).hexdigest()
+        return f"simjwt.{account.username}.{digest}"
+
+    def _login_allowed(self) -> bool:
+        logins: deque[float] = self.owner.login_times  # the simulator resets it
+        now = time.monotonic()
+        while logins and now - logins[0] > 60:
+            logins.popleft()
+        logins.append(now)
+        return len(logins) <= LOGINS_PER_MINUTE

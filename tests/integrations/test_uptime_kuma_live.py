@@ -1,0 +1,163 @@
+"""The live Kuma link against the simulator's Socket.IO server (Kuma 2.x's events and
+payloads): sign-in, heartbeats, token reconnects after a restart, and the refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from medianest.integrations.uptime_kuma_live import (
+    NO_SOCKET_LOGIN,
+    TWO_FACTOR_REFUSAL,
+    KumaLiveLink,
+    KumaSignInRefused,
+    sign_in_once,
+    socket_endpoint,
+)
+from medianest.simulators import UptimeKumaSimulator
+from medianest.simulators.uptime_kuma import MAINTENANCE
+
+pytestmark = pytest.mark.no_storage
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def own_kuma() -> AsyncIterator[UptimeKumaSimulator]:
+    """A simulator of this test's own, to restart without disturbing others."""
+    sim = UptimeKumaSimulator()
+    await asyncio.to_thread(sim.start)
+    yield sim
+    await asyncio.to_thread(sim.stop)
+
+
+async def running_link(url: str, **options) -> tuple[KumaLiveLink, asyncio.Task[None]]:
+    changed = asyncio.Event()
+    link = KumaLiveLink(
+        url, username="admin", password="admin123", on_change=changed.set, **options
+    )
+    task = asyncio.create_task(link.run())
+    await until(lambda: link.state == "live")
+    return link, task
+
+
+async def test_sign_in_gets_the_version_every_monitor_and_its_last_status(kuma) -> None:
+    kuma.set_monitor("Overseerr", up=False)
+
+    link = await sign_in_once(kuma.url, username="admin", password="admin123")
+
+    assert link.version == "2.0.2"  # only the info sent after the login carries it
+    assert {m.name: m.status for m in link.monitors.values()} == {
+        "Plex": "up",
+        "Overseerr": "down",
+        "Website": "up",
+    }
+    assert link.monitors[1].uptime_24h == 1.0 and link.monitors[1].ping == 12
+    assert link.token and link.token.startswith("simjwt.")
+
+
+async def test_each_heartbeat_reaches_the_link_within_a_fraction_of_a_second(kuma) -> None:
+    link, task = await running_link(kuma.url)
+    try:
+        for status, name in ((0, "down"), (MAINTENANCE, "maintenance"), (1, "up")):
+            started = time.perf_counter()
+            kuma.set_monitor("Plex", status=status)
+            await until(lambda name=name: link.monitors[1].status == name)
+            assert time.perf_counter() - started < 0.5
+    finally:
+        await link.stop()
+        await task
+    assert link.state == "stopped"
+
+
+async def test_after_kuma_restarts_the_link_comes_back_with_its_token_not_the_password(
+    own_kuma,
+) -> None:
+    link, task = await running_link(own_kuma.url)
+    try:
+        assert own_kuma.socket_logins == 1
+        await asyncio.to_thread(own_kuma.restart)
+        await until(lambda: link.state != "live", timeout=3)
+        await until(lambda: link.state == "live", timeout=10)
+        assert link.sessions == 2
+        assert own_kuma.socket_logins == 1 and own_kuma.socket_token_logins == 1
+        own_kuma.set_monitor("Website", up=False)
+        await until(lambda: link.monitors[3].status == "down")
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_a_changed_password_revokes_the_token_and_the_link_signs_in_again(own_kuma) -> None:
+    link, task = await running_link(own_kuma.url)
+    try:
+        own_kuma.set_account(password="admin123")  # same password: the token still works
+        await asyncio.to_thread(own_kuma.restart)
+        await until(lambda: link.sessions == 2, timeout=10)
+        assert own_kuma.socket_logins == 1
+        own_kuma.set_account(password="rotated-pass1")
+        await asyncio.to_thread(own_kuma.restart)
+        await until(lambda: link.state == "refused", timeout=10)
+        assert link.error == "Uptime Kuma refused the username or password."
+        assert link.token is None  # the revoked token is not tried again
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_wrong_password_is_refused_with_kumas_reason(kuma) -> None:
+    with pytest.raises(KumaSignInRefused) as refused:
+        await sign_in_once(kuma.url, username="admin", password="wrong")
+    assert refused.value.message == "Uptime Kuma refused the username or password."
+
+
+async def test_an_account_with_two_factor_is_refused_clearly(kuma) -> None:
+    kuma.set_account(twofa=True)
+    with pytest.raises(KumaSignInRefused) as refused:
+        await sign_in_once(kuma.url, username="admin", password="admin123")
+    assert refused.value.message == TWO_FACTOR_REFUSAL
+    assert "two-factor" in TWO_FACTOR_REFUSAL
+
+
+async def test_a_kuma_without_socket_login_is_told_apart_from_an_outage(kuma) -> None:
+    kuma.kuma3 = True
+    started = time.perf_counter()
+    with pytest.raises(KumaSignInRefused) as refused:
+        await sign_in_once(kuma.url, username="admin", password="admin123", wait_seconds=1.5)
+    assert refused.value.message == NO_SOCKET_LOGIN
+    assert time.perf_counter() - started < 5
+
+
+async def test_an_unreachable_kuma_is_a_connection_error_not_a_refusal(own_kuma) -> None:
+    url = own_kuma.url
+    await asyncio.to_thread(own_kuma.stop)
+    link = KumaLiveLink(url, username="admin", password="admin123", connect_timeout=1)
+    task = asyncio.create_task(link.run())
+    try:
+        await until(lambda: link.state == "disconnected" and link.error is not None)
+        assert link.error == "Uptime Kuma is unreachable."
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_kumas_login_limit_is_a_passing_refusal(kuma) -> None:
+    for _ in range(20):
+        await sign_in_once(kuma.url, username="admin", password="admin123")
+    with pytest.raises(KumaSignInRefused) as refused:
+        await sign_in_once(kuma.url, username="admin", password="admin123")
+    assert refused.value.retry_soon is True
+
+
+def test_a_kuma_under_a_path_prefix_serves_its_socket_there() -> None:
+    assert socket_endpoint("https://kuma.example.org") == ("https://kuma.example.org", "socket.io")
+    assert socket_endpoint("https://example.org/kuma/") == ("https://example.org", "kuma/socket.io")
