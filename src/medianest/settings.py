@@ -7,6 +7,7 @@ Settings come from the environment and an optional `.env` file. Unknown
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -103,6 +104,10 @@ class Settings(BaseSettings):
     # YouTube downloads
     youtube_extra_hosts: str = ""
     youtube_library_section: str | None = None
+    # The download root as Plex sees it (its own mount, or a Windows path); None: ours.
+    youtube_plex_path: str | None = None
+    # The group Plex runs with: downloads are 2750/0640 and owned by it (None: our own).
+    download_gid: int | None = Field(default=None, ge=0)
     worker_concurrency: int = Field(default=2, ge=1)
     worker_per_user_concurrency: int = Field(default=1, ge=1)
     download_max_attempts: int = Field(default=3, ge=1)
@@ -148,6 +153,16 @@ class Settings(BaseSettings):
                 f"must use sqlite+aiosqlite:// or postgresql+asyncpg:// (got {url.drivername}://)"
             )
         return value
+
+    @field_validator("youtube_plex_path")
+    @classmethod
+    def _plex_path(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip()
+        if not (text.startswith("/") or re.match(r"^([A-Za-z]:[\\/]|\\\\)", text)):
+            raise ValueError(r"must be absolute, e.g. /media/youtube or D:\Media\YouTube")
+        return text
 
     @field_validator("redis_url")
     @classmethod

@@ -112,3 +112,29 @@ def test_entrypoint_builds_the_database_url_from_the_password_file(tmp_path):
     # The helper variables are not passed on (MediaNest refuses unknown settings, and
     # the password file path has no business in the app's environment).
     assert not any(line.startswith("DATABASE_") for line in lines)
+
+
+def commented_plex_service() -> dict:
+    """The example `plex` service, uncommented as a reader would."""
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    start = lines.index("  # plex:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("  #"):
+            break
+        block.append(line[len("  # ") :] if line.startswith("  # ") else "")
+    return yaml.safe_load("\n".join(block))["plex"]
+
+
+def test_compose_bind_mounts_downloads_where_the_example_plex_service_reads_them():
+    services = compose()["services"]
+    for name in ("app", "worker"):
+        service = services[name]
+        root = service["environment"]["MEDIANEST_DOWNLOAD_ROOT"]
+        assert f"./youtube:{root}" in service["volumes"]
+        assert service["environment"]["MEDIANEST_DOWNLOAD_GID"] == "${PGID:-1000}"
+        assert service["group_add"] == ["${PGID:-1000}"]
+    plex = commented_plex_service()
+    plex_path = services["app"]["environment"]["MEDIANEST_YOUTUBE_PLEX_PATH"]
+    assert f"./youtube:{plex_path}:ro" in plex["volumes"]
+    assert plex["environment"]["PGID"] == "${PGID:-1000}"

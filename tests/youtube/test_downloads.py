@@ -3,12 +3,17 @@ running inside the app, and the Plex simulator receiving the refresh and the col
 
 from __future__ import annotations
 
+import grp
+import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
+from medianest.settings import Settings
 from medianest.simulators import PlexSimulator
 from medianest.simulators.media_server import MediaServerSimulator
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
@@ -40,9 +45,9 @@ async def test_a_playlist_lands_in_the_users_folder_and_becomes_a_plex_collectio
     names = sorted(p.name for p in files_under(folder))
     assert names == ["001 - Clip One.mp4", "002 - Clip Two.mp4", "003 - Clip Three.mp4"]
     assert [i["file"] for i in data["items"]] == [f"Loopback Test Channel/{name}" for name in names]
-    assert mode(download_root / str(alice.id)) == 0o700
-    assert mode(folder) == 0o700
-    assert all(mode(p) == 0o600 for p in files_under(folder))
+    assert mode(download_root / str(alice.id)) == 0o2750
+    assert mode(folder) == 0o2750
+    assert all(mode(p) == 0o640 for p in files_under(folder))
 
     refreshes = plex.requests(path="/library/sections/3/refresh")
     assert refreshes and parse_qs(refreshes[0].query)["path"] == [str(folder.resolve())]
@@ -133,3 +138,32 @@ async def test_deleting_a_finished_download_removes_files_record_and_collection(
 
     assert files_under(download_root / str(alice.id)) == []
     assert collection_id not in plex.library.collections
+
+
+def another_group() -> int:
+    """A real group of this system that is not this process's own."""
+    return next(g.gr_gid for g in grp.getgrall() if g.gr_gid not in (os.getgid(), 0))
+
+
+async def test_every_folder_and_file_a_download_writes_belongs_to_the_plex_group(
+    app_factory: Callable[[Settings], Any],
+    youtube_settings: Callable[..., Settings],
+    alice: User,
+    media: MediaServerSimulator,
+    download_root: Path,
+) -> None:
+    plex_group = another_group()
+    app = await app_factory(youtube_settings(run_worker_in_process=True, download_gid=plex_group))
+    async with await client_for(app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed", data
+    written = sorted((download_root / str(alice.id)).rglob("*"))
+    folders = [download_root / str(alice.id)] + [p for p in written if p.is_dir()]
+    files = [p for p in written if not p.is_dir()]
+    assert len(folders) == 2 and len(files) == 3
+    for folder in folders:  # Plex's group reads and enters; other users get nothing
+        assert (mode(folder), folder.stat().st_gid) == (0o2750, plex_group), folder
+    for file in files:
+        assert (mode(file), file.stat().st_gid) == (0o640, plex_group), file

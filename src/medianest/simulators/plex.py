@@ -49,6 +49,7 @@ class PlexSimulator(Simulator):
         self.owner_token = owner_token
         self.machine_identifier = machine_identifier
         self.youtube_dir = str(youtube_dir or Path(tempfile.gettempdir()) / "medianest-sim-youtube")
+        self.youtube_plex_path: str | None = None
         self.library: Library = seeded_library(self.youtube_dir)
         self.tokens: dict[str, str] = {}
         self.share_filters: dict[str, tuple[set[str] | None, set[str]]] = {}
@@ -59,6 +60,7 @@ class PlexSimulator(Simulator):
 
     def reset_state(self) -> None:
         self.library = seeded_library(self.youtube_dir)
+        self._place_youtube_section()
         self.tokens = {
             self.owner_token: OWNER_USERNAME,
             ALICE_SERVER_TOKEN: "alice",
@@ -73,11 +75,19 @@ class PlexSimulator(Simulator):
         with self.lock:
             self.tokens[token] = username
 
-    def set_youtube_dir(self, path: str | Path) -> None:
-        """Point section 3's Location at `path` (scanned on refresh)."""
+    def set_youtube_dir(self, path: str | Path, *, plex_path: str | None = None) -> None:
+        """Point section 3 at the folder `path` (scanned on refresh). `plex_path` is the
+        name this Plex gives it (a Windows path, say) when that is not a real path here;
+        by default the section's Location is `path` as given, never resolved."""
         with self.lock:
             self.youtube_dir = str(path)
-            self.library.sections[YOUTUBE_SECTION].location = self.youtube_dir
+            self.youtube_plex_path = plex_path
+            self._place_youtube_section()
+
+    def _place_youtube_section(self) -> None:
+        section = self.library.sections[YOUTUBE_SECTION]
+        section.location = self.youtube_plex_path or self.youtube_dir
+        section.disk_dir = self.youtube_dir if self.youtube_plex_path else None
 
     def set_share_filter(
         self,
@@ -205,8 +215,15 @@ class PlexSimulator(Simulator):
     async def _http_config(self, request: Request) -> Response:
         body = await read_json(request)
         if body.get("youtubeDir"):
-            self.set_youtube_dir(str(body["youtubeDir"]))
-        return ok({"youtubeDir": self.youtube_dir, "machineIdentifier": self.machine_identifier})
+            plex_path = body.get("youtubePlexPath")
+            self.set_youtube_dir(str(body["youtubeDir"]), plex_path=plex_path or None)
+        return ok(
+            {
+                "youtubeDir": self.youtube_dir,
+                "youtubePlexPath": self.youtube_plex_path,
+                "machineIdentifier": self.machine_identifier,
+            }
+        )
 
     async def _http_token(self, request: Request) -> Response:
         body = await read_json(request)

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from medianest.simulators.base import JSONDict
@@ -15,6 +16,7 @@ TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collection": 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".m4a", ".mp3"}
 BASE_TIME = 1_700_000_000
 MOVIES_SECTION, SHOWS_SECTION, YOUTUBE_SECTION = 1, 2, 3
+WINDOWS_PATH = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)")
 
 
 def title_sort(title: str) -> str:
@@ -31,7 +33,8 @@ class Section:
     title: str
     agent: str
     scanner: str
-    location: str
+    location: str  # as Plex names it (what it reports, what `path=` must be under)
+    disk_dir: str | None = None  # where this process reads it, when Plex's path is not real here
 
     def as_json(self) -> JSONDict:
         return {
@@ -259,23 +262,33 @@ class Library:
     # --- YouTube folder scan ----------------------------------------------------------
     def scan(self, section_id: int, path: str | None) -> list[int]:
         """Add new media files under the section's folder (or `path` inside it), drop gone
-        ones; returns the new ratingKeys."""
+        ones; returns the new ratingKeys.
+
+        Like Plex, it knows only its own view: `path` must name a place under the
+        section's Location as Plex spells it (no resolving of symlinks, nothing of the
+        caller's filesystem view), and files are recorded under that Location."""
         section = self.sections[section_id]
-        root = Path(section.location).resolve()
-        target = Path(path).resolve() if path else root
-        if not root.is_dir() or not _is_under(target, root):
+        location = plex_path(section.location)
+        disk = Path(section.disk_dir or section.location)
+        target = plex_path(path) if path else location
+        relative = _relative(target, location)
+        if relative is None or not disk.is_dir():
             return []  # Plex ignores paths outside the section's folders
         known = {i.file: i for i in self.items.values() if i.section_id == section_id and i.file}
         for known_file, item in known.items():
-            if _is_under(Path(known_file), target) and not Path(known_file).is_file():
+            below = _relative(plex_path(known_file), location)
+            inside = below is not None and _relative(plex_path(known_file), target) is not None
+            if inside and below is not None and not disk.joinpath(*below).is_file():
                 self.delete_item(item.rating_key)
         added: list[int] = []
-        if not target.is_dir():
+        target_disk = disk.joinpath(*relative)
+        if not target_disk.is_dir():
             return added
-        for file in sorted(target.rglob("*")):
+        for file in sorted(target_disk.rglob("*")):
             if file.suffix.lower() not in VIDEO_SUFFIXES or not file.is_file():
                 continue
-            if str(file.resolve()) in known or str(file) in known:
+            reported = str(location.joinpath(*file.relative_to(disk).parts))
+            if reported in known:
                 continue
             rk = self.new_key()
             self.items[rk] = Item(
@@ -285,7 +298,7 @@ class Library:
                 file.stem,
                 summary=f"Scanned from {file.name}",
                 added_at=self.tick(),
-                file=str(file.resolve()),
+                file=reported,
                 size=file.stat().st_size,
             )
             added.append(rk)
@@ -301,12 +314,19 @@ class Library:
             self.delete_item(child)
 
 
-def _is_under(path: Path, root: Path) -> bool:
+def plex_path(path: str) -> PurePath:
+    """A path as Plex parses it: Windows (`C:\\...`, `\\\\server\\share`) or POSIX."""
+    return PureWindowsPath(path) if WINDOWS_PATH.match(path) else PurePosixPath(path)
+
+
+def _relative(path: PurePath, root: PurePath) -> tuple[str, ...] | None:
+    """`path`'s names below `root` (compared the way the path's system does), or None."""
+    if type(path) is not type(root) or ".." in path.parts:
+        return None
     try:
-        path.relative_to(root)
+        return path.relative_to(root).parts
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def sort_key(field_name: str) -> Any:

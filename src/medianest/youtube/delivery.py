@@ -15,7 +15,6 @@ server token cannot be found, gets the collection.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, update
@@ -145,14 +144,7 @@ def _labelled_collection(username: str) -> Deliver:
     ) -> plex_delivery.Delivered:
         delivered = await plex_delivery.deliver(plex, request)
         try:
-            await _label(
-                plex,
-                request.section_id,
-                request.folder,
-                request.file_stems,
-                username,
-                wait_seconds=0,
-            )
+            await _label(plex, request, username, wait_seconds=0)
         except MediaNestError as exc:
             raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc
         return delivered
@@ -162,20 +154,18 @@ def _labelled_collection(username: str) -> Deliver:
 
 async def _label(
     plex: PlexClient,
-    section_id: str,
-    folder: Path,
-    file_stems: Sequence[str],
+    request: plex_delivery.DeliveryRequest,
     username: str,
     *,
     wait_seconds: float,
 ) -> list[str]:
     """Label the download's items `medianest:<username>`; returns their rating keys."""
-    items = await plex_delivery._wait_for_items(plex, section_id, folder, file_stems, wait_seconds)
+    items = await plex_delivery._wait_for_items(plex, request, wait_seconds)
     if not items:
         raise plex_delivery.DeliveryFailed("Plex did not list the downloaded files in time")
     for item in items:
         await plex.set_label(
-            section_id, item.rating_key, label_for(username), item_type=_type(item.type)
+            request.section_id, item.rating_key, label_for(username), item_type=_type(item.type)
         )
     return [item.rating_key for item in items]
 
@@ -187,15 +177,10 @@ def _private(
         plex: PlexClient, request: plex_delivery.DeliveryRequest
     ) -> plex_delivery.Delivered:
         try:
-            await plex.refresh_section(request.section_id, path=str(request.folder))
-            keys = await _label(
-                plex,
-                request.section_id,
-                request.folder,
-                request.file_stems,
-                username,
-                wait_seconds=request.wait_seconds,
+            await plex.refresh_section(
+                request.section_id, path=request.paths.to_plex(request.folder)
             )
+            keys = await _label(plex, request, username, wait_seconds=request.wait_seconds)
             playlist_id = await _fill_playlist(ctx, job, user_plex, request.title, keys)
         except MediaNestError as exc:
             raise plex_delivery.DeliveryFailed(f"Plex: {exc.message}") from exc

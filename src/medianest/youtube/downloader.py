@@ -171,8 +171,9 @@ def download_item(
     extractors: tuple[str, ...],
     cancel: threading.Event,
     progress: ProgressState,
+    gid: int | None = None,
 ) -> Path:
-    """Download one entry to `folder/stem.<ext>`; returns the file (mode 0600)."""
+    """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`)."""
     yt_dlp = _yt_dlp()
 
     def hook(status: dict[str, Any]) -> None:
@@ -219,7 +220,7 @@ def download_item(
         message = _clean(str(exc))
         raise ItemFailed(message, classify_error(message)) from exc
     path = _final_path(info, folder, stem)
-    restrict_file(path)
+    restrict_file(path, gid=gid)
     return path
 
 

@@ -1,4 +1,8 @@
-"""Where downloads land on disk: `{download_root}/{user_id}/{playlist}/`, owner-only.
+"""Where downloads land on disk: `{download_root}/{user_id}/{playlist}/`.
+
+Folders are 2750 and files 0640, owned by the download group (`MEDIANEST_DOWNLOAD_GID`,
+the group Plex runs with; default our own): Plex reads every user's folder, other local
+users read none. The setgid bit makes what yt-dlp creates inside inherit the group.
 
 Titles come from the internet, so every name is sanitized into one path component that
 cannot climb out of its folder ("..", "/", NUL, reserved names, absurd lengths), and
@@ -15,8 +19,8 @@ import unicodedata
 import uuid
 from pathlib import Path
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
+DIR_MODE = 0o2750
+FILE_MODE = 0o640
 MAX_NAME_BYTES = 150  # leaves room for " [id].ext.part" under the usual 255-byte limit
 # Characters that are unsafe or awkward on common filesystems (and yt-dlp's % templates).
 UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]+')
@@ -50,18 +54,27 @@ def user_dir(download_root: Path, user_id: uuid.UUID) -> Path:
     return download_root / str(user_id)
 
 
-def ensure_dir(path: Path, *, root: Path) -> Path:
-    """Create `path` (and parents up to `root`) with 0700, refusing anything outside root."""
+def ensure_dir(path: Path, *, root: Path, gid: int | None = None) -> Path:
+    """Create `path` (and parents up to `root`) with 2750 and the download group, refusing
+    anything outside root."""
     resolved = path.resolve()
     if not is_within(resolved, root.resolve()):
         raise UnsafePath(f"{path} is outside {root}")
-    root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    if not root.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        _restrict(root, DIR_MODE, gid)
     current = root.resolve()
     for part in resolved.relative_to(current).parts:
         current = current / part
-        current.mkdir(exist_ok=True, mode=DIR_MODE)
-        os.chmod(current, DIR_MODE)  # mkdir's mode is filtered by the umask
+        current.mkdir(exist_ok=True)
+        _restrict(current, DIR_MODE, gid)  # mkdir's mode is filtered by the umask
     return resolved
+
+
+def _restrict(path: Path, mode: int, gid: int | None) -> None:
+    if gid is not None:
+        os.chown(path, -1, gid)  # before chmod: chown clears the setgid bit on some systems
+    os.chmod(path, mode)
 
 
 def is_within(path: Path, root: Path) -> bool:
@@ -80,9 +93,10 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(probe).free
 
 
-def restrict_file(path: Path) -> None:
+def restrict_file(path: Path, *, gid: int | None = None) -> None:
+    """A finished file: 0640, the download group."""
     if path.is_file():
-        os.chmod(path, FILE_MODE)
+        _restrict(path, FILE_MODE, gid)
 
 
 def remove_item_files(folder: Path, stem: str) -> None:

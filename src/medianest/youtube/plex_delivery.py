@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from medianest.core.logging import get_logger
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem
 from medianest.settings import Settings
+from medianest.youtube.plex_paths import PathMap, plex_within
 
 log = get_logger(__name__)
 
@@ -35,10 +35,12 @@ class DeliveryFailed(Exception):
 
 @dataclass(frozen=True)
 class DeliveryRequest:
-    """A finished download to hand to Plex: where its files are and what they are called."""
+    """A finished download to hand to Plex: where its files are (on our disk, and the
+    root as Plex sees it) and what they are called."""
 
     section_id: str
     folder: Path
+    paths: PathMap
     title: str
     file_stems: tuple[str, ...]
     existing_collection: str | None
@@ -72,26 +74,30 @@ def configured_section(settings: Settings, services: dict[str, Any]) -> str | No
     return str(value) if value not in (None, "") else None
 
 
-async def find_section(plex: PlexClient, folder: Path, configured: str | None) -> str:
-    """The configured section, else the one whose folder contains the download."""
+async def find_section(
+    plex: PlexClient, folder: Path, configured: str | None, paths: PathMap
+) -> str:
+    """The configured section, else the one whose folder (as Plex names it) contains the
+    download."""
     if configured:
         return configured
+    plex_folder = paths.to_plex(folder)
     for section in await plex.sections():
         for location in section.locations:
-            root = Path(location.path)
-            if folder == root or root in folder.parents:
+            if plex_within(plex_folder, location.path):
                 return section.key
-    raise DeliveryFailed("no Plex library holds the download folder (set youtubeSectionId)")
+    raise DeliveryFailed(
+        f"no Plex library holds {plex_folder} (the download folder as Plex sees it): "
+        "check the Plex path of downloads on the admin page"
+    )
 
 
 async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
     """Refresh, wait (bounded) for the items, then create or extend the collection."""
     section_id = request.section_id
     try:
-        await plex.refresh_section(section_id, path=str(request.folder))
-        items = await _wait_for_items(
-            plex, section_id, request.folder, request.file_stems, request.wait_seconds
-        )
+        await plex.refresh_section(section_id, path=request.paths.to_plex(request.folder))
+        items = await _wait_for_items(plex, request, request.wait_seconds)
         if not items:
             raise DeliveryFailed("Plex did not list the downloaded files in time")
         keys = [item.rating_key for item in items]
@@ -117,14 +123,14 @@ async def remove_collection(plex: PlexClient, collection_id: str) -> None:
 
 
 async def _wait_for_items(
-    plex: PlexClient, section_id: str, folder: Path, stems: Sequence[str], wait_seconds: float
+    plex: PlexClient, request: DeliveryRequest, wait_seconds: float
 ) -> list[PlexItem]:
     deadline = time.monotonic() + wait_seconds
     delay = FIRST_LOOK_DELAY
-    wanted = set(stems)
+    wanted = set(request.file_stems)
     found: list[PlexItem] = []
     while True:
-        found = await _matching_items(plex, section_id, folder, wanted)
+        found = await _matching_items(plex, request, wanted)
         if len(found) >= len(wanted) or time.monotonic() >= deadline:
             return found
         await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -132,18 +138,21 @@ async def _wait_for_items(
 
 
 async def _matching_items(
-    plex: PlexClient, section_id: str, folder: Path, stems: set[str]
+    plex: PlexClient, request: DeliveryRequest, stems: set[str]
 ) -> list[PlexItem]:
-    """Items of the section that are our files: by file path when Plex gives it, else by
-    title (the "Plex Video Files" scanner titles an item after its file name)."""
+    """Items of the section that are our files: by file path (Plex's path translated to
+    ours) when Plex gives it, else by title (the "Plex Video Files" scanner titles an
+    item after its file name)."""
     matched: list[PlexItem] = []
     start = 0
     while True:
-        page = await plex.section_items(section_id, start=start, size=PAGE_SIZE)
+        page = await plex.section_items(request.section_id, start=start, size=PAGE_SIZE)
         for item in page.items:
-            files = [Path(f) for f in item.files]
-            if files:
-                if any(f.parent == folder and f.stem in stems for f in files):
+            files = [request.paths.to_local(f) for f in item.files]
+            if item.files:
+                if any(
+                    f is not None and f.parent == request.folder and f.stem in stems for f in files
+                ):
                     matched.append(item)
             elif item.title in stems:
                 matched.append(item)

@@ -20,7 +20,7 @@ from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.settings import Settings
-from medianest.youtube import delivery, files, job_hooks, plex_delivery
+from medianest.youtube import delivery, files, job_hooks, plex_delivery, plex_paths
 from medianest.youtube.downloader import (
     DownloadStopped,
     ItemFailed,
@@ -172,7 +172,9 @@ class JobRunner:
             return Path(job.folder)
         base = files.user_dir(self.root, job.user_id)
         return files.ensure_dir(
-            base / files.safe_name(view.title, fallback="playlist"), root=self.root
+            base / files.safe_name(view.title, fallback="playlist"),
+            root=self.root,
+            gid=self.settings.download_gid,
         )
 
     async def _download_items(
@@ -180,7 +182,7 @@ class JobRunner:
     ) -> bool:
         """Download every pending item; True when the job was stopped midway."""
         accepted = validate_download_url(job.url, extra_hosts=self.settings.youtube_extra_host_list)
-        files.ensure_dir(folder, root=self.root)
+        files.ensure_dir(folder, root=self.root, gid=self.settings.download_gid)
         for index, item in enumerate(view.items):
             if item["state"] in ("completed", "failed"):
                 continue
@@ -200,6 +202,7 @@ class JobRunner:
                     extractors=accepted.extractors,
                     cancel=control.cancel,
                     progress=view.item_progress,
+                    gid=self.settings.download_gid,
                 )
             except DownloadStopped:
                 files.remove_item_files(folder, stem)
@@ -242,13 +245,19 @@ class JobRunner:
         plex = await plex_delivery.owner_client(self.services)
         if plex is not None and completed:
             try:
+                async with self.session_factory() as session:
+                    paths = await plex_paths.load_path_map(session, settings=self.settings)
                 section = await plex_delivery.find_section(
-                    plex, folder, plex_delivery.configured_section(self.settings, self.services)
+                    plex,
+                    folder,
+                    plex_delivery.configured_section(self.settings, self.services),
+                    paths,
                 )
                 deliver = await delivery.deliverer(self.services, job)  # playlist or collection
                 request = plex_delivery.DeliveryRequest(
                     section_id=section,
                     folder=folder,
+                    paths=paths,
                     title=view.title or folder.name,
                     file_stems=tuple(Path(i["file"]).stem for i in completed),
                     existing_collection=job.plex_collection_id,
