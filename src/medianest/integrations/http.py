@@ -48,6 +48,7 @@ LAST_GOOD_TTL_SECONDS = 7 * 24 * 3600.0
 DEADLINE_TIMEOUTS = 3.0
 # Retry-After is honoured up to this many initial backoffs (10 s by default).
 RETRY_AFTER_CAP_FACTOR = 10.0
+XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 
 
 class ResilientClient:
@@ -64,8 +65,12 @@ class ResilientClient:
         secrets: Sequence[str] = (),
         timeout: float | None = None,
         breaker: CircuitBreaker | None = None,
+        xml_decoder: Callable[[bytes], Any] | None = None,
     ) -> None:
         self.service = service
+        # For services that may answer XML although asked for JSON (Plex behind a proxy):
+        # turns an XML body into the JSON answer's shape; raises ValueError when it cannot.
+        self._xml_decoder = xml_decoder
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout or settings.http_timeout_seconds
         self._attempts = settings.http_retry_attempts
@@ -347,20 +352,24 @@ class ResilientClient:
         return Fetched(data=data, stale=False, age_seconds=0.0 if key else None)
 
     def decode(self, response: httpx.Response) -> Any:
-        """The JSON body, or UpstreamError when it is not JSON."""
+        """The JSON body (or an XML body through the XML decoder), or UpstreamError."""
         if response.status_code == 204 or not response.content:
             return None
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        xml = self._xml_decoder is not None and content_type in XML_CONTENT_TYPES
         try:
+            if self._xml_decoder is not None and xml:
+                return self._xml_decoder(response.content)
             return response.json()
         except ValueError:
             log.warning(
-                "upstream_malformed_json",
+                "upstream_malformed_xml" if xml else "upstream_malformed_json",
                 service=self.service,
                 route=self._scrub(response.request.url.path),
                 status=response.status_code,
             )
             raise UpstreamError(
-                f"{self.service} returned malformed JSON.",
+                f"{self.service} returned malformed {'XML' if xml else 'JSON'}.",
                 details={"service": self.service, "upstreamStatus": response.status_code},
             ) from None
 

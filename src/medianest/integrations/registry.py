@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from medianest.integrations.breaker import CircuitBreaker
 from medianest.integrations.http import ResilientClient, ServiceHealth
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.plex import PlexClient
+from medianest.integrations.plex_xml import media_container_from_xml
 from medianest.integrations.plextv import PlexTvClient, plex_client_headers
 from medianest.integrations.uptime_kuma import (
     UptimeKumaClient,
@@ -220,7 +221,9 @@ class Integrations:
         self, url: str, token: str | None, *, breaker: CircuitBreaker | None = None
     ) -> ResilientClient:
         headers = plex_client_headers(self.client_identifier, token)
-        return self._http("plex", url, headers, token, breaker=breaker)
+        return self._http(
+            "plex", url, headers, token, breaker=breaker, xml_decoder=media_container_from_xml
+        )
 
     def _http(
         self,
@@ -230,6 +233,7 @@ class Integrations:
         secret: str | None,
         *,
         breaker: CircuitBreaker | None = None,
+        xml_decoder: Callable[[bytes], Any] | None = None,
     ) -> ResilientClient:
         return ResilientClient(
             service,
@@ -239,6 +243,7 @@ class Integrations:
             cache=self.cache,
             secrets=[secret] if secret else [],
             breaker=breaker,
+            xml_decoder=xml_decoder,
         )
 
     # --- internals ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""A loopback Plex Media Server: JSON MediaContainer answers for the library, collections,
-search, images, refresh (scanning a real YouTube folder), playlists per account and labels.
+"""A loopback Plex Media Server: MediaContainer answers (XML, or JSON when the client asks)
+for the library, collections, search, images, refresh (scanning a real YouTube folder),
+playlists per account and labels.
 
 The owner token sees and edits everything; a shared user's server access token (from
 plex.tv resources) reads the library and keeps its own private playlists."""
@@ -18,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from medianest.simulators.base import JSONDict, Simulator, ok, read_json
 from medianest.simulators.plex_browse import BrowseEndpoints
 from medianest.simulators.plex_edit import EditEndpoints
-from medianest.simulators.plex_http import unauthorized
+from medianest.simulators.plex_http import unauthorized, without_accept
 from medianest.simulators.plex_library import YOUTUBE_SECTION, Item, Library
 from medianest.simulators.plex_seed import seeded_library
 from medianest.simulators.plextv_models import (
@@ -68,6 +69,7 @@ class PlexSimulator(Simulator):
         }
         self.share_filters = {}
         self.refresh_calls = []
+        self.ignore_accept = False
 
     # --- control (in-process) ---------------------------------------------------------
     def add_user_token(self, token: str, username: str) -> None:
@@ -88,6 +90,11 @@ class PlexSimulator(Simulator):
         section = self.library.sections[YOUTUBE_SECTION]
         section.location = self.youtube_plex_path or self.youtube_dir
         section.disk_dir = self.youtube_dir if self.youtube_plex_path else None
+
+    def set_ignore_accept(self, ignore: bool) -> None:
+        """Answer XML even when JSON is asked for, as when a proxy drops the Accept header."""
+        with self.lock:
+            self.ignore_accept = ignore
 
     def set_share_filter(
         self,
@@ -148,14 +155,21 @@ class PlexSimulator(Simulator):
         return keys or None
 
     def _route(
-        self, path: str, handler: Handler, method: str = "GET", owner_only: bool = False
+        self,
+        path: str,
+        handler: Handler,
+        method: str = "GET",
+        owner_only: bool = False,
+        public: bool = False,
     ) -> Route:
         async def endpoint(request: Request) -> Response:
             account = self.account_for(request)
-            if account is None or (owner_only and account != OWNER_USERNAME):
+            if not public and (account is None or (owner_only and account != OWNER_USERNAME)):
                 return unauthorized()
             with self.lock:  # handlers never await while holding it
-                return await handler(request, account)
+                if self.ignore_accept:
+                    request = without_accept(request)
+                return await handler(request, account or "")
 
         return Route(path, endpoint, methods=[method])
 
@@ -164,9 +178,10 @@ class PlexSimulator(Simulator):
         meta = "/library/metadata/{rk:int}"
         cols = "/library/collections/{rk:int}"
         return [
-            Route("/identity", b.identity, methods=["GET"]),
+            r("/identity", b.identity, public=True),
             r("/", b.root),
             r("/status/sessions", b.sessions),
+            r("/library", b.library),
             r("/library/sections", b.sections),
             r("/library/sections/{sid:int}/all", b.section_all),
             r("/library/sections/{sid:int}/all", e.edit_labels, "PUT", owner_only=True),
@@ -178,6 +193,7 @@ class PlexSimulator(Simulator):
             r("/photo/:/transcode", b.transcode),
             r("/library/collections", e.create_collection, "POST", owner_only=True),
             r(cols, b.collection),
+            r(cols, e.delete_metadata, "DELETE", owner_only=True),
             r(cols + "/children", b.collection_items),
             r(cols + "/items", b.collection_items),
             r(cols + "/items", e.add_to_collection, "PUT", owner_only=True),
@@ -217,11 +233,14 @@ class PlexSimulator(Simulator):
         if body.get("youtubeDir"):
             plex_path = body.get("youtubePlexPath")
             self.set_youtube_dir(str(body["youtubeDir"]), plex_path=plex_path or None)
+        if "ignoreAccept" in body:
+            self.set_ignore_accept(bool(body["ignoreAccept"]))
         return ok(
             {
                 "youtubeDir": self.youtube_dir,
                 "youtubePlexPath": self.youtube_plex_path,
                 "machineIdentifier": self.machine_identifier,
+                "ignoreAccept": self.ignore_accept,
             }
         )
 

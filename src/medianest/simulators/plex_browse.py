@@ -7,9 +7,16 @@ import re
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from medianest.simulators.plex_http import bad_request, container, not_found, paged, sorted_rows
+from medianest.simulators.plex_http import (
+    answer,
+    bad_request,
+    container,
+    not_found,
+    paged,
+    sorted_rows,
+)
 from medianest.simulators.plex_library import TYPE_NUMBERS, tiny_png
 from medianest.simulators.plextv_models import OWNER_USERNAME, SERVER_NAME
 
@@ -26,15 +33,17 @@ class BrowseEndpoints:
     def __init__(self, sim: PlexSimulator) -> None:
         self.sim = sim
 
-    async def identity(self, request: Request) -> Response:
-        return JSONResponse(
+    async def identity(self, request: Request, account: str) -> Response:
+        return answer(
+            request,
             container(
                 None, claimed=True, machineIdentifier=self.sim.machine_identifier, version=VERSION
-            )
+            ),
         )
 
     async def root(self, request: Request, account: str) -> Response:
-        return JSONResponse(
+        return answer(
+            request,
             container(
                 [{"count": 1, "key": "library", "title": "library"}],
                 key="Directory",
@@ -48,16 +57,34 @@ class BrowseEndpoints:
                 version=VERSION,
                 allowSync=True,
                 transcoderActiveVideoSessions=0,
-            )
+            ),
+        )
+
+    async def library(self, request: Request, account: str) -> Response:
+        dirs = [
+            {"key": "sections", "title": "Library Sections"},
+            {"key": "recentlyAdded", "title": "Recently Added Content"},
+            {"key": "onDeck", "title": "On Deck Content"},
+        ]
+        return answer(
+            request,
+            container(
+                dirs,
+                key="Directory",
+                allowSync=False,
+                identifier="com.plexapp.plugins.library",
+                mediaTagPrefix="/system/bundle/media/flags/",
+                title1="Plex Library",
+            ),
         )
 
     async def sessions(self, request: Request, account: str) -> Response:
-        return JSONResponse(container([]))
+        return answer(request, container([]))
 
     async def sections(self, request: Request, account: str) -> Response:
         dirs = [s.as_json() for s in self.sim.library.sections.values()]
-        return JSONResponse(
-            container(dirs, key="Directory", allowSync=False, title1="Plex Library")
+        return answer(
+            request, container(dirs, key="Directory", allowSync=False, title1="Plex Library")
         )
 
     async def section_all(self, request: Request, account: str) -> Response:
@@ -145,17 +172,17 @@ class BrowseEndpoints:
                     "Metadata": rows[:limit],
                 }
             )
-        return JSONResponse(container(hubs, key="Hub"))
+        return answer(request, container(hubs, key="Hub"))
 
     async def metadata(self, request: Request, account: str) -> Response:
         library, rk = self.sim.library, int(request.path_params["rk"])
         col = library.collections.get(rk)
         if col is not None:
-            return JSONResponse(container([library.collection_json(col)]))
+            return answer(request, container([library.collection_json(col)]))
         item = library.items.get(rk)
         if item is None or not self.sim.visible(item, account):
             return not_found()
-        return JSONResponse(container([library.item_json(item)]))
+        return answer(request, container([library.item_json(item)]))
 
     async def children(self, request: Request, account: str) -> Response:
         library = self.sim.library
@@ -169,7 +196,7 @@ class BrowseEndpoints:
         col = self.sim.library.collections.get(int(request.path_params["rk"]))
         if col is None:
             return not_found()
-        return JSONResponse(container([self.sim.library.collection_json(col)]))
+        return answer(request, container([self.sim.library.collection_json(col)]))
 
     async def collection_items(self, request: Request, account: str) -> Response:
         library = self.sim.library

@@ -8,9 +8,16 @@ import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from medianest.simulators.plex_http import bad_request, container, not_found, paged, unauthorized
+from medianest.simulators.plex_http import (
+    answer,
+    bad_request,
+    container,
+    not_found,
+    paged,
+    unauthorized,
+)
 from medianest.simulators.plex_library import Collection, Playlist
 from medianest.simulators.plextv_models import OWNER_USERNAME
 
@@ -82,7 +89,7 @@ class EditEndpoints:
         rk = library.new_key()
         col = Collection(rk, sid, q["title"], keys, library.tick())
         library.collections[rk] = col
-        return JSONResponse(container([library.collection_json(col)]))
+        return answer(request, container([library.collection_json(col)]))
 
     async def add_to_collection(self, request: Request, account: str) -> Response:
         library = self.sim.library
@@ -93,7 +100,7 @@ class EditEndpoints:
         if keys is None:
             return bad_request("bad uri")
         col.items += [k for k in keys if k not in col.items]
-        return JSONResponse(container([library.collection_json(col)]))
+        return answer(request, container([library.collection_json(col)]))
 
     async def remove_from_collection(self, request: Request, account: str) -> Response:
         col = self.sim.library.collections.get(int(request.path_params["rk"]))
@@ -101,7 +108,7 @@ class EditEndpoints:
         if col is None or item not in col.items:
             return not_found()
         col.items.remove(item)
-        return JSONResponse(container([self.sim.library.collection_json(col)]))
+        return answer(request, container([self.sim.library.collection_json(col)]))
 
     # --- playlists ----------------------------------------------------------------------
     def _own_playlist(self, request: Request, account: str) -> Playlist | None:
@@ -130,7 +137,7 @@ class EditEndpoints:
         pl = Playlist(rk, account, q["title"], [], library.tick())
         self._append(pl, keys)
         library.playlists[rk] = pl
-        return JSONResponse(container([library.playlist_json(pl)]))
+        return answer(request, container([library.playlist_json(pl)]))
 
     async def playlist(self, request: Request, account: str) -> Response:
         pl = self._own_playlist(request, account)
@@ -139,7 +146,7 @@ class EditEndpoints:
         if request.method == "DELETE":
             del self.sim.library.playlists[pl.rating_key]
             return Response(status_code=200)
-        return JSONResponse(container([self.sim.library.playlist_json(pl)]))
+        return answer(request, container([self.sim.library.playlist_json(pl)]))
 
     async def playlist_items(self, request: Request, account: str) -> Response:
         library = self.sim.library
@@ -151,7 +158,7 @@ class EditEndpoints:
             if keys is None:
                 return bad_request("bad uri")
             self._append(pl, keys)
-            return JSONResponse(container([library.playlist_json(pl)]))
+            return answer(request, container([library.playlist_json(pl)]))
         rows = [
             library.item_json(library.items[k]) | {"playlistItemID": entry}
             for entry, k in pl.entries
@@ -167,4 +174,4 @@ class EditEndpoints:
         if pl is None or entry not in {e for e, _ in pl.entries}:
             return not_found()
         pl.entries = [e for e in pl.entries if e[0] != entry]
-        return JSONResponse(container([self.sim.library.playlist_json(pl)]))
+        return answer(request, container([self.sim.library.playlist_json(pl)]))

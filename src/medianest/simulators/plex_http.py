@@ -1,8 +1,13 @@
-"""Answer helpers of the Plex simulator: MediaContainer bodies, paging and Plex-style errors."""
+"""Answer helpers of the Plex simulator: MediaContainer bodies, paging and Plex-style errors.
+
+Handlers build every answer as the JSON form of a MediaContainer; `answer()` is the one
+place that renders it, as XML (what Plex Media Server sends by default) or as JSON (when
+the request's Accept asks for application/json), so both carry the same data."""
 
 from __future__ import annotations
 
 from typing import Any
+from xml.etree import ElementTree
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -17,6 +22,72 @@ def container(items: list[JSONDict] | None = None, key: str = "Metadata", **extr
     if items is not None:
         body[key] = items
     return {"MediaContainer": body}
+
+
+# In XML, Plex names a `Metadata` entry's element after its kind; other lists keep their key.
+XML_TAG_BY_TYPE = {
+    "movie": "Video",
+    "episode": "Video",
+    "clip": "Video",
+    "show": "Directory",
+    "season": "Directory",
+    "collection": "Directory",
+    "playlist": "Playlist",
+}
+XML_CONTENT_TYPE = "text/xml;charset=utf-8"
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "").lower()
+
+
+def without_accept(request: Request) -> Request:
+    """The request as it arrives through a proxy that drops the Accept header."""
+    scope = dict(request.scope)
+    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"accept"]
+    return Request(scope, request.receive)
+
+
+def answer(
+    request: Request,
+    body: JSONDict,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """`body` (`{"MediaContainer": {...}}`) as JSON or XML, as the request asked."""
+    if wants_json(request):
+        return JSONResponse(body, status_code=status, headers=headers)
+    return Response(
+        media_container_xml(body), status_code=status, headers=headers, media_type=XML_CONTENT_TYPE
+    )
+
+
+def media_container_xml(body: JSONDict) -> str:
+    """The XML form: scalars become attributes (booleans 1/0), lists of objects child
+    elements named after their key (`Metadata` entries after their type)."""
+    root = _element("MediaContainer", body["MediaContainer"])
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
+        root, encoding="unicode"
+    )
+
+
+def _element(tag: str, data: JSONDict) -> ElementTree.Element:
+    element = ElementTree.Element(tag)
+    for name, value in data.items():
+        if isinstance(value, list):
+            for child in value:
+                child_tag = (
+                    XML_TAG_BY_TYPE.get(child.get("type"), "Video") if name == "Metadata" else name
+                )
+                element.append(_element(child_tag, child))
+        elif isinstance(value, dict):
+            element.append(_element(name, value))
+        elif isinstance(value, bool):
+            element.set(name, "1" if value else "0")
+        elif value is not None:
+            element.set(name, str(value))
+    return element
 
 
 def not_found() -> Response:
@@ -50,7 +121,8 @@ def paged(request: Request, rows: list[JSONDict], **extra: Any) -> Response:
     size = param("X-Plex-Container-Size")
     page = rows[start:] if size is None else rows[start : start + max(size, 0)]
     body = container(page, totalSize=len(rows), offset=start, **extra)
-    return JSONResponse(
+    return answer(
+        request,
         body,
         headers={
             "X-Plex-Container-Total-Size": str(len(rows)),
