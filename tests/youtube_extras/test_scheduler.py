@@ -130,7 +130,14 @@ async def test_a_subscription_picks_up_only_the_item_added_to_the_feed(
     assert subscription["lastCheckAt"] is not None
     assert subscription["nextCheckAt"] > subscription["lastCheckAt"]
     folder = download_root / str(alice.id) / "Loopback Test Channel"
-    assert len([p for p in folder.iterdir() if p.suffix == ".mp4"]) == 4
+    # The new item numbers on after the folder's highest number (no second "001 - ").
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "001 - Clip One.mp4",
+        "002 - Clip Two.mp4",
+        "003 - Clip Three.mp4",
+        "004 - Clip Four.mp4",
+    ]
+    assert [i["file"] for i in rows[1].items] == ["Loopback Test Channel/004 - Clip Four.mp4"]
     assert await count(worker_app, YoutubeArchiveEntry) == 4
 
     async with await signed_in_client(worker_app, alice) as client:

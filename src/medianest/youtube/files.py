@@ -18,12 +18,14 @@ import shutil
 import unicodedata
 import uuid
 from pathlib import Path
+from typing import Any
 
 DIR_MODE = 0o2750
 FILE_MODE = 0o640
 MAX_NAME_BYTES = 150  # leaves room for " [id].ext.part" under the usual 255-byte limit
 # Characters that are unsafe or awkward on common filesystems (and yt-dlp's % templates).
 UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]+')
+NUMBERED = re.compile(r"^(\d{3,}) - ")
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
 
 
@@ -44,10 +46,33 @@ def safe_name(title: str | None, *, fallback: str = "untitled") -> str:
     return text or fallback
 
 
-def item_stem(index: int, title: str | None) -> str:
-    """The file name (without extension) of a playlist's item: "003 - Title"; the index
-    keeps names unique within the folder and the order visible in Plex."""
-    return f"{index + 1:03d} - {safe_name(title, fallback='item')}"
+def item_number(item: dict[str, Any]) -> int:
+    """The number in an item's file name: its own `number` when one was given (subscription
+    items), else its position in the playlist."""
+    return int(item.get("number") or int(item.get("index", 0)) + 1)
+
+
+def stem_for(item: dict[str, Any]) -> str:
+    """The file name (without extension) of a stored download item."""
+    return f"{item_number(item):03d} - {safe_name(item.get('title'), fallback='item')}"
+
+
+def highest_number(folder: Path) -> int:
+    """The highest "NNN - " number of a file in `folder` (0 when none)."""
+    if not folder.is_dir():
+        return 0
+    numbers = (int(m.group(1)) for p in folder.iterdir() if (m := NUMBERED.match(p.name)))
+    return max(numbers, default=0)
+
+
+def number_after_existing(items: list[dict[str, Any]], folder: Path) -> None:
+    """Give items without a number the numbers after the highest one in `folder`: a
+    subscription's new items continue the folder's numbering, never reuse a number."""
+    next_number = highest_number(folder) + 1
+    for item in items:
+        if not item.get("number"):
+            item["number"] = next_number
+            next_number += 1
 
 
 def user_dir(download_root: Path, user_id: uuid.UUID) -> Path:

@@ -160,6 +160,8 @@ class JobRunner:
                 for n, e in enumerate(expanded.entries)
             ]
         folder = self._folder(job, view)
+        if job.subscription_id is not None:
+            files.number_after_existing(view.items, folder)
         await self.queue.heartbeat(job.id, title=view.title, folder=str(folder), items=view.items)
         stopped = await self._download_items(job, view, folder, control)
         if stopped or reporter.lost:
@@ -189,7 +191,7 @@ class JobRunner:
             if control.cancel.is_set():
                 return True
             await job_hooks.before_item(self._hook_deps(), job)
-            stem = files.item_stem(index, item["title"])
+            stem = files.stem_for(item)
             view.current, view.item_progress = index, ProgressState()
             item["state"] = "downloading"
             try:
@@ -325,7 +327,7 @@ class JobRunner:
         if not stored and folder is not None and not await self._exists(job.id):
             # Deleted while running: the API removed what it saw; remove what came after.
             for item in view.items:
-                files.remove_item_files(folder, files.item_stem(item["index"], item["title"]))
+                files.remove_item_files(folder, files.stem_for(item))
             files.remove_dir_if_empty(folder)
         await reporter.emit_now()
         log.info("youtube_job_cancelled", download_id=str(job.id))

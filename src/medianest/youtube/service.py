@@ -177,7 +177,5 @@ def _delete_files(root: Path, job: YoutubeDownload) -> None:
         return
     items: list[dict[str, Any]] = list(job.items or [])
     for item in items:
-        files.remove_item_files(
-            folder, files.item_stem(int(item.get("index", 0)), item.get("title"))
-        )
+        files.remove_item_files(folder, files.stem_for(item))
     files.remove_dir_if_empty(folder)
