@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from medianest.admin.models import AuditLog
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.db.engine import session_scope
 from medianest.simulators.media_server import MediaServerSimulator
 
 
@@ -160,3 +165,94 @@ async def test_malformed_bodies_are_rejected(
     response = await alice_client.post("/api/youtube/download", json=body)
     assert response.status_code in (400, 422)
     assert response.json()["success"] is False
+
+
+async def audit_rows(app: MediaNestApp, action: str) -> list[AuditLog]:
+    async with session_scope(app.ctx.session_factory) as session:
+        return list(await session.scalars(select(AuditLog).where(AuditLog.action == action)))
+
+
+async def test_an_admin_lists_reads_cancels_and_deletes_another_users_download_audited(
+    app: MediaNestApp,
+    admin: User,
+    bob: User,
+    admin_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+    media: MediaServerSimulator,
+) -> None:
+    first = (await bob_client.post("/api/youtube/download", json={"url": media.feed_url()})).json()
+    second = await bob_client.post("/api/youtube/download", json={"url": media.feed_url("f2")})
+    ids = [first["data"]["id"], second.json()["data"]["id"]]
+
+    assert (await admin_client.get("/api/youtube/downloads")).json()["data"] == []  # own only
+    everyone = (await admin_client.get("/api/youtube/downloads?all=true")).json()
+    assert sorted(d["id"] for d in everyone["data"]) == sorted(ids)
+    assert {d["userId"] for d in everyone["data"]} == {str(bob.id)}
+    bobs = (await admin_client.get(f"/api/youtube/downloads?userId={bob.id}")).json()
+    assert bobs["meta"]["total"] == 2
+    read = await admin_client.get(f"/api/youtube/downloads/{ids[0]}")
+    assert read.status_code == 200 and read.json()["data"]["userId"] == str(bob.id)
+
+    cancelled = await admin_client.post(f"/api/youtube/downloads/{ids[0]}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["data"]["status"] == "cancelled"
+    deleted = await admin_client.delete(f"/api/youtube/downloads/{ids[1]}")
+    assert deleted.status_code == 204
+    assert (await bob_client.get(f"/api/youtube/downloads/{ids[1]}")).status_code == 404
+
+    [cancel_row] = await audit_rows(app, "youtube.download.cancel")
+    [delete_row] = await audit_rows(app, "youtube.download.delete")
+    assert (cancel_row.actor_id, cancel_row.target) == (admin.id, f"youtube_download:{ids[0]}")
+    assert (delete_row.actor_id, delete_row.target) == (admin.id, f"youtube_download:{ids[1]}")
+    assert cancel_row.details["ownerId"] == str(bob.id)
+
+
+async def test_an_owner_acting_on_their_own_download_is_not_audited(
+    app: MediaNestApp, bob_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    created = await bob_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = created.json()["data"]["id"]
+    assert (
+        await bob_client.post(f"/api/youtube/downloads/{download_id}/cancel")
+    ).status_code == 200
+    assert (await bob_client.delete(f"/api/youtube/downloads/{download_id}")).status_code == 204
+    assert await audit_rows(app, "youtube.download.cancel") == []
+    assert await audit_rows(app, "youtube.download.delete") == []
+
+
+async def test_a_user_may_not_list_other_users_downloads(
+    alice: User, bob_client: httpx.AsyncClient
+) -> None:
+    for query in ("all=true", f"userId={alice.id}"):
+        response = await bob_client.get(f"/api/youtube/downloads?{query}")
+        assert response.status_code == 403, query
+        assert response.json()["error"]["code"] == "PERMISSION_DENIED"
+
+
+async def test_the_admin_page_shows_everyones_downloads_and_cancels_another_users(
+    app: MediaNestApp,
+    bob: User,
+    admin_client: httpx.AsyncClient,
+    alice_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+    media: MediaServerSimulator,
+) -> None:
+    created = await bob_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = created.json()["data"]["id"]
+    html = {"Accept": "text/html"}
+
+    mine = await admin_client.get("/youtube", headers=html)
+    assert download_id not in mine.text and "Show every user&#39;s" in mine.text
+    everyone = await admin_client.get("/youtube?all=true", headers=html)
+    assert everyone.status_code == 200
+    assert f'data-download-id="{download_id}"' in everyone.text
+    assert '<span data-field="owner">bob</span>' in everyone.text
+    assert (await alice_client.get("/youtube?all=true", headers=html)).status_code == 403
+
+    cancelled = await admin_client.post(
+        f"/youtube/downloads/{download_id}/cancel", headers={**html, "HX-Request": "true"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert 'data-state="cancelled"' in cancelled.text
+    [row] = await audit_rows(app, "youtube.download.cancel")
+    assert row.details["ownerId"] == str(bob.id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError, ValidationFailed
@@ -23,12 +24,17 @@ PAGE_SIZE = 20
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 
 
-async def _downloads(session: SessionDep, user: CurrentUser, page: int) -> dict[str, Any]:
+async def _downloads(
+    session: SessionDep, user: CurrentUser, page: int, *, all_users: bool = False
+) -> dict[str, Any]:
+    scope = service.downloads_scope(user, user_id=None, all_users=all_users)
     rows, total = await service.list_downloads(
-        session, user_id=user.id, page=page, page_size=PAGE_SIZE
+        session, user_id=scope, page=page, page_size=PAGE_SIZE
     )
     return {
         "downloads": [to_download(r) for r in rows],
+        "owners": await service.owner_names(session, rows) if all_users else {},
+        "all_users": all_users,
         "page": page,
         "pages": max(1, -(-total // PAGE_SIZE)),
         "total": total,
@@ -54,9 +60,10 @@ async def youtube_page(
     session: SessionDep,
     ctx: ContextDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    all_users: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
     context = _form_context(ctx, nav="youtube", limit=service.youtube_limit(ctx))
-    context.update(await _downloads(session, user, page))
+    context.update(await _downloads(session, user, page, all_users=all_users))
     return render(request, "youtube/index.html", context)
 
 
@@ -103,8 +110,10 @@ async def downloads_fragment(
     user: CurrentUser,
     session: SessionDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    all_users: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
-    return render(request, "youtube/_list.html", await _downloads(session, user, page))
+    context = await _downloads(session, user, page, all_users=all_users)
+    return render(request, "youtube/_list.html", context)
 
 
 @router.get("/youtube/downloads/{download_id}/row")
@@ -114,9 +123,9 @@ async def download_row(request: Request, job: OwnedDownload) -> Response:
 
 @router.post("/youtube/downloads/{download_id}/cancel")
 async def cancel_download(
-    request: Request, job: OwnedDownload, session: SessionDep, ctx: ContextDep
+    request: Request, job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Response:
-    await service.cancel(session, ctx=ctx, job=job)
+    await service.cancel(session, ctx=ctx, job=job, actor=user, ip=client_ip(request, ctx.settings))
     return render(
         request,
         "youtube/_row.html",
@@ -127,9 +136,9 @@ async def cancel_download(
 
 @router.delete("/youtube/downloads/{download_id}")
 async def delete_download(
-    request: Request, job: OwnedDownload, session: SessionDep, ctx: ContextDep
+    request: Request, job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Response:
-    await service.delete(session, ctx=ctx, job=job)
+    await service.delete(session, ctx=ctx, job=job, actor=user, ip=client_ip(request, ctx.settings))
     # An empty 200 body: htmx swaps the row out (outerHTML with nothing).
     return Response(
         content="", media_type="text/html", headers=trigger("Download deleted.", "info")

@@ -1,11 +1,14 @@
-"""JSON API of YouTube downloads: submit, list, read, cancel, delete (own downloads only)."""
+"""JSON API of YouTube downloads: submit, list, read, cancel, delete (own downloads only;
+admins reach everyone's, audited)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
+from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, PagedEnvelope, envelope, paged
@@ -38,33 +41,41 @@ async def list_downloads(
     session: SessionDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 20,
+    user_id: Annotated[uuid.UUID | None, Query(alias="userId")] = None,
+    all_users: Annotated[bool, Query(alias="all")] = False,
 ) -> PagedEnvelope[Download]:
-    """The caller's downloads, newest first."""
+    """The caller's downloads, newest first; admins may ask for one user's (`userId`) or
+    everyone's (`all=true`)."""
+    scope = service.downloads_scope(user, user_id=user_id, all_users=all_users)
     rows, total = await service.list_downloads(
-        session, user_id=user.id, page=page, page_size=page_size
+        session, user_id=scope, page=page, page_size=page_size
     )
     return paged([to_download(r) for r in rows], page=page, page_size=page_size, total=total)
 
 
 @router.get("/downloads/{download_id}", response_model=Envelope[Download])
 async def get_download(job: OwnedDownload) -> Envelope[Download]:
-    """One of the caller's downloads with per-item progress."""
+    """One of the caller's downloads with per-item progress (admins: anyone's)."""
     return envelope(to_download(job))
 
 
 @router.post("/downloads/{download_id}/cancel", response_model=Envelope[Download])
 async def cancel_download(
-    job: OwnedDownload, session: SessionDep, ctx: ContextDep
+    job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep, request: Request
 ) -> Envelope[Download]:
     """Stop a queued or running download; finished items stay on disk."""
-    await service.cancel(session, ctx=ctx, job=job)
+    ip = client_ip(request, ctx.settings)
+    await service.cancel(session, ctx=ctx, job=job, actor=user, ip=ip)
     return envelope(to_download(job))
 
 
 @router.delete(
     "/downloads/{download_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
 )
-async def delete_download(job: OwnedDownload, session: SessionDep, ctx: ContextDep) -> Response:
+async def delete_download(
+    job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep, request: Request
+) -> Response:
     """Cancel if running, then delete the files, the Plex collection and the record."""
-    await service.delete(session, ctx=ctx, job=job)
+    ip = client_ip(request, ctx.settings)
+    await service.delete(session, ctx=ctx, job=job, actor=user, ip=ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -36,6 +36,7 @@ class DownloadItem(ApiModel):
 
 class Download(ApiModel):
     id: uuid.UUID
+    user_id: uuid.UUID = Field(description="The owner (admins see everyone's)")
     url: str
     title: str | None
     quality: str
@@ -76,6 +77,7 @@ def to_download(job: YoutubeDownload) -> Download:
     items = [_item(i) for i in (job.items or [])]
     return Download(
         id=job.id,
+        user_id=job.user_id,
         url=job.url,
         title=job.title,
         quality=job.quality,

@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from medianest.admin import audit
 from medianest.auth.models import User
 from medianest.core.context import AppContext
-from medianest.core.errors import Conflict
+from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.youtube import delivery, files, plex_delivery, quotas
@@ -110,15 +111,25 @@ def _already_active(existing: uuid.UUID | None) -> Conflict:
     )
 
 
+def downloads_scope(user: User, *, user_id: uuid.UUID | None, all_users: bool) -> uuid.UUID | None:
+    """Whose downloads `user` lists: their own; an admin may ask for one user's or
+    everyone's (None)."""
+    if all_users or (user_id is not None and user_id != user.id):
+        if not user.is_admin:
+            raise PermissionDenied("Only administrators can see other users' downloads.")
+        return None if all_users else user_id
+    return user.id
+
+
 async def list_downloads(
-    session: AsyncSession, *, user_id: uuid.UUID, page: int, page_size: int
+    session: AsyncSession, *, user_id: uuid.UUID | None, page: int, page_size: int
 ) -> tuple[list[YoutubeDownload], int]:
-    total = await session.scalar(
-        select(func.count()).select_from(YoutubeDownload).where(YoutubeDownload.user_id == user_id)
-    )
+    """Downloads of `user_id` (None: every user's), newest first."""
+    scope = [YoutubeDownload.user_id == user_id] if user_id is not None else []
+    total = await session.scalar(select(func.count()).select_from(YoutubeDownload).where(*scope))
     rows = await session.scalars(
         select(YoutubeDownload)
-        .where(YoutubeDownload.user_id == user_id)
+        .where(*scope)
         .order_by(YoutubeDownload.created_at.desc(), YoutubeDownload.id)
         .offset((page - 1) * page_size)
         .limit(page_size)
@@ -126,12 +137,47 @@ async def list_downloads(
     return list(rows), int(total or 0)
 
 
+async def owner_names(session: AsyncSession, jobs: list[YoutubeDownload]) -> dict[uuid.UUID, str]:
+    """Usernames of the downloads' owners (for an admin's list of everyone's)."""
+    ids = {job.user_id for job in jobs}
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {user_id: username for user_id, username in rows}
+
+
+def _audit_if_not_own(
+    session: AsyncSession,
+    job: YoutubeDownload,
+    *,
+    actor: User | None,
+    ip: str | None,
+    action: str,
+) -> None:
+    # Owners act on their own downloads freely; an admin acting on someone else's is recorded.
+    if actor is not None and actor.id != job.user_id:
+        audit.record(
+            session,
+            action=f"youtube.download.{action}",
+            actor_id=actor.id,
+            target=f"youtube_download:{job.id}",
+            details={"ownerId": str(job.user_id), "title": job.title, "status": job.status},
+            ip=ip,
+        )
+
+
 async def cancel(
-    session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    job: YoutubeDownload,
+    actor: User | None = None,
+    ip: str | None = None,
 ) -> YoutubeDownload:
     """Stop a queued or running download; finished items stay, the partial one goes."""
     if job.status in FINISHED:
         raise Conflict("This download has already finished.", details={"status": job.status})
+    _audit_if_not_own(session, job, actor=actor, ip=ip, action="cancel")
     job.cancel_requested = True
     if job.status == DownloadStatus.QUEUED.value:
         job.status = DownloadStatus.CANCELLED.value
@@ -141,9 +187,18 @@ async def cancel(
     return job
 
 
-async def delete(session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload) -> None:
-    """Cancel if running, delete its files, its Plex collection and the record."""
+async def delete(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    job: YoutubeDownload,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> None:
+    """Cancel if running, delete its files, its Plex collection and the record. `actor`
+    (None: the owner, e.g. through their subscription) is audited when it is not the owner."""
     download_id = str(job.id)
+    _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
     if job.status in ACTIVE:
         await get_signals(ctx.services, ctx.redis).cancel(download_id)
     _delete_files(ctx.settings.resolved_download_root, job)
