@@ -110,7 +110,9 @@ async def build_context(
     secrets = load_app_secrets(settings)
     if run_migrations:
         await migrate.upgrade_if_needed(settings.resolved_database_url)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(
+        settings.resolved_database_url, pool_timeout=settings.database_pool_timeout_seconds
+    )
     redis: Redis | None = None
     cache: Cache = MemoryCache()
     if settings.redis_url:

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("./data")
     database_url: str | None = None
+    # A request waits this long for a free database connection, then gets 503 SERVICE_BUSY.
+    database_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     redis_url: str | None = None
     download_root: Path | None = None
     secrets_file: Path | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -23,6 +24,7 @@ from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
 from medianest.auth.session_cache import session_cache_of
+from medianest.core import passwords
 from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep, context_of
 from medianest.core.errors import (
@@ -206,6 +208,13 @@ async def get_admin_user(request: Request, response: Response, session: SessionD
     return user
 
 
+async def admit_sign_in() -> AsyncIterator[None]:
+    with passwords.sign_in_admission():
+        yield
+
+
+# For routes that check a password before anything else: see `sign_in_admission`.
+SignInAdmission = Depends(admit_sign_in, scope="function")
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 PasswordChangeIdentity = Annotated[Identity, Depends(get_identity_allowing_password_change)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

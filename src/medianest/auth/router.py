@@ -16,7 +16,7 @@ from medianest.auth.cookies import (
     client_ip,
     set_csrf_cookie,
 )
-from medianest.auth.dependencies import PasswordChangeIdentity
+from medianest.auth.dependencies import PasswordChangeIdentity, SignInAdmission
 from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserOut
 from medianest.auth.signin import complete_sign_in, rotate_session
 from medianest.core.deps import ContextDep, SessionDep
@@ -26,7 +26,8 @@ from medianest.core.errors import MediaNestError, Unauthenticated
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
-@router.post("/admin", response_model=Envelope[SessionOut])
+# A flood beyond what the password checks can take is refused first (503 SERVICE_BUSY).
+@router.post("/admin", response_model=Envelope[SessionOut], dependencies=[SignInAdmission])
 async def admin_login(
     body: AdminLogin, request: Request, response: Response, session: SessionDep, ctx: ContextDep
 ) -> Envelope[SessionOut]:

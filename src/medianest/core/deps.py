@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.context import AppContext
 from medianest.core.errors import ServiceUnavailable
-from medianest.db.engine import used_connection
+from medianest.db.engine import bound_session, used_connection
 
 
 def context_of(request: Request) -> AppContext:
@@ -58,7 +58,10 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     ctx = context_of(request)
     async with ctx.session_factory() as session:
         try:
-            yield session
+            # Bound so that slow work (hashing, outbound calls) can give its idle
+            # connection back to the pool first (db/engine.py).
+            with bound_session(session):
+                yield session
             if _touched_database(session):
                 await session.commit()
         except (OperationalError, DBAPIError, OSError) as exc:

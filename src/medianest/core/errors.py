@@ -129,6 +129,22 @@ class ServiceUnavailable(MediaNestError):
     default_message = "A service MediaNest depends on is unavailable."
 
 
+class ServiceBusy(ServiceUnavailable):
+    """MediaNest itself is at capacity (database connections, password checks): retry soon."""
+
+    code = "SERVICE_BUSY"
+    default_message = "MediaNest is busy. Try again in a moment."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 1,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details, headers={"Retry-After": str(retry_after)})
+
+
 class InternalError(MediaNestError):
     status_code = 500
     code = "INTERNAL_ERROR"

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medianest.core.envelope import error_payload
-from medianest.core.errors import MediaNestError
+from medianest.core.errors import MediaNestError, ServiceBusy
 from medianest.core.logging import get_logger
 from medianest.core.metrics import record_error
 
@@ -107,6 +108,12 @@ def add_exception_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
+    async def on_pool_timeout(request: Request, exc: Exception) -> Response:
+        # Every pooled database connection stayed busy for the whole pool timeout.
+        return await on_medianest_error(
+            request, ServiceBusy(details={"reason": "database_connections_busy"})
+        )
+
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         return error_response(
@@ -146,6 +153,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(MediaNestError, on_medianest_error)
+    app.add_exception_handler(PoolTimeout, on_pool_timeout)
     app.add_exception_handler(Exception, on_unexpected_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -1,9 +1,15 @@
-"""Engine and session factory; SQLite gets WAL and foreign keys, PostgreSQL a sized pool."""
+"""Engine and session factory; SQLite gets WAL and foreign keys, PostgreSQL a sized pool.
+
+Connections are scarce (a pool of 15 or 30): a request gives its connection back
+before it waits on anything slow (`release_idle_connection`), and waiting for a free
+connection is short (`pool_timeout`) and answered 503 SERVICE_BUSY (core/handlers.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextvars
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -13,13 +19,22 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
+
+# How long a request waits for a pooled connection before it is answered 503.
+DEFAULT_POOL_TIMEOUT_SECONDS = 3.0
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, echo: bool = False, pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
-            database_url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=False
+            database_url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_pre_ping=False,
+            pool_timeout=pool_timeout,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -38,7 +53,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
-        pool_timeout=10,
+        pool_timeout=pool_timeout,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
 
@@ -60,6 +75,7 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 _CONNECTED = "medianest_used_connection"
+_WROTE = "medianest_wrote_in_transaction"
 
 
 @event.listens_for(Session, "after_begin")
@@ -70,3 +86,70 @@ def _mark_connected(session: Session, _transaction: Any, _connection: Any) -> No
 def used_connection(session: Session) -> bool:
     """Whether `session` has begun a transaction on a database connection."""
     return bool(session.info.get(_CONNECTED))
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flushed_write(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_statement_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete or not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _transaction_ended(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
+def holds_idle_connection(session: Session) -> bool:
+    """Whether `session` holds a connection in a transaction that has only read."""
+    return (
+        session.in_transaction()
+        and not session.info.get(_WROTE)
+        and not (session.new or session.dirty or session.deleted)
+    )
+
+
+async def release_idle_connection(session: AsyncSession) -> bool:
+    """Give the connection back to the pool if the transaction has only read.
+
+    Called before waiting on something slow (a password hash, an outbound call), so a
+    flood or a hung service cannot hold every pooled connection. Ending a read-only
+    transaction loses nothing (loaded objects stay usable: no expiry on commit); the
+    next query takes a connection again. A transaction that wrote keeps its connection:
+    its writes must commit together with the rest of the request's.
+    """
+    if not holds_idle_connection(session.sync_session):
+        return False
+    await session.commit()
+    return True
+
+
+# The session of the request (or unit of work) running in this context, if any.
+_current_session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
+    "medianest_current_session", default=None
+)
+
+
+@contextmanager
+def bound_session(session: AsyncSession) -> Iterator[None]:
+    """Make `session` the one `release_current_connection` releases, in this context."""
+    token = _current_session.set(session)
+    try:
+        yield
+    finally:
+        _current_session.reset(token)
+
+
+async def release_current_connection() -> bool:
+    """`release_idle_connection` for the session bound in this context (see
+    `bound_session`); the slow paths (outbound HTTP, Redis, password hashing) call it
+    without having to be handed the session."""
+    session = _current_session.get()
+    if session is None:
+        return False
+    return await release_idle_connection(session)
