@@ -194,3 +194,25 @@ async def test_an_object_that_does_not_exist_or_is_not_the_callers_is_not_found(
         )
         == []
     )
+
+
+async def test_actions_on_a_notification_channel_that_is_not_the_callers_are_not_found(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient
+) -> None:
+    made = await alice_client.post(
+        "/api/notifications/channels", json={"url": "ntfy://ntfy.sh/alice-only"}
+    )
+    assert made.status_code == 201
+    theirs, missing = made.json()["data"]["id"], str(uuid.uuid4())
+    for channel_id in (theirs, missing):
+        for method, path in (
+            ("POST", f"/api/notifications/channels/{channel_id}/test"),
+            ("DELETE", f"/api/notifications/channels/{channel_id}"),
+        ):
+            answer = await bob_client.request(method, path)
+            assert answer.status_code == 404, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "NOT_FOUND"
+    # Still there for its owner.
+    assert [
+        c["id"] for c in (await alice_client.get("/api/notifications/channels")).json()["data"]
+    ] == [theirs]

@@ -53,6 +53,8 @@ from medianest.db.engine import create_engine, create_session_factory, session_s
 from medianest.media import router as media_router
 from medianest.media import sync as media_sync
 from medianest.media import webhooks as media_webhooks
+from medianest.notifications import delivery as notification_delivery
+from medianest.notifications import router as notifications_router
 from medianest.ops import metrics_router
 from medianest.ops import router as ops_router
 from medianest.plex import router as plex_router
@@ -99,6 +101,7 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
         start_session_invalidation,
         start_status_monitor,
         media_sync.reconciler_starter(settings.request_sync_interval_seconds),
+        *([notification_delivery.start_in_process] if settings.run_notification_worker else []),
         *([youtube_worker.start_in_process] if settings.run_worker_in_process else []),
         *([youtube_scheduler.start_in_process] if settings.run_worker_in_process else []),
     ]
@@ -140,6 +143,7 @@ async def build_context(
     await install_integrations(ctx)
     await install_runtime_limits(ctx)
     youtube_delivery.install(ctx)
+    notification_delivery.install(ctx)
     return ctx
 
 
@@ -201,6 +205,7 @@ def create_app(
         dashboard_router,
         media_router,
         media_webhooks,
+        notifications_router,
         plex_router,
         youtube_router,
         youtube_subscriptions_router,

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None
     previous_encryption_keys: list[SecretStr] = Field(default_factory=list)
     session_secret: SecretStr | None = None
+    vapid_private_key: SecretStr | None = None  # web push; generated like the others
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -128,6 +129,15 @@ class Settings(BaseSettings):
     youtube_breaker_threshold: int = Field(default=5, ge=1)
     youtube_breaker_window_seconds: float = Field(default=600.0, gt=0)
     youtube_breaker_backoff_seconds: float = Field(default=300.0, ge=0)
+
+    # Notifications (delivery worker, retries, who may send to private addresses)
+    run_notification_worker: bool = True
+    notification_poll_seconds: float = Field(default=1.0, gt=0)
+    notification_max_attempts: int = Field(default=10, ge=1)
+    notification_retry_base_seconds: float = Field(default=5.0, ge=0)
+    notification_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    notifications_allow_private_hosts: bool = False
+    vapid_subject: str = "mailto:admin@medianest.invalid"
 
     # Operations
     metrics_token: SecretStr | None = None

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _FORMAT = "v1"
@@ -19,6 +20,14 @@ class DecryptionError(ValueError):
 def generate_key() -> str:
     """A fresh 256-bit key, url-safe base64 encoded (what MEDIANEST_ENCRYPTION_KEY holds)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def generate_vapid_private_key() -> str:
+    """A fresh P-256 private key for web push (RFC 8292 VAPID): the raw 32-byte scalar,
+    base64url without padding (the form browsers' push libraries exchange)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_key(encoded: str) -> bytes:

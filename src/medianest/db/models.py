@@ -5,6 +5,12 @@ from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
 from medianest.dashboard.models import ServiceStatus
 from medianest.db.base import Base
 from medianest.media.models import MediaRequest
+from medianest.notifications.models import (
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationSettings,
+)
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload, YoutubeSubscription
 
 __all__ = [
@@ -14,6 +20,10 @@ __all__ = [
     "Base",
     "Lease",
     "MediaRequest",
+    "Notification",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "NotificationSettings",
     "ServiceConfig",
     "ServiceStatus",
     "SessionToken",

@@ -35,6 +35,7 @@ from medianest.integrations.overseerr_models import (
 from medianest.integrations.registry import get_integrations
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.service import FINAL_STATUSES, OPEN_STATUSES
+from medianest.notifications import hooks as notification_hooks
 
 log = get_logger(__name__)
 
@@ -123,6 +124,7 @@ async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[
     status = local_status(request_status, media_status)
     rows = await _rows_for(session, payload)
     changes = [change for row in rows if (change := _set_status(row, status)) is not None]
+    await notification_hooks.requests_changed(session, changes)
     return changes
 
 
@@ -198,6 +200,7 @@ async def reconcile(ctx: AppContext) -> int:
             )
         )
         changes = await _reconcile_rows(overseerr, rows)
+        await notification_hooks.requests_changed(session, changes)
     await announce(ctx, changes)
     if changes:
         log.info("media_requests_reconciled", checked=len(rows), changed=len(changes))

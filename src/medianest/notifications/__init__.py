@@ -1,0 +1,1 @@
+"""Notifications: the in-app centre, web push and Apprise channels, the delivery worker."""

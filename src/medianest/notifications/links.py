@@ -1,0 +1,61 @@
+"""Links that open an item in the Plex web app, looked up by the worker just before the
+first send (the event's transaction never waits on Plex).
+
+A notification that needs one carries `data["plex"] = {"title", "type"}`; once looked
+up, `link` holds the URL (or the Plex web app's start page when no match is found).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from medianest.core.context import AppContext
+from medianest.core.errors import MediaNestError
+from medianest.core.logging import get_logger
+from medianest.integrations.plex import PlexClient
+from medianest.integrations.registry import get_integrations
+from medianest.notifications.models import Notification
+
+log = get_logger(__name__)
+
+PLEX_TYPES = {"movie": "movie", "tv": "show", "show": "show"}
+
+
+def plex_item_url(app_url: str, machine_identifier: str, rating_key: str | int) -> str:
+    """The Plex web app page of one item, e.g. the movie a request asked for."""
+    key = quote(f"/library/metadata/{rating_key}", safe="")
+    return f"{app_url.rstrip('/')}/desktop/#!/server/{machine_identifier}/details?key={key}"
+
+
+async def find_rating_key(plex: PlexClient, *, title: str, media_type: str) -> str | None:
+    """The library item with this title and type (an exact title first, else the first
+    of the type Plex's search ranks highest)."""
+    wanted = PLEX_TYPES.get(media_type, media_type)
+    hubs = await plex.search(title, limit=10)
+    items = [item for hub in hubs for item in hub.items if item.type == wanted]
+    exact = [item for item in items if item.title.casefold() == title.casefold()]
+    best = (exact or items)[:1]
+    return best[0].rating_key if best else None
+
+
+async def resolve(ctx: AppContext, notification: Notification) -> None:
+    """Fill `notification.link` from `data["plex"]` if that is still to do."""
+    lookup: dict[str, Any] | None = (notification.data or {}).get("plex")
+    if notification.link or not isinstance(lookup, dict):
+        return
+    app_url = ctx.settings.plex_app_url
+    link = f"{app_url.rstrip('/')}/desktop"
+    try:
+        plex = await get_integrations(ctx).plex() if "integrations" in ctx.services else None
+        if plex is not None:
+            rating_key = await find_rating_key(
+                plex, title=str(lookup.get("title", "")), media_type=str(lookup.get("type", ""))
+            )
+            if rating_key is not None:
+                link = plex_item_url(app_url, await plex.machine_identifier(), rating_key)
+    except MediaNestError as exc:
+        # Plex down: the message still goes out, with the Plex web app's start page.
+        log.warning("notification_plex_link_failed", code=exc.code)
+    notification.link = link
+    notification.data = {k: v for k, v in (notification.data or {}).items() if k != "plex"}

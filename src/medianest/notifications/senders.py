@@ -1,0 +1,171 @@
+"""Sending one message through one outside channel: an Apprise URL or a web-push
+subscription (RFC 8291 aes128gcm payload, RFC 8292 VAPID signature).
+
+A sender returns a `SendOutcome`; it never raises for a channel's failure, and the
+reason it reports never carries the channel's secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import apprise
+import httpx
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid02
+from py_vapid.utils import b64urlencode
+from pywebpush import WebPusher, WebPushException
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
+SEND_TIMEOUT_SECONDS = 10.0
+PUSH_TTL_SECONDS = 24 * 3600
+REASON_MAX = 300
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    link: str | None
+    event: str
+    tag: str  # the notification id: a browser replaces, not stacks, a resent message
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    ok: bool
+    reason: str = ""
+    # The channel will never accept this again (a push subscription that is gone).
+    permanent: bool = False
+
+
+def scrub(reason: str, secret: str) -> str:
+    """The reason without the secret URL or any of its longer parts."""
+    cleaned = reason.replace(secret, "<channel>")
+    for part in re.split(r"[/:@?&=#,]+", secret):
+        if len(part) >= 6:
+            cleaned = cleaned.replace(part, "***")
+    return cleaned.strip()[:REASON_MAX]
+
+
+# --- Apprise --------------------------------------------------------------------------
+def apprise_label(url: str) -> str | None:
+    """What may be shown of an Apprise URL (its service and host, secrets masked), or
+    None when Apprise does not understand it."""
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is None:
+        return None
+    shown = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+    # Apprise's privacy form still shows paths (webhook tokens live there): keep
+    # scheme and host only.
+    parts = urlsplit(shown)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}" if host else f"{parts.scheme}://"
+
+
+def apprise_host(url: str) -> str | None:
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    host = getattr(plugin, "host", None)
+    return host if isinstance(host, str) and host else None
+
+
+async def send_apprise(url: str, message: Message) -> SendOutcome:
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return SendOutcome(False, "Apprise does not understand this URL.", permanent=True)
+    body = message.body or message.title
+    if message.link:
+        body = f"{body}\n{message.link}"
+    try:
+        result = await notifier.async_notify(
+            body=body, title=message.title, timeout=SEND_TIMEOUT_SECONDS
+        )
+    except Exception as exc:  # a plugin's own bug must not stop the worker
+        return SendOutcome(False, scrub(f"{type(exc).__name__}: {exc}", url))
+    if result:
+        return SendOutcome(True)
+    problems = [
+        entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR", "CRITICAL")
+    ]
+    return SendOutcome(False, scrub(problems[-1] if problems else "The service refused it.", url))
+
+
+# --- web push -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VapidKeys:
+    private_key: str  # raw 32-byte scalar, base64url (what secrets.json holds)
+    public_key: str  # uncompressed P-256 point, base64url (the browser's applicationServerKey)
+    subject: str  # "mailto:" or an https URL, for the push service's operator
+
+    @classmethod
+    def from_private(cls, private_key: str, *, subject: str) -> VapidKeys:
+        vapid = Vapid02.from_raw(private_key.encode())
+        public = vapid.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return cls(private_key, b64urlencode(public), subject)
+
+
+def push_subscription_label(subscription: dict[str, Any]) -> str:
+    return f"web push via {urlsplit(str(subscription.get('endpoint', ''))).hostname or '?'}"
+
+
+def _encrypt(subscription: dict[str, Any], payload: bytes) -> bytes:
+    encoded = WebPusher(subscription).encode(payload, content_encoding="aes128gcm")
+    body: bytes = encoded["body"]
+    return body
+
+
+def _vapid_headers(keys: VapidKeys, endpoint: str) -> dict[str, str]:
+    parts = urlsplit(endpoint)
+    claims = {
+        "aud": f"{parts.scheme}://{parts.netloc}",
+        "exp": int(time.time()) + 12 * 3600,
+        "sub": keys.subject,
+    }
+    headers: dict[str, str] = Vapid02.from_raw(keys.private_key.encode()).sign(claims)
+    return headers
+
+
+async def send_web_push(
+    subscription: dict[str, Any], message: Message, *, keys: VapidKeys
+) -> SendOutcome:
+    endpoint = str(subscription.get("endpoint", ""))
+    payload = json.dumps(
+        {
+            "title": message.title,
+            "body": message.body,
+            "url": message.link or "/notifications",
+            "tag": message.tag,
+            "event": message.event,
+        }
+    ).encode()
+    try:
+        # ECDH, HKDF and ECDSA: short, but CPU work all the same, so off the event loop.
+        body = await asyncio.to_thread(_encrypt, subscription, payload)
+        headers = await asyncio.to_thread(_vapid_headers, keys, endpoint)
+    except (WebPushException, ValueError, TypeError) as exc:
+        return SendOutcome(False, f"The subscription is invalid: {type(exc).__name__}.", True)
+    headers |= {
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+        "TTL": str(PUSH_TTL_SECONDS),
+        "Urgency": "normal",
+    }
+    try:
+        async with httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS) as client:
+            response = await client.post(endpoint, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return SendOutcome(False, f"The push service is unreachable ({type(exc).__name__}).")
+    if response.status_code in (200, 201, 202, 204):
+        return SendOutcome(True)
+    reason = f"The push service answered {response.status_code}."
+    # 404/410: the browser unsubscribed or the subscription expired; never retry it.
+    return SendOutcome(False, reason, permanent=response.status_code in (404, 410))

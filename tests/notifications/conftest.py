@@ -1,0 +1,89 @@
+"""Notification fixtures: app settings with a fast delivery worker (pointing at the Plex
+and Overseerr simulators), and the real receivers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from medianest.app import MediaNestApp
+from medianest.settings import Settings
+from medianest.simulators import OverseerrSimulator, PlexSimulator
+from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest.simulators.plextv_models import OWNER_TOKEN
+from tests.notifications.receivers import HttpReceiver, SmtpReceiver
+
+WEBHOOK_SECRET = "overseerr-hook-secret-for-notification-tests"
+
+FAST_WORKER: dict[str, Any] = {
+    "notification_poll_seconds": 0.1,
+    "notification_retry_base_seconds": 0.2,
+    "notification_retry_max_seconds": 0.5,
+    "notifications_allow_private_hosts": True,  # the receivers live on 127.0.0.1
+}
+
+
+@pytest.fixture
+def notify_settings(
+    make_settings: Callable[..., Settings], plex: PlexSimulator, overseerr: OverseerrSimulator
+) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "plex_url": plex.url,
+            "plex_token": OWNER_TOKEN,
+            "overseerr_url": overseerr.url,
+            "overseerr_api_key": OVERSEERR_API_KEY,
+            "overseerr_webhook_secret": WEBHOOK_SECRET,
+            **FAST_WORKER,
+        }
+        return make_settings(**(values | overrides))
+
+    return factory
+
+
+@pytest.fixture
+def settings(notify_settings: Callable[..., Settings]) -> Settings:
+    return notify_settings()
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[HttpReceiver]:
+    receiver = await HttpReceiver().start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+async def push_service() -> AsyncIterator[HttpReceiver]:
+    receiver = await HttpReceiver().start()
+    receiver.answer = 201
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def overseerr_payload(kind: str, *, request_id: int, tmdb_id: int, status: str) -> dict[str, Any]:
+    """Overseerr's default webhook template about one movie request."""
+    return {
+        "notification_type": kind,
+        "subject": "a movie",
+        "media": {"media_type": "movie", "tmdbId": str(tmdb_id), "status": status},
+        "request": {"request_id": str(request_id)},
+    }
+
+
+async def post_overseerr_hook(app: MediaNestApp, payload: dict[str, Any]) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.post(
+            "/api/webhooks/overseerr", json=payload, headers={"Authorization": WEBHOOK_SECRET}
+        )
