@@ -27,6 +27,7 @@ from medianest.admin import services_router as admin_services_router
 from medianest.admin import system_router as admin_system_router
 from medianest.admin.service_store import install_integrations
 from medianest.admin.system_config import install_runtime_limits
+from medianest.auth import plex_access
 from medianest.auth import plex_router as auth_plex_router
 from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
@@ -100,6 +101,7 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
     return [
         start_session_invalidation,
         start_status_monitor,
+        plex_access.start_audience_sweep,
         media_sync.reconciler_starter(settings.request_sync_interval_seconds),
         *([notification_delivery.start_in_process] if settings.run_notification_worker else []),
         *([youtube_worker.start_in_process] if settings.run_worker_in_process else []),

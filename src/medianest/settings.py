@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
     remember_me_days: int = Field(default=90, ge=1)
     plex_token_check_minutes: int = Field(default=60, ge=1)
+    # Who may sign in with Plex: the server's owner, Plex Home and friends it is shared
+    # with (default), or any Plex account; plus extra usernames. The admin config API
+    # (`plexSignIn`, `plexSignInExtraUsernames`) overrides both at run time.
+    plex_signin: Literal["server_users", "any_account"] = "server_users"
+    plex_signin_extra_usernames: list[str] = Field(default_factory=list)
+    # How long plex.tv's list of the server's users is trusted; the sweep that signs
+    # out removed users runs this often.
+    plex_audience_refresh_seconds: float = Field(default=300.0, gt=0)
     # Resolved sessions are kept in memory this long (0 turns the cache off); changes
     # invalidate them at once, see auth/session_cache.py.
     session_cache_seconds: float = Field(default=30, ge=0, le=300)

@@ -22,6 +22,8 @@ async def test_the_defaults_come_from_the_settings(admin_client, settings):
         "defaultDownloadQuality": settings.default_download_quality,
         "workerConcurrency": settings.worker_concurrency,
         "perUserConcurrency": settings.worker_per_user_concurrency,
+        "plexSignIn": "server_users",
+        "plexSignInExtraUsernames": [],
     }
 
 

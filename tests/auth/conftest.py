@@ -11,6 +11,7 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from medianest.simulators import PlexSimulator, PlexTvSimulator
+from medianest.simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import make_client
 
 
@@ -21,14 +22,17 @@ def plex_server(plex: PlexSimulator) -> PlexSimulator:
 
 @pytest.fixture
 def plex_settings(
-    make_settings: Callable[..., Settings], plextv: PlexTvSimulator
+    make_settings: Callable[..., Settings], plextv: PlexTvSimulator, plex: PlexSimulator
 ) -> Callable[..., Settings]:
-    """Settings for an app whose plex.tv is the simulator."""
+    """Settings for an app whose plex.tv and Plex server are the simulators (sign-in is
+    then open to the server's people: plexowner, carol at home, friends alice and bob)."""
 
     def factory(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "plex_tv_url": plextv.url,
             "plex_app_url": plextv.url,
+            "plex_url": plex.url,
+            "plex_token": OWNER_TOKEN,
             "http_retry_attempts": 1,
         }
         values.update(overrides)

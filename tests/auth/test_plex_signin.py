@@ -66,7 +66,9 @@ async def test_full_pin_flow_signs_in_a_new_plex_user_as_a_plain_user(
     for request in plextv.requests():
         assert request.headers["x-plex-client-identifier"] == client_id
         assert request.headers["x-plex-product"] == "MediaNest"
-        assert request.headers["accept"] == "application/json"
+        # plex.tv's share lists exist only as XML; everything else is asked for as JSON.
+        xml_only = request.path in ("/api/users", "/api/home/users")
+        assert request.headers["accept"] == ("application/xml" if xml_only else "application/json")
     assert "auth.login" in [action for action, _ in await audit_actions(plex_app)]
 
 
@@ -161,14 +163,14 @@ async def test_polling_fast_asks_plex_tv_at_most_once_a_second(
     assert upstream <= int(elapsed) + 1
 
 
-async def test_an_expired_pin_answers_410_pin_expired(
+async def test_a_pin_plex_tv_forgot_before_its_expiry_ends_the_wait_as_declined(
     plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
 ) -> None:
     pin = await start_pin(browser)
     plextv.expire_pin(pin["id"])
     response = await poll_until_settled(browser, pin["id"])
     assert response.status_code == 410
-    assert response.json()["error"]["code"] == "PIN_EXPIRED"
+    assert response.json()["error"]["code"] == "PIN_DECLINED"
 
 
 async def test_a_pin_past_its_expiry_is_not_polled_at_plex_tv_again(
@@ -187,18 +189,45 @@ async def test_a_pin_past_its_expiry_is_not_polled_at_plex_tv_again(
     assert plextv.request_count() == 0
 
 
-async def test_a_denied_pin_stays_pending_then_expires(
+async def test_deny_at_plex_tv_ends_the_wait_with_a_message(
     plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
 ) -> None:
     pin = await start_pin(browser)
-    plextv.deny_pin(pin["id"])
     pending = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
     assert pending.json()["data"]["status"] == "pending"
-    plextv.expire_pin(pin["id"])
-    expired = await poll_until_settled(browser, pin["id"])
-    assert expired.status_code == 410
+    plextv.deny_pin(pin["id"])
+    started = time.monotonic()
+    declined = await poll_until_settled(browser, pin["id"])
+    # Within a poll or two, not when the PIN's 15 minutes are up.
+    assert time.monotonic() - started < 5
+    assert declined.status_code == 410
+    assert declined.json()["error"]["code"] == "PIN_DECLINED"
+    assert "declined" in declined.json()["error"]["message"]
     assert cookie(browser, SESSION_COOKIE) is None
     assert await _user(plex_app, "plexowner") is None
+    # The PIN is forgotten: polling again does not reach plex.tv.
+    plextv.log.clear()
+    again = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+    assert again.status_code == 404
+    assert plextv.request_count() == 0
+
+
+async def test_plex_tv_answering_429_keeps_the_pin_pending_and_backs_off(
+    plex_app: MediaNestApp, browser: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    plextv.pin_poll_min_interval = 30.0  # every poll after the first is "too fast"
+    pin = await start_pin(browser)
+    first = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+    assert first.json()["data"]["status"] == "pending"
+    time.sleep(1.1)
+    limited = await browser.get(f"/api/auth/plex/pin/{pin['id']}")
+    assert limited.status_code == 200
+    assert limited.json()["data"]["status"] == "pending"
+    upstream = plextv.request_count(f"/api/v2/pins/{pin['id']}", "GET")
+    # After the 429, MediaNest waits before asking plex.tv again.
+    time.sleep(1.1)
+    assert (await browser.get(f"/api/auth/plex/pin/{pin['id']}")).status_code == 200
+    assert plextv.request_count(f"/api/v2/pins/{pin['id']}", "GET") == upstream
 
 
 async def test_plex_tv_unreachable_answers_503_at_once(

@@ -50,6 +50,8 @@ def create_pin(sim: PlexTvSimulator, http: httpx.Client, strong: bool = False) -
 
 
 def poll(sim: PlexTvSimulator, http: httpx.Client, pin_id: int, client: str | None = None):
+    """Poll as a polite client: never faster than plex.tv allows (else 429, code 1003)."""
+    time.sleep(sim.pin_poll_min_interval)
     headers = CLIENT | ({"X-Plex-Client-Identifier": client} if client else {})
     return http.get(f"{sim.url}/api/v2/pins/{pin_id}", headers=headers)
 
@@ -112,10 +114,29 @@ def test_a_pin_expires_after_the_configured_lifetime(
     assert poll(plextv, http, pin["id"]).status_code == 404
 
 
-def test_a_denied_pin_never_gets_a_token(plextv: PlexTvSimulator, http: httpx.Client) -> None:
+def test_a_denied_pin_is_gone_before_its_expiry(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
     pin = create_pin(plextv, http)
+    assert poll(plextv, http, pin["id"]).status_code == 200
     http.post(f"{plextv.url}/__sim/pins/{pin['code']}/deny")
-    assert poll(plextv, http, pin["id"]).json()["authToken"] is None
+    denied = poll(plextv, http, pin["id"])
+    assert denied.status_code == 404
+    assert denied.json() == NOT_FOUND
+
+
+def test_polling_a_pin_too_fast_answers_429_with_code_1003(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    pin = create_pin(plextv, http)
+    url = f"{plextv.url}/api/v2/pins/{pin['id']}"
+    assert http.get(url, headers=CLIENT).status_code == 200
+    fast = http.get(url, headers=CLIENT)
+    assert fast.status_code == 429
+    assert fast.json()["errors"][0]["code"] == 1003
+    assert fast.headers["retry-after"] == "1"
+    time.sleep(plextv.pin_poll_min_interval + 0.05)
+    assert http.get(url, headers=CLIENT).status_code == 200
 
 
 def test_pins_are_approved_and_expired_over_http(

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from medianest.core.envelope import ApiInput, ApiModel
 
 DownloadQuality = Literal["best", "1080p", "720p", "audio"]
 HealthStatus = Literal["online", "offline", "degraded"]
+PlexSignIn = Literal["server_users", "any_account"]
 
 
 class ServiceOut(ApiModel):
@@ -61,6 +62,8 @@ class RuntimeConfigOut(ApiModel):
     default_download_quality: DownloadQuality
     worker_concurrency: int
     per_user_concurrency: int
+    plex_sign_in: PlexSignIn
+    plex_sign_in_extra_usernames: list[str]
 
 
 class RuntimeConfigUpdate(ApiInput):
@@ -72,3 +75,10 @@ class RuntimeConfigUpdate(ApiInput):
     default_download_quality: DownloadQuality | None = None
     worker_concurrency: int | None = Field(default=None, ge=1, le=32)
     per_user_concurrency: int | None = Field(default=None, ge=1, le=16)
+    # `server_users`: the Plex server's owner, Plex Home and friends; `any_account`: anyone.
+    plex_sign_in: PlexSignIn | None = None
+    # Plex usernames admitted besides the server's users (replaces the whole list).
+    plex_sign_in_extra_usernames: (
+        list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]]
+        | None
+    ) = Field(default=None, max_length=500)

@@ -3,6 +3,7 @@ system settings, as htmx fragments over the same services as `/api/admin`."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -128,6 +129,10 @@ async def save_settings(
     default_download_quality: Annotated[
         str, Form(alias="defaultDownloadQuality", max_length=16)
     ] = "",
+    plex_sign_in: Annotated[str, Form(alias="plexSignIn", max_length=32)] = "",
+    plex_sign_in_extra_usernames: Annotated[
+        str | None, Form(alias="plexSignInExtraUsernames", max_length=20_000)
+    ] = None,
 ) -> Response:
     raw = {
         "api_per_minute": api_per_minute,
@@ -136,15 +141,24 @@ async def save_settings(
         "worker_concurrency": worker_concurrency,
         "per_user_concurrency": per_user_concurrency,
         "default_download_quality": default_download_quality,
+        "plex_sign_in": plex_sign_in,
     }
     errors: dict[str, str] = {}
+    given: dict[str, Any] = {k: v for k, v in raw.items() if v.strip()}
+    if plex_sign_in or plex_sign_in_extra_usernames is not None:
+        # The box is part of the form with the switch: one username per line or comma;
+        # an empty box (which the form layer reads as absent) clears the list.
+        given["plex_sign_in_extra_usernames"] = [
+            name for name in re.split(r"[,\n]", plex_sign_in_extra_usernames or "") if name.strip()
+        ]
     try:
-        changes = RuntimeConfigUpdate(**{k: v for k, v in raw.items() if v.strip()})
+        changes = RuntimeConfigUpdate(**given)
     except ValidationError as exc:
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "_form"
             errors.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
-        return _settings_form(request, raw, errors, status_code=422)
+        shown = raw | {"plex_sign_in_extra_usernames": given.get("plex_sign_in_extra_usernames")}
+        return _settings_form(request, shown, errors, status_code=422)
     try:
         limits = await system_config.update_runtime_config(
             session,

@@ -40,6 +40,8 @@ class RuntimeLimits:
     default_download_quality: str
     worker_concurrency: int
     per_user_concurrency: int
+    plex_sign_in: str = "server_users"
+    plex_sign_in_extra_usernames: tuple[str, ...] = ()
 
     @classmethod
     def defaults(cls, settings: Settings) -> RuntimeLimits:
@@ -50,6 +52,8 @@ class RuntimeLimits:
             default_download_quality=settings.default_download_quality,
             worker_concurrency=settings.worker_concurrency,
             per_user_concurrency=settings.worker_per_user_concurrency,
+            plex_sign_in=settings.plex_signin,
+            plex_sign_in_extra_usernames=tuple(settings.plex_signin_extra_usernames),
         )
 
     def out(self) -> RuntimeConfigOut:
@@ -66,6 +70,8 @@ def _merge(settings: Settings, overrides: Any) -> RuntimeLimits:
     except ValidationError:
         log.warning("runtime_config_invalid_in_database")
         return base
+    if "plex_sign_in_extra_usernames" in valid:
+        valid["plex_sign_in_extra_usernames"] = tuple(valid["plex_sign_in_extra_usernames"])
     return replace(base, **valid)
 
 

@@ -16,9 +16,21 @@ class PinExpired(MediaNestError):
     default_message = "The sign-in PIN expired before it was approved. Start the sign-in again."
 
 
+class PinDeclined(MediaNestError):
+    status_code = 410
+    code = "PIN_DECLINED"
+    default_message = (
+        "The sign-in was declined or cancelled at plex.tv. Start the sign-in again to retry."
+    )
+
+
 class PlexServerAccessRequired(PermissionDenied):
     code = "PLEX_SERVER_ACCESS_REQUIRED"
-    default_message = "Only people who share this Plex server may sign in."
+    default_message = (
+        "This Plex account is not one of this Plex server's users, so it cannot sign in "
+        "here. Ask the server's owner to share the server with you (or to add your Plex "
+        "username to MediaNest's sign-in list), then sign in again."
+    )
 
 
 class AccountDisabled(PermissionDenied):

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from medianest.auth import plex_access
 from medianest.auth.dependencies import Identity, PasswordChangeIdentity, resolve_identity
 from medianest.core.deps import ContextDep
 from medianest.web.templating import render
@@ -51,6 +52,26 @@ async def login_page(
             "next": target,
             "plex_link_url": f"{ctx.settings.plex_tv_url}/link",
         },
+    )
+
+
+@router.get("/sign-in-refused")
+async def sign_in_refused_page(
+    request: Request,
+    ctx: ContextDep,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Why a Plex account was refused, and whom to ask (the server's owner)."""
+    server = await plex_access.server_identity(ctx)
+    return render(
+        request,
+        "auth/refused.html",
+        {
+            "reason": reason,
+            "server_name": server.friendly_name if server else None,
+            "owner": server.my_plex_username if server else None,
+        },
+        status_code=403,
     )
 
 

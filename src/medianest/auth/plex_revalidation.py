@@ -1,6 +1,7 @@
-"""Is a signed-in Plex user's token still good? Checked on session use, at most every
-`plex_token_check_minutes`: a revoked token signs the user out everywhere; plex.tv
-being unreachable keeps the session (an outage must not lock the household out)."""
+"""Is a signed-in Plex user's token still good, and are they still one of the server's
+people? Checked on session use, at most every `plex_token_check_minutes`: a revoked
+token or a removed share signs the user out everywhere; plex.tv being unreachable keeps
+the session (an outage must not lock the household out)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
-from medianest.auth import plex_service
+from medianest.auth import plex_access, plex_service
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import client_ip
@@ -39,20 +40,44 @@ async def revalidate_plex_token(
     assert user.plex_token is not None  # token_check_due is False without one
     try:
         token = ctx.secret_box.decrypt(user.plex_token, context=plex_service.PLEX_TOKEN_CONTEXT)
-        await plex_service.plextv_client(ctx).get_account(
+        account = await plex_service.plextv_client(ctx).get_account(
             token, timeout=ctx.settings.health_check_timeout_seconds
         )
+        admitted = await plex_access.admits(ctx, account_id=account.id, username=account.username)
     except PlexTokenRejected:
-        await _sign_out_everywhere(request, session, ctx, identity)
+        await _sign_out_everywhere(
+            request,
+            session,
+            ctx,
+            identity,
+            reason="plex_token_revoked",
+            message="Plex no longer accepts your sign-in. Sign in with Plex again.",
+        )
     except (ServiceUnavailable, UpstreamError, DecryptionError) as exc:
         log.warning("plex_token_check_skipped", user_id=str(user.id), error=type(exc).__name__)
         await ctx.cache.set(deferred_key, {"at": utcnow().isoformat()}, RETRY_AFTER_OUTAGE_SECONDS)
         return
+    if not admitted:
+        await _sign_out_everywhere(
+            request,
+            session,
+            ctx,
+            identity,
+            reason="plex_server_access_removed",
+            message="This Plex server is no longer shared with you, so your MediaNest "
+            "sign-in ended. Ask the server's owner if this is a mistake.",
+        )
     user.plex_token_checked_at = utcnow()
 
 
 async def _sign_out_everywhere(
-    request: Request, session: AsyncSession, ctx: AppContext, identity: Identity
+    request: Request,
+    session: AsyncSession,
+    ctx: AppContext,
+    identity: Identity,
+    *,
+    reason: str,
+    message: str,
 ) -> None:
     """Committed before raising: the request's unit of work is rolled back on errors."""
     user = identity.user
@@ -62,17 +87,17 @@ async def _sign_out_everywhere(
     user.plex_token_checked_at = utcnow()
     audit.record(
         session,
-        action="auth.plex_token_revoked",
+        action="auth.plex_token_revoked"
+        if reason == "plex_token_revoked"
+        else "auth.plex_access_removed",
         actor_id=user.id,
         target=str(user.id),
+        details={"reason": reason},
         ip=client_ip(request, ctx.settings),
     )
     await session.commit()
-    log.info("plex_token_revoked_signed_out", user_id=str(user.id))
-    raise Unauthenticated(
-        "Plex no longer accepts your sign-in. Sign in with Plex again.",
-        details={"reason": "plex_token_revoked"},
-    )
+    log.info("plex_user_signed_out", user_id=str(user.id), reason=reason)
+    raise Unauthenticated(message, details={"reason": reason})
 
 
 def install_plex_token_check(ctx: AppContext) -> None:

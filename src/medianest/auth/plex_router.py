@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.admin import audit
 from medianest.auth import plex_service
 from medianest.auth.cookies import client_ip, is_https, set_csrf_cookie
-from medianest.auth.exceptions import PinExpired
+from medianest.auth.exceptions import PinDeclined, PinExpired
 from medianest.auth.schemas import UserOut
 from medianest.auth.signin import complete_sign_in
 from medianest.core.context import AppContext
@@ -40,7 +40,10 @@ PIN_CREATE_WINDOW_SECONDS = 600
 router = APIRouter(
     prefix="/api/auth/plex",
     tags=["auth"],
-    responses={**ERROR_RESPONSES, 410: {"model": ErrorEnvelope, "description": "PIN expired"}},
+    responses={
+        **ERROR_RESPONSES,
+        410: {"model": ErrorEnvelope, "description": "PIN expired, or declined at plex.tv"},
+    },
 )
 
 
@@ -137,7 +140,7 @@ async def _advance(
         poll = await plex_service.poll_pin(
             ctx, pin_id=pin_id, binding=request.cookies.get(PIN_BINDING_COOKIE)
         )
-    except PinExpired:
+    except (PinExpired, PinDeclined):
         await plex_service.forget_pin(ctx, pin_id=pin_id)
         raise
     if poll.auth_token is None:

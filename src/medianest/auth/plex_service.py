@@ -1,8 +1,7 @@
 """Plex PIN sign-in: create a PIN bound to the browser, poll plex.tv for it (at most once a
 second, never past its expiry), then create or update the local user from the Plex account.
 
-Also the optional allow-list (only people who share our Plex server) and the periodic
-re-validation of a signed-in user's Plex token.
+Who may sign in at all is `plex_access` (by default only the Plex server's people).
 """
 
 from __future__ import annotations
@@ -17,13 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import SystemSetting
-from medianest.auth.exceptions import (
-    AccountDisabled,
-    PinExpired,
-    PinNotFound,
-    PlexServerAccessRequired,
-)
+from medianest.auth import plex_access
+from medianest.auth.exceptions import AccountDisabled, PinDeclined, PinExpired, PinNotFound
 from medianest.auth.models import Role, User, UserStatus
 from medianest.core.context import AppContext
 from medianest.core.errors import ServiceUnavailable
@@ -35,11 +29,11 @@ from medianest.integrations.registry import Integrations
 
 log = get_logger(__name__)
 
-# system_settings keys (the admin config API exposes the first as `plexAllowListOnly`).
-ALLOW_LIST_SETTING = "plex_allow_list_enabled"
 PLEX_TOKEN_CONTEXT = "plex_token"  # noqa: S105  (AES-GCM associated data)
 # Client polling is answered from the last plex.tv answer for this long (backoff).
 PIN_CHECK_INTERVAL_SECONDS = 1.0
+# After plex.tv answered 429 (code 1003, polled too fast), wait this long (or Retry-After).
+RATE_LIMITED_BACKOFF_SECONDS = 5.0
 # How long after expiry we still say "expired" (410) rather than "unknown" (404).
 PIN_RECORD_GRACE_SECONDS = 300
 _PIN_KEY = "plex-pin:{}"
@@ -139,8 +133,21 @@ async def poll_pin(ctx: AppContext, *, pin_id: int, binding: str | None) -> PinP
     await ctx.cache.set(
         _PIN_CHECK_KEY.format(pin_id), {"at": time.time()}, PIN_CHECK_INTERVAL_SECONDS
     )
-    pin = await plextv_client(ctx).get_pin(pin_id)
+    try:
+        pin = await plextv_client(ctx).get_pin(pin_id)
+    except ServiceUnavailable as exc:
+        if exc.details.get("upstreamStatus") != 429:
+            raise
+        # plex.tv says we poll too fast: still pending, and ask it less often for a while.
+        await ctx.cache.set(
+            _PIN_CHECK_KEY.format(pin_id), {"at": time.time()}, RATE_LIMITED_BACKOFF_SECONDS
+        )
+        return PinPoll(record, None)
     if pin is None:
+        # plex.tv forgot the PIN before its expiry: the user pressed Deny (or it was
+        # cancelled there). After the expiry it is just expired.
+        if record.expires_at > utcnow():
+            raise PinDeclined()
         raise PinExpired()
     return PinPoll(record, pin.auth_token)
 
@@ -149,45 +156,6 @@ async def forget_pin(ctx: AppContext, *, pin_id: int) -> None:
     """A PIN signs in once."""
     await ctx.cache.delete(_PIN_KEY.format(pin_id))
     await ctx.cache.delete(_PIN_CHECK_KEY.format(pin_id))
-
-
-async def allow_list_enabled(session: AsyncSession) -> bool:
-    row = await session.get(SystemSetting, ALLOW_LIST_SETTING)
-    return bool(row is not None and row.value)
-
-
-async def set_allow_list(session: AsyncSession, *, enabled: bool) -> None:
-    row = await session.get(SystemSetting, ALLOW_LIST_SETTING)
-    if row is None:
-        session.add(SystemSetting(key=ALLOW_LIST_SETTING, value=enabled))
-    else:
-        row.value = enabled
-
-
-async def server_machine_identifier(ctx: AppContext) -> str:
-    """The configured Plex server's machineIdentifier; 503 when it cannot be learned."""
-    plex = await _integrations(ctx).plex()
-    if plex is None:
-        raise ServiceUnavailable(
-            "Sign-in is limited to users of the Plex server, but no Plex server is configured.",
-            details={"service": "plex", "reason": "not_configured"},
-        )
-    machine_identifier: str = await plex.machine_identifier()
-    return machine_identifier
-
-
-async def check_allow_list(
-    session: AsyncSession, ctx: AppContext, *, account: PlexAccount, token: str
-) -> None:
-    """When the allow-list is on, the account must own or share our Plex server."""
-    if not await allow_list_enabled(session):
-        return
-    machine_identifier = await server_machine_identifier(ctx)
-    resources = await plextv_client(ctx).resources(token)
-    if any(r.client_identifier == machine_identifier for r in resources if r.is_server):
-        return
-    log.info("plex_signin_refused", reason="not_on_allow_list", plex_id=account.id)
-    raise PlexServerAccessRequired(details={"reason": "server_not_shared"})
 
 
 async def upsert_plex_user(
@@ -220,10 +188,10 @@ async def upsert_plex_user(
 
 
 async def sign_in_account(session: AsyncSession, ctx: AppContext, *, token: str) -> User:
-    """From an approved PIN's token to the local user: lookup, allow-list, upsert."""
+    """From an approved PIN's token to the local user: lookup, admission, upsert."""
     client = plextv_client(ctx)
     account = await client.get_account(token)
-    await check_allow_list(session, ctx, account=account, token=token)
+    await plex_access.require_admitted(ctx, account_id=account.id, username=account.username)
     return await upsert_plex_user(session, ctx, account=account, token=token)
 
 

@@ -1,4 +1,5 @@
-"""The plex.tv client: PIN sign-in, the account behind a token, and its servers.
+"""The plex.tv client: PIN sign-in, the account behind a token, its servers, and who
+the owner's server is shared with (friends and the Plex Home, XML-only endpoints).
 
 Built on the shared `ResilientClient`; every call carries the Plex client headers
 (see contracts/plex.md). Sign-in calls are interactive, so they are not retried and
@@ -9,16 +10,21 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from xml.etree import ElementTree as ET
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from medianest import __version__
-from medianest.core.errors import MediaNestError, Unauthenticated
+from medianest.core.errors import MediaNestError, Unauthenticated, UpstreamError
+from medianest.core.logging import get_logger
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
 from medianest.settings import Settings
+
+log = get_logger(__name__)
 
 PRODUCT = "MediaNest"
 # Interactive calls (sign-in, token checks) give up sooner than background ones.
@@ -64,6 +70,58 @@ class PlexResource(_PlexModel):
     @property
     def is_server(self) -> bool:
         return "server" in self.provides.split(",")
+
+
+@dataclass(frozen=True)
+class ServerAudience:
+    """The plex.tv accounts a server is for: its owner, the owner's Plex Home, and the
+    friends it is shared with (an invite not yet accepted does not count)."""
+
+    owner_id: int
+    home_ids: frozenset[int]
+    friend_ids: frozenset[int]
+
+    def includes(self, account_id: int) -> bool:
+        return (
+            account_id == self.owner_id
+            or account_id in self.home_ids
+            or account_id in self.friend_ids
+        )
+
+
+def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
+    """An XML answer of plex.tv; no DTDs (entity tricks), malformed → UpstreamError (502)."""
+    head = body[:1024].lower()
+    try:
+        if b"<!doctype" in head or b"<!entity" in body.lower():
+            raise ET.ParseError("document type declarations are not accepted")
+        return ET.fromstring(body)  # noqa: S314  (DTDs refused above; answers are small)
+    except ET.ParseError:
+        log.warning("upstream_malformed_xml", service=service)
+        raise UpstreamError(
+            f"{service} returned malformed XML.", details={"service": service}
+        ) from None
+
+
+def shared_user_ids(users: ET.Element, machine_identifier: str) -> frozenset[int]:
+    """From `/api/users`: accounts with an accepted share of this server."""
+    found: set[int] = set()
+    for user in users.iter("User"):
+        for server in user.iter("Server"):
+            if (
+                server.get("machineIdentifier") == machine_identifier
+                and server.get("pending", "0") != "1"
+                and (user.get("id") or "").isdigit()
+            ):
+                found.add(int(user.get("id", "0")))
+    return frozenset(found)
+
+
+def home_user_ids(home: ET.Element) -> frozenset[int]:
+    """From `/api/home/users`: the members of the owner's Plex Home."""
+    return frozenset(
+        int(user.get("id", "0")) for user in home.iter("User") if (user.get("id") or "").isdigit()
+    )
 
 
 def plex_client_headers(client_identifier: str, token: str | None = None) -> dict[str, str]:
@@ -138,6 +196,17 @@ class PlexTvClient:
             data = []
         return [self.http.parse(PlexResource, item) for item in data if isinstance(item, dict)]
 
+    async def server_audience(self, owner_token: str, machine_identifier: str) -> ServerAudience:
+        """Who the server is for, asked with its owner's token (three plex.tv calls)."""
+        owner = await self.get_account(owner_token)
+        users = await self._with_token("/api/users", owner_token, accept="application/xml")
+        home = await self._with_token("/api/home/users", owner_token, accept="application/xml")
+        return ServerAudience(
+            owner_id=owner.id,
+            home_ids=home_user_ids(parse_plex_xml(home.content)),
+            friend_ids=shared_user_ids(parse_plex_xml(users.content), machine_identifier),
+        )
+
     async def health_check(self) -> ServiceHealth:
         """plex.tv is up when it answers at all; an anonymous /user call answers 401."""
         started = time.perf_counter()
@@ -164,13 +233,14 @@ class PlexTvClient:
         *,
         params: dict[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of the call)
+        accept: str = "application/json",
     ) -> Any:
         try:
             response = await self.http.request(
                 "GET",
                 path,
                 params=params,
-                headers=self._headers(token),
+                headers=self._headers(token) | {"Accept": accept},
                 timeout=timeout or self._timeout,
                 retry=False,
                 expected=(200,),

@@ -1,4 +1,5 @@
-"""A loopback plex.tv (and app.plex.tv): PIN sign-in, user lookup and server resources.
+"""A loopback plex.tv (and app.plex.tv): PIN sign-in, user lookup, server resources, and
+who the owner's server is shared with (friends, the Plex Home; see `plextv_sharing`).
 
 The same app serves the `/link` and `/auth/#!?code=...` pages, whose buttons approve a
 PIN the way a user would, so browser tests can walk through the real sign-in flow.
@@ -21,6 +22,7 @@ from medianest.simulators.plextv_models import (
     ALICE_TOKEN,
     BOB_SERVER_TOKEN,
     BOB_TOKEN,
+    CAROL_TOKEN,
     EVE_TOKEN,
     MACHINE_IDENTIFIER,
     OWNER_TOKEN,
@@ -35,10 +37,25 @@ from medianest.simulators.plextv_models import (
     server_resource,
 )
 from medianest.simulators.plextv_pages import AUTH_PAGE, LINK_PAGE
+from medianest.simulators.plextv_sharing import (
+    Share,
+    friends_json,
+    home_users_json,
+    home_users_xml,
+    shared_servers_xml,
+    users_xml,
+)
+
+# plex.tv answers 429 (code 1003) to a client polling one PIN faster than this.
+DEFAULT_PIN_POLL_MIN_INTERVAL = 0.25
+RATE_LIMITED = {"errors": [{"code": 1003, "message": "Too many requests"}]}
+SECTIONS = [(1, "Movies", "movie"), (2, "TV Shows", "show")]
 
 
 class PlexTvSimulator(Simulator):
-    """plex.tv: `/api/v2/pins`, `/api/v2/user`, `/api/v2/resources`, `/link`, `/auth/`."""
+    """plex.tv: `/api/v2/pins`, `/api/v2/user`, `/api/v2/resources`, the share lists
+    (`/api/users`, `/api/servers/{id}/shared_servers`, `/api/home/users`, `/api/v2/friends`),
+    `/link`, `/auth/`."""
 
     name = "plextv"
 
@@ -56,6 +73,10 @@ class PlexTvSimulator(Simulator):
         self.pins: dict[int, PlexPin] = {}
         self.servers: dict[str, PlexServerResource] = {}
         self.shares: dict[tuple[str, str], str] = {}
+        self.pending_shares: set[tuple[str, str]] = set()
+        self.home_members: list[str] = []
+        self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
+        self._last_poll: dict[tuple[str, int], float] = {}
         self._rng = random.Random(1)
         self._next_pin_id = 1000
         super().__init__(port=port)
@@ -67,12 +88,17 @@ class PlexTvSimulator(Simulator):
         self.pins = {}
         self.servers = {}
         self.shares = {}
+        self.pending_shares = set()
+        self.home_members = []
+        self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
+        self._last_poll = {}
         self._rng = random.Random(1)
         self._next_pin_id = 1000
         self.add_user(OWNER_USERNAME, token=OWNER_TOKEN, email="owner@medianest.test")
         self.add_user("alice", token=ALICE_TOKEN, email="alice@medianest.test")
         self.add_user("bob", token=BOB_TOKEN, email="bob@medianest.test")
         self.add_user("eve", token=EVE_TOKEN, email="eve@medianest.test")
+        self.add_user("carol", token=CAROL_TOKEN, email="carol@medianest.test")
         self.register_server(
             MACHINE_IDENTIFIER, SERVER_NAME, OWNER_USERNAME, self.default_server_url, OWNER_TOKEN
         )
@@ -81,6 +107,8 @@ class PlexTvSimulator(Simulator):
         )
         self.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN)
         self.share_server("bob", MACHINE_IDENTIFIER, BOB_SERVER_TOKEN)
+        # carol lives in the owner's Plex Home: she reaches the server without a share.
+        self.add_home_member("carol")
 
     def add_user(self, username: str, *, token: str | None = None, email: str | None = None) -> str:
         """Create (or replace) an account; returns its plex.tv token."""
@@ -109,14 +137,69 @@ class PlexTvSimulator(Simulator):
             self.default_server_url = url
             self.servers[machine_identifier].url = url
 
-    def share_server(self, user: str, machine_identifier: str, access_token: str) -> None:
-        """Let `user` reach the server with its own server `access_token`."""
+    def share_server(
+        self, user: str, machine_identifier: str, access_token: str, *, pending: bool = False
+    ) -> None:
+        """Let `user` reach the server with its own server `access_token`; a `pending`
+        share is an invite not yet accepted (listed, but it gives no access)."""
         with self.lock:
             self.shares[(user, machine_identifier)] = access_token
+            if pending:
+                self.pending_shares.add((user, machine_identifier))
+            else:
+                self.pending_shares.discard((user, machine_identifier))
 
     def unshare_server(self, user: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
         with self.lock:
             self.shares.pop((user, machine_identifier), None)
+            self.pending_shares.discard((user, machine_identifier))
+
+    def add_home_member(self, user: str) -> None:
+        """Put `user` in the owner's Plex Home (home members reach the owner's servers)."""
+        with self.lock:
+            if user not in self.home_members:
+                self.home_members.append(user)
+
+    def remove_home_member(self, user: str) -> None:
+        with self.lock:
+            if user in self.home_members:
+                self.home_members.remove(user)
+
+    def _access_token(self, account: PlexAccount, server: PlexServerResource) -> str | None:
+        """The token `account` reaches `server` with, or None when it cannot."""
+        if server.owner == account.username:
+            return server.owner_access_token
+        key = (account.username, server.machine_identifier)
+        if key in self.shares and key not in self.pending_shares:
+            return self.shares[key]
+        if server.owner == OWNER_USERNAME and account.username in self.home_members:
+            return f"sim-pms-home-{account.username}-{server.machine_identifier[:8]}"
+        return None
+
+    def _shares_of(self, owner: PlexAccount) -> dict[int, tuple[PlexAccount, list[Share]]]:
+        """The owner's friends, each with the owner's servers shared with them."""
+        found: dict[int, tuple[PlexAccount, list[Share]]] = {}
+        for number, ((username, machine_identifier), token) in enumerate(
+            sorted(self.shares.items()), start=1
+        ):
+            server = self.servers.get(machine_identifier)
+            account = self.accounts.get(username)
+            if server is None or account is None or server.owner != owner.username:
+                continue
+            share = Share(
+                account,
+                server,
+                number,
+                token,
+                (username, machine_identifier) in self.pending_shares,
+            )
+            found.setdefault(account.id, (account, []))[1].append(share)
+        return found
+
+    def _home_of(self, owner: PlexAccount) -> list[PlexAccount]:
+        if owner.username != OWNER_USERNAME:
+            return []
+        return [self.accounts[name] for name in self.home_members if name in self.accounts]
 
     def revoke_token(self, token: str) -> bool:
         """Make a plex.tv token invalid (as when the user signs out everywhere)."""
@@ -167,7 +250,7 @@ class PlexTvSimulator(Simulator):
             return pin
 
     def deny_pin(self, pin_id_or_code: int | str) -> None:
-        """The user declined: the PIN never gets a token and simply expires."""
+        """The user declined: the PIN never gets a token and is gone (polls answer 404)."""
         with self.lock:
             pin = self.find_pin(pin_id_or_code)
             if pin is not None:
@@ -194,11 +277,7 @@ class PlexTvSimulator(Simulator):
             found: list[JSONDict] = []
             for server in self.servers.values():
                 owned = server.owner == account.username
-                token = (
-                    server.owner_access_token
-                    if owned
-                    else self.shares.get((account.username, server.machine_identifier))
-                )
+                token = self._access_token(account, server)
                 if token is not None:
                     found.append(server_resource(server, owned=owned, access_token=token))
             if account.username == OWNER_USERNAME:
@@ -212,6 +291,16 @@ class PlexTvSimulator(Simulator):
             Route("/api/v2/pins/{pin_id:int}", self._get_pin, methods=["GET"]),
             Route("/api/v2/user", self._get_user, methods=["GET"]),
             Route("/api/v2/resources", self._get_resources, methods=["GET"]),
+            Route("/api/users", self._get_users, methods=["GET"]),
+            Route("/api/users/", self._get_users, methods=["GET"]),
+            Route(
+                "/api/servers/{machine_identifier}/shared_servers",
+                self._get_shared_servers,
+                methods=["GET"],
+            ),
+            Route("/api/home/users", self._get_home_users, methods=["GET"]),
+            Route("/api/v2/home/users", self._get_home_users_v2, methods=["GET"]),
+            Route("/api/v2/friends", self._get_friends, methods=["GET"]),
             Route("/link", self._link_page, methods=["GET"]),
             Route("/auth/", self._auth_page, methods=["GET"]),
             Route("/auth", self._auth_page, methods=["GET"]),
@@ -225,7 +314,8 @@ class PlexTvSimulator(Simulator):
             Route("/__sim/pins/{pin}/expire", self._http_expire, methods=["POST"]),
             Route("/__sim/tokens/{token}/revoke", self._http_revoke, methods=["POST"]),
             Route("/__sim/users", self._http_add_user, methods=["GET", "POST"]),
-            Route("/__sim/shares", self._http_share, methods=["POST"]),
+            Route("/__sim/shares", self._http_share, methods=["POST", "DELETE"]),
+            Route("/__sim/home", self._http_home, methods=["POST", "DELETE"]),
             Route("/__sim/config", self._http_config, methods=["POST"]),
         ]
 
@@ -242,11 +332,21 @@ class PlexTvSimulator(Simulator):
         return JSONResponse(pin.as_json(), status_code=201)
 
     async def _get_pin(self, request: Request) -> Response:
-        pin = self.find_pin(int(request.path_params["pin_id"]))
+        pin_id = int(request.path_params["pin_id"])
         client_id = _plex_param(request, "X-Plex-Client-Identifier")
-        if pin is None or not pin.alive() or pin.client_identifier != client_id:
+        if self._polled_too_fast(client_id or "", pin_id):
+            return JSONResponse(RATE_LIMITED, status_code=429, headers={"Retry-After": "1"})
+        pin = self.find_pin(pin_id)
+        if pin is None or not pin.alive() or pin.denied or pin.client_identifier != client_id:
             return JSONResponse(PIN_NOT_FOUND, status_code=404)
         return JSONResponse(pin.as_json())
+
+    def _polled_too_fast(self, client_id: str, pin_id: int) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            last = self._last_poll.get((client_id, pin_id))
+            self._last_poll[(client_id, pin_id)] = now
+            return last is not None and now - last < self.pin_poll_min_interval
 
     async def _get_user(self, request: Request) -> Response:
         account = self.account_for_token(_plex_param(request, "X-Plex-Token"))
@@ -259,6 +359,61 @@ class PlexTvSimulator(Simulator):
         if account is None:
             return _unauthorized()
         return JSONResponse(self.resources_for(account))
+
+    def _owner_of_request(self, request: Request) -> PlexAccount | None:
+        return self.account_for_token(_plex_param(request, "X-Plex-Token"))
+
+    async def _get_users(self, request: Request) -> Response:
+        owner = self._owner_of_request(request)
+        if owner is None:
+            return _unauthorized_xml()
+        with self.lock:
+            owned = [s for s in self.servers.values() if s.owner == owner.username]
+            body = users_xml(
+                owned[0].machine_identifier if owned else None,
+                self._shares_of(owner),
+                self._home_of(owner),
+            )
+        return _xml(body)
+
+    async def _get_shared_servers(self, request: Request) -> Response:
+        owner = self._owner_of_request(request)
+        if owner is None:
+            return _unauthorized_xml()
+        with self.lock:
+            server = self.servers.get(request.path_params["machine_identifier"])
+            if server is None or server.owner != owner.username:
+                # plex.tv does not tell a stranger whether the server exists.
+                return _unauthorized_xml()
+            shares = [
+                share
+                for _account, account_shares in self._shares_of(owner).values()
+                for share in account_shares
+                if share.server is server
+            ]
+            body = shared_servers_xml(server, shares, SECTIONS)
+        return _xml(body)
+
+    async def _get_home_users(self, request: Request) -> Response:
+        owner = self._owner_of_request(request)
+        if owner is None:
+            return _unauthorized_xml()
+        with self.lock:
+            return _xml(home_users_xml(owner, self._home_of(owner)))
+
+    async def _get_home_users_v2(self, request: Request) -> Response:
+        owner = self._owner_of_request(request)
+        if owner is None:
+            return _unauthorized()
+        with self.lock:
+            return JSONResponse(home_users_json(owner, self._home_of(owner)))
+
+    async def _get_friends(self, request: Request) -> Response:
+        owner = self._owner_of_request(request)
+        if owner is None:
+            return _unauthorized()
+        with self.lock:
+            return JSONResponse(friends_json(self._shares_of(owner)))
 
     async def _link_page(self, request: Request) -> Response:
         return HTMLResponse(LINK_PAGE)
@@ -306,14 +461,30 @@ class PlexTvSimulator(Simulator):
 
     async def _http_share(self, request: Request) -> Response:
         body = await read_json(request)
+        machine_identifier = str(body.get("machineIdentifier") or MACHINE_IDENTIFIER)
         try:
-            self.share_server(
-                str(body["username"]),
-                str(body.get("machineIdentifier") or MACHINE_IDENTIFIER),
-                str(body["accessToken"]),
-            )
+            if request.method == "DELETE":
+                self.unshare_server(str(body["username"]), machine_identifier)
+            else:
+                self.share_server(
+                    str(body["username"]),
+                    machine_identifier,
+                    str(body["accessToken"]),
+                    pending=bool(body.get("pending", False)),
+                )
         except KeyError as exc:
             return JSONResponse({"message": f"missing {exc}"}, status_code=400)
+        return ok()
+
+    async def _http_home(self, request: Request) -> Response:
+        body = await read_json(request)
+        username = str(body.get("username") or "")
+        if username not in self.accounts:
+            return JSONResponse({"message": f"unknown user {username}"}, status_code=400)
+        if request.method == "DELETE":
+            self.remove_home_member(username)
+        else:
+            self.add_home_member(username)
         return ok()
 
     async def _http_config(self, request: Request) -> Response:
@@ -322,12 +493,34 @@ class PlexTvSimulator(Simulator):
             self.pin_expires_in = int(body["pinExpiresIn"])
         if "serverUrl" in body:
             self.set_server_url(str(body["serverUrl"]))
-        return ok({"pinExpiresIn": self.pin_expires_in, "serverUrl": self.default_server_url})
+        if "pinPollMinInterval" in body:
+            self.pin_poll_min_interval = float(body["pinPollMinInterval"])
+        return ok(
+            {
+                "pinExpiresIn": self.pin_expires_in,
+                "serverUrl": self.default_server_url,
+                "pinPollMinInterval": self.pin_poll_min_interval,
+            }
+        )
 
 
 def _plex_param(request: Request, name: str) -> str | None:
     """A Plex client value, sent as a header or (as some clients do) a query parameter."""
     return request.headers.get(name) or request.query_params.get(name)
+
+
+def _xml(body: str) -> Response:
+    return Response(body, media_type="application/xml")
+
+
+def _unauthorized_xml() -> Response:
+    """plex.tv's XML endpoints refuse a bad token with an XML error body."""
+    return Response(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<errors>'
+        '<error code="1001" message="User could not be authenticated" status="401"/></errors>',
+        status_code=401,
+        media_type="application/xml",
+    )
 
 
 def _unauthorized() -> Response:

@@ -304,6 +304,13 @@
           window.location.assign(data.passwordChangeRequired ? '/change-password' : safeNext(root.dataset.next));
           return;
         }
+        var code = res.error && res.error.code;
+        if (code === 'PLEX_SERVER_ACCESS_REQUIRED') {
+          stop();
+          window.location.assign('/sign-in-refused');
+          return;
+        }
+        if (code === 'PIN_DECLINED') { fail(res.error.message); return; }
         if (res.status === 410 || res.status === 404) { expired(); return; }
         if (!res.ok && res.status !== 0 && res.status !== 429 && res.status < 500) {
           fail(res.error && res.error.message || 'Plex refused the sign-in.');

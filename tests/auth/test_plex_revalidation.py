@@ -1,82 +1,22 @@
-"""The "only users of my Plex server" allow-list, and re-checking a signed-in user's
-Plex token: revoked → signed out everywhere; plex.tv down → the session is kept."""
+"""Re-checking a signed-in user's Plex token: revoked → signed out everywhere; plex.tv
+down → the session is kept. (Who may sign in at all: test_plex_access.py.)"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp
-from medianest.auth import plex_service
 from medianest.auth.models import AuthSession, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from medianest.settings import Settings
-from medianest.simulators import PlexSimulator, PlexTvSimulator
-from medianest.simulators.plextv_models import ALICE_TOKEN, OWNER_TOKEN
+from medianest.simulators import PlexTvSimulator
+from medianest.simulators.plextv_models import ALICE_TOKEN
 from tests.auth.flows import poll_until_settled, start_pin
 from tests.factories.users import make_client
-
-
-async def _allow_list_app(
-    app_factory: Callable[[Settings], Any],
-    plex_settings: Callable[..., Settings],
-    plex_server: PlexSimulator,
-) -> MediaNestApp:
-    app: MediaNestApp = await app_factory(
-        plex_settings(plex_url=plex_server.url, plex_token=OWNER_TOKEN)
-    )
-    async with session_scope(app.ctx.session_factory) as session:
-        await plex_service.set_allow_list(session, enabled=True)
-    return app
-
-
-async def _plex_sign_in(app: MediaNestApp, plextv: PlexTvSimulator, who: str) -> httpx.Response:
-    async with make_client(app) as browser:
-        pin = await start_pin(browser)
-        plextv.approve_pin(pin["id"], who)
-        return await poll_until_settled(browser, pin["id"])
-
-
-async def test_with_the_allow_list_on_a_stranger_is_refused(
-    app_factory: Callable[[Settings], Any],
-    plex_settings: Callable[..., Settings],
-    plex_server: PlexSimulator,
-    plextv: PlexTvSimulator,
-) -> None:
-    app = await _allow_list_app(app_factory, plex_settings, plex_server)
-    refused = await _plex_sign_in(app, plextv, "eve")
-    assert refused.status_code == 403
-    assert refused.json()["error"]["code"] == "PLEX_SERVER_ACCESS_REQUIRED"
-    async with session_scope(app.ctx.session_factory) as session:
-        assert await session.scalar(select(User).where(User.username == "eve")) is None
-
-
-async def test_with_the_allow_list_on_shared_users_and_the_owner_may_sign_in(
-    app_factory: Callable[[Settings], Any],
-    plex_settings: Callable[..., Settings],
-    plex_server: PlexSimulator,
-    plextv: PlexTvSimulator,
-) -> None:
-    app = await _allow_list_app(app_factory, plex_settings, plex_server)
-    assert (await _plex_sign_in(app, plextv, "alice")).status_code == 200
-    assert (await _plex_sign_in(app, plextv, "plexowner")).status_code == 200
-    plextv.unshare_server("alice")
-    assert (await _plex_sign_in(app, plextv, "alice")).status_code == 403
-
-
-async def test_without_the_allow_list_anyone_with_a_plex_account_may_sign_in(
-    app_factory: Callable[[Settings], Any],
-    plex_settings: Callable[..., Settings],
-    plextv: PlexTvSimulator,
-) -> None:
-    app = await app_factory(plex_settings())
-    assert (await _plex_sign_in(app, plextv, "eve")).status_code == 200
 
 
 async def _signed_in_alice(

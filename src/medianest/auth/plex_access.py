@@ -1,0 +1,216 @@
+"""Who may sign in with Plex: by default only the server's people — its owner, the owner's
+Plex Home and the friends it is shared with (plex.tv's lists, asked with the owner's
+token) — plus an admin-kept list of extra usernames; or, when the admin opens it, any
+Plex account (`MEDIANEST_PLEX_SIGNIN` / `plexSignIn`).
+
+The audience is cached for `plex_audience_refresh_seconds`, asked again on demand when
+someone not on it signs in (at most every few seconds), and refreshed on a schedule by
+`start_audience_sweep`, which also ends the sessions of Plex users who lost access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.admin import audit
+from medianest.admin.system_config import RuntimeLimits
+from medianest.auth import service as auth_service
+from medianest.auth import sessions as session_store
+from medianest.auth.exceptions import PlexServerAccessRequired
+from medianest.auth.models import AuthSession, SessionToken, User
+from medianest.core.context import AppContext
+from medianest.core.errors import MediaNestError, ServiceUnavailable
+from medianest.core.logging import get_logger
+from medianest.db.engine import session_scope
+from medianest.integrations.plex_models import PlexServerInfo
+from medianest.integrations.plextv import ServerAudience
+from medianest.integrations.registry import Integrations
+
+log = get_logger(__name__)
+
+SERVER_USERS = "server_users"
+ANY_ACCOUNT = "any_account"
+_AUDIENCE_KEY = "plex-server-audience"
+# Someone not on the cached list may have just been invited: ask plex.tv again, but
+# not more often than this (strangers retrying must not hammer plex.tv).
+ON_DEMAND_REFRESH_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class SignInPolicy:
+    mode: str
+    extra_usernames: frozenset[str]
+
+    @classmethod
+    def of(cls, ctx: AppContext) -> SignInPolicy:
+        limits = ctx.services.get("runtime_limits")
+        if isinstance(limits, RuntimeLimits):
+            return cls(
+                limits.plex_sign_in,
+                frozenset(u.casefold() for u in limits.plex_sign_in_extra_usernames),
+            )
+        return cls(
+            ctx.settings.plex_signin,
+            frozenset(u.casefold() for u in ctx.settings.plex_signin_extra_usernames),
+        )
+
+
+def _integrations(ctx: AppContext) -> Integrations:
+    integrations = ctx.services.get("integrations")
+    if not isinstance(integrations, Integrations):
+        raise ServiceUnavailable("Plex sign-in is not available yet.", details={"service": "plex"})
+    return integrations
+
+
+async def _fetch_audience(ctx: AppContext) -> tuple[ServerAudience, str]:
+    integrations = _integrations(ctx)
+    plex = await integrations.plex()
+    config = integrations.configs().get("plex")
+    if plex is None or config is None or not config.api_key:
+        raise ServiceUnavailable(
+            "Sign-in is limited to the Plex server's users, but no Plex server is connected "
+            "yet. An administrator can connect it, or open sign-in to any Plex account.",
+            details={"service": "plex", "reason": "not_configured"},
+        )
+    machine_identifier = await plex.machine_identifier()
+    audience = await integrations.plextv().server_audience(config.api_key, machine_identifier)
+    return audience, machine_identifier
+
+
+async def server_identity(ctx: AppContext) -> PlexServerInfo | None:
+    """The Plex server's name and owner for the refusal page; None when it cannot be asked."""
+    integrations = ctx.services.get("integrations")
+    if not isinstance(integrations, Integrations):
+        return None
+    try:
+        plex = await integrations.plex()
+        return await plex.server_info() if plex is not None else None
+    except MediaNestError:
+        return None
+
+
+async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> ServerAudience:
+    """The server's audience, from the cache unless it is older than `max_age` seconds."""
+    cached = await ctx.cache.get(_AUDIENCE_KEY)
+    if isinstance(cached, dict) and (
+        max_age is None or time.time() - float(cached.get("fetchedAt", 0)) < max_age
+    ):
+        return ServerAudience(
+            owner_id=int(cached["ownerId"]),
+            home_ids=frozenset(int(i) for i in cached["homeIds"]),
+            friend_ids=frozenset(int(i) for i in cached["friendIds"]),
+        )
+    audience, machine_identifier = await _fetch_audience(ctx)
+    await ctx.cache.set(
+        _AUDIENCE_KEY,
+        {
+            "ownerId": audience.owner_id,
+            "homeIds": sorted(audience.home_ids),
+            "friendIds": sorted(audience.friend_ids),
+            "machineIdentifier": machine_identifier,
+            "fetchedAt": time.time(),
+        },
+        ctx.settings.plex_audience_refresh_seconds * 2,
+    )
+    return audience
+
+
+async def admits(ctx: AppContext, *, account_id: int, username: str) -> bool:
+    """May this Plex account use MediaNest under the current policy?"""
+    policy = SignInPolicy.of(ctx)
+    if policy.mode == ANY_ACCOUNT or username.casefold() in policy.extra_usernames:
+        return True
+    audience = await server_audience(ctx, max_age=ctx.settings.plex_audience_refresh_seconds)
+    if audience.includes(account_id):
+        return True
+    fresh = await server_audience(ctx, max_age=ON_DEMAND_REFRESH_SECONDS)
+    return fresh.includes(account_id)
+
+
+async def require_admitted(ctx: AppContext, *, account_id: int, username: str) -> None:
+    if not await admits(ctx, account_id=account_id, username=username):
+        log.info("plex_signin_refused", reason="not_a_server_user", plex_id=account_id)
+        raise PlexServerAccessRequired(details={"reason": "not_a_server_user"})
+
+
+async def end_access(session: AsyncSession, *, user: User, reason: str) -> None:
+    """Sign a Plex user out everywhere (sessions and remember-me) and audit why."""
+    await session_store.destroy_user_sessions(session, user_id=user.id)
+    await auth_service.revoke_remember_tokens(session, user=user)
+    audit.record(
+        session,
+        action="auth.plex_access_removed",
+        actor_id=None,
+        target=str(user.id),
+        details={"reason": reason},
+    )
+
+
+async def _can_sign_in_again(session: AsyncSession, user: User) -> bool:
+    """Whether the user holds a session or an unrevoked remember-me token."""
+    has_session = await session.scalar(
+        select(AuthSession.id).where(AuthSession.user_id == user.id).limit(1)
+    )
+    if has_session is not None:
+        return True
+    remembered = await session.scalar(
+        select(SessionToken.id)
+        .where(SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None))
+        .limit(1)
+    )
+    return remembered is not None
+
+
+async def sweep_removed_users(ctx: AppContext) -> int:
+    """Refresh the audience and sign out Plex users no longer on it; returns how many."""
+    policy = SignInPolicy.of(ctx)
+    if policy.mode == ANY_ACCOUNT:
+        return 0
+    audience = await server_audience(ctx, max_age=0)
+    ended = 0
+    async with session_scope(ctx.session_factory) as session:
+        users = await session.scalars(select(User).where(User.plex_id.is_not(None)))
+        for user in users:
+            if user.username.casefold() in policy.extra_usernames:
+                continue
+            if user.plex_id is None or not user.plex_id.isdigit():
+                continue
+            if audience.includes(int(user.plex_id)):
+                continue
+            if await _can_sign_in_again(session, user):
+                await end_access(session, user=user, reason="not_a_server_user")
+                ended += 1
+    if ended:
+        log.info("plex_access_sweep_signed_out", users=ended)
+    return ended
+
+
+async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]:
+    """Every `plex_audience_refresh_seconds`: refresh who the server is for, end the
+    sessions of those who lost access. plex.tv or Plex being down skips a round."""
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(ctx.settings.plex_audience_refresh_seconds)
+            try:
+                await sweep_removed_users(ctx)
+            except MediaNestError as exc:
+                log.warning("plex_access_sweep_skipped", error=exc.code)
+            except Exception as exc:  # a database hiccup must not end the loop
+                log.warning("plex_access_sweep_failed", error=type(exc).__name__)
+
+    task = asyncio.get_running_loop().create_task(sweep_forever())
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop

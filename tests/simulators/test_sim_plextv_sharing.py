@@ -1,0 +1,130 @@
+"""plex.tv simulator: who the owner's server is shared with, in plex.tv's forms — the XML
+of `/api/users`, `/api/servers/{id}/shared_servers` and `/api/home/users` (attributes
+as python-plexapi's `MyPlexUser`, `MyPlexServerShare` and `Section` read them) and the
+JSON of `/api/v2/home/users` and `/api/v2/friends`."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import httpx
+
+from medianest.simulators import PlexTvSimulator
+from medianest.simulators.plextv_models import (
+    ALICE_SERVER_TOKEN,
+    ALICE_TOKEN,
+    CAROL_TOKEN,
+    EVE_TOKEN,
+    MACHINE_IDENTIFIER,
+    OWNER_TOKEN,
+)
+
+CLIENT = {"X-Plex-Client-Identifier": "medianest-test-client", "X-Plex-Product": "MediaNest"}
+
+
+def _xml(plextv: PlexTvSimulator, http: httpx.Client, path: str, token: str) -> ET.Element:
+    answer = http.get(plextv.url + path, headers=CLIENT | {"X-Plex-Token": token})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/xml")
+    assert answer.text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    return ET.fromstring(answer.content)
+
+
+def _users_by_name(container: ET.Element) -> dict[str, ET.Element]:
+    return {user.attrib["username"]: user for user in container.iter("User")}
+
+
+def test_api_users_lists_friends_with_their_server_shares_and_the_home(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    container = _xml(plextv, http, "/api/users", OWNER_TOKEN)
+    assert container.tag == "MediaContainer"
+    assert container.attrib["identifier"] == "com.plexapp.plugins.myplex"
+    users = _users_by_name(container)
+    assert set(users) == {"alice", "bob", "carol"}
+    assert container.attrib["size"] == "3"
+    alice = users["alice"]
+    for name in ("id", "title", "email", "thumb", "home", "protected", "restricted", "allowSync"):
+        assert name in alice.attrib
+    assert alice.attrib["home"] == "0" and users["carol"].attrib["home"] == "1"
+    (server,) = alice.findall("Server")
+    assert server.attrib["machineIdentifier"] == MACHINE_IDENTIFIER
+    assert server.attrib["pending"] == "0" and server.attrib["allLibraries"] == "1"
+    assert server.attrib["lastSeenAt"].isdigit() and server.attrib["numLibraries"].isdigit()
+    assert users["carol"].findall("Server") == []
+
+
+def test_a_pending_invite_is_listed_as_pending_and_gives_no_access(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    plextv.share_server("eve", MACHINE_IDENTIFIER, "sim-pms-eve-access", pending=True)
+    eve = _users_by_name(_xml(plextv, http, "/api/users", OWNER_TOKEN))["eve"]
+    assert eve.find("Server").attrib["pending"] == "1"  # type: ignore[union-attr]
+    resources = http.get(
+        plextv.url + "/api/v2/resources",
+        headers=CLIENT | {"Accept": "application/json", "X-Plex-Token": EVE_TOKEN},
+    ).json()
+    assert MACHINE_IDENTIFIER not in {r["clientIdentifier"] for r in resources}
+
+
+def test_shared_servers_carries_each_friends_token_and_sections(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    container = _xml(plextv, http, f"/api/servers/{MACHINE_IDENTIFIER}/shared_servers", OWNER_TOKEN)
+    assert container.attrib["machineIdentifier"] == MACHINE_IDENTIFIER
+    shared = {s.attrib["username"]: s for s in container.iter("SharedServer")}
+    assert set(shared) == {"alice", "bob"}
+    alice = shared["alice"]
+    assert alice.attrib["accessToken"] == ALICE_SERVER_TOKEN
+    assert alice.attrib["userID"].isdigit() and alice.attrib["acceptedAt"]
+    sections = alice.findall("Section")
+    assert {s.attrib["type"] for s in sections} == {"movie", "show"}
+    assert all(s.attrib["shared"] == "1" and s.attrib["key"].isdigit() for s in sections)
+
+
+def test_only_the_owner_may_read_a_servers_share_list(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    path = f"{plextv.url}/api/servers/{MACHINE_IDENTIFIER}/shared_servers"
+    for token in (ALICE_TOKEN, "not-a-token"):
+        refused = http.get(path, headers=CLIENT | {"X-Plex-Token": token})
+        assert refused.status_code == 401
+        assert "<errors>" in refused.text
+    assert http.get(plextv.url + "/api/users", headers=CLIENT).status_code == 401
+
+
+def test_a_removed_share_disappears_from_every_list(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    http.request("DELETE", plextv.url + "/__sim/shares", json={"username": "alice"})
+    assert "alice" not in _users_by_name(_xml(plextv, http, "/api/users", OWNER_TOKEN))
+    shared = _xml(plextv, http, f"/api/servers/{MACHINE_IDENTIFIER}/shared_servers", OWNER_TOKEN)
+    assert "alice" not in {s.attrib["username"] for s in shared.iter("SharedServer")}
+    friends = http.get(
+        plextv.url + "/api/v2/friends", headers=CLIENT | {"X-Plex-Token": OWNER_TOKEN}
+    ).json()
+    assert {f["username"] for f in friends} == {"bob"}
+
+
+def test_the_plex_home_in_xml_and_json(plextv: PlexTvSimulator, http: httpx.Client) -> None:
+    home = _users_by_name(_xml(plextv, http, "/api/home/users", OWNER_TOKEN))
+    assert set(home) == {"plexowner", "carol"}
+    assert home["plexowner"].attrib["admin"] == "1" and home["carol"].attrib["admin"] == "0"
+    v2 = http.get(
+        plextv.url + "/api/v2/home/users", headers=CLIENT | {"X-Plex-Token": OWNER_TOKEN}
+    ).json()
+    assert {u["username"] for u in v2["users"]} == {"plexowner", "carol"}
+    http.request("DELETE", plextv.url + "/__sim/home", json={"username": "carol"})
+    assert set(_users_by_name(_xml(plextv, http, "/api/home/users", OWNER_TOKEN))) == {"plexowner"}
+
+
+def test_a_home_member_reaches_the_owners_server_with_a_token_of_their_own(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    resources = http.get(
+        plextv.url + "/api/v2/resources",
+        headers=CLIENT | {"Accept": "application/json", "X-Plex-Token": CAROL_TOKEN},
+    ).json()
+    (server,) = [r for r in resources if r["clientIdentifier"] == MACHINE_IDENTIFIER]
+    assert server["owned"] is False
+    assert server["accessToken"] not in (None, OWNER_TOKEN)
