@@ -14,11 +14,6 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-
-# Until an environment holds the test lock with plexapi in it (tests/packaging/test_lock.py
-# fails while pyproject declares it unlocked, so this cannot stay skipped unnoticed).
-pytest.importorskip("plexapi")
-
 import requests
 from plexapi.collection import Collection
 from plexapi.exceptions import NotFound, Unauthorized
