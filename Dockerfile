@@ -35,6 +35,6 @@ WORKDIR /app
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=40s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/health/app', timeout=4).status != 200)"]
 ENTRYPOINT ["tini", "--", "medianest-entrypoint"]
 CMD ["serve", "--host", "0.0.0.0"]

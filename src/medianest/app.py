@@ -32,6 +32,7 @@ from medianest.auth import plex_router as auth_plex_router
 from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
 from medianest.auth import tokens_router as auth_tokens_router
+from medianest.auth.maintenance import start_expired_purge
 from medianest.auth.plex_revalidation import install_plex_token_check
 from medianest.auth.realtime import install_socket_authenticator
 from medianest.auth.remember import install_remember_me
@@ -62,6 +63,7 @@ from medianest.plex import router as plex_router
 from medianest.settings import Settings
 from medianest.web.setup import install_web
 from medianest.youtube import delivery as youtube_delivery
+from medianest.youtube import heartbeat as youtube_heartbeat
 from medianest.youtube import router as youtube_router
 from medianest.youtube import scheduler as youtube_scheduler
 from medianest.youtube import subscriptions_router as youtube_subscriptions_router
@@ -102,10 +104,12 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
         start_session_invalidation,
         start_status_monitor,
         plex_access.start_audience_sweep,
+        start_expired_purge,
         media_sync.reconciler_starter(settings.request_sync_interval_seconds),
         *([notification_delivery.start_in_process] if settings.run_notification_worker else []),
         *([youtube_worker.start_in_process] if settings.run_worker_in_process else []),
         *([youtube_scheduler.start_in_process] if settings.run_worker_in_process else []),
+        *([] if settings.run_worker_in_process else [youtube_heartbeat.start_health_check]),
     ]
 
 

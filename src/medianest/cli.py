@@ -128,6 +128,22 @@ def worker() -> None:
     asyncio.run(run_standalone(settings))
 
 
+@app.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when this container's download worker beat within MEDIANEST_WORKER_STALE_SECONDS
+    (its loop alive, no error); 1 otherwise. The compose worker's healthcheck."""
+    from medianest.youtube.heartbeat import file_is_fresh, heartbeat_file
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+    if not file_is_fresh(heartbeat_file(), max_age_seconds=settings.worker_stale_seconds):
+        typer.echo("no recent download worker heartbeat", err=True)
+        raise typer.Exit(1)
+    typer.echo("worker alive")
+
+
 @app.command()
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",

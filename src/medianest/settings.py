@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # Resolved sessions are kept in memory this long (0 turns the cache off); changes
     # invalidate them at once, see auth/session_cache.py.
     session_cache_seconds: float = Field(default=30, ge=0, le=300)
+    # How often expired sessions and remember-me tokens are deleted.
+    session_purge_interval_seconds: float = Field(default=3600.0, gt=0)
 
     # Rate limits (per user; the admin config API can change them at run time)
     rate_limit_api_per_minute: int = Field(default=100, ge=1)

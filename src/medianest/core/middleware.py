@@ -49,11 +49,19 @@ def _correlation_id(scope: Scope) -> str:
 
 
 _SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+# Pages and API answers carry a user's data: no browser or proxy keeps them (Back after
+# sign-out must not show the previous user's dashboard). Static files and answers that
+# chose their own caching (poster images) keep theirs.
+_NO_STORE = (b"cache-control", b"no-store")
 
 
-def _with_our_headers(headers: list[tuple[bytes, bytes]], correlation: bytes) -> None:
-    """Add the correlation id and the security headers the response did not set itself
-    (ASGI header names are lower-case)."""
+def _with_our_headers(
+    headers: list[tuple[bytes, bytes]], correlation: bytes, *, cacheable: bool = False
+) -> None:
+    """Add the correlation id, the security headers the response did not set itself and
+    (unless `cacheable`) `Cache-Control: no-store` (ASGI header names are lower-case)."""
+    if not cacheable and not any(name == b"cache-control" for name, _ in headers):
+        headers.append(_NO_STORE)
     for name, _ in headers:
         if name in _SECURITY_HEADER_NAMES:  # rare (a page with its own policy): merge
             present = {name for name, _ in headers}
@@ -80,6 +88,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        cacheable = scope.get("path", "").startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -87,7 +96,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 headers = list(message.get("headers", ()))
-                _with_our_headers(headers, correlation)
+                _with_our_headers(headers, correlation, cacheable=cacheable)
                 message["headers"] = headers
             await send(message)
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from medianest import __version__
+from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep
 from medianest.core.envelope import ApiModel, Envelope, envelope
 
@@ -44,8 +45,21 @@ async def _timed(check: Callable[[], Awaitable[None]]) -> CheckResult:
     "/health", response_model=Envelope[Health], responses={503: {"model": Envelope[Health]}}
 )
 async def health(ctx: ContextDep) -> JSONResponse | Envelope[Health]:
-    """Liveness plus database, Redis (when configured) and worker checks; 503 when degraded."""
+    """Liveness plus database, Redis (when configured) and download-worker checks (a
+    separately run worker by its heartbeat); 503 when degraded."""
+    return await _health(ctx, include_worker=True)
 
+
+@router.get(
+    "/health/app", response_model=Envelope[Health], responses={503: {"model": Envelope[Health]}}
+)
+async def app_health(ctx: ContextDep) -> JSONResponse | Envelope[Health]:
+    """The web process alone (database, Redis): the container healthcheck, so a worker
+    that waits for a healthy app is not itself what keeps the app unhealthy."""
+    return await _health(ctx, include_worker=False)
+
+
+async def _health(ctx: AppContext, *, include_worker: bool) -> JSONResponse | Envelope[Health]:
     async def check_db() -> None:
         async with ctx.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -61,7 +75,7 @@ async def health(ctx: ContextDep) -> JSONResponse | Envelope[Health]:
     else:
         checks["redis"] = CheckResult(status="disabled")
     worker_check = ctx.services.get("worker_health")
-    if worker_check is not None:
+    if include_worker and worker_check is not None:
         checks["worker"] = await worker_check()
     degraded = any(c.status == "error" for c in checks.values())
     body = envelope(

@@ -19,6 +19,7 @@ from medianest.app import build_context, close_context
 from medianest.core.logging import get_logger
 from medianest.core.realtime import Realtime, external_emitter
 from medianest.settings import Settings
+from medianest.youtube import heartbeat
 from medianest.youtube.progress import Emit
 from medianest.youtube.scheduler import start_in_process as start_scheduler
 from medianest.youtube.worker import SERVICE_KEY, DownloadWorkers
@@ -44,11 +45,15 @@ async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = Non
     workers = DownloadWorkers(ctx, emit=emit)
     ctx.services[SERVICE_KEY] = workers
     stop_scheduler: Callable[[], Awaitable[None]] | None = None
+    stop_heartbeat: Callable[[], Awaitable[None]] | None = None
     try:
         await workers.start()
+        stop_heartbeat = await heartbeat.start_heartbeat(ctx, workers)
         stop_scheduler = await start_scheduler(ctx)  # subscriptions: claims keep it single
         await stop.wait()
     finally:
+        if stop_heartbeat is not None:
+            await stop_heartbeat()
         await workers.stop()
         if stop_scheduler is not None:
             await stop_scheduler()

@@ -1,0 +1,70 @@
+"""Purging sign-in rows nobody can use any more: sessions past their absolute expiry or
+idle limit, and remember-me tokens past their expiry (revoked ones are kept until then,
+so a stolen token's reuse is still recognised). Runs on a schedule in every app process;
+the deletes are idempotent, so two instances purging at once do no harm."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.auth.models import AuthSession, SessionToken
+from medianest.core.context import AppContext
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+
+log = get_logger(__name__)
+
+# The first purge waits a little so start-up is not slowed by it.
+FIRST_PURGE_DELAY_SECONDS = 30.0
+
+
+async def purge_expired(session: AsyncSession, *, settings: Settings) -> tuple[int, int]:
+    """Delete expired sessions and remember-me tokens; returns how many of each."""
+    now = utcnow()
+    idle_before = now - timedelta(minutes=settings.session_idle_minutes)
+    sessions = await session.execute(
+        delete(AuthSession).where(
+            or_(AuthSession.expires_at <= now, AuthSession.last_seen_at <= idle_before)
+        )
+    )
+    tokens = await session.execute(delete(SessionToken).where(SessionToken.expires_at <= now))
+    return _count(sessions), _count(tokens)
+
+
+def _count(result: object) -> int:
+    rowcount = getattr(result, "rowcount", None)
+    return int(rowcount) if isinstance(rowcount, int) and rowcount > 0 else 0
+
+
+async def start_expired_purge(ctx: AppContext) -> Callable[[], Awaitable[None]]:
+    """Purge now and then every `session_purge_interval_seconds`."""
+
+    async def purge_forever() -> None:
+        delay = min(FIRST_PURGE_DELAY_SECONDS, ctx.settings.session_purge_interval_seconds)
+        while True:
+            await asyncio.sleep(delay)
+            delay = ctx.settings.session_purge_interval_seconds
+            try:
+                async with session_scope(ctx.session_factory) as session:
+                    sessions, tokens = await purge_expired(session, settings=ctx.settings)
+                if sessions or tokens:
+                    log.info("expired_sign_ins_purged", sessions=sessions, remember_tokens=tokens)
+            except Exception as exc:  # a database hiccup skips one round, not the loop
+                log.warning("expired_sign_ins_purge_failed", error=type(exc).__name__)
+
+    task = asyncio.get_running_loop().create_task(purge_forever())
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop
