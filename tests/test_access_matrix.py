@@ -2,7 +2,8 @@
 covered automatically: anonymous → 401 on every non-public /api route, a plain user →
 403 on every /api/admin route, an admin who must change the password → 403
 PASSWORD_CHANGE_REQUIRED everywhere but change-password, logout and session, and a
-signed-in user asking for an object that does not exist (or is not theirs) → 404."""
+signed-in user asking for an object that does not exist (or is not theirs) → 404, and
+no Plex read shows a user another user's YouTube downloads."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from starlette.convertors import IntegerConvertor
 
 from medianest.app import MediaNestApp, create_app
 from medianest.settings import Settings
+from medianest.simulators import PlexSimulator
+from medianest.simulators.plextv_models import OWNER_TOKEN
 from tests.auth.flows import password_sign_in
-from tests.factories.users import make_client
+from tests.factories.users import create_user, make_client, signed_in_client
+from tests.plex.downloads_in_plex import Downloads, place_downloads
 
 # Routes anyone may call: liveness, API docs, the sign-in endpoints themselves, and
 # webhooks that authenticate with their own shared secret.
@@ -216,3 +220,49 @@ async def test_actions_on_a_notification_channel_that_is_not_the_callers_are_not
     assert [
         c["id"] for c in (await alice_client.get("/api/notifications/channels")).json()["data"]
     ] == [theirs]
+
+
+PLEX_READS = [r for r in PROTECTED if r.method == "GET" and r.path.startswith("/api/plex/")]
+
+
+def _plex_url(route: ApiRoute, downloads: Downloads) -> str:
+    """A Plex read aimed at alice's objects: her collection, her poster, the YouTube library."""
+    values = {
+        "library_id": "3",
+        "collection_id": str(downloads.alice_collection),
+        "playlist_id": str(downloads.alice_collection),
+    }
+    url = _PARAM.sub(lambda m: values.get(m.group(1), "1"), route.path)
+    if route.path == "/api/plex/image":
+        url += f"?path=/library/metadata/{downloads.alice_item}/thumb"
+    return url
+
+
+async def test_no_plex_read_shows_a_user_another_users_downloads(
+    app_factory: Any, make_settings: Any, plex: PlexSimulator
+) -> None:
+    app = await app_factory(
+        make_settings(
+            plex_url=plex.url,
+            plex_token=OWNER_TOKEN,
+            download_root="/srv/medianest/downloads",
+            youtube_plex_path=plex.youtube_dir,
+        )
+    )
+    alice = await create_user(app, "alice", plex_id="1002")
+    bob = await create_user(app, "bob", plex_id="1003")
+    downloads = place_downloads(plex, alice, bob)
+    assert PLEX_READS
+    answered: list[str] = []
+    async with await signed_in_client(app, bob) as bob_client:
+        for route in PLEX_READS:
+            response = await bob_client.get(_plex_url(route, downloads))
+            assert response.status_code in (200, 404), f"{route.id} -> {response.status_code}"
+            assert "Alice" not in response.text, route.id
+            assert f'"{downloads.alice_item}"' not in response.text, route.id
+            if response.status_code == 200:
+                answered.append(route.id)
+    assert "GET /api/plex/library/{library_id}/items" in answered  # bob's own are listed
+    async with await signed_in_client(app, alice) as alice_client:  # the owner does see it
+        mine = await alice_client.get("/api/plex/library/3/items")
+        assert [i["ratingKey"] for i in mine.json()["data"]] == [str(downloads.alice_item)]

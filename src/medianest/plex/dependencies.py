@@ -1,4 +1,5 @@
-"""The Plex client for browsing: the configured server, read with the owner's token."""
+"""The Plex client for browsing (the configured server, read with the owner's token) and
+the viewer whose rules filter what it returns."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Annotated
 from fastapi import Depends
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep
+from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.registry import get_integrations
+from medianest.plex.privacy import Viewer
+from medianest.youtube import plex_paths
 
 
 async def get_browsing_plex(user: CurrentUser, ctx: ContextDep) -> PlexClient:
@@ -24,3 +27,12 @@ async def get_browsing_plex(user: CurrentUser, ctx: ContextDep) -> PlexClient:
 
 
 BrowsingPlex = Annotated[PlexClient, Depends(get_browsing_plex)]
+
+
+async def get_viewer(user: CurrentUser, ctx: ContextDep, session: SessionDep) -> Viewer:
+    """The caller, with the download root as Plex names it (to recognise downloads)."""
+    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
+    return Viewer(user_id=user.id, sees_everything=user.is_admin, paths=paths)
+
+
+PlexViewer = Annotated[Viewer, Depends(get_viewer)]

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep
+from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.plex import service
-from medianest.plex.dependencies import get_browsing_plex
+from medianest.plex.dependencies import get_browsing_plex, get_viewer
 from medianest.plex.schemas import CollectionOut, LibraryOut, PlexItemOut
 from medianest.web.templating import render
 
@@ -34,6 +34,7 @@ async def plex_page(
     request: Request,
     user: CurrentUser,
     ctx: ContextDep,
+    session: SessionDep,
     library: Annotated[str | None, Query(max_length=12, pattern=r"^\d+$")] = None,
     page: PageNumber = 1,
     page_size: PageSize = PAGE_SIZE,
@@ -57,6 +58,7 @@ async def plex_page(
     }
     try:
         plex = await get_browsing_plex(user, ctx)
+        viewer = await get_viewer(user, ctx, session)
         sections = await service.libraries(plex)
         libraries = [LibraryOut.of(s) for s in sections.value]
         context["libraries"] = libraries
@@ -67,6 +69,7 @@ async def plex_page(
         if current is not None:
             found = await service.library_items(
                 plex,
+                viewer=viewer,
                 library_id=int(current.id),
                 page=page,
                 page_size=page_size,
@@ -78,7 +81,7 @@ async def plex_page(
             context["pages"] = _pages(found.value.total, page_size)
             context["stale"] = context["stale"] or found.stale
             listing = await service.collections(
-                plex, library_id=int(current.id), page=1, page_size=PAGE_SIZE
+                plex, viewer=viewer, library_id=int(current.id), page=1, page_size=PAGE_SIZE
             )
             context["collections"] = [CollectionOut.of(c) for c in listing.value.items]
     except MediaNestError as error:
@@ -93,12 +96,14 @@ async def collection_page(
     request: Request,
     user: CurrentUser,
     ctx: ContextDep,
+    session: SessionDep,
     page: PageNumber = 1,
     page_size: PageSize = PAGE_SIZE,
 ) -> Response:
     plex = await get_browsing_plex(user, ctx)
+    viewer = await get_viewer(user, ctx, session)
     found = await service.collection_detail(
-        plex, collection_id=collection_id, page=page, page_size=page_size
+        plex, viewer=viewer, collection_id=collection_id, page=page, page_size=page_size
     )
     return render(
         request,

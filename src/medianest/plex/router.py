@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from medianest.core.deps import ContextDep
 from medianest.core.envelope import ERROR_RESPONSES
 from medianest.plex import service
-from medianest.plex.dependencies import BrowsingPlex
+from medianest.plex.dependencies import BrowsingPlex, PlexViewer
 from medianest.plex.schemas import (
     CachedEnvelope,
     CachedPagedEnvelope,
@@ -43,6 +43,7 @@ async def list_libraries(plex: BrowsingPlex, ctx: ContextDep) -> CachedEnvelope[
 @router.get("/library/{library_id}/items", response_model=CachedPagedEnvelope[PlexItemOut])
 async def list_library_items(
     plex: BrowsingPlex,
+    viewer: PlexViewer,
     ctx: ContextDep,
     library_id: LibraryId,
     page: PageNumber = 1,
@@ -54,6 +55,7 @@ async def list_library_items(
     (`:desc` or a leading `-` for descending), optionally filtered by title."""
     found = await service.library_items(
         plex,
+        viewer=viewer,
         library_id=library_id,
         page=page,
         page_size=page_size,
@@ -75,13 +77,21 @@ async def list_library_items(
 @router.get("/collections", response_model=CachedPagedEnvelope[CollectionOut])
 async def list_collections(
     plex: BrowsingPlex,
+    viewer: PlexViewer,
     ctx: ContextDep,
     library_id: Annotated[int | None, Query(alias="libraryId", ge=1, le=10**9)] = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> CachedPagedEnvelope[CollectionOut]:
     """Collections of one library (`libraryId`) or of all of them."""
-    found = await service.collections(plex, library_id=library_id, page=page, page_size=page_size)
+    found = await service.collections(
+        plex,
+        viewer=viewer,
+        library_id=library_id,
+        page=page,
+        page_size=page_size,
+        fresh_ttl=ctx.settings.plex_library_cache_seconds,
+    )
     items = [CollectionOut.of(item) for item in found.value.items]
     return cached_paged(
         items,
@@ -96,6 +106,7 @@ async def list_collections(
 @router.get("/collections/{collection_id}", response_model=CachedEnvelope[CollectionDetailOut])
 async def get_collection(
     plex: BrowsingPlex,
+    viewer: PlexViewer,
     ctx: ContextDep,
     collection_id: LibraryId,
     page: PageNumber = 1,
@@ -104,6 +115,7 @@ async def get_collection(
     """A collection and one page of its items."""
     found = await service.collection_detail(
         plex,
+        viewer=viewer,
         collection_id=collection_id,
         page=page,
         page_size=page_size,
@@ -126,13 +138,22 @@ async def get_collection(
 async def proxy_image(
     request: Request,
     plex: BrowsingPlex,
+    viewer: PlexViewer,
+    ctx: ContextDep,
     path: Annotated[str, Query(min_length=1, max_length=200)],
     width: Annotated[int | None, Query(ge=16, le=1000)] = None,
     height: Annotated[int | None, Query(ge=16, le=1000)] = None,
 ) -> Response:
     """A library image fetched from Plex with the server token, which never reaches the
     browser; cacheable privately (per signed-in user) and revalidated by ETag."""
-    found = await service.image(plex, path=path, width=width, height=height)
+    found = await service.image(
+        plex,
+        viewer=viewer,
+        path=path,
+        width=width,
+        height=height,
+        fresh_ttl=ctx.settings.plex_library_cache_seconds,
+    )
     etag = '"' + hashlib.sha256(found.content).hexdigest()[:32] + '"'
     versioned = path.rsplit("/", 1)[-1].isdigit() and path.count("/") >= 5
     headers = {

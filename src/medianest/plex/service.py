@@ -1,27 +1,34 @@
 """Plex browsing: libraries, their items, collections and poster images, read from the
 configured server with the owner's token and cached for ten minutes (the last good
-answer is served, marked stale, while Plex is down)."""
+answer is served, marked stale, while Plex is down). Other users' YouTube downloads are
+left out for everyone but admins (`privacy.Viewer`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from medianest.core.errors import NotFound, ValidationFailed
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
+from medianest.plex.privacy import Viewer
 
 # The default freshness of library data (the router passes the setting of the same value).
 LIBRARY_CACHE_SECONDS = 600.0
 # Collections of every library are listed from one page this large per library.
 COLLECTIONS_PER_LIBRARY = 500
+# A library that may hold downloads is read whole for a user (in pages of FILTER_CHUNK)
+# and paged here, so other users' items leave no holes and totals stay true.
+FILTER_CHUNK = 200
+MAX_FILTERED = 5000
 # Our sort names → Plex's fields; `title` sorts like Plex does (without "The").
 SORT_FIELDS = {"title": "titleSort", "year": "year", "addedAt": "addedAt", "rating": "rating"}
 SORT_PATTERN = r"^-?(title|year|addedAt|rating)(:(asc|desc))?$"
 # Only library images can be fetched through the proxy (no other Plex path, no other host).
 IMAGE_PATH = re.compile(
-    r"^/library/(metadata|collections)/\d{1,12}/(thumb|art|composite)(/\d{1,12})?$"
+    r"^/library/(metadata|collections)/(\d{1,12})/(thumb|art|composite)(/\d{1,12})?$"
 )
 IMAGE_FORMATS = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 
@@ -54,6 +61,7 @@ async def libraries(
 async def library_items(
     plex: PlexClient,
     *,
+    viewer: Viewer,
     library_id: int,
     page: int,
     page_size: int,
@@ -61,46 +69,76 @@ async def library_items(
     search: str | None,
     fresh_ttl: float = LIBRARY_CACHE_SECONDS,
 ) -> Snapshot[PlexPage[PlexItem]]:
+    """One page of a library; in a library that may hold downloads, a user's page leaves
+    out other users' (read whole and paged here, so totals stay true)."""
+    plex_order = plex_sort(sort)
     try:
-        return await plex.section_items_snapshot(
-            library_id,
-            start=(page - 1) * page_size,
-            size=page_size,
-            sort=plex_sort(sort),
-            title=search,
-            fresh_ttl=fresh_ttl,
+        if not viewer.filters(await _section(plex, library_id, fresh_ttl)):
+            return await plex.section_items_snapshot(
+                library_id,
+                start=(page - 1) * page_size,
+                size=page_size,
+                sort=plex_order,
+                title=search,
+                fresh_ttl=fresh_ttl,
+            )
+        everything = await _read_all(
+            lambda start, size: plex.section_items_snapshot(
+                library_id,
+                start=start,
+                size=size,
+                sort=plex_order,
+                title=search,
+                fresh_ttl=fresh_ttl,
+            )
         )
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such library.") from None
+    visible = [item for item in everything.value if viewer.may_see(item)]
+    return _page_of(visible, everything, page=page, page_size=page_size)
 
 
 async def collections(
     plex: PlexClient,
     *,
+    viewer: Viewer,
     library_id: int | None,
     page: int,
     page_size: int,
     fresh_ttl: float = LIBRARY_CACHE_SECONDS,
 ) -> Snapshot[PlexPage[PlexItem]]:
-    """Collections of one library, or of every library when `library_id` is None."""
+    """Collections of one library (`library_id`) or of every library; a user does not see
+    a collection made only of other users' downloads."""
     start = (page - 1) * page_size
     if library_id is not None:
         try:
-            return await plex.section_collections(
-                library_id, start=start, size=page_size, fresh_ttl=fresh_ttl
+            section = await _section(plex, library_id, fresh_ttl)
+            if not viewer.filters(section):
+                return await plex.section_collections(
+                    library_id, start=start, size=page_size, fresh_ttl=fresh_ttl
+                )
+            listing = await _read_all(
+                lambda at, size: plex.section_collections(
+                    library_id, start=at, size=size, fresh_ttl=fresh_ttl
+                )
             )
         except UpstreamHTTPError as exc:
             raise _not_found_or(exc, "No such library.") from None
+        shown = await _visible_collections(plex, viewer, listing.value, fresh_ttl)
+        return _page_of(shown, listing, page=page, page_size=page_size)
     sections = await libraries(plex, fresh_ttl=fresh_ttl)
     found: list[PlexItem] = []
     stale, age = sections.stale, sections.age_seconds
     for section in sections.value:
-        listing = await plex.section_collections(
+        per_library = await plex.section_collections(
             section.key, size=COLLECTIONS_PER_LIBRARY, fresh_ttl=fresh_ttl
         )
-        found += listing.value.items
-        stale = stale or listing.stale
-        age = max(age or 0.0, listing.age_seconds or 0.0) if listing.stale else age
+        kept = per_library.value.items
+        if viewer.filters(section):
+            kept = await _visible_collections(plex, viewer, kept, fresh_ttl)
+        found += kept
+        stale = stale or per_library.stale
+        age = max(age or 0.0, per_library.age_seconds or 0.0) if per_library.stale else age
     found.sort(key=lambda c: (c.title_sort or c.title).lower())
     page_items = PlexPage(items=found[start : start + page_size], offset=start, total=len(found))
     return Snapshot(value=page_items, stale=stale, age_seconds=age)
@@ -109,6 +147,7 @@ async def collections(
 async def collection_detail(
     plex: PlexClient,
     *,
+    viewer: Viewer,
     collection_id: int,
     page: int,
     page_size: int,
@@ -118,12 +157,24 @@ async def collection_detail(
     if meta.value is None or meta.value.type != "collection":
         raise NotFound("No such collection.")
     try:
-        items = await plex.collection_items(
-            collection_id,
-            start=(page - 1) * page_size,
-            size=page_size,
-            fresh_ttl=fresh_ttl,
-        )
+        section = await _section(plex, meta.value.library_section_id, fresh_ttl)
+        if viewer.filters(section):
+            everything = await _read_all(
+                lambda start, size: plex.collection_items(
+                    collection_id, start=start, size=size, fresh_ttl=fresh_ttl
+                )
+            )
+            shown = [i for i in everything.value if viewer.may_see(i)]
+            if not shown:  # only other users' downloads: it does not exist for this user
+                raise NotFound("No such collection.")
+            items = _page_of(shown, everything, page=page, page_size=page_size)
+        else:
+            items = await plex.collection_items(
+                collection_id,
+                start=(page - 1) * page_size,
+                size=page_size,
+                fresh_ttl=fresh_ttl,
+            )
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such collection.") from None
     stale = meta.stale or items.stale
@@ -132,7 +183,7 @@ async def collection_detail(
         collection=meta.value,
         items=items.value,
         stale=stale,
-        age_seconds=max(ages) if stale and ages else items.age_seconds,
+        age_seconds=max(ages) if ages else None,
     )
 
 
@@ -143,15 +194,104 @@ def check_image_path(path: str) -> str:
     return path
 
 
-async def image(plex: PlexClient, *, path: str, width: int | None, height: int | None) -> PlexImage:
+async def image(
+    plex: PlexClient,
+    *,
+    viewer: Viewer,
+    path: str,
+    width: int | None,
+    height: int | None,
+    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
+) -> PlexImage:
+    match = IMAGE_PATH.fullmatch(check_image_path(path))
+    # The poster of another user's download (or of a collection of them) is not shown.
+    hidden = (
+        match is not None
+        and not viewer.sees_everything
+        and not await _may_see_object(plex, viewer, int(match.group(2)), fresh_ttl)
+    )
+    if hidden:
+        raise NotFound("No such image.")
     try:
-        fetched = await plex.image(check_image_path(path), width=width, height=height)
+        fetched = await plex.image(path, width=width, height=height)
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such image.") from None
     if fetched.content_type not in IMAGE_FORMATS:
         # SVG or anything else could run script on our origin: only raster images pass.
         raise NotFound("No such image.")
     return fetched
+
+
+# --- privacy helpers ----------------------------------------------------------------------
+async def _section(
+    plex: PlexClient, library_id: int | str | None, fresh_ttl: float
+) -> PlexSection | None:
+    if library_id is None:
+        return None
+    sections = await plex.sections_snapshot(fresh_ttl=fresh_ttl)
+    return next((s for s in sections.value if s.key == str(library_id)), None)
+
+
+async def _read_all(
+    fetch: Callable[[int, int], Awaitable[Snapshot[PlexPage[PlexItem]]]],
+) -> Snapshot[list[PlexItem]]:
+    """Every entry of a listing (up to MAX_FILTERED), page by page."""
+    found: list[PlexItem] = []
+    stale, ages = False, []
+    while len(found) < MAX_FILTERED:
+        snapshot = await fetch(len(found), FILTER_CHUNK)
+        found += snapshot.value.items
+        stale = stale or snapshot.stale
+        if snapshot.age_seconds is not None:
+            ages.append(snapshot.age_seconds)
+        if not snapshot.value.items or len(found) >= snapshot.value.total:
+            break
+    return Snapshot(value=found, stale=stale, age_seconds=max(ages) if ages else None)
+
+
+def _page_of(
+    items: list[PlexItem], source: Snapshot[list[PlexItem]], *, page: int, page_size: int
+) -> Snapshot[PlexPage[PlexItem]]:
+    start = (page - 1) * page_size
+    chosen = PlexPage(items=items[start : start + page_size], offset=start, total=len(items))
+    return Snapshot(value=chosen, stale=source.stale, age_seconds=source.age_seconds)
+
+
+async def _visible_collections(
+    plex: PlexClient, viewer: Viewer, listing: list[PlexItem], fresh_ttl: float
+) -> list[PlexItem]:
+    kept = []
+    for collection in listing:
+        if await _collection_visible(plex, viewer, collection.rating_key, fresh_ttl):
+            kept.append(collection)
+    return kept
+
+
+async def _collection_visible(
+    plex: PlexClient, viewer: Viewer, collection_id: str | int, fresh_ttl: float
+) -> bool:
+    """A collection in a library that may hold downloads is shown when it holds at least
+    one item the viewer may see (its title is a playlist name, too)."""
+    items = await _read_all(
+        lambda start, size: plex.collection_items(
+            collection_id, start=start, size=size, fresh_ttl=fresh_ttl
+        )
+    )
+    return any(viewer.may_see(item) for item in items.value)
+
+
+async def _may_see_object(
+    plex: PlexClient, viewer: Viewer, rating_key: int, fresh_ttl: float
+) -> bool:
+    meta = await plex.metadata_snapshot(rating_key, fresh_ttl=fresh_ttl)
+    if meta.value is None:
+        return True  # Plex answers the image request with its own 404
+    if meta.value.type != "collection":
+        return viewer.may_see(meta.value)
+    section = await _section(plex, meta.value.library_section_id, fresh_ttl)
+    return not viewer.filters(section) or await _collection_visible(
+        plex, viewer, rating_key, fresh_ttl
+    )
 
 
 def _not_found_or(exc: UpstreamHTTPError, message: str) -> Exception:

@@ -1,0 +1,41 @@
+"""Who sees what of the Plex library in MediaNest: nobody sees another user's YouTube
+downloads (items, collections made of them, their images); admins see everything.
+
+MediaNest reads Plex with the owner's token, which sees every file, so the rule is
+applied here, from where a file lies: `{download root as Plex sees it}/{user id}/...`
+belongs to that user (translated through the same `PathMap` as the delivery).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from medianest.integrations.plex_models import PlexItem, PlexSection
+from medianest.youtube.plex_paths import PathMap, plex_within
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user as the Plex pages see them."""
+
+    user_id: uuid.UUID
+    sees_everything: bool
+    paths: PathMap
+
+    def may_see(self, item: PlexItem) -> bool:
+        """False when any file of `item` lies in another user's download folder."""
+        if self.sees_everything:
+            return True
+        return all(self.paths.owner_of(f) in (None, self.user_id) for f in item.files)
+
+    def filters(self, section: PlexSection | None) -> bool:
+        """Whether a library may hold downloads (its folder and the download root overlap):
+        only those are filtered, and paged by MediaNest instead of Plex."""
+        if self.sees_everything or section is None:
+            return False
+        root = str(self.paths.plex_root)
+        return any(
+            plex_within(root, location.path) or plex_within(location.path, root)
+            for location in section.locations
+        )
