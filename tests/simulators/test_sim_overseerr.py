@@ -250,6 +250,65 @@ def test_a_test_notification_has_no_media(
     assert authorization is None
 
 
+def test_webhook_bodies_follow_overseerrs_default_template(
+    overseerr: OverseerrSimulator, http: httpx.Client, receiver: Receiver
+) -> None:
+    """As webhook.ts renders settings.ts's default template: strings everywhere (''
+    when absent), objects null when the notification has none, `extra` a list."""
+    overseerr.set_webhook(receiver.server.url + "/hook")
+    created = request_media(
+        overseerr,
+        http,
+        {"mediaType": "tv", "mediaId": 500003, "seasons": [1, 2]},
+        {"X-API-User": "2"},
+    )
+    overseerr.complete_request(created.json()["id"])
+    receiver.wait(3)
+    overseerr.send_test_notification()
+    pending, approved, available, test = (p for p, _ in receiver.wait(4))
+
+    assert pending == {
+        "notification_type": "MEDIA_PENDING",
+        "event": "New Series Request",
+        "subject": "Render Farm (2022)",
+        "message": "Life among the GPUs.",
+        "image": "https://image.tmdb.org/t/p/w600_and_h900_bestv2/sim500003.jpg",
+        "media": {
+            "media_type": "tv",
+            "tmdbId": "500003",
+            "tvdbId": "5004",
+            "status": "PENDING",
+            "status4k": "UNKNOWN",
+        },
+        "request": {
+            "request_id": str(created.json()["id"]),
+            "requestedBy_email": "alice@medianest.test",
+            "requestedBy_username": "alice",
+            "requestedBy_avatar": "/os_icon.svg",
+            "requestedBy_settings_discordId": "",
+            "requestedBy_settings_telegramChatId": "",
+        },
+        "issue": None,
+        "comment": None,
+        "extra": [{"name": "Requested Seasons", "value": "1, 2"}],
+    }
+    assert approved["event"] == "Series Request Approved"
+    assert available["event"] == "Series Request Now Available"
+    assert available["media"]["status"] == "AVAILABLE"
+    assert test == {
+        "notification_type": "TEST_NOTIFICATION",
+        "event": "",
+        "subject": "Test Notification",
+        "message": "Check check, 1, 2, 3. Are we coming in clear?",
+        "image": "",
+        "media": None,
+        "request": None,
+        "issue": None,
+        "comment": None,
+        "extra": [],
+    }
+
+
 def test_requests_can_progress_on_their_own(
     overseerr: OverseerrSimulator, http: httpx.Client
 ) -> None:

@@ -308,7 +308,8 @@ class OverseerrSimulator(OverseerrControl):
             )
         data = title.result_json() | {"status": "Released", "tagline": "", "genres": []}
         if media_type == "movie":
-            data |= {"runtime": 10, "imdbId": None}
+            # TMDB's imdb_id, passed through by Overseerr; synthetic, like the posters
+            data |= {"runtime": 10, "imdbId": f"tt{title.tmdb_id:07d}"}
         else:
             data |= {
                 "numberOfSeasons": len(title.seasons),
@@ -320,7 +321,7 @@ class OverseerrSimulator(OverseerrControl):
                         "name": f"Season {n}",
                         "airDate": f"{title.year + n - 1}-09-01",
                         "overview": "",
-                        "posterPath": None,
+                        "posterPath": f"/sim{title.tmdb_id}-season{n}.jpg",
                     }
                     for n, count in enumerate(title.seasons, start=1)
                 ],

@@ -31,8 +31,8 @@ from medianest.simulators.overseerr_data import (
     Title,
     User,
     iso,
-    webhook_payload,
 )
+from medianest.simulators.overseerr_webhook import webhook_payload
 
 STATUS_NOTIFICATIONS = {
     APPROVED: "MEDIA_APPROVED",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from medianest.simulators.base import JSONDict
 
@@ -231,58 +230,3 @@ def media_info(media: Media, requests: list[MediaRequest]) -> JSONDict:
     """`mediaInfo` as embedded in search results and details."""
     mine = [r.as_json(with_media=False) for r in requests if r.media is media]
     return media.as_json() | {"requests": mine}
-
-
-def webhook_payload(
-    notification_type: str, request: MediaRequest | None, media: Media | None
-) -> JSONDict:
-    """Overseerr's default webhook template, rendered: every substituted value is a string."""
-    kind = "Movie" if media is None or media.title.media_type == "movie" else "Series"
-    events = {
-        "MEDIA_PENDING": f"New {kind} Request",
-        "MEDIA_AUTO_APPROVED": f"{kind} Request Automatically Approved",
-        "MEDIA_APPROVED": f"{kind} Request Approved",
-        "MEDIA_AVAILABLE": f"{kind} Now Available",
-        "MEDIA_DECLINED": f"{kind} Request Declined",
-        "MEDIA_FAILED": f"{kind} Request Failed",
-        "TEST_NOTIFICATION": "Test Notification",
-    }
-    payload: dict[str, Any] = {
-        "notification_type": notification_type,
-        "event": events.get(notification_type, notification_type),
-        "subject": "Test Notification",
-        "message": "Check check, 1, 2, 3. Are we coming in clear?",
-        "image": "",
-        "media": None,
-        "request": None,
-        "issue": None,
-        "comment": None,
-        "extra": [],
-    }
-    if media is not None:
-        payload |= {
-            "subject": f"{media.title.title} ({media.title.year})",
-            "message": media.title.overview,
-            "image": f"{POSTER_BASE}/sim{media.title.tmdb_id}.jpg",
-            "media": {
-                "media_type": media.title.media_type,
-                "tmdbId": str(media.title.tmdb_id),
-                "tvdbId": str(media.title.tvdb_id or ""),
-                "status": MEDIA_STATUS_NAMES[media.status],
-                "status4k": MEDIA_STATUS_NAMES[media.status4k],
-            },
-        }
-    if request is not None:
-        user = request.requested_by
-        payload["request"] = {
-            "request_id": str(request.id),
-            "requestedBy_email": user.email,
-            "requestedBy_username": user.username,
-            "requestedBy_avatar": "/os_icon.svg",
-            "requestedBy_settings_discordId": "",
-            "requestedBy_settings_telegramChatId": "",
-        }
-        if request.seasons:
-            seasons = ", ".join(str(n) for n in request.seasons)
-            payload["extra"] = [{"name": "Requested Seasons", "value": seasons}]
-    return payload
