@@ -26,7 +26,7 @@ from medianest.notifications.models import (
     NotificationSettings,
 )
 from medianest.settings import Settings
-from tests.factories.users import signed_in_client
+from tests.factories.users import create_user, signed_in_client
 from tests.notifications.conftest import overseerr_payload, post_overseerr_hook
 from tests.notifications.receivers import HttpReceiver, SmtpReceiver
 

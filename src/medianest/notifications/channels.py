@@ -269,7 +269,9 @@ async def send_to_channel(
 
 
 def record_outcome(channel: NotificationChannel, outcome: senders.SendOutcome) -> None:
-    channel.last_status = "ok" if outcome.ok else "failed"
+    # A push subscription the browser dropped is "gone": nothing is queued for it again.
+    gone = outcome.permanent and channel.kind == ChannelKind.WEBPUSH
+    channel.last_status = "ok" if outcome.ok else ("gone" if gone else "failed")
     channel.last_error = None if outcome.ok else outcome.reason[:500]
     channel.last_attempt_at = utcnow()
 

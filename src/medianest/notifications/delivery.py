@@ -33,6 +33,7 @@ from medianest.notifications.models import (
     NotificationChannel,
     NotificationDelivery,
 )
+from medianest.notifications.realtime import NEW_EVENT
 from medianest.notifications.schemas import NotificationOut
 
 log = get_logger(__name__)
@@ -128,7 +129,7 @@ async def _send(
         )
         await emit(
             str(notification.user_id),
-            "notification:new",
+            NEW_EVENT,
             {"notification": payload, "unread": unread},
         )
         return senders.SendOutcome(True)

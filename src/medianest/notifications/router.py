@@ -13,6 +13,7 @@ from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.notifications import channels, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys
 from medianest.notifications.models import NotificationChannel
+from medianest.notifications.realtime import announce_unread
 from medianest.notifications.schemas import (
     ChannelIn,
     ChannelOut,
@@ -64,7 +65,7 @@ async def mark_read(
     """Mark some (or all) of the caller's notifications read, on every device."""
     unread = await service.mark_read(session, user_id=user.id, ids=None if body.all else body.ids)
     await session.commit()  # committed before the other devices are told to re-count
-    await ctx.realtime.emit_to_user(user.id, "notification:read", {"unread": unread})
+    await announce_unread(ctx, user.id, unread)
     return envelope(UnreadOut(unread=unread))
 
 

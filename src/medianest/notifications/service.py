@@ -135,7 +135,7 @@ async def _channels_for(
     )
     rows = await session.scalars(select(NotificationChannel).where(owner))
     # Events are a short JSON list; filtering here keeps one query for both databases.
-    return [row for row in rows if event in (row.events or [])]
+    return [row for row in rows if event in (row.events or []) and row.last_status != "gone"]
 
 
 # --- the centre ----------------------------------------------------------------------

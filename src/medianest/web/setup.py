@@ -14,6 +14,7 @@ from medianest.admin import system_pages as admin_system_pages
 from medianest.auth import pages as auth_pages
 from medianest.dashboard import pages as dashboard_pages
 from medianest.media import pages as media_pages
+from medianest.notifications import pages as notification_pages
 from medianest.plex import pages as plex_pages
 from medianest.web.errors import render_page_error
 from medianest.web.templating import STATIC_DIR, remember_page_user
@@ -24,6 +25,7 @@ PAGE_MODULES = (
     auth_pages,
     dashboard_pages,
     media_pages,
+    notification_pages,
     plex_pages,
     youtube_pages,
     youtube_subscription_pages,

@@ -1,0 +1,73 @@
+"""Notifications in the browser: the page registers the root-scoped service worker, and a
+push message delivered to that worker (through Chromium's DevTools protocol, which hands
+it to the worker's `push` handler as a push service would) shows a system notification;
+the bell sits in the top bar."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
+from tests.support.servers import ServedApp
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_service_worker_installs_and_shows_a_pushed_notification(
+    new_context: Any, admin_account: AdminAccount, served: ServedApp, screenshots: Path
+) -> None:
+    context = new_context()
+    context.grant_permissions(["notifications"], origin=served.url)
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+
+    page.goto("/notifications")
+    expect(page.get_by_role("heading", name="Notifications", exact=True)).to_be_visible()
+    expect(page.locator("#bell")).to_be_visible()
+    script = page.evaluate(
+        "navigator.serviceWorker.ready.then(r => r.active && r.active.scriptURL)"
+    )
+    assert script == f"{served.url}/sw.js"
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == f"{served.url}/"
+
+    deadline = time.monotonic() + 10
+    while not any(r.get("scopeURL") == scope for r in registrations):
+        assert time.monotonic() < deadline, registrations
+        page.wait_for_timeout(100)
+    registration_id = next(r for r in registrations if r["scopeURL"] == scope)["registrationId"]
+    message = {
+        "title": "“Sintel” is now available in Plex",
+        "body": "Your request for “Sintel” is now available in Plex.",
+        "url": "/notifications",
+        "tag": "e2e-push",
+    }
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": served.url, "registrationId": registration_id, "data": json.dumps(message)},
+    )
+
+    shown: list[list[str]] = []
+    deadline = time.monotonic() + 10
+    while not shown:
+        assert time.monotonic() < deadline, "no notification was shown"
+        shown = page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.getNotifications())"
+            ".then(ns => ns.map(n => [n.title, n.body, n.tag]))"
+        )
+        page.wait_for_timeout(100)
+    assert shown == [[message["title"], message["body"], "e2e-push"]]
+    shoot(page, screenshots, "notifications-page")
