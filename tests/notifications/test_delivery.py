@@ -125,14 +125,13 @@ async def test_a_channel_that_is_down_is_retried_and_gets_the_message_once_when_
 
 
 async def test_a_channel_that_never_comes_back_ends_failed_with_its_reason(
-    app_factory: Callable[[Settings], Any],
-    settings: Settings,
-    alice: User,
-    webhook: HttpReceiver,
+    app_factory: Callable[[Settings], Any], settings: Settings, webhook: HttpReceiver
 ) -> None:
+    # The only instance running (no `app` fixture), so its limit is the one that counts.
     app: MediaNestApp = await app_factory(
         settings.model_copy(update={"notification_max_attempts": 2})
     )
+    alice = await create_user(app, "alice")
     async with await signed_in_client(app, alice) as client:
         await add_channel(client, f"json://127.0.0.1:{webhook.port}/a", ["download.failed"])
     webhook.answer = 500
