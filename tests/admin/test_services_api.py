@@ -67,6 +67,7 @@ async def test_an_unconfigured_service_is_listed_as_such(admin_client):
         "url": None,
         "enabled": False,
         "apiKeySet": False,
+        "passwordSet": False,
         "config": {},
         "updatedAt": None,
         "updatedBy": None,
@@ -112,10 +113,12 @@ async def test_a_change_takes_effect_without_a_restart(app, admin_client, overse
         "/api/admin/services/overseerr",
         json={"url": overseerr.url, "apiKey": "sim-overseerr-api-key-0001", "enabled": True},
     )
+    # Saving checked the new configuration at once: one status request already.
+    assert overseerr.request_count("/api/v1/status") == 1
     client = await integrations.overseerr()
     assert client is not None
     assert (await client.status()).version
-    assert overseerr.request_count("/api/v1/status") == 1
+    assert overseerr.request_count("/api/v1/status") == 2
 
     await admin_client.put(
         "/api/admin/services/overseerr", json={"url": overseerr.url, "enabled": False}

@@ -18,6 +18,8 @@ class ServiceConfig(Base):
     service_name: Mapped[str] = mapped_column(String(50), primary_key=True)
     service_url: Mapped[str | None] = mapped_column(String(2048))
     api_key: Mapped[str | None] = mapped_column(Text)  # AES-256-GCM, see core.crypto
+    # Uptime Kuma's socket sign-in (encrypted like the key; never read back out).
+    password: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     config_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,6 +1,7 @@
 """Request and response bodies of the admin service-configuration and system-config API.
 
-Output schemas never carry an API key: only whether one is set (`apiKeySet`).
+Output schemas never carry an API key or password: only whether one is set
+(`apiKeySet`, `passwordSet`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ServiceOut(ApiModel):
     url: str | None
     enabled: bool
     api_key_set: bool
+    password_set: bool = False
     config: dict[str, Any]
     updated_at: datetime | None
     updated_by: uuid.UUID | None
@@ -33,6 +35,8 @@ class ServiceUpdate(ApiInput):
     url: str = Field(min_length=1, max_length=2048)
     # Omitted or null keeps the stored key; an empty string removes it.
     api_key: str | None = Field(default=None, max_length=1024)
+    # Write-only, like the key: Uptime Kuma's socket sign-in (omitted keeps, "" removes).
+    password: str | None = Field(default=None, max_length=1024)
     enabled: bool
     config: dict[str, Any] | None = None
 
@@ -43,6 +47,7 @@ class ServiceTest(ApiInput):
     name: str = Field(min_length=1, max_length=50)
     url: str | None = Field(default=None, min_length=1, max_length=2048)
     api_key: str | None = Field(default=None, max_length=1024)
+    password: str | None = Field(default=None, max_length=1024)
     config: dict[str, Any] | None = None
 
 
@@ -53,6 +58,7 @@ class ServiceTestOut(ApiModel):
     version: str | None
     latency_ms: float | None
     error: str | None
+    monitor_count: int | None = None
 
 
 class RuntimeConfigOut(ApiModel):

@@ -31,6 +31,11 @@ def key_context(name: str) -> str:
     return f"service:{name}"
 
 
+def password_context(name: str) -> str:
+    # Its own associated data: a key ciphertext copied into the password column fails.
+    return f"service:{name}:password"
+
+
 def decrypt_key(box: SecretBox, row: ServiceConfig) -> str | None:
     if not row.api_key:
         return None
@@ -42,11 +47,22 @@ def decrypt_key(box: SecretBox, row: ServiceConfig) -> str | None:
         return None
 
 
+def decrypt_password(box: SecretBox, row: ServiceConfig) -> str | None:
+    if not row.password:
+        return None
+    try:
+        return box.decrypt(row.password, context=password_context(row.service_name))
+    except DecryptionError:
+        log.warning("service_password_undecryptable", service=row.service_name)
+        return None
+
+
 def to_settings(box: SecretBox, row: ServiceConfig) -> ServiceSettings:
     return ServiceSettings(
         name=row.service_name,
         url=row.service_url,
         api_key=decrypt_key(box, row),
+        password=decrypt_password(box, row),
         enabled=row.enabled,
         config=dict(row.config_data or {}),
     )

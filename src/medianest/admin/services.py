@@ -1,7 +1,7 @@
 """Service configuration for admins: list, change (audited, keys encrypted) and test.
 
-Keys are written encrypted and never read back out of this module except into a
-client; what callers get is `ServiceOut` with `apiKeySet`.
+Keys and passwords are written encrypted and never read back out of this module except
+into a client; what callers get is `ServiceOut` with `apiKeySet` and `passwordSet`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.admin import audit
 from medianest.admin.models import ServiceConfig
 from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceTestOut, ServiceUpdate
-from medianest.admin.service_store import decrypt_key, key_context
+from medianest.admin.service_store import (
+    decrypt_key,
+    decrypt_password,
+    key_context,
+    password_context,
+)
+from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.errors import NotFound, ValidationFailed
-from medianest.integrations.registry import SERVICE_NAMES, Integrations, ServiceSettings
+from medianest.dashboard import monitor as status_monitor
+from medianest.integrations.registry import (
+    SERVICE_NAMES,
+    Integrations,
+    ServiceSettings,
+    get_integrations,
+)
 
 _SLUG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -34,7 +46,9 @@ class _UptimeKumaOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status_page: str | None = Field(default=None, alias="statusPage", pattern=_SLUG.pattern)
-    source: Literal["metrics", "status_page"] | None = None
+    # "socket": the live connection (username + password), polling the others as fallback.
+    source: Literal["metrics", "status_page", "socket"] | None = None
+    username: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 _OPTIONS: dict[str, type[BaseModel]] = {
@@ -94,6 +108,7 @@ def to_out(name: str, row: ServiceConfig | None) -> ServiceOut:
             url=None,
             enabled=False,
             api_key_set=False,
+            password_set=False,
             config={},
             updated_at=None,
             updated_by=None,
@@ -104,6 +119,7 @@ def to_out(name: str, row: ServiceConfig | None) -> ServiceOut:
         url=row.service_url,
         enabled=row.enabled,
         api_key_set=bool(row.api_key),
+        password_set=bool(row.password),
         config=dict(row.config_data or {}),
         updated_at=row.updated_at,
         updated_by=row.updated_by,
@@ -124,7 +140,7 @@ async def update_service(
     actor_id: uuid.UUID,
     ip: str | None,
 ) -> ServiceOut:
-    """Create or change a service's configuration; the key stays unless one is given."""
+    """Create or change a service's configuration; the key and password stay unless given."""
     require_service_name(name)
     url = validate_url(change.url)
     row = await session.get(ServiceConfig, name)
@@ -140,6 +156,8 @@ async def update_service(
     elif change.api_key is not None:
         row.api_key = box.encrypt(change.api_key, context=key_context(name))
         key_action = "changed"
+    password_action = _store_password(box, row, name=name, password=change.password)
+    _require_socket_sign_in(config, password_set=bool(row.password))
     row.service_url, row.enabled, row.config_data, row.updated_by = (
         url,
         change.enabled,
@@ -153,10 +171,53 @@ async def update_service(
         actor_id=actor_id,
         target=f"service:{name}",
         # Never the key itself: only what happened to it.
-        details={"url": url, "enabled": change.enabled, "keyChange": key_action, "config": config},
+        details={
+            "url": url,
+            "enabled": change.enabled,
+            "keyChange": key_action,
+            "signInChange": password_action,  # a "password" key would be redacted
+            "config": config,
+        },
         ip=ip,
     )
     return to_out(name, row)
+
+
+async def apply_saved(ctx: AppContext, *, name: str) -> None:
+    """After a committed change: rebuild the clients, then check the service at once and
+    push the result (the dashboard stops saying "Not configured" now, not a round later)."""
+    await get_integrations(ctx).reload()
+    await status_monitor.check_now(ctx, [name])
+
+
+def _store_password(box: SecretBox, row: ServiceConfig, *, name: str, password: str | None) -> str:
+    """Write-only: encrypted when given, removed on "", kept when omitted."""
+    if password is None:
+        return "kept"
+    if name != "uptime_kuma" and password:
+        raise ValidationFailed(
+            f"{name} takes no password.", details={"field": "password", "service": name}
+        )
+    if password == "":
+        row.password = None
+        return "removed"
+    row.password = box.encrypt(password, context=password_context(name))
+    return "changed"
+
+
+def _require_socket_sign_in(config: dict[str, Any], *, password_set: bool) -> None:
+    """The live source signs in to Kuma: it needs the account's username and password."""
+    if config.get("source") != "socket":
+        return
+    if not config.get("username"):
+        raise ValidationFailed(
+            "The live connection needs the Uptime Kuma username.",
+            details={"field": "config", "options": ["username"]},
+        )
+    if not password_set:
+        raise ValidationFailed(
+            "The live connection needs the Uptime Kuma password.", details={"field": "password"}
+        )
 
 
 async def test_service(
@@ -171,6 +232,13 @@ async def test_service(
             f"{name} is not configured; give a URL to test.", details={"field": "url"}
         )
     api_key = draft.api_key if draft.api_key is not None else decrypt_key(box, row) if row else None
+    password = (
+        draft.password
+        if draft.password
+        else decrypt_password(box, row)
+        if row is not None
+        else None
+    )
     config = (
         validate_options(name, draft.config)
         if draft.config is not None
@@ -179,7 +247,14 @@ async def test_service(
         else {}
     )
     health = await integrations.probe(
-        ServiceSettings(name=name, url=url, api_key=api_key or None, enabled=True, config=config)
+        ServiceSettings(
+            name=name,
+            url=url,
+            api_key=api_key or None,
+            password=password or None,
+            enabled=True,
+            config=config,
+        )
     )
     return ServiceTestOut(
         name=name,
@@ -188,4 +263,5 @@ async def test_service(
         version=health.version,
         latency_ms=round(health.response_time_ms, 1) if health.response_time_ms else None,
         error=health.error,
+        monitor_count=health.monitor_count,
     )

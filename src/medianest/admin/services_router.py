@@ -53,7 +53,7 @@ async def update_service(
     )
     # The clients are rebuilt from the database, so the change must be there first.
     await session.commit()
-    await get_integrations(ctx).reload()
+    await services_service.apply_saved(ctx, name=name)
     return envelope(out)
 
 

@@ -28,13 +28,20 @@ QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio"
 
 UrlField = Annotated[str, Form(max_length=2048)]
 KeyField = Annotated[str, Form(alias="apiKey", max_length=1024)]
+PasswordField = Annotated[str, Form(max_length=1024)]
+SourceField = Annotated[str, Form(max_length=20)]
+UsernameField = Annotated[str, Form(max_length=100)]
 
 
-def _options(name: str, status_page: str) -> dict[str, Any] | None:
-    """Only Uptime Kuma has options (its status page slug); blank means "metrics"."""
+def _options(
+    name: str, status_page: str, source: str = "", username: str = ""
+) -> dict[str, Any] | None:
+    """Only Uptime Kuma has options: its source (blank: metrics with a key, else the
+    status page), the status page slug and the live connection's username."""
     if name != "uptime_kuma":
         return None
-    return {"statusPage": status_page.strip()} if status_page.strip() else {}
+    given = {"statusPage": status_page.strip(), "source": source, "username": username.strip()}
+    return {key: value for key, value in given.items() if value}
 
 
 def _field_of(error: MediaNestError) -> str:
@@ -54,6 +61,10 @@ async def save_service(
     remove_key: Annotated[str | None, Form(alias="removeKey")] = None,
     enabled: Annotated[str | None, Form()] = None,
     status_page: Annotated[str, Form(alias="statusPage", max_length=100)] = "",
+    source: SourceField = "",
+    username: UsernameField = "",
+    password: PasswordField = "",
+    remove_password: Annotated[str | None, Form(alias="removePassword")] = None,
 ) -> Response:
     services_service.require_service_name(name)
     try:
@@ -62,8 +73,9 @@ async def save_service(
                 url=url,
                 # An empty key box keeps the saved key; the checkbox removes it.
                 api_key="" if remove_key else (api_key or None),
+                password="" if remove_password else (password or None),
                 enabled=bool(enabled),
-                config=_options(name, status_page),
+                config=_options(name, status_page, source, username),
             )
         except ValidationError:
             raise ValidationFailed("Give the service's URL.", details={"field": "url"}) from None
@@ -82,7 +94,7 @@ async def save_service(
         return _service_form(request, draft, error=error, status_code=error.status_code)
     # Same order as the API: the clients are rebuilt from what is committed.
     await session.commit()
-    await get_integrations(ctx).reload()
+    await services_service.apply_saved(ctx, name=name)
     return _service_form(
         request, out, headers=trigger(f"Saved {SERVICE_LABELS.get(name, name)}.", "success")
     )
@@ -98,13 +110,17 @@ async def test_service(
     url: UrlField = "",
     api_key: KeyField = "",
     status_page: Annotated[str, Form(alias="statusPage", max_length=100)] = "",
+    source: SourceField = "",
+    username: UsernameField = "",
+    password: PasswordField = "",
 ) -> Response:
     try:
         draft = ServiceTest(
             name=name,
             url=url.strip() or None,
             api_key=api_key or None,
-            config=_options(name, status_page),
+            password=password or None,
+            config=_options(name, status_page, source, username),
         )
         result = await services_service.test_service(
             session, box=ctx.secret_box, integrations=get_integrations(ctx), draft=draft

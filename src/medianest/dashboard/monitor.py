@@ -1,17 +1,21 @@
 """The status monitor: checks every service in parallel on an interval and pushes changes.
 
 Only the instance holding the `dashboard-status-monitor` lease checks, so several app
-instances still make one round per interval. Each round stores the results
-(`service_status`), caches the aggregate for 60 s and emits `service:status` for every
-service whose state changed. New sockets get the current state from a connect hook.
+instances still make one round per interval; the same instance holds Uptime Kuma's live
+connection (kuma_live.py), whose pushes go through `record()` like a round's results.
+`record()` stores results (`service_status`), caches the aggregate for 60 s and emits
+`service:status` for every service whose state changed. `check()` of some services runs
+on any instance (after a save, on Refresh). New sockets get the state from a connect hook.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -21,17 +25,25 @@ from medianest.core.errors import MediaNestError
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.dashboard import service as status_service
+from medianest.dashboard.kuma_live import (
+    KumaLiveRunner,
+    kuma_live_elsewhere,
+    live_monitor_statuses,
+)
 from medianest.dashboard.schemas import MonitorStatus, ServiceStatusOut
 from medianest.dashboard.service import CheckOutcome
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.http import ServiceHealth
-from medianest.integrations.registry import get_integrations
+from medianest.integrations.registry import Integrations, get_integrations
 from medianest.integrations.uptime_kuma import UptimeKumaClient
+from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
 
 log = get_logger(__name__)
 
 LEASE_NAME = "dashboard-status-monitor"
+REFRESH_KEY = "dashboard-refresh"
+REFRESH_WINDOW_SECONDS = 10
 STOP_TIMEOUT_SECONDS = 5.0
 
 
@@ -53,6 +65,10 @@ class StatusMonitor:
         self.lease = LeaderLease(ctx, LEASE_NAME, ttl_seconds=2 * self.interval + self.timeout)
         self.rounds = 0
         self.stopping = asyncio.Event()
+        # One writer at a time: a round and a live push must not interleave their reads
+        # of the previous aggregate and their writes of the new one.
+        self._record_lock = asyncio.Lock()
+        self.kuma_live: KumaLiveRunner | None = None
 
     async def run(self) -> None:
         while not self.stopping.is_set():
@@ -72,8 +88,13 @@ class StatusMonitor:
                 await asyncio.wait_for(self.stopping.wait(), delay)
 
     async def check_all(self) -> list[ServiceStatusOut]:
-        """One round: check in parallel, record, cache, push what changed."""
-        previous = {e.service: e for e in await status_service.current_status(self.ctx)}
+        """One round: check every service in parallel, record, cache, push what changed."""
+        entries = await self.check(status_service.SERVICES)
+        self.rounds += 1
+        return entries
+
+    async def check(self, names: Sequence[str]) -> list[ServiceStatusOut]:
+        """Check these services now and record them; returns the whole new aggregate."""
         integrations = get_integrations(self.ctx)
         getters: dict[str, ClientGetter] = {
             "plex": integrations.plex,
@@ -81,22 +102,71 @@ class StatusMonitor:
             "uptime_kuma": integrations.uptime_kuma,
         }
         outcomes = await asyncio.gather(
-            *(self._check(name, getters[name]) for name in status_service.SERVICES)
-        )
-        async with session_scope(self.ctx.session_factory) as session:
-            entries = await status_service.record_checks(
-                session, list(outcomes), checked_at=utcnow()
+            *(
+                self._check_kuma(integrations)
+                if name == "uptime_kuma"
+                else self._check(name, getters[name])
+                for name in names
             )
-            # Cache before the rows commit: a reader between the two would otherwise fall
-            # back to the table, which has no Uptime Kuma monitor detail.
-            await status_service.cache_status(self.ctx, entries)
-        self.rounds += 1
-        for entry in entries:
-            before = previous.get(entry.service)
-            if before is None or before.change_key() != entry.change_key():
-                log.info("service_status_changed", service=entry.service, status=entry.status)
-                await self.ctx.realtime.emit_status(entry.push_payload())
+        )
+        return await self.record([o for o in outcomes if o is not None])
+
+    async def record(
+        self, outcomes: list[CheckOutcome], *, count: bool = True
+    ) -> list[ServiceStatusOut]:
+        """Store outcomes into the aggregate, cache it, push the entries that changed."""
+        async with self._record_lock:
+            previous = {e.service: e for e in await status_service.current_status(self.ctx)}
+            async with session_scope(self.ctx.session_factory) as session:
+                fresh = await status_service.record_checks(
+                    session, outcomes, checked_at=utcnow(), count=count
+                )
+                merged = previous | {e.service: e for e in fresh}
+                entries = [merged[n] for n in status_service.SERVICES if n in merged]
+                # Cache before the rows commit: a reader between the two would otherwise
+                # fall back to the table, which has no Uptime Kuma monitor detail.
+                await status_service.cache_status(self.ctx, entries)
+            for entry in fresh:
+                before = previous.get(entry.service)
+                if before is None or before.change_key() != entry.change_key():
+                    log.info("service_status_changed", service=entry.service, status=entry.status)
+                    await self.ctx.realtime.emit_status(entry.push_payload())
         return entries
+
+    async def _check_kuma(self, integrations: Integrations) -> CheckOutcome | None:
+        """Uptime Kuma: the live link's state while it is up (here, or None when another
+        instance holds it); else a poll, labelled with why the live source is not used."""
+        live = self.kuma_live
+        if live is not None and live.is_live():
+            return live.outcome()
+        if (live is None or not live.holds_link()) and await kuma_live_elsewhere(self.ctx):
+            return None  # the holder pushes; a poll here would overwrite live data
+        sign_in = await integrations.kuma_sign_in()
+        if sign_in is not None and live is not None and live.coming_up():
+            return None
+        note = live.note() if live is not None else None
+        if sign_in is not None and await integrations.uptime_kuma() is None:
+            return await self._check_kuma_by_sign_in(sign_in, note)
+        outcome = await self._check("uptime_kuma", integrations.uptime_kuma)
+        if outcome.status == "unconfigured":
+            return outcome
+        return dataclasses.replace(outcome, source="polling", source_note=note)
+
+    async def _check_kuma_by_sign_in(self, sign_in: KumaSignIn, note: str | None) -> CheckOutcome:
+        """No polling path is configured: one sign-in, its first lists, and out."""
+        health, link = await socket_health(sign_in, wait_seconds=self.timeout)
+        monitors = live_monitor_statuses(link) if link is not None else None
+        return CheckOutcome(
+            service="uptime_kuma",
+            status=health.status,
+            response_time_ms=health.response_time_ms,
+            error=health.error,
+            url=sign_in.url,
+            monitors=monitors,
+            source="polling",
+            data_at=utcnow() if link is not None else None,
+            source_note=note,
+        )
 
     async def _check(self, name: str, get_client: ClientGetter) -> CheckOutcome:
         started = time.perf_counter()
@@ -108,9 +178,11 @@ class StatusMonitor:
                     return CheckOutcome(service=name, status="unconfigured")
                 health = await client.health_check()
                 monitors = None
+                data_at = None
                 if isinstance(client, UptimeKumaClient) and health.status != "offline":
                     # After the health check's fresh scrape, so this reuses its answer.
-                    monitors = await _kuma_monitors(client)
+                    monitors, age = await _kuma_monitors(client)
+                    data_at = utcnow() - timedelta(seconds=age or 0.0)
         except TimeoutError:
             return CheckOutcome(
                 service=name,
@@ -135,10 +207,11 @@ class StatusMonitor:
             error=health.error,
             url=_base_url(client),
             monitors=monitors,
+            data_at=data_at,
         )
 
 
-async def _kuma_monitors(client: UptimeKumaClient) -> list[MonitorStatus]:
+async def _kuma_monitors(client: UptimeKumaClient) -> tuple[list[MonitorStatus], float | None]:
     found = await client.monitors()
     return [
         MonitorStatus(
@@ -150,13 +223,31 @@ async def _kuma_monitors(client: UptimeKumaClient) -> list[MonitorStatus]:
             else None,
         )
         for m in found.monitors
-    ]
+    ], found.age_seconds
 
 
 def _base_url(client: Any) -> str | None:
     # Every client keeps its ResilientClient as `.http`; the URL is only used for a link.
     base = getattr(getattr(client, "http", None), "base_url", None)
     return base if isinstance(base, str) else None
+
+
+async def check_now(ctx: AppContext, names: Sequence[str]) -> list[ServiceStatusOut]:
+    """Check these services now on this instance (any instance) and push what changed."""
+    monitor = ctx.services.get("status_monitor")
+    if not isinstance(monitor, StatusMonitor):
+        return await status_service.current_status(ctx)  # no monitor runs (a bare app)
+    return await monitor.check(names)
+
+
+async def refresh(ctx: AppContext) -> list[ServiceStatusOut]:
+    """The dashboard's Refresh: check every service now. Once per window for everyone:
+    the services are shared, and a Refresh held down must not hammer them."""
+    allowed = await ctx.rate_limiter.hit(
+        REFRESH_KEY, limit=1, window_seconds=REFRESH_WINDOW_SECONDS
+    )
+    allowed.raise_if_exceeded("The services were checked moments ago; try again shortly.")
+    return await check_now(ctx, status_service.SERVICES)
 
 
 async def send_current_status(ctx: AppContext, sid: str) -> None:
@@ -175,8 +266,13 @@ async def start_status_monitor(ctx: AppContext) -> Callable[[], Awaitable[None]]
 
     ctx.realtime.on_connect_hooks.append(on_connect)
     task = asyncio.create_task(monitor.run(), name="status-monitor")
+    kuma_live = monitor.kuma_live = KumaLiveRunner(ctx, monitor)
+    kuma_task = asyncio.create_task(kuma_live.run(), name="uptime-kuma-live-runner")
 
     async def stop() -> None:
+        await kuma_live.stop()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(kuma_task, STOP_TIMEOUT_SECONDS)
         monitor.stopping.set()
         # Let a round in flight finish: cancelled mid-write, its SQLite transaction kept
         # the write lock until collected, and releasing the lease below then waited out

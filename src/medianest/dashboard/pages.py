@@ -8,8 +8,10 @@ from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import NotFound
+from medianest.core.errors import NotFound, RateLimitExceeded
+from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service
+from medianest.web.fragments import trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas as quota_service
 
@@ -39,6 +41,22 @@ async def dashboard_page(
 @router.get("/dashboard/cards")
 async def service_cards(request: Request, user: CurrentUser, ctx: ContextDep) -> Response:
     entries = await status_service.current_status(ctx)
+    return render(request, "dashboard/_cards.html", {"entries": entries, "labels": SERVICE_LABELS})
+
+
+@router.post("/dashboard/refresh")
+async def refresh_cards(request: Request, user: CurrentUser, ctx: ContextDep) -> Response:
+    """The Refresh button: check now (rate-limited), then the cards as they are."""
+    try:
+        entries = await status_monitor.refresh(ctx)
+    except RateLimitExceeded as limited:
+        entries = await status_service.current_status(ctx)
+        return render(
+            request,
+            "dashboard/_cards.html",
+            {"entries": entries, "labels": SERVICE_LABELS},
+            headers=trigger(limited.message, "info"),
+        )
     return render(request, "dashboard/_cards.html", {"entries": entries, "labels": SERVICE_LABELS})
 
 

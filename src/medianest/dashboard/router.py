@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service
 from medianest.dashboard.schemas import ServiceStatusOut
 
@@ -17,3 +18,10 @@ router = APIRouter(prefix="/api/dashboard", tags=["dashboard"], responses=ERROR_
 async def get_status(ctx: ContextDep, _user: CurrentUser) -> Envelope[list[ServiceStatusOut]]:
     """Every service's last known status; never waits on a service (the monitor checks)."""
     return envelope(await status_service.current_status(ctx))
+
+
+@router.post("/refresh", response_model=Envelope[list[ServiceStatusOut]])
+async def refresh_status(ctx: ContextDep, _user: CurrentUser) -> Envelope[list[ServiceStatusOut]]:
+    """Check every service now and answer the new status (changes are pushed too);
+    once per 10 s across all users, else 429."""
+    return envelope(await status_monitor.refresh(ctx))

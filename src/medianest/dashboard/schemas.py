@@ -9,6 +9,8 @@ from medianest.core.envelope import ApiModel
 
 ServiceState = Literal["online", "offline", "degraded", "unconfigured"]
 MonitorState = Literal["up", "down", "pending", "maintenance"]
+# Uptime Kuma's data: pushed by the live connection, or polled (metrics, status page).
+DataSource = Literal["live", "polling"]
 
 
 class MonitorStatus(ApiModel):
@@ -31,6 +33,11 @@ class ServiceStatusOut(ApiModel):
     error: str | None = None
     url: str | None = None
     monitors: list[MonitorStatus] | None = None
+    source: DataSource | None = None
+    # When the shown data was current upstream (a heartbeat's time, or a poll's answer).
+    data_at: datetime | None = None
+    # Why the live source is not in use (a refused sign-in, a lost connection).
+    source_note: str | None = None
 
     def push_payload(self) -> dict[str, Any]:
         """The `service:status` event: the spec's {service, status, responseTime?, error?}
@@ -43,4 +50,4 @@ class ServiceStatusOut(ApiModel):
     def change_key(self) -> tuple[Any, ...]:
         """What counts as a change worth pushing (response times vary on every check)."""
         monitors = tuple((m.name, m.status) for m in self.monitors or ())
-        return (self.status, self.error, monitors)
+        return (self.status, self.error, monitors, self.source, self.source_note)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.admin.models import ServiceConfig
 from medianest.core.context import AppContext
 from medianest.dashboard.models import ServiceStatus
-from medianest.dashboard.schemas import MonitorStatus, ServiceState, ServiceStatusOut
+from medianest.dashboard.schemas import DataSource, MonitorStatus, ServiceState, ServiceStatusOut
 from medianest.db.engine import session_scope
 
 SERVICES = ("plex", "overseerr", "uptime_kuma")
@@ -68,6 +68,9 @@ class CheckOutcome:
     error: str | None = None
     url: str | None = None
     monitors: list[MonitorStatus] | None = None
+    source: DataSource | None = None
+    data_at: datetime | None = None
+    source_note: str | None = None
 
 
 def link_out(url: str | None) -> str | None:
@@ -84,9 +87,14 @@ def link_out(url: str | None) -> str | None:
 
 
 async def record_checks(
-    session: AsyncSession, outcomes: list[CheckOutcome], *, checked_at: datetime
+    session: AsyncSession,
+    outcomes: list[CheckOutcome],
+    *,
+    checked_at: datetime,
+    count: bool = True,
 ) -> list[ServiceStatusOut]:
-    """Store one round of checks, counting uptime, and return the new aggregate."""
+    """Store checks and return their entries; `count` them toward uptime (a round does,
+    a live push between rounds does not)."""
     entries: list[ServiceStatusOut] = []
     for outcome in outcomes:
         row = await session.get(ServiceStatus, outcome.service)
@@ -97,7 +105,7 @@ async def record_checks(
         row.response_time_ms = outcome.response_time_ms
         row.last_check_at = checked_at
         row.error = outcome.error
-        if outcome.status != "unconfigured":
+        if outcome.status != "unconfigured" and (count or not row.checks_total):
             row.checks_total = (row.checks_total or 0) + 1
             row.checks_up = (row.checks_up or 0) + (1 if outcome.status in UP_STATES else 0)
             row.uptime_percentage = round(100.0 * row.checks_up / row.checks_total, 2)
@@ -113,6 +121,9 @@ async def record_checks(
                 error=outcome.error,
                 url=link_out(outcome.url),
                 monitors=outcome.monitors,
+                source=outcome.source,
+                data_at=outcome.data_at,
+                source_note=outcome.source_note,
             )
         )
     return entries

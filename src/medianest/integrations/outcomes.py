@@ -40,6 +40,7 @@ class ServiceHealth:
     response_time_ms: float | None = None
     version: str | None = None
     error: str | None = None
+    monitor_count: int | None = None  # Uptime Kuma: the monitors the sign-in can see
 
 
 class RetryableFailure(Exception):

@@ -33,6 +33,7 @@ from medianest.integrations.uptime_kuma import (
     basic_auth_headers,
     choose_source,
 )
+from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
 from medianest.settings import Settings
 
 log = get_logger(__name__)
@@ -55,6 +56,7 @@ class ServiceSettings:
     name: str
     url: str | None
     api_key: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
     enabled: bool = True
     config: Mapping[str, Any] = field(default_factory=dict)
 
@@ -107,6 +109,12 @@ class Integrations:
     async def uptime_kuma(self) -> UptimeKumaClient | None:
         client = await self._client("uptime_kuma")
         return client if isinstance(client, UptimeKumaClient) else None
+
+    async def kuma_sign_in(self) -> KumaSignIn | None:
+        """Uptime Kuma's live-connection sign-in, when its source is "socket"."""
+        await self._refresh_if_changed()
+        config = self._configs.get("uptime_kuma")
+        return kuma_sign_in_of(config) if config is not None else None
 
     def plextv(self) -> PlexTvClient:
         return self._plextv
@@ -208,7 +216,18 @@ class Integrations:
         return None
 
     async def probe(self, config: ServiceSettings) -> ServiceHealth:
-        """Health of a configuration with a throwaway client (for the admin's test button)."""
+        """Health of a configuration with a throwaway client (for the admin's test button);
+        Uptime Kuma's live source signs in once, as the live connection will."""
+        sign_in = kuma_sign_in_of(config)
+        if sign_in is not None:
+            health, _ = await socket_health(
+                sign_in, wait_seconds=self.settings.health_check_timeout_seconds
+            )
+            return health
+        if config.name == "uptime_kuma" and config.config.get("source") == "socket":
+            return ServiceHealth(
+                status="offline", error="The live connection needs a username and password."
+            )
         client = self.build(config, throwaway=True)
         if client is None:
             return ServiceHealth(status="offline", error="The configuration is incomplete.")
@@ -275,6 +294,16 @@ class Integrations:
         task = asyncio.get_running_loop().create_task(close_later())
         self._retiring[task] = clients
         task.add_done_callback(lambda done: self._retiring.pop(done, None))
+
+
+def kuma_sign_in_of(config: ServiceSettings) -> KumaSignIn | None:
+    """The sign-in of an Uptime Kuma configuration whose source is "socket" (else None)."""
+    if config.name != "uptime_kuma" or not config.usable or config.url is None:
+        return None
+    username = config.config.get("username")
+    if config.config.get("source") != "socket" or not username or not config.password:
+        return None
+    return KumaSignIn(url=config.url, username=str(username), password=config.password)
 
 
 def get_integrations(ctx: AppContext) -> Integrations:

@@ -4,7 +4,8 @@ Two read paths (contracts/uptime-kuma.md). The default is the Prometheus
 `/metrics` endpoint when an API key is configured (HTTP Basic, the key as the
 password), otherwise the public status page named by `config_data["statusPage"]`.
 `config_data["source"]` ("metrics" | "status_page") overrides the choice, e.g.
-metrics on an instance with authentication disabled. Kuma rate-limits /metrics
+metrics on an instance with authentication disabled; "socket" prefers the live
+connection (uptime_kuma_live.py) and polls the path chosen as above while it is down. Kuma rate-limits /metrics
 to about 60 requests a minute, so answers younger than 25 s are reused.
 """
 
@@ -92,6 +93,8 @@ def basic_auth_headers(api_key: str) -> dict[str, str]:
 def choose_source(*, api_key_set: bool, config: dict[str, Any]) -> KumaSource | None:
     """Metrics with a key, else the status page when a slug is configured; None = unusable."""
     explicit = config.get("source")
+    if explicit == "socket":  # the live source: poll the same way as without a choice
+        explicit = None
     slug = config.get("statusPage")
     if explicit == "metrics" or (explicit is None and api_key_set):
         return "metrics"

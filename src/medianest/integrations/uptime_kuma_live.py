@@ -15,7 +15,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +23,7 @@ import socketio
 import socketio.exceptions
 
 from medianest.core.logging import get_logger
+from medianest.integrations.outcomes import ServiceHealth
 from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
 
 log = get_logger(__name__)
@@ -368,3 +369,40 @@ async def sign_in_once(
         with contextlib.suppress(Exception):
             await task
     return link
+
+
+@dataclass(frozen=True)
+class KumaSignIn:
+    """Where and as whom the live connection signs in (never log the password)."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+
+
+async def socket_health(
+    sign_in: KumaSignIn, *, wait_seconds: float = CONNECT_TIMEOUT_SECONDS
+) -> tuple[ServiceHealth, KumaLiveLink | None]:
+    """One sign-in as a check: online with Kuma's version and monitor count and the link
+    holding the first lists, degraded when Kuma refused, offline when unreachable."""
+    started = time.monotonic()
+    try:
+        link = await sign_in_once(
+            sign_in.url,
+            username=sign_in.username,
+            password=sign_in.password,
+            wait_seconds=wait_seconds,
+        )
+    except KumaSignInRefused as exc:
+        elapsed = round((time.monotonic() - started) * 1000, 1)
+        return ServiceHealth(status="degraded", response_time_ms=elapsed, error=exc.message), None
+    except (socketio.exceptions.SocketIOError, TimeoutError, OSError) as exc:
+        return ServiceHealth(status="offline", error=_connection_error(exc)), None
+    elapsed = round((time.monotonic() - started) * 1000, 1)
+    health = ServiceHealth(
+        status="online",
+        response_time_ms=elapsed,
+        version=link.version,
+        monitor_count=sum(1 for m in link.monitors.values() if m.active),
+    )
+    return health, link

@@ -414,6 +414,39 @@
   // ------------------------------------------------------------ live data
   var STATUS_WORDS = { online: 'Online', offline: 'Offline', degraded: 'Degraded', unconfigured: 'Not configured' };
 
+  // Uptime Kuma: which source the data came from (live or polling) and how old it is.
+  function renderSource(card, data) {
+    var line = $('[data-field="source"]', card);
+    if (!line) return;
+    line.hidden = !data.source;
+    line.setAttribute('data-source', data.source || '');
+    var label = $('[data-field="source-label"]', line);
+    if (label) label.textContent = data.source === 'live' ? 'Live' : 'Polling';
+    var age = $('[data-field="data-age"]', line);
+    if (age) {
+      age.setAttribute('datetime', data.dataAt || '');
+      age.textContent = data.dataAt ? relativeTime(data.dataAt) : 'never';
+    }
+    var note = $('[data-field="source-note"]', line);
+    if (note) note.textContent = data.sourceNote ? ' · ' + data.sourceNote : '';
+  }
+
+  function renderMonitors(card, monitors) {
+    var list = $('[data-field="monitors"]', card);
+    if (!list) return;
+    list.hidden = !(monitors && monitors.length);
+    list.textContent = '';
+    (monitors || []).forEach(function (m) {
+      var item = document.createElement('li');
+      var badge = document.createElement('span');
+      badge.className = 'badge ' + (m.status === 'up' ? 'badge-ok' : m.status === 'down' ? 'badge-bad' : 'badge-warn');
+      badge.textContent = m.status;
+      item.appendChild(badge);
+      item.appendChild(document.createTextNode(' ' + m.name));
+      list.appendChild(item);
+    });
+  }
+
   function onServiceStatus(data) {
     var card = $('[data-service="' + (data.service || '') + '"]');
     if (!card) return;
@@ -435,6 +468,8 @@
     }
     var err = $('[data-field="error"]', card);
     if (err) { err.textContent = data.error || ''; err.hidden = !data.error; }
+    renderSource(card, data);
+    renderMonitors(card, data.monitors);
     if (before && before !== data.status && (data.status === 'offline' || before === 'offline')) {
       var name = card.getAttribute('data-service-label') || data.service;
       toast(name + ' is ' + (STATUS_WORDS[data.status] || data.status).toLowerCase() + '.',

@@ -1,0 +1,208 @@
+"""Uptime Kuma's live connection, run by the instance holding the status monitor's lease.
+
+While the configured source is "socket", the holder keeps a `KumaLiveLink` signed in and
+records each change it brings through `StatusMonitor.record()`, which caches it and emits
+`service:status` (Redis fans it out to every instance's browsers). A marker in the shared
+cache tells the other instances a live link is up, so their checks (a save, a Refresh) do
+not overwrite live data with a poll. While the link is down or refused, Uptime Kuma is
+polled every `FALLBACK_POLL_SECONDS`, labelled "polling" with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from medianest.core.context import AppContext
+from medianest.core.logging import get_logger
+from medianest.dashboard.schemas import MonitorStatus
+from medianest.dashboard.service import CheckOutcome
+from medianest.db.base import utcnow
+from medianest.integrations.registry import get_integrations
+from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignIn
+
+if TYPE_CHECKING:  # the monitor imports this module at run time
+    from medianest.dashboard.monitor import StatusMonitor
+
+log = get_logger(__name__)
+
+LIVE_MARKER_KEY = "uptime_kuma:live"
+LIVE_MARKER_TTL_SECONDS = 10.0
+LIVE_MARKER_RENEW_SECONDS = 3.0
+# How often the holder looks at its lease and the configuration when nothing happens.
+SUPERVISE_SECONDS = 1.0
+# Today's polling cadence while the live source is down (Kuma rate-limits /metrics).
+FALLBACK_POLL_SECONDS = 30.0
+# A dropped link that is back within this long (a Kuma restart) changes nothing shown;
+# after it, the first poll runs.
+RECONNECT_GRACE_SECONDS = 5.0
+# Unchanged live data is re-recorded this often, so the cached data age stays honest.
+REFRESH_RECORD_SECONDS = 30.0
+
+
+def live_monitor_statuses(link: KumaLiveLink) -> list[MonitorStatus]:
+    """The link's active monitors as the dashboard shows them, in Kuma's id order."""
+    return [
+        MonitorStatus(
+            name=m.name,
+            status=m.status,
+            response_time_ms=m.ping if m.status == "up" else None,
+            uptime_percentage=round(m.uptime_24h * 100, 2) if m.uptime_24h is not None else None,
+        )
+        for m in sorted(link.monitors.values(), key=lambda m: m.id)
+        if m.active
+    ]
+
+
+async def kuma_live_elsewhere(ctx: AppContext) -> bool:
+    """Another instance holds a live Kuma link (its marker is in the shared cache)."""
+    marker = await ctx.cache.get(LIVE_MARKER_KEY)
+    return isinstance(marker, dict) and marker.get("holder") != ctx.instance_id
+
+
+class KumaLiveRunner:
+    """Starts, stops and listens to the live link on the lease holder."""
+
+    def __init__(self, ctx: AppContext, monitor: StatusMonitor) -> None:
+        self.ctx = ctx
+        self.monitor = monitor
+        self.link: KumaLiveLink | None = None
+        self.sign_in: KumaSignIn | None = None
+        self.stopping = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._link_task: asyncio.Task[None] | None = None
+        self._recorded_key: tuple[object, ...] | None = None
+        self._recorded_at = 0.0
+        self._marker_at = 0.0
+        self._polled_at = 0.0
+        self._was_live = False
+        self._started_at = 0.0
+
+    # --- what the monitor asks ---------------------------------------------------------
+    def holds_link(self) -> bool:
+        return self.link is not None
+
+    def coming_up(self) -> bool:
+        """This instance holds the lease and its link is starting (or back within the
+        grace): the link will record Kuma's state, a poll now would only cost a login."""
+        if not self.monitor.lease.held:
+            return False
+        if self.link is None:
+            return True
+        return (
+            self.link.state in ("connecting", "disconnected")
+            and time.monotonic() - self._started_at < RECONNECT_GRACE_SECONDS
+        )
+
+    def is_live(self) -> bool:
+        return self.link is not None and self.link.state == "live"
+
+    def note(self) -> str | None:
+        """Why the configured live source is not in use, for the dashboard."""
+        if self.link is None or self.link.state == "live":
+            return None
+        if self.link.error:
+            return f"Live connection: {self.link.error}"
+        return "Live connection: connecting."
+
+    def outcome(self) -> CheckOutcome:
+        """Uptime Kuma as the live link knows it."""
+        assert self.link is not None and self.sign_in is not None
+        last = self.link.last_event_at
+        return CheckOutcome(
+            service="uptime_kuma",
+            status="online",
+            url=self.sign_in.url,
+            monitors=live_monitor_statuses(self.link),
+            source="live",
+            data_at=datetime.fromtimestamp(last, UTC) if last else utcnow(),
+        )
+
+    # --- the loop ----------------------------------------------------------------------
+    async def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self._supervise()
+                await self._publish()
+            except Exception:  # one bad turn must not end the live source
+                log.exception("kuma_live_turn_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), SUPERVISE_SECONDS)
+            self._changed.clear()
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        self._changed.set()
+        await self._stop_link()
+
+    async def _supervise(self) -> None:
+        """Hold a link exactly while this instance holds the lease and the source is live."""
+        wanted = None
+        if self.monitor.lease.held:
+            wanted = await get_integrations(self.ctx).kuma_sign_in()
+        if wanted != self.sign_in:
+            had_link = self.link is not None
+            await self._stop_link()
+            if wanted is not None:
+                self._start_link(wanted)
+            elif had_link and self.monitor.lease.held:
+                # The source changed away from live: replace the live entry at once.
+                await self.monitor.check(["uptime_kuma"])
+        live = self.is_live()
+        now = time.monotonic()
+        if live and now - self._marker_at >= LIVE_MARKER_RENEW_SECONDS:
+            await self.ctx.cache.set(
+                LIVE_MARKER_KEY, {"holder": self.ctx.instance_id}, LIVE_MARKER_TTL_SECONDS
+            )
+            self._marker_at = now
+        if self._was_live and not live:
+            await self.ctx.cache.delete(LIVE_MARKER_KEY)
+            self._marker_at = 0.0
+            # Fall back after the grace, not a whole poll interval later.
+            self._polled_at = now - FALLBACK_POLL_SECONDS + RECONNECT_GRACE_SECONDS
+        self._was_live = live
+        if self.link is not None and not live and now - self._polled_at >= FALLBACK_POLL_SECONDS:
+            self._polled_at = now
+            await self.monitor.check(["uptime_kuma"])
+
+    async def _publish(self) -> None:
+        """Record the live state when it changed (pushed at once) or is due a refresh."""
+        if not self.is_live():
+            return
+        outcome = self.outcome()
+        key = (tuple((m.name, m.status) for m in outcome.monitors or ()), outcome.status)
+        now = time.monotonic()
+        if key == self._recorded_key and now - self._recorded_at < REFRESH_RECORD_SECONDS:
+            return
+        self._recorded_key, self._recorded_at = key, now
+        await self.monitor.record([outcome], count=False)
+
+    def _start_link(self, sign_in: KumaSignIn) -> None:
+        self.sign_in = sign_in
+        self.link = KumaLiveLink(
+            sign_in.url,
+            username=sign_in.username,
+            password=sign_in.password,
+            on_change=self._changed.set,
+        )
+        self._link_task = asyncio.create_task(self.link.run(), name="uptime-kuma-live")
+        self._recorded_key = None
+        self._started_at = time.monotonic()
+        # Polled only if the link is not up within the grace.
+        self._polled_at = time.monotonic() - FALLBACK_POLL_SECONDS + RECONNECT_GRACE_SECONDS
+        log.info("kuma_live_started", url=sign_in.url)
+
+    async def _stop_link(self) -> None:
+        link, task = self.link, self._link_task
+        self.link, self._link_task, self.sign_in = None, None, None
+        if link is not None:
+            await link.stop()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 5.0)
+        if self._was_live:
+            await self.ctx.cache.delete(LIVE_MARKER_KEY)
+            self._was_live = False
