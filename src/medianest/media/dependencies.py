@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import NotFound, ServiceUnavailable
 from medianest.integrations.overseerr import OverseerrClient
@@ -37,13 +36,6 @@ async def owned_request(
     if row is None or (row.user_id != user.id and not user.is_admin):
         raise NotFound("No such request.")
     return row
-
-
-def requests_per_hour(ctx: AppContext) -> int:
-    """The per-user request quota: the admin's run-time value, else the setting."""
-    limits = ctx.services.get("runtime_limits")
-    value = getattr(limits, "requests_per_hour", None) if limits is not None else None
-    return int(value) if value else ctx.settings.rate_limit_requests_per_hour
 
 
 OverseerrDep = Annotated[OverseerrClient, Depends(get_overseerr)]

@@ -13,12 +13,11 @@ from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
 from medianest.media import service
-from medianest.media.dependencies import get_overseerr, requests_per_hour
+from medianest.media.dependencies import get_overseerr
 from medianest.media.router import MAX_SEARCH_PAGE
 from medianest.media.schemas import MediaRequestIn
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
-from medianest.youtube import quotas
 
 router = APIRouter()
 REQUESTS_PAGE_SIZE = 10
@@ -106,14 +105,8 @@ async def request_title(
         except ValidationError:
             raise ValidationFailed("Choose a movie or show, and for a show its seasons.") from None
         overseerr = await get_overseerr(user, ctx)
-        await quotas.enforce_media_requests(session, user)  # the admin's weekly quota per role
-        row = await service.create_request(
-            session,
-            overseerr=overseerr,
-            rate_limiter=ctx.rate_limiter,
-            per_hour=requests_per_hour(ctx),
-            user_id=user.id,
-            wanted=wanted,
+        row = await service.request_for_user(
+            session, ctx=ctx, overseerr=overseerr, user=user, wanted=wanted
         )
     except MediaNestError as error:
         return inline_error(request, error)

@@ -18,14 +18,13 @@ from medianest.core.envelope import (
 )
 from medianest.core.errors import PermissionDenied, ValidationFailed
 from medianest.media import service
-from medianest.media.dependencies import OverseerrDep, OwnedRequest, requests_per_hour
+from medianest.media.dependencies import OverseerrDep, OwnedRequest
 from medianest.media.schemas import (
     MediaRequestIn,
     MediaRequestOut,
     RequestStatusName,
     SearchResultOut,
 )
-from medianest.youtube import quotas
 
 router = APIRouter(prefix="/api/media", tags=["media"], responses=ERROR_RESPONSES)
 
@@ -62,15 +61,8 @@ async def request_media(
     body: MediaRequestIn,
 ) -> Envelope[MediaRequestOut]:
     """Request a movie, or a show (some seasons or all); duplicates → 409, quota → 429."""
-    await quotas.enforce_media_requests(session, user)  # the admin's weekly quota per role
-    row = await service.create_request(
-        session,
-        overseerr=overseerr,
-        rate_limiter=ctx.rate_limiter,
-        per_hour=requests_per_hour(ctx),
-        user_id=user.id,
-        wanted=body,
-        overseerr_user_id=user.overseerr_user_id,
+    row = await service.request_for_user(
+        session, ctx=ctx, overseerr=overseerr, user=user, wanted=body
     )
     return envelope(MediaRequestOut.model_validate(row))
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.admin import audit
+from medianest.auth.models import User
+from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimiter
@@ -27,6 +30,7 @@ from medianest.integrations.overseerr_models import (
 )
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
+from medianest.youtube import quotas
 
 log = get_logger(__name__)
 
@@ -114,6 +118,35 @@ async def _active_requesters(
     return found
 
 
+async def request_for_user(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    overseerr: OverseerrClient,
+    user: User,
+    wanted: MediaRequestIn,
+) -> MediaRequest:
+    """The one "request a title" action of the page and the API: the role's weekly
+    quota, the hourly rate, and Overseerr asked as the user's linked Overseerr user."""
+    await quotas.enforce_media_requests(session, user)
+    return await create_request(
+        session,
+        overseerr=overseerr,
+        rate_limiter=ctx.rate_limiter,
+        per_hour=requests_per_hour(ctx),
+        user_id=user.id,
+        wanted=wanted,
+        overseerr_user_id=user.overseerr_user_id,
+    )
+
+
+def requests_per_hour(ctx: AppContext) -> int:
+    """The per-user request quota: the admin's run-time value, else the setting."""
+    limits = ctx.services.get("runtime_limits")
+    value = getattr(limits, "requests_per_hour", None) if limits is not None else None
+    return int(value) if value else ctx.settings.rate_limit_requests_per_hour
+
+
 async def create_request(
     session: AsyncSession,
     *,
@@ -163,6 +196,7 @@ async def create_request(
     )
     if row.status == RequestStatus.AVAILABLE:
         row.completed_at = utcnow()
+    await _release_reused_overseerr_id(session, overseerr_id=created.id, user_id=user_id)
     session.add(row)
     await session.flush()
     log.info(
@@ -173,6 +207,31 @@ async def create_request(
         tmdb_id=row.tmdb_id,
     )
     return row
+
+
+async def _release_reused_overseerr_id(
+    session: AsyncSession, *, overseerr_id: int, user_id: uuid.UUID
+) -> None:
+    """Overseerr's ids are Overseerr's: after a reset or a new install it hands out an id
+    a stale local row still holds. That row's request no longer exists upstream, so it
+    lets go of the id (kept, unlinked, audited) and the new request takes it."""
+    stale = await session.scalar(
+        select(MediaRequest).where(MediaRequest.overseerr_id == overseerr_id)
+    )
+    if stale is None:
+        return
+    stale.overseerr_id = None
+    await session.flush()
+    audit.record(
+        session,
+        action="media_request.overseerr_id_reused",
+        actor_id=user_id,
+        target=str(stale.id),
+        details={"overseerrId": overseerr_id, "staleStatus": str(stale.status)},
+    )
+    log.warning(
+        "media_request_overseerr_id_reused", overseerr_id=overseerr_id, stale_id=str(stale.id)
+    )
 
 
 async def _active_duplicate(session: AsyncSession, wanted: MediaRequestIn) -> MediaRequest | None:
