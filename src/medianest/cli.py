@@ -68,6 +68,50 @@ def _check_redis(settings: Settings) -> None:
         fail(f"cannot reach Redis at the configured MEDIANEST_REDIS_URL: {exc}")
 
 
+def browser_url(settings: Settings) -> str:
+    """Where a browser on this machine reaches the portal (0.0.0.0 and :: are not)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def welcome_line(settings: Settings, *, first_sign_in: bool) -> str:
+    """The one line a person starting `serve` in a terminal needs: where to go, as whom."""
+    url = browser_url(settings)
+    if not first_sign_in:
+        return f"MediaNest is running: open {url} and sign in."
+    password = settings.admin_password.get_secret_value()
+    if password == "admin":  # noqa: S105  (the documented first password, not a secret)
+        who = f"sign in as {settings.admin_username} / admin"
+    else:
+        who = f"sign in as {settings.admin_username} with MEDIANEST_ADMIN_PASSWORD"
+    return f"MediaNest is running: open {url} and {who} (you will choose a new password)."
+
+
+def _first_sign_in_pending(settings: Settings) -> bool:
+    from medianest.auth import service as auth_service
+    from medianest.db.engine import create_engine, create_session_factory, session_scope
+
+    async def check() -> bool:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await auth_service.bootstrap_sign_in_pending(session, settings=settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(check())
+    except Exception:  # only a hint for the welcome line: never stop serving over it
+        log.warning("first_sign_in_check_failed", exc_info=True)
+        return False
+
+
 def build_app_from_env() -> object:
     """Factory used by `--reload` (uvicorn re-imports it in a fresh process)."""
     from medianest.app import create_app
@@ -88,6 +132,7 @@ def serve(
     from medianest.app import create_app
 
     log.info("serving", url=f"http://{settings.host}:{settings.port}")
+    typer.echo(welcome_line(settings, first_sign_in=_first_sign_in_pending(settings)), err=True)
     if reload:
         uvicorn.run(
             "medianest.cli:build_app_from_env",

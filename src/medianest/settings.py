@@ -58,7 +58,8 @@ class Settings(BaseSettings):
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "json"
+    # "auto": readable console lines in a terminal, JSON lines otherwise (containers, files).
+    log_format: Literal["auto", "json", "console"] = "auto"
     log_file: Path | None = None
     log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_file_backups: int = Field(default=5, ge=0)

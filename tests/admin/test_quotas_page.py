@@ -58,10 +58,27 @@ async def test_a_refused_value_is_shown_next_to_its_field_and_nothing_is_saved(
         refused.text
     )
     assert 'aria-invalid="true"' in refused.text
-    assert "greater than or equal to 0" in refused.text
+    assert "Enter 0 or more." in refused.text
     assert 'value="-1"' in refused.text  # what was typed stays in the field
     quotas = await api_quotas(admin_client)
     assert quotas["user"]["youtubeItemsPerDay"] is None
+
+
+async def test_a_fraction_for_a_count_is_refused_in_plain_words(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    refused = await admin_client.put(
+        "/admin/quotas", data=quota_form(user__youtubeItemsPerDay="2.5"), headers=HX
+    )
+    assert refused.status_code == 422
+    assert "Enter a whole number, like 3." in refused.text
+    assert "Input should be" not in refused.text and "unable to parse" not in refused.text
+    api = await admin_client.put(
+        "/api/admin/config/youtube", json={"quotas": {"user": {"youtubeItemsPerDay": "2.5"}}}
+    )
+    assert api.status_code in (400, 422)
+    messages = [f["message"] for f in api.json()["error"]["details"]["fields"]]
+    assert messages == ["Enter a whole number, like 3."]
 
 
 async def test_only_admins_open_or_change_the_quotas(

@@ -42,9 +42,9 @@ async def test_bootstrap_admin_must_change_password_before_using_anything_else(
 @pytest.mark.parametrize(
     ("new_password", "problem"),
     [
-        ("short-pass", "at least 12 characters"),
-        ("admin", "must not be 'admin'"),
-        ("ADMIN", "must not be 'admin'"),
+        ("short-pass", "Use at least 12 characters (this one has 10)."),
+        ("admin", "Do not use your username as the password."),
+        ("ADMIN", "Do not use your username as the password."),
     ],
 )
 async def test_weak_new_passwords_are_refused(
@@ -69,7 +69,7 @@ async def test_the_username_is_refused_as_a_password(
         json={"currentPassword": TEST_PASSWORD, "newPassword": "HouseholdMember"},
     )
     assert response.status_code == 400
-    assert "must not be the username" in response.text
+    assert "Do not use your username as the password." in response.text
 
 
 async def test_sign_in_replaces_a_session_id_the_browser_already_had(
@@ -153,3 +153,50 @@ async def test_ten_failed_sign_ins_per_username_and_address_then_429(
     assert other.status_code == 401
     failures = [a for a, _ in await audit_actions(app) if a == "auth.login_failed"]
     assert len(failures) == 11
+
+
+async def test_the_forced_change_does_not_ask_again_for_the_password_just_typed(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", "admin")
+    changed = await client.post("/api/auth/change-password", json={"newPassword": NEW_PASSWORD})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["data"]["passwordChangeRequired"] is False
+    assert (await client.get("/api/admin/users")).status_code == 200
+
+
+async def test_a_voluntary_change_still_needs_the_current_password(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    await create_user(app, "householdmember", password=TEST_PASSWORD)
+    await password_sign_in(client, "householdmember", TEST_PASSWORD)
+    response = await client.post("/api/auth/change-password", json={"newPassword": NEW_PASSWORD})
+    assert response.status_code == 400
+    fields = response.json()["error"]["details"]["fields"]
+    assert fields == [{"field": "currentPassword", "message": "Required."}]
+
+
+async def test_the_rules_for_admin_read_as_separate_sentences_without_repeats(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", "admin")
+    response = await client.post("/api/auth/change-password", json={"newPassword": "admin"})
+    assert response.status_code == 400
+    messages = [f["message"] for f in response.json()["error"]["details"]["fields"]]
+    assert messages == [
+        "Use at least 12 characters (this one has 5).",
+        "Do not use your username as the password.",
+    ]
+
+
+async def test_admin_is_refused_as_a_password_for_other_users_too(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    await create_user(app, "householdmember", password=TEST_PASSWORD)
+    await password_sign_in(client, "householdmember", TEST_PASSWORD)
+    response = await client.post(
+        "/api/auth/change-password",
+        json={"currentPassword": TEST_PASSWORD, "newPassword": "admin"},
+    )
+    messages = [f["message"] for f in response.json()["error"]["details"]["fields"]]
+    assert "Do not use 'admin' as the password." in messages

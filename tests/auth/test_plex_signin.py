@@ -258,3 +258,29 @@ async def test_plex_tv_hanging_answers_503_within_the_timeout(
         elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert 0.9 < elapsed < 2.5, elapsed
+
+
+async def test_plex_sign_in_on_an_install_without_plex_says_an_admin_must_set_it_up(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    # The default test settings: no Plex server saved, plex.tv on a closed port.
+    response = await client.post("/api/auth/plex/pin", json={})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["message"] == "Plex is not set up yet — ask an admin to configure it."
+    assert error["details"] == {"service": "plex", "reason": "not configured"}
+    assert "plextv" not in response.text
+
+
+async def test_plex_tv_down_with_plex_configured_names_plex_tv_in_plain_words(
+    make_settings: Callable[..., Settings], app_factory: Callable[[Settings], Any]
+) -> None:
+    app = await app_factory(
+        make_settings(plex_url="http://127.0.0.1:9", plex_token="owner-token-for-the-test")
+    )
+    async with make_client(app) as browser:
+        response = await browser.post("/api/auth/plex/pin", json={})
+    assert response.status_code == 503
+    message = response.json()["error"]["message"]
+    assert message.startswith("plex.tv cannot be reached right now.")
+    assert "unavailable (" not in message

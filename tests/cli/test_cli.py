@@ -108,3 +108,69 @@ def test_serve_on_the_embedded_default_answers_health_and_persists_secrets(tmp_p
         output = process.communicate(timeout=15)[0].decode()
     assert "secrets_generated" in output
     assert "Traceback" not in output
+
+
+def _serve_until_healthy(port: int, tmp_path, **popen_args):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "medianest.cli", "serve", "--port", str(port)],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")},
+            "MEDIANEST_DATA_DIR": str(tmp_path / "data"),
+        },
+        **popen_args,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.terminate()
+    raise AssertionError("serve never answered /api/health")
+
+
+def test_serve_says_where_to_open_and_how_to_sign_in_the_first_time(tmp_path):
+    port = free_port()
+    process = _serve_until_healthy(port, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process.terminate()
+    output = process.communicate(timeout=15)[0].decode()
+    assert (
+        f"open http://127.0.0.1:{port} and sign in as admin / admin (you will choose a new "
+        "password)" in output
+    )
+    # Not a terminal: the log lines stay JSON for collectors.
+    assert any(line.startswith("{") and '"event"' in line for line in output.splitlines())
+
+
+def test_serve_in_a_terminal_writes_console_lines_not_json(tmp_path):
+    import pty
+
+    port = free_port()
+    leader, follower = pty.openpty()
+    try:
+        process = _serve_until_healthy(
+            port, tmp_path, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL
+        )
+        process.terminate()
+        process.wait(timeout=15)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all output was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    output = b"".join(chunks).decode(errors="replace")
+    assert f"open http://127.0.0.1:{port} and sign in as admin / admin" in output
+    log_lines = [line for line in output.splitlines() if "serving" in line]
+    assert log_lines, output
+    assert not any(line.lstrip().startswith("{") for line in log_lines)

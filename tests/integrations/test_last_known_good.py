@@ -104,7 +104,7 @@ async def test_malformed_json_is_an_upstream_error(kuma, make_resilient):
 
     assert failure.value.code == "UPSTREAM_ERROR"
     assert failure.value.status_code == 502
-    assert "malformed JSON" in failure.value.message
+    assert "gave an answer MediaNest cannot read" in failure.value.message
 
 
 async def test_malformed_json_falls_back_to_the_last_good_answer(kuma, make_resilient):

@@ -76,6 +76,34 @@ async def test_an_unknown_page_is_a_404_page_but_an_unknown_api_path_stays_json(
     assert api.json()["error"]["code"] == "NOT_FOUND"
 
 
+async def test_a_signed_in_users_404_page_leads_back_to_the_dashboard(
+    alice_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    page = await alice_client.get("/no/such/page", headers=HTML)
+    assert page.status_code == 404
+    assert '<a class="btn btn-primary" href="/dashboard">Back to the dashboard</a>' in page.text
+    assert "Go to sign-in" not in page.text
+    assert "Try again" not in page.text  # a missing page does not appear by retrying
+    anonymous = await client.get("/no/such/page", headers=HTML)
+    assert "Go to sign-in" in anonymous.text
+
+
+async def test_a_page_whose_service_is_missing_says_who_fixes_it_and_offers_try_again(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    page = await alice_client.get("/plex?sort=title", headers=HTML)
+    assert page.status_code == 503
+    assert "Plex is not set up yet — ask an admin to configure it." in page.text
+    assert 'href="/plex?sort=title" data-action="try-again">Try again</a>' in page.text
+    assert 'href="/dashboard">Back to the dashboard</a>' in page.text
+    collection = await alice_client.get("/plex/collections/7", headers=HTML)
+    assert collection.status_code == 503
+    assert 'href="/plex/collections/7" data-action="try-again">Try again</a>' in collection.text
+    assert 'href="/dashboard">Back to the dashboard</a>' in collection.text
+    # The reference is for an admin, folded away behind a toggle.
+    assert "<summary>Details for an admin</summary>" in collection.text
+
+
 async def test_the_first_admin_sign_in_is_sent_to_the_password_change_page(
     app: MediaNestApp,
 ) -> None:
@@ -212,7 +240,8 @@ async def test_media_search_without_overseerr_says_so_in_the_results_area(
     response = await alice_client.get("/media/search?query=sintel", headers=HX)
     assert response.status_code == 503
     assert 'class="alert alert-error"' in response.text
-    assert "Overseerr" in response.text
+    assert "Overseerr is not set up yet — ask an admin to configure it." in response.text
+    assert 'hx-get="/media/search?query=sintel"' in response.text  # "Try again"
 
 
 async def test_an_anonymous_visitor_cannot_reach_any_page_fragment(

@@ -17,6 +17,7 @@ from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.core.validation_words import plain_message
 from medianest.integrations.registry import get_integrations
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -172,7 +173,7 @@ async def save_settings(
     except ValidationError as exc:
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "_form"
-            errors.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
+            errors.setdefault(field, plain_message(err))
         shown = raw | {"plex_sign_in_extra_usernames": given.get("plex_sign_in_extra_usernames")}
         return _settings_form(request, shown, errors, status_code=422)
     try:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from medianest.admin import system_router
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.validation_words import plain_message
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 from medianest.youtube.quotas import QuotaConfig
@@ -73,7 +74,8 @@ async def save_quotas(
         )
     except ValidationError as exc:
         errors = {
-            ".".join(str(part) for part in err["loc"][:2]): str(err["msg"]) for err in exc.errors()
+            ".".join(str(part) for part in err["loc"][:2]): plain_message(err)
+            for err in exc.errors()
         }
         return _quotas_form(request, raw, errors, status_code=422)
     body = system_router.YoutubeConfigUpdate(quotas=quotas)

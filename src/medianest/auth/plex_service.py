@@ -24,6 +24,7 @@ from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.core.tokens import hash_token, tokens_equal
 from medianest.db.base import utcnow
+from medianest.integrations.outcomes import outage_message
 from medianest.integrations.plextv import PlexAccount, PlexTvClient
 from medianest.integrations.registry import Integrations
 
@@ -80,7 +81,8 @@ def _integrations(ctx: AppContext) -> Integrations:
     integrations = ctx.services.get("integrations")
     if not isinstance(integrations, Integrations):
         raise ServiceUnavailable(
-            "Plex sign-in is not available yet.", details={"service": "plextv"}
+            "Plex sign-in is not available yet. Try again in a minute.",
+            details={"service": "plextv"},
         )
     return integrations
 
@@ -105,8 +107,18 @@ async def create_pin(
     ctx: AppContext, *, binding: str, remember_me: bool, forward_url: str | None
 ) -> tuple[PinRecord, str]:
     """Ask plex.tv for a strong PIN and remember which browser asked (by `binding`)."""
-    client = plextv_client(ctx)
-    pin = await client.create_pin(strong=True)
+    integrations = _integrations(ctx)
+    client = integrations.plextv()
+    try:
+        pin = await client.create_pin(strong=True)
+    except ServiceUnavailable as exc:
+        if await integrations.plex() is None:
+            # Most likely a fresh install: the fix is an admin's, not a retry.
+            raise ServiceUnavailable(
+                outage_message("plex", "not configured"),
+                details={"service": "plex", "reason": "not configured"},
+            ) from exc
+        raise
     expires_at = pin.expires_at.astimezone(UTC)
     record = PinRecord(pin.id, pin.code, expires_at, hash_token(binding), remember_me)
     ttl = max(1.0, (expires_at - utcnow()).total_seconds()) + PIN_RECORD_GRACE_SECONDS

@@ -17,7 +17,8 @@ class AdminLogin(ApiInput):
 
 
 class ChangePassword(ApiInput):
-    current_password: str = Field(min_length=1, max_length=1024)
+    # Optional only for the forced change right after sign-in (the password was just typed).
+    current_password: str | None = Field(default=None, min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 
 

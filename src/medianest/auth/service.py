@@ -33,6 +33,15 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, settings: Settings) -
     return admin
 
 
+async def bootstrap_sign_in_pending(session: AsyncSession, *, settings: Settings) -> bool:
+    """True while nobody replaced the first password: no users yet, or the bootstrap admin
+    still has to choose its own. `serve` then says how to sign in for the first time."""
+    if not await session.scalar(select(func.count()).select_from(User)):
+        return True
+    admin = await session.scalar(select(User).where(User.username == settings.admin_username))
+    return bool(admin is not None and admin.must_change_password and admin.password_hash)
+
+
 async def authenticate_admin(session: AsyncSession, *, username: str, password: str) -> User:
     """Password login (bootstrap admin and any user given a password). Same error either way."""
     user = await session.scalar(
@@ -52,20 +61,33 @@ async def authenticate_admin(session: AsyncSession, *, username: str, password: 
 
 
 async def change_password(
-    session: AsyncSession, *, user: User, current_password: str, new_password: str
+    session: AsyncSession, *, user: User, current_password: str | None, new_password: str
 ) -> None:
-    valid, _ = await verify_password(current_password, user.password_hash)
-    if not valid:
+    """Set a new password. The current one is asked for, except in the forced change right
+    after sign-in: that session proved the password moments ago and can do nothing else."""
+    if current_password is None and not user.must_change_password:
         raise ValidationFailed(
-            "The current password is wrong.",
-            details={"fields": [{"field": "currentPassword", "message": "is wrong"}]},
+            "Enter your current password.",
+            details={"fields": [{"field": "currentPassword", "message": "Required."}]},
         )
+    if current_password is not None:
+        valid, _ = await verify_password(current_password, user.password_hash)
+        if not valid:
+            raise ValidationFailed(
+                "The current password is wrong.",
+                details={"fields": [{"field": "currentPassword", "message": "Is wrong."}]},
+            )
     problems = password_problems(new_password, username=user.username)
-    if new_password == current_password:
-        problems.append("must differ from the current password")
+    if not problems:
+        unchanged = new_password == current_password or (
+            current_password is None
+            and (await verify_password(new_password, user.password_hash))[0]
+        )
+        if unchanged:
+            problems.append("Choose a password different from the current one.")
     if problems:
         raise ValidationFailed(
-            "The new password is too weak.",
+            "Choose another new password.",
             details={"fields": [{"field": "newPassword", "message": p} for p in problems]},
         )
     user.password_hash = await hash_password(new_password)

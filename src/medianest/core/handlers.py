@@ -14,6 +14,7 @@ from medianest.core.envelope import error_payload
 from medianest.core.errors import MediaNestError, ServiceBusy
 from medianest.core.logging import get_logger
 from medianest.core.metrics import record_error
+from medianest.core.validation_words import plain_message
 
 log = get_logger(__name__)
 
@@ -87,7 +88,7 @@ def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
         fields.append(
             {
                 "field": ".".join(str(p) for p in error.get("loc", ()) if p != "body"),
-                "message": str(error.get("msg", "invalid")),
+                "message": plain_message(error),
                 "type": str(error.get("type", "value_error")),
             }
         )

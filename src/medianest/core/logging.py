@@ -258,10 +258,19 @@ class RequestLogger:
         self._logger.handle(record)
 
 
+def resolve_log_format(fmt: str, *, stream: Any = None) -> str:
+    """`auto` is console lines when a person watches the terminal, JSON lines otherwise."""
+    if fmt != "auto":
+        return fmt
+    stream = stream if stream is not None else sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    return "console" if callable(isatty) and isatty() else "json"
+
+
 def configure_logging(
     *,
     level: str = "INFO",
-    fmt: str = "json",
+    fmt: str = "auto",
     log_file: Path | None = None,
     max_bytes: int = 10 * 1024 * 1024,
     backups: int = 5,
@@ -276,6 +285,7 @@ def configure_logging(
         _stamp_utc,
     ]
     global _json_lines
+    fmt = resolve_log_format(fmt)
     _json_lines = fmt == "json"
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)

@@ -120,11 +120,14 @@ async def verify_password(password: str, password_hash: str | None) -> tuple[boo
 
 
 def password_problems(password: str, *, username: str) -> list[str]:
+    """Each broken rule as one short sentence a person can act on."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        problems.append(
+            f"Use at least {MIN_PASSWORD_LENGTH} characters (this one has {len(password)})."
+        )
     if password.casefold() == username.casefold():
-        problems.append("must not be the username")
-    if password.casefold() == "admin":
-        problems.append("must not be 'admin'")
+        problems.append("Do not use your username as the password.")
+    elif password.casefold() == "admin":
+        problems.append("Do not use 'admin' as the password.")
     return problems

@@ -29,7 +29,9 @@ from medianest.integrations.outcomes import (
     RetryableFailure,
     ServiceHealth,
     UpstreamHTTPError,
+    outage_message,
     retry_after_seconds,
+    service_name,
 )
 from medianest.settings import Settings
 
@@ -369,7 +371,8 @@ class ResilientClient:
                 status=response.status_code,
             )
             raise UpstreamError(
-                f"{self.service} returned malformed {'XML' if xml else 'JSON'}.",
+                f"{service_name(self.service)} gave an answer MediaNest cannot read"
+                f" (malformed {'XML' if xml else 'JSON'}).",
                 details={"service": self.service, "upstreamStatus": response.status_code},
             ) from None
 
@@ -382,7 +385,7 @@ class ResilientClient:
             fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
             log.warning("upstream_unexpected_shape", service=self.service, fields=fields[:10])
             raise UpstreamError(
-                f"{self.service} returned an answer MediaNest does not understand.",
+                f"{service_name(self.service)} gave an answer MediaNest does not understand.",
                 details={"service": self.service, "fields": fields[:10]},
             ) from None
 
@@ -395,7 +398,7 @@ class ResilientClient:
             details["upstreamStatus"] = status
         if retry_in is not None:
             details["retryInSeconds"] = round(retry_in, 1)
-        return ServiceUnavailable(f"{self.service} is unavailable ({reason}).", details=details)
+        return ServiceUnavailable(outage_message(self.service, reason), details=details)
 
     def _scrub(self, text: str) -> str:
         """Remove configured secrets and secret-looking values from text bound for logs."""

@@ -12,13 +12,43 @@ from typing import Any, Literal
 
 from medianest.core.errors import UpstreamError
 
+# How people know the services: messages never show our internal keys ("plextv").
+SERVICE_NAMES = {
+    "plex": "Plex",
+    "plextv": "plex.tv",
+    "overseerr": "Overseerr",
+    "uptime_kuma": "Uptime Kuma",
+}
+
+# What an outage means to the person waiting, by the reason the HTTP client found.
+_OUTAGE_WORDS = {
+    "unreachable": "{name} cannot be reached right now. Try again in a minute; if it lasts, "
+    "ask an admin to check {name}.",
+    "timed out": "{name} did not answer in time. Try again in a minute.",
+    "server error": "{name} answered with an error. Try again in a minute.",
+    "rate limited": "{name} is busy right now. Try again in a minute.",
+    "circuit open": "{name} is not answering at the moment. MediaNest tries again shortly.",
+    "not configured": "{name} is not set up yet — ask an admin to configure it.",
+}
+
+
+def service_name(service: str) -> str:
+    """The name people know a service by ("plex.tv", "Uptime Kuma")."""
+    return SERVICE_NAMES.get(service, service)
+
+
+def outage_message(service: str, reason: str) -> str:
+    """A plain sentence for a service that cannot serve a request right now."""
+    words = _OUTAGE_WORDS.get(reason, "{name} is unavailable right now. Try again in a minute.")
+    return words.format(name=service_name(service))
+
 
 class UpstreamHTTPError(UpstreamError):
     """The service answered with a status the caller did not expect (e.g. 401, 404)."""
 
     def __init__(self, service: str, upstream_status: int, body: str) -> None:
         super().__init__(
-            f"{service} answered with HTTP {upstream_status}.",
+            f"{service_name(service)} refused the request (HTTP {upstream_status}).",
             details={"service": service, "upstreamStatus": upstream_status},
         )
         self.upstream_status = upstream_status

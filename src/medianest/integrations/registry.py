@@ -24,6 +24,7 @@ from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.integrations.breaker import CircuitBreaker
 from medianest.integrations.http import ResilientClient, ServiceHealth
+from medianest.integrations.outcomes import outage_message
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_xml import media_container_from_xml
@@ -125,7 +126,8 @@ class Integrations:
         config = self._configs.get("plex")
         if owner is None or config is None or config.url is None:
             raise ServiceUnavailable(
-                "Plex is not configured.", details={"service": "plex", "reason": "not configured"}
+                outage_message("plex", "not configured"),
+                details={"service": "plex", "reason": "not configured"},
             )
         scope = hashlib.sha256(token.encode()).hexdigest()[:16]
         client = self._user_plex.get(scope)

@@ -11,6 +11,7 @@ from fastapi import Depends
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import NotFound, ServiceUnavailable
+from medianest.integrations.outcomes import outage_message
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.registry import get_integrations
 from medianest.media import service
@@ -22,7 +23,7 @@ async def get_overseerr(user: CurrentUser, ctx: ContextDep) -> OverseerrClient:
     client = await get_integrations(ctx).overseerr()
     if client is None:
         raise ServiceUnavailable(
-            "Overseerr is not configured.",
+            outage_message("overseerr", "not configured"),
             details={"service": "overseerr", "reason": "not configured"},
         )
     return client

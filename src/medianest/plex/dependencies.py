@@ -10,6 +10,7 @@ from fastapi import Depends
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import ServiceUnavailable
+from medianest.integrations.outcomes import outage_message
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.registry import get_integrations
 from medianest.plex.privacy import Viewer
@@ -21,7 +22,8 @@ async def get_browsing_plex(user: CurrentUser, ctx: ContextDep) -> PlexClient:
     client = await get_integrations(ctx).plex()
     if client is None:
         raise ServiceUnavailable(
-            "Plex is not configured.", details={"service": "plex", "reason": "not configured"}
+            outage_message("plex", "not configured"),
+            details={"service": "plex", "reason": "not configured"},
         )
     return client
 

@@ -12,8 +12,9 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from medianest.auth.cookies import SESSION_COOKIE
 from medianest.core.logging import get_logger
-from medianest.web.templating import render
+from medianest.web.templating import current_user, render
 
 log = get_logger(__name__)
 
@@ -56,6 +57,17 @@ def login_url_for(request: Request) -> str:
     return "/login" if path in ("/", "/login") else f"/login?next={quote(path, safe='/')}"
 
 
+_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _retry_url(request: Request) -> str | None:
+    """The address to ask again: this page, or for htmx the fragment when it was a GET."""
+    if request.method != "GET":
+        return None
+    path = request.url.path
+    return f"{path}?{request.url.query}" if request.url.query else path
+
+
 def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
     if code == "UNAUTHENTICATED":
         return _redirect(request, login_url_for(request))
@@ -69,6 +81,11 @@ def render_page_error(request: Request, status: int, code: str, message: str) ->
         "title": _TITLES.get(status, "Something went wrong"),
         "message": message,
         "correlation_id": getattr(request.state, "correlation_id", None),
+        # Pages nobody routes (a mistyped address) never resolved the user; a session
+        # cookie is enough to offer the dashboard (it sends a stale one to sign-in).
+        "signed_in": current_user(request) is not None or bool(request.cookies.get(SESSION_COOKIE)),
+        # Outages and overload pass: the same address may work a moment later.
+        "retry_url": _retry_url(request) if status in _RETRYABLE else None,
     }
     template = "partials/error.html" if request.headers.get("hx-request") else "errors/page.html"
     try:

@@ -38,7 +38,11 @@ def inline_error(
     context: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     """The error as a fragment with its own status (htmx swaps 409/422/429/503 in place)."""
-    values = {"error": error, "retry_at": retry_at(error)}
+    values: dict[str, Any] = {"error": error, "retry_at": retry_at(error), "retry_url": None}
+    if request.method == "GET" and error.status_code >= 500:
+        # An outage passes; asking again is one click (a POST is not repeated unasked).
+        query = request.url.query
+        values["retry_url"] = f"{request.url.path}?{query}" if query else request.url.path
     values.update(context or {})
     return render(
         request, template, values, status_code=error.status_code, headers=dict(error.headers)

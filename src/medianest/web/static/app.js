@@ -89,7 +89,8 @@
       var slot = $('[data-error-for="' + name + '"]', form);
       var input = form.elements[name];
       if (slot) {
-        slot.textContent = (slot.textContent ? slot.textContent + '; ' : '') + capitalise(f.message);
+        // One rule per line (.field-error keeps line breaks): a list, not run-on clauses.
+        slot.textContent = (slot.textContent ? slot.textContent + '\n' : '') + capitalise(f.message);
         placed = true;
       }
       if (input && input.setAttribute) input.setAttribute('aria-invalid', 'true');
@@ -362,16 +363,16 @@
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       clearErrors(form);
-      if (!requireFields(form, ['currentPassword', 'newPassword', 'confirmPassword'])) return;
+      var hasCurrent = !!form.elements.currentPassword;  // absent in the forced change
+      if (!requireFields(form, hasCurrent ? ['currentPassword', 'newPassword', 'confirmPassword'] : ['newPassword', 'confirmPassword'])) return;
       if (form.elements.newPassword.value !== form.elements.confirmPassword.value) {
         showErrors(form, { details: { fields: [{ field: 'confirmPassword', message: 'Does not match the new password.' }] } });
         return;
       }
       busy(form, true);
-      api('POST', '/api/auth/change-password', {
-        currentPassword: form.elements.currentPassword.value,
-        newPassword: form.elements.newPassword.value
-      }).then(function (res) {
+      var body = { newPassword: form.elements.newPassword.value };
+      if (hasCurrent) body.currentPassword = form.elements.currentPassword.value;
+      api('POST', '/api/auth/change-password', body).then(function (res) {
         busy(form, false);
         if (res.ok) { window.location.assign('/dashboard'); return; }
         showErrors(form, res.error);
