@@ -175,7 +175,7 @@ async def test_testing_a_saved_service_reports_reachability_version_and_latency(
     assert response.status_code == 200
     result = response.json()["data"]
     assert result["reachable"] is True and result["status"] == "online"
-    assert result["version"] == "1.33.2"
+    assert result["version"] == "1.34.0"
     assert result["latencyMs"] > 0
 
 

@@ -98,8 +98,8 @@ class OverseerrSimulator(OverseerrControl):
     async def _status(self, request: Request) -> Response:
         return JSONResponse(
             {
-                "version": "1.33.2",
-                "commitTag": "v1.33.2",
+                "version": "1.34.0",
+                "commitTag": "v1.34.0",
                 "updateAvailable": False,
                 "commitsBehind": 0,
                 "restartRequired": False,
