@@ -82,16 +82,30 @@ async def test_a_playlist_becomes_a_collection_when_plex_sees_the_folder_elsewhe
 ) -> None:
     app = await mapped_app()
     async with await signed_in_client(app, alice) as client:
+        # MediaNest's Plex pages cache the (empty) library for ten minutes...
+        assert (await client.get("/api/plex/library/3/items")).json()["data"] == []
         response = await client.post(
             "/api/youtube/download", json={"url": media.feed_url(), "delivery": "collection"}
         )
         assert response.status_code == 201, response.text
         rows = await wait_for(app, all_finished(1), user_id=alice.id)
+        # ...yet show the download's items and collection as soon as it is delivered.
+        items = (await client.get("/api/plex/library/3/items?sort=title")).json()["data"]
+        collections = (await client.get("/api/plex/collections?libraryId=3")).json()["data"]
+        row = await client.get(
+            f"/youtube/downloads/{rows[0].id}/row", headers={"Accept": "text/html"}
+        )
 
     assert rows[0].status == "completed", rows[0].error
     assert rows[0].error is None
     assert rows[0].plex_collection_id is not None
     assert await plex_titles(plex, rows[0].plex_collection_id) == CLIPS
+    assert [i["title"] for i in items] == CLIPS
+    assert [(c["id"], c["title"]) for c in collections] == [
+        (rows[0].plex_collection_id, "Loopback Test Channel")
+    ]
+    assert f'href="/plex/collections/{rows[0].plex_collection_id}"' in row.text
+    assert "shared collection" in row.text
     # Plex was asked to scan its own path, and lists the files under it.
     folder = f"{plex_view}/{alice.id}/Loopback Test Channel"
     assert [c["path"] for c in plex.refresh_calls] == [folder]
@@ -103,6 +117,7 @@ async def test_a_playlist_becomes_a_collection_when_plex_sees_the_folder_elsewhe
 async def test_a_playlist_becomes_a_private_playlist_when_plex_sees_the_folder_elsewhere(
     mapped_app: Callable[..., Any],
     alice: User,
+    bob: User,
     media: MediaServerSimulator,
     plex: PlexSimulator,
 ) -> None:
@@ -124,6 +139,21 @@ async def test_a_playlist_becomes_a_private_playlist_when_plex_sees_the_folder_e
         titles = sorted(plex.library.items[rk].title for _, rk in playlist.entries)
     assert playlist.owner == "alice"
     assert titles == CLIPS
+    async with await signed_in_client(app, alice) as client:
+        shown = (await client.get("/api/plex/playlists")).json()["data"]
+        detail = (await client.get(f"/api/plex/playlists/{playlist_id}")).json()["data"]
+        row = await client.get(
+            f"/youtube/downloads/{rows[0].id}/row", headers={"Accept": "text/html"}
+        )
+        page = await client.get("/plex", headers={"Accept": "text/html"})
+    assert [(p["id"], p["title"]) for p in shown] == [(playlist_id, "Loopback Test Channel")]
+    assert sorted(i["title"] for i in detail["items"]) == CLIPS
+    assert f'href="/plex/playlists/{playlist_id}"' in row.text
+    assert "your private playlist" in row.text
+    assert f'href="/plex/playlists/{playlist_id}"' in page.text
+    async with await signed_in_client(app, bob) as client:  # not bob's playlist
+        assert (await client.get("/api/plex/playlists")).json()["data"] == []
+        assert (await client.get(f"/api/plex/playlists/{playlist_id}")).status_code == 404
     for item in plex.items_in_section(3):
         assert [label["tag"] for label in item["Label"]] == ["medianest:alice"]
     assert ALICE_SERVER_TOKEN in plex.tokens

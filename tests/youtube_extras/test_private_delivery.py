@@ -152,3 +152,33 @@ async def test_without_a_server_token_the_collection_is_used_and_items_stay_labe
         stored = plex.item(rating_key)
         assert stored is not None
         assert [label["tag"] for label in stored.get("Label", [])] == ["medianest:alice"]
+
+
+async def test_the_download_form_offers_the_delivery_choice_and_says_what_was_chosen(
+    app: MediaNestApp, alice: User, media: MediaServerSimulator
+) -> None:
+    html = {"Accept": "text/html", "HX-Request": "true"}
+    async with await signed_in_client(app, alice) as client:
+        page = await client.get("/youtube", headers={"Accept": "text/html"})
+        assert 'name="delivery" value="playlist"' in page.text
+        assert 'name="delivery" value="collection"' in page.text
+        shared = await client.post(
+            "/youtube/download",
+            data={"url": media.feed_url(), "delivery": "collection"},
+            headers=html,
+        )
+        private = await client.post(
+            "/youtube/download",
+            data={"url": media.feed_url("f2"), "delivery": "playlist"},
+            headers=html,
+        )
+        bad = await client.post(
+            "/youtube/download",
+            data={"url": media.feed_url("f3"), "delivery": "public"},
+            headers=html,
+        )
+        listed = (await client.get("/api/youtube/downloads")).json()["data"]
+    assert "a shared collection" in shared.headers["hx-trigger"]
+    assert "your private playlist" in private.headers["hx-trigger"]
+    assert bad.status_code == 400
+    assert sorted(d["delivery"] for d in listed) == ["collection", "playlist"]

@@ -275,13 +275,15 @@ class ResilientClient:
         headers: Mapping[str, str] | None = None,
         cache_key: str | None = None,
         fresh_ttl: float = 0,
+        changed_at: float | None = None,
         timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
     ) -> Fetched:
         """GET and decode JSON; with `cache_key`, fall back to the last good answer.
 
         `cache_key` must name everything the answer depends on besides the service
         and its URL (e.g. the user when the call carries a user's token). With
-        `fresh_ttl`, an answer younger than that is served without calling at all.
+        `fresh_ttl`, an answer younger than that is served without calling at all,
+        unless it was stored before `changed_at` (the data changed since).
         """
         return await self._get_cached(
             path,
@@ -290,8 +292,14 @@ class ResilientClient:
             headers=headers,
             cache_key=cache_key,
             fresh_ttl=fresh_ttl,
+            changed_at=changed_at,
             timeout=timeout,
         )
+
+    @property
+    def cache(self) -> Cache:
+        """The cache this client keeps its answers in (shared between processes with Redis)."""
+        return self._cache
 
     async def get_text(
         self,
@@ -324,12 +332,13 @@ class ResilientClient:
         cache_key: str | None,
         fresh_ttl: float,
         timeout: float | None,  # noqa: ASYNC109  (the httpx timeout of each try)
+        changed_at: float | None = None,
     ) -> Fetched:
         key = f"upstream:{self.service}:{self._url_id}:{cache_key}" if cache_key else None
         cached = await self._cache.get(key) if key else None
         if cached is not None and fresh_ttl > 0:
             age = time.time() - float(cached["at"])
-            if age < fresh_ttl:
+            if age < fresh_ttl and (changed_at is None or float(cached["at"]) > changed_at):
                 return Fetched(data=cached["data"], stale=False, age_seconds=age)
         try:
             response = await self.request(

@@ -37,6 +37,7 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 LIBRARY_URI = "server://{machine}/com.plexapp.plugins.library/library/metadata/{keys}"
 IMAGE_ACCEPT = "image/webp,image/png,image/jpeg,image/*;q=0.8"
+CHANGE_MARK_TTL = 7 * 86400.0  # longer than any library cache
 
 
 class PlexClient:
@@ -50,6 +51,9 @@ class PlexClient:
         # Cached answers depend on whose token asked (share filters, own playlists).
         server = hashlib.sha256(http.base_url.encode()).hexdigest()[:12]
         self._cache_prefix = f"{server}:{cache_scope}"
+        # When MediaNest last changed this server's library (any token): older cached
+        # answers are not served as fresh, so our own changes show at once.
+        self._changed_key = f"upstream:plex-changed:{server}"
         self._machine_identifier: str | None = None
 
     # --- server ------------------------------------------------------------------------
@@ -198,9 +202,7 @@ class PlexClient:
     async def refresh_section(self, section_id: str | int, *, path: str | None = None) -> None:
         """Ask Plex to scan a section (or one folder of it), e.g. after a download landed."""
         params = {"path": path} if path else None
-        await self.http.request(
-            "GET", f"/library/sections/{_key(section_id)}/refresh", params=params
-        )
+        await self._write("GET", f"/library/sections/{_key(section_id)}/refresh", params=params)
 
     # --- collections (owner token) ----------------------------------------------------------
     async def create_collection(
@@ -220,7 +222,7 @@ class PlexClient:
         }
         if rating_keys:
             params["uri"] = await self.library_uri(rating_keys)
-        response = await self.http.request("POST", "/library/collections", params=params)
+        response = await self._write("POST", "/library/collections", params=params)
         return self._first(PlexItem, response)
 
     async def add_to_collection(
@@ -228,14 +230,14 @@ class PlexClient:
     ) -> None:
         params = {"uri": await self.library_uri(rating_keys)}
         path = f"/library/collections/{_key(collection_key)}/items"
-        await self.http.request("PUT", path, params=params)
+        await self._write("PUT", path, params=params)
 
     async def remove_from_collection(self, collection_key: str | int, item_key: str | int) -> None:
         path = f"/library/collections/{_key(collection_key)}/items/{_key(item_key)}"
-        await self.http.request("DELETE", path)
+        await self._write("DELETE", path)
 
     async def delete_collection(self, collection_key: str | int) -> None:
-        await self.http.request("DELETE", f"/library/metadata/{_key(collection_key)}")
+        await self._write("DELETE", f"/library/metadata/{_key(collection_key)}")
 
     async def set_label(
         self, section_id: str | int, rating_key: str | int, label: str, *, item_type: str = "movie"
@@ -247,7 +249,7 @@ class PlexClient:
             "label[0].tag.tag": label,
             "label.locked": 1,
         }
-        await self.http.request("PUT", f"/library/sections/{_key(section_id)}/all", params=params)
+        await self._write("PUT", f"/library/sections/{_key(section_id)}/all", params=params)
 
     # --- playlists (the token's own account) ---------------------------------------------
     async def playlists(self) -> list[PlexPlaylist]:
@@ -262,7 +264,7 @@ class PlexClient:
             "uri": await self.library_uri(rating_keys),
         }
         # Not retried: a retry after a lost answer would create a second playlist.
-        response = await self.http.request("POST", "/playlists", params=params, retry=False)
+        response = await self._write("POST", "/playlists", params=params, retry=False)
         return self._first(PlexPlaylist, response)
 
     async def playlist_items(self, playlist_key: str | int) -> list[PlexItem]:
@@ -273,10 +275,10 @@ class PlexClient:
         self, playlist_key: str | int, rating_keys: Sequence[str | int]
     ) -> None:
         params = {"uri": await self.library_uri(rating_keys)}
-        await self.http.request("PUT", f"/playlists/{_key(playlist_key)}/items", params=params)
+        await self._write("PUT", f"/playlists/{_key(playlist_key)}/items", params=params)
 
     async def delete_playlist(self, playlist_key: str | int) -> None:
-        await self.http.request("DELETE", f"/playlists/{_key(playlist_key)}")
+        await self._write("DELETE", f"/playlists/{_key(playlist_key)}")
 
     # --- images --------------------------------------------------------------------------
     async def image(
@@ -303,6 +305,21 @@ class PlexClient:
         return PlexImage(content=response.content, content_type=content_type.split(";")[0])
 
     # --- helpers ---------------------------------------------------------------------------
+    async def mark_library_changed(self) -> None:
+        """Cached library answers from before now are re-read on their next use."""
+        await self.http.cache.set(self._changed_key, time.time(), CHANGE_MARK_TTL)
+
+    async def library_changed_at(self) -> float | None:
+        value = await self.http.cache.get(self._changed_key)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    async def _write(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """A change to the library: sent, then marked (also when Plex refused it half-way)."""
+        try:
+            return await self.http.request(method, path, **options)
+        finally:
+            await self.mark_library_changed()
+
     async def library_uri(self, rating_keys: Sequence[str | int]) -> str:
         """The `server://<machine>/...` URI Plex wants for adding items by ratingKey."""
         keys = ",".join(_key(k) for k in rating_keys)
@@ -347,6 +364,7 @@ class PlexClient:
             headers=headers,
             cache_key=f"{self._cache_prefix}:{cache_key}" if fresh_ttl > 0 else None,
             fresh_ttl=fresh_ttl,
+            changed_at=await self.library_changed_at() if fresh_ttl > 0 else None,
         )
         value = parse(_container(fetched.data))
         return Snapshot(value=value, stale=fetched.stale, age_seconds=fetched.age_seconds)

@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError
-from medianest.plex import service
+from medianest.plex import playlists, service
 from medianest.plex.dependencies import get_browsing_plex, get_viewer
-from medianest.plex.schemas import CollectionOut, LibraryOut, PlexItemOut
+from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
 from medianest.web.templating import render
 
 router = APIRouter()
@@ -40,6 +40,7 @@ async def plex_page(
     page_size: PageSize = PAGE_SIZE,
     sort: Annotated[str, Query(pattern=service.SORT_PATTERN)] = "title",
     search: Annotated[str, Query(max_length=200)] = "",
+    refresh: Annotated[bool, Query()] = False,
 ) -> Response:
     context: dict[str, Any] = {
         "nav": "plex",
@@ -55,10 +56,14 @@ async def plex_page(
         "pages": 1,
         "collections": [],
         "stale": False,
+        "age_seconds": None,
+        "playlists": [],
     }
     try:
         plex = await get_browsing_plex(user, ctx)
         viewer = await get_viewer(user, ctx, session)
+        if refresh:
+            await service.refresh(plex)
         sections = await service.libraries(plex)
         libraries = [LibraryOut.of(s) for s in sections.value]
         context["libraries"] = libraries
@@ -80,10 +85,16 @@ async def plex_page(
             context["total"] = found.value.total
             context["pages"] = _pages(found.value.total, page_size)
             context["stale"] = context["stale"] or found.stale
+            context["age_seconds"] = found.age_seconds
             listing = await service.collections(
                 plex, viewer=viewer, library_id=int(current.id), page=1, page_size=PAGE_SIZE
             )
             context["collections"] = [CollectionOut.of(c) for c in listing.value.items]
+        try:  # a user whose Plex account cannot reach this server still sees the library
+            own = await playlists.own_playlists(ctx, user, plex)
+            context["playlists"] = [PlaylistOut.of(p) for p in own]
+        except MediaNestError as error:
+            context["playlists_error"] = error.message
     except MediaNestError as error:
         context["error"] = error
         return render(request, "plex/index.html", context, status_code=error.status_code)
@@ -117,5 +128,29 @@ async def collection_page(
             "page_size": page_size,
             "pages": _pages(found.items.total, page_size),
             "stale": found.stale,
+        },
+    )
+
+
+@router.get("/plex/playlists/{playlist_id}")
+async def playlist_page(
+    playlist_id: Annotated[int, Path(ge=1, le=10**9)],
+    request: Request,
+    user: CurrentUser,
+    ctx: ContextDep,
+) -> Response:
+    plex = await get_browsing_plex(user, ctx)
+    found = await playlists.playlist_detail(ctx, user, plex, playlist_id)
+    return render(
+        request,
+        "plex/playlist.html",
+        {
+            "nav": "plex",
+            "playlist": PlaylistOut.of(found.playlist),
+            "items": [PlexItemOut.of(i) for i in found.items],
+            "total": len(found.items),
+            "page": 1,
+            "pages": 1,
+            "stale": False,
         },
     )

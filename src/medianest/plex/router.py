@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep
-from medianest.core.envelope import ERROR_RESPONSES
-from medianest.plex import service
+from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.plex import playlists, service
 from medianest.plex.dependencies import BrowsingPlex, PlexViewer
 from medianest.plex.schemas import (
     CachedEnvelope,
@@ -17,6 +18,8 @@ from medianest.plex.schemas import (
     CollectionDetailOut,
     CollectionOut,
     LibraryOut,
+    PlaylistDetailOut,
+    PlaylistOut,
     PlexItemOut,
     cached_envelope,
     cached_paged,
@@ -128,6 +131,33 @@ async def get_collection(
         total=found.items.total,
     )
     return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
+
+
+@router.get("/playlists", response_model=Envelope[list[PlaylistOut]])
+async def list_playlists(
+    plex: BrowsingPlex, user: CurrentUser, ctx: ContextDep
+) -> Envelope[list[PlaylistOut]]:
+    """The caller's own video playlists on this server (private playlists included)."""
+    found = await playlists.own_playlists(ctx, user, plex)
+    return envelope([PlaylistOut.of(p) for p in found])
+
+
+@router.get("/playlists/{playlist_id}", response_model=Envelope[PlaylistDetailOut])
+async def get_playlist(
+    plex: BrowsingPlex, user: CurrentUser, ctx: ContextDep, playlist_id: LibraryId
+) -> Envelope[PlaylistDetailOut]:
+    """One of the caller's playlists with its items (another account's is a 404)."""
+    found = await playlists.playlist_detail(ctx, user, plex, playlist_id)
+    summary = PlaylistOut.of(found.playlist)
+    items = [PlexItemOut.of(i) for i in found.items]
+    return envelope(PlaylistDetailOut(**summary.model_dump(), items=items))
+
+
+@router.post("/refresh", response_model=Envelope[None])
+async def refresh_library_data(plex: BrowsingPlex) -> Envelope[None]:
+    """Forget MediaNest's cached library answers; the next reads ask Plex again."""
+    await service.refresh(plex)
+    return envelope(None)
 
 
 @router.get(

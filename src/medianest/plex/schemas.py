@@ -10,7 +10,7 @@ from typing import Generic, Literal, TypeVar
 from urllib.parse import quote
 
 from medianest.core.envelope import ApiModel, Meta, PageMeta, now_utc
-from medianest.integrations.plex_models import PlexItem, PlexSection
+from medianest.integrations.plex_models import PlexItem, PlexPlaylist, PlexSection
 
 T = TypeVar("T")
 IMAGE_ROUTE = "/api/plex/image"
@@ -145,3 +145,25 @@ class CollectionDetailOut(CollectionOut):
 
     items: list[PlexItemOut]
     total: int
+
+
+class PlaylistOut(ApiModel):
+    """One of the signed-in user's own Plex playlists."""
+
+    id: str
+    title: str
+    leaf_count: int
+    duration_ms: int | None = None
+
+    @classmethod
+    def of(cls, playlist: PlexPlaylist) -> PlaylistOut:
+        return cls(
+            id=playlist.rating_key,
+            title=playlist.title,
+            leaf_count=playlist.leaf_count,
+            duration_ms=playlist.duration,
+        )
+
+
+class PlaylistDetailOut(PlaylistOut):
+    items: list[PlexItemOut]

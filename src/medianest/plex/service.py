@@ -187,6 +187,11 @@ async def collection_detail(
     )
 
 
+async def refresh(plex: PlexClient) -> None:
+    """Forget cached library answers: the next read asks Plex again (the page's Refresh)."""
+    await plex.mark_library_changed()
+
+
 def check_image_path(path: str) -> str:
     """The path if it names a library image; anything else is refused (no SSRF)."""
     if not IMAGE_PATH.fullmatch(path):

@@ -18,6 +18,7 @@ from medianest.web.templating import render
 from medianest.youtube import service
 from medianest.youtube.dependencies import OwnedDownload
 from medianest.youtube.schemas import DownloadRequest, to_download
+from medianest.youtube.subscription_pages import DELIVERIES
 
 router = APIRouter()
 PAGE_SIZE = 20
@@ -45,6 +46,8 @@ def _form_context(ctx: ContextDep, **values: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "qualities": QUALITIES,
         "quality": ctx.settings.default_download_quality,
+        "deliveries": DELIVERIES,  # the same choice as a subscription's
+        "delivery": "",
         "url": "",
         "error": None,
         "retry_at": None,
@@ -75,17 +78,32 @@ async def submit_download(
     ctx: ContextDep,
     url: Annotated[str, Form(max_length=4096)] = "",
     quality: Annotated[str, Form(max_length=16)] = "best",
+    delivery: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     try:
         try:
-            body = DownloadRequest.model_validate({"url": url, "quality": quality})
+            body = DownloadRequest.model_validate(
+                {"url": url, "quality": quality, "delivery": delivery or None}
+            )
         except ValidationError:
-            message = "Paste a YouTube link." if not url.strip() else "Choose a listed quality."
+            message = "Paste a YouTube link." if not url.strip() else "Choose a listed option."
             raise ValidationFailed(message) from None
-        job = await service.submit(session, ctx=ctx, user=user, url=body.url, quality=body.quality)
+        job = await service.submit(
+            session,
+            ctx=ctx,
+            user=user,
+            url=body.url,
+            quality=body.quality,
+            delivery_choice=body.delivery,
+        )
     except MediaNestError as error:
         context = _form_context(
-            ctx, url=url, quality=quality, error=error, retry_at=retry_at(error)
+            ctx,
+            url=url,
+            quality=quality,
+            delivery=delivery,
+            error=error,
+            retry_at=retry_at(error),
         )
         return render(
             request,
@@ -97,9 +115,12 @@ async def submit_download(
     return render(
         request,
         "youtube/_form.html",
-        _form_context(ctx, quality=quality),
+        _form_context(ctx, quality=quality, delivery=delivery),
         headers=trigger(
-            "Download queued.", "success", **{"downloads-changed": {"id": str(job.id)}}
+            "Download queued: it goes to "
+            + ("your private playlist." if job.delivery == "playlist" else "a shared collection."),
+            "success",
+            **{"downloads-changed": {"id": str(job.id)}},
         ),
     )
 

@@ -1,0 +1,58 @@
+"""The signed-in user's own Plex playlists (video), read with their token for this server:
+private playlists belong to the account that made them. A user without a Plex account
+(the bootstrap admin) sees the owner account's playlists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medianest.auth.models import User
+from medianest.core.context import AppContext
+from medianest.core.errors import NotFound, ServiceUnavailable
+from medianest.integrations.http import UpstreamHTTPError
+from medianest.integrations.plex import PlexClient
+from medianest.integrations.plex_models import PlexItem, PlexPlaylist
+from medianest.youtube import delivery
+
+
+@dataclass(frozen=True)
+class PlaylistDetail:
+    playlist: PlexPlaylist
+    items: list[PlexItem]
+
+
+async def client_for(ctx: AppContext, user: User, owner: PlexClient) -> PlexClient:
+    """`user`'s own Plex client for this server (their playlists, their share filters)."""
+    if user.plex_token is None:
+        return owner
+    token = await delivery.server_token(ctx, user)
+    integrations = ctx.services.get("integrations")
+    if token is None or integrations is None:
+        raise ServiceUnavailable(
+            "Your Plex account has no access to this server.",
+            details={"service": "plex", "reason": "no server token"},
+        )
+    client: PlexClient = await integrations.plex_for_token(token)
+    return client
+
+
+async def own_playlists(ctx: AppContext, user: User, owner: PlexClient) -> list[PlexPlaylist]:
+    plex = await client_for(ctx, user, owner)
+    return sorted(await plex.playlists(), key=lambda p: p.title.lower())
+
+
+async def playlist_detail(
+    ctx: AppContext, user: User, owner: PlexClient, playlist_id: int
+) -> PlaylistDetail:
+    plex = await client_for(ctx, user, owner)
+    # Listing the account's own playlists first: another account's id is simply unknown.
+    found = next((p for p in await plex.playlists() if p.rating_key == str(playlist_id)), None)
+    if found is None:
+        raise NotFound("No such playlist.")
+    try:
+        items = await plex.playlist_items(playlist_id)
+    except UpstreamHTTPError as exc:
+        if exc.upstream_status in (400, 404):
+            raise NotFound("No such playlist.") from None
+        raise
+    return PlaylistDetail(found, items)
