@@ -284,6 +284,7 @@ def demo(
     root = (data_dir or demo_mode.DEFAULT_DATA_DIR).resolve()
     (root / "youtube").mkdir(parents=True, exist_ok=True)
     suite = SimulatorSuite(youtube_dir=root / "youtube").start()
+    demo_mode.bring_to_life(suite)
     try:
         overrides = demo_mode.demo_overrides(suite.info, data_dir=root, host=host, port=port)
         settings = _settings(**overrides)

@@ -21,9 +21,24 @@ from medianest.core.crypto import SecretBox
 from medianest.core.secrets_store import load_app_secrets
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.settings import Settings
-from medianest.simulators.suite import SuiteInfo
+from medianest.simulators.suite import SimulatorSuite, SuiteInfo
 
 DEFAULT_DATA_DIR = Path("./data-demo")
+# A request in the demo is approved this many seconds after it is made, and the title
+# becomes available this many seconds later: long enough to watch, short enough to wait.
+DEMO_APPROVE_AFTER_SECONDS = 15.0
+DEMO_AVAILABLE_AFTER_SECONDS = 30.0
+
+
+def bring_to_life(
+    suite: SimulatorSuite,
+    *,
+    approve_after: float = DEMO_APPROVE_AFTER_SECONDS,
+    available_after: float = DEMO_AVAILABLE_AFTER_SECONDS,
+) -> None:
+    """Let the simulated Overseerr move new requests along by itself, as a real one whose
+    admin approves and whose downloader finishes would."""
+    suite.overseerr.set_auto_progress(approve_after, available_after)
 
 
 def demo_overrides(info: SuiteInfo, *, data_dir: Path, host: str, port: int) -> dict[str, Any]:
@@ -83,6 +98,14 @@ def banner(settings: Settings, info: SuiteInfo) -> str:
             f"Overseerr: {info.overseerr_url}",
             f"Uptime Kuma: {info.uptime_kuma_url}   media host for YouTube URLs: {info.feed_url}",
             f"Data (SQLite, downloads): {settings.data_dir.resolve()}",
+            "",
+            f"New requests are approved after {DEMO_APPROVE_AFTER_SECONDS:g} s and become "
+            f"available {DEMO_AVAILABLE_AFTER_SECONDS:g} s later. To change the pace or make a",
+            "service fail, use the simulators' controls (README, 'Trying it: the demo'):",
+            f"  curl -X POST {info.overseerr_url}/__sim/auto-progress "
+            """-d '{"approveAfter": 2, "availableAfter": 5}'""",
+            f'  curl -X POST {info.plex_url}/__sim/fault -d \'{{"mode": "unavailable"}}\'',
+            f"  curl -X DELETE {info.plex_url}/__sim/fault",
             "Press Ctrl+C to stop.",
             "",
         ]

@@ -78,3 +78,45 @@ def test_the_demo_starts_the_portal_against_the_simulators_and_stops_on_sigterm(
     assert loaded and loaded[0]["services"]["uptime_kuma"] is True
     # Uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM).
     assert exit_code in (0, -signal.SIGTERM)
+
+
+def test_the_demo_moves_a_new_request_to_approved_then_available_by_itself() -> None:
+    from medianest import demo as demo_mode
+    from medianest.simulators.suite import SimulatorSuite
+
+    with SimulatorSuite() as suite:
+        demo_mode.bring_to_life(suite, approve_after=0.3, available_after=0.3)
+        overseerr = httpx.Client(
+            base_url=suite.info.overseerr_url,
+            headers={"X-Api-Key": suite.info.overseerr_api_key, "X-API-User": "2"},
+            timeout=5,
+        )
+        created = overseerr.post("/api/v1/request", json={"mediaType": "movie", "mediaId": 358332})
+        assert created.status_code == 201, created.text
+        request_id = created.json()["id"]
+        seen: list[tuple[int, int]] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            body = overseerr.get(f"/api/v1/request/{request_id}").json()
+            state = (body["status"], body["media"]["status"])
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if body["media"]["status"] == 5:  # available
+                break
+            time.sleep(0.05)
+    # pending (1) -> approved (2), then the media becomes available (5)
+    assert seen[0][0] == 1
+    assert any(status == 2 for status, _ in seen)
+    assert seen[-1][1] == 5, seen
+
+
+def test_the_demo_banner_lists_its_controls() -> None:
+    from medianest import demo as demo_mode
+    from medianest.settings import Settings
+    from medianest.simulators.suite import SimulatorSuite
+
+    with SimulatorSuite() as suite:
+        text = demo_mode.banner(Settings(_env_file=None), suite.info)  # type: ignore[call-arg]
+        assert f"{suite.info.overseerr_url}/__sim/auto-progress" in text
+        assert f"{suite.info.plex_url}/__sim/fault" in text
+        assert "become available" in text
