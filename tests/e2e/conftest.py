@@ -120,8 +120,9 @@ def new_context(browser: Browser, served: ServedApp) -> Iterator[Any]:
     """Open browser contexts (separate cookie jars) that close after the test."""
     opened: list[BrowserContext] = []
 
-    def open_context() -> BrowserContext:
-        context = browser.new_context(base_url=served.url, viewport={"width": 1280, "height": 800})
+    def open_context(**options: Any) -> BrowserContext:
+        options.setdefault("viewport", {"width": 1366, "height": 768})
+        context = browser.new_context(base_url=served.url, **options)
         context.set_default_timeout(10_000)
         opened.append(context)
         return context

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 768}
 NEW_ADMIN_PASSWORD = "e2e-admin-password-42"
 
 
@@ -23,7 +23,7 @@ class AdminAccount:
 
 
 def shoot(page: Page, folder: Path, name: str) -> None:
-    """Save `<name>-phone.png` (375 x 812) and `<name>-desktop.png` (1280 x 800), full page."""
+    """Save `<name>-phone.png` (390 x 844) and `<name>-desktop.png` (1366 x 768), full page."""
     original = page.viewport_size or DESKTOP
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
     for label, size in (("phone", PHONE), ("desktop", DESKTOP)):

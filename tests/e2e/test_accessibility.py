@@ -1,0 +1,85 @@
+"""axe-core on every page, at a desktop (1366 px) and a phone (390 px) width, in the light
+and the dark theme: no serious or critical violation anywhere.
+
+axe is vendored in tests/e2e/vendor (npm `axe-core`, MPL-2.0), never served by the app:
+the test context bypasses the page's CSP only to inject it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.e2e.flows import DESKTOP, PHONE, AdminAccount, sign_in_admin
+
+pytestmark = pytest.mark.e2e
+
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+THEMES = ("light", "dark")
+SIGNED_IN_PAGES = (
+    "/dashboard",
+    "/media",
+    "/media?query=sintel",
+    "/plex",
+    "/plex?library=2",
+    "/youtube",
+    "/youtube/subscriptions",
+    "/admin",
+    "/change-password",
+    "/no/such/page",
+)
+ANONYMOUS_PAGES = ("/login",)
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(content=AXE)
+    result = page.evaluate(
+        """async () => {
+            const found = await axe.run(document, {
+              runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}
+            });
+            return found.violations.map(v => ({
+              id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 5).map(n => ({target: n.target, summary: n.failureSummary}))
+            }));
+        }"""
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def settle(page: Page, path: str) -> None:
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    if path.startswith("/media?query="):
+        page.locator("#results .poster-card, #results .alert").first.wait_for()
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_has_no_serious_or_critical_axe_violation(
+    new_context: Any, admin_account: AdminAccount, screenshots: Path, viewport: str, theme: str
+) -> None:
+    # bypass_csp: axe is injected, which the app's strict CSP would rightly refuse.
+    context = new_context(bypass_csp=True, viewport=VIEWPORTS[viewport])
+    context.add_init_script(f"localStorage.setItem('medianest-theme', {json.dumps(theme)})")
+    page = context.new_page()
+    problems: dict[str, list[dict[str, Any]]] = {}
+    for path in ANONYMOUS_PAGES:
+        settle(page, path)
+        problems[path] = serious_violations(page)
+    sign_in_admin(context, admin_account)
+    for path in SIGNED_IN_PAGES:
+        settle(page, path)
+        assert page.evaluate("document.documentElement.dataset.theme") == theme, path
+        problems[path] = serious_violations(page)
+        name = "a11y-" + (
+            path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-") or "root"
+        )
+        page.screenshot(path=str(screenshots / f"{name}-{viewport}-{theme}.png"), full_page=True)
+    found = {path: v for path, v in problems.items() if v}
+    assert not found, json.dumps(found, indent=1)
