@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from medianest.core.errors import UpstreamError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_xml import PlexXMLError, media_container_from_xml
+from medianest.integrations.plextv import parse_plex_xml
 from medianest.integrations.registry import get_integrations
 from medianest.simulators import PlexSimulator
 from medianest.simulators.plextv_models import OWNER_TOKEN
@@ -109,16 +111,30 @@ async def test_a_scan_through_the_xml_answers_finds_the_new_file(
     ]
 
 
+# A DTD (here entities that would expand), in an encoding where "<!DOCTYPE" is not
+# those bytes, must still be refused.
+UTF16_DTD = (
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE m [<!ENTITY a "aaaaaaaa">]>'
+    '<MediaContainer title="&a;&a;"/>'
+).encode("utf-16")
+
+
 @pytest.mark.parametrize(
     "body",
     [
         b"<html><body><h1>502 Bad Gateway</h1></body></html>",
         b"<MediaContainer><Video",
-        # a DTD (here an entity that would expand), in any encoding, is refused
-        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE m [<!ENTITY a "aaaaaaaa">]>'
-        '<MediaContainer title="&a;&a;"/>'.encode("utf-16"),
+        UTF16_DTD,
+        UTF16_DTD.decode("utf-16").replace("UTF-16", "UTF-8").encode(),
     ],
 )
 def test_the_xml_reader_refuses_what_plex_never_sends(body: bytes) -> None:
     with pytest.raises(PlexXMLError):
         media_container_from_xml(body)
+
+
+def test_plex_tv_xml_answers_go_through_the_same_parser() -> None:
+    with pytest.raises(UpstreamError, match="malformed XML"):
+        parse_plex_xml(UTF16_DTD)
+    users = parse_plex_xml(b'<MediaContainer><User id="7" title="alice"/></MediaContainer>')
+    assert [u.get("title") for u in users.iter("User")] == ["alice"]

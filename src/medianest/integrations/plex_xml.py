@@ -5,11 +5,13 @@ front of it may drop that header. The JSON form names a child list after the ele
 (`Directory`, `Hub`, `Media`, `Part`, `Location`, `Label`), except library items, which
 XML names by kind (`Video`, `Directory` with a ratingKey, `Playlist`...) and JSON puts in
 `Metadata`. Attribute values stay text; the models accept numbers and 1/0 as text.
+`parse_xml` is the one XML parser for Plex and plex.tv answers.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from xml.etree import ElementTree
 from xml.parsers import expat
 
 # Elements that are library items in XML, i.e. `Metadata` entries in JSON.
@@ -20,40 +22,39 @@ class PlexXMLError(ValueError):
     """The body is not a Plex MediaContainer document."""
 
 
-def media_container_from_xml(body: bytes) -> dict[str, Any]:
-    """`{"MediaContainer": {...}}` from an XML MediaContainer document."""
-    root: dict[str, Any] = {}
-    stack: list[dict[str, Any]] = [root]
-
-    def start(tag: str, attributes: dict[str, str]) -> None:
-        if len(stack) == 1 and (root or tag != "MediaContainer"):
-            raise PlexXMLError(f"root element {tag}")
-        data: dict[str, Any] = dict(attributes)
-        name = "MediaContainer" if len(stack) == 1 else _list_name(tag, attributes)
-        if len(stack) == 1:
-            root[name] = data
-        else:
-            stack[-1].setdefault(name, []).append(data)
-        stack.append(data)
-
-    def end(tag: str) -> None:
-        stack.pop()
+def parse_xml(body: bytes) -> ElementTree.Element:
+    """Parse an XML answer of Plex or plex.tv; a DTD (in any encoding) is refused, so
+    there are no entities to expand. Raises PlexXMLError."""
 
     def refuse_dtd(*_: object) -> None:
-        # Plex never sends one; without a DTD there are no entities to expand.
         raise PlexXMLError("XML with a DTD")
 
+    builder = ElementTree.TreeBuilder()
     parser = expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
     parser.StartDoctypeDeclHandler = refuse_dtd
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.data
     try:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
         raise PlexXMLError(str(exc)) from None
-    if not root:
-        raise PlexXMLError("no MediaContainer")
-    return root
+    return builder.close()
+
+
+def media_container_from_xml(body: bytes) -> dict[str, Any]:
+    """`{"MediaContainer": {...}}` from an XML MediaContainer document."""
+    root = parse_xml(body)
+    if root.tag != "MediaContainer":
+        raise PlexXMLError(f"root element {root.tag}")
+    return {"MediaContainer": _object(root)}
+
+
+def _object(element: ElementTree.Element) -> dict[str, Any]:
+    data: dict[str, Any] = dict(element.attrib)
+    for child in element:
+        data.setdefault(_list_name(child.tag, child.attrib), []).append(_object(child))
+    return data
 
 
 def _list_name(tag: str, attributes: dict[str, str]) -> str:

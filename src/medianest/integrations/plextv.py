@@ -22,6 +22,7 @@ from medianest import __version__
 from medianest.core.errors import MediaNestError, Unauthenticated, UpstreamError
 from medianest.core.logging import get_logger
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
+from medianest.integrations.plex_xml import PlexXMLError, parse_xml
 from medianest.settings import Settings
 
 log = get_logger(__name__)
@@ -91,12 +92,9 @@ class ServerAudience:
 
 def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
     """An XML answer of plex.tv; no DTDs (entity tricks), malformed → UpstreamError (502)."""
-    head = body[:1024].lower()
     try:
-        if b"<!doctype" in head or b"<!entity" in body.lower():
-            raise ET.ParseError("document type declarations are not accepted")
-        return ET.fromstring(body)  # noqa: S314  (DTDs refused above; answers are small)
-    except ET.ParseError:
+        return parse_xml(body)  # refuses DTDs in the parser, whatever the encoding
+    except PlexXMLError:
         log.warning("upstream_malformed_xml", service=service)
         raise UpstreamError(
             f"{service} returned malformed XML.", details={"service": service}
