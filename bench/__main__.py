@@ -33,7 +33,7 @@ ENDPOINTS = {
     "auth_session": "/api/auth/session",
     "media_requests": "/api/media/requests",
 }
-EXTRA_MODULES = ("socket_push", "queue_overhead")
+EXTRA_MODULES = ("socket_push", "kuma_push", "queue_overhead")
 MB = 1024 * 1024
 # Targets from issue 10.
 TARGET_RATIO = 0.5

@@ -167,3 +167,34 @@ async def test_refresh_checks_the_services_and_is_rate_limited_for_everyone(
 async def test_refresh_needs_a_signed_in_user(client):
     response = await client.post("/api/dashboard/refresh")
     assert response.status_code == 401
+
+
+async def test_a_draft_at_another_address_gets_no_saved_password_or_key(admin_client, kuma):
+    import asyncio
+
+    from medianest.simulators import UptimeKumaSimulator
+    from medianest.simulators.uptime_kuma import API_KEY
+
+    await admin_client.put(
+        "/api/admin/services/uptime_kuma",
+        json=socket_config(kuma.url, password=KUMA_PASSWORD, apiKey=API_KEY),
+    )
+    stranger = UptimeKumaSimulator()
+    await asyncio.to_thread(stranger.start)
+    try:
+        live = await admin_client.post(
+            "/api/admin/services/test",
+            json={"name": "uptime_kuma", "url": stranger.url},
+        )
+        metrics = await admin_client.post(
+            "/api/admin/services/test",
+            json={"name": "uptime_kuma", "url": stranger.url, "config": {"source": "metrics"}},
+        )
+    finally:
+        await asyncio.to_thread(stranger.stop)
+
+    assert live.json()["data"]["status"] == "offline"
+    assert stranger.socket_logins == 0
+    sent = [r.headers.get("authorization", "") for r in stranger.requests("/metrics")]
+    assert metrics.json()["data"]["status"] != "online"
+    assert sent and all(header == "" for header in sent)  # no Authorization at all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,42 @@ def test_the_dashboard_shows_a_service_going_offline_and_back_without_a_reload(
     finally:
         simulators.overseerr.clear_fault()
     expect(card).to_have_attribute("data-status", "online", timeout=15_000)
+
+
+def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at_once(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    admin = context.new_page()
+    admin.goto("/admin#services")
+    form = admin.locator("[data-service-form=uptime_kuma]")
+    form.get_by_label("Source").select_option("socket")
+    form.get_by_label("Kuma username").fill("admin")
+    form.get_by_label("Kuma password").fill("admin123")
+    form.get_by_role("button", name="Test Uptime Kuma").click()
+    result = form.locator("[data-test-status]")
+    expect(result).to_have_attribute("data-test-status", "online")
+    expect(result).to_contain_text(re.compile(r"version 2\.0\.2 · \d+ monitors"))
+    form.get_by_role("button", name="Save Uptime Kuma").click()
+    expect(
+        admin.locator("[data-service-form=uptime_kuma]").get_by_label("Kuma password")
+    ).to_have_attribute("placeholder", re.compile("saved"))
+    shoot(admin, screenshots, "admin-kuma-live")
+    try:
+        page = context.new_page()
+        page.goto("/dashboard")
+        card = page.locator('[data-service="uptime_kuma"]')
+        expect(card.locator('[data-field="source-label"]')).to_have_text("Live", timeout=15_000)
+        simulators.uptime_kuma.set_monitor("Website", up=False)
+        expect(
+            card.locator('[data-field="monitors"] li').filter(has_text="Website")
+        ).to_contain_text("down", timeout=2_000)
+        shoot(page, screenshots, "dashboard-kuma-live")
+    finally:
+        simulators.uptime_kuma.set_monitor("Website", up=True)
+        admin.goto("/admin#services")
+        form = admin.locator("[data-service-form=uptime_kuma]")
+        form.get_by_label("Source").select_option("")
+        form.get_by_role("button", name="Save Uptime Kuma").click()
+        expect(admin.locator("[data-service-form=uptime_kuma] .badge").first).to_be_visible()

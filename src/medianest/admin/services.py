@@ -231,14 +231,13 @@ async def test_service(
         raise ValidationFailed(
             f"{name} is not configured; give a URL to test.", details={"field": "url"}
         )
-    api_key = draft.api_key if draft.api_key is not None else decrypt_key(box, row) if row else None
-    password = (
-        draft.password
-        if draft.password
-        else decrypt_password(box, row)
-        if row is not None
-        else None
+    # A saved secret goes only to the URL it was saved with: a draft naming another
+    # address must bring its own key or password.
+    saved = row if row is not None and url == row.service_url else None
+    api_key = (
+        draft.api_key if draft.api_key is not None else decrypt_key(box, saved) if saved else None
     )
+    password = draft.password or (decrypt_password(box, saved) if saved else None)
     config = (
         validate_options(name, draft.config)
         if draft.config is not None

@@ -108,6 +108,12 @@ class KumaLiveRunner:
             return f"Live connection: {self.link.error}"
         return "Live connection: connecting."
 
+    def refused(self) -> str | None:
+        """Kuma's refusal of the sign-in, while the link is refused (a retry would be too)."""
+        if self.link is not None and self.link.state == "refused":
+            return self.link.error
+        return None
+
     def outcome(self) -> CheckOutcome:
         """Uptime Kuma as the live link knows it."""
         assert self.link is not None and self.sign_in is not None
@@ -153,6 +159,8 @@ class KumaLiveRunner:
                 await self.monitor.check(["uptime_kuma"])
         live = self.is_live()
         now = time.monotonic()
+        if live and not self._was_live:
+            self._recorded_key = None  # (back) live: record it even if no monitor changed
         if live and now - self._marker_at >= LIVE_MARKER_RENEW_SECONDS:
             await self.ctx.cache.set(
                 LIVE_MARKER_KEY, {"holder": self.ctx.instance_id}, LIVE_MARKER_TTL_SECONDS

@@ -124,13 +124,16 @@ class StatusMonitor:
                 merged = previous | {e.service: e for e in fresh}
                 entries = [merged[n] for n in status_service.SERVICES if n in merged]
                 # Cache before the rows commit: a reader between the two would otherwise
-                # fall back to the table, which has no Uptime Kuma monitor detail.
+                # fall back to the table, which has no Uptime Kuma monitor detail. Push
+                # before it too: browsers need not wait for the database's write.
                 await status_service.cache_status(self.ctx, entries)
-            for entry in fresh:
-                before = previous.get(entry.service)
-                if before is None or before.change_key() != entry.change_key():
-                    log.info("service_status_changed", service=entry.service, status=entry.status)
-                    await self.ctx.realtime.emit_status(entry.push_payload())
+                for entry in fresh:
+                    before = previous.get(entry.service)
+                    if before is None or before.change_key() != entry.change_key():
+                        log.info(
+                            "service_status_changed", service=entry.service, status=entry.status
+                        )
+                        await self.ctx.realtime.emit_status(entry.push_payload())
         return entries
 
     async def _check_kuma(self, integrations: Integrations) -> CheckOutcome | None:
@@ -146,6 +149,16 @@ class StatusMonitor:
             return None
         note = live.note() if live is not None else None
         if sign_in is not None and await integrations.uptime_kuma() is None:
+            refusal = live.refused() if live is not None else None
+            if refusal is not None:  # signing in again would only be refused again
+                return CheckOutcome(
+                    service="uptime_kuma",
+                    status="degraded",
+                    error=refusal,
+                    url=sign_in.url,
+                    source="polling",
+                    source_note=note,
+                )
             return await self._check_kuma_by_sign_in(sign_in, note)
         outcome = await self._check("uptime_kuma", integrations.uptime_kuma)
         if outcome.status == "unconfigured":
