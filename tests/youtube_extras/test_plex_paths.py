@@ -203,3 +203,49 @@ async def test_a_plex_server_on_windows_gets_windows_paths(
     assert [c["path"] for c in plex.refresh_calls] == [
         f"d:\\media\\youtube\\{alice.id}\\Loopback Test Channel"
     ]
+
+
+async def test_the_admin_sets_the_plex_path_sees_which_library_holds_it_and_tests_it(
+    mapped_app: Callable[..., Any],
+    admin: User,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    plex_view: Path,
+    download_root: Path,
+) -> None:
+    app = await mapped_app(youtube_plex_path=None)  # only the admin page's value
+    async with await signed_in_client(app, admin) as client:
+        before = (await client.get("/api/admin/youtube/plex")).json()["data"]
+        assert before["holdingLibraryId"] is None
+        assert str(download_root.resolve()) in before["problem"]
+        failed = (await client.post("/api/admin/youtube/plex/test", json={})).json()["data"]
+        assert failed["ok"] is False and "no Plex library holds" in failed["message"]
+        # A draft path is tested before it is saved.
+        draft = await client.post("/api/admin/youtube/plex/test", json={"plexPath": str(plex_view)})
+        assert draft.json()["data"]["ok"] is True, draft.text
+        assert draft.json()["data"]["markerPath"].startswith(f"{plex_view}/medianest-check/")
+        assert list(download_root.iterdir()) == []  # the marker is gone again
+        bad = await client.put("/api/admin/config/youtube", json={"plexPath": "media/youtube"})
+        assert bad.status_code in (400, 422) and bad.json()["success"] is False
+
+        saved = await client.put("/api/admin/config/youtube", json={"plexPath": str(plex_view)})
+        assert saved.json()["data"]["plexPath"] == str(plex_view)
+        assert saved.json()["data"]["plexPathInUse"] == str(plex_view)
+        after = (await client.get("/api/admin/youtube/plex")).json()["data"]
+        holding = [lib["id"] for lib in after["libraries"] if lib["holdsDownloads"]]
+        assert (after["holdingLibraryId"], holding, after["problem"]) == ("3", ["3"], None)
+        page = await client.get("/admin/plex-downloads", headers={"Accept": "text/html"})
+        assert 'data-library-id="3" data-holds-downloads' in page.text
+        tested = await client.post(
+            "/admin/plex-downloads/test", data={"plexPath": ""}, headers={"HX-Request": "true"}
+        )
+        assert "Plex found the marker" in tested.text
+
+    # The runner uses the admin's path: the download becomes a collection.
+    async with await signed_in_client(app, alice) as client:
+        await client.post(
+            "/api/youtube/download", json={"url": media.feed_url(), "delivery": "collection"}
+        )
+        rows = await wait_for(app, all_finished(1), user_id=alice.id)
+    assert rows[0].error is None and rows[0].plex_collection_id is not None

@@ -1,17 +1,21 @@
 """The admin page's "YouTube system" section: yt-dlp version and age (warning past 60
 days), the download queue by state and pause reason, and the queue breaker with why it
 opened and a button to resume now. Same data as `GET /api/admin/system`. And the quotas
-per role, as a form over `PUT /api/admin/config/youtube`."""
+per role, as a form over `PUT /api/admin/config/youtube`. And "Plex and downloads": the
+path under which Plex sees the downloads, Plex's libraries and folders, and the Test."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from medianest.admin import system_router
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
+from medianest.core.errors import MediaNestError
 from medianest.core.validation_words import plain_message
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -49,8 +53,10 @@ ROLES = ("user", "admin")
 
 
 @router.get("/admin/quotas")
-async def quotas_fragment(request: Request, admin: AdminUser, session: SessionDep) -> Response:
-    config = await system_router.get_youtube_config(admin, session)
+async def quotas_fragment(
+    request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    config = await system_router.get_youtube_config(admin, session, ctx)
     return _quotas_form(request, _form_values(config.data.quotas), {})
 
 
@@ -109,3 +115,76 @@ def _quotas_form(
         status_code=status_code,
         headers=headers,
     )
+
+
+# --- Plex and downloads --------------------------------------------------------------------
+PlexPathField = Annotated[str, Form(alias="plexPath", max_length=1000)]
+
+
+async def _plex_context(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep, **values: Any
+) -> dict[str, Any]:
+    config = (await system_router.get_youtube_config(admin, session, ctx)).data
+    context: dict[str, Any] = {
+        "plex_path": config.plex_path or "",
+        "in_use": config.plex_path_in_use,
+        "setting": ctx.settings.youtube_plex_path,
+        "view": None,
+        "view_error": None,
+        "error": None,
+        "result": None,
+    }
+    try:
+        context["view"] = (await system_router.plex_downloads_info(admin, session, ctx)).data
+    except MediaNestError as exc:
+        context["view_error"] = exc.message
+    context.update(values)
+    return context
+
+
+@router.get("/admin/plex-downloads")
+async def plex_downloads_fragment(
+    request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    return render(request, "admin/_plex_downloads.html", await _plex_context(admin, session, ctx))
+
+
+@router.put("/admin/plex-downloads")
+async def save_plex_path(
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    plex_path: PlexPathField = "",
+) -> Response:
+    body = system_router.YoutubeConfigUpdate(plex_path=plex_path.strip())
+    try:
+        await system_router.update_youtube_config(body, admin, session, ctx, request)
+    except MediaNestError as exc:
+        await session.rollback()
+        context = await _plex_context(admin, session, ctx, plex_path=plex_path, error=exc.message)
+        return render(request, "admin/_plex_downloads.html", context, status_code=exc.status_code)
+    return render(
+        request,
+        "admin/_plex_downloads.html",
+        await _plex_context(admin, session, ctx),
+        headers=trigger("Plex path saved.", "success"),
+    )
+
+
+@router.post("/admin/plex-downloads/test")
+async def test_plex_path(
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    plex_path: PlexPathField = "",
+) -> Response:
+    try:
+        body = system_router.PlexTestIn(plex_path=plex_path.strip() or None)
+        result = (await system_router.test_plex_path(body, admin, session, ctx)).data
+    except MediaNestError as exc:
+        context = await _plex_context(admin, session, ctx, plex_path=plex_path, error=exc.message)
+        return render(request, "admin/_plex_downloads.html", context, status_code=exc.status_code)
+    context = await _plex_context(admin, session, ctx, plex_path=plex_path, result=result)
+    return render(request, "admin/_plex_downloads.html", context)

@@ -21,7 +21,8 @@ from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
-from medianest.youtube import delivery, pushback, quotas
+from medianest.settings import Settings
+from medianest.youtube import delivery, plex_check, plex_delivery, plex_paths, pushback, quotas
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 from medianest.youtube.quotas import QuotaConfig
 
@@ -65,11 +66,49 @@ class SystemInfo(ApiModel):
 class YoutubeConfig(ApiInput):
     default_delivery: Literal["playlist", "collection"]
     quotas: QuotaConfig
+    plex_path: str | None = Field(
+        default=None, description="The download root as Plex sees it (the admin's value)"
+    )
+    plex_path_in_use: str = Field(
+        description="What is used: plexPath, else MEDIANEST_YOUTUBE_PLEX_PATH, else our path"
+    )
 
 
 class YoutubeConfigUpdate(ApiInput):
     default_delivery: Literal["playlist", "collection"] | None = None
     quotas: QuotaConfig | None = None
+    plex_path: str | None = Field(
+        default=None, max_length=1000, description='"" clears it (back to the setting)'
+    )
+
+
+class PlexLibraryInfo(ApiModel):
+    id: str
+    title: str
+    type: str
+    folders: list[str]
+    holds_downloads: bool
+
+
+class PlexDownloadsInfo(ApiModel):
+    plex_path: str = Field(description="The download root as Plex sees it (in use)")
+    translated: bool
+    libraries: list[PlexLibraryInfo]
+    holding_library_id: str | None
+    problem: str | None
+
+
+class PlexTestIn(ApiInput):
+    plex_path: str | None = Field(
+        default=None, max_length=1000, description="Test this path instead of the saved one"
+    )
+
+
+class PlexTestOut(ApiModel):
+    ok: bool
+    message: str
+    library_id: str | None
+    marker_path: str | None
 
 
 def ytdlp_info(version: str | None = None, *, today: date | None = None) -> YtDlpInfo:
@@ -153,17 +192,23 @@ async def close_breaker(
     return await system_info(admin, session)
 
 
-async def _youtube_config(session: SessionDep) -> YoutubeConfig:
+async def _youtube_config(session: SessionDep, settings: Settings) -> YoutubeConfig:
+    paths = await plex_paths.load_path_map(session, settings=settings)
     return YoutubeConfig(
         default_delivery=await delivery.default_delivery(session),
         quotas=await quotas.load_config(session),
+        plex_path=await plex_paths.stored_plex_path(session),
+        plex_path_in_use=str(paths.plex_root),
     )
 
 
 @router.get("/config/youtube", response_model=Envelope[YoutubeConfig])
-async def get_youtube_config(admin: AdminUser, session: SessionDep) -> Envelope[YoutubeConfig]:
-    """Quotas per role (null = unlimited) and the default Plex delivery of downloads."""
-    return envelope(await _youtube_config(session))
+async def get_youtube_config(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[YoutubeConfig]:
+    """Quotas per role (null = unlimited), the default Plex delivery of downloads and the
+    download root as Plex sees it."""
+    return envelope(await _youtube_config(session, ctx.settings))
 
 
 @router.put("/config/youtube", response_model=Envelope[YoutubeConfig])
@@ -177,6 +222,8 @@ async def update_youtube_config(
     """Change the quotas (a role given replaces that role's limits) or the default delivery."""
     if body.default_delivery is not None:
         await delivery.set_default_delivery(session, body.default_delivery)
+    if body.plex_path is not None:
+        await plex_paths.set_plex_path(session, body.plex_path)
     if body.quotas is not None:
         merged = await quotas.load_config(session)
         for role in body.quotas.model_fields_set:  # roles left out keep their limits
@@ -191,4 +238,41 @@ async def update_youtube_config(
         ip=client_ip(request, ctx.settings),
     )
     await session.flush()
-    return envelope(await _youtube_config(session))
+    return envelope(await _youtube_config(session, ctx.settings))
+
+
+@router.get("/youtube/plex", response_model=Envelope[PlexDownloadsInfo])
+async def plex_downloads_info(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[PlexDownloadsInfo]:
+    """Plex's libraries with their folders: which one holds the downloads, or why none."""
+    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
+    view = await plex_check.plex_view(await plex_check.require_plex(ctx.services), paths)
+    return envelope(
+        PlexDownloadsInfo(
+            plex_path=view.plex_path,
+            translated=view.translated,
+            libraries=[PlexLibraryInfo(**vars(lib)) for lib in view.libraries],
+            holding_library_id=view.holding,
+            problem=view.problem,
+        )
+    )
+
+
+@router.post("/youtube/plex/test", response_model=Envelope[PlexTestOut])
+async def test_plex_path(
+    body: PlexTestIn, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[PlexTestOut]:
+    """Drop a marker video into the download root, ask Plex to scan it, say if it was found
+    (with `plexPath`, a path not saved yet)."""
+    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
+    if body.plex_path is not None and body.plex_path.strip():
+        checked = plex_paths.check_plex_path(body.plex_path)
+        paths = plex_paths.PathMap.of(ctx.settings.resolved_download_root, checked)
+    result = await plex_check.test_marker(
+        await plex_check.require_plex(ctx.services),
+        paths,
+        settings=ctx.settings,
+        configured_section=plex_delivery.configured_section(ctx.settings, ctx.services),
+    )
+    return envelope(PlexTestOut(**vars(result)))
