@@ -161,3 +161,32 @@ async def test_kumas_login_limit_is_a_passing_refusal(kuma) -> None:
 def test_a_kuma_under_a_path_prefix_serves_its_socket_there() -> None:
     assert socket_endpoint("https://kuma.example.org") == ("https://kuma.example.org", "socket.io")
     assert socket_endpoint("https://example.org/kuma/") == ("https://example.org", "kuma/socket.io")
+
+
+async def test_garbage_from_kuma_changes_nothing_and_keeps_the_link_up(kuma) -> None:
+    link, task = await running_link(kuma.url)
+    try:
+        before = {m.id: (m.name, m.status) for m in link.monitors.values()}
+        socket = kuma.socket
+        assert socket is not None
+        for event, payload in (
+            ("heartbeat", "garbage"),
+            ("heartbeat", {"monitorID": "x; DROP", "status": 0}),
+            ("heartbeat", {"monitorID": True, "status": 0}),
+            ("heartbeatList", ("1", "not a list", False)),
+            ("monitorList", ["not", "an", "object"]),
+            ("updateMonitorIntoList", {"9": {"id": None, "name": "nameless"}}),
+            ("uptime", ("1", 24, "lots")),
+            ("deleteMonitorFromList", {"id": 1}),
+        ):
+            kuma.submit(lambda e=event, p=payload: socket.sio.emit(e, p, room="1"))
+        kuma.set_monitor("Plex", up=False)  # a real heartbeat after the garbage
+        await until(lambda: link.monitors[1].status == "down")
+
+        after = {m.id: (m.name, m.status) for m in link.monitors.values()}
+        assert after == before | {1: ("Plex", "down")}
+        assert link.state == "live"
+        assert isinstance(link.monitors[1].uptime_24h, float)  # not "lots"
+    finally:
+        await link.stop()
+        await task
