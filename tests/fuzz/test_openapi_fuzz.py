@@ -41,7 +41,8 @@ def _fuzz_every_operation(schema: schemathesis.BaseSchema, token: str) -> list[s
 
         try:
             run()
-        except Exception as exc:  # one line per operation; the loop goes on to the others
+        # Schemathesis reports a failed check as a FailureGroup (a BaseExceptionGroup).
+        except (Exception, BaseExceptionGroup) as exc:
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert operations > 20, f"the schema lists only {operations} operations"
     return failures
