@@ -37,6 +37,7 @@ from medianest.auth.plex_revalidation import install_plex_token_check
 from medianest.auth.realtime import install_socket_authenticator
 from medianest.auth.remember import install_remember_me
 from medianest.auth.session_cache import install_session_cache, start_session_invalidation
+from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache
 from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
@@ -87,7 +88,10 @@ class MediaNestApp:
             context=functools.partial(getattr, fastapi_app.state, "ctx", None),
         )
         dashboard_hot.install(self.hot_paths)
-        self._asgi = RequestContextMiddleware(self.hot_paths)
+        settings: Settings = fastapi_app.state.settings
+        self._asgi = RequestContextMiddleware(
+            BodyLimitMiddleware(self.hot_paths, max_bytes=settings.max_request_body_bytes)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._asgi(scope, receive, send)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     run_worker_in_process: bool = True
+    # Larger request bodies are refused with 413 (JSON and forms are a few KB).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Secrets (generated and persisted under data_dir in the embedded mode when absent)
     encryption_key: SecretStr | None = None
