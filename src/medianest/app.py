@@ -47,6 +47,7 @@ from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
 from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
+from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
 from medianest.core.secrets_store import load_app_secrets
 from medianest.dashboard import hot as dashboard_hot
 from medianest.dashboard import router as dashboard_router
@@ -128,9 +129,20 @@ async def build_context(
     )
     redis: Redis | None = None
     cache: Cache = MemoryCache()
+    closers: list[Callable[[], Awaitable[None]]] = []
+    # One health for the process's Redis on request paths: after a call fails or times
+    # out, the cache and the rate limits skip it until it answers (core/redis_guard.py).
+    redis_guard = RedisGuard()
     if settings.redis_url:
         redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        cache = RedisCache(redis)
+        cache_redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        )
+        redis_guard = RedisGuard(ping=cache_redis.ping)
+        closers += [redis_guard.aclose, cache_redis.aclose]
+        cache = RedisCache(cache_redis, guard=redis_guard)
     ctx = AppContext(
         settings=settings,
         secrets=secrets,
@@ -138,11 +150,12 @@ async def build_context(
         session_factory=create_session_factory(engine),
         secret_box=SecretBox(secrets.encryption_key, secrets.previous_encryption_keys),
         cache=cache,
-        rate_limiter=RateLimiter(settings.redis_url),
+        rate_limiter=RateLimiter(settings.redis_url, guard=redis_guard),
         realtime=realtime,
         redis=redis,
         instance_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
+    ctx.services["closers"] = closers
     async with session_scope(ctx.session_factory) as session:
         await auth_service.ensure_bootstrap_admin(session, settings=settings)
     install_session_cache(ctx)

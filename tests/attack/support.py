@@ -53,7 +53,7 @@ class Bystander:
         cookies: httpx.Cookies,
         *,
         paths: Sequence[str] = LIST_PAGES,
-        interval: float = 0.05,
+        interval: float = 0.02,
         minimum: int = 20,
     ) -> None:
         self._config = {
@@ -76,7 +76,8 @@ class Bystander:
         self._process.stdin.write(json.dumps(self._config) + "\n")
         self._process.stdin.flush()
         # The first line says it is signed in and warm, before the attack starts.
-        ready = json.loads(self._process.stdout.readline())
+        line = self._process.stdout.readline()
+        ready = json.loads(line) if line else {"ready": False}
         assert ready == {"ready": True}, ready
         return self
 

@@ -9,14 +9,48 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from medianest.core.envelope import ApiInput, ApiModel
 
 DownloadQuality = Literal["best", "1080p", "720p", "audio"]
 HealthStatus = Literal["online", "offline", "degraded"]
 PlexSignIn = Literal["server_users", "any_account"]
+
+
+def service_url_problem(url: str) -> str | None:
+    """What is wrong with a service base URL, or None: http(s) with a host, nothing
+    that is not printable ASCII (urlsplit silently drops a newline or tab, so a URL
+    with one passed the checks and was stored), no credentials, query or fragment."""
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in url):
+        return "The URL must not contain spaces, control or non-ASCII characters."
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "The URL must start with http:// or https:// and name a host."
+    if parts.username or parts.password:
+        return "Put credentials in the API key field, not in the URL."
+    if parts.query or parts.fragment:
+        return "The URL must not have a query or fragment."
+    try:
+        parts.port  # noqa: B018  (raises on an invalid port)
+    except ValueError:
+        return "The URL has an invalid port."
+    return None
+
+
+def _valid_service_url(url: str) -> str:
+    problem = service_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url.rstrip("/")
+
+
+# A service base URL in a request body: refused with 422 before any service code runs.
+ServiceUrl = Annotated[
+    str, Field(min_length=1, max_length=2048), AfterValidator(_valid_service_url)
+]
 
 
 class ServiceOut(ApiModel):
@@ -32,7 +66,7 @@ class ServiceOut(ApiModel):
 
 
 class ServiceUpdate(ApiInput):
-    url: str = Field(min_length=1, max_length=2048)
+    url: ServiceUrl
     # Omitted or null keeps the stored key; an empty string removes it.
     api_key: str | None = Field(default=None, max_length=1024)
     # Write-only, like the key: Uptime Kuma's socket sign-in (omitted keeps, "" removes).
@@ -45,7 +79,7 @@ class ServiceTest(ApiInput):
     """A saved service (`name` only) or a draft; draft fields override the saved ones."""
 
     name: str = Field(min_length=1, max_length=50)
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: ServiceUrl | None = None
     api_key: str | None = Field(default=None, max_length=1024)
     password: str | None = Field(default=None, max_length=1024)
     config: dict[str, Any] | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -17,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
 from medianest.admin.models import ServiceConfig
-from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceTestOut, ServiceUpdate
+from medianest.admin.schemas import (
+    ServiceOut,
+    ServiceTest,
+    ServiceTestOut,
+    ServiceUpdate,
+    service_url_problem,
+)
 from medianest.admin.service_store import (
     decrypt_key,
     decrypt_password,
@@ -67,25 +72,10 @@ def require_service_name(name: str) -> str:
 
 
 def validate_url(url: str) -> str:
-    """http(s) with a host, no credentials in it (they belong in the API key field)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed(
-            "The URL must start with http:// or https:// and name a host.",
-            details={"field": "url"},
-        )
-    if parts.username or parts.password:
-        raise ValidationFailed(
-            "Put credentials in the API key field, not in the URL.", details={"field": "url"}
-        )
-    if parts.query or parts.fragment:
-        raise ValidationFailed(
-            "The URL must not have a query or fragment.", details={"field": "url"}
-        )
-    try:
-        parts.port  # noqa: B018  (raises on an invalid port)
-    except ValueError:
-        raise ValidationFailed("The URL has an invalid port.", details={"field": "url"}) from None
+    """The one URL rule (`schemas.service_url_problem`) for callers without a schema."""
+    problem = service_url_problem(url.strip())
+    if problem is not None:
+        raise ValidationFailed(problem, details={"field": "url"})
     return url.strip().rstrip("/")
 
 

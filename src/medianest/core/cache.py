@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from medianest.core.logging import get_logger
+from medianest.core.redis_guard import RedisGuard
 
 log = get_logger(__name__)
 
@@ -54,19 +55,29 @@ class MemoryCache:
 
 
 class RedisCache:
-    def __init__(self, redis: Redis, prefix: str = "medianest:cache:") -> None:
+    """`redis` should have short socket timeouts (see core/redis_guard.py); while the
+    guard says Redis is failing, reads miss and writes are skipped without a call."""
+
+    def __init__(
+        self, redis: Redis, prefix: str = "medianest:cache:", guard: RedisGuard | None = None
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._guard = guard or RedisGuard()
 
     async def get(self, key: str) -> Any | None:
+        if not self._guard.available():
+            return None
         try:
             raw = await self._redis.get(self._prefix + key)
         except (RedisError, OSError) as exc:
-            log.warning("cache_unavailable", op="get", error=type(exc).__name__)
+            self._guard.failed("cache_get", exc)
             return None
         return None if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl_seconds: float) -> None:
+        if not self._guard.available():
+            return
         try:
             await self._redis.set(
                 self._prefix + key,
@@ -74,10 +85,12 @@ class RedisCache:
                 px=max(1, int(ttl_seconds * 1000)),
             )
         except (RedisError, OSError) as exc:
-            log.warning("cache_unavailable", op="set", error=type(exc).__name__)
+            self._guard.failed("cache_set", exc)
 
     async def delete(self, key: str) -> None:
+        # Not skipped while the guard is open: a stale entry left behind would outlive
+        # the outage (the call fails fast if Redis is still away).
         try:
             await self._redis.delete(self._prefix + key)
         except (RedisError, OSError) as exc:
-            log.warning("cache_unavailable", op="delete", error=type(exc).__name__)
+            self._guard.failed("cache_delete", exc)

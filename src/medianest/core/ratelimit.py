@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from medianest.core.errors import RateLimitExceeded
 from medianest.core.logging import get_logger
+from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
 
 log = get_logger(__name__)
 
@@ -136,15 +137,28 @@ class RateLimiter:
     burst at a window's edge cannot double the limit.
     """
 
-    def __init__(self, redis_url: str | None = None, namespace: str = "medianest") -> None:
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        namespace: str = "medianest",
+        guard: RedisGuard | None = None,
+    ) -> None:
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        # While Redis fails (or hangs), count in-process instead of waiting on it.
+        self._guard = guard or RedisGuard()
         self._redis: SlidingWindowCounterRateLimiter | None = None
         self._namespace = namespace
         self._leases: dict[str, _Lease] = {}
         if redis_url:
             # A blocking pool queues bursts instead of failing them (200 concurrent hits
             # must all be counted in Redis, not spill into the in-process fallback).
-            pool = BlockingConnectionPool.from_url(redis_url, max_connections=32, timeout=5)
+            pool = BlockingConnectionPool.from_url(
+                redis_url,
+                max_connections=32,
+                timeout=5,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            )
             storage: Storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
@@ -152,6 +166,11 @@ class RateLimiter:
                 connection_pool=pool,  # type: ignore[arg-type]  # forwarded to redis-py
             )
             self._redis = SlidingWindowCounterRateLimiter(storage)
+
+    def _store(self) -> SlidingWindowCounterRateLimiter:
+        if self._redis is not None and self._guard.available():
+            return self._redis
+        return self._memory
 
     @property
     def backend(self) -> str:
@@ -209,12 +228,12 @@ class RateLimiter:
         self, key: str, *, limit: int, window_seconds: int, cost: int = 1
     ) -> RateLimitResult:
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
-        limiter = self._redis or self._memory
+        limiter = self._store()
         try:
             allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
         except (RedisError, OSError, ConnectionError) as exc:
-            log.warning("ratelimit_redis_unavailable", error=type(exc).__name__)
+            self._guard.failed("ratelimit_hit", exc)
             limiter = self._memory
             allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
@@ -234,12 +253,12 @@ class RateLimiter:
     async def peek(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
         """The state of a limit without consuming it (allowed = one more hit would pass)."""
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
-        limiter = self._redis or self._memory
+        limiter = self._store()
         try:
             allowed = await limiter.test(item, key)
             stats = await limiter.get_window_stats(item, key)
         except (RedisError, OSError, ConnectionError) as exc:
-            log.warning("ratelimit_redis_unavailable", error=type(exc).__name__)
+            self._guard.failed("ratelimit_peek", exc)
             limiter = self._memory
             allowed = await limiter.test(item, key)
             stats = await limiter.get_window_stats(item, key)

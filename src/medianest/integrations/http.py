@@ -23,6 +23,7 @@ from medianest.core.cache import Cache, MemoryCache
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import REDACTED, get_logger, redact_text
 from medianest.core.metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
+from medianest.db.engine import release_current_connection
 from medianest.integrations.breaker import BreakerOpen, CircuitBreaker
 from medianest.integrations.outcomes import (
     Fetched,
@@ -133,6 +134,9 @@ class ResilientClient:
                 breaker=exc.state,
             )
             raise self._unavailable("circuit open", retry_in=exc.retry_in) from None
+        # Whatever the service takes (up to the deadline), the request's database
+        # connection is not held across it: a hung service must not drain the pool.
+        await release_current_connection()
         per_try = timeout or self._timeout
         retryable = (method in IDEMPOTENT_METHODS) if retry is None else retry
         # A half-open probe is one try: it only has to tell whether the service is back.

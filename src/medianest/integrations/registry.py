@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpx
+
 from medianest.core.cache import Cache
 from medianest.core.context import AppContext
 from medianest.core.errors import ServiceUnavailable
@@ -154,7 +156,14 @@ class Integrations:
             configs = {c.name: c for c in await self.source.load()}
             clients: dict[str, ServiceClient] = {}
             for name, config in configs.items():
-                client = self.build(config)
+                try:
+                    client = self.build(config)
+                except (httpx.InvalidURL, ValueError) as exc:
+                    # A URL stored before it was validated (a newline, a bad port): this
+                    # service is unusable until the admin saves a good one; the app and
+                    # the other services are not (it used to stop `serve` from starting).
+                    log.error("service_misconfigured", service=name, error=type(exc).__name__)
+                    continue
                 if client is not None:
                     clients[name] = client
             old = [c.http for c in self._clients.values()]

@@ -1,0 +1,70 @@
+"""Shared health of the process's Redis: a hung Redis is waited for once, not per call.
+
+A Redis that stops answering (SIGSTOP, a full network buffer) keeps its connections
+open, so every call waits for its socket timeout. Callers on a request path ask
+`available()` first and report failures: after one, Redis is skipped (the cache
+misses, limits count in-process) until a background ping gets an answer again, so no
+request waits on a Redis already known to be away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
+# Redis answers in a millisecond on a healthy host: a call waiting this long means it
+# is hung or gone (redis-py's socket timeouts on request paths).
+SOCKET_TIMEOUT_SECONDS = 1.0
+# How often the background ping asks whether Redis is back.
+RETRY_SECONDS = 2.0
+
+
+class RedisGuard:
+    def __init__(
+        self,
+        ping: Callable[[], Awaitable[Any]] | None = None,
+        *,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        self._ping = ping
+        self.retry_seconds = retry_seconds
+        self._skip_until = 0.0
+        self._prober: asyncio.Task[None] | None = None
+
+    def available(self) -> bool:
+        """Whether to call Redis now (False from a failure until Redis answers again)."""
+        return time.monotonic() >= self._skip_until
+
+    def failed(self, op: str, exc: BaseException) -> None:
+        """Report a failed or timed-out call: Redis is skipped until it answers again."""
+        if self.available():
+            log.warning("redis_skipped", op=op, error=type(exc).__name__)
+        if self._ping is None:  # nothing to probe with: try again after a while
+            self._skip_until = time.monotonic() + self.retry_seconds
+            return
+        self._skip_until = float("inf")
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _probe(self) -> None:
+        assert self._ping is not None
+        while True:
+            await asyncio.sleep(self.retry_seconds)
+            with contextlib.suppress(Exception):  # any failure: still away
+                await asyncio.wait_for(self._ping(), SOCKET_TIMEOUT_SECONDS)
+                self._skip_until = 0.0
+                log.info("redis_back")
+                return
+
+    async def aclose(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
