@@ -290,6 +290,7 @@ def demo(
         settings = _settings(**overrides)
         prepare_database(settings)
         demo_mode.prepare_demo(settings)
+        demo_mode.connect_webhook(suite, settings)
         typer.echo(demo_mode.banner(settings, suite.info), err=True)
         uvicorn.run(
             create_app(settings, run_migrations=False),

@@ -9,6 +9,7 @@ Redis), so a demo never touches a real installation.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,7 +63,21 @@ def demo_overrides(info: SuiteInfo, *, data_dir: Path, host: str, port: int) -> 
         "uptime_kuma_status_page": info.uptime_kuma_status_page,
         "youtube_extra_hosts": urlsplit(info.media_url).netloc,
         "download_root": Path(info.youtube_dir),
+        # Overseerr tells the portal about request changes at once (see connect_webhook).
+        "overseerr_webhook_secret": secrets.token_urlsafe(24),
+        # Everything in the demo lives on loopback, notification receivers too.
+        "notifications_allow_private_hosts": True,
     }
+
+
+def connect_webhook(suite: SimulatorSuite, settings: Settings) -> None:
+    """Point the simulated Overseerr's webhook at the portal, as an admin would in
+    Overseerr's settings: a request made available shows up (and notifies) at once."""
+    secret = settings.overseerr_webhook_secret
+    suite.overseerr.set_webhook(
+        f"http://{settings.host}:{settings.port}/api/webhooks/overseerr",
+        secret.get_secret_value() if secret else None,
+    )
 
 
 async def point_services_at_simulators(settings: Settings) -> None:
