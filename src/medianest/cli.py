@@ -241,6 +241,9 @@ def backup(
     try:
         manifest = backups.create_backup(settings, target)
     except backups.BackupError as exc:
+        from medianest.notifications import checks  # like `backups`: only this command
+
+        checks.record_backup_failure(settings, str(exc))
         fail(str(exc))
     typer.echo(
         f"wrote {target} ({manifest.database}, revision {manifest.alembic_revision}, "

@@ -31,6 +31,7 @@ from medianest.core.envelope import (
 )
 from medianest.core.errors import MediaNestError
 from medianest.core.tokens import new_token
+from medianest.notifications import hooks as notification_hooks
 
 PIN_BINDING_COOKIE = "medianest_pin"
 # PIN creation calls plex.tv; bound it per client address.
@@ -184,4 +185,5 @@ async def _record_refusal(
         details=details,
         ip=client_ip(request, ctx.settings),
     )
+    await notification_hooks.sign_in_refused(session, reason=reason)
     await session.commit()

@@ -38,6 +38,7 @@ from medianest.integrations.http import ServiceHealth
 from medianest.integrations.registry import Integrations, get_integrations
 from medianest.integrations.uptime_kuma import UptimeKumaClient
 from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
+from medianest.notifications import hooks as notification_hooks
 
 log = get_logger(__name__)
 
@@ -120,6 +121,11 @@ class StatusMonitor:
             async with session_scope(self.ctx.session_factory) as session:
                 fresh = await status_service.record_checks(
                     session, outcomes, checked_at=utcnow(), count=count
+                )
+                await notification_hooks.services_changed(
+                    session,
+                    before={n: e.status for n, e in previous.items() if e.last_check_at},
+                    after={e.service: e.status for e in fresh},
                 )
                 merged = previous | {e.service: e for e in fresh}
                 entries = [merged[n] for n in status_service.SERVICES if n in merged]

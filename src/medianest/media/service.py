@@ -30,6 +30,7 @@ from medianest.integrations.overseerr_models import (
 )
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
+from medianest.notifications import hooks as notification_hooks
 from medianest.youtube import quotas
 
 log = get_logger(__name__)
@@ -199,6 +200,7 @@ async def create_request(
     await _release_reused_overseerr_id(session, overseerr_id=created.id, user_id=user_id)
     session.add(row)
     await session.flush()
+    await notification_hooks.quota_nearly_used(session, user_id=user_id)
     log.info(
         "media_request_created",
         request_id=str(row.id),

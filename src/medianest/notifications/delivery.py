@@ -25,7 +25,7 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.notifications import channels as channel_service
-from medianest.notifications import links, senders, service
+from medianest.notifications import checks, links, senders, service
 from medianest.notifications.models import (
     INAPP_TARGET,
     DeliveryStatus,
@@ -41,6 +41,7 @@ log = get_logger(__name__)
 CLAIM_SECONDS = 120.0
 BATCH = 50
 PRUNE_EVERY_SECONDS = 3600.0
+YTDLP_CHECK_EVERY_SECONDS = 6 * 3600.0
 STOP_TIMEOUT_SECONDS = 5.0
 
 Emit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
@@ -233,6 +234,7 @@ async def _forever(
     ctx: AppContext, stopping: asyncio.Event, wake: asyncio.Event, emit: Emit
 ) -> None:
     pruned_at = 0.0
+    checked_at = float("-inf")  # at start, then every few hours
     loop = asyncio.get_running_loop()
     while not stopping.is_set():
         handled = 0
@@ -242,6 +244,9 @@ async def _forever(
                 async with session_scope(ctx.session_factory) as session:
                     await service.prune_history(session)
                 pruned_at = loop.time()
+            if loop.time() - checked_at > YTDLP_CHECK_EVERY_SECONDS:
+                checked_at = loop.time()
+                await checks.check_ytdlp(ctx)
         except (DBAPIError, OSError) as exc:
             log.warning("notification_worker_db_unavailable", error=type(exc).__name__)
         except Exception:

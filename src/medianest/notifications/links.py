@@ -28,6 +28,14 @@ def plex_item_url(app_url: str, machine_identifier: str, rating_key: str | int) 
     return f"{app_url.rstrip('/')}/desktop/#!/server/{machine_identifier}/details?key={key}"
 
 
+def plex_container_url(app_url: str, machine_identifier: str, kind: str, key: str) -> str:
+    """The Plex web app page of a collection or a playlist (a download's home in Plex)."""
+    base = f"{app_url.rstrip('/')}/desktop/#!/server/{machine_identifier}"
+    if kind == "playlist":
+        return f"{base}/playlist?key={quote(f'/playlists/{key}', safe='')}"
+    return f"{base}/details?key={quote(f'/library/collections/{key}', safe='')}"
+
+
 async def find_rating_key(plex: PlexClient, *, title: str, media_type: str) -> str | None:
     """The library item with this title and type (an exact title first, else the first
     of the type Plex's search ranks highest)."""
@@ -41,14 +49,23 @@ async def find_rating_key(plex: PlexClient, *, title: str, media_type: str) -> s
 
 async def resolve(ctx: AppContext, notification: Notification) -> None:
     """Fill `notification.link` from `data["plex"]` if that is still to do."""
-    lookup: dict[str, Any] | None = (notification.data or {}).get("plex")
-    if notification.link or not isinstance(lookup, dict):
+    data = notification.data or {}
+    lookup: dict[str, Any] | None = data.get("plex")
+    container: dict[str, Any] | None = data.get("plex_key")
+    if notification.link or not (isinstance(lookup, dict) or isinstance(container, dict)):
         return
     app_url = ctx.settings.plex_app_url
     link = f"{app_url.rstrip('/')}/desktop"
     try:
         plex = await get_integrations(ctx).plex() if "integrations" in ctx.services else None
-        if plex is not None:
+        if plex is not None and isinstance(container, dict):
+            link = plex_container_url(
+                app_url,
+                await plex.machine_identifier(),
+                str(container.get("kind", "")),
+                str(container.get("key", "")),
+            )
+        elif plex is not None and isinstance(lookup, dict):
             rating_key = await find_rating_key(
                 plex, title=str(lookup.get("title", "")), media_type=str(lookup.get("type", ""))
             )
@@ -58,4 +75,4 @@ async def resolve(ctx: AppContext, notification: Notification) -> None:
         # Plex down: the message still goes out, with the Plex web app's start page.
         log.warning("notification_plex_link_failed", code=exc.code)
     notification.link = link
-    notification.data = {k: v for k, v in (notification.data or {}).items() if k != "plex"}
+    notification.data = {k: v for k, v in data.items() if k not in ("plex", "plex_key")}

@@ -92,14 +92,26 @@ async def notify(
 
 
 async def notify_admins(
-    session: AsyncSession, *, event: str, title: str, body: str = "", link: str | None = None
+    session: AsyncSession,
+    *,
+    event: str,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+    subject: str | None = None,
 ) -> list[Notification]:
     """Record an admin event for every active admin (household channels get it once)."""
     admin_ids = await session.scalars(
         select(User.id).where(User.role == Role.ADMIN, User.status == UserStatus.ACTIVE)
     )
     return await notify(
-        session, user_ids=list(admin_ids), event=event, title=title, body=body, link=link
+        session,
+        user_ids=list(admin_ids),
+        event=event,
+        title=title,
+        body=body,
+        link=link,
+        subject=subject,
     )
 
 
@@ -107,6 +119,15 @@ async def already_notified(session: AsyncSession, *, subject: str, event: str) -
     found = await session.scalar(
         select(Notification.id)
         .where(Notification.subject == subject, Notification.event == event)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def notified_since(session: AsyncSession, *, subject: str, since: datetime) -> bool:
+    found = await session.scalar(
+        select(Notification.id)
+        .where(Notification.subject == subject, Notification.created_at >= since)
         .limit(1)
     )
     return found is not None

@@ -26,6 +26,7 @@ from medianest.admin.models import SystemSetting
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.notifications import hooks as notification_hooks
 from medianest.settings import Settings
 from medianest.youtube.downloader import classify_error
 
@@ -116,6 +117,10 @@ async def record_outcome(
                 return state
             row = await _locked_row(session)
             row.value = {**(row.value or {}), "openings": 0, "events": []}
+            if state.openings:  # the first download after a pause: YouTube lets us again
+                await notification_hooks.breaker_changed(
+                    session, opened=False, opened_at=(row.value or {}).get("openedAt")
+                )
             return _state(row.value, utcnow())
         return await _count_pushback(session, settings, kind)
 
@@ -148,6 +153,9 @@ async def _count_pushback(session: AsyncSession, settings: Settings, kind: str) 
             ),
         )
         log.warning("youtube_queue_breaker_opened", backoff_seconds=backoff, counts=state.counts)
+        await notification_hooks.breaker_changed(
+            session, opened=True, opened_at=data["openedAt"], reason=data["reason"]
+        )
     row.value = data
     return _state(data, now)
 
@@ -158,3 +166,4 @@ async def close(session: AsyncSession) -> None:
     data = dict(row.value or {})
     data.update(until=None, events=[])
     row.value = data
+    await notification_hooks.breaker_changed(session, opened=False, opened_at=data.get("openedAt"))

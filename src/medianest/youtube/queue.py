@@ -33,10 +33,14 @@ from sqlalchemy.orm import aliased
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.notifications import hooks as notification_hooks
 from medianest.settings import Settings
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
 log = get_logger(__name__)
+
+# A job stored with one of these has ended: its owner is notified in the same transaction.
+FINAL_STATUSES = (DownloadStatus.COMPLETED.value, DownloadStatus.FAILED.value)
 
 RUNNING = (DownloadStatus.DOWNLOADING.value, DownloadStatus.PROCESSING.value)
 FINISHED = (
@@ -155,6 +159,8 @@ class JobQueue:
         )
         async with session_scope(self.session_factory) as session:
             result = await session.execute(statement)
+            if getattr(result, "rowcount", 0) and values.get("status") in FINAL_STATUSES:
+                await notification_hooks.download_finished(session, download_id=job_id)
         return bool(getattr(result, "rowcount", 0))
 
     async def retry_later(

@@ -26,6 +26,7 @@ from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
+from medianest.notifications import hooks as notification_hooks
 from medianest.youtube import archive
 from medianest.youtube import service as downloads
 from medianest.youtube.downloader import Expanded, ItemFailed, expand
@@ -221,6 +222,9 @@ async def check(
         return CheckResult(0, None, exc.message[:MAX_ERROR_LENGTH])
     _fill(job, expanded, fresh, subscription)
     subscription.items_found = (subscription.items_found or 0) + len(fresh)
+    await notification_hooks.subscription_found(
+        session, subscription=subscription, count=len(fresh)
+    )
     log.info(
         "youtube_subscription_found_items",
         subscription_id=str(subscription.id),
