@@ -105,3 +105,44 @@ def test_a_user_who_is_not_an_administrator_gets_a_403_page_for_admin(
     assert response is not None and response.status == 403
     expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
     shoot(page, screenshots, "forbidden")
+
+
+def test_a_slow_connection_test_says_testing_then_warns_that_it_is_slow(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin#services")
+    form = page.locator("[data-service-form=overseerr]")
+    simulators.overseerr.set_fault("slow", delay=2.2, path_prefix="/api/v1/status")
+    try:
+        button = form.get_by_role("button", name="Test Overseerr")
+        button.click()
+        busy = form.locator("[data-busy]")
+        expect(busy).to_have_text("Testing Overseerr…")
+        expect(button).to_be_disabled()
+        shoot(page, screenshots, "admin-service-testing")
+        result = form.locator("[data-test-status]")
+        expect(result).to_have_attribute("data-test-status", "online", timeout=15_000)
+        expect(busy).to_have_count(0)
+        expect(button).to_be_enabled()
+        expect(result.locator("[data-test-slow]")).to_contain_text("Slow: it took 2.")
+        shoot(page, screenshots, "admin-service-slow")
+    finally:
+        simulators.overseerr.clear_fault()
+
+
+def test_a_fraction_in_a_count_quota_is_refused_in_plain_words(
+    new_context: Any, admin_account: AdminAccount
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin#quotas")
+    quotas = page.locator("#quotas-form")
+    quotas.get_by_role("group", name="Users").get_by_label("YouTube items per day").fill("2.5")
+    quotas.get_by_role("button", name="Save quotas").click()
+    expect(page.locator("#quota-user-youtubeItemsPerDay-error")).to_have_text(
+        "Enter a whole number, like 3."
+    )

@@ -23,6 +23,8 @@ from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
 router = APIRouter()
+# A test answer slower than this is flagged: people notice waits of a couple of seconds.
+SLOW_TEST_MS = 2000
 
 SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
@@ -129,7 +131,11 @@ async def test_service(
     except (MediaNestError, ValidationError) as error:
         message = error.message if isinstance(error, MediaNestError) else "Check the fields."
         return render(request, "admin/_test_result.html", {"result": None, "message": message})
-    return render(request, "admin/_test_result.html", {"result": result, "message": None})
+    return render(
+        request,
+        "admin/_test_result.html",
+        {"result": result, "message": None, "slow_ms": SLOW_TEST_MS},
+    )
 
 
 @router.put("/admin/settings")

@@ -138,6 +138,20 @@
     toast(text && text.length < 300 ? text : 'The request failed (' + xhr.status + ').', 'error');
   });
 
+  // A button with data-busy-text says what is happening in its target while it waits
+  // (a connection test can take seconds; the old result must not look like the answer).
+  document.addEventListener('htmx:beforeRequest', function (event) {
+    var elt = event.detail.elt;
+    var text = elt && elt.getAttribute && elt.getAttribute('data-busy-text');
+    var target = event.detail.target;
+    if (!text || !target) return;
+    var note = document.createElement('p');
+    note.className = 'alert alert-info';
+    note.setAttribute('data-busy', '');
+    note.textContent = text;
+    target.replaceChildren(note);
+  });
+
   document.addEventListener('htmx:sendError', function () {
     toast('MediaNest cannot be reached. Check your connection.', 'error');
   });
