@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +47,45 @@ def test_a_user_searches_requests_a_show_season_and_sees_it_in_my_requests(
     page.get_by_label("Search films and shows").fill("Render Farm")
     again = page.locator(".poster-card").filter(has_text="Render Farm")
     expect(again.locator(".badge")).to_have_text("Requested by you")
+
+
+def test_the_search_lives_in_the_address_so_back_reload_and_links_find_it_again(
+    new_context: Any, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "bob")
+    page = context.new_page()
+    page.goto("/media")
+    search = page.get_by_label("Search films and shows")
+    search.fill("Sintel")
+    expect(page).to_have_url(re.compile(r"/media\?query=Sintel$"))
+    expect(page.locator(".poster-card").filter(has_text="Sintel")).to_be_visible()
+    search.fill("Render")
+    expect(page).to_have_url(re.compile(r"/media\?query=Render$"))
+    expect(page.locator(".poster-card").filter(has_text="Render Farm")).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/media\?query=Sintel$"))
+    expect(page.locator(".poster-card").filter(has_text="Sintel")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("Search films and shows")).to_have_value("Sintel")
+    expect(page.locator(".poster-card").filter(has_text="Sintel")).to_be_visible()
+    shoot(page, screenshots, "media-search-from-the-address")
+
+
+def test_a_hanging_overseerr_shows_searching_and_the_search_can_be_cancelled(
+    new_context: Any, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "bob")
+    page = context.new_page()
+    page.goto("/media")
+    simulators.overseerr.set_fault("hang", path_prefix="/api/v1/search")
+    try:
+        page.get_by_label("Search films and shows").fill("Elephants")
+        busy = page.locator("#results [data-busy]")
+        expect(busy).to_contain_text("Searching Overseerr…")
+        shoot(page, screenshots, "media-searching")
+        busy.get_by_role("button", name="Cancel").click()
+        expect(page.locator("#results [data-busy-ended]")).to_have_text("The search was cancelled.")
+    finally:
+        simulators.overseerr.clear_fault()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -37,8 +38,9 @@ async def media_page(
     user: CurrentUser,
     session: SessionDep,
     query: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_SEARCH_PAGE)] = 1,
 ) -> Response:
-    context = {"nav": "media", "query": query.strip()}
+    context: dict[str, Any] = {"nav": "media", "query": query.strip(), "search_page": page}
     context.update(await _my_requests(session, user, 1))
     return render(request, "media/index.html", context)
 
@@ -53,16 +55,35 @@ async def search_fragment(
     page: Annotated[int, Query(ge=1, le=MAX_SEARCH_PAGE)] = 1,
 ) -> Response:
     text = query.strip()
+    # The page's address follows the search (Back, reload and a shared link find it again);
+    # the page's own first load of the results leaves the address as it is.
+    address = {"HX-Push-Url": search_address(text, page)}
+    if request.headers.get("hx-trigger") == "results":
+        address = {}
     if not text:
-        return render(request, "media/_results.html", {"outcome": None, "query": ""})
+        return render(
+            request, "media/_results.html", {"outcome": None, "query": ""}, headers=address
+        )
     try:
         overseerr = await get_overseerr(user, ctx)
         outcome = await service.search(
             session, overseerr=overseerr, user_id=user.id, query=text, page=page
         )
     except MediaNestError as error:
-        return inline_error(request, error)
-    return render(request, "media/_results.html", {"outcome": outcome, "query": text})
+        response = inline_error(request, error)
+        response.headers.update(address)
+        return response
+    return render(
+        request, "media/_results.html", {"outcome": outcome, "query": text}, headers=address
+    )
+
+
+def search_address(text: str, page: int) -> str:
+    """The media page's address for a search ("/media?query=sintel&page=2")."""
+    if not text:
+        return "/media"
+    suffix = f"&page={page}" if page > 1 else ""
+    return f"/media?query={quote(text)}{suffix}"
 
 
 @router.get("/media/tv/{tmdb_id}/seasons")

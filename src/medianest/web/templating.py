@@ -67,6 +67,12 @@ def _duration(seconds: float | int | None) -> str:
     if seconds is None:
         return ""
     total = max(0, int(seconds))
+    # Long waits in days, as people say them ("7 days", not "167 h 52 min"); app.js agrees.
+    if total >= 2 * 86400:
+        return f"{round(total / 86400)} days"
+    if total >= 86400:
+        extra = round((total - 86400) / 3600)
+        return f"1 day {extra} h" if extra else "1 day"
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

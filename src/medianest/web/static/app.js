@@ -39,6 +39,12 @@
 
   function formatDuration(seconds) {
     seconds = Math.max(0, Math.round(seconds));
+    // Long waits in days ("7 days"), as people say them, not "167 h 52 min".
+    if (seconds >= 2 * 86400) return Math.round(seconds / 86400) + ' days';
+    if (seconds >= 86400) {
+      var hours = Math.round((seconds - 86400) / 3600);
+      return '1 day' + (hours ? ' ' + hours + ' h' : '');
+    }
     var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
     if (h) return h + ' h ' + (m ? m + ' min' : '');
     if (m) return m + ' min' + (s ? ' ' + s + ' s' : '');
@@ -148,8 +154,36 @@
     var note = document.createElement('p');
     note.className = 'alert alert-info';
     note.setAttribute('data-busy', '');
-    note.textContent = text;
+    note.setAttribute('role', 'status');
+    note.textContent = text + ' ';
+    if (elt.hasAttribute('data-busy-cancel')) {
+      var cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'btn btn-ghost btn-sm';
+      cancel.textContent = 'Cancel';
+      cancel.addEventListener('click', function () {
+        window.htmx.trigger(elt, 'htmx:abort');
+        busyEnded(target, 'The search was cancelled.');
+      });
+      note.appendChild(cancel);
+    }
     target.replaceChildren(note);
+  });
+
+  function busyEnded(target, message) {
+    var note = document.createElement('p');
+    note.className = 'alert alert-warning';
+    note.setAttribute('role', 'alert');
+    note.setAttribute('data-busy-ended', '');
+    note.textContent = message;
+    target.replaceChildren(note);
+  }
+
+  // A request that never answers ends with words, not a spinner forever.
+  document.addEventListener('htmx:timeout', function (event) {
+    var elt = event.detail.elt;
+    var text = elt && elt.getAttribute && elt.getAttribute('data-timeout-text');
+    if (text && event.detail.target) busyEnded(event.detail.target, text);
   });
 
   document.addEventListener('htmx:sendError', function () {
@@ -420,6 +454,36 @@
     return Math.floor(seconds / 86400) + ' d ago';
   }
 
+  /** A moment in the browser's own time zone: "14:05" today, else "Tue 9 Dec, 14:05". */
+  function localTime(iso) {
+    var when = new Date(iso);
+    if (isNaN(when.getTime())) return '';
+    var time = when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    if (when.toDateString() === new Date().toDateString()) return time;
+    return when.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' }) + ', ' + time;
+  }
+
+  // <time data-local-time datetime="ISO">: shown in local time (the server writes UTC).
+  // A countdown also says when, locally: "in 7 days (Tue 9 Dec, 14:05)".
+  function showLocalTimes(root) {
+    $all('time[data-local-time][datetime]', root).forEach(function (el) {
+      var text = localTime(el.getAttribute('datetime'));
+      if (text) el.textContent = text;
+    });
+    $all('[data-countdown-until]', root).forEach(function (el) {
+      if (el.hasAttribute('data-local-shown')) return;
+      var text = localTime(el.dataset.countdownUntil);
+      if (!text) return;
+      el.setAttribute('data-local-shown', '');
+      var at = document.createElement('span');
+      at.className = 'muted';
+      at.setAttribute('data-local-at', '');
+      at.textContent = ' (' + text + ')';
+      el.after(at);
+    });
+  }
+  document.addEventListener('htmx:afterSettle', function (event) { showLocalTimes(event.detail.elt); });
+
   function tickRelativeTimes() {
     $all('time[data-relative][datetime]').forEach(function (el) {
       if (el.getAttribute('datetime')) el.textContent = relativeTime(el.getAttribute('datetime'));
@@ -591,6 +655,7 @@
     initPlexLogin();
     initChangePassword();
     initSocket();
+    showLocalTimes(document);
     tickCountdowns();
     setInterval(tickCountdowns, 1000);
     setInterval(tickRelativeTimes, 5000);
