@@ -29,6 +29,7 @@ from tests.plex.downloads_in_plex import Downloads, place_downloads
 # webhooks that authenticate with their own shared secret.
 PUBLIC_ROUTES = {
     ("GET", "/api/health"),
+    ("GET", "/api/health/app"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
     ("POST", "/api/auth/admin"),

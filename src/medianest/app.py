@@ -25,6 +25,7 @@ from medianest import __version__
 from medianest.admin import router as admin_router
 from medianest.admin import services_router as admin_services_router
 from medianest.admin import system_router as admin_system_router
+from medianest.admin import webhook_router as admin_webhook_router
 from medianest.admin.service_store import install_integrations
 from medianest.admin.system_config import install_runtime_limits
 from medianest.auth import plex_access
@@ -235,6 +236,7 @@ def create_app(
         admin_router,
         admin_services_router,
         admin_system_router,
+        admin_webhook_router,
     ):
         fastapi_app.include_router(module.router)
     install_web(fastapi_app)

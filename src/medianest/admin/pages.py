@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.admin import services as services_service
-from medianest.admin import system_config, users_service
+from medianest.admin import system_config, users_service, webhook_pages
 from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
 from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
 from medianest.auth.cookies import client_ip
@@ -53,6 +53,7 @@ async def admin_page(
         "services": await services_service.list_services(session),
         "labels": SERVICE_LABELS,
         "limits": await system_config.load_runtime_config(session, settings=ctx.settings),
+        **await webhook_pages.panel_context(session, ctx, request),
         "qualities": QUALITIES,
         "field_errors": {},
     }

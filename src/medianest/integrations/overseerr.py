@@ -108,6 +108,35 @@ class OverseerrClient:
             raise OverseerrRefused(202, error_message(_json(response.text)))
         return self.http.parse(OverseerrRequest, _json(response.text))
 
+    async def send_webhook_test(
+        self, *, webhook_url: str, authorization: str, json_payload: str
+    ) -> None:
+        """`POST /api/v1/settings/notifications/webhook/test`: Overseerr sends its test
+        notification with these webhook settings (`json_payload` base64, as it stores it);
+        204 when its POST succeeded, 500 when it failed."""
+        body = {
+            "enabled": True,
+            "types": 0,
+            "options": {
+                "webhookUrl": webhook_url,
+                "authHeader": authorization,
+                "jsonPayload": json_payload,
+            },
+        }
+        try:
+            await self.http.request(
+                "POST",
+                "/api/v1/settings/notifications/webhook/test",
+                json=body,
+                retry=False,
+                expected=(200, 204),
+            )
+        except UpstreamHTTPError as exc:
+            raise UpstreamError(
+                error_message(_json(exc.body)) or "Overseerr refused the test.",
+                details={"service": "overseerr", "upstreamStatus": exc.upstream_status},
+            ) from None
+
     async def list_requests(
         self,
         *,

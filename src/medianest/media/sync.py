@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import ServiceConfig
 from medianest.core.context import AppContext
 from medianest.core.errors import MediaNestError, Unauthenticated, ValidationFailed
 from medianest.core.leader import LeaderLease
@@ -33,6 +32,7 @@ from medianest.integrations.overseerr_models import (
     request_local_status,
 )
 from medianest.integrations.registry import get_integrations
+from medianest.media import webhook_setup
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.service import FINAL_STATUSES, OPEN_STATUSES
 from medianest.notifications import hooks as notification_hooks
@@ -87,13 +87,8 @@ class WebhookPayload(_Loose):
 
 
 async def webhook_secret(session: AsyncSession, ctx: AppContext) -> str | None:
-    """The shared secret: the Overseerr service config's `webhookSecret`, else the setting."""
-    config = await session.get(ServiceConfig, "overseerr")
-    configured = (config.config_data or {}).get("webhookSecret") if config is not None else None
-    if isinstance(configured, str) and configured:
-        return configured
-    setting = ctx.settings.overseerr_webhook_secret
-    return setting.get_secret_value() if setting is not None else None
+    """The shared secret in force (see `webhook_setup.current_secret`)."""
+    return await webhook_setup.current_secret(session, ctx)
 
 
 def check_webhook_authorization(presented: str | None, secret: str | None) -> None:

@@ -16,7 +16,7 @@ from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.core.errors import PayloadTooLarge, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
-from medianest.media import sync
+from medianest.media import sync, webhook_setup
 from medianest.media.schemas import WebhookAck
 
 log = get_logger(__name__)
@@ -41,6 +41,8 @@ async def overseerr_webhook(request: Request, ctx: ContextDep) -> Envelope[Webho
     except ValueError:
         raise ValidationFailed("The webhook payload is not JSON.") from None
     payload = sync.parse_webhook(body)
+    if payload.notification_type == "TEST_NOTIFICATION":
+        await webhook_setup.note_test_received(ctx)  # the admin page's "Send test" waits
     async with session_scope(ctx.session_factory) as session:
         changes = await sync.apply_webhook(session, payload)
     await sync.announce(ctx, changes)

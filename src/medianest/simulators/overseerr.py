@@ -4,11 +4,14 @@ details, status changes (by hand or automatic) and webhook callbacks like the re
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import math
 import re
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,6 +35,7 @@ from medianest.simulators.overseerr_data import (
     User,
     media_info,
 )
+from medianest.simulators.overseerr_webhook import notification, parse_keys
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")
@@ -80,7 +84,50 @@ class OverseerrSimulator(OverseerrControl):
             r("/api/v1/user", self._users),
             r("/api/v1/user/{uid:int}", self._user),
             r("/api/v1/auth/me", self._me),
+            Route(
+                "/api/v1/settings/notifications/webhook/test",
+                self._webhook_test,
+                methods=["POST"],
+            ),
         ]
+
+    async def _webhook_test(self, request: Request) -> Response:
+        """routes/settings/notifications.ts: send TEST_NOTIFICATION with the settings in
+        the body (not the saved ones); 204 when the POST worked, 500 when it failed.
+        Admins only (the API key acts as the admin unless X-API-User says otherwise)."""
+        if request.headers.get("X-Api-Key") != self.api_key:
+            return error(401, "You do not have permission to access this endpoint.")
+        if request.headers.get("X-API-User", "1") != "1":
+            return error(403, "You do not have permission to access this endpoint.")
+        options = (await read_json(request)).get("options")
+        if not isinstance(options, dict) or not options.get("webhookUrl"):
+            return error(500, "Failed to send webhook notification.")
+        try:
+            template = base64.b64decode(str(options.get("jsonPayload") or "")).decode()
+            body = parse_keys(
+                json.loads(template),
+                notification("TEST_NOTIFICATION", None, None),
+                "TEST_NOTIFICATION",
+            )
+        except ValueError:
+            return error(500, "Failed to send webhook notification.")
+        auth = options.get("authHeader")
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                answer = await client.post(
+                    str(options["webhookUrl"]),
+                    json=body,
+                    headers={"Authorization": str(auth)} if auth else {},
+                )
+        except httpx.HTTPError:
+            return error(500, "Failed to send webhook notification.")
+        with self.lock:
+            self.webhook_deliveries.append(
+                {"url": options["webhookUrl"], "payload": body, "status": answer.status_code}
+            )
+        if answer.status_code >= 400:
+            return error(500, "Failed to send webhook notification.")
+        return Response(status_code=204)
 
     def _route(self, path: str, handler: Handler, method: str = "GET") -> Route:
         async def endpoint(request: Request) -> Response:

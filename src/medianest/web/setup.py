@@ -11,6 +11,7 @@ from starlette.types import Scope
 from medianest.admin import pages as admin_pages
 from medianest.admin import settings_pages as admin_settings_pages
 from medianest.admin import system_pages as admin_system_pages
+from medianest.admin import webhook_pages as admin_webhook_pages
 from medianest.auth import pages as auth_pages
 from medianest.dashboard import pages as dashboard_pages
 from medianest.media import pages as media_pages
@@ -31,6 +32,7 @@ PAGE_MODULES = (
     youtube_subscription_pages,
     admin_pages,
     admin_settings_pages,
+    admin_webhook_pages,
     admin_system_pages,
 )
 
