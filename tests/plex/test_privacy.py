@@ -86,6 +86,9 @@ async def test_collections_of_other_users_downloads_are_not_listed_or_opened(
     shared = await bob_client.get(f"/api/plex/collections/{downloads.shared_collection}")
     assert [i["title"] for i in shared.json()["data"]["items"]] == [BOB_TITLE]
     assert shared.json()["data"]["total"] == 1
+    assert shared.json()["data"]["childCount"] == 1  # alice's item is not even counted
+    listed = (await bob_client.get("/api/plex/collections?libraryId=3")).json()["data"]
+    assert {c["title"]: c["childCount"] for c in listed}["Both Of Us"] == 1
     every = await admin_client.get(f"/api/plex/collections/{downloads.shared_collection}")
     assert every.json()["data"]["total"] == 2
 

@@ -138,6 +138,7 @@ async def test_deleting_a_finished_download_removes_files_record_and_collection(
 
     assert files_under(download_root / str(alice.id)) == []
     assert collection_id not in plex.library.collections
+    assert plex.items_in_section(3) == []  # Plex was asked to rescan the folder
 
 
 def another_group() -> int:

@@ -154,10 +154,11 @@ async def collection_detail(
     fresh_ttl: float = LIBRARY_CACHE_SECONDS,
 ) -> CollectionDetail:
     meta = await plex.metadata_snapshot(collection_id, fresh_ttl=fresh_ttl)
-    if meta.value is None or meta.value.type != "collection":
+    collection = meta.value
+    if collection is None or collection.type != "collection":
         raise NotFound("No such collection.")
     try:
-        section = await _section(plex, meta.value.library_section_id, fresh_ttl)
+        section = await _section(plex, collection.library_section_id, fresh_ttl)
         if viewer.filters(section):
             everything = await _read_all(
                 lambda start, size: plex.collection_items(
@@ -168,6 +169,7 @@ async def collection_detail(
             if not shown:  # only other users' downloads: it does not exist for this user
                 raise NotFound("No such collection.")
             items = _page_of(shown, everything, page=page, page_size=page_size)
+            collection = collection.model_copy(update={"child_count": len(shown)})
         else:
             items = await plex.collection_items(
                 collection_id,
@@ -180,7 +182,7 @@ async def collection_detail(
     stale = meta.stale or items.stale
     ages = [a for a in (meta.age_seconds, items.age_seconds) if a is not None]
     return CollectionDetail(
-        collection=meta.value,
+        collection=collection,
         items=items.value,
         stale=stale,
         age_seconds=max(ages) if ages else None,
@@ -267,22 +269,23 @@ async def _visible_collections(
 ) -> list[PlexItem]:
     kept = []
     for collection in listing:
-        if await _collection_visible(plex, viewer, collection.rating_key, fresh_ttl):
-            kept.append(collection)
+        shown = await _visible_in_collection(plex, viewer, collection.rating_key, fresh_ttl)
+        if shown:  # counted without other users' items
+            kept.append(collection.model_copy(update={"child_count": shown}))
     return kept
 
 
-async def _collection_visible(
+async def _visible_in_collection(
     plex: PlexClient, viewer: Viewer, collection_id: str | int, fresh_ttl: float
-) -> bool:
-    """A collection in a library that may hold downloads is shown when it holds at least
-    one item the viewer may see (its title is a playlist name, too)."""
+) -> int:
+    """How many items of a collection the viewer may see: a collection in a library that
+    may hold downloads is shown when it is at least one (its title is a playlist name)."""
     items = await _read_all(
         lambda start, size: plex.collection_items(
             collection_id, start=start, size=size, fresh_ttl=fresh_ttl
         )
     )
-    return any(viewer.may_see(item) for item in items.value)
+    return sum(1 for item in items.value if viewer.may_see(item))
 
 
 async def _may_see_object(
@@ -294,8 +297,8 @@ async def _may_see_object(
     if meta.value.type != "collection":
         return viewer.may_see(meta.value)
     section = await _section(plex, meta.value.library_section_id, fresh_ttl)
-    return not viewer.filters(section) or await _collection_visible(
-        plex, viewer, rating_key, fresh_ttl
+    return not viewer.filters(section) or bool(
+        await _visible_in_collection(plex, viewer, rating_key, fresh_ttl)
     )
 
 

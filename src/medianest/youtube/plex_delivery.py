@@ -115,6 +115,21 @@ async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
     return Delivered(collection_id, len(items), len(request.file_stems))
 
 
+async def rescan_folder(
+    settings: Settings, services: dict[str, Any], folder: Path, paths: PathMap
+) -> None:
+    """Ask Plex to scan a download's folder again (after its files were deleted), so the
+    gone items leave the library; best effort."""
+    plex = await owner_client(services)
+    if plex is None or not folder.is_relative_to(paths.local_root):
+        return
+    try:
+        section = await find_section(plex, folder, configured_section(settings, services), paths)
+        await plex.refresh_section(section, path=paths.to_plex(folder))
+    except (DeliveryFailed, MediaNestError) as exc:
+        log.info("youtube_plex_rescan_skipped", error=type(exc).__name__)
+
+
 async def remove_collection(plex: PlexClient, collection_id: str) -> None:
     try:
         await plex.delete_collection(collection_id)

@@ -23,7 +23,7 @@ from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.youtube import delivery, files, plex_delivery, quotas
+from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
 from medianest.youtube.signals import get_signals
@@ -207,6 +207,9 @@ async def delete(
         if plex is not None:
             await plex_delivery.remove_collection(plex, job.plex_collection_id)
     await delivery.remove_private_playlist(session, ctx=ctx, job=job)
+    if job.folder:  # Plex drops the gone files' items now, not at its next scan
+        paths = await plex_paths.load_path_map(session, settings=ctx.settings)
+        await plex_delivery.rescan_folder(ctx.settings, ctx.services, Path(job.folder), paths)
     await session.delete(job)
     await session.flush()
     log.info("youtube_download_deleted", download_id=download_id)
