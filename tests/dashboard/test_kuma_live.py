@@ -146,6 +146,10 @@ async def test_killing_kuma_falls_back_to_polling_and_its_return_resumes_the_liv
             "service:status", kuma_entry(lambda d: d.get("source") == "polling"), 20
         )
         assert fallback["sourceNote"].startswith("Live connection:")
+        # Kuma is away, so the poll fails too: the card keeps the last live monitors, aged.
+        assert fallback["status"] == "offline"
+        assert {m["name"]: m["status"] for m in fallback["monitors"]}["Plex"] == "up"
+        assert fallback["dataAt"] < fallback["lastCheckAt"]
 
         own.server.requested_port = port
         await asyncio.to_thread(own.start)

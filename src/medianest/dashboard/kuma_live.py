@@ -114,6 +114,13 @@ class KumaLiveRunner:
             return self.link.error
         return None
 
+    def last_known(self) -> tuple[list[MonitorStatus], datetime] | None:
+        """The monitors as the link last knew them and when, while it is down."""
+        link = self.link
+        if link is None or not link.monitors or link.last_event_at is None:
+            return None
+        return live_monitor_statuses(link), datetime.fromtimestamp(link.last_event_at, UTC)
+
     def outcome(self) -> CheckOutcome:
         """Uptime Kuma as the live link knows it."""
         assert self.link is not None and self.sign_in is not None

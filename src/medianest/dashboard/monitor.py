@@ -169,6 +169,11 @@ class StatusMonitor:
         outcome = await self._check("uptime_kuma", integrations.uptime_kuma)
         if outcome.status == "unconfigured":
             return outcome
+        known = live.last_known() if live is not None and outcome.monitors is None else None
+        if known is not None:
+            # The poll got nothing either (Kuma is away): keep showing what the live link
+            # last knew, with its age, rather than an empty card.
+            outcome = dataclasses.replace(outcome, monitors=known[0], data_at=known[1])
         return dataclasses.replace(outcome, source="polling", source_note=note)
 
     async def _check_kuma_by_sign_in(self, sign_in: KumaSignIn, note: str | None) -> CheckOutcome:
