@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from medianest.simulators.suite import SimulatorSuite
 from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
 
 pytestmark = pytest.mark.e2e
@@ -44,3 +45,40 @@ def test_a_user_pages_through_a_library_and_opens_a_collection(
     expect(page.get_by_role("heading", name="Blender Open Movies")).to_be_visible()
     expect(page.locator(".poster-card")).to_have_count(4)
     shoot(page, screenshots, "plex-collection")
+
+
+def test_the_filter_is_live_and_items_open_in_the_plex_web_app(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/plex?library=1")
+    expect(page.get_by_role("button", name="Apply")).to_have_count(0)
+    page.get_by_label("Title contains").fill("Sintel")
+    # No button: the list follows the typing, and the address keeps the filter.
+    cards = page.locator("#plex-items .poster-card")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("Sintel")
+    expect(page).to_have_url(re.compile(r"search=Sintel"))
+    link = cards.first.get_by_role("link", name=re.compile("Open in Plex"))
+    machine = simulators.info.plex_machine_identifier
+    expect(link).to_have_attribute(
+        "href",
+        re.compile(
+            re.escape(f"{simulators.info.plex_url}/web/index.html#!/server/{machine}/details?key=")
+            + r"%2Flibrary%2Fmetadata%2F\d+$"
+        ),
+    )
+    expect(link).to_have_attribute("target", "_blank")
+    shoot(page, screenshots, "plex-live-filter")
+
+    page.goto("/dashboard")
+    card = page.locator('[data-service="plex"]')
+    expect(card.get_by_role("link", name=re.compile("Open Plex"))).to_have_attribute(
+        "href", f"{simulators.info.plex_url}/web/index.html"
+    )
+    kuma = page.locator('[data-service="uptime_kuma"]')
+    expect(kuma.get_by_role("link", name=re.compile("Open Uptime Kuma"))).to_have_attribute(
+        "href", f"{simulators.info.uptime_kuma_url}/dashboard"
+    )

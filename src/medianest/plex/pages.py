@@ -68,6 +68,7 @@ async def plex_page(
         libraries = [LibraryOut.of(s) for s in sections.value]
         context["libraries"] = libraries
         context["stale"] = sections.stale
+        context["plex_web"] = await service.web_app_address(plex)
         current = next((lib for lib in libraries if lib.id == library), None)
         current = current or (libraries[0] if libraries else None)
         context["current"] = current
@@ -128,6 +129,7 @@ async def collection_page(
             "page_size": page_size,
             "pages": _pages(found.items.total, page_size),
             "stale": found.stale,
+            "plex_web": await service.web_app_address(plex),
         },
     )
 

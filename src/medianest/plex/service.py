@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
-from medianest.core.errors import NotFound, ValidationFailed
+from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
+from medianest.dashboard import service as dashboard_service
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
@@ -187,6 +189,19 @@ async def collection_detail(
         stale=stale,
         age_seconds=max(ages) if ages else None,
     )
+
+
+async def web_app_address(plex: PlexClient) -> str | None:
+    """The Plex web app on the configured server, at this server: items are opened at
+    `<this>/details?key=/library/metadata/<ratingKey>`. None while Plex cannot say its id."""
+    base = dashboard_service.link_out(plex.http.base_url)
+    if base is None:
+        return None
+    try:
+        machine = await plex.machine_identifier()
+    except MediaNestError:
+        return None
+    return f"{base.rstrip('/')}/web/index.html#!/server/{quote(machine, safe='')}"
 
 
 async def refresh(plex: PlexClient) -> None:
