@@ -199,3 +199,57 @@ async def test_webhook_never_touches_rows_of_other_media_types(
     async with session_scope(app.ctx.session_factory) as session:
         row = await session.get(MediaRequest, uuid.UUID(made["id"]))
         assert row is not None and row.status == "pending"
+
+
+async def test_out_of_order_and_replayed_notifications_never_move_a_request_back(
+    hook: Hook, alice_client: httpx.AsyncClient
+) -> None:
+    made = await make_request(alice_client)
+    oid = made["overseerrId"]
+    approved = notification("MEDIA_APPROVED", request_id=oid, tmdb_id=400007, status="PENDING")
+    available = notification("MEDIA_AVAILABLE", request_id=oid, tmdb_id=400007, status="AVAILABLE")
+    pending = notification("MEDIA_PENDING", request_id=oid, tmdb_id=400007, status="PENDING")
+    assert (await hook(available)).json()["data"]["updated"] == 1
+    # Late and replayed deliveries: the approval sent before, the request's first event.
+    for late in (approved, pending, approved, available):
+        answer = await hook(late)
+        assert answer.status_code == 200
+        assert answer.json()["data"]["updated"] == 0
+    assert (await status_of(alice_client, made["id"]))["status"] == "available"
+
+
+def _with_ids(request_id: Any, tmdb_id: Any) -> dict[str, Any]:
+    payload = notification("MEDIA_AVAILABLE", request_id=1, tmdb_id=1, status="AVAILABLE")
+    payload["request"]["request_id"] = request_id
+    payload["media"]["tmdbId"] = tmdb_id
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("request_id", "tmdb_id"),
+    [
+        ("²", "400007"),  # a superscript digit: str.isdigit() says yes, int() says no
+        ("٣", "400007"),  # an Arabic-Indic digit: int() reads it as 3
+        ("1" * 23, "400007"),  # OverflowError at the database
+        (10**23, "400007"),
+        ("7", "9" * 5000),  # beyond int()'s digit limit
+        ("7", -5),
+        ("7", "12abc"),
+    ],
+)
+async def test_malformed_ids_with_the_right_secret_are_400_never_500(
+    hook: Hook, request_id: Any, tmdb_id: Any
+) -> None:
+    answer = await hook(_with_ids(request_id, tmdb_id))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_a_lone_surrogate_with_the_right_secret_is_400_never_500(hook: Hook) -> None:
+    raw = (
+        b'{"notification_type": "MEDIA_AVAILABLE", "subject": "\\ud800",'
+        b' "media": {"media_type": "movie", "tmdbId": "400007", "status": "\\udfff"}}'
+    )
+    answer = await hook(None, raw=raw)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "VALIDATION_ERROR"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,9 +105,54 @@ def check_webhook_authorization(presented: str | None, secret: str | None) -> No
 
 def parse_webhook(body: Any) -> WebhookPayload:
     try:
-        return WebhookPayload.model_validate(body)
+        # JSON may carry a lone surrogate ("\ud800"): no text we keep or log may hold one.
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValidationFailed("The webhook payload is not valid Unicode text.") from None
+    try:
+        payload = WebhookPayload.model_validate(body)
     except ValidationError:
         raise ValidationFailed("The webhook payload is not an Overseerr notification.") from None
+    # Checked here, before any query: an id no column can hold is a malformed payload.
+    if payload.request is not None:
+        _webhook_id(payload.request.request_id, "request.request_id")
+    if payload.media is not None:
+        _webhook_id(payload.media.tmdbId, "media.tmdbId")
+    return payload
+
+
+# Overseerr's ids are positive and fit our (32-bit) integer columns on both databases.
+_MAX_ID = 2**31 - 1
+
+
+def _webhook_id(value: str | int | None, field: str) -> int | None:
+    """An id of a notification: None when absent (""), else a positive ASCII-digit id
+    that fits the column; anything else (a "²", 23 or 5,000 digits) is a 400."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= len(str(_MAX_ID)):
+            number = int(text)
+    if number is None or not 0 < number <= _MAX_ID:
+        raise ValidationFailed("The webhook payload has an invalid id.", details={"field": field})
+    return number
+
+
+# Where a request stands on its way; a notification never moves a request back (they
+# may arrive out of order or twice). Final statuses are never left by a notification:
+# the reconciler, which reads Overseerr's current state, corrects anything else.
+_STATUS_RANK = {
+    RequestStatus.PENDING.value: 0,
+    RequestStatus.APPROVED.value: 1,
+    RequestStatus.PROCESSING.value: 2,
+    RequestStatus.AVAILABLE.value: 3,
+    RequestStatus.DECLINED.value: 3,
+    RequestStatus.FAILED.value: 3,
+}
 
 
 async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[StatusChange]:
@@ -118,13 +164,14 @@ async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[
     media_status = MEDIA_STATUS_BY_NAME.get((media.status or "").upper()) if media else None
     status = local_status(request_status, media_status)
     rows = await _rows_for(session, payload)
-    changes = [change for row in rows if (change := _set_status(row, status)) is not None]
+    forward = [row for row in rows if _STATUS_RANK[status] > _STATUS_RANK.get(row.status, -1)]
+    changes = [change for row in forward if (change := _set_status(row, status)) is not None]
     await notification_hooks.requests_changed(session, changes)
     return changes
 
 
 async def _rows_for(session: AsyncSession, payload: WebhookPayload) -> list[MediaRequest]:
-    overseerr_id = _int(payload.request.request_id) if payload.request else None
+    overseerr_id = _webhook_id(payload.request.request_id, "") if payload.request else None
     if overseerr_id is not None:
         row = await session.scalar(
             select(MediaRequest).where(MediaRequest.overseerr_id == overseerr_id)
@@ -132,7 +179,7 @@ async def _rows_for(session: AsyncSession, payload: WebhookPayload) -> list[Medi
         if row is not None:
             return [row]
     media = payload.media
-    tmdb_id = _int(media.tmdbId) if media else None
+    tmdb_id = _webhook_id(media.tmdbId, "") if media else None
     if media is None or tmdb_id is None or media.media_type not in ("movie", "tv"):
         return []
     # No request id we know: the notification is about the title, so every open request
@@ -262,11 +309,3 @@ async def _reconcile_forever(
                 log.exception("media_reconcile_crashed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=interval)
-
-
-def _int(value: str | int | None) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
