@@ -25,7 +25,7 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.notifications import channels as channel_service
-from medianest.notifications import checks, links, senders, service
+from medianest.notifications import checks, digest, links, senders, service
 from medianest.notifications.models import (
     INAPP_TARGET,
     DeliveryStatus,
@@ -42,6 +42,7 @@ CLAIM_SECONDS = 120.0
 BATCH = 50
 PRUNE_EVERY_SECONDS = 3600.0
 YTDLP_CHECK_EVERY_SECONDS = 6 * 3600.0
+DIGEST_EVERY_SECONDS = 600.0
 STOP_TIMEOUT_SECONDS = 5.0
 
 Emit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
@@ -235,6 +236,7 @@ async def _forever(
 ) -> None:
     pruned_at = 0.0
     checked_at = float("-inf")  # at start, then every few hours
+    digests_at = float("-inf")
     loop = asyncio.get_running_loop()
     while not stopping.is_set():
         handled = 0
@@ -244,6 +246,9 @@ async def _forever(
                 async with session_scope(ctx.session_factory) as session:
                     await service.prune_history(session)
                 pruned_at = loop.time()
+            if loop.time() - digests_at > DIGEST_EVERY_SECONDS:
+                digests_at = loop.time()
+                await digest.send_due(ctx)
             if loop.time() - checked_at > YTDLP_CHECK_EVERY_SECONDS:
                 checked_at = loop.time()
                 await checks.check_ytdlp(ctx)

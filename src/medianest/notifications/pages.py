@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError
-from medianest.notifications import channels, preferences, service
+from medianest.notifications import channels, digest, preferences, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys
 from medianest.notifications.events import EVENTS, choosable_for
 from medianest.notifications.realtime import announce_unread
@@ -76,6 +76,27 @@ async def notifications_page(
     context |= await _channels_context(session, user)
     context |= await _settings_context(session, user)
     return render(request, "notifications/index.html", context)
+
+
+@router.get("/notifications/digest")
+async def digest_page(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    period: Annotated[str | None, Query(pattern="^(daily|weekly)$")] = None,
+) -> Response:
+    """What the next digest would list (the user's period, or the one asked for)."""
+    prefs = await preferences.load(session, user_id=user.id)
+    chosen = period or (prefs.digest if prefs.digest in digest.PERIODS else "weekly")
+    built = await digest.build(
+        session, ctx, user=user, period=chosen, everything=prefs.digest_everything
+    )
+    return render(
+        request,
+        "notifications/digest.html",
+        {"nav": "notifications", "digest": built, "prefs": prefs},
+    )
 
 
 @router.get("/notifications/list")
