@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
 from medianest.auth import sessions as session_store
+from medianest.auth import signin
 from medianest.auth.cookies import (
     REMEMBER_COOKIE,
     client_ip,
-    set_csrf_cookie,
     set_remember_cookie,
-    set_session_cookie,
 )
 from medianest.auth.dependencies import Identity
 from medianest.auth.models import SessionToken, User
@@ -95,21 +94,13 @@ async def restore_from_remember_token(
     if user is None or not user.is_active:
         await revoke_family(session, family_id=row.family_id)
         return None
-    issued = await session_store.create_session(
-        session,
-        user=user,
-        settings=ctx.settings,
-        ip=ip,
-        user_agent=request.headers.get("user-agent"),
-    )
-    set_session_cookie(response, request, ctx.settings, issued.token)
-    set_csrf_cookie(response, request, ctx.settings)
+    token, _csrf = await signin.open_browser_session(request, response, session, ctx, user=user)
     await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)
     user.last_login_at = now
     audit.record(
         session, action="auth.login", actor_id=user.id, details={"method": "remember_me"}, ip=ip
     )
-    return Identity(user=user, via="session", auth_session=None, session_token=issued.token)
+    return Identity(user=user, via="session", auth_session=None, session_token=token)
 
 
 async def _reject_reused_token(session: AsyncSession, *, row: SessionToken, ip: str | None) -> None:

@@ -21,6 +21,23 @@ from medianest.core.context import AppContext
 from medianest.db.base import utcnow
 
 
+async def open_browser_session(
+    request: Request, response: Response, session: AsyncSession, ctx: AppContext, *, user: User
+) -> tuple[str, str]:
+    """A new session row for this browser, its cookie and the CSRF cookie; returns the
+    session token and the CSRF token. The one way every sign-in (password, Plex,
+    remember-me) issues a browser session."""
+    issued = await session_store.create_session(
+        session,
+        user=user,
+        settings=ctx.settings,
+        ip=client_ip(request, ctx.settings),
+        user_agent=request.headers.get("user-agent"),
+    )
+    set_session_cookie(response, request, ctx.settings, issued.token)
+    return issued.token, set_csrf_cookie(response, request, ctx.settings)
+
+
 async def complete_sign_in(
     request: Request,
     response: Response,
@@ -36,15 +53,7 @@ async def complete_sign_in(
     if old:
         await session_store.destroy_session(session, token=old)
     ip = client_ip(request, ctx.settings)
-    issued = await session_store.create_session(
-        session,
-        user=user,
-        settings=ctx.settings,
-        ip=ip,
-        user_agent=request.headers.get("user-agent"),
-    )
-    set_session_cookie(response, request, ctx.settings, issued.token)
-    csrf = set_csrf_cookie(response, request, ctx.settings)
+    token, csrf = await open_browser_session(request, response, session, ctx, user=user)
     if remember_me:
         issue = ctx.services.get("remember_me_issue")
         if issue is not None:
@@ -52,7 +61,7 @@ async def complete_sign_in(
     user.last_login_at = utcnow()
     audit.record(session, action="auth.login", actor_id=user.id, details={"method": method}, ip=ip)
     request.state.identity = Identity(
-        user=user, via="session", auth_session=None, session_token=issued.token
+        user=user, via="session", auth_session=None, session_token=token
     )
     return SessionOut(
         user=UserOut(

@@ -100,3 +100,16 @@ def to_download(job: YoutubeDownload) -> Download:
         started_at=job.started_at,
         completed_at=job.completed_at,
     )
+
+
+DeliveryChoice = Literal["playlist", "collection"]
+MAX_INTERVAL_HOURS = 24 * 30
+
+
+class SubscriptionIn(ApiInput):
+    url: str = Field(min_length=1, max_length=2048, description="A playlist or channel link")
+    quality: Quality | None = None
+    interval_hours: float = Field(default=6.0, ge=1, le=MAX_INTERVAL_HOURS)
+    delivery: DeliveryChoice | None = Field(
+        default=None, description="Private playlist or shared collection; default: the admin's"
+    )

@@ -18,7 +18,8 @@ from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas, subscriptions
 from medianest.youtube.models import YoutubeSubscription
-from medianest.youtube.subscriptions_router import OwnedSubscription, SubscriptionIn
+from medianest.youtube.schemas import SubscriptionIn
+from medianest.youtube.subscriptions_router import OwnedSubscription
 
 router = APIRouter()
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
@@ -92,15 +93,7 @@ async def subscribe(
             raise ValidationFailed(
                 message or "Choose a listed quality, interval and delivery."
             ) from None
-        await subscriptions.create(
-            session,
-            ctx=ctx,
-            user=user,
-            url=body.url,
-            quality=body.quality,
-            interval_hours=body.interval_hours,
-            delivery_choice=body.delivery,
-        )
+        await subscriptions.create(session, ctx=ctx, user=user, wanted=body)
     except MediaNestError as error:
         return render(
             request,

@@ -31,6 +31,7 @@ from medianest.youtube import archive
 from medianest.youtube import service as downloads
 from medianest.youtube.downloader import Expanded, ItemFailed, expand
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.schemas import SubscriptionIn
 from medianest.youtube.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
 
 log = get_logger(__name__)
@@ -70,11 +71,11 @@ async def create(
     *,
     ctx: AppContext,
     user: User,
-    url: str,
-    quality: str | None,
-    interval_hours: float,
-    delivery_choice: str | None,
+    wanted: SubscriptionIn,
 ) -> YoutubeSubscription:
+    """The one "subscribe" action of the page and the API."""
+    url, quality, interval_hours = wanted.url, wanted.quality, wanted.interval_hours
+    delivery_choice = wanted.delivery
     accepted = validate_subscription_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
     count = await session.scalar(
         select(func.count())

@@ -17,21 +17,14 @@ from medianest.core.errors import NotFound
 from medianest.db.base import utcnow
 from medianest.youtube import quotas, subscriptions
 from medianest.youtube.models import YoutubeSubscription
-from medianest.youtube.schemas import Quality
+from medianest.youtube.schemas import (
+    MAX_INTERVAL_HOURS,
+    DeliveryChoice,
+    Quality,
+    SubscriptionIn,
+)
 
 router = APIRouter(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
-
-DeliveryChoice = Literal["playlist", "collection"]
-MAX_INTERVAL_HOURS = 24 * 30
-
-
-class SubscriptionIn(ApiInput):
-    url: str = Field(min_length=1, max_length=2048, description="A playlist or channel link")
-    quality: Quality | None = None
-    interval_hours: float = Field(default=6.0, ge=1, le=MAX_INTERVAL_HOURS)
-    delivery: DeliveryChoice | None = Field(
-        default=None, description="Private playlist or shared collection; default: the admin's"
-    )
 
 
 class SubscriptionPatch(ApiInput):
@@ -91,15 +84,7 @@ async def create_subscription(
     body: SubscriptionIn, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Envelope[Subscription]:
     """Subscribe to a playlist or channel; the first check runs at once."""
-    row = await subscriptions.create(
-        session,
-        ctx=ctx,
-        user=user,
-        url=body.url,
-        quality=body.quality,
-        interval_hours=body.interval_hours,
-        delivery_choice=body.delivery,
-    )
+    row = await subscriptions.create(session, ctx=ctx, user=user, wanted=body)
     return envelope(_out(row))
 
 
