@@ -256,6 +256,7 @@ async def test_an_anonymous_visitor_cannot_reach_any_page_fragment(
             ("GET", "/admin/users"),
             ("PUT", f"/admin/users/{other.id}"),
             ("POST", "/admin/services/plex/test"),
+            ("POST", "/dashboard/refresh"),
         ):
             response = await anonymous.request(method, path, headers=HX)
             assert response.status_code == 204, path
@@ -270,3 +271,15 @@ async def test_the_dashboard_shows_the_user_what_is_left_of_their_quotas(
     assert "What is left" in page.text
     for name in ("youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek"):
         assert f'data-quota="{name}"' in page.text
+
+
+async def test_the_refresh_button_checks_and_a_second_press_says_to_wait(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient
+) -> None:
+    first = await alice_client.post("/dashboard/refresh", headers=HX)
+    second = await bob_client.post("/dashboard/refresh", headers=HX)
+
+    assert first.status_code == 200 and 'data-service="uptime_kuma"' in first.text
+    assert second.status_code == 200  # the cards as they are, and a note
+    assert "checked moments ago" in second.headers["hx-trigger"]
+    assert 'data-service="uptime_kuma"' in second.text
