@@ -50,6 +50,28 @@ async def test_cancelling_a_running_download_stops_it_and_leaves_no_partial_file
     assert files_under(download_root) == []  # no .part, no half file
 
 
+async def test_an_admin_stops_another_users_running_download(
+    worker_app: MediaNestApp,
+    admin: User,
+    bob: User,
+    media: MediaServerSimulator,
+    download_root: Path,
+) -> None:
+    media.set_throttle(3_000)
+    async with await client_for(worker_app, bob) as bob_client:
+        response = await bob_client.post("/api/youtube/download", json={"url": media.feed_url()})
+        download_id = response.json()["data"]["id"]
+        await wait_for_download(bob_client, download_id, downloading)
+        async with await client_for(worker_app, admin) as admin_client:
+            cancelled = await admin_client.post(f"/api/youtube/downloads/{download_id}/cancel")
+            assert cancelled.status_code == 200, cancelled.text
+            data = await wait_for_download(admin_client, download_id, finished, timeout=15)
+
+    assert data["status"] == "cancelled"
+    assert data["userId"] == str(bob.id)
+    assert files_under(download_root) == []
+
+
 async def test_deleting_a_running_download_stops_it_and_removes_everything(
     worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
 ) -> None:
