@@ -156,7 +156,7 @@ async def test_reconcile_keeps_statuses_while_overseerr_is_down(
         "/api/media/request", json={"mediaType": "movie", "tmdbId": 400007}
     )
     overseerr_sim.set_fault("error")
-    with pytest.raises(Exception, match="unavailable"):
+    with pytest.raises(Exception, match="Overseerr answered with an error"):
         await sync.reconcile(app.ctx)
     assert (await wait_for_status(app, made.json()["data"]["id"], "pending")).completed_at is None
 

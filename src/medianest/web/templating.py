@@ -19,6 +19,7 @@ from medianest import __version__
 from medianest.auth.cookies import CSRF_COOKIE, set_csrf_cookie
 from medianest.auth.dependencies import Identity, resolve_identity
 from medianest.auth.models import User
+from medianest.youtube import failure_words
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -88,6 +89,7 @@ templates.env.globals["app_version"] = __version__
 templates.env.filters["ago"] = _ago
 templates.env.filters["iso"] = _iso
 templates.env.filters["duration"] = _duration
+templates.env.filters["download_failure"] = failure_words.describe
 
 
 @dataclass(frozen=True)

@@ -128,13 +128,18 @@ class ProgressReporter:
 
     async def _loop(self) -> None:
         last_store = time.monotonic()
+        stored_item = self.view.current
         while True:
             await asyncio.sleep(EMIT_INTERVAL)
             try:
-                await self._send(self.view.payload(), force=False)
-                if time.monotonic() - last_store >= self.store_interval:
+                # A new item is stored before it is announced: the browser re-reads the
+                # row on that event, and must find the item list as the header says.
+                moved_on = self.view.current != stored_item
+                if moved_on or time.monotonic() - last_store >= self.store_interval:
                     last_store = time.monotonic()
+                    stored_item = self.view.current
                     await self.store_now()
+                await self._send(self.view.payload(), force=False)
             except Exception as exc:  # a hiccup (DB busy, Redis down) must not kill the job
                 log.warning("youtube_progress_report_failed", error=type(exc).__name__)
 

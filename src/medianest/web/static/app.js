@@ -59,9 +59,14 @@
 
   // ----------------------------------------------------------------- toasts
   var toastBox = null;
+  var recentToasts = {};
   function toast(message, type) {
     toastBox = toastBox || document.getElementById('toasts');
     if (!toastBox || !message) return;
+    // The same news from two paths (an htmx answer and a live push) is said once.
+    var now = Date.now();
+    if (recentToasts[message] && now - recentToasts[message] < 10000) return;
+    recentToasts[message] = now;
     var item = document.createElement('div');
     item.className = 'toast toast-' + (type || 'info');
     item.setAttribute('data-toast-type', type || 'info');
@@ -557,12 +562,43 @@
   }
 
   var TERMINAL = { completed: 1, failed: 1, cancelled: 1 };
+  var shownProgress = {};
+
+  function applyShownProgress(row) {
+    var key = row.getAttribute('data-download-id');
+    var pct = shownProgress[key];
+    var bar = $('.progress', row);
+    if (pct === undefined || !bar || TERMINAL[row.getAttribute('data-state')]) return;
+    if (+bar.getAttribute('aria-valuenow') >= Math.round(pct)) return;
+    bar.setAttribute('aria-valuenow', String(Math.round(pct)));
+    var fill = $('.progress-bar', row);
+    if (fill) fill.style.width = pct + '%';
+    var pctText = $('[data-field="percent"]', row);
+    if (pctText) pctText.textContent = Math.round(pct) + ' %';
+  }
+
+  // A swap keeps what the person opened (an item list) and the progress already shown.
+  var openBeforeSwap = [];
+  document.addEventListener('htmx:beforeSwap', function (event) {
+    openBeforeSwap = $all('details[id][open]', event.detail.target).map(function (d) { return d.id; });
+    if (event.detail.target.matches && event.detail.target.matches('details[id][open]')) openBeforeSwap.push(event.detail.target.id);
+  });
+  document.addEventListener('htmx:afterSettle', function () {
+    openBeforeSwap.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+    openBeforeSwap = [];
+    $all('[data-download-id]').forEach(applyShownProgress);
+  });
 
   function onYoutubeProgress(data) {
     var row = $('[data-download-id="' + (data.downloadId || '') + '"]');
     if (!row) return;
     var before = row.getAttribute('data-state');
     var pct = Math.max(0, Math.min(100, +data.progress || 0));
+    // Overall progress only grows while the job runs; a stored value read back a moment
+    // later (a row refresh) or a late event must not move the bar backwards.
+    var key = data.downloadId;
+    if (!TERMINAL[data.status]) pct = Math.max(pct, shownProgress[key] || 0);
+    shownProgress[key] = pct;
     row.setAttribute('data-state', data.status);
     var bar = $('.progress', row);
     if (bar) bar.setAttribute('aria-valuenow', String(Math.round(pct)));
@@ -606,7 +642,7 @@
         badge.className = 'badge ' + ({ available: 'badge-ok', approved: 'badge-info', processing: 'badge-info', declined: 'badge-bad', failed: 'badge-bad' }[data.status] || 'badge-warn');
       }
     });
-    toast('Request ' + (data.title ? '"' + data.title + '" ' : '') + 'is now ' + data.status + '.', data.status === 'declined' || data.status === 'failed' ? 'warning' : 'info');
+    // No toast here: the `notification` push of the same change says it in a sentence.
   }
 
   function setConnection(state, label) {
