@@ -4,6 +4,8 @@ user's channel a 404, and "send test" reaching a real receiver (or saying why no
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
 
 import httpx
@@ -167,3 +169,27 @@ async def test_send_test_reaches_the_receiver_and_records_a_failure_with_its_rea
 
 async def test_settings_allow_private_hosts_is_off_by_default() -> None:
     assert Settings(_env_file=None).notifications_allow_private_hosts is False
+
+
+async def test_a_failing_channel_puts_no_part_of_its_url_in_the_logs(
+    alice_client: httpx.AsyncClient, webhook: HttpReceiver
+) -> None:
+    # A handler on the root logger, as configure_logging installs, at DEBUG (the most
+    # an operator can ask for); pytest's own capture handlers are not the app's.
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        channel = (await add(alice_client, url=json_url(webhook))).json()["data"]
+        webhook.answer = 503
+        answer = await alice_client.post(f"/api/notifications/channels/{channel['id']}/test")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+    assert answer.json()["data"]["ok"] is False
+    assert "503" in answer.json()["data"]["reason"]  # the reason still reaches the user
+    assert "notification" in written.getvalue()  # the request was logged...
+    assert SECRET_PATH not in written.getvalue()  # ...without the channel's secret path

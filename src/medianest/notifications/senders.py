@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -25,6 +26,14 @@ from pywebpush import WebPusher, WebPushException
 from medianest.core.logging import get_logger
 
 log = get_logger(__name__)
+
+# Apprise's own log lines can carry a channel's URL or token, so they stay out of our
+# logs; a failure's reason is taken from the call's result (scrubbed) instead.
+_apprise_log = logging.getLogger("apprise")
+_apprise_log.propagate = False
+_apprise_log.addHandler(logging.NullHandler())
+# urllib3 (Apprise's HTTP underneath) logs each request's path at DEBUG: webhook tokens.
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 SEND_TIMEOUT_SECONDS = 10.0
 PUSH_TTL_SECONDS = 24 * 3600
