@@ -41,15 +41,16 @@ def test_an_admin_makes_a_user_an_administrator_after_confirming(
     page.reload()
     expect(page.locator("tr[data-username=bob]").get_by_label("Role of bob")).to_have_value("admin")
 
-    # Bob's requests are to be made in Overseerr as Overseerr's user 5.
+    # Bob's requests are to be made in Overseerr as Overseerr's user 3 (his
+    # account there; MediaNest asks Overseerr that it exists).
     overseerr = page.locator("tr[data-username=bob]").get_by_label("Overseerr user id of bob")
-    overseerr.fill("5")
+    overseerr.fill("3")
     overseerr.press("Tab")  # leaving the field is the change
-    expect(page.locator(".toast").filter(has_text="bob: Overseerr user is now 5")).to_be_visible()
+    expect(page.locator(".toast").filter(has_text="bob: Overseerr user is now 3")).to_be_visible()
     page.reload()
     expect(
         page.locator("tr[data-username=bob]").get_by_label("Overseerr user id of bob")
-    ).to_have_value("5")
+    ).to_have_value("3")
 
 
 def test_an_admin_tests_a_service_and_sees_the_result_with_its_latency(

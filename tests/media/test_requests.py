@@ -341,14 +341,18 @@ async def test_an_unlinked_user_requests_as_the_api_keys_admin(
     assert overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id == 1
 
 
-async def test_a_link_to_a_user_overseerr_does_not_know_is_refused_and_nothing_stored(
+async def test_a_link_to_a_user_overseerr_no_longer_has_is_refused_and_nothing_stored(
     app: MediaNestApp,
     alice: User,
     alice_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    await link_to_overseerr_user(admin_client, alice, 999)
+    # Linked while Overseerr had that user, which was deleted there since.
+    async with session_scope(app.ctx.session_factory) as session:
+        stored_alice = await session.get(User, alice.id)
+        assert stored_alice is not None
+        stored_alice.overseerr_user_id = 999
     upstream_before = set(overseerr_sim.media_requests)
     answer = await request_sprite_fright(alice_client)
     assert answer.status_code == 403

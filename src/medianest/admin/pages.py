@@ -19,6 +19,7 @@ from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.integrations.registry import get_integrations
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
@@ -99,6 +100,7 @@ async def update_user(
             overseerr_user_id=(
                 _overseerr_user_id(overseerr_user_id) if isinstance(overseerr_user_id, str) else ...
             ),
+            overseerr=await get_integrations(ctx).overseerr(),
             ip=client_ip(request, ctx.settings),
         )
     except MediaNestError as error:

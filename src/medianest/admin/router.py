@@ -24,6 +24,7 @@ from medianest.core.envelope import (
     envelope,
     paged,
 )
+from medianest.integrations.registry import get_integrations
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -91,6 +92,7 @@ async def update_user(
         overseerr_user_id=(
             body.overseerr_user_id if "overseerr_user_id" in body.model_fields_set else ...
         ),
+        overseerr=await get_integrations(ctx).overseerr(),
         ip=client_ip(request, ctx.settings),
     )
     return envelope(_out(user))

@@ -18,7 +18,8 @@ from medianest.admin import audit
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.models import Role, User, UserStatus
-from medianest.core.errors import Conflict, NotFound
+from medianest.core.errors import Conflict, NotFound, ValidationFailed
+from medianest.integrations.overseerr import OverseerrClient
 
 # Overseerr's user ids are integers in a 32-bit column (and ours too).
 MAX_OVERSEERR_USER_ID = 2_147_483_647
@@ -70,6 +71,16 @@ async def _ensure_not_last_admin(session: AsyncSession, *, user: User) -> None:
         raise LastAdmin()
 
 
+async def _require_overseerr_user(overseerr: OverseerrClient, overseerr_user_id: int) -> None:
+    """A link must name a user Overseerr has (asked live; Overseerr down → 503)."""
+    if not await overseerr.user_exists(overseerr_user_id):
+        raise ValidationFailed(
+            f"Overseerr has no user {overseerr_user_id}. The id is the number in the user's "
+            "address in Overseerr (Users → the user).",
+            details={"field": "overseerrUserId"},
+        )
+
+
 async def update_user(
     session: AsyncSession,
     *,
@@ -78,8 +89,10 @@ async def update_user(
     role: str | None,
     status: str | None,
     overseerr_user_id: int | EllipsisType | None = ...,  # ...: unchanged
+    overseerr: OverseerrClient | None = None,
     ip: str | None,
 ) -> User:
+    """The one "change a user" action of the admin page and the API."""
     demoting = role is not None and role != Role.ADMIN and user.is_admin
     disabling = status is not None and status != UserStatus.ACTIVE and user.is_active
     if demoting or disabling:
@@ -92,6 +105,8 @@ async def update_user(
         changes["status"] = {"from": user.status, "to": status}
         user.status = status
     if overseerr_user_id is not ... and overseerr_user_id != user.overseerr_user_id:
+        if overseerr_user_id is not None and overseerr is not None:
+            await _require_overseerr_user(overseerr, overseerr_user_id)
         changes["overseerr_user_id"] = {"from": user.overseerr_user_id, "to": overseerr_user_id}
         user.overseerr_user_id = overseerr_user_id
     if disabling:

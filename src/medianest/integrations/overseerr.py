@@ -108,6 +108,13 @@ class OverseerrClient:
             raise OverseerrRefused(202, error_message(_json(response.text)))
         return self.http.parse(OverseerrRequest, _json(response.text))
 
+    async def user_exists(self, user_id: int) -> bool:
+        """`GET /api/v1/user/{id}`: whether Overseerr has this user (404 → False)."""
+        response = await self.http.request(
+            "GET", f"/api/v1/user/{user_id}", retry=False, expected=(200, 404)
+        )
+        return response.status_code == 200
+
     async def send_webhook_test(
         self, *, webhook_url: str, authorization: str, json_payload: str
     ) -> None:
