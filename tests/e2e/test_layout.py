@@ -1,0 +1,66 @@
+"""Layout at a desktop (1366 px) and a phone (390 px) width: nothing is cut off, the
+service cards use the whole width, and a table wider than the phone says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.flows import DESKTOP, PHONE, AdminAccount, sign_in_admin
+
+pytestmark = pytest.mark.e2e
+
+CUT_TEXT = """(selector) => [...document.querySelectorAll(selector)]
+    .filter(el => el.scrollWidth > el.clientWidth + 1)
+    .map(el => el.textContent.trim())"""
+
+
+def cut_off(page: Page, selector: str) -> list[str]:
+    found: list[str] = page.evaluate(CUT_TEXT, selector)
+    return found
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_dashboard_tiles_and_labels_are_never_cut(
+    new_context: Any, admin_account: AdminAccount, screenshots: Path, viewport: str
+) -> None:
+    size = DESKTOP if viewport == "desktop" else PHONE
+    context = new_context(viewport=size)
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/dashboard")
+    expect(page.locator('[data-service="plex"]')).to_have_attribute("data-status", "online")
+    assert cut_off(page, ".stats dd, .stats dt, .status-label") == []
+    labels = page.locator(".status-label")
+    for index in range(labels.count()):  # one line each ("Not configured" does not wrap)
+        box = labels.nth(index).bounding_box()
+        assert box is not None and box["height"] < 30, labels.nth(index).inner_text()
+    cards = page.locator("#service-cards")
+    last = page.locator("#service-cards > *").last
+    grid_box, last_box = cards.bounding_box(), last.bounding_box()
+    assert grid_box is not None and last_box is not None
+    # The cards share the whole row: the last one ends where the grid ends.
+    assert abs((last_box["x"] + last_box["width"]) - (grid_box["x"] + grid_box["width"])) < 2
+    page.screenshot(path=str(screenshots / f"layout-dashboard-{viewport}.png"), full_page=True)
+
+
+def test_the_users_table_on_a_phone_says_it_scrolls_sideways(
+    new_context: Any, admin_account: AdminAccount, screenshots: Path
+) -> None:
+    context = new_context(viewport=PHONE)
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin#users")
+    wrap = page.locator("#users-table .table-wrap")
+    expect(wrap).to_be_visible()
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
+    expect(page.locator("#users-scroll-hint")).to_be_visible()
+    page.screenshot(path=str(screenshots / "layout-admin-users-phone.png"), full_page=True)
+    desktop = new_context(viewport=DESKTOP)
+    sign_in_admin(desktop, admin_account)
+    wide = desktop.new_page()
+    wide.goto("/admin#users")
+    expect(wide.locator("#users-scroll-hint")).to_be_hidden()
