@@ -95,3 +95,24 @@ async def test_the_service_worker_and_manifest_are_served_from_the_root(
 async def test_the_page_needs_a_signed_in_user(client: httpx.AsyncClient) -> None:
     answer = await client.get("/notifications", follow_redirects=False)
     assert answer.status_code in (302, 303, 401)
+
+
+async def test_events_left_out_of_the_centre_are_not_listed_but_still_sent(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient, webhook: HttpReceiver
+) -> None:
+    await alice_client.post(
+        "/api/notifications/channels",
+        json={"url": f"json://127.0.0.1:{webhook.port}/x", "events": ["download.finished"]},
+    )
+    kept = ["request.available", "download.failed"]
+    saved = await alice_client.post(
+        "/notifications/settings", data={"centreEvents": ["", *kept], "timezone": "UTC"}
+    )
+    assert saved.status_code == 200
+    async with session_scope(app.ctx.session_factory) as session:
+        assert (await preferences.load(session, user_id=alice.id)).centre_events == kept
+        await service.notify(session, user_ids=[alice.id], event="download.finished", title="Quiet")
+        await service.notify(session, user_ids=[alice.id], event="download.failed", title="Shown")
+    items = (await alice_client.get("/api/notifications")).json()["data"]["items"]
+    assert [i["title"] for i in items] == ["Shown"]
+    assert (await webhook.wait_for(1))[0].json()["title"] == "Quiet"

@@ -55,6 +55,8 @@ async def _settings_context(session: SessionDep, user: CurrentUser, **more: Any)
     row = await preferences.load(session, user_id=user.id)
     return {
         "prefs": row,
+        "centre_choices": _event_choices(user.is_admin),
+        "centre_events": row.centre_events,
         "quiet_start": preferences.clock(row.quiet_start_minute),
         "quiet_end": preferences.clock(row.quiet_end_minute),
         "settings_error": None,
@@ -194,6 +196,7 @@ async def save_settings(
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
     digest: Annotated[str, Form(max_length=8)] = "off",
     digest_everything: Annotated[bool, Form(alias="digestEverything")] = False,
+    centre_events: Annotated[list[str] | None, Form(alias="centreEvents", max_length=50)] = None,
 ) -> Response:
     change = preferences.PreferencesChange(
         quiet_start=quiet_start or None,
@@ -201,6 +204,7 @@ async def save_settings(
         timezone=timezone.strip() or "UTC",
         digest=digest,
         digest_everything=digest_everything,
+        centre_events=centre_events,
     )
     try:
         await preferences.update(session, user_id=user.id, is_admin=user.is_admin, change=change)

@@ -68,6 +68,8 @@ async def update(
     if change.centre_events is not None:
         allowed = choosable_for(is_admin=is_admin)
         events = [e for e in dict.fromkeys(change.centre_events) if e in allowed]
+        if set(allowed) <= set(events):
+            events = None  # everything, including events added in later versions
     row = await session.get(NotificationSettings, user_id)
     if row is None:
         row = NotificationSettings(user_id=user_id)
