@@ -9,7 +9,12 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.db.engine import session_scope
 from medianest.simulators.media_server import MediaServerSimulator
+from medianest.youtube import service as youtube_service
+from medianest.youtube import subscriptions
+from medianest.youtube.models import YoutubeSubscription
 
 CHANNEL = "https://www.youtube.com/channel/UCabcdefghijklmnopqrstuv"
 
@@ -169,3 +174,28 @@ async def test_the_quota_summary_is_unlimited_until_the_admin_sets_limits(
     names = {q["name"]: q for q in response.json()["data"]}
     assert set(names) == {"youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek"}
     assert all(q["limit"] is None and q["remaining"] is None for q in names.values())
+
+
+async def test_a_subscription_check_does_not_use_the_hourly_downloads_and_the_count_is_shown(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    limit = youtube_service.youtube_limit(app.ctx)
+    page = await alice_client.get("/youtube", headers={"Accept": "text/html"})
+    assert f"{limit} of {limit} downloads left this hour." in page.text
+    created = (await subscribe(alice_client, media.feed_url())).json()["data"]
+    async with session_scope(app.ctx.session_factory) as session:
+        row = await session.get(YoutubeSubscription, uuid.UUID(created["id"]))
+        assert row is not None
+        result = await subscriptions.check(session, ctx=app.ctx, subscription=row)
+    assert result.download_id is not None, result  # the check queued the feed's items
+    assert (await youtube_service.hourly_left(app.ctx, alice)).remaining == limit
+    # A download started by hand counts, and the pages say what is left before the next.
+    started = await alice_client.post(
+        "/api/youtube/download", json={"url": media.item_url("sintel")}
+    )
+    assert started.status_code in (201, 202), started.text
+    page = await alice_client.get("/youtube", headers={"Accept": "text/html"})
+    assert f"{limit - 1} of {limit} downloads left this hour." in page.text
+    dashboard = await alice_client.get("/dashboard", headers={"Accept": "text/html"})
+    assert "Downloads this hour" in dashboard.text
+    assert f"<dd>{limit - 1} of {limit}</dd>" in dashboard.text

@@ -14,6 +14,7 @@ from medianest.dashboard import service as status_service
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas as quota_service
+from medianest.youtube import service as youtube_service
 
 router = APIRouter()
 
@@ -34,6 +35,7 @@ async def dashboard_page(
             "labels": SERVICE_LABELS,
             # What is left of the user's own quotas (issue 12), as on the subscriptions page.
             "quotas": await quota_service.user_usage(session, user),
+            "hourly": await youtube_service.hourly_left(ctx, user),
         },
     )
 

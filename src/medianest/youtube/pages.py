@@ -66,6 +66,7 @@ async def youtube_page(
     all_users: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
     context = _form_context(ctx, nav="youtube", limit=service.youtube_limit(ctx))
+    context["hourly"] = await service.hourly_left(ctx, user)
     context.update(await _downloads(session, user, page, all_users=all_users))
     return render(request, "youtube/index.html", context)
 

@@ -22,6 +22,7 @@ from medianest.auth.models import User
 from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
+from medianest.core.ratelimit import RateLimitResult
 from medianest.db.base import utcnow
 from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
@@ -56,6 +57,17 @@ def youtube_limit(ctx: AppContext) -> int:
     return int(value) if value else ctx.settings.rate_limit_youtube_per_hour
 
 
+def _hourly_key(user: User) -> str:
+    return f"youtube:{user.id}"
+
+
+async def hourly_left(ctx: AppContext, user: User) -> RateLimitResult:
+    """How many downloads `user` may still start by hand this hour (counts nothing)."""
+    return await ctx.rate_limiter.peek(
+        _hourly_key(user), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
+    )
+
+
 async def submit(
     session: AsyncSession,
     *,
@@ -64,8 +76,11 @@ async def submit(
     url: str,
     quality: str | None,
     delivery_choice: str | None = None,
+    hourly_limit: bool = True,
 ) -> YoutubeDownload:
-    """Queue a download for `user` (400 bad URL, 409 already active, 429 over the limit)."""
+    """Queue a download for `user` (400 bad URL, 409 already active, 429 over the limit).
+    `hourly_limit=False` for a subscription's scheduled check: the per-hour limit guards
+    what people start by hand; the role's quotas still apply to everything."""
     accepted = validate_download_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
     duplicate = await session.scalar(
         select(YoutubeDownload.id).where(
@@ -77,11 +92,12 @@ async def submit(
     if duplicate is not None:
         raise _already_active(duplicate)
     await quotas.enforce_youtube(session, user)  # 429 QUOTA_EXCEEDED with when it resets
-    limit = youtube_limit(ctx)
-    result = await ctx.rate_limiter.hit(
-        f"youtube:{user.id}", limit=limit, window_seconds=RATE_WINDOW_SECONDS
-    )
-    result.raise_if_exceeded(f"You can start {limit} downloads per hour. Try again later.")
+    if hourly_limit:
+        limit = youtube_limit(ctx)
+        result = await ctx.rate_limiter.hit(
+            _hourly_key(user), limit=limit, window_seconds=RATE_WINDOW_SECONDS
+        )
+        result.raise_if_exceeded(f"You can start {limit} downloads per hour. Try again later.")
     job = YoutubeDownload(
         user_id=user.id,
         url=accepted.url,

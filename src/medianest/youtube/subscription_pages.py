@@ -17,6 +17,7 @@ from medianest.db.base import utcnow
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas, subscriptions
+from medianest.youtube import service as downloads_service
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn
 from medianest.youtube.subscriptions_router import OwnedSubscription
@@ -63,6 +64,7 @@ async def subscriptions_page(
     context = _form(ctx, nav="youtube", limit=ctx.settings.youtube_max_subscriptions_per_user)
     context.update(await _list(session, user))
     context["quotas"] = await quotas.user_usage(session, user)
+    context["hourly"] = await downloads_service.hourly_left(ctx, user)
     return render(request, "youtube/subscriptions.html", context)
 
 

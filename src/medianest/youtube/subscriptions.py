@@ -209,13 +209,14 @@ async def check(
         fresh = [e for e in expanded.entries if e.key not in known]
         if not fresh:
             return CheckResult(0, None, None)
-        job = await downloads.submit(  # allow-list, quotas, rate limit, "already active"
+        job = await downloads.submit(  # allow-list, quotas, "already active"
             session,
             ctx=ctx,
             user=user,
             url=accepted.url,
             quality=subscription.quality,
             delivery_choice=subscription.delivery,
+            hourly_limit=False,  # a scheduled check is not a person starting downloads
         )
     except ItemFailed as exc:
         return CheckResult(0, None, f"Could not read the feed: {exc}"[:MAX_ERROR_LENGTH])
