@@ -46,6 +46,7 @@ from medianest.core.handlers import add_exception_handlers
 from medianest.core.hot_path import HotPaths
 from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
+from medianest.core.private_files import protect_data_dir, protect_sqlite_files
 from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
 from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
@@ -122,6 +123,8 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
 async def build_context(
     settings: Settings, realtime: Realtime, *, run_migrations: bool
 ) -> AppContext:
+    protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
+    protect_sqlite_files(settings.resolved_database_url)
     secrets = load_app_secrets(settings)
     if run_migrations:
         await migrate.upgrade_if_needed(settings.resolved_database_url)

@@ -13,6 +13,7 @@ import uvicorn
 
 from medianest import __version__
 from medianest.core.logging import configure_logging, get_logger
+from medianest.core.private_files import protect_data_dir, protect_sqlite_files
 from medianest.core.secrets_store import generate_secrets, write_secrets_file
 from medianest.settings import Settings, SettingsError, load_settings
 
@@ -49,7 +50,8 @@ def prepare_database(settings: Settings) -> None:
     """Create the data dir and apply migrations, or stop with one line saying why."""
     from medianest.db import migrate
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
+    protect_sqlite_files(settings.resolved_database_url)
     try:
         asyncio.run(migrate.upgrade_if_needed(settings.resolved_database_url))
     except Exception as exc:  # any failure here is the operator's to fix; say it in one line

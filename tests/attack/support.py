@@ -53,7 +53,7 @@ class Bystander:
         cookies: httpx.Cookies,
         *,
         paths: Sequence[str] = LIST_PAGES,
-        interval: float = 0.02,
+        interval: float = 0.005,
         minimum: int = 20,
     ) -> None:
         self._config = {

@@ -55,8 +55,11 @@ class MemoryCache:
 
 
 class RedisCache:
-    """`redis` should have short socket timeouts (see core/redis_guard.py); while the
-    guard says Redis is failing, reads miss and writes are skipped without a call."""
+    """`redis` should have short socket timeouts (see core/redis_guard.py). While Redis
+    fails, the cache is this process's memory: reads and writes go there without a
+    Redis call, so state kept between two requests to this instance (a Plex PIN, for
+    one) survives the outage; a Redis miss also looks there, for what was written
+    during one."""
 
     def __init__(
         self, redis: Redis, prefix: str = "medianest:cache:", guard: RedisGuard | None = None
@@ -64,19 +67,23 @@ class RedisCache:
         self._redis = redis
         self._prefix = prefix
         self._guard = guard or RedisGuard()
+        self._fallback = MemoryCache()
 
     async def get(self, key: str) -> Any | None:
         if not self._guard.available():
-            return None
+            return await self._fallback.get(key)
         try:
             raw = await self._redis.get(self._prefix + key)
         except (RedisError, OSError) as exc:
             self._guard.failed("cache_get", exc)
-            return None
-        return None if raw is None else json.loads(raw)
+            return await self._fallback.get(key)
+        if raw is None:
+            return await self._fallback.get(key)
+        return json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl_seconds: float) -> None:
         if not self._guard.available():
+            await self._fallback.set(key, value, ttl_seconds)
             return
         try:
             await self._redis.set(
@@ -86,10 +93,14 @@ class RedisCache:
             )
         except (RedisError, OSError) as exc:
             self._guard.failed("cache_set", exc)
+            await self._fallback.set(key, value, ttl_seconds)
+            return
+        await self._fallback.delete(key)  # Redis holds the newer value now
 
     async def delete(self, key: str) -> None:
-        # Not skipped while the guard is open: a stale entry left behind would outlive
-        # the outage (the call fails fast if Redis is still away).
+        await self._fallback.delete(key)
+        if not self._guard.available():
+            return
         try:
             await self._redis.delete(self._prefix + key)
         except (RedisError, OSError) as exc:

@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 import structlog
 
+from medianest.core.private_files import PrivateRotatingFileHandler
+
 REDACTED = "[REDACTED]"
 
 # Keys whose values are secrets whatever they contain.
@@ -306,7 +308,7 @@ def configure_logging(
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            PrivateRotatingFileHandler(
                 log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
             )
         )
