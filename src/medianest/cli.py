@@ -265,6 +265,8 @@ def restore(
         manifest, notes = backups.restore_backup(settings, archive)
     except backups.BackupError as exc:
         fail(str(exc))
+    except OSError as exc:  # a path the restore cannot write (a planted link, no space)
+        fail(f"restore failed: {exc}")
     typer.echo(
         f"restored {manifest.database} database from {manifest.created_at} "
         f"(revision {manifest.alembic_revision}); `medianest serve` applies newer migrations"

@@ -10,11 +10,15 @@ Downloaded media are not included: back up the download root with your file back
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import sqlite3
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,17 +148,66 @@ def _member_bytes(archive: tarfile.TarFile, name: str) -> bytes | None:
 
 
 def read_manifest(archive_path: Path) -> Manifest:
-    try:
-        with tarfile.open(archive_path, mode="r:gz") as archive:
-            data = _member_bytes(archive, MANIFEST)
-    except (OSError, tarfile.TarError) as exc:
-        raise BackupError(f"{archive_path} is not a MediaNest backup ({exc})") from None
+    with _open_archive(archive_path) as archive:
+        data = _member_bytes(archive, MANIFEST)
+    return _manifest(archive_path, data)
+
+
+def _manifest(archive_path: Path, data: bytes | None) -> Manifest:
     if data is None:
         raise BackupError(f"{archive_path} has no {MANIFEST}")
-    manifest = Manifest.from_json(json.loads(data))
+    try:
+        manifest = Manifest.from_json(json.loads(data))
+    except (ValueError, KeyError, TypeError):
+        raise BackupError(f"{archive_path}: {MANIFEST} is not a MediaNest manifest") from None
     if manifest.format != ARCHIVE_FORMAT:
         raise BackupError(f"unsupported backup format {manifest.format}")
     return manifest
+
+
+@contextlib.contextmanager
+def _open_archive(archive_path: Path) -> Iterator[tarfile.TarFile]:
+    """The archive, with every way it can be unreadable (missing, not gzip, truncated —
+    gzip says EOFError, which the command line took for "Aborted.") as a BackupError."""
+    try:
+        with tarfile.open(archive_path, mode="r:gz") as archive:
+            yield archive
+    except BackupError:
+        raise
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+        reason = "it is truncated" if isinstance(exc, EOFError) else str(exc) or type(exc).__name__
+        raise BackupError(f"{archive_path} is not a MediaNest backup ({reason})") from None
+
+
+def _secrets_values(data: bytes) -> dict[str, str]:
+    try:
+        values = json.loads(data)
+    except ValueError:
+        raise BackupError(f"{SECRETS_MEMBER} in the archive is not valid JSON") from None
+    if not isinstance(values, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+    ):
+        raise BackupError(f"{SECRETS_MEMBER} in the archive is not a JSON object of strings")
+    if "encryption_key" not in values:
+        raise BackupError(f"{SECRETS_MEMBER} in the archive has no encryption_key")
+    return values
+
+
+def _check_sqlite_snapshot(snapshot: Path) -> None:
+    """A real SQLite database that passes its integrity check and has our schema."""
+    try:
+        connection = sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)
+        try:
+            problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"the database in the archive is not a SQLite database ({exc})") from None
+    if problems != ["ok"]:
+        raise BackupError(f"the database in the archive is damaged: {problems[0]}")
+    if "alembic_version" not in tables:
+        raise BackupError("the database in the archive is not a MediaNest database")
 
 
 def _is_log_file(path: Path, settings: Settings) -> bool:
@@ -176,8 +229,7 @@ def _ensure_empty_data_dir(settings: Settings) -> None:
         )
 
 
-def _restore_secrets(settings: Settings, data: bytes) -> Path:
-    values = json.loads(data)
+def _restore_secrets(settings: Settings, values: dict[str, str]) -> Path:
     configured = settings.secrets_file
     if configured is not None and configured.exists():
         if json.loads(configured.read_text(encoding="utf-8")) == values:
@@ -201,23 +253,28 @@ def restore_backup(settings: Settings, archive_path: Path) -> tuple[Manifest, li
         )
     _ensure_empty_data_dir(settings)
     notes: list[str] = []
-    with tarfile.open(archive_path, mode="r:gz") as archive:
+    # Everything is read and checked before anything is written, so a refused archive
+    # leaves the data dir as it was and a retry (with a good archive) can run.
+    with _open_archive(archive_path) as archive:
         member = SQLITE_MEMBER if manifest.database == "sqlite" else POSTGRES_MEMBER
         snapshot_bytes = _member_bytes(archive, member)
         secrets = _member_bytes(archive, SECRETS_MEMBER)
         public = _member_bytes(archive, SETTINGS_MEMBER)
     if snapshot_bytes is None:
         raise BackupError(f"the archive has no {member}")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_values = _secrets_values(secrets) if secrets is not None else None
     with tempfile.TemporaryDirectory(prefix="medianest-restore-") as scratch:
         snapshot = Path(scratch) / Path(member).name
         snapshot.write_bytes(snapshot_bytes)
         if manifest.database == "sqlite":
+            _check_sqlite_snapshot(snapshot)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if manifest.database == "sqlite":
             backup_db.restore_sqlite(snapshot, settings.resolved_database_url)
         else:
             backup_db.restore_postgres(snapshot, settings.resolved_database_url)
-    if secrets is not None:
-        target = _restore_secrets(settings, secrets)
+    if secret_values is not None:
+        target = _restore_secrets(settings, secret_values)
         notes.append(f"secrets restored to {target}")
     else:
         notes.append("the archive holds no secrets: keep the same MEDIANEST_ENCRYPTION_KEY")
