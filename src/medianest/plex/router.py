@@ -38,7 +38,7 @@ UNVERSIONED_MAX_AGE = 3_600
 @router.get("/libraries", response_model=CachedEnvelope[list[LibraryOut]])
 async def list_libraries(plex: BrowsingPlex, ctx: ContextDep) -> CachedEnvelope[list[LibraryOut]]:
     """The server's libraries (sections)."""
-    found = await service.libraries(plex, fresh_ttl=ctx.settings.plex_library_cache_seconds)
+    found = await service.libraries(plex)
     data = [LibraryOut.of(section) for section in found.value]
     return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
 
@@ -64,7 +64,6 @@ async def list_library_items(
         page_size=page_size,
         sort=sort,
         search=search.strip() if search and search.strip() else None,
-        fresh_ttl=ctx.settings.plex_library_cache_seconds,
     )
     items = [PlexItemOut.of(item) for item in found.value.items]
     return cached_paged(
@@ -93,7 +92,6 @@ async def list_collections(
         library_id=library_id,
         page=page,
         page_size=page_size,
-        fresh_ttl=ctx.settings.plex_library_cache_seconds,
     )
     items = [CollectionOut.of(item) for item in found.value.items]
     return cached_paged(
@@ -122,7 +120,6 @@ async def get_collection(
         collection_id=collection_id,
         page=page,
         page_size=page_size,
-        fresh_ttl=ctx.settings.plex_library_cache_seconds,
     )
     summary = CollectionOut.of(found.collection)
     data = CollectionDetailOut(
@@ -182,7 +179,6 @@ async def proxy_image(
         path=path,
         width=width,
         height=height,
-        fresh_ttl=ctx.settings.plex_library_cache_seconds,
     )
     etag = '"' + hashlib.sha256(found.content).hexdigest()[:32] + '"'
     versioned = path.rsplit("/", 1)[-1].isdigit() and path.count("/") >= 5

@@ -18,7 +18,6 @@ from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, Pl
 from medianest.plex.privacy import Viewer
 
 # The default freshness of library data (the router passes the setting of the same value).
-LIBRARY_CACHE_SECONDS = 600.0
 # Collections of every library are listed from one page this large per library.
 COLLECTIONS_PER_LIBRARY = 500
 # A library that may hold downloads is read whole for a user (in pages of FILTER_CHUNK)
@@ -54,10 +53,17 @@ def plex_sort(sort: str | None) -> str | None:
     return f"{SORT_FIELDS[match.group(1)]}:{'desc' if descending else 'asc'}"
 
 
+def library_ttl(plex: PlexClient, fresh_ttl: float | None = None) -> float:
+    """How long library answers are served without asking Plex: the caller's value, else
+    the client's own setting (`MEDIANEST_PLEX_LIBRARY_CACHE_SECONDS`), the same for the
+    pages and the API."""
+    return plex.settings.plex_library_cache_seconds if fresh_ttl is None else fresh_ttl
+
+
 async def libraries(
-    plex: PlexClient, *, fresh_ttl: float = LIBRARY_CACHE_SECONDS
+    plex: PlexClient, *, fresh_ttl: float | None = None
 ) -> Snapshot[list[PlexSection]]:
-    return await plex.sections_snapshot(fresh_ttl=fresh_ttl)
+    return await plex.sections_snapshot(fresh_ttl=library_ttl(plex, fresh_ttl))
 
 
 async def library_items(
@@ -69,10 +75,11 @@ async def library_items(
     page_size: int,
     sort: str | None,
     search: str | None,
-    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
+    fresh_ttl: float | None = None,
 ) -> Snapshot[PlexPage[PlexItem]]:
     """One page of a library; in a library that may hold downloads, a user's page leaves
     out other users' (read whole and paged here, so totals stay true)."""
+    fresh_ttl = library_ttl(plex, fresh_ttl)
     plex_order = plex_sort(sort)
     try:
         if not viewer.filters(await _section(plex, library_id, fresh_ttl)):
@@ -107,10 +114,11 @@ async def collections(
     library_id: int | None,
     page: int,
     page_size: int,
-    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
+    fresh_ttl: float | None = None,
 ) -> Snapshot[PlexPage[PlexItem]]:
     """Collections of one library (`library_id`) or of every library; a user does not see
     a collection made only of other users' downloads."""
+    fresh_ttl = library_ttl(plex, fresh_ttl)
     start = (page - 1) * page_size
     if library_id is not None:
         try:
@@ -153,8 +161,9 @@ async def collection_detail(
     collection_id: int,
     page: int,
     page_size: int,
-    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
+    fresh_ttl: float | None = None,
 ) -> CollectionDetail:
+    fresh_ttl = library_ttl(plex, fresh_ttl)
     meta = await plex.metadata_snapshot(collection_id, fresh_ttl=fresh_ttl)
     collection = meta.value
     if collection is None or collection.type != "collection":
@@ -223,8 +232,9 @@ async def image(
     path: str,
     width: int | None,
     height: int | None,
-    fresh_ttl: float = LIBRARY_CACHE_SECONDS,
+    fresh_ttl: float | None = None,
 ) -> PlexImage:
+    fresh_ttl = library_ttl(plex, fresh_ttl)
     match = IMAGE_PATH.fullmatch(check_image_path(path))
     # The poster of another user's download (or of a collection of them) is not shown.
     hidden = (
