@@ -8,6 +8,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 import httpx
+import pytest
 
 from medianest.simulators import PlexTvSimulator
 from medianest.simulators.plextv_models import (
@@ -128,3 +129,40 @@ def test_a_home_member_reaches_the_owners_server_with_a_token_of_their_own(
     (server,) = [r for r in resources if r["clientIdentifier"] == MACHINE_IDENTIFIER]
     assert server["owned"] is False
     assert server["accessToken"] not in (None, OWNER_TOKEN)
+
+
+def test_python_plexapi_reads_the_share_lists_as_plex_tv_answers_them(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    """python-plexapi's own classes (`MyPlexUser`, `MyPlexServerShare`, `Section`) parse
+    the simulator's XML into the values a real plex.tv answer gives them."""
+    myplex = pytest.importorskip("plexapi.myplex")
+    plextv.share_server("eve", MACHINE_IDENTIFIER, "sim-pms-eve-access", pending=True)
+    users = {
+        user.username: user
+        for user in (
+            myplex.MyPlexUser(None, element, initpath=myplex.MyPlexUser.key)
+            for element in _xml(plextv, http, "/api/users", OWNER_TOKEN).iter("User")
+        )
+    }
+    assert set(users) == {"alice", "bob", "carol", "eve"}
+    alice = users["alice"]
+    assert alice.friend and not alice.home and alice.email == "alice@medianest.test"
+    (share,) = alice.servers
+    assert (share.machineIdentifier, share.pending, share.allLibraries) == (
+        MACHINE_IDENTIFIER,
+        False,
+        True,
+    )
+    assert share.lastSeenAt is not None and share.numLibraries == 2
+    assert users["eve"].servers[0].pending is True
+    assert users["carol"].home is True and users["carol"].servers == []
+    shared = _xml(plextv, http, f"/api/servers/{MACHINE_IDENTIFIER}/shared_servers", OWNER_TOKEN)
+    # MyPlexUser.get_token: the SharedServer whose userID is the user's id.
+    tokens = {int(s.attrib["userID"]): s.attrib["accessToken"] for s in shared.iter("SharedServer")}
+    assert tokens[alice.id] == ALICE_SERVER_TOKEN
+    sections = [myplex.Section(None, s) for s in next(shared.iter("SharedServer")).iter("Section")]
+    assert [(s.title, s.type, s.shared) for s in sections] == [
+        ("Movies", "movie", True),
+        ("TV Shows", "show", True),
+    ]
