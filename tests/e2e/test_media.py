@@ -42,8 +42,9 @@ def test_a_user_searches_requests_a_show_season_and_sees_it_in_my_requests(
     simulators.overseerr.set_request_status(newest, "approved")
     # Approved in Overseerr means "processing" here (the media is being fetched).
     expect(row.locator("[data-field=status]")).to_have_text("processing", timeout=10_000)
-    news = page.locator(".toast").filter(has_text="Render Farm")
-    expect(news.filter(has_text="was approved and is being downloaded")).to_be_visible()
+    news = page.locator(".toast").filter(has_text="Render Farm").filter(has_text="approved")
+    expect(news).to_contain_text("was approved and is being downloaded")
+    page.wait_for_timeout(500)  # a second push of the same change would land by now
     expect(news).to_have_count(1)  # one toast per change, not one per push
     # The result card that made the request follows too.
     expect(card.locator("[data-request-id] [data-field=status]")).to_have_text("processing")

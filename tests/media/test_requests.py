@@ -203,6 +203,44 @@ async def test_already_available_show_seasons_are_a_conflict(
         "/api/media/request", json={"mediaType": "tv", "tmdbId": 30991, "seasons": [1]}
     )
     assert answer.status_code == 409
+    error = answer.json()["error"]
+    # The true reason, found before Overseerr is asked (not "already has a request").
+    assert error["message"] == "Season 1 is already in Plex."
+    assert error["details"] == {"reason": "season_available", "seasons": [1]}
+
+
+async def test_all_seasons_of_a_partly_available_show_asks_only_for_the_missing_ones(
+    alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    answer = await alice_client.post(
+        "/api/media/request", json={"mediaType": "tv", "tmdbId": 30991, "seasons": "all"}
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["data"]["seasons"] == [2]
+    again = await alice_client.post(
+        "/api/media/request", json={"mediaType": "tv", "tmdbId": 30991, "seasons": [2]}
+    )
+    assert again.status_code == 409
+
+
+async def test_the_season_chooser_marks_seasons_in_plex_and_keeps_itself_after_a_refusal(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    html = {"HX-Request": "true", "Accept": "text/html"}
+    chooser = await alice_client.get("/media/tv/30991/seasons", headers=html)
+    assert chooser.status_code == 200
+    assert 'data-season-state="available"' in chooser.text
+    assert "(in Plex)" in chooser.text
+    assert 'value="1" data-season disabled' in chooser.text
+    assert 'value="2" data-season>' in chooser.text
+    refused = await alice_client.post(
+        "/media/request",
+        data={"mediaType": "tv", "tmdbId": "30991", "seasons": "1"},
+        headers=html,
+    )
+    assert refused.status_code == 409
+    assert "Season 1 is already in Plex." in refused.text
+    assert ">Request</button>" in refused.text  # the card keeps its Request button
 
 
 async def test_overseerr_permission_refusal_is_403_with_its_reason(

@@ -191,6 +191,27 @@ class TvDetails(TvResult):
         """Season numbers a user can request (season 0, "Specials", is not one)."""
         return sorted(s.season_number for s in self.seasons if s.season_number > 0)
 
+    def season_states(self) -> dict[int, Literal["available", "requested", "requestable"]]:
+        """Each regular season: already in Plex, already asked for, or free to request."""
+        media = self.media_info
+        in_plex = {
+            s.season_number
+            for s in (media.seasons if media else [])
+            if s.status == MediaStatus.AVAILABLE
+        }
+        asked = {
+            s.season_number
+            for s in (media.seasons if media else [])
+            if s.status in (MediaStatus.PENDING, MediaStatus.PROCESSING)
+        }
+        for request in media.requests if media else []:
+            if request.active:
+                asked.update(s.season_number for s in request.seasons)
+        return {
+            n: "available" if n in in_plex else "requested" if n in asked else "requestable"
+            for n in self.regular_season_numbers
+        }
+
 
 # --- our names for Overseerr's numbers ------------------------------------------------------
 LocalStatus = Literal["pending", "approved", "declined", "processing", "available", "failed"]

@@ -11,6 +11,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.models import User
+from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
 from medianest.media import service
@@ -86,22 +88,31 @@ def search_address(text: str, page: int) -> str:
     return f"/media?query={quote(text)}{suffix}"
 
 
+async def _season_choice(ctx: AppContext, user: User, tmdb_id: int) -> dict[str, Any]:
+    """What the season chooser shows: each season marked in Plex, requested or free."""
+    overseerr = await get_overseerr(user, ctx)
+    show = await overseerr.tv_details(tmdb_id)
+    if show is None:
+        raise NotFound("No TV show has this TMDB id.")
+    states = show.season_states()
+    return {
+        "tmdb_id": tmdb_id,
+        "seasons": show.regular_season_numbers,
+        "states": states,
+        "free": [n for n, state in states.items() if state == "requestable"],
+        "title": show.display_title,
+    }
+
+
 @router.get("/media/tv/{tmdb_id}/seasons")
 async def season_picker(
     tmdb_id: int, request: Request, user: CurrentUser, ctx: ContextDep
 ) -> Response:
     try:
-        overseerr = await get_overseerr(user, ctx)
-        show = await overseerr.tv_details(tmdb_id)
-        if show is None:
-            raise NotFound("No TV show has this TMDB id.")
+        choice = await _season_choice(ctx, user, tmdb_id)
     except MediaNestError as error:
         return inline_error(request, error)
-    return render(
-        request,
-        "media/_seasons.html",
-        {"tmdb_id": tmdb_id, "seasons": show.regular_season_numbers, "title": show.display_title},
-    )
+    return render(request, "media/_seasons.html", choice)
 
 
 @router.post("/media/request")
@@ -130,6 +141,13 @@ async def request_title(
             session, ctx=ctx, overseerr=overseerr, user=user, wanted=wanted
         )
     except MediaNestError as error:
+        if media_type == "tv" and error.status_code < 500:
+            # A refused choice keeps the chooser (with the reason) so another can be made.
+            try:
+                choice = await _season_choice(ctx, user, tmdb_id)
+            except MediaNestError:
+                return inline_error(request, error)
+            return inline_error(request, error, template="media/_seasons.html", context=choice)
         return inline_error(request, error)
     return render(
         request,

@@ -268,13 +268,30 @@ async def _title_and_seasons(
     if show is None:
         raise NotFound("No TV show has this TMDB id.")
     known = show.regular_season_numbers
+    states = show.season_states()
+    free = [n for n in known if states.get(n) == "requestable"]
     if not isinstance(wanted.seasons, list):
-        return show.display_title, known or None
+        if known and not free:
+            # Refused here with the true reason, not Overseerr's "already has a request".
+            raise Conflict(
+                "Every season of this show is already in Plex or requested.",
+                details={"reason": "nothing_to_request", "seasons": states},
+            )
+        return show.display_title, free or None  # "all": the seasons still missing
     unknown = [n for n in wanted.seasons if n not in known]
     if unknown:
         raise ValidationFailed(
             "The show has no such seasons.", details={"unknownSeasons": unknown, "seasons": known}
         )
+    for state, words in (("available", "already in Plex"), ("requested", "already requested")):
+        taken = [n for n in wanted.seasons if states.get(n) == state]
+        if taken:
+            label = "Season" if len(taken) == 1 else "Seasons"
+            numbers = ", ".join(str(n) for n in taken)
+            raise Conflict(
+                f"{label} {numbers} {'is' if len(taken) == 1 else 'are'} {words}.",
+                details={"reason": f"season_{state}", "seasons": taken},
+            )
     return show.display_title, list(wanted.seasons)
 
 
