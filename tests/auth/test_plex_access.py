@@ -206,12 +206,18 @@ async def test_a_removed_friend_is_signed_out_by_the_scheduled_check(
         alice = await _user(app, "alice")
         assert alice is not None
         assert await _sessions_of(app, alice.id) == (1, 1)
+        created = await alice_browser.post("/api/auth/tokens", json={"name": "script"})
+        assert created.status_code == 201, created.text
+        bearer = {"Authorization": f"Bearer {created.json()['data']['token']}"}
         plextv.unshare_server("alice")
         deadline = time.monotonic() + 10
         while await _sessions_of(app, alice.id) != (0, 0) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert await _sessions_of(app, alice.id) == (0, 0)
         assert (await alice_browser.get("/api/auth/session")).status_code == 401
+        # Her API token ends with the sessions.
+        async with make_client(app) as script:
+            assert (await script.get("/api/dashboard/status", headers=bearer)).status_code == 401
         # The friend who still has the share keeps their session.
         assert (await bob_browser.get("/api/auth/session")).status_code == 200
         # Signing in again is refused now.

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
@@ -24,10 +24,11 @@ from medianest.admin.system_config import RuntimeLimits
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.exceptions import PlexServerAccessRequired
-from medianest.auth.models import AuthSession, SessionToken, User
+from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
 from medianest.core.context import AppContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
 from medianest.integrations.plextv import ServerAudience
@@ -141,9 +142,14 @@ async def require_admitted(ctx: AppContext, *, account_id: int, username: str) -
 
 
 async def end_access(session: AsyncSession, *, user: User, reason: str) -> None:
-    """Sign a Plex user out everywhere (sessions and remember-me) and audit why."""
+    """Sign a Plex user out everywhere (sessions, remember-me and API tokens) and audit why."""
     await session_store.destroy_user_sessions(session, user_id=user.id)
     await auth_service.revoke_remember_tokens(session, user=user)
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     audit.record(
         session,
         action="auth.plex_access_removed",
@@ -165,7 +171,14 @@ async def _can_sign_in_again(session: AsyncSession, user: User) -> bool:
         .where(SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None))
         .limit(1)
     )
-    return remembered is not None
+    if remembered is not None:
+        return True
+    api_token = await session.scalar(
+        select(ApiToken.id)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .limit(1)
+    )
+    return api_token is not None
 
 
 async def sweep_removed_users(ctx: AppContext) -> int:
