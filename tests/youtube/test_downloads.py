@@ -3,6 +3,7 @@ running inside the app, and the Plex simulator receiving the refresh and the col
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import os
 import stat
@@ -16,6 +17,7 @@ from medianest.auth.models import User
 from medianest.settings import Settings
 from medianest.simulators import PlexSimulator
 from medianest.simulators.media_server import MediaServerSimulator
+from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
 
 
@@ -168,3 +170,52 @@ async def test_every_folder_and_file_a_download_writes_belongs_to_the_plex_group
         assert (mode(folder), folder.stat().st_gid) == (0o2750, plex_group), folder
     for file in files:
         assert (mode(file), file.stat().st_gid) == (0o640, plex_group), file
+
+
+async def test_deleting_a_repeated_download_leaves_the_earlier_ones_files(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    """M3: the same playlist downloaded twice shares folder and file names; deleting the
+    second record used to remove the files the first (still "completed") pointed at."""
+    async with await client_for(worker_app, alice) as client:
+        jobs = []
+        for _ in range(2):
+            response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+            assert response.status_code == 201, response.text
+            jobs.append(await wait_for_download(client, response.json()["data"]["id"], finished))
+        first, second = jobs
+        assert first["status"] == second["status"] == "completed"
+        on_disk = sorted(p.name for p in files_under(download_root / str(alice.id)))
+        assert on_disk
+
+        assert (await client.delete(f"/api/youtube/downloads/{second['id']}")).status_code == 204
+        assert sorted(p.name for p in files_under(download_root / str(alice.id))) == on_disk
+        kept = await client.get(f"/api/youtube/downloads/{first['id']}")
+        assert kept.json()["data"]["status"] == "completed"
+
+        # The last record referring to the files takes them with it.
+        assert (await client.delete(f"/api/youtube/downloads/{first['id']}")).status_code == 204
+    assert files_under(download_root / str(alice.id)) == []
+
+
+async def test_deleting_a_user_removes_their_downloaded_files_and_folder(
+    worker_app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    download_root: Path,
+) -> None:
+    """L9: the user's rows went with them, their files stayed on disk with no record."""
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        await wait_for_download(client, response.json()["data"]["id"], finished)
+    assert files_under(download_root / str(alice.id))
+
+    admin = await prepare_bootstrap_admin(worker_app)
+    async with await signed_in_client(worker_app, admin) as admin_client:
+        deleted = await admin_client.delete(f"/api/admin/users/{alice.id}")
+        assert deleted.status_code == 204, deleted.text
+    for _ in range(50):  # the folder goes once the deletion has committed
+        if not (download_root / str(alice.id)).exists():
+            break
+        await asyncio.sleep(0.1)
+    assert not (download_root / str(alice.id)).exists()

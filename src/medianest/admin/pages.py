@@ -146,7 +146,7 @@ async def delete_user(
     user = await users_service.get_user(session, user_id=user_id)
     try:
         await users_service.delete_user(
-            session, actor=admin, user=user, ip=client_ip(request, ctx.settings)
+            session, ctx=ctx, actor=admin, user=user, ip=client_ip(request, ctx.settings)
         )
     except MediaNestError as error:
         await session.rollback()

@@ -105,6 +105,6 @@ async def delete_user(
     """Delete a user and everything they own (requests, downloads, sessions, tokens)."""
     user = await users_service.get_user(session, user_id=user_id)
     await users_service.delete_user(
-        session, actor=admin, user=user, ip=client_ip(request, ctx.settings)
+        session, ctx=ctx, actor=admin, user=user, ip=client_ip(request, ctx.settings)
     )
     return Response(status_code=204)

@@ -18,8 +18,10 @@ from medianest.admin import audit
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.models import Role, User, UserStatus
+from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.youtube import service as youtube_service
 
 # Overseerr's user ids are integers in a 32-bit column (and ours too).
 MAX_OVERSEERR_USER_ID = 2_147_483_647
@@ -125,14 +127,19 @@ async def update_user(
     return user
 
 
-async def delete_user(session: AsyncSession, *, actor: User, user: User, ip: str | None) -> None:
+async def delete_user(
+    session: AsyncSession, *, ctx: AppContext, actor: User, user: User, ip: str | None
+) -> None:
+    """Delete the user and what they own, their downloaded files included (the rows
+    went with the user before, the files stayed on disk with no record)."""
     await _ensure_not_last_admin(session, user=user)
+    downloads = await youtube_service.delete_all_of_user(session, ctx=ctx, user_id=user.id)
     audit.record(
         session,
         action="admin.user_deleted",
         actor_id=actor.id,
         target=str(user.id),
-        details={"username": user.username},
+        details={"username": user.username, "downloadsDeleted": downloads},
         ip=ip,
     )
     await session.delete(user)

@@ -7,6 +7,7 @@ row that is not there yet.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -217,7 +218,7 @@ async def delete(
     _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
     if job.status in ACTIVE:
         await get_signals(ctx.services, ctx.redis).cancel(download_id)
-    _delete_files(ctx.settings.resolved_download_root, job)
+    await _delete_files(session, ctx.settings.resolved_download_root, job)
     if job.plex_collection_id and not await _collection_shared(session, job):
         plex = await plex_delivery.owner_client(ctx.services)
         if plex is not None:
@@ -231,6 +232,29 @@ async def delete(
     log.info("youtube_download_deleted", download_id=download_id)
 
 
+async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id: uuid.UUID) -> int:
+    """Before a user is deleted: each of their downloads as `delete` does it (cancelled,
+    files, collections, playlists), then, once the deletion committed, whatever is left
+    in their download folder (nobody else's files live there). Returns how many."""
+    jobs = list(
+        await session.scalars(select(YoutubeDownload).where(YoutubeDownload.user_id == user_id))
+    )
+    for job in jobs:
+        await delete(session, ctx=ctx, job=job)
+    root = ctx.settings.resolved_download_root
+
+    def remove_user_folder() -> None:
+        user_folder = files.user_dir(root, user_id)
+        if user_folder.is_dir() and files.is_within(user_folder.resolve(), root.resolve()):
+            shutil.rmtree(user_folder, ignore_errors=True)
+
+    async def remove_user_folder_later() -> None:
+        await asyncio.to_thread(remove_user_folder)
+
+    _after_commit(session, remove_user_folder_later)
+    return len(jobs)
+
+
 async def _collection_shared(session: AsyncSession, job: YoutubeDownload) -> bool:
     """Whether another download (any user's) also fills this collection."""
     other = await session.scalar(
@@ -242,14 +266,29 @@ async def _collection_shared(session: AsyncSession, job: YoutubeDownload) -> boo
     return other is not None
 
 
-def _delete_files(root: Path, job: YoutubeDownload) -> None:
+async def _delete_files(session: AsyncSession, root: Path, job: YoutubeDownload) -> None:
+    """Remove the job's files that no other download record refers to: the same
+    playlist downloaded twice shares its folder and file names, and deleting one record
+    must not take the other's files (the folder goes once nothing is left in it)."""
     if not job.folder:
         return
-    folder = Path(job.folder)
+    others = await session.scalars(
+        select(YoutubeDownload.items).where(
+            YoutubeDownload.folder == job.folder, YoutubeDownload.id != job.id
+        )
+    )
+    still_referenced = {files.stem_for(item) for items in others for item in (items or [])}
+    _remove_unreferenced(root, job, still_referenced)
+
+
+def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set[str]) -> None:
+    folder = Path(job.folder or "")
     if not files.is_within(folder.resolve(), files.user_dir(root, job.user_id).resolve()):
         log.warning("youtube_folder_outside_user_dir", download_id=str(job.id))
         return
     items: list[dict[str, Any]] = list(job.items or [])
     for item in items:
-        files.remove_item_files(folder, files.stem_for(item))
+        stem = files.stem_for(item)
+        if stem not in still_referenced:
+            files.remove_item_files(folder, stem)
     files.remove_dir_if_empty(folder)
