@@ -89,14 +89,7 @@ async def submit_download(
         except ValidationError:
             message = "Paste a YouTube link." if not url.strip() else "Choose a listed option."
             raise ValidationFailed(message) from None
-        job = await service.submit(
-            session,
-            ctx=ctx,
-            user=user,
-            url=body.url,
-            quality=body.quality,
-            delivery_choice=body.delivery,
-        )
+        job = await service.submit_request(session, ctx=ctx, user=user, wanted=body)
     except MediaNestError as error:
         context = _form_context(
             ctx,

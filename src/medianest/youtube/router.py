@@ -24,14 +24,7 @@ async def submit_download(
     body: DownloadRequest, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Envelope[Download]:
     """Queue a YouTube playlist or video for download (5 per hour per user by default)."""
-    job = await service.submit(
-        session,
-        ctx=ctx,
-        user=user,
-        url=body.url,
-        quality=body.quality,
-        delivery_choice=body.delivery,
-    )
+    job = await service.submit_request(session, ctx=ctx, user=user, wanted=body)
     return envelope(to_download(job))
 
 

@@ -28,6 +28,7 @@ from medianest.db.base import utcnow
 from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
+from medianest.youtube.schemas import DownloadRequest
 from medianest.youtube.signals import get_signals
 from medianest.youtube.urls import validate_download_url
 
@@ -66,6 +67,20 @@ async def hourly_left(ctx: AppContext, user: User) -> RateLimitResult:
     """How many downloads `user` may still start by hand this hour (counts nothing)."""
     return await ctx.rate_limiter.peek(
         _hourly_key(user), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
+    )
+
+
+async def submit_request(
+    session: AsyncSession, *, ctx: AppContext, user: User, wanted: DownloadRequest
+) -> YoutubeDownload:
+    """The one "download this link" action of the page and the API."""
+    return await submit(
+        session,
+        ctx=ctx,
+        user=user,
+        url=wanted.url,
+        quality=wanted.quality,
+        delivery_choice=wanted.delivery,
     )
 
 
