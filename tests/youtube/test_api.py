@@ -256,3 +256,47 @@ async def test_the_admin_page_shows_everyones_downloads_and_cancels_another_user
     assert 'data-state="cancelled"' in cancelled.text
     [row] = await audit_rows(app, "youtube.download.cancel")
     assert row.details["ownerId"] == str(bob.id)
+
+
+async def test_a_cancelled_download_can_be_resumed_once_and_only_by_its_owner(
+    client: httpx.AsyncClient,
+    alice_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+    media: MediaServerSimulator,
+) -> None:
+    first = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = first.json()["data"]["id"]
+    path = f"/api/youtube/downloads/{download_id}/resume"
+    not_yet = await alice_client.post(path)
+    assert not_yet.status_code == 409  # only a cancelled one resumes
+    await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")
+    assert (await client.post(path)).status_code == 401
+    assert (await bob_client.post(path)).status_code == 404
+    resumed = await alice_client.post(path)
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["data"]["status"] == "queued"
+    assert (await alice_client.post(path)).status_code == 409
+    # The same link queued again by hand meanwhile: resuming would make two; refused.
+    await alice_client.post(f"/api/youtube/downloads/{download_id}/cancel")
+    again = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    assert again.status_code == 201
+    clash = await alice_client.post(path)
+    assert clash.status_code == 409
+    assert clash.json()["error"]["message"] == "This link is already queued or downloading."
+
+
+async def test_the_page_offers_resume_on_a_cancelled_row(
+    alice_client: httpx.AsyncClient, media: MediaServerSimulator
+) -> None:
+    first = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    download_id = first.json()["data"]["id"]
+    html = {"HX-Request": "true", "Accept": "text/html"}
+    cancelled = await alice_client.post(f"/youtube/downloads/{download_id}/cancel", headers=html)
+    assert f'hx-post="/youtube/downloads/{download_id}/resume"' in cancelled.text
+    resumed = await alice_client.post(f"/youtube/downloads/{download_id}/resume", headers=html)
+    assert resumed.status_code == 200
+    assert 'data-state="queued"' in resumed.text
+    assert "Download resumed." in resumed.headers["hx-trigger"]
+    refused = await alice_client.post(f"/youtube/downloads/{download_id}/resume", headers=html)
+    assert refused.status_code == 204  # the row stays; the reason comes as a toast
+    assert "Only a cancelled download can be resumed." in refused.headers["hx-trigger"]

@@ -149,6 +149,25 @@ async def cancel_download(
     )
 
 
+@router.post("/youtube/downloads/{download_id}/resume")
+async def resume_download(
+    request: Request, job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    try:
+        await service.resume(
+            session, ctx=ctx, job=job, actor=user, ip=client_ip(request, ctx.settings)
+        )
+    except MediaNestError as error:
+        # The row stays as it is; the reason comes as a toast (204: htmx swaps nothing).
+        return Response(status_code=204, headers=trigger(error.message, "warning"))
+    return render(
+        request,
+        "youtube/_row.html",
+        {"d": to_download(job)},
+        headers=trigger("Download resumed.", "success"),
+    )
+
+
 @router.delete("/youtube/downloads/{download_id}")
 async def delete_download(
     request: Request, job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep

@@ -62,6 +62,16 @@ async def cancel_download(
     return envelope(to_download(job))
 
 
+@router.post("/downloads/{download_id}/resume", response_model=Envelope[Download])
+async def resume_download(
+    job: OwnedDownload, user: CurrentUser, session: SessionDep, ctx: ContextDep, request: Request
+) -> Envelope[Download]:
+    """Queue a cancelled download again; finished items are kept (409 unless cancelled)."""
+    ip = client_ip(request, ctx.settings)
+    await service.resume(session, ctx=ctx, job=job, actor=user, ip=ip)
+    return envelope(to_download(job))
+
+
 @router.delete(
     "/downloads/{download_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
 )

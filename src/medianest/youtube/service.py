@@ -219,6 +219,42 @@ async def cancel(
     return job
 
 
+async def resume(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    job: YoutubeDownload,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> YoutubeDownload:
+    """Queue a cancelled download again: finished items are kept and skipped, the rest is
+    fetched. Not a new download: the hourly limit is not counted again."""
+    if job.status != DownloadStatus.CANCELLED.value:
+        raise Conflict("Only a cancelled download can be resumed.", details={"status": job.status})
+    duplicate = await session.scalar(
+        select(YoutubeDownload.id).where(
+            YoutubeDownload.user_id == job.user_id,
+            YoutubeDownload.url == job.url,
+            YoutubeDownload.status.in_(ACTIVE),
+        )
+    )
+    if duplicate is not None:
+        raise _already_active(duplicate)
+    _audit_if_not_own(session, job, actor=actor, ip=ip, action="resume")
+    job.status = DownloadStatus.QUEUED.value
+    job.cancel_requested = False
+    job.completed_at = None
+    job.next_attempt_at = None
+    job.error = None
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise _already_active(None) from None
+    _after_commit(session, get_signals(ctx.services, ctx.redis).job_added)
+    log.info("youtube_download_resumed", download_id=str(job.id))
+    return job
+
+
 async def delete(
     session: AsyncSession,
     *,
