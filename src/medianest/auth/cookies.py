@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+
 from fastapi import Request, Response
 
 from medianest.core.tokens import new_token
@@ -14,12 +17,38 @@ CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrf-token"
 
 
+def _is_trusted_proxy(host: str, settings: Settings) -> bool:
+    """`host` is one of `trusted_proxies` (addresses, or networks such as 10.0.0.0/8)."""
+    if host in settings.trusted_proxies:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in settings.trusted_proxies:
+        if "/" in entry:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+    return False
+
+
 def client_ip(request: Request, settings: Settings) -> str | None:
+    """The address of whoever sent the request: the peer, or through trusted proxies the
+    rightmost X-Forwarded-For hop that is not a trusted proxy. Hops to its left were
+    written by the client (each proxy appends the address it saw), so they prove nothing.
+    """
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in settings.trusted_proxies:
-        return forwarded.split(",")[0].strip()
-    return peer
+    if not forwarded or peer is None or not _is_trusted_proxy(peer, settings):
+        return peer
+    hops = [hop.strip() for hop in forwarded.split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        if not _is_trusted_proxy(hop, settings):
+            return hop[:64]  # the column it is stored in is 64 characters
+    return peer  # every hop is a proxy of ours: the request started inside
 
 
 def is_https(request: Request, settings: Settings) -> bool:
@@ -27,7 +56,12 @@ def is_https(request: Request, settings: Settings) -> bool:
         return True
     peer = request.client.host if request.client else None
     proto = request.headers.get("x-forwarded-proto", "")
-    return peer in settings.trusted_proxies and proto.split(",")[0].strip() == "https"
+    # The proxy next to us sets (or appends) the scheme it was reached by: the last one.
+    return (
+        peer is not None
+        and _is_trusted_proxy(peer, settings)
+        and proto.split(",")[-1].strip() == "https"
+    )
 
 
 def set_session_cookie(
@@ -44,9 +78,16 @@ def set_session_cookie(
     )
 
 
-def set_csrf_cookie(response: Response, request: Request, settings: Settings) -> str:
-    """Double-submit CSRF: a readable cookie the page echoes in X-CSRF-Token."""
-    token = request.cookies.get(CSRF_COOKIE) or new_token(24)
+def set_csrf_cookie(
+    response: Response, request: Request, settings: Settings, *, fresh: bool = False
+) -> str:
+    """Double-submit CSRF: a readable cookie the page echoes in X-CSRF-Token.
+
+    `fresh` at every sign-in: a token planted in the browser before (a cookie set by a
+    sibling subdomain or a shared machine) must not outlive it, or its planter could
+    forge requests for the signed-in user.
+    """
+    token = (None if fresh else request.cookies.get(CSRF_COOKIE)) or new_token(24)
     response.set_cookie(
         CSRF_COOKIE,
         token,

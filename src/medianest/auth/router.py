@@ -21,7 +21,7 @@ from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserO
 from medianest.auth.signin import complete_sign_in, rotate_session
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
-from medianest.core.errors import MediaNestError, Unauthenticated
+from medianest.core.errors import Unauthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -34,22 +34,22 @@ async def admin_login(
     """Sign in with a username and password (the bootstrap admin, or any user given one)."""
     ip = client_ip(request, ctx.settings)
     window = ctx.settings.rate_limit_login_window_minutes * 60
-    failures_key = f"login-failures:{body.username.lower()}:{ip}"
+    attempts_key = f"login-attempts:{body.username.lower()}:{ip}"
     limit = ctx.settings.rate_limit_login_failures
-    blocked = await ctx.rate_limiter.peek(failures_key, limit=limit, window_seconds=window)
-    blocked.raise_if_exceeded("Too many failed sign-ins. Wait before trying again.")
+    # Count first, then verify: one atomic step decides whether this attempt may be checked,
+    # so concurrent guesses cannot all pass a look taken before any of them was counted.
+    # Every attempt counts, the right password too: no refund a burst could race.
+    attempt = await ctx.rate_limiter.hit(attempts_key, limit=limit, window_seconds=window)
+    attempt.raise_if_exceeded("Too many sign-in attempts. Wait before trying again.")
     try:
         user = await auth_service.authenticate_admin(
             session, username=body.username, password=body.password
         )
-    except MediaNestError as exc:
-        if isinstance(exc, Unauthenticated):
-            audit.record(
-                session, action="auth.login_failed", actor_id=None, target=body.username, ip=ip
-            )
-            await session.commit()
-            result = await ctx.rate_limiter.hit(failures_key, limit=limit, window_seconds=window)
-            result.raise_if_exceeded("Too many failed sign-ins. Wait before trying again.")
+    except Unauthenticated:
+        audit.record(
+            session, action="auth.login_failed", actor_id=None, target=body.username, ip=ip
+        )
+        await session.commit()
         raise
     out = await complete_sign_in(
         request, response, session, ctx, user=user, remember_me=body.remember_me, method="password"
@@ -66,7 +66,8 @@ async def change_password(
     session: SessionDep,
     ctx: ContextDep,
 ) -> Envelope[SessionOut]:
-    """Change the password; required after the first admin/admin sign-in. Revokes remember-me."""
+    """Change the password (required after the first admin/admin sign-in); ends the other
+    sessions and revokes remember-me and personal API tokens."""
     user = identity.user
     await auth_service.change_password(
         session, user=user, current_password=body.current_password, new_password=body.new_password
@@ -77,7 +78,7 @@ async def change_password(
         SessionOut(
             user=UserOut.model_validate(user),
             password_change_required=False,
-            csrf_token=set_csrf_cookie(response, request, ctx.settings),
+            csrf_token=set_csrf_cookie(response, request, ctx.settings, fresh=True),
         )
     )
 

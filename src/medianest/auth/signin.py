@@ -35,7 +35,8 @@ async def open_browser_session(
         user_agent=request.headers.get("user-agent"),
     )
     set_session_cookie(response, request, ctx.settings, issued.token)
-    return issued.token, set_csrf_cookie(response, request, ctx.settings)
+    # A fresh CSRF token: one planted before sign-in must not outlive it.
+    return issued.token, set_csrf_cookie(response, request, ctx.settings, fresh=True)
 
 
 async def complete_sign_in(

@@ -1,4 +1,5 @@
-"""`GET /metrics`: Prometheus text format, optionally behind a bearer token.
+"""`GET /metrics`: Prometheus text format, behind a bearer token or, without one, for
+loopback clients only.
 
 Counters and histograms are updated as things happen (requests, upstream calls);
 the gauges that describe current state (queue depth, active downloads, sessions,
@@ -8,6 +9,7 @@ sockets) are computed at scrape time with two cheap COUNT queries.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
@@ -16,10 +18,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from medianest.auth.cookies import client_ip
 from medianest.auth.models import AuthSession
 from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep
-from medianest.core.errors import Unauthenticated
+from medianest.core.errors import PermissionDenied, Unauthenticated
 from medianest.core.logging import get_logger
 from medianest.core.metrics import (
     DOWNLOADS_ACTIVE,
@@ -37,8 +40,17 @@ _ACTIVE_DOWNLOAD_STATES = (DownloadStatus.DOWNLOADING, DownloadStatus.PROCESSING
 
 
 def _check_token(request: Request, ctx: AppContext) -> None:
+    """With a token configured, the token; without one, only this machine may scrape
+    (the client address seen through trusted proxies: a request relayed by a local nginx
+    from elsewhere is not local)."""
     expected = ctx.settings.metrics_token
     if expected is None:
+        if not _is_loopback(client_ip(request, ctx.settings)):
+            raise PermissionDenied(
+                "Metrics are served to this machine only; set MEDIANEST_METRICS_TOKEN "
+                "to scrape them from elsewhere.",
+                details={"reason": "metrics_loopback_only"},
+            )
         return
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
@@ -47,6 +59,13 @@ def _check_token(request: Request, ctx: AppContext) -> None:
         given.strip().encode(), expected.get_secret_value().encode()
     ):
         raise Unauthenticated("A valid metrics token is required.")
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _refresh_state_gauges(ctx: AppContext) -> None:

@@ -1,0 +1,192 @@
+"""Attacks on signing in, over real sockets: guesses raced against the login throttle,
+a spoofed X-Forwarded-For, a planted CSRF cookie, and /metrics read from elsewhere.
+
+The throttle runs against `medianest serve` in its own process (in-process limits on
+the embedded default, Redis with --backend=postgres), reached with one connection per
+request so the guesses truly overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from medianest.admin.models import AuditLog
+from medianest.app import MediaNestApp, create_app
+from medianest.auth.cookies import CSRF_COOKIE
+from medianest.settings import Settings
+from tests.auth.flows import audit_actions, cookie, password_sign_in
+from tests.factories.users import TEST_PASSWORD, create_user
+from tests.faults.support import AppProcess
+from tests.support.servers import ServedApp
+
+LIMIT = 10
+WRONG = "not-the-password-at-all"
+
+
+@pytest.fixture
+def served(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[AppProcess]:
+    settings = make_settings(rate_limit_login_failures=LIMIT, log_level="WARNING")
+    with AppProcess(settings, tmp_path / "server.log") as process:
+        yield process
+
+
+async def _burst(url: str, passwords: list[str]) -> list[httpx.Response]:
+    """Every sign-in at once, each on its own connection, released together."""
+    limits = httpx.Limits(max_connections=len(passwords), max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as http:
+        gate = asyncio.Event()
+
+        async def one(password: str) -> httpx.Response:
+            await gate.wait()
+            return await http.post(
+                "/api/auth/admin", json={"username": "carol", "password": password}
+            )
+
+        tasks = [asyncio.create_task(one(p)) for p in passwords]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(*tasks)
+
+
+@pytest.mark.timeout(240)
+async def test_39_wrong_guesses_and_the_right_one_at_once_check_at_most_the_limit(
+    app: MediaNestApp, served: AppProcess
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    answers = await _burst(served.url, [WRONG] * 39 + [TEST_PASSWORD])
+
+    statuses = Counter(a.status_code for a in answers)
+    checked = statuses[401] + statuses[200]
+    # Before the throttle counted first, this was {401: 10, 429: 29, 200: 1}: 11 checked.
+    assert checked <= LIMIT, statuses
+    assert statuses[429] == 40 - checked, statuses
+    assert set(statuses) <= {200, 401, 429}
+    for answer in answers:
+        if answer.status_code == 429:
+            assert answer.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+            assert int(answer.headers["Retry-After"]) >= 1
+    failures = [a for a, _ in await audit_actions(app) if a == "auth.login_failed"]
+    assert len(failures) == statuses[401]
+    assert "Traceback" not in served.log_text()
+
+
+@pytest.mark.timeout(240)
+async def test_a_burst_of_200_guesses_checks_at_most_10(
+    app: MediaNestApp, served: AppProcess
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    answers = await _burst(served.url, [f"{WRONG}-{n}" for n in range(200)])
+
+    statuses = Counter(a.status_code for a in answers)
+    # Before: 121 of the 200 guesses were checked against a limit of 10.
+    assert statuses == {401: LIMIT, 429: 200 - LIMIT}, statuses
+    # The right password is refused too until the window passes: no guess is checked.
+    late = await httpx.AsyncClient(base_url=served.url).post(
+        "/api/auth/admin", json={"username": "carol", "password": TEST_PASSWORD}
+    )
+    assert late.status_code == 429
+    assert "Traceback" not in served.log_text()
+
+
+def _serve(settings: Settings, *, proxy_headers: bool = True) -> ServedApp:
+    """The app on a loopback port. `proxy_headers=False`: uvicorn leaves X-Forwarded-For
+    alone (as other ASGI servers do), so what is made of it is the app's own doing."""
+    served = ServedApp(create_app(settings, run_migrations=False))
+    served.server.config.proxy_headers = proxy_headers
+    return served
+
+
+async def test_a_spoofed_leftmost_forwarded_for_does_not_escape_the_login_throttle(
+    app: MediaNestApp, settings: Settings
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    with _serve(settings, proxy_headers=False) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+
+            async def guess(forwarded_for: str) -> httpx.Response:
+                return await http.post(
+                    "/api/auth/admin",
+                    json={"username": "carol", "password": WRONG},
+                    headers={"X-Forwarded-For": forwarded_for},
+                )
+
+            # The loopback peer is a trusted proxy that appended the address it saw
+            # (203.0.113.7); the attacker writes a new address to the left every time.
+            for n in range(LIMIT):
+                assert (await guess(f"198.51.100.{n}, 203.0.113.7")).status_code == 401
+            assert (await guess("198.51.100.99, 203.0.113.7")).status_code == 429
+            # Someone else behind the same proxy is not held back by it.
+            assert (await guess("198.51.100.1, 203.0.113.8")).status_code == 401
+            # A proxy chain of ours (loopback hops) is skipped: the first outside hop counts.
+            assert (await guess("198.51.100.5, 203.0.113.7, 127.0.0.1")).status_code == 429
+
+    async with app.ctx.session_factory() as session:
+        ips = set(
+            await session.scalars(select(AuditLog.ip).where(AuditLog.action == "auth.login_failed"))
+        )
+    assert ips == {"203.0.113.7", "203.0.113.8"}
+
+
+async def test_a_planted_csrf_cookie_does_not_survive_sign_in(
+    app: MediaNestApp, settings: Settings
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    with _serve(settings) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            planted = "planted-by-a-sibling-subdomain"
+            http.cookies.set(CSRF_COOKIE, planted, domain="127.0.0.1", path="/")
+            signed_in = await password_sign_in(http, "carol", TEST_PASSWORD)
+            assert signed_in.status_code == 200
+            fresh = signed_in.json()["data"]["csrfToken"]
+            assert fresh != planted
+            assert cookie(http, CSRF_COOKIE) == fresh
+
+            # The planter's forged request echoes the value it planted: refused.
+            forged = await http.post(
+                "/api/auth/tokens",
+                json={"name": "forged"},
+                headers={"X-CSRF-Token": planted},
+            )
+            assert forged.status_code == 403
+            assert forged.json()["error"]["code"] == "CSRF_FAILED"
+            made = await http.post(
+                "/api/auth/tokens", json={"name": "mine"}, headers={"X-CSRF-Token": fresh}
+            )
+            assert made.status_code == 201
+
+
+async def test_metrics_without_a_token_answer_only_this_machine(settings: Settings) -> None:
+    with _serve(settings) as served:  # uvicorn trusts the loopback proxy's X-Forwarded-For
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            local = await http.get("/metrics")
+            assert local.status_code == 200
+            assert "medianest_http_requests_total" in local.text
+            # What a local nginx relays for a client on the internet.
+            relayed = await http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+            assert relayed.status_code == 403
+            assert relayed.json()["error"]["details"]["reason"] == "metrics_loopback_only"
+            assert "medianest_" not in relayed.text
+
+
+async def test_metrics_with_a_token_need_it_from_everywhere(
+    make_settings: Callable[..., Settings],
+) -> None:
+    token = uuid.uuid4().hex
+    with _serve(make_settings(metrics_token=token)) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            assert (await http.get("/metrics")).status_code == 401
+            authorized = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert authorized.status_code == 200
+            relayed = await http.get(
+                "/metrics",
+                headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9"},
+            )
+            assert relayed.status_code == 200
