@@ -6,6 +6,7 @@ session-rotation and login-throttling logic exists once, in auth/router.py.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,9 +23,17 @@ MaybeIdentity = Annotated[Identity | None, Depends(resolve_identity)]
 DEFAULT_LANDING = "/dashboard"
 
 
+# A same-site path, and only that: one "/" then printable ASCII with no backslash.
+# Browsers drop tabs and newlines inside URLs and read "\\" as "/", so "/\t/evil.example"
+# and "/\\evil.example" would leave the site; anything outside this set is refused, not
+# cleaned. static/app.js `safeNext` applies the same pattern (SAFE_NEXT_PATTERN).
+SAFE_NEXT_PATTERN = r"^/(?!/)[!-\[\]-~]*$"
+_SAFE_NEXT = re.compile(SAFE_NEXT_PATTERN)
+
+
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: `//evil.example` or `https://...` would be an open redirect."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+    """`value` when it is a same-site path (see SAFE_NEXT_PATTERN), else the dashboard."""
+    if not value or not _SAFE_NEXT.fullmatch(value):
         return DEFAULT_LANDING
     return value
 

@@ -33,8 +33,11 @@
     });
   }
 
+  // The same rule as auth/pages.py SAFE_NEXT_PATTERN: one "/" then printable ASCII
+  // without a backslash (browsers drop tabs/newlines in URLs and read "\\" as "/").
+  var SAFE_NEXT = /^\/(?!\/)[!-\[\]-~]*$/;
   function safeNext(value) {
-    return value && value.charAt(0) === '/' && value.indexOf('//') !== 0 ? value : '/dashboard';
+    return typeof value === 'string' && SAFE_NEXT.test(value) ? value : '/dashboard';
   }
 
   function formatDuration(seconds) {
