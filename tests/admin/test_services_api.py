@@ -193,7 +193,9 @@ async def test_testing_a_draft_with_a_wrong_key_reports_the_refusal(seeded_admin
 
 async def test_testing_an_unreachable_draft_reports_offline_quickly(seeded_admin):
     response = await seeded_admin.post(
-        "/api/admin/services/test", json={"name": "uptime_kuma", "url": closed_port_url()}
+        "/api/admin/services/test",
+        # A new URL: the saved key is not sent there, so a key is typed for the test.
+        json={"name": "uptime_kuma", "url": closed_port_url(), "apiKey": "typed-for-this-test"},
     )
 
     result = response.json()["data"]

@@ -116,6 +116,30 @@ def to_out(name: str, row: ServiceConfig | None) -> ServiceOut:
     )
 
 
+def _refuse_saved_secrets_elsewhere(
+    row: ServiceConfig, url: str, *, key_given: bool, password_given: bool
+) -> None:
+    """A saved key or password goes only to the URL it was saved with: testing or saving
+    another URL with it would hand it to whoever answers there (an admin session, stolen
+    or not, could read every stored secret that way), so it must be typed again."""
+    if row.service_url is not None and url == row.service_url.strip().rstrip("/"):
+        return
+    missing = [
+        field
+        for field, saved, given in (
+            ("apiKey", row.api_key, key_given),
+            ("password", row.password, password_given),
+        )
+        if saved and not given
+    ]
+    if missing:
+        raise ValidationFailed(
+            "The saved key is only sent to the URL it was saved with. Type the key again to "
+            "use it with this URL (or leave the URL as it was).",
+            details={"field": missing[0], "reason": "key_bound_to_saved_url"},
+        )
+
+
 async def list_services(session: AsyncSession) -> list[ServiceOut]:
     rows = {r.service_name: r for r in (await session.scalars(select(ServiceConfig))).all()}
     return [to_out(name, rows.get(name)) for name in SERVICE_NAMES]
@@ -141,6 +165,9 @@ async def update_service(
         row = ServiceConfig(service_name=name)
         session.add(row)
     key_action = "kept"
+    _refuse_saved_secrets_elsewhere(
+        row, url, key_given=change.api_key is not None, password_given=change.password is not None
+    )
     if change.api_key == "":
         row.api_key, key_action = None, "removed"
     elif change.api_key is not None:
@@ -221,13 +248,13 @@ async def test_service(
         raise ValidationFailed(
             f"{name} is not configured; give a URL to test.", details={"field": "url"}
         )
-    # A saved secret goes only to the URL it was saved with: a draft naming another
-    # address must bring its own key or password.
-    saved = row if row is not None and url == row.service_url else None
-    api_key = (
-        draft.api_key if draft.api_key is not None else decrypt_key(box, saved) if saved else None
-    )
-    password = draft.password or (decrypt_password(box, saved) if saved else None)
+    api_key, password = draft.api_key, draft.password or None
+    if row is not None:
+        _refuse_saved_secrets_elsewhere(
+            row, url, key_given=api_key is not None, password_given=password is not None
+        )
+        api_key = decrypt_key(box, row) if api_key is None else api_key
+        password = decrypt_password(box, row) if password is None else password
     config = (
         validate_options(name, draft.config)
         if draft.config is not None
