@@ -30,6 +30,14 @@ def _yt_dlp() -> Any:
     return yt_dlp
 
 
+def _youtube_dl(options: dict[str, Any], extra_hosts: tuple[str, ...]) -> Any:
+    """A YoutubeDL that fetches nothing off the allow-list (see youtube/ytdlp_guard.py);
+    imported on first use for the same reason as `_yt_dlp`."""
+    from medianest.youtube.ytdlp_guard import GuardedYoutubeDL
+
+    return GuardedYoutubeDL(options, extra_hosts=extra_hosts)
+
+
 FORMATS = {
     "best": "bv*+ba/b",
     # `<=?` also accepts formats of unknown height (direct links, podcasts).
@@ -132,12 +140,12 @@ def _entry_key(entry: dict[str, Any], url: str) -> str:
     return unquote(url.split(SMUGGLE_MARK, 1)[0])
 
 
-def expand(url: str, *, extractors: tuple[str, ...]) -> Expanded:
+def expand(url: str, *, extractors: tuple[str, ...], extra_hosts: tuple[str, ...]) -> Expanded:
     """The playlist's title and entries without downloading anything (flat extraction)."""
     options = {**_base_options(extractors), "extract_flat": "in_playlist", "lazy_playlist": False}
     yt_dlp = _yt_dlp()
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with _youtube_dl(options, extra_hosts) as ydl:
             info = ydl.extract_info(url, download=False, process=False)
             if info is None:
                 raise ItemFailed("nothing found at this link", "unavailable")
@@ -169,6 +177,7 @@ def download_item(
     stem: str,
     quality: str,
     extractors: tuple[str, ...],
+    extra_hosts: tuple[str, ...],
     cancel: threading.Event,
     progress: ProgressState,
     gid: int | None = None,
@@ -210,7 +219,7 @@ def download_item(
     if cancel.is_set():
         raise DownloadStopped()
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with _youtube_dl(options, extra_hosts) as ydl:
             info = ydl.extract_info(entry.url, download=True)
     except yt_dlp.utils.DownloadCancelled as exc:
         raise DownloadStopped() from exc

@@ -5,7 +5,8 @@ the group Plex runs with; default our own): Plex reads every user's folder, othe
 users read none. The setgid bit makes what yt-dlp creates inside inherit the group.
 
 Titles come from the internet, so every name is sanitized into one path component that
-cannot climb out of its folder ("..", "/", NUL, reserved names, absurd lengths), and
+cannot climb out of its folder ("..", "/", NUL, reserved names, absurd lengths) nor
+disguise itself (bidi controls and other invisible characters are dropped), and
 every resolved path is checked to stay under the user's directory.
 """
 
@@ -24,7 +25,11 @@ DIR_MODE = 0o2750
 FILE_MODE = 0o640
 MAX_NAME_BYTES = 150  # leaves room for " [id].ext.part" under the usual 255-byte limit
 # Characters that are unsafe or awkward on common filesystems (and yt-dlp's % templates).
-UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]+')
+UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|%]+')
+# Joiners shape scripts and emoji; every other invisible format character goes, above all
+# the bidi controls (U+202A-U+202E, U+2066-U+2069, U+200E/F, U+061C): "clip\u202egpj.exe"
+# would show in a file manager or Plex as "clipexe.jpg".
+KEPT_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})
 NUMBERED = re.compile(r"^(\d{3,}) - ")
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
 
@@ -36,6 +41,7 @@ class UnsafePath(ValueError):
 def safe_name(title: str | None, *, fallback: str = "untitled") -> str:
     """One harmless path component from an arbitrary title (unicode kept, NFC)."""
     text = unicodedata.normalize("NFC", title or "")
+    text = "".join(c for c in text if c in KEPT_FORMAT_CHARS or unicodedata.category(c) != "Cf")
     text = UNSAFE_CHARS.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip(" .")  # no leading/trailing dots: no "..", no ".x"
     if not text or WINDOWS_RESERVED.match(text):

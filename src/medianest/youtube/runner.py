@@ -134,7 +134,12 @@ class JobRunner:
         await reporter.emit_now()
         if not view.items:
             try:
-                expanded = await asyncio.to_thread(expand, job.url, extractors=accepted.extractors)
+                expanded = await asyncio.to_thread(
+                    expand,
+                    job.url,
+                    extractors=accepted.extractors,
+                    extra_hosts=tuple(self.settings.youtube_extra_host_list),
+                )
             except ItemFailed as exc:
                 if exc.kind in PERMANENT_KINDS:
                     await self._fail(view, reporter, f"Could not read the link: {exc}")
@@ -202,6 +207,7 @@ class JobRunner:
                     stem=stem,
                     quality=job.quality,
                     extractors=accepted.extractors,
+                    extra_hosts=tuple(self.settings.youtube_extra_host_list),
                     cancel=control.cancel,
                     progress=view.item_progress,
                     gid=self.settings.download_gid,

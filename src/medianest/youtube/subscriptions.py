@@ -203,7 +203,12 @@ async def check(
         )
         if busy is not None:  # its items are not archived yet: wait, never fetch them twice
             return CheckResult(0, None, "The previous check's download is still running.")
-        expanded = await asyncio.to_thread(expand, accepted.url, extractors=accepted.extractors)
+        expanded = await asyncio.to_thread(
+            expand,
+            accepted.url,
+            extractors=accepted.extractors,
+            extra_hosts=tuple(ctx.settings.youtube_extra_host_list),
+        )
         subscription.title = expanded.title
         known = await archive.known_keys(session, user.id, [e.key for e in expanded.entries])
         fresh = [e for e in expanded.entries if e.key not in known]

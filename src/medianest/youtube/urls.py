@@ -4,6 +4,10 @@ Only https YouTube playlist, video and youtu.be URLs pass, plus the hosts an ope
 lists in `MEDIANEST_YOUTUBE_EXTRA_HOSTS` (exact host[:port]; http allowed there,
 which is how tests reach a loopback media server). Everything else is refused with a
 reason before anything is fetched.
+
+`fetch_refusal` is the same allow-list for every request yt-dlp then makes (pages,
+feeds, feed items, manifests, media, each redirect): YouTube's own domains over https,
+or an operator-listed host; see `youtube/ytdlp_guard.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,20 @@ VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
 PLAYLIST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 # Paths under which a YouTube host serves a single video.
 VIDEO_PATH_RE = re.compile(r"^/(?:shorts|live|embed)/([A-Za-z0-9_-]{11})/?$")
+
+
+# Where YouTube serves its pages, API, images and media from (subdomains included).
+YOUTUBE_FETCH_DOMAINS = (
+    "youtube.com",
+    "youtu.be",
+    "youtube-nocookie.com",
+    "googlevideo.com",
+    "ytimg.com",
+    "ggpht.com",
+    "googleusercontent.com",
+    "googleapis.com",
+    "google.com",
+)
 
 
 @dataclass(frozen=True)
@@ -113,3 +131,31 @@ def _youtube_url(host: str, path: str, query: dict[str, list[str]]) -> AcceptedU
     if match:
         return AcceptedUrl(f"https://www.youtube.com/watch?v={match.group(1)}", "video", extractors)
     raise _refuse("only YouTube playlist and video links are accepted")
+
+
+def fetch_refusal(url: str, *, extra_hosts: list[str] | tuple[str, ...]) -> str | None:
+    """Why yt-dlp must not fetch `url`, or None when it may: an operator-listed host
+    (exact host[:port], http or https), or a YouTube domain over https by name."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL"
+    scheme = parts.scheme.lower()
+    if scheme == "data":
+        return None  # inline content (a manifest yt-dlp built itself): nothing is fetched
+    if scheme not in ("http", "https"):
+        return f"the {scheme or 'missing'} scheme is not allowed"
+    if parts.username is not None or parts.password is not None:
+        return "credentials in the URL"
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        return "no host"
+    netloc = f"{host}:{port}" if port is not None else host
+    if netloc in extra_hosts or (port is None and host in extra_hosts):
+        return None
+    if scheme != "https" or port not in (None, 443) or _is_ip_literal(host):
+        return f"{netloc} is not on the allow-list"
+    if any(host == domain or host.endswith("." + domain) for domain in YOUTUBE_FETCH_DOMAINS):
+        return None
+    return f"{netloc} is not on the allow-list"
