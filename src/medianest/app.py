@@ -189,7 +189,7 @@ def create_app(
     start many apps) moves everything alive after start-up out of the garbage
     collector's sight: a full collection over those ~180,000 objects stalled every
     request in flight for ~90 ms, which was the whole p99 of a cached answer."""
-    realtime = Realtime(settings.redis_url)
+    realtime = Realtime(settings.redis_url, public_url=settings.public_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

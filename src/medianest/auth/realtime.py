@@ -1,4 +1,5 @@
-"""Socket.IO handshake authentication: the same session cookie, or an API token in `auth`."""
+"""Socket.IO handshake authentication: the same session cookie, or an API token in `auth`,
+and the re-check that disconnects a socket once what let it in has ended."""
 
 from __future__ import annotations
 
@@ -9,22 +10,30 @@ from sqlalchemy import select
 
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
-from medianest.auth.models import ApiToken, User
-from medianest.auth.session_cache import session_cache_of
+from medianest.auth.models import ApiToken, AuthSession, User
+from medianest.auth.session_cache import SERVICE_KEY as SESSION_CACHE_KEY
+from medianest.auth.session_cache import SessionCache, session_cache_of
 from medianest.core.context import AppContext
+from medianest.core.realtime import SocketPrincipal
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 
+# Credential prefix of API-token sockets; session sockets use the bare hash.
+_TOKEN = "token:"  # noqa: S105  (a marker, not a secret)
+
+
+def _usable(user: User | None) -> bool:
+    return user is not None and user.is_active and not user.must_change_password
+
 
 def install_socket_authenticator(ctx: AppContext) -> None:
-    async def authenticate(environ: dict[str, Any], auth: Any) -> str | None:
+    async def authenticate(environ: dict[str, Any], auth: Any) -> SocketPrincipal | None:
         cookies = SimpleCookie()
         cookies.load(environ.get("HTTP_COOKIE", ""))
         session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else None
         api_token = auth.get("token") if isinstance(auth, dict) else None
         async with session_scope(ctx.session_factory) as session:
-            user: User | None = None
             if session_token:
                 found = await session_store.resolve_session(
                     session,
@@ -33,18 +42,56 @@ def install_socket_authenticator(ctx: AppContext) -> None:
                     cache=session_cache_of(ctx),
                 )
                 user = found[1] if found else None
+                credential = hash_token(session_token)
             elif isinstance(api_token, str) and api_token:
+                credential = _TOKEN + hash_token(api_token)
                 row = await session.scalar(
                     select(ApiToken).where(ApiToken.token_hash == hash_token(api_token))
                 )
+                user = None
                 if (
                     row
                     and row.revoked_at is None
                     and (row.expires_at is None or row.expires_at > utcnow())
                 ):
                     user = await session.get(User, row.user_id)
-            if user is None or not user.is_active or user.must_change_password:
+            else:
                 return None
-            return str(user.id)
+            if user is None or not _usable(user):
+                return None
+            return SocketPrincipal(user_id=str(user.id), credential=credential)
+
+    async def still_allowed(principals: list[SocketPrincipal]) -> set[SocketPrincipal]:
+        """Those whose session or token still stands and whose user may still connect."""
+        now = utcnow()
+        session_hashes = [p.credential for p in principals if not p.credential.startswith(_TOKEN)]
+        token_hashes = [
+            p.credential[len(_TOKEN) :] for p in principals if p.credential.startswith(_TOKEN)
+        ]
+        alive: set[str] = set()
+        async with session_scope(ctx.session_factory) as session:
+            if session_hashes:
+                rows = await session.execute(
+                    select(AuthSession.id, User)
+                    .join(User, User.id == AuthSession.user_id)
+                    .where(AuthSession.id.in_(session_hashes), AuthSession.expires_at > now)
+                )
+                alive |= {session_id for session_id, user in rows.tuples() if _usable(user)}
+            if token_hashes:
+                rows = await session.execute(
+                    select(ApiToken.token_hash, User)
+                    .join(User, User.id == ApiToken.user_id)
+                    .where(ApiToken.token_hash.in_(token_hashes), ApiToken.revoked_at.is_(None))
+                )
+                alive |= {
+                    _TOKEN + token_hash for token_hash, user in rows.tuples() if _usable(user)
+                }
+        return {p for p in principals if p.credential in alive}
 
     ctx.realtime.authenticator = authenticate
+    ctx.realtime.revalidator = still_allowed
+    # Every committed change to users, sessions or tokens (here, or relayed from another
+    # instance through Redis) re-checks the sockets it may concern.
+    cache: SessionCache | None = ctx.services.get(SESSION_CACHE_KEY)
+    if cache is not None:
+        cache.on_invalidate(ctx.realtime.recheck)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.auth import api_tokens
 from medianest.auth.models import Role, SessionToken, User, UserStatus
 from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationFailed
 from medianest.core.logging import get_logger
@@ -92,7 +93,10 @@ async def change_password(
         )
     user.password_hash = await hash_password(new_password)
     user.must_change_password = False
+    # A new password ends every credential the old one could have minted: remember-me
+    # cookies and personal API tokens (a script's token leaked with the password is dead).
     await revoke_remember_tokens(session, user=user)
+    await api_tokens.revoke_all_tokens(session, user_id=user.id)
 
 
 async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
-from medianest.auth.models import AuthSession, User
+from medianest.auth.models import ApiToken, AuthSession, User
 from medianest.core.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
@@ -72,6 +72,7 @@ class SessionCache:
         self._refreshing: dict[str, float] = {}  # token hash -> when its re-read began
         self.generation = 0
         self._publish: Callable[[str], None] | None = None
+        self._listeners: list[Callable[[set[str]], None]] = []
 
     @property
     def enabled(self) -> bool:
@@ -160,6 +161,13 @@ class SessionCache:
                     self.forget(key)
         if broadcast and self._publish is not None:
             self._publish(json.dumps(sorted(targets)))
+        for listener in self._listeners:
+            listener(targets)
+
+    def on_invalidate(self, listener: Callable[[set[str]], None]) -> None:
+        """Also tell `listener` of every invalidation, this instance's and relayed ones
+        (open sockets are re-checked this way)."""
+        self._listeners.append(listener)
 
     def publish_with(self, publisher: Callable[[str], None] | None) -> None:
         """Where this instance's invalidations go besides itself (None: nowhere)."""
@@ -221,6 +229,10 @@ def _after_flush(session: Session, _context: Any) -> None:
     for obj in session.deleted:
         if isinstance(obj, AuthSession):
             _pending(session).add(obj.id)
+    for obj in session.dirty:
+        # Revoked (not merely used): what the token let in is re-checked.
+        if isinstance(obj, ApiToken) and inspect(obj).attrs.revoked_at.history.has_changes():
+            _pending(session).add(str(obj.user_id))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -230,7 +242,7 @@ def _on_bulk(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     mapper = state.bind_mapper
-    if mapper is not None and mapper.class_ in (User, AuthSession):
+    if mapper is not None and mapper.class_ in (User, AuthSession, ApiToken):
         _pending(state.session).add(_ALL)
 
 

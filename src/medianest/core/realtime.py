@@ -1,13 +1,18 @@
 """Socket.IO server: rooms per user and for status updates, Redis fan-out when configured.
 
 Who may connect is decided by an authenticator the auth package installs; the
-server picks the rooms from the session, never from what the client sends.
+server picks the rooms from the session, never from what the client sends. A page of
+another site may not open a socket (Origin check), and a socket lives no longer than
+the session or token that let it in (`recheck`, driven by the auth package).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import socketio
 
@@ -19,8 +24,20 @@ STATUS_ROOM = "status-updates"
 # Every server and external emitter must share the Redis channel to reach each other's clients.
 SOCKETIO_CHANNEL = "medianest-socketio"
 
-# Given the ASGI environ and the client's auth payload, return the user id or None.
-Authenticator = Callable[[dict[str, Any], Any], Awaitable[str | None]]
+
+@dataclass(frozen=True)
+class SocketPrincipal:
+    """Who a socket was let in as, and by which credential: the hash of a session token
+    or of a personal API token. Kept so the socket can be re-checked when either ends."""
+
+    user_id: str
+    credential: str
+
+
+# Given the ASGI environ and the client's auth payload, who it is, or None.
+Authenticator = Callable[[dict[str, Any], Any], Awaitable[SocketPrincipal | None]]
+# Given principals, those still allowed (session or token alive, user active).
+Revalidator = Callable[[list[SocketPrincipal]], Awaitable[set[SocketPrincipal]]]
 # Called after a socket joined its rooms, to send it the current state at once.
 OnConnect = Callable[[str, str], Awaitable[None]]
 
@@ -29,42 +46,127 @@ def user_room(user_id: Any) -> str:
     return f"user:{user_id}"
 
 
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 class Realtime:
-    def __init__(self, redis_url: str | None = None) -> None:
+    def __init__(self, redis_url: str | None = None, *, public_url: str | None = None) -> None:
         manager = (
             socketio.AsyncRedisManager(redis_url, channel=SOCKETIO_CHANNEL) if redis_url else None
         )
+        self.public_origin = _origin_of(public_url) if public_url else None
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=manager,
-            cors_allowed_origins=[],  # same origin only
+            cors_allowed_origins=self._origin_allowed,
             logger=False,
             engineio_logger=False,
         )
         self.authenticator: Authenticator | None = None
+        self.revalidator: Revalidator | None = None
         self.on_connect_hooks: list[OnConnect] = []
-        self.connected = 0
+        # This instance's open sockets: sid -> who. Their count is the connected gauge.
+        self.sockets: dict[str, SocketPrincipal] = {}
+        self._recheck: set[str] = set()
+        self._recheck_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the sockets live on
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("subscribe:status", self._subscribe_status)
 
+    @property
+    def connected(self) -> int:
+        return len(self.sockets)
+
+    def _origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        """A browser's page may open a socket only from this site: its Origin is the
+        public URL's, or the host it asked for (same origin). Without an Origin header
+        (scripts, not browsers) engine.io does not ask."""
+        if not origin:
+            return True
+        origin = origin.lower()
+        if self.public_origin is not None and origin == self.public_origin:
+            return True
+        host = str(environ.get("HTTP_HOST", "")).lower()
+        return bool(host) and urlsplit(origin).netloc == host
+
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-        user_id = await self.authenticator(environ, auth) if self.authenticator else None
-        if user_id is None:
+        if sid in self.sockets:
+            return True  # a "connect" event sent by the client itself: nothing to do
+        principal = await self.authenticator(environ, auth) if self.authenticator else None
+        if principal is None:
             log.info("socket_refused", reason="unauthenticated")
             raise socketio.exceptions.ConnectionRefusedError("unauthenticated")
-        await self.sio.save_session(sid, {"user_id": user_id})
-        await self.sio.enter_room(sid, user_room(user_id))
+        await self.sio.save_session(sid, {"user_id": principal.user_id})
+        await self.sio.enter_room(sid, user_room(principal.user_id))
         await self.sio.enter_room(sid, STATUS_ROOM)
-        self.connected += 1
+        self.sockets[sid] = principal
+        self._loop = asyncio.get_running_loop()
         for hook in self.on_connect_hooks:
-            await hook(sid, user_id)
+            await hook(sid, principal.user_id)
         return True
 
     async def _disconnect(self, sid: str, *_args: Any) -> None:
-        self.connected = max(0, self.connected - 1)
+        if self.sio.manager.is_connected(sid, "/"):
+            return  # a "disconnect" event sent by a connected client: not a disconnect
+        self.sockets.pop(sid, None)
+
+    def recheck(self, targets: set[str]) -> None:
+        """Sessions, tokens or users changed (user ids, credential hashes, or "*" for
+        any): re-check the sockets they let in, soon, and disconnect those no longer
+        allowed (signed out, password changed, user disabled, token revoked).
+
+        Callable from any thread: the work is handed to the loop the sockets live on."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # no socket was ever opened here
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._queue_recheck(targets)
+        else:
+            loop.call_soon_threadsafe(self._queue_recheck, targets)
+
+    def _queue_recheck(self, targets: set[str]) -> None:
+        every = "*" in targets
+        affected = {
+            sid
+            for sid, who in self.sockets.items()
+            if every or who.user_id in targets or who.credential in targets
+        }
+        if not affected or self.revalidator is None:
+            return
+        self._recheck |= affected
+        if self._recheck_task is None or self._recheck_task.done():
+            self._recheck_task = asyncio.get_running_loop().create_task(
+                self._run_recheck(), name="socket-recheck"
+            )
+
+    async def _run_recheck(self) -> None:
+        while self._recheck and self.revalidator is not None:
+            sids, self._recheck = self._recheck, set()
+            principals = {sid: self.sockets[sid] for sid in sids if sid in self.sockets}
+            try:
+                allowed = await self.revalidator(list(set(principals.values())))
+            except Exception as exc:  # a failed check (database down) is retried next change
+                log.warning("socket_recheck_failed", error=type(exc).__name__)
+                self._recheck |= sids
+                return
+            for sid, principal in principals.items():
+                if principal not in allowed:
+                    log.info("socket_disconnected", reason="credential_ended")
+                    self.sockets.pop(sid, None)
+                    await self.sio.disconnect(sid)
 
     async def _subscribe_status(self, sid: str, *_args: Any) -> dict[str, bool]:
+        if sid not in self.sockets:
+            return {"ok": False}
         await self.sio.enter_room(sid, STATUS_ROOM)
         for hook in self.on_connect_hooks:
             session = await self.sio.get_session(sid)

@@ -1,0 +1,221 @@
+"""Socket.IO under attack: a page of another site opening a socket, sockets outliving
+their sign-in, and a client faking the connected-clients gauge.
+
+The app is served by uvicorn on loopback; clients are python-socketio over WebSocket,
+each with its own cookie, as browsers are. What ends a sign-in is done over HTTP
+against the same served app, as a user or an admin would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from medianest.app import MediaNestApp, create_app
+from medianest.auth.cookies import SESSION_COOKIE
+from medianest.settings import Settings
+from tests.auth.flows import password_sign_in
+from tests.factories.users import TEST_PASSWORD, create_user, prepare_bootstrap_admin
+from tests.support.servers import ServedApp
+
+NEW_PASSWORD = "another-long-passphrase-42"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Settings], ServedApp]]:
+    started: list[ServedApp] = []
+
+    def start(settings: Settings) -> ServedApp:
+        server = ServedApp(create_app(settings, run_migrations=False)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def served(settings: Settings, app: MediaNestApp, serve: Callable[..., ServedApp]) -> ServedApp:
+    return serve(settings)
+
+
+async def _socket(
+    url: str, *, cookie: str | None = None, token: str | None = None, origin: str | None = None
+) -> socketio.AsyncClient:
+    client = socketio.AsyncClient(reconnection=False)
+    headers = {}
+    if cookie:
+        headers["Cookie"] = cookie
+    if origin:
+        headers["Origin"] = origin
+    await asyncio.wait_for(
+        client.connect(
+            url,
+            headers=headers,
+            auth={"token": token} if token else None,
+            transports=["websocket"],
+            wait_timeout=5,
+        ),
+        10,
+    )
+    return client
+
+
+async def _refused(url: str, **kwargs: Any) -> bool:
+    try:
+        client = await _socket(url, **kwargs)
+    except socketio.exceptions.ConnectionError:
+        return True
+    await client.disconnect()
+    return False
+
+
+async def _dropped(client: socketio.AsyncClient, within: float = 5.0) -> bool:
+    for _ in range(int(within / 0.05)):
+        if not client.connected:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@contextlib.asynccontextmanager
+async def _signed_in(url: str, username: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        assert (await password_sign_in(http, username, TEST_PASSWORD)).status_code == 200
+        yield http
+
+
+def _cookie(http: httpx.AsyncClient) -> str:
+    return f"{SESSION_COOKIE}={http.cookies[SESSION_COOKIE]}"
+
+
+async def test_a_page_of_another_site_cannot_open_a_socket(
+    app: MediaNestApp, served: ServedApp
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with _signed_in(served.url, "carol") as http:
+        cookie = _cookie(http)
+        # Before: cors_allowed_origins=[] switched the check off, so this was let in.
+        assert await _refused(served.url, cookie=cookie, origin="http://evil.example")
+        assert await _refused(served.url, cookie=cookie, origin="http://127.0.0.1.evil.example")
+        assert await _refused(served.url, cookie=cookie, origin="null")
+        # The site's own pages (same host) still may.
+        assert not await _refused(served.url, cookie=cookie, origin=served.url)
+
+
+async def test_the_public_url_is_an_accepted_origin(
+    app: MediaNestApp, make_settings: Callable[..., Settings], serve: Callable[..., ServedApp]
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    served = serve(make_settings(public_url="https://media.example.org"))
+    async with _signed_in(served.url, "carol") as http:
+        cookie = _cookie(http)
+        assert not await _refused(served.url, cookie=cookie, origin="https://media.example.org")
+        assert await _refused(served.url, cookie=cookie, origin="https://evil.example.org")
+
+
+async def test_signing_out_disconnects_that_sessions_sockets_only(
+    app: MediaNestApp, served: ServedApp
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with _signed_in(served.url, "carol") as laptop, _signed_in(served.url, "carol") as phone:
+        laptop_socket = await _socket(served.url, cookie=_cookie(laptop))
+        phone_socket = await _socket(served.url, cookie=_cookie(phone))
+        assert (await laptop.post("/api/auth/logout")).status_code == 200
+        # Before: the socket stayed open and kept receiving the user's events.
+        assert await _dropped(laptop_socket)
+        await asyncio.sleep(0.5)
+        assert phone_socket.connected
+        await phone_socket.disconnect()
+
+
+async def test_disabling_a_user_disconnects_every_socket_of_theirs(
+    app: MediaNestApp, served: ServedApp
+) -> None:
+    carol = await create_user(app, "carol", password=TEST_PASSWORD)
+    await prepare_bootstrap_admin(app)
+    async with (
+        _signed_in(served.url, "admin") as admin,
+        _signed_in(served.url, "carol") as signed_in,
+    ):
+        made = await signed_in.post("/api/auth/tokens", json={"name": "script"})
+        by_cookie = await _socket(served.url, cookie=_cookie(signed_in))
+        by_token = await _socket(served.url, token=made.json()["data"]["token"])
+        disabled = await admin.put(f"/api/admin/users/{carol.id}", json={"status": "disabled"})
+        assert disabled.status_code == 200
+        assert await _dropped(by_cookie)
+        assert await _dropped(by_token)
+
+
+async def test_a_password_change_revokes_api_tokens_and_drops_their_sockets(
+    app: MediaNestApp, served: ServedApp
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with (
+        _signed_in(served.url, "carol") as here,
+        _signed_in(served.url, "carol") as elsewhere,
+    ):
+        token = (await here.post("/api/auth/tokens", json={"name": "script"})).json()["data"]
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as script:
+            assert (await script.get("/api/auth/tokens", headers=bearer)).status_code == 200
+            by_token = await _socket(served.url, token=token["token"])
+            other_browser = await _socket(served.url, cookie=_cookie(elsewhere))
+
+            changed = await here.post(
+                "/api/auth/change-password",
+                json={"currentPassword": TEST_PASSWORD, "newPassword": NEW_PASSWORD},
+            )
+            assert changed.status_code == 200
+            # Before: the token kept working after the password that minted it changed.
+            refused = await script.get("/api/auth/tokens", headers=bearer)
+            assert refused.status_code == 401
+            assert await _dropped(by_token)
+            assert await _dropped(other_browser)  # that session ended with the change
+        # The user sees which tokens they have (none now) and can make a new one.
+        assert (await here.get("/api/auth/tokens")).json()["data"] == []
+
+
+async def test_revoking_a_token_drops_its_sockets(app: MediaNestApp, served: ServedApp) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with _signed_in(served.url, "carol") as signed_in:
+        token = (await signed_in.post("/api/auth/tokens", json={"name": "tv"})).json()["data"]
+        by_token = await _socket(served.url, token=token["token"])
+        assert (await signed_in.delete(f"/api/auth/tokens/{token['id']}")).status_code == 204
+        assert await _dropped(by_token)
+
+
+def _gauge(text: str) -> float:
+    match = re.search(r"^medianest_socketio_connected_clients (\S+)$", text, re.MULTILINE)
+    assert match, text
+    return float(match.group(1))
+
+
+async def test_a_client_sent_disconnect_event_does_not_move_the_gauge(
+    app: MediaNestApp, served: ServedApp
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with (
+        _signed_in(served.url, "carol") as signed_in,
+        httpx.AsyncClient(base_url=served.url, timeout=30) as scraper,
+    ):
+        sockets = [await _socket(served.url, cookie=_cookie(signed_in)) for _ in range(3)]
+        assert _gauge((await scraper.get("/metrics")).text) == 3
+        for _ in range(5):  # before: each one took the gauge down by one (to 0)
+            await sockets[0].emit("disconnect")
+            await sockets[1].emit("connect", {"HTTP_COOKIE": _cookie(signed_in)})
+        await asyncio.sleep(0.5)
+        assert _gauge((await scraper.get("/metrics")).text) == 3
+        assert all(s.connected for s in sockets)
+        for client in sockets:
+            await client.disconnect()
+        await asyncio.sleep(0.5)
+        assert _gauge((await scraper.get("/metrics")).text) == 0
