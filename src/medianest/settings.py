@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=60 * 24, ge=1)
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
     remember_me_days: int = Field(default=90, ge=1)
+    # Tabs restored at once all send the same remember-me cookie: the same client may
+    # reuse a just-rotated token for this long before it counts as stolen.
+    remember_me_reuse_grace_seconds: int = Field(default=20, ge=0, le=300)
     plex_token_check_minutes: int = Field(default=60, ge=1)
     # Who may sign in with Plex: the server's owner, Plex Home and friends it is shared
     # with (default), or any Plex account; plus extra usernames. The admin config API

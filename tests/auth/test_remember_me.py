@@ -15,9 +15,12 @@ from tests.auth.flows import cookie, password_sign_in, set_cookie_header
 from tests.factories.users import TEST_PASSWORD, make_client
 
 
-async def _remembered_browser(app: MediaNestApp, remember_token: str) -> httpx.AsyncClient:
+async def _remembered_browser(
+    app: MediaNestApp, remember_token: str, *, user_agent: str = "victim-browser/1.0"
+) -> httpx.AsyncClient:
     """A browser whose session ended but which still holds the remember-me cookie."""
     client = make_client(app)
+    client.headers["User-Agent"] = user_agent
     client.cookies.set(REMEMBER_COOKIE, remember_token)
     return client
 
@@ -66,7 +69,7 @@ async def test_a_reused_remember_token_revokes_the_family_and_ends_the_sessions(
 ) -> None:
     await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
     stolen = client.cookies[REMEMBER_COOKIE]
-    async with await _remembered_browser(app, stolen) as thief:
+    async with await _remembered_browser(app, stolen, user_agent="thief-browser/2.0") as thief:
         assert (await thief.get("/api/auth/session")).status_code == 200
         thief_rotated = cookie(thief, REMEMBER_COOKIE)
 

@@ -2,13 +2,18 @@
 
 Every use signs the browser in with a fresh session and rotates the token within its
 family. Presenting a token that was already used means someone else holds a copy
-(theft): the whole family is revoked and the user's sessions end.
+(theft): the whole family is revoked and the user's sessions end. One exception: the
+same client (address and browser) presenting it again within
+`remember_me_reuse_grace_seconds` of its use (tabs restored at once) gets a session
+without a new token.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import Request, Response
 from sqlalchemy import select, update
@@ -76,6 +81,8 @@ async def restore_from_remember_token(
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
+    ip = client_ip(request, ctx.settings)
+    client = _client_fingerprint(ip, request.headers.get("user-agent"))
     # Claim the token atomically: of two requests racing with one token, one wins.
     claimed = await session.execute(
         update(SessionToken)
@@ -84,23 +91,54 @@ async def restore_from_remember_token(
             SessionToken.used_at.is_(None),
             SessionToken.revoked_at.is_(None),
         )
-        .values(used_at=now, last_used_at=now)
+        .values(used_at=now, last_used_at=now, used_by=client)
         .execution_options(synchronize_session=False)
     )
-    ip = client_ip(request, ctx.settings)
-    if getattr(claimed, "rowcount", 0) != 1:
-        await _reject_reused_token(session, row=row, ip=ip)
+    rotate = getattr(claimed, "rowcount", 0) == 1
+    if not rotate:
+        # The winner's claim is committed by now (its UPDATE held the row until then).
+        used = await session.scalar(
+            select(SessionToken)
+            .where(SessionToken.id == row.id)
+            .execution_options(populate_existing=True)
+        )
+        if used is None or not _same_client_within_grace(used, client, now, ctx):
+            await _reject_reused_token(session, row=row, ip=ip)
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
         await revoke_family(session, family_id=row.family_id)
         return None
     token, _csrf = await signin.open_browser_session(request, response, session, ctx, user=user)
-    await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)
+    if rotate:
+        await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)
+    # Else a sibling tab within the grace window: the winner's answer carries the family's
+    # next token, and this one sets none, so the browser keeps that one.
     user.last_login_at = now
     audit.record(
         session, action="auth.login", actor_id=user.id, details={"method": "remember_me"}, ip=ip
     )
     return Identity(user=user, via="session", auth_session=None, session_token=token)
+
+
+def _client_fingerprint(ip: str | None, user_agent: str | None) -> str:
+    """Which client presents a token: its address and browser, hashed (never stored raw)."""
+    return hashlib.sha256(f"{ip or ''}\n{user_agent or ''}".encode()).hexdigest()
+
+
+def _same_client_within_grace(
+    used: SessionToken, client: str, now: datetime, ctx: AppContext
+) -> bool:
+    """A browser restoring several tabs at once sends the same cookie from each before
+    the first answer's rotated cookie arrives. The same client (address and browser)
+    within a few seconds of the rotation is that, not theft; anyone else, or later, is."""
+    grace = timedelta(seconds=ctx.settings.remember_me_reuse_grace_seconds)
+    return (
+        used.revoked_at is None
+        and used.used_at is not None
+        and now - used.used_at <= grace
+        and used.used_by is not None
+        and hmac.compare_digest(used.used_by, client)
+    )
 
 
 async def _reject_reused_token(session: AsyncSession, *, row: SessionToken, ip: str | None) -> None:

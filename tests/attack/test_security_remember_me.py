@@ -1,0 +1,115 @@
+"""Remember-me theft detection against normal use: a browser restoring three tabs at
+once sends the same remember-me cookie three times before the first answer's rotated
+cookie arrives. Before, that answered [401, 200, 401] and signed the user out
+everywhere; now the same client gets a session for each tab within a short grace
+window, while reuse after it, or by another client, is still treated as theft.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from medianest.app import MediaNestApp, create_app
+from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
+from medianest.auth.models import SessionToken
+from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from tests.auth.flows import password_sign_in
+from tests.factories.users import TEST_PASSWORD, create_user
+from tests.support.servers import ServedApp
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Settings], ServedApp]]:
+    started: list[ServedApp] = []
+
+    def start(settings: Settings) -> ServedApp:
+        server = ServedApp(create_app(settings, run_migrations=False)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def _remembered_token(url: str) -> str:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=30, headers={"User-Agent": BROWSER}
+    ) as first_visit:
+        signed_in = await password_sign_in(first_visit, "carol", TEST_PASSWORD, remember_me=True)
+        assert signed_in.status_code == 200
+        return first_visit.cookies[REMEMBER_COOKIE]
+
+
+def _restarted_browser(url: str, token: str, *, user_agent: str = BROWSER) -> httpx.AsyncClient:
+    """The browser after a restart: the session cookie is gone, remember-me is not."""
+    browser = httpx.AsyncClient(base_url=url, timeout=30, headers={"User-Agent": user_agent})
+    browser.cookies.set(REMEMBER_COOKIE, token, domain="127.0.0.1", path="/")
+    return browser
+
+
+async def _tokens(app: MediaNestApp) -> list[SessionToken]:
+    async with session_scope(app.ctx.session_factory) as session:
+        return list(await session.scalars(select(SessionToken)))
+
+
+async def test_three_tabs_restored_at_once_are_all_signed_in(
+    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], ServedApp]
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    served = serve(settings)
+    token = await _remembered_token(served.url)
+    async with _restarted_browser(served.url, token) as browser:
+        tabs = await asyncio.gather(*(browser.get("/api/auth/session") for _tab in range(3)))
+        assert [tab.status_code for tab in tabs] == [200, 200, 200]
+        # Each tab got a session; exactly one answer rotated the remember-me token.
+        assert all(SESSION_COOKIE in tab.cookies for tab in tabs)
+        rotated = [tab.cookies[REMEMBER_COOKIE] for tab in tabs if REMEMBER_COOKIE in tab.cookies]
+        assert len(rotated) == 1 and rotated[0] != token
+        # And the browser stays signed in afterwards, everywhere.
+        assert (await browser.get("/api/auth/session")).status_code == 200
+    rows = await _tokens(app)
+    assert all(row.revoked_at is None for row in rows)
+
+
+async def test_another_client_presenting_a_just_used_token_is_still_theft(
+    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], ServedApp]
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    served = serve(settings)
+    token = await _remembered_token(served.url)
+    async with _restarted_browser(served.url, token) as victim:
+        assert (await victim.get("/api/auth/session")).status_code == 200
+        async with _restarted_browser(served.url, token, user_agent="curl/8.5") as thief:
+            reused = await thief.get("/api/auth/session")
+        assert reused.status_code == 401
+        assert reused.json()["error"]["details"]["reason"] == "remember_token_reused"
+        # The whole family is revoked and the victim's session ended: sign in again.
+        assert (await victim.get("/api/auth/session")).status_code == 401
+    assert all(row.revoked_at is not None for row in await _tokens(app))
+
+
+async def test_the_same_client_after_the_grace_window_is_theft(
+    app: MediaNestApp,
+    make_settings: Callable[..., Settings],
+    serve: Callable[[Settings], ServedApp],
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    served = serve(make_settings(remember_me_reuse_grace_seconds=1))
+    token = await _remembered_token(served.url)
+    async with _restarted_browser(served.url, token) as first:
+        assert (await first.get("/api/auth/session")).status_code == 200
+    await asyncio.sleep(1.5)
+    async with _restarted_browser(served.url, token) as replay:
+        late = await replay.get("/api/auth/session")
+    assert late.status_code == 401
+    assert late.json()["error"]["details"]["reason"] == "remember_token_reused"
+    assert all(row.revoked_at is not None for row in await _tokens(app))
