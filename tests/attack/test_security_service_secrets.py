@@ -149,3 +149,23 @@ async def test_saving_another_url_without_the_key_is_refused_and_sends_nothing(
     await asyncio.sleep(1.0)
     assert b"new-key-for-new-host" in _seen(attacker)
     assert _leaked(attacker) == []
+
+
+async def test_a_saved_password_is_bound_to_its_url_like_a_key(
+    seeded: tuple[MediaNestApp, httpx.AsyncClient], attacker: Listener, kuma: Any
+) -> None:
+    _, admin = seeded
+    saved = await admin.put(
+        "/api/admin/services/uptime_kuma",
+        json={"url": kuma.url, "enabled": True, "password": "kuma-account-password"},
+    )
+    assert saved.status_code == 200
+    # The key typed again is not enough: the saved password stays with the saved URL too.
+    refused = await admin.post(
+        "/api/admin/services/test",
+        json={"name": "uptime_kuma", "url": attacker.url, "apiKey": "typed-key"},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"]["field"] == "password"
+    assert attacker.connections == 0
+    assert b"kuma-account-password" not in _seen(attacker)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.admin import audit
 from medianest.auth.models import ApiToken, User
 from medianest.core.errors import Conflict, NotFound
 from medianest.core.tokens import hash_token, new_token
@@ -64,6 +65,13 @@ async def owned_token(session: AsyncSession, *, user: User, token_id: uuid.UUID)
 
 async def revoke_token(session: AsyncSession, *, token: ApiToken) -> None:
     token.revoked_at = utcnow()
+
+
+async def revoke_users_token(session: AsyncSession, *, user: User, token_id: uuid.UUID) -> None:
+    """The caller revokes one of their tokens (another user's is a 404), audited."""
+    row = await owned_token(session, user=user, token_id=token_id)
+    await revoke_token(session, token=row)
+    audit.record(session, action="auth.api_token_revoked", actor_id=user.id, target=str(row.id))
 
 
 async def revoke_all_tokens(session: AsyncSession, *, user_id: uuid.UUID) -> None:

@@ -7,14 +7,21 @@ session-rotation and login-throttling logic exists once, in auth/router.py.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from medianest.auth import plex_access
-from medianest.auth.dependencies import Identity, PasswordChangeIdentity, resolve_identity
-from medianest.core.deps import ContextDep
+from medianest.auth import api_tokens, plex_access
+from medianest.auth.dependencies import (
+    CurrentUser,
+    Identity,
+    PasswordChangeIdentity,
+    resolve_identity,
+)
+from medianest.core.deps import ContextDep, SessionDep
+from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
 router = APIRouter()
@@ -85,9 +92,21 @@ async def sign_in_refused_page(
 
 
 @router.get("/change-password")
-async def change_password_page(request: Request, identity: PasswordChangeIdentity) -> Response:
+async def change_password_page(
+    request: Request, identity: PasswordChangeIdentity, session: SessionDep
+) -> Response:
+    forced = identity.user.must_change_password
+    # The account page lists the user's API tokens: a password change revokes them all.
+    tokens = [] if forced else await api_tokens.list_tokens(session, user=identity.user)
     return render(
         request,
         "auth/change_password.html",
-        {"forced": identity.user.must_change_password, "nav": "account"},
+        {"forced": forced, "nav": "account", "tokens": tokens},
     )
+
+
+@router.delete("/account/tokens/{token_id}")
+async def revoke_api_token(token_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """The account page's Revoke button: the same action as DELETE /api/auth/tokens/{id}."""
+    await api_tokens.revoke_users_token(session, user=user, token_id=token_id)
+    return Response(content="", media_type="text/html", headers=trigger("Token revoked.", "info"))

@@ -58,7 +58,5 @@ async def create_api_token(
 @router.delete("/{token_id}", status_code=204, response_class=Response)
 async def revoke_api_token(token_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
     """Revoke one of the caller's tokens; another user's token is a 404."""
-    row = await api_tokens.owned_token(session, user=user, token_id=token_id)
-    await api_tokens.revoke_token(session, token=row)
-    audit.record(session, action="auth.api_token_revoked", actor_id=user.id, target=str(row.id))
+    await api_tokens.revoke_users_token(session, user=user, token_id=token_id)
     return Response(status_code=204)
