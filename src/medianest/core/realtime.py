@@ -92,7 +92,11 @@ class Realtime:
         if self.public_origin is not None and origin == self.public_origin:
             return True
         host = str(environ.get("HTTP_HOST", "")).lower()
-        return bool(host) and urlsplit(origin).netloc == host
+        if not host:
+            return False
+        asked = urlsplit(origin)
+        # A proxy that forwards `Host: $host` drops the port the browser used.
+        return asked.netloc == host or (":" not in host and asked.hostname == host)
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         if sid in self.sockets:
