@@ -24,7 +24,7 @@ from medianest.auth.cookies import CSRF_COOKIE
 from medianest.settings import Settings
 from tests.auth.flows import audit_actions, cookie, password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user
-from tests.faults.support import AppProcess
+from tests.faults.support import AppProcess, RedisServer
 from tests.support.servers import ServedApp
 
 LIMIT = 10
@@ -32,9 +32,31 @@ WRONG = "not-the-password-at-all"
 
 
 @pytest.fixture
-def served(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[AppProcess]:
-    settings = make_settings(rate_limit_login_failures=LIMIT, log_level="WARNING")
-    with AppProcess(settings, tmp_path / "server.log") as process:
+def throttle_settings(
+    make_settings: Callable[..., Settings], backend: str, tmp_path: Path
+) -> Iterator[Settings]:
+    """Settings whose login counts live in a Redis of this test's own on the postgres
+    backend (the shared test Redis is flushed by other test processes at any time)."""
+    if backend != "postgres":
+        yield make_settings(rate_limit_login_failures=LIMIT, log_level="WARNING")
+        return
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed")
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    redis = RedisServer(workdir)
+    redis.start()
+    try:
+        yield make_settings(
+            rate_limit_login_failures=LIMIT, log_level="WARNING", redis_url=redis.url
+        )
+    finally:
+        redis.kill()
+
+
+@pytest.fixture
+def served(throttle_settings: Settings, tmp_path: Path) -> Iterator[AppProcess]:
+    with AppProcess(throttle_settings, tmp_path / "server.log") as process:
         yield process
 
 
@@ -115,10 +137,10 @@ def _serve(settings: Settings, *, proxy_headers: bool = True) -> ServedApp:
 
 
 async def test_a_spoofed_leftmost_forwarded_for_does_not_escape_the_login_throttle(
-    app: MediaNestApp, settings: Settings
+    app: MediaNestApp, throttle_settings: Settings
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    with _serve(settings, proxy_headers=False) as served:
+    with _serve(throttle_settings, proxy_headers=False) as served:
         async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
 
             async def guess(forwarded_for: str) -> httpx.Response:

@@ -274,14 +274,27 @@ class RedisInvalidationRelay:
         self._instance_id = instance_id
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         cache.publish_with(self._publish)
 
     def _publish(self, targets_json: str) -> None:
         message = json.dumps({"from": self._instance_id, "targets": json.loads(targets_json)})
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not started, or stopped: the TTL bounds staleness
         try:
-            task = asyncio.get_running_loop().create_task(self._send(message))
-        except RuntimeError:  # no loop (a synchronous caller): the TTL bounds staleness
-            return
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        # A commit on another loop of this process (another app on the same database)
+        # hands the publish to the loop this relay's Redis client belongs to.
+        if running is loop:
+            self._spawn(message)
+        else:
+            loop.call_soon_threadsafe(self._spawn, message)
+
+    def _spawn(self, message: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -321,6 +334,7 @@ class RedisInvalidationRelay:
         self._cache.invalidate(targets, broadcast=False)
 
     async def start(self) -> Callable[[], Awaitable[None]]:
+        self._loop = asyncio.get_running_loop()
         self._listener = asyncio.create_task(self._listen(), name="session-invalidation")
 
         async def stop() -> None:
