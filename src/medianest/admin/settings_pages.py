@@ -80,8 +80,11 @@ async def save_service(
                 enabled=bool(enabled),
                 config=_options(name, status_page, source, username),
             )
-        except ValidationError:
-            raise ValidationFailed("Give the service's URL.", details={"field": "url"}) from None
+        except ValidationError as invalid:
+            # The same sentence the API gives for this field (e.g. "must start with http://").
+            first = invalid.errors()[0]
+            field = str(first["loc"][0]) if first.get("loc") else "url"
+            raise ValidationFailed(plain_message(first), details={"field": field}) from None
         out = await services_service.update_service(
             session,
             box=ctx.secret_box,
