@@ -82,3 +82,13 @@ def test_the_filter_is_live_and_items_open_in_the_plex_web_app(
     expect(kuma.get_by_role("link", name=re.compile("Open Uptime Kuma"))).to_have_attribute(
         "href", f"{simulators.info.uptime_kuma_url}/dashboard"
     )
+    overseerr = page.locator('[data-service="overseerr"]')
+    expect(overseerr.get_by_role("link", name=re.compile("Open Overseerr"))).to_have_attribute(
+        "href", f"{simulators.info.overseerr_url}/"
+    )
+    # Each link leads to a page (the demo's simulators stand in for the real ones).
+    for service in ("plex", "overseerr", "uptime_kuma"):
+        href = page.locator(f'[data-service="{service}"] footer a').get_attribute("href")
+        assert href is not None
+        answer = context.request.get(href)
+        assert answer.ok and "<h1>" in answer.text(), (service, href, answer.status)

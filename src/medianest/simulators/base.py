@@ -17,7 +17,7 @@ from typing import Any, Self
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from medianest.simulators.server import (
@@ -41,6 +41,17 @@ async def read_json(request: Request) -> JSONDict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def web_page(service: str, detail: str = "") -> Response:
+    """A stand-in for a service's own web page: the demo's "Open <service>" links land
+    somewhere that says where they are, as the real service's page would."""
+    body = (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{service} (simulated)</title>"
+        f"<h1>{service}</h1><p>This is the simulated {service} of the MediaNest demo: a real "
+        f"installation shows {service}'s own page here.</p><p>{detail}</p></html>"
+    )
+    return HTMLResponse(body)
 
 
 def ok(data: Any = None, status: int = 200) -> JSONResponse:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, read_json
+from medianest.simulators.base import JSONDict, read_json, web_page
 from medianest.simulators.overseerr_control import OverseerrControl
 from medianest.simulators.overseerr_data import (
     API_KEY,
@@ -71,6 +71,7 @@ class OverseerrSimulator(OverseerrControl):
     def routes(self) -> list[BaseRoute]:
         r = self._route
         return [
+            Route("/", lambda request: web_page("Overseerr"), methods=["GET"]),
             Route("/api/v1/status", self._status, methods=["GET"]),
             r("/api/v1/search", self._search),
             r("/api/v1/request", self._create_request, "POST"),

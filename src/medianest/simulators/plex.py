@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, Simulator, ok, read_json
+from medianest.simulators.base import JSONDict, Simulator, ok, read_json, web_page
 from medianest.simulators.plex_browse import BrowseEndpoints
 from medianest.simulators.plex_edit import EditEndpoints
 from medianest.simulators.plex_http import unauthorized, without_accept
@@ -173,11 +173,15 @@ class PlexSimulator(Simulator):
 
         return Route(path, endpoint, methods=[method])
 
+    async def _web_app(self, request: Request) -> Response:
+        return web_page("Plex", "The item MediaNest linked to is named after the # in the address.")
+
     def routes(self) -> list[BaseRoute]:
         r, b, e = self._route, self.browse, self.edit
         meta = "/library/metadata/{rk:int}"
         cols = "/library/collections/{rk:int}"
         return [
+            Route("/web/index.html", self._web_app, methods=["GET"]),
             r("/identity", b.identity, public=True),
             r("/", b.root),
             r("/status/sessions", b.sessions),

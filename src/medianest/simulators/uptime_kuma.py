@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, Simulator, ok, read_json
+from medianest.simulators.base import JSONDict, Simulator, ok, read_json, web_page
 from medianest.simulators.uptime_kuma_socket import KumaSocketServer, SocketAccount
 
 API_KEY = "uk1_simkumasecret0001"
@@ -209,6 +209,7 @@ class UptimeKumaSimulator(Simulator):
     # --- HTTP API -----------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
         return [
+            Route("/dashboard", lambda request: web_page("Uptime Kuma"), methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
             Route("/api/status-page/heartbeat/{slug}", self._heartbeats, methods=["GET"]),
             Route("/api/status-page/{slug}", self._status_page, methods=["GET"]),
