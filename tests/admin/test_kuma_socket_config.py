@@ -169,7 +169,9 @@ async def test_refresh_needs_a_signed_in_user(client):
     assert response.status_code == 401
 
 
-async def test_a_draft_at_another_address_gets_no_saved_password_or_key(admin_client, kuma):
+async def test_a_draft_at_another_address_needs_the_saved_password_or_key_typed_again(
+    admin_client, kuma
+):
     import asyncio
 
     from medianest.simulators import UptimeKumaSimulator
@@ -193,8 +195,9 @@ async def test_a_draft_at_another_address_gets_no_saved_password_or_key(admin_cl
     finally:
         await asyncio.to_thread(stranger.stop)
 
-    assert live.json()["data"]["status"] == "offline"
+    # A saved secret is bound to its URL: another address must have it typed again.
+    for refused in (live, metrics):
+        assert refused.status_code == 400
+        assert refused.json()["error"]["details"]["reason"] == "key_bound_to_saved_url"
     assert stranger.socket_logins == 0
-    sent = [r.headers.get("authorization", "") for r in stranger.requests("/metrics")]
-    assert metrics.json()["data"]["status"] != "online"
-    assert sent and all(header == "" for header in sent)  # no Authorization at all
+    assert stranger.requests("/metrics") == []
