@@ -20,8 +20,10 @@ from medianest.core.logging import get_logger
 log = get_logger(__name__)
 
 # Redis answers in a millisecond on a healthy host: a call waiting this long means it
-# is hung or gone (redis-py's socket timeouts on request paths).
-SOCKET_TIMEOUT_SECONDS = 1.0
+# is hung or gone (redis-py's socket timeouts on request paths). Not shorter: the
+# timeout counts event-loop delays too, and a busy host must not trip it (the limits
+# would then count per process).
+SOCKET_TIMEOUT_SECONDS = 2.0
 # How often the background ping asks whether Redis is back.
 RETRY_SECONDS = 2.0
 
