@@ -41,6 +41,14 @@ async def _timed(check: Callable[[], Awaitable[None]]) -> CheckResult:
     return CheckResult(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
+async def _reported(check: Callable[[], Awaitable[CheckResult]]) -> CheckResult:
+    """A check that reads state (the worker's heartbeat rows) and may find it unreachable."""
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # reported as the check's error, like _timed's checks
+        return CheckResult(status="error", error=type(exc).__name__)
+
+
 @router.get(
     "/health", response_model=Envelope[Health], responses={503: {"model": Envelope[Health]}}
 )
@@ -76,7 +84,7 @@ async def _health(ctx: AppContext, *, include_worker: bool) -> JSONResponse | En
         checks["redis"] = CheckResult(status="disabled")
     worker_check = ctx.services.get("worker_health")
     if include_worker and worker_check is not None:
-        checks["worker"] = await worker_check()
+        checks["worker"] = await _reported(worker_check)
     degraded = any(c.status == "error" for c in checks.values())
     body = envelope(
         Health(status="degraded" if degraded else "ok", version=__version__, checks=checks)
