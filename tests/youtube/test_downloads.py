@@ -148,6 +148,17 @@ def another_group() -> int:
     return next(g.gr_gid for g in grp.getgrall() if g.gr_gid not in (os.getgid(), 0))
 
 
+async def wait_for_partial_file(root: Path, timeout: float = 20.0) -> Path:
+    """The first `.part` file yt-dlp opens under `root`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        partial = next((p for p in root.rglob("*.part") if p.is_file()), None)
+        if partial is not None:
+            return partial
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no .part file appeared under {root}")
+
+
 async def test_every_folder_and_file_a_download_writes_belongs_to_the_plex_group(
     app_factory: Callable[[Settings], Any],
     youtube_settings: Callable[..., Settings],
@@ -157,11 +168,24 @@ async def test_every_folder_and_file_a_download_writes_belongs_to_the_plex_group
 ) -> None:
     plex_group = another_group()
     app = await app_factory(youtube_settings(run_worker_in_process=True, download_gid=plex_group))
-    async with await client_for(app, alice) as client:
-        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
-        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+    # A hardened host's umask (077) would make yt-dlp's files 0600: Plex's group locked out.
+    umask_before = os.umask(0o077)
+    media.set_throttle(20_000)  # slow enough to look at the files while they are written
+    try:
+        async with await client_for(app, alice) as client:
+            response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+            partial = await wait_for_partial_file(download_root / str(alice.id))
+            # Still downloading: the partial file already has its final mode and group.
+            assert partial.suffix == ".part", partial
+            assert (mode(partial), partial.stat().st_gid) == (0o640, plex_group), partial
+            media.set_throttle(None)
+            data = await wait_for_download(client, response.json()["data"]["id"], finished)
+    finally:
+        media.set_throttle(None)
+        os.umask(umask_before)
 
     assert data["status"] == "completed", data
+    assert os.umask(umask_before) == umask_before  # the download gave the umask back
     written = sorted((download_root / str(alice.id)).rglob("*"))
     folders = [download_root / str(alice.id)] + [p for p in written if p.is_dir()]
     files = [p for p in written if not p.is_dir()]

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from medianest.core.logging import get_logger
-from medianest.youtube.files import restrict_file
+from medianest.youtube.files import download_umask, restrict_file
 
 log = get_logger(__name__)
 
@@ -219,7 +219,7 @@ def download_item(
     if cancel.is_set():
         raise DownloadStopped()
     try:
-        with _youtube_dl(options, extra_hosts) as ydl:
+        with download_umask(), _youtube_dl(options, extra_hosts) as ydl:
             info = ydl.extract_info(entry.url, download=True)
     except yt_dlp.utils.DownloadCancelled as exc:
         raise DownloadStopped() from exc

@@ -16,13 +16,18 @@ import contextlib
 import os
 import re
 import shutil
+import threading
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 DIR_MODE = 0o2750
 FILE_MODE = 0o640
+# What yt-dlp creates (`.part`, `.ytdl`, fragments, the merged file) is opened with 0666
+# and filtered by the umask: 027 makes it 0640 from the first byte, not only once finished.
+DOWNLOAD_UMASK = 0o027
 MAX_NAME_BYTES = 150  # leaves room for " [id].ext.part" under the usual 255-byte limit
 # Characters that are unsafe or awkward on common filesystems (and yt-dlp's % templates).
 UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|%]+')
@@ -106,6 +111,33 @@ def _restrict(path: Path, mode: int, gid: int | None) -> None:
     if gid is not None:
         os.chown(path, -1, gid)  # before chmod: chown clears the setgid bit on some systems
     os.chmod(path, mode)
+
+
+_umask_lock = threading.Lock()
+_umask_users = 0
+_umask_before = 0
+
+
+@contextlib.contextmanager
+def download_umask() -> Iterator[None]:
+    """Files created inside get 0640 (and the folder's group, by its setgid bit).
+
+    The umask belongs to the whole process, and downloads run in several threads at once:
+    the first one in sets it, the last one out restores it, so an overlapping download
+    never restores it under another one still writing. Meanwhile other files the process
+    creates are only stricter (no "other" bits), never looser."""
+    global _umask_users, _umask_before
+    with _umask_lock:
+        if _umask_users == 0:
+            _umask_before = os.umask(DOWNLOAD_UMASK)
+        _umask_users += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_users -= 1
+            if _umask_users == 0:
+                os.umask(_umask_before)
 
 
 def is_within(path: Path, root: Path) -> bool:

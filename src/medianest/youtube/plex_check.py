@@ -139,7 +139,8 @@ async def test_marker(
 
 def _write_marker(folder: Path, marker: Path, root: Path, gid: int | None) -> None:
     files.ensure_dir(folder, root=root, gid=gid)
-    marker.write_bytes(b"\x00\x00\x00\x18ftypmp42")  # the start of an MP4: a name is enough
+    with files.download_umask():  # 0640 from creation, like a download's files
+        marker.write_bytes(b"\x00\x00\x00\x18ftypmp42")  # the start of an MP4: a name is enough
     files.restrict_file(marker, gid=gid)
 
 
