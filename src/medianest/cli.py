@@ -296,7 +296,7 @@ def demo(
         overrides = demo_mode.demo_overrides(suite.info, data_dir=root, host=host, port=port)
         settings = _settings(**overrides)
         prepare_database(settings)
-        demo_mode.prepare_demo(settings)
+        demo_mode.prepare_demo(settings, suite.info)
         demo_mode.connect_webhook(suite, settings)
         typer.echo(demo_mode.banner(settings, suite.info), err=True)
         uvicorn.run(

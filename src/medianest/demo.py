@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete
 
 from medianest.admin.models import ServiceConfig
-from medianest.admin.service_store import seed_rows
+from medianest.admin.service_store import password_context, seed_rows
 from medianest.core.crypto import SecretBox
 from medianest.core.secrets_store import load_app_secrets
 from medianest.db.engine import create_engine, create_session_factory, session_scope
@@ -80,21 +80,35 @@ def connect_webhook(suite: SimulatorSuite, settings: Settings) -> None:
     )
 
 
-async def point_services_at_simulators(settings: Settings) -> None:
-    """Replace the saved service configuration: the simulators get new ports every run."""
+async def point_services_at_simulators(settings: Settings, info: SuiteInfo) -> None:
+    """Replace the saved service configuration: the simulators get new ports every run.
+    Uptime Kuma uses its live source (the simulated account), the API key as fallback."""
     secrets = load_app_secrets(settings)
     box = SecretBox(secrets.encryption_key, secrets.previous_encryption_keys)
     engine = create_engine(settings.resolved_database_url)
     try:
         async with session_scope(create_session_factory(engine)) as session:
             await session.execute(delete(ServiceConfig))
-            session.add_all(seed_rows(settings, box))
+            rows = seed_rows(settings, box)
+            for row in rows:
+                if row.service_name == "uptime_kuma":
+                    _use_live_kuma(row, info, box)
+            session.add_all(rows)
     finally:
         await engine.dispose()
 
 
-def prepare_demo(settings: Settings) -> None:
-    asyncio.run(point_services_at_simulators(settings))
+def _use_live_kuma(row: ServiceConfig, info: SuiteInfo, box: SecretBox) -> None:
+    row.config_data = {
+        **row.config_data,
+        "source": "socket",
+        "username": info.uptime_kuma_username,
+    }
+    row.password = box.encrypt(info.uptime_kuma_password, context=password_context("uptime_kuma"))
+
+
+def prepare_demo(settings: Settings, info: SuiteInfo) -> None:
+    asyncio.run(point_services_at_simulators(settings, info))
 
 
 def banner(settings: Settings, info: SuiteInfo) -> str:
@@ -121,6 +135,8 @@ def banner(settings: Settings, info: SuiteInfo) -> str:
             """-d '{"approveAfter": 2, "availableAfter": 5}'""",
             f'  curl -X POST {info.plex_url}/__sim/fault -d \'{{"mode": "unavailable"}}\'',
             f"  curl -X DELETE {info.plex_url}/__sim/fault",
+            "Uptime Kuma is live: flip a monitor and the dashboard shows it within a second:",
+            f"""  curl -X POST {info.uptime_kuma_url}/__sim/monitors/Plex -d '{{"status": "down"}}'""",
             "Press Ctrl+C to stop.",
             "",
         ]

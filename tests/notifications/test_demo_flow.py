@@ -36,7 +36,7 @@ async def demo_app(tmp_path: Path) -> AsyncIterator[tuple[SimulatorSuite, Served
     settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
     settings.data_dir.mkdir(parents=True)
     await migrate.upgrade_async(settings.resolved_database_url)
-    await demo.point_services_at_simulators(settings)
+    await demo.point_services_at_simulators(settings, suite.info)
     demo.connect_webhook(suite, settings)
     served = ServedApp(create_app(settings, run_migrations=False), port=settings.port)
     await asyncio.to_thread(served.start)
@@ -119,3 +119,32 @@ async def test_a_request_made_available_in_the_demo_reaches_centre_push_and_webh
             if i["event"] == "request.available"
         ]
         assert len(available) == 1
+
+
+async def test_the_demo_shows_uptime_kuma_live_and_a_flipped_monitor_at_once(
+    demo_app: tuple[SimulatorSuite, ServedApp],
+) -> None:
+    suite, served = demo_app
+
+    async def kuma_entry(client: httpx.AsyncClient) -> dict:
+        entries = (await client.get("/api/dashboard/status")).json()["data"]
+        return next(e for e in entries if e["service"] == "uptime_kuma")
+
+    async with httpx.AsyncClient(base_url=served.url, timeout=10) as alice:
+        await sign_in_with_plex(alice, suite.info.plex_tv_url, "alice")
+        deadline = time.monotonic() + 15
+        while (entry := await kuma_entry(alice))["source"] != "live":
+            assert time.monotonic() < deadline, entry
+            await asyncio.sleep(0.1)
+        # The README's way to flip a monitor in the demo.
+        async with httpx.AsyncClient() as control:
+            flipped = await control.post(
+                f"{suite.info.uptime_kuma_url}/__sim/monitors/Plex", json={"status": "down"}
+            )
+        assert flipped.status_code < 300, flipped.text
+        started = time.monotonic()
+        while {m["name"]: m["status"] for m in entry["monitors"]}["Plex"] != "down":
+            assert time.monotonic() - started < 2, entry
+            await asyncio.sleep(0.05)
+            entry = await kuma_entry(alice)
+    assert entry["source"] == "live" and suite.uptime_kuma.socket_logins == 1

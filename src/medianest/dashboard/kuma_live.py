@@ -1,5 +1,8 @@
-"""Uptime Kuma's live connection, run by the instance holding the status monitor's lease.
+"""Uptime Kuma's live connection, run by the one instance holding its own short lease.
 
+The lease (`uptime-kuma-live`, 15 s, renewed every 5 s, released on a clean stop) is
+independent of the status monitor's, whose period is the health-check interval: when the
+holder stops or dies, another instance signs in within seconds, not after minutes.
 While the configured source is "socket", the holder keeps a `KumaLiveLink` signed in and
 records each change it brings through `StatusMonitor.record()`, which caches it and emits
 `service:status` (Redis fans it out to every instance's browsers). A marker in the shared
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from medianest.core.context import AppContext
+from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.dashboard.schemas import MonitorStatus
 from medianest.dashboard.service import CheckOutcome
@@ -29,6 +33,11 @@ if TYPE_CHECKING:  # the monitor imports this module at run time
 
 log = get_logger(__name__)
 
+LEASE_NAME = "uptime-kuma-live"
+# A dead holder is replaced within the TTL; a live one renews well before it ends, and a
+# holder that cannot renew drops its link at once, so two links never overlap.
+LEASE_TTL_SECONDS = 15.0
+LEASE_RENEW_SECONDS = 5.0
 LIVE_MARKER_KEY = "uptime_kuma:live"
 LIVE_MARKER_TTL_SECONDS = 10.0
 LIVE_MARKER_RENEW_SECONDS = 3.0
@@ -69,9 +78,14 @@ class KumaLiveRunner:
     def __init__(self, ctx: AppContext, monitor: StatusMonitor) -> None:
         self.ctx = ctx
         self.monitor = monitor
+        self.lease = LeaderLease(ctx, LEASE_NAME, ttl_seconds=LEASE_TTL_SECONDS)
+        self._lease_renewed_at = 0.0
         self.link: KumaLiveLink | None = None
         self.sign_in: KumaSignIn | None = None
         self.stopping = asyncio.Event()
+        # Set after the first turn: the monitor's first round waits for it, so it knows
+        # whether this instance took the lease and a poll would only cost a login.
+        self.first_turn_done = asyncio.Event()
         self._changed = asyncio.Event()
         self._link_task: asyncio.Task[None] | None = None
         self._recorded_key: tuple[object, ...] | None = None
@@ -88,7 +102,7 @@ class KumaLiveRunner:
     def coming_up(self) -> bool:
         """This instance holds the lease and its link is starting (or back within the
         grace): the link will record Kuma's state, a poll now would only cost a login."""
-        if not self.monitor.lease.held:
+        if not self.lease.held:
             return False
         if self.link is None:
             return True
@@ -142,26 +156,43 @@ class KumaLiveRunner:
                 await self._publish()
             except Exception:  # one bad turn must not end the live source
                 log.exception("kuma_live_turn_failed")
+            self.first_turn_done.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), SUPERVISE_SECONDS)
             self._changed.clear()
 
     async def stop(self) -> None:
         self.stopping.set()
+        self.first_turn_done.set()
         self._changed.set()
         await self._stop_link()
+        # After the link is closed: the next holder's sign-in never overlaps ours.
+        await self.lease.release()
+
+    async def _hold_lease(self, wanted: KumaSignIn | None) -> bool:
+        """Take or renew the live link's lease while the source is live; give it up when
+        the source changes away. Renewed every few seconds, tried each turn while free."""
+        if wanted is None:
+            if self.lease.held:
+                await self._stop_link()
+                await self.lease.release()
+            return False
+        now = time.monotonic()
+        due = not self.lease.held or now - self._lease_renewed_at >= LEASE_RENEW_SECONDS
+        if due and await self.lease.try_acquire():
+            self._lease_renewed_at = now
+        return self.lease.held
 
     async def _supervise(self) -> None:
         """Hold a link exactly while this instance holds the lease and the source is live."""
-        wanted = None
-        if self.monitor.lease.held:
-            wanted = await get_integrations(self.ctx).kuma_sign_in()
-        if wanted != self.sign_in:
-            had_link = self.link is not None
+        configured = await get_integrations(self.ctx).kuma_sign_in()
+        had_link = self.link is not None
+        wanted = configured if await self._hold_lease(configured) else None
+        if wanted != self.sign_in or (had_link and self.link is None):
             await self._stop_link()
             if wanted is not None:
                 self._start_link(wanted)
-            elif had_link and self.monitor.lease.held:
+            elif had_link and configured is None:
                 # The source changed away from live: replace the live entry at once.
                 await self.monitor.check(["uptime_kuma"])
         live = self.is_live()

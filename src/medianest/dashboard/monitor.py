@@ -1,8 +1,8 @@
 """The status monitor: checks every service in parallel on an interval and pushes changes.
 
 Only the instance holding the `dashboard-status-monitor` lease checks, so several app
-instances still make one round per interval; the same instance holds Uptime Kuma's live
-connection (kuma_live.py), whose pushes go through `record()` like a round's results.
+instances still make one round per interval; Uptime Kuma's live connection (kuma_live.py)
+has a short lease of its own, and its pushes go through `record()` like a round's results.
 `record()` stores results (`service_status`), caches the aggregate for 60 s and emits
 `service:status` for every service whose state changed. `check()` of some services runs
 on any instance (after a save, on Refresh). New sockets get the state from a connect hook.
@@ -72,6 +72,11 @@ class StatusMonitor:
         self.kuma_live: KumaLiveRunner | None = None
 
     async def run(self) -> None:
+        if self.kuma_live is not None:
+            # Kuma's live link takes its own lease first; bounded, a stuck turn must not
+            # hold up the other services.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.kuma_live.first_turn_done.wait(), self.timeout)
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
@@ -289,9 +294,9 @@ async def start_status_monitor(ctx: AppContext) -> Callable[[], Awaitable[None]]
         await send_current_status(ctx, sid)
 
     ctx.realtime.on_connect_hooks.append(on_connect)
-    task = asyncio.create_task(monitor.run(), name="status-monitor")
     kuma_live = monitor.kuma_live = KumaLiveRunner(ctx, monitor)
     kuma_task = asyncio.create_task(kuma_live.run(), name="uptime-kuma-live-runner")
+    task = asyncio.create_task(monitor.run(), name="status-monitor")
 
     async def stop() -> None:
         await kuma_live.stop()

@@ -22,8 +22,14 @@ from medianest.simulators.plextv import PlexTvSimulator
 from medianest.simulators.plextv_models import MACHINE_IDENTIFIER, OWNER_TOKEN
 from medianest.simulators.uptime_kuma import API_KEY as UPTIME_KUMA_API_KEY
 from medianest.simulators.uptime_kuma import STATUS_PAGE_SLUG, UptimeKumaSimulator
+from medianest.simulators.uptime_kuma_socket import SocketAccount
 
-SECRET_FIELDS = ("plex_owner_token", "overseerr_api_key", "uptime_kuma_api_key")
+SECRET_FIELDS = (
+    "plex_owner_token",
+    "overseerr_api_key",
+    "uptime_kuma_api_key",
+    "uptime_kuma_password",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,9 @@ class SuiteInfo:
     overseerr_api_key: str
     uptime_kuma_api_key: str
     uptime_kuma_status_page: str = STATUS_PAGE_SLUG
+    # The simulated Kuma's account, for its live (Socket.IO) source.
+    uptime_kuma_username: str = SocketAccount.username
+    uptime_kuma_password: str = SocketAccount.password
 
     def settings_values(self) -> dict[str, str]:
         """`Settings` fields that point an app at the simulators."""

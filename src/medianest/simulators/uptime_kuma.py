@@ -100,6 +100,9 @@ class UptimeKumaSimulator(Simulator):
         self.kuma3 = False
         self.socket_connects = self.socket_logins = self.socket_token_logins = 0
         self.login_times = deque[float]()
+        # Sockets signed in now, and the most at once: a MediaNest cluster holds one.
+        self.signed_in_sids: set[str] = set()
+        self.peak_signed_in = 0
         self._socket_secret = secrets.token_bytes(16)
         super().__init__(port=port)
         self.socket: KumaSocketServer | None = None
@@ -113,6 +116,8 @@ class UptimeKumaSimulator(Simulator):
         self.kuma3 = False
         self.socket_connects = self.socket_logins = self.socket_token_logins = 0
         self.login_times = deque()
+        self.signed_in_sids = set()
+        self.peak_signed_in = 0
         self.monitors = {}
         self.add_monitor("Plex", "http", "http://plex.local:32400/identity", ping=12)
         self.add_monitor("Overseerr", "http", "http://overseerr.local:5055/api/v1/status", ping=34)
@@ -380,5 +385,7 @@ class UptimeKumaSimulator(Simulator):
                     "connects": self.socket_connects,
                     "logins": self.socket_logins,
                     "tokenLogins": self.socket_token_logins,
+                    "signedIn": len(self.signed_in_sids),
+                    "peakSignedIn": self.peak_signed_in,
                 }
             )

@@ -50,6 +50,7 @@ class KumaSocketServer:
 
     def __init__(self, owner: Any, *, secret: bytes) -> None:
         self.owner = owner  # the UptimeKumaSimulator: monitors, lock, account, switches
+        owner.signed_in_sids = set()  # a restart drops every socket
         self.secret = secret
         self.sio = socketio.AsyncServer(
             async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
@@ -58,6 +59,7 @@ class KumaSocketServer:
         self.sio.on("login", self._login)
         self.sio.on("loginByToken", self._login_by_token)
         self.sio.on("logout", self._logout)
+        self.sio.on("disconnect", self._disconnect)
 
     # --- handlers ---------------------------------------------------------------------
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -97,13 +99,19 @@ class KumaSocketServer:
         return {"ok": True}
 
     async def _logout(self, sid: str, *_: Any) -> None:
+        self.owner.signed_in_sids.discard(sid)
         await self.sio.leave_room(sid, str(USER_ID))
+
+    async def _disconnect(self, sid: str, *_: Any) -> None:
+        self.owner.signed_in_sids.discard(sid)
 
     # --- what Kuma sends -------------------------------------------------------------------
     async def _after_login(self, sid: str) -> None:
         """Kuma's afterLogin: join the user's room, then the lists, then per monitor its
         last 100 heartbeats and its stats."""
         await self.sio.enter_room(sid, str(USER_ID))
+        self.owner.signed_in_sids.add(sid)
+        self.owner.peak_signed_in = max(self.owner.peak_signed_in, len(self.owner.signed_in_sids))
         with self.owner.lock:
             monitors: list[Monitor] = list(self.owner.monitors.values())
             monitor_list = {str(m.id): self.monitor_json(m) for m in monitors}
