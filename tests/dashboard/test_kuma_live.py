@@ -173,7 +173,8 @@ async def test_a_quick_kuma_restart_resumes_live_without_a_fallback(
     own = UptimeKumaSimulator()
     await asyncio.to_thread(own.start)
     try:
-        await save_kuma(storage, alice, own.url)
+        # A new URL: the key is typed again (a saved one only goes to its own URL).
+        await save_kuma(storage, alice, own.url, api_key=KUMA_API_KEY)
         app = await serve(live_settings)
         tab = await listeners().connect(app.url, await session_cookie(storage, alice))
         await tab.next("service:status", kuma_entry(lambda d: d.get("source") == "live"), 10)
