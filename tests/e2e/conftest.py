@@ -92,6 +92,9 @@ def served(
         http_retry_attempts=1,
         http_retry_initial_seconds=0.01,
         breaker_reset_seconds=1.0,
+        # One admin walks every page in every browser test of the package within a few
+        # minutes; the per-user budget of a person would refuse the later tests (429).
+        rate_limit_api_per_minute=100_000,
     )
     with ServedApp(create_app(settings)) as app:
         yield app
