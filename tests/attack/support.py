@@ -1,5 +1,10 @@
 """Tools of the attack suite: a flood of requests and a signed-in user probing list
-pages while it runs, with the latency figures the suite asserts and prints."""
+pages while it runs, with the latency figures the suite prints.
+
+Latency is reported, not asserted as a speed target (those live in bench/): the one
+bound asserted is `WAITED_FOR_A_POOL`, far below the 17-31 s waits of a starved pool or
+a hung dependency and far above any loaded machine's answer time, so it fails only when
+a bystander waited on the attack."""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
+
+# A bystander answer this slow waited on the attack (a pool timeout, a hung upstream).
+WAITED_FOR_A_POOL = 10.0
 
 # The list pages a signed-in user keeps opening while the app is attacked.
 LIST_PAGES = ("/api/youtube/downloads", "/api/media/requests")
