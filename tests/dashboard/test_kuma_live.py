@@ -225,3 +225,37 @@ async def test_two_instances_hold_one_kuma_link_and_both_instances_browsers_get_
         s.app.ctx.services["status_monitor"].kuma_live.is_live() for s in (instance_a, instance_b)
     ]
     assert sorted(holders) == [False, True]
+
+
+async def test_the_card_shows_the_same_details_whether_kuma_is_live_or_polled(
+    serve: Serve,
+    live_settings: Settings,
+    storage: Storage,
+    alice: User,
+    kuma: UptimeKumaSimulator,
+    listeners: Callable[[], Listener],
+) -> None:
+    kuma.set_monitor("Overseerr", up=False)  # a down monitor: its details differ most
+    await save_kuma(storage, alice, kuma.url, api_key=KUMA_API_KEY)
+    app = await serve(live_settings)
+    tab = await listeners().connect(app.url, await session_cookie(storage, alice))
+    live = await tab.next("service:status", kuma_entry(lambda d: d.get("source") == "live"), 10)
+
+    async with session_scope(storage.ctx.session_factory) as session:  # the same Kuma, polled
+        await services_service.update_service(
+            session,
+            box=storage.ctx.secret_box,
+            name="uptime_kuma",
+            change=ServiceUpdate(url=kuma.url, enabled=True, config={"source": "metrics"}),
+            actor_id=alice.id,
+            ip=None,
+        )
+    polled = await tab.next(
+        "service:status", kuma_entry(lambda d: d.get("source") == "polling"), 10
+    )
+
+    def details(entry: dict[str, Any]) -> tuple[object, ...]:
+        return (entry["status"], entry.get("error"), entry["monitors"])
+
+    assert details(polled) == details(live)
+    assert {m["name"]: m["status"] for m in live["monitors"]}["Overseerr"] == "down"
