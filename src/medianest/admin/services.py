@@ -200,6 +200,28 @@ async def update_service(
     return to_out(name, row)
 
 
+async def save_service(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    name: str,
+    change: ServiceUpdate,
+    actor_id: uuid.UUID,
+    ip: str | None,
+) -> ServiceOut:
+    """The one "save a service" action of the admin page and the API: stored (audited),
+    committed, then the clients rebuilt and the service checked at once."""
+    out = await update_service(
+        session, box=ctx.secret_box, name=name, change=change, actor_id=actor_id, ip=ip
+    )
+    # The one commit outside the session dependency: the clients are rebuilt from the
+    # database (here and, by the configuration's fingerprint, on the other instances),
+    # so the change must be committed before the rebuild and before the answer.
+    await session.commit()
+    await apply_saved(ctx, name=name)
+    return out
+
+
 async def apply_saved(ctx: AppContext, *, name: str) -> None:
     """After a committed change: rebuild the clients, then check the service at once and
     push the result (the dashboard stops saying "Not configured" now, not a round later)."""

@@ -1,7 +1,8 @@
 """JSON API for admins: external service configuration and run-time system settings.
 
-A change is committed before the response so the rebuilt clients (and the other
-instances, which watch the configuration's fingerprint) see it: no restart needed.
+Thin over the same actions as the admin page (`services.save_service`,
+`system_config.save_runtime_config`), which commit before the answer so the rebuilt
+clients (and the other instances) see the change: no restart needed.
 """
 
 from __future__ import annotations
@@ -43,17 +44,14 @@ async def update_service(
     ctx: ContextDep,
 ) -> Envelope[ServiceOut]:
     """Save a service's URL, key (encrypted; omitted keeps it, "" removes it) and switch."""
-    out = await services_service.update_service(
+    out = await services_service.save_service(
         session,
-        box=ctx.secret_box,
+        ctx=ctx,
         name=name,
         change=body,
         actor_id=admin.id,
         ip=client_ip(request, ctx.settings),
     )
-    # The clients are rebuilt from the database, so the change must be there first.
-    await session.commit()
-    await services_service.apply_saved(ctx, name=name)
     return envelope(out)
 
 
@@ -86,13 +84,11 @@ async def update_config(
     ctx: ContextDep,
 ) -> Envelope[RuntimeConfigOut]:
     """Change run-time limits; fields left out keep their value. Applies at once."""
-    limits = await system_config.update_runtime_config(
+    limits = await system_config.save_runtime_config(
         session,
         ctx=ctx,
         changes=body,
         actor_id=admin.id,
         ip=client_ip(request, ctx.settings),
     )
-    await session.commit()
-    ctx.services["runtime_limits"] = limits
     return envelope(limits.out())

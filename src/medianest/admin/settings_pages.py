@@ -16,7 +16,7 @@ from medianest.admin.schemas import RuntimeConfigUpdate, ServiceOut, ServiceTest
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.core.errors import InvalidInput, MediaNestError
 from medianest.core.validation_words import plain_message
 from medianest.integrations.registry import get_integrations
 from medianest.web.fragments import trigger
@@ -84,10 +84,10 @@ async def save_service(
             # The same sentence the API gives for this field (e.g. "must start with http://").
             first = invalid.errors()[0]
             field = str(first["loc"][0]) if first.get("loc") else "url"
-            raise ValidationFailed(plain_message(first), details={"field": field}) from None
-        out = await services_service.update_service(
+            raise InvalidInput(plain_message(first), details={"field": field}) from None
+        out = await services_service.save_service(
             session,
-            box=ctx.secret_box,
+            ctx=ctx,
             name=name,
             change=change,
             actor_id=admin.id,
@@ -98,9 +98,6 @@ async def save_service(
         current = next(s for s in await services_service.list_services(session) if s.name == name)
         draft = current.model_copy(update={"url": url, "enabled": bool(enabled)})
         return _service_form(request, draft, error=error, status_code=error.status_code)
-    # Same order as the API: the clients are rebuilt from what is committed.
-    await session.commit()
-    await services_service.apply_saved(ctx, name=name)
     return _service_form(
         request, out, headers=trigger(f"Saved {SERVICE_LABELS.get(name, name)}.", "success")
     )
@@ -186,7 +183,7 @@ async def save_settings(
         shown = raw | {"plex_sign_in_extra_usernames": given.get("plex_sign_in_extra_usernames")}
         return _settings_form(request, shown, errors, status_code=422)
     try:
-        limits = await system_config.update_runtime_config(
+        limits = await system_config.save_runtime_config(
             session,
             ctx=ctx,
             changes=changes,
@@ -196,8 +193,6 @@ async def save_settings(
     except MediaNestError as error:
         await session.rollback()
         return _settings_form(request, raw, {"_form": error.message}, status_code=error.status_code)
-    await session.commit()
-    ctx.services["runtime_limits"] = limits
     return _settings_form(request, limits, {}, headers=trigger("System settings saved.", "success"))
 
 

@@ -124,6 +124,26 @@ async def update_runtime_config(
     return merged
 
 
+async def save_runtime_config(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    changes: RuntimeConfigUpdate,
+    actor_id: uuid.UUID,
+    ip: str | None,
+) -> RuntimeLimits:
+    """The one "change system settings" action of the admin page and the API: stored
+    (audited), committed, and published to this instance at once."""
+    limits = await update_runtime_config(
+        session, ctx=ctx, changes=changes, actor_id=actor_id, ip=ip
+    )
+    # Committed here, not by the session dependency: the limits are published below and
+    # the other instances read them from the database on their next refresh.
+    await session.commit()
+    ctx.services["runtime_limits"] = limits
+    return limits
+
+
 async def install_runtime_limits(ctx: AppContext) -> None:
     """Publish the limits now and keep them fresh (stopped by the context's closers)."""
     await get_runtime_config(ctx)

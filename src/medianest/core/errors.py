@@ -31,6 +31,13 @@ class ValidationFailed(MediaNestError):
     default_message = "The request is invalid."
 
 
+class InvalidInput(ValidationFailed):
+    """A field the input schema refuses, found by a page's form: 422, as the API answers
+    the same value in a JSON body (FastAPI's request validation)."""
+
+    status_code = 422
+
+
 class Unauthenticated(MediaNestError):
     status_code = 401
     code = "UNAUTHENTICATED"

@@ -1,5 +1,7 @@
-"""Lookups with ownership checks: a download that is not the caller's does not exist (404);
-admins reach every user's download (their changes to another's are audited by the service)."""
+"""Lookups with ownership checks, shared by the JSON API and the pages: a download or
+subscription that is not the caller's does not exist (404); admins reach every user's
+download (their changes to another's are audited by the service), but only their own
+subscriptions."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from fastapi import Depends
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import SessionDep
 from medianest.core.errors import NotFound
-from medianest.youtube.models import YoutubeDownload
+from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 
 
 async def owned_download(
@@ -25,3 +27,15 @@ async def owned_download(
 
 
 OwnedDownload = Annotated[YoutubeDownload, Depends(owned_download)]
+
+
+async def owned_subscription(
+    subscription_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> YoutubeSubscription:
+    row = await session.get(YoutubeSubscription, subscription_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("No such subscription.", details={"subscriptionId": str(subscription_id)})
+    return row
+
+
+OwnedSubscription = Annotated[YoutubeSubscription, Depends(owned_subscription)]

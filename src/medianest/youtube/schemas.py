@@ -113,3 +113,12 @@ class SubscriptionIn(ApiInput):
     delivery: DeliveryChoice | None = Field(
         default=None, description="Private playlist or shared collection; default: the admin's"
     )
+
+
+class SubscriptionPatch(ApiInput):
+    """A change to a subscription: fields left out keep their value."""
+
+    paused: bool | None = None
+    interval_hours: float | None = Field(default=None, ge=1, le=MAX_INTERVAL_HOURS)
+    quality: Quality | None = None
+    delivery: DeliveryChoice | None = None

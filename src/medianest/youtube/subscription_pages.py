@@ -1,6 +1,7 @@
 """The subscriptions page: what is left of the user's quotas, the subscribe form, and each
 subscription with its last and next check, items found, last error and its actions
-(check now, pause/resume, delete). Same services as `/api/youtube/subscriptions`."""
+(check now, pause/resume, interval, delete). Same services and ownership dependency as
+`/api/youtube/subscriptions`."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from pydantic import ValidationError
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.core.errors import InvalidInput, MediaNestError, ValidationFailed
 from medianest.db.base import utcnow
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas, subscriptions
 from medianest.youtube import service as downloads_service
+from medianest.youtube.dependencies import OwnedSubscription
 from medianest.youtube.models import YoutubeSubscription
-from medianest.youtube.schemas import SubscriptionIn
-from medianest.youtube.subscriptions_router import OwnedSubscription
+from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 
 router = APIRouter()
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
@@ -34,7 +35,7 @@ INTERVALS = (1, 3, 6, 12, 24, 72, 168)
 
 def _row(row: YoutubeSubscription) -> dict[str, Any]:
     next_in = (row.next_check_at - utcnow()).total_seconds() if row.next_check_at else None
-    return {"s": row, "next_in": next_in}
+    return {"s": row, "next_in": next_in, "intervals": INTERVALS}
 
 
 async def _list(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
@@ -134,16 +135,33 @@ async def check_now(
     )
 
 
+@router.post("/youtube/subscriptions/{subscription_id}/interval")
+async def change_interval(
+    request: Request,
+    row: OwnedSubscription,
+    session: SessionDep,
+    interval_hours: Annotated[str, Form(alias="intervalHours", max_length=8)] = "",
+) -> Response:
+    try:
+        change = SubscriptionPatch.model_validate({"intervalHours": interval_hours})
+    except ValidationError:
+        return inline_error(request, InvalidInput("Choose a listed interval."))
+    await subscriptions.update(session, row, change=change)
+    return render(
+        request,
+        "youtube/_subscription_row.html",
+        _row(row),
+        headers=trigger(f"Checked every {row.interval_hours:g} h from now on.", "info"),
+    )
+
+
 @router.post("/youtube/subscriptions/{subscription_id}/{action}")
 async def pause_or_resume(
     request: Request, row: OwnedSubscription, session: SessionDep, action: str
 ) -> Response:
     if action not in ("pause", "resume"):
         return inline_error(request, ValidationFailed("Unknown action."))
-    subscriptions.update(
-        row, paused=action == "pause", interval_hours=None, quality=None, delivery_choice=None
-    )
-    await session.flush()
+    await subscriptions.update(session, row, change=SubscriptionPatch(paused=action == "pause"))
     message = "Subscription paused." if row.paused else "Subscription resumed."
     return render(
         request, "youtube/_subscription_row.html", _row(row), headers=trigger(message, "info")

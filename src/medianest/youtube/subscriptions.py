@@ -31,7 +31,7 @@ from medianest.youtube import archive
 from medianest.youtube import service as downloads
 from medianest.youtube.downloader import Expanded, ItemFailed, expand
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
-from medianest.youtube.schemas import SubscriptionIn
+from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 from medianest.youtube.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
 
 log = get_logger(__name__)
@@ -120,24 +120,23 @@ async def list_for(session: AsyncSession, user_id: uuid.UUID) -> list[YoutubeSub
     return list(rows)
 
 
-def update(
-    subscription: YoutubeSubscription,
-    *,
-    paused: bool | None,
-    interval_hours: float | None,
-    quality: str | None,
-    delivery_choice: str | None,
-) -> None:
-    if quality is not None:
-        subscription.quality = quality
-    if delivery_choice is not None:
-        subscription.delivery = delivery_choice
-    if interval_hours is not None:
-        subscription.interval_hours = interval_hours
+async def update(
+    session: AsyncSession, subscription: YoutubeSubscription, *, change: SubscriptionPatch
+) -> YoutubeSubscription:
+    """The one "change a subscription" action of the page and the API: pause, resume,
+    interval (the next check moves with it), quality, delivery; left-out fields stay."""
+    if change.quality is not None:
+        subscription.quality = change.quality
+    if change.delivery is not None:
+        subscription.delivery = change.delivery
+    if change.interval_hours is not None:
+        subscription.interval_hours = change.interval_hours
         base = subscription.last_check_at or utcnow()
-        subscription.next_check_at = base + timedelta(hours=interval_hours)
-    if paused is not None:
-        subscription.paused = paused
+        subscription.next_check_at = base + timedelta(hours=change.interval_hours)
+    if change.paused is not None:
+        subscription.paused = change.paused
+    await session.flush()
+    return subscription
 
 
 def request_check(

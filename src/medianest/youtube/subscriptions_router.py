@@ -7,31 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import Field
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
-from medianest.core.errors import NotFound
+from medianest.core.envelope import ERROR_RESPONSES, ApiModel, Envelope, envelope
 from medianest.db.base import utcnow
 from medianest.youtube import quotas, subscriptions
+from medianest.youtube.dependencies import OwnedSubscription
 from medianest.youtube.models import YoutubeSubscription
-from medianest.youtube.schemas import (
-    MAX_INTERVAL_HOURS,
-    DeliveryChoice,
-    Quality,
-    SubscriptionIn,
-)
+from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 
 router = APIRouter(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
-
-
-class SubscriptionPatch(ApiInput):
-    paused: bool | None = None
-    interval_hours: float | None = Field(default=None, ge=1, le=MAX_INTERVAL_HOURS)
-    quality: Quality | None = None
-    delivery: DeliveryChoice | None = None
 
 
 class Subscription(ApiModel):
@@ -65,18 +53,6 @@ def _out(row: YoutubeSubscription) -> Subscription:
     return Subscription.model_validate(row).model_copy(update={"checking": checking})
 
 
-async def owned_subscription(
-    subscription_id: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> YoutubeSubscription:
-    row = await session.get(YoutubeSubscription, subscription_id)
-    if row is None or row.user_id != user.id:
-        raise NotFound("No such subscription.", details={"subscriptionId": str(subscription_id)})
-    return row
-
-
-OwnedSubscription = Annotated[YoutubeSubscription, Depends(owned_subscription)]
-
-
 @router.post(
     "/subscriptions", response_model=Envelope[Subscription], status_code=status.HTTP_201_CREATED
 )
@@ -107,15 +83,7 @@ async def update_subscription(
     body: SubscriptionPatch, row: OwnedSubscription, session: SessionDep
 ) -> Envelope[Subscription]:
     """Pause, resume, or change the interval, quality or delivery."""
-    subscriptions.update(
-        row,
-        paused=body.paused,
-        interval_hours=body.interval_hours,
-        quality=body.quality,
-        delivery_choice=body.delivery,
-    )
-    await session.flush()
-    return envelope(_out(row))
+    return envelope(_out(await subscriptions.update(session, row, change=body)))
 
 
 @router.delete(
