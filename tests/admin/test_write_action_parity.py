@@ -175,3 +175,23 @@ async def test_changing_system_settings_from_the_page_stores_what_the_api_does(
     assert stored_by_page == stored_by_api
     assert limits_by_page == limits_by_api  # published to this instance at once by both
     assert limits_by_page.youtube_per_hour == 7
+
+
+async def test_page_and_api_look_up_a_managed_user_alike(
+    seeded_app: MediaNestApp,
+    seeded_admin: httpx.AsyncClient,
+    seeded_user: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+) -> None:
+    unknown = "/users/00000000-0000-4000-8000-000000000000"
+    for method, body in (("PUT", {"role": "admin"}), ("DELETE", None)):
+        api = await seeded_admin.request(method, f"/api/admin{unknown}", json=body)
+        page = await seeded_admin.request(method, f"/admin{unknown}", data=body, headers=PAGE)
+        assert api.status_code == page.status_code == 404, (method, api.text, page.text)
+        assert api.json()["error"]["message"] == "No such user."
+        assert "No such user." in page.text
+        # A plain user is refused before any lookup: 403 for a known id as for an unknown one.
+        api_user = await seeded_user.request(method, f"/api/admin{unknown}", json=body)
+        page_user = await seeded_user.request(method, f"/admin{unknown}", data=body, headers=PAGE)
+        assert api_user.status_code == page_user.status_code == 403
+        assert (await client.request(method, f"/api/admin{unknown}", json=body)).status_code == 401

@@ -133,3 +133,29 @@ async def test_strangers_get_404_and_anonymous_callers_401_from_page_and_api(
     assert (await bob_client.patch(api, json={"paused": True})).status_code == 404
     assert (await client.patch(api, json={"paused": True})).status_code == 401
     assert await _stored(app, subscription_id) == before
+
+
+async def _exists(app: MediaNestApp, subscription_id: str) -> bool:
+    async with session_scope(app.ctx.session_factory) as session:
+        return await session.get(YoutubeSubscription, uuid.UUID(subscription_id)) is not None
+
+
+async def test_unsubscribing_from_the_page_removes_what_the_api_removes(
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+    media: MediaServerSimulator,
+) -> None:
+    by_page = await _subscribe(alice_client, media.feed_url())
+    by_api = await _subscribe(alice_client, media.feed_url("second"))
+    # A stranger's attempt changes nothing, from either side.
+    assert (
+        await bob_client.delete(f"/youtube/subscriptions/{by_page}", headers=PAGE)
+    ).status_code == 404
+    assert (await bob_client.delete(f"/api/youtube/subscriptions/{by_api}")).status_code == 404
+    assert await _exists(app, by_page) and await _exists(app, by_api)
+
+    page = await alice_client.delete(f"/youtube/subscriptions/{by_page}", headers=PAGE)
+    api = await alice_client.delete(f"/api/youtube/subscriptions/{by_api}")
+    assert page.status_code == 200 and api.status_code == 204
+    assert not await _exists(app, by_page) and not await _exists(app, by_api)

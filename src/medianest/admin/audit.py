@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,14 @@ from medianest.admin.models import AuditLog
 from medianest.core.logging import get_logger, redact_value
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made an audited change and from which address (`admin.dependencies`)."""
+
+    id: uuid.UUID
+    ip: str | None
 
 
 def record(

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from medianest.admin import services as services_service
 from medianest.admin import system_config, users_service, webhook_pages
+from medianest.admin.dependencies import ManagedUser
 from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
 from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
 from medianest.auth.cookies import client_ip
@@ -78,6 +79,7 @@ async def users_fragment(
 @router.put("/admin/users/{user_id}")
 async def update_user(
     user_id: uuid.UUID,
+    user: ManagedUser,
     request: Request,
     admin: AdminUser,
     session: SessionDep,
@@ -88,7 +90,6 @@ async def update_user(
     # Read from the form itself: FastAPI turns an empty field into "absent", and here
     # empty means "unlink" while absent means "unchanged".
     overseerr_user_id = (await request.form()).get("overseerr_user_id")
-    user = await users_service.get_user(session, user_id=user_id)
     before = _shown(user)
     try:
         await users_service.update_user(
@@ -141,9 +142,13 @@ def _overseerr_user_id(text: str) -> int | None:
 
 @router.delete("/admin/users/{user_id}")
 async def delete_user(
-    user_id: uuid.UUID, request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+    user_id: uuid.UUID,
+    user: ManagedUser,
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> Response:
-    user = await users_service.get_user(session, user_id=user_id)
     try:
         await users_service.delete_user(
             session, ctx=ctx, actor=admin, user=user, ip=client_ip(request, ctx.settings)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from medianest.admin import users_service
+from medianest.admin.dependencies import ManagedUser
 from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
@@ -73,7 +74,7 @@ async def list_users(
 
 @router.put("/users/{user_id}", response_model=Envelope[AdminUserOut])
 async def update_user(
-    user_id: uuid.UUID,
+    user: ManagedUser,
     body: UpdateUser,
     request: Request,
     admin: AdminUser,
@@ -82,7 +83,6 @@ async def update_user(
 ) -> Envelope[AdminUserOut]:
     """Change a user's role, status or Overseerr user; disabling signs them out
     everywhere at once."""
-    user = await users_service.get_user(session, user_id=user_id)
     await users_service.update_user(
         session,
         actor=admin,
@@ -100,10 +100,9 @@ async def update_user(
 
 @router.delete("/users/{user_id}", status_code=204, response_class=Response)
 async def delete_user(
-    user_id: uuid.UUID, request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+    user: ManagedUser, request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
 ) -> Response:
     """Delete a user and everything they own (requests, downloads, sessions, tokens)."""
-    user = await users_service.get_user(session, user_id=user_id)
     await users_service.delete_user(
         session, ctx=ctx, actor=admin, user=user, ip=client_ip(request, ctx.settings)
     )

@@ -201,18 +201,12 @@ async def update_service(
 
 
 async def save_service(
-    session: AsyncSession,
-    *,
-    ctx: AppContext,
-    name: str,
-    change: ServiceUpdate,
-    actor_id: uuid.UUID,
-    ip: str | None,
+    session: AsyncSession, *, ctx: AppContext, name: str, change: ServiceUpdate, by: audit.Actor
 ) -> ServiceOut:
     """The one "save a service" action of the admin page and the API: stored (audited),
     committed, then the clients rebuilt and the service checked at once."""
     out = await update_service(
-        session, box=ctx.secret_box, name=name, change=change, actor_id=actor_id, ip=ip
+        session, box=ctx.secret_box, name=name, change=change, actor_id=by.id, ip=by.ip
     )
     # The one commit outside the session dependency: the clients are rebuilt from the
     # database (here and, by the configuration's fingerprint, on the other instances),

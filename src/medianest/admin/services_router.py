@@ -7,10 +7,11 @@ clients (and the other instances) see the change: no restart needed.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from medianest.admin import services as services_service
 from medianest.admin import system_config
+from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import (
     RuntimeConfigOut,
     RuntimeConfigUpdate,
@@ -19,7 +20,6 @@ from medianest.admin.schemas import (
     ServiceTestOut,
     ServiceUpdate,
 )
-from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
@@ -36,22 +36,10 @@ async def list_services(admin: AdminUser, session: SessionDep) -> Envelope[list[
 
 @router.put("/services/{name}", response_model=Envelope[ServiceOut])
 async def update_service(
-    name: str,
-    body: ServiceUpdate,
-    request: Request,
-    admin: AdminUser,
-    session: SessionDep,
-    ctx: ContextDep,
+    name: str, body: ServiceUpdate, admin: ActingAdmin, session: SessionDep, ctx: ContextDep
 ) -> Envelope[ServiceOut]:
     """Save a service's URL, key (encrypted; omitted keeps it, "" removes it) and switch."""
-    out = await services_service.save_service(
-        session,
-        ctx=ctx,
-        name=name,
-        change=body,
-        actor_id=admin.id,
-        ip=client_ip(request, ctx.settings),
-    )
+    out = await services_service.save_service(session, ctx=ctx, name=name, change=body, by=admin)
     return envelope(out)
 
 
@@ -77,18 +65,8 @@ async def get_config(
 
 @router.put("/config", response_model=Envelope[RuntimeConfigOut])
 async def update_config(
-    body: RuntimeConfigUpdate,
-    request: Request,
-    admin: AdminUser,
-    session: SessionDep,
-    ctx: ContextDep,
+    body: RuntimeConfigUpdate, admin: ActingAdmin, session: SessionDep, ctx: ContextDep
 ) -> Envelope[RuntimeConfigOut]:
     """Change run-time limits; fields left out keep their value. Applies at once."""
-    limits = await system_config.save_runtime_config(
-        session,
-        ctx=ctx,
-        changes=body,
-        actor_id=admin.id,
-        ip=client_ip(request, ctx.settings),
-    )
+    limits = await system_config.save_runtime_config(session, ctx=ctx, changes=body, by=admin)
     return envelope(limits.out())

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from medianest.admin import services as services_service
 from medianest.admin import system_config
+from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import RuntimeConfigUpdate, ServiceOut, ServiceTest, ServiceUpdate
-from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError
@@ -56,7 +56,7 @@ def _field_of(error: MediaNestError) -> str:
 async def save_service(
     name: str,
     request: Request,
-    admin: AdminUser,
+    admin: ActingAdmin,
     session: SessionDep,
     ctx: ContextDep,
     url: UrlField = "",
@@ -86,12 +86,7 @@ async def save_service(
             field = str(first["loc"][0]) if first.get("loc") else "url"
             raise InvalidInput(plain_message(first), details={"field": field}) from None
         out = await services_service.save_service(
-            session,
-            ctx=ctx,
-            name=name,
-            change=change,
-            actor_id=admin.id,
-            ip=client_ip(request, ctx.settings),
+            session, ctx=ctx, name=name, change=change, by=admin
         )
     except MediaNestError as error:
         await session.rollback()
@@ -141,7 +136,7 @@ async def test_service(
 @router.put("/admin/settings")
 async def save_settings(
     request: Request,
-    admin: AdminUser,
+    admin: ActingAdmin,
     session: SessionDep,
     ctx: ContextDep,
     api_per_minute: Annotated[str, Form(alias="apiPerMinute", max_length=12)] = "",
@@ -184,11 +179,7 @@ async def save_settings(
         return _settings_form(request, shown, errors, status_code=422)
     try:
         limits = await system_config.save_runtime_config(
-            session,
-            ctx=ctx,
-            changes=changes,
-            actor_id=admin.id,
-            ip=client_ip(request, ctx.settings),
+            session, ctx=ctx, changes=changes, by=admin
         )
     except MediaNestError as error:
         await session.rollback()

@@ -125,17 +125,12 @@ async def update_runtime_config(
 
 
 async def save_runtime_config(
-    session: AsyncSession,
-    *,
-    ctx: AppContext,
-    changes: RuntimeConfigUpdate,
-    actor_id: uuid.UUID,
-    ip: str | None,
+    session: AsyncSession, *, ctx: AppContext, changes: RuntimeConfigUpdate, by: audit.Actor
 ) -> RuntimeLimits:
     """The one "change system settings" action of the admin page and the API: stored
     (audited), committed, and published to this instance at once."""
     limits = await update_runtime_config(
-        session, ctx=ctx, changes=changes, actor_id=actor_id, ip=ip
+        session, ctx=ctx, changes=changes, actor_id=by.id, ip=by.ip
     )
     # Committed here, not by the session dependency: the limits are published below and
     # the other instances read them from the database on their next refresh.

@@ -1,0 +1,30 @@
+"""Dependencies shared by the admin page and API: the acting admin of an audited change,
+and the user an admin manages (401/403 before the lookup, then 404 for an unknown id)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from medianest.admin import audit, users_service
+from medianest.auth.cookies import client_ip
+from medianest.auth.dependencies import AdminUser
+from medianest.auth.models import User
+from medianest.core.deps import ContextDep, SessionDep
+
+
+async def acting_admin(admin: AdminUser, request: Request, ctx: ContextDep) -> audit.Actor:
+    """The signed-in admin (401/403 otherwise) and the address the change came from."""
+    return audit.Actor(id=admin.id, ip=client_ip(request, ctx.settings))
+
+
+ActingAdmin = Annotated[audit.Actor, Depends(acting_admin)]
+
+
+async def managed_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> User:
+    return await users_service.get_user(session, user_id=user_id)
+
+
+ManagedUser = Annotated[User, Depends(managed_user)]
