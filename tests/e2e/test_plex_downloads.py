@@ -1,6 +1,7 @@
 """Downloads into Plex in the browser: the delivery choice on the form, the finished row's
 link to its collection or playlist, own playlists and the data age on the Plex page,
-privacy between users and the admin's "Plex and downloads" section."""
+privacy between users, the admin's "Plex and downloads" section and an admin stopping
+another user's download while watching it live."""
 
 from __future__ import annotations
 
@@ -225,3 +226,44 @@ def test_the_admin_sees_plex_libraries_and_tests_the_download_path(
     )
     page.reload()
     expect(page.get_by_label("Plex path of downloads")).to_have_value("")
+
+
+def test_an_admin_sees_and_cancels_another_users_download(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    url = add_feed(
+        simulators, "e2e-slow", "Long Coastline", ["Cliff One", "Cliff Two", "Cliff Three"]
+    )
+    bob = plex_user_page(new_context, simulators, "bob")
+    simulators.media.set_throttle(4_000)  # slow enough to still be running when cancelled
+    try:
+        bob_row = start_download(bob, url, "Shared collection")
+        download_id = bob_row.get_attribute("data-download-id")
+        expect(bob_row).to_have_attribute("data-state", re.compile("queued|downloading"))
+
+        admin_context = new_context()
+        sign_in_admin(admin_context, admin_account)
+        admin = admin_context.new_page()
+        admin.goto("/youtube")
+        expect(admin.locator(f"[data-download-id='{download_id}']")).to_have_count(0)
+        admin.get_by_role("link", name="Show every user's").click()
+        expect(admin).to_have_url(re.compile(r"/youtube\?all=true$"))
+        expect(admin.get_by_role("heading", name="Everyone's downloads")).to_be_visible()
+        row = admin.locator(f"[data-download-id='{download_id}']")
+        expect(row.locator("[data-field=owner]")).to_have_text("bob")
+        shoot(admin, screenshots, "youtube-every-users-downloads")
+        assert fits(admin), "every user's downloads are wider than a phone"
+        row.get_by_role("button", name="Cancel Long Coastline").click()
+        dialog = admin.get_by_role("dialog")
+        expect(dialog).to_contain_text("Stop downloading “Long Coastline”?")
+        dialog.get_by_role("button", name="Stop download").click()
+        expect(row).to_have_attribute("data-state", "cancelled", timeout=15_000)
+    finally:
+        simulators.media.set_throttle(None)
+    # Bob's own page follows: his download was stopped.
+    bob.reload()
+    expect(bob.locator(f"[data-download-id='{download_id}']")).to_have_attribute(
+        "data-state", "cancelled"
+    )
+    state = bob.request.get(f"/api/youtube/downloads/{download_id}")
+    assert state.ok and state.json()["data"]["status"] == "cancelled", state.text()

@@ -101,11 +101,13 @@ async def served(
     await asyncio.to_thread(server.stop)
 
 
-async def signed_in_cookie(settings: Settings, username: str) -> tuple[User, str]:
+async def signed_in_cookie(
+    settings: Settings, username: str, role: str = "user"
+) -> tuple[User, str]:
     ctx = await build_context(settings, Realtime(None), run_migrations=False)
     try:
         async with session_scope(ctx.session_factory) as session:
-            user = User(username=username, email=f"{username}@example.test", role="user")
+            user = User(username=username, email=f"{username}@example.test", role=role)
             session.add(user)
             await session.flush()
             issued = await session_store.create_session(
@@ -159,3 +161,105 @@ async def test_progress_events_reach_the_owner_over_socketio_throttled(
     times = [at for at, _data in owner.received_at("youtube:progress")]
     assert len(times) <= 2 * (times[-1] - times[0]) + 6
     assert other.received("youtube:progress") == []  # bob hears nothing of alice's download
+
+
+async def test_an_admin_follows_every_users_download_live_and_other_users_do_not(
+    served: tuple[ServedApp, Settings], media: MediaServerSimulator
+) -> None:
+    """An admin sees and stops every user's downloads ("Show every user's"), so their
+    page must follow them live; a user still hears only their own."""
+    server, settings = served
+    _alice, alice_token = await signed_in_cookie(settings, "alice")
+    _bob, bob_token = await signed_in_cookie(settings, "bob")
+    _root, root_token = await signed_in_cookie(settings, "root", role="admin")
+    media.set_throttle(40_000)
+    owner = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={alice_token}")
+    other = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={bob_token}")
+    admin = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            http.cookies.set(SESSION_COOKIE, alice_token)
+            http.cookies.set(CSRF_COOKIE, "csrf")
+            response = await http.post(
+                "/api/youtube/download",
+                json={"url": media.feed_url()},
+                headers={"X-CSRF-Token": "csrf"},
+            )
+            assert response.status_code == 201, response.text
+            download_id = response.json()["data"]["id"]
+            await owner.next("youtube:progress", where=_finished, timeout=60)
+            seen_by_admin = await admin.next("youtube:progress", where=_finished, timeout=10)
+    finally:
+        await owner.client.disconnect()
+        await other.client.disconnect()
+        await admin.client.disconnect()
+
+    assert seen_by_admin["downloadId"] == download_id
+    assert seen_by_admin["status"] == "completed"
+    # The same events, each once (not once per room the admin's socket is in).
+    assert len(admin.received("youtube:progress")) == len(owner.received("youtube:progress"))
+    assert other.received("youtube:progress") == []
+
+
+async def test_an_admins_own_download_reaches_their_socket_once(
+    served: tuple[ServedApp, Settings], media: MediaServerSimulator
+) -> None:
+    server, settings = served
+    _root, root_token = await signed_in_cookie(settings, "root", role="admin")
+    admin = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            http.cookies.set(SESSION_COOKIE, root_token)
+            http.cookies.set(CSRF_COOKIE, "csrf")
+            response = await http.post(
+                "/api/youtube/download",
+                json={"url": media.feed_url()},
+                headers={"X-CSRF-Token": "csrf"},
+            )
+            assert response.status_code == 201, response.text
+            await admin.next("youtube:progress", where=_finished, timeout=60)
+            late = await admin.nothing("youtube:progress", within=1.0)
+    finally:
+        await admin.client.disconnect()
+    finished_events = [p for p in admin.received("youtube:progress") if _finished(p)]
+    assert len(finished_events) == 1, finished_events  # in both rooms, delivered once
+    assert late == []
+
+
+async def test_a_demoted_admins_socket_stops_hearing_other_users_downloads(
+    served: tuple[ServedApp, Settings], media: MediaServerSimulator
+) -> None:
+    server, settings = served
+    _alice, alice_token = await signed_in_cookie(settings, "alice")
+    root, root_token = await signed_in_cookie(settings, "root", role="admin")
+    admin = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
+    ctx = await build_context(settings, Realtime(None), run_migrations=False)
+    try:
+        async with session_scope(ctx.session_factory) as session:
+            demoted = await session.get(User, root.id)
+            assert demoted is not None
+            demoted.role = "user"
+    finally:
+        await close_context(ctx)
+    # The socket came in as an admin's: it is let go, and comes back as a user's.
+    deadline = time.monotonic() + 10
+    while admin.client.connected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not admin.client.connected
+    again = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
+    owner = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={alice_token}")
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            http.cookies.set(SESSION_COOKIE, alice_token)
+            http.cookies.set(CSRF_COOKIE, "csrf")
+            response = await http.post(
+                "/api/youtube/download",
+                json={"url": media.feed_url()},
+                headers={"X-CSRF-Token": "csrf"},
+            )
+            assert response.status_code == 201, response.text
+            await owner.next("youtube:progress", where=_finished, timeout=60)
+    finally:
+        await owner.client.disconnect()
+        await again.client.disconnect()
+    assert again.received("youtube:progress") == []

@@ -59,16 +59,20 @@ def install_socket_authenticator(ctx: AppContext) -> None:
                 return None
             if user is None or not _usable(user):
                 return None
-            return SocketPrincipal(user_id=str(user.id), credential=credential)
+            return SocketPrincipal(
+                user_id=str(user.id), credential=credential, is_admin=user.is_admin
+            )
 
     async def still_allowed(principals: list[SocketPrincipal]) -> set[SocketPrincipal]:
-        """Those whose session or token still stands and whose user may still connect."""
+        """Those whose session or token still stands, whose user may still connect and
+        still has the role the socket came in with (a demoted admin leaves the admins' room
+        by being disconnected; the page reconnects with the new role)."""
         now = utcnow()
         session_hashes = [p.credential for p in principals if not p.credential.startswith(_TOKEN)]
         token_hashes = [
             p.credential[len(_TOKEN) :] for p in principals if p.credential.startswith(_TOKEN)
         ]
-        alive: set[str] = set()
+        alive: dict[str, bool] = {}  # credential -> its user is an admin
         async with session_scope(ctx.session_factory) as session:
             if session_hashes:
                 rows = await session.execute(
@@ -76,7 +80,9 @@ def install_socket_authenticator(ctx: AppContext) -> None:
                     .join(User, User.id == AuthSession.user_id)
                     .where(AuthSession.id.in_(session_hashes), AuthSession.expires_at > now)
                 )
-                alive |= {session_id for session_id, user in rows.tuples() if _usable(user)}
+                alive |= {
+                    session_id: user.is_admin for session_id, user in rows.tuples() if _usable(user)
+                }
             if token_hashes:
                 rows = await session.execute(
                     select(ApiToken.token_hash, User)
@@ -84,9 +90,13 @@ def install_socket_authenticator(ctx: AppContext) -> None:
                     .where(ApiToken.token_hash.in_(token_hashes), ApiToken.revoked_at.is_(None))
                 )
                 alive |= {
-                    _TOKEN + token_hash for token_hash, user in rows.tuples() if _usable(user)
+                    _TOKEN + token_hash: user.is_admin
+                    for token_hash, user in rows.tuples()
+                    if _usable(user)
                 }
-        return {p for p in principals if p.credential in alive}
+        return {
+            p for p in principals if p.credential in alive and alive[p.credential] == p.is_admin
+        }
 
     ctx.realtime.authenticator = authenticate
     ctx.realtime.revalidator = still_allowed

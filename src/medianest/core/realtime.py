@@ -1,4 +1,5 @@
-"""Socket.IO server: rooms per user and for status updates, Redis fan-out when configured.
+"""Socket.IO server: rooms per user, for administrators and for status updates, Redis
+fan-out when configured.
 
 Who may connect is decided by an authenticator the auth package installs; the
 server picks the rooms from the session, never from what the client sends. A page of
@@ -21,6 +22,8 @@ from medianest.core.logging import get_logger
 log = get_logger(__name__)
 
 STATUS_ROOM = "status-updates"
+# Administrators' sockets: they see and stop every user's downloads, so they follow them live.
+ADMINS_ROOM = "admins"
 # Every server and external emitter must share the Redis channel to reach each other's clients.
 SOCKETIO_CHANNEL = "medianest-socketio"
 
@@ -32,6 +35,8 @@ class SocketPrincipal:
 
     user_id: str
     credential: str
+    # The role when the socket came in; a socket whose user's role changed is re-let in.
+    is_admin: bool = False
 
 
 # Given the ASGI environ and the client's auth payload, who it is, or None.
@@ -108,6 +113,8 @@ class Realtime:
         await self.sio.save_session(sid, {"user_id": principal.user_id})
         await self.sio.enter_room(sid, user_room(principal.user_id))
         await self.sio.enter_room(sid, STATUS_ROOM)
+        if principal.is_admin:
+            await self.sio.enter_room(sid, ADMINS_ROOM)
         self.sockets[sid] = principal
         self._loop = asyncio.get_running_loop()
         for hook in self.on_connect_hooks:
@@ -180,6 +187,10 @@ class Realtime:
     async def emit_to_user(self, user_id: Any, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, room=user_room(user_id))
 
+    async def emit_to_user_and_admins(self, user_id: Any, event: str, data: dict[str, Any]) -> None:
+        """The owner and every administrator (a socket in both rooms gets it once)."""
+        await self.sio.emit(event, data, room=[user_room(user_id), ADMINS_ROOM])
+
     async def emit_status(self, data: dict[str, Any]) -> None:
         await self.sio.emit("service:status", data, room=STATUS_ROOM)
 
@@ -198,6 +209,9 @@ class ExternalEmitter:
 
     async def emit_to_user(self, user_id: Any, event: str, data: dict[str, Any]) -> None:
         await self.manager.emit(event, data, namespace="/", room=user_room(user_id))
+
+    async def emit_to_user_and_admins(self, user_id: Any, event: str, data: dict[str, Any]) -> None:
+        await self.manager.emit(event, data, namespace="/", room=[user_room(user_id), ADMINS_ROOM])
 
     async def emit_status(self, data: dict[str, Any]) -> None:
         await self.manager.emit("service:status", data, namespace="/", room=STATUS_ROOM)

@@ -39,7 +39,7 @@ async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = Non
             loop.add_signal_handler(sig, stop.set)
     ctx = await build_context(settings, Realtime(None), run_migrations=False)
     emitter = external_emitter(settings.redis_url) if settings.redis_url else None
-    emit: Emit = emitter.emit_to_user if emitter is not None else _stored_only
+    emit: Emit = emitter.emit_to_user_and_admins if emitter is not None else _stored_only
     if emitter is None:
         log.warning("youtube_worker_without_redis", effect="progress is stored, not pushed live")
     workers = DownloadWorkers(ctx, emit=emit)

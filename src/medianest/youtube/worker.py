@@ -137,7 +137,8 @@ class DownloadWorkers:
 
 def realtime_emitter(ctx: AppContext) -> Emit:
     async def emit(user_id: str, event: str, data: dict[str, Any]) -> None:
-        await ctx.realtime.emit_to_user(user_id, event, data)
+        # Admins follow every user's downloads live too ("Show every user's").
+        await ctx.realtime.emit_to_user_and_admins(user_id, event, data)
 
     return emit
 
