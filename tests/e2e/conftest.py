@@ -95,6 +95,10 @@ def served(
         # One admin walks every page in every browser test of the package within a few
         # minutes; the per-user budget of a person would refuse the later tests (429).
         rate_limit_api_per_minute=100_000,
+        # Every sign-in counts against the per-name-and-address budget (10 per 15 min), the
+        # right password too; the package signs the same admin in from one address far
+        # more often than a person would.
+        rate_limit_login_failures=1_000,
     )
     with ServedApp(create_app(settings)) as app:
         yield app
