@@ -27,7 +27,10 @@
     socket.on('notification:new', function (data) {
       setUnread(data.unread);
       var n = data.notification || {};
-      if (window.MediaNest.toast) window.MediaNest.toast(n.title, 'info');
+      // A request's status change is already said by its own live toast (request:status
+      // with its 'notification'): one toast per event, the centre and bell still update.
+      var toldElsewhere = String(n.event || '').indexOf('request.') === 0;
+      if (window.MediaNest.toast && !toldElsewhere) window.MediaNest.toast(n.title, 'info');
       if (window.htmx && document.getElementById('centre')) window.htmx.ajax('GET', '/notifications/list', { target: '#centre', swap: 'innerHTML' });
     });
     socket.on('notification:read', function (data) { setUnread(data.unread); });
