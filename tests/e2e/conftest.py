@@ -94,7 +94,7 @@ def served(
         breaker_reset_seconds=1.0,
         # One admin walks every page in every browser test of the package within a few
         # minutes; the per-user budget of a person would refuse the later tests (429).
-        rate_limit_api_per_minute=100_000,
+        rate_limit_api_per_minute=10_000,  # the most the admin form accepts (it is saved back)
         # Every sign-in counts against the per-name-and-address budget (10 per 15 min), the
         # right password too; the package signs the same admin in from one address far
         # more often than a person would.
