@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from medianest.admin.models import ServiceConfig
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
+from medianest.simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 
 BAD_URLS = [
@@ -70,8 +71,16 @@ async def test_a_stored_bad_url_leaves_the_app_starting_and_serving_and_can_be_r
         assert libraries.status_code == 503, libraries.text
         assert libraries.json()["success"] is False
         assert (await client.get("/api/dashboard/status")).status_code == 200
-        repaired = await client.put(
+        # The saved token is bound to the URL it was saved with: a new URL, even a repair,
+        # needs it typed again.
+        kept_key = await client.put(
             "/api/admin/services/plex", json={"url": plex.url, "enabled": True}
+        )
+        assert kept_key.status_code == 400
+        assert kept_key.json()["error"]["details"]["reason"] == "key_bound_to_saved_url"
+        repaired = await client.put(
+            "/api/admin/services/plex",
+            json={"url": plex.url, "enabled": True, "apiKey": OWNER_TOKEN},
         )
         assert repaired.status_code == 200, repaired.text
         assert (await client.get("/api/plex/libraries")).status_code == 200
