@@ -234,11 +234,14 @@ def test_an_admin_sees_and_cancels_another_users_download(
     url = add_feed(
         simulators, "e2e-slow", "Long Coastline", ["Cliff One", "Cliff Two", "Cliff Three"]
     )
+    alice = plex_user_page(new_context, simulators, "alice")
+    _a_playlist_of(alice, simulators, "e2e-coastal-private", "Coastal Private")
     bob = plex_user_page(new_context, simulators, "bob")
     simulators.media.set_throttle(4_000)  # slow enough to still be running when cancelled
     try:
-        bob_row = start_download(bob, url, "Shared collection")
+        bob_row = start_download(bob, url, "My private playlist")
         download_id = bob_row.get_attribute("data-download-id")
+        expect(bob_row).to_contain_text("Goes to Plex as your private playlist.")
         expect(bob_row).to_have_attribute("data-state", re.compile("queued|downloading"))
 
         admin_context = new_context()
@@ -251,6 +254,8 @@ def test_an_admin_sees_and_cancels_another_users_download(
         expect(admin.get_by_role("heading", name="Everyone's downloads")).to_be_visible()
         row = admin.locator(f"[data-download-id='{download_id}']")
         expect(row.locator("[data-field=owner]")).to_have_text("bob")
+        # His playlist is in his Plex account: the admin is not told it is theirs.
+        expect(row).to_contain_text("Goes to Plex as bob's private playlist.")
         shoot(admin, screenshots, "youtube-every-users-downloads")
         assert fits(admin), "every user's downloads are wider than a phone"
         row.get_by_role("button", name="Cancel Long Coastline").click()
@@ -265,5 +270,12 @@ def test_an_admin_sees_and_cancels_another_users_download(
     expect(bob.locator(f"[data-download-id='{download_id}']")).to_have_attribute(
         "data-state", "cancelled"
     )
+    # A finished private playlist of another user: named as hers, and no link the admin
+    # could not open (a playlist is its owner's alone).
+    alices = admin.locator("[data-download-id]").filter(has_text="Coastal Private")
+    expect(alices.locator("[data-field=owner]")).to_have_text("alice")
+    link = alices.locator("[data-field=plex-link]")
+    expect(link).to_have_text("In Plex as alice's private playlist (only they can open it)")
+    expect(link.get_by_role("link")).to_have_count(0)
     state = bob.request.get(f"/api/youtube/downloads/{download_id}")
     assert state.ok and state.json()["data"]["status"] == "cancelled", state.text()
