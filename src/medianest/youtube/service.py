@@ -98,15 +98,7 @@ async def submit(
     `hourly_limit=False` for a subscription's scheduled check: the per-hour limit guards
     what people start by hand; the role's quotas still apply to everything."""
     accepted = validate_download_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
-    duplicate = await session.scalar(
-        select(YoutubeDownload.id).where(
-            YoutubeDownload.user_id == user.id,
-            YoutubeDownload.url == accepted.url,
-            YoutubeDownload.status.in_(ACTIVE),
-        )
-    )
-    if duplicate is not None:
-        raise _already_active(duplicate)
+    await _refuse_if_already_active(session, user_id=user.id, url=accepted.url)
     await quotas.enforce_youtube(session, user)  # 429 QUOTA_EXCEEDED with when it resets
     if hourly_limit:
         limit = youtube_limit(ctx)
@@ -134,6 +126,19 @@ async def submit(
     _after_commit(session, get_signals(ctx.services, ctx.redis).job_added)
     log.info("youtube_download_queued", download_id=str(job.id), kind=accepted.kind)
     return job
+
+
+async def _refuse_if_already_active(session: AsyncSession, *, user_id: uuid.UUID, url: str) -> None:
+    """409 when the user already has this URL queued or running."""
+    duplicate = await session.scalar(
+        select(YoutubeDownload.id).where(
+            YoutubeDownload.user_id == user_id,
+            YoutubeDownload.url == url,
+            YoutubeDownload.status.in_(ACTIVE),
+        )
+    )
+    if duplicate is not None:
+        raise _already_active(duplicate)
 
 
 def _already_active(existing: uuid.UUID | None) -> Conflict:
@@ -231,15 +236,7 @@ async def resume(
     fetched. Not a new download: the hourly limit is not counted again."""
     if job.status != DownloadStatus.CANCELLED.value:
         raise Conflict("Only a cancelled download can be resumed.", details={"status": job.status})
-    duplicate = await session.scalar(
-        select(YoutubeDownload.id).where(
-            YoutubeDownload.user_id == job.user_id,
-            YoutubeDownload.url == job.url,
-            YoutubeDownload.status.in_(ACTIVE),
-        )
-    )
-    if duplicate is not None:
-        raise _already_active(duplicate)
+    await _refuse_if_already_active(session, user_id=job.user_id, url=job.url)
     _audit_if_not_own(session, job, actor=actor, ip=ip, action="resume")
     job.status = DownloadStatus.QUEUED.value
     job.cancel_requested = False
