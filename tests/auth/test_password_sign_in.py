@@ -72,6 +72,19 @@ async def test_the_username_is_refused_as_a_password(
     assert "Do not use your username as the password." in response.text
 
 
+async def test_a_nul_character_in_a_username_is_refused_with_422_on_every_backend(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    # PostgreSQL cannot compare text holding NUL: the lookup itself answered 500 there.
+    response = await client.post(
+        "/api/auth/admin", json={"username": "ad\u0000min", "password": "whatever-it-is"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"]["fields"][0]["field"] == "username"
+    assert "NUL" in error["details"]["fields"][0]["message"]
+
+
 async def test_sign_in_replaces_a_session_id_the_browser_already_had(
     app: MediaNestApp, admin: User, client: httpx.AsyncClient
 ) -> None:

@@ -225,3 +225,14 @@ async def test_plex_refusing_the_token_is_an_upstream_error(
     answer = await viewer.get("/api/plex/libraries")
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "UPSTREAM_ERROR"
+
+
+async def test_an_account_plex_tv_gives_no_token_for_this_server_has_no_playlists_here(
+    viewer: httpx.AsyncClient,
+) -> None:
+    # Alice has a Plex account, but plex.tv hands out no token for this server (here it
+    # cannot be asked at all): her playlists on it are none, not a server error.
+    listed = await viewer.get("/api/plex/playlists")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["data"] == []
+    assert (await viewer.get("/api/plex/playlists/1")).status_code == 404

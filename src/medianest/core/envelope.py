@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from medianest import API_VERSION
@@ -26,6 +26,20 @@ class ApiInput(ApiModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # No text field means a NUL, and PostgreSQL cannot even compare one (a 500 there,
+        # silently fine on SQLite): refused for every body, one rule for both backends.
+        texts = value.values() if isinstance(value, dict) else value
+        if isinstance(texts, str):
+            texts = [texts]
+        if isinstance(texts, list | tuple | set) and any(
+            isinstance(text, str) and "\x00" in text for text in texts
+        ):
+            raise ValueError("Text must not contain NUL characters.")
+        return value
 
 
 class Meta(ApiModel):

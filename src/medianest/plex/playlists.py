@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from medianest.auth.models import User
 from medianest.core.context import AppContext
-from medianest.core.errors import NotFound, ServiceUnavailable
+from medianest.core.errors import NotFound
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem, PlexPlaylist
@@ -21,23 +21,24 @@ class PlaylistDetail:
     items: list[PlexItem]
 
 
-async def client_for(ctx: AppContext, user: User, owner: PlexClient) -> PlexClient:
-    """`user`'s own Plex client for this server (their playlists, their share filters)."""
+async def client_for(ctx: AppContext, user: User, owner: PlexClient) -> PlexClient | None:
+    """`user`'s own Plex client for this server (their playlists, their share filters), or
+    None when plex.tv gives their account no token for it (not shared with them)."""
     if user.plex_token is None:
         return owner
     token = await delivery.server_token(ctx, user)
     integrations = ctx.services.get("integrations")
     if token is None or integrations is None:
-        raise ServiceUnavailable(
-            "Your Plex account has no access to this server.",
-            details={"service": "plex", "reason": "no server token"},
-        )
+        return None
     client: PlexClient = await integrations.plex_for_token(token)
     return client
 
 
 async def own_playlists(ctx: AppContext, user: User, owner: PlexClient) -> list[PlexPlaylist]:
+    """An account without access to this server has no playlists on it: an empty list."""
     plex = await client_for(ctx, user, owner)
+    if plex is None:
+        return []
     return sorted(await plex.playlists(), key=lambda p: p.title.lower())
 
 
@@ -45,6 +46,8 @@ async def playlist_detail(
     ctx: AppContext, user: User, owner: PlexClient, playlist_id: int
 ) -> PlaylistDetail:
     plex = await client_for(ctx, user, owner)
+    if plex is None:
+        raise NotFound("No such playlist.")
     # Listing the account's own playlists first: another account's id is simply unknown.
     found = next((p for p in await plex.playlists() if p.rating_key == str(playlist_id)), None)
     if found is None:
