@@ -27,7 +27,23 @@ async def raw_post(
     url: str, path: str, *, body_bytes: int, declared: int | None
 ) -> tuple[int, dict[str, object]]:
     """POST `body_bytes` of junk over a raw socket (chunked when `declared` is None) and
-    read the answer, even if the server stops reading early; (status, JSON body)."""
+    read the answer, even if the server stops reading early; (status, JSON body).
+
+    A server that answers and closes while the client is still sending resets the
+    connection (TCP sends RST over unread data), and the reset can discard its answer
+    before the client reads it: such an attempt is made again, up to three times."""
+    for attempt in range(3):
+        try:
+            return await _raw_post_once(url, path, body_bytes=body_bytes, declared=declared)
+        except (ConnectionResetError, asyncio.IncompleteReadError):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _raw_post_once(
+    url: str, path: str, *, body_bytes: int, declared: int | None
+) -> tuple[int, dict[str, object]]:
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     framing = (
