@@ -4,6 +4,7 @@ every caller that memory alone cannot vouch for."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -260,6 +261,14 @@ async def limited_app(
 @pytest.fixture
 async def limited_client(limited_app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
     user = await create_user(limited_app, "grace", plex_id="2004")
+    # Memory answers once the status monitor has written its first aggregate (only the
+    # monitor writes it); its first round follows the Uptime Kuma runner's first turn.
+    for _ in range(200):
+        if await limited_app.ctx.cache.get(status_service.CACHE_KEY) is not None:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the status monitor wrote no aggregate within 10 s")
     async with await signed_in_client(limited_app, user) as http:
         yield http
 
