@@ -95,6 +95,9 @@ def served(
         # One admin walks every page in every browser test of the package within a few
         # minutes; the per-user budget of a person would refuse the later tests (429).
         rate_limit_api_per_minute=10_000,  # the most the admin form accepts (it is saved back)
+        # The same users download in many files of the package: the hourly budget of a
+        # person (5) would refuse later tests depending on their order.
+        rate_limit_youtube_per_hour=1_000,  # the most the admin form accepts
         # Every sign-in counts against the per-name-and-address budget (10 per 15 min), the
         # right password too; the package signs the same admin in from one address far
         # more often than a person would.
