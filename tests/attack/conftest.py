@@ -3,7 +3,8 @@ flood is real concurrent HTTP on loopback, against the backend's storage."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,18 @@ from tests.faults.support import AppProcess
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., AppProcess]]:
-    """Start `medianest serve` with the given settings; stopped after the test."""
+def serve(tmp_path: Path) -> Iterator[Callable[..., Awaitable[AppProcess]]]:
+    """Start `medianest serve` with the given settings; stopped after the test.
+
+    The wait for it to answer runs in a thread: the test's own in-process app shares the
+    SQLite file, and a loop blocked mid-transaction would hold the write lock the served
+    process needs to start."""
     started: list[AppProcess] = []
 
-    def start(settings: Settings, **extra_env: Any) -> AppProcess:
+    async def start(settings: Settings, **extra_env: Any) -> AppProcess:
         process = AppProcess(settings, tmp_path / f"server-{len(started)}.log", **extra_env)
         started.append(process)
-        return process.start()
+        return await asyncio.to_thread(process.start)
 
     yield start
     for process in started:

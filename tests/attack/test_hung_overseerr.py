@@ -8,7 +8,7 @@ then the open breaker) and another user's list pages stay fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -31,7 +31,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSuite]:
 
 @pytest.mark.timeout(240)
 async def test_a_hung_overseerr_under_30_searches_leaves_other_users_pages_fast_and_no_500(
-    serve: Callable[..., AppProcess],
+    serve: Callable[..., Awaitable[AppProcess]],
     attack_settings: Callable[..., Settings],
     suite: SimulatorSuite,
     alice: User,
@@ -39,7 +39,7 @@ async def test_a_hung_overseerr_under_30_searches_leaves_other_users_pages_fast_
     bob: User,
     bob_client: httpx.AsyncClient,
 ) -> None:
-    served = serve(attack_settings(**suite.info.settings_values(), http_timeout_seconds=3.0))
+    served = await serve(attack_settings(**suite.info.settings_values(), http_timeout_seconds=3.0))
     suite.overseerr.set_fault("hang", delay=HANG_SECONDS)
     async with httpx.AsyncClient(
         base_url=served.url,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -43,13 +43,13 @@ def stopped_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.mark.timeout(240)
 async def test_a_hung_redis_leaves_pages_answering_200_within_a_second(
-    serve: Callable[..., AppProcess],
+    serve: Callable[..., Awaitable[AppProcess]],
     attack_settings: Callable[..., Settings],
     stopped_redis: RedisServer,
     alice: User,
     alice_client: httpx.AsyncClient,
 ) -> None:
-    served = serve(attack_settings(redis_url=stopped_redis.url))
+    served = await serve(attack_settings(redis_url=stopped_redis.url))
     async with httpx.AsyncClient(base_url=served.url, cookies=alice_client.cookies) as http:
         for path in PAGES:  # healthy first: Redis holds the cache and the limits
             assert (await http.get(path)).status_code == 200, path

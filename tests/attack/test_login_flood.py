@@ -9,7 +9,7 @@ in a bounded pool that answers 503 SERVICE_BUSY when its queue is full.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -24,12 +24,12 @@ FLOOD = 200
 
 @pytest.mark.timeout(180)
 async def test_a_sign_in_flood_leaves_other_users_list_pages_fast_and_never_answers_500(
-    serve: Callable[..., AppProcess],
+    serve: Callable[..., Awaitable[AppProcess]],
     attack_settings: Callable[..., Settings],
     alice: User,
     alice_client: httpx.AsyncClient,
 ) -> None:
-    served = serve(attack_settings())
+    served = await serve(attack_settings())
     async with httpx.AsyncClient(
         base_url=served.url, limits=many_connections(FLOOD), timeout=60
     ) as anon:
