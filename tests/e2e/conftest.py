@@ -22,10 +22,13 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwr
 from medianest.app import create_app
 from medianest.core.crypto import generate_key
 from medianest.settings import Settings
+from medianest.simulators.plextv_models import MACHINE_IDENTIFIER
 from medianest.simulators.suite import SimulatorSuite
 from tests.e2e.flows import AdminAccount, change_bootstrap_password
 from tests.support import databases
 from tests.support.servers import ServedApp
+
+PLAIN_VIEWER_SERVER_TOKEN = "sim-pms-dora-access"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -43,6 +46,11 @@ def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 @pytest.fixture(scope="package")
 def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSuite]:
     with SimulatorSuite(youtube_dir=tmp_path_factory.mktemp("plex-youtube")) as suite:
+        # dora: a friend the server is shared with whom no test promotes, the plain viewer
+        # of privacy tests (test_admin.py makes bob an admin, and admins see everything).
+        suite.plextv.add_user("dora")
+        suite.plextv.share_server("dora", MACHINE_IDENTIFIER, PLAIN_VIEWER_SERVER_TOKEN)
+        suite.plex.add_user_token(PLAIN_VIEWER_SERVER_TOKEN, "dora")
         yield suite
 
 

@@ -87,6 +87,7 @@ def sign_in_plex_user(context: BrowserContext, plextv_url: str, username: str) -
     assert approved.ok, approved.text()
     for _ in range(50):
         polled = context.request.get(f"/api/auth/plex/pin/{pin['id']}").json()
+        assert "data" in polled, polled
         if polled["data"]["status"] == "authorized":
             return
         time.sleep(0.2)
