@@ -41,6 +41,16 @@ def long_lived_local_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(status_service, "LOCAL_COPY_SECONDS", 60.0)
 
 
+async def first_aggregate(app: MediaNestApp) -> None:
+    """Memory answers once the status monitor has written its first aggregate (only the
+    monitor writes it); its first round follows the Uptime Kuma runner's first turn."""
+    for _ in range(200):
+        if await app.ctx.cache.get(status_service.CACHE_KEY) is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the status monitor wrote no aggregate within 10 s")
+
+
 def hot_answers() -> float:
     value = REGISTRY.get_sample_value("medianest_hot_path_answers_total", {"route": PATH})
     return value or 0.0
@@ -204,6 +214,7 @@ async def signed_out_after_a_hot_answer(app: MediaNestApp) -> httpx.AsyncClient:
     """The same Cookie header memory answered before (and remembers the reading of)."""
     user = await create_user(app, "gwen", plex_id="2005")
     http = await signed_in_client(app, user)
+    await first_aggregate(app)
     await get_via_fastapi(app, http)
     assert (await get_hot(http))[1]
     cookie = http.cookies[SESSION_COOKIE]
@@ -261,14 +272,7 @@ async def limited_app(
 @pytest.fixture
 async def limited_client(limited_app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
     user = await create_user(limited_app, "grace", plex_id="2004")
-    # Memory answers once the status monitor has written its first aggregate (only the
-    # monitor writes it); its first round follows the Uptime Kuma runner's first turn.
-    for _ in range(200):
-        if await limited_app.ctx.cache.get(status_service.CACHE_KEY) is not None:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the status monitor wrote no aggregate within 10 s")
+    await first_aggregate(limited_app)
     async with await signed_in_client(limited_app, user) as http:
         yield http
 
