@@ -34,52 +34,82 @@ class Settings(BaseSettings):
     )
 
     # Where things live
+    # The kind of installation; `production` refuses MEDIANEST_ADMIN_PASSWORD=admin.
     environment: Literal["development", "production", "test"] = "development"
+    # SQLite file, generated secrets, logs and (by default) downloads.
     data_dir: Path = Path("./data")
+    # `sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`; unset: SQLite in the data dir.
     database_url: str | None = None
     # A request waits this long for a free database connection, then gets 503 SERVICE_BUSY.
     database_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # `redis://...`: rate limits, cache and Socket.IO fan-out in Redis, shared by several
+    # instances; unset: all in-process (one instance).
     redis_url: str | None = None
+    # Where YouTube downloads land; unset: `{data_dir}/downloads`.
     download_root: Path | None = None
+    # JSON file with `encryption_key`, `session_secret` and `vapid_private_key` (web push is
+    # off without the last); unset: `{data_dir}/secrets.json`.
     secrets_file: Path | None = None
 
     # Serving
+    # Listen address of `medianest serve`.
     host: str = "127.0.0.1"
+    # Listen port of `medianest serve`.
     port: int = Field(default=8000, ge=1, le=65535)
+    # The URL users reach MediaNest at (Plex forward URLs; an accepted Socket.IO `Origin`).
     public_url: str | None = None
+    # Proxies (addresses or networks) whose `X-Forwarded-*` headers are believed; the
+    # client is the rightmost `X-Forwarded-For` hop that is not one of them.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Run the download workers inside `serve` (`false`: run `medianest worker` apart).
     run_worker_in_process: bool = True
-    # Larger request bodies are refused with 413 (JSON and forms are a few KB).
+    # Larger request bodies are refused with 413 PAYLOAD_TOO_LARGE, with or without nginx
+    # (JSON and forms are a few KB).
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
-    # Secrets (generated and persisted under data_dir in the embedded mode when absent)
+    # Secrets (generated and kept in the data dir's secrets file when absent)
+    # 32 bytes, url-safe base64: the AES-256-GCM key of stored secrets.
     encryption_key: SecretStr | None = None
+    # JSON list of old keys still accepted for decryption.
     previous_encryption_keys: list[SecretStr] = Field(default_factory=list)
+    # Server secret for signed values.
     session_secret: SecretStr | None = None
-    vapid_private_key: SecretStr | None = None  # web push; generated like the others
+    # Web-push signing key (P-256 scalar, base64url).
+    vapid_private_key: SecretStr | None = None
 
     # Logging
+    # The lowest level written.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # "auto": readable console lines in a terminal, JSON lines otherwise (containers, files).
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Also write the logs to this file (mode 0600), rotated.
     log_file: Path | None = None
+    # The log file is rotated at this size.
     log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Rotated log files kept.
     log_file_backups: int = Field(default=5, ge=0)
 
     # Bootstrap admin and sessions
+    # The admin created on an empty database.
     admin_username: str = "admin"
+    # That admin's first password, to be changed at the first sign-in.
     admin_password: SecretStr = SecretStr("admin")
+    # A session unused this long ends.
     session_idle_minutes: int = Field(default=60 * 24, ge=1)
+    # A session ends this long after sign-in.
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
+    # Lifetime of a remember-me token.
     remember_me_days: int = Field(default=90, ge=1)
     # Tabs restored at once all send the same remember-me cookie: the same client may
     # reuse a just-rotated token for this long before it counts as stolen.
     remember_me_reuse_grace_seconds: int = Field(default=20, ge=0, le=300)
+    # How often a signed-in user's Plex token is re-checked with plex.tv (revoked: signed out).
     plex_token_check_minutes: int = Field(default=60, ge=1)
     # Who may sign in with Plex: the server's owner, Plex Home and friends it is shared
-    # with (default), or any Plex account; plus extra usernames. The admin config API
-    # (`plexSignIn`, `plexSignInExtraUsernames`) overrides both at run time.
+    # with, or any Plex account. The admin config (`plexSignIn`) overrides it at run time.
     plex_signin: Literal["server_users", "any_account"] = "server_users"
+    # JSON list of Plex usernames let in besides the server's users (admin config:
+    # `plexSignInExtraUsernames`).
     plex_signin_extra_usernames: list[str] = Field(default_factory=list)
     # How long plex.tv's list of the server's users is trusted; the sweep that signs
     # out removed users runs this often.
@@ -90,72 +120,130 @@ class Settings(BaseSettings):
     # How often expired sessions and remember-me tokens are deleted.
     session_purge_interval_seconds: float = Field(default=3600.0, gt=0)
 
-    # Rate limits (per user; the admin config API can change them at run time)
+    # Rate limits (the admin config API changes the per-user ones at run time)
+    # API requests per user per minute.
     rate_limit_api_per_minute: int = Field(default=100, ge=1)
+    # YouTube downloads a user may submit per hour.
     rate_limit_youtube_per_hour: int = Field(default=5, ge=1)
+    # Media requests per user per hour.
     rate_limit_requests_per_hour: int = Field(default=20, ge=1)
+    # Password sign-ins per username and address within the window (the right one counts).
     rate_limit_login_failures: int = Field(default=10, ge=1)
+    # The window of those sign-ins.
     rate_limit_login_window_minutes: int = Field(default=15, ge=1)
 
     # External services (base URLs are settings so tests can point at simulators)
+    # The plex.tv API.
     plex_tv_url: str = "https://plex.tv"
+    # plex.tv's page where a sign-in PIN is approved.
     plex_app_url: str = "https://app.plex.tv"
+    # The Plex server; seeds the service configuration on the first start (then the
+    # admin page's configuration wins), like every URL and key below.
     plex_url: str | None = None
+    # The Plex owner's token.
     plex_token: SecretStr | None = None
+    # The Overseerr server.
     overseerr_url: str | None = None
+    # Overseerr's API key.
     overseerr_api_key: SecretStr | None = None
+    # The `Authorization` value Overseerr's webhook must send, until an admin sets one on
+    # the admin page.
     overseerr_webhook_secret: SecretStr | None = None
+    # How often open media requests are reconciled with Overseerr (also once at start).
     request_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    # How long Plex library data is reused before asking Plex again.
     plex_library_cache_seconds: float = Field(default=600.0, gt=0)
+    # The Uptime Kuma server.
     uptime_kuma_url: str | None = None
+    # Uptime Kuma's API key (its `/metrics`).
     uptime_kuma_api_key: SecretStr | None = None
+    # The slug of a public Kuma status page, read when there is no API key.
     uptime_kuma_status_page: str | None = None
+    # Timeout of each outbound try (health checks have their own).
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Tries of an idempotent outbound call (exponential backoff with jitter).
     http_retry_attempts: int = Field(default=3, ge=1)
+    # The first backoff between those tries (then doubled).
     http_retry_initial_seconds: float = Field(default=1.0, ge=0)
+    # Circuit breaker: calls before it may open (when half of the last calls failed).
     breaker_min_volume: int = Field(default=5, ge=1)
+    # Circuit breaker: time until an open breaker lets one probe through (half-open).
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
     # Dashboard
+    # How often the status monitor checks Plex, Overseerr and Uptime Kuma.
     health_check_interval_seconds: float = Field(default=30.0, gt=0)
+    # The bound of each of those checks.
     health_check_timeout_seconds: float = Field(default=3.0, gt=0)
 
     # YouTube downloads
+    # Comma-separated `host[:port]` added to the YouTube URL allow-list (a local media
+    # server: `http` allowed, generic extractor only).
     youtube_extra_hosts: str = ""
+    # Plex section id that holds the download root (unset: the one whose folder holds it).
     youtube_library_section: str | None = None
-    # The download root as Plex sees it (its own mount, or a Windows path); None: ours.
+    # The download root as Plex sees it (its own mount, or a Windows path; unset: ours).
+    # The admin page's value wins.
     youtube_plex_path: str | None = None
-    # The group Plex runs with: downloads are 2750/0640 and owned by it (None: our own).
+    # The group Plex runs with: downloads are 2750/0640 and owned by it (unset: our own).
     download_gid: int | None = Field(default=None, ge=0)
+    # Downloads running at once, across all processes.
     worker_concurrency: int = Field(default=2, ge=1)
+    # Downloads of one user running at once, across all processes.
     worker_per_user_concurrency: int = Field(default=1, ge=1)
+    # Attempts before a download is marked failed.
     download_max_attempts: int = Field(default=3, ge=1)
+    # Free disk space required before each item (else the job waits: DISK_LOW).
     download_min_free_bytes: int = Field(default=2 * 1024**3, ge=0)
+    # The quality of a download that does not choose one.
     default_download_quality: Literal["best", "1080p", "720p", "audio"] = "best"
+    # How often a running download (and a separate worker) writes its heartbeat.
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # A job silent this long is taken over; a worker silent this long makes `/api/health`
+    # degraded.
     worker_stale_seconds: float = Field(default=60.0, gt=0)
+    # Safety-net poll of the download queue (nudges wake the workers at once).
     worker_poll_seconds: float = Field(default=15.0, gt=0)
+    # First retry delay of a failed download (doubled per attempt, at most 1 h).
     download_retry_base_seconds: float = Field(default=30.0, ge=0)
+    # How long to wait for Plex to list a finished download before giving up on its
+    # collection.
     plex_scan_wait_seconds: float = Field(default=60.0, ge=0)
 
-    # YouTube subscriptions and pushback (the queue breaker)
+    # YouTube subscriptions and pushback
+    # YouTube subscriptions a user may have.
     youtube_max_subscriptions_per_user: int = Field(default=20, ge=1)
+    # How often the scheduler looks for due subscriptions.
     subscription_poll_seconds: float = Field(default=60.0, gt=0)
+    # How long a claimed check is held before another scheduler may take it over.
     subscription_claim_seconds: float = Field(default=900.0, gt=0)
+    # The queue breaker: bot checks, HTTP 429s and 403s within the window that pause
+    # every download.
     youtube_breaker_threshold: int = Field(default=5, ge=1)
+    # The window of that count.
     youtube_breaker_window_seconds: float = Field(default=600.0, gt=0)
+    # The first pause (doubled for each opening in a row, at most 6 h).
     youtube_breaker_backoff_seconds: float = Field(default=300.0, ge=0)
 
     # Notifications (delivery worker, retries, who may send to private addresses)
+    # Send notifications from this process (each instance claims rows: each sent once).
     run_notification_worker: bool = True
+    # How often the notification outbox is checked.
     notification_poll_seconds: float = Field(default=1.0, gt=0)
+    # Attempts per channel before a message is marked failed.
     notification_max_attempts: int = Field(default=10, ge=1)
+    # First retry delay (doubled, jittered).
     notification_retry_base_seconds: float = Field(default=5.0, ge=0)
+    # The longest retry delay.
     notification_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    # Let plain users add channels on loopback or private addresses (admins always may).
     notifications_allow_private_hosts: bool = False
+    # The contact push services see in VAPID tokens.
     vapid_subject: str = "mailto:admin@medianest.invalid"
 
     # Operations
+    # When set, `/metrics` requires `Authorization: Bearer <token>`; unset, it answers
+    # loopback clients only (403 otherwise).
     metrics_token: SecretStr | None = None
 
     @field_validator("plex_tv_url", "plex_app_url", "plex_url", "overseerr_url", "uptime_kuma_url")
@@ -244,9 +332,7 @@ def load_settings(**overrides: Any) -> Settings:
         if key.upper().startswith(ENV_PREFIX) and key.upper() not in _known_env_names()
     )
     if unknown:
-        raise SettingsError(
-            f"unknown setting {unknown[0]} (see the configuration table in README.md)"
-        )
+        raise SettingsError(f"unknown setting {unknown[0]} (see docs/configuration.md)")
     try:
         return Settings(**overrides)
     except ValueError as exc:

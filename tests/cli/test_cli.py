@@ -35,7 +35,7 @@ def test_unknown_setting_stops_serve_with_one_line(tmp_path):
     result = run_cli("serve", env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_NOPE": "1"})
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "medianest: unknown setting MEDIANEST_NOPE (see the configuration table in README.md)"
+        "medianest: unknown setting MEDIANEST_NOPE (see docs/configuration.md)"
     )
 
 
