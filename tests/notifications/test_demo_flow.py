@@ -136,7 +136,7 @@ async def test_the_demo_shows_uptime_kuma_live_and_a_flipped_monitor_at_once(
         while (entry := await kuma_entry(alice))["source"] != "live":
             assert time.monotonic() < deadline, entry
             await asyncio.sleep(0.1)
-        # The README's way to flip a monitor in the demo.
+        # docs/demo.md's way to flip a monitor in the demo.
         async with httpx.AsyncClient() as control:
             flipped = await control.post(
                 f"{suite.info.uptime_kuma_url}/__sim/monitors/Plex", json={"status": "down"}

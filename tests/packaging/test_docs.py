@@ -1,5 +1,5 @@
 """The documentation stays true to the code: the configuration reference is what the
-settings model generates, and every relative link lands."""
+settings model generates, the README stays short, and every relative link lands."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from types import ModuleType
 from medianest.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+README_MAX_BYTES = 12_000
 # [text](target) and ![alt](target); the target ends at whitespace or ")".
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
@@ -61,6 +62,11 @@ def test_configuration_reference_has_a_row_with_a_meaning_for_every_setting():
         assert row is not None, name
         meaning = row.rstrip(" |").rsplit(" | ", 1)[1]
         assert len(meaning.split()) >= 3, (name, meaning)
+
+
+def test_readme_is_short_enough_to_read_in_two_minutes():
+    size = len((ROOT / "README.md").read_bytes())
+    assert size <= README_MAX_BYTES, f"README.md is {size} bytes; move reference to docs/"
 
 
 def test_every_relative_link_in_the_readme_and_docs_points_to_an_existing_file():

@@ -5,7 +5,7 @@ Collections are visible to everyone who can see the library; playlists belong to
 account whose token created them. A user's token for *this* server is the
 `accessToken` of the server's entry in plex.tv `/api/v2/resources` for the user's
 plex.tv token; it is looked up once and cached (encrypted). The label lets the owner
-hide the item from everybody else with Plex's share restrictions (README).
+hide the item from everybody else with Plex's share restrictions (docs/plex-and-downloads.md).
 
 The shared collection stays available as a per-download choice (`delivery`), the admin
 sets the default, and a user without a Plex token (the bootstrap admin), or whose
