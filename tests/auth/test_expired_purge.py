@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from medianest.app import MediaNestApp
 from medianest.auth.maintenance import purge_expired
-from medianest.auth.models import AuthSession, SessionToken
+from medianest.auth.models import AuthSession, PlexPin, SessionToken
+from medianest.auth.plex_service import PIN_RECORD_GRACE_SECONDS
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
@@ -54,13 +55,29 @@ async def _seed(app: MediaNestApp) -> None:
                     revoked_at=revoked,
                 )
             )
+        # Plex PINs: one pending, one expired but still answered "expired", one gone.
+        for pin_id, expires in (
+            (1, now + timedelta(minutes=10)),
+            (2, now - timedelta(seconds=PIN_RECORD_GRACE_SECONDS - 60)),
+            (3, now - timedelta(seconds=PIN_RECORD_GRACE_SECONDS + 1)),
+        ):
+            session.add(
+                PlexPin(
+                    pin_id=pin_id,
+                    code="c",
+                    expires_at=expires,
+                    binding_hash="0" * 64,
+                    remember_me=False,
+                )
+            )
 
 
-async def _counts(app: MediaNestApp) -> tuple[list[str], int]:
+async def _counts(app: MediaNestApp) -> tuple[list[str], int, list[int]]:
     async with session_scope(app.ctx.session_factory) as session:
         sessions = sorted((await session.scalars(select(AuthSession.id))).all())
         tokens = await session.scalar(select(func.count()).select_from(SessionToken))
-    return [s.rstrip("0") for s in sessions], int(tokens or 0)
+        pins = sorted((await session.scalars(select(PlexPin.pin_id))).all())
+    return [s.rstrip("0") for s in sessions], int(tokens or 0), pins
 
 
 async def test_purging_deletes_expired_and_idle_sessions_and_expired_remember_tokens(
@@ -69,8 +86,8 @@ async def test_purging_deletes_expired_and_idle_sessions_and_expired_remember_to
     await _seed(app)
     async with session_scope(app.ctx.session_factory) as session:
         purged = await purge_expired(session, settings=app.ctx.settings)
-    assert purged == (2, 1)
-    assert await _counts(app) == (["live"], 2)
+    assert purged == (2, 1, 1)
+    assert await _counts(app) == (["live"], 2, [1, 2])
 
 
 async def test_the_purge_runs_on_its_schedule(
@@ -79,6 +96,6 @@ async def test_the_purge_runs_on_its_schedule(
     app = await app_factory(make_settings(session_purge_interval_seconds=0.3))
     await _seed(app)
     deadline = time.monotonic() + 10
-    while await _counts(app) != (["live"], 2) and time.monotonic() < deadline:
+    while await _counts(app) != (["live"], 2, [1, 2]) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    assert await _counts(app) == (["live"], 2)
+    assert await _counts(app) == (["live"], 2, [1, 2])

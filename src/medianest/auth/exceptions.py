@@ -12,12 +12,14 @@ class PinNotFound(NotFound):
 
 class PinExpired(MediaNestError):
     status_code = 410
+    keeps_writes = True  # the PIN is forgotten (a PIN's end is final)
     code = "PIN_EXPIRED"
     default_message = "The sign-in PIN expired before it was approved. Start the sign-in again."
 
 
 class PinDeclined(MediaNestError):
     status_code = 410
+    keeps_writes = True
     code = "PIN_DECLINED"
     default_message = (
         "The sign-in was declined or cancelled at plex.tv. Start the sign-in again to retry."

@@ -1,6 +1,6 @@
 """Purging sign-in rows nobody can use any more: sessions past their absolute expiry or
-idle limit, and remember-me tokens past their expiry (revoked ones are kept until then,
-so a stolen token's reuse is still recognised). Runs on a schedule in every app process;
+idle limit, remember-me tokens past their expiry (revoked ones are kept until then,
+so a stolen token's reuse is still recognised) and Plex PINs past their expiry and grace. Runs on a schedule in every app process;
 the deletes are idempotent, so two instances purging at once do no harm."""
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth.models import AuthSession, SessionToken
+from medianest.auth.models import AuthSession, PlexPin, SessionToken
+from medianest.auth.plex_service import PIN_RECORD_GRACE_SECONDS
 from medianest.core.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
@@ -26,8 +28,14 @@ log = get_logger(__name__)
 FIRST_PURGE_DELAY_SECONDS = 30.0
 
 
-async def purge_expired(session: AsyncSession, *, settings: Settings) -> tuple[int, int]:
-    """Delete expired sessions and remember-me tokens; returns how many of each."""
+class Purged(NamedTuple):
+    sessions: int
+    remember_tokens: int
+    plex_pins: int
+
+
+async def purge_expired(session: AsyncSession, *, settings: Settings) -> Purged:
+    """Delete expired sessions, remember-me tokens and Plex PINs; how many of each."""
     now = utcnow()
     idle_before = now - timedelta(minutes=settings.session_idle_minutes)
     sessions = await session.execute(
@@ -36,7 +44,12 @@ async def purge_expired(session: AsyncSession, *, settings: Settings) -> tuple[i
         )
     )
     tokens = await session.execute(delete(SessionToken).where(SessionToken.expires_at <= now))
-    return _count(sessions), _count(tokens)
+    pins = await session.execute(
+        delete(PlexPin).where(
+            PlexPin.expires_at <= now - timedelta(seconds=PIN_RECORD_GRACE_SECONDS)
+        )
+    )
+    return Purged(_count(sessions), _count(tokens), _count(pins))
 
 
 def _count(result: object) -> int:
@@ -54,9 +67,9 @@ async def start_expired_purge(ctx: AppContext) -> Callable[[], Awaitable[None]]:
             delay = ctx.settings.session_purge_interval_seconds
             try:
                 async with session_scope(ctx.session_factory) as session:
-                    sessions, tokens = await purge_expired(session, settings=ctx.settings)
-                if sessions or tokens:
-                    log.info("expired_sign_ins_purged", sessions=sessions, remember_tokens=tokens)
+                    purged = await purge_expired(session, settings=ctx.settings)
+                if any(purged):
+                    log.info("expired_sign_ins_purged", **purged._asdict())
             except Exception as exc:  # a database hiccup skips one round, not the loop
                 log.warning("expired_sign_ins_purge_failed", error=type(exc).__name__)
 

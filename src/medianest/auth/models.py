@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import Base, CreatedAt, UUIDPrimaryKey
@@ -99,3 +99,21 @@ class ApiToken(UUIDPrimaryKey, CreatedAt, Base):
     revoked_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+
+class PlexPin(CreatedAt, Base):
+    """A Plex sign-in in progress: the plex.tv PIN and which browser asked for it.
+
+    In the database rather than the cache: a Redis outage (or a restart) between
+    creating and approving the PIN must not lose the sign-in, and any instance may
+    answer the browser's poll."""
+
+    __tablename__ = "plex_pins"
+
+    pin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    remember_me: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_plex_pins_expires_at", "expires_at"),)

@@ -77,7 +77,11 @@ class PinStatusOut(ApiModel):
 
 @router.post("/pin", response_model=Envelope[PinOut], status_code=201)
 async def create_pin(
-    request: Request, response: Response, ctx: ContextDep, body: CreatePin | None = None
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    ctx: ContextDep,
+    body: CreatePin | None = None,
 ) -> Envelope[PinOut]:
     """Start a Plex sign-in: a strong PIN and the app.plex.tv URL where the user approves it."""
     body = body or CreatePin()
@@ -89,7 +93,7 @@ async def create_pin(
     limited.raise_if_exceeded("Too many sign-in attempts. Wait before trying again.")
     binding = request.cookies.get(PIN_BINDING_COOKIE) or new_token(32)
     record, url = await plex_service.create_pin(
-        ctx, binding=binding, remember_me=body.remember_me, forward_url=body.forward_url
+        session, ctx, binding=binding, remember_me=body.remember_me, forward_url=body.forward_url
     )
     response.set_cookie(
         PIN_BINDING_COOKIE,
@@ -139,10 +143,10 @@ async def _advance(
 ) -> PinStatusOut:
     try:
         poll = await plex_service.poll_pin(
-            ctx, pin_id=pin_id, binding=request.cookies.get(PIN_BINDING_COOKIE)
+            session, ctx, pin_id=pin_id, binding=request.cookies.get(PIN_BINDING_COOKIE)
         )
     except (PinExpired, PinDeclined):
-        await plex_service.forget_pin(ctx, pin_id=pin_id)
+        await plex_service.forget_pin(session, ctx, pin_id=pin_id)
         raise
     if poll.auth_token is None:
         return PinStatusOut(status="pending", expires_at=poll.record.expires_at)
@@ -152,7 +156,7 @@ async def _advance(
         if exc.status_code in (401, 403):
             await _record_refusal(session, request, ctx, pin_id=pin_id, reason=exc.code)
         raise
-    await plex_service.forget_pin(ctx, pin_id=pin_id)
+    await plex_service.forget_pin(session, ctx, pin_id=pin_id)
     signed_in = await complete_sign_in(
         request,
         response,

@@ -10,15 +10,14 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import plex_access
 from medianest.auth.exceptions import AccountDisabled, PinDeclined, PinExpired, PinNotFound
-from medianest.auth.models import Role, User, UserStatus
+from medianest.auth.models import PlexPin, Role, User, UserStatus
 from medianest.core.context import AppContext
 from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
@@ -37,7 +36,6 @@ PIN_CHECK_INTERVAL_SECONDS = 1.0
 RATE_LIMITED_BACKOFF_SECONDS = 5.0
 # How long after expiry we still say "expired" (410) rather than "unknown" (404).
 PIN_RECORD_GRACE_SECONDS = 300
-_PIN_KEY = "plex-pin:{}"
 _PIN_CHECK_KEY = "plex-pin-check:{}"
 
 
@@ -48,25 +46,6 @@ class PinRecord:
     expires_at: datetime
     binding_hash: str
     remember_me: bool
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "pinId": self.pin_id,
-            "code": self.code,
-            "expiresAt": self.expires_at.isoformat(),
-            "binding": self.binding_hash,
-            "rememberMe": self.remember_me,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PinRecord:
-        return cls(
-            pin_id=int(data["pinId"]),
-            code=str(data["code"]),
-            expires_at=datetime.fromisoformat(data["expiresAt"]),
-            binding_hash=str(data["binding"]),
-            remember_me=bool(data["rememberMe"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -104,7 +83,12 @@ def auth_url(ctx: AppContext, *, client_identifier: str, code: str, forward_url:
 
 
 async def create_pin(
-    ctx: AppContext, *, binding: str, remember_me: bool, forward_url: str | None
+    session: AsyncSession,
+    ctx: AppContext,
+    *,
+    binding: str,
+    remember_me: bool,
+    forward_url: str | None,
 ) -> tuple[PinRecord, str]:
     """Ask plex.tv for a strong PIN and remember which browser asked (by `binding`)."""
     integrations = _integrations(ctx)
@@ -121,20 +105,29 @@ async def create_pin(
         raise
     expires_at = pin.expires_at.astimezone(UTC)
     record = PinRecord(pin.id, pin.code, expires_at, hash_token(binding), remember_me)
-    ttl = max(1.0, (expires_at - utcnow()).total_seconds()) + PIN_RECORD_GRACE_SECONDS
-    await ctx.cache.set(_PIN_KEY.format(pin.id), record.as_json(), ttl)
+    await session.merge(
+        PlexPin(
+            pin_id=record.pin_id,
+            code=record.code,
+            expires_at=record.expires_at,
+            binding_hash=record.binding_hash,
+            remember_me=record.remember_me,
+        )
+    )
     url = auth_url(
         ctx, client_identifier=client.client_identifier, code=pin.code, forward_url=forward_url
     )
     return record, url
 
 
-async def poll_pin(ctx: AppContext, *, pin_id: int, binding: str | None) -> PinPoll:
+async def poll_pin(
+    session: AsyncSession, ctx: AppContext, *, pin_id: int, binding: str | None
+) -> PinPoll:
     """The PIN's state; asks plex.tv at most once per PIN_CHECK_INTERVAL_SECONDS."""
-    data = await ctx.cache.get(_PIN_KEY.format(pin_id))
-    if data is None:
+    row = await session.get(PlexPin, pin_id)
+    if row is None or row.expires_at + timedelta(seconds=PIN_RECORD_GRACE_SECONDS) <= utcnow():
         raise PinNotFound()
-    record = PinRecord.from_json(data)
+    record = PinRecord(row.pin_id, row.code, row.expires_at, row.binding_hash, row.remember_me)
     # Another browser (or nobody's browser) cannot complete someone else's PIN.
     if not binding or not tokens_equal(hash_token(binding), record.binding_hash):
         raise PinNotFound()
@@ -164,9 +157,9 @@ async def poll_pin(ctx: AppContext, *, pin_id: int, binding: str | None) -> PinP
     return PinPoll(record, pin.auth_token)
 
 
-async def forget_pin(ctx: AppContext, *, pin_id: int) -> None:
+async def forget_pin(session: AsyncSession, ctx: AppContext, *, pin_id: int) -> None:
     """A PIN signs in once."""
-    await ctx.cache.delete(_PIN_KEY.format(pin_id))
+    await session.execute(delete(PlexPin).where(PlexPin.pin_id == pin_id))
     await ctx.cache.delete(_PIN_CHECK_KEY.format(pin_id))
 
 

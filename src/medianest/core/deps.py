@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.context import AppContext
-from medianest.core.errors import ServiceUnavailable
+from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.db.engine import bound_session, used_connection
 
 
@@ -74,6 +74,12 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise ServiceUnavailable(
                 "The database is unavailable. Try again shortly.", details={"service": "database"}
             ) from exc
+        except MediaNestError as exc:
+            if exc.keeps_writes and _touched_database(session):
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise

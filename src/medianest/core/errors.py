@@ -11,6 +11,9 @@ class MediaNestError(Exception):
     status_code = 500
     code = "INTERNAL_ERROR"
     default_message = "An unexpected error occurred."
+    # An answer that is a decision, not a failure, may keep what the request wrote
+    # before it (the session dependency commits instead of rolling back).
+    keeps_writes = False
 
     def __init__(
         self,
