@@ -34,9 +34,7 @@ from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
 from medianest.auth import tokens_router as auth_tokens_router
 from medianest.auth.maintenance import start_expired_purge
-from medianest.auth.plex_revalidation import install_plex_token_check
 from medianest.auth.realtime import install_socket_authenticator
-from medianest.auth.remember import install_remember_me
 from medianest.auth.session_cache import install_session_cache, start_session_invalidation
 from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache
@@ -164,8 +162,6 @@ async def build_context(
         await auth_service.ensure_bootstrap_admin(session, settings=settings)
     install_session_cache(ctx)
     install_socket_authenticator(ctx)
-    install_remember_me(ctx)
-    install_plex_token_check(ctx)
     # Before any background starter: monitors and workers use the clients and limits.
     await install_integrations(ctx)
     await install_runtime_limits(ctx)

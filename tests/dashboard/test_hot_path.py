@@ -18,7 +18,7 @@ from tests.factories.users import create_user, make_client, signed_in_client
 
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import SESSION_COOKIE
-from medianest.auth.dependencies import _session_token_hash, signed_in_from_memory
+from medianest.auth.identity import _session_token_hash, signed_in_from_memory
 from medianest.auth.models import User
 from medianest.auth.session_cache import session_cache_of
 from medianest.core.tokens import hash_token

@@ -10,20 +10,14 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import cookie_parser
-from starlette.types import Scope
 
-from medianest.auth import plex_service
-from medianest.auth import sessions as session_store
-from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
-from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.auth.session_cache import session_cache_of
+from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER
+from medianest.auth.identity import Identity, identify
+from medianest.auth.models import User
 from medianest.core import passwords
 from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep, context_of
@@ -34,31 +28,10 @@ from medianest.core.errors import (
     Unauthenticated,
 )
 from medianest.core.ratelimit import RateLimitResult
-from medianest.core.tokens import hash_token, tokens_equal
-from medianest.db.base import utcnow
+from medianest.core.tokens import tokens_equal
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMITED_MESSAGE = "Too many requests. Slow down and try again shortly."
-
-
-@dataclass
-class Identity:
-    user: User
-    via: Literal["session", "token"]
-    auth_session: AuthSession | None = None
-    session_token: str | None = None
-
-
-async def _identity_from_bearer(session: SessionDep, token: str) -> Identity | None:
-    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
-        return None
-    user = await session.get(User, row.user_id)
-    if user is None:
-        return None
-    row.last_used_at = now
-    return Identity(user=user, via="token")
 
 
 async def resolve_identity(
@@ -68,33 +41,7 @@ async def resolve_identity(
     if hasattr(request.state, "identity"):
         cached: Identity | None = request.state.identity
         return cached
-    identity: Identity | None = None
-    authorization = request.headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        identity = await _identity_from_bearer(session, authorization[7:].strip())
-        if identity is None:
-            raise Unauthenticated("The API token is invalid or revoked.")
-    else:
-        token = request.cookies.get(SESSION_COOKIE)
-        if token:
-            found = await session_store.resolve_session(
-                session, token=token, settings=ctx.settings, cache=session_cache_of(ctx)
-            )
-            if found is not None:
-                identity = Identity(
-                    user=found[1], via="session", auth_session=found[0], session_token=token
-                )
-        if identity is None:
-            restore = ctx.services.get("remember_me_restore")
-            if restore is not None:
-                identity = await restore(request, response, session, ctx)
-    if identity is not None and not identity.user.is_active:
-        await session_store.destroy_user_sessions(session, user_id=identity.user.id)
-        identity = None
-    # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call).
-    plex_token_check = ctx.services.get("plex_token_check")
-    if identity is not None and identity.via == "session" and plex_token_check is not None:
-        await plex_token_check(request, session, ctx, identity)
+    identity = await identify(request, response, session, ctx)
     request.state.identity = identity
     return identity
 
@@ -138,49 +85,6 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
     return await ctx.rate_limiter.hit(
         _api_limit_key(user_id), limit=per_minute, window_seconds=60, leased=True
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _session_token_hash(cookie_header: bytes) -> str | None:
-    """The hash of the session token in a Cookie header, read as `Request.cookies` reads
-    it. Cached by header: a browser or poller sends the same header on every request, and
-    parsing and hashing it again was a sixth of a cached answer's own time. The process
-    holds these headers while it serves them anyway; the cache only keeps the last 4,096
-    (a token that is signed out maps to a hash the session cache no longer knows)."""
-    token = cookie_parser(cookie_header.decode("latin-1")).get(SESSION_COOKIE)
-    return hash_token(token) if token else None
-
-
-def signed_in_from_memory(ctx: AppContext, scope: Scope) -> User | None:
-    """The caller of a GET when memory alone proves it, else None (then ask `_signed_in`).
-
-    Only a cookie session found in the session cache, for an active user with nothing
-    to do first (no password change, no Plex token check due): every other case —
-    bearer tokens, remember-me, expired or unknown sessions — needs the database and
-    its errors, and is left to the dependencies above. The user is for reading only.
-    """
-    # What `Request.headers` and `Request.cookies` would read (ASGI header names are
-    # lower-case; the first cookie header counts), without building a Request.
-    cookie_header = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return None
-        if name == b"cookie" and cookie_header is None:
-            cookie_header = value
-    token_hash = _session_token_hash(cookie_header) if cookie_header else None
-    cache = session_cache_of(ctx)
-    if token_hash is None or cache is None:
-        return None
-    user = cache.get_readable(token_hash)
-    if user is None:
-        return None
-    if not user.is_active or user.must_change_password:
-        return None
-    if ctx.services.get("plex_token_check") is not None and plex_service.token_check_due(
-        user, check_minutes=ctx.settings.plex_token_check_minutes
-    ):
-        return None
-    return user
 
 
 async def get_identity_allowing_password_change(

@@ -16,10 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from medianest.auth import api_tokens, plex_access
 from medianest.auth.dependencies import (
     CurrentUser,
-    Identity,
     PasswordChangeIdentity,
     resolve_identity,
 )
+from medianest.auth.identity import Identity
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.web.fragments import trigger
 from medianest.web.templating import render

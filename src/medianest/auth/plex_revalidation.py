@@ -13,7 +13,7 @@ from medianest.auth import plex_access, plex_service
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import client_ip
-from medianest.auth.dependencies import Identity
+from medianest.auth.models import User
 from medianest.core.context import AppContext
 from medianest.core.crypto import DecryptionError
 from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamError
@@ -29,9 +29,8 @@ _DEFERRED_KEY = "plex-token-check-deferred:{}"
 
 
 async def revalidate_plex_token(
-    request: Request, session: AsyncSession, ctx: AppContext, identity: Identity
+    request: Request, session: AsyncSession, ctx: AppContext, user: User
 ) -> None:
-    user = identity.user
     if not plex_service.token_check_due(user, check_minutes=ctx.settings.plex_token_check_minutes):
         return
     deferred_key = _DEFERRED_KEY.format(user.id)
@@ -49,7 +48,7 @@ async def revalidate_plex_token(
             request,
             session,
             ctx,
-            identity,
+            user,
             reason="plex_token_revoked",
             message="Plex no longer accepts your sign-in. Sign in with Plex again.",
         )
@@ -62,7 +61,7 @@ async def revalidate_plex_token(
             request,
             session,
             ctx,
-            identity,
+            user,
             reason="plex_server_access_removed",
             message="This Plex server is no longer shared with you, so your MediaNest "
             "sign-in ended. Ask the server's owner if this is a mistake.",
@@ -74,13 +73,12 @@ async def _sign_out_everywhere(
     request: Request,
     session: AsyncSession,
     ctx: AppContext,
-    identity: Identity,
+    user: User,
     *,
     reason: str,
     message: str,
 ) -> None:
     """Committed before raising: the request's unit of work is rolled back on errors."""
-    user = identity.user
     await session_store.destroy_user_sessions(session, user_id=user.id)
     await auth_service.revoke_remember_tokens(session, user=user)
     user.plex_token = None
@@ -98,7 +96,3 @@ async def _sign_out_everywhere(
     await session.commit()
     log.info("plex_user_signed_out", user_id=str(user.id), reason=reason)
     raise Unauthenticated(message, details={"reason": reason})
-
-
-def install_plex_token_check(ctx: AppContext) -> None:
-    ctx.services["plex_token_check"] = revalidate_plex_token

@@ -21,13 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
 from medianest.auth import sessions as session_store
-from medianest.auth import signin
+from medianest.auth.browser_session import open_browser_session
 from medianest.auth.cookies import (
     REMEMBER_COOKIE,
     client_ip,
     set_remember_cookie,
 )
-from medianest.auth.dependencies import Identity
 from medianest.auth.models import SessionToken, User
 from medianest.core.context import AppContext
 from medianest.core.errors import Unauthenticated
@@ -70,8 +69,9 @@ async def revoke_family(session: AsyncSession, *, family_id: uuid.UUID) -> None:
 
 async def restore_from_remember_token(
     request: Request, response: Response, session: AsyncSession, ctx: AppContext
-) -> Identity | None:
-    """Sign the browser in from its remember-me cookie, or None when there is none usable."""
+) -> tuple[User, str] | None:
+    """Sign the browser in from its remember-me cookie: the user and the new session
+    token, or None when there is no usable cookie."""
     token = request.cookies.get(REMEMBER_COOKIE)
     if not token:
         return None
@@ -108,7 +108,7 @@ async def restore_from_remember_token(
     if user is None or not user.is_active:
         await revoke_family(session, family_id=row.family_id)
         return None
-    token, _csrf = await signin.open_browser_session(request, response, session, ctx, user=user)
+    token, _csrf = await open_browser_session(request, response, session, ctx, user=user)
     if rotate:
         await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)
     # Else a sibling tab within the grace window: the winner's answer carries the family's
@@ -117,7 +117,7 @@ async def restore_from_remember_token(
     audit.record(
         session, action="auth.login", actor_id=user.id, details={"method": "remember_me"}, ip=ip
     )
-    return Identity(user=user, via="session", auth_session=None, session_token=token)
+    return user, token
 
 
 def _client_fingerprint(ip: str | None, user_agent: str | None) -> str:
@@ -173,10 +173,3 @@ async def forget_remember_token(request: Request, session: AsyncSession) -> None
     )
     if row is not None:
         await revoke_family(session, family_id=row.family_id)
-
-
-def install_remember_me(ctx: AppContext) -> None:
-    """Plug remember-me into the hooks of auth.signin, auth.dependencies and auth.router."""
-    ctx.services["remember_me_issue"] = issue_remember_token
-    ctx.services["remember_me_restore"] = restore_from_remember_token
-    ctx.services["remember_me_forget"] = forget_remember_token

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from medianest.admin import audit
+from medianest.auth import remember
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import (
@@ -95,9 +96,7 @@ async def logout(
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await session_store.destroy_session(session, token=token)
-    forget = ctx.services.get("remember_me_forget")
-    if forget is not None:
-        await forget(request, session)
+    await remember.forget_remember_token(request, session)
     audit.record(
         session,
         action="auth.logout",

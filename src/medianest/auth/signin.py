@@ -7,36 +7,19 @@ from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
+from medianest.auth import remember
 from medianest.auth import sessions as session_store
+from medianest.auth.browser_session import open_browser_session
 from medianest.auth.cookies import (
     SESSION_COOKIE,
     client_ip,
-    set_csrf_cookie,
     set_session_cookie,
 )
-from medianest.auth.dependencies import Identity
+from medianest.auth.identity import Identity
 from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
 from medianest.core.context import AppContext
 from medianest.db.base import utcnow
-
-
-async def open_browser_session(
-    request: Request, response: Response, session: AsyncSession, ctx: AppContext, *, user: User
-) -> tuple[str, str]:
-    """A new session row for this browser, its cookie and the CSRF cookie; returns the
-    session token and the CSRF token. The one way every sign-in (password, Plex,
-    remember-me) issues a browser session."""
-    issued = await session_store.create_session(
-        session,
-        user=user,
-        settings=ctx.settings,
-        ip=client_ip(request, ctx.settings),
-        user_agent=request.headers.get("user-agent"),
-    )
-    set_session_cookie(response, request, ctx.settings, issued.token)
-    # A fresh CSRF token: one planted before sign-in must not outlive it.
-    return issued.token, set_csrf_cookie(response, request, ctx.settings, fresh=True)
 
 
 async def complete_sign_in(
@@ -56,9 +39,7 @@ async def complete_sign_in(
     ip = client_ip(request, ctx.settings)
     token, csrf = await open_browser_session(request, response, session, ctx, user=user)
     if remember_me:
-        issue = ctx.services.get("remember_me_issue")
-        if issue is not None:
-            await issue(request, response, session, ctx, user)
+        await remember.issue_remember_token(request, response, session, ctx, user)
     user.last_login_at = utcnow()
     audit.record(session, action="auth.login", actor_id=user.id, details={"method": method}, ip=ip)
     request.state.identity = Identity(

@@ -15,11 +15,8 @@ import json
 from starlette.types import Receive, Scope, Send
 
 from medianest import API_VERSION
-from medianest.auth.dependencies import (
-    RATE_LIMITED_MESSAGE,
-    count_api_request,
-    signed_in_from_memory,
-)
+from medianest.auth.dependencies import RATE_LIMITED_MESSAGE, count_api_request
+from medianest.auth.identity import signed_in_from_memory
 from medianest.core.context import AppContext
 from medianest.core.envelope import json_utc_now
 from medianest.core.handlers import api_error_response

@@ -17,7 +17,8 @@ from fastapi.templating import Jinja2Templates
 
 from medianest import __version__
 from medianest.auth.cookies import CSRF_COOKIE, set_csrf_cookie
-from medianest.auth.dependencies import Identity, resolve_identity
+from medianest.auth.dependencies import resolve_identity
+from medianest.auth.identity import Identity
 from medianest.auth.models import User
 from medianest.youtube import failure_words
 
