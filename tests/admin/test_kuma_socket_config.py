@@ -108,7 +108,7 @@ async def test_test_connection_signs_in_and_reports_version_and_monitor_count(ad
 
     result = response.json()["data"]
     assert result["status"] == "online" and result["reachable"] is True
-    assert result["version"] == "2.0.2" and result["monitorCount"] == 4
+    assert result["version"] == "2.5.3" and result["monitorCount"] == 4
     assert kuma.socket_logins == 1
 
 

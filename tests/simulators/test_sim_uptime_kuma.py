@@ -132,12 +132,51 @@ async def test_socket_pushes_kumas_heartbeat_payload_when_a_monitor_is_flipped_o
             assert flipped.status_code == 200
             beat = await asyncio.wait_for(beats.get(), 5)
             assert beat["monitorID"] == 1 and beat["status"] == 0 and beat["important"] is True
-            assert {"time", "msg", "ping", "duration", "retries"} <= set(beat)
+            # Real Kuma 2.5.3's down beat: no ping (undefined, dropped), no duration.
+            assert set(beat) == {"monitorID", "status", "time", "msg", "important", "retries"}
+            await http.post(kuma.url + "/__sim/monitors/Plex", json={"status": "up"})
+            beat = await asyncio.wait_for(beats.get(), 5)
+            assert beat["status"] == 1 and beat["ping"] == 12
             switches = await http.post(kuma.url + "/__sim/socket", json={"twofa": True})
             assert switches.json()["twofa"] is True and switches.json()["logins"] == 2
         refused = await client.call(
             "login", {"username": "admin", "password": "admin123", "token": ""}
         )
         assert refused == {"tokenRequired": True}
+    finally:
+        await client.disconnect()
+
+
+async def test_a_new_socket_hears_info_without_version_then_login_required(
+    kuma: UptimeKumaSimulator,
+) -> None:
+    import asyncio
+
+    import socketio
+
+    heard: list[tuple[str, tuple[object, ...]]] = []
+    login_required = asyncio.Event()
+    client = socketio.AsyncClient(reconnection=False)
+
+    async def note(event: str, *args: object) -> None:
+        heard.append((event, args))
+        if event == "loginRequired":
+            login_required.set()
+
+    client.on("*", note)
+    await client.connect(kuma.url, transports=["websocket"])
+    try:
+        await asyncio.wait_for(login_required.wait(), 5)
+        assert [event for event, _ in heard] == ["info", "loginRequired"]
+        first_info = heard[0][1][0]
+        assert isinstance(first_info, dict) and "version" not in first_info
+        answer = await client.call("login", {"username": "admin", "password": "admin123"})
+        assert answer["ok"] is True
+        after = [event for event, _ in heard[2:]]
+        # As Kuma 2.5.3's afterLogin: the list first, the versioned info, stats and beats.
+        assert after[0] == "monitorList" and "info" in after and "remoteBrowserList" in after
+        infos = [args[0] for event, args in heard[2:] if event == "info"]
+        assert isinstance(infos[0], dict) and infos[0]["version"] == "2.5.3"
+        assert after.count("heartbeatList") == len(kuma.monitors)
     finally:
         await client.disconnect()

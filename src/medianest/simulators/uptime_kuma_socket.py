@@ -1,8 +1,10 @@
 """Uptime Kuma 2.x's Socket.IO API for the simulator: the events and payloads of
 server/server.js (`login`, `loginByToken`), server/client.js (the lists sent after a
-login) and server/model/monitor.js (`heartbeat`, `avgPing`, `uptime`).
+login) and server/model/monitor.js (`heartbeat`, `avgPing`, `uptime`), as a real Kuma
+2.5.3 sent them (docs/uptime-kuma-real.md).
 
-As in Kuma: a new socket first gets `info` without the version; `login` answers
+As in Kuma: a new socket first gets `info` without the version, then `loginRequired`
+once its handlers are attached; `login` answers
 `{ok, token}`, `{tokenRequired: true}` for a 2FA account, or `{ok: false, msg}`; logins
 share one limit of 20 a minute; the token stops working when the password changes. With
 `kuma3=True` the socket answers no login at all, as Kuma 3's cookie sessions do.
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from medianest.simulators.uptime_kuma import Monitor
 
 USER_ID = 1
-KUMA_VERSION = "2.0.2"
+KUMA_VERSION = "2.5.3"  # the release the shapes were checked against
 LOGINS_PER_MINUTE = 20
 TOO_FREQUENT = "Too frequently, try again later."
 NO_ANSWER_SECONDS = 120.0
@@ -65,6 +67,8 @@ class KumaSocketServer:
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         self.owner.socket_connects += 1
         await self.sio.emit("info", self._info(hide_version=True), to=sid)
+        if not self.owner.kuma3:  # Kuma 2.x's last word on a new socket (no "Disable Auth")
+            await self.sio.emit("loginRequired", to=sid)
 
     async def _login(self, sid: str, data: Any = None) -> dict[str, Any] | None:
         if self.owner.kuma3:
@@ -108,7 +112,7 @@ class KumaSocketServer:
     # --- what Kuma sends -------------------------------------------------------------------
     async def _after_login(self, sid: str) -> None:
         """Kuma's afterLogin: join the user's room, then the lists, then per monitor its
-        last 100 heartbeats and its stats."""
+        stats and its last 100 heartbeats (Kuma sends those concurrently, interleaved)."""
         await self.sio.enter_room(sid, str(USER_ID))
         self.owner.signed_in_sids.add(sid)
         self.owner.peak_signed_in = max(self.owner.peak_signed_in, len(self.owner.signed_in_sids))
@@ -117,21 +121,22 @@ class KumaSocketServer:
             monitor_list = {str(m.id): self.monitor_json(m) for m in monitors}
             beat_lists = [(m.id, self.heartbeat_rows(m)) for m in monitors]
         await self.sio.emit("monitorList", monitor_list, to=sid)
+        await self.sio.emit("monitorTypeList", {}, to=sid)
+        await self.sio.emit("maintenanceList", {}, to=sid)
         await self.sio.emit("info", self._info(hide_version=False), to=sid)
         for event, payload in (
-            ("maintenanceList", {}),
             ("notificationList", []),
             ("proxyList", []),
             ("dockerHostList", []),
             ("apiKeyList", []),
+            ("remoteBrowserList", []),
             ("statusPageList", {}),
         ):
             await self.sio.emit(event, payload, to=sid)
         # afterLogin loops `for (monitorID in monitorList)`: here the ids are strings.
-        for monitor_id, rows in beat_lists:
-            await self.sio.emit("heartbeatList", (str(monitor_id), rows, False), to=sid)
-        for m in monitors:
+        for m, (monitor_id, rows) in zip(monitors, beat_lists, strict=True):
             await self._send_stats(m, to=sid, as_key=True)
+            await self.sio.emit("heartbeatList", (str(monitor_id), rows, False), to=sid)
 
     async def push_heartbeat(self, monitor: Monitor, beat: dict[str, Any]) -> None:
         """Monitor.beat's `io.to(user_id).emit("heartbeat", bean.toJSON())` and sendStats."""
@@ -163,8 +168,8 @@ class KumaSocketServer:
         if not hide_version:
             info |= {
                 "version": KUMA_VERSION,
-                "latestVersion": KUMA_VERSION,
-                "isContainer": True,
+                "latestVersion": None,  # Kuma's update check, offline here
+                "isContainer": False,
                 "dbType": "sqlite",
                 "runtime": {"platform": "linux", "arch": "x64"},
             }
@@ -208,7 +213,7 @@ class KumaSocketServer:
                 "msg": beat["msg"],
                 "time": beat["time"],
                 "ping": beat["ping"],
-                "duration": 60,
+                "duration": 0,
                 "down_count": 0,
                 "end_time": beat["time"],
                 "retries": 0,
@@ -219,18 +224,21 @@ class KumaSocketServer:
 
     @staticmethod
     def heartbeat_json(m: Monitor, beat: dict[str, Any]) -> dict[str, Any]:
-        """Heartbeat.toJSON (camelCase monitorID; `important` a boolean as Kuma's bean has)."""
+        """Heartbeat.toJSON as it reaches a socket: camelCase monitorID, `important` a
+        boolean, and the bean's unset fields absent, not null (JSON drops `undefined`):
+        no `ping` on a beat that got no answer, no `duration` nor `response` at all."""
         previous = m.beats[-2]["status"] if len(m.beats) > 1 else None
-        return {
+        payload: dict[str, Any] = {
             "monitorID": m.id,
             "status": beat["status"],
             "time": beat["time"],
             "msg": beat["msg"],
-            "ping": beat["ping"],
+        }
+        if beat["ping"] is not None:
+            payload["ping"] = beat["ping"]
+        return payload | {
             "important": previous is None or previous != beat["status"],
-            "duration": 60,
             "retries": 0,
-            "response": None,
         }
 
     def token_for(self, account: SocketAccount) -> str:
