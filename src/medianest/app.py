@@ -183,8 +183,8 @@ def create_app(
 ) -> MediaNestApp:
     """The ASGI app. `freeze_heap` (for a long-running server process, not for tests that
     start many apps) moves everything alive after start-up out of the garbage
-    collector's sight: a full collection over those ~180,000 objects stalled every
-    request in flight for ~90 ms, which was the whole p99 of a cached answer."""
+    collector's sight, so no full collection walks them while requests wait (the
+    stall it caused: docs/performance.md)."""
     realtime = Realtime(settings.redis_url, public_url=settings.public_url)
 
     @asynccontextmanager

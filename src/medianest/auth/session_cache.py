@@ -1,10 +1,9 @@
 """A short-lived in-process cache of resolved sessions: the hot path reads no row.
 
-Every authenticated request needs its session and user. Reading both from the database
-cost about 1 ms of the ~2.3 ms a cached dashboard answer took (SQLite, measured with
-`python -m bench`), so a resolved session is kept here, keyed by the token's hash, with
-the user's column values, for at most `session_cache_seconds` and never past the moment
-the row needs its once-a-minute `last_seen_at` touch, its idle limit or its expiry.
+Every authenticated request needs its session and user, so a resolved session is kept
+here (why: docs/performance.md), keyed by the token's hash, with the user's column
+values, for at most `session_cache_seconds` and never past the moment the row needs its
+once-a-minute `last_seen_at` touch, its idle limit or its expiry.
 
 Correctness rests on invalidation, not on the TTL: every committed change to a user
 row, and every deleted session row, drops the affected entries here at once (SQLAlchemy
@@ -181,7 +180,7 @@ def attach_user(session: Session, values: dict[str, Any]) -> User:
     """A persistent `User` in `session` built from cached values, without a query.
 
     Built the way the ORM loads a row (state without `__init__`, values as committed),
-    so later changes are tracked and flushed as usual; 4x cheaper than `User(**values)`.
+    so later changes are tracked and flushed as usual (cheaper than `User(**values)`).
     """
     key = _USER_MAPPER.identity_key_from_primary_key((values["id"],))
     loaded: User | None = session.identity_map.get(key)

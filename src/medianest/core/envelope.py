@@ -83,8 +83,7 @@ def now_utc() -> datetime:
 class _JsonUtcClock:
     """The current UTC time as pydantic writes a datetime in JSON ("...T14:17:31.123456Z",
     no fraction when it is zero), for answers built without a model. Formats the date
-    and time once a second: `TypeAdapter(datetime).dump_json(now_utc())` cost ~1 µs,
-    a twentieth of a cached dashboard answer's own time."""
+    and time once a second; the bytes must stay pydantic's (a property test compares)."""
 
     def __init__(self) -> None:
         self._second = -1

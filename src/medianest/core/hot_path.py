@@ -4,8 +4,8 @@ A hot handler is an accelerator, never the only way to an answer: it answers onl
 everything it needs is already in memory (a cached session, a fresh aggregate) and
 returns False otherwise, and the request goes on to FastAPI's route, which stays the
 documented one (OpenAPI) and gives the same answer the slow way. Routing and dependency
-resolution cost more than a cached answer itself (bare FastAPI serves half as many
-requests per second as bare Starlette); this layer is what lets a polled endpoint run
+resolution cost more than a cached answer itself (docs/performance.md: bare FastAPI
+against bare Starlette); this layer is what lets a polled endpoint run
 close to the framework's floor. Tests compare both ways, answer for answer.
 """
 

@@ -55,8 +55,8 @@ _MAYBE_SECRET_LOWER = re.compile(_MAYBE_SECRET_WORDS)
 
 
 def _may_hold_secret(text: str) -> bool:
-    # A case-insensitive search costs ~6x a lower() and a case-sensitive one (9 vs 1.5 µs
-    # on a request line); for ASCII both find the same. Other text keeps re's own folding.
+    # lower() and a case-sensitive search are cheaper than a case-insensitive search and,
+    # for ASCII, find the same (a property test compares). Other text keeps re's folding.
     if text.isascii():
         return _MAYBE_SECRET_LOWER.search(text.lower()) is not None
     return _MAYBE_SECRET.search(text) is not None
@@ -155,8 +155,7 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
 
 class _UtcTimestamp:
     """`timestamp` as ISO 8601 UTC with microseconds ("2026-11-29T11:35:37.910930Z"),
-    formatting the date and time once per second: datetime's now + isoformat cost ~3 µs
-    a line, this ~0.5."""
+    formatting the date and time once per second."""
 
     def __init__(self) -> None:
         self._second = -1
@@ -181,9 +180,9 @@ class RequestLogger:
     """The one line every request writes, without structlog's per-call machinery.
 
     Same line as `get_logger(name).info("request", ...)` would give (context variables,
-    redaction, level, logger, timestamp, JSON), built here and handed to stdlib
-    directly: the general path cost ~40 µs a line (a lazy logger bound per call, the
-    processor chain, a record made by `makeRecord`), a third of a cached answer's time.
+    redaction, level, logger, timestamp, JSON; a test compares the two), built here and
+    handed to stdlib directly, without the general path's work per call (a lazy logger
+    bound per call, the processor chain, a record made by `makeRecord`).
 
     Lines are written together once per event-loop iteration (one record, one write,
     however many requests ended in it) rather than one record and one write each: a
@@ -235,7 +234,7 @@ class RequestLogger:
     def _running_loop(self) -> asyncio.AbstractEventLoop | None:
         """`asyncio.get_running_loop()`, without its system call on most lines: on Python
         3.11 it asks the kernel for the process id every time (a forked child must not
-        use its parent's loop), ~1 µs a request here. A thread runs one loop at a time,
+        use its parent's loop). A thread runs one loop at a time,
         so the loop last seen running in this thread, still running, is the running one."""
         thread = threading.get_ident()
         seen_thread, seen_loop = self._last_loop
@@ -314,7 +313,7 @@ def configure_logging(
         )
     # The logging HOWTO's "Optimization" switches: our lines never show the caller,
     # thread or process, and finding the caller walks the whole (deep, async) stack on
-    # every record, which made the request line cost ~3x more.
+    # every record.
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False

@@ -7,8 +7,8 @@ A busy key can be counted in leases (`hit(..., leased=True)`): the store counts 
 hits at once, atomically, and this process hands them out over the next second. Every
 hit handed out was counted before it was allowed, so a limit is never exceeded, across
 any number of instances; a lease's unused hits stay counted (stricter, never looser).
-What it saves: two store calls per request (two Redis round trips, or ~25 µs of
-`limits`' in-process bookkeeping) become two per lease.
+What it saves: two store calls per request (two Redis round trips, or `limits`'
+in-process bookkeeping) become two per lease.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ async def local_copy_json(ctx: AppContext) -> bytes | None:
 
     The hot answer's way: before it refreshed the copy itself, the requests arriving
     between its expiry and FastAPI's refresh all took FastAPI's way, several a second,
-    each costing as much as dozens of hot answers and holding up the ones behind it.
+    each far dearer than a hot answer and holding up the ones behind it.
     """
     local = _usable_local_copy(ctx)
     if local is not None:
