@@ -1,19 +1,20 @@
 """Lookups with ownership checks, shared by the JSON API and the pages: a download or
 subscription that is not the caller's does not exist (404); admins reach every user's
 download (their changes to another's are audited by the service), but only their own
-subscriptions."""
+subscriptions. An unsubscribe (subscription + `deleteFiles`) is read here once for both."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import SessionDep
 from medianest.core.errors import NotFound
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.subscriptions import Unsubscription
 
 
 async def owned_download(
@@ -39,3 +40,15 @@ async def owned_subscription(
 
 
 OwnedSubscription = Annotated[YoutubeSubscription, Depends(owned_subscription)]
+
+
+async def unsubscription(
+    row: OwnedSubscription,
+    delete_files: Annotated[
+        bool, Query(alias="deleteFiles", description="Also delete its downloads")
+    ] = False,
+) -> Unsubscription:
+    return Unsubscription(subscription=row, delete_files=delete_files)
+
+
+UnsubscriptionDep = Annotated[Unsubscription, Depends(unsubscription)]

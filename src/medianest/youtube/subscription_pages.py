@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -19,7 +19,7 @@ from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas, subscriptions
 from medianest.youtube import service as downloads_service
-from medianest.youtube.dependencies import OwnedSubscription
+from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 
@@ -169,11 +169,6 @@ async def pause_or_resume(
 
 
 @router.delete("/youtube/subscriptions/{subscription_id}")
-async def unsubscribe(
-    row: OwnedSubscription,
-    session: SessionDep,
-    ctx: ContextDep,
-    delete_files: Annotated[bool, Query(alias="deleteFiles")] = False,
-) -> Response:
-    await subscriptions.delete(session, ctx=ctx, subscription=row, files=delete_files)
+async def unsubscribe(wanted: UnsubscriptionDep, session: SessionDep, ctx: ContextDep) -> Response:
+    await subscriptions.unsubscribe(session, ctx=ctx, wanted=wanted)
     return Response(content="", media_type="text/html", headers=trigger("Unsubscribed.", "info"))

@@ -150,10 +150,18 @@ def request_check(
     wake_after_commit(session, ctx)
 
 
-async def delete(
-    session: AsyncSession, *, ctx: AppContext, subscription: YoutubeSubscription, files: bool
-) -> None:
-    """Remove the subscription; with `files`, also its downloads (files, Plex, records)."""
+@dataclass(frozen=True)
+class Unsubscription:
+    """An unsubscribe as the page and the API both name it: the caller's subscription and
+    whether its downloads (files, Plex collection or playlist, records) go with it."""
+
+    subscription: YoutubeSubscription
+    delete_files: bool
+
+
+async def unsubscribe(session: AsyncSession, *, ctx: AppContext, wanted: Unsubscription) -> None:
+    """Remove the subscription; with `delete_files`, also its downloads."""
+    subscription, files = wanted.subscription, wanted.delete_files
     if files:
         jobs = await session.scalars(
             select(YoutubeDownload).where(YoutubeDownload.subscription_id == subscription.id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import Field
 
 from medianest.auth.dependencies import CurrentUser
@@ -15,7 +15,7 @@ from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiModel, Envelope, envelope
 from medianest.db.base import utcnow
 from medianest.youtube import quotas, subscriptions
-from medianest.youtube.dependencies import OwnedSubscription
+from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 
@@ -92,13 +92,10 @@ async def update_subscription(
     response_class=Response,
 )
 async def delete_subscription(
-    row: OwnedSubscription,
-    session: SessionDep,
-    ctx: ContextDep,
-    delete_files: Annotated[bool, Query(alias="deleteFiles")] = False,
+    wanted: UnsubscriptionDep, session: SessionDep, ctx: ContextDep
 ) -> Response:
     """Unsubscribe; downloaded files stay unless `deleteFiles=true`."""
-    await subscriptions.delete(session, ctx=ctx, subscription=row, files=delete_files)
+    await subscriptions.unsubscribe(session, ctx=ctx, wanted=wanted)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
