@@ -17,8 +17,8 @@ from medianest.admin.schemas import RuntimeConfigUpdate, ServiceOut, ServiceTest
 from medianest.auth.dependencies import AdminUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError
-from medianest.core.validation_words import plain_message
 from medianest.integrations.registry import get_integrations
+from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
@@ -71,20 +71,17 @@ async def save_service(
 ) -> Response:
     services_service.require_service_name(name)
     try:
-        try:
-            change = ServiceUpdate(
-                url=url,
+        change = form_input(
+            ServiceUpdate,
+            {
+                "url": url,
                 # An empty key box keeps the saved key; the checkbox removes it.
-                api_key="" if remove_key else (api_key or None),
-                password="" if remove_password else (password or None),
-                enabled=bool(enabled),
-                config=_options(name, status_page, source, username),
-            )
-        except ValidationError as invalid:
-            # The same sentence the API gives for this field (e.g. "must start with http://").
-            first = invalid.errors()[0]
-            field = str(first["loc"][0]) if first.get("loc") else "url"
-            raise InvalidInput(plain_message(first), details={"field": field}) from None
+                "api_key": "" if remove_key else (api_key or None),
+                "password": "" if remove_password else (password or None),
+                "enabled": bool(enabled),
+                "config": _options(name, status_page, source, username),
+            },
+        )
         out = await services_service.save_service(
             session, ctx=ctx, name=name, change=change, by=admin
         )
@@ -161,7 +158,6 @@ async def save_settings(
         "default_download_quality": default_download_quality,
         "plex_sign_in": plex_sign_in,
     }
-    errors: dict[str, str] = {}
     given: dict[str, Any] = {k: v for k, v in raw.items() if v.strip()}
     if plex_sign_in or plex_sign_in_extra_usernames is not None:
         # The box is part of the form with the switch: one username per line or comma;
@@ -170,13 +166,11 @@ async def save_settings(
             name for name in re.split(r"[,\n]", plex_sign_in_extra_usernames or "") if name.strip()
         ]
     try:
-        changes = RuntimeConfigUpdate(**given)
-    except ValidationError as exc:
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "_form"
-            errors.setdefault(field, plain_message(err))
+        changes = form_input(RuntimeConfigUpdate, given)
+    except InvalidInput as invalid:
         shown = raw | {"plex_sign_in_extra_usernames": given.get("plex_sign_in_extra_usernames")}
-        return _settings_form(request, shown, errors, status_code=422)
+        errors = invalid.details["fields"]
+        return _settings_form(request, shown, errors, status_code=invalid.status_code)
     try:
         limits = await system_config.save_runtime_config(
             session, ctx=ctx, changes=changes, by=admin

@@ -8,17 +8,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.auth.models import User
 from medianest.core.context import AppContext
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
+from medianest.core.errors import MediaNestError, NotFound
 from medianest.media import service
 from medianest.media.dependencies import get_overseerr
 from medianest.media.router import MAX_SEARCH_PAGE
 from medianest.media.schemas import MediaRequestIn
+from medianest.web.forms import form_input
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 
@@ -130,12 +130,14 @@ async def request_title(
     if media_type == "tv":
         chosen = "all" if all_seasons or not seasons else seasons
     try:
-        try:
-            wanted = MediaRequestIn.model_validate(
-                {"mediaType": media_type, "tmdbId": tmdb_id, "seasons": chosen}
-            )
-        except ValidationError:
-            raise ValidationFailed("Choose a movie or show, and for a show its seasons.") from None
+        wanted = form_input(
+            MediaRequestIn,
+            {"mediaType": media_type, "tmdbId": tmdb_id, "seasons": chosen},
+            messages=dict.fromkeys(
+                ("mediaType", "tmdbId", "seasons"),
+                "Choose a movie or show, and for a show its seasons.",
+            ),
+        )
         overseerr = await get_overseerr(user, ctx)
         row = await service.request_for_user(
             session, ctx=ctx, overseerr=overseerr, user=user, wanted=wanted

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.core.errors import MediaNestError
+from medianest.web.forms import form_input
 from medianest.web.fragments import retry_at, trigger
 from medianest.web.templating import render
 from medianest.youtube import service
@@ -82,13 +82,11 @@ async def submit_download(
     delivery: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     try:
-        try:
-            body = DownloadRequest.model_validate(
-                {"url": url, "quality": quality, "delivery": delivery or None}
-            )
-        except ValidationError:
-            message = "Paste a YouTube link." if not url.strip() else "Choose a listed option."
-            raise ValidationFailed(message) from None
+        body = form_input(
+            DownloadRequest,
+            {"url": url, "quality": quality, "delivery": delivery or None},
+            messages={"url": "Paste a YouTube link."},
+        )
         job = await service.submit_request(session, ctx=ctx, user=user, wanted=body)
     except MediaNestError as error:
         context = _form_context(

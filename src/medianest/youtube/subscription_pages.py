@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError, ValidationFailed
 from medianest.db.base import utcnow
+from medianest.web.forms import form_input
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 from medianest.youtube import quotas, subscriptions
@@ -82,20 +82,16 @@ async def subscribe(
 ) -> Response:
     values = {"url": url, "quality": quality, "interval": interval_hours, "delivery": delivery}
     try:
-        try:
-            body = SubscriptionIn.model_validate(
-                {
-                    "url": url,
-                    "quality": quality,
-                    "intervalHours": interval_hours,
-                    "delivery": delivery or None,
-                }
-            )
-        except ValidationError:
-            message = "Paste a playlist or channel link." if not url.strip() else None
-            raise ValidationFailed(
-                message or "Choose a listed quality, interval and delivery."
-            ) from None
+        body = form_input(
+            SubscriptionIn,
+            {
+                "url": url,
+                "quality": quality,
+                "intervalHours": interval_hours,
+                "delivery": delivery or None,
+            },
+            messages={"url": "Paste a playlist or channel link."},
+        )
         await subscriptions.create(session, ctx=ctx, user=user, wanted=body)
     except MediaNestError as error:
         return render(
@@ -143,9 +139,13 @@ async def change_interval(
     interval_hours: Annotated[str, Form(alias="intervalHours", max_length=8)] = "",
 ) -> Response:
     try:
-        change = SubscriptionPatch.model_validate({"intervalHours": interval_hours})
-    except ValidationError:
-        return inline_error(request, InvalidInput("Choose a listed interval."))
+        change = form_input(
+            SubscriptionPatch,
+            {"intervalHours": interval_hours},
+            messages={"intervalHours": "Choose a listed interval."},
+        )
+    except InvalidInput as error:
+        return inline_error(request, error)
     await subscriptions.update(session, row, change=change)
     return render(
         request,
