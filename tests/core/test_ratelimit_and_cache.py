@@ -77,6 +77,17 @@ async def test_peek_does_not_consume(limiter):
     assert not (await limiter.peek("p", limit=1, window_seconds=60)).allowed
 
 
+async def test_a_refund_gives_one_hit_back_and_never_more_than_were_taken(limiter):
+    await limiter.refund("r", limit=2, window_seconds=3600)  # nothing taken: nothing given
+    for _ in range(2):
+        assert (await limiter.hit("r", limit=2, window_seconds=3600)).allowed
+    assert not (await limiter.hit("r", limit=2, window_seconds=3600)).allowed
+    await limiter.refund("r", limit=2, window_seconds=3600)
+    assert (await limiter.peek("r", limit=2, window_seconds=3600)).remaining == 1
+    assert (await limiter.hit("r", limit=2, window_seconds=3600)).allowed
+    assert not (await limiter.hit("r", limit=2, window_seconds=3600)).allowed
+
+
 async def test_cache_round_trips_json_values(cache):
     await cache.set("k", {"a": [1, 2], "b": "c"}, ttl_seconds=10)
     assert await cache.get("k") == {"a": [1, 2], "b": "c"}

@@ -15,6 +15,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.simulators.media_server import MediaServerSimulator
+from medianest.youtube import service as youtube_service
 from medianest.youtube.models import YoutubeDownload
 from medianest.youtube.queue import JobQueue
 from tests.factories.users import create_user
@@ -137,3 +138,34 @@ async def test_a_link_that_never_loads_fails_after_the_last_attempt(
     assert data["status"] == "failed"
     assert data["attempts"] == 3 and "gave up after 3 attempts" in data["error"]
     assert "Could not read the link" in data["error"]
+
+
+async def test_a_failed_download_gives_its_hourly_download_back_and_a_completed_one_does_not(
+    app_factory: Callable[[Settings], Any],
+    youtube_settings: Callable[..., Settings],
+    media: MediaServerSimulator,
+) -> None:
+    app: MediaNestApp = await app_factory(
+        youtube_settings(run_worker_in_process=True, rate_limit_youtube_per_hour=2)
+    )
+    alice = await create_user(app, "alice", plex_id="1002")
+    media.set_fault("error", path_prefix="/feed.xml")
+    async with await client_for(app, alice) as client:
+        failing = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        assert failing.status_code == 201, failing.text
+        assert (await youtube_service.hourly_left(app.ctx, alice)).remaining == 1
+        data = await wait_for_download(client, failing.json()["data"]["id"], finished)
+        assert data["status"] == "failed"
+        assert (await youtube_service.hourly_left(app.ctx, alice)).remaining == 2
+        media.clear_fault()
+        # Both downloads of the hour are hers again; a completed one keeps its count.
+        first = await client.post("/api/youtube/download", json={"url": media.feed_url()})
+        assert first.status_code == 201, first.text
+        done = await wait_for_download(client, first.json()["data"]["id"], finished)
+        assert done["status"] == "completed", done
+        second = await client.post(
+            "/api/youtube/download", json={"url": media.item_url("clip-one")}
+        )
+        assert second.status_code == 201, second.text
+        third = await client.post("/api/youtube/download", json={"url": media.item_url("clip-two")})
+        assert third.status_code == 429, third.text

@@ -270,6 +270,18 @@ class RateLimiter:
             window_seconds=window_seconds,
         )
 
+    async def refund(self, key: str, *, limit: int, window_seconds: int) -> None:
+        """Give back one hit of `key`: an action that was counted did not happen after all
+        (a download that failed). A negative hit on the current window's counter; nothing
+        when the key holds no hits. Best effort: with Redis failing, nothing is given back."""
+        item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
+        limiter = self._store()
+        try:
+            if (await limiter.get_window_stats(item, key)).remaining < limit:
+                await limiter.hit(item, key, cost=-1)
+        except (RedisError, OSError, ConnectionError) as exc:
+            self._guard.failed("ratelimit_refund", exc)
+
     async def clear(self, key: str, *, limit: int, window_seconds: int) -> None:
         self._leases.pop(key, None)
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)

@@ -22,6 +22,7 @@ the reason.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -73,10 +74,13 @@ class JobQueue:
         settings: Settings,
         *,
         worker_id: str,
+        on_failed: Callable[[uuid.UUID], Awaitable[None]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
         self.worker_id = worker_id
+        # Called once a job this worker held has failed for good (after the commit).
+        self.on_failed = on_failed
         self.is_postgres = not settings.is_sqlite
 
     async def claim(self) -> uuid.UUID | None:
@@ -161,7 +165,10 @@ class JobQueue:
             result = await session.execute(statement)
             if getattr(result, "rowcount", 0) and values.get("status") in FINAL_STATUSES:
                 await notification_hooks.download_finished(session, download_id=job_id)
-        return bool(getattr(result, "rowcount", 0))
+        finished = bool(getattr(result, "rowcount", 0))
+        if finished and values.get("status") == DownloadStatus.FAILED.value and self.on_failed:
+            await self.on_failed(job_id)
+        return finished
 
     async def retry_later(
         self,
@@ -212,6 +219,7 @@ class JobQueue:
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
         recovered = 0
+        failed: list[uuid.UUID] = []
         async with session_scope(self.session_factory) as session:
             for job_id, attempts, cancelled, worker in (await session.execute(query)).all():
                 values = self._recovery_values(attempts, cancelled, now)
@@ -222,6 +230,8 @@ class JobQueue:
                     .execution_options(synchronize_session=False)
                 )
                 recovered += 1
+                if values["status"] == DownloadStatus.FAILED.value:
+                    failed.append(job_id)
                 log.warning(
                     "youtube_job_recovered",
                     download_id=str(job_id),
@@ -229,6 +239,9 @@ class JobQueue:
                     attempts=attempts,
                     new_status=values["status"],
                 )
+        if self.on_failed is not None:
+            for job_id in failed:
+                await self.on_failed(job_id)
         return recovered
 
     def _recovery_values(self, attempts: int, cancelled: bool, now: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
 from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
 from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
@@ -59,15 +61,38 @@ def youtube_limit(ctx: AppContext) -> int:
     return int(value) if value else ctx.settings.rate_limit_youtube_per_hour
 
 
-def _hourly_key(user: User) -> str:
-    return f"youtube:{user.id}"
+def _hourly_key(user_id: uuid.UUID) -> str:
+    return f"youtube:{user_id}"
 
 
 async def hourly_left(ctx: AppContext, user: User) -> RateLimitResult:
     """How many downloads `user` may still start by hand this hour (counts nothing)."""
     return await ctx.rate_limiter.peek(
-        _hourly_key(user), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
+        _hourly_key(user.id), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
     )
+
+
+async def refund_failed_download(ctx: AppContext, download_id: uuid.UUID) -> None:
+    """A download its user started by hand that failed gives its hourly download back
+    (a subscription's checks never took one). Only within the window it was counted in."""
+    async with session_scope(ctx.session_factory) as session:
+        row = (
+            await session.execute(
+                select(
+                    YoutubeDownload.user_id,
+                    YoutubeDownload.subscription_id,
+                    YoutubeDownload.created_at,
+                ).where(YoutubeDownload.id == download_id)
+            )
+        ).first()
+    if row is None or row.subscription_id is not None:
+        return
+    if utcnow() - row.created_at >= timedelta(seconds=RATE_WINDOW_SECONDS):
+        return
+    await ctx.rate_limiter.refund(
+        _hourly_key(row.user_id), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
+    )
+    log.info("youtube_hourly_download_refunded", download_id=str(download_id))
 
 
 async def submit_request(
@@ -103,7 +128,7 @@ async def submit(
     if hourly_limit:
         limit = youtube_limit(ctx)
         result = await ctx.rate_limiter.hit(
-            _hourly_key(user), limit=limit, window_seconds=RATE_WINDOW_SECONDS
+            _hourly_key(user.id), limit=limit, window_seconds=RATE_WINDOW_SECONDS
         )
         result.raise_if_exceeded(f"You can start {limit} downloads per hour. Try again later.")
     job = YoutubeDownload(

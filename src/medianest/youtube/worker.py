@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from medianest.ops.router import CheckResult
 from medianest.youtube.progress import Emit
 from medianest.youtube.queue import JobQueue
 from medianest.youtube.runner import JobControl, JobRunner
+from medianest.youtube.service import refund_failed_download
 from medianest.youtube.signals import QueueSignals, get_signals
 
 log = get_logger(__name__)
@@ -37,7 +39,12 @@ class DownloadWorkers:
         self.settings = ctx.settings
         self.slots = slots or ctx.settings.worker_concurrency
         self.worker_id = f"{ctx.instance_id}:{uuid.uuid4().hex[:4]}"
-        self.queue = JobQueue(ctx.session_factory, ctx.settings, worker_id=self.worker_id)
+        self.queue = JobQueue(
+            ctx.session_factory,
+            ctx.settings,
+            worker_id=self.worker_id,
+            on_failed=functools.partial(refund_failed_download, ctx),
+        )
         self.signals: QueueSignals = get_signals(ctx.services, ctx.redis)
         self.runner = JobRunner(
             session_factory=ctx.session_factory,
