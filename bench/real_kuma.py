@@ -8,14 +8,16 @@ between 200 and 503) and a push monitor, then checks `KumaLiveLink`:
 
 - sign-in (`login`), the first `monitorList`/`heartbeatList`, Kuma's version and the
   monitor count as "Test connection" reports them; a wrong password and a 2FA account
-  refused with their messages;
+  refused with their messages; the polling fallback's `/metrics` (an API key made over
+  the socket) and status page; Kuma's "Disable Auth" (`autoLogin`, no login sent);
 - flips: the delay from Kuma's heartbeat to the link's state change, measured from the
   push request (push monitor) or the target's first answer with the new status (HTTP
   monitor), from the heartbeat's own `time`, and from a second raw socket's arrival;
 - a Kuma restart: the link comes back with `loginByToken` (Kuma's log is read to check
   no password login happened);
 - with `--browser`: a served MediaNest (embedded SQLite, checks every 5 minutes) with
-  the live source, and the delay from the push request to a browser's `service:status`.
+  the live source, the delay from the push request to a browser's `service:status`,
+  and Kuma stopped (the browser gets a "polling" status) and started ("live" again).
 
     scripts/real-kuma-check KUMA_DIR [--flips N] [--browser]
 
@@ -48,10 +50,14 @@ from bench import backends
 from bench.processes import free_port, medianest_server
 from medianest.core.logging import configure_logging
 from medianest.integrations import uptime_kuma_live as live
+from medianest.integrations.http import ResilientClient
+from medianest.integrations.uptime_kuma import KumaSource, UptimeKumaClient, basic_auth_headers
+from medianest.settings import Settings
 
 USERNAME = "medianest"
 PASSWORD = "Real-Kuma-check-2x!"  # a throwaway Kuma in a temporary directory
 PUSH_TOKEN = "medianestrealcheck"
+STATUS_PAGE = "medianest"
 HTTP_MONITOR = "MediaNest target"
 PUSH_MONITOR = "MediaNest push"
 HTTP_INTERVAL_SECONDS = 2  # Kuma 2.5 accepts 1 s and up
@@ -155,6 +161,7 @@ class Observer:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[str] = []  # event names in arrival order
         self.beats: list[tuple[float, dict[str, Any]]] = []
+        self.api_key = ""  # made by the polling check, for the served MediaNest
         self.sio.on("*", self._any)
 
     async def _any(self, event: str, *args: Any) -> None:
@@ -170,7 +177,8 @@ class Observer:
             await asyncio.sleep(0.05)
 
     async def call(self, event: str, *args: Any) -> Any:
-        return await self.sio.call(event, args if len(args) > 1 else args[0], timeout=20)
+        data = args if len(args) > 1 else args[0] if args else None
+        return await self.sio.call(event, data, timeout=20)
 
     async def add_monitor(self, fields: dict[str, Any]) -> int:
         monitor = {
@@ -312,6 +320,77 @@ async def refusals(kuma: Kuma, observer: Observer) -> dict[str, Any]:
     }
 
 
+async def auth_disabled(kuma: Kuma, observer: Observer) -> dict[str, Any]:
+    """Kuma's "Disable Auth" on: the link is signed in by Kuma (`autoLogin`), whatever
+    the password; then off again."""
+    current = await observer.call("getSettings")
+    settings = dict(current["data"]) | {"disableAuth": True}
+    switched_on = await observer.call("setSettings", settings, PASSWORD)
+    try:
+        link = await live.sign_in_once(kuma.url, username=USERNAME, password="wrong-password")
+    finally:
+        switched_off = await observer.call("setSettings", settings | {"disableAuth": False}, "")
+    return {
+        "settings_saved": [switched_on.get("ok"), switched_off.get("ok")],
+        "signed_in_by": link.signed_in_by,
+        "monitors": len(link.monitors),
+        "version": link.version,
+    }
+
+
+async def polling_sources(kuma: Kuma, observer: Observer, ids: dict[str, int]) -> dict[str, Any]:
+    """The fallback's two read paths on the real Kuma: `/metrics` with an API key made over
+    the socket, and a status page listing both monitors."""
+    made = await observer.call("addAPIKey", {"name": "MediaNest", "expires": None, "active": 1})
+    added = await observer.call("addStatusPage", "MediaNest", STATUS_PAGE)
+    page_config = {
+        "slug": STATUS_PAGE,
+        "title": "MediaNest",
+        "description": None,
+        "autoRefreshInterval": 300,
+        "theme": "auto",
+        "showTags": False,
+        "footerText": None,
+        "customCSS": "",
+        "showPoweredBy": False,
+        "rssTitle": None,
+        "showOnlyLastHeartbeat": False,
+        "showCertificateExpiry": False,
+        "analyticsId": None,
+        "analyticsScriptUrl": None,
+        "analyticsType": None,
+        "domainNameList": [],
+    }
+    groups = [{"name": "Services", "monitorList": [{"id": i} for i in ids.values()]}]
+    saved = await observer.call("saveStatusPage", STATUS_PAGE, page_config, "/icon.svg", groups)
+    result: dict[str, Any] = {
+        "api_key_made": bool(made.get("ok")),
+        "status_page_made": [added.get("ok"), saved.get("ok")],
+    }
+    key = observer.api_key = str(made.get("key") or "")
+    sources: tuple[tuple[KumaSource, dict[str, str]], ...] = (
+        ("metrics", basic_auth_headers(key)),
+        ("status_page", {}),
+    )
+    for source, headers in sources:
+        http = ResilientClient(
+            "uptime_kuma", kuma.url, settings=Settings(), default_headers=headers, secrets=[key]
+        )
+        client = UptimeKumaClient(http, source=source, status_page=STATUS_PAGE)
+        try:
+            health = await client.health_check()
+            found = await client.monitors(fresh_ttl=0)
+            result[source] = {
+                "health": health.status,
+                "error": health.error,
+                "monitors": {m.name: m.status for m in found.monitors},
+                "uptime_ratios": {m.name: m.uptime_ratio for m in found.monitors},
+            }
+        finally:
+            await http.aclose()
+    return result
+
+
 async def restart(kuma: Kuma, watched: Watched) -> dict[str, Any]:
     """Stop Kuma and start it again: the link must come back by token, not by password."""
     password_logins = kuma.log_count("Login by username + password")
@@ -332,8 +411,9 @@ async def restart(kuma: Kuma, watched: Watched) -> dict[str, Any]:
     }
 
 
-async def browser_path(kuma: Kuma, root: Path, n: int) -> dict[str, Any]:
-    """A served MediaNest with the live source: push request to a browser's service:status."""
+async def browser_path(kuma: Kuma, root: Path, n: int, api_key: str) -> dict[str, Any]:
+    """A served MediaNest with the live source: push request to a browser's service:status;
+    then Kuma stopped (the dashboard falls back to polling) and started (live again)."""
     env = {
         **backends.embedded(root / "medianest").env,
         "MEDIANEST_LOG_LEVEL": "WARNING",
@@ -343,13 +423,24 @@ async def browser_path(kuma: Kuma, root: Path, n: int) -> dict[str, Any]:
     server = medianest_server("medianest-real-kuma", env, root / "medianest.log")
     await asyncio.to_thread(server.start, "/api/health", 240)
     arrivals: list[tuple[float, str, str]] = []  # (time, source, push monitor status)
+    shown: list[tuple[float, dict[str, Any]]] = []  # every uptime_kuma status, as sent
     browser = socketio.AsyncClient(reconnection=False)
 
     async def on_status(data: dict[str, Any]) -> None:
         if data.get("service") == "uptime_kuma":
+            shown.append((time.time(), data))
             for monitor in data.get("monitors") or []:
                 if monitor.get("name") == PUSH_MONITOR:
                     arrivals.append((time.time(), str(data.get("source")), monitor["status"]))
+
+    async def first_shown(since: float, source: str, timeout: float) -> tuple[float, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, data in list(shown):
+                if at >= since and data.get("source") == source:
+                    return at - since, data
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"no {source} service:status within {timeout}s")
 
     browser.on("service:status", on_status)
     try:
@@ -362,6 +453,7 @@ async def browser_path(kuma: Kuma, root: Path, n: int) -> dict[str, Any]:
                     "url": kuma.url,
                     "enabled": True,
                     "password": PASSWORD,
+                    "apiKey": api_key,  # the fallback polls /metrics
                     "config": {"source": "socket", "username": USERNAME},
                 },
                 headers={"X-CSRF-Token": csrf},
@@ -388,10 +480,34 @@ async def browser_path(kuma: Kuma, root: Path, n: int) -> dict[str, Any]:
                 if got:
                     delays.append(got[0] - sent)
                 await asyncio.sleep(0.3)
-        return {"push_request_to_browser": summary(delays) if delays else None, "flips": n}
+        result: dict[str, Any] = {
+            "push_request_to_browser": summary(delays) if delays else None,
+            "flips": n,
+        }
+        stopped = time.time()
+        await asyncio.to_thread(kuma.stop)
+        after, polled = await first_shown(stopped, "polling", 60)
+        result["kuma_stopped_to_polling_seconds"] = round(after, 2)
+        result["while_stopped"] = _shown(polled)
+        started = time.time()
+        await asyncio.to_thread(kuma.start)
+        after, back = await first_shown(started, "live", 90)
+        result["kuma_started_to_live_seconds"] = round(after, 2)
+        result["live_again"] = _shown(back)
+        return result
     finally:
         await browser.disconnect()
         await asyncio.to_thread(server.stop)
+
+
+def _shown(data: dict[str, Any]) -> dict[str, Any]:
+    """What a browser's dashboard shows of Uptime Kuma from one service:status."""
+    return {
+        "status": data.get("status"),
+        "source": data.get("source"),
+        "source_note": data.get("source_note") or data.get("sourceNote"),
+        "monitors": {m.get("name"): m.get("status") for m in data.get("monitors") or []},
+    }
 
 
 async def check(kuma_dir: Path, n: int, with_browser: bool) -> dict[str, Any]:
@@ -439,6 +555,8 @@ async def check(kuma_dir: Path, n: int, with_browser: bool) -> dict[str, Any]:
                 "version_matches_package_json": health.version == kuma.version,
             }
             result["refusals"] = await refusals(kuma, observer)
+            result["polling"] = await polling_sources(kuma, observer, ids)
+            result["auth_disabled"] = await auth_disabled(kuma, observer)
 
             watched = Watched(kuma.url)
             runner = asyncio.create_task(watched.link.run())
@@ -454,7 +572,7 @@ async def check(kuma_dir: Path, n: int, with_browser: bool) -> dict[str, Any]:
                 await watched.link.stop()
                 await runner
             if with_browser:
-                result["browser"] = await browser_path(kuma, root, n)
+                result["browser"] = await browser_path(kuma, root, n, observer.api_key)
         finally:
             await asyncio.to_thread(kuma.stop)
             target.shutdown()
@@ -473,6 +591,12 @@ def verdict(result: dict[str, Any]) -> list[str]:
         failed.append("the reported version is not package.json's")
     if not result["refusals"]["ok"]:
         failed.append("a refusal was not told apart")
+    expected = result["test_connection"]["statuses"]
+    for source in ("metrics", "status_page"):
+        if result["polling"][source]["monitors"] != expected:
+            failed.append(f"the {source} source saw other statuses than the socket")
+    if result["auth_disabled"]["signed_in_by"] != "auto":
+        failed.append("the link did not take Kuma's autoLogin")
     restart_figures = result["restart"]
     if restart_figures["password_logins_after_restart"] != 0:
         failed.append("the link signed in with the password after a restart")

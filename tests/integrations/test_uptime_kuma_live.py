@@ -90,7 +90,7 @@ async def test_after_kuma_restarts_the_link_comes_back_with_its_token_not_the_pa
         await asyncio.to_thread(own_kuma.restart)
         await until(lambda: link.state != "live", timeout=3)
         await until(lambda: link.state == "live", timeout=10)
-        assert link.sessions == 2
+        assert link.sessions == 2 and link.signed_in_by == "token"
         assert own_kuma.socket_logins == 1 and own_kuma.socket_token_logins == 1
         own_kuma.set_monitor("Website", up=False)
         await until(lambda: link.monitors[3].status == "down")
@@ -114,6 +114,16 @@ async def test_a_changed_password_revokes_the_token_and_the_link_signs_in_again(
     finally:
         await link.stop()
         await task
+
+
+async def test_a_kuma_with_auth_disabled_signs_the_link_in_without_asking(kuma) -> None:
+    kuma.disable_auth = True  # Kuma's "Disable Auth": it sends the lists, then autoLogin
+
+    link = await sign_in_once(kuma.url, username="admin", password="not-the-password")
+
+    assert link.signed_in_by == "auto" and link.version == "2.5.3"
+    assert {m.name for m in link.monitors.values()} == {"Plex", "Overseerr", "Website"}
+    assert kuma.socket_logins == 0  # never asked: a login would have checked the password
 
 
 async def test_wrong_password_is_refused_with_kumas_reason(kuma) -> None:

@@ -1,7 +1,8 @@
 """The live Uptime Kuma connection: Kuma 2.x's own Socket.IO API, as its web UI uses it.
 
 Signs in with `login` (username/password) and keeps the JWT it returns for
-`loginByToken` on reconnects (Kuma allows ~20 password logins a minute). Keeps each
+`loginByToken` on reconnects (Kuma allows ~20 password logins a minute); a Kuma with
+"Disable Auth" signs the socket in itself (`autoLogin`) and is not asked. Keeps each
 monitor's last status from `monitorList`, `heartbeatList` and every `heartbeat`, and
 calls `on_change` after each of them. Reconnects with backoff. Refusals are told apart:
 a wrong password, a 2FA account (MediaNest cannot answer its codes) and a Kuma that
@@ -29,6 +30,7 @@ from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
 log = get_logger(__name__)
 
 LinkState = Literal["connecting", "live", "refused", "disconnected", "stopped"]
+SignedInBy = Literal["password", "token", "auto"]
 CONNECT_TIMEOUT_SECONDS = 5.0
 ACK_TIMEOUT_SECONDS = 10.0
 BACKOFF_FIRST_SECONDS = 1.0
@@ -121,6 +123,7 @@ class KumaLiveLink:
         self.connected_at: float | None = None
         self.token: str | None = None
         self.sessions = 0  # successful sign-ins, for tests and logs
+        self.signed_in_by: SignedInBy | None = None  # how the last sign-in went
         self._stopping = asyncio.Event()
         self._sio: socketio.AsyncClient | None = None
 
@@ -158,7 +161,16 @@ class KumaLiveLink:
         sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
         first_info = asyncio.Event()
         dropped = asyncio.Event()
+        prompted = asyncio.Event()  # Kuma said `loginRequired` or `autoLogin`
+        auto_login = asyncio.Event()
         self._install_handlers(sio, first_info, dropped)
+
+        def on_auto_login(*_: Any) -> None:
+            auto_login.set()
+            prompted.set()
+
+        sio.on("loginRequired", lambda *_: prompted.set())
+        sio.on("autoLogin", on_auto_login)
         self._sio = sio
         origin, path = socket_endpoint(self.url)
         try:
@@ -173,7 +185,15 @@ class KumaLiveLink:
             )
             # Kuma attaches its handlers only after its first `info`; earlier emits vanish.
             await asyncio.wait_for(first_info.wait(), self.connect_timeout)
-            await self._sign_in(sio)
+            # Then Kuma 2.x says `loginRequired`, or `autoLogin` after sending the lists when
+            # its "Disable Auth" is on (a login would still check the password). A Kuma that
+            # says neither (Kuma 3) is asked anyway after the wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(prompted.wait(), self.connect_timeout)
+            if auto_login.is_set():
+                self.signed_in_by = "auto"
+            else:
+                await self._sign_in(sio)
             self.sessions += 1
             self.connected_at = time.time()
             self._set_state("live", None)
@@ -197,6 +217,7 @@ class KumaLiveLink:
         if self.token:
             answer = await self._call(sio, "loginByToken", self.token)
             if isinstance(answer, dict) and answer.get("ok"):
+                self.signed_in_by = "token"
                 return
             self.token = None  # the password changed, or Kuma's secret did: use the password
         answer = await self._call(
@@ -215,6 +236,7 @@ class KumaLiveLink:
             )
         token = answer.get("token")
         self.token = token if isinstance(token, str) else None
+        self.signed_in_by = "password"
 
     async def _call(self, sio: socketio.AsyncClient, event: str, data: Any) -> Any:
         try:

@@ -98,6 +98,7 @@ class UptimeKumaSimulator(Simulator):
         self._hits: deque[float] = deque()
         self.account = SocketAccount()
         self.kuma3 = False
+        self.disable_auth = False  # Kuma's "Disable Auth": every socket signed in at once
         self.socket_connects = self.socket_logins = self.socket_token_logins = 0
         self.login_times = deque[float]()
         # Sockets signed in now, and the most at once: a MediaNest cluster holds one.
@@ -114,6 +115,7 @@ class UptimeKumaSimulator(Simulator):
         self._hits = deque()
         self.account = SocketAccount()
         self.kuma3 = False
+        self.disable_auth = False  # Kuma's "Disable Auth": every socket signed in at once
         self.socket_connects = self.socket_logins = self.socket_token_logins = 0
         self.login_times = deque()
         self.signed_in_sids = set()
@@ -366,7 +368,8 @@ class UptimeKumaSimulator(Simulator):
         return ok({"authMode": self.auth_mode, "version": self.version})
 
     async def _http_socket(self, request: Request) -> Response:
-        """The socket API's account and switches: {username, password, twofa, kuma3}."""
+        """The socket API's account and switches: {username, password, twofa, kuma3,
+        disableAuth}."""
         if request.method == "POST":
             body = await read_json(request)
             self.set_account(
@@ -376,12 +379,15 @@ class UptimeKumaSimulator(Simulator):
             )
             if isinstance(body.get("kuma3"), bool):
                 self.kuma3 = body["kuma3"]
+            if isinstance(body.get("disableAuth"), bool):
+                self.disable_auth = body["disableAuth"]
         with self.lock:
             return ok(
                 {
                     "username": self.account.username,
                     "twofa": self.account.twofa_code is not None,
                     "kuma3": self.kuma3,
+                    "disableAuth": self.disable_auth,
                     "connects": self.socket_connects,
                     "logins": self.socket_logins,
                     "tokenLogins": self.socket_token_logins,

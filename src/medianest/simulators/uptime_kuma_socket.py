@@ -4,7 +4,8 @@ login) and server/model/monitor.js (`heartbeat`, `avgPing`, `uptime`), as a real
 2.5.3 sent them (docs/uptime-kuma-real.md).
 
 As in Kuma: a new socket first gets `info` without the version, then `loginRequired`
-once its handlers are attached; `login` answers
+once its handlers are attached (with `disable_auth`, Kuma's "Disable Auth", it sends
+afterLogin's lists and `autoLogin` instead); `login` answers
 `{ok, token}`, `{tokenRequired: true}` for a 2FA account, or `{ok: false, msg}`; logins
 share one limit of 20 a minute; the token stops working when the password changes. With
 `kuma3=True` the socket answers no login at all, as Kuma 3's cookie sessions do.
@@ -67,7 +68,13 @@ class KumaSocketServer:
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         self.owner.socket_connects += 1
         await self.sio.emit("info", self._info(hide_version=True), to=sid)
-        if not self.owner.kuma3:  # Kuma 2.x's last word on a new socket (no "Disable Auth")
+        if self.owner.kuma3:
+            return
+        # Kuma 2.x's last word on a new socket, once its handlers are attached.
+        if self.owner.disable_auth:
+            await self._after_login(sid)
+            await self.sio.emit("autoLogin", to=sid)
+        else:
             await self.sio.emit("loginRequired", to=sid)
 
     async def _login(self, sid: str, data: Any = None) -> dict[str, Any] | None:
