@@ -1,5 +1,6 @@
 """Dependencies shared by the admin page and API: the acting admin of an audited change,
-and the user an admin manages (401/403 before the lookup, then 404 for an unknown id)."""
+the user an admin manages (401/403 before the lookup, then 404 for an unknown id) and
+the configured Overseerr client a user link is checked against."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.core.deps import ContextDep, SessionDep
+from medianest.integrations.overseerr import OverseerrClient
+from medianest.integrations.registry import get_integrations
 
 
 async def acting_admin(admin: AdminUser, request: Request, ctx: ContextDep) -> audit.Actor:
@@ -28,3 +31,11 @@ async def managed_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep
 
 
 ManagedUser = Annotated[User, Depends(managed_user)]
+
+
+async def admin_overseerr(admin: AdminUser, ctx: ContextDep) -> OverseerrClient | None:
+    """The configured Overseerr, or None (a link is then stored unchecked)."""
+    return await get_integrations(ctx).overseerr()
+
+
+AdminOverseerr = Annotated[OverseerrClient | None, Depends(admin_overseerr)]

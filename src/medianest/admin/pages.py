@@ -5,22 +5,21 @@ Everything goes through the same admin services as `/api/admin`."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from medianest.admin import services as services_service
 from medianest.admin import system_config, users_service, webhook_pages
-from medianest.admin.dependencies import ManagedUser
+from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
+from medianest.admin.schemas import UserChange
 from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
-from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
-from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.core.deps import ContextDep, SessionDep
-from medianest.core.errors import MediaNestError, ValidationFailed
-from medianest.integrations.registry import get_integrations
+from medianest.core.errors import MediaNestError
+from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
@@ -81,28 +80,17 @@ async def update_user(
     user_id: uuid.UUID,
     user: ManagedUser,
     request: Request,
-    admin: AdminUser,
+    admin: ActingAdmin,
+    overseerr: AdminOverseerr,
     session: SessionDep,
-    ctx: ContextDep,
-    role: Annotated[Literal["admin", "user"] | None, Form()] = None,
-    status: Annotated[Literal["active", "disabled"] | None, Form()] = None,
 ) -> Response:
-    # Read from the form itself: FastAPI turns an empty field into "absent", and here
-    # empty means "unlink" while absent means "unchanged".
-    overseerr_user_id = (await request.form()).get("overseerr_user_id")
     before = _shown(user)
     try:
+        change = form_input(
+            UserChange, await _sent_fields(request), messages={"overseerr_user_id": _LINK_HINT}
+        )
         await users_service.update_user(
-            session,
-            actor=admin,
-            user=user,
-            role=role,
-            status=status,
-            overseerr_user_id=(
-                _overseerr_user_id(overseerr_user_id) if isinstance(overseerr_user_id, str) else ...
-            ),
-            overseerr=await get_integrations(ctx).overseerr(),
-            ip=client_ip(request, ctx.settings),
+            session, by=admin, user=user, change=change, overseerr=overseerr
         )
     except MediaNestError as error:
         # The row goes back to what is stored, and the reason shows as a toast and in the row.
@@ -126,18 +114,22 @@ def _shown(user: User) -> tuple[str, str, int | str]:
     return (user.role, user.status, user.overseerr_user_id or "not linked")
 
 
-def _overseerr_user_id(text: str) -> int | None:
-    """The form's Overseerr user id: blank unlinks; otherwise a whole number from 1."""
-    text = text.strip()
-    if not text:
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_OVERSEERR_USER_ID:
-        raise ValidationFailed(
-            "The Overseerr user id is the number in the user's address in Overseerr "
-            "(Users → the user), 1 or more; leave it empty to unlink.",
-            details={"field": "overseerrUserId"},
-        )
-    return int(text)
+_LINK_HINT = (
+    "The Overseerr user id is the number in the user's address in Overseerr "
+    "(Users → the user), 1 or more; leave it empty to unlink."
+)
+
+
+async def _sent_fields(request: Request) -> dict[str, Any]:
+    """The row's fields htmx sent (one a change): absent means unchanged, and an empty
+    Overseerr box unlinks (FastAPI's form parameters cannot tell empty from absent)."""
+    form = await request.form()
+    sent: dict[str, Any] = {
+        k: form[k] for k in ("role", "status", "overseerr_user_id") if k in form
+    }
+    if isinstance(sent.get("overseerr_user_id"), str) and not sent["overseerr_user_id"].strip():
+        sent["overseerr_user_id"] = None
+    return sent
 
 
 @router.delete("/admin/users/{user_id}")
@@ -145,14 +137,12 @@ async def delete_user(
     user_id: uuid.UUID,
     user: ManagedUser,
     request: Request,
-    admin: AdminUser,
+    admin: ActingAdmin,
     session: SessionDep,
     ctx: ContextDep,
 ) -> Response:
     try:
-        await users_service.delete_user(
-            session, ctx=ctx, actor=admin, user=user, ip=client_ip(request, ctx.settings)
-        )
+        await users_service.delete_user(session, ctx=ctx, by=admin, user=user)
     except MediaNestError as error:
         await session.rollback()
         user = await users_service.get_user(session, user_id=user_id)

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import Field
+from fastapi import APIRouter, Query, Response
 
 from medianest.admin import users_service
-from medianest.admin.dependencies import ManagedUser
-from medianest.admin.users_service import MAX_OVERSEERR_USER_ID
-from medianest.auth.cookies import client_ip
+from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
+from medianest.admin.schemas import UserChange
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.core.deps import ContextDep, SessionDep
 from medianest.core.envelope import (
     ERROR_RESPONSES,
-    ApiInput,
     ApiModel,
     Envelope,
     PagedEnvelope,
     envelope,
     paged,
 )
-from medianest.integrations.registry import get_integrations
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -42,14 +37,6 @@ class AdminUserOut(ApiModel):
     overseerr_user_id: int | None = None
     created_at: datetime
     last_login_at: datetime | None
-
-
-class UpdateUser(ApiInput):
-    role: Literal["admin", "user"] | None = None
-    status: Literal["active", "disabled"] | None = None
-    # Overseerr's id of this person: their requests are made as that Overseerr user.
-    # Omitted: unchanged; null: cleared (requests made as the API key's admin again).
-    overseerr_user_id: int | None = Field(default=None, ge=1, le=MAX_OVERSEERR_USER_ID)
 
 
 def _out(user: User) -> AdminUserOut:
@@ -75,35 +62,21 @@ async def list_users(
 @router.put("/users/{user_id}", response_model=Envelope[AdminUserOut])
 async def update_user(
     user: ManagedUser,
-    body: UpdateUser,
-    request: Request,
-    admin: AdminUser,
+    body: UserChange,
+    admin: ActingAdmin,
+    overseerr: AdminOverseerr,
     session: SessionDep,
-    ctx: ContextDep,
 ) -> Envelope[AdminUserOut]:
     """Change a user's role, status or Overseerr user; disabling signs them out
     everywhere at once."""
-    await users_service.update_user(
-        session,
-        actor=admin,
-        user=user,
-        role=body.role,
-        status=body.status,
-        overseerr_user_id=(
-            body.overseerr_user_id if "overseerr_user_id" in body.model_fields_set else ...
-        ),
-        overseerr=await get_integrations(ctx).overseerr(),
-        ip=client_ip(request, ctx.settings),
-    )
+    await users_service.update_user(session, by=admin, user=user, change=body, overseerr=overseerr)
     return envelope(_out(user))
 
 
 @router.delete("/users/{user_id}", status_code=204, response_class=Response)
 async def delete_user(
-    user: ManagedUser, request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+    user: ManagedUser, admin: ActingAdmin, session: SessionDep, ctx: ContextDep
 ) -> Response:
     """Delete a user and everything they own (requests, downloads, sessions, tokens)."""
-    await users_service.delete_user(
-        session, ctx=ctx, actor=admin, user=user, ip=client_ip(request, ctx.settings)
-    )
+    await users_service.delete_user(session, ctx=ctx, by=admin, user=user)
     return Response(status_code=204)

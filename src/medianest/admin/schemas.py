@@ -53,6 +53,21 @@ ServiceUrl = Annotated[
 ]
 
 
+# Overseerr's user ids are integers in a 32-bit column (and ours too).
+MAX_OVERSEERR_USER_ID = 2_147_483_647
+
+
+class UserChange(ApiInput):
+    """A change to a user, from the admin page's row or the API: fields left out keep
+    their value."""
+
+    role: Literal["admin", "user"] | None = None
+    status: Literal["active", "disabled"] | None = None
+    # Overseerr's id of this person: their requests are made as that Overseerr user.
+    # Omitted: unchanged; null: cleared (requests made as the API key's admin again).
+    overseerr_user_id: int | None = Field(default=None, ge=1, le=MAX_OVERSEERR_USER_ID)
+
+
 class ServiceOut(ApiModel):
     name: str
     configured: bool

@@ -8,13 +8,13 @@ sessions and remember-me tokens at once.
 from __future__ import annotations
 
 import uuid
-from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
+from medianest.admin.schemas import UserChange
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.models import Role, User, UserStatus
@@ -22,9 +22,6 @@ from medianest.core.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.youtube import service as youtube_service
-
-# Overseerr's user ids are integers in a 32-bit column (and ours too).
-MAX_OVERSEERR_USER_ID = 2_147_483_647
 
 
 class LastAdmin(Conflict):
@@ -86,15 +83,16 @@ async def _require_overseerr_user(overseerr: OverseerrClient, overseerr_user_id:
 async def update_user(
     session: AsyncSession,
     *,
-    actor: User,
+    by: audit.Actor,
     user: User,
-    role: str | None,
-    status: str | None,
-    overseerr_user_id: int | EllipsisType | None = ...,  # ...: unchanged
-    overseerr: OverseerrClient | None = None,
-    ip: str | None,
+    change: UserChange,
+    overseerr: OverseerrClient | None,
 ) -> User:
     """The one "change a user" action of the admin page and the API."""
+    role: str | None = change.role  # compared with the stored Role/UserStatus values
+    status: str | None = change.status
+    linking = "overseerr_user_id" in change.model_fields_set
+    overseerr_user_id = change.overseerr_user_id
     demoting = role is not None and role != Role.ADMIN and user.is_admin
     disabling = status is not None and status != UserStatus.ACTIVE and user.is_active
     if demoting or disabling:
@@ -106,7 +104,7 @@ async def update_user(
     if status is not None and status != user.status:
         changes["status"] = {"from": user.status, "to": status}
         user.status = status
-    if overseerr_user_id is not ... and overseerr_user_id != user.overseerr_user_id:
+    if linking and overseerr_user_id != user.overseerr_user_id:
         if overseerr_user_id is not None and overseerr is not None:
             await _require_overseerr_user(overseerr, overseerr_user_id)
         changes["overseerr_user_id"] = {"from": user.overseerr_user_id, "to": overseerr_user_id}
@@ -115,20 +113,20 @@ async def update_user(
         # Immediately: no session or remember-me token of a disabled user survives.
         await session_store.destroy_user_sessions(session, user_id=user.id)
         await auth_service.revoke_remember_tokens(session, user=user)
-    for field, change in changes.items():
+    for field, what in changes.items():
         audit.record(
             session,
             action=f"admin.user_{field}_changed",
-            actor_id=actor.id,
+            actor_id=by.id,
             target=str(user.id),
-            details=change,
-            ip=ip,
+            details=what,
+            ip=by.ip,
         )
     return user
 
 
 async def delete_user(
-    session: AsyncSession, *, ctx: AppContext, actor: User, user: User, ip: str | None
+    session: AsyncSession, *, ctx: AppContext, by: audit.Actor, user: User
 ) -> None:
     """Delete the user and what they own, their downloaded files included (the rows
     went with the user before, the files stayed on disk with no record)."""
@@ -137,10 +135,10 @@ async def delete_user(
     audit.record(
         session,
         action="admin.user_deleted",
-        actor_id=actor.id,
+        actor_id=by.id,
         target=str(user.id),
         details={"username": user.username, "downloadsDeleted": downloads},
-        ip=ip,
+        ip=by.ip,
     )
     await session.delete(user)
     await session.flush()
