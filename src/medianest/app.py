@@ -1,8 +1,9 @@
 """The application factory: `create_app(settings)` builds the ASGI app.
 
-The outermost layer is the request-context middleware, then the hot paths (a polled
-endpoint answered from memory when it can be), then Socket.IO (which serves
-`/socket.io` and hands everything else to FastAPI).
+The outermost layer is the request-context middleware, then the body limit, gzip,
+ETag/304 (hashing the uncompressed body), the hot paths (a polled endpoint answered
+from memory when it can be), then Socket.IO (which serves `/socket.io` and hands
+everything else to FastAPI).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from medianest.auth.realtime import install_socket_authenticator
 from medianest.auth.session_cache import install_session_cache, start_session_invalidation
 from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache
+from medianest.core.compression import compressed
+from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.handlers import add_exception_handlers
@@ -91,7 +94,10 @@ class MediaNestApp:
         dashboard_hot.install(self.hot_paths)
         settings: Settings = fastapi_app.state.settings
         self._asgi = RequestContextMiddleware(
-            BodyLimitMiddleware(self.hot_paths, max_bytes=settings.max_request_body_bytes)
+            BodyLimitMiddleware(
+                compressed(ConditionalGetMiddleware(self.hot_paths)),
+                max_bytes=settings.max_request_body_bytes,
+            )
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,6 +4,8 @@ terminates TLS, passes trustworthy forwarded headers and upgrades Socket.IO to W
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -174,3 +176,17 @@ async def test_socketio_through_the_proxy_refuses_an_anonymous_client(proxy):
     with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(proxy.https_url, transports=["websocket"], wait_timeout=10)
     assert not client.connected
+
+
+async def test_the_apps_gzip_and_etags_pass_through_the_proxy_unchanged(proxy, https):
+    url = f"{proxy.https_url}/api/openapi.json"
+    async with https.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as packed:
+        raw = b"".join([chunk async for chunk in packed.aiter_raw()])
+    assert packed.status_code == 200
+    assert packed.headers["content-encoding"] == "gzip"  # once: the app's, not nginx's too
+    assert json.loads(gzip.decompress(raw))["info"]["title"] == "MediaNest"
+    etag = packed.headers["etag"]
+    again = await https.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == etag
+    assert again.content == b""

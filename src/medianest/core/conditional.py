@@ -1,0 +1,124 @@
+"""Pure ASGI middleware: ETag and 304 for GET answers a page script or API client re-asks.
+
+A JSON or HTML answer (200, sized, no cookie set, no caching of its own) fetched by a
+script, htmx or an API client gets a weak ETag hashed from its body and
+`Cache-Control: private, no-cache`: the browser keeps it but asks again every time, and
+an unchanged answer comes back as a 304 without a body. Top-level navigations keep
+`no-store` (set by core/middleware.py): Back after sign-out shows history from the
+browser's cache whatever `no-cache` says, so a page that was shown is never kept; a
+revalidation after sign-out is answered 401 or with the sign-in page, never 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The envelope's `meta.timestamp` says when the answer was made, not what it says:
+# left out of the hash, or no two answers would ever match.
+_META_TIMESTAMP = b'"meta":{"timestamp":"'
+_REVALIDATE = (b"cache-control", b"private, no-cache")
+# What the answer (and its caching) depends on besides the URL: who asks, and whether
+# htmx or a navigation asks (a fragment and a page can share a URL).
+_VARY = b"Cookie, Authorization, HX-Request, Sec-Fetch-Mode"
+_TAGGED_TYPES = (b"application/json", b"text/html")
+_NOT_IN_304 = frozenset({b"content-length", b"content-type"})
+MAX_TAGGED_BYTES = 4 * 1024 * 1024  # larger answers pass through untouched, unbuffered
+
+
+def _is_navigation(scope: Scope) -> bool:
+    """A top-level page load (what Back shows again), by Sec-Fetch-Mode, or for a
+    browser without it, an HTML request that is not htmx's."""
+    mode = accept = None
+    htmx = False
+    for name, value in scope["headers"]:
+        if name == b"sec-fetch-mode":
+            mode = value
+        elif name == b"accept":
+            accept = value
+        elif name == b"hx-request":
+            htmx = True
+    if mode is not None:
+        return bool(mode == b"navigate")
+    return not htmx and accept is not None and b"text/html" in accept
+
+
+def body_etag(body: bytes) -> bytes:
+    """A weak tag of the answer's content (the envelope's timestamp excluded)."""
+    at = body.rfind(_META_TIMESTAMP)
+    if at != -1:
+        end = body.find(b'"', at + len(_META_TIMESTAMP))
+        body = body[:at] + body[end + 1 :]
+    return b'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
+
+
+def matches(if_none_match: bytes, etag: bytes) -> bool:
+    """If-None-Match's weak comparison: any listed tag, with or without W/, or `*`."""
+    opaque = etag.removeprefix(b"W/")
+    for candidate in if_none_match.split(b","):
+        candidate = candidate.strip()
+        if candidate == b"*" or candidate.removeprefix(b"W/") == opaque:
+            return True
+    return False
+
+
+def _taggable(message: Message) -> bool:
+    if message["status"] != 200:
+        return False
+    size = -1
+    kind = b""
+    for name, value in message.get("headers", ()):
+        if name in (b"etag", b"cache-control", b"set-cookie", b"content-encoding"):
+            return False  # the answer decided its own caching, or changes the client's state
+        if name == b"content-length":
+            size = int(value)
+        elif name == b"content-type":
+            kind = value.partition(b";")[0].strip().lower()
+    return 0 <= size <= MAX_TAGGED_BYTES and kind in _TAGGED_TYPES
+
+
+class ConditionalGetMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or _is_navigation(scope):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def tagging_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start" and _taggable(message):
+                start = message
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                await _send_tagged(scope, start, b"".join(chunks), send)
+
+        await self.app(scope, receive, tagging_send)
+
+
+async def _send_tagged(scope: Scope, start: Message, body: bytes, send: Send) -> None:
+    etag = body_etag(body)
+    headers = list(start.get("headers", ()))
+    for index, (name, value) in enumerate(headers):
+        if name == b"vary":
+            headers[index] = (name, value + b", " + _VARY)
+            break
+    else:
+        headers.append((b"vary", _VARY))
+    headers += [(b"etag", etag), _REVALIDATE]
+    condition = next((v for n, v in scope["headers"] if n == b"if-none-match"), None)
+    if condition is not None and matches(condition, etag):
+        headers = [(n, v) for n, v in headers if n not in _NOT_IN_304]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,124 @@
+"""Text answers over 1 kB are gzipped by the app itself (so `medianest serve` without a
+proxy sends fewer bytes); small answers, encoded answers and Socket.IO stay as they were."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from medianest.app import MediaNestApp
+from medianest.core.compression import compressed
+
+GZIP = {"Accept-Encoding": "gzip"}
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
+@dataclass
+class Raw:
+    status_code: int
+    headers: httpx.Headers
+    content: bytes  # as sent on the wire, not decoded
+
+
+async def raw_get(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> Raw:
+    async with client.stream("GET", path, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    return Raw(response.status_code, response.headers, raw)
+
+
+async def test_json_html_and_static_text_over_1_kb_are_gzipped_and_decode_to_the_plain_answer(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    for path in (
+        "/api/openapi.json",
+        "/dashboard",
+        "/youtube",
+        "/static/app.js",
+        "/static/app.css",
+    ):
+        packed = await raw_get(alice_client, path, GZIP)
+        plain = await raw_get(alice_client, path, IDENTITY)
+        assert packed.status_code == plain.status_code == 200, path
+        assert packed.headers["content-encoding"] == "gzip", path
+        assert "accept-encoding" in packed.headers["vary"].lower(), path
+        assert "content-encoding" not in plain.headers, path
+        assert int(packed.headers["content-length"]) == len(packed.content), path
+        assert len(packed.content) < len(plain.content) / 2, path
+        unpacked = gzip.decompress(packed.content)
+        if path.startswith("/static/") or path == "/api/openapi.json":
+            assert unpacked == plain.content, path  # the same bytes either way
+        else:  # a page carries a per-request correlation id: compare its shape
+            assert unpacked.startswith(b"<!DOCTYPE html>") or unpacked.startswith(b"<!doctype"), (
+                path
+            )
+    spec = await alice_client.get("/api/openapi.json", headers=GZIP)
+    assert spec.json()["info"]["title"] == "MediaNest"  # httpx decodes it like a browser
+
+
+async def test_answers_under_1_kb_are_sent_as_they_are(alice_client: httpx.AsyncClient) -> None:
+    session = await raw_get(alice_client, "/api/auth/session", GZIP)
+    assert session.status_code == 200
+    assert len(session.content) < 1000
+    assert "content-encoding" not in session.headers
+    assert json.loads(session.content)["success"] is True
+
+
+async def test_the_polled_dashboard_status_still_answers_in_plain_json(
+    alice_client: httpx.AsyncClient,
+) -> None:
+    for _ in range(3):  # the first may go through FastAPI, later ones through the hot path
+        status = await raw_get(alice_client, "/api/dashboard/status", GZIP)
+        assert status.status_code == 200
+        body = (
+            gzip.decompress(status.content)
+            if "content-encoding" in status.headers
+            else status.content
+        )
+        assert json.loads(body)["success"] is True
+
+
+async def test_socket_io_long_polling_handshake_works_with_gzip_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    opened = await client.get(
+        "/socket.io/", params={"EIO": "4", "transport": "polling"}, headers=GZIP
+    )
+    assert opened.status_code == 200
+    assert opened.text.startswith("0{")
+    assert json.loads(opened.text[1:])["sid"]
+
+
+async def test_a_body_over_the_limit_is_still_refused_with_the_413_envelope(
+    app: MediaNestApp, alice_client: httpx.AsyncClient
+) -> None:
+    limit = app.ctx.settings.max_request_body_bytes
+    refused = await alice_client.post(
+        "/api/media/requests",
+        content=b"x" * (limit + 1),
+        headers={**GZIP, "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_an_answer_that_is_already_encoded_is_passed_through_untouched() -> None:
+    packed = gzip.compress(b"{}" * 2000)
+
+    async def already_encoded(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-encoding", b"gzip"),
+            (b"content-length", str(len(packed)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": packed})
+
+    transport = httpx.ASGITransport(app=compressed(already_encoded))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await raw_get(client, "/", GZIP)
+    assert answer.content == packed  # compressed once, not twice
+    assert gzip.decompress(answer.content) == b"{}" * 2000
