@@ -4,9 +4,9 @@ times a day), and a backup that failed in the `medianest backup` command."""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 from datetime import UTC, date, datetime
 
-import yt_dlp.version
 from sqlalchemy.exc import DBAPIError
 
 from medianest.core.context import AppContext
@@ -35,7 +35,9 @@ async def check_ytdlp(
     ctx: AppContext, *, version: str | None = None, today: date | None = None
 ) -> bool:
     """Notify the admins once per version when yt-dlp is older than 30 days."""
-    version = version or str(yt_dlp.version.__version__)
+    # The package metadata, not `yt_dlp.version`: importing any part of yt_dlp loads all
+    # of it (~10 MB), which a server waits with until its first download.
+    version = version or importlib.metadata.version("yt-dlp")
     released = ytdlp_release_date(version)
     if released is None:
         return False

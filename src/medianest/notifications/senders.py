@@ -3,6 +3,10 @@ subscription (RFC 8291 aes128gcm payload, RFC 8292 VAPID signature).
 
 A sender returns a `SendOutcome`; it never raises for a channel's failure, and the
 reason it reports never carries the channel's secret.
+
+Apprise and pywebpush are imported where a channel is checked or sent to, not with this
+module: with what they pull in (requests, aiohttp) they cost a server that never notifies
+anyone ~20 MB of resident memory (docs/performance.md, "Memory and start").
 """
 
 from __future__ import annotations
@@ -16,12 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import apprise
 import httpx
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
-from pywebpush import WebPusher, WebPushException
 
 from medianest.core.logging import get_logger
 
@@ -70,6 +72,8 @@ def scrub(reason: str, secret: str) -> str:
 def apprise_label(url: str) -> str | None:
     """What may be shown of an Apprise URL (its service and host, secrets masked), or
     None when Apprise does not understand it."""
+    import apprise  # on first use: see the module docstring
+
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin is None:
         return None
@@ -82,12 +86,16 @@ def apprise_label(url: str) -> str | None:
 
 
 def apprise_host(url: str) -> str | None:
+    import apprise  # on first use: see the module docstring
+
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     host = getattr(plugin, "host", None)
     return host if isinstance(host, str) and host else None
 
 
 async def send_apprise(url: str, message: Message) -> SendOutcome:
+    import apprise  # on first use: see the module docstring
+
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return SendOutcome(False, "Apprise does not understand this URL.", permanent=True)
@@ -127,6 +135,8 @@ def push_subscription_label(subscription: dict[str, Any]) -> str:
 
 
 def _encrypt(subscription: dict[str, Any], payload: bytes) -> bytes:
+    from pywebpush import WebPusher  # on first use: see the module docstring
+
     encoded = WebPusher(subscription).encode(payload, content_encoding="aes128gcm")
     body: bytes = encoded["body"]
     return body
@@ -146,6 +156,8 @@ def _vapid_headers(keys: VapidKeys, endpoint: str) -> dict[str, str]:
 async def send_web_push(
     subscription: dict[str, Any], message: Message, *, keys: VapidKeys
 ) -> SendOutcome:
+    from pywebpush import WebPushException  # on first use: see the module docstring
+
     endpoint = str(subscription.get("endpoint", ""))
     payload = json.dumps(
         {

@@ -1,0 +1,74 @@
+"""`medianest serve` loads only what serving needs: yt-dlp waits for the first download,
+Apprise and pywebpush for the first notification, Alembic for a migration to run, and the
+simulators and the demo never come into a server at all (memory: docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.support.servers import free_port
+
+# Runs the real `serve` command; a thread waits for the first 200 on /api/health, writes
+# the names of the modules loaded by then and stops the server the way Ctrl-C does.
+SERVE_AND_LIST_MODULES = textwrap.dedent(
+    """
+    import http.client, json, os, signal, sys, threading, time
+
+    port, out = sys.argv[1], sys.argv[2]
+
+    def watch():
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=1)
+                conn.request("GET", "/api/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        with open(out, "w") as handle:
+            json.dump(sorted(sys.modules), handle)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, daemon=True).start()
+    from medianest.cli import app
+    app(["serve", "--port", port])
+    """
+)
+NEVER_IN_A_SERVER = ("medianest.simulators", "medianest.demo", "plexapi")
+ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush")
+
+
+def serve_and_list_modules(tmp_path, name: str) -> set[str]:
+    out = tmp_path / f"{name}.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_LIST_MODULES, str(free_port()), str(out)],
+        env={**env, "MEDIANEST_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=120,  # a loaded machine starts slowly
+    )
+    assert out.exists(), result.stderr[-2000:]
+    return set(json.loads(out.read_text()))
+
+
+def loaded(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in packages))
+
+
+def test_serve_imports_neither_downloader_nor_notifiers_nor_simulators_at_start(tmp_path):
+    first = serve_and_list_modules(tmp_path, "first")
+    assert "medianest.app" in first  # the list is the serving process's
+    assert loaded(first, NEVER_IN_A_SERVER + ON_FIRST_USE) == []
+
+
+def test_a_restart_on_a_current_database_does_not_load_alembic(tmp_path):
+    serve_and_list_modules(tmp_path, "first")  # creates and migrates the database
+    restart = serve_and_list_modules(tmp_path, "restart")
+    assert "medianest.youtube.worker" in restart  # the in-process worker is running
+    assert loaded(restart, NEVER_IN_A_SERVER + ON_FIRST_USE + ("alembic", "mako")) == []
