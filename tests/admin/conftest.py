@@ -13,7 +13,13 @@ from medianest.app import MediaNestApp
 from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_KEY
 from medianest.simulators.plextv_models import OWNER_TOKEN
 from medianest.simulators.uptime_kuma import API_KEY as KUMA_KEY
-from tests.factories.users import create_user, prepare_bootstrap_admin, signed_in_client
+from tests.factories.users import (
+    create_user,
+    htmx_client,
+    prepare_bootstrap_admin,
+    signed_in_client,
+    token_client,
+)
 
 SECRETS = (OWNER_TOKEN, OVERSEERR_KEY, KUMA_KEY)
 
@@ -50,4 +56,19 @@ async def seeded_admin(seeded_app: MediaNestApp) -> AsyncIterator[httpx.AsyncCli
 async def seeded_user(seeded_app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
     carol = await create_user(seeded_app, "carol", plex_id="1009", plex_token="carol-plex-token")
     async with await signed_in_client(seeded_app, carol) as client:
+        yield client
+
+
+@pytest.fixture
+async def browser(seeded_app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
+    """The bootstrap admin's browser on the pages (htmx requests, CSRF as app.js sends it)."""
+    client = await htmx_client(seeded_app, await prepare_bootstrap_admin(seeded_app))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def script(seeded_app: MediaNestApp) -> AsyncIterator[httpx.AsyncClient]:
+    """A script calling the JSON API with the bootstrap admin's personal API token."""
+    async with await token_client(seeded_app, await prepare_bootstrap_admin(seeded_app)) as client:
         yield client

@@ -1,6 +1,8 @@
 """Saving a service's configuration and changing the system settings are one action each:
 the admin page's form and the JSON API store the same row, write the same audit line and
-(for a service) check the saved service upstream the same way, with the saved key."""
+(for a service) check the saved service upstream the same way, with the saved key. The
+page is sent as the browser sends it (htmx, the CSRF cookie's value in `X-CSRF-Token`),
+the API as a script calls it (a personal API token)."""
 
 from __future__ import annotations
 
@@ -47,18 +49,21 @@ def _upstream_calls(overseerr: OverseerrSimulator) -> list[str | None]:
 
 
 async def test_saving_overseerr_from_the_page_stores_and_sends_what_the_api_does(
-    seeded_app: MediaNestApp, seeded_admin: httpx.AsyncClient, overseerr: OverseerrSimulator
+    seeded_app: MediaNestApp,
+    browser: httpx.AsyncClient,
+    script: httpx.AsyncClient,
+    overseerr: OverseerrSimulator,
 ) -> None:
     # The same change from a disabled service: URL with a trailing slash, key typed again.
     async def disable() -> None:
-        off = await seeded_admin.put(
+        off = await script.put(
             "/api/admin/services/overseerr", json={"url": overseerr.url, "enabled": False}
         )
         assert off.status_code == 200, off.text
 
     await disable()
     before_api = len(_upstream_calls(overseerr))
-    by_api = await seeded_admin.put(
+    by_api = await script.put(
         "/api/admin/services/overseerr",
         json={"url": overseerr.url + "/", "enabled": True, "apiKey": OVERSEERR_KEY},
     )
@@ -68,10 +73,9 @@ async def test_saving_overseerr_from_the_page_stores_and_sends_what_the_api_does
 
     await disable()
     before_page = len(_upstream_calls(overseerr))
-    by_page = await seeded_admin.put(
+    by_page = await browser.put(
         "/admin/services/overseerr",
         data={"url": overseerr.url + "/", "enabled": "on", "apiKey": OVERSEERR_KEY},
-        headers=PAGE,
     )
     assert by_page.status_code == 200, by_page.text
     stored_by_page = await _stored_service(seeded_app, "overseerr")
@@ -154,21 +158,19 @@ async def _stored_settings(app: MediaNestApp) -> tuple[dict[str, Any], Any]:
 
 
 async def test_changing_system_settings_from_the_page_stores_what_the_api_does(
-    seeded_app: MediaNestApp, seeded_admin: httpx.AsyncClient
+    seeded_app: MediaNestApp, browser: httpx.AsyncClient, script: httpx.AsyncClient
 ) -> None:
     change = {"apiPerMinute": 90, "youtubePerHour": 7, "defaultDownloadQuality": "720p"}
-    by_api = await seeded_admin.put("/api/admin/config", json=change)
+    by_api = await script.put("/api/admin/config", json=change)
     assert by_api.status_code == 200, by_api.text
     stored_by_api, limits_by_api = await _stored_settings(seeded_app)
 
-    back = await seeded_admin.put(
+    back = await script.put(
         "/api/admin/config",
         json={"apiPerMinute": 60, "youtubePerHour": 5, "defaultDownloadQuality": "best"},
     )
     assert back.status_code == 200, back.text
-    by_page = await seeded_admin.put(
-        "/admin/settings", data={k: str(v) for k, v in change.items()}, headers=PAGE
-    )
+    by_page = await browser.put("/admin/settings", data={k: str(v) for k, v in change.items()})
     assert by_page.status_code == 200, by_page.text
     stored_by_page, limits_by_page = await _stored_settings(seeded_app)
 

@@ -69,3 +69,32 @@ async def signed_in_client(app: MediaNestApp, user: User) -> httpx.AsyncClient:
     client.cookies.set(CSRF_COOKIE, "test-csrf-token")
     client.headers["X-CSRF-Token"] = "test-csrf-token"
     return client
+
+
+async def htmx_client(app: MediaNestApp, user: User) -> httpx.AsyncClient:
+    """`user`'s browser on the pages: a session cookie, the CSRF cookie a page hands out,
+    and every request sent as htmx sends it (`HX-Request`, and `X-CSRF-Token` read from
+    the cookie at send time, as app.js does in `htmx:configRequest`). Already opened:
+    close it with `aclose()`, not `async with`."""
+    client = await signed_in_client(app, user)
+    client.cookies.delete(CSRF_COOKIE)
+    del client.headers["X-CSRF-Token"]
+    page = await client.get("/", headers={"Accept": "text/html"}, follow_redirects=True)
+    assert page.status_code == 200 and client.cookies.get(CSRF_COOKIE), page.status_code
+
+    async def as_htmx(request: httpx.Request) -> None:
+        request.headers["HX-Request"] = "true"
+        request.headers["X-CSRF-Token"] = client.cookies.get(CSRF_COOKIE) or ""
+
+    client.event_hooks["request"].append(as_htmx)
+    return client
+
+
+async def token_client(app: MediaNestApp, user: User) -> httpx.AsyncClient:
+    """A script calling the JSON API with `user`'s personal API token (no cookie, no CSRF)."""
+    async with await signed_in_client(app, user) as owner:
+        created = await owner.post("/api/auth/tokens", json={"name": "test script"})
+    assert created.status_code == 201, created.text
+    client = make_client(app)
+    client.headers["Authorization"] = f"Bearer {created.json()['data']['token']}"
+    return client
