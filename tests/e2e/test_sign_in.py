@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.flows import AdminAccount, shoot, sign_in_with_plex
+from medianest.simulators.suite import SimulatorSuite
+from tests.e2e.flows import AdminAccount, shoot, sign_in_plex_user, sign_in_with_plex
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +69,35 @@ def test_an_unknown_address_shows_a_friendly_404_page(new_context: Any, screensh
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     shoot(page, screenshots, "not-found")
+
+
+def test_after_sign_out_back_and_the_pages_fetches_show_nothing_of_the_previous_user(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "alice")
+    page = context.new_page()
+    page.goto("/dashboard")
+    expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
+    page.goto("/youtube")
+    expect(page.get_by_role("heading", name="YouTube downloads")).to_be_visible()
+    fetched = """url => fetch(url, {headers: {'HX-Request': 'true'}, credentials: 'same-origin'})
+        .then(r => r.status)"""
+    # Kept by the browser to be revalidated (ETag, private, no-cache): the second time
+    # the browser asks with the ETag it kept.
+    assert page.evaluate(fetched, "/youtube/downloads") == 200
+    with page.expect_request(re.compile(r"/youtube/downloads$")) as asked:
+        assert page.evaluate(fetched, "/youtube/downloads") == 200
+    assert asked.value.all_headers().get("if-none-match", "").startswith('W/"')
+
+    page.locator(".usermenu summary").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/login\?next=/youtube$"))
+    expect(page.get_by_role("heading", name="YouTube downloads")).to_have_count(0)
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
+    expect(page.get_by_role("heading", name="Hello, alice")).to_have_count(0)
+    # The fragment the browser kept is revalidated and refused, not shown from the cache.
+    assert page.evaluate(fetched, "/youtube/downloads") != 200
