@@ -301,6 +301,33 @@ async def flips(
     }
 
 
+async def list_updates(observer: Observer, watched: Watched) -> dict[str, Any]:
+    """A monitor added, paused, resumed and deleted in Kuma: the link's list follows
+    (`updateMonitorIntoList`, `deleteMonitorFromList`) within a second each."""
+    steps: dict[str, float] = {}
+
+    async def until(step: str, holds: Any) -> None:
+        started = time.monotonic()
+        while not holds():
+            if time.monotonic() - started > FLIP_WAIT_SECONDS:
+                raise TimeoutError(f"the link's list did not follow: {step}")
+            await asyncio.sleep(0.005)
+        steps[step] = round((time.monotonic() - started) * 1000, 1)
+
+    link = watched.link  # its `monitors` dict is replaced on each list update
+    extra = await observer.add_monitor(
+        {"type": "push", "name": "MediaNest extra", "pushToken": PUSH_TOKEN + "extra"}
+    )
+    await until("added_ms", lambda: extra in link.monitors)
+    await observer.call("pauseMonitor", extra)
+    await until("paused_ms", lambda: extra in link.monitors and not link.monitors[extra].active)
+    await observer.call("resumeMonitor", extra)
+    await until("resumed_ms", lambda: extra in link.monitors and link.monitors[extra].active)
+    await observer.call("deleteMonitor", extra, False)
+    await until("deleted_ms", lambda: extra not in link.monitors)
+    return steps
+
+
 async def refusals(kuma: Kuma, observer: Observer) -> dict[str, Any]:
     """A wrong password and a 2FA account, as "Test connection" reports them."""
     wrong, _ = await live.socket_health(live.KumaSignIn(kuma.url, USERNAME, "wrong-password"))
@@ -563,6 +590,7 @@ async def check(kuma_dir: Path, n: int, with_browser: bool) -> dict[str, Any]:
             try:
                 result["link_sign_in_seconds"] = round(await watched.wait_state("live", 30), 3)
                 result["flips"] = await flips(kuma, target, observer, watched, ids, n)
+                result["list_updates"] = await list_updates(observer, watched)
                 await observer.sio.disconnect()
                 result["restart"] = await restart(kuma, watched)
                 result["statuses_after_restart"] = {
