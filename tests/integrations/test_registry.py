@@ -4,6 +4,8 @@ made by another instance picked up without a restart."""
 
 from __future__ import annotations
 
+import ssl
+
 from sqlalchemy import select
 
 from medianest.admin.models import ServiceConfig, SystemSetting
@@ -92,6 +94,29 @@ async def test_plex_for_token_calls_the_same_server_with_the_users_token(
     assert sent["x-plex-client-identifier"] == integrations.client_identifier
     owner = await integrations.plex()
     assert owner is not None and as_alice.http.breaker is owner.http.breaker
+
+
+def tls_of(client) -> ssl.SSLContext:
+    return client.http._http._transport._pool._ssl_context  # httpx's pool, as it connects
+
+
+async def test_every_client_shares_one_verifying_tls_context(
+    app_factory, make_settings, plex, overseerr, kuma, plextv
+):
+    app = await app_factory(make_settings(**env(plex, overseerr, kuma, plextv)))
+    integrations = get_integrations(app.ctx)
+    clients = [
+        await integrations.plex(),
+        await integrations.overseerr(),
+        await integrations.uptime_kuma(),
+        await integrations.plex_for_token("alice-plex-token"),
+        await integrations.plex_for_token("bob-plex-token"),
+    ]
+
+    contexts = {id(tls_of(client)) for client in clients}
+    assert len(contexts) == 1  # the CA bundle is loaded once, not once per client
+    shared = tls_of(clients[0])
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
 
 
 async def test_a_change_saved_on_another_instance_is_picked_up_without_a_restart(

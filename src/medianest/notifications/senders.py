@@ -26,6 +26,7 @@ from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
 
 from medianest.core.logging import get_logger
+from medianest.integrations.http import tls_context
 
 log = get_logger(__name__)
 
@@ -181,7 +182,7 @@ async def send_web_push(
         "Urgency": "normal",
     }
     try:
-        async with httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS) as client:
+        async with httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS, verify=tls_context()) as client:
             response = await client.post(endpoint, content=body, headers=headers)
     except httpx.HTTPError as exc:
         return SendOutcome(False, f"The push service is unreachable ({type(exc).__name__}).")
