@@ -19,7 +19,6 @@ EXCLUDED_CONTENT_TYPES = (
     *DEFAULT_EXCLUDED_CONTENT_TYPES,
     "application/octet-stream",
     "image/x-icon",
-    "text/event-stream",
 )
 
 

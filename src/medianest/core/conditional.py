@@ -50,7 +50,9 @@ def body_etag(body: bytes) -> bytes:
     if at != -1:
         end = body.find(b'"', at + len(_META_TIMESTAMP))
         body = body[:at] + body[end + 1 :]
-    return b'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
+    # SHA-1 as a checksum, not for security: hardware-accelerated, 35 µs for 41 kB where
+    # blake2b took 154 (docs/performance.md).
+    return b'W/"' + hashlib.sha1(body, usedforsecurity=False).hexdigest().encode() + b'"'
 
 
 def matches(if_none_match: bytes, etag: bytes) -> bool:
