@@ -83,6 +83,15 @@ def test_image_readme_and_tests_install_with_one_command_from_the_lock():
     assert "--require-hashes" in install and "--no-deps" in install
 
 
+def test_the_install_compiles_medianest_so_the_image_never_compiles_at_start():
+    # The image runs with PYTHONDONTWRITEBYTECODE and cannot write /src: bytecode made by
+    # the install (in the build stage) is the only bytecode a container will ever have.
+    assert "PYTHONDONTWRITEBYTECODE=1" in (ROOT / "Dockerfile").read_text()
+    install = (ROOT / "scripts" / "install").read_text()
+    assert "-m compileall -q --invalidation-mode checked-hash src" in install
+    assert install.index("compileall") > install.index("-e .")
+
+
 def test_entrypoint_builds_the_database_url_from_the_password_file(tmp_path):
     password_file = tmp_path / "postgres_password"
     password_file.write_text("s3cr3t-hex")
