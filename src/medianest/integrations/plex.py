@@ -48,6 +48,9 @@ class PlexClient:
     ) -> None:
         self.http = http
         self.settings = settings
+        # How long a browsing read (`cached=True`) is served without asking Plex; other
+        # reads (delivery, checks) always ask.
+        self.library_cache_seconds = settings.plex_library_cache_seconds
         # Cached answers depend on whose token asked (share filters, own playlists).
         server = hashlib.sha256(http.base_url.encode()).hexdigest()[:12]
         self._cache_prefix = f"{server}:{cache_scope}"
@@ -93,12 +96,12 @@ class PlexClient:
     async def sections(self) -> list[PlexSection]:
         return (await self.sections_snapshot()).value
 
-    async def sections_snapshot(self, *, fresh_ttl: float = 0) -> Snapshot[list[PlexSection]]:
+    async def sections_snapshot(self, *, cached: bool = False) -> Snapshot[list[PlexSection]]:
         """`GET /library/sections`, cached as last known good."""
         return await self._read(
             "/library/sections",
             cache_key="sections",
-            fresh_ttl=fresh_ttl,
+            cached=cached,
             parse=lambda c: self._parse_list(PlexSection, c.get("Directory")),
         )
 
@@ -134,7 +137,7 @@ class PlexClient:
         title: str | None = None,
         item_type: str | None = None,
         label: str | None = None,
-        fresh_ttl: float = 0,
+        cached: bool = False,
     ) -> Snapshot[PlexPage[PlexItem]]:
         """`GET /library/sections/{id}/all`: one page, optionally sorted and filtered."""
         params: dict[str, Any] = {}
@@ -147,36 +150,36 @@ class PlexClient:
         if label:
             params["label"] = label
         return await self._paged(
-            f"/library/sections/{_key(section_id)}/all", params, start, size, fresh_ttl
+            f"/library/sections/{_key(section_id)}/all", params, start, size, cached
         )
 
     async def section_collections(
-        self, section_id: str | int, *, start: int = 0, size: int = 50, fresh_ttl: float = 0
+        self, section_id: str | int, *, start: int = 0, size: int = 50, cached: bool = False
     ) -> Snapshot[PlexPage[PlexItem]]:
         """`GET /library/sections/{id}/collections`."""
         path = f"/library/sections/{_key(section_id)}/collections"
-        return await self._paged(path, {}, start, size, fresh_ttl)
+        return await self._paged(path, {}, start, size, cached)
 
     async def collection_items(
-        self, collection_key: str | int, *, start: int = 0, size: int = 50, fresh_ttl: float = 0
+        self, collection_key: str | int, *, start: int = 0, size: int = 50, cached: bool = False
     ) -> Snapshot[PlexPage[PlexItem]]:
         """`GET /library/collections/{ratingKey}/children`."""
         path = f"/library/collections/{_key(collection_key)}/children"
-        return await self._paged(path, {}, start, size, fresh_ttl)
+        return await self._paged(path, {}, start, size, cached)
 
-    async def metadata(self, rating_key: str | int, *, fresh_ttl: float = 0) -> PlexItem | None:
+    async def metadata(self, rating_key: str | int, *, cached: bool = False) -> PlexItem | None:
         """`GET /library/metadata/{ratingKey}` (items and collections); None when unknown."""
-        snapshot = await self.metadata_snapshot(rating_key, fresh_ttl=fresh_ttl)
+        snapshot = await self.metadata_snapshot(rating_key, cached=cached)
         return snapshot.value
 
     async def metadata_snapshot(
-        self, rating_key: str | int, *, fresh_ttl: float = 0
+        self, rating_key: str | int, *, cached: bool = False
     ) -> Snapshot[PlexItem | None]:
         try:
             return await self._read(
                 f"/library/metadata/{_key(rating_key)}",
                 cache_key=f"metadata:{_key(rating_key)}",
-                fresh_ttl=fresh_ttl,
+                cached=cached,
                 parse=lambda c: next(iter(self._parse_list(PlexItem, c.get("Metadata"))), None),
             )
         except UpstreamHTTPError as exc:
@@ -326,7 +329,7 @@ class PlexClient:
         return LIBRARY_URI.format(machine=await self.machine_identifier(), keys=keys)
 
     async def _paged(
-        self, path: str, params: dict[str, Any], start: int, size: int, fresh_ttl: float
+        self, path: str, params: dict[str, Any], start: int, size: int, cached: bool
     ) -> Snapshot[PlexPage[PlexItem]]:
         # Sources disagree on where paging goes; the server accepts both, so send both.
         paging = {"X-Plex-Container-Start": str(max(0, start)), "X-Plex-Container-Size": str(size)}
@@ -344,7 +347,7 @@ class PlexClient:
             params=all_params,
             headers=paging,
             cache_key=cache_key,
-            fresh_ttl=fresh_ttl,
+            cached=cached,
             parse=parse,
         )
 
@@ -353,11 +356,12 @@ class PlexClient:
         path: str,
         *,
         cache_key: str,
-        fresh_ttl: float,
+        cached: bool,
         parse: Callable[[dict[str, Any]], T],
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Snapshot[T]:
+        fresh_ttl = self.library_cache_seconds if cached else 0.0
         fetched = await self.http.get_json(
             path,
             params=params,

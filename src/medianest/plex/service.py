@@ -53,17 +53,8 @@ def plex_sort(sort: str | None) -> str | None:
     return f"{SORT_FIELDS[match.group(1)]}:{'desc' if descending else 'asc'}"
 
 
-def library_ttl(plex: PlexClient, fresh_ttl: float | None = None) -> float:
-    """How long library answers are served without asking Plex: the caller's value, else
-    the client's own setting (`MEDIANEST_PLEX_LIBRARY_CACHE_SECONDS`), the same for the
-    pages and the API."""
-    return plex.settings.plex_library_cache_seconds if fresh_ttl is None else fresh_ttl
-
-
-async def libraries(
-    plex: PlexClient, *, fresh_ttl: float | None = None
-) -> Snapshot[list[PlexSection]]:
-    return await plex.sections_snapshot(fresh_ttl=library_ttl(plex, fresh_ttl))
+async def libraries(plex: PlexClient) -> Snapshot[list[PlexSection]]:
+    return await plex.sections_snapshot(cached=True)
 
 
 async def library_items(
@@ -75,21 +66,19 @@ async def library_items(
     page_size: int,
     sort: str | None,
     search: str | None,
-    fresh_ttl: float | None = None,
 ) -> Snapshot[PlexPage[PlexItem]]:
     """One page of a library; in a library that may hold downloads, a user's page leaves
     out other users' (read whole and paged here, so totals stay true)."""
-    fresh_ttl = library_ttl(plex, fresh_ttl)
     plex_order = plex_sort(sort)
     try:
-        if not viewer.filters(await _section(plex, library_id, fresh_ttl)):
+        if not viewer.filters(await _section(plex, library_id)):
             return await plex.section_items_snapshot(
                 library_id,
                 start=(page - 1) * page_size,
                 size=page_size,
                 sort=plex_order,
                 title=search,
-                fresh_ttl=fresh_ttl,
+                cached=True,
             )
         everything = await _read_all(
             lambda start, size: plex.section_items_snapshot(
@@ -98,7 +87,7 @@ async def library_items(
                 size=size,
                 sort=plex_order,
                 title=search,
-                fresh_ttl=fresh_ttl,
+                cached=True,
             )
         )
     except UpstreamHTTPError as exc:
@@ -114,38 +103,36 @@ async def collections(
     library_id: int | None,
     page: int,
     page_size: int,
-    fresh_ttl: float | None = None,
 ) -> Snapshot[PlexPage[PlexItem]]:
     """Collections of one library (`library_id`) or of every library; a user does not see
     a collection made only of other users' downloads."""
-    fresh_ttl = library_ttl(plex, fresh_ttl)
     start = (page - 1) * page_size
     if library_id is not None:
         try:
-            section = await _section(plex, library_id, fresh_ttl)
+            section = await _section(plex, library_id)
             if not viewer.filters(section):
                 return await plex.section_collections(
-                    library_id, start=start, size=page_size, fresh_ttl=fresh_ttl
+                    library_id, start=start, size=page_size, cached=True
                 )
             listing = await _read_all(
                 lambda at, size: plex.section_collections(
-                    library_id, start=at, size=size, fresh_ttl=fresh_ttl
+                    library_id, start=at, size=size, cached=True
                 )
             )
         except UpstreamHTTPError as exc:
             raise _not_found_or(exc, "No such library.") from None
-        shown = await _visible_collections(plex, viewer, listing.value, fresh_ttl)
+        shown = await _visible_collections(plex, viewer, listing.value)
         return _page_of(shown, listing, page=page, page_size=page_size)
-    sections = await libraries(plex, fresh_ttl=fresh_ttl)
+    sections = await libraries(plex)
     found: list[PlexItem] = []
     stale, age = sections.stale, sections.age_seconds
     for section in sections.value:
         per_library = await plex.section_collections(
-            section.key, size=COLLECTIONS_PER_LIBRARY, fresh_ttl=fresh_ttl
+            section.key, size=COLLECTIONS_PER_LIBRARY, cached=True
         )
         kept = per_library.value.items
         if viewer.filters(section):
-            kept = await _visible_collections(plex, viewer, kept, fresh_ttl)
+            kept = await _visible_collections(plex, viewer, kept)
         found += kept
         stale = stale or per_library.stale
         age = max(age or 0.0, per_library.age_seconds or 0.0) if per_library.stale else age
@@ -161,19 +148,17 @@ async def collection_detail(
     collection_id: int,
     page: int,
     page_size: int,
-    fresh_ttl: float | None = None,
 ) -> CollectionDetail:
-    fresh_ttl = library_ttl(plex, fresh_ttl)
-    meta = await plex.metadata_snapshot(collection_id, fresh_ttl=fresh_ttl)
+    meta = await plex.metadata_snapshot(collection_id, cached=True)
     collection = meta.value
     if collection is None or collection.type != "collection":
         raise NotFound("No such collection.")
     try:
-        section = await _section(plex, collection.library_section_id, fresh_ttl)
+        section = await _section(plex, collection.library_section_id)
         if viewer.filters(section):
             everything = await _read_all(
                 lambda start, size: plex.collection_items(
-                    collection_id, start=start, size=size, fresh_ttl=fresh_ttl
+                    collection_id, start=start, size=size, cached=True
                 )
             )
             shown = [i for i in everything.value if viewer.may_see(i)]
@@ -186,7 +171,7 @@ async def collection_detail(
                 collection_id,
                 start=(page - 1) * page_size,
                 size=page_size,
-                fresh_ttl=fresh_ttl,
+                cached=True,
             )
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such collection.") from None
@@ -232,15 +217,13 @@ async def image(
     path: str,
     width: int | None,
     height: int | None,
-    fresh_ttl: float | None = None,
 ) -> PlexImage:
-    fresh_ttl = library_ttl(plex, fresh_ttl)
     match = IMAGE_PATH.fullmatch(check_image_path(path))
     # The poster of another user's download (or of a collection of them) is not shown.
     hidden = (
         match is not None
         and not viewer.sees_everything
-        and not await _may_see_object(plex, viewer, int(match.group(2)), fresh_ttl)
+        and not await _may_see_object(plex, viewer, int(match.group(2)))
     )
     if hidden:
         raise NotFound("No such image.")
@@ -255,12 +238,10 @@ async def image(
 
 
 # --- privacy helpers ----------------------------------------------------------------------
-async def _section(
-    plex: PlexClient, library_id: int | str | None, fresh_ttl: float
-) -> PlexSection | None:
+async def _section(plex: PlexClient, library_id: int | str | None) -> PlexSection | None:
     if library_id is None:
         return None
-    sections = await plex.sections_snapshot(fresh_ttl=fresh_ttl)
+    sections = await plex.sections_snapshot(cached=True)
     return next((s for s in sections.value if s.key == str(library_id)), None)
 
 
@@ -290,40 +271,36 @@ def _page_of(
 
 
 async def _visible_collections(
-    plex: PlexClient, viewer: Viewer, listing: list[PlexItem], fresh_ttl: float
+    plex: PlexClient, viewer: Viewer, listing: list[PlexItem]
 ) -> list[PlexItem]:
     kept = []
     for collection in listing:
-        shown = await _visible_in_collection(plex, viewer, collection.rating_key, fresh_ttl)
+        shown = await _visible_in_collection(plex, viewer, collection.rating_key)
         if shown:  # counted without other users' items
             kept.append(collection.model_copy(update={"child_count": shown}))
     return kept
 
 
-async def _visible_in_collection(
-    plex: PlexClient, viewer: Viewer, collection_id: str | int, fresh_ttl: float
-) -> int:
+async def _visible_in_collection(plex: PlexClient, viewer: Viewer, collection_id: str | int) -> int:
     """How many items of a collection the viewer may see: a collection in a library that
     may hold downloads is shown when it is at least one (its title is a playlist name)."""
     items = await _read_all(
         lambda start, size: plex.collection_items(
-            collection_id, start=start, size=size, fresh_ttl=fresh_ttl
+            collection_id, start=start, size=size, cached=True
         )
     )
     return sum(1 for item in items.value if viewer.may_see(item))
 
 
-async def _may_see_object(
-    plex: PlexClient, viewer: Viewer, rating_key: int, fresh_ttl: float
-) -> bool:
-    meta = await plex.metadata_snapshot(rating_key, fresh_ttl=fresh_ttl)
+async def _may_see_object(plex: PlexClient, viewer: Viewer, rating_key: int) -> bool:
+    meta = await plex.metadata_snapshot(rating_key, cached=True)
     if meta.value is None:
         return True  # Plex answers the image request with its own 404
     if meta.value.type != "collection":
         return viewer.may_see(meta.value)
-    section = await _section(plex, meta.value.library_section_id, fresh_ttl)
+    section = await _section(plex, meta.value.library_section_id)
     return not viewer.filters(section) or bool(
-        await _visible_in_collection(plex, viewer, rating_key, fresh_ttl)
+        await _visible_in_collection(plex, viewer, rating_key)
     )
 
 
