@@ -4,7 +4,10 @@ down → the session is kept. (Who may sign in at all: test_plex_access.py.)"""
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select, update
@@ -13,6 +16,7 @@ from medianest.app import MediaNestApp
 from medianest.auth.models import AuthSession, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.settings import Settings
 from medianest.simulators import PlexTvSimulator
 from medianest.simulators.plextv_models import ALICE_TOKEN
 from tests.auth.flows import poll_until_settled, start_pin
@@ -79,3 +83,21 @@ async def test_a_recently_checked_token_is_not_checked_on_every_request(
     for _ in range(5):
         assert (await browser.get("/api/auth/session")).status_code == 200
     assert plextv.request_count() == 0
+
+
+async def test_a_slow_plex_tv_holds_the_recheck_only_for_the_health_check_timeout(
+    app_factory: Callable[[Settings], Any],
+    plex_settings: Callable[..., Settings],
+    plextv: PlexTvSimulator,
+) -> None:
+    # The plex.tv client is built with the setting; the re-check gives up after it.
+    app: MediaNestApp = await app_factory(plex_settings(health_check_timeout_seconds=0.3))
+    browser, _alice = await _signed_in_alice(app, plextv)
+    async with contextlib.aclosing(browser):
+        plextv.set_fault("slow", delay=4.0, path_prefix="/api/v2/user")
+        started = time.monotonic()
+        response = await browser.get("/api/auth/session")
+        waited = time.monotonic() - started
+    plextv.clear_fault()
+    assert response.status_code == 200  # plex.tv did not answer: the session is kept
+    assert waited < 2.0, waited  # not the 5 s of an interactive plex.tv call

@@ -39,9 +39,7 @@ async def revalidate_plex_token(
     assert user.plex_token is not None  # token_check_due is False without one
     try:
         token = ctx.secret_box.decrypt(user.plex_token, context=plex_service.PLEX_TOKEN_CONTEXT)
-        account = await plex_service.plextv_client(ctx).get_account(
-            token, timeout=ctx.settings.health_check_timeout_seconds
-        )
+        account = await plex_service.plextv_client(ctx).get_account(token, check=True)
         admitted = await plex_access.admits(ctx, account_id=account.id, username=account.username)
     except PlexTokenRejected:
         await _sign_out_everywhere(

@@ -176,13 +176,11 @@ class PlexTvClient:
             return None
         return self.http.parse(PlexPin, self.http.decode(response))
 
-    async def get_account(
-        self,
-        token: str,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of the call)
-    ) -> PlexAccount:
-        """The account a token belongs to; `PlexTokenRejected` when plex.tv refuses it."""
+    async def get_account(self, token: str, *, check: bool = False) -> PlexAccount:
+        """The account a token belongs to; `PlexTokenRejected` when plex.tv refuses it.
+        `check`: a background re-check of a signed-in user's token, on the health-check
+        timeout (`MEDIANEST_HEALTH_CHECK_TIMEOUT_SECONDS`) so a page never waits long."""
+        timeout = self.settings.health_check_timeout_seconds if check else None
         response = await self._with_token("/api/v2/user", token, timeout=timeout)
         return self.http.parse(PlexAccount, self.http.decode(response))
 
