@@ -1,0 +1,277 @@
+"""Every page and list a signed-in admin opens, with a realistic data set, each as a ratio
+to bare FastAPI and bare Starlette measured in the same run (issue 25, item 1).
+
+`python -m bench.whole_app [sqlite,postgres] [seconds] [connections]`
+
+Data (written with the app's models straight into its database, as a year of use leaves
+it; the services would call Overseerr and Plex for each row): 20 users, 2,000 media
+requests, 2,000 finished downloads of 10 items each, 200 subscriptions, and the Plex
+simulator's movie library grown to 5,000 items. The app is served by `medianest serve`
+(uvicorn, one process) against the simulators; wrk (Debian package) drives each
+endpoint at `connections` (default 50) for `seconds` (default 3), right after the bare
+Starlette and bare FastAPI endpoints at the same concurrency (paired cells). Per
+endpoint: requests per second, its ratios to both baselines, p50/p99 under load, one
+unloaded request's server time (p50 of 20 sequential requests), and server CPU per
+request (the server process's CPU time over the cell / requests answered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench import backends
+from bench.load import run_load, tool_name
+from bench.processes import Server, bare_server, medianest_server
+from medianest.auth.models import User
+from medianest.db.base import utcnow
+from medianest.db.engine import create_engine, create_session_factory, session_scope
+from medianest.media.models import MediaRequest
+from medianest.simulators.plex_library import MOVIES_SECTION, Item
+from medianest.simulators.suite import SimulatorSuite
+from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+
+USERS = 20
+MEDIA_REQUESTS = 2_000
+DOWNLOADS = 2_000
+ITEMS_PER_DOWNLOAD = 10
+SUBSCRIPTIONS = 200
+PLEX_ITEMS = 5_000
+
+API = (
+    "/api/auth/session",
+    "/api/dashboard/status",
+    "/api/media/requests",
+    "/api/plex/libraries",
+    f"/api/plex/library/{MOVIES_SECTION}/items",
+    "/api/youtube/downloads",
+    "/api/youtube/subscriptions",
+    "/api/notifications",
+    "/api/admin/users",
+    "/api/admin/services",
+)
+PAGES = (
+    "/dashboard",
+    "/media",
+    "/media/requests",
+    "/plex",
+    "/youtube",
+    "/youtube/subscriptions",
+    "/notifications",
+    "/admin",
+    "/admin/system",
+)
+
+
+def _grow_plex_library(suite: SimulatorSuite) -> None:
+    with suite.plex.lock:
+        library = suite.plex.library
+        for n in range(PLEX_ITEMS):
+            rk = 900_000 + n  # above every seeded ratingKey
+            title = f"Benchmark Feature {n:04d}"
+            library.items[rk] = Item(
+                rk,
+                MOVIES_SECTION,
+                "movie",
+                title,
+                year=1950 + n % 70,
+                summary=f"{title}, a film of the benchmark library.",
+                added_at=1_600_000_000 + n * 60,
+                duration=5_400_000,
+                content_rating="PG",
+                rating=5.0 + (n % 50) / 10,
+                file=f"/data/movies/{title}/{title}.mkv",
+                size=1 << 30,
+            )
+
+
+async def _seed(database_url: str, admin_id: str) -> None:
+    engine = create_engine(database_url)
+    now = utcnow()
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            users = [uuid.UUID(admin_id)]
+            for n in range(USERS - 1):
+                user = User(username=f"member{n:02d}", plex_id=str(50_000 + n), role="user")
+                session.add(user)
+                await session.flush()
+                users.append(user.id)
+            for n in range(MEDIA_REQUESTS):
+                session.add(
+                    MediaRequest(
+                        user_id=users[n % USERS],
+                        title=f"Requested film {n}",
+                        media_type="movie" if n % 3 else "tv",
+                        tmdb_id=200_000 + n,
+                        status=("pending", "approved", "available")[n % 3],
+                        overseerr_id=300_000 + n,
+                    )
+                )
+            for n in range(DOWNLOADS):
+                items = [
+                    {
+                        "index": i,
+                        "key": f"clip-{n}-{i}",
+                        "title": f"Clip {i} of playlist {n}",
+                        "url": f"https://www.youtube.com/watch?v={n:05d}{i:02d}",
+                        "file": f"{i + 1:03d} - Clip {i}.mp4",
+                        "state": "done",
+                        "error": None,
+                        "errorKind": None,
+                        "bytes": 5_000_000,
+                        "progress": 100,
+                    }
+                    for i in range(ITEMS_PER_DOWNLOAD)
+                ]
+                session.add(
+                    YoutubeDownload(
+                        user_id=users[n % USERS],
+                        url=f"https://www.youtube.com/playlist?list=PLbench{n:05d}",
+                        title=f"Playlist {n}",
+                        status="completed",
+                        progress=100.0,
+                        items=items,
+                        delivery="collection",
+                        bytes_downloaded=ITEMS_PER_DOWNLOAD * 5_000_000,
+                        completed_at=now - timedelta(minutes=n),
+                    )
+                )
+            for n in range(SUBSCRIPTIONS):
+                session.add(
+                    YoutubeSubscription(
+                        user_id=users[n % USERS],
+                        url=f"https://www.youtube.com/playlist?list=PLsub{n:05d}",
+                        title=f"Channel {n}",
+                        next_check_at=now + timedelta(hours=6),
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
+def _server_time_ms(url: str, cookie: str, count: int = 20) -> float:
+    """p50 of `count` sequential requests, one at a time (no load)."""
+    seconds = []
+    with httpx.Client(headers={"Cookie": cookie}, timeout=30) as http:
+        http.get(url)
+        for _ in range(count):
+            started = time.perf_counter()
+            http.get(url)
+            seconds.append(time.perf_counter() - started)
+    return round(statistics.median(seconds) * 1000, 2)
+
+
+def _cell(
+    server: Server, path: str, connections: int, seconds: float, cookie: str
+) -> dict[str, Any]:
+    assert server.process is not None
+    process = psutil.Process(server.process.pid)
+    headers = {"Cookie": cookie} if cookie else {}
+    run_load(server.url + path, connections=connections, seconds=1, headers=headers)  # warm
+    cpu_before = sum(process.cpu_times()[:2])
+    result = run_load(server.url + path, connections=connections, seconds=seconds, headers=headers)
+    cpu = sum(process.cpu_times()[:2]) - cpu_before
+    figures = result.as_dict()
+    figures["cpu_ms_per_request"] = round(1000 * cpu / max(1, result.requests), 3)
+    return figures
+
+
+def run_backend(name: str, seconds: float, connections: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="medianest-bench-app-") as tmp:
+        root = Path(tmp)
+        backend: backends.Backend | str = (
+            backends.embedded(root / "data")
+            if name == "sqlite"
+            else backends.postgres_redis(root / "data")
+        )
+        if isinstance(backend, str):
+            return {"skipped": backend}
+        servers: list[Server] = []
+        try:
+            with SimulatorSuite(youtube_dir=root / "youtube") as suite:
+                _grow_plex_library(suite)
+                env = {
+                    **backend.env,
+                    **suite.info.env(),
+                    "MEDIANEST_LOG_LEVEL": "WARNING",
+                    "MEDIANEST_RUN_WORKER_IN_PROCESS": "false",
+                }
+                env["MEDIANEST_ADMIN_PASSWORD"] = backends.BOOTSTRAP_PASSWORD
+                app = medianest_server(f"medianest-{name}", env, root / "medianest.log")
+                servers.append(app.start("/api/health", timeout=240))
+                admin_id, cookie = backends.sign_in(app.url)
+                asyncio.run(_seed(backend.database_url, admin_id))
+                starlette = bare_server(root / "starlette.log")
+                fastapi = bare_server(root / "fastapi.log", app="bench.bare_fastapi:app")
+                servers += [starlette.start("/bare"), fastapi.start("/bare")]
+                rows: dict[str, Any] = {}
+                for path in (*API, *PAGES):
+                    base_starlette = _cell(starlette, "/bare", connections, seconds, "")
+                    base_fastapi = _cell(fastapi, "/bare", connections, seconds, "")
+                    measured = _cell(app, path, connections, seconds, cookie)
+                    rate = measured["requests_per_second"]
+                    rows[path] = {
+                        **measured,
+                        "ratio_to_starlette": round(
+                            rate / base_starlette["requests_per_second"], 3
+                        ),
+                        "ratio_to_fastapi": round(rate / base_fastapi["requests_per_second"], 3),
+                        "server_time_p50_ms": _server_time_ms(app.url + path, cookie),
+                    }
+                return {"connections": connections, "seconds": seconds, "endpoints": rows}
+        finally:
+            for server in servers:
+                server.stop()
+            backends.drop(backend)
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = []
+    for name in ("sqlite", "postgres"):
+        if name not in result or "endpoints" not in result[name]:
+            continue
+        lines.append(f"\n{name}: GET at {result[name]['connections']} connections")
+        lines.append(
+            "| GET | req/s | ÷ FastAPI | ÷ Starlette | p50 | p99 | one request | CPU/req |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for path, row in result[name]["endpoints"].items():
+            lines.append(
+                f"| {path} | {row['requests_per_second']:.0f} | {row['ratio_to_fastapi']:.3f} "
+                f"| {row['ratio_to_starlette']:.3f} | {row['p50_ms']:.1f} ms | {row['p99_ms']:.1f} ms "
+                f"| {row['server_time_p50_ms']:.1f} ms | {row['cpu_ms_per_request']:.2f} ms |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    if tool_name() is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    names = tuple(argv[0].split(",")) if argv else ("sqlite", "postgres")
+    seconds = float(argv[1]) if len(argv) > 1 else 3.0
+    connections = int(argv[2]) if len(argv) > 2 else 50
+    result: dict[str, Any] = {"load_start": os.getloadavg()}
+    for name in names:
+        result[name] = run_backend(name, seconds, connections)
+    result["load_end"] = os.getloadavg()
+    out = Path(__file__).with_name("results")
+    out.mkdir(exist_ok=True)
+    (out / "whole_app.json").write_text(json.dumps(result, indent=2))
+    print(table(result))
+    print(f"\nload average {result['load_start']} → {result['load_end']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
