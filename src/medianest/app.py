@@ -24,11 +24,10 @@ from starlette.types import Receive, Scope, Send
 
 from medianest import __version__
 from medianest.admin import router as admin_router
+from medianest.admin import service_store, system_config
 from medianest.admin import services_router as admin_services_router
 from medianest.admin import system_router as admin_system_router
 from medianest.admin import webhook_router as admin_webhook_router
-from medianest.admin.service_store import install_integrations
-from medianest.admin.system_config import install_runtime_limits
 from medianest.auth import plex_access
 from medianest.auth import plex_router as auth_plex_router
 from medianest.auth import router as auth_router
@@ -36,12 +35,13 @@ from medianest.auth import service as auth_service
 from medianest.auth import tokens_router as auth_tokens_router
 from medianest.auth.maintenance import start_expired_purge
 from medianest.auth.realtime import install_socket_authenticator
-from medianest.auth.session_cache import install_session_cache, start_session_invalidation
+from medianest.auth.session_cache import start_session_invalidation
+from medianest.context import AppContext
 from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache
 from medianest.core.compression import compressed
 from medianest.core.conditional import ConditionalGetMiddleware
-from medianest.core.context import AppContext
+from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.hot_path import HotPaths
@@ -67,7 +67,6 @@ from medianest.ops import router as ops_router
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
 from medianest.web.setup import install_web
-from medianest.youtube import delivery as youtube_delivery
 from medianest.youtube import heartbeat as youtube_heartbeat
 from medianest.youtube import router as youtube_router
 from medianest.youtube import scheduler as youtube_scheduler
@@ -151,7 +150,7 @@ async def build_context(
         redis_guard = RedisGuard(ping=cache_redis.ping)
         closers += [redis_guard.aclose, cache_redis.aclose]
         cache = RedisCache(cache_redis, guard=redis_guard)
-    ctx = AppContext(
+    core = CoreContext(
         settings=settings,
         secrets=secrets,
         engine=engine,
@@ -162,22 +161,23 @@ async def build_context(
         realtime=realtime,
         redis=redis,
         instance_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+        closers=closers,
     )
-    ctx.services["closers"] = closers
-    async with session_scope(ctx.session_factory) as session:
+    async with session_scope(core.session_factory) as session:
         await auth_service.ensure_bootstrap_admin(session, settings=settings)
-    install_session_cache(ctx)
-    install_socket_authenticator(ctx)
     # Before any background starter: monitors and workers use the clients and limits.
-    await install_integrations(ctx)
-    await install_runtime_limits(ctx)
-    youtube_delivery.install(ctx)
-    notification_delivery.install(ctx)
+    integrations = await service_store.start_integrations(core)
+    closers.append(integrations.aclose)
+    ctx = AppContext.extending(
+        core, integrations=integrations, limits=await system_config.read_runtime_config(core)
+    )
+    system_config.keep_runtime_limits_fresh(ctx)
+    install_socket_authenticator(ctx)
     return ctx
 
 
 async def close_context(ctx: AppContext) -> None:
-    for closer in ctx.services.get("closers", []):
+    for closer in ctx.closers:
         await closer()
     if ctx.redis is not None:
         await ctx.redis.aclose()

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from medianest.admin.models import AuditLog, ServiceConfig
 from medianest.db.engine import session_scope
-from medianest.integrations.registry import get_integrations
 from tests.admin.conftest import SECRETS
 
 ENDPOINTS = [
@@ -106,7 +105,7 @@ async def test_saving_a_service_is_audited_with_the_admins_id_and_no_secret(
 
 
 async def test_a_change_takes_effect_without_a_restart(app, admin_client, overseerr):
-    integrations = get_integrations(app.ctx)
+    integrations = app.ctx.integrations
     assert await integrations.overseerr() is None
 
     await admin_client.put(
@@ -222,7 +221,7 @@ async def test_a_draft_test_does_not_change_the_saved_configuration(seeded_admin
         "/api/admin/services/test", json={"name": "plex", "url": closed_port_url()}
     )
 
-    plex_client = await get_integrations(seeded_app.ctx).plex()
+    plex_client = await seeded_app.ctx.integrations.plex()
     assert plex_client is not None and plex_client.http.breaker.state == "closed"
     services = {
         s["name"]: s for s in (await seeded_admin.get("/api/admin/services")).json()["data"]

@@ -47,7 +47,7 @@ async def test_a_change_is_stored_audited_and_merged_with_the_rest(app, admin, a
     assert data["requestsPerHour"] == 7 and data["defaultDownloadQuality"] == "720p"
     assert data["apiPerMinute"] == app.ctx.settings.rate_limit_api_per_minute
     assert (await get_runtime_config(app.ctx)).requests_per_hour == 7
-    assert app.ctx.services["runtime_limits"].requests_per_hour == 7
+    assert app.ctx.limits.requests_per_hour == 7
     async with session_scope(app.ctx.session_factory) as session:
         entry = await session.scalar(
             select(AuditLog).where(AuditLog.action == "system_config.update")

@@ -154,7 +154,7 @@ async def _stored_settings(app: MediaNestApp) -> tuple[dict[str, Any], Any]:
     async with session_scope(app.ctx.session_factory) as session:
         row = await session.get(SystemSetting, RUNTIME_CONFIG_KEY)
         assert row is not None
-        return dict(row.value), app.ctx.services["runtime_limits"]
+        return dict(row.value), app.ctx.limits
 
 
 async def test_changing_system_settings_from_the_page_stores_what_the_api_does(

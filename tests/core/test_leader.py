@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from medianest.app import build_context, close_context
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.leader import LeaderLease
 from medianest.core.realtime import Realtime
 from medianest.settings import Settings

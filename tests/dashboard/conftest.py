@@ -18,7 +18,7 @@ from medianest.app import MediaNestApp, build_context, close_context, create_app
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.settings import Settings

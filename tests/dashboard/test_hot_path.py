@@ -134,7 +134,7 @@ async def test_an_expired_copy_is_refreshed_from_the_cache_by_one_request_at_a_t
     assert response.json()["data"][0]["status"] == "offline"
     # While one request re-reads it, the others answer from the expired copy...
     await app.ctx.cache.set(status_service.CACHE_KEY, [], 60)  # what a re-read would find
-    app.ctx.services[status_service._REFRESHING] = True
+    status_service.copy_state(app.ctx).refreshing = True
     response, answered_hot = await get_hot(alice_client)
     assert answered_hot
     assert response.json()["data"][0]["status"] == "offline"

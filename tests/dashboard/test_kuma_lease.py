@@ -24,6 +24,7 @@ from tests.support.socket_listener import Listener
 
 from medianest.auth.models import User
 from medianest.dashboard.kuma_live import LEASE_TTL_SECONDS
+from medianest.dashboard.monitor import status_monitor_of
 from medianest.settings import Settings
 from medianest.simulators import UptimeKumaSimulator
 
@@ -33,7 +34,7 @@ __all__ = ["live_settings"]  # the fixture, shared with test_kuma_live.py
 
 
 def holds_live_link(served: LoopServedApp) -> bool:
-    return bool(served.app.ctx.services["status_monitor"].kuma_live.is_live())
+    return bool(status_monitor_of(served.app.ctx).kuma_live.is_live())
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float) -> float:

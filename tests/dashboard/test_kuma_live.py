@@ -17,6 +17,7 @@ from tests.support.socket_listener import Listener
 from medianest.admin import services as services_service
 from medianest.admin.schemas import ServiceUpdate
 from medianest.auth.models import User
+from medianest.dashboard.monitor import status_monitor_of
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.simulators import UptimeKumaSimulator
@@ -221,9 +222,7 @@ async def test_two_instances_hold_one_kuma_link_and_both_instances_browsers_get_
     for tab in (on_a, on_b):
         await tab.next("service:status", monitor_is("Plex", "down"), timeout=5)
     assert time.monotonic() - started < 1.0
-    holders = [
-        s.app.ctx.services["status_monitor"].kuma_live.is_live() for s in (instance_a, instance_b)
-    ]
+    holders = [status_monitor_of(s.app.ctx).kuma_live.is_live() for s in (instance_a, instance_b)]
     assert sorted(holders) == [False, True]
 
 

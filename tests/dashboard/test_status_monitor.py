@@ -21,6 +21,7 @@ from tests.support.socket_listener import Listener
 
 from medianest.auth.models import User
 from medianest.dashboard.models import ServiceStatus
+from medianest.dashboard.monitor import status_monitor_of
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.simulators import OverseerrSimulator, UptimeKumaSimulator
@@ -187,8 +188,8 @@ async def test_only_one_of_two_instances_runs_the_monitor(
 
     rounds = sorted(
         [
-            first.app.ctx.services["status_monitor"].rounds,
-            second.app.ctx.services["status_monitor"].rounds,
+            status_monitor_of(first.app.ctx).rounds,
+            status_monitor_of(second.app.ctx).rounds,
         ]
     )
 
@@ -202,7 +203,7 @@ async def test_the_other_instance_takes_over_when_the_monitoring_one_stops(
     first = await serve(sim_settings)
     second = await serve(sim_settings)
     await asyncio.sleep(0.6)
-    monitors = {s: s.app.ctx.services["status_monitor"] for s in (first, second)}
+    monitors = {s: status_monitor_of(s.app.ctx) for s in (first, second)}
     leader = next(s for s, m in monitors.items() if m.rounds > 0)
     follower = second if leader is first else first
     assert monitors[follower].rounds == 0
@@ -283,7 +284,7 @@ async def test_nothing_is_pushed_while_nothing_changes(
     await wait_for_status(server, cookie, all_online)
     listener = await listeners().connect(server.url, cookie)
     await listener.next("service:status", lambda d: d["service"] == "uptime_kuma")
-    monitor = server.app.ctx.services["status_monitor"]
+    monitor = status_monitor_of(server.app.ctx)
     rounds_before = monitor.rounds
     listener.drain()
 

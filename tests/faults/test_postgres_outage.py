@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp
+from medianest.dashboard.monitor import status_monitor_of
 from medianest.settings import Settings
 from tests.factories.users import create_user, make_client, signed_in_client
 from tests.faults.support import TcpProxy, timed
@@ -115,7 +116,7 @@ async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_
         for path in API_PATHS:
             assert (await alice_client.get(path)).status_code == 200
         assert (await anonymous.get("/api/health")).status_code == 200
-        monitor = app.ctx.services["status_monitor"]
+        monitor = status_monitor_of(app.ctx)
         rounds = monitor.rounds
         await _wait_for(lambda: monitor.rounds > rounds, timeout=10)
     outage_seconds.sort()

@@ -12,7 +12,6 @@ from medianest.core.errors import UpstreamError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_xml import PlexXMLError, media_container_from_xml
 from medianest.integrations.plextv import parse_plex_xml
-from medianest.integrations.registry import get_integrations
 from medianest.simulators import PlexSimulator
 from medianest.simulators.plextv_models import OWNER_TOKEN
 
@@ -22,7 +21,7 @@ async def client(app_factory, make_settings, plex: PlexSimulator, plextv) -> Ple
     app = await app_factory(
         make_settings(plex_url=plex.url, plex_token=OWNER_TOKEN, plex_tv_url=plextv.url)
     )
-    made = await get_integrations(app.ctx).plex()
+    made = await app.ctx.integrations.plex()
     assert made is not None
     return made
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from medianest.admin.models import ServiceConfig, SystemSetting
 from medianest.admin.service_store import CLIENT_IDENTIFIER_KEY
 from medianest.db.engine import session_scope
-from medianest.integrations.registry import get_integrations
 from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_KEY
 from medianest.simulators.plextv_models import OWNER_TOKEN
 from medianest.simulators.uptime_kuma import API_KEY as KUMA_KEY
@@ -34,7 +33,7 @@ async def test_the_environment_seeds_every_service_on_first_start(
     app_factory, make_settings, plex, overseerr, kuma, plextv
 ):
     app = await app_factory(make_settings(**env(plex, overseerr, kuma, plextv)))
-    integrations = get_integrations(app.ctx)
+    integrations = app.ctx.integrations
 
     plex_client = await integrations.plex()
     overseerr_client = await integrations.overseerr()
@@ -47,7 +46,7 @@ async def test_the_environment_seeds_every_service_on_first_start(
 
 
 async def test_without_service_settings_nothing_is_configured_but_plex_tv_is_there(app):
-    integrations = get_integrations(app.ctx)
+    integrations = app.ctx.integrations
 
     assert await integrations.plex() is None
     assert await integrations.overseerr() is None
@@ -64,15 +63,15 @@ async def test_the_environment_does_not_override_a_configuration_already_saved(
     async with session_scope(second.ctx.session_factory) as session:
         names = (await session.scalars(select(ServiceConfig.service_name))).all()
     assert names == ["overseerr"]
-    assert await get_integrations(second.ctx).plex() is None
+    assert await second.ctx.integrations.plex() is None
 
 
 async def test_the_plex_client_identifier_is_created_once_per_install(app_factory, make_settings):
     first = await app_factory(make_settings())
     second = await app_factory(make_settings())
 
-    identifier = get_integrations(first.ctx).client_identifier
-    assert get_integrations(second.ctx).client_identifier == identifier
+    identifier = first.ctx.integrations.client_identifier
+    assert second.ctx.integrations.client_identifier == identifier
     async with session_scope(first.ctx.session_factory) as session:
         stored = await session.get(SystemSetting, CLIENT_IDENTIFIER_KEY)
     assert stored is not None and stored.value == identifier
@@ -82,7 +81,7 @@ async def test_plex_for_token_calls_the_same_server_with_the_users_token(
     app_factory, make_settings, plex, overseerr, kuma, plextv
 ):
     app = await app_factory(make_settings(**env(plex, overseerr, kuma, plextv)))
-    integrations = get_integrations(app.ctx)
+    integrations = app.ctx.integrations
 
     as_alice = await integrations.plex_for_token("alice-plex-token")
     again = await integrations.plex_for_token("alice-plex-token")
@@ -104,7 +103,7 @@ async def test_every_client_shares_one_verifying_tls_context(
     app_factory, make_settings, plex, overseerr, kuma, plextv
 ):
     app = await app_factory(make_settings(**env(plex, overseerr, kuma, plextv)))
-    integrations = get_integrations(app.ctx)
+    integrations = app.ctx.integrations
     clients = [
         await integrations.plex(),
         await integrations.overseerr(),
@@ -124,7 +123,7 @@ async def test_a_change_saved_on_another_instance_is_picked_up_without_a_restart
 ):
     one = await app_factory(make_settings())
     other = await app_factory(make_settings())
-    watcher = get_integrations(other.ctx)
+    watcher = other.ctx.integrations
     watcher.version_check_seconds = 0  # check on every access instead of every 5 s
     assert await watcher.overseerr() is None
 

@@ -19,6 +19,7 @@ from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.simulators.media_server import MediaServerSimulator
+from medianest.youtube.worker import workers_of
 from tests.support.servers import ServedApp
 from tests.support.socket_listener import Listener
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
@@ -84,9 +85,9 @@ async def test_deleting_a_running_download_stops_it_and_removes_everything(
         assert (await client.get(f"/api/youtube/downloads/{download_id}")).status_code == 404
 
     deadline = time.monotonic() + 10
-    while worker_app.ctx.services["youtube_workers"].running and time.monotonic() < deadline:
+    while workers_of(worker_app.ctx).running and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    assert not worker_app.ctx.services["youtube_workers"].running
+    assert not workers_of(worker_app.ctx).running
     assert files_under(download_root) == []
 
 

@@ -13,9 +13,9 @@ from medianest.admin import audit, users_service
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.integrations.overseerr import OverseerrClient
-from medianest.integrations.registry import get_integrations
 
 
 async def acting_admin(admin: AdminUser, request: Request, ctx: ContextDep) -> audit.Actor:
@@ -35,7 +35,7 @@ ManagedUser = Annotated[User, Depends(managed_user)]
 
 async def admin_overseerr(admin: AdminUser, ctx: ContextDep) -> OverseerrClient | None:
     """The configured Overseerr, or None (a link is then stored unchecked)."""
-    return await get_integrations(ctx).overseerr()
+    return await ctx.integrations.overseerr()
 
 
 AdminOverseerr = Annotated[OverseerrClient | None, Depends(admin_overseerr)]

@@ -17,7 +17,8 @@ from medianest.admin.schemas import UserChange
 from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger

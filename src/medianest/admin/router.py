@@ -12,7 +12,8 @@ from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUse
 from medianest.admin.schemas import UserChange
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import (
     ERROR_RESPONSES,
     ApiModel,

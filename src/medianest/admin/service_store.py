@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.admin.models import ServiceConfig, SystemSetting
-from medianest.core.context import AppContext
+from medianest.core.context import CoreContext
 from medianest.core.crypto import DecryptionError, SecretBox
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
@@ -71,21 +71,20 @@ def to_settings(box: SecretBox, row: ServiceConfig) -> ServiceSettings:
 class DatabaseConfigSource:
     """`ConfigSource` over the service_config table."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+        self._session_factory = session_factory
+        self._box = box
 
     async def load(self) -> list[ServiceSettings]:
-        async with session_scope(self._ctx.session_factory) as session:
+        async with session_scope(self._session_factory) as session:
             rows = (await session.scalars(select(ServiceConfig))).all()
             return [
-                to_settings(self._ctx.secret_box, row)
-                for row in rows
-                if row.service_name in SERVICE_NAMES
+                to_settings(self._box, row) for row in rows if row.service_name in SERVICE_NAMES
             ]
 
     async def version(self) -> str:
         # Any insert or update moves max(updated_at) or the count: a cheap fingerprint.
-        async with session_scope(self._ctx.session_factory) as session:
+        async with session_scope(self._session_factory) as session:
             count, latest = (
                 await session.execute(
                     select(func.count(), func.max(ServiceConfig.updated_at)).select_from(
@@ -149,39 +148,37 @@ async def seed_from_environment(
     return len(rows)
 
 
-async def client_identifier(ctx: AppContext) -> str:
+async def client_identifier(session_factory: async_sessionmaker[AsyncSession]) -> str:
     """This install's X-Plex-Client-Identifier, created once and kept in system_settings."""
-    async with session_scope(ctx.session_factory) as session:
+    async with session_scope(session_factory) as session:
         stored = await session.get(SystemSetting, CLIENT_IDENTIFIER_KEY)
         if stored is not None and isinstance(stored.value, str):
             return stored.value
     created = str(uuid.uuid4())
     try:
-        async with session_scope(ctx.session_factory) as session:
+        async with session_scope(session_factory) as session:
             session.add(SystemSetting(key=CLIENT_IDENTIFIER_KEY, value=created))
     except IntegrityError:
         # Another instance created it first: use theirs.
-        async with session_scope(ctx.session_factory) as session:
+        async with session_scope(session_factory) as session:
             stored = await session.get(SystemSetting, CLIENT_IDENTIFIER_KEY)
             assert stored is not None
             return str(stored.value)
     return created
 
 
-async def install_integrations(ctx: AppContext) -> Integrations:
-    """Seed on first start, build the clients, and register them (closed at shutdown)."""
+async def start_integrations(core: CoreContext) -> Integrations:
+    """Seed on first start and build the clients (the caller closes them at shutdown)."""
     try:
-        async with session_scope(ctx.session_factory) as session:
-            await seed_from_environment(session, settings=ctx.settings, box=ctx.secret_box)
+        async with session_scope(core.session_factory) as session:
+            await seed_from_environment(session, settings=core.settings, box=core.secret_box)
     except IntegrityError:
         pass  # another instance seeded at the same moment
     integrations = Integrations(
-        settings=ctx.settings,
-        cache=ctx.cache,
-        source=DatabaseConfigSource(ctx),
-        client_identifier=await client_identifier(ctx),
+        settings=core.settings,
+        cache=core.cache,
+        source=DatabaseConfigSource(core.session_factory, core.secret_box),
+        client_identifier=await client_identifier(core.session_factory),
     )
     await integrations.reload()
-    ctx.services["integrations"] = integrations
-    ctx.services.setdefault("closers", []).append(integrations.aclose)
     return integrations

@@ -29,7 +29,7 @@ from medianest.admin.service_store import (
     key_context,
     password_context,
 )
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.errors import NotFound, ValidationFailed
 from medianest.dashboard import monitor as status_monitor
@@ -37,7 +37,6 @@ from medianest.integrations.registry import (
     SERVICE_NAMES,
     Integrations,
     ServiceSettings,
-    get_integrations,
 )
 
 _SLUG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -219,7 +218,7 @@ async def save_service(
 async def apply_saved(ctx: AppContext, *, name: str) -> None:
     """After a committed change: rebuild the clients, then check the service at once and
     push the result (the dashboard stops saying "Not configured" now, not a round later)."""
-    await get_integrations(ctx).reload()
+    await ctx.integrations.reload()
     await status_monitor.check_now(ctx, [name])
 
 

@@ -21,9 +21,9 @@ from medianest.admin.schemas import (
     ServiceUpdate,
 )
 from medianest.auth.dependencies import AdminUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
-from medianest.integrations.registry import get_integrations
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -49,7 +49,7 @@ async def test_service(
 ) -> Envelope[ServiceTestOut]:
     """Try a saved service or a draft configuration: reachability, version, latency."""
     result = await services_service.test_service(
-        session, box=ctx.secret_box, integrations=get_integrations(ctx), draft=body
+        session, box=ctx.secret_box, integrations=ctx.integrations, draft=body
     )
     return envelope(result)
 
@@ -60,7 +60,7 @@ async def get_config(
 ) -> Envelope[RuntimeConfigOut]:
     """Run-time limits and defaults (settings' values unless an admin changed them)."""
     limits = await system_config.load_runtime_config(session, settings=ctx.settings)
-    return envelope(limits.out())
+    return envelope(system_config.runtime_config_out(limits))
 
 
 @router.put("/config", response_model=Envelope[RuntimeConfigOut])
@@ -69,4 +69,4 @@ async def update_config(
 ) -> Envelope[RuntimeConfigOut]:
     """Change run-time limits; fields left out keep their value. Applies at once."""
     limits = await system_config.save_runtime_config(session, ctx=ctx, changes=body, by=admin)
-    return envelope(limits.out())
+    return envelope(system_config.runtime_config_out(limits))

@@ -15,9 +15,9 @@ from medianest.admin import system_config
 from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import RuntimeConfigUpdate, ServiceOut, ServiceTest, ServiceUpdate
 from medianest.auth.dependencies import AdminUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError
-from medianest.integrations.registry import get_integrations
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -118,7 +118,7 @@ async def test_service(
             config=_options(name, status_page, source, username),
         )
         result = await services_service.test_service(
-            session, box=ctx.secret_box, integrations=get_integrations(ctx), draft=draft
+            session, box=ctx.secret_box, integrations=ctx.integrations, draft=draft
         )
     except (MediaNestError, ValidationError) as error:
         message = error.message if isinstance(error, MediaNestError) else "Check the fields."

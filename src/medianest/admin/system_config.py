@@ -1,7 +1,7 @@
 """System settings the admin can change at run time: rate limits, quotas, download defaults.
 
 Defaults come from `Settings`; the admin's overrides live in system_settings under
-one key. `ctx.services["runtime_limits"]` is a `RuntimeLimits` whose attributes
+one key. `ctx.limits` is a `RuntimeLimits` (medianest.limits.runtime) whose attributes
 (`api_per_minute`, ...) other packages read on every request; it is refreshed from
 the database every few seconds so a change made on one instance reaches the others.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.admin import audit
 from medianest.admin.models import SystemSetting
 from medianest.admin.schemas import RuntimeConfigOut, RuntimeConfigUpdate
-from medianest.core.context import AppContext
+from medianest.context import AppContext
+from medianest.core.context import CoreContext
 from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
+from medianest.limits.runtime import RuntimeLimits
 from medianest.settings import Settings
 
 log = get_logger(__name__)
@@ -32,32 +34,8 @@ RUNTIME_CONFIG_KEY = "runtime_config"
 REFRESH_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class RuntimeLimits:
-    api_per_minute: int
-    youtube_per_hour: int
-    requests_per_hour: int
-    default_download_quality: str
-    worker_concurrency: int
-    per_user_concurrency: int
-    plex_sign_in: str = "server_users"
-    plex_sign_in_extra_usernames: tuple[str, ...] = ()
-
-    @classmethod
-    def defaults(cls, settings: Settings) -> RuntimeLimits:
-        return cls(
-            api_per_minute=settings.rate_limit_api_per_minute,
-            youtube_per_hour=settings.rate_limit_youtube_per_hour,
-            requests_per_hour=settings.rate_limit_requests_per_hour,
-            default_download_quality=settings.default_download_quality,
-            worker_concurrency=settings.worker_concurrency,
-            per_user_concurrency=settings.worker_per_user_concurrency,
-            plex_sign_in=settings.plex_signin,
-            plex_sign_in_extra_usernames=tuple(settings.plex_signin_extra_usernames),
-        )
-
-    def out(self) -> RuntimeConfigOut:
-        return RuntimeConfigOut.model_validate(asdict(self))
+def runtime_config_out(limits: RuntimeLimits) -> RuntimeConfigOut:
+    return RuntimeConfigOut.model_validate(asdict(limits))
 
 
 def _merge(settings: Settings, overrides: Any) -> RuntimeLimits:
@@ -80,12 +58,16 @@ async def load_runtime_config(session: AsyncSession, *, settings: Settings) -> R
     return _merge(settings, row.value if row else None)
 
 
+async def read_runtime_config(core: CoreContext) -> RuntimeLimits:
+    """The current limits, read from the database."""
+    async with session_scope(core.session_factory) as session:
+        return await load_runtime_config(session, settings=core.settings)
+
+
 async def get_runtime_config(ctx: AppContext) -> RuntimeLimits:
-    """The current limits, read from the database (and published to the context)."""
-    async with session_scope(ctx.session_factory) as session:
-        limits = await load_runtime_config(session, settings=ctx.settings)
-    ctx.services["runtime_limits"] = limits
-    return limits
+    """The current limits, read from the database and published to the context."""
+    ctx.limits = await read_runtime_config(ctx)
+    return ctx.limits
 
 
 async def update_runtime_config(
@@ -135,13 +117,12 @@ async def save_runtime_config(
     # Committed here, not by the session dependency: the limits are published below and
     # the other instances read them from the database on their next refresh.
     await session.commit()
-    ctx.services["runtime_limits"] = limits
+    ctx.limits = limits
     return limits
 
 
-async def install_runtime_limits(ctx: AppContext) -> None:
-    """Publish the limits now and keep them fresh (stopped by the context's closers)."""
-    await get_runtime_config(ctx)
+def keep_runtime_limits_fresh(ctx: AppContext) -> None:
+    """Re-read `ctx.limits` every few seconds (stopped by the context's closers)."""
 
     async def refresh_forever() -> None:
         while True:
@@ -158,4 +139,4 @@ async def install_runtime_limits(ctx: AppContext) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    ctx.services.setdefault("closers", []).append(stop)
+    ctx.closers.append(stop)

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from medianest.admin import system_router
 from medianest.auth.dependencies import AdminUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.core.validation_words import plain_message
 from medianest.web.fragments import trigger

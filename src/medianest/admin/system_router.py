@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from medianest.admin import audit
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.settings import Settings
 from medianest.youtube import delivery, plex_check, plex_delivery, plex_paths, pushback, quotas
@@ -247,7 +248,7 @@ async def plex_downloads_info(
 ) -> Envelope[PlexDownloadsInfo]:
     """Plex's libraries with their folders: which one holds the downloads, or why none."""
     paths = await plex_paths.load_path_map(session, settings=ctx.settings)
-    view = await plex_check.plex_view(await plex_check.require_plex(ctx.services), paths)
+    view = await plex_check.plex_view(await plex_check.require_plex(ctx.integrations), paths)
     return envelope(
         PlexDownloadsInfo(
             plex_path=view.plex_path,
@@ -270,9 +271,9 @@ async def test_plex_path(
         checked = plex_paths.check_plex_path(body.plex_path)
         paths = plex_paths.PathMap.of(ctx.settings.resolved_download_root, checked)
     result = await plex_check.test_marker(
-        await plex_check.require_plex(ctx.services),
+        await plex_check.require_plex(ctx.integrations),
         paths,
         settings=ctx.settings,
-        configured_section=plex_delivery.configured_section(ctx.settings, ctx.services),
+        configured_section=plex_delivery.configured_section(ctx.settings, ctx.integrations),
     )
     return envelope(PlexTestOut(**vars(result)))

@@ -18,7 +18,7 @@ from medianest.admin.schemas import UserChange
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.models import Role, User, UserStatus
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.youtube import service as youtube_service

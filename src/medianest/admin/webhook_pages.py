@@ -10,10 +10,9 @@ from fastapi.responses import Response
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
-from medianest.core.context import AppContext
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import AppContext, ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
-from medianest.integrations.registry import get_integrations
 from medianest.media import webhook_setup
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -64,7 +63,7 @@ async def send_test(
     result = await webhook_setup.send_test(
         session,
         ctx=ctx,
-        overseerr=await get_integrations(ctx).overseerr(),
+        overseerr=await ctx.integrations.overseerr(),
         base_url=str(request.base_url),
     )
     context = await panel_context(session, ctx, request)

@@ -9,9 +9,9 @@ from pydantic import Field
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
-from medianest.integrations.registry import get_integrations
 from medianest.media import webhook_setup
 
 router = APIRouter(
@@ -81,7 +81,7 @@ async def test_webhook(
     result = await webhook_setup.send_test(
         session,
         ctx=ctx,
-        overseerr=await get_integrations(ctx).overseerr(),
+        overseerr=await ctx.integrations.overseerr(),
         base_url=_base_url(request),
     )
     return envelope(WebhookTestOut.model_validate(result, from_attributes=True))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import client_ip, set_csrf_cookie, set_session_cookie
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 
 
 async def open_browser_session(

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER
 from medianest.auth.identity import Identity, identify
 from medianest.auth.models import User
+from medianest.context import AppContext, ContextDep, context_of
 from medianest.core import passwords
-from medianest.core.context import AppContext
-from medianest.core.deps import ContextDep, SessionDep, context_of
+from medianest.core.deps import SessionDep
 from medianest.core.errors import (
     CsrfFailed,
     PasswordChangeRequired,
@@ -80,10 +80,8 @@ def _api_limit_key(user_id: uuid.UUID) -> str:
 
 async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitResult:
     """One request against the user's API rate limit (the same count however answered)."""
-    limits = ctx.services.get("runtime_limits")
-    per_minute = limits.api_per_minute if limits else ctx.settings.rate_limit_api_per_minute
     return await ctx.rate_limiter.hit(
-        _api_limit_key(user_id), limit=per_minute, window_seconds=60, leased=True
+        _api_limit_key(user_id), limit=ctx.limits.api_per_minute, window_seconds=60, leased=True
     )
 
 

@@ -19,7 +19,7 @@ from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
 from medianest.auth.session_cache import session_cache_of
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import Unauthenticated
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, PlexPin, SessionToken
 from medianest.auth.plex_service import PIN_RECORD_GRACE_SECONDS
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope

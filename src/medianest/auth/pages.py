@@ -20,7 +20,8 @@ from medianest.auth.dependencies import (
     resolve_identity,
 )
 from medianest.auth.identity import Identity
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 

@@ -20,19 +20,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
-from medianest.admin.system_config import RuntimeLimits
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.exceptions import PlexServerAccessRequired
 from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
 from medianest.integrations.plextv import ServerAudience
-from medianest.integrations.registry import Integrations
 
 log = get_logger(__name__)
 
@@ -51,27 +49,15 @@ class SignInPolicy:
 
     @classmethod
     def of(cls, ctx: AppContext) -> SignInPolicy:
-        limits = ctx.services.get("runtime_limits")
-        if isinstance(limits, RuntimeLimits):
-            return cls(
-                limits.plex_sign_in,
-                frozenset(u.casefold() for u in limits.plex_sign_in_extra_usernames),
-            )
+        limits = ctx.limits
         return cls(
-            ctx.settings.plex_signin,
-            frozenset(u.casefold() for u in ctx.settings.plex_signin_extra_usernames),
+            limits.plex_sign_in,
+            frozenset(u.casefold() for u in limits.plex_sign_in_extra_usernames),
         )
 
 
-def _integrations(ctx: AppContext) -> Integrations:
-    integrations = ctx.services.get("integrations")
-    if not isinstance(integrations, Integrations):
-        raise ServiceUnavailable("Plex sign-in is not available yet.", details={"service": "plex"})
-    return integrations
-
-
 async def _fetch_audience(ctx: AppContext) -> tuple[ServerAudience, str]:
-    integrations = _integrations(ctx)
+    integrations = ctx.integrations
     plex = await integrations.plex()
     config = integrations.configs().get("plex")
     if plex is None or config is None or not config.api_key:
@@ -87,11 +73,8 @@ async def _fetch_audience(ctx: AppContext) -> tuple[ServerAudience, str]:
 
 async def server_identity(ctx: AppContext) -> PlexServerInfo | None:
     """The Plex server's name and owner for the refusal page; None when it cannot be asked."""
-    integrations = ctx.services.get("integrations")
-    if not isinstance(integrations, Integrations):
-        return None
     try:
-        plex = await integrations.plex()
+        plex = await ctx.integrations.plex()
         return await plex.server_info() if plex is not None else None
     except MediaNestError:
         return None

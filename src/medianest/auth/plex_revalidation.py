@@ -14,7 +14,7 @@ from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import client_ip
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError
 from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamError
 from medianest.core.logging import get_logger

@@ -19,8 +19,8 @@ from medianest.auth.cookies import client_ip, is_https, set_csrf_cookie
 from medianest.auth.exceptions import PinDeclined, PinExpired
 from medianest.auth.schemas import UserOut
 from medianest.auth.signin import complete_sign_in
-from medianest.core.context import AppContext
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import AppContext, ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import (
     ERROR_RESPONSES,
     ApiInput,

@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth import plex_access
 from medianest.auth.exceptions import AccountDisabled, PinDeclined, PinExpired, PinNotFound
 from medianest.auth.models import PlexPin, Role, User, UserStatus
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.core.tokens import hash_token, tokens_equal
 from medianest.db.base import utcnow
 from medianest.integrations.outcomes import outage_message
 from medianest.integrations.plextv import PlexAccount, PlexTvClient
-from medianest.integrations.registry import Integrations
 
 log = get_logger(__name__)
 
@@ -56,18 +55,8 @@ class PinPoll:
     auth_token: str | None
 
 
-def _integrations(ctx: AppContext) -> Integrations:
-    integrations = ctx.services.get("integrations")
-    if not isinstance(integrations, Integrations):
-        raise ServiceUnavailable(
-            "Plex sign-in is not available yet. Try again in a minute.",
-            details={"service": "plextv"},
-        )
-    return integrations
-
-
 def plextv_client(ctx: AppContext) -> PlexTvClient:
-    return _integrations(ctx).plextv()
+    return ctx.integrations.plextv()
 
 
 def auth_url(ctx: AppContext, *, client_identifier: str, code: str, forward_url: str | None) -> str:
@@ -91,7 +80,7 @@ async def create_pin(
     forward_url: str | None,
 ) -> tuple[PinRecord, str]:
     """Ask plex.tv for a strong PIN and remember which browser asked (by `binding`)."""
-    integrations = _integrations(ctx)
+    integrations = ctx.integrations
     client = integrations.plextv()
     try:
         pin = await client.create_pin(strong=True)

@@ -11,9 +11,8 @@ from sqlalchemy import select
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.auth.session_cache import SERVICE_KEY as SESSION_CACHE_KEY
-from medianest.auth.session_cache import SessionCache, session_cache_of
-from medianest.core.context import AppContext
+from medianest.auth.session_cache import session_cache_for, session_cache_of
+from medianest.context import AppContext
 from medianest.core.realtime import SocketPrincipal
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
@@ -102,6 +101,4 @@ def install_socket_authenticator(ctx: AppContext) -> None:
     ctx.realtime.revalidator = still_allowed
     # Every committed change to users, sessions or tokens (here, or relayed from another
     # instance through Redis) re-checks the sockets it may concern.
-    cache: SessionCache | None = ctx.services.get(SESSION_CACHE_KEY)
-    if cache is not None:
-        cache.on_invalidate(ctx.realtime.recheck)
+    session_cache_for(ctx).on_invalidate(ctx.realtime.recheck)

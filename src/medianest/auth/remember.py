@@ -28,7 +28,7 @@ from medianest.auth.cookies import (
     set_remember_cookie,
 )
 from medianest.auth.models import SessionToken, User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import Unauthenticated
 from medianest.core.logging import get_logger
 from medianest.core.tokens import hash_token, new_token

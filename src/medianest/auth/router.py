@@ -20,7 +20,8 @@ from medianest.auth.cookies import (
 from medianest.auth.dependencies import PasswordChangeIdentity, SignInAdmission
 from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserOut
 from medianest.auth.signin import complete_sign_in, rotate_session
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.core.errors import Unauthenticated
 

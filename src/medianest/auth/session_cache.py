@@ -32,7 +32,7 @@ from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
 from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.core.context import AppContext
+from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 
@@ -351,27 +351,37 @@ class RedisInvalidationRelay:
 
 # --- wiring -------------------------------------------------------------------------
 
-SERVICE_KEY = "session_cache"
 
-
-def install_session_cache(ctx: AppContext) -> None:
+def _create(ctx: CoreContext) -> SessionCache:
+    """Each app context's cache, made on first use and registered for invalidations."""
     cache = SessionCache(ctx.settings.session_cache_seconds)
     database_url = str(ctx.engine.url)
     register(cache, database_url)
-    ctx.services[SERVICE_KEY] = cache
 
     async def close() -> None:
         unregister(cache, database_url)
 
-    ctx.services.setdefault("closers", []).append(close)
+    ctx.closers.append(close)
+    return cache
 
 
-def session_cache_of(ctx: AppContext) -> SessionCache | None:
-    cache: SessionCache | None = ctx.services.get(SERVICE_KEY)
-    return cache if cache is not None and cache.enabled else None
+_session_caches: PerContext[SessionCache] = PerContext(_create)
 
 
-async def start_session_invalidation(ctx: AppContext) -> Callable[[], Awaitable[None]]:
+def session_cache_for(ctx: CoreContext) -> SessionCache:
+    """The app context's session cache, enabled or not (it still relays invalidations)."""
+    cache = _session_caches.get(ctx)
+    assert cache is not None  # made on first use
+    return cache
+
+
+def session_cache_of(ctx: CoreContext) -> SessionCache | None:
+    """The session cache when enabled (`session_cache_seconds` > 0), else None."""
+    cache = session_cache_for(ctx)
+    return cache if cache.enabled else None
+
+
+async def start_session_invalidation(ctx: CoreContext) -> Callable[[], Awaitable[None]]:
     """With Redis, relay invalidations between instances; without, nothing to start."""
     cache = session_cache_of(ctx)
     if cache is None or ctx.redis is None:

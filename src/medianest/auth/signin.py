@@ -18,7 +18,7 @@ from medianest.auth.cookies import (
 from medianest.auth.identity import Identity
 from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.db.base import utcnow
 
 

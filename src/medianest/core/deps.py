@@ -1,4 +1,5 @@
-"""Dependency aliases shared by every router: the app context and the database session.
+"""`SessionDep`, the database session every router shares (the context's dependency,
+`ContextDep`, lives with the typed context in `medianest.context`).
 
 The session dependency commits once after the endpoint returned, or rolls back;
 services never commit.
@@ -14,23 +15,9 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.core.context import AppContext
+from medianest.core.context import CoreContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.db.engine import bound_session, used_connection
-
-
-def context_of(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
-async def get_context(request: Request) -> AppContext:
-    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, and
-    # that hop on every request cost more than the rest of a cached answer.
-    return context_of(request)
-
-
-ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 def _database_unreachable(exc: Exception) -> bool:
@@ -55,7 +42,7 @@ def _touched_database(session: AsyncSession) -> bool:
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     # One session per request, shared by every dependency that asks for it.
-    ctx = context_of(request)
+    ctx: CoreContext = request.app.state.ctx
     async with ctx.session_factory() as session:
         try:
             # Bound so that slow work (hashing, outbound calls) can give its idle

@@ -13,27 +13,29 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from medianest.core.context import AppContext
+from medianest.core.context import CoreContext
 from medianest.core.metrics import HOT_PATH_ANSWERS
 
+# The app's context type (core does not know the subclass the app builds).
+Ctx = TypeVar("Ctx", bound=CoreContext)
 # (context, scope, receive, send) -> True when it answered, False to let FastAPI answer.
-HotHandler = Callable[[AppContext, Scope, Receive, Send], Awaitable[bool]]
+HotHandler = Callable[[Ctx, Scope, Receive, Send], Awaitable[bool]]
 
 
-class HotPaths:
+class HotPaths(Generic[Ctx]):
     """Pure ASGI: exact (method, path) matches go to their hot handler first."""
 
-    def __init__(self, app: ASGIApp, context: Callable[[], AppContext | None]) -> None:
+    def __init__(self, app: ASGIApp, context: Callable[[], Ctx | None]) -> None:
         self.app = app
         self._context = context
-        self._handlers: dict[tuple[str, str], _Registered] = {}
+        self._handlers: dict[tuple[str, str], _Registered[Ctx]] = {}
         self.enabled = True
 
-    def register(self, method: str, path: str, handler: HotHandler, *, route: Any) -> None:
+    def register(self, method: str, path: str, handler: HotHandler[Ctx], *, route: Any) -> None:
         """`route` is the FastAPI route answering the same path: set on the scope, so the
         request's metrics carry the same route label whichever way it was answered."""
         answered = HOT_PATH_ANSWERS.labels(route=path)
@@ -53,7 +55,7 @@ class HotPaths:
 
 
 @dataclass(frozen=True)
-class _Registered:
-    handler: HotHandler
+class _Registered(Generic[Ctx]):
+    handler: HotHandler[Ctx]
     route: Any
     answered: Any  # the prometheus counter child of this route

@@ -17,7 +17,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from medianest.admin.models import Lease
-from medianest.core.context import AppContext
+from medianest.core.context import CoreContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -51,7 +51,7 @@ return 0
 class LeaderLease:
     """A named lease held by this app instance (`ctx.instance_id`) for `ttl_seconds`."""
 
-    def __init__(self, ctx: AppContext, name: str, ttl_seconds: float) -> None:
+    def __init__(self, ctx: CoreContext, name: str, ttl_seconds: float) -> None:
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
         self.ctx = ctx

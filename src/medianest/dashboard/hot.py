@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from medianest import API_VERSION
 from medianest.auth.dependencies import RATE_LIMITED_MESSAGE, count_api_request
 from medianest.auth.identity import signed_in_from_memory
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.envelope import json_utc_now
 from medianest.core.handlers import api_error_response
 from medianest.core.hot_path import HotPaths
@@ -58,6 +58,6 @@ async def answer_status(ctx: AppContext, scope: Scope, receive: Receive, send: S
     return True
 
 
-def install(hot_paths: HotPaths) -> None:
+def install(hot_paths: HotPaths[AppContext]) -> None:
     route = next(r for r in dashboard_router.router.routes if getattr(r, "path", None) == PATH)
     hot_paths.register("GET", PATH, answer_status, route=route)

@@ -19,13 +19,12 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.dashboard.schemas import MonitorStatus
 from medianest.dashboard.service import CheckOutcome
 from medianest.db.base import utcnow
-from medianest.integrations.registry import get_integrations
 from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignIn
 
 if TYPE_CHECKING:  # the monitor imports this module at run time
@@ -185,7 +184,7 @@ class KumaLiveRunner:
 
     async def _supervise(self) -> None:
         """Hold a link exactly while this instance holds the lease and the source is live."""
-        configured = await get_integrations(self.ctx).kuma_sign_in()
+        configured = await self.ctx.integrations.kuma_sign_in()
         had_link = self.link is not None
         wanted = configured if await self._hold_lease(configured) else None
         if wanted != self.sign_in or (had_link and self.link is None):

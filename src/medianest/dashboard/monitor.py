@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
+from medianest.core.context import PerContext
 from medianest.core.errors import MediaNestError
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
@@ -35,7 +36,7 @@ from medianest.dashboard.service import CheckOutcome
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.http import ServiceHealth
-from medianest.integrations.registry import Integrations, get_integrations
+from medianest.integrations.registry import Integrations
 from medianest.integrations.uptime_kuma import UptimeKumaClient
 from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
 from medianest.notifications import hooks as notification_hooks
@@ -101,7 +102,7 @@ class StatusMonitor:
 
     async def check(self, names: Sequence[str]) -> list[ServiceStatusOut]:
         """Check these services now and record them; returns the whole new aggregate."""
-        integrations = get_integrations(self.ctx)
+        integrations = self.ctx.integrations
         getters: dict[str, ClientGetter] = {
             "plex": integrations.plex,
             "overseerr": integrations.overseerr,
@@ -261,10 +262,18 @@ def _base_url(client: Any) -> str | None:
     return base if isinstance(base, str) else None
 
 
+# The monitor of each app context that started one (none in a bare app).
+_monitors: PerContext[StatusMonitor] = PerContext()
+
+
+def status_monitor_of(ctx: AppContext) -> StatusMonitor | None:
+    return _monitors.get(ctx)
+
+
 async def check_now(ctx: AppContext, names: Sequence[str]) -> list[ServiceStatusOut]:
     """Check these services now on this instance (any instance) and push what changed."""
-    monitor = ctx.services.get("status_monitor")
-    if not isinstance(monitor, StatusMonitor):
+    monitor = _monitors.get(ctx)
+    if monitor is None:
         return await status_service.current_status(ctx)  # no monitor runs (a bare app)
     return await monitor.check(names)
 
@@ -288,7 +297,7 @@ async def send_current_status(ctx: AppContext, sid: str) -> None:
 async def start_status_monitor(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """Background starter: the connect hook everywhere, the monitor loop (lease-guarded)."""
     monitor = StatusMonitor(ctx)
-    ctx.services["status_monitor"] = monitor
+    _monitors.set(ctx, monitor)
 
     async def on_connect(sid: str, _user_id: str) -> None:
         await send_current_status(ctx, sid)
@@ -314,5 +323,6 @@ async def start_status_monitor(ctx: AppContext) -> Callable[[], Awaitable[None]]
         with contextlib.suppress(ValueError):
             ctx.realtime.on_connect_hooks.remove(on_connect)
         await monitor.lease.release()
+        _monitors.pop(ctx)
 
     return stop

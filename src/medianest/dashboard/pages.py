@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import NotFound, RateLimitExceeded
 from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service

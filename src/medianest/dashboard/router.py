@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep
+from medianest.context import ContextDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service

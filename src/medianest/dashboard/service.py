@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin.models import ServiceConfig
-from medianest.core.context import AppContext
+from medianest.context import AppContext
+from medianest.core.context import PerContext
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.schemas import DataSource, MonitorStatus, ServiceState, ServiceStatusOut
 from medianest.db.engine import session_scope
@@ -32,19 +33,34 @@ CACHE_TTL_SECONDS = 60.0
 # while one request refreshes the copy and the others keep answering from it).
 LOCAL_COPY_SECONDS = 1.0
 LOCAL_COPY_GRACE_SECONDS = 1.0
-_LOCAL_COPY = "dashboard_status_local_copy"
-_REFRESHING = "dashboard_status_local_copy_refreshing"
 # After finding the cache empty, the hot answer leaves it alone this long: FastAPI's route
 # answers, which tries the cache once itself and reads the database. Without the pause, a
 # cache that hangs (Redis unreachable) would be waited for twice per request.
 CACHE_EMPTY_PAUSE_SECONDS = 1.0
-_CACHE_EMPTY_UNTIL = "dashboard_status_cache_empty_until"
 NOT_CHECKED = "Not checked yet"
 # Degraded answers (slow, wrong key) still mean the service is reachable.
 UP_STATES = frozenset({"online", "degraded"})
 
 
 _ENTRIES = TypeAdapter(list[ServiceStatusOut])
+
+
+@dataclass
+class _CopyState:
+    """This instance's copy of the aggregate, per app context."""
+
+    local: _LocalCopy | None = None
+    refreshing: bool = False  # one request is re-reading the shared cache
+    cache_empty_until: float = 0.0  # time.monotonic()
+
+
+_copies: PerContext[_CopyState] = PerContext(lambda _ctx: _CopyState())
+
+
+def copy_state(ctx: AppContext) -> _CopyState:
+    state = _copies.get(ctx)
+    assert state is not None  # made on first use
+    return state
 
 
 @dataclass(frozen=True)
@@ -137,7 +153,7 @@ async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None
 
 def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> _LocalCopy:
     local = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
-    ctx.services[_LOCAL_COPY] = local
+    copy_state(ctx).local = local
     return local
 
 
@@ -145,13 +161,14 @@ def _usable_local_copy(ctx: AppContext) -> _LocalCopy | None:
     """The local copy while fresh, or while one request is refreshing it (for at most
     `LOCAL_COPY_GRACE_SECONDS` more): the requests that arrive meanwhile do not all
     read the cache again."""
-    local: _LocalCopy | None = ctx.services.get(_LOCAL_COPY)
+    state = copy_state(ctx)
+    local = state.local
     if local is None:
         return None
     now = time.monotonic()
     if local.until > now:
         return local
-    if ctx.services.get(_REFRESHING) and local.until + LOCAL_COPY_GRACE_SECONDS > now:
+    if state.refreshing and local.until + LOCAL_COPY_GRACE_SECONDS > now:
         return local
     return None
 
@@ -169,11 +186,12 @@ async def local_copy_json(ctx: AppContext) -> bytes | None:
     if local is not None:
         return local.as_json
     now = time.monotonic()
-    if ctx.services.get(_REFRESHING) or ctx.services.get(_CACHE_EMPTY_UNTIL, 0.0) > now:
+    state = copy_state(ctx)
+    if state.refreshing or state.cache_empty_until > now:
         return None
     local = await _refresh_local_copy(ctx)
     if local is None:
-        ctx.services[_CACHE_EMPTY_UNTIL] = now + CACHE_EMPTY_PAUSE_SECONDS
+        state.cache_empty_until = now + CACHE_EMPTY_PAUSE_SECONDS
         return None
     return local.as_json
 
@@ -193,11 +211,12 @@ async def current_status(ctx: AppContext) -> list[ServiceStatusOut]:
 
 async def _refresh_local_copy(ctx: AppContext) -> _LocalCopy | None:
     """Re-read the shared cache into this instance's copy; None when it holds nothing."""
-    ctx.services[_REFRESHING] = True
+    state = copy_state(ctx)
+    state.refreshing = True
     try:
         cached = await ctx.cache.get(CACHE_KEY)
     finally:
-        ctx.services.pop(_REFRESHING, None)
+        state.refreshing = False
     if not isinstance(cached, list):
         return None
     return _keep_local_copy(ctx, [ServiceStatusOut.model_validate(item) for item in cached])

@@ -1,6 +1,6 @@
 """The live clients of the configured services, rebuilt when their configuration changes.
 
-`Integrations` lives at `ctx.services["integrations"]`. It reads the service
+`Integrations` lives at `ctx.integrations`. It reads the service
 configuration through a `ConfigSource` (the admin package stores it in the
 database; integrations never touch ORM models), builds one `ResilientClient` per
 service, and swaps in new clients on `reload()`. Other instances notice a change
@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import httpx
 
 from medianest.core.cache import Cache
-from medianest.core.context import AppContext
 from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.integrations.breaker import CircuitBreaker
@@ -315,11 +314,3 @@ def kuma_sign_in_of(config: ServiceSettings) -> KumaSignIn | None:
     if config.config.get("source") != "socket" or not username or not config.password:
         return None
     return KumaSignIn(url=config.url, username=str(username), password=config.password)
-
-
-def get_integrations(ctx: AppContext) -> Integrations:
-    """The app's `Integrations` (registered at start by the admin package's starter)."""
-    integrations = ctx.services.get("integrations")
-    if not isinstance(integrations, Integrations):
-        raise RuntimeError("the integrations are not started (see app._background_starters)")
-    return integrations

@@ -9,18 +9,18 @@ from typing import Annotated
 from fastapi import Depends
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import NotFound, ServiceUnavailable
 from medianest.integrations.outcomes import outage_message
 from medianest.integrations.overseerr import OverseerrClient
-from medianest.integrations.registry import get_integrations
 from medianest.media import service
 from medianest.media.models import MediaRequest
 
 
 async def get_overseerr(user: CurrentUser, ctx: ContextDep) -> OverseerrClient:
     """The configured Overseerr (asked for after the caller is known: anonymous → 401)."""
-    client = await get_integrations(ctx).overseerr()
+    client = await ctx.integrations.overseerr()
     if client is None:
         raise ServiceUnavailable(
             outage_message("overseerr", "not configured"),

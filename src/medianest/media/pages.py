@@ -11,8 +11,8 @@ from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.auth.models import User
-from medianest.core.context import AppContext
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import AppContext, ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError, NotFound
 from medianest.media import service
 from medianest.media.dependencies import get_overseerr

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimiter
@@ -143,9 +143,7 @@ async def request_for_user(
 
 def requests_per_hour(ctx: AppContext) -> int:
     """The per-user request quota: the admin's run-time value, else the setting."""
-    limits = ctx.services.get("runtime_limits")
-    value = getattr(limits, "requests_per_hour", None) if limits is not None else None
-    return int(value) if value else ctx.settings.rate_limit_requests_per_hour
+    return ctx.limits.requests_per_hour or ctx.settings.rate_limit_requests_per_hour
 
 
 async def create_request(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, Unauthenticated, ValidationFailed
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
@@ -32,7 +32,6 @@ from medianest.integrations.overseerr_models import (
     local_status,
     request_local_status,
 )
-from medianest.integrations.registry import get_integrations
 from medianest.media import webhook_setup
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.service import FINAL_STATUSES, OPEN_STATUSES
@@ -224,9 +223,7 @@ async def announce(ctx: AppContext, changes: list[StatusChange]) -> None:
 # --- reconcile -----------------------------------------------------------------------------
 async def reconcile(ctx: AppContext) -> int:
     """Ask Overseerr about every open request and apply what changed; returns the count."""
-    if "integrations" not in ctx.services:
-        return 0  # not started yet (or stopping): the next round tries again
-    overseerr = await get_integrations(ctx).overseerr()
+    overseerr = await ctx.integrations.overseerr()
     if overseerr is None:
         return 0
     async with session_scope(ctx.session_factory) as session:

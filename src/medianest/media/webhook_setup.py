@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
 from medianest.admin.models import ServiceConfig, SystemSetting
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError, SecretBox
 from medianest.core.errors import MediaNestError, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient

@@ -11,7 +11,7 @@ import json
 
 from fastapi import APIRouter, Request
 
-from medianest.core.deps import ContextDep
+from medianest.context import ContextDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.core.errors import PayloadTooLarge, ValidationFailed
 from medianest.core.logging import get_logger

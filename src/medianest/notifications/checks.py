@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import DBAPIError
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.db.engine import create_engine, create_session_factory, session_scope

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -143,7 +143,7 @@ async def _send(
         tag=str(notification.id),
     )
     return await channel_service.send_to_channel(
-        channel, message, box=ctx.secret_box, vapid=ctx.services.get("vapid_keys")
+        channel, message, box=ctx.secret_box, vapid=vapid_keys(ctx)
     )
 
 
@@ -197,13 +197,12 @@ async def run_once(ctx: AppContext, *, emit: Emit) -> int:
     return len(claimed)
 
 
-def install(ctx: AppContext) -> None:
-    """Make the VAPID keys available to senders and the push-key endpoint."""
+def vapid_keys(ctx: AppContext) -> senders.VapidKeys | None:
+    """The web push keys (None when none were generated): derived from the secrets."""
     private_key = ctx.secrets.vapid_private_key
-    if private_key:
-        ctx.services["vapid_keys"] = senders.VapidKeys.from_private(
-            private_key, subject=ctx.settings.vapid_subject
-        )
+    if not private_key:
+        return None
+    return senders.vapid_keys(private_key, subject=ctx.settings.vapid_subject)
 
 
 def realtime_emitter(ctx: AppContext) -> Emit:
@@ -217,7 +216,6 @@ async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """A background part for `app.py`: the delivery loop of this instance."""
     stopping = asyncio.Event()
     wake = asyncio.Event()
-    ctx.services["notifications_wake"] = wake.set
     task = asyncio.create_task(_forever(ctx, stopping, wake, realtime_emitter(ctx)))
 
     async def stop() -> None:

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.deps import SessionDep
-from medianest.notifications import channels
+from medianest.notifications import channels, delivery
 from medianest.notifications.models import NotificationChannel
 from medianest.notifications.senders import VapidKeys
 
@@ -29,8 +29,7 @@ def channel_rules(ctx: AppContext) -> channels.ChannelRules:
 
 
 def vapid_keys(ctx: AppContext) -> VapidKeys | None:
-    keys: VapidKeys | None = ctx.services.get("vapid_keys")
-    return keys
+    return delivery.vapid_keys(ctx)
 
 
 OwnedChannel = Annotated[NotificationChannel, Depends(owned_channel)]

@@ -14,14 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User, UserStatus
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import MediaNestError
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.plex import PlexClient
-from medianest.integrations.registry import get_integrations
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import links, service
 from medianest.notifications.models import NotificationSettings
@@ -65,7 +64,7 @@ async def build(
 ) -> Digest:
     until = utcnow()
     since = until - PERIODS.get(period, PERIODS["weekly"])
-    plex = await get_integrations(ctx).plex() if "integrations" in ctx.services else None
+    plex = await ctx.integrations.plex()
     machine = await _machine(plex)
     entries = await _requests(session, ctx, plex, machine, user=user, since=since)
     entries += await _downloads(session, ctx, machine, user=user, since=since)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.integrations.plex import PlexClient
-from medianest.integrations.registry import get_integrations
 from medianest.notifications.models import Notification
 
 log = get_logger(__name__)
@@ -57,7 +56,7 @@ async def resolve(ctx: AppContext, notification: Notification) -> None:
     app_url = ctx.settings.plex_app_url
     link = f"{app_url.rstrip('/')}/desktop"
     try:
-        plex = await get_integrations(ctx).plex() if "integrations" in ctx.services else None
+        plex = await ctx.integrations.plex()
         if plex is not None and isinstance(container, dict):
             link = plex_container_url(
                 app_url,

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.notifications import channels, digest, preferences, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 
 READ_EVENT = "notification:read"
 NEW_EVENT = "notification:new"

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.notifications import channels, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys

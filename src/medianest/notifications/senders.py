@@ -12,6 +12,7 @@ anyone ~20 MB of resident memory (docs/performance.md, "Memory and start").
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -129,6 +130,12 @@ class VapidKeys:
         vapid = Vapid02.from_raw(private_key.encode())
         public = vapid.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         return cls(private_key, b64urlencode(public), subject)
+
+
+@functools.lru_cache(maxsize=4)
+def vapid_keys(private_key: str, *, subject: str) -> VapidKeys:
+    """The key pair of a private key (derived once: a process has one)."""
+    return VapidKeys.from_private(private_key, subject=subject)
 
 
 def push_subscription_label(subscription: dict[str, Any]) -> str:

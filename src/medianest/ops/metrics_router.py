@@ -20,8 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.models import AuthSession
-from medianest.core.context import AppContext
-from medianest.core.deps import ContextDep
+from medianest.context import AppContext, ContextDep
 from medianest.core.errors import PermissionDenied, Unauthenticated
 from medianest.core.logging import get_logger
 from medianest.core.metrics import (

@@ -12,18 +12,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from medianest import __version__
-from medianest.core.context import AppContext
-from medianest.core.deps import ContextDep
+from medianest.context import AppContext, ContextDep
 from medianest.core.envelope import ApiModel, Envelope, envelope
+from medianest.core.health import CheckResult
 
 router = APIRouter(prefix="/api", tags=["operations"])
 CHECK_TIMEOUT_SECONDS = 2.0
-
-
-class CheckResult(ApiModel):
-    status: Literal["ok", "error", "disabled"]
-    latency_ms: float | None = None
-    error: str | None = None
 
 
 class Health(ApiModel):
@@ -82,9 +76,8 @@ async def _health(ctx: AppContext, *, include_worker: bool) -> JSONResponse | En
         checks["redis"] = await _timed(check_redis)
     else:
         checks["redis"] = CheckResult(status="disabled")
-    worker_check = ctx.services.get("worker_health")
-    if include_worker and worker_check is not None:
-        checks["worker"] = await _reported(worker_check)
+    if include_worker and ctx.worker_health is not None:
+        checks["worker"] = await _reported(ctx.worker_health)
     degraded = any(c.status == "error" for c in checks.values())
     body = envelope(
         Health(status="degraded" if degraded else "ok", version=__version__, checks=checks)

@@ -8,18 +8,18 @@ from typing import Annotated
 from fastapi import Depends
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.outcomes import outage_message
 from medianest.integrations.plex import PlexClient
-from medianest.integrations.registry import get_integrations
 from medianest.plex.privacy import Viewer
 from medianest.youtube import plex_paths
 
 
 async def get_browsing_plex(user: CurrentUser, ctx: ContextDep) -> PlexClient:
     """Asked for after the caller is known, so anonymous callers get 401, not 503."""
-    client = await get_integrations(ctx).plex()
+    client = await ctx.integrations.plex()
     if client is None:
         raise ServiceUnavailable(
             outage_message("plex", "not configured"),

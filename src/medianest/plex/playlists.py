@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import NotFound
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.plex import PlexClient
@@ -27,10 +27,9 @@ async def client_for(ctx: AppContext, user: User, owner: PlexClient) -> PlexClie
     if user.plex_token is None:
         return owner
     token = await delivery.server_token(ctx, user)
-    integrations = ctx.services.get("integrations")
-    if token is None or integrations is None:
+    if token is None:
         return None
-    client: PlexClient = await integrations.plex_for_token(token)
+    client: PlexClient = await ctx.integrations.plex_for_token(token)
     return client
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep
+from medianest.context import ContextDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.plex import playlists, service
 from medianest.plex.dependencies import BrowsingPlex, PlexViewer

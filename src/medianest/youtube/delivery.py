@@ -15,14 +15,14 @@ server token cannot be found, gets the collection.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin.models import SystemSetting
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
@@ -36,7 +36,6 @@ Delivery = Literal["playlist", "collection"]
 DEFAULT_DELIVERY_KEY = "youtube_default_delivery"
 DEFAULT_DELIVERY: Delivery = "playlist"
 SERVER_TOKEN_TTL = 6 * 3600.0
-CONTEXT_KEY = "youtube_extras_context"
 
 
 class Deliver(Protocol):
@@ -91,9 +90,9 @@ async def server_token(ctx: AppContext, user: User) -> str | None:
             return ctx.secret_box.decrypt(cached, context="plex_server_token")
         except ValueError:
             await ctx.cache.delete(key)
-    integrations = ctx.services.get("integrations")
-    owner = await plex_delivery.owner_client(ctx.services)
-    if integrations is None or owner is None:
+    integrations = ctx.integrations
+    owner = await plex_delivery.owner_client(integrations)
+    if owner is None:
         return None
     try:
         machine = await owner.machine_identifier()
@@ -112,11 +111,10 @@ async def server_token(ctx: AppContext, user: User) -> str | None:
     return token
 
 
-# --- the runner's hook -------------------------------------------------------------------------
-async def deliverer(services: dict[str, Any], job: YoutubeDownload) -> Deliver:
+# --- how the runner delivers -----------------------------------------------------------------
+async def deliverer(ctx: AppContext, job: YoutubeDownload) -> Deliver:
     """How the runner hands `job` to Plex: the shared collection, or labels + playlist."""
-    ctx: AppContext | None = services.get(CONTEXT_KEY)
-    if ctx is None or job.delivery != "playlist":
+    if job.delivery != "playlist":
         return plex_delivery.deliver
     async with session_scope(ctx.session_factory) as session:
         user = await session.get(User, job.user_id)
@@ -131,8 +129,7 @@ async def deliverer(services: dict[str, Any], job: YoutubeDownload) -> Deliver:
             # Still labelled: the owner's label restrictions keep the items private.
             return _labelled_collection(user.username) if user else plex_delivery.deliver
         username = user.username
-    integrations = services["integrations"]
-    user_plex: PlexClient = await integrations.plex_for_token(token)
+    user_plex: PlexClient = await ctx.integrations.plex_for_token(token)
     return _private(ctx, job, user_plex, username)
 
 
@@ -261,16 +258,10 @@ async def remove_private_playlist(
 async def remove_playlist(ctx: AppContext, user: User, playlist_id: str) -> None:
     """Delete a download's private playlist (best effort, with the user's token)."""
     token = await server_token(ctx, user)
-    integrations = ctx.services.get("integrations")
-    if token is None or integrations is None:
+    if token is None:
         return
     try:
-        client: PlexClient = await integrations.plex_for_token(token)
+        client: PlexClient = await ctx.integrations.plex_for_token(token)
         await client.delete_playlist(playlist_id)
     except MediaNestError as exc:
         log.info("youtube_playlist_not_removed", error=exc.code)
-
-
-def install(ctx: AppContext) -> None:
-    """Let the runner's hooks (which only see `ctx.services`) reach the context."""
-    ctx.services[CONTEXT_KEY] = ctx

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from medianest.admin.models import SystemSetting
-from medianest.core.context import AppContext
+from medianest.context import AppContext
+from medianest.core.health import CheckResult
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from medianest.ops.router import CheckResult
 from medianest.youtube.worker import DownloadWorkers
 
 log = get_logger(__name__)
@@ -98,7 +98,7 @@ async def start_heartbeat(
 
 async def start_health_check(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """Background starter of an app without in-process workers: health reads the rows."""
-    ctx.services["worker_health"] = stored_worker_health(ctx)
+    ctx.worker_health = stored_worker_health(ctx)
 
     async def nothing_to_stop() -> None:
         return None

@@ -10,7 +10,8 @@ from fastapi.responses import Response
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import retry_at, trigger

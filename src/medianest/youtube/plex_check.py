@@ -10,10 +10,10 @@ import contextlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.integrations.plex import PlexClient
+from medianest.integrations.registry import Integrations
 from medianest.settings import Settings
 from medianest.youtube import files, plex_delivery
 from medianest.youtube.plex_paths import PathMap, plex_within
@@ -48,8 +48,8 @@ class CheckResult:
     marker_path: str | None
 
 
-async def require_plex(services: dict[str, Any]) -> PlexClient:
-    plex = await plex_delivery.owner_client(services)
+async def require_plex(integrations: Integrations) -> PlexClient:
+    plex = await plex_delivery.owner_client(integrations)
     if plex is None:
         raise ServiceUnavailable(
             "Plex is not configured.", details={"service": "plex", "reason": "not configured"}

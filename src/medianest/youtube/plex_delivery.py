@@ -12,12 +12,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem
+from medianest.integrations.registry import Integrations
 from medianest.settings import Settings
 from medianest.youtube.plex_paths import PathMap, plex_within
 
@@ -54,21 +54,15 @@ class Delivered:
     expected: int
 
 
-async def owner_client(services: dict[str, Any]) -> PlexClient | None:
+async def owner_client(integrations: Integrations) -> PlexClient | None:
     """The owner's Plex client when Plex is configured (None otherwise)."""
-    integrations = services.get("integrations")
-    if integrations is None:
-        return None
     client = await integrations.plex()
     return client if isinstance(client, PlexClient) else None
 
 
-def configured_section(settings: Settings, services: dict[str, Any]) -> str | None:
+def configured_section(settings: Settings, integrations: Integrations) -> str | None:
     if settings.youtube_library_section:
         return settings.youtube_library_section
-    integrations = services.get("integrations")
-    if integrations is None:
-        return None
     config = integrations.configs().get("plex")
     value = config.config.get(SECTION_CONFIG_KEY) if config is not None else None
     return str(value) if value not in (None, "") else None
@@ -116,15 +110,17 @@ async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
 
 
 async def rescan_folder(
-    settings: Settings, services: dict[str, Any], folder: Path, paths: PathMap
+    settings: Settings, integrations: Integrations, folder: Path, paths: PathMap
 ) -> None:
     """Ask Plex to scan a download's folder again (after its files were deleted), so the
     gone items leave the library; best effort."""
-    plex = await owner_client(services)
+    plex = await owner_client(integrations)
     if plex is None or not folder.is_relative_to(paths.local_root):
         return
     try:
-        section = await find_section(plex, folder, configured_section(settings, services), paths)
+        section = await find_section(
+            plex, folder, configured_section(settings, integrations), paths
+        )
         await plex.refresh_section(section, path=paths.to_plex(folder))
     except (DeliveryFailed, MediaNestError) as exc:
         log.info("youtube_plex_rescan_skipped", error=type(exc).__name__)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, PagedEnvelope, envelope, paged
 from medianest.youtube import service
 from medianest.youtube.dependencies import OwnedDownload

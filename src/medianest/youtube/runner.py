@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from medianest.context import AppContext
 from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.settings import Settings
 from medianest.youtube import delivery, files, job_hooks, plex_delivery, plex_paths
 from medianest.youtube.downloader import (
     DownloadStopped,
@@ -52,18 +50,16 @@ class JobRunner:
     def __init__(
         self,
         *,
-        session_factory: async_sessionmaker[AsyncSession],
-        settings: Settings,
-        services: dict[str, Any],
+        ctx: AppContext,
         queue: JobQueue,
         emit: Emit,
     ) -> None:
-        self.session_factory = session_factory
-        self.settings = settings
-        self.services = services
+        self.ctx = ctx
+        self.session_factory = ctx.session_factory
+        self.settings = ctx.settings
         self.queue = queue
         self.emit = emit
-        self.root = settings.resolved_download_root
+        self.root = ctx.settings.resolved_download_root
 
     async def run(self, job_id: uuid.UUID, control: JobControl) -> None:
         async with self.session_factory() as session:
@@ -250,7 +246,7 @@ class JobRunner:
         await reporter.store_now()
         await reporter.emit_now()
         collection_id, note = job.plex_collection_id, None
-        plex = await plex_delivery.owner_client(self.services)
+        plex = await plex_delivery.owner_client(self.ctx.integrations)
         if plex is not None and completed:
             try:
                 async with self.session_factory() as session:
@@ -258,10 +254,10 @@ class JobRunner:
                 section = await plex_delivery.find_section(
                     plex,
                     folder,
-                    plex_delivery.configured_section(self.settings, self.services),
+                    plex_delivery.configured_section(self.settings, self.ctx.integrations),
                     paths,
                 )
-                deliver = await delivery.deliverer(self.services, job)  # playlist or collection
+                deliver = await delivery.deliverer(self.ctx, job)  # playlist or collection
                 request = plex_delivery.DeliveryRequest(
                     section_id=section,
                     folder=folder,

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -31,7 +31,6 @@ from medianest.youtube.models import YoutubeSubscription
 
 log = get_logger(__name__)
 
-SERVICE_KEY = "youtube_subscription_scheduler"
 BATCH = 20
 
 
@@ -40,7 +39,7 @@ class SubscriptionScheduler:
         self.ctx = ctx
         self.settings = ctx.settings
         self.owner = name or f"{ctx.instance_id}:sched:{uuid.uuid4().hex[:4]}"
-        self.wake = ctx.services.setdefault(subscriptions.WAKE_KEY, asyncio.Event())
+        self.wake = subscriptions.wake_event(ctx)
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
 
@@ -153,5 +152,4 @@ async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """Background starter (next to the download workers)."""
     scheduler = SubscriptionScheduler(ctx)
     await scheduler.start()
-    ctx.services[SERVICE_KEY] = scheduler
     return scheduler.stop

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from medianest.admin import audit
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
 from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
@@ -31,7 +31,7 @@ from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
 from medianest.youtube.schemas import DownloadRequest
-from medianest.youtube.signals import get_signals
+from medianest.youtube.signals import queue_signals
 from medianest.youtube.urls import validate_download_url
 
 log = get_logger(__name__)
@@ -56,9 +56,7 @@ def _after_commit(session: AsyncSession, action: Callable[[], Coroutine[Any, Any
 
 
 def youtube_limit(ctx: AppContext) -> int:
-    limits = ctx.services.get("runtime_limits")
-    value = getattr(limits, "youtube_per_hour", None) if limits is not None else None
-    return int(value) if value else ctx.settings.rate_limit_youtube_per_hour
+    return ctx.limits.youtube_per_hour or ctx.settings.rate_limit_youtube_per_hour
 
 
 def _hourly_key(user_id: uuid.UUID) -> str:
@@ -148,7 +146,7 @@ async def submit(
     except IntegrityError:
         # Two identical submissions raced; the partial unique index let one through.
         raise _already_active(None) from None
-    _after_commit(session, get_signals(ctx.services, ctx.redis).job_added)
+    _after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_queued", download_id=str(job.id), kind=accepted.kind)
     return job
 
@@ -245,7 +243,7 @@ async def cancel(
         job.status = DownloadStatus.CANCELLED.value
         job.completed_at = utcnow()
     else:
-        _after_commit(session, lambda: get_signals(ctx.services, ctx.redis).cancel(str(job.id)))
+        _after_commit(session, lambda: queue_signals(ctx).cancel(str(job.id)))
     return job
 
 
@@ -272,7 +270,7 @@ async def resume(
         await session.flush()
     except IntegrityError:
         raise _already_active(None) from None
-    _after_commit(session, get_signals(ctx.services, ctx.redis).job_added)
+    _after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_resumed", download_id=str(job.id))
     return job
 
@@ -290,16 +288,16 @@ async def delete(
     download_id = str(job.id)
     _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
     if job.status in ACTIVE:
-        await get_signals(ctx.services, ctx.redis).cancel(download_id)
+        await queue_signals(ctx).cancel(download_id)
     await _delete_files(session, ctx.settings.resolved_download_root, job)
     if job.plex_collection_id and not await _collection_shared(session, job):
-        plex = await plex_delivery.owner_client(ctx.services)
+        plex = await plex_delivery.owner_client(ctx.integrations)
         if plex is not None:
             await plex_delivery.remove_collection(plex, job.plex_collection_id)
     await delivery.remove_private_playlist(session, ctx=ctx, job=job)
     if job.folder:  # Plex drops the gone files' items now, not at its next scan
         paths = await plex_paths.load_path_map(session, settings=ctx.settings)
-        await plex_delivery.rescan_folder(ctx.settings, ctx.services, Path(job.folder), paths)
+        await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, Path(job.folder), paths)
     await session.delete(job)
     await session.flush()
     log.info("youtube_download_deleted", download_id=download_id)

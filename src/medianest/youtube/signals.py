@@ -16,13 +16,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
 
 log = get_logger(__name__)
 
 WAKE_CHANNEL = "medianest:youtube:wake"
 CANCEL_CHANNEL = "medianest:youtube:cancel"
-SERVICE_KEY = "youtube_signals"
 
 CancelHandler = Callable[[str], None]
 
@@ -107,11 +107,12 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
-def get_signals(services: dict[str, Any], redis: Redis | None) -> QueueSignals:
-    """The process's one `QueueSignals` (created on first use)."""
-    signals = services.get(SERVICE_KEY)
-    if signals is None:
-        signals = QueueSignals(redis)
-        services[SERVICE_KEY] = signals
-    assert isinstance(signals, QueueSignals)
+# Each app context's signals, made on first use.
+_signals: PerContext[QueueSignals] = PerContext(lambda ctx: QueueSignals(ctx.redis))
+
+
+def queue_signals(ctx: CoreContext) -> QueueSignals:
+    """The process's one `QueueSignals` for this app context."""
+    signals = _signals.get(ctx)
+    assert signals is not None  # made on first use
     return signals

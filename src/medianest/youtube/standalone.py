@@ -22,7 +22,7 @@ from medianest.settings import Settings
 from medianest.youtube import heartbeat
 from medianest.youtube.progress import Emit
 from medianest.youtube.scheduler import start_in_process as start_scheduler
-from medianest.youtube.worker import SERVICE_KEY, DownloadWorkers
+from medianest.youtube.worker import DownloadWorkers
 
 log = get_logger(__name__)
 
@@ -43,7 +43,6 @@ async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = Non
     if emitter is None:
         log.warning("youtube_worker_without_redis", effect="progress is stored, not pushed live")
     workers = DownloadWorkers(ctx, emit=emit)
-    ctx.services[SERVICE_KEY] = workers
     stop_scheduler: Callable[[], Awaitable[None]] | None = None
     stop_heartbeat: Callable[[], Awaitable[None]] | None = None
     try:

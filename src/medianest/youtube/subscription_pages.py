@@ -11,7 +11,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError, ValidationFailed
 from medianest.db.base import utcnow
 from medianest.web.forms import form_input

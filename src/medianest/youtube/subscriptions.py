@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
-from medianest.core.context import AppContext
+from medianest.context import AppContext
+from medianest.core.context import PerContext
 from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
@@ -38,7 +39,6 @@ log = get_logger(__name__)
 
 CHANNEL_ID_RE = re.compile(r"^/channel/(UC[A-Za-z0-9_-]{22})(?:/(?:videos|featured|streams))?/?$")
 HANDLE_RE = re.compile(r"^/(?:@[^/]+|c/[^/]+|user/[^/]+)(?:/.*)?$")
-WAKE_KEY = "youtube_subscription_wake"
 MAX_ERROR_LENGTH = 500
 
 
@@ -173,14 +173,23 @@ async def unsubscribe(session: AsyncSession, *, ctx: AppContext, wanted: Unsubsc
     log.info("youtube_subscription_deleted", subscription_id=str(subscription.id), files=files)
 
 
+# What wakes this app context's subscription scheduler (set when nothing waits: harmless).
+_wakes: PerContext[asyncio.Event] = PerContext(lambda _ctx: asyncio.Event())
+
+
+def wake_event(ctx: AppContext) -> asyncio.Event:
+    event = _wakes.get(ctx)
+    assert event is not None  # made on first use
+    return event
+
+
 def wake_after_commit(session: AsyncSession, ctx: AppContext) -> None:
-    event = ctx.services.get(WAKE_KEY)
-    if isinstance(event, asyncio.Event):
+    event = wake_event(ctx)
 
-        async def wake() -> None:
-            event.set()
+    async def wake() -> None:
+        event.set()
 
-        downloads._after_commit(session, wake)
+    downloads._after_commit(session, wake)
 
 
 # --- one check -----------------------------------------------------------------------------------

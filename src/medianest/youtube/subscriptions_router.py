@@ -11,7 +11,8 @@ from fastapi import APIRouter, Response, status
 from pydantic import Field
 
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import ContextDep, SessionDep
+from medianest.context import ContextDep
+from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiModel, Envelope, envelope
 from medianest.db.base import utcnow
 from medianest.youtube import quotas, subscriptions

@@ -18,18 +18,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from medianest.core.context import AppContext
+from medianest.context import AppContext
+from medianest.core.context import PerContext
+from medianest.core.health import CheckResult, HealthCheck
 from medianest.core.logging import get_logger
-from medianest.ops.router import CheckResult
 from medianest.youtube.progress import Emit
 from medianest.youtube.queue import JobQueue
 from medianest.youtube.runner import JobControl, JobRunner
 from medianest.youtube.service import refund_failed_download
-from medianest.youtube.signals import QueueSignals, get_signals
+from medianest.youtube.signals import QueueSignals, queue_signals
 
 log = get_logger(__name__)
 
-SERVICE_KEY = "youtube_workers"
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -45,14 +45,8 @@ class DownloadWorkers:
             worker_id=self.worker_id,
             on_failed=functools.partial(refund_failed_download, ctx),
         )
-        self.signals: QueueSignals = get_signals(ctx.services, ctx.redis)
-        self.runner = JobRunner(
-            session_factory=ctx.session_factory,
-            settings=ctx.settings,
-            services=ctx.services,
-            queue=self.queue,
-            emit=emit,
-        )
+        self.signals: QueueSignals = queue_signals(ctx)
+        self.runner = JobRunner(ctx=ctx, queue=self.queue, emit=emit)
         self.running: dict[uuid.UUID, tuple[asyncio.Task[None], JobControl]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -142,6 +136,14 @@ class DownloadWorkers:
         }
 
 
+# The download workers running with each app context (tests watch them).
+_workers: PerContext[DownloadWorkers] = PerContext()
+
+
+def workers_of(ctx: AppContext) -> DownloadWorkers | None:
+    return _workers.get(ctx)
+
+
 def realtime_emitter(ctx: AppContext) -> Emit:
     async def emit(user_id: str, event: str, data: dict[str, Any]) -> None:
         # Admins follow every user's downloads live too ("Show every user's").
@@ -154,13 +156,18 @@ async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """Background starter for `medianest serve` (when `run_worker_in_process`)."""
     workers = DownloadWorkers(ctx, emit=realtime_emitter(ctx))
     await workers.start()
-    ctx.services[SERVICE_KEY] = workers
-    ctx.services["worker_health"] = _health_check(workers)
-    return workers.stop
+    _workers.set(ctx, workers)
+    ctx.worker_health = _health_check(workers)
+
+    async def stop() -> None:
+        await workers.stop()
+        _workers.pop(ctx)
+
+    return stop
 
 
-def _health_check(workers: DownloadWorkers) -> Callable[[], Awaitable[Any]]:
-    async def check() -> Any:
+def _health_check(workers: DownloadWorkers) -> HealthCheck:
+    async def check() -> CheckResult:
         stalled_after = max(60.0, 3 * workers.settings.worker_poll_seconds)
         alive = (
             workers.last_loop_at is not None and time.time() - workers.last_loop_at < stalled_after

@@ -1,0 +1,1 @@
+"""Limits the admin can change at run time (rate limits, concurrency, Plex sign-in)."""
