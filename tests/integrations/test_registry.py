@@ -118,6 +118,17 @@ async def test_every_client_shares_one_verifying_tls_context(
     assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
 
 
+async def test_a_client_opens_its_connection_pool_on_its_first_call(
+    app_factory, make_settings, plextv
+):
+    app = await app_factory(make_settings(plex_tv_url=plextv.url))
+    plextv_client = get_integrations(app.ctx).plextv()
+
+    assert plextv_client.http._client is None  # built at start, called at a Plex sign-in
+    pin = await plextv_client.create_pin()
+    assert pin.id and plextv_client.http._client is not None
+
+
 async def test_a_change_saved_on_another_instance_is_picked_up_without_a_restart(
     app_factory, make_settings, overseerr
 ):

@@ -98,22 +98,36 @@ class ResilientClient:
             min_volume=settings.breaker_min_volume,
             reset_seconds=settings.breaker_reset_seconds,
         )
-        headers = {"User-Agent": f"MediaNest/{__version__}", "Accept": "application/json"}
-        headers.update(default_headers or {})
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS_PER_SERVICE,
-                max_keepalive_connections=MAX_CONNECTIONS_PER_SERVICE,
-            ),
-            follow_redirects=False,
-            verify=tls_context(),
-        )
+        self._headers = {"User-Agent": f"MediaNest/{__version__}", "Accept": "application/json"}
+        self._headers.update(default_headers or {})
+        self._client: httpx.AsyncClient | None = None
+        self._closed = False
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        # Built on the first call, not with the client: a server builds clients it may
+        # not call for days (plex.tv until a Plex sign-in), and the first one loads the
+        # CA bundle into the process (tls_context).
+        if self._client is None:
+            if self._closed:  # as httpx answers a closed client
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=self._headers,
+                timeout=httpx.Timeout(self._timeout),
+                limits=httpx.Limits(
+                    max_connections=MAX_CONNECTIONS_PER_SERVICE,
+                    max_keepalive_connections=MAX_CONNECTIONS_PER_SERVICE,
+                ),
+                follow_redirects=False,
+                verify=tls_context(),
+            )
+        return self._client
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
 
     # --- requests ---------------------------------------------------------------------
     async def request(
