@@ -122,7 +122,7 @@ async def test_a_client_opens_its_connection_pool_on_its_first_call(
     app_factory, make_settings, plextv
 ):
     app = await app_factory(make_settings(plex_tv_url=plextv.url))
-    plextv_client = get_integrations(app.ctx).plextv()
+    plextv_client = app.ctx.integrations.plextv()
 
     assert plextv_client.http._client is None  # built at start, called at a Plex sign-in
     pin = await plextv_client.create_pin()
