@@ -36,7 +36,7 @@ from tests.faults.support import RedisServer
 
 from bench import backends
 from bench.processes import Server, medianest_server
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.suite import SimulatorSuite
 
 TARGET_P99_SECONDS = 1.0
 LOGIN_WAVE = 200

@@ -29,7 +29,7 @@ import socketio
 
 from bench import backends
 from bench.processes import medianest_server
-from medianest.simulators import UptimeKumaSimulator
+from medianest_simulators import UptimeKumaSimulator
 
 DEFAULT_CLIENTS = (1, 1000)
 DEFAULT_FLIPS = 10

@@ -39,9 +39,9 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.media.models import MediaRequest
-from medianest.simulators.plex_library import MOVIES_SECTION, Item
-from medianest.simulators.suite import SimulatorSuite
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest_simulators.plex_library import MOVIES_SECTION, Item
+from medianest_simulators.suite import SimulatorSuite
 
 USERS = 20
 MEDIA_REQUESTS = 2_000

@@ -19,8 +19,8 @@ from starlette.convertors import IntegerConvertor
 
 from medianest.app import MediaNestApp, create_app
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.auth.flows import password_sign_in
 from tests.factories.users import create_user, make_client, signed_in_client
 from tests.plex.downloads_in_plex import Downloads, place_downloads

@@ -286,7 +286,7 @@ def demo(
     """Start the portal with simulated Plex, plex.tv, Overseerr and Uptime Kuma (see README)."""
     from medianest import demo as demo_mode
     from medianest.app import create_app
-    from medianest.simulators.suite import SimulatorSuite
+    from medianest_simulators.suite import SimulatorSuite
 
     root = (data_dir or demo_mode.DEFAULT_DATA_DIR).resolve()
     (root / "youtube").mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from medianest.core.crypto import SecretBox
 from medianest.core.secrets_store import load_app_secrets
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.settings import Settings
-from medianest.simulators.suite import SimulatorSuite, SuiteInfo
+from medianest_simulators.suite import SimulatorSuite, SuiteInfo
 
 DEFAULT_DATA_DIR = Path("./data-demo")
 # A request in the demo is approved this many seconds after it is made, and the title

@@ -174,8 +174,8 @@ async def test_a_draft_at_another_address_needs_the_saved_password_or_key_typed_
 ):
     import asyncio
 
-    from medianest.simulators import UptimeKumaSimulator
-    from medianest.simulators.uptime_kuma import API_KEY
+    from medianest_simulators import UptimeKumaSimulator
+    from medianest_simulators.uptime_kuma import API_KEY
 
     await admin_client.put(
         "/api/admin/services/uptime_kuma",

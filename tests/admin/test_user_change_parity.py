@@ -16,7 +16,7 @@ from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import AuthSession, User
 from medianest.db.engine import session_scope
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.factories.users import (
     create_user,
     signed_in_client,

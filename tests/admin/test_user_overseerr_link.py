@@ -10,7 +10,7 @@ from sqlalchemy import select
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.factories.users import create_user
 
 

@@ -18,7 +18,7 @@ from medianest.admin.models import AuditLog, SystemSetting
 from medianest.app import MediaNestApp, create_app
 from medianest.db.engine import session_scope
 from medianest.media.webhook_setup import SECRET_SETTING
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 from tests.support.servers import ServedApp
 

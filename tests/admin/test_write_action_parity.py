@@ -16,9 +16,9 @@ from medianest.admin.service_store import decrypt_key
 from medianest.admin.system_config import RUNTIME_CONFIG_KEY
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
-from medianest.simulators import OverseerrSimulator
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_KEY
-from medianest.simulators.uptime_kuma import API_KEY as KUMA_KEY
+from medianest_simulators import OverseerrSimulator
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_KEY
+from medianest_simulators.uptime_kuma import API_KEY as KUMA_KEY
 
 PAGE = {"HX-Request": "1"}
 

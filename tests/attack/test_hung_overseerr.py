@@ -15,7 +15,7 @@ import pytest
 
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.suite import SimulatorSuite
 from tests.attack.support import WAITED_FOR_A_POOL, Bystander, flood, many_connections
 from tests.faults.support import AppProcess
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_KEY
-from medianest.simulators.plextv_models import OWNER_TOKEN
-from medianest.simulators.uptime_kuma import API_KEY as KUMA_KEY
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_KEY
+from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.uptime_kuma import API_KEY as KUMA_KEY
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 from tests.support.listener import Listener
 

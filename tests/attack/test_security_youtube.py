@@ -26,9 +26,9 @@ from starlette.routing import Route
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators.media_server import ensure_clips
 from medianest.youtube.files import safe_name
 from medianest.youtube.urls import fetch_refusal
+from medianest_simulators.media_server import ensure_clips
 from tests.factories.users import signed_in_client
 from tests.support.listener import Listener
 from tests.support.servers import ServedApp

@@ -10,8 +10,8 @@ import pytest
 
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator, PlexTvSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import make_client
 
 

@@ -22,8 +22,8 @@ from medianest.auth.models import AuthSession, SessionToken, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import PlexTvSimulator
-from medianest.simulators.plextv_models import MACHINE_IDENTIFIER
+from medianest_simulators import PlexTvSimulator
+from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
 from tests.auth.flows import password_sign_in, poll_until_settled, start_pin
 from tests.factories.users import TEST_PASSWORD, make_client, prepare_bootstrap_admin
 

@@ -17,8 +17,8 @@ from medianest.auth.models import AuthSession, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import PlexTvSimulator
-from medianest.simulators.plextv_models import ALICE_TOKEN
+from medianest_simulators import PlexTvSimulator
+from medianest_simulators.plextv_models import ALICE_TOKEN
 from tests.auth.flows import poll_until_settled, start_pin
 from tests.factories.users import make_client
 

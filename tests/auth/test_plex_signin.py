@@ -19,8 +19,8 @@ from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.integrations.plextv import PlexAccount
 from medianest.settings import Settings
-from medianest.simulators import PlexTvSimulator
-from medianest.simulators.plextv_models import ALICE_TOKEN
+from medianest_simulators import PlexTvSimulator
+from medianest_simulators.plextv_models import ALICE_TOKEN
 from tests.auth.flows import audit_actions, cookie, poll_until_settled, start_pin
 from tests.factories.users import create_user, make_client
 

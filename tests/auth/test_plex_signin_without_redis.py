@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from medianest.settings import Settings
-from medianest.simulators import PlexTvSimulator
+from medianest_simulators import PlexTvSimulator
 from tests.auth.flows import poll_until_settled, start_pin
 from tests.conftest import unavailable
 from tests.factories.users import make_client

@@ -10,8 +10,8 @@ import pytest
 from medianest.integrations.http import ResilientClient
 from medianest.integrations.plextv import PlexTokenRejected, PlexTvClient
 from medianest.settings import Settings
-from medianest.simulators import PlexTvSimulator
-from medianest.simulators.plextv_models import ALICE_TOKEN, EVE_TOKEN, MACHINE_IDENTIFIER
+from medianest_simulators import PlexTvSimulator
+from medianest_simulators.plextv_models import ALICE_TOKEN, EVE_TOKEN, MACHINE_IDENTIFIER
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator, PlexTvSimulator
-from medianest.simulators.plextv_models import ALICE_TOKEN, OWNER_TOKEN
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.plextv_models import ALICE_TOKEN, OWNER_TOKEN
 from tests.auth.flows import cookie, password_sign_in, poll_until_settled, start_pin
 from tests.factories.users import make_client
 

@@ -39,7 +39,7 @@ SERVE_AND_LIST_MODULES = textwrap.dedent(
     app(["serve", "--port", port])
     """
 )
-NEVER_IN_A_SERVER = ("medianest.simulators", "medianest.demo", "plexapi")
+NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
 ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush")
 
 

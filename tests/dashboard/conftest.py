@@ -22,10 +22,10 @@ from medianest.context import AppContext
 from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator, PlexSimulator, UptimeKumaSimulator
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
-from medianest.simulators.plextv_models import OWNER_TOKEN
-from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
+from medianest_simulators import OverseerrSimulator, PlexSimulator, UptimeKumaSimulator
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.uptime_kuma import API_KEY as KUMA_API_KEY
 
 # Generous: a loaded CI machine must not turn a healthy simulator offline.
 CHECK_TIMEOUT_SECONDS = 2.0

@@ -26,7 +26,7 @@ from medianest.auth.models import User
 from medianest.dashboard.kuma_live import LEASE_TTL_SECONDS
 from medianest.dashboard.monitor import status_monitor_of
 from medianest.settings import Settings
-from medianest.simulators import UptimeKumaSimulator
+from medianest_simulators import UptimeKumaSimulator
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 

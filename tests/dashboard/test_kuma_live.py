@@ -20,8 +20,8 @@ from medianest.auth.models import User
 from medianest.dashboard.monitor import status_monitor_of
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import UptimeKumaSimulator
-from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
+from medianest_simulators import UptimeKumaSimulator
+from medianest_simulators.uptime_kuma import API_KEY as KUMA_API_KEY
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 FIVE_MINUTES = 300.0

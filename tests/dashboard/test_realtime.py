@@ -16,7 +16,7 @@ from medianest.auth.models import User
 from medianest.core.realtime import external_emitter
 from medianest.dashboard.service import current_status
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 

@@ -24,10 +24,10 @@ from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.monitor import status_monitor_of
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator, UptimeKumaSimulator
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
-from medianest.simulators.plextv_models import OWNER_TOKEN
-from medianest.simulators.uptime_kuma import API_KEY as KUMA_API_KEY
+from medianest_simulators import OverseerrSimulator, UptimeKumaSimulator
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.uptime_kuma import API_KEY as KUMA_API_KEY
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 

@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwr
 from medianest.app import create_app
 from medianest.core.crypto import generate_key
 from medianest.settings import Settings
-from medianest.simulators.plextv_models import MACHINE_IDENTIFIER
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
+from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import AdminAccount, change_bootstrap_password
 from tests.support import databases
 from tests.support.servers import ServedApp

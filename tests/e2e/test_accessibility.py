@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import DESKTOP, PHONE, AdminAccount, sign_in_admin, sign_in_plex_user
 
 pytestmark = pytest.mark.e2e

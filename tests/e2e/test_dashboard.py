@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ import pytest
 
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.suite import SimulatorSuite
 from tests.factories.users import create_user, signed_in_client
 from tests.faults.support import timed
 

@@ -21,7 +21,7 @@ from medianest.auth import api_tokens
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators.suite import SimulatorSuite, SuiteInfo
+from medianest_simulators.suite import SimulatorSuite, SuiteInfo
 from tests.conftest import ENCRYPTION_KEY, redis_reachable, unavailable
 from tests.factories.users import create_user, prepare_bootstrap_admin
 from tests.support import databases

@@ -82,7 +82,7 @@ def test_the_demo_starts_the_portal_against_the_simulators_and_stops_on_sigterm(
 
 def test_the_demo_moves_a_new_request_to_approved_then_available_by_itself() -> None:
     from medianest import demo as demo_mode
-    from medianest.simulators.suite import SimulatorSuite
+    from medianest_simulators.suite import SimulatorSuite
 
     with SimulatorSuite() as suite:
         demo_mode.bring_to_life(suite, approve_after=0.3, available_after=0.3)
@@ -113,7 +113,7 @@ def test_the_demo_moves_a_new_request_to_approved_then_available_by_itself() -> 
 def test_the_demo_banner_lists_its_controls() -> None:
     from medianest import demo as demo_mode
     from medianest.settings import Settings
-    from medianest.simulators.suite import SimulatorSuite
+    from medianest_simulators.suite import SimulatorSuite
 
     with SimulatorSuite() as suite:
         text = demo_mode.banner(Settings(_env_file=None), suite.info)  # type: ignore[call-arg]

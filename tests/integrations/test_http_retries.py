@@ -11,7 +11,7 @@ import pytest
 
 from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.http import UpstreamHTTPError
-from medianest.simulators import UptimeKumaSimulator
+from medianest_simulators import UptimeKumaSimulator
 from tests.integrations.conftest import quick_settings
 
 pytestmark = pytest.mark.no_storage

@@ -8,7 +8,7 @@ import structlog
 
 from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.uptime_kuma import UptimeKumaClient, basic_auth_headers
-from medianest.simulators.uptime_kuma import API_KEY
+from medianest_simulators.uptime_kuma import API_KEY
 
 pytestmark = pytest.mark.no_storage
 

@@ -12,8 +12,8 @@ from medianest.core.errors import UpstreamError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_xml import PlexXMLError, media_container_from_xml
 from medianest.integrations.plextv import parse_plex_xml
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 
 
 @pytest.fixture

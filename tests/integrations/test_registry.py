@@ -11,9 +11,9 @@ from sqlalchemy import select
 from medianest.admin.models import ServiceConfig, SystemSetting
 from medianest.admin.service_store import CLIENT_IDENTIFIER_KEY
 from medianest.db.engine import session_scope
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_KEY
-from medianest.simulators.plextv_models import OWNER_TOKEN
-from medianest.simulators.uptime_kuma import API_KEY as KUMA_KEY
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_KEY
+from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.uptime_kuma import API_KEY as KUMA_KEY
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 
 

@@ -10,7 +10,7 @@ from medianest.integrations.uptime_kuma import (
     basic_auth_headers,
     choose_source,
 )
-from medianest.simulators.uptime_kuma import API_KEY, MAINTENANCE, PENDING, STATUS_PAGE_SLUG
+from medianest_simulators.uptime_kuma import API_KEY, MAINTENANCE, PENDING, STATUS_PAGE_SLUG
 
 pytestmark = pytest.mark.no_storage
 

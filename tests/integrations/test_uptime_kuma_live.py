@@ -17,8 +17,8 @@ from medianest.integrations.uptime_kuma_live import (
     sign_in_once,
     socket_endpoint,
 )
-from medianest.simulators import UptimeKumaSimulator
-from medianest.simulators.uptime_kuma import MAINTENANCE
+from medianest_simulators import UptimeKumaSimulator
+from medianest_simulators.uptime_kuma import MAINTENANCE
 
 pytestmark = pytest.mark.no_storage
 

@@ -11,9 +11,9 @@ import pytest
 
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator, PlexSimulator
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import OverseerrSimulator, PlexSimulator
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest_simulators.plextv_models import OWNER_TOKEN
 
 WEBHOOK_SECRET = "overseerr-hook-secret-for-tests"
 

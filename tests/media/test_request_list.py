@@ -12,7 +12,7 @@ from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 
 
 async def add_requests(app: MediaNestApp, user: User, statuses: list[str]) -> list[str]:

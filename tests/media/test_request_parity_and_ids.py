@@ -14,7 +14,7 @@ from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.media.test_requests import RENDER_FARM, SPRITE_FRIGHT, link_to_overseerr_user
 
 

@@ -13,7 +13,7 @@ from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.factories.users import create_user, signed_in_client
 
 SPRITE_FRIGHT = 400007

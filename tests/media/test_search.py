@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 
 
 async def test_anonymous_search_is_refused(client: httpx.AsyncClient) -> None:

@@ -19,7 +19,7 @@ from medianest.db.engine import session_scope
 from medianest.media import sync
 from medianest.media.models import MediaRequest
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.factories.users import create_user, signed_in_client
 from tests.media.conftest import WEBHOOK_SECRET
 from tests.support.servers import ServedApp

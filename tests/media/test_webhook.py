@@ -16,7 +16,7 @@ from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
 from medianest.settings import Settings
-from medianest.simulators.overseerr_webhook import webhook_payload
+from medianest_simulators.overseerr_webhook import webhook_payload
 from tests.media.conftest import WEBHOOK_SECRET
 
 Hook = Callable[..., Any]

@@ -1,5 +1,5 @@
 """Every notification type the Overseerr simulator sends, as it sends it: the body is the
-real default template rendered by the simulator (src/medianest/simulators/
+real default template rendered by the simulator (src/medianest_simulators/
 overseerr_webhook.py), POSTed by the simulator itself to a served MediaNest. Each one
 must be accepted by MediaNest's webhook parser (200, not 400) and leave the request in
 the status its notification means, for a movie and for a series."""
@@ -19,7 +19,7 @@ from medianest.db.engine import session_scope
 from medianest.integrations.overseerr_models import NOTIFICATION_REQUEST_STATUS
 from medianest.media.models import MediaRequest
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator
+from medianest_simulators import OverseerrSimulator
 from tests.media.conftest import WEBHOOK_SECRET
 from tests.support.servers import ServedApp
 
@@ -137,7 +137,7 @@ async def test_a_new_request_notification_is_accepted_and_leaves_it_pending(
 
 
 # Overseerr sends MEDIA_AUTO_REQUESTED for Plex-watchlist auto-requests, which the
-# simulator does not model (see src/medianest/simulators/README-overseerr.md).
+# simulator does not model (see src/medianest_simulators/README-overseerr.md).
 NOT_SENT_BY_THE_SIMULATOR = {"MEDIA_AUTO_REQUESTED"}
 
 

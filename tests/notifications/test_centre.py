@@ -17,8 +17,8 @@ from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
 from medianest.notifications import service
 from medianest.notifications.models import Notification, NotificationDelivery
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plex_seed import MOVIES_SECTION
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plex_seed import MOVIES_SECTION
 from tests.notifications.conftest import overseerr_payload, post_overseerr_hook
 
 

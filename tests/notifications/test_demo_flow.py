@@ -18,7 +18,7 @@ from medianest import demo
 from medianest.app import create_app
 from medianest.db import migrate
 from medianest.settings import Settings
-from medianest.simulators.suite import SimulatorSuite
+from medianest_simulators.suite import SimulatorSuite
 from tests.notifications.receivers import BrowserKeys, HttpReceiver
 from tests.notifications.test_webpush import decrypt
 from tests.support.servers import ServedApp, free_port

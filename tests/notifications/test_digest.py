@@ -16,9 +16,9 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.notifications import digest
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plex_seed import MOVIES_SECTION
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plex_seed import MOVIES_SECTION
 from tests.notifications.conftest import overseerr_payload, post_overseerr_hook
 from tests.notifications.receivers import HttpReceiver
 

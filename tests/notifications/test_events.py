@@ -22,10 +22,10 @@ from medianest.db.engine import session_scope
 from medianest.notifications import checks, hooks
 from medianest.notifications.models import Notification
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
 from medianest.youtube import pushback, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import JobQueue
+from medianest_simulators import PlexSimulator
 from tests.factories.users import prepare_bootstrap_admin
 
 

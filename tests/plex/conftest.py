@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 
 
 @pytest.fixture

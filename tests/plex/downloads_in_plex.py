@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medianest.auth.models import User
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plex_library import YOUTUBE_SECTION, Collection
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plex_library import YOUTUBE_SECTION, Collection
 
 ALICE_TITLE = "001 - Alice Secret Holiday"
 BOB_TITLE = "001 - Bob Song"

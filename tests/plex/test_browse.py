@@ -12,8 +12,8 @@ import pytest
 
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import create_user, signed_in_client
 from tests.plex.conftest import refuse_token_leaks
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plex_library import MOVIES_SECTION, Item
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plex_library import MOVIES_SECTION, Item
 
 HTML = {"Accept": "text/html"}
 

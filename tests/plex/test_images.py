@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 
 POSTER = "/library/metadata/101/thumb/1700000060"
 

@@ -11,8 +11,8 @@ import pytest
 
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.plex.downloads_in_plex import ALICE_TITLE, BOB_TITLE, Downloads, place_downloads
 
 HTML = {"Accept": "text/html"}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yt_dlp
 
-from medianest.simulators import MediaServerSimulator
+from medianest_simulators import MediaServerSimulator
 
 
 def ydl(**options: object) -> yt_dlp.YoutubeDL:

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from medianest.simulators import OverseerrSimulator, SimulatorServer
-from medianest.simulators.overseerr_data import API_KEY
+from medianest_simulators import OverseerrSimulator, SimulatorServer
+from medianest_simulators.overseerr_data import API_KEY
 
 KEY = {"X-Api-Key": API_KEY}
 ENCODING_ERROR = (

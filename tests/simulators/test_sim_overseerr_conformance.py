@@ -35,8 +35,8 @@ from medianest.integrations.http import ResilientClient
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.media.webhook_setup import DEFAULT_JSON_PAYLOAD
 from medianest.settings import Settings
-from medianest.simulators import OverseerrSimulator
-from medianest.simulators.overseerr_data import API_KEY, CATALOGUE
+from medianest_simulators import OverseerrSimulator
+from medianest_simulators.overseerr_data import API_KEY, CATALOGUE
 
 SPEC = Path(__file__).parents[1] / "contracts" / "overseerr" / "overseerr-api.yml"
 

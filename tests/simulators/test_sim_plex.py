@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import (
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     BOB_SERVER_TOKEN,
     MACHINE_IDENTIFIER,

@@ -21,8 +21,8 @@ from plexapi.playlist import Playlist
 from plexapi.server import PlexServer
 from plexapi.video import Movie, Show
 
-from medianest.simulators import PlexSimulator
-from medianest.simulators.plextv_models import ALICE_SERVER_TOKEN, OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, OWNER_TOKEN
 
 
 def scalar_text(value: Any) -> str:

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from medianest.simulators import PlexTvSimulator
-from medianest.simulators.plextv_models import (
+from medianest_simulators import PlexTvSimulator
+from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     ALICE_TOKEN,
     EVE_TOKEN,

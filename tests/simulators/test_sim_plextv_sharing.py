@@ -10,8 +10,8 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from medianest.simulators import PlexTvSimulator
-from medianest.simulators.plextv_models import (
+from medianest_simulators import PlexTvSimulator
+from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     ALICE_TOKEN,
     CAROL_TOKEN,

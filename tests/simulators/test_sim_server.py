@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from medianest.simulators import PlexTvSimulator, UptimeKumaSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexTvSimulator, UptimeKumaSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 
 USER = "/api/v2/user"
 HEADERS = {"X-Plex-Token": OWNER_TOKEN, "Accept": "application/json"}

@@ -9,8 +9,8 @@ import time
 
 import httpx
 
-from medianest.simulators import SimulatorSuite
-from medianest.simulators.plextv_models import ALICE_TOKEN
+from medianest_simulators import SimulatorSuite
+from medianest_simulators.plextv_models import ALICE_TOKEN
 
 
 def test_the_suite_starts_everything_quickly_and_wires_plex_tv_to_plex(tmp_path) -> None:
@@ -42,7 +42,7 @@ def test_the_suite_starts_everything_quickly_and_wires_plex_tv_to_plex(tmp_path)
 
 def test_the_suite_runs_as_a_subprocess_and_prints_no_secrets() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "medianest.simulators", "--json"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "medianest_simulators", "--json"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None

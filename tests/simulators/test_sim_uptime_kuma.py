@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from medianest.simulators import UptimeKumaSimulator
-from medianest.simulators.uptime_kuma import API_KEY
+from medianest_simulators import UptimeKumaSimulator
+from medianest_simulators.uptime_kuma import API_KEY
 
 
 def metrics(sim: UptimeKumaSimulator, http: httpx.Client) -> dict[str, list]:

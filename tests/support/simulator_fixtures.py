@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from medianest.simulators import (
+from medianest_simulators import (
     MediaServerSimulator,
     OverseerrSimulator,
     PlexSimulator,

@@ -18,9 +18,9 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.media_server import MediaServerSimulator
-from medianest.simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.media_server import MediaServerSimulator
+from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import signed_in_client
 
 

@@ -10,7 +10,7 @@ from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.simulators.media_server import MediaServerSimulator
+from medianest_simulators.media_server import MediaServerSimulator
 
 
 async def test_anonymous_callers_get_401_everywhere(client: httpx.AsyncClient) -> None:

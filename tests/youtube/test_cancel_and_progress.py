@@ -18,8 +18,8 @@ from medianest.auth.models import User
 from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.worker import workers_of
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.support.servers import ServedApp
 from tests.support.socket_listener import Listener
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download

@@ -16,9 +16,9 @@ from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.simulators import PlexSimulator
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.models import YoutubeDownload
+from medianest_simulators import PlexSimulator
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
 
 PAGE = {"HX-Request": "1"}

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.media_server import MediaServerSimulator
+from medianest_simulators import PlexSimulator
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
 

@@ -14,10 +14,10 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube import service as youtube_service
 from medianest.youtube.models import YoutubeDownload
 from medianest.youtube.queue import JobQueue
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import create_user
 from tests.youtube.conftest import client_for, finished, wait_for_download
 

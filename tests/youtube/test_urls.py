@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from medianest.core.errors import ValidationFailed
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.urls import validate_download_url
+from medianest_simulators.media_server import MediaServerSimulator
 
 EXTRA = ["media.local:8080"]
 

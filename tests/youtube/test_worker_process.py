@@ -16,7 +16,7 @@ import pytest
 
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators.media_server import MediaServerSimulator
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.youtube.conftest import files_under, finished, wait_for_download
 
 

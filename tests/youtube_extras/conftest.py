@@ -18,9 +18,9 @@ from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator, PlexTvSimulator
-from medianest.simulators.plextv_models import ALICE_TOKEN, BOB_TOKEN
 from medianest.youtube.models import YoutubeDownload
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.plextv_models import ALICE_TOKEN, BOB_TOKEN
 from tests.factories.users import create_user
 from tests.youtube.conftest import (  # noqa: F401  (fixtures shared with the YouTube tests)
     download_root,

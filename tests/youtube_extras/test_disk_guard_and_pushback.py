@@ -17,9 +17,9 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube import pushback
 from medianest.youtube.models import YoutubeDownload
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import wait_for
 

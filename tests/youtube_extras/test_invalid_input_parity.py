@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest_simulators.media_server import MediaServerSimulator
 
 PAGE = {"HX-Request": "1"}
 

@@ -14,9 +14,9 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.media_server import MediaServerSimulator
-from medianest.simulators.plextv_models import ALICE_SERVER_TOKEN
+from medianest_simulators import PlexSimulator
+from medianest_simulators.media_server import MediaServerSimulator
+from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import all_finished, wait_for
 

@@ -10,9 +10,9 @@ import httpx
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
-from medianest.simulators import PlexSimulator, PlexTvSimulator
-from medianest.simulators.media_server import MediaServerSimulator
-from medianest.simulators.plextv_models import ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.media_server import MediaServerSimulator
+from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import all_finished, wait_for
 

@@ -17,9 +17,9 @@ from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube import archive, quotas
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import wait_for
 

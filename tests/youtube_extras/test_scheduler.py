@@ -16,10 +16,10 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.simulators import PlexSimulator
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload, YoutubeSubscription
 from medianest.youtube.scheduler import SubscriptionScheduler
+from medianest_simulators import PlexSimulator
+from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import all_finished, wait_for
 

@@ -12,8 +12,8 @@ import httpx
 
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.models import YoutubeSubscription
+from medianest_simulators.media_server import MediaServerSimulator
 
 PAGE = {"HX-Request": "1"}
 

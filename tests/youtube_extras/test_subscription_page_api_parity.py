@@ -11,8 +11,8 @@ from sqlalchemy import select
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube.models import YoutubeSubscription
+from medianest_simulators.media_server import MediaServerSimulator
 
 
 async def _stored(app: MediaNestApp, user: User) -> list[dict[str, Any]]:

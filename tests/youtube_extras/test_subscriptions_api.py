@@ -11,10 +11,10 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.simulators.media_server import MediaServerSimulator
 from medianest.youtube import service as youtube_service
 from medianest.youtube import subscriptions
 from medianest.youtube.models import YoutubeSubscription
+from medianest_simulators.media_server import MediaServerSimulator
 
 CHANNEL = "https://www.youtube.com/channel/UCabcdefghijklmnopqrstuv"
 

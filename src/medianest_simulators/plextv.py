@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, Simulator, ok, read_json
-from medianest.simulators.plextv_models import (
+from medianest_simulators.base import JSONDict, Simulator, ok, read_json
+from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     ALICE_TOKEN,
     BOB_SERVER_TOKEN,
@@ -36,8 +36,8 @@ from medianest.simulators.plextv_models import (
     player_resource,
     server_resource,
 )
-from medianest.simulators.plextv_pages import AUTH_PAGE, LINK_PAGE
-from medianest.simulators.plextv_sharing import (
+from medianest_simulators.plextv_pages import AUTH_PAGE, LINK_PAGE
+from medianest_simulators.plextv_sharing import (
     Share,
     friends_json,
     home_users_json,

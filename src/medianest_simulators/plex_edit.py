@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from medianest.simulators.plex_http import (
+from medianest_simulators.plex_http import (
     answer,
     bad_request,
     container,
@@ -18,11 +18,11 @@ from medianest.simulators.plex_http import (
     paged,
     unauthorized,
 )
-from medianest.simulators.plex_library import Collection, Playlist
-from medianest.simulators.plextv_models import OWNER_USERNAME
+from medianest_simulators.plex_library import Collection, Playlist
+from medianest_simulators.plextv_models import OWNER_USERNAME
 
 if TYPE_CHECKING:
-    from medianest.simulators.plex import PlexSimulator
+    from medianest_simulators.plex import PlexSimulator
 
 ADD_LABEL_RE = re.compile(r"label\[\d*\]\.tag\.tag")
 

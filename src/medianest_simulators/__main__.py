@@ -1,10 +1,10 @@
-"""`python -m medianest.simulators [--json] [--youtube-dir DIR]`: serve the whole suite."""
+"""`python -m medianest_simulators [--json] [--youtube-dir DIR]`: serve the whole suite."""
 
 from __future__ import annotations
 
 import argparse
 
-from medianest.simulators.suite import run_suite_forever
+from medianest_simulators.suite import run_suite_forever
 
 
 def main() -> None:

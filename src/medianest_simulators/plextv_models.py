@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from medianest.simulators.base import JSONDict
+from medianest_simulators.base import JSONDict
 
 # Deterministic seeded accounts; the owner's plex.tv token is also the server's owner token.
 OWNER_USERNAME = "plexowner"

@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, read_json, web_page
-from medianest.simulators.overseerr_control import OverseerrControl
-from medianest.simulators.overseerr_data import (
+from medianest_simulators.base import JSONDict, read_json, web_page
+from medianest_simulators.overseerr_control import OverseerrControl
+from medianest_simulators.overseerr_data import (
     API_KEY,
     APPROVED,
     AVAILABLE,
@@ -35,7 +35,7 @@ from medianest.simulators.overseerr_data import (
     User,
     media_info,
 )
-from medianest.simulators.overseerr_webhook import notification, parse_keys
+from medianest_simulators.overseerr_webhook import notification, parse_keys
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")

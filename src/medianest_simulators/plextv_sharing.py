@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
-from medianest.simulators.base import JSONDict
-from medianest.simulators.plextv_models import PlexAccount, PlexServerResource
+from medianest_simulators.base import JSONDict
+from medianest_simulators.plextv_models import PlexAccount, PlexServerResource
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, Simulator, ok, read_json, web_page
-from medianest.simulators.uptime_kuma_socket import KumaSocketServer, SocketAccount
+from medianest_simulators.base import JSONDict, Simulator, ok, read_json, web_page
+from medianest_simulators.uptime_kuma_socket import KumaSocketServer, SocketAccount
 
 API_KEY = "uk1_simkumasecret0001"
 STATUS_PAGE_SLUG = "medianest"

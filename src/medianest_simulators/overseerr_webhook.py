@@ -13,8 +13,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from medianest.simulators.base import JSONDict
-from medianest.simulators.overseerr_data import (
+from medianest_simulators.base import JSONDict
+from medianest_simulators.overseerr_data import (
     MEDIA_STATUS_NAMES,
     POSTER_BASE,
     Media,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 if TYPE_CHECKING:
-    from medianest.simulators.uptime_kuma import Monitor
+    from medianest_simulators.uptime_kuma import Monitor
 
 USER_ID = 1
 KUMA_VERSION = "2.5.3"  # the release the shapes were checked against

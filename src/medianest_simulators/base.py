@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.server import (
+from medianest_simulators.server import (
     FaultMiddleware,
     FaultState,
     RecordedRequest,

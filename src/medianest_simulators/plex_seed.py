@@ -3,7 +3,7 @@ two collections, plus an empty "YouTube" section filled by scanning a real folde
 
 from __future__ import annotations
 
-from medianest.simulators.plex_library import (
+from medianest_simulators.plex_library import (
     BASE_TIME,
     MOVIES_SECTION,
     SHOWS_SECTION,

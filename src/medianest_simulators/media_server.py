@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import Simulator, ok, read_json
+from medianest_simulators.base import Simulator, ok, read_json
 
 CLIP_SOURCES = ("testsrc", "smptebars", "rgbtestsrc")
 CACHE_ENV = "MEDIANEST_SIM_MEDIA_CACHE"

@@ -12,8 +12,8 @@ from xml.etree import ElementTree
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from medianest.simulators.base import JSONDict
-from medianest.simulators.plex_library import sort_key
+from medianest_simulators.base import JSONDict
+from medianest_simulators.plex_library import sort_key
 
 
 def container(items: list[JSONDict] | None = None, key: str = "Metadata", **extra: Any) -> JSONDict:

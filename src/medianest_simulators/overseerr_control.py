@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, Simulator, ok, read_json
-from medianest.simulators.overseerr_data import (
+from medianest_simulators.base import JSONDict, Simulator, ok, read_json
+from medianest_simulators.overseerr_data import (
     APPROVED,
     AVAILABLE,
     CATALOGUE,
@@ -32,7 +32,7 @@ from medianest.simulators.overseerr_data import (
     User,
     iso,
 )
-from medianest.simulators.overseerr_webhook import webhook_payload
+from medianest_simulators.overseerr_webhook import webhook_payload
 
 STATUS_NOTIFICATIONS = {
     APPROVED: "MEDIA_APPROVED",

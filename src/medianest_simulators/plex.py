@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from medianest.simulators.base import JSONDict, Simulator, ok, read_json, web_page
-from medianest.simulators.plex_browse import BrowseEndpoints
-from medianest.simulators.plex_edit import EditEndpoints
-from medianest.simulators.plex_http import unauthorized, without_accept
-from medianest.simulators.plex_library import YOUTUBE_SECTION, Item, Library
-from medianest.simulators.plex_seed import seeded_library
-from medianest.simulators.plextv_models import (
+from medianest_simulators.base import JSONDict, Simulator, ok, read_json, web_page
+from medianest_simulators.plex_browse import BrowseEndpoints
+from medianest_simulators.plex_edit import EditEndpoints
+from medianest_simulators.plex_http import unauthorized, without_accept
+from medianest_simulators.plex_library import YOUTUBE_SECTION, Item, Library
+from medianest_simulators.plex_seed import seeded_library
+from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     BOB_SERVER_TOKEN,
     MACHINE_IDENTIFIER,

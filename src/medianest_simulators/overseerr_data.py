@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from medianest.simulators.base import JSONDict
+from medianest_simulators.base import JSONDict
 
 API_KEY = "sim-overseerr-api-key-0001"
 # Request status and media status numbers, as in Overseerr's server/constants.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from medianest.simulators.base import JSONDict
+from medianest_simulators.base import JSONDict
 
 TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collection": 18}
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".m4a", ".mp3"}

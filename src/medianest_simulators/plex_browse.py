@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from medianest.simulators.plex_http import (
+from medianest_simulators.plex_http import (
     answer,
     bad_request,
     container,
@@ -17,11 +17,11 @@ from medianest.simulators.plex_http import (
     paged,
     sorted_rows,
 )
-from medianest.simulators.plex_library import TYPE_NUMBERS, tiny_png
-from medianest.simulators.plextv_models import OWNER_USERNAME, SERVER_NAME
+from medianest_simulators.plex_library import TYPE_NUMBERS, tiny_png
+from medianest_simulators.plextv_models import OWNER_USERNAME, SERVER_NAME
 
 if TYPE_CHECKING:
-    from medianest.simulators.plex import PlexSimulator
+    from medianest_simulators.plex import PlexSimulator
 
 TYPE_NAMES = {v: k for k, v in TYPE_NUMBERS.items()}
 VERSION = "1.40.2.8395-c67dce28e"

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-from medianest.simulators.media_server import MediaServerSimulator
-from medianest.simulators.overseerr import OverseerrSimulator
-from medianest.simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
-from medianest.simulators.plex import PlexSimulator
-from medianest.simulators.plextv import PlexTvSimulator
-from medianest.simulators.plextv_models import MACHINE_IDENTIFIER, OWNER_TOKEN
-from medianest.simulators.uptime_kuma import API_KEY as UPTIME_KUMA_API_KEY
-from medianest.simulators.uptime_kuma import STATUS_PAGE_SLUG, UptimeKumaSimulator
-from medianest.simulators.uptime_kuma_socket import SocketAccount
+from medianest_simulators.media_server import MediaServerSimulator
+from medianest_simulators.overseerr import OverseerrSimulator
+from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest_simulators.plex import PlexSimulator
+from medianest_simulators.plextv import PlexTvSimulator
+from medianest_simulators.plextv_models import MACHINE_IDENTIFIER, OWNER_TOKEN
+from medianest_simulators.uptime_kuma import API_KEY as UPTIME_KUMA_API_KEY
+from medianest_simulators.uptime_kuma import STATUS_PAGE_SLUG, UptimeKumaSimulator
+from medianest_simulators.uptime_kuma_socket import SocketAccount
 
 SECRET_FIELDS = (
     "plex_owner_token",
