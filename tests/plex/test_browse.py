@@ -236,3 +236,21 @@ async def test_an_account_plex_tv_gives_no_token_for_this_server_has_no_playlist
     assert listed.status_code == 200, listed.text
     assert listed.json()["data"] == []
     assert (await viewer.get("/api/plex/playlists/1")).status_code == 404
+
+
+async def test_own_playlists_are_read_once_per_cache_period_and_a_new_one_shows_at_once(
+    app: MediaNestApp, admin_client: httpx.AsyncClient, plex_sim: PlexSimulator
+) -> None:
+    """The Plex page lists the user's playlists on every load: read through the library
+    cache, and re-read as soon as MediaNest itself changed the library."""
+    plex_sim.log.clear()
+    first = await admin_client.get("/api/plex/playlists")
+    second = await admin_client.get("/api/plex/playlists")
+    assert first.status_code == second.status_code == 200, first.text
+    assert first.json()["data"] == second.json()["data"]
+    assert plex_sim.request_count("/playlists") == 1
+    owner = await app.ctx.integrations.plex()
+    assert owner is not None
+    await owner.create_playlist("Made Just Now", [101])
+    listed = await admin_client.get("/api/plex/playlists")
+    assert "Made Just Now" in {p["title"] for p in listed.json()["data"]}

@@ -255,9 +255,16 @@ class PlexClient:
         await self._write("PUT", f"/library/sections/{_key(section_id)}/all", params=params)
 
     # --- playlists (the token's own account) ---------------------------------------------
-    async def playlists(self) -> list[PlexPlaylist]:
-        fetched = await self.http.get_json("/playlists", params={"playlistType": "video"})
-        return self._parse_list(PlexPlaylist, _container(fetched.data).get("Metadata"))
+    async def playlists(self, *, cached: bool = False) -> list[PlexPlaylist]:
+        """The account's video playlists; `cached` for browsing (pages), as library reads."""
+        snapshot = await self._read(
+            "/playlists",
+            params={"playlistType": "video"},
+            cache_key="playlists:video",
+            cached=cached,
+            parse=lambda c: self._parse_list(PlexPlaylist, c.get("Metadata")),
+        )
+        return snapshot.value
 
     async def create_playlist(self, title: str, rating_keys: Sequence[str | int]) -> PlexPlaylist:
         params: dict[str, Any] = {

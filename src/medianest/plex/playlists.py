@@ -38,7 +38,7 @@ async def own_playlists(ctx: AppContext, user: User, owner: PlexClient) -> list[
     plex = await client_for(ctx, user, owner)
     if plex is None:
         return []
-    return sorted(await plex.playlists(), key=lambda p: p.title.lower())
+    return sorted(await plex.playlists(cached=True), key=lambda p: p.title.lower())
 
 
 async def playlist_detail(
@@ -48,7 +48,9 @@ async def playlist_detail(
     if plex is None:
         raise NotFound("No such playlist.")
     # Listing the account's own playlists first: another account's id is simply unknown.
-    found = next((p for p in await plex.playlists() if p.rating_key == str(playlist_id)), None)
+    found = next(
+        (p for p in await plex.playlists(cached=True) if p.rating_key == str(playlist_id)), None
+    )
     if found is None:
         raise NotFound("No such playlist.")
     try:
