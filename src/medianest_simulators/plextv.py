@@ -3,42 +3,21 @@ who the owner's server is shared with (friends, the Plex Home; see `plextv_shari
 
 The same app serves the `/link` and `/auth/#!?code=...` pages, whose buttons approve a
 PIN the way a user would, so browser tests can walk through the real sign-in flow.
+The state and the /__sim/ control endpoints live in `plextv_control`.
 """
 
 from __future__ import annotations
 
-import random
-import string
 import time
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest_simulators.base import JSONDict, Simulator, ok, read_json
-from medianest_simulators.plextv_models import (
-    ALICE_SERVER_TOKEN,
-    ALICE_TOKEN,
-    BOB_SERVER_TOKEN,
-    BOB_TOKEN,
-    CAROL_TOKEN,
-    EVE_TOKEN,
-    MACHINE_IDENTIFIER,
-    OWNER_TOKEN,
-    OWNER_USERNAME,
-    PIN_NOT_FOUND,
-    SERVER_NAME,
-    STRONG_CODE_LENGTH,
-    PlexAccount,
-    PlexPin,
-    PlexServerResource,
-    player_resource,
-    server_resource,
-)
+from medianest_simulators.plextv_control import PlexTvControl
+from medianest_simulators.plextv_models import PIN_NOT_FOUND, PlexAccount
 from medianest_simulators.plextv_pages import AUTH_PAGE, LINK_PAGE
 from medianest_simulators.plextv_sharing import (
-    Share,
     friends_json,
     home_users_json,
     home_users_xml,
@@ -46,243 +25,16 @@ from medianest_simulators.plextv_sharing import (
     users_xml,
 )
 
-# plex.tv answers 429 (code 1003) to a client polling one PIN faster than this.
-DEFAULT_PIN_POLL_MIN_INTERVAL = 0.25
 RATE_LIMITED = {"errors": [{"code": 1003, "message": "Too many requests"}]}
 SECTIONS = [(1, "Movies", "movie"), (2, "TV Shows", "show")]
 
 
-class PlexTvSimulator(Simulator):
+class PlexTvSimulator(PlexTvControl):
     """plex.tv: `/api/v2/pins`, `/api/v2/user`, `/api/v2/resources`, the share lists
     (`/api/users`, `/api/servers/{id}/shared_servers`, `/api/home/users`, `/api/v2/friends`),
     `/link`, `/auth/`."""
 
     name = "plextv"
-
-    def __init__(
-        self,
-        *,
-        port: int = 0,
-        pin_expires_in: int = 900,
-        server_url: str = "http://127.0.0.1:32400",
-    ) -> None:
-        self.default_pin_expires_in = pin_expires_in
-        self.pin_expires_in = pin_expires_in
-        self.default_server_url = server_url
-        self.accounts: dict[str, PlexAccount] = {}
-        self.pins: dict[int, PlexPin] = {}
-        self.servers: dict[str, PlexServerResource] = {}
-        self.shares: dict[tuple[str, str], str] = {}
-        self.pending_shares: set[tuple[str, str]] = set()
-        self.home_members: list[str] = []
-        self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
-        self._last_poll: dict[tuple[str, int], float] = {}
-        self._rng = random.Random(1)
-        self._next_pin_id = 1000
-        super().__init__(port=port)
-
-    # --- state -------------------------------------------------------------------
-    def reset_state(self) -> None:
-        self.pin_expires_in = self.default_pin_expires_in
-        self.accounts = {}
-        self.pins = {}
-        self.servers = {}
-        self.shares = {}
-        self.pending_shares = set()
-        self.home_members = []
-        self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
-        self._last_poll = {}
-        self._rng = random.Random(1)
-        self._next_pin_id = 1000
-        self.add_user(OWNER_USERNAME, token=OWNER_TOKEN, email="owner@medianest.test")
-        self.add_user("alice", token=ALICE_TOKEN, email="alice@medianest.test")
-        self.add_user("bob", token=BOB_TOKEN, email="bob@medianest.test")
-        self.add_user("eve", token=EVE_TOKEN, email="eve@medianest.test")
-        self.add_user("carol", token=CAROL_TOKEN, email="carol@medianest.test")
-        self.register_server(
-            MACHINE_IDENTIFIER, SERVER_NAME, OWNER_USERNAME, self.default_server_url, OWNER_TOKEN
-        )
-        self.register_server(
-            "e" * 40, "Eve's Server", "eve", "http://127.0.0.1:9", "sim-pms-eve-own-0004"
-        )
-        self.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN)
-        self.share_server("bob", MACHINE_IDENTIFIER, BOB_SERVER_TOKEN)
-        # carol lives in the owner's Plex Home: she reaches the server without a share.
-        self.add_home_member("carol")
-
-    def add_user(self, username: str, *, token: str | None = None, email: str | None = None) -> str:
-        """Create (or replace) an account; returns its plex.tv token."""
-        with self.lock:
-            token = token or f"sim-plextv-{username}-token-{len(self.accounts) + 1:04d}"
-            self.accounts[username] = PlexAccount(
-                id=len(self.accounts) + 1,
-                username=username,
-                email=email or f"{username}@medianest.test",
-                auth_token=token,
-                uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"sim:{username}").hex[:16],
-            )
-            return token
-
-    def register_server(
-        self, machine_identifier: str, name: str, owner: str, url: str, owner_access_token: str
-    ) -> None:
-        with self.lock:
-            self.servers[machine_identifier] = PlexServerResource(
-                machine_identifier, name, owner, url, owner_access_token
-            )
-
-    def set_server_url(self, url: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
-        """Point the connection URI of a registered server (e.g. at the Plex simulator)."""
-        with self.lock:
-            self.default_server_url = url
-            self.servers[machine_identifier].url = url
-
-    def share_server(
-        self, user: str, machine_identifier: str, access_token: str, *, pending: bool = False
-    ) -> None:
-        """Let `user` reach the server with its own server `access_token`; a `pending`
-        share is an invite not yet accepted (listed, but it gives no access)."""
-        with self.lock:
-            self.shares[(user, machine_identifier)] = access_token
-            if pending:
-                self.pending_shares.add((user, machine_identifier))
-            else:
-                self.pending_shares.discard((user, machine_identifier))
-
-    def unshare_server(self, user: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
-        with self.lock:
-            self.shares.pop((user, machine_identifier), None)
-            self.pending_shares.discard((user, machine_identifier))
-
-    def add_home_member(self, user: str) -> None:
-        """Put `user` in the owner's Plex Home (home members reach the owner's servers)."""
-        with self.lock:
-            if user not in self.home_members:
-                self.home_members.append(user)
-
-    def remove_home_member(self, user: str) -> None:
-        with self.lock:
-            if user in self.home_members:
-                self.home_members.remove(user)
-
-    def _access_token(self, account: PlexAccount, server: PlexServerResource) -> str | None:
-        """The token `account` reaches `server` with, or None when it cannot."""
-        if server.owner == account.username:
-            return server.owner_access_token
-        key = (account.username, server.machine_identifier)
-        if key in self.shares and key not in self.pending_shares:
-            return self.shares[key]
-        if server.owner == OWNER_USERNAME and account.username in self.home_members:
-            return f"sim-pms-home-{account.username}-{server.machine_identifier[:8]}"
-        return None
-
-    def _shares_of(self, owner: PlexAccount) -> dict[int, tuple[PlexAccount, list[Share]]]:
-        """The owner's friends, each with the owner's servers shared with them."""
-        found: dict[int, tuple[PlexAccount, list[Share]]] = {}
-        for number, ((username, machine_identifier), token) in enumerate(
-            sorted(self.shares.items()), start=1
-        ):
-            server = self.servers.get(machine_identifier)
-            account = self.accounts.get(username)
-            if server is None or account is None or server.owner != owner.username:
-                continue
-            share = Share(
-                account,
-                server,
-                number,
-                token,
-                (username, machine_identifier) in self.pending_shares,
-            )
-            found.setdefault(account.id, (account, []))[1].append(share)
-        return found
-
-    def _home_of(self, owner: PlexAccount) -> list[PlexAccount]:
-        if owner.username != OWNER_USERNAME:
-            return []
-        return [self.accounts[name] for name in self.home_members if name in self.accounts]
-
-    def revoke_token(self, token: str) -> bool:
-        """Make a plex.tv token invalid (as when the user signs out everywhere)."""
-        with self.lock:
-            for account in self.accounts.values():
-                if account.auth_token == token:
-                    account.revoked = True
-                    return True
-            return False
-
-    def create_pin(self, client_identifier: str, product: str, *, strong: bool) -> PlexPin:
-        with self.lock:
-            self._next_pin_id += 1
-            alphabet = string.ascii_lowercase + string.digits if strong else string.ascii_uppercase
-            length = STRONG_CODE_LENGTH if strong else 4
-            code = "".join(self._rng.choice(alphabet) for _ in range(length))
-            pin = PlexPin(
-                self._next_pin_id,
-                code,
-                client_identifier,
-                product,
-                time.time(),
-                self.pin_expires_in,
-            )
-            self.pins[pin.id] = pin
-            return pin
-
-    def find_pin(self, pin_id_or_code: int | str) -> PlexPin | None:
-        with self.lock:
-            key = str(pin_id_or_code)
-            if key.isdigit() and int(key) in self.pins:
-                return self.pins[int(key)]
-            return next((p for p in self.pins.values() if p.code == key), None)
-
-    def latest_pin(self) -> PlexPin | None:
-        with self.lock:
-            return self.pins[max(self.pins)] if self.pins else None
-
-    def approve_pin(self, pin_id_or_code: int | str, user: str = OWNER_USERNAME) -> PlexPin:
-        """Approve a PIN as `user` (its token appears on the next poll)."""
-        with self.lock:
-            pin = self.find_pin(pin_id_or_code)
-            if pin is None or not pin.alive():
-                raise KeyError(f"no live PIN {pin_id_or_code!r}")
-            account = self.accounts[user]
-            pin.auth_token = account.auth_token
-            pin.denied = False
-            return pin
-
-    def deny_pin(self, pin_id_or_code: int | str) -> None:
-        """The user declined: the PIN never gets a token and is gone (polls answer 404)."""
-        with self.lock:
-            pin = self.find_pin(pin_id_or_code)
-            if pin is not None:
-                pin.denied = True
-                pin.auth_token = None
-
-    def expire_pin(self, pin_id_or_code: int | str) -> None:
-        with self.lock:
-            pin = self.find_pin(pin_id_or_code)
-            if pin is not None:
-                pin.expired = True
-
-    def account_for_token(self, token: str | None) -> PlexAccount | None:
-        with self.lock:
-            if not token:
-                return None
-            for account in self.accounts.values():
-                if account.auth_token == token and not account.revoked:
-                    return account
-            return None
-
-    def resources_for(self, account: PlexAccount) -> list[JSONDict]:
-        with self.lock:
-            found: list[JSONDict] = []
-            for server in self.servers.values():
-                owned = server.owner == account.username
-                token = self._access_token(account, server)
-                if token is not None:
-                    found.append(server_resource(server, owned=owned, access_token=token))
-            if account.username == OWNER_USERNAME:
-                found.append(player_resource())
-            return found
 
     # --- HTTP API ----------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -304,19 +56,6 @@ class PlexTvSimulator(Simulator):
             Route("/link", self._link_page, methods=["GET"]),
             Route("/auth/", self._auth_page, methods=["GET"]),
             Route("/auth", self._auth_page, methods=["GET"]),
-        ]
-
-    def control_routes(self) -> list[BaseRoute]:
-        return [
-            Route("/__sim/pins", self._http_list_pins, methods=["GET"]),
-            Route("/__sim/pins/{pin}/approve", self._http_approve, methods=["POST"]),
-            Route("/__sim/pins/{pin}/deny", self._http_deny, methods=["POST"]),
-            Route("/__sim/pins/{pin}/expire", self._http_expire, methods=["POST"]),
-            Route("/__sim/tokens/{token}/revoke", self._http_revoke, methods=["POST"]),
-            Route("/__sim/users", self._http_add_user, methods=["GET", "POST"]),
-            Route("/__sim/shares", self._http_share, methods=["POST", "DELETE"]),
-            Route("/__sim/home", self._http_home, methods=["POST", "DELETE"]),
-            Route("/__sim/config", self._http_config, methods=["POST"]),
         ]
 
     async def _create_pin(self, request: Request) -> Response:
@@ -420,88 +159,6 @@ class PlexTvSimulator(Simulator):
 
     async def _auth_page(self, request: Request) -> Response:
         return HTMLResponse(AUTH_PAGE)
-
-    async def _http_list_pins(self, request: Request) -> Response:
-        with self.lock:
-            return ok([p.as_json() | {"denied": p.denied} for p in self.pins.values()])
-
-    async def _http_approve(self, request: Request) -> Response:
-        body = await read_json(request)
-        username = str(body.get("username") or OWNER_USERNAME)
-        if username not in self.accounts:
-            return JSONResponse({"message": f"unknown user {username}"}, status_code=400)
-        try:
-            pin = self.approve_pin(request.path_params["pin"], username)
-        except KeyError:
-            return JSONResponse(PIN_NOT_FOUND, status_code=404)
-        return ok(pin.as_json())
-
-    async def _http_deny(self, request: Request) -> Response:
-        self.deny_pin(request.path_params["pin"])
-        return ok()
-
-    async def _http_expire(self, request: Request) -> Response:
-        self.expire_pin(request.path_params["pin"])
-        return ok()
-
-    async def _http_revoke(self, request: Request) -> Response:
-        return ok({"revoked": self.revoke_token(request.path_params["token"])})
-
-    async def _http_add_user(self, request: Request) -> Response:
-        if request.method == "GET":
-            with self.lock:
-                return ok([{"username": a.username, "id": a.id} for a in self.accounts.values()])
-        body = await read_json(request)
-        if not body.get("username"):
-            return JSONResponse({"message": "username is required"}, status_code=400)
-        token = self.add_user(
-            str(body["username"]), token=body.get("token"), email=body.get("email")
-        )
-        return ok({"username": body["username"], "authToken": token}, status=201)
-
-    async def _http_share(self, request: Request) -> Response:
-        body = await read_json(request)
-        machine_identifier = str(body.get("machineIdentifier") or MACHINE_IDENTIFIER)
-        try:
-            if request.method == "DELETE":
-                self.unshare_server(str(body["username"]), machine_identifier)
-            else:
-                self.share_server(
-                    str(body["username"]),
-                    machine_identifier,
-                    str(body["accessToken"]),
-                    pending=bool(body.get("pending", False)),
-                )
-        except KeyError as exc:
-            return JSONResponse({"message": f"missing {exc}"}, status_code=400)
-        return ok()
-
-    async def _http_home(self, request: Request) -> Response:
-        body = await read_json(request)
-        username = str(body.get("username") or "")
-        if username not in self.accounts:
-            return JSONResponse({"message": f"unknown user {username}"}, status_code=400)
-        if request.method == "DELETE":
-            self.remove_home_member(username)
-        else:
-            self.add_home_member(username)
-        return ok()
-
-    async def _http_config(self, request: Request) -> Response:
-        body = await read_json(request)
-        if "pinExpiresIn" in body:
-            self.pin_expires_in = int(body["pinExpiresIn"])
-        if "serverUrl" in body:
-            self.set_server_url(str(body["serverUrl"]))
-        if "pinPollMinInterval" in body:
-            self.pin_poll_min_interval = float(body["pinPollMinInterval"])
-        return ok(
-            {
-                "pinExpiresIn": self.pin_expires_in,
-                "serverUrl": self.default_server_url,
-                "pinPollMinInterval": self.pin_poll_min_interval,
-            }
-        )
 
 
 def _plex_param(request: Request, name: str) -> str | None:
