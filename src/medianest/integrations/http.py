@@ -2,7 +2,8 @@
 
 Per service: a pooled httpx.AsyncClient (keep-alive, at most 10 connections), a
 per-request timeout, retries with exponential backoff and jitter for idempotent
-requests (stamina), a circuit breaker, and a last-known-good cache for reads.
+requests (stamina, in `retries.py`), a circuit breaker, and a last-known-good cache
+for reads.
 Every call is logged (service, route, status, duration, breaker state) and
 counted in Prometheus; secrets never reach either.
 """
@@ -17,14 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
-import stamina
 from pydantic import BaseModel, ValidationError
 
 from medianest import __version__
 from medianest.core.cache import Cache, MemoryCache
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import REDACTED, get_logger, redact_text
-from medianest.core.metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
+from medianest.core.metrics import UPSTREAM_REQUESTS
 from medianest.db.engine import release_current_connection
 from medianest.integrations.breaker import BreakerOpen, CircuitBreaker
 from medianest.integrations.outcomes import (
@@ -33,9 +33,9 @@ from medianest.integrations.outcomes import (
     ServiceHealth,
     UpstreamHTTPError,
     outage_message,
-    retry_after_seconds,
     service_name,
 )
+from medianest.integrations.retries import DEADLINE_TIMEOUTS, IDEMPOTENT_METHODS, RetryingSender
 from medianest.settings import Settings
 
 __all__ = ["Fetched", "ResilientClient", "ServiceHealth", "UpstreamHTTPError", "tls_context"]
@@ -44,15 +44,9 @@ log = get_logger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_CONNECTIONS_PER_SERVICE = 10
 # Last-known-good answers outlive any outage we care to bridge.
 LAST_GOOD_TTL_SECONDS = 7 * 24 * 3600.0
-# The whole call (all tries and backoffs) may take this many per-request timeouts.
-DEADLINE_TIMEOUTS = 3.0
-# Retry-After is honoured up to this many initial backoffs (10 s by default).
-RETRY_AFTER_CAP_FACTOR = 10.0
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 
 
@@ -86,8 +80,6 @@ class ResilientClient:
         self._xml_decoder = xml_decoder
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout or settings.http_timeout_seconds
-        self._attempts = settings.http_retry_attempts
-        self._initial_wait = settings.http_retry_initial_seconds
         self._cache: Cache = cache if cache is not None else MemoryCache(max_entries=500)
         self._secrets = [s for s in secrets if s]
         # Last-known-good entries belong to one server: a new URL must not inherit them.
@@ -97,6 +89,13 @@ class ResilientClient:
             service,
             min_volume=settings.breaker_min_volume,
             reset_seconds=settings.breaker_reset_seconds,
+        )
+        self._tries = RetryingSender(
+            service,
+            http=lambda: self._http,
+            breaker=self.breaker,
+            attempts=settings.http_retry_attempts,
+            initial_wait=settings.http_retry_initial_seconds,
         )
         self._headers = {"User-Agent": f"MediaNest/{__version__}", "Accept": "application/json"}
         self._headers.update(default_headers or {})
@@ -148,28 +147,18 @@ class ResilientClient:
         try:
             probe = self.breaker.acquire()
         except BreakerOpen as exc:
-            UPSTREAM_REQUESTS.labels(service=self.service, status="breaker_open").inc()
-            log.warning(
-                "upstream_call",
-                service=self.service,
-                method=method,
-                route=route,
-                status="breaker_open",
-                duration_ms=0.0,
-                breaker=exc.state,
-            )
-            raise self._unavailable("circuit open", retry_in=exc.retry_in) from None
+            raise self._refused_by_breaker(exc, method=method, route=route) from None
         # Whatever the service takes (up to the deadline), the request's database
         # connection is not held across it: a hung service must not drain the pool.
         await release_current_connection()
         per_try = timeout or self._timeout
         retryable = (method in IDEMPOTENT_METHODS) if retry is None else retry
         # A half-open probe is one try: it only has to tell whether the service is back.
-        attempts = self._attempts if retryable and not probe else 1
+        attempts = self._tries.attempts if retryable and not probe else 1
         deadline = per_try * DEADLINE_TIMEOUTS
         started = time.monotonic()
         try:
-            response = await self._with_retries(
+            response = await self._tries.send(
                 method,
                 path,
                 route=route,
@@ -196,104 +185,6 @@ class ResilientClient:
         if response.status_code not in expected:
             raise UpstreamHTTPError(self.service, response.status_code, response.text[:2000])
         return response
-
-    async def _with_retries(
-        self,
-        method: str,
-        path: str,
-        *,
-        route: str,
-        attempts: int,
-        per_try: float,
-        deadline: float,
-        started: float,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
-        initial = self._initial_wait
-        response: httpx.Response | None = None
-        async for attempt in stamina.retry_context(
-            on=self._backoff_hook,
-            attempts=attempts,
-            timeout=deadline,
-            wait_initial=initial,
-            wait_max=initial * 2 ** (self._attempts - 1) + initial,
-            wait_jitter=initial,
-            wait_exp_base=2,
-        ):
-            with attempt:
-                remaining = deadline - (time.monotonic() - started)
-                response = await self._one_try(
-                    method,
-                    path,
-                    route=route,
-                    attempt=attempt.num,
-                    try_timeout=max(0.05, min(per_try, remaining)),
-                    retryable=attempts > 1,
-                    params=params,
-                    json=json,
-                    headers=headers,
-                )
-        assert response is not None  # stamina either returned a try's answer or raised
-        return response
-
-    async def _one_try(
-        self,
-        method: str,
-        path: str,
-        *,
-        route: str,
-        attempt: int,
-        try_timeout: float,
-        retryable: bool,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
-        began = time.monotonic()
-        status = "cancelled"
-        try:
-            response = await self._http.request(
-                method, path, params=params, json=json, headers=headers, timeout=try_timeout
-            )
-        except httpx.TimeoutException as exc:
-            status = "timeout"
-            raise RetryableFailure("timed out") from exc
-        except httpx.TransportError as exc:
-            status = "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
-            raise RetryableFailure("unreachable") from exc
-        else:
-            status = str(response.status_code)
-            if retryable and response.status_code in RETRYABLE_STATUSES:
-                await response.aread()
-                raise RetryableFailure(
-                    "rate limited" if response.status_code == 429 else "server error",
-                    status=response.status_code,
-                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                )
-            return response
-        finally:
-            elapsed = time.monotonic() - began
-            UPSTREAM_REQUESTS.labels(service=self.service, status=status).inc()
-            UPSTREAM_DURATION.labels(service=self.service).observe(elapsed)
-            log.info(
-                "upstream_call",
-                service=self.service,
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-                attempt=attempt,
-                breaker=self.breaker.state,
-            )
-
-    def _backoff_hook(self, exc: Exception) -> bool | float:
-        if not isinstance(exc, RetryableFailure):
-            return False
-        if exc.retry_after is not None:
-            return min(exc.retry_after, self._initial_wait * RETRY_AFTER_CAP_FACTOR)
-        return True
 
     # --- JSON reads with last-known-good ---------------------------------------------------
     async def get_json(
@@ -428,6 +319,22 @@ class ResilientClient:
             ) from None
 
     # --- helpers ---------------------------------------------------------------------------
+    def _refused_by_breaker(
+        self, exc: BreakerOpen, *, method: str, route: str
+    ) -> ServiceUnavailable:
+        """Count and log a call the open breaker refused; the error to raise for it."""
+        UPSTREAM_REQUESTS.labels(service=self.service, status="breaker_open").inc()
+        log.warning(
+            "upstream_call",
+            service=self.service,
+            method=method,
+            route=route,
+            status="breaker_open",
+            duration_ms=0.0,
+            breaker=exc.state,
+        )
+        return self._unavailable("circuit open", retry_in=exc.retry_in)
+
     def _unavailable(
         self, reason: str, *, status: int | None = None, retry_in: float | None = None
     ) -> ServiceUnavailable:
