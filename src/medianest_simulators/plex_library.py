@@ -175,44 +175,31 @@ class Library:
         if item.index is not None:
             data["index"] = item.index
         if item.parent is not None:
-            parent = self.items[item.parent]
-            data |= {
-                "parentRatingKey": str(parent.rating_key),
-                "parentTitle": parent.title,
-                "parentKey": f"/library/metadata/{parent.rating_key}",
-            }
-            if parent.parent is not None:
-                grand = self.items[parent.parent]
-                data |= {
-                    "grandparentRatingKey": str(grand.rating_key),
-                    "grandparentTitle": grand.title,
-                    "parentIndex": parent.index,
-                }
+            data |= self._lineage_json(self.items[item.parent])
         if item.type in ("show", "season"):
             data["leafCount"] = len(self.leaves(item))
             data["childCount"] = len(self.children(item.rating_key))
         if item.file is not None:
-            suffix = Path(item.file).suffix.lstrip(".")
-            data["Media"] = [
-                {
-                    "id": rk,
-                    "duration": item.duration,
-                    "container": suffix,
-                    "videoResolution": "sd",
-                    "Part": [
-                        {
-                            "id": rk,
-                            "key": f"/library/parts/{rk}/{item.added_at}/file.{suffix}",
-                            "duration": item.duration,
-                            "file": item.file,
-                            "size": item.size,
-                            "container": suffix,
-                        }
-                    ],
-                }
-            ]
+            data["Media"] = media_json(item, item.file)
         if item.labels:
             data["Label"] = [{"tag": label} for label in item.labels]
+        return data
+
+    def _lineage_json(self, parent: Item) -> JSONDict:
+        """The parent* fields of a season or episode, and for an episode the grandparent*
+        (its show) and parentIndex (its season's number)."""
+        data: JSONDict = {
+            "parentRatingKey": str(parent.rating_key),
+            "parentTitle": parent.title,
+            "parentKey": f"/library/metadata/{parent.rating_key}",
+        }
+        if parent.parent is not None:
+            grand = self.items[parent.parent]
+            data |= {
+                "grandparentRatingKey": str(grand.rating_key),
+                "grandparentTitle": grand.title,
+                "parentIndex": parent.index,
+            }
         return data
 
     def collection_json(self, col: Collection) -> JSONDict:
@@ -312,6 +299,29 @@ class Library:
             pl.entries = [e for e in pl.entries if e[1] != rk]
         for child in [i.rating_key for i in self.items.values() if i.parent == rk]:
             self.delete_item(child)
+
+
+def media_json(item: Item, file: str) -> list[JSONDict]:
+    """The `Media` list of an item with a file: one medium with one part, as Plex shows it."""
+    rk, suffix = item.rating_key, Path(file).suffix.lstrip(".")
+    return [
+        {
+            "id": rk,
+            "duration": item.duration,
+            "container": suffix,
+            "videoResolution": "sd",
+            "Part": [
+                {
+                    "id": rk,
+                    "key": f"/library/parts/{rk}/{item.added_at}/file.{suffix}",
+                    "duration": item.duration,
+                    "file": file,
+                    "size": item.size,
+                    "container": suffix,
+                }
+            ],
+        }
+    ]
 
 
 def plex_path(path: str) -> PurePath:

@@ -37,6 +37,17 @@ FIRST_MOVIE_KEY, FIRST_SHOW_KEY, FIRST_COLLECTION_KEY = 101, 201, 1001
 def seeded_library(youtube_dir: str) -> Library:
     """A fresh library with the seeded items; ratingKeys are stable across runs."""
     library = Library(youtube_dir)
+    _add_movies(library)
+    _add_shows(library)
+    for n, (title, members) in enumerate(SEED_COLLECTIONS):
+        key = FIRST_COLLECTION_KEY + n
+        library.collections[key] = Collection(
+            key, MOVIES_SECTION, title, list(members), BASE_TIME + n
+        )
+    return library
+
+
+def _add_movies(library: Library) -> None:
     for n, (title, year, content_rating, rating) in enumerate(SEED_MOVIES):
         rk = FIRST_MOVIE_KEY + n
         library.items[rk] = Item(
@@ -53,11 +64,14 @@ def seeded_library(youtube_dir: str) -> Library:
             file=f"/data/movies/{title} ({year})/{title}.mkv",
             size=1 << 20,
         )
+
+
+def _add_shows(library: Library) -> None:
     rk = FIRST_SHOW_KEY
     for n, (title, year, seasons) in enumerate(SEED_SHOWS):
-        show_rk, added_at = rk, BASE_TIME + n * 3600
-        library.items[show_rk] = Item(
-            show_rk,
+        added_at = BASE_TIME + n * 3600
+        library.items[rk] = Item(
+            rk,
             SHOWS_SECTION,
             "show",
             title,
@@ -68,41 +82,44 @@ def seeded_library(youtube_dir: str) -> Library:
             content_rating="TV-PG",
             rating=8.0 - n / 10,
         )
+        rk = _add_seasons(library, rk, title, year, seasons, added_at)
+
+
+def _add_seasons(
+    library: Library, show_rk: int, title: str, year: int, seasons: int, added_at: int
+) -> int:
+    """The show's seasons, each followed by its three episodes, on the ratingKeys right
+    after the show's; returns the next free ratingKey."""
+    rk = show_rk + 1
+    for season in range(1, seasons + 1):
+        season_rk = rk
+        library.items[season_rk] = Item(
+            season_rk,
+            SHOWS_SECTION,
+            "season",
+            f"Season {season}",
+            year=year,
+            added_at=added_at,
+            parent=show_rk,
+            index=season,
+        )
         rk += 1
-        for season in range(1, seasons + 1):
-            season_rk = rk
-            library.items[season_rk] = Item(
-                season_rk,
+        for episode in range(1, 4):
+            library.items[rk] = Item(
+                rk,
                 SHOWS_SECTION,
-                "season",
-                f"Season {season}",
-                year=year,
-                added_at=added_at,
-                parent=show_rk,
-                index=season,
+                "episode",
+                f"Episode {episode}",
+                year=year + season - 1,
+                summary=f"{title} S{season:02d}E{episode:02d}",
+                added_at=added_at + episode,
+                duration=1_500_000,
+                content_rating="TV-PG",
+                rating=7.5,
+                parent=season_rk,
+                index=episode,
+                file=f"/data/tv/{title}/S{season:02d}E{episode:02d}.mkv",
+                size=1 << 20,
             )
             rk += 1
-            for episode in range(1, 4):
-                library.items[rk] = Item(
-                    rk,
-                    SHOWS_SECTION,
-                    "episode",
-                    f"Episode {episode}",
-                    year=year + season - 1,
-                    summary=f"{title} S{season:02d}E{episode:02d}",
-                    added_at=added_at + episode,
-                    duration=1_500_000,
-                    content_rating="TV-PG",
-                    rating=7.5,
-                    parent=season_rk,
-                    index=episode,
-                    file=f"/data/tv/{title}/S{season:02d}E{episode:02d}.mkv",
-                    size=1 << 20,
-                )
-                rk += 1
-    for n, (title, members) in enumerate(SEED_COLLECTIONS):
-        key = FIRST_COLLECTION_KEY + n
-        library.collections[key] = Collection(
-            key, MOVIES_SECTION, title, list(members), BASE_TIME + n
-        )
-    return library
+    return rk
