@@ -8,7 +8,6 @@ import base64
 import json
 import math
 import re
-import time
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -234,29 +233,8 @@ class OverseerrSimulator(OverseerrControl):
             )
             if not seasons:
                 return error(202, "No seasons available to request")
-        self.next_request_id += 1
-        now = time.time()
-        req = MediaRequest(
-            self.next_request_id,
-            media,
-            user,
-            PENDING,
-            is4k,
-            seasons,
-            created_at=now,
-            updated_at=now,
-            extra={k: body.get(k) for k in ("serverId", "profileId", "rootFolder")},
-        )
-        self.media_requests[req.id] = req
-        if media.status == UNKNOWN:
-            media.status = MEDIA_PENDING
-        for n in seasons:
-            media.season_status[n] = MEDIA_PENDING
-        media.updated_at = now
-        if self.auto_approve_admin and user.id == 1:
-            self.set_request_status(req.id, APPROVED, notify="MEDIA_AUTO_APPROVED")
-        else:
-            self.notify("MEDIA_PENDING", req, media)
+        extra = {k: body.get(k) for k in ("serverId", "profileId", "rootFolder")}
+        req = self.add_request(media, user, is4k=is4k, seasons=seasons, extra=extra)
         if self.auto_progress is not None:
             self.submit(lambda: self._progress(req.id))
         return JSONResponse(req.as_json(), status_code=201)

@@ -119,6 +119,37 @@ class OverseerrControl(Simulator):
             self.media[key] = Media(len(self.media) + 1, title)
         return self.media[key]
 
+    def add_request(
+        self, media: Media, user: User, *, is4k: bool, seasons: list[int], extra: JSONDict
+    ) -> MediaRequest:
+        """Record a new PENDING request (its media and seasons become pending) and announce
+        it: MEDIA_AUTO_APPROVED for the admin when auto-approval is on, else MEDIA_PENDING."""
+        with self.lock:
+            self.next_request_id += 1
+            now = time.time()
+            req = MediaRequest(
+                self.next_request_id,
+                media,
+                user,
+                PENDING,
+                is4k,
+                seasons,
+                created_at=now,
+                updated_at=now,
+                extra=extra,
+            )
+            self.media_requests[req.id] = req
+            if media.status == UNKNOWN:
+                media.status = MEDIA_PENDING
+            for n in seasons:
+                media.season_status[n] = MEDIA_PENDING
+            media.updated_at = now
+            if self.auto_approve_admin and user.id == 1:
+                self.set_request_status(req.id, APPROVED, notify="MEDIA_AUTO_APPROVED")
+            else:
+                self.notify("MEDIA_PENDING", req, media)
+            return req
+
     # --- control (in-process) -----------------------------------------------------------
     def set_request_status(
         self, request_id: int, status: int | str, notify: str | None = None
