@@ -4,9 +4,10 @@ Signs in with `login` (username/password) and keeps the JWT it returns for
 `loginByToken` on reconnects (Kuma allows ~20 password logins a minute); a Kuma with
 "Disable Auth" signs the socket in itself (`autoLogin`) and is not asked. Keeps each
 monitor's last status from `monitorList`, `heartbeatList` and every `heartbeat`, and
-calls `on_change` after each of them. Reconnects with backoff. Refusals are told apart:
-a wrong password, a 2FA account (MediaNest cannot answer its codes) and a Kuma that
-answers no socket login at all (Kuma 3's cookie sessions) — see contracts/uptime-kuma.md.
+calls `on_change` after each of them (payloads read in `uptime_kuma_events.py`).
+Reconnects with backoff. Refusals are told apart: a wrong password, a 2FA account
+(MediaNest cannot answer its codes) and a Kuma that answers no socket login at all
+(Kuma 3's cookie sessions) — see contracts/uptime-kuma.md.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ import socketio.exceptions
 
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
-from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
+from medianest.integrations.uptime_kuma_events import (
+    LiveMonitor,
+    apply_beat,
+    as_monitor_id,
+    merged_monitor_list,
+)
 
 log = get_logger(__name__)
 
@@ -60,27 +66,6 @@ class KumaSignInRefused(Exception):
         super().__init__(message)
         self.message = message
         self.retry_soon = retry_soon
-
-
-@dataclass
-class LiveMonitor:
-    """What the link knows of one monitor."""
-
-    id: int
-    name: str
-    type: str | None = None
-    active: bool = True
-    status_code: int | None = None
-    ping: float | None = None
-    msg: str | None = None
-    beat_time: str | None = None
-    uptime_24h: float | None = None
-
-    @property
-    def status(self) -> MonitorStatus:
-        if self.status_code is None:
-            return "pending"
-        return STATUS_BY_CODE.get(self.status_code, "pending")
 
 
 def socket_endpoint(url: str) -> tuple[str, str]:
@@ -270,65 +255,36 @@ class KumaLiveLink:
     def _monitor_list(self, data: Any, *, replace: bool) -> None:
         if not isinstance(data, dict):
             return
-        known = {} if replace else dict(self.monitors)
-        for raw in data.values():
-            if not isinstance(raw, dict) or _as_id(raw.get("id")) is None:
-                continue
-            monitor_id = _as_id(raw.get("id"))
-            assert monitor_id is not None
-            before = self.monitors.get(monitor_id)
-            monitor = LiveMonitor(
-                id=monitor_id,
-                name=str(raw.get("name") or f"Monitor {monitor_id}"),
-                type=raw.get("type") if isinstance(raw.get("type"), str) else None,
-                active=raw.get("active") not in (False, 0),
-            )
-            if before is not None:  # a list update keeps the heartbeat state
-                monitor.status_code, monitor.ping = before.status_code, before.ping
-                monitor.msg, monitor.beat_time = before.msg, before.beat_time
-                monitor.uptime_24h = before.uptime_24h
-            known[monitor_id] = monitor
-        self.monitors = known
+        self.monitors = merged_monitor_list(data, self.monitors, replace=replace)
         self._changed()
 
     def _delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
-        found = _as_id(monitor_id)
+        found = as_monitor_id(monitor_id)
         if found is not None and self.monitors.pop(found, None) is not None:
             self._changed()
 
     def _heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
         # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one.
-        found = _as_id(monitor_id)
+        found = as_monitor_id(monitor_id)
         if found is None or not isinstance(rows, list) or not rows:
             return
         last = rows[-1]
         if isinstance(last, dict):
-            self._apply_beat(found, last)
+            apply_beat(self.monitors, found, last)
             self._changed()
 
     def _heartbeat(self, beat: Any = None, *_: Any) -> None:
         if not isinstance(beat, dict):
             return
-        found = _as_id(beat.get("monitorID"))
+        found = as_monitor_id(beat.get("monitorID"))
         if found is not None:
-            self._apply_beat(found, beat)
+            apply_beat(self.monitors, found, beat)
             self._changed()
 
     def _uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:
-        found = _as_id(monitor_id)
+        found = as_monitor_id(monitor_id)
         if found in self.monitors and str(period) == "24" and isinstance(ratio, int | float):
             self.monitors[found].uptime_24h = float(ratio)
-
-    def _apply_beat(self, monitor_id: int, beat: dict[str, Any]) -> None:
-        monitor = self.monitors.get(monitor_id)
-        if monitor is None:  # a heartbeat before the list names it
-            monitor = self.monitors[monitor_id] = LiveMonitor(monitor_id, f"Monitor {monitor_id}")
-        status = beat.get("status")
-        monitor.status_code = status if isinstance(status, int) else monitor.status_code
-        ping = beat.get("ping")
-        monitor.ping = float(ping) if isinstance(ping, int | float) else None
-        monitor.msg = beat.get("msg") if isinstance(beat.get("msg"), str) else None
-        monitor.beat_time = beat.get("time") if isinstance(beat.get("time"), str) else None
 
     # --- notifications -----------------------------------------------------------------
     def _changed(self) -> None:
@@ -344,17 +300,6 @@ class KumaLiveLink:
                 log.warning("kuma_live_down", state=state, error=error)
             if self.on_change is not None:
                 self.on_change()
-
-
-def _as_id(value: Any) -> int | None:
-    # afterLogin sends ids as strings (a JS for-in key), live heartbeats as numbers.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
 
 
 def _connection_error(exc: BaseException) -> str:

@@ -1,0 +1,83 @@
+"""What Kuma's Socket.IO events carry, read into monitors: `monitorList`, heartbeats.
+
+Kuma's payloads are loosely typed (ids as strings or numbers, missing fields), so
+every value is checked before it is kept; used by `uptime_kuma_live.KumaLiveLink`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
+
+
+@dataclass
+class LiveMonitor:
+    """What the link knows of one monitor."""
+
+    id: int
+    name: str
+    type: str | None = None
+    active: bool = True
+    status_code: int | None = None
+    ping: float | None = None
+    msg: str | None = None
+    beat_time: str | None = None
+    uptime_24h: float | None = None
+
+    @property
+    def status(self) -> MonitorStatus:
+        if self.status_code is None:
+            return "pending"
+        return STATUS_BY_CODE.get(self.status_code, "pending")
+
+
+def as_monitor_id(value: Any) -> int | None:
+    """A monitor id from an event, or None when the value is not one."""
+    # afterLogin sends ids as strings (a JS for-in key), live heartbeats as numbers.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def merged_monitor_list(
+    data: dict[Any, Any], current: dict[int, LiveMonitor], *, replace: bool
+) -> dict[int, LiveMonitor]:
+    """The monitors after a `monitorList` (`replace`) or `updateMonitorIntoList` payload."""
+    known = {} if replace else dict(current)
+    for raw in data.values():
+        if not isinstance(raw, dict) or as_monitor_id(raw.get("id")) is None:
+            continue
+        monitor_id = as_monitor_id(raw.get("id"))
+        assert monitor_id is not None
+        before = current.get(monitor_id)
+        monitor = LiveMonitor(
+            id=monitor_id,
+            name=str(raw.get("name") or f"Monitor {monitor_id}"),
+            type=raw.get("type") if isinstance(raw.get("type"), str) else None,
+            active=raw.get("active") not in (False, 0),
+        )
+        if before is not None:  # a list update keeps the heartbeat state
+            monitor.status_code, monitor.ping = before.status_code, before.ping
+            monitor.msg, monitor.beat_time = before.msg, before.beat_time
+            monitor.uptime_24h = before.uptime_24h
+        known[monitor_id] = monitor
+    return known
+
+
+def apply_beat(monitors: dict[int, LiveMonitor], monitor_id: int, beat: dict[str, Any]) -> None:
+    """Record one heartbeat (a live one or a `heartbeatList` row) on its monitor."""
+    monitor = monitors.get(monitor_id)
+    if monitor is None:  # a heartbeat before the list names it
+        monitor = monitors[monitor_id] = LiveMonitor(monitor_id, f"Monitor {monitor_id}")
+    status = beat.get("status")
+    monitor.status_code = status if isinstance(status, int) else monitor.status_code
+    ping = beat.get("ping")
+    monitor.ping = float(ping) if isinstance(ping, int | float) else None
+    monitor.msg = beat.get("msg") if isinstance(beat.get("msg"), str) else None
+    monitor.beat_time = beat.get("time") if isinstance(beat.get("time"), str) else None
