@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError, ValidationFailed
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
+from medianest.integrations.plex_answers import int_or, media_container, plex_id
 from medianest.integrations.plex_models import (
     PLEX_TYPE_NUMBERS,
     PlexHub,
@@ -63,7 +64,7 @@ class PlexClient:
     async def identity(self) -> PlexIdentity:
         """`GET /identity` (no auth needed): the machineIdentifier and version."""
         fetched = await self.http.get_json("/identity")
-        return self.http.parse(PlexIdentity, _container(fetched.data))
+        return self.http.parse(PlexIdentity, media_container(fetched.data))
 
     async def machine_identifier(self) -> str:
         if self._machine_identifier is None:
@@ -73,7 +74,7 @@ class PlexClient:
     async def server_info(self) -> PlexServerInfo:
         """`GET /`: friendly name, owner, platform, version (needs a valid token)."""
         fetched = await self.http.get_json("/")
-        return self.http.parse(PlexServerInfo, _container(fetched.data))
+        return self.http.parse(PlexServerInfo, media_container(fetched.data))
 
     async def health_check(self) -> ServiceHealth:
         """Online when the server answers `/` with our token; degraded when it refuses it."""
@@ -81,7 +82,7 @@ class PlexClient:
         timeout = self.settings.health_check_timeout_seconds
         try:
             response = await self.http.request("GET", "/", retry=False, timeout=timeout)
-            info = self.http.parse(PlexServerInfo, _container(self.http.decode(response)))
+            info = self.http.parse(PlexServerInfo, media_container(self.http.decode(response)))
         except ServiceUnavailable as exc:
             return ServiceHealth(status="offline", error=exc.message)
         except UpstreamError as exc:
@@ -150,21 +151,21 @@ class PlexClient:
         if label:
             params["label"] = label
         return await self._paged(
-            f"/library/sections/{_key(section_id)}/all", params, start, size, cached
+            f"/library/sections/{plex_id(section_id)}/all", params, start, size, cached
         )
 
     async def section_collections(
         self, section_id: str | int, *, start: int = 0, size: int = 50, cached: bool = False
     ) -> Snapshot[PlexPage[PlexItem]]:
         """`GET /library/sections/{id}/collections`."""
-        path = f"/library/sections/{_key(section_id)}/collections"
+        path = f"/library/sections/{plex_id(section_id)}/collections"
         return await self._paged(path, {}, start, size, cached)
 
     async def collection_items(
         self, collection_key: str | int, *, start: int = 0, size: int = 50, cached: bool = False
     ) -> Snapshot[PlexPage[PlexItem]]:
         """`GET /library/collections/{ratingKey}/children`."""
-        path = f"/library/collections/{_key(collection_key)}/children"
+        path = f"/library/collections/{plex_id(collection_key)}/children"
         return await self._paged(path, {}, start, size, cached)
 
     async def metadata(self, rating_key: str | int, *, cached: bool = False) -> PlexItem | None:
@@ -177,8 +178,8 @@ class PlexClient:
     ) -> Snapshot[PlexItem | None]:
         try:
             return await self._read(
-                f"/library/metadata/{_key(rating_key)}",
-                cache_key=f"metadata:{_key(rating_key)}",
+                f"/library/metadata/{plex_id(rating_key)}",
+                cache_key=f"metadata:{plex_id(rating_key)}",
                 cached=cached,
                 parse=lambda c: next(iter(self._parse_list(PlexItem, c.get("Metadata"))), None),
             )
@@ -189,8 +190,8 @@ class PlexClient:
 
     async def children(self, rating_key: str | int) -> list[PlexItem]:
         """`GET /library/metadata/{ratingKey}/children` (seasons of a show, episodes...)."""
-        fetched = await self.http.get_json(f"/library/metadata/{_key(rating_key)}/children")
-        return self._parse_list(PlexItem, _container(fetched.data).get("Metadata"))
+        fetched = await self.http.get_json(f"/library/metadata/{plex_id(rating_key)}/children")
+        return self._parse_list(PlexItem, media_container(fetched.data).get("Metadata"))
 
     async def search(
         self, query: str, *, limit: int = 10, section_id: str | int | None = None
@@ -198,14 +199,14 @@ class PlexClient:
         """`GET /hubs/search`: hubs of movies, shows, episodes and collections."""
         params: dict[str, Any] = {"query": query, "limit": limit}
         if section_id is not None:
-            params["sectionId"] = _key(section_id)
+            params["sectionId"] = plex_id(section_id)
         fetched = await self.http.get_json("/hubs/search", params=params)
-        return self._parse_list(PlexHub, _container(fetched.data).get("Hub"))
+        return self._parse_list(PlexHub, media_container(fetched.data).get("Hub"))
 
     async def refresh_section(self, section_id: str | int, *, path: str | None = None) -> None:
         """Ask Plex to scan a section (or one folder of it), e.g. after a download landed."""
         params = {"path": path} if path else None
-        await self._write("GET", f"/library/sections/{_key(section_id)}/refresh", params=params)
+        await self._write("GET", f"/library/sections/{plex_id(section_id)}/refresh", params=params)
 
     # --- collections (owner token) ----------------------------------------------------------
     async def create_collection(
@@ -221,7 +222,7 @@ class PlexClient:
             "type": PLEX_TYPE_NUMBERS[item_type],
             "title": title,
             "smart": 0,
-            "sectionId": _key(section_id),
+            "sectionId": plex_id(section_id),
         }
         if rating_keys:
             params["uri"] = await self.library_uri(rating_keys)
@@ -232,15 +233,15 @@ class PlexClient:
         self, collection_key: str | int, rating_keys: Sequence[str | int]
     ) -> None:
         params = {"uri": await self.library_uri(rating_keys)}
-        path = f"/library/collections/{_key(collection_key)}/items"
+        path = f"/library/collections/{plex_id(collection_key)}/items"
         await self._write("PUT", path, params=params)
 
     async def remove_from_collection(self, collection_key: str | int, item_key: str | int) -> None:
-        path = f"/library/collections/{_key(collection_key)}/items/{_key(item_key)}"
+        path = f"/library/collections/{plex_id(collection_key)}/items/{plex_id(item_key)}"
         await self._write("DELETE", path)
 
     async def delete_collection(self, collection_key: str | int) -> None:
-        await self._write("DELETE", f"/library/metadata/{_key(collection_key)}")
+        await self._write("DELETE", f"/library/metadata/{plex_id(collection_key)}")
 
     async def set_label(
         self, section_id: str | int, rating_key: str | int, label: str, *, item_type: str = "movie"
@@ -248,11 +249,11 @@ class PlexClient:
         """Add `label` to an item (share restrictions by label; owner token)."""
         params: dict[str, Any] = {
             "type": PLEX_TYPE_NUMBERS[item_type],
-            "id": _key(rating_key),
+            "id": plex_id(rating_key),
             "label[0].tag.tag": label,
             "label.locked": 1,
         }
-        await self._write("PUT", f"/library/sections/{_key(section_id)}/all", params=params)
+        await self._write("PUT", f"/library/sections/{plex_id(section_id)}/all", params=params)
 
     # --- playlists (the token's own account) ---------------------------------------------
     async def playlists(self, *, cached: bool = False) -> list[PlexPlaylist]:
@@ -278,17 +279,17 @@ class PlexClient:
         return self._first(PlexPlaylist, response)
 
     async def playlist_items(self, playlist_key: str | int) -> list[PlexItem]:
-        fetched = await self.http.get_json(f"/playlists/{_key(playlist_key)}/items")
-        return self._parse_list(PlexItem, _container(fetched.data).get("Metadata"))
+        fetched = await self.http.get_json(f"/playlists/{plex_id(playlist_key)}/items")
+        return self._parse_list(PlexItem, media_container(fetched.data).get("Metadata"))
 
     async def add_to_playlist(
         self, playlist_key: str | int, rating_keys: Sequence[str | int]
     ) -> None:
         params = {"uri": await self.library_uri(rating_keys)}
-        await self._write("PUT", f"/playlists/{_key(playlist_key)}/items", params=params)
+        await self._write("PUT", f"/playlists/{plex_id(playlist_key)}/items", params=params)
 
     async def delete_playlist(self, playlist_key: str | int) -> None:
-        await self._write("DELETE", f"/playlists/{_key(playlist_key)}")
+        await self._write("DELETE", f"/playlists/{plex_id(playlist_key)}")
 
     # --- images --------------------------------------------------------------------------
     async def image(
@@ -332,7 +333,7 @@ class PlexClient:
 
     async def library_uri(self, rating_keys: Sequence[str | int]) -> str:
         """The `server://<machine>/...` URI Plex wants for adding items by ratingKey."""
-        keys = ",".join(_key(k) for k in rating_keys)
+        keys = ",".join(plex_id(k) for k in rating_keys)
         return LIBRARY_URI.format(machine=await self.machine_identifier(), keys=keys)
 
     async def _paged(
@@ -345,8 +346,8 @@ class PlexClient:
 
         def parse(container: dict[str, Any]) -> PlexPage[PlexItem]:
             items = self._parse_list(PlexItem, container.get("Metadata"))
-            offset = _int(container.get("offset"), start)
-            total = _int(container.get("totalSize"), offset + len(items))
+            offset = int_or(container.get("offset"), start)
+            total = int_or(container.get("totalSize"), offset + len(items))
             return PlexPage(items=items, offset=offset, total=total)
 
         return await self._read(
@@ -377,7 +378,7 @@ class PlexClient:
             fresh_ttl=fresh_ttl,
             changed_at=await self.library_changed_at() if fresh_ttl > 0 else None,
         )
-        value = parse(_container(fetched.data))
+        value = parse(media_container(fetched.data))
         return Snapshot(value=value, stale=fetched.stale, age_seconds=fetched.age_seconds)
 
     def _parse_list(self, model: type[M], rows: Any) -> list[M]:
@@ -388,29 +389,7 @@ class PlexClient:
         return [self.http.parse(model, row) for row in rows]
 
     def _first(self, model: type[M], response: httpx.Response) -> M:
-        rows = self._parse_list(model, _container(self.http.decode(response)).get("Metadata"))
+        rows = self._parse_list(model, media_container(self.http.decode(response)).get("Metadata"))
         if not rows:
             raise UpstreamError("Plex did not return the new object.", details={"service": "plex"})
         return rows[0]
-
-
-def _container(data: Any) -> dict[str, Any]:
-    container = data.get("MediaContainer") if isinstance(data, dict) else None
-    if not isinstance(container, dict):
-        raise UpstreamError("Plex answered without a MediaContainer.", details={"service": "plex"})
-    return container
-
-
-def _key(value: str | int) -> str:
-    """A ratingKey or section id as a path segment (digits only: nothing else to inject)."""
-    text = str(value)
-    if not text.isdigit():
-        raise ValidationFailed("Plex ids are numbers.", details={"id": text[:40]})
-    return text
-
-
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
