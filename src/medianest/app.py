@@ -79,6 +79,26 @@ log = get_logger(__name__)
 # started after the context exists, it returns the coroutine that stops it.
 BackgroundStarter = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]]]]
 
+# The modules whose `router` the app includes, in this order.
+_ROUTER_MODULES = (
+    ops_router,
+    metrics_router,
+    auth_router,
+    auth_plex_router,
+    auth_tokens_router,
+    dashboard_router,
+    media_router,
+    media_webhooks,
+    notifications_router,
+    plex_router,
+    youtube_router,
+    youtube_subscriptions_router,
+    admin_router,
+    admin_services_router,
+    admin_system_router,
+    admin_webhook_router,
+)
+
 
 class MediaNestApp:
     """The ASGI app; `.fastapi` is the FastAPI instance (routes, state, lifespan)."""
@@ -225,24 +245,7 @@ def create_app(
     )
     fastapi_app.state.settings = settings
     add_exception_handlers(fastapi_app)
-    for module in (
-        ops_router,
-        metrics_router,
-        auth_router,
-        auth_plex_router,
-        auth_tokens_router,
-        dashboard_router,
-        media_router,
-        media_webhooks,
-        notifications_router,
-        plex_router,
-        youtube_router,
-        youtube_subscriptions_router,
-        admin_router,
-        admin_services_router,
-        admin_system_router,
-        admin_webhook_router,
-    ):
+    for module in _ROUTER_MODULES:
         fastapi_app.include_router(module.router)
     install_web(fastapi_app)
     return MediaNestApp(fastapi_app, realtime)

@@ -3,10 +3,12 @@ and the re-check that disconnects a socket once what let it in has ended."""
 
 from __future__ import annotations
 
+import functools
 from http.cookies import SimpleCookie
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
@@ -26,79 +28,89 @@ def _usable(user: User | None) -> bool:
     return user is not None and user.is_active and not user.must_change_password
 
 
-def install_socket_authenticator(ctx: AppContext) -> None:
-    async def authenticate(environ: dict[str, Any], auth: Any) -> SocketPrincipal | None:
-        cookies = SimpleCookie()
-        cookies.load(environ.get("HTTP_COOKIE", ""))
-        session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else None
-        api_token = auth.get("token") if isinstance(auth, dict) else None
-        async with session_scope(ctx.session_factory) as session:
-            if session_token:
-                found = await session_store.resolve_session(
-                    session,
-                    token=session_token,
-                    settings=ctx.settings,
-                    cache=session_cache_of(ctx),
-                )
-                user = found[1] if found else None
-                credential = hash_token(session_token)
-            elif isinstance(api_token, str) and api_token:
-                credential = _TOKEN + hash_token(api_token)
-                row = await session.scalar(
-                    select(ApiToken).where(ApiToken.token_hash == hash_token(api_token))
-                )
-                user = None
-                if (
-                    row
-                    and row.revoked_at is None
-                    and (row.expires_at is None or row.expires_at > utcnow())
-                ):
-                    user = await session.get(User, row.user_id)
-            else:
-                return None
-            if user is None or not _usable(user):
-                return None
-            return SocketPrincipal(
-                user_id=str(user.id), credential=credential, is_admin=user.is_admin
+async def _user_of_api_token(session: AsyncSession, api_token: str) -> User | None:
+    """The user of an API token that is neither revoked nor expired."""
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(api_token)))
+    if row and row.revoked_at is None and (row.expires_at is None or row.expires_at > utcnow()):
+        return await session.get(User, row.user_id)
+    return None
+
+
+async def _authenticate(
+    ctx: AppContext, environ: dict[str, Any], auth: Any
+) -> SocketPrincipal | None:
+    cookies = SimpleCookie()
+    cookies.load(environ.get("HTTP_COOKIE", ""))
+    session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else None
+    api_token = auth.get("token") if isinstance(auth, dict) else None
+    async with session_scope(ctx.session_factory) as session:
+        if session_token:
+            found = await session_store.resolve_session(
+                session,
+                token=session_token,
+                settings=ctx.settings,
+                cache=session_cache_of(ctx),
             )
+            user = found[1] if found else None
+            credential = hash_token(session_token)
+        elif isinstance(api_token, str) and api_token:
+            credential = _TOKEN + hash_token(api_token)
+            user = await _user_of_api_token(session, api_token)
+        else:
+            return None
+        if user is None or not _usable(user):
+            return None
+        return SocketPrincipal(user_id=str(user.id), credential=credential, is_admin=user.is_admin)
 
-    async def still_allowed(principals: list[SocketPrincipal]) -> set[SocketPrincipal]:
-        """Those whose session or token still stands, whose user may still connect and
-        still has the role the socket came in with (a demoted admin leaves the admins' room
-        by being disconnected; the page reconnects with the new role)."""
-        now = utcnow()
-        session_hashes = [p.credential for p in principals if not p.credential.startswith(_TOKEN)]
-        token_hashes = [
-            p.credential[len(_TOKEN) :] for p in principals if p.credential.startswith(_TOKEN)
-        ]
-        alive: dict[str, bool] = {}  # credential -> its user is an admin
-        async with session_scope(ctx.session_factory) as session:
-            if session_hashes:
-                rows = await session.execute(
-                    select(AuthSession.id, User)
-                    .join(User, User.id == AuthSession.user_id)
-                    .where(AuthSession.id.in_(session_hashes), AuthSession.expires_at > now)
-                )
-                alive |= {
-                    session_id: user.is_admin for session_id, user in rows.tuples() if _usable(user)
-                }
-            if token_hashes:
-                rows = await session.execute(
-                    select(ApiToken.token_hash, User)
-                    .join(User, User.id == ApiToken.user_id)
-                    .where(ApiToken.token_hash.in_(token_hashes), ApiToken.revoked_at.is_(None))
-                )
-                alive |= {
-                    _TOKEN + token_hash: user.is_admin
-                    for token_hash, user in rows.tuples()
-                    if _usable(user)
-                }
-        return {
-            p for p in principals if p.credential in alive and alive[p.credential] == p.is_admin
+
+async def _alive_credentials(
+    session: AsyncSession, *, session_hashes: list[str], token_hashes: list[str]
+) -> dict[str, bool]:
+    """Credential -> its user is an admin, for the sessions and tokens that still stand
+    and whose user may still connect."""
+    now = utcnow()
+    alive: dict[str, bool] = {}
+    if session_hashes:
+        rows = await session.execute(
+            select(AuthSession.id, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id.in_(session_hashes), AuthSession.expires_at > now)
+        )
+        alive |= {session_id: user.is_admin for session_id, user in rows.tuples() if _usable(user)}
+    if token_hashes:
+        rows = await session.execute(
+            select(ApiToken.token_hash, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash.in_(token_hashes), ApiToken.revoked_at.is_(None))
+        )
+        alive |= {
+            _TOKEN + token_hash: user.is_admin
+            for token_hash, user in rows.tuples()
+            if _usable(user)
         }
+    return alive
 
-    ctx.realtime.authenticator = authenticate
-    ctx.realtime.revalidator = still_allowed
+
+async def _still_allowed(
+    ctx: AppContext, principals: list[SocketPrincipal]
+) -> set[SocketPrincipal]:
+    """Those whose session or token still stands, whose user may still connect and
+    still has the role the socket came in with (a demoted admin leaves the admins' room
+    by being disconnected; the page reconnects with the new role)."""
+    session_hashes = [p.credential for p in principals if not p.credential.startswith(_TOKEN)]
+    token_hashes = [
+        p.credential[len(_TOKEN) :] for p in principals if p.credential.startswith(_TOKEN)
+    ]
+    async with session_scope(ctx.session_factory) as session:
+        alive = await _alive_credentials(
+            session, session_hashes=session_hashes, token_hashes=token_hashes
+        )
+    return {p for p in principals if p.credential in alive and alive[p.credential] == p.is_admin}
+
+
+def install_socket_authenticator(ctx: AppContext) -> None:
+    ctx.realtime.authenticator = functools.partial(_authenticate, ctx)
+    ctx.realtime.revalidator = functools.partial(_still_allowed, ctx)
     # Every committed change to users, sessions or tokens (here, or relayed from another
     # instance through Redis) re-checks the sockets it may concern.
     session_cache_for(ctx).on_invalidate(ctx.realtime.recheck)

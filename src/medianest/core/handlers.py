@@ -95,66 +95,69 @@ def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
     return {"fields": fields}
 
 
+async def _on_medianest_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MediaNestError)
+    if exc.status_code >= 500:
+        log.warning("request_failed", code=exc.code, error=exc.message)
+    return error_response(
+        request,
+        status=exc.status_code,
+        code=exc.code,
+        message=exc.message,
+        details=exc.details,
+        headers=exc.headers,
+    )
+
+
+async def _on_pool_timeout(request: Request, exc: Exception) -> Response:
+    # Every pooled database connection stayed busy for the whole pool timeout.
+    return await _on_medianest_error(
+        request, ServiceBusy(details={"reason": "database_connections_busy"})
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(
+        request,
+        status=422,
+        code="VALIDATION_ERROR",
+        message="Some fields are missing or invalid.",
+        details=_validation_details(exc),
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500 else "ERROR")
+    message = {
+        404: "No such resource.",
+        405: "This method is not allowed here.",
+    }.get(exc.status_code, str(exc.detail))
+    return error_response(
+        request,
+        status=exc.status_code,
+        code=code,
+        message=message,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
+    # Starlette re-raises after this; the request middleware logs the traceback once.
+    correlation_id = getattr(request.state, "correlation_id", None)
+    return error_response(
+        request,
+        status=500,
+        code="INTERNAL_ERROR",
+        message="An unexpected error occurred. Quote the correlation id when reporting it.",
+        details={"correlationId": correlation_id} if correlation_id else {},
+    )
+
+
 def add_exception_handlers(app: FastAPI) -> None:
-    async def on_medianest_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, MediaNestError)
-        if exc.status_code >= 500:
-            log.warning("request_failed", code=exc.code, error=exc.message)
-        return error_response(
-            request,
-            status=exc.status_code,
-            code=exc.code,
-            message=exc.message,
-            details=exc.details,
-            headers=exc.headers,
-        )
-
-    async def on_pool_timeout(request: Request, exc: Exception) -> Response:
-        # Every pooled database connection stayed busy for the whole pool timeout.
-        return await on_medianest_error(
-            request, ServiceBusy(details={"reason": "database_connections_busy"})
-        )
-
-    async def on_validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        return error_response(
-            request,
-            status=422,
-            code="VALIDATION_ERROR",
-            message="Some fields are missing or invalid.",
-            details=_validation_details(exc),
-        )
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        code = _HTTP_CODES.get(
-            exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500 else "ERROR"
-        )
-        message = {
-            404: "No such resource.",
-            405: "This method is not allowed here.",
-        }.get(exc.status_code, str(exc.detail))
-        return error_response(
-            request,
-            status=exc.status_code,
-            code=code,
-            message=message,
-            headers=dict(exc.headers or {}),
-        )
-
-    async def on_unexpected_error(request: Request, exc: Exception) -> Response:
-        # Starlette re-raises after this; the request middleware logs the traceback once.
-        correlation_id = getattr(request.state, "correlation_id", None)
-        return error_response(
-            request,
-            status=500,
-            code="INTERNAL_ERROR",
-            message="An unexpected error occurred. Quote the correlation id when reporting it.",
-            details={"correlationId": correlation_id} if correlation_id else {},
-        )
-
-    app.add_exception_handler(MediaNestError, on_medianest_error)
-    app.add_exception_handler(PoolTimeout, on_pool_timeout)
-    app.add_exception_handler(Exception, on_unexpected_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(MediaNestError, _on_medianest_error)
+    app.add_exception_handler(PoolTimeout, _on_pool_timeout)
+    app.add_exception_handler(Exception, _on_unexpected_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -303,6 +303,20 @@ def configure_logging(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
+    handlers = _handlers(log_file=log_file, max_bytes=max_bytes, backups=backups)
+    # The logging HOWTO's "Optimization" switches: our lines never show the caller,
+    # thread or process, and finding the caller walks the whole (deep, async) stack on
+    # every record.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    _install_on_root(handlers, formatter=formatter, level=level)
+    _quiet_other_loggers()
+
+
+def _handlers(*, log_file: Path | None, max_bytes: int, backups: int) -> list[logging.Handler]:
+    """stderr, and the rotating private file when one is configured."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -311,13 +325,13 @@ def configure_logging(
                 log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
             )
         )
-    # The logging HOWTO's "Optimization" switches: our lines never show the caller,
-    # thread or process, and finding the caller walks the whole (deep, async) stack on
-    # every record.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+    return handlers
+
+
+def _install_on_root(
+    handlers: list[logging.Handler], *, formatter: logging.Formatter, level: str
+) -> None:
+    """Replace the handlers an earlier call installed (configuring twice adds no lines)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_medianest", False):
@@ -327,6 +341,9 @@ def configure_logging(
         setattr(handler, "_medianest", True)  # noqa: B010  (marks our own handlers)
         root.addHandler(handler)
     root.setLevel(level)
+
+
+def _quiet_other_loggers() -> None:
     # Our own request log replaces uvicorn's access log (which would print raw query strings).
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()

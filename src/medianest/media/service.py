@@ -162,14 +162,7 @@ async def create_request(
     Order matters: cheap local refusals first (bad seasons, duplicates), then the title
     must exist, then the quota is spent, then Overseerr is asked (never retried).
     """
-    if wanted.media_type == "movie" and wanted.seasons is not None:
-        raise ValidationFailed("Seasons can only be given for TV shows.")
-    existing = await _active_duplicate(session, wanted)
-    if existing is not None:
-        raise Conflict(
-            "This title has already been requested.",
-            details={"existingRequest": {"id": str(existing.id), "status": existing.status}},
-        )
+    await _refuse_locally(session, wanted)
     title, seasons = await _title_and_seasons(overseerr, wanted)
     quota = await rate_limiter.hit(
         f"media-requests:{user_id}", limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS
@@ -207,6 +200,19 @@ async def create_request(
         tmdb_id=row.tmdb_id,
     )
     return row
+
+
+async def _refuse_locally(session: AsyncSession, wanted: MediaRequestIn) -> None:
+    """The cheap refusals, before Overseerr is asked anything: seasons given for a movie,
+    or a title (or season) someone has already asked for."""
+    if wanted.media_type == "movie" and wanted.seasons is not None:
+        raise ValidationFailed("Seasons can only be given for TV shows.")
+    existing = await _active_duplicate(session, wanted)
+    if existing is not None:
+        raise Conflict(
+            "This title has already been requested.",
+            details={"existingRequest": {"id": str(existing.id), "status": existing.status}},
+        )
 
 
 async def _release_reused_overseerr_id(

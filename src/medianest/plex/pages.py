@@ -12,8 +12,10 @@ from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
+from medianest.integrations.plex import PlexClient
 from medianest.plex import playlists, service
 from medianest.plex.dependencies import get_browsing_plex, get_viewer
+from medianest.plex.privacy import Viewer
 from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
 from medianest.web.templating import render
 
@@ -30,20 +32,9 @@ def _pages(total: int, page_size: int) -> int:
     return max(1, -(-total // page_size))
 
 
-@router.get("/plex")
-async def plex_page(
-    request: Request,
-    user: CurrentUser,
-    ctx: ContextDep,
-    session: SessionDep,
-    library: Annotated[str | None, Query(max_length=12, pattern=r"^\d+$")] = None,
-    page: PageNumber = 1,
-    page_size: PageSize = PAGE_SIZE,
-    sort: Annotated[str, Query(pattern=service.SORT_PATTERN)] = "title",
-    search: Annotated[str, Query(max_length=200)] = "",
-    refresh: Annotated[bool, Query()] = False,
-) -> Response:
-    context: dict[str, Any] = {
+def _empty_context(*, sort: str, search: str, page: int, page_size: int) -> dict[str, Any]:
+    """What the Plex page shows before (or without) anything from Plex."""
+    return {
         "nav": "plex",
         "sorts": SORTS,
         "sort": sort,
@@ -60,6 +51,53 @@ async def plex_page(
         "age_seconds": None,
         "playlists": [],
     }
+
+
+async def _fill_library(
+    context: dict[str, Any],
+    plex: PlexClient,
+    *,
+    viewer: Viewer,
+    current: LibraryOut,
+    page: int,
+    page_size: int,
+    sort: str,
+) -> None:
+    """The current library's page of items and its first collections, into `context`."""
+    found = await service.library_items(
+        plex,
+        viewer=viewer,
+        library_id=int(current.id),
+        page=page,
+        page_size=page_size,
+        sort=sort,
+        search=context["search"] or None,
+    )
+    context["items"] = [PlexItemOut.of(i) for i in found.value.items]
+    context["total"] = found.value.total
+    context["pages"] = _pages(found.value.total, page_size)
+    context["stale"] = context["stale"] or found.stale
+    context["age_seconds"] = found.age_seconds
+    listing = await service.collections(
+        plex, viewer=viewer, library_id=int(current.id), page=1, page_size=PAGE_SIZE
+    )
+    context["collections"] = [CollectionOut.of(c) for c in listing.value.items]
+
+
+@router.get("/plex")
+async def plex_page(
+    request: Request,
+    user: CurrentUser,
+    ctx: ContextDep,
+    session: SessionDep,
+    library: Annotated[str | None, Query(max_length=12, pattern=r"^\d+$")] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = PAGE_SIZE,
+    sort: Annotated[str, Query(pattern=service.SORT_PATTERN)] = "title",
+    search: Annotated[str, Query(max_length=200)] = "",
+    refresh: Annotated[bool, Query()] = False,
+) -> Response:
+    context = _empty_context(sort=sort, search=search, page=page, page_size=page_size)
     try:
         plex = await get_browsing_plex(user, ctx)
         viewer = await get_viewer(user, ctx, session)
@@ -74,24 +112,15 @@ async def plex_page(
         current = current or (libraries[0] if libraries else None)
         context["current"] = current
         if current is not None:
-            found = await service.library_items(
+            await _fill_library(
+                context,
                 plex,
                 viewer=viewer,
-                library_id=int(current.id),
+                current=current,
                 page=page,
                 page_size=page_size,
                 sort=sort,
-                search=context["search"] or None,
             )
-            context["items"] = [PlexItemOut.of(i) for i in found.value.items]
-            context["total"] = found.value.total
-            context["pages"] = _pages(found.value.total, page_size)
-            context["stale"] = context["stale"] or found.stale
-            context["age_seconds"] = found.age_seconds
-            listing = await service.collections(
-                plex, viewer=viewer, library_id=int(current.id), page=1, page_size=PAGE_SIZE
-            )
-            context["collections"] = [CollectionOut.of(c) for c in listing.value.items]
         try:  # a user whose Plex account cannot reach this server still sees the library
             own = await playlists.own_playlists(ctx, user, plex)
             context["playlists"] = [PlaylistOut.of(p) for p in own]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,20 +171,11 @@ def expand(url: str, *, extractors: tuple[str, ...], extra_hosts: tuple[str, ...
         raise ItemFailed(message, classify_error(message)) from exc
 
 
-def download_item(
-    entry: PlaylistEntry,
-    *,
-    folder: Path,
-    stem: str,
-    quality: str,
-    extractors: tuple[str, ...],
-    extra_hosts: tuple[str, ...],
-    cancel: threading.Event,
-    progress: ProgressState,
-    gid: int | None = None,
-) -> Path:
-    """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`)."""
-    yt_dlp = _yt_dlp()
+def _progress_hook(
+    yt_dlp: Any, *, cancel: threading.Event, progress: ProgressState
+) -> Callable[[dict[str, Any]], None]:
+    """yt-dlp's progress hook: writes `progress`, and stops the download once `cancel` is set
+    (raising from the hook is the one way yt-dlp lets a caller stop midway)."""
 
     def hook(status: dict[str, Any]) -> None:
         if cancel.is_set():
@@ -201,6 +193,18 @@ def download_item(
             progress.fraction = 1.0
             progress.changed_at = time.monotonic()
 
+    return hook
+
+
+def _download_options(
+    *,
+    folder: Path,
+    stem: str,
+    quality: str,
+    extractors: tuple[str, ...],
+    hook: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """yt-dlp's options for one item: the quality's format, `folder/stem.<ext>`, ffmpeg."""
     options: dict[str, Any] = {
         **_base_options(extractors),
         "format": FORMATS.get(quality, FORMATS["best"]),
@@ -216,6 +220,27 @@ def download_item(
         options["ffmpeg_location"] = ffmpeg
     if quality == "audio":
         options["postprocessors"] = [{"key": "FFmpegExtractAudio", "preferredcodec": "m4a"}]
+    return options
+
+
+def download_item(
+    entry: PlaylistEntry,
+    *,
+    folder: Path,
+    stem: str,
+    quality: str,
+    extractors: tuple[str, ...],
+    extra_hosts: tuple[str, ...],
+    cancel: threading.Event,
+    progress: ProgressState,
+    gid: int | None = None,
+) -> Path:
+    """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`)."""
+    yt_dlp = _yt_dlp()
+    hook = _progress_hook(yt_dlp, cancel=cancel, progress=progress)
+    options = _download_options(
+        folder=folder, stem=stem, quality=quality, extractors=extractors, hook=hook
+    )
     if cancel.is_set():
         raise DownloadStopped()
     try:
