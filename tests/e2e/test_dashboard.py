@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from medianest_simulators.suite import SimulatorSuite
+from medianest_simulators.uptime_kuma_socket import KUMA_VERSION
 from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at
     form.get_by_role("button", name="Test Uptime Kuma").click()
     result = form.locator("[data-test-status]")
     expect(result).to_have_attribute("data-test-status", "online")
-    expect(result).to_contain_text(re.compile(r"version 2\.0\.2 · \d+ monitors"))
+    expect(result).to_contain_text(re.compile(rf"version {re.escape(KUMA_VERSION)} · \d+ monitors"))
     form.get_by_role("button", name="Save Uptime Kuma").click()
     expect(
         admin.locator("[data-service-form=uptime_kuma]").get_by_label("Kuma password")

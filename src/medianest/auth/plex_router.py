@@ -7,9 +7,9 @@ it can poll or complete that PIN, so a leaked PIN id signs nobody else in.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,8 +60,12 @@ class PinOut(ApiModel):
     expires_at: datetime
 
 
+# plex.tv's PIN ids are positive integers; the bound is the database's BIGINT.
+MAX_PIN_ID = 2**63 - 1
+
+
 class CompletePin(ApiInput):
-    pin_id: int = Field(ge=1)
+    pin_id: int = Field(ge=1, le=MAX_PIN_ID)
     remember_me: bool | None = None
 
 
@@ -112,7 +116,11 @@ async def create_pin(
 
 @router.get("/pin/{pin_id}", response_model=Envelope[PinStatusOut])
 async def poll_pin(
-    pin_id: int, request: Request, response: Response, session: SessionDep, ctx: ContextDep
+    pin_id: Annotated[int, Path(ge=1, le=MAX_PIN_ID)],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> Envelope[PinStatusOut]:
     """Poll a PIN; once approved at plex.tv this signs the browser in and returns the user."""
     return envelope(

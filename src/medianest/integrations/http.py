@@ -79,6 +79,9 @@ class ResilientClient:
         # turns an XML body into the JSON answer's shape; raises ValueError when it cannot.
         self._xml_decoder = xml_decoder
         self.base_url = base_url.rstrip("/")
+        # Parsed now, although the pool opens on the first call: a bad stored URL must be
+        # refused while the integrations are built (that service off), not on a request.
+        httpx.URL(self.base_url)
         self._timeout = timeout or settings.http_timeout_seconds
         self._cache: Cache = cache if cache is not None else MemoryCache(max_entries=500)
         self._secrets = [s for s in secrets if s]
