@@ -1,7 +1,7 @@
 """Imports every ORM model so that `Base.metadata` is complete (Alembic, tests)."""
 
 from medianest.admin.models import AuditLog, Lease, ServiceConfig, SystemSetting
-from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
+from medianest.auth.models import ApiToken, AuthSession, PlexPin, SessionToken, User
 from medianest.dashboard.models import ServiceStatus
 from medianest.db.base import Base
 from medianest.media.models import MediaRequest
@@ -24,6 +24,7 @@ __all__ = [
     "NotificationChannel",
     "NotificationDelivery",
     "NotificationSettings",
+    "PlexPin",
     "ServiceConfig",
     "ServiceStatus",
     "SessionToken",
