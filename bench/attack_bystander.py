@@ -94,32 +94,20 @@ async def _phase(
         return await bystander.finish(), attackers
 
 
-def _login_flood(http: httpx.AsyncClient) -> Callable[[], Awaitable[Counter[int]]]:
+def _waves(
+    count: int, send: Callable[[int], Awaitable[httpx.Response]]
+) -> Callable[[], Awaitable[Counter[int]]]:
+    """One wave: `count` requests at once (`send(i)` makes the i-th); their statuses, a
+    transport error counted as 0."""
+
+    async def one(index: int) -> int:
+        try:
+            return (await send(index)).status_code
+        except httpx.HTTPError:
+            return 0
+
     async def wave() -> Counter[int]:
-        async def one(index: int) -> int:
-            try:
-                answer = await http.post(
-                    "/api/auth/admin", json={"username": f"nobody{index}", "password": "x" * 12}
-                )
-            except httpx.HTTPError:
-                return 0
-            return answer.status_code
-
-        return Counter(await asyncio.gather(*(one(i) for i in range(LOGIN_WAVE))))
-
-    return wave
-
-
-def _searches(http: httpx.AsyncClient) -> Callable[[], Awaitable[Counter[int]]]:
-    async def wave() -> Counter[int]:
-        async def one(index: int) -> int:
-            try:
-                answer = await http.get("/api/media/search", params={"query": f"dune {index}"})
-            except httpx.HTTPError:
-                return 0
-            return answer.status_code
-
-        return Counter(await asyncio.gather(*(one(i) for i in range(SEARCHES))))
+        return Counter(await asyncio.gather(*(one(i) for i in range(count))))
 
     return wave
 
@@ -134,14 +122,24 @@ async def _measure(
     results["baseline"] = _figures(probe, None)
     limits = many_connections(LOGIN_WAVE)
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as anonymous:
-        probe, attackers = await _phase(server.url, cookies, seconds, _login_flood(anonymous))
+        bogus_sign_ins = _waves(
+            LOGIN_WAVE,
+            lambda i: anonymous.post(
+                "/api/auth/admin", json={"username": f"nobody{i}", "password": "x" * 12}
+            ),
+        )
+        probe, attackers = await _phase(server.url, cookies, seconds, bogus_sign_ins)
     results["login_flood"] = _figures(probe, baseline) | {"attackers": dict(attackers)}
     suite.overseerr.set_fault("hang", delay=20.0)
     try:
         async with httpx.AsyncClient(
             base_url=server.url, cookies=cookies, limits=many_connections(SEARCHES), timeout=60
         ) as searcher:
-            probe, attackers = await _phase(server.url, cookies, seconds, _searches(searcher))
+            searches = _waves(
+                SEARCHES,
+                lambda i: searcher.get("/api/media/search", params={"query": f"dune {i}"}),
+            )
+            probe, attackers = await _phase(server.url, cookies, seconds, searches)
     finally:
         suite.overseerr.clear_fault()
     results["hung_overseerr"] = _figures(probe, baseline) | {"attackers": dict(attackers)}
