@@ -8,7 +8,6 @@ shared control endpoints and start/stop as a (sync or async) context manager.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Callable, Coroutine
@@ -25,6 +24,7 @@ from medianest_simulators.server import (
     FaultState,
     RecordedRequest,
     RequestLog,
+    Running,
     SimulatorServer,
 )
 
@@ -59,7 +59,7 @@ def ok(data: Any = None, status: int = 200) -> JSONResponse:
     return JSONResponse({"ok": True} if data is None else data, status_code=status)
 
 
-class Simulator:
+class Simulator(Running):
     """Base class: owns the app, the fault state, the request log and the server."""
 
     name = "simulator"
@@ -107,18 +107,6 @@ class Simulator:
 
     def stop(self) -> None:
         self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
 
     # --- control (in-process) ------------------------------------------------------
     def set_fault(

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, Self, cast, get_args
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -243,7 +243,30 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-class SimulatorServer:
+class Running:
+    """`with` and `async with` for anything that starts and stops (servers, simulators,
+    the suite): started on entry, stopped on exit; the async forms in a thread."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+class SimulatorServer(Running):
     """Serve an ASGI app with uvicorn on 127.0.0.1 (a free port unless given) in a thread."""
 
     def __init__(
@@ -285,7 +308,7 @@ class SimulatorServer:
         """The event loop serving requests (None when stopped)."""
         return self._loop
 
-    def start(self, timeout: float = 10.0) -> SimulatorServer:
+    def start(self, timeout: float = 10.0) -> Self:
         """Start serving and block until the port accepts connections."""
         if self.running:
             return self
@@ -375,15 +398,3 @@ class SimulatorServer:
             asyncio.run_coroutine_threadsafe(make(), loop)
             return True
         return False
-
-    def __enter__(self) -> SimulatorServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> SimulatorServer:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)

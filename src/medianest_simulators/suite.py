@@ -3,7 +3,6 @@ hand out their URLs and credentials; used by tests, e2e runs and `medianest demo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -20,6 +19,7 @@ from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
 from medianest_simulators.plex import PlexSimulator
 from medianest_simulators.plextv import PlexTvSimulator
 from medianest_simulators.plextv_models import MACHINE_IDENTIFIER, OWNER_TOKEN
+from medianest_simulators.server import Running
 from medianest_simulators.uptime_kuma import API_KEY as UPTIME_KUMA_API_KEY
 from medianest_simulators.uptime_kuma import STATUS_PAGE_SLUG, UptimeKumaSimulator
 from medianest_simulators.uptime_kuma_socket import SocketAccount
@@ -78,7 +78,7 @@ class SuiteInfo:
         return {k: v for k, v in asdict(self).items() if k not in SECRET_FIELDS}
 
 
-class SimulatorSuite:
+class SimulatorSuite(Running):
     """All simulators; `start()` returns once every port accepts connections."""
 
     def __init__(
@@ -130,18 +130,6 @@ class SimulatorSuite:
         """Restore every simulator's seeded state, clear faults and request logs."""
         for sim in self.all:
             sim.reset()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
 
 
 def run_suite_forever(
