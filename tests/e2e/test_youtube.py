@@ -60,9 +60,14 @@ def test_progress_never_goes_back_and_an_opened_item_list_stays_open(
     page = context.new_page()
     page.goto("/youtube")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    # A playlist of its own: the default feed is already on disk from the test before,
+    # and files already there skip the downloading phase this test watches.
+    simulators.media.add_feed("e2e-progress", "Progress Watch", [])
+    for title in ("Watch One", "Watch Two", "Watch Three"):
+        simulators.media.add_item(title, feed="e2e-progress")
     simulators.media.set_throttle(20_000)
     try:
-        page.get_by_label("Playlist or video link").fill(simulators.info.feed_url)
+        page.get_by_label("Playlist or video link").fill(simulators.media.feed_url("e2e-progress"))
         page.get_by_role("button", name="Start download").click()
         row = page.locator("[data-download-id]").first
         expect(row).to_have_attribute("data-state", "downloading", timeout=15_000)
