@@ -179,6 +179,65 @@ async def test_a_change_on_one_instance_reaches_the_other_through_redis(
             assert (await on_second.get("/api/auth/session")).status_code == 401
 
 
+async def test_sessions_cached_right_after_start_survive_the_relays_subscription(
+    make_settings: Callable[..., Settings],
+    app_factory: Callable[[Settings], Any],
+    redis_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The relay empties the cache when it subscribes (what it missed is unknown): the
+    app starts serving only after that, so a session cached by the first request is not
+    dropped a moment later (seen in CI as a hot-path miss on a loaded machine)."""
+    if redis_url is None:
+        pytest.skip("the invalidation relay runs with Redis (the postgres backend)")
+    from redis.asyncio.client import PubSub
+
+    real_subscribe = PubSub.subscribe
+
+    async def slow_subscribe(self: PubSub, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.4)  # a loaded Redis, or a loaded host
+        return await real_subscribe(self, *args, **kwargs)
+
+    monkeypatch.setattr(PubSub, "subscribe", slow_subscribe)
+    app: MediaNestApp = await app_factory(make_settings())
+    alice = await create_user(app, "alice")
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        assert len(_cache(app)) == 1
+        await asyncio.sleep(0.6)  # past the subscription, had it still been under way
+        assert len(_cache(app)) == 1
+
+
+async def test_a_redis_that_never_answers_delays_the_relay_start_by_a_bounded_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from redis.asyncio import Redis
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # accepts, reads nothing, answers nothing
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(session_cache, "LISTEN_WAIT_SECONDS", 0.3)
+    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
+    relay = session_cache.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
+    started = asyncio.get_running_loop().time()
+    stop = await relay.start()
+    waited = asyncio.get_running_loop().time() - started
+    try:
+        assert accepted, "the relay never tried to subscribe"
+        assert 0.3 <= waited < 5.0
+    finally:
+        await stop()
+        await redis.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
 def _far_future() -> Any:
     from datetime import timedelta
 

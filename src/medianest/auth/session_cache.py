@@ -41,6 +41,7 @@ log = get_logger(__name__)
 CHANNEL = "medianest:session-invalidate"
 _ALL = "*"
 _PENDING_KEY = "medianest_session_invalidations"
+LISTEN_WAIT_SECONDS = 5.0
 _USER_MAPPER = inspect(User)
 _USER_COLUMNS = tuple(attr.key for attr in _USER_MAPPER.column_attrs)
 _USER_MANAGER = _USER_MAPPER.class_manager
@@ -274,6 +275,7 @@ class RedisInvalidationRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._listening = asyncio.Event()
         cache.publish_with(self._publish)
 
     def _publish(self, targets_json: str) -> None:
@@ -310,11 +312,13 @@ class RedisInvalidationRelay:
                 await pubsub.subscribe(CHANNEL)
                 # Anything missed while unsubscribed is unknown: start clean.
                 self._cache.invalidate({_ALL}, broadcast=False)
+                self._listening.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._apply(message.get("data"))
             except (RedisError, OSError) as exc:
+                self._listening.clear()
                 log.warning("session_invalidation_listener_lost", error=type(exc).__name__)
                 self._cache.invalidate({_ALL}, broadcast=False)
                 await asyncio.sleep(1.0)
@@ -335,6 +339,13 @@ class RedisInvalidationRelay:
     async def start(self) -> Callable[[], Awaitable[None]]:
         self._loop = asyncio.get_running_loop()
         self._listener = asyncio.create_task(self._listen(), name="session-invalidation")
+        # Serve once subscribed: the first subscription empties the cache (what it missed
+        # is unknown), so sessions cached before it would be dropped again at random.
+        # A Redis that does not answer delays start by a bounded wait, not forever.
+        try:
+            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("session_invalidation_not_listening", waited_seconds=LISTEN_WAIT_SECONDS)
 
         async def stop() -> None:
             self._cache.publish_with(None)
