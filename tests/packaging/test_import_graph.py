@@ -92,9 +92,10 @@ def imported_packages(path: Path) -> set[str]:
                 names = [node.module]
         for name in names:
             parts = name.split(".")
-            if parts[0] == "medianest" and len(parts) > 1 and parts[1] != own:
-                if (PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").is_file():
-                    found.add(parts[1])
+            if parts[0] != "medianest" or len(parts) < 2 or parts[1] == own:
+                continue
+            if (PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").is_file():
+                found.add(parts[1])
     return found
 
 
