@@ -166,7 +166,7 @@ def worker() -> None:
     for `serve` then; with Redis, progress still reaches browsers live)."""
     import asyncio
 
-    from medianest.youtube.standalone import run_standalone
+    from medianest.worker import run_standalone
 
     settings = _settings()
     prepare_database(settings)

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from medianest.app import MediaNestApp
 from medianest.cli import app as cli_app
 from medianest.settings import Settings
+from medianest.worker import run_standalone
 from medianest.youtube.heartbeat import heartbeat_file
-from medianest.youtube.standalone import run_standalone
 from tests.factories.users import make_client
 
 

@@ -37,6 +37,7 @@ LAYERS = [
     # Composition: wires the domains together.
     "models",
     "app",
+    "worker",
     "demo",
     "cli",
 ]
@@ -66,7 +67,6 @@ NOT_YET: set[tuple[str, str]] = {
     ("media", "admin"),
     ("youtube", "notifications"),
     ("youtube", "admin"),
-    ("youtube", "app"),
     ("dashboard", "notifications"),
     ("dashboard", "admin"),
 }

@@ -1,9 +1,9 @@
 """The download workers: claim jobs from the queue and run them, within the limits.
 
 Two ways to run them: inside `medianest serve` (`start_in_process`, the embedded
-default) or as their own process (`medianest worker`, `run_standalone`). Either way a
-pool runs up to `worker_concurrency` jobs; the claim query enforces that limit and the
-per-user one across every process. The pool wakes on a nudge (asyncio.Event, or Redis
+default) or as their own process (`medianest worker`, `medianest.worker.run_standalone`).
+Either way a pool runs up to `worker_concurrency` jobs; the claim query enforces that
+limit and the per-user one across every process. The pool wakes on a nudge (asyncio.Event, or Redis
 pub/sub from other processes) and otherwise polls every `worker_poll_seconds`.
 """
 

@@ -5,6 +5,8 @@ channel with a write-only emitter and the web process delivers to the user's roo
 Without Redis there is no bus between processes, so a separate worker only stores
 progress (the pages and the API still show it); run the workers inside `serve`
 (the default) to get live progress without Redis.
+
+A composition module beside `app` and `cli`: it builds the whole app context.
 """
 
 from __future__ import annotations
