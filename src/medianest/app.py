@@ -35,7 +35,7 @@ from medianest.auth import service as auth_service
 from medianest.auth import tokens_router as auth_tokens_router
 from medianest.auth.maintenance import start_expired_purge
 from medianest.auth.realtime import install_socket_authenticator
-from medianest.auth.session_cache import start_session_invalidation
+from medianest.auth.session_relay import start_session_invalidation
 from medianest.context import AppContext
 from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache

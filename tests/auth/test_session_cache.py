@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, select
 
 from medianest.app import MediaNestApp
-from medianest.auth import session_cache
+from medianest.auth import session_cache, session_relay
 from medianest.auth.models import User
 from medianest.auth.session_cache import SessionCache, session_cache_of, unregister
 from medianest.db.base import utcnow
@@ -220,9 +220,9 @@ async def test_a_redis_that_never_answers_delays_the_relay_start_by_a_bounded_wa
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    monkeypatch.setattr(session_cache, "LISTEN_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(session_relay, "LISTEN_WAIT_SECONDS", 0.3)
     redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
-    relay = session_cache.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
+    relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
     started = asyncio.get_running_loop().time()
     stop = await relay.start()
     waited = asyncio.get_running_loop().time() - started

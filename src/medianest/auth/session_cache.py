@@ -15,19 +15,15 @@ sharing the database sees a change within the TTL.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
@@ -38,10 +34,8 @@ from medianest.db.base import utcnow
 
 log = get_logger(__name__)
 
-CHANNEL = "medianest:session-invalidate"
-_ALL = "*"
+ALL = "*"  # invalidates every entry
 _PENDING_KEY = "medianest_session_invalidations"
-LISTEN_WAIT_SECONDS = 5.0
 _USER_MAPPER = inspect(User)
 _USER_COLUMNS = tuple(attr.key for attr in _USER_MAPPER.column_attrs)
 _USER_MANAGER = _USER_MAPPER.class_manager
@@ -152,7 +146,7 @@ class SessionCache:
         if not targets:
             return
         self.generation += 1
-        if _ALL in targets:
+        if ALL in targets:
             self._entries.clear()
             self._refreshing.clear()
         else:
@@ -243,7 +237,7 @@ def _on_bulk(state: ORMExecuteState) -> None:
         return
     mapper = state.bind_mapper
     if mapper is not None and mapper.class_ in (User, AuthSession, ApiToken):
-        _pending(state.session).add(_ALL)
+        _pending(state.session).add(ALL)
 
 
 @event.listens_for(Session, "after_commit")
@@ -262,102 +256,7 @@ def _after_rollback(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-# --- across instances: Redis pub/sub ------------------------------------------------
-
-
-class RedisInvalidationRelay:
-    """Publishes this instance's invalidations and applies everyone else's."""
-
-    def __init__(self, cache: SessionCache, redis: Redis, instance_id: str) -> None:
-        self._cache = cache
-        self._redis = redis
-        self._instance_id = instance_id
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._listener: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._listening = asyncio.Event()
-        cache.publish_with(self._publish)
-
-    def _publish(self, targets_json: str) -> None:
-        message = json.dumps({"from": self._instance_id, "targets": json.loads(targets_json)})
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return  # not started, or stopped: the TTL bounds staleness
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        # A commit on another loop of this process (another app on the same database)
-        # hands the publish to the loop this relay's Redis client belongs to.
-        if running is loop:
-            self._spawn(message)
-        else:
-            loop.call_soon_threadsafe(self._spawn, message)
-
-    def _spawn(self, message: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, message: str) -> None:
-        try:
-            await self._redis.publish(CHANNEL, message)
-        except (RedisError, OSError) as exc:
-            log.warning("session_invalidation_not_published", error=type(exc).__name__)
-
-    async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CHANNEL)
-                # Anything missed while unsubscribed is unknown: start clean.
-                self._cache.invalidate({_ALL}, broadcast=False)
-                self._listening.set()
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._apply(message.get("data"))
-            except (RedisError, OSError) as exc:
-                self._listening.clear()
-                log.warning("session_invalidation_listener_lost", error=type(exc).__name__)
-                self._cache.invalidate({_ALL}, broadcast=False)
-                await asyncio.sleep(1.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
-
-    def _apply(self, data: Any) -> None:
-        try:
-            payload = json.loads(data)
-            if payload.get("from") == self._instance_id:
-                return
-            targets = {str(target) for target in payload["targets"]}
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return
-        self._cache.invalidate(targets, broadcast=False)
-
-    async def start(self) -> Callable[[], Awaitable[None]]:
-        self._loop = asyncio.get_running_loop()
-        self._listener = asyncio.create_task(self._listen(), name="session-invalidation")
-        # Serve once subscribed: the first subscription empties the cache (what it missed
-        # is unknown), so sessions cached before it would be dropped again at random.
-        # A Redis that does not answer delays start by a bounded wait, not forever.
-        try:
-            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_SECONDS)
-        except TimeoutError:
-            log.warning("session_invalidation_not_listening", waited_seconds=LISTEN_WAIT_SECONDS)
-
-        async def stop() -> None:
-            self._cache.publish_with(None)
-            if self._listener is not None:
-                self._listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._listener
-            for task in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                    await task
-
-        return stop
+# (across instances: auth/session_relay.py)
 
 
 # --- wiring -------------------------------------------------------------------------
@@ -390,15 +289,3 @@ def session_cache_of(ctx: CoreContext) -> SessionCache | None:
     """The session cache when enabled (`session_cache_seconds` > 0), else None."""
     cache = session_cache_for(ctx)
     return cache if cache.enabled else None
-
-
-async def start_session_invalidation(ctx: CoreContext) -> Callable[[], Awaitable[None]]:
-    """With Redis, relay invalidations between instances; without, nothing to start."""
-    cache = session_cache_of(ctx)
-    if cache is None or ctx.redis is None:
-
-        async def nothing() -> None:
-            return None
-
-        return nothing
-    return await RedisInvalidationRelay(cache, ctx.redis, ctx.instance_id).start()
