@@ -136,8 +136,9 @@ _current_session: contextvars.ContextVar[AsyncSession | None] = contextvars.Cont
 
 
 @contextmanager
-def bound_session(session: AsyncSession) -> Iterator[None]:
-    """Make `session` the one `release_current_connection` releases, in this context."""
+def bound_session(session: AsyncSession | None) -> Iterator[None]:
+    """Make `session` the one `release_current_connection` releases, in this context
+    (None: none, e.g. in a task shared by several requests)."""
     token = _current_session.set(session)
     try:
         yield

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -25,7 +25,8 @@ from medianest.core.cache import Cache, MemoryCache
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import REDACTED, get_logger, redact_text
 from medianest.core.metrics import UPSTREAM_REQUESTS
-from medianest.db.engine import release_current_connection
+from medianest.core.single_flight import SingleFlight
+from medianest.db.engine import bound_session, release_current_connection
 from medianest.integrations.breaker import BreakerOpen, CircuitBreaker
 from medianest.integrations.outcomes import (
     Fetched,
@@ -104,6 +105,7 @@ class ResilientClient:
         self._headers.update(default_headers or {})
         self._client: httpx.AsyncClient | None = None
         self._closed = False
+        self._reads: SingleFlight[Fetched] = SingleFlight()  # cached reads in flight
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -263,6 +265,30 @@ class ResilientClient:
             age = time.time() - float(cached["at"])
             if age < fresh_ttl and (changed_at is None or float(cached["at"]) > changed_at):
                 return Fetched(data=cached["data"], stale=False, age_seconds=age)
+        fetch = functools.partial(
+            self._fetch, path, decode, params, headers, timeout, cache_key, key, cached
+        )
+        if key is None:
+            return await fetch()
+        # When a cached answer expires under load, the requests that find it expired
+        # share one read; the read is its own task, bound to none of their sessions.
+        await release_current_connection()  # waiting on the service, as `request` does
+        flight = (key, path, repr(sorted((params or {}).items())))
+        return await self._reads.run(
+            flight, functools.partial(_unbound, fetch), changed_at=changed_at
+        )
+
+    async def _fetch(
+        self,
+        path: str,
+        decode: Callable[[httpx.Response], Any],
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,  # noqa: ASYNC109  (the httpx timeout of each try)
+        cache_key: str | None,
+        key: str | None,
+        cached: Any,
+    ) -> Fetched:
         try:
             response = await self.request(
                 "GET", path, params=params, headers=headers, timeout=timeout
@@ -357,3 +383,9 @@ class ResilientClient:
 
 def _response_text(response: httpx.Response) -> str:
     return response.text
+
+
+async def _unbound(fetch: Callable[[], Awaitable[Fetched]]) -> Fetched:
+    """`fetch()` with no request's database session bound (see `bound_session`)."""
+    with bound_session(None):
+        return await fetch()
