@@ -18,9 +18,12 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_sync
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.models import Role, User
+from medianest.core import passwords
 from medianest.core.crypto import generate_key
 from medianest.core.logging import configure_logging
 from medianest.settings import Settings
@@ -39,6 +42,23 @@ ENCRYPTION_KEY = generate_key()
 # The app's own processors and redaction, JSON lines: structlog's default dev renderer
 # prints rich tracebacks with locals, which has held the event loop for seconds.
 configure_logging(level="INFO", fmt="json")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """Argon2id with the least work for apps running in the test process: every app
+    start hashes the bootstrap admin's password, and at production cost (~0.1 s of CPU
+    and 64 MiB each, seconds on a loaded machine) that was minutes of every run. The
+    same code and hash format; served apps (tests/attack, tests/faults, the browser
+    tests) run in their own processes at production cost, and
+    tests/core/test_passwords.py holds the production parameters."""
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+    real = passwords._hasher
+    passwords._hasher = cheap
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._hasher = real
+    passwords._dummy_hash.cache_clear()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

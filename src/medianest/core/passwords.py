@@ -24,7 +24,9 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from medianest.core.errors import ServiceBusy
 from medianest.db.engine import release_current_connection
 
-_hasher = PasswordHash((Argon2Hasher(),))
+# pwdlib's Argon2id defaults (RFC 9106's second recommendation: m=64 MiB, t=3, p=4).
+HASHER = PasswordHash((Argon2Hasher(),))
+_hasher = HASHER  # the in-process tests swap in cheaper parameters (tests/conftest.py)
 
 T = TypeVar("T")
 
