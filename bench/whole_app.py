@@ -39,7 +39,7 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.media.models import MediaRequest
-from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.models import JobItem, YoutubeDownload, YoutubeSubscription
 from medianest_simulators.plex_library import MOVIES_SECTION, Item
 from medianest_simulators.suite import SimulatorSuite
 
@@ -121,18 +121,18 @@ async def _seed(database_url: str, admin_id: str) -> None:
                 )
             for n in range(DOWNLOADS):
                 items = [
-                    {
-                        "index": i,
-                        "key": f"clip-{n}-{i}",
-                        "title": f"Clip {i} of playlist {n}",
-                        "url": f"https://www.youtube.com/watch?v={n:05d}{i:02d}",
-                        "file": f"{i + 1:03d} - Clip {i}.mp4",
-                        "state": "done",
-                        "error": None,
-                        "errorKind": None,
-                        "bytes": 5_000_000,
-                        "progress": 100,
-                    }
+                    JobItem(
+                        index=i,
+                        key=f"clip-{n}-{i}",
+                        title=f"Clip {i} of playlist {n}",
+                        url=f"https://www.youtube.com/watch?v={n:05d}{i:02d}",
+                        file=f"{i + 1:03d} - Clip {i}.mp4",
+                        state="completed",
+                        error=None,
+                        error_kind=None,
+                        bytes=5_000_000,
+                        progress=100,
+                    )
                     for i in range(ITEMS_PER_DOWNLOAD)
                 ]
                 session.add(

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from medianest.youtube import files
+from medianest.youtube.models import JobItem
 
 
-def item(index: int, title: str, **extra: Any) -> dict[str, Any]:
-    return {"index": index, "title": title, **extra}
+def item(index: int, title: str, **extra: Any) -> JobItem:
+    return JobItem(index=index, title=title, **extra)
 
 
 def test_playlist_items_are_numbered_by_position() -> None:

@@ -34,7 +34,7 @@ async def test_the_disk_guard_pauses_before_an_item_and_resumes_when_space_retur
         await client.post("/api/youtube/download", json={"url": media.feed_url()})
         await wait_for(
             worker_app,
-            lambda r: bool(r and r[0].items) and r[0].items[0]["state"] == "completed",
+            lambda r: bool(r and r[0].items) and r[0].items[0].state == "completed",
             user_id=alice.id,
         )
         # The threshold is what the guard compares free space with: raising it above any
@@ -45,15 +45,15 @@ async def test_the_disk_guard_pauses_before_an_item_and_resumes_when_space_retur
         )
     assert rows[0].status == "queued"
     assert "free disk space" in (rows[0].error or "")
-    done = [i for i in rows[0].items if i["state"] == "completed"]
+    done = [i for i in rows[0].items if i.state == "completed"]
     assert 1 <= len(done) < 3
-    first_file = download_root / str(alice.id) / done[0]["file"]
+    first_file = download_root / str(alice.id) / (done[0].file or "")
     first_written = first_file.stat().st_mtime_ns
 
     media.set_throttle(None)
     worker_app.ctx.settings.download_min_free_bytes = 0
     rows = await wait_for(worker_app, lambda r: r[0].status == "completed", user_id=alice.id)
-    assert [i["state"] for i in rows[0].items] == ["completed"] * 3
+    assert [i.state for i in rows[0].items] == ["completed"] * 3
     assert rows[0].pause_reason is None
     assert first_file.stat().st_mtime_ns == first_written  # not downloaded again
 
@@ -87,7 +87,7 @@ async def test_429_and_403_answers_open_the_queue_breaker_and_admins_see_why(
         )
         assert (await client.get("/api/admin/system")).status_code == 403
     items = rows[0].items
-    assert [(i["state"], i["errorKind"]) for i in items] == [
+    assert [(i.state, i.error_kind) for i in items] == [
         ("failed", "http_429"),
         ("failed", "http_403"),
         ("pending", None),
@@ -110,7 +110,7 @@ async def test_429_and_403_answers_open_the_queue_breaker_and_admins_see_why(
             # The paused job waits for its backoff; the admin closed it: look again now.
             await session.execute(update(YoutubeDownload).values(next_attempt_at=utcnow()))
     rows = await wait_for(worker_app, lambda r: r[0].status == "completed", user_id=alice.id)
-    assert [i["state"] for i in rows[0].items] == ["failed", "failed", "completed"]
+    assert [i.state for i in rows[0].items] == ["failed", "failed", "completed"]
 
 
 async def test_the_breaker_backs_off_longer_each_time_and_a_success_starts_over(

@@ -156,7 +156,7 @@ async def test_a_running_playlist_pauses_when_the_quota_runs_out_and_resumes_whe
                 worker_app, lambda r: bool(r) and r[0].pause_reason == "QUOTA", user_id=alice.id
             )
         assert rows[0].status == "queued"
-        assert [i["state"] for i in rows[0].items] == ["completed", "completed", "pending"]
+        assert [i.state for i in rows[0].items] == ["completed", "completed", "pending"]
         assert "used up" in (rows[0].error or "")
 
         await set_user_quotas(admin_client, youtubeItemsPerDay=5)
@@ -164,4 +164,4 @@ async def test_a_running_playlist_pauses_when_the_quota_runs_out_and_resumes_whe
         # The job waits until the quota resets; here the admin raised it, so skip the wait.
         await session.execute(update(YoutubeDownload).values(next_attempt_at=utcnow()))
     rows = await wait_for(worker_app, lambda r: r[0].status == "completed", user_id=alice.id)
-    assert [i["state"] for i in rows[0].items] == ["completed"] * 3
+    assert [i.state for i in rows[0].items] == ["completed"] * 3

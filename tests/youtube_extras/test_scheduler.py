@@ -56,7 +56,7 @@ async def test_two_schedulers_on_two_instances_never_check_the_same_subscription
         for row in await session.scalars(select(YoutubeDownload)):
             row.status = "completed"
             for item in row.items:
-                session.add(YoutubeArchiveEntry(user_id=alice.id, video_key=item["key"]))
+                session.add(YoutubeArchiveEntry(user_id=alice.id, video_key=item.key))
 
     for _round in range(3):
         async with session_scope(app.ctx.session_factory) as session:
@@ -115,7 +115,7 @@ async def test_a_subscription_picks_up_only_the_item_added_to_the_feed(
         # The scheduler runs the first check at once: the whole feed.
         first = await wait_for(worker_app, all_finished(1), user_id=alice.id)
         assert first[0].status == "completed", first[0].error
-        assert [i["title"] for i in first[0].items] == ["Clip One", "Clip Two", "Clip Three"]
+        assert [i.title for i in first[0].items] == ["Clip One", "Clip Two", "Clip Three"]
 
         media.add_item("Clip Four")
         assert (await client.post(f"{path}/check")).status_code == 202
@@ -123,7 +123,7 @@ async def test_a_subscription_picks_up_only_the_item_added_to_the_feed(
         subscription = (await client.get(path)).json()["data"]
 
     assert rows[1].status == "completed", rows[1].error
-    assert [i["title"] for i in rows[1].items] == ["Clip Four"]
+    assert [i.title for i in rows[1].items] == ["Clip Four"]
     assert rows[1].subscription_id == rows[0].subscription_id
     assert subscription["itemsFound"] == 4
     assert subscription["lastError"] is None
@@ -137,7 +137,7 @@ async def test_a_subscription_picks_up_only_the_item_added_to_the_feed(
         "003 - Clip Three.mp4",
         "004 - Clip Four.mp4",
     ]
-    assert [i["file"] for i in rows[1].items] == ["Loopback Test Channel/004 - Clip Four.mp4"]
+    assert [i.file for i in rows[1].items] == ["Loopback Test Channel/004 - Clip Four.mp4"]
     assert await count(worker_app, YoutubeArchiveEntry) == 4
 
     async with await signed_in_client(worker_app, alice) as client:

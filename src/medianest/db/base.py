@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -41,6 +42,38 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+T = TypeVar("T")
+
+
+class PydanticJSON(TypeDecorator[T], Generic[T]):
+    """A JSON column (JSONB on PostgreSQL) read and written through a Pydantic type, e.g.
+    `PydanticJSON(list[JobItem])`: the ORM hands out models, the database keeps plain JSON.
+
+    Written by alias and with only the fields that were set, so a row keeps the keys it
+    was stored with. Like any JSON column, a value changed in place is not seen by the
+    session: assign a new value (or write it with an UPDATE)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, value_type: Any) -> None:
+        super().__init__()
+        self.value_type = value_type  # the cache key: a hashable type expression
+        self._adapter: TypeAdapter[T] = TypeAdapter(value_type)
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_bind_param(self, value: T | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        # Validated first: plain dicts and lists are accepted where models are expected.
+        typed = self._adapter.validate_python(value)
+        return self._adapter.dump_python(typed, mode="json", by_alias=True, exclude_unset=True)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> T | None:
+        return None if value is None else self._adapter.validate_python(value)
 
 
 def utcnow() -> datetime:

@@ -21,7 +21,10 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from medianest.youtube.models import JobItem
 
 DIR_MODE = 0o2750
 FILE_MODE = 0o640
@@ -57,15 +60,15 @@ def safe_name(title: str | None, *, fallback: str = "untitled") -> str:
     return text or fallback
 
 
-def item_number(item: dict[str, Any]) -> int:
+def item_number(item: JobItem) -> int:
     """The number in an item's file name: its own `number` when one was given (subscription
     items), else its position in the playlist."""
-    return int(item.get("number") or int(item.get("index", 0)) + 1)
+    return item.number or item.index + 1
 
 
-def stem_for(item: dict[str, Any]) -> str:
+def stem_for(item: JobItem) -> str:
     """The file name (without extension) of a stored download item."""
-    return f"{item_number(item):03d} - {safe_name(item.get('title'), fallback='item')}"
+    return f"{item_number(item):03d} - {safe_name(item.title, fallback='item')}"
 
 
 def highest_number(folder: Path) -> int:
@@ -76,13 +79,13 @@ def highest_number(folder: Path) -> int:
     return max(numbers, default=0)
 
 
-def number_after_existing(items: list[dict[str, Any]], folder: Path) -> None:
+def number_after_existing(items: list[JobItem], folder: Path) -> None:
     """Give items without a number the numbers after the highest one in `folder`: a
     subscription's new items continue the folder's numbering, never reuse a number."""
     next_number = highest_number(folder) + 1
     for item in items:
-        if not item.get("number"):
-            item["number"] = next_number
+        if not item.number:
+            item.number = next_number
             next_number += 1
 
 

@@ -13,7 +13,6 @@ it next time, quotas count it); a failed one feeds the breaker with its error ki
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +22,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.youtube import archive, files, pushback, quotas
-from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.progress import JobView
 from medianest.youtube.queue import JobQueue
 
@@ -75,27 +74,27 @@ async def before_item(deps: HookDeps, job: YoutubeDownload) -> None:
         raise JobPaused("QUOTA", used_up.error().message, wait)
 
 
-async def after_item(deps: HookDeps, job: YoutubeDownload, item: dict[str, Any]) -> None:
+async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> None:
     """Archive a downloaded item; count a failed one for the breaker."""
-    if item.get("state") == "completed":
+    if item.state == "completed":
         async with session_scope(deps.session_factory) as session:
             await archive.record(
                 session,
                 user_id=job.user_id,
-                video_key=str(item.get("key") or item.get("url") or item.get("title")),
+                video_key=item.key or item.url or item.title,
                 download_id=job.id,
-                size=int(item.get("bytes") or 0),
+                size=item.bytes,
             )
         await pushback.record_outcome(deps.session_factory, deps.settings, None)
-    elif item.get("state") == "failed":
-        await pushback.record_outcome(deps.session_factory, deps.settings, item.get("errorKind"))
+    elif item.state == "failed":
+        await pushback.record_outcome(deps.session_factory, deps.settings, item.error_kind)
 
 
 async def pause(queue: JobQueue, job: YoutubeDownload, view: JobView, paused: JobPaused) -> None:
     """Back to the queue without spending an attempt; finished items are kept."""
     for item in view.items:
-        if item.get("state") == "downloading":
-            item["state"] = "pending"
+        if item.state == "downloading":
+            item.state = "pending"
     view.status = DownloadStatus.QUEUED.value
     view.current = None
     await queue.heartbeat(job.id, items=view.stored_items())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, CreatedAt, UUIDPrimaryKey
+from medianest.db.base import Base, CreatedAt, PydanticJSON, UUIDPrimaryKey
 
 
 class DownloadStatus(StrEnum):
@@ -31,6 +32,45 @@ class DownloadStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+ItemState = Literal["pending", "downloading", "completed", "failed", "cancelled"]
+
+
+class JobItem(BaseModel):
+    """One video of a download, as stored in `YoutubeDownload.items` (camelCase keys)."""
+
+    # Keys another version wrote survive a rewrite; names or aliases both build one.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    index: int = 0  # position in the playlist
+    key: str = ""  # a stable id of the video (YouTube id, or the media URL)
+    title: str = ""
+    url: str = ""
+    file: str | None = None  # relative to the owner's download folder once downloaded
+    state: ItemState = "pending"
+    error: str | None = None
+    error_kind: str | None = Field(default=None, alias="errorKind")
+    bytes: int = 0
+    # Stored as written (0, 100 or 37.5): an int stays an int in the JSON.
+    progress: int | float = 0
+    number: int | None = None  # a subscription item's file number (set before download)
+
+    @classmethod
+    def pending(cls, index: int, *, key: str, title: str, url: str) -> JobItem:
+        """A newly listed item, every key set so the stored JSON has them all."""
+        return cls(
+            index=index,
+            key=key,
+            title=title,
+            url=url,
+            file=None,
+            state="pending",
+            error=None,
+            error_kind=None,
+            bytes=0,
+            progress=0,
+        )
 
 
 ACTIVE_STATUSES_SQL = "status IN ('queued', 'downloading', 'processing')"
@@ -45,7 +85,7 @@ class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
     quality: Mapped[str] = mapped_column(String(16), default="best")
     status: Mapped[str] = mapped_column(String(16), default=DownloadStatus.QUEUED)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
-    items: Mapped[list[Any]] = mapped_column(default=list)
+    items: Mapped[list[JobItem]] = mapped_column(PydanticJSON(list[JobItem]), default=list)
     error: Mapped[str | None] = mapped_column(Text)
     plex_collection_id: Mapped[str | None] = mapped_column(String(64))
     plex_playlist_id: Mapped[str | None] = mapped_column(String(64))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 
 from medianest.core.logging import get_logger
 from medianest.youtube.downloader import ProgressState
+from medianest.youtube.models import JobItem
 from medianest.youtube.queue import JobQueue
 
 log = get_logger(__name__)
@@ -41,19 +41,19 @@ class JobView:
     user_id: uuid.UUID
     title: str | None
     status: str
-    items: list[dict[str, Any]] = field(default_factory=list)
+    items: list[JobItem] = field(default_factory=list)
     current: int | None = None  # index into items of the item being downloaded
     item_progress: ProgressState = field(default_factory=ProgressState)
 
     def percent(self) -> float:
         if not self.items:
             return 0.0
-        done = sum(1 for i in self.items if i["state"] in ("completed", "failed"))
+        done = sum(1 for i in self.items if i.state in ("completed", "failed"))
         fraction = self.item_progress.fraction if self.current is not None else 0.0
         return round(min(100.0, 100.0 * (done + fraction) / len(self.items)), 1)
 
     def bytes_done(self) -> int:
-        return sum(int(i.get("bytes") or 0) for i in self.items)
+        return sum(i.bytes for i in self.items)
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -72,10 +72,10 @@ class JobView:
                 data["eta"] = eta
         return data
 
-    def stored_items(self) -> list[dict[str, Any]]:
-        items = copy.deepcopy(self.items)
+    def stored_items(self) -> list[JobItem]:
+        items = [item.model_copy() for item in self.items]
         if self.current is not None and self.current < len(items):
-            items[self.current]["progress"] = round(100.0 * self.item_progress.fraction, 1)
+            items[self.current].progress = round(100.0 * self.item_progress.fraction, 1)
         return items
 
 

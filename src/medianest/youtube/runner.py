@@ -12,7 +12,6 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from medianest.context import AppContext
 from medianest.core.errors import ValidationFailed
@@ -27,7 +26,7 @@ from medianest.youtube.downloader import (
     download_item,
     expand,
 )
-from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.queue import JobQueue
 from medianest.youtube.urls import AcceptedUrl, validate_download_url
@@ -71,7 +70,7 @@ class JobRunner:
             job.user_id,
             job.title,
             DownloadStatus.DOWNLOADING.value,
-            [dict(i) for i in (job.items or [])],
+            [item.model_copy() for item in job.items],
         )
         reporter = ProgressReporter(
             view,
@@ -146,18 +145,7 @@ class JobRunner:
                 return
             view.title = expanded.title
             view.items = [
-                {
-                    "index": n,
-                    "key": e.key,
-                    "title": e.title,
-                    "url": e.url,
-                    "file": None,
-                    "state": "pending",
-                    "error": None,
-                    "errorKind": None,
-                    "bytes": 0,
-                    "progress": 0,
-                }
+                JobItem.pending(n, key=e.key, title=e.title, url=e.url)
                 for n, e in enumerate(expanded.entries)
             ]
         folder = self._folder(job, view)
@@ -187,14 +175,14 @@ class JobRunner:
         accepted = validate_download_url(job.url, extra_hosts=self.settings.youtube_extra_host_list)
         files.ensure_dir(folder, root=self.root, gid=self.settings.download_gid)
         for index, item in enumerate(view.items):
-            if item["state"] in ("completed", "failed"):
+            if item.state in ("completed", "failed"):
                 continue
             if control.cancel.is_set():
                 return True
             await job_hooks.before_item(self._hook_deps(), job)
             stem = files.stem_for(item)
             view.current, view.item_progress = index, ProgressState()
-            item["state"] = "downloading"
+            item.state = "downloading"
             try:
                 path = await asyncio.to_thread(
                     download_item,
@@ -210,23 +198,17 @@ class JobRunner:
                 )
             except DownloadStopped:
                 files.remove_item_files(folder, stem)
-                item["state"] = "pending" if control.shutdown else "cancelled"
+                item.state = "pending" if control.shutdown else "cancelled"
                 view.current = None
                 return True
             except ItemFailed as exc:
                 files.remove_item_files(folder, stem)
-                item.update(state="failed", error=str(exc), errorKind=exc.kind)
+                item.state, item.error, item.error_kind = "failed", str(exc), exc.kind
                 log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
             else:
                 relative = path.relative_to(files.user_dir(self.root, job.user_id))
-                item.update(
-                    state="completed",
-                    file=str(relative),
-                    bytes=path.stat().st_size,
-                    progress=100,
-                    error=None,
-                    errorKind=None,
-                )
+                item.state, item.file, item.bytes = "completed", str(relative), path.stat().st_size
+                item.progress, item.error, item.error_kind = 100, None, None
             view.current = None
             await job_hooks.after_item(self._hook_deps(), job, item)
         return False
@@ -237,9 +219,9 @@ class JobRunner:
     async def _deliver(
         self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter, folder: Path
     ) -> None:
-        completed = [i for i in view.items if i["state"] == "completed"]
+        completed = [i for i in view.items if i.state == "completed"]
         if view.items and not completed:
-            first = next((i["error"] for i in view.items if i.get("error")), "unknown error")
+            first = next((i.error for i in view.items if i.error), "unknown error")
             await self._fail(view, reporter, f"No item could be downloaded: {first}")
             return
         view.status = DownloadStatus.PROCESSING.value
@@ -263,7 +245,7 @@ class JobRunner:
                     folder=folder,
                     paths=paths,
                     title=view.title or folder.name,
-                    file_stems=tuple(Path(i["file"]).stem for i in completed),
+                    file_stems=tuple(Path(i.file or "").stem for i in completed),
                     existing_collection=job.plex_collection_id,
                     wait_seconds=self.settings.plex_scan_wait_seconds,
                 )
@@ -339,5 +321,5 @@ class JobRunner:
             return await session.get(YoutubeDownload, job_id) is not None
 
 
-def _entry(item: dict[str, Any]) -> PlaylistEntry:
-    return PlaylistEntry(str(item["key"]), str(item["title"]), str(item["url"]))
+def _entry(item: JobItem) -> PlaylistEntry:
+    return PlaylistEntry(item.key, item.title, item.url)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from medianest.core.envelope import ApiInput, ApiModel
-from medianest.youtube.models import YoutubeDownload
+from medianest.youtube.models import ItemState, JobItem, YoutubeDownload
 
 Quality = Literal["best", "1080p", "720p", "audio"]
 
@@ -26,7 +26,7 @@ class DownloadRequest(ApiInput):
 class DownloadItem(ApiModel):
     index: int
     title: str
-    state: Literal["pending", "downloading", "completed", "failed", "cancelled"]
+    state: ItemState
     progress: float = 0
     file: str | None = Field(default=None, description="Relative to the user's download folder")
     bytes: int = 0
@@ -60,16 +60,16 @@ class Download(ApiModel):
     completed_at: datetime | None
 
 
-def _item(raw: dict[str, Any]) -> DownloadItem:
+def _item(item: JobItem) -> DownloadItem:
     return DownloadItem(
-        index=int(raw.get("index", 0)),
-        title=str(raw.get("title") or ""),
-        state=raw.get("state", "pending"),
-        progress=float(raw.get("progress") or 0),
-        file=raw.get("file"),
-        bytes=int(raw.get("bytes") or 0),
-        error=raw.get("error"),
-        error_kind=raw.get("errorKind"),
+        index=item.index,
+        title=item.title,
+        state=item.state,
+        progress=float(item.progress),
+        file=item.file,
+        bytes=item.bytes,
+        error=item.error,
+        error_kind=item.error_kind,
     )
 
 

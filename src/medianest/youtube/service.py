@@ -348,7 +348,7 @@ async def _delete_files(session: AsyncSession, root: Path, job: YoutubeDownload)
             YoutubeDownload.folder == job.folder, YoutubeDownload.id != job.id
         )
     )
-    still_referenced = {files.stem_for(item) for items in others for item in (items or [])}
+    still_referenced = {files.stem_for(item) for items in others for item in items}
     _remove_unreferenced(root, job, still_referenced)
 
 
@@ -357,8 +357,7 @@ def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set
     if not files.is_within(folder.resolve(), files.user_dir(root, job.user_id).resolve()):
         log.warning("youtube_folder_outside_user_dir", download_id=str(job.id))
         return
-    items: list[dict[str, Any]] = list(job.items or [])
-    for item in items:
+    for item in job.items:
         stem = files.stem_for(item)
         if stem not in still_referenced:
             files.remove_item_files(folder, stem)

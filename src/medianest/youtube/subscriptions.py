@@ -31,7 +31,7 @@ from medianest.notifications import hooks as notification_hooks
 from medianest.youtube import archive
 from medianest.youtube import service as downloads
 from medianest.youtube.downloader import Expanded, ItemFailed, expand
-from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.models import JobItem, YoutubeDownload, YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 from medianest.youtube.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
 
@@ -266,17 +266,6 @@ def _fill(
     job.title = expanded.title
     job.subscription_id = subscription.id
     job.items = [
-        {
-            "index": n,
-            "key": entry.key,
-            "title": entry.title,
-            "url": entry.url,
-            "file": None,
-            "state": "pending",
-            "error": None,
-            "errorKind": None,
-            "bytes": 0,
-            "progress": 0,
-        }
+        JobItem.pending(n, key=entry.key, title=entry.title, url=entry.url)
         for n, entry in enumerate(fresh)
     ]
