@@ -1,7 +1,7 @@
 """System settings the admin can change at run time: rate limits, quotas, download defaults.
 
 Defaults come from `Settings`; the admin's overrides live in system_settings under
-one key. `ctx.limits` is a `RuntimeLimits` (medianest.limits.runtime) whose attributes
+one key, stored as a `RuntimeConfigUpdate` (the fields the admin set, snake_case). `ctx.limits` is a `RuntimeLimits` (medianest.limits.runtime) whose attributes
 (`api_per_minute`, ...) other packages read on every request; it is refreshed from
 the database every few seconds so a change made on one instance reaches the others.
 """
@@ -14,7 +14,6 @@ import uuid
 from dataclasses import asdict, replace
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin import audit
@@ -26,6 +25,7 @@ from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.limits.runtime import RuntimeLimits
+from medianest.limits.stored import validated
 from medianest.settings import Settings
 
 log = get_logger(__name__)
@@ -38,24 +38,22 @@ def runtime_config_out(limits: RuntimeLimits) -> RuntimeConfigOut:
     return RuntimeConfigOut.model_validate(asdict(limits))
 
 
-def _merge(settings: Settings, overrides: Any) -> RuntimeLimits:
-    base = RuntimeLimits.defaults(settings)
-    if not isinstance(overrides, dict):
-        return base
-    try:
-        # Stored values pass the same bounds as input: a hand-edited row cannot break limits.
-        valid = RuntimeConfigUpdate.model_validate(overrides).model_dump(exclude_none=True)
-    except ValidationError:
-        log.warning("runtime_config_invalid_in_database")
-        return base
+def stored_overrides(value: Any) -> RuntimeConfigUpdate:
+    """The stored overrides, with the same bounds as input: a value that no longer
+    validates counts as none (logged), so a hand-edited row cannot break the limits."""
+    return validated(RUNTIME_CONFIG_KEY, value, RuntimeConfigUpdate) or RuntimeConfigUpdate()
+
+
+def _merge(settings: Settings, overrides: RuntimeConfigUpdate) -> RuntimeLimits:
+    valid = overrides.model_dump(exclude_none=True)
     if "plex_sign_in_extra_usernames" in valid:
         valid["plex_sign_in_extra_usernames"] = tuple(valid["plex_sign_in_extra_usernames"])
-    return replace(base, **valid)
+    return replace(RuntimeLimits.defaults(settings), **valid)
 
 
 async def load_runtime_config(session: AsyncSession, *, settings: Settings) -> RuntimeLimits:
     row = await session.get(SystemSetting, RUNTIME_CONFIG_KEY)
-    return _merge(settings, row.value if row else None)
+    return _merge(settings, stored_overrides(row.value if row else None))
 
 
 async def read_runtime_config(core: CoreContext) -> RuntimeLimits:
@@ -80,9 +78,9 @@ async def update_runtime_config(
 ) -> RuntimeLimits:
     """Apply the admin's changes (validated, audited); takes effect on commit."""
     row = await session.get(SystemSetting, RUNTIME_CONFIG_KEY)
-    stored: dict[str, Any] = dict(row.value) if row and isinstance(row.value, dict) else {}
     changed = changes.model_dump(exclude_none=True)
-    merged = _merge(ctx.settings, {**stored, **changed})
+    overrides = stored_overrides(row.value if row else None).model_copy(update=changed)
+    merged = _merge(ctx.settings, overrides)
     if merged.per_user_concurrency > merged.worker_concurrency:
         raise ValidationFailed(
             "Per-user concurrency cannot exceed worker concurrency.",
@@ -91,10 +89,11 @@ async def update_runtime_config(
                 "workerConcurrency": merged.worker_concurrency,
             },
         )
+    value = overrides.model_dump(mode="json", exclude_none=True)
     if row is None:
-        session.add(SystemSetting(key=RUNTIME_CONFIG_KEY, value={**stored, **changed}))
+        session.add(SystemSetting(key=RUNTIME_CONFIG_KEY, value=value))
     else:
-        row.value = {**stored, **changed}
+        row.value = value
     audit.record(
         session,
         action="system_config.update",

@@ -23,6 +23,7 @@ from medianest.auth.models import User
 from medianest.core.envelope import ApiInput
 from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
+from medianest.limits.stored import validated
 from medianest.media.models import MediaRequest
 from medianest.youtube.models import YoutubeArchiveEntry
 
@@ -91,12 +92,8 @@ def _describe(usage: Usage) -> str:
 # --- configuration -------------------------------------------------------------------------
 async def load_config(session: AsyncSession) -> QuotaConfig:
     row = await session.get(SystemSetting, QUOTAS_KEY)
-    if row is None or not isinstance(row.value, dict):
-        return QuotaConfig()
-    try:
-        return QuotaConfig.model_validate(row.value)
-    except ValueError:  # a hand-edited row must not lock everybody out: no limits
-        return QuotaConfig()
+    # A value that no longer validates must not lock everybody out: no limits (logged).
+    return validated(QUOTAS_KEY, row.value if row else None, QuotaConfig) or QuotaConfig()
 
 
 async def save_config(session: AsyncSession, config: QuotaConfig) -> None:

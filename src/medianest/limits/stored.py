@@ -1,0 +1,31 @@
+"""The admin's limits as stored in `system_settings`: each key's JSON value has one
+Pydantic model, validated when it is read and written from the model (`model_dump`).
+
+A stored value that no longer validates (edited by hand, or a bound tightened since it
+was saved) must not lock anybody out nor stop the app: it is logged with what is wrong
+and the caller uses its defaults until the admin saves again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(key: str, value: Any, model: type[M]) -> M | None:
+    """The stored `value` of `key` as a `model`; None when unset or no longer valid."""
+    if value is None:
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
+        log.warning("stored_setting_invalid", key=key, problems=problems)
+        return None
