@@ -62,6 +62,7 @@ from medianest.media import sync as media_sync
 from medianest.media import webhooks as media_webhooks
 from medianest.notifications import delivery as notification_delivery
 from medianest.notifications import router as notifications_router
+from medianest.notifications import subscribers as notification_subscribers
 from medianest.ops import metrics_router
 from medianest.ops import router as ops_router
 from medianest.plex import router as plex_router
@@ -146,6 +147,8 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
 async def build_context(
     settings: Settings, realtime: Realtime, *, run_migrations: bool
 ) -> AppContext:
+    # Before anything can publish a domain event (`core/events.py`).
+    notification_subscribers.subscribe()
     protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
     protect_sqlite_files(settings.resolved_database_url)
     secrets = load_app_secrets(settings)

@@ -58,16 +58,12 @@ NOT_YET: set[tuple[str, str]] = {
     ("web", "dashboard"),
     ("web", "notifications"),
     ("web", "admin"),
-    ("auth", "notifications"),
     ("auth", "admin"),
     ("plex", "youtube"),
     ("plex", "dashboard"),
     ("media", "youtube"),
-    ("media", "notifications"),
     ("media", "admin"),
-    ("youtube", "notifications"),
     ("youtube", "admin"),
-    ("dashboard", "notifications"),
     ("dashboard", "admin"),
 }
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.admin import audit
 from medianest.auth import plex_service
 from medianest.auth.cookies import client_ip, is_https, set_csrf_cookie
+from medianest.auth.events import SignInRefused
 from medianest.auth.exceptions import PinDeclined, PinExpired
 from medianest.auth.schemas import UserOut
 from medianest.auth.signin import complete_sign_in
@@ -30,8 +31,8 @@ from medianest.core.envelope import (
     envelope,
 )
 from medianest.core.errors import MediaNestError
+from medianest.core.events import publish
 from medianest.core.tokens import new_token
-from medianest.notifications import hooks as notification_hooks
 
 PIN_BINDING_COOKIE = "medianest_pin"
 # PIN creation calls plex.tv; bound it per client address.
@@ -197,5 +198,5 @@ async def _record_refusal(
         details=details,
         ip=client_ip(request, ctx.settings),
     )
-    await notification_hooks.sign_in_refused(session, reason=reason)
+    await publish(session, SignInRefused(reason=reason))
     await session.commit()

@@ -23,9 +23,11 @@ from sqlalchemy.exc import DBAPIError
 from medianest.context import AppContext
 from medianest.core.context import PerContext
 from medianest.core.errors import MediaNestError
+from medianest.core.events import publish
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.dashboard import service as status_service
+from medianest.dashboard.events import ServicesChanged
 from medianest.dashboard.kuma_live import (
     KumaLiveRunner,
     kuma_live_elsewhere,
@@ -39,7 +41,6 @@ from medianest.integrations.http import ServiceHealth
 from medianest.integrations.registry import Integrations
 from medianest.integrations.uptime_kuma import UptimeKumaClient
 from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
-from medianest.notifications import hooks as notification_hooks
 
 log = get_logger(__name__)
 
@@ -128,10 +129,12 @@ class StatusMonitor:
                 fresh = await status_service.record_checks(
                     session, outcomes, checked_at=utcnow(), count=count
                 )
-                await notification_hooks.services_changed(
+                await publish(
                     session,
-                    before={n: e.status for n, e in previous.items() if e.last_check_at},
-                    after={e.service: e.status for e in fresh},
+                    ServicesChanged(
+                        before={n: e.status for n, e in previous.items() if e.last_check_at},
+                        after={e.service: e.status for e in fresh},
+                    ),
                 )
                 merged = previous | {e.service: e for e in fresh}
                 entries = [merged[n] for n in status_service.SERVICES if n in merged]

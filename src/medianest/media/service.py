@@ -18,6 +18,7 @@ from medianest.admin import audit
 from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimiter
 from medianest.db.base import utcnow
@@ -28,9 +29,9 @@ from medianest.integrations.overseerr_models import (
     TvResult,
     request_local_status,
 )
+from medianest.media.events import RequestCreated
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
-from medianest.notifications import hooks as notification_hooks
 from medianest.youtube import quotas
 
 log = get_logger(__name__)
@@ -191,7 +192,7 @@ async def create_request(
     await _release_reused_overseerr_id(session, overseerr_id=created.id, user_id=user_id)
     session.add(row)
     await session.flush()
-    await notification_hooks.quota_nearly_used(session, user_id=user_id)
+    await publish(session, RequestCreated(user_id=user_id))
     log.info(
         "media_request_created",
         request_id=str(row.id),

@@ -12,7 +12,6 @@ import contextlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, Unauthenticated, ValidationFailed
+from medianest.core.events import publish
 from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
@@ -33,9 +33,9 @@ from medianest.integrations.overseerr_models import (
     request_local_status,
 )
 from medianest.media import webhook_setup
+from medianest.media.events import RequestStatusesChanged, StatusChange
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.service import FINAL_STATUSES, OPEN_STATUSES
-from medianest.notifications import hooks as notification_hooks
 
 log = get_logger(__name__)
 
@@ -55,14 +55,6 @@ STATUS_WORDS = {
     RequestStatus.DECLINED: "was declined",
     RequestStatus.FAILED: "failed",
 }
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    request_id: str
-    user_id: str
-    title: str
-    status: str
 
 
 # --- webhook --------------------------------------------------------------------------
@@ -165,7 +157,7 @@ async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[
     rows = await _rows_for(session, payload)
     forward = [row for row in rows if _STATUS_RANK[status] > _STATUS_RANK.get(row.status, -1)]
     changes = [change for row in forward if (change := _set_status(row, status)) is not None]
-    await notification_hooks.requests_changed(session, changes)
+    await publish(session, RequestStatusesChanged(tuple(changes)))
     return changes
 
 
@@ -239,7 +231,7 @@ async def reconcile(ctx: AppContext) -> int:
             )
         )
         changes = await _reconcile_rows(overseerr, rows)
-        await notification_hooks.requests_changed(session, changes)
+        await publish(session, RequestStatusesChanged(tuple(changes)))
     await announce(ctx, changes)
     if changes:
         log.info("media_requests_reconciled", checked=len(rows), changed=len(changes))

@@ -1,17 +1,18 @@
-"""The one call each event site makes: it turns a domain's event into notifications,
-in the caller's session (so they commit with the event or not at all)."""
+"""What each domain event becomes: notifications, written in the publisher's session (so
+they commit with the event or not at all). `subscribers.py` subscribes these to the
+domains' events; admin-only events nobody publishes are called directly (`checks.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
 from medianest.db.base import utcnow
+from medianest.media.events import StatusChange
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import service
 from medianest.youtube import quotas
@@ -32,18 +33,7 @@ REQUEST_EVENTS = {
 }
 
 
-class RequestChange(Protocol):
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def user_id(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-
-
-async def requests_changed(session: AsyncSession, changes: Iterable[RequestChange]) -> None:
+async def requests_changed(session: AsyncSession, changes: Iterable[StatusChange]) -> None:
     """Notify each request's owner of a new status (approved once, even when Overseerr
     goes on to 'processing')."""
     for change in changes:

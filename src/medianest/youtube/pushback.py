@@ -23,12 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.admin.models import SystemSetting
+from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from medianest.notifications import hooks as notification_hooks
 from medianest.settings import Settings
 from medianest.youtube.downloader import classify_error
+from medianest.youtube.events import QueueBreakerChanged
 
 log = get_logger(__name__)
 
@@ -118,9 +119,10 @@ async def record_outcome(
             row = await _locked_row(session)
             row.value = {**(row.value or {}), "openings": 0, "events": []}
             if state.openings:  # the first download after a pause: YouTube lets us again
-                await notification_hooks.breaker_changed(
-                    session, opened=False, opened_at=(row.value or {}).get("openedAt")
+                closed = QueueBreakerChanged(
+                    opened=False, opened_at=(row.value or {}).get("openedAt")
                 )
+                await publish(session, closed)
             return _state(row.value, utcnow())
         return await _count_pushback(session, settings, kind)
 
@@ -153,9 +155,8 @@ async def _count_pushback(session: AsyncSession, settings: Settings, kind: str) 
             ),
         )
         log.warning("youtube_queue_breaker_opened", backoff_seconds=backoff, counts=state.counts)
-        await notification_hooks.breaker_changed(
-            session, opened=True, opened_at=data["openedAt"], reason=data["reason"]
-        )
+        opened = QueueBreakerChanged(opened=True, opened_at=data["openedAt"], reason=data["reason"])
+        await publish(session, opened)
     row.value = data
     return _state(data, now)
 
@@ -166,4 +167,4 @@ async def close(session: AsyncSession) -> None:
     data = dict(row.value or {})
     data.update(until=None, events=[])
     row.value = data
-    await notification_hooks.breaker_changed(session, opened=False, opened_at=data.get("openedAt"))
+    await publish(session, QueueBreakerChanged(opened=False, opened_at=data.get("openedAt")))

@@ -31,11 +31,12 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from medianest.notifications import hooks as notification_hooks
 from medianest.settings import Settings
+from medianest.youtube.events import DownloadEnded
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
 log = get_logger(__name__)
@@ -164,7 +165,7 @@ class JobQueue:
         async with session_scope(self.session_factory) as session:
             result = await session.execute(statement)
             if getattr(result, "rowcount", 0) and values.get("status") in FINAL_STATUSES:
-                await notification_hooks.download_finished(session, download_id=job_id)
+                await publish(session, DownloadEnded(download_id=job_id))
         finished = bool(getattr(result, "rowcount", 0))
         if finished and values.get("status") == DownloadStatus.FAILED.value and self.on_failed:
             await self.on_failed(job_id)

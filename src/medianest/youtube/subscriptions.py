@@ -25,12 +25,13 @@ from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.context import PerContext
 from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
+from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.notifications import hooks as notification_hooks
 from medianest.youtube import archive
 from medianest.youtube import service as downloads
 from medianest.youtube.downloader import Expanded, ItemFailed, expand
+from medianest.youtube.events import SubscriptionFoundVideos
 from medianest.youtube.models import JobItem, YoutubeDownload, YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 from medianest.youtube.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
@@ -245,9 +246,7 @@ async def check(
         return CheckResult(0, None, exc.message[:MAX_ERROR_LENGTH])
     _fill(job, expanded, fresh, subscription)
     subscription.items_found = (subscription.items_found or 0) + len(fresh)
-    await notification_hooks.subscription_found(
-        session, subscription=subscription, count=len(fresh)
-    )
+    await publish(session, SubscriptionFoundVideos(subscription=subscription, count=len(fresh)))
     log.info(
         "youtube_subscription_found_items",
         subscription_id=str(subscription.id),

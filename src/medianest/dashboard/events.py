@@ -1,0 +1,15 @@
+"""What the status monitor tells the rest of MediaNest (published with `core.events.publish`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medianest.core.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class ServicesChanged(DomainEvent):
+    """Service statuses (name -> status) before and after one round of checks."""
+
+    before: dict[str, str]
+    after: dict[str, str]
