@@ -60,7 +60,6 @@ NOT_YET: set[tuple[str, str]] = {
     ("web", "admin"),
     ("auth", "admin"),
     ("plex", "youtube"),
-    ("plex", "dashboard"),
     ("media", "youtube"),
     ("media", "admin"),
     ("youtube", "admin"),

@@ -11,7 +11,6 @@ import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from medianest.core.context import PerContext
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.schemas import DataSource, MonitorStatus, ServiceState, ServiceStatusOut
 from medianest.db.engine import session_scope
+from medianest.integrations.links import link_out
 
 SERVICES = ("plex", "overseerr", "uptime_kuma")
 CACHE_KEY = "dashboard:status"
@@ -87,19 +87,6 @@ class CheckOutcome:
     source: DataSource | None = None
     data_at: datetime | None = None
     source_note: str | None = None
-
-
-def link_out(url: str | None) -> str | None:
-    """The service's address for a link, without credentials, query or fragment."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    if ":" in parts.hostname:  # an IPv6 literal keeps its brackets
-        host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 async def record_checks(

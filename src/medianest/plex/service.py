@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
-from medianest.dashboard import service as dashboard_service
 from medianest.integrations.http import UpstreamHTTPError
+from medianest.integrations.links import link_out
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
 from medianest.plex.privacy import Viewer
@@ -188,7 +188,7 @@ async def collection_detail(
 async def web_app_address(plex: PlexClient) -> str | None:
     """The Plex web app on the configured server, at this server: items are opened at
     `<this>/details?key=/library/metadata/<ratingKey>`. None while Plex cannot say its id."""
-    base = dashboard_service.link_out(plex.http.base_url)
+    base = link_out(plex.http.base_url)
     if base is None:
         return None
     try:
