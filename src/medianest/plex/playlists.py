@@ -12,7 +12,7 @@ from medianest.core.errors import NotFound
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem, PlexPlaylist
-from medianest.youtube import delivery
+from medianest.plex.access import server_token
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ async def client_for(ctx: AppContext, user: User, owner: PlexClient) -> PlexClie
     None when plex.tv gives their account no token for it (not shared with them)."""
     if user.plex_token is None:
         return owner
-    token = await delivery.server_token(ctx, user)
+    token = await server_token(ctx, user)
     if token is None:
         return None
     client: PlexClient = await ctx.integrations.plex_for_token(token)

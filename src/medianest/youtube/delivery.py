@@ -27,6 +27,7 @@ from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.plex import PlexClient
+from medianest.plex.access import server_token
 from medianest.youtube import plex_delivery
 from medianest.youtube.models import YoutubeDownload
 
@@ -35,7 +36,6 @@ log = get_logger(__name__)
 Delivery = Literal["playlist", "collection"]
 DEFAULT_DELIVERY_KEY = "youtube_default_delivery"
 DEFAULT_DELIVERY: Delivery = "playlist"
-SERVER_TOKEN_TTL = 6 * 3600.0
 
 
 class Deliver(Protocol):
@@ -76,39 +76,6 @@ async def apply_choice(
 ) -> None:
     """Called right after a download was queued (same transaction)."""
     job.delivery = await choose(session, user=user, requested=requested)
-
-
-# --- the user's token for this server ---------------------------------------------------------
-async def server_token(ctx: AppContext, user: User) -> str | None:
-    """`user`'s access token for the configured Plex server, or None (cached, encrypted)."""
-    if user.plex_token is None:
-        return None
-    key = f"youtube:plex-server-token:{user.id}"
-    cached = await ctx.cache.get(key)
-    if isinstance(cached, str):
-        try:
-            return ctx.secret_box.decrypt(cached, context="plex_server_token")
-        except ValueError:
-            await ctx.cache.delete(key)
-    integrations = ctx.integrations
-    owner = await plex_delivery.owner_client(integrations)
-    if owner is None:
-        return None
-    try:
-        machine = await owner.machine_identifier()
-        plex_tv_token = ctx.secret_box.decrypt(user.plex_token, context="plex_token")
-        resources = await integrations.plextv().resources(plex_tv_token)
-    except (MediaNestError, ValueError) as exc:
-        log.info("youtube_server_token_unavailable", user_id=str(user.id), error=type(exc).__name__)
-        return None
-    token = next(
-        (r.access_token for r in resources if r.client_identifier == machine and r.access_token),
-        None,
-    )
-    if token is not None:
-        sealed = ctx.secret_box.encrypt(token, context="plex_server_token")
-        await ctx.cache.set(key, sealed, ttl_seconds=SERVER_TOKEN_TTL)
-    return token
 
 
 # --- how the runner delivers -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.registry import Integrations
+from medianest.plex import access as plex_access
 from medianest.settings import Settings
 from medianest.youtube import files, plex_delivery
 from medianest.youtube.plex_paths import PathMap, plex_within
@@ -49,7 +50,7 @@ class CheckResult:
 
 
 async def require_plex(integrations: Integrations) -> PlexClient:
-    plex = await plex_delivery.owner_client(integrations)
+    plex = await plex_access.owner_client(integrations)
     if plex is None:
         raise ServiceUnavailable(
             "Plex is not configured.", details={"service": "plex", "reason": "not configured"}

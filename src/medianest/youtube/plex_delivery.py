@@ -18,6 +18,7 @@ from medianest.core.logging import get_logger
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem
 from medianest.integrations.registry import Integrations
+from medianest.plex.access import owner_client
 from medianest.settings import Settings
 from medianest.youtube.plex_paths import PathMap, plex_within
 
@@ -52,12 +53,6 @@ class Delivered:
     collection_id: str | None
     found: int
     expected: int
-
-
-async def owner_client(integrations: Integrations) -> PlexClient | None:
-    """The owner's Plex client when Plex is configured (None otherwise)."""
-    client = await integrations.plex()
-    return client if isinstance(client, PlexClient) else None
 
 
 def configured_section(settings: Settings, integrations: Integrations) -> str | None:

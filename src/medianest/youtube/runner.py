@@ -17,6 +17,7 @@ from medianest.context import AppContext
 from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
+from medianest.plex import access as plex_access
 from medianest.youtube import delivery, files, job_hooks, plex_delivery, plex_paths
 from medianest.youtube.downloader import (
     DownloadStopped,
@@ -228,7 +229,7 @@ class JobRunner:
         await reporter.store_now()
         await reporter.emit_now()
         collection_id, note = job.plex_collection_id, None
-        plex = await plex_delivery.owner_client(self.ctx.integrations)
+        plex = await plex_access.owner_client(self.ctx.integrations)
         if plex is not None and completed:
             try:
                 async with self.session_factory() as session:

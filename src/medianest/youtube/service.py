@@ -27,6 +27,7 @@ from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.plex import access as plex_access
 from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
@@ -291,7 +292,7 @@ async def delete(
         await queue_signals(ctx).cancel(download_id)
     await _delete_files(session, ctx.settings.resolved_download_root, job)
     if job.plex_collection_id and not await _collection_shared(session, job):
-        plex = await plex_delivery.owner_client(ctx.integrations)
+        plex = await plex_access.owner_client(ctx.integrations)
         if plex is not None:
             await plex_delivery.remove_collection(plex, job.plex_collection_id)
     await delivery.remove_private_playlist(session, ctx=ctx, job=job)
