@@ -1,7 +1,8 @@
 """Every page and list a signed-in admin opens, with a realistic data set, each as a ratio
 to bare FastAPI and bare Starlette measured in the same run (issue 25, item 1).
 
-`python -m bench.whole_app [sqlite,postgres] [seconds] [connections]`
+`python -m bench.whole_app [sqlite,postgres] [seconds] [connections] [path,path,...]`
+(the paths: only those endpoints' cells, for a quicker look; default every endpoint)
 
 Data (written with the app's models straight into its database, as a year of use leaves
 it; the services would call Overseerr and Plex for each row): 20 users, 2,000 media
@@ -188,7 +189,9 @@ def _cell(
     return figures
 
 
-def run_backend(name: str, seconds: float, connections: int) -> dict[str, Any]:
+def run_backend(
+    name: str, seconds: float, connections: int, paths: tuple[str, ...] = (*API, *PAGES)
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="medianest-bench-app-") as tmp:
         root = Path(tmp)
         backend: backends.Backend | str = (
@@ -217,7 +220,7 @@ def run_backend(name: str, seconds: float, connections: int) -> dict[str, Any]:
                 fastapi = bare_server(root / "fastapi.log", app="bench.bare_fastapi:app")
                 servers += [starlette.start("/bare"), fastapi.start("/bare")]
                 rows: dict[str, Any] = {}
-                for path in (*API, *PAGES):
+                for path in paths:
                     base_starlette = _cell(starlette, "/bare", connections, seconds, "")
                     base_fastapi = _cell(fastapi, "/bare", connections, seconds, "")
                     measured = _cell(app, path, connections, seconds, cookie)
@@ -262,9 +265,11 @@ def main(argv: list[str]) -> None:
     names = tuple(argv[0].split(",")) if argv else ("sqlite", "postgres")
     seconds = float(argv[1]) if len(argv) > 1 else 3.0
     connections = int(argv[2]) if len(argv) > 2 else 50
-    result: dict[str, Any] = {"load_start": os.getloadavg()}
+    paths = tuple(argv[3].split(",")) if len(argv) > 3 else (*API, *PAGES)
+    result: dict[str, Any] = {"command": "python -m bench.whole_app " + " ".join(argv)}
+    result["load_start"] = os.getloadavg()
     for name in names:
-        result[name] = run_backend(name, seconds, connections)
+        result[name] = run_backend(name, seconds, connections, paths)
     result["load_end"] = os.getloadavg()
     out = Path(__file__).with_name("results")
     out.mkdir(exist_ok=True)
