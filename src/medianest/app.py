@@ -1,14 +1,12 @@
 """The application factory: `create_app(settings)` builds the ASGI app.
 
 The outermost layer is the request-context middleware, then the body limit, gzip,
-ETag/304 (hashing the uncompressed body), the hot paths (a polled endpoint answered
-from memory when it can be), then Socket.IO (which serves `/socket.io` and hands
-everything else to FastAPI).
+ETag/304 (hashing the uncompressed body), then Socket.IO (which serves `/socket.io` and
+hands everything else to FastAPI).
 """
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import socket
@@ -44,7 +42,6 @@ from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
 from medianest.core.handlers import add_exception_handlers
-from medianest.core.hot_path import HotPaths
 from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
 from medianest.core.private_files import protect_data_dir, protect_sqlite_files
@@ -52,7 +49,6 @@ from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
 from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
 from medianest.core.secrets_store import load_app_secrets
-from medianest.dashboard import hot as dashboard_hot
 from medianest.dashboard import router as dashboard_router
 from medianest.dashboard.monitor import start_status_monitor
 from medianest.db import migrate
@@ -107,15 +103,13 @@ class MediaNestApp:
     def __init__(self, fastapi_app: FastAPI, realtime: Realtime) -> None:
         self.fastapi = fastapi_app
         self.realtime = realtime
-        self.hot_paths = HotPaths(
-            socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io"),
-            context=functools.partial(getattr, fastapi_app.state, "ctx", None),
+        sockets = socketio.ASGIApp(
+            realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io"
         )
-        dashboard_hot.install(self.hot_paths)
         settings: Settings = fastapi_app.state.settings
         self._asgi = RequestContextMiddleware(
             BodyLimitMiddleware(
-                compressed(ConditionalGetMiddleware(self.hot_paths)),
+                compressed(ConditionalGetMiddleware(sockets)),
                 max_bytes=settings.max_request_body_bytes,
             )
         )

@@ -20,7 +20,9 @@ from medianest.auth.session_cache import SessionCache, session_cache_of, unregis
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from tests.factories.users import create_user, make_client, signed_in_client
+from tests.factories.users import TEST_PASSWORD, create_user, make_client, signed_in_client
+
+NEW_PASSWORD = "a-much-better-passphrase"
 
 
 def _cache(app: MediaNestApp) -> SessionCache:
@@ -293,14 +295,11 @@ async def test_an_expired_entry_serves_others_only_while_one_request_re_reads_it
     assert cache.get("hash") is None  # never past the session's own end
 
 
-@pytest.mark.parametrize("hot_paths", [True, False], ids=["hot-path", "fastapi-only"])
 async def test_requests_arriving_together_after_expiry_read_the_session_once(
     make_settings: Callable[..., Settings],
     app_factory: Callable[[Settings], Any],
-    hot_paths: bool,
 ) -> None:
     app: MediaNestApp = await app_factory(make_settings(session_cache_seconds=0.2))
-    app.hot_paths.enabled = hot_paths
     alice = await create_user(app, "alice")
     async with await signed_in_client(app, alice) as client:
         assert (await client.get("/api/dashboard/status")).status_code == 200
@@ -319,18 +318,31 @@ async def test_requests_arriving_together_after_expiry_read_the_session_once(
     assert len(session_reads) == 1, session_reads
 
 
-async def test_the_readable_user_is_built_once_per_entry_and_never_outlives_it(
-    app: MediaNestApp, alice: User
+async def test_a_cached_callers_user_is_saved_by_the_database_session_the_route_makes(
+    app: MediaNestApp,
 ) -> None:
-    cache = SessionCache(ttl_seconds=60)
-    later = utcnow() + timedelta(hours=1)
-    cache.put("hash", alice, generation=cache.generation, valid_until=later, session_ends=later)
-    first = cache.get_readable("hash")
-    assert first is not None and first.username == "alice" and first.id == alice.id
-    assert cache.get_readable("hash") is first  # shared: the hot path builds nothing
-    alice.role = "admin"  # a changed row comes back as a new entry (after invalidation)
-    cache.put("hash", alice, generation=cache.generation, valid_until=later, session_ends=later)
-    second = cache.get_readable("hash")
-    assert second is not first and second is not None and second.role == "admin"
-    cache.invalidate({str(alice.id)}, broadcast=False)
-    assert cache.get_readable("hash") is None
+    """The cached caller's user is built without a database session; when the route
+    makes one (here to change the password), the user joins it and its changes commit."""
+    user = await create_user(app, "henry", password=TEST_PASSWORD)
+    async with await signed_in_client(app, user) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200  # now cached
+        counter = StatementCounter(app)
+        try:
+            cached = await client.get("/api/auth/session")
+        finally:
+            counter.close()
+        assert cached.status_code == 200 and counter.statements == []
+        changed = await client.post(
+            "/api/auth/change-password",
+            json={"currentPassword": TEST_PASSWORD, "newPassword": NEW_PASSWORD},
+        )
+        assert changed.status_code == 200, changed.text
+    async with make_client(app) as fresh:
+        old = await fresh.post(
+            "/api/auth/admin", json={"username": "henry", "password": TEST_PASSWORD}
+        )
+        new = await fresh.post(
+            "/api/auth/admin", json={"username": "henry", "password": NEW_PASSWORD}
+        )
+    assert old.status_code == 401
+    assert new.status_code == 200, new.text

@@ -70,7 +70,7 @@ async def test_answers_under_1_kb_are_sent_as_they_are(alice_client: httpx.Async
 async def test_the_polled_dashboard_status_still_answers_in_plain_json(
     alice_client: httpx.AsyncClient,
 ) -> None:
-    for _ in range(3):  # the first may go through FastAPI, later ones through the hot path
+    for _ in range(3):  # the first reads the session from the database, later ones not
         status = await raw_get(alice_client, "/api/dashboard/status", GZIP)
         assert status.status_code == 200
         body = (

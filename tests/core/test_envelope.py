@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter
 
 from medianest.core import errors
-from medianest.core.envelope import _JsonUtcClock
+from medianest.core.envelope import Envelope, Meta, _JsonUtcClock, envelope_json
 from tests.factories.users import make_client
 
 ERROR_CASES = [
@@ -142,3 +143,13 @@ def test_json_utc_now_reformats_only_when_the_second_changes():
     assert clock(second + 120_000) == b'"2025-11-29T07:06:40.000120Z"'
     assert clock(second + 10**9 + 999_999_999) == b'"2025-11-29T07:06:41.999999Z"'
     assert clock(second) == b'"2025-11-29T07:06:40Z"'  # back in time (clock set back) too
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5))))
+def test_envelope_json_writes_the_bytes_the_envelope_model_writes(data):
+    written = envelope_json(TypeAdapter(list[dict[str, int | str]]).dump_json(data))
+    stamp = json.dumps(json.loads(written)["meta"]["timestamp"])
+    model = Envelope[list[dict[str, int | str]]](
+        data=data, meta=Meta(timestamp=TypeAdapter(datetime).validate_json(stamp))
+    )
+    assert written == model.model_dump_json(by_alias=True).encode()

@@ -1,8 +1,9 @@
 """Who is asking: one dependency for "signed in", one for "admin".
 
 A request is authenticated by the session cookie or by `Authorization: Bearer
-<personal API token>`. Cookie-authenticated unsafe requests must echo the CSRF
-cookie in `X-CSRF-Token`. Disabled users are refused and their sessions end.
+<personal API token>` (`auth.identity.identify` decides; a caller the session cache
+holds needs no database session). Cookie-authenticated unsafe requests must echo the
+CSRF cookie in `X-CSRF-Token`. Disabled users are refused and their sessions end.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER
 from medianest.auth.identity import Identity, identify
 from medianest.auth.models import User
 from medianest.context import AppContext, ContextDep, context_of
 from medianest.core import passwords
-from medianest.core.deps import SessionDep
+from medianest.core.deps import LazySessionDep
 from medianest.core.errors import (
     CsrfFailed,
     PasswordChangeRequired,
@@ -29,25 +29,26 @@ from medianest.core.errors import (
 )
 from medianest.core.ratelimit import RateLimitResult
 from medianest.core.tokens import tokens_equal
+from medianest.db.engine import LazySession
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMITED_MESSAGE = "Too many requests. Slow down and try again shortly."
 
 
 async def resolve_identity(
-    request: Request, response: Response, session: SessionDep, ctx: ContextDep
+    request: Request, response: Response, db: LazySessionDep, ctx: ContextDep
 ) -> Identity | None:
     """The caller's identity, or None. Cached on the request for later dependencies."""
     if hasattr(request.state, "identity"):
         cached: Identity | None = request.state.identity
         return cached
-    identity = await identify(request, response, session, ctx)
+    identity = await identify(request, response, db, ctx)
     request.state.identity = identity
     return identity
 
 
 async def _signed_in(
-    request: Request, response: Response, session: AsyncSession, ctx: AppContext
+    request: Request, response: Response, db: LazySession, ctx: AppContext
 ) -> Identity:
     """The caller, signed in: CSRF checked and the API rate limit counted, once a request.
 
@@ -57,7 +58,7 @@ async def _signed_in(
     if hasattr(request.state, "signed_in"):
         checked: Identity = request.state.signed_in
         return checked
-    identity = await resolve_identity(request, response, session, ctx)
+    identity = await resolve_identity(request, response, db, ctx)
     if identity is None:
         raise Unauthenticated()
     if identity.via == "session" and request.method in UNSAFE_METHODS:
@@ -66,8 +67,7 @@ async def _signed_in(
         if not cookie or not header or not tokens_equal(cookie, header):
             raise CsrfFailed()
     result = await count_api_request(ctx, identity.user.id)
-    for key, value in result.headers.items():
-        response.headers[key] = value
+    response.headers.raw.extend(result.raw_headers)  # once a request (see above)
     result.raise_if_exceeded(RATE_LIMITED_MESSAGE)
     request.state.signed_in = identity
     return identity
@@ -86,25 +86,25 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
 
 
 async def get_identity_allowing_password_change(
-    request: Request, response: Response, session: SessionDep
+    request: Request, response: Response, db: LazySessionDep
 ) -> Identity:
     """For change-password, logout and session: reachable while a change is required."""
-    return await _signed_in(request, response, session, context_of(request))
+    return await _signed_in(request, response, db, context_of(request))
 
 
-async def get_identity(request: Request, response: Response, session: SessionDep) -> Identity:
-    identity = await _signed_in(request, response, session, context_of(request))
+async def get_identity(request: Request, response: Response, db: LazySessionDep) -> Identity:
+    identity = await _signed_in(request, response, db, context_of(request))
     if identity.user.must_change_password:
         raise PasswordChangeRequired()
     return identity
 
 
-async def get_current_user(request: Request, response: Response, session: SessionDep) -> User:
-    return (await get_identity(request, response, session)).user
+async def get_current_user(request: Request, response: Response, db: LazySessionDep) -> User:
+    return (await get_identity(request, response, db)).user
 
 
-async def get_admin_user(request: Request, response: Response, session: SessionDep) -> User:
-    user = await get_current_user(request, response, session)
+async def get_admin_user(request: Request, response: Response, db: LazySessionDep) -> User:
+    user = await get_current_user(request, response, db)
     if not user.is_admin:
         raise PermissionDenied("Only administrators can do this.")
     return user

@@ -1,4 +1,4 @@
-"""A short-lived in-process cache of resolved sessions: the hot path reads no row.
+"""A short-lived in-process cache of resolved sessions: a cached caller reads no row.
 
 Every authenticated request needs its session and user, so a resolved session is kept
 here (why: docs/performance.md), keyed by the token's hash, with the user's column
@@ -53,7 +53,6 @@ class _Entry:
     user_id: uuid.UUID
     valid_until: float  # time.monotonic()
     session_ends: float  # time.monotonic() past which the session is over
-    readable: User | None = None  # built from user_values on first use, then shared
 
 
 class SessionCache:
@@ -77,16 +76,6 @@ class SessionCache:
         re-reads it (see `begin_refresh`), for `REFRESH_GRACE_SECONDS` at most."""
         entry = self._usable(token_hash)
         return None if entry is None else entry.user_values
-
-    def get_readable(self, token_hash: str) -> User | None:
-        """As `get`, as one `readable_user` per entry shared by every caller: for code
-        that only reads (the hot path), which then builds no object per request."""
-        entry = self._usable(token_hash)
-        if entry is None:
-            return None
-        if entry.readable is None:
-            entry.readable = readable_user(entry.user_values)
-        return entry.readable
 
     def _usable(self, token_hash: str) -> _Entry | None:
         entry = self._entries.get(token_hash)
@@ -171,24 +160,22 @@ class SessionCache:
         return len(self._entries)
 
 
-def attach_user(session: Session, values: dict[str, Any]) -> User:
-    """A persistent `User` in `session` built from cached values, without a query.
-
-    Built the way the ORM loads a row (state without `__init__`, values as committed),
-    so later changes are tracked and flushed as usual (cheaper than `User(**values)`).
-    """
-    key = _USER_MAPPER.identity_key_from_primary_key((values["id"],))
+def attach_user(session: Session, user: User) -> User:
+    """`user`, a `readable_user` of cached values, made persistent in `session` without
+    a query: as if the ORM had loaded the row (values as committed), so later changes
+    are tracked and flushed as usual."""
+    key = _USER_MAPPER.identity_key_from_primary_key((user.id,))
     loaded: User | None = session.identity_map.get(key)
     if loaded is not None:  # already in this unit of work: that object is the user
         return loaded
-    user = readable_user(values)
     make_transient_to_detached(user)
     session.add(user)
     return user
 
 
 def readable_user(values: dict[str, Any]) -> User:
-    """A transient `User` holding cached values: to read, not to change or save."""
+    """A transient `User` holding cached values, built the way the ORM loads a row (state
+    without `__init__`: cheaper than `User(**values)`); `attach_user` makes it savable."""
     user: User = _USER_MANAGER.new_instance()
     user.__dict__.update(values)
     return user

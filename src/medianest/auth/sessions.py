@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, User
-from medianest.auth.session_cache import SessionCache, attach_user
+from medianest.auth.session_cache import SessionCache, attach_user, readable_user
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
 from medianest.settings import Settings
@@ -70,7 +70,7 @@ async def resolve_session(
     if cache is not None:
         cached = cache.get(token_hash)
         if cached is not None:
-            return None, attach_user(session.sync_session, cached)
+            return None, attach_user(session.sync_session, readable_user(cached))
         generation = cache.generation
         cache.begin_refresh(token_hash)  # the session's other requests need not read too
     # One round trip for both rows.

@@ -104,12 +104,6 @@ class _RequestMetrics(Collector):
 HTTP_REQUEST_METRICS = _RequestMetrics()
 REGISTRY.register(HTTP_REQUEST_METRICS)
 
-HOT_PATH_ANSWERS = Counter(
-    "medianest_hot_path_answers_total",
-    "Requests answered from memory before FastAPI (see core/hot_path.py), by route template.",
-    ["route"],
-)
-
 HTTP_ERRORS = Counter(
     "medianest_http_errors_total",
     "Error responses, by envelope error code (VALIDATION_ERROR, NOT_FOUND, INTERNAL_ERROR...).",

@@ -50,7 +50,7 @@ class RateLimitResult:
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The X-RateLimit-* headers, and Retry-After on a refusal, as ASGI header pairs
-        (what a hot answer sends as they are)."""
+        (added to a response as they are: cheaper than setting them one by one)."""
         headers = [
             (b"x-ratelimit-limit", b"%d" % self.limit),
             (b"x-ratelimit-remaining", b"%d" % self.remaining),

@@ -33,9 +33,10 @@ CACHE_TTL_SECONDS = 60.0
 # while one request refreshes the copy and the others keep answering from it).
 LOCAL_COPY_SECONDS = 1.0
 LOCAL_COPY_GRACE_SECONDS = 1.0
-# After finding the cache empty, the hot answer leaves it alone this long: FastAPI's route
-# answers, which tries the cache once itself and reads the database. Without the pause, a
-# cache that hangs (Redis unreachable) would be waited for twice per request.
+# After finding the cache empty, `local_copy_json` leaves it alone this long: the route
+# then answers with `current_status`, which tries the cache once itself and reads the
+# database. Without the pause, a cache that hangs (Redis unreachable) would be waited
+# for twice per request.
 CACHE_EMPTY_PAUSE_SECONDS = 1.0
 NOT_CHECKED = "Not checked yet"
 # Degraded answers (slow, wrong key) still mean the service is reachable.
@@ -165,9 +166,10 @@ async def local_copy_json(ctx: AppContext) -> bytes | None:
     (an expired copy is re-read from the cache, by one request while the others keep
     the old copy); None when only the database would do.
 
-    The hot answer's way: before it refreshed the copy itself, the requests arriving
-    between its expiry and FastAPI's refresh all took FastAPI's way, several a second,
-    each far dearer than a hot answer and holding up the ones behind it.
+    The polled route's way (dashboard/router.py): its body is sent as it is. Only one
+    request re-reads an expired copy; when each did, the requests arriving meanwhile
+    all decoded the cache again, several a second, each far dearer than a cached answer
+    and holding up the ones behind it.
     """
     local = _usable_local_copy(ctx)
     if local is not None:

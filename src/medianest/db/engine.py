@@ -8,7 +8,7 @@ connection is short (`pool_timeout`) and answered 503 SERVICE_BUSY (core/handler
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -129,14 +129,42 @@ async def release_idle_connection(session: AsyncSession) -> bool:
     return True
 
 
+class LazySession:
+    """A request's database session, made on first use: a request answered from memory
+    (a cached session, a cached aggregate) never makes one, so it pays neither the
+    session's set-up nor its close (docs/performance.md)."""
+
+    __slots__ = ("_factory", "_on_open", "opened")
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._on_open: list[Callable[[AsyncSession], None]] = []
+        self.opened: AsyncSession | None = None
+
+    def session(self) -> AsyncSession:
+        if self.opened is None:
+            self.opened = self._factory()
+            for hook in self._on_open:
+                hook(self.opened)
+            self._on_open.clear()
+        return self.opened
+
+    def on_open(self, hook: Callable[[AsyncSession], None]) -> None:
+        """Run `hook` with the session when it is made (now, if it already was)."""
+        if self.opened is not None:
+            hook(self.opened)
+        else:
+            self._on_open.append(hook)
+
+
 # The session of the request (or unit of work) running in this context, if any.
-_current_session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
+_current_session: contextvars.ContextVar[LazySession | None] = contextvars.ContextVar(
     "medianest_current_session", default=None
 )
 
 
 @contextmanager
-def bound_session(session: AsyncSession | None) -> Iterator[None]:
+def bound_session(session: LazySession | None) -> Iterator[None]:
     """Make `session` the one `release_current_connection` releases, in this context
     (None: none, e.g. in a task shared by several requests)."""
     token = _current_session.set(session)
@@ -148,9 +176,9 @@ def bound_session(session: AsyncSession | None) -> Iterator[None]:
 
 async def release_current_connection() -> bool:
     """`release_idle_connection` for the session bound in this context (see
-    `bound_session`); the slow paths (outbound HTTP, Redis, password hashing) call it
-    without having to be handed the session."""
-    session = _current_session.get()
-    if session is None:
+    `bound_session`), if it was made; the slow paths (outbound HTTP, Redis, password
+    hashing) call it without having to be handed the session."""
+    lazy = _current_session.get()
+    if lazy is None or lazy.opened is None:
         return False
-    return await release_idle_connection(session)
+    return await release_idle_connection(lazy.opened)
