@@ -14,7 +14,7 @@ import httpx
 import redis
 
 from medianest.db.engine import create_engine, create_session_factory, session_scope
-from medianest.db.models import MediaRequest  # all models, so foreign keys resolve
+from medianest.models import MediaRequest  # all models, so foreign keys resolve
 
 PG_ADMIN_DSN = os.environ.get("MEDIANEST_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379") + "/3"

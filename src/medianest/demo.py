@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete
 
-from medianest.admin.models import ServiceConfig
-from medianest.admin.service_store import password_context, seed_rows
 from medianest.core.crypto import SecretBox
 from medianest.core.secrets_store import load_app_secrets
 from medianest.db.engine import create_engine, create_session_factory, session_scope
+from medianest.integrations.models import ServiceConfig
+from medianest.integrations.service_store import password_context, seed_rows
 from medianest.settings import Settings
 from medianest_simulators.suite import SimulatorSuite, SuiteInfo
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import structlog
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog, ServiceConfig
 from medianest.db.engine import session_scope
+from medianest.integrations.models import ServiceConfig
 from medianest.integrations.uptime_kuma_live import TWO_FACTOR_REFUSAL
+from medianest.platform.models import AuditLog
 
 KUMA_PASSWORD = "admin123"
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from medianest.admin.models import ServiceConfig
 from medianest.db.engine import session_scope
+from medianest.integrations.models import ServiceConfig
 from medianest.settings import Settings
 from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client

@@ -10,8 +10,9 @@ import pytest
 import structlog
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog, ServiceConfig
 from medianest.db.engine import session_scope
+from medianest.integrations.models import ServiceConfig
+from medianest.platform.models import AuditLog
 from tests.admin.conftest import SECRETS
 
 ENDPOINTS = [

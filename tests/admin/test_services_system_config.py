@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog
 from medianest.admin.system_config import get_runtime_config
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 
 
 async def test_the_defaults_come_from_the_settings(admin_client, settings):

@@ -10,10 +10,10 @@ import httpx
 import structlog
 from sqlalchemy import delete
 
-from medianest.admin.models import SystemSetting
 from medianest.admin.system_config import RUNTIME_CONFIG_KEY
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
+from medianest.platform.models import SystemSetting
 from medianest.youtube.quotas import QUOTAS_KEY
 
 NO_QUOTAS = {"youtubeItemsPerDay": None, "youtubeGbPerWeek": None, "mediaRequestsPerWeek": None}

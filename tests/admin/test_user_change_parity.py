@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import AuthSession, User
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 from medianest_simulators import OverseerrSimulator
 from tests.factories.users import (
     create_user,

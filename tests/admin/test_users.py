@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import AuthSession, SessionToken, User
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 from tests.auth.flows import password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user, make_client
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog, SystemSetting
 from medianest.app import MediaNestApp, create_app
 from medianest.db.engine import session_scope
 from medianest.media.webhook_setup import SECRET_SETTING
+from medianest.platform.models import AuditLog, SystemSetting
 from medianest_simulators import OverseerrSimulator
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
 from tests.support.servers import ServedApp

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.cookies import CSRF_COOKIE
+from medianest.platform.models import AuditLog
 from medianest.settings import Settings
 from tests.auth.flows import audit_actions, cookie, password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user

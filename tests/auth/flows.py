@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import CSRF_COOKIE
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 
 
 async def password_sign_in(

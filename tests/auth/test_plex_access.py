@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth import plex_access
 from medianest.auth.models import AuthSession, SessionToken, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 from medianest.settings import Settings
 from medianest_simulators import PlexTvSimulator
 from medianest_simulators.plextv_models import MACHINE_IDENTIFIER

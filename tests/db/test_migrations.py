@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from medianest.db import migrate
-from medianest.db.models import Base
+from medianest.models import Base
 from tests.conftest import unavailable
 from tests.support import databases
 

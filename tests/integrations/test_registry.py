@@ -8,9 +8,10 @@ import ssl
 
 from sqlalchemy import select
 
-from medianest.admin.models import ServiceConfig, SystemSetting
-from medianest.admin.service_store import CLIENT_IDENTIFIER_KEY
 from medianest.db.engine import session_scope
+from medianest.integrations.models import ServiceConfig
+from medianest.integrations.service_store import CLIENT_IDENTIFIER_KEY
+from medianest.platform.models import SystemSetting
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_KEY
 from medianest_simulators.plextv_models import OWNER_TOKEN
 from medianest_simulators.uptime_kuma import API_KEY as KUMA_KEY

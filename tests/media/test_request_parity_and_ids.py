@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
+from medianest.platform.models import AuditLog
 from medianest_simulators import OverseerrSimulator
 from tests.media.test_requests import RENDER_FARM, SPRITE_FRIGHT, link_to_overseerr_user
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from medianest.admin.models import ServiceConfig
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
+from medianest.integrations.models import ServiceConfig
 from medianest.media.models import MediaRequest
 from medianest.settings import Settings
 from medianest_simulators.overseerr_webhook import webhook_payload

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from medianest.db.models import Base
+from medianest.models import Base
 
 
 def run_medianest(

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from medianest.admin import audit
 from medianest.auth.models import User
 from medianest.db.engine import create_engine, session_scope
 from medianest.media.models import MediaRequest
+from medianest.platform import audit
 from medianest.settings import Settings
 from medianest.youtube.models import YoutubeDownload
 from tests.factories.users import create_user

@@ -2,7 +2,7 @@
 function over 60, counted from the `def` line to the last line of the body (decorators
 not counted), nested functions included.
 
-Alembic migration files (src/medianest/db/migrations/versions) are exempt: they are
+Alembic migration files (src/medianest/migrations/versions) are exempt: they are
 generated schema code, read as a whole, and never edited once released.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [ROOT / "src" / "medianest", ROOT / "src" / "medianest_simulators"]
-MIGRATIONS = ROOT / "src" / "medianest" / "db" / "migrations" / "versions"
+MIGRATIONS = ROOT / "src" / "medianest" / "migrations" / "versions"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

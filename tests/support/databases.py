@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 
 from medianest.db import migrate
-from medianest.db.models import Base
+from medianest.models import Base
 
 PG_ADMIN_DSN = os.environ.get("MEDIANEST_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")

@@ -6,10 +6,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 from medianest_simulators.media_server import MediaServerSimulator
 
 

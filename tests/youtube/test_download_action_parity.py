@@ -12,10 +12,10 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import select
 
-from medianest.admin.models import AuditLog
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 from medianest.youtube.models import YoutubeDownload
 from medianest_simulators import PlexSimulator
 from medianest_simulators.media_server import MediaServerSimulator

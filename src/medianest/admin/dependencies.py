@@ -9,13 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from medianest.admin import audit, users_service
+from medianest.admin import users_service
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.platform import audit
 
 
 async def acting_admin(admin: AdminUser, request: Request, ctx: ContextDep) -> audit.Actor:

@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
-from medianest.admin.models import ServiceConfig
 from medianest.admin.schemas import (
     ServiceOut,
     ServiceTest,
@@ -23,21 +21,23 @@ from medianest.admin.schemas import (
     ServiceUpdate,
     service_url_problem,
 )
-from medianest.admin.service_store import (
-    decrypt_key,
-    decrypt_password,
-    key_context,
-    password_context,
-)
 from medianest.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.errors import NotFound, ValidationFailed
 from medianest.dashboard import monitor as status_monitor
+from medianest.integrations.models import ServiceConfig
 from medianest.integrations.registry import (
     SERVICE_NAMES,
     Integrations,
     ServiceSettings,
 )
+from medianest.integrations.service_store import (
+    decrypt_key,
+    decrypt_password,
+    key_context,
+    password_context,
+)
+from medianest.platform import audit
 
 _SLUG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 

@@ -16,8 +16,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
-from medianest.admin.models import SystemSetting
 from medianest.admin.schemas import RuntimeConfigOut, RuntimeConfigUpdate
 from medianest.context import AppContext
 from medianest.core.context import CoreContext
@@ -26,6 +24,8 @@ from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.limits.runtime import RuntimeLimits
 from medianest.limits.stored import validated
+from medianest.platform import audit
+from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
 
 log = get_logger(__name__)

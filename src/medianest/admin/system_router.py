@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from sqlalchemy import func, select
 
-from medianest.admin import audit
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
+from medianest.platform import audit
 from medianest.settings import Settings
 from medianest.youtube import delivery, plex_check, plex_delivery, plex_paths, pushback, quotas
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription

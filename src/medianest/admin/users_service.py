@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.admin.schemas import UserChange
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
@@ -21,6 +20,7 @@ from medianest.auth.models import Role, User, UserStatus
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.platform import audit
 from medianest.youtube import service as youtube_service
 
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth.models import ApiToken, User
 from medianest.core.errors import Conflict, NotFound
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
+from medianest.platform import audit
 
 TOKEN_PREFIX = "mn_"  # noqa: S105  (a marker, not a secret)
 # Enough for any household's scripts; stops a runaway script from filling the table.

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
 from medianest.auth.exceptions import PlexServerAccessRequired
@@ -31,6 +30,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
 from medianest.integrations.plextv import ServerAudience
+from medianest.platform import audit
 
 log = get_logger(__name__)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth import plex_access, plex_service
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
@@ -20,6 +19,7 @@ from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamE
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.integrations.plextv import PlexTokenRejected
+from medianest.platform import audit
 
 log = get_logger(__name__)
 

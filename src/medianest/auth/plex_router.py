@@ -13,7 +13,6 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth import plex_service
 from medianest.auth.cookies import client_ip, is_https, set_csrf_cookie
 from medianest.auth.events import SignInRefused
@@ -33,6 +32,7 @@ from medianest.core.envelope import (
 from medianest.core.errors import MediaNestError
 from medianest.core.events import publish
 from medianest.core.tokens import new_token
+from medianest.platform import audit
 
 PIN_BINDING_COOKIE = "medianest_pin"
 # PIN creation calls plex.tv; bound it per client address.

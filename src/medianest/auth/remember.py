@@ -19,7 +19,6 @@ from fastapi import Request, Response
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth import sessions as session_store
 from medianest.auth.browser_session import open_browser_session
 from medianest.auth.cookies import (
@@ -33,6 +32,7 @@ from medianest.core.errors import Unauthenticated
 from medianest.core.logging import get_logger
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
+from medianest.platform import audit
 
 log = get_logger(__name__)
 

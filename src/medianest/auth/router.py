@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from medianest.admin import audit
 from medianest.auth import remember
 from medianest.auth import service as auth_service
 from medianest.auth import sessions as session_store
@@ -24,6 +23,7 @@ from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.core.errors import Unauthenticated
+from medianest.platform import audit
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
 

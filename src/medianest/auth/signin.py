@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth import remember
 from medianest.auth import sessions as session_store
 from medianest.auth.browser_session import open_browser_session
@@ -20,6 +19,7 @@ from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
 from medianest.context import AppContext
 from medianest.db.base import utcnow
+from medianest.platform import audit
 
 
 async def complete_sign_in(

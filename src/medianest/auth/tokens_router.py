@@ -8,11 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from medianest.admin import audit
 from medianest.auth import api_tokens
 from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
+from medianest.platform import audit
 
 router = APIRouter(prefix="/api/auth/tokens", tags=["auth"], responses=ERROR_RESPONSES)
 

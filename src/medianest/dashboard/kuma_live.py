@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from medianest.context import AppContext
-from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.dashboard.schemas import MonitorStatus
 from medianest.dashboard.service import CheckOutcome
 from medianest.db.base import utcnow
 from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignIn
+from medianest.platform.leader import LeaderLease
 
 if TYPE_CHECKING:  # the monitor imports this module at run time
     from medianest.dashboard.monitor import StatusMonitor

@@ -24,7 +24,6 @@ from medianest.context import AppContext
 from medianest.core.context import PerContext
 from medianest.core.errors import MediaNestError
 from medianest.core.events import publish
-from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.dashboard import service as status_service
 from medianest.dashboard.events import ServicesChanged
@@ -41,6 +40,7 @@ from medianest.integrations.http import ServiceHealth
 from medianest.integrations.registry import Integrations
 from medianest.integrations.uptime_kuma import UptimeKumaClient
 from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
+from medianest.platform.leader import LeaderLease
 
 log = get_logger(__name__)
 

@@ -16,13 +16,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import ServiceConfig
 from medianest.context import AppContext
 from medianest.core.context import PerContext
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.schemas import DataSource, MonitorStatus, ServiceState, ServiceStatusOut
 from medianest.db.engine import session_scope
 from medianest.integrations.links import link_out
+from medianest.integrations.models import ServiceConfig
 
 SERVICES = ("plex", "overseerr", "uptime_kuma")
 CACHE_KEY = "dashboard:status"

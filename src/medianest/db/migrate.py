@@ -19,7 +19,8 @@ from medianest.db.engine import create_engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Beside the packages, not in db/: its env.py loads every model (medianest.models).
+MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
 # The newest revision. tests/db checks it against Alembic's own idea of the head, so a
 # new migration cannot be added without moving this along.
 HEAD_REVISION = "pp_1"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
 from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -32,6 +31,7 @@ from medianest.integrations.overseerr_models import (
 from medianest.media.events import RequestCreated
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
+from medianest.platform import audit
 from medianest.youtube import quotas
 
 log = get_logger(__name__)

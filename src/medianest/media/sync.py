@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, Unauthenticated, ValidationFailed
 from medianest.core.events import publish
-from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -36,6 +35,7 @@ from medianest.media import webhook_setup
 from medianest.media.events import RequestStatusesChanged, StatusChange
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.service import FINAL_STATUSES, OPEN_STATUSES
+from medianest.platform.leader import LeaderLease
 
 log = get_logger(__name__)
 

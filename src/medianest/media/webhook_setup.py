@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin import audit
-from medianest.admin.models import ServiceConfig, SystemSetting
 from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError, SecretBox
 from medianest.core.errors import MediaNestError, ValidationFailed
+from medianest.integrations.models import ServiceConfig
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.platform import audit
+from medianest.platform.models import SystemSetting
 
 SECRET_SETTING = "overseerr_webhook_secret"  # noqa: S105  (a system_settings key)
 SECRET_CONTEXT = "overseerr_webhook_secret"  # noqa: S105  (AES-GCM associated data)

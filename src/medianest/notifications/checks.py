@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import DBAPIError
 
 from medianest.context import AppContext
-from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.notifications import hooks
+from medianest.platform.leader import LeaderLease
 from medianest.settings import Settings
 
 log = get_logger(__name__)

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth.models import User, UserStatus
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError
-from medianest.core.leader import LeaderLease
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -24,6 +23,7 @@ from medianest.integrations.plex import PlexClient
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import links, service
 from medianest.notifications.models import NotificationSettings
+from medianest.platform.leader import LeaderLease
 from medianest.plex import service as plex_service
 from medianest.plex.privacy import Viewer
 from medianest.youtube import plex_paths

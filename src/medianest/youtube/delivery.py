@@ -20,13 +20,13 @@ from typing import Literal, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import SystemSetting
 from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.plex import PlexClient
+from medianest.platform.models import SystemSetting
 from medianest.plex.access import server_token
 from medianest.youtube import plex_delivery
 from medianest.youtube.models import YoutubeDownload

@@ -20,12 +20,12 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from medianest.admin.models import SystemSetting
 from medianest.context import AppContext
 from medianest.core.health import CheckResult
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.platform.models import SystemSetting
 from medianest.youtube.worker import DownloadWorkers
 
 log = get_logger(__name__)

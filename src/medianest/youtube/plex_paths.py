@@ -16,8 +16,8 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import SystemSetting
 from medianest.core.errors import ValidationFailed
+from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
 
 PLEX_PATH_KEY = "youtube_plex_path"

@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from medianest.admin.models import SystemSetting
 from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
 from medianest.youtube.downloader import classify_error
 from medianest.youtube.events import QueueBreakerChanged

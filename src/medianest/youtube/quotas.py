@@ -18,13 +18,13 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import SystemSetting
 from medianest.auth.models import User
 from medianest.core.envelope import ApiInput
 from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
 from medianest.limits.stored import validated
 from medianest.media.models import MediaRequest
+from medianest.platform.models import SystemSetting
 from medianest.youtube.models import YoutubeArchiveEntry
 
 QUOTAS_KEY = "youtube_quotas"

@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from medianest.admin import audit
 from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, PermissionDenied
@@ -27,6 +26,7 @@ from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.platform import audit
 from medianest.plex import access as plex_access
 from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload

@@ -9,7 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from medianest.db.models import Base
+from medianest.models import Base
 
 config = context.config
 target_metadata = Base.metadata

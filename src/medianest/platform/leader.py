@@ -16,11 +16,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from medianest.admin.models import Lease
 from medianest.core.context import CoreContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.platform.models import Lease
 
 log = get_logger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.models import AuditLog
 from medianest.core.logging import get_logger, redact_value
+from medianest.platform.models import AuditLog
 
 log = get_logger(__name__)
 

@@ -11,8 +11,8 @@ import pytest
 
 from medianest.app import build_context, close_context
 from medianest.context import AppContext
-from medianest.core.leader import LeaderLease
 from medianest.core.realtime import Realtime
+from medianest.platform.leader import LeaderLease
 from medianest.settings import Settings
 
 MakeContext = Callable[[], Coroutine[Any, Any, AppContext]]

@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from medianest.admin.models import ServiceConfig, SystemSetting
 from medianest.core.context import CoreContext
 from medianest.core.crypto import DecryptionError, SecretBox
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
+from medianest.integrations.models import ServiceConfig
 from medianest.integrations.registry import SERVICE_NAMES, Integrations, ServiceSettings
+from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
 
 log = get_logger(__name__)

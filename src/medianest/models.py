@@ -1,9 +1,12 @@
-"""Imports every ORM model so that `Base.metadata` is complete (Alembic, tests)."""
+"""Imports every ORM model so that `Base.metadata` is complete (Alembic, tests).
 
-from medianest.admin.models import AuditLog, Lease, ServiceConfig, SystemSetting
+Composition, above every domain: db/ only gives the base class and the engine.
+"""
+
 from medianest.auth.models import ApiToken, AuthSession, PlexPin, SessionToken, User
 from medianest.dashboard.models import ServiceStatus
 from medianest.db.base import Base
+from medianest.integrations.models import ServiceConfig
 from medianest.media.models import MediaRequest
 from medianest.notifications.models import (
     Notification,
@@ -11,6 +14,7 @@ from medianest.notifications.models import (
     NotificationDelivery,
     NotificationSettings,
 )
+from medianest.platform.models import AuditLog, Lease, SystemSetting
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload, YoutubeSubscription
 
 __all__ = [

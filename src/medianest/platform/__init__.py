@@ -1,0 +1,1 @@
+"""Tables every layer above may use: leases, system settings, the audit log (and its writer)."""
