@@ -62,9 +62,9 @@ from medianest.notifications import router as notifications_router
 from medianest.notifications import subscribers as notification_subscribers
 from medianest.ops import metrics_router
 from medianest.ops import router as ops_router
+from medianest.pages import install_pages
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
-from medianest.web.setup import install_web
 from medianest.youtube import heartbeat as youtube_heartbeat
 from medianest.youtube import router as youtube_router
 from medianest.youtube import scheduler as youtube_scheduler
@@ -245,5 +245,5 @@ def create_app(
     add_exception_handlers(fastapi_app)
     for module in _ROUTER_MODULES:
         fastapi_app.include_router(module.router)
-    install_web(fastapi_app)
+    install_pages(fastapi_app)
     return MediaNestApp(fastapi_app, realtime)

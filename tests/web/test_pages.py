@@ -283,3 +283,14 @@ async def test_the_refresh_button_checks_and_a_second_press_says_to_wait(
     assert second.status_code == 200  # the cards as they are, and a note
     assert "checked moments ago" in second.headers["hx-trigger"]
     assert 'data-service="uptime_kuma"' in second.text
+
+
+def test_templates_word_a_download_failure_as_the_youtube_package_does() -> None:
+    # web/ imports no domain: the app's page composition hands youtube's wording over.
+    import medianest.pages  # noqa: F401
+    from medianest.web.templating import templates
+    from medianest.youtube.failure_words import describe
+
+    raw = "ERROR: [youtube] abc: Private video. Sign in if you've been granted access"
+    rendered = templates.env.from_string("{{ (error | download_failure).summary }}")
+    assert rendered.render(error=raw) == describe(raw).summary != raw

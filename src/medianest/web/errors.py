@@ -12,9 +12,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from medianest.auth.cookies import SESSION_COOKIE
 from medianest.core.logging import get_logger
-from medianest.web.templating import current_user, render
+from medianest.web.templating import current_user, page_hooks, render
 
 log = get_logger(__name__)
 
@@ -68,6 +67,11 @@ def _retry_url(request: Request) -> str | None:
     return f"{path}?{request.url.query}" if request.url.query else path
 
 
+def _has_session_cookie(request: Request) -> bool:
+    hooks = page_hooks(request)
+    return hooks is not None and hooks.has_session_cookie(request)
+
+
 def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
     if code == "UNAUTHENTICATED":
         return _redirect(request, login_url_for(request))
@@ -83,7 +87,7 @@ def render_page_error(request: Request, status: int, code: str, message: str) ->
         "correlation_id": getattr(request.state, "correlation_id", None),
         # Pages nobody routes (a mistyped address) never resolved the user; a session
         # cookie is enough to offer the dashboard (it sends a stale one to sign-in).
-        "signed_in": current_user(request) is not None or bool(request.cookies.get(SESSION_COOKIE)),
+        "signed_in": current_user(request) is not None or _has_session_cookie(request),
         # Outages and overload pass: the same address may work a moment later.
         "retry_url": _retry_url(request) if status in _RETRYABLE else None,
     }

@@ -1,26 +1,26 @@
 """Jinja2 rendering for the HTML pages: one environment, cache-busted static URLs,
-and a `render` helper that adds the signed-in user and makes sure the CSRF cookie exists."""
+and a `render` helper that adds the signed-in user and makes sure the CSRF cookie exists.
+
+web/ knows no domain: who is signed in, the CSRF cookie and the domains' template
+filters are given to it by the app (medianest/pages.py) through `PageHooks` and `templates`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from medianest import __version__
-from medianest.auth.cookies import CSRF_COOKIE, set_csrf_cookie
-from medianest.auth.dependencies import resolve_identity
-from medianest.auth.identity import Identity
-from medianest.auth.models import User
-from medianest.youtube import failure_words
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -90,7 +90,6 @@ templates.env.globals["app_version"] = __version__
 templates.env.filters["ago"] = _ago
 templates.env.filters["iso"] = _iso
 templates.env.filters["duration"] = _duration
-templates.env.filters["download_failure"] = failure_words.describe
 
 
 @dataclass(frozen=True)
@@ -105,23 +104,20 @@ class PageUser:
     must_change_password: bool
     has_password: bool
 
-    @classmethod
-    def of(cls, user: User) -> PageUser:
-        return cls(
-            id=user.id,
-            username=user.username,
-            role=user.role,
-            is_admin=user.is_admin,
-            must_change_password=user.must_change_password,
-            has_password=user.password_hash is not None,
-        )
+
+@dataclass(frozen=True)
+class PageHooks:
+    """What pages need from sign-in (a package above web), installed by the app."""
+
+    # Adds the cookies a page hands out (the CSRF cookie htmx echoes) to a rendered page.
+    hand_out_cookies: Callable[[Request, Response], None]
+    # Whether the request carries a session cookie, even one never resolved to a user.
+    has_session_cookie: Callable[[Request], bool]
 
 
-async def remember_page_user(
-    request: Request, identity: Annotated[Identity | None, Depends(resolve_identity)]
-) -> None:
-    """Router-level dependency of every page router: runs before any permission check."""
-    request.state.page_user = PageUser.of(identity.user) if identity is not None else None
+def page_hooks(request: Request) -> PageHooks | None:
+    hooks: PageHooks | None = getattr(request.app.state, "page_hooks", None)
+    return hooks
 
 
 def current_user(request: Request) -> PageUser | None:
@@ -142,8 +138,7 @@ def render(
     response = templates.TemplateResponse(
         request, name, values, status_code=status_code, headers=headers
     )
-    settings = getattr(request.app.state, "settings", None)
-    if settings is not None and not request.cookies.get(CSRF_COOKIE):
-        # htmx echoes this cookie in X-CSRF-Token; a page is the place to hand it out.
-        set_csrf_cookie(response, request, settings)
+    hooks = page_hooks(request)
+    if hooks is not None:
+        hooks.hand_out_cookies(request, response)
     return response

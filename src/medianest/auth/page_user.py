@@ -1,0 +1,46 @@
+"""What the HTML layer (web/) needs from sign-in, handed to it by the app
+(medianest/pages.py): who is signed in, and the CSRF cookie a page hands out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE, set_csrf_cookie
+from medianest.auth.dependencies import resolve_identity
+from medianest.auth.identity import Identity
+from medianest.auth.models import User
+from medianest.web.templating import PageHooks, PageUser
+
+
+def page_user_of(user: User) -> PageUser:
+    return PageUser(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        is_admin=user.is_admin,
+        must_change_password=user.must_change_password,
+        has_password=user.password_hash is not None,
+    )
+
+
+async def remember_page_user(
+    request: Request, identity: Annotated[Identity | None, Depends(resolve_identity)]
+) -> None:
+    """Router-level dependency of every page router: runs before any permission check."""
+    request.state.page_user = page_user_of(identity.user) if identity is not None else None
+
+
+def hand_out_csrf_cookie(request: Request, response: Response) -> None:
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None and not request.cookies.get(CSRF_COOKIE):
+        # htmx echoes this cookie in X-CSRF-Token; a page is the place to hand it out.
+        set_csrf_cookie(response, request, settings)
+
+
+def has_session_cookie(request: Request) -> bool:
+    return bool(request.cookies.get(SESSION_COOKIE))
+
+
+PAGE_HOOKS = PageHooks(hand_out_cookies=hand_out_csrf_cookie, has_session_cookie=has_session_cookie)

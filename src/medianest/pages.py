@@ -1,0 +1,48 @@
+"""Composition of the HTML side: every domain's page router on the app (kept out of the
+OpenAPI document), with what web/ needs from the domains above it — the signed-in
+user and CSRF cookie from auth, the download-failure wording from youtube."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from medianest.admin import pages as admin_pages
+from medianest.admin import settings_pages as admin_settings_pages
+from medianest.admin import system_pages as admin_system_pages
+from medianest.admin import webhook_pages as admin_webhook_pages
+from medianest.auth import pages as auth_pages
+from medianest.auth.page_user import PAGE_HOOKS, remember_page_user
+from medianest.dashboard import pages as dashboard_pages
+from medianest.media import pages as media_pages
+from medianest.notifications import pages as notification_pages
+from medianest.plex import pages as plex_pages
+from medianest.web.setup import install_web
+from medianest.web.templating import templates
+from medianest.youtube import failure_words
+from medianest.youtube import pages as youtube_pages
+from medianest.youtube import subscription_pages as youtube_subscription_pages
+
+PAGE_MODULES = (
+    auth_pages,
+    dashboard_pages,
+    media_pages,
+    notification_pages,
+    plex_pages,
+    youtube_pages,
+    youtube_subscription_pages,
+    admin_pages,
+    admin_settings_pages,
+    admin_webhook_pages,
+    admin_system_pages,
+)
+
+# At import, like the filters web/ defines itself: every template sees it from the start.
+templates.env.filters["download_failure"] = failure_words.describe
+
+
+def install_pages(app: FastAPI) -> None:
+    install_web(app, PAGE_HOOKS)
+    for module in PAGE_MODULES:
+        app.include_router(
+            module.router, include_in_schema=False, dependencies=[Depends(remember_page_user)]
+        )
