@@ -23,7 +23,6 @@ from starlette.types import Receive, Scope, Send
 from medianest import __version__
 from medianest.admin import router as admin_router
 from medianest.admin import services_router as admin_services_router
-from medianest.admin import system_config
 from medianest.admin import system_router as admin_system_router
 from medianest.admin import webhook_router as admin_webhook_router
 from medianest.auth import plex_access
@@ -54,6 +53,7 @@ from medianest.dashboard.monitor import start_status_monitor
 from medianest.db import migrate
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.integrations import service_store
+from medianest.limits import store as limits_store
 from medianest.media import router as media_router
 from medianest.media import sync as media_sync
 from medianest.media import webhooks as media_webhooks
@@ -187,9 +187,9 @@ async def build_context(
     integrations = await service_store.start_integrations(core)
     closers.append(integrations.aclose)
     ctx = AppContext.extending(
-        core, integrations=integrations, limits=await system_config.read_runtime_config(core)
+        core, integrations=integrations, limits=await limits_store.read_runtime_config(core)
     )
-    system_config.keep_runtime_limits_fresh(ctx)
+    limits_store.keep_runtime_limits_fresh(ctx)
     install_socket_authenticator(ctx)
     return ctx
 

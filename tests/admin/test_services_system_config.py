@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from medianest.admin.system_config import get_runtime_config
 from medianest.db.engine import session_scope
+from medianest.limits.store import get_runtime_config
 from medianest.platform.models import AuditLog
 
 

@@ -10,9 +10,9 @@ import httpx
 import structlog
 from sqlalchemy import delete
 
-from medianest.admin.system_config import RUNTIME_CONFIG_KEY
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
+from medianest.limits.store import RUNTIME_CONFIG_KEY
 from medianest.platform.models import SystemSetting
 from medianest.youtube.quotas import QUOTAS_KEY
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from medianest.admin.system_config import RUNTIME_CONFIG_KEY
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
 from medianest.integrations.models import ServiceConfig
 from medianest.integrations.service_store import decrypt_key
+from medianest.limits.store import RUNTIME_CONFIG_KEY
 from medianest.platform.models import AuditLog, SystemSetting
 from medianest_simulators import OverseerrSimulator
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_KEY

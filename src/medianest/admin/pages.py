@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from medianest.admin import services as services_service
-from medianest.admin import system_config, users_service, webhook_pages
+from medianest.admin import users_service, webhook_pages
 from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
 from medianest.admin.schemas import UserChange
 from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
@@ -20,6 +20,7 @@ from medianest.auth.models import User
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
+from medianest.limits import store as limits_store
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -54,7 +55,7 @@ async def admin_page(
         "nav": "admin",
         "services": await services_service.list_services(session),
         "labels": SERVICE_LABELS,
-        "limits": await system_config.load_runtime_config(session, settings=ctx.settings),
+        "limits": await limits_store.load_runtime_config(session, settings=ctx.settings),
         **await webhook_pages.panel_context(session, ctx, request),
         "qualities": QUALITIES,
         "field_errors": {},

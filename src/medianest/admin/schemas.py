@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from medianest.core.envelope import ApiInput, ApiModel
+from medianest.limits.runtime import DownloadQuality, PlexSignIn
 
-DownloadQuality = Literal["best", "1080p", "720p", "audio"]
 HealthStatus = Literal["online", "offline", "degraded"]
-PlexSignIn = Literal["server_users", "any_account"]
 
 
 def service_url_problem(url: str) -> str | None:
@@ -119,21 +118,3 @@ class RuntimeConfigOut(ApiModel):
     per_user_concurrency: int
     plex_sign_in: PlexSignIn
     plex_sign_in_extra_usernames: list[str]
-
-
-class RuntimeConfigUpdate(ApiInput):
-    """Fields left out keep their current value."""
-
-    api_per_minute: int | None = Field(default=None, ge=1, le=10_000)
-    youtube_per_hour: int | None = Field(default=None, ge=1, le=1_000)
-    requests_per_hour: int | None = Field(default=None, ge=1, le=1_000)
-    default_download_quality: DownloadQuality | None = None
-    worker_concurrency: int | None = Field(default=None, ge=1, le=32)
-    per_user_concurrency: int | None = Field(default=None, ge=1, le=16)
-    # `server_users`: the Plex server's owner, Plex Home and friends; `any_account`: anyone.
-    plex_sign_in: PlexSignIn | None = None
-    # Plex usernames admitted besides the server's users (replaces the whole list).
-    plex_sign_in_extra_usernames: (
-        list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]]
-        | None
-    ) = Field(default=None, max_length=500)

@@ -14,7 +14,6 @@ from medianest.admin import system_config
 from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import (
     RuntimeConfigOut,
-    RuntimeConfigUpdate,
     ServiceOut,
     ServiceTest,
     ServiceTestOut,
@@ -24,6 +23,8 @@ from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.limits import store as limits_store
+from medianest.limits.runtime import RuntimeConfigUpdate
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -59,7 +60,7 @@ async def get_config(
     admin: AdminUser, session: SessionDep, ctx: ContextDep
 ) -> Envelope[RuntimeConfigOut]:
     """Run-time limits and defaults (settings' values unless an admin changed them)."""
-    limits = await system_config.load_runtime_config(session, settings=ctx.settings)
+    limits = await limits_store.load_runtime_config(session, settings=ctx.settings)
     return envelope(system_config.runtime_config_out(limits))
 
 

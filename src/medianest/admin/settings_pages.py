@@ -13,11 +13,12 @@ from pydantic import ValidationError
 from medianest.admin import services as services_service
 from medianest.admin import system_config
 from medianest.admin.dependencies import ActingAdmin
-from medianest.admin.schemas import RuntimeConfigUpdate, ServiceOut, ServiceTest, ServiceUpdate
+from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceUpdate
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError
+from medianest.limits.runtime import RuntimeConfigUpdate
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render

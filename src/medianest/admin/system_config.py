@@ -1,71 +1,28 @@
-"""System settings the admin can change at run time: rate limits, quotas, download defaults.
+"""The admin's change of the run-time limits (rate limits, download defaults, Plex
+sign-in): validated, audited, stored in system_settings as a `RuntimeConfigUpdate` (the
+fields the admin set, snake_case) and published to this instance.
 
-Defaults come from `Settings`; the admin's overrides live in system_settings under
-one key, stored as a `RuntimeConfigUpdate` (the fields the admin set, snake_case). `ctx.limits` is a `RuntimeLimits` (medianest.limits.runtime) whose attributes
-(`api_per_minute`, ...) other packages read on every request; it is refreshed from
-the database every few seconds so a change made on one instance reaches the others.
+Loading them, and keeping `ctx.limits` fresh on every instance, is `medianest.limits.store`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from dataclasses import asdict, replace
-from typing import Any
+from dataclasses import asdict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.admin.schemas import RuntimeConfigOut, RuntimeConfigUpdate
+from medianest.admin.schemas import RuntimeConfigOut
 from medianest.context import AppContext
-from medianest.core.context import CoreContext
 from medianest.core.errors import ValidationFailed
-from medianest.core.logging import get_logger
-from medianest.db.engine import session_scope
-from medianest.limits.runtime import RuntimeLimits
-from medianest.limits.stored import validated
+from medianest.limits.runtime import RuntimeConfigUpdate, RuntimeLimits
+from medianest.limits.store import RUNTIME_CONFIG_KEY, merge, stored_overrides
 from medianest.platform import audit
 from medianest.platform.models import SystemSetting
-from medianest.settings import Settings
-
-log = get_logger(__name__)
-
-RUNTIME_CONFIG_KEY = "runtime_config"
-REFRESH_SECONDS = 10.0
 
 
 def runtime_config_out(limits: RuntimeLimits) -> RuntimeConfigOut:
     return RuntimeConfigOut.model_validate(asdict(limits))
-
-
-def stored_overrides(value: Any) -> RuntimeConfigUpdate:
-    """The stored overrides, with the same bounds as input: a value that no longer
-    validates counts as none (logged), so a hand-edited row cannot break the limits."""
-    return validated(RUNTIME_CONFIG_KEY, value, RuntimeConfigUpdate) or RuntimeConfigUpdate()
-
-
-def _merge(settings: Settings, overrides: RuntimeConfigUpdate) -> RuntimeLimits:
-    valid = overrides.model_dump(exclude_none=True)
-    if "plex_sign_in_extra_usernames" in valid:
-        valid["plex_sign_in_extra_usernames"] = tuple(valid["plex_sign_in_extra_usernames"])
-    return replace(RuntimeLimits.defaults(settings), **valid)
-
-
-async def load_runtime_config(session: AsyncSession, *, settings: Settings) -> RuntimeLimits:
-    row = await session.get(SystemSetting, RUNTIME_CONFIG_KEY)
-    return _merge(settings, stored_overrides(row.value if row else None))
-
-
-async def read_runtime_config(core: CoreContext) -> RuntimeLimits:
-    """The current limits, read from the database."""
-    async with session_scope(core.session_factory) as session:
-        return await load_runtime_config(session, settings=core.settings)
-
-
-async def get_runtime_config(ctx: AppContext) -> RuntimeLimits:
-    """The current limits, read from the database and published to the context."""
-    ctx.limits = await read_runtime_config(ctx)
-    return ctx.limits
 
 
 async def update_runtime_config(
@@ -80,7 +37,7 @@ async def update_runtime_config(
     row = await session.get(SystemSetting, RUNTIME_CONFIG_KEY)
     changed = changes.model_dump(exclude_none=True)
     overrides = stored_overrides(row.value if row else None).model_copy(update=changed)
-    merged = _merge(ctx.settings, overrides)
+    merged = merge(ctx.settings, overrides)
     if merged.per_user_concurrency > merged.worker_concurrency:
         raise ValidationFailed(
             "Per-user concurrency cannot exceed worker concurrency.",
@@ -118,24 +75,3 @@ async def save_runtime_config(
     await session.commit()
     ctx.limits = limits
     return limits
-
-
-def keep_runtime_limits_fresh(ctx: AppContext) -> None:
-    """Re-read `ctx.limits` every few seconds (stopped by the context's closers)."""
-
-    async def refresh_forever() -> None:
-        while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            try:
-                await get_runtime_config(ctx)
-            except Exception as exc:  # keep the last limits through a database hiccup
-                log.warning("runtime_config_refresh_failed", error=type(exc).__name__)
-
-    task = asyncio.get_running_loop().create_task(refresh_forever())
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    ctx.closers.append(stop)
