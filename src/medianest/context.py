@@ -1,7 +1,7 @@
 """The typed application context: everything a request, a worker or a monitor needs,
 built once by `app.build_context`.
 
-Layering: `core` (platform) < `integrations`, `limits` < this module < the feature
+Layering: `core` < `platform` < `limits` < `integrations` < this module < the feature
 packages (auth, dashboard, media, plex, youtube, notifications, admin, ops) < `app`.
 Feature packages import this module; it imports none of them, so what a feature keeps
 for itself (the session cache, the status monitor, the download queue's signals)
