@@ -47,7 +47,6 @@ LAYERS = [
 
 # Upward edges (importer, imported) not yet taken apart. Only ever remove entries.
 NOT_YET: set[tuple[str, str]] = {
-    ("plex", "youtube"),
     ("media", "youtube"),
 }
 

@@ -22,8 +22,9 @@ from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.platform import audit
+from medianest.plex import paths as plex_paths
 from medianest.settings import Settings
-from medianest.youtube import delivery, plex_check, plex_delivery, plex_paths, pushback, quotas
+from medianest.youtube import delivery, plex_check, plex_delivery, pushback, quotas
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 from medianest.youtube.quotas import QuotaConfig
 

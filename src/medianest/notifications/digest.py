@@ -24,9 +24,9 @@ from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import links, service
 from medianest.notifications.models import NotificationSettings
 from medianest.platform.leader import LeaderLease
+from medianest.plex import paths as plex_paths
 from medianest.plex import service as plex_service
 from medianest.plex.privacy import Viewer
-from medianest.youtube import plex_paths
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
 log = get_logger(__name__)

@@ -13,8 +13,8 @@ from medianest.core.deps import SessionDep
 from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.outcomes import outage_message
 from medianest.integrations.plex import PlexClient
+from medianest.plex import paths as plex_paths
 from medianest.plex.privacy import Viewer
-from medianest.youtube import plex_paths
 
 
 async def get_browsing_plex(user: CurrentUser, ctx: ContextDep) -> PlexClient:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from medianest.integrations.plex_models import PlexItem, PlexSection
-from medianest.youtube.plex_paths import PathMap, plex_within
+from medianest.plex.paths import PathMap, plex_within
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.registry import Integrations
 from medianest.plex import access as plex_access
+from medianest.plex.paths import PathMap, plex_within
 from medianest.settings import Settings
 from medianest.youtube import files, plex_delivery
-from medianest.youtube.plex_paths import PathMap, plex_within
 
 MARKER_FOLDER = "medianest-check"
 MAX_TEST_WAIT_SECONDS = 30.0

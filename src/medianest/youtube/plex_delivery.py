@@ -19,8 +19,8 @@ from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem
 from medianest.integrations.registry import Integrations
 from medianest.plex.access import owner_client
+from medianest.plex.paths import PathMap, plex_within
 from medianest.settings import Settings
-from medianest.youtube.plex_paths import PathMap, plex_within
 
 log = get_logger(__name__)
 

@@ -18,7 +18,8 @@ from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.plex import access as plex_access
-from medianest.youtube import delivery, files, job_hooks, plex_delivery, plex_paths
+from medianest.plex import paths as plex_paths
+from medianest.youtube import delivery, files, job_hooks, plex_delivery
 from medianest.youtube.downloader import (
     DownloadStopped,
     ItemFailed,

@@ -28,7 +28,8 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
-from medianest.youtube import delivery, files, plex_delivery, plex_paths, quotas
+from medianest.plex import paths as plex_paths
+from medianest.youtube import delivery, files, plex_delivery, quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import FINISHED, RUNNING
 from medianest.youtube.schemas import DownloadRequest

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medianest.core.errors import ValidationFailed
-from medianest.youtube.plex_paths import PathMap, check_plex_path, plex_within
+from medianest.plex.paths import PathMap, check_plex_path, plex_within
 
 ROOT = Path("/data/downloads")
 USER = uuid.UUID("6f1c0b1e-4a4b-4c59-9d7e-0f3c2b8f1a11")
