@@ -12,9 +12,9 @@ from sqlalchemy import delete
 
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
+from medianest.limits.quotas import QUOTAS_KEY
 from medianest.limits.store import RUNTIME_CONFIG_KEY
 from medianest.platform.models import SystemSetting
-from medianest.youtube.quotas import QUOTAS_KEY
 
 NO_QUOTAS = {"youtubeItemsPerDay": None, "youtubeGbPerWeek": None, "mediaRequestsPerWeek": None}
 

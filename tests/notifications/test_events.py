@@ -19,10 +19,11 @@ from medianest.auth.models import User
 from medianest.dashboard.monitor import StatusMonitor
 from medianest.dashboard.service import CheckOutcome, current_status
 from medianest.db.engine import session_scope
+from medianest.limits import quotas
 from medianest.notifications import checks, hooks
 from medianest.notifications.models import Notification
 from medianest.settings import Settings
-from medianest.youtube import pushback, quotas
+from medianest.youtube import pushback
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.queue import JobQueue
 from medianest_simulators import PlexSimulator

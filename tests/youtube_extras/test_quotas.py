@@ -16,8 +16,9 @@ from medianest.auth.models import User
 from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.media import quotas as media_quotas
 from medianest.media.models import MediaRequest
-from medianest.youtube import archive, quotas
+from medianest.youtube import archive
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
@@ -136,10 +137,10 @@ async def test_the_weekly_media_request_quota(
         session.add(MediaRequest(user_id=alice.id, title="Heat", media_type="movie", tmdb_id=949))
     async with session_scope(app.ctx.session_factory) as session:
         with pytest.raises(QuotaExceeded) as raised:
-            await quotas.enforce_media_requests(session, alice)
+            await media_quotas.enforce_media_requests(session, alice)
         assert raised.value.details["quota"] == "mediaRequestsPerWeek"
         await session.execute(update(MediaRequest).values(created_at=utcnow() - timedelta(days=8)))
-        await quotas.enforce_media_requests(session, alice)
+        await media_quotas.enforce_media_requests(session, alice)
 
 
 async def test_a_running_playlist_pauses_when_the_quota_runs_out_and_resumes_when_raised(

@@ -18,9 +18,9 @@ from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.core.validation_words import plain_message
+from medianest.limits.quotas import QuotaConfig
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
-from medianest.youtube.quotas import QuotaConfig
 
 router = APIRouter()
 

@@ -21,12 +21,13 @@ from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
+from medianest.limits import quotas
+from medianest.limits.quotas import QuotaConfig
 from medianest.platform import audit
 from medianest.plex import paths as plex_paths
 from medianest.settings import Settings
-from medianest.youtube import delivery, plex_check, plex_delivery, pushback, quotas
+from medianest.youtube import delivery, plex_check, plex_delivery, pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
-from medianest.youtube.quotas import QuotaConfig
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 

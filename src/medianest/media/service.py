@@ -28,11 +28,11 @@ from medianest.integrations.overseerr_models import (
     TvResult,
     request_local_status,
 )
+from medianest.media import quotas
 from medianest.media.events import RequestCreated
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
 from medianest.platform import audit
-from medianest.youtube import quotas
 
 log = get_logger(__name__)
 

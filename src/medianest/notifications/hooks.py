@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
 from medianest.db.base import utcnow
+from medianest.limits.quotas import GB, Usage
 from medianest.media.events import StatusChange
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import service
@@ -195,8 +196,8 @@ async def backup_failed(session: AsyncSession, *, reason: str) -> None:
     )
 
 
-def _amount(usage: quotas.Usage, value: float | None = None) -> str:
+def _amount(usage: Usage, value: float | None = None) -> str:
     amount = usage.used if value is None else value
     if usage.unit == "bytes":
-        return f"{amount / quotas.GB:.1f} GB"
+        return f"{amount / GB:.1f} GB"
     return f"{int(amount)} {usage.unit}"

@@ -1,111 +1,30 @@
-"""Per-role quotas: YouTube items per day, YouTube gigabytes per week, media requests per week.
-
-The admin sets them per role (system_settings, key `youtube_quotas`; no value = no
-limit). Usage is counted from rows the database already keeps — the per-user download
-archive (one row per downloaded video, with its size) and `media_requests` — over
-rolling windows, so every app instance and worker agrees, nothing is lost on restart,
-and "when it resets" is exact: the moment the oldest counted entry leaves the window.
-"""
+"""A user's YouTube quotas (items per day, gigabytes per week), counted from the download
+archive, and every quota of a user for the pages (the configuration and the window are
+`limits/quotas.py`)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
-from medianest.core.envelope import ApiInput
-from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
-from medianest.limits.stored import validated
-from medianest.media.models import MediaRequest
-from medianest.platform.models import SystemSetting
+from medianest.limits.quotas import (
+    DAY_SECONDS,
+    GB,
+    WEEK_SECONDS,
+    RoleQuotas,
+    Usage,
+    load_config,
+    window_reset,
+)
+from medianest.media.quotas import media_request_usage
 from medianest.youtube.models import YoutubeArchiveEntry
 
-QUOTAS_KEY = "youtube_quotas"
-DAY_SECONDS = 24 * 3600
-WEEK_SECONDS = 7 * DAY_SECONDS
-GB = 1024**3
-QuotaName = Literal["youtubeItemsPerDay", "youtubeGbPerWeek", "mediaRequestsPerWeek"]
 
-
-class RoleQuotas(ApiInput):
-    """One role's limits; null means unlimited."""
-
-    youtube_items_per_day: int | None = Field(default=None, ge=0, le=100_000)
-    youtube_gb_per_week: float | None = Field(default=None, ge=0, le=1_000_000)
-    media_requests_per_week: int | None = Field(default=None, ge=0, le=100_000)
-
-
-class QuotaConfig(ApiInput):
-    admin: RoleQuotas = Field(default_factory=RoleQuotas)
-    user: RoleQuotas = Field(default_factory=RoleQuotas)
-
-    def for_role(self, role: str) -> RoleQuotas:
-        return self.admin if role == "admin" else self.user
-
-
-@dataclass(frozen=True)
-class Usage:
-    """One quota for one user: `limit` None = unlimited; `resets_at` when a unit frees up."""
-
-    name: QuotaName
-    unit: Literal["items", "bytes", "requests"]
-    limit: float | None
-    used: float
-    window_seconds: int
-    resets_at: datetime | None
-
-    @property
-    def exhausted(self) -> bool:
-        return self.limit is not None and self.used >= self.limit
-
-    @property
-    def remaining(self) -> float | None:
-        return None if self.limit is None else max(0.0, self.limit - self.used)
-
-    def error(self) -> QuotaExceeded:
-        resets = self.resets_at or utcnow() + timedelta(seconds=self.window_seconds)
-        retry_after = max(1, int((resets - utcnow()).total_seconds()) + 1)
-        return QuotaExceeded(
-            f"Your quota ({_describe(self)}) is used up until {resets:%Y-%m-%d %H:%M} UTC.",
-            limit=int(self.limit or 0),
-            window_seconds=self.window_seconds,
-            retry_after=retry_after,
-            details={"quota": self.name, "resetsAt": resets.isoformat(), "used": self.used},
-        )
-
-
-def _describe(usage: Usage) -> str:
-    if usage.name == "youtubeItemsPerDay":
-        return f"{int(usage.limit or 0)} YouTube items per day"
-    if usage.name == "youtubeGbPerWeek":
-        return f"{(usage.limit or 0) / GB:g} GB of YouTube downloads per week"
-    return f"{int(usage.limit or 0)} media requests per week"
-
-
-# --- configuration -------------------------------------------------------------------------
-async def load_config(session: AsyncSession) -> QuotaConfig:
-    row = await session.get(SystemSetting, QUOTAS_KEY)
-    # A value that no longer validates must not lock everybody out: no limits (logged).
-    return validated(QUOTAS_KEY, row.value if row else None, QuotaConfig) or QuotaConfig()
-
-
-async def save_config(session: AsyncSession, config: QuotaConfig) -> None:
-    value = config.model_dump(mode="json")
-    row = await session.get(SystemSetting, QUOTAS_KEY)
-    if row is None:
-        session.add(SystemSetting(key=QUOTAS_KEY, value=value))
-    else:
-        row.value = value
-
-
-# --- usage ---------------------------------------------------------------------------------
 async def youtube_usage(
     session: AsyncSession, *, user_id: uuid.UUID, quotas: RoleQuotas
 ) -> tuple[Usage, Usage]:
@@ -119,7 +38,7 @@ async def youtube_usage(
         items_limit,
         len(day_rows),
         DAY_SECONDS,
-        _reset([(at, 1) for at, _ in day_rows], items_limit, DAY_SECONDS),
+        window_reset([(at, 1) for at, _ in day_rows], items_limit, DAY_SECONDS),
     )
     bytes_limit = (
         quotas.youtube_gb_per_week * GB if quotas.youtube_gb_per_week is not None else None
@@ -130,30 +49,9 @@ async def youtube_usage(
         bytes_limit,
         sum(b for _, b in week_rows),
         WEEK_SECONDS,
-        _reset(week_rows, bytes_limit, WEEK_SECONDS),
+        window_reset(week_rows, bytes_limit, WEEK_SECONDS),
     )
     return items, size
-
-
-async def media_request_usage(
-    session: AsyncSession, *, user_id: uuid.UUID, quotas: RoleQuotas
-) -> Usage:
-    since = utcnow() - timedelta(seconds=WEEK_SECONDS)
-    rows = await session.scalars(
-        select(MediaRequest.created_at)
-        .where(MediaRequest.user_id == user_id, MediaRequest.created_at >= since)
-        .order_by(MediaRequest.created_at)
-    )
-    stamps = [(at, 1) for at in rows]
-    limit = quotas.media_requests_per_week
-    return Usage(
-        "mediaRequestsPerWeek",
-        "requests",
-        limit,
-        len(stamps),
-        WEEK_SECONDS,
-        _reset(stamps, limit, WEEK_SECONDS),
-    )
 
 
 async def _archive_rows(
@@ -165,23 +63,6 @@ async def _archive_rows(
         .order_by(YoutubeArchiveEntry.created_at)
     )
     return [(at, int(size or 0)) for at, size in rows]
-
-
-def _reset(
-    entries: list[tuple[datetime, int]], limit: float | None, window_seconds: int
-) -> datetime | None:
-    """When usage next drops below the limit (entries leave the window oldest first);
-    None when it is not used up (or the limit is 0, which never resets)."""
-    if limit is None:
-        return None
-    used = sum(amount for _, amount in entries)
-    if used < limit:
-        return None
-    for at, amount in entries:
-        used -= amount
-        if used < limit:
-            return at + timedelta(seconds=window_seconds)
-    return None
 
 
 async def user_usage(session: AsyncSession, user: User) -> list[Usage]:
@@ -206,12 +87,4 @@ async def enforce_youtube(session: AsyncSession, user: User) -> None:
     """429 QUOTA_EXCEEDED (with when it resets) when a YouTube quota is used up."""
     usage = await exhausted_youtube_quota(session, user)
     if usage is not None:
-        raise usage.error()
-
-
-async def enforce_media_requests(session: AsyncSession, user: User) -> None:
-    """429 QUOTA_EXCEEDED when the weekly media request quota is used up."""
-    quotas = (await load_config(session)).for_role(user.role)
-    usage = await media_request_usage(session, user_id=user.id, quotas=quotas)
-    if usage.exhausted:
         raise usage.error()
