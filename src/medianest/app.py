@@ -77,14 +77,15 @@ log = get_logger(__name__)
 # started after the context exists, it returns the coroutine that stops it.
 BackgroundStarter = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]]]]
 
-# The modules whose `router` the app includes, in this order.
+# The modules whose `router` the app includes, in this order. FastAPI tries the routers
+# one after the other for every request (no two share a path): the polled ones first.
 _ROUTER_MODULES = (
+    dashboard_router,
+    auth_router,
     ops_router,
     metrics_router,
-    auth_router,
     auth_plex_router,
     auth_tokens_router,
-    dashboard_router,
     media_router,
     media_webhooks,
     notifications_router,

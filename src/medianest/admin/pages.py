@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from medianest.admin import services as services_service
@@ -18,14 +18,14 @@ from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
 from medianest.limits import store as limits_store
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 USERS_PAGE_SIZE = 25
 
 

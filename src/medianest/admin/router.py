@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from medianest.admin import users_service
 from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
@@ -13,7 +13,7 @@ from medianest.admin.schemas import UserChange
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import (
     ERROR_RESPONSES,
     ApiModel,
@@ -23,7 +23,7 @@ from medianest.core.envelope import (
     paged,
 )
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
 
 class AdminUserOut(ApiModel):

@@ -7,8 +7,6 @@ clients (and the other instances) see the change: no restart needed.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from medianest.admin import services as services_service
 from medianest.admin import system_config
 from medianest.admin.dependencies import ActingAdmin
@@ -21,12 +19,12 @@ from medianest.admin.schemas import (
 )
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.limits import store as limits_store
 from medianest.limits.runtime import RuntimeConfigUpdate
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
 
 @router.get("/services", response_model=Envelope[list[ServiceOut]])

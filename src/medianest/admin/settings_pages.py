@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -16,14 +16,14 @@ from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceUpdate
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import InvalidInput, MediaNestError
 from medianest.limits.runtime import RuntimeConfigUpdate
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 # A test answer slower than this is flagged: people notice waits of a couple of seconds.
 SLOW_TEST_MS = 2000
 

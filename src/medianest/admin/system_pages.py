@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from medianest.admin import system_router
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
 from medianest.core.validation_words import plain_message
 from medianest.limits.quotas import QuotaConfig
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 
 
 @router.get("/admin/system")

@@ -12,14 +12,14 @@ import re
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import Field
 from sqlalchemy import func, select
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.limits import quotas
 from medianest.limits.quotas import QuotaConfig
@@ -29,7 +29,7 @@ from medianest.settings import Settings
 from medianest.youtube import delivery, plex_check, plex_delivery, pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
 YTDLP_MAX_AGE_DAYS = 60
 VERSION_DATE_RE = re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})")

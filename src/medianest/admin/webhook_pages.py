@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.context import AppContext, ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
 from medianest.media import webhook_setup
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 
 
 async def panel_context(session: Any, ctx: AppContext, request: Request) -> dict[str, Any]:

@@ -4,17 +4,17 @@ test through Overseerr's own test notification."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import Field
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.media import webhook_setup
 
-router = APIRouter(
+router = api_router(
     prefix="/api/admin/services/overseerr/webhook", tags=["admin"], responses=ERROR_RESPONSES
 )
 

@@ -20,7 +20,7 @@ from medianest.auth.identity import Identity, identify
 from medianest.auth.models import User
 from medianest.context import AppContext, ContextDep, context_of
 from medianest.core import passwords
-from medianest.core.deps import LazySessionDep
+from medianest.core.deps import database_of
 from medianest.core.errors import (
     CsrfFailed,
     PasswordChangeRequired,
@@ -29,27 +29,30 @@ from medianest.core.errors import (
 )
 from medianest.core.ratelimit import RateLimitResult
 from medianest.core.tokens import tokens_equal
-from medianest.db.engine import LazySession
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMITED_MESSAGE = "Too many requests. Slow down and try again shortly."
 
 
 async def resolve_identity(
-    request: Request, response: Response, db: LazySessionDep, ctx: ContextDep
+    request: Request, response: Response, ctx: ContextDep
 ) -> Identity | None:
     """The caller's identity, or None. Cached on the request for later dependencies."""
+    return await _resolve_identity(request, response, ctx)
+
+
+async def _resolve_identity(
+    request: Request, response: Response, ctx: AppContext
+) -> Identity | None:
     if hasattr(request.state, "identity"):
         cached: Identity | None = request.state.identity
         return cached
-    identity = await identify(request, response, db, ctx)
+    identity = await identify(request, response, database_of(request), ctx)
     request.state.identity = identity
     return identity
 
 
-async def _signed_in(
-    request: Request, response: Response, db: LazySession, ctx: AppContext
-) -> Identity:
+async def _signed_in(request: Request, response: Response, ctx: AppContext) -> Identity:
     """The caller, signed in: CSRF checked and the API rate limit counted, once a request.
 
     Plain calls rather than a chain of dependencies: each level of FastAPI dependency
@@ -58,7 +61,7 @@ async def _signed_in(
     if hasattr(request.state, "signed_in"):
         checked: Identity = request.state.signed_in
         return checked
-    identity = await resolve_identity(request, response, db, ctx)
+    identity = await _resolve_identity(request, response, ctx)
     if identity is None:
         raise Unauthenticated()
     if identity.via == "session" and request.method in UNSAFE_METHODS:
@@ -85,26 +88,24 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
     )
 
 
-async def get_identity_allowing_password_change(
-    request: Request, response: Response, db: LazySessionDep
-) -> Identity:
+async def get_identity_allowing_password_change(request: Request, response: Response) -> Identity:
     """For change-password, logout and session: reachable while a change is required."""
-    return await _signed_in(request, response, db, context_of(request))
+    return await _signed_in(request, response, context_of(request))
 
 
-async def get_identity(request: Request, response: Response, db: LazySessionDep) -> Identity:
-    identity = await _signed_in(request, response, db, context_of(request))
+async def get_identity(request: Request, response: Response) -> Identity:
+    identity = await _signed_in(request, response, context_of(request))
     if identity.user.must_change_password:
         raise PasswordChangeRequired()
     return identity
 
 
-async def get_current_user(request: Request, response: Response, db: LazySessionDep) -> User:
-    return (await get_identity(request, response, db)).user
+async def get_current_user(request: Request, response: Response) -> User:
+    return (await get_identity(request, response)).user
 
 
-async def get_admin_user(request: Request, response: Response, db: LazySessionDep) -> User:
-    user = await get_current_user(request, response, db)
+async def get_admin_user(request: Request, response: Response) -> User:
+    user = await get_current_user(request, response)
     if not user.is_admin:
         raise PermissionDenied("Only administrators can do this.")
     return user

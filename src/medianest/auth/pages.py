@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from medianest.auth import api_tokens, plex_access
@@ -21,11 +21,11 @@ from medianest.auth.dependencies import (
 )
 from medianest.auth.identity import Identity
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 
 MaybeIdentity = Annotated[Identity | None, Depends(resolve_identity)]
 DEFAULT_LANDING = "/dashboard"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from medianest.auth.exceptions import PinDeclined, PinExpired
 from medianest.auth.schemas import UserOut
 from medianest.auth.signin import complete_sign_in
 from medianest.context import AppContext, ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import (
     ERROR_RESPONSES,
     ApiInput,
@@ -39,7 +39,7 @@ PIN_BINDING_COOKIE = "medianest_pin"
 PIN_CREATE_LIMIT = 30
 PIN_CREATE_WINDOW_SECONDS = 600
 
-router = APIRouter(
+router = api_router(
     prefix="/api/auth/plex",
     tags=["auth"],
     responses={

@@ -5,7 +5,7 @@ The Plex PIN endpoints live in `auth/plex_router.py`.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from medianest.auth import remember
 from medianest.auth import service as auth_service
@@ -19,13 +19,13 @@ from medianest.auth.cookies import (
 from medianest.auth.dependencies import PasswordChangeIdentity, SignInAdmission
 from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserOut
 from medianest.auth.signin import complete_sign_in, rotate_session
-from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.context import ContextDep, context_of
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.core.errors import Unauthenticated
 from medianest.platform import audit
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
 # A flood beyond what the password checks can take is refused first (503 SERVICE_BUSY).
@@ -110,9 +110,10 @@ async def logout(
 
 @router.get("/session", response_model=Envelope[SessionOut])
 async def current_session(
-    request: Request, response: Response, identity: PasswordChangeIdentity, ctx: ContextDep
+    request: Request, response: Response, identity: PasswordChangeIdentity
 ) -> Envelope[SessionOut]:
     """The signed-in user, the role, and whether a password change is required."""
+    ctx = context_of(request)  # not a dependency: asked for by every page's script
     user = identity.user
     return envelope(
         SessionOut(

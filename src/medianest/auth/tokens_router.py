@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import Field
 
 from medianest.auth import api_tokens
 from medianest.auth.dependencies import CurrentUser
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.platform import audit
 
-router = APIRouter(prefix="/api/auth/tokens", tags=["auth"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/auth/tokens", tags=["auth"], responses=ERROR_RESPONSES)
 
 
 class CreateApiToken(ApiInput):

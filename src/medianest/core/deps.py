@@ -1,26 +1,30 @@
 """`SessionDep`, the database session every router shares (the context's dependency,
-`ContextDep`, lives with the typed context in `medianest.context`), and `LazySessionDep`,
-the same session made only if asked for (what the sign-in dependencies take: a caller
-found in the session cache needs none).
+`ContextDep`, lives with the typed context in `medianest.context`), made on first use:
+a route answered from memory (a cached session, a cached aggregate) makes none.
+`database_of(request)` is the same session, not yet made (what the sign-in dependencies
+take: a caller found in the session cache needs none).
 
-The session dependency commits once after the endpoint returned, or rolls back;
-services never commit.
+Every router is an `api_router`: its routes commit the session once after the endpoint
+returned, or roll it back; services never commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.context import CoreContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.db.engine import LazySession, bound_session, used_connection
+
+_DATABASE = "medianest.database"  # the request's LazySession, in the ASGI scope
 
 
 def _database_unreachable(exc: Exception) -> bool:
@@ -43,18 +47,38 @@ def _touched_database(session: AsyncSession) -> bool:
     return used_connection(sync) or bool(sync.new or sync.dirty or sync.deleted)
 
 
-async def open_request_database(request: Request) -> AsyncIterator[LazySession]:
-    """The request's database session, made when something first asks for it; committed
-    or rolled back here, once, if it was made."""
+class DatabaseRoute(APIRoute):
+    """The route class of every router (`api_router`): the request's database session,
+    made on first use (`database_of`), committed or rolled back once around the endpoint
+    and its dependencies, before the response is sent (a sign-in followed at once by
+    another request must find its session; a failed commit is still an error answer).
+
+    A route wrapper rather than a dependency with `yield`: FastAPI resolves such a
+    dependency on every request, and a cached answer needs no database at all."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_database(request: Request) -> Response:
+            return await _run_with_database(request, handler)
+
+        return with_database
+
+
+async def _run_with_database(
+    request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+) -> Response:
     ctx: CoreContext = request.app.state.ctx
     lazy = LazySession(ctx.session_factory)
+    request.scope[_DATABASE] = lazy
     try:
         # Bound so that slow work (hashing, outbound calls) can give its idle
         # connection back to the pool first (db/engine.py).
         with bound_session(lazy):
-            yield lazy
+            response = await handler(request)
         if lazy.opened is not None and _touched_database(lazy.opened):
             await lazy.opened.commit()
+        return response
     except (OperationalError, DBAPIError, OSError) as exc:
         # The connection may already be gone: a failing rollback must not turn the
         # 503 below into a 500 (found by a fault test).
@@ -84,16 +108,23 @@ async def open_request_database(request: Request) -> AsyncIterator[LazySession]:
             await asyncio.shield(lazy.opened.close())
 
 
-# scope="function": commit before the response is sent. With FastAPI's default
-# ("request") the commit ran after the client already had its answer, so a sign-in
-# followed at once by another request could miss the new session (and a failed
-# commit could no longer become an error response).
-LazySessionDep = Annotated[LazySession, Depends(open_request_database, scope="function")]
+def api_router(**options: Any) -> APIRouter:
+    """An `APIRouter` whose routes get the request's database session (`DatabaseRoute`)."""
+    return APIRouter(route_class=DatabaseRoute, **options)
 
 
-async def get_db_session(lazy: LazySessionDep) -> AsyncSession:
+def database_of(request: Request) -> LazySession:
+    """The request's database session, made on first use (`LazySession.session()`)."""
+    try:
+        lazy: LazySession = request.scope[_DATABASE]
+    except KeyError:
+        raise RuntimeError("a route outside `api_router`: it has no database session") from None
+    return lazy
+
+
+async def get_db_session(request: Request) -> AsyncSession:
     # One session per request, shared by every dependency that asks for it.
-    return lazy.session()
+    return database_of(request).session()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db_session)]

@@ -3,12 +3,12 @@ Socket.IO `service:status` updates them live (static/app.js)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import NotFound, RateLimitExceeded
 from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service
@@ -17,7 +17,7 @@ from medianest.web.templating import render
 from medianest.youtube import quotas as quota_service
 from medianest.youtube import service as youtube_service
 
-router = APIRouter()
+router = api_router()
 
 SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
 

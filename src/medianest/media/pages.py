@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.auth.models import User
 from medianest.context import AppContext, ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError, NotFound
 from medianest.media import service
 from medianest.media.dependencies import get_overseerr
@@ -22,7 +22,7 @@ from medianest.web.forms import form_input
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 REQUESTS_PAGE_SIZE = 10
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import (
     ERROR_RESPONSES,
     Envelope,
@@ -27,7 +27,7 @@ from medianest.media.schemas import (
     SearchResultOut,
 )
 
-router = APIRouter(prefix="/api/media", tags=["media"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/media", tags=["media"], responses=ERROR_RESPONSES)
 
 # Overseerr (TMDB) answers 20 results a page and at most 500 pages.
 SEARCH_PAGE_SIZE = 20

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from medianest.context import ContextDep
+from medianest.core.deps import api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.core.errors import PayloadTooLarge, ValidationFailed
 from medianest.core.logging import get_logger
@@ -21,7 +22,7 @@ from medianest.media.schemas import WebhookAck
 
 log = get_logger(__name__)
 
-router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
 
 # Overseerr's default payload is about 1 KB; anything far larger is not from it.
 MAX_WEBHOOK_BYTES = 64 * 1024

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
 from medianest.notifications import channels, digest, preferences, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys
@@ -21,7 +21,7 @@ from medianest.notifications.realtime import announce_unread
 from medianest.web.fragments import trigger
 from medianest.web.templating import STATIC_DIR, render
 
-router = APIRouter()
+router = api_router()
 
 SERVICE_WORKER = STATIC_DIR / "sw.js"
 MANIFEST = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.notifications import channels, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys
@@ -26,7 +26,7 @@ from medianest.notifications.schemas import (
     UnreadOut,
 )
 
-router = APIRouter(prefix="/api/notifications", tags=["notifications"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/notifications", tags=["notifications"], responses=ERROR_RESPONSES)
 
 
 def channel_out(row: NotificationChannel) -> ChannelOut:

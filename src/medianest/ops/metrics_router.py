@@ -12,7 +12,7 @@ import hmac
 import ipaddress
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from medianest.auth.cookies import client_ip
 from medianest.auth.models import AuthSession
 from medianest.context import AppContext, ContextDep
+from medianest.core.deps import api_router
 from medianest.core.errors import PermissionDenied, Unauthenticated
 from medianest.core.logging import get_logger
 from medianest.core.metrics import (
@@ -32,7 +33,7 @@ from medianest.core.metrics import (
 from medianest.db.base import utcnow
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 log = get_logger(__name__)
 
 _ACTIVE_DOWNLOAD_STATES = (DownloadStatus.DOWNLOADING, DownloadStatus.PROCESSING)

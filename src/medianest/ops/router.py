@@ -7,16 +7,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from medianest import __version__
 from medianest.context import AppContext, ContextDep
+from medianest.core.deps import api_router
 from medianest.core.envelope import ApiModel, Envelope, envelope
 from medianest.core.health import CheckResult
 
-router = APIRouter(prefix="/api", tags=["operations"])
+router = api_router(prefix="/api", tags=["operations"])
 CHECK_TIMEOUT_SECONDS = 2.0
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
 from medianest.integrations.plex import PlexClient
 from medianest.plex import playlists, service
@@ -19,7 +19,7 @@ from medianest.plex.privacy import Viewer
 from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
 from medianest.web.templating import render
 
-router = APIRouter()
+router = api_router()
 PAGE_SIZE = 24
 MAX_PAGE_SIZE = 100
 SORTS = {"title": "Title", "-addedAt": "Recently added", "-year": "Newest", "-rating": "Rating"}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
+from medianest.core.deps import api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.plex import playlists, service
 from medianest.plex.dependencies import BrowsingPlex, PlexViewer
@@ -25,7 +26,7 @@ from medianest.plex.schemas import (
     cached_paged,
 )
 
-router = APIRouter(prefix="/api/plex", tags=["plex"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/plex", tags=["plex"], responses=ERROR_RESPONSES)
 
 LibraryId = Annotated[int, Path(ge=1, le=10**9)]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]

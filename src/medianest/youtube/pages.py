@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import retry_at, trigger
@@ -21,7 +21,7 @@ from medianest.youtube.dependencies import OwnedDownload
 from medianest.youtube.schemas import DownloadRequest, to_download
 from medianest.youtube.subscription_pages import DELIVERIES
 
-router = APIRouter()
+router = api_router()
 PAGE_SIZE = 20
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 

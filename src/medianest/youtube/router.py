@@ -6,18 +6,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, PagedEnvelope, envelope, paged
 from medianest.youtube import service
 from medianest.youtube.dependencies import OwnedDownload
 from medianest.youtube.schemas import Download, DownloadRequest, to_download
 
-router = APIRouter(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
 
 
 @router.post("/download", response_model=Envelope[Download], status_code=status.HTTP_201_CREATED)

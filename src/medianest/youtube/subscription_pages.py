@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import InvalidInput, MediaNestError, ValidationFailed
 from medianest.db.base import utcnow
 from medianest.web.forms import form_input
@@ -24,7 +24,7 @@ from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 
-router = APIRouter()
+router = api_router()
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 DELIVERIES = {
     "": "Server default",

@@ -7,12 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from pydantic import Field
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep
+from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiModel, Envelope, envelope
 from medianest.db.base import utcnow
 from medianest.youtube import quotas, subscriptions
@@ -20,7 +20,7 @@ from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 
-router = APIRouter(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
+router = api_router(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
 
 
 class Subscription(ApiModel):
