@@ -15,10 +15,11 @@ from redis.exceptions import RedisError
 from medianest.auth.session_cache import ALL, SessionCache, session_cache_of
 from medianest.core.context import CoreContext
 from medianest.core.logging import get_logger
+from medianest.core.pubsub import channel
 
 log = get_logger(__name__)
 
-CHANNEL = "medianest:session-invalidate"
+CHANNEL = "session-invalidate"
 LISTEN_WAIT_SECONDS = 5.0
 
 
@@ -58,7 +59,7 @@ class RedisInvalidationRelay:
 
     async def _send(self, message: str) -> None:
         try:
-            await self._redis.publish(CHANNEL, message)
+            await self._redis.publish(channel(self._redis, CHANNEL), message)
         except (RedisError, OSError) as exc:
             log.warning("session_invalidation_not_published", error=type(exc).__name__)
 
@@ -66,7 +67,7 @@ class RedisInvalidationRelay:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(channel(self._redis, CHANNEL))
                 # Anything missed while unsubscribed is unknown: start clean.
                 self._cache.invalidate({ALL}, broadcast=False)
                 self._listening.set()

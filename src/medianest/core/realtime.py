@@ -18,14 +18,15 @@ from urllib.parse import urlsplit
 import socketio
 
 from medianest.core.logging import get_logger
+from medianest.core.pubsub import channel
 
 log = get_logger(__name__)
 
 STATUS_ROOM = "status-updates"
 # Administrators' sockets: they see and stop every user's downloads, so they follow them live.
 ADMINS_ROOM = "admins"
-# Every server and external emitter must share the Redis channel to reach each other's clients.
-SOCKETIO_CHANNEL = "medianest-socketio"
+# Every server and external emitter of a deployment share this channel (core/pubsub.py).
+SOCKETIO_CHANNEL = "socketio"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def _origin_of(url: str) -> str | None:
 class Realtime:
     def __init__(self, redis_url: str | None = None, *, public_url: str | None = None) -> None:
         manager = (
-            socketio.AsyncRedisManager(redis_url, channel=SOCKETIO_CHANNEL) if redis_url else None
+            socketio.AsyncRedisManager(redis_url, channel=channel(redis_url, SOCKETIO_CHANNEL))
+            if redis_url
+            else None
         )
         self.public_origin = _origin_of(public_url) if public_url else None
         self.sio = socketio.AsyncServer(
@@ -204,7 +207,7 @@ class ExternalEmitter:
 
     def __init__(self, redis_url: str) -> None:
         self.manager = socketio.AsyncRedisManager(
-            redis_url, channel=SOCKETIO_CHANNEL, write_only=True
+            redis_url, channel=channel(redis_url, SOCKETIO_CHANNEL), write_only=True
         )
 
     async def emit_to_user(self, user_id: Any, event: str, data: dict[str, Any]) -> None:

@@ -18,11 +18,12 @@ from redis.exceptions import RedisError
 
 from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
+from medianest.core.pubsub import channel as channel_of
 
 log = get_logger(__name__)
 
-WAKE_CHANNEL = "medianest:youtube:wake"
-CANCEL_CHANNEL = "medianest:youtube:cancel"
+WAKE = "youtube:wake"
+CANCEL = "youtube:cancel"
 
 CancelHandler = Callable[[str], None]
 
@@ -42,11 +43,11 @@ class QueueSignals:
 
     async def job_added(self) -> None:
         self.wake_event.set()
-        await self._publish(WAKE_CHANNEL, "1")
+        await self._publish(WAKE, "1")
 
     async def cancel(self, download_id: str) -> None:
         self._cancel_locally(download_id)
-        await self._publish(CANCEL_CHANNEL, download_id)
+        await self._publish(CANCEL, download_id)
 
     async def wait(self, seconds: float) -> None:
         """Until a nudge arrives or `seconds` pass; then re-arms."""
@@ -58,9 +59,10 @@ class QueueSignals:
         for handler in self.cancel_handlers:
             handler(download_id)
 
-    async def _publish(self, channel: str, message: str) -> None:
+    async def _publish(self, name: str, message: str) -> None:
         if self.redis is None:
             return
+        channel = channel_of(self.redis, name)
         try:
             await self.redis.publish(channel, message)
         except (RedisError, OSError) as exc:
@@ -82,11 +84,11 @@ class QueueSignals:
         while True:
             pubsub = redis.pubsub()
             try:
-                await pubsub.subscribe(WAKE_CHANNEL, CANCEL_CHANNEL)
+                await pubsub.subscribe(channel_of(redis, WAKE), channel_of(redis, CANCEL))
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
-                        self._dispatch(message)
+                        self._dispatch(redis, message)
             except (RedisError, OSError) as exc:
                 log.warning("youtube_signal_listener_down", error=type(exc).__name__)
                 await asyncio.sleep(2.0)  # the slow poll keeps work moving meanwhile
@@ -94,12 +96,12 @@ class QueueSignals:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, redis: Redis, message: dict[str, Any]) -> None:
         channel = _text(message.get("channel"))
         data = _text(message.get("data"))
-        if channel == WAKE_CHANNEL:
+        if channel == channel_of(redis, WAKE):
             self.wake_event.set()
-        elif channel == CANCEL_CHANNEL and data:
+        elif channel == channel_of(redis, CANCEL) and data:
             self._cancel_locally(data)
 
 
