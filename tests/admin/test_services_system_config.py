@@ -3,6 +3,8 @@ and applied at once (a lower API limit bites on the next request)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -90,3 +92,32 @@ async def test_per_user_concurrency_cannot_exceed_worker_concurrency(admin_clien
 
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"perUserConcurrency": 3, "workerConcurrency": 2}
+
+
+async def test_a_refresh_that_read_before_a_save_does_not_put_the_old_limits_back(
+    app, admin_client, monkeypatch
+):
+    """The every-few-seconds refresh reads the stored limits; an admin's save that
+    commits while that read is under way is newer, and must stay published."""
+    from medianest.limits import store
+
+    read_done, save_done = asyncio.Event(), asyncio.Event()
+    real_load = store.load_runtime_config
+
+    async def slow_load(session, *, settings):  # a database read that takes its time
+        limits = await real_load(session, settings=settings)
+        read_done.set()
+        await save_done.wait()
+        return limits
+
+    monkeypatch.setattr(store, "load_runtime_config", slow_load)
+    refresh = asyncio.ensure_future(store.get_runtime_config(app.ctx))
+    await read_done.wait()  # the refresh has read the old limits
+    monkeypatch.setattr(store, "load_runtime_config", real_load)
+    saved = await admin_client.put("/api/admin/config", json={"apiPerMinute": 4})
+    assert saved.status_code == 200
+    save_done.set()
+    await refresh
+
+    assert app.ctx.limits.api_per_minute == 4
+    assert (await store.get_runtime_config(app.ctx)).api_per_minute == 4

@@ -62,11 +62,17 @@ async def read_runtime_config(core: CoreContext) -> RuntimeLimits:
 
 
 async def get_runtime_config(ctx: HoldsLimits) -> RuntimeLimits:
-    """The current limits, read from the database and published to the context."""
+    """The current limits, read from the database and published to the context.
+
+    Limits published while this read was under way (an admin's save on this instance,
+    after its commit) are newer than what the read saw: they stay.
+    """
+    before = ctx.limits
     async with session_scope(ctx.session_factory) as session:
         limits = await load_runtime_config(session, settings=ctx.settings)
-    ctx.limits = limits
-    return limits
+    if ctx.limits is before:
+        ctx.limits = limits
+    return ctx.limits
 
 
 def keep_runtime_limits_fresh(ctx: HoldsLimits) -> None:
