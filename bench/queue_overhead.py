@@ -22,8 +22,8 @@ from medianest.auth.models import User
 from medianest.db import migrate
 from medianest.db.engine import create_engine, create_session_factory, session_scope
 from medianest.settings import Settings
+from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import YoutubeDownload
-from medianest.youtube.queue import JobQueue
 
 DEFAULT_JOBS = 200
 

@@ -65,11 +65,11 @@ from medianest.ops import router as ops_router
 from medianest.pages import install_pages
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
-from medianest.youtube import heartbeat as youtube_heartbeat
 from medianest.youtube import router as youtube_router
-from medianest.youtube import scheduler as youtube_scheduler
-from medianest.youtube import subscriptions_router as youtube_subscriptions_router
-from medianest.youtube import worker as youtube_worker
+from medianest.youtube.jobs import heartbeat as youtube_heartbeat
+from medianest.youtube.jobs import worker as youtube_worker
+from medianest.youtube.subscriptions import router as youtube_subscriptions_router
+from medianest.youtube.subscriptions import scheduler as youtube_scheduler
 
 log = get_logger(__name__)
 

@@ -179,7 +179,7 @@ def worker() -> None:
 def worker_health() -> None:
     """Exit 0 when this container's download worker beat within MEDIANEST_WORKER_STALE_SECONDS
     (its loop alive, no error); 1 otherwise. The compose worker's healthcheck."""
-    from medianest.youtube.heartbeat import file_is_fresh, heartbeat_file
+    from medianest.youtube.jobs.heartbeat import file_is_fresh, heartbeat_file
 
     try:
         settings = load_settings()

@@ -18,9 +18,9 @@ from medianest.notifications import pages as notification_pages
 from medianest.plex import pages as plex_pages
 from medianest.web.setup import install_web
 from medianest.web.templating import templates
-from medianest.youtube import failure_words
 from medianest.youtube import pages as youtube_pages
-from medianest.youtube import subscription_pages as youtube_subscription_pages
+from medianest.youtube.subscriptions import pages as youtube_subscription_pages
+from medianest.youtube.ytdlp import failure_words
 
 PAGE_MODULES = (
     auth_pages,

@@ -21,10 +21,10 @@ from medianest.app import build_context, close_context
 from medianest.core.logging import get_logger
 from medianest.core.realtime import Realtime, external_emitter
 from medianest.settings import Settings
-from medianest.youtube import heartbeat
-from medianest.youtube.progress import Emit
-from medianest.youtube.scheduler import start_in_process as start_scheduler
-from medianest.youtube.worker import DownloadWorkers
+from medianest.youtube.jobs import heartbeat
+from medianest.youtube.jobs.progress import Emit
+from medianest.youtube.jobs.worker import DownloadWorkers
+from medianest.youtube.subscriptions.scheduler import start_in_process as start_scheduler
 
 log = get_logger(__name__)
 

@@ -26,8 +26,8 @@ from starlette.routing import Route
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest.youtube.files import safe_name
-from medianest.youtube.urls import fetch_refusal
+from medianest.youtube.downloads.files import safe_name
+from medianest.youtube.downloads.urls import fetch_refusal
 from medianest_simulators.media_server import ensure_clips
 from tests.factories.users import signed_in_client
 from tests.support.listener import Listener

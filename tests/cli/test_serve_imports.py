@@ -70,5 +70,5 @@ def test_serve_imports_neither_downloader_nor_notifiers_nor_simulators_at_start(
 def test_a_restart_on_a_current_database_does_not_load_alembic(tmp_path):
     serve_and_list_modules(tmp_path, "first")  # creates and migrates the database
     restart = serve_and_list_modules(tmp_path, "restart")
-    assert "medianest.youtube.worker" in restart  # the in-process worker is running
+    assert "medianest.youtube.jobs.worker" in restart  # the in-process worker is running
     assert loaded(restart, NEVER_IN_A_SERVER + ON_FIRST_USE + ("alembic", "mako")) == []

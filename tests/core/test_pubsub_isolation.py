@@ -15,7 +15,7 @@ from medianest.auth.session_cache import SessionCache
 from medianest.auth.session_relay import RedisInvalidationRelay
 from medianest.core.pubsub import channel, redis_database
 from medianest.core.realtime import ExternalEmitter, Realtime
-from medianest.youtube.signals import QueueSignals
+from medianest.youtube.jobs.signals import QueueSignals
 
 
 @pytest.mark.no_storage

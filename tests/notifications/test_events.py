@@ -23,9 +23,9 @@ from medianest.limits import quotas
 from medianest.notifications import checks, hooks
 from medianest.notifications.models import Notification
 from medianest.settings import Settings
-from medianest.youtube import pushback
+from medianest.youtube.jobs import pushback
+from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
-from medianest.youtube.queue import JobQueue
 from medianest_simulators import PlexSimulator
 from tests.factories.users import prepare_bootstrap_admin
 

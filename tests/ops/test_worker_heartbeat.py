@@ -18,7 +18,7 @@ from medianest.app import MediaNestApp
 from medianest.cli import app as cli_app
 from medianest.settings import Settings
 from medianest.worker import run_standalone
-from medianest.youtube.heartbeat import heartbeat_file
+from medianest.youtube.jobs.heartbeat import heartbeat_file
 from tests.factories.users import make_client
 
 

@@ -289,7 +289,7 @@ def test_templates_word_a_download_failure_as_the_youtube_package_does() -> None
     # web/ imports no domain: the app's page composition hands youtube's wording over.
     import medianest.pages  # noqa: F401
     from medianest.web.templating import templates
-    from medianest.youtube.failure_words import describe
+    from medianest.youtube.ytdlp.failure_words import describe
 
     raw = "ERROR: [youtube] abc: Private video. Sign in if you've been granted access"
     rendered = templates.env.from_string("{{ (error | download_failure).summary }}")

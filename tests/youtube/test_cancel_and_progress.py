@@ -18,7 +18,7 @@ from medianest.auth.models import User
 from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.youtube.worker import workers_of
+from medianest.youtube.jobs.worker import workers_of
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.support.servers import ServedApp
 from tests.support.socket_listener import Listener

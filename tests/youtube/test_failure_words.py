@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medianest.youtube.failure_words import describe
+from medianest.youtube.ytdlp.failure_words import describe
 
 
 @pytest.mark.parametrize(

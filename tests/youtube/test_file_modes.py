@@ -7,7 +7,7 @@ import stat
 import threading
 from pathlib import Path
 
-from medianest.youtube import files
+from medianest.youtube.downloads import files
 
 
 def test_overlapping_downloads_keep_the_download_umask_until_the_last_one_ends(

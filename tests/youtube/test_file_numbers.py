@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medianest.youtube import files
+from medianest.youtube.downloads import files
 from medianest.youtube.models import JobItem
 
 

@@ -14,9 +14,9 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.youtube import service as youtube_service
+from medianest.youtube.downloads import service as youtube_service
+from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import YoutubeDownload
-from medianest.youtube.queue import JobQueue
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import create_user
 from tests.youtube.conftest import client_for, finished, wait_for_download

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from medianest.core.errors import ValidationFailed
-from medianest.youtube.urls import validate_download_url
+from medianest.youtube.downloads.urls import validate_download_url
 from medianest_simulators.media_server import MediaServerSimulator
 
 EXTRA = ["media.local:8080"]

@@ -17,7 +17,7 @@ from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.youtube import pushback
+from medianest.youtube.jobs import pushback
 from medianest.youtube.models import YoutubeDownload
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client

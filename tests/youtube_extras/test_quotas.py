@@ -18,7 +18,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.media import quotas as media_quotas
 from medianest.media.models import MediaRequest
-from medianest.youtube import archive
+from medianest.youtube.downloads import archive
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client

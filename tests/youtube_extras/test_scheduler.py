@@ -17,7 +17,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload, YoutubeSubscription
-from medianest.youtube.scheduler import SubscriptionScheduler
+from medianest.youtube.subscriptions.scheduler import SubscriptionScheduler
 from medianest_simulators import PlexSimulator
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client

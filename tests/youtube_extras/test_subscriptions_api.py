@@ -11,9 +11,9 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.youtube import service as youtube_service
-from medianest.youtube import subscriptions
+from medianest.youtube.downloads import service as youtube_service
 from medianest.youtube.models import YoutubeSubscription
+from medianest.youtube.subscriptions import service as subscriptions
 from medianest_simulators.media_server import MediaServerSimulator
 
 CHANNEL = "https://www.youtube.com/channel/UCabcdefghijklmnopqrstuv"

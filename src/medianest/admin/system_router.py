@@ -26,7 +26,10 @@ from medianest.limits.quotas import QuotaConfig
 from medianest.platform import audit
 from medianest.plex import paths as plex_paths
 from medianest.settings import Settings
-from medianest.youtube import delivery, plex_check, plex_delivery, pushback
+from medianest.youtube.delivery import check as plex_check
+from medianest.youtube.delivery import collection as plex_delivery
+from medianest.youtube.delivery import private as delivery
+from medianest.youtube.jobs import pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 
 router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)

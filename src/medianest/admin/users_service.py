@@ -21,7 +21,7 @@ from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.platform import audit
-from medianest.youtube import service as youtube_service
+from medianest.youtube.downloads import service as youtube_service
 
 
 class LastAdmin(Conflict):

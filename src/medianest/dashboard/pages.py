@@ -14,8 +14,8 @@ from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
-from medianest.youtube import quotas as quota_service
-from medianest.youtube import service as youtube_service
+from medianest.youtube.downloads import quotas as quota_service
+from medianest.youtube.downloads import service as youtube_service
 
 router = api_router()
 

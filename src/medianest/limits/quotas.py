@@ -2,7 +2,7 @@
 
 The admin sets them per role (system_settings, key `youtube_quotas`; no value = no
 limit). Usage is counted from rows the database already keeps — the per-user download
-archive (one row per downloaded video, with its size, `youtube/quotas.py`) and
+archive (one row per downloaded video, with its size, `youtube/downloads/quotas.py`) and
 `media_requests` (`media/quotas.py`) — over rolling windows, so every app instance and
 worker agrees, nothing is lost on restart, and "when it resets" is exact: the moment
 the oldest counted entry leaves the window (`window_reset`). This module holds what

@@ -16,7 +16,7 @@ from medianest.limits.quotas import GB, Usage
 from medianest.media.events import StatusChange
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import service
-from medianest.youtube import quotas
+from medianest.youtube.downloads import quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload, YoutubeSubscription
 
 QUOTA_WARN_SHARE = 0.8

@@ -14,7 +14,7 @@ from medianest.auth.dependencies import CurrentUser
 from medianest.core.deps import SessionDep
 from medianest.core.errors import NotFound
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
-from medianest.youtube.subscriptions import Unsubscription
+from medianest.youtube.subscriptions.service import Unsubscription
 
 
 async def owned_download(

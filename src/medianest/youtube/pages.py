@@ -16,10 +16,10 @@ from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import retry_at, trigger
 from medianest.web.templating import render
-from medianest.youtube import service
 from medianest.youtube.dependencies import OwnedDownload
+from medianest.youtube.downloads import service
 from medianest.youtube.schemas import DownloadRequest, to_download
-from medianest.youtube.subscription_pages import DELIVERIES
+from medianest.youtube.subscriptions.pages import DELIVERIES
 
 router = api_router()
 PAGE_SIZE = 20

@@ -13,8 +13,8 @@ from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, PagedEnvelope, envelope, paged
-from medianest.youtube import service
 from medianest.youtube.dependencies import OwnedDownload
+from medianest.youtube.downloads import service
 from medianest.youtube.schemas import Download, DownloadRequest, to_download
 
 router = api_router(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)

@@ -28,13 +28,13 @@ from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
 from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.youtube import archive
-from medianest.youtube import service as downloads
-from medianest.youtube.downloader import Expanded, ItemFailed, expand
+from medianest.youtube.downloads import archive
+from medianest.youtube.downloads import service as downloads
+from medianest.youtube.downloads.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
 from medianest.youtube.events import SubscriptionFoundVideos
 from medianest.youtube.models import JobItem, YoutubeDownload, YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
-from medianest.youtube.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
+from medianest.youtube.ytdlp.downloader import Expanded, ItemFailed, expand
 
 log = get_logger(__name__)
 

@@ -7,7 +7,7 @@ reason before anything is fetched.
 
 `fetch_refusal` is the same allow-list for every request yt-dlp then makes (pages,
 feeds, feed items, manifests, media, each redirect): YouTube's own domains over https,
-or an operator-listed host; see `youtube/ytdlp_guard.py`.
+or an operator-listed host; see `youtube/ytdlp/guard.py`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import SystemSetting
-from medianest.youtube.worker import DownloadWorkers
+from medianest.youtube.jobs.worker import DownloadWorkers
 
 log = get_logger(__name__)
 

@@ -29,12 +29,14 @@ from medianest.db.engine import session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
-from medianest.youtube import delivery, files, plex_delivery, quotas
+from medianest.youtube.delivery import collection as plex_delivery
+from medianest.youtube.delivery import private as delivery
+from medianest.youtube.downloads import files, quotas
+from medianest.youtube.downloads.urls import validate_download_url
+from medianest.youtube.jobs.queue import FINISHED, RUNNING
+from medianest.youtube.jobs.signals import queue_signals
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
-from medianest.youtube.queue import FINISHED, RUNNING
 from medianest.youtube.schemas import DownloadRequest
-from medianest.youtube.signals import queue_signals
-from medianest.youtube.urls import validate_download_url
 
 log = get_logger(__name__)
 

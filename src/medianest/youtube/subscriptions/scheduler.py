@@ -26,8 +26,8 @@ from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from medianest.youtube import subscriptions
 from medianest.youtube.models import YoutubeSubscription
+from medianest.youtube.subscriptions import service as subscriptions
 
 log = get_logger(__name__)
 

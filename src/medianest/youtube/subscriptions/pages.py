@@ -18,11 +18,12 @@ from medianest.db.base import utcnow
 from medianest.web.forms import form_input
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
-from medianest.youtube import quotas, subscriptions
-from medianest.youtube import service as downloads_service
 from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
+from medianest.youtube.downloads import quotas
+from medianest.youtube.downloads import service as downloads_service
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
+from medianest.youtube.subscriptions import service as subscriptions
 
 router = api_router()
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}

@@ -28,8 +28,8 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
-from medianest.youtube.downloader import classify_error
 from medianest.youtube.events import QueueBreakerChanged
+from medianest.youtube.ytdlp.downloader import classify_error
 
 log = get_logger(__name__)
 

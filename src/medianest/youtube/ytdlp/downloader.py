@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from medianest.core.logging import get_logger
-from medianest.youtube.files import download_umask, restrict_file
+from medianest.youtube.downloads.files import download_umask, restrict_file
 
 log = get_logger(__name__)
 
@@ -32,9 +32,9 @@ def _yt_dlp() -> Any:
 
 
 def _youtube_dl(options: dict[str, Any], extra_hosts: tuple[str, ...]) -> Any:
-    """A YoutubeDL that fetches nothing off the allow-list (see youtube/ytdlp_guard.py);
+    """A YoutubeDL that fetches nothing off the allow-list (see youtube/ytdlp/guard.py);
     imported on first use for the same reason as `_yt_dlp`."""
-    from medianest.youtube.ytdlp_guard import GuardedYoutubeDL
+    from medianest.youtube.ytdlp.guard import GuardedYoutubeDL
 
     return GuardedYoutubeDL(options, extra_hosts=extra_hosts)
 

@@ -15,10 +15,11 @@ from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiModel, Envelope, envelope
 from medianest.db.base import utcnow
-from medianest.youtube import quotas, subscriptions
 from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
+from medianest.youtube.downloads import quotas
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
+from medianest.youtube.subscriptions import service as subscriptions
 
 router = api_router(prefix="/api/youtube", tags=["youtube"], responses=ERROR_RESPONSES)
 

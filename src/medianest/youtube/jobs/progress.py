@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medianest.core.logging import get_logger
-from medianest.youtube.downloader import ProgressState
+from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import JobItem
-from medianest.youtube.queue import JobQueue
+from medianest.youtube.ytdlp.downloader import ProgressState
 
 log = get_logger(__name__)
 

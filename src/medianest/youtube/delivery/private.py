@@ -28,7 +28,7 @@ from medianest.db.engine import session_scope
 from medianest.integrations.plex import PlexClient
 from medianest.platform.models import SystemSetting
 from medianest.plex.access import server_token
-from medianest.youtube import plex_delivery
+from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.models import YoutubeDownload
 
 log = get_logger(__name__)

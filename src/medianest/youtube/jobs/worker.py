@@ -22,11 +22,11 @@ from medianest.context import AppContext
 from medianest.core.context import PerContext
 from medianest.core.health import CheckResult, HealthCheck
 from medianest.core.logging import get_logger
-from medianest.youtube.progress import Emit
-from medianest.youtube.queue import JobQueue
-from medianest.youtube.runner import JobControl, JobRunner
-from medianest.youtube.service import refund_failed_download
-from medianest.youtube.signals import QueueSignals, queue_signals
+from medianest.youtube.downloads.service import refund_failed_download
+from medianest.youtube.jobs.progress import Emit
+from medianest.youtube.jobs.queue import JobQueue
+from medianest.youtube.jobs.runner import JobControl, JobRunner
+from medianest.youtube.jobs.signals import QueueSignals, queue_signals
 
 log = get_logger(__name__)
 

@@ -17,7 +17,8 @@ from medianest.integrations.registry import Integrations
 from medianest.plex import access as plex_access
 from medianest.plex.paths import PathMap, plex_within
 from medianest.settings import Settings
-from medianest.youtube import files, plex_delivery
+from medianest.youtube.delivery import collection as plex_delivery
+from medianest.youtube.downloads import files
 
 MARKER_FOLDER = "medianest-check"
 MAX_TEST_WAIT_SECONDS = 30.0

@@ -21,10 +21,11 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
-from medianest.youtube import archive, files, pushback, quotas
+from medianest.youtube.downloads import archive, files, quotas
+from medianest.youtube.jobs import pushback
+from medianest.youtube.jobs.progress import JobView
+from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
-from medianest.youtube.progress import JobView
-from medianest.youtube.queue import JobQueue
 
 log = get_logger(__name__)
 

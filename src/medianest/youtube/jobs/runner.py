@@ -19,8 +19,15 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
-from medianest.youtube import delivery, files, job_hooks, plex_delivery
-from medianest.youtube.downloader import (
+from medianest.youtube.delivery import collection as plex_delivery
+from medianest.youtube.delivery import private as delivery
+from medianest.youtube.downloads import files
+from medianest.youtube.downloads.urls import AcceptedUrl, validate_download_url
+from medianest.youtube.jobs import job_hooks
+from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
+from medianest.youtube.jobs.queue import JobQueue
+from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
+from medianest.youtube.ytdlp.downloader import (
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -28,10 +35,6 @@ from medianest.youtube.downloader import (
     download_item,
     expand,
 )
-from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
-from medianest.youtube.progress import Emit, JobView, ProgressReporter
-from medianest.youtube.queue import JobQueue
-from medianest.youtube.urls import AcceptedUrl, validate_download_url
 
 log = get_logger(__name__)
 

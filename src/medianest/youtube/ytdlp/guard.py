@@ -21,7 +21,7 @@ from yt_dlp.networking._urllib import RedirectHandler, UrllibRH
 from yt_dlp.networking.exceptions import RequestError
 
 from medianest.core.logging import get_logger
-from medianest.youtube.urls import fetch_refusal
+from medianest.youtube.downloads.urls import fetch_refusal
 
 log = get_logger(__name__)
 

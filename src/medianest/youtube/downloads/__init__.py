@@ -1,0 +1,2 @@
+"""Downloads a person starts: submitting, listing, deleting, their files, the per-user
+archive, URL checks and the YouTube quotas."""
