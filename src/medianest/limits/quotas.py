@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.core.envelope import ApiInput
 from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
-from medianest.limits.stored import validated
 from medianest.platform.models import SystemSetting
+from medianest.platform.stored_settings import validated
 
 QUOTAS_KEY = "youtube_quotas"
 DAY_SECONDS = 24 * 3600

@@ -1,5 +1,5 @@
 """The one loader of the run-time limits: defaults from `Settings`, the admin's overrides
-from system_settings (one key, a `RuntimeConfigUpdate` read through `limits.stored`).
+from system_settings (one key, a `RuntimeConfigUpdate` read through `platform.stored_settings`).
 
 `ctx.limits` is refreshed from the database every few seconds, so a change saved on one
 instance (`medianest.admin.system_config`) reaches the others.
@@ -18,8 +18,8 @@ from medianest.core.context import Closer, CoreContext
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.limits.runtime import RuntimeConfigUpdate, RuntimeLimits
-from medianest.limits.stored import validated
 from medianest.platform.models import SystemSetting
+from medianest.platform.stored_settings import validated
 from medianest.settings import Settings
 
 log = get_logger(__name__)

@@ -1,5 +1,6 @@
-"""The admin's limits as stored in `system_settings`: each key's JSON value has one
-Pydantic model, validated when it is read and written from the model (`model_dump`).
+"""Values stored in `system_settings` (the admin's limits and settings): each key's JSON
+value has one Pydantic model, validated when it is read and written from the model
+(`model_dump`).
 
 A stored value that no longer validates (edited by hand, or a bound tightened since it
 was saved) must not lock anybody out nor stop the app: it is logged with what is wrong
