@@ -21,10 +21,10 @@ from redis.asyncio import Redis
 from starlette.types import Receive, Scope, Send
 
 from medianest import __version__
-from medianest.admin import router as admin_router
-from medianest.admin import services_router as admin_services_router
-from medianest.admin import system_router as admin_system_router
-from medianest.admin import webhook_router as admin_webhook_router
+from medianest.admin.connections import router as admin_connections_router
+from medianest.admin.connections import webhook_router as admin_webhook_router
+from medianest.admin.system import router as admin_system_router
+from medianest.admin.users import router as admin_router
 from medianest.auth import plex_access
 from medianest.auth import plex_router as auth_plex_router
 from medianest.auth import router as auth_router
@@ -93,7 +93,7 @@ _ROUTER_MODULES = (
     youtube_router,
     youtube_subscriptions_router,
     admin_router,
-    admin_services_router,
+    admin_connections_router,
     admin_system_router,
     admin_webhook_router,
 )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from medianest.admin import pages as admin_pages
-from medianest.admin import settings_pages as admin_settings_pages
-from medianest.admin import system_pages as admin_system_pages
-from medianest.admin import webhook_pages as admin_webhook_pages
+from medianest.admin.connections import pages as admin_connections_pages
+from medianest.admin.connections import webhook_pages as admin_webhook_pages
+from medianest.admin.system import pages as admin_system_pages
+from medianest.admin.users import pages as admin_pages
 from medianest.auth import pages as auth_pages
 from medianest.auth.page_user import PAGE_HOOKS, remember_page_user
 from medianest.dashboard import pages as dashboard_pages
@@ -31,7 +31,7 @@ PAGE_MODULES = (
     youtube_pages,
     youtube_subscription_pages,
     admin_pages,
-    admin_settings_pages,
+    admin_connections_pages,
     admin_webhook_pages,
     admin_system_pages,
 )

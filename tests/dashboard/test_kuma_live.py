@@ -14,7 +14,7 @@ import pytest
 from tests.dashboard.conftest import CHECK_TIMEOUT_SECONDS, LoopServedApp, Storage, session_cookie
 from tests.support.socket_listener import Listener
 
-from medianest.admin import services as services_service
+from medianest.admin.connections import service as services_service
 from medianest.admin.schemas import ServiceUpdate
 from medianest.auth.models import User
 from medianest.dashboard.monitor import status_monitor_of

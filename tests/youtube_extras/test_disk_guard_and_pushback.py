@@ -11,7 +11,7 @@ import httpx
 import yt_dlp.version
 from sqlalchemy import update
 
-from medianest.admin.system_router import ytdlp_info
+from medianest.admin.system.router import ytdlp_info
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.base import utcnow

@@ -2,7 +2,7 @@
 
 Defaults come from `Settings`; the admin's overrides (`RuntimeConfigUpdate`, whose
 bounds stored values pass too) are loaded by `medianest.limits.store`, which refreshes
-`ctx.limits` every few seconds, and saved by `medianest.admin.system_config`.
+`ctx.limits` every few seconds, and saved by `medianest.admin.system.config`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 from system_settings (one key, a `RuntimeConfigUpdate` read through `platform.stored_settings`).
 
 `ctx.limits` is refreshed from the database every few seconds, so a change saved on one
-instance (`medianest.admin.system_config`) reaches the others.
+instance (`medianest.admin.system.config`) reaches the others.
 """
 
 from __future__ import annotations

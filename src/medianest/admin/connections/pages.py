@@ -1,24 +1,21 @@
-"""Admin panels for service configuration (URL, masked key, enabled, Test, Save) and
-system settings, as htmx fragments over the same services as `/api/admin`."""
+"""Admin panels for the external apps' configuration (URL, masked key, enabled, Test,
+Save), as htmx fragments over the same service as `/api/admin/services`."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from medianest.admin import services as services_service
-from medianest.admin import system_config
+from medianest.admin.connections import service as services_service
 from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceUpdate
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
-from medianest.core.errors import InvalidInput, MediaNestError
-from medianest.limits.runtime import RuntimeConfigUpdate
+from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -28,7 +25,6 @@ router = api_router()
 SLOW_TEST_MS = 2000
 
 SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
-QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 
 UrlField = Annotated[str, Form(max_length=2048)]
 KeyField = Annotated[str, Form(alias="apiKey", max_length=1024)]
@@ -131,57 +127,6 @@ async def test_service(
     )
 
 
-@router.put("/admin/settings")
-async def save_settings(
-    request: Request,
-    admin: ActingAdmin,
-    session: SessionDep,
-    ctx: ContextDep,
-    api_per_minute: Annotated[str, Form(alias="apiPerMinute", max_length=12)] = "",
-    youtube_per_hour: Annotated[str, Form(alias="youtubePerHour", max_length=12)] = "",
-    requests_per_hour: Annotated[str, Form(alias="requestsPerHour", max_length=12)] = "",
-    worker_concurrency: Annotated[str, Form(alias="workerConcurrency", max_length=12)] = "",
-    per_user_concurrency: Annotated[str, Form(alias="perUserConcurrency", max_length=12)] = "",
-    default_download_quality: Annotated[
-        str, Form(alias="defaultDownloadQuality", max_length=16)
-    ] = "",
-    plex_sign_in: Annotated[str, Form(alias="plexSignIn", max_length=32)] = "",
-    plex_sign_in_extra_usernames: Annotated[
-        str | None, Form(alias="plexSignInExtraUsernames", max_length=20_000)
-    ] = None,
-) -> Response:
-    raw = {
-        "api_per_minute": api_per_minute,
-        "youtube_per_hour": youtube_per_hour,
-        "requests_per_hour": requests_per_hour,
-        "worker_concurrency": worker_concurrency,
-        "per_user_concurrency": per_user_concurrency,
-        "default_download_quality": default_download_quality,
-        "plex_sign_in": plex_sign_in,
-    }
-    given: dict[str, Any] = {k: v for k, v in raw.items() if v.strip()}
-    if plex_sign_in or plex_sign_in_extra_usernames is not None:
-        # The box is part of the form with the switch: one username per line or comma;
-        # an empty box (which the form layer reads as absent) clears the list.
-        given["plex_sign_in_extra_usernames"] = [
-            name for name in re.split(r"[,\n]", plex_sign_in_extra_usernames or "") if name.strip()
-        ]
-    try:
-        changes = form_input(RuntimeConfigUpdate, given)
-    except InvalidInput as invalid:
-        shown = raw | {"plex_sign_in_extra_usernames": given.get("plex_sign_in_extra_usernames")}
-        errors = invalid.details["fields"]
-        return _settings_form(request, shown, errors, status_code=invalid.status_code)
-    try:
-        limits = await system_config.save_runtime_config(
-            session, ctx=ctx, changes=changes, by=admin
-        )
-    except MediaNestError as error:
-        await session.rollback()
-        return _settings_form(request, raw, {"_form": error.message}, status_code=error.status_code)
-    return _settings_form(request, limits, {}, headers=trigger("System settings saved.", "success"))
-
-
 def _service_form(
     request: Request,
     service: ServiceOut,
@@ -195,24 +140,6 @@ def _service_form(
         request,
         "admin/_service.html",
         {"s": service, "labels": SERVICE_LABELS, "field_errors": field_errors},
-        status_code=status_code,
-        headers=headers,
-    )
-
-
-def _settings_form(
-    request: Request,
-    limits: Any,
-    errors: dict[str, str],
-    *,
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    # `limits`: the saved RuntimeLimits, or the submitted strings when they were refused.
-    return render(
-        request,
-        "admin/_settings.html",
-        {"limits": limits, "qualities": QUALITIES, "field_errors": errors},
         status_code=status_code,
         headers=headers,
     )

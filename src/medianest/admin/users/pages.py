@@ -1,5 +1,5 @@
 """The admin page: users (role and status changes, confirmed in a dialog), with the
-service configuration and system settings panels from `admin/settings_pages.py`.
+service configuration and system settings panels from `admin/connections/pages.py` and `admin/system/pages.py`.
 Everything goes through the same admin services as `/api/admin`."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from medianest.admin import services as services_service
-from medianest.admin import users_service, webhook_pages
+from medianest.admin.connections import service as services_service
+from medianest.admin.connections import webhook_pages
+from medianest.admin.connections.pages import SERVICE_LABELS
 from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
 from medianest.admin.schemas import UserChange
-from medianest.admin.settings_pages import QUALITIES, SERVICE_LABELS
+from medianest.admin.system.pages import QUALITIES
+from medianest.admin.users import service as users_service
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.context import ContextDep

@@ -1,4 +1,5 @@
-"""JSON API of the admin package: user management (services live in services_router.py)."""
+"""JSON API of the admin's users: list, change role or status, delete (the external
+apps are in admin/connections/, the system in admin/system/)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import datetime
 
 from fastapi import Query, Response
 
-from medianest.admin import users_service
 from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
 from medianest.admin.schemas import UserChange
+from medianest.admin.users import service as users_service
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
 from medianest.context import ContextDep

@@ -1,5 +1,6 @@
-"""Admin system page API: the yt-dlp version and age, the download queue and its breaker;
-and the YouTube settings the admin sets (quotas per role, default Plex delivery).
+"""Admin system API: the run-time limits and defaults; the yt-dlp version and age, the
+download queue and its breaker; and the YouTube settings the admin sets (quotas per
+role, default Plex delivery).
 
 yt-dlp must keep up with YouTube: a release older than 60 days usually means
 downloads start failing, so the answer carries a warning then.
@@ -16,13 +17,18 @@ from fastapi import Request
 from pydantic import Field
 from sqlalchemy import func, select
 
+from medianest.admin.dependencies import ActingAdmin
+from medianest.admin.schemas import RuntimeConfigOut
+from medianest.admin.system import config as system_config
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.limits import quotas
+from medianest.limits import store as limits_store
 from medianest.limits.quotas import QuotaConfig
+from medianest.limits.runtime import RuntimeConfigUpdate
 from medianest.platform import audit
 from medianest.plex import paths as plex_paths
 from medianest.settings import Settings
@@ -282,3 +288,21 @@ async def test_plex_path(
         configured_section=plex_delivery.configured_section(ctx.settings, ctx.integrations),
     )
     return envelope(PlexTestOut(**vars(result)))
+
+
+@router.get("/config", response_model=Envelope[RuntimeConfigOut])
+async def get_config(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[RuntimeConfigOut]:
+    """Run-time limits and defaults (settings' values unless an admin changed them)."""
+    limits = await limits_store.load_runtime_config(session, settings=ctx.settings)
+    return envelope(system_config.runtime_config_out(limits))
+
+
+@router.put("/config", response_model=Envelope[RuntimeConfigOut])
+async def update_config(
+    body: RuntimeConfigUpdate, admin: ActingAdmin, session: SessionDep, ctx: ContextDep
+) -> Envelope[RuntimeConfigOut]:
+    """Change run-time limits; fields left out keep their value. Applies at once."""
+    limits = await system_config.save_runtime_config(session, ctx=ctx, changes=body, by=admin)
+    return envelope(system_config.runtime_config_out(limits))

@@ -1,17 +1,15 @@
-"""JSON API for admins: external service configuration and run-time system settings.
+"""JSON API for admins: the external apps' configuration and the connection test.
 
-Thin over the same actions as the admin page (`services.save_service`,
-`system_config.save_runtime_config`), which commit before the answer so the rebuilt
-clients (and the other instances) see the change: no restart needed.
+Thin over the same action as the admin page (`service.save_service`), which commits
+before the answer so the rebuilt clients (and the other instances) see the change: no
+restart needed.
 """
 
 from __future__ import annotations
 
-from medianest.admin import services as services_service
-from medianest.admin import system_config
+from medianest.admin.connections import service as services_service
 from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import (
-    RuntimeConfigOut,
     ServiceOut,
     ServiceTest,
     ServiceTestOut,
@@ -21,8 +19,6 @@ from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
-from medianest.limits import store as limits_store
-from medianest.limits.runtime import RuntimeConfigUpdate
 
 router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -51,21 +47,3 @@ async def test_service(
         session, box=ctx.secret_box, integrations=ctx.integrations, draft=body
     )
     return envelope(result)
-
-
-@router.get("/config", response_model=Envelope[RuntimeConfigOut])
-async def get_config(
-    admin: AdminUser, session: SessionDep, ctx: ContextDep
-) -> Envelope[RuntimeConfigOut]:
-    """Run-time limits and defaults (settings' values unless an admin changed them)."""
-    limits = await limits_store.load_runtime_config(session, settings=ctx.settings)
-    return envelope(system_config.runtime_config_out(limits))
-
-
-@router.put("/config", response_model=Envelope[RuntimeConfigOut])
-async def update_config(
-    body: RuntimeConfigUpdate, admin: ActingAdmin, session: SessionDep, ctx: ContextDep
-) -> Envelope[RuntimeConfigOut]:
-    """Change run-time limits; fields left out keep their value. Applies at once."""
-    limits = await system_config.save_runtime_config(session, ctx=ctx, changes=body, by=admin)
-    return envelope(system_config.runtime_config_out(limits))

@@ -1,0 +1,1 @@
+"""Users: the list, role and status changes and deletion (the API and the admin page)."""
