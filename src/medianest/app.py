@@ -25,14 +25,14 @@ from medianest.admin.connections import router as admin_connections_router
 from medianest.admin.connections import webhook_router as admin_webhook_router
 from medianest.admin.system import router as admin_system_router
 from medianest.admin.users import router as admin_router
-from medianest.auth import plex_access
-from medianest.auth import plex_router as auth_plex_router
 from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
-from medianest.auth import tokens_router as auth_tokens_router
-from medianest.auth.maintenance import start_expired_purge
+from medianest.auth.plex_sign_in import access as plex_access
+from medianest.auth.plex_sign_in import router as auth_plex_router
 from medianest.auth.realtime import install_socket_authenticator
-from medianest.auth.session_relay import start_session_invalidation
+from medianest.auth.sessions.maintenance import start_expired_purge
+from medianest.auth.sessions.relay import start_session_invalidation
+from medianest.auth.tokens import router as auth_tokens_router
 from medianest.context import AppContext
 from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache

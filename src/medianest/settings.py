@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     # out removed users runs this often.
     plex_audience_refresh_seconds: float = Field(default=300.0, gt=0)
     # Resolved sessions are kept in memory this long (0 turns the cache off); changes
-    # invalidate them at once, see auth/session_cache.py.
+    # invalidate them at once, see auth/sessions/cache.py.
     session_cache_seconds: float = Field(default=30, ge=0, le=300)
     # How often expired sessions and remember-me tokens are deleted.
     session_purge_interval_seconds: float = Field(default=3600.0, gt=0)

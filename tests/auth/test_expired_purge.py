@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from medianest.app import MediaNestApp
-from medianest.auth.maintenance import purge_expired
 from medianest.auth.models import AuthSession, PlexPin, SessionToken
-from medianest.auth.plex_service import PIN_RECORD_GRACE_SECONDS
+from medianest.auth.plex_sign_in.service import PIN_RECORD_GRACE_SECONDS
+from medianest.auth.sessions.maintenance import purge_expired
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings

@@ -16,8 +16,8 @@ import httpx
 from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp
-from medianest.auth import plex_access
 from medianest.auth.models import AuthSession, SessionToken, User
+from medianest.auth.plex_sign_in import access as plex_access
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import AuditLog

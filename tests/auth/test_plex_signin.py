@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp
-from medianest.auth import plex_service
 from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.auth.plex_sign_in import service as plex_service
 from medianest.db.engine import session_scope
 from medianest.integrations.plextv import PlexAccount
 from medianest.settings import Settings

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import event, select
 
 from medianest.app import MediaNestApp
-from medianest.auth import session_cache, session_relay
 from medianest.auth.models import User
-from medianest.auth.session_cache import SessionCache, session_cache_of, unregister
+from medianest.auth.sessions import cache as session_cache
+from medianest.auth.sessions import relay as session_relay
+from medianest.auth.sessions.cache import SessionCache, session_cache_of, unregister
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
@@ -251,7 +252,7 @@ def _far_future() -> Any:
 async def test_a_hit_in_a_unit_of_work_that_already_holds_the_user_reuses_that_object(
     app: MediaNestApp, alice: User
 ) -> None:
-    from medianest.auth import sessions as session_store
+    from medianest.auth.sessions import store as session_store
 
     async with await signed_in_client(app, alice) as client:
         assert (await client.get("/api/auth/session")).status_code == 200

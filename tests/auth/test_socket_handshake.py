@@ -11,10 +11,10 @@ import socketio
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp, create_app
-from medianest.auth import api_tokens
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.auth.sessions import store as session_store
+from medianest.auth.tokens import service as api_tokens
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.factories.users import create_user

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from medianest.auth.session_cache import SessionCache
-from medianest.auth.session_relay import RedisInvalidationRelay
+from medianest.auth.sessions.cache import SessionCache
+from medianest.auth.sessions.relay import RedisInvalidationRelay
 from medianest.core.pubsub import channel, redis_database
 from medianest.core.realtime import ExternalEmitter, Realtime
 from medianest.youtube.jobs.signals import QueueSignals

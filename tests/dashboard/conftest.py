@@ -15,9 +15,9 @@ from tests.support.servers import ServedApp
 from tests.support.socket_listener import Listener
 
 from medianest.app import MediaNestApp, build_context, close_context, create_app
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope

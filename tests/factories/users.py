@@ -6,9 +6,9 @@ import httpx
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE
 from medianest.auth.models import Role, User
+from medianest.auth.sessions import store as session_store
 from medianest.core.passwords import hash_password
 from medianest.db.engine import session_scope
 

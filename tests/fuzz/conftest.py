@@ -17,8 +17,8 @@ import schemathesis
 from schemathesis.openapi import from_url
 
 from medianest.app import create_app
-from medianest.auth import api_tokens
 from medianest.auth.models import User
+from medianest.auth.tokens import service as api_tokens
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest_simulators.suite import SimulatorSuite, SuiteInfo

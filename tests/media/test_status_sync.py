@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp, create_app
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.auth.sessions import store as session_store
 from medianest.db.engine import session_scope
 from medianest.media import sync
 from medianest.media.models import MediaRequest

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp, build_context, close_context, create_app
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.auth.sessions import store as session_store
 from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.settings import Settings

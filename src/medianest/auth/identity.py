@@ -12,11 +12,13 @@ from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import plex_revalidation, plex_service, remember
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.auth.session_cache import attach_user, readable_user, session_cache_of
+from medianest.auth.plex_sign_in import revalidation as plex_revalidation
+from medianest.auth.plex_sign_in import service as plex_service
+from medianest.auth.sessions import remember
+from medianest.auth.sessions import store as session_store
+from medianest.auth.sessions.cache import attach_user, readable_user, session_cache_of
 from medianest.context import AppContext
 from medianest.core.errors import Unauthenticated
 from medianest.core.tokens import hash_token

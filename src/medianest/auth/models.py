@@ -75,7 +75,7 @@ class SessionToken(UUIDPrimaryKey, CreatedAt, Base):
     expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
-    # sha256 of the client (address + User-Agent) that used it: see auth/remember.py.
+    # sha256 of the client (address + User-Agent) that used it: see auth/sessions/remember.py.
     used_by: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None]
 

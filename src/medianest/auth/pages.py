@@ -13,13 +13,14 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from medianest.auth import api_tokens, plex_access
 from medianest.auth.dependencies import (
     CurrentUser,
     PasswordChangeIdentity,
     resolve_identity,
 )
 from medianest.auth.identity import Identity
+from medianest.auth.plex_sign_in import access as plex_access
+from medianest.auth.tokens import service as api_tokens
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.web.fragments import trigger

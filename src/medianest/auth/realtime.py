@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
-from medianest.auth.session_cache import session_cache_for, session_cache_of
+from medianest.auth.sessions import store as session_store
+from medianest.auth.sessions.cache import session_cache_for, session_cache_of
 from medianest.context import AppContext
 from medianest.core.realtime import SocketPrincipal
 from medianest.core.tokens import hash_token

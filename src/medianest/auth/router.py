@@ -1,15 +1,13 @@
 """Auth endpoints: password sign-in, password change, logout and the current session.
 
-The Plex PIN endpoints live in `auth/plex_router.py`.
+The Plex PIN endpoints live in `auth/plex_sign_in/router.py`.
 """
 
 from __future__ import annotations
 
 from fastapi import Request, Response
 
-from medianest.auth import remember
 from medianest.auth import service as auth_service
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import (
     SESSION_COOKIE,
     clear_auth_cookies,
@@ -18,6 +16,8 @@ from medianest.auth.cookies import (
 )
 from medianest.auth.dependencies import PasswordChangeIdentity, SignInAdmission
 from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserOut
+from medianest.auth.sessions import remember
+from medianest.auth.sessions import store as session_store
 from medianest.auth.signin import complete_sign_in, rotate_session
 from medianest.context import ContextDep, context_of
 from medianest.core.deps import SessionDep, api_router

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import api_tokens
 from medianest.auth.models import Role, SessionToken, User, UserStatus
+from medianest.auth.tokens import service as api_tokens
 from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.core.passwords import hash_password, password_problems, verify_password

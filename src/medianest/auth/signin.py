@@ -6,9 +6,6 @@ from __future__ import annotations
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import remember
-from medianest.auth import sessions as session_store
-from medianest.auth.browser_session import open_browser_session
 from medianest.auth.cookies import (
     SESSION_COOKIE,
     client_ip,
@@ -17,6 +14,9 @@ from medianest.auth.cookies import (
 from medianest.auth.identity import Identity
 from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
+from medianest.auth.sessions import remember
+from medianest.auth.sessions import store as session_store
+from medianest.auth.sessions.browser import open_browser_session
 from medianest.context import AppContext
 from medianest.db.base import utcnow
 from medianest.platform import audit

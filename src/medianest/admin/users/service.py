@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin.schemas import UserChange
 from medianest.auth import service as auth_service
-from medianest.auth import sessions as session_store
 from medianest.auth.models import Role, User, UserStatus
+from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient

@@ -20,9 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import service as auth_service
-from medianest.auth import sessions as session_store
 from medianest.auth.exceptions import PlexServerAccessRequired
 from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
+from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.core.logging import get_logger

@@ -243,7 +243,7 @@ def _after_rollback(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-# (across instances: auth/session_relay.py)
+# (across instances: auth/sessions/relay.py)
 
 
 # --- wiring -------------------------------------------------------------------------

@@ -19,14 +19,14 @@ from fastapi import Request, Response
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import sessions as session_store
-from medianest.auth.browser_session import open_browser_session
 from medianest.auth.cookies import (
     REMEMBER_COOKIE,
     client_ip,
     set_remember_cookie,
 )
 from medianest.auth.models import SessionToken, User
+from medianest.auth.sessions import store as session_store
+from medianest.auth.sessions.browser import open_browser_session
 from medianest.context import AppContext
 from medianest.core.errors import Unauthenticated
 from medianest.core.logging import get_logger

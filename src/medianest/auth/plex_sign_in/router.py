@@ -13,10 +13,10 @@ from fastapi import Path, Request, Response
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import plex_service
 from medianest.auth.cookies import client_ip, is_https, set_csrf_cookie
 from medianest.auth.events import SignInRefused
 from medianest.auth.exceptions import PinDeclined, PinExpired
+from medianest.auth.plex_sign_in import service as plex_service
 from medianest.auth.schemas import UserOut
 from medianest.auth.signin import complete_sign_in
 from medianest.context import AppContext, ContextDep

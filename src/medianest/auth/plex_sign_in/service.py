@@ -1,7 +1,7 @@
 """Plex PIN sign-in: create a PIN bound to the browser, poll plex.tv for it (at most once a
 second, never past its expiry), then create or update the local user from the Plex account.
 
-Who may sign in at all is `plex_access` (by default only the Plex server's people).
+Who may sign in at all is `plex_sign_in.access` (by default only the Plex server's people).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import plex_access
 from medianest.auth.exceptions import AccountDisabled, PinDeclined, PinExpired, PinNotFound
 from medianest.auth.models import PlexPin, Role, User, UserStatus
+from medianest.auth.plex_sign_in import access as plex_access
 from medianest.context import AppContext
 from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger

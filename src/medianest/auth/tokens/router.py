@@ -8,8 +8,8 @@ from datetime import datetime
 from fastapi import Response
 from pydantic import Field
 
-from medianest.auth import api_tokens
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.tokens import service as api_tokens
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
 from medianest.platform import audit

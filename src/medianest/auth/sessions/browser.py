@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import client_ip, set_csrf_cookie, set_session_cookie
 from medianest.auth.models import User
+from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 
 

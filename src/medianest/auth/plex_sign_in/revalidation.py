@@ -8,11 +8,12 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.auth import plex_access, plex_service
 from medianest.auth import service as auth_service
-from medianest.auth import sessions as session_store
 from medianest.auth.cookies import client_ip
 from medianest.auth.models import User
+from medianest.auth.plex_sign_in import access as plex_access
+from medianest.auth.plex_sign_in import service as plex_service
+from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError
 from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamError

@@ -1,5 +1,5 @@
 """Session-cache invalidations between instances through Redis pub/sub: each instance
-publishes what its commits invalidated and applies everyone else's (see session_cache)."""
+publishes what its commits invalidated and applies everyone else's (see `sessions.cache`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from medianest.auth.session_cache import ALL, SessionCache, session_cache_of
+from medianest.auth.sessions.cache import ALL, SessionCache, session_cache_of
 from medianest.core.context import CoreContext
 from medianest.core.logging import get_logger
 from medianest.core.pubsub import channel

@@ -15,7 +15,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, PlexPin, SessionToken
-from medianest.auth.plex_service import PIN_RECORD_GRACE_SECONDS
+from medianest.auth.plex_sign_in.service import PIN_RECORD_GRACE_SECONDS
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow

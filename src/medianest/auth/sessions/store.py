@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, User
-from medianest.auth.session_cache import SessionCache, attach_user, readable_user
+from medianest.auth.sessions.cache import SessionCache, attach_user, readable_user
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
 from medianest.settings import Settings
