@@ -21,7 +21,7 @@ from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import Conflict
 from medianest.core.handlers import add_exception_handlers
 from medianest.dashboard.models import ServiceStatus
-from medianest.db.engine import session_scope
+from medianest.db.engine import after_commit, session_scope
 
 SOURCE = Path(medianest.__file__).parent
 
@@ -30,11 +30,15 @@ class KeptConflict(Conflict):
     keeps_writes = True
 
 
+told: list[tuple[str, bool]] = []  # what the after-commit actions saw
+
+
 @pytest.fixture
 async def http(app: MediaNestApp) -> AsyncIterator[tuple[httpx.AsyncClient, list[Any]]]:
     """A small app of `api_router` routes on the test database; the list holds every
     session the factory made."""
     made: list[Any] = []
+    told.clear()
 
     def factory() -> AsyncSession:
         session = app.ctx.session_factory()
@@ -62,6 +66,26 @@ async def http(app: MediaNestApp) -> AsyncIterator[tuple[httpx.AsyncClient, list
     async def write_then_decide(name: str, session: SessionDep) -> None:
         await write(session, name)
         raise KeptConflict("decided")
+
+    @router.post("/write-then-tell/{name}")
+    async def write_then_tell(name: str, session: SessionDep) -> dict[str, bool]:
+        await write(session, name)
+
+        async def tell() -> None:  # what must follow the commit: sees the row committed
+            told.append((name, await stored(app, name)))
+
+        after_commit(session, tell)
+        return {"written": True}
+
+    @router.post("/write-tell-then-fail/{name}")
+    async def write_tell_then_fail(name: str, session: SessionDep) -> None:
+        await write(session, name)
+
+        async def tell() -> None:
+            told.append((name, True))
+
+        after_commit(session, tell)
+        raise Conflict("refused")
 
     @router.get("/nothing")
     async def nothing() -> dict[str, bool]:
@@ -111,6 +135,55 @@ async def test_an_error_rolls_back_unless_it_keeps_the_writes(
     assert not await stored(app, "dropped")
     assert (await client.post("/write-then-decide/decided")).status_code == 409
     assert await stored(app, "decided")
+
+
+async def test_after_commit_actions_run_once_committed_and_never_after_a_rollback(
+    http: tuple[httpx.AsyncClient, list[Any]],
+) -> None:
+    client, _ = http
+    assert (await client.post("/write-then-tell/told")).status_code == 200
+    assert told == [("told", True)]  # ran before the answer, and the row was committed
+    assert (await client.post("/write-tell-then-fail/untold")).status_code == 409
+    assert told == [("told", True)]
+
+
+async def test_a_unit_of_work_runs_its_actions_after_commit_or_keeps_writes_on_a_decision(
+    app: MediaNestApp,
+) -> None:
+    seen: list[str] = []
+
+    async def note() -> None:
+        seen.append("ran")
+
+    async with session_scope(app.ctx.session_factory) as session:
+        session.add(ServiceStatus(service_name="unit", status="online"))
+        after_commit(session, note)
+    assert seen == ["ran"] and await stored(app, "unit")
+    with pytest.raises(Conflict):
+        async with session_scope(app.ctx.session_factory) as session:
+            session.add(ServiceStatus(service_name="unit-dropped", status="online"))
+            after_commit(session, note)
+            raise Conflict("refused")
+    assert seen == ["ran"] and not await stored(app, "unit-dropped")
+    with pytest.raises(Conflict):
+        async with session_scope(app.ctx.session_factory) as session:
+            session.add(ServiceStatus(service_name="unit-kept", status="online"))
+            raise Conflict("decided", keeps_writes=True)
+    assert await stored(app, "unit-kept")
+
+
+def test_only_the_session_dependency_and_units_of_work_commit() -> None:
+    """Commits stay in one place (core/deps.py for requests, db/engine.py for units of
+    work); what must follow a commit is an `after_commit` action, an error that must not
+    undo what was written says `keeps_writes`. The subscription scheduler commits each
+    subscription's turn on its own (a background loop, not a request)."""
+    allowed = {"core/deps.py", "db/engine.py", "youtube/subscriptions/scheduler.py"}
+    committing = sorted(
+        str(path.relative_to(SOURCE))
+        for path in SOURCE.rglob("*.py")
+        if "migrations" not in path.parts and ".commit()" in path.read_text()
+    )
+    assert set(committing) <= allowed, committing
 
 
 async def test_a_route_outside_api_router_is_refused_a_session(

@@ -47,11 +47,11 @@ async def admin_login(
         user = await auth_service.authenticate_admin(
             session, username=body.username, password=body.password
         )
-    except Unauthenticated:
+    except Unauthenticated as refused:
         audit.record(
             session, action="auth.login_failed", actor_id=None, target=body.username, ip=ip
         )
-        await session.commit()
+        refused.keeps_writes = True  # the failed attempt stays in the audit log
         raise
     out = await complete_sign_in(
         request, response, session, ctx, user=user, remember_me=body.remember_me, method="password"

@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.context import CoreContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
-from medianest.db.engine import LazySession, bound_session, used_connection
+from medianest.db.engine import (
+    LazySession,
+    bound_session,
+    forget_after_commit,
+    run_after_commit,
+    used_connection,
+)
 
 _DATABASE = "medianest.database"  # the request's LazySession, in the ASGI scope
 
@@ -76,13 +82,16 @@ async def _run_with_database(
         # connection back to the pool first (db/engine.py).
         with bound_session(lazy):
             response = await handler(request)
-        if lazy.opened is not None and _touched_database(lazy.opened):
-            await lazy.opened.commit()
+        if lazy.opened is not None:
+            if _touched_database(lazy.opened):
+                await lazy.opened.commit()
+            await run_after_commit(lazy.opened)
         return response
     except (OperationalError, DBAPIError, OSError) as exc:
         # The connection may already be gone: a failing rollback must not turn the
         # 503 below into a 500 (found by a fault test).
         if lazy.opened is not None:
+            forget_after_commit(lazy.opened)
             with contextlib.suppress(DBAPIError, OSError):
                 await lazy.opened.rollback()
         if not _database_unreachable(exc):
@@ -92,13 +101,17 @@ async def _run_with_database(
         ) from exc
     except MediaNestError as exc:
         if lazy.opened is not None:
-            if exc.keeps_writes and _touched_database(lazy.opened):
-                await lazy.opened.commit()
+            if exc.keeps_writes:
+                if _touched_database(lazy.opened):
+                    await lazy.opened.commit()
+                await run_after_commit(lazy.opened)
             else:
+                forget_after_commit(lazy.opened)
                 await lazy.opened.rollback()
         raise
     except BaseException:
         if lazy.opened is not None:
+            forget_after_commit(lazy.opened)
             await lazy.opened.rollback()
         raise
     finally:

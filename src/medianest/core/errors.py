@@ -21,10 +21,13 @@ class MediaNestError(Exception):
         *,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        keeps_writes: bool | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.details = details or {}
         self.headers = headers or {}
+        if keeps_writes is not None:  # this answer, unlike others of its class
+            self.keeps_writes = keeps_writes
         super().__init__(self.message)
 
 

@@ -8,7 +8,7 @@ connection is short (`pool_timeout`) and answered 503 SERVICE_BUSY (core/handler
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -64,14 +64,43 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A unit of work outside a request (workers, monitors): commit or roll back once."""
+    """A unit of work outside a request (workers, monitors): commit or roll back once,
+    as a request's session does (`after_commit` actions, an error that `keeps_writes`)."""
     async with factory() as session:
         try:
             yield session
             await session.commit()
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            if getattr(exc, "keeps_writes", False):
+                await session.commit()
+                await run_after_commit(session)
+            else:
+                forget_after_commit(session)
+                await session.rollback()
             raise
+        await run_after_commit(session)
+
+
+_AFTER_COMMIT = "medianest_after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run `action` once this unit of work has committed: in a request, after the session
+    dependency's commit and before the answer is sent (clients rebuilt from what was
+    saved, limits published, other devices told); nothing when it rolls back. So that
+    the request's one commit stays in the session dependency."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """The actions `after_commit` registered, in order (called once committed)."""
+    actions = session.info.pop(_AFTER_COMMIT, [])
+    for action in actions:
+        await action()
+
+
+def forget_after_commit(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 _CONNECTED = "medianest_used_connection"

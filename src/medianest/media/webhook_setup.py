@@ -146,6 +146,7 @@ async def set_secret(
         session.add(SystemSetting(key=SECRET_SETTING, value=value))
     else:
         row.value = value
+    await session.flush()  # read back by `setup` in the same request (a `get` does not flush)
     audit.record(
         session,
         action="overseerr.webhook_secret_set",

@@ -4,6 +4,7 @@ from the site root so the worker's scope is the whole app. Same services as the 
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.errors import MediaNestError
+from medianest.db.engine import after_commit
 from medianest.notifications import channels, digest, preferences, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys
 from medianest.notifications.events import EVENTS, choosable_for
@@ -120,8 +122,7 @@ async def read_all(
     request: Request, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Response:
     unread = await service.mark_read(session, user_id=user.id, ids=None)
-    await session.commit()
-    await announce_unread(ctx, user.id, unread)
+    after_commit(session, functools.partial(announce_unread, ctx, user.id, unread))
     page = await service.list_centre(session, user_id=user.id, limit=100)
     return render(
         request,

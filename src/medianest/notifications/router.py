@@ -3,6 +3,7 @@ is in `service` and `channels`."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import Query, Response, status
@@ -11,6 +12,7 @@ from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
+from medianest.db.engine import after_commit
 from medianest.notifications import channels, service
 from medianest.notifications.dependencies import OwnedChannel, channel_rules, vapid_keys
 from medianest.notifications.models import NotificationChannel
@@ -65,8 +67,8 @@ async def mark_read(
 ) -> Envelope[UnreadOut]:
     """Mark some (or all) of the caller's notifications read, on every device."""
     unread = await service.mark_read(session, user_id=user.id, ids=None if body.all else body.ids)
-    await session.commit()  # committed before the other devices are told to re-count
-    await announce_unread(ctx, user.id, unread)
+    # Committed before the other devices are told to re-count.
+    after_commit(session, functools.partial(announce_unread, ctx, user.id, unread))
     return envelope(UnreadOut(unread=unread))
 
 

@@ -6,6 +6,7 @@ into a client; what callers get is `ServiceOut` with `apiKeySet` and `passwordSe
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from medianest.context import AppContext
 from medianest.core.crypto import SecretBox
 from medianest.core.errors import NotFound, ValidationFailed
 from medianest.dashboard import monitor as status_monitor
+from medianest.db.engine import after_commit
 from medianest.integrations.models import ServiceConfig
 from medianest.integrations.registry import (
     SERVICE_NAMES,
@@ -207,11 +209,9 @@ async def save_service(
     out = await update_service(
         session, box=ctx.secret_box, name=name, change=change, actor_id=by.id, ip=by.ip
     )
-    # The one commit outside the session dependency: the clients are rebuilt from the
-    # database (here and, by the configuration's fingerprint, on the other instances),
-    # so the change must be committed before the rebuild and before the answer.
-    await session.commit()
-    await apply_saved(ctx, name=name)
+    # The clients are rebuilt from the database (here and, by the configuration's
+    # fingerprint, on the other instances): once the change is committed, before the answer.
+    after_commit(session, functools.partial(apply_saved, ctx, name=name))
     return out
 
 

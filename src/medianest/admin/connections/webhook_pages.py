@@ -45,7 +45,6 @@ async def set_secret(
         context = await panel_context(session, ctx, request)
         context["webhook_error"] = error.message
         return render(request, "admin/_webhook.html", context, status_code=error.status_code)
-    await session.commit()
     context = await panel_context(session, ctx, request)
     context["new_secret"] = chosen
     return render(

@@ -67,7 +67,6 @@ async def set_webhook_secret(
         actor_id=admin.id,
         ip=client_ip(request, ctx.settings),
     )
-    await session.commit()
     setup = await webhook_setup.setup(session, ctx=ctx, base_url=_base_url(request))
     out = WebhookSetupOut.model_validate(setup, from_attributes=True)
     return envelope(out.model_copy(update={"secret": secret}))

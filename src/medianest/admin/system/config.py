@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.admin.schemas import RuntimeConfigOut
 from medianest.context import AppContext
 from medianest.core.errors import ValidationFailed
+from medianest.db.engine import after_commit
 from medianest.limits.runtime import RuntimeConfigUpdate, RuntimeLimits
 from medianest.limits.store import RUNTIME_CONFIG_KEY, merge, stored_overrides
 from medianest.platform import audit
@@ -70,8 +71,9 @@ async def save_runtime_config(
     limits = await update_runtime_config(
         session, ctx=ctx, changes=changes, actor_id=by.id, ip=by.ip
     )
-    # Committed here, not by the session dependency: the limits are published below and
-    # the other instances read them from the database on their next refresh.
-    await session.commit()
-    ctx.limits = limits
+
+    async def publish() -> None:  # the other instances read them on their next refresh
+        ctx.limits = limits
+
+    after_commit(session, publish)
     return limits

@@ -92,6 +92,6 @@ async def _sign_out_everywhere(
         details={"reason": reason},
         ip=client_ip(request, ctx.settings),
     )
-    await session.commit()
     log.info("plex_user_signed_out", user_id=str(user.id), reason=reason)
-    raise Unauthenticated(message, details={"reason": reason})
+    # The sign-out and its audit entry stay, although the request is refused.
+    raise Unauthenticated(message, details={"reason": reason}, keeps_writes=True)

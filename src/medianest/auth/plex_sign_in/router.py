@@ -164,6 +164,7 @@ async def _advance(
     except MediaNestError as exc:
         if exc.status_code in (401, 403):
             await _record_refusal(session, request, ctx, pin_id=pin_id, reason=exc.code)
+            exc.keeps_writes = True  # the refusal's audit entry and event, nothing else
         raise
     await plex_service.forget_pin(session, ctx, pin_id=pin_id)
     signed_in = await complete_sign_in(
@@ -187,7 +188,8 @@ async def _advance(
 async def _record_refusal(
     session: AsyncSession, request: Request, ctx: AppContext, *, pin_id: int, reason: str
 ) -> None:
-    """Refused sign-ins are audited; committed here because the error rolls the request back."""
+    """Refused sign-ins are audited: what the attempt wrote is rolled back first, then the
+    refusal is recorded (the error that follows keeps the writes: only these)."""
     details: dict[str, Any] = {"method": "plex", "reason": reason}
     await session.rollback()
     audit.record(
@@ -199,4 +201,3 @@ async def _record_refusal(
         ip=client_ip(request, ctx.settings),
     )
     await publish(session, SignInRefused(reason=reason))
-    await session.commit()

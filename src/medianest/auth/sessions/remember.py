@@ -155,11 +155,11 @@ async def _reject_reused_token(session: AsyncSession, *, row: SessionToken, ip: 
         target=str(row.family_id),
         ip=ip,
     )
-    await session.commit()
     log.warning("remember_token_reused", user_id=str(row.user_id), family_id=str(row.family_id))
     raise Unauthenticated(
         "This sign-in link was already used; sign in again.",
         details={"reason": "remember_token_reused"},
+        keeps_writes=True,  # the family's sessions stay ended, the reuse audited
     )
 
 
