@@ -42,6 +42,3 @@ class SingleFlight(Generic[T]):
             del self._flights[key]
         if not task.cancelled():
             task.exception()  # retrieved here: every caller may have gone
-
-    def __len__(self) -> int:
-        return len(self._flights)

@@ -30,6 +30,7 @@ class RedisInvalidationRelay:
         self._cache = cache
         self._redis = redis
         self._instance_id = instance_id
+        self._channel = channel(redis, CHANNEL)  # this deployment's (core/pubsub.py)
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,7 +60,7 @@ class RedisInvalidationRelay:
 
     async def _send(self, message: str) -> None:
         try:
-            await self._redis.publish(channel(self._redis, CHANNEL), message)
+            await self._redis.publish(self._channel, message)
         except (RedisError, OSError) as exc:
             log.warning("session_invalidation_not_published", error=type(exc).__name__)
 
@@ -67,7 +68,7 @@ class RedisInvalidationRelay:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(channel(self._redis, CHANNEL))
+                await pubsub.subscribe(self._channel)
                 # Anything missed while unsubscribed is unknown: start clean.
                 self._cache.invalidate({ALL}, broadcast=False)
                 self._listening.set()

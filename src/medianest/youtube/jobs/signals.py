@@ -31,6 +31,9 @@ CancelHandler = Callable[[str], None]
 class QueueSignals:
     def __init__(self, redis: Redis | None) -> None:
         self.redis = redis
+        # This deployment's channels (core/pubsub.py), named once.
+        self._wake_channel = channel_of(redis, WAKE) if redis is not None else WAKE
+        self._cancel_channel = channel_of(redis, CANCEL) if redis is not None else CANCEL
         self._wake: asyncio.Event | None = None
         self.cancel_handlers: list[CancelHandler] = []
         self._listener: asyncio.Task[None] | None = None
@@ -43,11 +46,11 @@ class QueueSignals:
 
     async def job_added(self) -> None:
         self.wake_event.set()
-        await self._publish(WAKE, "1")
+        await self._publish(self._wake_channel, "1")
 
     async def cancel(self, download_id: str) -> None:
         self._cancel_locally(download_id)
-        await self._publish(CANCEL, download_id)
+        await self._publish(self._cancel_channel, download_id)
 
     async def wait(self, seconds: float) -> None:
         """Until a nudge arrives or `seconds` pass; then re-arms."""
@@ -59,10 +62,9 @@ class QueueSignals:
         for handler in self.cancel_handlers:
             handler(download_id)
 
-    async def _publish(self, name: str, message: str) -> None:
+    async def _publish(self, channel: str, message: str) -> None:
         if self.redis is None:
             return
-        channel = channel_of(self.redis, name)
         try:
             await self.redis.publish(channel, message)
         except (RedisError, OSError) as exc:
@@ -84,11 +86,11 @@ class QueueSignals:
         while True:
             pubsub = redis.pubsub()
             try:
-                await pubsub.subscribe(channel_of(redis, WAKE), channel_of(redis, CANCEL))
+                await pubsub.subscribe(self._wake_channel, self._cancel_channel)
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
-                        self._dispatch(redis, message)
+                        self._dispatch(message)
             except (RedisError, OSError) as exc:
                 log.warning("youtube_signal_listener_down", error=type(exc).__name__)
                 await asyncio.sleep(2.0)  # the slow poll keeps work moving meanwhile
@@ -96,12 +98,12 @@ class QueueSignals:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
 
-    def _dispatch(self, redis: Redis, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: dict[str, Any]) -> None:
         channel = _text(message.get("channel"))
         data = _text(message.get("data"))
-        if channel == channel_of(redis, WAKE):
+        if channel == self._wake_channel:
             self.wake_event.set()
-        elif channel == channel_of(redis, CANCEL) and data:
+        elif channel == self._cancel_channel and data:
             self._cancel_locally(data)
 
 
