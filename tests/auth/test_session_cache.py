@@ -33,15 +33,20 @@ def _cache(app: MediaNestApp) -> SessionCache:
 
 
 class StatementCounter:
-    """Counts SQL statements the app's engine runs (a real listener, not a mock)."""
+    """Counts SQL statements the app's engine runs (a real listener, not a mock).
 
-    def __init__(self, app: MediaNestApp) -> None:
+    `this_task_only`: only those run by the calling task (an in-process request runs in
+    it), not the app's background loops (the status monitor writes on its own turn)."""
+
+    def __init__(self, app: MediaNestApp, *, this_task_only: bool = False) -> None:
         self.statements: list[str] = []
+        self._task = asyncio.current_task() if this_task_only else None
         self._engine = app.ctx.engine.sync_engine
         event.listen(self._engine, "before_cursor_execute", self._record)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
+        if self._task is None or asyncio.current_task() is self._task:
+            self.statements.append(statement)
 
     def close(self) -> None:
         event.remove(self._engine, "before_cursor_execute", self._record)
@@ -327,17 +332,22 @@ async def test_a_cached_callers_user_is_saved_by_the_database_session_the_route_
     user = await create_user(app, "henry", password=TEST_PASSWORD)
     async with await signed_in_client(app, user) as client:
         assert (await client.get("/api/auth/session")).status_code == 200  # now cached
-        counter = StatementCounter(app)
+        counter = StatementCounter(app, this_task_only=True)
         try:
             cached = await client.get("/api/auth/session")
         finally:
             counter.close()
         assert cached.status_code == 200 and counter.statements == []
-        changed = await client.post(
-            "/api/auth/change-password",
-            json={"currentPassword": TEST_PASSWORD, "newPassword": NEW_PASSWORD},
-        )
+        writes = StatementCounter(app, this_task_only=True)  # the filter sees requests' SQL
+        try:
+            changed = await client.post(
+                "/api/auth/change-password",
+                json={"currentPassword": TEST_PASSWORD, "newPassword": NEW_PASSWORD},
+            )
+        finally:
+            writes.close()
         assert changed.status_code == 200, changed.text
+        assert any("UPDATE" in s.upper() for s in writes.statements), writes.statements
     async with make_client(app) as fresh:
         old = await fresh.post(
             "/api/auth/admin", json={"username": "henry", "password": TEST_PASSWORD}
