@@ -215,12 +215,10 @@ def realtime_emitter(ctx: AppContext) -> Emit:
 async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """A background part for `app.py`: the delivery loop of this instance."""
     stopping = asyncio.Event()
-    wake = asyncio.Event()
-    task = asyncio.create_task(_forever(ctx, stopping, wake, realtime_emitter(ctx)))
+    task = asyncio.create_task(_forever(ctx, stopping, realtime_emitter(ctx)))
 
     async def stop() -> None:
         stopping.set()
-        wake.set()
         await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
         if not task.done():
             task.cancel()
@@ -229,9 +227,7 @@ async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-async def _forever(
-    ctx: AppContext, stopping: asyncio.Event, wake: asyncio.Event, emit: Emit
-) -> None:
+async def _forever(ctx: AppContext, stopping: asyncio.Event, emit: Emit) -> None:
     pruned_at = 0.0
     checked_at = float("-inf")  # at start, then every few hours
     digests_at = float("-inf")
@@ -256,6 +252,7 @@ async def _forever(
             log.exception("notification_worker_crashed")
         if handled:
             continue  # more may be due at once
-        wake.clear()
+        # The pause ends at once on stop: a wake event cleared here lost a stop that came
+        # during the round above, and every app stop then waited a full poll.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=ctx.settings.notification_poll_seconds)
+            await asyncio.wait_for(stopping.wait(), timeout=ctx.settings.notification_poll_seconds)
