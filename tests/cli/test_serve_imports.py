@@ -1,6 +1,7 @@
 """`medianest serve` loads only what serving needs: yt-dlp waits for the first download,
-Apprise and pywebpush for the first notification, Alembic for a migration to run, and the
-simulators and the demo never come into a server at all (memory: docs/performance.md)."""
+Apprise and pywebpush for the first notification, Alembic for a migration to run,
+cryptography's ciphers for a secret to open or seal, and the simulators and the demo
+never come into a server at all (memory: docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,11 @@ SERVE_AND_LIST_MODULES = textwrap.dedent(
     """
 )
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
-ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush")
+ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece")
+# redis imports the `cryptography` package itself (to ask whether it is installed): the
+# ciphers and their bindings are what costs. A first start makes the web-push key with
+# them; a restart has no secret to open until a request or a configured service asks.
+CIPHERS = ("cryptography.hazmat",)
 
 
 def serve_and_list_modules(tmp_path, name: str) -> set[str]:
@@ -72,3 +77,10 @@ def test_a_restart_on_a_current_database_does_not_load_alembic(tmp_path):
     restart = serve_and_list_modules(tmp_path, "restart")
     assert "medianest.youtube.jobs.worker" in restart  # the in-process worker is running
     assert loaded(restart, NEVER_IN_A_SERVER + ON_FIRST_USE + ("alembic", "mako")) == []
+
+
+def test_a_restart_with_no_stored_secret_to_open_does_not_load_the_ciphers(tmp_path):
+    first = serve_and_list_modules(tmp_path, "first")  # generates the secrets file
+    assert loaded(first, CIPHERS) != []  # the first start made its keys with them
+    restart = serve_and_list_modules(tmp_path, "restart")
+    assert loaded(restart, CIPHERS) == []

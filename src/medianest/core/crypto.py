@@ -1,14 +1,17 @@
-"""Secrets at rest: AES-256-GCM with a key id beside each ciphertext so keys can rotate."""
+"""Secrets at rest: AES-256-GCM with a key id beside each ciphertext so keys can rotate.
+
+`cryptography` is imported by the first encryption or decryption, not with this module:
+a server with no stored secret to open never loads it (memory: docs/performance.md)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _FORMAT = "v1"
 
@@ -25,6 +28,8 @@ def generate_key() -> str:
 def generate_vapid_private_key() -> str:
     """A fresh P-256 private key for web push (RFC 8292 VAPID): the raw 32-byte scalar,
     base64url without padding (the form browsers' push libraries exchange)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = ec.generate_private_key(ec.SECP256R1())
     raw = key.private_numbers().private_value.to_bytes(32, "big")
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -50,10 +55,19 @@ class SecretBox:
     def __init__(self, current: str, previous: list[str] | None = None) -> None:
         raw = decode_key(current)
         self._current_id = key_id(raw)
-        self._keys: dict[str, AESGCM] = {self._current_id: AESGCM(raw)}
+        self._raw_keys: dict[str, bytes] = {self._current_id: raw}
         for old in previous or []:
             old_raw = decode_key(old)
-            self._keys.setdefault(key_id(old_raw), AESGCM(old_raw))
+            self._raw_keys.setdefault(key_id(old_raw), old_raw)
+        self._keys: dict[str, AESGCM] = {}
+
+    def _aead(self, kid: str) -> AESGCM:
+        aead = self._keys.get(kid)
+        if aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            aead = self._keys[kid] = AESGCM(self._raw_keys[kid])
+        return aead
 
     @property
     def current_key_id(self) -> str:
@@ -61,7 +75,7 @@ class SecretBox:
 
     def encrypt(self, plaintext: str, *, context: str = "") -> str:
         nonce = secrets.token_bytes(12)  # 96-bit random nonce per value
-        sealed = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), context.encode())
+        sealed = self._aead(self._current_id).encrypt(nonce, plaintext.encode(), context.encode())
         blob = base64.urlsafe_b64encode(nonce + sealed).decode()
         return f"{_FORMAT}:{self._current_id}:{blob}"
 
@@ -70,10 +84,12 @@ class SecretBox:
             fmt, kid, blob = stored.split(":", 2)
         except ValueError as exc:
             raise DecryptionError("not an encrypted value") from exc
-        aead = self._keys.get(kid)
-        if fmt != _FORMAT or aead is None:
+        if fmt != _FORMAT or kid not in self._raw_keys:
             raise DecryptionError(f"no key with id {kid}")
+        aead = self._aead(kid)
         raw = base64.urlsafe_b64decode(blob)
+        from cryptography.exceptions import InvalidTag
+
         try:
             return aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except InvalidTag as exc:

@@ -4,9 +4,10 @@ subscription (RFC 8291 aes128gcm payload, RFC 8292 VAPID signature).
 A sender returns a `SendOutcome`; it never raises for a channel's failure, and the
 reason it reports never carries the channel's secret.
 
-Apprise and pywebpush are imported where a channel is checked or sent to, not with this
-module: with what they pull in (requests, aiohttp) they cost a server that never notifies
-anyone ~20 MB of resident memory (docs/performance.md, "Memory and start").
+Apprise, pywebpush and py_vapid are imported where a channel is checked or sent to, or
+a VAPID key is read, not with this module: with what they pull in (requests, aiohttp,
+cryptography) they cost a server that never notifies anyone ~20 MB of resident memory
+(docs/performance.md, "Memory and start").
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from py_vapid import Vapid02
-from py_vapid.utils import b64urlencode
 
 from medianest.core.logging import get_logger
 from medianest.integrations.http import tls_context
@@ -127,6 +125,11 @@ class VapidKeys:
 
     @classmethod
     def from_private(cls, private_key: str, *, subject: str) -> VapidKeys:
+        # On first use: see the module docstring.
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from py_vapid import Vapid02
+        from py_vapid.utils import b64urlencode
+
         vapid = Vapid02.from_raw(private_key.encode())
         public = vapid.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         return cls(private_key, b64urlencode(public), subject)
@@ -151,6 +154,8 @@ def _encrypt(subscription: dict[str, Any], payload: bytes) -> bytes:
 
 
 def _vapid_headers(keys: VapidKeys, endpoint: str) -> dict[str, str]:
+    from py_vapid import Vapid02  # on first use: see the module docstring
+
     parts = urlsplit(endpoint)
     claims = {
         "aud": f"{parts.scheme}://{parts.netloc}",
