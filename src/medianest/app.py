@@ -40,6 +40,7 @@ from medianest.core.compression import compressed
 from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
+from medianest.core.data_changes import start_change_relay
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
@@ -129,6 +130,7 @@ def _background_starters(settings: Settings) -> list[BackgroundStarter]:
     """Domain packages add their background parts here (explicit, in start order)."""
     return [
         start_session_invalidation,
+        start_change_relay,
         start_status_monitor,
         plex_access.start_audience_sweep,
         start_expired_purge,

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     # Resolved sessions are kept in memory this long (0 turns the cache off); changes
     # invalidate them at once, see auth/sessions/cache.py.
     session_cache_seconds: float = Field(default=30, ge=0, le=300)
+    # Answers to signed-in GETs are kept this long at most (0 turns the cache off); a
+    # committed change of a table they read drops them at once, see core/response_cache.py.
+    response_cache_seconds: float = Field(default=3.0, ge=0, le=60)
+    # Memory the kept answers may take, in MB (one answer at most a sixteenth of it).
+    response_cache_megabytes: float = Field(default=32.0, ge=0, le=1024)
     # How often expired sessions and remember-me tokens are deleted.
     session_purge_interval_seconds: float = Field(default=3600.0, gt=0)
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from medianest.app import build_context, close_context
+from medianest.core.data_changes import start_change_relay
 from medianest.core.logging import get_logger
 from medianest.core.realtime import Realtime, external_emitter
 from medianest.settings import Settings
@@ -47,6 +48,8 @@ async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = Non
     workers = DownloadWorkers(ctx, emit=emit)
     stop_scheduler: Callable[[], Awaitable[None]] | None = None
     stop_heartbeat: Callable[[], Awaitable[None]] | None = None
+    # The web instances' kept answers learn of this process's commits (progress, states).
+    stop_change_relay = await start_change_relay(ctx)
     try:
         await workers.start()
         stop_heartbeat = await heartbeat.start_heartbeat(ctx, workers)
@@ -60,4 +63,5 @@ async def run_standalone(settings: Settings, *, stop: asyncio.Event | None = Non
             await stop_scheduler()
         if emitter is not None:
             await emitter.aclose()
+        await stop_change_relay()
         await close_context(ctx)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -96,13 +95,22 @@ async def http(app: MediaNestApp) -> AsyncIterator[tuple[httpx.AsyncClient, list
         return {"ok": True}
 
     small = FastAPI()
-    small.state.ctx = SimpleNamespace(session_factory=factory)
+    small.state.ctx = SmallContext(factory, app)
     add_exception_handlers(small)
     small.include_router(router)
     small.include_router(plain)
     transport = httpx.ASGITransport(app=small, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client, made
+
+
+class SmallContext:
+    """What `api_router` routes need of the context (held weakly: not a SimpleNamespace)."""
+
+    def __init__(self, factory: Any, app: MediaNestApp) -> None:
+        self.session_factory = factory
+        self.settings = app.ctx.settings
+        self.engine = app.ctx.engine
 
 
 async def stored(app: MediaNestApp, name: str) -> bool:

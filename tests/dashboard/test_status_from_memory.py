@@ -39,6 +39,13 @@ def long_lived_local_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(status_service, "LOCAL_COPY_SECONDS", 60.0)
 
 
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    # These tests are about the status service's own copies; the response cache
+    # (tests/core/test_response_cache.py) would answer a repeated request before them.
+    return make_settings(response_cache_seconds=0)
+
+
 class DatabaseUse:
     """SQL statements and pool checkouts on the app's engine (real listeners)."""
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 
 from medianest.app import MediaNestApp
@@ -17,6 +18,7 @@ from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
 from medianest.notifications.models import Notification
+from medianest.settings import Settings
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 from tests.factories.users import create_user
 
@@ -42,6 +44,13 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/notifications", {}),
     ("/notifications/list", HTMX),
 ]
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    # The endpoints' own queries are counted: a kept answer (core/response_cache.py)
+    # would run none.
+    return make_settings(response_cache_seconds=0)
 
 
 @dataclass

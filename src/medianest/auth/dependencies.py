@@ -19,7 +19,8 @@ from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER
 from medianest.auth.identity import Identity, identify
 from medianest.auth.models import User
 from medianest.context import AppContext, ContextDep, context_of
-from medianest.core import passwords
+from medianest.core import passwords, response_cache
+from medianest.core.data_changes import note_read
 from medianest.core.deps import database_of
 from medianest.core.errors import (
     CsrfFailed,
@@ -32,6 +33,7 @@ from medianest.core.tokens import tokens_equal
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMITED_MESSAGE = "Too many requests. Slow down and try again shortly."
+_USERS_TABLE = User.__tablename__
 
 
 async def resolve_identity(
@@ -73,6 +75,10 @@ async def _signed_in(request: Request, response: Response, ctx: AppContext) -> I
     response.headers.raw.extend(result.raw_headers)  # once a request (see above)
     result.raise_if_exceeded(RATE_LIMITED_MESSAGE)
     request.state.signed_in = identity
+    # What the caller is (role, name, settings) is part of every answer made for them,
+    # even when their row came from the session cache rather than a query.
+    note_read(_USERS_TABLE)
+    response_cache.mark_signed_in(request.scope)
     return identity
 
 

@@ -25,6 +25,9 @@ _VARY = b"Cookie, Authorization, HX-Request, Sec-Fetch-Mode"
 _TAGGED_TYPES = (b"application/json", b"text/html")
 _NOT_IN_304 = frozenset({b"content-length", b"content-type"})
 MAX_TAGGED_BYTES = 4 * 1024 * 1024  # larger answers pass through untouched, unbuffered
+# The tag of the answer's body when whoever made it knew it already (a kept answer,
+# core/response_cache.py), in the ASGI scope.
+ETAG_OF_BODY = "medianest.etag_of_body"
 
 
 def _is_navigation(scope: Scope) -> bool:
@@ -107,7 +110,7 @@ class ConditionalGetMiddleware:
 
 
 async def _send_tagged(scope: Scope, start: Message, body: bytes, send: Send) -> None:
-    etag = body_etag(body)
+    etag = scope.get(ETAG_OF_BODY) or body_etag(body)
     headers = list(start.get("headers", ()))
     for index, (name, value) in enumerate(headers):
         if name == b"vary":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -20,7 +21,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.core.context import CoreContext
+from medianest.core import response_cache
+from medianest.core.context import CoreContext, PerContext
+from medianest.core.data_changes import ReadSet, recording_reads
+from medianest.core.data_changes import step as data_step
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.db.engine import (
     LazySession,
@@ -60,7 +64,16 @@ class DatabaseRoute(APIRoute):
     another request must find its session; a failed commit is still an error answer).
 
     A route wrapper rather than a dependency with `yield`: FastAPI resolves such a
-    dependency on every request, and a cached answer needs no database at all."""
+    dependency on every request, and a cached answer needs no database at all.
+
+    GET routes with an `async` endpoint take part in the response cache
+    (core/response_cache.py): the endpoint is answered from it when it holds the answer."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        methods = options.get("methods") or ()
+        if "GET" in methods and inspect.iscoroutinefunction(endpoint):
+            endpoint = response_cache.answering_from(endpoint, _response_cache_of)
+        super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -77,15 +90,22 @@ async def _run_with_database(
     ctx: CoreContext = request.app.state.ctx
     lazy = LazySession(ctx.session_factory)
     request.scope[_DATABASE] = lazy
+    cache = _response_cache_of(request)
+    key = response_cache.begin(request.scope) if cache is not None else None
+    if cache is not None:
+        cache.changes.look_outside()  # before the step the answer is made at
+    sequence = data_step()
     try:
         # Bound so that slow work (hashing, outbound calls) can give its idle
         # connection back to the pool first (db/engine.py).
-        with bound_session(lazy):
+        with bound_session(lazy), recording_reads() as reads:
             response = await handler(request)
         if lazy.opened is not None:
             if _touched_database(lazy.opened):
                 await lazy.opened.commit()
             await run_after_commit(lazy.opened)
+        if cache is not None and key is not None:
+            _keep(cache, key, request, response, sequence, reads)
         return response
     except (OperationalError, DBAPIError, OSError) as exc:
         # The connection may already be gone: a failing rollback must not turn the
@@ -119,6 +139,35 @@ async def _run_with_database(
             # Shielded, as `async with session` closes it: a cancelled request still
             # gives its connection back.
             await asyncio.shield(lazy.opened.close())
+
+
+def _create_response_cache(ctx: CoreContext) -> response_cache.ResponseCache:
+    settings = ctx.settings
+    return response_cache.make_response_cache(
+        str(ctx.engine.url),
+        settings.response_cache_seconds,
+        int(settings.response_cache_megabytes * 1024 * 1024),
+    )
+
+
+_response_caches: PerContext[response_cache.ResponseCache] = PerContext(_create_response_cache)
+
+
+def _response_cache_of(request: Request) -> response_cache.ResponseCache | None:
+    cache = _response_caches.get(request.app.state.ctx)
+    return cache if cache is not None and cache.enabled else None
+
+
+def _keep(
+    cache: response_cache.ResponseCache,
+    key: bytes,
+    request: Request,
+    response: Response,
+    sequence: int,
+    reads: ReadSet,
+) -> None:
+    if response_cache.may_keep(request.scope):
+        cache.keep(key, response, sequence, reads)
 
 
 def api_router(**options: Any) -> APIRouter:

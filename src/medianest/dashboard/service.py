@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.context import AppContext
 from medianest.core.context import PerContext
+from medianest.core.data_changes import MEMORY, note_read, note_valid_until
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.schemas import DataSource, MonitorStatus, ServiceState, ServiceStatusOut
 from medianest.db.engine import session_scope
@@ -27,6 +28,8 @@ from medianest.integrations.models import ServiceConfig
 SERVICES = ("plex", "overseerr", "uptime_kuma")
 CACHE_KEY = "dashboard:status"
 CACHE_TTL_SECONDS = 60.0
+# The name answers made from this instance's copy depend on (core/data_changes.py).
+LOCAL_COPY_SOURCE = "memory:dashboard-status"
 # Each instance also keeps the aggregate it last read for a second: a busy dashboard then
 # costs no Redis round trip (nor JSON decoding) per request. Pushes stay live; a poll on
 # an instance other than the monitor's may lag a change by this long (plus the grace
@@ -142,6 +145,15 @@ async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None
 def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> _LocalCopy:
     local = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
     copy_state(ctx).local = local
+    # Answers made from the old copy (core/response_cache.py) are out of date.
+    MEMORY.changed({LOCAL_COPY_SOURCE})
+    return _read(local)
+
+
+def _read(local: _LocalCopy) -> _LocalCopy:
+    """`local`, noted as what the request's answer was made from, and until when."""
+    note_read(LOCAL_COPY_SOURCE)
+    note_valid_until(local.until)
     return local
 
 
@@ -155,9 +167,9 @@ def _usable_local_copy(ctx: AppContext) -> _LocalCopy | None:
         return None
     now = time.monotonic()
     if local.until > now:
-        return local
+        return _read(local)
     if state.refreshing and local.until + LOCAL_COPY_GRACE_SECONDS > now:
-        return local
+        return _read(local)
     return None
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from medianest import __version__
 from medianest.core.cache import Cache, MemoryCache
+from medianest.core.data_changes import note_read, note_valid_until
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import REDACTED, get_logger, redact_text
 from medianest.core.metrics import UPSTREAM_REQUESTS
@@ -88,6 +89,8 @@ class ResilientClient:
         self._secrets = [s for s in secrets if s]
         # Last-known-good entries belong to one server: a new URL must not inherit them.
         self._url_id = hashlib.sha256(self.base_url.encode()).hexdigest()[:8]
+        # What answers made from its cached data depend on (core/data_changes.py).
+        self.changes_source = f"upstream:{self.service}:{self._url_id}"
         # A shared breaker lets clients of one server (e.g. per-user tokens) share its health.
         self.breaker = breaker or CircuitBreaker(
             service,
@@ -149,6 +152,8 @@ class ResilientClient:
         """One logical call: tries, backoff, breaker, logging; see the module docstring."""
         method = method.upper()
         route = self._scrub(path.split("?", 1)[0])
+        # An answer made from a live call says what the service says now: not kept.
+        note_valid_until(0.0)
         try:
             probe = self.breaker.acquire()
         except BreakerOpen as exc:
@@ -264,6 +269,9 @@ class ResilientClient:
         if cached is not None and fresh_ttl > 0:
             age = time.time() - float(cached["at"])
             if age < fresh_ttl and (changed_at is None or float(cached["at"]) > changed_at):
+                # An answer made from this is current while it is.
+                note_read(self.changes_source)
+                note_valid_until(time.monotonic() + fresh_ttl - age)
                 return Fetched(data=cached["data"], stale=False, age_seconds=age)
         fetch = functools.partial(
             self._fetch, path, decode, params, headers, timeout, cache_key, key, cached

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from medianest.core.data_changes import MEMORY
 from medianest.core.errors import ServiceUnavailable, UpstreamError, ValidationFailed
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
 from medianest.integrations.plex_answers import int_or, media_container, plex_id
@@ -319,6 +320,7 @@ class PlexClient:
     async def mark_library_changed(self) -> None:
         """Cached library answers from before now are re-read on their next use."""
         await self.http.cache.set(self._changed_key, time.time(), CHANGE_MARK_TTL)
+        MEMORY.changed({self.http.changes_source})  # answers made from the old data
 
     async def library_changed_at(self) -> float | None:
         value = await self.http.cache.get(self._changed_key)

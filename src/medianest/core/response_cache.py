@@ -1,0 +1,257 @@
+"""Answers to signed-in GETs kept as bytes, per request as the caller sent it, until a
+table they were built from changes: the general path that makes a repeated read cost
+what a cached dashboard status does (docs/performance.md).
+
+How a route takes part (every `api_router` GET route with an `async def` endpoint):
+`DatabaseRoute` records the tables the request reads (`core.data_changes`) from before
+its dependencies run until it answers. A 200 JSON or HTML answer that wrote nothing,
+ran no SQL whose tables are unknown, set no cookie and chose no caching of its own is
+kept, with the step of the change counter at which the request began. The next request
+with the same URL and the same headers (cookies and Authorization included: one
+caller's answer is never another's) runs the route's dependencies as usual — who asks,
+CSRF, the rate limit, ownership — and then, instead of the endpoint, gets the kept
+bytes while none of those tables changed since that step and the answer is younger than
+`response_cache_seconds`. That age bounds what the tables cannot tell: memory other
+code keeps (a service's circuit, an upstream answer cached by the HTTP client), and,
+without Redis, another process's commits.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.dependencies.utils import get_typed_return_annotation, get_typed_signature
+from starlette.types import Scope
+
+from medianest.core.conditional import ETAG_OF_BODY, body_etag
+from medianest.core.data_changes import MEMORY, ReadSet, TableChanges, changes_of
+from medianest.core.envelope import json_utc_now
+
+_KEY = "medianest.response_cache_key"
+_SIGNED_IN = "medianest.signed_in"
+_HIT = "medianest.response_cache_hit"
+# Headers that do not change what the answer says (revalidation, hop-by-hop, tracing).
+_KEY_IGNORES = frozenset(
+    {
+        b"if-none-match",
+        b"if-modified-since",
+        b"connection",
+        b"keep-alive",
+        b"cache-control",
+        b"pragma",
+        b"x-request-id",
+        b"traceparent",
+        b"tracestate",
+    }
+)
+# Said per request, not by the answer: never kept.
+_PER_REQUEST_HEADERS = frozenset(
+    {b"content-length", b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset"}
+)
+_REFUSING_HEADERS = frozenset({b"set-cookie", b"cache-control", b"etag", b"content-encoding"})
+_KEPT_TYPES = (b"application/json", b"text/html")
+_META_TIMESTAMP = b'"meta":{"timestamp":'
+
+
+@dataclass(slots=True)
+class _Kept:
+    body: bytes
+    is_json: bool
+    etag: bytes
+    headers: list[tuple[bytes, bytes]]
+    status: int
+    sequence: int
+    tables: frozenset[str]
+    kept_until: float  # time.monotonic()
+
+
+class ResponseCache:
+    """Kept answers by request key: bounded in bytes, least recently used first out."""
+
+    def __init__(self, changes: TableChanges, max_age_seconds: float, max_bytes: int) -> None:
+        self.changes = changes
+        self.max_age_seconds = max_age_seconds
+        self.max_bytes = max_bytes
+        self.max_answer_bytes = max(1, max_bytes // 16)
+        self._entries: OrderedDict[bytes, _Kept] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_age_seconds > 0 and self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def answer(self, key: bytes, scope: Scope | None = None) -> Response | None:
+        """The kept answer for `key`, if it is still current (its tag in `scope`, for
+        core/conditional.py: the body is hashed once, not per answer)."""
+        kept = self._entries.get(key)
+        if kept is None:
+            return None
+        # (`look_outside` ran as the request began, microseconds ago: core/deps.py)
+        if kept.kept_until < time.monotonic() or not self._unchanged(kept.sequence, kept.tables):
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        if scope is not None:
+            scope[ETAG_OF_BODY] = kept.etag
+        body = _fresh_timestamp(kept.body) if kept.is_json else kept.body
+        response = Response(body, status_code=kept.status)
+        response.raw_headers = [*kept.headers, (b"content-length", b"%d" % len(response.body))]
+        return response
+
+    def keep(
+        self,
+        key: bytes,
+        response: Response,
+        sequence: int,
+        reads: ReadSet,
+    ) -> bool:
+        """Keep `response` (made from `reads`, begun at step `sequence`) if it may be."""
+        body = getattr(response, "body", None)
+        if (
+            response.status_code != 200
+            or not isinstance(body, bytes)
+            or not reads.known
+            or reads.wrote
+            or len(body) > self.max_answer_bytes
+            or response.background is not None
+        ):
+            return False
+        headers: list[tuple[bytes, bytes]] = []
+        kind = b""
+        for name, value in response.raw_headers:
+            if name in _REFUSING_HEADERS:
+                return False
+            if name == b"content-type":
+                kind = value.partition(b";")[0].strip().lower()
+            if name not in _PER_REQUEST_HEADERS:
+                headers.append((name, value))
+        kept_until = min(time.monotonic() + self.max_age_seconds, reads.until)
+        if (
+            kind not in _KEPT_TYPES
+            or kept_until <= time.monotonic()
+            or not self._unchanged(sequence, reads.tables)
+        ):
+            return False  # (changed while it was being made: the next request makes it again)
+        self._drop(key)
+        kept = _Kept(
+            body=body,
+            is_json=kind == b"application/json",
+            etag=body_etag(body),
+            headers=headers,
+            status=200,
+            sequence=sequence,
+            tables=frozenset(reads.tables),
+            kept_until=kept_until,
+        )
+        self._entries[key] = kept
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes and self._entries:
+            self._drop(next(iter(self._entries)))
+        return True
+
+    def _unchanged(self, sequence: int, tables: frozenset[str] | set[str]) -> bool:
+        return self.changes.unchanged_since(sequence, tables) and MEMORY.unchanged_since(
+            sequence, tables
+        )
+
+    def _drop(self, key: bytes) -> None:
+        kept = self._entries.pop(key, None)
+        if kept is not None:
+            self._bytes -= len(kept.body)
+
+
+def _fresh_timestamp(body: bytes) -> bytes:
+    """The envelope's `meta.timestamp` says when the answer was sent: now."""
+    at = body.find(_META_TIMESTAMP)
+    if at == -1:
+        return body
+    start = at + len(_META_TIMESTAMP)
+    end = body.find(b'"', start + 1)
+    return body[:start] + json_utc_now() + body[end + 1 :]
+
+
+def make_response_cache(database_url: str, max_age_seconds: float, max_bytes: int) -> ResponseCache:
+    return ResponseCache(changes_of(database_url), max_age_seconds, max_bytes)
+
+
+def request_key(scope: Scope) -> bytes | None:
+    """What a GET's answer may depend on: its path, query and headers (None: not a GET)."""
+    if scope["method"] != "GET":
+        return None
+    digest = hashlib.blake2b(scope["path"].encode(), digest_size=20)
+    digest.update(b"?" + scope.get("query_string", b""))
+    for name, value in scope["headers"]:
+        if name not in _KEY_IGNORES:
+            digest.update(b"\n" + name + b":" + value)
+    return digest.digest()
+
+
+def begin(scope: Scope) -> bytes | None:
+    """Note the request's key (None: it cannot be answered from the cache)."""
+    key = request_key(scope)
+    if key is not None:
+        scope[_KEY] = key
+    return key
+
+
+def mark_signed_in(scope: Scope) -> None:
+    """Called by whatever decides that the caller is signed in: only such answers are kept
+    (a public answer is the same for everyone and cheap; a refusal is never kept)."""
+    scope[_SIGNED_IN] = True
+
+
+def may_keep(scope: Scope) -> bool:
+    return bool(scope.get(_SIGNED_IN)) and not scope.get(_HIT)
+
+
+def answering_from(
+    endpoint: Callable[..., Awaitable[Any]], cache_of: Callable[[Request], ResponseCache | None]
+) -> Callable[..., Awaitable[Any]]:
+    """`endpoint`, answered from the cache when it holds the request's answer: called by
+    FastAPI after the route's dependencies (who asks, the rate limit) have run."""
+    signature = get_typed_signature(endpoint)
+    # FastAPI fills one Request and one Response parameter per endpoint: share the
+    # endpoint's own when it has them.
+    own = {p.annotation: p.name for p in signature.parameters.values()}
+    request_name = own.get(Request, "medianest_cached_request")
+    response_name = own.get(Response, "medianest_cached_response")
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind)
+        for kind, name in ((Request, request_name), (Response, response_name))
+        if kind not in own
+    ]
+    keeps = {name for kind, name in own.items() if kind in (Request, Response)}
+
+    @functools.wraps(endpoint)
+    async def from_cache_or_endpoint(**values: Any) -> Any:
+        request: Request = values[request_name]
+        response: Response = values[response_name]
+        for name in (request_name, response_name):
+            if name not in keeps:
+                del values[name]
+        key = request.scope.get(_KEY)
+        cache = cache_of(request) if key is not None and request.scope.get(_SIGNED_IN) else None
+        if cache is not None and key is not None:
+            kept = cache.answer(key, request.scope)
+            if kept is not None:
+                request.scope[_HIT] = True
+                kept.raw_headers.extend(response.headers.raw)  # the rate limit's
+                return kept
+        return await endpoint(**values)
+
+    parameters = [*signature.parameters.values(), *extra]
+    from_cache_or_endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=get_typed_return_annotation(endpoint)
+    )
+    return from_cache_or_endpoint

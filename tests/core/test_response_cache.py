@@ -1,0 +1,305 @@
+"""The response cache (core/response_cache.py, core/data_changes.py): a repeated signed-in
+GET is answered from kept bytes after its dependencies ran, and never once a table it
+was made from changed, whoever changed it (this request, another unit of work, another
+instance through Redis, another process on the SQLite file)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, make_url, text, update
+from starlette.responses import Response
+
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.core import data_changes
+from medianest.core.data_changes import ReadSet, TableChanges, changes_of, recording_reads
+from medianest.core.response_cache import ResponseCache
+from medianest.db.engine import session_scope
+from medianest.media.models import MediaRequest
+from medianest.settings import Settings
+
+LIST = "/api/media/requests"
+
+
+@contextmanager
+def statements(app: MediaNestApp) -> Iterator[list[str]]:
+    """The SQL on media requests the app's engine runs meanwhile (a real listener on the
+    engine; the app's background work, leases and checks, is not counted)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "media_requests" in statement:
+            seen.append(statement)
+
+    event.listen(app.ctx.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(app.ctx.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def add_request(app: MediaNestApp, user: User, title: str) -> None:
+    async with session_scope(app.ctx.session_factory) as session:
+        session.add(
+            MediaRequest(
+                user_id=user.id,
+                title=title,
+                media_type="movie",
+                tmdb_id=abs(hash(title)) % 1_000_000,
+                status="pending",
+            )
+        )
+
+
+async def settled_get(client: httpx.AsyncClient, path: str = LIST) -> httpx.Response:
+    """The answer once any write the first requests of a session make (its due
+    `last_seen_at` touch: an answer that wrote is not kept) is behind."""
+    await client.get(path)
+    return await client.get(path)
+
+
+def titles(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [row["title"] for row in response.json()["data"]]
+
+
+async def test_a_repeated_list_is_answered_from_memory_with_a_new_timestamp(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    await add_request(app, alice, "Alien")
+    first = await settled_get(alice_client)
+    await asyncio.sleep(0.01)
+    with statements(app) as sql:
+        second = await alice_client.get(LIST)
+    assert sql == []  # the answer came from memory
+    assert titles(second) == titles(first) == ["Alien"]
+    assert second.json()["meta"]["timestamp"] > first.json()["meta"]["timestamp"]
+    assert second.headers["x-ratelimit-remaining"] != first.headers["x-ratelimit-remaining"]
+    assert int(second.headers["content-length"]) == len(second.content)
+    assert second.headers["etag"] == first.headers["etag"]  # kept with the answer
+
+
+async def test_a_commit_by_any_unit_of_work_shows_in_the_next_answer(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    assert titles(await alice_client.get(LIST)) == []
+    await add_request(app, alice, "Brazil")  # as a worker or the scheduler would
+    assert titles(await alice_client.get(LIST)) == ["Brazil"]
+    async with session_scope(app.ctx.session_factory) as session:  # a bulk statement
+        await session.execute(update(MediaRequest).values(title="Brazil (1985)"))
+    assert titles(await alice_client.get(LIST)) == ["Brazil (1985)"]
+
+
+async def test_a_rolled_back_change_keeps_the_kept_answer_and_shows_nothing(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    await add_request(app, alice, "Cube")
+    assert titles(await settled_get(alice_client)) == ["Cube"]
+    with pytest.raises(RuntimeError):
+        async with session_scope(app.ctx.session_factory) as session:
+            await session.execute(update(MediaRequest).values(title="never"))
+            raise RuntimeError("undo")
+    with statements(app) as sql:
+        assert titles(await alice_client.get(LIST)) == ["Cube"]
+    assert sql == []
+
+
+async def test_each_caller_gets_their_own_answer_for_the_same_url(
+    app: MediaNestApp,
+    alice: User,
+    bob: User,
+    alice_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+) -> None:
+    await add_request(app, alice, "Dune")
+    await add_request(app, bob, "Eraserhead")
+    for _ in range(2):
+        assert titles(await alice_client.get(LIST)) == ["Dune"]
+        assert titles(await bob_client.get(LIST)) == ["Eraserhead"]
+    anonymous = httpx.AsyncClient(transport=alice_client._transport, base_url="http://test")
+    async with anonymous:
+        refused = await anonymous.get(LIST)
+    assert refused.status_code == 401
+
+
+async def test_who_may_ask_is_checked_on_every_request(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    everyone = {"all": "true"}
+    assert (await alice_client.get(LIST, params=everyone)).status_code == 403
+    await set_role(app, alice.id, "admin")
+    assert (await alice_client.get(LIST, params=everyone)).status_code == 200
+    assert (await alice_client.get(LIST, params=everyone)).status_code == 200  # kept
+    await set_role(app, alice.id, "user")
+    assert (await alice_client.get(LIST, params=everyone)).status_code == 403
+
+
+async def set_role(app: MediaNestApp, user_id: uuid.UUID, role: str) -> None:
+    async with session_scope(app.ctx.session_factory) as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.role = role
+
+
+async def test_the_rate_limit_counts_answers_from_the_cache(
+    app: MediaNestApp, alice_client: httpx.AsyncClient
+) -> None:
+    app.ctx.limits = dataclasses.replace(app.ctx.limits, api_per_minute=3)
+    answers = [(await alice_client.get(LIST)).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 429, 429]
+
+
+@pytest.fixture
+def short_lived(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(response_cache_seconds=0.5)
+
+
+async def test_an_answer_is_kept_no_longer_than_its_age_limit(
+    app_factory: Callable[[Settings], Any], short_lived: Settings, alice: User
+) -> None:
+    from tests.factories.users import signed_in_client
+
+    app = await app_factory(short_lived)
+    async with await signed_in_client(app, alice) as client:
+        await settled_get(client)
+        with statements(app) as sql:
+            await client.get(LIST)
+        assert sql == []
+        await asyncio.sleep(0.7)
+        with statements(app) as sql:
+            await client.get(LIST)
+        assert sql != []
+
+
+def test_an_answer_made_while_its_table_changed_is_not_kept() -> None:
+    changes = TableChanges()
+    cache = ResponseCache(changes, max_age_seconds=60, max_bytes=1 << 20)
+    began = data_changes.step()
+    reads = ReadSet()
+    reads.tables.add("media_requests")
+    changes.changed({"media_requests"})  # a commit landed after the request began
+    assert not cache.keep(b"k", json_answer(b"[]"), began, reads)
+    assert cache.answer(b"k") is None
+    began = data_changes.step()
+    assert cache.keep(b"k", json_answer(b"[]"), began, reads)
+    changes.changed({"users"})  # another table: still current
+    assert cache.answer(b"k") is not None
+    changes.changed({data_changes.EVERYTHING})
+    assert cache.answer(b"k") is None
+
+
+def test_what_may_not_be_kept_is_not() -> None:
+    cache = ResponseCache(TableChanges(), max_age_seconds=60, max_bytes=1 << 20)
+    began = data_changes.step()
+    unknown = ReadSet()
+    unknown.known = False
+    wrote = ReadSet()
+    wrote.wrote = True
+    assert not cache.keep(b"a", json_answer(b"[]"), began, unknown)
+    assert not cache.keep(b"b", json_answer(b"[]"), began, wrote)
+    with_cookie = json_answer(b"[]")
+    with_cookie.set_cookie("x", "y")
+    assert not cache.keep(b"c", with_cookie, began, ReadSet())
+    refused = Response(b"{}", status_code=404, media_type="application/json")
+    assert not cache.keep(b"d", refused, began, ReadSet())
+    image = Response(b"\x89PNG", media_type="image/png")
+    assert not cache.keep(b"e", image, began, ReadSet())
+    assert len(cache) == 0
+
+
+def test_the_kept_answers_stay_within_their_memory() -> None:
+    cache = ResponseCache(TableChanges(), max_age_seconds=60, max_bytes=16_000)
+    began = data_changes.step()
+    for n in range(10):
+        assert cache.keep(b"%d" % n, json_answer(b"x" * 900), began, ReadSet())
+    assert cache.answer(b"0") is not None  # used: the least recent is now 1
+    for n in range(10, 20):
+        cache.keep(b"%d" % n, json_answer(b"x" * 900), began, ReadSet())
+    assert len(cache) * 900 <= 16_000
+    assert cache.answer(b"1") is None and cache.answer(b"19") is not None
+    assert not cache.keep(b"big", json_answer(b"x" * 2_000), began, ReadSet())
+
+
+def json_answer(data: bytes) -> Response:
+    return Response(data, media_type="application/json")
+
+
+async def test_raw_sql_makes_reads_unknown_and_writes_change_everything(
+    app: MediaNestApp,
+) -> None:
+    changes = changes_of(str(app.ctx.engine.url))
+    async with session_scope(app.ctx.session_factory) as session:
+        with recording_reads() as reads:
+            await session.execute(text("SELECT 1"))
+        assert not reads.known and not reads.wrote
+        with recording_reads() as reads:
+            await session.scalar(
+                MediaRequest.__table__.select().where(MediaRequest.title == "x").limit(1)
+            )
+        assert reads.known and reads.tables == {"media_requests"}
+    began = data_changes.step()
+    async with session_scope(app.ctx.session_factory) as session:
+        await session.execute(text("UPDATE users SET username = username"))
+    assert not changes.unchanged_since(began, {"anything"})
+
+
+async def test_another_process_writing_the_sqlite_file_drops_kept_answers(
+    backend: str, app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("a SQLite file")
+    assert titles(await alice_client.get(LIST)) == []
+    path = make_url(str(app.ctx.engine.url)).database
+    assert path is not None
+
+    def write_elsewhere() -> None:  # what a worker or `medianest` command would do
+        with sqlite3.connect(path) as connection:
+            connection.execute(
+                "INSERT INTO media_requests (id, user_id, title, media_type, tmdb_id, status,"
+                " created_at, updated_at) VALUES (?, ?, 'Gattaca', 'movie', 7, 'pending',"
+                " '2026-12-05 00:00:00', '2026-12-05 00:00:00')",
+                (uuid.uuid4().hex, alice.id.hex),
+            )
+
+    await asyncio.to_thread(write_elsewhere)
+    assert titles(await alice_client.get(LIST)) == ["Gattaca"]
+
+
+async def test_changes_reach_the_other_instances_through_redis(
+    backend: str, redis_url: str | None, app: MediaNestApp
+) -> None:
+    if backend != "postgres" or redis_url is None:
+        pytest.skip("Redis")
+    from redis.asyncio import Redis
+
+    from medianest.core.data_changes import _RedisChangeRelay
+
+    here, there = TableChanges(), TableChanges()
+    clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
+    stops = [
+        await _RedisChangeRelay(here, clients[0], "here").start(),
+        await _RedisChangeRelay(there, clients[1], "there").start(),
+    ]
+    try:
+        began = data_changes.step()
+        here.changed({"media_requests"})
+        for _ in range(200):
+            if not there.unchanged_since(began, {"media_requests"}):
+                break
+            await asyncio.sleep(0.01)
+        assert not there.unchanged_since(began, {"media_requests"})
+        assert there.unchanged_since(began, {"users"})
+    finally:
+        for stop in stops:
+            await stop()
+        for client in clients:
+            await client.aclose()
