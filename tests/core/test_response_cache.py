@@ -99,6 +99,27 @@ async def test_a_commit_by_any_unit_of_work_shows_in_the_next_answer(
     assert titles(await alice_client.get(LIST)) == ["Brazil (1985)"]
 
 
+async def test_requests_arriving_together_share_one_making_of_the_answer(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    await settled_get(alice_client)
+    await add_request(app, alice, "Heat")  # what was kept is out of date
+    with statements(app) as sql:
+        answers = await asyncio.gather(*(alice_client.get(LIST) for _ in range(20)))
+    assert all(titles(answer) == ["Heat"] for answer in answers)
+    assert len(sql) == 1, sql  # one made it, nineteen waited for it
+
+
+async def test_a_request_whose_answer_is_not_kept_makes_no_one_wait() -> None:
+    cache = ResponseCache(TableChanges(), max_age_seconds=60, max_bytes=1 << 20)
+    assert cache.making(b"k") is None  # the first makes it
+    waiting = cache.making(b"k")
+    assert waiting is not None and not waiting.is_set()
+    cache.made(b"k")  # ...and could not keep it
+    assert waiting.is_set()
+    assert cache.making(b"k") is None and cache.making(b"k") is None  # nobody waits now
+
+
 async def test_a_rolled_back_change_keeps_the_kept_answer_and_shows_nothing(
     app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
 ) -> None:

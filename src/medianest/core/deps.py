@@ -87,11 +87,24 @@ class DatabaseRoute(APIRoute):
 async def _run_with_database(
     request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
 ) -> Response:
+    cache = _response_cache_of(request)
+    key = response_cache.begin(request.scope) if cache is not None else None
+    try:
+        return await _answer_with_database(request, handler, cache, key)
+    finally:
+        if cache is not None and key is not None:
+            response_cache.finish(cache, key, request.scope)
+
+
+async def _answer_with_database(
+    request: Request,
+    handler: Callable[[Request], Coroutine[Any, Any, Response]],
+    cache: response_cache.ResponseCache | None,
+    key: bytes | None,
+) -> Response:
     ctx: CoreContext = request.app.state.ctx
     lazy = LazySession(ctx.session_factory)
     request.scope[_DATABASE] = lazy
-    cache = _response_cache_of(request)
-    key = response_cache.begin(request.scope) if cache is not None else None
     if cache is not None:
         cache.changes.look_outside()  # before the step the answer is made at
     sequence = data_step()

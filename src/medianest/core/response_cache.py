@@ -18,6 +18,8 @@ without Redis, another process's commits.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -34,10 +36,15 @@ from starlette.types import Scope
 from medianest.core.conditional import ETAG_OF_BODY, body_etag
 from medianest.core.data_changes import MEMORY, ReadSet, TableChanges, changes_of
 from medianest.core.envelope import json_utc_now
+from medianest.db.engine import release_current_connection
 
 _KEY = "medianest.response_cache_key"
 _SIGNED_IN = "medianest.signed_in"
 _HIT = "medianest.response_cache_hit"
+_MAKING = "medianest.response_cache_making"
+# How long a request waits for another making the same answer before making its own.
+MAKING_WAIT_SECONDS = 5.0
+_NOT_KEPT_REMEMBERED = 4096
 # Headers that do not change what the answer says (revalidation, hop-by-hop, tracing).
 _KEY_IGNORES = frozenset(
     {
@@ -83,6 +90,10 @@ class ResponseCache:
         self.max_answer_bytes = max(1, max_bytes // 16)
         self._entries: OrderedDict[bytes, _Kept] = OrderedDict()
         self._bytes = 0
+        self._making: dict[bytes, asyncio.Event] = {}
+        # Requests whose last answer could not be kept: the next ones make their own at
+        # once rather than wait for one another (until this time.monotonic()).
+        self._not_kept: OrderedDict[bytes, float] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -160,6 +171,27 @@ class ResponseCache:
             self._drop(next(iter(self._entries)))
         return True
 
+    def making(self, key: bytes) -> asyncio.Event | None:
+        """None: the caller makes the answer for `key` and calls `made` when done;
+        otherwise another request is making it, and the event is set once it has."""
+        event = self._making.get(key)
+        if event is None:
+            not_kept_until = self._not_kept.get(key)
+            if not_kept_until is None or not_kept_until < time.monotonic():
+                self._making[key] = asyncio.Event()
+        return event
+
+    def made(self, key: bytes) -> None:
+        event = self._making.pop(key, None)
+        if event is not None:
+            event.set()
+        if key in self._entries:
+            self._not_kept.pop(key, None)
+        else:
+            self._not_kept[key] = time.monotonic() + self.max_age_seconds
+            if len(self._not_kept) > _NOT_KEPT_REMEMBERED:
+                self._not_kept.popitem(last=False)
+
     def _unchanged(self, sequence: int, tables: frozenset[str] | set[str]) -> bool:
         return self.changes.unchanged_since(sequence, tables) and MEMORY.unchanged_since(
             sequence, tables
@@ -169,6 +201,31 @@ class ResponseCache:
         kept = self._entries.pop(key, None)
         if kept is not None:
             self._bytes -= len(kept.body)
+
+
+async def _kept_or_made_meanwhile(
+    cache: ResponseCache, key: bytes, scope: Scope
+) -> Response | None:
+    """The kept answer; when another request is making it (a stampede as a kept answer
+    runs out under load: every request in flight would make it again), that one's, once
+    made; None when this request is to make it."""
+    kept = cache.answer(key, scope)
+    if kept is not None:
+        return kept
+    making = cache.making(key)
+    if making is None:
+        scope[_MAKING] = True  # `finish` tells the others
+        return None
+    await release_current_connection()  # waiting: the pool is not held meanwhile
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(making.wait(), MAKING_WAIT_SECONDS)
+    return cache.answer(key, scope)
+
+
+def finish(cache: ResponseCache, key: bytes, scope: Scope) -> None:
+    """After the request answered (kept or not): the requests waiting for it go on."""
+    if scope.pop(_MAKING, False):
+        cache.made(key)
 
 
 def _fresh_timestamp(body: bytes) -> bytes:
@@ -243,7 +300,7 @@ def answering_from(
         key = request.scope.get(_KEY)
         cache = cache_of(request) if key is not None and request.scope.get(_SIGNED_IN) else None
         if cache is not None and key is not None:
-            kept = cache.answer(key, request.scope)
+            kept = await _kept_or_made_meanwhile(cache, key, request.scope)
             if kept is not None:
                 request.scope[_HIT] = True
                 kept.raw_headers.extend(response.headers.raw)  # the rate limit's
