@@ -36,11 +36,11 @@ from medianest.auth.tokens import router as auth_tokens_router
 from medianest.context import AppContext
 from medianest.core.body_limit import BodyLimitMiddleware
 from medianest.core.cache import Cache, MemoryCache, RedisCache
+from medianest.core.change_relay import start_change_relay
 from medianest.core.compression import compressed
 from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
-from medianest.core.data_changes import start_change_relay
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware

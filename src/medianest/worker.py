@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from medianest.app import build_context, close_context
-from medianest.core.data_changes import start_change_relay
+from medianest.core.change_relay import start_change_relay
 from medianest.core.logging import get_logger
 from medianest.core.realtime import Realtime, external_emitter
 from medianest.settings import Settings

@@ -302,7 +302,7 @@ async def test_changes_reach_the_other_instances_through_redis(
         pytest.skip("Redis")
     from redis.asyncio import Redis
 
-    from medianest.core.data_changes import _RedisChangeRelay
+    from medianest.core.change_relay import _RedisChangeRelay
 
     here, there = TableChanges(), TableChanges()
     clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]

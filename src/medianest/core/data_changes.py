@@ -2,45 +2,33 @@
 of answers built from the database (core/response_cache.py) needs to know when an
 answer it keeps is out of date.
 
-Every committed change is a step of one counter (`step()`);
-each table remembers the step of its last change. Work that starts at step `s` and reads
-tables `T` stays current while no table in `T` changed after `s`. Changes are counted
-at commit, from SQLAlchemy session events on every session of the process (a request's,
-a worker's, a scheduler's), and, with Redis, relayed to the other instances
-(`start_change_relay`). A statement whose tables cannot be told (raw SQL) counts as a
+Every committed change is a step of one counter (`step()`); each table remembers the step
+of its last change. Work that starts at step `s` and reads tables `T` stays current while
+no table in `T` changed after `s`. Changes are counted at commit, from SQLAlchemy session
+events on every session of the process (a request's, a worker's, a scheduler's), and,
+with Redis, relayed to the other instances (core/change_relay.py). A statement whose tables cannot be told (raw SQL) counts as a
 change of everything when it writes and makes the work's reads unknown when it reads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import itertools
-import json
 import math
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import Engine, event, inspect, make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.expression import TableClause, TextClause
 from sqlalchemy.sql.visitors import iterate
 
-from medianest.core.context import CoreContext
-from medianest.core.logging import get_logger
-from medianest.core.pubsub import channel
-
-log = get_logger(__name__)
-
 EVERYTHING = "*"  # a change whose tables are unknown
 _PENDING_KEY = "medianest_changed_tables"
-CHANNEL = "table-changes"
-LISTEN_WAIT_SECONDS = 5.0
 
 
 # One counter for the process: a step taken before some work is comparable with the
@@ -146,6 +134,36 @@ def _sqlite_files(database_url: str) -> tuple[str, ...]:
     return (url.database, url.database + "-wal")
 
 
+T = TypeVar("T")
+
+
+class TableMemo(Generic[T]):
+    """A value read from the database (a stored setting asked for on every request),
+    kept per database while none of `tables` changed. A session with writes of its own
+    pending reads through: it must see them."""
+
+    def __init__(self, *tables: str) -> None:
+        self.tables = frozenset(tables)
+        self._kept: dict[str, tuple[int, T]] = {}
+
+    async def get(self, session: AsyncSession, read: Callable[[], Awaitable[T]]) -> T:
+        sync = session.sync_session
+        if sync.new or sync.dirty or sync.deleted or sync.info.get(_PENDING_KEY):
+            return await read()
+        changes = _changes_of_session(sync)
+        database_url = str(_engine_of(sync).url)
+        changes.look_outside()
+        kept = self._kept.get(database_url)
+        if kept is not None and changes.unchanged_since(kept[0], self.tables):
+            note_read(*self.tables)
+            return kept[1]
+        began = step()
+        value = await read()
+        if changes.unchanged_since(began, self.tables):
+            self._kept[database_url] = (began, value)
+        return value
+
+
 class ReadSet:
     """The tables (and named sources, see `note_read`) a piece of work read; `known` is
     False once it ran SQL whose tables cannot be told; `until` is when something it
@@ -242,10 +260,13 @@ def _reads_only(statement: TextClause) -> bool:
     return statement.text.lstrip().lower().startswith(("select", "with", "pragma"))
 
 
-def _changes_of_session(session: Session) -> TableChanges:
+def _engine_of(session: Session) -> Engine:
     bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    return changes_of(str(engine.url))
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _changes_of_session(session: Session) -> TableChanges:
+    return changes_of(str(_engine_of(session).url))
 
 
 @event.listens_for(Session, "before_commit")
@@ -268,110 +289,3 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
-
-
-# --- across instances -----------------------------------------------------------------
-
-
-class _RedisChangeRelay:
-    """Publishes this instance's committed changes and counts everyone else's."""
-
-    def __init__(self, changes: TableChanges, redis: Redis, instance_id: str) -> None:
-        self._changes = changes
-        self._redis = redis
-        self._instance_id = instance_id
-        self._channel = channel(redis, CHANNEL)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._listener: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()
-
-    def publish(self, tables: set[str]) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        message = json.dumps({"from": self._instance_id, "tables": sorted(tables)})
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._spawn(message)
-        else:  # a commit on another loop of this process, on the same database
-            loop.call_soon_threadsafe(self._spawn, message)
-
-    def _spawn(self, message: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, message: str) -> None:
-        try:
-            await self._redis.publish(self._channel, message)
-        except (RedisError, OSError) as exc:
-            log.warning("table_changes_not_published", error=type(exc).__name__)
-
-    async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._channel)
-                # What changed while unsubscribed is unknown.
-                self._changes.changed({EVERYTHING}, relay=False)
-                self._listening.set()
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._apply(message.get("data"))
-            except (RedisError, OSError) as exc:
-                self._listening.clear()
-                log.warning("table_changes_listener_lost", error=type(exc).__name__)
-                self._changes.changed({EVERYTHING}, relay=False)
-                await asyncio.sleep(1.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
-
-    def _apply(self, data: Any) -> None:
-        try:
-            payload = json.loads(data)
-            if payload.get("from") == self._instance_id:
-                return
-            tables = {str(name) for name in payload["tables"]}
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return
-        self._changes.changed(tables, relay=False)
-
-    async def start(self) -> Callable[[], Awaitable[None]]:
-        self._loop = asyncio.get_running_loop()
-        self._changes.add_publisher(self.publish)
-        self._listener = asyncio.create_task(self._listen(), name="table-changes")
-        try:
-            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_SECONDS)
-        except TimeoutError:
-            log.warning("table_changes_not_listening", waited_seconds=LISTEN_WAIT_SECONDS)
-
-        async def stop() -> None:
-            self._changes.remove_publisher(self.publish)
-            if self._listener is not None:
-                self._listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._listener
-            for task in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                    await task
-
-        return stop
-
-
-async def start_change_relay(ctx: CoreContext) -> Callable[[], Awaitable[None]]:
-    """With Redis, tell the other instances what this one's commits changed and count
-    theirs; without, nothing to start (one process: its own events are all there are)."""
-    if ctx.redis is None:
-
-        async def nothing() -> None:
-            return None
-
-        return nothing
-    changes = changes_of(str(ctx.engine.url))
-    return await _RedisChangeRelay(changes, ctx.redis, ctx.instance_id).start()

@@ -16,6 +16,7 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.core.data_changes import TableMemo
 from medianest.core.errors import ValidationFailed
 from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
@@ -112,9 +113,17 @@ def _within(parts: tuple[str, ...], root: tuple[str, ...]) -> bool:
     return parts[: len(root)] == root
 
 
+# Read on every Plex page and list (the viewer's path map): kept until the table changes.
+_STORED_PLEX_PATH: TableMemo[str | None] = TableMemo(SystemSetting.__tablename__)
+
+
 async def stored_plex_path(session: AsyncSession) -> str | None:
-    row = await session.get(SystemSetting, PLEX_PATH_KEY)
-    return row.value if row is not None and isinstance(row.value, str) and row.value else None
+    async def read() -> str | None:
+        row = await session.get(SystemSetting, PLEX_PATH_KEY)
+        value = row.value if row is not None else None
+        return value if isinstance(value, str) and value else None
+
+    return await _STORED_PLEX_PATH.get(session, read)
 
 
 async def set_plex_path(session: AsyncSession, value: str | None) -> None:
