@@ -324,3 +324,35 @@ async def test_changes_reach_the_other_instances_through_redis(
             await stop()
         for client in clients:
             await client.aclose()
+
+
+async def test_a_memo_is_read_again_once_its_table_changed(app: MediaNestApp) -> None:
+    from medianest.core.data_changes import TableMemo
+    from medianest.platform.models import SystemSetting
+
+    memo: TableMemo[object] = TableMemo(SystemSetting.__tablename__)
+    reads = 0
+
+    async def value(session: Any) -> object:
+        async def read() -> object:
+            nonlocal reads
+            reads += 1
+            row = await session.get(SystemSetting, "memo-test")
+            return None if row is None else row.value
+
+        return await memo.get(session, read)
+
+    async with session_scope(app.ctx.session_factory) as session:
+        assert await value(session) is None
+        assert await value(session) is None
+    assert reads == 1
+    async with session_scope(app.ctx.session_factory) as session:
+        session.add(SystemSetting(key="memo-test", value="one"))
+        assert await value(session) is None  # pending writes of its own: read through
+        await session.flush()
+        assert await value(session) == "one"
+    assert reads == 3
+    async with session_scope(app.ctx.session_factory) as session:
+        assert await value(session) == "one"  # committed: read again, once
+        assert await value(session) == "one"
+    assert reads == 4
