@@ -34,6 +34,7 @@ from tests.factories.users import (
     signed_in_client,
 )
 from tests.support import databases
+from tests.support.xdist import PackageUnitScheduling
 
 pytest_plugins = ["tests.support.simulator_fixtures"]
 
@@ -78,6 +79,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if any(f"/tests/{name}/" in str(item.path) for name in NO_STORAGE_DIRS):
             item.add_marker(pytest.mark.no_storage)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which would answer first
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`pytest -n N --dist loadfile` (scripts/test): a test file is a unit of work, and
+    so is each package in `ONE_WORKER_PACKAGES`, the browser tests: their served app,
+    simulators and Chromium are package fixtures, started once on the worker that runs
+    them rather than on every worker that draws one of their files."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return PackageUnitScheduling(config, log)
 
 
 def require_services() -> bool:
@@ -126,8 +138,7 @@ def redis_url(backend: str) -> str | None:
     """Redis for app tests on the postgres backend (flushed per test), None on sqlite."""
     if backend != "postgres":
         return None
-    # One Redis database per test process, so parallel runs never flush each other's keys.
-    url = f"{databases.REDIS_URL}/{4 + os.getpid() % 12}"
+    url = databases.redis_process_url()
     if not redis_reachable(url):
         unavailable("Redis")
     redis_sync.Redis.from_url(url).flushdb()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -55,8 +55,8 @@ KEPT = ["/youtube", "/media/42?tab=info", "/plex/library/1#top", "/%2509/stays-h
 
 
 @pytest.fixture
-def served(settings: Settings) -> Iterator[ServedApp]:
-    with ServedApp(create_app(settings, run_migrations=False)) as server:
+async def served(settings: Settings) -> AsyncIterator[ServedApp]:
+    async with ServedApp(create_app(settings, run_migrations=False)) as server:
         yield server
 
 

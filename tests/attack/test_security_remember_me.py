@@ -8,7 +8,8 @@ window, while reuse after it, or by another client, is still treated as theft.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -27,17 +28,14 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Settings], ServedApp]]:
-    started: list[ServedApp] = []
+async def serve() -> AsyncIterator[Callable[[Settings], Awaitable[ServedApp]]]:
+    async with contextlib.AsyncExitStack() as stack:
 
-    def start(settings: Settings) -> ServedApp:
-        server = ServedApp(create_app(settings, run_migrations=False)).start()
-        started.append(server)
-        return server
+        async def start(settings: Settings) -> ServedApp:
+            served = ServedApp(create_app(settings, run_migrations=False))
+            return await stack.enter_async_context(served)
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
 
 
 async def _remembered_token(url: str) -> str:
@@ -62,10 +60,10 @@ async def _tokens(app: MediaNestApp) -> list[SessionToken]:
 
 
 async def test_three_tabs_restored_at_once_are_all_signed_in(
-    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], ServedApp]
+    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], Awaitable[ServedApp]]
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    served = serve(settings)
+    served = await serve(settings)
     token = await _remembered_token(served.url)
     async with _restarted_browser(served.url, token) as browser:
         tabs = await asyncio.gather(*(browser.get("/api/auth/session") for _tab in range(3)))
@@ -81,10 +79,10 @@ async def test_three_tabs_restored_at_once_are_all_signed_in(
 
 
 async def test_another_client_presenting_a_just_used_token_is_still_theft(
-    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], ServedApp]
+    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], Awaitable[ServedApp]]
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    served = serve(settings)
+    served = await serve(settings)
     token = await _remembered_token(served.url)
     async with _restarted_browser(served.url, token) as victim:
         assert (await victim.get("/api/auth/session")).status_code == 200
@@ -100,10 +98,10 @@ async def test_another_client_presenting_a_just_used_token_is_still_theft(
 async def test_the_same_client_after_the_grace_window_is_theft(
     app: MediaNestApp,
     make_settings: Callable[..., Settings],
-    serve: Callable[[Settings], ServedApp],
+    serve: Callable[[Settings], Awaitable[ServedApp]],
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    served = serve(make_settings(remember_me_reuse_grace_seconds=1))
+    served = await serve(make_settings(remember_me_reuse_grace_seconds=1))
     token = await _remembered_token(served.url)
     async with _restarted_browser(served.url, token) as first:
         assert (await first.get("/api/auth/session")).status_code == 200

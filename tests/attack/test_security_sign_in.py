@@ -140,25 +140,27 @@ async def test_a_spoofed_leftmost_forwarded_for_does_not_escape_the_login_thrott
     app: MediaNestApp, throttle_settings: Settings
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    with _serve(throttle_settings, proxy_headers=False) as served:
-        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+    async with (
+        _serve(throttle_settings, proxy_headers=False) as served,
+        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+    ):
 
-            async def guess(forwarded_for: str) -> httpx.Response:
-                return await http.post(
-                    "/api/auth/admin",
-                    json={"username": "carol", "password": WRONG},
-                    headers={"X-Forwarded-For": forwarded_for},
-                )
+        async def guess(forwarded_for: str) -> httpx.Response:
+            return await http.post(
+                "/api/auth/admin",
+                json={"username": "carol", "password": WRONG},
+                headers={"X-Forwarded-For": forwarded_for},
+            )
 
-            # The loopback peer is a trusted proxy that appended the address it saw
-            # (203.0.113.7); the attacker writes a new address to the left every time.
-            for n in range(LIMIT):
-                assert (await guess(f"198.51.100.{n}, 203.0.113.7")).status_code == 401
-            assert (await guess("198.51.100.99, 203.0.113.7")).status_code == 429
-            # Someone else behind the same proxy is not held back by it.
-            assert (await guess("198.51.100.1, 203.0.113.8")).status_code == 401
-            # A proxy chain of ours (loopback hops) is skipped: the first outside hop counts.
-            assert (await guess("198.51.100.5, 203.0.113.7, 127.0.0.1")).status_code == 429
+        # The loopback peer is a trusted proxy that appended the address it saw
+        # (203.0.113.7); the attacker writes a new address to the left every time.
+        for n in range(LIMIT):
+            assert (await guess(f"198.51.100.{n}, 203.0.113.7")).status_code == 401
+        assert (await guess("198.51.100.99, 203.0.113.7")).status_code == 429
+        # Someone else behind the same proxy is not held back by it.
+        assert (await guess("198.51.100.1, 203.0.113.8")).status_code == 401
+        # A proxy chain of ours (loopback hops) is skipped: the first outside hop counts.
+        assert (await guess("198.51.100.5, 203.0.113.7, 127.0.0.1")).status_code == 429
 
     async with app.ctx.session_factory() as session:
         ips = set(
@@ -171,54 +173,60 @@ async def test_a_planted_csrf_cookie_does_not_survive_sign_in(
     app: MediaNestApp, settings: Settings
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    with _serve(settings) as served:
-        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
-            planted = "planted-by-a-sibling-subdomain"
-            http.cookies.set(CSRF_COOKIE, planted, domain="127.0.0.1", path="/")
-            signed_in = await password_sign_in(http, "carol", TEST_PASSWORD)
-            assert signed_in.status_code == 200
-            fresh = signed_in.json()["data"]["csrfToken"]
-            assert fresh != planted
-            assert cookie(http, CSRF_COOKIE) == fresh
+    async with (
+        _serve(settings) as served,
+        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+    ):
+        planted = "planted-by-a-sibling-subdomain"
+        http.cookies.set(CSRF_COOKIE, planted, domain="127.0.0.1", path="/")
+        signed_in = await password_sign_in(http, "carol", TEST_PASSWORD)
+        assert signed_in.status_code == 200
+        fresh = signed_in.json()["data"]["csrfToken"]
+        assert fresh != planted
+        assert cookie(http, CSRF_COOKIE) == fresh
 
-            # The planter's forged request echoes the value it planted: refused.
-            forged = await http.post(
-                "/api/auth/tokens",
-                json={"name": "forged"},
-                headers={"X-CSRF-Token": planted},
-            )
-            assert forged.status_code == 403
-            assert forged.json()["error"]["code"] == "CSRF_FAILED"
-            made = await http.post(
-                "/api/auth/tokens", json={"name": "mine"}, headers={"X-CSRF-Token": fresh}
-            )
-            assert made.status_code == 201
+        # The planter's forged request echoes the value it planted: refused.
+        forged = await http.post(
+            "/api/auth/tokens",
+            json={"name": "forged"},
+            headers={"X-CSRF-Token": planted},
+        )
+        assert forged.status_code == 403
+        assert forged.json()["error"]["code"] == "CSRF_FAILED"
+        made = await http.post(
+            "/api/auth/tokens", json={"name": "mine"}, headers={"X-CSRF-Token": fresh}
+        )
+        assert made.status_code == 201
 
 
 async def test_metrics_without_a_token_answer_only_this_machine(settings: Settings) -> None:
-    with _serve(settings) as served:  # uvicorn trusts the loopback proxy's X-Forwarded-For
-        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
-            local = await http.get("/metrics")
-            assert local.status_code == 200
-            assert "medianest_http_requests_total" in local.text
-            # What a local nginx relays for a client on the internet.
-            relayed = await http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
-            assert relayed.status_code == 403
-            assert relayed.json()["error"]["details"]["reason"] == "metrics_loopback_only"
-            assert "medianest_" not in relayed.text
+    async with (
+        _serve(settings) as served,  # uvicorn trusts the loopback proxy's X-Forwarded-For
+        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+    ):
+        local = await http.get("/metrics")
+        assert local.status_code == 200
+        assert "medianest_http_requests_total" in local.text
+        # What a local nginx relays for a client on the internet.
+        relayed = await http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert relayed.status_code == 403
+        assert relayed.json()["error"]["details"]["reason"] == "metrics_loopback_only"
+        assert "medianest_" not in relayed.text
 
 
 async def test_metrics_with_a_token_need_it_from_everywhere(
     make_settings: Callable[..., Settings],
 ) -> None:
     token = uuid.uuid4().hex
-    with _serve(make_settings(metrics_token=token)) as served:
-        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
-            assert (await http.get("/metrics")).status_code == 401
-            authorized = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-            assert authorized.status_code == 200
-            relayed = await http.get(
-                "/metrics",
-                headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9"},
-            )
-            assert relayed.status_code == 200
+    async with (
+        _serve(make_settings(metrics_token=token)) as served,
+        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+    ):
+        assert (await http.get("/metrics")).status_code == 401
+        authorized = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert authorized.status_code == 200
+        relayed = await http.get(
+            "/metrics",
+            headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9"},
+        )
+        assert relayed.status_code == 200

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -29,22 +29,21 @@ NEW_PASSWORD = "another-long-passphrase-42"
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Settings], ServedApp]]:
-    started: list[ServedApp] = []
+async def serve() -> AsyncIterator[Callable[[Settings], Awaitable[ServedApp]]]:
+    async with contextlib.AsyncExitStack() as stack:
 
-    def start(settings: Settings) -> ServedApp:
-        server = ServedApp(create_app(settings, run_migrations=False)).start()
-        started.append(server)
-        return server
+        async def start(settings: Settings) -> ServedApp:
+            served = ServedApp(create_app(settings, run_migrations=False))
+            return await stack.enter_async_context(served)
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
 
 
 @pytest.fixture
-def served(settings: Settings, app: MediaNestApp, serve: Callable[..., ServedApp]) -> ServedApp:
-    return serve(settings)
+async def served(
+    settings: Settings, app: MediaNestApp, serve: Callable[..., Awaitable[ServedApp]]
+) -> ServedApp:
+    return await serve(settings)
 
 
 async def _socket(
@@ -112,10 +111,12 @@ async def test_a_page_of_another_site_cannot_open_a_socket(
 
 
 async def test_the_public_url_is_an_accepted_origin(
-    app: MediaNestApp, make_settings: Callable[..., Settings], serve: Callable[..., ServedApp]
+    app: MediaNestApp,
+    make_settings: Callable[..., Settings],
+    serve: Callable[..., Awaitable[ServedApp]],
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    served = serve(make_settings(public_url="https://media.example.org"))
+    served = await serve(make_settings(public_url="https://media.example.org"))
     async with _signed_in(served.url, "carol") as http:
         cookie = _cookie(http)
         assert not await _refused(served.url, cookie=cookie, origin="https://media.example.org")

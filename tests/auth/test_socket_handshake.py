@@ -4,7 +4,7 @@ anonymous, disabled and must-change-password sockets are refused."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import socketio
@@ -22,9 +22,9 @@ from tests.support.servers import ServedApp
 
 
 @pytest.fixture
-def served(settings: Settings, app: MediaNestApp) -> Iterator[ServedApp]:
+async def served(settings: Settings, app: MediaNestApp) -> AsyncIterator[ServedApp]:
     """A second app on the same database, served by uvicorn on loopback."""
-    with ServedApp(create_app(settings, run_migrations=False)) as server:
+    async with ServedApp(create_app(settings, run_migrations=False)) as server:
         yield server
 
 

@@ -16,6 +16,7 @@ from medianest.auth.sessions.relay import RedisInvalidationRelay
 from medianest.core.pubsub import channel, redis_database
 from medianest.core.realtime import ExternalEmitter, Realtime
 from medianest.youtube.jobs.signals import QueueSignals
+from tests.support import databases
 
 
 @pytest.mark.no_storage
@@ -39,10 +40,8 @@ def test_the_database_is_read_from_a_url_as_redis_py_reads_it(url: str, database
 async def two_databases(redis_url: str | None) -> AsyncIterator[tuple[str, str]]:
     if redis_url is None:
         pytest.skip("needs Redis (the postgres backend)")
-    ours = redis_url
-    base, _, number = ours.rpartition("/")
-    theirs = f"{base}/{(int(number) + 1) % 16}"
-    yield ours, theirs
+    # Not the next number: under pytest -n that is another worker's, whose apps publish.
+    yield redis_url, f"{databases.REDIS_URL}/{databases.REDIS_QUIET_DB}"
 
 
 async def listening(signals: QueueSignals, cancelled: list[str]) -> None:

@@ -8,6 +8,7 @@ it does not own. Chromium is Debian's /usr/bin/chromium: never a downloaded brow
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 from collections.abc import Callable, Coroutine, Iterator
@@ -56,14 +57,15 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSu
 
 @pytest.fixture(scope="package")
 def e2e_storage(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A database of its own (SQLite file, or a fresh PostgreSQL database + Redis db 3)."""
+    """A database of its own (SQLite file, or a fresh PostgreSQL database + the test
+    process's Redis database, flushed)."""
     if backend != "postgres":
         directory = tmp_path_factory.mktemp("e2e-db")
         yield {"database_url": databases.sqlite_url(directory / "medianest.db"), "redis_url": None}
         return
     if not run_coroutine(databases.pg_reachable):
         pytest.skip("PostgreSQL is not reachable")
-    redis_url = databases.REDIS_URL + "/3"
+    redis_url = databases.redis_process_url()
     try:
         redis_sync.Redis.from_url(redis_url, socket_connect_timeout=2).flushdb()
     except (redis_sync.RedisError, OSError):
@@ -152,9 +154,18 @@ def new_context(browser: Browser, served: ServedApp) -> Iterator[Any]:
 
 @pytest.fixture(scope="package")
 def screenshots() -> Path:
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
+    """Emptied once per run: under pytest -n every worker that runs a browser test gets
+    here, and only the first of the run may clear what the others already shot."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid-{os.getpid()}")
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    with (SCREENSHOTS.parent / ".screenshots.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = SCREENSHOTS / ".run"
+        if not stamp.is_file() or stamp.read_text() != run:
+            if SCREENSHOTS.exists():
+                shutil.rmtree(SCREENSHOTS)
+            SCREENSHOTS.mkdir()
+            stamp.write_text(run)
     return SCREENSHOTS
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis as redis_sync
 import schemathesis
 from schemathesis.openapi import from_url
 
@@ -88,9 +89,10 @@ def fuzz_target(
     tmp = tmp_path_factory.mktemp("fuzz")
     redis_url = None
     if backend == "postgres":
-        redis_url = databases.REDIS_URL + "/3"
+        redis_url = databases.redis_process_url()
         if not redis_reachable(redis_url):
             unavailable("Redis")
+        redis_sync.Redis.from_url(redis_url).flushdb()
         asyncio.run(databases.truncate_pg(pg_database_url))
         database_url = pg_database_url
     else:

@@ -16,6 +16,11 @@ from medianest.models import Base
 
 PG_ADMIN_DSN = os.environ.get("MEDIANEST_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# Redis databases 4-15 belong to test processes (one each, see redis_process_url); 3 is
+# the benchmarks' (bench/backends.py); 2 is used by nothing, so a test may listen there
+# as "another deployment" and hear nothing but what it sends itself.
+REDIS_PROCESS_DBS = range(4, 16)
+REDIS_QUIET_DB = 2
 
 
 def sqlite_url(path: Path) -> str:
@@ -32,6 +37,23 @@ def copy_sqlite_template(template: Path, target_dir: Path) -> str:
     target = target_dir / "medianest.db"
     shutil.copyfile(template, target)
     return sqlite_url(target)
+
+
+def redis_process_url() -> str:
+    """This test process's own Redis database, so no two processes flush each other's
+    keys. The xdist workers of one run take consecutive databases from an offset drawn
+    from the run's id (a serial run: from its pid), so they never share one, and two runs
+    on one machine rarely do."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under pytest -n
+    if worker is None:
+        offset, index = os.getpid(), 0
+    else:
+        workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+        if workers > len(REDIS_PROCESS_DBS):
+            raise RuntimeError(f"at most {len(REDIS_PROCESS_DBS)} workers share one Redis")
+        offset, index = int(os.environ["PYTEST_XDIST_TESTRUNUID"], 16), int(worker[2:])
+    count = len(REDIS_PROCESS_DBS)
+    return f"{REDIS_URL}/{REDIS_PROCESS_DBS[(offset + index) % count]}"
 
 
 async def pg_reachable() -> bool:

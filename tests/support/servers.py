@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -17,6 +18,11 @@ def free_port() -> int:
 
 
 class ServedApp:
+    """`with ServedApp(app)` from plain code; `async with` from a test's event loop, which
+    starts and stops it in a thread: an in-process app on the same SQLite file keeps
+    running on that loop, and a loop blocked mid-transaction holds the write lock the
+    served app needs (its stop then waited out every timeout, 10 s a test)."""
+
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,3 +60,9 @@ class ServedApp:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    async def __aenter__(self) -> ServedApp:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
