@@ -4,10 +4,13 @@ PostgreSQL database per run truncated between tests."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 
@@ -16,7 +19,7 @@ from medianest.models import Base
 
 PG_ADMIN_DSN = os.environ.get("MEDIANEST_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-# Redis databases 4-15 belong to test processes (one each, see redis_process_url); 3 is
+# Redis databases 4-15 belong to test processes (one each: redis_process_url); 3 is
 # the benchmarks' (bench/backends.py); 2 is used by nothing, so a test may listen there
 # as "another deployment" and hear nothing but what it sends itself.
 REDIS_PROCESS_DBS = range(4, 16)
@@ -40,20 +43,36 @@ def copy_sqlite_template(template: Path, target_dir: Path) -> str:
 
 
 def redis_process_url() -> str:
-    """This test process's own Redis database, so no two processes flush each other's
-    keys. The xdist workers of one run take consecutive databases from an offset drawn
-    from the run's id (a serial run: from its pid), so they never share one, and two runs
-    on one machine rarely do."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under pytest -n
-    if worker is None:
-        offset, index = os.getpid(), 0
-    else:
-        workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-        if workers > len(REDIS_PROCESS_DBS):
-            raise RuntimeError(f"at most {len(REDIS_PROCESS_DBS)} workers share one Redis")
-        offset, index = int(os.environ["PYTEST_XDIST_TESTRUNUID"], 16), int(worker[2:])
-    count = len(REDIS_PROCESS_DBS)
-    return f"{REDIS_URL}/{REDIS_PROCESS_DBS[(offset + index) % count]}"
+    """This test process's own Redis database, so no other process flushes its keys: the
+    xdist workers of a run, and the runs of other checkouts on this machine. A database
+    is taken with an exclusive lock on a file named after it, held until the process
+    ends; with every one taken, the process waits for the first it tried."""
+    global _redis_db_lock
+    if _redis_db_lock is None:
+        count = len(REDIS_PROCESS_DBS)
+        first = os.getpid() % count
+        order = [REDIS_PROCESS_DBS[(first + n) % count] for n in range(count)]
+        for db in order:
+            lock = _db_lock_file(db)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            _redis_db_lock = (lock, db)
+            break
+        else:
+            lock = _db_lock_file(order[0])
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _redis_db_lock = (lock, order[0])
+    return f"{REDIS_URL}/{_redis_db_lock[1]}"
+
+
+_redis_db_lock: tuple[IO[str], int] | None = None
+
+
+def _db_lock_file(db: int) -> IO[str]:
+    return (Path(tempfile.gettempdir()) / f"medianest-test-redis-db-{db}.lock").open("w")
 
 
 async def pg_reachable() -> bool:
