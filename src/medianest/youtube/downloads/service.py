@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from medianest.auth.models import User
 from medianest.context import AppContext
@@ -25,7 +22,7 @@ from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
 from medianest.db.base import utcnow
-from medianest.db.engine import session_scope
+from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
@@ -44,19 +41,8 @@ ACTIVE = (DownloadStatus.QUEUED.value, *RUNNING)
 RATE_WINDOW_SECONDS = 3600
 
 
-_PENDING: set[asyncio.Task[None]] = set()  # keeps fire-and-forget nudges alive
-
-
-def _after_commit(session: AsyncSession, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run `action` on the event loop once this session's transaction has committed."""
-    loop = asyncio.get_running_loop()
-
-    def fire(_session: Session) -> None:
-        task = loop.create_task(action())
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
-
-    event.listen(session.sync_session, "after_commit", fire, once=True)
+# The folder removals that follow a user's deletion, kept alive until done.
+_REMOVALS: set[asyncio.Task[None]] = set()
 
 
 def youtube_limit(ctx: AppContext) -> int:
@@ -150,7 +136,7 @@ async def submit(
     except IntegrityError:
         # Two identical submissions raced; the partial unique index let one through.
         raise _already_active(None) from None
-    _after_commit(session, queue_signals(ctx).job_added)
+    after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_queued", download_id=str(job.id), kind=accepted.kind)
     return job
 
@@ -247,7 +233,7 @@ async def cancel(
         job.status = DownloadStatus.CANCELLED.value
         job.completed_at = utcnow()
     else:
-        _after_commit(session, lambda: queue_signals(ctx).cancel(str(job.id)))
+        after_commit(session, lambda: queue_signals(ctx).cancel(str(job.id)))
     return job
 
 
@@ -274,7 +260,7 @@ async def resume(
         await session.flush()
     except IntegrityError:
         raise _already_active(None) from None
-    _after_commit(session, queue_signals(ctx).job_added)
+    after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_resumed", download_id=str(job.id))
     return job
 
@@ -324,9 +310,12 @@ async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id:
             shutil.rmtree(user_folder, ignore_errors=True)
 
     async def remove_user_folder_later() -> None:
-        await asyncio.to_thread(remove_user_folder)
+        # A folder of many videos takes a while: the answer does not wait for it.
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(remove_user_folder))
+        _REMOVALS.add(task)
+        task.add_done_callback(_REMOVALS.discard)
 
-    _after_commit(session, remove_user_folder_later)
+    after_commit(session, remove_user_folder_later)
     return len(jobs)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.db.engine import session_scope
+from medianest.db.engine import forget_after_commit, run_after_commit, session_scope
 from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.subscriptions import service as subscriptions
 
@@ -100,9 +100,13 @@ class SubscriptionScheduler:
                 result = subscriptions.CheckResult(
                     0, None, f"Unexpected error: {type(exc).__name__}"
                 )
+            # Its own unit of work (not `session_scope`): a check that failed is a
+            # result to record, not an exception, and what it wrote is undone.
             if result.error is None:
                 await session.commit()
+                await run_after_commit(session)  # the new downloads' wake-up
             else:
+                forget_after_commit(session)
                 await session.rollback()
         await self._release(subscription_id, result)
         return result

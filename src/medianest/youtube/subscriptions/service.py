@@ -28,6 +28,7 @@ from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
 from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
+from medianest.db.engine import after_commit
 from medianest.youtube.downloads import archive
 from medianest.youtube.downloads import service as downloads
 from medianest.youtube.downloads.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
@@ -190,7 +191,7 @@ def wake_after_commit(session: AsyncSession, ctx: AppContext) -> None:
     async def wake() -> None:
         event.set()
 
-    downloads._after_commit(session, wake)
+    after_commit(session, wake)
 
 
 # --- one check -----------------------------------------------------------------------------------
