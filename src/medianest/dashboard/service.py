@@ -143,10 +143,15 @@ async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None
 
 
 def _keep_local_copy(ctx: AppContext, entries: list[ServiceStatusOut]) -> _LocalCopy:
+    state = copy_state(ctx)
+    previous = state.local
     local = _LocalCopy(entries, time.monotonic() + LOCAL_COPY_SECONDS)
-    copy_state(ctx).local = local
-    # Answers made from the old copy (core/response_cache.py) are out of date.
-    MEMORY.changed({LOCAL_COPY_SOURCE})
+    state.local = local
+    # Answers made from the old copy (core/response_cache.py) are out of date if it said
+    # something else. (Re-read every second while polled, it mostly says the same: a
+    # change counted then would also undo the answer of the request that re-read it.)
+    if previous is None or previous.entries != entries:
+        MEMORY.changed({LOCAL_COPY_SOURCE})
     return _read(local)
 
 
