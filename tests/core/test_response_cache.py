@@ -358,30 +358,18 @@ async def test_a_memo_is_read_again_once_its_table_changed(app: MediaNestApp) ->
     assert reads == 4
 
 
-async def test_the_status_copy_read_again_unchanged_keeps_answers_and_a_change_drops_them(
-    app: MediaNestApp, alice_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+def test_the_status_copy_read_again_unchanged_is_no_change_and_a_different_one_is(
+    app: MediaNestApp,
 ) -> None:
-    from medianest.dashboard import pages as dashboard_pages
     from medianest.dashboard import service as status_service
+    from medianest.dashboard.schemas import ServiceStatusOut
 
-    monkeypatch.setattr(status_service, "LOCAL_COPY_SECONDS", 60.0)
-    made = 0
-    real_current_status = status_service.current_status
-
-    async def counted(ctx: Any) -> Any:
-        nonlocal made
-        made += 1
-        return await real_current_status(ctx)
-
-    monkeypatch.setattr(dashboard_pages.status_service, "current_status", counted)
-    entries = await real_current_status(app.ctx)
-    await status_service.cache_status(app.ctx, entries)  # what the monitor keeps
-    await settled_get(alice_client, "/dashboard/cards")  # made from that copy
-    made = 0
-    await status_service.cache_status(app.ctx, list(entries))  # the same, read again
-    same = await alice_client.get("/dashboard/cards")
-    assert made == 0 and same.status_code == 200
+    entries = [ServiceStatusOut(service=name, status="online") for name in ("plex", "overseerr")]
+    source = {status_service.LOCAL_COPY_SOURCE}
+    status_service._keep_local_copy(app.ctx, entries)
+    began = data_changes.step()
+    status_service._keep_local_copy(app.ctx, list(entries))  # re-read: the same
+    assert data_changes.MEMORY.unchanged_since(began, source)
     offline = [entries[0].model_copy(update={"status": "offline"}), *entries[1:]]
-    await status_service.cache_status(app.ctx, offline)
-    changed = await alice_client.get("/dashboard/cards")
-    assert made == 1 and changed.text != same.text
+    status_service._keep_local_copy(app.ctx, offline)
+    assert not data_changes.MEMORY.unchanged_since(began, source)

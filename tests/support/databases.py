@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import IO
 
 import asyncpg
+from sqlalchemy import make_url
 
+from medianest.core.data_changes import EVERYTHING, changes_of
 from medianest.db import migrate
 from medianest.models import Base
 
@@ -112,3 +114,6 @@ async def truncate_pg(url: str) -> None:
         await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
+    # Emptied behind SQLAlchemy's back, as another process would: what this process
+    # kept from the database (core/data_changes.py) is out of date.
+    changes_of(str(make_url(url))).changed({EVERYTHING}, relay=False)

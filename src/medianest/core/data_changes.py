@@ -17,6 +17,7 @@ import contextvars
 import itertools
 import math
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
@@ -139,12 +140,14 @@ T = TypeVar("T")
 
 class TableMemo(Generic[T]):
     """A value read from the database (a stored setting asked for on every request),
-    kept per database while none of `tables` changed. A session with writes of its own
-    pending reads through: it must see them."""
+    kept per database while none of `tables` changed, for at most `max_age_seconds`
+    (what no event reaches: another process's commit on PostgreSQL without Redis). A
+    session with writes of its own pending reads through: it must see them."""
 
-    def __init__(self, *tables: str) -> None:
+    def __init__(self, *tables: str, max_age_seconds: float = 5.0) -> None:
         self.tables = frozenset(tables)
-        self._kept: dict[str, tuple[int, T]] = {}
+        self.max_age_seconds = max_age_seconds
+        self._kept: dict[str, tuple[int, float, T]] = {}
 
     async def get(self, session: AsyncSession, read: Callable[[], Awaitable[T]]) -> T:
         sync = session.sync_session
@@ -154,13 +157,17 @@ class TableMemo(Generic[T]):
         database_url = str(_engine_of(sync).url)
         changes.look_outside()
         kept = self._kept.get(database_url)
-        if kept is not None and changes.unchanged_since(kept[0], self.tables):
+        if (
+            kept is not None
+            and kept[1] > time.monotonic()
+            and changes.unchanged_since(kept[0], self.tables)
+        ):
             note_read(*self.tables)
-            return kept[1]
+            return kept[2]
         began = step()
         value = await read()
         if changes.unchanged_since(began, self.tables):
-            self._kept[database_url] = (began, value)
+            self._kept[database_url] = (began, time.monotonic() + self.max_age_seconds, value)
         return value
 
 
