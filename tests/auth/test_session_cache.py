@@ -18,6 +18,7 @@ from medianest.auth.models import User
 from medianest.auth.sessions import cache as session_cache
 from medianest.auth.sessions import relay as session_relay
 from medianest.auth.sessions.cache import SessionCache, session_cache_of, unregister
+from medianest.core import pubsub
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
@@ -228,7 +229,7 @@ async def test_a_redis_that_never_answers_delays_the_relay_start_by_a_bounded_wa
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    monkeypatch.setattr(session_relay, "LISTEN_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(pubsub, "LISTEN_WAIT_SECONDS", 0.3)
     redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
     relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
     started = asyncio.get_running_loop().time()

@@ -302,13 +302,13 @@ async def test_changes_reach_the_other_instances_through_redis(
         pytest.skip("Redis")
     from redis.asyncio import Redis
 
-    from medianest.core.change_relay import _RedisChangeRelay
+    from medianest.core.change_relay import RedisChangeRelay
 
     here, there = TableChanges(), TableChanges()
     clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
     stops = [
-        await _RedisChangeRelay(here, clients[0], "here").start(),
-        await _RedisChangeRelay(there, clients[1], "there").start(),
+        await RedisChangeRelay(here, clients[0], "here").start(),
+        await RedisChangeRelay(there, clients[1], "there").start(),
     ]
     try:
         began = data_changes.step()

@@ -10,9 +10,19 @@ the database is the unit of isolation for messages as it is for keys.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
 
 
 def redis_database(redis: Redis | str) -> int:
@@ -31,3 +41,121 @@ def redis_database(redis: Redis | str) -> int:
 def channel(redis: Redis | str, name: str) -> str:
     """`name` as the channel of the deployment on that database."""
     return f"medianest:{redis_database(redis)}:{name}"
+
+
+# How long an instance's start waits for its relay to listen (a Redis that accepts and
+# never answers must delay start by this, not forever).
+LISTEN_WAIT_SECONDS = 5.0
+
+
+class InstanceRelay:
+    """Names of what changed on this instance, told to the others of its deployment over
+    one channel, and theirs heard here. Subclasses say what hearing means (`heard`), and
+    what to do when what was missed is unknown (`missed`: the subscription started or was
+    lost). A message is JSON: who sent it and, under `payload_key`, the names."""
+
+    channel_name: str
+    payload_key: str
+    log_prefix: str  # e.g. "session_invalidation": its warnings are "<prefix>_not_published"...
+
+    def __init__(self, redis: Redis, instance_id: str) -> None:
+        self._redis = redis
+        self._instance_id = instance_id
+        self._channel = channel(redis, self.channel_name)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    def heard(self, names: set[str]) -> None:
+        raise NotImplementedError
+
+    def missed(self) -> None:
+        raise NotImplementedError
+
+    def attach(self) -> None:
+        """Start handing this instance's changes to `publish` (called by `start`)."""
+
+    def detach(self) -> None:
+        """Stop handing them (called by the stop `start` returns)."""
+
+    def publish(self, names: Iterable[str]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not started, or stopped
+        message = json.dumps({"from": self._instance_id, self.payload_key: sorted(names)})
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        # A change on another loop of this process (another app on the same database)
+        # hands the publish to the loop this relay's Redis client belongs to.
+        if running is loop:
+            self._spawn(message)
+        else:
+            loop.call_soon_threadsafe(self._spawn, message)
+
+    def _spawn(self, message: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, message: str) -> None:
+        try:
+            await self._redis.publish(self._channel, message)
+        except (RedisError, OSError) as exc:
+            log.warning(f"{self.log_prefix}_not_published", error=type(exc).__name__)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self.missed()  # what came while unsubscribed is unknown: start clean
+                self._listening.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._receive(message.get("data"))
+            except (RedisError, OSError) as exc:
+                self._listening.clear()
+                log.warning(f"{self.log_prefix}_listener_lost", error=type(exc).__name__)
+                self.missed()
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    def _receive(self, data: Any) -> None:
+        try:
+            payload = json.loads(data)
+            if payload.get("from") == self._instance_id:
+                return
+            names = {str(name) for name in payload[self.payload_key]}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return
+        self.heard(names)
+
+    async def start(self) -> Callable[[], Awaitable[None]]:
+        """Listen, and publish this instance's changes; returns what stops both. Serves
+        once subscribed (the first subscription's `missed` would otherwise undo what the
+        first requests did), waiting `LISTEN_WAIT_SECONDS` at most."""
+        self._loop = asyncio.get_running_loop()
+        self.attach()
+        self._listener = asyncio.create_task(self._listen(), name=self.channel_name)
+        try:
+            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning(f"{self.log_prefix}_not_listening", waited_seconds=LISTEN_WAIT_SECONDS)
+
+        async def stop() -> None:
+            self.detach()
+            if self._listener is not None:
+                self._listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._listener
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                    await task
+
+        return stop

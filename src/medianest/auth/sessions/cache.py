@@ -15,7 +15,6 @@ sharing the database sees a change within the TTL.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 import weakref
@@ -64,7 +63,7 @@ class SessionCache:
         self._entries: dict[str, _Entry] = {}
         self._refreshing: dict[str, float] = {}  # token hash -> when its re-read began
         self.generation = 0
-        self._publish: Callable[[str], None] | None = None
+        self._publish: Callable[[set[str]], None] | None = None
         self._listeners: list[Callable[[set[str]], None]] = []
 
     @property
@@ -143,7 +142,7 @@ class SessionCache:
                 if key in targets or str(entry.user_id) in targets:
                     self.forget(key)
         if broadcast and self._publish is not None:
-            self._publish(json.dumps(sorted(targets)))
+            self._publish(targets)
         for listener in self._listeners:
             listener(targets)
 
@@ -152,7 +151,7 @@ class SessionCache:
         (open sockets are re-checked this way)."""
         self._listeners.append(listener)
 
-    def publish_with(self, publisher: Callable[[str], None] | None) -> None:
+    def publish_with(self, publisher: Callable[[set[str]], None] | None) -> None:
         """Where this instance's invalidations go besides itself (None: nowhere)."""
         self._publish = publisher
 
