@@ -26,6 +26,7 @@ from medianest.core.response_cache import ResponseCache
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
 from medianest.settings import Settings
+from tests.factories.users import make_client, signed_in_client
 
 LIST = "/api/media/requests"
 
@@ -146,8 +147,7 @@ async def test_each_caller_gets_their_own_answer_for_the_same_url(
     for _ in range(2):
         assert titles(await alice_client.get(LIST)) == ["Dune"]
         assert titles(await bob_client.get(LIST)) == ["Eraserhead"]
-    anonymous = httpx.AsyncClient(transport=alice_client._transport, base_url="http://test")
-    async with anonymous:
+    async with make_client(app) as anonymous:
         refused = await anonymous.get(LIST)
     assert refused.status_code == 401
 
@@ -187,8 +187,6 @@ def short_lived(make_settings: Callable[..., Settings]) -> Settings:
 async def test_an_answer_is_kept_no_longer_than_its_age_limit(
     app_factory: Callable[[Settings], Any], short_lived: Settings, alice: User
 ) -> None:
-    from tests.factories.users import signed_in_client
-
     app = await app_factory(short_lived)
     async with await signed_in_client(app, alice) as client:
         await settled_get(client)

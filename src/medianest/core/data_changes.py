@@ -250,15 +250,15 @@ def _after_flush(session: Session, _context: Any) -> None:
 def _on_execute(state: ORMExecuteState) -> None:
     reads = _reading.get()
     statement = state.statement
-    tables = _tables_of(statement)
     if state.is_select or (isinstance(statement, TextClause) and _reads_only(statement)):
-        if reads is not None:
+        if reads is not None:  # (a read nobody records needs no walk of its statement)
+            tables = _tables_of(statement)
             if tables:
                 reads.tables.update(tables)
             else:
                 reads.known = False
         return
-    _pending(state.session).update(tables or {EVERYTHING})
+    _pending(state.session).update(_tables_of(statement) or {EVERYTHING})
     if reads is not None:
         reads.wrote = True
 

@@ -105,7 +105,7 @@ async def _answer_with_database(
     ctx: CoreContext = request.app.state.ctx
     lazy = LazySession(ctx.session_factory)
     request.scope[_DATABASE] = lazy
-    if cache is not None:
+    if cache is not None and key is not None:
         cache.changes.look_outside()  # before the step the answer is made at
     sequence = data_step()
     try:
