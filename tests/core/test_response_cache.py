@@ -25,6 +25,7 @@ from medianest.core.data_changes import ReadSet, TableChanges, changes_of, recor
 from medianest.core.response_cache import ResponseCache
 from medianest.db.engine import session_scope
 from medianest.media.models import MediaRequest
+from medianest.platform.models import AuditLog
 from medianest.settings import Settings
 from tests.factories.users import make_client, signed_in_client
 
@@ -291,6 +292,39 @@ async def test_another_process_writing_the_sqlite_file_drops_kept_answers(
 
     await asyncio.to_thread(write_elsewhere)
     assert titles(await alice_client.get(LIST)) == ["Gattaca"]
+
+
+async def test_this_process_committing_elsewhere_meanwhile_keeps_the_answers(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    """Other units of work of this process commit to other tables all the time (leases,
+    audits, workers). On SQLite a commit changes the file before its session hears it
+    committed; a look at the file in that instant is not another process's change."""
+    await add_request(app, alice, "Heat")
+    assert titles(await settled_get(alice_client)) == ["Heat"]
+    stop = asyncio.Event()
+    commits = 0
+
+    async def audit_all_the_time() -> None:
+        nonlocal commits
+        while not stop.is_set():
+            async with session_scope(app.ctx.session_factory) as session:
+                session.add(AuditLog(action="test.tick", target=str(commits)))
+            commits += 1
+
+    writers = [asyncio.create_task(audit_all_the_time()) for _ in range(3)]
+    asked = 0
+    try:
+        with statements(app) as sql:
+            while commits < 30 and asked < 80:  # (within the rate limit)
+                assert titles(await alice_client.get(LIST)) == ["Heat"]
+                asked += 1
+                await asyncio.sleep(0.002)
+    finally:
+        stop.set()
+        await asyncio.gather(*writers)
+    assert commits >= 30  # the writer did commit while the answers were asked for
+    assert sql == []
 
 
 async def test_changes_reach_the_other_instances_through_redis(

@@ -23,13 +23,15 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, event, inspect, make_url
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.expression import TableClause, TextClause
 from sqlalchemy.sql.visitors import iterate
 
 EVERYTHING = "*"  # a change whose tables are unknown
 _PENDING_KEY = "medianest_changed_tables"
+_WRITING_KEY = "medianest_holds_write"  # the TableChanges it counts in, once it wrote
 
 
 # One counter for the process: a step taken before some work is comparable with the
@@ -50,6 +52,7 @@ class TableChanges:
     def __init__(self, files: tuple[str, ...] = ()) -> None:
         self._files = files
         self._own_state = self._file_state()
+        self._writing = 0  # this process's transactions holding a write, not yet ended
         self._changed_at: dict[str, int] = {}
         self._everything_at = 0
         self._publishers: list[Callable[[set[str]], None]] = []
@@ -91,14 +94,30 @@ class TableChanges:
         if self._files:
             self._own_state = self._file_state()
 
+    def began_writing(self) -> None:
+        """A transaction of this process holds a write (on SQLite: the write lock)."""
+        if self._files:
+            if not self._writing:
+                # What another process committed before is counted now, before our
+                # commit would hide it: from here until our last writer ends, no other
+                # process can commit.
+                self.look_outside()
+            self._writing += 1
+
+    def ended_writing(self) -> None:
+        if self._files:
+            self._writing -= 1
+
     def look_outside(self) -> None:
         """Count what another process committed where no event reaches this one: for a
         SQLite database (a worker or a command-line tool on the same file, no Redis),
         a file or write-ahead log changed since this process's last commit is a change
-        of everything. (A commit of another process in the instant between the end of one
-        of ours and the look at the file after it goes unseen: the age limit of what is
-        kept bounds that.)"""
-        if self._files:
+        of everything. Not while a transaction of this process holds a write: its
+        commit changes the file before its session hears of it, and no other process
+        can commit meanwhile. (A commit of another process in the instant between the
+        end of one of ours and the look at the file after it goes unseen: the age limit
+        of what is kept bounds that.)"""
+        if self._files and not self._writing:
             state = self._file_state()
             if state != self._own_state:
                 self._own_state = state
@@ -237,17 +256,14 @@ def _after_flush(session: Session, _context: Any) -> None:
     if not tables:
         return
     _pending(session).update(tables)
-    # Written: on SQLite this transaction now holds the write lock, so no other process
-    # can commit until ours has; what one committed before is counted now, before our
-    # commit would hide it (`look_outside`).
-    _changes_of_session(session).look_outside()
+    _hold_write(session)
     reads = _reading.get()
     if reads is not None:
         reads.wrote = True
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
+def _on_execute(state: ORMExecuteState) -> Result[Any] | None:
     reads = _reading.get()
     statement = state.statement
     if state.is_select or (isinstance(statement, TextClause) and _reads_only(statement)):
@@ -257,10 +273,24 @@ def _on_execute(state: ORMExecuteState) -> None:
                 reads.tables.update(tables)
             else:
                 reads.known = False
-        return
-    _pending(state.session).update(_tables_of(statement) or {EVERYTHING})
+        return None
+    session = state.session
+    _pending(session).update(_tables_of(statement) or {EVERYTHING})
     if reads is not None:
         reads.wrote = True
+    if _WRITING_KEY in session.info:
+        return None
+    # Held once executed: a write waiting for another process's write lock must not
+    # count as ours while it waits (that process's commit is counted by the look).
+    result = state.invoke_statement()
+    _hold_write(session)
+    return result
+
+
+def _hold_write(session: Session) -> None:
+    if _WRITING_KEY not in session.info:
+        changes = session.info[_WRITING_KEY] = _changes_of_session(session)
+        changes.began_writing()
 
 
 def _reads_only(statement: TextClause) -> bool:
@@ -276,13 +306,6 @@ def _changes_of_session(session: Session) -> TableChanges:
     return changes_of(str(_engine_of(session).url))
 
 
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    # The same for writes by statement (`_after_flush` covers flushed objects).
-    if session.info.get(_PENDING_KEY):
-        _changes_of_session(session).look_outside()
-
-
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     tables: set[str] | None = session.info.pop(_PENDING_KEY, None)
@@ -296,3 +319,11 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING_KEY, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: committed, rolled back or closed
+        changes: TableChanges | None = session.info.pop(_WRITING_KEY, None)
+        if changes is not None:
+            changes.ended_writing()
