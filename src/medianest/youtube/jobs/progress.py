@@ -96,6 +96,7 @@ class ProgressReporter:
         self.store_interval = store_interval
         self.lost = False  # the row is gone or another worker took it
         self._last_sent: dict[str, Any] | None = None
+        self._announced_status: str | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> ProgressReporter:
@@ -109,8 +110,12 @@ class ProgressReporter:
                 await self._task
 
     async def emit_now(self) -> None:
-        """Send the current state at once (state changes are never throttled away)."""
-        await self._send(self.view.payload(), force=True)
+        """Announce the current state at once: the runner calls it when a change of state
+        is stored, and only then may the state be told (the browser re-reads the row on
+        it); the loop tells progress within the announced state, never a new one."""
+        payload = self.view.payload()
+        self._announced_status = payload["status"]
+        await self._send(payload, force=True)
 
     async def store_now(self) -> None:
         beat = await self.queue.heartbeat(
@@ -139,7 +144,9 @@ class ProgressReporter:
                     last_store = time.monotonic()
                     stored_item = self.view.current
                     await self.store_now()
-                await self._send(self.view.payload(), force=False)
+                payload = self.view.payload()
+                if payload["status"] == self._announced_status:
+                    await self._send(payload, force=False)
             except Exception as exc:  # a hiccup (DB busy, Redis down) must not kill the job
                 log.warning("youtube_progress_report_failed", error=type(exc).__name__)
 

@@ -1,0 +1,46 @@
+"""The progress reporter tells a change of state once, when the runner has stored it, however
+slow storing is and however often its loop ticks meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from typing import Any
+
+from medianest.app import MediaNestApp
+from medianest.youtube.jobs import progress
+from medianest.youtube.jobs.progress import JobView, ProgressReporter
+from medianest.youtube.jobs.queue import JobQueue
+from medianest.youtube.models import JobItem
+
+
+async def test_a_state_stored_slowly_is_announced_once_and_only_after_storing(
+    app: MediaNestApp, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(progress, "EMIT_INTERVAL", 0.02)
+    sent: list[dict[str, Any]] = []
+
+    async def emit(_user_id: str, _event: str, payload: dict[str, Any]) -> None:
+        sent.append(payload)
+
+    view = JobView(
+        download_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        title="A playlist",
+        status="downloading",
+        items=[JobItem(url="http://127.0.0.1/v/1", state="completed")],
+    )
+    queue = JobQueue(app.ctx.session_factory, app.ctx.settings, worker_id="test")
+    reporter = ProgressReporter(
+        view, queue=queue, emit=emit, cancel=threading.Event(), store_interval=3600
+    )
+    async with reporter:
+        await reporter.emit_now()
+        view.status = "completed"
+        await asyncio.sleep(0.2)  # storing the row takes a while: the loop ticks ~10 times
+        told_before_stored = [p for p in sent if p["status"] == "completed"]
+        await reporter.emit_now()  # stored: now it is told
+        await asyncio.sleep(0.1)
+    assert told_before_stored == []
+    assert [p["status"] for p in sent] == ["downloading", "completed"]
