@@ -10,6 +10,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 from tests.support.servers import free_port
 
@@ -48,12 +51,11 @@ ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece")
 CIPHERS = ("cryptography.hazmat",)
 
 
-def serve_and_list_modules(tmp_path, name: str) -> set[str]:
-    out = tmp_path / f"{name}.json"
+def serve_and_list_modules(data_dir: Path, out: Path) -> set[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
     result = subprocess.run(
         [sys.executable, "-c", SERVE_AND_LIST_MODULES, str(free_port()), str(out)],
-        env={**env, "MEDIANEST_DATA_DIR": str(tmp_path / "data")},
+        env={**env, "MEDIANEST_DATA_DIR": str(data_dir)},
         capture_output=True,
         text=True,
         timeout=120,  # a loaded machine starts slowly
@@ -62,25 +64,40 @@ def serve_and_list_modules(tmp_path, name: str) -> set[str]:
     return set(json.loads(out.read_text()))
 
 
+@pytest.fixture(scope="module")
+def starts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """The modules of a first start (it creates and migrates the database and generates
+    the secrets file) and of a restart on the same data dir: two process starts that
+    every test of this file reads, none changes."""
+    root = tmp_path_factory.mktemp("serve-imports")
+    return {
+        name: serve_and_list_modules(root / "data", root / f"{name}.json")
+        for name in ("first", "restart")
+    }
+
+
 def loaded(modules: set[str], packages: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in packages))
 
 
-def test_serve_imports_neither_downloader_nor_notifiers_nor_simulators_at_start(tmp_path):
-    first = serve_and_list_modules(tmp_path, "first")
+def test_serve_imports_neither_downloader_nor_notifiers_nor_simulators_at_start(
+    starts: dict[str, set[str]],
+) -> None:
+    first = starts["first"]
     assert "medianest.app" in first  # the list is the serving process's
     assert loaded(first, NEVER_IN_A_SERVER + ON_FIRST_USE) == []
 
 
-def test_a_restart_on_a_current_database_does_not_load_alembic(tmp_path):
-    serve_and_list_modules(tmp_path, "first")  # creates and migrates the database
-    restart = serve_and_list_modules(tmp_path, "restart")
+def test_a_restart_on_a_current_database_does_not_load_alembic(
+    starts: dict[str, set[str]],
+) -> None:
+    restart = starts["restart"]
     assert "medianest.youtube.jobs.worker" in restart  # the in-process worker is running
     assert loaded(restart, NEVER_IN_A_SERVER + ON_FIRST_USE + ("alembic", "mako")) == []
 
 
-def test_a_restart_with_no_stored_secret_to_open_does_not_load_the_ciphers(tmp_path):
-    first = serve_and_list_modules(tmp_path, "first")  # generates the secrets file
-    assert loaded(first, CIPHERS) != []  # the first start made its keys with them
-    restart = serve_and_list_modules(tmp_path, "restart")
-    assert loaded(restart, CIPHERS) == []
+def test_a_restart_with_no_stored_secret_to_open_does_not_load_the_ciphers(
+    starts: dict[str, set[str]],
+) -> None:
+    assert loaded(starts["first"], CIPHERS) != []  # the first start made its keys with them
+    assert loaded(starts["restart"], CIPHERS) == []
