@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from medianest.models import Base
+from tests.support.cli import Ran, invoke_medianest
 
 
 def run_medianest(
@@ -24,6 +25,11 @@ def run_medianest(
         text=True,
         timeout=timeout,
     )
+
+
+def run_medianest_in_process(*args: str, env: dict[str, str]) -> Ran:
+    """The same command and environment as `run_medianest`, without a process start."""
+    return invoke_medianest(*args, env={"MEDIANEST_ENVIRONMENT": "test", **env})
 
 
 async def table_contents(engine: AsyncEngine) -> dict[str, list[str]]:

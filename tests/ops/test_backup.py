@@ -1,4 +1,7 @@
-"""`medianest backup` and `medianest restore`: a round trip keeps every row and the secrets."""
+"""`medianest backup` and `medianest restore`: a round trip keeps every row and the secrets.
+
+The round trip starts both commands as processes; the other tests run them in the test
+process, where what they write and refuse is the same (~2 s of CPU less per command)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,12 @@ from medianest.platform import audit
 from medianest.settings import Settings
 from medianest.youtube.models import YoutubeDownload
 from tests.factories.users import create_user
-from tests.ops.conftest import non_empty, run_medianest, table_contents
+from tests.ops.conftest import (
+    non_empty,
+    run_medianest,
+    run_medianest_in_process,
+    table_contents,
+)
 from tests.support import databases
 
 
@@ -31,6 +39,11 @@ def cli_env(settings: Settings) -> dict[str, str]:
     if settings.secrets_file is not None:
         env["MEDIANEST_SECRETS_FILE"] = str(settings.secrets_file)
     return env
+
+
+def back_up(settings: Settings, archive: Path) -> None:
+    result = run_medianest_in_process("backup", "-o", str(archive), env=cli_env(settings))
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture
@@ -122,7 +135,7 @@ async def test_backup_archive_is_private_and_describes_itself(
 ):
     source = await app_factory(source_settings)
     archive = tmp_path / "backup.tar.gz"
-    result = run_medianest("backup", "-o", str(archive), env=cli_env(source_settings))
+    result = run_medianest_in_process("backup", "-o", str(archive), env=cli_env(source_settings))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     with tarfile.open(archive) as opened:
@@ -144,11 +157,11 @@ async def test_restore_refuses_a_data_dir_that_is_not_empty(
 ):
     await app_factory(source_settings)
     archive = tmp_path / "backup.tar.gz"
-    assert run_medianest("backup", "-o", str(archive), env=cli_env(source_settings)).returncode == 0
+    back_up(source_settings, archive)
     restore_target.data_dir.mkdir(parents=True)
     (restore_target.data_dir / "keep-me.txt").write_text("precious")
 
-    result = run_medianest("restore", str(archive), env=cli_env(restore_target))
+    result = run_medianest_in_process("restore", str(archive), env=cli_env(restore_target))
 
     assert result.returncode == 2
     assert "not empty" in result.stderr
@@ -161,11 +174,11 @@ async def test_restore_refuses_a_database_that_already_has_data(
 ):
     await app_factory(source_settings)
     archive = tmp_path / "backup.tar.gz"
-    assert run_medianest("backup", "-o", str(archive), env=cli_env(source_settings)).returncode == 0
+    back_up(source_settings, archive)
     # An empty data dir, but the live (migrated, non-empty) database.
     env = {**cli_env(settings), "MEDIANEST_DATA_DIR": str(tmp_path / "empty")}
 
-    result = run_medianest("restore", str(archive), env=env)
+    result = run_medianest_in_process("restore", str(archive), env=env)
 
     assert result.returncode == 2
     assert "refusing" in result.stderr
@@ -176,7 +189,7 @@ async def test_restore_refuses_a_database_that_already_has_data(
 def test_restore_of_something_that_is_not_a_backup_says_so(tmp_path):
     bogus = tmp_path / "bogus.tar.gz"
     bogus.write_bytes(b"not a tarball")
-    result = run_medianest(
+    result = run_medianest_in_process(
         "restore", str(bogus), env={"MEDIANEST_DATA_DIR": str(tmp_path / "data")}
     )
     assert result.returncode == 2

@@ -1,6 +1,7 @@
 """L11: `medianest restore` checks the whole archive before it writes anything, says
 what is wrong in one line (no traceback, never a bare "Aborted."), and a retry with a
-good archive then works.
+good archive then works. The commands run in the test process: what they write and
+their exit codes are the subject, not the process (test_backup.py starts the real ones).
 
 Before: a corrupt secrets.json traced back after the database was already copied (and
 a retry was refused), a garbage database file was restored silently, a truncated
@@ -18,8 +19,8 @@ from typing import Any
 import pytest
 
 from medianest.settings import Settings
-from tests.ops.conftest import run_medianest
-from tests.ops.test_backup import cli_env, restore_target, source_settings  # noqa: F401
+from tests.ops.conftest import run_medianest_in_process
+from tests.ops.test_backup import back_up, cli_env, restore_target, source_settings  # noqa: F401
 
 DATABASE = "database/medianest.sqlite3"
 SECRETS = "settings/secrets.json"
@@ -36,7 +37,7 @@ async def good_archive(
         pytest.skip("the archive checks of this file are about the SQLite snapshot")
     await app_factory(source_settings)
     archive = tmp_path / "backup.tar.gz"
-    assert run_medianest("backup", "-o", str(archive), env=cli_env(source_settings)).returncode == 0
+    back_up(source_settings, archive)
     return archive
 
 
@@ -85,11 +86,11 @@ async def test_a_bad_archive_is_refused_before_anything_is_written_and_a_retry_w
     bad = rewritten(good_archive, tmp_path / "bad.tar.gz", member=member, data=data)
     env = cli_env(restore_target)
 
-    refused_cleanly(run_medianest("restore", str(bad), env=env), expected)
+    refused_cleanly(run_medianest_in_process("restore", str(bad), env=env), expected)
     data_dir = restore_target.data_dir
     assert not data_dir.exists() or [p.name for p in data_dir.iterdir()] == []
 
-    retry = run_medianest("restore", str(good_archive), env=env)
+    retry = run_medianest_in_process("restore", str(good_archive), env=env)
     assert retry.returncode == 0, retry.stderr
     assert (data_dir / "medianest.db").stat().st_size > 0
 
@@ -104,7 +105,8 @@ async def test_a_truncated_archive_says_so_instead_of_aborted(
     truncated.write_bytes(whole[: len(whole) * 2 // 3])
 
     refused_cleanly(
-        run_medianest("restore", str(truncated), env=cli_env(restore_target)), "truncated"
+        run_medianest_in_process("restore", str(truncated), env=cli_env(restore_target)),
+        "truncated",
     )
-    retry = run_medianest("restore", str(good_archive), env=cli_env(restore_target))
+    retry = run_medianest_in_process("restore", str(good_archive), env=cli_env(restore_target))
     assert retry.returncode == 0, retry.stderr
