@@ -15,7 +15,9 @@ import httpx
 import psutil
 import pytest
 
+from medianest.app import MediaNestApp
 from medianest.settings import Settings
+from tests.factories.users import make_client
 from tests.faults.support import AppProcess
 
 MB = 1024 * 1024
@@ -94,11 +96,13 @@ async def test_four_huge_unauthenticated_bodies_are_refused_with_413_and_memory_
 
 
 async def test_the_body_limit_is_a_setting_and_bodies_within_it_pass(
-    serve: Callable[..., Awaitable[AppProcess]], attack_settings: Callable[..., Settings]
+    app_factory: Callable[[Settings], Awaitable[MediaNestApp]],
+    attack_settings: Callable[..., Settings],
 ) -> None:
-    served = await serve(attack_settings(max_request_body_bytes=2048))
+    # In the test process: the limit is the app's own middleware, as served above.
+    app = await app_factory(attack_settings(max_request_body_bytes=2048))
     sign_in = {"username": "nobody", "password": "p" * 100}
-    async with httpx.AsyncClient(base_url=served.url) as http:
+    async with make_client(app) as http:
         small = await http.post("/api/auth/admin", json=sign_in)
         assert small.status_code == 401
         large = await http.post("/api/auth/admin", json={**sign_in, "password": "p" * 3000})

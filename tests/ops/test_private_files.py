@@ -2,21 +2,24 @@
 log file are 0600, whatever the umask (before: 0644 files in a 0755 directory).
 
 `medianest serve` runs as its own process in the embedded mode (SQLite under the data
-directory) with a permissive umask of 022.
+directory) with a permissive umask of 022; an existing database is made private by the
+app's start in the test process.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from tests.faults.support import AppProcess
+from tests.support import databases
 
 
 def mode(path: Path) -> int:
@@ -57,17 +60,23 @@ async def test_the_data_dir_is_0700_and_database_wal_and_log_are_0600(
 
 
 async def test_an_existing_world_readable_database_is_made_private_at_start(
-    make_settings: Callable[..., Settings], tmp_path: Path, umask_022: object
+    app_factory: Callable[[Settings], Awaitable[MediaNestApp]],
+    make_settings: Callable[..., Settings],
+    sqlite_template: Path,
+    tmp_path: Path,
+    umask_022: object,
 ) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
+    os.chmod(data_dir, 0o755)
     database = data_dir / "medianest.db"
-    database.touch(mode=0o644)
+    databases.copy_sqlite_template(sqlite_template, data_dir)
     os.chmod(database, 0o644)
     settings = make_settings(
         database_url=None, redis_url=None, data_dir=data_dir, download_root=data_dir / "dl"
     )
-    with AppProcess(settings, tmp_path / "server.log"):
-        assert mode(database) == 0o600
-        # Downloads inside the data dir: Plex's group may pass through, not list it.
-        assert mode(data_dir) == 0o711
+    # The app's start in the test process: `serve` (above) runs the same one in its own.
+    await app_factory(settings)
+    assert mode(database) == 0o600
+    # Downloads inside the data dir: Plex's group may pass through, not list it.
+    assert mode(data_dir) == 0o711
