@@ -1,5 +1,5 @@
-"""The progress reporter tells a change of state once, when the runner has stored it, however
-slow storing is and however often its loop ticks meanwhile."""
+"""The progress reporter tells and stores a change of state only when the runner does (once,
+with what goes with it), however slow storing is and however often its loop ticks meanwhile."""
 
 from __future__ import annotations
 
@@ -11,8 +11,18 @@ from typing import Any
 from medianest.app import MediaNestApp
 from medianest.youtube.jobs import progress
 from medianest.youtube.jobs.progress import JobView, ProgressReporter
-from medianest.youtube.jobs.queue import JobQueue
+from medianest.youtube.jobs.queue import Beat, JobQueue
 from medianest.youtube.models import JobItem
+
+
+class RecordingQueue(JobQueue):
+    """The real queue (its heartbeat runs its UPDATE), noting each status it stores."""
+
+    stored_statuses: list[str] = []  # (replaced, never appended to, per instance)
+
+    async def heartbeat(self, job_id: uuid.UUID, **values: Any) -> Beat:
+        self.stored_statuses = [*self.stored_statuses, values["status"]]
+        return await super().heartbeat(job_id, **values)
 
 
 async def test_a_state_stored_slowly_is_announced_once_and_only_after_storing(
@@ -31,16 +41,21 @@ async def test_a_state_stored_slowly_is_announced_once_and_only_after_storing(
         status="downloading",
         items=[JobItem(url="http://127.0.0.1/v/1", state="completed")],
     )
-    queue = JobQueue(app.ctx.session_factory, app.ctx.settings, worker_id="test")
+    queue = RecordingQueue(app.ctx.session_factory, app.ctx.settings, worker_id="test")
     reporter = ProgressReporter(
-        view, queue=queue, emit=emit, cancel=threading.Event(), store_interval=3600
+        view, queue=queue, emit=emit, cancel=threading.Event(), store_interval=0.02
     )
     async with reporter:
         await reporter.emit_now()
         view.status = "completed"
         await asyncio.sleep(0.2)  # storing the row takes a while: the loop ticks ~10 times
         told_before_stored = [p for p in sent if p["status"] == "completed"]
+        heartbeats_before_stored = list(queue.stored_statuses)
         await reporter.emit_now()  # stored: now it is told
         await asyncio.sleep(0.1)
     assert told_before_stored == []
     assert [p["status"] for p in sent] == ["downloading", "completed"]
+    # The heartbeats went on meanwhile, and never stored the final state before the runner
+    # (a poller would have seen "completed" without its Plex collection).
+    assert heartbeats_before_stored
+    assert set(heartbeats_before_stored) == {"downloading"}

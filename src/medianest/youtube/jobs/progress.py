@@ -117,14 +117,14 @@ class ProgressReporter:
         self._announced_status = payload["status"]
         await self._send(payload, force=True)
 
-    async def store_now(self) -> None:
+    async def store_now(self, *, status: str | None = None) -> None:
         beat = await self.queue.heartbeat(
             self.view.download_id,
             progress=self.view.percent(),
             items=self.view.stored_items(),
             bytes_downloaded=self.view.bytes_done(),
             title=self.view.title,
-            status=self.view.status,
+            status=status or self.view.status,
         )
         if not beat.owned:
             self.lost = True
@@ -143,7 +143,9 @@ class ProgressReporter:
                 if moved_on or time.monotonic() - last_store >= self.store_interval:
                     last_store = time.monotonic()
                     stored_item = self.view.current
-                    await self.store_now()
+                    # The runner stores a change of state itself, with what goes with it
+                    # (a final state with its collection): the heartbeat keeps the announced one.
+                    await self.store_now(status=self._announced_status)
                 payload = self.view.payload()
                 if payload["status"] == self._announced_status:
                     await self._send(payload, force=False)
