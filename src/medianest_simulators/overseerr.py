@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest_simulators.base import JSONDict, read_json, web_page
+from medianest_simulators.base import JSONDict, read_json, tls_context, web_page
 from medianest_simulators.overseerr_control import OverseerrControl
 from medianest_simulators.overseerr_data import (
     API_KEY,
@@ -113,7 +113,7 @@ class OverseerrSimulator(OverseerrControl):
             return error(500, "Failed to send webhook notification.")
         auth = options.get("authHeader")
         try:
-            async with httpx.AsyncClient(timeout=5) as client:
+            async with httpx.AsyncClient(timeout=5, verify=tls_context()) as client:
                 answer = await client.post(
                     str(options["webhookUrl"]),
                     json=body,

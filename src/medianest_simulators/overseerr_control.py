@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from medianest_simulators.base import JSONDict, Simulator, ok, read_json
+from medianest_simulators.base import JSONDict, Simulator, ok, read_json, tls_context
 from medianest_simulators.overseerr_data import (
     APPROVED,
     AVAILABLE,
@@ -230,7 +230,7 @@ class OverseerrControl(Simulator):
             headers = {"Authorization": authorization} if authorization else {}
             record: JSONDict = {"url": url, "payload": payload, "at": iso(time.time())}
             try:
-                async with httpx.AsyncClient(timeout=5) as client:
+                async with httpx.AsyncClient(timeout=5, verify=tls_context()) as client:
                     answer = await client.post(url, json=payload, headers=headers)
                 record |= {"status": answer.status_code, "error": None}
             except httpx.HTTPError as exc:
