@@ -4,7 +4,7 @@ user and CSRF cookie from auth, the download-failure wording from youtube."""
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from medianest.admin.connections import pages as admin_connections_pages
 from medianest.admin.connections import webhook_pages as admin_webhook_pages
@@ -41,8 +41,13 @@ templates.env.filters["download_failure"] = failure_words.describe
 
 
 def install_pages(app: FastAPI) -> None:
+    """What the pages need on the app itself: the sign-in hooks, the error renderer and
+    the static files (the page routers are in the app's route table: `include_pages`)."""
     install_web(app, PAGE_HOOKS)
+
+
+def include_pages(router: APIRouter) -> None:
     for module in PAGE_MODULES:
-        app.include_router(
+        router.include_router(
             module.router, include_in_schema=False, dependencies=[Depends(remember_page_user)]
         )
