@@ -6,12 +6,11 @@ import os
 import stat
 import subprocess
 import sys
-import time
 
 import httpx
 
 from tests.support.cli import invoke_medianest
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_health
 
 
 def test_unknown_setting_stops_serve_with_one_line(tmp_path):
@@ -85,13 +84,9 @@ def _serve_until_healthy(port: int, tmp_path, **popen_args):
         },
         **popen_args,
     )
-    deadline = time.monotonic() + 90  # a loaded CI machine starts slowly
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
+    # A loaded CI machine starts slowly.
+    if wait_for_health(f"http://127.0.0.1:{port}", process=process, timeout=90):
+        return process
     process.terminate()
     raise AssertionError("serve never answered /api/health")
 

@@ -23,12 +23,11 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import redis as redis_sync
 from pydantic import SecretStr
 
 from medianest.settings import Settings
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_health
 
 T = TypeVar("T")
 
@@ -203,16 +202,10 @@ class AppProcess:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the app exited during start; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        if wait_for_health(self.url, process=self.process, timeout=timeout):
+            return self
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the app exited during start; see {self.log_path}")
         raise TimeoutError(f"the app did not start in time; see {self.log_path}")
 
     def stop(self) -> None:

@@ -6,12 +6,10 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import redis as redis_sync
 import schemathesis
@@ -26,7 +24,7 @@ from medianest_simulators.suite import SimulatorSuite, SuiteInfo
 from tests.conftest import ENCRYPTION_KEY, redis_reachable, unavailable
 from tests.factories.users import create_user, prepare_bootstrap_admin
 from tests.support import databases
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_health
 
 
 @dataclass(frozen=True)
@@ -123,16 +121,10 @@ def fuzz_target(
 
 
 def _wait_for_health(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the app exited during start")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
+    if wait_for_health(url, process=process, interval=0.25):
+        return
+    if process.poll() is not None:
+        raise RuntimeError("the app exited during start")
     raise TimeoutError("the app did not start")
 
 

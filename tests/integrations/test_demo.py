@@ -14,22 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_health
 
 pytestmark = [pytest.mark.no_storage, pytest.mark.timeout(90)]
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"demo exited early with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
+    if wait_for_health(url, process=process, timeout=timeout, interval=0.3):
+        return
+    if process.poll() is not None:
+        raise AssertionError(f"demo exited early with {process.returncode}")
     raise AssertionError("demo did not become healthy")
 
 

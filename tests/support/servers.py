@@ -1,13 +1,16 @@
-"""Serve an ASGI app with uvicorn on a free loopback port in a background thread."""
+"""Serve an ASGI app with uvicorn on a free loopback port in a background thread; wait
+for a served process to answer its health check."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -15,6 +18,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_health(
+    url: str,
+    *,
+    process: subprocess.Popen[Any] | None = None,
+    timeout: float = 90.0,
+    interval: float = 0.2,
+) -> bool:
+    """True once `url`/api/health answers 200; False when `process` exits or `timeout`
+    passes first. One client for every try: `httpx.get` builds a client and its TLS
+    context each time (~25 ms of CPU), paid a hundred times by a slow start under load."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                return False
+            try:
+                if http.get("/api/health").status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(interval)
+    return False
 
 
 class ServedApp:
