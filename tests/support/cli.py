@@ -1,7 +1,8 @@
 """`medianest <command>` run in the test process: the real typer app through click's
-CliRunner, with the environment a fresh process would get. A process start costs ~2 s
-of CPU (import and shutdown); tests whose subject is what a command says and does, not
-the process, run here, and a few tests per command keep starting the real process."""
+CliRunner, with only the given MEDIANEST_* variables set. A process start costs 0.5-2 s
+of CPU (imports, shutdown); tests of what a command says and does run here, and the
+tests of a served, signalled or round-tripped process (serve, worker, backup + restore)
+keep starting the real one."""
 
 from __future__ import annotations
 
