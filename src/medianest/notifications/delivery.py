@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,7 +108,10 @@ async def deliver(ctx: AppContext, delivery_id: uuid.UUID, *, emit: Emit) -> str
             else None
         )
         if notification is None or (delivery.target != INAPP_TARGET and channel is None):
-            await session.delete(delivery)
+            # By statement: a notification pruned meanwhile took its deliveries with it.
+            await session.execute(
+                delete(NotificationDelivery).where(NotificationDelivery.id == delivery_id)
+            )
             return "dropped"
         await links.resolve(ctx, notification)
         outcome = await _send(ctx, session, delivery, notification, channel, emit=emit)
