@@ -171,6 +171,9 @@ def make_settings(
             "plex_tv_url": "http://127.0.0.1:9",
             "plex_app_url": "http://127.0.0.1:9",
             "run_worker_in_process": False,
+            # The delivery worker polls the outbox and checks digests and yt-dlp's age at
+            # start (~10 ms of CPU per app): tests that send notifications turn it on.
+            "run_notification_worker": False,
             "http_retry_initial_seconds": 0.01,
             "_env_file": None,
         }

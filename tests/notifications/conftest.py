@@ -19,6 +19,7 @@ from tests.notifications.receivers import HttpReceiver, SmtpReceiver
 WEBHOOK_SECRET = "overseerr-hook-secret-for-notification-tests"
 
 FAST_WORKER: dict[str, Any] = {
+    "run_notification_worker": True,
     "notification_poll_seconds": 0.1,
     "notification_retry_base_seconds": 0.2,
     "notification_retry_max_seconds": 0.5,
