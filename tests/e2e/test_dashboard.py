@@ -69,7 +69,7 @@ def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at
         simulators.uptime_kuma.set_monitor("Website", up=False)
         expect(
             card.locator('[data-field="monitors"] li').filter(has_text="Website")
-        ).to_contain_text("down", timeout=2_000)
+        ).to_contain_text("down", timeout=5_000)  # (pushed: "Live" above says the source)
         shoot(page, screenshots, "dashboard-kuma-live")
     finally:
         simulators.uptime_kuma.set_monitor("Website", up=True)
