@@ -110,8 +110,10 @@ async def truncate_pg(url: str) -> None:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(dsn)
     try:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        # DELETE, children first, in one transaction: ~5x cheaper than TRUNCATE for tables of
+        # a few rows (TRUNCATE makes new files for every table); no table has a sequence.
+        deletes = "".join(f'DELETE FROM "{t.name}";' for t in reversed(Base.metadata.sorted_tables))
+        await conn.execute(f"BEGIN;{deletes}COMMIT;")
     finally:
         await conn.close()
     # Emptied behind SQLAlchemy's back, as another process would: what this process
