@@ -9,6 +9,7 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.core import passwords
 from tests.auth.flows import audit_actions, password_sign_in, set_cookie_header
 from tests.factories.users import TEST_PASSWORD, create_user, make_client
 
@@ -187,6 +188,28 @@ async def test_a_voluntary_change_still_needs_the_current_password(
     assert response.status_code == 400
     fields = response.json()["error"]["details"]["fields"]
     assert fields == [{"field": "currentPassword", "message": "Required."}]
+
+
+async def test_a_user_without_a_password_is_told_the_current_one_is_wrong_without_a_check(
+    alice_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+    hasher = passwords._hasher
+    original = hasher.verify_and_update
+
+    def counted(password: str, hash: str) -> tuple[bool, str | None]:
+        checks.append(password)
+        return original(password, hash)
+
+    monkeypatch.setattr(hasher, "verify_and_update", counted)
+    response = await alice_client.post(
+        "/api/auth/change-password",
+        json={"currentPassword": "a-guessed-passphrase", "newPassword": NEW_PASSWORD},
+    )
+    assert response.status_code == 400
+    fields = response.json()["error"]["details"]["fields"]
+    assert fields == [{"field": "currentPassword", "message": "Is wrong."}]
+    assert checks == []  # a dummy Argon2 check costs ~0.2 s of CPU at production cost
 
 
 async def test_the_rules_for_admin_read_as_separate_sentences_without_repeats(

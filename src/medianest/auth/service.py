@@ -72,7 +72,12 @@ async def change_password(
             details={"fields": [{"field": "currentPassword", "message": "Required."}]},
         )
     if current_password is not None:
-        valid, _ = await verify_password(current_password, user.password_hash)
+        # Without a password (a Plex sign-in) no current one can be right: said at once, as
+        # the caller is that user, with nothing a timed dummy check would hide.
+        valid = (
+            user.password_hash is not None
+            and (await verify_password(current_password, user.password_hash))[0]
+        )
         if not valid:
             raise ValidationFailed(
                 "The current password is wrong.",
@@ -82,6 +87,7 @@ async def change_password(
     if not problems:
         unchanged = new_password == current_password or (
             current_password is None
+            and user.password_hash is not None
             and (await verify_password(new_password, user.password_hash))[0]
         )
         if unchanged:
