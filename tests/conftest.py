@@ -134,6 +134,15 @@ def process_redis(url: str) -> redis_sync.Redis:
     return redis_sync.Redis.from_url(url, socket_connect_timeout=2)
 
 
+def redis_reachable(url: str) -> bool:
+    """Whether Redis answers at `url` (tests/fuzz and tests/core skip or fail without it)."""
+    try:
+        process_redis(url).ping()
+    except (redis_sync.RedisError, OSError):
+        return False
+    return True
+
+
 @pytest.fixture
 def redis_url(backend: str) -> str | None:
     """Redis for app tests on the postgres backend (flushed per test), None on sqlite."""
