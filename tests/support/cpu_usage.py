@@ -31,6 +31,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Iterator[None]:
     own_after, children_after = _cpu_seconds()
     line = {
         "id": item.nodeid,
+        "backend": item.config.getoption("backend", None),  # (this suite's option)
+        "worker": os.environ.get("PYTEST_XDIST_WORKER"),
+        "ended": round(time.time(), 3),
         "self": round(own_after - own, 3),
         "children": round(children_after - children, 3),
         "wall": round(time.monotonic() - began, 3),
