@@ -5,7 +5,6 @@ the ones the database path gives, and every request counts against the rate limi
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import event
 from tests.factories.users import create_user, make_client, signed_in_client
+from tests.support.status_monitor import first_aggregate
 
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import SESSION_COOKIE
@@ -75,15 +75,6 @@ def database_use(app: MediaNestApp) -> Iterator[DatabaseUse]:
     finally:
         event.remove(engine, "before_cursor_execute", use._statement)
         event.remove(engine.pool, "checkout", use._checkout)
-
-
-async def first_aggregate(app: MediaNestApp) -> None:
-    """The status monitor's first aggregate in the cache (only the monitor writes it)."""
-    for _ in range(200):
-        if await app.ctx.cache.get(status_service.CACHE_KEY) is not None:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the status monitor wrote no aggregate within 10 s")
 
 
 def requests_counted(status: str) -> float:
