@@ -21,7 +21,8 @@ from tests.support.socket_listener import Listener
 
 from medianest.auth.models import User
 from medianest.dashboard.models import ServiceStatus
-from medianest.dashboard.monitor import status_monitor_of
+from medianest.dashboard.monitor import StatusMonitor, status_monitor_of
+from medianest.dashboard.service import CheckOutcome
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest_simulators import OverseerrSimulator, UptimeKumaSimulator
@@ -298,3 +299,21 @@ async def test_nothing_is_pushed_while_nothing_changes(
 
     assert monitor.rounds >= rounds_before + 2
     assert pushed == []
+
+
+async def test_writers_recording_at_once_add_up_and_never_make_a_row_twice(
+    app_factory: Callable[[Settings], Coroutine[Any, Any, Any]], settings: Settings
+) -> None:
+    """Two writers of one service's row at once happen: another instance's round while the
+    lease changes hands, a live push, a check run by hand. None of them fails on the row
+    the other made, and every check is counted."""
+    app = await app_factory(settings.model_copy(update={"health_check_interval_seconds": 3600}))
+    writers = [StatusMonitor(app.ctx) for _ in range(6)]  # as separate instances would be
+    await asyncio.gather(
+        *(w.record([CheckOutcome("overseerr", "offline", error="refused")]) for w in writers)
+    )
+    async with session_scope(app.ctx.session_factory) as session:
+        row = await session.get(ServiceStatus, "overseerr")
+    assert row is not None
+    # (no Overseerr is configured: the app's own monitor records it unconfigured, uncounted)
+    assert (row.checks_total, row.checks_up) == (6, 0)

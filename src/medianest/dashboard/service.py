@@ -14,6 +14,8 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.context import AppContext
@@ -103,11 +105,9 @@ async def record_checks(
     """Store checks and return their entries; `count` them toward uptime (a round does,
     a live push between rounds does not)."""
     entries: list[ServiceStatusOut] = []
+    rows = await _rows_to_write(session, [outcome.service for outcome in outcomes])
     for outcome in outcomes:
-        row = await session.get(ServiceStatus, outcome.service)
-        if row is None:
-            row = ServiceStatus(service_name=outcome.service, checks_total=0, checks_up=0)
-            session.add(row)
+        row = rows[outcome.service]
         row.status = outcome.status
         row.response_time_ms = outcome.response_time_ms
         row.last_check_at = checked_at
@@ -134,6 +134,28 @@ async def record_checks(
             )
         )
     return entries
+
+
+async def _rows_to_write(session: AsyncSession, names: list[str]) -> dict[str, ServiceStatus]:
+    """The services' rows, made when missing and locked until the transaction ends: a second
+    writer (another instance's round while the lease changes hands, a live push, a check
+    run by hand) waits, then adds to the counts instead of inserting the row again or
+    writing over what the first added."""
+    if not names:
+        return {}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(ServiceStatus)
+        .values([{"service_name": n, "status": "unconfigured"} for n in names])
+        .on_conflict_do_nothing(index_elements=["service_name"])
+    )
+    found = await session.scalars(
+        select(ServiceStatus)
+        .where(ServiceStatus.service_name.in_(names))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.service_name: row for row in found}
 
 
 async def cache_status(ctx: AppContext, entries: list[ServiceStatusOut]) -> None:
