@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_sync
+from hypothesis import settings as hypothesis_settings
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -37,6 +38,11 @@ from tests.factories.users import (
 )
 from tests.support import databases
 from tests.support.xdist import PackageUnitScheduling
+
+# Hypothesis's deadline per example is a timing check, and a loaded machine (the two
+# backends' runs side by side) fails it at random: speed is measured in bench/, not here.
+hypothesis_settings.register_profile("medianest", deadline=None)
+hypothesis_settings.load_profile("medianest")
 
 pytest_plugins = ["tests.support.simulator_fixtures"]
 
