@@ -247,6 +247,48 @@ async def test_a_redis_that_never_answers_delays_the_relay_start_by_a_bounded_wa
         await server.wait_closed()
 
 
+async def test_a_stop_ends_a_listener_whose_cancellation_redis_turned_into_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py can take a cancellation in the middle of a read and give the caller an error
+    instead (a full CI run's stop then waited for ever on a Redis that never answers)."""
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    real_subscribe = PubSub.subscribe
+    turned: list[str] = []
+
+    async def subscribe_turning_a_cancel_into_an_error(self: PubSub, *args: Any) -> Any:
+        try:
+            return await real_subscribe(self, *args)
+        except asyncio.CancelledError:
+            turned.append("cancel")
+            raise RedisConnectionError("the read was interrupted") from None
+
+    monkeypatch.setattr(PubSub, "subscribe", subscribe_turning_a_cancel_into_an_error)
+    monkeypatch.setattr(pubsub, "LISTEN_WAIT_SECONDS", 0.3)
+    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
+    relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
+    stop = await relay.start()
+    try:
+        async with asyncio.timeout(10):
+            await stop()
+        assert turned == ["cancel"]
+    finally:
+        await redis.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+
+
 def _far_future() -> Any:
     from datetime import timedelta
 

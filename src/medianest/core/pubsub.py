@@ -46,6 +46,7 @@ def channel(redis: Redis | str, name: str) -> str:
 # How long an instance's start waits for its relay to listen (a Redis that accepts and
 # never answers must delay start by this, not forever).
 LISTEN_WAIT_SECONDS = 5.0
+STOP_WAIT_SECONDS = 5.0
 
 
 class InstanceRelay:
@@ -66,6 +67,7 @@ class InstanceRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._stopping = False
 
     def heard(self, names: set[str]) -> None:
         raise NotImplementedError
@@ -107,18 +109,21 @@ class InstanceRelay:
             log.warning(f"{self.log_prefix}_not_published", error=type(exc).__name__)
 
     async def _listen(self) -> None:
-        while True:
+        # (The flag, not only the cancellation, ends the loops: see `stop` in `start`.)
+        while not self._stopping:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 self.missed()  # what came while unsubscribed is unknown: start clean
                 self._listening.set()
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._receive(message.get("data"))
             except (RedisError, OSError) as exc:
                 self._listening.clear()
+                if self._stopping:
+                    return
                 log.warning(f"{self.log_prefix}_listener_lost", error=type(exc).__name__)
                 self.missed()
                 await asyncio.sleep(1.0)
@@ -150,10 +155,20 @@ class InstanceRelay:
 
         async def stop() -> None:
             self.detach()
-            if self._listener is not None:
-                self._listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._listener
+            self._stopping = True
+            listener = self._listener
+            if listener is not None:
+                # redis-py can swallow a cancellation in the middle of a read (a hung Redis
+                # kept a stop waiting for ever): cancelled again until it ends, waited for
+                # within a bound; its read ends on its own timeout, and the flag ends it then.
+                deadline = asyncio.get_running_loop().time() + STOP_WAIT_SECONDS
+                while not listener.done() and asyncio.get_running_loop().time() < deadline:
+                    listener.cancel()
+                    await asyncio.wait({listener}, timeout=0.2)
+                if not listener.done():
+                    log.warning(f"{self.log_prefix}_listener_still_stopping")
+                elif not listener.cancelled():
+                    listener.exception()  # (retrieved: a failure was logged where it happened)
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
                     await task
