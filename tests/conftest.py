@@ -190,30 +190,35 @@ class OwnValuesSettings(Settings):
         return (init_settings,)
 
 
+def settings_for_test_app(
+    data_dir: Path, database_url: str, redis_url: str | None, **overrides: Any
+) -> Settings:
+    """The settings of a test app (`make_settings` for one test; callable directly where a
+    fixture of wider scope builds an app)."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "encryption_key": ENCRYPTION_KEY,
+        "session_secret": "test-session-secret",
+        "plex_tv_url": "http://127.0.0.1:9",
+        "plex_app_url": "http://127.0.0.1:9",
+        "run_worker_in_process": False,
+        # The delivery worker polls the outbox and checks digests and yt-dlp's age at
+        # start (~10 ms of CPU per app): tests that send notifications turn it on.
+        "run_notification_worker": False,
+        "http_retry_initial_seconds": 0.01,
+    }
+    values.update(overrides)
+    return OwnValuesSettings(**values)
+
+
 @pytest.fixture
 def make_settings(
     tmp_path: Path, database_url: str, redis_url: str | None
 ) -> Callable[..., Settings]:
-    def factory(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "environment": "test",
-            "data_dir": tmp_path / "data",
-            "database_url": database_url,
-            "redis_url": redis_url,
-            "encryption_key": ENCRYPTION_KEY,
-            "session_secret": "test-session-secret",
-            "plex_tv_url": "http://127.0.0.1:9",
-            "plex_app_url": "http://127.0.0.1:9",
-            "run_worker_in_process": False,
-            # The delivery worker polls the outbox and checks digests and yt-dlp's age at
-            # start (~10 ms of CPU per app): tests that send notifications turn it on.
-            "run_notification_worker": False,
-            "http_retry_initial_seconds": 0.01,
-        }
-        values.update(overrides)
-        return OwnValuesSettings(**values)
-
-    return factory
+    return functools.partial(settings_for_test_app, tmp_path / "data", database_url, redis_url)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.pages import SAFE_NEXT_PATTERN, safe_next
 from medianest.settings import Settings
-from tests.conftest import ENCRYPTION_KEY
+from tests.conftest import settings_for_test_app
 from tests.factories.users import TEST_PASSWORD, create_user
 from tests.support import databases
 from tests.support.servers import ServedApp
@@ -78,18 +78,7 @@ def login_page_site(
     else:
         template = request.getfixturevalue("sqlite_template")
         database_url, redis_url = databases.copy_sqlite_template(template, tmp), None
-    settings = Settings(
-        environment="test",
-        data_dir=tmp / "data",
-        database_url=database_url,
-        redis_url=redis_url,
-        encryption_key=ENCRYPTION_KEY,
-        session_secret="test-session-secret",
-        plex_tv_url="http://127.0.0.1:9",
-        plex_app_url="http://127.0.0.1:9",
-        run_worker_in_process=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = settings_for_test_app(tmp / "data", database_url, redis_url)
     with ServedApp(create_app(settings, run_migrations=False)) as server:
         yield server
 
