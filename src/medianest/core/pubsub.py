@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from medianest.core.logging import get_logger
+from medianest.core.loops import call_on
 
 log = get_logger(__name__)
 
@@ -86,16 +87,9 @@ class InstanceRelay:
         if loop is None or loop.is_closed():
             return  # not started, or stopped
         message = json.dumps({"from": self._instance_id, self.payload_key: sorted(names)})
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
         # A change on another loop of this process (another app on the same database)
         # hands the publish to the loop this relay's Redis client belongs to.
-        if running is loop:
-            self._spawn(message)
-        else:
-            loop.call_soon_threadsafe(self._spawn, message)
+        call_on(loop, self._spawn, message)
 
     def _spawn(self, message: str) -> None:
         task = asyncio.get_running_loop().create_task(self._send(message))

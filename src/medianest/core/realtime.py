@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import socketio
 
 from medianest.core.logging import get_logger
+from medianest.core.loops import call_on
 from medianest.core.pubsub import channel
 
 log = get_logger(__name__)
@@ -138,14 +139,7 @@ class Realtime:
         loop = self._loop
         if loop is None or loop.is_closed():
             return  # no socket was ever opened here
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._queue_recheck(targets)
-        else:
-            loop.call_soon_threadsafe(self._queue_recheck, targets)
+        call_on(loop, self._queue_recheck, targets)
 
     def _queue_recheck(self, targets: set[str]) -> None:
         every = "*" in targets
