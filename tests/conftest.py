@@ -218,7 +218,15 @@ def settings_for_test_app(
 def make_settings(
     tmp_path: Path, database_url: str, redis_url: str | None
 ) -> Callable[..., Settings]:
-    return functools.partial(settings_for_test_app, tmp_path / "data", database_url, redis_url)
+    def factory(**overrides: Any) -> Settings:
+        given = {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "redis_url": redis_url,
+        }
+        return settings_for_test_app(**(given | overrides))
+
+    return factory
 
 
 @pytest.fixture
