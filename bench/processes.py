@@ -112,9 +112,14 @@ class PeakRss:
 
 
 def medianest_server(
-    name: str, env: dict[str, str], log: Path, python: str = sys.executable
+    name: str, env: dict[str, str], log: Path, python: str = sys.executable, src: Path | None = None
 ) -> Server:
-    command = [python, "-m", "medianest.cli", "serve", "--port", "{port}"]
+    """`medianest serve` through the console script's entry; code older than that entry
+    (`--against` an older checkout's `src`) through `medianest.cli`."""
+    entry = "medianest"
+    if src is not None and not (src / "medianest" / "__main__.py").exists():
+        entry = "medianest.cli"
+    command = [python, "-m", entry, "serve", "--port", "{port}"]
     return Server(name, command, env, log)
 
 

@@ -77,7 +77,7 @@ def serve(python: str, code: Code, backend: backends.Backend, log: Path, *, idle
     """Start `code` on `backend` and wait for its first 200; with `idle`, take its RSS
     after it idled. Returns the start's seconds."""
     env = {**backend.env, "PYTHONPATH": str(code.src)}
-    server = medianest_server("medianest", env, log, python)
+    server = medianest_server("medianest", env, log, python, src=code.src)
     server.start("/api/health")
     try:
         if idle:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -20,15 +21,15 @@ import httpx
 import pytest
 import redis as redis_sync
 from hypothesis import settings as hypothesis_settings
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.models import Role, User
 from medianest.core import passwords
 from medianest.core.crypto import generate_key
 from medianest.core.logging import configure_logging
+from medianest.db.engine import create_engine
 from medianest.settings import Settings
 from tests.factories.users import (
     create_user,
@@ -36,7 +37,7 @@ from tests.factories.users import (
     prepare_bootstrap_admin,
     signed_in_client,
 )
-from tests.support import databases
+from tests.support import cheap_hashes, databases
 from tests.support.xdist import PackageUnitScheduling
 
 # Hypothesis's deadline per example is a timing check, and a loaded machine (the two
@@ -53,21 +54,22 @@ ENCRYPTION_KEY = generate_key()
 configure_logging(level="INFO", fmt="json")
 
 
+GC_YOUNG_THRESHOLD = 20_000  # new objects between young collections (default 700)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def cheap_password_hashes() -> Iterator[None]:
     """Argon2id with the least work for apps running in the test process: every app
     start hashes the bootstrap admin's password, and at production cost (~0.1 s of CPU
     and 64 MiB each, seconds on a loaded machine) that was minutes of every run. The
     same code and hash format; served apps (tests/attack, tests/faults, the browser
-    tests) run in their own processes at production cost, and
-    tests/core/test_passwords.py holds the production parameters."""
-    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+    tests) run in their own processes at production cost, except the fuzzing's
+    (tests/fuzz/conftest.py), and tests/core/test_passwords.py holds the production
+    parameters."""
     real = passwords._hasher
-    passwords._hasher = cheap
-    passwords._dummy_hash.cache_clear()
+    cheap_hashes.use(cheap_hashes.CHEAP)
     yield
-    passwords._hasher = real
-    passwords._dummy_hash.cache_clear()
+    cheap_hashes.use(real)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,14 +81,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# Directories whose tests never touch the app's storage: run once, not again on PostgreSQL.
-NO_STORAGE_DIRS = ("simulators", "packaging")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that asks for no fixture depending on `backend` (the database, Redis, the app
+    and everything built on them) runs the same code on either: it runs once, not again on
+    PostgreSQL. `backend` is the only reader of `--backend`, so this cannot miss one."""
     for item in items:
-        if any(f"/tests/{name}/" in str(item.path) for name in NO_STORAGE_DIRS):
+        if "backend" not in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.no_storage)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection loaded (the app's modules, ~1,900 test items) stays until the
+    process ends: frozen out of the collector's sight, and young collections after
+    20,000 new objects, not 700 (as `serve` does while it loads). The collector's share
+    of a test process's CPU: 6 % → 4 % (docs/development.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which would answer first
@@ -129,6 +140,7 @@ def pg_database_url(backend: str) -> Iterator[str | None]:
         unavailable("PostgreSQL")
     name, url = asyncio.run(databases.create_pg_database())
     databases.migrate.upgrade(url)
+    KEPT_DATABASES.add(url)
     yield url
     asyncio.run(databases.drop_pg_database(name))
 
@@ -162,15 +174,24 @@ def redis_url(backend: str) -> str | None:
     return url
 
 
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test process's SQLite database file: one path, refilled from the template for
+    each test, so the apps of all its tests can share an engine (`kept_engine`)."""
+    path = tmp_path_factory.mktemp("sqlite") / "medianest.db"
+    KEPT_DATABASES.add(databases.sqlite_url(path))
+    return path
+
+
 @pytest.fixture
 async def database_url(
-    backend: str, tmp_path: Path, sqlite_template: Path, pg_database_url: str | None
+    backend: str, sqlite_database: Path, sqlite_template: Path, pg_database_url: str | None
 ) -> str:
     if backend == "postgres":
         assert pg_database_url is not None
         await databases.truncate_pg(pg_database_url)
         return pg_database_url
-    return databases.copy_sqlite_template(sqlite_template, tmp_path)
+    return databases.refill_sqlite_database(sqlite_template, sqlite_database)
 
 
 class OwnValuesSettings(Settings):
@@ -235,24 +256,57 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def app_factory() -> AsyncIterator[Callable[[Settings], Any]]:
-    """Start apps (lifespan included) and stop them after the test."""
-    stack: list[tuple[MediaNestApp, Any]] = []
+async def app_factory(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
+    """Start apps (lifespan included) and stop them after the test. Their periodic parts
+    (status monitor, sweeps, request sync, worker health check) run only for tests marked
+    `housekeeping` (or asked for with `housekeeping=True`): the rest only make requests."""
+    stack: list[tuple[MediaNestApp, Any, Callable[[], None]]] = []
+    marked = request.node.get_closest_marker("housekeeping") is not None
 
-    async def start(settings: Settings) -> MediaNestApp:
-        app = create_app(settings, run_migrations=False)
+    async def start(settings: Settings, *, housekeeping: bool | None = None) -> MediaNestApp:
+        engine, give_back = kept_engine(settings)
+        app = create_app(
+            settings,
+            run_migrations=False,
+            housekeeping=marked if housekeeping is None else housekeeping,
+            engine=engine,
+        )
         lifespan = app.fastapi.router.lifespan_context(app.fastapi)
         await lifespan.__aenter__()
-        stack.append((app, lifespan))
+        stack.append((app, lifespan, give_back))
         return app
 
     yield start
-    for _app, lifespan in reversed(stack):
+    for _app, lifespan, give_back in reversed(stack):
         await lifespan.__aexit__(None, None, None)
+        give_back()
+
+
+# The databases this test process owns (its PostgreSQL database, its SQLite file), and
+# their engines not in use by a running app, by (URL, pool timeout). A test's apps take
+# one each and give it back at their stop (which closes its connections): a new engine per
+# app set its dialect up and compiled every statement again, ~12 ms of CPU per test on
+# SQLite and ~20 ms on PostgreSQL (docs/development.md). Other databases a test makes get
+# engines of their own, as before.
+KEPT_DATABASES: set[str] = set()
+_IDLE_ENGINES: dict[tuple[str, float], list[AsyncEngine]] = {}
+
+
+def kept_engine(settings: Settings) -> tuple[AsyncEngine | None, Callable[[], None]]:
+    url = settings.resolved_database_url
+    if url not in KEPT_DATABASES:
+        return None, lambda: None
+    idle = _IDLE_ENGINES.setdefault((url, settings.database_pool_timeout_seconds), [])
+    engine = (
+        idle.pop()
+        if idle
+        else create_engine(url, pool_timeout=settings.database_pool_timeout_seconds)
+    )
+    return engine, lambda: idle.append(engine)
 
 
 @pytest.fixture
-async def app(app_factory: Callable[[Settings], Any], settings: Settings) -> MediaNestApp:
+async def app(app_factory: Callable[..., Any], settings: Settings) -> MediaNestApp:
     started: MediaNestApp = await app_factory(settings)
     return started
 

@@ -7,6 +7,7 @@ no Plex read shows a user another user's YouTube downloads."""
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import uuid
@@ -98,22 +99,39 @@ def api_routes(app: MediaNestApp) -> list[ApiRoute]:
     return sorted(found.values(), key=lambda r: (r.path, r.method))
 
 
-def _route_table() -> list[ApiRoute]:
+@dataclass(frozen=True)
+class RouteTable:
+    all: list[ApiRoute]
+    protected: list[ApiRoute]
+    admin: list[ApiRoute]
+    not_during_password_change: list[ApiRoute]
+    objects: list[ApiRoute]
+    plex_reads: list[ApiRoute]
+
+
+@functools.cache
+def routes() -> RouteTable:
+    """Read when a test asks, not at import: building an app and its OpenAPI document
+    (~0.5 s) would otherwise be paid by every test process's collection."""
     settings = Settings(_env_file=None, environment="test")
-    return api_routes(create_app(settings, run_migrations=False))
-
-
-ALL_ROUTES = _route_table()
-PROTECTED = [r for r in ALL_ROUTES if (r.method, r.path) not in PUBLIC_ROUTES]
-ADMIN_ROUTES = [r for r in PROTECTED if r.path.startswith("/api/admin")]
-NOT_DURING_PASSWORD_CHANGE = [
-    r for r in PROTECTED if (r.method, r.path) not in PASSWORD_CHANGE_ROUTES
-]
-OBJECT_ROUTES = [
-    r
-    for r in PROTECTED
-    if r.method in ("GET", "DELETE") and "{" in r.path and not r.path.startswith("/api/admin")
-]
+    every = api_routes(create_app(settings, run_migrations=False))
+    protected = [r for r in every if (r.method, r.path) not in PUBLIC_ROUTES]
+    return RouteTable(
+        all=every,
+        protected=protected,
+        admin=[r for r in protected if r.path.startswith("/api/admin")],
+        not_during_password_change=[
+            r for r in protected if (r.method, r.path) not in PASSWORD_CHANGE_ROUTES
+        ],
+        objects=[
+            r
+            for r in protected
+            if r.method in ("GET", "DELETE")
+            and "{" in r.path
+            and not r.path.startswith("/api/admin")
+        ],
+        plex_reads=[r for r in protected if r.method == "GET" and r.path.startswith("/api/plex/")],
+    )
 
 
 async def _call(client: httpx.AsyncClient, route: ApiRoute) -> httpx.Response:
@@ -122,7 +140,7 @@ async def _call(client: httpx.AsyncClient, route: ApiRoute) -> httpx.Response:
 
 
 def test_the_route_table_is_read_and_the_allow_list_is_current() -> None:
-    keys = {(r.method, r.path) for r in ALL_ROUTES}
+    keys = {(r.method, r.path) for r in routes().all}
     assert ("GET", "/api/admin/users") in keys and ("GET", "/api/auth/session") in keys
     # A public route that disappeared must be removed from the allow-list, not forgotten.
     assert PUBLIC_ROUTES - {("GET", "/api/docs"), ("GET", "/api/openapi.json")} <= keys
@@ -135,7 +153,7 @@ def _failures(results: list[tuple[ApiRoute, httpx.Response]], ok: Any) -> list[s
 async def test_anonymous_callers_get_401_on_every_protected_route(
     client: httpx.AsyncClient,
 ) -> None:
-    results = [(route, await _call(client, route)) for route in PROTECTED]
+    results = [(route, await _call(client, route)) for route in routes().protected]
     assert (
         _failures(
             results,
@@ -146,8 +164,8 @@ async def test_anonymous_callers_get_401_on_every_protected_route(
 
 
 async def test_plain_users_get_403_on_every_admin_route(alice_client: httpx.AsyncClient) -> None:
-    results = [(route, await _call(alice_client, route)) for route in ADMIN_ROUTES]
-    assert ADMIN_ROUTES
+    results = [(route, await _call(alice_client, route)) for route in routes().admin]
+    assert routes().admin
     assert (
         _failures(
             results,
@@ -163,7 +181,7 @@ async def test_plain_users_with_an_api_token_get_403_on_every_admin_route(
     token = (await alice_client.post("/api/auth/tokens", json={"name": "t"})).json()["data"]
     async with make_client(app) as script:
         script.headers["Authorization"] = f"Bearer {token['token']}"
-        results = [(route, await _call(script, route)) for route in ADMIN_ROUTES]
+        results = [(route, await _call(script, route)) for route in routes().admin]
     assert _failures(results, lambda r: r.status_code == 403) == []
 
 
@@ -171,7 +189,7 @@ async def test_an_admin_who_must_change_the_password_gets_403_everywhere_else(
     app: MediaNestApp, client: httpx.AsyncClient
 ) -> None:
     assert (await password_sign_in(client, "admin", "admin")).status_code == 200
-    results = [(route, await _call(client, route)) for route in NOT_DURING_PASSWORD_CHANGE]
+    results = [(route, await _call(client, route)) for route in routes().not_during_password_change]
     assert (
         _failures(
             results,
@@ -186,8 +204,8 @@ async def test_an_admin_who_must_change_the_password_gets_403_everywhere_else(
 async def test_an_object_that_does_not_exist_or_is_not_the_callers_is_not_found(
     bob_client: httpx.AsyncClient,
 ) -> None:
-    results = [(route, await _call(bob_client, route)) for route in OBJECT_ROUTES]
-    assert OBJECT_ROUTES
+    results = [(route, await _call(bob_client, route)) for route in routes().objects]
+    assert routes().objects
     # 503 only where the object lives in an external service that is not configured here.
     assert (
         _failures(
@@ -223,9 +241,6 @@ async def test_actions_on_a_notification_channel_that_is_not_the_callers_are_not
     ] == [theirs]
 
 
-PLEX_READS = [r for r in PROTECTED if r.method == "GET" and r.path.startswith("/api/plex/")]
-
-
 def _plex_url(route: ApiRoute, downloads: Downloads) -> str:
     """A Plex read aimed at alice's objects: her collection, her poster, the YouTube library."""
     values = {
@@ -253,10 +268,10 @@ async def test_no_plex_read_shows_a_user_another_users_downloads(
     alice = await create_user(app, "alice", plex_id="1002")
     bob = await create_user(app, "bob", plex_id="1003")
     downloads = place_downloads(plex, alice, bob)
-    assert PLEX_READS
+    assert routes().plex_reads
     answered: list[str] = []
     async with await signed_in_client(app, bob) as bob_client:
-        for route in PLEX_READS:
+        for route in routes().plex_reads:
             response = await bob_client.get(_plex_url(route, downloads))
             assert response.status_code in (200, 404), f"{route.id} -> {response.status_code}"
             assert "Alice" not in response.text, route.id

@@ -19,6 +19,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
@@ -144,24 +145,32 @@ class MediaNestApp:
         return ctx
 
 
-def _background_starters(settings: Settings) -> list[BackgroundStarter]:
+def _background_starters(settings: Settings, *, housekeeping: bool) -> list[BackgroundStarter]:
     """Domain packages add their background parts here (explicit, in start order)."""
-    return [
-        start_session_invalidation,
-        start_change_relay,
-        start_status_monitor,
-        plex_access.start_audience_sweep,
-        start_expired_purge,
-        media_sync.reconciler_starter(settings.request_sync_interval_seconds),
-        *([notification_delivery.start_in_process] if settings.run_notification_worker else []),
-        *([youtube_worker.start_in_process] if settings.run_worker_in_process else []),
-        *([youtube_scheduler.start_in_process] if settings.run_worker_in_process else []),
-        *([] if settings.run_worker_in_process else [youtube_heartbeat.start_health_check]),
-    ]
+    # What answers depend on: other instances' sign-outs and table changes.
+    starters: list[BackgroundStarter] = [start_session_invalidation, start_change_relay]
+    if housekeeping:
+        starters += [
+            start_status_monitor,
+            plex_access.start_audience_sweep,
+            start_expired_purge,
+            media_sync.reconciler_starter(settings.request_sync_interval_seconds),
+        ]
+    if settings.run_notification_worker:
+        starters.append(notification_delivery.start_in_process)
+    if settings.run_worker_in_process:
+        starters += [youtube_worker.start_in_process, youtube_scheduler.start_in_process]
+    elif housekeeping:
+        starters.append(youtube_heartbeat.start_health_check)
+    return starters
 
 
 async def build_context(
-    settings: Settings, realtime: Realtime, *, run_migrations: bool
+    settings: Settings,
+    realtime: Realtime,
+    *,
+    run_migrations: bool,
+    engine: AsyncEngine | None = None,
 ) -> AppContext:
     # Before anything can publish a domain event (`core/events.py`).
     notification_subscribers.subscribe()
@@ -170,7 +179,7 @@ async def build_context(
     secrets = load_app_secrets(settings)
     if run_migrations:
         await migrate.upgrade_if_needed(settings.resolved_database_url)
-    engine = create_engine(
+    engine = engine or create_engine(
         settings.resolved_database_url, pool_timeout=settings.database_pool_timeout_seconds
     )
     redis: Redis | None = None
@@ -224,22 +233,34 @@ async def close_context(ctx: AppContext) -> None:
 
 
 def create_app(
-    settings: Settings, *, run_migrations: bool = True, freeze_heap: bool = False
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    freeze_heap: bool = False,
+    housekeeping: bool = True,
+    engine: AsyncEngine | None = None,
 ) -> MediaNestApp:
     """The ASGI app. `freeze_heap` (for a long-running server process, not for tests that
     start many apps) moves everything alive after start-up out of the garbage
     collector's sight, so no full collection walks them while requests wait (the
-    stall it caused: docs/performance.md)."""
+    stall it caused: docs/performance.md). `housekeeping=False` leaves out the periodic
+    parts (service status monitor, Plex audience sweep, expired-session purge, request
+    sync, worker health check): an app that only answers requests, for the tests of
+    everything else (docs/development.md). `engine`, when given, is the database engine
+    (for the settings' database) that the caller keeps from one app to the next: the app
+    closes its connections at stop, and the engine keeps its dialect set-up and compiled
+    statements for the next app (the tests start thousands of apps)."""
     realtime = Realtime(settings.redis_url, public_url=settings.public_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        ctx = await build_context(settings, realtime, run_migrations=run_migrations)
+        ctx = await build_context(settings, realtime, run_migrations=run_migrations, engine=engine)
         app.state.ctx = ctx
         async with AsyncExitStack() as stack:
             stack.callback(request_log.flush)  # last: the lines of the final requests
             stack.push_async_callback(close_context, ctx)
-            for starter in _background_starters(settings):
+            stack.push_async_callback(realtime.stop)
+            for starter in _background_starters(settings, housekeeping=housekeeping):
                 stop = await starter(ctx)
                 stack.push_async_callback(stop)
             log.info(

@@ -33,6 +33,12 @@ log = get_logger("medianest.cli")
 YOUNG_COLLECTION_THRESHOLD = 10_000  # new objects between young collections (default 700)
 NEVER = 10**9  # young collections between older ones
 
+# How long an idle client connection stays open: longer than a proxy in front keeps its
+# idle upstream connections (deploy/nginx says 60 s). A client that reuses a connection
+# in the instant the server closes it gets a reset, which nginx retries but Node's and
+# most scripts' HTTP clients do not; uvicorn's default is 5 s.
+KEEP_ALIVE_SECONDS = 75
+
 
 def fail(reason: str, code: int = 2) -> NoReturn:
     typer.echo(f"medianest: {reason}", err=True)
@@ -170,6 +176,7 @@ def serve(
             log_config=None,
             access_log=False,
             server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         return
     uvicorn.run(
@@ -179,6 +186,7 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,  # no "server: uvicorn": nothing to fingerprint
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         ws="websockets-sansio",
@@ -330,6 +338,7 @@ def demo(
             port=settings.port,
             log_config=None,
             access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             ws="websockets-sansio",
         )
     finally:

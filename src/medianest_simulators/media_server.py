@@ -94,6 +94,7 @@ class MediaItem:
     clip: Path
     description: str = ""
     status: int | None = None  # forced error answer (404, 403, 429...) or None
+    held: threading.Event | None = None  # set: the answer goes out (a slow host)
 
 
 @dataclass
@@ -115,6 +116,9 @@ class MediaServerSimulator(Simulator):
         super().__init__(port=port)
 
     def reset_state(self) -> None:
+        for item in self.items.values():  # no request waits on a gate nobody can open
+            if item.held is not None:
+                item.held.set()
         self.items = {}
         self.feeds = {"default": Feed("Loopback Test Channel", [])}
         self.bytes_per_second = None
@@ -159,6 +163,18 @@ class MediaServerSimulator(Simulator):
         """Make an item's media answer `status` (404, 403, 429, ...); None restores it."""
         with self.lock:
             self.items[slug].status = status
+
+    def hold_item(self, slug: str) -> None:
+        """Keep requests for an item's media waiting (a host slow to answer) until
+        `release_item`."""
+        with self.lock:
+            self.items[slug].held = threading.Event()
+
+    def release_item(self, slug: str) -> None:
+        with self.lock:
+            gate, self.items[slug].held = self.items[slug].held, None
+        if gate is not None:
+            gate.set()
 
     def set_throttle(self, bytes_per_second: int | None) -> None:
         """Send media at about this rate (None: as fast as possible)."""
@@ -218,6 +234,9 @@ class MediaServerSimulator(Simulator):
             rate = self.bytes_per_second
         if item is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
+        gate = item.held  # a threading.Event: opened from the test's thread, not this loop
+        while gate is not None and not gate.is_set() and not self._stopping.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
         if item.status is not None:
             headers = {"Retry-After": "1"} if item.status == 429 else {}
             return Response(

@@ -5,6 +5,7 @@ and monitor count; saving checks the service at once; the dashboard's Refresh ch
 
 from __future__ import annotations
 
+import pytest
 import structlog
 from sqlalchemy import select
 
@@ -129,6 +130,7 @@ async def test_test_connection_refuses_a_two_factor_account_clearly(admin_client
     assert result["status"] == "degraded" and result["error"] == TWO_FACTOR_REFUSAL
 
 
+@pytest.mark.housekeeping
 async def test_saving_a_service_checks_it_at_once(admin_client, alice_client, overseerr):
     before = await alice_client.get("/api/dashboard/status")
     await admin_client.put(
@@ -145,6 +147,7 @@ async def test_saving_a_service_checks_it_at_once(admin_client, alice_client, ov
     assert overseerr_of(after)["lastCheckAt"] is not None
 
 
+@pytest.mark.housekeeping
 async def test_refresh_checks_the_services_and_is_rate_limited_for_everyone(
     admin_client, alice_client, bob_client, overseerr
 ):

@@ -106,6 +106,7 @@ async def test_saving_a_service_is_audited_with_the_admins_id_and_no_secret(
     assert "sim-overseerr-api-key-0001" not in repr(entry.details)
 
 
+@pytest.mark.housekeeping
 async def test_a_change_takes_effect_without_a_restart(app, admin_client, overseerr):
     integrations = app.ctx.integrations
     assert await integrations.overseerr() is None

@@ -20,6 +20,7 @@ from medianest.media.webhook_setup import SECRET_SETTING
 from medianest.platform.models import AuditLog, SystemSetting
 from medianest_simulators import OverseerrSimulator
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 
 TEST_BODY = {"notification_type": "TEST_NOTIFICATION", "subject": "Test Notification"}
@@ -135,7 +136,7 @@ async def test_send_test_goes_through_overseerr_and_reports_arrival(
     # app's engine belongs to its own thread's event loop).
     admin = await prepare_bootstrap_admin(seeded_app)
     client = await signed_in_client(seeded_app, admin)
-    async with httpx.AsyncClient(
+    async with http_client(
         base_url=served.url, cookies=client.cookies, headers=client.headers
     ) as browser:
         before = (await browser.post("/api/admin/services/overseerr/webhook/test")).json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp
@@ -49,6 +50,7 @@ def _upstream_calls(overseerr: OverseerrSimulator) -> list[str | None]:
     return [entry.headers.get("x-api-key") for entry in overseerr.log.entries()]
 
 
+@pytest.mark.housekeeping
 async def test_saving_overseerr_from_the_page_stores_and_sends_what_the_api_does(
     seeded_app: MediaNestApp,
     browser: httpx.AsyncClient,

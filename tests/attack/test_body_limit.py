@@ -11,7 +11,6 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
-import httpx
 import psutil
 import pytest
 
@@ -19,6 +18,7 @@ from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from tests.factories.users import make_client
 from tests.faults.support import AppProcess
+from tests.support.http import http_client
 
 MB = 1024 * 1024
 LIMIT = MB  # the default max_request_body_bytes
@@ -91,7 +91,7 @@ async def test_four_huge_unauthenticated_bodies_are_refused_with_413_and_memory_
         assert payload["error"]["code"] == "PAYLOAD_TOO_LARGE"  # type: ignore[index]
         assert payload["error"]["details"] == {"maxBytes": LIMIT}  # type: ignore[index]
     assert grown < 30, f"the server grew by {grown:.0f} MB"
-    async with httpx.AsyncClient(base_url=served.url) as http:  # and it still serves
+    async with http_client(base_url=served.url) as http:  # and it still serves
         assert (await http.get("/api/health")).status_code in (200, 503)
 
 

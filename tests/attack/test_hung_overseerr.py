@@ -18,6 +18,7 @@ from medianest.settings import Settings
 from medianest_simulators.suite import SimulatorSuite
 from tests.attack.support import WAITED_FOR_A_POOL, Bystander, flood, many_connections
 from tests.faults.support import AppProcess
+from tests.support.http import http_client
 
 SEARCHES = 30
 HANG_SECONDS = 20.0  # each hung call ends by itself, bounded
@@ -41,7 +42,7 @@ async def test_a_hung_overseerr_under_30_searches_leaves_other_users_pages_fast_
 ) -> None:
     served = await serve(attack_settings(**suite.info.settings_values(), http_timeout_seconds=3.0))
     suite.overseerr.set_fault("hang", delay=HANG_SECONDS)
-    async with httpx.AsyncClient(
+    async with http_client(
         base_url=served.url,
         cookies=alice_client.cookies,
         limits=many_connections(SEARCHES),

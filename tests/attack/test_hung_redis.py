@@ -22,6 +22,7 @@ from medianest.settings import Settings
 from tests.attack.support import LIST_PAGES, WAITED_FOR_A_POOL, Bystander
 from tests.conftest import unavailable
 from tests.faults.support import AppProcess, RedisServer
+from tests.support.http import http_client
 
 PAGES = (*LIST_PAGES, "/api/dashboard/status", "/api/auth/session")
 
@@ -50,7 +51,7 @@ async def test_a_hung_redis_leaves_pages_answering_200_within_a_second(
     alice_client: httpx.AsyncClient,
 ) -> None:
     served = await serve(attack_settings(redis_url=stopped_redis.url))
-    async with httpx.AsyncClient(base_url=served.url, cookies=alice_client.cookies) as http:
+    async with http_client(base_url=served.url, cookies=alice_client.cookies) as http:
         for path in PAGES:  # healthy first: Redis holds the cache and the limits
             assert (await http.get(path)).status_code == 200, path
     assert stopped_redis.process is not None

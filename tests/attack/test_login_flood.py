@@ -18,6 +18,7 @@ from medianest.auth.models import User
 from medianest.settings import Settings
 from tests.attack.support import WAITED_FOR_A_POOL, Bystander, flood, many_connections
 from tests.faults.support import AppProcess
+from tests.support.http import http_client
 
 FLOOD = 200
 
@@ -30,9 +31,7 @@ async def test_a_sign_in_flood_leaves_other_users_list_pages_fast_and_never_answ
     alice_client: httpx.AsyncClient,
 ) -> None:
     served = await serve(attack_settings())
-    async with httpx.AsyncClient(
-        base_url=served.url, limits=many_connections(FLOOD), timeout=60
-    ) as anon:
+    async with http_client(base_url=served.url, limits=many_connections(FLOOD), timeout=60) as anon:
         bystander = Bystander(served.url, alice_client.cookies)
         with bystander:
 

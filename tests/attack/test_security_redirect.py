@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import pytest
 
 from medianest.app import MediaNestApp, create_app
@@ -24,6 +23,7 @@ from medianest.settings import Settings
 from tests.conftest import settings_for_test_app
 from tests.factories.users import TEST_PASSWORD, create_user
 from tests.support import databases
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 
 APP_JS = Path(__file__).resolve().parents[2] / "src/medianest/web/static/app.js"
@@ -91,7 +91,7 @@ def _data_next(page: str) -> set[str]:
 async def test_a_hostile_next_is_replaced_by_the_dashboard(
     login_page_site: ServedApp, raw: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=login_page_site.url, timeout=30) as http:
+    async with http_client(base_url=login_page_site.url, timeout=30) as http:
         page = await http.get(f"/login?next={raw}")
     assert page.status_code == 200
     assert _data_next(page.text) == {"/dashboard"}
@@ -99,7 +99,7 @@ async def test_a_hostile_next_is_replaced_by_the_dashboard(
 
 @pytest.mark.parametrize("raw", KEPT)
 async def test_a_path_of_this_site_is_kept(login_page_site: ServedApp, raw: str) -> None:
-    async with httpx.AsyncClient(base_url=login_page_site.url, timeout=30) as http:
+    async with http_client(base_url=login_page_site.url, timeout=30) as http:
         page = await http.get("/login", params={"next": unquote(raw)})
     assert _data_next(page.text) == {unquote(raw)}
 
@@ -108,7 +108,7 @@ async def test_a_signed_in_visit_with_a_hostile_next_redirects_to_the_dashboard(
     app: MediaNestApp, served: ServedApp
 ) -> None:
     await create_user(app, "carol", password=TEST_PASSWORD)
-    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+    async with http_client(base_url=served.url, timeout=30) as http:
         signed_in = await http.post(
             "/api/auth/admin", json={"username": "carol", "password": TEST_PASSWORD}
         )

@@ -22,6 +22,7 @@ from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.auth.flows import password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"
@@ -39,7 +40,7 @@ async def serve() -> AsyncIterator[Callable[[Settings], Awaitable[ServedApp]]]:
 
 
 async def _remembered_token(url: str) -> str:
-    async with httpx.AsyncClient(
+    async with http_client(
         base_url=url, timeout=30, headers={"User-Agent": BROWSER}
     ) as first_visit:
         signed_in = await password_sign_in(first_visit, "carol", TEST_PASSWORD, remember_me=True)
@@ -49,7 +50,7 @@ async def _remembered_token(url: str) -> str:
 
 def _restarted_browser(url: str, token: str, *, user_agent: str = BROWSER) -> httpx.AsyncClient:
     """The browser after a restart: the session cookie is gone, remember-me is not."""
-    browser = httpx.AsyncClient(base_url=url, timeout=30, headers={"User-Agent": user_agent})
+    browser = http_client(base_url=url, timeout=30, headers={"User-Agent": user_agent})
     browser.cookies.set(REMEMBER_COOKIE, token, domain="127.0.0.1", path="/")
     return browser
 

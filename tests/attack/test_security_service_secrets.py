@@ -121,6 +121,7 @@ async def test_the_settings_page_test_button_refuses_another_url_without_the_key
     assert attacker.received == b""
 
 
+@pytest.mark.housekeeping
 async def test_saving_another_url_without_the_key_is_refused_and_sends_nothing(
     seeded: tuple[MediaNestApp, httpx.AsyncClient], attacker: Listener, overseerr: Any
 ) -> None:

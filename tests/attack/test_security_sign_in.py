@@ -26,6 +26,7 @@ from medianest.settings import Settings
 from tests.auth.flows import cookie, password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user
 from tests.faults.support import AppProcess, RedisServer
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 
 LIMIT = 10
@@ -73,7 +74,7 @@ async def _burst(url: str, username: str, passwords: list[str]) -> list[httpx.Re
     again made 4,000 requests of a burst of 200, at 5 answers a round on 2 cores)."""
     limits = httpx.Limits(max_connections=len(passwords), max_keepalive_connections=0)
     answers: list[httpx.Response | None] = [None] * len(passwords)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as http:
+    async with http_client(base_url=url, limits=limits, timeout=120) as http:
         for round_ in range(200):
             pending = [n for n, a in enumerate(answers) if a is None or a.status_code == 503]
             if not pending:
@@ -132,7 +133,7 @@ async def test_guesses_at_once_are_checked_at_most_up_to_the_limit(
     # Before: 121 of the 200 guesses were checked against a limit of 10.
     assert statuses == {401: LIMIT, 429: 200 - LIMIT}, statuses
     # The right password is refused too until the window passes: no guess is checked.
-    late = await httpx.AsyncClient(base_url=served.url).post(
+    late = await http_client(base_url=served.url).post(
         "/api/auth/admin", json={"username": "dave", "password": TEST_PASSWORD}
     )
     assert late.status_code == 429
@@ -153,7 +154,7 @@ async def test_a_spoofed_leftmost_forwarded_for_does_not_escape_the_login_thrott
     await create_user(app, "carol", password=TEST_PASSWORD)
     async with (
         _serve(throttle_settings, proxy_headers=False) as served,
-        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+        http_client(base_url=served.url, timeout=30) as http,
     ):
 
         async def guess(forwarded_for: str) -> httpx.Response:
@@ -186,7 +187,7 @@ async def test_a_planted_csrf_cookie_does_not_survive_sign_in(
     await create_user(app, "carol", password=TEST_PASSWORD)
     async with (
         _serve(settings) as served,
-        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+        http_client(base_url=served.url, timeout=30) as http,
     ):
         planted = "planted-by-a-sibling-subdomain"
         http.cookies.set(CSRF_COOKIE, planted, domain="127.0.0.1", path="/")
@@ -213,7 +214,7 @@ async def test_a_planted_csrf_cookie_does_not_survive_sign_in(
 async def test_metrics_without_a_token_answer_only_this_machine(settings: Settings) -> None:
     async with (
         _serve(settings) as served,  # uvicorn trusts the loopback proxy's X-Forwarded-For
-        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+        http_client(base_url=served.url, timeout=30) as http,
     ):
         local = await http.get("/metrics")
         assert local.status_code == 200
@@ -231,7 +232,7 @@ async def test_metrics_with_a_token_need_it_from_everywhere(
     token = uuid.uuid4().hex
     async with (
         _serve(make_settings(metrics_token=token)) as served,
-        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+        http_client(base_url=served.url, timeout=30) as http,
     ):
         assert (await http.get("/metrics")).status_code == 401
         authorized = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})

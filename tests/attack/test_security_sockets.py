@@ -23,6 +23,7 @@ from medianest.auth.cookies import SESSION_COOKIE
 from medianest.settings import Settings
 from tests.auth.flows import password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user, prepare_bootstrap_admin
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 
 NEW_PASSWORD = "another-long-passphrase-42"
@@ -87,7 +88,7 @@ async def _dropped(client: socketio.AsyncClient, within: float = 5.0) -> bool:
 
 @contextlib.asynccontextmanager
 async def _signed_in(url: str, username: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with http_client(base_url=url, timeout=30) as http:
         assert (await password_sign_in(http, username, TEST_PASSWORD)).status_code == 200
         yield http
 
@@ -166,7 +167,7 @@ async def test_a_password_change_revokes_api_tokens_and_drops_their_sockets(
     ):
         token = (await here.post("/api/auth/tokens", json={"name": "script"})).json()["data"]
         bearer = {"Authorization": f"Bearer {token['token']}"}
-        async with httpx.AsyncClient(base_url=served.url, timeout=30) as script:
+        async with http_client(base_url=served.url, timeout=30) as script:
             assert (await script.get("/api/auth/tokens", headers=bearer)).status_code == 200
             by_token = await _socket(served.url, token=token["token"])
             other_browser = await _socket(served.url, cookie=_cookie(elsewhere))
@@ -206,7 +207,7 @@ async def test_a_client_sent_disconnect_event_does_not_move_the_gauge(
     await create_user(app, "carol", password=TEST_PASSWORD)
     async with (
         _signed_in(served.url, "carol") as signed_in,
-        httpx.AsyncClient(base_url=served.url, timeout=30) as scraper,
+        http_client(base_url=served.url, timeout=30) as scraper,
     ):
         sockets = [await _socket(served.url, cookie=_cookie(signed_in)) for _ in range(3)]
         assert _gauge((await scraper.get("/metrics")).text) == 3

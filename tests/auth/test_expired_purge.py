@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from medianest.app import MediaNestApp
@@ -90,6 +91,7 @@ async def test_purging_deletes_expired_and_idle_sessions_and_expired_remember_to
     assert await _counts(app) == (["live"], 2, [1, 2])
 
 
+@pytest.mark.housekeeping
 async def test_the_purge_runs_on_its_schedule(
     app_factory: Callable[[Settings], Any], make_settings: Callable[..., Settings]
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp
@@ -193,6 +194,7 @@ async def _sessions_of(app: MediaNestApp, user_id: Any) -> tuple[int, int]:
         return len(list(sessions)), len(list(tokens))
 
 
+@pytest.mark.housekeeping
 async def test_a_removed_friend_is_signed_out_by_the_scheduled_check(
     app_factory: Callable[[Settings], Any],
     plex_settings: Callable[..., Settings],

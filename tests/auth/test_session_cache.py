@@ -23,6 +23,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.factories.users import TEST_PASSWORD, create_user, make_client, signed_in_client
+from tests.support.silent_redis import cancelled_subscribes_raise_errors, silent_redis
 
 NEW_PASSWORD = "a-much-better-passphrase"
 
@@ -222,29 +223,19 @@ async def test_a_redis_that_never_answers_delays_the_relay_start_by_a_bounded_wa
 ) -> None:
     from redis.asyncio import Redis
 
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)  # accepts, reads nothing, answers nothing
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     monkeypatch.setattr(pubsub, "LISTEN_WAIT_SECONDS", 0.3)
-    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
-    relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
-    started = asyncio.get_running_loop().time()
-    stop = await relay.start()
-    waited = asyncio.get_running_loop().time() - started
-    try:
-        assert accepted, "the relay never tried to subscribe"
-        assert 0.3 <= waited < 5.0
-    finally:
-        await stop()
-        await redis.aclose()
-        for writer in accepted:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with silent_redis() as (url, accepted):
+        redis = Redis.from_url(url, socket_timeout=30)
+        relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
+        started = asyncio.get_running_loop().time()
+        stop = await relay.start()
+        waited = asyncio.get_running_loop().time() - started
+        try:
+            assert accepted, "the relay never tried to subscribe"
+            assert 0.3 <= waited < 5.0
+        finally:
+            await stop()
+            await redis.aclose()
 
 
 async def test_a_stop_ends_a_listener_whose_cancellation_redis_turned_into_an_error(
@@ -253,40 +244,19 @@ async def test_a_stop_ends_a_listener_whose_cancellation_redis_turned_into_an_er
     """redis-py can take a cancellation in the middle of a read and give the caller an error
     instead (a full CI run's stop then waited for ever on a Redis that never answers)."""
     from redis.asyncio import Redis
-    from redis.asyncio.client import PubSub
-    from redis.exceptions import ConnectionError as RedisConnectionError
 
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    real_subscribe = PubSub.subscribe
-    turned: list[str] = []
-
-    async def subscribe_turning_a_cancel_into_an_error(self: PubSub, *args: Any) -> Any:
-        try:
-            return await real_subscribe(self, *args)
-        except asyncio.CancelledError:
-            turned.append("cancel")
-            raise RedisConnectionError("the read was interrupted") from None
-
-    monkeypatch.setattr(PubSub, "subscribe", subscribe_turning_a_cancel_into_an_error)
+    turned = cancelled_subscribes_raise_errors(monkeypatch)
     monkeypatch.setattr(pubsub, "LISTEN_WAIT_SECONDS", 0.3)
-    redis = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=30)
-    relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
-    stop = await relay.start()
-    try:
-        async with asyncio.timeout(10):
-            await stop()
-        assert turned == ["cancel"]
-    finally:
-        await redis.aclose()
-        for writer in accepted:
-            writer.close()
-        server.close()
+    async with silent_redis() as (url, _accepted):
+        redis = Redis.from_url(url, socket_timeout=30)
+        relay = session_relay.RedisInvalidationRelay(SessionCache(60), redis, "hung-test")
+        stop = await relay.start()
+        try:
+            async with asyncio.timeout(10):
+                await stop()
+            assert turned == ["cancel"]
+        finally:
+            await redis.aclose()
 
 
 def _far_future() -> Any:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import sys
+import time
 
 import httpx
 
@@ -91,6 +93,33 @@ def _serve_until_healthy(port: int, tmp_path, **popen_args):
     raise AssertionError("serve never answered /api/health")
 
 
+def _an_idle_connection_stays_open(port: int, *, idle_seconds: float) -> None:
+    """A client that keeps a connection for reuse (Node, httpx, a proxy) finds it open
+    after a pause longer than uvicorn's default keep-alive (5 s): were it closed, a reuse
+    in the instant it closes would meet a reset (cli.KEEP_ALIVE_SECONDS)."""
+    request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for attempt in range(2):
+            sock.sendall(request)
+            assert reader.readline().startswith(b"HTTP/1.1 200"), attempt
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
+            if attempt == 0:
+                time.sleep(idle_seconds)
+                sock.setblocking(False)
+                try:
+                    closed = sock.recv(1, socket.MSG_PEEK) == b""
+                except BlockingIOError:
+                    closed = False
+                sock.setblocking(True)
+                sock.settimeout(10)
+                assert not closed, f"the server closed a connection idle for {idle_seconds} s"
+
+
 def test_serve_on_the_embedded_default_answers_health_persists_secrets_and_says_how_to_sign_in(
     tmp_path,
 ):
@@ -102,6 +131,7 @@ def test_serve_on_the_embedded_default_answers_health_persists_secrets_and_says_
         secrets_file = tmp_path / "data" / "secrets.json"
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
         assert (tmp_path / "data" / "medianest.db").exists()
+        _an_idle_connection_stays_open(port, idle_seconds=6)
     finally:
         process.terminate()
         output = process.communicate(timeout=15)[0].decode()

@@ -16,8 +16,9 @@ import pytest
 
 from tests.support.servers import free_port
 
-# Runs the real `serve` command; a thread waits for the first 200 on /api/health, writes
-# the names of the modules loaded by then and stops the server the way Ctrl-C does.
+# Runs the real `serve` command through the console script's entry; a thread waits for
+# the first 200 on /api/health, writes the names of the modules loaded by then and stops
+# the server the way Ctrl-C does.
 SERVE_AND_LIST_MODULES = textwrap.dedent(
     """
     import http.client, json, os, signal, sys, threading, time
@@ -39,8 +40,9 @@ SERVE_AND_LIST_MODULES = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watch, daemon=True).start()
-    from medianest.cli import app
-    app(["serve", "--port", port])
+    sys.argv = ["medianest", "serve", "--port", port]
+    from medianest.__main__ import main
+    main()
     """
 )
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
@@ -49,6 +51,9 @@ ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece")
 # ciphers and their bindings are what costs. A first start makes the web-push key with
 # them; a restart has no secret to open until a request or a configured service asks.
 CIPHERS = ("cryptography.hazmat",)
+# Optional extras of python-socketio (its client), httpx (its command line) and structlog
+# that no MediaNest process uses (medianest/__main__.py).
+UNUSED_EXTRAS = ("aiohttp", "requests", "rich", "pygments")
 
 
 def serve_and_list_modules(data_dir: Path, out: Path) -> set[str]:
@@ -101,3 +106,24 @@ def test_a_restart_with_no_stored_secret_to_open_does_not_load_the_ciphers(
 ) -> None:
     assert loaded(starts["first"], CIPHERS) != []  # the first start made its keys with them
     assert loaded(starts["restart"], CIPHERS) == []
+
+
+def test_serve_leaves_out_the_socketio_client_and_httpx_command_line_extras(
+    starts: dict[str, set[str]],
+) -> None:
+    for modules in starts.values():
+        assert "socketio.async_server" in modules and "httpx" in modules
+    assert loaded(starts["restart"], UNUSED_EXTRAS) == []
+    # A first start migrates: Alembic's templates (mako) bring pygments, nothing else here.
+    assert loaded(starts["first"], UNUSED_EXTRAS) == loaded(starts["first"], ("pygments",))
+
+
+def test_what_the_entry_left_out_still_imports_when_asked_later() -> None:
+    code = (
+        "import sys; from medianest.__main__ import load_libraries_lean; "
+        "load_libraries_lean(); assert 'requests' not in sys.modules; "
+        "import requests, engineio.async_client; print(requests.__name__, "
+        "engineio.async_client.aiohttp)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["requests", "None"], result.stderr[-2000:]

@@ -82,6 +82,7 @@ async def test_the_envelope_timestamp_does_not_change_the_etag() -> None:
     assert matches(b'W/"a", ' + body_etag(one), body_etag(two))
 
 
+@pytest.mark.housekeeping
 async def test_the_polled_dashboard_status_revalidates_to_304(
     alice_client: httpx.AsyncClient,
 ) -> None:

@@ -3,11 +3,7 @@ hash with cheaper parameters (tests/conftest.py); these checks use the real ones
 
 from __future__ import annotations
 
-import pytest
-
 from medianest.core import passwords
-
-pytestmark = pytest.mark.no_storage
 
 
 def test_production_hashes_are_argon2id_at_64_mib_three_passes_four_lanes() -> None:

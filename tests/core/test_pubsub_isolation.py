@@ -19,7 +19,6 @@ from medianest.youtube.jobs.signals import QueueSignals
 from tests.support import databases
 
 
-@pytest.mark.no_storage
 @pytest.mark.parametrize(
     ("url", "database"),
     [

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import ENCRYPTION_KEY
 from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
 from tests.dashboard.test_kuma_live import kuma_entry, live_settings, monitor_is, save_kuma
+from tests.support.http import http_client
 from tests.support.servers import free_port
 from tests.support.socket_listener import Listener
 
@@ -152,7 +153,7 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 async def _until_healthy(port: int) -> None:
     deadline = time.monotonic() + 90  # a loaded machine starts slowly
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         while time.monotonic() < deadline:
             try:
                 response = await client.get(f"http://127.0.0.1:{port}/api/health", timeout=1)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from tests.dashboard.conftest import (
     CHECK_TIMEOUT_SECONDS,
@@ -17,8 +18,11 @@ from tests.dashboard.conftest import (
     Storage,
     session_cookie,
 )
+from tests.factories.users import create_user, signed_in_client
+from tests.support.http import http_client
 from tests.support.socket_listener import Listener
 
+from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.monitor import StatusMonitor, status_monitor_of
@@ -30,11 +34,14 @@ from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
 from medianest_simulators.plextv_models import OWNER_TOKEN
 from medianest_simulators.uptime_kuma import API_KEY as KUMA_API_KEY
 
+# The app's periodic parts (the status monitor above all) are what these tests watch.
+pytestmark = pytest.mark.housekeeping
+
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 
 
 async def get_status(server: LoopServedApp, cookie: str) -> dict[str, dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
+    async with http_client(base_url=server.url, headers={"Cookie": cookie}) as http:
         response = await http.get("/api/dashboard/status")
     assert response.status_code == 200, response.text
     return {entry["service"]: entry for entry in response.json()["data"]}
@@ -94,17 +101,19 @@ async def test_the_status_answer_carries_no_credentials(
     cookie = await session_cookie(storage, alice)
     await wait_for_status(server, cookie, all_checked)
 
-    async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
+    async with http_client(base_url=server.url, headers={"Cookie": cookie}) as http:
         body = (await http.get("/api/dashboard/status")).text
 
     for secret in (OWNER_TOKEN, OVERSEERR_API_KEY, KUMA_API_KEY):
         assert secret not in body
 
 
-async def test_unconfigured_services_say_unconfigured(
-    client: httpx.AsyncClient, alice_client: httpx.AsyncClient
-) -> None:
-    response = await alice_client.get("/api/dashboard/status")
+async def test_unconfigured_services_say_unconfigured(app: MediaNestApp) -> None:
+    # A user of this app's own: this folder's `alice` is made through a context with the
+    # simulators' settings, which would configure the services on its first start.
+    carol = await create_user(app, "carol", plex_id="1004")
+    async with await signed_in_client(app, carol) as http:
+        response = await http.get("/api/dashboard/status")
 
     assert response.status_code == 200
     data = response.json()["data"]
@@ -161,7 +170,7 @@ async def test_the_dashboard_answers_fast_while_a_service_hangs(
     overseerr.set_fault("hang")
 
     timings: list[float] = []
-    async with httpx.AsyncClient(base_url=server.url, headers={"Cookie": cookie}) as http:
+    async with http_client(base_url=server.url, headers={"Cookie": cookie}) as http:
         await http.get("/api/dashboard/status")  # open the connection outside the timing
         deadline = time.monotonic() + 2 * CHECK_TIMEOUT_SECONDS  # spans hung checks
         while time.monotonic() < deadline:
@@ -266,7 +275,7 @@ async def test_a_monitor_going_down_in_uptime_kuma_reaches_a_subscribed_client(
     listener = await listeners().connect(server.url, cookie)
     listener.drain()
 
-    async with httpx.AsyncClient(base_url=kuma.url) as control:
+    async with http_client(base_url=kuma.url) as control:
         flipped = await control.post("/__sim/monitors/Website", json={"status": "down"})
         assert flipped.status_code == 200
     # The status sent on connect may still arrive after the drain: wait for the change.

@@ -3,10 +3,13 @@ and "Sign in with Plex" approved in the plex.tv simulator's /link page."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -22,14 +25,28 @@ class AdminAccount:
     saw_forced_change: bool
 
 
+# Screenshots are for a person to look at, not checked by any test: taken only when asked
+# for (MN_SCREENSHOTS=1), as each full page is costly for the browser (docs/development.md).
+TAKE_SCREENSHOTS = os.environ.get("MN_SCREENSHOTS") == "1"
+
+
+def screenshot(page: Page, path: Path) -> None:
+    """Save the full page as `path` when MN_SCREENSHOTS=1."""
+    if TAKE_SCREENSHOTS:
+        page.screenshot(path=str(path), full_page=True)
+
+
 def shoot(page: Page, folder: Path, name: str) -> None:
-    """Save `<name>-phone.png` (390 x 844) and `<name>-desktop.png` (1366 x 768), full page."""
+    """Save `<name>-phone.png` (390 x 844) and `<name>-desktop.png` (1366 x 768), full page,
+    when MN_SCREENSHOTS=1."""
+    if not TAKE_SCREENSHOTS:
+        return
     original = page.viewport_size or DESKTOP
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
     for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
         page.set_viewport_size(size)
         page.wait_for_timeout(80)  # let the layout settle after the resize
-        page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+        screenshot(page, folder / f"{name}-{label}.png")
     page.set_viewport_size(original)
 
 
@@ -67,6 +84,21 @@ def change_bootstrap_password(browser: Browser, base_url: str, folder: Path) -> 
         return AdminAccount("admin", NEW_ADMIN_PASSWORD, saw_forced_change=forced)
     finally:
         context.close()
+
+
+def wait_for_api(
+    context: BrowserContext, path: str, holds: Callable[[Any], bool], seconds: float = 15
+) -> None:
+    """Read `path` (a JSON API, as the context's user) until `holds(data)`: for a change
+    the page is not told about, made sure of before the page is checked."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = context.request.get(path)
+        if answer.ok and holds(answer.json()["data"]):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not change within {seconds} s: {answer.text()}")
+        time.sleep(0.1)
 
 
 def sign_in_admin(context: BrowserContext, account: AdminAccount) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.flows import DESKTOP, PHONE, AdminAccount, sign_in_admin
+from tests.e2e.flows import DESKTOP, PHONE, AdminAccount, screenshot, sign_in_admin
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def test_dashboard_tiles_and_labels_are_never_cut(
     assert grid_box is not None and last_box is not None
     # The cards share the whole row: the last one ends where the grid ends.
     assert abs((last_box["x"] + last_box["width"]) - (grid_box["x"] + grid_box["width"])) < 2
-    page.screenshot(path=str(screenshots / f"layout-dashboard-{viewport}.png"), full_page=True)
+    screenshot(page, screenshots / f"layout-dashboard-{viewport}.png")
 
 
 def test_the_users_table_on_a_phone_says_it_scrolls_sideways(
@@ -58,7 +58,7 @@ def test_the_users_table_on_a_phone_says_it_scrolls_sideways(
     expect(wrap).to_be_visible()
     assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
     expect(page.locator("#users-scroll-hint")).to_be_visible()
-    page.screenshot(path=str(screenshots / "layout-admin-users-phone.png"), full_page=True)
+    screenshot(page, screenshots / "layout-admin-users-phone.png")
     desktop = new_context(viewport=DESKTOP)
     sign_in_admin(desktop, admin_account)
     wide = desktop.new_page()

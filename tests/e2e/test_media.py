@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from medianest_simulators.suite import SimulatorSuite
-from tests.e2e.flows import shoot, sign_in_plex_user
+from tests.e2e.flows import shoot, sign_in_plex_user, wait_for_api
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +52,19 @@ def test_a_user_searches_requests_a_show_season_and_sees_it_in_my_requests(
     page.get_by_label("Search films and shows").fill("Render Farm")
     again = page.locator(".poster-card").filter(has_text="Render Farm")
     expect(again.locator(".badge")).to_have_text("Requested by you")
+
+    # A change pushed while the socket is down is read again when it comes back.
+    page.evaluate("() => MediaNest.socket.disconnect()")
+    expect(page.locator("#conn")).not_to_have_attribute("data-state", "live")
+    simulators.overseerr.complete_request(newest)
+    wait_for_api(
+        context,
+        "/api/media/requests",
+        lambda rows: any(r["title"] == "Render Farm" and r["status"] == "available" for r in rows),
+    )
+    expect(row.locator("[data-field=status]")).to_have_text("processing")  # not told yet
+    page.evaluate("() => MediaNest.socket.connect()")
+    expect(row.locator("[data-field=status]")).to_have_text("available", timeout=10_000)
 
 
 def test_the_search_lives_in_the_address_so_back_reload_and_links_find_it_again(

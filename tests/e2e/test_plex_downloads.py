@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from medianest_simulators.suite import SimulatorSuite
-from tests.e2e.flows import PHONE, AdminAccount, shoot, sign_in_admin, sign_in_plex_user
+from tests.e2e.flows import PHONE, AdminAccount, screenshot, shoot, sign_in_admin, sign_in_plex_user
 
 pytestmark = pytest.mark.e2e
 
@@ -212,9 +212,7 @@ def test_the_admin_sees_plex_libraries_and_tests_the_download_path(
     expect(result).to_have_text(re.compile(r"^Plex found the marker at .+ in library 3\.$"))
     expect(result).to_have_class(re.compile(r"\balert-success\b"))
     assert fits(page, width=page.viewport_size or PHONE), "the page is wider than the screen"
-    page.screenshot(
-        path=str(screenshots / f"admin-plex-downloads-test-{viewport}.png"), full_page=True
-    )
+    screenshot(page, screenshots / f"admin-plex-downloads-test-{viewport}.png")
 
     # A path Plex has no library for: the test says so, nothing is saved.
     section.get_by_label("Plex path of downloads").fill("/srv/nowhere/youtube")
@@ -222,9 +220,7 @@ def test_the_admin_sees_plex_libraries_and_tests_the_download_path(
     failed = section.locator("[data-field=plex-test]")
     expect(failed).to_have_class(re.compile(r"\balert-error\b"))
     expect(failed).to_contain_text("/srv/nowhere/youtube")
-    page.screenshot(
-        path=str(screenshots / f"admin-plex-downloads-refused-{viewport}.png"), full_page=True
-    )
+    screenshot(page, screenshots / f"admin-plex-downloads-refused-{viewport}.png")
     page.reload()
     expect(page.get_by_label("Plex path of downloads")).to_have_value("")
 

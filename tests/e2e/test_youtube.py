@@ -7,22 +7,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from medianest_simulators.suite import SimulatorSuite
-from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
+from tests.e2e.flows import AdminAccount, shoot, sign_in_admin, wait_for_api
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_download_shows_live_progress_until_it_reaches_100_percent(
-    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
-) -> None:
+def youtube_page(new_context: Any, admin_account: AdminAccount) -> Page:
+    """The admin's /youtube page in a new context, its socket live."""
     context = new_context()
     sign_in_admin(context, admin_account)
     page = context.new_page()
     page.goto("/youtube")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    return page
+
+
+def held_missing_item(simulators: SimulatorSuite, title: str) -> tuple[str, str]:
+    """A video whose host answers 404, but only once `release_item` lets it: (slug, URL)."""
+    slug = simulators.media.add_item(title, feed=None)
+    simulators.media.set_item_status(slug, 404)
+    simulators.media.hold_item(slug)
+    return slug, simulators.media.item_url(slug)
+
+
+def test_a_download_shows_live_progress_until_it_reaches_100_percent(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    page = youtube_page(new_context, admin_account)
     shoot(page, screenshots, "youtube")
 
     page.get_by_label("Playlist or video link").fill("https://example.com/not-youtube")
@@ -55,11 +69,7 @@ def test_a_download_shows_live_progress_until_it_reaches_100_percent(
 def test_progress_never_goes_back_and_an_opened_item_list_stays_open(
     new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
 ) -> None:
-    context = new_context()
-    sign_in_admin(context, admin_account)
-    page = context.new_page()
-    page.goto("/youtube")
-    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    page = youtube_page(new_context, admin_account)
     # A playlist of its own: the default feed is already on disk from the test before,
     # and files already there skip the downloading phase this test watches.
     simulators.media.add_feed("e2e-progress", "Progress Watch", [])
@@ -91,14 +101,13 @@ def test_progress_never_goes_back_and_an_opened_item_list_stays_open(
 def test_a_failed_link_says_what_happened_in_plain_words_with_the_details_folded(
     new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite, screenshots: Path
 ) -> None:
-    context = new_context()
-    sign_in_admin(context, admin_account)
-    page = context.new_page()
-    page.goto("/youtube")
-    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    page.get_by_label("Playlist or video link").fill(simulators.media.item_url("no-such-video"))
+    page = youtube_page(new_context, admin_account)
+    url = simulators.media.item_url("no-such-video")
+    page.get_by_label("Playlist or video link").fill(url)
     page.get_by_role("button", name="Start download").click()
-    row = page.locator("[data-download-id]").first
+    # Its own row (a name that fails keeps its link as title), not whichever row is first
+    # before the list shows the new one.
+    row = page.locator(f'[data-title="{url}"]').first
     expect(row).to_have_attribute("data-state", "failed", timeout=30_000)
     failure = row.locator("[data-field=failure]")
     expect(failure.locator("p")).to_have_text(re.compile(r"^The (link leads nowhere|site)"))
@@ -108,3 +117,71 @@ def test_a_failed_link_says_what_happened_in_plain_words_with_the_details_folded
     detail.locator("summary").click()
     expect(detail.locator("code")).to_be_visible()
     shoot(page, screenshots, "youtube-failed-link")
+
+
+def _row_state_in(html: str, url: str) -> str:
+    match = re.search(r'data-state="(\w+)" data-title="' + re.escape(url) + '"', html)
+    assert match, f"no row for {url} in the list"
+    return match.group(1)
+
+
+def test_a_download_that_fails_while_the_list_is_loading_shows_that_it_failed(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
+) -> None:
+    """The list the new download brings is rendered before the download fails and arrives
+    after the failure's event; no other event follows, so the row must catch up."""
+    page = youtube_page(new_context, admin_account)
+    page.evaluate(
+        "() => { window.seenStates = [];"
+        " MediaNest.socket.on('youtube:progress', d => window.seenStates.push(d.status)); }"
+    )
+    slug, url = held_missing_item(simulators, "Gone While Listing")
+    held: list[tuple[Any, Any]] = []
+
+    def hold_the_list(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # rendered now, delivered later
+
+    page.route("**/youtube/downloads", hold_the_list)
+    try:
+        page.get_by_label("Playlist or video link").fill(url)
+        page.get_by_role("button", name="Start download").click()
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the page never asked for the new list"
+        route, rendered = held[0]
+        assert _row_state_in(rendered.text(), url) in ("queued", "downloading")
+    finally:
+        simulators.media.release_item(slug)
+    page.wait_for_function("() => window.seenStates.includes('failed')", timeout=30_000)
+    route.fulfill(response=rendered)
+    row = page.locator(f'[data-title="{url}"]')
+    expect(row).to_have_attribute("data-state", "failed", timeout=10_000)
+    expect(row.locator("[data-field=failure]")).to_be_visible()
+
+
+def test_a_download_that_fails_while_the_socket_is_down_shows_it_on_reconnect(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
+) -> None:
+    page = youtube_page(new_context, admin_account)
+    slug, url = held_missing_item(simulators, "Gone While Offline")
+    try:
+        page.get_by_label("Playlist or video link").fill(url)
+        page.get_by_role("button", name="Start download").click()
+        row = page.locator(f'[data-title="{url}"]')
+        expect(row).to_have_attribute("data-state", "downloading", timeout=15_000)
+        page.evaluate("() => MediaNest.socket.disconnect()")
+        expect(page.locator("#conn")).not_to_have_attribute("data-state", "live")
+    finally:
+        simulators.media.release_item(slug)
+    download_id = row.get_attribute("data-download-id")
+    wait_for_api(
+        page.context, f"/api/youtube/downloads/{download_id}", lambda d: d["status"] == "failed"
+    )
+    expect(row).to_have_attribute("data-state", "downloading")  # nothing told the page yet
+    page.evaluate("() => MediaNest.socket.connect()")
+    expect(row).to_have_attribute("data-state", "failed", timeout=10_000)

@@ -184,7 +184,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class AppProcess:
-    """`python -m medianest.cli serve` on a free port, with its log in `log_path`."""
+    """`python -m medianest serve` on a free port, with its log in `log_path`."""
 
     def __init__(self, settings: Settings, log_path: Path, **extra_env: str) -> None:
         self.port = free_port()
@@ -197,7 +197,7 @@ class AppProcess:
     def start(self, timeout: float = 90.0) -> AppProcess:
         with self.log_path.open("wb") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "medianest.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "medianest", "serve", "--port", str(self.port)],
                 env=self.env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

@@ -21,6 +21,7 @@ import redis as redis_sync
 from medianest.auth.models import User
 from medianest.settings import Settings
 from tests.faults.support import AppProcess
+from tests.support.http import http_client
 from tests.support.rate_windows import room_in_the_window
 
 LIMIT = 50
@@ -42,7 +43,7 @@ async def test_200_concurrent_requests_against_a_limit_of_50_give_exactly_50_ans
     redis_url: str | None,
 ) -> None:
     limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
-    async with httpx.AsyncClient(
+    async with http_client(
         base_url=served.url, cookies=alice_client.cookies, limits=limits, timeout=60
     ) as http:
         # Everyone waits at the gate so the requests leave together.

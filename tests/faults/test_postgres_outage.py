@@ -59,6 +59,7 @@ def assert_clean_unavailable(answer: httpx.Response) -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.housekeeping
 async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_is_back(
     proxied_app: tuple[MediaNestApp, TcpProxy], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -58,6 +58,7 @@ async def redis_app(
     return started
 
 
+@pytest.mark.housekeeping
 @pytest.mark.timeout(120)
 async def test_the_app_keeps_serving_without_redis_and_uses_it_again_when_it_returns(
     redis_app: MediaNestApp, redis_server: RedisServer

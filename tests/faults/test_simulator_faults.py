@@ -88,6 +88,7 @@ def _set_fault(suite: SimulatorSuite, mode: str | None) -> None:
             sim.set_fault(mode, delay=HANG_SECONDS if mode == "hang" else 0.0)
 
 
+@pytest.mark.housekeeping
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("mode", "search_status", "search_code"),

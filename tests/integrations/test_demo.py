@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.http import sync_http_client
 from tests.support.servers import free_port, wait_for_health
 
-pytestmark = [pytest.mark.no_storage, pytest.mark.timeout(90)]
+pytestmark = pytest.mark.timeout(90)
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60.0) -> None:
@@ -80,7 +81,7 @@ def test_the_demo_moves_a_new_request_to_approved_then_available_by_itself() -> 
 
     with SimulatorSuite() as suite:
         demo_mode.bring_to_life(suite, approve_after=0.3, available_after=0.3)
-        overseerr = httpx.Client(
+        overseerr = sync_http_client(
             base_url=suite.info.overseerr_url,
             headers={"X-Api-Key": suite.info.overseerr_api_key, "X-API-User": "2"},
             timeout=5,

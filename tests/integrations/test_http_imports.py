@@ -9,10 +9,6 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-import pytest
-
-pytestmark = pytest.mark.no_storage
-
 PAGE = "/api/status-page/medianest"
 
 

@@ -12,8 +12,6 @@ from medianest.core.cache import MemoryCache
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.integrations.http import UpstreamHTTPError
 
-pytestmark = pytest.mark.no_storage
-
 PAGE = "/api/status-page/medianest"
 
 

@@ -10,8 +10,6 @@ from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.uptime_kuma import UptimeKumaClient, basic_auth_headers
 from medianest_simulators.uptime_kuma import API_KEY
 
-pytestmark = pytest.mark.no_storage
-
 SECRET = "sekrit-token-4f9a"
 
 

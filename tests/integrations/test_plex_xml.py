@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from medianest.core.errors import UpstreamError
@@ -14,6 +13,7 @@ from medianest.integrations.plex_xml import PlexXMLError, media_container_from_x
 from medianest.integrations.plextv import parse_plex_xml
 from medianest_simulators import PlexSimulator
 from medianest_simulators.plextv_models import OWNER_TOKEN
+from tests.support.http import http_client
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_reads_give_the_same_answers_from_xml_as_from_json(
     sintel = from_xml["sintel"]
     assert sintel is not None and sintel.files == ["/data/movies/Sintel (2010)/Sintel.mkv"]
     # the second round really was XML: the simulator ignores the JSON the client asks for
-    async with httpx.AsyncClient() as raw:
+    async with http_client() as raw:
         answer = await raw.get(
             plex.url + "/library/sections",
             headers={"X-Plex-Token": OWNER_TOKEN, "Accept": "application/json"},

@@ -12,8 +12,6 @@ import pytest
 from medianest.core.cache import MemoryCache
 from medianest.core.errors import ServiceUnavailable
 
-pytestmark = pytest.mark.no_storage
-
 PAGE = "/api/status-page/medianest"
 
 

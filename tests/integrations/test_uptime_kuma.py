@@ -12,8 +12,6 @@ from medianest.integrations.uptime_kuma import (
 )
 from medianest_simulators.uptime_kuma import API_KEY, MAINTENANCE, PENDING, STATUS_PAGE_SLUG
 
-pytestmark = pytest.mark.no_storage
-
 
 @pytest.fixture
 def via_metrics(kuma, make_resilient) -> UptimeKumaClient:

@@ -20,8 +20,6 @@ from medianest.integrations.uptime_kuma_live import (
 from medianest_simulators import UptimeKumaSimulator
 from medianest_simulators.uptime_kuma import MAINTENANCE
 
-pytestmark = pytest.mark.no_storage
-
 
 async def until(predicate, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout

@@ -161,6 +161,7 @@ async def test_reconcile_keeps_statuses_while_overseerr_is_down(
     assert (await wait_for_status(app, made.json()["data"]["id"], "pending")).completed_at is None
 
 
+@pytest.mark.housekeeping
 async def test_background_reconcile_runs_at_start_and_then_periodically(
     app_factory: Callable[[Settings], Any],
     make_settings: Callable[..., Settings],

@@ -21,9 +21,10 @@ from medianest.settings import Settings
 from medianest_simulators.suite import SimulatorSuite
 from tests.notifications.receivers import BrowserKeys, HttpReceiver
 from tests.notifications.test_webpush import decrypt
+from tests.support.http import http_client
 from tests.support.servers import ServedApp, free_port
 
-pytestmark = [pytest.mark.no_storage, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ async def test_a_request_made_available_in_the_demo_reaches_centre_push_and_webh
 ) -> None:
     suite, served = demo_app
     keys = BrowserKeys()
-    async with httpx.AsyncClient(base_url=served.url, timeout=10) as alice:
+    async with http_client(base_url=served.url, timeout=10) as alice:
         await sign_in_with_plex(alice, suite.info.plex_tv_url, "alice")
         alice.cookies.set("csrftoken", "demo-csrf")
         alice.headers["X-CSRF-Token"] = "demo-csrf"
@@ -130,14 +131,14 @@ async def test_the_demo_shows_uptime_kuma_live_and_a_flipped_monitor_at_once(
         entries = (await client.get("/api/dashboard/status")).json()["data"]
         return next(e for e in entries if e["service"] == "uptime_kuma")
 
-    async with httpx.AsyncClient(base_url=served.url, timeout=10) as alice:
+    async with http_client(base_url=served.url, timeout=10) as alice:
         await sign_in_with_plex(alice, suite.info.plex_tv_url, "alice")
         deadline = time.monotonic() + 15
         while (entry := await kuma_entry(alice))["source"] != "live":
             assert time.monotonic() < deadline, entry
             await asyncio.sleep(0.1)
         # docs/demo.md's way to flip a monitor in the demo.
-        async with httpx.AsyncClient() as control:
+        async with http_client() as control:
             flipped = await control.post(
                 f"{suite.info.uptime_kuma_url}/__sim/monitors/Plex", json={"status": "down"}
             )

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import unquote
 
+import pytest
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp
@@ -117,6 +118,7 @@ async def test_the_queue_breaker_opening_and_resuming_notifies_the_admins_once_e
     assert await notifications_of(app, alice) == []
 
 
+@pytest.mark.housekeeping
 async def test_a_service_going_down_and_coming_back_notifies_the_admins(
     app_factory: Callable[[Settings], Any], settings: Settings
 ) -> None:

@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-import httpx
 import pytest
 
 from medianest.app import build_context, close_context, create_app
@@ -19,6 +18,7 @@ from medianest.notifications import service
 from medianest.settings import Settings
 from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
 from tests.factories.users import create_user
+from tests.support.http import http_client
 from tests.support.socket_listener import Listener
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
@@ -98,7 +98,7 @@ async def test_marking_read_on_one_instance_updates_a_tab_on_another(
                 session, user_ids=[carol.id], event="download.finished", title=title
             )
     await phone.wait_for("notification:new", 2, timeout=10)
-    async with httpx.AsyncClient(base_url=first.url) as laptop:
+    async with http_client(base_url=first.url) as laptop:
         laptop.headers["Cookie"] = cookie + "; csrftoken=t"
         laptop.headers["X-CSRF-Token"] = "t"
         answer = await laptop.post("/api/notifications/read", json={"all": True})

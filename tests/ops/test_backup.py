@@ -185,7 +185,6 @@ async def test_restore_refuses_a_database_that_already_has_data(
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.no_storage
 def test_restore_of_something_that_is_not_a_backup_says_so(tmp_path):
     bogus = tmp_path / "bogus.tar.gz"
     bogus.write_bytes(b"not a tarball")

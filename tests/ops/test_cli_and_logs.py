@@ -7,13 +7,10 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
 from medianest.cli import app as cli_app
-
-pytestmark = pytest.mark.no_storage
 
 
 def registered_command_names() -> list[str]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
+from medianest.cli import KEEP_ALIVE_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.no_storage
 
 
 def compose() -> dict:
@@ -147,3 +148,13 @@ def test_compose_bind_mounts_downloads_where_the_example_plex_service_reads_them
     plex_path = services["app"]["environment"]["MEDIANEST_YOUTUBE_PLEX_PATH"]
     assert f"./youtube:{plex_path}:ro" in plex["volumes"]
     assert plex["environment"]["PGID"] == "${PGID:-1000}"
+
+
+def test_nginx_lets_an_idle_upstream_connection_go_before_the_app_closes_it():
+    # The other way round, nginx may reuse a connection in the instant the app closes it.
+    config = (ROOT / "deploy" / "nginx" / "medianest.conf").read_text()
+    upstream = re.search(r"upstream medianest_app \{(.*?)\}", config, re.S)
+    assert upstream is not None
+    timeout = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.M)
+    assert timeout is not None, "the upstream block names its keepalive_timeout"
+    assert int(timeout.group(1)) < KEEP_ALIVE_SECONDS

@@ -20,6 +20,7 @@ from medianest.auth.models import AuthSession
 from medianest.db.engine import create_engine
 from medianest.settings import Settings
 from tests.ops.nginx_proxy import NginxProxy, nginx_available
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 
 pytestmark = pytest.mark.skipif(not nginx_available(), reason="Debian nginx is not installed")
@@ -82,7 +83,6 @@ async def sign_in_with_a_changed_password(https: httpx.AsyncClient, proxy: Nginx
     return str(https.cookies[SESSION_COOKIE])
 
 
-@pytest.mark.no_storage
 def test_repository_config_passes_nginx_syntax_check(tmp_path):
     nginx = NginxProxy(tmp_path / "nginx", upstream_port=8000)
     result = nginx.check()
@@ -110,7 +110,7 @@ async def test_tls_proxying_marks_cookies_secure_and_adds_security_headers(proxy
 
 async def test_the_same_sign_in_without_the_proxy_is_not_marked_secure(served, proxy):
     # The Secure flag above comes from nginx's X-Forwarded-Proto, not from a constant.
-    async with httpx.AsyncClient(timeout=10) as plain:
+    async with http_client(timeout=10) as plain:
         login = await plain.post(f"{served[0].url}/api/auth/admin", json=ADMIN_LOGIN)
     assert login.status_code == 200, login.text
     assert "Secure" not in set_cookie_for(login, SESSION_COOKIE)
@@ -146,7 +146,7 @@ async def test_oversized_request_bodies_are_refused_by_the_proxy(proxy, https):
 
 async def test_metrics_are_not_published_through_the_proxy(proxy, https, served):
     assert (await https.get(f"{proxy.https_url}/metrics")).status_code == 404
-    async with httpx.AsyncClient(timeout=10) as internal:
+    async with http_client(timeout=10) as internal:
         assert (await internal.get(f"{served[0].url}/metrics")).status_code == 200
 
 
@@ -164,7 +164,7 @@ async def test_socketio_upgrades_to_websocket_through_the_proxy_for_a_signed_in_
     try:
         assert client.transport() == "websocket"
         assert await client.call("subscribe:status", timeout=10) == {"ok": True}
-        async with httpx.AsyncClient(timeout=10) as internal:
+        async with http_client(timeout=10) as internal:
             metrics = (await internal.get(f"{served[0].url}/metrics")).text
         assert "medianest_socketio_connected_clients 1.0" in metrics
     finally:

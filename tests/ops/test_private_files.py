@@ -13,13 +13,13 @@ import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from tests.faults.support import AppProcess
 from tests.support import databases
+from tests.support.http import http_client
 
 
 def mode(path: Path) -> int:
@@ -47,7 +47,7 @@ async def test_the_data_dir_is_0700_and_database_wal_and_log_are_0600(
         log_file=log_file,
     )
     with AppProcess(settings, tmp_path / "server.log") as served:
-        async with httpx.AsyncClient(base_url=served.url) as http:
+        async with http_client(base_url=served.url) as http:
             # A failed sign-in writes an audit row: the WAL exists while the app runs.
             await http.post("/api/auth/admin", json={"username": "x", "password": "y" * 12})
         database = data_dir / "medianest.db"

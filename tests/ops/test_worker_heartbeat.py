@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from medianest.app import MediaNestApp
@@ -28,6 +29,7 @@ async def _worker_check(app: MediaNestApp) -> tuple[int, dict[str, Any]]:
     return response.status_code, response.json()["data"]["checks"]["worker"]
 
 
+@pytest.mark.housekeeping
 async def test_a_separate_workers_heartbeat_is_part_of_health_and_goes_stale(
     app_factory: Callable[[Settings], Any], make_settings: Callable[..., Settings]
 ) -> None:

@@ -43,6 +43,7 @@ LAYERS = [
     "worker",
     "demo",
     "cli",
+    "__main__",
 ]
 
 # Upward edges (importer, imported) not yet taken apart: none left. Never add one back.
@@ -167,4 +168,4 @@ def test_the_architecture_page_opens_with_the_layers_top_to_bottom() -> None:
     layer once, in LAYERS order read from the top; its group labels are in capitals."""
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     first_picture = text.split("```")[1]
-    assert re.findall(r"\b[a-z]+\b", first_picture) == LAYERS[::-1]
+    assert re.findall(r"\b_*[a-z]+_*\b", first_picture) == LAYERS[::-1]

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.http import sync_http_client
+
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
+    with sync_http_client(timeout=5) as client:
         yield client

@@ -23,7 +23,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 import yaml
@@ -38,6 +37,7 @@ from medianest.media.webhook_setup import DEFAULT_JSON_PAYLOAD
 from medianest.settings import Settings
 from medianest_simulators import OverseerrSimulator
 from medianest_simulators.overseerr_data import API_KEY, CATALOGUE
+from tests.support.http import sync_http_client
 
 SPEC = Path(__file__).parents[1] / "contracts" / "overseerr" / "overseerr-api.yml"
 
@@ -94,7 +94,7 @@ def spec_with(exceptions: list[tuple[str, str]]) -> dict[str, Any]:
 
 def more_requests(overseerr: OverseerrSimulator) -> None:
     """Requests of every kind on top of the seed (movie and series, several users)."""
-    with httpx.Client(base_url=overseerr.url + "/api/v1", timeout=5) as http:
+    with sync_http_client(base_url=overseerr.url + "/api/v1", timeout=5) as http:
         for user, body in [
             ("2", {"mediaType": "movie", "mediaId": 10378}),
             ("3", {"mediaType": "tv", "mediaId": 30991, "seasons": [2]}),

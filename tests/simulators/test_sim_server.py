@@ -12,6 +12,7 @@ import pytest
 
 from medianest_simulators import PlexTvSimulator, UptimeKumaSimulator
 from medianest_simulators.plextv_models import OWNER_TOKEN
+from tests.support.http import http_client
 
 USER = "/api/v2/user"
 HEADERS = {"X-Plex-Token": OWNER_TOKEN, "Accept": "application/json"}
@@ -33,7 +34,7 @@ def test_a_simulator_starts_and_stops_well_under_a_second() -> None:
 
 
 async def test_a_simulator_works_as_an_async_context_manager() -> None:
-    async with PlexTvSimulator() as sim, httpx.AsyncClient() as client:
+    async with PlexTvSimulator() as sim, http_client() as client:
         answer = await client.get(sim.url + USER, headers=HEADERS)
     assert answer.status_code == 200
     assert not sim.running

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from medianest_simulators import UptimeKumaSimulator
 from medianest_simulators.uptime_kuma import API_KEY
+from tests.support.http import http_client
 
 
 def metrics(sim: UptimeKumaSimulator, http: httpx.Client) -> dict[str, list]:
@@ -127,7 +128,7 @@ async def test_socket_pushes_kumas_heartbeat_payload_when_a_monitor_is_flipped_o
             "login", {"username": "admin", "password": "admin123", "token": ""}
         )
         assert answer["ok"] is True and answer["token"]
-        async with httpx.AsyncClient() as http:
+        async with http_client() as http:
             flipped = await http.post(kuma.url + "/__sim/monitors/Plex", json={"status": "down"})
             assert flipped.status_code == 200
             beat = await asyncio.wait_for(beats.get(), 5)

@@ -1,6 +1,7 @@
 """A pytest plugin for finding where the suite's CPU goes: one JSON line per test with the
 CPU of the test process and of the subprocesses it waited for, setup and teardown included,
-and its wall time, appended to $MN_CPU_OUT (default cpu-usage.jsonl).
+its wall time and how long its main thread waited for a CPU while runnable, appended to
+$MN_CPU_OUT (default cpu-usage.jsonl).
 
     python -m pytest -p tests.support.cpu_usage -n 3 --dist loadfile tests/auth
 """
@@ -17,6 +18,15 @@ from typing import Any
 import pytest
 
 
+def _run_queue_wait() -> float:
+    """Seconds this process's main thread has waited for a CPU while runnable (Linux)."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _cpu_seconds() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -26,6 +36,7 @@ def _cpu_seconds() -> tuple[float, float]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Iterator[None]:
     own, children = _cpu_seconds()
+    waited = _run_queue_wait()
     began = time.monotonic()
     yield
     own_after, children_after = _cpu_seconds()
@@ -37,6 +48,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Iterator[None]:
         "self": round(own_after - own, 3),
         "children": round(children_after - children, 3),
         "wall": round(time.monotonic() - began, 3),
+        "run_queue": round(_run_queue_wait() - waited, 3),
     }
     with open(os.environ.get("MN_CPU_OUT", "cpu-usage.jsonl"), "a") as out:
         out.write(json.dumps(line) + "\n")

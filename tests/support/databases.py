@@ -38,6 +38,22 @@ def make_sqlite_template(directory: Path) -> Path:
     return template
 
 
+def refill_sqlite_database(template: Path, target: Path) -> str:
+    """`target` becomes a fresh copy of the template: written beside it, then renamed over
+    it, its old WAL and shared-memory files removed first (a WAL left behind would be read
+    into the new copy). A connection still open on the old file keeps that file, not the
+    new one. What this process kept from the database (core/data_changes.py) is out of
+    date, as after `truncate_pg`."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+    fresh = target.with_name(target.name + ".new")
+    shutil.copyfile(template, fresh)
+    os.replace(fresh, target)
+    url = sqlite_url(target)
+    forget_what_was_kept(url)
+    return url
+
+
 def copy_sqlite_template(template: Path, target_dir: Path) -> str:
     target = target_dir / "medianest.db"
     shutil.copyfile(template, target)
@@ -116,6 +132,10 @@ async def truncate_pg(url: str) -> None:
         await conn.execute(f"BEGIN;{deletes}COMMIT;")
     finally:
         await conn.close()
-    # Emptied behind SQLAlchemy's back, as another process would: what this process
-    # kept from the database (core/data_changes.py) is out of date.
+    forget_what_was_kept(url)
+
+
+def forget_what_was_kept(url: str) -> None:
+    """The database at `url` was emptied behind SQLAlchemy's back, as another process
+    would: what this process kept from it (core/data_changes.py) is out of date."""
     changes_of(str(make_url(url))).changed({EVERYTHING}, relay=False)

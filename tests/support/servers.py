@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import uvicorn
 
+from medianest.cli import KEEP_ALIVE_SECONDS
+from tests.support.http import sync_http_client
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -31,7 +34,7 @@ def wait_for_health(
     passes first. One client for every try: `httpx.get` builds a client and its TLS
     context each time (~25 ms of CPU), paid a hundred times by a slow start under load."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=url, timeout=2) as http:
+    with sync_http_client(base_url=url, timeout=2) as http:
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
                 return False
@@ -62,6 +65,7 @@ class ServedApp:
             lifespan="on",
             loop="asyncio",  # uvloop in a non-main thread has crashed the test process
             ws="websockets-sansio",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,  # as `medianest serve`
             timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)

@@ -12,28 +12,22 @@ from xdist.workermanage import WorkerController
 
 # Packages whose tests share package-scoped fixtures: one unit, run on one worker.
 ONE_WORKER_PACKAGES = ("tests/e2e/",)
-# Files of such a package long enough to be a unit of their own (the package's fixtures
-# are made again on their worker: a few seconds, against a third of the browser tests' time).
-OWN_UNIT_FILES = ("tests/e2e/test_accessibility.py",)
 
 
 class PackageUnitScheduling(LoadScopeScheduling):
-    """`loadfile`, except that a package in ONE_WORKER_PACKAGES is a single unit and a file
-    in OWN_UNIT_FILES one of its own. The browser units go first, being the longest (not
-    the ones with the most tests, xdist's order for the rest), so none of them starts last."""
+    """`loadfile`, except that a package in ONE_WORKER_PACKAGES is a single unit. The
+    browser unit goes first, being the longest (not the one with the most tests, xdist's
+    order for the rest), so it never starts last."""
 
     def _assign_work_unit(self, node: WorkerController) -> None:
-        for unit in (*OWN_UNIT_FILES, *ONE_WORKER_PACKAGES):
+        for unit in ONE_WORKER_PACKAGES:
             if unit in self.workqueue:
                 self.workqueue.move_to_end(unit, last=False)
                 break
         super()._assign_work_unit(node)
 
     def _split_scope(self, nodeid: str) -> str:
-        file = nodeid.split("::", 1)[0]
-        if file in OWN_UNIT_FILES:
-            return file
         for package in ONE_WORKER_PACKAGES:
             if nodeid.startswith(package):
                 return package
-        return file
+        return nodeid.split("::", 1)[0]

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from medianest.app import MediaNestApp, build_context, close_context, create_app
@@ -20,6 +19,7 @@ from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.youtube.jobs.worker import workers_of
 from medianest_simulators.media_server import MediaServerSimulator
+from tests.support.http import http_client
 from tests.support.servers import ServedApp
 from tests.support.socket_listener import Listener
 from tests.youtube.conftest import client_for, files_under, finished, wait_for_download
@@ -133,7 +133,7 @@ async def test_progress_events_reach_the_owner_over_socketio_throttled(
     owner = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={alice_token}")
     other = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={bob_token}")
     try:
-        async with httpx.AsyncClient(base_url=server.url) as http:
+        async with http_client(base_url=server.url) as http:
             http.cookies.set(SESSION_COOKIE, alice_token)
             http.cookies.set(CSRF_COOKIE, "csrf")
             response = await http.post(
@@ -178,7 +178,7 @@ async def test_an_admin_follows_every_users_download_live_and_other_users_do_not
     other = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={bob_token}")
     admin = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
     try:
-        async with httpx.AsyncClient(base_url=server.url) as http:
+        async with http_client(base_url=server.url) as http:
             http.cookies.set(SESSION_COOKIE, alice_token)
             http.cookies.set(CSRF_COOKIE, "csrf")
             response = await http.post(
@@ -209,7 +209,7 @@ async def test_an_admins_own_download_reaches_their_socket_once(
     _root, root_token = await signed_in_cookie(settings, "root", role="admin")
     admin = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
     try:
-        async with httpx.AsyncClient(base_url=server.url) as http:
+        async with http_client(base_url=server.url) as http:
             http.cookies.set(SESSION_COOKIE, root_token)
             http.cookies.set(CSRF_COOKIE, "csrf")
             response = await http.post(
@@ -250,7 +250,7 @@ async def test_a_demoted_admins_socket_stops_hearing_other_users_downloads(
     again = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={root_token}")
     owner = await Listener().connect(server.url, cookie=f"{SESSION_COOKIE}={alice_token}")
     try:
-        async with httpx.AsyncClient(base_url=server.url) as http:
+        async with http_client(base_url=server.url) as http:
             http.cookies.set(SESSION_COOKIE, alice_token)
             http.cookies.set(CSRF_COOKIE, "csrf")
             response = await http.post(

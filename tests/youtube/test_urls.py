@@ -58,7 +58,6 @@ GOOD_URLS = [
 ]
 
 
-@pytest.mark.no_storage
 @pytest.mark.parametrize(("url", "reason"), BAD_URLS)
 def test_links_outside_the_allow_list_are_refused_with_a_reason(url: str, reason: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
@@ -66,7 +65,6 @@ def test_links_outside_the_allow_list_are_refused_with_a_reason(url: str, reason
     assert reason in refused.value.message
 
 
-@pytest.mark.no_storage
 @pytest.mark.parametrize(("url", "normalized"), GOOD_URLS)
 def test_youtube_links_and_listed_hosts_are_accepted_and_normalized(
     url: str, normalized: str
@@ -74,7 +72,6 @@ def test_youtube_links_and_listed_hosts_are_accepted_and_normalized(
     assert validate_download_url(url, extra_hosts=EXTRA).url == normalized
 
 
-@pytest.mark.no_storage
 def test_youtube_links_run_only_youtube_extractors_and_extra_hosts_only_the_generic_one() -> None:
     youtube = validate_download_url("https://youtu.be/dQw4w9WgXcQ", extra_hosts=EXTRA)
     assert all(e.startswith("youtube") for e in youtube.extractors)

@@ -14,11 +14,12 @@ from medianest_simulators import PlexSimulator, PlexTvSimulator
 from medianest_simulators.media_server import MediaServerSimulator
 from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN
 from tests.factories.users import signed_in_client
+from tests.support.http import http_client
 from tests.youtube_extras.conftest import all_finished, wait_for
 
 
 async def plex_get(plex: PlexSimulator, path: str, token: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=plex.url) as http:
+    async with http_client(base_url=plex.url) as http:
         return await http.get(path, headers={"X-Plex-Token": token, "Accept": "application/json"})
 
 

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from medianest.core.logging import get_logger
-from medianest.core.loops import call_on
+from medianest.core.loops import call_on, cancel_until_done
 
 log = get_logger(__name__)
 
@@ -151,18 +151,11 @@ class InstanceRelay:
             self.detach()
             self._stopping = True
             listener = self._listener
-            if listener is not None:
-                # redis-py can swallow a cancellation in the middle of a read (a hung Redis
-                # kept a stop waiting for ever): cancelled again until it ends, waited for
-                # within a bound; its read ends on its own timeout, and the flag ends it then.
-                deadline = asyncio.get_running_loop().time() + STOP_WAIT_SECONDS
-                while not listener.done() and asyncio.get_running_loop().time() < deadline:
-                    listener.cancel()
-                    await asyncio.wait({listener}, timeout=0.2)
-                if not listener.done():
-                    log.warning(f"{self.log_prefix}_listener_still_stopping")
-                elif not listener.cancelled():
-                    listener.exception()  # (retrieved: a failure was logged where it happened)
+            # Its read ends on its own timeout at the latest, and the flag ends it then.
+            if listener is not None and not await cancel_until_done(
+                listener, within=STOP_WAIT_SECONDS
+            ):
+                log.warning(f"{self.log_prefix}_listener_still_stopping")
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
                     await task

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import socketio
 
 from medianest.core.logging import get_logger
-from medianest.core.loops import call_on
-from medianest.core.pubsub import channel
+from medianest.core.loops import call_on, cancel_until_done
+from medianest.core.pubsub import STOP_WAIT_SECONDS, channel
 
 log = get_logger(__name__)
 
@@ -191,6 +191,20 @@ class Realtime:
     async def emit_status(self, data: dict[str, Any]) -> None:
         await self.sio.emit("service:status", data, room=STATUS_ROOM)
 
+    async def stop(self) -> None:
+        """At the app's shutdown: engine.io's background task, and the Redis listener that
+        python-socketio starts with the first socket and never stops itself. That listener
+        retries on any error, and redis-py can turn a cancellation in the middle of a read
+        into one: left to the event loop's close, it kept the process from ending."""
+        await self.sio.shutdown()
+        manager = self.sio.manager
+        listener = getattr(manager, "thread", None)
+        if isinstance(listener, asyncio.Task) and not await cancel_until_done(
+            listener, within=STOP_WAIT_SECONDS
+        ):
+            log.warning("socketio_listener_still_stopping")
+        await _close_redis_of(manager)
+
     async def emit_to_sid(self, sid: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, to=sid)
 
@@ -214,8 +228,15 @@ class ExternalEmitter:
         await self.manager.emit("service:status", data, namespace="/", room=STATUS_ROOM)
 
     async def aclose(self) -> None:
-        if self.manager.redis is not None:
-            await self.manager.redis.aclose()
+        await _close_redis_of(self.manager)
+
+
+async def _close_redis_of(manager: Any) -> None:
+    """A python-socketio manager's Redis client, which the manager never closes itself
+    (the in-memory manager has none)."""
+    redis = getattr(manager, "redis", None)
+    if redis is not None:
+        await redis.aclose()
 
 
 def external_emitter(redis_url: str) -> ExternalEmitter:

@@ -586,11 +586,48 @@
     openBeforeSwap = $all('details[id][open]', event.detail.target).map(function (d) { return d.id; });
     if (event.detail.target.matches && event.detail.target.matches('details[id][open]')) openBeforeSwap.push(event.detail.target.id);
   });
-  document.addEventListener('htmx:afterSettle', function () {
+  document.addEventListener('htmx:beforeSend', function (event) {
+    if (event.detail.xhr) event.detail.xhr.medianestSentAt = Date.now();
+  });
+  document.addEventListener('htmx:afterSettle', function (event) {
     openBeforeSwap.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
     openBeforeSwap = [];
-    $all('[data-download-id]').forEach(applyShownProgress);
+    var sentAt = (event.detail.xhr && event.detail.xhr.medianestSentAt) || 0;
+    $all('[data-download-id]').forEach(function (row) { catchUp(row, sentAt); applyShownProgress(row); });
   });
+
+  // The last event of each download, kept even when its row is not on the page: a row
+  // rendered from a request sent before that event (a list still loading when a download
+  // fails at once) would otherwise show the old state for good, since no event follows.
+  var lastProgress = {};
+
+  function catchUp(row, renderedFrom) {
+    var last = lastProgress[row.getAttribute('data-download-id')];
+    if (last && last.at >= renderedFrom && last.data.status !== row.getAttribute('data-state')) {
+      onYoutubeProgress(last.data);
+    }
+  }
+
+  function onYoutubeEvent(data) {
+    lastProgress[data.downloadId] = { data: data, at: Date.now() };
+    onYoutubeProgress(data);
+  }
+
+  // The row as the server renders it now (buttons, items, errors).
+  function readRowAgain(row) {
+    if (window.htmx && row.dataset.refreshUrl) {
+      window.htmx.ajax('GET', row.dataset.refreshUrl, { target: row, swap: 'outerHTML' });
+    }
+  }
+
+  // Events sent while the socket was down are gone: what they would have changed is read
+  // again (the service cards come back with the status subscription).
+  function readAgainAfterReconnect() {
+    $all('[data-download-id]').forEach(function (row) {
+      if (!TERMINAL[row.getAttribute('data-state')]) readRowAgain(row);
+    });
+    if (window.htmx && document.getElementById('requests-list')) window.htmx.trigger(document.body, 'requests-changed');
+  }
 
   function onYoutubeProgress(data) {
     var row = $('[data-download-id="' + (data.downloadId || '') + '"]');
@@ -626,10 +663,7 @@
     }
     var itemChanged = String(data.currentItem) !== (row.dataset.currentItem || String(data.currentItem));
     row.dataset.currentItem = String(data.currentItem);
-    if ((before !== data.status || itemChanged) && window.htmx && row.dataset.refreshUrl) {
-      // A state change re-renders the row on the server (buttons, items, errors).
-      window.htmx.ajax('GET', row.dataset.refreshUrl, { target: row, swap: 'outerHTML' });
-    }
+    if (before !== data.status || itemChanged) readRowAgain(row);
     if (before !== data.status && TERMINAL[data.status]) {
       var title = row.getAttribute('data-title') || 'The download';
       toast(title + ': ' + data.status + '.', data.status === 'completed' ? 'success' : 'warning');
@@ -658,15 +692,18 @@
   function initSocket() {
     if (!document.body.hasAttribute('data-live') || typeof window.io !== 'function') return;
     var socket = window.io({ path: '/socket.io', transports: ['websocket', 'polling'], withCredentials: true });
+    var everConnected = false;
     socket.on('connect', function () {
       setConnection('live', 'Live');
       socket.emit('subscribe:status');
+      if (everConnected) readAgainAfterReconnect();
+      everConnected = true;
     });
     socket.on('disconnect', function () { setConnection('connecting', 'Reconnecting…'); });
     socket.on('connect_error', function () { setConnection('offline', 'Offline'); });
     socket.io.on('reconnect_attempt', function () { setConnection('connecting', 'Reconnecting…'); });
     socket.on('service:status', onServiceStatus);
-    socket.on('youtube:progress', onYoutubeProgress);
+    socket.on('youtube:progress', onYoutubeEvent);
     socket.on('request:status', onRequestStatus);
     socket.on('notification', function (data) { toast(data && data.message, data && data.type); });
     window.MediaNest.socket = socket;
