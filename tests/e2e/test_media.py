@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import shoot, sign_in_plex_user, wait_for_api
@@ -88,6 +88,25 @@ def test_the_search_lives_in_the_address_so_back_reload_and_links_find_it_again(
     expect(page.get_by_label("Search films and shows")).to_have_value("Sintel")
     expect(page.locator(".poster-card").filter(has_text="Sintel")).to_be_visible()
     shoot(page, screenshots, "media-search-from-the-address")
+
+
+def test_a_search_typed_before_the_page_scripts_ran_is_sent_when_they_do(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    # A slow phone or a busy machine: the field is there, htmx (deferred) is not yet.
+    context = new_context(service_workers="block")  # the route below must see the request
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "bob")
+    page = context.new_page()
+    held: list[Route] = []
+    page.route(re.compile(r"/vendor/htmx\.min\.js"), lambda route: held.append(route))
+    page.goto("/media", wait_until="commit")
+    page.get_by_label("Search films and shows").fill("Render")
+    while not held:
+        page.wait_for_timeout(50)
+    assert page.evaluate("() => typeof window.htmx") == "undefined"
+    held[0].continue_()
+    expect(page.locator(".poster-card").filter(has_text="Render Farm")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/media\?query=Render$"))
 
 
 def test_a_hanging_overseerr_shows_searching_and_the_search_can_be_cancelled(

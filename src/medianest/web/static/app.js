@@ -709,6 +709,17 @@
     window.MediaNest.socket = socket;
   }
 
+  // What was typed into a live search before the scripts ran (a slow phone, a busy
+  // machine): htmx takes the field's value as already seen when it starts, so without
+  // this the search would wait for the next key. (htmx starts first: its script is first.)
+  function sendEarlyTyping() {
+    if (!window.htmx) return;
+    $all('form[hx-get][hx-trigger*="submit"]').forEach(function (form) {
+      var typed = $all('input[type=search]', form).some(function (input) { return input.value !== input.defaultValue; });
+      if (typed) window.htmx.trigger(form, 'submit');
+    });
+  }
+
   // ------------------------------------------------------------------ start
   document.addEventListener('DOMContentLoaded', function () {
     applyTheme(currentTheme());
@@ -731,6 +742,7 @@
     initPlexLogin();
     initChangePassword();
     initSocket();
+    sendEarlyTyping();
     showLocalTimes(document);
     tickCountdowns();
     setInterval(tickCountdowns, 1000);
