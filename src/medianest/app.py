@@ -14,11 +14,10 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
@@ -75,6 +74,9 @@ from medianest.youtube.jobs import heartbeat as youtube_heartbeat
 from medianest.youtube.jobs import worker as youtube_worker
 from medianest.youtube.subscriptions import router as youtube_subscriptions_router
 from medianest.youtube.subscriptions import scheduler as youtube_scheduler
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = get_logger(__name__)
 
@@ -189,6 +191,9 @@ async def build_context(
     # out, the cache and the rate limits skip it until it answers (core/redis_guard.py).
     redis_guard = RedisGuard()
     if settings.redis_url:
+        # Loaded only with Redis configured: redis is ~7 MB of every process without it.
+        from redis.asyncio import Redis
+
         redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         cache_redis = Redis.from_url(
             settings.redis_url,

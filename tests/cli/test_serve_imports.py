@@ -47,13 +47,14 @@ SERVE_AND_LIST_MODULES = textwrap.dedent(
 )
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
 ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece")
-# redis imports the `cryptography` package itself (to ask whether it is installed): the
-# ciphers and their bindings are what costs. A first start makes the web-push key with
-# them; a restart has no secret to open until a request or a configured service asks.
+# A first start makes the web-push key with the ciphers; a restart has no secret to open
+# until a request or a configured service asks.
 CIPHERS = ("cryptography.hazmat",)
 # Optional extras of python-socketio (its client), httpx (its command line) and structlog
 # that no MediaNest process uses (medianest/__main__.py).
 UNUSED_EXTRAS = ("aiohttp", "requests", "rich", "pygments")
+# Loaded only with Redis configured (by MediaNest's modules and socketio's manager).
+ONLY_WITH_REDIS = ("redis",)
 
 
 def serve_and_list_modules(data_dir: Path, out: Path) -> set[str]:
@@ -118,6 +119,14 @@ def test_serve_leaves_out_the_socketio_client_and_httpx_command_line_extras(
     assert loaded(starts["first"], UNUSED_EXTRAS) == loaded(starts["first"], ("pygments",))
 
 
+def test_serve_on_the_embedded_default_never_loads_redis(
+    starts: dict[str, set[str]],
+) -> None:
+    for modules in starts.values():
+        assert "medianest.core.ratelimit" in modules and "socketio.async_redis_manager" in modules
+        assert loaded(modules, ONLY_WITH_REDIS) == []
+
+
 def test_what_the_entry_left_out_still_imports_when_asked_later() -> None:
     code = (
         "import sys; from medianest.__main__ import load_libraries_lean; "
@@ -127,3 +136,52 @@ def test_what_the_entry_left_out_still_imports_when_asked_later() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["requests", "None"], result.stderr[-2000:]
+
+
+# Through the entry python-socketio loads without redis; with Redis configured its manager
+# must still publish (core/realtime.py hands it redis-py).
+EMIT_THROUGH_THE_ENTRY = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from medianest.__main__ import load_libraries_lean
+
+    load_libraries_lean()
+    import socketio.async_redis_manager as socketio_redis
+
+    assert socketio_redis.aioredis is None and "redis" not in sys.modules
+    from medianest.core.pubsub import channel
+    from medianest.core.realtime import SOCKETIO_CHANNEL, external_emitter
+
+    async def main(url):
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(url)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(channel(url, SOCKETIO_CHANNEL))
+        emitter = external_emitter(url)
+        await emitter.emit_to_user("someone", "download:progress", {"percent": 5})
+        message = None
+        for _ in range(100):
+            message = await pubsub.get_message(timeout=0.1)
+            if message is not None:
+                break
+        print(json.loads(message["data"])["event"] if message else "nothing published")
+        await emitter.aclose()
+        await pubsub.aclose()
+        await client.aclose()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def test_with_redis_configured_socketio_publishes_through_the_entry(redis_url: str | None) -> None:
+    if redis_url is None:
+        pytest.skip("Redis runs on the postgres backend")
+    result = subprocess.run(
+        [sys.executable, "-c", EMIT_THROUGH_THE_ENTRY, redis_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["download:progress"], result.stderr[-2000:]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medianest.core.logging import get_logger
-from medianest.core.redis_guard import RedisGuard
+from medianest.core.redis_guard import RedisGuard, redis_failures
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = get_logger(__name__)
 
@@ -74,7 +74,7 @@ class RedisCache:
             return await self._fallback.get(key)
         try:
             raw = await self._redis.get(self._prefix + key)
-        except (RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._guard.failed("cache_get", exc)
             return await self._fallback.get(key)
         if raw is None:
@@ -91,7 +91,7 @@ class RedisCache:
                 json.dumps(value, default=str),
                 px=max(1, int(ttl_seconds * 1000)),
             )
-        except (RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._guard.failed("cache_set", exc)
             await self._fallback.set(key, value, ttl_seconds)
             return
@@ -103,5 +103,5 @@ class RedisCache:
             return
         try:
             await self._redis.delete(self._prefix + key)
-        except (RedisError, OSError) as exc:
+        except redis_failures() as exc:
             self._guard.failed("cache_delete", exc)

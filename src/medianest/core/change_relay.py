@@ -4,12 +4,14 @@ its commits changed and counts everyone else's (see `core.data_changes`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from medianest.core.context import CoreContext
 from medianest.core.data_changes import EVERYTHING, TableChanges, changes_of
 from medianest.core.pubsub import InstanceRelay
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class RedisChangeRelay(InstanceRelay):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from medianest.core.cache import Cache
@@ -21,6 +20,9 @@ from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
 from medianest.core.secrets_store import AppSecrets
 from medianest.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 # Stops something started with the context (a refresh task, a client pool), at shutdown.
 Closer = Callable[[], Awaitable[None]]

@@ -14,14 +14,15 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from medianest.core.logging import get_logger
 from medianest.core.loops import call_on, cancel_until_done
+from medianest.core.redis_guard import redis_failures
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = get_logger(__name__)
 
@@ -99,7 +100,7 @@ class InstanceRelay:
     async def _send(self, message: str) -> None:
         try:
             await self._redis.publish(self._channel, message)
-        except (RedisError, OSError) as exc:
+        except redis_failures() as exc:
             log.warning(f"{self.log_prefix}_not_published", error=type(exc).__name__)
 
     async def _listen(self) -> None:
@@ -114,7 +115,7 @@ class InstanceRelay:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._receive(message.get("data"))
-            except (RedisError, OSError) as exc:
+            except redis_failures() as exc:
                 self._listening.clear()
                 if self._stopping:
                     return
@@ -122,7 +123,7 @@ class InstanceRelay:
                 self.missed()
                 await asyncio.sleep(1.0)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*redis_failures()):
                     await pubsub.aclose()
 
     def _receive(self, data: Any) -> None:
@@ -157,7 +158,7 @@ class InstanceRelay:
             ):
                 log.warning(f"{self.log_prefix}_listener_still_stopping")
             for task in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                with contextlib.suppress(asyncio.CancelledError, *redis_failures()):
                     await task
 
         return stop

@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from redis.asyncio import BlockingConnectionPool
-from redis.exceptions import RedisError
 
 from medianest.core.errors import RateLimitExceeded
 from medianest.core.logging import get_logger
-from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
+from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard, redis_failures
 
 log = get_logger(__name__)
 
@@ -150,6 +148,8 @@ class RateLimiter:
         self._namespace = namespace
         self._leases: dict[str, _Lease] = {}
         if redis_url:
+            from redis.asyncio import BlockingConnectionPool  # loaded only with Redis
+
             # A blocking pool queues bursts instead of failing them (200 concurrent hits
             # must all be counted in Redis, not spill into the in-process fallback).
             pool = BlockingConnectionPool.from_url(
@@ -232,7 +232,7 @@ class RateLimiter:
         try:
             allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
-        except (RedisError, OSError, ConnectionError) as exc:
+        except redis_failures() as exc:
             self._guard.failed("ratelimit_hit", exc)
             limiter = self._memory
             allowed = await limiter.hit(item, key, cost=cost)
@@ -257,7 +257,7 @@ class RateLimiter:
         try:
             allowed = await limiter.test(item, key)
             stats = await limiter.get_window_stats(item, key)
-        except (RedisError, OSError, ConnectionError) as exc:
+        except redis_failures() as exc:
             self._guard.failed("ratelimit_peek", exc)
             limiter = self._memory
             allowed = await limiter.test(item, key)
@@ -279,7 +279,7 @@ class RateLimiter:
         try:
             if (await limiter.get_window_stats(item, key)).remaining < limit:
                 await limiter.hit(item, key, cost=-1)
-        except (RedisError, OSError, ConnectionError) as exc:
+        except redis_failures() as exc:
             self._guard.failed("ratelimit_refund", exc)
 
     async def clear(self, key: str, *, limit: int, window_seconds: int) -> None:
@@ -289,5 +289,5 @@ class RateLimiter:
             if limiter is not None:
                 try:
                     await limiter.clear(item, key)
-                except (RedisError, OSError, ConnectionError):
+                except redis_failures():
                     log.warning("ratelimit_redis_unavailable", op="clear")

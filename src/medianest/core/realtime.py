@@ -53,6 +53,17 @@ def user_room(user_id: Any) -> str:
     return f"user:{user_id}"
 
 
+class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager, handed redis-py as it connects: the command's entry
+    loads python-socketio while redis cannot be imported (medianest/__main__.py), so what
+    its module imported at the top is None in a served process."""
+
+    def _get_redis_module(self) -> Any:
+        from redis import asyncio as redis_asyncio
+
+        return redis_asyncio
+
+
 def _origin_of(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -63,7 +74,7 @@ def _origin_of(url: str) -> str | None:
 class Realtime:
     def __init__(self, redis_url: str | None = None, *, public_url: str | None = None) -> None:
         manager = (
-            socketio.AsyncRedisManager(redis_url, channel=channel(redis_url, SOCKETIO_CHANNEL))
+            RedisManager(redis_url, channel=channel(redis_url, SOCKETIO_CHANNEL))
             if redis_url
             else None
         )
@@ -214,7 +225,7 @@ class ExternalEmitter:
     (a separate worker), through the same Redis channel the servers listen on."""
 
     def __init__(self, redis_url: str) -> None:
-        self.manager = socketio.AsyncRedisManager(
+        self.manager = RedisManager(
             redis_url, channel=channel(redis_url, SOCKETIO_CHANNEL), write_only=True
         )
 

@@ -28,6 +28,15 @@ SOCKET_TIMEOUT_SECONDS = 2.0
 RETRY_SECONDS = 2.0
 
 
+def redis_failures(*others: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """What a failed Redis call raises: redis-py's errors and the socket's (and `others`).
+    Imported when first asked (an `except` clause asks when something is raised), not at
+    the top: a process without Redis configured never loads redis (docs/performance.md)."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, *others)
+
+
 class RedisGuard:
     def __init__(
         self,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from medianest.core.context import CoreContext
 from medianest.core.logging import get_logger
+from medianest.core.redis_guard import redis_failures
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import Lease
@@ -67,7 +67,7 @@ class LeaderLease:
                 acquired = await self._acquire_redis()
             else:
                 acquired = await self._acquire_db()
-        except (RedisError, DBAPIError, OSError) as exc:
+        except redis_failures(DBAPIError) as exc:
             _reraise_cancellation()
             # Without storage we cannot prove we are alone, so we do not act as leader.
             log.warning("lease_unavailable", lease=self.name, error=type(exc).__name__)
@@ -92,7 +92,7 @@ class LeaderLease:
                     await session.execute(
                         delete(Lease).where(Lease.name == self.name, Lease.holder == self.holder)
                     )
-        except (RedisError, DBAPIError, OSError) as exc:
+        except redis_failures(DBAPIError) as exc:
             _reraise_cancellation()
             log.warning("lease_release_failed", lease=self.name, error=type(exc).__name__)
 

@@ -4,12 +4,14 @@ publishes what its commits invalidated and applies everyone else's (see `session
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from medianest.auth.sessions.cache import ALL, SessionCache, session_cache_of
 from medianest.core.context import CoreContext
 from medianest.core.pubsub import InstanceRelay
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 CHANNEL = "session-invalidate"
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any
 
 from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
 from medianest.core.pubsub import channel as channel_of
+from medianest.core.redis_guard import redis_failures
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = get_logger(__name__)
 
@@ -67,7 +68,7 @@ class QueueSignals:
             return
         try:
             await self.redis.publish(channel, message)
-        except (RedisError, OSError) as exc:
+        except redis_failures() as exc:
             log.warning("youtube_signal_unpublished", channel=channel, error=type(exc).__name__)
 
     def start_listening(self) -> None:
@@ -91,11 +92,11 @@ class QueueSignals:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._dispatch(message)
-            except (RedisError, OSError) as exc:
+            except redis_failures() as exc:
                 log.warning("youtube_signal_listener_down", error=type(exc).__name__)
                 await asyncio.sleep(2.0)  # the slow poll keeps work moving meanwhile
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*redis_failures()):
                     await pubsub.aclose()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
