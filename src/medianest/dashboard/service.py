@@ -14,8 +14,6 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.context import AppContext
@@ -23,6 +21,7 @@ from medianest.core.context import PerContext
 from medianest.core.data_changes import MEMORY, note_read, note_valid_until
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.schemas import DataSource, MonitorStatus, ServiceState, ServiceStatusOut
+from medianest.db.base import insert_for
 from medianest.db.engine import session_scope
 from medianest.integrations.links import link_out
 from medianest.integrations.models import ServiceConfig
@@ -143,7 +142,7 @@ async def _rows_to_write(session: AsyncSession, names: list[str]) -> dict[str, S
     writing over what the first added."""
     if not names:
         return {}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session.get_bind().dialect)
     await session.execute(
         insert(ServiceStatus)
         .values([{"service_name": n, "status": "unconfigured"} for n in names])

@@ -13,10 +13,9 @@ import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.db.base import insert_for
 from medianest.youtube.models import YoutubeArchiveEntry
 
 MAX_KEY_LENGTH = 300
@@ -44,7 +43,7 @@ async def record(
         "download_id": download_id,
         "bytes": max(0, int(size)),
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session.get_bind().dialect)
     statement = (
         insert(YoutubeArchiveEntry)
         .values(**values)
