@@ -44,6 +44,7 @@ from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
 from medianest.core.deps import api_router
+from medianest.core.envelope import error_schemas
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
@@ -119,6 +120,16 @@ def _route_table() -> tuple[BaseRoute, ...]:
         table.include_router(module.router)
     include_pages(table)
     return tuple(table.routes)
+
+
+class MediaNestAPI(FastAPI):
+    """FastAPI with the error answers' schemas in its OpenAPI document (core/envelope.py)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document = super().openapi()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+        return super().openapi()
 
 
 class MediaNestApp:
@@ -279,7 +290,7 @@ def create_app(
                 gc.freeze()
             yield {}
 
-    fastapi_app = FastAPI(
+    fastapi_app = MediaNestAPI(
         title="MediaNest",
         version=__version__,
         description="One sign-in for a household's media services.",

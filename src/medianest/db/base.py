@@ -50,6 +50,7 @@ def insert_for(dialect: Dialect) -> Any:
     """The database's INSERT, with `on_conflict_do_nothing` and `on_conflict_do_update`."""
     return postgresql_insert if dialect.name == "postgresql" else sqlite_insert
 
+
 T = TypeVar("T")
 
 

@@ -26,8 +26,8 @@ from medianest.core.envelope import (
     ApiInput,
     ApiModel,
     Envelope,
-    ErrorEnvelope,
     envelope,
+    error_response,
 )
 from medianest.core.errors import MediaNestError
 from medianest.core.events import publish
@@ -44,7 +44,7 @@ router = api_router(
     tags=["auth"],
     responses={
         **ERROR_RESPONSES,
-        410: {"model": ErrorEnvelope, "description": "PIN expired, or declined at plex.tv"},
+        410: error_response("PIN expired, or declined at plex.tv"),
     },
 )
 
