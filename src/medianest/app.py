@@ -43,7 +43,6 @@ from medianest.core.compression import compressed
 from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
-from medianest.core.deps import api_router
 from medianest.core.envelope import error_schemas
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.logging import get_logger, request_log
@@ -67,7 +66,7 @@ from medianest.notifications import router as notifications_router
 from medianest.notifications import subscribers as notification_subscribers
 from medianest.ops import metrics_router
 from medianest.ops import router as ops_router
-from medianest.pages import include_pages, install_pages
+from medianest.pages import install_pages, page_routes
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
 from medianest.youtube import router as youtube_router
@@ -85,8 +84,8 @@ log = get_logger(__name__)
 # started after the context exists, it returns the coroutine that stops it.
 BackgroundStarter = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]]]]
 
-# The modules whose `router` the app includes, in this order. FastAPI tries the routers
-# one after the other for every request (no two share a path): the polled ones first.
+# The modules whose `router`'s routes the app serves, in this order. FastAPI tries the
+# routes one after the other for every request (no two share a path): the polled first.
 _ROUTER_MODULES = (
     dashboard_router,
     auth_router,
@@ -109,17 +108,17 @@ _ROUTER_MODULES = (
 
 @functools.cache
 def _route_table() -> tuple[BaseRoute, ...]:
-    """Every router of the app, included once per process and shared by its apps. FastAPI
-    builds an included route (handler, dependencies, response model) on the first request
-    that walks past it and keeps it on the inclusion: made per app, that was ~60 ms of CPU
-    for an app's first API request and more for its first page, in every app a process
-    starts (the tests start one per test). Shared, `app.dependency_overrides` does not
-    reach these routes (MediaNest uses none: its tests use the real dependencies)."""
-    table = api_router()
-    for module in _ROUTER_MODULES:
-        table.include_router(module.router)
-    include_pages(table)
-    return tuple(table.routes)
+    """Every route of the app, once per process and shared by its apps: the routers'
+    own routes, side by side, not included. An included router makes FastAPI build each
+    of its routes a second time on the first request that walks past it (the first is
+    the route it keeps) and try a request against the routers one after the other,
+    ~12 % of a kept answer's CPU (docs/performance.md); a router's prefix, tags,
+    responses and dependencies are already on its routes. Shared, `app.dependency_
+    overrides` does not reach them (MediaNest uses none: its tests use the real
+    dependencies)."""
+    return tuple(
+        [route for module in _ROUTER_MODULES for route in module.router.routes] + page_routes()
+    )
 
 
 class MediaNestAPI(FastAPI):

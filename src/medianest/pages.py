@@ -4,14 +4,15 @@ user and CSRF cookie from auth, the download-failure wording from youtube."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
 
 from medianest.admin.connections import pages as admin_connections_pages
 from medianest.admin.connections import webhook_pages as admin_webhook_pages
 from medianest.admin.system import pages as admin_system_pages
 from medianest.admin.users import pages as admin_pages
 from medianest.auth import pages as auth_pages
-from medianest.auth.page_user import PAGE_HOOKS, remember_page_user
+from medianest.auth.page_user import PAGE_HOOKS
 from medianest.dashboard import pages as dashboard_pages
 from medianest.media import pages as media_pages
 from medianest.notifications import pages as notification_pages
@@ -42,12 +43,10 @@ templates.env.filters["download_failure"] = failure_words.describe
 
 def install_pages(app: FastAPI) -> None:
     """What the pages need on the app itself: the sign-in hooks, the error renderer and
-    the static files (the page routers are in the app's route table: `include_pages`)."""
+    the static files (the page routes are in the app's route table: `page_routes`)."""
     install_web(app, PAGE_HOOKS)
 
 
-def include_pages(router: APIRouter) -> None:
-    for module in PAGE_MODULES:
-        router.include_router(
-            module.router, include_in_schema=False, dependencies=[Depends(remember_page_user)]
-        )
+def page_routes() -> list[BaseRoute]:
+    """Every page route (each domain's `page_router()`)."""
+    return [route for module in PAGE_MODULES for route in module.router.routes]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE, set_csrf_cookie
 from medianest.auth.dependencies import resolve_identity
 from medianest.auth.identity import Identity
 from medianest.auth.models import User
+from medianest.core.deps import api_router
 from medianest.web.templating import PageHooks, PageUser
 
 
@@ -30,6 +31,12 @@ async def remember_page_user(
 ) -> None:
     """Router-level dependency of every page router: runs before any permission check."""
     request.state.page_user = page_user_of(identity.user) if identity is not None else None
+
+
+def page_router() -> APIRouter:
+    """The router of a domain's pages: out of the OpenAPI document, and every page knows
+    who is signed in before its own dependencies run (`remember_page_user`)."""
+    return api_router(include_in_schema=False, dependencies=[Depends(remember_page_user)])
 
 
 def hand_out_csrf_cookie(request: Request, response: Response) -> None:

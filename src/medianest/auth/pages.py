@@ -19,14 +19,15 @@ from medianest.auth.dependencies import (
     resolve_identity,
 )
 from medianest.auth.identity import Identity
+from medianest.auth.page_user import page_router
 from medianest.auth.plex_sign_in import access as plex_access
 from medianest.auth.tokens import service as api_tokens
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 
 MaybeIdentity = Annotated[Identity | None, Depends(resolve_identity)]
 DEFAULT_LANDING = "/dashboard"

@@ -7,8 +7,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import NotFound, RateLimitExceeded
 from medianest.dashboard import monitor as status_monitor
 from medianest.dashboard import service as status_service
@@ -17,7 +18,7 @@ from medianest.web.templating import render
 from medianest.youtube.downloads import quotas as quota_service
 from medianest.youtube.downloads import service as youtube_service
 
-router = api_router()
+router = page_router()
 
 SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
 

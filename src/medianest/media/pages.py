@@ -11,8 +11,9 @@ from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.auth.models import User
+from medianest.auth.page_user import page_router
 from medianest.context import AppContext, ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError, NotFound
 from medianest.media import service
 from medianest.media.dependencies import get_overseerr
@@ -22,7 +23,7 @@ from medianest.web.forms import form_input
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 REQUESTS_PAGE_SIZE = 10
 
 

@@ -12,8 +12,9 @@ from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.db.engine import after_commit
 from medianest.notifications import channels, digest, preferences, service
@@ -23,7 +24,7 @@ from medianest.notifications.realtime import announce_unread
 from medianest.web.fragments import trigger
 from medianest.web.templating import STATIC_DIR, render
 
-router = api_router()
+router = page_router()
 
 SERVICE_WORKER = STATIC_DIR / "sw.js"
 MANIFEST = {

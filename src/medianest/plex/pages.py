@@ -9,8 +9,9 @@ from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.integrations.plex import PlexClient
 from medianest.plex import playlists, service
@@ -19,7 +20,7 @@ from medianest.plex.privacy import Viewer
 from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 PAGE_SIZE = 24
 MAX_PAGE_SIZE = 100
 SORTS = {"title": "Title", "-addedAt": "Recently added", "-year": "Newest", "-rating": "Rating"}

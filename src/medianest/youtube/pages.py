@@ -10,8 +10,9 @@ from fastapi.responses import Response
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import retry_at, trigger
@@ -21,7 +22,7 @@ from medianest.youtube.downloads import service
 from medianest.youtube.schemas import DownloadRequest, to_download
 from medianest.youtube.subscriptions.pages import DELIVERIES
 
-router = api_router()
+router = page_router()
 PAGE_SIZE = 20
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 

@@ -13,14 +13,15 @@ from medianest.admin.connections import service as services_service
 from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.schemas import ServiceOut, ServiceTest, ServiceUpdate
 from medianest.auth.dependencies import AdminUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 # A test answer slower than this is flagged: people notice waits of a couple of seconds.
 SLOW_TEST_MS = 2000
 

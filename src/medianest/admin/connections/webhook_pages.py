@@ -10,14 +10,15 @@ from fastapi.responses import Response
 
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
+from medianest.auth.page_user import page_router
 from medianest.context import AppContext, ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.media import webhook_setup
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 
 
 async def panel_context(session: Any, ctx: AppContext, request: Request) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from medianest.admin.dependencies import ActingAdmin
 from medianest.admin.system import config as system_config
 from medianest.admin.system import router as system_router
 from medianest.auth.dependencies import AdminUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError
 from medianest.core.validation_words import plain_message
 from medianest.limits.quotas import QuotaConfig
@@ -29,7 +30,7 @@ from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 
 

@@ -19,15 +19,16 @@ from medianest.admin.system.pages import QUALITIES
 from medianest.admin.users import service as users_service
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.models import User
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.limits import store as limits_store
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
 
-router = api_router()
+router = page_router()
 USERS_PAGE_SIZE = 25
 
 

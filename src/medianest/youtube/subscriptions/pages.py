@@ -11,8 +11,9 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from medianest.auth.dependencies import CurrentUser
+from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
-from medianest.core.deps import SessionDep, api_router
+from medianest.core.deps import SessionDep
 from medianest.core.errors import InvalidInput, MediaNestError, ValidationFailed
 from medianest.db.base import utcnow
 from medianest.web.forms import form_input
@@ -25,7 +26,7 @@ from medianest.youtube.models import YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 from medianest.youtube.subscriptions import service as subscriptions
 
-router = api_router()
+router = page_router()
 QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio": "Audio only"}
 DELIVERIES = {
     "": "Server default",
