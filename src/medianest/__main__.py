@@ -4,8 +4,8 @@ Three libraries every MediaNest process loads import optional extras it never us
 python-socketio's `__init__` loads its client half, which imports requests and aiohttp
 when installed, and its Redis managers, which import redis; httpx's `__init__` loads its
 command line (rich, pygments, click); structlog loads rich for tracebacks. Each falls back
-when the import fails, so the entry makes those imports fail while the three load: ~23 MB
-less in every process and a shorter start (docs/performance.md). Nothing is left
+when the import fails, so the entry makes those imports fail while the three load: less
+memory in every process and a shorter start (docs/performance.md). Nothing is left
 blocked: whatever needs them later imports them as usual (web push imports requests on
 first use; with Redis configured, MediaNest's own modules import redis and hand it to
 python-socketio's manager, core/realtime.py).
@@ -13,7 +13,7 @@ python-socketio's manager, core/realtime.py).
 One import stays blocked for the process's life: pydantic's copy of its first version,
 which FastAPI imports as it builds each route (at import and again on the first request
 that walks past it) only to ask whether a type is such a model. MediaNest has none, and
-FastAPI answers no when the import fails: ~1.7 MB less."""
+FastAPI answers no when the import fails."""
 
 from __future__ import annotations
 

@@ -109,13 +109,12 @@ _ROUTER_MODULES = (
 @functools.cache
 def _route_table() -> tuple[BaseRoute, ...]:
     """Every route of the app, once per process and shared by its apps: the routers'
-    own routes, side by side, not included. An included router makes FastAPI build each
-    of its routes a second time on the first request that walks past it (the first is
-    the route it keeps) and try a request against the routers one after the other,
-    ~12 % of a kept answer's CPU (docs/performance.md); a router's prefix, tags,
-    responses and dependencies are already on its routes. Shared, `app.dependency_
-    overrides` does not reach them (MediaNest uses none: its tests use the real
-    dependencies)."""
+    own routes side by side, not included. For an included router FastAPI builds each
+    route a second time, on the first request that walks past it, and matches every
+    request through the inclusion (docs/performance.md, "Routes side by side"); a
+    router's prefix, tags, responses and dependencies are already on its routes.
+    Shared, the routes are out of reach of `app.dependency_overrides` (MediaNest uses
+    none: its tests use the real dependencies)."""
     return tuple(
         [route for module in _ROUTER_MODULES for route in module.router.routes] + page_routes()
     )
@@ -201,7 +200,7 @@ async def build_context(
     # out, the cache and the rate limits skip it until it answers (core/redis_guard.py).
     redis_guard = RedisGuard()
     if settings.redis_url:
-        # Loaded only with Redis configured: redis is ~7 MB of every process without it.
+        # Imported here, with Redis configured: a process without it never loads redis.
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)

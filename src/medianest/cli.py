@@ -131,10 +131,10 @@ def _first_sign_in_pending(settings: Settings) -> bool:
 def _build_served_app(settings: Settings) -> MediaNestApp:
     """The app `serve` runs. While its modules load (~300,000 new objects, next to no
     garbage) the collector does young collections only: the full ones it would start
-    walk every object made so far, ~0.1 s of a restart (docs/performance.md). Then all
-    of it is frozen (out of all later collections' sight), as the app's start-up does
-    again with what it adds (`freeze_heap`). No full collection first: it found nothing
-    to free (the young ones had) and took ~70 ms (tests/cli/test_serve_imports.py)."""
+    walk every object made so far (docs/performance.md). Then all of it is frozen (out
+    of all later collections' sight), as the app's start-up does again with what it adds
+    (`freeze_heap`). No full collection first: the young ones leave it next to nothing to
+    free (tests/cli/test_serve_imports.py counts it)."""
     thresholds = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, NEVER, NEVER)
     try:

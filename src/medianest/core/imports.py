@@ -1,5 +1,5 @@
 """Imports made to fail for a while, for libraries that fall back when an optional
-import fails (see medianest/__main__.py and `cli._build_served_app`)."""
+import fails (the command's entry: medianest/__main__.py)."""
 
 from __future__ import annotations
 
