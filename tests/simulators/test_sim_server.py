@@ -101,7 +101,10 @@ def test_stopping_releases_a_hanging_request_quickly() -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.2)
+    arrived_by = time.monotonic() + 10  # a loaded machine takes a while to send it
+    while sim.log.count(USER) == 0 and time.monotonic() < arrived_by:
+        time.sleep(0.01)
+    assert sim.log.count(USER) == 1  # hanging at the simulator now
     started = time.monotonic()
     sim.stop()
     caller.join(5)
