@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
@@ -104,7 +104,30 @@ async def wait_for(
             return rows
         await asyncio.sleep(0.1)
     seen = [(r.status, r.pause_reason, r.error, r.items) for r in rows]
-    raise AssertionError(f"downloads never reached the state; last seen: {seen}")
+    raise AssertionError(
+        f"downloads never reached the state; last seen: {seen}\n{await what_waits(app)}"
+    )
+
+
+async def what_waits(app: MediaNestApp) -> str:
+    """Where this process's tasks stand and, on PostgreSQL, which sessions wait for a lock:
+    for a run that timed out (a CI run once saw a job stand still for 55 s between two items)."""
+    lines = ["tasks:"]
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=8)
+        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+        lines.append(f"  {task.get_name()}: {where}")
+    if app.ctx.engine.dialect.name == "postgresql":
+        async with session_scope(app.ctx.session_factory) as session:
+            rows = await session.execute(
+                text(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 160)"
+                    " FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            )
+            lines += ["postgresql sessions:", *(f"  {tuple(row)}" for row in rows)]
+    return "\n".join(lines)
 
 
 def all_finished(count: int) -> Callable[[list[YoutubeDownload]], bool]:
