@@ -124,10 +124,11 @@ class MediaNestAPI(FastAPI):
     """FastAPI with the error answers' schemas in its OpenAPI document (core/envelope.py)."""
 
     def openapi(self) -> dict[str, Any]:
-        if self.openapi_schema is None:
-            document = super().openapi()
-            document.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
-        return super().openapi()
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        document = super().openapi()  # kept by FastAPI as `openapi_schema`
+        document.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+        return document
 
 
 class MediaNestApp:

@@ -7,7 +7,7 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -38,6 +38,13 @@ NEVER = 10**9  # young collections between older ones
 # in the instant the server closes it gets a reset, which nginx retries but Node's and
 # most scripts' HTTP clients do not; uvicorn's default is 5 s.
 KEEP_ALIVE_SECONDS = 75
+# What every server the command starts (`serve`, `serve --reload`, `demo`) and the tests'
+# served apps share: MediaNest logs requests itself (core/logging.py).
+SERVED_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+}
 
 
 def fail(reason: str, code: int = 2) -> NoReturn:
@@ -173,20 +180,16 @@ def serve(
             host=settings.host,
             port=settings.port,
             reload=True,
-            log_config=None,
-            access_log=False,
             server_header=False,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            **SERVED_OPTIONS,
         )
         return
     uvicorn.run(
         _build_served_app(settings),
         host=settings.host,
         port=settings.port,
-        log_config=None,
-        access_log=False,
         server_header=False,  # no "server: uvicorn": nothing to fingerprint
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **SERVED_OPTIONS,
         proxy_headers=True,
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         ws="websockets-sansio",
@@ -336,10 +339,8 @@ def demo(
             create_app(settings, run_migrations=False),
             host=settings.host,
             port=settings.port,
-            log_config=None,
-            access_log=False,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             ws="websockets-sansio",
+            **SERVED_OPTIONS,
         )
     finally:
         suite.stop()

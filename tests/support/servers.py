@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from medianest.cli import KEEP_ALIVE_SECONDS
+from medianest.cli import SERVED_OPTIONS
 from tests.support.http import sync_http_client
 
 
@@ -60,13 +60,11 @@ class ServedApp:
             app,
             host="127.0.0.1",
             port=self.port,
-            log_config=None,
-            access_log=False,
             lifespan="on",
             loop="asyncio",  # uvloop in a non-main thread has crashed the test process
             ws="websockets-sansio",
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,  # as `medianest serve`
             timeout_graceful_shutdown=2,
+            **SERVED_OPTIONS,  # as `medianest serve`
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
