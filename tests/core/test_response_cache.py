@@ -1,6 +1,6 @@
 """The response cache (core/response_cache.py, core/data_changes.py): a repeated signed-in
-GET is answered from kept bytes after its dependencies ran, and never once a table it
-was made from changed, whoever changed it (this request, another unit of work, another
+GET is answered from kept bytes once its sign-in dependencies decided who asks, and never
+once a table it was made from changed, whoever changed it (this request, another unit of work, another
 instance through Redis, another process on the SQLite file)."""
 
 from __future__ import annotations
@@ -164,6 +164,32 @@ async def test_who_may_ask_is_checked_on_every_request(
     assert (await alice_client.get(LIST, params=everyone)).status_code == 200  # kept
     await set_role(app, alice.id, "user")
     assert (await alice_client.get(LIST, params=everyone)).status_code == 403
+
+
+async def test_a_kept_answer_skips_the_ownership_check_until_the_object_changes(
+    app: MediaNestApp,
+    alice: User,
+    bob: User,
+    alice_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+) -> None:
+    await add_request(app, alice, "Solaris")
+    [row] = (await settled_get(alice_client)).json()["data"]
+    one = f"{LIST}/{row['id']}"
+    assert (await settled_get(alice_client, one)).status_code == 200
+    with statements(app) as sql:
+        kept = await alice_client.get(one)
+    # Only who asks ran: not the ownership dependency's query, not the endpoint.
+    assert kept.status_code == 200 and sql == []
+    assert (await bob_client.get(one)).status_code == 404  # another user's object
+    async with session_scope(app.ctx.session_factory) as session:
+        await session.execute(
+            update(MediaRequest)
+            .where(MediaRequest.id == uuid.UUID(row["id"]))
+            .values(user_id=bob.id)
+        )
+    assert (await alice_client.get(one)).status_code == 404  # given away: checked again
+    assert (await bob_client.get(one)).json()["data"]["title"] == "Solaris"
 
 
 async def set_role(app: MediaNestApp, user_id: uuid.UUID, role: str) -> None:

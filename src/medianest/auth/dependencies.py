@@ -94,11 +94,13 @@ async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitRes
     )
 
 
+@response_cache.who_asks
 async def get_identity_allowing_password_change(request: Request, response: Response) -> Identity:
     """For change-password, logout and session: reachable while a change is required."""
     return await _signed_in(request, response, context_of(request))
 
 
+@response_cache.who_asks
 async def get_identity(request: Request, response: Response) -> Identity:
     identity = await _signed_in(request, response, context_of(request))
     if identity.user.must_change_password:
@@ -106,10 +108,12 @@ async def get_identity(request: Request, response: Response) -> Identity:
     return identity
 
 
+@response_cache.who_asks
 async def get_current_user(request: Request, response: Response) -> User:
     return (await get_identity(request, response)).user
 
 
+@response_cache.who_asks
 async def get_admin_user(request: Request, response: Response) -> User:
     user = await get_current_user(request, response)
     if not user.is_admin:

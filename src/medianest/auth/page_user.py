@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE, set_csrf_cookie
 from medianest.auth.dependencies import resolve_identity
-from medianest.auth.identity import Identity
 from medianest.auth.models import User
+from medianest.context import context_of
+from medianest.core import response_cache
 from medianest.core.deps import api_router
 from medianest.web.templating import PageHooks, PageUser
 
@@ -26,10 +25,11 @@ def page_user_of(user: User) -> PageUser:
     )
 
 
-async def remember_page_user(
-    request: Request, identity: Annotated[Identity | None, Depends(resolve_identity)]
-) -> None:
-    """Router-level dependency of every page router: runs before any permission check."""
+@response_cache.who_asks
+async def remember_page_user(request: Request, response: Response) -> None:
+    """Router-level dependency of every page router: runs before any permission check
+    (a refusal page shows who is signed in)."""
+    identity = await resolve_identity(request, response, context_of(request))
     request.state.page_user = page_user_of(identity.user) if identity is not None else None
 
 

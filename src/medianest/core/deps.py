@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -35,6 +34,7 @@ from medianest.db.engine import (
 )
 
 _DATABASE = "medianest.database"  # the request's LazySession, in the ASGI scope
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def _database_unreachable(exc: Exception) -> bool:
@@ -66,39 +66,63 @@ class DatabaseRoute(APIRoute):
     A route wrapper rather than a dependency with `yield`: FastAPI resolves such a
     dependency on every request, and a cached answer needs no database at all.
 
-    GET routes with an `async` endpoint take part in the response cache
-    (core/response_cache.py): the endpoint is answered from it when it holds the answer."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        methods = options.get("methods") or ()
-        if "GET" in methods and inspect.iscoroutinefunction(endpoint):
-            endpoint = response_cache.answering_from(endpoint, _response_cache_of)
-        super().__init__(path, endpoint, **options)
+    GET routes whose dependencies decide who asks (`response_cache.who_asks`) take part
+    in the response cache (core/response_cache.py): those dependencies run first, then
+    the kept answer is sent when there is one, without solving the others or calling
+    the endpoint."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        gates = response_cache.gates_of(self.dependant) if "GET" in (self.methods or ()) else ()
 
         async def with_database(request: Request) -> Response:
-            return await _run_with_database(request, handler)
+            return await _run_with_database(request, handler, gates)
 
         return with_database
 
 
 async def _run_with_database(
-    request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+    request: Request, handler: Handler, gates: tuple[response_cache.Gate, ...]
 ) -> Response:
-    cache = _response_cache_of(request)
+    cache = _response_cache_of(request) if gates else None
     key = response_cache.begin(request.scope) if cache is not None else None
     try:
-        return await _answer_with_database(request, handler, cache, key)
+        return await _answer_with_database(request, handler, gates, cache, key)
     finally:
         if cache is not None and key is not None:
             response_cache.finish(cache, key, request.scope)
 
 
+async def _kept_or_handled(
+    request: Request,
+    handler: Handler,
+    gates: tuple[response_cache.Gate, ...],
+    cache: response_cache.ResponseCache | None,
+    key: bytes | None,
+) -> Response:
+    """The route's sign-in dependencies first (who asks, the rate limit); then the kept
+    answer when there is one, else the route's own answer."""
+    if not gates:
+        return await handler(request)
+    asked = Response()
+    del asked.headers["content-length"]  # (as FastAPI's own response of dependencies)
+    for gate in gates:
+        await gate(request, asked)
+    response = None
+    if cache is not None and key is not None and response_cache.may_keep(request.scope):
+        response = await response_cache.kept_or_made_meanwhile(cache, key, request.scope)
+    if response is None:
+        response = await handler(request)  # (the gates remember what they decided)
+    # The rate limit's headers, on whatever the route answers (FastAPI adds what its
+    # dependencies set only to an answer it serializes itself).
+    response.raw_headers.extend(asked.headers.raw)
+    return response
+
+
 async def _answer_with_database(
     request: Request,
-    handler: Callable[[Request], Coroutine[Any, Any, Response]],
+    handler: Handler,
+    gates: tuple[response_cache.Gate, ...],
     cache: response_cache.ResponseCache | None,
     key: bytes | None,
 ) -> Response:
@@ -112,7 +136,7 @@ async def _answer_with_database(
         # Bound so that slow work (hashing, outbound calls) can give its idle
         # connection back to the pool first (db/engine.py).
         with bound_session(lazy), recording_reads() as reads:
-            response = await handler(request)
+            response = await _kept_or_handled(request, handler, gates, cache, key)
         if lazy.opened is not None:
             if _touched_database(lazy.opened):
                 await lazy.opened.commit()

@@ -2,35 +2,35 @@
 table they were built from changes: the general path that makes a repeated read cost
 what a cached dashboard status does (docs/performance.md).
 
-How a route takes part (every `api_router` GET route with an `async def` endpoint):
-`DatabaseRoute` records the tables the request reads (`core.data_changes`) from before
-its dependencies run until it answers. A 200 JSON or HTML answer that wrote nothing,
-ran no SQL whose tables are unknown, set no cookie and chose no caching of its own is
-kept, with the step of the change counter at which the request began. The next request
-with the same URL and the same headers (cookies and Authorization included: one
-caller's answer is never another's) runs the route's dependencies as usual — who asks,
-CSRF, the rate limit, ownership — and then, instead of the endpoint, gets the kept
-bytes while none of those tables changed since that step and the answer is younger than
-`response_cache_seconds`. That age bounds what the tables cannot tell: memory other
-code keeps (a service's circuit, an upstream answer cached by the HTTP client), and,
-without Redis, another process's commits.
+How a route takes part (every `api_router` GET route whose dependencies decide who asks
+with a `who_asks` dependency): `DatabaseRoute` records the tables the request reads
+(`core.data_changes`) from before its dependencies run until it answers. A 200 JSON or
+HTML answer that wrote nothing, ran no SQL whose tables are unknown, set no cookie and
+chose no caching of its own is kept, with the step of the change counter at which the
+request began. The next request with the same URL and the same headers (cookies and
+Authorization included: one caller's answer is never another's) runs the route's
+`who_asks` dependencies — signed in, CSRF, role, the rate limit — and then, instead of
+the rest of the route, gets the kept bytes while none of those tables changed since that
+step and the answer is younger than `response_cache_seconds`. What else the route
+depends on (ownership, query parameters, a service's configuration) decided the same
+for the same request over the same tables. The age bounds what the tables cannot tell:
+memory other code keeps (a service's circuit, an upstream answer cached by the HTTP
+client), and, without Redis, another process's commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
-import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from fastapi import Request, Response
-from fastapi.dependencies.utils import get_typed_return_annotation, get_typed_signature
+from fastapi.dependencies.models import Dependant
 from starlette.types import Scope
 
 from medianest.core.conditional import ETAG_OF_BODY, body_etag
@@ -203,23 +203,23 @@ class ResponseCache:
             self._bytes -= len(kept.body)
 
 
-async def _kept_or_made_meanwhile(
-    cache: ResponseCache, key: bytes, scope: Scope
-) -> Response | None:
+async def kept_or_made_meanwhile(cache: ResponseCache, key: bytes, scope: Scope) -> Response | None:
     """The kept answer; when another request is making it (a stampede as a kept answer
     runs out under load: every request in flight would make it again), that one's, once
     made; None when this request is to make it."""
     kept = cache.answer(key, scope)
+    if kept is None:
+        making = cache.making(key)
+        if making is None:
+            scope[_MAKING] = True  # `finish` tells the others
+            return None
+        await release_current_connection()  # waiting: the pool is not held meanwhile
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(making.wait(), MAKING_WAIT_SECONDS)
+        kept = cache.answer(key, scope)
     if kept is not None:
-        return kept
-    making = cache.making(key)
-    if making is None:
-        scope[_MAKING] = True  # `finish` tells the others
-        return None
-    await release_current_connection()  # waiting: the pool is not held meanwhile
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(making.wait(), MAKING_WAIT_SECONDS)
-    return cache.answer(key, scope)
+        scope[_HIT] = True
+    return kept
 
 
 def finish(cache: ResponseCache, key: bytes, scope: Scope) -> None:
@@ -269,46 +269,37 @@ def mark_signed_in(scope: Scope) -> None:
 
 
 def may_keep(scope: Scope) -> bool:
+    """Whether the answer to this request may be kept (or a kept one sent): the caller is
+    signed in and the answer is not itself a kept one."""
     return bool(scope.get(_SIGNED_IN)) and not scope.get(_HIT)
 
 
-def answering_from(
-    endpoint: Callable[..., Awaitable[Any]], cache_of: Callable[[Request], ResponseCache | None]
-) -> Callable[..., Awaitable[Any]]:
-    """`endpoint`, answered from the cache when it holds the request's answer: called by
-    FastAPI after the route's dependencies (who asks, the rate limit) have run."""
-    signature = get_typed_signature(endpoint)
-    # FastAPI fills one Request and one Response parameter per endpoint: share the
-    # endpoint's own when it has them.
-    own = {p.annotation: p.name for p in signature.parameters.values()}
-    request_name = own.get(Request, "medianest_cached_request")
-    response_name = own.get(Response, "medianest_cached_response")
-    extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind)
-        for kind, name in ((Request, request_name), (Response, response_name))
-        if kind not in own
-    ]
-    keeps = {name for kind, name in own.items() if kind in (Request, Response)}
+# A dependency that decides who asks: takes the request and FastAPI's response of
+# dependencies (for headers), raises when the caller may not have the route's answer.
+Gate = Callable[[Request, Response], Awaitable[object]]
+GateT = TypeVar("GateT", bound=Gate)
+_GATE_MARK = "__medianest_who_asks__"
 
-    @functools.wraps(endpoint)
-    async def from_cache_or_endpoint(**values: Any) -> Any:
-        request: Request = values[request_name]
-        response: Response = values[response_name]
-        for name in (request_name, response_name):
-            if name not in keeps:
-                del values[name]
-        key = request.scope.get(_KEY)
-        cache = cache_of(request) if key is not None and request.scope.get(_SIGNED_IN) else None
-        if cache is not None and key is not None:
-            kept = await _kept_or_made_meanwhile(cache, key, request.scope)
-            if kept is not None:
-                request.scope[_HIT] = True
-                kept.raw_headers.extend(response.headers.raw)  # the rate limit's
-                return kept
-        return await endpoint(**values)
 
-    parameters = [*signature.parameters.values(), *extra]
-    from_cache_or_endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=parameters, return_annotation=get_typed_return_annotation(endpoint)
-    )
-    return from_cache_or_endpoint
+def who_asks(dependency: GateT) -> GateT:
+    """Mark a sign-in dependency (signed in, role, rate limit) as one the response cache
+    runs before it sends a kept answer: whatever else a GET route depends on (ownership,
+    a service's client, query parameters) made the kept answer from the same request and
+    the same tables, so only who asks, and how often, is decided again."""
+    setattr(dependency, _GATE_MARK, True)
+    return dependency
+
+
+def gates_of(dependant: Dependant) -> tuple[Gate, ...]:
+    """The sign-in dependencies a route's dependencies use, in FastAPI's order (none: the
+    route's answers are not kept)."""
+    found: list[Gate] = []
+    pending = list(dependant.dependencies)
+    while pending:
+        sub = pending.pop(0)
+        if getattr(sub.call, _GATE_MARK, False):
+            if sub.call not in found:
+                found.append(sub.call)  # type: ignore[arg-type]
+        else:
+            pending[:0] = sub.dependencies
+    return tuple(found)

@@ -17,7 +17,7 @@ router = api_router(prefix="/api/dashboard", tags=["dashboard"], responses=ERROR
 
 @router.get("/status", response_model=Envelope[list[ServiceStatusOut]])
 async def get_status(
-    request: Request, _user: CurrentUser, response: Response
+    request: Request, _user: CurrentUser
 ) -> Envelope[list[ServiceStatusOut]] | Response:
     """Every service's last known status; never waits on a service (the monitor checks)."""
     # Polled by every open dashboard: the aggregate this instance keeps, serialized once,
@@ -27,9 +27,7 @@ async def get_status(
     data = await status_service.local_copy_json(ctx)
     if data is None:
         return envelope(await status_service.current_status(ctx))
-    answer = Response(envelope_json(data), media_type="application/json")
-    answer.headers.raw.extend(response.headers.raw)  # the rate limit's (a model gets them too)
-    return answer
+    return Response(envelope_json(data), media_type="application/json")
 
 
 @router.post("/refresh", response_model=Envelope[list[ServiceStatusOut]])
