@@ -55,6 +55,9 @@ CIPHERS = ("cryptography.hazmat",)
 UNUSED_EXTRAS = ("aiohttp", "requests", "rich", "pygments")
 # Loaded only with Redis configured (by MediaNest's modules and socketio's manager).
 ONLY_WITH_REDIS = ("redis",)
+# Installed with uvicorn[standard]; `serve` runs on the standard library's loop instead
+# (cli.SERVED_OPTIONS: saturated, uvloop left some connections waiting many turns).
+OTHER_EVENT_LOOP = ("uvloop",)
 # Pydantic's copy of its first version: FastAPI asks it whether a type is such a model.
 PYDANTIC_ONE = ("pydantic.v1",)
 
@@ -127,6 +130,14 @@ def test_serve_on_the_embedded_default_never_loads_redis(
     for modules in starts.values():
         assert "medianest.core.ratelimit" in modules and "socketio.async_redis_manager" in modules
         assert loaded(modules, ONLY_WITH_REDIS) == []
+
+
+def test_serve_answers_on_the_standard_library_event_loop(
+    starts: dict[str, set[str]],
+) -> None:
+    for modules in starts.values():
+        assert "uvicorn.loops.asyncio" in modules
+        assert loaded(modules, OTHER_EVENT_LOOP) == []
 
 
 def test_serve_builds_its_routes_without_pydantic_one(starts: dict[str, set[str]]) -> None:

@@ -61,10 +61,10 @@ class ServedApp:
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
-            loop="asyncio",  # uvloop in a non-main thread has crashed the test process
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
-            **SERVED_OPTIONS,  # as `medianest serve`
+            **SERVED_OPTIONS,  # as `medianest serve` (its asyncio loop: uvloop in a
+            # non-main thread has crashed the test process)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
