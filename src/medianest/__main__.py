@@ -3,8 +3,8 @@
 Three libraries every MediaNest process loads import optional extras it never uses:
 python-socketio's `__init__` loads its client half, which imports requests and aiohttp
 when installed, and its Redis managers, which import redis; httpx's `__init__` loads its
-command line (rich, pygments, click); structlog loads rich for tracebacks. Each falls back
-when the import fails, so the entry makes those imports fail while the three load: less
+command line (rich, pygments, click); structlog loads rich for tracebacks; uvicorn loads
+watchfiles, which only `serve --reload` uses. Each falls back when the import fails, so the entry makes those imports fail while the three load: less
 memory in every process and a shorter start (docs/performance.md). Nothing is left
 blocked: whatever needs them later imports them as usual (web push imports requests on
 first use; with Redis configured, MediaNest's own modules import redis and hand it to
@@ -23,18 +23,21 @@ import sys
 from medianest.core.imports import absent
 
 UNUSED_OPTIONAL_IMPORTS = ("aiohttp", "requests", "httpx._main", "rich", "redis")
-LOADED_LEAN = ("httpx", "socketio", "structlog.dev", "structlog.tracebacks")
+# uvicorn watches files for `--reload` with watchfiles, polling when it is missing.
+ONLY_TO_RELOAD = ("watchfiles",)
+LOADED_LEAN = ("httpx", "socketio", "structlog.dev", "structlog.tracebacks", "uvicorn")
 NEVER_USED = ("pydantic.v1",)
 
 
-def load_libraries_lean() -> None:
-    with absent(UNUSED_OPTIONAL_IMPORTS):
+def load_libraries_lean(arguments: list[str]) -> None:
+    unused = UNUSED_OPTIONAL_IMPORTS + (() if "--reload" in arguments else ONLY_TO_RELOAD)
+    with absent(unused):
         for module in LOADED_LEAN:
             importlib.import_module(module)
 
 
 def main() -> None:
-    load_libraries_lean()
+    load_libraries_lean(sys.argv[1:])
     for name in NEVER_USED:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     from medianest.cli import main as run_command

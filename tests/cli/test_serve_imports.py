@@ -55,9 +55,13 @@ CIPHERS = ("cryptography.hazmat",)
 UNUSED_EXTRAS = ("aiohttp", "requests", "rich", "pygments")
 # Loaded only with Redis configured (by MediaNest's modules and socketio's manager).
 ONLY_WITH_REDIS = ("redis",)
+# Loaded only with PostgreSQL configured (db/base.py imports its dialect where it is used).
+ONLY_ON_POSTGRESQL = ("sqlalchemy.dialects.postgresql", "asyncpg")
 # Installed with uvicorn[standard]; `serve` runs on the standard library's loop instead
 # (cli.SERVED_OPTIONS: saturated, uvloop left some connections waiting many turns).
 OTHER_EVENT_LOOP = ("uvloop",)
+# What uvicorn watches files with for `serve --reload` only.
+RELOAD_WATCHER = ("watchfiles",)
 # Pydantic's copy of its first version: FastAPI asks it whether a type is such a model.
 PYDANTIC_ONE = ("pydantic.v1",)
 
@@ -124,12 +128,15 @@ def test_serve_leaves_out_the_socketio_client_and_httpx_command_line_extras(
     assert loaded(starts["first"], UNUSED_EXTRAS) == loaded(starts["first"], ("pygments",))
 
 
-def test_serve_on_the_embedded_default_never_loads_redis(
+def test_serve_on_the_embedded_default_never_loads_redis_or_postgresql(
     starts: dict[str, set[str]],
 ) -> None:
     for modules in starts.values():
         assert "medianest.core.ratelimit" in modules and "socketio.async_redis_manager" in modules
         assert loaded(modules, ONLY_WITH_REDIS) == []
+    # (A first start migrates: Alembic's DDL package loads every dialect it knows.)
+    assert "sqlalchemy.dialects.sqlite.aiosqlite" in starts["restart"]
+    assert loaded(starts["restart"], ONLY_ON_POSTGRESQL) == []
 
 
 def test_serve_answers_on_the_standard_library_event_loop(
@@ -138,6 +145,30 @@ def test_serve_answers_on_the_standard_library_event_loop(
     for modules in starts.values():
         assert "uvicorn.loops.asyncio" in modules
         assert loaded(modules, OTHER_EVENT_LOOP) == []
+
+
+def test_serve_without_reload_leaves_out_the_file_watcher(
+    starts: dict[str, set[str]],
+) -> None:
+    for modules in starts.values():
+        assert "uvicorn.supervisors" in modules
+        assert loaded(modules, RELOAD_WATCHER) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "watcher"),
+    [(["serve", "--reload"], "WatchFilesReload"), (["serve"], "StatReload")],
+)
+def test_serve_reload_still_watches_files_with_watchfiles(
+    arguments: list[str], watcher: str
+) -> None:
+    code = (
+        "import sys; from medianest.__main__ import load_libraries_lean; "
+        f"load_libraries_lean({arguments!r}); "
+        "import uvicorn.supervisors; print(uvicorn.supervisors.ChangeReload.__name__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == [watcher], result.stderr[-2000:]
 
 
 def test_serve_builds_its_routes_without_pydantic_one(starts: dict[str, set[str]]) -> None:
@@ -149,7 +180,7 @@ def test_serve_builds_its_routes_without_pydantic_one(starts: dict[str, set[str]
 def test_what_the_entry_left_out_still_imports_when_asked_later() -> None:
     code = (
         "import sys; from medianest.__main__ import load_libraries_lean; "
-        "load_libraries_lean(); assert 'requests' not in sys.modules; "
+        "load_libraries_lean([]); assert 'requests' not in sys.modules; "
         "import requests, engineio.async_client; print(requests.__name__, "
         "engineio.async_client.aiohttp)"
     )
@@ -164,7 +195,7 @@ EMIT_THROUGH_THE_ENTRY = textwrap.dedent(
     import asyncio, json, sys
     from medianest.__main__ import load_libraries_lean
 
-    load_libraries_lean()
+    load_libraries_lean([])
     import socketio.async_redis_manager as socketio_redis
 
     assert socketio_redis.aioredis is None and "redis" not in sys.modules
@@ -213,7 +244,7 @@ GARBAGE_LEFT_BY_THE_BUILD = textwrap.dedent(
     import gc, sys
     from medianest.__main__ import load_libraries_lean
 
-    load_libraries_lean()
+    load_libraries_lean([])
     from medianest import cli
 
     cli._build_served_app(cli._settings())

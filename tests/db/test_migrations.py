@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from medianest.db import migrate
 from medianest.models import Base
+from medianest.youtube.models import ACTIVE_STATUSES_SQL
 from tests.conftest import unavailable
 from tests.support import databases
 
@@ -49,6 +50,45 @@ def tables_of(async_url: str, sync_url: str | None) -> set[str]:
     if sync_url is not None:
         return _tables(sync_url)
     return asyncio.run(_pg_tables(async_url))
+
+
+async def _pg_index_definition(url: str, name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return str(
+            await conn.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = $1", name)
+        )
+    finally:
+        await conn.close()
+
+
+def index_definition(async_url: str, sync_url: str | None, name: str) -> str:
+    if sync_url is None:
+        return asyncio.run(_pg_index_definition(async_url, name))
+    engine = create_engine(sync_url)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name")
+            return str(conn.execute(query, {"name": name}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_one_active_download_per_url_is_a_partial_unique_index_on_both_databases(
+    empty_database,
+):
+    # The model names only SQLite's WHERE (youtube/models.py); the migration makes both.
+    async_url, sync_url = empty_database
+    migrate.upgrade(async_url)
+    definition = index_definition(async_url, sync_url, "uq_youtube_downloads_active_url")
+    assert definition.upper().startswith("CREATE UNIQUE INDEX"), definition
+    where = definition.partition(" WHERE ")[2]
+    assert all(f"'{status}'" in where for status in ("queued", "downloading", "processing"))
+    assert "'completed'" not in where and "'failed'" not in where
+    if sync_url is not None:
+        assert where == ACTIVE_STATUSES_SQL  # as the model says
 
 
 def test_migrations_run_up_down_and_up_again(empty_database):

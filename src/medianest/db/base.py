@@ -8,8 +8,6 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -43,12 +41,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+# PostgreSQL's dialect is imported where PostgreSQL is used: a SQLite process never
+# loads it (docs/performance.md, "Memory and start").
+
+
+def _json_of(dialect: Dialect) -> Any:
+    """JSONB on PostgreSQL, JSON elsewhere."""
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return dialect.type_descriptor(JSONB())
+    return dialect.type_descriptor(JSON())
+
+
+class JSONColumn(TypeDecorator[Any]):
+    """A JSON column: JSONB on PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return _json_of(dialect)
+
+
+JSONType = JSONColumn()
 
 
 def insert_for(dialect: Dialect) -> Any:
     """The database's INSERT, with `on_conflict_do_nothing` and `on_conflict_do_update`."""
-    return postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert
+    return sqlite_insert
 
 
 T = TypeVar("T")
@@ -71,7 +96,7 @@ class PydanticJSON(TypeDecorator[T], Generic[T]):
         self._adapter: TypeAdapter[T] = TypeAdapter(value_type)
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+        return _json_of(dialect)
 
     def process_bind_param(self, value: T | None, dialect: Dialect) -> Any:
         if value is None:
