@@ -24,6 +24,7 @@ from medianest.core import data_changes
 from medianest.core.data_changes import ReadSet, TableChanges, changes_of, recording_reads
 from medianest.core.response_cache import ResponseCache
 from medianest.db.engine import session_scope
+from medianest.media import service as media_service
 from medianest.media.models import MediaRequest
 from medianest.platform.models import AuditLog
 from medianest.settings import Settings
@@ -226,6 +227,39 @@ async def test_an_answer_is_kept_no_longer_than_its_age_limit(
         with statements(app) as sql:
             await client.get(LIST)
         assert sql != []
+
+
+async def test_an_aged_answer_serves_while_one_request_makes_it_again(
+    app_factory: Callable[[Settings], Any],
+    short_lived: Settings,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = await app_factory(short_lived)
+    listed = media_service.list_requests
+    slow = asyncio.Event()
+
+    async def slow_list(*args: Any, **kwargs: Any) -> Any:
+        await slow.wait()  # a making that takes many loop turns (a loaded server)
+        return await listed(*args, **kwargs)
+
+    await add_request(app, alice, "Ran")
+    async with await signed_in_client(app, alice) as client:
+        assert titles(await settled_get(client)) == ["Ran"]
+        await asyncio.sleep(0.7)  # past the age limit; no table changed
+        monkeypatch.setattr(media_service, "list_requests", slow_list)
+        making = asyncio.create_task(client.get(LIST))
+        await asyncio.sleep(0.1)  # it is making the answer again
+        assert not making.done()
+        meanwhile = await asyncio.wait_for(client.get(LIST), 2)
+        assert titles(meanwhile) == ["Ran"]  # the aged answer, without waiting
+        await add_request(app, alice, "Ikiru")  # now a table changed: nobody gets it
+        changed = asyncio.create_task(client.get(LIST))
+        await asyncio.sleep(0.1)
+        assert not changed.done()  # it waits for the making (or makes its own)
+        slow.set()
+        assert titles(await making) in (["Ran"], ["Ikiru", "Ran"])
+        assert titles(await changed) == ["Ikiru", "Ran"]
 
 
 def test_an_answer_made_while_its_table_changed_is_not_kept() -> None:

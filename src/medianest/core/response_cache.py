@@ -13,7 +13,9 @@ Authorization included: one caller's answer is never another's) runs the route's
 the rest of the route, gets the kept bytes while none of those tables changed since that
 step and the answer is younger than `response_cache_seconds`. What else the route
 depends on (ownership, query parameters, a service's configuration) decided the same
-for the same request over the same tables. The age bounds what the tables cannot tell:
+for the same request over the same tables. While one request makes an answer again that
+only aged out, the others get the aged one (for at most `MAKING_WAIT_SECONDS` more) rather
+than wait. The age bounds what the tables cannot tell:
 memory other code keeps (a service's circuit, an upstream answer cached by the HTTP
 client), and, without Redis, another process's commits.
 """
@@ -102,16 +104,25 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def answer(self, key: bytes, scope: Scope | None = None) -> Response | None:
+    def answer(
+        self, key: bytes, scope: Scope | None = None, *, aged: bool = False
+    ) -> Response | None:
         """The kept answer for `key`, if it is still current (its tag in `scope`, for
-        core/conditional.py: the body is hashed once, not per answer)."""
+        core/conditional.py: the body is hashed once, not per answer). `aged`: also one
+        past its age limit by less than `MAKING_WAIT_SECONDS`, none of its tables changed
+        (for the requests that come while another makes it again)."""
         kept = self._entries.get(key)
         if kept is None:
             return None
         # (`look_outside` ran as the request began, microseconds ago: core/deps.py)
-        if kept.kept_until < time.monotonic() or not self._unchanged(kept.sequence, kept.tables):
+        now = time.monotonic()
+        if kept.kept_until + MAKING_WAIT_SECONDS < now or not self._unchanged(
+            kept.sequence, kept.tables
+        ):
             self._drop(key)
             return None
+        if kept.kept_until < now and not aged:
+            return None  # this request makes it again; `aged` ones get this one meanwhile
         self._entries.move_to_end(key)
         if scope is not None:
             scope[ETAG_OF_BODY] = kept.etag
@@ -213,10 +224,15 @@ async def kept_or_made_meanwhile(cache: ResponseCache, key: bytes, scope: Scope)
         if making is None:
             scope[_MAKING] = True  # `finish` tells the others
             return None
-        await release_current_connection()  # waiting: the pool is not held meanwhile
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(making.wait(), MAKING_WAIT_SECONDS)
-        kept = cache.answer(key, scope)
+        # An answer that only aged out (none of its tables changed) serves while it is
+        # made again: under load that making waits a loop turn per query, and every
+        # request for it would wait as long.
+        kept = cache.answer(key, scope, aged=True)
+        if kept is None:
+            await release_current_connection()  # waiting: the pool is not held meanwhile
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(making.wait(), MAKING_WAIT_SECONDS)
+            kept = cache.answer(key, scope)
     if kept is not None:
         scope[_HIT] = True
     return kept
