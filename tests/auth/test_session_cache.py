@@ -80,6 +80,26 @@ async def test_a_cached_session_answers_without_touching_the_database(
         assert again.json()["data"]  # the cached aggregate or the table, still answered
 
 
+async def test_requests_arriving_together_for_an_uncached_session_read_it_once(
+    app: MediaNestApp, alice: User
+) -> None:
+    # What every request in flight meets when the session's entry goes (its touch is due,
+    # a purge dropped every entry): one reads the database, the others wait for its read.
+    async with await signed_in_client(app, alice) as client:
+        assert (await client.get("/api/auth/session")).status_code == 200
+        _cache(app).invalidate({session_cache.ALL})
+        counter = StatementCounter(app)
+        try:
+            answers = await asyncio.gather(
+                *(client.get("/api/dashboard/status") for _ in range(20))
+            )
+        finally:
+            counter.close()
+        assert [a.status_code for a in answers] == [200] * 20
+        session_reads = [s for s in counter.statements if "FROM auth_sessions" in s]
+        assert len(session_reads) == 1, session_reads
+
+
 async def test_disabling_a_user_ends_their_cached_session_at_once(
     app: MediaNestApp, alice: User
 ) -> None:

@@ -15,6 +15,7 @@ sharing the database sees a change within the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 import weakref
@@ -62,6 +63,9 @@ class SessionCache:
         self._max_entries = max_entries
         self._entries: dict[str, _Entry] = {}
         self._refreshing: dict[str, float] = {}  # token hash -> when its re-read began
+        # Token hashes being read with no entry to serve meanwhile: the session's other
+        # requests wait for that read rather than each read the database at once.
+        self._reading: dict[str, asyncio.Event] = {}
         self.generation = 0
         self._publish: Callable[[set[str]], None] | None = None
         self._listeners: list[Callable[[set[str]], None]] = []
@@ -87,6 +91,19 @@ class SessionCache:
         if started is None or now - started >= REFRESH_GRACE_SECONDS:
             return None
         return entry if now < entry.session_ends else None
+
+    def reading(self, token_hash: str) -> asyncio.Event | None:
+        """None: the caller reads the session (and calls `end_reading` after); otherwise
+        another request is reading it, and the event is set when it is done."""
+        event = self._reading.get(token_hash)
+        if event is None:
+            self._reading[token_hash] = asyncio.Event()
+        return event
+
+    def end_reading(self, token_hash: str) -> None:
+        event = self._reading.pop(token_hash, None)
+        if event is not None:
+            event.set()
 
     def begin_refresh(self, token_hash: str) -> None:
         """The caller is re-reading an expired entry: others may keep using it meanwhile.

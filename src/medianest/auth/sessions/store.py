@@ -6,6 +6,8 @@ deleting the old row and issuing a new token.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,8 @@ from medianest.settings import Settings
 
 # Writing last_seen on every request would turn reads into writes; once a minute is enough.
 _TOUCH_INTERVAL = timedelta(seconds=60)
+# How long a request waits for another request's read of the same session.
+READ_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,30 @@ async def resolve_session(
     loaded, hence None), else from the database, filling the cache.
     """
     token_hash = hash_token(token)
-    if cache is not None:
+    if cache is None:
+        return await _read_session(session, token_hash, settings, None)
+    cached = cache.get(token_hash)
+    if cached is None:
+        reading = cache.reading(token_hash)
+        if reading is None:
+            try:
+                return await _read_session(session, token_hash, settings, cache)
+            finally:
+                cache.end_reading(token_hash)
+        # Another request of this session reads it (every request in flight when its
+        # entry went, under load each read waiting its loop turn): its answer, or ours.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reading.wait(), READ_WAIT_SECONDS)
         cached = cache.get(token_hash)
-        if cached is not None:
-            return None, attach_user(session.sync_session, readable_user(cached))
+    if cached is not None:
+        return None, attach_user(session.sync_session, readable_user(cached))
+    return await _read_session(session, token_hash, settings, cache)
+
+
+async def _read_session(
+    session: AsyncSession, token_hash: str, settings: Settings, cache: SessionCache | None
+) -> tuple[AuthSession | None, User] | None:
+    if cache is not None:
         generation = cache.generation
         cache.begin_refresh(token_hash)  # the session's other requests need not read too
     # One round trip for both rows.
