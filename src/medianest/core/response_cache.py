@@ -23,7 +23,6 @@ client), and, without Redis, another process's commits.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
 from collections import OrderedDict
@@ -38,6 +37,7 @@ from starlette.types import Scope
 from medianest.core.conditional import ETAG_OF_BODY, body_etag
 from medianest.core.data_changes import MEMORY, ReadSet, TableChanges, changes_of
 from medianest.core.envelope import json_utc_now
+from medianest.core.single_flight import Turns, wait_for_turn
 from medianest.db.engine import release_current_connection
 
 _KEY = "medianest.response_cache_key"
@@ -92,7 +92,7 @@ class ResponseCache:
         self.max_answer_bytes = max(1, max_bytes // 16)
         self._entries: OrderedDict[bytes, _Kept] = OrderedDict()
         self._bytes = 0
-        self._making: dict[bytes, asyncio.Event] = {}
+        self._making = Turns()
         # Requests whose last answer could not be kept: the next ones make their own at
         # once rather than wait for one another (until this time.monotonic()).
         self._not_kept: OrderedDict[bytes, float] = OrderedDict()
@@ -185,17 +185,15 @@ class ResponseCache:
     def making(self, key: bytes) -> asyncio.Event | None:
         """None: the caller makes the answer for `key` and calls `made` when done;
         otherwise another request is making it, and the event is set once it has."""
-        event = self._making.get(key)
+        event = self._making.current(key)
         if event is None:
             not_kept_until = self._not_kept.get(key)
             if not_kept_until is None or not_kept_until < time.monotonic():
-                self._making[key] = asyncio.Event()
+                self._making.take(key)
         return event
 
     def made(self, key: bytes) -> None:
-        event = self._making.pop(key, None)
-        if event is not None:
-            event.set()
+        self._making.done(key)
         if key in self._entries:
             self._not_kept.pop(key, None)
         else:
@@ -230,8 +228,7 @@ async def kept_or_made_meanwhile(cache: ResponseCache, key: bytes, scope: Scope)
         kept = cache.answer(key, scope, aged=True)
         if kept is None:
             await release_current_connection()  # waiting: the pool is not held meanwhile
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(making.wait(), MAKING_WAIT_SECONDS)
+            await wait_for_turn(making, MAKING_WAIT_SECONDS)
             kept = cache.answer(key, scope)
     if kept is not None:
         scope[_HIT] = True

@@ -5,6 +5,7 @@ under load must not send every waiting request to the service at once)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -42,3 +43,35 @@ class SingleFlight(Generic[T]):
             del self._flights[key]
         if not task.cancelled():
             task.exception()  # retrieved here: every caller may have gone
+
+
+class Turns:
+    """One caller per key at a time does a piece of work (makes an answer, reads a row);
+    the others wait until it is done and then look again for themselves at what it left
+    (a kept answer, a cache entry), where `SingleFlight` hands them its result."""
+
+    def __init__(self) -> None:
+        self._turns: dict[Hashable, asyncio.Event] = {}
+
+    def current(self, key: Hashable) -> asyncio.Event | None:
+        """The event of the caller whose turn it is (set when it is done), or None."""
+        return self._turns.get(key)
+
+    def take(self, key: Hashable) -> asyncio.Event | None:
+        """None: the caller's turn (it calls `done` after); else `current(key)`."""
+        event = self._turns.get(key)
+        if event is None:
+            self._turns[key] = asyncio.Event()
+        return event
+
+    def done(self, key: Hashable) -> None:
+        event = self._turns.pop(key, None)
+        if event is not None:
+            event.set()
+
+
+async def wait_for_turn(event: asyncio.Event, seconds: float) -> None:
+    """Until the other caller is done, or `seconds` have passed (then the caller does the
+    work itself)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 from medianest.auth.models import ApiToken, AuthSession, User
 from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
+from medianest.core.single_flight import Turns
 from medianest.db.base import utcnow
 
 log = get_logger(__name__)
@@ -65,7 +66,7 @@ class SessionCache:
         self._refreshing: dict[str, float] = {}  # token hash -> when its re-read began
         # Token hashes being read with no entry to serve meanwhile: the session's other
         # requests wait for that read rather than each read the database at once.
-        self._reading: dict[str, asyncio.Event] = {}
+        self._reading = Turns()
         self.generation = 0
         self._publish: Callable[[set[str]], None] | None = None
         self._listeners: list[Callable[[set[str]], None]] = []
@@ -95,15 +96,10 @@ class SessionCache:
     def reading(self, token_hash: str) -> asyncio.Event | None:
         """None: the caller reads the session (and calls `end_reading` after); otherwise
         another request is reading it, and the event is set when it is done."""
-        event = self._reading.get(token_hash)
-        if event is None:
-            self._reading[token_hash] = asyncio.Event()
-        return event
+        return self._reading.take(token_hash)
 
     def end_reading(self, token_hash: str) -> None:
-        event = self._reading.pop(token_hash, None)
-        if event is not None:
-            event.set()
+        self._reading.done(token_hash)
 
     def begin_refresh(self, token_hash: str) -> None:
         """The caller is re-reading an expired entry: others may keep using it meanwhile.

@@ -6,8 +6,6 @@ deleting the old row and issuing a new token.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, User
 from medianest.auth.sessions.cache import SessionCache, attach_user, readable_user
+from medianest.core.single_flight import wait_for_turn
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
 from medianest.settings import Settings
@@ -83,8 +82,7 @@ async def resolve_session(
                 cache.end_reading(token_hash)
         # Another request of this session reads it (every request in flight when its
         # entry went, under load each read waiting its loop turn): its answer, or ours.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(reading.wait(), READ_WAIT_SECONDS)
+        await wait_for_turn(reading, READ_WAIT_SECONDS)
         cached = cache.get(token_hash)
     if cached is not None:
         return None, attach_user(session.sync_session, readable_user(cached))
