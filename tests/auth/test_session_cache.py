@@ -54,6 +54,20 @@ class StatementCounter:
         event.remove(self._engine, "before_cursor_execute", self._record)
 
 
+async def session_reads_of_twenty_at_once(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> list[str]:
+    """The session reads (SELECTs on auth_sessions) of 20 requests sent together, each
+    answered 200."""
+    counter = StatementCounter(app)
+    try:
+        answers = await asyncio.gather(*(client.get("/api/dashboard/status") for _ in range(20)))
+    finally:
+        counter.close()
+    assert [a.status_code for a in answers] == [200] * 20
+    return [s for s in counter.statements if "FROM auth_sessions" in s and "SELECT" in s.upper()]
+
+
 async def _set_user(app: MediaNestApp, username: str, **values: Any) -> None:
     async with session_scope(app.ctx.session_factory) as session:
         user = await session.scalar(select(User).where(User.username == username))
@@ -88,16 +102,7 @@ async def test_requests_arriving_together_for_an_uncached_session_read_it_once(
     async with await signed_in_client(app, alice) as client:
         assert (await client.get("/api/auth/session")).status_code == 200
         _cache(app).invalidate({session_cache.ALL})
-        counter = StatementCounter(app)
-        try:
-            answers = await asyncio.gather(
-                *(client.get("/api/dashboard/status") for _ in range(20))
-            )
-        finally:
-            counter.close()
-        assert [a.status_code for a in answers] == [200] * 20
-        session_reads = [s for s in counter.statements if "FROM auth_sessions" in s]
-        assert len(session_reads) == 1, session_reads
+        assert len(await session_reads_of_twenty_at_once(app, client)) == 1
 
 
 async def test_disabling_a_user_ends_their_cached_session_at_once(
@@ -343,18 +348,7 @@ async def test_requests_arriving_together_after_expiry_read_the_session_once(
     async with await signed_in_client(app, alice) as client:
         assert (await client.get("/api/dashboard/status")).status_code == 200
         await asyncio.sleep(0.3)  # the entry's time is up
-        counter = StatementCounter(app)
-        try:
-            answers = await asyncio.gather(
-                *(client.get("/api/dashboard/status") for _ in range(20))
-            )
-        finally:
-            counter.close()
-    assert [a.status_code for a in answers] == [200] * 20
-    session_reads = [
-        s for s in counter.statements if "auth_sessions" in s and "SELECT" in s.upper()
-    ]
-    assert len(session_reads) == 1, session_reads
+        assert len(await session_reads_of_twenty_at_once(app, client)) == 1
 
 
 async def test_a_cached_callers_user_is_saved_by_the_database_session_the_route_makes(
