@@ -1,11 +1,12 @@
 """The `medianest` command's entry (and `python -m medianest`).
 
-Three libraries every MediaNest process loads import optional extras it never uses:
+Four libraries every MediaNest process loads import optional extras it never uses:
 python-socketio's `__init__` loads its client half, which imports requests and aiohttp
 when installed, and its Redis managers, which import redis; httpx's `__init__` loads its
 command line (rich, pygments, click); structlog loads rich for tracebacks; uvicorn loads
-watchfiles, which only `serve --reload` uses. Each falls back when the import fails, so the entry makes those imports fail while the three load: less
-memory in every process and a shorter start (docs/performance.md). Nothing is left
+watchfiles, which only `serve --reload` uses. Each falls back when the import fails, so
+the entry makes those imports fail while the four load: less memory in every process and
+a shorter start (docs/performance.md). Nothing is left
 blocked: whatever needs them later imports them as usual (web push imports requests on
 first use; with Redis configured, MediaNest's own modules import redis and hand it to
 python-socketio's manager, core/realtime.py).

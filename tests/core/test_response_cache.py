@@ -1,7 +1,7 @@
 """The response cache (core/response_cache.py, core/data_changes.py): a repeated signed-in
 GET is answered from kept bytes once its sign-in dependencies decided who asks, and never
-once a table it was made from changed, whoever changed it (this request, another unit of work, another
-instance through Redis, another process on the SQLite file)."""
+once a table it was made from changed, whoever changed it (this request, another unit of
+work, another instance through Redis, another process on the SQLite file)."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ class DatabaseRoute(APIRoute):
     the kept answer is sent when there is one, without solving the others or calling
     the endpoint."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
         gates = response_cache.gates_of(self.dependant) if "GET" in (self.methods or ()) else ()
 

@@ -14,10 +14,10 @@ the rest of the route, gets the kept bytes while none of those tables changed si
 step and the answer is younger than `response_cache_seconds`. What else the route
 depends on (ownership, query parameters, a service's configuration) decided the same
 for the same request over the same tables. While one request makes an answer again that
-only aged out, the others get the aged one (for at most `MAKING_WAIT_SECONDS` more) rather
-than wait. The age bounds what the tables cannot tell:
-memory other code keeps (a service's circuit, an upstream answer cached by the HTTP
-client), and, without Redis, another process's commits.
+only aged out, the others get the aged one (for at most `MAKING_WAIT_SECONDS` more)
+rather than wait. The age bounds what the tables cannot tell: memory other code keeps (a
+service's circuit, an upstream answer cached by the HTTP client), and, without Redis,
+another process's commits.
 """
 
 from __future__ import annotations
