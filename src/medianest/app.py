@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import socketio
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
@@ -51,6 +52,7 @@ from medianest.core.private_files import protect_data_dir, protect_sqlite_files
 from medianest.core.ratelimit import RateLimiter
 from medianest.core.realtime import Realtime
 from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
+from medianest.core.route_index import RouteIndex
 from medianest.core.secrets_store import load_app_secrets
 from medianest.dashboard import router as dashboard_router
 from medianest.dashboard.monitor import start_status_monitor
@@ -118,6 +120,12 @@ def _route_table() -> tuple[BaseRoute, ...]:
     return tuple(
         [route for module in _ROUTER_MODULES for route in module.router.routes] + page_routes()
     )
+
+
+# MediaNest reports through its Prometheus metrics and JSON logs (docs/operations.md).
+# FastAPI's own OpenTelemetry asks the global providers whether they are configured on
+# every request (4 % of a small kept answer's CPU) unless all three signals are off.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 class MediaNestAPI(FastAPI):
@@ -297,9 +305,11 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
     fastapi_app.state.settings = settings
     add_exception_handlers(fastapi_app)
     fastapi_app.router.routes.extend(_route_table())
+    fastapi_app.router.routes.insert(0, RouteIndex(fastapi_app.router.routes))
     install_pages(fastapi_app)
     return MediaNestApp(fastapi_app, realtime)
