@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import pytest
 from starlette.types import Receive, Scope, Send
 
 from medianest.app import MediaNestApp
@@ -122,3 +125,42 @@ async def test_an_answer_that_is_already_encoded_is_passed_through_untouched() -
         answer = await raw_get(client, "/", GZIP)
     assert answer.content == packed  # compressed once, not twice
     assert gzip.decompress(answer.content) == b"{}" * 2000
+
+
+async def test_a_body_sent_again_is_not_compressed_again_and_a_streamed_one_always_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compressions = 0
+    real_compressobj = zlib.compressobj
+
+    def counting_compressobj(*args: Any, **kwargs: Any) -> Any:
+        nonlocal compressions
+        compressions += 1
+        return real_compressobj(*args, **kwargs)
+
+    monkeypatch.setattr(zlib, "compressobj", counting_compressobj)
+    pages = {"/a": b"<p>first page</p>" * 200, "/b": b"<p>second page</p>" * 200}
+
+    async def answering(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        if scope["path"] == "/stream":  # two parts, no length: zlib's state spans them
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": pages["/a"], "more_body": True})
+            await send({"type": "http.response.body", "body": pages["/b"]})
+            return
+        body = bytes(pages[scope["path"]])  # equal bytes, a new object each time
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    transport = httpx.ASGITransport(app=compressed(answering))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        first = [await raw_get(client, "/a", GZIP) for _ in range(3)]
+        other = await raw_get(client, "/b", GZIP)
+        streamed = [await raw_get(client, "/stream", GZIP) for _ in range(2)]
+    assert {answer.content for answer in first} == {first[0].content}
+    assert gzip.decompress(first[0].content) == pages["/a"]
+    assert gzip.decompress(other.content) == pages["/b"]
+    for answer in streamed:
+        assert gzip.decompress(answer.content) == pages["/a"] + pages["/b"]
+    assert compressions == 1 + 1 + 2  # /a once, /b once, each stream

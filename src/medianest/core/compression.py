@@ -8,6 +8,9 @@ below: already compressed, or streamed to a player.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import Any
+
 from starlette.middleware.gzip import (
     DEFAULT_EXCLUDED_CONTENT_TYPES,
     GZipMiddleware,
@@ -26,13 +29,67 @@ EXCLUDED_CONTENT_TYPES = (
     "image/x-icon",
 )
 _ACCEPT_ENCODING = b"accept-encoding"
+# Bodies compressed lately, by their bytes: a kept answer (core/response_cache.py) sends
+# the same body until its tables change, and compressing a 2.4 kB page cost 83 µs,
+# mostly zlib setting up its state (docs/performance.md). Bounded by bytes held.
+KEPT_COMPRESSED_MAX_BYTES = 4 * 1024 * 1024
+KEPT_COMPRESSED_MAX_BODY = 256 * 1024
+
+
+class CompressedBodies:
+    """The last bodies compressed and what they compressed to, least recent out first."""
+
+    def __init__(self, max_bytes: int = KEPT_COMPRESSED_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, body: bytes) -> bytes | None:
+        packed = self._entries.get(body)
+        if packed is not None:
+            self._entries.move_to_end(body)
+        return packed
+
+    def put(self, body: bytes, packed: bytes) -> None:
+        if body in self._entries or len(body) > KEPT_COMPRESSED_MAX_BODY:
+            return
+        self._entries[body] = packed
+        self._bytes += len(body) + len(packed)
+        while self._bytes > self.max_bytes:
+            old_body, old_packed = self._entries.popitem(last=False)
+            self._bytes -= len(old_body) + len(old_packed)
+
+
+class _KeptGzipResponder(GZipResponder):
+    """A whole body (one message) seen lately is sent as it was compressed then."""
+
+    def __init__(
+        self, app: ASGIApp, minimum_size: int, compresslevel: int, bodies: CompressedBodies
+    ) -> None:
+        super().__init__(app, minimum_size, compresslevel, exclude_content_types=())
+        self._bodies = bodies
+        self._streaming = False
+
+    async def apply_compression(self, body: bytes, *, more_body: bool) -> bytes:
+        if more_body or self._streaming:  # a part of a streamed body: zlib's state goes on
+            self._streaming = True
+            return await super().apply_compression(body, more_body=more_body)
+        packed = self._bodies.get(body)
+        if packed is None:
+            packed = await super().apply_compression(body, more_body=False)
+            self._bodies.put(body, packed)
+        return packed
 
 
 class _Gzip(GZipMiddleware):
     """Starlette's middleware, its responders made once per request without their
     `__init__` normalizing the excluded types again (the middleware did that once: it
     was 4 % of a small kept answer's CPU) and without a `Headers` object to find
-    Accept-Encoding."""
+    Accept-Encoding; a body compressed lately is not compressed again (`bodies`)."""
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.bodies = CompressedBodies()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,12 +100,8 @@ class _Gzip(GZipMiddleware):
         )
         responder: IdentityResponder
         if accepts_gzip:
-            responder = GZipResponder(
-                self.app,
-                self.minimum_size,
-                compresslevel=self.compresslevel,
-                thread_minimum_size=self.thread_minimum_size,
-                exclude_content_types=(),
+            responder = _KeptGzipResponder(
+                self.app, self.minimum_size, self.compresslevel, self.bodies
             )
         else:
             responder = IdentityResponder(self.app, self.minimum_size, exclude_content_types=())
