@@ -1,14 +1,16 @@
 """The route index finds the route the router would find, trying only the routes that
-could match the path; what it cannot place (parameters, wrong method, trailing slash)
-is left to the router as before."""
+could match the path; what it cannot place (no route for the path, wrong method,
+trailing slash) is left to the router as before."""
 
 from __future__ import annotations
+
+import uuid
 
 import httpx
 from starlette.routing import BaseRoute, Match, Route
 
 from medianest.app import MediaNestApp
-from medianest.core.route_index import RouteIndex
+from medianest.core.route_index import REMEMBERED_PATHS, RouteIndex
 
 
 def _scope(path: str, method: str) -> dict[str, object]:
@@ -42,8 +44,35 @@ async def test_every_fixed_path_and_method_finds_the_route_the_router_finds(
             assert child_scope["medianest.route"] is expected, (method, path)
             checked += 1
     assert checked > 50  # the app's pages and API lists, not a handful
-    # A path with parameters is the router's: the index does not claim it.
-    assert index.matches(_scope("/api/media/requests/1", "GET"))[0] is Match.NONE
+    # Paths with parameters: the same route as the router's, asked twice (remembered).
+    some_id = str(uuid.uuid4())
+    for path in (
+        "/api/plex/library/1/items",
+        f"/api/media/requests/{some_id}",
+        f"/api/youtube/downloads/{some_id}",
+        "/static/app.css",
+    ):
+        for _ in range(2):
+            scope = _scope(path, "GET")
+            expected = _first_full_match(table, scope)
+            assert expected is not None, path
+            match, child_scope = index.matches(scope)
+            assert match is Match.FULL and child_scope["medianest.route"] is expected, path
+    # A path no route accepts, or a method none allows there, is left to the router.
+    assert index.matches(_scope("/api/media/requests/not-an-id/x", "GET"))[0] is Match.NONE
+    assert index.matches(_scope(f"/api/youtube/downloads/{some_id}", "PUT"))[0] is Match.NONE
+
+
+async def test_a_flood_of_made_up_paths_is_remembered_only_up_to_the_bound(
+    app: MediaNestApp, admin_client: httpx.AsyncClient
+) -> None:
+    index = app.fastapi.router.routes[0]
+    assert isinstance(index, RouteIndex)
+    for number in range(REMEMBERED_PATHS + 200):
+        assert index.matches(_scope(f"/no/such/{number}", "GET"))[0] is Match.NONE
+    assert index.remembered_paths == REMEMBERED_PATHS
+    assert (await admin_client.get("/no/such/path")).status_code == 404
+    assert (await admin_client.get("/api/dashboard/status")).status_code == 200
 
 
 async def test_a_later_route_on_the_same_path_loses_to_the_earlier_one_as_in_the_router() -> None:

@@ -2,16 +2,19 @@
 
 A router tries its routes in order until one matches fully: ~0.8 µs a route, so a page
 near the end of MediaNest's table (`/dashboard` is the 70th) paid ~58 µs before its
-own work. `RouteIndex`, the router's first route, keeps for every fixed path (a route
-without parameters) the routes that could match it, in the router's order, and tries
-only those: the first full match is the one the router would have found. A request it
-cannot place (a path with parameters, a method no route allows, a websocket) does not
-match it, and the router goes on through its routes as before — 405s, redirects of a
-trailing slash and 404s come from there, unchanged.
+own work. `RouteIndex`, the router's first route, keeps for a path the routes whose
+pattern accepts it, in the router's order, and tries only those: the first full match
+is the one the router would have found. It knows every fixed path (a route without
+parameters) from the start, and remembers the last `REMEMBERED_PATHS` other paths asked
+for (an object polled by its id; bounded, so a flood of made-up paths only pushes
+those out). A request it cannot place (a method no route allows, a path no route
+accepts, a websocket) does not match it, and the router goes on through its routes as
+before — 405s, redirects of a trailing slash and 404s come from there, unchanged.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,20 +24,27 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 _CHOSEN = "medianest.route"  # the route found, in the scope, for `handle`
+REMEMBERED_PATHS = 1024
 
 
 class RouteIndex(BaseRoute):
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self._routes = routes  # the router's own list: routes added later are seen
         self._indexed_count = -1
-        self._by_path: dict[str, tuple[BaseRoute, ...]] = {}
+        self._table: list[BaseRoute] = []
+        self._fixed: dict[str, tuple[BaseRoute, ...]] = {}
+        self._remembered: OrderedDict[str, tuple[BaseRoute, ...]] = OrderedDict()
+
+    @property
+    def remembered_paths(self) -> int:
+        return len(self._remembered)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
         if len(self._routes) != self._indexed_count:
             self._index()
-        for route in self._by_path.get(get_route_path(scope), ()):
+        for route in self._candidates(get_route_path(scope)):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 return Match.FULL, {**child_scope, _CHOSEN: route}
@@ -47,15 +57,30 @@ class RouteIndex(BaseRoute):
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         raise NoMatchFound(name, path_params)  # names belong to the routes themselves
 
+    def _candidates(self, path: str) -> tuple[BaseRoute, ...]:
+        candidates = self._fixed.get(path)
+        if candidates is not None:
+            return candidates
+        candidates = self._remembered.get(path)
+        if candidates is not None:
+            self._remembered.move_to_end(path)
+            return candidates
+        candidates = _could_match(self._table, path)
+        self._remembered[path] = candidates
+        if len(self._remembered) > REMEMBERED_PATHS:
+            self._remembered.popitem(last=False)
+        return candidates
+
     def _index(self) -> None:
-        routes = [route for route in self._routes if route is not self]
+        self._table = [route for route in self._routes if route is not self]
         fixed_paths = {
             path
-            for route in routes
+            for route in self._table
             if isinstance(path := getattr(route, "path", None), str)
             and not getattr(route, "param_convertors", True)
         }
-        self._by_path = {path: _could_match(routes, path) for path in fixed_paths}
+        self._fixed = {path: _could_match(self._table, path) for path in fixed_paths}
+        self._remembered.clear()
         self._indexed_count = len(self._routes)
 
 
