@@ -10,7 +10,7 @@ import httpx
 from starlette.routing import BaseRoute, Match, Route
 
 from medianest.app import MediaNestApp
-from medianest.core.route_index import REMEMBERED_PATHS, RouteIndex
+from medianest.core.route_index import REMEMBERED_PATH_LENGTH, REMEMBERED_PATHS, RouteIndex
 
 
 def _scope(path: str, method: str) -> dict[str, object]:
@@ -68,6 +68,12 @@ async def test_a_flood_of_made_up_paths_is_remembered_only_up_to_the_bound(
 ) -> None:
     index = app.fastapi.router.routes[0]
     assert isinstance(index, RouteIndex)
+    assert (await admin_client.get("/api/dashboard/status")).status_code == 200  # indexed
+    before = index.remembered_paths
+    for filler in ("/x", "/api/plex/library/1/items/"):  # long: looked up, not remembered
+        long_path = filler + "y" * REMEMBERED_PATH_LENGTH
+        assert index.matches(_scope(long_path, "GET"))[0] is Match.NONE
+    assert index.remembered_paths == before
     for number in range(REMEMBERED_PATHS + 200):
         assert index.matches(_scope(f"/no/such/{number}", "GET"))[0] is Match.NONE
     assert index.remembered_paths == REMEMBERED_PATHS

@@ -6,8 +6,8 @@ own work. `RouteIndex`, the router's first route, keeps for a path the routes wh
 pattern accepts it, in the router's order, and tries only those: the first full match
 is the one the router would have found. It knows every fixed path (a route without
 parameters) from the start, and remembers the last `REMEMBERED_PATHS` other paths asked
-for (an object polled by its id; bounded, so a flood of made-up paths only pushes
-those out). A request it cannot place (a method no route allows, a path no route
+for (an object polled by its id; bounded in number and length, so a flood of made-up
+paths only pushes those out). A request it cannot place (a method no route allows, a path no route
 accepts, a websocket) does not match it, and the router goes on through its routes as
 before — 405s, redirects of a trailing slash and 404s come from there, unchanged.
 """
@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 _CHOSEN = "medianest.route"  # the route found, in the scope, for `handle`
 REMEMBERED_PATHS = 1024
+REMEMBERED_PATH_LENGTH = 256  # longer ones are looked up each time: memory stays bounded
 
 
 class RouteIndex(BaseRoute):
@@ -66,6 +67,8 @@ class RouteIndex(BaseRoute):
             self._remembered.move_to_end(path)
             return candidates
         candidates = _could_match(self._table, path)
+        if len(path) > REMEMBERED_PATH_LENGTH:
+            return candidates
         self._remembered[path] = candidates
         if len(self._remembered) > REMEMBERED_PATHS:
             self._remembered.popitem(last=False)
