@@ -155,6 +155,24 @@ async def test_each_caller_gets_their_own_answer_for_the_same_url(
     assert refused.status_code == 401
 
 
+async def test_the_same_headers_in_another_order_ask_the_same(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    await add_request(app, alice, "Arrival")
+    one_order = {"Accept-Language": "en", "X-Client": "tab"}
+    other_order = {"X-Client": "tab", "Accept-Language": "en"}
+    await alice_client.get(LIST, headers=one_order)
+    first = await alice_client.get(LIST, headers=one_order)
+    with statements(app) as sql:
+        again = await alice_client.get(LIST, headers=other_order)
+    assert sql == []  # one answer for both orders (wrk's two threads sent two)
+    assert titles(again) == titles(first) == ["Arrival"]
+    with statements(app) as sql:
+        other = await alice_client.get(LIST, headers={**other_order, "Accept-Language": "de"})
+    assert sql != []  # a different value is a different request
+    assert titles(other) == ["Arrival"]
+
+
 async def test_who_may_ask_is_checked_on_every_request(
     app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
 ) -> None:

@@ -261,10 +261,16 @@ def request_key(scope: Scope) -> bytes | None:
         return None
     digest = hashlib.blake2b(scope["path"].encode(), digest_size=20)
     digest.update(b"?" + scope.get("query_string", b""))
-    for name, value in scope["headers"]:
+    # In name order: the same headers sent in another order ask the same (wrk's two
+    # threads did, and each made its own answers; a header repeated keeps its order).
+    for name, value in sorted(scope["headers"], key=_header_name):
         if name not in _KEY_IGNORES:
             digest.update(b"\n" + name + b":" + value)
     return digest.digest()
+
+
+def _header_name(header: tuple[bytes, bytes]) -> bytes:
+    return header[0]
 
 
 def begin(scope: Scope) -> bytes | None:
