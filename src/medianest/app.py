@@ -122,9 +122,9 @@ def _route_table() -> tuple[BaseRoute, ...]:
     )
 
 
-# MediaNest reports through its Prometheus metrics and JSON logs (docs/operations.md).
+# MediaNest reports through its Prometheus metrics and JSON logs (docs/admin-guide.md).
 # FastAPI's own OpenTelemetry asks the global providers whether they are configured on
-# every request (4 % of a small kept answer's CPU) unless all three signals are off.
+# every request (3 % of a small kept answer's CPU) unless all three signals are off.
 NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
