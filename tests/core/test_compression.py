@@ -148,7 +148,7 @@ async def test_a_body_sent_again_is_not_compressed_again_and_a_streamed_one_alwa
             await send({"type": "http.response.body", "body": pages["/a"], "more_body": True})
             await send({"type": "http.response.body", "body": pages["/b"]})
             return
-        body = bytes(pages[scope["path"]])  # equal bytes, a new object each time
+        body = bytes(bytearray(pages[scope["path"]]))  # equal bytes, a new object each time
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
