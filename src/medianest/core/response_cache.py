@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TypeVar
 
 from fastapi import Request, Response
@@ -263,14 +264,10 @@ def request_key(scope: Scope) -> bytes | None:
     digest.update(b"?" + scope.get("query_string", b""))
     # In name order: the same headers sent in another order ask the same (wrk's two
     # threads did, and each made its own answers; a header repeated keeps its order).
-    for name, value in sorted(scope["headers"], key=_header_name):
+    for name, value in sorted(scope["headers"], key=itemgetter(0)):
         if name not in _KEY_IGNORES:
             digest.update(b"\n" + name + b":" + value)
     return digest.digest()
-
-
-def _header_name(header: tuple[bytes, bytes]) -> bytes:
-    return header[0]
 
 
 def begin(scope: Scope) -> bytes | None:

@@ -14,7 +14,7 @@ before — 405s, redirects of a trailing slash and 404s come from there, unchang
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,11 +34,11 @@ class RouteIndex(BaseRoute):
         self._indexed_count = -1
         self._table: list[BaseRoute] = []
         self._fixed: dict[str, tuple[BaseRoute, ...]] = {}
-        self._remembered: OrderedDict[str, tuple[BaseRoute, ...]] = OrderedDict()
+        self._remembered = _remembering(self._table)
 
     @property
     def remembered_paths(self) -> int:
-        return len(self._remembered)
+        return self._remembered.cache_info().currsize
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
@@ -62,17 +62,9 @@ class RouteIndex(BaseRoute):
         candidates = self._fixed.get(path)
         if candidates is not None:
             return candidates
-        candidates = self._remembered.get(path)
-        if candidates is not None:
-            self._remembered.move_to_end(path)
-            return candidates
-        candidates = _could_match(self._table, path)
         if len(path) > REMEMBERED_PATH_LENGTH:
-            return candidates
-        self._remembered[path] = candidates
-        if len(self._remembered) > REMEMBERED_PATHS:
-            self._remembered.popitem(last=False)
-        return candidates
+            return _could_match(self._table, path)
+        return self._remembered(path)
 
     def _index(self) -> None:
         self._table = [route for route in self._routes if route is not self]
@@ -83,8 +75,15 @@ class RouteIndex(BaseRoute):
             and not getattr(route, "param_convertors", True)
         }
         self._fixed = {path: _could_match(self._table, path) for path in fixed_paths}
-        self._remembered.clear()
+        self._remembered = _remembering(self._table)
         self._indexed_count = len(self._routes)
+
+
+def _remembering(
+    routes: list[BaseRoute],
+) -> functools._lru_cache_wrapper[tuple[BaseRoute, ...]]:
+    """`_could_match` over `routes`, the last `REMEMBERED_PATHS` paths kept."""
+    return functools.lru_cache(maxsize=REMEMBERED_PATHS)(functools.partial(_could_match, routes))
 
 
 def _could_match(routes: list[BaseRoute], path: str) -> tuple[BaseRoute, ...]:
