@@ -14,14 +14,18 @@ python-socketio's manager, core/realtime.py).
 One import stays blocked for the process's life: pydantic's copy of its first version,
 which FastAPI imports as it builds each route (at import and again on the first request
 that walks past it) only to ask whether a type is such a model. MediaNest has none, and
-FastAPI answers no when the import fails."""
+FastAPI answers no when the import fails.
+
+What the entry loads lives as long as the process: it loads with young garbage
+collections only and is frozen afterwards (`kept_for_good`), as `serve` does again with
+its app."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-from medianest.core.imports import absent
+from medianest.core.imports import absent, kept_for_good
 
 UNUSED_OPTIONAL_IMPORTS = ("aiohttp", "requests", "httpx._main", "rich", "redis")
 # uvicorn watches files for `--reload` with watchfiles, polling when it is missing.
@@ -38,10 +42,11 @@ def load_libraries_lean(arguments: list[str]) -> None:
 
 
 def main() -> None:
-    load_libraries_lean(sys.argv[1:])
-    for name in NEVER_USED:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-    from medianest.cli import main as run_command
+    with kept_for_good():
+        load_libraries_lean(sys.argv[1:])
+        for name in NEVER_USED:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+        from medianest.cli import main as run_command
 
     run_command()
 

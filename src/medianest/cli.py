@@ -13,6 +13,7 @@ import typer
 import uvicorn
 
 from medianest import __version__
+from medianest.core.imports import kept_for_good
 from medianest.core.logging import configure_logging, get_logger
 from medianest.core.private_files import protect_data_dir, protect_sqlite_files
 from medianest.core.secrets_store import generate_secrets, write_secrets_file
@@ -28,10 +29,6 @@ app = typer.Typer(
     add_completion=False,
 )
 log = get_logger("medianest.cli")
-
-# Garbage-collector thresholds while `serve` builds its app: see _build_served_app.
-YOUNG_COLLECTION_THRESHOLD = 10_000  # new objects between young collections (default 700)
-NEVER = 10**9  # young collections between older ones
 
 # How long an idle client connection stays open: longer than a proxy in front keeps its
 # idle upstream connections (deploy/nginx says 60 s). A client that reuses a connection
@@ -71,14 +68,15 @@ def _settings(**overrides: object) -> Settings:
     return settings
 
 
-def prepare_database(settings: Settings) -> None:
-    """Create the data dir and apply migrations, or stop with one line saying why."""
+def prepare_database(settings: Settings) -> bool:
+    """Create the data dir and apply migrations, or stop with one line saying why; True
+    when migrations ran."""
     from medianest.db import migrate
 
     protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
     protect_sqlite_files(settings.resolved_database_url)
     try:
-        asyncio.run(migrate.upgrade_if_needed(settings.resolved_database_url))
+        return asyncio.run(migrate.upgrade_if_needed(settings.resolved_database_url))
     except Exception as exc:  # any failure here is the operator's to fix; say it in one line
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         fail(f"cannot use the database ({type(exc).__name__}): {reason}")
@@ -139,23 +137,25 @@ def _first_sign_in_pending(settings: Settings) -> bool:
         return False
 
 
-def _build_served_app(settings: Settings) -> MediaNestApp:
-    """The app `serve` runs. While its modules load (~300,000 new objects, next to no
-    garbage) the collector does young collections only: the full ones it would start
-    walk every object made so far (docs/performance.md). Then all of it is frozen (out
-    of all later collections' sight), as the app's start-up does again with what it adds
-    (`freeze_heap`). No full collection first: the young ones leave it next to nothing to
-    free (tests/cli/test_serve_imports.py counts it)."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, NEVER, NEVER)
-    try:
+def start_serving(settings: Settings) -> MediaNestApp:
+    """Everything `serve` does before it listens: the database at the head, Redis
+    reachable, the welcome line, the app built. What start-up makes lives as long as the
+    process, so it is kept frozen (`kept_for_good`; the app's own start-up freezes what
+    it adds, `freeze_heap`). No full collection first, except after a migration: the
+    young ones leave next to nothing to free (tests/cli/test_serve_imports.py counts it)."""
+    with kept_for_good():
+        _check_services(settings)
         from medianest.app import create_app
 
-        app = create_app(settings, run_migrations=False, freeze_heap=True)
-    finally:
-        gc.set_threshold(*thresholds)
-    gc.freeze()
-    return app
+        return create_app(settings, run_migrations=False, freeze_heap=True)
+
+
+def _check_services(settings: Settings) -> None:
+    if prepare_database(settings):
+        gc.collect()  # what Alembic left, before the freeze would keep it for good
+    _check_redis(settings)
+    log.info("serving", url=f"http://{settings.host}:{settings.port}")
+    typer.echo(welcome_line(settings, first_sign_in=_first_sign_in_pending(settings)), err=True)
 
 
 def build_app_from_env() -> object:
@@ -173,11 +173,8 @@ def serve(
 ) -> None:
     """Start the portal (migrations are applied first)."""
     settings = _settings(host=host, port=port)
-    prepare_database(settings)
-    _check_redis(settings)
-    log.info("serving", url=f"http://{settings.host}:{settings.port}")
-    typer.echo(welcome_line(settings, first_sign_in=_first_sign_in_pending(settings)), err=True)
     if reload:
+        _check_services(settings)
         uvicorn.run(
             "medianest.cli:build_app_from_env",
             factory=True,
@@ -189,7 +186,7 @@ def serve(
         )
         return
     uvicorn.run(
-        _build_served_app(settings),
+        start_serving(settings),
         host=settings.host,
         port=settings.port,
         server_header=False,  # no "server: uvicorn": nothing to fingerprint
