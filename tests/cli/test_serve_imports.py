@@ -278,3 +278,36 @@ def test_the_served_app_is_built_leaving_no_garbage_for_the_freeze_to_keep(
         frozen, unreachable = (int(n) for n in result.stdout.split()[-2:])
         assert frozen > 100_000, (start, result.stderr[-2000:])  # the app's objects
         assert unreachable < 1_000, start  # what the freeze keeps that a collection frees
+
+
+# The app loaded, the models of Overseerr's, Plex's and plex.tv's answers are declared but
+# not built: a server that never talks to a service never builds them (start-up time).
+# Built on first use, they validate as before (tests/integrations, tests/contracts).
+UPSTREAM_MODELS_BUILT = textwrap.dedent(
+    """
+    import medianest.app
+    from medianest.integrations import overseerr_models, plex_models, plextv
+
+    def family(model):
+        return [model] + [m for sub in model.__subclasses__() for m in family(sub)]
+
+    models = (
+        family(overseerr_models.OverseerrModel)
+        + family(plex_models.PlexModel)
+        + family(plextv._PlexModel)
+    )
+    print(len(models), sum(model.__pydantic_complete__ for model in models))
+    overseerr_models.OverseerrUser.model_validate({"id": 1, "email": "a@b.c"})
+    print(int(overseerr_models.OverseerrUser.__pydantic_complete__))
+    """
+)
+
+
+def test_upstream_answer_models_are_built_on_first_use_not_at_import() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", UPSTREAM_MODELS_BUILT], capture_output=True, text=True, timeout=60
+    )
+    declared, built, first_used = (int(n) for n in result.stdout.split()[-3:])
+    assert declared > 20, result.stderr[-2000:]
+    assert built == 0
+    assert first_used == 1

@@ -16,7 +16,11 @@ TMDB_POSTER_BASE = "https://image.tmdb.org/t/p/w300"
 
 
 class OverseerrModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # Built on first use rather than at import: a server that never talks to this
+    # service never builds them (start-up: docs/performance.md).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
+    )
 
 
 class RequestStatus(IntEnum):

@@ -20,7 +20,11 @@ PLEX_TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collecti
 
 
 class PlexModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # Built on first use rather than at import: a server that never talks to this
+    # service never builds them (start-up: docs/performance.md).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
+    )
 
 
 class PlexIdentity(PlexModel):

@@ -39,7 +39,11 @@ class PlexTokenRejected(Unauthenticated):
 
 
 class _PlexModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # Built on first use rather than at import: a server that never talks to this
+    # service never builds them (start-up: docs/performance.md).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
+    )
 
 
 class PlexPin(_PlexModel):
