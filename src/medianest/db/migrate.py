@@ -18,6 +18,7 @@ from medianest.db.engine import create_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Beside the packages, not in db/: its env.py loads every model (medianest.models).
 MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
@@ -52,9 +53,11 @@ async def upgrade_async(database_url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, database_url, revision)
 
 
-async def current_revision(database_url: str) -> str | None:
-    """The revision the database is at, or None (no schema yet, or unreadable)."""
-    engine = create_engine(database_url)
+async def current_revision(database_url: str, engine: AsyncEngine | None = None) -> str | None:
+    """The revision the database is at, or None (no schema yet, or unreadable). Read
+    through `engine` when given (`serve` hands the same engine to its app); its
+    connections are closed afterwards either way: they belong to this call's loop."""
+    engine = engine or create_engine(database_url)
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
@@ -66,9 +69,9 @@ async def current_revision(database_url: str) -> str | None:
     return versions[0] if len(versions) == 1 else None
 
 
-async def upgrade_if_needed(database_url: str) -> bool:
+async def upgrade_if_needed(database_url: str, engine: AsyncEngine | None = None) -> bool:
     """Migrate to the head unless the database is there already; True when it ran."""
-    if await current_revision(database_url) == HEAD_REVISION:
+    if await current_revision(database_url, engine) == HEAD_REVISION:
         return False
     await upgrade_async(database_url)
     return True
