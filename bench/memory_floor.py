@@ -27,37 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.servers import SERVE_AND_LIST_MODULES
+
 from bench.processes import ROOT, free_port, medianest_server, runtime_python
 from bench.startup import IDLE_AFTER_SECONDS, MB, new_backend
-
-# `medianest serve` through the command's entry, with a thread that writes the names of
-# the modules loaded at the first 200 on /api/health (in import order) and stops it.
-SERVE_AND_LIST_MODULES = textwrap.dedent(
-    """
-    import http.client, json, os, signal, sys, threading, time
-
-    port, out = sys.argv[1], sys.argv[2]
-
-    def watch():
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=1)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        with open(out, "w") as handle:
-            json.dump([n for n, m in list(sys.modules.items()) if m is not None], handle)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=watch, daemon=True).start()
-    sys.argv = ["medianest", "serve", "--port", port]
-    from medianest.__main__ import main
-    main()
-    """
-)
 
 # The same modules without MediaNest's: loaded as the entry loads its libraries (the
 # optional extras it keeps out stay out), then every listed module that is not

@@ -14,37 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import SERVE_AND_LIST_MODULES, free_port
 
-# Runs the real `serve` command through the console script's entry; a thread waits for
-# the first 200 on /api/health, writes the names of the modules loaded by then (not the
-# blocked ones) and stops the server the way Ctrl-C does.
-SERVE_AND_LIST_MODULES = textwrap.dedent(
-    """
-    import http.client, json, os, signal, sys, threading, time
-
-    port, out = sys.argv[1], sys.argv[2]
-
-    def watch():
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=1)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        with open(out, "w") as handle:
-            json.dump(sorted(n for n, m in list(sys.modules.items()) if m is not None), handle)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=watch, daemon=True).start()
-    sys.argv = ["medianest", "serve", "--port", port]
-    from medianest.__main__ import main
-    main()
-    """
-)
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
 ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece")
 # A first start makes the web-push key with the ciphers; a restart has no secret to open
