@@ -2,8 +2,9 @@
 
 Without it, a server not behind nginx read whatever it was sent into memory (four
 400 MB bodies took the process from 209 MB to a 3 GB peak). A declared
-Content-Length over the limit is answered at once, unread; a body without one is
-counted as it streams and refused at the first chunk over the limit.
+Content-Length over the limit is answered at once, unread; a streamed body
+(Transfer-Encoding) is counted as it arrives and refused at the first chunk over the
+limit. A request with no body or a declared length within the limit passes untouched.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
+        streamed = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -41,7 +43,13 @@ class BodyLimitMiddleware:
                 if declared > limit:
                     await _send_error(send, _too_large(limit))
                     return
-                break
+            elif name == b"transfer-encoding":
+                streamed = True
+        if not streamed:
+            # No body, or one of a declared length within the limit (the server reads no
+            # more than it declares): nothing to count, the app talks to the server.
+            await self.app(scope, receive, send)
+            return
         received = 0
         response_started = False
         refused = False
