@@ -257,16 +257,13 @@ def test_the_served_app_is_built_leaving_no_garbage_for_the_freeze_to_keep(
 UPSTREAM_MODELS_BUILT = textwrap.dedent(
     """
     import medianest.app
-    from medianest.integrations import overseerr_models, plex_models, plextv
+    from medianest.integrations import overseerr_models
+    from medianest.integrations.upstream_model import UpstreamModel
 
     def family(model):
         return [model] + [m for sub in model.__subclasses__() for m in family(sub)]
 
-    models = (
-        family(overseerr_models.OverseerrModel)
-        + family(plex_models.PlexModel)
-        + family(plextv._PlexModel)
-    )
+    models = family(UpstreamModel)
     print(len(models), sum(model.__pydantic_complete__ for model in models))
     overseerr_models.OverseerrUser.model_validate({"id": 1, "email": "a@b.c"})
     print(int(overseerr_models.OverseerrUser.__pydantic_complete__))

@@ -9,18 +9,15 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from medianest.integrations.upstream_model import UpstreamModel
 
 TMDB_POSTER_BASE = "https://image.tmdb.org/t/p/w300"
 
 
-class OverseerrModel(BaseModel):
-    # Built on first use rather than at import: a server that never talks to this
-    # service never builds them (start-up: docs/performance.md).
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
-    )
+class OverseerrModel(UpstreamModel):
+    """An answer of Overseerr (integrations/upstream_model.py)."""
 
 
 class RequestStatus(IntEnum):

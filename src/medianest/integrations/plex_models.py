@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
+
+from medianest.integrations.upstream_model import UpstreamModel
 
 T = TypeVar("T")
 
@@ -19,12 +20,8 @@ T = TypeVar("T")
 PLEX_TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collection": 18}
 
 
-class PlexModel(BaseModel):
-    # Built on first use rather than at import: a server that never talks to this
-    # service never builds them (start-up: docs/performance.md).
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
-    )
+class PlexModel(UpstreamModel):
+    """An answer of Plex Media Server (integrations/upstream_model.py)."""
 
 
 class PlexIdentity(PlexModel):

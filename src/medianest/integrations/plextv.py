@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from medianest import __version__
 from medianest.core.errors import MediaNestError, Unauthenticated, UpstreamError
 from medianest.core.logging import get_logger
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
 from medianest.integrations.plex_xml import PlexXMLError, parse_xml
+from medianest.integrations.upstream_model import UpstreamModel
 from medianest.settings import Settings
 
 log = get_logger(__name__)
@@ -38,12 +38,8 @@ class PlexTokenRejected(Unauthenticated):
     default_message = "Plex no longer accepts this sign-in."
 
 
-class _PlexModel(BaseModel):
-    # Built on first use rather than at import: a server that never talks to this
-    # service never builds them (start-up: docs/performance.md).
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
-    )
+class _PlexModel(UpstreamModel):
+    """An answer of plex.tv (integrations/upstream_model.py)."""
 
 
 class PlexPin(_PlexModel):
