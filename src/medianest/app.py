@@ -46,6 +46,7 @@ from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
 from medianest.core.envelope import error_schemas
 from medianest.core.handlers import add_exception_handlers
+from medianest.core.heap import start_trimming
 from medianest.core.logging import get_logger, request_log
 from medianest.core.middleware import RequestContextMiddleware
 from medianest.core.private_files import protect_data_dir, protect_sqlite_files
@@ -266,7 +267,8 @@ def create_app(
     """The ASGI app. `freeze_heap` (for a long-running server process, not for tests that
     start many apps) moves everything alive after start-up out of the garbage
     collector's sight, so no full collection walks them while requests wait (the
-    stall it caused: docs/performance.md). `housekeeping=False` leaves out the periodic
+    stall it caused: docs/performance.md), and hands the memory it frees back to the
+    system now and then (core/heap.py). `housekeeping=False` leaves out the periodic
     parts (service status monitor, Plex audience sweep, expired-session purge, request
     sync, worker health check): an app that only answers requests, for the tests of
     everything else (docs/development.md). `engine`, when given, is the database engine
@@ -295,6 +297,7 @@ def create_app(
             if freeze_heap:
                 gc.collect()
                 gc.freeze()
+                stack.push_async_callback(await start_trimming())
             yield {}
 
     fastapi_app = MediaNestAPI(

@@ -26,7 +26,7 @@ CIPHERS = ("cryptography.hazmat",)
 UNUSED_EXTRAS = ("aiohttp", "requests", "rich", "pygments")
 # Loaded only with Redis configured (by MediaNest's modules and socketio's manager).
 ONLY_WITH_REDIS = ("redis",)
-# Loaded only with PostgreSQL configured (db/base.py imports its dialect where it is used).
+# Loaded only with PostgreSQL configured (db/base.py imports each dialect where it is used).
 ONLY_ON_POSTGRESQL = ("sqlalchemy.dialects.postgresql", "asyncpg")
 # Installed with uvicorn[standard]; `serve` runs on the standard library's loop instead
 # (cli.SERVED_OPTIONS: saturated, uvloop left some connections waiting many turns).
@@ -108,6 +108,31 @@ def test_serve_on_the_embedded_default_never_loads_redis_or_postgresql(
     # (A first start migrates: Alembic's DDL package loads every dialect it knows.)
     assert "sqlalchemy.dialects.sqlite.aiosqlite" in starts["restart"]
     assert loaded(starts["restart"], ONLY_ON_POSTGRESQL) == []
+
+
+def test_serve_on_postgresql_and_redis_never_loads_sqlite(
+    tmp_path: Path, pg_database_url: str | None, redis_url: str | None
+) -> None:
+    if pg_database_url is None:
+        pytest.skip("PostgreSQL runs on the postgres backend")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+    out = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_LIST_MODULES, str(free_port()), str(out)],
+        env={
+            **env,
+            "MEDIANEST_DATA_DIR": str(tmp_path / "data"),
+            "MEDIANEST_DATABASE_URL": pg_database_url,
+            "MEDIANEST_REDIS_URL": str(redis_url),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.exists(), result.stderr[-2000:]
+    modules = set(json.loads(out.read_text()))
+    assert "sqlalchemy.dialects.postgresql.asyncpg" in modules and "redis.asyncio" in modules
+    assert loaded(modules, ("sqlalchemy.dialects.sqlite", "aiosqlite", "sqlite3")) == []
 
 
 def test_serve_answers_on_the_standard_library_event_loop(

@@ -88,7 +88,7 @@ def test_one_active_download_per_url_is_a_partial_unique_index_on_both_databases
     assert all(f"'{status}'" in where for status in ("queued", "downloading", "processing"))
     assert "'completed'" not in where and "'failed'" not in where
     if sync_url is not None:
-        assert where == ACTIVE_STATUSES_SQL  # as the model says
+        assert where == ACTIVE_STATUSES_SQL  # as the model names it
 
 
 def test_migrations_run_up_down_and_up_again(empty_database):

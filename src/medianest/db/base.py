@@ -8,7 +8,6 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -41,8 +40,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# PostgreSQL's dialect is imported where PostgreSQL is used: a SQLite process never
-# loads it (docs/performance.md, "Memory and start").
+# Each dialect is imported where its database is used: a SQLite process never loads
+# PostgreSQL's, nor a PostgreSQL process SQLite's (docs/performance.md, "Memory and start").
 
 
 def _json_of(dialect: Dialect) -> Any:
@@ -73,6 +72,8 @@ def insert_for(dialect: Dialect) -> Any:
         from sqlalchemy.dialects.postgresql import insert
 
         return insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
     return sqlite_insert
 
 

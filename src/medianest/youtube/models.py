@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -107,17 +106,12 @@ class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
     __table_args__ = (
         Index("ix_youtube_downloads_user_id", "user_id"),
         Index("ix_youtube_downloads_status", "status", "next_attempt_at"),
-        # One active download per user and URL, even when two submissions race. The
-        # migration (yt_1) makes it partial on PostgreSQL too: naming `postgresql_where`
-        # here would load PostgreSQL's dialect into every SQLite process only to check
-        # the option's name (tests/db/test_migrations.py checks both databases' index).
-        Index(
-            "uq_youtube_downloads_active_url",
-            "user_id",
-            "url",
-            unique=True,
-            sqlite_where=text(ACTIVE_STATUSES_SQL),
-        ),
+        # One active download per user and URL, even when two submissions race: unique
+        # over the active statuses only (ACTIVE_STATUSES_SQL), which the migration (yt_1)
+        # makes on both databases (tests/db/test_migrations.py checks both). Naming
+        # `sqlite_where` or `postgresql_where` here would load that dialect into every
+        # process only to check the option's name.
+        Index("uq_youtube_downloads_active_url", "user_id", "url", unique=True),
     )
 
 
