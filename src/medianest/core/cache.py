@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medianest.core.logging import get_logger
+from medianest.core.recent import RecentlyUsed
 from medianest.core.redis_guard import RedisGuard, redis_failures
 
 if TYPE_CHECKING:
@@ -30,28 +30,23 @@ class MemoryCache:
     """A bounded LRU with per-entry expiry; values are stored as JSON to match Redis."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._max_entries = max_entries
+        self._entries: RecentlyUsed[str, tuple[float, str]] = RecentlyUsed(max_entries)
 
     async def get(self, key: str) -> Any | None:
-        entry = self._entries.get(key)
+        entry = self._entries.get(key)  # (marked used; dropped below if expired)
         if entry is None:
             return None
         expires_at, raw = entry
         if expires_at < time.monotonic():
-            self._entries.pop(key, None)
+            self._entries.pop(key)
             return None
-        self._entries.move_to_end(key)
         return json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl_seconds: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl_seconds, json.dumps(value, default=str))
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(key, (time.monotonic() + ttl_seconds, json.dumps(value, default=str)))
 
     async def delete(self, key: str) -> None:
-        self._entries.pop(key, None)
+        self._entries.pop(key)
 
 
 class RedisCache:

@@ -8,7 +8,6 @@ below: already compressed, or streamed to a player.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from starlette.middleware.gzip import (
@@ -18,6 +17,8 @@ from starlette.middleware.gzip import (
     IdentityResponder,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from medianest.core.recent import RecentlyUsed
 
 MINIMUM_SIZE = 1000
 # Level 6 (zlib's default), not Starlette's 9: app.js three times over compresses to
@@ -36,28 +37,22 @@ KEPT_COMPRESSED_MAX_BYTES = 4 * 1024 * 1024
 KEPT_COMPRESSED_MAX_BODY = 256 * 1024
 
 
+def _weight(body: bytes, packed: bytes) -> int:
+    return len(body) + len(packed)
+
+
 class CompressedBodies:
     """The last bodies compressed and what they compressed to, least recent out first."""
 
     def __init__(self, max_bytes: int = KEPT_COMPRESSED_MAX_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
-        self._bytes = 0
+        self._entries: RecentlyUsed[bytes, bytes] = RecentlyUsed(max_bytes, weigh=_weight)
 
     def get(self, body: bytes) -> bytes | None:
-        packed = self._entries.get(body)
-        if packed is not None:
-            self._entries.move_to_end(body)
-        return packed
+        return self._entries.get(body)
 
     def put(self, body: bytes, packed: bytes) -> None:
-        if body in self._entries or len(body) > KEPT_COMPRESSED_MAX_BODY:
-            return
-        self._entries[body] = packed
-        self._bytes += len(body) + len(packed)
-        while self._bytes > self.max_bytes:
-            old_body, old_packed = self._entries.popitem(last=False)
-            self._bytes -= len(old_body) + len(old_packed)
+        if body not in self._entries and len(body) <= KEPT_COMPRESSED_MAX_BODY:
+            self._entries.put(body, packed)
 
 
 class _KeptGzipResponder(GZipResponder):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -38,6 +37,7 @@ from starlette.types import Scope
 from medianest.core.conditional import ETAG_OF_BODY, body_etag
 from medianest.core.data_changes import MEMORY, ReadSet, TableChanges, changes_of
 from medianest.core.envelope import json_utc_now
+from medianest.core.recent import RecentlyUsed
 from medianest.core.single_flight import Turns, wait_for_turn
 from medianest.db.engine import release_current_connection
 
@@ -83,6 +83,10 @@ class _Kept:
     kept_until: float  # time.monotonic()
 
 
+def _body_size(_key: bytes, kept: _Kept) -> int:
+    return len(kept.body)
+
+
 class ResponseCache:
     """Kept answers by request key: bounded in bytes, least recently used first out."""
 
@@ -91,12 +95,11 @@ class ResponseCache:
         self.max_age_seconds = max_age_seconds
         self.max_bytes = max_bytes
         self.max_answer_bytes = max(1, max_bytes // 16)
-        self._entries: OrderedDict[bytes, _Kept] = OrderedDict()
-        self._bytes = 0
+        self._entries: RecentlyUsed[bytes, _Kept] = RecentlyUsed(max_bytes, weigh=_body_size)
         self._making = Turns()
         # Requests whose last answer could not be kept: the next ones make their own at
         # once rather than wait for one another (until this time.monotonic()).
-        self._not_kept: OrderedDict[bytes, float] = OrderedDict()
+        self._not_kept: RecentlyUsed[bytes, float] = RecentlyUsed(_NOT_KEPT_REMEMBERED)
 
     @property
     def enabled(self) -> bool:
@@ -112,7 +115,7 @@ class ResponseCache:
         core/conditional.py: the body is hashed once, not per answer). `aged`: also one
         past its age limit by less than `MAKING_WAIT_SECONDS`, none of its tables changed
         (for the requests that come while another makes it again)."""
-        kept = self._entries.get(key)
+        kept = self._entries.peek(key)
         if kept is None:
             return None
         # (`look_outside` ran as the request began, microseconds ago: core/deps.py)
@@ -120,11 +123,11 @@ class ResponseCache:
         if kept.kept_until + MAKING_WAIT_SECONDS < now or not self._unchanged(
             kept.sequence, kept.tables
         ):
-            self._drop(key)
+            self._entries.pop(key)
             return None
         if kept.kept_until < now and not aged:
             return None  # this request makes it again; `aged` ones get this one meanwhile
-        self._entries.move_to_end(key)
+        self._entries.get(key)  # (marks it used)
         if scope is not None:
             scope[ETAG_OF_BODY] = kept.etag
         body = _fresh_timestamp(kept.body) if kept.is_json else kept.body
@@ -166,7 +169,6 @@ class ResponseCache:
             or not self._unchanged(sequence, reads.tables)
         ):
             return False  # (changed while it was being made: the next request makes it again)
-        self._drop(key)
         kept = _Kept(
             body=body,
             is_json=kind == b"application/json",
@@ -177,10 +179,7 @@ class ResponseCache:
             tables=frozenset(reads.tables),
             kept_until=kept_until,
         )
-        self._entries[key] = kept
-        self._bytes += len(body)
-        while self._bytes > self.max_bytes and self._entries:
-            self._drop(next(iter(self._entries)))
+        self._entries.put(key, kept)
         return True
 
     def making(self, key: bytes) -> asyncio.Event | None:
@@ -188,7 +187,7 @@ class ResponseCache:
         otherwise another request is making it, and the event is set once it has."""
         event = self._making.current(key)
         if event is None:
-            not_kept_until = self._not_kept.get(key)
+            not_kept_until = self._not_kept.peek(key)
             if not_kept_until is None or not_kept_until < time.monotonic():
                 self._making.take(key)
         return event
@@ -196,21 +195,14 @@ class ResponseCache:
     def made(self, key: bytes) -> None:
         self._making.done(key)
         if key in self._entries:
-            self._not_kept.pop(key, None)
+            self._not_kept.pop(key)
         else:
-            self._not_kept[key] = time.monotonic() + self.max_age_seconds
-            if len(self._not_kept) > _NOT_KEPT_REMEMBERED:
-                self._not_kept.popitem(last=False)
+            self._not_kept.put(key, time.monotonic() + self.max_age_seconds)
 
     def _unchanged(self, sequence: int, tables: frozenset[str] | set[str]) -> bool:
         return self.changes.unchanged_since(sequence, tables) and MEMORY.unchanged_since(
             sequence, tables
         )
-
-    def _drop(self, key: bytes) -> None:
-        kept = self._entries.pop(key, None)
-        if kept is not None:
-            self._bytes -= len(kept.body)
 
 
 async def kept_or_made_meanwhile(cache: ResponseCache, key: bytes, scope: Scope) -> Response | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ import httpx
 from medianest.core.cache import Cache
 from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
+from medianest.core.recent import RecentlyUsed
 from medianest.integrations.breaker import CircuitBreaker
 from medianest.integrations.http import ResilientClient, ServiceHealth
 from medianest.integrations.outcomes import outage_message
@@ -87,7 +87,7 @@ class Integrations:
         self.client_identifier = client_identifier
         self._configs: dict[str, ServiceSettings] = {}
         self._clients: dict[str, ServiceClient] = {}
-        self._user_plex: OrderedDict[str, PlexClient] = OrderedDict()
+        self._user_plex: RecentlyUsed[str, PlexClient] = RecentlyUsed(MAX_USER_PLEX_CLIENTS)
         self._version: str | None = None
         self._checked_at = 0.0
         self.version_check_seconds = VERSION_CHECK_SECONDS
@@ -136,11 +136,7 @@ class Integrations:
             # Same server, same health: a user's calls and the owner's share one breaker.
             http = self._plex_http(config.url, token, breaker=owner.http.breaker)
             client = PlexClient(http, settings=self.settings, cache_scope=f"user:{scope}")
-            self._user_plex[scope] = client
-            while len(self._user_plex) > MAX_USER_PLEX_CLIENTS:
-                _, evicted = self._user_plex.popitem(last=False)
-                self._retire([evicted.http])
-        self._user_plex.move_to_end(scope)
+            self._retire([dropped.http for dropped in self._user_plex.put(scope, client)])
         return client
 
     def configs(self) -> dict[str, ServiceSettings]:
@@ -168,7 +164,7 @@ class Integrations:
             old = [c.http for c in self._clients.values()]
             old += [c.http for c in self._user_plex.values()]
             self._configs, self._clients = configs, clients
-            self._user_plex = OrderedDict()
+            self._user_plex = RecentlyUsed(MAX_USER_PLEX_CLIENTS)
             self._version, self._checked_at = version, time.monotonic()
             self._retire(old)
             log.info(
@@ -185,7 +181,7 @@ class Integrations:
         clients += [c.http for c in self._clients.values()]
         clients += [c.http for c in self._user_plex.values()]
         clients.append(self._plextv.http)
-        self._clients, self._user_plex = {}, OrderedDict()
+        self._clients, self._user_plex = {}, RecentlyUsed(MAX_USER_PLEX_CLIENTS)
         for http in clients:
             await http.aclose()
 
