@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
-from medianest.core import data_changes
+from medianest.core import data_changes, deps
 from medianest.core.data_changes import ReadSet, TableChanges, changes_of, recording_reads
 from medianest.core.response_cache import ResponseCache
 from medianest.db.engine import session_scope
@@ -35,13 +35,13 @@ LIST = "/api/media/requests"
 
 
 @contextmanager
-def statements(app: MediaNestApp) -> Iterator[list[str]]:
-    """The SQL on media requests the app's engine runs meanwhile (a real listener on the
-    engine; the app's background work, leases and checks, is not counted)."""
+def statements(app: MediaNestApp, table: str = "media_requests") -> Iterator[list[str]]:
+    """The SQL on `table` the app's engine runs meanwhile (a real listener on the engine;
+    the app's background work, leases and checks, is not counted)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "media_requests" in statement:
+        if table in statement:
             seen.append(statement)
 
     event.listen(app.ctx.engine.sync_engine, "before_cursor_execute", record)
@@ -485,3 +485,38 @@ def test_the_status_copy_read_again_unchanged_is_no_change_and_a_different_one_i
     offline = [entries[0].model_copy(update={"status": "offline"}), *entries[1:]]
     status_service._keep_local_copy(app.ctx, offline)
     assert not data_changes.MEMORY.unchanged_since(began, source)
+
+
+async def test_the_session_answer_is_kept_and_shows_a_role_change_at_once(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    """Every page's script asks for the session: a browser holding its CSRF cookie gets
+    no new one (an answer that sets a cookie is never kept), and the answer made from the
+    caller's row is dropped once the users table changes."""
+    kept_answers = deps._response_caches.get(app.ctx)  # (the app's own cache)
+    assert kept_answers is not None
+    before = len(kept_answers)
+    first = await settled_get(alice_client, "/api/auth/session")
+    assert "set-cookie" not in first.headers
+    assert first.json()["data"]["csrfToken"] == "test-csrf-token"
+    assert len(kept_answers) == before + 1
+    kept = await alice_client.get("/api/auth/session")
+    assert kept.status_code == 200 and kept.headers["etag"] == first.headers["etag"]
+    assert kept.json()["data"]["user"]["role"] == "user"
+    changed = await admin_client.put(f"/api/admin/users/{alice.id}", json={"role": "admin"})
+    assert changed.status_code == 200, changed.text
+    assert (await alice_client.get("/api/auth/session")).json()["data"]["user"]["role"] == "admin"
+
+
+async def test_a_browser_without_the_csrf_cookie_gets_one_from_the_session_answer(
+    app: MediaNestApp, alice_client: httpx.AsyncClient
+) -> None:
+    alice_client.cookies.delete("csrftoken")
+    answer = await alice_client.get("/api/auth/session")
+    assert answer.status_code == 200
+    token = answer.json()["data"]["csrfToken"]
+    assert token and token != "test-csrf-token"
+    assert alice_client.cookies["csrftoken"] == token

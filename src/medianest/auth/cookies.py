@@ -52,7 +52,7 @@ def client_ip(request: Request, settings: Settings) -> str | None:
 
 
 def is_https(request: Request, settings: Settings) -> bool:
-    if request.url.scheme == "https":
+    if request.scope.get("scheme") == "https":  # (not `request.url`: it builds the whole URL)
         return True
     peer = request.client.host if request.client else None
     proto = request.headers.get("x-forwarded-proto", "")
@@ -81,13 +81,19 @@ def set_session_cookie(
 def set_csrf_cookie(
     response: Response, request: Request, settings: Settings, *, fresh: bool = False
 ) -> str:
-    """Double-submit CSRF: a readable cookie the page echoes in X-CSRF-Token.
+    """Double-submit CSRF: a readable cookie the page echoes in X-CSRF-Token; the token.
 
     `fresh` at every sign-in: a token planted in the browser before (a cookie set by a
     sibling subdomain or a shared machine) must not outlive it, or its planter could
-    forge requests for the signed-in user.
+    forge requests for the signed-in user. Otherwise a browser that has one keeps it:
+    every sign-in sets it for as long as a session can last, and an answer that sets no
+    cookie can be kept (core/response_cache.py; the session answer is asked for by
+    every page's script).
     """
-    token = (None if fresh else request.cookies.get(CSRF_COOKIE)) or new_token(24)
+    token = None if fresh else request.cookies.get(CSRF_COOKIE)
+    if token:
+        return token
+    token = new_token(24)
     response.set_cookie(
         CSRF_COOKIE,
         token,

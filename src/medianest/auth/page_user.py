@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from medianest.auth.cookies import CSRF_COOKIE, SESSION_COOKIE, set_csrf_cookie
+from medianest.auth.cookies import SESSION_COOKIE, set_csrf_cookie
 from medianest.auth.dependencies import resolve_identity
 from medianest.auth.models import User
 from medianest.context import context_of
@@ -41,7 +41,7 @@ def page_router() -> APIRouter:
 
 def hand_out_csrf_cookie(request: Request, response: Response) -> None:
     settings = getattr(request.app.state, "settings", None)
-    if settings is not None and not request.cookies.get(CSRF_COOKIE):
+    if settings is not None:
         # htmx echoes this cookie in X-CSRF-Token; a page is the place to hand it out.
         set_csrf_cookie(response, request, settings)
 
