@@ -65,6 +65,3 @@ class RecentlyUsed(Generic[K, V]):
 
     def values(self) -> list[V]:
         return list(self._entries.values())
-
-    def oldest_key(self) -> K | None:
-        return next(iter(self._entries), None)
