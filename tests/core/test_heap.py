@@ -27,15 +27,17 @@ FREED_BELOW_A_LIVE_BLOCK = textwrap.dedent(
 )
 
 
-def test_the_trim_hands_back_freed_pages_below_a_live_block() -> None:
+def printed_by(script: str) -> list[str]:
+    """What `script` prints, run in a process of its own (its heap is the test's)."""
     result = subprocess.run(
-        [sys.executable, "-c", FREED_BELOW_A_LIVE_BLOCK],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    trimmed, before, after, _ = result.stdout.split()
+    return result.stdout.split()
+
+
+def test_the_trim_hands_back_freed_pages_below_a_live_block() -> None:
+    trimmed, before, after, _ = printed_by(FREED_BELOW_A_LIVE_BLOCK)
     assert trimmed == "True"
     # ~80 MB were freed; what the allocator kept of them goes back to the system.
     assert float(before) - float(after) > 40, (before, after)
@@ -81,13 +83,6 @@ TRIMMED_ON_SCHEDULE = textwrap.dedent(
 
 
 def test_serve_trims_soon_after_the_start_and_again_each_interval() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", TRIMMED_ON_SCHEDULE],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    first_trim, next_trim, after_stop, _ = (float(n) for n in result.stdout.split())
+    first_trim, next_trim, after_stop, _ = (float(n) for n in printed_by(TRIMMED_ON_SCHEDULE))
     assert first_trim > 40 and next_trim > 40, (first_trim, next_trim)
     assert after_stop > 40, after_stop  # the burst after the stop stays resident
