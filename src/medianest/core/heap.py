@@ -3,7 +3,7 @@
 The C allocator keeps the pages a process frees for its own reuse: they stay in its
 resident memory until it trims them. A server frees a good deal just after it starts (its
 background parts' first rounds) and after every burst of requests, so `serve` trims a
-second after it starts and every ten minutes after that (~2.8 MB of an idle server on
+second after it starts and every ten minutes after that (~2.9 MB of an idle server on
 PostgreSQL + Redis; docs/performance.md).
 """
 
