@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +22,9 @@ TRIM_EVERY_SECONDS = 600.0
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
+    # Imported here, at the first trim (after `serve` answers): not part of a restart.
+    import ctypes
+
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl): no such call
