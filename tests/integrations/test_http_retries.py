@@ -140,8 +140,10 @@ async def test_a_long_retry_after_is_capped(kuma, make_resilient, planned_waits)
 
 
 async def test_a_timeout_is_retried(kuma, make_resilient):
-    # Two tries of 0.2 s and one backoff fit the 0.6 s deadline with room to spare.
-    client = make_resilient(kuma.url, timeout=0.2, settings=quick_settings(http_retry_attempts=2))
+    # Two tries of 1 s and one backoff fit the 3 s deadline with room to spare (tries of
+    # 0.2 s in a 0.6 s deadline left 0.2 s: a loaded CI machine stalled the loop longer,
+    # the first timeout fired after 765 ms and no second try fitted).
+    client = make_resilient(kuma.url, timeout=1.0, settings=quick_settings(http_retry_attempts=2))
     kuma.set_fault("hang", delay=5)
 
     with pytest.raises(ServiceUnavailable) as failure:
