@@ -72,6 +72,31 @@ async def test_the_window_slides_open_again(limiter):
     assert (await limiter.hit("w", limit=1, window_seconds=1)).allowed
 
 
+async def test_an_action_limit_is_exact_at_a_window_edge(limiter):
+    # Once per second: a hit in a second's last tenth and one just after the next second
+    # starts are less than a second apart, so the second is refused. (A sliding window
+    # counter weighs the first hit 0.98 there and floors it to 0: it let both through.)
+    while time.time() % 1 < 0.85:
+        await asyncio.sleep(0.02)
+    first_at = time.time()
+    assert (await limiter.hit("edge", limit=1, window_seconds=1)).allowed
+    await asyncio.sleep(1.02 - time.time() % 1)
+    assert time.time() - first_at < 1
+    refused = await limiter.hit("edge", limit=1, window_seconds=1)
+    assert not refused.allowed
+    assert refused.headers["Retry-After"] == "1"
+    await asyncio.sleep(max(0.0, first_at + 1.05 - time.time()))
+    assert (await limiter.hit("edge", limit=1, window_seconds=1)).allowed
+
+
+async def test_clear_gives_an_action_limit_back_at_once(limiter):
+    for _ in range(3):
+        await limiter.hit("act", limit=3, window_seconds=3600)
+    assert not (await limiter.peek("act", limit=3, window_seconds=3600)).allowed
+    await limiter.clear("act", limit=3, window_seconds=3600)
+    assert (await limiter.peek("act", limit=3, window_seconds=3600)).remaining == 3
+
+
 async def test_peek_does_not_consume(limiter):
     for _ in range(5):
         assert (await limiter.peek("p", limit=1, window_seconds=60)).allowed

@@ -1,5 +1,14 @@
 """Per-key rate limits on the `limits` library: atomic on Redis (Lua), in-process otherwise.
 
+Two ways of counting, by what is limited:
+- an action (a sign-in attempt, a PIN, a media request, a download, the dashboard's
+  Refresh) counts each hit exactly, in a moving window (one timestamp per hit): "once per
+  10 s" means no two hits less than 10 s apart, at a window's edge too;
+- a user's API requests (hit on every request, `leased=True`) count in a sliding window
+  counter: two counters per key whatever the limit, no per-hit list to prune. It weighs
+  the previous window by its overlap and floors the sum, so at a window's edge it may let
+  one hit more than the limit through: nothing for 100 a minute, a doubling for 1.
+
 When Redis is configured but unreachable, limits fall back to the in-process
 store (logged) rather than refusing every request or letting everything through.
 
@@ -17,14 +26,22 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import (
+    MovingWindowRateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from limits.aio.strategies import RateLimiter as Strategy
 
 from medianest.core.errors import RateLimitExceeded
 from medianest.core.logging import get_logger
 from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard, redis_failures
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = get_logger(__name__)
 
@@ -125,15 +142,20 @@ class _Lease:
         return min(cap, max(1, self.size - self.units))
 
 
-class RateLimiter:
-    """Sliding-window limits keyed by an arbitrary string (user id, username+ip, ...).
+@dataclass(frozen=True)
+class _Strategies:
+    """Both ways of counting on one store (see the module doc)."""
 
-    The sliding window counter keeps two counters per key, whatever the limit: the
-    moving window kept one timestamp per hit (a list as long as the limit) and pruned it
-    with a thread hop per request in the in-process store, which cost more than the rest
-    of a cached dashboard answer. It weighs the previous window by its overlap, so a
-    burst at a window's edge cannot double the limit.
-    """
+    counted: SlidingWindowCounterRateLimiter
+    exact: MovingWindowRateLimiter
+
+    def pick(self, exact: bool) -> Strategy:
+        return self.exact if exact else self.counted
+
+
+class RateLimiter:
+    """Limits keyed by an arbitrary string (user id, username+ip, ...): exact for actions,
+    counted in leases for a user's API requests (see the module doc)."""
 
     def __init__(
         self,
@@ -141,14 +163,21 @@ class RateLimiter:
         namespace: str = "medianest",
         guard: RedisGuard | None = None,
     ) -> None:
-        self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        # Two in-process stores: the moving window's store prunes its timestamps in a
+        # thread on every hit it takes, a pass the API's counters must not pay for.
+        self._exact_in_memory = MemoryStorage()
+        self._memory = _Strategies(
+            SlidingWindowCounterRateLimiter(MemoryStorage()),
+            MovingWindowRateLimiter(self._exact_in_memory),
+        )
         # While Redis fails (or hangs), count in-process instead of waiting on it.
         self._guard = guard or RedisGuard()
-        self._redis: SlidingWindowCounterRateLimiter | None = None
+        self._redis: _Strategies | None = None
+        self._redis_client: Redis | None = None
         self._namespace = namespace
         self._leases: dict[str, _Lease] = {}
         if redis_url:
-            from redis.asyncio import BlockingConnectionPool  # loaded only with Redis
+            from redis.asyncio import BlockingConnectionPool, Redis  # loaded only with Redis
 
             # A blocking pool queues bursts instead of failing them (200 concurrent hits
             # must all be counted in Redis, not spill into the in-process fallback).
@@ -165,12 +194,15 @@ class RateLimiter:
                 key_prefix=namespace,
                 connection_pool=pool,  # type: ignore[arg-type]  # forwarded to redis-py
             )
-            self._redis = SlidingWindowCounterRateLimiter(storage)
+            self._redis = _Strategies(
+                SlidingWindowCounterRateLimiter(storage), MovingWindowRateLimiter(storage)
+            )
+            self._redis_client = Redis(connection_pool=pool)
 
-    def _store(self) -> SlidingWindowCounterRateLimiter:
+    def _store(self, exact: bool) -> Strategy:
         if self._redis is not None and self._guard.available():
-            return self._redis
-        return self._memory
+            return self._redis.pick(exact)
+        return self._memory.pick(exact)
 
     @property
     def backend(self) -> str:
@@ -179,10 +211,10 @@ class RateLimiter:
     async def hit(
         self, key: str, *, limit: int, window_seconds: int, leased: bool = False
     ) -> RateLimitResult:
-        """Count one hit. `leased`: from a lease when one is open (see the module doc) —
-        for keys hit often, such as a user's API requests."""
+        """Count one hit: exactly, or `leased`, from a lease when one is open and in the
+        sliding window counter (see the module doc), for a user's API requests."""
         if not leased:
-            return await self._hit(key, limit=limit, window_seconds=window_seconds)
+            return await self._hit(key, limit=limit, window_seconds=window_seconds, exact=True)
         lease = self._leases.get(key)
         if lease is None or lease.limit != limit or lease.window_seconds != window_seconds:
             # A changed limit is its own count in the store: the old lease is not for it.
@@ -225,16 +257,16 @@ class RateLimiter:
             renewal.set_result(refused)  # an error too wakes the waiters: they retry
 
     async def _hit(
-        self, key: str, *, limit: int, window_seconds: int, cost: int = 1
+        self, key: str, *, limit: int, window_seconds: int, cost: int = 1, exact: bool = False
     ) -> RateLimitResult:
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
-        limiter = self._store()
+        limiter = self._store(exact)
         try:
             allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
         except redis_failures() as exc:
             self._guard.failed("ratelimit_hit", exc)
-            limiter = self._memory
+            limiter = self._memory.pick(exact)
             allowed = await limiter.hit(item, key, cost=cost)
             stats = await limiter.get_window_stats(item, key)
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
@@ -251,15 +283,16 @@ class RateLimiter:
         )
 
     async def peek(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
-        """The state of a limit without consuming it (allowed = one more hit would pass)."""
+        """The state of an action's limit without consuming it (allowed = one more hit
+        would pass)."""
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
-        limiter = self._store()
+        limiter = self._store(exact=True)
         try:
             allowed = await limiter.test(item, key)
             stats = await limiter.get_window_stats(item, key)
         except redis_failures() as exc:
             self._guard.failed("ratelimit_peek", exc)
-            limiter = self._memory
+            limiter = self._memory.exact
             allowed = await limiter.test(item, key)
             stats = await limiter.get_window_stats(item, key)
         return RateLimitResult(
@@ -271,22 +304,33 @@ class RateLimiter:
         )
 
     async def refund(self, key: str, *, limit: int, window_seconds: int) -> None:
-        """Give back one hit of `key`: an action that was counted did not happen after all
-        (a download that failed). A negative hit on the current window's counter; nothing
-        when the key holds no hits. Best effort: with Redis failing, nothing is given back."""
+        """Give back one hit of an action's limit: an action that was counted did not happen
+        after all (a download that failed). The newest hit in the window goes; nothing when
+        the window holds none. Best effort: with Redis failing, nothing is given back."""
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
-        limiter = self._store()
+        limiter = self._store(exact=True)
         try:
-            if (await limiter.get_window_stats(item, key)).remaining < limit:
-                await limiter.hit(item, key, cost=-1)
+            if (await limiter.get_window_stats(item, key)).remaining >= limit:
+                return
+            # `limits` has no way to take a hit back: the moving window is a list of
+            # timestamps, newest first, in both stores (`events`, or a Redis list).
+            storage_key = item.key_for(key)
+            if limiter is self._memory.exact:
+                events = self._exact_in_memory.events.get(storage_key)
+                if events:
+                    events.pop(0)
+            elif self._redis_client is not None:
+                await self._redis_client.lpop(f"{self._namespace}:{storage_key}")
         except redis_failures() as exc:
             self._guard.failed("ratelimit_refund", exc)
 
     async def clear(self, key: str, *, limit: int, window_seconds: int) -> None:
         self._leases.pop(key, None)
         item = RateLimitItemPerSecond(limit, window_seconds, namespace=self._namespace)
-        for limiter in (self._memory, self._redis):
-            if limiter is not None:
+        for store in (self._memory, self._redis):
+            if store is None:
+                continue
+            for limiter in (store.counted, store.exact):
                 try:
                     await limiter.clear(item, key)
                 except redis_failures():
