@@ -7,16 +7,15 @@ import subprocess
 import sys
 import textwrap
 
-import typer
-from typer.testing import CliRunner
+import click
+from click.testing import CliRunner
 
 from medianest.cli import app as cli_app
 
 
 def registered_command_names() -> list[str]:
-    group = typer.main.get_command(cli_app)
-    assert isinstance(group, typer.core.TyperGroup)
-    return sorted(group.commands)
+    assert isinstance(cli_app, click.Group)
+    return sorted(cli_app.commands)
 
 
 def test_every_registered_subcommand_answers_help_with_a_description():
@@ -27,7 +26,7 @@ def test_every_registered_subcommand_answers_help_with_a_description():
         result = runner.invoke(cli_app, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert "Usage" in result.output, name
-        command = typer.main.get_command(cli_app).commands[name]
+        command = cli_app.commands[name]
         assert (command.help or "").strip(), f"`medianest {name}` has no description"
 
 

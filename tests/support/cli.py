@@ -1,4 +1,4 @@
-"""`medianest <command>` run in the test process: the real typer app through click's
+"""`medianest <command>` run in the test process: the real click app through its
 CliRunner, with only the given MEDIANEST_* variables set. A process start costs 0.5-2 s
 of CPU (imports, shutdown); tests of what a command says and does run here, and the
 tests of a served, signalled or round-tripped process (serve, worker, backup + restore)
@@ -10,7 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from medianest.cli import app as cli_app
 from medianest.core.logging import configure_logging
