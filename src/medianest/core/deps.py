@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import compile_path, get_name
 
 from medianest.core import response_cache
 from medianest.core.context import CoreContext, PerContext
@@ -69,7 +70,38 @@ class DatabaseRoute(APIRoute):
     GET routes whose dependencies decide who asks (`response_cache.who_asks`) take part
     in the response cache (core/response_cache.py): those dependencies run first, then
     the kept answer is sent when there is one, without solving the others or calling
-    the endpoint."""
+    the endpoint.
+
+    Built on first use: what finding a route reads (its path, pattern, methods, name) is
+    set at once, FastAPI's own part (the dependencies solved from the signature, the
+    response model's validator, the handler) when anything else is first read: the
+    route's first request, or the OpenAPI document. Building all 123 took ~0.17 s of
+    every start (docs/performance.md, "Routes built on first use"); a server answers
+    with the few its users ask for. A route that cannot be built fails where it is
+    first read (`tests/core/test_routes_built_on_first_use.py` builds every one)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        # As FastAPI sets them (`_populate_api_route_state`), which the build repeats.
+        self.path = path
+        self.endpoint = endpoint
+        name = options.get("name")
+        self.name = get_name(endpoint) if name is None else name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.methods = {method.upper() for method in options.get("methods") or ["GET"]}
+        self.include_in_schema = options.get("include_in_schema", True)
+        self._unbuilt_options = options
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for what is not set yet: builds the route, then reads it again."""
+        options = self.__dict__.pop("_unbuilt_options", None)
+        if options is None:
+            raise AttributeError(name)
+        APIRoute.__init__(self, self.path, self.endpoint, **options)
+        return getattr(self, name)
+
+    @property
+    def built(self) -> bool:
+        return "_unbuilt_options" not in self.__dict__
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
