@@ -18,7 +18,7 @@ from medianest.media import pages as media_pages
 from medianest.notifications import pages as notification_pages
 from medianest.plex import pages as plex_pages
 from medianest.web.setup import install_web
-from medianest.web.templating import templates
+from medianest.web.templating import add_filter
 from medianest.youtube import pages as youtube_pages
 from medianest.youtube.subscriptions import pages as youtube_subscription_pages
 from medianest.youtube.ytdlp import failure_words
@@ -38,7 +38,7 @@ PAGE_MODULES = (
 )
 
 # At import, like the filters web/ defines itself: every template sees it from the start.
-templates.env.filters["download_failure"] = failure_words.describe
+add_filter("download_failure", failure_words.describe)
 
 
 def install_pages(app: FastAPI) -> None:

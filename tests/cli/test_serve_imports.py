@@ -1,5 +1,5 @@
 """`medianest serve` loads only what serving needs: yt-dlp waits for the first download,
-Apprise and pywebpush for the first notification, Alembic for a migration to run,
+Apprise and pywebpush for the first notification, Jinja2 for the first page, Alembic for a migration to run,
 cryptography's ciphers for a secret to open or seal, and the simulators and the demo
 never come into a server at all (memory: docs/performance.md)."""
 
@@ -17,7 +17,7 @@ import pytest
 from tests.support.servers import SERVE_AND_LIST_MODULES, free_port
 
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
-ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece")
+ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece", "jinja2")
 # A first start makes the web-push key with the ciphers; a restart has no secret to open
 # until a request or a configured service asks.
 CIPHERS = ("cryptography.hazmat",)

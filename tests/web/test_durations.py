@@ -19,4 +19,4 @@ from medianest.web.templating import templates
     ],
 )
 def test_a_wait_is_shown_in_the_unit_people_use(seconds: int, shown: str) -> None:
-    assert templates.env.filters["duration"](seconds) == shown
+    assert templates().env.filters["duration"](seconds) == shown

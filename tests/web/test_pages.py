@@ -292,5 +292,18 @@ def test_templates_word_a_download_failure_as_the_youtube_package_does() -> None
     from medianest.youtube.ytdlp.failure_words import describe
 
     raw = "ERROR: [youtube] abc: Private video. Sign in if you've been granted access"
-    rendered = templates.env.from_string("{{ (error | download_failure).summary }}")
+    rendered = templates().env.from_string("{{ (error | download_failure).summary }}")
     assert rendered.render(error=raw) == describe(raw).summary != raw
+
+
+def test_a_filter_added_after_the_first_page_still_reaches_the_templates() -> None:
+    # The environment is made by the first page; a filter given later joins it there.
+    from medianest.web import templating
+
+    templating.templates()
+    templating.add_filter("shouted", str.upper)
+    try:
+        assert templating.templates().env.from_string("{{ 'up' | shouted }}").render() == "UP"
+    finally:
+        templating._filters.pop("shouted")
+        templating.templates().env.filters.pop("shouted")

@@ -2,7 +2,10 @@
 and a `render` helper that adds the signed-in user and makes sure the CSRF cookie exists.
 
 web/ knows no domain: who is signed in, the CSRF cookie and the domains' template
-filters are given to it by the app (medianest/pages.py) through `PageHooks` and `templates`.
+filters are given to it by the app (medianest/pages.py) through `PageHooks` and `add_filter`.
+
+The environment, and Jinja2 with it (1.9 MB of a server's memory), is made for the first
+page rendered: a server that has answered only API requests has not loaded it.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from medianest import __version__
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -84,12 +89,26 @@ def _duration(seconds: float | int | None) -> str:
     return f"{secs} s"
 
 
-templates = Jinja2Templates(directory=TEMPLATES_DIR)
-templates.env.globals["static_url"] = static_url
-templates.env.globals["app_version"] = __version__
-templates.env.filters["ago"] = _ago
-templates.env.filters["iso"] = _iso
-templates.env.filters["duration"] = _duration
+_filters: dict[str, Callable[..., Any]] = {"ago": _ago, "iso": _iso, "duration": _duration}
+
+
+def add_filter(name: str, function: Callable[..., Any]) -> None:
+    """A template filter of a domain's (given at import: every template sees it)."""
+    _filters[name] = function
+    if templates.cache_info().currsize:
+        templates().env.filters[name] = function
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The pages' environment, made by the first page rendered."""
+    from fastapi.templating import Jinja2Templates
+
+    made = Jinja2Templates(directory=TEMPLATES_DIR)
+    made.env.globals["static_url"] = static_url
+    made.env.globals["app_version"] = __version__
+    made.env.filters.update(_filters)
+    return made
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,7 @@ def render(
     """Render a full page or a fragment; pages get `user`, `nav` and a CSRF cookie."""
     values: dict[str, Any] = {"user": current_user(request), "nav": None}
     values.update(context or {})
-    response = templates.TemplateResponse(
+    response = templates().TemplateResponse(
         request, name, values, status_code=status_code, headers=headers
     )
     hooks = page_hooks(request)
