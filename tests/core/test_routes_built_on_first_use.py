@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -18,34 +17,13 @@ from starlette.routing import Match
 
 from medianest.app import _route_table
 from medianest.core.deps import DatabaseRoute, api_router
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serve_then
 
-SERVE_AND_LIST_BUILT_ROUTES = textwrap.dedent(
+SERVE_AND_LIST_BUILT_ROUTES = serve_then(
     """
-    import http.client, json, os, signal, sys, threading, time
-
-    port, out = sys.argv[1], sys.argv[2]
-
-    def watch():
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=1)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        from medianest.app import _route_table
-        built = [route.path for route in _route_table() if getattr(route, "built", False)]
-        with open(out, "w") as handle:
-            json.dump({"built": built, "routes": len(_route_table())}, handle)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=watch, daemon=True).start()
-    sys.argv = ["medianest", "serve", "--port", port]
-    from medianest.__main__ import main
-    main()
+    from medianest.app import _route_table
+    built = [route.path for route in _route_table() if getattr(route, "built", False)]
+    json.dump({"built": built, "routes": len(_route_table())}, handle)
     """
 )
 

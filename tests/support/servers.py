@@ -17,36 +17,44 @@ import uvicorn
 from medianest.cli import SERVED_OPTIONS
 from tests.support.http import sync_http_client
 
-# Runs the real `serve` command through the console script's entry; a thread waits for
-# the first 200 on /api/health, writes the names of the modules loaded by then (not the
-# blocked ones), in the order they were imported, and stops the server the way Ctrl-C
-# does. Arguments: the port, the output file (tests/cli/test_serve_imports.py,
-# bench/memory_floor.py).
-SERVE_AND_LIST_MODULES = textwrap.dedent(
-    """
-    import http.client, json, os, signal, sys, threading, time
 
-    port, out = sys.argv[1], sys.argv[2]
+def serve_then(report: str) -> str:
+    """A script that runs the real `serve` command through the console script's entry;
+    a thread waits for the first 200 on /api/health, runs `report` (which writes what it
+    found to the open file `handle`) and stops the server the way Ctrl-C does.
+    Arguments: the port, the output file."""
+    return textwrap.dedent(
+        """
+        import http.client, json, os, signal, sys, threading, time
 
-    def watch():
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=1)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        with open(out, "w") as handle:
-            json.dump([n for n, m in list(sys.modules.items()) if m is not None], handle)
-        os.kill(os.getpid(), signal.SIGINT)
+        port, out = sys.argv[1], sys.argv[2]
 
-    threading.Thread(target=watch, daemon=True).start()
-    sys.argv = ["medianest", "serve", "--port", port]
-    from medianest.__main__ import main
-    main()
-    """
+        def watch():
+            while True:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=1)
+                    conn.request("GET", "/api/health")
+                    if conn.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            with open(out, "w") as handle:
+        {report}
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=watch, daemon=True).start()
+        sys.argv = ["medianest", "serve", "--port", port]
+        from medianest.__main__ import main
+        main()
+        """
+    ).replace("{report}", textwrap.indent(textwrap.dedent(report).strip(), " " * 8))
+
+
+# The names of the modules loaded by the first 200 (not the blocked ones), in the order
+# they were imported (tests/cli/test_serve_imports.py, bench/memory_floor.py).
+SERVE_AND_LIST_MODULES = serve_then(
+    "json.dump([n for n, m in list(sys.modules.items()) if m is not None], handle)"
 )
 
 
