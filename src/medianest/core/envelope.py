@@ -18,7 +18,7 @@ T = TypeVar("T")
 class ApiModel(BaseModel):
     """Base for API schemas: camelCase on the wire, snake_case in Python. Validators and
     serializers are built on first use, with the routes that answer with them
-    (core/deps.DatabaseRoute): ~1 MB and ~0.1 s of a start (docs/performance.md)."""
+    (core/deps.DatabaseRoute): 0.6 MB of an idle server (docs/performance.md)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, from_attributes=True, defer_build=True
