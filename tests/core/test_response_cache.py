@@ -371,7 +371,37 @@ async def test_another_process_writing_the_sqlite_file_drops_kept_answers(
             )
 
     await asyncio.to_thread(write_elsewhere)
+    # (A request glances at the file at most once a `GLANCE_SECONDS`: the last one may
+    # have looked a moment before the write ended.)
+    await asyncio.sleep(data_changes.GLANCE_SECONDS)
     assert titles(await alice_client.get(LIST)) == ["Gattaca"]
+
+
+def test_requests_a_moment_apart_share_one_look_at_the_sqlite_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load the file is looked at once a `GLANCE_SECONDS`, not once a request; a
+    write of another process is counted by the first glance after that moment, and a
+    write of this process always looks first."""
+    database = tmp_path / "medianest.db"
+    database.write_bytes(b"x")
+    clock = [100.0]
+    monkeypatch.setattr(data_changes.time, "monotonic", lambda: clock[0])
+    changes = TableChanges((str(database),))
+    at = data_changes.step()
+    changes.glance_outside()
+    database.write_bytes(b"xy")  # another process commits
+    clock[0] += data_changes.GLANCE_SECONDS / 2
+    changes.glance_outside()
+    assert changes.unchanged_since(at, {"media_requests"})  # shared the last glance
+    clock[0] += data_changes.GLANCE_SECONDS
+    changes.glance_outside()
+    assert not changes.unchanged_since(at, {"media_requests"})
+    at = data_changes.step()
+    database.write_bytes(b"xyz")
+    changes.began_writing()  # within the moment, and still counted
+    changes.ended_writing()
+    assert not changes.unchanged_since(at, {"media_requests"})
 
 
 async def test_this_process_committing_elsewhere_meanwhile_keeps_the_answers(

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER
-from medianest.auth.identity import Identity, identify
+from medianest.auth.identity import Identity, decide_identity, decided_identity, identify
 from medianest.auth.models import User
 from medianest.context import AppContext, ContextDep, context_of
 from medianest.core import passwords, response_cache
@@ -34,6 +34,9 @@ from medianest.core.tokens import tokens_equal
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_LIMITED_MESSAGE = "Too many requests. Slow down and try again shortly."
 _USERS_TABLE = User.__tablename__
+# The caller once checked signed in (CSRF, rate limit), in the ASGI scope (see
+# `auth.identity.decided_identity`).
+_SIGNED_IN_IDENTITY = "medianest.signed_in_identity"
 
 
 async def resolve_identity(
@@ -46,11 +49,10 @@ async def resolve_identity(
 async def _resolve_identity(
     request: Request, response: Response, ctx: AppContext
 ) -> Identity | None:
-    if hasattr(request.state, "identity"):
-        cached: Identity | None = request.state.identity
-        return cached
-    identity = await identify(request, response, database_of(request), ctx)
-    request.state.identity = identity
+    decided, identity = decided_identity(request)
+    if not decided:
+        identity = await identify(request, response, database_of(request), ctx)
+        decide_identity(request, identity)
     return identity
 
 
@@ -60,8 +62,8 @@ async def _signed_in(request: Request, response: Response, ctx: AppContext) -> I
     Plain calls rather than a chain of dependencies: each level of FastAPI dependency
     costs a resolution on every request, and this runs on every authenticated one.
     """
-    if hasattr(request.state, "signed_in"):
-        checked: Identity = request.state.signed_in
+    checked: Identity | None = request.scope.get(_SIGNED_IN_IDENTITY)
+    if checked is not None:
         return checked
     identity = await _resolve_identity(request, response, ctx)
     if identity is None:
@@ -72,9 +74,9 @@ async def _signed_in(request: Request, response: Response, ctx: AppContext) -> I
         if not cookie or not header or not tokens_equal(cookie, header):
             raise CsrfFailed()
     result = await count_api_request(ctx, identity.user.id)
-    response.headers.raw.extend(result.raw_headers)  # once a request (see above)
+    response.raw_headers.extend(result.raw_headers)  # once a request (see above)
     result.raise_if_exceeded(RATE_LIMITED_MESSAGE)
-    request.state.signed_in = identity
+    request.scope[_SIGNED_IN_IDENTITY] = identity
     # What the caller is (role, name, settings) is part of every answer made for them,
     # even when their row came from the session cache rather than a query.
     note_read(_USERS_TABLE)

@@ -34,6 +34,22 @@ class Identity:
     session_token: str | None = None
 
 
+# The request's identity once decided (None: anonymous), in the ASGI scope: the scope's
+# dict rather than `request.state`, whose look-up of a name not set raises and formats an
+# AttributeError (on every request the sign-in dependencies ask before deciding).
+_DECIDED_IDENTITY = "medianest.identity"
+
+
+def decided_identity(request: Request) -> tuple[bool, Identity | None]:
+    """(whether this request's identity is decided, the identity)."""
+    scope = request.scope
+    return (True, scope[_DECIDED_IDENTITY]) if _DECIDED_IDENTITY in scope else (False, None)
+
+
+def decide_identity(request: Request, identity: Identity | None) -> None:
+    request.scope[_DECIDED_IDENTITY] = identity
+
+
 async def _identity_from_bearer(session: AsyncSession, token: str) -> Identity | None:
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     now = utcnow()

@@ -11,7 +11,7 @@ from medianest.auth.cookies import (
     client_ip,
     set_session_cookie,
 )
-from medianest.auth.identity import Identity
+from medianest.auth.identity import Identity, decide_identity
 from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
 from medianest.auth.sessions import remember
@@ -42,8 +42,8 @@ async def complete_sign_in(
         await remember.issue_remember_token(request, response, session, ctx, user)
     user.last_login_at = utcnow()
     audit.record(session, action="auth.login", actor_id=user.id, details={"method": method}, ip=ip)
-    request.state.identity = Identity(
-        user=user, via="session", auth_session=None, session_token=token
+    decide_identity(
+        request, Identity(user=user, via="session", auth_session=None, session_token=token)
     )
     return SessionOut(
         user=UserOut(

@@ -16,7 +16,7 @@ from starlette.middleware.gzip import (
     GZipResponder,
     IdentityResponder,
 )
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medianest.core.recent import RecentlyUsed
 
@@ -77,10 +77,15 @@ class _KeptGzipResponder(GZipResponder):
 
 
 class _Gzip(GZipMiddleware):
-    """Starlette's middleware, its responders made once per request without their
-    `__init__` normalizing the excluded types again (the middleware did that once: it
-    was 4 % of a small kept answer's CPU) and without a `Headers` object to find
-    Accept-Encoding; a body compressed lately is not compressed again (`bodies`)."""
+    """Starlette's middleware, with what most answers need decided when they start.
+
+    An answer that declares a length under the minimum, is already encoded or partial is
+    sent as it comes, unwrapped: Starlette's responder held every start until the body
+    came and read its headers through a `Headers` object (on a small kept answer that was
+    a sixteenth of its CPU, docs/performance.md). Any other answer goes through
+    Starlette's responder, made when the answer starts without its `__init__` normalizing
+    the excluded types again (the middleware did that once); a body compressed lately is
+    not compressed again (`bodies`). What reaches the client is Starlette's answer."""
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         super().__init__(app, **options)
@@ -93,6 +98,38 @@ class _Gzip(GZipMiddleware):
         accepts_gzip = any(
             name == _ACCEPT_ENCODING and b"gzip" in value for name, value in scope["headers"]
         )
+        passing = False
+        responder: IdentityResponder | None = None
+
+        async def send_compressed_if_worth_it(message: Message) -> None:
+            nonlocal passing, responder
+            if passing:
+                await send(message)
+            elif responder is not None:
+                await responder.send_with_compression(message)
+            elif message["type"] == "http.response.start" and self._sent_as_it_is(message):
+                passing = True
+                await send(message)
+            else:
+                responder = self._responder(accepts_gzip, send)
+                await responder.send_with_compression(message)
+
+        await self.app(scope, receive, send_compressed_if_worth_it)
+
+    def _sent_as_it_is(self, start: Message) -> bool:
+        """Whether Starlette's responder would leave this answer as it is whatever its
+        body: it is partial, already encoded, or declares a length under the minimum."""
+        if start["status"] == 206:
+            return True
+        small = False
+        for name, value in start.get("headers", ()):
+            if name == b"content-encoding":
+                return True
+            if name == b"content-length":
+                small = value.isdigit() and int(value) < self.minimum_size
+        return small
+
+    def _responder(self, accepts_gzip: bool, send: Send) -> IdentityResponder:
         responder: IdentityResponder
         if accepts_gzip:
             responder = _KeptGzipResponder(
@@ -101,7 +138,8 @@ class _Gzip(GZipMiddleware):
         else:
             responder = IdentityResponder(self.app, self.minimum_size, exclude_content_types=())
         responder.exclude_content_types = self.exclude_content_types
-        await responder(scope, receive, send)
+        responder.send = send
+        return responder
 
 
 def compressed(app: ASGIApp) -> ASGIApp:

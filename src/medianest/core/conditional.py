@@ -30,11 +30,13 @@ MAX_TAGGED_BYTES = 4 * 1024 * 1024  # larger answers pass through untouched, unb
 ETAG_OF_BODY = "medianest.etag_of_body"
 
 
-def _is_navigation(scope: Scope) -> bool:
-    """A top-level page load (what Back shows again), by Sec-Fetch-Mode, or for a
-    browser without it, an HTML request that is not htmx's."""
+def _revalidation_of(scope: Scope) -> bytes | None:
+    """None for a top-level page load (what Back shows again: by Sec-Fetch-Mode, or for a
+    browser without it, an HTML request that is not htmx's); else the request's
+    If-None-Match, b"" when it has none (one pass over the headers for both)."""
     mode = accept = None
     htmx = False
+    condition = b""
     for name, value in scope["headers"]:
         if name == b"sec-fetch-mode":
             mode = value
@@ -42,9 +44,13 @@ def _is_navigation(scope: Scope) -> bool:
             accept = value
         elif name == b"hx-request":
             htmx = True
+        elif name == b"if-none-match":
+            condition = value
     if mode is not None:
-        return bool(mode == b"navigate")
-    return not htmx and accept is not None and b"text/html" in accept
+        navigation = mode == b"navigate"
+    else:
+        navigation = not htmx and accept is not None and b"text/html" in accept
+    return None if navigation else condition
 
 
 def body_etag(body: bytes) -> bytes:
@@ -88,7 +94,11 @@ class ConditionalGetMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or _is_navigation(scope):
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        condition = _revalidation_of(scope)
+        if condition is None:
             await self.app(scope, receive, send)
             return
         start: Message | None = None
@@ -96,22 +106,33 @@ class ConditionalGetMiddleware:
 
         async def tagging_send(message: Message) -> None:
             nonlocal start
-            if message["type"] == "http.response.start" and _taggable(message):
-                start = message
-                return
-            if start is None or message["type"] != "http.response.body":
+            if start is None:
+                if message["type"] == "http.response.start" and _taggable(message):
+                    start = message
+                    return
                 await send(message)
                 return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                await _send_tagged(scope, start, b"".join(chunks), send)
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body = message.get("body", b"")
+            if message.get("more_body", False):
+                chunks.append(body)
+                return
+            if chunks:
+                body = b"".join([*chunks, body])
+            await _send_tagged(scope, start, body, condition, send)
 
         await self.app(scope, receive, tagging_send)
 
 
-async def _send_tagged(scope: Scope, start: Message, body: bytes, send: Send) -> None:
+async def _send_tagged(
+    scope: Scope, start: Message, body: bytes, condition: bytes, send: Send
+) -> None:
     etag = scope.get(ETAG_OF_BODY) or body_etag(body)
-    headers = list(start.get("headers", ()))
+    headers = start.get("headers")
+    if type(headers) is not list:  # else the message's own list, changed in place
+        headers = list(headers or ())
     for index, (name, value) in enumerate(headers):
         if name == b"vary":
             headers[index] = (name, value + b", " + _VARY)
@@ -119,11 +140,11 @@ async def _send_tagged(scope: Scope, start: Message, body: bytes, send: Send) ->
     else:
         headers.append((b"vary", _VARY))
     headers += [(b"etag", etag), _REVALIDATE]
-    condition = next((v for n, v in scope["headers"] if n == b"if-none-match"), None)
-    if condition is not None and matches(condition, etag):
+    if condition and matches(condition, etag):
         headers = [(n, v) for n, v in headers if n not in _NOT_IN_304]
         await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
         return
-    await send({**start, "headers": headers})
+    start["headers"] = headers
+    await send(start)
     await send({"type": "http.response.body", "body": body})

@@ -137,7 +137,7 @@ async def _kept_or_handled(
     if not gates:
         return await handler(request)
     asked = Response()
-    del asked.headers["content-length"]  # (as FastAPI's own response of dependencies)
+    asked.raw_headers.clear()  # no body, no length (as FastAPI's own response of dependencies)
     for gate in gates:
         await gate(request, asked)
     response = None
@@ -147,7 +147,7 @@ async def _kept_or_handled(
         response = await handler(request)  # (the gates remember what they decided)
     # The rate limit's headers, on whatever the route answers (FastAPI adds what its
     # dependencies set only to an answer it serializes itself).
-    response.raw_headers.extend(asked.headers.raw)
+    response.raw_headers.extend(asked.raw_headers)
     return response
 
 
@@ -162,7 +162,7 @@ async def _answer_with_database(
     lazy = LazySession(ctx.session_factory)
     request.scope[_DATABASE] = lazy
     if cache is not None and key is not None:
-        cache.changes.look_outside()  # before the step the answer is made at
+        cache.changes.glance_outside()  # before the step the answer is made at
     sequence = data_step()
     try:
         # Bound so that slow work (hashing, outbound calls) can give its idle

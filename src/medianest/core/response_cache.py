@@ -118,7 +118,7 @@ class ResponseCache:
         kept = self._entries.peek(key)
         if kept is None:
             return None
-        # (`look_outside` ran as the request began, microseconds ago: core/deps.py)
+        # (`glance_outside` ran as the request began: core/deps.py)
         now = time.monotonic()
         if kept.kept_until + MAKING_WAIT_SECONDS < now or not self._unchanged(
             kept.sequence, kept.tables
