@@ -1,0 +1,236 @@
+"""Instructions per request, counted by valgrind's callgrind: what the dashboard status
+costs MediaNest's code and its frameworks, against bare Starlette and bare FastAPI, in
+a figure that does not move with the machine's load (the wall-clock benchmarks' ratios
+move by a third from one minute to the next on a shared machine).
+
+    python -m bench.request_instructions [requests per variant, default 1000]
+
+Each variant runs in its own process under `valgrind --tool=callgrind`, with counting
+off (`--instr-atstart=no`) until the app has started, signed in and answered 300
+unmeasured requests; then `callgrind_control` turns it on, the process makes the
+requests, in-process (the ASGI app called with a GET's scope, as uvicorn calls it, no
+socket), and ends at once. Instructions counted / requests made is the figure. The
+variants: bare Starlette (bench/bare_app.py), bare FastAPI answering the same JSON
+(bench/bare_fastapi.py), bare FastAPI answering a prebuilt `Response` (a route's floor in
+FastAPI: no serialization), and `GET /api/dashboard/status` signed in, on the embedded
+default (SQLite, no Redis), through MediaNest's whole ASGI app and through its FastAPI
+app alone (the layers ahead of FastAPI left out), logging as `medianest serve` logs
+(JSON lines at INFO, to /dev/null here).
+
+Not counted: uvicorn's own work per request (parsing, the socket, the event loop's
+turns), the same for every app; `bench.whole_app` measures the served ratios.
+Needs valgrind (Debian package `valgrind`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bench.backends import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+WARM_UP = 300
+STATUS = "/api/dashboard/status"
+Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def _scope(path: str, cookie: str) -> dict[str, Any]:
+    headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": "GET",
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+    }
+
+
+async def _request(app: Asgi, scope: dict[str, Any]) -> int:
+    """One GET through `app`; its status."""
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app({**scope, "headers": list(scope["headers"]), "state": {}}, receive, send)
+    return status
+
+
+async def _medianest_status(whole: bool, count: int, ready: Path, go: Path) -> None:
+    import httpx
+
+    from medianest.app import create_app
+    from medianest.core.logging import configure_logging
+    from medianest.settings import Settings
+
+    configure_logging(level="INFO", fmt="json")
+    app = create_app(Settings(), housekeeping=False)
+    async with app.fastapi.router.lifespan_context(app.fastapi):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            credentials = {"username": "admin", "password": BOOTSTRAP_PASSWORD}
+            (await client.post("/api/auth/admin", json=credentials)).raise_for_status()
+            change = {"currentPassword": BOOTSTRAP_PASSWORD, "newPassword": ADMIN_PASSWORD}
+            csrf = {"X-CSRF-Token": client.cookies["csrftoken"]}
+            (
+                await client.post("/api/auth/change-password", json=change, headers=csrf)
+            ).raise_for_status()
+            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        await _measured(app if whole else app.fastapi, _scope(STATUS, cookie), count, ready, go)
+
+
+async def _measured(app: Asgi, scope: dict[str, Any], count: int, ready: Path, go: Path) -> None:
+    for _ in range(WARM_UP):
+        status = await _request(app, scope)
+        if status != 200:
+            raise SystemExit(f"the warm-up answered {status}")
+    ready.write_text(str(os.getpid()))
+    while not go.exists():
+        await asyncio.sleep(0.05)
+    for _ in range(count):
+        await _request(app, scope)
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown in the count
+
+
+def _bare_fastapi_response() -> Asgi:
+    from fastapi import FastAPI, Response
+
+    from bench.bare_app import PAYLOAD
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    body = json.dumps(PAYLOAD).encode()
+
+    @app.get("/bare")
+    async def status() -> Response:
+        return Response(body, media_type="application/json")
+
+    return app
+
+
+def _child(variant: str, count: int, ready: Path, go: Path) -> None:
+    """Runs under callgrind: one variant's requests."""
+    if variant in ("medianest", "medianest-fastapi"):
+        asyncio.run(_medianest_status(variant == "medianest", count, ready, go))
+        return
+    if variant == "starlette":
+        from bench.bare_app import app as bare_starlette
+
+        app: Asgi = bare_starlette
+    elif variant == "fastapi":
+        from bench.bare_fastapi import app as bare_fastapi
+
+        app = bare_fastapi
+    else:
+        app = _bare_fastapi_response()
+    asyncio.run(_measured(app, _scope("/bare", ""), count, ready, go))
+
+
+VARIANTS = {
+    "starlette": "bare Starlette",
+    "fastapi": "bare FastAPI (a dict, serialized)",
+    "fastapi-response": "bare FastAPI (a prebuilt Response)",
+    "medianest-fastapi": f"MediaNest {STATUS}, its FastAPI app alone",
+    "medianest": f"MediaNest {STATUS}, the whole app",
+}
+
+
+def count_instructions(variant: str, count: int) -> int:
+    """Instructions per request of `variant`, counted in a process of its own."""
+    work = Path(tempfile.mkdtemp(prefix="mn-instructions-"))
+    ready, go = work / "ready", work / "go"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "MEDIANEST_DATA_DIR": str(work / "data"),
+        "MEDIANEST_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+        # Raised for the count, never disabled (as in every benchmark).
+        "MEDIANEST_RATE_LIMIT_API_PER_MINUTE": str(10**9),
+        "MEDIANEST_PLEX_TV_URL": "http://127.0.0.1:9",
+        "MEDIANEST_PLEX_APP_URL": "http://127.0.0.1:9",
+    }
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={work / 'callgrind.out'}",
+        sys.executable,
+        "-m",
+        "bench.request_instructions",
+        "--child",
+        variant,
+        str(count),
+        str(ready),
+        str(go),
+    ]
+    log = work / "valgrind.log"
+    try:
+        with log.open("w") as output:
+            child = subprocess.Popen(command, env=env, stdout=output, stderr=output, cwd=ROOT)
+            while not ready.exists():
+                if child.poll() is not None:
+                    raise RuntimeError(
+                        f"{variant} ended before counting: {log.read_text()[-2000:]}"
+                    )
+                time.sleep(0.2)
+            pid = ready.read_text()
+            subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
+            go.touch()
+            child.wait(timeout=1800)
+        found = re.search(r"Collected : (\d+)", log.read_text())
+        if found is None:
+            raise RuntimeError(f"no count from callgrind for {variant}")
+        return int(found.group(1)) // count
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--child":
+        _child(argv[1], int(argv[2]), Path(argv[3]), Path(argv[4]))
+        return
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("needs valgrind (apt-get install valgrind)")
+    count = int(argv[0]) if argv else 1000
+    counted = {variant: count_instructions(variant, count) for variant in VARIANTS}
+    starlette, fastapi = counted["starlette"], counted["fastapi"]
+    print(f"instructions per request ({count} requests per variant, callgrind)\n")
+    print("| variant | instructions | ÷ bare Starlette | ÷ bare FastAPI |")
+    print("|---|---|---|---|")
+    for variant, label in VARIANTS.items():
+        figure = counted[variant]
+        print(f"| {label} | {figure:,} | {figure / starlette:.2f} | {figure / fastapi:.2f} |")
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "request_instructions.json").write_text(
+        json.dumps({"requests_per_variant": count, "instructions": counted}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
