@@ -83,6 +83,17 @@ class _Kept:
     kept_until: float  # time.monotonic()
 
 
+class KeptResponse(Response):
+    """A kept answer sent again: its body and headers as they were kept (`Response`'s own
+    `__init__` would render the body and make headers only to have them replaced)."""
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.body = body
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.background = None
+
+
 def _body_size(_key: bytes, kept: _Kept) -> int:
     return len(kept.body)
 
@@ -131,9 +142,7 @@ class ResponseCache:
         if scope is not None:
             scope[ETAG_OF_BODY] = kept.etag
         body = _fresh_timestamp(kept.body) if kept.is_json else kept.body
-        response = Response(body, status_code=kept.status)
-        response.raw_headers = [*kept.headers, (b"content-length", b"%d" % len(response.body))]
-        return response
+        return KeptResponse(body, kept.status, [*kept.headers, (b"content-length", b"%d" % len(body))])
 
     def keep(
         self,
