@@ -103,6 +103,41 @@ async def test_the_polled_dashboard_status_revalidates_to_304(
         assert answer.headers["etag"] == first.headers["etag"]
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/api/media/requests", {}), ("/youtube/downloads", HTMX), ("/api/dashboard/status", {})],
+)
+async def test_a_kept_answer_is_tagged_once_and_as_a_made_one(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+) -> None:
+    """A kept answer is tagged where it is sent again, with the tag hashed when it was
+    kept; the layer then leaves it alone: one ETag, one Vary, the same as the answer the
+    route made (the layer tagged that one)."""
+    await add_download_and_request(app, alice)
+    made = await alice_client.get(path, headers=headers)
+    kept = [await alice_client.get(path, headers=headers) for _ in range(3)]
+    for answer in kept:
+        assert answer.status_code == 200
+        for name in ("etag", "vary", "cache-control"):
+            assert answer.headers.get_list(name) == made.headers.get_list(name), name
+        assert len(answer.headers.get_list("content-length")) == 1
+        assert answer.content
+    not_modified = await alice_client.get(
+        path, headers={**headers, "If-None-Match": made.headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    assert not_modified.headers.get_list("etag") == [made.headers["etag"]]
+    assert "content-length" not in not_modified.headers or (
+        not_modified.headers["content-length"] == "0"
+    )
+    assert "x-ratelimit-remaining" in not_modified.headers  # who asks was counted
+
+
 async def test_errors_navigations_and_answers_setting_cookies_get_no_etag(
     client: httpx.AsyncClient, alice_client: httpx.AsyncClient
 ) -> None:

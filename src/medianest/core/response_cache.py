@@ -142,7 +142,9 @@ class ResponseCache:
         if scope is not None:
             scope[ETAG_OF_BODY] = kept.etag
         body = _fresh_timestamp(kept.body) if kept.is_json else kept.body
-        return KeptResponse(body, kept.status, [*kept.headers, (b"content-length", b"%d" % len(body))])
+        return KeptResponse(
+            body, kept.status, [*kept.headers, (b"content-length", b"%d" % len(body))]
+        )
 
     def keep(
         self,
