@@ -125,18 +125,6 @@ async def _run_with_database(
             response_cache.finish(cache, key, request.scope)
 
 
-class _HeadersOfGates(Response):
-    """What the sign-in dependencies set headers and cookies on before a kept answer or
-    the route's own is chosen: as FastAPI's own response of dependencies, no body and no
-    length (without `Response.__init__` making a length only to have it taken out)."""
-
-    def __init__(self) -> None:
-        self.body = b""
-        self.status_code = 200
-        self.raw_headers = []
-        self.background = None
-
-
 async def _kept_or_handled(
     request: Request,
     handler: Handler,
@@ -148,7 +136,9 @@ async def _kept_or_handled(
     answer when there is one, else the route's own answer."""
     if not gates:
         return await handler(request)
-    asked = _HeadersOfGates()
+    # What the gates set headers and cookies on: no body, no length (as FastAPI's own
+    # response of dependencies).
+    asked = response_cache.PreparedResponse(b"", 200, [])
     for gate in gates:
         await gate(request, asked)
     response = None

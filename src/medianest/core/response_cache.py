@@ -83,11 +83,14 @@ class _Kept:
     kept_until: float  # time.monotonic()
 
 
-class KeptResponse(Response):
-    """A kept answer sent again: its body and headers as they were kept (`Response`'s own
-    `__init__` would render the body and make headers only to have them replaced)."""
+class PreparedResponse(Response):
+    """A response whose body and headers are given as they are sent: a kept answer sent
+    again, or the gates' headers before an answer is chosen (core/deps.py). `Response`'s
+    own `__init__` would render the body and make headers only to have them replaced."""
 
-    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+    def __init__(
+        self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]
+    ) -> None:
         self.body = body
         self.status_code = status_code
         self.raw_headers = raw_headers
@@ -142,7 +145,7 @@ class ResponseCache:
         if scope is not None:
             scope[ETAG_OF_BODY] = kept.etag
         body = _fresh_timestamp(kept.body) if kept.is_json else kept.body
-        return KeptResponse(
+        return PreparedResponse(
             body, kept.status, [*kept.headers, (b"content-length", b"%d" % len(body))]
         )
 
