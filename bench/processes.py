@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -42,11 +43,19 @@ def free_port() -> int:
 class Server:
     """A server process; `startup_seconds` is the time from spawn to a 200 on `ready_path`."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        log: Path,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._command = [part.replace("{port}", str(self.port)) for part in command]
+        # `prefix`: what runs the command (valgrind, for bench.request_instructions).
+        self._command = [*prefix, *(part.replace("{port}", str(self.port)) for part in command)]
         self._env = env
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -114,7 +123,12 @@ class PeakRss:
 
 
 def medianest_server(
-    name: str, env: dict[str, str], log: Path, python: str = sys.executable, src: Path | None = None
+    name: str,
+    env: dict[str, str],
+    log: Path,
+    python: str = sys.executable,
+    src: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> Server:
     """`medianest serve` through the console script's entry; code older than that entry
     (`--against` an older checkout's `src`) through `medianest.cli`."""
@@ -122,10 +136,15 @@ def medianest_server(
     if src is not None and not (src / "medianest" / "__main__.py").exists():
         entry = "medianest.cli"
     command = [python, "-m", entry, "serve", "--port", "{port}"]
-    return Server(name, command, env, log)
+    return Server(name, command, env, log, prefix)
 
 
-def bare_server(log: Path, python: str = sys.executable, app: str = "bench.bare_app:app") -> Server:
+def bare_server(
+    log: Path,
+    python: str = sys.executable,
+    app: str = "bench.bare_app:app",
+    prefix: Sequence[str] = (),
+) -> Server:
     """A baseline served as `medianest serve` serves MediaNest: same event loop (asyncio's,
     `cli.SERVED_OPTIONS`; on uvloop, as until 2026-12-05, bare Starlette answered 14 %
     more requests a second), no access log."""
@@ -144,4 +163,4 @@ def bare_server(log: Path, python: str = sys.executable, app: str = "bench.bare_
         "--log-level",
         "warning",
     ]
-    return Server(app.split(":")[0], command, {}, log)
+    return Server(app.split(":")[0], command, {}, log, prefix)

@@ -17,8 +17,18 @@ default (SQLite, no Redis), through MediaNest's whole ASGI app and through its F
 app alone (the layers ahead of FastAPI left out), logging as `medianest serve` logs
 (JSON lines at INFO, to /dev/null here).
 
-Not counted: uvicorn's own work per request (parsing, the socket, the event loop's
-turns), the same for every app; `bench.whole_app` measures the served ratios.
+Not counted in-process: uvicorn's own work per request (parsing, the socket, the event
+loop's turns), which is not the same for every app: it writes and checks every header
+byte by byte. `--served` counts it too: bare Starlette, bare FastAPI and `medianest serve`
+(embedded default, logging at WARNING as `bench.whole_app` serves it) each run under
+callgrind as the benchmark serves them; one keep-alive connection sends the requests.
+Counting is on for the requests, dumped, left on for as long again with no request and
+dumped again: what the server's background tasks did meanwhile (timers run on the
+clock, and the clock runs ~50 times slower under valgrind) is the second dump, taken off
+the first. Served counts predict `bench.whole_app`'s ratios (docs/performance.md).
+
+    python -m bench.request_instructions --served [requests per variant]
+
 Needs valgrind (Debian package `valgrind`).
 """
 
@@ -29,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +48,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bench import backends
 from bench.backends import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
+from bench.processes import bare_server, medianest_server
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 300
@@ -210,12 +223,113 @@ def count_instructions(variant: str, count: int) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+SERVED_VARIANTS = {
+    "starlette": "bare Starlette, served",
+    "fastapi": "bare FastAPI (a dict, serialized), served",
+    "medianest": f"MediaNest {STATUS}, `medianest serve`",
+}
+
+
+def _get(connection: socket.socket, path: str, cookie: str) -> int:
+    """One keep-alive GET (as wrk sends it); its status, once the whole answer is read."""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\nAccept: */*\r\n"
+    if cookie:
+        request += f"Cookie: {cookie}\r\n"
+    connection.sendall(request.encode() + b"\r\n")
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    if length is None:
+        raise RuntimeError(f"an answer without a length: {head!r}")
+    while len(body) < int(length.group(1)):
+        body += connection.recv(65536)
+    return int(head.split(b" ", 2)[1])
+
+
+def _dumped_instructions(dump: Path) -> int:
+    found = re.search(r"^summary: (\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no summary in {dump}")
+    return int(found.group(1))
+
+
+def count_served(variant: str, count: int) -> tuple[int, int]:
+    """(instructions per request of `variant` served, uvicorn included, its background
+    work taken off; that background work's share, per request, that was taken off)."""
+    work = Path(tempfile.mkdtemp(prefix="mn-served-instructions-"))
+    out = work / "callgrind.out"
+    prefix = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    log = work / "server.log"
+    if variant == "medianest":
+        backend = backends.embedded(work)
+        env = {**backend.env, "MEDIANEST_LOG_LEVEL": "WARNING"}
+        server = medianest_server("medianest", env, log, prefix=prefix)
+        ready, path = "/api/health", STATUS
+    else:
+        app = "bench.bare_app:app" if variant == "starlette" else "bench.bare_fastapi:app"
+        server = bare_server(log, app=app, prefix=prefix)
+        ready = path = "/bare"
+    try:
+        server.start(ready, timeout=600)
+        assert server.process is not None
+        pid = str(server.process.pid)
+        cookie = backends.sign_in(server.url)[1] if variant == "medianest" else ""
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            for _ in range(WARM_UP):
+                if (status := _get(connection, path, cookie)) != 200:
+                    raise SystemExit(f"the warm-up answered {status}")
+            control = ["callgrind_control"]
+            subprocess.run([*control, "-i", "on", pid], check=True, capture_output=True)
+            started = time.perf_counter()
+            for _ in range(count):
+                _get(connection, path, cookie)
+            subprocess.run([*control, "-d", pid], check=True, capture_output=True)
+            time.sleep(time.perf_counter() - started)
+            subprocess.run([*control, "-d", pid], check=True, capture_output=True)
+            subprocess.run([*control, "-i", "off", pid], check=True, capture_output=True)
+        requests, idle = (_dumped_instructions(Path(f"{out}.{n}")) for n in (1, 2))
+        return (requests - idle) // count, idle // count
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_results(name: str, results: dict[str, Any]) -> None:
+    folder = ROOT / "bench" / "results"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(json.dumps(results, indent=2))
+
+
+def _served(count: int) -> None:
+    counted = {variant: count_served(variant, count) for variant in SERVED_VARIANTS}
+    starlette = counted["starlette"][0]
+    print(f"instructions per request served ({count} requests per variant, callgrind)\n")
+    print("| variant | instructions | background taken off | bare Starlette ÷ this |")
+    print("|---|---|---|---|")
+    for variant, label in SERVED_VARIANTS.items():
+        figure, background = counted[variant]
+        print(f"| {label} | {figure:,} | {background:,} | {starlette / figure:.3f} |")
+    _write_results(
+        "request_instructions_served.json",
+        {
+            "requests_per_variant": count,
+            "instructions": {variant: figure for variant, (figure, _) in counted.items()},
+            "background_taken_off": {variant: bg for variant, (_, bg) in counted.items()},
+        },
+    )
+
+
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "--child":
         _child(argv[1], int(argv[2]), Path(argv[3]), Path(argv[4]))
         return
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("needs valgrind (apt-get install valgrind)")
+    if argv and argv[0] == "--served":
+        _served(int(argv[1]) if len(argv) > 1 else 2000)
+        return
     count = int(argv[0]) if argv else 1000
     counted = {variant: count_instructions(variant, count) for variant in VARIANTS}
     starlette, fastapi = counted["starlette"], counted["fastapi"]
@@ -225,10 +339,8 @@ def main(argv: list[str]) -> None:
     for variant, label in VARIANTS.items():
         figure = counted[variant]
         print(f"| {label} | {figure:,} | {figure / starlette:.2f} | {figure / fastapi:.2f} |")
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    (results / "request_instructions.json").write_text(
-        json.dumps({"requests_per_variant": count, "instructions": counted}, indent=2)
+    _write_results(
+        "request_instructions.json", {"requests_per_variant": count, "instructions": counted}
     )
 
 

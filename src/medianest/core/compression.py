@@ -95,9 +95,11 @@ class _Gzip(GZipMiddleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accepts_gzip = any(
-            name == _ACCEPT_ENCODING and b"gzip" in value for name, value in scope["headers"]
-        )
+        accepts_gzip = False
+        for name, value in scope["headers"]:  # a plain loop: no generator per request
+            if name == _ACCEPT_ENCODING and b"gzip" in value:
+                accepts_gzip = True
+                break
         passing = False
         responder: IdentityResponder | None = None
 

@@ -25,7 +25,9 @@ CORRELATION_HEADER = "x-correlation-id"
 _CORRELATION_HEADER_BYTES = CORRELATION_HEADER.encode()
 _VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
-SECURITY_HEADERS = [
+# What a page (or a script it runs, whose policy governs a service worker's own
+# requests) may load, and what every answer says about being framed or sniffed.
+PAGE_SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
@@ -36,6 +38,18 @@ SECURITY_HEADERS = [
         b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     ),
 ]
+# Any other answer (JSON, images, styles, Socket.IO's polling) is never a page that loads
+# anything: opened on its own it may load nothing at all, as OWASP's REST cheat sheet
+# asks of an API. Shorter too: every answer's headers are written and checked byte by byte.
+OTHER_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+]
+# A 304 updates the headers of the answer the browser kept (RFC 9111, 4.3.4): one without
+# a policy leaves the kept answer's own (a page's, a script's or the strict one) in place.
+NOT_MODIFIED_SECURITY_HEADERS = OTHER_SECURITY_HEADERS[:2]
+_PAGE_TYPES = (b"text/html", b"text/javascript", b"application/javascript")
 
 
 def _correlation_id(scope: Scope) -> str:
@@ -61,7 +75,7 @@ def _structlog_var(key: str) -> contextvars.ContextVar[object]:
 # What every log line written while a request runs carries (structlog merges it in).
 _CORRELATION_VAR = _structlog_var("correlation_id")
 
-_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in PAGE_SECURITY_HEADERS)
 # Pages and API answers carry a user's data: no browser or proxy keeps them (Back after
 # sign-out must not show the previous user's dashboard). Static files and answers that
 # chose their own caching (poster images) keep theirs.
@@ -69,19 +83,29 @@ _NO_STORE = (b"cache-control", b"no-store")
 
 
 def _with_our_headers(
-    headers: list[tuple[bytes, bytes]], correlation: bytes, *, cacheable: bool = False
+    headers: list[tuple[bytes, bytes]], status: int, correlation: bytes, *, cacheable: bool
 ) -> None:
-    """Add the correlation id, the security headers the response did not set itself and
-    (unless `cacheable`) `Cache-Control: no-store` (ASGI header names are lower-case)."""
-    if not cacheable and not any(name == b"cache-control" for name, _ in headers):
+    """Add the correlation id, the security headers the response did not set itself (a
+    page's or a script's policy, else the strict one) and (unless `cacheable`)
+    `Cache-Control: no-store` (ASGI header names are lower-case). One pass over the
+    answer's headers (a plain loop: no generator per header)."""
+    has_cache_control = own_security = False
+    security = NOT_MODIFIED_SECURITY_HEADERS if status == 304 else OTHER_SECURITY_HEADERS
+    for name, value in headers:
+        if name == b"content-type":
+            if status != 304 and value.startswith(_PAGE_TYPES):
+                security = PAGE_SECURITY_HEADERS
+        elif name == b"cache-control":
+            has_cache_control = True
+        elif name in _SECURITY_HEADER_NAMES:
+            own_security = True
+    if not cacheable and not has_cache_control:
         headers.append(_NO_STORE)
-    for name, _ in headers:
-        if name in _SECURITY_HEADER_NAMES:  # rare (a page with its own policy): merge
-            present = {name for name, _ in headers}
-            headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-            break
+    if own_security:  # rare (an answer with its own policy): merge
+        present = {name for name, _ in headers}
+        headers.extend(h for h in security if h[0] not in present)
     else:
-        headers.extend(SECURITY_HEADERS)
+        headers.extend(security)
     headers.append((_CORRELATION_HEADER_BYTES, correlation))
 
 
@@ -109,7 +133,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 headers = list(message.get("headers", ()))
-                _with_our_headers(headers, correlation, cacheable=cacheable)
+                _with_our_headers(headers, status, correlation, cacheable=cacheable)
                 message["headers"] = headers
             await send(message)
 
