@@ -25,11 +25,17 @@ CORRELATION_HEADER = "x-correlation-id"
 _CORRELATION_HEADER_BYTES = CORRELATION_HEADER.encode()
 _VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
-# What a page (or a script it runs, whose policy governs a service worker's own
-# requests) may load, and what every answer says about being framed or sniffed.
-PAGE_SECURITY_HEADERS = [
+# What every answer says about being framed or sniffed. A 304 carries only these: it
+# updates the headers of the answer the browser kept (RFC 9111, 4.3.4), and one without
+# a policy leaves the kept answer's own (a page's, a script's or the strict one) in place.
+NOT_MODIFIED_SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
+]
+# What a page (or a script it runs, whose policy governs a service worker's own
+# requests) may load.
+PAGE_SECURITY_HEADERS = [
+    *NOT_MODIFIED_SECURITY_HEADERS,
     (b"referrer-policy", b"same-origin"),
     (
         b"content-security-policy",
@@ -42,13 +48,9 @@ PAGE_SECURITY_HEADERS = [
 # anything: opened on its own it may load nothing at all, as OWASP's REST cheat sheet
 # asks of an API. Shorter too: every answer's headers are written and checked byte by byte.
 OTHER_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
+    *NOT_MODIFIED_SECURITY_HEADERS,
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
-# A 304 updates the headers of the answer the browser kept (RFC 9111, 4.3.4): one without
-# a policy leaves the kept answer's own (a page's, a script's or the strict one) in place.
-NOT_MODIFIED_SECURITY_HEADERS = OTHER_SECURITY_HEADERS[:2]
 _PAGE_TYPES = (b"text/html", b"text/javascript", b"application/javascript")
 
 
@@ -89,16 +91,18 @@ def _with_our_headers(
     page's or a script's policy, else the strict one) and (unless `cacheable`)
     `Cache-Control: no-store` (ASGI header names are lower-case). One pass over the
     answer's headers (a plain loop: no generator per header)."""
-    has_cache_control = own_security = False
-    security = NOT_MODIFIED_SECURITY_HEADERS if status == 304 else OTHER_SECURITY_HEADERS
+    page = has_cache_control = own_security = False
     for name, value in headers:
         if name == b"content-type":
-            if status != 304 and value.startswith(_PAGE_TYPES):
-                security = PAGE_SECURITY_HEADERS
+            page = value.startswith(_PAGE_TYPES)
         elif name == b"cache-control":
             has_cache_control = True
         elif name in _SECURITY_HEADER_NAMES:
             own_security = True
+    if status == 304:
+        security = NOT_MODIFIED_SECURITY_HEADERS
+    else:
+        security = PAGE_SECURITY_HEADERS if page else OTHER_SECURITY_HEADERS
     if not cacheable and not has_cache_control:
         headers.append(_NO_STORE)
     if own_security:  # rare (an answer with its own policy): merge
