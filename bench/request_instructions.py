@@ -238,14 +238,22 @@ def _get(connection: socket.socket, path: str, cookie: str) -> int:
     connection.sendall(request.encode() + b"\r\n")
     received = b""
     while b"\r\n\r\n" not in received:
-        received += connection.recv(65536)
+        received += _received(connection)
     head, _, body = received.partition(b"\r\n\r\n")
     length = re.search(rb"(?im)^content-length: *(\d+)", head)
     if length is None:
         raise RuntimeError(f"an answer without a length: {head!r}")
     while len(body) < int(length.group(1)):
-        body += connection.recv(65536)
+        body += _received(connection)
     return int(head.split(b" ", 2)[1])
+
+
+def _received(connection: socket.socket) -> bytes:
+    """What the server sent next; an error, not an endless wait, if it closed."""
+    data = connection.recv(65536)
+    if not data:
+        raise RuntimeError("the server closed the connection mid-answer")
+    return data
 
 
 def _dumped_instructions(dump: Path) -> int:
