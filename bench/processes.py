@@ -144,6 +144,7 @@ def bare_server(
     python: str = sys.executable,
     app: str = "bench.bare_app:app",
     prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Server:
     """A baseline served as `medianest serve` serves MediaNest: same event loop (asyncio's,
     `cli.SERVED_OPTIONS`; on uvloop, as until 2026-12-05, bare Starlette answered 14 %
@@ -163,4 +164,4 @@ def bare_server(
         "--log-level",
         "warning",
     ]
-    return Server(app.split(":")[0], command, {}, log, prefix)
+    return Server(app.split(":")[0], command, env or {}, log, prefix)

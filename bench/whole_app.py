@@ -1,9 +1,13 @@
 """Every page and list a signed-in admin opens, with a realistic data set, each as a ratio
 to bare FastAPI and bare Starlette measured in the same run (issue 25, item 1).
 
-`python -m bench.whole_app [sqlite,postgres] [seconds] [connections] [path,path,...] [--rounds N]`
+`python -m bench.whole_app [sqlite,postgres] [seconds] [connections] [path,path,...] [--rounds N]
+[--without-layers]`
 (the paths: only those endpoints' cells, for a quicker look; default every endpoint;
-`--rounds`: paired rounds per endpoint, default 1, their median reported)
+`--rounds`: paired rounds per endpoint, default 1, their median reported;
+`--without-layers`: each round also measures the endpoint on MediaNest's FastAPI app with
+none of the layers ahead of it, bench/fastapi_alone.py, served beside the whole app on the
+same database: what the layers cost, and what a route reaches through FastAPI without them)
 
 Data (written with the app's models straight into its database, as a year of use leaves
 it; the services would call Overseerr and Plex for each row): 20 users, 2,000 media
@@ -203,13 +207,15 @@ def _paired_round(
     connections: int,
     seconds: float,
     cookie: str,
+    without_layers: Server | None = None,
 ) -> dict[str, Any]:
-    """One round: bare Starlette, bare FastAPI, then the endpoint, back to back."""
+    """One round: bare Starlette, bare FastAPI, then the endpoint, back to back (and
+    then the endpoint of the FastAPI app alone, when given)."""
     base_starlette = _cell(starlette, "/bare", connections, seconds, "")
     base_fastapi = _cell(fastapi, "/bare", connections, seconds, "")
     measured = _cell(app, path, connections, seconds, cookie)
     rate = measured["requests_per_second"]
-    return {
+    row = {
         **measured,
         "ratio_to_starlette": round(rate / base_starlette["requests_per_second"], 3),
         "ratio_to_fastapi": round(rate / base_fastapi["requests_per_second"], 3),
@@ -217,6 +223,12 @@ def _paired_round(
             base_fastapi["requests_per_second"] / base_starlette["requests_per_second"], 3
         ),
     }
+    if without_layers is not None:
+        alone = _cell(without_layers, path, connections, seconds, cookie)
+        row["without_layers_to_starlette"] = round(
+            alone["requests_per_second"] / base_starlette["requests_per_second"], 3
+        )
+    return row
 
 
 def _median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -228,10 +240,12 @@ def _median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "ratio_to_starlette",
         "ratio_to_fastapi",
         "fastapi_to_starlette",
+        "without_layers_to_starlette",
         "p50_ms",
         "cpu_ms_per_request",
     ):
-        row[figure] = round(statistics.median(r[figure] for r in rounds), 3)
+        if figure in rounds[0]:
+            row[figure] = round(statistics.median(r[figure] for r in rounds), 3)
     row["p99_ms"] = max(r["p99_ms"] for r in rounds)
     row["errors"] = sum(r["errors"] for r in rounds)
     return row
@@ -243,6 +257,7 @@ def run_backend(
     connections: int,
     paths: tuple[str, ...] = (*API, *PAGES),
     rounds: int = 1,
+    without_layers: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="medianest-bench-app-") as tmp:
         root = Path(tmp)
@@ -271,10 +286,16 @@ def run_backend(
                 starlette = bare_server(root / "starlette.log")
                 fastapi = bare_server(root / "fastapi.log", app="bench.bare_fastapi:app")
                 servers += [starlette.start("/bare"), fastapi.start("/bare")]
+                alone = None
+                if without_layers:
+                    alone = _fastapi_alone(env, root / "fastapi-alone.log")
+                    servers.append(alone.start("/api/health", timeout=240))
                 rows: dict[str, Any] = {}
                 for path in paths:
                     rounds_of_path = [
-                        _paired_round(starlette, fastapi, app, path, connections, seconds, cookie)
+                        _paired_round(
+                            starlette, fastapi, app, path, connections, seconds, cookie, alone
+                        )
                         for _ in range(rounds)
                     ]
                     rows[path] = {
@@ -293,6 +314,12 @@ def run_backend(
             backends.drop(backend)
 
 
+def _fastapi_alone(env: dict[str, str], log: Path) -> Server:
+    """MediaNest's FastAPI app without its layers (bench/fastapi_alone.py), served as
+    the baselines are, on the same database as the whole app."""
+    return bare_server(log, app="bench.fastapi_alone:app", env=env)
+
+
 def table(result: dict[str, Any]) -> str:
     lines = []
     for name in ("sqlite", "postgres"):
@@ -303,17 +330,20 @@ def table(result: dict[str, Any]) -> str:
             f"\n{name}: GET at {result[name]['connections']} connections, "
             f"median of {rounds} paired round(s), p99 the worst round's"
         )
+        rows = result[name]["endpoints"]
+        alone = any("without_layers_to_starlette" in row for row in rows.values())
         lines.append(
             "| GET | req/s | ÷ FastAPI | ÷ Starlette | p50 | p99 | one request | CPU/req "
-            "| FastAPI ÷ Starlette |"
+            "| FastAPI ÷ Starlette |" + (" without layers ÷ Starlette |" if alone else "")
         )
-        lines.append("|---|---|---|---|---|---|---|---|---|")
-        for path, row in result[name]["endpoints"].items():
+        lines.append("|---|---|---|---|---|---|---|---|---|" + ("---|" if alone else ""))
+        for path, row in rows.items():
             lines.append(
                 f"| {path} | {row['requests_per_second']:.0f} | {row['ratio_to_fastapi']:.3f} "
                 f"| {row['ratio_to_starlette']:.3f} | {row['p50_ms']:.1f} ms | {row['p99_ms']:.1f} ms "
                 f"| {row['server_time_p50_ms']:.1f} ms | {row['cpu_ms_per_request']:.2f} ms "
                 f"| {row.get('fastapi_to_starlette', float('nan')):.3f} |"
+                + (f" {row['without_layers_to_starlette']:.3f} |" if alone else "")
             )
     return "\n".join(lines)
 
@@ -327,12 +357,23 @@ def main(argv: list[str]) -> None:
     parser.add_argument("connections", nargs="?", type=int, default=50)
     parser.add_argument("paths", nargs="?", default=",".join((*API, *PAGES)))
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--without-layers",
+        action="store_true",
+        help="also serve MediaNest's FastAPI app without the layers ahead of it "
+        "(bench/fastapi_alone.py) and measure each endpoint there too",
+    )
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"command": "python -m bench.whole_app " + " ".join(argv)}
     result["load_start"] = os.getloadavg()
     for name in args.backends.split(","):
         result[name] = run_backend(
-            name, args.seconds, args.connections, tuple(args.paths.split(",")), args.rounds
+            name,
+            args.seconds,
+            args.connections,
+            tuple(args.paths.split(",")),
+            args.rounds,
+            without_layers=args.without_layers,
         )
     result["load_end"] = os.getloadavg()
     out = Path(__file__).with_name("results")

@@ -11,10 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
 from medianest.app import MediaNestApp
-from medianest.core.compression import compressed
+from medianest.core.compression import (
+    COMPRESS_LEVEL,
+    EXCLUDED_CONTENT_TYPES,
+    MINIMUM_SIZE,
+    compressed,
+)
 
 GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -164,3 +170,86 @@ async def test_a_body_sent_again_is_not_compressed_again_and_a_streamed_one_alwa
     for answer in streamed:
         assert gzip.decompress(answer.content) == pages["/a"] + pages["/b"]
     assert compressions == 1 + 1 + 2  # /a once, /b once, each stream
+
+
+def _answer(status: int, headers: list[tuple[bytes, bytes]], *bodies: bytes) -> Any:
+    """An ASGI app sending `headers` and then `bodies` (more_body on all but the last)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+        for index, body in enumerate(bodies):
+            more = index < len(bodies) - 1
+            await send({"type": "http.response.body", "body": body, "more_body": more})
+
+    return app
+
+
+def _sized(kind: bytes, body: bytes, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *extra]
+
+
+BIG = b'{"data": "' + b"x" * 3000 + b'"}'
+SMALL = b'{"data": 1}'
+ANSWERS = {
+    "big JSON": (200, _sized(b"application/json", BIG), BIG),
+    "big JSON that varies already": (
+        200,
+        _sized(b"application/json", BIG, (b"vary", b"Cookie")),
+        BIG,
+    ),
+    "big JSON with two Vary headers": (
+        200,
+        _sized(b"application/json", BIG, (b"vary", b"Cookie"), (b"vary", b"HX-Request")),
+        BIG,
+    ),
+    "a page with a charset": (200, _sized(b"text/html; charset=utf-8", BIG), BIG),
+    "a PNG": (200, _sized(b"image/png", BIG), BIG),
+    "gRPC": (200, _sized(b"application/grpc+proto", BIG), BIG),
+    "small JSON": (200, _sized(b"application/json", SMALL), SMALL),
+    "already encoded": (
+        200,
+        _sized(b"application/json", BIG, (b"content-encoding", b"br")),
+        BIG,
+    ),
+    "partial": (206, _sized(b"application/json", BIG), BIG),
+    "sized, sent in parts": (200, _sized(b"application/json", BIG), BIG[:10], BIG[10:]),
+    "streamed, no length": (200, [(b"content-type", b"text/plain")], BIG[:10], BIG[10:]),
+}
+
+
+async def _sent(app: Any, accept_encoding: bytes | None) -> list[dict[str, Any]]:
+    headers = [(b"host", b"t")]
+    if accept_encoding is not None:
+        headers.append((b"accept-encoding", accept_encoding))
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append({**message, "headers": list(message.get("headers", ()))})
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("name", list(ANSWERS))
+@pytest.mark.parametrize("accept_encoding", [None, b"identity", b"br, deflate"])
+async def test_a_client_that_does_not_accept_gzip_gets_what_starlettes_middleware_sends(
+    name: str, accept_encoding: bytes | None
+) -> None:
+    """Answers that declare their length are decided when they start (no responder holds
+    them); the messages are the same as Starlette's own middleware sends, Vary included."""
+    status, headers, *bodies = ANSWERS[name]
+    ours = await _sent(compressed(_answer(status, headers, *bodies)), accept_encoding)
+    starlettes = GZipMiddleware(
+        _answer(status, headers, *bodies),
+        minimum_size=MINIMUM_SIZE,
+        compresslevel=COMPRESS_LEVEL,
+        exclude_content_types=EXCLUDED_CONTENT_TYPES,
+    )
+    expected = await _sent(starlettes, accept_encoding)
+    assert ours == expected
+    if name in ("big JSON", "big JSON that varies already", "a page with a charset"):
+        assert dict(ours[0]["headers"])[b"vary"].endswith(b"Accept-Encoding")

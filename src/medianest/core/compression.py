@@ -82,7 +82,9 @@ class _Gzip(GZipMiddleware):
     An answer that declares a length under the minimum, is already encoded or partial is
     sent as it comes, unwrapped: Starlette's responder held every start until the body
     came and read its headers through a `Headers` object (on a small kept answer that was
-    a sixteenth of its CPU, docs/performance.md). Any other answer goes through
+    a sixteenth of its CPU, docs/performance.md). So is one that declares its length to a
+    client that does not accept gzip (an API client, a script), with the Vary header the
+    responder would have added. Any other answer goes through
     Starlette's responder, made when the answer starts without its `__init__` normalizing
     the excluded types again (the middleware did that once); a body compressed lately is
     not compressed again (`bodies`). What reaches the client is Starlette's answer."""
@@ -109,7 +111,9 @@ class _Gzip(GZipMiddleware):
                 await send(message)
             elif responder is not None:
                 await responder.send_with_compression(message)
-            elif message["type"] == "http.response.start" and self._sent_as_it_is(message):
+            elif message["type"] == "http.response.start" and self._decided_at_start(
+                message, accepts_gzip
+            ):
                 passing = True
                 await send(message)
             else:
@@ -118,18 +122,40 @@ class _Gzip(GZipMiddleware):
 
         await self.app(scope, receive, send_compressed_if_worth_it)
 
-    def _sent_as_it_is(self, start: Message) -> bool:
-        """Whether Starlette's responder would leave this answer as it is whatever its
-        body: it is partial, already encoded, or declares a length under the minimum."""
+    def _decided_at_start(self, start: Message, accepts_gzip: bool) -> bool:
+        """Whether the answer goes on as it is from its start, with no responder holding
+        it for its body: one that is partial, already encoded or declares a length
+        under the minimum is sent untouched; for a client that does not accept gzip, one
+        that declares its length only gains `Vary: Accept-Encoding` when its type is one
+        that would be compressed (all Starlette's identity responder adds)."""
         if start["status"] == 206:
             return True
-        small = False
+        length: int | None = None
+        content_type: bytes | None = None
         for name, value in start.get("headers", ()):
             if name == b"content-encoding":
                 return True
             if name == b"content-length":
-                small = value.isdigit() and int(value) < self.minimum_size
-        return small
+                length = int(value) if value.isdigit() else None
+            elif name == b"content-type" and content_type is None:
+                content_type = value
+        if length is None:
+            return False
+        if length < self.minimum_size:
+            return True
+        if accepts_gzip:
+            return False
+        if not self._excluded(content_type or b""):
+            _vary_on_accept_encoding(start)
+        return True
+
+    def _excluded(self, content_type: bytes) -> bool:
+        """Starlette's test of a media type against the excluded ones."""
+        media_type = content_type.decode("latin-1").partition(";")[0].strip().lower()
+        media_types = {media_type, media_type.partition("/")[0] + "/*"}
+        if media_type.startswith("application/grpc+"):
+            media_types.add("application/grpc")
+        return not media_types.isdisjoint(self.exclude_content_types)
 
     def _responder(self, accepts_gzip: bool, send: Send) -> IdentityResponder:
         responder: IdentityResponder
@@ -142,6 +168,22 @@ class _Gzip(GZipMiddleware):
         responder.exclude_content_types = self.exclude_content_types
         responder.send = send
         return responder
+
+
+def _vary_on_accept_encoding(start: Message) -> None:
+    """Add Accept-Encoding to the answer's Vary, as Starlette's `add_vary_header` does:
+    every Vary value joined into the first Vary header, or a new one."""
+    headers = start.get("headers")
+    if type(headers) is not list:  # else the message's own list, changed in place
+        headers = start["headers"] = list(headers or ())
+    found = [index for index, (name, _) in enumerate(headers) if name == b"vary"]
+    joined = b", ".join([*(headers[index][1] for index in found), b"Accept-Encoding"])
+    for index in reversed(found[1:]):
+        del headers[index]
+    if found:
+        headers[found[0]] = (b"vary", joined)
+    else:
+        headers.append((b"vary", joined))
 
 
 def compressed(app: ASGIApp) -> ASGIApp:

@@ -1,0 +1,16 @@
+"""MediaNest's FastAPI app without the layers ahead of it (request context, security
+headers, body limit, gzip, ETag, Socket.IO), served as `medianest serve` serves the whole
+app: what its routes, dependencies and kept answers cost through FastAPI with nothing of
+MediaNest's around them. A diagnostic cell of `python -m bench.whole_app
+--without-layers`, not a way to run MediaNest (its answers lack the headers and
+conditional GETs the layers add)."""
+
+from __future__ import annotations
+
+from medianest.cli import start_serving
+from medianest.core.logging import configure_logging
+from medianest.settings import load_settings
+
+_settings = load_settings()
+configure_logging(level=_settings.log_level, fmt=_settings.log_format)
+app = start_serving(_settings).fastapi
