@@ -87,20 +87,30 @@ def drop(backend: Backend) -> None:
 
 def sign_in(base_url: str) -> tuple[str, str]:
     """Sign in as the bootstrap admin and set its password; returns (user id, cookie header)."""
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        login = client.post(
-            "/api/auth/admin", json={"username": "admin", "password": BOOTSTRAP_PASSWORD}
-        )
-        login.raise_for_status()
-        client.post(
-            "/api/auth/change-password",
-            json={"currentPassword": BOOTSTRAP_PASSWORD, "newPassword": ADMIN_PASSWORD},
-            headers={"X-CSRF-Token": client.cookies["csrftoken"]},
-        ).raise_for_status()
-        session = client.get("/api/auth/session")
-        session.raise_for_status()
-        user_id = session.json()["data"]["user"]["id"]
-        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+    async def over_http() -> tuple[str, str]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            return await sign_in_with(client)
+
+    return asyncio.run(over_http())
+
+
+async def sign_in_with(client: httpx.AsyncClient) -> tuple[str, str]:
+    """`sign_in` through `client` (a served app's URL, or an app called in-process)."""
+    login = await client.post(
+        "/api/auth/admin", json={"username": "admin", "password": BOOTSTRAP_PASSWORD}
+    )
+    login.raise_for_status()
+    changed = await client.post(
+        "/api/auth/change-password",
+        json={"currentPassword": BOOTSTRAP_PASSWORD, "newPassword": ADMIN_PASSWORD},
+        headers={"X-CSRF-Token": client.cookies["csrftoken"]},
+    )
+    changed.raise_for_status()
+    session = await client.get("/api/auth/session")
+    session.raise_for_status()
+    user_id = session.json()["data"]["user"]["id"]
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     return str(user_id), cookie
 
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import backends
-from bench.backends import ADMIN_PASSWORD, BOOTSTRAP_PASSWORD
+from bench.backends import BOOTSTRAP_PASSWORD
 from bench.processes import bare_server, medianest_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,14 +106,7 @@ async def _medianest_status(whole: bool, count: int, ready: Path, go: Path) -> N
     async with app.fastapi.router.lifespan_context(app.fastapi):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            credentials = {"username": "admin", "password": BOOTSTRAP_PASSWORD}
-            (await client.post("/api/auth/admin", json=credentials)).raise_for_status()
-            change = {"currentPassword": BOOTSTRAP_PASSWORD, "newPassword": ADMIN_PASSWORD}
-            csrf = {"X-CSRF-Token": client.cookies["csrftoken"]}
-            (
-                await client.post("/api/auth/change-password", json=change, headers=csrf)
-            ).raise_for_status()
-            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+            cookie = (await backends.sign_in_with(client))[1]
         await _measured(app if whole else app.fastapi, _scope(STATUS, cookie), count, ready, go)
 
 
