@@ -217,11 +217,13 @@ ANSWERS = {
 }
 
 
-async def _sent(app: Any, accept_encoding: bytes | None) -> list[dict[str, Any]]:
+async def _sent(
+    app: Any, accept_encoding: bytes | None, method: str = "GET"
+) -> list[dict[str, Any]]:
     headers = [(b"host", b"t")]
     if accept_encoding is not None:
         headers.append((b"accept-encoding", accept_encoding))
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    scope = {"type": "http", "method": method, "path": "/", "headers": headers}
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -253,3 +255,12 @@ async def test_a_client_that_does_not_accept_gzip_gets_what_starlettes_middlewar
     assert ours == expected
     if name in ("big JSON", "big JSON that varies already", "a page with a charset"):
         assert dict(ours[0]["headers"])[b"vary"].endswith(b"Accept-Encoding")
+
+
+async def test_a_head_request_varies_as_its_get_does() -> None:
+    """A HEAD's answer declares the GET's length with an empty body: it gets the GET's
+    Vary (Starlette's responder, deciding by the body it sees, left it out)."""
+    head = _answer(200, _sized(b"application/json", BIG), b"")
+    sent = await _sent(compressed(head), None, method="HEAD")
+    assert dict(sent[0]["headers"])[b"vary"] == b"Accept-Encoding"
+    assert sent[1]["body"] == b""
