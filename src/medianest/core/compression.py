@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import (
     DEFAULT_EXCLUDED_CONTENT_TYPES,
     GZipMiddleware,
@@ -171,19 +172,12 @@ class _Gzip(GZipMiddleware):
 
 
 def _vary_on_accept_encoding(start: Message) -> None:
-    """Add Accept-Encoding to the answer's Vary, as Starlette's `add_vary_header` does:
-    every Vary value joined into the first Vary header, or a new one."""
+    """Add Accept-Encoding to the answer's Vary with Starlette's own `add_vary_header`
+    (what its identity responder adds), on the message's header list in place."""
     headers = start.get("headers")
-    if type(headers) is not list:  # else the message's own list, changed in place
+    if type(headers) is not list:
         headers = start["headers"] = list(headers or ())
-    found = [index for index, (name, _) in enumerate(headers) if name == b"vary"]
-    joined = b", ".join([*(headers[index][1] for index in found), b"Accept-Encoding"])
-    for index in reversed(found[1:]):
-        del headers[index]
-    if found:
-        headers[found[0]] = (b"vary", joined)
-    else:
-        headers.append((b"vary", joined))
+    MutableHeaders(raw=headers).add_vary_header("Accept-Encoding")
 
 
 def compressed(app: ASGIApp) -> ASGIApp:
