@@ -2,12 +2,14 @@
 to bare FastAPI and bare Starlette measured in the same run (issue 25, item 1).
 
 `python -m bench.whole_app [sqlite,postgres] [seconds] [connections] [path,path,...] [--rounds N]
-[--without-layers]`
+[--without-layers] [--gzip]`
 (the paths: only those endpoints' cells, for a quicker look; default every endpoint;
 `--rounds`: paired rounds per endpoint, default 1, their median reported;
 `--without-layers`: each round also measures the endpoint on MediaNest's FastAPI app with
 none of the layers ahead of it, bench/fastapi_alone.py, served beside the whole app on the
-same database: what the layers cost, and what a route reaches through FastAPI without them)
+same database: what the layers cost, and what a route reaches through FastAPI without them;
+`--gzip`: every request, the baselines' too, says `Accept-Encoding: gzip, deflate, br, zstd`
+as a browser does, so MediaNest's answers of 1 kB or more come compressed)
 
 Data (written with the app's models straight into its database, as a year of use leaves
 it; the services would call Overseerr and Plex for each row): 20 users, 2,000 media
@@ -172,10 +174,17 @@ async def _seed(database_url: str, admin_id: str) -> None:
         await engine.dispose()
 
 
-def _server_time_ms(url: str, cookie: str, count: int = 20) -> float:
+# What a browser says it decodes (Chromium's Accept-Encoding), for `--gzip`.
+BROWSER_ENCODINGS = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+
+
+def _server_time_ms(
+    url: str, cookie: str, count: int = 20, extra_headers: dict[str, str] | None = None
+) -> float:
     """p50 of `count` sequential requests, one at a time (no load)."""
     seconds = []
-    with httpx.Client(headers={"Cookie": cookie}, timeout=30) as http:
+    headers = {"Cookie": cookie, **(extra_headers or {})}
+    with httpx.Client(headers=headers, timeout=30) as http:
         http.get(url)
         for _ in range(count):
             started = time.perf_counter()
@@ -184,12 +193,32 @@ def _server_time_ms(url: str, cookie: str, count: int = 20) -> float:
     return round(statistics.median(seconds) * 1000, 2)
 
 
+def _answer_shape(url: str, cookie: str, extra_headers: dict[str, str] | None) -> dict[str, Any]:
+    """What one answer was: its bytes on the wire and its Content-Encoding (shows that
+    `--gzip`'s answers came compressed)."""
+    headers = {"Cookie": cookie, **(extra_headers or {})}
+    with (
+        httpx.Client(headers=headers, timeout=30) as http,
+        http.stream("GET", url) as response,
+    ):
+        wire = b"".join(response.iter_raw())
+        return {
+            "wire_bytes": len(wire),
+            "content_encoding": response.headers.get("content-encoding", "identity"),
+        }
+
+
 def _cell(
-    server: Server, path: str, connections: int, seconds: float, cookie: str
+    server: Server,
+    path: str,
+    connections: int,
+    seconds: float,
+    cookie: str,
+    extra_headers: dict[str, str],
 ) -> dict[str, Any]:
     assert server.process is not None
     process = psutil.Process(server.process.pid)
-    headers = {"Cookie": cookie} if cookie else {}
+    headers = {**({"Cookie": cookie} if cookie else {}), **extra_headers}
     run_load(server.url + path, connections=connections, seconds=1, headers=headers)  # warm
     cpu_before = sum(process.cpu_times()[:2])
     result = run_load(server.url + path, connections=connections, seconds=seconds, headers=headers)
@@ -208,12 +237,14 @@ def _paired_round(
     seconds: float,
     cookie: str,
     without_layers: Server | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One round: bare Starlette, bare FastAPI, then the endpoint, back to back (and
     then the endpoint of the FastAPI app alone, when given)."""
-    base_starlette = _cell(starlette, "/bare", connections, seconds, "")
-    base_fastapi = _cell(fastapi, "/bare", connections, seconds, "")
-    measured = _cell(app, path, connections, seconds, cookie)
+    extra = extra_headers or {}
+    base_starlette = _cell(starlette, "/bare", connections, seconds, "", extra)
+    base_fastapi = _cell(fastapi, "/bare", connections, seconds, "", extra)
+    measured = _cell(app, path, connections, seconds, cookie, extra)
     rate = measured["requests_per_second"]
     row = {
         **measured,
@@ -224,7 +255,7 @@ def _paired_round(
         ),
     }
     if without_layers is not None:
-        alone = _cell(without_layers, path, connections, seconds, cookie)
+        alone = _cell(without_layers, path, connections, seconds, cookie, extra)
         row["without_layers_to_starlette"] = round(
             alone["requests_per_second"] / base_starlette["requests_per_second"], 3
         )
@@ -258,6 +289,7 @@ def run_backend(
     paths: tuple[str, ...] = (*API, *PAGES),
     rounds: int = 1,
     without_layers: bool = False,
+    extra_headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="medianest-bench-app-") as tmp:
         root = Path(tmp)
@@ -294,15 +326,27 @@ def run_backend(
                 for path in paths:
                     rounds_of_path = [
                         _paired_round(
-                            starlette, fastapi, app, path, connections, seconds, cookie, alone
+                            starlette,
+                            fastapi,
+                            app,
+                            path,
+                            connections,
+                            seconds,
+                            cookie,
+                            alone,
+                            extra_headers,
                         )
                         for _ in range(rounds)
                     ]
                     rows[path] = {
                         **_median_of_rounds(rounds_of_path),
-                        "server_time_p50_ms": _server_time_ms(app.url + path, cookie),
+                        "server_time_p50_ms": _server_time_ms(
+                            app.url + path, cookie, extra_headers=extra_headers
+                        ),
+                        **_answer_shape(app.url + path, cookie, extra_headers),
                     }
                 return {
+                    "request_headers": sorted(extra_headers or {}),
                     "connections": connections,
                     "seconds": seconds,
                     "rounds": rounds,
@@ -363,6 +407,11 @@ def main(argv: list[str]) -> None:
         help="also serve MediaNest's FastAPI app without the layers ahead of it "
         "(bench/fastapi_alone.py) and measure each endpoint there too",
     )
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        help="every request says Accept-Encoding: gzip, deflate, br, zstd, as a browser does",
+    )
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"command": "python -m bench.whole_app " + " ".join(argv)}
     result["load_start"] = os.getloadavg()
@@ -374,6 +423,7 @@ def main(argv: list[str]) -> None:
             tuple(args.paths.split(",")),
             args.rounds,
             without_layers=args.without_layers,
+            extra_headers=BROWSER_ENCODINGS if args.gzip else None,
         )
     result["load_end"] = os.getloadavg()
     out = Path(__file__).with_name("results")

@@ -20,7 +20,9 @@ from medianest.core.compression import (
     EXCLUDED_CONTENT_TYPES,
     MINIMUM_SIZE,
     compressed,
+    sized_compressor,
 )
+from medianest.core.envelope import envelope_json
 
 GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -264,3 +266,131 @@ async def test_a_head_request_varies_as_its_get_does() -> None:
     sent = await _sent(compressed(head), None, method="HEAD")
     assert dict(sent[0]["headers"])[b"vary"] == b"Accept-Encoding"
     assert sent[1]["body"] == b""
+
+
+def _full_window_gzip(body: bytes) -> bytes:
+    """What Starlette's responder makes of a whole body: zlib's full window and tables."""
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(body) + compressor.flush()
+
+
+def _bodies_of_every_size() -> list[bytes]:
+    rows = [
+        {"id": n, "title": f"Film {n * 7919 % 1000}", "status": ("pending", "available")[n % 2]}
+        for n in range(3000)
+    ]
+    json_rows = json.dumps(rows).encode()
+    page = b"".join(
+        b"<li class='row'>Item %d: %s</li>" % (n, b"ab" * (n % 13)) for n in range(3000)
+    )
+    noise = bytes((n * 2654435761 >> 13) & 0xFF for n in range(200_000))
+    return [
+        source[:size]
+        for source in (json_rows, page, noise)
+        for size in (1000, 1024, 1500, 1786, 1787, 2048, 4000, 8192, 30_000, 32_768, 100_000)
+    ]
+
+
+@pytest.mark.parametrize("body", _bodies_of_every_size(), ids=lambda body: str(len(body)))
+def test_a_compressor_sized_to_the_body_loses_nothing_against_the_full_window(
+    body: bytes,
+) -> None:
+    """Every earlier byte stays in reach of the sized window (262 bytes of lookahead
+    included), so the output is as small as zlib's full window makes it (within a byte
+    or so: a smaller hash table may choose other, equally long matches)."""
+    compressor = sized_compressor(COMPRESS_LEVEL, len(body))
+    packed = compressor.compress(body) + compressor.flush()
+    assert gzip.decompress(packed) == body
+    assert len(packed) <= len(_full_window_gzip(body)) * 1.005 + 2
+
+
+async def test_a_whole_body_is_compressed_with_a_compressor_sized_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(Its bytes are those of the full window's: the window is not in the output.)"""
+    made: list[tuple[Any, ...]] = []
+    real_compressobj = zlib.compressobj
+
+    def recording_compressobj(*args: Any) -> Any:
+        made.append(args)
+        return real_compressobj(*args)
+
+    monkeypatch.setattr(zlib, "compressobj", recording_compressobj)
+    body = json.dumps([{"id": n, "title": f"Film {n}"} for n in range(50)]).encode()
+    assert 1024 < len(body) + 262 < 2048
+    app = compressed(_answer(200, _sized(b"application/json", body), body))
+    sent = await _sent(app, b"gzip, deflate, br, zstd")
+    headers = dict(sent[0]["headers"])
+    # A 2 kB window (11 bits) and a hash table of 2^(5 + 7) entries, not 32 kB and 2^15.
+    assert made == [(COMPRESS_LEVEL, zlib.DEFLATED, 16 + 11, 5)]
+    assert sent[1]["body"] == _full_window_gzip(body)
+    assert headers[b"content-encoding"] == b"gzip"
+    assert headers[b"content-length"] == str(len(sent[1]["body"])).encode()
+
+
+@pytest.mark.parametrize("name", list(ANSWERS))
+async def test_a_client_that_accepts_gzip_gets_starlettes_answer_in_fewer_steps(
+    name: str,
+) -> None:
+    """The same messages as Starlette's own middleware sends to a client accepting gzip,
+    Content-Length aside, with a body that decodes to the same bytes."""
+    status, headers, *bodies = ANSWERS[name]
+    ours = await _sent(compressed(_answer(status, headers, *bodies)), b"gzip")
+    starlettes = GZipMiddleware(
+        _answer(status, headers, *bodies),
+        minimum_size=MINIMUM_SIZE,
+        compresslevel=COMPRESS_LEVEL,
+        exclude_content_types=EXCLUDED_CONTENT_TYPES,
+    )
+    expected = await _sent(starlettes, b"gzip")
+    assert len(ours) == len(expected)
+
+    def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        shown = []
+        encoded = any(
+            name == b"content-encoding" and value == b"gzip"
+            for name, value in messages[0]["headers"]
+        )
+        for message in messages:
+            message = dict(message)
+            message["headers"] = [h for h in message["headers"] if h[0] != b"content-length"]
+            if "body" in message and encoded and message["type"] == "http.response.body":
+                message["body"] = b""  # compared decoded below
+            shown.append(message)
+        return shown
+
+    assert comparable(ours) == comparable(expected)
+    ours_body = b"".join(message.get("body", b"") for message in ours[1:])
+    expected_body = b"".join(message.get("body", b"") for message in expected[1:])
+    ours_headers = dict(ours[0]["headers"])
+    if ours_headers.get(b"content-encoding") == b"gzip":
+        assert gzip.decompress(ours_body) == gzip.decompress(expected_body)
+        if b"content-length" in ours_headers:
+            assert int(ours_headers[b"content-length"]) == len(ours_body)
+    else:
+        assert ours_body == expected_body
+        assert ours == expected
+
+
+async def test_an_envelope_is_compressed_each_time_and_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An envelope says when it was sent, so its bytes never come again: keeping them
+    would only push out the pages and scripts that do come again."""
+    compressions = 0
+    real_compressobj = zlib.compressobj
+
+    def counting_compressobj(*args: Any, **kwargs: Any) -> Any:
+        nonlocal compressions
+        compressions += 1
+        return real_compressobj(*args, **kwargs)
+
+    monkeypatch.setattr(zlib, "compressobj", counting_compressobj)
+    answer = envelope_json(
+        json.dumps([{"id": n, "title": f"Film {n}"} for n in range(60)]).encode()
+    )
+    app = compressed(_answer(200, _sized(b"application/json", answer), answer))
+    sent = [await _sent(app, b"gzip") for _ in range(2)]
+    assert [gzip.decompress(messages[1]["body"]) for messages in sent] == [answer, answer]
+    assert compressions == 2
+    assert len(app.bodies._entries) == 0  # type: ignore[attr-defined]

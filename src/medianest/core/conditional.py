@@ -15,9 +15,8 @@ import hashlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The envelope's `meta.timestamp` says when the answer was made, not what it says:
-# left out of the hash, or no two answers would ever match.
-_META_TIMESTAMP = b'"meta":{"timestamp":"'
+from medianest.core.envelope import META_TIMESTAMP
+
 _REVALIDATE = (b"cache-control", b"private, no-cache")
 # What the answer (and its caching) depends on besides the URL: who asks, and whether
 # htmx or a navigation asks (a fragment and a page can share a URL).
@@ -55,9 +54,11 @@ def _revalidation_of(scope: Scope) -> bytes | None:
 
 def body_etag(body: bytes) -> bytes:
     """A weak tag of the answer's content (the envelope's timestamp excluded)."""
-    at = body.rfind(_META_TIMESTAMP)
+    # The envelope's `meta.timestamp` says when the answer was made, not what it says:
+    # left out of the hash, or no two answers would ever match.
+    at = body.rfind(META_TIMESTAMP)
     if at != -1:
-        end = body.find(b'"', at + len(_META_TIMESTAMP))
+        end = body.find(b'"', at + len(META_TIMESTAMP) + 1)  # the time's closing quote
         body = body[:at] + body[end + 1 :]
     # SHA-1 as a checksum, not for security: hardware-accelerated, 35 µs for 41 kB where
     # blake2b took 154 (docs/performance.md).

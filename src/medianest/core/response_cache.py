@@ -36,7 +36,7 @@ from starlette.types import Scope
 
 from medianest.core.conditional import ETAG_OF_BODY, body_etag
 from medianest.core.data_changes import MEMORY, ReadSet, TableChanges, changes_of
-from medianest.core.envelope import json_utc_now
+from medianest.core.envelope import META_TIMESTAMP, json_utc_now
 from medianest.core.recent import RecentlyUsed
 from medianest.core.single_flight import Turns, wait_for_turn
 from medianest.db.engine import release_current_connection
@@ -68,7 +68,6 @@ _PER_REQUEST_HEADERS = frozenset(
 )
 _REFUSING_HEADERS = frozenset({b"set-cookie", b"cache-control", b"etag", b"content-encoding"})
 _KEPT_TYPES = (b"application/json", b"text/html")
-_META_TIMESTAMP = b'"meta":{"timestamp":'
 
 
 @dataclass(slots=True)
@@ -250,10 +249,10 @@ def finish(cache: ResponseCache, key: bytes, scope: Scope) -> None:
 
 def _fresh_timestamp(body: bytes) -> bytes:
     """The envelope's `meta.timestamp` says when the answer was sent: now."""
-    at = body.find(_META_TIMESTAMP)
+    at = body.rfind(META_TIMESTAMP)
     if at == -1:
         return body
-    start = at + len(_META_TIMESTAMP)
+    start = at + len(META_TIMESTAMP)
     end = body.find(b'"', start + 1)
     return body[:start] + json_utc_now() + body[end + 1 :]
 
