@@ -2,14 +2,17 @@
 to bare FastAPI and bare Starlette measured in the same run (issue 25, item 1).
 
 `python -m bench.whole_app [sqlite,postgres] [seconds] [connections] [path,path,...] [--rounds N]
-[--without-layers] [--gzip]`
+[--without-layers] [--gzip] [--revalidate]`
 (the paths: only those endpoints' cells, for a quicker look; default every endpoint;
 `--rounds`: paired rounds per endpoint, default 1, their median reported;
 `--without-layers`: each round also measures the endpoint on MediaNest's FastAPI app with
 none of the layers ahead of it, bench/fastapi_alone.py, served beside the whole app on the
 same database: what the layers cost, and what a route reaches through FastAPI without them;
 `--gzip`: every request, the baselines' too, says `Accept-Encoding: gzip, deflate, br, zstd`
-as a browser does, so MediaNest's answers of 1 kB or more come compressed)
+as a browser does, so MediaNest's answers of 1 kB or more come compressed; `--revalidate`:
+an endpoint whose answer carries an ETag is asked with `If-None-Match` and that tag, as a
+browser's poll of an unchanged answer asks, and answers 304; pages, which a navigation
+never revalidates, are asked as before)
 
 Data (written with the app's models straight into its database, as a year of use leaves
 it; the services would call Overseerr and Plex for each row): 20 users, 2,000 media
@@ -194,8 +197,8 @@ def _server_time_ms(
 
 
 def _answer_shape(url: str, cookie: str, extra_headers: dict[str, str] | None) -> dict[str, Any]:
-    """What one answer was: its bytes on the wire and its Content-Encoding (shows that
-    `--gzip`'s answers came compressed)."""
+    """What one answer was: its status, its bytes on the wire and its Content-Encoding
+    (shows that `--gzip`'s answers came compressed and `--revalidate`'s as 304s)."""
     headers = {"Cookie": cookie, **(extra_headers or {})}
     with (
         httpx.Client(headers=headers, timeout=30) as http,
@@ -203,9 +206,23 @@ def _answer_shape(url: str, cookie: str, extra_headers: dict[str, str] | None) -
     ):
         wire = b"".join(response.iter_raw())
         return {
+            "status": response.status_code,
             "wire_bytes": len(wire),
             "content_encoding": response.headers.get("content-encoding", "identity"),
         }
+
+
+def _revalidating(url: str, cookie: str, extra_headers: dict[str, str]) -> dict[str, str]:
+    """`extra_headers` and, when the answer carries an ETag, If-None-Match with it."""
+    with httpx.Client(headers={"Cookie": cookie, **extra_headers}, timeout=30) as http:
+        etag = http.get(url).headers.get("etag")
+        if etag is None:
+            return extra_headers
+        headers = {**extra_headers, "If-None-Match": etag}
+        status = http.get(url, headers=headers).status_code
+        if status != 304:
+            raise SystemExit(f"{url} answered {status} to its own ETag")
+        return headers
 
 
 def _cell(
@@ -290,6 +307,7 @@ def run_backend(
     rounds: int = 1,
     without_layers: bool = False,
     extra_headers: dict[str, str] | None = None,
+    revalidate: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="medianest-bench-app-") as tmp:
         root = Path(tmp)
@@ -324,6 +342,9 @@ def run_backend(
                     servers.append(alone.start("/api/health", timeout=240))
                 rows: dict[str, Any] = {}
                 for path in paths:
+                    headers = extra_headers or {}
+                    if revalidate:
+                        headers = _revalidating(app.url + path, cookie, headers)
                     rounds_of_path = [
                         _paired_round(
                             starlette,
@@ -334,19 +355,20 @@ def run_backend(
                             seconds,
                             cookie,
                             alone,
-                            extra_headers,
+                            headers,
                         )
                         for _ in range(rounds)
                     ]
                     rows[path] = {
                         **_median_of_rounds(rounds_of_path),
                         "server_time_p50_ms": _server_time_ms(
-                            app.url + path, cookie, extra_headers=extra_headers
+                            app.url + path, cookie, extra_headers=headers
                         ),
-                        **_answer_shape(app.url + path, cookie, extra_headers),
+                        **_answer_shape(app.url + path, cookie, headers),
                     }
                 return {
                     "request_headers": sorted(extra_headers or {}),
+                    "revalidate": revalidate,
                     "connections": connections,
                     "seconds": seconds,
                     "rounds": rounds,
@@ -412,6 +434,12 @@ def main(argv: list[str]) -> None:
         action="store_true",
         help="every request says Accept-Encoding: gzip, deflate, br, zstd, as a browser does",
     )
+    parser.add_argument(
+        "--revalidate",
+        action="store_true",
+        help="ask an endpoint whose answer has an ETag with If-None-Match and that tag "
+        "(a browser's poll of an unchanged answer: 304)",
+    )
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"command": "python -m bench.whole_app " + " ".join(argv)}
     result["load_start"] = os.getloadavg()
@@ -424,6 +452,7 @@ def main(argv: list[str]) -> None:
             args.rounds,
             without_layers=args.without_layers,
             extra_headers=BROWSER_ENCODINGS if args.gzip else None,
+            revalidate=args.revalidate,
         )
     result["load_end"] = os.getloadavg()
     out = Path(__file__).with_name("results")

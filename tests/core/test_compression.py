@@ -214,6 +214,8 @@ ANSWERS = {
         BIG,
     ),
     "partial": (206, _sized(b"application/json", BIG), BIG),
+    "not modified": (304, [(b"etag", b'W/"1"'), (b"vary", b"Cookie")], b""),
+    "no content": (204, [(b"x-ratelimit-limit", b"100")], b""),
     "sized, sent in parts": (200, _sized(b"application/json", BIG), BIG[:10], BIG[10:]),
     "streamed, no length": (200, [(b"content-type", b"text/plain")], BIG[:10], BIG[10:]),
 }

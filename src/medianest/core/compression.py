@@ -38,6 +38,9 @@ _ACCEPT_ENCODING = b"accept-encoding"
 # mostly zlib setting up its state (docs/performance.md). Bounded by bytes held.
 KEPT_COMPRESSED_MAX_BYTES = 4 * 1024 * 1024
 KEPT_COMPRESSED_MAX_BODY = 256 * 1024
+# Partial content, and answers that have none (a 304 is what a browser's poll of an
+# unchanged answer gets): Starlette's responder sends them as they come.
+_NOTHING_TO_COMPRESS = frozenset({204, 206, 304})
 # deflate reaches back at most its window less this (zlib's MIN_LOOKAHEAD).
 _DEFLATE_LOOKAHEAD = 262
 
@@ -109,8 +112,8 @@ class _KeptGzipResponder(GZipResponder):
 class _Gzip(GZipMiddleware):
     """Starlette's middleware, with what most answers need decided when they start.
 
-    An answer that declares a length under the minimum, is already encoded or partial is
-    sent as it comes, unwrapped: Starlette's responder held every start until the body
+    An answer that declares a length under the minimum, is already encoded, partial or
+    has no content (a 304) is sent as it comes, unwrapped: Starlette's responder held every start until the body
     came and read its headers through a `Headers` object (on a small kept answer that was
     a sixteenth of its CPU, docs/performance.md). So is one that declares its length to a
     client that does not accept gzip (an API client, a script), with the Vary header the
@@ -154,11 +157,12 @@ class _Gzip(GZipMiddleware):
 
     def _decided_at_start(self, start: Message, accepts_gzip: bool) -> bool:
         """Whether the answer goes on as it is from its start, with no responder holding
-        it for its body: one that is partial, already encoded or declares a length
+        it for its body: one that is partial or has no content (204, 304), is already
+        encoded or declares a length
         under the minimum is sent untouched; for a client that does not accept gzip, one
         that declares its length only gains `Vary: Accept-Encoding` when its type is one
         that would be compressed (all Starlette's identity responder adds)."""
-        if start["status"] == 206:
+        if start["status"] in _NOTHING_TO_COMPRESS:
             return True
         length: int | None = None
         content_type: bytes | None = None
