@@ -19,8 +19,8 @@ from medianest.core.compression import (
     COMPRESS_LEVEL,
     EXCLUDED_CONTENT_TYPES,
     MINIMUM_SIZE,
+    CompressedBodies,
     compressed,
-    sized_compressor,
 )
 from medianest.core.envelope import envelope_json
 
@@ -293,23 +293,49 @@ def _bodies_of_every_size() -> list[bytes]:
     ]
 
 
+def _inflated_byte_by_byte(packed: bytes) -> bytes:
+    """As a client reading from a socket decodes it: the gzip wrapper checked (CRC-32
+    and length), one byte at a time."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = b"".join(decoder.decompress(packed[at : at + 1]) for at in range(len(packed)))
+    assert decoder.eof and not decoder.unused_data
+    return out + decoder.flush()
+
+
 @pytest.mark.parametrize("body", _bodies_of_every_size(), ids=lambda body: str(len(body)))
-def test_a_compressor_sized_to_the_body_loses_nothing_against_the_full_window(
-    body: bytes,
-) -> None:
+def test_a_body_compressed_with_a_window_sized_to_it_loses_nothing(body: bytes) -> None:
     """Every earlier byte stays in reach of the sized window (262 bytes of lookahead
-    included), so the output is as small as zlib's full window makes it (within a byte
-    or so: a smaller hash table may choose other, equally long matches)."""
-    compressor = sized_compressor(COMPRESS_LEVEL, len(body))
-    packed = compressor.compress(body) + compressor.flush()
+    included), so the answer is as small as with zlib's full window, but for the blocks
+    that end it (a flush and an empty stored block, ~10 bytes)."""
+    packed = CompressedBodies(COMPRESS_LEVEL).gzip(body)
     assert gzip.decompress(packed) == body
-    assert len(packed) <= len(_full_window_gzip(body)) * 1.005 + 2
+    assert len(packed) <= len(_full_window_gzip(body)) * 1.005 + 12
 
 
-async def test_a_whole_body_is_compressed_with_a_compressor_sized_to_it(
+@pytest.mark.parametrize(
+    "body",
+    [
+        envelope_json(b"[]"),
+        envelope_json(json.dumps([{"title": f"Film {n}"} for n in range(500)]).encode()),
+        # The marker in the data too: the envelope's own (the last) is the one split at.
+        envelope_json(b'{"x":{"y":1,"meta":{"timestamp":"2020-01-01T00:00:00Z"}}}' * 40),
+        # More after the marker than one stored block holds: compressed whole.
+        b'{"a":1,"meta":{"timestamp":"' + b"x" * 70_000 + b'"}}',
+        b"<p>no envelope</p>" * 100,
+    ],
+    ids=["empty envelope", "envelope", "marker twice", "long tail", "page"],
+)
+def test_what_a_client_decodes_is_the_body_crc_and_length_checked(body: bytes) -> None:
+    bodies = CompressedBodies(COMPRESS_LEVEL)
+    packed = bodies.gzip(body)
+    assert gzip.decompress(packed) == body
+    assert _inflated_byte_by_byte(packed) == body
+    assert bodies.gzip(body) == packed  # (the second time from what was kept)
+
+
+async def test_a_whole_body_is_compressed_with_a_window_sized_to_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """(Its bytes are those of the full window's: the window is not in the output.)"""
     made: list[tuple[Any, ...]] = []
     real_compressobj = zlib.compressobj
 
@@ -324,8 +350,8 @@ async def test_a_whole_body_is_compressed_with_a_compressor_sized_to_it(
     sent = await _sent(app, b"gzip, deflate, br, zstd")
     headers = dict(sent[0]["headers"])
     # A 2 kB window (11 bits) and a hash table of 2^(5 + 7) entries, not 32 kB and 2^15.
-    assert made == [(COMPRESS_LEVEL, zlib.DEFLATED, 16 + 11, 5)]
-    assert sent[1]["body"] == _full_window_gzip(body)
+    assert made == [(COMPRESS_LEVEL, zlib.DEFLATED, -11, 5)]
+    assert gzip.decompress(sent[1]["body"]) == body
     assert headers[b"content-encoding"] == b"gzip"
     assert headers[b"content-length"] == str(len(sent[1]["body"])).encode()
 
@@ -374,11 +400,11 @@ async def test_a_client_that_accepts_gzip_gets_starlettes_answer_in_fewer_steps(
         assert ours == expected
 
 
-async def test_an_envelope_is_compressed_each_time_and_not_kept(
+async def test_an_envelope_is_compressed_once_whatever_time_it_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """An envelope says when it was sent, so its bytes never come again: keeping them
-    would only push out the pages and scripts that do come again."""
+    """An envelope says when it was sent (to the microsecond): what comes before the time
+    is compressed once, the time and the envelope's end are sent as they are."""
     compressions = 0
     real_compressobj = zlib.compressobj
 
@@ -388,11 +414,14 @@ async def test_an_envelope_is_compressed_each_time_and_not_kept(
         return real_compressobj(*args, **kwargs)
 
     monkeypatch.setattr(zlib, "compressobj", counting_compressobj)
-    answer = envelope_json(
-        json.dumps([{"id": n, "title": f"Film {n}"} for n in range(60)]).encode()
-    )
-    app = compressed(_answer(200, _sized(b"application/json", answer), answer))
-    sent = [await _sent(app, b"gzip") for _ in range(2)]
-    assert [gzip.decompress(messages[1]["body"]) for messages in sent] == [answer, answer]
+    data = json.dumps([{"id": n, "title": f"Film {n}"} for n in range(60)]).encode()
+    answers = [envelope_json(data) for _ in range(3)]
+    answers.append(answers[0].replace(b'"Film 1"', b'"Film one"'))  # changed: again
+    assert len(set(answers)) == len(answers)  # (each its own time)
+    app = compressed(_answer(200, [(b"content-type", b"application/json")], b""))
+    got = []
+    for answer in answers:
+        app.app = _answer(200, _sized(b"application/json", answer), answer)  # type: ignore[attr-defined]
+        got.append(gzip.decompress((await _sent(app, b"gzip"))[1]["body"]))
+    assert got == answers
     assert compressions == 2
-    assert len(app.bodies._entries) == 0  # type: ignore[attr-defined]

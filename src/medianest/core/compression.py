@@ -8,7 +8,9 @@ below: already compressed, or streamed to a player.
 
 from __future__ import annotations
 
+import struct
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -33,9 +35,11 @@ EXCLUDED_CONTENT_TYPES = (
     "image/x-icon",
 )
 _ACCEPT_ENCODING = b"accept-encoding"
-# Bodies compressed lately, by their bytes: a kept answer (core/response_cache.py) sends
-# the same body until its tables change, and compressing a 2.4 kB page cost 83 µs,
-# mostly zlib setting up its state (docs/performance.md). Bounded by bytes held.
+# What a whole body is made of: what it shares with the last ones sent, compressed once
+# and kept (a kept answer, core/response_cache.py, sends the same body until its tables
+# change), and what it says only once (an envelope's `meta.timestamp`, to the microsecond,
+# then its end), sent after it as it is. Compressing a 15 kB list took ~60-100 µs a
+# request; bounded by bytes held (docs/performance.md).
 KEPT_COMPRESSED_MAX_BYTES = 4 * 1024 * 1024
 KEPT_COMPRESSED_MAX_BODY = 256 * 1024
 # Partial content, and answers that have none (a 304 is what a browser's poll of an
@@ -43,46 +47,66 @@ KEPT_COMPRESSED_MAX_BODY = 256 * 1024
 _NOTHING_TO_COMPRESS = frozenset({204, 206, 304})
 # deflate reaches back at most its window less this (zlib's MIN_LOOKAHEAD).
 _DEFLATE_LOOKAHEAD = 262
+# A gzip member's header (RFC 1952, 2.3): deflate, no flags, no time, no extra, OS unknown.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# The largest stored block (RFC 1951, 3.2.4): LEN is two bytes.
+_MAX_STORED = 0xFFFF
 
 
-def _weight(body: bytes, packed: bytes) -> int:
-    return len(body) + len(packed)
-
-
-def sized_compressor(level: int, length: int) -> zlib._Compress:
-    """A gzip compressor for a whole body of `length` bytes, its window and hash table no
-    larger than the body needs: every earlier byte stays in reach, so it compresses as
-    well, and a 1.4 kB answer takes 10 µs instead of 28 with zlib's full 32 kB window
-    and 64 kB hash table, which are set up (and cleared) for every body
-    (docs/performance.md)."""
+def _sized_deflate(level: int, length: int) -> zlib._Compress:
+    """A raw deflate compressor for `length` bytes whose window and hash table are no
+    larger than they need: every earlier byte stays in reach, so it compresses as well,
+    and 1.4 kB take 10 µs instead of 28 with zlib's full 32 kB window and 64 kB hash
+    table, set up (and cleared) for every body (docs/performance.md)."""
     window_bits = min(zlib.MAX_WBITS, max(9, (length + _DEFLATE_LOOKAHEAD).bit_length()))
     memory_level = min(zlib.DEF_MEM_LEVEL, max(1, window_bits - 6))
-    return zlib.compressobj(level, zlib.DEFLATED, 16 + window_bits, memory_level)
+    return zlib.compressobj(level, zlib.DEFLATED, -window_bits, memory_level)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deflated:
+    blocks: bytes  # raw deflate ending on a byte boundary (a sync flush), no final block
+    crc: int  # CRC-32 of what it compresses
+
+
+def _weight(shared: bytes, deflated: _Deflated) -> int:
+    return len(shared) + len(deflated.blocks)
 
 
 class CompressedBodies:
-    """The last bodies compressed and what they compressed to, least recent out first.
-    An envelope is left out: it says when it was sent (`meta.timestamp`, to the
-    microsecond), so its bytes never come again and would only push out what does."""
+    """Whole bodies as gzip, their shared part compressed lately kept by its bytes, least
+    recently used out first."""
 
-    def __init__(self, max_bytes: int = KEPT_COMPRESSED_MAX_BYTES) -> None:
-        self._entries: RecentlyUsed[bytes, bytes] = RecentlyUsed(max_bytes, weigh=_weight)
+    def __init__(self, level: int, max_bytes: int = KEPT_COMPRESSED_MAX_BYTES) -> None:
+        self.level = level
+        self._entries: RecentlyUsed[bytes, _Deflated] = RecentlyUsed(max_bytes, weigh=_weight)
 
-    @staticmethod
-    def may_keep(body: bytes) -> bool:
-        return len(body) <= KEPT_COMPRESSED_MAX_BODY and META_TIMESTAMP not in body
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def get(self, body: bytes) -> bytes | None:
-        return self._entries.get(body)
-
-    def put(self, body: bytes, packed: bytes) -> None:
-        if body not in self._entries:
-            self._entries.put(body, packed)
+    def gzip(self, body: bytes) -> bytes:
+        """`body` as one gzip member (RFC 1952): the part it shares with the last bodies,
+        deflated once, then what only this body says in a final stored block."""
+        at = body.rfind(META_TIMESTAMP)
+        split = len(body) if at == -1 else at + len(META_TIMESTAMP)
+        if len(body) - split > _MAX_STORED:
+            split = len(body)
+        shared, own = (body, b"") if split == len(body) else (body[:split], body[split:])
+        deflated = self._entries.get(shared)
+        if deflated is None:
+            compressor = _sized_deflate(self.level, len(shared))
+            blocks = compressor.compress(shared) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            deflated = _Deflated(blocks, zlib.crc32(shared))
+            if len(shared) <= KEPT_COMPRESSED_MAX_BODY:
+                self._entries.put(shared, deflated)
+        stored = struct.pack("<BHH", 1, len(own), len(own) ^ _MAX_STORED)  # BFINAL, stored
+        trailer = struct.pack("<II", zlib.crc32(own, deflated.crc), len(body) & 0xFFFFFFFF)
+        return b"".join((_GZIP_HEADER, deflated.blocks, stored, own, trailer))
 
 
 class _KeptGzipResponder(GZipResponder):
-    """A whole body (one message) is compressed by a compressor sized to it, or, seen
-    lately, sent as it was compressed then."""
+    """A whole body (one message) is made gzip by `CompressedBodies`, its shared part
+    compressed once; a streamed one by Starlette."""
 
     def __init__(
         self, app: ASGIApp, minimum_size: int, compresslevel: int, bodies: CompressedBodies
@@ -95,18 +119,10 @@ class _KeptGzipResponder(GZipResponder):
         if more_body or self._streaming:  # a part of a streamed body: zlib's state goes on
             self._streaming = True
             return await super().apply_compression(body, more_body=more_body)
-        keep = self._bodies.may_keep(body)
-        packed = self._bodies.get(body) if keep else None
-        if packed is None:
-            if len(body) >= self.thread_minimum_size:
-                # Starlette compresses it in a worker thread (a window of full size).
-                packed = await super().apply_compression(body, more_body=False)
-            else:
-                compressor = sized_compressor(self.compresslevel, len(body))
-                packed = compressor.compress(body) + compressor.flush()
-            if keep:
-                self._bodies.put(body, packed)
-        return packed
+        if len(body) >= self.thread_minimum_size:
+            # Starlette compresses it in a worker thread, not holding the event loop.
+            return await super().apply_compression(body, more_body=False)
+        return self._bodies.gzip(body)
 
 
 class _Gzip(GZipMiddleware):
@@ -124,7 +140,7 @@ class _Gzip(GZipMiddleware):
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         super().__init__(app, **options)
-        self.bodies = CompressedBodies()
+        self.bodies = CompressedBodies(self.compresslevel)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
