@@ -49,8 +49,10 @@ _NOTHING_TO_COMPRESS = frozenset({204, 206, 304})
 _DEFLATE_LOOKAHEAD = 262
 # A gzip member's header (RFC 1952, 2.3): deflate, no flags, no time, no extra, OS unknown.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-# The largest stored block (RFC 1951, 3.2.4): LEN is two bytes.
-_MAX_STORED = 0xFFFF
+# How far from its end an envelope's `meta.timestamp` starts, at most (its time, its
+# version and the braces take ~60 bytes): what a body shares with others ends there.
+# Within a stored block's 65,535 bytes (RFC 1951, 3.2.4: LEN is two bytes).
+_ENVELOPE_END_BYTES = 256
 
 
 def _sized_deflate(level: int, length: int) -> zlib._Compress:
@@ -87,10 +89,9 @@ class CompressedBodies:
     def gzip(self, body: bytes) -> bytes:
         """`body` as one gzip member (RFC 1952): the part it shares with the last bodies,
         deflated once, then what only this body says in a final stored block."""
-        at = body.rfind(META_TIMESTAMP)
+        # An envelope ends with its meta: only its last bytes are searched.
+        at = body.rfind(META_TIMESTAMP, max(0, len(body) - _ENVELOPE_END_BYTES))
         split = len(body) if at == -1 else at + len(META_TIMESTAMP)
-        if len(body) - split > _MAX_STORED:
-            split = len(body)
         shared, own = (body, b"") if split == len(body) else (body[:split], body[split:])
         deflated = self._entries.get(shared)
         if deflated is None:
@@ -99,7 +100,7 @@ class CompressedBodies:
             deflated = _Deflated(blocks, zlib.crc32(shared))
             if len(shared) <= KEPT_COMPRESSED_MAX_BODY:
                 self._entries.put(shared, deflated)
-        stored = struct.pack("<BHH", 1, len(own), len(own) ^ _MAX_STORED)  # BFINAL, stored
+        stored = struct.pack("<BHH", 1, len(own), len(own) ^ 0xFFFF)  # BFINAL, stored
         trailer = struct.pack("<II", zlib.crc32(own, deflated.crc), len(body) & 0xFFFFFFFF)
         return b"".join((_GZIP_HEADER, deflated.blocks, stored, own, trailer))
 
