@@ -192,6 +192,7 @@ def _sized(kind: bytes, body: bytes, *extra: tuple[bytes, bytes]) -> list[tuple[
 
 BIG = b'{"data": "' + b"x" * 3000 + b'"}'
 SMALL = b'{"data": 1}'
+HUGE = b'{"data": "' + b"y" * 140_000 + b'"}'  # Starlette compresses it in a worker thread
 ANSWERS = {
     "big JSON": (200, _sized(b"application/json", BIG), BIG),
     "big JSON that varies already": (
@@ -213,6 +214,7 @@ ANSWERS = {
         _sized(b"application/json", BIG, (b"content-encoding", b"br")),
         BIG,
     ),
+    "over the worker-thread size": (200, _sized(b"application/json", HUGE), HUGE),
     "partial": (206, _sized(b"application/json", BIG), BIG),
     "not modified": (304, [(b"etag", b'W/"1"'), (b"vary", b"Cookie")], b""),
     "no content": (204, [(b"x-ratelimit-limit", b"100")], b""),
@@ -433,3 +435,17 @@ async def test_an_envelope_is_compressed_once_whatever_time_it_says(
         got.append(gzip.decompress((await _sent(app, b"gzip"))[1]["body"]))
     assert got == answers
     assert compressions == 2
+
+
+async def test_a_head_request_from_a_client_accepting_gzip_gets_what_starlette_sends() -> None:
+    """Its body is empty, so nothing is compressed; Starlette adds no Vary either."""
+    head = _answer(200, _sized(b"application/json", BIG), b"")
+    starlettes = GZipMiddleware(
+        _answer(200, _sized(b"application/json", BIG), b""),
+        minimum_size=MINIMUM_SIZE,
+        compresslevel=COMPRESS_LEVEL,
+        exclude_content_types=EXCLUDED_CONTENT_TYPES,
+    )
+    ours = await _sent(compressed(head), b"gzip", method="HEAD")
+    assert ours == await _sent(starlettes, b"gzip", method="HEAD")
+    assert dict(ours[0]["headers"])[b"content-length"] == str(len(BIG)).encode()

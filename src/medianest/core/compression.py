@@ -8,6 +8,7 @@ below: already compressed, or streamed to a player.
 
 from __future__ import annotations
 
+import enum
 import struct
 import zlib
 from dataclasses import dataclass
@@ -126,18 +127,29 @@ class _KeptGzipResponder(GZipResponder):
         return self._bodies.gzip(body)
 
 
+class _Start(enum.Enum):
+    """What an answer's start decides."""
+
+    SEND = "sent as it comes"
+    HOLD = "held for a whole body to compress"
+    RESPOND = "Starlette's responder decides"
+
+
 class _Gzip(GZipMiddleware):
     """Starlette's middleware, with what most answers need decided when they start.
 
-    An answer that declares a length under the minimum, is already encoded, partial or
-    has no content (a 304) is sent as it comes, unwrapped: Starlette's responder held every start until the body
-    came and read its headers through a `Headers` object (on a small kept answer that was
-    a sixteenth of its CPU, docs/performance.md). So is one that declares its length to a
-    client that does not accept gzip (an API client, a script), with the Vary header the
-    responder would have added. Any other answer goes through
-    Starlette's responder, made when the answer starts without its `__init__` normalizing
-    the excluded types again (the middleware did that once); a body compressed lately is
-    not compressed again (`bodies`). What reaches the client is Starlette's answer."""
+    Starlette's responder held every start until the body came and read its headers
+    through a `Headers` object (on a small kept answer that was a sixteenth of its CPU,
+    docs/performance.md). Here an answer that declares a length under the minimum, is
+    already encoded, partial, has no content (a 304) or is of an excluded type is sent as
+    it comes; so is one that declares its length to a client that does not accept gzip
+    (an API client, a script), with the Vary header the responder would have added. To a
+    client that accepts gzip, one that declares its length is held until its body: a
+    whole body is compressed (`bodies`: its shared part once) and sent with the headers
+    Starlette's responder sets. Anything else (a body in parts, one over Starlette's
+    worker-thread size, a HEAD's empty one, no length declared) goes through Starlette's
+    responder, made without its `__init__` normalizing the excluded types again. What
+    reaches the client is Starlette's answer (tests/core/test_compression.py compares)."""
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         super().__init__(app, **options)
@@ -153,52 +165,74 @@ class _Gzip(GZipMiddleware):
                 accepts_gzip = True
                 break
         passing = False
+        held: Message | None = None
         responder: IdentityResponder | None = None
 
         async def send_compressed_if_worth_it(message: Message) -> None:
-            nonlocal passing, responder
+            nonlocal passing, held, responder
             if passing:
                 await send(message)
             elif responder is not None:
                 await responder.send_with_compression(message)
-            elif message["type"] == "http.response.start" and self._decided_at_start(
-                message, accepts_gzip
-            ):
-                passing = True
-                await send(message)
-            else:
+            elif held is not None:
+                start, held = held, None
+                if self._whole_body_to_compress(message):
+                    passing = True
+                    _compress_whole(start, message, self.bodies.gzip(message["body"]))
+                    await send(start)
+                    await send(message)
+                    return
+                responder = self._responder(accepts_gzip, send)
+                await responder.send_with_compression(start)
+                await responder.send_with_compression(message)
+            elif message["type"] != "http.response.start":
                 responder = self._responder(accepts_gzip, send)
                 await responder.send_with_compression(message)
+            else:
+                decision = self._decided_at_start(message, accepts_gzip)
+                if decision is _Start.SEND:
+                    passing = True
+                    await send(message)
+                elif decision is _Start.HOLD:
+                    held = message
+                else:
+                    responder = self._responder(accepts_gzip, send)
+                    await responder.send_with_compression(message)
 
         await self.app(scope, receive, send_compressed_if_worth_it)
 
-    def _decided_at_start(self, start: Message, accepts_gzip: bool) -> bool:
-        """Whether the answer goes on as it is from its start, with no responder holding
-        it for its body: one that is partial or has no content (204, 304), is already
-        encoded or declares a length
-        under the minimum is sent untouched; for a client that does not accept gzip, one
-        that declares its length only gains `Vary: Accept-Encoding` when its type is one
-        that would be compressed (all Starlette's identity responder adds)."""
+    def _decided_at_start(self, start: Message, accepts_gzip: bool) -> _Start:
+        """An answer that is partial or has no content (204, 304), is already encoded or
+        declares a length under the minimum is sent untouched. One that declares its
+        length: of an excluded type, sent untouched; else held for its body to compress
+        (a client that accepts gzip) or sent with `Vary: Accept-Encoding` added (one that
+        does not: all Starlette's identity responder adds). No length: the responder."""
         if start["status"] in _NOTHING_TO_COMPRESS:
-            return True
+            return _Start.SEND
         length: int | None = None
         content_type: bytes | None = None
         for name, value in start.get("headers", ()):
             if name == b"content-encoding":
-                return True
+                return _Start.SEND
             if name == b"content-length":
                 length = int(value) if value.isdigit() else None
             elif name == b"content-type" and content_type is None:
                 content_type = value
         if length is None:
-            return False
-        if length < self.minimum_size:
-            return True
+            return _Start.RESPOND
+        if length < self.minimum_size or self._excluded(content_type or b""):
+            return _Start.SEND
         if accepts_gzip:
+            return _Start.HOLD
+        _vary_on_accept_encoding(start)
+        return _Start.SEND
+
+    def _whole_body_to_compress(self, message: Message) -> bool:
+        """A held answer's body that came whole, large enough to compress (a HEAD's
+        is empty), small enough to compress on the event loop."""
+        if message["type"] != "http.response.body" or message.get("more_body", False):
             return False
-        if not self._excluded(content_type or b""):
-            _vary_on_accept_encoding(start)
-        return True
+        return self.minimum_size <= len(message.get("body", b"")) < self.thread_minimum_size
 
     def _excluded(self, content_type: bytes) -> bool:
         """Starlette's test of a media type against the excluded ones."""
@@ -219,6 +253,22 @@ class _Gzip(GZipMiddleware):
         responder.exclude_content_types = self.exclude_content_types
         responder.send = send
         return responder
+
+
+def _compress_whole(start: Message, message: Message, packed: bytes) -> None:
+    """The headers and body Starlette's gzip responder sends for a whole body, set with
+    its own `MutableHeaders` in the same order, on the messages in place."""
+    headers = start.get("headers")
+    if type(headers) is not list:
+        headers = start["headers"] = list(headers or ())
+    mutable = MutableHeaders(raw=headers)
+    mutable.add_vary_header("Accept-Encoding")
+    mutable["Content-Encoding"] = "gzip"
+    if start.get("trailers", False):
+        del mutable["Content-Length"]
+    else:
+        mutable["Content-Length"] = str(len(packed))
+    message["body"] = packed
 
 
 def _vary_on_accept_encoding(start: Message) -> None:
