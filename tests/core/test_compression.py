@@ -28,6 +28,20 @@ GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
 
 
+@pytest.fixture
+def compressors_made(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The arguments of every zlib compressor made while the test runs."""
+    made: list[tuple[Any, ...]] = []
+    real_compressobj = zlib.compressobj
+
+    def recording_compressobj(*args: Any) -> Any:
+        made.append(args)
+        return real_compressobj(*args)
+
+    monkeypatch.setattr(zlib, "compressobj", recording_compressobj)
+    return made
+
+
 @dataclass
 class Raw:
     status_code: int
@@ -136,17 +150,8 @@ async def test_an_answer_that_is_already_encoded_is_passed_through_untouched() -
 
 
 async def test_a_body_sent_again_is_not_compressed_again_and_a_streamed_one_always_is(
-    monkeypatch: pytest.MonkeyPatch,
+    compressors_made: list[tuple[Any, ...]],
 ) -> None:
-    compressions = 0
-    real_compressobj = zlib.compressobj
-
-    def counting_compressobj(*args: Any, **kwargs: Any) -> Any:
-        nonlocal compressions
-        compressions += 1
-        return real_compressobj(*args, **kwargs)
-
-    monkeypatch.setattr(zlib, "compressobj", counting_compressobj)
     pages = {"/a": b"<p>first page</p>" * 200, "/b": b"<p>second page</p>" * 200}
 
     async def answering(scope: Scope, receive: Receive, send: Send) -> None:
@@ -171,7 +176,7 @@ async def test_a_body_sent_again_is_not_compressed_again_and_a_streamed_one_alwa
     assert gzip.decompress(other.content) == pages["/b"]
     for answer in streamed:
         assert gzip.decompress(answer.content) == pages["/a"] + pages["/b"]
-    assert compressions == 1 + 1 + 2  # /a once, /b once, each stream
+    assert len(compressors_made) == 1 + 1 + 2  # /a once, /b once, each stream
 
 
 def _answer(status: int, headers: list[tuple[bytes, bytes]], *bodies: bytes) -> Any:
@@ -344,23 +349,15 @@ def test_what_a_client_decodes_is_the_body_crc_and_length_checked(name: str) -> 
 
 
 async def test_a_whole_body_is_compressed_with_a_window_sized_to_it(
-    monkeypatch: pytest.MonkeyPatch,
+    compressors_made: list[tuple[Any, ...]],
 ) -> None:
-    made: list[tuple[Any, ...]] = []
-    real_compressobj = zlib.compressobj
-
-    def recording_compressobj(*args: Any) -> Any:
-        made.append(args)
-        return real_compressobj(*args)
-
-    monkeypatch.setattr(zlib, "compressobj", recording_compressobj)
     body = json.dumps([{"id": n, "title": f"Film {n}"} for n in range(50)]).encode()
     assert 1024 < len(body) + 262 < 2048
     app = compressed(_answer(200, _sized(b"application/json", body), body))
     sent = await _sent(app, b"gzip, deflate, br, zstd")
     headers = dict(sent[0]["headers"])
     # A 2 kB window (11 bits) and a hash table of 2^(5 + 7) entries, not 32 kB and 2^15.
-    assert made == [(COMPRESS_LEVEL, zlib.DEFLATED, -11, 5)]
+    assert compressors_made == [(COMPRESS_LEVEL, zlib.DEFLATED, -11, 5)]
     assert gzip.decompress(sent[1]["body"]) == body
     assert headers[b"content-encoding"] == b"gzip"
     assert headers[b"content-length"] == str(len(sent[1]["body"])).encode()
@@ -411,19 +408,10 @@ async def test_a_client_that_accepts_gzip_gets_starlettes_answer_in_fewer_steps(
 
 
 async def test_an_envelope_is_compressed_once_whatever_time_it_says(
-    monkeypatch: pytest.MonkeyPatch,
+    compressors_made: list[tuple[Any, ...]],
 ) -> None:
     """An envelope says when it was sent (to the microsecond): what comes before the time
     is compressed once, the time and the envelope's end are sent as they are."""
-    compressions = 0
-    real_compressobj = zlib.compressobj
-
-    def counting_compressobj(*args: Any, **kwargs: Any) -> Any:
-        nonlocal compressions
-        compressions += 1
-        return real_compressobj(*args, **kwargs)
-
-    monkeypatch.setattr(zlib, "compressobj", counting_compressobj)
     data = json.dumps([{"id": n, "title": f"Film {n}"} for n in range(60)]).encode()
     answers = [envelope_json(data) for _ in range(3)]
     answers.append(answers[0].replace(b'"Film 1"', b'"Film one"'))  # changed: again
@@ -434,7 +422,7 @@ async def test_an_envelope_is_compressed_once_whatever_time_it_says(
         app.app = _answer(200, _sized(b"application/json", answer), answer)  # type: ignore[attr-defined]
         got.append(gzip.decompress((await _sent(app, b"gzip"))[1]["body"]))
     assert got == answers
-    assert compressions == 2
+    assert len(compressors_made) == 2
 
 
 async def test_a_head_request_from_a_client_accepting_gzip_gets_what_starlette_sends() -> None:
