@@ -92,3 +92,33 @@ def test_the_filter_is_live_and_items_open_in_the_plex_web_app(
         assert href is not None
         answer = context.request.get(href)
         assert answer.ok and "<h1>" in answer.text(), (service, href, answer.status)
+
+
+def test_the_browser_decodes_a_list_in_its_envelope_compressed_once_and_sent_again(
+    new_context: Any, admin_account: AdminAccount
+) -> None:
+    """Chromium's own network stack reads what core/compression.py writes by hand: the
+    list's shared part deflated once, the envelope's time in a stored block after it."""
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/plex")
+    answers = page.evaluate(
+        """async () => {
+            const answers = [];
+            for (const round of [1, 2, 3]) {
+                const answer = await fetch('/api/plex/library/1/items', {cache: 'no-store'});
+                answers.push({
+                    encoding: answer.headers.get('content-encoding'),
+                    body: await answer.json(),
+                });
+            }
+            return answers;
+        }"""
+    )
+    assert [answer["encoding"] for answer in answers] == ["gzip"] * 3
+    bodies = [answer["body"] for answer in answers]
+    assert all(body["success"] for body in bodies)
+    assert len(bodies[0]["data"]) >= 8
+    assert bodies[1]["data"] == bodies[2]["data"] == bodies[0]["data"]
+    assert len({body["meta"]["timestamp"] for body in bodies}) == 3
