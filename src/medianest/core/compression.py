@@ -106,27 +106,6 @@ class CompressedBodies:
         return b"".join((_GZIP_HEADER, deflated.blocks, stored, own, trailer))
 
 
-class _KeptGzipResponder(GZipResponder):
-    """A whole body (one message) is made gzip by `CompressedBodies`, its shared part
-    compressed once; a streamed one by Starlette."""
-
-    def __init__(
-        self, app: ASGIApp, minimum_size: int, compresslevel: int, bodies: CompressedBodies
-    ) -> None:
-        super().__init__(app, minimum_size, compresslevel, exclude_content_types=())
-        self._bodies = bodies
-        self._streaming = False
-
-    async def apply_compression(self, body: bytes, *, more_body: bool) -> bytes:
-        if more_body or self._streaming:  # a part of a streamed body: zlib's state goes on
-            self._streaming = True
-            return await super().apply_compression(body, more_body=more_body)
-        if len(body) >= self.thread_minimum_size:
-            # Starlette compresses it in a worker thread, not holding the event loop.
-            return await super().apply_compression(body, more_body=False)
-        return self._bodies.gzip(body)
-
-
 class _Start(enum.Enum):
     """What an answer's start decides."""
 
@@ -147,8 +126,9 @@ class _Gzip(GZipMiddleware):
     client that accepts gzip, one that declares its length is held until its body: a
     whole body is compressed (`bodies`: its shared part once) and sent with the headers
     Starlette's responder sets. Anything else (a body in parts, one over Starlette's
-    worker-thread size, a HEAD's empty one, no length declared) goes through Starlette's
-    responder, made without its `__init__` normalizing the excluded types again. What
+    worker-thread size, a HEAD's empty one, no length declared: no answer MediaNest
+    makes whole) goes through Starlette's responder as it is, made without its
+    `__init__` normalizing the excluded types again. What
     reaches the client is Starlette's answer (tests/core/test_compression.py compares)."""
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
@@ -245,8 +225,12 @@ class _Gzip(GZipMiddleware):
     def _responder(self, accepts_gzip: bool, send: Send) -> IdentityResponder:
         responder: IdentityResponder
         if accepts_gzip:
-            responder = _KeptGzipResponder(
-                self.app, self.minimum_size, self.compresslevel, self.bodies
+            responder = GZipResponder(
+                self.app,
+                self.minimum_size,
+                self.compresslevel,
+                thread_minimum_size=self.thread_minimum_size,
+                exclude_content_types=(),
             )
         else:
             responder = IdentityResponder(self.app, self.minimum_size, exclude_content_types=())
