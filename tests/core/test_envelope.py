@@ -20,8 +20,10 @@ from medianest.core.envelope import (
     Meta,
     _JsonUtcClock,
     envelope_json,
+    envelope_time,
     error_schemas,
 )
+from medianest.plex.schemas import CachedPagedEnvelope, CachePageMeta
 from tests.factories.users import make_client
 
 ERROR_CASES = [
@@ -203,3 +205,26 @@ def test_no_route_builds_a_pydantic_field_for_an_error_answer() -> None:
     ]
     assert annotations  # the routes that answer a model for another status still do
     assert ErrorEnvelope not in annotations
+
+
+def test_the_envelope_time_is_found_in_the_largest_meta_pydantic_writes() -> None:
+    """`envelope_time` searches a body's last bytes only: the longest meta (a Plex page of
+    a large library, stale and old, at a time with a fraction) still starts within them."""
+    data = [{"title": f"Film {n}"} for n in range(500)]
+    meta = CachePageMeta(
+        timestamp=datetime(2026, 12, 6, 23, 59, 59, 999_999, tzinfo=UTC),
+        page=99_999,
+        page_size=100,
+        total=9_999_999,
+        stale=True,
+        age_seconds=1_234_567.8,
+    )
+    body = (
+        CachedPagedEnvelope[dict[str, str]](data=data, meta=meta)
+        .model_dump_json(by_alias=True)
+        .encode()
+    )
+    time = envelope_time(body)
+    assert time is not None
+    assert body[time] == b',"meta":{"timestamp":"2026-12-06T23:59:59.999999Z"'
+    assert envelope_time(json.dumps(data).encode()) is None

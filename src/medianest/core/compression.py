@@ -23,7 +23,7 @@ from starlette.middleware.gzip import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from medianest.core.envelope import META_TIMESTAMP
+from medianest.core.envelope import META_TIMESTAMP, envelope_time
 from medianest.core.recent import RecentlyUsed
 
 MINIMUM_SIZE = 1000
@@ -50,10 +50,9 @@ _NOTHING_TO_COMPRESS = frozenset({204, 206, 304})
 _DEFLATE_LOOKAHEAD = 262
 # A gzip member's header (RFC 1952, 2.3): deflate, no flags, no time, no extra, OS unknown.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-# How far from its end an envelope's `meta.timestamp` starts, at most (its time, its
-# version and the braces take ~60 bytes): what a body shares with others ends there.
-# Within a stored block's 65,535 bytes (RFC 1951, 3.2.4: LEN is two bytes).
-_ENVELOPE_END_BYTES = 256
+# What only one body says (an envelope's time and what follows it: `envelope_time`
+# searches its last 256 bytes) fits in one stored block: 65,535 bytes at most (RFC 1951,
+# 3.2.4: LEN is two bytes).
 
 
 def _sized_deflate(level: int, length: int) -> zlib._Compress:
@@ -90,10 +89,12 @@ class CompressedBodies:
     def gzip(self, body: bytes) -> bytes:
         """`body` as one gzip member (RFC 1952): the part it shares with the last bodies,
         deflated once, then what only this body says in a final stored block."""
-        # An envelope ends with its meta: only its last bytes are searched.
-        at = body.rfind(META_TIMESTAMP, max(0, len(body) - _ENVELOPE_END_BYTES))
-        split = len(body) if at == -1 else at + len(META_TIMESTAMP)
-        shared, own = (body, b"") if split == len(body) else (body[:split], body[split:])
+        time = envelope_time(body)
+        if time is None:
+            shared, own = body, b""
+        else:
+            split = time.start + len(META_TIMESTAMP)
+            shared, own = body[:split], body[split:]
         deflated = self._entries.get(shared)
         if deflated is None:
             compressor = _sized_deflate(self.level, len(shared))

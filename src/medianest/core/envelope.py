@@ -112,6 +112,22 @@ class _JsonUtcClock:
 json_utc_now = _JsonUtcClock()
 # What precedes the envelope's `meta.timestamp` (then the time as a JSON string).
 META_TIMESTAMP = b',"meta":{"timestamp":'
+# How far from its end an envelope's `meta.timestamp` starts, at most: the meta comes
+# last, and its time, version, page, staleness and age take ~150 bytes.
+_META_FROM_END = 256
+
+
+def envelope_time(body: bytes) -> slice | None:
+    """Where `body`, an envelope, says when it was sent: `META_TIMESTAMP` and the time
+    after it, closing quote included; None for a body that is no envelope. Only its last
+    bytes are searched (the meta comes last), so a page of any size costs the same."""
+    at = body.rfind(META_TIMESTAMP, max(0, len(body) - _META_FROM_END))
+    if at == -1:
+        return None
+    end = body.find(b'"', at + len(META_TIMESTAMP) + 1)  # the time's closing quote
+    return None if end == -1 else slice(at, end + 1)
+
+
 _META_END = b',"version":' + json.dumps(API_VERSION).encode() + b"}}"
 
 

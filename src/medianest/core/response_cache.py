@@ -36,7 +36,7 @@ from starlette.types import Scope
 
 from medianest.core.conditional import ETAG_OF_BODY, body_etag
 from medianest.core.data_changes import MEMORY, ReadSet, TableChanges, changes_of
-from medianest.core.envelope import META_TIMESTAMP, json_utc_now
+from medianest.core.envelope import META_TIMESTAMP, envelope_time, json_utc_now
 from medianest.core.recent import RecentlyUsed
 from medianest.core.single_flight import Turns, wait_for_turn
 from medianest.db.engine import release_current_connection
@@ -249,12 +249,10 @@ def finish(cache: ResponseCache, key: bytes, scope: Scope) -> None:
 
 def _fresh_timestamp(body: bytes) -> bytes:
     """The envelope's `meta.timestamp` says when the answer was sent: now."""
-    at = body.rfind(META_TIMESTAMP)
-    if at == -1:
+    time = envelope_time(body)
+    if time is None:
         return body
-    start = at + len(META_TIMESTAMP)
-    end = body.find(b'"', start + 1)
-    return body[:start] + json_utc_now() + body[end + 1 :]
+    return body[: time.start] + META_TIMESTAMP + json_utc_now() + body[time.stop :]
 
 
 def make_response_cache(database_url: str, max_age_seconds: float, max_bytes: int) -> ResponseCache:
