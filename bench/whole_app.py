@@ -181,13 +181,17 @@ async def _seed(database_url: str, admin_id: str) -> None:
 BROWSER_ENCODINGS = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 
 
+def _headers(cookie: str, extra_headers: dict[str, str] | None) -> dict[str, str]:
+    """A request's headers: the session cookie (none for a baseline), then `extra_headers`."""
+    return {**({"Cookie": cookie} if cookie else {}), **(extra_headers or {})}
+
+
 def _server_time_ms(
     url: str, cookie: str, count: int = 20, extra_headers: dict[str, str] | None = None
 ) -> float:
     """p50 of `count` sequential requests, one at a time (no load)."""
     seconds = []
-    headers = {"Cookie": cookie, **(extra_headers or {})}
-    with httpx.Client(headers=headers, timeout=30) as http:
+    with httpx.Client(headers=_headers(cookie, extra_headers), timeout=30) as http:
         http.get(url)
         for _ in range(count):
             started = time.perf_counter()
@@ -199,9 +203,8 @@ def _server_time_ms(
 def _answer_shape(url: str, cookie: str, extra_headers: dict[str, str] | None) -> dict[str, Any]:
     """What one answer was: its status, its bytes on the wire and its Content-Encoding
     (shows that `--gzip`'s answers came compressed and `--revalidate`'s as 304s)."""
-    headers = {"Cookie": cookie, **(extra_headers or {})}
     with (
-        httpx.Client(headers=headers, timeout=30) as http,
+        httpx.Client(headers=_headers(cookie, extra_headers), timeout=30) as http,
         http.stream("GET", url) as response,
     ):
         wire = b"".join(response.iter_raw())
@@ -216,7 +219,7 @@ def _revalidating(url: str, cookie: str, extra_headers: dict[str, str]) -> dict[
     """`extra_headers` and, when the answer carries an ETag, If-None-Match with it. (An
     answer that changes by itself, as the Plex page's "read N s ago" does every second,
     is then mostly a 200: the row's status shows what came back.)"""
-    with httpx.Client(headers={"Cookie": cookie, **extra_headers}, timeout=30) as http:
+    with httpx.Client(headers=_headers(cookie, extra_headers), timeout=30) as http:
         etag = http.get(url).headers.get("etag")
     return extra_headers if etag is None else {**extra_headers, "If-None-Match": etag}
 
@@ -231,7 +234,7 @@ def _cell(
 ) -> dict[str, Any]:
     assert server.process is not None
     process = psutil.Process(server.process.pid)
-    headers = {**({"Cookie": cookie} if cookie else {}), **extra_headers}
+    headers = _headers(cookie, extra_headers)
     run_load(server.url + path, connections=connections, seconds=1, headers=headers)  # warm
     cpu_before = sum(process.cpu_times()[:2])
     result = run_load(server.url + path, connections=connections, seconds=seconds, headers=headers)
