@@ -209,7 +209,8 @@ def test_no_route_builds_a_pydantic_field_for_an_error_answer() -> None:
 
 def test_the_envelope_time_is_found_in_the_largest_meta_pydantic_writes() -> None:
     """`envelope_time` searches a body's last bytes only: the longest meta (a Plex page of
-    a large library, stale and old, at a time with a fraction) still starts within them."""
+    a large library, stale, read and answered at times with a fraction) still starts
+    within them."""
     data = [{"title": f"Film {n}"} for n in range(500)]
     meta = CachePageMeta(
         timestamp=datetime(2026, 12, 6, 23, 59, 59, 999_999, tzinfo=UTC),
@@ -217,7 +218,7 @@ def test_the_envelope_time_is_found_in_the_largest_meta_pydantic_writes() -> Non
         page_size=100,
         total=9_999_999,
         stale=True,
-        age_seconds=1_234_567.8,
+        read_at=datetime(2026, 12, 6, 23, 59, 58, 999_999, tzinfo=UTC),
     )
     body = (
         CachedPagedEnvelope[dict[str, str]](data=data, meta=meta)

@@ -4,6 +4,7 @@ admin page shows yt-dlp's version and the queue breaker."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,14 @@ def test_a_subscription_is_checked_at_once_and_can_be_paused_resumed_and_removed
         page.wait_for_timeout(500)
     expect(row.locator("[data-field=items-found]")).to_have_text("1")
     expect(row).to_have_attribute("data-title", "Browser Subscription")
-    expect(row.locator("[data-field=next-check]")).to_contain_text("every 12 h")
+    # The list holds the moments; the browser counts: since the last check, until the
+    # next (with the local time it falls at).
+    expect(row.locator("[data-field=last-check]")).to_have_text(
+        re.compile(r"^(just now|\d+ s ago)$")
+    )
+    expect(row.locator("[data-field=next-check]")).to_have_text(
+        re.compile(r"^in 1[12] h( \d+ min)? \(.+\) · every 12 h$")
+    )
     shoot(page, screenshots, "youtube-subscriptions")
 
     row.get_by_role("button", name="Pause").click()

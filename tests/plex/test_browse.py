@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -198,7 +199,13 @@ async def test_plex_down_serves_last_known_good_marked_stale(
     assert stale.status_code == 200
     assert stale.json()["data"] == fresh.json()["data"]
     assert stale.json()["meta"]["stale"] is True
-    assert stale.json()["meta"]["ageSeconds"] >= 0.1
+    # When Plex gave the data it serves, the same as the fresh answer said: at least the
+    # 0.1 s waited before this answer was made.
+    read_at = datetime.fromisoformat(stale.json()["meta"]["readAt"])
+    assert read_at == datetime.fromisoformat(fresh.json()["meta"]["readAt"])
+    assert datetime.fromisoformat(stale.json()["meta"]["timestamp"]) - read_at >= timedelta(
+        seconds=0.1
+    )
     assert stale_collection.json()["data"] == collection.json()["data"]
     assert stale_collection.json()["meta"]["stale"] is True
     assert never_seen.status_code == 503

@@ -1,6 +1,9 @@
-"""How waits read on the pages: long ones in days, as people say them."""
+"""How waits read on the pages: long ones in days, as people say them; and moments as
+the page writes them, in UTC, for the browser to say how long ago."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -20,3 +23,16 @@ from medianest.web.templating import templates
 )
 def test_a_wait_is_shown_in_the_unit_people_use(seconds: int, shown: str) -> None:
     assert templates().env.filters["duration"](seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [
+        (datetime(2026, 12, 6, 13, 45, 59, tzinfo=UTC), "6 Dec, 13:45 UTC"),
+        (datetime(2026, 12, 6, 13, 45), "6 Dec, 13:45 UTC"),  # naive: the database's UTC
+        (datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))), "31 Dec, 22:30 UTC"),
+        (None, "never"),
+    ],
+)
+def test_a_moment_is_written_in_utc_whatever_its_zone(moment: datetime | None, shown: str) -> None:
+    assert templates().env.filters["utc"](moment) == shown

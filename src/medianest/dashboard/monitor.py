@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -37,6 +36,7 @@ from medianest.dashboard.service import CheckOutcome
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.http import ServiceHealth
+from medianest.integrations.outcomes import moment
 from medianest.integrations.registry import Integrations
 from medianest.integrations.uptime_kuma import UptimeKumaClient
 from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
@@ -214,8 +214,8 @@ class StatusMonitor:
                 data_at = None
                 if isinstance(client, UptimeKumaClient) and health.status != "offline":
                     # After the health check's fresh scrape, so this reuses its answer.
-                    monitors, age = await _kuma_monitors(client)
-                    data_at = utcnow() - timedelta(seconds=age or 0.0)
+                    monitors, read_at = await _kuma_monitors(client)
+                    data_at = moment(read_at) or utcnow()
         except TimeoutError:
             return CheckOutcome(
                 service=name,
@@ -256,7 +256,7 @@ async def _kuma_monitors(client: UptimeKumaClient) -> tuple[list[MonitorStatus],
             else None,
         )
         for m in found.monitors
-    ], found.age_seconds
+    ], found.read_at
 
 
 def _base_url(client: Any) -> str | None:

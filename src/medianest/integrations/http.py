@@ -267,12 +267,12 @@ class ResilientClient:
         key = f"upstream:{self.service}:{self._url_id}:{cache_key}" if cache_key else None
         cached = await self._cache.get(key) if key else None
         if cached is not None and fresh_ttl > 0:
-            age = time.time() - float(cached["at"])
-            if age < fresh_ttl and (changed_at is None or float(cached["at"]) > changed_at):
+            age = time.time() - (read_at := float(cached["at"]))
+            if age < fresh_ttl and (changed_at is None or read_at > changed_at):
                 # An answer made from this is current while it is.
                 note_read(self.changes_source)
                 note_valid_until(time.monotonic() + fresh_ttl - age)
-                return Fetched(data=cached["data"], stale=False, age_seconds=age)
+                return Fetched(data=cached["data"], stale=False, read_at=read_at)
         fetch = functools.partial(
             self._fetch, path, decode, params, headers, timeout, cache_key, key, cached
         )
@@ -306,18 +306,19 @@ class ResilientClient:
             # A refusal (401, 404...) is an answer, not an outage: old data would hide it.
             if cached is None or (isinstance(exc, UpstreamHTTPError) and exc.upstream_status < 500):
                 raise
-            age = time.time() - float(cached["at"])
+            last_read_at = float(cached["at"])
             log.warning(
                 "upstream_stale_served",
                 service=self.service,
                 cache_key=self._scrub(cache_key or ""),
-                age_seconds=round(age, 1),
+                age_seconds=round(time.time() - last_read_at, 1),
                 error=exc.code,
             )
-            return Fetched(data=cached["data"], stale=True, age_seconds=age)
+            return Fetched(data=cached["data"], stale=True, read_at=last_read_at)
+        read_at = time.time() if key is not None else None
         if key is not None:
-            await self._cache.set(key, {"data": data, "at": time.time()}, LAST_GOOD_TTL_SECONDS)
-        return Fetched(data=data, stale=False, age_seconds=0.0 if key else None)
+            await self._cache.set(key, {"data": data, "at": read_at}, LAST_GOOD_TTL_SECONDS)
+        return Fetched(data=data, stale=False, read_at=read_at)
 
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body (or an XML body through the XML decoder), or UpstreamError."""

@@ -57,11 +57,23 @@ class UpstreamHTTPError(UpstreamError):
 
 @dataclass(frozen=True)
 class Fetched:
-    """A JSON answer; `stale` when it is the last good answer served during an outage."""
+    """A JSON answer; `stale` when it is the last good answer served during an outage.
+    `read_at` (epoch seconds) is when the service gave it, None when not cached: the same
+    for every request it answers, where an age would change with each."""
 
     data: Any
     stale: bool = False
-    age_seconds: float | None = None
+    read_at: float | None = None
+
+
+def oldest(*read_at: float | None) -> float | None:
+    """When the oldest of several answers was read (None when none was cached)."""
+    return min((at for at in read_at if at is not None), default=None)
+
+
+def moment(epoch_seconds: float | None) -> datetime | None:
+    """Epoch seconds as a UTC time (None stays None)."""
+    return datetime.fromtimestamp(epoch_seconds, UTC) if epoch_seconds is not None else None
 
 
 @dataclass(frozen=True)

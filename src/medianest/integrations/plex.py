@@ -381,7 +381,7 @@ class PlexClient:
             changed_at=await self.library_changed_at() if fresh_ttl > 0 else None,
         )
         value = parse(media_container(fetched.data))
-        return Snapshot(value=value, stale=fetched.stale, age_seconds=fetched.age_seconds)
+        return Snapshot(value=value, stale=fetched.stale, read_at=fetched.read_at)
 
     def _parse_list(self, model: type[M], rows: Any) -> list[M]:
         if rows is None:

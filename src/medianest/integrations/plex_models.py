@@ -163,11 +163,11 @@ class PlexPage(Generic[T]):
 @dataclass(frozen=True)
 class Snapshot(Generic[T]):
     """A value read through the cache; `stale` when it is the last good answer of a Plex
-    that is down, `age_seconds` how old it is (None when not cached)."""
+    that is down, `read_at` when Plex gave it (epoch seconds; None when not cached)."""
 
     value: T
     stale: bool = False
-    age_seconds: float | None = None
+    read_at: float | None = None
 
 
 @dataclass(frozen=True)

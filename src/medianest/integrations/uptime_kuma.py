@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.integrations.http import Fetched, ResilientClient, ServiceHealth, UpstreamHTTPError
+from medianest.integrations.outcomes import oldest
 
 MonitorStatus = Literal["up", "down", "pending", "maintenance"]
 KumaSource = Literal["metrics", "status_page"]
@@ -45,7 +46,7 @@ class KumaMonitors(BaseModel):
     source: KumaSource
     monitors: list[KumaMonitor]
     stale: bool = False
-    age_seconds: float | None = None
+    read_at: float | None = None  # when Kuma gave it (epoch seconds; None: not cached)
 
 
 class _StatusPageMonitor(BaseModel):
@@ -120,7 +121,7 @@ class UptimeKumaClient:
         self.health_timeout = health_timeout
 
     async def monitors(self, *, fresh_ttl: float = FRESH_SECONDS) -> KumaMonitors:
-        """Every monitor with its status; stale (with its age) when Kuma is down."""
+        """Every monitor with its status; stale (with when it was read) when Kuma is down."""
         if self.source == "metrics":
             fetched = await self._scrape(fresh_ttl=fresh_ttl)
             monitors = parse_metrics(fetched.data)
@@ -128,14 +129,14 @@ class UptimeKumaClient:
                 source="metrics",
                 monitors=monitors,
                 stale=fetched.stale,
-                age_seconds=fetched.age_seconds,
+                read_at=fetched.read_at,
             )
         page, beats = await self._status_page(fresh_ttl=fresh_ttl)
         return KumaMonitors(
             source="status_page",
             monitors=self._merge_status_page(page, beats),
             stale=page.stale or beats.stale,
-            age_seconds=max(page.age_seconds or 0.0, beats.age_seconds or 0.0),
+            read_at=oldest(page.read_at, beats.read_at),
         )
 
     async def health_check(self) -> ServiceHealth:

@@ -13,6 +13,7 @@ from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
+from medianest.integrations.outcomes import moment
 from medianest.integrations.plex import PlexClient
 from medianest.plex import playlists, service
 from medianest.plex.dependencies import get_browsing_plex, get_viewer
@@ -49,7 +50,7 @@ def _empty_context(*, sort: str, search: str, page: int, page_size: int) -> dict
         "pages": 1,
         "collections": [],
         "stale": False,
-        "age_seconds": None,
+        "read_at": None,
         "playlists": [],
     }
 
@@ -78,7 +79,7 @@ async def _fill_library(
     context["total"] = found.value.total
     context["pages"] = _pages(found.value.total, page_size)
     context["stale"] = context["stale"] or found.stale
-    context["age_seconds"] = found.age_seconds
+    context["read_at"] = moment(found.read_at)
     listing = await service.collections(
         plex, viewer=viewer, library_id=int(current.id), page=1, page_size=PAGE_SIZE
     )

@@ -41,7 +41,7 @@ async def list_libraries(plex: BrowsingPlex, ctx: ContextDep) -> CachedEnvelope[
     """The server's libraries (sections)."""
     found = await service.libraries(plex)
     data = [LibraryOut.of(section) for section in found.value]
-    return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
+    return cached_envelope(data, stale=found.stale, read_at=found.read_at)
 
 
 @router.get("/library/{library_id}/items", response_model=CachedPagedEnvelope[PlexItemOut])
@@ -73,7 +73,7 @@ async def list_library_items(
         page_size=page_size,
         total=found.value.total,
         stale=found.stale,
-        age_seconds=found.age_seconds,
+        read_at=found.read_at,
     )
 
 
@@ -101,7 +101,7 @@ async def list_collections(
         page_size=page_size,
         total=found.value.total,
         stale=found.stale,
-        age_seconds=found.age_seconds,
+        read_at=found.read_at,
     )
 
 
@@ -128,7 +128,7 @@ async def get_collection(
         items=[PlexItemOut.of(item) for item in found.items.items],
         total=found.items.total,
     )
-    return cached_envelope(data, stale=found.stale, age_seconds=found.age_seconds)
+    return cached_envelope(data, stale=found.stale, read_at=found.read_at)
 
 
 @router.get("/playlists", response_model=Envelope[list[PlaylistOut]])

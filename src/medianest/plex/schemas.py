@@ -6,10 +6,12 @@ needs (or sees) the Plex token.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Generic, Literal, TypeVar
 from urllib.parse import quote
 
 from medianest.core.envelope import ApiModel, Meta, PageMeta, now_utc
+from medianest.integrations.outcomes import moment
 from medianest.integrations.plex_models import PlexItem, PlexPlaylist, PlexSection
 
 T = TypeVar("T")
@@ -17,15 +19,18 @@ IMAGE_ROUTE = "/api/plex/image"
 
 
 class CacheMeta(Meta):
-    """`stale`: Plex is down and this is the last good answer, `ageSeconds` old."""
+    """`stale`: Plex is down and this is the last good answer. `readAt`: when Plex gave
+    the data (None: read for this answer); its age is `timestamp` minus `readAt`. A time
+    rather than an age, so an answer whose data has not changed is the same answer (its
+    ETag matches: core/conditional.py)."""
 
     stale: bool = False
-    age_seconds: float | None = None
+    read_at: datetime | None = None
 
 
 class CachePageMeta(PageMeta):
     stale: bool = False
-    age_seconds: float | None = None
+    read_at: datetime | None = None
 
 
 class CachedEnvelope(ApiModel, Generic[T]):
@@ -40,13 +45,13 @@ class CachedPagedEnvelope(ApiModel, Generic[T]):
     meta: CachePageMeta
 
 
-def cached_envelope(data: T, *, stale: bool, age_seconds: float | None) -> CachedEnvelope[T]:
-    meta = CacheMeta(timestamp=now_utc(), stale=stale, age_seconds=_age(age_seconds))
+def cached_envelope(data: T, *, stale: bool, read_at: float | None) -> CachedEnvelope[T]:
+    meta = CacheMeta(timestamp=now_utc(), stale=stale, read_at=moment(read_at))
     return CachedEnvelope[T](data=data, meta=meta)
 
 
 def cached_paged(
-    items: list[T], *, page: int, page_size: int, total: int, stale: bool, age_seconds: float | None
+    items: list[T], *, page: int, page_size: int, total: int, stale: bool, read_at: float | None
 ) -> CachedPagedEnvelope[T]:
     meta = CachePageMeta(
         timestamp=now_utc(),
@@ -54,13 +59,9 @@ def cached_paged(
         page_size=page_size,
         total=total,
         stale=stale,
-        age_seconds=_age(age_seconds),
+        read_at=moment(read_at),
     )
     return CachedPagedEnvelope[T](data=items, meta=meta)
-
-
-def _age(age_seconds: float | None) -> float | None:
-    return round(age_seconds, 1) if age_seconds is not None else None
 
 
 def poster_url(path: str | None) -> str | None:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from medianest.core.errors import MediaNestError, NotFound, ValidationFailed
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.links import link_out
+from medianest.integrations.outcomes import oldest
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
 from medianest.plex.privacy import Viewer
@@ -39,7 +40,7 @@ class CollectionDetail:
     collection: PlexItem
     items: PlexPage[PlexItem]
     stale: bool
-    age_seconds: float | None
+    read_at: float | None
 
 
 def plex_sort(sort: str | None) -> str | None:
@@ -125,7 +126,7 @@ async def collections(
         return _page_of(shown, listing, page=page, page_size=page_size)
     sections = await libraries(plex)
     found: list[PlexItem] = []
-    stale, age = sections.stale, sections.age_seconds
+    stale, read_at = sections.stale, sections.read_at
     for section in sections.value:
         per_library = await plex.section_collections(
             section.key, size=COLLECTIONS_PER_LIBRARY, cached=True
@@ -135,10 +136,10 @@ async def collections(
             kept = await _visible_collections(plex, viewer, kept)
         found += kept
         stale = stale or per_library.stale
-        age = max(age or 0.0, per_library.age_seconds or 0.0) if per_library.stale else age
+        read_at = oldest(read_at, per_library.read_at) if per_library.stale else read_at
     found.sort(key=lambda c: (c.title_sort or c.title).lower())
     page_items = PlexPage(items=found[start : start + page_size], offset=start, total=len(found))
-    return Snapshot(value=page_items, stale=stale, age_seconds=age)
+    return Snapshot(value=page_items, stale=stale, read_at=read_at)
 
 
 async def collection_detail(
@@ -176,12 +177,11 @@ async def collection_detail(
     except UpstreamHTTPError as exc:
         raise _not_found_or(exc, "No such collection.") from None
     stale = meta.stale or items.stale
-    ages = [a for a in (meta.age_seconds, items.age_seconds) if a is not None]
     return CollectionDetail(
         collection=collection,
         items=items.value,
         stale=stale,
-        age_seconds=max(ages) if ages else None,
+        read_at=oldest(meta.read_at, items.read_at),
     )
 
 
@@ -250,16 +250,16 @@ async def _read_all(
 ) -> Snapshot[list[PlexItem]]:
     """Every entry of a listing (up to MAX_FILTERED), page by page."""
     found: list[PlexItem] = []
-    stale, ages = False, []
+    stale = False
+    read_at: list[float | None] = []
     while len(found) < MAX_FILTERED:
         snapshot = await fetch(len(found), FILTER_CHUNK)
         found += snapshot.value.items
         stale = stale or snapshot.stale
-        if snapshot.age_seconds is not None:
-            ages.append(snapshot.age_seconds)
+        read_at.append(snapshot.read_at)
         if not snapshot.value.items or len(found) >= snapshot.value.total:
             break
-    return Snapshot(value=found, stale=stale, age_seconds=max(ages) if ages else None)
+    return Snapshot(value=found, stale=stale, read_at=oldest(*read_at))
 
 
 def _page_of(
@@ -267,7 +267,7 @@ def _page_of(
 ) -> Snapshot[PlexPage[PlexItem]]:
     start = (page - 1) * page_size
     chosen = PlexPage(items=items[start : start + page_size], offset=start, total=len(items))
-    return Snapshot(value=chosen, stale=source.stale, age_seconds=source.age_seconds)
+    return Snapshot(value=chosen, stale=source.stale, read_at=source.read_at)
 
 
 async def _visible_collections(

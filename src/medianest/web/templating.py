@@ -46,19 +46,19 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_static_version(name)}"
 
 
-def _ago(value: datetime | None) -> str:
-    """A short relative time ("12 s ago", "3 min ago") for timestamps in tables and cards."""
+def _utc(value: datetime | None) -> str:
+    """A moment as the page writes it, in UTC ("6 Dec, 13:45 UTC"; "never" for none).
+
+    In `<time data-relative>` app.js shows it as "12 s ago" and keeps that current; in
+    `<time data-local-time>` as the browser's local time. The page holds the moment,
+    never its age: a list whose rows have not changed is the same bytes from one request
+    to the next, so a polled fragment is answered 304 (core/conditional.py)."""
     if value is None:
         return "never"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    seconds = int((datetime.now(UTC) - value).total_seconds())
-    if seconds < 5:
-        return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+    value = value.astimezone(UTC)
+    return f"{value.day} {value:%b, %H:%M} UTC"
 
 
 def _iso(value: datetime | None) -> str:
@@ -89,7 +89,7 @@ def _duration(seconds: float | int | None) -> str:
     return f"{secs} s"
 
 
-_filters: dict[str, Callable[..., Any]] = {"ago": _ago, "iso": _iso, "duration": _duration}
+_filters: dict[str, Callable[..., Any]] = {"utc": _utc, "iso": _iso, "duration": _duration}
 
 
 def add_filter(name: str, function: Callable[..., Any]) -> None:

@@ -438,11 +438,14 @@
 
   // ------------------------------------------------------- live countdowns
   // <span data-countdown-until="ISO">: counts down; enables [data-countdown-enables] at zero.
-  function tickCountdowns() {
-    $all('[data-countdown-until]').forEach(function (el) {
+  // Optional: data-countdown-prefix ("in ") before the time left, data-countdown-done
+  // ("due now") shown at zero.
+  function tickCountdowns(root) {
+    $all('[data-countdown-until]', root).forEach(function (el) {
       var left = (Date.parse(el.dataset.countdownUntil) - Date.now()) / 1000;
-      el.textContent = formatDuration(left);
+      el.textContent = (el.dataset.countdownPrefix || '') + formatDuration(left);
       if (left <= 0) {
+        if (el.dataset.countdownDone) el.textContent = el.dataset.countdownDone;
         el.removeAttribute('data-countdown-until');
         var target = el.dataset.countdownEnables && document.getElementById(el.dataset.countdownEnables);
         if (target) target.disabled = false;
@@ -490,13 +493,21 @@
       el.after(at);
     });
   }
-  document.addEventListener('htmx:afterSettle', function (event) { showLocalTimes(event.detail.elt); });
-
-  function tickRelativeTimes() {
-    $all('time[data-relative][datetime]').forEach(function (el) {
+  // <time data-relative datetime="ISO">: "12 s ago", kept current. The server writes the
+  // moment (UTC), not its age, so a list polled again is the same bytes (answered 304).
+  function tickRelativeTimes(root) {
+    $all('time[data-relative][datetime]', root).forEach(function (el) {
       if (el.getAttribute('datetime')) el.textContent = relativeTime(el.getAttribute('datetime'));
     });
   }
+
+  function showTimes(root) {
+    showLocalTimes(root);
+    tickRelativeTimes(root);
+    tickCountdowns(root);
+  }
+  // The whole page (a few elements): an outerHTML swap's element is no longer in it.
+  document.addEventListener('htmx:afterSettle', function () { showTimes(document); });
 
   // ------------------------------------------------------------ live data
   var STATUS_WORDS = { online: 'Online', offline: 'Offline', degraded: 'Degraded', unconfigured: 'Not configured' };
@@ -743,9 +754,8 @@
     initChangePassword();
     initSocket();
     sendEarlyTyping();
-    showLocalTimes(document);
-    tickCountdowns();
-    setInterval(tickCountdowns, 1000);
-    setInterval(tickRelativeTimes, 5000);
+    showTimes(document);
+    setInterval(function () { tickCountdowns(document); }, 1000);
+    setInterval(function () { tickRelativeTimes(document); }, 5000);
   });
 })();

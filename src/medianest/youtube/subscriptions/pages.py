@@ -37,8 +37,10 @@ INTERVALS = (1, 3, 6, 12, 24, 72, 168)
 
 
 def _row(row: YoutubeSubscription) -> dict[str, Any]:
-    next_in = (row.next_check_at - utcnow()).total_seconds() if row.next_check_at else None
-    return {"s": row, "next_in": next_in, "intervals": INTERVALS}
+    # Only whether the check is due: how long until it is, app.js counts down from the
+    # time, so the polled list stays the same bytes while nothing changes (ETag, 304).
+    due = row.next_check_at is None or row.next_check_at <= utcnow()
+    return {"s": row, "due": due, "intervals": INTERVALS}
 
 
 async def _list(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
