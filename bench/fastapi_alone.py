@@ -7,10 +7,6 @@ conditional GETs the layers add)."""
 
 from __future__ import annotations
 
-from medianest.cli import start_serving
-from medianest.core.logging import configure_logging
-from medianest.settings import load_settings
+from medianest.cli import settings_for_command, start_serving
 
-_settings = load_settings()
-configure_logging(level=_settings.log_level, fmt=_settings.log_format)
-app = start_serving(_settings).fastapi
+app = start_serving(settings_for_command()).fastapi

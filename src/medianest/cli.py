@@ -58,7 +58,9 @@ def fail(reason: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def _settings(**overrides: object) -> Settings:
+def settings_for_command(**overrides: object) -> Settings:
+    """The settings (the environment's, then `overrides` not None), with logging set up as
+    every command sets it up; a clear message and exit 2 when they are wrong."""
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
@@ -176,7 +178,7 @@ def build_app_from_env() -> object:
     """Factory used by `--reload` (uvicorn re-imports it in a fresh process)."""
     from medianest.app import create_app
 
-    return create_app(_settings(), run_migrations=False)
+    return create_app(settings_for_command(), run_migrations=False)
 
 
 @app.command()
@@ -185,7 +187,7 @@ def build_app_from_env() -> object:
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
 def serve(host: str | None, port: int | None, reload: bool) -> None:
     """Start the portal (migrations are applied first)."""
-    settings = _settings(host=host, port=port)
+    settings = settings_for_command(host=host, port=port)
     if reload:
         _check_services(settings)
         uvicorn.run(
@@ -218,7 +220,7 @@ def worker() -> None:
 
     from medianest.worker import run_standalone
 
-    settings = _settings()
+    settings = settings_for_command()
     prepare_database(settings)
     _check_redis(settings)
     log.info("worker_starting", concurrency=settings.worker_concurrency)
@@ -246,7 +248,7 @@ def worker_health() -> None:
 @click.option("--down", is_flag=True, help="Downgrade to the revision instead.")
 def migrate(revision: str, down: bool) -> None:
     """Apply (or revert) database migrations: to REVISION, the head by default."""
-    settings = _settings()
+    settings = settings_for_command()
     from medianest.db import migrate as migrations
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +283,7 @@ def backup(output: Path | None) -> None:
     """Write the database (consistent snapshot) and the settings into one 0600 archive."""
     from medianest.ops import backup as backups
 
-    settings = _settings()
+    settings = settings_for_command()
     target = output or Path(backups.default_archive_name())
     try:
         manifest = backups.create_backup(settings, target)
@@ -303,7 +305,7 @@ def restore(archive: Path) -> None:
     (never over live data)."""
     from medianest.ops import backup as backups
 
-    settings = _settings()
+    settings = settings_for_command()
     try:
         manifest, notes = backups.restore_backup(settings, archive)
     except backups.BackupError as exc:
@@ -338,7 +340,7 @@ def demo(host: str, port: int, data_dir: Path | None) -> None:
     demo_mode.bring_to_life(suite)
     try:
         overrides = demo_mode.demo_overrides(suite.info, data_dir=root, host=host, port=port)
-        settings = _settings(**overrides)
+        settings = settings_for_command(**overrides)
         prepare_database(settings)
         demo_mode.prepare_demo(settings, suite.info)
         demo_mode.connect_webhook(suite, settings)

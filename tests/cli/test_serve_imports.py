@@ -240,7 +240,7 @@ GARBAGE_LEFT_BY_THE_START = textwrap.dedent(
         load_libraries_lean([])
         from medianest import cli
 
-    cli.start_serving(cli._settings())
+    cli.start_serving(cli.settings_for_command())
     assert gc.get_threshold() == thresholds, gc.get_threshold()
     frozen = gc.get_freeze_count()
     gc.unfreeze()
