@@ -218,7 +218,7 @@ def test_the_envelope_time_is_found_in_the_largest_meta_pydantic_writes() -> Non
         page_size=100,
         total=9_999_999,
         stale=True,
-        read_at=datetime(2026, 12, 6, 23, 59, 58, 999_999, tzinfo=UTC),
+        data_at=datetime(2026, 12, 6, 23, 59, 58, 999_999, tzinfo=UTC),
     )
     body = (
         CachedPagedEnvelope[dict[str, str]](data=data, meta=meta)

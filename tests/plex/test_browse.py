@@ -201,8 +201,8 @@ async def test_plex_down_serves_last_known_good_marked_stale(
     assert stale.json()["meta"]["stale"] is True
     # When Plex gave the data it serves, the same as the fresh answer said: at least the
     # 0.1 s waited before this answer was made.
-    read_at = datetime.fromisoformat(stale.json()["meta"]["readAt"])
-    assert read_at == datetime.fromisoformat(fresh.json()["meta"]["readAt"])
+    read_at = datetime.fromisoformat(stale.json()["meta"]["dataAt"])
+    assert read_at == datetime.fromisoformat(fresh.json()["meta"]["dataAt"])
     assert datetime.fromisoformat(stale.json()["meta"]["timestamp"]) - read_at >= timedelta(
         seconds=0.1
     )

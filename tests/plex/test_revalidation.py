@@ -1,4 +1,4 @@
-"""Plex answers say when their data was read (`meta.readAt`, and the page's time), not
+"""Plex answers say when their data was read (`meta.dataAt`, and the page's time), not
 how old it is: asked again with its ETag while the library data is the one the client
 has, an API client or htmx gets a 304. With `meta.ageSeconds` and "from N s ago" no two
 answers were the same and every one was sent whole. The response cache is off here: each
@@ -48,9 +48,9 @@ async def test_the_api_says_when_plex_gave_the_data(viewer: httpx.AsyncClient) -
     first = (await viewer.get("/api/plex/library/1/items")).json()["meta"]
     await asyncio.sleep(0.2)
     again = (await viewer.get("/api/plex/library/1/items")).json()["meta"]
-    read_at = datetime.fromisoformat(first["readAt"])
+    read_at = datetime.fromisoformat(first["dataAt"])
     assert read_at <= datetime.fromisoformat(first["timestamp"])
-    assert again["readAt"] == first["readAt"]  # the same read, kept
+    assert again["dataAt"] == first["dataAt"]  # the same read, kept
     assert datetime.fromisoformat(again["timestamp"]) > datetime.fromisoformat(first["timestamp"])
 
 
@@ -64,5 +64,5 @@ async def test_data_read_again_is_a_new_answer(
     assert (await viewer.post("/api/plex/refresh")).status_code == 200
     again = await viewer.get(url, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 200
-    assert again.json()["meta"]["readAt"] > first.json()["meta"]["readAt"]
+    assert again.json()["meta"]["dataAt"] > first.json()["meta"]["dataAt"]
     assert again.json()["meta"]["total"] == first.json()["meta"]["total"] + 1

@@ -19,18 +19,19 @@ IMAGE_ROUTE = "/api/plex/image"
 
 
 class CacheMeta(Meta):
-    """`stale`: Plex is down and this is the last good answer. `readAt`: when Plex gave
-    the data (None: read for this answer); its age is `timestamp` minus `readAt`. A time
+    """`stale`: Plex is down and this is the last good answer. `dataAt`: when Plex gave
+    the data (None: read for this answer; the dashboard's Uptime Kuma `dataAt` says the
+    same of Kuma's); its age is `timestamp` minus `dataAt`. A time
     rather than an age, so an answer whose data has not changed is the same answer (its
     ETag matches: core/conditional.py)."""
 
     stale: bool = False
-    read_at: datetime | None = None
+    data_at: datetime | None = None
 
 
 class CachePageMeta(PageMeta):
     stale: bool = False
-    read_at: datetime | None = None
+    data_at: datetime | None = None
 
 
 class CachedEnvelope(ApiModel, Generic[T]):
@@ -46,7 +47,7 @@ class CachedPagedEnvelope(ApiModel, Generic[T]):
 
 
 def cached_envelope(data: T, *, stale: bool, read_at: float | None) -> CachedEnvelope[T]:
-    meta = CacheMeta(timestamp=now_utc(), stale=stale, read_at=moment(read_at))
+    meta = CacheMeta(timestamp=now_utc(), stale=stale, data_at=moment(read_at))
     return CachedEnvelope[T](data=data, meta=meta)
 
 
@@ -59,7 +60,7 @@ def cached_paged(
         page_size=page_size,
         total=total,
         stale=stale,
-        read_at=moment(read_at),
+        data_at=moment(read_at),
     )
     return CachedPagedEnvelope[T](data=items, meta=meta)
 
