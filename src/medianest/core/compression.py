@@ -50,9 +50,6 @@ _NOTHING_TO_COMPRESS = frozenset({204, 206, 304})
 _DEFLATE_LOOKAHEAD = 262
 # A gzip member's header (RFC 1952, 2.3): deflate, no flags, no time, no extra, OS unknown.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-# What only one body says (an envelope's time and what follows it: `envelope_time`
-# searches its last 256 bytes) fits in one stored block: 65,535 bytes at most (RFC 1951,
-# 3.2.4: LEN is two bytes).
 
 
 def _sized_deflate(level: int, length: int) -> zlib._Compress:
@@ -102,6 +99,9 @@ class CompressedBodies:
             deflated = _Deflated(blocks, zlib.crc32(shared))
             if len(shared) <= KEPT_COMPRESSED_MAX_BODY:
                 self._entries.put(shared, deflated)
+        # What only this body says (an envelope's time and what follows it: `envelope_time`
+        # searches the last 256 bytes) fits in one stored block: 65,535 bytes at most
+        # (RFC 1951, 3.2.4: LEN is two bytes).
         stored = struct.pack("<BHH", 1, len(own), len(own) ^ 0xFFFF)  # BFINAL, stored
         trailer = struct.pack("<II", zlib.crc32(own, deflated.crc), len(body) & 0xFFFFFFFF)
         return b"".join((_GZIP_HEADER, deflated.blocks, stored, own, trailer))
