@@ -24,6 +24,7 @@ from medianest.core.logging import get_logger
 from medianest.dashboard.schemas import MonitorStatus
 from medianest.dashboard.service import CheckOutcome
 from medianest.db.base import utcnow
+from medianest.integrations.outcomes import moment
 from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignIn
 from medianest.platform.leader import LeaderLease
 
@@ -144,7 +145,7 @@ class KumaLiveRunner:
             url=self.sign_in.url,
             monitors=live_monitor_statuses(self.link),
             source="live",
-            data_at=datetime.fromtimestamp(last, UTC) if last else utcnow(),
+            data_at=moment(last) or utcnow(),
         )
 
     # --- the loop ----------------------------------------------------------------------
