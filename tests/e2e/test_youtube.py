@@ -185,3 +185,76 @@ def test_a_download_that_fails_while_the_socket_is_down_shows_it_on_reconnect(
     expect(row).to_have_attribute("data-state", "downloading")  # nothing told the page yet
     page.evaluate("() => MediaNest.socket.connect()")
     expect(row).to_have_attribute("data-state", "failed", timeout=10_000)
+
+
+def _running_download_held_at_its_item(
+    page: Page, simulators: SimulatorSuite, name: str, title: str
+) -> tuple[str, Any]:
+    """A download whose only item's host does not answer until released: (slug, row)."""
+    simulators.media.add_feed(name, title, [])
+    slug = simulators.media.add_item(f"{title} Clip", feed=name)
+    simulators.media.hold_item(slug)
+    page.get_by_label("Playlist or video link").fill(simulators.media.feed_url(name))
+    page.get_by_role("button", name="Start download").click()
+    row = page.locator(f'[data-title="{title}"]')
+    expect(row).to_have_attribute("data-state", "downloading", timeout=15_000)
+    # Its name, learned from the list after the row was made, reaches its buttons too.
+    expect(row.get_by_role("button", name=f"Cancel {title}")).to_be_visible()
+    return slug, row
+
+
+def _swapped_while_asking(page: Page, download_id: str | None) -> None:
+    """The row is read again (as a live event does) while the dialog is open; returns
+    once the row the button belonged to is no longer on the page."""
+    page.evaluate(
+        """id => {
+          const row = document.querySelector(`[data-download-id="${id}"]`);
+          window.rowBeforeSwap = row;
+          htmx.ajax('GET', row.dataset.refreshUrl, {target: row, swap: 'outerHTML'});
+        }""",
+        download_id,
+    )
+    page.wait_for_function("() => !document.body.contains(window.rowBeforeSwap)")
+
+
+def test_a_cancel_confirmed_while_its_row_was_refreshed_still_cancels(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
+) -> None:
+    """htmx drops a request whose element left the page; a row refreshed by a live event
+    while the dialog was open must not swallow the confirmed cancel."""
+    page = youtube_page(new_context, admin_account)
+    slug, row = _running_download_held_at_its_item(page, simulators, "e2e-swap", "Swapped Shore")
+    try:
+        download_id = row.get_attribute("data-download-id")
+        row.get_by_role("button", name="Cancel Swapped Shore").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Stop downloading “Swapped Shore”?")
+        _swapped_while_asking(page, download_id)
+        with page.expect_response(
+            lambda r: r.url.endswith(f"/youtube/downloads/{download_id}/cancel"), timeout=5_000
+        ) as answered:
+            dialog.get_by_role("button", name="Stop download").click()
+        assert answered.value.status == 200
+        expect(page.locator(".toast").filter(has_text="Download cancelled")).to_be_visible()
+    finally:
+        simulators.media.release_item(slug)
+    expect(row).to_have_attribute("data-state", "cancelled", timeout=15_000)
+
+
+def test_a_cancel_confirmed_after_the_download_finished_says_nothing_was_sent(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
+) -> None:
+    page = youtube_page(new_context, admin_account)
+    slug, row = _running_download_held_at_its_item(page, simulators, "e2e-done", "Finished Bay")
+    try:
+        row.get_by_role("button", name="Cancel Finished Bay").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Stop downloading “Finished Bay”?")
+    finally:
+        simulators.media.release_item(slug)
+    # It finishes while the question is open: its row comes back without a Cancel button.
+    expect(row).to_have_attribute("data-state", "completed", timeout=30_000)
+    expect(row.get_by_role("button", name=re.compile("^Cancel"))).to_have_count(0)
+    dialog.get_by_role("button", name="Stop download").click()
+    expect(page.locator(".toast").filter(has_text="nothing was sent")).to_be_visible()
+    expect(row).to_have_attribute("data-state", "completed")

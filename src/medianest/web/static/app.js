@@ -234,14 +234,22 @@
     });
   }
 
+  // Elements whose action was confirmed on the element they replaced (below).
+  var confirmedAlready = new WeakSet();
+
   document.addEventListener('htmx:confirm', function (event) {
     var question = event.detail.question;
     if (!question) return;
     event.preventDefault();
+    if (confirmedAlready.has(event.detail.elt)) {
+      confirmedAlready.delete(event.detail.elt);
+      event.detail.issueRequest(true);
+      return;
+    }
     var label = event.detail.elt.getAttribute('data-confirm-label');
     confirmDialog(question, label).then(function (yes) {
       if (yes) {
-        event.detail.issueRequest(true);
+        sendConfirmed(event.detail);
       } else {
         // A <select> that asked for confirmation goes back to the value it had.
         var elt = event.detail.elt;
@@ -249,6 +257,29 @@
       }
     });
   });
+
+  // A live refresh (a download's next item, a poll) can swap the element while its dialog
+  // is open, and htmx drops requests from elements no longer on the page: the confirmed
+  // action goes from the element that replaced it (same verb, same URL). If none did,
+  // the person is told nothing was sent rather than left thinking it was.
+  function sendConfirmed(detail) {
+    var elt = detail.elt;
+    if (document.body.contains(elt)) {
+      detail.issueRequest(true);
+      return;
+    }
+    var attr = 'hx-' + detail.verb;
+    var url = elt.getAttribute(attr);
+    var now = url === null ? null : $all('[' + attr + ']').filter(function (candidate) {
+      return candidate.getAttribute(attr) === url;
+    })[0];
+    if (!now) {
+      toast('This changed while you were confirming, so nothing was sent. Look again and retry if it still applies.', 'warning');
+      return;
+    }
+    confirmedAlready.add(now);
+    window.htmx.ajax(detail.verb, url, { source: now });
+  }
 
   // TV season choice: "All" and single seasons exclude each other.
   document.addEventListener('change', function (event) {
@@ -667,6 +698,9 @@
       var eta = typeof data.eta === 'number' && !TERMINAL[data.status] ? formatDuration(data.eta) + ' left' : '';
       extra.textContent = [speed, eta].filter(Boolean).join(' · ');
     }
+    // A title learned late (the list read after the row was made) is in the buttons' names
+    // and questions too: the row is read again for those.
+    var titleChanged = !!data.title && data.title !== row.getAttribute('data-title');
     if (data.title) {
       row.setAttribute('data-title', data.title);
       var heading = $('.list-item-title', row);
@@ -674,7 +708,7 @@
     }
     var itemChanged = String(data.currentItem) !== (row.dataset.currentItem || String(data.currentItem));
     row.dataset.currentItem = String(data.currentItem);
-    if (before !== data.status || itemChanged) readRowAgain(row);
+    if (before !== data.status || itemChanged || titleChanged) readRowAgain(row);
     if (before !== data.status && TERMINAL[data.status]) {
       var title = row.getAttribute('data-title') || 'The download';
       toast(title + ': ' + data.status + '.', data.status === 'completed' ? 'success' : 'warning');
