@@ -340,7 +340,9 @@ def run_backend(
                     alone = _fastapi_alone(env, root / "fastapi-alone.log")
                     servers.append(alone.start("/api/health", timeout=240))
                 rows: dict[str, Any] = {}
+                server_log = root / "medianest.log"
                 for path in paths:
+                    log_read_to = server_log.stat().st_size
                     headers = extra_headers or {}
                     if revalidate:
                         headers = _revalidating(app.url + path, cookie, headers)
@@ -364,6 +366,7 @@ def run_backend(
                             app.url + path, cookie, extra_headers=headers
                         ),
                         **_answer_shape(app.url + path, cookie, headers),
+                        "loop_blocked": _loop_holds(server_log, log_read_to),
                     }
                 return {
                     "request_headers": sorted(extra_headers or {}),
@@ -377,6 +380,24 @@ def run_backend(
             for server in servers:
                 server.stop()
             backends.drop(backend)
+
+
+def _loop_holds(server_log: Path, offset: int) -> list[dict[str, Any]]:
+    """The holds of the event loop the server logged (core/loop_watch.py, over 100 ms)
+    since `offset` of its log: how long, and the innermost frame seen most."""
+    with server_log.open("rb") as log:
+        log.seek(offset)
+        lines = log.read().splitlines()
+    holds = []
+    for line in lines:
+        if b"event_loop_blocked" not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line cut by a rotation or a crash: not a hold to report
+            continue
+        holds.append({"ms": entry["blocked_ms"], "where": entry["where"][-1]})
+    return holds
 
 
 def _fastapi_alone(env: dict[str, str], log: Path) -> Server:
@@ -410,6 +431,13 @@ def table(result: dict[str, Any]) -> str:
                 f"| {row.get('fastapi_to_starlette', float('nan')):.3f} |"
                 + (f" {row['without_layers_to_starlette']:.3f} |" if alone else "")
             )
+        held = [
+            f"- {path}: {hold['ms']:.0f} ms, at {hold['where']}"
+            for path, row in rows.items()
+            for hold in row.get("loop_blocked", [])
+        ]
+        lines.append("\nEvent loop held over 100 ms (the server's `event_loop_blocked` lines):")
+        lines += held or ["- never"]
     return "\n".join(lines)
 
 

@@ -263,12 +263,15 @@ async def app_factory(request: pytest.FixtureRequest) -> AsyncIterator[Callable[
     stack: list[tuple[MediaNestApp, Any, Callable[[], None]]] = []
     marked = request.node.get_closest_marker("housekeeping") is not None
 
-    async def start(settings: Settings, *, housekeeping: bool | None = None) -> MediaNestApp:
+    async def start(
+        settings: Settings, *, housekeeping: bool | None = None, watch_loop: bool = False
+    ) -> MediaNestApp:
         engine, give_back = kept_engine(settings)
         app = create_app(
             settings,
             run_migrations=False,
             housekeeping=marked if housekeeping is None else housekeeping,
+            watch_loop=watch_loop,
             engine=engine,
         )
         lifespan = app.fastapi.router.lifespan_context(app.fastapi)

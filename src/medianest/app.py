@@ -48,6 +48,7 @@ from medianest.core.envelope import error_schemas
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.heap import start_trimming
 from medianest.core.logging import get_logger, request_log
+from medianest.core.loop_watch import start_watching
 from medianest.core.middleware import RequestContextMiddleware
 from medianest.core.private_files import protect_data_dir, protect_sqlite_files
 from medianest.core.ratelimit import RateLimiter
@@ -256,11 +257,25 @@ async def close_context(ctx: AppContext) -> None:
     await ctx.engine.dispose()
 
 
+async def _look_after_the_process(
+    stack: AsyncExitStack, settings: Settings, *, freeze_heap: bool, watch_loop: bool
+) -> None:
+    """What a long-running server does for its own process once it has started (the
+    stops go on `stack`)."""
+    if freeze_heap:
+        gc.collect()
+        gc.freeze()
+        stack.push_async_callback(await start_trimming())
+    if watch_loop and settings.event_loop_blocked_ms > 0:
+        stack.push_async_callback(await start_watching(settings.event_loop_blocked_ms))
+
+
 def create_app(
     settings: Settings,
     *,
     run_migrations: bool = True,
     freeze_heap: bool = False,
+    watch_loop: bool = False,
     housekeeping: bool = True,
     engine: AsyncEngine | None = None,
 ) -> MediaNestApp:
@@ -268,10 +283,10 @@ def create_app(
     start many apps) moves everything alive after start-up out of the garbage
     collector's sight, so no full collection walks them while requests wait (the
     stall it caused: docs/performance.md), and hands the memory it frees back to the
-    system now and then (core/heap.py). `housekeeping=False` leaves out the periodic
-    parts (service status monitor, Plex audience sweep, expired-session purge, request
-    sync, worker health check): an app that only answers requests, for the tests of
-    everything else (docs/development.md). `engine`, when given, is the database engine
+    system now and then (core/heap.py); `watch_loop` names what holds the event loop too
+    long (core/loop_watch.py). `housekeeping=False` leaves out the periodic parts (service
+    status monitor, Plex audience sweep, expired-session purge, request sync, worker
+    health check): an app that only answers requests, for the tests of everything else. `engine`, when given, is the database engine
     (for the settings' database) that the caller keeps from one app to the next: the app
     closes its connections at stop, and the engine keeps its dialect set-up and compiled
     statements for the next app (the tests start thousands of apps)."""
@@ -294,10 +309,9 @@ def create_app(
                 database="sqlite" if settings.is_sqlite else "postgresql",
                 redis=bool(settings.redis_url),
             )
-            if freeze_heap:
-                gc.collect()
-                gc.freeze()
-                stack.push_async_callback(await start_trimming())
+            await _look_after_the_process(
+                stack, settings, freeze_heap=freeze_heap, watch_loop=watch_loop
+            )
             yield {}
 
     fastapi_app = MediaNestAPI(

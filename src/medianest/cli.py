@@ -153,7 +153,9 @@ def start_serving(settings: Settings) -> MediaNestApp:
         engine = _check_services(settings)
         from medianest.app import create_app
 
-        return create_app(settings, run_migrations=False, freeze_heap=True, engine=engine)
+        return create_app(
+            settings, run_migrations=False, freeze_heap=True, watch_loop=True, engine=engine
+        )
 
 
 def _check_services(settings: Settings) -> AsyncEngine:

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Rotated log files kept.
     log_file_backups: int = Field(default=5, ge=0)
+    # `serve` logs `event_loop_blocked` (how long, and where) each time synchronous work
+    # holds the event loop longer than this, in ms: every request waited meanwhile
+    # (0 turns the watch off; core/loop_watch.py).
+    event_loop_blocked_ms: float = Field(default=100.0, ge=0)
 
     # Bootstrap admin and sessions
     # The admin created on an empty database.

@@ -124,6 +124,14 @@ SESSIONS_ACTIVE = Gauge(
     "medianest_auth_sessions_active", "Signed-in sessions that have not expired."
 )
 
+# Each time the event loop was held longer than `MEDIANEST_EVENT_LOOP_BLOCKED_MS`
+# (core/loop_watch.py): every request of the process waited that long.
+EVENT_LOOP_BLOCKED = Histogram(
+    "medianest_event_loop_blocked_seconds",
+    "How long the event loop was held by synchronous work, each time it was held too long.",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
 UNMATCHED_ROUTE = "unmatched"
 
 

@@ -1,0 +1,92 @@
+"""The loop watch names what held the event loop, and for how long (core/loop_watch.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from prometheus_client import REGISTRY
+
+from medianest.core.loop_watch import Blocked, LoopWatch
+from medianest.settings import Settings
+
+
+def hold_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # synchronous work on the loop, as a blocking call in a request is
+
+
+async def watched(threshold: float, work: Callable[[], None]) -> list[Blocked]:
+    reports: list[Blocked] = []
+    watch = LoopWatch(threshold, reports.append)
+    watch.start()
+    try:
+        await asyncio.sleep(0.05)
+        work()
+        await asyncio.sleep(0.1)  # the loop is free again: the watcher reports
+    finally:
+        watch.stop()
+    return reports
+
+
+async def test_a_hold_is_reported_with_its_length_and_the_function_that_held_it() -> None:
+    reports = await watched(0.15, lambda: hold_the_loop(0.4))
+    # Only this hold: a machine that paused the process would add a report of the loop's
+    # own waiting, not of this function.
+    held = [report for report in reports if report.where[-1].endswith("in hold_the_loop")]
+    assert len(held) == 1, reports
+    assert 0.35 <= held[0].seconds < 2.0, held
+    assert "tests/core/test_loop_watch.py:" in held[0].where[-1], held
+    assert held[0].where[0].startswith("asyncio/"), held  # the standard library, shortened
+    assert held[0].samples >= 1
+
+
+async def test_a_loop_that_is_never_held_long_reports_nothing() -> None:
+    def short_holds() -> None:
+        for _ in range(5):
+            hold_the_loop(0.01)
+
+    reports = await watched(0.5, short_holds)
+    assert [report for report in reports if "hold_the_loop" in report.where[-1]] == []
+
+
+async def test_a_full_garbage_collection_is_named_as_such() -> None:
+    alive = [[None] for _ in range(1_500_000)]  # a full collection walks each of them
+    try:
+        reports = await watched(0.02, lambda: gc.collect(2))
+    finally:
+        del alive
+    assert any(r.where == ("garbage collection of generation 2",) for r in reports), reports
+
+
+async def test_the_served_app_logs_and_counts_each_hold(
+    app_factory: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
+    before = REGISTRY.get_sample_value("medianest_event_loop_blocked_seconds_count") or 0.0
+    with structlog.testing.capture_logs() as logs:
+        await app_factory(make_settings(event_loop_blocked_ms=100), watch_loop=True)
+        await asyncio.sleep(0.05)
+        hold_the_loop(0.3)
+        await asyncio.sleep(0.1)
+    blocked = [
+        line
+        for line in logs
+        if line["event"] == "event_loop_blocked" and line["where"][-1].endswith("hold_the_loop")
+    ]
+    assert len(blocked) == 1, logs
+    assert blocked[0]["log_level"] == "warning"
+    assert blocked[0]["blocked_ms"] >= 250
+    after = REGISTRY.get_sample_value("medianest_event_loop_blocked_seconds_count") or 0.0
+    assert after >= before + 1
+
+
+async def test_an_app_with_the_watch_turned_off_starts_no_watcher(
+    app_factory: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
+    import threading
+
+    await app_factory(make_settings(event_loop_blocked_ms=0), watch_loop=True)
+    assert not [t for t in threading.enumerate() if t.name == "loop-watch"]
