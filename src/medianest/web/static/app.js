@@ -260,8 +260,9 @@
 
   // A live refresh (a download's next item, a poll) can swap the element while its dialog
   // is open, and htmx drops requests from elements no longer on the page: the confirmed
-  // action goes from the element that replaced it (same verb, same URL). If none did,
-  // the person is told nothing was sent rather than left thinking it was.
+  // action goes from the element that replaced it (same kind, name, verb and URL), with
+  // the choice confirmed (a <select>'s new value). If none did, the person is told
+  // nothing was sent rather than left thinking it was.
   function sendConfirmed(detail) {
     var elt = detail.elt;
     if (document.body.contains(elt)) {
@@ -271,12 +272,14 @@
     var attr = 'hx-' + detail.verb;
     var url = elt.getAttribute(attr);
     var now = url === null ? null : $all('[' + attr + ']').filter(function (candidate) {
-      return candidate.getAttribute(attr) === url;
+      return candidate.getAttribute(attr) === url && candidate.tagName === elt.tagName &&
+        candidate.getAttribute('name') === elt.getAttribute('name');
     })[0];
     if (!now) {
       toast('This changed while you were confirming, so nothing was sent. Look again and retry if it still applies.', 'warning');
       return;
     }
+    if (elt.tagName === 'SELECT' || elt.tagName === 'INPUT') now.value = elt.value;
     confirmedAlready.add(now);
     window.htmx.ajax(detail.verb, url, { source: now });
   }
