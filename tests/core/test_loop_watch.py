@@ -44,6 +44,26 @@ async def test_a_hold_is_reported_with_its_length_and_the_function_that_held_it(
     assert held[0].samples >= 1
 
 
+async def test_two_holds_one_beat_apart_are_reported_as_two() -> None:
+    async def twice() -> None:
+        hold_the_loop(0.3)
+        await asyncio.sleep(0.005)  # the heartbeat, overdue, runs once between them
+        hold_the_loop(0.3)
+
+    reports: list[Blocked] = []
+    watch = LoopWatch(0.15, reports.append)
+    watch.start()
+    try:
+        await asyncio.sleep(0.05)
+        await twice()
+        await asyncio.sleep(0.1)
+    finally:
+        watch.stop()
+    held = [report for report in reports if report.where[-1].endswith("in hold_the_loop")]
+    assert len(held) == 2, reports
+    assert all(0.25 <= report.seconds < 2.0 for report in held), held
+
+
 async def test_a_loop_that_is_never_held_long_reports_nothing() -> None:
     def short_holds() -> None:
         for _ in range(5):

@@ -108,17 +108,17 @@ class LoopWatch:
         held_since: float | None = None
         while not self._stop.wait(HEARTBEAT_SECONDS / 2):
             beat_at = self._beat_at
-            late = time.monotonic() - beat_at - HEARTBEAT_SECONDS
-            if late > self.threshold:
-                held_since = beat_at
-                places[self._sample()] += 1
-            elif held_since is not None and beat_at != held_since:
-                # Free again: held from the beat before the stall to the one after it.
+            if held_since is not None and beat_at != held_since:
+                # Free again (if only for a beat): held from the beat before the hold to
+                # the one after it.
                 held = beat_at - held_since - HEARTBEAT_SECONDS
                 where, _ = places.most_common(1)[0]
                 self.report(Blocked(held, where, sum(places.values())))
                 places.clear()
                 held_since = None
+            if time.monotonic() - beat_at - HEARTBEAT_SECONDS > self.threshold:
+                held_since = beat_at
+                places[self._sample()] += 1
 
 
 def log_blocked(blocked: Blocked) -> None:
