@@ -69,7 +69,10 @@ class LoopWatch:
         self._timer: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._collecting: int | None = None  # the generation being collected, if any
+        # The last long collection: (generation, began, ended) in time.monotonic(). Timed in
+        # gc's own callbacks, since no other thread runs while it collects.
+        self._gc_began = 0.0
+        self._long_collection: tuple[int, float, float] | None = None
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -94,14 +97,26 @@ class LoopWatch:
         self._timer = self._loop.call_later(HEARTBEAT_SECONDS, self._beat)
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        self._collecting = info["generation"] if phase == "start" else None
+        now = time.monotonic()
+        if phase == "start":
+            self._gc_began = now
+        elif now - self._gc_began >= self.threshold / 2:
+            self._long_collection = (info["generation"], self._gc_began, now)
 
     def _sample(self) -> tuple[str, ...]:
-        generation = self._collecting
-        if generation is not None:
-            return (f"garbage collection of generation {generation}",)
         frame = sys._current_frames().get(self._loop_thread)
         return _place(frame) if frame is not None else ("(no Python frame)",)
+
+    def _where(
+        self, places: Counter[tuple[str, ...]], since: float, until: float
+    ) -> tuple[str, ...]:
+        """The place seen most, unless a collection within the hold took half of it or more."""
+        collection = self._long_collection
+        if collection is not None:
+            generation, began, ended = collection
+            if since <= began and ended <= until and ended - began >= (until - since) / 2:
+                return (f"garbage collection of generation {generation}",)
+        return places.most_common(1)[0][0]
 
     def _watch(self) -> None:
         places: Counter[tuple[str, ...]] = Counter()
@@ -112,7 +127,7 @@ class LoopWatch:
                 # Free again (if only for a beat): held from the beat before the hold to
                 # the one after it.
                 held = beat_at - held_since - HEARTBEAT_SECONDS
-                where, _ = places.most_common(1)[0]
+                where = self._where(places, held_since, beat_at)
                 self.report(Blocked(held, where, sum(places.values())))
                 places.clear()
                 held_since = None
