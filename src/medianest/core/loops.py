@@ -7,7 +7,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVarTuple
 
+from medianest.core.logging import get_logger
+
+log = get_logger(__name__)
+
 Args = TypeVarTuple("Args")
+# How long a stop waits for a background loop to end.
+STOP_LOOP_SECONDS = 5.0
 
 
 def call_on(
@@ -38,3 +44,12 @@ async def cancel_until_done(task: asyncio.Task[Any], *, within: float) -> bool:
     if task.done() and not task.cancelled():
         task.exception()  # (retrieved: a failure was logged where it happened)
     return task.done()
+
+
+async def stop_loop(task: asyncio.Task[Any]) -> None:
+    """Stop a background loop whose rounds catch `Exception` to keep going. A cancellation
+    that a library turned into an error mid-call (redis-py, above) is caught by the round,
+    the loop runs on, and a single cancel then waits for it for ever (a test's app stop
+    hung for 120 s while the Plex audience sweep kept asking plex.tv)."""
+    if not await cancel_until_done(task, within=STOP_LOOP_SECONDS):
+        log.warning("background_loop_did_not_stop", task=task.get_name())

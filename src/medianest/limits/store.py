@@ -8,7 +8,6 @@ instance (`medianest.admin.system.config`) reaches the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.core.context import Closer, CoreContext
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.db.engine import session_scope
 from medianest.limits.runtime import RuntimeConfigUpdate, RuntimeLimits
 from medianest.platform.models import SystemSetting
@@ -89,8 +89,6 @@ def keep_runtime_limits_fresh(ctx: HoldsLimits) -> None:
     task = asyncio.get_running_loop().create_task(refresh_forever())
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_loop(task)
 
     ctx.closers.append(stop)

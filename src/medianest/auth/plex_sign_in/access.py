@@ -11,7 +11,6 @@ someone not on it signs in (at most every few seconds), and refreshed on a sched
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
@@ -205,8 +205,6 @@ async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]
     task = asyncio.get_running_loop().create_task(sweep_forever())
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_loop(task)
 
     return stop

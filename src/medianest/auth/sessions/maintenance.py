@@ -6,7 +6,6 @@ the deletes are idempotent, so two instances purging at once do no harm."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import NamedTuple
@@ -18,6 +17,7 @@ from medianest.auth.models import AuthSession, PlexPin, SessionToken
 from medianest.auth.plex_sign_in.service import PIN_RECORD_GRACE_SECONDS
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
@@ -76,8 +76,6 @@ async def start_expired_purge(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     task = asyncio.get_running_loop().create_task(purge_forever())
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_loop(task)
 
     return stop

@@ -9,7 +9,6 @@ reported); the container's healthcheck
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import tempfile
 import time
@@ -23,6 +22,7 @@ from sqlalchemy import delete, select
 from medianest.context import AppContext
 from medianest.core.health import CheckResult
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import SystemSetting
@@ -89,9 +89,7 @@ async def start_heartbeat(
     task = asyncio.get_running_loop().create_task(beat_forever())
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_loop(task)
 
     return stop
 

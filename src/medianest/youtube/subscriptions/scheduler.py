@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.db.base import utcnow
 from medianest.db.engine import forget_after_commit, run_after_commit, session_scope
 from medianest.youtube.models import YoutubeSubscription
@@ -135,9 +136,7 @@ class SubscriptionScheduler:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_loop(self._task)
 
     async def _loop(self) -> None:
         while True:
