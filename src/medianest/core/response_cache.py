@@ -232,7 +232,7 @@ async def kept_or_made_meanwhile(cache: ResponseCache, key: bytes, scope: Scope)
     runs out under load: every request in flight would make it again), that one's, once
     made; None when this request is to make it."""
     kept = cache.answer(key, scope)
-    deadline = time.monotonic() + MAKING_WAIT_SECONDS
+    deadline: float | None = None  # set at the first wait: a kept answer needs no clock
     while kept is None:
         making = cache.making(key)
         if making is None:
@@ -244,6 +244,8 @@ async def kept_or_made_meanwhile(cache: ResponseCache, key: bytes, scope: Scope)
         kept = cache.answer(key, scope, aged=True)
         if kept is not None:
             break
+        if deadline is None:
+            deadline = time.monotonic() + MAKING_WAIT_SECONDS
         left = deadline - time.monotonic()
         if left <= 0:
             return None  # waited long enough: this request makes its own
