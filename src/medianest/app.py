@@ -279,17 +279,15 @@ def create_app(
     housekeeping: bool = True,
     engine: AsyncEngine | None = None,
 ) -> MediaNestApp:
-    """The ASGI app. `freeze_heap` (for a long-running server process, not for tests that
-    start many apps) moves everything alive after start-up out of the garbage
-    collector's sight, so no full collection walks them while requests wait (the
-    stall it caused: docs/performance.md), and hands the memory it frees back to the
-    system now and then (core/heap.py); `watch_loop` names what holds the event loop too
-    long (core/loop_watch.py). `housekeeping=False` leaves out the periodic parts (service
-    status monitor, Plex audience sweep, expired-session purge, request sync, worker
-    health check): an app that only answers requests, for the tests of everything else. `engine`, when given, is the database engine
-    (for the settings' database) that the caller keeps from one app to the next: the app
-    closes its connections at stop, and the engine keeps its dialect set-up and compiled
-    statements for the next app (the tests start thousands of apps)."""
+    """The ASGI app. `freeze_heap` (a long-running server, not tests that start many
+    apps): everything alive after start-up kept out of full collections (the stall they
+    caused: docs/performance.md), freed memory handed back now and then (core/heap.py).
+    `watch_loop`: what holds the event loop too long is named (core/loop_watch.py).
+    `housekeeping=False`: no periodic parts (status monitor, Plex audience sweep, session
+    purge, request sync, worker health check), for the tests of everything else.
+    `engine`: the settings' database engine, kept by the caller from one app to the next
+    (the app closes its connections at stop; the engine keeps its dialect set-up and
+    compiled statements: the tests start thousands of apps)."""
     realtime = Realtime(settings.redis_url, public_url=settings.public_url)
 
     @asynccontextmanager

@@ -4,7 +4,7 @@ the queue breaker (429/403 from the loopback media server open it; admins see wh
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import httpx
@@ -148,3 +148,20 @@ async def test_the_system_page_shows_the_yt_dlp_version_and_warns_when_it_is_old
     assert old.warning is not None and "68 days old" in old.warning
     fresh = ytdlp_info("2024.03.01.1", today=date(2024, 3, 10))
     assert fresh.age_days == 9 and not fresh.outdated and fresh.warning is None
+
+
+async def test_the_system_page_says_when_downloads_resume_in_utc_and_for_the_browser(
+    app: MediaNestApp, settings: Settings, admin_client: httpx.AsyncClient
+) -> None:
+    factory = app.ctx.session_factory
+    for _ in range(2):
+        state = await pushback.record_outcome(factory, settings, "bot_check")
+    assert state is not None and state.open and state.until is not None
+    until = state.until.astimezone(UTC)
+
+    page = (await admin_client.get("/admin/system")).text
+
+    # The moment as every page writes one ("6 Dec, 13:45 UTC"), and in full for app.js to
+    # show in the browser's local time.
+    shown = f"{until.day} {until:%b, %H:%M} UTC"
+    assert f'<time datetime="{until.isoformat()}" data-local-time>{shown}</time>' in page
