@@ -9,14 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.base import utcnow
-from medianest.db.engine import session_scope
+from medianest.db.engine import run_after_commit, session_scope
 from medianest.settings import Settings
 from medianest.youtube.models import YoutubeArchiveEntry, YoutubeDownload, YoutubeSubscription
+from medianest.youtube.subscriptions import scheduler as scheduler_module
 from medianest.youtube.subscriptions.scheduler import SubscriptionScheduler
 from medianest_simulators import PlexSimulator
 from medianest_simulators.media_server import MediaServerSimulator
@@ -162,3 +165,29 @@ async def test_unsubscribing_without_delete_files_keeps_the_downloads(
     assert len(kept) == 1
     assert kept[0].subscription_id is None
     assert len(kept[0].items) == 3
+
+
+async def test_a_list_read_just_after_a_check_commits_sees_what_it_found_and_when(
+    app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A browser's list refresh that lands right after the check's commit (three tabs
+    polling, a reload) never shows new items beside "not yet" checked."""
+    async with await signed_in_client(app, alice) as client:
+        created = await client.post("/api/youtube/subscriptions", json={"url": media.feed_url()})
+        assert created.status_code == 201, created.text
+    seen: list[tuple[int, bool, bool]] = []
+
+    async def read_then_run(session: AsyncSession) -> None:
+        async with session_scope(app.ctx.session_factory) as reader:
+            row = (await reader.scalars(select(YoutubeSubscription))).one()
+            seen.append((row.items_found, row.last_check_at is not None, row.claimed_by is None))
+        await run_after_commit(session)
+
+    # Read where the check's commit has just landed (its after-commit actions run next).
+    monkeypatch.setattr(scheduler_module, "run_after_commit", read_then_run)
+    assert await SubscriptionScheduler(app.ctx, name="scheduler-a").run_due() == 1
+
+    assert seen == [(3, True, True)]

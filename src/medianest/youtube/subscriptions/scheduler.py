@@ -104,28 +104,35 @@ class SubscriptionScheduler:
             # Its own unit of work (not `session_scope`): a check that failed is a
             # result to record, not an exception, and what it wrote is undone.
             if result.error is None:
+                # What it found and when it looked, in one commit: a list read in
+                # between never shows new items with "not yet" checked.
+                await session.refresh(subscription, attribute_names=["claimed_by"])
+                if subscription.claimed_by == self.owner:
+                    self._mark_checked(subscription, result)
                 await session.commit()
                 await run_after_commit(session)  # the new downloads' wake-up
-            else:
-                forget_after_commit(session)
-                await session.rollback()
-        await self._release(subscription_id, result)
-        return result
-
-    async def _release(self, subscription_id: uuid.UUID, result: subscriptions.CheckResult) -> None:
-        now = utcnow()
+                return result
+            forget_after_commit(session)
+            await session.rollback()
         async with session_scope(self.ctx.session_factory) as session:
             subscription = await session.get(YoutubeSubscription, subscription_id)
-            if subscription is None or subscription.claimed_by != self.owner:
-                return
-            subscription.last_check_at = now
-            subscription.next_check_at = now + timedelta(hours=subscription.interval_hours)
-            subscription.last_error = result.error
-            subscription.claimed_by = None
-            subscription.claimed_until = None
+            if subscription is not None and subscription.claimed_by == self.owner:
+                self._mark_checked(subscription, result)
+        return result
+
+    def _mark_checked(
+        self, subscription: YoutubeSubscription, result: subscriptions.CheckResult
+    ) -> None:
+        """When it was checked, when it is due next, how it went; the claim released."""
+        now = utcnow()
+        subscription.last_check_at = now
+        subscription.next_check_at = now + timedelta(hours=subscription.interval_hours)
+        subscription.last_error = result.error
+        subscription.claimed_by = None
+        subscription.claimed_until = None
         log.info(
             "youtube_subscription_checked",
-            subscription_id=str(subscription_id),
+            subscription_id=str(subscription.id),
             new_items=result.new_items,
             error=bool(result.error),
         )
