@@ -116,16 +116,19 @@ class TcpProxy:
 
     async def cut(self) -> None:
         """Stop listening (new connections are refused) and drop every open connection."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._writers):
             writer.transport.abort()  # a reset, as when the server process dies
         for pump in list(self._pumps):
             pump.cancel()
         await asyncio.gather(*self._pumps, return_exceptions=True)
         self._writers.clear()
+        if server is not None:
+            # Last: since Python 3.12.1 this waits for every connection the server
+            # accepted to close (before, it returned at once), so only after the resets.
+            await server.wait_closed()
 
     async def restore(self) -> None:
         await self.start()
