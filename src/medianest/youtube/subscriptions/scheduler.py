@@ -108,34 +108,19 @@ class SubscriptionScheduler:
                 # between never shows new items with "not yet" checked.
                 await session.refresh(subscription, attribute_names=["claimed_by"])
                 if subscription.claimed_by == self.owner:
-                    self._mark_checked(subscription, result)
+                    _mark_checked(subscription, result)
                 await session.commit()
                 await run_after_commit(session)  # the new downloads' wake-up
+                _log_checked(subscription_id, result)
                 return result
             forget_after_commit(session)
             await session.rollback()
         async with session_scope(self.ctx.session_factory) as session:
             subscription = await session.get(YoutubeSubscription, subscription_id)
             if subscription is not None and subscription.claimed_by == self.owner:
-                self._mark_checked(subscription, result)
+                _mark_checked(subscription, result)
+        _log_checked(subscription_id, result)
         return result
-
-    def _mark_checked(
-        self, subscription: YoutubeSubscription, result: subscriptions.CheckResult
-    ) -> None:
-        """When it was checked, when it is due next, how it went; the claim released."""
-        now = utcnow()
-        subscription.last_check_at = now
-        subscription.next_check_at = now + timedelta(hours=subscription.interval_hours)
-        subscription.last_error = result.error
-        subscription.claimed_by = None
-        subscription.claimed_until = None
-        log.info(
-            "youtube_subscription_checked",
-            subscription_id=str(subscription.id),
-            new_items=result.new_items,
-            error=bool(result.error),
-        )
 
     # --- the loop ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,3 +148,22 @@ async def start_in_process(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     scheduler = SubscriptionScheduler(ctx)
     await scheduler.start()
     return scheduler.stop
+
+
+def _mark_checked(subscription: YoutubeSubscription, result: subscriptions.CheckResult) -> None:
+    """When it was checked, when it is due next, how it went; the claim released."""
+    now = utcnow()
+    subscription.last_check_at = now
+    subscription.next_check_at = now + timedelta(hours=subscription.interval_hours)
+    subscription.last_error = result.error
+    subscription.claimed_by = None
+    subscription.claimed_until = None
+
+
+def _log_checked(subscription_id: uuid.UUID, result: subscriptions.CheckResult) -> None:
+    log.info(
+        "youtube_subscription_checked",
+        subscription_id=str(subscription_id),
+        new_items=result.new_items,
+        error=bool(result.error),
+    )
