@@ -17,6 +17,7 @@ from medianest.dashboard import pages as dashboard_pages
 from medianest.media import pages as media_pages
 from medianest.notifications import pages as notification_pages
 from medianest.plex import pages as plex_pages
+from medianest.settings import Settings
 from medianest.web.setup import install_web
 from medianest.web.templating import add_filter
 from medianest.youtube import pages as youtube_pages
@@ -44,7 +45,8 @@ add_filter("download_failure", failure_words.describe)
 def install_pages(app: FastAPI) -> None:
     """What the pages need on the app itself: the sign-in hooks, the error renderer and
     the static files (the page routes are in the app's route table: `page_routes`)."""
-    install_web(app, PAGE_HOOKS)
+    settings: Settings = app.state.settings
+    install_web(app, PAGE_HOOKS, compiled_templates=settings.data_dir / "compiled-templates")
 
 
 def page_routes() -> list[BaseRoute]:

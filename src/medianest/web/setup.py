@@ -4,13 +4,15 @@ by the app (medianest/pages.py): web/ knows no domain."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
 
 from medianest.web.errors import render_page_error
-from medianest.web.templating import STATIC_DIR, PageHooks
+from medianest.web.templating import STATIC_DIR, PageHooks, keep_compiled_templates
 
 
 class VersionedStaticFiles(StaticFiles):
@@ -26,7 +28,9 @@ class VersionedStaticFiles(StaticFiles):
         return response
 
 
-def install_web(app: FastAPI, hooks: PageHooks) -> None:
+def install_web(app: FastAPI, hooks: PageHooks, *, compiled_templates: Path) -> None:
+    """`compiled_templates`: where compiled templates are kept from one start to the next."""
+    keep_compiled_templates(compiled_templates)
     app.state.page_hooks = hooks
     app.state.page_error_renderer = render_page_error
     app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")

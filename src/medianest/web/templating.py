@@ -5,7 +5,9 @@ web/ knows no domain: who is signed in, the CSRF cookie and the domains' templat
 filters are given to it by the app (medianest/pages.py) through `PageHooks` and `add_filter`.
 
 The environment, and Jinja2 with it (1.9 MB of a server's memory), is made for the first
-page rendered: a server that has answered only API requests has not loaded it.
+page rendered: a server that has answered only API requests has not loaded it. Its
+templates are compiled once and kept in the data directory for the next start
+(`keep_compiled_templates`, web/compiled_templates.py).
 """
 
 from __future__ import annotations
@@ -99,15 +101,32 @@ def add_filter(name: str, function: Callable[..., Any]) -> None:
         templates().env.filters[name] = function
 
 
+_compiled_templates_dir: list[Path] = []  # where the last app made keeps them
+
+
+def keep_compiled_templates(directory: Path) -> None:
+    """Keep compiled templates under `directory` (made 0700 if missing)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _compiled_templates_dir[:] = [directory]
+    if templates.cache_info().currsize:
+        from medianest.web.compiled_templates import CompiledTemplates
+
+        templates().env.bytecode_cache = CompiledTemplates(directory)
+
+
 @cache
 def templates() -> Jinja2Templates:
     """The pages' environment, made by the first page rendered."""
     from fastapi.templating import Jinja2Templates
 
+    from medianest.web.compiled_templates import CompiledTemplates
+
     made = Jinja2Templates(directory=TEMPLATES_DIR)
     made.env.globals["static_url"] = static_url
     made.env.globals["app_version"] = __version__
     made.env.filters.update(_filters)
+    if _compiled_templates_dir:
+        made.env.bytecode_cache = CompiledTemplates(_compiled_templates_dir[0])
     return made
 
 
