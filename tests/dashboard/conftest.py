@@ -81,7 +81,7 @@ class LoopServedApp(ServedApp):
 
     async def _serve_here(self) -> None:
         self.loop = asyncio.get_running_loop()
-        await self.server.serve()
+        await self.server.serve(self.sockets)
 
     async def call(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         """Run a coroutine on the server's loop and wait for it from the test's loop."""

@@ -95,7 +95,15 @@ class ServedApp:
     served app needs (its stop then waited out every timeout, 10 s a test)."""
 
     def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
+        # Bound here and handed to uvicorn, unless a port is asked for: a port found free
+        # and bound only later was taken meanwhile by another test process (a CI run
+        # failed with "address already in use").
+        self._socket: socket.socket | None = None
+        if port is None:
+            self._socket = socket.socket()
+            self._socket.bind(("127.0.0.1", 0))
+            port = int(self._socket.getsockname()[1])
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,
@@ -108,7 +116,9 @@ class ServedApp:
             # non-main thread has crashed the test process)
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # What uvicorn listens on (None: it binds `port` itself).
+        self.sockets = None if self._socket is None else [self._socket]
+        self.thread = threading.Thread(target=self.server.run, args=(self.sockets,), daemon=True)
 
     def start(self, timeout: float = 20.0) -> ServedApp:
         self.thread.start()
@@ -124,6 +134,8 @@ class ServedApp:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()  # (already closed by uvicorn unless it failed to start)
 
     def __enter__(self) -> ServedApp:
         return self.start()
