@@ -98,11 +98,13 @@ class ServedApp:
         # Bound here and handed to uvicorn, unless a port is asked for: a port found free
         # and bound only later was taken meanwhile by another test process (a CI run
         # failed with "address already in use").
-        self._socket: socket.socket | None = None
+        # What uvicorn listens on (None: it binds `port` itself).
+        self.sockets: list[socket.socket] | None = None
         if port is None:
-            self._socket = socket.socket()
-            self._socket.bind(("127.0.0.1", 0))
-            port = int(self._socket.getsockname()[1])
+            bound = socket.socket()
+            bound.bind(("127.0.0.1", 0))
+            port = int(bound.getsockname()[1])
+            self.sockets = [bound]
         self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -116,8 +118,6 @@ class ServedApp:
             # non-main thread has crashed the test process)
         )
         self.server = uvicorn.Server(config)
-        # What uvicorn listens on (None: it binds `port` itself).
-        self.sockets = None if self._socket is None else [self._socket]
         self.thread = threading.Thread(target=self.server.run, args=(self.sockets,), daemon=True)
 
     def start(self, timeout: float = 20.0) -> ServedApp:
@@ -134,8 +134,8 @@ class ServedApp:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()  # (already closed by uvicorn unless it failed to start)
+        for bound in self.sockets or ():
+            bound.close()  # (already closed by uvicorn unless it failed to start)
 
     def __enter__(self) -> ServedApp:
         return self.start()

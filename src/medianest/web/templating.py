@@ -109,9 +109,14 @@ def keep_compiled_templates(directory: Path) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _compiled_templates_dir[:] = [directory]
     if templates.cache_info().currsize:
-        from medianest.web.compiled_templates import CompiledTemplates
+        _use_compiled_templates_dir(templates())
 
-        templates().env.bytecode_cache = CompiledTemplates(directory)
+
+def _use_compiled_templates_dir(made: Jinja2Templates) -> None:
+    from medianest.web.compiled_templates import CompiledTemplates
+
+    if _compiled_templates_dir:
+        made.env.bytecode_cache = CompiledTemplates(_compiled_templates_dir[0])
 
 
 @cache
@@ -119,14 +124,11 @@ def templates() -> Jinja2Templates:
     """The pages' environment, made by the first page rendered."""
     from fastapi.templating import Jinja2Templates
 
-    from medianest.web.compiled_templates import CompiledTemplates
-
     made = Jinja2Templates(directory=TEMPLATES_DIR)
     made.env.globals["static_url"] = static_url
     made.env.globals["app_version"] = __version__
     made.env.filters.update(_filters)
-    if _compiled_templates_dir:
-        made.env.bytecode_cache = CompiledTemplates(_compiled_templates_dir[0])
+    _use_compiled_templates_dir(made)
     return made
 
 
