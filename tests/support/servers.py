@@ -58,9 +58,16 @@ SERVE_AND_LIST_MODULES = serve_then(
 )
 
 
+def loopback_socket() -> socket.socket:
+    """A socket bound to a port of 127.0.0.1 the system picked."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+    """A port free now (for a server that must bind it itself, e.g. another process)."""
+    with loopback_socket() as sock:
         return int(sock.getsockname()[1])
 
 
@@ -95,14 +102,12 @@ class ServedApp:
     served app needs (its stop then waited out every timeout, 10 s a test)."""
 
     def __init__(self, app: Any, port: int | None = None) -> None:
-        # Bound here and handed to uvicorn, unless a port is asked for: a port found free
-        # and bound only later was taken meanwhile by another test process (a CI run
-        # failed with "address already in use").
-        # What uvicorn listens on (None: it binds `port` itself).
+        # What uvicorn listens on: bound here unless a port is asked for (None: uvicorn
+        # binds `port` itself). A port found free and bound only later was taken meanwhile
+        # by another test process (a CI run failed with "address already in use").
         self.sockets: list[socket.socket] | None = None
         if port is None:
-            bound = socket.socket()
-            bound.bind(("127.0.0.1", 0))
+            bound = loopback_socket()
             port = int(bound.getsockname()[1])
             self.sockets = [bound]
         self.port = port
