@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp
+from medianest.auth.cookies import CSRF_COOKIE
 from medianest.auth.models import AuthSession, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -33,13 +34,28 @@ async def _signed_in_alice(
     async with session_scope(app.ctx.session_factory) as session:
         alice = await session.scalar(select(User).where(User.username == "alice"))
         assert alice is not None
-        # The last check is older than plex_token_check_minutes (60 by default).
+    await _make_check_due(app, alice)
+    return browser, alice
+
+
+async def _make_check_due(app: MediaNestApp, user: User) -> None:
+    """The last check is older than plex_token_check_minutes (60 by default)."""
+    async with session_scope(app.ctx.session_factory) as session:
         await session.execute(
             update(User)
-            .where(User.id == alice.id)
+            .where(User.id == user.id)
             .values(plex_token_checked_at=utcnow() - timedelta(hours=2))
         )
-    return browser, alice
+
+
+async def _api_token_of(app: MediaNestApp, browser: httpx.AsyncClient, user: User) -> str:
+    """A personal API token made in `browser`, with the next Plex check due again."""
+    browser.headers["X-CSRF-Token"] = browser.cookies[CSRF_COOKIE]
+    created = await browser.post("/api/auth/tokens", json={"name": "script"})
+    assert created.status_code == 201, created.text
+    await _make_check_due(app, user)
+    token: str = created.json()["data"]["token"]
+    return token
 
 
 async def test_a_revoked_plex_token_signs_the_user_out_on_session_renewal(
@@ -57,6 +73,33 @@ async def test_a_revoked_plex_token_signs_the_user_out_on_session_renewal(
         assert list(sessions) == []
         stored = await session.get(User, alice.id)
         assert stored is not None and stored.plex_token is None
+
+
+async def test_a_revoked_plex_token_found_by_the_browser_also_ends_the_users_api_tokens(
+    plex_app: MediaNestApp, plextv: PlexTvSimulator
+) -> None:
+    browser, alice = await _signed_in_alice(plex_app, plextv)
+    async with contextlib.aclosing(browser), make_client(plex_app) as script:
+        bearer = {"Authorization": f"Bearer {await _api_token_of(plex_app, browser, alice)}"}
+        plextv.revoke_token(ALICE_TOKEN)
+        assert (await browser.get("/api/auth/session")).status_code == 401
+        # "Signed out everywhere" includes the scripts: a token made with the lost Plex
+        # sign-in (by her, or by whoever had taken her Plex account) ends with it.
+        assert (await script.get("/api/auth/session", headers=bearer)).status_code == 401
+
+
+async def test_a_script_using_only_its_api_token_is_checked_with_plex_too(
+    plex_app: MediaNestApp, plextv: PlexTvSimulator
+) -> None:
+    browser, alice = await _signed_in_alice(plex_app, plextv)
+    async with contextlib.aclosing(browser), make_client(plex_app) as script:
+        bearer = {"Authorization": f"Bearer {await _api_token_of(plex_app, browser, alice)}"}
+        plextv.revoke_token(ALICE_TOKEN)
+        refused = await script.get("/api/auth/session", headers=bearer)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["details"]["reason"] == "plex_token_revoked"
+        assert (await script.get("/api/auth/session", headers=bearer)).status_code == 401
+        assert (await browser.get("/api/auth/session")).status_code == 401
 
 
 async def test_plex_tv_down_keeps_the_session_and_asks_again_later(

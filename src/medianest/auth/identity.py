@@ -129,13 +129,10 @@ async def identify(
     if identity is not None and not identity.user.is_active:
         await session_store.destroy_user_sessions(db.session(), user_id=identity.user.id)
         return None
-    # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call).
-    if (
-        identity is not None
-        and identity.via == "session"
-        and plex_service.token_check_due(
-            identity.user, check_minutes=ctx.settings.plex_token_check_minutes
-        )
+    # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call),
+    # whichever credential is used: a script's token ends with the Plex sign-in too.
+    if identity is not None and plex_service.token_check_due(
+        identity.user, check_minutes=ctx.settings.plex_token_check_minutes
     ):
         await plex_revalidation.revalidate_plex_token(request, db.session(), ctx, identity.user)
     return identity

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import Role, SessionToken, User, UserStatus
+from medianest.auth.sessions import store as session_store
 from medianest.auth.tokens import service as api_tokens
 from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationFailed
 from medianest.core.logging import get_logger
@@ -114,3 +115,11 @@ async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:
     now = utcnow()
     for token in tokens:
         token.revoked_at = now
+
+
+async def end_every_sign_in(session: AsyncSession, *, user: User) -> None:
+    """Sign `user` out everywhere: sessions, remember-me and personal API tokens (a token
+    made with a sign-in that is no longer good must not outlive it)."""
+    await session_store.destroy_user_sessions(session, user_id=user.id)
+    await revoke_remember_tokens(session, user=user)
+    await api_tokens.revoke_all_tokens(session, user_id=user.id)

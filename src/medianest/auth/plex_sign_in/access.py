@@ -15,18 +15,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import service as auth_service
 from medianest.auth.exceptions import PlexServerAccessRequired
 from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
-from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.core.loops import stop_loop
-from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
 from medianest.integrations.plextv import ServerAudience
@@ -126,13 +124,7 @@ async def require_admitted(ctx: AppContext, *, account_id: int, username: str) -
 
 async def end_access(session: AsyncSession, *, user: User, reason: str) -> None:
     """Sign a Plex user out everywhere (sessions, remember-me and API tokens) and audit why."""
-    await session_store.destroy_user_sessions(session, user_id=user.id)
-    await auth_service.revoke_remember_tokens(session, user=user)
-    await session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    await auth_service.end_every_sign_in(session, user=user)
     audit.record(
         session,
         action="auth.plex_access_removed",

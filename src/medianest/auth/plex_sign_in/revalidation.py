@@ -1,6 +1,7 @@
 """Is a signed-in Plex user's token still good, and are they still one of the server's
-people? Checked on session use, at most every `plex_token_check_minutes`: a revoked
-token or a removed share signs the user out everywhere; plex.tv being unreachable keeps
+people? Checked on use (a session or a personal API token), at most every
+`plex_token_check_minutes`: a revoked token or a removed share signs the user out
+everywhere (sessions, remember-me and API tokens); plex.tv being unreachable keeps
 the session (an outage must not lock the household out)."""
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from medianest.auth.cookies import client_ip
 from medianest.auth.models import User
 from medianest.auth.plex_sign_in import access as plex_access
 from medianest.auth.plex_sign_in import service as plex_service
-from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError
 from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamError
@@ -78,8 +78,7 @@ async def _sign_out_everywhere(
     message: str,
 ) -> None:
     """Committed before raising: the request's unit of work is rolled back on errors."""
-    await session_store.destroy_user_sessions(session, user_id=user.id)
-    await auth_service.revoke_remember_tokens(session, user=user)
+    await auth_service.end_every_sign_in(session, user=user)
     user.plex_token = None
     user.plex_token_checked_at = utcnow()
     audit.record(
