@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from medianest.app import MediaNestApp
-from medianest.auth.cookies import CSRF_COOKIE
-from medianest.auth.models import AuthSession, User
+from medianest.auth.cookies import CSRF_COOKIE, REMEMBER_COOKIE
+from medianest.auth.models import AuthSession, SessionToken, User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
@@ -36,6 +36,13 @@ async def _signed_in_alice(
         assert alice is not None
     await _make_check_due(app, alice)
     return browser, alice
+
+
+async def _user(app: MediaNestApp, username: str) -> User:
+    async with session_scope(app.ctx.session_factory) as session:
+        user = await session.scalar(select(User).where(User.username == username))
+    assert user is not None
+    return user
 
 
 async def _make_check_due(app: MediaNestApp, user: User) -> None:
@@ -100,6 +107,29 @@ async def test_a_script_using_only_its_api_token_is_checked_with_plex_too(
         assert refused.json()["error"]["details"]["reason"] == "plex_token_revoked"
         assert (await script.get("/api/auth/session", headers=bearer)).status_code == 401
         assert (await browser.get("/api/auth/session")).status_code == 401
+
+
+async def test_a_revoked_plex_token_found_while_remember_me_restores_leaves_no_sign_in(
+    plex_app: MediaNestApp, plextv: PlexTvSimulator
+) -> None:
+    async with make_client(plex_app) as browser:
+        pin = await start_pin(browser, remember_me=True)
+        plextv.approve_pin(pin["id"], "alice")
+        assert (await poll_until_settled(browser, pin["id"])).status_code == 200
+        assert browser.cookies.get(REMEMBER_COOKIE)
+        async with session_scope(plex_app.ctx.session_factory) as session:
+            await session.execute(delete(AuthSession))  # the session lapsed
+        alice = await _user(plex_app, "alice")
+        await _make_check_due(plex_app, alice)
+        plextv.revoke_token(ALICE_TOKEN)
+        # This request restores a session from the cookie, then finds the token revoked.
+        refused = await browser.get("/api/auth/session")
+        assert refused.json()["error"]["details"]["reason"] == "plex_token_revoked"
+    async with session_scope(plex_app.ctx.session_factory) as session:
+        # Neither the session nor the rotated remember-me token it made survives.
+        assert list(await session.scalars(select(AuthSession))) == []
+        tokens = await session.scalars(select(SessionToken))
+        assert [t for t in tokens if t.revoked_at is None] == []
 
 
 async def test_plex_tv_down_keeps_the_session_and_asks_again_later(

@@ -4,11 +4,11 @@ reused token revoking its whole family (theft detection)."""
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
-from medianest.auth.models import SessionToken, User
+from medianest.auth.models import AuthSession, SessionToken, User
 from medianest.core.tokens import hash_token
 from medianest.db.engine import session_scope
 from tests.auth.flows import cookie, password_sign_in, set_cookie_header
@@ -108,3 +108,16 @@ async def test_logout_forgets_this_browsers_remember_token(
     assert (await client.post("/api/auth/logout")).status_code == 200
     async with await _remembered_browser(app, token) as browser:
         assert (await browser.get("/api/auth/session")).status_code == 401
+
+
+async def test_signing_out_after_the_session_lapsed_ends_the_session_remember_me_made(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    async with session_scope(app.ctx.session_factory) as session:
+        await session.execute(delete(AuthSession))  # the session ended (idle, expired)
+    # Sign out is the request that restores a session from the remember-me cookie.
+    assert (await client.post("/api/auth/logout")).status_code == 200
+    async with session_scope(app.ctx.session_factory) as session:
+        # No session is left that the sign-out's answer named and the browser dropped.
+        assert list(await session.scalars(select(AuthSession))) == []

@@ -94,9 +94,11 @@ async def logout(
     ctx: ContextDep,
 ) -> Envelope[dict[str, bool]]:
     """End this session (and forget this browser's remember-me token)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        await session_store.destroy_session(session, token=token)
+    # The cookie's session, and the one remember-me made for this very request when the
+    # cookie's had lapsed (its cookie, set in this answer, is cleared below).
+    for token in {request.cookies.get(SESSION_COOKIE), identity.session_token}:
+        if token:
+            await session_store.destroy_session(session, token=token)
     await remember.forget_remember_token(request, session)
     audit.record(
         session,

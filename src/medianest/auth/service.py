@@ -107,6 +107,9 @@ async def change_password(
 
 
 async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:
+    # Flushed first: a token this request issued (a remember-me restore rotates one) is
+    # revoked with the others (sessions do not autoflush).
+    await session.flush()
     tokens = await session.scalars(
         select(SessionToken).where(
             SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None)

@@ -131,6 +131,10 @@ async def _read_session(
 
 
 async def destroy_session(session: AsyncSession, *, token: str) -> None:
+    # Flushed first (sessions do not autoflush): a session this request made (remember-me
+    # restores one before the endpoint runs) is a row the DELETE sees, not an insert
+    # that its commit would write after it.
+    await session.flush()
     await session.execute(delete(AuthSession).where(AuthSession.id == hash_token(token)))
 
 
@@ -140,6 +144,7 @@ async def destroy_user_sessions(
     statement = delete(AuthSession).where(AuthSession.user_id == user_id)
     if keep_token is not None:
         statement = statement.where(AuthSession.id != hash_token(keep_token))
+    await session.flush()  # as in `destroy_session`
     await session.execute(statement)
 
 
