@@ -11,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import socketio
+from sqlalchemy import update
 
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.cookies import SESSION_COOKIE
+from medianest.auth.models import ApiToken
+from medianest.auth.sessions.maintenance import purge_expired
+from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.auth.flows import password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user, prepare_bootstrap_admin
@@ -193,6 +200,26 @@ async def test_revoking_a_token_drops_its_sockets(app: MediaNestApp, served: Ser
         by_token = await _socket(served.url, token=token["token"])
         assert (await signed_in.delete(f"/api/auth/tokens/{token['id']}")).status_code == 204
         assert await _dropped(by_token)
+
+
+async def test_an_expired_tokens_socket_is_dropped_by_the_next_purge(
+    app: MediaNestApp, served: ServedApp
+) -> None:
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with _signed_in(served.url, "carol") as signed_in:
+        made = await signed_in.post("/api/auth/tokens", json={"name": "tv", "expiresInDays": 1})
+        token = made.json()["data"]
+        by_token = await _socket(served.url, token=token["token"])
+        async with session_scope(app.ctx.session_factory) as session:
+            # A day later: the token expired, and the hourly purge of expired sign-ins runs.
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.id == uuid.UUID(token["id"]))
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+            await purge_expired(session, settings=app.ctx.settings)
+        assert await _dropped(by_token)
+        assert await _refused(served.url, token=token["token"])
 
 
 def _gauge(text: str) -> float:

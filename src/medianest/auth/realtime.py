@@ -7,7 +7,7 @@ import functools
 from http.cookies import SimpleCookie
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.cookies import SESSION_COOKIE
@@ -67,7 +67,7 @@ async def _alive_credentials(
     session: AsyncSession, *, session_hashes: list[str], token_hashes: list[str]
 ) -> dict[str, bool]:
     """Credential -> its user is an admin, for the sessions and tokens that still stand
-    and whose user may still connect."""
+    (not ended, revoked or expired) and whose user may still connect."""
     now = utcnow()
     alive: dict[str, bool] = {}
     if session_hashes:
@@ -81,7 +81,11 @@ async def _alive_credentials(
         rows = await session.execute(
             select(ApiToken.token_hash, User)
             .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash.in_(token_hashes), ApiToken.revoked_at.is_(None))
+            .where(
+                ApiToken.token_hash.in_(token_hashes),
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+            )
         )
         alive |= {
             _TOKEN + token_hash: user.is_admin
