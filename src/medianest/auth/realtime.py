@@ -4,11 +4,11 @@ and the re-check that disconnects a socket once what let it in has ended."""
 from __future__ import annotations
 
 import functools
-from http.cookies import SimpleCookie
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import cookie_parser
 
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
@@ -39,9 +39,9 @@ async def _user_of_api_token(session: AsyncSession, api_token: str) -> User | No
 async def _authenticate(
     ctx: AppContext, environ: dict[str, Any], auth: Any
 ) -> SocketPrincipal | None:
-    cookies = SimpleCookie()
-    cookies.load(environ.get("HTTP_COOKIE", ""))
-    session_token = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else None
+    # Read as every HTTP request reads it (`request.cookies`): `http.cookies` gives up at
+    # the first cookie it finds malformed, and another app on the same host sets those.
+    session_token = cookie_parser(environ.get("HTTP_COOKIE", "")).get(SESSION_COOKIE)
     api_token = auth.get("token") if isinstance(auth, dict) else None
     async with session_scope(ctx.session_factory) as session:
         if session_token:
