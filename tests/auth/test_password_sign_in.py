@@ -169,6 +169,30 @@ async def test_ten_failed_sign_ins_per_username_and_address_then_429(
     assert len(failures) == 11
 
 
+async def test_guessing_the_current_password_in_a_change_is_limited_as_sign_ins_are(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    # Whoever holds a session (a borrowed browser, a stolen cookie) must not learn the
+    # password at the API's 100 guesses a minute: a change's current password counts
+    # against the same 10 per username and address as signing in (which counted once).
+    await create_user(app, "householdmember", password=TEST_PASSWORD)
+    assert (await password_sign_in(client, "householdmember", TEST_PASSWORD)).status_code == 200
+    for attempt in range(9):
+        guessed = await client.post(
+            "/api/auth/change-password",
+            json={"currentPassword": f"guess-number-{attempt}", "newPassword": NEW_PASSWORD},
+        )
+        assert guessed.status_code == 400, guessed.text
+    blocked = await client.post(
+        "/api/auth/change-password",
+        json={"currentPassword": TEST_PASSWORD, "newPassword": NEW_PASSWORD},
+    )
+    assert blocked.status_code == 429
+    assert blocked.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    # Signing in from this address is held back as well: it is one budget.
+    assert (await password_sign_in(client, "householdmember", TEST_PASSWORD)).status_code == 429
+
+
 async def test_the_forced_change_does_not_ask_again_for_the_password_just_typed(
     app: MediaNestApp, client: httpx.AsyncClient
 ) -> None:

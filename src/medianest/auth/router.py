@@ -35,14 +35,9 @@ async def admin_login(
 ) -> Envelope[SessionOut]:
     """Sign in with a username and password (the bootstrap admin, or any user given one)."""
     ip = client_ip(request, ctx.settings)
-    window = ctx.settings.rate_limit_login_window_minutes * 60
-    attempts_key = f"login-attempts:{body.username.lower()}:{ip}"
-    limit = ctx.settings.rate_limit_login_failures
-    # Count first, then verify: one atomic step decides whether this attempt may be checked,
-    # so concurrent guesses cannot all pass a look taken before any of them was counted.
-    # Every attempt counts, the right password too: no refund a burst could race.
-    attempt = await ctx.rate_limiter.hit(attempts_key, limit=limit, window_seconds=window)
-    attempt.raise_if_exceeded("Too many sign-in attempts. Wait before trying again.")
+    await auth_service.count_password_attempt(
+        ctx.rate_limiter, ctx.settings, username=body.username, ip=ip
+    )
     try:
         user = await auth_service.authenticate_admin(
             session, username=body.username, password=body.password
@@ -71,6 +66,13 @@ async def change_password(
     """Change the password (required after the first admin/admin sign-in); ends the other
     sessions and revokes remember-me and personal API tokens."""
     user = identity.user
+    if body.current_password is not None:
+        await auth_service.count_password_attempt(
+            ctx.rate_limiter,
+            ctx.settings,
+            username=user.username,
+            ip=client_ip(request, ctx.settings),
+        )
     await auth_service.change_password(
         session, user=user, current_password=body.current_password, new_password=body.new_password
     )

@@ -11,6 +11,7 @@ from medianest.auth.tokens import service as api_tokens
 from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.core.passwords import hash_password, password_problems, verify_password
+from medianest.core.ratelimit import RateLimiter
 from medianest.db.base import utcnow
 from medianest.settings import Settings
 
@@ -42,6 +43,22 @@ async def bootstrap_sign_in_pending(session: AsyncSession, *, settings: Settings
         return True
     admin = await session.scalar(select(User).where(User.username == settings.admin_username))
     return bool(admin is not None and admin.must_change_password and admin.password_hash)
+
+
+async def count_password_attempt(
+    limiter: RateLimiter, settings: Settings, *, username: str, ip: str | None
+) -> None:
+    """One password check against `username`'s throttle from `ip` (429 past it): a
+    sign-in and a password change's current password share it, so a session cannot
+    guess the password faster than the sign-in form can. Counted before the check, in
+    one atomic step, so concurrent guesses cannot all pass a look taken before any was
+    counted; the right password counts too (no refund a burst could race)."""
+    attempt = await limiter.hit(
+        f"login-attempts:{username.lower()}:{ip}",
+        limit=settings.rate_limit_login_failures,
+        window_seconds=settings.rate_limit_login_window_minutes * 60,
+    )
+    attempt.raise_if_exceeded("Too many sign-in attempts. Wait before trying again.")
 
 
 async def authenticate_admin(session: AsyncSession, *, username: str, password: str) -> User:
