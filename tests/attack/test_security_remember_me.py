@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
-from medianest.auth.models import SessionToken
+from medianest.auth.models import AuthSession, SessionToken
+from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.auth.flows import password_sign_in
@@ -77,6 +79,29 @@ async def test_three_tabs_restored_at_once_are_all_signed_in(
         assert (await browser.get("/api/auth/session")).status_code == 200
     rows = await _tokens(app)
     assert all(row.revoked_at is None for row in rows)
+
+
+async def test_tabs_reopened_at_once_after_the_session_went_idle_are_all_signed_in(
+    app: MediaNestApp, settings: Settings, serve: Callable[[Settings], Awaitable[ServedApp]]
+) -> None:
+    # The laptop opened the next morning: the session cookie is still there but its
+    # session went idle, so every tab ends that session, then signs in by remember-me.
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    served = await serve(settings)
+    async with http_client(base_url=served.url, timeout=30, headers={"User-Agent": BROWSER}) as b:
+        assert (
+            await password_sign_in(b, "carol", TEST_PASSWORD, remember_me=True)
+        ).status_code == 200
+        async with session_scope(app.ctx.session_factory) as session:
+            idle = utcnow() - timedelta(minutes=settings.session_idle_minutes + 1)
+            await session.execute(update(AuthSession).values(last_seen_at=idle))
+        pages = ("/dashboard", "/media", "/youtube", "/notifications")
+        tabs = await asyncio.gather(
+            *(b.get(page, headers={"Accept": "text/html"}) for page in pages)
+        )
+        # Before: the tabs that ended the idle session after the first one answered 500.
+        assert [tab.status_code for tab in tabs] == [200] * len(pages)
+        assert (await b.get("/api/auth/session")).status_code == 200
 
 
 async def test_another_client_presenting_a_just_used_token_is_still_theft(

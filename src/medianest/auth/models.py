@@ -62,6 +62,9 @@ class AuthSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_auth_sessions_user_id", "user_id"),)
+    # Ending a session is idempotent: the requests of tabs restored at once each find it
+    # expired and delete it, and all but the first delete nothing.
+    __mapper_args__ = {"confirm_deleted_rows": False}
 
 
 class SessionToken(UUIDPrimaryKey, CreatedAt, Base):
