@@ -124,16 +124,16 @@ async def change_password(
 
 
 async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:
-    # Flushed first: a token this request issued (a remember-me restore rotates one) is
-    # revoked with the others (sessions do not autoflush).
-    await session.flush()
     tokens = await session.scalars(
         select(SessionToken).where(
             SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None)
         )
     )
+    # With the one this request issued and has not written yet (a remember-me restore
+    # rotates one before the endpoint runs; sessions do not autoflush): no query sees it.
+    unwritten = [t for t in session.new if isinstance(t, SessionToken) and t.user_id == user.id]
     now = utcnow()
-    for token in tokens:
+    for token in [*tokens, *unwritten]:
         token.revoked_at = now
 
 

@@ -7,6 +7,7 @@ deleting the old row and issuing a new token.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,21 +131,29 @@ async def _read_session(
     return row, user
 
 
+def _drop_unwritten(session: AsyncSession, ends: Callable[[AuthSession], bool]) -> None:
+    """Sessions this request made and has not written yet (remember-me restores one
+    before the endpoint runs; sessions do not autoflush) are invisible to a DELETE, and
+    its commit would insert them after it: they leave the unit of work instead."""
+    for row in list(session.new):
+        if isinstance(row, AuthSession) and ends(row):
+            session.expunge(row)
+
+
 async def destroy_session(session: AsyncSession, *, token: str) -> None:
-    # Flushed first (sessions do not autoflush): a session this request made (remember-me
-    # restores one before the endpoint runs) is a row the DELETE sees, not an insert
-    # that its commit would write after it.
-    await session.flush()
-    await session.execute(delete(AuthSession).where(AuthSession.id == hash_token(token)))
+    token_hash = hash_token(token)
+    _drop_unwritten(session, lambda row: row.id == token_hash)
+    await session.execute(delete(AuthSession).where(AuthSession.id == token_hash))
 
 
 async def destroy_user_sessions(
     session: AsyncSession, *, user_id: uuid.UUID, keep_token: str | None = None
 ) -> None:
     statement = delete(AuthSession).where(AuthSession.user_id == user_id)
-    if keep_token is not None:
-        statement = statement.where(AuthSession.id != hash_token(keep_token))
-    await session.flush()  # as in `destroy_session`
+    kept = hash_token(keep_token) if keep_token is not None else None
+    if kept is not None:
+        statement = statement.where(AuthSession.id != kept)
+    _drop_unwritten(session, lambda row: row.user_id == user_id and row.id != kept)
     await session.execute(statement)
 
 
