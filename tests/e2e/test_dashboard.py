@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
 from medianest_simulators.suite import SimulatorSuite
 from medianest_simulators.uptime_kuma_socket import KUMA_VERSION
-from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
+from tests.e2e.flows import AdminAccount, shoot, sign_in_admin, sign_in_plex_user
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +79,39 @@ def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at
         form.get_by_label("Source").select_option("")
         form.get_by_role("button", name="Save Uptime Kuma").click()
         expect(admin.locator("[data-service-form=uptime_kuma] .badge").first).to_be_visible()
+
+
+def test_a_user_made_an_administrator_with_the_page_open_stays_live(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
+) -> None:
+    # frank: a friend of this test alone (promoting a shared one would change what the
+    # other tests' plain viewers see).
+    simulators.plextv.add_user("frank")
+    simulators.plextv.share_server("frank", MACHINE_IDENTIFIER, "sim-pms-frank-access")
+    simulators.plex.add_user_token("sim-pms-frank-access", "frank")
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "frank")
+    page = context.new_page()
+    page.goto("/dashboard")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    first_socket = page.evaluate("window.MediaNest.socket.id")
+    admin = new_context()
+    sign_in_admin(admin, admin_account)
+    frank = next(
+        u
+        for u in admin.request.get("/api/admin/users?search=frank").json()["data"]
+        if u["username"] == "frank"
+    )
+    csrf = next(c["value"] for c in admin.cookies() if c["name"] == "csrftoken")
+    promoted = admin.request.put(
+        f"/api/admin/users/{frank['id']}", data={"role": "admin"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert promoted.ok, promoted.text()
+    # The server closes the socket that came in as a plain user; the page comes back
+    # with the new role instead of saying "Reconnecting…" for good.
+    page.wait_for_function(
+        "id => window.MediaNest.socket.connected && window.MediaNest.socket.id !== id",
+        arg=first_socket,
+    )
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#conn")).to_have_text("Live")

@@ -747,7 +747,12 @@
       if (everConnected) readAgainAfterReconnect();
       everConnected = true;
     });
-    socket.on('disconnect', function () { setConnection('connecting', 'Reconnecting…'); });
+    socket.on('disconnect', function (reason) {
+      setConnection('connecting', 'Reconnecting…');
+      // The server ended the socket (a role changed, or the session ended in another
+      // tab): socket.io never comes back by itself from that, so ask again at once.
+      if (reason === 'io server disconnect') socket.connect();
+    });
     socket.on('connect_error', function () { setConnection('offline', 'Offline'); });
     socket.io.on('reconnect_attempt', function () { setConnection('connecting', 'Reconnecting…'); });
     socket.on('service:status', onServiceStatus);
