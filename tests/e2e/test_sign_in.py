@@ -101,3 +101,21 @@ def test_after_sign_out_back_and_the_pages_fetches_show_nothing_of_the_previous_
     expect(page.get_by_role("heading", name="Hello, alice")).to_have_count(0)
     # The fragment the browser kept is revalidated and refused, not shown from the cache.
     assert page.evaluate(fetched, "/youtube/downloads") != 200
+
+
+def test_signing_out_in_one_tab_sends_the_others_to_sign_in_at_once(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "alice")
+    other = context.new_page()
+    other.goto("/youtube")
+    expect(other.locator("#conn")).to_have_attribute("data-state", "live")
+    page = context.new_page()
+    page.goto("/dashboard")
+    page.locator(".usermenu summary").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    # The other tab, untouched, does not keep alice's downloads on screen.
+    expect(other).to_have_url(re.compile(r"/login\?next=/youtube$"))
+    expect(other.get_by_role("heading", name="YouTube downloads")).to_have_count(0)

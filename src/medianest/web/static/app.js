@@ -750,10 +750,21 @@
     socket.on('disconnect', function (reason) {
       setConnection('connecting', 'Reconnecting…');
       // The server ended the socket (a role changed, or the session ended in another
-      // tab): socket.io never comes back by itself from that, so ask again at once.
+      // tab): socket.io never comes back by itself from that, so ask again at once;
+      // the new role gets in, an ended session is refused (below).
       if (reason === 'io server disconnect') socket.connect();
     });
-    socket.on('connect_error', function () { setConnection('offline', 'Offline'); });
+    socket.on('connect_error', function (error) {
+      setConnection('offline', 'Offline');
+      // Refused for want of a session: if the page's own request is refused too, the
+      // page is read again and the server sends it to sign-in, rather than leaving the
+      // previous user's page on screen, "Offline" for good.
+      if (error && error.message === 'unauthenticated') {
+        api('GET', '/api/auth/session').then(function (res) {
+          if (res.status === 401) window.location.reload();
+        });
+      }
+    });
     socket.io.on('reconnect_attempt', function () { setConnection('connecting', 'Reconnecting…'); });
     socket.on('service:status', onServiceStatus);
     socket.on('youtube:progress', onYoutubeEvent);
