@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from medianest_simulators import UptimeKumaSimulator
 from tests.support.servers import SERVE_AND_LIST_MODULES, free_port
 
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
@@ -174,6 +175,33 @@ def test_what_the_entry_left_out_still_imports_when_asked_later() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["requests", "None"], result.stderr[-2000:]
+
+
+# Through the entry engineio's client keeps the None it got for aiohttp; the live Uptime
+# Kuma link (the dashboard's "Live" source and the admin's connection test) needs it.
+KUMA_SIGN_IN_THROUGH_THE_ENTRY = textwrap.dedent(
+    """
+    import asyncio, sys
+    from medianest.__main__ import load_libraries_lean
+
+    load_libraries_lean([])
+    from medianest.integrations.uptime_kuma_live import sign_in_once
+
+    link = asyncio.run(sign_in_once(sys.argv[1], username="admin", password="admin123"))
+    print(link.version, len(link.monitors))
+    """
+)
+
+
+def test_the_live_uptime_kuma_link_signs_in_through_the_entry(kuma: UptimeKumaSimulator) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", KUMA_SIGN_IN_THROUGH_THE_ENTRY, kuma.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    *_logged, answer = result.stdout.splitlines() or [""]
+    assert answer.split() == ["2.5.3", "3"], result.stderr[-2000:]
 
 
 # Through the entry python-socketio loads without redis; with Redis configured its manager

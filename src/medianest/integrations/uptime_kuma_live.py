@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import engineio.async_client
 import socketio
 import socketio.exceptions
 
@@ -57,6 +58,16 @@ NO_SOCKET_LOGIN = (
     "Uptime Kuma answered no socket sign-in (Kuma 3 replaced it with cookie sessions): "
     "use the metrics or status-page source."
 )
+
+
+def _client_transport_loaded() -> None:
+    """The command's entry loads python-socketio while aiohttp cannot import (it is not
+    used by a server, medianest/__main__.py), and engineio's client keeps the None it got
+    then: without aiohttp it opens no connection at all. Given here, on the first link."""
+    if engineio.async_client.aiohttp is None:
+        import aiohttp  # on first use: only a process with a live Kuma link loads it
+
+        engineio.async_client.aiohttp = aiohttp
 
 
 class KumaSignInRefused(Exception):
@@ -143,6 +154,7 @@ class KumaLiveLink:
     async def session(self) -> None:
         """One connection: sign in, then return when it drops (or raise why it failed)."""
         self._set_state("connecting", self.error)
+        _client_transport_loaded()
         sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
         first_info = asyncio.Event()
         dropped = asyncio.Event()
