@@ -64,3 +64,21 @@ def test_the_users_table_on_a_phone_says_it_scrolls_sideways(
     wide = desktop.new_page()
     wide.goto("/admin#users")
     expect(wide.locator("#users-scroll-hint")).to_be_hidden()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_section_link_shows_its_heading_below_the_sticky_top_bar(
+    new_context: Any, admin_account: AdminAccount, viewport: str
+) -> None:
+    context = new_context(viewport=DESKTOP if viewport == "desktop" else PHONE)
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin")
+    sections = page.get_by_role("navigation", name="Admin sections")
+    for name in ("Services", "System settings", "Quotas"):
+        sections.get_by_role("link", name=name).click()
+        heading = page.get_by_role("heading", name=name, exact=True, level=2)
+        expect(heading).to_be_in_viewport()
+        bar, box = page.locator(".topbar").bounding_box(), heading.bounding_box()
+        assert bar is not None and box is not None
+        assert box["y"] >= bar["y"] + bar["height"], f"{name} is under the top bar"

@@ -784,6 +784,16 @@
     });
   }
 
+  // The sticky top bar's height, for app.css's scroll-padding-top: a link to a section
+  // or a field reached with the keyboard is not left under the bar.
+  function trackTopbarHeight() {
+    var bar = $('.topbar');
+    if (!bar || typeof ResizeObserver !== 'function') return;
+    new ResizeObserver(function () {
+      document.documentElement.style.setProperty('--topbar-height', bar.offsetHeight + 'px');
+    }).observe(bar);
+  }
+
   // ------------------------------------------------------------------ start
   document.addEventListener('DOMContentLoaded', function () {
     applyTheme(currentTheme());
@@ -801,6 +811,7 @@
       if (event.key !== 'Escape') return;
       $all('details.usermenu[open]').forEach(function (d) { d.open = false; $('summary', d).focus(); });
     });
+    trackTopbarHeight();
     initLogout();
     initPasswordLogin();
     initPlexLogin();
