@@ -9,10 +9,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
 from medianest_simulators.suite import SimulatorSuite
 from medianest_simulators.uptime_kuma_socket import KUMA_VERSION
-from tests.e2e.flows import AdminAccount, shoot, sign_in_admin, sign_in_plex_user
+from tests.e2e.flows import (
+    AdminAccount,
+    share_with_new_friend,
+    shoot,
+    sign_in_admin,
+    sign_in_plex_user,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -84,11 +89,8 @@ def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at
 def test_a_user_made_an_administrator_with_the_page_open_stays_live(
     new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
 ) -> None:
-    # frank: a friend of this test alone (promoting a shared one would change what the
-    # other tests' plain viewers see).
-    simulators.plextv.add_user("frank")
-    simulators.plextv.share_server("frank", MACHINE_IDENTIFIER, "sim-pms-frank-access")
-    simulators.plex.add_user_token("sim-pms-frank-access", "frank")
+    # frank: promoting a friend other tests share would change what their viewers see.
+    share_with_new_friend(simulators, "frank")
     context = new_context()
     sign_in_plex_user(context, simulators.info.plex_tv_url, "frank")
     page = context.new_page()

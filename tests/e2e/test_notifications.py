@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
+from medianest_simulators.suite import SimulatorSuite
+from tests.e2e.flows import (
+    PHONE,
+    AdminAccount,
+    share_with_new_friend,
+    shoot,
+    sign_in_admin,
+    sign_in_plex_user,
+)
 from tests.support.servers import ServedApp
 
 pytestmark = pytest.mark.e2e
@@ -81,3 +89,39 @@ def test_the_service_worker_installs_and_shows_a_pushed_notification(
         page.wait_for_timeout(100)
     assert shown == [[message["title"], message["body"], "e2e-push"]]
     shoot(page, screenshots, "notifications-page")
+
+
+def test_a_refused_quiet_hours_setting_keeps_what_was_typed_and_marks_the_field(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    share_with_new_friend(simulators, "gina")  # her quiet hours hold no other test's pushes
+    context = new_context(viewport=PHONE, has_touch=True)
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "gina")
+    page = context.new_page()
+    page.goto("/notifications")
+    form = page.locator("#settings-form")
+    form.get_by_label("Quiet from").fill("22:00")
+    form.get_by_label("Time zone").fill("Europe/Berln")
+    form.get_by_label("Recently-added digest", exact=True).select_option("daily")
+    form.get_by_role("button", name="Save").click()
+    expect(form.get_by_role("alert")).to_have_text("Give both ends of the quiet hours, or neither.")
+    # What she chose is still there to correct, and the field the message is about says so.
+    expect(form.get_by_label("Quiet from")).to_have_value("22:00")
+    expect(form.get_by_label("Recently-added digest", exact=True)).to_have_value("daily")
+    expect(form.get_by_label("until", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("until", exact=True)).to_be_focused()
+    form.get_by_label("until", exact=True).fill("07:00")
+    form.get_by_role("button", name="Save").click()
+    expect(form.get_by_role("alert")).to_have_text("Unknown time zone.")
+    expect(form.get_by_label("Time zone")).to_have_value("Europe/Berln")
+    expect(form.get_by_label("Time zone")).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("until", exact=True)).to_have_value("07:00")
+    form.get_by_label("Time zone").fill("Europe/Berlin")
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").filter(has_text="Settings saved.")).to_be_visible()
+    expect(form.get_by_role("alert")).to_have_text("")
+    page.reload()
+    expect(form.get_by_label("Quiet from")).to_have_value("22:00")
+    expect(form.get_by_label("until", exact=True)).to_have_value("07:00")
+    expect(form.get_by_label("Time zone")).to_have_value("Europe/Berlin")
+    expect(form.get_by_label("Time zone")).not_to_have_attribute("aria-invalid", "true")

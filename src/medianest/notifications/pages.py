@@ -58,13 +58,27 @@ async def _channels_context(session: SessionDep, user: CurrentUser, **more: Any)
 async def _settings_context(session: SessionDep, user: CurrentUser, **more: Any) -> dict[str, Any]:
     row = await preferences.load(session, user_id=user.id)
     return {
-        "prefs": row,
         "centre_choices": _event_choices(user.is_admin),
         "centre_events": row.centre_events,
         "quiet_start": preferences.clock(row.quiet_start_minute),
         "quiet_end": preferences.clock(row.quiet_end_minute),
+        "timezone": row.timezone,
+        "digest": row.digest,
+        "digest_everything": row.digest_everything,
         "settings_error": None,
         **more,
+    }
+
+
+def _as_sent(change: preferences.PreferencesChange) -> dict[str, Any]:
+    """The settings form's values as sent: a refused form shows them again to correct."""
+    return {
+        "quiet_start": change.quiet_start or "",
+        "quiet_end": change.quiet_end or "",
+        "timezone": change.timezone,
+        "digest": change.digest,
+        "digest_everything": change.digest_everything,
+        "centre_events": change.centre_events,
     }
 
 
@@ -212,7 +226,7 @@ async def save_settings(
     try:
         await preferences.update(session, user_id=user.id, is_admin=user.is_admin, change=change)
     except MediaNestError as error:
-        context = await _settings_context(session, user, settings_error=error)
+        context = await _settings_context(session, user, settings_error=error, **_as_sent(change))
         return render(
             request, "notifications/_settings.html", context, status_code=error.status_code
         )
