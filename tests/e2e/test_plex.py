@@ -10,7 +10,13 @@ import pytest
 from playwright.sync_api import expect
 
 from medianest_simulators.suite import SimulatorSuite
-from tests.e2e.flows import AdminAccount, shoot, sign_in_admin
+from tests.e2e.flows import (
+    AdminAccount,
+    share_with_new_friend,
+    shoot,
+    sign_in_admin,
+    sign_in_plex_user,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +128,37 @@ def test_the_browser_decodes_a_list_in_its_envelope_compressed_once_and_sent_aga
     assert len(bodies[0]["data"]) >= 8
     assert bodies[1]["data"] == bodies[2]["data"] == bodies[0]["data"]
     assert len({body["meta"]["timestamp"] for body in bodies}) == 3
+
+
+def test_the_posters_of_library_pages_do_not_use_up_a_persons_requests(
+    new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
+) -> None:
+    admin = new_context()
+    sign_in_admin(admin, admin_account)
+    csrf = {"X-CSRF-Token": next(c["value"] for c in admin.cookies() if c["name"] == "csrftoken")}
+    # A budget a few library pages (with a poster a request) would use up: the package's
+    # own (10,000 a minute) hides it.
+    lowered = admin.request.put("/api/admin/config", data={"apiPerMinute": 20}, headers=csrf)
+    assert lowered.ok, lowered.text()
+    try:
+        share_with_new_friend(simulators, "hana")  # a budget of her own, this test's alone
+        context = new_context(viewport={"width": 1366, "height": 3000})  # every poster shows
+        sign_in_plex_user(context, simulators.info.plex_tv_url, "hana")
+        page = context.new_page()
+        # Each library page shows other posters: none comes from the browser's cache.
+        context.new_cdp_session(page).send("Network.setCacheDisabled", {"cacheDisabled": True})
+        posters: list[int] = []
+        page.on(
+            "response",
+            lambda r: posters.append(r.status) if "/api/plex/image" in r.url else None,
+        )
+        for library in (1, 2, 1, 2):
+            page.goto(f"/plex?library={library}")
+            expect(page.locator("#plex-items .poster-card").first).to_be_visible()
+            page.wait_for_load_state("networkidle")
+        assert len(posters) > 20 and set(posters) <= {200, 304}, posters
+    finally:
+        restored = admin.request.put(
+            "/api/admin/config", data={"apiPerMinute": 10_000}, headers=csrf
+        )
+        assert restored.ok, restored.text()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 
@@ -37,6 +37,21 @@ _USERS_TABLE = User.__tablename__
 # The caller once checked signed in (CSRF, rate limit), in the ASGI scope (see
 # `auth.identity.decided_identity`).
 _SIGNED_IN_IDENTITY = "medianest.signed_in_identity"
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+# Set by `counted_as_images` on the endpoints of routes that serve images (the endpoint,
+# in the scope once routed, is known before any dependency runs: the response cache runs
+# this module's gates first).
+_IMAGE_BUDGET = "_medianest_counted_as_images"
+# A page shows many images at once (a library page: 24 posters, each a request), so they
+# count on a budget of their own, this many times the API's: browsing a library does not
+# use up a person's requests (two or three pages of posters did), nor pages the images'.
+IMAGES_PER_API_REQUEST = 10
+
+
+def counted_as_images(endpoint: EndpointT) -> EndpointT:
+    """Mark an endpoint: its requests count on the caller's image budget, not the API one."""
+    setattr(endpoint, _IMAGE_BUDGET, True)
+    return endpoint
 
 
 async def resolve_identity(
@@ -73,7 +88,8 @@ async def _signed_in(request: Request, response: Response, ctx: AppContext) -> I
         header = request.headers.get(CSRF_HEADER, "")
         if not cookie or not header or not tokens_equal(cookie, header):
             raise CsrfFailed()
-    result = await count_api_request(ctx, identity.user.id)
+    images = getattr(request.scope.get("endpoint"), _IMAGE_BUDGET, False)
+    result = await count_api_request(ctx, identity.user.id, images=images)
     response.raw_headers.extend(result.raw_headers)  # once a request (see above)
     result.raise_if_exceeded(RATE_LIMITED_MESSAGE)
     request.scope[_SIGNED_IN_IDENTITY] = identity
@@ -89,11 +105,21 @@ def _api_limit_key(user_id: uuid.UUID) -> str:
     return f"api:{user_id}"  # str(UUID) costs more than the rest of a leased hit
 
 
-async def count_api_request(ctx: AppContext, user_id: uuid.UUID) -> RateLimitResult:
-    """One request against the user's API rate limit (the same count however answered)."""
-    return await ctx.rate_limiter.hit(
-        _api_limit_key(user_id), limit=ctx.limits.api_per_minute, window_seconds=60, leased=True
-    )
+@functools.lru_cache(maxsize=4096)
+def _image_limit_key(user_id: uuid.UUID) -> str:
+    return f"api-images:{user_id}"
+
+
+async def count_api_request(
+    ctx: AppContext, user_id: uuid.UUID, *, images: bool = False
+) -> RateLimitResult:
+    """One request against the user's API rate limit (the same count however answered),
+    or against their image budget."""
+    if images:
+        key, limit = _image_limit_key(user_id), ctx.limits.api_per_minute * IMAGES_PER_API_REQUEST
+    else:
+        key, limit = _api_limit_key(user_id), ctx.limits.api_per_minute
+    return await ctx.rate_limiter.hit(key, limit=limit, window_seconds=60, leased=True)
 
 
 @response_cache.who_asks

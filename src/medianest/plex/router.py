@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response
 
-from medianest.auth.dependencies import CurrentUser
+from medianest.auth.dependencies import CurrentUser, counted_as_images
 from medianest.context import ContextDep
 from medianest.core.deps import api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
@@ -163,6 +163,7 @@ async def refresh_library_data(plex: BrowsingPlex) -> Envelope[None]:
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 304: {}},
 )
+@counted_as_images  # a page shows dozens
 async def proxy_image(
     request: Request,
     plex: BrowsingPlex,
