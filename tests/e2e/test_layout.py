@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.flows import DESKTOP, PHONE, AdminAccount, screenshot, sign_in_admin
+from medianest_simulators.suite import SimulatorSuite
+from tests.e2e.flows import (
+    DESKTOP,
+    PHONE,
+    AdminAccount,
+    screenshot,
+    share_with_new_friend,
+    sign_in_admin,
+    sign_in_plex_user,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +91,28 @@ def test_a_section_link_shows_its_heading_below_the_sticky_top_bar(
         bar, box = page.locator(".topbar").bounding_box(), heading.bounding_box()
         assert bar is not None and box is not None
         assert box["y"] >= bar["y"] + bar["height"], f"{name} is under the top bar"
+
+
+def test_my_requests_fit_a_phone_without_a_column_cut_off(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    share_with_new_friend(simulators, "ivy")  # requests of her own
+    context = new_context(viewport=PHONE, has_touch=True)
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "ivy")
+    found = context.request.get("/api/media/search?query=Render").json()["data"]
+    show = next(r for r in found if r["title"] == "Render Farm")
+    csrf = {"X-CSRF-Token": next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")}
+    made = context.request.post(
+        "/api/media/request",
+        data={"mediaType": "tv", "tmdbId": show["tmdbId"], "seasons": [1, 2]},
+        headers=csrf,
+    )
+    assert made.ok, made.text()
+    page = context.new_page()
+    page.goto("/media")
+    table = page.locator("#requests-list .table-wrap")
+    expect(table.get_by_role("columnheader", name="Requested")).to_be_visible()
+    # Four columns fit a 390 px phone: "Requested" is not half hidden behind the edge.
+    assert table.evaluate("el => el.scrollWidth <= el.clientWidth"), table.evaluate(
+        "el => [el.scrollWidth, el.clientWidth]"
+    )
