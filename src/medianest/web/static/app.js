@@ -321,6 +321,9 @@
       var button = event.target.closest('[data-action="logout"]');
       if (!button) return;
       button.disabled = true;
+      // This page's socket closes first: the server would end it with the session, and
+      // the page would read itself again (initSocket) instead of going to sign-in.
+      if (window.MediaNest.socket) window.MediaNest.socket.disconnect();
       api('POST', '/api/auth/logout').then(function () { window.location.assign('/login'); });
     });
   }
