@@ -30,6 +30,15 @@ from tests.support import databases
 from tests.support.servers import ServedApp
 
 PLAIN_VIEWER_SERVER_TOKEN = "sim-pms-dora-access"
+# Friends the server is shared with, each used by one test alone (what it changes, a role
+# or preferences or a request budget, reaches no other test's user); shared before the app
+# starts, as it keeps the server's list of users for a while.
+OWN_FRIENDS = {
+    "fern": "test_dashboard: made an administrator",
+    "gina": "test_notifications: quiet hours",
+    "hana": "test_plex: a request budget",
+    "ivy": "test_layout: requests of her own",
+}
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -52,6 +61,10 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSu
         suite.plextv.add_user("dora")
         suite.plextv.share_server("dora", MACHINE_IDENTIFIER, PLAIN_VIEWER_SERVER_TOKEN)
         suite.plex.add_user_token(PLAIN_VIEWER_SERVER_TOKEN, "dora")
+        for friend in OWN_FRIENDS:
+            suite.plextv.add_user(friend)
+            suite.plextv.share_server(friend, MACHINE_IDENTIFIER, f"sim-pms-{friend}-access")
+            suite.plex.add_user_token(f"sim-pms-{friend}-access", friend)
         yield suite
 
 

@@ -13,9 +13,6 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
-from medianest_simulators.suite import SimulatorSuite
-
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
 NEW_ADMIN_PASSWORD = "e2e-admin-password-42"
@@ -148,12 +145,3 @@ def sign_in_with_plex(context: BrowserContext, username: str) -> Page:
     plex.close()
     expect(page).to_have_url(re.compile(r"/dashboard$"))
     return page
-
-
-def share_with_new_friend(simulators: SimulatorSuite, username: str) -> None:
-    """A plex.tv account the server is shared with, for one test alone: what that test
-    changes (a role, preferences) reaches no other test's user."""
-    server_token = f"sim-pms-{username}-access"
-    simulators.plextv.add_user(username)
-    simulators.plextv.share_server(username, MACHINE_IDENTIFIER, server_token)
-    simulators.plex.add_user_token(server_token, username)

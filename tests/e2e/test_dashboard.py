@@ -13,7 +13,6 @@ from medianest_simulators.suite import SimulatorSuite
 from medianest_simulators.uptime_kuma_socket import KUMA_VERSION
 from tests.e2e.flows import (
     AdminAccount,
-    share_with_new_friend,
     shoot,
     sign_in_admin,
     sign_in_plex_user,
@@ -89,24 +88,22 @@ def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at
 def test_a_user_made_an_administrator_with_the_page_open_stays_live(
     new_context: Any, admin_account: AdminAccount, simulators: SimulatorSuite
 ) -> None:
-    # frank: promoting a friend other tests share would change what their viewers see.
-    share_with_new_friend(simulators, "frank")
     context = new_context()
-    sign_in_plex_user(context, simulators.info.plex_tv_url, "frank")
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "fern")
     page = context.new_page()
     page.goto("/dashboard")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     first_socket = page.evaluate("window.MediaNest.socket.id")
     admin = new_context()
     sign_in_admin(admin, admin_account)
-    frank = next(
+    fern = next(
         u
-        for u in admin.request.get("/api/admin/users?search=frank").json()["data"]
-        if u["username"] == "frank"
+        for u in admin.request.get("/api/admin/users?search=fern").json()["data"]
+        if u["username"] == "fern"
     )
     csrf = next(c["value"] for c in admin.cookies() if c["name"] == "csrftoken")
     promoted = admin.request.put(
-        f"/api/admin/users/{frank['id']}", data={"role": "admin"}, headers={"X-CSRF-Token": csrf}
+        f"/api/admin/users/{fern['id']}", data={"role": "admin"}, headers={"X-CSRF-Token": csrf}
     )
     assert promoted.ok, promoted.text()
     # The server closes the socket that came in as a plain user; the page comes back

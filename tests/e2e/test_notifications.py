@@ -17,7 +17,6 @@ from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import (
     PHONE,
     AdminAccount,
-    share_with_new_friend,
     shoot,
     sign_in_admin,
     sign_in_plex_user,
@@ -94,7 +93,6 @@ def test_the_service_worker_installs_and_shows_a_pushed_notification(
 def test_a_refused_quiet_hours_setting_keeps_what_was_typed_and_marks_the_field(
     new_context: Any, simulators: SimulatorSuite
 ) -> None:
-    share_with_new_friend(simulators, "gina")  # her quiet hours hold no other test's pushes
     context = new_context(viewport=PHONE, has_touch=True)
     sign_in_plex_user(context, simulators.info.plex_tv_url, "gina")
     page = context.new_page()

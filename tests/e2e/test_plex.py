@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import (
     AdminAccount,
-    share_with_new_friend,
     shoot,
     sign_in_admin,
     sign_in_plex_user,
@@ -141,7 +140,6 @@ def test_the_posters_of_library_pages_do_not_use_up_a_persons_requests(
     lowered = admin.request.put("/api/admin/config", data={"apiPerMinute": 20}, headers=csrf)
     assert lowered.ok, lowered.text()
     try:
-        share_with_new_friend(simulators, "hana")  # a budget of her own, this test's alone
         context = new_context(viewport={"width": 1366, "height": 3000})  # every poster shows
         sign_in_plex_user(context, simulators.info.plex_tv_url, "hana")
         page = context.new_page()
