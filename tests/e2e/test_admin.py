@@ -189,3 +189,33 @@ def test_a_fraction_in_a_count_quota_is_refused_in_plain_words(
     expect(page.locator("#quota-user-youtubeItemsPerDay-error")).to_have_text(
         "Enter a whole number, like 3."
     )
+
+
+def test_a_refused_admin_form_puts_the_keyboard_on_the_field_to_correct(
+    new_context: Any, admin_account: AdminAccount
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    page.goto("/admin#settings")
+    settings = page.locator("#settings-form")
+    field = settings.get_by_label("API requests per user per minute")
+    field.fill("0")
+    settings.get_by_role("button", name=re.compile("Save")).focus()
+    page.keyboard.press("Enter")
+    # The form comes back in place of the one sent (the pressed button with it): the
+    # keyboard goes on at the refused field, not at the top of the page.
+    field = settings.get_by_label("API requests per user per minute")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_focused()
+    services = page.locator("[data-service-form=overseerr]")
+    url = services.get_by_label("URL")
+    saved_url = url.input_value()
+    url.fill("ftp://nowhere")
+    services.get_by_role("button", name="Save Overseerr").focus()
+    page.keyboard.press("Enter")
+    expect(services.get_by_label("URL")).to_have_attribute("aria-invalid", "true")
+    expect(services.get_by_label("URL")).to_be_focused()
+    services.get_by_label("URL").fill(saved_url)
+    services.get_by_role("button", name="Save Overseerr").click()
+    expect(services.get_by_label("URL")).not_to_have_attribute("aria-invalid", "true")
