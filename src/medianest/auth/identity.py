@@ -23,7 +23,7 @@ from medianest.context import AppContext
 from medianest.core.errors import Unauthenticated
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
-from medianest.db.engine import LazySession
+from medianest.db.engine import LazySession, write_at_commit
 
 
 @dataclass
@@ -58,7 +58,8 @@ async def _identity_from_bearer(session: AsyncSession, token: str) -> Identity |
     user = await session.get(User, row.user_id)
     if user is None:
         return None
-    row.last_used_at = now
+    # At commit, and no error if the token's user was deleted meanwhile.
+    write_at_commit(session, row, last_used_at=now)
     return Identity(user=user, via="token")
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +20,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import Update
+
+from medianest.db.base import Base
 
 # How long a request waits for a pooled connection before it is answered 503.
 DEFAULT_POOL_TIMEOUT_SECONDS = 3.0
@@ -103,6 +107,45 @@ def forget_after_commit(session: AsyncSession) -> None:
     session.info.pop(_AFTER_COMMIT, None)
 
 
+_WRITES_AT_COMMIT = "medianest_writes_at_commit"
+
+
+def write_at_commit(session: AsyncSession, row: Base, **values: Any) -> None:
+    """Set `values` on the loaded `row` and write them when `session` commits, as an
+    UPDATE of that row by its key, for bookkeeping (a session's last-seen time, a token's
+    last use) on rows another request may delete meanwhile (signed out, user deleted).
+
+    The ORM's flush of a changed object insists that its row still exists (else
+    StaleDataError, the request a 500); this UPDATE then matches no row and writes
+    nothing: the request goes on, the deleted row is not put back. Written with the rest
+    of the request's writes, as a changed object would be (its connection is not given
+    back meanwhile). A table UPDATE, not an ORM one: the session cache's listener for
+    bulk statements, which empties every entry, passes it by (the response cache still
+    counts the table as changed)."""
+    mapper = inspect(row).mapper
+    key = mapper.primary_key_from_instance(row)
+    statement = (
+        update(mapper.local_table)  # type: ignore[arg-type]  # a Table for every model
+        .where(*(column == value for column, value in zip(mapper.primary_key, key, strict=True)))
+        .values({mapper.columns[name]: value for name, value in values.items()})
+    )
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+    session.info.setdefault(_WRITES_AT_COMMIT, []).append(statement)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    writes: list[Update] = session.info.pop(_WRITES_AT_COMMIT, [])
+    for statement in writes:
+        session.execute(statement)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_writes_at_commit(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_WRITES_AT_COMMIT, None)
+
+
 _CONNECTED = "medianest_used_connection"
 _WROTE = "medianest_wrote_in_transaction"
 
@@ -139,6 +182,7 @@ def holds_idle_connection(session: Session) -> bool:
     return (
         session.in_transaction()
         and not session.info.get(_WROTE)
+        and not session.info.get(_WRITES_AT_COMMIT)
         and not (session.new or session.dirty or session.deleted)
     )
 

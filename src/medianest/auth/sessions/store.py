@@ -19,6 +19,7 @@ from medianest.auth.sessions.cache import SessionCache, attach_user, readable_us
 from medianest.core.single_flight import wait_for_turn
 from medianest.core.tokens import hash_token, new_token
 from medianest.db.base import utcnow
+from medianest.db.engine import write_at_commit
 from medianest.settings import Settings
 
 # Writing last_seen on every request would turn reads into writes; once a minute is enough.
@@ -115,7 +116,8 @@ async def _read_session(
         await session.delete(row)  # its commit drops the cache entry everywhere
         return None
     if now - row.last_seen_at > _TOUCH_INTERVAL:
-        row.last_seen_at = now
+        # At commit, and no error if the session ended meanwhile (another tab signed out).
+        write_at_commit(session, row, last_seen_at=now)
         idle_limit = now + timedelta(minutes=settings.session_idle_minutes)
     if cache is not None and not user.is_active:
         cache.forget(token_hash)
