@@ -3,16 +3,22 @@ reused token revoking its whole family (theft detection)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.util import await_only
 
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import REMEMBER_COOKIE, SESSION_COOKIE
 from medianest.auth.models import AuthSession, SessionToken, User
+from medianest.auth.sessions.maintenance import Purged, purge_expired
 from medianest.core.tokens import hash_token
+from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from tests.auth.flows import cookie, password_sign_in, set_cookie_header
-from tests.factories.users import TEST_PASSWORD, make_client
+from tests.factories.users import TEST_PASSWORD, create_user, make_client
 
 
 async def _remembered_browser(
@@ -121,3 +127,41 @@ async def test_signing_out_after_the_session_lapsed_ends_the_session_remember_me
     async with session_scope(app.ctx.session_factory) as session:
         # No session is left that the sign-out's answer named and the browser dropped.
         assert list(await session.scalars(select(AuthSession))) == []
+
+
+async def test_a_password_change_while_the_purge_deletes_an_expired_token_is_not_a_500(
+    app: MediaNestApp, client: httpx.AsyncClient
+) -> None:
+    await create_user(app, "dora", password=TEST_PASSWORD)
+    assert (await password_sign_in(client, "dora", TEST_PASSWORD, remember_me=True)).is_success
+    async with session_scope(app.ctx.session_factory) as session:  # an old browser's token
+        await session.execute(update(SessionToken).values(expires_at=utcnow()))
+    purges: list[asyncio.Task[Purged]] = []
+
+    async def purge() -> Purged:
+        async with session_scope(app.ctx.session_factory) as session:
+            return await purge_expired(session, settings=app.ctx.settings)
+
+    def purge_once_the_remember_tokens_are_dealt_with(
+        _conn: Any, _cursor: Any, statement: str, *_: Any
+    ) -> None:
+        # The periodic purge deletes the expired token while the password change runs:
+        # after it dealt with the remember-me tokens, before it commits (next, the API
+        # tokens). A purge that has to wait for the change's locks finishes after it.
+        if not purges and "FROM api_tokens" in statement:
+            purges.append(asyncio.ensure_future(purge()))
+            await_only(asyncio.wait(purges, timeout=1.0))
+
+    engine = app.ctx.engine.sync_engine
+    event.listen(engine, "after_cursor_execute", purge_once_the_remember_tokens_are_dealt_with)
+    try:
+        changed = await client.post(
+            "/api/auth/change-password",
+            json={"currentPassword": TEST_PASSWORD, "newPassword": "a-much-better-passphrase"},
+        )
+    finally:
+        event.remove(engine, "after_cursor_execute", purge_once_the_remember_tokens_are_dealt_with)
+    assert purges and (await purges[0]).remember_tokens == 1
+    # Before: revoking the token the purge had deleted failed the commit, a 500.
+    assert changed.status_code == 200, changed.text
+    assert await _tokens(app) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import Role, SessionToken, User, UserStatus
@@ -124,17 +124,19 @@ async def change_password(
 
 
 async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:
-    tokens = await session.scalars(
-        select(SessionToken).where(
-            SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None)
-        )
+    now = utcnow()
+    # One UPDATE rather than changed objects: a token the purge deletes meanwhile (an
+    # expired one) is then not written, where the ORM's flush would fail the commit.
+    await session.execute(
+        update(SessionToken)
+        .where(SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
     # With the one this request issued and has not written yet (a remember-me restore
     # rotates one before the endpoint runs; sessions do not autoflush): no query sees it.
-    unwritten = [t for t in session.new if isinstance(t, SessionToken) and t.user_id == user.id]
-    now = utcnow()
-    for token in [*tokens, *unwritten]:
-        token.revoked_at = now
+    for token in session.new:
+        if isinstance(token, SessionToken) and token.user_id == user.id:
+            token.revoked_at = now
 
 
 async def end_every_sign_in(session: AsyncSession, *, user: User) -> None:
