@@ -17,8 +17,8 @@ from medianest.auth.sessions.maintenance import Purged, purge_expired
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from tests.auth.flows import cookie, password_sign_in, set_cookie_header
-from tests.factories.users import TEST_PASSWORD, create_user, make_client
+from tests.auth.flows import audit_actions, cookie, password_sign_in, set_cookie_header
+from tests.factories.users import TEST_PASSWORD, create_user, make_client, signed_in_client
 
 
 async def _remembered_browser(
@@ -165,3 +165,36 @@ async def test_a_password_change_while_the_purge_deletes_an_expired_token_is_not
     # Before: revoking the token the purge had deleted failed the commit, a 500.
     assert changed.status_code == 200, changed.text
     assert await _tokens(app) == []
+
+
+async def test_a_tab_restored_by_remember_me_while_another_signs_out_raises_no_theft_alarm(
+    app: MediaNestApp, admin: User, client: httpx.AsyncClient
+) -> None:
+    await password_sign_in(client, "admin", TEST_PASSWORD, remember_me=True)
+    token = client.cookies[REMEMBER_COOKIE]
+    signed_out: list[httpx.Response] = []
+    signing_out: list[bool] = []
+
+    def sign_out_once_the_token_is_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # The other tab's sign-out commits between the restoring tab's read of the token
+        # and its claim of it.
+        reads_the_token = statement.lstrip().startswith("SELECT") and "session_tokens" in statement
+        if reads_the_token and not signing_out:
+            signing_out.append(True)
+            signed_out.append(await_only(client.post("/api/auth/logout")))
+
+    engine = app.ctx.engine.sync_engine
+    async with await signed_in_client(app, admin) as other_device:
+        event.listen(engine, "after_cursor_execute", sign_out_once_the_token_is_read)
+        try:
+            async with await _remembered_browser(app, token) as tab:
+                restored = await tab.get("/api/auth/session")
+        finally:
+            event.remove(engine, "after_cursor_execute", sign_out_once_the_token_is_read)
+        assert signed_out and signed_out[0].status_code == 200
+        # Signed out, as the browser asked; before, a theft alarm: the user signed out on
+        # every device, a token reuse audited.
+        assert restored.status_code == 401
+        assert restored.json()["error"]["details"].get("reason") != "remember_token_reused"
+        assert (await other_device.get("/api/auth/session")).status_code == 200
+    assert "auth.remember_token_reused" not in [action for action, _ in await audit_actions(app)]

@@ -102,7 +102,11 @@ async def restore_from_remember_token(
             .where(SessionToken.id == row.id)
             .execution_options(populate_existing=True)
         )
-        if used is None or not _same_client_within_grace(used, client, now, ctx):
+        if used is None or used.used_at is None:
+            # Revoked (or purged) since it was read, not used: this browser's other tab
+            # signed out, or the user everywhere. Signed out here too, no theft.
+            return None
+        if not _same_client_within_grace(used, client, now, ctx):
             await _reject_reused_token(session, row=row, ip=ip)
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
