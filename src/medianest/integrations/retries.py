@@ -6,6 +6,7 @@ breaker state); `ResilientClient` decides how many tries a call gets.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import httpx
 import stamina
 
+from medianest.core.errors import UpstreamError
 from medianest.core.logging import get_logger
 from medianest.core.metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 from medianest.integrations.breaker import CircuitBreaker
-from medianest.integrations.outcomes import RetryableFailure, retry_after_seconds
+from medianest.integrations.outcomes import RetryableFailure, retry_after_seconds, service_name
 
 # Logged under the client's module name, as before this split: log filters keep matching.
 log = get_logger("medianest.integrations.http")
@@ -27,6 +29,11 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 DEADLINE_TIMEOUTS = 3.0
 # Retry-After is honoured up to this many initial backoffs (10 s by default).
 RETRY_AFTER_CAP_FACTOR = 10.0
+# The most an answer may hold once unpacked: pages of a library, a poster, a long playlist
+# fit many times over; more is a wrong URL or a broken proxy, not an answer to read.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+# The headers of the body as sent, not of the unpacked body a bounded read keeps.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class RetryingSender:
@@ -106,19 +113,27 @@ class RetryingSender:
         began = time.monotonic()
         status = "cancelled"
         try:
-            response = await self._http().request(
-                method, path, params=params, json=json, headers=headers, timeout=try_timeout
-            )
-        except httpx.TimeoutException as exc:
+            # The whole try, body included: httpx's timeout bounds each read, and a body
+            # trickled a byte at a time would never trip it.
+            async with asyncio.timeout(try_timeout):
+                response = await self._bounded(
+                    method, path, params=params, json=json, headers=headers, timeout=try_timeout
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
             status = "timeout"
             raise RetryableFailure("timed out") from exc
+        except _AnswerTooLarge:
+            status = "too_large"
+            raise UpstreamError(
+                f"{service_name(self.service)} gave an answer too large for MediaNest to read.",
+                details={"service": self.service, "limitBytes": MAX_ANSWER_BYTES},
+            ) from None
         except httpx.TransportError as exc:
             status = "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
             raise RetryableFailure("unreachable") from exc
         else:
             status = str(response.status_code)
             if retryable and response.status_code in RETRYABLE_STATUSES:
-                await response.aread()
                 raise RetryableFailure(
                     "rate limited" if response.status_code == 429 else "server error",
                     status=response.status_code,
@@ -140,9 +155,31 @@ class RetryingSender:
                 breaker=self.breaker.state,
             )
 
+    async def _bounded(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """The answer with its body read (unpacked) up to MAX_ANSWER_BYTES."""
+        http = self._http()
+        request = http.build_request(method, path, **options)
+        streamed = await http.send(request, stream=True)
+        body = bytearray()
+        try:
+            async for chunk in streamed.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise _AnswerTooLarge
+        finally:
+            await streamed.aclose()
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k not in _WIRE_HEADERS]
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=bytes(body), request=request
+        )
+
     def _backoff_hook(self, exc: Exception) -> bool | float:
         if not isinstance(exc, RetryableFailure):
             return False
         if exc.retry_after is not None:
             return min(exc.retry_after, self.initial_wait * RETRY_AFTER_CAP_FACTOR)
         return True
+
+
+class _AnswerTooLarge(Exception):
+    """The body went past MAX_ANSWER_BYTES; the read stopped there."""
