@@ -161,3 +161,25 @@ async def test_send_test_goes_through_overseerr_and_reports_arrival(
     assert len(overseerr.log.entries("/api/v1/settings/notifications/webhook/test", "POST")) == 2
     assert all(d["status"] == 200 for d in overseerr.webhook_deliveries)
     assert secret
+
+
+async def test_failed_webhook_tests_tell_overseerrs_reason_and_never_take_overseerr_down(
+    seeded_app: MediaNestApp, seeded_admin: httpx.AsyncClient, overseerr: OverseerrSimulator
+) -> None:
+    # The in-process app's webhook URL (http://testserver) is one Overseerr cannot reach:
+    # Overseerr answers each test with its documented 500 "Failed to send webhook
+    # notification." That is the test's answer, not an Overseerr outage: searching and
+    # requesting must go on working for everyone, however often the admin tries.
+    await seeded_admin.put("/api/admin/services/overseerr/webhook/secret", json={})
+    for _ in range(8):
+        tested = await seeded_admin.post("/api/admin/services/overseerr/webhook/test")
+        assert tested.status_code == 200
+        assert tested.json()["data"] == {
+            "sent": False,
+            "received": False,
+            "message": "Overseerr could not send the test: Failed to send webhook notification.",
+        }
+    search = await seeded_admin.get("/api/media/search", params={"query": "dune"})
+    assert search.status_code == 200, search.text
+    sent = overseerr.log.entries("/api/v1/settings/notifications/webhook/test", "POST")
+    assert len(sent) == 8

@@ -35,6 +35,7 @@ from medianest.integrations.outcomes import (
     ServiceHealth,
     UpstreamHTTPError,
     outage_message,
+    outage_reason,
     service_name,
 )
 from medianest.integrations.retries import DEADLINE_TIMEOUTS, IDEMPOTENT_METHODS, RetryingSender
@@ -186,11 +187,10 @@ class ResilientClient:
         except BaseException:
             self.breaker.release(probe=probe)
             raise
-        if response.status_code >= 500 or response.status_code == 429:
+        if (reason := outage_reason(response.status_code, expected)) is not None:
             self.breaker.record_failure(probe=probe)
-            reason = "rate limited" if response.status_code == 429 else "server error"
             raise self._unavailable(reason, status=response.status_code)
-        # Anything below 500 proves the service is up, even an answer we did not expect.
+        # Anything else proves the service is up, even an answer we did not expect.
         self.breaker.record_success(probe=probe)
         if response.status_code not in expected:
             raise UpstreamHTTPError(self.service, response.status_code, response.text[:2000])

@@ -6,6 +6,7 @@ Re-exported by `integrations.http`, where callers import them from.
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,6 +42,15 @@ def outage_message(service: str, reason: str) -> str:
     """A plain sentence for a service that cannot serve a request right now."""
     words = _OUTAGE_WORDS.get(reason, "{name} is unavailable right now. Try again in a minute.")
     return words.format(name=service_name(service))
+
+
+def outage_reason(status: int, expected: Sequence[int]) -> str | None:
+    """Why an answer with this status means the service is down; None when it is up. A
+    status the caller expects is an answer, even a 5xx an endpoint reports an outcome with
+    (Overseerr's webhook test says "could not send" with a 500)."""
+    if status in expected or (status < 500 and status != 429):
+        return None
+    return "rate limited" if status == 429 else "server error"
 
 
 class UpstreamHTTPError(UpstreamError):

@@ -131,18 +131,22 @@ class OverseerrClient:
             },
         }
         try:
-            await self.http.request(
+            # Its 500 says the POST to the webhook URL failed: an answer, not an outage.
+            response = await self.http.request(
                 "POST",
                 "/api/v1/settings/notifications/webhook/test",
                 json=body,
                 retry=False,
-                expected=(200, 204),
+                expected=(200, 204, 500),
             )
+            status, text = response.status_code, response.text
         except UpstreamHTTPError as exc:
+            status, text = exc.upstream_status, exc.body
+        if status not in (200, 204):
             raise UpstreamError(
-                error_message(_json(exc.body)) or "Overseerr refused the test.",
-                details={"service": "overseerr", "upstreamStatus": exc.upstream_status},
-            ) from None
+                error_message(_json(text)) or "Overseerr refused the test.",
+                details={"service": "overseerr", "upstreamStatus": status},
+            )
 
     async def list_requests(
         self,
