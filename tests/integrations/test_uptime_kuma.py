@@ -3,6 +3,8 @@ monitors, statuses map to up/down/pending/maintenance, and an outage serves stal
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from medianest.integrations.uptime_kuma import (
@@ -122,3 +124,20 @@ async def test_health_is_online_with_latency_degraded_on_a_wrong_key_offline_whe
 )
 def test_the_read_path_is_metrics_with_a_key_else_the_status_page(key_set, config, expected):
     assert choose_source(api_key_set=key_set, config=config) == expected
+
+
+async def test_nan_and_infinite_metric_values_read_as_unknown_and_kuma_stays_online(
+    kuma, via_metrics
+):
+    # "NaN" and "+Inf" are valid sample values in the Prometheus text format (a gauge
+    # never set, a proxy's exporter): they say nothing is known, not that Kuma failed.
+    kuma.set_monitor("Plex", status=math.nan)
+    kuma.monitors["Website"].cert_days = math.inf
+
+    health = await via_metrics.health_check()
+    by_name = {m.name: m for m in (await via_metrics.monitors(fresh_ttl=0)).monitors}
+
+    assert health.status == "online", health.error
+    assert by_name["Plex"].status == "pending"
+    assert by_name["Website"].cert_days_remaining is None
+    assert by_name["Overseerr"].status == "up"

@@ -12,6 +12,7 @@ to about 60 requests a minute, so answers younger than 25 s are reused.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from typing import Any, Literal
 
@@ -239,10 +240,16 @@ def parse_metrics(text: Any) -> list[KumaMonitor]:
     return sorted(monitors, key=lambda m: (m.id is None, m.id or 0, m.name))
 
 
+def _known(value: float | None) -> float | None:
+    """A sample's value, None for NaN and the infinities (valid samples that say nothing)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _monitor_from_row(row: dict[str, Any]) -> KumaMonitor:
     labels: dict[str, str] = row["labels"]
-    response_time = row.get("monitor_response_time")
-    cert_days = row.get("monitor_cert_days_remaining")
+    response_time = _known(row.get("monitor_response_time"))
+    cert_days = _known(row.get("monitor_cert_days_remaining"))
+    status = _known(row["monitor_status"])
     monitor_id = labels.get("monitor_id")
     url = labels.get("monitor_url")
     return KumaMonitor(
@@ -250,10 +257,10 @@ def _monitor_from_row(row: dict[str, Any]) -> KumaMonitor:
         name=labels["monitor_name"],
         type=labels.get("monitor_type"),
         url=None if url in (None, "", "null") else url,
-        status=STATUS_BY_CODE.get(int(row["monitor_status"]), "pending"),
+        status=STATUS_BY_CODE.get(int(status), "pending") if status is not None else "pending",
         response_time_ms=response_time
         if response_time is not None and response_time >= 0
         else None,
-        uptime_ratio=row.get("monitor_uptime_ratio"),
+        uptime_ratio=_known(row.get("monitor_uptime_ratio")),
         cert_days_remaining=int(cert_days) if cert_days is not None else None,
     )
