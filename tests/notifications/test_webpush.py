@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
+from collections.abc import AsyncIterator
 
 import http_ece
 import httpx
+import pytest
 from py_vapid import Vapid02
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.notifications import service
+from medianest.notifications import senders, service
 from tests.notifications.receivers import BrowserKeys, HttpReceiver
 
 
@@ -151,3 +154,65 @@ async def test_a_subscription_with_keys_that_are_not_a_point_fails_with_a_reason
     assert tested.json()["data"]["ok"] is False
     assert "invalid" in tested.json()["data"]["reason"]
     assert push_service.received == []
+
+
+# 201 at once, then 60 body bytes; or the same answer with its head sent byte by byte.
+TRICKLED_ANSWER = b"HTTP/1.1 201 Created\r\nContent-Length: 60\r\n\r\n" + b" " * 60
+
+
+@pytest.fixture
+async def trickling_push_service() -> AsyncIterator[tuple[str, list[int]]]:
+    """A push endpoint a plain user can point a subscription at, trickling its answer a
+    byte every 0.5 s (30 s and more in all) from the byte `start[0]` on."""
+    start = [len(TRICKLED_ANSWER) - 60]
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(TRICKLED_ANSWER[: start[0]])
+            for byte in TRICKLED_ANSWER[start[0] :]:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.5)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the sender hung up, as it should
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", start
+    server.close()
+
+
+async def _test_send(client: httpx.AsyncClient, endpoint: str) -> tuple[dict, float]:
+    answer = await client.post(
+        "/api/notifications/channels",
+        json={"subscription": BrowserKeys().subscription(endpoint + "/push/1")},
+    )
+    channel_id = answer.json()["data"]["id"]
+    started = time.monotonic()
+    tested = await client.post(f"/api/notifications/channels/{channel_id}/test")
+    return tested.json()["data"], time.monotonic() - started
+
+
+async def test_a_push_endpoint_that_trickles_its_answer_does_not_hold_the_sender(
+    alice_client: httpx.AsyncClient, trickling_push_service: tuple[str, list[int]]
+) -> None:
+    # The push service's status is all a send needs: its body, however slow, is not
+    # waited for (the delivery worker sends one message at a time, for every user).
+    result, seconds = await _test_send(alice_client, trickling_push_service[0])
+
+    assert seconds < 5.0  # not the 30 s of the body
+    assert result["ok"] is True, result
+
+
+async def test_a_push_endpoint_that_trickles_its_status_fails_at_the_send_timeout(
+    alice_client: httpx.AsyncClient, trickling_push_service: tuple[str, list[int]]
+) -> None:
+    url, start = trickling_push_service
+    start[0] = 0  # every read comes within the timeout, the head not for 20 s
+
+    result, seconds = await _test_send(alice_client, url)
+
+    assert seconds < senders.SEND_TIMEOUT_SECONDS + 4.0
+    assert result["ok"] is False and "unreachable" in result["reason"]

@@ -194,12 +194,18 @@ async def send_web_push(
         "Urgency": "normal",
     }
     try:
-        async with httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS, verify=tls_context()) as client:
-            response = await client.post(endpoint, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+        # The endpoint is whatever host a user's browser (or a user) gave: the whole send is
+        # bounded, not each read, and its status is all we read, never its body.
+        async with (
+            asyncio.timeout(SEND_TIMEOUT_SECONDS),
+            httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS, verify=tls_context()) as client,
+            client.stream("POST", endpoint, content=body, headers=headers) as response,
+        ):
+            status = response.status_code
+    except (httpx.HTTPError, TimeoutError) as exc:
         return SendOutcome(False, f"The push service is unreachable ({type(exc).__name__}).")
-    if response.status_code in (200, 201, 202, 204):
+    if status in (200, 201, 202, 204):
         return SendOutcome(True)
-    reason = f"The push service answered {response.status_code}."
+    reason = f"The push service answered {status}."
     # 404/410: the browser unsubscribed or the subscription expired; never retry it.
-    return SendOutcome(False, reason, permanent=response.status_code in (404, 410))
+    return SendOutcome(False, reason, permanent=status in (404, 410))
