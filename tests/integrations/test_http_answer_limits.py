@@ -155,3 +155,21 @@ async def test_an_answer_within_the_limits_reads_as_before_compressed_or_not(
 
     assert (await plain_client.get_json("/api")).data == {"plain": True}
     assert (await packed_client.get_json("/api")).data == {"packed": True}
+
+
+async def test_an_answer_nested_deeper_than_json_decoding_goes_is_an_upstream_error(
+    raw_service, make_resilient
+):
+    nested = b"[" * 100_000 + b"]" * 100_000  # 200 kB
+
+    async def deep(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(_head(len(nested)) + nested)
+        await writer.drain()
+
+    client = make_resilient(await raw_service(deep))
+
+    with pytest.raises(UpstreamError) as failure:
+        await client.get_json("/api")
+
+    assert not isinstance(failure.value, ServiceUnavailable)
+    assert "cannot read" in failure.value.message

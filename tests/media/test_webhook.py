@@ -77,7 +77,16 @@ async def test_secret_may_come_as_a_bearer_value(hook: Hook) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{not json", b"[1, 2]", b'"text"', b'{"event": "no type"}', b'{"notification_type": 5}'],
+    [
+        b"",
+        b"{not json",
+        b"[1, 2]",
+        b'"text"',
+        b'{"event": "no type"}',
+        b'{"notification_type": 5}',
+        # Nested deeper than the JSON decoder recurses (2 kB, well under the size limit).
+        b'{"notification_type": "MEDIA_AVAILABLE", "extra": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    ],
 )
 async def test_malformed_payload_is_400(hook: Hook, raw: bytes) -> None:
     answer = await hook(None, raw=raw)

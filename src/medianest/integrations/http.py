@@ -330,7 +330,7 @@ class ResilientClient:
             if self._xml_decoder is not None and xml:
                 return self._xml_decoder(response.content)
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the decoder recurses
             log.warning(
                 "upstream_malformed_xml" if xml else "upstream_malformed_json",
                 service=self.service,

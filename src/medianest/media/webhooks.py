@@ -39,7 +39,7 @@ async def overseerr_webhook(request: Request, ctx: ContextDep) -> Envelope[Webho
         raise PayloadTooLarge("The webhook payload is too large.")
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the decoder recurses
         raise ValidationFailed("The webhook payload is not JSON.") from None
     payload = sync.parse_webhook(body)
     if payload.notification_type == "TEST_NOTIFICATION":
