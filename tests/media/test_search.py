@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from medianest_simulators import OverseerrSimulator
+from medianest_simulators.overseerr_data import CATALOGUE, Title
 
 
 async def test_anonymous_search_is_refused(client: httpx.AsyncClient) -> None:
@@ -162,4 +163,22 @@ async def test_search_answers_503_when_overseerr_is_unreachable(
     finally:
         overseerr_sim.start()
     assert answer.status_code == 503
+    assert answer.json()["error"]["details"]["service"] == "overseerr"
+
+
+@pytest.mark.parametrize("tmdb_id", [2**31, 2**63])  # PostgreSQL's integer; SQLite's
+async def test_an_overseerr_result_with_an_id_no_column_holds_is_an_upstream_error_not_a_500(
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmdb_id: int,
+) -> None:
+    # The answer is Overseerr's to get right: its ids fit 32 bits, as ours do.
+    odd = Title("movie", tmdb_id, "Overflowing Id", 2020, "An id out of range.")
+    monkeypatch.setitem(CATALOGUE, ("movie", tmdb_id), odd)
+
+    answer = await alice_client.get("/api/media/search", params={"query": "overflowing"})
+
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["error"]["code"] == "UPSTREAM_ERROR"
     assert answer.json()["error"]["details"]["service"] == "overseerr"

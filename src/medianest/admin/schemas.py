@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from medianest.core.envelope import ApiInput, ApiModel
+from medianest.integrations import overseerr_models
 from medianest.limits.runtime import DownloadQuality, PlexSignIn
 
 HealthStatus = Literal["online", "offline", "degraded"]
@@ -53,7 +54,7 @@ ServiceUrl = Annotated[
 
 
 # Overseerr's user ids are integers in a 32-bit column (and ours too).
-MAX_OVERSEERR_USER_ID = 2_147_483_647
+MAX_OVERSEERR_USER_ID = overseerr_models.MAX_ID
 
 
 class UserChange(ApiInput):

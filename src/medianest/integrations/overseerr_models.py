@@ -16,6 +16,13 @@ from medianest.integrations.upstream_model import UpstreamModel
 TMDB_POSTER_BASE = "https://image.tmdb.org/t/p/w300"
 
 
+# Overseerr's and TMDB's ids are positive and fit 32 bits, as the integer columns that keep
+# them do (PostgreSQL's `integer`): any other id is an answer MediaNest does not understand,
+# never a value to hand the database. Request bodies and webhooks hold ids to the same bound.
+MAX_ID = 2**31 - 1
+OverseerrId = Annotated[int, Field(gt=0, le=MAX_ID)]
+
+
 class OverseerrModel(UpstreamModel):
     """An answer of Overseerr (integrations/upstream_model.py)."""
 
@@ -49,7 +56,7 @@ class OverseerrStatus(OverseerrModel):
 
 
 class OverseerrUser(OverseerrModel):
-    id: int
+    id: OverseerrId
     email: str | None = None
     username: str | None = None
     display_name: str | None = None
@@ -62,9 +69,9 @@ class SeasonStatus(OverseerrModel):
 
 
 class OverseerrMedia(OverseerrModel):
-    id: int
+    id: OverseerrId
     media_type: str | None = None
-    tmdb_id: int
+    tmdb_id: OverseerrId
     tvdb_id: int | None = None
     status: int = MediaStatus.UNKNOWN
     status4k: int = MediaStatus.UNKNOWN
@@ -81,7 +88,7 @@ class RequestSeason(OverseerrModel):
 class OverseerrRequest(OverseerrModel):
     """A MediaRequest; `media` is absent when embedded in a search result's `mediaInfo`."""
 
-    id: int
+    id: OverseerrId
     status: int
     type: Literal["movie", "tv"] | None = None
     is4k: bool = False
@@ -103,7 +110,7 @@ class MediaInfo(OverseerrMedia):
 
 
 class _Result(OverseerrModel):
-    id: int
+    id: OverseerrId
     overview: str | None = None
     poster_path: str | None = None
     popularity: float | None = None

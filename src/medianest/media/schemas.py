@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from medianest.core.envelope import ApiInput, ApiModel
+from medianest.integrations.overseerr_models import OverseerrId
 
 MediaType = Literal["movie", "tv"]
 Availability = Literal["available", "requested", "requestable"]
@@ -32,7 +33,7 @@ class SearchResultOut(ApiModel):
 
 class MediaRequestIn(ApiInput):
     media_type: MediaType
-    tmdb_id: int = Field(gt=0, lt=2**31)
+    tmdb_id: OverseerrId
     seasons: list[int] | Literal["all"] | None = None
 
     @field_validator("seasons")

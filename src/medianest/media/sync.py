@@ -26,6 +26,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.overseerr_models import (
+    MAX_ID,
     MEDIA_STATUS_BY_NAME,
     NOTIFICATION_REQUEST_STATUS,
     local_status,
@@ -112,10 +113,6 @@ def parse_webhook(body: Any) -> WebhookPayload:
     return payload
 
 
-# Overseerr's ids are positive and fit our (32-bit) integer columns on both databases.
-_MAX_ID = 2**31 - 1
-
-
 def _webhook_id(value: str | int | None, field: str) -> int | None:
     """An id of a notification: None when absent (""), else a positive ASCII-digit id
     that fits the column; anything else (a "²", 23 or 5,000 digits) is a 400."""
@@ -126,9 +123,9 @@ def _webhook_id(value: str | int | None, field: str) -> int | None:
         number = value
     elif isinstance(value, str):
         text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) <= len(str(_MAX_ID)):
+        if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)):
             number = int(text)
-    if number is None or not 0 < number <= _MAX_ID:
+    if number is None or not 0 < number <= MAX_ID:
         raise ValidationFailed("The webhook payload has an invalid id.", details={"field": field})
     return number
 
