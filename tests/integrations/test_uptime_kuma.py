@@ -141,3 +141,18 @@ async def test_nan_and_infinite_metric_values_read_as_unknown_and_kuma_stays_onl
     assert by_name["Plex"].status == "pending"
     assert by_name["Website"].cert_days_remaining is None
     assert by_name["Overseerr"].status == "up"
+
+
+async def test_an_answer_of_the_wrong_shape_never_replaces_the_last_good_one(kuma, via_status_page):
+    good = {m.name for m in (await via_status_page.monitors(fresh_ttl=0)).monitors}
+    kuma.monitors["Plex"].name = 5  # type: ignore[assignment]  (a monitor Kuma cannot name)
+
+    # Not understood: the last good answer stands in for it, as during an outage...
+    during = await via_status_page.monitors(fresh_ttl=0)
+    kuma.monitors["Plex"].name = "Plex"
+    kuma.set_fault("error")
+    # ...and it is still the one served when Kuma is down afterwards.
+    after = await via_status_page.monitors(fresh_ttl=0)
+
+    assert during.stale and {m.name for m in during.monitors} == good
+    assert after.stale and {m.name for m in after.monitors} == good

@@ -60,3 +60,26 @@ async def test_the_page_says_when_its_data_was_read_and_refreshes(
     fresh = await viewer.get("/plex?library=1&refresh=true", headers=HTML)
     assert "Brand New Film" in fresh.text
     assert read_at_on_page(fresh) > read
+
+
+async def test_one_answer_plex_gets_wrong_is_never_kept_as_the_library(
+    viewer: httpx.AsyncClient, plex_sim: PlexSimulator
+) -> None:
+    before = await count(viewer)
+    add_movie(plex_sim, "Film Of No Year")
+    with plex_sim.lock:
+        glitch = max(plex_sim.library.items)
+        plex_sim.library.items[glitch].year = "soon"  # type: ignore[assignment]
+    assert (await viewer.post("/api/plex/refresh")).status_code == 200
+
+    # An answer MediaNest does not understand: the last good one stands in for it...
+    during = await viewer.get("/api/plex/library/1/items")
+    with plex_sim.lock:
+        del plex_sim.library.items[glitch]
+    # ...and, not kept, it is not what the next ten minutes are answered from.
+    after = await viewer.get("/api/plex/library/1/items")
+
+    assert during.status_code == 200, during.text
+    assert during.json()["meta"]["total"] == before and during.json()["meta"]["stale"] is True
+    assert after.status_code == 200, after.text
+    assert after.json()["meta"]["total"] == before

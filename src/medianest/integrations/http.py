@@ -34,6 +34,7 @@ from medianest.integrations.outcomes import (
     RetryableFailure,
     ServiceHealth,
     UpstreamHTTPError,
+    accepted,
     outage_message,
     outage_reason,
     service_name,
@@ -206,6 +207,7 @@ class ResilientClient:
         cache_key: str | None = None,
         fresh_ttl: float = 0,
         changed_at: float | None = None,
+        accept: Callable[[Any], object] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
     ) -> Fetched:
         """GET and decode JSON; with `cache_key`, fall back to the last good answer.
@@ -213,11 +215,12 @@ class ResilientClient:
         `cache_key` must name everything the answer depends on besides the service
         and its URL (e.g. the user when the call carries a user's token). With
         `fresh_ttl`, an answer younger than that is served without calling at all,
-        unless it was stored before `changed_at` (the data changed since).
+        unless it was stored before `changed_at` (the data changed since). `accept`
+        checks an answer's shape before it is kept (`outcomes.accepted`).
         """
         return await self._get_cached(
             path,
-            self.decode,
+            lambda response: accepted(self.decode(response), accept),
             params=params,
             headers=headers,
             cache_key=cache_key,
@@ -239,12 +242,13 @@ class ResilientClient:
         headers: Mapping[str, str] | None = None,
         cache_key: str | None = None,
         fresh_ttl: float = 0,
+        accept: Callable[[Any], object] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
     ) -> Fetched:
         """Like `get_json` for text answers (e.g. Prometheus metrics); `.data` is a str."""
         return await self._get_cached(
             path,
-            _response_text,
+            lambda response: accepted(response.text, accept),
             params=params,
             headers=headers,
             cache_key=cache_key,
@@ -388,10 +392,6 @@ class ResilientClient:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return redact_text(text)
-
-
-def _response_text(response: httpx.Response) -> str:
-    return response.text
 
 
 async def _unbound(fetch: Callable[[], Awaitable[Fetched]]) -> Fetched:

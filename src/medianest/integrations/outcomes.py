@@ -6,7 +6,7 @@ Re-exported by `integrations.http`, where callers import them from.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -51,6 +51,14 @@ def outage_reason(status: int, expected: Sequence[int]) -> str | None:
     if status in expected or (status < 500 and status != 429):
         return None
     return "rate limited" if status == 429 else "server error"
+
+
+def accepted(data: Any, accept: Callable[[Any], object] | None) -> Any:
+    """`data` once `accept` took it: an answer it refuses (raising UpstreamError, as a
+    model's parse does) is never kept as the last good one, and the kept one serves."""
+    if accept is not None:
+        accept(data)
+    return data
 
 
 class UpstreamHTTPError(UpstreamError):

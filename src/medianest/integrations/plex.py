@@ -378,6 +378,8 @@ class PlexClient:
             headers=headers,
             cache_key=f"{self._cache_prefix}:{cache_key}" if fresh_ttl > 0 else None,
             fresh_ttl=fresh_ttl,
+            # Kept answers are ones `parse` takes (an uncached one is parsed once, below).
+            accept=(lambda data: parse(media_container(data))) if fresh_ttl > 0 else None,
             changed_at=await self.library_changed_at() if fresh_ttl > 0 else None,
         )
         value = parse(media_container(fetched.data))

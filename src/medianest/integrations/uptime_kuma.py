@@ -168,7 +168,11 @@ class UptimeKumaClient:
 
     async def _scrape(self, *, fresh_ttl: float, try_timeout: float | None = None) -> Fetched:
         return await self.http.get_text(
-            "/metrics", cache_key="metrics", fresh_ttl=fresh_ttl, timeout=try_timeout
+            "/metrics",
+            cache_key="metrics",
+            fresh_ttl=fresh_ttl,
+            accept=parse_metrics,
+            timeout=try_timeout,
         )
 
     async def _status_page(
@@ -179,12 +183,14 @@ class UptimeKumaClient:
             f"/api/status-page/{slug}",
             cache_key=f"page:{slug}",
             fresh_ttl=fresh_ttl,
+            accept=lambda data: self.http.parse(_StatusPage, data),
             timeout=try_timeout,
         )
         beats = await self.http.get_json(
             f"/api/status-page/heartbeat/{slug}",
             cache_key=f"beats:{slug}",
             fresh_ttl=fresh_ttl,
+            accept=lambda data: self.http.parse(_Heartbeats, data),
             timeout=try_timeout,
         )
         return page, beats
