@@ -9,7 +9,9 @@ the entry makes those imports fail while the four load: less memory in every pro
 a shorter start (docs/performance.md). Nothing is left
 blocked: whatever needs them later imports them as usual (web push imports requests on
 first use; with Redis configured, MediaNest's own modules import redis and hand it to
-python-socketio's manager, core/realtime.py).
+python-socketio's manager, core/realtime.py). engineio's client keeps the None it got
+for aiohttp: the live Uptime Kuma link hands it aiohttp on first use
+(integrations/uptime_kuma_live.py).
 
 One import stays blocked for the process's life: pydantic's copy of its first version,
 which FastAPI imports as it builds each route (at import and again on the first request
