@@ -26,6 +26,7 @@ import httpx
 
 from medianest.core.logging import get_logger
 from medianest.integrations.http import tls_context
+from medianest.notifications import send_threads
 
 log = get_logger(__name__)
 
@@ -37,6 +38,8 @@ _apprise_log.addHandler(logging.NullHandler())
 # urllib3 (Apprise's HTTP underneath) logs each request's path at DEBUG: webhook tokens.
 logging.getLogger("urllib3").setLevel(logging.WARNING)
 
+# A whole send to one channel (web push or Apprise): the worker sends one message at a
+# time for every user, so one slow host may hold the others this long and no longer.
 SEND_TIMEOUT_SECONDS = 10.0
 PUSH_TTL_SECONDS = 24 * 3600
 REASON_MAX = 300
@@ -93,21 +96,34 @@ def apprise_host(url: str) -> str | None:
     return host if isinstance(host, str) and host else None
 
 
-async def send_apprise(url: str, message: Message) -> SendOutcome:
+def _notify(url: str, title: str, body: str) -> Any:
+    """One blocking Apprise send, run on this (send) thread from start to end."""
     import apprise  # on first use: see the module docstring
 
-    notifier = apprise.Apprise()
+    # No service timeout: Apprise would then hand the send to its own shared pool and
+    # only stop waiting for it; `send_threads` bounds it and frees the thread instead.
+    notifier = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0))
     if not notifier.add(url):
-        return SendOutcome(False, "Apprise does not understand this URL.", permanent=True)
+        return None
+    return notifier.notify(body=body, title=title)
+
+
+async def send_apprise(url: str, message: Message) -> SendOutcome:
     body = message.body or message.title
     if message.link:
         body = f"{body}\n{message.link}"
     try:
-        result = await notifier.async_notify(
-            body=body, title=message.title, timeout=SEND_TIMEOUT_SECONDS
+        # The channel's host is whatever a user gave: the whole send is bounded, not
+        # each read, and it runs on the few send threads, never the default executor.
+        result = await send_threads.run_bounded(
+            functools.partial(_notify, url, message.title, body), seconds=SEND_TIMEOUT_SECONDS
         )
+    except TimeoutError:
+        return SendOutcome(False, f"The service did not answer within {SEND_TIMEOUT_SECONDS:g} s.")
     except Exception as exc:  # a plugin's own bug must not stop the worker
         return SendOutcome(False, scrub(f"{type(exc).__name__}: {exc}", url))
+    if result is None:
+        return SendOutcome(False, "Apprise does not understand this URL.", permanent=True)
     if result:
         return SendOutcome(True)
     problems = [
