@@ -32,7 +32,7 @@ from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
 from medianest.auth.plex_sign_in import access as plex_access
 from medianest.auth.plex_sign_in import router as auth_plex_router
-from medianest.auth.realtime import install_socket_authenticator
+from medianest.auth.realtime import install_socket_authenticator, start_socket_recheck
 from medianest.auth.sessions.maintenance import start_expired_purge
 from medianest.auth.sessions.relay import start_session_invalidation
 from medianest.auth.tokens import router as auth_tokens_router
@@ -176,6 +176,7 @@ def _background_starters(settings: Settings, *, housekeeping: bool) -> list[Back
             start_status_monitor,
             plex_access.start_audience_sweep,
             start_expired_purge,
+            start_socket_recheck,
             media_sync.reconciler_starter(settings.request_sync_interval_seconds),
         ]
     if settings.run_notification_worker:
@@ -284,7 +285,7 @@ def create_app(
     caused: docs/performance.md), freed memory handed back now and then (core/heap.py).
     `watch_loop`: what holds the event loop too long is named (core/loop_watch.py).
     `housekeeping=False`: no periodic parts (status monitor, Plex audience sweep, session
-    purge, request sync, worker health check), for the tests of everything else.
+    purge, socket re-check, request sync, worker health check), for the tests of everything else.
     `engine`: the settings' database engine, kept by the caller from one app to the next
     (the app closes its connections at stop; the engine keeps its dialect set-up and
     compiled statements: the tests start thousands of apps)."""

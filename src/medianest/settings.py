@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     response_cache_megabytes: float = Field(default=32.0, ge=0, le=1024)
     # How often expired sessions and remember-me tokens are deleted.
     session_purge_interval_seconds: float = Field(default=3600.0, gt=0)
+    # How often open Socket.IO connections are re-checked: a socket whose session reached
+    # its idle limit or lifetime is disconnected within this long.
+    socket_recheck_seconds: float = Field(default=60.0, gt=0)
 
     # Rate limits (the admin config API changes the per-user ones at run time)
     # API requests per user per minute.

@@ -23,8 +23,9 @@ from sqlalchemy import update
 
 from medianest.app import MediaNestApp, create_app
 from medianest.auth.cookies import SESSION_COOKIE
-from medianest.auth.models import ApiToken
+from medianest.auth.models import ApiToken, AuthSession
 from medianest.auth.sessions.maintenance import purge_expired
+from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
@@ -248,3 +249,77 @@ async def test_a_client_sent_disconnect_event_does_not_move_the_gauge(
             await client.disconnect()
         await asyncio.sleep(0.5)
         assert _gauge((await scraper.get("/metrics")).text) == 0
+
+
+@contextlib.asynccontextmanager
+async def _page_of_a_session(
+    app: MediaNestApp,
+    serve: Callable[..., Awaitable[ServedApp]],
+    make_settings: Callable[..., Settings],
+) -> AsyncIterator[tuple[ServedApp, httpx.AsyncClient, socketio.AsyncClient]]:
+    """A served app re-checking sockets every 0.2 s (no session cache, so a session row
+    moved back in time is read as it is), and carol's signed-in page with its socket."""
+    served = await serve(make_settings(session_cache_seconds=0, socket_recheck_seconds=0.2))
+    await create_user(app, "carol", password=TEST_PASSWORD)
+    async with _signed_in(served.url, "carol") as page:
+        socket = await _socket(served.url, cookie=_cookie(page))
+        try:
+            yield served, page, socket
+        finally:
+            await socket.disconnect()
+
+
+async def _move_session(app: MediaNestApp, page: httpx.AsyncClient, **times: Any) -> None:
+    """As if time had passed: the session row's times set as given, a change that tells
+    nothing to anyone (as the clock moving on does not)."""
+    async with session_scope(app.ctx.session_factory) as session:
+        row = await session.get(AuthSession, hash_token(page.cookies[SESSION_COOKIE]))
+        assert row is not None
+        for name, value in times.items():
+            setattr(row, name, value)
+
+
+async def test_a_session_past_its_lifetime_drops_its_socket_and_the_page_goes_to_sign_in(
+    app: MediaNestApp,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    serve: Callable[..., Awaitable[ServedApp]],
+) -> None:
+    async with _page_of_a_session(app, serve, make_settings) as (served, page, socket):
+        await _move_session(app, page, expires_at=utcnow() - timedelta(seconds=1))
+        # Before: nothing re-checked it until the hourly purge (or another sign-in change).
+        assert await _dropped(socket, within=15)
+        # What app.js does next: connect again (refused), ask for the session (401), sign-in.
+        assert await _refused(served.url, cookie=_cookie(page))
+        assert (await page.get("/api/auth/session")).status_code == 401
+
+
+async def test_a_session_left_idle_drops_its_socket(
+    app: MediaNestApp,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    serve: Callable[..., Awaitable[ServedApp]],
+) -> None:
+    async with _page_of_a_session(app, serve, make_settings) as (_served, page, socket):
+        idle = timedelta(minutes=settings.session_idle_minutes)
+        await _move_session(app, page, last_seen_at=utcnow() - idle - timedelta(seconds=1))
+        # Before: not even a re-check caught it (only the absolute expiry was compared).
+        assert await _dropped(socket, within=15)
+        assert (await page.get("/api/auth/session")).status_code == 401
+
+
+async def test_a_page_in_use_keeps_its_socket_past_its_sessions_former_idle_limit(
+    app: MediaNestApp,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    serve: Callable[..., Awaitable[ServedApp]],
+) -> None:
+    async with _page_of_a_session(app, serve, make_settings) as (_served, page, socket):
+        idle = timedelta(minutes=settings.session_idle_minutes)
+        ends = utcnow() + timedelta(seconds=3)
+        await _move_session(app, page, last_seen_at=ends - idle)
+        # A request of the page, as htmx makes: the session is in use again.
+        assert (await page.get("/api/auth/session")).status_code == 200
+        await asyncio.sleep(max(0.0, (ends - utcnow()).total_seconds()) + 1.0)
+        assert socket.connected
+        assert (await page.get("/api/auth/session")).status_code == 200

@@ -1,9 +1,12 @@
 """Socket.IO handshake authentication: the same session cookie, or an API token in `auth`,
-and the re-check that disconnects a socket once what let it in has ended."""
+and the re-check that disconnects a socket once what let it in has ended: at once when
+a row changes, and every `socket_recheck_seconds` for sessions that simply ran out."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -13,12 +16,14 @@ from starlette.requests import cookie_parser
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import ApiToken, AuthSession, User
 from medianest.auth.sessions import store as session_store
-from medianest.auth.sessions.cache import session_cache_for, session_cache_of
+from medianest.auth.sessions.cache import ALL, session_cache_for, session_cache_of
 from medianest.context import AppContext
+from medianest.core.loops import stop_loop
 from medianest.core.realtime import SocketPrincipal
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.settings import Settings
 
 # Credential prefix of API-token sockets; session sockets use the bare hash.
 _TOKEN = "token:"  # noqa: S105  (a marker, not a secret)
@@ -64,17 +69,22 @@ async def _authenticate(
 
 
 async def _alive_credentials(
-    session: AsyncSession, *, session_hashes: list[str], token_hashes: list[str]
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    session_hashes: list[str],
+    token_hashes: list[str],
 ) -> dict[str, bool]:
     """Credential -> its user is an admin, for the sessions and tokens that still stand
-    (not ended, revoked or expired) and whose user may still connect."""
+    (not ended, idle too long, revoked or expired: the rule a request's session meets)
+    and whose user may still connect."""
     now = utcnow()
     alive: dict[str, bool] = {}
     if session_hashes:
         rows = await session.execute(
             select(AuthSession.id, User)
             .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id.in_(session_hashes), AuthSession.expires_at > now)
+            .where(AuthSession.id.in_(session_hashes), session_store.live_sessions(now, settings))
         )
         alive |= {session_id: user.is_admin for session_id, user in rows.tuples() if _usable(user)}
     if token_hashes:
@@ -107,7 +117,10 @@ async def _still_allowed(
     ]
     async with session_scope(ctx.session_factory) as session:
         alive = await _alive_credentials(
-            session, session_hashes=session_hashes, token_hashes=token_hashes
+            session,
+            settings=ctx.settings,
+            session_hashes=session_hashes,
+            token_hashes=token_hashes,
         )
     return {p for p in principals if p.credential in alive and alive[p.credential] == p.is_admin}
 
@@ -118,3 +131,21 @@ def install_socket_authenticator(ctx: AppContext) -> None:
     # Every committed change to users, sessions or tokens (here, or relayed from another
     # instance through Redis) re-checks the sockets it may concern.
     session_cache_for(ctx).on_invalidate(ctx.realtime.recheck)
+
+
+async def start_socket_recheck(ctx: AppContext) -> Callable[[], Awaitable[None]]:
+    """Re-check this instance's sockets every `socket_recheck_seconds`: a session that
+    reaches its idle limit or its lifetime changes no row, so no change would. Only
+    requests keep a session in use (they touch it); socket traffic does not."""
+
+    async def recheck_forever() -> None:
+        while True:
+            await asyncio.sleep(ctx.settings.socket_recheck_seconds)
+            ctx.realtime.recheck({ALL})  # no socket open: no query
+
+    task = asyncio.get_running_loop().create_task(recheck_forever(), name="socket-expiry")
+
+    async def stop() -> None:
+        await stop_loop(task)
+
+    return stop

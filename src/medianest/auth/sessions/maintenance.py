@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import NamedTuple
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, PlexPin, SessionToken
 from medianest.auth.plex_sign_in.service import PIN_RECORD_GRACE_SECONDS
+from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.core.loops import stop_loop
@@ -37,11 +38,8 @@ class Purged(NamedTuple):
 async def purge_expired(session: AsyncSession, *, settings: Settings) -> Purged:
     """Delete expired sessions, remember-me tokens and Plex PINs; how many of each."""
     now = utcnow()
-    idle_before = now - timedelta(minutes=settings.session_idle_minutes)
     sessions = await session.execute(
-        delete(AuthSession).where(
-            or_(AuthSession.expires_at <= now, AuthSession.last_seen_at <= idle_before)
-        )
+        delete(AuthSession).where(~session_store.live_sessions(now, settings))
     )
     tokens = await session.execute(delete(SessionToken).where(SessionToken.expires_at <= now))
     pins = await session.execute(

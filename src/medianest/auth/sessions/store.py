@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, User
@@ -32,6 +32,19 @@ READ_WAIT_SECONDS = 2.0
 class IssuedSession:
     token: str
     expires_at: datetime
+
+
+def session_ends_at(row: AuthSession, settings: Settings) -> datetime:
+    """When a session ends unless used again: its idle limit (counted from its last
+    touch by a request) or its absolute expiry, whichever comes first."""
+    return min(row.expires_at, row.last_seen_at + timedelta(minutes=settings.session_idle_minutes))
+
+
+def live_sessions(now: datetime, settings: Settings) -> ColumnElement[bool]:
+    """`session_ends_at(row) > now` as SQL: the sessions still standing (the purge deletes
+    the others; open sockets are re-checked with it)."""
+    idle_before = now - timedelta(minutes=settings.session_idle_minutes)
+    return and_(AuthSession.expires_at > now, AuthSession.last_seen_at > idle_before)
 
 
 async def create_session(
@@ -111,10 +124,10 @@ async def _read_session(
         return None
     row, user = found
     now = utcnow()
-    idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
-    if row.expires_at <= now or idle_limit <= now:
+    if session_ends_at(row, settings) <= now:
         await session.delete(row)  # its commit drops the cache entry everywhere
         return None
+    idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if now - row.last_seen_at > _TOUCH_INTERVAL:
         # At commit, and no error if the session ended meanwhile (another tab signed out).
         write_at_commit(session, row, last_seen_at=now)
