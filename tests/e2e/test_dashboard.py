@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from medianest.auth.cookies import CSRF_COOKIE, REMEMBER_COOKIE
 from medianest_simulators.suite import SimulatorSuite
 from medianest_simulators.uptime_kuma_socket import KUMA_VERSION
 from tests.e2e.flows import (
@@ -17,6 +18,7 @@ from tests.e2e.flows import (
     sign_in_admin,
     sign_in_plex_user,
 )
+from tests.support.servers import ServedApp
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +116,38 @@ def test_a_user_made_an_administrator_with_the_page_open_stays_live(
     )
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     expect(page.locator("#conn")).to_have_text("Live")
+
+
+def test_a_page_whose_session_ran_out_comes_back_live_through_remember_me(
+    new_context: Any, admin_account: AdminAccount, served: ServedApp
+) -> None:
+    context = new_context()
+    signed_in = context.request.post(
+        "/api/auth/admin",
+        data={
+            "username": admin_account.username,
+            "password": admin_account.password,
+            "rememberMe": True,
+        },
+    )
+    assert signed_in.ok, signed_in.text()
+    page = context.new_page()
+    page.goto("/dashboard")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    first_socket = page.evaluate("window.MediaNest.socket.id")
+    # The session ends while the browser's remember-me token stands, as at its idle
+    # limit or lifetime: here a client holding only the session cookie signs it out.
+    kept = {c["name"]: c["value"] for c in context.cookies() if c["name"] != REMEMBER_COOKIE}
+    other = new_context()
+    other.add_cookies([{"name": k, "value": v, "url": served.url} for k, v in kept.items()])
+    ended = other.request.post("/api/auth/logout", headers={"X-CSRF-Token": kept[CSRF_COOKIE]})
+    assert ended.ok, ended.text()
+    # The socket is dropped and refused; the page's request signs it in again by its
+    # remember-me cookie, and the socket comes back with the new session (before: the
+    # page stayed "Offline" until reloaded).
+    page.wait_for_function(
+        "id => window.MediaNest.socket.connected && window.MediaNest.socket.id !== id",
+        arg=first_socket,
+    )
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    assert page.url.endswith("/dashboard")

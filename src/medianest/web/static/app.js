@@ -744,7 +744,9 @@
     if (!document.body.hasAttribute('data-live') || typeof window.io !== 'function') return;
     var socket = window.io({ path: '/socket.io', transports: ['websocket', 'polling'], withCredentials: true });
     var everConnected = false;
+    var askedAgainAfterRefusal = false;
     socket.on('connect', function () {
+      askedAgainAfterRefusal = false;
       setConnection('live', 'Live');
       socket.emit('subscribe:status');
       if (everConnected) readAgainAfterReconnect();
@@ -765,6 +767,13 @@
       if (error && error.message === 'unauthenticated') {
         api('GET', '/api/auth/session').then(function (res) {
           if (res.status === 401) window.location.reload();
+          // Signed in again by its remember-me cookie (the session ran out): the socket
+          // comes back with the new session cookie. Once, so a refusal for another
+          // reason does not loop.
+          else if (res.ok && !askedAgainAfterRefusal) {
+            askedAgainAfterRefusal = true;
+            socket.connect();
+          }
         });
       }
     });
