@@ -22,7 +22,9 @@ from medianest.db.base import utcnow
 from medianest.db.engine import write_at_commit
 from medianest.settings import Settings
 
-# Writing last_seen on every request would turn reads into writes; once a minute is enough.
+# Writing last_seen on every request would turn reads into writes; once a minute is enough
+# (more often only for an idle limit under two minutes: a session in use must be touched
+# before it counts as idle).
 _TOUCH_INTERVAL = timedelta(seconds=60)
 # How long a request waits for another request's read of the same session.
 READ_WAIT_SECONDS = 2.0
@@ -32,6 +34,11 @@ READ_WAIT_SECONDS = 2.0
 class IssuedSession:
     token: str
     expires_at: datetime
+
+
+def touch_interval(settings: Settings) -> timedelta:
+    """How long a session's last-seen time may stand before a request writes it again."""
+    return min(_TOUCH_INTERVAL, timedelta(minutes=settings.session_idle_minutes) / 2)
 
 
 def session_ends_at(row: AuthSession, settings: Settings) -> datetime:
@@ -128,7 +135,8 @@ async def _read_session(
         await session.delete(row)  # its commit drops the cache entry everywhere
         return None
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
-    if now - row.last_seen_at > _TOUCH_INTERVAL:
+    touch_every = touch_interval(settings)
+    if now - row.last_seen_at > touch_every:
         # At commit, and no error if the session ended meanwhile (another tab signed out).
         write_at_commit(session, row, last_seen_at=now)
         idle_limit = now + timedelta(minutes=settings.session_idle_minutes)
@@ -140,7 +148,7 @@ async def _read_session(
             token_hash,
             user,
             generation=generation,
-            valid_until=row.last_seen_at + _TOUCH_INTERVAL,
+            valid_until=row.last_seen_at + touch_every,
             session_ends=min(row.expires_at, idle_limit),
         )
     return row, user
