@@ -142,6 +142,9 @@ async def _call(client: httpx.AsyncClient, route: ApiRoute) -> httpx.Response:
 def test_the_route_table_is_read_and_the_allow_list_is_current() -> None:
     keys = {(r.method, r.path) for r in routes().all}
     assert ("GET", "/api/admin/users") in keys and ("GET", "/api/auth/session") in keys
+    # Signed in, any role, and not while a password change is pending.
+    assert ("POST", "/api/auth/logout-others") in {(r.method, r.path) for r in routes().protected}
+    assert ("POST", "/api/auth/logout-others") not in PASSWORD_CHANGE_ROUTES
     # A public route that disappeared must be removed from the allow-list, not forgotten.
     assert PUBLIC_ROUTES - {("GET", "/api/docs"), ("GET", "/api/openapi.json")} <= keys
 

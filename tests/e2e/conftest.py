@@ -38,6 +38,7 @@ OWN_FRIENDS = {
     "gina": "test_notifications: quiet hours",
     "hana": "test_plex: a request budget",
     "ivy": "test_layout: requests of her own",
+    "jade": "test_account: signs out her other devices",
 }
 
 CHROMIUM = Path("/usr/bin/chromium")

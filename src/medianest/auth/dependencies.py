@@ -149,6 +149,18 @@ async def get_admin_user(request: Request, response: Response) -> User:
     return user
 
 
+@response_cache.who_asks
+async def get_session_identity(request: Request, response: Response) -> Identity:
+    """For what acts on "this browser": a signed-in session, not a script's API token."""
+    identity = await get_identity(request, response)
+    if identity.via != "session" or identity.session_token is None:
+        raise PermissionDenied(
+            "Only a signed-in browser can do this: an API token has no session of its own.",
+            details={"reason": "session_required"},
+        )
+    return identity
+
+
 async def admit_sign_in() -> AsyncIterator[None]:
     with passwords.sign_in_admission():
         yield
@@ -157,6 +169,7 @@ async def admit_sign_in() -> AsyncIterator[None]:
 # For routes that check a password before anything else: see `sign_in_admission`.
 SignInAdmission = Depends(admit_sign_in, scope="function")
 IdentityDep = Annotated[Identity, Depends(get_identity)]
+SessionIdentity = Annotated[Identity, Depends(get_session_identity)]
 PasswordChangeIdentity = Annotated[Identity, Depends(get_identity_allowing_password_change)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 AdminUser = Annotated[User, Depends(get_admin_user)]

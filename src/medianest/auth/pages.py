@@ -1,4 +1,5 @@
-"""Sign-in pages: "Sign in with Plex" (PIN), the password form and the forced password change.
+"""Sign-in pages: "Sign in with Plex" (PIN), the password form, the forced password change
+and the account page (password, signed-in devices, API tokens).
 
 The forms post to the JSON auth API from the browser (static/app.js), so the cookie,
 session-rotation and login-throttling logic exists once, in auth/router.py.
@@ -12,17 +13,23 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.auth import service as auth_service
+from medianest.auth.cookies import REMEMBER_COOKIE, client_ip
 from medianest.auth.dependencies import (
     CurrentUser,
+    IdentityDep,
     PasswordChangeIdentity,
+    SessionIdentity,
     resolve_identity,
 )
 from medianest.auth.identity import Identity
 from medianest.auth.page_user import page_router
 from medianest.auth.plex_sign_in import access as plex_access
+from medianest.auth.sessions import store as session_store
 from medianest.auth.tokens import service as api_tokens
-from medianest.context import ContextDep
+from medianest.context import AppContext, ContextDep
 from medianest.core.deps import SessionDep
 from medianest.web.fragments import trigger
 from medianest.web.templating import render
@@ -96,15 +103,66 @@ async def sign_in_refused_page(
 
 @router.get("/change-password")
 async def change_password_page(
-    request: Request, identity: PasswordChangeIdentity, session: SessionDep
+    request: Request, identity: PasswordChangeIdentity, session: SessionDep, ctx: ContextDep
 ) -> Response:
-    forced = identity.user.must_change_password
+    return await _account_page(request, identity, session, ctx)
+
+
+@router.get("/account")
+async def account_page(
+    request: Request, identity: IdentityDep, session: SessionDep, ctx: ContextDep
+) -> Response:
+    """The account page of every user (a Plex user has no password to change)."""
+    return await _account_page(request, identity, session, ctx)
+
+
+async def _account_page(
+    request: Request, identity: Identity, session: AsyncSession, ctx: AppContext
+) -> Response:
+    user = identity.user
+    forced = user.must_change_password
     # The account page lists the user's API tokens: a password change revokes them all.
-    tokens = [] if forced else await api_tokens.list_tokens(session, user=identity.user)
+    tokens = [] if forced else await api_tokens.list_tokens(session, user=user)
+    other_sessions = None
+    if not forced and identity.via == "session" and identity.session_token:
+        other_sessions = await session_store.count_other_sessions(
+            session, user_id=user.id, token=identity.session_token, settings=ctx.settings
+        )
     return render(
         request,
         "auth/change_password.html",
-        {"forced": forced, "nav": "account", "tokens": tokens},
+        {
+            "forced": forced,
+            "nav": "account",
+            "tokens": tokens,
+            "has_password": user.password_hash is not None,
+            "other_sessions": other_sessions,
+        },
+    )
+
+
+@router.post("/account/logout-others")
+async def logout_others(
+    request: Request, identity: SessionIdentity, session: SessionDep, ctx: ContextDep
+) -> Response:
+    """The account page's "Sign out of other devices": POST /api/auth/logout-others."""
+    ended = await auth_service.end_other_sign_ins(
+        session,
+        user=identity.user,
+        session_token=str(identity.session_token),
+        remember_token=request.cookies.get(REMEMBER_COOKIE),
+        ip=client_ip(request, ctx.settings),
+    )
+    message = (
+        f"Signed out of {ended} other session{'' if ended == 1 else 's'}."
+        if ended
+        else "No other device was signed in."
+    )
+    return render(
+        request,
+        "auth/_other_sessions.html",
+        {"other_sessions": 0, "message": message},
+        headers=trigger(message, "success"),
     )
 
 

@@ -1,4 +1,5 @@
-"""Auth endpoints: password sign-in, password change, logout and the current session.
+"""Auth endpoints: password sign-in, password change, logout (here or on the other
+devices) and the current session.
 
 The Plex PIN endpoints live in `auth/plex_sign_in/router.py`.
 """
@@ -9,13 +10,24 @@ from fastapi import Request, Response
 
 from medianest.auth import service as auth_service
 from medianest.auth.cookies import (
+    REMEMBER_COOKIE,
     SESSION_COOKIE,
     clear_auth_cookies,
     client_ip,
     set_csrf_cookie,
 )
-from medianest.auth.dependencies import PasswordChangeIdentity, SignInAdmission
-from medianest.auth.schemas import AdminLogin, ChangePassword, SessionOut, UserOut
+from medianest.auth.dependencies import (
+    PasswordChangeIdentity,
+    SessionIdentity,
+    SignInAdmission,
+)
+from medianest.auth.schemas import (
+    AdminLogin,
+    ChangePassword,
+    OthersSignedOut,
+    SessionOut,
+    UserOut,
+)
 from medianest.auth.sessions import remember
 from medianest.auth.sessions import store as session_store
 from medianest.auth.signin import complete_sign_in, rotate_session
@@ -110,6 +122,22 @@ async def logout(
     )
     clear_auth_cookies(response)
     return envelope({"signedOut": True})
+
+
+@router.post("/logout-others", response_model=Envelope[OthersSignedOut])
+async def logout_others(
+    request: Request, identity: SessionIdentity, session: SessionDep, ctx: ContextDep
+) -> Envelope[OthersSignedOut]:
+    """Sign out of every other device: the user's other sessions and remember-me tokens
+    end, this session stays; personal API tokens are not touched. A session only."""
+    ended = await auth_service.end_other_sign_ins(
+        session,
+        user=identity.user,
+        session_token=str(identity.session_token),
+        remember_token=request.cookies.get(REMEMBER_COOKIE),
+        ip=client_ip(request, ctx.settings),
+    )
+    return envelope(OthersSignedOut(sessions_ended=ended))
 
 
 @router.get("/session", response_model=Envelope[SessionOut])

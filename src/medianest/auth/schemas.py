@@ -38,3 +38,7 @@ class SessionOut(ApiModel):
     user: UserOut
     password_change_required: bool
     csrf_token: str | None = None
+
+
+class OthersSignedOut(ApiModel):
+    sessions_ended: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,9 @@ from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationF
 from medianest.core.logging import get_logger
 from medianest.core.passwords import hash_password, password_problems, verify_password
 from medianest.core.ratelimit import RateLimiter
+from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
+from medianest.platform import audit
 from medianest.settings import Settings
 
 log = get_logger(__name__)
@@ -123,19 +127,27 @@ async def change_password(
     await api_tokens.revoke_all_tokens(session, user_id=user.id)
 
 
-async def revoke_remember_tokens(session: AsyncSession, *, user: User) -> None:
+async def revoke_remember_tokens(
+    session: AsyncSession, *, user: User, keep_family: uuid.UUID | None = None
+) -> None:
+    """Revoke the user's remember-me tokens (but those of `keep_family`)."""
     now = utcnow()
     # One UPDATE rather than changed objects: a token the purge deletes meanwhile (an
     # expired one) is then not written, where the ORM's flush would fail the commit.
-    await session.execute(
-        update(SessionToken)
-        .where(SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+    statement = update(SessionToken).where(
+        SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None)
     )
+    if keep_family is not None:
+        statement = statement.where(SessionToken.family_id != keep_family)
+    await session.execute(statement.values(revoked_at=now))
     # With the one this request issued and has not written yet (a remember-me restore
     # rotates one before the endpoint runs; sessions do not autoflush): no query sees it.
     for token in session.new:
-        if isinstance(token, SessionToken) and token.user_id == user.id:
+        if (
+            isinstance(token, SessionToken)
+            and token.user_id == user.id
+            and token.family_id != keep_family
+        ):
             token.revoked_at = now
 
 
@@ -145,3 +157,40 @@ async def end_every_sign_in(session: AsyncSession, *, user: User) -> None:
     await session_store.destroy_user_sessions(session, user_id=user.id)
     await revoke_remember_tokens(session, user=user)
     await api_tokens.revoke_all_tokens(session, user_id=user.id)
+
+
+async def end_other_sign_ins(
+    session: AsyncSession,
+    *,
+    user: User,
+    session_token: str,
+    remember_token: str | None,
+    ip: str | None,
+) -> int:
+    """Sign `user` out of every other device: their other sessions end and the other
+    remember-me tokens are revoked; how many sessions ended. The caller's session stays,
+    and so does its browser's remember-me family (`remember_token`, the cookie sent):
+    that browser is the one asking, and losing it would sign it out when the session
+    lapses. A copy of that cookie on another device is still caught as reuse. Personal
+    API tokens stay too: they are listed and revoked on their own."""
+    ended = await session_store.destroy_user_sessions(
+        session, user_id=user.id, keep_token=session_token
+    )
+    kept_family = None
+    if remember_token:
+        kept_family = await session.scalar(
+            select(SessionToken.family_id).where(
+                SessionToken.token_hash == hash_token(remember_token),
+                SessionToken.user_id == user.id,
+            )
+        )
+    await revoke_remember_tokens(session, user=user, keep_family=kept_family)
+    audit.record(
+        session,
+        action="auth.logout_others",
+        actor_id=user.id,
+        target=str(user.id),
+        details={"sessionsEnded": ended},
+        ip=ip,
+    )
+    return ended

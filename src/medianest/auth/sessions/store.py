@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import AuthSession, User
@@ -171,13 +171,32 @@ async def destroy_session(session: AsyncSession, *, token: str) -> None:
 
 async def destroy_user_sessions(
     session: AsyncSession, *, user_id: uuid.UUID, keep_token: str | None = None
-) -> None:
+) -> int:
+    """End every session of the user (but `keep_token`'s): how many rows went."""
     statement = delete(AuthSession).where(AuthSession.user_id == user_id)
     kept = hash_token(keep_token) if keep_token is not None else None
     if kept is not None:
         statement = statement.where(AuthSession.id != kept)
+    before = len(session.new)
     _drop_unwritten(session, lambda row: row.user_id == user_id and row.id != kept)
-    await session.execute(statement)
+    result = await session.execute(statement)
+    return before - len(session.new) + int(getattr(result, "rowcount", 0) or 0)
+
+
+async def count_other_sessions(
+    session: AsyncSession, *, user_id: uuid.UUID, token: str, settings: Settings
+) -> int:
+    """How many of the user's sessions still stand, besides `token`'s."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.id != hash_token(token),
+            live_sessions(utcnow(), settings),
+        )
+    )
+    return int(found or 0)
 
 
 async def count_active_sessions(session: AsyncSession) -> int:
