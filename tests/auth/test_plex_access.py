@@ -103,10 +103,12 @@ async def test_a_friend_invited_after_the_list_was_cached_gets_in_on_demand(
     # The cached list is younger than the on-demand refresh interval: still refused...
     assert await _status_of_sign_in(plex_app, plextv, "eve") == 403
     # ...and once that interval passed, plex.tv is asked again and eve gets in.
-    cached = await plex_app.ctx.cache.get("plex-server-audience")
+    key = await plex_access.audience_cache_key(plex_app.ctx)
+    assert key is not None
+    cached = await plex_app.ctx.cache.get(key)
     assert cached is not None
     cached["fetchedAt"] -= plex_access.ON_DEMAND_REFRESH_SECONDS + 1
-    await plex_app.ctx.cache.set("plex-server-audience", cached, 600)
+    await plex_app.ctx.cache.set(key, cached, 600)
     assert await _status_of_sign_in(plex_app, plextv, "eve") == 200
 
 
@@ -239,7 +241,9 @@ async def test_a_removed_home_user_is_signed_out_when_their_session_is_next_chec
         assert signed_in.status_code == 200
         plextv.remove_home_member("carol")
         # The cached list is stale and the user's token check is due.
-        await plex_app.ctx.cache.delete("plex-server-audience")
+        key = await plex_access.audience_cache_key(plex_app.ctx)
+        assert key is not None
+        await plex_app.ctx.cache.delete(key)
         async with session_scope(plex_app.ctx.session_factory) as session:
             await session.execute(
                 update(User)

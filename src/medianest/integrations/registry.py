@@ -5,7 +5,10 @@ configuration through a `ConfigSource` (the admin package stores it in the
 database; integrations never touch ORM models), builds one `ResilientClient` per
 service, and swaps in new clients on `reload()`. Other instances notice a change
 through the source's cheap `version()` fingerprint, checked at most every few
-seconds, so a change made anywhere takes effect everywhere without a restart.
+seconds and at once when the source says its data may have changed (a commit here, or
+one another instance relayed through Redis), so a change made anywhere takes effect
+everywhere without a restart. Whoever keeps something derived from a service's
+configuration keys it by `fingerprint()` or listens for changes (`on_change`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 
 from medianest.core.cache import Cache
+from medianest.core.data_changes import step
 from medianest.core.errors import ServiceUnavailable
 from medianest.core.logging import get_logger
 from medianest.core.recent import RecentlyUsed
@@ -71,6 +75,10 @@ class ConfigSource(Protocol):
     async def load(self) -> list[ServiceSettings]: ...
     async def version(self) -> str: ...
 
+    def may_have_changed(self, since: int) -> bool:
+        """Whether a change may have been committed after step `since` (data_changes)."""
+        ...
+
 
 class Integrations:
     def __init__(
@@ -90,6 +98,8 @@ class Integrations:
         self._user_plex: RecentlyUsed[str, PlexClient] = RecentlyUsed(MAX_USER_PLEX_CLIENTS)
         self._version: str | None = None
         self._checked_at = 0.0
+        self._checked_step = 0
+        self._listeners: list[Callable[[frozenset[str]], None]] = []
         self.version_check_seconds = VERSION_CHECK_SECONDS
         self._lock = asyncio.Lock()
         self._retiring: dict[asyncio.Task[None], list[ResilientClient]] = {}
@@ -143,10 +153,28 @@ class Integrations:
         """The configurations the current clients were built from."""
         return dict(self._configs)
 
+    async def fingerprint(self, name: str) -> str | None:
+        """A digest of the service's current URL and key (None when it has no URL): what
+        is kept about that service (e.g. who the Plex server is shared with) is kept
+        under it, so pointing MediaNest at another server or account leaves it behind."""
+        await self._refresh_if_changed()
+        config = self._configs.get(name)
+        if config is None or config.url is None:
+            return None
+        identity = f"{name}\n{config.url}\n{config.api_key or ''}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+    def on_change(self, listener: Callable[[frozenset[str]], None]) -> Callable[[], None]:
+        """Call `listener` with the names of the services whose configuration a reload
+        found changed; returns what removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
     # --- lifecycle ------------------------------------------------------------------------
     async def reload(self) -> None:
         """Re-read the configuration and rebuild every service client."""
         async with self._lock:
+            checked_step = step()
             version = await self.source.version()
             configs = {c.name: c for c in await self.source.load()}
             clients: dict[str, ServiceClient] = {}
@@ -163,10 +191,20 @@ class Integrations:
                     clients[name] = client
             old = [c.http for c in self._clients.values()]
             old += [c.http for c in self._user_plex.values()]
+            changed = frozenset(
+                name
+                for name in {*configs, *self._configs}
+                if configs.get(name) != self._configs.get(name)
+            )
+            first = self._version is None
             self._configs, self._clients = configs, clients
             self._user_plex = RecentlyUsed(MAX_USER_PLEX_CLIENTS)
             self._version, self._checked_at = version, time.monotonic()
+            self._checked_step = checked_step
             self._retire(old)
+            if changed and not first:
+                for listener in list(self._listeners):
+                    listener(changed)
             log.info(
                 "integrations_loaded",
                 services={name: config.usable for name, config in configs.items()},
@@ -277,9 +315,11 @@ class Integrations:
         return self._clients.get(name)
 
     async def _refresh_if_changed(self) -> None:
-        if time.monotonic() - self._checked_at < self.version_check_seconds:
+        if time.monotonic() - self._checked_at < self.version_check_seconds and (
+            not self.source.may_have_changed(self._checked_step)
+        ):
             return
-        self._checked_at = time.monotonic()
+        self._checked_at, self._checked_step = time.monotonic(), step()
         try:
             version = await self.source.version()
         except Exception as exc:  # a database hiccup must not break callers: keep the clients

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.core.context import CoreContext
 from medianest.core.crypto import DecryptionError, SecretBox
+from medianest.core.data_changes import changes_of
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.models import ServiceConfig
@@ -72,9 +73,17 @@ def to_settings(box: SecretBox, row: ServiceConfig) -> ServiceSettings:
 class DatabaseConfigSource:
     """`ConfigSource` over the service_config table."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        *,
+        database_url: str,
+    ) -> None:
         self._session_factory = session_factory
         self._box = box
+        # This database's committed changes, other instances' relayed through Redis.
+        self._changes = changes_of(database_url)
 
     async def load(self) -> list[ServiceSettings]:
         async with session_scope(self._session_factory) as session:
@@ -82,6 +91,10 @@ class DatabaseConfigSource:
             return [
                 to_settings(self._box, row) for row in rows if row.service_name in SERVICE_NAMES
             ]
+
+    def may_have_changed(self, since: int) -> bool:
+        # (Another process on a SQLite file without Redis is seen by the periodic check.)
+        return not self._changes.unchanged_since(since, {ServiceConfig.__tablename__})
 
     async def version(self) -> str:
         # Any insert or update moves max(updated_at) or the count: a cheap fingerprint.
@@ -178,7 +191,9 @@ async def start_integrations(core: CoreContext) -> Integrations:
     integrations = Integrations(
         settings=core.settings,
         cache=core.cache,
-        source=DatabaseConfigSource(core.session_factory, core.secret_box),
+        source=DatabaseConfigSource(
+            core.session_factory, core.secret_box, database_url=str(core.engine.url)
+        ),
         client_identifier=await client_identifier(core.session_factory),
     )
     await integrations.reload()

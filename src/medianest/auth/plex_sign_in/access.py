@@ -3,14 +3,17 @@ Plex Home and the friends it is shared with (plex.tv's lists, asked with the own
 token) — plus an admin-kept list of extra usernames; or, when the admin opens it, any
 Plex account (`MEDIANEST_PLEX_SIGNIN` / `plexSignIn`).
 
-The audience is cached for `plex_audience_refresh_seconds`, asked again on demand when
-someone not on it signs in (at most every few seconds), and refreshed on a schedule by
-`start_audience_sweep`, which also ends the sessions of Plex users who lost access.
+The audience is cached for `plex_audience_refresh_seconds` under the Plex server's
+configuration (`Integrations.fingerprint`: another server or token is another audience),
+asked again on demand when someone not on it signs in (at most every few seconds), and
+refreshed on a schedule by `start_audience_sweep`, which also ends the sessions of Plex
+users who lost access, and runs at once when the admin changes the Plex server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,7 +37,7 @@ log = get_logger(__name__)
 
 SERVER_USERS = "server_users"
 ANY_ACCOUNT = "any_account"
-_AUDIENCE_KEY = "plex-server-audience"
+_AUDIENCE_KEY = "plex-server-audience:{}"
 # Someone not on the cached list may have just been invited: ask plex.tv again, but
 # not more often than this (strangers retrying must not hammer plex.tv).
 ON_DEMAND_REFRESH_SECONDS = 10.0
@@ -78,9 +81,16 @@ async def server_identity(ctx: AppContext) -> PlexServerInfo | None:
         return None
 
 
+async def audience_cache_key(ctx: AppContext) -> str | None:
+    """Where the configured server's audience is kept (None: no Plex server configured)."""
+    fingerprint = await ctx.integrations.fingerprint("plex")
+    return _AUDIENCE_KEY.format(fingerprint) if fingerprint is not None else None
+
+
 async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> ServerAudience:
     """The server's audience, from the cache unless it is older than `max_age` seconds."""
-    cached = await ctx.cache.get(_AUDIENCE_KEY)
+    key = await audience_cache_key(ctx)
+    cached = await ctx.cache.get(key) if key is not None else None
     if isinstance(cached, dict) and (
         max_age is None or time.time() - float(cached.get("fetchedAt", 0)) < max_age
     ):
@@ -90,8 +100,11 @@ async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> S
             friend_ids=frozenset(int(i) for i in cached["friendIds"]),
         )
     audience, machine_identifier = await _fetch_audience(ctx)
+    if key != await audience_cache_key(ctx):
+        return audience  # the server changed while plex.tv was asked: keep nothing
+    assert key is not None
     await ctx.cache.set(
-        _AUDIENCE_KEY,
+        key,
         {
             "ownerId": audience.owner_id,
             "homeIds": sorted(audience.home_ids),
@@ -181,12 +194,24 @@ async def sweep_removed_users(ctx: AppContext) -> int:
 
 
 async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]:
-    """Every `plex_audience_refresh_seconds`: refresh who the server is for, end the
-    sessions of those who lost access. plex.tv or Plex being down skips a round."""
+    """Every `plex_audience_refresh_seconds`, and at once when the Plex server's
+    configuration changes: refresh who the server is for, end the sessions of those who
+    lost access. plex.tv or Plex being down (or refusing a new token) skips a round."""
+    plex_changed = asyncio.Event()
+
+    def heard(services: frozenset[str]) -> None:
+        if "plex" in services:
+            plex_changed.set()
+
+    stop_listening = ctx.integrations.on_change(heard)
 
     async def sweep_forever() -> None:
         while True:
-            await asyncio.sleep(ctx.settings.plex_audience_refresh_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    plex_changed.wait(), timeout=ctx.settings.plex_audience_refresh_seconds
+                )
+            plex_changed.clear()
             try:
                 await sweep_removed_users(ctx)
             except MediaNestError as exc:
@@ -197,6 +222,7 @@ async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]
     task = asyncio.get_running_loop().create_task(sweep_forever())
 
     async def stop() -> None:
+        stop_listening()
         await stop_loop(task)
 
     return stop
