@@ -1,7 +1,8 @@
 """When the admin points MediaNest at another Plex server, sign-in follows the new server's
 people at once: a friend of only the old server is refused and signed out, a friend of
 only the new one gets in, on this instance and on the others (the audience is kept under
-the server's configuration, and a change of it is heard through the table changes)."""
+the server's configuration, and a change of it is heard through the table changes); a
+user's own token for the server is the new server's."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def other_plex(_other_plex_session: PlexSimulator, plextv: PlexTvSimulator) -> P
     """The owner's second server, shared with eve and bob (not alice); carol, in the
     owner's Plex Home, reaches both."""
     _other_plex_session.reset()
+    # It knows its own people's tokens only (not those the first server gave out).
+    _other_plex_session.tokens = {
+        OWNER_TOKEN: OWNER_USERNAME,
+        "sim-pms-eve-second": "eve",
+        "sim-pms-bob-second": "bob",
+    }
     plextv.register_server(
         OTHER_MACHINE, "Second PMS", OWNER_USERNAME, _other_plex_session.url, OWNER_TOKEN
     )
@@ -143,3 +150,20 @@ async def test_a_switch_saved_on_one_instance_is_followed_at_once_by_another(
     # Well within the instances' periodic look at the configuration (every 5 s).
     assert await _status_of_sign_in(other, plextv, "alice") == 403
     assert await _status_of_sign_in(other, plextv, "eve") == 200
+
+
+async def test_a_friend_of_both_servers_reaches_the_new_one_with_its_own_token_after_a_switch(
+    plex_app: MediaNestApp, plextv: PlexTvSimulator, other_plex: PlexSimulator
+) -> None:
+    bob, signed_in = await _sign_in(plex_app, plextv, "bob")
+    async with contextlib.aclosing(bob):
+        assert signed_in == 200
+        # His token for the old server is looked up (and kept) on his first visit.
+        assert (await bob.get("/api/plex/playlists")).status_code == 200
+
+        await _switch_plex_server(plex_app, other_plex.url)
+
+        listed = await bob.get("/api/plex/playlists")
+        assert listed.status_code == 200, listed.text
+        sent = {r.headers.get("x-plex-token") for r in other_plex.requests("/playlists")}
+        assert sent == {"sim-pms-bob-second"}

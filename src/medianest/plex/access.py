@@ -27,9 +27,13 @@ async def server_token(ctx: AppContext, user: User) -> str | None:
     """`user`'s access token for the configured Plex server, or None (cached, encrypted)."""
     if user.plex_token is None:
         return None
-    # The key (and the log line below) from when this lived in youtube/: tokens cached
-    # before the move stay valid.
-    key = f"youtube:plex-server-token:{user.id}"
+    server = await ctx.integrations.fingerprint("plex")
+    if server is None:
+        return None
+    # A token is for one server: kept under the configured server's fingerprint, so a
+    # switch of server looks the user's token for the new one up. (The key's prefix, and
+    # the log line below, are from when this lived in youtube/.)
+    key = f"youtube:plex-server-token:{server}:{user.id}"
     cached = await ctx.cache.get(key)
     if isinstance(cached, str):
         try:
