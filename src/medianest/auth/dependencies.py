@@ -15,9 +15,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 
-from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER
+from medianest.auth.cookies import CSRF_COOKIE, CSRF_HEADER, REMEMBER_COOKIE, client_ip
 from medianest.auth.identity import Identity, decide_identity, decided_identity, identify
 from medianest.auth.models import User
+from medianest.auth.service import ThisBrowser
 from medianest.context import AppContext, ContextDep, context_of
 from medianest.core import passwords, response_cache
 from medianest.core.data_changes import note_read
@@ -161,6 +162,19 @@ async def get_session_identity(request: Request, response: Response) -> Identity
     return identity
 
 
+SessionIdentity = Annotated[Identity, Depends(get_session_identity)]
+
+
+async def get_this_browser(request: Request, identity: SessionIdentity) -> ThisBrowser:
+    """The signed-in browser asking, for what acts on its other sign-ins."""
+    return ThisBrowser(
+        user=identity.user,
+        session_token=str(identity.session_token),
+        remember_token=request.cookies.get(REMEMBER_COOKIE),
+        ip=client_ip(request, context_of(request).settings),
+    )
+
+
 async def admit_sign_in() -> AsyncIterator[None]:
     with passwords.sign_in_admission():
         yield
@@ -169,7 +183,7 @@ async def admit_sign_in() -> AsyncIterator[None]:
 # For routes that check a password before anything else: see `sign_in_admission`.
 SignInAdmission = Depends(admit_sign_in, scope="function")
 IdentityDep = Annotated[Identity, Depends(get_identity)]
-SessionIdentity = Annotated[Identity, Depends(get_session_identity)]
 PasswordChangeIdentity = Annotated[Identity, Depends(get_identity_allowing_password_change)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 AdminUser = Annotated[User, Depends(get_admin_user)]
+ThisBrowserDep = Annotated[ThisBrowser, Depends(get_this_browser)]

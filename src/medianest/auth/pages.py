@@ -16,12 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import service as auth_service
-from medianest.auth.cookies import REMEMBER_COOKIE, client_ip
 from medianest.auth.dependencies import (
     CurrentUser,
     IdentityDep,
     PasswordChangeIdentity,
-    SessionIdentity,
+    ThisBrowserDep,
     resolve_identity,
 )
 from medianest.auth.identity import Identity
@@ -142,17 +141,9 @@ async def _account_page(
 
 
 @router.post("/account/logout-others")
-async def logout_others(
-    request: Request, identity: SessionIdentity, session: SessionDep, ctx: ContextDep
-) -> Response:
+async def logout_others(request: Request, this: ThisBrowserDep, session: SessionDep) -> Response:
     """The account page's "Sign out of other devices": POST /api/auth/logout-others."""
-    ended = await auth_service.end_other_sign_ins(
-        session,
-        user=identity.user,
-        session_token=str(identity.session_token),
-        remember_token=request.cookies.get(REMEMBER_COOKIE),
-        ip=client_ip(request, ctx.settings),
-    )
+    ended = await auth_service.end_other_sign_ins(session, this)
     message = (
         f"Signed out of {ended} other session{'' if ended == 1 else 's'}."
         if ended

@@ -10,7 +10,6 @@ from fastapi import Request, Response
 
 from medianest.auth import service as auth_service
 from medianest.auth.cookies import (
-    REMEMBER_COOKIE,
     SESSION_COOKIE,
     clear_auth_cookies,
     client_ip,
@@ -18,8 +17,8 @@ from medianest.auth.cookies import (
 )
 from medianest.auth.dependencies import (
     PasswordChangeIdentity,
-    SessionIdentity,
     SignInAdmission,
+    ThisBrowserDep,
 )
 from medianest.auth.schemas import (
     AdminLogin,
@@ -125,18 +124,10 @@ async def logout(
 
 
 @router.post("/logout-others", response_model=Envelope[OthersSignedOut])
-async def logout_others(
-    request: Request, identity: SessionIdentity, session: SessionDep, ctx: ContextDep
-) -> Envelope[OthersSignedOut]:
+async def logout_others(this: ThisBrowserDep, session: SessionDep) -> Envelope[OthersSignedOut]:
     """Sign out of every other device: the user's other sessions and remember-me tokens
     end, this session stays; personal API tokens are not touched. A session only."""
-    ended = await auth_service.end_other_sign_ins(
-        session,
-        user=identity.user,
-        session_token=str(identity.session_token),
-        remember_token=request.cookies.get(REMEMBER_COOKIE),
-        ip=client_ip(request, ctx.settings),
-    )
+    ended = await auth_service.end_other_sign_ins(session, this)
     return envelope(OthersSignedOut(sessions_ended=ended))
 
 

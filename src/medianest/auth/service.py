@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,17 @@ from medianest.platform import audit
 from medianest.settings import Settings
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ThisBrowser:
+    """The signed-in browser asking: its user, its session, the remember-me cookie it sent
+    and its address (`auth.dependencies.ThisBrowserDep` reads them from the request)."""
+
+    user: User
+    session_token: str
+    remember_token: str | None
+    ip: str | None
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, settings: Settings) -> User | None:
@@ -159,28 +171,22 @@ async def end_every_sign_in(session: AsyncSession, *, user: User) -> None:
     await api_tokens.revoke_all_tokens(session, user_id=user.id)
 
 
-async def end_other_sign_ins(
-    session: AsyncSession,
-    *,
-    user: User,
-    session_token: str,
-    remember_token: str | None,
-    ip: str | None,
-) -> int:
-    """Sign `user` out of every other device: their other sessions end and the other
-    remember-me tokens are revoked; how many sessions ended. The caller's session stays,
-    and so does its browser's remember-me family (`remember_token`, the cookie sent):
+async def end_other_sign_ins(session: AsyncSession, this: ThisBrowser) -> int:
+    """Sign the user out of every other device: their other sessions end and the other
+    remember-me tokens are revoked; how many sessions ended. This browser's session stays,
+    and so does its remember-me family (`this.remember_token`, the cookie sent):
     that browser is the one asking, and losing it would sign it out when the session
     lapses. A copy of that cookie on another device is still caught as reuse. Personal
     API tokens stay too: they are listed and revoked on their own."""
+    user = this.user
     ended = await session_store.destroy_user_sessions(
-        session, user_id=user.id, keep_token=session_token
+        session, user_id=user.id, keep_token=this.session_token
     )
     kept_family = None
-    if remember_token:
+    if this.remember_token:
         kept_family = await session.scalar(
             select(SessionToken.family_id).where(
-                SessionToken.token_hash == hash_token(remember_token),
+                SessionToken.token_hash == hash_token(this.remember_token),
                 SessionToken.user_id == user.id,
             )
         )
@@ -191,6 +197,6 @@ async def end_other_sign_ins(
         actor_id=user.id,
         target=str(user.id),
         details={"sessionsEnded": ended},
-        ip=ip,
+        ip=this.ip,
     )
     return ended
