@@ -45,6 +45,12 @@ PASSWORD_CHANGE_ROUTES = {
     ("POST", "/api/auth/logout"),
     ("GET", "/api/auth/session"),
 }
+# A signed-in browser's actions: an API token gets 403 `session_required` (acting on
+# "this browser", or minting tokens, which would let a leaked token outlive itself).
+SESSION_ONLY_ROUTES = {
+    ("POST", "/api/auth/logout-others"),
+    ("POST", "/api/auth/tokens"),
+}
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
 
@@ -186,6 +192,27 @@ async def test_plain_users_with_an_api_token_get_403_on_every_admin_route(
         script.headers["Authorization"] = f"Bearer {token['token']}"
         results = [(route, await _call(script, route)) for route in routes().admin]
     assert _failures(results, lambda r: r.status_code == 403) == []
+
+
+async def test_an_api_token_gets_403_session_required_on_every_session_only_route(
+    app: MediaNestApp, alice_client: httpx.AsyncClient
+) -> None:
+    token = (await alice_client.post("/api/auth/tokens", json={"name": "t"})).json()["data"]
+    only = [r for r in routes().protected if (r.method, r.path) in SESSION_ONLY_ROUTES]
+    assert {(r.method, r.path) for r in only} == SESSION_ONLY_ROUTES
+    async with make_client(app) as script:
+        script.headers["Authorization"] = f"Bearer {token['token']}"
+        results = [(route, await _call(script, route)) for route in only]
+    assert (
+        _failures(
+            results,
+            lambda r: (
+                r.status_code == 403
+                and r.json()["error"]["details"].get("reason") == "session_required"
+            ),
+        )
+        == []
+    )
 
 
 async def test_an_admin_who_must_change_the_password_gets_403_everywhere_else(

@@ -55,14 +55,34 @@ async def test_an_api_token_is_shown_once_stored_hashed_and_works_without_csrf(
     assert [t["name"] for t in listed.json()["data"]] == ["backup script"]
     assert "token" not in listed.json()["data"][0]
 
+    spare = (await alice_client.post("/api/auth/tokens", json={"name": "spare"})).json()["data"]
     async with make_client(app) as script:
         script.headers["Authorization"] = f"Bearer {token}"
         assert (await script.get("/api/auth/session")).json()["data"]["user"]["username"] == (
             "alice"
         )
         # Unsafe method, no cookie, no CSRF header: accepted because it is a bearer call.
-        second = await script.post("/api/auth/tokens", json={"name": "made by a script"})
-        assert second.status_code == 201
+        assert (await script.delete(f"/api/auth/tokens/{spare['id']}")).status_code == 204
+
+
+async def test_an_api_token_cannot_mint_tokens_but_may_list_and_revoke(
+    app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
+) -> None:
+    made = await alice_client.post("/api/auth/tokens", json={"name": "leaky", "expiresInDays": 1})
+    token = made.json()["data"]
+    async with make_client(app) as script:
+        script.headers["Authorization"] = f"Bearer {token['token']}"
+        # Before: a leaked token could mint a never-expiring one and outlive its revocation.
+        for body in ({"name": "forever"}, {"name": "a day", "expiresInDays": 1}):
+            refused = await script.post("/api/auth/tokens", json=body)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"]["code"] == "PERMISSION_DENIED"
+            assert refused.json()["error"]["details"]["reason"] == "session_required"
+        # Listing and revoking only ever shrink what a token can reach: still allowed.
+        listed = await script.get("/api/auth/tokens")
+        assert [t["name"] for t in listed.json()["data"]] == ["leaky"]
+        assert (await script.delete(f"/api/auth/tokens/{token['id']}")).status_code == 204
+    assert (await alice_client.get("/api/auth/tokens")).json()["data"] == []
 
 
 async def test_a_revoked_api_token_is_refused(

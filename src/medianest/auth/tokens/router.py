@@ -1,4 +1,9 @@
-"""Personal API tokens of the signed-in user: list, create (shown once), revoke."""
+"""Personal API tokens of the signed-in user: list, create (shown once), revoke.
+
+Creating one takes a signed-in browser (`SessionIdentity`): a token that could mint
+tokens would let a leaked one outlive its own expiry and revocation. Listing and
+revoking stay open to tokens, for scripts that tidy up (neither widens access).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import datetime
 from fastapi import Response
 from pydantic import Field
 
-from medianest.auth.dependencies import CurrentUser
+from medianest.auth.dependencies import CurrentUser, SessionIdentity
 from medianest.auth.tokens import service as api_tokens
 from medianest.core.deps import SessionDep, api_router
 from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
@@ -44,9 +49,11 @@ async def list_api_tokens(user: CurrentUser, session: SessionDep) -> Envelope[li
 
 @router.post("", response_model=Envelope[CreatedApiTokenOut], status_code=201)
 async def create_api_token(
-    body: CreateApiToken, user: CurrentUser, session: SessionDep
+    body: CreateApiToken, identity: SessionIdentity, session: SessionDep
 ) -> Envelope[CreatedApiTokenOut]:
-    """Create a token for `Authorization: Bearer ...`; copy it now, it is not shown again."""
+    """Create a token for `Authorization: Bearer ...`; copy it now, it is not shown again.
+    A signed-in browser only: an API token is refused (403, reason `session_required`)."""
+    user = identity.user
     row, plaintext = await api_tokens.create_token(
         session, user=user, name=body.name, expires_in_days=body.expires_in_days
     )
