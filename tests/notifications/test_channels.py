@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from medianest.app import MediaNestApp
 from medianest.db.engine import session_scope
+from medianest.notifications import channels
 from medianest.notifications.models import NotificationChannel
 from medianest.settings import Settings
 from tests.notifications.receivers import HttpReceiver
@@ -193,3 +194,33 @@ async def test_a_failing_channel_puts_no_part_of_its_url_in_the_logs(
     assert "503" in answer.json()["data"]["reason"]  # the reason still reaches the user
     assert "notification" in written.getvalue()  # the request was logged...
     assert SECRET_PATH not in written.getvalue()  # ...without the channel's secret path
+
+
+async def test_a_sixth_test_within_a_minute_is_refused_and_sends_nothing(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient, webhook: HttpReceiver
+) -> None:
+    # Before: every press sent at once, so a user pressing "test" on channels whose host
+    # trickles its answer could keep all the Apprise send threads busy.
+    channel = (await add(alice_client, url=json_url(webhook))).json()["data"]
+    test_url = f"/api/notifications/channels/{channel['id']}/test"
+    for _ in range(channels.TESTS_PER_MINUTE):
+        assert (await alice_client.post(test_url)).json()["data"]["ok"] is True
+    assert len(await webhook.wait_for(channels.TESTS_PER_MINUTE)) == 5
+
+    refused = await alice_client.post(test_url)
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "RATE_LIMIT_EXCEEDED"
+    assert error["message"] == channels.TESTS_LIMITED_MESSAGE
+    assert error["details"]["limit"] == 5 and error["details"]["window"] == 60
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # The send happens within the answer: none was made for the refused press.
+    assert len(webhook.received) == 5
+    listed = (await alice_client.get("/api/notifications/channels")).json()["data"][0]
+    assert listed["lastStatus"] == "ok"
+
+    # Per user: bob's tests are his own count.
+    bobs = (await add(bob_client, url=json_url(webhook, "bob-hook"))).json()["data"]
+    tested = await bob_client.post(f"/api/notifications/channels/{bobs['id']}/test")
+    assert tested.json()["data"]["ok"] is True
+    assert len(await webhook.wait_for(6)) == 6

@@ -9,7 +9,7 @@ import httpx
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
-from medianest.notifications import preferences, service
+from medianest.notifications import channels, preferences, service
 from tests.notifications.receivers import HttpReceiver
 
 
@@ -116,3 +116,25 @@ async def test_events_left_out_of_the_centre_are_not_listed_but_still_sent(
     items = (await alice_client.get("/api/notifications")).json()["data"]["items"]
     assert [i["title"] for i in items] == ["Shown"]
     assert (await webhook.wait_for(1))[0].json()["title"] == "Quiet"
+
+
+async def test_the_page_and_the_api_share_the_test_limit_and_the_page_says_why(
+    alice_client: httpx.AsyncClient, webhook: HttpReceiver
+) -> None:
+    url = f"json://127.0.0.1:{webhook.port}/limited"
+    made = await alice_client.post("/api/notifications/channels", json={"url": url})
+    channel_id = made.json()["data"]["id"]
+    for _ in range(3):
+        assert (
+            await alice_client.post(f"/api/notifications/channels/{channel_id}/test")
+        ).is_success
+    htmx = {"HX-Request": "true"}
+    for _ in range(channels.TESTS_PER_MINUTE - 3):
+        tested = await alice_client.post(f"/notifications/channels/{channel_id}/test", headers=htmx)
+        assert tested.status_code == 200 and "Test sent." in tested.headers["HX-Trigger"]
+    refused = await alice_client.post(f"/notifications/channels/{channel_id}/test", headers=htmx)
+    assert refused.status_code == 429
+    assert channels.TESTS_LIMITED_MESSAGE in refused.text  # app.js shows it as a toast
+    assert 'data-error-code="RATE_LIMIT_EXCEEDED"' in refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert len(webhook.received) == channels.TESTS_PER_MINUTE

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth.models import User
 from medianest.core.crypto import DecryptionError, SecretBox
 from medianest.core.errors import NotFound, PermissionDenied, ValidationFailed
+from medianest.core.ratelimit import RateLimiter
 from medianest.db.base import utcnow
 from medianest.notifications import senders
 from medianest.notifications.events import EVENTS, USER_EVENTS, choosable_for
@@ -26,6 +27,12 @@ from medianest.notifications.models import ChannelKind, NotificationChannel
 SECRET_CONTEXT = "notification_channel"  # noqa: S105  (an AEAD context label, not a secret)
 MAX_URL_LENGTH = 2048
 MAX_CHANNELS_PER_OWNER = 20
+# "Send test" sends at once, on one of the few Apprise send threads (each held up to the
+# send's bound): pressed again and again on hosts that trickle their answer, it would keep
+# them all busy. Counted per user, before the send; the API and the page share the count.
+TESTS_PER_MINUTE = 5
+TESTS_WINDOW_SECONDS = 60
+TESTS_LIMITED_MESSAGE = f"You can send {TESTS_PER_MINUTE} tests a minute. Try again shortly."
 
 
 @dataclass(frozen=True)
@@ -276,14 +283,25 @@ def record_outcome(channel: NotificationChannel, outcome: senders.SendOutcome) -
     channel.last_attempt_at = utcnow()
 
 
+async def count_channel_test(limiter: RateLimiter, *, user: User) -> None:
+    """One "send test" against `user`'s limit (429 past it, nothing sent)."""
+    result = await limiter.hit(
+        f"channel-tests:{user.id}", limit=TESTS_PER_MINUTE, window_seconds=TESTS_WINDOW_SECONDS
+    )
+    result.raise_if_exceeded(TESTS_LIMITED_MESSAGE)
+
+
 async def test_channel(
     session: AsyncSession,
     *,
+    user: User,
     channel: NotificationChannel,
     box: SecretBox,
     vapid: senders.VapidKeys | None,
+    limiter: RateLimiter,
 ) -> senders.SendOutcome:
-    """Send a test message now and remember how it went."""
+    """Send a test message now, within `user`'s test limit, and remember how it went."""
+    await count_channel_test(limiter, user=user)
     outcome = await send_to_channel(
         channel,
         senders.Message(

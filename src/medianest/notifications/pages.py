@@ -182,10 +182,16 @@ async def add_channel(
 
 @router.post("/notifications/channels/{channel_id}/test")
 async def test_channel(
-    request: Request, channel: OwnedChannel, session: SessionDep, ctx: ContextDep
+    request: Request, channel: OwnedChannel, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Response:
+    # Past the limit the 429 fragment carries the message; app.js toasts it.
     outcome = await channels.test_channel(
-        session, channel=channel, box=ctx.secret_box, vapid=vapid_keys(ctx)
+        session,
+        user=user,
+        channel=channel,
+        box=ctx.secret_box,
+        vapid=vapid_keys(ctx),
+        limiter=ctx.rate_limiter,
     )
     await session.flush()
     message = "Test sent." if outcome.ok else f"The test failed: {outcome.reason}"

@@ -119,11 +119,17 @@ async def delete_channel(channel: OwnedChannel, session: SessionDep) -> Response
 
 @router.post("/channels/{channel_id}/test", response_model=Envelope[ChannelTestOut])
 async def test_channel(
-    channel: OwnedChannel, session: SessionDep, ctx: ContextDep
+    channel: OwnedChannel, user: CurrentUser, session: SessionDep, ctx: ContextDep
 ) -> Envelope[ChannelTestOut]:
-    """Send a test message through the channel now and say how it went."""
+    """Send a test message through the channel now and say how it went. At most 5 tests
+    a minute per user (API and page together): beyond, 429 and nothing is sent."""
     outcome = await channels.test_channel(
-        session, channel=channel, box=ctx.secret_box, vapid=vapid_keys(ctx)
+        session,
+        user=user,
+        channel=channel,
+        box=ctx.secret_box,
+        vapid=vapid_keys(ctx),
+        limiter=ctx.rate_limiter,
     )
     return envelope(ChannelTestOut(ok=outcome.ok, reason=outcome.reason))
 
