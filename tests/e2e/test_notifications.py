@@ -6,6 +6,7 @@ the bell sits in the top bar."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,37 @@ def test_a_refused_quiet_hours_setting_keeps_what_was_typed_and_marks_the_field(
     expect(form.get_by_label("until", exact=True)).to_have_value("07:00")
     expect(form.get_by_label("Time zone")).to_have_value("Europe/Berlin")
     expect(form.get_by_label("Time zone")).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_the_bell_is_counted_once_a_page_and_again_after_a_reconnect(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    """The page's socket counts the unread notifications when it connects; the page asked
+    on load as well, the same count twice a page (the fallback is for a socket that has
+    not connected by then)."""
+    context = new_context()
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "dora")
+    page = context.new_page()
+    counts: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            counts.append(request.url) if "/api/notifications?limit=1" in request.url else None
+        ),
+    )
+    page.goto("/dashboard")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#bell")).to_have_attribute(
+        "aria-label", re.compile(r"^Notifications: \d+ unread$")
+    )
+    page.wait_for_timeout(2_500)  # past the page's own fallback count
+    assert len(counts) == 1, counts
+
+    # Events may have been missed while the socket was away: a reconnect counts again.
+    page.evaluate("window.MediaNest.socket.disconnect(); window.MediaNest.socket.connect()")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    deadline = time.monotonic() + 10
+    while len(counts) < 2:
+        assert time.monotonic() < deadline, counts
+        page.wait_for_timeout(100)
+    assert len(counts) == 2, counts

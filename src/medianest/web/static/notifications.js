@@ -15,7 +15,10 @@
     if (centre) { centre.textContent = count + ' unread'; centre.setAttribute('data-unread', String(count)); }
   }
 
+  var counted = false;
+
   function refreshUnread() {
+    counted = true;
     window.MediaNest.api('GET', '/api/notifications?limit=1').then(function (res) {
       if (res.ok && res.data) setUnread(res.data.unread);
     });
@@ -35,6 +38,7 @@
     });
     socket.on('notification:read', function (data) { setUnread(data.unread); });
     socket.on('connect', refreshUnread);  // missed events while away: count again
+    if (socket.connected) refreshUnread();  // connected before this listened
   }
 
   function base64UrlToBytes(value) {
@@ -69,8 +73,10 @@
       navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(function () { /* PWA extras only */ });
     }
     if (!document.getElementById('bell')) return;
-    refreshUnread();
+    // The socket's connect counts (and counts again after every reconnect, for what was
+    // missed meanwhile); a page whose socket has not connected by then counts on its own.
     listen(0);
+    setTimeout(function () { if (!counted) refreshUnread(); }, 1500);
     var button = document.getElementById('push-enable');
     if (button) button.addEventListener('click', function () { enablePush(button); });
   });
