@@ -20,6 +20,7 @@ from medianest.auth.sessions import remember
 from medianest.auth.sessions import store as session_store
 from medianest.auth.sessions.cache import attach_user, readable_user, session_cache_of
 from medianest.context import AppContext
+from medianest.core.deps import refuse_once_gone
 from medianest.core.errors import Unauthenticated
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
@@ -48,6 +49,13 @@ def decided_identity(request: Request) -> tuple[bool, Identity | None]:
 
 def decide_identity(request: Request, identity: Identity | None) -> None:
     request.scope[_DECIDED_IDENTITY] = identity
+
+
+def signed_out_once_gone(request: Request, user: User) -> None:
+    """If this request's writes fail because an admin deleted `user` meanwhile (a
+    changed row of theirs gone, a new one pointing at it), it answers as signed out,
+    401, not 500 (`core.deps.refuse_once_gone`): whatever the route did."""
+    refuse_once_gone(request, User, (user.id,), Unauthenticated)
 
 
 async def _identity_from_bearer(session: AsyncSession, token: str) -> Identity | None:
@@ -127,12 +135,15 @@ async def identify(
         identity = _identity_from_memory(request, db, ctx) or await _identity_from_cookies(
             request, response, db.session(), ctx
         )
-    if identity is not None and not identity.user.is_active:
+    if identity is None:
+        return None
+    signed_out_once_gone(request, identity.user)
+    if not identity.user.is_active:
         await session_store.destroy_user_sessions(db.session(), user_id=identity.user.id)
         return None
     # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call),
     # whichever credential is used: a script's token ends with the Plex sign-in too.
-    if identity is not None and plex_service.token_check_due(
+    if plex_service.token_check_due(
         identity.user, check_minutes=ctx.settings.plex_token_check_minutes
     ):
         await plex_revalidation.revalidate_plex_token(request, db.session(), ctx, identity.user)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import Role, SessionToken, User, UserStatus
 from medianest.auth.sessions import store as session_store
+from medianest.auth.sessions.cache import write_user_at_commit
 from medianest.auth.tokens import service as api_tokens
 from medianest.core.errors import PermissionDenied, Unauthenticated, ValidationFailed
 from medianest.core.logging import get_logger
@@ -90,8 +91,10 @@ async def authenticate_admin(session: AsyncSession, *, username: str, password: 
     if user.status != UserStatus.ACTIVE:
         raise PermissionDenied("This account is disabled.", details={"reason": "disabled"})
     if new_hash:
-        user.password_hash = new_hash
-    user.last_login_at = utcnow()
+        # Bookkeeping (the same password, hashed anew): no error if an admin deleted the
+        # user during the check; the sign-in then ends as signed out. (The sign-in time
+        # is written by `complete_sign_in`, which follows.)
+        write_user_at_commit(session, user, password_hash=new_hash)
     return user
 
 

@@ -11,12 +11,13 @@ from medianest.auth.cookies import (
     client_ip,
     set_session_cookie,
 )
-from medianest.auth.identity import Identity, decide_identity
+from medianest.auth.identity import Identity, decide_identity, signed_out_once_gone
 from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
 from medianest.auth.sessions import remember
 from medianest.auth.sessions import store as session_store
 from medianest.auth.sessions.browser import open_browser_session
+from medianest.auth.sessions.cache import write_user_at_commit
 from medianest.context import AppContext
 from medianest.db.base import utcnow
 from medianest.platform import audit
@@ -40,8 +41,10 @@ async def complete_sign_in(
     token, csrf = await open_browser_session(request, response, session, ctx, user=user)
     if remember_me:
         await remember.issue_remember_token(request, response, session, ctx, user)
-    user.last_login_at = utcnow()
+    write_user_at_commit(session, user, last_login_at=utcnow())  # no error if deleted meanwhile
     audit.record(session, action="auth.login", actor_id=user.id, details={"method": method}, ip=ip)
+    # The session made above for a user deleted meanwhile fails the commit: a 401.
+    signed_out_once_gone(request, user)
     decide_identity(
         request, Identity(user=user, via="session", auth_session=None, session_token=token)
     )

@@ -17,8 +17,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.routing import compile_path, get_name
 
 from medianest.core import response_cache
@@ -26,15 +27,20 @@ from medianest.core.context import CoreContext, PerContext
 from medianest.core.data_changes import ReadSet, recording_reads
 from medianest.core.data_changes import step as data_step
 from medianest.core.errors import MediaNestError, ServiceUnavailable
+from medianest.db.base import Base
 from medianest.db.engine import (
     LazySession,
     bound_session,
     forget_after_commit,
+    row_exists,
     run_after_commit,
     used_connection,
 )
 
 _DATABASE = "medianest.database"  # the request's LazySession, in the ASGI scope
+# What `refuse_once_gone` registered: [(model, primary key, refusal)], in the ASGI scope.
+_REFUSED_ONCE_GONE = "medianest.refused_once_gone"
+_Refusal = tuple[type[Base], tuple[Any, ...], Callable[[], MediaNestError]]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -171,33 +177,18 @@ async def _answer_with_database(
         with bound_session(lazy), recording_reads() as reads:
             response = await _kept_or_handled(request, handler, gates, cache, key)
         if lazy.opened is not None:
-            if _touched_database(lazy.opened):
-                await lazy.opened.commit()
-            await run_after_commit(lazy.opened)
+            await _commit(lazy.opened)
         if cache is not None and key is not None:
             _keep(cache, key, request, response, sequence, reads)
         return response
-    except (OperationalError, DBAPIError, OSError) as exc:
-        # The connection may already be gone: a failing rollback must not turn the
-        # 503 below into a 500 (found by a fault test).
-        if lazy.opened is not None:
-            forget_after_commit(lazy.opened)
-            with contextlib.suppress(DBAPIError, OSError):
-                await lazy.opened.rollback()
-        if not _database_unreachable(exc):
+    except (OperationalError, DBAPIError, OSError, StaleDataError) as exc:
+        failure = await _failed_write(request, lazy.opened, exc)
+        if failure is None:
             raise
-        raise ServiceUnavailable(
-            "The database is unavailable. Try again shortly.", details={"service": "database"}
-        ) from exc
+        raise failure from exc
     except MediaNestError as exc:
         if lazy.opened is not None:
-            if exc.keeps_writes:
-                if _touched_database(lazy.opened):
-                    await lazy.opened.commit()
-                await run_after_commit(lazy.opened)
-            else:
-                forget_after_commit(lazy.opened)
-                await lazy.opened.rollback()
+            await _end_refused(request, lazy.opened, exc)
         raise
     except BaseException:
         if lazy.opened is not None:
@@ -209,6 +200,72 @@ async def _answer_with_database(
             # Shielded, as `async with session` closes it: a cancelled request still
             # gives its connection back.
             await asyncio.shield(lazy.opened.close())
+
+
+async def _commit(session: AsyncSession) -> None:
+    """The request's one commit (none when nothing touched the database), then what
+    waited for it (`after_commit`)."""
+    if _touched_database(session):
+        await session.commit()
+    await run_after_commit(session)
+
+
+async def _end_refused(request: Request, session: AsyncSession, exc: MediaNestError) -> None:
+    """The unit of work of a request answered with an error: kept when the answer is a
+    decision that `keeps_writes`, else rolled back."""
+    if not exc.keeps_writes:
+        forget_after_commit(session)
+        await session.rollback()
+        return
+    try:
+        await _commit(session)
+    except (OperationalError, DBAPIError, OSError, StaleDataError) as failed:
+        failure = await _failed_write(request, session, failed)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+async def _failed_write(
+    request: Request, session: AsyncSession | None, exc: Exception
+) -> MediaNestError | None:
+    """What a failed database step answers (None: the error itself, a 500), its unit
+    of work rolled back: 503 when the database cannot be reached; a refusal registered
+    with `refuse_once_gone` when a write failed on a row deleted meanwhile."""
+    if session is not None:
+        forget_after_commit(session)
+        # The connection may already be gone: a failing rollback must not turn the
+        # 503 below into a 500 (found by a fault test).
+        with contextlib.suppress(DBAPIError, OSError):
+            await session.rollback()
+        if isinstance(exc, StaleDataError | IntegrityError):
+            return await _refusal_once_gone(request, session)
+    if isinstance(exc, StaleDataError) or not _database_unreachable(exc):
+        return None
+    return ServiceUnavailable(
+        "The database is unavailable. Try again shortly.", details={"service": "database"}
+    )
+
+
+def refuse_once_gone(
+    request: Request, model: type[Base], key: tuple[Any, ...], refusal: Callable[[], MediaNestError]
+) -> None:
+    """Answer `refusal()` instead of a 500 if this request's writes fail and `model`'s
+    row `key` is gone by then (the signed-in user, deleted by an admin meanwhile: auth
+    registers it). One place for every route: whatever the request wrote, a changed row
+    that is gone (StaleDataError) or a new one pointing at it (IntegrityError) then
+    means the request's subject went away, not a fault; the unit of work is rolled back."""
+    request.scope.setdefault(_REFUSED_ONCE_GONE, []).append((model, key, refusal))
+
+
+async def _refusal_once_gone(request: Request, session: AsyncSession) -> MediaNestError | None:
+    """The refusal of the first row `refuse_once_gone` registered that is gone."""
+    registered: list[_Refusal] = request.scope.get(_REFUSED_ONCE_GONE, [])
+    for model, key, refusal in registered:
+        with contextlib.suppress(DBAPIError, OSError):  # unknown: the error stands
+            if not await row_exists(session, model, key):
+                return refusal()
+    return None
 
 
 def _create_response_cache(ctx: CoreContext) -> response_cache.ResponseCache:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -132,6 +132,19 @@ def write_at_commit(session: AsyncSession, row: Base, **values: Any) -> None:
     for name, value in values.items():
         set_committed_value(row, name, value)
     session.info.setdefault(_WRITES_AT_COMMIT, []).append(statement)
+
+
+async def row_exists(session: AsyncSession, model: type[Base], key: tuple[Any, ...]) -> bool:
+    """Whether `model`'s row of primary key `key` exists, read from the database (not
+    from the session's objects)."""
+    mapper = inspect(model)
+    statement = (
+        select(literal(1))
+        .select_from(mapper.local_table)
+        .where(*(column == value for column, value in zip(mapper.primary_key, key, strict=True)))
+        .limit(1)
+    )
+    return await session.scalar(statement) is not None
 
 
 @event.listens_for(Session, "before_commit")

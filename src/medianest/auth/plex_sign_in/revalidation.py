@@ -14,6 +14,7 @@ from medianest.auth.cookies import client_ip
 from medianest.auth.models import User
 from medianest.auth.plex_sign_in import access as plex_access
 from medianest.auth.plex_sign_in import service as plex_service
+from medianest.auth.sessions.cache import write_user_at_commit
 from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError
 from medianest.core.errors import ServiceUnavailable, Unauthenticated, UpstreamError
@@ -65,7 +66,8 @@ async def revalidate_plex_token(
             message="This Plex server is no longer shared with you, so your MediaNest "
             "sign-in ended. Ask the server's owner if this is a mistake.",
         )
-    user.plex_token_checked_at = utcnow()
+    # Bookkeeping: no error if an admin deleted the user while plex.tv answered.
+    write_user_at_commit(session, user, plex_token_checked_at=utcnow())
 
 
 async def _sign_out_everywhere(
@@ -79,8 +81,8 @@ async def _sign_out_everywhere(
 ) -> None:
     """Committed before raising: the request's unit of work is rolled back on errors."""
     await auth_service.end_every_sign_in(session, user=user)
-    user.plex_token = None
-    user.plex_token_checked_at = utcnow()
+    # A user deleted meanwhile has no token left to forget: no error then.
+    write_user_at_commit(session, user, plex_token=None, plex_token_checked_at=utcnow())
     audit.record(
         session,
         action="auth.plex_token_revoked"

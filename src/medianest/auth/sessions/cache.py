@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
 from medianest.auth.models import ApiToken, AuthSession, User
@@ -32,6 +33,7 @@ from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
 from medianest.core.single_flight import Turns
 from medianest.db.base import utcnow
+from medianest.db.engine import write_at_commit
 
 log = get_logger(__name__)
 
@@ -183,6 +185,15 @@ def attach_user(session: Session, user: User) -> User:
     make_transient_to_detached(user)
     session.add(user)
     return user
+
+
+def write_user_at_commit(session: AsyncSession, user: User, **values: Any) -> None:
+    """Bookkeeping on the user's own row (last sign-in, the Plex re-check) as
+    `write_at_commit`: no error, and nothing written, if an admin deleted the user
+    meanwhile. The user's cached sessions are dropped once it commits, as after any
+    change to the row (that UPDATE is not an ORM change the listeners below see)."""
+    write_at_commit(session, user, **values)
+    _pending(session.sync_session).add(str(user.id))
 
 
 def readable_user(values: dict[str, Any]) -> User:

@@ -27,6 +27,7 @@ from medianest.auth.cookies import (
 from medianest.auth.models import SessionToken, User
 from medianest.auth.sessions import store as session_store
 from medianest.auth.sessions.browser import open_browser_session
+from medianest.auth.sessions.cache import write_user_at_commit
 from medianest.context import AppContext
 from medianest.core.errors import Unauthenticated
 from medianest.core.logging import get_logger
@@ -117,7 +118,7 @@ async def restore_from_remember_token(
         await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)
     # Else a sibling tab within the grace window: the winner's answer carries the family's
     # next token, and this one sets none, so the browser keeps that one.
-    user.last_login_at = now
+    write_user_at_commit(session, user, last_login_at=now)  # no error if deleted meanwhile
     audit.record(
         session, action="auth.login", actor_id=user.id, details={"method": "remember_me"}, ip=ip
     )
