@@ -1,6 +1,7 @@
 """The download runner's per-item hooks: guards before an item, bookkeeping after it.
 
-Before each item: free disk space above `download_min_free_bytes` (else `DISK_LOW`),
+Before each item: free disk space above `download_min_free_bytes` (else `DISK_LOW`, as
+when a write runs out of space midway),
 the owner's YouTube quotas not used up (else `QUOTA`), the queue breaker closed (else
 `YOUTUBE_PUSHBACK`). A failed guard raises `JobPaused`: the runner puts the job back in
 the queue with that pause reason and a delay, keeping the items already done; the job
@@ -73,6 +74,17 @@ async def before_item(deps: HookDeps, job: YoutubeDownload) -> None:
         resets = used_up.resets_at
         wait = (resets - utcnow()).total_seconds() if resets else float(used_up.window_seconds)
         raise JobPaused("QUOTA", used_up.error().message, wait)
+
+
+def disk_full(settings: Settings, job: YoutubeDownload, message: str) -> JobPaused:
+    """An item's write failed with ENOSPC: the job waits for space (DISK_LOW) as the guard
+    makes it wait, instead of the item and every one after it failing for good."""
+    log.warning("youtube_disk_full", download_id=str(job.id), error=message[:200])
+    return JobPaused(
+        "DISK_LOW",
+        f"The disk is full ({message}); waiting for free disk space",
+        settings.download_retry_base_seconds,
+    )
 
 
 async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> None:

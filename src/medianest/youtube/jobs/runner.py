@@ -28,6 +28,7 @@ from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.ytdlp.downloader import (
+    DISK_FULL,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -208,6 +209,9 @@ class JobRunner:
                 return True
             except ItemFailed as exc:
                 files.remove_item_files(folder, stem)
+                if exc.kind == DISK_FULL:  # not the item's fault: wait for space, keep it
+                    item.state = "pending"
+                    raise job_hooks.disk_full(self.settings, job, str(exc)) from exc
                 item.state, item.error, item.error_kind = "failed", str(exc), exc.kind
                 log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
             else:

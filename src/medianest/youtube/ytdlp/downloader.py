@@ -9,6 +9,7 @@ lets a caller stop a download midway.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 import time
@@ -47,6 +48,9 @@ FORMATS = {
     "audio": "ba/b",
 }
 SMUGGLE_MARK = "#__youtubedl_smuggle="
+# Not the item's fault: the disk (or the download user's disk quota) is full.
+DISK_FULL = "disk_full"
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class DownloadStopped(Exception):
@@ -122,6 +126,8 @@ def _base_options(extractors: tuple[str, ...]) -> dict[str, Any]:
 def classify_error(message: str) -> str:
     """A coarse kind for a yt-dlp error, stored per item (and used to back off later)."""
     text = message.lower()
+    if "no space left" in text or "disk quota exceeded" in text or "[errno 28]" in text:
+        return DISK_FULL
     if "sign in to confirm" in text or "not a bot" in text:
         return "bot_check"
     if "429" in text or "too many requests" in text:
@@ -252,7 +258,8 @@ def download_item(
         if cancel.is_set():
             raise DownloadStopped() from exc
         message = _clean(str(exc))
-        raise ItemFailed(message, classify_error(message)) from exc
+        kind = DISK_FULL if _out_of_space(exc) else classify_error(message)
+        raise ItemFailed(message, kind) from exc
     path = _final_path(info, folder, stem)
     restrict_file(path, gid=gid)
     return path
@@ -267,6 +274,24 @@ def _final_path(info: dict[str, Any] | None, folder: Path, stem: str) -> Path:
     if not finished:
         raise ItemFailed("yt-dlp reported success but wrote no file", "other")
     return max(finished, key=lambda p: p.stat().st_mtime)
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """Whether a write failed for want of space: yt-dlp keeps the OSError it reported
+    (`exc_info`), ffmpeg's failure only says so in its text (`classify_error`)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:  # chains can loop
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        wrapped = getattr(current, "exc_info", None)
+        if isinstance(wrapped, tuple) and len(wrapped) > 1 and wrapped[1] is not None:
+            pending.append(wrapped[1])
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return False
 
 
 def _glob_escape(text: str) -> str:
