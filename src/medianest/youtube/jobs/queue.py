@@ -14,15 +14,15 @@ status = 'queued' RETURNING id`.
 - SQLite: one writer at a time, and a single statement is atomic, so the counts and
   the claim cannot interleave with another claim.
 
-A running job writes a heartbeat; a job whose heartbeat is stale (its worker died) is
-queued again with exponential backoff until `download_max_attempts`, then failed with
+A running job writes a heartbeat; a job whose heartbeat is stale (its worker died, or
+its runner did while the database was away) is queued again with exponential backoff until `download_max_attempts`, then failed with
 the reason.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -200,8 +200,9 @@ class JobQueue:
             values["attempts"] = max(0, attempts - 1)
         return await self.finish(job_id, **values)
 
-    async def recover_stale(self) -> int:
-        """Re-queue (or fail, or finish cancelling) jobs whose worker stopped beating."""
+    async def recover_stale(self, alive: Collection[uuid.UUID] = ()) -> int:
+        """Re-queue (or fail, or finish cancelling) jobs whose worker stopped beating.
+        `alive`: the jobs this process is running, whose late beat is only a busy loop."""
         now = utcnow()
         stale_before = now - timedelta(seconds=self.settings.worker_stale_seconds)
         query = select(
@@ -214,9 +215,12 @@ class JobQueue:
             or_(
                 YoutubeDownload.heartbeat_at.is_(None), YoutubeDownload.heartbeat_at < stale_before
             ),
-            # Our own jobs are alive by definition (a busy loop may only be late to beat).
-            or_(YoutubeDownload.claimed_by.is_(None), YoutubeDownload.claimed_by != self.worker_id),
         )
+        if alive:
+            # The jobs running here are alive (a busy loop may only be late to beat); one
+            # claimed by this worker whose runner died (its way back to the queue needed
+            # the database that had just failed) is recovered like a dead worker's.
+            query = query.where(YoutubeDownload.id.not_in(list(alive)))
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
         recovered = 0

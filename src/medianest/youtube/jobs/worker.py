@@ -92,7 +92,7 @@ class DownloadWorkers:
             self.last_loop_at = time.time()
             try:
                 if time.monotonic() >= next_recovery:
-                    await self.queue.recover_stale()
+                    await self.queue.recover_stale(alive=set(self.running))
                     next_recovery = time.monotonic() + min(
                         self.settings.worker_stale_seconds / 2, self.settings.worker_poll_seconds
                     )
@@ -121,6 +121,8 @@ class DownloadWorkers:
     async def _run(self, job_id: uuid.UUID, control: JobControl) -> None:
         try:
             await self.runner.run(job_id, control)
+        except Exception:  # the job is left claimed: `recover_stale` takes it back once stale
+            log.exception("youtube_job_runner_died", download_id=str(job_id))
         finally:
             self.running.pop(job_id, None)
             self.signals.wake_event.set()  # a slot is free: look for the next job
