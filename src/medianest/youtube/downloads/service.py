@@ -11,8 +11,9 @@ import shutil
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,7 @@ from medianest.context import AppContext
 from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
-from medianest.db.base import utcnow
+from medianest.db.base import insert_for, utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
@@ -32,7 +33,7 @@ from medianest.youtube.downloads import files, quotas
 from medianest.youtube.downloads.urls import validate_download_url
 from medianest.youtube.jobs.queue import FINISHED, RUNNING
 from medianest.youtube.jobs.signals import queue_signals
-from medianest.youtube.models import DownloadStatus, YoutubeDownload
+from medianest.youtube.models import ACTIVE_STATUSES_SQL, DownloadStatus, YoutubeDownload
 from medianest.youtube.schemas import DownloadRequest
 
 log = get_logger(__name__)
@@ -77,10 +78,14 @@ async def refund_failed_download(ctx: AppContext, download_id: uuid.UUID) -> Non
         return
     if utcnow() - row.created_at >= timedelta(seconds=RATE_WINDOW_SECONDS):
         return
-    await ctx.rate_limiter.refund(
-        _hourly_key(row.user_id), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
-    )
+    await _refund_hourly(ctx, row.user_id)
     log.info("youtube_hourly_download_refunded", download_id=str(download_id))
+
+
+async def _refund_hourly(ctx: AppContext, user_id: uuid.UUID) -> None:
+    await ctx.rate_limiter.refund(
+        _hourly_key(user_id), limit=youtube_limit(ctx), window_seconds=RATE_WINDOW_SECONDS
+    )
 
 
 async def submit_request(
@@ -119,7 +124,8 @@ async def submit(
             _hourly_key(user.id), limit=limit, window_seconds=RATE_WINDOW_SECONDS
         )
         result.raise_if_exceeded(f"You can start {limit} downloads per hour. Try again later.")
-    job = YoutubeDownload(
+    job = await _insert_unless_active(
+        session,
         user_id=user.id,
         url=accepted.url,
         quality=quality or ctx.settings.default_download_quality,
@@ -130,15 +136,33 @@ async def submit(
         cancel_requested=False,
         delivery=await delivery.choose(session, user=user, requested=delivery_choice),
     )
-    session.add(job)
-    try:
-        await session.flush()
-    except IntegrityError:
-        # Two identical submissions raced; the partial unique index let one through.
-        raise _already_active(None) from None
+    if job is None:
+        # A double click: both passed the look above, the other one is the download; this
+        # one gives back the hourly download it was counted.
+        if hourly_limit:
+            await _refund_hourly(ctx, user.id)
+        await _refuse_if_already_active(session, user_id=user.id, url=accepted.url)
+        raise _already_active(None)
     after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_queued", download_id=str(job.id), kind=accepted.kind)
     return job
+
+
+async def _insert_unless_active(session: AsyncSession, **values: Any) -> YoutubeDownload | None:
+    """Insert a download unless its user has its URL active already (None): the partial
+    unique index decides, without an error. A failed flush would doom the request's
+    transaction (the page then answered 500), and SQLite's savepoints commit early."""
+    insert = insert_for(session.get_bind().dialect)
+    statement = (
+        insert(YoutubeDownload)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["user_id", "url"], index_where=text(ACTIVE_STATUSES_SQL)
+        )
+        .returning(YoutubeDownload.id)
+    )
+    new_id = (await session.execute(statement)).scalar_one_or_none()
+    return None if new_id is None else await session.get(YoutubeDownload, new_id)
 
 
 async def _refuse_if_already_active(session: AsyncSession, *, user_id: uuid.UUID, url: str) -> None:
