@@ -115,3 +115,66 @@ def test_every_page_has_no_serious_or_critical_axe_violation(
         check(path)
     found = {path: v for path, v in problems.items() if v}
     assert not found, json.dumps(found, indent=1)
+
+
+# ------------------------------------------------ keyboard, motion, colour, live regions
+# What axe does not see: a focus ring cut off by a scrolling box, an infinite animation
+# under reduced motion, text shown only later (a badge, the bell's count), and what a live
+# region says over time.
+
+# The focused element's ring (outline + offset, as drawn) and the first ancestor that
+# clips its overflow: the ring must lie inside that ancestor, or part of it is not drawn.
+FOCUS_RING = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  const grow = style.outlineStyle === 'none' ? 0
+    : Math.max(0, parseFloat(style.outlineWidth) + (parseFloat(style.outlineOffset) || 0));
+  const ring = {left: box.left - grow, top: box.top - grow, right: box.right + grow, bottom: box.bottom + grow};
+  let cutBy = null;
+  for (let up = el.parentElement; up; up = up.parentElement) {
+    const s = getComputedStyle(up);
+    if (s.overflowX === 'visible' && s.overflowY === 'visible') continue;
+    const clip = up.getBoundingClientRect();
+    if (ring.left < clip.left - .5 || ring.top < clip.top - .5 || ring.right > clip.right + .5 || ring.bottom > clip.bottom + .5) {
+      cutBy = up.tagName.toLowerCase() + '.' + [...up.classList].join('.');
+    }
+    break;
+  }
+  const name = el.getAttribute('aria-label') || el.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40);
+  return {
+    name: el.tagName.toLowerCase() + ' ' + name,
+    indicator: style.outlineStyle !== 'none' || style.boxShadow !== 'none',
+    cutBy: cutBy,
+  };
+}"""
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_focus_ring_on_the_plex_page_is_drawn_whole(
+    new_context: Any, simulators: SimulatorSuite, viewport: str
+) -> None:
+    """Tab through /plex (the main navigation, the filters, the collection posters): each
+    stop shows a focus indicator that no scrolling or clipping box cuts off."""
+    context = new_context(viewport=VIEWPORTS[viewport])
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "dora")
+    page = context.new_page()
+    page.goto("/plex")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("a.poster").count() > 0  # the collections are part of the walk
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    stops: list[dict[str, Any]] = []
+    for _ in range(80):
+        stop = page.evaluate(FOCUS_RING)
+        if stop is None or (stops and stop["name"] == stops[0]["name"]):
+            break
+        stops.append(stop)
+        page.keyboard.press("Tab")
+    names = [stop["name"] for stop in stops]
+    assert any("Blender Open Movies collection" in name for name in names), names
+    unseen = [stop["name"] for stop in stops if not stop["indicator"]]
+    cut = [f"{stop['name']} (cut by {stop['cutBy']})" for stop in stops if stop["cutBy"]]
+    assert not unseen, unseen
+    assert not cut, cut
