@@ -178,3 +178,23 @@ def test_every_focus_ring_on_the_plex_page_is_drawn_whole(
     cut = [f"{stop['name']} (cut by {stop['cutBy']})" for stop in stops if stop["cutBy"]]
     assert not unseen, unseen
     assert not cut, cut
+
+
+def test_reduced_motion_leaves_no_animation_running_for_ever(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    """With prefers-reduced-motion: reduce, the search spinner and the connection dot
+    ("Reconnecting…") stand still: an endless animation squeezed to .01ms flickers."""
+    context = new_context(viewport=DESKTOP, reduced_motion="reduce")
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "dora")
+    page = context.new_page()
+    page.goto("/media")
+    page.wait_for_load_state("networkidle")
+    # The state the socket puts the dot in while it reconnects.
+    page.evaluate("document.getElementById('conn').dataset.state = 'connecting'")
+    endless = page.evaluate(
+        """() => document.getAnimations()
+            .filter(a => a.playState === 'running' && a.effect.getComputedTiming().iterations === Infinity)
+            .map(a => a.animationName + ' on ' + (a.effect.target.id || a.effect.target.className))"""
+    )
+    assert endless == [], endless
