@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page, expect
 
 from medianest_simulators.suite import SimulatorSuite
 from tests.e2e.flows import (
@@ -317,3 +317,52 @@ def test_text_in_every_state_has_a_contrast_of_at_least_4_5(
     assert None not in found.values(), found
     low = {selector: ratio for selector, ratio in found.items() if ratio < 4.5}
     assert not low, low
+
+
+# Every change of #conn's label with the region's aria-live at that moment, from the start.
+RECORD_CONN = """document.addEventListener('DOMContentLoaded', () => {
+    const conn = document.getElementById('conn');
+    window.connSaid = [];
+    new MutationObserver(() => window.connSaid.push(
+        [conn.querySelector('.conn-label').textContent, conn.getAttribute('aria-live')]
+    )).observe(conn, {subtree: true, childList: true, characterData: true});
+});"""
+
+
+def live_dashboard(new_context: Any, simulators: SimulatorSuite) -> tuple[BrowserContext, Page]:
+    context = new_context(viewport=DESKTOP)
+    context.add_init_script(RECORD_CONN)
+    sign_in_plex_user(context, simulators.info.plex_tv_url, "dora")
+    page = context.new_page()
+    page.goto("/dashboard")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#conn")).to_have_attribute("aria-live", "polite")
+    return context, page
+
+
+def test_the_connection_indicator_does_not_announce_every_page_as_live(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    """#conn is a polite live region: its first "Live" on each page is not said (every
+    page would say it); it speaks from then on."""
+    _, page = live_dashboard(new_context, simulators)
+    assert page.evaluate("window.connSaid") == [["Live", "off"]]
+
+
+def test_the_connection_indicator_says_a_lost_connection_once(
+    new_context: Any, simulators: SimulatorSuite
+) -> None:
+    """While the server cannot be reached, #conn says "Reconnecting…" and "Offline"
+    once, not again at every retry; then "Live" when it is back."""
+    context, page = live_dashboard(new_context, simulators)
+    page.evaluate("window.connSaid = []")
+    context.set_offline(True)
+    page.evaluate("window.MediaNest.socket.io.engine.close()")  # as a server going away
+    page.wait_for_timeout(6000)  # socket.io retries after 0.5-1.5 s, then 1-3 s, ...
+    assert page.evaluate("window.connSaid") == [
+        ["Reconnecting…", "polite"],
+        ["Offline", "polite"],
+    ]
+    context.set_offline(False)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+    assert page.evaluate("window.connSaid")[-1] == ["Live", "polite"]

@@ -733,11 +733,23 @@
     // No toast here: the `notification` push of the same change says it in a sentence.
   }
 
+  // The indicator is a polite live region: a screen reader says each new label. While
+  // the server is away every retry would say "Reconnecting…" then "Offline" again, so
+  // once offline it stays offline until a connection is made; and the first "Live" of
+  // each page is not said at all (the region only speaks after that).
   function setConnection(state, label) {
     var el = document.getElementById('conn');
     if (!el) return;
+    var was = el.getAttribute('data-state');
+    if (state === 'connecting' && was === 'offline') return;
+    if (state === was) return;
     el.setAttribute('data-state', state);
     $('.conn-label', el).textContent = label;
+    // Later, not now: the accessibility tree reads this label change after the script,
+    // and would take it as said by an already live region.
+    if (state === 'live' && el.getAttribute('aria-live') === 'off') {
+      setTimeout(function () { el.setAttribute('aria-live', 'polite'); }, 1000);
+    }
   }
 
   function initSocket() {
