@@ -221,7 +221,7 @@ async def build_context(
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         )
-        redis_guard = RedisGuard(ping=cache_redis.ping)
+        realtime.share_redis_guard(redis_guard := RedisGuard(ping=cache_redis.ping))
         closers += [redis_guard.aclose, cache_redis.aclose]
         cache = RedisCache(cache_redis, guard=redis_guard)
     core = CoreContext(

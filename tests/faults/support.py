@@ -2,6 +2,7 @@
 
 - `RedisServer`: a throwaway `redis-server` subprocess on a free port that a test may
   kill and start again on the same port (the shared Redis is never touched).
+- `RedisServer.pause()`: SIGSTOP, a Redis that keeps its connections and never answers.
 - `TcpProxy`: an asyncio TCP proxy between the app and PostgreSQL; `cut()` closes every
   connection and refuses new ones, `restore()` accepts them again.
 - `AppProcess`: the app served by `medianest serve` as its own process (as in production),
@@ -16,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -86,6 +88,15 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a hung Redis)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
 
     def answers(self) -> bool:
         try:

@@ -20,6 +20,8 @@ import socketio
 from medianest.core.logging import get_logger
 from medianest.core.loops import call_on, cancel_until_done
 from medianest.core.pubsub import STOP_WAIT_SECONDS, channel
+from medianest.core.redis_guard import RedisGuard
+from medianest.core.socketio_redis import RedisManager
 
 log = get_logger(__name__)
 
@@ -51,17 +53,6 @@ OnConnect = Callable[[str, str], Awaitable[None]]
 
 def user_room(user_id: Any) -> str:
     return f"user:{user_id}"
-
-
-class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """python-socketio's Redis manager, handed redis-py as it connects: the command's entry
-    loads python-socketio while redis cannot be imported (medianest/__main__.py), so what
-    its module imported at the top is None in a served process."""
-
-    def _get_redis_module(self) -> Any:
-        from redis import asyncio as redis_asyncio
-
-        return redis_asyncio
 
 
 def _origin_of(url: str) -> str | None:
@@ -97,6 +88,13 @@ class Realtime:
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("subscribe:status", self._subscribe_status)
+
+    def share_redis_guard(self, guard: RedisGuard) -> None:
+        """Skip Redis for fan-out when the cache and the limits found it away, and the
+        other way round: one hung call, not one per part (core/redis_guard.py)."""
+        manager = self.sio.manager
+        if isinstance(manager, RedisManager):
+            manager.guard = guard
 
     @property
     def connected(self) -> int:
@@ -243,11 +241,9 @@ class ExternalEmitter:
 
 
 async def _close_redis_of(manager: Any) -> None:
-    """A python-socketio manager's Redis client, which the manager never closes itself
-    (the in-memory manager has none)."""
-    redis = getattr(manager, "redis", None)
-    if redis is not None:
-        await redis.aclose()
+    """A python-socketio manager's Redis client (the in-memory manager has none)."""
+    if isinstance(manager, RedisManager):
+        await manager.aclose()
 
 
 def external_emitter(redis_url: str) -> ExternalEmitter:

@@ -1,0 +1,122 @@
+"""Redis misbehaving under the live parts: Socket.IO fan-out. A served app (its own event loop and port) with a browser tab on a socket; the
+Redis is a private `redis-server` of the test, reached directly or through a `TcpProxy`.
+
+- Redis hung (SIGSTOP): a request that pushes to sockets (mark notifications read)
+  must still answer, not wait until Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from medianest.app import build_context, close_context, create_app
+from medianest.auth.models import User
+from medianest.core.realtime import Realtime, external_emitter
+from medianest.settings import Settings
+from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
+from tests.factories.users import create_user
+from tests.faults.support import RedisServer, timed
+from tests.support.http import http_client
+from tests.support.socket_listener import Listener
+
+Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
+# A push to sockets on a request path may wait for one Redis socket timeout (2 s), once.
+PUSH_REQUEST_SECONDS = 4.0
+# From Redis answering again to the fan-out working again.
+RESUBSCRIBED_WITHIN = 20.0
+
+
+@pytest.fixture
+async def storage(make_settings: Callable[..., Settings]) -> AsyncIterator[Storage]:
+    ctx = await build_context(make_settings(redis_url=None), Realtime(None), run_migrations=False)
+    yield Storage(ctx)
+    await close_context(ctx)
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    served: list[LoopServedApp] = []
+
+    async def start(settings: Settings) -> LoopServedApp:
+        server = LoopServedApp(create_app(settings, run_migrations=False))
+        await asyncio.to_thread(server.start)
+        served.append(server)
+        return server
+
+    yield start
+    for server in served:
+        if server.thread.is_alive():
+            await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
+async def tab() -> AsyncIterator[Listener]:
+    listener = Listener()
+    yield listener
+    await listener.close()
+
+
+@pytest.fixture
+async def carol(storage: Storage) -> User:
+    return await create_user(storage, "carol", plex_id="1009")  # type: ignore[arg-type]
+
+
+async def _pushed_from_worker(redis_url: str, user: User, tab: Listener, within: float) -> float:
+    """Emit as a separate worker process does (straight to Redis) until `tab` gets it;
+    the seconds it took."""
+    emitter = external_emitter(redis_url)
+    started = time.monotonic()
+    try:
+        while True:
+            probe = uuid.uuid4().hex
+            await emitter.emit_to_user(user.id, "probe", {"id": probe})
+            try:
+                await tab.next("probe", lambda data, p=probe: data["id"] == p, timeout=0.5)
+                return time.monotonic() - started
+            except TimeoutError:
+                if time.monotonic() - started > within:
+                    raise AssertionError(f"no push reached the tab within {within} s") from None
+    finally:
+        await emitter.aclose()
+
+
+@pytest.mark.timeout(120)
+async def test_a_push_on_a_request_path_does_not_wait_for_a_hung_redis(
+    redis_server: RedisServer,
+    make_settings: Callable[..., Settings],
+    serve: Serve,
+    storage: Storage,
+    carol: User,
+    tab: Listener,
+) -> None:
+    server = await serve(make_settings(redis_url=redis_server.url))
+    cookie = await session_cookie(storage, carol)
+    await tab.connect(server.url, cookie)
+    await _pushed_from_worker(redis_server.url, carol, tab, within=10)  # healthy first
+    async with http_client(base_url=server.url, timeout=30) as browser:
+        browser.headers["Cookie"] = cookie + "; csrftoken=t"
+        browser.headers["X-CSRF-Token"] = "t"
+        redis_server.pause()
+        try:
+            seconds: list[float] = []
+            for _ in range(3):
+                answer, took = await timed(
+                    browser.post("/api/notifications/read", json={"all": True})
+                )
+                assert answer.status_code == 200, answer.text
+                seconds.append(took)
+            # This instance's own tab is told at once, Redis or not.
+            assert (await tab.wait_for("notification:read", 3, timeout=5))[-1] == {"unread": 0}
+        finally:
+            redis_server.resume()
+        print(f"hung Redis: mark-read answered in {', '.join(f'{s:.2f}' for s in seconds)} s")
+        assert max(seconds) < PUSH_REQUEST_SECONDS
+        assert sum(seconds[1:]) < 1.0  # only the first meets the hang; then Redis is skipped
+    # Once it answers again, a worker's push reaches the tab through Redis again.
+    await _pushed_from_worker(redis_server.url, carol, tab, within=RESUBSCRIBED_WITHIN)
