@@ -2,9 +2,9 @@
 
 - `RedisServer`: a throwaway `redis-server` subprocess on a free port that a test may
   kill and start again on the same port (the shared Redis is never touched).
-- `RedisServer.pause()`: SIGSTOP, a Redis that keeps its connections and never answers.
-- `TcpProxy`: an asyncio TCP proxy between the app and PostgreSQL; `cut()` closes every
-  connection and refuses new ones, `restore()` accepts them again.
+- `TcpProxy`: an asyncio TCP proxy between the app and PostgreSQL or Redis; `cut()` closes
+  every connection and refuses new ones, `blackhole()` leaves open ones silent (no reset
+  reaches the app, as when the server's host loses power), `restore()` accepts again.
 - `AppProcess`: the app served by `medianest serve` as its own process (as in production),
   configured from a `Settings` object.
 - `timed()`: how long an awaitable took, to measure "fails quickly" and "recovers".
@@ -117,7 +117,10 @@ class TcpProxy:
         self.port = free_port()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Client side of each forwarded connection (what `blackhole` silences).
+        self._clients: dict[asyncio.StreamWriter, asyncio.StreamReader] = {}
         self._pumps: set[asyncio.Task[None]] = set()
+        self._silencing = False  # pumps stopped by `blackhole` leave their sockets open
         self.accepted = 0
 
     async def start(self) -> None:
@@ -132,6 +135,7 @@ class TcpProxy:
             server.close()
         for writer in list(self._writers):
             writer.transport.abort()  # a reset, as when the server process dies
+        self._clients.clear()
         for pump in list(self._pumps):
             pump.cancel()
         await asyncio.gather(*self._pumps, return_exceptions=True)
@@ -140,6 +144,40 @@ class TcpProxy:
             # Last: since Python 3.12.1 this waits for every connection the server
             # accepted to close (before, it returned at once), so only after the resets.
             await server.wait_closed()
+
+    async def blackhole(self) -> None:
+        """The path goes quiet, as when the server's host loses power: new connections are
+        refused, open ones neither answer nor close, and their server side is dropped
+        (a server started again knows nothing of them). Once restored, data the app sends
+        on such a connection is answered with a reset, as a restarted server answers it;
+        a connection the app only reads from stays silent for ever."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        self._silencing = True
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        self._silencing = False
+        for writer in list(self._writers):
+            if writer not in self._clients:
+                writer.transport.abort()  # the server side
+        for writer, reader in list(self._clients.items()):
+            self._writers.add(writer)
+            pump = asyncio.create_task(self._swallow(reader, writer))
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
+
+    async def _swallow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.read(65536):
+                if self._server is not None:  # restored: the server resets what it forgot
+                    writer.transport.abort()
+                    return
+        except OSError:
+            pass
+        finally:
+            self._clients.pop(writer, None)
 
     async def restore(self) -> None:
         await self.start()
@@ -160,6 +198,7 @@ class TcpProxy:
             up_writer.transport.abort()
             return
         self._writers.add(up_writer)
+        self._clients[writer] = reader
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             pump = asyncio.create_task(self._pump(source, sink))
             self._pumps.add(pump)
@@ -173,9 +212,11 @@ class TcpProxy:
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._writers.discard(sink)
-            with contextlib.suppress(OSError, RuntimeError):
-                sink.close()
+            if not self._silencing:
+                self._writers.discard(sink)
+                self._clients.pop(sink, None)
+                with contextlib.suppress(OSError, RuntimeError):
+                    sink.close()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

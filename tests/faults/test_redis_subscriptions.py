@@ -1,8 +1,12 @@
-"""Redis misbehaving under the live parts: Socket.IO fan-out. A served app (its own event loop and port) with a browser tab on a socket; the
+"""Redis misbehaving under the live parts: Socket.IO fan-out and the download queue's
+nudges. A served app (its own event loop and port) with a browser tab on a socket; the
 Redis is a private `redis-server` of the test, reached directly or through a `TcpProxy`.
 
 - Redis hung (SIGSTOP): a request that pushes to sockets (mark notifications read)
   must still answer, not wait until Redis answers again.
+- Redis's host goes dark and Redis restarts meanwhile (no reset reaches the app): the
+  subscriptions must notice and subscribe again, or pushes from a separate worker
+  process and job nudges stay lost until MediaNest is restarted.
 """
 
 from __future__ import annotations
@@ -14,21 +18,24 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
+import redis as redis_sync
 
 from medianest.app import build_context, close_context, create_app
 from medianest.auth.models import User
+from medianest.core.pubsub import channel
 from medianest.core.realtime import Realtime, external_emitter
 from medianest.settings import Settings
+from medianest.youtube.jobs.signals import CANCEL, queue_signals
 from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
 from tests.factories.users import create_user
-from tests.faults.support import RedisServer, timed
+from tests.faults.support import RedisServer, TcpProxy, timed
 from tests.support.http import http_client
 from tests.support.socket_listener import Listener
 
 Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 # A push to sockets on a request path may wait for one Redis socket timeout (2 s), once.
 PUSH_REQUEST_SECONDS = 4.0
-# From Redis answering again to the fan-out working again.
+# From Redis being reachable again to the subscriptions working again.
 RESUBSCRIBED_WITHIN = 20.0
 
 
@@ -86,6 +93,28 @@ async def _pushed_from_worker(redis_url: str, user: User, tab: Listener, within:
         await emitter.aclose()
 
 
+async def _nudged(redis_url: str, server: LoopServedApp, within: float) -> float:
+    """Publish a cancel nudge (as the web app does for a separate worker) until the served
+    app's queue signals hear it; the seconds it took."""
+    heard: list[str] = []
+    signals = queue_signals(server.app.ctx)
+    signals.cancel_handlers.append(heard.append)
+    client = redis_sync.Redis.from_url(redis_url, socket_timeout=2)
+    started = time.monotonic()
+    try:
+        while True:
+            probe = uuid.uuid4().hex
+            client.publish(channel(redis_url, CANCEL), probe)
+            await asyncio.sleep(0.5)
+            if probe in heard:
+                return time.monotonic() - started
+            if time.monotonic() - started > within:
+                raise AssertionError(f"no nudge was heard within {within} s")
+    finally:
+        signals.cancel_handlers.remove(heard.append)
+        client.close()
+
+
 @pytest.mark.timeout(120)
 async def test_a_push_on_a_request_path_does_not_wait_for_a_hung_redis(
     redis_server: RedisServer,
@@ -120,3 +149,40 @@ async def test_a_push_on_a_request_path_does_not_wait_for_a_hung_redis(
         assert sum(seconds[1:]) < 1.0  # only the first meets the hang; then Redis is skipped
     # Once it answers again, a worker's push reaches the tab through Redis again.
     await _pushed_from_worker(redis_server.url, carol, tab, within=RESUBSCRIBED_WITHIN)
+
+
+@pytest.mark.timeout(120)
+async def test_subscriptions_come_back_after_redis_restarts_behind_a_silent_network(
+    redis_server: RedisServer,
+    make_settings: Callable[..., Settings],
+    serve: Serve,
+    storage: Storage,
+    carol: User,
+    tab: Listener,
+) -> None:
+    proxy = TcpProxy("127.0.0.1", redis_server.port)
+    await proxy.start()
+    try:
+        proxied = f"redis://127.0.0.1:{proxy.port}/0"
+        # The download workers in this process listen for nudges (as a separate worker does).
+        server = await serve(make_settings(redis_url=proxied, run_worker_in_process=True))
+        await tab.connect(server.url, await session_cookie(storage, carol))
+        await _pushed_from_worker(redis_server.url, carol, tab, within=10)
+        await _nudged(redis_server.url, server, within=10)
+
+        # Redis's host goes dark; Redis restarts (empty: no persistence) before it is back.
+        await proxy.blackhole()
+        redis_server.kill()
+        redis_server.start()
+        await asyncio.sleep(3.0)
+        await proxy.restore()
+
+        pushed, nudged = await asyncio.gather(
+            _pushed_from_worker(redis_server.url, carol, tab, RESUBSCRIBED_WITHIN),
+            _nudged(redis_server.url, server, RESUBSCRIBED_WITHIN),
+            return_exceptions=True,
+        )
+        print(f"silent Redis restart: pushes back after {pushed} s, nudges after {nudged} s")
+        assert isinstance(pushed, float) and isinstance(nudged, float)
+    finally:
+        await proxy.close()

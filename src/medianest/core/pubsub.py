@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from medianest.core.logging import get_logger
 from medianest.core.loops import call_on, cancel_until_done
-from medianest.core.redis_guard import redis_failures
+from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, redis_failures
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = get_logger(__name__)
 
@@ -43,6 +45,48 @@ def redis_database(redis: Redis | str) -> int:
 def channel(redis: Redis | str, name: str) -> str:
     """`name` as the channel of the deployment on that database."""
     return f"medianest:{redis_database(redis)}:{name}"
+
+
+# A subscription only reads, so a connection that died without a reset (Redis's host
+# lost power, or the network dropped while Redis restarted) was read from for ever: the
+# pushes of a separate worker, job nudges and other instances' changes stayed lost until
+# a restart. After this long without a message the listener pings; a ping not answered
+# within the socket timeout counts as a lost subscription (subscribed again).
+QUIET_SECONDS = 5.0
+
+
+class Heartbeat:
+    """`get_message` of one subscription that notices a connection gone silent."""
+
+    def __init__(
+        self,
+        pubsub: PubSub,
+        *,
+        quiet: float = QUIET_SECONDS,
+        answer_within: float = SOCKET_TIMEOUT_SECONDS,
+    ) -> None:
+        self._pubsub = pubsub
+        self._quiet = quiet
+        self._answer_within = answer_within
+        self._heard = time.monotonic()
+        self._pinged: float | None = None
+
+    async def get_message(self, wait_seconds: float = 1.0) -> dict[str, Any] | None:
+        """The next message, None when none came within `wait_seconds`; raises redis-py's
+        ConnectionError once the connection stopped answering."""
+        now = time.monotonic()
+        if self._pinged is not None and now - self._pinged > self._answer_within:
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            raise RedisConnectionError("the subscription's connection stopped answering")
+        if self._pinged is None and now - self._heard > self._quiet:
+            self._pinged = now
+            await self._pubsub.ping()
+        message: dict[str, Any] | None = await self._pubsub.get_message(timeout=wait_seconds)
+        if message is None:
+            return None
+        self._heard, self._pinged = time.monotonic(), None
+        return None if message.get("type") == "pong" else message
 
 
 # How long an instance's start waits for its relay to listen (a Redis that accepts and
@@ -111,8 +155,9 @@ class InstanceRelay:
                 await pubsub.subscribe(self._channel)
                 self.missed()  # what came while unsubscribed is unknown: start clean
                 self._listening.set()
+                heartbeat = Heartbeat(pubsub)
                 while not self._stopping:
-                    message = await pubsub.get_message(timeout=1.0)
+                    message = await heartbeat.get_message()
                     if message is not None:
                         self._receive(message.get("data"))
             except redis_failures() as exc:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
+from medianest.core.pubsub import Heartbeat
 from medianest.core.pubsub import channel as channel_of
 from medianest.core.redis_guard import redis_failures
 
@@ -85,11 +86,12 @@ class QueueSignals:
 
     async def _listen(self, redis: Redis) -> None:
         while True:
-            pubsub = redis.pubsub()
+            pubsub = redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._wake_channel, self._cancel_channel)
+                heartbeat = Heartbeat(pubsub)  # a silently dead connection is noticed
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    message = await heartbeat.get_message()
                     if message is not None:
                         self._dispatch(message)
             except redis_failures() as exc:
