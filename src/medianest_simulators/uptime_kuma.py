@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import JSONDict, Simulator, ok, read_json, web_page
-from medianest_simulators.uptime_kuma_socket import KumaSocketServer, SocketAccount
+from medianest_simulators.uptime_kuma_socket import KumaSocketServer, LoginLimiter, SocketAccount
 
 API_KEY = "uk1_simkumasecret0001"
 STATUS_PAGE_SLUG = "medianest"
@@ -99,8 +99,9 @@ class UptimeKumaSimulator(Simulator):
         self.account = SocketAccount()
         self.kuma3 = False
         self.disable_auth = False  # Kuma's "Disable Auth": every socket signed in at once
+        self.after_login_seconds = 0.0  # afterLogin's database time (a big Kuma: seconds)
         self.socket_connects = self.socket_logins = self.socket_token_logins = 0
-        self.login_times = deque[float]()
+        self.login_limiter = LoginLimiter()  # Kuma keeps it in memory: a restart resets it
         # Sockets signed in now, and the most at once: a MediaNest cluster holds one.
         self.signed_in_sids: set[str] = set()
         self.peak_signed_in = 0
@@ -116,8 +117,9 @@ class UptimeKumaSimulator(Simulator):
         self.account = SocketAccount()
         self.kuma3 = False
         self.disable_auth = False  # Kuma's "Disable Auth": every socket signed in at once
+        self.after_login_seconds = 0.0
         self.socket_connects = self.socket_logins = self.socket_token_logins = 0
-        self.login_times = deque()
+        self.login_limiter = LoginLimiter()
         self.signed_in_sids = set()
         self.peak_signed_in = 0
         self.monitors = {}

@@ -6,8 +6,9 @@ login) and server/model/monitor.js (`heartbeat`, `avgPing`, `uptime`), as a real
 As in Kuma: a new socket first gets `info` without the version, then `loginRequired`
 once its handlers are attached (with `disable_auth`, Kuma's "Disable Auth", it sends
 afterLogin's lists and `autoLogin` instead); `login` answers
-`{ok, token}`, `{tokenRequired: true}` for a 2FA account, or `{ok: false, msg}`; logins
-share one limit of 20 a minute; the token stops working when the password changes. With
+`{ok, token}`, `{tokenRequired: true}` for a 2FA account, or `{ok: false, msg}`, and only
+after afterLogin has sent its lists; logins share one limit of 20 a minute
+(server/rate-limiter.js); the token stops working when the password changes. With
 `kuma3=True` the socket answers no login at all, as Kuma 3's cookie sessions do.
 """
 
@@ -17,7 +18,6 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,26 @@ class SocketAccount:
     twofa_code: str | None = None  # set: the account has 2FA, this is the current code
 
 
+class LoginLimiter:
+    """Kuma's loginRateLimiter: the `limiter` package's RateLimiter, 20 a minute with
+    fireImmediately. Its minute starts at the first login after the last minute ended,
+    and a refused login takes no token: a client retrying while refused is let in again
+    when that minute is over. In memory: a Kuma restart starts it afresh."""
+
+    def __init__(self) -> None:
+        self.started = float("-inf")
+        self.taken = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self.started >= 60:
+            self.started, self.taken = now, 0
+        if self.taken >= LOGINS_PER_MINUTE:
+            return False
+        self.taken += 1
+        return True
+
+
 async def _never_answer() -> None:
     """Kuma 3 has no socket login handler: the client's ack never comes (python-socketio
     acks every handled event, so the handler outlasts any client's wait instead)."""
@@ -54,6 +74,7 @@ class KumaSocketServer:
     def __init__(self, owner: Any, *, secret: bytes) -> None:
         self.owner = owner  # the UptimeKumaSimulator: monitors, lock, account, switches
         owner.signed_in_sids = set()  # a restart drops every socket
+        owner.login_limiter = LoginLimiter()
         self.secret = secret
         self.sio = socketio.AsyncServer(
             async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
@@ -83,7 +104,7 @@ class KumaSocketServer:
             return None
         if not isinstance(data, dict):
             return None
-        if not self._login_allowed():
+        if not self.owner.login_limiter.allow():
             return {"ok": False, "msg": TOO_FREQUENT}
         self.owner.socket_logins += 1
         account: SocketAccount = self.owner.account
@@ -128,6 +149,7 @@ class KumaSocketServer:
             monitor_list = {str(m.id): self.monitor_json(m) for m in monitors}
             beat_lists = [(m.id, self.heartbeat_rows(m)) for m in monitors]
         await self.sio.emit("monitorList", monitor_list, to=sid)
+        delay = self.owner.after_login_seconds
         await self.sio.emit("monitorTypeList", {}, to=sid)
         await self.sio.emit("maintenanceList", {}, to=sid)
         await self.sio.emit("info", self._info(hide_version=False), to=sid)
@@ -140,6 +162,10 @@ class KumaSocketServer:
             ("statusPageList", {}),
         ):
             await self.sio.emit(event, payload, to=sid)
+        # Kuma reads each history and then sends it; a beat in between reaches the room
+        # first, as Monitor.beat emits a heartbeat before it stores it (model/monitor.js).
+        if delay > 0:
+            await asyncio.sleep(delay)
         # afterLogin loops `for (monitorID in monitorList)`: here the ids are strings.
         for m, (monitor_id, rows) in zip(monitors, beat_lists, strict=True):
             await self._send_stats(m, to=sid, as_key=True)
@@ -254,11 +280,3 @@ class KumaSocketServer:
             self.secret, f"{account.username}:{account.password}".encode(), hashlib.sha256
         ).hexdigest()
         return f"simjwt.{account.username}.{digest}"
-
-    def _login_allowed(self) -> bool:
-        logins: deque[float] = self.owner.login_times  # the simulator resets it
-        now = time.monotonic()
-        while logins and now - logins[0] > 60:
-            logins.popleft()
-        logins.append(now)
-        return len(logins) <= LOGINS_PER_MINUTE

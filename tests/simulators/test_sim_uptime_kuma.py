@@ -181,3 +181,43 @@ async def test_a_new_socket_hears_info_without_version_then_login_required(
         assert after.count("heartbeatList") == len(kuma.monitors)
     finally:
         await client.disconnect()
+
+
+def test_kumas_login_limit_lets_a_refused_client_in_when_its_minute_is_over(
+    monkeypatch,
+) -> None:
+    """server/rate-limiter.js: the `limiter` package's RateLimiter, 20 a minute with
+    fireImmediately; a refused login takes no token, so retries do not prolong the wait."""
+    from medianest_simulators import uptime_kuma_socket
+
+    now = [1000.0]
+    monkeypatch.setattr(uptime_kuma_socket.time, "monotonic", lambda: now[0])
+    limiter = uptime_kuma_socket.LoginLimiter()
+    assert all(limiter.allow() for _ in range(20))
+    for _ in range(10):  # a client retrying every 5 s while refused
+        now[0] += 5
+        assert not limiter.allow()
+    now[0] = 1060.0  # the minute that began with the first login is over
+    assert limiter.allow()
+
+
+async def test_a_kuma_restart_starts_its_login_limit_afresh() -> None:
+    import asyncio
+
+    import pytest
+
+    from medianest.integrations.uptime_kuma_live import KumaSignInRefused, sign_in_once
+
+    sim = UptimeKumaSimulator()
+    await asyncio.to_thread(sim.start)
+    try:
+        for _ in range(20):
+            await sign_in_once(sim.url, username="admin", password="admin123")
+        with pytest.raises(KumaSignInRefused) as refused:
+            await sign_in_once(sim.url, username="admin", password="admin123")
+        assert refused.value.retry_soon
+        await asyncio.to_thread(sim.restart)  # Kuma keeps the limiter in memory
+        link = await sign_in_once(sim.url, username="admin", password="admin123")
+        assert link.signed_in_by == "password"
+    finally:
+        await asyncio.to_thread(sim.stop)
