@@ -258,3 +258,29 @@ async def test_the_card_shows_the_same_details_whether_kuma_is_live_or_polled(
 
     assert details(polled) == details(live)
     assert {m["name"]: m["status"] for m in live["monitors"]}["Overseerr"] == "down"
+
+
+async def test_a_kuma_slow_to_answer_the_sign_in_is_signed_in_once_and_goes_live(
+    serve: Serve,
+    live_settings: Settings,
+    storage: Storage,
+    alice: User,
+    kuma: UptimeKumaSimulator,
+    listeners: Callable[[], Listener],
+) -> None:
+    # Kuma answers the link's login once afterLogin has sent everything (minutes on a big
+    # Kuma, louislam/uptime-kuma#3497); here 7 s, past the 5 s grace after which the
+    # fallback poll runs. No metrics key: a poll would sign in and make Kuma send it again.
+    kuma.after_login_seconds = 7.0
+    await save_kuma(storage, alice, kuma.url, api_key="")  # "": no key kept either
+    app = await serve(live_settings)
+    tab = await listeners().connect(app.url, await session_cookie(storage, alice))
+
+    waiting = await tab.next(
+        "service:status", kuma_entry(lambda d: d.get("source") == "polling"), 10
+    )
+    assert waiting["status"] == "online" and "still sending" in waiting["sourceNote"]
+    live = await tab.next("service:status", kuma_entry(lambda d: d.get("source") == "live"), 10)
+
+    assert {m["name"] for m in live["monitors"]} == {"Plex", "Overseerr", "Website"}
+    assert kuma.socket_logins == 1

@@ -200,3 +200,28 @@ async def test_garbage_from_kuma_changes_nothing_and_keeps_the_link_up(kuma) -> 
     finally:
         await link.stop()
         await task
+
+
+async def test_a_kuma_slow_to_send_its_lists_is_waited_for_not_taken_for_kuma_3(kuma) -> None:
+    # Kuma answers `login` only after afterLogin has sent every list and history: seconds
+    # to minutes on a big or slow Kuma (louislam/uptime-kuma#3497, #7079), longer than the
+    # wait for an answer from a Kuma that has no socket login (here 1 s, 2.5 s of lists).
+    kuma.after_login_seconds = 2.5
+    link, task = await running_link(kuma.url, ack_timeout=1, connect_timeout=2)
+    try:
+        assert link.signed_in_by == "password" and link.token is not None
+        assert link.error is None and kuma.socket_logins == 1
+        assert {m.name: m.status for m in link.monitors.values()} == {
+            "Plex": "up",
+            "Overseerr": "up",
+            "Website": "up",
+        }
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_a_bounded_check_on_a_slow_kuma_is_a_timeout_not_a_refusal(kuma) -> None:
+    kuma.after_login_seconds = 2.5
+    with pytest.raises(TimeoutError):  # "did not answer in time", not "Kuma 3"
+        await sign_in_once(kuma.url, username="admin", password="admin123", wait_seconds=1)

@@ -128,6 +128,22 @@ class KumaLiveRunner:
             return self.link.error
         return None
 
+    def signing_in(self, url: str) -> CheckOutcome | None:
+        """Kuma asked for the link's sign-in and is still sending its lists (minutes on a
+        big Kuma): it is up, and a poll's own sign-in would make it send them all again."""
+        if self.link is None or not self.link.signing_in:
+            return None
+        known = self.last_known()
+        return CheckOutcome(
+            service="uptime_kuma",
+            status="online",
+            url=url,
+            monitors=known[0] if known else None,
+            source="polling",
+            data_at=known[1] if known else None,
+            source_note="Live connection: signing in, Uptime Kuma is still sending its lists.",
+        )
+
     def last_known(self) -> tuple[list[MonitorStatus], datetime] | None:
         """The monitors as the link last knew them and when, while it is down."""
         link = self.link

@@ -164,6 +164,9 @@ class StatusMonitor:
             return None
         note = live.note() if live is not None else None
         if sign_in is not None and await integrations.uptime_kuma() is None:
+            waiting = live.signing_in(sign_in.url) if live is not None else None
+            if waiting is not None:
+                return waiting
             refusal = live.refused() if live is not None else None
             if refusal is not None:  # signing in again would only be refused again
                 return CheckOutcome(

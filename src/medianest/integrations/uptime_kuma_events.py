@@ -1,7 +1,8 @@
 """What Kuma's Socket.IO events carry, read into monitors: `monitorList`, heartbeats.
 
 Kuma's payloads are loosely typed (ids as strings or numbers, missing fields), so
-every value is checked before it is kept; used by `uptime_kuma_live.KumaLiveLink`.
+every value is checked before it is kept; `KumaEvents` is the part of
+`uptime_kuma_live.KumaLiveLink` that takes them.
 """
 
 from __future__ import annotations
@@ -81,3 +82,46 @@ def apply_beat(monitors: dict[int, LiveMonitor], monitor_id: int, beat: dict[str
     monitor.ping = float(ping) if isinstance(ping, int | float) else None
     monitor.msg = beat.get("msg") if isinstance(beat.get("msg"), str) else None
     monitor.beat_time = beat.get("time") if isinstance(beat.get("time"), str) else None
+
+
+class KumaEvents:
+    """Kuma's pushed events applied to `monitors`; `_changed` after each change."""
+
+    monitors: dict[int, LiveMonitor]
+
+    def _changed(self) -> None:
+        raise NotImplementedError
+
+    def _monitor_list(self, data: Any, *, replace: bool) -> None:
+        if not isinstance(data, dict):
+            return
+        self.monitors = merged_monitor_list(data, self.monitors, replace=replace)
+        self._changed()
+
+    def _delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
+        found = as_monitor_id(monitor_id)
+        if found is not None and self.monitors.pop(found, None) is not None:
+            self._changed()
+
+    def _heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
+        # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one.
+        found = as_monitor_id(monitor_id)
+        if found is None or not isinstance(rows, list) or not rows:
+            return
+        last = rows[-1]
+        if isinstance(last, dict):
+            apply_beat(self.monitors, found, last)
+            self._changed()
+
+    def _heartbeat(self, beat: Any = None, *_: Any) -> None:
+        if not isinstance(beat, dict):
+            return
+        found = as_monitor_id(beat.get("monitorID"))
+        if found is not None:
+            apply_beat(self.monitors, found, beat)
+            self._changed()
+
+    def _uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:
+        found = as_monitor_id(monitor_id)
+        if found in self.monitors and str(period) == "24" and isinstance(ratio, int | float):
+            self.monitors[found].uptime_24h = float(ratio)

@@ -27,12 +27,7 @@ import socketio.exceptions
 
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
-from medianest.integrations.uptime_kuma_events import (
-    LiveMonitor,
-    apply_beat,
-    as_monitor_id,
-    merged_monitor_list,
-)
+from medianest.integrations.uptime_kuma_events import KumaEvents, LiveMonitor
 
 log = get_logger(__name__)
 
@@ -40,6 +35,9 @@ LinkState = Literal["connecting", "live", "refused", "disconnected", "stopped"]
 SignedInBy = Literal["password", "token", "auto"]
 CONNECT_TIMEOUT_SECONDS = 5.0
 ACK_TIMEOUT_SECONDS = 10.0
+# Kuma answers a sign-in only after afterLogin has sent every list and history, which
+# takes from seconds to minutes on a big or slow Kuma (louislam/uptime-kuma#3497, #7079).
+LOGIN_ANSWER_SECONDS = 300.0
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 # A refused sign-in will be refused again: retry rarely (Kuma counts failed logins).
@@ -88,7 +86,7 @@ def socket_endpoint(url: str) -> tuple[str, str]:
     return origin, f"{prefix}/socket.io" if prefix else "socket.io"
 
 
-class KumaLiveLink:
+class KumaLiveLink(KumaEvents):
     """One signed-in Socket.IO connection to Kuma, kept up by `run()` until `stop()`."""
 
     def __init__(
@@ -100,6 +98,7 @@ class KumaLiveLink:
         on_change: Callable[[], None] | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         ack_timeout: float = ACK_TIMEOUT_SECONDS,
+        login_timeout: float = LOGIN_ANSWER_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
         refused_retry: float = REFUSED_RETRY_SECONDS,
     ) -> None:
@@ -109,6 +108,7 @@ class KumaLiveLink:
         self.on_change = on_change
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
+        self.login_timeout = login_timeout
         self.backoff_max = backoff_max
         self.refused_retry = refused_retry
         self.state: LinkState = "disconnected"
@@ -120,6 +120,9 @@ class KumaLiveLink:
         self.token: str | None = None
         self.sessions = 0  # successful sign-ins, for tests and logs
         self.signed_in_by: SignedInBy | None = None  # how the last sign-in went
+        # Kuma asked for the sign-in and its answer is awaited (it is sending its lists).
+        self.signing_in = False
+        self._answer: asyncio.Future[Any] | None = None
         self._stopping = asyncio.Event()
         self._sio: socketio.AsyncClient | None = None
 
@@ -190,7 +193,7 @@ class KumaLiveLink:
             if auto_login.is_set():
                 self.signed_in_by = "auto"
             else:
-                await self._sign_in(sio)
+                await self._sign_in(sio, asked=prompted.is_set())
             self.sessions += 1
             self.connected_at = time.time()
             self._set_state("live", None)
@@ -210,16 +213,15 @@ class KumaLiveLink:
                 await sio.disconnect()
 
     # --- signing in --------------------------------------------------------------------
-    async def _sign_in(self, sio: socketio.AsyncClient) -> None:
+    async def _sign_in(self, sio: socketio.AsyncClient, *, asked: bool) -> None:
         if self.token:
-            answer = await self._call(sio, "loginByToken", self.token)
+            answer = await self._call(sio, "loginByToken", self.token, asked=asked)
             if isinstance(answer, dict) and answer.get("ok"):
                 self.signed_in_by = "token"
                 return
             self.token = None  # the password changed, or Kuma's secret did: use the password
-        answer = await self._call(
-            sio, "login", {"username": self.username, "password": self._password, "token": ""}
-        )
+        login = {"username": self.username, "password": self._password, "token": ""}
+        answer = await self._call(sio, "login", login, asked=asked)
         if not isinstance(answer, dict):  # an empty ack: no login handler there either
             raise KumaSignInRefused(NO_SOCKET_LOGIN)
         if answer.get("tokenRequired"):
@@ -235,11 +237,26 @@ class KumaLiveLink:
         self.token = token if isinstance(token, str) else None
         self.signed_in_by = "password"
 
-    async def _call(self, sio: socketio.AsyncClient, event: str, data: Any) -> Any:
+    async def _call(self, sio: socketio.AsyncClient, event: str, data: Any, *, asked: bool) -> Any:
+        """Kuma's answer to a sign-in. A Kuma that asked for it (`loginRequired`) answers
+        once its lists are sent: it gets `login_timeout`, and silence then is a timeout.
+        One that did not ask and does not answer has no socket login (Kuma 3)."""
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_answer(*args: Any) -> None:
+            if not answer.done():
+                answer.set_result(args[0] if args else None)
+
+        self._answer, self.signing_in = answer, asked
         try:
-            return await sio.call(event, data, timeout=int(max(1, self.ack_timeout)))
-        except socketio.exceptions.TimeoutError:
+            await sio.emit(event, data, callback=on_answer)
+            return await asyncio.wait_for(answer, self.login_timeout if asked else self.ack_timeout)
+        except TimeoutError:
+            if asked:
+                raise TimeoutError(f"no answer to {event} from Uptime Kuma") from None
             raise KumaSignInRefused(NO_SOCKET_LOGIN) from None
+        finally:
+            self._answer, self.signing_in = None, False
 
     # --- what Kuma pushes --------------------------------------------------------------
     def _install_handlers(
@@ -252,6 +269,8 @@ class KumaLiveLink:
 
         def on_disconnect(*_: Any) -> None:
             dropped.set()
+            if self._answer is not None and not self._answer.done():  # no answer will come
+                self._answer.set_exception(ConnectionResetError("Uptime Kuma closed the link."))
 
         sio.on("info", on_info)
         sio.on("disconnect", on_disconnect)
@@ -263,40 +282,6 @@ class KumaLiveLink:
         sio.on("heartbeatList", self._heartbeat_list)
         sio.on("heartbeat", self._heartbeat)
         sio.on("uptime", self._uptime)
-
-    def _monitor_list(self, data: Any, *, replace: bool) -> None:
-        if not isinstance(data, dict):
-            return
-        self.monitors = merged_monitor_list(data, self.monitors, replace=replace)
-        self._changed()
-
-    def _delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
-        found = as_monitor_id(monitor_id)
-        if found is not None and self.monitors.pop(found, None) is not None:
-            self._changed()
-
-    def _heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
-        # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one.
-        found = as_monitor_id(monitor_id)
-        if found is None or not isinstance(rows, list) or not rows:
-            return
-        last = rows[-1]
-        if isinstance(last, dict):
-            apply_beat(self.monitors, found, last)
-            self._changed()
-
-    def _heartbeat(self, beat: Any = None, *_: Any) -> None:
-        if not isinstance(beat, dict):
-            return
-        found = as_monitor_id(beat.get("monitorID"))
-        if found is not None:
-            apply_beat(self.monitors, found, beat)
-            self._changed()
-
-    def _uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:
-        found = as_monitor_id(monitor_id)
-        if found in self.monitors and str(period) == "24" and isinstance(ratio, int | float):
-            self.monitors[found].uptime_24h = float(ratio)
 
     # --- notifications -----------------------------------------------------------------
     def _changed(self) -> None:
@@ -333,6 +318,7 @@ async def sign_in_once(
         password=password,
         connect_timeout=wait_seconds,
         ack_timeout=wait_seconds,
+        login_timeout=wait_seconds,  # a check is bounded; a slow Kuma "did not answer in time"
     )
     signed_in = asyncio.Event()
     link.on_change = lambda: signed_in.set() if link.state == "live" else None
