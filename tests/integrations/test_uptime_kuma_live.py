@@ -225,3 +225,23 @@ async def test_a_bounded_check_on_a_slow_kuma_is_a_timeout_not_a_refusal(kuma) -
     kuma.after_login_seconds = 2.5
     with pytest.raises(TimeoutError):  # "did not answer in time", not "Kuma 3"
         await sign_in_once(kuma.url, username="admin", password="admin123", wait_seconds=1)
+
+
+async def test_a_beat_during_the_sign_in_is_not_undone_by_the_older_history(kuma) -> None:
+    # afterLogin puts the socket in the user's room, then reads each monitor's history and
+    # sends it; Monitor.beat emits a heartbeat before storing it, so a beat in between
+    # arrives first and the history after it ends one beat earlier (a Kuma restart: its
+    # monitors' first checks run while MediaNest signs in again).
+    kuma.after_login_seconds = 1.0
+    link = KumaLiveLink(kuma.url, username="admin", password="admin123")
+    task = asyncio.create_task(link.run())
+    try:
+        await until(lambda: 1 in link.monitors)  # the list is in; the histories are not
+        kuma.set_monitor("Plex", up=False)
+        await until(lambda: link.state == "live")
+
+        assert link.monitors[1].status == "down"
+        assert link.monitors[1].beat_time == kuma.monitors["Plex"].beats[-1]["time"]
+    finally:
+        await link.stop()
+        await task

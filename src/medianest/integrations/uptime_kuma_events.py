@@ -8,6 +8,7 @@ every value is checked before it is kept; `KumaEvents` is the part of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
@@ -84,10 +85,23 @@ def apply_beat(monitors: dict[int, LiveMonitor], monitor_id: int, beat: dict[str
     monitor.beat_time = beat.get("time") if isinstance(beat.get("time"), str) else None
 
 
+def _older(stamp: Any, than: str | None) -> bool:
+    """Kuma's beat times ("2026-08-22 14:04:20.123", UTC): `stamp` is before `than`."""
+    if than is None:
+        return False
+    try:
+        return datetime.fromisoformat(str(stamp)) < datetime.fromisoformat(str(than))
+    except ValueError:
+        return False  # a shape not known: take the history as before
+
+
 class KumaEvents:
     """Kuma's pushed events applied to `monitors`; `_changed` after each change."""
 
     monitors: dict[int, LiveMonitor]
+    # This connection's live beats: Kuma sends a history after the beats it has not
+    # stored yet (Monitor.beat emits, then stores; afterLogin reads the history between).
+    _live_beats: dict[int, str]
 
     def _changed(self) -> None:
         raise NotImplementedError
@@ -104,12 +118,13 @@ class KumaEvents:
             self._changed()
 
     def _heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
-        # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one.
+        # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one
+        # unless a live beat on this connection is newer.
         found = as_monitor_id(monitor_id)
         if found is None or not isinstance(rows, list) or not rows:
             return
         last = rows[-1]
-        if isinstance(last, dict):
+        if isinstance(last, dict) and not _older(last.get("time"), self._live_beats.get(found)):
             apply_beat(self.monitors, found, last)
             self._changed()
 
@@ -119,6 +134,8 @@ class KumaEvents:
         found = as_monitor_id(beat.get("monitorID"))
         if found is not None:
             apply_beat(self.monitors, found, beat)
+            if isinstance(beat.get("time"), str):
+                self._live_beats[found] = beat["time"]
             self._changed()
 
     def _uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:

@@ -115,6 +115,7 @@ class KumaLiveLink(KumaEvents):
         self.error: str | None = None
         self.version: str | None = None
         self.monitors: dict[int, LiveMonitor] = {}
+        self._live_beats: dict[int, str] = {}  # this connection's live beat times
         self.last_event_at: float | None = None  # time.time() of Kuma's last message
         self.connected_at: float | None = None
         self.token: str | None = None
@@ -272,6 +273,7 @@ class KumaLiveLink(KumaEvents):
             if self._answer is not None and not self._answer.done():  # no answer will come
                 self._answer.set_exception(ConnectionResetError("Uptime Kuma closed the link."))
 
+        self._live_beats = {}  # a new connection: Kuma sends its histories again
         sio.on("info", on_info)
         sio.on("disconnect", on_disconnect)
         sio.on("monitorList", lambda data=None, *_: self._monitor_list(data, replace=True))
