@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     rate_limit_login_failures: int = Field(default=10, ge=1)
     # The window of those sign-ins.
     rate_limit_login_window_minutes: int = Field(default=15, ge=1)
+    # Plex sign-ins started (PINs) per client address in 10 minutes (several people
+    # behind one address, a proxy not trusted for X-Forwarded-For, may need more).
+    rate_limit_plex_pins: int = Field(default=30, ge=1)
 
     # External services (base URLs are settings so tests can point at simulators)
     # The plex.tv API.

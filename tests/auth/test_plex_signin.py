@@ -284,3 +284,25 @@ async def test_plex_tv_down_with_plex_configured_names_plex_tv_in_plain_words(
     message = response.json()["error"]["message"]
     assert message.startswith("plex.tv cannot be reached right now.")
     assert "unavailable (" not in message
+
+
+async def test_plex_sign_ins_started_from_one_address_are_limited_and_plex_tv_is_not_asked(
+    app_factory: Callable[[Settings], Any],
+    plex_settings: Callable[..., Settings],
+    plextv: PlexTvSimulator,
+) -> None:
+    """Each PIN is a call to plex.tv: one address starting sign-ins in a loop gets 429
+    past `MEDIANEST_RATE_LIMIT_PLEX_PINS` (per 10 minutes), and plex.tv hears nothing more."""
+    app = await app_factory(plex_settings(rate_limit_plex_pins=3))
+    async with make_client(app) as client:
+        for _ in range(3):
+            await start_pin(client)
+        pins_at_plex_tv = len(plextv.pins)
+        refused = await client.post("/api/auth/plex/pin", json={})
+    assert refused.status_code == 429, refused.text
+    body = refused.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert body["error"]["details"]["limit"] == 3
+    assert int(refused.headers["Retry-After"]) > 0
+    assert len(plextv.pins) == pins_at_plex_tv

@@ -126,6 +126,9 @@ def served(
         # right password too; the package signs the same admin in from one address far
         # more often than a person would.
         rate_limit_login_failures=1_000,
+        # Every Plex sign-in of the package starts a PIN from this one address (30 in 10
+        # minutes would refuse the later tests).
+        rate_limit_plex_pins=1_000,
     )
     with ServedApp(create_app(settings)) as app:
         yield app

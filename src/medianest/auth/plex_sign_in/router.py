@@ -36,7 +36,6 @@ from medianest.platform import audit
 
 PIN_BINDING_COOKIE = "medianest_pin"
 # PIN creation calls plex.tv; bound it per client address.
-PIN_CREATE_LIMIT = 30
 PIN_CREATE_WINDOW_SECONDS = 600
 
 router = api_router(
@@ -92,7 +91,7 @@ async def create_pin(
     body = body or CreatePin()
     limited = await ctx.rate_limiter.hit(
         f"plex-pin:{client_ip(request, ctx.settings)}",
-        limit=PIN_CREATE_LIMIT,
+        limit=ctx.settings.rate_limit_plex_pins,
         window_seconds=PIN_CREATE_WINDOW_SECONDS,
     )
     limited.raise_if_exceeded("Too many sign-in attempts. Wait before trying again.")
