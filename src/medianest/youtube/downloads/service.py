@@ -11,10 +11,8 @@ import shutil
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
@@ -22,23 +20,22 @@ from medianest.context import AppContext
 from medianest.core.errors import Conflict, PermissionDenied
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimitResult
-from medianest.db.base import insert_for, utcnow
+from medianest.db.base import utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
-from medianest.youtube.downloads import files, quotas
+from medianest.youtube.downloads import active, files, quotas
 from medianest.youtube.downloads.urls import validate_download_url
-from medianest.youtube.jobs.queue import FINISHED, RUNNING
+from medianest.youtube.jobs.queue import FINISHED
 from medianest.youtube.jobs.signals import queue_signals
-from medianest.youtube.models import ACTIVE_STATUSES_SQL, DownloadStatus, YoutubeDownload
+from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest.youtube.schemas import DownloadRequest
 
 log = get_logger(__name__)
 
-ACTIVE = (DownloadStatus.QUEUED.value, *RUNNING)
 RATE_WINDOW_SECONDS = 3600
 
 
@@ -116,7 +113,7 @@ async def submit(
     `hourly_limit=False` for a subscription's scheduled check: the per-hour limit guards
     what people start by hand; the role's quotas still apply to everything."""
     accepted = validate_download_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
-    await _refuse_if_already_active(session, user_id=user.id, url=accepted.url)
+    await active.refuse_if_already_active(session, user_id=user.id, url=accepted.url)
     await quotas.enforce_youtube(session, user)  # 429 QUOTA_EXCEEDED with when it resets
     if hourly_limit:
         limit = youtube_limit(ctx)
@@ -124,7 +121,7 @@ async def submit(
             _hourly_key(user.id), limit=limit, window_seconds=RATE_WINDOW_SECONDS
         )
         result.raise_if_exceeded(f"You can start {limit} downloads per hour. Try again later.")
-    job = await _insert_unless_active(
+    job = await active.insert_unless_active(
         session,
         user_id=user.id,
         url=accepted.url,
@@ -141,48 +138,11 @@ async def submit(
         # one gives back the hourly download it was counted.
         if hourly_limit:
             await _refund_hourly(ctx, user.id)
-        await _refuse_if_already_active(session, user_id=user.id, url=accepted.url)
-        raise _already_active(None)
+        await active.refuse_if_already_active(session, user_id=user.id, url=accepted.url)
+        raise active.already_active(None)
     after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_queued", download_id=str(job.id), kind=accepted.kind)
     return job
-
-
-async def _insert_unless_active(session: AsyncSession, **values: Any) -> YoutubeDownload | None:
-    """Insert a download unless its user has its URL active already (None): the partial
-    unique index decides, without an error. A failed flush would doom the request's
-    transaction (the page then answered 500), and SQLite's savepoints commit early."""
-    insert = insert_for(session.get_bind().dialect)
-    statement = (
-        insert(YoutubeDownload)
-        .values(**values)
-        .on_conflict_do_nothing(
-            index_elements=["user_id", "url"], index_where=text(ACTIVE_STATUSES_SQL)
-        )
-        .returning(YoutubeDownload.id)
-    )
-    new_id = (await session.execute(statement)).scalar_one_or_none()
-    return None if new_id is None else await session.get(YoutubeDownload, new_id)
-
-
-async def _refuse_if_already_active(session: AsyncSession, *, user_id: uuid.UUID, url: str) -> None:
-    """409 when the user already has this URL queued or running."""
-    duplicate = await session.scalar(
-        select(YoutubeDownload.id).where(
-            YoutubeDownload.user_id == user_id,
-            YoutubeDownload.url == url,
-            YoutubeDownload.status.in_(ACTIVE),
-        )
-    )
-    if duplicate is not None:
-        raise _already_active(duplicate)
-
-
-def _already_active(existing: uuid.UUID | None) -> Conflict:
-    return Conflict(
-        "This link is already queued or downloading.",
-        details={"downloadId": str(existing)} if existing else {},
-    )
 
 
 def downloads_scope(user: User, *, user_id: uuid.UUID | None, all_users: bool) -> uuid.UUID | None:
@@ -273,17 +233,29 @@ async def resume(
     fetched. Not a new download: the hourly limit is not counted again."""
     if job.status != DownloadStatus.CANCELLED.value:
         raise Conflict("Only a cancelled download can be resumed.", details={"status": job.status})
-    await _refuse_if_already_active(session, user_id=job.user_id, url=job.url)
+    await active.refuse_if_already_active(session, user_id=job.user_id, url=job.url)
+    # Only if still cancelled (a double click resumes once) and the link is not active
+    # (a submission of it since the look above).
+    requeue = (
+        update(YoutubeDownload)
+        .where(
+            YoutubeDownload.id == job.id,
+            YoutubeDownload.status == DownloadStatus.CANCELLED.value,
+        )
+        .values(
+            status=DownloadStatus.QUEUED.value,
+            cancel_requested=False,
+            completed_at=None,
+            next_attempt_at=None,
+            error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if await active.activate_unless_active(session, requeue) is None:
+        await active.refuse_if_already_active(session, user_id=job.user_id, url=job.url)
+        raise active.already_active(None)
+    await session.refresh(job)
     _audit_if_not_own(session, job, actor=actor, ip=ip, action="resume")
-    job.status = DownloadStatus.QUEUED.value
-    job.cancel_requested = False
-    job.completed_at = None
-    job.next_attempt_at = None
-    job.error = None
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise _already_active(None) from None
     after_commit(session, queue_signals(ctx).job_added)
     log.info("youtube_download_resumed", download_id=str(job.id))
     return job
@@ -301,7 +273,7 @@ async def delete(
     (None: the owner, e.g. through their subscription) is audited when it is not the owner."""
     download_id = str(job.id)
     _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
-    if job.status in ACTIVE:
+    if job.status in active.ACTIVE:
         await queue_signals(ctx).cancel(download_id)
     await _delete_files(session, ctx.settings.resolved_download_root, job)
     if job.plex_collection_id and not await _collection_shared(session, job):

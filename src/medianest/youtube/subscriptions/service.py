@@ -29,7 +29,7 @@ from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import after_commit
-from medianest.youtube.downloads import archive
+from medianest.youtube.downloads import active, archive
 from medianest.youtube.downloads import service as downloads
 from medianest.youtube.downloads.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
 from medianest.youtube.events import SubscriptionFoundVideos
@@ -216,7 +216,7 @@ async def check(
         busy = await session.scalar(
             select(YoutubeDownload.id).where(
                 YoutubeDownload.subscription_id == subscription.id,
-                YoutubeDownload.status.in_(downloads.ACTIVE),
+                YoutubeDownload.status.in_(active.ACTIVE),
             )
         )
         if busy is not None:  # its items are not archived yet: wait, never fetch them twice
