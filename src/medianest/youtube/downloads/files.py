@@ -13,9 +13,11 @@ every resolved path is checked to stay under the user's directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import tempfile
 import threading
 import unicodedata
 import uuid
@@ -95,7 +97,9 @@ def user_dir(download_root: Path, user_id: uuid.UUID) -> Path:
 
 def ensure_dir(path: Path, *, root: Path, gid: int | None = None) -> Path:
     """Create `path` (and parents up to `root`) with 2750 and the download group, refusing
-    anything outside root."""
+    anything outside root. A folder that exists keeps its mode and group: one MediaNest did
+    not create (the library folder Plex's container owns, a share) is the admin's, and
+    changing it could lock Plex out, or fail where writing into it would have worked."""
     resolved = path.resolve()
     if not is_within(resolved, root.resolve()):
         raise UnsafePath(f"{path} is outside {root}")
@@ -105,9 +109,50 @@ def ensure_dir(path: Path, *, root: Path, gid: int | None = None) -> Path:
     current = root.resolve()
     for part in resolved.relative_to(current).parts:
         current = current / part
-        current.mkdir(exist_ok=True)
+        try:
+            current.mkdir()
+        except FileExistsError:
+            continue
         _restrict(current, DIR_MODE, gid)  # mkdir's mode is filtered by the umask
     return resolved
+
+
+class FolderNotWritable(Exception):
+    """MediaNest may not create files in `folder` (permissions, a read-only mount)."""
+
+    def __init__(self, folder: Path, reason: str) -> None:
+        super().__init__(f"{folder}: {reason}")
+        self.folder = folder
+        self.reason = reason
+
+
+# What a write refused by the filesystem, not by a full disk, fails with.
+NOT_WRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def prepare_folder(path: Path, *, root: Path, gid: int | None = None) -> Path:
+    """`ensure_dir`, then a nameless temporary file made and dropped in the folder: root
+    passes permission bits but not a read-only mount, and only a write tells the truth
+    about ACLs and network shares. `FolderNotWritable` names the folder refused."""
+    try:
+        folder = ensure_dir(path, root=root, gid=gid)
+    except OSError as exc:  # a folder to create: the one it goes in refused it
+        made = Path(exc.filename) if isinstance(exc.filename, str) else path
+        _raise_if_not_writable(exc, made.parent)
+        raise
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        _raise_if_not_writable(exc, folder)
+        raise
+    return folder
+
+
+def _raise_if_not_writable(exc: OSError, folder: Path) -> None:
+    # Another failure (an I/O error) is left to the runner's ordinary retry.
+    if exc.errno in NOT_WRITABLE_ERRNOS:
+        raise FolderNotWritable(folder, exc.strerror or str(exc)) from exc
 
 
 def _restrict(path: Path, mode: int, gid: int | None) -> None:

@@ -1,7 +1,8 @@
 """The download runner's per-item hooks: guards before an item, bookkeeping after it.
 
 Before each item: free disk space above `download_min_free_bytes` (else `DISK_LOW`, as
-when a write runs out of space midway),
+when a write runs out of space midway; a folder that refuses writes pauses the job
+too, `FOLDER_NOT_WRITABLE`, until an administrator fixes it),
 the owner's YouTube quotas not used up (else `QUOTA`), the queue breaker closed (else
 `YOUTUBE_PUSHBACK`). A failed guard raises `JobPaused`: the runner puts the job back in
 the queue with that pause reason and a delay, keeping the items already done; the job
@@ -13,6 +14,7 @@ it next time, quotas count it); a failed one feeds the breaker with its error ki
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +33,7 @@ from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 log = get_logger(__name__)
 
 MIN_RECHECK_SECONDS = 0.5
+FOLDER_NOT_WRITABLE = "FOLDER_NOT_WRITABLE"
 
 
 class JobPaused(Exception):
@@ -87,6 +90,31 @@ def disk_full(settings: Settings, job: YoutubeDownload, message: str) -> JobPaus
     )
 
 
+def folder_not_writable(
+    settings: Settings, job: YoutubeDownload, refused: files.FolderNotWritable
+) -> JobPaused:
+    """The job's folder refuses writes (Plex's container owns it, a read-only share): the
+    job waits for an administrator (FOLDER_NOT_WRITABLE) as a full disk waits for space,
+    no attempt spent, instead of backing off until it fails with "Unexpected error". A
+    recheck goes on by itself once the folder is writable. Logged once per job: a recheck
+    finds the message of its last pause on the job."""
+    message = (
+        f"The download folder is not writable ({refused.folder}: {refused.reason}); "
+        "an administrator must fix its permissions. The download goes on by itself then."
+    )
+    if job.error != message:
+        log.warning(
+            "youtube_folder_not_writable",
+            download_id=str(job.id),
+            folder=str(refused.folder),
+            error=refused.reason,
+            uid=os.geteuid(),
+            gid=settings.download_gid if settings.download_gid is not None else os.getegid(),
+            fix="let this uid or gid create files in the folder (and mount it read-write)",
+        )
+    return JobPaused(FOLDER_NOT_WRITABLE, message, settings.download_retry_base_seconds)
+
+
 async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> None:
     """Archive a downloaded item; count a failed one for the breaker."""
     if item.state == "completed":
@@ -110,7 +138,7 @@ async def pause(queue: JobQueue, job: YoutubeDownload, view: JobView, paused: Jo
             item.state = "pending"
     view.status = DownloadStatus.QUEUED.value
     view.current = None
-    await queue.heartbeat(job.id, items=view.stored_items())
+    await queue.heartbeat(job.id, title=view.title, items=view.stored_items())
     await queue.retry_later(
         job.id,
         attempts=job.attempts,

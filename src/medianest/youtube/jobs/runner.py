@@ -29,6 +29,7 @@ from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.ytdlp.downloader import (
     DISK_FULL,
+    NOT_WRITABLE,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -165,21 +166,20 @@ class JobRunner:
         await self._deliver(job, view, reporter, folder)
 
     def _folder(self, job: YoutubeDownload, view: JobView) -> Path:
-        if job.folder:
-            return Path(job.folder)
-        base = files.user_dir(self.root, job.user_id)
-        return files.ensure_dir(
-            base / files.safe_name(view.title, fallback="playlist"),
-            root=self.root,
-            gid=self.settings.download_gid,
-        )
+        """The job's folder, made if missing and checked writable (else the job pauses)."""
+        wanted = Path(job.folder) if job.folder else files.user_dir(self.root, job.user_id)
+        if not job.folder:
+            wanted = wanted / files.safe_name(view.title, fallback="playlist")
+        try:
+            return files.prepare_folder(wanted, root=self.root, gid=self.settings.download_gid)
+        except files.FolderNotWritable as exc:
+            raise job_hooks.folder_not_writable(self.settings, job, exc) from exc
 
     async def _download_items(
         self, job: YoutubeDownload, view: JobView, folder: Path, control: JobControl
     ) -> bool:
         """Download every pending item; True when the job was stopped midway."""
         accepted = validate_download_url(job.url, extra_hosts=self.settings.youtube_extra_host_list)
-        files.ensure_dir(folder, root=self.root, gid=self.settings.download_gid)
         for index, item in enumerate(view.items):
             if item.state in ("completed", "failed"):
                 continue
@@ -212,6 +212,10 @@ class JobRunner:
                 if exc.kind == DISK_FULL:  # not the item's fault: wait for space, keep it
                     item.state = "pending"
                     raise job_hooks.disk_full(self.settings, job, str(exc)) from exc
+                if exc.kind == NOT_WRITABLE:  # nor this: wait for an administrator
+                    item.state = "pending"
+                    refused = files.FolderNotWritable(folder, str(exc))
+                    raise job_hooks.folder_not_writable(self.settings, job, refused) from exc
                 item.state, item.error, item.error_kind = "failed", str(exc), exc.kind
                 log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
             else:

@@ -20,7 +20,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from medianest.core.logging import get_logger
-from medianest.youtube.downloads.files import download_umask, restrict_file
+from medianest.youtube.downloads.files import (
+    NOT_WRITABLE_ERRNOS,
+    download_umask,
+    restrict_file,
+)
 
 log = get_logger(__name__)
 
@@ -51,6 +55,8 @@ SMUGGLE_MARK = "#__youtubedl_smuggle="
 # Not the item's fault: the disk (or the download user's disk quota) is full.
 DISK_FULL = "disk_full"
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Not the item's fault either: the folder refuses the file (permissions, read-only mount).
+NOT_WRITABLE = "not_writable"
 
 
 class DownloadStopped(Exception):
@@ -258,8 +264,7 @@ def download_item(
         if cancel.is_set():
             raise DownloadStopped() from exc
         message = _clean(str(exc))
-        kind = DISK_FULL if _out_of_space(exc) else classify_error(message)
-        raise ItemFailed(message, kind) from exc
+        raise ItemFailed(message, _write_failure(exc) or classify_error(message)) from exc
     path = _final_path(info, folder, stem)
     restrict_file(path, gid=gid)
     return path
@@ -276,9 +281,10 @@ def _final_path(info: dict[str, Any] | None, folder: Path, stem: str) -> Path:
     return max(finished, key=lambda p: p.stat().st_mtime)
 
 
-def _out_of_space(exc: BaseException) -> bool:
-    """Whether a write failed for want of space: yt-dlp keeps the OSError it reported
-    (`exc_info`), ffmpeg's failure only says so in its text (`classify_error`)."""
+def _write_failure(exc: BaseException) -> str | None:
+    """DISK_FULL or NOT_WRITABLE when a write failed for want of space or of permission:
+    yt-dlp keeps the OSError it reported (`exc_info`); ffmpeg's failure only says so in its
+    text (`classify_error`). A refused file has a name; a refused socket has none."""
     pending, seen = [exc], set()
     while pending:
         current = pending.pop()
@@ -286,12 +292,15 @@ def _out_of_space(exc: BaseException) -> bool:
             continue
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
-            return True
+            return DISK_FULL
+        refused_file = isinstance(current, OSError) and current.filename is not None
+        if refused_file and getattr(current, "errno", None) in NOT_WRITABLE_ERRNOS:
+            return NOT_WRITABLE
         wrapped = getattr(current, "exc_info", None)
         if isinstance(wrapped, tuple) and len(wrapped) > 1 and wrapped[1] is not None:
             pending.append(wrapped[1])
         pending += [e for e in (current.__cause__, current.__context__) if e is not None]
-    return False
+    return None
 
 
 def _glob_escape(text: str) -> str:
