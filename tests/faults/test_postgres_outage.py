@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,9 +25,15 @@ from tests.factories.users import create_user, make_client, signed_in_client
 from tests.faults.support import TcpProxy, timed
 
 # Every request during the outage must fail within this (a refused connection is instant;
-# nothing may wait for the pool's 10 s checkout timeout or the driver's 5 s connect).
+# nothing may wait for the pool's 3 s checkout timeout or the driver's 3 s connect).
 FAIL_FAST_SECONDS = 1.0
 RESTARTS = 5
+# PostgreSQL's host gone dark (power lost: nothing answers, nothing resets): a request
+# must still be answered 503 within a few seconds (before: 30 s, the driver's query
+# timeout bounding the pool's check of an idle connection). The wait is cut off at
+# SILENT_GIVE_UP so that old code fails in seconds, not after 30 s a request.
+SILENT_FAIL_SECONDS = 6.0
+SILENT_GIVE_UP = 10.0
 API_PATHS = ("/api/auth/session", "/api/dashboard/status", "/api/media/requests")
 
 
@@ -113,7 +119,7 @@ async def test_requests_fail_cleanly_while_postgres_is_away_and_succeed_once_it_
         restored = time.monotonic()
 
         first, first_seconds = await timed(alice_client.get("/api/auth/session"))
-        assert first.status_code == 200  # pool_pre_ping replaced the dead connections
+        assert first.status_code == 200  # the idle-connection check replaced the dead ones
         recovered_in = time.monotonic() - restored
         for path in API_PATHS:
             assert (await alice_client.get(path)).status_code == 200
@@ -151,6 +157,70 @@ async def test_requests_in_flight_when_postgres_goes_away_finish_or_fail_cleanly
             assert (await alice_client.get("/api/auth/session")).status_code == 200
     assert set(tally) <= {200, 503}
     print(f"postgres cut {RESTARTS} times under 30 requests: {dict(tally)}")
+
+
+@pytest.mark.timeout(90)
+async def test_requests_fail_within_seconds_while_postgres_host_is_silent(
+    proxied_app: tuple[MediaNestApp, TcpProxy],
+) -> None:
+    app, proxy = proxied_app
+    alice = await create_user(app, "alice", plex_id="1002", plex_token="alice-plex-token")
+    bob = await create_user(app, "bob", plex_id="1003", plex_token="bob-plex-token")
+    async with (
+        await signed_in_client(app, alice) as alice_client,
+        await signed_in_client(app, bob) as bob_client,
+    ):
+        # Several pooled connections, idle when the host goes dark (as between pages).
+        warm = await asyncio.gather(*(alice_client.get(path) for path in API_PATHS * 4))
+        assert {answer.status_code for answer in warm} == {200}
+
+        await proxy.blackhole()
+
+        dark_seconds: list[float] = []
+        for client, path in (
+            (bob_client, "/api/auth/session"),
+            (bob_client, "/api/dashboard/status"),
+            (alice_client, "/api/media/requests?status=pending"),
+            (bob_client, "/api/media/requests"),
+        ):
+            answer, seconds = await _answered_within(client.get(path), SILENT_GIVE_UP)
+            assert_clean_unavailable(answer)
+            dark_seconds.append(seconds)
+        # A few at once (a page's parallel calls) each find their own dead connection.
+        started = time.monotonic()
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(bob_client.get(path) for path in API_PATHS * 3)), SILENT_GIVE_UP
+        )
+        parallel_seconds = time.monotonic() - started
+        for answer in answers:
+            if answer.status_code != 200:  # a cached answer may still be served
+                assert_clean_unavailable(answer)
+
+        await proxy.restore()
+        restored = time.monotonic()
+        first, first_seconds = await timed(bob_client.get("/api/media/requests"))
+        assert first.status_code == 200, first.text
+        recovered_in = time.monotonic() - restored
+        for path in API_PATHS:
+            assert (await bob_client.get(path)).status_code == 200
+    print(
+        f"postgres silent: requests answered 503 in "
+        f"{', '.join(f'{s:.2f}' for s in dark_seconds)} s, {len(answers)} at once in "
+        f"{parallel_seconds:.2f} s; first request after the return answered 200 in "
+        f"{first_seconds * 1000:.1f} ms ({recovered_in * 1000:.1f} ms after)"
+    )
+    assert max(dark_seconds) < SILENT_FAIL_SECONDS, dark_seconds
+    assert parallel_seconds < SILENT_FAIL_SECONDS
+    assert recovered_in < 2.0
+
+
+async def _answered_within(
+    request: Awaitable[httpx.Response], give_up: float
+) -> tuple[httpx.Response, float]:
+    try:
+        return await asyncio.wait_for(timed(request), give_up)
+    except TimeoutError:
+        pytest.fail(f"no answer within {give_up} s while PostgreSQL's host is silent")
 
 
 async def _wait_for(condition: Callable[[], bool], timeout: float) -> None:

@@ -8,11 +8,12 @@ connection is short (`pool_timeout`) and answered 503 SERVICE_BUSY (core/handler
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event, inspect, literal, select, update
+from sqlalchemy import event, exc, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,12 +22,19 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.util import await_only
 
 from medianest.db.base import Base
 
 # How long a request waits for a pooled connection before it is answered 503.
 DEFAULT_POOL_TIMEOUT_SECONDS = 3.0
+# PostgreSQL: how long reaching the server may take (a new connection, the check of an
+# idle pooled one), apart from the longer limit of a statement (COMMAND_TIMEOUT_SECONDS).
+REACH_TIMEOUT_SECONDS = 3.0
+COMMAND_TIMEOUT_SECONDS = 30.0
+_FRESH = "medianest_fresh"
 
 
 def create_engine(
@@ -51,15 +59,52 @@ def create_engine(
             cursor.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         echo=echo,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
+        # Checked by `_IdleConnectionCheck` instead: SQLAlchemy's pre-ping is bounded only
+        # by command_timeout, so a silent host (powered off) held every request 30 s.
+        pool_pre_ping=False,
         pool_timeout=pool_timeout,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args={"timeout": REACH_TIMEOUT_SECONDS, "command_timeout": COMMAND_TIMEOUT_SECONDS},
     )
+    check = _IdleConnectionCheck()
+    event.listen(engine.sync_engine, "connect", check.mark_fresh)
+    event.listen(engine.sync_engine, "checkout", check.ping)
+    event.listen(engine.sync_engine, "close", check.abort_if_suspect)
+    return engine
+
+
+class _IdleConnectionCheck:
+    """`pool_pre_ping` with its own bound: an idle pooled connection (not a fresh one)
+    answers an empty statement within REACH_TIMEOUT_SECONDS, or it is dropped with every
+    other pooled one (they lead to the same server) and the pool connects anew."""
+
+    def __init__(self) -> None:
+        self.failed_at = 0.0  # time.time() of the last failed check, as pool records keep
+
+    def mark_fresh(self, _dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_FRESH] = True
+
+    def ping(self, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return
+        driver = dbapi_connection.driver_connection  # the asyncpg connection
+        try:
+            await_only(driver.execute(";", timeout=REACH_TIMEOUT_SECONDS))
+        except Exception as failed:
+            self.failed_at = time.time()
+            driver.terminate()  # not a graceful close: a silent server holds it 2 s
+            raise exc.InvalidatePoolError(f"pooled connection check failed: {failed!r}") from failed
+
+    def abort_if_suspect(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        """Pooled connections opened before a failed check are closed at once, not
+        gracefully (each would wait 2 s on a silent server as the pool replaces it)."""
+        opened = getattr(record, "starttime", None)
+        if opened is not None and opened < self.failed_at:
+            dbapi_connection.driver_connection.terminate()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
