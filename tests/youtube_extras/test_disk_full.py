@@ -8,13 +8,16 @@ disk that fills up as yt-dlp writes, on any filesystem the tests run on."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.engine import session_scope
+from medianest.settings import Settings
 from medianest.youtube.models import YoutubeArchiveEntry
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
@@ -34,8 +37,17 @@ async def archived(app: MediaNestApp, user: User) -> int:
 
 
 async def test_a_disk_that_fills_up_mid_item_pauses_the_job_and_loses_no_item(
-    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+    app_factory: Callable[[Settings], Any],
+    extras_settings: Callable[..., Settings],
+    alice: User,
+    media: MediaServerSimulator,
+    download_root: Path,
 ) -> None:
+    # The pause holds 3 s, not the suite's 0.5 s recheck: the folder is looked at while the
+    # job waits, not while a recheck's own try (and its temporary files) is under way.
+    worker_app: MediaNestApp = await app_factory(
+        extras_settings(run_worker_in_process=True, download_retry_base_seconds=3.0)
+    )
     folder = download_root / str(alice.id) / "Loopback Test Channel"
     folder.mkdir(parents=True)
     full_part = folder / "002 - Clip Two.mp4.part"
