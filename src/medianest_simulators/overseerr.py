@@ -59,6 +59,12 @@ def error(status: int, message: str) -> Response:
     return JSONResponse({"message": message, "errors": []}, status_code=status)
 
 
+def entity_not_found(entity: str, entity_id: int) -> str:
+    """TypeORM 0.3's EntityNotFoundError message for `findOneOrFail({where: {id}})`."""
+    criteria = json.dumps({"where": {"id": entity_id}}, indent=4)
+    return f'Could not find any entity of type "{entity}" matching: {criteria}'
+
+
 class OverseerrSimulator(OverseerrControl):
     """Overseerr: `X-Api-Key` auth, acting as admin (id 1) unless `X-API-User` says otherwise."""
 
@@ -193,8 +199,13 @@ class OverseerrSimulator(OverseerrControl):
         if media_type not in ("movie", "tv") or not isinstance(media_id, int):
             return error(400, "mediaType and mediaId are required")
         if body.get("userId") is not None:
-            if user.id != 1 or int(body["userId"]) not in self.users:
-                return error(403, "You do not have permission to request on behalf of others.")
+            # entity/MediaRequest.ts `request`: a non-admin naming a user is a
+            # RequestPermissionError (403); an admin naming a user Overseerr does not have
+            # gets findOneOrFail's EntityNotFoundError, which routes/request.ts answers 500.
+            if user.id != 1:
+                return error(403, "You do not have permission to modify the request user.")
+            if int(body["userId"]) not in self.users:
+                return error(500, entity_not_found("User", int(body["userId"])))
             user = self.users[int(body["userId"])]
         if user.id in self.forbidden_users:
             kind = "movie" if media_type == "movie" else "series"

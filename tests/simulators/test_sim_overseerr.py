@@ -164,6 +164,23 @@ def test_a_user_without_permission_gets_403(
     assert answer.status_code == 403
 
 
+def test_requesting_for_a_user_overseerr_does_not_have_is_its_500(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    """entity/MediaRequest.ts: the admin's `userId` goes to findOneOrFail, whose
+    EntityNotFoundError routes/request.ts answers with 500 and its message."""
+    answer = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400007, "userId": 99})
+    assert answer.status_code == 500
+    assert answer.json()["message"].startswith('Could not find any entity of type "User"')
+    assert '"id": 99' in answer.json()["message"]
+    alice = {"X-API-User": "2"}
+    body = {"mediaType": "movie", "mediaId": 400007, "userId": 3}
+    refused = request_media(overseerr, http, body, alice)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "You do not have permission to modify the request user."
+    assert not any(r.media.title.tmdb_id == 400007 for r in overseerr.media_requests.values())
+
+
 def test_requests_are_listed_with_filters_and_page_info(
     overseerr: OverseerrSimulator, http: httpx.Client
 ) -> None:

@@ -89,7 +89,8 @@ class OverseerrClient:
         """`POST /api/v1/request` (never retried: a retry could request twice).
 
         Raises `OverseerrRefused` for 403 (no permission, Overseerr's own quota), 409
-        (already requested) and 202 (no seasons left to request).
+        (already requested), 202 (no seasons left to request) and Overseerr's own 500
+        (its answer to anything else, e.g. a `userId` it does not have).
         """
         body: dict[str, Any] = {"mediaType": media_type, "mediaId": tmdb_id}
         if media_type == "tv":
@@ -98,7 +99,7 @@ class OverseerrClient:
             body["userId"] = overseerr_user_id
         try:
             response = await self.http.request(
-                "POST", "/api/v1/request", json=body, retry=False, expected=(200, 201, 202)
+                "POST", "/api/v1/request", json=body, retry=False, expected=(200, 201, 202, 500)
             )
         except UpstreamHTTPError as exc:
             if exc.upstream_status in (400, 403, 404, 409):
@@ -106,6 +107,13 @@ class OverseerrClient:
             raise
         if response.status_code == 202:
             raise OverseerrRefused(202, error_message(_json(response.text)))
+        if response.status_code == 500:
+            # routes/request.ts answers every error it has no status for with 500 and its
+            # `{message}`: about this request, not an outage (the breaker must not count it).
+            message = error_message(_json(response.text))
+            if message is None:
+                raise UpstreamHTTPError("overseerr", 500, response.text[:2000])
+            raise OverseerrRefused(500, message)
         return self.http.parse(OverseerrRequest, _json(response.text))
 
     async def user_exists(self, user_id: int) -> bool:

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
 from medianest.context import AppContext
-from medianest.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medianest.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimiter
@@ -177,6 +183,8 @@ async def create_request(
             overseerr_user_id=overseerr_user_id,
         )
     except OverseerrRefused as exc:
+        if exc.upstream_status == 500 and overseerr_user_id is not None:
+            await _refuse_stale_link(overseerr, overseerr_user_id, exc)
         raise _refusal(exc) from None
     row = MediaRequest(
         user_id=user_id,
@@ -300,6 +308,20 @@ async def _title_and_seasons(
     return show.display_title, list(wanted.seasons)
 
 
+async def _refuse_stale_link(
+    overseerr: OverseerrClient, overseerr_user_id: int, exc: OverseerrRefused
+) -> None:
+    """Overseerr answers a `userId` it no longer has (deleted, re-imported under a new
+    id) with a bare 500: say so, since only an administrator can mend the link."""
+    if await overseerr.user_exists(overseerr_user_id):
+        return
+    raise PermissionDenied(
+        f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr no "
+        "longer has. Ask an administrator to link your account again.",
+        details={"reason": exc.reason, "overseerrUserId": overseerr_user_id},
+    )
+
+
 def _refusal(exc: OverseerrRefused) -> Exception:
     reason = exc.reason or "no reason given"
     if exc.upstream_status == 403:
@@ -312,6 +334,12 @@ def _refusal(exc: OverseerrRefused) -> Exception:
         )
     if exc.upstream_status == 404:
         return NotFound("Overseerr does not know this title.", details={"reason": reason})
+    if exc.upstream_status == 500:
+        # Overseerr's own failure with this request (TMDB or its database): worth a retry.
+        return ServiceUnavailable(
+            f"Overseerr could not make the request ({reason}). Try again in a minute.",
+            details={"service": "overseerr", "upstreamStatus": 500, "reason": reason},
+        )
     return ValidationFailed("Overseerr refused the request.", details={"reason": reason})
 
 
