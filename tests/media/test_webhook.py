@@ -149,6 +149,19 @@ async def test_notification_without_a_known_request_id_matches_by_title(
     assert (await status_of(alice_client, made["id"]))["status"] == "available"
 
 
+async def test_someone_elses_request_making_the_title_available_fulfils_ours(
+    hook: Hook, alice_client: httpx.AsyncClient
+) -> None:
+    """A request id we do not know is another request; the title being wholly in Plex
+    (media status AVAILABLE) still fulfils ours, whatever that notification's type."""
+    made = await make_request(alice_client)
+    answer = await hook(
+        notification("MEDIA_AVAILABLE", request_id=9999, tmdb_id=400007, status="AVAILABLE")
+    )
+    assert answer.json()["data"]["updated"] == 1
+    assert (await status_of(alice_client, made["id"]))["status"] == "available"
+
+
 async def test_repeated_notification_changes_nothing_more(
     hook: Hook, alice_client: httpx.AsyncClient
 ) -> None:

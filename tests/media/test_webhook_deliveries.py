@@ -145,3 +145,34 @@ def test_every_notification_medianest_acts_on_has_a_delivery_test() -> None:
     """A notification type added to MediaNest's table needs a case above."""
     acted_on = set(NOTIFICATION_REQUEST_STATUS) - NOT_SENT_BY_THE_SIMULATOR
     assert acted_on == set(NOTIFICATIONS) | {"MEDIA_PENDING"}
+
+
+@pytest.mark.parametrize("decision", ["APPROVED", "DECLINED", "FAILED"])
+async def test_a_notification_about_someone_elses_request_leaves_ours_alone(
+    decision: str,
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+    served: ServedApp,
+) -> None:
+    """Overseerr notifies per request (entity/MediaRequest.ts sendNotification, with
+    `request` set): bob asked for season 1 of the series in Overseerr itself, alice for
+    season 2 through MediaNest. The admin deciding bob's request says nothing about
+    alice's, which stays pending (a decline was final: the sync never looked again)."""
+    made = await alice_client.post(
+        "/api/media/request", json={"mediaType": "tv", "tmdbId": RENDER_FARM, "seasons": [2]}
+    )
+    assert made.status_code == 201, made.text
+    request_id = made.json()["data"]["id"]
+    title = overseerr_sim.media_requests[int(made.json()["data"]["overseerrId"])].media
+    bob = overseerr_sim.add_request(
+        title, overseerr_sim.users[3], is4k=False, seasons=[1], extra={}
+    )
+    overseerr_sim.set_webhook(f"{served.url}/api/webhooks/overseerr", WEBHOOK_SECRET)
+    await asyncio.to_thread(overseerr_sim.set_request_status, bob.id, decision)
+    (delivery,) = await asyncio.to_thread(overseerr_sim.wait_for_deliveries, 1)
+    assert delivery["status"] == 200, delivery
+    assert delivery["payload"]["request"]["request_id"] == str(bob.id)
+    assert delivery["payload"]["media"]["tmdbId"] == str(RENDER_FARM)
+    row = await stored(app, request_id)
+    assert (row.status, row.completed_at) == ("pending", None)

@@ -29,6 +29,8 @@ from medianest.integrations.overseerr_models import (
     MAX_ID,
     MEDIA_STATUS_BY_NAME,
     NOTIFICATION_REQUEST_STATUS,
+    LocalStatus,
+    MediaStatus,
     local_status,
     request_local_status,
 )
@@ -151,27 +153,36 @@ async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[
     media = payload.media
     media_status = MEDIA_STATUS_BY_NAME.get((media.status or "").upper()) if media else None
     status = local_status(request_status, media_status)
-    rows = await _rows_for(session, payload)
+    rows, status = await _rows_for(session, payload, status, media_status)
     forward = [row for row in rows if _STATUS_RANK[status] > _STATUS_RANK.get(row.status, -1)]
     changes = [change for row in forward if (change := _set_status(row, status)) is not None]
     await publish(session, RequestStatusesChanged(tuple(changes)))
     return changes
 
 
-async def _rows_for(session: AsyncSession, payload: WebhookPayload) -> list[MediaRequest]:
+async def _rows_for(
+    session: AsyncSession, payload: WebhookPayload, status: LocalStatus, media_status: int | None
+) -> tuple[list[MediaRequest], LocalStatus]:
+    """The rows a notification moves, and to what."""
     overseerr_id = _webhook_id(payload.request.request_id, "") if payload.request else None
     if overseerr_id is not None:
         row = await session.scalar(
             select(MediaRequest).where(MediaRequest.overseerr_id == overseerr_id)
         )
         if row is not None:
-            return [row]
+            return [row], status
+        # Overseerr notifies per request: this is someone else's (made in Overseerr, or
+        # 4K), whose approval, decline or failure says nothing of ours. Only the title
+        # (not 4K) being wholly in Plex fulfils ours too.
+        if media_status != MediaStatus.AVAILABLE:
+            return [], status
+        status = "available"
     media = payload.media
     tmdb_id = _webhook_id(media.tmdbId, "") if media else None
     if media is None or tmdb_id is None or media.media_type not in ("movie", "tv"):
-        return []
-    # No request id we know: the notification is about the title, so every open request
-    # of it follows (e.g. MEDIA_AVAILABLE after someone requested it in Overseerr itself).
+        return [], status
+    # The title as a whole (or a template without `{{request}}`, before Overseerr 1.20):
+    # every open request of it follows.
     rows = await session.scalars(
         select(MediaRequest).where(
             MediaRequest.tmdb_id == tmdb_id,
@@ -179,7 +190,7 @@ async def _rows_for(session: AsyncSession, payload: WebhookPayload) -> list[Medi
             MediaRequest.status.in_([s.value for s in OPEN_STATUSES]),
         )
     )
-    return list(rows)
+    return list(rows), status
 
 
 def _set_status(row: MediaRequest, status: str) -> StatusChange | None:
