@@ -149,6 +149,28 @@ async def test_reconcile_pulls_changes_missed_by_the_webhook(
     assert await sync.reconcile(app.ctx) == 0
 
 
+async def test_reconcile_reaches_every_open_request_when_there_are_more_than_a_batch(
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A home with more open requests than one round checks (200; 2 here): the rounds
+    take turns over them. Before, each round took the 200 least recently changed, which
+    stay unchanged while they wait, so newer requests were never asked about again."""
+    monkeypatch.setattr(sync, "RECONCILE_BATCH", 2)
+    made = [
+        await alice_client.post("/api/media/request", json={"mediaType": "movie", "tmdbId": tmdb})
+        for tmdb in (400003, 400004, 400005)
+    ]
+    assert all(answer.status_code == 201 for answer in made)
+    newest = made[-1].json()["data"]
+    overseerr_sim.complete_request(newest["overseerrId"])  # no webhook set: missed
+    for _ in range(3):
+        await sync.reconcile(app.ctx)
+    assert (await wait_for_status(app, newest["id"], "available", 1.0)).completed_at is not None
+
+
 async def test_reconcile_keeps_statuses_while_overseerr_is_down(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:

@@ -44,6 +44,8 @@ log = get_logger(__name__)
 
 RECONCILE_LEASE = "media-request-reconcile"
 RECONCILE_BATCH = 200
+RECONCILE_CURSOR = "media-request-reconcile-cursor"  # the last Overseerr id checked
+RECONCILE_CURSOR_TTL = 7 * 24 * 3600.0
 STOP_TIMEOUT_SECONDS = 5.0
 NOTIFICATION_TYPES = {
     RequestStatus.AVAILABLE: "success",
@@ -226,24 +228,42 @@ async def reconcile(ctx: AppContext) -> int:
     overseerr = await ctx.integrations.overseerr()
     if overseerr is None:
         return 0
+    cursor = await ctx.cache.get(RECONCILE_CURSOR)
+    after = cursor if isinstance(cursor, int) else 0
     async with session_scope(ctx.session_factory) as session:
-        rows = list(
-            await session.scalars(
-                select(MediaRequest)
-                .where(
-                    MediaRequest.status.in_([s.value for s in OPEN_STATUSES]),
-                    MediaRequest.overseerr_id.is_not(None),
-                )
-                .order_by(MediaRequest.updated_at)
-                .limit(RECONCILE_BATCH)
+        rows = await _open_rows(session, after=after, limit=RECONCILE_BATCH)
+        if len(rows) < RECONCILE_BATCH and after:  # past the end: on from the start
+            rows += await _open_rows(
+                session, after=0, limit=RECONCILE_BATCH - len(rows), upto=after
             )
-        )
         changes = await _reconcile_rows(overseerr, rows)
         await publish(session, RequestStatusesChanged(tuple(changes)))
+    last = rows[-1].overseerr_id if rows else None
+    await ctx.cache.set(RECONCILE_CURSOR, last or 0, RECONCILE_CURSOR_TTL)
     await announce(ctx, changes)
     if changes:
         log.info("media_requests_reconciled", checked=len(rows), changed=len(changes))
     return len(changes)
+
+
+async def _open_rows(
+    session: AsyncSession, *, after: int, limit: int, upto: int = MAX_ID
+) -> list[MediaRequest]:
+    """Open requests by Overseerr id after `after`: each round goes on where the last
+    stopped, so every open request is asked about in turn however many there are (by
+    least recently changed, the unchanged oldest 200 took every round)."""
+    return list(
+        await session.scalars(
+            select(MediaRequest)
+            .where(
+                MediaRequest.status.in_([s.value for s in OPEN_STATUSES]),
+                MediaRequest.overseerr_id > after,
+                MediaRequest.overseerr_id <= upto,
+            )
+            .order_by(MediaRequest.overseerr_id)
+            .limit(limit)
+        )
+    )
 
 
 async def _reconcile_rows(
