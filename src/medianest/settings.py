@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -184,6 +185,9 @@ class Settings(BaseSettings):
     breaker_min_volume: int = Field(default=5, ge=1)
     # Circuit breaker: time until an open breaker lets one probe through (half-open).
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    # A PEM file of certificate authorities trusted besides the public ones, for services
+    # behind a home CA or with a self-signed certificate (then that certificate itself).
+    ca_bundle: Path | None = None
 
     # Dashboard
     # How often the status monitor checks Plex, Overseerr and Uptime Kuma.
@@ -294,6 +298,17 @@ class Settings(BaseSettings):
         if not (text.startswith("/") or re.match(r"^([A-Za-z]:[\\/]|\\\\)", text)):
             raise ValueError(r"must be absolute, e.g. /media/youtube or D:\Media\YouTube")
         return text
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _ca_bundle(cls, value: Any) -> Any:
+        if value is None or not str(value).strip():
+            return None
+        try:  # refused at the start, not on the first call to a service
+            ssl.create_default_context(cafile=str(value))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"is not a readable PEM file of certificates ({exc})") from None
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -40,6 +39,7 @@ from medianest.integrations.outcomes import (
     service_name,
 )
 from medianest.integrations.retries import DEADLINE_TIMEOUTS, IDEMPOTENT_METHODS, RetryingSender
+from medianest.integrations.tls import tls_context
 from medianest.settings import Settings
 
 __all__ = ["Fetched", "ResilientClient", "ServiceHealth", "UpstreamHTTPError", "tls_context"]
@@ -52,14 +52,6 @@ MAX_CONNECTIONS_PER_SERVICE = 10
 # Last-known-good answers outlive any outage we care to bridge.
 LAST_GOOD_TTL_SECONDS = 7 * 24 * 3600.0
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default TLS settings, built once for every client of the process: left to
-    itself httpx loads the CA bundle again for each client, ~50 ms and ~0.8 MB apiece
-    (a server holds one per service and one per Plex user: docs/performance.md)."""
-    return httpx.create_ssl_context()
 
 
 class ResilientClient:
@@ -87,6 +79,7 @@ class ResilientClient:
         # refused while the integrations are built (that service off), not on a request.
         httpx.URL(self.base_url)
         self._timeout = timeout or settings.http_timeout_seconds
+        self._ca_bundle = settings.ca_bundle
         self._cache: Cache = cache if cache is not None else MemoryCache(max_entries=500)
         self._secrets = [s for s in secrets if s]
         # Last-known-good entries belong to one server: a new URL must not inherit them.
@@ -116,7 +109,7 @@ class ResilientClient:
     def _http(self) -> httpx.AsyncClient:
         # Built on the first call, not with the client: a server builds clients it may
         # not call for days (plex.tv until a Plex sign-in), and the first one loads the
-        # CA bundle into the process (tls_context).
+        # CA bundle into the process (tls.tls_context).
         if self._client is None:
             if self._closed:  # as httpx answers a closed client
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
@@ -129,7 +122,7 @@ class ResilientClient:
                     max_keepalive_connections=MAX_CONNECTIONS_PER_SERVICE,
                 ),
                 follow_redirects=False,
-                verify=tls_context(),
+                verify=tls_context(self._ca_bundle),
             )
         return self._client
 
