@@ -127,6 +127,11 @@ class CannedServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
+            if self._tls is None and await reader.readexactly(1) == b"\x16":
+                # A TLS hello at a plain HTTP server: answered as Node and nginx do.
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                await writer.drain()
+                return
             while True:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
                 self.heads.append(head)

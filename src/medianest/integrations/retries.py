@@ -7,6 +7,7 @@ breaker state); `ResilientClient` decides how many tries a call gets.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 import httpx
 import stamina
 
-from medianest.core.errors import UpstreamError
+from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import get_logger
 from medianest.core.metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 from medianest.integrations.breaker import CircuitBreaker
 from medianest.integrations.outcomes import RetryableFailure, retry_after_seconds, service_name
+from medianest.integrations.tls import explain_refusal, tls_refusal
 
 # Logged under the client's module name, as before this split: log filters keep matching.
 log = get_logger("medianest.integrations.http")
@@ -129,6 +131,9 @@ class RetryingSender:
                 details={"service": self.service, "limitBytes": MAX_ANSWER_BYTES},
             ) from None
         except httpx.TransportError as exc:
+            if (refused := tls_refusal(exc)) is not None:
+                status = "tls_refused"
+                raise await self._tls_refused(refused) from None
             status = "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
             raise RetryableFailure("unreachable") from exc
         else:
@@ -172,6 +177,14 @@ class RetryingSender:
         return httpx.Response(
             streamed.status_code, headers=headers, content=bytes(body), request=request
         )
+
+    async def _tls_refused(self, error: ssl.SSLError) -> ServiceUnavailable:
+        """A refused certificate is the configuration's fault: not retried, no outage for
+        the breaker, and the error says what to fix instead of "cannot be reached"."""
+        url = self._http().base_url
+        message = await explain_refusal(service_name(self.service), url, error)
+        log.warning("upstream_tls_refused", service=self.service, host=url.host, error=message)
+        return ServiceUnavailable(message, details={"service": self.service, "reason": "tls"})
 
     def _backoff_hook(self, exc: Exception) -> bool | float:
         if not isinstance(exc, RetryableFailure):

@@ -1,4 +1,5 @@
-"""TLS for the services' clients: whom they trust.
+"""TLS for the services' clients: whom they trust, and why a handshake failed in words
+an admin can act on (a certificate for another name, a self-signed one, plain HTTP).
 
 One verifying context per CA bundle for the whole process: left to itself httpx loads the
 CA bundle again for each client, ~50 ms and ~0.8 MB apiece (a server holds one per
@@ -7,11 +8,13 @@ service and one per Plex user: docs/performance.md).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 from pathlib import Path
 
 import httpx
+from cryptography import x509
 
 
 @functools.cache
@@ -24,3 +27,94 @@ def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     return context
+
+
+# OpenSSL's verify codes (X509_V_ERR_*) behind what an admin can do about each.
+_NOT_YET_VALID, _EXPIRED = 9, 10
+_SELF_SIGNED = 18  # the certificate signed itself
+_UNKNOWN_CA = frozenset({2, 19, 20, 21})  # a chain to a CA we do not trust (a home CA)
+_WRONG_NAME = frozenset({62, 64})  # hostname / IP address mismatch
+# What OpenSSL says when the "TLS" answer is plain HTTP (3.0, then 3.2 and later).
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
+_CA_HINT = (
+    "put that certificate in the file MEDIANEST_CA_BUNDLE names (admin guide: HTTPS), "
+    "or use the service's http:// address on your home network."
+)
+
+
+def tls_refusal(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a failed connection (httpx wraps it twice), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+async def explain_refusal(name: str, url: httpx.URL, error: ssl.SSLError) -> str:
+    """What is wrong with the secure connection to `url`, and what the admin can do."""
+    host, port = url.host, url.port or 443
+    where = f"{host}:{port}"
+    if not isinstance(error, ssl.SSLCertVerificationError):
+        if error.reason in _NOT_TLS:
+            return f"{name} at {where} does not speak HTTPS: use http://{where} instead."
+        return f"The secure connection to {name} at {where} failed ({error.reason or error})."
+    code = error.verify_code
+    if code in _WRONG_NAME:
+        return wrong_name(name, host, port, await certificate_names(host, port))
+    if code == _SELF_SIGNED:
+        return f"{name} at {where} has a self-signed certificate, which is not trusted: {_CA_HINT}"
+    if code in _UNKNOWN_CA:
+        return (
+            f"{name}'s certificate at {where} comes from a certificate authority MediaNest "
+            f"does not trust (your own CA?): {_CA_HINT.replace('that certificate', 'its CA')}"
+        )
+    if code == _EXPIRED:
+        return f"{name}'s certificate at {where} has expired: renew it (or check its clock)."
+    if code == _NOT_YET_VALID:
+        return f"{name}'s certificate at {where} is not valid yet: check the clocks."
+    return f"{name}'s certificate at {where} was refused: {error.verify_message}."
+
+
+def wrong_name(name: str, host: str, port: int, names: list[str]) -> str:
+    """The certificate is for other names than the one in the URL."""
+    held = f"is for {', '.join(names[:3])}, not {host}" if names else f"is not for {host}"
+    said = f"{name}'s certificate {held}."
+    if any(n.endswith(".plex.direct") for n in names):
+        # Plex's own certificate holds for its plex.direct names only.
+        return (
+            f"{said} Use the server's plex.direct address (https://<its IP with dashes>."
+            f"<id>.plex.direct:{port}, as Plex apps show it) or http://{host}:{port}."
+        )
+    exact = [n for n in names if not n.startswith("*.")]
+    return f"{said} Use the address it names" + (
+        f", e.g. https://{exact[0]}:{port}." if exact else "."
+    )
+
+
+async def certificate_names(host: str, port: int, *, timeout: float = 3.0) -> list[str]:  # noqa: ASYNC109
+    """The names the server's certificate is for, read in a handshake of its own that
+    sends nothing: for the admin's message only (empty when it cannot be read)."""
+    look = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    look.check_hostname, look.verify_mode = False, ssl.CERT_NONE
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port, ssl=look)
+        try:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        finally:
+            writer.close()
+        cert = x509.load_der_x509_certificate(der)
+    except (OSError, TimeoutError, ValueError, AttributeError):
+        return []
+    try:
+        alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return [str(n) for n in alt.get_values_for_type(x509.DNSName)] + [
+            str(ip) for ip in alt.get_values_for_type(x509.IPAddress)
+        ]
+    except x509.ExtensionNotFound:
+        common = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return [str(common[0].value)] if common else []

@@ -1,0 +1,67 @@
+"""The admin's Test button against services over HTTPS as a home network serves them
+(real TLS servers on loopback): it says what is wrong with the certificate and what to
+do, and the typed token never reaches a server whose certificate was refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories.users import prepare_bootstrap_admin, signed_in_client
+from tests.support.tls_servers import CannedServer, Certificates, json_answer
+
+pytestmark = pytest.mark.timeout(60)
+
+TYPED_TOKEN = "typed-plex-token-for-the-test"
+
+
+@pytest.fixture
+def certs(tmp_path) -> Certificates:
+    return Certificates(tmp_path)
+
+
+@pytest.fixture
+async def admin(
+    app_factory: Callable[..., Any], make_settings: Callable[..., Any], simulator_env, certs
+) -> AsyncIterator[httpx.AsyncClient]:
+    # The home CA stands in for the public CA that signs Plex's plex.direct certificates.
+    app = await app_factory(make_settings(**simulator_env, ca_bundle=certs.ca_file))
+    async with await signed_in_client(app, await prepare_bootstrap_admin(app)) as client:
+        yield client
+
+
+async def test_testing_plex_by_ip_address_over_https_names_the_address_to_use(admin, certs):
+    issued = certs.issue("*.0f1e2d3c4b5a.plex.direct")
+    async with CannedServer(json_answer(), issued=issued) as server:
+        response = await admin.post(
+            "/api/admin/services/test",
+            json={"name": "plex", "url": server.url, "apiKey": TYPED_TOKEN},
+        )
+
+    assert response.status_code == 200
+    result = response.json()["data"]
+    assert result["status"] == "offline" and result["reachable"] is False
+    assert result["error"] == (
+        "Plex's certificate is for *.0f1e2d3c4b5a.plex.direct, not 127.0.0.1. Use the "
+        "server's plex.direct address (https://<its IP with dashes>.<id>.plex.direct:"
+        f"{server.port}, as Plex apps show it) or http://127.0.0.1:{server.port}."
+    )
+    assert server.heads == []  # the typed token was never sent
+
+
+async def test_testing_a_self_signed_overseerr_says_how_to_trust_it(admin, certs):
+    issued = certs.issue("127.0.0.1", self_signed=True)
+    async with CannedServer(json_answer(b"{}"), issued=issued) as server:
+        response = await admin.post(
+            "/api/admin/services/test",
+            json={"name": "overseerr", "url": server.url, "apiKey": "typed-key"},
+        )
+
+    result = response.json()["data"]
+    assert result["status"] == "offline"
+    assert "self-signed certificate" in result["error"]
+    assert "MEDIANEST_CA_BUNDLE" in result["error"]
+    assert server.heads == []
