@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
-from tests.support.tls_servers import CannedServer, Certificates, json_answer
+from tests.support.tls_servers import CannedServer, Certificates, json_answer, redirect_answer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,3 +65,20 @@ async def test_testing_a_self_signed_overseerr_says_how_to_trust_it(admin, certs
     assert "self-signed certificate" in result["error"]
     assert "MEDIANEST_CA_BUNDLE" in result["error"]
     assert server.heads == []
+
+
+async def test_testing_an_http_address_that_redirects_to_https_names_the_address(admin):
+    location = "https://127.0.0.1:8443/overseerr/api/v1/status"
+    async with CannedServer(redirect_answer(location, 301)) as server:
+        response = await admin.post(
+            "/api/admin/services/test",
+            json={"name": "overseerr", "url": f"{server.url}/overseerr", "apiKey": "typed-key"},
+        )
+
+    result = response.json()["data"]
+    assert result["status"] == "degraded"  # it answers, but not at this address
+    assert result["error"] == (
+        f"Overseerr at {server.url} redirects to https://127.0.0.1:8443/overseerr: save that "
+        "as its address (MediaNest does not follow redirects, so a key only goes to the "
+        "address you saved)."
+    )

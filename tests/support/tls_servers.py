@@ -102,7 +102,6 @@ class CannedServer:
         self.answer = answer
         self.host = host
         self.heads: list[bytes] = []
-        self.connections = 0
         self._tls: ssl.SSLContext | None = None
         if issued is not None:
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -125,16 +124,17 @@ class CannedServer:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
         try:
-            if self._tls is None and await reader.readexactly(1) == b"\x16":
+            first = b"" if self._tls else await reader.readexactly(1)
+            if first == b"\x16":
                 # A TLS hello at a plain HTTP server: answered as Node and nginx do.
                 writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
                 await writer.drain()
                 return
             while True:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
-                self.heads.append(head)
+                self.heads.append(first + head)
+                first = b""
                 writer.write(self.answer)
                 await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, OSError, ssl.SSLError):

@@ -98,6 +98,7 @@ class ResilientClient:
             breaker=self.breaker,
             attempts=settings.http_retry_attempts,
             initial_wait=settings.http_retry_initial_seconds,
+            scrub=self._scrub,
         )
         self._headers = {"User-Agent": f"MediaNest/{__version__}", "Accept": "application/json"}
         self._headers.update(default_headers or {})

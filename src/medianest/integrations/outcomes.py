@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import httpx
+
 from medianest.core.errors import UpstreamError
 
 # How people know the services: messages never show our internal keys ("plextv").
@@ -51,6 +53,28 @@ def outage_reason(status: int, expected: Sequence[int]) -> str | None:
     if status in expected or (status < 500 and status != 429):
         return None
     return "rate limited" if status == 429 else "server error"
+
+
+def redirect_problem(name: str, base: httpx.URL, asked: httpx.URL, location: str) -> str:
+    """What a redirect means for the address the admin saved (`base`), in words."""
+    here = f"{name} at {asked.scheme}://{asked.netloc.decode('ascii')}"
+    try:
+        target = asked.join(location)
+    except httpx.InvalidURL:
+        return f"{here} redirects to an address MediaNest cannot read."
+    # Where the saved address moved: the Location less the part the client added.
+    added = asked.path[len(base.path) :] if asked.path.startswith(base.path) else ""
+    path = target.path[: -len(added)] if added and target.path.endswith(added) else "/"
+    moved = f"{target.scheme}://{target.netloc.decode('ascii')}{path}".rstrip("/")
+    if target.host != asked.host:
+        return (
+            f"{here} redirects to another host ({target.host}). MediaNest does not follow it "
+            f"and sends no key there; if that is the right server, save {moved} as its address."
+        )
+    return (
+        f"{here} redirects to {moved}: save that as its address (MediaNest does not follow "
+        "redirects, so a key only goes to the address you saved)."
+    )
 
 
 def accepted(data: Any, accept: Callable[[Any], object] | None) -> Any:

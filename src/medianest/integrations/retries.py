@@ -19,7 +19,12 @@ from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import get_logger
 from medianest.core.metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 from medianest.integrations.breaker import CircuitBreaker
-from medianest.integrations.outcomes import RetryableFailure, retry_after_seconds, service_name
+from medianest.integrations.outcomes import (
+    RetryableFailure,
+    redirect_problem,
+    retry_after_seconds,
+    service_name,
+)
 from medianest.integrations.tls import explain_refusal, tls_refusal
 
 # Logged under the client's module name, as before this split: log filters keep matching.
@@ -49,8 +54,10 @@ class RetryingSender:
         breaker: CircuitBreaker,
         attempts: int,
         initial_wait: float,
+        scrub: Callable[[str], str] = str,
     ) -> None:
         self.service = service
+        self._scrub = scrub  # the client's secrets out of text bound for logs and answers
         # Asked for at each try: the client's pool is built on its first use.
         self._http = http
         self.breaker = breaker
@@ -97,6 +104,8 @@ class RetryingSender:
                     headers=headers,
                 )
         assert response is not None  # stamina either returned a try's answer or raised
+        if response.is_redirect:
+            raise self._redirected(response)
         return response
 
     async def _one_try(
@@ -176,6 +185,22 @@ class RetryingSender:
         headers = [(k, v) for k, v in streamed.headers.multi_items() if k not in _WIRE_HEADERS]
         return httpx.Response(
             streamed.status_code, headers=headers, content=bytes(body), request=request
+        )
+
+    def _redirected(self, response: httpx.Response) -> UpstreamError:
+        """Redirects are not followed: the key or token would go wherever the Location
+        points (httpx keeps X-Api-Key and X-Plex-Token across hosts). The admin is told
+        where it points, to save that address if it is right."""
+        moved = redirect_problem(
+            service_name(self.service),
+            self._http().base_url,
+            response.request.url,
+            response.headers["Location"],
+        )
+        log.warning("upstream_redirected", service=self.service, error=self._scrub(moved))
+        return UpstreamError(
+            self._scrub(moved),
+            details={"service": self.service, "upstreamStatus": response.status_code},
         )
 
     async def _tls_refused(self, error: ssl.SSLError) -> ServiceUnavailable:
