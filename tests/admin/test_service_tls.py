@@ -82,3 +82,39 @@ async def test_testing_an_http_address_that_redirects_to_https_names_the_address
         "as its address (MediaNest does not follow redirects, so a key only goes to the "
         "address you saved)."
     )
+
+
+async def kuma_live_test(admin, url: str) -> dict[str, Any]:
+    response = await admin.post(
+        "/api/admin/services/test",
+        json={
+            "name": "uptime_kuma",
+            "url": url,
+            "apiKey": "",
+            "password": "typed-kuma-password",
+            "config": {"source": "socket", "username": "admin"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def test_the_uptime_kuma_live_connection_trusts_the_ca_bundle_too(admin, certs):
+    # Not a Socket.IO server: enough to see the handshake pass and the upgrade arrive.
+    async with CannedServer(json_answer(b"{}"), issued=certs.issue("127.0.0.1")) as server:
+        result = await kuma_live_test(admin, server.url)
+
+    assert result["status"] == "offline"
+    assert [h.split(b" ")[1].split(b"?")[0] for h in server.heads] == [b"/socket.io/"]
+    assert all(b"typed-kuma-password" not in h for h in server.heads)
+
+
+async def test_the_uptime_kuma_live_connection_names_a_refused_certificate(admin, certs):
+    issued = certs.issue("127.0.0.1", self_signed=True)
+    async with CannedServer(json_answer(b"{}"), issued=issued) as server:
+        result = await kuma_live_test(admin, server.url)
+
+    assert result["status"] == "offline"
+    assert "self-signed certificate" in result["error"]
+    assert server.heads == []

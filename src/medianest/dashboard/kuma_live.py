@@ -249,6 +249,7 @@ class KumaLiveRunner:
             username=sign_in.username,
             password=sign_in.password,
             on_change=self._changed.set,
+            ca_bundle=sign_in.ca_bundle,
         )
         self._link_task = asyncio.create_task(self.link.run(), name="uptime-kuma-live")
         self._recorded_key = None

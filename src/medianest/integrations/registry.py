@@ -18,6 +18,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -126,7 +127,7 @@ class Integrations:
         """Uptime Kuma's live-connection sign-in, when its source is "socket"."""
         await self._refresh_if_changed()
         config = self._configs.get("uptime_kuma")
-        return kuma_sign_in_of(config) if config is not None else None
+        return kuma_sign_in_of(config, self.settings.ca_bundle) if config is not None else None
 
     def plextv(self) -> PlexTvClient:
         return self._plextv
@@ -262,7 +263,7 @@ class Integrations:
     async def probe(self, config: ServiceSettings) -> ServiceHealth:
         """Health of a configuration with a throwaway client (for the admin's test button);
         Uptime Kuma's live source signs in once, as the live connection will."""
-        sign_in = kuma_sign_in_of(config)
+        sign_in = kuma_sign_in_of(config, self.settings.ca_bundle)
         if sign_in is not None:
             health, _ = await socket_health(
                 sign_in, wait_seconds=self.settings.health_check_timeout_seconds
@@ -342,11 +343,13 @@ class Integrations:
         task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
 
-def kuma_sign_in_of(config: ServiceSettings) -> KumaSignIn | None:
+def kuma_sign_in_of(config: ServiceSettings, ca_bundle: Path | None = None) -> KumaSignIn | None:
     """The sign-in of an Uptime Kuma configuration whose source is "socket" (else None)."""
     if config.name != "uptime_kuma" or not config.usable or config.url is None:
         return None
     username = config.config.get("username")
     if config.config.get("source") != "socket" or not username or not config.password:
         return None
-    return KumaSignIn(url=config.url, username=str(username), password=config.password)
+    return KumaSignIn(
+        url=config.url, username=str(username), password=config.password, ca_bundle=ca_bundle
+    )

@@ -43,15 +43,18 @@ _CA_HINT = (
 
 
 def tls_refusal(exc: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a failed connection (httpx wraps it twice), or None."""
+    """The TLS error behind a failed connection, or None: the innermost, as OpenSSL
+    raised it (httpx wraps it twice; aiohttp in an SSLError of its own, without the
+    verify code)."""
     seen: set[int] = set()
+    found: ssl.SSLError | None = None
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, ssl.SSLError):
-            return current
+            found = current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return None
+    return found
 
 
 async def explain_refusal(name: str, url: httpx.URL, error: ssl.SSLError) -> str:
@@ -62,7 +65,7 @@ async def explain_refusal(name: str, url: httpx.URL, error: ssl.SSLError) -> str
         if error.reason in _NOT_TLS:
             return f"{name} at {where} does not speak HTTPS: use http://{where} instead."
         return f"The secure connection to {name} at {where} failed ({error.reason or error})."
-    code = error.verify_code
+    code = getattr(error, "verify_code", None)
     if code in _WRONG_NAME:
         return wrong_name(name, host, port, await certificate_names(host, port))
     if code == _SELF_SIGNED:
@@ -76,7 +79,9 @@ async def explain_refusal(name: str, url: httpx.URL, error: ssl.SSLError) -> str
         return f"{name}'s certificate at {where} has expired: renew it (or check its clock)."
     if code == _NOT_YET_VALID:
         return f"{name}'s certificate at {where} is not valid yet: check the clocks."
-    return f"{name}'s certificate at {where} was refused: {error.verify_message}."
+    return (
+        f"{name}'s certificate at {where} was refused: {getattr(error, 'verify_message', error)}."
+    )
 
 
 def wrong_name(name: str, host: str, port: int, names: list[str]) -> str:

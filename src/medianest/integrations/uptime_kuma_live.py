@@ -18,15 +18,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import engineio.async_client
+import httpx
 import socketio
 import socketio.exceptions
 
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
+from medianest.integrations.tls import explain_refusal, tls_context, tls_refusal
 from medianest.integrations.uptime_kuma_events import KumaEvents, LiveMonitor
 
 log = get_logger(__name__)
@@ -101,8 +104,10 @@ class KumaLiveLink(KumaEvents):
         login_timeout: float = LOGIN_ANSWER_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
         refused_retry: float = REFUSED_RETRY_SECONDS,
+        ca_bundle: Path | None = None,
     ) -> None:
         self.url = url
+        self.ca_bundle = ca_bundle  # trusted as by the HTTP clients (MEDIANEST_CA_BUNDLE)
         self.username = username
         self._password = password
         self.on_change = on_change
@@ -140,7 +145,7 @@ class KumaLiveLink(KumaEvents):
                 self._set_state("refused", exc.message)
                 wait = delay if exc.retry_soon else self.refused_retry
             except (socketio.exceptions.SocketIOError, TimeoutError, OSError) as exc:
-                self._set_state("disconnected", _connection_error(exc))
+                self._set_state("disconnected", await _connection_problem(exc, self.url))
                 wait = delay
             delay = min(self.backoff_max, delay * 2)
             with contextlib.suppress(TimeoutError):
@@ -155,11 +160,17 @@ class KumaLiveLink(KumaEvents):
             with contextlib.suppress(Exception):
                 await sio.disconnect()
 
+    def _tls_options(self) -> dict[str, Any]:
+        # The HTTP clients' trust (public CAs and the CA bundle), not aiohttp's own.
+        return {"websocket_extra_options": {"ssl": tls_context(self.ca_bundle)}}
+
     async def session(self) -> None:
         """One connection: sign in, then return when it drops (or raise why it failed)."""
         self._set_state("connecting", self.error)
         _client_transport_loaded()
-        sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
+        sio = socketio.AsyncClient(
+            reconnection=False, logger=False, engineio_logger=False, **self._tls_options()
+        )
         first_info = asyncio.Event()
         dropped = asyncio.Event()
         prompted = asyncio.Event()  # Kuma said `loginRequired` or `autoLogin`
@@ -301,7 +312,9 @@ class KumaLiveLink(KumaEvents):
                 self.on_change()
 
 
-def _connection_error(exc: BaseException) -> str:
+async def _connection_problem(exc: BaseException, url: str) -> str:
+    if (refused := tls_refusal(exc)) is not None:
+        return await explain_refusal("Uptime Kuma", httpx.URL(url), refused)
     if isinstance(exc, TimeoutError):
         return "Uptime Kuma did not answer in time."
     if isinstance(exc, ConnectionResetError):
@@ -310,7 +323,12 @@ def _connection_error(exc: BaseException) -> str:
 
 
 async def sign_in_once(
-    url: str, *, username: str, password: str, wait_seconds: float = CONNECT_TIMEOUT_SECONDS
+    url: str,
+    *,
+    username: str,
+    password: str,
+    wait_seconds: float = CONNECT_TIMEOUT_SECONDS,
+    ca_bundle: Path | None = None,
 ) -> KumaLiveLink:
     """Connect, sign in, take the first lists and disconnect: the admin's "Test connection"
     and a check while no live link runs. Raises KumaSignInRefused or a connection error."""
@@ -321,6 +339,7 @@ async def sign_in_once(
         connect_timeout=wait_seconds,
         ack_timeout=wait_seconds,
         login_timeout=wait_seconds,  # a check is bounded; a slow Kuma "did not answer in time"
+        ca_bundle=ca_bundle,
     )
     signed_in = asyncio.Event()
     link.on_change = lambda: signed_in.set() if link.state == "live" else None
@@ -345,6 +364,7 @@ class KumaSignIn:
     url: str
     username: str
     password: str = field(repr=False)
+    ca_bundle: Path | None = None
 
 
 async def socket_health(
@@ -359,12 +379,15 @@ async def socket_health(
             username=sign_in.username,
             password=sign_in.password,
             wait_seconds=wait_seconds,
+            ca_bundle=sign_in.ca_bundle,
         )
     except KumaSignInRefused as exc:
         elapsed = round((time.monotonic() - started) * 1000, 1)
         return ServiceHealth(status="degraded", response_time_ms=elapsed, error=exc.message), None
     except (socketio.exceptions.SocketIOError, TimeoutError, OSError) as exc:
-        return ServiceHealth(status="offline", error=_connection_error(exc)), None
+        return ServiceHealth(
+            status="offline", error=await _connection_problem(exc, sign_in.url)
+        ), None
     elapsed = round((time.monotonic() - started) * 1000, 1)
     health = ServiceHealth(
         status="online",
