@@ -14,7 +14,6 @@ import ssl
 from pathlib import Path
 
 import httpx
-from cryptography import x509
 
 
 @functools.cache
@@ -103,6 +102,10 @@ def wrong_name(name: str, host: str, port: int, names: list[str]) -> str:
 async def certificate_names(host: str, port: int, *, timeout: float = 3.0) -> list[str]:  # noqa: ASYNC109
     """The names the server's certificate is for, read in a handshake of its own that
     sends nothing: for the admin's message only (empty when it cannot be read)."""
+    # Here, not at the top: a served process that never meets a refused certificate
+    # does not load cryptography's ciphers (start-up time and memory, docs/performance.md).
+    from cryptography import x509
+
     look = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     look.check_hostname, look.verify_mode = False, ssl.CERT_NONE
     try:
