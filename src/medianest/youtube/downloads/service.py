@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -274,8 +275,11 @@ async def delete(
     download_id = str(job.id)
     _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
     if job.status in active.ACTIVE:
-        await queue_signals(ctx).cancel(download_id)
-    await _delete_files(session, ctx.settings.resolved_download_root, job)
+        # Once the record is gone, not before: a worker stopped earlier stored the job
+        # (and an item that had just landed) while it still existed, and left its files.
+        after_commit(session, lambda: queue_signals(ctx).cancel(download_id))
+    root = ctx.settings.resolved_download_root
+    await _delete_files(session, root, job)
     if job.plex_collection_id and not await _collection_shared(session, job):
         plex = await plex_access.owner_client(ctx.integrations)
         if plex is not None:
@@ -284,8 +288,7 @@ async def delete(
     if job.folder:  # Plex drops the gone files' items now, not at its next scan
         paths = await plex_paths.load_path_map(session, settings=ctx.settings)
         await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, Path(job.folder), paths)
-    await session.delete(job)
-    await session.flush()
+    await _delete_record(session, root, job)
     log.info("youtube_download_deleted", download_id=download_id)
 
 
@@ -326,19 +329,46 @@ async def _collection_shared(session: AsyncSession, job: YoutubeDownload) -> boo
     return other is not None
 
 
+async def _delete_record(session: AsyncSession, root: Path, job: YoutubeDownload) -> None:
+    """Delete the record and, once that committed, the files of the items it had when
+    deleted (not only those loaded earlier). A worker that stored its job before the
+    DELETE had written its files by then, so they are found; one that stores after it
+    finds no record and removes its files itself (runner `_remove_if_deleted`)."""
+    statement = (
+        delete_rows(YoutubeDownload)
+        .where(YoutubeDownload.id == job.id)
+        .returning(YoutubeDownload.folder, YoutubeDownload.items)
+        .execution_options(synchronize_session=False)
+    )
+    deleted = (await session.execute(statement)).first()
+    session.expunge(job)
+    if deleted is None or not deleted.folder:
+        return
+    last = YoutubeDownload(id=job.id, user_id=job.user_id, folder=deleted.folder)
+    last.items = deleted.items
+    still_referenced = await _stems_of_others(session, last)
+
+    async def remove_files() -> None:
+        _remove_unreferenced(root, last, still_referenced)
+
+    after_commit(session, remove_files)
+
+
 async def _delete_files(session: AsyncSession, root: Path, job: YoutubeDownload) -> None:
     """Remove the job's files that no other download record refers to: the same
     playlist downloaded twice shares its folder and file names, and deleting one record
     must not take the other's files (the folder goes once nothing is left in it)."""
-    if not job.folder:
-        return
+    if job.folder:
+        _remove_unreferenced(root, job, await _stems_of_others(session, job))
+
+
+async def _stems_of_others(session: AsyncSession, job: YoutubeDownload) -> set[str]:
     others = await session.scalars(
         select(YoutubeDownload.items).where(
             YoutubeDownload.folder == job.folder, YoutubeDownload.id != job.id
         )
     )
-    still_referenced = {files.stem_for(item) for items in others for item in items}
-    _remove_unreferenced(root, job, still_referenced)
+    return {files.stem_for(item) for items in others for item in items}
 
 
 def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set[str]) -> None:

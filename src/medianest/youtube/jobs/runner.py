@@ -271,7 +271,7 @@ class JobRunner:
         if note is None and failed:
             note = f"{failed} of {len(view.items)} items failed"
         view.status = DownloadStatus.COMPLETED.value
-        await self.queue.finish(
+        stored = await self.queue.finish(
             job.id,
             status=view.status,
             progress=100.0,
@@ -282,6 +282,8 @@ class JobRunner:
             completed_at=utcnow(),
             next_attempt_at=None,
         )
+        if not stored and await self._remove_if_deleted(job, view, folder):
+            return
         await reporter.emit_now()
         log.info(
             "youtube_job_completed", download_id=str(job.id), items=len(view.items), failed=failed
@@ -321,17 +323,24 @@ class JobRunner:
         stored = await self.queue.finish(
             job.id, status=view.status, items=view.stored_items(), completed_at=utcnow()
         )
-        if not stored and folder is not None and not await self._exists(job.id):
-            # Deleted while running: the API removed what it saw; remove what came after.
-            for item in view.items:
-                files.remove_item_files(folder, files.stem_for(item))
-            files.remove_dir_if_empty(folder)
+        if not stored and folder is not None:
+            await self._remove_if_deleted(job, view, folder)
         await reporter.emit_now()
         log.info("youtube_job_cancelled", download_id=str(job.id))
 
-    async def _exists(self, job_id: uuid.UUID) -> bool:
+    async def _remove_if_deleted(self, job: YoutubeDownload, view: JobView, folder: Path) -> bool:
+        """After a store that found no record: if it was deleted (not taken by another
+        worker), remove every item's files. Its request removed those of the items the
+        record had when deleted; whatever this worker wrote since is only known here
+        (a job that ended before the cancel nudge came, or whose nudge was lost)."""
         async with self.session_factory() as session:
-            return await session.get(YoutubeDownload, job_id) is not None
+            if await session.get(YoutubeDownload, job.id) is not None:
+                return False
+        for item in view.items:
+            files.remove_item_files(folder, files.stem_for(item))
+        files.remove_dir_if_empty(folder)
+        log.info("youtube_deleted_job_files_removed", download_id=str(job.id))
+        return True
 
 
 def _entry(item: JobItem) -> PlaylistEntry:
