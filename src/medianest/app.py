@@ -59,7 +59,12 @@ from medianest.core.secrets_store import load_app_secrets
 from medianest.dashboard import router as dashboard_router
 from medianest.dashboard.monitor import start_status_monitor
 from medianest.db import migrate
-from medianest.db.engine import create_engine, create_session_factory, session_scope
+from medianest.db.engine import (
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+    session_scope,
+)
 from medianest.integrations import service_store
 from medianest.limits import store as limits_store
 from medianest.media import router as media_router
@@ -255,7 +260,7 @@ async def close_context(ctx: AppContext) -> None:
         await closer()
     if ctx.redis is not None:
         await ctx.redis.aclose()
-    await ctx.engine.dispose()
+    await dispose_engine(ctx.engine)  # bounded: a silent database host must not hold the stop
 
 
 async def _look_after_the_process(

@@ -7,13 +7,15 @@ connection is short (`pool_timeout`) and answered 503 SERVICE_BUSY (core/handler
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event, exc, inspect, literal, select, update
+from sqlalchemy import Engine, event, exc, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,6 +36,9 @@ DEFAULT_POOL_TIMEOUT_SECONDS = 3.0
 # idle pooled one), apart from the longer limit of a statement (COMMAND_TIMEOUT_SECONDS).
 REACH_TIMEOUT_SECONDS = 3.0
 COMMAND_TIMEOUT_SECONDS = 30.0
+# Closing the pool at shutdown: a graceful close waits for the server's goodbye without a
+# limit of its own, so a silent host (powered off) held the app's and the worker's stop.
+CLOSE_TIMEOUT_SECONDS = 2.0
 _FRESH = "medianest_fresh"
 
 
@@ -71,6 +76,7 @@ def create_engine(
         connect_args={"timeout": REACH_TIMEOUT_SECONDS, "command_timeout": COMMAND_TIMEOUT_SECONDS},
     )
     check = _IdleConnectionCheck()
+    _CHECKS[engine.sync_engine] = check
     event.listen(engine.sync_engine, "connect", check.mark_fresh)
     event.listen(engine.sync_engine, "checkout", check.ping)
     event.listen(engine.sync_engine, "close", check.abort_if_suspect)
@@ -84,6 +90,7 @@ class _IdleConnectionCheck:
 
     def __init__(self) -> None:
         self.failed_at = 0.0  # time.time() of the last failed check, as pool records keep
+        self._closing: weakref.ref[Any] | None = None  # the connection being closed last
 
     def mark_fresh(self, _dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_FRESH] = True
@@ -101,10 +108,40 @@ class _IdleConnectionCheck:
 
     def abort_if_suspect(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         """Pooled connections opened before a failed check are closed at once, not
-        gracefully (each would wait 2 s on a silent server as the pool replaces it)."""
+        gracefully (each would wait 2 s on a silent server as the pool replaces it).
+        The connection closing now is noted for `give_up_closing`."""
+        driver = dbapi_connection.driver_connection
         opened = getattr(record, "starttime", None)
         if opened is not None and opened < self.failed_at:
-            dbapi_connection.driver_connection.terminate()
+            driver.terminate()
+        self._closing = weakref.ref(driver)
+
+    def give_up_closing(self) -> None:
+        """No more graceful closes: the one under way ends now (its goodbye never came),
+        every later one of a connection opened before is a terminate."""
+        self.failed_at = time.time()
+        closing = self._closing() if self._closing is not None else None
+        if closing is not None:
+            closing.terminate()
+
+
+_CHECKS: weakref.WeakKeyDictionary[Engine, _IdleConnectionCheck] = weakref.WeakKeyDictionary()
+
+
+async def dispose_engine(engine: AsyncEngine) -> None:
+    """`engine.dispose()` within about CLOSE_TIMEOUT_SECONDS: pooled connections are
+    closed gracefully, and once that takes longer (the server's host is silent) the rest
+    are terminated, as after a failed check, instead of each waiting for its goodbye."""
+    check = _CHECKS.get(engine.sync_engine)
+    if check is None:  # SQLite: closing a file does not wait on anyone
+        await engine.dispose()
+        return
+    disposing = asyncio.ensure_future(engine.dispose())
+    done, _ = await asyncio.wait({disposing}, timeout=CLOSE_TIMEOUT_SECONDS)
+    if not done:
+        check.give_up_closing()
+        # Not cancelled, which SQLAlchemy would log as a failed close with its traceback.
+        await disposing
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
