@@ -132,6 +132,39 @@ async def test_a_killed_link_holder_is_replaced_within_the_short_lease(
     assert kuma.socket_logins == 2 and kuma.peak_signed_in == 1
 
 
+@pytest.mark.usefixtures("needs_redis")
+async def test_an_instance_not_holding_a_refused_link_leaves_kuma_to_the_holder(
+    serve: Serve,
+    live_settings: Settings,
+    storage: Storage,
+    bob: User,
+    kuma: UptimeKumaSimulator,
+    listeners: Callable[[], Listener],
+) -> None:
+    """Kuma's password was changed and not saved here: the holder's link is refused and
+    signs in again only rarely. Another instance's health rounds and Refreshes used to
+    sign in with the password every time (each a login Kuma counts and answers with all
+    its lists); they now leave Uptime Kuma to the holder, which says why."""
+    # No API key or status page: signing in is the only way to read this Kuma.
+    await save_kuma(storage, bob, kuma.url, password="changed-in-kuma-since", api_key="")
+    holder = await serve(live_settings)
+    await wait_until(lambda: status_monitor_of(holder.app.ctx).kuma_live.refused() is not None, 15)
+    other = await serve(live_settings)
+    tab = await listeners().connect(other.url, await session_cookie(storage, bob))
+    logins = kuma.socket_logins
+
+    monitor = status_monitor_of(other.app.ctx)
+    for _ in range(3):  # the other instance's rounds (a Refresh there checks the same way)
+        await other.call(monitor.check_all)
+    said = await tab.next(
+        "service:status", kuma_entry(lambda d: d.get("status") == "degraded"), timeout=15
+    )
+
+    assert kuma.socket_logins == logins
+    assert said["error"] == "Uptime Kuma refused the username or password."
+    assert not status_monitor_of(other.app.ctx).kuma_live.holds_link()
+
+
 def _env_of(settings: Settings) -> dict[str, str]:
     """The settings as `medianest serve` reads them from its environment."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}

@@ -6,9 +6,12 @@ holder stops or dies, another instance signs in within seconds, not after minute
 While the configured source is "socket", the holder keeps a `KumaLiveLink` signed in and
 records each change it brings through `StatusMonitor.record()`, which caches it and emits
 `service:status` (Redis fans it out to every instance's browsers). A marker in the shared
-cache tells the other instances a live link is up, so their checks (a save, a Refresh) do
-not overwrite live data with a poll. While the link is down or refused, Uptime Kuma is
-polled every `FALLBACK_POLL_SECONDS`, labelled "polling" with the reason.
+cache tells the other instances that a link is held here, so their checks (a save, a
+Refresh, their own health rounds) leave Uptime Kuma to the holder: they neither overwrite
+live data with a poll nor sign in with the password themselves while the holder's link is
+refused or down (each such sign-in would make Kuma send every list again, and count
+against its login limit). While the link is down or refused, the holder polls Uptime Kuma
+every `FALLBACK_POLL_SECONDS`, labelled "polling" with the reason.
 """
 
 from __future__ import annotations
@@ -38,9 +41,9 @@ LEASE_NAME = "uptime-kuma-live"
 # holder that cannot renew drops its link at once, so two links never overlap.
 LEASE_TTL_SECONDS = 15.0
 LEASE_RENEW_SECONDS = 5.0
-LIVE_MARKER_KEY = "uptime_kuma:live"
-LIVE_MARKER_TTL_SECONDS = 10.0
-LIVE_MARKER_RENEW_SECONDS = 3.0
+LINK_MARKER_KEY = "uptime_kuma:link"
+LINK_MARKER_TTL_SECONDS = 10.0
+LINK_MARKER_RENEW_SECONDS = 3.0
 # How often the holder looks at its lease and the configuration when nothing happens.
 SUPERVISE_SECONDS = 1.0
 # Today's polling cadence while the live source is down (Kuma rate-limits /metrics).
@@ -66,9 +69,10 @@ def live_monitor_statuses(link: KumaLiveLink) -> list[MonitorStatus]:
     ]
 
 
-async def kuma_live_elsewhere(ctx: AppContext) -> bool:
-    """Another instance holds a live Kuma link (its marker is in the shared cache)."""
-    marker = await ctx.cache.get(LIVE_MARKER_KEY)
+async def kuma_link_elsewhere(ctx: AppContext) -> bool:
+    """Another instance holds the Kuma link, live or not (its marker is in the shared
+    cache): it records Uptime Kuma's state, polling while its link is down."""
+    marker = await ctx.cache.get(LINK_MARKER_KEY)
     return isinstance(marker, dict) and marker.get("holder") != ctx.instance_id
 
 
@@ -215,14 +219,12 @@ class KumaLiveRunner:
         now = time.monotonic()
         if live and not self._was_live:
             self._recorded_key = None  # (back) live: record it even if no monitor changed
-        if live and now - self._marker_at >= LIVE_MARKER_RENEW_SECONDS:
+        if self.link is not None and now - self._marker_at >= LINK_MARKER_RENEW_SECONDS:
             await self.ctx.cache.set(
-                LIVE_MARKER_KEY, {"holder": self.ctx.instance_id}, LIVE_MARKER_TTL_SECONDS
+                LINK_MARKER_KEY, {"holder": self.ctx.instance_id}, LINK_MARKER_TTL_SECONDS
             )
             self._marker_at = now
         if self._was_live and not live:
-            await self.ctx.cache.delete(LIVE_MARKER_KEY)
-            self._marker_at = 0.0
             # Fall back after the grace, not a whole poll interval later.
             self._polled_at = now - FALLBACK_POLL_SECONDS + RECONNECT_GRACE_SECONDS
         self._was_live = live
@@ -266,6 +268,7 @@ class KumaLiveRunner:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 5.0)
-        if self._was_live:
-            await self.ctx.cache.delete(LIVE_MARKER_KEY)
-            self._was_live = False
+        self._was_live = False
+        if self._marker_at:
+            self._marker_at = 0.0
+            await self.ctx.cache.delete(LINK_MARKER_KEY)

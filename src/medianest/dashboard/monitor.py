@@ -28,7 +28,7 @@ from medianest.dashboard import service as status_service
 from medianest.dashboard.events import ServicesChanged
 from medianest.dashboard.kuma_live import (
     KumaLiveRunner,
-    kuma_live_elsewhere,
+    kuma_link_elsewhere,
     live_monitor_statuses,
 )
 from medianest.dashboard.schemas import MonitorStatus, ServiceStatusOut
@@ -157,8 +157,10 @@ class StatusMonitor:
         live = self.kuma_live
         if live is not None and live.is_live():
             return live.outcome()
-        if (live is None or not live.holds_link()) and await kuma_live_elsewhere(self.ctx):
-            return None  # the holder pushes; a poll here would overwrite live data
+        if (live is None or not live.holds_link()) and await kuma_link_elsewhere(self.ctx):
+            # The holder records Kuma (live, or its own poll while the link is down): a
+            # poll here would overwrite live data, or sign in beside a refused link.
+            return None
         sign_in = await integrations.kuma_sign_in()
         if sign_in is not None and live is not None and live.coming_up():
             return None
