@@ -51,7 +51,11 @@ async def admin_login(
     )
     try:
         user = await auth_service.authenticate_admin(
-            session, username=body.username, password=body.password
+            session,
+            username=body.username,
+            password=body.password,
+            host=request.headers.get("host"),
+            settings=ctx.settings,
         )
     except Unauthenticated as refused:
         audit.record(

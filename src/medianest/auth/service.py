@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.auth.bootstrap_host import refuse_bootstrap_password_from
 from medianest.auth.models import Role, SessionToken, User, UserStatus
 from medianest.auth.sessions import store as session_store
 from medianest.auth.sessions.cache import write_user_at_commit
@@ -78,8 +79,12 @@ async def count_password_attempt(
     attempt.raise_if_exceeded("Too many sign-in attempts. Wait before trying again.")
 
 
-async def authenticate_admin(session: AsyncSession, *, username: str, password: str) -> User:
-    """Password login (bootstrap admin and any user given a password). Same error either way."""
+async def authenticate_admin(
+    session: AsyncSession, *, username: str, password: str, host: str | None, settings: Settings
+) -> User:
+    """Password login (bootstrap admin and any user given a password). Same error either
+    way. The bootstrap password, still in force, only where `host` is no stranger's
+    (`auth/bootstrap_host.py`): checked after the password, so a wrong one learns nothing."""
     user = await session.scalar(
         select(User).where(User.username == username, User.password_hash.is_not(None)).limit(1)
     )
@@ -88,6 +93,8 @@ async def authenticate_admin(session: AsyncSession, *, username: str, password: 
         raise Unauthenticated(
             "Wrong username or password.", details={"reason": "invalid_credentials"}
         )
+    if user.must_change_password and user.username == settings.admin_username:
+        refuse_bootstrap_password_from(host, settings.public_url)
     if user.status != UserStatus.ACTIVE:
         raise PermissionDenied("This account is disabled.", details={"reason": "disabled"})
     if new_hash:
