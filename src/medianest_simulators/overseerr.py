@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import JSONDict, read_json, tls_context, web_page
-from medianest_simulators.overseerr_control import OverseerrControl
+from medianest_simulators.overseerr_control import DATABASE_ERROR, OverseerrControl
 from medianest_simulators.overseerr_data import (
     API_KEY,
     APPROVED,
@@ -29,6 +29,7 @@ from medianest_simulators.overseerr_data import (
     PENDING,
     PERSON,
     PROCESSING,
+    STATUS,
     UNKNOWN,
     MediaRequest,
     User,
@@ -42,6 +43,8 @@ ENCODING_MESSAGE = (
     "Parameter 'query' must be url encoded. Its value may not contain reserved characters."
 )
 PAGE_SIZE = 20
+# Routes whose failing query is not answered 500: they answer it themselves, as Overseerr.
+OWN_FAILURES = {"_get_request", "_delete_request", "_details", "_search", "_delete_media"}
 FILTERS: dict[str, Callable[[MediaRequest], bool]] = {
     "all": lambda r: True,
     "approved": lambda r: r.status == APPROVED,
@@ -87,6 +90,7 @@ class OverseerrSimulator(OverseerrControl):
             r("/api/v1/request/{rid:int}/{action:str}", self._decide_request, "POST"),
             r("/api/v1/movie/{tmdb:int}", self._details),
             r("/api/v1/tv/{tmdb:int}", self._details),
+            r("/api/v1/media/{mid:int}", self._delete_media, "DELETE"),
             r("/api/v1/user", self._users),
             r("/api/v1/user/{uid:int}", self._user),
             r("/api/v1/auth/me", self._me),
@@ -143,21 +147,16 @@ class OverseerrSimulator(OverseerrControl):
             user = self.users.get(int(raw_user)) if raw_user.isdigit() else None
             if user is None:
                 return error(403, "Invalid X-API-User.")
+            # Routes whose failing query is not a 500 answer it themselves.
+            if handler.__name__ not in OWN_FAILURES and self.database_fails():
+                return error(500, DATABASE_ERROR)
             with self.lock:  # handlers never await while holding it
                 return await handler(request, user)
 
         return Route(path, endpoint, methods=[method])
 
     async def _status(self, request: Request) -> Response:
-        return JSONResponse(
-            {
-                "version": "1.34.0",
-                "commitTag": "v1.34.0",
-                "updateAvailable": False,
-                "commitsBehind": 0,
-                "restartRequired": False,
-            }
-        )
+        return JSONResponse(STATUS)
 
     # --- search -------------------------------------------------------------------------
     async def _search(self, request: Request, user: User) -> Response:
@@ -177,10 +176,11 @@ class OverseerrSimulator(OverseerrControl):
             key=lambda t: -t.popularity,
         )
         rows: list[JSONDict] = []
+        failing = self.database_fails()  # one query for all, its error swallowed
         for title in titles:
             row = title.result_json()
             media = self.media.get((title.media_type, title.tmdb_id))
-            if media is not None:
+            if media is not None and not failing:
                 row["mediaInfo"] = media_info(media, list(self.media_requests.values()))
             rows.append(row)
         if query and query in str(PERSON["name"]).lower():
@@ -275,8 +275,9 @@ class OverseerrSimulator(OverseerrControl):
         rows = [r for r in self.media_requests.values() if wanted(r)]
         if q.get("requestedBy", "").isdigit():
             rows = [r for r in rows if r.requested_by.id == int(q["requestedBy"])]
-        sort_field = "updated_at" if q.get("sort") == "modified" else "created_at"
-        rows.sort(key=lambda r: (getattr(r, sort_field), r.id), reverse=True)
+        # routes/request.ts: `request.updatedAt` or else `request.id`, newest first.
+        modified = q.get("sort") == "modified"
+        rows.sort(key=lambda r: (r.updated_at, r.id) if modified else (r.id, 0), reverse=True)
         return JSONResponse(
             {
                 "pageInfo": {
@@ -307,17 +308,25 @@ class OverseerrSimulator(OverseerrControl):
 
     async def _get_request(self, request: Request, user: User) -> Response:
         req = self.media_requests.get(int(request.path_params["rid"]))
-        if req is None:
+        if self.database_fails() or req is None:  # findOneOrFail's catch: any error
             return error(404, "Request not found.")
         return JSONResponse(req.as_json())
 
     async def _delete_request(self, request: Request, user: User) -> Response:
         req = self.media_requests.get(int(request.path_params["rid"]))
-        if req is None:
+        if self.database_fails() or req is None:
             return error(404, "Request not found.")
         if user.id != 1 and (req.requested_by.id != user.id or req.status != PENDING):
             return error(401, "You do not have permission to delete this request.")
         del self.media_requests[req.id]
+        return Response(status_code=204)
+
+    async def _delete_media(self, request: Request, user: User) -> Response:
+        # routes/media.ts: MANAGE_REQUESTS (the admin here); any failure is its 404.
+        if user.id != 1:
+            return error(403, "You do not have permission to access this endpoint.")
+        if self.database_fails() or not self.delete_media(int(request.path_params["mid"])):
+            return error(404, "Media not found")
         return Response(status_code=204)
 
     async def _decide_request(self, request: Request, user: User) -> Response:
@@ -364,7 +373,7 @@ class OverseerrSimulator(OverseerrControl):
                 ],
             }
         media = self.media.get((media_type, title.tmdb_id))
-        if media is not None:
+        if not self.database_fails() and media is not None:  # getMedia swallows its error
             data["mediaInfo"] = media_info(media, list(self.media_requests.values()))
         return JSONResponse(data)
 

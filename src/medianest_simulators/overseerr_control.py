@@ -34,6 +34,8 @@ from medianest_simulators.overseerr_data import (
 )
 from medianest_simulators.overseerr_webhook import webhook_payload
 
+# What TypeORM throws while Overseerr's SQLite database is locked by another writer.
+DATABASE_ERROR = "SQLITE_BUSY: database is locked"
 STATUS_NOTIFICATIONS = {
     APPROVED: "MEDIA_APPROVED",
     DECLINED: "MEDIA_DECLINED",
@@ -59,7 +61,9 @@ class OverseerrControl(Simulator):
         self.users: dict[int, User] = {}
         self.media: dict[tuple[str, int], Media] = {}
         self.media_requests: dict[int, MediaRequest] = {}
-        self.next_request_id = 0
+        self.next_request_id = self.next_media_id = 0
+        # Queries of Overseerr's own that fail: 0 none, None every one, n the next n.
+        self.database_failures: int | None = 0
         self.forbidden_users: set[int] = set()
         self.auto_approve_admin = False
         self.auto_progress: tuple[float, float] | None = None
@@ -78,6 +82,7 @@ class OverseerrControl(Simulator):
             3: User(3, "bob", "bob@medianest.test"),
         }
         self.media, self.media_requests, self.next_request_id = {}, {}, 0
+        self.next_media_id, self.database_failures = 0, 0
         self.forbidden_users = set()
         self.auto_approve_admin = False
         self.auto_progress = None
@@ -116,7 +121,8 @@ class OverseerrControl(Simulator):
     def media_for(self, title: Title) -> Media:
         key = (title.media_type, title.tmdb_id)
         if key not in self.media:
-            self.media[key] = Media(len(self.media) + 1, title)
+            self.next_media_id += 1  # never reused, as Overseerr's autoincrement id
+            self.media[key] = Media(self.next_media_id, title)
         return self.media[key]
 
     def add_request(
@@ -207,6 +213,35 @@ class OverseerrControl(Simulator):
         with self.lock:
             (self.forbidden_users.add if forbidden else self.forbidden_users.discard)(user_id)
 
+    def fail_database(self, times: int | None = None) -> None:
+        """Overseerr's database fails its next `times` queries (None: until cleared with
+        `times=0`), answered as the real routes answer: `GET /request/{id}` 404 (its catch
+        says "not found" for any error), details and search without `mediaInfo`
+        (`Media.getMedia` and `getRelatedMedia` swallow it), everything else 500 with the
+        error's message. The user lookup of the API key is taken to have worked."""
+        with self.lock:
+            self.database_failures = times
+
+    def database_fails(self) -> bool:
+        """Whether this query fails (counting it against `fail_database(times)`)."""
+        with self.lock:
+            if self.database_failures is None:
+                return True
+            if self.database_failures > 0:
+                self.database_failures -= 1
+                return True
+            return False
+
+    def delete_media(self, media_id: int) -> bool:
+        """routes/media.ts DELETE: the media goes, and its requests with it (CASCADE)."""
+        with self.lock:
+            found = [key for key, media in self.media.items() if media.id == media_id]
+            for key in found:
+                media = self.media.pop(key)
+                for rid in [r.id for r in self.media_requests.values() if r.media is media]:
+                    del self.media_requests[rid]
+            return bool(found)
+
     def set_webhook(self, url: str | None, authorization: str | None = None) -> None:
         with self.lock:
             self.webhook_url, self.webhook_authorization = url, authorization
@@ -263,6 +298,7 @@ class OverseerrControl(Simulator):
             Route("/__sim/webhook/test", self._http_webhook_test, methods=["POST"]),
             Route("/__sim/auto-progress", self._http_auto_progress, methods=["POST"]),
             Route("/__sim/users/{uid:int}/forbid", self._http_forbid, methods=["POST"]),
+            Route("/__sim/database", self._http_database, methods=["POST"]),
         ]
 
     async def _http_request_status(self, request: Request) -> Response:
@@ -308,4 +344,11 @@ class OverseerrControl(Simulator):
     async def _http_forbid(self, request: Request) -> Response:
         body = await read_json(request)
         self.forbid_requests(int(request.path_params["uid"]), bool(body.get("forbidden", True)))
+        return ok()
+
+    async def _http_database(self, request: Request) -> Response:
+        """`{"failing": true}` (until `false`) or `{"failing": 2}` (the next 2 queries)."""
+        failing = (await read_json(request)).get("failing", True)
+        times = failing if type(failing) is int else None if failing is True else 0
+        self.fail_database(times)
         return ok()

@@ -9,6 +9,14 @@ from datetime import UTC, datetime
 from medianest_simulators.base import JSONDict
 
 API_KEY = "sim-overseerr-api-key-0001"
+# `GET /api/v1/status` (public)
+STATUS = {
+    "version": "1.34.0",
+    "commitTag": "v1.34.0",
+    "updateAvailable": False,
+    "commitsBehind": 0,
+    "restartRequired": False,
+}
 # Request status and media status numbers, as in Overseerr's server/constants.
 PENDING, APPROVED, DECLINED, FAILED = 1, 2, 3, 4
 UNKNOWN, MEDIA_PENDING, PROCESSING, PARTIALLY_AVAILABLE, AVAILABLE = 1, 2, 3, 4, 5

@@ -340,3 +340,54 @@ def test_requests_can_progress_on_their_own(
             break
         time.sleep(0.02)
     assert body["status"] == 2 and body["media"]["status"] == 5
+
+
+def test_requests_are_listed_newest_id_first(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    """routes/request.ts orders by `request.id` unless `sort=modified`."""
+    for tmdb_id in (400003, 400004):
+        request_media(overseerr, http, {"mediaType": "movie", "mediaId": tmdb_id})
+    overseerr.set_request_status(1, "APPROVED")  # the oldest, now the latest modified
+    added = http.get(overseerr.url + "/api/v1/request", headers=KEY).json()["results"]
+    modified = http.get(
+        overseerr.url + "/api/v1/request", params={"sort": "modified"}, headers=KEY
+    ).json()["results"]
+    assert [r["id"] for r in added] == [4, 3, 2, 1]
+    assert modified[0]["id"] == 1
+
+
+def test_a_failing_database_is_answered_as_overseerr_answers_it(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    """Overseerr's routes turn a failed query into a 404 "not found" (a request's read,
+    its delete), into details without `mediaInfo` (the error swallowed) or into a 500."""
+    overseerr.fail_database()
+    read = http.get(overseerr.url + "/api/v1/request/1", headers=KEY)
+    assert (read.status_code, read.json()["message"]) == (404, "Request not found.")
+    details = http.get(overseerr.url + "/api/v1/movie/133701", headers=KEY)
+    assert details.status_code == 200
+    assert "mediaInfo" not in details.json()
+    listing = http.get(overseerr.url + "/api/v1/request", headers=KEY)
+    assert (listing.status_code, listing.json()["message"]) == (
+        500,
+        "SQLITE_BUSY: database is locked",
+    )
+    assert http.delete(overseerr.url + "/api/v1/request/1", headers=KEY).status_code == 404
+    assert 1 in overseerr.media_requests
+    http.post(overseerr.url + "/__sim/database", json={"failing": 1})
+    assert http.get(overseerr.url + "/api/v1/request/1", headers=KEY).status_code == 404
+    assert http.get(overseerr.url + "/api/v1/request/1", headers=KEY).status_code == 200
+
+
+def test_deleting_a_media_record_deletes_its_requests(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    media_id = http.get(overseerr.url + "/api/v1/movie/133701", headers=KEY).json()["mediaInfo"][
+        "id"
+    ]
+    assert http.delete(f"{overseerr.url}/api/v1/media/{media_id}", headers=KEY).status_code == 204
+    assert "mediaInfo" not in http.get(overseerr.url + "/api/v1/movie/133701", headers=KEY).json()
+    assert http.get(overseerr.url + "/api/v1/request/1", headers=KEY).status_code == 404
+    again = http.delete(f"{overseerr.url}/api/v1/media/{media_id}", headers=KEY)
+    assert (again.status_code, again.json()["message"]) == (404, "Media not found")

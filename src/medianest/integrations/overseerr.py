@@ -28,6 +28,9 @@ MediaType = Literal["movie", "tv"]
 RequestFilter = Literal[
     "all", "approved", "available", "pending", "processing", "unavailable", "failed"
 ]
+# How far the request list is searched for a request its read answered 404 for.
+LIST_SCAN_TAKE = 100
+LIST_SCAN_PAGES = 20
 
 
 class OverseerrRefused(UpstreamError):
@@ -182,6 +185,44 @@ class OverseerrClient:
                 return None
             raise
         return self.http.parse(OverseerrRequest, fetched.data)
+
+    async def request_gone(
+        self, request_id: int, *, media_type: MediaType, tmdb_id: int
+    ) -> bool | None:
+        """After `GET /request/{id}` answered 404 (routes/request.ts answers that for any
+        failure, a database error too): True when Overseerr confirms it has no such
+        request, False when it still has it, None when it cannot tell now.
+
+        First the title's details: their `mediaInfo.requests` come from the same query
+        as the media, so a media record present lists every request of it. With no
+        media record, either it was cleared (its requests went with it) or its lookup
+        failed (`Media.getMedia` answers "none" for a database error): then the request
+        list, which answers 500 for a failure, decides."""
+        details = await (self.movie_details if media_type == "movie" else self.tv_details)(tmdb_id)
+        info = details.media_info if details is not None else None
+        if info is not None:
+            return all(request.id != request_id for request in info.requests)
+        return await self._missing_from_list(request_id)
+
+    async def _missing_from_list(self, request_id: int) -> bool | None:
+        """Look for `request_id` in the request list (every request, newest id first).
+        Each page is one query, so only a single answer can prove absence: one whose ids
+        pass over `request_id`, or the list's end. Pages overlap by one so each pair of
+        neighbours shares a page (a delete between pages may break that: None, as after
+        `LIST_SCAN_PAGES` pages)."""
+        skip = 0
+        for _ in range(LIST_SCAN_PAGES):
+            page = await self.list_requests(take=LIST_SCAN_TAKE, skip=skip)
+            ids = [request.id for request in page.results]
+            if request_id in ids:
+                return False
+            if not ids or ids[0] < request_id:
+                # Before anything newer: absent; after other pages: the list moved.
+                return True if skip == 0 else None
+            if ids[-1] < request_id or len(ids) < LIST_SCAN_TAKE:
+                return True  # this one answer passes over it, or reaches the list's end
+            skip += LIST_SCAN_TAKE - 1
+        return None
 
     async def movie_details(self, tmdb_id: int) -> MovieDetails | None:
         """`GET /api/v1/movie/{tmdbId}`; None for an unknown id."""

@@ -20,6 +20,8 @@ class RequestStatus(StrEnum):
     PROCESSING = "processing"
     AVAILABLE = "available"
     FAILED = "failed"
+    # Deleted in Overseerr (confirmed by a second look, see `sync.py`): nobody declined it.
+    REMOVED = "removed"
 
 
 class MediaRequest(UUIDPrimaryKey, CreatedAt, Base):

@@ -13,7 +13,9 @@ from medianest.integrations.overseerr_models import OverseerrId
 
 MediaType = Literal["movie", "tv"]
 Availability = Literal["available", "requested", "requestable"]
-RequestStatusName = Literal["pending", "approved", "declined", "processing", "available", "failed"]
+RequestStatusName = Literal[
+    "pending", "approved", "declined", "processing", "available", "failed", "removed"
+]
 MAX_SEASONS = 100
 
 

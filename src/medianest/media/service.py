@@ -51,7 +51,12 @@ ACTIVE_STATUSES = (
 )
 # Statuses that can still change, so the reconcile asks Overseerr about them.
 OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.PROCESSING)
-FINAL_STATUSES = (RequestStatus.AVAILABLE, RequestStatus.DECLINED, RequestStatus.FAILED)
+FINAL_STATUSES = (
+    RequestStatus.AVAILABLE,
+    RequestStatus.DECLINED,
+    RequestStatus.FAILED,
+    RequestStatus.REMOVED,
+)
 QUOTA_WINDOW_SECONDS = 3600
 
 

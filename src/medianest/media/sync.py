@@ -51,6 +51,7 @@ NOTIFICATION_TYPES = {
     RequestStatus.AVAILABLE: "success",
     RequestStatus.DECLINED: "error",
     RequestStatus.FAILED: "error",
+    RequestStatus.REMOVED: "error",
 }
 STATUS_WORDS = {
     RequestStatus.PENDING: "is waiting for approval",
@@ -59,6 +60,7 @@ STATUS_WORDS = {
     RequestStatus.AVAILABLE: "is now available in Plex",
     RequestStatus.DECLINED: "was declined",
     RequestStatus.FAILED: "failed",
+    RequestStatus.REMOVED: "was removed in Overseerr",
 }
 
 
@@ -144,6 +146,7 @@ _STATUS_RANK = {
     RequestStatus.AVAILABLE.value: 3,
     RequestStatus.DECLINED.value: 3,
     RequestStatus.FAILED.value: 3,
+    RequestStatus.REMOVED.value: 3,
 }
 
 
@@ -273,14 +276,36 @@ async def _reconcile_rows(
     for row in rows:
         assert row.overseerr_id is not None
         upstream = await overseerr.get_request(row.overseerr_id)
-        if upstream is None:
-            # Deleted in Overseerr: nothing will ever complete it.
-            change = _set_status(row, RequestStatus.DECLINED)
+        if upstream is not None:
+            status: str = request_local_status(upstream)
+        elif await _confirmed_removed(overseerr, row):
+            status = RequestStatus.REMOVED  # nothing will ever complete it
         else:
-            change = _set_status(row, request_local_status(upstream))
-        if change is not None:
+            continue
+        if (change := _set_status(row, status)) is not None:
             changes.append(change)
     return changes
+
+
+async def _confirmed_removed(overseerr: OverseerrClient, row: MediaRequest) -> bool:
+    """Whether Overseerr confirms it no longer has the request its `GET /request/{id}`
+    answered 404 for. That 404 is its answer to any failure of its own (a database
+    error too), so only a second look that tells the two apart changes the row; an
+    unconfirmed 404 leaves it for the next round."""
+    assert row.overseerr_id is not None
+    try:
+        gone = await overseerr.request_gone(
+            row.overseerr_id,
+            media_type="movie" if row.media_type == "movie" else "tv",
+            tmdb_id=row.tmdb_id,
+        )
+    except MediaNestError as exc:
+        gone, reason = None, exc.code
+    else:
+        reason = "still listed" if gone is False else "not confirmed"
+    if gone is not True:
+        log.warning("media_request_404_unconfirmed", overseerr_id=row.overseerr_id, reason=reason)
+    return gone is True
 
 
 def reconciler_starter(

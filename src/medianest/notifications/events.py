@@ -18,6 +18,7 @@ _ALL = (
     EventKind("request.declined", "A request of mine was declined"),
     EventKind("request.available", "A request of mine is available in Plex"),
     EventKind("request.failed", "A request of mine failed"),
+    EventKind("request.removed", "A request of mine was removed in Overseerr"),
     EventKind("download.finished", "A YouTube download finished"),
     EventKind("download.failed", "A YouTube download failed"),
     EventKind("subscription.new_videos", "A subscription found new videos"),

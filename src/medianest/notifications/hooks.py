@@ -31,6 +31,7 @@ REQUEST_EVENTS = {
     RequestStatus.DECLINED: ("request.declined", "was declined"),
     RequestStatus.AVAILABLE: ("request.available", "is now available in Plex"),
     RequestStatus.FAILED: ("request.failed", "failed"),
+    RequestStatus.REMOVED: ("request.removed", "was removed in Overseerr"),
 }
 
 

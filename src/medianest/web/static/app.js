@@ -727,7 +727,7 @@
       var badge = $('[data-field="status"]', row);
       if (badge) {
         badge.textContent = data.status;
-        badge.className = 'badge ' + ({ available: 'badge-ok', approved: 'badge-info', processing: 'badge-info', declined: 'badge-bad', failed: 'badge-bad' }[data.status] || 'badge-warn');
+        badge.className = 'badge ' + ({ available: 'badge-ok', approved: 'badge-info', processing: 'badge-info', declined: 'badge-bad', failed: 'badge-bad', removed: 'badge-bad' }[data.status] || 'badge-warn');
       }
     });
     // No toast here: the `notification` push of the same change says it in a sentence.

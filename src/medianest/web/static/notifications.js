@@ -59,7 +59,7 @@
       }).then(function (subscription) {
         return window.MediaNest.api('POST', '/api/notifications/channels', {
           subscription: subscription.toJSON(),
-          events: ['request.approved', 'request.declined', 'request.available', 'request.failed', 'download.finished', 'download.failed', 'subscription.new_videos']
+          events: ['request.approved', 'request.declined', 'request.available', 'request.failed', 'request.removed', 'download.finished', 'download.failed', 'subscription.new_videos']
         });
       }).then(function (res) {
         if (res && res.ok) { say('This browser will get your notifications.'); if (window.htmx) window.htmx.ajax('GET', '/notifications/channels', { target: '#channels', swap: 'innerHTML' }); }
