@@ -18,9 +18,8 @@ from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import (
     Conflict,
+    MediaNestError,
     NotFound,
-    PermissionDenied,
-    ServiceUnavailable,
     ValidationFailed,
 )
 from medianest.core.events import publish
@@ -34,7 +33,7 @@ from medianest.integrations.overseerr_models import (
     TvResult,
     request_local_status,
 )
-from medianest.media import quotas
+from medianest.media import quotas, refusals
 from medianest.media.events import RequestCreated
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
@@ -176,9 +175,10 @@ async def create_request(
     """
     await _refuse_locally(session, wanted)
     title, seasons = await _title_and_seasons(overseerr, wanted)
-    quota = await rate_limiter.hit(
-        f"media-requests:{user_id}", limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS
-    )
+    # Counted before Overseerr is asked, so parallel requests cannot all pass the limit;
+    # given back when Overseerr did not make the request (`refusals.not_made`).
+    key = f"media-requests:{user_id}"
+    quota = await rate_limiter.hit(key, limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS)
     quota.raise_if_exceeded("You have used up your media requests for this hour.")
     try:
         created = await overseerr.create_request(
@@ -187,10 +187,14 @@ async def create_request(
             seasons=seasons,
             overseerr_user_id=overseerr_user_id,
         )
-    except OverseerrRefused as exc:
+    except MediaNestError as exc:
+        if refusals.not_made(exc):
+            await rate_limiter.refund(key, limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS)
+        if not isinstance(exc, OverseerrRefused):
+            raise
         if exc.upstream_status == 500 and overseerr_user_id is not None:
-            await _refuse_stale_link(overseerr, overseerr_user_id, exc)
-        raise _refusal(exc) from None
+            await refusals.refuse_stale_link(overseerr, overseerr_user_id, exc)
+        raise refusals.refusal(exc) from None
     row = MediaRequest(
         user_id=user_id,
         title=title,
@@ -311,41 +315,6 @@ async def _title_and_seasons(
                 details={"reason": f"season_{state}", "seasons": taken},
             )
     return show.display_title, list(wanted.seasons)
-
-
-async def _refuse_stale_link(
-    overseerr: OverseerrClient, overseerr_user_id: int, exc: OverseerrRefused
-) -> None:
-    """Overseerr answers a `userId` it no longer has (deleted, re-imported under a new
-    id) with a bare 500: say so, since only an administrator can mend the link."""
-    if await overseerr.user_exists(overseerr_user_id):
-        return
-    raise PermissionDenied(
-        f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr no "
-        "longer has. Ask an administrator to link your account again.",
-        details={"reason": exc.reason, "overseerrUserId": overseerr_user_id},
-    )
-
-
-def _refusal(exc: OverseerrRefused) -> Exception:
-    reason = exc.reason or "no reason given"
-    if exc.upstream_status == 403:
-        return PermissionDenied(
-            f"Overseerr refused the request: {reason}", details={"reason": reason}
-        )
-    if exc.upstream_status in (409, 202):
-        return Conflict(
-            "Overseerr already has a request for this title.", details={"reason": reason}
-        )
-    if exc.upstream_status == 404:
-        return NotFound("Overseerr does not know this title.", details={"reason": reason})
-    if exc.upstream_status == 500:
-        # Overseerr's own failure with this request (TMDB or its database): worth a retry.
-        return ServiceUnavailable(
-            f"Overseerr could not make the request ({reason}). Try again in a minute.",
-            details={"service": "overseerr", "upstreamStatus": 500, "reason": reason},
-        )
-    return ValidationFailed("Overseerr refused the request.", details={"reason": reason})
 
 
 async def list_requests(

@@ -1,0 +1,64 @@
+"""What Overseerr's answer to a new request means: to the person (an error with its
+real reason) and to the hourly request limit (only a request Overseerr made costs one)."""
+
+from __future__ import annotations
+
+from medianest.core.errors import (
+    Conflict,
+    MediaNestError,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from medianest.integrations.http import UpstreamHTTPError
+from medianest.integrations.overseerr import OverseerrClient, OverseerrRefused
+
+# Why Overseerr was not asked at all: no connection, the breaker open, not set up, or
+# its own 429. A timeout or a 5xx is not here: the request may have been made.
+_NOT_ASKED = frozenset({"unreachable", "circuit open", "not configured", "rate limited"})
+
+
+def not_made(exc: MediaNestError) -> bool:
+    """Whether a failed `create_request` certainly made no request in Overseerr: it
+    refused it (a 4xx, its 202, its own 500 with a reason) or was never asked."""
+    if isinstance(exc, OverseerrRefused):
+        return True
+    if isinstance(exc, UpstreamHTTPError):
+        return exc.upstream_status < 500
+    return isinstance(exc, ServiceUnavailable) and exc.details.get("reason") in _NOT_ASKED
+
+
+async def refuse_stale_link(
+    overseerr: OverseerrClient, overseerr_user_id: int, exc: OverseerrRefused
+) -> None:
+    """Overseerr answers a `userId` it no longer has (deleted, re-imported under a new
+    id) with a bare 500: say so, since only an administrator can mend the link."""
+    if await overseerr.user_exists(overseerr_user_id):
+        return
+    raise PermissionDenied(
+        f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr no "
+        "longer has. Ask an administrator to link your account again.",
+        details={"reason": exc.reason, "overseerrUserId": overseerr_user_id},
+    )
+
+
+def refusal(exc: OverseerrRefused) -> Exception:
+    reason = exc.reason or "no reason given"
+    if exc.upstream_status == 403:
+        return PermissionDenied(
+            f"Overseerr refused the request: {reason}", details={"reason": reason}
+        )
+    if exc.upstream_status in (409, 202):
+        return Conflict(
+            "Overseerr already has a request for this title.", details={"reason": reason}
+        )
+    if exc.upstream_status == 404:
+        return NotFound("Overseerr does not know this title.", details={"reason": reason})
+    if exc.upstream_status == 500:
+        # Overseerr's own failure with this request (TMDB or its database): worth a retry.
+        return ServiceUnavailable(
+            f"Overseerr could not make the request ({reason}). Try again in a minute.",
+            details={"service": "overseerr", "upstreamStatus": 500, "reason": reason},
+        )
+    return ValidationFailed("Overseerr refused the request.", details={"reason": reason})
