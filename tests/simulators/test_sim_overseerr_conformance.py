@@ -321,6 +321,11 @@ CLIENT_CALLS: dict[str, list[ClientCall]] = {
     "get_request": [lambda c, _: c.get_request(1)],
     "movie_details": [lambda c, _: c.movie_details(400007)],
     "tv_details": [lambda c, _: c.tv_details(500002)],
+    # A media record's requests (133701), and the request list for a title without one.
+    "request_gone": [
+        lambda c, _: c.request_gone(999, media_type="movie", tmdb_id=133701),
+        lambda c, _: c.request_gone(999, media_type="movie", tmdb_id=400006),
+    ],
 }
 
 

@@ -171,8 +171,7 @@ async def create_request(
     user `overseerr_user_id` when an admin linked one, else as the API key's admin.
 
     Order matters: cheap local refusals first (bad seasons, duplicates), then the title
-    must exist, then the quota is spent, then Overseerr is asked (never retried).
-    """
+    must exist, then the quota is spent, then Overseerr is asked (never retried)."""
     await _refuse_locally(session, wanted)
     title, seasons = await _title_and_seasons(overseerr, wanted)
     # Counted before Overseerr is asked, so parallel requests cannot all pass the limit;
