@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from medianest_simulators.hold import HoldMiddleware, RequestHold
 from medianest_simulators.server import (
     FaultMiddleware,
     FaultState,
@@ -77,6 +78,7 @@ class Simulator(Running):
     def __init__(self, *, port: int = 0) -> None:
         self.fault = FaultState()
         self.log = RequestLog()
+        self.held = RequestHold()
         self.lock = threading.RLock()
         self._stopping = threading.Event()
         with self.lock:
@@ -84,7 +86,10 @@ class Simulator(Running):
         self.app = Starlette(
             routes=[*self._base_control_routes(), *self.control_routes(), *self.routes()],
             middleware=[
-                Middleware(FaultMiddleware, fault=self.fault, log=self.log, stopping=self._stopping)
+                Middleware(
+                    FaultMiddleware, fault=self.fault, log=self.log, stopping=self._stopping
+                ),
+                Middleware(HoldMiddleware, hold=self.held, stopping=self._stopping),
             ],
         )
         self.server = SimulatorServer(self.app, port=port, stopping=self._stopping)
@@ -133,9 +138,20 @@ class Simulator(Running):
     def clear_fault(self) -> None:
         self.fault.clear()
 
+    def hold_requests(
+        self, path_prefix: str, method: str | None = None, *, times: int | None = None
+    ) -> None:
+        """Leave matching requests (the next `times` of them) unanswered until
+        `release_requests()`."""
+        self.held.hold(path_prefix, method, times)
+
+    def release_requests(self) -> None:
+        self.held.release()
+
     def reset(self) -> None:
         """Clear faults and the request log and restore the seeded data."""
         self.fault.clear()
+        self.held.release()
         self.log.clear()
         with self.lock:
             self.reset_state()

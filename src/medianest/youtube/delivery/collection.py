@@ -21,6 +21,7 @@ from medianest.integrations.registry import Integrations
 from medianest.plex.access import owner_client
 from medianest.plex.paths import PathMap, plex_within
 from medianest.settings import Settings
+from medianest.youtube.delivery.guard import DownloadGuard
 
 log = get_logger(__name__)
 
@@ -46,6 +47,8 @@ class DeliveryRequest:
     file_stems: tuple[str, ...]
     existing_collection: str | None
     wait_seconds: float
+    # Records what the delivery made on the download (None: no download, the admin's check).
+    guard: DownloadGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,14 @@ async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
         collection_id = request.existing_collection or await _collection_named(
             plex, section_id, request.title
         )
+        made = collection_id is None
         if collection_id is None:
             collection = await plex.create_collection(section_id, request.title, keys)
             collection_id = collection.rating_key
         else:
             await plex.add_to_collection(collection_id, keys)
+        if request.guard is not None:  # the download may have been deleted meanwhile
+            await request.guard.keep_collection(plex, collection_id, made=made)
     except MediaNestError as exc:
         raise DeliveryFailed(f"Plex: {exc.message}") from exc
     log.info("youtube_plex_collection", collection_id=collection_id, items=len(keys))
@@ -119,13 +125,6 @@ async def rescan_folder(
         await plex.refresh_section(section, path=paths.to_plex(folder))
     except (DeliveryFailed, MediaNestError) as exc:
         log.info("youtube_plex_rescan_skipped", error=type(exc).__name__)
-
-
-async def remove_collection(plex: PlexClient, collection_id: str) -> None:
-    try:
-        await plex.delete_collection(collection_id)
-    except MediaNestError as exc:
-        log.warning("youtube_plex_collection_not_removed", error=exc.code)
 
 
 async def _wait_for_items(

@@ -29,6 +29,7 @@ from medianest.integrations.plex import PlexClient
 from medianest.platform.models import SystemSetting
 from medianest.plex.access import server_token
 from medianest.youtube.delivery import collection as plex_delivery
+from medianest.youtube.delivery.guard import DownloadGuard
 from medianest.youtube.models import YoutubeDownload
 
 log = get_logger(__name__)
@@ -164,13 +165,15 @@ async def _fill_playlist(
     ctx: AppContext, job: YoutubeDownload, plex: PlexClient, title: str, keys: Sequence[str]
 ) -> str:
     """Add to the playlist this download (or its subscription, or a same-titled one of the
-    user) already has, else create it; records the playlist id on the download."""
+    user) already has, else create it; records the playlist id on the download (or, when
+    the download was deleted meanwhile, removes the playlist it made: `DownloadGone`)."""
     async with session_scope(ctx.session_factory) as session:
         known = await _known_playlist(session, job)
     own = {p.rating_key: p for p in await plex.playlists()}
     playlist_id = known if known in own else None
     if playlist_id is None:
         playlist_id = next((rk for rk, p in own.items() if p.title == title), None)
+    made = playlist_id is None
     if playlist_id is None:
         playlist_id = (await plex.create_playlist(title, keys)).rating_key
     else:
@@ -178,12 +181,8 @@ async def _fill_playlist(
         missing = [k for k in keys if k not in present]
         if missing:
             await plex.add_to_playlist(playlist_id, missing)
-    async with session_scope(ctx.session_factory) as session:
-        await session.execute(
-            update(YoutubeDownload)
-            .where(YoutubeDownload.id == job.id)
-            .values(plex_playlist_id=playlist_id)
-        )
+    guard = DownloadGuard(ctx.session_factory, job.id)
+    await guard.keep_playlist(plex, playlist_id, made=made)
     return playlist_id
 
 
@@ -202,33 +201,3 @@ async def _known_playlist(session: AsyncSession, job: YoutubeDownload) -> str | 
         .limit(1)
     )
     return found
-
-
-async def remove_private_playlist(
-    session: AsyncSession, *, ctx: AppContext, job: YoutubeDownload
-) -> None:
-    """When a download is deleted: its playlist goes too, unless another download fills it."""
-    if not job.plex_playlist_id:
-        return
-    shared = await session.scalar(
-        select(YoutubeDownload.id).where(
-            YoutubeDownload.plex_playlist_id == job.plex_playlist_id,
-            YoutubeDownload.user_id == job.user_id,
-            YoutubeDownload.id != job.id,
-        )
-    )
-    user = await session.get(User, job.user_id)
-    if shared is None and user is not None:
-        await remove_playlist(ctx, user, job.plex_playlist_id)
-
-
-async def remove_playlist(ctx: AppContext, user: User, playlist_id: str) -> None:
-    """Delete a download's private playlist (best effort, with the user's token)."""
-    token = await server_token(ctx, user)
-    if token is None:
-        return
-    try:
-        client: PlexClient = await ctx.integrations.plex_for_token(token)
-        await client.delete_playlist(playlist_id)
-    except MediaNestError as exc:
-        log.info("youtube_playlist_not_removed", error=exc.code)

@@ -24,9 +24,9 @@ from medianest.core.ratelimit import RateLimitResult
 from medianest.db.base import utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
-from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
+from medianest.youtube.delivery import guard as delivery_guard
 from medianest.youtube.delivery import private as delivery
 from medianest.youtube.downloads import active, files, quotas
 from medianest.youtube.downloads.urls import validate_download_url
@@ -280,15 +280,10 @@ async def delete(
         after_commit(session, lambda: queue_signals(ctx).cancel(download_id))
     root = ctx.settings.resolved_download_root
     await _delete_files(session, root, job)
-    if job.plex_collection_id and not await _collection_shared(session, job):
-        plex = await plex_access.owner_client(ctx.integrations)
-        if plex is not None:
-            await plex_delivery.remove_collection(plex, job.plex_collection_id)
-    await delivery.remove_private_playlist(session, ctx=ctx, job=job)
     if job.folder:  # Plex drops the gone files' items now, not at its next scan
         paths = await plex_paths.load_path_map(session, settings=ctx.settings)
         await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, Path(job.folder), paths)
-    await _delete_record(session, root, job)
+    await _delete_record(session, ctx, job)
     log.info("youtube_download_deleted", download_id=download_id)
 
 
@@ -318,32 +313,38 @@ async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id:
     return len(jobs)
 
 
-async def _collection_shared(session: AsyncSession, job: YoutubeDownload) -> bool:
-    """Whether another download (any user's) also fills this collection."""
-    other = await session.scalar(
-        select(YoutubeDownload.id).where(
-            YoutubeDownload.plex_collection_id == job.plex_collection_id,
-            YoutubeDownload.id != job.id,
-        )
-    )
-    return other is not None
-
-
-async def _delete_record(session: AsyncSession, root: Path, job: YoutubeDownload) -> None:
+async def _delete_record(session: AsyncSession, ctx: AppContext, job: YoutubeDownload) -> None:
     """Delete the record and, once that committed, the files of the items it had when
-    deleted (not only those loaded earlier). A worker that stored its job before the
-    DELETE had written its files by then, so they are found; one that stores after it
-    finds no record and removes its files itself (runner `_remove_if_deleted`)."""
+    deleted (not only those loaded earlier), and its Plex collection and playlist as it
+    had them then. A worker that stored its job (or recorded what it made in Plex) before
+    the DELETE had written its files by then, so they are found; one that stores after it
+    finds no record and removes its files (runner `_remove_if_deleted`) and what it made
+    in Plex (delivery/guard.py) itself."""
     statement = (
         delete_rows(YoutubeDownload)
         .where(YoutubeDownload.id == job.id)
-        .returning(YoutubeDownload.folder, YoutubeDownload.items)
+        .returning(
+            YoutubeDownload.folder,
+            YoutubeDownload.items,
+            YoutubeDownload.plex_collection_id,
+            YoutubeDownload.plex_playlist_id,
+        )
         .execution_options(synchronize_session=False)
     )
     deleted = (await session.execute(statement)).first()
     session.expunge(job)
-    if deleted is None or not deleted.folder:
+    if deleted is None:
         return
+    await delivery_guard.remove_after_delete(
+        session,
+        ctx=ctx,
+        user_id=job.user_id,
+        collection_id=deleted.plex_collection_id,
+        playlist_id=deleted.plex_playlist_id,
+    )
+    if not deleted.folder:
+        return
+    root = ctx.settings.resolved_download_root
     last = YoutubeDownload(id=job.id, user_id=job.user_id, folder=deleted.folder)
     last.items = deleted.items
     still_referenced = await _stems_of_others(session, last)

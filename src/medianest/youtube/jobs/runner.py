@@ -21,6 +21,7 @@ from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
+from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
 from medianest.youtube.downloads import files
 from medianest.youtube.downloads.urls import AcceptedUrl, validate_download_url
 from medianest.youtube.jobs import job_hooks
@@ -240,33 +241,7 @@ class JobRunner:
         view.status = DownloadStatus.PROCESSING.value
         await reporter.store_now()
         await reporter.emit_now()
-        collection_id, note = job.plex_collection_id, None
-        plex = await plex_access.owner_client(self.ctx.integrations)
-        if plex is not None and completed:
-            try:
-                async with self.session_factory() as session:
-                    paths = await plex_paths.load_path_map(session, settings=self.settings)
-                section = await plex_delivery.find_section(
-                    plex,
-                    folder,
-                    plex_delivery.configured_section(self.settings, self.ctx.integrations),
-                    paths,
-                )
-                deliver = await delivery.deliverer(self.ctx, job)  # playlist or collection
-                request = plex_delivery.DeliveryRequest(
-                    section_id=section,
-                    folder=folder,
-                    paths=paths,
-                    title=view.title or folder.name,
-                    file_stems=tuple(Path(i.file or "").stem for i in completed),
-                    existing_collection=job.plex_collection_id,
-                    wait_seconds=self.settings.plex_scan_wait_seconds,
-                )
-                delivered = await deliver(plex, request)
-                collection_id = delivered.collection_id
-            except plex_delivery.DeliveryFailed as exc:
-                note = f"Downloaded, but the Plex collection was not updated: {exc}"
-                log.warning("youtube_plex_delivery_failed", download_id=str(job.id))
+        collection_id, note = await self._to_plex(job, view, folder, completed)
         failed = len(view.items) - len(completed)
         if note is None and failed:
             note = f"{failed} of {len(view.items)} items failed"
@@ -288,6 +263,44 @@ class JobRunner:
         log.info(
             "youtube_job_completed", download_id=str(job.id), items=len(view.items), failed=failed
         )
+
+    async def _to_plex(
+        self, job: YoutubeDownload, view: JobView, folder: Path, completed: list[JobItem]
+    ) -> tuple[str | None, str | None]:
+        """Hand the completed items to Plex: (the collection id, a note when it failed)."""
+        plex = await plex_access.owner_client(self.ctx.integrations)
+        if plex is None or not completed:
+            return job.plex_collection_id, None
+        try:
+            async with self.session_factory() as session:
+                paths = await plex_paths.load_path_map(session, settings=self.settings)
+            section = await plex_delivery.find_section(
+                plex,
+                folder,
+                plex_delivery.configured_section(self.settings, self.ctx.integrations),
+                paths,
+            )
+            deliver = await delivery.deliverer(self.ctx, job)  # playlist or collection
+            request = plex_delivery.DeliveryRequest(
+                section_id=section,
+                folder=folder,
+                paths=paths,
+                title=view.title or folder.name,
+                file_stems=tuple(Path(i.file or "").stem for i in completed),
+                existing_collection=job.plex_collection_id,
+                wait_seconds=self.settings.plex_scan_wait_seconds,
+                guard=DownloadGuard(self.session_factory, job.id),
+            )
+            delivered = await deliver(plex, request)
+        except DownloadGone:  # what it made is removed again; the files go after `finish`
+            return None, None
+        except plex_delivery.DeliveryFailed as exc:
+            log.warning("youtube_plex_delivery_failed", download_id=str(job.id))
+            return (
+                job.plex_collection_id,
+                f"Downloaded, but the Plex collection was not updated: {exc}",
+            )
+        return delivered.collection_id, None
 
     async def _fail(self, view: JobView, reporter: ProgressReporter, reason: str) -> None:
         view.status = DownloadStatus.FAILED.value

@@ -1,0 +1,148 @@
+"""Deleting a download while its worker hands it to Plex leaves no collection and no
+private playlist of it in Plex, whichever of the two comes first.
+
+The worker is a separate one (`medianest worker`'s run_standalone) that hears of the
+delete only through the database. The moments are placed, not raced, by the Plex
+simulator holding a request on its real socket: either the worker's request that makes
+the collection (or playlist) until the delete has committed, or the deleting request's
+rescan (it has loaded the record, which has no Plex id yet) until the worker has made
+and recorded the collection (or playlist) and completed the job."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.settings import Settings
+from medianest.worker import run_standalone
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.media_server import MediaServerSimulator
+from tests.factories.users import signed_in_client
+from tests.youtube.conftest import files_under
+from tests.youtube_extras.conftest import wait_for
+
+TITLE = "Race Clip"
+MAKES = {"collection": ("/library/collections", "POST"), "playlist": ("/playlists", "POST")}
+RESCAN = "/library/sections/3/refresh"
+
+
+def made_in_plex(plex: PlexSimulator) -> list[str]:
+    """Every collection and playlist Plex holds for the download (by its title)."""
+    with plex.lock:
+        collections = [f"collection {c.title}" for c in plex.library.collections.values()]
+        playlists = [f"playlist {p.title}" for p in plex.library.playlists.values()]
+    return [name for name in collections + playlists if name.endswith(TITLE)]
+
+
+@asynccontextmanager
+async def separate_worker(settings: Settings) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_standalone(settings, stop=stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 30.0)
+
+
+async def submit(client: httpx.AsyncClient, media: MediaServerSimulator, delivery: str) -> str:
+    media.add_feed("race", TITLE, ["clip-one"])
+    response = await client.post(
+        "/api/youtube/download", json={"url": media.feed_url("race"), "delivery": delivery}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["delivery"] == delivery
+    download_id: str = response.json()["data"]["id"]
+    return download_id
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("delivery", ["collection", "playlist"])
+async def test_a_download_deleted_before_its_worker_makes_its_plex_collection_leaves_none(
+    delivery: str,
+    app: MediaNestApp,
+    alice: User,
+    extras_settings: Callable[..., Settings],
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+    download_root: Path,
+) -> None:
+    path, method = MAKES[delivery]
+    plex.hold_requests(path, method)
+    async with (
+        separate_worker(extras_settings(redis_url=None)),
+        await signed_in_client(app, alice) as client,
+    ):
+        download_id = await submit(client, media, delivery)
+        await until(lambda: plex.request_count(path, method) >= 1)  # the worker waits on Plex
+        # Real Plex scans in the background, so the items stay listed a while after the
+        # delete's rescan; this simulator scans at once, so the rescan is refused instead.
+        plex.set_fault("error", path_prefix=RESCAN, times=1)
+        deleted = await client.delete(f"/api/youtube/downloads/{download_id}")
+        assert deleted.status_code == 204, deleted.text
+        plex.release_requests()  # now Plex makes it, for a download that is gone
+        await until(lambda: all(r.status == 200 for r in plex.requests(path, method)))
+        await until(lambda: made_in_plex(plex) == [], what=lambda: made_in_plex(plex))
+        await asyncio.sleep(1.0)  # anything the worker still does after that
+        assert made_in_plex(plex) == []
+        assert files_under(download_root) == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("delivery", ["collection", "playlist"])
+async def test_a_download_deleted_as_its_worker_records_its_plex_collection_leaves_none(
+    delivery: str,
+    app: MediaNestApp,
+    alice: User,
+    extras_settings: Callable[..., Settings],
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+    download_root: Path,
+) -> None:
+    media.hold_item("clip-one")
+    plex.hold_requests(RESCAN, times=1)  # the deleting request's rescan, not the worker's
+    try:
+        async with (
+            separate_worker(extras_settings(redis_url=None)),
+            await signed_in_client(app, alice) as client,
+        ):
+            download_id = await submit(client, media, delivery)
+            await wait_for(app, lambda rows: item_state(rows) == "downloading", user_id=alice.id)
+            deleting = asyncio.create_task(client.delete(f"/api/youtube/downloads/{download_id}"))
+            await until(lambda: plex.request_count(RESCAN) >= 1)  # it has read the record
+            media.release_item("clip-one")
+            # The worker makes the collection (or playlist) and completes the job.
+            done = await wait_for(app, lambda rows: rows[0].status == "completed", user_id=alice.id)
+            assert done[0].id == uuid.UUID(download_id)
+            assert made_in_plex(plex) == [f"{delivery} {TITLE}"]
+            assert not deleting.done(), "the request did not wait where the test placed it"
+            plex.release_requests()
+            assert (await deleting).status_code == 204
+            assert made_in_plex(plex) == []
+            assert files_under(download_root) == []
+    finally:
+        media.release_item("clip-one")
+
+
+def item_state(rows: list[object]) -> str | None:
+    row = rows[0] if rows else None
+    items = getattr(row, "items", None)
+    return items[0].state if items else None
+
+
+async def until(condition: Callable[[], bool], what: Callable[[], object] = lambda: None) -> None:
+    deadline = time.monotonic() + 20.0
+    while not condition():
+        assert time.monotonic() < deadline, f"never reached; last seen {what()}"
+        await asyncio.sleep(0.02)
