@@ -84,6 +84,23 @@ async def test_testing_an_http_address_that_redirects_to_https_names_the_address
     )
 
 
+async def test_testing_an_http_address_of_a_server_that_speaks_only_https_names_https(admin, certs):
+    # A TLS-only port (OpenSSL's or Node's server) closes on plain HTTP, answering nothing.
+    async with CannedServer(json_answer(), issued=certs.issue("127.0.0.1")) as server:
+        http = server.url.replace("https://", "http://")
+        response = await admin.post(
+            "/api/admin/services/test",
+            json={"name": "plex", "url": http, "apiKey": TYPED_TOKEN},
+        )
+
+    result = response.json()["data"]
+    assert result["status"] == "offline" and result["reachable"] is False
+    assert result["error"] == (
+        f"Plex at 127.0.0.1:{server.port} speaks HTTPS, not plain HTTP: "
+        f"save https://127.0.0.1:{server.port} as its address."
+    )
+
+
 async def kuma_live_test(admin, url: str) -> dict[str, Any]:
     response = await admin.post(
         "/api/admin/services/test",

@@ -4,12 +4,15 @@ an HTTPS address for a server that speaks plain HTTP."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pydantic
 import pytest
 import structlog
 
 from medianest.core.errors import ServiceUnavailable
 from tests.integrations.conftest import quick_settings
+from tests.ops.nginx_proxy import NginxProxy, nginx_available
 from tests.support.tls_servers import CannedServer, Certificates, json_answer
 
 pytestmark = pytest.mark.timeout(30)
@@ -131,3 +134,72 @@ async def test_an_https_address_of_a_plain_http_server_says_to_use_http(make_res
     assert refused.value.message == (
         f"Plex at 127.0.0.1:{server.port} does not speak HTTPS: use {server.url} instead."
     )
+
+
+async def test_an_http_address_of_a_server_that_speaks_only_https_says_to_save_https(
+    certs, make_resilient
+):
+    # A bare TLS server (OpenSSL here, Node's too) closes on a plain HTTP request.
+    async with CannedServer(json_answer(), issued=certs.issue("127.0.0.1")) as server:
+        http = server.url.replace("https://", "http://")
+        client = plex_client(make_resilient, http)
+        with structlog.testing.capture_logs() as logs, pytest.raises(ServiceUnavailable) as refused:
+            await client.get_json("/library/sections")
+
+    assert refused.value.message == (
+        f"Plex at 127.0.0.1:{server.port} speaks HTTPS, not plain HTTP: "
+        f"save https://127.0.0.1:{server.port} as its address."
+    )
+    assert refused.value.details["reason"] == "tls"
+    tries = [e["status"] for e in logs if e["event"] == "upstream_call"]
+    assert tries == ["speaks_https"]  # a GET, yet not retried: retrying cannot fix it
+    assert TOKEN not in repr(logs)
+
+
+@pytest.mark.skipif(not nginx_available(), reason="nginx is not installed")
+async def test_an_http_address_of_an_https_only_reverse_proxy_says_to_save_https(
+    tmp_path, make_resilient
+):
+    # MediaNest's own nginx configuration in front of an Overseerr: plain HTTP at its TLS
+    # port is answered "400 The plain HTTP request was sent to HTTPS port".
+    async with CannedServer(json_answer(b"{}")) as overseerr:
+        proxy = NginxProxy(tmp_path, overseerr.port)
+        await asyncio.to_thread(proxy.start)
+        try:
+            client = make_resilient(
+                f"http://127.0.0.1:{proxy.https_port}/overseerr", service="overseerr"
+            )
+            with pytest.raises(ServiceUnavailable) as refused:
+                await client.get_json("/api/v1/status")
+        finally:
+            await asyncio.to_thread(proxy.stop)
+
+    assert refused.value.message == (
+        f"Overseerr at 127.0.0.1:{proxy.https_port} speaks HTTPS, not plain HTTP: "
+        f"save https://127.0.0.1:{proxy.https_port}/overseerr as its address."
+    )
+    assert overseerr.heads == []  # nginx did not pass the request on
+
+
+async def test_a_plain_http_server_that_closes_without_answering_is_still_unreachable(
+    make_resilient,
+):
+    # No TLS behind it: the look at the port finds none, and the usual outage stands.
+    async def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.close()
+
+    server = await asyncio.start_server(close_at_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = make_resilient(f"http://127.0.0.1:{port}", service="plex")
+        with structlog.testing.capture_logs() as logs, pytest.raises(ServiceUnavailable) as down:
+            await client.get_json("/")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert down.value.message.startswith("Plex cannot be reached")
+    assert down.value.details.get("reason") != "tls"
+    tries = [e["status"] for e in logs if e["event"] == "upstream_call"]
+    assert tries == ["transport_error"] * 3  # retried as an outage

@@ -25,7 +25,13 @@ from medianest.integrations.outcomes import (
     retry_after_seconds,
     service_name,
 )
-from medianest.integrations.tls import explain_refusal, tls_refusal
+from medianest.integrations.tls import (
+    explain_refusal,
+    plain_http_refused,
+    speaks_https,
+    speaks_tls,
+    tls_refusal,
+)
 
 # Logged under the client's module name, as before this split: log filters keep matching.
 log = get_logger("medianest.integrations.http")
@@ -106,6 +112,8 @@ class RetryingSender:
         assert response is not None  # stamina either returned a try's answer or raised
         if response.is_redirect:
             raise self._redirected(response)
+        if plain_http_refused(response):  # nginx's or Go's 400 for plain HTTP at TLS
+            raise self._speaks_https()
         return response
 
     async def _one_try(
@@ -140,10 +148,9 @@ class RetryingSender:
                 details={"service": self.service, "limitBytes": MAX_ANSWER_BYTES},
             ) from None
         except httpx.TransportError as exc:
-            if (refused := tls_refusal(exc)) is not None:
-                status = "tls_refused"
-                raise await self._tls_refused(refused) from None
-            status = "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
+            status, misconfigured = await self._no_answer(exc)
+            if misconfigured is not None:
+                raise misconfigured from None
             raise RetryableFailure("unreachable") from exc
         else:
             status = str(response.status_code)
@@ -209,6 +216,34 @@ class RetryingSender:
         url = self._http().base_url
         message = await explain_refusal(service_name(self.service), url, error)
         log.warning("upstream_tls_refused", service=self.service, host=url.host, error=message)
+        return ServiceUnavailable(message, details={"service": self.service, "reason": "tls"})
+
+    async def _no_answer(self, exc: httpx.TransportError) -> tuple[str, ServiceUnavailable | None]:
+        """Why a try got no answer (its log status), and the error to raise at once when
+        the address is wrong rather than the service down (None: an outage)."""
+        if (refused := tls_refusal(exc)) is not None:
+            return "tls_refused", await self._tls_refused(refused)
+        if await self._answered_by_tls(exc):
+            return "speaks_https", self._speaks_https()
+        return ("connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"), None
+
+    async def _answered_by_tls(self, exc: httpx.TransportError) -> bool:
+        """Whether a plain HTTP request got no answer because the server speaks TLS: it
+        closed or reset the connection, or sent a TLS alert (h11: an illegal status line).
+        Asked (one handshake) only then, and only for an http:// address."""
+        url = self._http().base_url
+        return (
+            url.scheme == "http"
+            and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))
+            and await speaks_tls(url)
+        )
+
+    def _speaks_https(self) -> ServiceUnavailable:
+        """Like a refused certificate, the configuration's fault: not retried, no outage
+        for the breaker, and the message names the address to save."""
+        url = self._http().base_url
+        message = speaks_https(service_name(self.service), url)
+        log.warning("upstream_speaks_https", service=self.service, host=url.host, error=message)
         return ServiceUnavailable(message, details={"service": self.service, "reason": "tls"})
 
     def _backoff_hook(self, exc: Exception) -> bool | float:

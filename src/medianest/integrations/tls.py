@@ -1,5 +1,6 @@
 """TLS for the services' clients: whom they trust, and why a handshake failed in words
-an admin can act on (a certificate for another name, a self-signed one, plain HTTP).
+an admin can act on (a certificate for another name, a self-signed one, plain HTTP, an
+http:// address of a server that speaks only HTTPS).
 
 One verifying context per CA bundle for the whole process: left to itself httpx loads the
 CA bundle again for each client, ~50 ms and ~0.8 MB apiece (a server holds one per
@@ -35,6 +36,12 @@ _UNKNOWN_CA = frozenset({2, 19, 20, 21})  # a chain to a CA we do not trust (a h
 _WRONG_NAME = frozenset({62, 64})  # hostname / IP address mismatch
 # What OpenSSL says when the "TLS" answer is plain HTTP (3.0, then 3.2 and later).
 _NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
+# What a front end answers (HTTP 400) to plain HTTP at its HTTPS port: nginx, and Go's
+# net/http (Caddy, Traefik). A bare TLS server (OpenSSL's, Node's) closes instead.
+_PLAIN_AT_TLS_PORT = (
+    "The plain HTTP request was sent to HTTPS port",
+    "Client sent an HTTP request to an HTTPS server",
+)
 _CA_HINT = (
     "put that certificate in the file MEDIANEST_CA_BUNDLE names (admin guide: HTTPS), "
     "or use the service's http:// address on your home network."
@@ -81,6 +88,41 @@ async def explain_refusal(name: str, url: httpx.URL, error: ssl.SSLError) -> str
     return (
         f"{name}'s certificate at {where} was refused: {getattr(error, 'verify_message', error)}."
     )
+
+
+def plain_http_refused(response: httpx.Response) -> bool:
+    """An http:// request answered with a front end's "this port speaks HTTPS" 400."""
+    return (
+        response.status_code == 400
+        and response.request.url.scheme == "http"
+        and any(phrase in response.text for phrase in _PLAIN_AT_TLS_PORT)
+    )
+
+
+async def speaks_tls(url: httpx.URL, *, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
+    """Whether the server at `url`'s host and port completes a TLS handshake (in a
+    connection of its own that sends nothing else; the certificate is not judged): asked
+    only when a plain HTTP request there got no answer, to say why."""
+    look = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    look.check_hostname, look.verify_mode = False, ssl.CERT_NONE
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(url.host, _port(url), ssl=look)
+    except (OSError, TimeoutError):  # ssl.SSLError is an OSError
+        return False
+    writer.close()
+    return True
+
+
+def speaks_https(name: str, url: httpx.URL) -> str:
+    """The message for an http:// address whose server speaks only HTTPS."""
+    port = _port(url)
+    https = str(url.copy_with(scheme="https", port=port, query=None, fragment=None)).rstrip("/")
+    return f"{name} at {url.host}:{port} speaks HTTPS, not plain HTTP: save {https} as its address."
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
 
 
 def wrong_name(name: str, host: str, port: int, names: list[str]) -> str:
