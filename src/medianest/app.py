@@ -28,6 +28,7 @@ from medianest.admin.connections import router as admin_connections_router
 from medianest.admin.connections import webhook_router as admin_webhook_router
 from medianest.admin.system import router as admin_system_router
 from medianest.admin.users import router as admin_router
+from medianest.auth import identity as auth_identity
 from medianest.auth import router as auth_router
 from medianest.auth import service as auth_service
 from medianest.auth.plex_sign_in import access as plex_access
@@ -44,6 +45,7 @@ from medianest.core.compression import compressed
 from medianest.core.conditional import ConditionalGetMiddleware
 from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
+from medianest.core.deps import install_subject_of
 from medianest.core.envelope import error_schemas
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.heap import start_trimming
@@ -330,6 +332,7 @@ def create_app(
     )
     fastapi_app.state.settings = settings
     add_exception_handlers(fastapi_app)
+    install_subject_of(fastapi_app, auth_identity.subject_of)
     fastapi_app.router.routes.extend(_route_table())
     fastapi_app.router.routes.insert(0, RouteIndex(fastapi_app.router.routes))
     install_pages(fastapi_app)

@@ -27,6 +27,7 @@ from medianest.auth.plex_sign_in import access as plex_access
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import AuditLog
+from medianest_simulators import PlexTvSimulator
 from medianest_simulators.plextv_models import ALICE_TOKEN
 from tests.auth.flows import password_sign_in
 from tests.factories.users import TEST_PASSWORD, create_user, signed_in_client, token_client
@@ -97,6 +98,36 @@ async def test_a_plex_recheck_of_a_user_deleted_meanwhile_is_not_a_500(
         answer = await caller.get("/api/auth/session")
         # Before: writing the gone user's re-check time failed the commit, a 500.
         assert answer.status_code in (200, 401), answer.text
+        _assert_signed_out(await caller.get("/api/auth/session"))
+    await _assert_deleted(plex_app, alice.id)
+
+
+async def test_a_plex_sign_out_of_a_user_deleted_meanwhile_is_refused_as_signed_out(
+    plex_app: MediaNestApp, plextv: PlexTvSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-check finds the share removed and signs the user out, keeping that sign-out
+    although it refuses the request; its audit entry then points at a gone user."""
+    alice = await create_user(plex_app, "alice", plex_id="1002", plex_token=ALICE_TOKEN)
+    other_admin = await create_user(plex_app, "other-admin", role=Role.ADMIN)
+    async with (
+        await signed_in_client(plex_app, alice) as caller,
+        await signed_in_client(plex_app, other_admin) as admin,
+    ):
+        assert (await caller.get("/api/auth/session")).status_code == 200
+        plextv.unshare_server("alice")
+        key = await plex_access.audience_cache_key(plex_app.ctx)
+        assert key is not None
+        await plex_app.ctx.cache.delete(key)  # the share's removal is seen now
+        async with session_scope(plex_app.ctx.session_factory) as session:
+            await session.execute(
+                update(User)
+                .where(User.id == alice.id)
+                .values(plex_token_checked_at=utcnow() - timedelta(hours=2))
+            )
+        monkeypatch.setattr(
+            plex_access, "admits", _deleting_first(admin, alice, plex_access.admits)
+        )
+        # Not a 500: the kept sign-out's commit failed on the gone user.
         _assert_signed_out(await caller.get("/api/auth/session"))
     await _assert_deleted(plex_app, alice.id)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request, Response
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.cookies import SESSION_COOKIE
@@ -20,7 +20,7 @@ from medianest.auth.sessions import remember
 from medianest.auth.sessions import store as session_store
 from medianest.auth.sessions.cache import attach_user, readable_user, session_cache_of
 from medianest.context import AppContext
-from medianest.core.deps import refuse_once_gone
+from medianest.core.deps import Subject
 from medianest.core.errors import Unauthenticated
 from medianest.core.tokens import hash_token
 from medianest.db.base import utcnow
@@ -39,6 +39,8 @@ class Identity:
 # dict rather than `request.state`, whose look-up of a name not set raises and formats an
 # AttributeError (on every request the sign-in dependencies ask before deciding).
 _DECIDED_IDENTITY = "medianest.identity"
+# The identity found while its rarer checks run (disabled, Plex re-check due), in the scope.
+_CHECKED_IDENTITY = "medianest.checked_identity"
 
 
 def decided_identity(request: Request) -> tuple[bool, Identity | None]:
@@ -51,11 +53,20 @@ def decide_identity(request: Request, identity: Identity | None) -> None:
     request.scope[_DECIDED_IDENTITY] = identity
 
 
-def signed_out_once_gone(request: Request, user: User) -> None:
-    """If this request's writes fail because an admin deleted `user` meanwhile (a
-    changed row of theirs gone, a new one pointing at it), it answers as signed out,
-    401, not 500 (`core.deps.refuse_once_gone`): whatever the route did."""
-    refuse_once_gone(request, User, (user.id,), Unauthenticated)
+def subject_of(request: Request) -> Subject | None:
+    """The user a request acts for, asked only when its writes failed (installed with
+    `core.deps.install_subject_of`): if an admin deleted them meanwhile (a changed row of
+    theirs gone, a new one pointing at it), the request answers as signed out, 401, not
+    500, whatever the route did. The decided identity, or the one being checked (a Plex
+    re-check's sign-out is kept although refused, and its commit finds the user gone)."""
+    scope = request.scope
+    identity: Identity | None = scope.get(_DECIDED_IDENTITY) or scope.get(_CHECKED_IDENTITY)
+    if identity is None:
+        return None
+    # The key the row was loaded with: the rollback before this expired its attributes,
+    # and reading `id` would load it again (no I/O allowed here).
+    key = inspect(identity.user).identity or (identity.user.id,)
+    return Subject(User, key, Unauthenticated)
 
 
 async def _identity_from_bearer(session: AsyncSession, token: str) -> Identity | None:
@@ -137,14 +148,22 @@ async def identify(
         )
     if identity is None:
         return None
-    signed_out_once_gone(request, identity.user)
+    # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call),
+    # whichever credential is used: a script's token ends with the Plex sign-in too.
+    if not identity.user.is_active or plex_service.token_check_due(
+        identity.user, check_minutes=ctx.settings.plex_token_check_minutes
+    ):
+        return await _checked(request, db, ctx, identity)
+    return identity
+
+
+async def _checked(
+    request: Request, db: LazySession, ctx: AppContext, identity: Identity
+) -> Identity | None:
+    """A disabled user's sessions end (None: anonymous); a Plex user's token is re-checked."""
+    request.scope[_CHECKED_IDENTITY] = identity  # the subject meanwhile (`subject_of`)
     if not identity.user.is_active:
         await session_store.destroy_user_sessions(db.session(), user_id=identity.user.id)
         return None
-    # A Plex user's token is re-checked now and then (cheap: usually no plex.tv call),
-    # whichever credential is used: a script's token ends with the Plex sign-in too.
-    if plex_service.token_check_due(
-        identity.user, check_minutes=ctx.settings.plex_token_check_minutes
-    ):
-        await plex_revalidation.revalidate_plex_token(request, db.session(), ctx, identity.user)
+    await plex_revalidation.revalidate_plex_token(request, db.session(), ctx, identity.user)
     return identity

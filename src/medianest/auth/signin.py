@@ -11,7 +11,7 @@ from medianest.auth.cookies import (
     client_ip,
     set_session_cookie,
 )
-from medianest.auth.identity import Identity, decide_identity, signed_out_once_gone
+from medianest.auth.identity import Identity, decide_identity
 from medianest.auth.models import User
 from medianest.auth.schemas import SessionOut, UserOut
 from medianest.auth.sessions import remember
@@ -43,8 +43,8 @@ async def complete_sign_in(
         await remember.issue_remember_token(request, response, session, ctx, user)
     write_user_at_commit(session, user, last_login_at=utcnow())  # no error if deleted meanwhile
     audit.record(session, action="auth.login", actor_id=user.id, details={"method": method}, ip=ip)
-    # The session made above for a user deleted meanwhile fails the commit: a 401.
-    signed_out_once_gone(request, user)
+    # The session made above for a user deleted meanwhile fails the commit: a 401
+    # (`identity.subject_of`, the decided identity's user).
     decide_identity(
         request, Identity(user=user, via="session", auth_session=None, session_token=token)
     )

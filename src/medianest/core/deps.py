@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,9 +39,6 @@ from medianest.db.engine import (
 )
 
 _DATABASE = "medianest.database"  # the request's LazySession, in the ASGI scope
-# What `refuse_once_gone` registered: [(model, primary key, refusal)], in the ASGI scope.
-_REFUSED_ONCE_GONE = "medianest.refused_once_gone"
-_Refusal = tuple[type[Base], tuple[Any, ...], Callable[[], MediaNestError]]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -230,8 +228,8 @@ async def _failed_write(
     request: Request, session: AsyncSession | None, exc: Exception
 ) -> MediaNestError | None:
     """What a failed database step answers (None: the error itself, a 500), its unit
-    of work rolled back: 503 when the database cannot be reached; a refusal registered
-    with `refuse_once_gone` when a write failed on a row deleted meanwhile."""
+    of work rolled back: 503 when the database cannot be reached; the subject's
+    refusal (`Subject`) when a write failed on its row deleted meanwhile."""
     if session is not None:
         forget_after_commit(session)
         # The connection may already be gone: a failing rollback must not turn the
@@ -247,24 +245,38 @@ async def _failed_write(
     )
 
 
-def refuse_once_gone(
-    request: Request, model: type[Base], key: tuple[Any, ...], refusal: Callable[[], MediaNestError]
-) -> None:
-    """Answer `refusal()` instead of a 500 if this request's writes fail and `model`'s
-    row `key` is gone by then (the signed-in user, deleted by an admin meanwhile: auth
-    registers it). One place for every route: whatever the request wrote, a changed row
-    that is gone (StaleDataError) or a new one pointing at it (IntegrityError) then
-    means the request's subject went away, not a fault; the unit of work is rolled back."""
-    request.scope.setdefault(_REFUSED_ONCE_GONE, []).append((model, key, refusal))
+@dataclass(frozen=True)
+class Subject:
+    """The row a request acts for (the signed-in user), and what the request answers
+    instead of a 500 when its writes fail once that row is gone."""
+
+    model: type[Base]
+    key: tuple[Any, ...]
+    refusal: Callable[[], MediaNestError]
+
+
+SubjectOf = Callable[[Request], Subject | None]
+"""The request's subject, asked only when a write failed (auth installs it: core knows
+no domain)."""
+
+
+def install_subject_of(app: FastAPI, subject_of: SubjectOf) -> None:
+    """Once, at start: where the session dependency finds a failed request's subject."""
+    app.state.subject_of = subject_of
 
 
 async def _refusal_once_gone(request: Request, session: AsyncSession) -> MediaNestError | None:
-    """The refusal of the first row `refuse_once_gone` registered that is gone."""
-    registered: list[_Refusal] = request.scope.get(_REFUSED_ONCE_GONE, [])
-    for model, key, refusal in registered:
-        with contextlib.suppress(DBAPIError, OSError):  # unknown: the error stands
-            if not await row_exists(session, model, key):
-                return refusal()
+    """The subject's refusal when its row is gone: whatever the request wrote, a changed
+    row that is gone (StaleDataError) or a new one pointing at it (IntegrityError) then
+    means the request's subject went away (an admin deleted the user), not a fault.
+    Derived here, on failure, so that a request that succeeds pays nothing for it."""
+    subject_of: SubjectOf | None = getattr(request.app.state, "subject_of", None)
+    subject = subject_of(request) if subject_of is not None else None
+    if subject is None:
+        return None
+    with contextlib.suppress(DBAPIError, OSError):  # unknown: the error stands
+        if not await row_exists(session, subject.model, subject.key):
+            return subject.refusal()
     return None
 
 
