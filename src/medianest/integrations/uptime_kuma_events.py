@@ -1,15 +1,18 @@
 """What Kuma's Socket.IO events carry, read into monitors: `monitorList`, heartbeats.
 
 Kuma's payloads are loosely typed (ids as strings or numbers, missing fields), so
-every value is checked before it is kept; `KumaEvents` is the part of
-`uptime_kuma_live.KumaLiveLink` that takes them.
+every value is checked before it is kept; `KumaEvents` takes them for
+`uptime_kuma_live.KumaLiveLink`, which it tells of each change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import socketio
 
 from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
 
@@ -96,28 +99,39 @@ def _older(stamp: Any, than: str | None) -> bool:
 
 
 class KumaEvents:
-    """Kuma's pushed events applied to `monitors`; `_changed` after each change."""
+    """Kuma's pushed events applied to `monitors`; `changed` is called after each change."""
 
-    monitors: dict[int, LiveMonitor]
-    # This connection's live beats: Kuma sends a history after the beats it has not
-    # stored yet (Monitor.beat emits, then stores; afterLogin reads the history between).
-    _live_beats: dict[int, str]
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.monitors: dict[int, LiveMonitor] = {}
+        self._changed = changed
+        # This connection's live beats: Kuma sends a history after the beats it has not
+        # stored yet (Monitor.beat emits, then stores; afterLogin reads the history between).
+        self._live_beats: dict[int, str] = {}
 
-    def _changed(self) -> None:
-        raise NotImplementedError
+    def listen(self, sio: socketio.AsyncClient) -> None:
+        """Take the events of a new connection (Kuma sends its histories again)."""
+        self._live_beats = {}
+        sio.on("monitorList", lambda data=None, *_: self.monitor_list(data, replace=True))
+        sio.on(
+            "updateMonitorIntoList", lambda data=None, *_: self.monitor_list(data, replace=False)
+        )
+        sio.on("deleteMonitorFromList", self.delete_monitor)
+        sio.on("heartbeatList", self.heartbeat_list)
+        sio.on("heartbeat", self.heartbeat)
+        sio.on("uptime", self.uptime)
 
-    def _monitor_list(self, data: Any, *, replace: bool) -> None:
+    def monitor_list(self, data: Any, *, replace: bool) -> None:
         if not isinstance(data, dict):
             return
         self.monitors = merged_monitor_list(data, self.monitors, replace=replace)
         self._changed()
 
-    def _delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
+    def delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
         found = as_monitor_id(monitor_id)
         if found is not None and self.monitors.pop(found, None) is not None:
             self._changed()
 
-    def _heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
+    def heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
         # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one
         # unless a live beat on this connection is newer.
         found = as_monitor_id(monitor_id)
@@ -128,7 +142,7 @@ class KumaEvents:
             apply_beat(self.monitors, found, last)
             self._changed()
 
-    def _heartbeat(self, beat: Any = None, *_: Any) -> None:
+    def heartbeat(self, beat: Any = None, *_: Any) -> None:
         if not isinstance(beat, dict):
             return
         found = as_monitor_id(beat.get("monitorID"))
@@ -138,7 +152,7 @@ class KumaEvents:
                 self._live_beats[found] = beat["time"]
             self._changed()
 
-    def _uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:
+    def uptime(self, monitor_id: Any = None, period: Any = None, ratio: Any = None) -> None:
         found = as_monitor_id(monitor_id)
         if found in self.monitors and str(period) == "24" and isinstance(ratio, int | float):
             self.monitors[found].uptime_24h = float(ratio)

@@ -89,7 +89,7 @@ def socket_endpoint(url: str) -> tuple[str, str]:
     return origin, f"{prefix}/socket.io" if prefix else "socket.io"
 
 
-class KumaLiveLink(KumaEvents):
+class KumaLiveLink:
     """One signed-in Socket.IO connection to Kuma, kept up by `run()` until `stop()`."""
 
     def __init__(
@@ -119,8 +119,7 @@ class KumaLiveLink(KumaEvents):
         self.state: LinkState = "disconnected"
         self.error: str | None = None
         self.version: str | None = None
-        self.monitors: dict[int, LiveMonitor] = {}
-        self._live_beats: dict[int, str] = {}  # this connection's live beat times
+        self.events = KumaEvents(self._changed)
         self.last_event_at: float | None = None  # time.time() of Kuma's last message
         self.connected_at: float | None = None
         self.token: str | None = None
@@ -284,17 +283,14 @@ class KumaLiveLink(KumaEvents):
             if self._answer is not None and not self._answer.done():  # no answer will come
                 self._answer.set_exception(ConnectionResetError("Uptime Kuma closed the link."))
 
-        self._live_beats = {}  # a new connection: Kuma sends its histories again
         sio.on("info", on_info)
         sio.on("disconnect", on_disconnect)
-        sio.on("monitorList", lambda data=None, *_: self._monitor_list(data, replace=True))
-        sio.on(
-            "updateMonitorIntoList", lambda data=None, *_: self._monitor_list(data, replace=False)
-        )
-        sio.on("deleteMonitorFromList", self._delete_monitor)
-        sio.on("heartbeatList", self._heartbeat_list)
-        sio.on("heartbeat", self._heartbeat)
-        sio.on("uptime", self._uptime)
+        self.events.listen(sio)
+
+    @property
+    def monitors(self) -> dict[int, LiveMonitor]:
+        """Each monitor's last known state, by id."""
+        return self.events.monitors
 
     # --- notifications -----------------------------------------------------------------
     def _changed(self) -> None:
