@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from tests.conftest import ENCRYPTION_KEY
-from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
 from tests.dashboard.test_kuma_live import kuma_entry, live_settings, monitor_is, save_kuma
 from tests.support.http import http_client
+from tests.support.served_apps import LoopServedApp, Storage, session_cookie
 from tests.support.servers import free_port
 from tests.support.socket_listener import Listener
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from tests.dashboard.conftest import CHECK_TIMEOUT_SECONDS, LoopServedApp, Storage, session_cookie
+from tests.dashboard.conftest import CHECK_TIMEOUT_SECONDS
+from tests.support.served_apps import LoopServedApp, Storage, session_cookie
 from tests.support.socket_listener import Listener
 
 from medianest.admin.connections import service as services_service

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import socketio
-from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
+from tests.support.served_apps import LoopServedApp, Storage, session_cookie
 from tests.support.socket_listener import Listener
 
 from medianest.auth.models import User

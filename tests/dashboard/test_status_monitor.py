@@ -12,14 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.dashboard.conftest import (
-    CHECK_TIMEOUT_SECONDS,
-    LoopServedApp,
-    Storage,
-    session_cookie,
-)
+from tests.dashboard.conftest import CHECK_TIMEOUT_SECONDS
 from tests.factories.users import create_user, signed_in_client
 from tests.support.http import http_client
+from tests.support.served_apps import LoopServedApp, Storage, session_cookie
 from tests.support.socket_listener import Listener
 
 from medianest.app import MediaNestApp

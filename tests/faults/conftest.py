@@ -3,16 +3,27 @@ reached through a proxy that may be cut, and the app started against either."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from medianest.db import migrate
+from medianest.settings import Settings
 from tests.conftest import unavailable
 from tests.faults.support import RedisServer, TcpProxy
 from tests.support import databases
+from tests.support.served_apps import Storage, carol, listeners, serve, storage_of
+
+__all__ = ["carol", "listeners", "serve"]  # the shared fixtures of served apps
+
+
+@pytest.fixture
+async def storage(make_settings: Callable[..., Settings]) -> AsyncIterator[Storage]:
+    """The served apps' database without Redis, for factories and assertions."""
+    async with storage_of(make_settings(redis_url=None)) as storage:
+        yield storage
 
 
 @pytest.fixture

@@ -14,64 +14,25 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 import redis as redis_sync
 
-from medianest.app import build_context, close_context, create_app
 from medianest.auth.models import User
 from medianest.core.pubsub import channel
-from medianest.core.realtime import Realtime, external_emitter
+from medianest.core.realtime import external_emitter
 from medianest.settings import Settings
 from medianest.youtube.jobs.signals import CANCEL, queue_signals
-from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
-from tests.factories.users import create_user
 from tests.faults.support import RedisServer, TcpProxy, timed
 from tests.support.http import http_client
+from tests.support.served_apps import LoopServedApp, Serve, Storage, session_cookie
 from tests.support.socket_listener import Listener
 
-Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
 # A push to sockets on a request path may wait for one Redis socket timeout (2 s), once.
 PUSH_REQUEST_SECONDS = 4.0
 # From Redis being reachable again to the subscriptions working again.
 RESUBSCRIBED_WITHIN = 20.0
-
-
-@pytest.fixture
-async def storage(make_settings: Callable[..., Settings]) -> AsyncIterator[Storage]:
-    ctx = await build_context(make_settings(redis_url=None), Realtime(None), run_migrations=False)
-    yield Storage(ctx)
-    await close_context(ctx)
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    served: list[LoopServedApp] = []
-
-    async def start(settings: Settings) -> LoopServedApp:
-        server = LoopServedApp(create_app(settings, run_migrations=False))
-        await asyncio.to_thread(server.start)
-        served.append(server)
-        return server
-
-    yield start
-    for server in served:
-        if server.thread.is_alive():
-            await asyncio.to_thread(server.stop)
-
-
-@pytest.fixture
-async def tab() -> AsyncIterator[Listener]:
-    listener = Listener()
-    yield listener
-    await listener.close()
-
-
-@pytest.fixture
-async def carol(storage: Storage) -> User:
-    return await create_user(storage, "carol", plex_id="1009")  # type: ignore[arg-type]
 
 
 async def _pushed_from_worker(redis_url: str, user: User, tab: Listener, within: float) -> float:
@@ -122,8 +83,9 @@ async def test_a_push_on_a_request_path_does_not_wait_for_a_hung_redis(
     serve: Serve,
     storage: Storage,
     carol: User,
-    tab: Listener,
+    listeners: Callable[[], Listener],
 ) -> None:
+    tab = listeners()
     server = await serve(make_settings(redis_url=redis_server.url))
     cookie = await session_cookie(storage, carol)
     await tab.connect(server.url, cookie)
@@ -158,8 +120,9 @@ async def test_subscriptions_come_back_after_redis_restarts_behind_a_silent_netw
     serve: Serve,
     storage: Storage,
     carol: User,
-    tab: Listener,
+    listeners: Callable[[], Listener],
 ) -> None:
+    tab = listeners()
     proxy = TcpProxy("127.0.0.1", redis_server.port)
     await proxy.start()
     try:

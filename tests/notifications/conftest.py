@@ -15,6 +15,9 @@ from medianest_simulators import OverseerrSimulator, PlexSimulator
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
 from medianest_simulators.plextv_models import OWNER_TOKEN
 from tests.notifications.receivers import HttpReceiver, SmtpReceiver
+from tests.support.served_apps import Storage, carol, listeners, serve, storage_of
+
+__all__ = ["carol", "listeners", "serve"]  # the shared fixtures of served apps
 
 WEBHOOK_SECRET = "overseerr-hook-secret-for-notification-tests"
 
@@ -48,6 +51,13 @@ def notify_settings(
 @pytest.fixture
 def settings(notify_settings: Callable[..., Settings]) -> Settings:
     return notify_settings()
+
+
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    """The served apps' database, for factories and assertions (test_realtime.py)."""
+    async with storage_of(settings) as storage:
+        yield storage
 
 
 @pytest.fixture

@@ -4,64 +4,17 @@ connected to another instance (Redis fan-out; run with --backend=postgres)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from medianest.app import build_context, close_context, create_app
 from medianest.auth.models import User
-from medianest.core.realtime import Realtime
 from medianest.db.engine import session_scope
 from medianest.notifications import service
 from medianest.settings import Settings
-from tests.dashboard.conftest import LoopServedApp, Storage, session_cookie
-from tests.factories.users import create_user
 from tests.support.http import http_client
+from tests.support.served_apps import Serve, Storage, session_cookie
 from tests.support.socket_listener import Listener
-
-Serve = Callable[[Settings], Coroutine[Any, Any, LoopServedApp]]
-
-
-@pytest.fixture
-async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    ctx = await build_context(settings, Realtime(None), run_migrations=False)
-    yield Storage(ctx)
-    await close_context(ctx)
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    served: list[LoopServedApp] = []
-
-    async def start(settings: Settings) -> LoopServedApp:
-        server = LoopServedApp(create_app(settings, run_migrations=False))
-        await asyncio.to_thread(server.start)
-        served.append(server)
-        return server
-
-    yield start
-    for server in served:
-        await asyncio.to_thread(server.stop)
-
-
-@pytest.fixture
-async def listeners() -> AsyncIterator[Callable[[], Listener]]:
-    made: list[Listener] = []
-
-    def make() -> Listener:
-        made.append(Listener())
-        return made[-1]
-
-    yield make
-    for listener in made:
-        await listener.close()
-
-
-@pytest.fixture
-async def carol(storage: Storage) -> User:
-    return await create_user(storage, "carol", plex_id="1009")  # type: ignore[arg-type]
 
 
 async def test_a_new_notification_reaches_the_open_tab_with_the_unread_count(
