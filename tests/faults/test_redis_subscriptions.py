@@ -18,12 +18,17 @@ from collections.abc import Callable
 
 import pytest
 import redis as redis_sync
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from medianest.auth.models import User
+from medianest.auth.sessions.cache import ALL, SessionCache
+from medianest.auth.sessions.relay import RedisInvalidationRelay
 from medianest.core.pubsub import channel
 from medianest.core.realtime import external_emitter
 from medianest.settings import Settings
-from medianest.youtube.jobs.signals import CANCEL, queue_signals
+from medianest.youtube.jobs.signals import CANCEL, QueueSignals, queue_signals
 from tests.faults.support import RedisServer, TcpProxy, timed
 from tests.support.http import http_client
 from tests.support.served_apps import LoopServedApp, Serve, Storage, session_cookie
@@ -148,4 +153,93 @@ async def test_subscriptions_come_back_after_redis_restarts_behind_a_silent_netw
         print(f"silent Redis restart: pushes back after {pushed} s, nudges after {nudged} s")
         assert isinstance(pushed, float) and isinstance(nudged, float)
     finally:
+        await proxy.close()
+
+
+async def _until(check: Callable[[], bool], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _retrying_client(url: str) -> Redis:
+    """A client whose connections retry a failed command (redis-py's default for
+    `Redis(...)`: 10 tries; the app's `from_url` clients try once, so their errors reach
+    the listener): its PubSub connects and subscribes again inside the read, silently."""
+    backoff = ExponentialWithJitterBackoff(base=0.01, cap=1)
+    return Redis.from_url(url, socket_timeout=2, retry=Retry(backoff, 10))
+
+
+@pytest.mark.timeout(60)
+async def test_a_subscription_redis_py_renews_by_itself_drops_the_session_cache(
+    redis_server: RedisServer,
+) -> None:
+    """An invalidation published while the connection was down never arrives: the
+    instance must take everything as invalidated, as after its own resubscribe."""
+    proxy = TcpProxy("127.0.0.1", redis_server.port)
+    await proxy.start()
+    here = _retrying_client(f"redis://127.0.0.1:{proxy.port}/0")
+    there = Redis.from_url(redis_server.url, socket_timeout=2)  # another instance's
+    cache, other_cache = SessionCache(60), SessionCache(60)
+    invalidated: list[set[str]] = []
+    cache.on_invalidate(invalidated.append)
+    stops = [
+        await RedisInvalidationRelay(cache, here, "here").start(),
+        await RedisInvalidationRelay(other_cache, there, "there").start(),
+    ]
+    try:
+        other_cache.invalidate({"user-1"})
+        assert await _until(lambda: {"user-1"} in invalidated, 5)  # the relay works
+        invalidated.clear()
+        accepted = proxy.accepted
+        await proxy.cut()  # Redis restarts: every connection reset
+        other_cache.invalidate({"user-2"})  # lost: nothing is subscribed here now
+        await asyncio.sleep(0.3)
+        await proxy.restore()
+        assert await _until(lambda: proxy.accepted > accepted, 10), "nothing connected again"
+        # Before: redis-py subscribed again inside its read and nothing was told.
+        assert await _until(lambda: {ALL} in invalidated, 10), invalidated
+        invalidated.clear()
+        other_cache.invalidate({"user-3"})  # and the renewed subscription hears
+        assert await _until(lambda: {"user-3"} in invalidated, 5), invalidated
+    finally:
+        for stop in stops:
+            await stop()
+        for client in (here, there):
+            await client.aclose()
+        await proxy.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_subscription_redis_py_renews_by_itself_wakes_the_download_workers(
+    redis_server: RedisServer,
+) -> None:
+    """A "job queued" nudge may have been lost meanwhile: the workers look at the queue
+    at once rather than at their next slow poll."""
+    proxy = TcpProxy("127.0.0.1", redis_server.port)
+    await proxy.start()
+    client = _retrying_client(f"redis://127.0.0.1:{proxy.port}/0")
+    signals = QueueSignals(client)
+    signals.start_listening()
+    try:
+        for _ in range(50):  # until it listens: its own nudge comes back over Redis
+            await signals.job_added()
+            signals.wake_event.clear()
+            if await _until(signals.wake_event.is_set, 0.2):
+                break
+        await asyncio.sleep(0.3)
+        signals.wake_event.clear()
+        accepted = proxy.accepted
+        await proxy.cut()
+        await asyncio.sleep(0.3)
+        await proxy.restore()
+        assert await _until(lambda: proxy.accepted > accepted, 10), "nothing connected again"
+        # Before: no nudge came, so nothing woke the workers.
+        assert await _until(signals.wake_event.is_set, 10)
+    finally:
+        await signals.stop_listening()
+        await client.aclose()
         await proxy.close()

@@ -56,20 +56,40 @@ QUIET_SECONDS = 5.0
 
 
 class Heartbeat:
-    """`get_message` of one subscription that notices a connection gone silent."""
+    """`get_message` of one subscription that notices a connection gone silent, and
+    `on_gap` once redis-py reconnected it by itself.
+
+    On a connection error in a read (or a ping) redis-py's PubSub connects again and
+    sends SUBSCRIBE again (`PubSub.on_connect`, a connect callback) before it decides to
+    raise; a client that retries commands (redis-py's default for `Redis(...)`) then goes
+    on reading without a word. What was published meanwhile is lost, as when the listener
+    subscribes again after an error, so the subscriber is told the same: messages may
+    have been missed (`InstanceRelay.missed`). (The app's `from_url` clients try once:
+    the error reaches the listener, which subscribes again itself.)"""
 
     def __init__(
         self,
         pubsub: PubSub,
         *,
+        on_gap: Callable[[], None],
         quiet: float = QUIET_SECONDS,
         answer_within: float = SOCKET_TIMEOUT_SECONDS,
     ) -> None:
         self._pubsub = pubsub
+        self._on_gap = on_gap
         self._quiet = quiet
         self._answer_within = answer_within
         self._heard = time.monotonic()
         self._pinged: float | None = None
+        self._reconnected = False
+        connection = pubsub.connection  # made by the SUBSCRIBE before this
+        if connection is not None:
+            # After redis-py's own callback (its resubscribe): called once that succeeded.
+            # Kept as a weak method by redis-py: it goes with this heartbeat.
+            connection.register_connect_callback(self._connected)
+
+    def _connected(self, _connection: object) -> None:
+        self._reconnected = True
 
     async def get_message(self, wait_seconds: float = 1.0) -> dict[str, Any] | None:
         """The next message, None when none came within `wait_seconds`; raises redis-py's
@@ -83,6 +103,10 @@ class Heartbeat:
             self._pinged = now
             await self._pubsub.ping()
         message: dict[str, Any] | None = await self._pubsub.get_message(timeout=wait_seconds)
+        if self._reconnected:  # subscribed again by now: what came before is unknown
+            self._reconnected = False
+            log.warning("pubsub_reconnected_by_redis_client")
+            self._on_gap()
         if message is None:
             return None
         self._heard, self._pinged = time.monotonic(), None
@@ -155,7 +179,7 @@ class InstanceRelay:
                 await pubsub.subscribe(self._channel)
                 self.missed()  # what came while unsubscribed is unknown: start clean
                 self._listening.set()
-                heartbeat = Heartbeat(pubsub)
+                heartbeat = Heartbeat(pubsub, on_gap=self.missed)
                 while not self._stopping:
                     message = await heartbeat.get_message()
                     if message is not None:

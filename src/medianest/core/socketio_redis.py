@@ -30,6 +30,10 @@ from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard, redis
 log = get_logger(__name__)
 
 
+def _nothing_to_recover() -> None:
+    """python-socketio keeps no history of emits: nothing to do after a gap."""
+
+
 class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     """Fan-out of emits between instances over one Redis channel (see the module)."""
 
@@ -81,7 +85,9 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             pubsub = self._listen_redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
-                heartbeat = Heartbeat(pubsub)
+                # Emits lost while redis-py reconnected by itself cannot be asked for again
+                # (the heartbeat logs the gap).
+                heartbeat = Heartbeat(pubsub, on_gap=_nothing_to_recover)
                 while True:
                     message = await heartbeat.get_message()
                     if message is not None:

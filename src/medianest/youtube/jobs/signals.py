@@ -89,7 +89,9 @@ class QueueSignals:
             pubsub = redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._wake_channel, self._cancel_channel)
-                heartbeat = Heartbeat(pubsub)  # a silently dead connection is noticed
+                # A silently dead connection is noticed; a wake nudge lost while redis-py
+                # reconnected by itself: the workers look at the queue now.
+                heartbeat = Heartbeat(pubsub, on_gap=self.wake_event.set)
                 while True:
                     message = await heartbeat.get_message()
                     if message is not None:
