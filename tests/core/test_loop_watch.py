@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
+import linecache
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -93,6 +96,27 @@ async def test_a_loop_that_is_never_held_long_reports_nothing() -> None:
 
     reports = await watched(0.5, short_holds)
     assert of_hold_the_loop(reports) == []
+
+
+async def test_naming_a_hold_keeps_no_source_text_of_the_files_it_names(tmp_path: Path) -> None:
+    """A report names files, lines and functions; the text of those files is never read,
+    so a long-running server does not keep a copy of every source file a hold was seen in
+    (`linecache` keeps what it reads for the process's life)."""
+    source = tmp_path / "slow_module.py"
+    source.write_text(
+        "import time\n\n\ndef hold_the_loop(seconds):\n    time.sleep(seconds)\n" + "# -\n" * 500
+    )
+    spec = importlib.util.spec_from_file_location("slow_module", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    linecache.checkcache()
+    reports = await watched(0.15, lambda: module.hold_the_loop(0.4), expected=1)
+    held = of_hold_the_loop(reports)
+    assert len(held) == 1, reports
+    assert held[0].where[-1] == f"{source}:5 in hold_the_loop", held
+    # Read in full, an entry is (size, mtime, lines, name); absent or a lazy (loader,) is not.
+    assert len(linecache.cache.get(str(source), ())) != 4
 
 
 async def test_a_full_garbage_collection_is_named_as_such() -> None:
