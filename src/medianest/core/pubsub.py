@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -119,11 +120,12 @@ LISTEN_WAIT_SECONDS = 5.0
 STOP_WAIT_SECONDS = 5.0
 
 
-class InstanceRelay:
+class InstanceRelay(ABC):
     """Names of what changed on this instance, told to the others of its deployment over
-    one channel, and theirs heard here. Subclasses say what hearing means (`heard`), and
-    what to do when what was missed is unknown (`missed`: the subscription started or was
-    lost). A message is JSON: who sent it and, under `payload_key`, the names."""
+    one channel, and theirs heard here. Subclasses say what hearing means (`heard`), what
+    to do when what was missed is unknown (`missed`: the subscription started or was lost),
+    and how this instance's changes reach `publish` (`attach`, `detach`). A message is
+    JSON: who sent it and, under `payload_key`, the names."""
 
     channel_name: str
     payload_key: str
@@ -139,15 +141,19 @@ class InstanceRelay:
         self._listening = asyncio.Event()
         self._stopping = False
 
+    @abstractmethod
     def heard(self, names: set[str]) -> None:
-        raise NotImplementedError
+        """Another instance changed `names`."""
 
+    @abstractmethod
     def missed(self) -> None:
-        raise NotImplementedError
+        """Messages may have been lost: forget whatever they would have changed."""
 
+    @abstractmethod
     def attach(self) -> None:
         """Start handing this instance's changes to `publish` (called by `start`)."""
 
+    @abstractmethod
     def detach(self) -> None:
         """Stop handing them (called by the stop `start` returns)."""
 
