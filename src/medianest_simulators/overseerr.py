@@ -210,9 +210,12 @@ class OverseerrSimulator(OverseerrControl):
         if user.id in self.forbidden_users:
             kind = "movie" if media_type == "movie" else "series"
             return error(403, f"You do not have permission to make {kind} requests.")
-        title = CATALOGUE.get((media_type, media_id))
+        title = self.tmdb_title(media_type, media_id)
         if title is None:
-            return error(404, "Movie not found." if media_type == "movie" else "TV not found.")
+            # MediaRequest.request's TMDB lookup throws; routes/request.ts answers 500.
+            what = "movie details" if media_type == "movie" else "TV show details"
+            reason = "Request failed with status code 404"  # axios, for TMDB's 404
+            return error(500, f"[TMDB] Failed to fetch {what}: {reason}")
         media = self.media_for(title)
         is4k = bool(body.get("is4k"))
         seasons: list[int] = []
@@ -344,14 +347,12 @@ class OverseerrSimulator(OverseerrControl):
     # --- details and users ---------------------------------------------------------------
     async def _details(self, request: Request, user: User) -> Response:
         media_type = "movie" if request.url.path.startswith("/api/v1/movie/") else "tv"
-        title = CATALOGUE.get((media_type, int(request.path_params["tmdb"])))
+        title = self.tmdb_title(media_type, int(request.path_params["tmdb"]))
         if title is None:
-            return error(
-                404,
-                "Unable to retrieve movie."
-                if media_type == "movie"
-                else "Unable to retrieve series.",
-            )
+            # routes/movie.ts, tv.ts: any failure of TMDB's lookup (an id it does not
+            # know, TMDB unreachable) is a 500 with this message and no `errors`.
+            word = "movie" if media_type == "movie" else "series"
+            return JSONResponse({"message": f"Unable to retrieve {word}."}, status_code=500)
         data = title.result_json() | {"status": "Released", "tagline": "", "genres": []}
         if media_type == "movie":
             # TMDB's imdb_id, passed through by Overseerr; synthetic, like the posters

@@ -65,6 +65,7 @@ class OverseerrControl(Simulator):
         # Queries of Overseerr's own that fail: 0 none, None every one, n the next n.
         self.database_failures: int | None = 0
         self.forbidden_users: set[int] = set()
+        self.tmdb_unreachable = False  # Overseerr's TMDB lookups fail (`cut_tmdb`)
         self.auto_approve_admin = False
         self.auto_progress: tuple[float, float] | None = None
         self.webhook_url: str | None = None
@@ -83,7 +84,7 @@ class OverseerrControl(Simulator):
         }
         self.media, self.media_requests, self.next_request_id = {}, {}, 0
         self.next_media_id, self.database_failures = 0, 0
-        self.forbidden_users = set()
+        self.forbidden_users, self.tmdb_unreachable = set(), False
         self.auto_approve_admin = False
         self.auto_progress = None
         self.webhook_url = self.webhook_authorization = None
@@ -212,6 +213,17 @@ class OverseerrControl(Simulator):
         """Requests by `user_id` get 403 (no permission / over quota)."""
         with self.lock:
             (self.forbidden_users.add if forbidden else self.forbidden_users.discard)(user_id)
+
+    def cut_tmdb(self, unreachable: bool = True) -> None:
+        """Overseerr cannot reach TMDB: every title's details and every new request fail
+        as they do for an id TMDB does not know (Overseerr answers both alike)."""
+        with self.lock:
+            self.tmdb_unreachable = unreachable
+
+    def tmdb_title(self, media_type: str, tmdb_id: int) -> Title | None:
+        """The title TMDB gives Overseerr for this id (None: unknown, or TMDB unreachable)."""
+        with self.lock:
+            return None if self.tmdb_unreachable else CATALOGUE.get((media_type, tmdb_id))
 
     def fail_database(self, times: int | None = None) -> None:
         """Overseerr's database fails its next `times` queries (None: until cleared with

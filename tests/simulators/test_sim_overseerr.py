@@ -219,6 +219,35 @@ def test_details_include_media_info_and_seasons(
     assert show["mediaInfo"]["status"] == 4
 
 
+def test_a_title_tmdb_does_not_know_is_overseerrs_500_with_its_message(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    """routes/movie.ts and tv.ts answer any failure of the TMDB lookup with 500 and
+    `{message}` only; a new request fails in MediaRequest.request, answered 500 too."""
+    movie = http.get(overseerr.url + "/api/v1/movie/123456789", headers=KEY)
+    assert (movie.status_code, movie.json()) == (500, {"message": "Unable to retrieve movie."})
+    show = http.get(overseerr.url + "/api/v1/tv/123456789", headers=KEY)
+    assert (show.status_code, show.json()) == (500, {"message": "Unable to retrieve series."})
+    made = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 123456789})
+    assert made.status_code == 500
+    assert made.json()["message"] == (
+        "[TMDB] Failed to fetch movie details: Request failed with status code 404"
+    )
+
+
+def test_with_tmdb_out_of_reach_every_title_answers_as_an_unknown_one(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    overseerr.cut_tmdb()
+    movie = http.get(overseerr.url + "/api/v1/movie/10378", headers=KEY)
+    assert (movie.status_code, movie.json()) == (500, {"message": "Unable to retrieve movie."})
+    made = request_media(overseerr, http, {"mediaType": "tv", "mediaId": 500003})
+    assert made.status_code == 500
+    assert made.json()["message"].startswith("[TMDB] Failed to fetch TV show details")
+    overseerr.cut_tmdb(False)
+    assert http.get(overseerr.url + "/api/v1/movie/10378", headers=KEY).status_code == 200
+
+
 def test_status_changes_are_posted_to_the_webhook_as_strings(
     overseerr: OverseerrSimulator, http: httpx.Client, receiver: Receiver
 ) -> None:

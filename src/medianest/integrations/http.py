@@ -144,8 +144,10 @@ class ResilientClient:
         timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
         retry: bool | None = None,
         expected: Sequence[int] = (200, 201, 204),
+        answer: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
-        """One logical call: tries, backoff, breaker, logging; see the module docstring."""
+        """One logical call: tries, backoff, breaker, logging; see the module docstring. A
+        5xx `answer` accepts is the service's answer (UpstreamHTTPError), not an outage."""
         method = method.upper()
         route = self._scrub(path.split("?", 1)[0])
         # An answer made from a live call says what the service says now: not kept.
@@ -182,7 +184,8 @@ class ResilientClient:
         except BaseException:
             self.breaker.release(probe=probe)
             raise
-        if (reason := outage_reason(response.status_code, expected)) is not None:
+        reason = outage_reason(response.status_code, expected)
+        if reason is not None and not (answer is not None and answer(response)):
             self.breaker.record_failure(probe=probe)
             raise self._unavailable(reason, status=response.status_code)
         # Anything else proves the service is up, even an answer we did not expect.

@@ -31,6 +31,11 @@ RequestFilter = Literal[
 # How far the request list is searched for a request its read answered 404 for.
 LIST_SCAN_TAKE = 100
 LIST_SCAN_PAGES = 20
+# The 500's message when Overseerr cannot retrieve a title's details (routes/movie.ts, tv.ts).
+UNRETRIEVABLE: dict[MediaType, str] = {
+    "movie": "Unable to retrieve movie.",
+    "tv": "Unable to retrieve series.",
+}
 
 
 class OverseerrRefused(UpstreamError):
@@ -196,8 +201,9 @@ class OverseerrClient:
         First the title's details: their `mediaInfo.requests` come from the same query
         as the media, so a media record present lists every request of it. With no
         media record, either it was cleared (its requests went with it) or its lookup
-        failed (`Media.getMedia` answers "none" for a database error): then the request
-        list, which answers 500 for a failure, decides."""
+        failed (`Media.getMedia` answers "none" for a database error); and details
+        Overseerr cannot retrieve (TMDB dropped the title, or is out of its reach) say
+        nothing: then the request list, which answers 500 for a failure, decides."""
         details = await (self.movie_details if media_type == "movie" else self.tv_details)(tmdb_id)
         info = details.media_info if details is not None else None
         if info is not None:
@@ -225,23 +231,36 @@ class OverseerrClient:
         return None
 
     async def movie_details(self, tmdb_id: int) -> MovieDetails | None:
-        """`GET /api/v1/movie/{tmdbId}`; None for an unknown id."""
+        """`GET /api/v1/movie/{tmdbId}`; None when Overseerr cannot retrieve the title."""
         data = await self._details("movie", tmdb_id)
         return None if data is None else self.http.parse(MovieDetails, data)
 
     async def tv_details(self, tmdb_id: int) -> TvDetails | None:
-        """`GET /api/v1/tv/{tmdbId}` with its seasons; None for an unknown id."""
+        """`GET /api/v1/tv/{tmdbId}` with its seasons; None when Overseerr cannot retrieve
+        the title."""
         data = await self._details("tv", tmdb_id)
         return None if data is None else self.http.parse(TvDetails, data)
 
     async def _details(self, media_type: MediaType, tmdb_id: int) -> Any:
+        """The details' JSON, or None for Overseerr's "Unable to retrieve movie/series."
+        routes/movie.ts and tv.ts answer every failure of TMDB's lookup with that 500: an
+        id TMDB does not know, or TMDB out of Overseerr's reach; it cannot tell which. An
+        answer about this title, so not retried and not counted by the breaker; any other
+        5xx (a proxy's, or without that message) stays an outage."""
+        unretrievable = UNRETRIEVABLE[media_type]
         try:
-            fetched = await self.http.get_json(f"/api/v1/{media_type}/{int(tmdb_id)}")
+            response = await self.http.request(
+                "GET",
+                f"/api/v1/{media_type}/{int(tmdb_id)}",
+                answer=lambda r: (
+                    r.status_code == 500 and error_message(_json(r.text)) == unretrievable
+                ),
+            )
         except UpstreamHTTPError as exc:
-            if exc.upstream_status == 404:
+            if exc.upstream_status == 500:  # the accepted answer above
                 return None
             raise
-        return fetched.data
+        return self.http.decode(response)
 
 
 def _json(body: Any) -> Any:

@@ -14,8 +14,8 @@ from medianest.auth.models import User
 from medianest.auth.page_user import page_router
 from medianest.context import AppContext, ContextDep
 from medianest.core.deps import SessionDep
-from medianest.core.errors import MediaNestError, NotFound
-from medianest.media import service
+from medianest.core.errors import MediaNestError
+from medianest.media import refusals, service
 from medianest.media.dependencies import get_overseerr
 from medianest.media.router import MAX_SEARCH_PAGE
 from medianest.media.schemas import MediaRequestIn
@@ -94,7 +94,7 @@ async def _season_choice(ctx: AppContext, user: User, tmdb_id: int) -> dict[str,
     overseerr = await get_overseerr(user, ctx)
     show = await overseerr.tv_details(tmdb_id)
     if show is None:
-        raise NotFound("No TV show has this TMDB id.")
+        raise refusals.title_unavailable("tv", tmdb_id)
     states = show.season_states()
     return {
         "tmdb_id": tmdb_id,

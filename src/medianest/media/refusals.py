@@ -1,5 +1,6 @@
 """What Overseerr's answer to a new request means: to the person (an error with its
-real reason) and to the hourly request limit (only a request Overseerr made costs one)."""
+real reason) and to the hourly request limit (only a request Overseerr made costs one);
+and what a title it cannot retrieve means."""
 
 from __future__ import annotations
 
@@ -40,6 +41,18 @@ async def refuse_stale_link(
         f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr no "
         "longer has. Ask an administrator to link your account again.",
         details={"reason": exc.reason, "overseerrUserId": overseerr_user_id},
+    )
+
+
+def title_unavailable(media_type: str, tmdb_id: int) -> NotFound:
+    """Overseerr could not retrieve the title: TMDB does not know the id, or Overseerr
+    cannot reach TMDB; its answer is the same for both, so the message names both."""
+    kind = "movie" if media_type == "movie" else "TV show"
+    return NotFound(
+        f"Overseerr could not retrieve the {kind} with TMDB id {tmdb_id}: TMDB does not know "
+        "this id, or Overseerr cannot reach TMDB right now (its answer does not say "
+        "which). Check the title, or try again later.",
+        details={"reason": "title_unavailable", "mediaType": media_type, "tmdbId": tmdb_id},
     )
 
 

@@ -19,7 +19,6 @@ from medianest.context import AppContext
 from medianest.core.errors import (
     Conflict,
     MediaNestError,
-    NotFound,
     ValidationFailed,
 )
 from medianest.core.events import publish
@@ -283,11 +282,11 @@ async def _title_and_seasons(
     if wanted.media_type == "movie":
         movie = await overseerr.movie_details(wanted.tmdb_id)
         if movie is None:
-            raise NotFound("No movie has this TMDB id.")
+            raise refusals.title_unavailable("movie", wanted.tmdb_id)
         return movie.display_title, None
     show = await overseerr.tv_details(wanted.tmdb_id)
     if show is None:
-        raise NotFound("No TV show has this TMDB id.")
+        raise refusals.title_unavailable("tv", wanted.tmdb_id)
     known = show.regular_season_numbers
     states = show.season_states()
     free = [n for n in known if states.get(n) == "requestable"]
