@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from medianest.db import migrate
+from medianest.db.base import JSONColumn
 from medianest.models import Base
 from medianest.youtube.models import ACTIVE_STATUSES_SQL
 from tests.conftest import unavailable
@@ -132,3 +138,115 @@ def test_start_up_migrates_a_new_database_and_skips_a_current_one(empty_database
     migrate.downgrade(async_url, "-1")  # one revision behind: migrated again
     assert asyncio.run(migrate.upgrade_if_needed(async_url)) is True
     assert asyncio.run(migrate.current_revision(async_url)) == migrate.HEAD_REVISION
+
+
+# The tables as `nr_1` finds them: the columns a row needs, JSON as the models bind it.
+CHANNELS = sa.table(
+    "notification_channels",
+    sa.column("id", sa.Uuid()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("events", JSONColumn()),
+    *(sa.column(c) for c in ("kind", "label", "secret", "fingerprint", "created_at")),
+)
+SETTINGS = sa.table(
+    "notification_settings",
+    sa.column("user_id", sa.Uuid()),
+    sa.column("centre_events", JSONColumn()),
+    *(sa.column(c) for c in ("timezone", "digest", "digest_everything")),
+)
+
+
+async def _choices_around_nr_1(async_url: str, write: bool) -> dict[str, Any]:
+    """Before `nr_1` (`write`): two users and the event choices people made; after:
+    what they became, by row."""
+    engine = create_async_engine(async_url)
+    try:
+        async with engine.begin() as conn:
+            if write:
+                await _seed_choices(conn)
+            rows = await conn.execute(sa.select(CHANNELS.c.id, CHANNELS.c.events))
+            found: dict[str, Any] = {str(key): events for key, events in rows}
+            rows = await conn.execute(sa.select(SETTINGS.c.user_id, SETTINGS.c.centre_events))
+            found |= {f"settings:{key}": events for key, events in rows}
+    finally:
+        await engine.dispose()
+    return found
+
+
+async def _seed_choices(conn: AsyncConnection) -> None:
+    now = datetime.now(UTC)
+    users = sa.table("users", sa.column("id", sa.Uuid()), *(sa.column(c) for c in USER_COLUMNS))
+    for user_id, name in ((ALICE, "alice"), (BOB, "bob")):
+        await conn.execute(
+            users.insert().values(
+                id=user_id,
+                username=name,
+                role="user",
+                must_change_password=False,
+                status="active",
+                created_at=now,
+            )
+        )
+    for channel_id, user_id, events in CHANNEL_CHOICES:
+        await conn.execute(
+            CHANNELS.insert().values(
+                id=channel_id,
+                user_id=user_id,
+                events=events,
+                kind="apprise",
+                label="ntfy://ntfy.sh",
+                secret="sealed",
+                fingerprint=channel_id.hex,
+                created_at=now,
+            )
+        )
+    for user_id, centre in ((ALICE, ["request.approved", "request.declined"]), (BOB, None)):
+        await conn.execute(
+            SETTINGS.insert().values(
+                user_id=user_id,
+                centre_events=centre,
+                timezone="UTC",
+                digest="off",
+                digest_everything=False,
+            )
+        )
+
+
+USER_COLUMNS = ("username", "role", "must_change_password", "status", "created_at")
+ALICE, BOB = uuid.uuid4(), uuid.uuid4()
+DECLINED_ONLY, WITHOUT, BOTH, HOUSEHOLD = (uuid.uuid4() for _ in range(4))
+CHANNEL_CHOICES = [
+    (DECLINED_ONLY, ALICE, ["request.approved", "request.declined", "download.finished"]),
+    (WITHOUT, ALICE, ["request.available"]),
+    (BOTH, BOB, ["request.removed", "request.declined"]),
+    (HOUSEHOLD, None, ["request.declined"]),
+]
+
+
+def test_nr_1_adds_request_removed_wherever_request_declined_was_chosen(empty_database):
+    """A channel (a person's or the household's) or a centre choice that wanted declines
+    hears removals too, right after them; other choices and "everything" (None) stay."""
+    async_url, _ = empty_database
+    migrate.upgrade(async_url, "pp_1")
+    before = asyncio.run(_choices_around_nr_1(async_url, write=True))
+    assert before[str(DECLINED_ONLY)] == CHANNEL_CHOICES[0][2]
+    migrate.upgrade(async_url)
+    after = asyncio.run(_choices_around_nr_1(async_url, write=False))
+    expected = {
+        str(DECLINED_ONLY): [
+            "request.approved",
+            "request.declined",
+            "request.removed",
+            "download.finished",
+        ],
+        str(WITHOUT): ["request.available"],
+        str(BOTH): ["request.removed", "request.declined"],
+        str(HOUSEHOLD): ["request.declined", "request.removed"],
+        f"settings:{ALICE}": ["request.approved", "request.declined", "request.removed"],
+        f"settings:{BOB}": None,
+    }
+    assert after == expected
+    # Down keeps the choice (it cannot be told from a ticked one); up again adds nothing.
+    migrate.downgrade(async_url, "pp_1")
+    migrate.upgrade(async_url)
+    assert asyncio.run(_choices_around_nr_1(async_url, write=False)) == expected

@@ -224,3 +224,16 @@ async def test_a_sixth_test_within_a_minute_is_refused_and_sends_nothing(
     tested = await bob_client.post(f"/api/notifications/channels/{bobs['id']}/test")
     assert tested.json()["data"]["ok"] is True
     assert len(await webhook.wait_for(6)) == 6
+
+
+async def test_a_new_channel_hears_removals_by_default_as_it_hears_declines(
+    alice_client: httpx.AsyncClient, webhook: HttpReceiver
+) -> None:
+    """Both say "this request will not come": the API's default events and the page's
+    ticked boxes hold both (channels from before `request.removed` get it in nr_1)."""
+    made = await add(alice_client, url=json_url(webhook))
+    assert made.status_code == 201, made.text
+    assert {"request.declined", "request.removed"} <= set(made.json()["data"]["events"])
+    page = await alice_client.get("/notifications")
+    for event in ("request.declined", "request.removed"):
+        assert f'name="events" value="{event}" checked>' in page.text
