@@ -75,3 +75,12 @@ async def upgrade_if_needed(database_url: str, engine: AsyncEngine | None = None
         return False
     await upgrade_async(database_url)
     return True
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this MediaNest's migrations include `revision` exactly (Alembic's own
+    lookup also accepts a prefix); a database from a newer MediaNest's is not."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return revision in {step.revision for step in script.walk_revisions()}

@@ -3,14 +3,17 @@
 The archive (tar.gz, mode 0600: it holds the encryption key next to the data it
 protects) contains `manifest.json`, the database snapshot under `database/`, the
 secrets file under `settings/secrets.json` (when secrets live in a file) and the
-non-secret settings under `settings/settings.json` for reference. Restore only goes
-into an empty data dir and an empty database, so it never overwrites live data.
+non-secret settings under `settings/settings.json` for reference. The manifest records
+the snapshot's SHA-256. Restore only goes into an empty data dir and an empty database,
+so it never overwrites live data, and checks the whole archive (snapshot readable,
+checksum, a migration revision this MediaNest knows) before it writes anything.
 Downloaded media are not included: back up the download root with your file backups.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -29,7 +32,8 @@ from sqlalchemy.engine import make_url
 
 from medianest import __version__
 from medianest.core.secrets_store import SECRETS_FILENAME, write_secrets_file
-from medianest.ops import backup_db
+from medianest.db import migrate
+from medianest.ops import backup_db, backup_pg
 from medianest.ops.backup_db import BackupError
 from medianest.settings import Settings
 
@@ -52,11 +56,20 @@ class Manifest:
     database: str  # "sqlite" | "postgresql"
     created_at: str
     secrets: str  # "included" | "environment"
+    # SHA-256 of the database member; archives made before it was recorded have none.
+    database_sha256: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
+        optional = {"database_sha256"}
         try:
-            return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+            return cls(
+                **{
+                    name: data[name]
+                    for name in cls.__dataclass_fields__
+                    if name in data or name not in optional
+                }
+            )
         except (KeyError, TypeError) as exc:
             raise BackupError(f"the archive's manifest is incomplete ({exc})") from None
 
@@ -110,7 +123,9 @@ def create_backup(settings: Settings, output: Path) -> Manifest:
             kind, member = "sqlite", SQLITE_MEMBER
         else:
             snapshot = Path(scratch) / "medianest.pgdump"
-            revision = backup_db.snapshot_postgres(settings.resolved_database_url, snapshot)
+            # Raises unless the dump reads back whole with the snapshot's row counts.
+            contents = backup_pg.snapshot_postgres(settings.resolved_database_url, snapshot)
+            revision = contents.revision
             kind, member = "postgresql", POSTGRES_MEMBER
         secrets_file = _secrets_path(settings)
         manifest = Manifest(
@@ -120,6 +135,7 @@ def create_backup(settings: Settings, output: Path) -> Manifest:
             database=kind,
             created_at=datetime.now(UTC).isoformat(),
             secrets="included" if secrets_file.exists() else "environment",
+            database_sha256=_sha256(snapshot),
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         # Created 0600 before anything is written into it.
@@ -133,6 +149,14 @@ def create_backup(settings: Settings, output: Path) -> Manifest:
                 archive, SETTINGS_MEMBER, json.dumps(public_settings(settings), indent=2).encode()
             )
     return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _member_bytes(archive: tarfile.TarFile, name: str) -> bytes | None:
@@ -242,6 +266,46 @@ def _restore_secrets(settings: Settings, values: dict[str, str]) -> Path:
     return target
 
 
+def _check_revision(revision: str | None) -> None:
+    """The snapshot's own revision (not the manifest's word) must be one this code knows:
+    `serve` cannot start on a database a newer MediaNest migrated."""
+    if revision is None:
+        raise BackupError("the database in the archive is not a MediaNest database (no revision)")
+    if not migrate.is_known_revision(revision):
+        raise BackupError(
+            f"the archive comes from a newer MediaNest (database revision {revision} is unknown "
+            f"to MediaNest {__version__}): upgrade MediaNest, then restore"
+        )
+
+
+def _check_snapshot(manifest: Manifest, snapshot: Path) -> None:
+    """The whole snapshot is readable, is ours, matches its checksum, and is at a
+    revision this code knows; raises BackupError before anything is written."""
+    if manifest.database == "sqlite":
+        _check_sqlite_snapshot(snapshot)
+        revision = backup_db.sqlite_revision(snapshot)
+    else:
+        revision = backup_pg.read_dump(snapshot).revision
+    if manifest.database_sha256 is not None and _sha256(snapshot) != manifest.database_sha256:
+        # pg_restore reads some damaged dumps without complaint (a flipped byte in a
+        # table's definition): the checksum taken when the backup was made does not.
+        raise BackupError(
+            "the database in the archive is damaged: its SHA-256 differs from the one "
+            "recorded when the backup was made"
+        )
+    _check_revision(revision)
+
+
+def _ensure_empty_database(settings: Settings, kind: str) -> None:
+    url = settings.resolved_database_url
+    if kind == "sqlite":
+        target = backup_db.sqlite_path(url)
+        if target.exists() and target.stat().st_size > 0:
+            raise BackupError(f"refusing to overwrite the existing database {target}")
+    elif not backup_pg.postgres_is_empty(url):
+        raise BackupError("refusing to restore into a PostgreSQL database that already has tables")
+
+
 def restore_backup(settings: Settings, archive_path: Path) -> tuple[Manifest, list[str]]:
     """Restore into an empty data dir and database; returns the manifest and notes."""
     manifest = read_manifest(archive_path)
@@ -252,9 +316,8 @@ def restore_backup(settings: Settings, archive_path: Path) -> tuple[Manifest, li
             f"for {configured_kind}"
         )
     _ensure_empty_data_dir(settings)
-    notes: list[str] = []
     # Everything is read and checked before anything is written, so a refused archive
-    # leaves the data dir as it was and a retry (with a good archive) can run.
+    # leaves the data dir and the database as they were and a retry can run.
     with _open_archive(archive_path) as archive:
         member = SQLITE_MEMBER if manifest.database == "sqlite" else POSTGRES_MEMBER
         snapshot_bytes = _member_bytes(archive, member)
@@ -266,13 +329,22 @@ def restore_backup(settings: Settings, archive_path: Path) -> tuple[Manifest, li
     with tempfile.TemporaryDirectory(prefix="medianest-restore-") as scratch:
         snapshot = Path(scratch) / Path(member).name
         snapshot.write_bytes(snapshot_bytes)
+        _check_snapshot(manifest, snapshot)
+        _ensure_empty_database(settings, manifest.database)
         if manifest.database == "sqlite":
-            _check_sqlite_snapshot(snapshot)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if manifest.database == "sqlite":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
             backup_db.restore_sqlite(snapshot, settings.resolved_database_url)
         else:
-            backup_db.restore_postgres(snapshot, settings.resolved_database_url)
+            # One transaction: the data dir is made only once the database is in.
+            backup_pg.restore_postgres(snapshot, settings.resolved_database_url)
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return manifest, _restore_settings(settings, secret_values, public)
+
+
+def _restore_settings(
+    settings: Settings, secret_values: dict[str, str] | None, public: bytes | None
+) -> list[str]:
+    notes: list[str] = []
     if secret_values is not None:
         target = _restore_secrets(settings, secret_values)
         notes.append(f"secrets restored to {target}")
@@ -281,4 +353,4 @@ def restore_backup(settings: Settings, archive_path: Path) -> tuple[Manifest, li
     if public is not None:
         (settings.data_dir / RESTORED_SETTINGS_NAME).write_bytes(public)
         notes.append(f"the old settings (no secrets) are in {RESTORED_SETTINGS_NAME}")
-    return manifest, notes
+    return notes
