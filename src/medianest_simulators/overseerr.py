@@ -34,6 +34,7 @@ from medianest_simulators.overseerr_data import (
     MediaRequest,
     User,
     media_info,
+    user_page_info,
 )
 from medianest_simulators.overseerr_webhook import notification, parse_keys
 
@@ -379,17 +380,21 @@ class OverseerrSimulator(OverseerrControl):
         return JSONResponse(data)
 
     async def _users(self, request: Request, user: User) -> Response:
-        rows = [u.as_json() for u in self.users.values()]
+        """routes/user/index.ts, by id; `email`/`plexId` only for MANAGE_USERS (admin)."""
+        q = request.query_params
+        take = int(q["take"]) if q.get("take", "").isdigit() else 10
+        skip = int(q["skip"]) if q.get("skip", "").isdigit() else 0
+        if take < 1:  # real Overseerr would divide by zero (`pages`: null)
+            return error(400, "request/query/take must be >= 1")
+        rows = [u.as_json(private=user.id == 1) for _, u in sorted(self.users.items())]
         return JSONResponse(
-            {
-                "pageInfo": {"pages": 1, "pageSize": len(rows), "results": len(rows), "page": 1},
-                "results": rows,
-            }
+            {"pageInfo": user_page_info(len(rows), take, skip), "results": rows[skip : skip + take]}
         )
 
     async def _user(self, request: Request, user: User) -> Response:
         found = self.users.get(int(request.path_params["uid"]))
-        return JSONResponse(found.as_json()) if found else error(404, "User not found.")
+        shown = found.as_json(private=user.id == 1) if found else None
+        return JSONResponse(shown) if shown else error(404, "User not found.")
 
     async def _me(self, request: Request, user: User) -> Response:
         return JSONResponse(user.as_json())

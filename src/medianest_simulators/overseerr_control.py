@@ -78,9 +78,10 @@ class OverseerrControl(Simulator):
         """Seed: two movies available, one pending request (alice), a partly available show
         and an approved series request (bob); everything else unknown. Webhook off."""
         self.users = {
-            1: User(1, "plexowner", "owner@medianest.test"),
-            2: User(2, "alice", "alice@medianest.test"),
-            3: User(3, "bob", "bob@medianest.test"),
+            # Imported from Plex: their plexIds are the plex.tv simulator's account ids.
+            1: User(1, "plexowner", "owner@medianest.test", plex_id=1),
+            2: User(2, "alice", "alice@medianest.test", plex_id=2),
+            3: User(3, "bob", "bob@medianest.test", plex_id=3),
         }
         self.media, self.media_requests, self.next_request_id = {}, {}, 0
         self.next_media_id, self.database_failures = 0, 0
@@ -208,6 +209,15 @@ class OverseerrControl(Simulator):
         """New requests move PENDING -> APPROVED -> AVAILABLE after these delays (None: off)."""
         with self.lock:
             self.auto_progress = None if approve_after is None else (approve_after, available_after)
+
+    def add_user(self, username: str, *, plex_id: int | None = None) -> User:
+        """A new Overseerr user (the next id): imported from Plex with `plex_id`, else
+        a local user."""
+        with self.lock:
+            uid = max(self.users, default=0) + 1
+            user = User(uid, username, f"{username}@medianest.test", 1 if plex_id else 2, plex_id)
+            self.users[uid] = user
+            return user
 
     def forbid_requests(self, user_id: int, forbidden: bool = True) -> None:
         """Requests by `user_id` get 403 (no permission / over quota)."""

@@ -3,6 +3,7 @@ their JSON forms, and the default webhook template (every value a string)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -123,17 +124,31 @@ PERSON: JSONDict = {
 }
 
 
+def user_page_info(total: int, take: int, skip: int) -> JSONDict:
+    """`pageInfo` of the user list, computed as routes/user/index.ts does."""
+    return {
+        "pages": math.ceil(total / take),
+        "pageSize": take,
+        "results": total,
+        "page": math.ceil(skip / take) + 1,
+    }
+
+
 @dataclass
 class User:
     id: int
     username: str
     email: str
     user_type: int = 1  # 1 Plex user, 2 local
+    plex_id: int | None = None  # the plex.tv account id of a user imported from Plex
 
-    def as_json(self) -> JSONDict:
-        return {
+    def as_json(self, *, private: bool = True) -> JSONDict:
+        """`private` False: without `email` and `plexId`, as entity/User.ts `filter()`
+        answers a caller without MANAGE_USERS."""
+        data: JSONDict = {
             "id": self.id,
             "email": self.email,
+            "plexId": self.plex_id,
             "username": self.username,
             "plexUsername": self.username,
             "displayName": self.username,
@@ -144,6 +159,9 @@ class User:
             "updatedAt": iso(BASE_TIME),
             "requestCount": 0,
         }
+        if not private:
+            del data["email"], data["plexId"]
+        return data
 
 
 @dataclass

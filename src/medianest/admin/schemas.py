@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from medianest.core.envelope import ApiInput, ApiModel
 from medianest.integrations import overseerr_models
@@ -64,8 +64,18 @@ class UserChange(ApiInput):
     role: Literal["admin", "user"] | None = None
     status: Literal["active", "disabled"] | None = None
     # Overseerr's id of this person: their requests are made as that Overseerr user.
-    # Omitted: unchanged; null: cleared (requests made as the API key's admin again).
+    # Omitted: unchanged; null: no link, by the admin's choice (requests made as the API
+    # key's admin, and never linked automatically by Plex account).
     overseerr_user_id: int | None = Field(default=None, ge=1, le=MAX_OVERSEERR_USER_ID)
+    # "automatic": the admin's choice is withdrawn: the link goes, and the next request
+    # links the Overseerr user with the same Plex account (media/overseerr_link.py).
+    overseerr_link: Literal["automatic"] | None = None
+
+    @model_validator(mode="after")
+    def _one_link_choice(self) -> UserChange:
+        if self.overseerr_link is not None and "overseerr_user_id" in self.model_fields_set:
+            raise ValueError("Give either an Overseerr user id or the automatic link, not both.")
+        return self
 
 
 class ServiceOut(ApiModel):

@@ -22,6 +22,13 @@ class UserStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class OverseerrLink(StrEnum):
+    """Who chose `User.overseerr_user_id` (None: nobody yet, so it may be looked up)."""
+
+    ADMIN = "admin"  # an admin's choice, "no link" included: never changed automatically
+    AUTOMATIC = "automatic"  # the Overseerr user with the same Plex account id
+
+
 class User(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "users"
 
@@ -35,9 +42,11 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=UserStatus.ACTIVE)
     last_login_at: Mapped[datetime | None]
-    # Overseerr's id of the same person, set by an admin: requests are made as them
-    # (Overseerr's requester, quota and notifications), else as the API key's admin.
+    # Overseerr's id of the same person, set by an admin or found by Plex account id:
+    # requests are made as them (Overseerr's requester, quota and notifications), else as
+    # the API key's admin. `overseerr_link` says who chose it (media/overseerr_link.py).
     overseerr_user_id: Mapped[int | None]
+    overseerr_link: Mapped[str | None] = mapped_column(String(16))
 
     @property
     def is_admin(self) -> bool:

@@ -7,12 +7,15 @@ are sent as `+` (httpx's default), so the value is percent-encoded with `%20`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, Literal
 from urllib.parse import quote
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError
+from medianest.core.logging import get_logger
+from medianest.core.single_flight import SingleFlight
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
 from medianest.integrations.overseerr_models import (
     MovieDetails,
@@ -21,8 +24,11 @@ from medianest.integrations.overseerr_models import (
     RequestPage,
     SearchPage,
     TvDetails,
+    UserPage,
     error_message,
 )
+
+log = get_logger(__name__)
 
 MediaType = Literal["movie", "tv"]
 RequestFilter = Literal[
@@ -36,6 +42,13 @@ UNRETRIEVABLE: dict[MediaType, str] = {
     "movie": "Unable to retrieve movie.",
     "tv": "Unable to retrieve series.",
 }
+# The user list (Plex account → Overseerr user) is kept this long, an answer or a failure:
+# a first request of many people at once asks Overseerr once, one that is down or answers
+# garbage costs at most one wait per period. At most `USER_LIST_SECONDS_BUDGET` per lookup.
+USER_LIST_SECONDS = 60.0
+USER_LIST_SECONDS_BUDGET = 5.0
+USER_LIST_TAKE = 100
+USER_LIST_PAGES = 50
 
 
 class OverseerrRefused(UpstreamError):
@@ -52,6 +65,8 @@ class OverseerrClient:
 
     def __init__(self, http: ResilientClient) -> None:
         self.http = http
+        self._plex_users: tuple[float, dict[int, int] | None] | None = None
+        self._plex_users_flight: SingleFlight[dict[int, int] | None] = SingleFlight()
 
     async def status(self) -> OverseerrStatus:
         """`GET /api/v1/status` (public): the version."""
@@ -130,6 +145,45 @@ class OverseerrClient:
             "GET", f"/api/v1/user/{user_id}", retry=False, expected=(200, 404)
         )
         return response.status_code == 200
+
+    async def user_for_plex_account(self, plex_account_id: int) -> int | None:
+        """The id of the one Overseerr user whose `plexId` is this Plex account, or None:
+        no such user, two of them (never guess), or Overseerr unable to say now."""
+        kept = self._plex_users
+        if kept is not None and time.monotonic() - kept[0] < USER_LIST_SECONDS:
+            users = kept[1]
+        else:
+            users = await self._plex_users_flight.run("users", self._fetch_plex_users)
+        return None if users is None else users.get(plex_account_id)
+
+    async def _fetch_plex_users(self) -> dict[int, int] | None:
+        try:
+            async with asyncio.timeout(USER_LIST_SECONDS_BUDGET):
+                users: dict[int, int] | None = await self._plex_user_ids()
+        except (TimeoutError, ServiceUnavailable, UpstreamError) as exc:
+            log.warning("overseerr_user_list_failed", error=str(exc) or type(exc).__name__)
+            users = None
+        self._plex_users = (time.monotonic(), users)
+        return users
+
+    async def _plex_user_ids(self) -> dict[int, int]:
+        """`GET /api/v1/user`, every page (by id, `take`/`skip`): plexId → user id, a
+        plexId two users share left out."""
+        found: dict[int, int] = {}
+        shared: set[int] = set()
+        skip = 0
+        for _ in range(USER_LIST_PAGES):
+            response = await self.http.request(
+                "GET", "/api/v1/user", params={"take": USER_LIST_TAKE, "skip": skip}, retry=False
+            )
+            page = self.http.parse(UserPage, self.http.decode(response))
+            for user in page.results:
+                if user.plex_id is not None and found.setdefault(user.plex_id, user.id) != user.id:
+                    shared.add(user.plex_id)
+            skip += len(page.results)
+            if len(page.results) < USER_LIST_TAKE or skip >= page.page_info.results:
+                break
+        return {plex_id: uid for plex_id, uid in found.items() if plex_id not in shared}
 
     async def send_webhook_test(
         self, *, webhook_url: str, authorization: str, json_payload: str

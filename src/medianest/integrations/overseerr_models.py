@@ -60,6 +60,9 @@ class OverseerrUser(OverseerrModel):
     email: str | None = None
     username: str | None = None
     display_name: str | None = None
+    # The Plex account id of a user imported from Plex (null for a local user); Overseerr
+    # shows it (and `email`) only to a caller with MANAGE_USERS, as the API key's admin.
+    plex_id: int | None = None
 
 
 class SeasonStatus(OverseerrModel):
@@ -178,6 +181,13 @@ class PageInfo(OverseerrModel):
 class RequestPage(OverseerrModel):
     page_info: PageInfo
     results: list[OverseerrRequest]
+
+
+class UserPage(OverseerrModel):
+    """`GET /api/v1/user` (routes/user/index.ts): users by id, `take`/`skip` paging."""
+
+    page_info: PageInfo
+    results: list[OverseerrUser]
 
 
 class TvSeason(OverseerrModel):

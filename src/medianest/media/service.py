@@ -32,7 +32,7 @@ from medianest.integrations.overseerr_models import (
     TvResult,
     request_local_status,
 )
-from medianest.media import quotas, refusals
+from medianest.media import overseerr_link, quotas, refusals
 from medianest.media.events import RequestCreated
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
@@ -138,8 +138,12 @@ async def request_for_user(
     wanted: MediaRequestIn,
 ) -> MediaRequest:
     """The one "request a title" action of the page and the API: the role's weekly
-    quota, the hourly rate, and Overseerr asked as the user's linked Overseerr user."""
+    quota, the hourly rate, and Overseerr asked as the user's linked Overseerr user
+    (linked by Plex account at the first request when no admin chose: overseerr_link)."""
     await quotas.enforce_media_requests(session, user)
+    requester = await overseerr_link.requesting_overseerr_user(
+        session, overseerr=overseerr, user=user
+    )
     return await create_request(
         session,
         overseerr=overseerr,
@@ -147,7 +151,7 @@ async def request_for_user(
         per_hour=requests_per_hour(ctx),
         user_id=user.id,
         wanted=wanted,
-        overseerr_user_id=user.overseerr_user_id,
+        overseerr_user_id=requester,
     )
 
 
@@ -167,7 +171,7 @@ async def create_request(
     overseerr_user_id: int | None = None,
 ) -> MediaRequest:
     """Request a movie or show in Overseerr for `user_id` and remember it: as Overseerr
-    user `overseerr_user_id` when an admin linked one, else as the API key's admin.
+    user `overseerr_user_id` when the user is linked to one, else as the API key's admin.
 
     Order matters: cheap local refusals first (bad seasons, duplicates), then the title
     must exist, then the quota is spent, then Overseerr is asked (never retried)."""

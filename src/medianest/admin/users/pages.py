@@ -18,7 +18,7 @@ from medianest.admin.schemas import UserChange
 from medianest.admin.system.pages import QUALITIES
 from medianest.admin.users import service as users_service
 from medianest.auth.dependencies import AdminUser
-from medianest.auth.models import User
+from medianest.auth.models import OverseerrLink, User
 from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
@@ -116,7 +116,17 @@ _SHOWN_LABELS = ("role", "status", "Overseerr user")
 
 def _shown(user: User) -> tuple[str, str, int | str]:
     """What the row's change toast names, in `_SHOWN_LABELS`' order."""
-    return (user.role, user.status, user.overseerr_user_id or "not linked")
+    return (user.role, user.status, overseerr_shown(user))
+
+
+def overseerr_shown(user: User) -> int | str:
+    """The link as the row and its toast name it."""
+    if user.overseerr_user_id is not None:
+        automatic = user.overseerr_link == OverseerrLink.AUTOMATIC
+        return (
+            f"{user.overseerr_user_id} (same Plex account)" if automatic else user.overseerr_user_id
+        )
+    return "not linked" if user.overseerr_link == OverseerrLink.ADMIN else "automatic"
 
 
 _LINK_HINT = (
@@ -130,7 +140,7 @@ async def _sent_fields(request: Request) -> dict[str, Any]:
     Overseerr box unlinks (FastAPI's form parameters cannot tell empty from absent)."""
     form = await request.form()
     sent: dict[str, Any] = {
-        k: form[k] for k in ("role", "status", "overseerr_user_id") if k in form
+        k: form[k] for k in ("role", "status", "overseerr_user_id", "overseerr_link") if k in form
     }
     if isinstance(sent.get("overseerr_user_id"), str) and not sent["overseerr_user_id"].strip():
         sent["overseerr_user_id"] = None

@@ -37,6 +37,9 @@ class AdminUserOut(ApiModel):
     plex_linked: bool = False
     must_change_password: bool
     overseerr_user_id: int | None = None
+    # Who chose the link: "admin" (a null id then means "no link"), "automatic" (same Plex
+    # account), or null (nobody yet: looked up at the user's next request).
+    overseerr_link: str | None = None
     created_at: datetime
     last_login_at: datetime | None
 

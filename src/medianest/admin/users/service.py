@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.admin.schemas import UserChange
 from medianest.auth import service as auth_service
-from medianest.auth.models import Role, User, UserStatus
+from medianest.auth.models import OverseerrLink, Role, User, UserStatus
 from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
@@ -80,6 +80,23 @@ async def _require_overseerr_user(overseerr: OverseerrClient, overseerr_user_id:
         )
 
 
+async def _change_link(
+    user: User, change: UserChange, changes: dict[str, Any], overseerr: OverseerrClient | None
+) -> None:
+    """An admin's link, or their "no link" (final either way), or the automatic link
+    handed back: no link until the next request finds one (media/overseerr_link.py)."""
+    automatic = change.overseerr_link == "automatic"
+    to = None if automatic else change.overseerr_user_id
+    chosen_by = None if automatic else OverseerrLink.ADMIN
+    if to is not None and to != user.overseerr_user_id and overseerr is not None:
+        await _require_overseerr_user(overseerr, to)
+    if to != user.overseerr_user_id:
+        changes["overseerr_user_id"] = {"from": user.overseerr_user_id, "to": to}
+    if chosen_by != user.overseerr_link:
+        changes["overseerr_link"] = {"from": user.overseerr_link, "to": chosen_by}
+    user.overseerr_user_id, user.overseerr_link = to, chosen_by
+
+
 async def update_user(
     session: AsyncSession,
     *,
@@ -91,8 +108,6 @@ async def update_user(
     """The one "change a user" action of the admin page and the API."""
     role: str | None = change.role  # compared with the stored Role/UserStatus values
     status: str | None = change.status
-    linking = "overseerr_user_id" in change.model_fields_set
-    overseerr_user_id = change.overseerr_user_id
     demoting = role is not None and role != Role.ADMIN and user.is_admin
     disabling = status is not None and status != UserStatus.ACTIVE and user.is_active
     if demoting or disabling:
@@ -104,11 +119,8 @@ async def update_user(
     if status is not None and status != user.status:
         changes["status"] = {"from": user.status, "to": status}
         user.status = status
-    if linking and overseerr_user_id != user.overseerr_user_id:
-        if overseerr_user_id is not None and overseerr is not None:
-            await _require_overseerr_user(overseerr, overseerr_user_id)
-        changes["overseerr_user_id"] = {"from": user.overseerr_user_id, "to": overseerr_user_id}
-        user.overseerr_user_id = overseerr_user_id
+    if "overseerr_user_id" in change.model_fields_set or change.overseerr_link is not None:
+        await _change_link(user, change, changes, overseerr)
     if disabling:
         # Immediately: no session or remember-me token of a disabled user survives.
         await session_store.destroy_user_sessions(session, user_id=user.id)
