@@ -62,6 +62,7 @@ CALLED_BY_MEDIANEST = [
     ("GET", "/tv/{tvId}"),
     ("POST", "/request"),
     ("GET", "/user/{userId}"),
+    ("GET", "/user"),
     ("POST", "/settings/notifications/webhook/test"),
 ]
 EXAMPLES_PER_OPERATION = 25
@@ -310,6 +311,7 @@ CLIENT_CALLS: dict[str, list[ClientCall]] = {
         ),
     ],
     "user_exists": [lambda c, _: c.user_exists(2), lambda c, _: c.user_exists(999)],
+    "user_for_plex_account": [lambda c, _: c.user_for_plex_account(2)],
     "send_webhook_test": [
         lambda c, url: c.send_webhook_test(
             webhook_url=url,
