@@ -165,7 +165,9 @@ async def test_an_admin_links_a_user_to_their_overseerr_user_audited(
                 .order_by(AuditLog.created_at)
             )
         )
-    assert changes == [{"from": None, "to": 7}, {"from": 7, "to": None}]
+    # The first choice of an admin is marked theirs (never replaced automatically).
+    admin_choice = {"from": None, "to": "admin"}
+    assert changes == [{"from": None, "to": 7, "chosenBy": admin_choice}, {"from": 7, "to": None}]
 
 
 async def test_a_bad_overseerr_user_id_is_refused_and_nothing_changes(

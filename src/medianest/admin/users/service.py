@@ -90,10 +90,12 @@ async def _change_link(
     chosen_by = None if automatic else OverseerrLink.ADMIN
     if to is not None and to != user.overseerr_user_id and overseerr is not None:
         await _require_overseerr_user(overseerr, to)
-    if to != user.overseerr_user_id:
-        changes["overseerr_user_id"] = {"from": user.overseerr_user_id, "to": to}
-    if chosen_by != user.overseerr_link:
-        changes["overseerr_link"] = {"from": user.overseerr_link, "to": chosen_by}
+    if to == user.overseerr_user_id and chosen_by == user.overseerr_link:
+        return
+    what: dict[str, Any] = {"from": user.overseerr_user_id, "to": to}
+    if chosen_by != user.overseerr_link:  # one audit line a change, who chose it within
+        what["chosenBy"] = {"from": user.overseerr_link, "to": chosen_by}
+    changes["overseerr_user_id"] = what
     user.overseerr_user_id, user.overseerr_link = to, chosen_by
 
 
