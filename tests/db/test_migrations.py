@@ -250,3 +250,50 @@ def test_nr_1_adds_request_removed_wherever_request_declined_was_chosen(empty_da
     migrate.downgrade(async_url, "pp_1")
     migrate.upgrade(async_url)
     assert asyncio.run(_choices_around_nr_1(async_url, write=False)) == expected
+
+
+async def _links_around_al_1(async_url: str, write: bool) -> dict[str, Any]:
+    """Before `al_1` (`write`): a linked and an unlinked user; after: who chose each link."""
+    users = sa.table(
+        "users",
+        sa.column("id", sa.Uuid()),
+        sa.column("overseerr_user_id"),
+        *(sa.column(c) for c in USER_COLUMNS),
+    )
+    engine = create_async_engine(async_url)
+    try:
+        async with engine.begin() as conn:
+            if write:
+                for user_id, name, link in ((ALICE, "alice", 7), (BOB, "bob", None)):
+                    await conn.execute(
+                        users.insert().values(
+                            id=user_id,
+                            username=name,
+                            role="user",
+                            must_change_password=False,
+                            status="active",
+                            created_at=datetime.now(UTC),
+                            overseerr_user_id=link,
+                        )
+                    )
+                return {}
+            rows = await conn.execute(
+                sa.select(users.c.id, users.c.overseerr_user_id, sa.column("overseerr_link"))
+                .select_from(users)
+                .where(users.c.id.in_([ALICE, BOB]))
+            )
+            return {str(key): (linked, chosen) for key, linked, chosen in rows}
+    finally:
+        await engine.dispose()
+
+
+def test_al_1_marks_the_links_made_before_as_the_admins(empty_database):
+    """Every link stored before was an admin's: never replaced by the automatic one."""
+    async_url, _ = empty_database
+    migrate.upgrade(async_url, "nr_1")
+    asyncio.run(_links_around_al_1(async_url, write=True))
+    migrate.upgrade(async_url)
+    assert asyncio.run(_links_around_al_1(async_url, write=False)) == {
+        str(ALICE): (7, "admin"),
+        str(BOB): (None, None),
+    }

@@ -6,6 +6,7 @@ key's admin). Real sockets to the Overseerr simulator, which keeps who each requ
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import httpx
@@ -213,3 +214,29 @@ async def test_many_first_requests_at_once_ask_overseerr_for_its_users_once(
             await c.aclose()
     assert [requested_as(overseerr_sim, a) for a in answers] == expected
     assert overseerr_sim.request_count(USERS, "GET") == 1
+
+
+HX = {"HX-Request": "true", "Accept": "text/html"}
+
+
+async def test_the_admin_row_shows_the_automatic_link_and_hands_a_choice_back(
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    overseerr_sim.add_user("alice.plex", plex_id=1002)
+    await request_movie(alice_client)
+    listed = await admin_client.get("/admin/users", params={"search": "alice"}, headers=HX)
+    assert listed.status_code == 200, listed.text
+    assert re.search(r'name="overseerr_user_id"[^>]*value="4"', listed.text)
+    assert "same Plex account" in listed.text
+    url = f"/admin/users/{alice.id}"
+    unlinked = await admin_client.put(url, data={"overseerr_user_id": ""}, headers=HX)
+    assert "alice: Overseerr user is now not linked" in unlinked.headers["hx-trigger"]
+    assert 'hx-vals=\'{"overseerr_link": "automatic"}\'' in unlinked.text  # the button
+    handed = await admin_client.put(url, data={"overseerr_link": "automatic"}, headers=HX)
+    assert handed.status_code == 200, handed.text
+    assert "alice: Overseerr user is now automatic" in handed.headers["hx-trigger"]
+    assert re.search(r'name="overseerr_user_id"[^>]*placeholder="automatic"', handed.text)
+    assert requested_as(overseerr_sim, await request_movie(alice_client, 400006)) == 4
