@@ -36,8 +36,10 @@ async def requesting_overseerr_user(
     # Read again, locked: the `user` may be the session cache's copy, and an admin's
     # choice saved meanwhile must win over this one.
     stored = await session.get(User, user.id, populate_existing=True, with_for_update=True)
-    if stored is None or stored.overseerr_link is not None or stored.overseerr_user_id:
-        return stored.overseerr_user_id if stored is not None else None
+    if stored is None:
+        return None
+    if stored.overseerr_link is not None or stored.overseerr_user_id is not None:
+        return stored.overseerr_user_id
     stored.overseerr_user_id, stored.overseerr_link = found, OverseerrLink.AUTOMATIC
     audit.record(
         session,
