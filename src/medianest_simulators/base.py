@@ -142,11 +142,12 @@ class Simulator(Running):
         self, path_prefix: str, method: str | None = None, *, times: int | None = None
     ) -> None:
         """Leave matching requests (the next `times` of them) unanswered until
-        `release_requests()`."""
+        `release_requests()` (or `release_requests(path_prefix)`)."""
         self.held.hold(path_prefix, method, times)
 
-    def release_requests(self) -> None:
-        self.held.release()
+    def release_requests(self, path_prefix: str | None = None) -> None:
+        """Answer the held requests: all, or those held for `path_prefix` only."""
+        self.held.release(path_prefix)
 
     def reset(self) -> None:
         """Clear faults and the request log and restore the seeded data."""

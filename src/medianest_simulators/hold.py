@@ -19,6 +19,7 @@ class _Rule:
     path_prefix: str
     method: str | None
     remaining: int | None  # how many more requests to hold; None: all
+    released: threading.Event
 
 
 class RequestHold:
@@ -27,20 +28,22 @@ class RequestHold:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
-        self._released = threading.Event()
+        self._spent: list[_Rule] = []  # held as many as asked; their requests still wait
         self.waiting = 0
 
     def hold(self, path_prefix: str, method: str | None = None, times: int | None = None) -> None:
+        rule = _Rule(path_prefix, method.upper() if method else None, times, threading.Event())
         with self._lock:
-            self._rules.append(_Rule(path_prefix, method.upper() if method else None, times))
-            if self._released.is_set():
-                self._released = threading.Event()
+            self._rules.append(rule)
 
-    def release(self) -> None:
-        """Answer the held requests, and hold no more."""
+    def release(self, path_prefix: str | None = None) -> None:
+        """Answer the held requests (only those held for `path_prefix`, when given), and
+        hold no more of them."""
         with self._lock:
-            self._rules.clear()
-            self._released.set()
+            for rules in (self._rules, self._spent):
+                for rule in [r for r in rules if path_prefix in (None, r.path_prefix)]:
+                    rule.released.set()
+                    rules.remove(rule)
 
     def matches(self, method: str, path: str) -> threading.Event | None:
         """The event that releases this request when it is held, else None."""
@@ -51,7 +54,8 @@ class RequestHold:
                         rule.remaining -= 1
                         if rule.remaining <= 0:
                             self._rules.remove(rule)
-                    return self._released
+                            self._spent.append(rule)
+                    return rule.released
         return None
 
 

@@ -6,7 +6,9 @@ delete only through the database. The moments are placed, not raced, by the Plex
 simulator holding a request on its real socket: either the worker's request that makes
 the collection (or playlist) until the delete has committed, or the deleting request's
 rescan (it has loaded the record, which has no Plex id yet) until the worker has made
-and recorded the collection (or playlist) and completed the job."""
+and recorded the collection (or playlist) and completed the job. The scanned files leave
+the library too: the worker that finds its download deleted asks Plex to scan the folder
+again once it removed them."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from tests.youtube_extras.conftest import wait_for
 TITLE = "Race Clip"
 MAKES = {"collection": ("/library/collections", "POST"), "playlist": ("/playlists", "POST")}
 RESCAN = "/library/sections/3/refresh"
+PLEX_ROOT = "/srv/plex/youtube"  # the download root as Plex sees it (its own mount)
 
 
 def made_in_plex(plex: PlexSimulator) -> list[str]:
@@ -133,6 +136,60 @@ async def test_a_download_deleted_as_its_worker_records_its_plex_collection_leav
             assert files_under(download_root) == []
     finally:
         media.release_item("clip-one")
+
+
+@pytest.mark.timeout(90)
+async def test_a_download_deleted_during_its_delivery_leaves_no_item_listed_in_plex(
+    app: MediaNestApp,
+    admin: User,
+    alice: User,
+    extras_settings: Callable[..., Settings],
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+    download_root: Path,
+) -> None:
+    """The deleting request scans before the worker's files are gone; the worker, whose
+    delivery made Plex list them, removes them after the delete and has Plex scan again,
+    at the folder's path as Plex sees it (Plex ignores a path outside its folders)."""
+    plex.set_youtube_dir(download_root.resolve(), plex_path=PLEX_ROOT)
+    async with await signed_in_client(app, admin) as client:
+        saved = await client.put("/api/admin/config/youtube", json={"plexPath": PLEX_ROOT})
+        assert saved.status_code == 200, saved.text
+    media.hold_item("clip-one")
+    plex.hold_requests(RESCAN, times=1)  # the deleting request's rescan, not the worker's
+    try:
+        async with (
+            separate_worker(extras_settings(redis_url=None)),
+            await signed_in_client(app, alice) as client,
+        ):
+            download_id = await submit(client, media, "collection")
+            await wait_for(app, lambda rows: item_state(rows) == "downloading", user_id=alice.id)
+            deleting = asyncio.create_task(client.delete(f"/api/youtube/downloads/{download_id}"))
+            await until(lambda: plex.request_count(RESCAN) >= 1)  # it has read the record
+            create = MAKES["collection"]
+            plex.hold_requests(*create)
+            media.release_item("clip-one")
+            # The worker's own scan listed the file; it now waits to make the collection.
+            await until(lambda: plex.request_count(*create) >= 1)
+            assert listed_downloads(plex) == ["001 - Clip One"]
+            plex.release_requests(RESCAN)  # the request scans (the file is there), deletes
+            assert (await deleting).status_code == 204
+            assert listed_downloads(plex) == ["001 - Clip One"]
+            plex.release_requests()  # the worker finds its download gone
+            await until(lambda: listed_downloads(plex) == [], what=lambda: listed_downloads(plex))
+            assert made_in_plex(plex) == []
+            assert files_under(download_root) == []
+            assert plex.refresh_calls[-1]["path"] == f"{PLEX_ROOT}/{alice.id}/{TITLE}"
+    finally:
+        media.release_item("clip-one")
+
+
+def listed_downloads(plex: PlexSimulator) -> list[str]:
+    """The titles of what Plex lists from the download folder."""
+    with plex.lock:
+        items = plex.library.items.values()
+        return sorted(i.title for i in items if (i.file or "").startswith(f"{PLEX_ROOT}/"))
 
 
 def item_state(rows: list[object]) -> str | None:

@@ -349,9 +349,13 @@ class JobRunner:
         async with self.session_factory() as session:
             if await session.get(YoutubeDownload, job.id) is not None:
                 return False
+            paths = await plex_paths.load_path_map(session, settings=self.settings)
         for item in view.items:
             files.remove_item_files(folder, files.stem_for(item))
         files.remove_dir_if_empty(folder)
+        # Plex may have listed them (this worker's delivery scanned the folder): it drops
+        # them now, as after the request's own removal, not at its next scheduled scan.
+        await plex_delivery.rescan_folder(self.settings, self.ctx.integrations, folder, paths)
         log.info("youtube_deleted_job_files_removed", download_id=str(job.id))
         return True
 
