@@ -135,3 +135,19 @@ async def test_the_uptime_kuma_live_connection_names_a_refused_certificate(admin
     assert result["status"] == "offline"
     assert "self-signed certificate" in result["error"]
     assert server.heads == []
+
+
+async def test_the_uptime_kuma_live_connection_at_http_of_an_https_only_kuma_names_https(
+    admin, certs
+):
+    # Kuma behind a TLS-only port: the plain HTTP upgrade is closed, answering nothing.
+    async with CannedServer(json_answer(b"{}"), issued=certs.issue("127.0.0.1")) as server:
+        http = server.url.replace("https://", "http://")
+        result = await kuma_live_test(admin, f"{http}/kuma")
+
+    assert result["status"] == "offline"
+    assert result["error"] == (
+        f"Uptime Kuma at 127.0.0.1:{server.port} speaks HTTPS, not plain HTTP: "
+        f"save https://127.0.0.1:{server.port}/kuma as its address."
+    )
+    assert server.heads == []

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.dashboard.conftest import CHECK_TIMEOUT_SECONDS
 from tests.support.served_apps import LoopServedApp, Storage, session_cookie
 from tests.support.socket_listener import Listener
+from tests.support.tls_servers import CannedServer, Certificates, json_answer
 
 from medianest.admin.connections import service as services_service
 from medianest.admin.schemas import ServiceUpdate
@@ -125,6 +127,32 @@ async def test_a_refused_sign_in_falls_back_to_polling_and_says_why(
     )
     assert {m["name"] for m in polled["monitors"]} == {"Plex", "Overseerr", "Website"}
     assert kuma.request_count("/metrics") >= 1
+
+
+async def test_an_http_address_of_an_https_only_kuma_says_on_the_card_to_save_https(
+    serve: Serve,
+    live_settings: Settings,
+    storage: Storage,
+    alice: User,
+    listeners: Callable[[], Listener],
+    tmp_path: Path,
+) -> None:
+    # Kuma behind a TLS-only port (a reverse proxy's, say), saved with its http:// address.
+    issued = Certificates(tmp_path).issue("127.0.0.1")
+    async with CannedServer(json_answer(b"{}"), issued=issued) as kuma:
+        http = kuma.url.replace("https://", "http://")
+        await save_kuma(storage, alice, http, api_key="")  # a new address: no key
+        app = await serve(live_settings)
+        tab = await listeners().connect(app.url, await session_cookie(storage, alice))
+        noted = await tab.next(
+            "service:status", kuma_entry(lambda d: bool(d.get("sourceNote"))), timeout=15
+        )
+
+    assert noted["sourceNote"] == (
+        f"Live connection: Uptime Kuma at 127.0.0.1:{kuma.port} speaks HTTPS, not plain "
+        f"HTTP: save https://127.0.0.1:{kuma.port} as its address."
+    )
+    assert kuma.heads == []
 
 
 async def test_killing_kuma_falls_back_to_polling_and_its_return_resumes_the_live_path(

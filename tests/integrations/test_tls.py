@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from medianest.core.errors import ServiceUnavailable
+from medianest.integrations.uptime_kuma_live import KumaSignIn, socket_health
 from tests.integrations.conftest import quick_settings
 from tests.ops.nginx_proxy import NginxProxy, nginx_available
 from tests.support.tls_servers import CannedServer, Certificates, json_answer
@@ -179,6 +180,28 @@ async def test_an_http_address_of_an_https_only_reverse_proxy_says_to_save_https
         f"save https://127.0.0.1:{proxy.https_port}/overseerr as its address."
     )
     assert overseerr.heads == []  # nginx did not pass the request on
+
+
+@pytest.mark.skipif(not nginx_available(), reason="nginx is not installed")
+async def test_the_kuma_live_link_at_http_of_an_https_only_reverse_proxy_says_to_save_https(
+    tmp_path,
+):
+    # The Socket.IO upgrade in plain HTTP at nginx's TLS port is answered with its 400.
+    async with CannedServer(json_answer(b"{}")) as kuma:
+        proxy = NginxProxy(tmp_path, kuma.port)
+        await asyncio.to_thread(proxy.start)
+        try:
+            url = f"http://127.0.0.1:{proxy.https_port}"
+            health, link = await socket_health(KumaSignIn(url, "admin", "pw"), wait_seconds=2)
+        finally:
+            await asyncio.to_thread(proxy.stop)
+
+    assert (health.status, link) == ("offline", None)
+    assert health.error == (
+        f"Uptime Kuma at 127.0.0.1:{proxy.https_port} speaks HTTPS, not plain HTTP: "
+        f"save https://127.0.0.1:{proxy.https_port} as its address."
+    )
+    assert kuma.heads == []
 
 
 async def test_a_plain_http_server_that_closes_without_answering_is_still_unreachable(

@@ -121,6 +121,20 @@ def speaks_https(name: str, url: httpx.URL) -> str:
     return f"{name} at {url.host}:{port} speaks HTTPS, not plain HTTP: save {https} as its address."
 
 
+async def tls_problem(
+    name: str, url: httpx.URL, exc: BaseException, *, unanswered: bool
+) -> str | None:
+    """What TLS has to do with a failed connection to `url`, for a client that is not
+    one of the HTTP clients (which tell these apart in `retries.py`): a refused handshake,
+    or, when the connection got no answer (`unanswered`), an http:// address of a server
+    that speaks only HTTPS. None when TLS is not the reason."""
+    if (refused := tls_refusal(exc)) is not None:
+        return await explain_refusal(name, url, refused)
+    if unanswered and url.scheme == "http" and await speaks_tls(url):
+        return speaks_https(name, url)
+    return None
+
+
 def _port(url: httpx.URL) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 

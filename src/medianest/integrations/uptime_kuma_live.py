@@ -29,7 +29,7 @@ import socketio.exceptions
 
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
-from medianest.integrations.tls import explain_refusal, tls_context, tls_refusal
+from medianest.integrations.tls import tls_context, tls_problem
 from medianest.integrations.uptime_kuma_events import KumaEvents, LiveMonitor
 
 log = get_logger(__name__)
@@ -309,8 +309,10 @@ class KumaLiveLink:
 
 
 async def _connection_problem(exc: BaseException, url: str) -> str:
-    if (refused := tls_refusal(exc)) is not None:
-        return await explain_refusal("Uptime Kuma", httpx.URL(url), refused)
+    # engineio's "Connection error": no answer, or a refused upgrade (an HTTPS-only port?).
+    unanswered = isinstance(exc, socketio.exceptions.ConnectionError)
+    if problem := await tls_problem("Uptime Kuma", httpx.URL(url), exc, unanswered=unanswered):
+        return problem
     if isinstance(exc, TimeoutError):
         return "Uptime Kuma did not answer in time."
     if isinstance(exc, ConnectionResetError):
