@@ -7,8 +7,9 @@ simulator holding a request on its real socket: either the worker's request that
 the collection (or playlist) until the delete has committed, or the deleting request's
 rescan (it has loaded the record, which has no Plex id yet) until the worker has made
 and recorded the collection (or playlist) and completed the job. The scanned files leave
-the library too: the worker that finds its download deleted asks Plex to scan the folder
-again once it removed them."""
+the library too: whichever side removes files after the request's first rescan (the
+request, after its commit; the worker that finds its download deleted) asks Plex to scan
+the folder again."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from tests.youtube_extras.conftest import wait_for
 
 TITLE = "Race Clip"
 MAKES = {"collection": ("/library/collections", "POST"), "playlist": ("/playlists", "POST")}
-RESCAN = "/library/sections/3/refresh"
+YOUTUBE_SECTION = 3
+RESCAN = f"/library/sections/{YOUTUBE_SECTION}/refresh"
 PLEX_ROOT = "/srv/plex/youtube"  # the download root as Plex sees it (its own mount)
 
 
@@ -134,6 +136,8 @@ async def test_a_download_deleted_as_its_worker_records_its_plex_collection_leav
             assert (await deleting).status_code == 204
             assert made_in_plex(plex) == []
             assert files_under(download_root) == []
+            # Its rescan came before the files the worker stored went: it scans again.
+            assert listed_downloads(plex) == []
     finally:
         media.release_item("clip-one")
 
@@ -149,9 +153,10 @@ async def test_a_download_deleted_during_its_delivery_leaves_no_item_listed_in_p
     plextv: PlexTvSimulator,
     download_root: Path,
 ) -> None:
-    """The deleting request scans before the worker's files are gone; the worker, whose
-    delivery made Plex list them, removes them after the delete and has Plex scan again,
-    at the folder's path as Plex sees it (Plex ignores a path outside its folders)."""
+    """The deleting request scans before the worker's files are gone, and Plex refuses its
+    scan after removing them (busy); the worker, whose delivery made Plex list them,
+    finds its download gone and has Plex scan again, at the folder's path as Plex sees it
+    (Plex ignores a path outside its folders)."""
     plex.set_youtube_dir(download_root.resolve(), plex_path=PLEX_ROOT)
     async with await signed_in_client(app, admin) as client:
         saved = await client.put("/api/admin/config/youtube", json={"plexPath": PLEX_ROOT})
@@ -173,8 +178,10 @@ async def test_a_download_deleted_during_its_delivery_leaves_no_item_listed_in_p
             # The worker's own scan listed the file; it now waits to make the collection.
             await until(lambda: plex.request_count(*create) >= 1)
             assert listed_downloads(plex) == ["001 - Clip One"]
+            plex.set_fault("error", path_prefix=RESCAN, times=1)  # the request's second scan
             plex.release_requests(RESCAN)  # the request scans (the file is there), deletes
             assert (await deleting).status_code == 204
+            assert files_under(download_root) == []
             assert listed_downloads(plex) == ["001 - Clip One"]
             plex.release_requests()  # the worker finds its download gone
             await until(lambda: listed_downloads(plex) == [], what=lambda: listed_downloads(plex))
@@ -186,10 +193,10 @@ async def test_a_download_deleted_during_its_delivery_leaves_no_item_listed_in_p
 
 
 def listed_downloads(plex: PlexSimulator) -> list[str]:
-    """The titles of what Plex lists from the download folder."""
+    """The titles of the files Plex lists in its YouTube library."""
     with plex.lock:
         items = plex.library.items.values()
-        return sorted(i.title for i in items if (i.file or "").startswith(f"{PLEX_ROOT}/"))
+        return sorted(i.title for i in items if i.section_id == YOUTUBE_SECTION and i.file)
 
 
 def item_state(rows: list[object]) -> str | None:

@@ -210,17 +210,21 @@ def restrict_file(path: Path, *, gid: int | None = None) -> None:
         _restrict(path, FILE_MODE, gid)
 
 
-def remove_item_files(folder: Path, stem: str) -> None:
-    """Remove every file of one item, finished or partial (`.part`, `.f137.mp4`, `.ytdl`).
+def remove_item_files(folder: Path, stem: str) -> bool:
+    """Remove every file of one item, finished or partial (`.part`, `.f137.mp4`, `.ytdl`);
+    whether there was one.
 
     Item stems start with a unique index ("003 - Title"), so no other item matches."""
     if not folder.is_dir():
-        return
+        return False
+    found = False
     for candidate in folder.iterdir():
         if candidate.is_file() and (
             candidate.stem == stem or candidate.name.startswith(stem + ".")
         ):
             candidate.unlink(missing_ok=True)
+            found = True
+    return found
 
 
 def remove_dir_if_empty(folder: Path) -> None:

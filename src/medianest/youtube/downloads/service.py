@@ -317,7 +317,8 @@ async def _delete_record(session: AsyncSession, ctx: AppContext, job: YoutubeDow
     """Delete the record and, once that committed, the files of the items it had when
     deleted (not only those loaded earlier), and its Plex collection and playlist as it
     had them then. A worker that stored its job (or recorded what it made in Plex) before
-    the DELETE had written its files by then, so they are found; one that stores after it
+    the DELETE had written its files by then, so they are found (and Plex, which may have
+    listed them since `delete`'s rescan, is asked to scan again); one that stores after it
     finds no record and removes its files (runner `_remove_if_deleted`) and what it made
     in Plex (delivery/guard.py) itself."""
     statement = (
@@ -348,9 +349,13 @@ async def _delete_record(session: AsyncSession, ctx: AppContext, job: YoutubeDow
     last = YoutubeDownload(id=job.id, user_id=job.user_id, folder=deleted.folder)
     last.items = deleted.items
     still_referenced = await _stems_of_others(session, last)
+    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
 
     async def remove_files() -> None:
-        _remove_unreferenced(root, last, still_referenced)
+        if _remove_unreferenced(root, last, still_referenced):
+            # Files the worker stored after this request's rescan: Plex may list them.
+            folder = Path(deleted.folder)
+            await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, folder, paths)
 
     after_commit(session, remove_files)
 
@@ -372,13 +377,13 @@ async def _stems_of_others(session: AsyncSession, job: YoutubeDownload) -> set[s
     return {files.stem_for(item) for items in others for item in items}
 
 
-def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set[str]) -> None:
+def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set[str]) -> bool:
+    """Whether a file was there to remove."""
     folder = Path(job.folder or "")
     if not files.is_within(folder.resolve(), files.user_dir(root, job.user_id).resolve()):
         log.warning("youtube_folder_outside_user_dir", download_id=str(job.id))
-        return
-    for item in job.items:
-        stem = files.stem_for(item)
-        if stem not in still_referenced:
-            files.remove_item_files(folder, stem)
+        return False
+    stems = [files.stem_for(item) for item in job.items]
+    removed = [files.remove_item_files(folder, s) for s in stems if s not in still_referenced]
     files.remove_dir_if_empty(folder)
+    return any(removed)
