@@ -46,6 +46,12 @@ def test_an_admin_makes_a_user_an_administrator_after_confirming(
     # Bob's requests are to be made in Overseerr as Overseerr's user 3 (his
     # account there; MediaNest asks Overseerr that it exists).
     overseerr = page.locator("tr[data-username=bob]").get_by_label("Overseerr user id of bob")
+    if overseerr.input_value() != "":  # linked by his first request (same Plex account)
+        overseerr.fill("")
+        overseerr.press("Tab")
+        toast = page.locator(".toast").filter(has_text="bob: Overseerr user is now not linked")
+        expect(toast).to_be_visible()
+        overseerr = page.locator("tr[data-username=bob]").get_by_label("Overseerr user id of bob")
     overseerr.fill("3")
     overseerr.press("Tab")  # leaving the field is the change
     expect(page.locator(".toast").filter(has_text="bob: Overseerr user is now 3")).to_be_visible()
