@@ -39,6 +39,7 @@ OWN_FRIENDS = {
     "hana": "test_plex: a request budget",
     "ivy": "test_layout: requests of her own",
     "jade": "test_account: signs out her other devices",
+    "kit": "test_new_states: requests, and an Overseerr user of the same Plex account",
 }
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,6 +67,8 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSu
             suite.plextv.add_user(friend)
             suite.plextv.share_server(friend, MACHINE_IDENTIFIER, f"sim-pms-{friend}-access")
             suite.plex.add_user_token(f"sim-pms-{friend}-access", friend)
+        # kit's Overseerr user was imported from Plex: the automatic link finds it.
+        suite.overseerr.add_user("kit", plex_id=suite.plextv.accounts["kit"].id)
         yield suite
 
 

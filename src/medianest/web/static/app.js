@@ -630,7 +630,18 @@
 
   // A swap keeps what the person opened (an item list) and the progress already shown.
   var openBeforeSwap = [];
+  var focusAfterSwap = null;
   document.addEventListener('htmx:beforeSwap', function (event) {
+    // The element that asked (detail.elt is where the event fired: the target).
+    var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    // A 404 that answers for this element alone (a title Overseerr cannot retrieve) is
+    // said where it was asked for, to be read at leisure, not in a toast that leaves.
+    if (event.detail.xhr.status === 404 && elt && elt.closest && elt.closest('[data-swap-not-found]')) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+    // A control the swap removes hands the keyboard on (htmx keeps it only by id).
+    focusAfterSwap = elt && elt === document.activeElement ? elt.getAttribute('data-focus-after-swap') : null;
     openBeforeSwap = $all('details[id][open]', event.detail.target).map(function (d) { return d.id; });
     if (event.detail.target.matches && event.detail.target.matches('details[id][open]')) openBeforeSwap.push(event.detail.target.id);
   });
@@ -640,6 +651,11 @@
   document.addEventListener('htmx:afterSettle', function (event) {
     openBeforeSwap.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
     openBeforeSwap = [];
+    if (focusAfterSwap && (!document.activeElement || document.activeElement === document.body)) {
+      var next = document.querySelector(focusAfterSwap);
+      if (next) next.focus();
+    }
+    focusAfterSwap = null;
     var sentAt = (event.detail.xhr && event.detail.xhr.medianestSentAt) || 0;
     $all('[data-download-id]').forEach(function (row) { catchUp(row, sentAt); applyShownProgress(row); });
   });
