@@ -59,6 +59,7 @@ class OverseerrControl(Simulator):
     def __init__(self, *, port: int = 0, api_key: str) -> None:
         self.api_key = api_key
         self.users: dict[int, User] = {}
+        self.last_user_id = 0  # the highest user id handed out (ids are never reused)
         self.media: dict[tuple[str, int], Media] = {}
         self.media_requests: dict[int, MediaRequest] = {}
         self.next_request_id = self.next_media_id = 0
@@ -83,6 +84,7 @@ class OverseerrControl(Simulator):
             2: User(2, "alice", "alice@medianest.test", plex_id=2),
             3: User(3, "bob", "bob@medianest.test", plex_id=3),
         }
+        self.last_user_id = 0
         self.media, self.media_requests, self.next_request_id = {}, {}, 0
         self.next_media_id, self.database_failures = 0, 0
         self.forbidden_users, self.tmdb_unreachable = set(), False
@@ -214,10 +216,22 @@ class OverseerrControl(Simulator):
         """A new Overseerr user (the next id): imported from Plex with `plex_id`, else
         a local user."""
         with self.lock:
-            uid = max(self.users, default=0) + 1
+            # Overseerr's ids autoincrement: a deleted user's id is never handed out again.
+            uid = max([*self.users, self.last_user_id]) + 1
             user = User(uid, username, f"{username}@medianest.test", 1 if plex_id else 2, plex_id)
             self.users[uid] = user
+            self.last_user_id = uid
             return user
+
+    def delete_user(self, user_id: int) -> None:
+        """Delete a user as `DELETE /api/v1/user/{id}` does (routes/user/index.ts): their
+        requests go with them. Importing the same Plex account again gives a new id."""
+        with self.lock:
+            del self.users[user_id]
+            for rid in [
+                r for r, req in self.media_requests.items() if req.requested_by.id == user_id
+            ]:
+                del self.media_requests[rid]
 
     def forbid_requests(self, user_id: int, forbidden: bool = True) -> None:
         """Requests by `user_id` get 403 (no permission / over quota)."""

@@ -146,14 +146,22 @@ class OverseerrClient:
         )
         return response.status_code == 200
 
-    async def user_for_plex_account(self, plex_account_id: int) -> int | None:
+    async def user_for_plex_account(
+        self, plex_account_id: int, *, fresh: bool = False
+    ) -> int | None:
         """The id of the one Overseerr user whose `plexId` is this Plex account, or None:
-        no such user, two of them (never guess), or Overseerr unable to say now."""
+        no such user, two of them (never guess), or Overseerr unable to say now.
+
+        `fresh`: from a list asked for now, not the kept one (which named a user
+        Overseerr no longer has)."""
         kept = self._plex_users
-        if kept is not None and time.monotonic() - kept[0] < USER_LIST_SECONDS:
+        if not fresh and kept is not None and time.monotonic() - kept[0] < USER_LIST_SECONDS:
             users = kept[1]
         else:
-            users = await self._plex_users_flight.run("users", self._fetch_plex_users)
+            changed_at = time.time() if fresh else None
+            users = await self._plex_users_flight.run(
+                "users", self._fetch_plex_users, changed_at=changed_at
+            )
         return None if users is None else users.get(plex_account_id)
 
     async def _fetch_plex_users(self) -> dict[int, int] | None:

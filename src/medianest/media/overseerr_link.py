@@ -6,50 +6,127 @@ account: an exact Plex account id match only, never a username or an email (a st
 can take either). At a request rather than at sign-in: sign-in never waits for
 Overseerr, and a person Overseerr imports after they signed in is still found. No match,
 or Overseerr unable to say: the request goes as the API key's admin, as before.
+
+The link is written in its own short unit of work, committed before Overseerr is asked
+to make the request: no row stays locked across that call (an admin saving the user
+meanwhile never waits for it), and the write is conditional, so a choice saved meanwhile
+wins. An automatic link to a user Overseerr no longer has mends itself (nobody chose it).
 """
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.auth.models import OverseerrLink, User
 from medianest.core.logging import get_logger
+from medianest.db.engine import session_scope
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.platform import audit
 
 log = get_logger(__name__)
 
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The Overseerr user to request as (None: the API key's admin), and whether it was
+    linked automatically (so MediaNest may replace it)."""
+
+    overseerr_user_id: int | None
+    automatic: bool
+
 
 async def requesting_overseerr_user(
-    session: AsyncSession, *, overseerr: OverseerrClient, user: User
-) -> int | None:
-    """The Overseerr user id to request as (None: the API key's admin), linking the
-    user automatically when nobody chose yet and Overseerr has their Plex account."""
+    factory: SessionFactory, *, overseerr: OverseerrClient, user: User
+) -> Requester:
+    """The Overseerr user to request as, linking the user automatically when nobody
+    chose yet and Overseerr has their Plex account."""
     if user.overseerr_user_id is not None or user.overseerr_link == OverseerrLink.ADMIN:
-        return user.overseerr_user_id
+        return Requester(user.overseerr_user_id, user.overseerr_link == OverseerrLink.AUTOMATIC)
     plex_account = _plex_account_id(user)
     if plex_account is None:
-        return None
+        return Requester(None, automatic=False)
     found = await overseerr.user_for_plex_account(plex_account)
     if found is None:
-        return None
-    # Read again, locked: the `user` may be the session cache's copy, and an admin's
-    # choice saved meanwhile must win over this one.
-    stored = await session.get(User, user.id, populate_existing=True, with_for_update=True)
-    if stored is None:
-        return None
-    if stored.overseerr_link is not None or stored.overseerr_user_id is not None:
-        return stored.overseerr_user_id
-    stored.overseerr_user_id, stored.overseerr_link = found, OverseerrLink.AUTOMATIC
-    audit.record(
-        session,
-        action="media.overseerr_user_linked",
-        actor_id=stored.id,
-        target=str(stored.id),
-        details={"overseerrUserId": found, "by": "plex_account"},
+        return Requester(None, automatic=False)
+    return await _store_link(factory, user_id=user.id, stale=None, found=found)
+
+
+async def heal_stale_link(
+    factory: SessionFactory, *, overseerr: OverseerrClient, user: User, stale: int
+) -> Requester:
+    """After Overseerr said it no longer has the automatically linked user `stale`
+    (deleted, or re-imported under a new id): the user looked up again in a list asked
+    for now, linked to the id found, else not linked (requests go as the API key's
+    admin; the next request looks again). What is stored now is returned: a choice
+    saved meanwhile stays, and `stale` again when that choice is the gone user."""
+    plex_account = _plex_account_id(user)
+    found = None
+    if plex_account is not None:
+        found = await overseerr.user_for_plex_account(plex_account, fresh=True)
+    return await _store_link(
+        factory, user_id=user.id, stale=stale, found=None if found == stale else found
     )
-    log.info("overseerr_user_linked", user_id=str(stored.id), overseerr_user_id=found)
-    return found
+
+
+async def _store_link(
+    factory: SessionFactory, *, user_id: uuid.UUID, stale: int | None, found: int | None
+) -> Requester:
+    """Link `found` (None: no link) in place of nobody's choice (`stale` None) or of the
+    automatic link to `stale`, unless the row says otherwise by now; committed at once."""
+    unchanged: tuple[ColumnElement[bool], ...]
+    if stale is None:
+        unchanged = (User.overseerr_link.is_(None), User.overseerr_user_id.is_(None))
+    else:
+        unchanged = (
+            User.overseerr_link == OverseerrLink.AUTOMATIC,
+            User.overseerr_user_id == stale,
+        )
+    link = None if found is None else OverseerrLink.AUTOMATIC
+    async with session_scope(factory) as session:
+        written = await session.scalar(
+            update(User)
+            .where(User.id == user_id, *unchanged)
+            .values(overseerr_user_id=found, overseerr_link=link)
+            .returning(User.id)
+        )
+        if written is None:  # someone chose meanwhile: theirs stands
+            row = (
+                await session.execute(
+                    select(User.overseerr_user_id, User.overseerr_link).where(User.id == user_id)
+                )
+            ).one_or_none()
+            if row is None:
+                return Requester(None, automatic=False)
+            return Requester(row[0], row[1] == OverseerrLink.AUTOMATIC)
+        _audit(session, user_id=user_id, stale=stale, found=found)
+    return Requester(found, automatic=found is not None)
+
+
+def _audit(
+    session: AsyncSession, *, user_id: uuid.UUID, stale: int | None, found: int | None
+) -> None:
+    if found is None:
+        action, details = (
+            "media.overseerr_user_unlinked",
+            {"overseerrUserId": stale, "reason": "gone"},
+        )
+    else:
+        action, details = (
+            "media.overseerr_user_linked",
+            {"overseerrUserId": found, "by": "plex_account"},
+        )
+        if stale is not None:
+            details["replaced"] = stale
+    audit.record(session, action=action, actor_id=user_id, target=str(user_id), details=details)
+    log.info(
+        action.removeprefix("media."), user_id=str(user_id), overseerr_user_id=found, stale=stale
+    )
 
 
 def _plex_account_id(user: User) -> int | None:

@@ -30,18 +30,27 @@ def not_made(exc: MediaNestError) -> bool:
     return isinstance(exc, ServiceUnavailable) and exc.details.get("reason") in _NOT_ASKED
 
 
+class StaleOverseerrLink(PermissionDenied):
+    """The linked Overseerr user is gone: an admin's link waits for an administrator; an
+    automatic one is mended by the request (media/overseerr_link.py `heal_stale_link`)."""
+
+    def __init__(self, overseerr_user_id: int, reason: str | None) -> None:
+        super().__init__(
+            f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr "
+            "no longer has. Ask an administrator to link your account again.",
+            details={"reason": reason, "overseerrUserId": overseerr_user_id},
+        )
+        self.overseerr_user_id = overseerr_user_id
+
+
 async def refuse_stale_link(
     overseerr: OverseerrClient, overseerr_user_id: int, exc: OverseerrRefused
 ) -> None:
     """Overseerr answers a `userId` it no longer has (deleted, re-imported under a new
-    id) with a bare 500: say so, since only an administrator can mend the link."""
+    id) with a bare 500: say so (`StaleOverseerrLink`), not that Overseerr failed."""
     if await overseerr.user_exists(overseerr_user_id):
         return
-    raise PermissionDenied(
-        f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr no "
-        "longer has. Ask an administrator to link your account again.",
-        details={"reason": exc.reason, "overseerrUserId": overseerr_user_id},
-    )
+    raise StaleOverseerrLink(overseerr_user_id, exc.reason)
 
 
 def title_unavailable(media_type: str, tmdb_id: int) -> NotFound:

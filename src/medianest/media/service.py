@@ -7,6 +7,7 @@ per season; a per-user quota per hour; Overseerr's refusals keep their meaning.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,17 +143,29 @@ async def request_for_user(
     (linked by Plex account at the first request when no admin chose: overseerr_link)."""
     await quotas.enforce_media_requests(session, user)
     requester = await overseerr_link.requesting_overseerr_user(
-        session, overseerr=overseerr, user=user
+        ctx.session_factory, overseerr=overseerr, user=user
     )
-    return await create_request(
+    request = functools.partial(
+        create_request,
         session,
         overseerr=overseerr,
         rate_limiter=ctx.rate_limiter,
         per_hour=requests_per_hour(ctx),
         user_id=user.id,
         wanted=wanted,
-        overseerr_user_id=requester,
     )
+    try:
+        return await request(overseerr_user_id=requester.overseerr_user_id)
+    except refusals.StaleOverseerrLink as stale:
+        if not requester.automatic:
+            raise  # an admin's link: only an administrator mends it
+        healed = await overseerr_link.heal_stale_link(
+            ctx.session_factory, overseerr=overseerr, user=user, stale=stale.overseerr_user_id
+        )
+        if healed.overseerr_user_id == stale.overseerr_user_id:
+            raise
+    # Made once more, not in a loop: a link gone again by now is refused.
+    return await request(overseerr_user_id=healed.overseerr_user_id)
 
 
 def requests_per_hour(ctx: AppContext) -> int:
