@@ -7,7 +7,6 @@ breaker state); `ResilientClient` decides how many tries a call gets.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,11 +25,10 @@ from medianest.integrations.outcomes import (
     service_name,
 )
 from medianest.integrations.tls import (
-    explain_refusal,
+    TlsProblemKind,
     plain_http_refused,
     speaks_https,
-    speaks_tls,
-    tls_refusal,
+    tls_problem,
 )
 
 # Logged under the client's module name, as before this split: log filters keep matching.
@@ -113,7 +111,8 @@ class RetryingSender:
         if response.is_redirect:
             raise self._redirected(response)
         if plain_http_refused(response):  # nginx's or Go's 400 for plain HTTP at TLS
-            raise self._speaks_https()
+            url = self._http().base_url
+            raise self._misconfigured("speaks_https", speaks_https(service_name(self.service), url))
         return response
 
     async def _one_try(
@@ -210,40 +209,28 @@ class RetryingSender:
             details={"service": self.service, "upstreamStatus": response.status_code},
         )
 
-    async def _tls_refused(self, error: ssl.SSLError) -> ServiceUnavailable:
-        """A refused certificate is the configuration's fault: not retried, no outage for
-        the breaker, and the error says what to fix instead of "cannot be reached"."""
-        url = self._http().base_url
-        message = await explain_refusal(service_name(self.service), url, error)
-        log.warning("upstream_tls_refused", service=self.service, host=url.host, error=message)
-        return ServiceUnavailable(message, details={"service": self.service, "reason": "tls"})
-
     async def _no_answer(self, exc: httpx.TransportError) -> tuple[str, ServiceUnavailable | None]:
         """Why a try got no answer (its log status), and the error to raise at once when
-        the address is wrong rather than the service down (None: an outage)."""
-        if (refused := tls_refusal(exc)) is not None:
-            return "tls_refused", await self._tls_refused(refused)
-        if await self._answered_by_tls(exc):
-            return "speaks_https", self._speaks_https()
-        return ("connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"), None
-
-    async def _answered_by_tls(self, exc: httpx.TransportError) -> bool:
-        """Whether a plain HTTP request got no answer because the server speaks TLS: it
-        closed or reset the connection, or sent a TLS alert (h11: an illegal status line).
-        Asked (one handshake) only then, and only for an http:// address."""
+        the address is wrong rather than the service down (None: an outage). A closed or
+        reset connection, or a TLS alert (h11: an illegal status line), to an http://
+        address is asked about with one handshake (`tls.tls_problem`)."""
         url = self._http().base_url
-        return (
-            url.scheme == "http"
-            and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))
-            and await speaks_tls(url)
+        unanswered = isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))
+        problem = await tls_problem(service_name(self.service), url, exc, unanswered=unanswered)
+        if problem is None:
+            return (
+                "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
+            ), None
+        kind, message = problem
+        return kind, self._misconfigured(kind, message)
+
+    def _misconfigured(self, kind: TlsProblemKind, message: str) -> ServiceUnavailable:
+        """A refused certificate or an http:// address of an HTTPS-only server is the
+        configuration's fault: not retried, no outage for the breaker, and the error says
+        what to fix instead of "cannot be reached"."""
+        log.warning(
+            f"upstream_{kind}", service=self.service, host=self._http().base_url.host, error=message
         )
-
-    def _speaks_https(self) -> ServiceUnavailable:
-        """Like a refused certificate, the configuration's fault: not retried, no outage
-        for the breaker, and the message names the address to save."""
-        url = self._http().base_url
-        message = speaks_https(service_name(self.service), url)
-        log.warning("upstream_speaks_https", service=self.service, host=url.host, error=message)
         return ServiceUnavailable(message, details={"service": self.service, "reason": "tls"})
 
     def _backoff_hook(self, exc: Exception) -> bool | float:

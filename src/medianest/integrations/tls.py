@@ -13,6 +13,7 @@ import asyncio
 import functools
 import ssl
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -121,17 +122,20 @@ def speaks_https(name: str, url: httpx.URL) -> str:
     return f"{name} at {url.host}:{port} speaks HTTPS, not plain HTTP: save {https} as its address."
 
 
+TlsProblemKind = Literal["tls_refused", "speaks_https"]
+
+
 async def tls_problem(
     name: str, url: httpx.URL, exc: BaseException, *, unanswered: bool
-) -> str | None:
-    """What TLS has to do with a failed connection to `url`, for a client that is not
-    one of the HTTP clients (which tell these apart in `retries.py`): a refused handshake,
-    or, when the connection got no answer (`unanswered`), an http:// address of a server
-    that speaks only HTTPS. None when TLS is not the reason."""
+) -> tuple[TlsProblemKind, str] | None:
+    """What TLS has to do with a failed connection to `url`, for every client (the HTTP
+    clients' `retries.py` and Uptime Kuma's live link): a refused handshake, or, when the
+    connection got no answer (`unanswered`), an http:// address of a server that speaks
+    only HTTPS; its kind (for logs) and the message. None when TLS is not the reason."""
     if (refused := tls_refusal(exc)) is not None:
-        return await explain_refusal(name, url, refused)
+        return "tls_refused", await explain_refusal(name, url, refused)
     if unanswered and url.scheme == "http" and await speaks_tls(url):
-        return speaks_https(name, url)
+        return "speaks_https", speaks_https(name, url)
     return None
 
 

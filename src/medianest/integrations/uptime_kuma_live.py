@@ -312,7 +312,7 @@ async def _connection_problem(exc: BaseException, url: str) -> str:
     # engineio's "Connection error": no answer, or a refused upgrade (an HTTPS-only port?).
     unanswered = isinstance(exc, socketio.exceptions.ConnectionError)
     if problem := await tls_problem("Uptime Kuma", httpx.URL(url), exc, unanswered=unanswered):
-        return problem
+        return problem[1]
     if isinstance(exc, TimeoutError):
         return "Uptime Kuma did not answer in time."
     if isinstance(exc, ConnectionResetError):
