@@ -280,10 +280,10 @@ async def delete(
         after_commit(session, lambda: queue_signals(ctx).cancel(download_id))
     root = ctx.settings.resolved_download_root
     await _delete_files(session, root, job)
+    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
     if job.folder:  # Plex drops the gone files' items now, not at its next scan
-        paths = await plex_paths.load_path_map(session, settings=ctx.settings)
         await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, Path(job.folder), paths)
-    await _delete_record(session, ctx, job)
+    await _delete_record(session, ctx, job, paths)
     log.info("youtube_download_deleted", download_id=download_id)
 
 
@@ -313,7 +313,9 @@ async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id:
     return len(jobs)
 
 
-async def _delete_record(session: AsyncSession, ctx: AppContext, job: YoutubeDownload) -> None:
+async def _delete_record(
+    session: AsyncSession, ctx: AppContext, job: YoutubeDownload, paths: plex_paths.PathMap
+) -> None:
     """Delete the record and, once that committed, the files of the items it had when
     deleted (not only those loaded earlier), and its Plex collection and playlist as it
     had them then. A worker that stored its job (or recorded what it made in Plex) before
@@ -349,7 +351,6 @@ async def _delete_record(session: AsyncSession, ctx: AppContext, job: YoutubeDow
     last = YoutubeDownload(id=job.id, user_id=job.user_id, folder=deleted.folder)
     last.items = deleted.items
     still_referenced = await _stems_of_others(session, last)
-    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
 
     async def remove_files() -> None:
         if _remove_unreferenced(root, last, still_referenced):
