@@ -6,6 +6,7 @@ keep starting the real one."""
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ def invoke_medianest(*args: str, env: dict[str, str] | None = None) -> Ran:
     It runs in a thread of its own, waited for: the commands call `asyncio.run`, which a
     thread with a running loop (an async test's) may not, and the test's loop stays
     blocked meanwhile, as it was while it waited for a subprocess."""
+    # Objects earlier tests left for collection are finalized now, not during the command:
+    # their warnings (aiohttp's "Unclosed client session") would land in its stderr.
+    gc.collect()
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(_invoke, args, env or {}).result()
 
