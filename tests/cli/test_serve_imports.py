@@ -1,7 +1,8 @@
 """`medianest serve` loads only what serving needs: yt-dlp waits for the first download,
-Apprise and pywebpush for the first notification, Jinja2 for the first page, Alembic for a migration to run,
-cryptography's ciphers for a secret to open or seal, and the simulators and the demo
-never come into a server at all (memory: docs/performance.md)."""
+Apprise and pywebpush for the first notification, Jinja2 for the first page,
+prometheus_client for the first scrape, Alembic for a migration to run, cryptography's
+ciphers for a secret to open or seal, and the simulators and the demo never come into a
+server at all (memory: docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from medianest_simulators import UptimeKumaSimulator
 from tests.support.servers import SERVE_AND_LIST_MODULES, free_port
 
 NEVER_IN_A_SERVER = ("medianest_simulators", "medianest.demo", "plexapi")
-ON_FIRST_USE = ("yt_dlp", "apprise", "pywebpush", "py_vapid", "http_ece", "jinja2")
+ON_FIRST_USE = (
+    "yt_dlp",
+    "apprise",
+    "pywebpush",
+    "py_vapid",
+    "http_ece",
+    "jinja2",
+    "prometheus_client",  # with the first scrape of /metrics (core/metrics.py)
+)
 # A first start makes the web-push key with the ciphers; a restart has no secret to open
 # until a request or a configured service asks.
 CIPHERS = ("cryptography.hazmat",)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from prometheus_client import REGISTRY
 
+from medianest.core import metrics
 from medianest.core.loop_watch import Blocked, LoopWatch
 from medianest.settings import Settings
 
@@ -144,7 +144,9 @@ async def test_a_full_garbage_collection_is_named_as_such() -> None:
 async def test_the_served_app_logs_and_counts_each_hold(
     app_factory: Callable[..., Any], make_settings: Callable[..., Settings]
 ) -> None:
-    before = REGISTRY.get_sample_value("medianest_event_loop_blocked_seconds_count") or 0.0
+    before = (
+        metrics.registry().get_sample_value("medianest_event_loop_blocked_seconds_count") or 0.0
+    )
     with structlog.testing.capture_logs() as logs:
         await app_factory(make_settings(event_loop_blocked_ms=100), watch_loop=True)
         await asyncio.sleep(0.05)
@@ -154,7 +156,7 @@ async def test_the_served_app_logs_and_counts_each_hold(
     assert len(blocked) == 1, logs
     assert blocked[0]["log_level"] == "warning"
     assert blocked[0]["blocked_ms"] >= 250
-    after = REGISTRY.get_sample_value("medianest_event_loop_blocked_seconds_count") or 0.0
+    after = metrics.registry().get_sample_value("medianest_event_loop_blocked_seconds_count") or 0.0
     assert after >= before + 1
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 from sqlalchemy import event
 from tests.factories.users import create_user, make_client, signed_in_client
 from tests.support.status_monitor import first_aggregate
@@ -21,6 +20,7 @@ from tests.support.status_monitor import first_aggregate
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import User
+from medianest.core import metrics
 from medianest.dashboard import service as status_service
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -87,7 +87,7 @@ async def database_use(app: MediaNestApp) -> AsyncIterator[DatabaseUse]:
 
 def requests_counted(status: str) -> float:
     labels = {"method": "GET", "route": PATH, "status": status}
-    return REGISTRY.get_sample_value("medianest_http_requests_total", labels) or 0.0
+    return metrics.registry().get_sample_value("medianest_http_requests_total", labels) or 0.0
 
 
 async def via_the_model(http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -8,8 +8,8 @@ import statistics
 import time
 
 import pytest
-from prometheus_client import REGISTRY
 
+from medianest.core import metrics
 from medianest.core.errors import ServiceUnavailable
 from tests.integrations.conftest import quick_settings
 
@@ -139,7 +139,7 @@ async def test_the_breaker_state_is_exported_as_a_metric(kuma, make_resilient):
     client = make_resilient(kuma.url)
 
     def gauge() -> float | None:
-        return REGISTRY.get_sample_value(
+        return metrics.registry().get_sample_value(
             "medianest_upstream_breaker_state", {"service": client.service}
         )
 
@@ -152,7 +152,7 @@ async def test_the_breaker_state_is_exported_as_a_metric(kuma, make_resilient):
     await asyncio.sleep(0.35)
     await client.request("GET", PAGE)
     assert gauge() == 0
-    calls = REGISTRY.get_sample_value(
+    calls = metrics.registry().get_sample_value(
         "medianest_upstream_requests_total", {"service": client.service, "status": "500"}
     )
     assert calls == 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from medianest.core import metrics
@@ -119,33 +119,71 @@ async def test_metrics_token_is_required_when_configured(app_factory, make_setti
     assert "medianest_http_requests_total" in right.text
 
 
-def test_request_metrics_expose_what_prometheus_counter_and_histogram_would():
-    """Our plain-number request metrics against prometheus_client's own Counter and
-    Histogram fed the same requests: the same samples, bucket bounds included."""
-    recorder = metrics._RequestMetrics()
-    ours = CollectorRegistry()
-    ours.register(recorder)
+def _exposed(registry: CollectorRegistry) -> dict:
+    found = samples(generate_latest(registry).decode())
+    return {key: v for key, v in found.items() if not key[0].endswith("_created")}
+
+
+def test_plain_number_metrics_expose_what_prometheus_client_own_would():
+    """Each kind of ours (labelled and not) against prometheus_client's own Counter,
+    Histogram and Gauge fed the same values: the same samples, bucket bounds, names
+    and zeros before the first value included (created timestamps left out)."""
+    names = ("method", "route", "status")
+    ours_made = [
+        metrics.Counter("t_requests", "", names, exposed=False),
+        metrics.Counter("t_starts_total", "", exposed=False),
+        metrics.Histogram(
+            "t_seconds", "", names[:2], buckets=metrics.HTTP_DURATION_BUCKETS, exposed=False
+        ),
+        metrics.Histogram("t_held_seconds", "", buckets=(0.1, 0.25, 2.5), exposed=False),
+        metrics.Gauge("t_state", "", ("service",), exposed=False),
+        metrics.Gauge("t_queued", "", exposed=False),
+    ]
     reference = CollectorRegistry()
-    counter = Counter(
-        "medianest_http_requests", "", ["method", "route", "status"], registry=reference
-    )
-    histogram = Histogram(
-        "medianest_http_request_duration_seconds",
-        "",
-        ["method", "route"],
-        buckets=metrics.HTTP_DURATION_BUCKETS,
-        registry=reference,
-    )
+    theirs = [
+        Counter("t_requests", "", names, registry=reference),
+        Counter("t_starts_total", "", registry=reference),
+        Histogram(
+            "t_seconds", "", names[:2], buckets=metrics.HTTP_DURATION_BUCKETS, registry=reference
+        ),
+        Histogram("t_held_seconds", "", buckets=(0.1, 0.25, 2.5), registry=reference),
+        Gauge("t_state", "", ["service"], registry=reference),
+        Gauge("t_queued", "", registry=reference),
+    ]
+    ours = CollectorRegistry()
+    ours.register(metrics.collector_of(ours_made))
+    assert _exposed(ours) == _exposed(reference)  # nothing counted yet
+
+    counter, starts, histogram, held, state, queued = ours_made
+    t_counter, t_starts, t_histogram, t_held, t_state, t_queued = theirs
     durations = [0.0, 0.001, 0.005, 0.0050001, 0.01, 0.3, 1.0, 9.99, 10.0, 10.5, 400.0]
     for index, seconds in enumerate(durations):
-        method, route, status = ("GET", "/a", 200) if index % 3 else ("POST", "/b/{id}", 422)
-        recorder.record(method, route, status, seconds)
-        counter.labels(method=method, route=route, status=str(status)).inc()
-        histogram.labels(method=method, route=route).observe(seconds)
+        method, route, status = ("GET", "/a", "200") if index % 3 else ("POST", "/b/{id}", "422")
+        counter.inc(method=method, route=route, status=status)
+        t_counter.labels(method=method, route=route, status=status).inc()
+        histogram.observe(seconds, method=method, route=route)
+        t_histogram.labels(method=method, route=route).observe(seconds)
+        held.observe(seconds)
+        t_held.observe(seconds)
+        service = "plex" if index % 2 else "overseerr"
+        state.set(index % 3, service=service)
+        t_state.labels(service=service).set(index % 3)
+    starts.inc(2.5)
+    t_starts.inc(2.5)
+    queued.set(7)
+    t_queued.set(7)
+    assert _exposed(ours) == _exposed(reference)
+    assert len(_exposed(ours)) == 2 + 1 + 2 * (len(metrics.HTTP_DURATION_BUCKETS) + 3) + 6 + 2 + 1
 
-    def exposed(registry: CollectorRegistry) -> dict:
-        found = samples(generate_latest(registry).decode())
-        return {key: v for key, v in found.items() if not key[0].endswith("_created")}
 
-    assert exposed(ours) == exposed(reference)
-    assert len(exposed(ours)) == 2 + 2 * (len(metrics.HTTP_DURATION_BUCKETS) + 3)
+def test_the_request_line_counts_into_the_exposed_request_metrics():
+    """What the request layer records (record_request) is what a scrape shows."""
+    exposed = metrics.registry()
+    route = {"method": "PATCH", "route": "/t/{id}", "status": "409"}
+    before = exposed.get_sample_value("medianest_http_requests_total", route) or 0.0
+    scope = {"method": "PATCH", "route": type("R", (), {"path": "/t/{id}"})()}
+    metrics.record_request(scope, 409, 0.02)
+    metrics.record_request(scope, 409, 3.0)
+    assert exposed.get_sample_value("medianest_http_requests_total", route) == before + 2
+    within = {"method": "PATCH", "route": "/t/{id}", "le": "0.025"}
+    assert exposed.get_sample_value("medianest_http_request_duration_seconds_bucket", within) == 1

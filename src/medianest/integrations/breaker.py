@@ -115,4 +115,4 @@ class CircuitBreaker:
 
     def _publish(self, state: BreakerState) -> None:
         if self._publish_metrics:
-            BREAKER_STATE.labels(service=self.service).set(BREAKER_STATE_VALUES[state])
+            BREAKER_STATE.set(BREAKER_STATE_VALUES[state], service=self.service)

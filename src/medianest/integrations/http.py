@@ -362,7 +362,7 @@ class ResilientClient:
         self, exc: BreakerOpen, *, method: str, route: str
     ) -> ServiceUnavailable:
         """Count and log a call the open breaker refused; the error to raise for it."""
-        UPSTREAM_REQUESTS.labels(service=self.service, status="breaker_open").inc()
+        UPSTREAM_REQUESTS.inc(service=self.service, status="breaker_open")
         log.warning(
             "upstream_call",
             service=self.service,

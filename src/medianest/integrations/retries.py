@@ -162,8 +162,8 @@ class RetryingSender:
             return response
         finally:
             elapsed = time.monotonic() - began
-            UPSTREAM_REQUESTS.labels(service=self.service, status=status).inc()
-            UPSTREAM_DURATION.labels(service=self.service).observe(elapsed)
+            UPSTREAM_REQUESTS.inc(service=self.service, status=status)
+            UPSTREAM_DURATION.observe(elapsed, service=self.service)
             log.info(
                 "upstream_call",
                 service=self.service,

@@ -16,7 +16,6 @@ import math
 import time
 from typing import Any, Literal
 
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError
@@ -225,6 +224,9 @@ def parse_metrics(text: Any) -> list[KumaMonitor]:
     """Monitors from Kuma's Prometheus exposition (1.x and 2.x label sets)."""
     if not isinstance(text, str):
         raise UpstreamError("Uptime Kuma returned no metrics.", details={"service": "uptime_kuma"})
+    # On first use: a portal that does not poll Kuma's /metrics never loads prometheus_client.
+    from prometheus_client.parser import text_string_to_metric_families
+
     rows: dict[str, dict[str, Any]] = {}
     try:
         for family in text_string_to_metric_families(text):

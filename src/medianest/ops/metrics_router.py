@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from fastapi import Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,6 +28,7 @@ from medianest.core.metrics import (
     DOWNLOADS_QUEUED,
     SESSIONS_ACTIVE,
     SOCKETS_CONNECTED,
+    registry,
 )
 from medianest.db.base import utcnow
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
@@ -108,4 +108,7 @@ async def metrics(request: Request, ctx: ContextDep) -> Response:
     """Prometheus exposition of this process's metrics."""
     _check_token(request, ctx)
     await _refresh_state_gauges(ctx)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # Loaded by the first scrape: a server nobody scrapes never loads it (core/metrics.py).
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
