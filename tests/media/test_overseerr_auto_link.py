@@ -46,15 +46,13 @@ async def set_link(admin_client: httpx.AsyncClient, user: User, body: dict[str, 
     assert answer.status_code == 200, answer.text
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")  # user 4
 async def test_a_plex_user_overseerr_knows_requests_as_their_own_overseerr_user(
     alice: User,
     alice_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    # Imported into Overseerr from alice's Plex account (plex.tv id 1002), as user 4.
-    imported = overseerr_sim.add_user("alice.plex", plex_id=1002)
-    assert imported.id == 4
     assert requested_as(overseerr_sim, await request_movie(alice_client)) == 4
     assert await admin_view(admin_client, alice) == (4, "automatic")
     # Linked now: the next request asks Overseerr for no user list.
@@ -62,13 +60,13 @@ async def test_a_plex_user_overseerr_knows_requests_as_their_own_overseerr_user(
     assert overseerr_sim.request_count(USERS, "GET") == 1
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_the_automatic_link_is_audited(
     app: MediaNestApp,
     alice: User,
     alice_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     await request_movie(alice_client)
     async with session_scope(app.ctx.session_factory) as session:
         entry = await session.scalar(
@@ -96,34 +94,34 @@ async def test_a_user_overseerr_does_not_know_by_plex_account_requests_as_the_ap
     assert overseerr_sim.request_count(USERS, "GET") == 1
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_two_overseerr_users_of_one_plex_account_link_neither(
     alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     overseerr_sim.add_user("alice.again", plex_id=1002)
     assert requested_as(overseerr_sim, await request_movie(alice_client)) == 1
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_an_admins_link_wins_over_the_plex_account(
     alice: User,
     alice_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     await set_link(admin_client, alice, {"overseerrUserId": 2})
     assert requested_as(overseerr_sim, await request_movie(alice_client)) == 2
     assert await admin_view(admin_client, alice) == (2, "admin")
     assert overseerr_sim.request_count(USERS, "GET") == 0
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_an_admins_no_link_is_kept_until_they_hand_it_back(
     alice: User,
     alice_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     await set_link(admin_client, alice, {"overseerrUserId": None})
     assert await admin_view(admin_client, alice) == (None, "admin")
     assert requested_as(overseerr_sim, await request_movie(alice_client)) == 1
@@ -151,6 +149,7 @@ async def test_a_user_without_a_plex_account_is_never_looked_up(
 
 
 @pytest.mark.parametrize("fault", ["error", "malformed", "unavailable"])
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_an_overseerr_whose_user_list_fails_takes_the_request_as_before(
     fault: str,
     alice: User,
@@ -160,7 +159,6 @@ async def test_an_overseerr_whose_user_list_fails_takes_the_request_as_before(
 ) -> None:
     """Down, garbage or refusing: the request is made as the API key's admin, nothing is
     linked, and the failure is kept a while, so the next requests do not wait for it."""
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     overseerr_sim.set_fault(fault, path_prefix=USERS)
     assert requested_as(overseerr_sim, await request_movie(alice_client)) == 1
     assert requested_as(overseerr_sim, await request_movie(alice_client, 400006)) == 1
@@ -169,10 +167,10 @@ async def test_an_overseerr_whose_user_list_fails_takes_the_request_as_before(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_an_overseerr_whose_user_list_hangs_delays_a_first_request_a_few_seconds_at_most(
     alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     overseerr_sim.hold_requests(USERS, "GET")
     try:
         started = time.monotonic()
@@ -219,13 +217,13 @@ async def test_many_first_requests_at_once_ask_overseerr_for_its_users_once(
 HX = {"HX-Request": "true", "Accept": "text/html"}
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_the_admin_row_shows_the_automatic_link_and_hands_a_choice_back(
     alice: User,
     alice_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     await request_movie(alice_client)
     listed = await admin_client.get("/admin/users", params={"search": "alice"}, headers=HX)
     assert listed.status_code == 200, listed.text

@@ -18,6 +18,7 @@ from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.platform.models import AuditLog
 from medianest_simulators import OverseerrSimulator
+from medianest_simulators.overseerr_data import User as OverseerrUser
 from tests.media.test_overseerr_auto_link import (
     USERS,
     admin_view,
@@ -37,7 +38,21 @@ async def audited(app: MediaNestApp, action: str) -> list[dict[str, object]]:
         return [dict(row.details or {}) for row in rows]
 
 
+@pytest.fixture
+async def alice_linked_to_a_deleted_user(
+    alice_in_overseerr: OverseerrUser,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """alice's first request links her to Overseerr's user 4 by her Plex account (the
+    automatic link: nobody chose it); then Overseerr deletes that user."""
+    linked = alice_in_overseerr.id
+    assert requested_as(overseerr_sim, await request_movie(alice_client)) == linked
+    overseerr_sim.delete_user(linked)
+
+
 @pytest.mark.timeout(60)
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_an_admin_saves_a_users_link_without_waiting_for_overseerr_to_make_their_request(
     alice: User,
     alice_client: httpx.AsyncClient,
@@ -46,7 +61,6 @@ async def test_an_admin_saves_a_users_link_without_waiting_for_overseerr_to_make
 ) -> None:
     """The first request links alice and Overseerr is slow to make it: no row of hers
     stays locked meanwhile, and the admin's link saved then is the one kept."""
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
     overseerr_sim.hold_requests(REQUEST, "POST")
     try:
         asked = asyncio.create_task(request_movie(alice_client))
@@ -65,6 +79,7 @@ async def test_an_admin_saves_a_users_link_without_waiting_for_overseerr_to_make
     assert requested_as(overseerr_sim, await request_movie(alice_client, 400006)) == 2
 
 
+@pytest.mark.usefixtures("alice_linked_to_a_deleted_user")
 async def test_an_automatic_link_to_a_user_overseerr_imported_again_follows_the_new_id(
     app: MediaNestApp,
     alice: User,
@@ -72,9 +87,6 @@ async def test_an_automatic_link_to_a_user_overseerr_imported_again_follows_the_
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
-    assert requested_as(overseerr_sim, await request_movie(alice_client)) == 4
-    overseerr_sim.delete_user(4)
     assert overseerr_sim.add_user("alice.plex", plex_id=1002).id == 5  # re-imported
     answer = await request_movie(alice_client, 400006)
     assert requested_as(overseerr_sim, answer) == 5
@@ -90,6 +102,7 @@ async def test_an_automatic_link_to_a_user_overseerr_imported_again_follows_the_
     }
 
 
+@pytest.mark.usefixtures("alice_linked_to_a_deleted_user")
 async def test_an_automatic_link_to_a_user_overseerr_deleted_requests_as_the_api_keys_admin(
     app: MediaNestApp,
     alice: User,
@@ -97,9 +110,6 @@ async def test_an_automatic_link_to_a_user_overseerr_deleted_requests_as_the_api
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    overseerr_sim.add_user("alice.plex", plex_id=1002)
-    assert requested_as(overseerr_sim, await request_movie(alice_client)) == 4
-    overseerr_sim.delete_user(4)
     assert requested_as(overseerr_sim, await request_movie(alice_client, 400006)) == 1
     assert await admin_view(admin_client, alice) == (None, None)  # looked up again later
     assert await audited(app, "media.overseerr_user_unlinked") == [
@@ -110,19 +120,19 @@ async def test_an_automatic_link_to_a_user_overseerr_deleted_requests_as_the_api
     assert requested_as(overseerr_sim, await request_movie(alice_client, 400005)) == 1
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_an_admins_link_to_a_user_overseerr_deleted_is_still_refused(
     alice: User,
     alice_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    imported = overseerr_sim.add_user("alice.plex", plex_id=1002)
-    await set_link(admin_client, alice, {"overseerrUserId": imported.id})
-    overseerr_sim.delete_user(imported.id)
+    await set_link(admin_client, alice, {"overseerrUserId": 4})
+    overseerr_sim.delete_user(4)
     overseerr_sim.add_user("alice.plex", plex_id=1002)  # re-imported: not the admin's choice
     answer = await request_movie(alice_client)
     assert answer.status_code == 403, answer.text
     assert "Ask an administrator" in answer.json()["error"]["message"]
-    assert await admin_view(admin_client, alice) == (imported.id, "admin")
+    assert await admin_view(admin_client, alice) == (4, "admin")
     assert overseerr_sim.request_count(USERS, "GET") == 0
     assert overseerr_sim.request_count(REQUEST, "POST") == 1
