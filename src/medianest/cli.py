@@ -288,7 +288,7 @@ def backup(output: Path | None) -> None:
     settings = settings_for_command()
     target = output or Path(backups.default_archive_name())
     try:
-        manifest = backups.create_backup(settings, target)
+        manifest, contents = backups.create_backup(settings, target)
     except backups.BackupError as exc:
         from medianest.notifications import checks  # like `backups`: only this command
 
@@ -298,6 +298,8 @@ def backup(output: Path | None) -> None:
         f"wrote {target} ({manifest.database}, revision {manifest.alembic_revision}, "
         f"secrets {manifest.secrets})"
     )
+    for line in backups.checked(manifest, contents):
+        click.echo(line)
 
 
 @app.command()

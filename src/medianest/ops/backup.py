@@ -3,10 +3,11 @@
 The archive (tar.gz, mode 0600: it holds the encryption key next to the data it
 protects) contains `manifest.json`, the database snapshot under `database/`, the
 secrets file under `settings/secrets.json` (when secrets live in a file) and the
-non-secret settings under `settings/settings.json` for reference. The manifest records
-the snapshot's SHA-256. Restore only goes into an empty data dir and an empty database,
-so it never overwrites live data, and checks the whole archive (snapshot readable,
-checksum, a migration revision this MediaNest knows) before it writes anything.
+non-secret settings under `settings/settings.json` for reference. The snapshot is read
+back (every table's rows counted) before it is kept, and the manifest records its
+SHA-256. Restore only goes into an empty data dir and an empty database, so it never
+overwrites live data, and checks the whole archive (snapshot readable, checksum, a
+migration revision this MediaNest knows) before it writes anything.
 Downloaded media are not included: back up the download root with your file backups.
 """
 
@@ -17,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import sqlite3
 import tarfile
 import tempfile
 import zlib
@@ -34,7 +34,7 @@ from medianest import __version__
 from medianest.core.secrets_store import SECRETS_FILENAME, write_secrets_file
 from medianest.db import migrate
 from medianest.ops import backup_db, backup_pg
-from medianest.ops.backup_db import BackupError
+from medianest.ops.backup_db import BackupError, SnapshotContents
 from medianest.settings import Settings
 
 ARCHIVE_FORMAT = 1
@@ -112,21 +112,22 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def create_backup(settings: Settings, output: Path) -> Manifest:
-    """Write one archive with a consistent database snapshot and the settings."""
+def create_backup(settings: Settings, output: Path) -> tuple[Manifest, SnapshotContents]:
+    """Write one archive with a consistent database snapshot and the settings; returns
+    the manifest and what the snapshot was read back to hold."""
     if output.exists():
         raise BackupError(f"{output} already exists; choose another --output")
     with tempfile.TemporaryDirectory(prefix="medianest-backup-") as scratch:
+        # Each raises unless its snapshot reads back whole with the database's row counts.
         if settings.is_sqlite:
             snapshot = Path(scratch) / "medianest.sqlite3"
-            revision = backup_db.snapshot_sqlite(settings.resolved_database_url, snapshot)
+            contents = backup_db.snapshot_sqlite(settings.resolved_database_url, snapshot)
             kind, member = "sqlite", SQLITE_MEMBER
         else:
             snapshot = Path(scratch) / "medianest.pgdump"
-            # Raises unless the dump reads back whole with the snapshot's row counts.
             contents = backup_pg.snapshot_postgres(settings.resolved_database_url, snapshot)
-            revision = contents.revision
             kind, member = "postgresql", POSTGRES_MEMBER
+        revision = contents.revision
         secrets_file = _secrets_path(settings)
         manifest = Manifest(
             format=ARCHIVE_FORMAT,
@@ -148,7 +149,23 @@ def create_backup(settings: Settings, output: Path) -> Manifest:
             _add_bytes(
                 archive, SETTINGS_MEMBER, json.dumps(public_settings(settings), indent=2).encode()
             )
-    return manifest
+    return manifest, contents
+
+
+def checked(manifest: Manifest, contents: SnapshotContents) -> list[str]:
+    """What `create_backup` verified, in two lines for the operator."""
+    # Both were verified, or create_backup had raised: pg_restore read the whole dump;
+    # SQLite's integrity check passed on the copy.
+    source = (
+        "the dump (pg_restore)"
+        if manifest.database == "postgresql"
+        else "the copy (integrity_check ok)"
+    )
+    return [
+        f"checked: {len(contents.rows)} tables, {sum(contents.rows.values()):,} rows read back "
+        f"from {source}, each table's count equal to the database's",
+        f"sha256 {manifest.database_sha256} (in the manifest; restore checks it)",
+    ]
 
 
 def _sha256(path: Path) -> str:
@@ -217,23 +234,6 @@ def _secrets_values(data: bytes) -> dict[str, str]:
     return values
 
 
-def _check_sqlite_snapshot(snapshot: Path) -> None:
-    """A real SQLite database that passes its integrity check and has our schema."""
-    try:
-        connection = sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)
-        try:
-            problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-        finally:
-            connection.close()
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"the database in the archive is not a SQLite database ({exc})") from None
-    if problems != ["ok"]:
-        raise BackupError(f"the database in the archive is damaged: {problems[0]}")
-    if "alembic_version" not in tables:
-        raise BackupError("the database in the archive is not a MediaNest database")
-
-
 def _is_log_file(path: Path, settings: Settings) -> bool:
     # `medianest` opens its log file before the restore starts; that does not count.
     log_file = settings.log_file
@@ -282,8 +282,7 @@ def _check_snapshot(manifest: Manifest, snapshot: Path) -> None:
     """The whole snapshot is readable, is ours, matches its checksum, and is at a
     revision this code knows; raises BackupError before anything is written."""
     if manifest.database == "sqlite":
-        _check_sqlite_snapshot(snapshot)
-        revision = backup_db.sqlite_revision(snapshot)
+        revision = backup_db.read_snapshot(snapshot).revision
     else:
         revision = backup_pg.read_dump(snapshot).revision
     if manifest.database_sha256 is not None and _sha256(snapshot) != manifest.database_sha256:

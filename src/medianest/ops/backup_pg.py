@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from medianest.ops.backup_db import BackupError
+from medianest.ops.backup_db import BackupError, SnapshotContents, same_rows
 
 # `COPY public.users (id, ...) FROM stdin;` opens a table's rows in pg_restore's output.
 _COPY_LINE = re.compile(rb"^COPY ([^ ]+) .*FROM stdin;$")
 _COPY_END = b"\\.\n"
-
-
-@dataclass(frozen=True)
-class DumpContents:
-    """What a dump holds: its Alembic revision and the rows of each public table."""
-
-    revision: str | None
-    rows: dict[str, int]
 
 
 def _libpq_env(url: URL) -> dict[str, str]:
@@ -146,27 +137,17 @@ async def _dump_in_snapshot(database_url: str, target: Path) -> dict[str, int]:
         await engine.dispose()
 
 
-def snapshot_postgres(database_url: str, target: Path) -> DumpContents:
+def snapshot_postgres(database_url: str, target: Path) -> SnapshotContents:
     """pg_dump in custom format, then read back whole: the backup is kept only when
     every table has in the archive the rows it had in the dump's snapshot."""
     try:
         counts = asyncio.run(_dump_in_snapshot(database_url, target))
     except (OSError, SQLAlchemyError, TimeoutError) as exc:
         raise _connection_error(exc) from None
-    contents = read_dump(target)
-    if contents.rows != counts:
-        differing = sorted(
-            name
-            for name in counts.keys() | contents.rows.keys()
-            if counts.get(name) != contents.rows.get(name)
-        )
-        raise BackupError(
-            f"the dump does not hold what the database held (rows differ in {', '.join(differing)})"
-        )
-    return contents
+    return same_rows(counts, read_dump(target), "the dump")
 
 
-def read_dump(dump: Path) -> DumpContents:
+def read_dump(dump: Path) -> SnapshotContents:
     """Read the whole archive (its table of contents, then every data block) through
     pg_restore without a server; a damaged or truncated archive raises BackupError."""
     pg_restore = _tool("pg_restore")  # outside the try: a missing tool is no damage
@@ -176,7 +157,7 @@ def read_dump(dump: Path) -> DumpContents:
         raise BackupError(f"the database dump is damaged or incomplete ({exc})") from None
 
 
-def _read_dump(pg_restore: str, dump: Path) -> DumpContents:
+def _read_dump(pg_restore: str, dump: Path) -> SnapshotContents:
     _run([pg_restore, "--list", str(dump)], {**os.environ})
     rows: dict[str, int] = {}
     revision: str | None = None
@@ -202,7 +183,7 @@ def _read_dump(pg_restore: str, dump: Path) -> DumpContents:
         if process.wait() != 0:
             errors.seek(0)
             raise _failure("pg_restore", process.returncode, errors.read().decode(errors="replace"))
-    return DumpContents(revision=revision, rows=rows)
+    return SnapshotContents(revision=revision, rows=rows)
 
 
 def postgres_is_empty(database_url: str) -> bool:
