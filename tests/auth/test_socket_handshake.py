@@ -19,6 +19,7 @@ from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from tests.factories.users import create_user
 from tests.support.servers import ServedApp
+from tests.support.socket_listener import close_refused
 
 
 @pytest.fixture
@@ -60,6 +61,7 @@ async def _connects(
             10,
         )
     except socketio.exceptions.ConnectionError:
+        await close_refused(client)
         return False
     await client.disconnect()
     return True

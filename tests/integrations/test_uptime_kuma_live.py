@@ -4,6 +4,7 @@ payloads): sign-in, heartbeats, token reconnects after a restart, and the refusa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,7 @@ from medianest.integrations.uptime_kuma_live import (
 )
 from medianest_simulators import UptimeKumaSimulator
 from medianest_simulators.uptime_kuma import MAINTENANCE
+from tests.support.socket_listener import unclosed_sessions
 
 
 async def until(predicate, timeout: float = 5.0) -> None:
@@ -245,3 +247,16 @@ async def test_a_beat_during_the_sign_in_is_not_undone_by_the_older_history(kuma
     finally:
         await link.stop()
         await task
+
+
+async def test_a_link_cancelled_again_while_it_disconnects_leaves_no_session_open(kuma) -> None:
+    before = {id(s) for s in unclosed_sessions()}
+    _link, task = await running_link(kuma.url)
+    task.cancel()
+    await asyncio.sleep(0)  # session() is in its finally, disconnecting
+    task.cancel()  # as a shutdown cancels what still runs
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    # Before: the session stayed open, held by engineio's list of connected clients, and
+    # the process's exit printed "Unclosed client session".
+    assert [s for s in unclosed_sessions() if id(s) not in before] == []

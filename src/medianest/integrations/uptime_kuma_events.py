@@ -2,19 +2,37 @@
 
 Kuma's payloads are loosely typed (ids as strings or numbers, missing fields), so
 every value is checked before it is kept; `KumaEvents` takes them for
-`uptime_kuma_live.KumaLiveLink`, which it tells of each change.
+`uptime_kuma_live.KumaLiveLink`, which it tells of each change (and `close_socket` ends
+the link's client).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import engineio.base_client
 import socketio
 
 from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
+
+
+async def close_socket(sio: socketio.AsyncClient) -> None:
+    """Disconnect `sio`, its aiohttp session closed even if cancelled meanwhile: a cancel
+    inside disconnect() (a task cancelled again while it stops) left the session open and
+    the client in engineio's list of connected ones for the process's life."""
+    try:
+        with contextlib.suppress(Exception):
+            await sio.disconnect()
+    finally:
+        eio = sio.eio
+        with contextlib.suppress(ValueError):
+            engineio.base_client.connected_clients.remove(eio)
+        if eio.http is not None and not eio.http.closed:
+            await eio.http.close()
 
 
 @dataclass

@@ -30,7 +30,7 @@ import socketio.exceptions
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
 from medianest.integrations.tls import tls_context, tls_problem
-from medianest.integrations.uptime_kuma_events import KumaEvents, LiveMonitor
+from medianest.integrations.uptime_kuma_events import KumaEvents, LiveMonitor, close_socket
 
 log = get_logger(__name__)
 
@@ -220,8 +220,7 @@ class KumaLiveLink:
                 raise ConnectionResetError("Uptime Kuma closed the live connection.")
         finally:
             self._sio = None
-            with contextlib.suppress(Exception):
-                await sio.disconnect()
+            await close_socket(sio)
 
     # --- signing in --------------------------------------------------------------------
     async def _sign_in(self, sio: socketio.AsyncClient, *, asked: bool) -> None:
