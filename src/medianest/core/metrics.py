@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from prometheus_client.metrics_core import Metric
+    from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
     from prometheus_client.registry import Collector, CollectorRegistry
 
 Labels = tuple[str, ...]
@@ -47,14 +47,29 @@ class _Metric:
         raise NotImplementedError
 
 
-class Counter(_Metric):
+class _Values(_Metric):
+    """One number per label set (counters, gauges)."""
+
     def __init__(
         self, name: str, documentation: str, labelnames: Labels = (), *, exposed: bool = True
     ) -> None:
         super().__init__(name, documentation, labelnames, exposed=exposed)
-        # An unlabelled one shows 0 before it counts, as prometheus_client's does.
+        # An unlabelled one shows 0 before its first value, as prometheus_client's does.
         self._values: dict[Labels, float] = {} if labelnames else {(): 0.0}
 
+    def _new_family(self) -> CounterMetricFamily | GaugeMetricFamily:
+        raise NotImplementedError
+
+    def families(self) -> Iterator[Metric]:
+        family = self._new_family()
+        with self._lock:
+            values = list(self._values.items())
+        for key, value in values:
+            family.add_metric(key, value)
+        yield family
+
+
+class Counter(_Values):
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self.inc_at(self._key(labels), amount)
 
@@ -62,38 +77,22 @@ class Counter(_Metric):
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
-    def families(self) -> Iterator[Metric]:
+    def _new_family(self) -> CounterMetricFamily:
         from prometheus_client.core import CounterMetricFamily
 
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        with self._lock:
-            values = list(self._values.items())
-        for key, value in values:
-            family.add_metric(key, value)
-        yield family
+        return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
 
-class Gauge(_Metric):
-    def __init__(
-        self, name: str, documentation: str, labelnames: Labels = (), *, exposed: bool = True
-    ) -> None:
-        super().__init__(name, documentation, labelnames, exposed=exposed)
-        self._values: dict[Labels, float] = {} if labelnames else {(): 0.0}
-
+class Gauge(_Values):
     def set(self, value: float, **labels: str) -> None:
         key = self._key(labels)
         with self._lock:
             self._values[key] = float(value)
 
-    def families(self) -> Iterator[Metric]:
+    def _new_family(self) -> GaugeMetricFamily:
         from prometheus_client.core import GaugeMetricFamily
 
-        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        with self._lock:
-            values = list(self._values.items())
-        for key, value in values:
-            family.add_metric(key, value)
-        yield family
+        return GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
 
 @dataclass(slots=True)
