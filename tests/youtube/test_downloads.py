@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.settings import Settings
+from medianest.youtube.jobs.worker import workers_of
 from medianest_simulators import PlexSimulator
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
@@ -243,3 +244,42 @@ async def test_deleting_a_user_removes_their_downloaded_files_and_folder(
             break
         await asyncio.sleep(0.1)
     assert not (download_root / str(alice.id)).exists()
+
+
+async def test_a_repeated_download_deleted_while_its_worker_runs_leaves_the_earlier_ones_files(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    """The worker of a deleted download removes the files it wrote (jobs/runner.py
+    `_remove_if_deleted`) by the same rule as the deleting request: not those another
+    record refers to. The playlist grew between two downloads of it: the second shares the
+    first's folder and its first file, and is deleted while its new item downloads."""
+    media.add_feed("grows", "Growing Playlist", ["clip-one"])
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url("grows")})
+        first = await wait_for_download(client, response.json()["data"]["id"], finished)
+        assert first["status"] == "completed", first
+        earlier = sorted(p.name for p in files_under(download_root / str(alice.id)))
+        assert earlier
+
+        media.add_item("Clip Four", slug="clip-four", feed="grows")
+        media.hold_item("clip-four")
+        try:
+            response = await client.post(
+                "/api/youtube/download", json={"url": media.feed_url("grows")}
+            )
+            second = response.json()["data"]["id"]
+            await wait_for_download(
+                client, second, lambda d: any(i["state"] == "downloading" for i in d["items"])
+            )
+            assert (await client.delete(f"/api/youtube/downloads/{second}")).status_code == 204
+        finally:
+            media.release_item("clip-four")
+        deadline = asyncio.get_running_loop().time() + 10
+        while workers_of(worker_app.ctx).running:  # the cancelled worker has cleaned up
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+
+        assert sorted(p.name for p in files_under(download_root / str(alice.id))) == earlier
+        kept = await client.get(f"/api/youtube/downloads/{first['id']}")
+        assert kept.json()["data"]["status"] == "completed"

@@ -28,7 +28,7 @@ from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import guard as delivery_guard
 from medianest.youtube.delivery import private as delivery
-from medianest.youtube.downloads import active, files, quotas
+from medianest.youtube.downloads import active, files, quotas, shared_files
 from medianest.youtube.downloads.urls import validate_download_url
 from medianest.youtube.jobs.queue import FINISHED
 from medianest.youtube.jobs.signals import queue_signals
@@ -370,21 +370,16 @@ async def _delete_files(session: AsyncSession, root: Path, job: YoutubeDownload)
 
 
 async def _stems_of_others(session: AsyncSession, job: YoutubeDownload) -> set[str]:
-    others = await session.scalars(
-        select(YoutubeDownload.items).where(
-            YoutubeDownload.folder == job.folder, YoutubeDownload.id != job.id
-        )
-    )
-    return {files.stem_for(item) for items in others for item in items}
+    return await shared_files.stems_of_others(session, job.folder or "", job.id)
 
 
 def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set[str]) -> bool:
     """Whether a file was there to remove."""
-    folder = Path(job.folder or "")
-    if not files.is_within(folder.resolve(), files.user_dir(root, job.user_id).resolve()):
-        log.warning("youtube_folder_outside_user_dir", download_id=str(job.id))
-        return False
-    stems = [files.stem_for(item) for item in job.items]
-    removed = [files.remove_item_files(folder, s) for s in stems if s not in still_referenced]
-    files.remove_dir_if_empty(folder)
-    return any(removed)
+    return shared_files.remove_unreferenced(
+        root,
+        download_id=job.id,
+        user_id=job.user_id,
+        folder=Path(job.folder or ""),
+        items=job.items,
+        still_referenced=still_referenced,
+    )

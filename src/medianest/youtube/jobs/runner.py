@@ -22,7 +22,7 @@ from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
 from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
-from medianest.youtube.downloads import files
+from medianest.youtube.downloads import files, shared_files
 from medianest.youtube.downloads.urls import AcceptedUrl, validate_download_url
 from medianest.youtube.jobs import job_hooks
 from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
@@ -350,9 +350,16 @@ class JobRunner:
             if await session.get(YoutubeDownload, job.id) is not None:
                 return False
             paths = await plex_paths.load_path_map(session, settings=self.settings)
-        for item in view.items:
-            files.remove_item_files(folder, files.stem_for(item))
-        files.remove_dir_if_empty(folder)
+            # By the request's rule: a repeated download's files stay while it refers to them.
+            still_referenced = await shared_files.stems_of_others(session, str(folder), job.id)
+        shared_files.remove_unreferenced(
+            self.root,
+            download_id=job.id,
+            user_id=job.user_id,
+            folder=folder,
+            items=view.items,
+            still_referenced=still_referenced,
+        )
         # Plex may have listed them (this worker's delivery scanned the folder): it drops
         # them now, as after the request's own removal, not at its next scheduled scan.
         await plex_delivery.rescan_folder(self.settings, self.ctx.integrations, folder, paths)
