@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ Labels = tuple[str, ...]
 _METRICS: list[_Metric] = []  # in the order they are exposed
 
 
-class _Metric:
+class _Metric(ABC):
     kind = ""
 
     def __init__(
@@ -43,8 +44,8 @@ class _Metric:
     def _key(self, labels: Mapping[str, str]) -> Labels:
         return tuple(labels[name] for name in self.labelnames)
 
-    def families(self) -> Iterator[Metric]:
-        raise NotImplementedError
+    @abstractmethod
+    def families(self) -> Iterator[Metric]: ...
 
 
 class _Values(_Metric):
@@ -57,8 +58,8 @@ class _Values(_Metric):
         # An unlabelled one shows 0 before its first value, as prometheus_client's does.
         self._values: dict[Labels, float] = {} if labelnames else {(): 0.0}
 
-    def _new_family(self) -> CounterMetricFamily | GaugeMetricFamily:
-        raise NotImplementedError
+    @abstractmethod
+    def _new_family(self) -> CounterMetricFamily | GaugeMetricFamily: ...
 
     def families(self) -> Iterator[Metric]:
         family = self._new_family()
