@@ -4,7 +4,6 @@ details, status changes (by hand or automatic) and webhook callbacks like the re
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import math
 import re
@@ -36,7 +35,11 @@ from medianest_simulators.overseerr_data import (
     media_info,
     user_page_info,
 )
-from medianest_simulators.overseerr_webhook import notification, parse_keys
+from medianest_simulators.overseerr_webhook import (
+    MISSING,
+    TemplateRejected,
+    render_test_notification,
+)
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")
@@ -111,16 +114,13 @@ class OverseerrSimulator(OverseerrControl):
         if request.headers.get("X-API-User", "1") != "1":
             return error(403, "You do not have permission to access this endpoint.")
         options = (await read_json(request)).get("options")
-        if not isinstance(options, dict) or not options.get("webhookUrl"):
-            return error(500, "Failed to send webhook notification.")
+        if not isinstance(options, dict):  # `req.body.options.jsonPayload` throws
+            return error(500, "Cannot read properties of undefined (reading 'jsonPayload')")
         try:
-            template = base64.b64decode(str(options.get("jsonPayload") or "")).decode()
-            body = parse_keys(
-                json.loads(template),
-                notification("TEST_NOTIFICATION", None, None),
-                "TEST_NOTIFICATION",
-            )
-        except ValueError:
+            body = render_test_notification(options.get("jsonPayload", MISSING))
+        except TemplateRejected as exc:
+            return error(500, str(exc))
+        if body is None or not options.get("webhookUrl"):
             return error(500, "Failed to send webhook notification.")
         auth = options.get("authHeader")
         try:

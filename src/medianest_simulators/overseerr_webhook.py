@@ -223,3 +223,54 @@ def _get(payload: JSONDict, path: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+class TemplateRejected(Exception):
+    """`POST .../webhook/test` could not `JSON.parse` its `options.jsonPayload`: the route's
+    500 carries the parser's message."""
+
+
+MISSING = object()  # `options.jsonPayload` absent: JavaScript's `undefined`
+
+
+def render_test_notification(json_payload: object) -> JSONDict | None:
+    """What `POST /settings/notifications/webhook/test` (routes/settings/notifications.ts)
+    and the agent's `buildPayload` (agents/webhook.ts) do with `options.jsonPayload`: the
+    route `JSON.parse`s it (a syntax error: `TemplateRejected`) and keeps it base64; the
+    agent decodes it and `JSON.parse`s it twice. So the field is the template as a JSON
+    string literal, as Overseerr's own form sends it (`JSON.stringify(values.jsonPayload)`,
+    NotificationsWebhook/index.tsx) and settings.ts's default decodes to. None: the agent
+    failed (the route's 500 "Failed to send webhook notification.")."""
+    text = json_payload if isinstance(json_payload, str) else _js_string(json_payload)
+    try:
+        first = json.loads(text)
+    except ValueError:
+        raise TemplateRejected(_syntax_error(text)) from None
+    try:
+        template = json.loads(first if isinstance(first, str) else _js_string(first))
+    except ValueError:
+        return None
+    if not isinstance(template, dict):
+        return None  # parseKeys walks an object's keys
+    body = parse_keys(template, notification("TEST_NOTIFICATION", None, None), "TEST_NOTIFICATION")
+    return body if isinstance(body, dict) else None
+
+
+def _js_string(value: object) -> str:
+    """JavaScript's `String(value)`, which `JSON.parse` applies to what is not a string."""
+    if value is MISSING:
+        return "undefined"
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join("" if item is None else _js_string(item) for item in value)
+    return json.dumps(value)  # null, true/false, numbers
+
+
+def _syntax_error(text: str) -> str:
+    """V8's message (Node 20) for text that is not JSON."""
+    if not text.strip():
+        return "Unexpected end of JSON input"
+    if text in ("undefined", "[object Object]"):
+        return f'"{text}" is not valid JSON'
+    return f"Unexpected token '{text.strip()[0]}', \"{text[:10]}\"... is not valid JSON"

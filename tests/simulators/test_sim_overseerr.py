@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Iterator
 
@@ -14,6 +16,7 @@ from starlette.routing import Route
 
 from medianest_simulators import OverseerrSimulator, SimulatorServer
 from medianest_simulators.overseerr_data import API_KEY
+from medianest_simulators.overseerr_webhook import DEFAULT_TEMPLATE
 
 KEY = {"X-Api-Key": API_KEY}
 ENCODING_ERROR = (
@@ -420,3 +423,34 @@ def test_deleting_a_media_record_deletes_its_requests(
     assert http.get(overseerr.url + "/api/v1/request/1", headers=KEY).status_code == 404
     again = http.delete(f"{overseerr.url}/api/v1/media/{media_id}", headers=KEY)
     assert (again.status_code, again.json()["message"]) == (404, "Media not found")
+
+
+def test_the_webhook_test_takes_the_template_as_overseerrs_form_sends_it(
+    overseerr: OverseerrSimulator, http: httpx.Client, receiver: Receiver
+) -> None:
+    """routes/settings/notifications.ts `JSON.parse`s `options.jsonPayload` and stores it
+    base64; agents/webhook.ts decodes it and parses twice. The form sends
+    `JSON.stringify(template)`, whose base64 is settings.ts's default; base64 sent by
+    the client (as MediaNest did until 2026-12-07) is not JSON: the route's 500."""
+    url = overseerr.url + "/api/v1/settings/notifications/webhook/test"
+
+    def send(json_payload: object) -> httpx.Response:
+        options = {"webhookUrl": receiver.server.url + "/hook", "jsonPayload": json_payload}
+        return http.post(url, json={"enabled": True, "types": 0, "options": options}, headers=KEY)
+
+    literal = json.dumps(DEFAULT_TEMPLATE)
+    # The first bytes of settings.ts's default `jsonPayload` (v1.34), as Overseerr stores it.
+    assert base64.b64encode(literal.encode()).decode().startswith("IntcbiAgXCJub3RpZmljYXRp")
+    sent = send(literal)
+    assert sent.status_code == 204, sent.text
+    payload, _ = receiver.wait(1)[0]
+    assert payload["notification_type"] == "TEST_NOTIFICATION"
+    assert payload["subject"] == "Test Notification" and payload["media"] is None
+
+    as_base64 = send(base64.b64encode(DEFAULT_TEMPLATE.encode()).decode())
+    assert as_base64.status_code == 500
+    assert as_base64.json()["message"].endswith("is not valid JSON")
+    as_object_text = send(DEFAULT_TEMPLATE)  # parsed once to an object, not a string
+    assert as_object_text.status_code == 500
+    assert as_object_text.json()["message"] == "Failed to send webhook notification."
+    assert len(receiver.received) == 1

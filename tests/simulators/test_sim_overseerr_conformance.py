@@ -12,10 +12,10 @@ its pytest plugin (see tests/fuzz/test_openapi_fuzz.py for why)."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import functools
 import inspect
+import json
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -151,7 +151,8 @@ def request_bodies(overseerr: OverseerrSimulator) -> st.SearchStrategy[dict[str,
 
 def webhook_test_bodies(receiver_url: str) -> st.SearchStrategy[dict[str, Any]]:
     """`POST /settings/notifications/webhook/test` bodies as `send_webhook_test` builds
-    them: MediaNest's template (or Overseerr's own), base64 as Overseerr stores it."""
+    them: MediaNest's template (or Overseerr's own) as a JSON string literal, as
+    Overseerr's own form sends it."""
     payloads = [DEFAULT_JSON_PAYLOAD, '{"notification_type": "{{notification_type}}"}']
     return st.fixed_dictionaries(
         {
@@ -161,9 +162,7 @@ def webhook_test_bodies(receiver_url: str) -> st.SearchStrategy[dict[str, Any]]:
                 {
                     "webhookUrl": st.just(receiver_url),
                     "authHeader": st.sampled_from(["", "hook-secret", "Bearer hook-secret"]),
-                    "jsonPayload": st.sampled_from(
-                        [base64.b64encode(p.encode()).decode() for p in payloads]
-                    ),
+                    "jsonPayload": st.sampled_from([json.dumps(p) for p in payloads]),
                 }
             ),
         }
@@ -316,7 +315,7 @@ CLIENT_CALLS: dict[str, list[ClientCall]] = {
         lambda c, url: c.send_webhook_test(
             webhook_url=url,
             authorization="hook-secret",
-            json_payload=base64.b64encode(DEFAULT_JSON_PAYLOAD.encode()).decode(),
+            template=DEFAULT_JSON_PAYLOAD,
         )
     ],
     "list_requests": [lambda c, _: c.list_requests(request_filter="pending", requested_by=2)],

@@ -194,18 +194,19 @@ class OverseerrClient:
         return {plex_id: uid for plex_id, uid in found.items() if plex_id not in shared}
 
     async def send_webhook_test(
-        self, *, webhook_url: str, authorization: str, json_payload: str
+        self, *, webhook_url: str, authorization: str, template: str
     ) -> None:
         """`POST /api/v1/settings/notifications/webhook/test`: Overseerr sends its test
-        notification with these webhook settings (`json_payload` base64, as it stores it);
-        204 when its POST succeeded, 500 when it failed."""
+        notification with these webhook settings; 204 when its POST succeeded, 500 when it
+        failed. The template goes as a JSON string literal, as Overseerr's own form sends
+        it: the route `JSON.parse`s the field, its webhook agent parses it twice."""
         body = {
             "enabled": True,
             "types": 0,
             "options": {
                 "webhookUrl": webhook_url,
                 "authHeader": authorization,
-                "jsonPayload": json_payload,
+                "jsonPayload": json.dumps(template),
             },
         }
         try:

@@ -6,7 +6,6 @@ to send its test notification and waits to see it arrive."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 import secrets
 import time
@@ -176,7 +175,7 @@ async def send_test(
         await overseerr.send_webhook_test(
             webhook_url=webhook_url(ctx, base_url=base_url),
             authorization=secret,
-            json_payload=base64.b64encode(DEFAULT_JSON_PAYLOAD.encode()).decode(),
+            template=DEFAULT_JSON_PAYLOAD,
         )
     except MediaNestError as exc:
         return WebhookTest(False, False, f"Overseerr could not send the test: {exc.message}")
