@@ -2,8 +2,9 @@
 
 A subclass sets its configuration, then calls `super().__init__()`, which seeds the state
 with `reset_state()`; it provides `routes()` (the service's API), `control_routes()` (extra
-/__sim/ endpoints) and `reset_state()`; this base adds fault injection, the request log, the
-shared control endpoints and start/stop as a (sync or async) context manager.
+/__sim/ endpoints), `reset_state()` and, if the service has any, `middleware()`; this base
+adds fault injection, the request log, the shared control endpoints and start/stop as a
+(sync or async) context manager.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Simulator(Running):
                     FaultMiddleware, fault=self.fault, log=self.log, stopping=self._stopping
                 ),
                 Middleware(HoldMiddleware, hold=self.held, stopping=self._stopping),
+                *self.middleware(),
             ],
         )
         self.server = SimulatorServer(self.app, port=port, stopping=self._stopping)
@@ -101,6 +103,10 @@ class Simulator(Running):
 
     def control_routes(self) -> list[BaseRoute]:
         """Simulator-specific endpoints under /__sim/."""
+        return []
+
+    def middleware(self) -> list[Middleware]:
+        """The service's own middleware, inside the request log, faults and holds."""
         return []
 
     def reset_state(self) -> None:

@@ -1,5 +1,6 @@
 """A loopback Overseerr (API v1): search with the percent-encoding trap, media requests,
-details, status changes (by hand or automatic) and webhook callbacks like the real one."""
+details, status changes (by hand or automatic) and webhook callbacks like the real one;
+its settings routes and CSRF protection are in overseerr_settings.py."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from medianest_simulators.base import JSONDict, read_json, tls_context, web_page
-from medianest_simulators.overseerr_control import DATABASE_ERROR, OverseerrControl
+from medianest_simulators.base import JSONDict, read_json, web_page
+from medianest_simulators.overseerr_control import DATABASE_ERROR
 from medianest_simulators.overseerr_data import (
     API_KEY,
     APPROVED,
@@ -35,11 +35,7 @@ from medianest_simulators.overseerr_data import (
     media_info,
     user_page_info,
 )
-from medianest_simulators.overseerr_webhook import (
-    MISSING,
-    TemplateRejected,
-    render_test_notification,
-)
+from medianest_simulators.overseerr_settings import OverseerrSettings, error
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")
@@ -62,17 +58,13 @@ FILTERS: dict[str, Callable[[MediaRequest], bool]] = {
 }
 
 
-def error(status: int, message: str) -> Response:
-    return JSONResponse({"message": message, "errors": []}, status_code=status)
-
-
 def entity_not_found(entity: str, entity_id: int) -> str:
     """TypeORM 0.3's EntityNotFoundError message for `findOneOrFail({where: {id}})`."""
     criteria = json.dumps({"where": {"id": entity_id}}, indent=4)
     return f'Could not find any entity of type "{entity}" matching: {criteria}'
 
 
-class OverseerrSimulator(OverseerrControl):
+class OverseerrSimulator(OverseerrSettings):
     """Overseerr: `X-Api-Key` auth, acting as admin (id 1) unless `X-API-User` says otherwise."""
 
     name = "overseerr"
@@ -98,47 +90,8 @@ class OverseerrSimulator(OverseerrControl):
             r("/api/v1/user", self._users),
             r("/api/v1/user/{uid:int}", self._user),
             r("/api/v1/auth/me", self._me),
-            Route(
-                "/api/v1/settings/notifications/webhook/test",
-                self._webhook_test,
-                methods=["POST"],
-            ),
+            *self.settings_routes(),
         ]
-
-    async def _webhook_test(self, request: Request) -> Response:
-        """routes/settings/notifications.ts: send TEST_NOTIFICATION with the settings in
-        the body (not the saved ones); 204 when the POST worked, 500 when it failed.
-        Admins only (the API key acts as the admin unless X-API-User says otherwise)."""
-        if request.headers.get("X-Api-Key") != self.api_key:
-            return error(401, "You do not have permission to access this endpoint.")
-        if request.headers.get("X-API-User", "1") != "1":
-            return error(403, "You do not have permission to access this endpoint.")
-        options = (await read_json(request)).get("options")
-        if not isinstance(options, dict):  # `req.body.options.jsonPayload` throws
-            return error(500, "Cannot read properties of undefined (reading 'jsonPayload')")
-        try:
-            body = render_test_notification(options.get("jsonPayload", MISSING))
-        except TemplateRejected as exc:
-            return error(500, str(exc))
-        if body is None or not options.get("webhookUrl"):
-            return error(500, "Failed to send webhook notification.")
-        auth = options.get("authHeader")
-        try:
-            async with httpx.AsyncClient(timeout=5, verify=tls_context()) as client:
-                answer = await client.post(
-                    str(options["webhookUrl"]),
-                    json=body,
-                    headers={"Authorization": str(auth)} if auth else {},
-                )
-        except httpx.HTTPError:
-            return error(500, "Failed to send webhook notification.")
-        with self.lock:
-            self.webhook_deliveries.append(
-                {"url": options["webhookUrl"], "payload": body, "status": answer.status_code}
-            )
-        if answer.status_code >= 400:
-            return error(500, "Failed to send webhook notification.")
-        return Response(status_code=204)
 
     def _route(self, path: str, handler: Handler, method: str = "GET") -> Route:
         async def endpoint(request: Request) -> Response:
