@@ -64,6 +64,7 @@ CALLED_BY_MEDIANEST = [
     ("GET", "/user/{userId}"),
     ("GET", "/user"),
     ("POST", "/settings/notifications/webhook/test"),
+    ("GET", "/settings/main"),
 ]
 EXAMPLES_PER_OPERATION = 25
 # An operation without inputs (`/status`) yields a single example.

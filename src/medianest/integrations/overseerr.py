@@ -2,7 +2,9 @@
 
 Built on the shared `ResilientClient` (retries only for idempotent calls, a breaker,
 timeouts). Search builds its own query string: Overseerr refuses a query whose spaces
-are sent as `+` (httpx's default), so the value is percent-encoded with `%20`.
+are sent as `+` (httpx's default), so the value is percent-encoded with `%20`. Every
+call that changes Overseerr's data goes through `_write`, which tells Overseerr's CSRF
+protection apart (overseerr_writes.py).
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import quote
+
+import httpx
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import get_logger
@@ -26,6 +31,12 @@ from medianest.integrations.overseerr_models import (
     TvDetails,
     UserPage,
     error_message,
+)
+from medianest.integrations.overseerr_writes import (
+    BLOCKED_HEALTH,
+    OverseerrWritesBlocked,
+    csrf_protection_on,
+    writes_blocked,
 )
 
 log = get_logger(__name__)
@@ -74,7 +85,8 @@ class OverseerrClient:
         return self.http.parse(OverseerrStatus, fetched.data)
 
     async def health_check(self) -> ServiceHealth:
-        """Online with the version when the status answers and the API key is accepted."""
+        """Online with the version when the status answers and the API key is accepted;
+        degraded when Overseerr says its CSRF protection blocks MediaNest's requests."""
         started = time.perf_counter()
         try:
             status = await self.status()
@@ -89,7 +101,15 @@ class OverseerrClient:
         except UpstreamError as exc:
             elapsed = (time.perf_counter() - started) * 1000
             return ServiceHealth(status="degraded", response_time_ms=elapsed, error=exc.message)
+        blocked = await csrf_protection_on(self.http)
         elapsed = (time.perf_counter() - started) * 1000
+        if blocked:
+            return ServiceHealth(
+                status="degraded",
+                response_time_ms=elapsed,
+                version=status.version,
+                error=BLOCKED_HEALTH,
+            )
         return ServiceHealth(status="online", response_time_ms=elapsed, version=status.version)
 
     async def search(self, query: str, *, page: int = 1, language: str = "en") -> SearchPage:
@@ -113,7 +133,8 @@ class OverseerrClient:
 
         Raises `OverseerrRefused` for 403 (no permission, Overseerr's own quota), 409
         (already requested), 202 (no seasons left to request) and Overseerr's own 500
-        (its answer to anything else, e.g. a `userId` it does not have).
+        (its answer to anything else, e.g. a `userId` it does not have);
+        `OverseerrWritesBlocked` while its CSRF protection refuses every change.
         """
         body: dict[str, Any] = {"mediaType": media_type, "mediaId": tmdb_id}
         if media_type == "tv":
@@ -121,9 +142,7 @@ class OverseerrClient:
         if overseerr_user_id is not None:
             body["userId"] = overseerr_user_id
         try:
-            response = await self.http.request(
-                "POST", "/api/v1/request", json=body, retry=False, expected=(200, 201, 202, 500)
-            )
+            response = await self._write("POST", "/api/v1/request", body, (200, 201, 202, 500))
         except UpstreamHTTPError as exc:
             if exc.upstream_status in (400, 403, 404, 409):
                 raise OverseerrRefused(exc.upstream_status, error_message(_json(exc.body))) from exc
@@ -211,12 +230,8 @@ class OverseerrClient:
         }
         try:
             # Its 500 says the POST to the webhook URL failed: an answer, not an outage.
-            response = await self.http.request(
-                "POST",
-                "/api/v1/settings/notifications/webhook/test",
-                json=body,
-                retry=False,
-                expected=(200, 204, 500),
+            response = await self._write(
+                "POST", "/api/v1/settings/notifications/webhook/test", body, (200, 204, 500)
             )
             status, text = response.status_code, response.text
         except UpstreamHTTPError as exc:
@@ -226,6 +241,21 @@ class OverseerrClient:
                 error_message(_json(text)) or "Overseerr refused the test.",
                 details={"service": "overseerr", "upstreamStatus": status},
             )
+
+    async def _write(
+        self, method: str, path: str, body: Any, expected: Sequence[int]
+    ) -> httpx.Response:
+        """Every call that changes Overseerr's data (never retried: a retry could make it
+        twice). With "Enable CSRF Protection" on, Overseerr refuses each of them with
+        csurf's 403 whatever the API key: that is `OverseerrWritesBlocked`, not a refusal
+        of this one call. A 4xx, so the breaker counts Overseerr as up."""
+        try:
+            return await self.http.request(method, path, json=body, retry=False, expected=expected)
+        except UpstreamHTTPError as exc:
+            if writes_blocked(exc):
+                log.warning("overseerr_writes_blocked", method=method, route=path)
+                raise OverseerrWritesBlocked() from None
+            raise
 
     async def list_requests(
         self,

@@ -15,6 +15,7 @@ from medianest.auth.page_user import page_router
 from medianest.context import AppContext, ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
+from medianest.integrations.overseerr_writes import OverseerrWritesBlocked
 from medianest.media import refusals, service
 from medianest.media.dependencies import get_overseerr
 from medianest.media.router import MAX_SEARCH_PAGE
@@ -144,8 +145,11 @@ async def request_title(
             session, ctx=ctx, overseerr=overseerr, user=user, wanted=wanted
         )
     except MediaNestError as error:
-        if media_type == "tv" and error.status_code < 500:
-            # A refused choice keeps the chooser (with the reason) so another can be made.
+        if media_type == "tv" and (
+            error.status_code < 500 or isinstance(error, OverseerrWritesBlocked)
+        ):
+            # A refused choice keeps the chooser (with the reason) so another can be made;
+            # so does Overseerr blocking every request (asked again once it no longer does).
             try:
                 choice = await _season_choice(ctx, user, tmdb_id)
             except MediaNestError:

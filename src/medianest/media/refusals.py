@@ -14,6 +14,7 @@ from medianest.core.errors import (
 )
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.overseerr import OverseerrClient, OverseerrRefused
+from medianest.integrations.overseerr_writes import OverseerrWritesBlocked
 
 # Why Overseerr was not asked at all: no connection, the breaker open, not set up, or
 # its own 429. A timeout or a 5xx is not here: the request may have been made.
@@ -22,8 +23,9 @@ _NOT_ASKED = frozenset({"unreachable", "circuit open", "not configured", "rate l
 
 def not_made(exc: MediaNestError) -> bool:
     """Whether a failed `create_request` certainly made no request in Overseerr: it
-    refused it (a 4xx, its 202, its own 500 with a reason) or was never asked."""
-    if isinstance(exc, OverseerrRefused):
+    refused it (a 4xx, its 202, its own 500 with a reason, its CSRF protection's 403
+    ahead of every route) or was never asked."""
+    if isinstance(exc, OverseerrRefused | OverseerrWritesBlocked):
         return True
     if isinstance(exc, UpstreamHTTPError):
         return exc.upstream_status < 500

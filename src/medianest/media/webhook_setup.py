@@ -19,6 +19,7 @@ from medianest.core.crypto import DecryptionError, SecretBox
 from medianest.core.errors import MediaNestError, ValidationFailed
 from medianest.integrations.models import ServiceConfig
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.integrations.overseerr_writes import BLOCKED_WEBHOOK_TEST, OverseerrWritesBlocked
 from medianest.platform import audit
 from medianest.platform.models import SystemSetting
 
@@ -177,6 +178,8 @@ async def send_test(
             authorization=secret,
             template=DEFAULT_JSON_PAYLOAD,
         )
+    except OverseerrWritesBlocked:
+        return WebhookTest(False, False, BLOCKED_WEBHOOK_TEST)
     except MediaNestError as exc:
         return WebhookTest(False, False, f"Overseerr could not send the test: {exc.message}")
     deadline = time.monotonic() + TEST_WAIT_SECONDS

@@ -1,0 +1,97 @@
+"""Overseerr's "Enable CSRF Protection": with it on, Overseerr refuses every call that
+changes its data from another app, MediaNest's included, whatever the API key.
+
+Overseerr (server/index.ts) then runs csurf ahead of every route: a POST, PUT, PATCH or
+DELETE without the token its own web app carries is answered 403 `{"message": "invalid
+csrf token"}` by its final error handler. MediaNest cannot (and must not) get around the
+setting; it recognizes that answer on every write (`OverseerrClient._write`) and says
+what it means, and the connection test reads the setting (`GET /api/v1/settings/main`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medianest.core.errors import ServiceUnavailable, UpstreamError
+from medianest.core.logging import get_logger
+from medianest.integrations.http import ResilientClient, UpstreamHTTPError
+
+log = get_logger(__name__)
+
+# csurf 1.11.0's error message (index.js), as Overseerr's error handler renders it.
+CSRF_REFUSAL = "invalid csrf token"
+SETTING = "Enable CSRF Protection"
+WHERE = "Overseerr → Settings → General"
+# The setting is read in the connection test; one that never answers must not fail it.
+SETTINGS_READ_SECONDS = 1.5
+
+BLOCKED_HEALTH = (
+    f'Overseerr blocks changes from other apps ("{SETTING}" is on), so requests made '
+    f"through MediaNest fail. An Overseerr admin must turn it off in {WHERE}."
+)
+BLOCKED_WEBHOOK_TEST = (
+    f'Overseerr blocks requests from other apps ("{SETTING}" is on), so MediaNest cannot '
+    f"ask it to send a test. Turn the setting off in {WHERE}, or send the test from "
+    "Overseerr's own webhook settings: its notifications to MediaNest are not blocked."
+)
+
+
+class OverseerrWritesBlocked(ServiceUnavailable):
+    """Overseerr refused a change because its "Enable CSRF Protection" is on: nothing was
+    made there. Not an outage (Overseerr answered; the breaker counts it as up)."""
+
+    code = "OVERSEERR_WRITES_BLOCKED"
+    default_message = (
+        f'Overseerr is blocking requests from other apps such as MediaNest ("{SETTING}" is '
+        f"on in Overseerr), so nothing was requested. An Overseerr admin must turn that "
+        f"setting off in {WHERE}; then ask again."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message,
+            details={"service": "overseerr", "reason": "csrf_protection", "setting": SETTING},
+        )
+
+
+def writes_blocked(exc: UpstreamHTTPError) -> bool:
+    """Whether an answer to a write is csurf's refusal (403, `invalid csrf token`)."""
+    if exc.upstream_status != 403:
+        return False
+    try:
+        body: Any = json.loads(exc.body)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("message") == CSRF_REFUSAL
+
+
+class _MainSettings(BaseModel):
+    """The one field of `GET /api/v1/settings/main` read (the answer also holds the API
+    key: nothing else of it is kept or logged)."""
+
+    model_config = ConfigDict(extra="ignore")
+    csrf_protection: bool | None = Field(default=None, alias="csrfProtection")
+
+
+async def csrf_protection_on(http: ResilientClient) -> bool | None:
+    """Overseerr's `csrfProtection` (routes/settings/index.ts `GET /main`, admins only: the
+    API key acts as the admin). None when it does not say: another answer, no such field,
+    no answer within `SETTINGS_READ_SECONDS`. Any answer is one (never a breaker failure)."""
+    try:
+        async with asyncio.timeout(SETTINGS_READ_SECONDS):
+            response = await http.request(
+                "GET", "/api/v1/settings/main", retry=False, expected=(200,), answer=_any
+            )
+        found = _MainSettings.model_validate(http.decode(response))
+    except (TimeoutError, ServiceUnavailable, UpstreamError, ValidationError) as exc:
+        log.info("overseerr_settings_unread", error=type(exc).__name__)
+        return None
+    return found.csrf_protection
+
+
+def _any(response: object) -> bool:
+    return True
