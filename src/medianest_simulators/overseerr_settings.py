@@ -134,16 +134,35 @@ class OverseerrSettings(OverseerrControl):
     def reset_state(self) -> None:
         super().reset_state()
         self.main_settings: JSONDict = main_settings_defaults(self.api_key)
+        self.network_settings: JSONDict | None = None  # Seerr's; None: Overseerr's layout
+
+    def _csrf_home(self) -> JSONDict:
+        return self.main_settings if self.network_settings is None else self.network_settings
 
     @property
     def csrf_protection(self) -> bool:
         with self.lock:
-            return self.main_settings.get("csrfProtection") is True
+            return self._csrf_home().get("csrfProtection") is True
 
     def set_csrf_protection(self, enabled: bool = True) -> None:
-        """Overseerr's Settings → General → "Enable CSRF Protection" (as saved there)."""
+        """Overseerr's Settings → General → "Enable CSRF Protection" (as saved there;
+        Seerr's Settings → Network)."""
         with self.lock:
-            self.main_settings["csrfProtection"] = enabled
+            self._csrf_home()["csrfProtection"] = enabled
+
+    def use_seerr_settings(self) -> None:
+        """Settings laid out as Seerr's (seerr-team/seerr server/lib/settings/index.ts,
+        settings migration 0005): `csrfProtection` moved from the main settings to the
+        network settings, read at `GET /api/v1/settings/network`."""
+        with self.lock:
+            enabled = self.main_settings.pop("csrfProtection", False)
+            self.network_settings = {
+                "csrfProtection": enabled,
+                "forceIpv4First": False,
+                "trustProxy": False,
+                "dnsCache": {"enabled": False, "forceMinTtl": 0, "forceMaxTtl": -1},
+                "apiRequestTimeout": 10000,
+            }
 
     def middleware(self) -> list[Middleware]:
         return [Middleware(CsrfProtection, simulator=self)]
@@ -151,6 +170,7 @@ class OverseerrSettings(OverseerrControl):
     def settings_routes(self) -> list[BaseRoute]:
         return [
             Route("/api/v1/settings/main", self._main_settings, methods=["GET"]),
+            Route("/api/v1/settings/network", self._network_settings, methods=["GET"]),
             Route(
                 "/api/v1/settings/notifications/webhook/test",
                 self._webhook_test,
@@ -185,6 +205,17 @@ class OverseerrSettings(OverseerrControl):
             return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
         with self.lock:
             return JSONResponse(json.loads(json.dumps(self.main_settings)))
+
+    async def _network_settings(self, request: Request) -> Response:
+        """Seerr's `GET /network` (admins only, as `/main`); Overseerr has no such route:
+        its OpenAPI validator's 404."""
+        with self.lock:
+            network = None if self.network_settings is None else dict(self.network_settings)
+        if network is None:
+            return error(404, "not found")
+        if not self._is_admin(request):
+            return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
+        return JSONResponse(network)
 
     async def _webhook_test(self, request: Request) -> Response:
         """routes/settings/notifications.ts: send TEST_NOTIFICATION with the settings in

@@ -80,3 +80,36 @@ async def test_the_webhook_test_says_overseerr_blocks_it_and_what_to_do(
     (sent,) = overseerr.log.entries("/api/v1/settings/notifications/webhook/test", "POST")
     assert sent.status == 403
     assert overseerr.webhook_deliveries == []
+
+
+async def test_seerr_keeps_the_setting_in_its_network_settings_and_the_test_finds_it(
+    seeded_admin: httpx.AsyncClient, overseerr: OverseerrSimulator
+) -> None:
+    # Seerr moved `csrfProtection` from the main settings to the network settings.
+    overseerr.use_seerr_settings()
+    overseerr.set_csrf_protection(True)
+
+    result = await _test_overseerr(seeded_admin)
+
+    assert result["status"] == "degraded", result
+    assert "Seerr: Settings → Network" in str(result["error"])
+    (read,) = overseerr.log.entries("/api/v1/settings/network", "GET")
+    assert read.status == 200
+    overseerr.set_csrf_protection(False)
+    assert (await _test_overseerr(seeded_admin))["status"] == "online"
+
+
+async def test_a_request_list_held_by_seerrs_servarr_lookups_does_not_make_it_look_offline(
+    seeded_admin: httpx.AsyncClient, overseerr: OverseerrSimulator
+) -> None:
+    # Seerr's request list asks every Sonarr/Radarr for its profiles, each up to 10 s when
+    # one is unreachable: the key is proven by `GET /api/v1/auth/me` instead.
+    overseerr.set_fault("hang", delay=10, path_prefix="/api/v1/request")
+    started = time.monotonic()
+    result = await _test_overseerr(seeded_admin)
+    overseerr.clear_fault()
+
+    assert (result["reachable"], result["status"], result["error"]) == (True, "online", None)
+    assert time.monotonic() - started < 3
+    (me,) = overseerr.log.entries("/api/v1/auth/me", "GET")
+    assert me.status == 200 and me.headers["x-api-key"]

@@ -65,6 +65,7 @@ CALLED_BY_MEDIANEST = [
     ("GET", "/user"),
     ("POST", "/settings/notifications/webhook/test"),
     ("GET", "/settings/main"),
+    ("GET", "/auth/me"),
 ]
 EXAMPLES_PER_OPERATION = 25
 # An operation without inputs (`/status`) yields a single example.

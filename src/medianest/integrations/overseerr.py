@@ -90,8 +90,10 @@ class OverseerrClient:
         started = time.perf_counter()
         try:
             status = await self.status()
-            # The status endpoint is public; a cheap authenticated call proves the key.
-            await self.http.request("GET", "/api/v1/request", params={"take": 1}, retry=False)
+            # The status endpoint is public; a cheap authenticated call proves the key. Not
+            # the request list: Seerr's asks every Sonarr/Radarr for its profiles (one
+            # unreachable one holds it 10 s), so Seerr would look offline with it.
+            await self.http.request("GET", "/api/v1/auth/me", retry=False)
         except ServiceUnavailable as exc:
             return ServiceHealth(status="offline", response_time_ms=None, error=exc.message)
         except UpstreamHTTPError as exc:

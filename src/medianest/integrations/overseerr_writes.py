@@ -5,7 +5,8 @@ Overseerr (server/index.ts) then runs csurf ahead of every route: a POST, PUT, P
 DELETE without the token its own web app carries is answered 403 `{"message": "invalid
 csrf token"}` by its final error handler. MediaNest cannot (and must not) get around the
 setting; it recognizes that answer on every write (`OverseerrClient._write`) and says
-what it means, and the connection test reads the setting (`GET /api/v1/settings/main`).
+what it means, and the connection test reads the setting (`GET /api/v1/settings/main`;
+Seerr's `/network`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ log = get_logger(__name__)
 # csurf 1.11.0's error message (index.js), as Overseerr's error handler renders it.
 CSRF_REFUSAL = "invalid csrf token"
 SETTING = "Enable CSRF Protection"
-WHERE = "Overseerr → Settings → General"
+WHERE = "Overseerr → Settings → General (Seerr: Settings → Network)"
 # The setting is read in the connection test; one that never answers must not fail it.
 SETTINGS_READ_SECONDS = 1.5
 
@@ -69,28 +70,43 @@ def writes_blocked(exc: UpstreamHTTPError) -> bool:
     return isinstance(body, dict) and body.get("message") == CSRF_REFUSAL
 
 
-class _MainSettings(BaseModel):
-    """The one field of `GET /api/v1/settings/main` read (the answer also holds the API
-    key: nothing else of it is kept or logged)."""
+class _Settings(BaseModel):
+    """The one field read of a settings answer (the main settings also hold the API key:
+    nothing else of them is kept or logged)."""
 
     model_config = ConfigDict(extra="ignore")
     csrf_protection: bool | None = Field(default=None, alias="csrfProtection")
 
 
+# Where the setting is: Overseerr's main settings (routes/settings/index.ts `GET /main`);
+# Seerr moved it to its network settings (server/lib/settings/index.ts `network`, read at
+# `GET /network`), which Overseerr does not have. Both admins only: the API key acts as
+# the admin.
+SETTINGS_PATHS = ("/api/v1/settings/main", "/api/v1/settings/network")
+
+
 async def csrf_protection_on(http: ResilientClient) -> bool | None:
-    """Overseerr's `csrfProtection` (routes/settings/index.ts `GET /main`, admins only: the
-    API key acts as the admin). None when it does not say: another answer, no such field,
-    no answer within `SETTINGS_READ_SECONDS`. Any answer is one (never a breaker failure)."""
+    """Overseerr's (or Seerr's) `csrfProtection`. None when it does not say: another
+    answer, no such field, no answer within `SETTINGS_READ_SECONDS` for both reads. Any
+    answer is one (never a breaker failure)."""
     try:
         async with asyncio.timeout(SETTINGS_READ_SECONDS):
-            response = await http.request(
-                "GET", "/api/v1/settings/main", retry=False, expected=(200,), answer=_any
-            )
-        found = _MainSettings.model_validate(http.decode(response))
-    except (TimeoutError, ServiceUnavailable, UpstreamError, ValidationError) as exc:
-        log.info("overseerr_settings_unread", error=type(exc).__name__)
+            for path in SETTINGS_PATHS:
+                found = await _read_setting(http, path)
+                if found is not None:
+                    return found
+    except TimeoutError:
+        log.info("overseerr_settings_unread", error="TimeoutError")
+    return None
+
+
+async def _read_setting(http: ResilientClient, path: str) -> bool | None:
+    try:
+        response = await http.request("GET", path, retry=False, expected=(200,), answer=_any)
+        return _Settings.model_validate(http.decode(response)).csrf_protection
+    except (ServiceUnavailable, UpstreamError, ValidationError) as exc:
+        log.info("overseerr_settings_unread", route=path, error=type(exc).__name__)
         return None
-    return found.csrf_protection
 
 
 def _any(response: object) -> bool:
