@@ -2,7 +2,8 @@
 cached) and RSS feeds whose <enclosure> items yt-dlp's generic extractor reads as a playlist.
 
 Items can be made to fail (404/403/429) and downloads throttled, so progress hooks fire
-several times and cancellation can be tested."""
+several times and cancellation can be tested. A feed can also list an HLS live stream
+(`media_live.py`) that is on the air until the test ends it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import Simulator, ok, read_json
+from medianest_simulators.media_live import HLS_TYPE, LiveStreams
 
 CLIP_SOURCES = ("testsrc", "smptebars", "rgbtestsrc")
 CACHE_ENV = "MEDIANEST_SIM_MEDIA_CACHE"
@@ -110,6 +112,7 @@ class MediaServerSimulator(Simulator):
 
     def __init__(self, *, port: int = 0, cache_dir: Path | None = None) -> None:
         self.clips = ensure_clips(cache_dir)
+        self.live = LiveStreams(self.clips, cache_dir or default_cache_dir())
         self.items: dict[str, MediaItem] = {}
         self.feeds: dict[str, Feed] = {}
         self.bytes_per_second: int | None = None
@@ -122,6 +125,7 @@ class MediaServerSimulator(Simulator):
         self.items = {}
         self.feeds = {"default": Feed("Loopback Test Channel", [])}
         self.bytes_per_second = None
+        self.live.reset()
         for title in ("Clip One", "Clip Two", "Clip Three"):
             self.add_item(title)
 
@@ -150,6 +154,20 @@ class MediaServerSimulator(Simulator):
                 if slug not in self.feeds[feed].slugs:
                     self.feeds[feed].slugs.append(slug)
             return slug
+
+    def add_live_item(self, title: str, *, slug: str, feed: str | None = "default") -> str:
+        """Put an HLS live stream on the air and list it in `feed` (an RSS item whose
+        enclosure is its playlist); `end_live_item` ends it. Returns its slug."""
+        self.live.add(slug, title)
+        with self.lock:
+            if feed is not None:
+                self.feeds.setdefault(feed, Feed(feed, []))
+                self.feeds[feed].slugs.append(slug)
+        return slug
+
+    def end_live_item(self, slug: str) -> None:
+        """The stream is over: its playlist now lists the whole recording and ends."""
+        self.live.end(slug)
 
     def add_feed(self, name: str, title: str, slugs: list[str] | None = None) -> None:
         with self.lock:
@@ -193,6 +211,7 @@ class MediaServerSimulator(Simulator):
             Route("/feed.xml", self._feed, methods=["GET", "HEAD"]),
             Route("/feeds/{name}.xml", self._feed, methods=["GET", "HEAD"]),
             Route("/media/{slug}.mp4", self._media, methods=["GET", "HEAD"]),
+            *self.live.routes(),
         ]
 
     async def _feed(self, request: Request) -> Response:
@@ -202,21 +221,29 @@ class MediaServerSimulator(Simulator):
             feed = self.feeds.get(name)
             if feed is None:
                 return Response("Not Found", status_code=404, media_type="text/plain")
-            items = [self.items[s] for s in feed.slugs if s in self.items]
+            listed = [(s, self.items.get(s)) for s in feed.slugs]
             title = feed.title
+        with self.live.lock:
+            live = {s: stream.title for s, stream in self.live.streams.items()}
         entries = []
-        for n, item in enumerate(items):
-            url = f"{base}/media/{item.slug}.mp4"
+        for n, (slug, item) in enumerate(listed):
+            if item is not None:
+                url, kind, size = f"{base}/media/{slug}.mp4", "video/mp4", item.clip.stat().st_size
+                name, description = item.title, item.description
+            elif slug in live:  # a live stream: its length is not known yet
+                url, kind, size = f"{base}/live/{slug}.m3u8", HLS_TYPE, 0
+                name, description = live[slug], f"{live[slug]}, a live stream."
+            else:
+                continue
             entries.append(
                 "<item>"
-                f"<title>{escape(item.title)}</title>"
-                f'<guid isPermaLink="false">{escape(item.slug)}</guid>'
-                f"<description>{escape(item.description)}</description>"
+                f"<title>{escape(name)}</title>"
+                f'<guid isPermaLink="false">{escape(slug)}</guid>'
+                f"<description>{escape(description)}</description>"
                 f"<pubDate>{formatdate(1_700_000_000 + n * 86_400, usegmt=True)}</pubDate>"
-                f'<enclosure url={quoteattr(url)} length="{item.clip.stat().st_size}" '
-                'type="video/mp4"/>'
-                "<itunes:duration>2</itunes:duration>"
-                "</item>"
+                f'<enclosure url={quoteattr(url)} length="{size}" type="{kind}"/>'
+                + ("<itunes:duration>2</itunes:duration>" if item is not None else "")
+                + "</item>"
             )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
