@@ -6,7 +6,10 @@ goes through `YoutubeDL.urlopen`, and every redirect through the urllib handler'
 `redirect_request`; both are checked here against `urls.fetch_refusal` before a
 connection is opened. Only the urllib handler is used (it is the one whose redirects
 can be seen one hop at a time), and only native downloaders (an external one such as
-ffmpeg would fetch on its own).
+ffmpeg would fetch on its own). `external_downloader: native` is not enough for that:
+yt-dlp hands a live HLS stream to ffmpeg whatever it says
+(`yt_dlp/downloader/__init__.py`, `_get_suitable_downloader`: `if info_dict.get('is_live'):
+return FFmpegFD`), so `dl` refuses any downloader that is not native.
 
 Imported only when a download runs: it imports yt-dlp (~25 MB).
 """
@@ -17,6 +20,8 @@ import urllib.request
 from typing import Any
 
 import yt_dlp
+from yt_dlp.downloader import get_suitable_downloader
+from yt_dlp.downloader.external import ExternalFD
 from yt_dlp.networking._urllib import RedirectHandler, UrllibRH
 from yt_dlp.networking.exceptions import RequestError
 
@@ -88,6 +93,20 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]  # yt-dlp is unt
         for handler in director.handlers.values():
             handler.guard = self._fetch_guard
         return director
+
+    def dl(
+        self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False
+    ) -> Any:
+        """yt-dlp's download step, refused (before anything is fetched) when the
+        downloader it picks is an external program that would fetch past the guard."""
+        chosen = get_suitable_downloader(info, self.params, to_stdout=(name == "-"))
+        if isinstance(chosen, type) and issubclass(chosen, ExternalFD):
+            program = chosen.__name__.removesuffix("FD").lower()  # FFmpegFD: ffmpeg
+            log.warning("ytdlp_external_downloader_refused", downloader=program)
+            raise yt_dlp.utils.DownloadError(
+                f"refused to let {program} fetch this item (a live stream?)"
+            )
+        return super().dl(name, info, subtitle, test)
 
     def urlopen(self, req: Any) -> Any:
         url = req if isinstance(req, str) else getattr(req, "url", None)
