@@ -138,6 +138,8 @@ async def test_the_api_shows_a_stored_row_as_before(
         "bytes": 0,
         "error": "HTTP Error 404",
         "errorKind": "unavailable",
+        "liveStatus": None,  # added for live and upcoming items: none on an older row
+        "note": None,
     }
     assert data["items"][2]["progress"] == 37.5
 
@@ -174,5 +176,7 @@ async def test_a_new_item_is_stored_with_every_key(app: MediaNestApp, alice: Use
             "errorKind": None,
             "bytes": 9,
             "progress": 100,
+            "liveStatus": None,
+            "note": None,
         }
     ]

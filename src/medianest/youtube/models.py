@@ -33,7 +33,9 @@ class DownloadStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-ItemState = Literal["pending", "downloading", "completed", "failed", "cancelled"]
+# "waiting": live now or not aired yet; nothing was fetched and a later run tries again
+# (youtube/jobs/waiting.py). Items are JSON: a new state needs no migration.
+ItemState = Literal["pending", "downloading", "completed", "failed", "cancelled", "waiting"]
 
 
 class JobItem(BaseModel):
@@ -54,15 +56,22 @@ class JobItem(BaseModel):
     # Stored as written (0, 100 or 37.5): an int stays an int in the JSON.
     progress: int | float = 0
     number: int | None = None  # a subscription item's file number (set before download)
+    # yt-dlp's live status when the playlist listed it ("is_live", "is_upcoming", ...).
+    live_status: str | None = Field(default=None, alias="liveStatus")
+    note: str | None = None  # why a waiting item waits, in plain words
 
     @classmethod
-    def pending(cls, index: int, *, key: str, title: str, url: str) -> JobItem:
+    def pending(
+        cls, index: int, *, key: str, title: str, url: str, live_status: str | None = None
+    ) -> JobItem:
         """A newly listed item, every key set so the stored JSON has them all."""
         return cls(
             index=index,
             key=key,
             title=title,
             url=url,
+            live_status=live_status,
+            note=None,
             file=None,
             state="pending",
             error=None,

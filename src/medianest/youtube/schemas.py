@@ -32,6 +32,10 @@ class DownloadItem(ApiModel):
     bytes: int = 0
     error: str | None = None
     error_kind: str | None = None
+    live_status: str | None = Field(
+        default=None, description="yt-dlp's live status when known (is_live, is_upcoming, ...)"
+    )
+    note: str | None = Field(default=None, description="Why a waiting item waits")
 
 
 class Download(ApiModel):
@@ -45,6 +49,7 @@ class Download(ApiModel):
     total_items: int
     completed_items: int
     failed_items: int
+    waiting_items: int = Field(0, description="Live or not aired yet; downloaded later")
     items: list[DownloadItem]
     folder: str | None = Field(description="Relative to the user's download folder")
     bytes_downloaded: int
@@ -70,6 +75,8 @@ def _item(item: JobItem) -> DownloadItem:
         bytes=item.bytes,
         error=item.error,
         error_kind=item.error_kind,
+        live_status=item.live_status,
+        note=item.note,
     )
 
 
@@ -86,6 +93,7 @@ def to_download(job: YoutubeDownload) -> Download:
         total_items=len(items),
         completed_items=sum(1 for i in items if i.state == "completed"),
         failed_items=sum(1 for i in items if i.state == "failed"),
+        waiting_items=sum(1 for i in items if i.state == "waiting"),
         items=items,
         folder=Path(job.folder).name if job.folder else None,
         bytes_downloaded=job.bytes_downloaded or 0,

@@ -77,13 +77,36 @@ async def user_usage(session: AsyncSession, user: User) -> list[Usage]:
 
 
 # --- enforcement ---------------------------------------------------------------------------
+async def youtube_quotas_of(session: AsyncSession, user: User) -> tuple[Usage, Usage]:
+    """`user`'s YouTube quotas (items per day, bytes per week) as they stand now."""
+    quotas = (await load_config(session)).for_role(user.role)
+    return await youtube_usage(session, user_id=user.id, quotas=quotas)
+
+
 async def exhausted_youtube_quota(session: AsyncSession, user: User) -> Usage | None:
     """The first used-up YouTube quota of `user`, or None."""
-    quotas = (await load_config(session)).for_role(user.role)
-    for usage in await youtube_usage(session, user_id=user.id, quotas=quotas):
+    for usage in await youtube_quotas_of(session, user):
         if usage.exhausted:
             return usage
     return None
+
+
+async def bytes_free_at(
+    session: AsyncSession, user: User, needed: int
+) -> tuple[Usage, datetime | None]:
+    """The weekly byte quota, and when `needed` bytes fit in it as downloads leave the
+    window oldest first (None: they never fit, the quota is smaller)."""
+    size = (await youtube_quotas_of(session, user))[1]
+    if size.limit is None or needed > size.limit:
+        return size, None
+    used, now = size.used, utcnow()
+    if used + needed <= size.limit:
+        return size, now
+    for at, amount in await _archive_rows(session, user.id, now - timedelta(seconds=WEEK_SECONDS)):
+        used -= amount
+        if used + needed <= size.limit:
+            return size, at + timedelta(seconds=WEEK_SECONDS)
+    return size, now
 
 
 async def enforce_youtube(session: AsyncSession, user: User) -> None:

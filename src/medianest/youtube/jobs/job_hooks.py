@@ -4,9 +4,14 @@ Before each item: free disk space above `download_min_free_bytes` (else `DISK_LO
 when a write runs out of space midway; a folder that refuses writes pauses the job
 too, `FOLDER_NOT_WRITABLE`, until an administrator fixes it),
 the owner's YouTube quotas not used up (else `QUOTA`), the queue breaker closed (else
-`YOUTUBE_PUSHBACK`). A failed guard raises `JobPaused`: the runner puts the job back in
+`YOUTUBE_PUSHBACK`); it returns the bytes the weekly quota has left, the item's size limit.
+An item bigger than that waits (`QUOTA`) until enough of the week's downloads leave the
+window, or fails when it is bigger than the whole weekly quota. A failed guard raises `JobPaused`: the runner puts the job back in
 the queue with that pause reason and a delay, keeping the items already done; the job
 resumes by itself when the delay has passed and the guard lets it through.
+
+An item not downloaded (`not_downloaded`): stopped, waiting for a live stream to end
+(youtube/jobs/waiting.py), too large, failed, or a full disk or refused folder (pause).
 
 After each item: a downloaded one goes into the owner's archive (subscriptions skip
 it next time, quotas count it); a failed one feeds the breaker with its error kind.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,10 +31,12 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.youtube.downloads import archive, files, quotas
-from medianest.youtube.jobs import pushback
+from medianest.youtube.jobs import pushback, waiting
 from medianest.youtube.jobs.progress import JobView
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
+from medianest.youtube.ytdlp.downloader import DISK_FULL, NOT_WRITABLE, DownloadStopped, ItemFailed
+from medianest.youtube.ytdlp.item_checks import ItemTooLarge, ItemWaiting
 
 log = get_logger(__name__)
 
@@ -52,8 +60,9 @@ class HookDeps:
     settings: Settings
 
 
-async def before_item(deps: HookDeps, job: YoutubeDownload) -> None:
-    """Raise `JobPaused` when the next item must not start now."""
+async def before_item(deps: HookDeps, job: YoutubeDownload) -> int | None:
+    """Raise `JobPaused` when the next item must not start now; else the bytes the
+    owner's weekly quota has left (None: no byte quota)."""
     settings = deps.settings
     free = files.free_bytes(settings.resolved_download_root)
     if free < settings.download_min_free_bytes:
@@ -72,11 +81,46 @@ async def before_item(deps: HookDeps, job: YoutubeDownload) -> None:
                 breaker.seconds_left,
             )
         user = await session.get(User, job.user_id)
-        used_up = await quotas.exhausted_youtube_quota(session, user) if user else None
+        usages = await quotas.youtube_quotas_of(session, user) if user else ()
+    used_up = next((usage for usage in usages if usage.exhausted), None)
     if used_up is not None:
         resets = used_up.resets_at
         wait = (resets - utcnow()).total_seconds() if resets else float(used_up.window_seconds)
         raise JobPaused("QUOTA", used_up.error().message, wait)
+    left = next((usage.remaining for usage in usages if usage.unit == "bytes"), None)
+    return None if left is None else int(left)
+
+
+async def too_large(
+    deps: HookDeps, job: YoutubeDownload, item: JobItem, exc: ItemTooLarge
+) -> JobPaused | None:
+    """An item bigger than the weekly quota has left: the job waits (`QUOTA`) until
+    enough of the week's downloads leave the window; None when it can never fit (the
+    item fails)."""
+    async with session_scope(deps.session_factory) as session:
+        user = await session.get(User, job.user_id)
+        if user is None:  # its owner is gone
+            item.error = "Larger than the quota left."
+            return None
+        size, fits_at = await quotas.bytes_free_at(session, user, exc.size)
+    if fits_at is None:
+        item.error = (
+            f"Larger ({_size(exc.size)}) than your whole weekly quota ({_size(size.limit or 0)})."
+        )
+        return None
+    size_words = _size(exc.size) if exc.exact else f"over {_size(exc.size)}"
+    message = (
+        f"“{item.title}” ({size_words}) needs more than the {_size(exc.limit)} left of your "
+        f"weekly quota; it goes on at {fits_at:%Y-%m-%d %H:%M} UTC"
+    )
+    return JobPaused("QUOTA", message, (fits_at - utcnow()).total_seconds())
+
+
+def _size(count: float) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count / 1024:.1f} kB"
 
 
 def disk_full(settings: Settings, job: YoutubeDownload, message: str) -> JobPaused:
@@ -113,6 +157,44 @@ def folder_not_writable(
             fix="let this uid or gid create files in the folder (and mount it read-write)",
         )
     return JobPaused(FOLDER_NOT_WRITABLE, message, settings.download_retry_base_seconds)
+
+
+async def not_downloaded(
+    deps: HookDeps,
+    job: YoutubeDownload,
+    item: JobItem,
+    folder: Path,
+    exc: Exception,
+    *,
+    shutdown: bool,
+) -> bool:
+    """Record why an item was not downloaded (its partial files are gone already); True
+    when the job stops, `JobPaused` when it must wait (the items done are kept)."""
+    if isinstance(exc, DownloadStopped):
+        item.state = "pending" if shutdown else "cancelled"
+        return True
+    if isinstance(exc, ItemWaiting):  # live or not aired: not a failure, tried later
+        waiting.mark(item, exc.live_status)
+        log.info("youtube_item_waits", download_id=str(job.id), status=exc.live_status)
+        return False
+    if isinstance(exc, ItemTooLarge):
+        paused = await too_large(deps, job, item, exc)
+        if paused is not None:  # it fits once older downloads leave the week
+            item.state = "pending"
+            raise paused
+        item.state, item.error_kind = "failed", "too_large"
+        return False
+    assert isinstance(exc, ItemFailed)
+    if exc.kind == DISK_FULL:  # not the item's fault: wait for space, keep it
+        item.state = "pending"
+        raise disk_full(deps.settings, job, str(exc)) from exc
+    if exc.kind == NOT_WRITABLE:  # nor this: wait for an administrator
+        item.state = "pending"
+        refused = files.FolderNotWritable(folder, str(exc))
+        raise folder_not_writable(deps.settings, job, refused) from exc
+    item.state, item.error, item.error_kind = "failed", str(exc), exc.kind
+    log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
+    return False
 
 
 async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> None:

@@ -24,13 +24,11 @@ from medianest.youtube.delivery import private as delivery
 from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
 from medianest.youtube.downloads import files, shared_files
 from medianest.youtube.downloads.urls import AcceptedUrl, validate_download_url
-from medianest.youtube.jobs import job_hooks
+from medianest.youtube.jobs import job_hooks, waiting
 from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.ytdlp.downloader import (
-    DISK_FULL,
-    NOT_WRITABLE,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -38,6 +36,7 @@ from medianest.youtube.ytdlp.downloader import (
     download_item,
     expand,
 )
+from medianest.youtube.ytdlp.item_checks import ItemTooLarge, ItemWaiting
 
 log = get_logger(__name__)
 
@@ -153,7 +152,7 @@ class JobRunner:
                 return
             view.title = expanded.title
             view.items = [
-                JobItem.pending(n, key=e.key, title=e.title, url=e.url)
+                JobItem.pending(n, key=e.key, title=e.title, url=e.url, live_status=e.live_status)
                 for n, e in enumerate(expanded.entries)
             ]
         folder = self._folder(job, view)
@@ -186,8 +185,10 @@ class JobRunner:
                 continue
             if control.cancel.is_set():
                 return True
-            await job_hooks.before_item(self._hook_deps(), job)
-            stem = files.stem_for(item)
+            if waiting.listed_as_waiting(item):  # live or upcoming: not even looked at
+                waiting.mark(item, str(item.live_status))
+                continue
+            bytes_left = await job_hooks.before_item(self._hook_deps(), job)
             view.current, view.item_progress = index, ProgressState()
             item.state = "downloading"
             try:
@@ -195,34 +196,28 @@ class JobRunner:
                     download_item,
                     _entry(item),
                     folder=folder,
-                    stem=stem,
+                    stem=files.stem_for(item),
                     quality=job.quality,
                     extractors=accepted.extractors,
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
                     cancel=control.cancel,
                     progress=view.item_progress,
                     gid=self.settings.download_gid,
+                    max_bytes=bytes_left,
                 )
-            except DownloadStopped:
-                files.remove_item_files(folder, stem)
-                item.state = "pending" if control.shutdown else "cancelled"
-                view.current = None
-                return True
-            except ItemFailed as exc:
-                files.remove_item_files(folder, stem)
-                if exc.kind == DISK_FULL:  # not the item's fault: wait for space, keep it
-                    item.state = "pending"
-                    raise job_hooks.disk_full(self.settings, job, str(exc)) from exc
-                if exc.kind == NOT_WRITABLE:  # nor this: wait for an administrator
-                    item.state = "pending"
-                    refused = files.FolderNotWritable(folder, str(exc))
-                    raise job_hooks.folder_not_writable(self.settings, job, refused) from exc
-                item.state, item.error, item.error_kind = "failed", str(exc), exc.kind
-                log.info("youtube_item_failed", download_id=str(job.id), kind=exc.kind)
+            except (DownloadStopped, ItemFailed, ItemWaiting, ItemTooLarge) as exc:
+                files.remove_item_files(folder, files.stem_for(item))
+                stopped = await job_hooks.not_downloaded(
+                    self._hook_deps(), job, item, folder, exc, shutdown=control.shutdown
+                )
+                if stopped:
+                    view.current = None
+                    return True
             else:
                 relative = path.relative_to(files.user_dir(self.root, job.user_id))
                 item.state, item.file, item.bytes = "completed", str(relative), path.stat().st_size
                 item.progress, item.error, item.error_kind = 100, None, None
+                item.note = None
             view.current = None
             await job_hooks.after_item(self._hook_deps(), job, item)
         return False
@@ -234,7 +229,8 @@ class JobRunner:
         self, job: YoutubeDownload, view: JobView, reporter: ProgressReporter, folder: Path
     ) -> None:
         completed = [i for i in view.items if i.state == "completed"]
-        if view.items and not completed:
+        waits = waiting.note(view.items)
+        if view.items and not completed and waits is None:
             first = next((i.error for i in view.items if i.error), "unknown error")
             await self._fail(view, reporter, f"No item could be downloaded: {first}")
             return
@@ -242,9 +238,16 @@ class JobRunner:
         await reporter.store_now()
         await reporter.emit_now()
         collection_id, note = await self._to_plex(job, view, folder, completed)
-        failed = len(view.items) - len(completed)
+        if waits is not None and job.subscription_id is None:  # a later run fetches them
+            await waiting.wait_for_streams(
+                self.queue, job, view, settings=self.settings, plex_collection_id=collection_id
+            )
+            await reporter.emit_now()
+            return
+        failed = sum(1 for i in view.items if i.state == "failed")
         if note is None and failed:
             note = f"{failed} of {len(view.items)} items failed"
+        note = "; ".join(n for n in (note, waits) if n) or None
         view.status = DownloadStatus.COMPLETED.value
         stored = await self.queue.finish(
             job.id,

@@ -15,7 +15,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -35,7 +34,7 @@ from medianest.youtube.downloads.urls import YOUTUBE_HOSTS, AcceptedUrl, validat
 from medianest.youtube.events import SubscriptionFoundVideos
 from medianest.youtube.models import JobItem, YoutubeDownload, YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
-from medianest.youtube.ytdlp.downloader import Expanded, ItemFailed, expand
+from medianest.youtube.ytdlp.downloader import Expanded, ItemFailed, PlaylistEntry, expand
 
 log = get_logger(__name__)
 
@@ -260,12 +259,14 @@ async def check(
 def _fill(
     job: YoutubeDownload,
     expanded: Expanded,
-    fresh: list[Any],
+    fresh: list[PlaylistEntry],
     subscription: YoutubeSubscription,
 ) -> None:
     job.title = expanded.title
     job.subscription_id = subscription.id
     job.items = [
-        JobItem.pending(n, key=entry.key, title=entry.title, url=entry.url)
+        JobItem.pending(
+            n, key=entry.key, title=entry.title, url=entry.url, live_status=entry.live_status
+        )
         for n, entry in enumerate(fresh)
     ]

@@ -25,6 +25,7 @@ from medianest.youtube.downloads.files import (
     download_umask,
     restrict_file,
 )
+from medianest.youtube.ytdlp.item_checks import ItemChecks, ItemWaiting, is_upcoming_error
 
 log = get_logger(__name__)
 
@@ -76,6 +77,7 @@ class PlaylistEntry:
     key: str  # a stable id of the video (YouTube id, or the media URL)
     title: str
     url: str
+    live_status: str | None = None  # as the flat playlist says ("is_live", ...), if it does
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ def expand(url: str, *, extractors: tuple[str, ...], extra_hosts: tuple[str, ...
                     if not entry_url:
                         continue
                     title = str(entry.get("title") or f"Item {n + 1}")
-                    entries.append(PlaylistEntry(_entry_key(entry, entry_url), title, entry_url))
+                    key, status = _entry_key(entry, entry_url), entry.get("live_status")
+                    entries.append(PlaylistEntry(key, title, entry_url, status and str(status)))
                 title = str(info.get("title") or info.get("id") or "Playlist")
                 return Expanded(title, entries, True)
             video_url = str(info.get("webpage_url") or info.get("url") or url)
@@ -184,10 +187,11 @@ def expand(url: str, *, extractors: tuple[str, ...], extra_hosts: tuple[str, ...
 
 
 def _progress_hook(
-    yt_dlp: Any, *, cancel: threading.Event, progress: ProgressState
+    yt_dlp: Any, *, cancel: threading.Event, progress: ProgressState, checks: ItemChecks
 ) -> Callable[[dict[str, Any]], None]:
     """yt-dlp's progress hook: writes `progress`, and stops the download once `cancel` is set
-    (raising from the hook is the one way yt-dlp lets a caller stop midway)."""
+    or the bytes pass the quota left (raising from the hook is the one way yt-dlp lets a
+    caller stop midway)."""
 
     def hook(status: dict[str, Any]) -> None:
         if cancel.is_set():
@@ -195,6 +199,8 @@ def _progress_hook(
         if status.get("status") == "downloading":
             total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
             done = int(status.get("downloaded_bytes") or 0)
+            if checks.passed_limit(done, status.get("total_bytes")):
+                raise yt_dlp.utils.DownloadCancelled("larger than the quota left")
             progress.downloaded_bytes = done
             progress.fraction = min(1.0, done / total) if total else progress.fraction
             progress.speed = status.get("speed")
@@ -215,10 +221,13 @@ def _download_options(
     quality: str,
     extractors: tuple[str, ...],
     hook: Callable[[dict[str, Any]], None],
+    checks: ItemChecks,
 ) -> dict[str, Any]:
-    """yt-dlp's options for one item: the quality's format, `folder/stem.<ext>`, ffmpeg."""
+    """yt-dlp's options for one item: the quality's format, `folder/stem.<ext>`, ffmpeg,
+    and the checks made before a byte of it is fetched (live status, size)."""
     options: dict[str, Any] = {
         **_base_options(extractors),
+        "match_filter": checks.match_filter,  # not `max_filesize`: see item_checks.py
         "format": FORMATS.get(quality, FORMATS["best"]),
         "outtmpl": {"default": str(folder / f"{stem}.%(ext)s")},
         "noplaylist": True,
@@ -246,12 +255,15 @@ def download_item(
     cancel: threading.Event,
     progress: ProgressState,
     gid: int | None = None,
+    max_bytes: int | None = None,
 ) -> Path:
-    """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`)."""
+    """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`).
+    `ItemWaiting` when it is live or not aired yet, `ItemTooLarge` past `max_bytes`."""
     yt_dlp = _yt_dlp()
-    hook = _progress_hook(yt_dlp, cancel=cancel, progress=progress)
+    checks = ItemChecks(max_bytes)
+    hook = _progress_hook(yt_dlp, cancel=cancel, progress=progress, checks=checks)
     options = _download_options(
-        folder=folder, stem=stem, quality=quality, extractors=extractors, hook=hook
+        folder=folder, stem=stem, quality=quality, extractors=extractors, hook=hook, checks=checks
     )
     if cancel.is_set():
         raise DownloadStopped()
@@ -259,12 +271,18 @@ def download_item(
         with download_umask(), _youtube_dl(options, extra_hosts) as ydl:
             info = ydl.extract_info(entry.url, download=True)
     except yt_dlp.utils.DownloadCancelled as exc:
+        if checks.refused is not None and not cancel.is_set():
+            raise checks.refused from exc
         raise DownloadStopped() from exc
     except yt_dlp.utils.YoutubeDLError as exc:
         if cancel.is_set():
             raise DownloadStopped() from exc
         message = _clean(str(exc))
+        if is_upcoming_error(message):  # YouTube refuses formats before a premiere
+            raise ItemWaiting("is_upcoming") from exc
         raise ItemFailed(message, _write_failure(exc) or classify_error(message)) from exc
+    if checks.refused is not None:  # skipped by the match filter
+        raise checks.refused
     path = _final_path(info, folder, stem)
     restrict_file(path, gid=gid)
     return path
