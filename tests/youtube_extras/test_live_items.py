@@ -52,6 +52,7 @@ async def test_a_live_item_waits_while_the_playlist_downloads_and_comes_once_the
         )
         took = time.monotonic() - started
         seen = (await client.get(f"/api/youtube/downloads/{download_id}")).json()["data"]
+        row = await client.get(f"/youtube/downloads/{download_id}/row")
 
     job = rows[0]
     assert states(job) == {**dict.fromkeys(CLIPS, "completed"), "Live Show": "waiting"}
@@ -64,6 +65,10 @@ async def test_a_live_item_waits_while_the_playlist_downloads_and_comes_once_the
     assert live["state"] == "waiting" and live["error"] is None
     assert live["note"] == "Live now — downloads once the stream has ended."
     assert seen["waitingItems"] == 1 and seen["failedItems"] == 0
+    # The page says so in plain words, not as a failure.
+    assert row.status_code == 200 and 'data-field="waiting"' in row.text
+    assert "Live now — downloads once the stream has ended." in row.text
+    assert 'data-field="failure"' not in row.text
     folder = download_root / str(alice.id) / "Loopback Test Channel"
     assert [p.name for p in files_under(folder)] == [
         "001 - Clip One.mp4",
