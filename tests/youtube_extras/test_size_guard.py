@@ -40,6 +40,25 @@ def paused_for_quota(rows: list[YoutubeDownload]) -> bool:
     return ended or (rows[0].status == "queued" and rows[0].pause_reason == "QUOTA")
 
 
+async def paused_after_submitting(
+    app: MediaNestApp, admin_client: httpx.AsyncClient, user: User, url: str, *, used: int
+) -> YoutubeDownload:
+    """`user` with `used` of a 100 kB weekly quota spent submits `url`; its download once
+    paused for the quota (or ended, which the callers hold it must not)."""
+    await set_weekly_bytes(admin_client, 100_000)
+    async with session_scope(app.ctx.session_factory) as session:
+        await archive.record(
+            session, user_id=user.id, video_key="earlier", download_id=None, size=used
+        )
+    async with await signed_in_client(app, user) as client:
+        response = await client.post("/api/youtube/download", json={"url": url})
+        assert response.status_code == 201, response.text
+        rows = await asyncio.wait_for(
+            wait_for(app, paused_for_quota, user_id=user.id, timeout=BOUND), BOUND + 5
+        )
+    return rows[0]
+
+
 async def test_an_item_bigger_than_the_quota_left_is_not_downloaded_and_the_job_waits(
     worker_app: MediaNestApp,
     admin_client: httpx.AsyncClient,
@@ -48,20 +67,12 @@ async def test_an_item_bigger_than_the_quota_left_is_not_downloaded_and_the_job_
     download_root: Path,
 ) -> None:
     first_clip = media.items["clip-one"].clip.stat().st_size
-    await set_weekly_bytes(admin_client, 100_000)
-    async with session_scope(worker_app.ctx.session_factory) as session:  # 10 kB left
-        await archive.record(
-            session, user_id=alice.id, video_key="earlier", download_id=None, size=90_000
-        )
     assert first_clip > 10_000 * 1.1
-    async with await signed_in_client(worker_app, alice) as client:
-        response = await client.post("/api/youtube/download", json={"url": media.feed_url()})
-        assert response.status_code == 201, response.text
-        rows = await asyncio.wait_for(
-            wait_for(worker_app, paused_for_quota, user_id=alice.id, timeout=BOUND), BOUND + 5
-        )
+    # 10 kB left
+    job = await paused_after_submitting(
+        worker_app, admin_client, alice, media.feed_url(), used=90_000
+    )
 
-    job = rows[0]
     assert job.status == "queued" and job.pause_reason == "QUOTA", (job.status, job.error)
     assert "“Clip One”" in (job.error or "") and "left of your weekly quota" in (job.error or "")
     assert [i.state for i in job.items] == ["pending"] * 3
@@ -80,19 +91,11 @@ async def test_an_hls_recording_is_stopped_once_its_fragments_pass_the_quota_lef
     media.end_live_item("last-night")
     recording = sum(p.stat().st_size for p in media.live.segments)
     assert recording > 60_000
-    await set_weekly_bytes(admin_client, 100_000)
-    async with session_scope(worker_app.ctx.session_factory) as session:  # 40 kB left
-        await archive.record(
-            session, user_id=alice.id, video_key="earlier", download_id=None, size=60_000
-        )
-    async with await signed_in_client(worker_app, alice) as client:
-        response = await client.post("/api/youtube/download", json={"url": media.feed_url("rec")})
-        assert response.status_code == 201, response.text
-        rows = await asyncio.wait_for(
-            wait_for(worker_app, paused_for_quota, user_id=alice.id, timeout=BOUND), BOUND + 5
-        )
+    # 40 kB left
+    job = await paused_after_submitting(
+        worker_app, admin_client, alice, media.feed_url("rec"), used=60_000
+    )
 
-    job = rows[0]
     assert job.status == "queued" and job.pause_reason == "QUOTA", (job.status, job.error)
     assert "“Last Night” (over " in (job.error or "")
     fetched = sum(1 for r in media.requests() if r.path.endswith(".ts"))
