@@ -28,14 +28,15 @@ from medianest_simulators.overseerr_data import (
     PENDING,
     PERSON,
     PROCESSING,
-    STATUS,
+    REQUESTABLE_SEASON,
     UNKNOWN,
     MediaRequest,
     User,
     media_info,
     user_page_info,
 )
-from medianest_simulators.overseerr_settings import OverseerrSettings, error
+from medianest_simulators.overseerr_seerr import SeerrControl
+from medianest_simulators.overseerr_settings import error
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")
@@ -46,7 +47,7 @@ PAGE_SIZE = 20
 # Routes whose failing query is not answered 500: they answer it themselves, as Overseerr.
 OWN_FAILURES = {"_get_request", "_delete_request", "_details", "_search", "_delete_media"}
 FILTERS: dict[str, Callable[[MediaRequest], bool]] = {
-    "all": lambda r: True,
+    "all": lambda r: not r.media.blocklisted,  # Seerr's default filter leaves them out
     "approved": lambda r: r.status == APPROVED,
     "pending": lambda r: r.status == PENDING,
     "available": lambda r: r.media.status == AVAILABLE,
@@ -64,7 +65,7 @@ def entity_not_found(entity: str, entity_id: int) -> str:
     return f'Could not find any entity of type "{entity}" matching: {criteria}'
 
 
-class OverseerrSimulator(OverseerrSettings):
+class OverseerrSimulator(SeerrControl):
     """Overseerr: `X-Api-Key` auth, acting as admin (id 1) unless `X-API-User` says otherwise."""
 
     name = "overseerr"
@@ -108,9 +109,6 @@ class OverseerrSimulator(OverseerrSettings):
                 return await handler(request, user)
 
         return Route(path, endpoint, methods=[method])
-
-    async def _status(self, request: Request) -> Response:
-        return JSONResponse(STATUS)
 
     # --- search -------------------------------------------------------------------------
     async def _search(self, request: Request, user: User) -> Response:
@@ -165,12 +163,13 @@ class OverseerrSimulator(OverseerrSettings):
             kind = "movie" if media_type == "movie" else "series"
             return error(403, f"You do not have permission to make {kind} requests.")
         title = self.tmdb_title(media_type, media_id)
-        if title is None:
-            # MediaRequest.request's TMDB lookup throws; routes/request.ts answers 500.
+        if title is None:  # MediaRequest.request's TMDB lookup throws: routes/request.ts's 500
             what = "movie details" if media_type == "movie" else "TV show details"
             reason = "Request failed with status code 404"  # axios, for TMDB's 404
             return error(500, f"[TMDB] Failed to fetch {what}: {reason}")
         media = self.media_for(title)
+        if (refused := self.refuse_request(media)) is not None:
+            return refused
         is4k = bool(body.get("is4k"))
         seasons: list[int] = []
         if media_type == "movie":
@@ -197,7 +196,7 @@ class OverseerrSimulator(OverseerrSettings):
                 for n in set(wanted)
                 if 1 <= n <= len(title.seasons)
                 and n not in requested
-                and media.season_status.get(n, UNKNOWN) < PROCESSING
+                and media.season_status.get(n, UNKNOWN) in REQUESTABLE_SEASON
             )
             if not seasons:
                 return error(202, "No seasons available to request")

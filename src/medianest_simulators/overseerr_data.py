@@ -18,9 +18,14 @@ STATUS = {
     "commitsBehind": 0,
     "restartRequired": False,
 }
-# Request status and media status numbers, as in Overseerr's server/constants.
-PENDING, APPROVED, DECLINED, FAILED = 1, 2, 3, 4
+# Request status and media status numbers, as in Overseerr's server/constants; COMPLETED,
+# BLOCKLISTED and DELETED are Seerr's (server/constants/media.ts; overseerr_seerr.py).
+PENDING, APPROVED, DECLINED, FAILED, COMPLETED = 1, 2, 3, 4, 5
 UNKNOWN, MEDIA_PENDING, PROCESSING, PARTIALLY_AVAILABLE, AVAILABLE = 1, 2, 3, 4, 5
+BLOCKLISTED, DELETED = 6, 7
+# Season statuses a new request may still ask for: Seerr's MediaRequest.ts skips seasons
+# whose status is anything but UNKNOWN or DELETED (PENDING ones are caught as requested).
+REQUESTABLE_SEASON = (UNKNOWN, MEDIA_PENDING, DELETED)
 REQUEST_STATUS_NAMES = {
     PENDING: "PENDING",
     APPROVED: "APPROVED",
@@ -33,6 +38,8 @@ MEDIA_STATUS_NAMES = {
     PROCESSING: "PROCESSING",
     PARTIALLY_AVAILABLE: "PARTIALLY_AVAILABLE",
     AVAILABLE: "AVAILABLE",
+    BLOCKLISTED: "BLOCKLISTED",
+    DELETED: "DELETED",
 }
 BASE_TIME = 1_700_000_000.0
 POSTER_BASE = "https://image.tmdb.org/t/p/w600_and_h900_bestv2"
@@ -174,6 +181,11 @@ class Media:
     season_status: dict[int, int] = field(default_factory=dict)
     updated_at: float = BASE_TIME
 
+    @property
+    def blocklisted(self) -> bool:
+        """Seerr's blocklist holds the title (overseerr_seerr.py)."""
+        return self.status == BLOCKLISTED
+
     def as_json(self) -> JSONDict:
         data: JSONDict = {
             "id": self.id,
@@ -186,7 +198,9 @@ class Media:
             "createdAt": iso(BASE_TIME),
             "updatedAt": iso(self.updated_at),
             "lastSeasonChange": iso(self.updated_at),
-            "mediaAddedAt": iso(self.updated_at) if self.status >= PARTIALLY_AVAILABLE else None,
+            "mediaAddedAt": (
+                iso(self.updated_at) if self.status in (PARTIALLY_AVAILABLE, AVAILABLE) else None
+            ),
             "serviceId": None,
             "externalServiceId": None,
             "ratingKey": self.rating_key,
