@@ -28,7 +28,8 @@ class OverseerrModel(UpstreamModel):
 
 
 class RequestStatus(IntEnum):
-    """`MediaRequest.status` (COMPLETED exists in newer releases)."""
+    """`MediaRequest.status` (server/constants/media.ts). COMPLETED is Seerr's (Overseerr
+    v1.34 stops at FAILED): its media became AVAILABLE, or DELETED (MediaSubscriber.ts)."""
 
     PENDING = 1
     APPROVED = 2
@@ -38,14 +39,17 @@ class RequestStatus(IntEnum):
 
 
 class MediaStatus(IntEnum):
-    """`Media.status` (DELETED exists in newer releases)."""
+    """`Media.status` (server/constants/media.ts). Overseerr v1.34 stops at AVAILABLE;
+    Seerr adds BLOCKLISTED (an admin keeps the title from being requested; BLACKLISTED
+    up to v2.7.3) and DELETED (gone from Plex after it was there: availabilitySync.ts)."""
 
     UNKNOWN = 1
     PENDING = 2
     PROCESSING = 3
     PARTIALLY_AVAILABLE = 4
     AVAILABLE = 5
-    DELETED = 6
+    BLOCKLISTED = 6
+    DELETED = 7
 
 
 class OverseerrStatus(OverseerrModel):
@@ -190,6 +194,9 @@ class UserPage(OverseerrModel):
     results: list[OverseerrUser]
 
 
+SeasonState = Literal["available", "requested", "requestable", "blocklisted"]
+
+
 class TvSeason(OverseerrModel):
     season_number: int
     episode_count: int | None = None
@@ -209,9 +216,12 @@ class TvDetails(TvResult):
         """Season numbers a user can request (season 0, "Specials", is not one)."""
         return sorted(s.season_number for s in self.seasons if s.season_number > 0)
 
-    def season_states(self) -> dict[int, Literal["available", "requested", "requestable"]]:
-        """Each regular season: already in Plex, already asked for, or free to request."""
+    def season_states(self) -> dict[int, SeasonState]:
+        """Each regular season: already in Plex, already asked for, free to request, or
+        (the whole show, Seerr) blocklisted. A season Seerr marks DELETED is free again."""
         media = self.media_info
+        if media is not None and media.status == MediaStatus.BLOCKLISTED:
+            return dict.fromkeys(self.regular_season_numbers, "blocklisted")
         in_plex = {
             s.season_number
             for s in (media.seasons if media else [])
@@ -232,23 +242,44 @@ class TvDetails(TvResult):
 
 
 # --- our names for Overseerr's numbers ------------------------------------------------------
-LocalStatus = Literal["pending", "approved", "declined", "processing", "available", "failed"]
+LocalStatus = Literal[
+    "pending", "approved", "declined", "processing", "available", "failed", "removed"
+]
 
 
 def local_status(
-    request_status: int, media_status: int | None, *, seasons_available: bool = False
+    request_status: int,
+    media_status: int | None,
+    *,
+    seasons_available: bool = False,
+    seasons_deleted: bool = False,
 ) -> LocalStatus:
     """Our status of a request: the request decides unless approved, then the media does.
 
     `seasons_available` says every season the request asked for is available (a TV
-    request is fulfilled even while the show as a whole is only partially available).
+    request is fulfilled even while the show as a whole is only partially available);
+    `seasons_deleted` that Seerr marks every one of them DELETED.
+
+    Seerr's own states: an open request of a title an admin blocklisted will never be
+    fulfilled, so it is `declined`; a COMPLETED request whose media (or every requested
+    season) is DELETED left Plex again (Seerr completes on DELETED too: its
+    MediaSubscriber.ts), so it is `removed`, never "now available in Plex".
     """
     if request_status == RequestStatus.DECLINED:
         return "declined"
     if request_status == RequestStatus.FAILED:
         return "failed"
+    if media_status == MediaStatus.BLOCKLISTED and request_status in (
+        RequestStatus.PENDING,
+        RequestStatus.APPROVED,
+    ):
+        return "declined"
     if request_status == RequestStatus.PENDING:
         return "pending"
+    if request_status == RequestStatus.COMPLETED and (
+        media_status == MediaStatus.DELETED or seasons_deleted
+    ):
+        return "removed"
     if request_status == RequestStatus.COMPLETED or media_status == MediaStatus.AVAILABLE:
         return "available"
     if seasons_available:
@@ -261,14 +292,17 @@ def local_status(
 def request_local_status(request: OverseerrRequest) -> LocalStatus:
     """`local_status` of a full MediaRequest (with its media and season statuses)."""
     media = request.media
-    seasons_available = False
+    seasons_available = seasons_deleted = False
     if media is not None and request.seasons:
-        available = {s.season_number for s in media.seasons if s.status == MediaStatus.AVAILABLE}
-        seasons_available = all(s.season_number in available for s in request.seasons)
+        wanted = {s.season_number for s in request.seasons}
+        status = {s.season_number: s.status for s in media.seasons}
+        seasons_available = all(status.get(n) == MediaStatus.AVAILABLE for n in wanted)
+        seasons_deleted = all(status.get(n) == MediaStatus.DELETED for n in wanted)
     return local_status(
         request.status,
         media.status if media is not None else None,
         seasons_available=seasons_available,
+        seasons_deleted=seasons_deleted,
     )
 
 
@@ -282,7 +316,9 @@ NOTIFICATION_REQUEST_STATUS: dict[str, RequestStatus] = {
     "MEDIA_DECLINED": RequestStatus.DECLINED,
     "MEDIA_FAILED": RequestStatus.FAILED,
 }
-MEDIA_STATUS_BY_NAME: dict[str, MediaStatus] = {s.name: s for s in MediaStatus}
+MEDIA_STATUS_BY_NAME: dict[str, MediaStatus] = {s.name: s for s in MediaStatus} | {
+    "BLACKLISTED": MediaStatus.BLOCKLISTED  # `{{media_status}}` of Seerr up to v2.7.3
+}
 
 
 def _year(date: str | None) -> int | None:

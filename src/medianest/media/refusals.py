@@ -67,8 +67,24 @@ def title_unavailable(media_type: str, tmdb_id: int) -> NotFound:
     )
 
 
+# Seerr's 403 for a blocklisted title (entity/MediaRequest.ts `BlocklistedMediaError`;
+# "blacklisted" up to v2.7.3): about the title, not the caller's permissions.
+BLOCKLISTED_MESSAGES = frozenset({"this media is blocklisted.", "this media is blacklisted."})
+
+
+def blocklisted() -> Conflict:
+    """The title is on Seerr's blocklist: nobody can request it until an admin takes it off."""
+    return Conflict(
+        "This title is on Seerr's blocklist: an administrator keeps it from being "
+        "requested. Ask them to take it off the blocklist if you want it.",
+        details={"reason": "blocklisted"},
+    )
+
+
 def refusal(exc: OverseerrRefused) -> Exception:
     reason = exc.reason or "no reason given"
+    if exc.upstream_status == 403 and reason.strip().lower() in BLOCKLISTED_MESSAGES:
+        return blocklisted()
     if exc.upstream_status == 403:
         return PermissionDenied(
             f"Overseerr refused the request: {reason}", details={"reason": reason}

@@ -12,7 +12,7 @@ from medianest.core.envelope import ApiInput, ApiModel
 from medianest.integrations.overseerr_models import OverseerrId
 
 MediaType = Literal["movie", "tv"]
-Availability = Literal["available", "requested", "requestable"]
+Availability = Literal["available", "requested", "requestable", "blocklisted"]
 RequestStatusName = Literal[
     "pending", "approved", "declined", "processing", "available", "failed", "removed"
 ]

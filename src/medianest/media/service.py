@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -28,12 +27,15 @@ from medianest.core.ratelimit import RateLimiter
 from medianest.db.base import utcnow
 from medianest.integrations.overseerr import OverseerrClient, OverseerrRefused
 from medianest.integrations.overseerr_models import (
+    MediaInfo,
     MediaStatus,
+    MovieDetails,
     MovieResult,
+    TvDetails,
     TvResult,
     request_local_status,
 )
-from medianest.media import overseerr_link, quotas, refusals
+from medianest.media import duplicates, overseerr_link, quotas, refusals
 from medianest.media.events import RequestCreated
 from medianest.media.models import MediaRequest, RequestStatus
 from medianest.media.schemas import MediaRequestIn, SearchResultOut
@@ -41,13 +43,6 @@ from medianest.platform import audit
 
 log = get_logger(__name__)
 
-# A title is taken while a request for it is in one of these states (by anyone).
-ACTIVE_STATUSES = (
-    RequestStatus.PENDING,
-    RequestStatus.APPROVED,
-    RequestStatus.PROCESSING,
-    RequestStatus.AVAILABLE,
-)
 # Statuses that can still change, so the reconcile asks Overseerr about them.
 OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.PROCESSING)
 FINAL_STATUSES = (
@@ -73,9 +68,10 @@ async def search(
     """Search Overseerr and say, per movie or show, whether it can still be requested."""
     found = await overseerr.search(query, page=page)
     titles = [r for r in found.results if isinstance(r, MovieResult | TvResult)]
-    requesters = await _active_requesters(session, [(r.media_type, r.id) for r in titles])
+    active = await duplicates.active_rows(session, [(r.media_type, r.id) for r in titles])
     results = [
-        _search_result(r, requesters.get((r.media_type, r.id), set()), user_id) for r in titles
+        _search_result(r, _requesters(active.get((r.media_type, r.id), []), r.media_info), user_id)
+        for r in titles
     ]
     return SearchOutcome(
         results=results,
@@ -106,6 +102,8 @@ def _search_result(
     )
     if status == MediaStatus.AVAILABLE:
         out.availability = "available"
+    elif status == MediaStatus.BLOCKLISTED:
+        out.availability = "blocklisted"  # Seerr: nobody can request it
     elif user_id in requesters:
         out.availability, out.requested_by = "requested", "you"
     elif requesters or requested_upstream:
@@ -113,21 +111,10 @@ def _search_result(
     return out
 
 
-async def _active_requesters(
-    session: AsyncSession, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], set[uuid.UUID]]:
-    if not keys:
-        return {}
-    rows = await session.execute(
-        select(MediaRequest.media_type, MediaRequest.tmdb_id, MediaRequest.user_id).where(
-            MediaRequest.tmdb_id.in_({tmdb for _, tmdb in keys}),
-            MediaRequest.status.in_([s.value for s in ACTIVE_STATUSES]),
-        )
-    )
-    found: dict[tuple[str, int], set[uuid.UUID]] = {}
-    for media_type, tmdb_id, owner in rows:
-        found.setdefault((media_type, tmdb_id), set()).add(owner)
-    return found
+def _requesters(rows: list[MediaRequest], media: MediaInfo | None) -> set[uuid.UUID]:
+    """Who of us holds the title now (`duplicates.held`: not a request fulfilled once
+    whose title Overseerr says has left Plex)."""
+    return {row.user_id for row in duplicates.holders(rows, media)}
 
 
 async def request_for_user(
@@ -186,10 +173,9 @@ async def create_request(
     """Request a movie or show in Overseerr for `user_id` and remember it: as Overseerr
     user `overseerr_user_id` when the user is linked to one, else as the API key's admin.
 
-    Order matters: cheap local refusals first (bad seasons, duplicates), then the title
-    must exist, then the quota is spent, then Overseerr is asked (never retried)."""
-    await _refuse_locally(session, wanted)
-    title, seasons = await _title_and_seasons(overseerr, wanted)
+    Order matters: the title checked first (`_checked_title`), then the quota is spent,
+    then Overseerr is asked (never retried)."""
+    title, seasons = await _checked_title(session, overseerr, wanted)
     # Counted before Overseerr is asked, so parallel requests cannot all pass the limit;
     # given back when Overseerr did not make the request (`refusals.not_made`).
     key = f"media-requests:{user_id}"
@@ -235,12 +221,27 @@ async def create_request(
     return row
 
 
-async def _refuse_locally(session: AsyncSession, wanted: MediaRequestIn) -> None:
-    """The cheap refusals, before Overseerr is asked anything: seasons given for a movie,
-    or a title (or season) someone has already asked for."""
+async def _checked_title(
+    session: AsyncSession, overseerr: OverseerrClient, wanted: MediaRequestIn
+) -> tuple[str, list[int] | None]:
+    """The title and seasons to ask for. Bad input is refused first, then by the title as
+    Overseerr has it now: it must exist; blocklisted, or already taken by one of ours
+    (`duplicates.py`), it is refused, before anything is counted or asked."""
     if wanted.media_type == "movie" and wanted.seasons is not None:
         raise ValidationFailed("Seasons can only be given for TV shows.")
-    existing = await _active_duplicate(session, wanted)
+    details = await _details(overseerr, wanted)
+    await _refuse_taken(session, wanted, details.media_info)
+    return _title_and_seasons(details, wanted)
+
+
+async def _refuse_taken(
+    session: AsyncSession, wanted: MediaRequestIn, media: MediaInfo | None
+) -> None:
+    """A title Seerr blocklisted, or one of ours already takes (by what Overseerr says of
+    the title now, `media`), is refused."""
+    if media is not None and media.status == MediaStatus.BLOCKLISTED:
+        raise refusals.blocklisted()
+    existing = await duplicates.duplicate(session, wanted, media)
     if existing is not None:
         raise Conflict(
             "This title has already been requested.",
@@ -273,37 +274,25 @@ async def _release_reused_overseerr_id(
     )
 
 
-async def _active_duplicate(session: AsyncSession, wanted: MediaRequestIn) -> MediaRequest | None:
-    """An active request for the same title (for shows: an overlapping season set)."""
-    rows = await session.scalars(
-        select(MediaRequest)
-        .where(
-            MediaRequest.media_type == wanted.media_type,
-            MediaRequest.tmdb_id == wanted.tmdb_id,
-            MediaRequest.status.in_([s.value for s in ACTIVE_STATUSES]),
-        )
-        .order_by(MediaRequest.created_at)
-    )
-    for row in rows:
-        if wanted.media_type == "movie" or not isinstance(wanted.seasons, list) or not row.seasons:
-            return row
-        if set(wanted.seasons) & {int(n) for n in row.seasons}:
-            return row
-    return None
+async def _details(overseerr: OverseerrClient, wanted: MediaRequestIn) -> MovieDetails | TvDetails:
+    """The title as Overseerr has it now (with its `mediaInfo`)."""
+    found: MovieDetails | TvDetails | None
+    if wanted.media_type == "movie":
+        found = await overseerr.movie_details(wanted.tmdb_id)
+    else:
+        found = await overseerr.tv_details(wanted.tmdb_id)
+    if found is None:
+        raise refusals.title_unavailable(wanted.media_type, wanted.tmdb_id)
+    return found
 
 
-async def _title_and_seasons(
-    overseerr: OverseerrClient, wanted: MediaRequestIn
+def _title_and_seasons(
+    details: MovieDetails | TvDetails, wanted: MediaRequestIn
 ) -> tuple[str, list[int] | None]:
     """The title to remember, and the seasons to ask for (checked against the show)."""
-    if wanted.media_type == "movie":
-        movie = await overseerr.movie_details(wanted.tmdb_id)
-        if movie is None:
-            raise refusals.title_unavailable("movie", wanted.tmdb_id)
-        return movie.display_title, None
-    show = await overseerr.tv_details(wanted.tmdb_id)
-    if show is None:
-        raise refusals.title_unavailable("tv", wanted.tmdb_id)
+    if not isinstance(details, TvDetails):
+        return details.display_title, None
+    show = details
     known = show.regular_season_numbers
     states = show.season_states()
     free = [n for n in known if states.get(n) == "requestable"]
