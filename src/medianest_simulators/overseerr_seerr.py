@@ -23,17 +23,21 @@ from medianest_simulators.overseerr_data import (
     CATALOGUE,
     COMPLETED,
     DELETED,
+    MEDIA_PENDING,
     PARTIALLY_AVAILABLE,
+    PENDING,
     PROCESSING,
     REQUEST_STATUS_NAMES,
     STATUS,
     UNKNOWN,
     Media,
+    MediaRequest,
 )
 from medianest_simulators.overseerr_settings import OverseerrSettings, error
 
 # The Seerr release answered as by default: package.json's `version` at tag v3.1.0.
 SEERR_VERSION = "3.1.0"
+_IN_PLEX = (AVAILABLE, PARTIALLY_AVAILABLE)
 # entity/MediaRequest.ts `request`: BlocklistedMediaError, answered 403 by routes/request.ts;
 # up to v2.7.3 the same check was the "blacklist"'s (BlacklistedMediaError).
 BLOCKLISTED_MESSAGE = "This media is blocklisted."
@@ -95,37 +99,55 @@ class SeerrControl(OverseerrSettings):
     def remove_from_plex(
         self, media_type: str, tmdb_id: int, seasons: list[int] | None = None
     ) -> None:
-        """The movie (a show: these seasons) left Plex and Radarr/Sonarr, as the
-        availability sync records it (server/lib/availabilitySync.ts, which looks only at
-        what is AVAILABLE or PARTIALLY_AVAILABLE):
+        """The movie, or the show's `seasons` (None: the whole show), left Plex and
+        Radarr/Sonarr, as the availability sync records it (server/lib/availabilitySync.ts,
+        which looks only at what is AVAILABLE or PARTIALLY_AVAILABLE):
 
-        - Seerr: `mediaUpdater` marks the movie DELETED, `seasonUpdater` the seasons (an
-          AVAILABLE show becomes PARTIALLY_AVAILABLE); MediaSubscriber.ts then completes
-          the approved requests (a show's when each of its seasons is AVAILABLE or DELETED);
-        - Overseerr: the movie goes back to UNKNOWN and its requests are deleted; the
-          seasons go back to UNKNOWN with their season requests (a request left with none
-          goes too: entity/SeasonRequest.ts `handleRemoveParent`).
-
-        A whole show at once (`mediaUpdater` for TV) is not modelled: name its seasons."""
+        - Seerr: `mediaUpdater` marks the movie or the whole show DELETED, `seasonUpdater`
+          the seasons (an AVAILABLE show becomes PARTIALLY_AVAILABLE); MediaSubscriber.ts
+          then completes the approved requests (a show's once each of its seasons is
+          AVAILABLE or DELETED);
+        - Overseerr: the seasons go back to UNKNOWN with their season requests (a request
+          left with none goes too: entity/SeasonRequest.ts `handleRemoveParent`); then the
+          movie or whole show goes back to UNKNOWN (a show: PROCESSING or PENDING while an
+          approved or pending request of it is left, `findMediaStatus`), and a movie's
+          requests are deleted."""
         with self.lock:
             media = self.media[(media_type, tmdb_id)]
-            if media_type == "movie":
-                if media.status != AVAILABLE:
-                    raise ValueError("only an available movie can leave Plex")
-                media.status, media.rating_key = DELETED if self.seerr else UNKNOWN, None
-            else:
-                in_plex = (AVAILABLE, PARTIALLY_AVAILABLE)
-                if not seasons or any(media.season_status.get(n) not in in_plex for n in seasons):
-                    raise ValueError("name seasons of the show that are in Plex")
-                for n in seasons:
-                    media.season_status[n] = DELETED if self.seerr else UNKNOWN
-                if media.status == AVAILABLE:
-                    media.status = PARTIALLY_AVAILABLE
+            in_plex = [n for n, st in media.season_status.items() if st in _IN_PLEX]
+            if media_type == "movie" and media.status != AVAILABLE:
+                raise ValueError("only an available movie can leave Plex")
+            gone = in_plex if seasons is None else seasons
+            if media_type == "tv" and (not gone or not set(gone) <= set(in_plex)):
+                raise ValueError("name seasons of the show that are in Plex")
+            whole = media_type == "movie" or seasons is None
+            for n in gone:
+                media.season_status[n] = DELETED if self.seerr else UNKNOWN
+            if media.status == AVAILABLE and media_type == "tv":
+                media.status = PARTIALLY_AVAILABLE
+            if not self.seerr:
+                self._drop_requests(media, None if media_type == "movie" else gone)
+            if whole:
+                media.status = DELETED if self.seerr else self._status_left(media)
+                processing = media_type == "tv" and any(
+                    r.media is media and r.status == APPROVED for r in self._requests()
+                )
+                media.rating_key = media.rating_key if processing else None
             media.updated_at = time.time()
             if self.seerr:
                 self._complete_approved(media)
-            else:
-                self._drop_requests(media, seasons)
+
+    def _requests(self) -> list[MediaRequest]:
+        return list(self.media_requests.values())
+
+    def _status_left(self, media: Media) -> int:
+        """Overseerr's `findMediaStatus` for a media that left Plex (a movie: UNKNOWN)."""
+        mine = [r for r in self._requests() if r.media is media and not r.is4k]
+        if media.title.media_type == "tv" and any(r.status == APPROVED for r in mine):
+            return PROCESSING
+        if media.title.media_type == "tv" and any(r.status == PENDING for r in mine):
+            return MEDIA_PENDING
+        return UNKNOWN
 
     def _complete_approved(self, media: Media) -> None:
         """MediaSubscriber.ts `updateRelatedMediaRequest`: an approved (non-4K) request

@@ -188,3 +188,21 @@ async def test_a_season_seerr_deleted_can_be_requested_again_the_one_in_plex_not
     assert still_there.status_code == 409
     again = await made(bob_client, **show, seasons=[1])
     assert again["seasons"] == [1]
+
+
+async def test_a_whole_show_overseerr_lost_from_plex_can_be_requested_again(
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    bob_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    show = {"mediaType": "tv", "tmdbId": RENDER_FARM}
+    first = await made(alice_client, **show, seasons="all")
+    overseerr_sim.complete_request(first["overseerrId"])
+    assert await sync.reconcile(app.ctx) == 1
+    assert (await stored(app, first["id"])).status == "available"
+    overseerr_sim.remove_from_plex("tv", RENDER_FARM)  # Overseerr: UNKNOWN, requests deleted
+    result = await found(bob_client, "render farm")
+    assert (result["availability"], result["requestedBy"]) == ("requestable", None)
+    again = await made(bob_client, **show, seasons="all")
+    assert again["seasons"] == [1, 2]

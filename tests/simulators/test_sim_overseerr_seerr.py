@@ -144,3 +144,30 @@ def test_a_season_deleted_in_seerr_can_be_requested_again_the_others_not(
         f"{overseerr.url}/__sim/media/tv/{RENDER_FARM}/remove-from-plex", json={"seasons": [1]}
     )
     assert bad.status_code == 400  # season 1 is no longer in Plex
+
+
+@pytest.mark.parametrize(("server", "gone"), [("seerr", DELETED), ("overseerr", 1)])
+def test_a_whole_show_leaving_plex_is_recorded_as_each_server_does(
+    overseerr: OverseerrSimulator, http: httpx.Client, server: str, gone: int
+) -> None:
+    if server == "seerr":
+        overseerr.behave_as_seerr()
+    made = make_request(
+        overseerr, http, {"mediaType": "tv", "mediaId": RENDER_FARM, "seasons": "all"}
+    ).json()
+    overseerr.complete_request(made["id"])
+    left = http.post(f"{overseerr.url}/__sim/media/tv/{RENDER_FARM}/remove-from-plex", json={})
+    assert left.status_code == 200
+    info = media_info(overseerr, http, "tv", RENDER_FARM)
+    assert info["status"] == gone
+    assert {s["seasonNumber"]: s["status"] for s in info["seasons"]} == {1: gone, 2: gone}
+    read = http.get(f"{overseerr.url}/api/v1/request/{made['id']}", headers=KEY)
+    if server == "seerr":
+        assert read.json()["status"] == COMPLETED
+    else:
+        assert read.status_code == 404  # its season requests went, and the request with them
+    again = make_request(
+        overseerr, http, {"mediaType": "tv", "mediaId": RENDER_FARM, "seasons": "all"}
+    )
+    assert again.status_code == 201
+    assert [s["seasonNumber"] for s in again.json()["seasons"]] == [1, 2]
