@@ -58,10 +58,17 @@ class SeerrControl(OverseerrSettings):
         return self.seerr_version is not None
 
     def behave_as_seerr(self, version: str | None = SEERR_VERSION) -> None:
-        """Answer as Seerr `version` ("2.7.3": the blocklist still named "blacklist");
-        None: as Overseerr v1.34 again."""
+        """Answer as Seerr `version` ("2.7.3": the blocklist still named "blacklist"),
+        settings laid out as Seerr's too (`use_seerr_settings`); None: as Overseerr v1.34
+        again (CSRF protection back in the main settings)."""
         with self.lock:
             self.seerr_version = version
+            if version is not None and self.network_settings is None:
+                self.use_seerr_settings()
+            elif version is None and self.network_settings is not None:
+                enabled = self.network_settings.get("csrfProtection") is True
+                self.main_settings["csrfProtection"] = enabled
+                self.network_settings = None
 
     async def _status(self, request: Request) -> Response:
         """`GET /api/v1/status` (public; server/routes/index.ts): Overseerr's v1.34.0, or

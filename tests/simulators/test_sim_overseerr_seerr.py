@@ -38,8 +38,13 @@ def test_the_status_names_overseerr_by_default_and_seerr_once_set_so(
     assert http.post(f"{overseerr.url}/__sim/seerr", json={}).status_code == 200
     status = http.get(f"{overseerr.url}/api/v1/status").json()
     assert (status["version"], status["commitTag"]) == ("3.1.0", "v3.1.0")
+    # Its settings are Seerr's too: CSRF protection lives in the network settings.
+    network = http.get(f"{overseerr.url}/api/v1/settings/network", headers=KEY)
+    assert (network.status_code, network.json()["csrfProtection"]) == (200, False)
     http.post(f"{overseerr.url}/__sim/seerr", json={"seerr": False})
     assert http.get(f"{overseerr.url}/api/v1/status").json()["version"] == "1.34.0"
+    main = http.get(f"{overseerr.url}/api/v1/settings/main", headers=KEY).json()
+    assert main["csrfProtection"] is False
 
 
 def test_only_seerr_has_a_blocklist(overseerr: OverseerrSimulator, http: httpx.Client) -> None:
