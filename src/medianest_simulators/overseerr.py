@@ -5,7 +5,6 @@ its settings routes and CSRF protection are in overseerr_settings.py."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -35,7 +34,7 @@ from medianest_simulators.overseerr_data import (
     media_info,
     user_page_info,
 )
-from medianest_simulators.overseerr_seerr import SeerrControl
+from medianest_simulators.overseerr_permissions import OverseerrPermissions, not_authenticated
 from medianest_simulators.overseerr_settings import error
 
 Handler = Callable[[Request, User], Awaitable[Response]]
@@ -59,13 +58,7 @@ FILTERS: dict[str, Callable[[MediaRequest], bool]] = {
 }
 
 
-def entity_not_found(entity: str, entity_id: int) -> str:
-    """TypeORM 0.3's EntityNotFoundError message for `findOneOrFail({where: {id}})`."""
-    criteria = json.dumps({"where": {"id": entity_id}}, indent=4)
-    return f'Could not find any entity of type "{entity}" matching: {criteria}'
-
-
-class OverseerrSimulator(SeerrControl):
+class OverseerrSimulator(OverseerrPermissions):
     """Overseerr: `X-Api-Key` auth, acting as admin (id 1) unless `X-API-User` says otherwise."""
 
     name = "overseerr"
@@ -98,10 +91,12 @@ class OverseerrSimulator(SeerrControl):
         async def endpoint(request: Request) -> Response:
             if request.headers.get("X-Api-Key") != self.api_key:
                 return error(401, "You do not have permission to access this endpoint.")
-            raw_user = request.headers.get("X-API-User", "1")
+            # middleware/auth.ts `checkUser`: the admin (1) unless `X-API-User` names a
+            # user; one Overseerr does not have leaves no user: isAuthenticated's 403.
+            raw_user = (request.headers.get("X-API-User") or "1").strip()
             user = self.users.get(int(raw_user)) if raw_user.isdigit() else None
             if user is None:
-                return error(403, "Invalid X-API-User.")
+                return not_authenticated()
             # Routes whose failing query is not a 500 answer it themselves.
             if handler.__name__ not in OWN_FAILURES and self.database_fails():
                 return error(500, DATABASE_ERROR)
@@ -150,18 +145,11 @@ class OverseerrSimulator(SeerrControl):
         media_type, media_id = body.get("mediaType"), body.get("mediaId")
         if media_type not in ("movie", "tv") or not isinstance(media_id, int):
             return error(400, "mediaType and mediaId are required")
-        if body.get("userId") is not None:
-            # entity/MediaRequest.ts `request`: a non-admin naming a user is a
-            # RequestPermissionError (403); an admin naming a user Overseerr does not have
-            # gets findOneOrFail's EntityNotFoundError, which routes/request.ts answers 500.
-            if user.id != 1:
-                return error(403, "You do not have permission to modify the request user.")
-            if int(body["userId"]) not in self.users:
-                return error(500, entity_not_found("User", int(body["userId"])))
-            user = self.users[int(body["userId"])]
-        if user.id in self.forbidden_users:
-            kind = "movie" if media_type == "movie" else "series"
-            return error(403, f"You do not have permission to make {kind} requests.")
+        # MediaRequest.ts `request`: made for the caller (or a body `userId`), approved
+        # at once by the caller's permissions (overseerr_permissions.py).
+        requested_for = self.requested_for(user, body, media_type)
+        if isinstance(requested_for, Response):
+            return requested_for
         title = self.tmdb_title(media_type, media_id)
         if title is None:  # MediaRequest.request's TMDB lookup throws: routes/request.ts's 500
             what = "movie details" if media_type == "movie" else "TV show details"
@@ -201,7 +189,10 @@ class OverseerrSimulator(SeerrControl):
             if not seasons:
                 return error(202, "No seasons available to request")
         extra = {k: body.get(k) for k in ("serverId", "profileId", "rootFolder")}
-        req = self.add_request(media, user, is4k=is4k, seasons=seasons, extra=extra)
+        approved_by = user if self.auto_approves(user, media_type) else None
+        req = self.add_request(
+            media, requested_for, is4k=is4k, seasons=seasons, extra=extra, approved_by=approved_by
+        )
         if self.auto_progress is not None:
             self.submit(lambda: self._progress(req.id))
         return JSONResponse(req.as_json(), status_code=201)
@@ -212,9 +203,10 @@ class OverseerrSimulator(SeerrControl):
         await asyncio.sleep(approve_after)
         with self.lock:
             req = self.media_requests.get(request_id)
-            if req is None or req.status != PENDING:
+            if req is None or req.status not in (PENDING, APPROVED):
                 return
-            self.set_request_status(request_id, APPROVED)
+            if req.status == PENDING:  # else approved at once (`auto_approves`)
+                self.set_request_status(request_id, APPROVED)
         await asyncio.sleep(available_after)
         with self.lock:
             if req.status == APPROVED:

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import JSONDict, Simulator, ok, read_json, tls_context
 from medianest_simulators.overseerr_data import (
+    ADMIN,
     APPROVED,
     AVAILABLE,
     CATALOGUE,
@@ -80,7 +81,7 @@ class OverseerrControl(Simulator):
         and an approved series request (bob); everything else unknown. Webhook off."""
         self.users = {
             # Imported from Plex: their plexIds are the plex.tv simulator's account ids.
-            1: User(1, "plexowner", "owner@medianest.test", plex_id=1),
+            1: User(1, "plexowner", "owner@medianest.test", plex_id=1, permissions=ADMIN),
             2: User(2, "alice", "alice@medianest.test", plex_id=2),
             3: User(3, "bob", "bob@medianest.test", plex_id=3),
         }
@@ -130,10 +131,17 @@ class OverseerrControl(Simulator):
         return self.media[key]
 
     def add_request(
-        self, media: Media, user: User, *, is4k: bool, seasons: list[int], extra: JSONDict
+        self,
+        media: Media,
+        user: User,
+        *,
+        is4k: bool,
+        seasons: list[int],
+        extra: JSONDict,
+        approved_by: User | None = None,
     ) -> MediaRequest:
-        """Record a new PENDING request (its media and seasons become pending) and announce
-        it: MEDIA_AUTO_APPROVED for the admin when auto-approval is on, else MEDIA_PENDING."""
+        """Record a new request (its media and seasons become pending) and announce it:
+        approved at once by `approved_by` (MEDIA_AUTO_APPROVED), else MEDIA_PENDING."""
         with self.lock:
             self.next_request_id += 1
             now = time.time()
@@ -154,8 +162,9 @@ class OverseerrControl(Simulator):
             for n in seasons:
                 media.season_status[n] = MEDIA_PENDING
             media.updated_at = now
-            if self.auto_approve_admin and user.id == 1:
+            if approved_by is not None:
                 self.set_request_status(req.id, APPROVED, notify="MEDIA_AUTO_APPROVED")
+                req.modified_by = approved_by
             else:
                 self.notify("MEDIA_PENDING", req, media)
             return req

@@ -41,6 +41,11 @@ MEDIA_STATUS_NAMES = {
     BLOCKLISTED: "BLOCKLISTED",
     DELETED: "DELETED",
 }
+# Permission bits (server/lib/permissions.ts), the ones the simulator reads; a new user
+# gets REQUEST (settings.ts `defaultPermissions`), the owner ADMIN.
+ADMIN, MANAGE_USERS, MANAGE_REQUESTS, REQUEST = 2, 8, 16, 32
+AUTO_APPROVE, AUTO_APPROVE_MOVIE, AUTO_APPROVE_TV = 128, 256, 512
+REQUEST_MOVIE, REQUEST_TV = 262144, 524288
 BASE_TIME = 1_700_000_000.0
 POSTER_BASE = "https://image.tmdb.org/t/p/w600_and_h900_bestv2"
 
@@ -148,6 +153,7 @@ class User:
     email: str
     user_type: int = 1  # 1 Plex user, 2 local
     plex_id: int | None = None  # the plex.tv account id of a user imported from Plex
+    permissions: int = REQUEST
 
     def as_json(self, *, private: bool = True) -> JSONDict:
         """`private` False: without `email` and `plexId`, as entity/User.ts `filter()`
@@ -159,7 +165,7 @@ class User:
             "username": self.username,
             "plexUsername": self.username,
             "displayName": self.username,
-            "permissions": 2 if self.id == 1 else 32,
+            "permissions": self.permissions,
             "avatar": "/os_icon.svg",
             "userType": self.user_type,
             "createdAt": iso(BASE_TIME),

@@ -1,0 +1,117 @@
+"""Overseerr's user permissions in the simulator: the bits of server/lib/permissions.ts,
+its `hasPermission`, who a new request is made for (the caller, or a body `userId`) and
+whether it is approved at once (by the CALLER's permissions), and their /__sim/ control.
+The sources followed are cited in README-overseerr.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from medianest_simulators.base import JSONDict, ok, read_json
+from medianest_simulators.overseerr_data import (
+    ADMIN,
+    AUTO_APPROVE,
+    AUTO_APPROVE_MOVIE,
+    AUTO_APPROVE_TV,
+    MANAGE_REQUESTS,
+    MANAGE_USERS,
+    REQUEST,
+    REQUEST_MOVIE,
+    REQUEST_TV,
+    User,
+)
+from medianest_simulators.overseerr_seerr import SeerrControl
+from medianest_simulators.overseerr_settings import NO_PERMISSION, error
+
+
+def has_permission(value: int, wanted: list[int], kind: Literal["and", "or"] = "and") -> bool:
+    """lib/permissions.ts `hasPermission` for a list: ADMIN has every permission; else
+    all (`and`) or any (`or`) of `wanted`."""
+    if value & ADMIN:
+        return True
+    found = [bool(value & permission) for permission in wanted]
+    return all(found) if kind == "and" else any(found)
+
+
+def not_authenticated() -> Response:
+    """middleware/auth.ts `isAuthenticated`'s 403: no user for the request (an
+    `X-API-User` id Overseerr does not have, `checkUser` leaving `req.user` unset)."""
+    return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
+
+
+def entity_not_found(entity: str, entity_id: int) -> str:
+    """TypeORM 0.3's EntityNotFoundError message for `findOneOrFail({where: {id}})`."""
+    criteria = json.dumps({"where": {"id": entity_id}}, indent=4)
+    return f'Could not find any entity of type "{entity}" matching: {criteria}'
+
+
+class OverseerrPermissions(SeerrControl):
+    """Permission bits per user (`set_permissions`), read by `POST /api/v1/request`."""
+
+    def requested_for(self, caller: User, body: JSONDict, media_type: str) -> User | Response:
+        """entity/MediaRequest.ts `request`, up to its quota check: the user the request
+        is for (the caller, or the body's `userId` when the caller may name one) and
+        whether they may request this kind of title; else the answer routes/request.ts
+        gives (403 RequestPermissionError, 500 for findOneOrFail's EntityNotFoundError)."""
+        for_user = caller
+        if body.get("userId"):
+            if not has_permission(caller.permissions, [MANAGE_USERS, MANAGE_REQUESTS]):
+                return error(403, "You do not have permission to modify the request user.")
+            named = self.users.get(int(body["userId"]))
+            if named is None:
+                return error(500, entity_not_found("User", int(body["userId"])))
+            for_user = named
+        kind = REQUEST_MOVIE if media_type == "movie" else REQUEST_TV
+        allowed = has_permission(for_user.permissions, [REQUEST, kind], "or")
+        if not allowed or for_user.id in self.forbidden_users:
+            word = "movie" if media_type == "movie" else "series"
+            return error(403, f"You do not have permission to make {word} requests.")
+        return for_user
+
+    def auto_approves(self, caller: User, media_type: str) -> bool:
+        """MediaRequest.ts: a new request is APPROVED when the CALLER (`req.user`: the
+        `X-API-User` user, else the admin) has AUTO_APPROVE, AUTO_APPROVE_MOVIE/TV or
+        MANAGE_REQUESTS (ADMIN has all), else PENDING; not the user it is made for.
+        The one difference: the owner's (user 1) own requests stay PENDING unless
+        `auto_approve_admin`, so tests can walk a request through its statuses."""
+        if caller.id == 1 and not self.auto_approve_admin:
+            return False
+        kind = AUTO_APPROVE_MOVIE if media_type == "movie" else AUTO_APPROVE_TV
+        return has_permission(caller.permissions, [AUTO_APPROVE, kind, MANAGE_REQUESTS], "or")
+
+    # --- control ----------------------------------------------------------------------------
+    def set_permissions(self, user_id: int, permissions: int) -> None:
+        """The user's permission bits, as Overseerr's user settings save them."""
+        with self.lock:
+            self.users[user_id].permissions = permissions
+
+    def set_auto_approve_admin(self, enabled: bool = True) -> None:
+        """The owner's (user 1) requests approved at once, as real Overseerr does."""
+        with self.lock:
+            self.auto_approve_admin = enabled
+
+    def control_routes(self) -> list[BaseRoute]:
+        return [
+            *super().control_routes(),
+            Route("/__sim/users/{uid:int}/permissions", self._http_permissions, methods=["POST"]),
+            Route("/__sim/auto-approve-admin", self._http_auto_approve_admin, methods=["POST"]),
+        ]
+
+    async def _http_permissions(self, request: Request) -> Response:
+        """`{"permissions": 160}` (REQUEST + AUTO_APPROVE)."""
+        permissions = (await read_json(request)).get("permissions")
+        uid = int(request.path_params["uid"])
+        if type(permissions) is not int or uid not in self.users:
+            return ok({"message": "a known user and an integer `permissions`"}, status=400)
+        self.set_permissions(uid, permissions)
+        return ok()
+
+    async def _http_auto_approve_admin(self, request: Request) -> Response:
+        """`{"enabled": true}` (as real Overseerr) or `false` (the default)."""
+        self.set_auto_approve_admin(bool((await read_json(request)).get("enabled", True)))
+        return ok()
