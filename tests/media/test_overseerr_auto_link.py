@@ -29,7 +29,7 @@ async def request_movie(client: httpx.AsyncClient, tmdb_id: int = 400007) -> htt
 
 
 def requested_as(overseerr_sim: OverseerrSimulator, answer: httpx.Response) -> int:
-    """The Overseerr user the simulator made the request for (the POST's `userId`)."""
+    """The Overseerr user the simulator made the request for (the POST's `X-API-User`)."""
     assert answer.status_code == 201, answer.text
     return overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id
 

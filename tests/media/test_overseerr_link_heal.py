@@ -93,8 +93,15 @@ async def test_an_automatic_link_to_a_user_overseerr_imported_again_follows_the_
     assert await admin_view(admin_client, alice) == (5, "automatic")
     # The kept user list (a minute) still named 4: asked again for the new id.
     assert overseerr_sim.request_count(USERS, "GET") == 2
-    # Made once more, once: the refused POST and the one that made it.
-    assert overseerr_sim.request_count(REQUEST, "POST") == 3
+    # Made once more, once, each as the user (`X-API-User`): the first request, the one
+    # Overseerr refused for a user it no longer has (isAuthenticated's 403), the one
+    # that made it.
+    posts = overseerr_sim.requests(REQUEST, "POST")
+    assert [(p.headers.get("x-api-user"), p.status) for p in posts] == [
+        ("4", 201),
+        ("4", 403),
+        ("5", 201),
+    ]
     assert (await audited(app, "media.overseerr_user_linked"))[-1] == {
         "overseerrUserId": 5,
         "by": "plex_account",
@@ -112,6 +119,8 @@ async def test_an_automatic_link_to_a_user_overseerr_deleted_requests_as_the_api
 ) -> None:
     assert requested_as(overseerr_sim, await request_movie(alice_client, 400006)) == 1
     assert await admin_view(admin_client, alice) == (None, None)  # looked up again later
+    posts = overseerr_sim.requests(REQUEST, "POST")[1:]  # after the one that linked her
+    assert [(p.headers.get("x-api-user"), p.status) for p in posts] == [("4", 403), (None, 201)]
     assert await audited(app, "media.overseerr_user_unlinked") == [
         {"overseerrUserId": 4, "reason": "gone"}
     ]
@@ -135,4 +144,5 @@ async def test_an_admins_link_to_a_user_overseerr_deleted_is_still_refused(
     assert "Ask an administrator" in answer.json()["error"]["message"]
     assert await admin_view(admin_client, alice) == (4, "admin")
     assert overseerr_sim.request_count(USERS, "GET") == 0
-    assert overseerr_sim.request_count(REQUEST, "POST") == 1
+    posts = overseerr_sim.requests(REQUEST, "POST")
+    assert [(p.headers.get("x-api-user"), p.status) for p in posts] == [("4", 403)]

@@ -385,9 +385,10 @@ async def test_a_link_to_a_user_overseerr_no_longer_has_is_refused_and_nothing_s
     alice_client: httpx.AsyncClient,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
-    """Real Overseerr answers a `userId` it does not have with a 500 (findOneOrFail in
-    entity/MediaRequest.ts): that is about this link, not an outage. The user reads what
-    is wrong, and Overseerr stays usable for everyone (the breaker does not count it)."""
+    """Real Overseerr answers an `X-API-User` it does not have with isAuthenticated's
+    403 (middleware/auth.ts: `checkUser` finds nobody): that is about this link, not a
+    refusal of the person nor an outage. The user reads what is wrong, and Overseerr
+    stays usable for everyone (the breaker does not count it)."""
     # Linked while Overseerr had that user, which was deleted there since.
     async with session_scope(app.ctx.session_factory) as session:
         stored_alice = await session.get(User, alice.id)
@@ -402,6 +403,8 @@ async def test_a_link_to_a_user_overseerr_no_longer_has_is_refused_and_nothing_s
         assert "Overseerr user 999" in error["message"]
         assert "administrator" in error["message"]
     assert set(overseerr_sim.media_requests) == upstream_before
+    posts = overseerr_sim.requests("/api/v1/request", "POST")
+    assert {(p.headers.get("x-api-user"), p.status) for p in posts} == {("999", 403)}
     async with session_scope(app.ctx.session_factory) as session:
         assert await session.scalar(select(MediaRequest).limit(1)) is None
     # Overseerr was up all along: a search still reaches it.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -131,23 +131,29 @@ class OverseerrClient:
         seasons: list[int] | Literal["all"] | None = None,
         overseerr_user_id: int | None = None,
     ) -> OverseerrRequest:
-        """`POST /api/v1/request` (never retried: a retry could request twice).
+        """`POST /api/v1/request` (never retried: a retry could request twice), as
+        Overseerr user `overseerr_user_id` (`X-API-User`) when given, else as the API key's
+        admin. Acting as the user (middleware/auth.ts `checkUser`), Overseerr applies
+        their rules: permissions, quotas, whether the request waits for approval, Seerr's
+        override rules; a body `userId` would leave approval and overrides the admin's.
 
-        Raises `OverseerrRefused` for 403 (no permission, Overseerr's own quota), 409
-        (already requested), 202 (no seasons left to request) and Overseerr's own 500
-        (its answer to anything else, e.g. a `userId` it does not have);
+        Raises `OverseerrRefused` for 403 (no permission, Overseerr's own quota, or
+        `isAuthenticated`'s refusal of an `X-API-User` it does not have: its `error`
+        becomes the reason), 409 (already requested), 202 (no seasons left to request)
+        and Overseerr's own 500 (its answer to anything else);
         `OverseerrWritesBlocked` while its CSRF protection refuses every change.
         """
         body: dict[str, Any] = {"mediaType": media_type, "mediaId": tmdb_id}
         if media_type == "tv":
             body["seasons"] = seasons if seasons is not None else "all"
-        if overseerr_user_id is not None:
-            body["userId"] = overseerr_user_id
+        headers = None if overseerr_user_id is None else {"X-API-User": str(overseerr_user_id)}
         try:
-            response = await self._write("POST", "/api/v1/request", body, (200, 201, 202, 500))
+            response = await self._write(
+                "POST", "/api/v1/request", body, (200, 201, 202, 500), headers=headers
+            )
         except UpstreamHTTPError as exc:
             if exc.upstream_status in (400, 403, 404, 409):
-                raise OverseerrRefused(exc.upstream_status, error_message(_json(exc.body))) from exc
+                raise OverseerrRefused(exc.upstream_status, _reason(_json(exc.body))) from exc
             raise
         if response.status_code == 202:
             raise OverseerrRefused(202, error_message(_json(response.text)))
@@ -245,14 +251,22 @@ class OverseerrClient:
             )
 
     async def _write(
-        self, method: str, path: str, body: Any, expected: Sequence[int]
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        expected: Sequence[int],
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Every call that changes Overseerr's data (never retried: a retry could make it
         twice). With "Enable CSRF Protection" on, Overseerr refuses each of them with
         csurf's 403 whatever the API key: that is `OverseerrWritesBlocked`, not a refusal
         of this one call. A 4xx, so the breaker counts Overseerr as up."""
         try:
-            return await self.http.request(method, path, json=body, retry=False, expected=expected)
+            return await self.http.request(
+                method, path, json=body, headers=headers, retry=False, expected=expected
+            )
         except UpstreamHTTPError as exc:
             if writes_blocked(exc):
                 log.warning("overseerr_writes_blocked", method=method, route=path)
@@ -356,6 +370,15 @@ class OverseerrClient:
                 return None
             raise
         return self.http.decode(response)
+
+
+def _reason(body: Any) -> str | None:
+    """A refusal's reason: the route's `{message}`, else `isAuthenticated`'s `{error}`
+    (middleware/auth.ts: no user for the request)."""
+    found = error_message(body)
+    if found is None and isinstance(body, dict) and isinstance(body.get("error"), str):
+        found = str(body["error"])[:300]
+    return found
 
 
 def _json(body: Any) -> Any:

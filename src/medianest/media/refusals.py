@@ -10,6 +10,7 @@ from medianest.core.errors import (
     NotFound,
     PermissionDenied,
     ServiceUnavailable,
+    UpstreamError,
     ValidationFailed,
 )
 from medianest.integrations.http import UpstreamHTTPError
@@ -48,9 +49,15 @@ class StaleOverseerrLink(PermissionDenied):
 async def refuse_stale_link(
     overseerr: OverseerrClient, overseerr_user_id: int, exc: OverseerrRefused
 ) -> None:
-    """Overseerr answers a `userId` it no longer has (deleted, re-imported under a new
-    id) with a bare 500: say so (`StaleOverseerrLink`), not that Overseerr failed."""
-    if await overseerr.user_exists(overseerr_user_id):
+    """A 403 to a request made as `X-API-User: overseerr_user_id`: either a refusal of
+    that user (no permission, their quota) or Overseerr no longer having them (deleted,
+    re-imported under a new id: `checkUser` finds nobody and `isAuthenticated` answers
+    403). Overseerr is asked which: for a gone user say so (`StaleOverseerrLink`); when
+    it cannot say now, its refusal stands."""
+    try:
+        if await overseerr.user_exists(overseerr_user_id):
+            return
+    except (ServiceUnavailable, UpstreamError):
         return
     raise StaleOverseerrLink(overseerr_user_id, exc.reason)
 

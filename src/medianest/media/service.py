@@ -171,7 +171,8 @@ async def create_request(
     overseerr_user_id: int | None = None,
 ) -> MediaRequest:
     """Request a movie or show in Overseerr for `user_id` and remember it: as Overseerr
-    user `overseerr_user_id` when the user is linked to one, else as the API key's admin.
+    user `overseerr_user_id` when linked to one (their approval rule, quotas and
+    permissions apply), else as the API key's admin (docs/plex-and-downloads.md).
 
     Order matters: the title checked first (`_checked_title`), then the quota is spent,
     then Overseerr is asked (never retried)."""
@@ -193,7 +194,7 @@ async def create_request(
             await rate_limiter.refund(key, limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS)
         if not isinstance(exc, OverseerrRefused):
             raise
-        if exc.upstream_status == 500 and overseerr_user_id is not None:
+        if exc.upstream_status == 403 and overseerr_user_id is not None:
             await refusals.refuse_stale_link(overseerr, overseerr_user_id, exc)
         raise refusals.refusal(exc) from None
     row = MediaRequest(
