@@ -13,7 +13,6 @@ from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from medianest_simulators import OverseerrSimulator, PlexSimulator
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
-from medianest_simulators.overseerr_data import User as OverseerrUser
 from medianest_simulators.plextv_models import OWNER_TOKEN
 
 WEBHOOK_SECRET = "overseerr-hook-secret-for-tests"
@@ -22,15 +21,6 @@ WEBHOOK_SECRET = "overseerr-hook-secret-for-tests"
 @pytest.fixture
 def overseerr_sim(overseerr: OverseerrSimulator) -> OverseerrSimulator:
     return overseerr
-
-
-@pytest.fixture
-def alice_in_overseerr(overseerr_sim: OverseerrSimulator) -> OverseerrUser:
-    """Overseerr's user imported from alice's Plex account (plex.tv id 1002): user 4,
-    the next id after the simulator's own three, the id the tests name it by."""
-    imported = overseerr_sim.add_user("alice.plex", plex_id=1002)
-    assert imported.id == 4
-    return imported
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ async def in_overseerr(sim: OverseerrSimulator, method: str, path: str) -> httpx
         return await http.request(method, path)
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_request_deleted_in_overseerr_is_removed_and_told_so(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:
@@ -60,6 +61,7 @@ async def test_a_request_whose_title_was_cleared_in_overseerr_is_removed(
     await wait_for_status(app, made["id"], "removed", 1.0)
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_404_from_a_failing_overseerr_database_leaves_the_request_as_it_is(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:
@@ -76,6 +78,7 @@ async def test_a_404_from_a_failing_overseerr_database_leaves_the_request_as_it_
     await wait_for_status(app, made["id"], "available", 1.0)
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_404_for_a_request_its_title_still_lists_leaves_it(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:

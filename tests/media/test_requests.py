@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from medianest.app import MediaNestApp
@@ -34,6 +35,7 @@ async def test_anonymous_request_is_refused(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 401
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_movie_request_is_made_in_overseerr_and_stored_with_its_id(
     app: MediaNestApp,
     alice: User,
@@ -121,6 +123,7 @@ async def test_unknown_title_is_not_found(alice_client: httpx.AsyncClient) -> No
     assert answer.status_code == 404
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_duplicate_request_by_another_user_is_a_conflict_naming_only_our_request(
     alice_client: httpx.AsyncClient,
     bob_client: httpx.AsyncClient,

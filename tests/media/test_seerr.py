@@ -143,6 +143,7 @@ async def test_a_request_seerr_completed_with_its_title_in_plex_is_available(
 
 # --- D5: deleted from Plex, requested again ------------------------------------------------
 @pytest.mark.parametrize("server", ["overseerr", "seerr"])
+@pytest.mark.usefixtures("bob_in_overseerr")
 async def test_a_movie_deleted_from_plex_can_be_requested_again(
     app: MediaNestApp,
     alice_client: httpx.AsyncClient,

@@ -54,6 +54,7 @@ async def wait_for_status(
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_overseerr_webhook_deliveries_update_the_request_and_reach_only_the_owner(
     app: MediaNestApp,
     alice: User,
@@ -95,6 +96,7 @@ async def test_overseerr_webhook_deliveries_update_the_request_and_reach_only_th
         await bob_socket.client.disconnect()
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_overseerr_delivery_with_a_wrong_secret_is_refused(
     alice_client: httpx.AsyncClient,
     app: MediaNestApp,
@@ -123,6 +125,7 @@ async def test_overseerr_test_notification_is_accepted(
     assert delivery["status"] == 200
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_reconcile_pulls_changes_missed_by_the_webhook(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:
@@ -171,6 +174,7 @@ async def test_reconcile_reaches_every_open_request_when_there_are_more_than_a_b
     assert (await wait_for_status(app, newest["id"], "available", 1.0)).completed_at is not None
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_reconcile_keeps_statuses_while_overseerr_is_down(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:

@@ -87,6 +87,7 @@ async def test_a_deleted_request_whose_title_overseerr_cannot_retrieve_is_remove
     await wait_for_status(app, made["id"], "removed", 1.0)
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_404_for_a_listed_request_whose_title_overseerr_cannot_retrieve_leaves_it(
     app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:

@@ -99,6 +99,7 @@ async def test_malformed_payload_without_secret_is_still_401(hook: Hook) -> None
     assert answer.status_code == 401
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_status_changes_follow_the_notifications(
     hook: Hook, alice_client: httpx.AsyncClient
 ) -> None:
@@ -211,6 +212,7 @@ async def test_webhook_is_refused_when_no_secret_is_configured(
             assert answer.status_code == 401
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_webhook_never_touches_rows_of_other_media_types(
     app: MediaNestApp, hook: Hook, alice_client: httpx.AsyncClient
 ) -> None:

@@ -97,6 +97,7 @@ async def make_request(client: httpx.AsyncClient, media_type: str) -> tuple[str,
 
 @pytest.mark.parametrize("media_type", sorted(REQUESTS))
 @pytest.mark.parametrize("kind", sorted(NOTIFICATIONS))
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_each_notification_the_simulator_sends_moves_the_request(
     kind: str,
     media_type: str,
@@ -119,6 +120,7 @@ async def test_each_notification_the_simulator_sends_moves_the_request(
 
 
 @pytest.mark.parametrize("media_type", sorted(REQUESTS))
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_new_request_notification_is_accepted_and_leaves_it_pending(
     media_type: str,
     app: MediaNestApp,
@@ -148,6 +150,7 @@ def test_every_notification_medianest_acts_on_has_a_delivery_test() -> None:
 
 
 @pytest.mark.parametrize("decision", ["APPROVED", "DECLINED", "FAILED"])
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_notification_about_someone_elses_request_leaves_ours_alone(
     decision: str,
     app: MediaNestApp,

@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import unquote
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from medianest.app import MediaNestApp
@@ -94,6 +95,7 @@ async def test_unknown_events_are_refused_by_the_service(app: MediaNestApp, alic
             raise AssertionError("an unknown event was recorded")
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_a_request_made_available_notifies_its_owner_with_a_plex_link(
     app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient, plex: PlexSimulator
 ) -> None:
@@ -147,6 +149,7 @@ async def test_the_notification_is_written_in_the_events_transaction(
         assert await session.scalar(select(func.count()).select_from(NotificationDelivery)) == 0
 
 
+@pytest.mark.usefixtures("alice_in_overseerr")
 async def test_approved_is_announced_once_even_when_processing_follows(
     app: MediaNestApp, alice: User, alice_client: httpx.AsyncClient
 ) -> None:

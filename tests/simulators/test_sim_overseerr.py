@@ -133,7 +133,9 @@ def test_search_pages_by_twenty(overseerr: OverseerrSimulator, http: httpx.Clien
 
 
 def test_a_request_is_created_once(overseerr: OverseerrSimulator, http: httpx.Client) -> None:
-    created = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400001})
+    """Made by alice (user 2, REQUEST only), so it waits: PENDING, its media PENDING."""
+    alice = {"X-API-User": "2"}
+    created = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400001}, alice)
     assert created.status_code == 201
     body = created.json()
     assert body["status"] == 1 and body["type"] == "movie"
@@ -255,7 +257,8 @@ def test_status_changes_are_posted_to_the_webhook_as_strings(
     overseerr: OverseerrSimulator, http: httpx.Client, receiver: Receiver
 ) -> None:
     overseerr.set_webhook(receiver.server.url + "/hook", "Bearer shared-secret")
-    created = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400004})
+    alice = {"X-API-User": "2"}  # REQUEST only: her request waits for the admin
+    created = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400004}, alice)
     request_id = created.json()["id"]
     http.post(
         f"{overseerr.url}/__sim/media-requests/{request_id}/status", json={"status": "APPROVED"}

@@ -15,12 +15,18 @@ RENDER_FARM = 500003  # two seasons, nothing requested
 COMPLETED, BLOCKLISTED, DELETED = 5, 6, 7
 
 
-def make_request(sim: OverseerrSimulator, http: httpx.Client, body: dict) -> httpx.Response:
-    return http.post(f"{sim.url}/api/v1/request", json=body, headers=KEY)
+def make_request(
+    sim: OverseerrSimulator, http: httpx.Client, body: dict, headers: dict | None = None
+) -> httpx.Response:
+    return http.post(f"{sim.url}/api/v1/request", json=body, headers=KEY | (headers or {}))
 
 
 def movie_request(sim: OverseerrSimulator, http: httpx.Client) -> dict:
-    made = make_request(sim, http, {"mediaType": "movie", "mediaId": SPRITE_FRIGHT})
+    """Alice (user 2, REQUEST only) asks for the movie: her request waits for approval,
+    where the admin's own would be approved at once."""
+    made = make_request(
+        sim, http, {"mediaType": "movie", "mediaId": SPRITE_FRIGHT}, {"X-API-User": "2"}
+    )
     assert made.status_code == 201, made.text
     answer: dict = made.json()
     return answer

@@ -21,6 +21,7 @@ from medianest_simulators import (
     PlexTvSimulator,
     UptimeKumaSimulator,
 )
+from medianest_simulators.overseerr_data import User as OverseerrUser
 
 # Where plex.tv says the owner's server is, unless a test points it elsewhere.
 PLEXTV_SERVER_URL = "http://127.0.0.1:32400"
@@ -84,6 +85,28 @@ def overseerr(_overseerr_session: OverseerrSimulator) -> Iterator[OverseerrSimul
     _overseerr_session.reset()
     yield _overseerr_session
     _overseerr_session.reset()
+
+
+@pytest.fixture
+def alice_in_overseerr(overseerr: OverseerrSimulator) -> OverseerrUser:
+    """Overseerr's user imported from alice's Plex account (plex.tv id 1002): user 4,
+    the next id after the simulator's own three, the id the tests name it by. With
+    Overseerr's default permissions (REQUEST, no auto-approve) her requests wait for an
+    admin, as a household member's do in Overseerr; the admin's own are approved."""
+    imported = overseerr.add_user("alice.plex", plex_id=1002)
+    assert imported.id == 4
+    return imported
+
+
+@pytest.fixture
+def bob_in_overseerr(
+    overseerr: OverseerrSimulator, alice_in_overseerr: OverseerrUser
+) -> OverseerrUser:
+    """Bob's Overseerr user (plex.tv id 1003), imported after alice's: user 5; his
+    requests wait for approval too."""
+    imported = overseerr.add_user("bob.plex", plex_id=1003)
+    assert imported.id == 5
+    return imported
 
 
 @pytest.fixture
