@@ -68,7 +68,6 @@ class OverseerrControl(Simulator):
         self.database_failures: int | None = 0
         self.forbidden_users: set[int] = set()
         self.tmdb_unreachable = False  # Overseerr's TMDB lookups fail (`cut_tmdb`)
-        self.auto_approve_admin = False
         self.auto_progress: tuple[float, float] | None = None
         self.webhook_url: str | None = None
         self.webhook_authorization: str | None = None
@@ -89,7 +88,6 @@ class OverseerrControl(Simulator):
         self.media, self.media_requests, self.next_request_id = {}, {}, 0
         self.next_media_id, self.database_failures = 0, 0
         self.forbidden_users, self.tmdb_unreachable = set(), False
-        self.auto_approve_admin = False
         self.auto_progress = None
         self.webhook_url = self.webhook_authorization = None
         self.webhook_deliveries = []

@@ -77,10 +77,7 @@ class OverseerrPermissions(SeerrControl):
         """MediaRequest.ts: a new request is APPROVED when the CALLER (`req.user`: the
         `X-API-User` user, else the admin) has AUTO_APPROVE, AUTO_APPROVE_MOVIE/TV or
         MANAGE_REQUESTS (ADMIN has all), else PENDING; not the user it is made for.
-        The one difference: the owner's (user 1) own requests stay PENDING unless
-        `auto_approve_admin`, so tests can walk a request through its statuses."""
-        if caller.id == 1 and not self.auto_approve_admin:
-            return False
+        So the owner's (user 1, ADMIN) own requests are always approved at once."""
         kind = AUTO_APPROVE_MOVIE if media_type == "movie" else AUTO_APPROVE_TV
         return has_permission(caller.permissions, [AUTO_APPROVE, kind, MANAGE_REQUESTS], "or")
 
@@ -90,16 +87,10 @@ class OverseerrPermissions(SeerrControl):
         with self.lock:
             self.users[user_id].permissions = permissions
 
-    def set_auto_approve_admin(self, enabled: bool = True) -> None:
-        """The owner's (user 1) requests approved at once, as real Overseerr does."""
-        with self.lock:
-            self.auto_approve_admin = enabled
-
     def control_routes(self) -> list[BaseRoute]:
         return [
             *super().control_routes(),
             Route("/__sim/users/{uid:int}/permissions", self._http_permissions, methods=["POST"]),
-            Route("/__sim/auto-approve-admin", self._http_auto_approve_admin, methods=["POST"]),
         ]
 
     async def _http_permissions(self, request: Request) -> Response:
@@ -109,9 +100,4 @@ class OverseerrPermissions(SeerrControl):
         if type(permissions) is not int or uid not in self.users:
             return ok({"message": "a known user and an integer `permissions`"}, status=400)
         self.set_permissions(uid, permissions)
-        return ok()
-
-    async def _http_auto_approve_admin(self, request: Request) -> Response:
-        """`{"enabled": true}` (as real Overseerr) or `false` (the default)."""
-        self.set_auto_approve_admin(bool((await read_json(request)).get("enabled", True)))
         return ok()

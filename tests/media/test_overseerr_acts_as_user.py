@@ -57,7 +57,6 @@ async def test_a_linked_person_without_auto_approve_gets_a_pending_request(
     does not: her request waits for the household admin, as it would in Overseerr."""
     if server == "seerr":
         overseerr_sim.behave_as_seerr()
-    overseerr_sim.set_auto_approve_admin()
     answer = await ask(alice_client, "movie", SPRITE_FRIGHT)
     assert upstream(overseerr_sim, answer) == (alice_in_overseerr.id, PENDING)
     assert answer.json()["data"]["status"] == "pending"
@@ -114,7 +113,6 @@ async def test_an_unlinked_person_requests_as_the_api_keys_admin_and_its_rules(
 ) -> None:
     """No Overseerr user has her Plex account: the request goes as the admin (no
     `X-API-User`), approved at once as real Overseerr approves the admin's."""
-    overseerr_sim.set_auto_approve_admin()
     answer = await ask(alice_client, "movie", SPRITE_FRIGHT)
     assert upstream(overseerr_sim, answer) == (1, APPROVED)
     assert sent_as(overseerr_sim) == [(None, 201)]

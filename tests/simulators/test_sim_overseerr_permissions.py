@@ -14,6 +14,7 @@ from medianest_simulators.overseerr_data import (
     MANAGE_REQUESTS,
     MANAGE_USERS,
     PENDING,
+    PROCESSING,
     REQUEST,
     REQUEST_TV,
 )
@@ -87,20 +88,24 @@ def test_a_request_for_a_named_user_takes_the_callers_approval_not_theirs(
 ) -> None:
     """The body-`userId` way: bob (REQUEST only) would wait in Overseerr, but the admin
     calling approves his request at once; as bob himself (`X-API-User`) it waits."""
-    overseerr.set_auto_approve_admin()  # as real Overseerr: ADMIN auto-approves
     for_bob = request_media(overseerr, http, MOVIE | {"userId": 3})
     as_bob = request_media(overseerr, http, SERIES, as_user(3))
     assert (for_bob.json()["requestedBy"]["id"], for_bob.json()["status"]) == (3, APPROVED)
     assert (as_bob.json()["requestedBy"]["id"], as_bob.json()["status"]) == (3, PENDING)
 
 
-def test_the_owners_requests_wait_unless_admin_auto_approval_is_on(
+def test_the_owners_own_requests_are_approved_at_once_as_admin_has_every_permission(
     overseerr: OverseerrSimulator, http: httpx.Client
 ) -> None:
-    """The simulator's one difference, off by default (tests walk statuses by hand)."""
-    assert request_media(overseerr, http, MOVIE).json()["status"] == PENDING
-    http.post(overseerr.url + "/__sim/auto-approve-admin", json={"enabled": True})
-    assert request_media(overseerr, http, SERIES).json()["status"] == APPROVED
+    """MediaRequest.ts `request`: the caller (the API key's admin, user 1) has ADMIN, so
+    `hasPermission([AUTO_APPROVE, ..., MANAGE_REQUESTS], {type: 'or'})` holds; the
+    media goes PROCESSING (`updateParentStatus`)."""
+    movie = request_media(overseerr, http, MOVIE)
+    series = request_media(overseerr, http, SERIES)
+    assert (movie.status_code, movie.json()["status"]) == (201, APPROVED)
+    assert (series.status_code, series.json()["status"]) == (201, APPROVED)
+    assert movie.json()["modifiedBy"]["id"] == 1
+    assert movie.json()["media"]["status"] == PROCESSING
 
 
 def test_a_user_without_request_permission_is_refused_per_kind(
