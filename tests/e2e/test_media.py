@@ -126,3 +126,31 @@ def test_a_hanging_overseerr_shows_searching_and_the_search_can_be_cancelled(
         expect(page.locator("#results [data-busy-ended]")).to_have_text("The search was cancelled.")
     finally:
         simulators.overseerr.clear_fault()
+
+
+def test_a_show_someone_requested_a_season_of_offers_more_seasons(
+    new_context: Any, simulators: SimulatorSuite, screenshots: Path
+) -> None:
+    # Households request shows a season at a time: a show someone asked a season of still
+    # opens the season chooser (Pioneer One: season 1 in Plex, season 2 asked for by bob).
+    bob = new_context()
+    sign_in_plex_user(bob, simulators.info.plex_tv_url, "bob")
+    csrf = next(c["value"] for c in bob.cookies() if c["name"] == "csrftoken")
+    asked = bob.request.post(
+        "/api/media/request",
+        data={"mediaType": "tv", "tmdbId": 30991, "seasons": [2]},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert asked.status == 201, asked.text()
+
+    alice = new_context()
+    sign_in_plex_user(alice, simulators.info.plex_tv_url, "alice")
+    page = alice.new_page()
+    page.goto("/media?query=Pioneer")
+    card = page.locator(".poster-card").filter(has_text="Pioneer One")
+    expect(card.locator(".badge")).to_have_text("Requested")
+    shoot(page, screenshots, "media-more-seasons")
+    card.get_by_role("button", name="More seasons… of Pioneer One").click()
+    expect(card.get_by_label("1 (in Plex)", exact=True)).to_be_disabled()
+    expect(card.get_by_label("2 (requested)", exact=True)).to_be_disabled()
+    expect(card).to_contain_text("Every season is already in Plex or requested.")

@@ -182,3 +182,28 @@ async def test_an_overseerr_result_with_an_id_no_column_holds_is_an_upstream_err
     assert answer.status_code == 502, answer.text
     assert answer.json()["error"]["code"] == "UPSTREAM_ERROR"
     assert answer.json()["error"]["details"]["service"] == "overseerr"
+
+
+async def test_a_show_someone_asked_a_season_of_still_offers_its_free_seasons(
+    alice_client: httpx.AsyncClient, bob_client: httpx.AsyncClient
+) -> None:
+    """Bob's season 2 of Render Farm (two seasons) must not hide season 1 from Alice: the
+    result says "requested" and still opens the season chooser, where season 1 is free."""
+    html = {"HX-Request": "true", "Accept": "text/html"}
+    asked = await bob_client.post(
+        "/api/media/request", json={"mediaType": "tv", "tmdbId": 500003, "seasons": [2]}
+    )
+    assert asked.status_code == 201, asked.text
+    page = await alice_client.get("/media/search?query=render", headers=html)
+    assert "Someone asked for it" in page.text
+    assert 'hx-get="/media/tv/500003/seasons"' in page.text and "More seasons…" in page.text
+    chooser = await alice_client.get("/media/tv/500003/seasons", headers=html)
+    assert 'data-season-state="requested"><input type="checkbox" name="seasons" value="2"' in (
+        chooser.text
+    )
+    assert '<input type="checkbox" name="seasons" value="1" data-season>' in chooser.text
+    mine = await alice_client.post(
+        "/api/media/request", json={"mediaType": "tv", "tmdbId": 500003, "seasons": [1]}
+    )
+    assert mine.status_code == 201, mine.text
+    assert mine.json()["data"]["seasons"] == [1]
