@@ -150,6 +150,8 @@ class OverseerrSimulator(OverseerrPermissions):
         requested_for = self.requested_for(user, body, media_type)
         if isinstance(requested_for, Response):
             return requested_for
+        if (over := self.quota_refusal(requested_for, media_type, 0)) is not None:
+            return over
         title = self.tmdb_title(media_type, media_id)
         if title is None:  # MediaRequest.request's TMDB lookup throws: routes/request.ts's 500
             what = "movie details" if media_type == "movie" else "TV show details"
@@ -188,6 +190,8 @@ class OverseerrSimulator(OverseerrPermissions):
             )
             if not seasons:
                 return error(202, "No seasons available to request")
+            if (over := self.quota_refusal(requested_for, "tv", len(seasons))) is not None:
+                return over
         extra = {k: body.get(k) for k in ("serverId", "profileId", "rootFolder")}
         approved_by = user if self.auto_approves(user, media_type) else None
         req = self.add_request(

@@ -6,6 +6,7 @@ The sources followed are cited in README-overseerr.md."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Literal
 
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from medianest_simulators.overseerr_data import (
     AUTO_APPROVE,
     AUTO_APPROVE_MOVIE,
     AUTO_APPROVE_TV,
+    DECLINED,
     MANAGE_REQUESTS,
     MANAGE_USERS,
     REQUEST,
@@ -51,7 +53,12 @@ def entity_not_found(entity: str, entity_id: int) -> str:
 
 
 class OverseerrPermissions(SeerrControl):
-    """Permission bits per user (`set_permissions`), read by `POST /api/v1/request`."""
+    """Permission bits per user (`set_permissions`) and request quotas (`set_quota`), read
+    by `POST /api/v1/request`."""
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.quotas: dict[tuple[int, str], tuple[int, int]] = {}
 
     def requested_for(self, caller: User, body: JSONDict, media_type: str) -> User | Response:
         """entity/MediaRequest.ts `request`, up to its quota check: the user the request
@@ -73,6 +80,30 @@ class OverseerrPermissions(SeerrControl):
             return error(403, f"You do not have permission to make {word} requests.")
         return for_user
 
+    def quota_refusal(self, user: User, media_type: str, seasons: int) -> Response | None:
+        """entity/User.ts `getQuota` and MediaRequest.ts's checks: a user with a quota
+        (`set_quota`; MANAGE_USERS bypasses it) who made `limit` requests of the kind in the
+        last `days` (declined ones not counted; a show's counts its seasons), or a show's
+        request for more seasons than remain: routes/request.ts's 403 with the message of
+        its QuotaRestrictedError."""
+        limit, days = self.quotas.get((user.id, media_type), (0, 0))
+        if not limit or has_permission(user.permissions, [MANAGE_USERS]):
+            return None
+        since = time.time() - days * 86400 if days else 0.0
+        used = sum(
+            len(r.seasons) if media_type == "tv" else 1
+            for r in self.media_requests.values()
+            if r.requested_by.id == user.id
+            and r.media.title.media_type == media_type
+            and r.created_at > since
+            and r.status != DECLINED
+        )
+        if used < limit and (media_type == "movie" or seasons <= limit - used):
+            return None
+        return error(
+            403, "Movie Quota exceeded." if media_type == "movie" else "Series Quota exceeded."
+        )
+
     def auto_approves(self, caller: User, media_type: str) -> bool:
         """MediaRequest.ts: a new request is APPROVED when the CALLER (`req.user`: the
         `X-API-User` user, else the admin) has AUTO_APPROVE, AUTO_APPROVE_MOVIE/TV or
@@ -82,6 +113,13 @@ class OverseerrPermissions(SeerrControl):
         return has_permission(caller.permissions, [AUTO_APPROVE, kind, MANAGE_REQUESTS], "or")
 
     # --- control ----------------------------------------------------------------------------
+    def set_quota(self, user_id: int, media_type: str, limit: int, days: int) -> None:
+        """The user's request limit for movies or series (seasons) per `days`, as
+        Overseerr's user settings save it (`movieQuotaLimit`/`Days`, `tvQuotaLimit`/`Days`);
+        a limit of 0: none."""
+        with self.lock:
+            self.quotas[(user_id, media_type)] = (limit, days)
+
     def set_permissions(self, user_id: int, permissions: int) -> None:
         """The user's permission bits, as Overseerr's user settings save them."""
         with self.lock:

@@ -116,3 +116,29 @@ async def test_an_unlinked_person_requests_as_the_api_keys_admin_and_its_rules(
     answer = await ask(alice_client, "movie", SPRITE_FRIGHT)
     assert upstream(overseerr_sim, answer) == (1, APPROVED)
     assert sent_as(overseerr_sim) == [(None, 201)]
+
+
+async def test_a_person_past_their_overseerr_quota_is_told_it_is_overseerrs_quota(
+    alice_in_overseerr: OverseerrUser,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """Overseerr's own per-user quota (one film a week; one season): asked as her, its
+    403 "Movie Quota exceeded." is a 429 QUOTA_EXCEEDED that says it is Overseerr's, not
+    a permission error; nothing is stored."""
+    overseerr_sim.set_quota(alice_in_overseerr.id, "movie", 1, 7)
+    overseerr_sim.set_quota(alice_in_overseerr.id, "tv", 1, 7)
+    assert upstream(overseerr_sim, await ask(alice_client, "movie", SPRITE_FRIGHT))[0] == 4
+
+    second = await ask(alice_client, "movie", 400006)
+    both_seasons = await ask(alice_client, "tv", RENDER_FARM)  # two seasons, one left
+
+    for answer, kind in ((second, "movie"), (both_seasons, "tv")):
+        assert answer.status_code == 429, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "QUOTA_EXCEEDED"
+        assert (error["details"]["source"], error["details"]["mediaType"]) == ("overseerr", kind)
+        assert "quota" in error["message"] and "Overseerr" in error["message"]
+    assert sent_as(overseerr_sim)[-2:] == [("4", 403), ("4", 403)]
+    mine = (await alice_client.get("/api/media/requests")).json()["data"]
+    assert [r["tmdbId"] for r in mine] == [SPRITE_FRIGHT]

@@ -135,3 +135,32 @@ def test_naming_a_request_user_needs_manage_users_and_manage_requests(
     # MANAGE_REQUESTS also approves at once (MediaRequest.ts), by the caller.
     assert (made.status_code, made.json()["status"]) == (201, APPROVED)
     assert made.json()["requestedBy"]["id"] == 3
+
+
+def test_a_users_request_quota_counts_requests_and_seasons_as_getquota_does(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    """entity/User.ts `getQuota`: requests of the kind in the window, declined ones not
+    counted, a show's seasons; MediaRequest.ts: restricted when used up, and a show asking
+    for more seasons than remain; MANAGE_USERS bypasses it. routes/request.ts: 403."""
+    overseerr.set_quota(2, "movie", 1, 7)
+    overseerr.set_quota(2, "tv", 1, 7)
+    first = request_media(overseerr, http, MOVIE, as_user(2))
+    assert first.status_code == 201, first.text
+    over = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400003}, as_user(2))
+    assert (over.status_code, over.json()["message"]) == (403, "Movie Quota exceeded.")
+    overseerr.set_request_status(first.json()["id"], "declined")  # no longer counted
+    again = request_media(overseerr, http, {"mediaType": "movie", "mediaId": 400003}, as_user(2))
+    assert again.status_code == 201, again.text
+
+    too_many = SERIES | {"seasons": [1, 2]}  # two seasons, one allowed
+    refused = request_media(overseerr, http, too_many, as_user(2))
+    assert (refused.status_code, refused.json()["message"]) == (403, "Series Quota exceeded.")
+    assert request_media(overseerr, http, SERIES, as_user(2)).status_code == 201
+    overseerr.set_permissions(2, REQUEST | MANAGE_USERS)
+    assert (
+        request_media(
+            overseerr, http, {"mediaType": "movie", "mediaId": 400004}, as_user(2)
+        ).status_code
+        == 201
+    )

@@ -88,10 +88,36 @@ def blocklisted() -> Conflict:
     )
 
 
+# Overseerr's QuotaRestrictedError (entity/MediaRequest.ts), answered 403: the person's
+# own request quota in Overseerr (entity/User.ts `getQuota`), checked when MediaNest asks
+# as them (`X-API-User`).
+OVERSEERR_QUOTA_MESSAGES = {"movie quota exceeded.": "movie", "series quota exceeded.": "tv"}
+
+
+class OverseerrQuotaExceeded(MediaNestError):
+    """The requester's quota in Overseerr is used up (set by an Overseerr admin). A 429
+    like MediaNest's own quotas; no Retry-After: Overseerr does not say when its oldest
+    counted request leaves the window."""
+
+    status_code = 429
+    code = "QUOTA_EXCEEDED"
+
+
+def overseerr_quota(kind: str, reason: str) -> OverseerrQuotaExceeded:
+    what = "films" if kind == "movie" else "show seasons"
+    return OverseerrQuotaExceeded(
+        f"Your request quota for {what} in Overseerr is used up (an Overseerr admin sets "
+        "it). Try again once older requests leave its window, or ask them to raise it.",
+        details={"source": "overseerr", "mediaType": kind, "reason": reason},
+    )
+
+
 def refusal(exc: OverseerrRefused) -> Exception:
     reason = exc.reason or "no reason given"
     if exc.upstream_status == 403 and reason.strip().lower() in BLOCKLISTED_MESSAGES:
         return blocklisted()
+    if exc.upstream_status == 403 and reason.strip().lower() in OVERSEERR_QUOTA_MESSAGES:
+        return overseerr_quota(OVERSEERR_QUOTA_MESSAGES[reason.strip().lower()], reason)
     if exc.upstream_status == 403:
         return PermissionDenied(
             f"Overseerr refused the request: {reason}", details={"reason": reason}
