@@ -19,6 +19,7 @@ from medianest.db.engine import session_scope
 from medianest.platform.models import AuditLog
 from medianest_simulators import OverseerrSimulator
 from tests.factories.users import create_user, signed_in_client
+from tests.support.held_requests import until_received
 
 USERS = "/api/v1/user"
 MOVIES = [400001, 400002, 400003, 400004, 400005, 400006, 400007]
@@ -200,9 +201,7 @@ async def test_many_first_requests_at_once_ask_overseerr_for_its_users_once(
         asked = [
             asyncio.create_task(request_movie(c, tmdb_id)) for c, tmdb_id in zip(clients, MOVIES)
         ]
-        deadline = time.monotonic() + 10
-        while overseerr_sim.request_count(USERS, "GET") < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until_received(overseerr_sim, USERS, "GET")
         await asyncio.sleep(1.0)  # every request reaches the lookup meanwhile
         overseerr_sim.release_requests()
         answers = await asyncio.gather(*asked)

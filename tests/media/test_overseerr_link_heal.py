@@ -7,7 +7,6 @@ admin's link keeps its refusal. Real sockets to the Overseerr simulator."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -26,6 +25,7 @@ from tests.media.test_overseerr_auto_link import (
     requested_as,
     set_link,
 )
+from tests.support.held_requests import until_received
 
 REQUEST = "/api/v1/request"
 
@@ -64,9 +64,7 @@ async def test_an_admin_saves_a_users_link_without_waiting_for_overseerr_to_make
     overseerr_sim.hold_requests(REQUEST, "POST")
     try:
         asked = asyncio.create_task(request_movie(alice_client))
-        deadline = time.monotonic() + 10
-        while overseerr_sim.request_count(REQUEST, "POST") < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until_received(overseerr_sim, REQUEST, "POST")
         assert overseerr_sim.request_count(REQUEST, "POST") == 1
         saving = asyncio.create_task(set_link(admin_client, alice, {"overseerrUserId": 2}))
         done, _ = await asyncio.wait({saving}, timeout=5.0)

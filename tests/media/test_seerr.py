@@ -6,7 +6,6 @@ DELETED, Overseerr's UNKNOWN again) can be requested again through MediaNest."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from medianest.app import MediaNestApp
 from medianest.media import sync
 from medianest_simulators import OverseerrSimulator
 from tests.media.test_requests import stored
+from tests.support.held_requests import until_received
 
 SPRITE_FRIGHT = 400007
 RENDER_FARM = 500003  # two seasons, nothing requested
@@ -84,9 +84,7 @@ async def test_seerrs_blocklist_refusal_is_a_blocklisted_conflict_not_a_permissi
     overseerr_sim.hold_requests(REQUEST, "POST")
     try:
         asked = asyncio.create_task(request_title(alice_client))
-        deadline = time.monotonic() + 10
-        while overseerr_sim.request_count(REQUEST, "POST") < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until_received(overseerr_sim, REQUEST, "POST")
         overseerr_sim.blocklist("movie", SPRITE_FRIGHT)
     finally:
         overseerr_sim.release_requests()
