@@ -268,7 +268,7 @@ class OverseerrClient:
                 method, path, json=body, headers=headers, retry=False, expected=expected
             )
         except UpstreamHTTPError as exc:
-            if writes_blocked(exc):
+            if writes_blocked(exc.upstream_status, error_message(_json(exc.body))):
                 log.warning("overseerr_writes_blocked", method=method, route=path)
                 raise OverseerrWritesBlocked() from None
             raise

@@ -12,14 +12,12 @@ Seerr's `/network`).
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import get_logger
-from medianest.integrations.http import ResilientClient, UpstreamHTTPError
+from medianest.integrations.http import ResilientClient
 
 log = get_logger(__name__)
 
@@ -59,15 +57,10 @@ class OverseerrWritesBlocked(ServiceUnavailable):
         )
 
 
-def writes_blocked(exc: UpstreamHTTPError) -> bool:
-    """Whether an answer to a write is csurf's refusal (403, `invalid csrf token`)."""
-    if exc.upstream_status != 403:
-        return False
-    try:
-        body: Any = json.loads(exc.body)
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("message") == CSRF_REFUSAL
+def writes_blocked(status: int, message: str | None) -> bool:
+    """Whether an answer to a write (its status and Overseerr's `{message}`) is csurf's
+    refusal (403, `invalid csrf token`)."""
+    return status == 403 and message == CSRF_REFUSAL
 
 
 class _Settings(BaseModel):

@@ -104,17 +104,26 @@ async def save_config(session: AsyncSession, config: QuotaConfig) -> None:
 
 # --- usage windows -------------------------------------------------------------------------
 def window_reset(
-    entries: list[tuple[datetime, int]], limit: float | None, window_seconds: int
+    entries: list[tuple[datetime, int]],
+    limit: float | None,
+    window_seconds: int,
+    *,
+    needed: float = 0,
 ) -> datetime | None:
-    """When usage next drops below the limit (entries leave the window oldest first);
-    None when it is not used up (or the limit is 0, which never resets)."""
+    """When usage next drops below the limit, or with `needed` when that much more fits
+    under it (entries leave the window oldest first); None when it is not used up (or
+    `needed` fits now), or never frees up (a limit of 0)."""
     if limit is None:
         return None
+
+    def full(used: float) -> bool:
+        return used + needed > limit if needed else used >= limit
+
     used = sum(amount for _, amount in entries)
-    if used < limit:
+    if not full(used):
         return None
     for at, amount in entries:
         used -= amount
-        if used < limit:
+        if not full(used):
             return at + timedelta(seconds=window_seconds)
     return None

@@ -114,10 +114,11 @@ def overseerr_quota(kind: str, reason: str) -> OverseerrQuotaExceeded:
 
 def refusal(exc: OverseerrRefused) -> Exception:
     reason = exc.reason or "no reason given"
-    if exc.upstream_status == 403 and reason.strip().lower() in BLOCKLISTED_MESSAGES:
+    said = reason.strip().lower()
+    if exc.upstream_status == 403 and said in BLOCKLISTED_MESSAGES:
         return blocklisted()
-    if exc.upstream_status == 403 and reason.strip().lower() in OVERSEERR_QUOTA_MESSAGES:
-        return overseerr_quota(OVERSEERR_QUOTA_MESSAGES[reason.strip().lower()], reason)
+    if exc.upstream_status == 403 and said in OVERSEERR_QUOTA_MESSAGES:
+        return overseerr_quota(OVERSEERR_QUOTA_MESSAGES[said], reason)
     if exc.upstream_status == 403:
         return PermissionDenied(
             f"Overseerr refused the request: {reason}", details={"reason": reason}

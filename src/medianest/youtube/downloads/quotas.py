@@ -99,14 +99,9 @@ async def bytes_free_at(
     size = (await youtube_quotas_of(session, user))[1]
     if size.limit is None or needed > size.limit:
         return size, None
-    used, now = size.used, utcnow()
-    if used + needed <= size.limit:
-        return size, now
-    for at, amount in await _archive_rows(session, user.id, now - timedelta(seconds=WEEK_SECONDS)):
-        used -= amount
-        if used + needed <= size.limit:
-            return size, at + timedelta(seconds=WEEK_SECONDS)
-    return size, now
+    now = utcnow()
+    rows = await _archive_rows(session, user.id, now - timedelta(seconds=WEEK_SECONDS))
+    return size, window_reset(rows, size.limit, WEEK_SECONDS, needed=needed) or now
 
 
 async def enforce_youtube(session: AsyncSession, user: User) -> None:

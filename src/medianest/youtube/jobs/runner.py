@@ -189,6 +189,7 @@ class JobRunner:
                 waiting.mark(item, str(item.live_status))
                 continue
             bytes_left = await job_hooks.before_item(self._hook_deps(), job)
+            stem = files.stem_for(item)
             view.current, view.item_progress = index, ProgressState()
             item.state = "downloading"
             try:
@@ -196,7 +197,7 @@ class JobRunner:
                     download_item,
                     _entry(item),
                     folder=folder,
-                    stem=files.stem_for(item),
+                    stem=stem,
                     quality=job.quality,
                     extractors=accepted.extractors,
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
@@ -206,7 +207,7 @@ class JobRunner:
                     max_bytes=bytes_left,
                 )
             except (DownloadStopped, ItemFailed, ItemWaiting, ItemTooLarge) as exc:
-                files.remove_item_files(folder, files.stem_for(item))
+                files.remove_item_files(folder, stem)
                 stopped = await job_hooks.not_downloaded(
                     self._hook_deps(), job, item, folder, exc, shutdown=control.shutdown
                 )
@@ -240,7 +241,12 @@ class JobRunner:
         collection_id, note = await self._to_plex(job, view, folder, completed)
         if waits is not None and job.subscription_id is None:  # a later run fetches them
             await waiting.wait_for_streams(
-                self.queue, job, view, settings=self.settings, plex_collection_id=collection_id
+                self.queue,
+                job,
+                view,
+                settings=self.settings,
+                plex_collection_id=collection_id,
+                waiting_note=waits,
             )
             await reporter.emit_now()
             return

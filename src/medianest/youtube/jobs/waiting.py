@@ -59,10 +59,12 @@ async def wait_for_streams(
     *,
     settings: Settings,
     plex_collection_id: str | None,
+    waiting_note: str,
 ) -> None:
     """A download started by hand: back to the queue to look at its waiting items later,
-    keeping what it has (its items, bytes and Plex collection)."""
-    message = f"{note(view.items)} (looking again in a while)"
+    keeping what it has (its items, bytes and Plex collection); `waiting_note` is what
+    `note` says of its waiting items."""
+    message = f"{waiting_note} (looking again in a while)"
     view.status, view.current = DownloadStatus.QUEUED.value, None
     await queue.heartbeat(
         job.id,
