@@ -34,8 +34,8 @@ from medianest_simulators.overseerr_data import (
     media_info,
     user_page_info,
 )
-from medianest_simulators.overseerr_permissions import OverseerrPermissions, not_authenticated
-from medianest_simulators.overseerr_settings import error
+from medianest_simulators.overseerr_permissions import OverseerrPermissions
+from medianest_simulators.overseerr_settings import error, not_authenticated
 
 Handler = Callable[[Request, User], Awaitable[Response]]
 ENCODED_VALUE = re.compile(r"(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*")

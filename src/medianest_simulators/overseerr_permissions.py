@@ -10,7 +10,7 @@ import time
 from typing import Literal
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import JSONDict, ok, read_json
@@ -28,7 +28,7 @@ from medianest_simulators.overseerr_data import (
     User,
 )
 from medianest_simulators.overseerr_seerr import SeerrControl
-from medianest_simulators.overseerr_settings import NO_PERMISSION, error
+from medianest_simulators.overseerr_settings import error
 
 
 def has_permission(value: int, wanted: list[int], kind: Literal["and", "or"] = "and") -> bool:
@@ -38,12 +38,6 @@ def has_permission(value: int, wanted: list[int], kind: Literal["and", "or"] = "
         return True
     found = [bool(value & permission) for permission in wanted]
     return all(found) if kind == "and" else any(found)
-
-
-def not_authenticated() -> Response:
-    """middleware/auth.ts `isAuthenticated`'s 403: no user for the request (an
-    `X-API-User` id Overseerr does not have, `checkUser` leaving `req.user` unset)."""
-    return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
 
 
 def entity_not_found(entity: str, entity_id: int) -> str:

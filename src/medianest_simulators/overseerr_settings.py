@@ -44,6 +44,13 @@ def error(status: int, message: str) -> Response:
     return JSONResponse({"message": message, "errors": []}, status_code=status)
 
 
+def not_authenticated() -> Response:
+    """middleware/auth.ts `isAuthenticated`'s 403: no user for the request, or one without
+    the route's permission (an `X-API-User` id Overseerr does not have leaves `req.user`
+    unset in `checkUser`)."""
+    return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
+
+
 def main_settings_defaults(api_key: str) -> JSONDict:
     """`MainSettings` as server/lib/settings.ts starts it (with this API key)."""
     return {
@@ -202,7 +209,7 @@ class OverseerrSettings(OverseerrControl):
         (routes/index.ts): every main setting, `apiKey` included, for an admin; anyone
         else gets isAuthenticated's 403 `{status, error}`."""
         if not self._is_admin(request):
-            return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
+            return not_authenticated()
         with self.lock:
             return JSONResponse(json.loads(json.dumps(self.main_settings)))
 
@@ -214,7 +221,7 @@ class OverseerrSettings(OverseerrControl):
         if network is None:
             return error(404, "not found")
         if not self._is_admin(request):
-            return JSONResponse({"status": 403, "error": NO_PERMISSION}, status_code=403)
+            return not_authenticated()
         return JSONResponse(network)
 
     async def _webhook_test(self, request: Request) -> Response:
