@@ -28,7 +28,7 @@ _ALL = (
     EventKind("service.up", "A service is back", admin_only=True),
     EventKind("youtube.breaker_opened", "YouTube started refusing downloads", admin_only=True),
     EventKind("youtube.breaker_closed", "YouTube downloads resumed", admin_only=True),
-    EventKind("ytdlp.outdated", "yt-dlp is older than 30 days", admin_only=True),
+    EventKind("ytdlp.outdated", "yt-dlp is out of date (old, or a site changed)", admin_only=True),
     EventKind("signin.refused", "A Plex account was refused at sign-in", admin_only=True),
     EventKind("backup.failed", "A backup failed", admin_only=True),
     EventKind("test", "Test message"),

@@ -18,6 +18,7 @@ from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import service
 from medianest.youtube.downloads import quotas
 from medianest.youtube.models import DownloadStatus, YoutubeDownload, YoutubeSubscription
+from medianest.youtube.ytdlp import freshness
 
 QUOTA_WARN_SHARE = 0.8
 QUOTA_WORDS = {
@@ -186,7 +187,21 @@ async def ytdlp_outdated(session: AsyncSession, *, version: str, age_days: int) 
         session,
         event="ytdlp.outdated",
         title=f"yt-dlp {version} is {age_days} days old",
-        body="YouTube changes often; update yt-dlp (pip install -U yt-dlp, or a new image).",
+        body=f"Sites, YouTube first, change often; {freshness.UPDATE_ADVICE}.",
+        subject=subject,
+    )
+
+
+async def ytdlp_broke(session: AsyncSession, *, version: str, host: str) -> None:
+    """yt-dlp said it could not read a page and may be out of date (once per version)."""
+    subject = f"ytdlp:{version}:broke"
+    if await service.already_notified(session, subject=subject, event="ytdlp.outdated"):
+        return
+    await service.notify_admins(
+        session,
+        event="ytdlp.outdated",
+        title=f"yt-dlp {version} could not read a page of {host}",
+        body=f"The site has changed since this release; {freshness.UPDATE_ADVICE}.",
         subject=subject,
     )
 

@@ -11,7 +11,12 @@ from medianest.core.events import bus as process_bus
 from medianest.dashboard.events import ServicesChanged
 from medianest.media.events import RequestCreated, RequestStatusesChanged
 from medianest.notifications import hooks
-from medianest.youtube.events import DownloadEnded, QueueBreakerChanged, SubscriptionFoundVideos
+from medianest.youtube.events import (
+    DownloadEnded,
+    DownloaderBroke,
+    QueueBreakerChanged,
+    SubscriptionFoundVideos,
+)
 
 
 async def _sign_in_refused(session: AsyncSession, event: SignInRefused) -> None:
@@ -40,6 +45,10 @@ async def _breaker_changed(session: AsyncSession, event: QueueBreakerChanged) ->
     )
 
 
+async def _downloader_broke(session: AsyncSession, event: DownloaderBroke) -> None:
+    await hooks.ytdlp_broke(session, version=event.version, host=event.host)
+
+
 async def _services_changed(session: AsyncSession, event: ServicesChanged) -> None:
     await hooks.services_changed(session, before=event.before, after=event.after)
 
@@ -53,3 +62,4 @@ def subscribe(bus: EventBus = process_bus) -> None:
     bus.subscribe(SubscriptionFoundVideos, _subscription_found)
     bus.subscribe(QueueBreakerChanged, _breaker_changed)
     bus.subscribe(ServicesChanged, _services_changed)
+    bus.subscribe(DownloaderBroke, _downloader_broke)

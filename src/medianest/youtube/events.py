@@ -31,3 +31,12 @@ class QueueBreakerChanged(DomainEvent):
     opened: bool
     opened_at: str | None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DownloaderBroke(DomainEvent):
+    """yt-dlp `version` said it could not read a page of `host` and may be out of date
+    (published the first time for a version: youtube/ytdlp/freshness.py)."""
+
+    version: str
+    host: str

@@ -8,9 +8,7 @@ downloads start failing, so the answer carries a warning then.
 
 from __future__ import annotations
 
-import importlib.metadata
-import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from fastapi import Request
@@ -37,18 +35,18 @@ from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
 from medianest.youtube.jobs import pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.ytdlp import freshness
 
 router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
-
-YTDLP_MAX_AGE_DAYS = 60
-VERSION_DATE_RE = re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})")
 
 
 class YtDlpInfo(ApiModel):
     version: str
     release_date: date | None
     age_days: int | None
-    outdated: bool
+    outdated: bool = Field(description="Older than 30 days, or it could not read a page")
+    broke_on: str | None = Field(description="The site of the last page it could not read")
+    broke_at: datetime | None
     warning: str | None
 
 
@@ -123,33 +121,21 @@ class PlexTestOut(ApiModel):
     marker_path: str | None
 
 
-def ytdlp_info(version: str | None = None, *, today: date | None = None) -> YtDlpInfo:
-    # Read from the package metadata: importing yt_dlp costs ~25 MB in the web process.
-    version = version or importlib.metadata.version("yt-dlp")
-    match = VERSION_DATE_RE.match(version)
-    released: date | None = None
-    if match:
-        try:
-            released = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            released = None
-    today = today or datetime.now(UTC).date()
-    age = (today - released).days if released else None
-    outdated = age is not None and age > YTDLP_MAX_AGE_DAYS
-    warning = (
-        f"yt-dlp {version} is {age} days old; YouTube changes often — update it "
-        "(pip install -U yt-dlp, or a newer MediaNest image)."
-        if outdated
-        else None
-    )
+def ytdlp_info(fresh: freshness.Freshness) -> YtDlpInfo:
     return YtDlpInfo(
-        version=version, release_date=released, age_days=age, outdated=outdated, warning=warning
+        version=fresh.version,
+        release_date=fresh.release_date,
+        age_days=fresh.age_days,
+        outdated=fresh.outdated,
+        broke_on=fresh.broke_on,
+        broke_at=fresh.broke_at,
+        warning=fresh.warning,
     )
 
 
 @router.get("/system", response_model=Envelope[SystemInfo])
 async def system_info(admin: AdminUser, session: SessionDep) -> Envelope[SystemInfo]:
-    """yt-dlp version and age (warning past 60 days), the download queue and its breaker."""
+    """yt-dlp's version and whether it is out of date, the download queue and its breaker."""
     breaker = await pushback.current(session)
     counts = dict(
         (status, int(n))
@@ -167,7 +153,7 @@ async def system_info(admin: AdminUser, session: SessionDep) -> Envelope[SystemI
     )
     return envelope(
         SystemInfo(
-            yt_dlp=ytdlp_info(),
+            yt_dlp=ytdlp_info(await freshness.current(session)),
             queue_breaker=BreakerInfo(
                 state="open" if breaker.open else "closed",
                 until=breaker.until if breaker.open else None,

@@ -35,7 +35,14 @@ from medianest.youtube.jobs import pushback, waiting
 from medianest.youtube.jobs.progress import JobView
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
-from medianest.youtube.ytdlp.downloader import DISK_FULL, NOT_WRITABLE, DownloadStopped, ItemFailed
+from medianest.youtube.ytdlp import freshness
+from medianest.youtube.ytdlp.downloader import (
+    DISK_FULL,
+    NOT_WRITABLE,
+    OUTDATED,
+    DownloadStopped,
+    ItemFailed,
+)
 from medianest.youtube.ytdlp.item_checks import ItemTooLarge, ItemWaiting
 
 log = get_logger(__name__)
@@ -210,7 +217,15 @@ async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> Non
             )
         await pushback.record_outcome(deps.session_factory, deps.settings, None)
     elif item.state == "failed":
+        await read_failed(deps, item.url, item.error_kind)
         await pushback.record_outcome(deps.session_factory, deps.settings, item.error_kind)
+
+
+async def read_failed(deps: HookDeps, url: str | None, kind: str | None) -> None:
+    """yt-dlp could not read a link: when it blames its own age, the admins are told."""
+    if kind == OUTDATED:
+        async with session_scope(deps.session_factory) as session:
+            await freshness.record_breakage(session, url or "")
 
 
 async def pause(queue: JobQueue, job: YoutubeDownload, view: JobView, paused: JobPaused) -> None:

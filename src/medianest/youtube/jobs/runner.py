@@ -29,6 +29,7 @@ from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.ytdlp.downloader import (
+    OUTDATED,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -41,7 +42,8 @@ from medianest.youtube.ytdlp.item_checks import ItemTooLarge, ItemWaiting
 log = get_logger(__name__)
 
 # Errors that retrying will not fix: fail at once instead of backing off.
-PERMANENT_KINDS = frozenset({"unavailable", "private"})
+# Reading the link again gives the same answer (an outdated yt-dlp: until it is updated).
+PERMANENT_KINDS = frozenset({"unavailable", "private", OUTDATED})
 
 
 @dataclass
@@ -143,6 +145,7 @@ class JobRunner:
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
                 )
             except ItemFailed as exc:
+                await job_hooks.read_failed(self._hook_deps(), job.url, exc.kind)
                 if exc.kind in PERMANENT_KINDS:
                     await self._fail(view, reporter, f"Could not read the link: {exc}")
                 else:

@@ -25,6 +25,7 @@ from medianest.youtube.downloads.files import (
     download_umask,
     restrict_file,
 )
+from medianest.youtube.ytdlp.freshness import says_it_is_outdated
 from medianest.youtube.ytdlp.item_checks import ItemChecks, ItemWaiting, is_upcoming_error
 
 log = get_logger(__name__)
@@ -58,6 +59,9 @@ DISK_FULL = "disk_full"
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # Not the item's fault either: the folder refuses the file (permissions, read-only mount).
 NOT_WRITABLE = "not_writable"
+# yt-dlp says one of its extractors broke: the site changed under this release
+# (youtube/ytdlp/freshness.py). Not the item's fault, and another try gives the same.
+OUTDATED = "outdated"
 
 
 class DownloadStopped(Exception):
@@ -142,6 +146,8 @@ def classify_error(message: str) -> str:
         return "http_429"
     if "403" in text or "forbidden" in text:
         return "http_403"
+    if says_it_is_outdated(text):
+        return OUTDATED
     if "private" in text:
         return "private"
     if "unavailable" in text or "404" in text or "not found" in text or "removed" in text:

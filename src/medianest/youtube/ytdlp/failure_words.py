@@ -7,8 +7,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from medianest.youtube.ytdlp.freshness import BUG_REPORT_MARK
+
 # First match wins; each pattern is searched in yt-dlp's message, case-insensitively.
 _PLAIN = [
+    (
+        re.escape(BUG_REPORT_MARK),  # first: the message may also name the error's cause
+        "MediaNest's downloader (yt-dlp) could not read this page: the site has changed "
+        "since this version. An admin has been told; it works again once MediaNest is updated.",
+    ),
     (r"HTTP Error 404|not found", "The link leads nowhere: the page or video was not found."),
     (
         r"HTTP Error 40[13]|forbidden|sign in to confirm|login required",
