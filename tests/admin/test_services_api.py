@@ -4,8 +4,6 @@ button reporting reachability, version and latency."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import structlog
 from sqlalchemy import select
@@ -14,6 +12,7 @@ from medianest.db.engine import session_scope
 from medianest.integrations.models import ServiceConfig
 from medianest.platform.models import AuditLog
 from tests.admin.conftest import SECRETS
+from tests.support.servers import free_port
 from tests.support.status_monitor import first_aggregate
 
 ENDPOINTS = [
@@ -24,9 +23,7 @@ ENDPOINTS = [
 
 
 def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"  # a port no other test is handed meanwhile
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)

@@ -4,7 +4,6 @@ how often, how far apart, and which requests never are."""
 from __future__ import annotations
 
 import itertools
-import socket
 import time
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from medianest.core.errors import ServiceUnavailable
 from medianest.integrations.http import UpstreamHTTPError
 from medianest_simulators import UptimeKumaSimulator
 from tests.integrations.conftest import quick_settings
+from tests.support.servers import free_port
 
 PAGE = "/api/status-page/medianest"
 
@@ -172,10 +172,7 @@ async def test_the_deadline_ends_the_tries_of_a_hung_service(kuma, make_resilien
 
 
 async def test_a_refused_connection_is_retried_and_reported_unreachable(make_resilient):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again before the client connects
-    client = make_resilient(f"http://127.0.0.1:{port}")
+    client = make_resilient(f"http://127.0.0.1:{free_port()}")  # nothing listens there
 
     with pytest.raises(ServiceUnavailable) as failure:
         await client.get_json("/anything")

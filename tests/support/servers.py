@@ -4,11 +4,13 @@ for a served process to answer its health check; list what a real `serve` loaded
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import subprocess
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,9 @@ import uvicorn
 
 from medianest.cli import SERVED_OPTIONS
 from tests.support.http import sync_http_client
+
+# free_port() takes ports from here up to the ephemeral range (see there).
+FREE_PORTS_FROM = 20000
 
 
 def serve_then(report: str) -> str:
@@ -65,10 +70,33 @@ def loopback_socket() -> socket.socket:
     return sock
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    """A port free now (for a server that must bind it itself, e.g. another process)."""
-    with loopback_socket() as sock:
-        return int(sock.getsockname()[1])
+    """A port free now, for a server that must bind it itself (another process) or for a
+    URL nothing is to answer at. Taken below the kernel's ephemeral range: a port the
+    system picks for `bind(("127.0.0.1", 0))` (every simulator and listener here) or for an
+    outgoing connection is never one of these, so another test running meanwhile cannot be
+    handed this port before its server binds it, and answer in its place."""
+    low, _ = _ephemeral_ports()
+    if low <= FREE_PORTS_FROM + 1000:
+        with loopback_socket() as sock:  # an unusual range: the system's pick, as before
+            return int(sock.getsockname()[1])
+    for _ in range(200):
+        port = random.randrange(FREE_PORTS_FROM, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {FREE_PORTS_FROM}-{low}")
 
 
 def wait_for_health(
