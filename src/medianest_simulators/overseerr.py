@@ -34,7 +34,7 @@ from medianest_simulators.overseerr_data import (
     media_info,
     user_page_info,
 )
-from medianest_simulators.overseerr_permissions import OverseerrPermissions
+from medianest_simulators.overseerr_plex_import import OverseerrPlexImport
 from medianest_simulators.overseerr_settings import error, not_authenticated
 
 Handler = Callable[[Request, User], Awaitable[Response]]
@@ -58,7 +58,7 @@ FILTERS: dict[str, Callable[[MediaRequest], bool]] = {
 }
 
 
-class OverseerrSimulator(OverseerrPermissions):
+class OverseerrSimulator(OverseerrPlexImport):
     """Overseerr: `X-Api-Key` auth, acting as admin (id 1) unless `X-API-User` says otherwise."""
 
     name = "overseerr"
@@ -81,6 +81,7 @@ class OverseerrSimulator(OverseerrPermissions):
             r("/api/v1/movie/{tmdb:int}", self._details),
             r("/api/v1/tv/{tmdb:int}", self._details),
             r("/api/v1/media/{mid:int}", self._delete_media, "DELETE"),
+            *self.import_routes(),
             r("/api/v1/user", self._users),
             r("/api/v1/user/{uid:int}", self._user),
             r("/api/v1/auth/me", self._me),

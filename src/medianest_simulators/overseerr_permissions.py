@@ -80,7 +80,7 @@ class OverseerrPermissions(SeerrControl):
         last `days` (declined ones not counted; a show's counts its seasons), or a show's
         request for more seasons than remain: routes/request.ts's 403 with the message of
         its QuotaRestrictedError."""
-        limit, days = self.quotas.get((user.id, media_type), (0, 0))
+        limit, days = self.quotas.get((user.id, media_type)) or self._default_quota(media_type)
         if not limit or has_permission(user.permissions, [MANAGE_USERS]):
             return None
         since = time.time() - days * 86400 if days else 0.0
@@ -97,6 +97,19 @@ class OverseerrPermissions(SeerrControl):
         return error(
             403, "Movie Quota exceeded." if media_type == "movie" else "Series Quota exceeded."
         )
+
+    def _default_quota(self, media_type: str) -> tuple[int, int]:
+        """User.ts `getQuota`: with no quota of their own, `main.defaultQuotas`."""
+        kind = "movie" if media_type == "movie" else "tv"
+        default = self.main_settings.get("defaultQuotas", {}).get(kind) or {}
+        return int(default.get("quotaLimit") or 0), int(default.get("quotaDays") or 0)
+
+    def set_default_quota(self, media_type: str, limit: int, days: int) -> None:
+        """Settings → Users → Default quotas (`main.defaultQuotas`), for users without
+        a quota of their own."""
+        kind = "movie" if media_type == "movie" else "tv"
+        with self.lock:
+            self.main_settings["defaultQuotas"][kind] = {"quotaLimit": limit, "quotaDays": days}
 
     def auto_approves(self, caller: User, media_type: str) -> bool:
         """MediaRequest.ts: a new request is APPROVED when the CALLER (`req.user`: the

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from medianest_simulators.media_server import MediaServerSimulator
 from medianest_simulators.overseerr import OverseerrSimulator
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
+from medianest_simulators.overseerr_plex_import import PlexConnection
 from medianest_simulators.plex import PlexSimulator
 from medianest_simulators.plextv import PlexTvSimulator
 from medianest_simulators.plextv_models import MACHINE_IDENTIFIER, OWNER_TOKEN
@@ -103,6 +104,10 @@ class SimulatorSuite(Running):
         for sim in self.all:
             sim.start()
         self.plextv.set_server_url(self.plex.url)
+        # Overseerr set up with the owner's plex.tv account and server, as its setup does.
+        self.overseerr.connect_plex(
+            PlexConnection(self.plextv.url, OWNER_TOKEN, MACHINE_IDENTIFIER)
+        )
         self._info = SuiteInfo(
             plex_tv_url=self.plextv.url,
             plex_app_url=self.plextv.url,
