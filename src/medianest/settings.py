@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # JSON list of Plex usernames let in besides the server's users (admin config:
     # `plexSignInExtraUsernames`).
     plex_signin_extra_usernames: list[str] = Field(default_factory=list)
+    # A Plex user Overseerr has no user for, at their first request: `import` them into
+    # Overseerr (its default permissions and quotas apply) or request `as_admin` (the API
+    # key's admin: approved at once). The admin config (`overseerrNewPeople`) overrides it.
+    overseerr_new_people: Literal["import", "as_admin"] = "import"
     # How long plex.tv's list of the server's users is trusted; the sweep that signs
     # out removed users runs this often.
     plex_audience_refresh_seconds: float = Field(default=300.0, gt=0)

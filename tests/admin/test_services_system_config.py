@@ -26,6 +26,7 @@ async def test_the_defaults_come_from_the_settings(admin_client, settings):
         "perUserConcurrency": settings.worker_per_user_concurrency,
         "plexSignIn": "server_users",
         "plexSignInExtraUsernames": [],
+        "overseerrNewPeople": "import",
     }
 
 

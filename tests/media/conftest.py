@@ -29,12 +29,23 @@ def plex_sim(plex: PlexSimulator) -> PlexSimulator:
 
 
 @pytest.fixture
+def overseerr_new_people() -> str:
+    """What a request of a Plex user Overseerr has no user for does. These tests are about
+    other things and their Overseerr is not set up with a Plex server, so its import could
+    not work: their people request as the API key's admin, as the admin may choose.
+    test_overseerr_import.py (and the link tests) override it with the default, `import`."""
+    return "as_admin"
+
+
+@pytest.fixture
 def settings(
     make_settings: Callable[..., Settings],
     overseerr_sim: OverseerrSimulator,
     plex_sim: PlexSimulator,
+    overseerr_new_people: str,
 ) -> Settings:
     return make_settings(
+        overseerr_new_people=overseerr_new_people,
         overseerr_url=overseerr_sim.url,
         overseerr_api_key=OVERSEERR_API_KEY,
         overseerr_webhook_secret=WEBHOOK_SECRET,

@@ -87,6 +87,7 @@ async def test_blocked_requests_give_their_hour_back_and_never_open_the_breaker(
             overseerr_api_key=settings.overseerr_api_key,
             plex_url=settings.plex_url,
             plex_token=settings.plex_token,
+            overseerr_new_people=settings.overseerr_new_people,
             rate_limit_requests_per_hour=2,
             breaker_min_volume=3,
         )

@@ -25,6 +25,7 @@ def limited_settings(
         overseerr_api_key=settings.overseerr_api_key,
         plex_url=settings.plex_url,
         plex_token=settings.plex_token,
+        overseerr_new_people=settings.overseerr_new_people,
         rate_limit_requests_per_hour=2,
         **extra,
     )

@@ -321,6 +321,7 @@ def _services(settings: Settings) -> dict[str, object]:
         "overseerr_api_key": settings.overseerr_api_key,
         "plex_url": settings.plex_url,
         "plex_token": settings.plex_token,
+        "overseerr_new_people": settings.overseerr_new_people,
     }
 
 

@@ -41,6 +41,9 @@ def notify_settings(
             "overseerr_url": overseerr.url,
             "overseerr_api_key": OVERSEERR_API_KEY,
             "overseerr_webhook_secret": WEBHOOK_SECRET,
+            # This Overseerr is not set up with a Plex server (its import of alice would
+            # fail): people it has no user for request as its admin, as an admin may choose.
+            "overseerr_new_people": "as_admin",
             **FAST_WORKER,
         }
         return make_settings(**(values | overrides))

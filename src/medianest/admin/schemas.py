@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from medianest.core.envelope import ApiInput, ApiModel
 from medianest.integrations import overseerr_models
-from medianest.limits.runtime import DownloadQuality, PlexSignIn
+from medianest.limits.runtime import DownloadQuality, OverseerrNewPeople, PlexSignIn
 
 HealthStatus = Literal["online", "offline", "degraded"]
 
@@ -129,3 +129,4 @@ class RuntimeConfigOut(ApiModel):
     per_user_concurrency: int
     plex_sign_in: PlexSignIn
     plex_sign_in_extra_usernames: list[str]
+    overseerr_new_people: OverseerrNewPeople

@@ -1,10 +1,9 @@
 """Overseerr API v1 client: status, search, media requests and movie/TV details.
 
 Built on the shared `ResilientClient` (retries only for idempotent calls, a breaker,
-timeouts). Search builds its own query string: Overseerr refuses a query whose spaces
-are sent as `+` (httpx's default), so the value is percent-encoded with `%20`. Every
-call that changes Overseerr's data goes through `_write`, which tells Overseerr's CSRF
-protection apart (overseerr_writes.py).
+timeouts). Search sends spaces as `%20` (Overseerr refuses httpx's `+`). Every call that
+changes Overseerr's data goes through `_write`, which tells Overseerr's CSRF protection
+apart (overseerr_writes.py).
 """
 
 from __future__ import annotations
@@ -53,9 +52,9 @@ UNRETRIEVABLE: dict[MediaType, str] = {
     "movie": "Unable to retrieve movie.",
     "tv": "Unable to retrieve series.",
 }
-# The user list (Plex account → Overseerr user) is kept this long, an answer or a failure:
-# a first request of many people at once asks Overseerr once, one that is down or answers
-# garbage costs at most one wait per period. At most `USER_LIST_SECONDS_BUDGET` per lookup.
+# The user list (Plex account → Overseerr user) is kept this long, answer or failure: many
+# first requests at once ask once, an Overseerr down or answering garbage costs at most one
+# wait per period (of at most `USER_LIST_SECONDS_BUDGET`).
 USER_LIST_SECONDS = 60.0
 USER_LIST_SECONDS_BUDGET = 5.0
 USER_LIST_TAKE = 100
@@ -78,6 +77,7 @@ class OverseerrClient:
         self.http = http
         self._plex_users: tuple[float, dict[int, int] | None] | None = None
         self._plex_users_flight: SingleFlight[dict[int, int] | None] = SingleFlight()
+        self.imports: SingleFlight[int] = SingleFlight()  # media/overseerr_import.py
 
     async def status(self) -> OverseerrStatus:
         """`GET /api/v1/status` (public): the version."""
@@ -168,10 +168,15 @@ class OverseerrClient:
 
     async def user_exists(self, user_id: int) -> bool:
         """`GET /api/v1/user/{id}`: whether Overseerr has this user (404 → False)."""
-        response = await self.http.request(
-            "GET", f"/api/v1/user/{user_id}", retry=False, expected=(200, 404)
-        )
+        path, expected = f"/api/v1/user/{user_id}", (200, 404)
+        response = await self.http.request("GET", path, retry=False, expected=expected)
         return response.status_code == 200
+
+    async def import_from_plex(self, plex_account_id: int) -> httpx.Response:
+        """`POST /api/v1/user/import-from-plex` for one Plex account (its id as the string
+        routes/user/index.ts compares); media/overseerr_import.py reads the answer."""
+        body = {"plexIds": [str(plex_account_id)]}
+        return await self._write("POST", "/api/v1/user/import-from-plex", body, (201, 500))
 
     async def user_for_plex_account(
         self, plex_account_id: int, *, fresh: bool = False
@@ -190,6 +195,11 @@ class OverseerrClient:
                 "users", self._fetch_plex_users, changed_at=changed_at
             )
         return None if users is None else users.get(plex_account_id)
+
+    @property
+    def user_list_known(self) -> bool:
+        """Whether the last user list was answered (a None above meant "no such user")."""
+        return self._plex_users is not None and self._plex_users[1] is not None
 
     async def _fetch_plex_users(self) -> dict[int, int] | None:
         try:

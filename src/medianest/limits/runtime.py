@@ -17,6 +17,7 @@ from medianest.settings import Settings
 
 DownloadQuality = Literal["best", "1080p", "720p", "audio"]
 PlexSignIn = Literal["server_users", "any_account"]
+OverseerrNewPeople = Literal["import", "as_admin"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class RuntimeLimits:
     per_user_concurrency: int
     plex_sign_in: str = "server_users"
     plex_sign_in_extra_usernames: tuple[str, ...] = ()
+    overseerr_new_people: str = "import"
 
     @classmethod
     def defaults(cls, settings: Settings) -> RuntimeLimits:
@@ -41,6 +43,7 @@ class RuntimeLimits:
             per_user_concurrency=settings.worker_per_user_concurrency,
             plex_sign_in=settings.plex_signin,
             plex_sign_in_extra_usernames=tuple(settings.plex_signin_extra_usernames),
+            overseerr_new_people=settings.overseerr_new_people,
         )
 
 
@@ -60,3 +63,6 @@ class RuntimeConfigUpdate(ApiInput):
         list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]]
         | None
     ) = Field(default=None, max_length=500)
+    # A Plex user Overseerr has no user for: `import` them into Overseerr at their first
+    # request (its default permissions apply), or request `as_admin` (approved at once).
+    overseerr_new_people: OverseerrNewPeople | None = None

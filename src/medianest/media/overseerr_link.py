@@ -4,8 +4,12 @@ An admin's link (or their explicit "no link") is final. Without one, a Plex user
 linked, at their first request, to the Overseerr user imported from the same Plex
 account: an exact Plex account id match only, never a username or an email (a stranger
 can take either). At a request rather than at sign-in: sign-in never waits for
-Overseerr, and a person Overseerr imports after they signed in is still found. No match,
-or Overseerr unable to say: the request goes as the API key's admin, as before.
+Overseerr, and a person Overseerr imports after they signed in is still found. No match:
+Overseerr is asked to import them (overseerr_import.py), so the owner's default
+permissions and quotas apply to them; refused or failed, nothing is requested. Only when
+the admin chose "request as the admin" for such people (`overseerrNewPeople`), or for
+people without a Plex account (password accounts, the bootstrap admin) or an admin's
+"not linked", does the request go as the API key's admin.
 
 The link is written in its own short unit of work, committed before Overseerr is asked
 to make the request: no row stays locked across that call (an admin saving the user
@@ -25,6 +29,7 @@ from medianest.auth.models import OverseerrLink, User
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.media import overseerr_import
 from medianest.platform import audit
 
 log = get_logger(__name__)
@@ -42,33 +47,43 @@ class Requester:
 
 
 async def requesting_overseerr_user(
-    factory: SessionFactory, *, overseerr: OverseerrClient, user: User
+    factory: SessionFactory, *, overseerr: OverseerrClient, user: User, import_missing: bool
 ) -> Requester:
     """The Overseerr user to request as, linking the user automatically when nobody
-    chose yet and Overseerr has their Plex account."""
+    chose yet and Overseerr has their Plex account, or (`import_missing`) imports it."""
     if user.overseerr_user_id is not None or user.overseerr_link == OverseerrLink.ADMIN:
         return Requester(user.overseerr_user_id, user.overseerr_link == OverseerrLink.AUTOMATIC)
     plex_account = _plex_account_id(user)
     if plex_account is None:
         return Requester(None, automatic=False)
     found = await overseerr.user_for_plex_account(plex_account)
+    if found is None and import_missing:
+        found = await overseerr_import.import_plex_user(overseerr, plex_account)
     if found is None:
         return Requester(None, automatic=False)
     return await _store_link(factory, user_id=user.id, stale=None, found=found)
 
 
 async def heal_stale_link(
-    factory: SessionFactory, *, overseerr: OverseerrClient, user: User, stale: int
+    factory: SessionFactory,
+    *,
+    overseerr: OverseerrClient,
+    user: User,
+    stale: int,
+    import_missing: bool,
 ) -> Requester:
     """After Overseerr said it no longer has the automatically linked user `stale`
     (deleted, or re-imported under a new id): the user looked up again in a list asked
-    for now, linked to the id found, else not linked (requests go as the API key's
-    admin; the next request looks again). What is stored now is returned: a choice
-    saved meanwhile stays, and `stale` again when that choice is the gone user."""
+    for now, or imported again (`import_missing`: Overseerr gives them a new id), and
+    linked to the id found; else not linked (requests go as the API key's admin; the
+    next request looks again). What is stored now is returned: a choice saved meanwhile
+    stays, and `stale` again when that choice is the gone user."""
     plex_account = _plex_account_id(user)
     found = None
     if plex_account is not None:
         found = await overseerr.user_for_plex_account(plex_account, fresh=True)
+        if found in (None, stale) and import_missing:
+            found = await overseerr_import.import_plex_user(overseerr, plex_account)
     return await _store_link(
         factory, user_id=user.id, stale=stale, found=None if found == stale else found
     )

@@ -127,10 +127,13 @@ async def request_for_user(
 ) -> MediaRequest:
     """The one "request a title" action of the page and the API: the role's weekly
     quota, the hourly rate, and Overseerr asked as the user's linked Overseerr user
-    (linked by Plex account at the first request when no admin chose: overseerr_link)."""
+    (linked by Plex account at the first request when no admin chose, imported into
+    Overseerr first when it has none and the admin did not choose `as_admin`:
+    overseerr_link, overseerr_import)."""
     await quotas.enforce_media_requests(session, user)
+    import_missing = ctx.limits.overseerr_new_people == "import"
     requester = await overseerr_link.requesting_overseerr_user(
-        ctx.session_factory, overseerr=overseerr, user=user
+        ctx.session_factory, overseerr=overseerr, user=user, import_missing=import_missing
     )
     request = functools.partial(
         create_request,
@@ -147,7 +150,11 @@ async def request_for_user(
         if not requester.automatic:
             raise  # an admin's link: only an administrator mends it
         healed = await overseerr_link.heal_stale_link(
-            ctx.session_factory, overseerr=overseerr, user=user, stale=stale.overseerr_user_id
+            ctx.session_factory,
+            overseerr=overseerr,
+            user=user,
+            stale=stale.overseerr_user_id,
+            import_missing=import_missing,
         )
         if healed.overseerr_user_id == stale.overseerr_user_id:
             raise

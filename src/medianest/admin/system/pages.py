@@ -215,6 +215,7 @@ async def save_settings(
         str, Form(alias="defaultDownloadQuality", max_length=16)
     ] = "",
     plex_sign_in: Annotated[str, Form(alias="plexSignIn", max_length=32)] = "",
+    overseerr_new_people: Annotated[str, Form(alias="overseerrNewPeople", max_length=32)] = "",
     plex_sign_in_extra_usernames: Annotated[
         str | None, Form(alias="plexSignInExtraUsernames", max_length=20_000)
     ] = None,
@@ -227,6 +228,7 @@ async def save_settings(
         "per_user_concurrency": per_user_concurrency,
         "default_download_quality": default_download_quality,
         "plex_sign_in": plex_sign_in,
+        "overseerr_new_people": overseerr_new_people,
     }
     given: dict[str, Any] = {k: v for k, v in raw.items() if v.strip()}
     if plex_sign_in or plex_sign_in_extra_usernames is not None:

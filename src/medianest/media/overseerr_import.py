@@ -1,0 +1,97 @@
+"""Bringing a Plex user Overseerr has no user for into Overseerr, as Overseerr itself
+would: its "Import Plex Users" for their one Plex account (`POST /api/v1/user/
+import-from-plex`, routes/user/index.ts). Overseerr creates the user only when its Plex
+server is shared with that account (plextv.ts `getUsers` + `checkUserAccess`), with the
+owner's default permissions (`settings.main.defaultPermissions`) and, with no quota of
+their own, the default quotas (entity/User.ts `getQuota`); a user it already has (same
+`plexId` or email) is not created again. So the owner's rules apply to them.
+
+Its answer lists only the users it created, without `plexId` (`User.filterMany`): the id
+asked for is the only one it may create, and when it created nobody the user list says
+whether it has them now (already there, or made by a concurrent import).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from medianest.core.errors import PermissionDenied, ServiceUnavailable, UpstreamError
+from medianest.core.logging import get_logger
+from medianest.integrations.overseerr import OverseerrClient
+from medianest.integrations.overseerr_models import OverseerrUser, error_message
+from medianest.integrations.overseerr_writes import OverseerrWritesBlocked
+
+log = get_logger(__name__)
+
+WHERE = "Overseerr → Users → Import Plex Users"
+
+
+class NotInOverseerr(PermissionDenied):
+    """Overseerr has no user for this Plex account and would not import it: its Plex
+    server is not shared with them (another server, a share removed, a Plex Home member
+    without a share), or a user with their email has another Plex account."""
+
+    code = "NOT_IN_OVERSEERR"
+    default_message = (
+        "Overseerr has no account for you and could not add you (its Plex server is not "
+        f"shared with your Plex account). An admin must add you in {WHERE}; nothing was "
+        "requested."
+    )
+
+
+class OverseerrImportFailed(ServiceUnavailable):
+    """Overseerr could not be asked to import the person now (down, slow, its breaker
+    open, or its own error reaching plex.tv): nothing was requested; try again later."""
+
+    code = "OVERSEERR_IMPORT_FAILED"
+    default_message = (
+        "MediaNest could not add you to Overseerr just now, so nothing was requested. "
+        "Try again in a few minutes."
+    )
+
+
+async def import_plex_user(overseerr: OverseerrClient, plex_account_id: int) -> int:
+    """The id of the Overseerr user for `plex_account_id` after asking Overseerr to
+    import it; one import per account at a time in this process (two tabs ask once).
+    Raises `NotInOverseerr`, `OverseerrImportFailed` or `OverseerrWritesBlocked`."""
+    return await overseerr.imports.run(plex_account_id, lambda: _import(overseerr, plex_account_id))
+
+
+async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:
+    try:
+        response = await overseerr.import_from_plex(plex_account_id)
+        created = [] if response.status_code == 500 else _created(overseerr, response.json())
+    except OverseerrWritesBlocked:
+        raise
+    except (ServiceUnavailable, UpstreamError, ValueError) as exc:
+        # A timeout may still have created them: the next request's import finds them.
+        log.warning("overseerr_import_failed", plex_account=plex_account_id, error=str(exc))
+        raise OverseerrImportFailed(details={"reason": "unavailable"}) from None
+    if len(created) == 1:  # only the id asked for can be created
+        log.info("overseerr_user_imported", plex_account=plex_account_id, user_id=created[0])
+        return created[0]
+    found = await overseerr.user_for_plex_account(plex_account_id, fresh=True)
+    if found is not None:
+        return found
+    if response.status_code == 500 or not overseerr.user_list_known:
+        # Its own error (plex.tv out of its reach, Plex not set up, a concurrent import's
+        # unique email), or its user list unable to say whether it has them now.
+        log.warning(
+            "overseerr_import_unsettled", plex_account=plex_account_id, error=_why(response)
+        )
+        raise OverseerrImportFailed(details={"reason": "overseerr_error"})
+    log.info("overseerr_import_not_shared", plex_account=plex_account_id)
+    raise NotInOverseerr(details={"reason": "not_a_plex_user_of_overseerr"})
+
+
+def _why(response: httpx.Response) -> str | None:
+    try:
+        return error_message(response.json())
+    except ValueError:
+        return None
+
+
+def _created(overseerr: OverseerrClient, body: object) -> list[int]:
+    if not isinstance(body, list):
+        raise ValueError("import answer is not a list")
+    return [overseerr.http.parse(OverseerrUser, item).id for item in body]
