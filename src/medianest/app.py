@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from medianest import __version__
 from medianest.admin.connections import router as admin_connections_router
 from medianest.admin.connections import webhook_router as admin_webhook_router
+from medianest.admin.system import cookies_router as admin_cookies_router
 from medianest.admin.system import router as admin_system_router
 from medianest.admin.users import router as admin_router
 from medianest.auth import identity as auth_identity
@@ -113,6 +114,7 @@ _ROUTER_MODULES = (
     admin_router,
     admin_connections_router,
     admin_system_router,
+    admin_cookies_router,
     admin_webhook_router,
 )
 

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 
 from medianest.admin.connections import pages as admin_connections_pages
 from medianest.admin.connections import webhook_pages as admin_webhook_pages
+from medianest.admin.system import cookies_pages as admin_cookies_pages
 from medianest.admin.system import pages as admin_system_pages
 from medianest.admin.users import pages as admin_pages
 from medianest.auth import pages as auth_pages
@@ -36,6 +37,7 @@ PAGE_MODULES = (
     admin_connections_pages,
     admin_webhook_pages,
     admin_system_pages,
+    admin_cookies_pages,
 )
 
 # At import, like the filters web/ defines itself: every template sees it from the start.

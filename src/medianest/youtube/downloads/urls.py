@@ -156,6 +156,22 @@ def fetch_refusal(url: str, *, extra_hosts: list[str] | tuple[str, ...]) -> str 
         return None
     if scheme != "https" or port not in (None, 443) or _is_ip_literal(host):
         return f"{netloc} is not on the allow-list"
-    if any(host == domain or host.endswith("." + domain) for domain in YOUTUBE_FETCH_DOMAINS):
+    if _is_youtube_domain(host):
         return None
     return f"{netloc} is not on the allow-list"
+
+
+def _is_youtube_domain(host: str) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in YOUTUBE_FETCH_DOMAINS)
+
+
+def cookie_domain_allowed(domain: str, *, extra_hosts: list[str] | tuple[str, ...]) -> bool:
+    """Whether a cookie for `domain` (a cookies.txt domain, leading dot or not) is only
+    ever sent where `fetch_refusal` lets yt-dlp fetch: a YouTube domain (or below), or an
+    operator-listed host by name (a cookie names no port)."""
+    host = domain.strip().lower().removeprefix(".").rstrip(".")
+    if not host:
+        return False
+    if any(extra == host or extra.rsplit(":", 1)[0] == host for extra in extra_hosts):
+        return True
+    return not _is_ip_literal(host) and _is_youtube_domain(host)

@@ -1,0 +1,236 @@
+"""The YouTube cookies the admin saved: one system_settings row, the jar encrypted.
+
+The row holds the jar (AES-GCM, `core/crypto.py`, bound to this row by its associated
+data), a `generation` that each admin save renews, and what may be shown: how many
+cookies, for which domains, when saved, when the first one expires. Nothing here logs
+or returns a cookie's name or value.
+
+Downloads borrow the jar (`run_with_cookies`): each expansion or item reads the newest
+one, yt-dlp gets it in a private file (`ytdlp/cookie_file.py`) and the jar it saves on
+close comes back here. What that run changed is merged into the stored jar under a
+compare-and-set on the row's `updated_at`, retried on a race, so two workers that
+rotate different cookies keep both; two that change the same cookie: the last one
+wins. A rotation of cookies the admin has since replaced or removed is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from medianest.context import AppContext
+from medianest.core.crypto import DecryptionError, SecretBox
+from medianest.core.errors import MediaNestError
+from medianest.core.logging import get_logger
+from medianest.db.base import utcnow
+from medianest.db.engine import session_scope
+from medianest.platform import audit
+from medianest.platform.models import SystemSetting
+from medianest.youtube.cookies.netscape import (
+    MAX_COOKIE_FILE_BYTES,
+    CookieFile,
+    merge_rotation,
+    parse_cookie_file,
+)
+from medianest.youtube.ytdlp.cookie_file import CookieLease
+
+log = get_logger(__name__)
+
+COOKIES_KEY = "youtube_cookies"
+_CONTEXT = "system_settings:youtube_cookies"  # AES-GCM associated data: this row only
+_CHECK_IN_ATTEMPTS = 10  # each round one racer wins: enough for 10 at once
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CookiesStatus:
+    set: bool
+    count: int = 0
+    domains: tuple[str, ...] = ()
+    saved_at: datetime | None = None
+    earliest_expiry: datetime | None = None
+    rotated_at: datetime | None = None
+    generation: str | None = None
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def status_of(value: Any) -> CookiesStatus:
+    data = value if isinstance(value, dict) else {}
+    if not data.get("jar"):
+        return CookiesStatus(set=False)
+    return CookiesStatus(
+        set=True,
+        count=int(data.get("count") or 0),
+        domains=tuple(data.get("domains") or ()),
+        saved_at=_time(data.get("savedAt")),
+        earliest_expiry=_time(data.get("earliestExpiry")),
+        rotated_at=_time(data.get("rotatedAt")),
+        generation=data.get("generation"),
+    )
+
+
+def _described(jar: CookieFile, box: SecretBox) -> dict[str, Any]:
+    expiry = jar.earliest_expiry
+    return {
+        "jar": box.encrypt(jar.text, context=_CONTEXT),
+        "count": len(jar.entries),
+        "domains": jar.domains,
+        "earliestExpiry": expiry.isoformat() if expiry else None,
+    }
+
+
+async def cookies_status(session: AsyncSession) -> CookiesStatus:
+    row = await session.get(SystemSetting, COOKIES_KEY)
+    return status_of(row.value if row else None)
+
+
+async def save_cookies(
+    session: AsyncSession,
+    *,
+    box: SecretBox,
+    text: str,
+    extra_hosts: list[str],
+    by: audit.Actor,
+) -> CookiesStatus:
+    """The one "set YouTube cookies" action (API and page): checked, stored encrypted,
+    audited (count and domains only). Replaces cookies saved before."""
+    jar = parse_cookie_file(text, extra_hosts=extra_hosts)
+    value = {
+        **_described(jar, box),
+        "generation": uuid.uuid4().hex,
+        "savedAt": utcnow().isoformat(),
+        "savedBy": str(by.id),
+        "rotatedAt": None,
+    }
+    row = await session.get(SystemSetting, COOKIES_KEY)
+    if row is None:
+        session.add(SystemSetting(key=COOKIES_KEY, value=value))
+    else:
+        row.value = value
+    audit.record(
+        session,
+        action="youtube.cookies.save",
+        actor_id=by.id,
+        target="youtube_cookies",
+        details={"count": value["count"], "domains": value["domains"]},
+        ip=by.ip,
+    )
+    await session.flush()
+    return status_of(value)
+
+
+async def remove_cookies(session: AsyncSession, *, by: audit.Actor) -> CookiesStatus:
+    """The one "remove YouTube cookies" action: downloads go without them from now on."""
+    row = await session.get(SystemSetting, COOKIES_KEY)
+    if row is not None:
+        await session.delete(row)
+        audit.record(
+            session,
+            action="youtube.cookies.remove",
+            actor_id=by.id,
+            target="youtube_cookies",
+            ip=by.ip,
+        )
+        await session.flush()
+    return CookiesStatus(set=False)
+
+
+async def checkout(
+    session_factory: async_sessionmaker[AsyncSession], box: SecretBox
+) -> CookieLease | None:
+    """The stored cookies for one yt-dlp run, or None when none are set (or they cannot
+    be decrypted: a lost key; the download then goes without, as before they were set)."""
+    async with session_factory() as session:
+        row = await session.get(SystemSetting, COOKIES_KEY)
+        value = dict(row.value or {}) if row is not None else {}
+    if not value.get("jar"):
+        return None
+    try:
+        text = box.decrypt(str(value["jar"]), context=_CONTEXT)
+    except DecryptionError:
+        log.warning("youtube_cookies_unreadable", reason="the encryption key changed")
+        return None
+    return CookieLease(text=text, generation=str(value.get("generation")))
+
+
+def _rotation(lease: CookieLease, extra_hosts: list[str]) -> tuple[CookieFile, CookieFile] | None:
+    """The jar lent and the jar yt-dlp saved, when it saved a readable one that differs."""
+    if lease.rotated is None or lease.rotated == lease.text:
+        return None
+    try:
+        return (
+            parse_cookie_file(lease.text, extra_hosts=extra_hosts),
+            parse_cookie_file(lease.rotated, extra_hosts=extra_hosts),
+        )
+    except MediaNestError as refused:  # cut short, or cookies of a host since unlisted
+        log.warning("youtube_cookies_rotation_refused", reason=refused.details.get("reason"))
+        return None
+
+
+async def check_in(
+    session_factory: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    lease: CookieLease | None,
+    *,
+    extra_hosts: list[str],
+) -> bool:
+    """Keep what YouTube changed in the lent jar (merged into the stored one); True when
+    something was stored."""
+    rotation = _rotation(lease, extra_hosts) if lease is not None else None
+    if lease is None or rotation is None:
+        return False
+    before, after = rotation
+    for _attempt in range(_CHECK_IN_ATTEMPTS):
+        async with session_scope(session_factory) as session:
+            row = await session.get(SystemSetting, COOKIES_KEY)
+            value = dict(row.value or {}) if row is not None else {}
+            if row is None or value.get("generation") != lease.generation:
+                return False  # replaced or removed by the admin meanwhile
+            stored = box.decrypt(str(value["jar"]), context=_CONTEXT)
+            current = parse_cookie_file(stored, extra_hosts=extra_hosts)
+            merged = merge_rotation(current, before=before, after=after)
+            if merged is None or len(merged.text.encode()) > MAX_COOKIE_FILE_BYTES:
+                return False
+            changed = await session.execute(
+                update(SystemSetting)
+                .where(SystemSetting.key == COOKIES_KEY, SystemSetting.updated_at == row.updated_at)
+                .values(
+                    value={**value, **_described(merged, box), "rotatedAt": utcnow().isoformat()},
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(changed, "rowcount", 0) == 1:
+                log.info("youtube_cookies_rotated", cookies=len(merged.entries))
+                return True
+    log.warning("youtube_cookies_rotation_lost", attempts=_CHECK_IN_ATTEMPTS)
+    return False
+
+
+async def run_with_cookies(ctx: AppContext, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, cookies=lease, **kwargs)` in a worker thread (yt-dlp blocks), with the
+    stored cookies lent to it and what it rotated kept afterwards, even when it failed."""
+    lease = await checkout(ctx.session_factory, ctx.secret_box)
+    try:
+        return await asyncio.to_thread(fn, *args, cookies=lease, **kwargs)
+    finally:
+        if lease is not None and lease.rotated is not None:
+            try:
+                await check_in(
+                    ctx.session_factory,
+                    ctx.secret_box,
+                    lease,
+                    extra_hosts=ctx.settings.youtube_extra_host_list,
+                )
+            except Exception as exc:  # the download's own outcome matters more
+                log.warning("youtube_cookies_rotation_not_saved", error=type(exc).__name__)
