@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import Simulator, ok, read_json
 from medianest_simulators.media_live import HLS_TYPE, LiveStreams
+from medianest_simulators.media_session import SessionCookie
 
 CLIP_SOURCES = ("testsrc", "smptebars", "rgbtestsrc")
 CACHE_ENV = "MEDIANEST_SIM_MEDIA_CACHE"
@@ -129,6 +130,7 @@ class MediaServerSimulator(Simulator):
         self.feeds: dict[str, Feed] = {}
         self.bytes_per_second: int | None = None
         self.changed: dict[str, str] = {}  # slug -> title: pages yt-dlp can no longer read
+        self.session_cookie: SessionCookie | None = None
         super().__init__(port=port)
 
     def reset_state(self) -> None:
@@ -139,6 +141,7 @@ class MediaServerSimulator(Simulator):
         self.feeds = {"default": Feed("Loopback Test Channel", [])}
         self.bytes_per_second = None
         self.changed = {}
+        self.session_cookie = None
         self.live.reset()
         for title in ("Clip One", "Clip Two", "Clip Three"):
             self.add_item(title)
@@ -226,6 +229,22 @@ class MediaServerSimulator(Simulator):
         with self.lock:
             self.bytes_per_second = bytes_per_second
 
+    def require_cookie(
+        self, name: str, value: str, *, rotate: bool = False, feeds: bool = False
+    ) -> None:
+        """Refuse media (and with `feeds`, feed) requests without the cookie `name=value`
+        (403); see `media_session.SessionCookie`."""
+        with self.lock:
+            self.session_cookie = SessionCookie(name, value, rotate, feeds)
+
+    def _session_answer(
+        self, request: Request, *, feed: bool = False
+    ) -> tuple[Response | None, dict[str, str]]:
+        with self.lock:
+            if self.session_cookie is None or (feed and not self.session_cookie.feeds):
+                return None, {}
+            return self.session_cookie.answer(request.headers.get("cookie", ""))
+
     def feed_url(self, feed: str = "default") -> str:
         return f"{self.url}/feed.xml" if feed == "default" else f"{self.url}/feeds/{feed}.xml"
 
@@ -243,6 +262,9 @@ class MediaServerSimulator(Simulator):
         ]
 
     async def _feed(self, request: Request) -> Response:
+        refused, session_headers = self._session_answer(request, feed=True)
+        if refused is not None:
+            return refused
         name = request.path_params.get("name", "default")
         base = str(request.base_url).rstrip("/")
         with self.lock:
@@ -285,7 +307,9 @@ class MediaServerSimulator(Simulator):
             + "".join(entries)
             + "</channel></rss>\n"
         )
-        return Response(body, media_type="application/rss+xml; charset=utf-8")
+        return Response(
+            body, media_type="application/rss+xml; charset=utf-8", headers=session_headers
+        )
 
     async def _changed_manifest(self, request: Request) -> Response:
         with self.lock:
@@ -303,6 +327,9 @@ class MediaServerSimulator(Simulator):
         gate = item.held  # a threading.Event: opened from the test's thread, not this loop
         while gate is not None and not gate.is_set() and not self._stopping.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
+        refused, session_headers = self._session_answer(request)
+        if refused is not None:
+            return refused
         if item.status is not None:
             headers = {"Retry-After": "1"} if item.status == 429 else {}
             return Response(
@@ -313,7 +340,7 @@ class MediaServerSimulator(Simulator):
             )
         data = item.clip.read_bytes()
         size, start, end, status = len(data), 0, len(data) - 1, 200
-        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
+        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4", **session_headers}
         match = RANGE_RE.match(request.headers.get("Range", "").strip())
         if match and (match.group(1) or match.group(2)):
             if match.group(1):

@@ -7,7 +7,6 @@ and, when picked up again, skips the items already on disk.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
+from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
 from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
@@ -138,7 +138,8 @@ class JobRunner:
         await reporter.emit_now()
         if not view.items:
             try:
-                expanded = await asyncio.to_thread(
+                expanded = await youtube_cookies.run_with_cookies(
+                    self.ctx,
                     expand,
                     job.url,
                     extractors=accepted.extractors,
@@ -196,7 +197,8 @@ class JobRunner:
             view.current, view.item_progress = index, ProgressState()
             item.state = "downloading"
             try:
-                path = await asyncio.to_thread(
+                path = await youtube_cookies.run_with_cookies(
+                    self.ctx,
                     download_item,
                     _entry(item),
                     folder=folder,

@@ -28,6 +28,7 @@ from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import after_commit
+from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.downloads import active, archive
 from medianest.youtube.downloads import service as downloads
 from medianest.youtube.downloads.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
@@ -227,7 +228,8 @@ async def check(
         )
         if busy is not None:  # its items are not archived yet: wait, never fetch them twice
             return CheckResult(0, None, "The previous check's download is still running.")
-        expanded = await asyncio.to_thread(
+        expanded = await youtube_cookies.run_with_cookies(
+            ctx,
             expand,
             accepted.url,
             extractors=accepted.extractors,

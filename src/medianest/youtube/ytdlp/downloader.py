@@ -25,6 +25,7 @@ from medianest.youtube.downloads.files import (
     download_umask,
     restrict_file,
 )
+from medianest.youtube.ytdlp.cookie_file import CookieLease, private_cookie_file
 from medianest.youtube.ytdlp.freshness import says_it_is_outdated
 from medianest.youtube.ytdlp.item_checks import ItemChecks, ItemWaiting, is_upcoming_error
 
@@ -135,6 +136,11 @@ def _base_options(extractors: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def _with(options: dict[str, Any], cookie_file: Path | None) -> dict[str, Any]:
+    """`options` reading (and, on close, saving) the admin's cookies from `cookie_file`."""
+    return options if cookie_file is None else {**options, "cookiefile": str(cookie_file)}
+
+
 def classify_error(message: str) -> str:
     """A coarse kind for a yt-dlp error, stored per item (and used to back off later)."""
     text = message.lower()
@@ -161,12 +167,21 @@ def _entry_key(entry: dict[str, Any], url: str) -> str:
     return unquote(url.split(SMUGGLE_MARK, 1)[0])
 
 
-def expand(url: str, *, extractors: tuple[str, ...], extra_hosts: tuple[str, ...]) -> Expanded:
+def expand(
+    url: str,
+    *,
+    extractors: tuple[str, ...],
+    extra_hosts: tuple[str, ...],
+    cookies: CookieLease | None = None,
+) -> Expanded:
     """The playlist's title and entries without downloading anything (flat extraction)."""
     options = {**_base_options(extractors), "extract_flat": "in_playlist", "lazy_playlist": False}
     yt_dlp = _yt_dlp()
     try:
-        with _youtube_dl(options, extra_hosts) as ydl:
+        with (
+            private_cookie_file(cookies) as jar,
+            _youtube_dl(_with(options, jar), extra_hosts) as ydl,
+        ):
             info = ydl.extract_info(url, download=False, process=False)
             if info is None:
                 raise ItemFailed("nothing found at this link", "unavailable")
@@ -262,6 +277,7 @@ def download_item(
     progress: ProgressState,
     gid: int | None = None,
     max_bytes: int | None = None,
+    cookies: CookieLease | None = None,
 ) -> Path:
     """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`).
     `ItemWaiting` when it is live or not aired yet, `ItemTooLarge` past `max_bytes`."""
@@ -274,7 +290,11 @@ def download_item(
     if cancel.is_set():
         raise DownloadStopped()
     try:
-        with download_umask(), _youtube_dl(options, extra_hosts) as ydl:
+        with (
+            private_cookie_file(cookies) as jar,
+            download_umask(),
+            _youtube_dl(_with(options, jar), extra_hosts) as ydl,
+        ):
             info = ydl.extract_info(entry.url, download=True)
     except yt_dlp.utils.DownloadCancelled as exc:
         if checks.refused is not None and not cancel.is_set():
