@@ -30,6 +30,7 @@ from medianest.limits.runtime import RuntimeConfigUpdate
 from medianest.platform import audit
 from medianest.plex import paths as plex_paths
 from medianest.settings import Settings
+from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import check as plex_check
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
@@ -58,6 +59,9 @@ class BreakerInfo(ApiModel):
     openings_in_a_row: int
     recent_errors: int
     recent_error_kinds: dict[str, int]
+    advice: str | None = Field(
+        default=None, description="What to do, when bot checks opened it (YouTube cookies)"
+    )
 
 
 class QueueInfo(ApiModel):
@@ -162,6 +166,7 @@ async def system_info(admin: AdminUser, session: SessionDep) -> Envelope[SystemI
                 openings_in_a_row=breaker.openings,
                 recent_errors=breaker.recent_errors,
                 recent_error_kinds=breaker.counts,
+                advice=pushback.advice(breaker, await youtube_cookies.cookies_status(session)),
             ),
             queue=QueueInfo(
                 queued=counts.get("queued", 0),

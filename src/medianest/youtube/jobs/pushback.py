@@ -28,6 +28,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
+from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.events import QueueBreakerChanged
 from medianest.youtube.ytdlp.downloader import classify_error
 
@@ -46,7 +47,14 @@ KIND_LABELS = {
 MAX_BACKOFF_SECONDS = 6 * 3600.0
 PAUSE_REASON = "YOUTUBE_PUSHBACK"
 
-__all__ = ["PUSHBACK_KINDS", "BreakerState", "classify_error", "current", "record_outcome"]
+__all__ = [
+    "PUSHBACK_KINDS",
+    "BreakerState",
+    "advice",
+    "classify_error",
+    "current",
+    "record_outcome",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class BreakerState:
     openings: int = 0
     recent_errors: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    bot_checks: int = 0  # in the series that opened it last
+    cookies_generation: str | None = None  # the YouTube cookies set when it opened, if any
 
     @property
     def seconds_left(self) -> float:
@@ -85,6 +95,8 @@ def _state(value: Any, now: datetime) -> BreakerState:
         openings=int(data.get("openings") or 0),
         recent_errors=len(events),
         counts=counts,
+        bot_checks=int(data.get("botChecks") or 0),
+        cookies_generation=data.get("cookiesGeneration"),
     )
 
 
@@ -143,7 +155,10 @@ async def _count_pushback(session: AsyncSession, settings: Settings, kind: str) 
         openings = state.openings
         backoff = min(MAX_BACKOFF_SECONDS, settings.youtube_breaker_backoff_seconds * (2**openings))
         summary = ", ".join(f"{KIND_LABELS[k]}: {n}" for k, n in sorted(state.counts.items()))
+        cookies = await youtube_cookies.cookies_status(session)
         data.update(
+            botChecks=state.counts.get("bot_check", 0),
+            cookiesGeneration=cookies.generation,
             openedAt=now.isoformat(),
             until=(now + timedelta(seconds=backoff)).isoformat(),
             openings=openings + 1,
@@ -168,3 +183,27 @@ async def close(session: AsyncSession) -> None:
     data.update(until=None, events=[])
     row.value = data
     await publish(session, QueueBreakerChanged(opened=False, opened_at=data.get("openedAt")))
+
+
+def advice(state: BreakerState, cookies: youtube_cookies.CookiesStatus) -> str | None:
+    """What the admin can do about an open breaker that bot checks opened ("Sign in to
+    confirm you're not a bot", or "... your age": yt-dlp's answer to both is cookies of a
+    signed-in browser, `_youtube_login_hint` in `yt_dlp/extractor/youtube/_base.py`)."""
+    if not state.open or state.bot_checks == 0:
+        return None
+    resume = "then resume downloads"
+    if cookies.set and cookies.generation != state.cookies_generation:
+        return (
+            "New YouTube cookies were saved after this pause began: resume downloads to try them."
+        )
+    if state.cookies_generation is None:
+        return (
+            "YouTube wants MediaNest to sign in. Set YouTube cookies (exported from a browser "
+            f"signed in to YouTube, in a private window), {resume}."
+        )
+    if not cookies.set:
+        return f"The YouTube cookies in use were removed: set fresh ones, {resume}."
+    return (
+        "YouTube refused the YouTube cookies that are set: export fresh ones (in a private "
+        f"window, then close it), save them, {resume}."
+    )
