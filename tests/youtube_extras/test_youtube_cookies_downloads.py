@@ -158,7 +158,7 @@ async def test_a_cancelled_download_leaves_no_cookie_file(
 async def test_a_subscription_to_a_feed_behind_a_session_is_read_with_the_cookies(
     app: MediaNestApp, admin: User, alice: User, media: MediaServerSimulator
 ) -> None:
-    media.require_cookie("SID", SESSION, feeds=True)
+    media.require_cookie("SID", SESSION, feeds=True, rotate=True)
     async with await signed_in_client(app, alice) as client:
         created = await client.post("/api/youtube/subscriptions", json={"url": media.feed_url()})
         assert created.status_code == 201, created.text
@@ -178,6 +178,7 @@ async def test_a_subscription_to_a_feed_behind_a_session_is_read_with_the_cookie
     assert found.error is None and found.download_id is not None and found.new_items == 3
     assert media.session_cookie is not None
     assert media.session_cookie.seen[-1] == f"SID={SESSION}"  # only the host's own cookie
+    assert f"SID\t{media.session_cookie.value}" in await stored_jar(app)  # the renewed one
 
 
 async def test_downloads_rotating_different_cookies_at_once_keep_every_change(
