@@ -135,7 +135,9 @@ REFUSED = {
         + _line(".evil.example")
         + "#HttpOnly_accounts.example.org\tFALSE\t/\tTRUE\t0\tx\ty\n"
         + _line("10.0.0.1")
-        + _line("media.lan.evil.example"),
+        + _line("media.lan.evil.example")
+        + _line(".youtube.com.evil.example")
+        + _line("notyoutube.com"),
         400,
         "foreign_domains",
     ),
@@ -156,9 +158,11 @@ async def test_an_upload_that_is_not_youtube_cookies_is_refused_and_nothing_is_s
     if case == "foreign":  # named, not dropped: the admin decides what to send
         assert body["error"]["details"]["domains"] == [
             ".evil.example",
+            ".youtube.com.evil.example",
             "10.0.0.1",
             "accounts.example.org",
             "media.lan.evil.example",
+            "notyoutube.com",
         ]
     if case == "not_netscape":
         assert body["error"]["details"]["lines"][0]["line"] == 1
