@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +34,7 @@ from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform import audit
 from medianest.platform.models import SystemSetting
+from medianest.platform.stored_settings import validated
 from medianest.youtube.cookies.netscape import (
     MAX_COOKIE_FILE_BYTES,
     CookieFile,
@@ -49,6 +51,19 @@ _CHECK_IN_ATTEMPTS = 10  # each round one racer wins: enough for 10 at once
 T = TypeVar("T")
 
 
+class StoredCookies(BaseModel):
+    """The `youtube_cookies` row's value (`platform/stored_settings.py`)."""
+
+    jar: str  # the cookies.txt text, encrypted
+    generation: str  # renewed by each admin save
+    count: int
+    domains: list[str]
+    saved_at: datetime
+    saved_by: str | None = None
+    earliest_expiry: datetime | None = None
+    rotated_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class CookiesStatus:
     set: bool
@@ -60,38 +75,35 @@ class CookiesStatus:
     generation: str | None = None
 
 
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
+def _stored(row: SystemSetting | None) -> StoredCookies | None:
+    return validated(COOKIES_KEY, row.value if row is not None else None, StoredCookies)
 
 
-def status_of(value: Any) -> CookiesStatus:
-    data = value if isinstance(value, dict) else {}
-    if not data.get("jar"):
+def status_of(stored: StoredCookies | None) -> CookiesStatus:
+    if stored is None:
         return CookiesStatus(set=False)
     return CookiesStatus(
         set=True,
-        count=int(data.get("count") or 0),
-        domains=tuple(data.get("domains") or ()),
-        saved_at=_time(data.get("savedAt")),
-        earliest_expiry=_time(data.get("earliestExpiry")),
-        rotated_at=_time(data.get("rotatedAt")),
-        generation=data.get("generation"),
+        count=stored.count,
+        domains=tuple(stored.domains),
+        saved_at=stored.saved_at,
+        earliest_expiry=stored.earliest_expiry,
+        rotated_at=stored.rotated_at,
+        generation=stored.generation,
     )
 
 
 def _described(jar: CookieFile, box: SecretBox) -> dict[str, Any]:
-    expiry = jar.earliest_expiry
     return {
         "jar": box.encrypt(jar.text, context=_CONTEXT),
         "count": len(jar.entries),
         "domains": jar.domains,
-        "earliestExpiry": expiry.isoformat() if expiry else None,
+        "earliest_expiry": jar.earliest_expiry,
     }
 
 
 async def cookies_status(session: AsyncSession) -> CookiesStatus:
-    row = await session.get(SystemSetting, COOKIES_KEY)
-    return status_of(row.value if row else None)
+    return status_of(_stored(await session.get(SystemSetting, COOKIES_KEY)))
 
 
 async def save_cookies(
@@ -105,13 +117,13 @@ async def save_cookies(
     """The one "set YouTube cookies" action (API and page): checked, stored encrypted,
     audited (count and domains only). Replaces cookies saved before."""
     jar = parse_cookie_file(text, extra_hosts=extra_hosts)
-    value = {
+    stored = StoredCookies(
         **_described(jar, box),
-        "generation": uuid.uuid4().hex,
-        "savedAt": utcnow().isoformat(),
-        "savedBy": str(by.id),
-        "rotatedAt": None,
-    }
+        generation=uuid.uuid4().hex,
+        saved_at=utcnow(),
+        saved_by=str(by.id),
+    )
+    value = stored.model_dump(mode="json")
     row = await session.get(SystemSetting, COOKIES_KEY)
     if row is None:
         session.add(SystemSetting(key=COOKIES_KEY, value=value))
@@ -122,11 +134,11 @@ async def save_cookies(
         action="youtube.cookies.save",
         actor_id=by.id,
         target="youtube_cookies",
-        details={"count": value["count"], "domains": value["domains"]},
+        details={"count": stored.count, "domains": stored.domains},
         ip=by.ip,
     )
     await session.flush()
-    return status_of(value)
+    return status_of(stored)
 
 
 async def remove_cookies(session: AsyncSession, *, by: audit.Actor) -> CookiesStatus:
@@ -151,16 +163,15 @@ async def checkout(
     """The stored cookies for one yt-dlp run, or None when none are set (or they cannot
     be decrypted: a lost key; the download then goes without, as before they were set)."""
     async with session_factory() as session:
-        row = await session.get(SystemSetting, COOKIES_KEY)
-        value = dict(row.value or {}) if row is not None else {}
-    if not value.get("jar"):
+        stored = _stored(await session.get(SystemSetting, COOKIES_KEY))
+    if stored is None:
         return None
     try:
-        text = box.decrypt(str(value["jar"]), context=_CONTEXT)
+        text = box.decrypt(stored.jar, context=_CONTEXT)
     except DecryptionError:
         log.warning("youtube_cookies_unreadable", reason="the encryption key changed")
         return None
-    return CookieLease(text=text, generation=str(value.get("generation")))
+    return CookieLease(text=text, generation=stored.generation)
 
 
 def _rotation(lease: CookieLease, extra_hosts: list[str]) -> tuple[CookieFile, CookieFile] | None:
@@ -193,11 +204,11 @@ async def check_in(
     for _attempt in range(_CHECK_IN_ATTEMPTS):
         async with session_scope(session_factory) as session:
             row = await session.get(SystemSetting, COOKIES_KEY)
-            value = dict(row.value or {}) if row is not None else {}
-            if row is None or value.get("generation") != lease.generation:
+            stored = _stored(row)
+            if row is None or stored is None or stored.generation != lease.generation:
                 return False  # replaced or removed by the admin meanwhile
-            stored = box.decrypt(str(value["jar"]), context=_CONTEXT)
-            current = parse_cookie_file(stored, extra_hosts=extra_hosts)
+            text = box.decrypt(stored.jar, context=_CONTEXT)
+            current = parse_cookie_file(text, extra_hosts=extra_hosts)
             merged = merge_rotation(current, before=before, after=after)
             if merged is None or len(merged.text.encode()) > MAX_COOKIE_FILE_BYTES:
                 return False
@@ -205,7 +216,9 @@ async def check_in(
                 update(SystemSetting)
                 .where(SystemSetting.key == COOKIES_KEY, SystemSetting.updated_at == row.updated_at)
                 .values(
-                    value={**value, **_described(merged, box), "rotatedAt": utcnow().isoformat()},
+                    value=stored.model_copy(
+                        update={**_described(merged, box), "rotated_at": utcnow()}
+                    ).model_dump(mode="json"),
                     updated_at=utcnow(),
                 )
                 .execution_options(synchronize_session=False)
