@@ -25,6 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import Simulator, ok, read_json
+from medianest_simulators.media_changed import DASH_TYPE, ChangedPages
 from medianest_simulators.media_live import HLS_TYPE, LiveStreams
 from medianest_simulators.media_session import SessionCookie
 
@@ -32,18 +33,6 @@ CLIP_SOURCES = ("testsrc", "smptebars", "rgbtestsrc")
 CACHE_ENV = "MEDIANEST_SIM_MEDIA_CACHE"
 _generate_lock = threading.Lock()
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
-DASH_TYPE = "application/dash+xml"
-# A page whose format changed under an old yt-dlp: a DASH manifest whose stream states no
-# `mimeType`. yt-dlp's DASH parser (`InfoExtractor._parse_mpd_formats_and_subtitles`)
-# reads it unchecked, and the KeyError surfaces as "An extractor error has occurred. …
-# Confirm you are on the latest version using yt-dlp -U": how an extractor that no longer
-# matches its site fails.
-CHANGED_MANIFEST = (
-    '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
-    'mediaPresentationDuration="PT2S"><Period><AdaptationSet>'
-    '<Representation id="1" bandwidth="100000"><BaseURL>video.mp4</BaseURL></Representation>'
-    "</AdaptationSet></Period></MPD>\n"
-)
 
 
 def default_cache_dir() -> Path:
@@ -129,7 +118,7 @@ class MediaServerSimulator(Simulator):
         self.items: dict[str, MediaItem] = {}
         self.feeds: dict[str, Feed] = {}
         self.bytes_per_second: int | None = None
-        self.changed: dict[str, str] = {}  # slug -> title: pages yt-dlp can no longer read
+        self.changed = ChangedPages()  # pages yt-dlp can no longer read
         self.session_cookie: SessionCookie | None = None
         super().__init__(port=port)
 
@@ -140,7 +129,7 @@ class MediaServerSimulator(Simulator):
         self.items = {}
         self.feeds = {"default": Feed("Loopback Test Channel", [])}
         self.bytes_per_second = None
-        self.changed = {}
+        self.changed.reset()
         self.session_cookie = None
         self.live.reset()
         for title in ("Clip One", "Clip Two", "Clip Three"):
@@ -183,17 +172,17 @@ class MediaServerSimulator(Simulator):
         return slug
 
     def add_changed_item(self, title: str, *, slug: str, feed: str | None = "default") -> str:
-        """List an item whose page changed format under this yt-dlp (`CHANGED_MANIFEST`):
+        """List an item whose page changed format under this yt-dlp (media_changed.py):
         its extractor fails and says it may be out of date. Returns its slug."""
+        self.changed.add(slug, title)
         with self.lock:
-            self.changed[slug] = title
             if feed is not None:
                 self.feeds.setdefault(feed, Feed(feed, []))
                 self.feeds[feed].slugs.append(slug)
         return slug
 
     def changed_item_url(self, slug: str) -> str:
-        return f"{self.url}/dash/{slug}.mpd"
+        return self.url + ChangedPages.path(slug)
 
     def end_live_item(self, slug: str) -> None:
         """The stream is over: its playlist now lists the whole recording and ends."""
@@ -257,7 +246,7 @@ class MediaServerSimulator(Simulator):
             Route("/feed.xml", self._feed, methods=["GET", "HEAD"]),
             Route("/feeds/{name}.xml", self._feed, methods=["GET", "HEAD"]),
             Route("/media/{slug}.mp4", self._media, methods=["GET", "HEAD"]),
-            Route("/dash/{slug}.mpd", self._changed_manifest, methods=["GET", "HEAD"]),
+            *self.changed.routes(),
             *self.live.routes(),
         ]
 
@@ -273,16 +262,16 @@ class MediaServerSimulator(Simulator):
                 return Response("Not Found", status_code=404, media_type="text/plain")
             listed = [(s, self.items.get(s)) for s in feed.slugs]
             title = feed.title
-            changed = dict(self.changed)
         with self.live.lock:
             live = {s: stream.title for s, stream in self.live.streams.items()}
+        changed = self.changed.listed()
         entries = []
         for n, (slug, item) in enumerate(listed):
             if item is not None:
                 url, kind, size = f"{base}/media/{slug}.mp4", "video/mp4", item.clip.stat().st_size
                 name, description = item.title, item.description
             elif slug in changed:
-                url, kind, size = f"{base}/dash/{slug}.mpd", DASH_TYPE, 0
+                url, kind, size = base + ChangedPages.path(slug), DASH_TYPE, 0
                 name, description = changed[slug], f"{changed[slug]}, in a changed format."
             elif slug in live:  # a live stream: its length is not known yet
                 url, kind, size = f"{base}/live/{slug}.m3u8", HLS_TYPE, 0
@@ -310,13 +299,6 @@ class MediaServerSimulator(Simulator):
         return Response(
             body, media_type="application/rss+xml; charset=utf-8", headers=session_headers
         )
-
-    async def _changed_manifest(self, request: Request) -> Response:
-        with self.lock:
-            known = request.path_params["slug"] in self.changed
-        if not known:
-            return Response("Not Found", status_code=404, media_type="text/plain")
-        return Response(CHANGED_MANIFEST, media_type=DASH_TYPE)
 
     async def _media(self, request: Request) -> Response:
         with self.lock:
