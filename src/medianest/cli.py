@@ -264,7 +264,8 @@ def migrate(revision: str, down: bool) -> None:
 @app.command("generate-secrets")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write to this file (0600).")
 def generate_secrets_command(output: Path | None) -> None:
-    """Print (or write to a 0600 file) a fresh encryption key and session secret."""
+    """Print (or write to a 0600 file) a fresh encryption key, session secret and web-push
+    (VAPID) private key."""
     values = generate_secrets()
     if output is None:
         for key, value in values.items():

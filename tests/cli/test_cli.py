@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -71,6 +72,12 @@ def test_generate_secrets_prints_or_writes_a_0600_file(tmp_path):
     printed = invoke_medianest("generate-secrets")
     assert printed.returncode == 0
     assert "MEDIANEST_ENCRYPTION_KEY=" in printed.stdout
+    # The help says what it prints: every variable it prints (the VAPID key too).
+    helped = " ".join(invoke_medianest("generate-secrets", "--help").stdout.split())
+    words = {"ENCRYPTION_KEY": "encryption key", "SESSION_SECRET": "session secret"}
+    words["VAPID_PRIVATE_KEY"] = "web-push (VAPID) private key"
+    for name in re.findall(r"^MEDIANEST_(\w+)=", printed.stdout, re.MULTILINE):
+        assert words[name] in helped, (name, helped)
     target = tmp_path / "secrets.json"
     written = invoke_medianest("generate-secrets", "--output", str(target))
     assert written.returncode == 0

@@ -108,6 +108,7 @@ def test_the_demo_moves_a_new_request_to_approved_then_available_by_itself() -> 
 def test_the_demo_banner_lists_its_controls() -> None:
     from medianest import demo as demo_mode
     from medianest.settings import Settings
+    from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
     from medianest_simulators.suite import SimulatorSuite
 
     with SimulatorSuite() as suite:
@@ -115,3 +116,14 @@ def test_the_demo_banner_lists_its_controls() -> None:
         assert f"{suite.info.overseerr_url}/__sim/auto-progress" in text
         assert f"{suite.info.plex_url}/__sim/fault" in text
         assert "become available" in text
+        # Everyone the simulated plex.tv lets reach the server is offered, the owner's Plex
+        # Home member too; the others are named as refused.
+        plextv = suite.plextv
+        server = plextv.servers[MACHINE_IDENTIFIER]
+        sign_ins = text.split("'Sign in with Plex'", 1)[1].split("Simulated plex.tv:", 1)[0]
+        offered, refused = sign_ins.split("(", 1)[0], sign_ins
+        for name, account in plextv.accounts.items():
+            if plextv._access_token(account, server) is not None:
+                assert re.search(rf"\b{name}\b", offered), (name, sign_ins)
+            else:
+                assert f"{name} has no access" in refused, (name, sign_ins)
