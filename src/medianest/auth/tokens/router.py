@@ -8,36 +8,16 @@ revoking stay open to tokens, for scripts that tidy up (neither widens access).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import Response
-from pydantic import Field
 
 from medianest.auth.dependencies import CurrentUser, SessionIdentity
 from medianest.auth.tokens import service as api_tokens
+from medianest.auth.tokens.schemas import ApiTokenOut, CreateApiToken, CreatedApiTokenOut
 from medianest.core.deps import SessionDep, api_router
-from medianest.core.envelope import ERROR_RESPONSES, ApiInput, ApiModel, Envelope, envelope
-from medianest.platform import audit
+from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 
 router = api_router(prefix="/api/auth/tokens", tags=["auth"], responses=ERROR_RESPONSES)
-
-
-class CreateApiToken(ApiInput):
-    name: str = Field(min_length=1, max_length=100)
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
-
-
-class ApiTokenOut(ApiModel):
-    id: uuid.UUID
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    expires_at: datetime | None
-
-
-class CreatedApiTokenOut(ApiTokenOut):
-    token: str = Field(description="The token itself; shown only in this answer.")
 
 
 @router.get("", response_model=Envelope[list[ApiTokenOut]])
@@ -53,11 +33,9 @@ async def create_api_token(
 ) -> Envelope[CreatedApiTokenOut]:
     """Create a token for `Authorization: Bearer ...`; copy it now, it is not shown again.
     A signed-in browser only: an API token is refused (403, reason `session_required`)."""
-    user = identity.user
     row, plaintext = await api_tokens.create_token(
-        session, user=user, name=body.name, expires_in_days=body.expires_in_days
+        session, user=identity.user, name=body.name, expires_in_days=body.expires_in_days
     )
-    audit.record(session, action="auth.api_token_created", actor_id=user.id, target=str(row.id))
     out = ApiTokenOut.model_validate(row).model_dump()
     return envelope(CreatedApiTokenOut(**out, token=plaintext))
 

@@ -31,7 +31,8 @@ async def list_tokens(session: AsyncSession, *, user: User) -> list[ApiToken]:
 async def create_token(
     session: AsyncSession, *, user: User, name: str, expires_in_days: int | None
 ) -> tuple[ApiToken, str]:
-    """A new token for `user`; returns the row and the plaintext (never stored)."""
+    """A new token for `user`, audited; returns the row and the plaintext (never stored).
+    The one action behind POST /api/auth/tokens and the account page's form."""
     active = await session.scalar(
         select(func.count())
         .select_from(ApiToken)
@@ -52,6 +53,7 @@ async def create_token(
     )
     session.add(row)
     await session.flush()
+    audit.record(session, action="auth.api_token_created", actor_id=user.id, target=str(row.id))
     return row, plaintext
 
 
