@@ -14,6 +14,7 @@ from medianest.admin.system import pages as admin_system_pages
 from medianest.admin.users import pages as admin_pages
 from medianest.auth import pages as auth_pages
 from medianest.auth.page_user import PAGE_HOOKS
+from medianest.auth.tokens import pages as auth_token_pages
 from medianest.dashboard import pages as dashboard_pages
 from medianest.media import pages as media_pages
 from medianest.notifications import pages as notification_pages
@@ -27,6 +28,7 @@ from medianest.youtube.ytdlp import failure_words
 
 PAGE_MODULES = (
     auth_pages,
+    auth_token_pages,
     dashboard_pages,
     media_pages,
     notification_pages,

@@ -39,6 +39,7 @@ OWN_FRIENDS = {
     "hana": "test_plex: a request budget",
     "ivy": "test_layout: requests of her own",
     "jade": "test_account: signs out her other devices",
+    "lena": "test_account: creates API tokens",
     "kit": "test_new_states: requests, and an Overseerr user of the same Plex account",
 }
 

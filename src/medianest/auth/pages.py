@@ -2,13 +2,13 @@
 and the account page (password, signed-in devices, API tokens).
 
 The forms post to the JSON auth API from the browser (static/app.js), so the cookie,
-session-rotation and login-throttling logic exists once, in auth/router.py.
+session-rotation and login-throttling logic exists once, in auth/router.py. The API
+tokens' form and Revoke button are in auth/tokens/pages.py.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth import service as auth_service
 from medianest.auth.dependencies import (
-    CurrentUser,
     IdentityDep,
     PasswordChangeIdentity,
     ThisBrowserDep,
@@ -27,7 +26,7 @@ from medianest.auth.identity import Identity
 from medianest.auth.page_user import page_router
 from medianest.auth.plex_sign_in import access as plex_access
 from medianest.auth.sessions import store as session_store
-from medianest.auth.tokens import service as api_tokens
+from medianest.auth.tokens import pages as tokens_pages
 from medianest.context import AppContext, ContextDep
 from medianest.core.deps import SessionDep
 from medianest.web.fragments import trigger
@@ -121,7 +120,7 @@ async def _account_page(
     user = identity.user
     forced = user.must_change_password
     # The account page lists the user's API tokens: a password change revokes them all.
-    tokens = [] if forced else await api_tokens.list_tokens(session, user=user)
+    tokens = {} if forced else await tokens_pages.token_section(session, user=user)
     other_sessions = None
     if not forced and identity.via == "session" and identity.session_token:
         other_sessions = await session_store.count_other_sessions(
@@ -133,7 +132,7 @@ async def _account_page(
         {
             "forced": forced,
             "nav": "account",
-            "tokens": tokens,
+            **tokens,
             "has_password": user.password_hash is not None,
             "other_sessions": other_sessions,
         },
@@ -155,10 +154,3 @@ async def logout_others(request: Request, this: ThisBrowserDep, session: Session
         {"other_sessions": 0, "message": message},
         headers=trigger(message, "success"),
     )
-
-
-@router.delete("/account/tokens/{token_id}")
-async def revoke_api_token(token_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
-    """The account page's Revoke button: the same action as DELETE /api/auth/tokens/{id}."""
-    await api_tokens.revoke_users_token(session, user=user, token_id=token_id)
-    return Response(content="", media_type="text/html", headers=trigger("Token revoked.", "info"))

@@ -328,6 +328,32 @@
     });
   }
 
+  // A Copy button (data-copy="#field"): the field's text to the clipboard, from the page
+  // itself (a new API token is never put in an address or sent anywhere else). Without
+  // the Clipboard API (plain http on a LAN address), the selected text and execCommand.
+  function initCopyButtons() {
+    document.addEventListener('click', function (event) {
+      var button = event.target.closest('[data-copy]');
+      if (!button) return;
+      var field = document.querySelector(button.getAttribute('data-copy'));
+      if (!field) return;
+      var text = field.value !== undefined ? field.value : field.textContent;
+      function copied() { toast('Copied.', 'success'); }
+      function fallback() {
+        field.focus();
+        if (field.select) field.select();
+        var ok = false;
+        try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+        if (ok) copied(); else toast('Select the token and copy it (Ctrl+C).', 'info');
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(copied, fallback);
+      } else {
+        fallback();
+      }
+    });
+  }
+
   function initPasswordLogin() {
     var form = document.getElementById('admin-login');
     if (!form) return;
@@ -853,6 +879,7 @@
     });
     trackTopbarHeight();
     initLogout();
+    initCopyButtons();
     initPasswordLogin();
     initPlexLogin();
     initChangePassword();
