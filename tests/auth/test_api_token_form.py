@@ -19,6 +19,7 @@ from medianest.app import MediaNestApp
 from medianest.auth.models import ApiToken, User
 from medianest.auth.tokens import service as api_tokens
 from medianest.db.engine import session_scope
+from medianest.platform.models import AuditLog
 from medianest.settings import Settings
 from tests.factories.users import create_user, htmx_client, make_client, token_client
 from tests.support.rate_windows import room_in_the_window
@@ -59,6 +60,13 @@ async def test_the_form_creates_a_token_shown_once_that_works_as_bearer(
         row = await session.scalar(select(ApiToken).where(ApiToken.user_id == alice.id))
     assert row is not None and row.name == "backup script" and row.expires_at is not None
     assert token not in repr([getattr(row, c.key) for c in ApiToken.__table__.columns])
+    async with session_scope(app.ctx.session_factory) as session:
+        audited = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "auth.api_token_created")
+        )
+    # The service records it, for the form as for the API (the token itself never).
+    assert audited is not None and audited.target == str(row.id) and audited.actor_id == alice.id
+    assert token not in repr([getattr(audited, c.key) for c in AuditLog.__table__.columns])
 
     assert await _bearer_works(client, token) == 200
     # Shown once: the account page (a reload) lists it by name and prefix, never whole.
