@@ -105,6 +105,8 @@ async def test_marker(
         return CheckResult(
             False, f"MediaNest cannot write to {root}: {exc.strerror}", section, None
         )
+    except files.FolderNotWritable as exc:  # a download group this process is not in
+        return CheckResult(False, f"MediaNest cannot write to {root}: {exc.reason}", section, None)
     request = plex_delivery.DeliveryRequest(
         section_id=section,
         folder=folder,

@@ -2,7 +2,9 @@
 
 Folders are 2750 and files 0640, owned by the download group (`MEDIANEST_DOWNLOAD_GID`,
 the group Plex runs with; default our own): Plex reads every user's folder, other local
-users read none. The setgid bit makes what yt-dlp creates inside inherit the group.
+users read none. The setgid bit makes what yt-dlp creates inside inherit the group. A
+folder MediaNest makes is 2750 with that group or not there at all: a group the process
+is not in (chown(2) refuses it, EPERM) is `DownloadGroupRefused`, naming group and fix.
 
 Titles come from the internet, so every name is sanitized into one path component that
 cannot climb out of its folder ("..", "/", NUL, reserved names, absurd lengths) nor
@@ -16,7 +18,9 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import shutil
+import stat
 import tempfile
 import threading
 import unicodedata
@@ -104,17 +108,71 @@ def ensure_dir(path: Path, *, root: Path, gid: int | None = None) -> Path:
     if not is_within(resolved, root.resolve()):
         raise UnsafePath(f"{path} is outside {root}")
     if not root.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        _restrict(root, DIR_MODE, gid)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        _make_dir(root, gid)
     current = root.resolve()
     for part in resolved.relative_to(current).parts:
         current = current / part
-        try:
-            current.mkdir()
-        except FileExistsError:
-            continue
-        _restrict(current, DIR_MODE, gid)  # mkdir's mode is filtered by the umask
+        _make_dir(current, gid)
     return resolved
+
+
+def _make_dir(path: Path, gid: int | None) -> None:
+    """`path` as 2750 with the download group, or not at all: made under a hidden temporary
+    name and renamed into place only once its mode and group are right, so a refused chown
+    (a group this process is not in) leaves nothing that a later check would reuse as it
+    is (0755, our own group) and fill with files Plex cannot read."""
+    if path.exists():
+        return
+    temporary = path.with_name(f".medianest-new-{secrets.token_hex(6)}")
+    # 0750 at once: in a setgid folder of the download group it is then 2750 with that
+    # group already, which needs no chown or chmod (a chmod by a process outside the group
+    # would drop the setgid bit, and what yt-dlp writes would take our own group).
+    os.mkdir(temporary, 0o750)
+    try:
+        _restrict_dir(temporary, gid, shown=path)
+        # rename(2) replaces an empty directory made meanwhile (by another worker: the same
+        # 2750 folder) and refuses a non-empty one: then that one is kept.
+        os.rename(temporary, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temporary.rmdir()
+        if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            return
+        raise
+
+
+def _restrict_dir(path: Path, gid: int | None, *, shown: Path) -> None:
+    if _is_restricted(path, gid):
+        return
+    try:
+        _restrict(path, DIR_MODE, gid)
+    except PermissionError as exc:
+        if gid is None:
+            raise
+        raise DownloadGroupRefused(shown, gid, exc.strerror or str(exc)) from exc
+    if gid is not None and not _is_restricted(path, gid):  # the setgid bit dropped
+        found = path.stat()
+        error = f"it became {stat.S_IMODE(found.st_mode):o} with group {found.st_gid}"
+        raise DownloadGroupRefused(shown, gid, error)
+
+
+def _is_restricted(path: Path, gid: int | None) -> bool:
+    found = path.stat()
+    return stat.S_IMODE(found.st_mode) == DIR_MODE and gid in (None, found.st_gid)
+
+
+def group_problem(gid: int | None) -> str | None:
+    """Why this process cannot give its folders to the download group `gid`, None when it
+    can: chown(2) lets a file's owner give it only to a group the process is in (root
+    excepted). Asked at start-up and by the admin's check; a refused chown says it too."""
+    if gid is None or os.geteuid() == 0 or gid == os.getegid() or gid in os.getgroups():
+        return None
+    return (
+        f"MediaNest's process (uid {os.geteuid()}) is not a member of the download group "
+        f"{gid} (MEDIANEST_DOWNLOAD_GID): add MediaNest's user to group {gid} (group_add "
+        "in Docker Compose), or set MEDIANEST_DOWNLOAD_GID to a group it is in"
+    )
 
 
 class FolderNotWritable(Exception):
@@ -124,6 +182,17 @@ class FolderNotWritable(Exception):
         super().__init__(f"{folder}: {reason}")
         self.folder = folder
         self.reason = reason
+
+
+class DownloadGroupRefused(FolderNotWritable):
+    """A folder MediaNest made could not be given to the download group; it was removed."""
+
+    def __init__(self, folder: Path, gid: int, error: str) -> None:
+        problem = group_problem(gid) or (
+            f"it could not be given to the download group {gid} (MEDIANEST_DOWNLOAD_GID): {error}"
+        )
+        super().__init__(folder, problem)
+        self.gid = gid
 
 
 # What a write refused by the filesystem, not by a full disk, fails with.

@@ -153,6 +153,11 @@ def folder_not_writable(
         f"The download folder is not writable ({refused.folder}: {refused.reason}); "
         "an administrator must fix its permissions. The download goes on by itself then."
     )
+    if isinstance(refused, files.DownloadGroupRefused):  # the setting, not the folder
+        message = (
+            f"The download folder {refused.folder} was not made: {refused.reason}. "
+            "The download goes on by itself then."
+        )
     if job.error != message:
         log.warning(
             "youtube_folder_not_writable",

@@ -22,6 +22,7 @@ from medianest.context import AppContext
 from medianest.core.context import PerContext
 from medianest.core.health import CheckResult, HealthCheck
 from medianest.core.logging import get_logger
+from medianest.youtube.downloads import files
 from medianest.youtube.downloads.service import refund_failed_download
 from medianest.youtube.jobs.progress import Emit
 from medianest.youtube.jobs.queue import JobQueue
@@ -59,6 +60,9 @@ class DownloadWorkers:
         self.signals.start_listening()
         self._loop_task = asyncio.create_task(self._loop())
         log.info("youtube_workers_started", worker=self.worker_id, slots=self.slots)
+        problem = files.group_problem(self.settings.download_gid)
+        if problem is not None:  # said at once, not first when a download pauses on it
+            log.warning("youtube_download_group_not_joined", problem=problem)
 
     async def stop(self) -> None:
         """Stop claiming; interrupt running jobs, which go back to the queue at once."""
