@@ -209,6 +209,7 @@ class Settings(BaseSettings):
     # The admin page's value wins.
     youtube_plex_path: str | None = None
     # The group Plex runs with: downloads are 2750/0640 and owned by it (unset: our own).
+    # MediaNest's process must be a member of it (else downloads pause, naming it).
     download_gid: int | None = Field(default=None, ge=0)
     # Downloads running at once, across all processes.
     worker_concurrency: int = Field(default=2, ge=1)
