@@ -35,8 +35,10 @@ QUALITIES = {"best": "Best available", "1080p": "1080p", "720p": "720p", "audio"
 
 
 @router.get("/admin/system")
-async def system_fragment(request: Request, admin: AdminUser, session: SessionDep) -> Response:
-    info = (await system_router.system_info(admin, session)).data
+async def system_fragment(
+    request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    info = (await system_router.system_info(admin, session, ctx)).data
     return render(request, "admin/_system.html", {"info": info})
 
 

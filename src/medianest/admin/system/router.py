@@ -34,6 +34,7 @@ from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import check as plex_check
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
+from medianest.youtube.downloads import files
 from medianest.youtube.jobs import pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 from medianest.youtube.ytdlp import freshness
@@ -69,6 +70,9 @@ class QueueInfo(ApiModel):
     running: int
     paused: dict[str, int] = Field(description="Queued jobs waiting, by pause reason")
     subscriptions: int
+    download_group_problem: str | None = Field(
+        description="Why this process cannot give folders to MEDIANEST_DOWNLOAD_GID"
+    )
 
 
 class SystemInfo(ApiModel):
@@ -138,7 +142,9 @@ def ytdlp_info(fresh: freshness.Freshness) -> YtDlpInfo:
 
 
 @router.get("/system", response_model=Envelope[SystemInfo])
-async def system_info(admin: AdminUser, session: SessionDep) -> Envelope[SystemInfo]:
+async def system_info(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Envelope[SystemInfo]:
     """yt-dlp's version and whether it is out of date, the download queue and its breaker."""
     breaker = await pushback.current(session)
     counts = dict(
@@ -173,6 +179,7 @@ async def system_info(admin: AdminUser, session: SessionDep) -> Envelope[SystemI
                 running=counts.get("downloading", 0) + counts.get("processing", 0),
                 paused={str(reason): int(n) for reason, n in paused_rows},
                 subscriptions=int(total_subscriptions or 0),
+                download_group_problem=files.group_problem(ctx.settings.download_gid),
             ),
         )
     )
@@ -192,7 +199,7 @@ async def close_breaker(
         ip=client_ip(request, ctx.settings),
     )
     await session.flush()
-    return await system_info(admin, session)
+    return await system_info(admin, session, ctx)
 
 
 async def _youtube_config(session: SessionDep, settings: Settings) -> YoutubeConfig:
