@@ -127,7 +127,8 @@ def _make_dir(path: Path, gid: int | None) -> None:
     temporary = path.with_name(f".medianest-new-{secrets.token_hex(6)}")
     # 0750 at once: in a setgid folder of the download group it is then 2750 with that
     # group already, which needs no chown or chmod (a chmod by a process outside the group
-    # would drop the setgid bit, and what yt-dlp writes would take our own group).
+    # drops the setgid bit, Linux fs/attr.c `setattr_should_drop_sgid`, and what yt-dlp
+    # writes would then take our own group).
     os.mkdir(temporary, 0o750)
     try:
         _restrict_dir(temporary, gid, shown=path)
@@ -164,8 +165,9 @@ def _is_restricted(path: Path, gid: int | None) -> bool:
 
 def group_problem(gid: int | None) -> str | None:
     """Why this process cannot give its folders to the download group `gid`, None when it
-    can: chown(2) lets a file's owner give it only to a group the process is in (root
-    excepted). Asked at start-up and by the admin's check; a refused chown says it too."""
+    can: chown(2) lets a file's owner give it only to a group the process is in (Linux
+    fs/attr.c `chgrp_ok`; CAP_CHOWN excepted). Asked at start-up and on the admin's system
+    page; a refused chown says it too."""
     if gid is None or os.geteuid() == 0 or gid == os.getegid() or gid in os.getgroups():
         return None
     return (
