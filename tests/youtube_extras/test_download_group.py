@@ -4,9 +4,12 @@ makes is then left behind half-made (0755, our own group) for a later check to r
 and fill with files Plex cannot read; the job pauses with a reason that names the group
 and the fix, and the worker says so when it starts.
 
-As in the world, the worker runs as another user than root (root may give files to any
-group): a process started with `setpriv` as uid/gid 65534 with no supplementary group,
-over a download root it owns, configured with a group it is not in."""
+As in the world, the worker runs without root's privilege (root may give files to any
+group): a process started with `setpriv` with no capability and no supplementary group,
+configured with a group it is not in. Its uid stays 0, so it still reaches the test run's
+interpreter in CI's private (0700) virtual environment; without CAP_CHOWN, CAP_FOWNER or
+CAP_FSETID, chown and chmod follow the owner's rules any other user meets
+(`fs/attr.c` `chgrp_ok`, `setattr_should_drop_sgid`)."""
 
 from __future__ import annotations
 
@@ -29,25 +32,25 @@ from medianest.settings import Settings
 from medianest.youtube.models import YoutubeDownload
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
-from tests.support import databases
 from tests.youtube.test_worker_process import STARTUP_TIMEOUT, worker_env
 from tests.youtube_extras.conftest import wait_for
 
 SETPRIV = shutil.which("setpriv")
-NOBODY = 65534
 NOT_JOINED = 4242  # the download group: one the worker process is not a member of
 SOURCES = Path(__file__).resolve().parents[2]
 PAUSED = "FOLDER_NOT_WRITABLE"
 DONE = ("completed", "failed", "cancelled")
 
 
-def as_nobody(*argv: str) -> list[str]:
+def unprivileged(*argv: str) -> list[str]:
+    """`argv` as a process with no privilege and no group but its own (gid 0)."""
     assert SETPRIV is not None
-    ids = ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
-    return [SETPRIV, *ids, *argv]
+    ids = ["--reuid", "0", "--regid", "0", "--clear-groups"]
+    caps = ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
+    return [SETPRIV, *ids, *caps, *argv]
 
 
-def nobody_env(base: dict[str, str] | None = None) -> dict[str, str]:
+def unprivileged_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = f"{SOURCES / 'src'}{os.pathsep}{SOURCES}"
     env["HOME"] = tempfile.gettempdir()
@@ -55,15 +58,13 @@ def nobody_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-def nobody_dir() -> Iterator[Path]:
-    """A folder uid 65534 owns, in the system's temporary folder (every user reaches it)."""
+def private_dir() -> Iterator[Path]:
+    """A folder of the test's own, in the system's temporary folder."""
     if SETPRIV is None:
         pytest.skip("setpriv (util-linux) is not installed")
     if os.geteuid() != 0:
         pytest.skip("setpriv needs root to start a process as another user")
     path = Path(tempfile.mkdtemp(prefix="medianest-dlgroup-"))
-    os.chown(path, NOBODY, NOBODY)
-    os.chmod(path, 0o755)
     try:
         yield path
     finally:
@@ -71,30 +72,11 @@ def nobody_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
-def download_root(nobody_dir: Path) -> Path:
+def download_root(private_dir: Path) -> Path:
     """The download root the admin made for MediaNest's user (the tests' Plex reads it)."""
-    root = nobody_dir / "downloads"
+    root = private_dir / "downloads"
     root.mkdir()
-    os.chown(root, NOBODY, NOBODY)
     return root
-
-
-@pytest.fixture
-async def database_url(
-    backend: str, nobody_dir: Path, sqlite_template: Path, pg_database_url: str | None
-) -> str:
-    """On SQLite, a database file (and folder) the worker's user owns; SQLite running as
-    root gives the journal files it makes the owner of the database (os_unix.c)."""
-    if backend == "postgres":
-        assert pg_database_url is not None
-        await databases.truncate_pg(pg_database_url)
-        return pg_database_url
-    folder = nobody_dir / "db"
-    folder.mkdir()
-    url = databases.refill_sqlite_database(sqlite_template, folder / "medianest.db")
-    for path in (folder, folder / "medianest.db"):
-        os.chown(path, NOBODY, NOBODY)
-    return url
 
 
 CHECKS = """
@@ -119,12 +101,12 @@ print(json.dumps(checks))
 
 
 def test_a_folder_for_a_group_the_process_is_not_in_is_never_left_half_made(
-    nobody_dir: Path,
+    private_dir: Path,
 ) -> None:
-    root = nobody_dir / "downloads"  # not there yet: the first check makes it
+    root = private_dir / "downloads"  # not there yet: the first check makes it
     done = subprocess.run(
-        as_nobody(sys.executable, "-c", CHECKS, str(root), str(NOT_JOINED)),
-        env=nobody_env(),
+        unprivileged(sys.executable, "-c", CHECKS, str(root), str(NOT_JOINED)),
+        env=unprivileged_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -161,18 +143,18 @@ print(json.dumps([
 
 
 def test_a_setgid_root_of_the_download_group_serves_a_process_outside_that_group(
-    nobody_dir: Path,
+    private_dir: Path,
 ) -> None:
     """The admin made the root 2750 with Plex's group (admin guide): folders made inside
     take the group and the setgid bit from it, with no chown or chmod a process outside the
     group may not do (a chmod would drop the setgid bit: files of our own group)."""
-    root = nobody_dir / "downloads"
+    root = private_dir / "downloads"
     root.mkdir()
-    os.chown(root, NOBODY, NOT_JOINED)
+    os.chown(root, -1, NOT_JOINED)
     os.chmod(root, 0o2750)
     done = subprocess.run(
-        as_nobody(sys.executable, "-c", SETGID_ROOT, str(root), str(NOT_JOINED)),
-        env=nobody_env(),
+        unprivileged(sys.executable, "-c", SETGID_ROOT, str(root), str(NOT_JOINED)),
+        env=unprivileged_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -191,26 +173,23 @@ async def test_the_worker_pauses_a_download_naming_the_group_it_is_not_in(
     alice: User,
     media: MediaServerSimulator,
     settings: Settings,
-    nobody_dir: Path,
+    private_dir: Path,
     download_root: Path,
 ) -> None:
-    env = nobody_env(worker_env(settings, nobody_dir))
-    data = nobody_dir / "worker-data"
+    env = unprivileged_env(worker_env(settings, private_dir))
+    data = private_dir / "worker-data"
     data.mkdir()
-    os.chown(data, NOBODY, NOBODY)
     env |= {"MEDIANEST_DATA_DIR": str(data), "MEDIANEST_DOWNLOAD_GID": str(NOT_JOINED)}
-    env["TMPDIR"] = str(nobody_dir)  # its heartbeat file (youtube/jobs/heartbeat.py)
-    # Without Redis (progress stored, not pushed: nothing here watches it live), so the
-    # interpreter that uid 65534 reaches needs no more than the worker's own imports.
-    env.pop("MEDIANEST_REDIS_URL", None)
+    env["TMPDIR"] = str(private_dir)  # its heartbeat file (youtube/jobs/heartbeat.py)
+    env.pop("MEDIANEST_REDIS_URL", None)  # progress stored, not pushed: nobody watches
     async with await signed_in_client(app, alice) as client:
         await client.post("/api/youtube/download", json={"url": media.feed_url()})
-    log_path = nobody_dir / "worker.log"
+    log_path = private_dir / "worker.log"
     with log_path.open("wb") as log_file:
         worker = subprocess.Popen(
-            as_nobody(sys.executable, "-m", "medianest.cli", "worker"),
+            unprivileged(sys.executable, "-m", "medianest.cli", "worker"),
             env=env,
-            cwd=nobody_dir,
+            cwd=private_dir,
             stdout=subprocess.DEVNULL,
             stderr=log_file,
         )

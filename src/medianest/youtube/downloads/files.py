@@ -163,12 +163,24 @@ def _is_restricted(path: Path, gid: int | None) -> bool:
     return stat.S_IMODE(found.st_mode) == DIR_MODE and gid in (None, found.st_gid)
 
 
+def _may_chown() -> bool:
+    """Whether this process holds CAP_CHOWN (bit 0 of CapEff): root usually does, but not
+    a container started with `cap_drop: [ALL]`, whatever its uid."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.geteuid() == 0
+
+
 def group_problem(gid: int | None) -> str | None:
     """Why this process cannot give its folders to the download group `gid`, None when it
     can: chown(2) lets a file's owner give it only to a group the process is in (Linux
     fs/attr.c `chgrp_ok`; CAP_CHOWN excepted). Asked at start-up and on the admin's system
     page; a refused chown says it too."""
-    if gid is None or os.geteuid() == 0 or gid == os.getegid() or gid in os.getgroups():
+    if gid is None or _may_chown() or gid == os.getegid() or gid in os.getgroups():
         return None
     return (
         f"MediaNest's process (uid {os.geteuid()}) is not a member of the download group "
