@@ -210,8 +210,10 @@ async def test_the_other_instance_takes_over_when_the_monitoring_one_stops(
 ) -> None:
     first = await serve(sim_settings)
     second = await serve(sim_settings)
-    await asyncio.sleep(0.6)
     monitors = {s: status_monitor_of(s.app.ctx) for s in (first, second)}
+    async with asyncio.timeout(10):  # polled: a loaded machine's first round comes later
+        while not any(m.rounds for m in monitors.values()):
+            await asyncio.sleep(0.05)
     leader = next(s for s, m in monitors.items() if m.rounds > 0)
     follower = second if leader is first else first
     assert monitors[follower].rounds == 0
