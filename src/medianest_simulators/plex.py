@@ -35,7 +35,8 @@ URI_RE = re.compile(r"^server://([^/]+)/com\.plexapp\.plugins\.library/library/m
 
 
 class PlexSimulator(Simulator):
-    """Plex Media Server with sections 1 Movies, 2 TV Shows and 3 YouTube (a real folder)."""
+    """Plex Media Server with sections 1 Movies, 2 TV Shows, 3 YouTube (a real folder),
+    4 Music, 5 Photos and 6 Home Videos (an empty Other Videos library)."""
 
     name = "plex"
 
@@ -90,6 +91,11 @@ class PlexSimulator(Simulator):
         section = self.library.sections[YOUTUBE_SECTION]
         section.location = self.youtube_plex_path or self.youtube_dir
         section.disk_dir = self.youtube_dir if self.youtube_plex_path else None
+
+    def set_section_location(self, section_id: int, plex_path: str) -> None:
+        """Give a section (Music, Photos...) another folder, as Plex names it."""
+        with self.lock:
+            self.library.sections[section_id].location = plex_path
 
     def set_ignore_accept(self, ignore: bool) -> None:
         """Answer XML even when JSON is asked for, as when a proxy drops the Accept header."""

@@ -16,14 +16,17 @@ from medianest_simulators.plex_http import (
     not_found,
     paged,
     sorted_rows,
+    tiny_png,
 )
-from medianest_simulators.plex_library import TYPE_NUMBERS, tiny_png
+from medianest_simulators.plex_library import TYPE_NUMBERS
 from medianest_simulators.plextv_models import OWNER_USERNAME, SERVER_NAME
 
 if TYPE_CHECKING:
     from medianest_simulators.plex import PlexSimulator
 
 TYPE_NAMES = {v: k for k, v in TYPE_NUMBERS.items()}
+DEFAULT_KINDS = {"photo": ("photoalbum", "photo")}
+SEARCH_HUBS = ("movie", "show", "episode", "artist", "album", "track", "photoalbum", "photo")
 VERSION = "1.40.2.8395-c67dce28e"
 
 
@@ -96,12 +99,18 @@ class BrowseEndpoints:
         type_name = TYPE_NAMES.get(int(q["type"])) if q.get("type", "").isdigit() else None
         if type_name == "collection":
             return self.collections_page(request, section.id)
-        type_name = type_name or section.type
+        # Without `type`, a photo library lists its top level: albums and loose photos
+        # (plexapi library.py PhotoSection.all asks for photoalbums).
+        kinds = (type_name,) if type_name else DEFAULT_KINDS.get(section.type, (section.type,))
         rows = [
             i
             for i in library.items.values()
-            if i.section_id == section.id and i.type == type_name and self.sim.visible(i, account)
+            if i.section_id == section.id
+            and i.type in kinds
+            and (section.type != "photo" or i.parent is None or type_name == "photo")
+            and self.sim.visible(i, account)
         ]
+        type_name = type_name or section.type
         if q.get("title"):
             rows = [i for i in rows if q["title"].lower() in i.title.lower()]
         if q.get("label"):
@@ -144,7 +153,7 @@ class BrowseEndpoints:
         query, limit = q.get("query", "").lower(), int(q.get("limit") or 10)
         section = int(q["sectionId"]) if q.get("sectionId", "").isdigit() else None
         hubs = []
-        for hub_type in ("movie", "show", "episode", "collection"):
+        for hub_type in (*SEARCH_HUBS, "collection"):
             if hub_type == "collection":
                 rows = [
                     library.collection_json(c)
@@ -210,7 +219,11 @@ class BrowseEndpoints:
     async def image(self, request: Request, account: str) -> Response:
         library, rk = self.sim.library, int(request.path_params["rk"])
         known = rk in library.items or rk in library.collections or rk in library.playlists
-        if not known or request.path_params.get("kind", "thumb") not in ("thumb", "art"):
+        if not known or request.path_params.get("kind", "thumb") not in (
+            "thumb",
+            "art",
+            "composite",
+        ):
             return not_found()
         return Response(tiny_png(rk), media_type="image/png")
 

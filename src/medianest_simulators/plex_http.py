@@ -6,6 +6,8 @@ the request's Accept asks for application/json), so both carry the same data."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 from xml.etree import ElementTree
 
@@ -33,6 +35,9 @@ XML_TAG_BY_TYPE = {
     "season": "Directory",
     "collection": "Directory",
     "playlist": "Playlist",
+    "artist": "Directory",
+    "album": "Directory",
+    "track": "Track",
 }
 XML_CONTENT_TYPE = "text/xml;charset=utf-8"
 
@@ -77,9 +82,7 @@ def _element(tag: str, data: JSONDict) -> ElementTree.Element:
     for name, value in data.items():
         if isinstance(value, list):
             for child in value:
-                child_tag = (
-                    XML_TAG_BY_TYPE.get(child.get("type"), "Video") if name == "Metadata" else name
-                )
+                child_tag = _metadata_tag(child) if name == "Metadata" else name
                 element.append(_element(child_tag, child))
         elif isinstance(value, dict):
             element.append(_element(name, value))
@@ -88,6 +91,14 @@ def _element(tag: str, data: JSONDict) -> ElementTree.Element:
         elif value is not None:
             element.set(name, str(value))
     return element
+
+
+def _metadata_tag(entry: JSONDict) -> str:
+    """A photo album and a photo are both `type="photo"`: the album lists children
+    (`Directory`, plexapi photo.py Photoalbum), the photo is a `Photo`."""
+    if entry.get("type") == "photo":
+        return "Directory" if str(entry.get("key", "")).endswith("/children") else "Photo"
+    return XML_TAG_BY_TYPE.get(str(entry.get("type")), "Video")
 
 
 def not_found() -> Response:
@@ -138,3 +149,26 @@ def sorted_rows(request: Request, rows: list[JSONDict]) -> list[JSONDict]:
         field_name, _, direction = sort.partition(":")
         rows = sorted(rows, key=sort_key(field_name), reverse=direction == "desc")
     return rows
+
+
+def tiny_png(seed: int, width: int = 2, height: int = 3) -> bytes:
+    """A real (tiny) PNG whose colour depends on `seed`."""
+    r, g, b = (seed * 67) % 256, (seed * 131) % 256, (seed * 199) % 256
+    row = b"\x00" + bytes((r, g, b)) * width
+    raw = row * height
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + tag
+            + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )

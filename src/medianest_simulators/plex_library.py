@@ -4,18 +4,32 @@
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from medianest_simulators.base import JSONDict
 
-TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collection": 18}
+# python-plexapi utils.SEARCHTYPES: the `type=` numbers of /library/sections/{id}/all.
+TYPE_NUMBERS = {
+    "movie": 1,
+    "show": 2,
+    "season": 3,
+    "episode": 4,
+    "artist": 8,
+    "album": 9,
+    "track": 10,
+    "photo": 13,
+    "photoalbum": 14,
+    "collection": 18,
+}
+# Kinds whose `key` lists children (`.../children`), as Plex sends them.
+PARENT_KINDS = ("show", "season", "artist", "album", "photoalbum")
+LEAF_KINDS = ("movie", "episode", "track", "photo")
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".m4a", ".mp3"}
 BASE_TIME = 1_700_000_000
 MOVIES_SECTION, SHOWS_SECTION, YOUTUBE_SECTION = 1, 2, 3
+MUSIC_SECTION, PHOTOS_SECTION, HOME_VIDEOS_SECTION = 4, 5, 6
 WINDOWS_PATH = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)")
 
 
@@ -63,7 +77,8 @@ class Section:
 
 @dataclass
 class Item:
-    """A movie, show, season or episode."""
+    """A movie, show, season, episode, artist, album, track, photo album or photo
+    (`photoalbum` here; Plex calls both photo kinds `photo` in its answers)."""
 
     rating_key: int
     section_id: int
@@ -93,6 +108,7 @@ class Collection:
     title: str
     items: list[int]
     added_at: int = BASE_TIME
+    subtype: str | None = None  # what it collects; by default the section's kind
 
 
 @dataclass
@@ -118,6 +134,27 @@ class Library:
             YOUTUBE_SECTION: Section(
                 3, "movie", "YouTube", "tv.plex.agents.none", "Plex Video Files", youtube_dir
             ),
+            # The agents and scanners python-plexapi's tools/plex-bootstraptest.py creates
+            # these kinds with; an "Other Videos" library is a `movie` one without an agent.
+            MUSIC_SECTION: Section(
+                4, "artist", "Music", "tv.plex.agents.music", "Plex Music", "/data/music"
+            ),
+            PHOTOS_SECTION: Section(
+                5,
+                "photo",
+                "Photos",
+                "com.plexapp.agents.none",
+                "Plex Photo Scanner",
+                "/data/photos",
+            ),
+            HOME_VIDEOS_SECTION: Section(
+                6,
+                "movie",
+                "Home Videos",
+                "tv.plex.agents.none",
+                "Plex Video Files",
+                "/data/home-videos",
+            ),
         }
         self.items: dict[int, Item] = {}
         self.collections: dict[int, Collection] = {}
@@ -139,7 +176,7 @@ class Library:
         )
 
     def leaves(self, item: Item) -> list[Item]:
-        if item.type in ("movie", "episode"):
+        if item.type in LEAF_KINDS:
             return [item]
         return [leaf for child in self.children(item.rating_key) for leaf in self.leaves(child)]
 
@@ -148,10 +185,9 @@ class Library:
         rk, section = item.rating_key, self.sections[item.section_id]
         data: JSONDict = {
             "ratingKey": str(rk),
-            "key": f"/library/metadata/{rk}"
-            + ("/children" if item.type in ("show", "season") else ""),
+            "key": f"/library/metadata/{rk}" + ("/children" if item.type in PARENT_KINDS else ""),
             "guid": f"plex://{item.type}/sim{rk:08x}",
-            "type": item.type,
+            "type": "photo" if item.type == "photoalbum" else item.type,
             "title": item.title,
             "titleSort": title_sort(item.title),
             "summary": item.summary,
@@ -176,9 +212,15 @@ class Library:
             data["index"] = item.index
         if item.parent is not None:
             data |= self._lineage_json(self.items[item.parent])
-        if item.type in ("show", "season"):
+            if item.type == "track":  # a track shows its album's cover
+                album = self.items[item.parent]
+                data["thumb"] = f"/library/metadata/{album.rating_key}/thumb/{album.updated_at}"
+        if item.type in ("show", "season", "album"):
             data["leafCount"] = len(self.leaves(item))
+        if item.type in ("show", "season"):
             data["childCount"] = len(self.children(item.rating_key))
+        if item.type == "photoalbum":  # plexapi photo.py Photoalbum.composite
+            data["composite"] = f"/library/metadata/{rk}/composite/{item.updated_at}"
         if item.file is not None:
             data["Media"] = media_json(item, item.file)
         if item.labels:
@@ -212,7 +254,7 @@ class Library:
             "type": "collection",
             "title": col.title,
             "titleSort": title_sort(col.title),
-            "subtype": section.type,
+            "subtype": col.subtype or section.type,
             "summary": "",
             "index": col.rating_key,
             "librarySectionID": section.id,
@@ -255,6 +297,8 @@ class Library:
         section's Location as Plex spells it (no resolving of symlinks, nothing of the
         caller's filesystem view), and files are recorded under that Location."""
         section = self.sections[section_id]
+        if section.type != "movie":
+            return []  # the Music and Photo scanners list no video file as a movie
         location = plex_path(section.location)
         disk = Path(section.disk_dir or section.location)
         target = plex_path(path) if path else location
@@ -304,12 +348,16 @@ class Library:
 def media_json(item: Item, file: str) -> list[JSONDict]:
     """The `Media` list of an item with a file: one medium with one part, as Plex shows it."""
     rk, suffix = item.rating_key, Path(file).suffix.lstrip(".")
+    medium: JSONDict = {"id": rk, "duration": item.duration, "container": suffix}
+    if item.type == "photo":  # plex-api.rs tests/mocks/server/media/photo_album.json
+        medium = {"id": rk, "width": 1280, "height": 720, "container": suffix}
+    elif item.type == "track":  # ... music_tracks.json
+        medium |= {"audioChannels": 2, "audioCodec": suffix}
+    else:
+        medium["videoResolution"] = "sd"
     return [
-        {
-            "id": rk,
-            "duration": item.duration,
-            "container": suffix,
-            "videoResolution": "sd",
+        medium
+        | {
             "Part": [
                 {
                     "id": rk,
@@ -349,26 +397,3 @@ def sort_key(field_name: str) -> Any:
         return (value is None, value if value is not None else 0)
 
     return key
-
-
-def tiny_png(seed: int, width: int = 2, height: int = 3) -> bytes:
-    """A real (tiny) PNG whose colour depends on `seed`."""
-    r, g, b = (seed * 67) % 256, (seed * 131) % 256, (seed * 199) % 256
-    row = b"\x00" + bytes((r, g, b)) * width
-    raw = row * height
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + tag
-            + data
-            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )

@@ -1,11 +1,15 @@
 """The Plex simulator's seeded library: eight open movies, three shows with episodes and
-two collections, plus an empty "YouTube" section filled by scanning a real folder."""
+two collections, a Music library (artists, albums, tracks, one collection), a Photos
+library (albums, a nested album, photos) and an empty "Home Videos" (Other Videos) one,
+plus an empty "YouTube" section filled by scanning a real folder."""
 
 from __future__ import annotations
 
 from medianest_simulators.plex_library import (
     BASE_TIME,
     MOVIES_SECTION,
+    MUSIC_SECTION,
+    PHOTOS_SECTION,
     SHOWS_SECTION,
     Collection,
     Item,
@@ -32,6 +36,18 @@ SEED_COLLECTIONS: list[tuple[str, list[int]]] = [
     ("Animal Shorts", [101, 106]),
 ]
 FIRST_MOVIE_KEY, FIRST_SHOW_KEY, FIRST_COLLECTION_KEY = 101, 201, 1001
+# artist, [(album, year, [track titles])]
+SEED_MUSIC: list[tuple[str, list[tuple[str, int, list[str]]]]] = [
+    ("Loopback Quartet", [("Echo Request", 2019, ["Ping", "Pong", "Timeout"])]),
+    ("The Null Routes", [("Port 0", 2021, ["Blackhole", "Martian Packets"])]),
+]
+FIRST_ARTIST_KEY, MUSIC_COLLECTION_KEY = 301, 1003
+# album, [photo titles], nested albums [(album, [photo titles])]
+SEED_PHOTOS: list[tuple[str, list[str], list[tuple[str, list[str]]]]] = [
+    ("Holidays 2023", ["Beach", "Harbour"], []),
+    ("Garden", ["Roses"], [("Spring", ["Blossom"])]),
+]
+FIRST_PHOTO_KEY = 401
 
 
 def seeded_library(youtube_dir: str) -> Library:
@@ -44,7 +60,84 @@ def seeded_library(youtube_dir: str) -> Library:
         library.collections[key] = Collection(
             key, MOVIES_SECTION, title, list(members), BASE_TIME + n
         )
+    _add_music(library)
+    _add_photos(library)
     return library
+
+
+def _add_music(library: Library) -> None:
+    """Artists → albums → tracks (plex-api.rs tests/mocks/server/media/music_*.json), a
+    collection of the artists (subtype `artist`) and one of the albums (`album`)."""
+    rk, artists = FIRST_ARTIST_KEY, []
+    for artist, albums in SEED_MUSIC:
+        artist_rk, rk = rk, rk + 1
+        artists.append(artist_rk)
+        library.items[artist_rk] = Item(artist_rk, MUSIC_SECTION, "artist", artist)
+        for n, (album, year, tracks) in enumerate(albums, start=1):
+            album_rk, rk = rk, rk + 1
+            library.items[album_rk] = Item(
+                album_rk, MUSIC_SECTION, "album", album, year=year, parent=artist_rk, index=n
+            )
+            for number, track in enumerate(tracks, start=1):
+                library.items[rk] = Item(
+                    rk,
+                    MUSIC_SECTION,
+                    "track",
+                    track,
+                    duration=180_000 + number * 1000,
+                    parent=album_rk,
+                    index=number,
+                    file=f"/data/music/{artist}/{album}/{number:02d} - {track}.flac",
+                    size=1 << 18,
+                )
+                rk += 1
+    library.collections[MUSIC_COLLECTION_KEY] = Collection(
+        MUSIC_COLLECTION_KEY, MUSIC_SECTION, "Late Night", artists, BASE_TIME + 5
+    )
+    album_keys = [i.rating_key for i in library.items.values() if i.type == "album"]
+    library.collections[MUSIC_COLLECTION_KEY + 1] = Collection(
+        MUSIC_COLLECTION_KEY + 1, MUSIC_SECTION, "Full Albums", album_keys, BASE_TIME + 6, "album"
+    )
+
+
+def _add_photos(library: Library) -> None:
+    """Photo albums holding photos and albums (plex-api.rs photo_library.json and
+    photo_album.json: both kinds are `type: photo`; photos carry a year, albums do not)."""
+    rk = FIRST_PHOTO_KEY
+    for n, (album, photos, nested) in enumerate(SEED_PHOTOS, start=1):
+        album_rk = rk
+        library.items[album_rk] = Item(album_rk, PHOTOS_SECTION, "photoalbum", album, index=n)
+        rk = _add_album_photos(library, album_rk + 1, album_rk, f"/data/photos/{album}", photos)
+        for sub, sub_photos in nested:
+            sub_rk = rk
+            library.items[sub_rk] = Item(
+                sub_rk, PHOTOS_SECTION, "photoalbum", sub, parent=album_rk, index=1
+            )
+            folder = f"/data/photos/{album}/{sub}"
+            rk = _add_album_photos(library, sub_rk + 1, sub_rk, folder, sub_photos)
+    # A photo straight in the library's folder sits at the top level, beside the albums.
+    library.items[rk] = Item(
+        rk, PHOTOS_SECTION, "photo", "Scan 0001", year=2022, file="/data/photos/Scan 0001.jpg"
+    )
+
+
+def _add_album_photos(
+    library: Library, rk: int, album_rk: int, folder: str, photos: list[str]
+) -> int:
+    for number, title in enumerate(photos, start=1):
+        library.items[rk] = Item(
+            rk,
+            PHOTOS_SECTION,
+            "photo",
+            title,
+            year=2023,
+            parent=album_rk,
+            index=number,
+            file=f"{folder}/{title}.jpg",
+            size=1 << 17,
+        )
+        rk += 1
+    return rk
 
 
 def _add_movies(library: Library) -> None:

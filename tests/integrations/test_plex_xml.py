@@ -37,6 +37,11 @@ async def read_everything(client: PlexClient) -> dict[str, object]:
         "page": ([i.model_dump() for i in page.items], page.offset, page.total),
         "sintel": (await client.metadata(103)),
         "seasons": [i.model_dump() for i in await client.children(201)],
+        # Music and photos: albums are `Directory`, tracks `Track`, photos `Photo` in XML.
+        "artists": [i.model_dump() for i in (await client.section_items(4)).items],
+        "tracks": [i.model_dump() for i in await client.children(302)],
+        "photo library": [i.model_dump() for i in (await client.section_items(5)).items],
+        "garden": [i.model_dump() for i in await client.children(404)],
         "collections": [i.model_dump() for i in (await client.section_collections(1)).value.items],
         "collection items": [
             i.model_dump() for i in (await client.collection_items(1001)).value.items
@@ -59,7 +64,20 @@ async def test_reads_give_the_same_answers_from_xml_as_from_json(
         "/data/movies",
         "/data/tv",
         plex.youtube_dir,
+        "/data/music",
+        "/data/photos",
+        "/data/home-videos",
     ]
+    assert [(i["type"], i["key"]) for i in from_xml["photo library"]] == [
+        ("photo", "/library/metadata/401/children"),
+        ("photo", "/library/metadata/404/children"),
+        ("photo", "/library/metadata/408"),
+    ]
+    assert [(i["type"], i["title"]) for i in from_xml["garden"]] == [
+        ("photo", "Roses"),
+        ("photo", "Spring"),
+    ]
+    assert [i["parent_title"] for i in from_xml["tracks"]] == ["Echo Request"] * 3
     sintel = from_xml["sintel"]
     assert sintel is not None and sintel.files == ["/data/movies/Sintel (2010)/Sintel.mkv"]
     # the second round really was XML: the simulator ignores the JSON the client asks for

@@ -42,6 +42,9 @@ async def test_libraries_are_listed(viewer: httpx.AsyncClient) -> None:
         ("1", "Movies", "movie"),
         ("2", "TV Shows", "show"),
         ("3", "YouTube", "movie"),
+        ("4", "Music", "artist"),
+        ("5", "Photos", "photo"),
+        ("6", "Home Videos", "movie"),
     ]
     assert body["meta"]["stale"] is False
 
@@ -140,6 +143,8 @@ async def test_collections_of_one_library_and_of_all(viewer: httpx.AsyncClient) 
     assert [c["title"] for c in everything.json()["data"]] == [
         "Animal Shorts",
         "Blender Open Movies",
+        "Full Albums",  # the Music library's
+        "Late Night",
     ]
     assert (await viewer.get("/api/plex/collections", params={"libraryId": 77})).status_code == 404
 

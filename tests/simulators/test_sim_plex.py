@@ -70,14 +70,53 @@ def test_the_token_is_accepted_as_a_query_parameter(
     assert answer.status_code == 200
 
 
-def test_sections_are_movies_shows_and_a_youtube_folder(get, plex: PlexSimulator) -> None:
+def test_sections_are_movies_shows_a_youtube_folder_music_photos_and_other_videos(
+    get, plex: PlexSimulator
+) -> None:
     dirs = get("/library/sections").json()["MediaContainer"]["Directory"]
-    assert [(d["key"], d["type"], d["title"]) for d in dirs] == [
-        ("1", "movie", "Movies"),
-        ("2", "show", "TV Shows"),
-        ("3", "movie", "YouTube"),
+    assert [(d["key"], d["type"], d["title"], d["scanner"]) for d in dirs] == [
+        ("1", "movie", "Movies", "Plex Movie"),
+        ("2", "show", "TV Shows", "Plex TV Series"),
+        ("3", "movie", "YouTube", "Plex Video Files"),
+        ("4", "artist", "Music", "Plex Music"),
+        ("5", "photo", "Photos", "Plex Photo Scanner"),
+        ("6", "movie", "Home Videos", "Plex Video Files"),
     ]
     assert dirs[2]["Location"][0]["path"] == plex.youtube_dir
+
+
+def test_a_photo_library_lists_albums_and_photos_both_as_type_photo(get) -> None:
+    """plex-api.rs tests/mocks/server/media/photo_library.json and photo_album.json: in
+    JSON only `key` (…/children) and `Media` tell a photo album from a photo."""
+    top = get("/library/sections/5/all").json()["MediaContainer"]
+    assert [(m["type"], m["title"], m["key"].endswith("/children")) for m in top["Metadata"]] == [
+        ("photo", "Holidays 2023", True),
+        ("photo", "Garden", True),
+        ("photo", "Scan 0001", False),
+    ]
+    assert "year" not in top["Metadata"][0] and "Media" not in top["Metadata"][0]
+    garden = get(top["Metadata"][1]["key"]).json()["MediaContainer"]["Metadata"]
+    assert [(m["title"], "Media" in m) for m in garden] == [("Roses", True), ("Spring", False)]
+    assert get("/library/sections/5/collections").json()["MediaContainer"]["size"] == 0
+
+
+def test_a_music_library_lists_artists_then_albums_with_their_tracks(get) -> None:
+    artists = get("/library/sections/4/all").json()["MediaContainer"]["Metadata"]
+    assert [(a["type"], a["title"]) for a in artists] == [
+        ("artist", "Loopback Quartet"),
+        ("artist", "The Null Routes"),
+    ]
+    assert all("year" not in a and "duration" not in a for a in artists)
+    albums = get("/library/sections/4/all", params={"type": 9}).json()["MediaContainer"]
+    assert [(a["title"], a["parentTitle"], a["leafCount"]) for a in albums["Metadata"]] == [
+        ("Echo Request", "Loopback Quartet", 3),
+        ("Port 0", "The Null Routes", 2),
+    ]
+    collections = get("/library/sections/4/collections").json()["MediaContainer"]["Metadata"]
+    assert [(c["title"], c["subtype"]) for c in collections] == [
+        ("Late Night", "artist"),
+        ("Full Albums", "album"),
+    ]
 
 
 def test_section_items_page_with_headers_or_query_and_report_the_total(get) -> None:

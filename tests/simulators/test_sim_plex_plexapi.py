@@ -15,8 +15,11 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
+from plexapi.audio import Album, Artist, Track
 from plexapi.collection import Collection
 from plexapi.exceptions import NotFound, Unauthorized
+from plexapi.library import MovieSection, MusicSection, PhotoSection, ShowSection
+from plexapi.photo import Photo, Photoalbum
 from plexapi.playlist import Playlist
 from plexapi.server import PlexServer
 from plexapi.video import Movie, Show
@@ -96,8 +99,23 @@ def test_plexapi_connects_and_lists_sections_with_their_folders(
     assert server.machineIdentifier == plex.machine_identifier
     assert server.myPlexUsername == "plexowner"
     sections = server.library.sections()
-    assert [s.title for s in sections] == ["Movies", "TV Shows", "YouTube"]
-    assert [s.TYPE for s in sections] == ["movie", "show", "movie"]
+    assert [s.title for s in sections] == [
+        "Movies",
+        "TV Shows",
+        "YouTube",
+        "Music",
+        "Photos",
+        "Home Videos",
+    ]
+    assert [type(s) for s in sections] == [
+        MovieSection,
+        ShowSection,
+        MovieSection,
+        MusicSection,
+        PhotoSection,
+        MovieSection,
+    ]
+    assert (sections[5].agent, sections[5].scanner) == ("tv.plex.agents.none", "Plex Video Files")
     assert server.library.section("Movies").locations == ["/data/movies"]
     assert server.library.sectionByID(3).locations == [plex.youtube_dir]
 
@@ -122,6 +140,73 @@ def test_plexapi_reads_sections_items_page_by_page_and_searches(
     found = server.search("sintel")
     assert [(type(i), i.title) for i in found] == [(Movie, "Sintel")]
     assert server.search("pioneer", mediatype="show")[0].ratingKey == pioneer.ratingKey
+
+
+def test_plexapi_walks_the_music_library_from_artists_to_tracks(
+    plex: PlexSimulator, session: requests.Session
+) -> None:
+    server = connect(plex, session)
+    music = server.library.section("Music")
+    artists = music.all()
+    assert [(type(a), a.title) for a in artists] == [
+        (Artist, "Loopback Quartet"),
+        (Artist, "The Null Routes"),
+    ]
+    # Artist.albums() filters by `artist.id` (not modelled): its children are the albums,
+    # as plex-api.rs's music_albums.json (/library/metadata/{artist}/children) shows.
+    (album,) = server.fetchItems(f"{artists[0].key}/children")
+    assert (type(album), album.title, album.year, album.leafCount) == (
+        Album,
+        "Echo Request",
+        2019,
+        3,
+    )
+    assert album.parentTitle == "Loopback Quartet"
+    tracks = album.tracks()
+    assert [(type(t), t.index, t.title) for t in tracks] == [
+        (Track, 1, "Ping"),
+        (Track, 2, "Pong"),
+        (Track, 3, "Timeout"),
+    ]
+    assert tracks[0].grandparentTitle == "Loopback Quartet" and tracks[0].year is None
+    assert tracks[0].thumb.startswith(f"/library/metadata/{album.ratingKey}/thumb/")
+    assert tracks[0].locations == ["/data/music/Loopback Quartet/Echo Request/01 - Ping.flac"]
+    assert [a.title for a in music.searchAlbums()] == ["Echo Request", "Port 0"]
+    assert len(music.searchTracks()) == 5
+    late_night, full_albums = music.collections()
+    assert (late_night.title, late_night.subtype) == ("Late Night", "artist")
+    assert [type(i) for i in late_night.items()] == [Artist, Artist]
+    assert (full_albums.subtype, [type(i) for i in full_albums.items()]) == ("album", [Album] * 2)
+
+
+def test_plexapi_tells_photo_albums_from_photos_though_both_are_type_photo(
+    plex: PlexSimulator, session: requests.Session
+) -> None:
+    server = connect(plex, session)
+    photos = server.library.section("Photos")
+    albums = photos.all()  # plexapi asks for type 14 (photoalbum)
+    assert [(type(a), a.title, a.type) for a in albums] == [
+        (Photoalbum, "Holidays 2023", "photo"),
+        (Photoalbum, "Garden", "photo"),
+    ]
+    assert albums[0].composite.startswith(f"/library/metadata/{albums[0].ratingKey}/composite/")
+    assert [(type(p), p.title, p.year) for p in albums[0].photos()] == [
+        (Photo, "Beach", 2023),
+        (Photo, "Harbour", 2023),
+    ]
+    garden = albums[1]
+    assert [a.title for a in garden.albums()] == ["Spring"]
+    assert [p.title for p in garden.photos()] == ["Roses"]
+    assert garden.photos()[0].locations == ["/data/photos/Garden/Roses.jpg"]
+    assert len(photos.searchPhotos()) == 5
+    # The library's top level without a type: albums (Directory) and photos (Photo) mixed.
+    top = server.fetchItems("/library/sections/5/all")
+    assert [(type(i), i.title) for i in top] == [
+        (Photoalbum, "Holidays 2023"),
+        (Photoalbum, "Garden"),
+        (Photo, "Scan 0001"),
+    ]
+    assert server.library.section("Home Videos").all() == []
 
 
 def test_plexapi_reloads_an_item_with_its_media_parts(
