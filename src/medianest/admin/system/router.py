@@ -104,8 +104,10 @@ class PlexLibraryInfo(ApiModel):
     id: str
     title: str
     type: str
+    kind: str = Field(description="movies, otherVideos, shows, music, photos or other")
     folders: list[str]
     holds_downloads: bool
+    unusable: str | None = Field(description="Why downloads cannot go into this library")
 
 
 class PlexDownloadsInfo(ApiModel):

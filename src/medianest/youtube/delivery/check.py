@@ -15,6 +15,7 @@ from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.registry import Integrations
 from medianest.plex import access as plex_access
+from medianest.plex import kinds
 from medianest.plex.paths import PathMap, plex_within
 from medianest.settings import Settings
 from medianest.youtube.delivery import collection as plex_delivery
@@ -29,8 +30,10 @@ class LibraryView:
     id: str
     title: str
     type: str
+    kind: str
     folders: list[str]
     holds_downloads: bool
+    unusable: str | None
 
 
 @dataclass(frozen=True)
@@ -60,21 +63,28 @@ async def require_plex(integrations: Integrations) -> PlexClient:
 
 
 async def plex_view(plex: PlexClient, paths: PathMap) -> PlexView:
-    """Plex's libraries and folders, and which one holds the download root."""
+    """Plex's libraries and folders, and which one holds the download root (a Music or
+    Photos library that does is shown with the reason it is not used)."""
     plex_root = str(paths.plex_root)
+    sections = await plex.sections()
     libraries = [
         LibraryView(
             id=section.key,
             title=section.title,
             type=section.type,
+            kind=kinds.library_kind(section),
             folders=[loc.path for loc in section.locations],
             holds_downloads=any(plex_within(plex_root, loc.path) for loc in section.locations),
+            unusable=kinds.not_for_downloads(section),
         )
-        for section in await plex.sections()
+        for section in sections
     ]
-    holding = next((lib for lib in libraries if lib.holds_downloads), None)
-    problem = None
-    if holding is None:
+    try:
+        holding: str | None = plex_delivery.section_for(sections, plex_root).key
+        problem = None
+    except plex_delivery.DeliveryFailed as exc:
+        holding, problem = None, str(exc)
+    if holding is None and not any(lib.holds_downloads for lib in libraries):
         problem = (
             f"No Plex library has a folder containing {plex_root}, the download folder as "
             "Plex sees it. Add that folder to a library in Plex, or set the path under which "
@@ -82,9 +92,9 @@ async def plex_view(plex: PlexClient, paths: PathMap) -> PlexView:
         )
         if not paths.translated:
             problem += " (No Plex path is set: Plex is assumed to see MediaNest's own path.)"
-    return PlexView(
-        plex_root, paths.translated, libraries, holding.id if holding else None, problem
-    )
+    elif problem is not None:
+        problem = problem[:1].upper() + problem[1:] + "."
+    return PlexView(plex_root, paths.translated, libraries, holding, problem)
 
 
 async def test_marker(

@@ -16,10 +16,11 @@ from pathlib import Path
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.integrations.plex import PlexClient
-from medianest.integrations.plex_models import PlexItem
+from medianest.integrations.plex_models import PlexItem, PlexSection
 from medianest.integrations.registry import Integrations
+from medianest.plex import kinds
 from medianest.plex.access import owner_client
-from medianest.plex.paths import PathMap, plex_within
+from medianest.plex.paths import PathMap, plex_flavour, plex_within
 from medianest.settings import Settings
 from medianest.youtube.delivery.guard import DownloadGuard
 
@@ -69,17 +70,39 @@ def configured_section(settings: Settings, integrations: Integrations) -> str | 
 async def find_section(
     plex: PlexClient, folder: Path, configured: str | None, paths: PathMap
 ) -> str:
-    """The configured section, else the one whose folder (as Plex names it) contains the
-    download."""
-    if configured:
-        return configured
+    """The configured section, else the Movies or Other Videos library whose folder (as
+    Plex names it) holds the download most closely. A Music or Photos library is never
+    chosen, even when its folder holds the download (`kinds.not_for_downloads`)."""
     plex_folder = paths.to_plex(folder)
-    for section in await plex.sections():
-        for location in section.locations:
-            if plex_within(plex_folder, location.path):
-                return section.key
+    try:
+        sections = await plex.sections()
+    except MediaNestError as exc:
+        raise DeliveryFailed(f"Plex: {exc.message}") from exc
+    if configured:
+        chosen = next((s for s in sections if s.key == configured), None)
+        reason = kinds.not_for_downloads(chosen) if chosen is not None else None
+        if reason:
+            raise DeliveryFailed(f"the configured Plex library {reason}")
+        return configured
+    return section_for(sections, plex_folder).key
+
+
+def section_for(sections: list[PlexSection], plex_path: str) -> PlexSection:
+    """The Movies or Other Videos library whose folder holds `plex_path` most closely; a
+    Music or Photos library that holds it is named in the refusal."""
+    holding = [
+        (len(plex_flavour(location.path).parts), section)
+        for section in sections
+        for location in section.locations
+        if plex_within(plex_path, location.path)
+    ]
+    usable = [(depth, s) for depth, s in holding if kinds.not_for_downloads(s) is None]
+    if usable:
+        return max(usable, key=lambda pair: pair[0])[1]
+    if holding:
+        raise DeliveryFailed(f"{kinds.not_for_downloads(holding[0][1])} (it holds {plex_path})")
     raise DeliveryFailed(
-        f"no Plex library holds {plex_folder} (the download folder as Plex sees it): "
+        f"no Plex library holds {plex_path} (the download folder as Plex sees it): "
         "check the Plex path of downloads on the admin page"
     )
 
