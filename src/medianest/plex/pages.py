@@ -15,16 +15,21 @@ from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.integrations.outcomes import moment
 from medianest.integrations.plex import PlexClient
-from medianest.plex import playlists, service
+from medianest.plex import kinds, playlists, service
 from medianest.plex.dependencies import get_browsing_plex, get_viewer
 from medianest.plex.privacy import Viewer
 from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
-from medianest.web.templating import render
+from medianest.web.templating import add_filter, render
 
 router = page_router()
 PAGE_SIZE = 24
 MAX_PAGE_SIZE = 100
 SORTS = {"title": "Title", "-addedAt": "Recently added", "-year": "Newest", "-rating": "Rating"}
+# Artists, photo albums and photos have no year or rating of their own in Plex.
+UNDATED_SORTS = {"title": "Title", "-addedAt": "Recently added"}
+UNDATED_KINDS = ("music", "photos")
+add_filter("entry_noun", kinds.entry_noun)
+add_filter("leaf_noun", kinds.leaf_noun)
 
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)]
@@ -113,6 +118,8 @@ async def plex_page(
         current = next((lib for lib in libraries if lib.id == library), None)
         current = current or (libraries[0] if libraries else None)
         context["current"] = current
+        if current is not None and current.kind in UNDATED_KINDS:
+            context["sorts"] = UNDATED_SORTS
         if current is not None:
             await _fill_library(
                 context,

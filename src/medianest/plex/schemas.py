@@ -13,6 +13,7 @@ from urllib.parse import quote
 from medianest.core.envelope import ApiModel, Meta, PageMeta, now_utc
 from medianest.integrations.outcomes import moment
 from medianest.integrations.plex_models import PlexItem, PlexPlaylist, PlexSection
+from medianest.plex import kinds
 
 T = TypeVar("T")
 IMAGE_ROUTE = "/api/plex/image"
@@ -71,9 +72,14 @@ def poster_url(path: str | None) -> str | None:
 
 
 class LibraryOut(ApiModel):
+    """`type` is Plex's (`movie`, `show`, `artist`, `photo`); `kind` tells an Other Videos
+    library from a Movies one (`plex/kinds.py`), `label` names the kind."""
+
     id: str
     title: str
     type: str
+    kind: str
+    label: str
     updated_at: int | None = None
     scanned_at: int | None = None
     refreshing: bool = False
@@ -84,6 +90,8 @@ class LibraryOut(ApiModel):
             id=section.key,
             title=section.title,
             type=section.type,
+            kind=kinds.library_kind(section),
+            label=kinds.library_label(section),
             updated_at=section.updated_at,
             scanned_at=section.scanned_at,
             refreshing=section.refreshing,
@@ -91,8 +99,12 @@ class LibraryOut(ApiModel):
 
 
 class PlexItemOut(ApiModel):
+    """`type` is Plex's; `kind` is the same but `photoalbum` for a photo album (which Plex
+    also calls `photo`)."""
+
     rating_key: str
     type: str
+    kind: str
     title: str
     year: int | None = None
     summary: str | None = None
@@ -109,6 +121,7 @@ class PlexItemOut(ApiModel):
         return cls(
             rating_key=item.rating_key,
             type=item.type,
+            kind=kinds.item_kind(item),
             title=item.title,
             year=item.year,
             summary=item.summary,
@@ -125,6 +138,7 @@ class PlexItemOut(ApiModel):
 class CollectionOut(ApiModel):
     id: str
     title: str
+    subtype: str | None = None  # what it collects: movie, show, artist, album...
     library_id: str | None = None
     child_count: int | None = None
     summary: str | None = None
@@ -135,6 +149,7 @@ class CollectionOut(ApiModel):
         return cls(
             id=item.rating_key,
             title=item.title,
+            subtype=item.subtype,
             library_id=str(item.library_section_id) if item.library_section_id else None,
             child_count=item.child_count,
             summary=item.summary or None,
