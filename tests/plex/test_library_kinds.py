@@ -30,7 +30,7 @@ async def test_libraries_say_their_kind_and_an_other_videos_library_is_told_from
 
 
 async def test_a_photo_library_tells_its_albums_from_its_photos(
-    viewer: httpx.AsyncClient,
+    viewer: httpx.AsyncClient, plex_sim: PlexSimulator
 ) -> None:
     answer = await viewer.get("/api/plex/library/5/items", params={"sort": "title"})
     assert answer.status_code == 200
@@ -52,6 +52,13 @@ async def test_a_photo_library_tells_its_albums_from_its_photos(
     # No "Newest" or "Rating": photo albums and photos have neither in Plex.
     assert 'value="-year"' not in page.text and 'value="-rating"' not in page.text
     assert "No collections in Photos." in page.text
+    # Plex has no collections in a Photos library: it is not asked for them (plexapi
+    # PhotoSection.collections refuses), neither for this library nor for "all".
+    every = (await viewer.get("/api/plex/collections")).json()
+    assert {c["libraryId"] for c in every["data"]} == {"1", "4"}
+    one = (await viewer.get("/api/plex/collections", params={"libraryId": 5})).json()
+    assert (one["data"], one["meta"]["total"]) == ([], 0)
+    assert plex_sim.log.count("/library/sections/5/collections") == 0
 
 
 async def test_a_music_library_lists_artists_and_its_collections_count_tracks_not_episodes(

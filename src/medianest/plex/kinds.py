@@ -63,6 +63,13 @@ def leaf_noun(kind: str, count: int) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
+def has_collections(section: PlexSection) -> bool:
+    """Plex has no collections in a Photos library: python-plexapi never asks for them
+    (library.py `LibrarySection._loadFilters` skips photo; `PhotoSection.collections`
+    raises NotImplementedError), and neither does MediaNest."""
+    return section.type != "photo"
+
+
 def not_for_downloads(section: PlexSection) -> str | None:
     """Why YouTube downloads cannot be delivered into this library (None: they can).
 

@@ -16,6 +16,7 @@ from medianest.integrations.links import link_out
 from medianest.integrations.outcomes import oldest
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
+from medianest.plex import kinds
 from medianest.plex.privacy import Viewer
 
 # The default freshness of library data (the router passes the setting of the same value).
@@ -111,6 +112,8 @@ async def collections(
     if library_id is not None:
         try:
             section = await _section(plex, library_id)
+            if section is not None and not kinds.has_collections(section):
+                return Snapshot(value=PlexPage(items=[], offset=start, total=0))
             if not viewer.filters(section):
                 return await plex.section_collections(
                     library_id, start=start, size=page_size, cached=True
@@ -127,7 +130,7 @@ async def collections(
     sections = await libraries(plex)
     found: list[PlexItem] = []
     stale, read_at = sections.stale, sections.read_at
-    for section in sections.value:
+    for section in filter(kinds.has_collections, sections.value):
         per_library = await plex.section_collections(
             section.key, size=COLLECTIONS_PER_LIBRARY, cached=True
         )
