@@ -136,18 +136,13 @@ async def breaker_changed(
     session: AsyncSession, *, opened: bool, opened_at: str | None, reason: str | None = None
 ) -> None:
     """The YouTube queue breaker opened (downloads paused) or closed (they resumed)."""
-    subject = f"breaker:{opened_at or 'unknown'}"
-    event = "youtube.breaker_opened" if opened else "youtube.breaker_closed"
-    if await service.already_notified(session, subject=subject, event=event):
-        return
-    await service.notify_admins(
+    opened_title = "YouTube is refusing downloads: the queue is paused"
+    await service.notify_admins_once(
         session,
-        event=event,
-        title="YouTube is refusing downloads: the queue is paused"
-        if opened
-        else "YouTube downloads resumed",
+        event="youtube.breaker_opened" if opened else "youtube.breaker_closed",
+        subject=f"breaker:{opened_at or 'unknown'}",
+        title=opened_title if opened else "YouTube downloads resumed",
         body=reason or "",
-        subject=subject,
     )
 
 
@@ -180,29 +175,23 @@ async def sign_in_refused(session: AsyncSession, *, reason: str) -> None:
 
 
 async def ytdlp_outdated(session: AsyncSession, *, version: str, age_days: int) -> None:
-    subject = f"ytdlp:{version}"
-    if await service.already_notified(session, subject=subject, event="ytdlp.outdated"):
-        return
-    await service.notify_admins(
+    await service.notify_admins_once(
         session,
         event="ytdlp.outdated",
+        subject=f"ytdlp:{version}",
         title=f"yt-dlp {version} is {age_days} days old",
         body=f"Sites, YouTube first, change often; {freshness.UPDATE_ADVICE}.",
-        subject=subject,
     )
 
 
 async def ytdlp_broke(session: AsyncSession, *, version: str, host: str) -> None:
     """yt-dlp said it could not read a page and may be out of date (once per version)."""
-    subject = f"ytdlp:{version}:broke"
-    if await service.already_notified(session, subject=subject, event="ytdlp.outdated"):
-        return
-    await service.notify_admins(
+    await service.notify_admins_once(
         session,
         event="ytdlp.outdated",
+        subject=f"ytdlp:{version}:broke",
         title=f"yt-dlp {version} could not read a page of {host}",
         body=f"The site has changed since this release; {freshness.UPDATE_ADVICE}.",
-        subject=subject,
     )
 
 

@@ -115,6 +115,14 @@ async def notify_admins(
     )
 
 
+async def notify_admins_once(
+    session: AsyncSession, *, event: str, subject: str, title: str, body: str = ""
+) -> None:
+    """`notify_admins`, unless this `event` was already told of this `subject`."""
+    if not await already_notified(session, subject=subject, event=event):
+        await notify_admins(session, event=event, title=title, body=body, subject=subject)
+
+
 async def already_notified(session: AsyncSession, *, subject: str, event: str) -> bool:
     found = await session.scalar(
         select(Notification.id)
