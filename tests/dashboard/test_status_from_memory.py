@@ -6,6 +6,7 @@ the ones the database path gives, and every request counts against the rate limi
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,7 +21,7 @@ from tests.support.status_monitor import first_aggregate
 from medianest.app import MediaNestApp
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import User
-from medianest.core import metrics
+from medianest.core import data_changes, metrics
 from medianest.dashboard import service as status_service
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -122,10 +123,17 @@ async def test_a_cached_caller_is_answered_without_the_database(
 ) -> None:
     await first_aggregate(app)
     assert (await alice_client.get(PATH)).status_code == 200  # the session is now cached
-    counted = requests_counted("200")
-    async with database_use(app) as use:
-        status = await alice_client.get(PATH)
-        session = await alice_client.get("/api/auth/session")
+    for _ in range(3):
+        counted, step, started = requests_counted("200"), data_changes.step(), time.monotonic()
+        async with database_use(app) as use:
+            status = await alice_client.get(PATH)
+            session = await alice_client.get("/api/auth/session")
+        # Only a change counted meanwhile (the Redis relay's "something may have been
+        # missed" after a late ping on a loaded machine) or the monitor's 5 s re-read of
+        # the configuration may make these two answers read: then measure again.
+        disturbed = data_changes.step() != step or time.monotonic() - started > 4.0
+        if use.none or not disturbed:
+            break
     assert use.none, use.statements
     assert status.status_code == 200, status.text
     assert session.status_code == 200, session.text
