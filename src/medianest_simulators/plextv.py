@@ -152,7 +152,7 @@ class PlexTvSimulator(PlexTvControl):
         if owner is None:
             return _unauthorized()
         with self.lock:
-            return JSONResponse(friends_json(self._shares_of(owner)))
+            return JSONResponse(friends_json(self._shares_of(owner), self._home_of(owner)))
 
     async def _link_page(self, request: Request) -> Response:
         return HTMLResponse(LINK_PAGE)

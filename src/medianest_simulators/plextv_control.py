@@ -19,6 +19,7 @@ from medianest_simulators.plextv_models import (
     ALICE_TOKEN,
     BOB_SERVER_TOKEN,
     BOB_TOKEN,
+    CAROL_SERVER_TOKEN,
     CAROL_TOKEN,
     EVE_TOKEN,
     MACHINE_IDENTIFIER,
@@ -90,8 +91,10 @@ class PlexTvControl(Simulator):
         )
         self.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN)
         self.share_server("bob", MACHINE_IDENTIFIER, BOB_SERVER_TOKEN)
-        # carol lives in the owner's Plex Home: she reaches the server without a share.
+        # carol lives in the owner's Plex Home, and the owner shared the libraries with
+        # her (as Plex's "add Home user" dialog does): her share is what lets her in.
         self.add_home_member("carol")
+        self.share_server("carol", MACHINE_IDENTIFIER, CAROL_SERVER_TOKEN)
 
     def add_user(self, username: str, *, token: str | None = None, email: str | None = None) -> str:
         """Create (or replace) an account; returns its plex.tv token."""
@@ -138,15 +141,34 @@ class PlexTvControl(Simulator):
             self.pending_shares.discard((user, machine_identifier))
 
     def add_home_member(self, user: str) -> None:
-        """Put `user` in the owner's Plex Home (home members reach the owner's servers)."""
+        """Put `user` in the owner's Plex Home. Membership alone reaches no server: a
+        member sees only the libraries shared with them (`share_server`), as support.plex.tv
+        "Consequences of Being in a Plex Home" says ("Access to Shared Libraries")."""
         with self.lock:
             if user not in self.home_members:
                 self.home_members.append(user)
 
+    def add_managed_user(self, title: str, *, token: str | None = None) -> str:
+        """Create a managed user in the owner's Plex Home (no email, no password of their
+        own); returns their plex.tv token. Share libraries with `share_server`."""
+        token = self.add_user(title, token=token)
+        with self.lock:
+            self.accounts[title].managed = True
+        self.add_home_member(title)
+        return token
+
     def remove_home_member(self, user: str) -> None:
+        """Take `user` out of the Home. An invited member keeps their shares and is a
+        friend again (python-plexapi tests/test_myplex.py `test_myplex_createExistingUser`);
+        a managed user has no account outside the Home, so their shares go with them."""
         with self.lock:
             if user in self.home_members:
                 self.home_members.remove(user)
+            account = self.accounts.get(user)
+            if account is not None and account.managed:
+                for key in [k for k in self.shares if k[0] == user]:
+                    self.shares.pop(key)
+                    self.pending_shares.discard(key)
 
     def _access_token(self, account: PlexAccount, server: PlexServerResource) -> str | None:
         """The token `account` reaches `server` with, or None when it cannot."""
@@ -155,12 +177,11 @@ class PlexTvControl(Simulator):
         key = (account.username, server.machine_identifier)
         if key in self.shares and key not in self.pending_shares:
             return self.shares[key]
-        if server.owner == OWNER_USERNAME and account.username in self.home_members:
-            return f"sim-pms-home-{account.username}-{server.machine_identifier[:8]}"
-        return None
+        return None  # a Home member without a share reaches nothing either
 
     def _shares_of(self, owner: PlexAccount) -> dict[int, tuple[PlexAccount, list[Share]]]:
-        """The owner's friends, each with the owner's servers shared with them."""
+        """The accounts the owner shares with (friends and Home members), each with the
+        owner's servers shared with them."""
         found: dict[int, tuple[PlexAccount, list[Share]]] = {}
         for number, ((username, machine_identifier), token) in enumerate(
             sorted(self.shares.items()), start=1

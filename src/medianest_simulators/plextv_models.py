@@ -18,6 +18,7 @@ EVE_TOKEN = "sim-plextv-eve-token-0004"
 CAROL_TOKEN = "sim-plextv-carol-token-0005"
 ALICE_SERVER_TOKEN = "sim-pms-alice-access-0002"
 BOB_SERVER_TOKEN = "sim-pms-bob-access-0003"
+CAROL_SERVER_TOKEN = "sim-pms-carol-access-0005"
 MACHINE_IDENTIFIER = "5f1e0c4b8a9d4e2f9c7b6a5d4e3f2a1b0c9d8e7f"
 SERVER_NAME = "MediaNest Sim PMS"
 PIN_NOT_FOUND = {"errors": [{"code": 1020, "message": "Code not found or expired"}]}
@@ -38,6 +39,14 @@ class PlexAccount:
     auth_token: str
     uuid: str = ""
     revoked: bool = False
+    # A Plex Home managed user: no email or password of their own (support.plex.tv
+    # "Managed Users"); plex.tv lists them with `restricted="1"` and no username/email.
+    managed: bool = False
+
+    @property
+    def listed_username(self) -> str:
+        """The username plex.tv's share lists show (managed users have none)."""
+        return "" if self.managed else self.username
 
     def as_json(self) -> JSONDict:
         return {
@@ -58,7 +67,7 @@ class PlexAccount:
             "home": False,
             "homeAdmin": self.username == OWNER_USERNAME,
             "guest": False,
-            "restricted": False,
+            "restricted": self.managed,
             "anonymous": None,
             "subscription": {
                 "active": False,

@@ -2,8 +2,11 @@
 
 - `GET /api/users` (XML): one `<User>` per friend or home member, with a `<Server>` child
   per server of the owner shared with them (`pending="1"` until the invite is accepted);
+  a Home member with no libraries shared has no `<Server>` (being in the Home is not a
+  share: python-plexapi `createHomeUser` shares with a separate `shared_servers` POST);
 - `GET /api/servers/{machineIdentifier}/shared_servers` (XML): one `<SharedServer>` per
-  friend, with the friend's own `accessToken` for that server and its `<Section>`s;
+  account shared with (friend or Home member), with its own `accessToken` for that
+  server and its `<Section>`s;
 - `GET /api/home/users` (XML) and `GET /api/v2/home/users` (JSON): the Plex Home;
 - `GET /api/v2/friends` (JSON): friends with their shared servers.
 
@@ -74,8 +77,8 @@ def users_xml(
             {
                 "id": str(account.id),
                 "title": account.username,
-                "username": account.username,
-                "email": account.email,
+                "username": account.listed_username,
+                "email": "" if account.managed else account.email,
                 "recommendationsPlaylistId": "",
                 "thumb": _thumb(account),
                 "protected": "0",
@@ -90,7 +93,7 @@ def users_xml(
                 "filterMusic": "",
                 "filterPhotos": "",
                 "filterTelevision": "",
-                "restricted": "0",
+                "restricted": _flag(account.managed),
             },
         )
         for share in shares:
@@ -131,8 +134,8 @@ def shared_servers_xml(
             "SharedServer",
             {
                 "id": str(share.share_id),
-                "username": share.account.username,
-                "email": share.account.email,
+                "username": share.account.listed_username,
+                "email": "" if share.account.managed else share.account.email,
                 "userID": str(share.account.id),
                 "accessToken": share.access_token,
                 "name": server.name,
@@ -180,11 +183,11 @@ def home_users_xml(owner: PlexAccount, members: list[PlexAccount]) -> str:
                 "uuid": account.uuid,
                 "admin": _flag(account.id == owner.id),
                 "guest": "0",
-                "restricted": "0",
+                "restricted": _flag(account.managed),
                 "protected": "0",
                 "title": account.username,
-                "username": account.username,
-                "email": account.email,
+                "username": account.listed_username,
+                "email": "" if account.managed else account.email,
                 "thumb": _thumb(account),
             },
         )
@@ -205,12 +208,12 @@ def home_users_json(owner: PlexAccount, members: list[PlexAccount]) -> JSONDict:
                 "id": account.id,
                 "uuid": account.uuid,
                 "title": account.username,
-                "username": account.username,
-                "email": account.email,
+                "username": account.listed_username,
+                "email": "" if account.managed else account.email,
                 "friendlyName": account.username.capitalize(),
                 "thumb": _thumb(account),
-                "hasPassword": True,
-                "restricted": False,
+                "hasPassword": not account.managed,
+                "restricted": account.managed,
                 "admin": account.id == owner.id,
                 "guest": False,
                 "protected": False,
@@ -221,12 +224,15 @@ def home_users_json(owner: PlexAccount, members: list[PlexAccount]) -> JSONDict:
     }
 
 
-def friends_json(friends: dict[int, tuple[PlexAccount, list[Share]]]) -> list[JSONDict]:
-    """`/api/v2/friends`: accepted friends with the servers shared with them."""
+def friends_json(
+    friends: dict[int, tuple[PlexAccount, list[Share]]], home: list[PlexAccount]
+) -> list[JSONDict]:
+    """`/api/v2/friends`: accepted friends (not Home members) with their shared servers."""
+    members = {account.id for account in home}
     answer: list[JSONDict] = []
     for account, shares in friends.values():
         accepted = [s for s in shares if not s.pending]
-        if not accepted:
+        if not accepted or account.id in members:
             continue
         answer.append(
             {

@@ -1,5 +1,5 @@
-"""Only the Plex server's people get in: the owner, the owner's Plex Home and friends the
-server is shared with (plex.tv's lists, read with the owner's token); strangers are
+"""Only the Plex server's people get in: the owner and the people the server is shared with,
+friends and Plex Home members alike (plex.tv's lists, read with the owner's token); strangers are
 refused unless the admin opens sign-in or lists their username; a friend whose share is
 removed is signed out at the next check."""
 
@@ -83,9 +83,9 @@ async def test_the_owner_a_home_user_and_a_friend_get_in(
 ) -> None:
     for who in ("plexowner", "carol", "alice"):
         assert await _status_of_sign_in(plex_app, plextv, who) == 200, who
-    # plex.tv's lists are read once and cached, not per sign-in.
+    # plex.tv's list is read once and cached, not per sign-in; the Home list is not needed.
     assert plextv.request_count("/api/users") == 1
-    assert plextv.request_count("/api/home/users") == 1
+    assert plextv.request_count("/api/home/users") == 0
 
 
 async def test_a_pending_invite_is_not_a_share(
@@ -233,13 +233,13 @@ async def test_a_removed_friend_is_signed_out_by_the_scheduled_check(
         assert removed is not None and removed.target == str(alice.id)
 
 
-async def test_a_removed_home_user_is_signed_out_when_their_session_is_next_checked(
+async def test_a_home_member_whose_libraries_are_unshared_is_signed_out_at_the_next_check(
     plex_app: MediaNestApp, plextv: PlexTvSimulator
 ) -> None:
     browser, signed_in = await _plex_sign_in(plex_app, plextv, "carol")
     async with contextlib.aclosing(browser):
         assert signed_in.status_code == 200
-        plextv.remove_home_member("carol")
+        plextv.unshare_server("carol")  # still in the Home: that alone reaches nothing
         # The cached list is stale and the user's token check is due.
         key = await plex_access.audience_cache_key(plex_app.ctx)
         assert key is not None

@@ -36,20 +36,22 @@ def _other_plex_session() -> Iterator[PlexSimulator]:
 
 @pytest.fixture
 def other_plex(_other_plex_session: PlexSimulator, plextv: PlexTvSimulator) -> PlexSimulator:
-    """The owner's second server, shared with eve and bob (not alice); carol, in the
-    owner's Plex Home, reaches both."""
+    """The owner's second server, shared with eve and bob (not alice) and with carol, in
+    the owner's Plex Home (a Home member reaches a server only through a share)."""
     _other_plex_session.reset()
     # It knows its own people's tokens only (not those the first server gave out).
     _other_plex_session.tokens = {
         OWNER_TOKEN: OWNER_USERNAME,
         "sim-pms-eve-second": "eve",
         "sim-pms-bob-second": "bob",
+        "sim-pms-carol-second": "carol",
     }
     plextv.register_server(
         OTHER_MACHINE, "Second PMS", OWNER_USERNAME, _other_plex_session.url, OWNER_TOKEN
     )
     plextv.share_server("eve", OTHER_MACHINE, "sim-pms-eve-second")
     plextv.share_server("bob", OTHER_MACHINE, "sim-pms-bob-second")
+    plextv.share_server("carol", OTHER_MACHINE, "sim-pms-carol-second")
     return _other_plex_session
 
 
@@ -103,7 +105,7 @@ async def test_after_a_switch_of_plex_server_only_the_new_servers_people_get_in(
 
     assert await _status_of_sign_in(plex_app, plextv, "alice") == 403
     assert await _status_of_sign_in(plex_app, plextv, "eve") == 200
-    for who in ("bob", "carol", "plexowner"):  # shared with both, home, owner
+    for who in ("bob", "carol", "plexowner"):  # shared with both (carol at home), owner
         assert await _status_of_sign_in(plex_app, plextv, who) == 200, who
 
 

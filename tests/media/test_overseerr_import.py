@@ -137,6 +137,25 @@ async def test_a_person_overseerrs_plex_server_is_not_shared_with_is_refused_and
     assert overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id == 1
 
 
+async def test_a_plex_home_member_is_imported_exactly_when_the_server_is_shared_with_her(
+    app: MediaNestApp, overseerr_on_plex: PlexTvSimulator, overseerr_sim: OverseerrSimulator
+) -> None:
+    """carol is in the owner's Plex Home with the libraries shared (the one MediaNest's
+    sign-in admits): her first request imports her. dave, added to the Home with nothing
+    shared (the one sign-in refuses), is not imported: Overseerr and MediaNest agree."""
+    plextv = overseerr_on_plex
+    plextv.unshare_server("dave")
+    plextv.add_home_member("dave")
+    for name, created in (("carol", 201), ("dave", 403)):
+        person = await create_user(app, name, plex_id=str(plextv.accounts[name].id))
+        async with await signed_in_client(app, person) as client:
+            answer = await request_movie(client)
+        assert answer.status_code == created, answer.text
+        imported = overseerr_users_of(overseerr_sim, plextv.accounts[name].id)
+        assert len(imported) == (1 if created == 201 else 0), name
+    assert len(overseerr_sim.users) == 4
+
+
 async def test_the_request_page_shows_the_refusal(
     app: MediaNestApp, overseerr_on_plex: PlexTvSimulator
 ) -> None:

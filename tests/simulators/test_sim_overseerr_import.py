@@ -53,8 +53,9 @@ def test_a_shared_friend_is_created_with_the_default_permissions_once(
 def test_nobody_unshared_home_or_asked_by_number_is_created(
     overseerr: OverseerrSimulator, connected: PlexTvSimulator
 ) -> None:
-    """eve (4) has no share, carol (5) is a Home member with no `<Server>`, and 6 given
-    as a number never equals the XML's string id."""
+    """eve (4) has no share, carol (5) is a Home member whose libraries are no longer
+    shared (no `<Server>`), and 6 given as a number never equals the XML's string id."""
+    connected.unshare_server("carol")
     for body in ({"plexIds": ["4", "5"]}, {"plexIds": [6]}):
         answer = post_import(overseerr, body)
         assert (answer.status_code, answer.json()) == (201, []), answer.text

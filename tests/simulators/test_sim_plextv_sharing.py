@@ -14,6 +14,7 @@ from medianest_simulators import PlexTvSimulator
 from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     ALICE_TOKEN,
+    CAROL_SERVER_TOKEN,
     CAROL_TOKEN,
     EVE_TOKEN,
     MACHINE_IDENTIFIER,
@@ -52,7 +53,48 @@ def test_api_users_lists_friends_with_their_server_shares_and_the_home(
     assert server.attrib["machineIdentifier"] == MACHINE_IDENTIFIER
     assert server.attrib["pending"] == "0" and server.attrib["allLibraries"] == "1"
     assert server.attrib["lastSeenAt"].isdigit() and server.attrib["numLibraries"].isdigit()
-    assert users["carol"].findall("Server") == []
+    # carol is in the Home and the libraries are shared with her: a `<Server>` like a
+    # friend's (python-plexapi `createHomeUser`: the Home, then a `shared_servers` POST).
+    (carols,) = users["carol"].findall("Server")
+    assert carols.attrib["machineIdentifier"] == MACHINE_IDENTIFIER
+
+
+def test_home_members_without_shared_libraries_have_no_server_entry(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    """A member the owner shared nothing with, and a managed user (no username or
+    email of their own, `restricted="1"`), are listed with `home="1"` and no `<Server>`."""
+    plextv.add_user("dave")
+    plextv.add_home_member("dave")
+    plextv.add_managed_user("kid")
+    listed = {
+        u.attrib["title"]: u for u in _xml(plextv, http, "/api/users", OWNER_TOKEN).iter("User")
+    }
+    assert listed["dave"].attrib["home"] == "1" and listed["dave"].findall("Server") == []
+    kid = listed["kid"]
+    assert (kid.attrib["home"], kid.attrib["restricted"]) == ("1", "1")
+    assert (kid.attrib["username"], kid.attrib["email"], kid.findall("Server")) == ("", "", [])
+    home = {
+        u.attrib["title"]: u
+        for u in _xml(plextv, http, "/api/home/users", OWNER_TOKEN).iter("User")
+    }
+    assert home["kid"].attrib["restricted"] == "1" and home["dave"].attrib["restricted"] == "0"
+    plextv.share_server("kid", MACHINE_IDENTIFIER, "sim-pms-kid-access")
+    listed = {
+        u.attrib["title"]: u for u in _xml(plextv, http, "/api/users", OWNER_TOKEN).iter("User")
+    }
+    assert [s.attrib["machineIdentifier"] for s in listed["kid"].findall("Server")] == [
+        MACHINE_IDENTIFIER
+    ]
+    # Taken out of the Home, a managed user's shares go (no account outside the Home);
+    # an invited member keeps theirs and is a friend again.
+    plextv.remove_home_member("kid")
+    plextv.remove_home_member("carol")
+    listed = {
+        u.attrib["title"]: u for u in _xml(plextv, http, "/api/users", OWNER_TOKEN).iter("User")
+    }
+    assert "kid" not in listed
+    assert listed["carol"].attrib["home"] == "0" and listed["carol"].findall("Server")
 
 
 def test_a_pending_invite_is_listed_as_pending_and_gives_no_access(
@@ -74,7 +116,8 @@ def test_shared_servers_carries_each_friends_token_and_sections(
     container = _xml(plextv, http, f"/api/servers/{MACHINE_IDENTIFIER}/shared_servers", OWNER_TOKEN)
     assert container.attrib["machineIdentifier"] == MACHINE_IDENTIFIER
     shared = {s.attrib["username"]: s for s in container.iter("SharedServer")}
-    assert set(shared) == {"alice", "bob"}
+    assert set(shared) == {"alice", "bob", "carol"}  # carol: a Home member shared with
+    assert shared["carol"].attrib["accessToken"] == CAROL_SERVER_TOKEN
     alice = shared["alice"]
     assert alice.attrib["accessToken"] == ALICE_SERVER_TOKEN
     assert alice.attrib["userID"].isdigit() and alice.attrib["acceptedAt"]
@@ -119,16 +162,20 @@ def test_the_plex_home_in_xml_and_json(plextv: PlexTvSimulator, http: httpx.Clie
     assert set(_users_by_name(_xml(plextv, http, "/api/home/users", OWNER_TOKEN))) == {"plexowner"}
 
 
-def test_a_home_member_reaches_the_owners_server_with_a_token_of_their_own(
+def test_a_home_member_reaches_the_owners_server_only_through_a_share(
     plextv: PlexTvSimulator, http: httpx.Client
 ) -> None:
-    resources = http.get(
-        plextv.url + "/api/v2/resources",
-        headers=CLIENT | {"Accept": "application/json", "X-Plex-Token": CAROL_TOKEN},
-    ).json()
-    (server,) = [r for r in resources if r["clientIdentifier"] == MACHINE_IDENTIFIER]
-    assert server["owned"] is False
-    assert server["accessToken"] not in (None, OWNER_TOKEN)
+    def servers_of_carol() -> list[dict[str, object]]:
+        resources = http.get(
+            plextv.url + "/api/v2/resources",
+            headers=CLIENT | {"Accept": "application/json", "X-Plex-Token": CAROL_TOKEN},
+        ).json()
+        return [r for r in resources if r["clientIdentifier"] == MACHINE_IDENTIFIER]
+
+    (server,) = servers_of_carol()
+    assert server["owned"] is False and server["accessToken"] == CAROL_SERVER_TOKEN
+    plextv.unshare_server("carol")  # still in the Home, no library shared any more
+    assert servers_of_carol() == []
 
 
 def test_python_plexapi_reads_the_share_lists_as_plex_tv_answers_them(
@@ -156,7 +203,8 @@ def test_python_plexapi_reads_the_share_lists_as_plex_tv_answers_them(
     )
     assert share.lastSeenAt is not None and share.numLibraries == 2
     assert users["eve"].servers[0].pending is True
-    assert users["carol"].home is True and users["carol"].servers == []
+    assert users["carol"].home is True
+    assert [s.machineIdentifier for s in users["carol"].servers] == [MACHINE_IDENTIFIER]
     shared = _xml(plextv, http, f"/api/servers/{MACHINE_IDENTIFIER}/shared_servers", OWNER_TOKEN)
     # MyPlexUser.get_token: the SharedServer whose userID is the user's id.
     tokens = {int(s.attrib["userID"]): s.attrib["accessToken"] for s in shared.iter("SharedServer")}

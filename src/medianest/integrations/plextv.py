@@ -1,5 +1,5 @@
 """The plex.tv client: PIN sign-in, the account behind a token, its servers, and who
-the owner's server is shared with (friends and the Plex Home, XML-only endpoints).
+the owner's server is shared with (friends and Plex Home members, XML-only `/api/users`).
 
 Built on the shared `ResilientClient`; every call carries the Plex client headers
 (see contracts/plex.md). Sign-in calls are interactive, so they are not retried and
@@ -75,19 +75,21 @@ class PlexResource(_PlexModel):
 
 @dataclass(frozen=True)
 class ServerAudience:
-    """The plex.tv accounts a server is for: its owner, the owner's Plex Home, and the
-    friends it is shared with (an invite not yet accepted does not count)."""
+    """The plex.tv accounts a server is for: its owner, and the accounts it is shared
+    with, friends and Plex Home members alike (an invite not yet accepted does not count).
+
+    Being in the owner's Plex Home gives no access by itself: a member reaches only the
+    libraries shared with them (support.plex.tv "Consequences of Being in a Plex Home",
+    "Access to Shared Libraries"; python-plexapi `MyPlexAccount.createHomeUser` adds the
+    member, then shares libraries with a separate `shared_servers` POST). Overseerr
+    admits and imports by the same `<Server>` entry (server/api/plextv.ts
+    `checkUserAccess`), so MediaNest and Overseerr agree on who is in."""
 
     owner_id: int
-    home_ids: frozenset[int]
-    friend_ids: frozenset[int]
+    shared_ids: frozenset[int]
 
     def includes(self, account_id: int) -> bool:
-        return (
-            account_id == self.owner_id
-            or account_id in self.home_ids
-            or account_id in self.friend_ids
-        )
+        return account_id == self.owner_id or account_id in self.shared_ids
 
 
 def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
@@ -102,7 +104,8 @@ def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
 
 
 def shared_user_ids(users: ET.Element, machine_identifier: str) -> frozenset[int]:
-    """From `/api/users`: accounts with an accepted share of this server."""
+    """From `/api/users` (friends and Home members, `home="1"`): accounts with an accepted
+    share of this server, a `<Server>` child with its `machineIdentifier`."""
     found: set[int] = set()
     for user in users.iter("User"):
         for server in user.iter("Server"):
@@ -113,13 +116,6 @@ def shared_user_ids(users: ET.Element, machine_identifier: str) -> frozenset[int
             ):
                 found.add(int(user.get("id", "0")))
     return frozenset(found)
-
-
-def home_user_ids(home: ET.Element) -> frozenset[int]:
-    """From `/api/home/users`: the members of the owner's Plex Home."""
-    return frozenset(
-        int(user.get("id", "0")) for user in home.iter("User") if (user.get("id") or "").isdigit()
-    )
 
 
 def plex_client_headers(client_identifier: str, token: str | None = None) -> dict[str, str]:
@@ -193,14 +189,12 @@ class PlexTvClient:
         return [self.http.parse(PlexResource, item) for item in data if isinstance(item, dict)]
 
     async def server_audience(self, owner_token: str, machine_identifier: str) -> ServerAudience:
-        """Who the server is for, asked with its owner's token (three plex.tv calls)."""
+        """Who the server is for, asked with its owner's token (two plex.tv calls)."""
         owner = await self.get_account(owner_token)
         users = await self._with_token("/api/users", owner_token, accept="application/xml")
-        home = await self._with_token("/api/home/users", owner_token, accept="application/xml")
         return ServerAudience(
             owner_id=owner.id,
-            home_ids=home_user_ids(parse_plex_xml(home.content)),
-            friend_ids=shared_user_ids(parse_plex_xml(users.content), machine_identifier),
+            shared_ids=shared_user_ids(parse_plex_xml(users.content), machine_identifier),
         )
 
     async def health_check(self) -> ServiceHealth:

@@ -1,6 +1,6 @@
-"""Who may sign in with Plex: by default only the server's people — its owner, the owner's
-Plex Home and the friends it is shared with (plex.tv's lists, asked with the owner's
-token) — plus an admin-kept list of extra usernames; or, when the admin opens it, any
+"""Who may sign in with Plex: by default only the server's people — its owner and the
+accounts it is shared with, friends and Plex Home members alike (plex.tv's `/api/users`,
+asked with the owner's token; a Home member without a share is not in) — plus an admin-kept list of extra usernames; or, when the admin opens it, any
 Plex account (`MEDIANEST_PLEX_SIGNIN` / `plexSignIn`).
 
 The audience is cached for `plex_audience_refresh_seconds` under the Plex server's
@@ -91,13 +91,14 @@ async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> S
     """The server's audience, from the cache unless it is older than `max_age` seconds."""
     key = await audience_cache_key(ctx)
     cached = await ctx.cache.get(key) if key is not None else None
-    if isinstance(cached, dict) and (
-        max_age is None or time.time() - float(cached.get("fetchedAt", 0)) < max_age
+    if (
+        isinstance(cached, dict)
+        and "sharedIds" in cached  # kept by an older version (with the Home): ask again
+        and (max_age is None or time.time() - float(cached.get("fetchedAt", 0)) < max_age)
     ):
         return ServerAudience(
             owner_id=int(cached["ownerId"]),
-            home_ids=frozenset(int(i) for i in cached["homeIds"]),
-            friend_ids=frozenset(int(i) for i in cached["friendIds"]),
+            shared_ids=frozenset(int(i) for i in cached["sharedIds"]),
         )
     audience, machine_identifier = await _fetch_audience(ctx)
     if key != await audience_cache_key(ctx):
@@ -107,8 +108,7 @@ async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> S
         key,
         {
             "ownerId": audience.owner_id,
-            "homeIds": sorted(audience.home_ids),
-            "friendIds": sorted(audience.friend_ids),
+            "sharedIds": sorted(audience.shared_ids),
             "machineIdentifier": machine_identifier,
             "fetchedAt": time.time(),
         },
