@@ -127,3 +127,27 @@ def test_the_demo_banner_lists_its_controls() -> None:
                 assert re.search(rf"\b{name}\b", offered), (name, sign_ins)
             else:
                 assert f"{name} has no access" in refused, (name, sign_ins)
+
+
+def test_everyone_the_demo_offers_for_plex_sign_in_can_request_in_its_overseerr() -> None:
+    """Each account the simulated plex.tv lets reach the server (those the banner offers,
+    carol in the owner's Plex Home included) is a user of the demo's Overseerr, or one its
+    *Import Plex Users* creates (what MediaNest asks at their first request)."""
+    from medianest_simulators.overseerr_plex_import import IMPORT_PATH
+    from medianest_simulators.plextv_models import MACHINE_IDENTIFIER
+    from medianest_simulators.suite import SimulatorSuite
+
+    with SimulatorSuite() as suite:
+        plextv, overseerr = suite.plextv, suite.overseerr
+        server = plextv.servers[MACHINE_IDENTIFIER]
+        offered = [a for a in plextv.accounts.values() if plextv._access_token(a, server)]
+        assert {a.username for a in offered} >= {"plexowner", "alice", "bob", "carol"}
+        with sync_http_client(base_url=suite.info.overseerr_url, timeout=10) as http:
+            headers = {"X-Api-Key": suite.info.overseerr_api_key, "X-API-User": "1"}
+            for account in offered:
+                answer = http.post(
+                    IMPORT_PATH, json={"plexIds": [str(account.id)]}, headers=headers
+                )
+                assert answer.status_code == 201, answer.text
+                users = [u for u in overseerr.users.values() if u.plex_id == account.id]
+                assert len(users) == 1, account.username
