@@ -1,7 +1,8 @@
 """Who may sign in with Plex: by default only the server's people — its owner and the
 accounts it is shared with, friends and Plex Home members alike (plex.tv's `/api/users`,
-asked with the owner's token; a Home member without a share is not in) — plus an admin-kept list of extra usernames; or, when the admin opens it, any
-Plex account (`MEDIANEST_PLEX_SIGNIN` / `plexSignIn`).
+asked with the owner's token; a Home member without a share is not in) — plus an
+admin-kept list of extra usernames; or, when the admin opens it, any Plex account
+(`MEDIANEST_PLEX_SIGNIN` / `plexSignIn`).
 
 The audience is cached for `plex_audience_refresh_seconds` under the Plex server's
 configuration (`Integrations.fingerprint`: another server or token is another audience),
