@@ -55,7 +55,7 @@ def error_response(
     renderer = getattr(request.app.state, "page_error_renderer", None)
     if renderer is not None and _wants_page(request):
         try:
-            response: Response = renderer(request, status, code, message)
+            response: Response = renderer(request, status, code, message, headers or {})
         except Exception:  # a broken error page must not turn an error into a hang
             log.exception("page_error_renderer_failed", code=code)
         else:

@@ -1,11 +1,14 @@
 """How errors look outside /api: sign-in redirects, a friendly 403/404/500 page,
-or a small fragment (with HX-Redirect where needed) when htmx made the request.
+or a small fragment (with HX-Redirect where needed) when htmx made the request. An htmx
+action (a form, a button that changes something) the page's handler never answered
+itself leaves the page as it is and says why in a toast (`HX-Reswap: none`).
 
 Installed as `app.state.page_error_renderer`; core/handlers.py calls it for page paths.
 """
 
 from __future__ import annotations
 
+import json
 from html import escape
 from urllib.parse import quote, urlsplit
 
@@ -13,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from medianest.core.logging import get_logger
-from medianest.web.templating import current_user, page_hooks, render
+from medianest.web.templating import current_user, duration_words, page_hooks, render
 
 log = get_logger(__name__)
 
@@ -72,11 +75,52 @@ def _has_session_cookie(request: Request) -> bool:
     return hooks is not None and hooks.has_session_cookie(request)
 
 
-def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
+# What an action refused before its handler ran says in the toast, where the page words
+# ("You cannot open this page") or the API's ("Missing or invalid CSRF token.") mislead.
+_ACTION_MESSAGES = {
+    "CSRF_FAILED": "This page's security check has expired. Reload the page, then try again.",
+    "NOT_FOUND": "This is no longer there. Reload the page to see what is.",
+}
+
+
+def _is_htmx_action(request: Request) -> bool:
+    """An htmx request that changes something: its target holds a form or the control
+    that sent it (a GET only loads a region, which may show the error with Try again)."""
+    return bool(request.headers.get("hx-request")) and request.method not in ("GET", "HEAD")
+
+
+def _action_toast(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str]
+) -> dict[str, str]:
+    """`HX-Reswap: none` keeps the form and what was typed (htmx 2 `handleAjaxResponse`
+    reads it over `hx-swap`); `HX-Trigger` fires app.js's `toast` on any status."""
+    generic = code != "NOT_FOUND" or message == "No such resource."
+    text = _ACTION_MESSAGES.get(code, message) if generic else message
+    retry_after = headers.get("Retry-After", "")
+    if status == 429 and retry_after.isdigit():
+        # The wait replaces any vaguer "try again shortly" of the message's later sentences.
+        first = text.split(". ", 1)[0].rstrip(".")
+        text = f"{first}. Try again in {duration_words(int(retry_after))}."
+    correlation_id = getattr(request.state, "correlation_id", None)
+    if status >= 500 and correlation_id:
+        text = f"{text} (reference {correlation_id})"
+    toast = {"message": text, "type": "error", "status": status, "code": code}
+    return {"HX-Reswap": "none", "HX-Trigger": json.dumps({"toast": toast})}
+
+
+def render_page_error(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if code == "UNAUTHENTICATED":
         return _redirect(request, login_url_for(request))
     if code == "PASSWORD_CHANGE_REQUIRED":
         return _redirect(request, "/change-password")
+    keep_page = _is_htmx_action(request)
+    toast = _action_toast(request, status, code, message, headers or {}) if keep_page else {}
     if code == "PERMISSION_DENIED" or (status == 404 and message == "No such resource."):
         message = _PAGE_MESSAGES[status]
     context = {
@@ -93,8 +137,9 @@ def render_page_error(request: Request, status: int, code: str, message: str) ->
     }
     template = "partials/error.html" if request.headers.get("hx-request") else "errors/page.html"
     try:
-        return render(request, template, context, status_code=status)
+        return render(request, template, context, status_code=status, headers=toast)
     except Exception:
         # The error page itself must never fail (a failing handler leaves the request hanging).
         log.exception("error_page_failed", status=status, code=code)
-        return HTMLResponse(f"<h1>{status}</h1><p>{escape(message)}</p>", status_code=status)
+        body = f"<h1>{status}</h1><p>{escape(message)}</p>"
+        return HTMLResponse(body, status_code=status, headers=toast)

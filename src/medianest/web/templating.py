@@ -71,7 +71,7 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat()
 
 
-def _duration(seconds: float | int | None) -> str:
+def duration_words(seconds: float | int | None) -> str:
     """Seconds as "1 h 5 min" / "4 min 10 s" / "9 s" (rate-limit waits, durations)."""
     if seconds is None:
         return ""
@@ -91,7 +91,7 @@ def _duration(seconds: float | int | None) -> str:
     return f"{secs} s"
 
 
-_filters: dict[str, Callable[..., Any]] = {"utc": _utc, "iso": _iso, "duration": _duration}
+_filters: dict[str, Callable[..., Any]] = {"utc": _utc, "iso": _iso, "duration": duration_words}
 
 
 def add_filter(name: str, function: Callable[..., Any]) -> None:

@@ -146,6 +146,8 @@
 
   document.addEventListener('htmx:responseError', function (event) {
     var xhr = event.detail.xhr;
+    // The server said it already (web/errors.py: HX-Trigger toast, HX-Reswap none).
+    if (/"toast"/.test(xhr.getResponseHeader('HX-Trigger') || '')) return;
     var holder = document.createElement('div');
     holder.innerHTML = xhr.responseText || '';
     var text = holder.textContent.replace(/\s+/g, ' ').trim();
@@ -660,6 +662,10 @@
   document.addEventListener('htmx:beforeSwap', function (event) {
     // The element that asked (detail.elt is where the event fired: the target).
     var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    // An answer that swaps nothing (an error said in a toast) ends the "Testing…" note.
+    if (!event.detail.shouldSwap || event.detail.swapOverride === 'none') {
+      $all('[data-busy]', event.detail.target).forEach(function (note) { note.remove(); });
+    }
     // A 404 that answers for this element alone (a title Overseerr cannot retrieve) is
     // said where it was asked for, to be read at leisure, not in a toast that leaves.
     if (event.detail.xhr.status === 404 && elt && elt.closest && elt.closest('[data-swap-not-found]')) {
