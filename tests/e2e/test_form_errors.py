@@ -92,3 +92,32 @@ def test_a_form_refused_by_the_budget_keeps_what_was_typed_and_says_the_wait(
         expect(page.locator("#toasts .toast")).to_have_count(1)
     finally:
         context.close()
+
+
+def test_a_form_whose_security_check_expired_keeps_what_was_typed_and_says_so_once(
+    browser: Browser, tiny_budget_app: ServedApp, screenshots: Path
+) -> None:
+    account = change_bootstrap_password(browser, tiny_budget_app.url, screenshots)
+    context = browser.new_context(base_url=tiny_budget_app.url, viewport=PHONE)
+    context.set_default_timeout(10_000)
+    try:
+        _room_in_the_window()
+        sign_in_admin(context, account)
+        page = context.new_page()
+        page.goto("/youtube/subscriptions")
+        typed = "https://www.youtube.com/playlist?list=PLtypedbyhand"
+        page.get_by_label("Playlist or channel link").fill(typed)
+        # The CSRF cookie is gone (cleared with the site's data in another tab): htmx sends
+        # no token, the server refuses with 403 before the handler reads the form.
+        context.clear_cookies(name="csrftoken")
+        page.get_by_role("button", name="Subscribe").click()
+
+        toast = page.locator("#toasts .toast-error")
+        expect(toast).to_contain_text("security check has expired. Reload the page")
+        expect(page.get_by_label("Playlist or channel link")).to_have_value(typed)
+        expect(page.locator("#subscription-form")).to_have_count(1)
+        # Said once: the 403 also fires htmx:responseError, which must not say it again.
+        page.wait_for_timeout(300)
+        expect(page.locator("#toasts .toast")).to_have_count(1)
+    finally:
+        context.close()
