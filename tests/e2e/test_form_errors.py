@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from medianest.app import create_app
 from medianest.core.crypto import generate_key
@@ -55,6 +55,14 @@ def _room_in_the_window(needed_seconds: float = 20.0) -> None:
         time.sleep(left + 0.1)
 
 
+def _spend_the_rest_of_the_budget(context: BrowserContext) -> None:
+    """The rest of the minute's budget goes elsewhere (a script, another tab)."""
+    answers: list[Any] = []
+    while not answers or answers[-1].status != 429:
+        answers.append(context.request.get("/api/auth/session"))
+        assert len(answers) <= BUDGET + 5, "the budget never ran out"
+
+
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_a_form_refused_by_the_budget_keeps_what_was_typed_and_says_the_wait(
     browser: Browser, tiny_budget_app: ServedApp, screenshots: Path, viewport: str
@@ -72,11 +80,7 @@ def test_a_form_refused_by_the_budget_keeps_what_was_typed_and_says_the_wait(
         typed = f"nightly backup from the {viewport}"
         page.get_by_label("Name", exact=True).fill(typed)
         page.get_by_label("Expires after (days)").fill("30")
-        # The rest of the minute's budget goes elsewhere (a script, another tab).
-        answers: list[Any] = []
-        while not answers or answers[-1].status != 429:
-            answers.append(context.request.get("/api/auth/session"))
-            assert len(answers) <= BUDGET + 5, "the budget never ran out"
+        _spend_the_rest_of_the_budget(context)
         page.locator("#api-token-form").get_by_role("button", name="Create token").click()
 
         toast = page.locator("#toasts .toast-error")
@@ -119,5 +123,32 @@ def test_a_form_whose_security_check_expired_keeps_what_was_typed_and_says_so_on
         # Said once: the 403 also fires htmx:responseError, which must not say it again.
         page.wait_for_timeout(300)
         expect(page.locator("#toasts .toast")).to_have_count(1)
+    finally:
+        context.close()
+
+
+def test_a_refused_connection_test_ends_its_testing_note_and_keeps_the_typed_url(
+    browser: Browser, tiny_budget_app: ServedApp, screenshots: Path
+) -> None:
+    account = change_bootstrap_password(browser, tiny_budget_app.url, screenshots)
+    context = browser.new_context(base_url=tiny_budget_app.url, viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    try:
+        _room_in_the_window()
+        sign_in_admin(context, account)
+        page = context.new_page()
+        page.goto("/admin#services")
+        form = page.locator("#service-plex")
+        form.get_by_label("URL").fill("http://192.168.1.10:32400")
+        _spend_the_rest_of_the_budget(context)
+        form.get_by_role("button", name="Test Plex").click()
+
+        expect(page.locator("#toasts .toast-error")).to_contain_text(
+            re.compile(r"Try again in \d+ s\.")
+        )
+        # The "Testing Plex…" note that stood in the result area does not stay there.
+        expect(page.locator("#plex-test [data-busy]")).to_have_count(0)
+        expect(form.get_by_label("URL")).to_have_value("http://192.168.1.10:32400")
+        expect(form.get_by_role("button", name="Test Plex")).to_be_enabled()
     finally:
         context.close()
