@@ -37,6 +37,9 @@ from medianest_simulators.overseerr_settings import OverseerrSettings, error
 
 # The Seerr release answered as by default: package.json's `version` at tag v3.1.0.
 SEERR_VERSION = "3.1.0"
+# The "Application Title" each starts with (server/lib/settings(/index).ts); Seerr's
+# overseerrMerge.ts renames an Overseerr that kept the default when it migrates.
+OVERSEERR_TITLE, SEERR_TITLE = "Overseerr", "Seerr"
 _IN_PLEX = (AVAILABLE, PARTIALLY_AVAILABLE)
 # entity/MediaRequest.ts `request`: BlocklistedMediaError, answered 403 by routes/request.ts;
 # up to v2.7.3 the same check was the "blacklist"'s (BlacklistedMediaError).
@@ -59,10 +62,16 @@ class SeerrControl(OverseerrSettings):
 
     def behave_as_seerr(self, version: str | None = SEERR_VERSION) -> None:
         """Answer as Seerr `version` ("2.7.3": the blocklist still named "blacklist"),
-        settings laid out as Seerr's too (`use_seerr_settings`); None: as Overseerr v1.34
-        again (CSRF protection back in the main settings)."""
+        settings laid out as Seerr's too (`use_seerr_settings`), its default title "Seerr"
+        (an admin's own title stays); None: as Overseerr v1.34 again (CSRF protection
+        back in the main settings)."""
         with self.lock:
             self.seerr_version = version
+            title = self.main_settings.get("applicationTitle")
+            if version is not None and title == OVERSEERR_TITLE:
+                self.main_settings["applicationTitle"] = SEERR_TITLE
+            elif version is None and title == SEERR_TITLE:
+                self.main_settings["applicationTitle"] = OVERSEERR_TITLE
             if version is not None and self.network_settings is None:
                 self.use_seerr_settings()
             elif version is None and self.network_settings is not None:

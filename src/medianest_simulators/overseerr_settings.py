@@ -1,6 +1,6 @@
-"""Overseerr's settings routes (`GET /api/v1/settings/main`, the webhook test) and its
-"Enable CSRF Protection" (`csrfProtection`): csurf in cookie mode ahead of every route,
-refusing each POST/PUT/PATCH/DELETE without a valid token, whatever the API key."""
+"""Overseerr's settings routes (`GET /api/v1/settings/main` and `/public`, the webhook test)
+and its "Enable CSRF Protection" (`csrfProtection`): csurf in cookie mode ahead of every
+route, refusing each POST/PUT/PATCH/DELETE without a valid token, whatever the API key."""
 
 from __future__ import annotations
 
@@ -177,6 +177,7 @@ class OverseerrSettings(OverseerrControl):
     def settings_routes(self) -> list[BaseRoute]:
         return [
             Route("/api/v1/settings/main", self._main_settings, methods=["GET"]),
+            Route("/api/v1/settings/public", self._public_settings, methods=["GET"]),
             Route("/api/v1/settings/network", self._network_settings, methods=["GET"]),
             Route(
                 "/api/v1/settings/notifications/webhook/test",
@@ -212,6 +213,33 @@ class OverseerrSettings(OverseerrControl):
             return not_authenticated()
         with self.lock:
             return JSONResponse(json.loads(json.dumps(self.main_settings)))
+
+    def set_application_title(self, title: str) -> None:
+        """Settings → General → "Application Title", as an admin saves it."""
+        with self.lock:
+            self.main_settings["applicationTitle"] = title
+
+    async def _public_settings(self, request: Request) -> Response:
+        """routes/index.ts `GET /settings/public`: no authentication (the web app reads it
+        before sign-in); server/lib/settings.ts `fullPublicSettings`, the public settings
+        with these of the main ones (and Seerr's as well: seerr-team/seerr same files)."""
+        with self.lock:
+            main = dict(self.main_settings)
+        shared = ("applicationTitle", "applicationUrl", "hideAvailable", "localLogin")
+        more = ("region", "originalLanguage", "partialRequestsEnabled", "cacheImages")
+        public: JSONDict = {"initialized": True} | {k: main[k] for k in (*shared, *more)}
+        return JSONResponse(
+            public
+            | {
+                "movie4kEnabled": False,
+                "series4kEnabled": False,
+                "vapidPublic": "",
+                "enablePushRegistration": False,
+                "locale": main["locale"],
+                "emailEnabled": False,
+                "newPlexLogin": main["newPlexLogin"],
+            }
+        )
 
     async def _network_settings(self, request: Request) -> Response:
         """Seerr's `GET /network` (admins only, as `/main`); Overseerr has no such route:

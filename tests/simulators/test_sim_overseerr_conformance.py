@@ -72,6 +72,7 @@ CALLED_BY_MEDIANEST = [
     ("POST", "/user/import-from-plex"),
     ("POST", "/settings/notifications/webhook/test"),
     ("GET", "/settings/main"),
+    ("GET", "/settings/public"),
     ("GET", "/auth/me"),
 ]
 EXAMPLES_PER_OPERATION = 25

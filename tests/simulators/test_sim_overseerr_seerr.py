@@ -53,6 +53,29 @@ def test_the_status_names_overseerr_by_default_and_seerr_once_set_so(
     assert main["csrfProtection"] is False
 
 
+def test_the_public_settings_give_each_servers_application_title_without_a_key(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    """routes/index.ts `GET /settings/public` (no authentication): `applicationTitle`,
+    "Overseerr" by default, "Seerr" in Seerr (overseerrMerge.ts renames the default one);
+    a title the admin chose stays through the move."""
+
+    def title() -> object:
+        answer = http.get(f"{overseerr.url}/api/v1/settings/public")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["initialized"] is True
+        return answer.json()["applicationTitle"]
+
+    assert title() == "Overseerr"
+    overseerr.behave_as_seerr()
+    assert title() == "Seerr"
+    overseerr.behave_as_seerr(None)
+    assert title() == "Overseerr"
+    overseerr.set_application_title("Family Requests")
+    overseerr.behave_as_seerr()
+    assert title() == "Family Requests"
+
+
 def test_only_seerr_has_a_blocklist(overseerr: OverseerrSimulator, http: httpx.Client) -> None:
     refused = http.post(f"{overseerr.url}/__sim/media/movie/{SPRITE_FRIGHT}/blocklist")
     assert refused.status_code == 400
