@@ -4,7 +4,10 @@ user and CSRF cookie from auth, the download-failure wording from youtube."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from jinja2 import pass_context
 from starlette.routing import BaseRoute
 
 from medianest.admin.connections import pages as admin_connections_pages
@@ -15,7 +18,9 @@ from medianest.admin.users import pages as admin_pages
 from medianest.auth import pages as auth_pages
 from medianest.auth.page_user import PAGE_HOOKS
 from medianest.auth.tokens import pages as auth_token_pages
+from medianest.context import AppContext
 from medianest.dashboard import pages as dashboard_pages
+from medianest.integrations.outcomes import service_name
 from medianest.media import pages as media_pages
 from medianest.notifications import pages as notification_pages
 from medianest.plex import pages as plex_pages
@@ -44,6 +49,20 @@ PAGE_MODULES = (
 
 # At import, like the filters web/ defines itself: every template sees it from the start.
 add_filter("download_failure", failure_words.describe)
+
+
+@pass_context
+def display_name(template: Any, service: str) -> str:
+    """`{{ "overseerr" | service_name }}`: the name the service goes by here (Seerr, a
+    renamed Overseerr: `Integrations.display_name`); autoescaped like any other text."""
+    state = getattr(getattr(template.get("request"), "app", None), "state", None)
+    ctx = getattr(state, "ctx", None)
+    if not isinstance(ctx, AppContext):  # a page rendered before the app started
+        return service_name(service)
+    return ctx.integrations.display_name(service)
+
+
+add_filter("service_name", display_name)
 
 
 def install_pages(app: FastAPI) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from medianest.core.events import DomainEvent
 
@@ -13,3 +13,5 @@ class ServicesChanged(DomainEvent):
 
     before: dict[str, str]
     after: dict[str, str]
+    # The names people know them by here (Integrations.display_name): "Seerr is down".
+    names: dict[str, str] = field(default_factory=dict)

@@ -134,6 +134,9 @@ class StatusMonitor:
                     ServicesChanged(
                         before={n: e.status for n, e in previous.items() if e.last_check_at},
                         after={e.service: e.status for e in fresh},
+                        names={
+                            e.service: self.ctx.integrations.display_name(e.service) for e in fresh
+                        },
                     ),
                 )
                 merged = previous | {e.service: e for e in fresh}
@@ -215,6 +218,7 @@ class StatusMonitor:
                 if client is None:
                     return CheckOutcome(service=name, status="unconfigured")
                 health = await client.health_check()
+                await self.ctx.integrations.learn_name(name, health)
                 monitors = None
                 data_at = None
                 if isinstance(client, UptimeKumaClient) and health.status != "offline":

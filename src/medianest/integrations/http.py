@@ -1,11 +1,10 @@
 """The one resilient HTTP client every integration is built on.
 
-Per service: a pooled httpx.AsyncClient (keep-alive, at most 10 connections), a
-per-request timeout, retries with exponential backoff and jitter for idempotent
-requests (stamina, in `retries.py`), a circuit breaker, and a last-known-good cache
-for reads.
-Every call is logged (service, route, status, duration, breaker state) and
-counted in Prometheus; secrets never reach either.
+Per service: a pooled httpx.AsyncClient (keep-alive, at most 10 connections), a per-request
+timeout, retries with exponential backoff and jitter for idempotent requests (stamina, in
+`retries.py`), a circuit breaker, and a last-known-good cache for reads. Every call is
+logged (service, route, status, duration, breaker state) and counted in Prometheus;
+secrets never reach either. Messages name the service as `display_name()` says.
 """
 
 from __future__ import annotations
@@ -69,8 +68,10 @@ class ResilientClient:
         timeout: float | None = None,
         breaker: CircuitBreaker | None = None,
         xml_decoder: Callable[[bytes], Any] | None = None,
+        display_name: Callable[[], str] | None = None,
     ) -> None:
         self.service = service
+        self.display_name = display_name or (lambda: service_name(service))
         # For services that may answer XML although asked for JSON (Plex behind a proxy):
         # turns an XML body into the JSON answer's shape; raises ValueError when it cannot.
         self._xml_decoder = xml_decoder
@@ -108,9 +109,8 @@ class ResilientClient:
 
     @property
     def _http(self) -> httpx.AsyncClient:
-        # Built on the first call, not with the client: a server builds clients it may
-        # not call for days (plex.tv until a Plex sign-in), and the first one loads the
-        # CA bundle into the process (tls.tls_context).
+        # Built on the first call: a server builds clients it may not call for days (plex.tv
+        # until a Plex sign-in), and the first one loads the CA bundle (tls.tls_context).
         if self._client is None:
             if self._closed:  # as httpx answers a closed client
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
@@ -163,8 +163,7 @@ class ResilientClient:
         retryable = (method in IDEMPOTENT_METHODS) if retry is None else retry
         # A half-open probe is one try: it only has to tell whether the service is back.
         attempts = self._tries.attempts if retryable and not probe else 1
-        deadline = per_try * DEADLINE_TIMEOUTS
-        started = time.monotonic()
+        deadline, started = per_try * DEADLINE_TIMEOUTS, time.monotonic()
         try:
             response = await self._tries.send(
                 method,
@@ -191,7 +190,8 @@ class ResilientClient:
         # Anything else proves the service is up, even an answer we did not expect.
         self.breaker.record_success(probe=probe)
         if response.status_code not in expected:
-            raise UpstreamHTTPError(self.service, response.status_code, response.text[:2000])
+            name, text = self.display_name(), response.text[:2000]
+            raise UpstreamHTTPError(self.service, response.status_code, text, name=name)
         return response
 
     # --- JSON reads with last-known-good ---------------------------------------------------
@@ -339,7 +339,7 @@ class ResilientClient:
                 status=response.status_code,
             )
             raise UpstreamError(
-                f"{service_name(self.service)} gave an answer MediaNest cannot read"
+                f"{self.display_name()} gave an answer MediaNest cannot read"
                 f" (malformed {'XML' if xml else 'JSON'}).",
                 details={"service": self.service, "upstreamStatus": response.status_code},
             ) from None
@@ -353,7 +353,7 @@ class ResilientClient:
             fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
             log.warning("upstream_unexpected_shape", service=self.service, fields=fields[:10])
             raise UpstreamError(
-                f"{service_name(self.service)} gave an answer MediaNest does not understand.",
+                f"{self.display_name()} gave an answer MediaNest does not understand.",
                 details={"service": self.service, "fields": fields[:10]},
             ) from None
 
@@ -382,7 +382,8 @@ class ResilientClient:
             details["upstreamStatus"] = status
         if retry_in is not None:
             details["retryInSeconds"] = round(retry_in, 1)
-        return ServiceUnavailable(outage_message(self.service, reason), details=details)
+        message = outage_message(self.service, reason, name=self.display_name())
+        return ServiceUnavailable(message, details=details)
 
     def _scrub(self, text: str) -> str:
         """Remove configured secrets and secret-looking values from text bound for logs."""

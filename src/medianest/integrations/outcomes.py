@@ -40,10 +40,11 @@ def service_name(service: str) -> str:
     return SERVICE_NAMES.get(service, service)
 
 
-def outage_message(service: str, reason: str) -> str:
-    """A plain sentence for a service that cannot serve a request right now."""
+def outage_message(service: str, reason: str, *, name: str | None = None) -> str:
+    """A plain sentence for a service that cannot serve a request right now (`name`:
+    the name it goes by here, service_names.py)."""
     words = _OUTAGE_WORDS.get(reason, "{name} is unavailable right now. Try again in a minute.")
-    return words.format(name=service_name(service))
+    return words.format(name=name or service_name(service))
 
 
 def outage_reason(status: int, expected: Sequence[int]) -> str | None:
@@ -88,9 +89,11 @@ def accepted(data: Any, accept: Callable[[Any], object] | None) -> Any:
 class UpstreamHTTPError(UpstreamError):
     """The service answered with a status the caller did not expect (e.g. 401, 404)."""
 
-    def __init__(self, service: str, upstream_status: int, body: str) -> None:
+    def __init__(
+        self, service: str, upstream_status: int, body: str, *, name: str | None = None
+    ) -> None:
         super().__init__(
-            f"{service_name(service)} refused the request (HTTP {upstream_status}).",
+            f"{name or service_name(service)} refused the request (HTTP {upstream_status}).",
             details={"service": service, "upstreamStatus": upstream_status},
         )
         self.upstream_status = upstream_status
@@ -125,6 +128,8 @@ class ServiceHealth:
     version: str | None = None
     error: str | None = None
     monitor_count: int | None = None  # Uptime Kuma: the monitors the sign-in can see
+    # The name the service gave itself (Overseerr's "Application Title"), when it said.
+    display_name: str | None = None
 
 
 class RetryableFailure(Exception):

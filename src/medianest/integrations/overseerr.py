@@ -1,9 +1,8 @@
 """Overseerr API v1 client: status, search, media requests and movie/TV details.
 
-Built on the shared `ResilientClient` (retries only for idempotent calls, a breaker,
-timeouts). Search sends spaces as `%20` (Overseerr refuses httpx's `+`). Every call that
-changes Overseerr's data goes through `_write`, which tells Overseerr's CSRF protection
-apart (overseerr_writes.py).
+On the shared `ResilientClient` (retries only for idempotent calls, a breaker, timeouts).
+Search sends spaces as `%20` (Overseerr refuses httpx's `+`). Every change goes through
+`_write`, which tells Overseerr's CSRF protection apart (overseerr_writes.py).
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from medianest.integrations.overseerr_writes import (
     csrf_protection_on,
     writes_blocked,
 )
+from medianest.integrations.service_names import application_title
 
 log = get_logger(__name__)
 
@@ -64,10 +64,11 @@ USER_LIST_PAGES = 50
 class OverseerrRefused(UpstreamError):
     """Overseerr answered a request with a 4xx we explain to the user (403, 409, 202...)."""
 
-    def __init__(self, upstream_status: int, reason: str | None) -> None:
-        super().__init__(reason or f"Overseerr refused the request ({upstream_status}).")
+    def __init__(self, upstream_status: int, reason: str | None, *, name: str) -> None:
+        super().__init__(reason or f"{name} refused the request ({upstream_status}).")
         self.upstream_status = upstream_status
         self.reason = reason
+        self.service_name = name  # what the service is called here (service_names.py)
 
 
 class OverseerrClient:
@@ -90,9 +91,8 @@ class OverseerrClient:
         started = time.perf_counter()
         try:
             status = await self.status()
-            # The status endpoint is public; a cheap authenticated call proves the key. Not
-            # the request list: Seerr's asks every Sonarr/Radarr for its profiles (one
-            # unreachable one holds it 10 s), so Seerr would look offline with it.
+            # The status is public; a cheap authenticated call proves the key. Not the request
+            # list: Seerr's asks every Sonarr/Radarr for its profiles (10 s for one away).
             await self.http.request("GET", "/api/v1/auth/me", retry=False)
         except ServiceUnavailable as exc:
             return ServiceHealth(status="offline", response_time_ms=None, error=exc.message)
@@ -104,15 +104,14 @@ class OverseerrClient:
             elapsed = (time.perf_counter() - started) * 1000
             return ServiceHealth(status="degraded", response_time_ms=elapsed, error=exc.message)
         blocked = await csrf_protection_on(self.http)
-        elapsed = (time.perf_counter() - started) * 1000
-        if blocked:
-            return ServiceHealth(
-                status="degraded",
-                response_time_ms=elapsed,
-                version=status.version,
-                error=BLOCKED_HEALTH,
-            )
-        return ServiceHealth(status="online", response_time_ms=elapsed, version=status.version)
+        title = await application_title(self.http)  # a Seerr, a renamed one (service_names)
+        return ServiceHealth(
+            status="degraded" if blocked else "online",
+            response_time_ms=(time.perf_counter() - started) * 1000,
+            version=status.version,
+            error=BLOCKED_HEALTH.format(name=self.http.display_name()) if blocked else None,
+            display_name=title,
+        )
 
     async def search(self, query: str, *, page: int = 1, language: str = "en") -> SearchPage:
         """`GET /api/v1/search`: movies, shows and people (callers drop people)."""
@@ -147,23 +146,25 @@ class OverseerrClient:
         if media_type == "tv":
             body["seasons"] = seasons if seasons is not None else "all"
         headers = None if overseerr_user_id is None else {"X-API-User": str(overseerr_user_id)}
+        name = self.http.display_name()
         try:
             response = await self._write(
                 "POST", "/api/v1/request", body, (200, 201, 202, 500), headers=headers
             )
         except UpstreamHTTPError as exc:
             if exc.upstream_status in (400, 403, 404, 409):
-                raise OverseerrRefused(exc.upstream_status, _reason(_json(exc.body))) from exc
+                reason = _reason(_json(exc.body))
+                raise OverseerrRefused(exc.upstream_status, reason, name=name) from exc
             raise
         if response.status_code == 202:
-            raise OverseerrRefused(202, error_message(_json(response.text)))
+            raise OverseerrRefused(202, error_message(_json(response.text)), name=name)
         if response.status_code == 500:
             # routes/request.ts answers every error it has no status for with 500 and its
             # `{message}`: about this request, not an outage (the breaker must not count it).
             message = error_message(_json(response.text))
             if message is None:
                 raise UpstreamHTTPError("overseerr", 500, response.text[:2000])
-            raise OverseerrRefused(500, message)
+            raise OverseerrRefused(500, message, name=name)
         return self.http.parse(OverseerrRequest, _json(response.text))
 
     async def user_exists(self, user_id: int) -> bool:
@@ -256,7 +257,7 @@ class OverseerrClient:
             status, text = exc.upstream_status, exc.body
         if status not in (200, 204):
             raise UpstreamError(
-                error_message(_json(text)) or "Overseerr refused the test.",
+                error_message(_json(text)) or f"{self.http.display_name()} refused the test.",
                 details={"service": "overseerr", "upstreamStatus": status},
             )
 
@@ -280,7 +281,7 @@ class OverseerrClient:
         except UpstreamHTTPError as exc:
             if writes_blocked(exc.upstream_status, error_message(_json(exc.body))):
                 log.warning("overseerr_writes_blocked", method=method, route=path)
-                raise OverseerrWritesBlocked() from None
+                raise OverseerrWritesBlocked(name=self.http.display_name()) from None
             raise
 
     async def list_requests(
@@ -355,8 +356,7 @@ class OverseerrClient:
         return None if data is None else self.http.parse(MovieDetails, data)
 
     async def tv_details(self, tmdb_id: int) -> TvDetails | None:
-        """`GET /api/v1/tv/{tmdbId}` with its seasons; None when Overseerr cannot retrieve
-        the title."""
+        """`GET /api/v1/tv/{tmdbId}` with its seasons; None: Overseerr cannot retrieve it."""
         data = await self._details("tv", tmdb_id)
         return None if data is None else self.http.parse(TvDetails, data)
 

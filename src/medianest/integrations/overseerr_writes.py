@@ -24,18 +24,24 @@ log = get_logger(__name__)
 # csurf 1.11.0's error message (index.js), as Overseerr's error handler renders it.
 CSRF_REFUSAL = "invalid csrf token"
 SETTING = "Enable CSRF Protection"
-WHERE = "Overseerr → Settings → General (Seerr: Settings → Network)"
+WHERE = "{name} → Settings → General (Seerr: Settings → Network)"
 # The setting is read in the connection test; one that never answers must not fail it.
 SETTINGS_READ_SECONDS = 1.5
 
+# The messages name the service as it is called here ("{name}": Overseerr, Seerr, ...).
 BLOCKED_HEALTH = (
-    f'Overseerr blocks changes from other apps ("{SETTING}" is on), so requests made '
-    f"through MediaNest fail. An Overseerr admin must turn it off in {WHERE}."
+    f'{{name}} blocks changes from other apps ("{SETTING}" is on), so requests made '
+    f"through MediaNest fail. A {{name}} admin must turn it off in {WHERE}."
 )
 BLOCKED_WEBHOOK_TEST = (
-    f'Overseerr blocks requests from other apps ("{SETTING}" is on), so MediaNest cannot '
+    f'{{name}} blocks requests from other apps ("{SETTING}" is on), so MediaNest cannot '
     f"ask it to send a test. Turn the setting off in {WHERE}, or send the test from "
-    "Overseerr's own webhook settings: its notifications to MediaNest are not blocked."
+    "{name}'s own webhook settings: its notifications to MediaNest are not blocked."
+)
+BLOCKED_REQUEST = (
+    f'{{name}} is blocking requests from other apps such as MediaNest ("{SETTING}" is '
+    f"on in {{name}}), so nothing was requested. A {{name}} admin must turn that "
+    f"setting off in {WHERE}; then ask again."
 )
 
 
@@ -44,15 +50,10 @@ class OverseerrWritesBlocked(ServiceUnavailable):
     made there. Not an outage (Overseerr answered; the breaker counts it as up)."""
 
     code = "OVERSEERR_WRITES_BLOCKED"
-    default_message = (
-        f'Overseerr is blocking requests from other apps such as MediaNest ("{SETTING}" is '
-        f"on in Overseerr), so nothing was requested. An Overseerr admin must turn that "
-        f"setting off in {WHERE}; then ask again."
-    )
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, *, name: str) -> None:
         super().__init__(
-            message,
+            BLOCKED_REQUEST.format(name=name),
             details={"service": "overseerr", "reason": "csrf_protection", "setting": SETTING},
         )
 

@@ -35,6 +35,7 @@ from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_xml import media_container_from_xml
 from medianest.integrations.plextv import PlexTvClient, plex_client_headers
+from medianest.integrations.service_names import ServiceNames
 from medianest.integrations.uptime_kuma import (
     UptimeKumaClient,
     basic_auth_headers,
@@ -103,6 +104,7 @@ class Integrations:
         self._listeners: list[Callable[[frozenset[str]], None]] = []
         self.version_check_seconds = VERSION_CHECK_SECONDS
         self._lock = asyncio.Lock()
+        self.names = ServiceNames(cache)
         self._retiring: dict[asyncio.Task[None], list[ResilientClient]] = {}
         self._plextv = PlexTvClient(
             ResilientClient("plextv", settings.plex_tv_url, settings=settings, cache=cache),
@@ -131,6 +133,17 @@ class Integrations:
 
     def plextv(self) -> PlexTvClient:
         return self._plextv
+
+    def display_name(self, service: str) -> str:
+        """The one name people read for `service` (pages, messages, notifications): the
+        name the service gave itself at its last check (Seerr, a renamed Overseerr)."""
+        return self.names.display_name(service)
+
+    async def learn_name(self, service: str, health: ServiceHealth) -> None:
+        """Keep the name a check of `service` found; a check the service did not answer
+        (no version) leaves the name known before."""
+        if health.version is not None:
+            await self.names.learn(service, health.display_name)
 
     async def plex_for_token(self, token: str) -> PlexClient:
         """The configured Plex server as the user whose token this is."""
@@ -277,9 +290,12 @@ class Integrations:
         if client is None:
             return ServiceHealth(status="offline", error="The configuration is incomplete.")
         try:
-            return await client.health_check()
+            health = await client.health_check()
         finally:
             await client.http.aclose()
+        if config == self._configs.get(config.name):  # the saved one: the name shown
+            await self.learn_name(config.name, health)
+        return health
 
     def _plex_http(
         self, url: str, token: str | None, *, breaker: CircuitBreaker | None = None
@@ -308,6 +324,7 @@ class Integrations:
             secrets=[secret] if secret else [],
             breaker=breaker,
             xml_decoder=xml_decoder,
+            display_name=lambda: self.display_name(service),
         )
 
     # --- internals ------------------------------------------------------------------------
@@ -321,6 +338,7 @@ class Integrations:
         ):
             return
         self._checked_at, self._checked_step = time.monotonic(), step()
+        await self.names.pull()  # what another instance's checks learned
         try:
             version = await self.source.version()
         except Exception as exc:  # a database hiccup must not break callers: keep the clients

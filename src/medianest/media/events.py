@@ -21,6 +21,8 @@ class RequestStatusesChanged(DomainEvent):
     """Requests moved to a new status (from Overseerr's webhook or the reconcile)."""
 
     changes: tuple[StatusChange, ...]
+    # What the request service is called here when it changed (Integrations.display_name).
+    service_name: str
 
 
 @dataclass(frozen=True)

@@ -103,36 +103,33 @@ class OverseerrQuotaExceeded(MediaNestError):
     code = "QUOTA_EXCEEDED"
 
 
-def overseerr_quota(kind: str, reason: str) -> OverseerrQuotaExceeded:
+def overseerr_quota(kind: str, reason: str, *, name: str) -> OverseerrQuotaExceeded:
     what = "films" if kind == "movie" else "show seasons"
     return OverseerrQuotaExceeded(
-        f"Your request quota for {what} in Overseerr is used up (an Overseerr admin sets "
+        f"Your request quota for {what} in {name} is used up (a {name} admin sets "
         "it). Try again once older requests leave its window, or ask them to raise it.",
         details={"source": "overseerr", "mediaType": kind, "reason": reason},
     )
 
 
 def refusal(exc: OverseerrRefused) -> Exception:
-    reason = exc.reason or "no reason given"
+    """The error for a refusal, naming the service as it is called here (Seerr, ...)."""
+    reason, name = exc.reason or "no reason given", exc.service_name
     said = reason.strip().lower()
     if exc.upstream_status == 403 and said in BLOCKLISTED_MESSAGES:
         return blocklisted()
     if exc.upstream_status == 403 and said in OVERSEERR_QUOTA_MESSAGES:
-        return overseerr_quota(OVERSEERR_QUOTA_MESSAGES[said], reason)
+        return overseerr_quota(OVERSEERR_QUOTA_MESSAGES[said], reason, name=name)
     if exc.upstream_status == 403:
-        return PermissionDenied(
-            f"Overseerr refused the request: {reason}", details={"reason": reason}
-        )
+        return PermissionDenied(f"{name} refused the request: {reason}", details={"reason": reason})
     if exc.upstream_status in (409, 202):
-        return Conflict(
-            "Overseerr already has a request for this title.", details={"reason": reason}
-        )
+        return Conflict(f"{name} already has a request for this title.", details={"reason": reason})
     if exc.upstream_status == 404:
-        return NotFound("Overseerr does not know this title.", details={"reason": reason})
+        return NotFound(f"{name} does not know this title.", details={"reason": reason})
     if exc.upstream_status == 500:
         # Overseerr's own failure with this request (TMDB or its database): worth a retry.
         return ServiceUnavailable(
-            f"Overseerr could not make the request ({reason}). Try again in a minute.",
+            f"{name} could not make the request ({reason}). Try again in a minute.",
             details={"service": "overseerr", "upstreamStatus": 500, "reason": reason},
         )
-    return ValidationFailed("Overseerr refused the request.", details={"reason": reason})
+    return ValidationFailed(f"{name} refused the request.", details={"reason": reason})

@@ -60,7 +60,7 @@ STATUS_WORDS = {
     RequestStatus.AVAILABLE: "is now available in Plex",
     RequestStatus.DECLINED: "was declined",
     RequestStatus.FAILED: "failed",
-    RequestStatus.REMOVED: "was removed in Overseerr",
+    RequestStatus.REMOVED: "was removed in {service}",
 }
 
 
@@ -150,8 +150,11 @@ _STATUS_RANK = {
 }
 
 
-async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[StatusChange]:
-    """Apply a request notification to the rows it is about; others change nothing."""
+async def apply_webhook(
+    session: AsyncSession, payload: WebhookPayload, *, service_name: str
+) -> list[StatusChange]:
+    """Apply a request notification to the rows it is about; others change nothing
+    (`service_name`: what the request service is called here, for the notifications)."""
     request_status = NOTIFICATION_REQUEST_STATUS.get(payload.notification_type)
     if request_status is None:
         return []
@@ -161,7 +164,7 @@ async def apply_webhook(session: AsyncSession, payload: WebhookPayload) -> list[
     rows, status = await _rows_for(session, payload, status, media_status)
     forward = [row for row in rows if _STATUS_RANK[status] > _STATUS_RANK.get(row.status, -1)]
     changes = [change for row in forward if (change := _set_status(row, status)) is not None]
-    await publish(session, RequestStatusesChanged(tuple(changes)))
+    await publish(session, RequestStatusesChanged(tuple(changes), service_name))
     return changes
 
 
@@ -209,6 +212,7 @@ def _set_status(row: MediaRequest, status: str) -> StatusChange | None:
 
 async def announce(ctx: AppContext, changes: list[StatusChange]) -> None:
     """Push each change to its owner's room: the new status and a readable notification."""
+    service = ctx.integrations.display_name("overseerr")
     for change in changes:
         status = RequestStatus(change.status)
         await ctx.realtime.emit_to_user(
@@ -219,7 +223,7 @@ async def announce(ctx: AppContext, changes: list[StatusChange]) -> None:
             "notification",
             {
                 "type": NOTIFICATION_TYPES.get(status, "info"),
-                "message": f'Your request for "{change.title}" {STATUS_WORDS[status]}.',
+                "message": f'Your request for "{change.title}" {STATUS_WORDS[status].format(service=service)}.',
                 "timestamp": utcnow().isoformat(),
             },
         )
@@ -240,7 +244,8 @@ async def reconcile(ctx: AppContext) -> int:
                 session, after=0, limit=RECONCILE_BATCH - len(rows), upto=after
             )
         changes = await _reconcile_rows(overseerr, rows)
-        await publish(session, RequestStatusesChanged(tuple(changes)))
+        service = ctx.integrations.display_name("overseerr")
+        await publish(session, RequestStatusesChanged(tuple(changes), service))
     last = rows[-1].overseerr_id if rows else None
     await ctx.cache.set(RECONCILE_CURSOR, last or 0, RECONCILE_CURSOR_TTL)
     await announce(ctx, changes)

@@ -167,10 +167,11 @@ async def send_test(
 ) -> WebhookTest:
     """Ask Overseerr to send its test notification with these settings, then wait for it."""
     secret = await current_secret(session, ctx)
+    name = ctx.integrations.display_name("overseerr")
     if not secret:
         return WebhookTest(False, False, "Set a webhook secret first.")
     if overseerr is None:
-        return WebhookTest(False, False, "Overseerr is not configured, so it cannot send a test.")
+        return WebhookTest(False, False, f"{name} is not configured, so it cannot send a test.")
     started = time.time()
     try:
         await overseerr.send_webhook_test(
@@ -179,18 +180,18 @@ async def send_test(
             template=DEFAULT_JSON_PAYLOAD,
         )
     except OverseerrWritesBlocked:
-        return WebhookTest(False, False, BLOCKED_WEBHOOK_TEST)
+        return WebhookTest(False, False, BLOCKED_WEBHOOK_TEST.format(name=name))
     except MediaNestError as exc:
-        return WebhookTest(False, False, f"Overseerr could not send the test: {exc.message}")
+        return WebhookTest(False, False, f"{name} could not send the test: {exc.message}")
     deadline = time.monotonic() + TEST_WAIT_SECONDS
     while time.monotonic() < deadline:
         seen = await ctx.cache.get(TEST_RECEIVED_KEY)
         if isinstance(seen, dict) and float(seen.get("at", 0)) >= started - 1:
-            return WebhookTest(True, True, "Overseerr's test notification arrived.")
+            return WebhookTest(True, True, f"{name}'s test notification arrived.")
         await asyncio.sleep(0.2)
     return WebhookTest(
         True,
         False,
-        "Overseerr sent the test, but it did not arrive here: check that Overseerr can "
+        f"{name} sent the test, but it did not arrive here: check that {name} can "
         "reach the webhook URL.",
     )

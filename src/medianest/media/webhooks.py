@@ -45,7 +45,8 @@ async def overseerr_webhook(request: Request, ctx: ContextDep) -> Envelope[Webho
     if payload.notification_type == "TEST_NOTIFICATION":
         await webhook_setup.note_test_received(ctx)  # the admin page's "Send test" waits
     async with session_scope(ctx.session_factory) as session:
-        changes = await sync.apply_webhook(session, payload)
+        service = ctx.integrations.display_name("overseerr")
+        changes = await sync.apply_webhook(session, payload, service_name=service)
     await sync.announce(ctx, changes)
     log.info(
         "overseerr_webhook_received",

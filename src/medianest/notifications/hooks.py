@@ -32,18 +32,20 @@ REQUEST_EVENTS = {
     RequestStatus.DECLINED: ("request.declined", "was declined"),
     RequestStatus.AVAILABLE: ("request.available", "is now available in Plex"),
     RequestStatus.FAILED: ("request.failed", "failed"),
-    RequestStatus.REMOVED: ("request.removed", "was removed in Overseerr"),
+    RequestStatus.REMOVED: ("request.removed", "was removed in {service}"),
 }
 
 
-async def requests_changed(session: AsyncSession, changes: Iterable[StatusChange]) -> None:
+async def requests_changed(
+    session: AsyncSession, changes: Iterable[StatusChange], *, service_name: str
+) -> None:
     """Notify each request's owner of a new status (approved once, even when Overseerr
-    goes on to 'processing')."""
+    goes on to 'processing'), naming the request service as it is called here."""
     for change in changes:
         mapped = REQUEST_EVENTS.get(RequestStatus(change.status))
         if mapped is None:
             continue
-        event, words = mapped
+        event, words = mapped[0], mapped[1].format(service=service_name)
         subject = f"request:{change.request_id}"
         if event == "request.approved" and await service.already_notified(
             session, subject=subject, event=event
@@ -148,20 +150,22 @@ async def breaker_changed(
 
 # --- admin -----------------------------------------------------------------------------
 async def services_changed(
-    session: AsyncSession, *, before: dict[str, str], after: dict[str, str]
+    session: AsyncSession,
+    *,
+    before: dict[str, str],
+    after: dict[str, str],
+    names: dict[str, str],
 ) -> None:
     """Service statuses moved: offline is "down", offline to anything else is "back"."""
-    for name, status in after.items():
-        previous = before.get(name)
+    for key, status in after.items():
+        name, previous = names.get(key, key.title()), before.get(key)
         if previous is None or previous == status:
             continue
         if status == "offline":
-            await service.notify_admins(
-                session, event="service.down", title=f"{name.title()} is down"
-            )
+            await service.notify_admins(session, event="service.down", title=f"{name} is down")
         elif previous == "offline":
             await service.notify_admins(
-                session, event="service.up", title=f"{name.title()} is back ({status})"
+                session, event="service.up", title=f"{name} is back ({status})"
             )
 
 

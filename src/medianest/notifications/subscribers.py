@@ -24,7 +24,7 @@ async def _sign_in_refused(session: AsyncSession, event: SignInRefused) -> None:
 
 
 async def _requests_changed(session: AsyncSession, event: RequestStatusesChanged) -> None:
-    await hooks.requests_changed(session, event.changes)
+    await hooks.requests_changed(session, event.changes, service_name=event.service_name)
 
 
 async def _request_created(session: AsyncSession, event: RequestCreated) -> None:
@@ -50,7 +50,7 @@ async def _downloader_broke(session: AsyncSession, event: DownloaderBroke) -> No
 
 
 async def _services_changed(session: AsyncSession, event: ServicesChanged) -> None:
-    await hooks.services_changed(session, before=event.before, after=event.after)
+    await hooks.services_changed(session, before=event.before, after=event.after, names=event.names)
 
 
 def subscribe(bus: EventBus = process_bus) -> None:

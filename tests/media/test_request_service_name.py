@@ -1,0 +1,133 @@
+"""The request service is called what it calls itself: a Seerr household reads "Seerr",
+one whose admin renamed Overseerr ("Application Title") reads that name, on the
+dashboard, the media page, a refusal and a notification. The name is learned from its
+public settings (`GET /api/v1/settings/public` `applicationTitle`) by the status check;
+a hostile title is shown as capped plain text; a settings route that does not answer
+leaves "Overseerr". Real sockets to the Overseerr simulator, the real status monitor."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+import pytest
+
+from medianest.app import MediaNestApp
+from medianest.auth.models import User
+from medianest.dashboard.monitor import StatusMonitor
+from medianest.integrations.service_names import MAX_NAME_CHARS
+from medianest.media import sync
+from medianest_simulators import OverseerrSimulator
+from medianest_simulators.overseerr_data import API_KEY, AUTO_APPROVE_TV
+from medianest_simulators.overseerr_data import User as OverseerrUser
+
+SPRITE_FRIGHT = 400007
+PUBLIC_SETTINGS = "/api/v1/settings/public"
+HTML = {"Accept": "text/html"}
+CARD_TITLE = re.compile(r'<h2 id="svc-overseerr">(.*?)</h2>', re.S)
+
+
+async def checked(app: MediaNestApp) -> dict[str, object]:
+    """One round of the status monitor for Overseerr (what runs every interval)."""
+    entries = await StatusMonitor(app.ctx).check(["overseerr"])
+    entry = next(e for e in entries if e.service == "overseerr")
+    return {"status": entry.status, "error": entry.error}
+
+
+async def card_title(client: httpx.AsyncClient) -> str:
+    page = await client.get("/dashboard", headers=HTML)
+    assert page.status_code == 200, page.text
+    found = CARD_TITLE.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def media_page(client: httpx.AsyncClient) -> str:
+    page = await client.get("/media", headers=HTML)
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+async def test_a_seerr_is_called_seerr_on_the_dashboard_and_the_media_page(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    overseerr_sim.behave_as_seerr()  # a new Seerr: its default title
+    assert (await checked(app))["status"] == "online"
+    assert await card_title(alice_client) == "Seerr"
+    page = await media_page(alice_client)
+    assert 'data-busy-text="Searching Seerr…"' in page
+    assert "Overseerr" not in page
+
+
+async def test_a_renamed_overseerr_is_called_by_its_name_in_a_refusal(
+    app: MediaNestApp,
+    alice: User,
+    alice_in_overseerr: OverseerrUser,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    overseerr_sim.set_application_title("Family Requests")
+    await checked(app)
+    assert await card_title(alice_client) == "Family Requests"
+    overseerr_sim.set_permissions(alice_in_overseerr.id, AUTO_APPROVE_TV)  # no REQUEST
+    answer = await alice_client.post(
+        "/api/media/request", json={"mediaType": "movie", "tmdbId": SPRITE_FRIGHT}
+    )
+    assert answer.status_code == 403, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "PERMISSION_DENIED"  # the codes stay as they are
+    assert error["message"] == (
+        "Family Requests refused the request: You do not have permission to make movie requests."
+    )
+
+
+async def test_a_request_removed_in_a_renamed_overseerr_is_told_with_its_name(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    overseerr_sim.set_application_title("Family Requests")
+    await checked(app)
+    made = await alice_client.post(
+        "/api/media/request", json={"mediaType": "movie", "tmdbId": SPRITE_FRIGHT}
+    )
+    assert made.status_code == 201, made.text
+    overseerr_id = made.json()["data"]["overseerrId"]
+    async with httpx.AsyncClient(base_url=overseerr_sim.url, headers={"X-Api-Key": API_KEY}) as h:
+        assert (await h.delete(f"/api/v1/request/{overseerr_id}")).status_code == 204
+    assert await sync.reconcile(app.ctx) == 1
+    told = (await alice_client.get("/api/notifications")).json()["data"]["items"]
+    assert [item["title"] for item in told] == ["“Sprite Fright” was removed in Family Requests"]
+
+
+async def test_a_hostile_title_is_shown_as_short_escaped_plain_text(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    hostile = (
+        '<script>alert("x")</script>\x00\x1b[31m\u202eRequests\r\n<img src=x onerror=1>'
+        + "A" * 10_000
+    )
+    overseerr_sim.set_application_title(hostile)
+    assert (await checked(app))["status"] == "online"
+    shown = await card_title(alice_client)
+    assert shown.startswith("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;")
+    plain = html.unescape(shown)
+    assert len(plain) <= MAX_NAME_CHARS and plain.endswith("…")
+    assert not any(ord(ch) < 32 or ch == "\u202e" for ch in plain)
+    page = await media_page(alice_client)
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "A" * MAX_NAME_CHARS not in page
+
+
+@pytest.mark.parametrize("fault", ["hang", "error"])
+async def test_an_overseerr_whose_settings_route_does_not_answer_stays_overseerr_and_online(
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+    fault: str,
+) -> None:
+    overseerr_sim.set_application_title("Family Requests")
+    overseerr_sim.set_fault(fault, path_prefix=PUBLIC_SETTINGS)
+    assert await checked(app) == {"status": "online", "error": None}
+    assert overseerr_sim.request_count(PUBLIC_SETTINGS, "GET") >= 1  # it was asked
+    assert await card_title(alice_client) == "Overseerr"
+    assert "Searching Overseerr…" in await media_page(alice_client)
