@@ -7,8 +7,12 @@ leaves "Overseerr". Real sockets to the Overseerr simulator, the real status mon
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -18,9 +22,11 @@ from medianest.auth.models import User
 from medianest.dashboard.monitor import StatusMonitor
 from medianest.integrations.service_names import MAX_NAME_CHARS
 from medianest.media import sync
+from medianest.settings import Settings
 from medianest_simulators import OverseerrSimulator
 from medianest_simulators.overseerr_data import API_KEY, AUTO_APPROVE_TV
 from medianest_simulators.overseerr_data import User as OverseerrUser
+from tests.factories.users import signed_in_client
 
 SPRITE_FRIGHT = 400007
 PUBLIC_SETTINGS = "/api/v1/settings/public"
@@ -131,3 +137,52 @@ async def test_an_overseerr_whose_settings_route_does_not_answer_stays_overseerr
     assert overseerr_sim.request_count(PUBLIC_SETTINGS, "GET") >= 1  # it was asked
     assert await card_title(alice_client) == "Overseerr"
     assert "Searching Overseerr…" in await media_page(alice_client)
+
+
+async def test_seerrs_refusals_name_seerr_and_keep_their_codes(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    """A title TMDB does not know, then "Enable CSRF Protection" on (Seerr: Settings →
+    Network): each message names Seerr, each code is the one the API documents."""
+    overseerr_sim.behave_as_seerr()
+    await checked(app)
+    unknown = await alice_client.post(
+        "/api/media/request", json={"mediaType": "movie", "tmdbId": 123456789}
+    )
+    assert unknown.status_code == 404, unknown.text
+    error = unknown.json()["error"]
+    assert error["code"] == "NOT_FOUND"
+    assert error["message"].startswith("Seerr could not retrieve the movie with TMDB id")
+    overseerr_sim.set_csrf_protection(True)
+    blocked = await alice_client.post(
+        "/api/media/request", json={"mediaType": "movie", "tmdbId": SPRITE_FRIGHT}
+    )
+    assert blocked.status_code == 503, blocked.text
+    error = blocked.json()["error"]
+    assert error["code"] == "OVERSEERR_WRITES_BLOCKED"
+    assert error["message"].startswith("Seerr is blocking requests from other apps")
+    assert "Overseerr" not in error["message"]
+
+
+async def test_another_instance_calls_it_by_the_name_the_checking_one_learned(
+    app: MediaNestApp,
+    app_factory: Callable[..., Any],
+    settings: Settings,
+    alice: User,
+    backend: str,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """Only the instance holding the monitor's lease checks; the others read the name it
+    learned from the shared cache (Redis), within a few seconds, without checking."""
+    if backend != "postgres":
+        pytest.skip("instances share the name through Redis (the postgres backend)")
+    other: MediaNestApp = await app_factory(settings)
+    async with await signed_in_client(other, alice) as elsewhere:
+        assert await card_title(elsewhere) == "Overseerr"
+        overseerr_sim.behave_as_seerr()
+        await checked(app)
+        deadline = time.monotonic() + 8.0
+        while (shown := await card_title(elsewhere)) != "Seerr" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert shown == "Seerr"
+    assert overseerr_sim.request_count(PUBLIC_SETTINGS, "GET") == 1  # asked by one only

@@ -338,7 +338,6 @@ class Integrations:
         ):
             return
         self._checked_at, self._checked_step = time.monotonic(), step()
-        await self.names.pull()  # what another instance's checks learned
         try:
             version = await self.source.version()
         except Exception as exc:  # a database hiccup must not break callers: keep the clients

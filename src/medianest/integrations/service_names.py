@@ -11,6 +11,8 @@ short plain line here, and escaped wherever it is shown (Jinja autoescape, JSON)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import unicodedata
 from typing import Any
 
@@ -26,6 +28,8 @@ log = get_logger(__name__)
 # renews it; an instance restarting with Redis keeps it).
 NAMES_KEY = "service-display-names"
 NAMES_TTL_SECONDS = 7 * 86400.0
+# How stale another instance's learning may be here: a read after this starts a pull.
+PULL_SECONDS = 5.0
 # Overseerr's own title field has no limit; a name on a card or in a sentence has one.
 MAX_NAME_CHARS = 60
 # A settings route that never answers must not hold the health check (nor fail it).
@@ -73,14 +77,25 @@ class ServiceNames:
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
         self._learned: dict[str, str] = {}
+        self._pulled_at = self._learned_at = -PULL_SECONDS
+        self._pulling: asyncio.Task[None] | None = None
 
     def display_name(self, service: str) -> str:
-        """What people call `service` here: the name it gave, else its usual one."""
+        """What people call `service` here: the name it gave, else its usual one. Never
+        waits: a read more than `PULL_SECONDS` after the last pull starts one, for the
+        reads after it (on an instance whose monitor does not check)."""
+        if time.monotonic() - self._pulled_at > PULL_SECONDS and self._pulling is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to start
+                self._pulling = asyncio.get_running_loop().create_task(self.pull())
+                self._pulling.add_done_callback(self._pulled)
         return self._learned.get(service) or service_name(service)
+
+    def _pulled(self, _task: asyncio.Task[None]) -> None:
+        self._pulling = None
 
     async def learn(self, service: str, name: str | None) -> None:
         """Keep what a check found (None: the service did not say: its usual name)."""
-        cleaned = clean_name(name)
+        cleaned, self._learned_at = clean_name(name), time.monotonic()
         if cleaned is None:
             self._learned.pop(service, None)
         else:
@@ -92,11 +107,12 @@ class ServiceNames:
 
     async def pull(self) -> None:
         """Take what another instance's checks learned (the shared cache)."""
+        self._pulled_at = started = time.monotonic()
         try:
             shared = await self._cache.get(NAMES_KEY)
         except Exception as exc:
             log.warning("service_names_not_read", error=type(exc).__name__)
             return
-        if isinstance(shared, dict):
+        if isinstance(shared, dict) and self._learned_at < started:  # not older than ours
             cleaned = {str(k): clean_name(v) for k, v in shared.items()}
             self._learned = {k: v for k, v in cleaned.items() if v is not None}

@@ -23,7 +23,17 @@ from medianest.integrations.overseerr_writes import OverseerrWritesBlocked
 
 log = get_logger(__name__)
 
-WHERE = "Overseerr → Users → Import Plex Users"
+WHERE = "{name} → Users → Import Plex Users"
+# The messages name the service as it is called here (Integrations.display_name).
+NOT_IN_MESSAGE = (
+    "{name} has no account for you and could not add you (its Plex server is not "
+    f"shared with your Plex account). An admin must add you in {WHERE}; nothing was "
+    "requested."
+)
+IMPORT_FAILED_MESSAGE = (
+    "MediaNest could not add you to {name} just now, so nothing was requested. "
+    "Try again in a few minutes."
+)
 
 
 class NotInOverseerr(PermissionDenied):
@@ -32,11 +42,7 @@ class NotInOverseerr(PermissionDenied):
     without a share), or a user with their email has another Plex account."""
 
     code = "NOT_IN_OVERSEERR"
-    default_message = (
-        "Overseerr has no account for you and could not add you (its Plex server is not "
-        f"shared with your Plex account). An admin must add you in {WHERE}; nothing was "
-        "requested."
-    )
+    default_message = NOT_IN_MESSAGE.format(name="Overseerr")
 
 
 class OverseerrImportFailed(ServiceUnavailable):
@@ -44,10 +50,7 @@ class OverseerrImportFailed(ServiceUnavailable):
     open, or its own error reaching plex.tv): nothing was requested; try again later."""
 
     code = "OVERSEERR_IMPORT_FAILED"
-    default_message = (
-        "MediaNest could not add you to Overseerr just now, so nothing was requested. "
-        "Try again in a few minutes."
-    )
+    default_message = IMPORT_FAILED_MESSAGE.format(name="Overseerr")
 
 
 async def import_plex_user(overseerr: OverseerrClient, plex_account_id: int) -> int:
@@ -58,6 +61,7 @@ async def import_plex_user(overseerr: OverseerrClient, plex_account_id: int) -> 
 
 
 async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:
+    failed = IMPORT_FAILED_MESSAGE.format(name=overseerr.http.display_name())
     try:
         response = await overseerr.import_from_plex(plex_account_id)
         created = [] if response.status_code == 500 else _created(overseerr, response.json())
@@ -66,7 +70,7 @@ async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:
     except (ServiceUnavailable, UpstreamError, ValueError) as exc:
         # A timeout may still have created them: the next request's import finds them.
         log.warning("overseerr_import_failed", plex_account=plex_account_id, error=str(exc))
-        raise OverseerrImportFailed(details={"reason": "unavailable"}) from None
+        raise OverseerrImportFailed(failed, details={"reason": "unavailable"}) from None
     if len(created) == 1:  # only the id asked for can be created
         log.info("overseerr_user_imported", plex_account=plex_account_id, user_id=created[0])
         return created[0]
@@ -79,9 +83,10 @@ async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:
         log.warning(
             "overseerr_import_unsettled", plex_account=plex_account_id, error=_why(response)
         )
-        raise OverseerrImportFailed(details={"reason": "overseerr_error"})
+        raise OverseerrImportFailed(failed, details={"reason": "overseerr_error"})
     log.info("overseerr_import_not_shared", plex_account=plex_account_id)
-    raise NotInOverseerr(details={"reason": "not_a_plex_user_of_overseerr"})
+    message = NOT_IN_MESSAGE.format(name=overseerr.http.display_name())
+    raise NotInOverseerr(message, details={"reason": "not_a_plex_user_of_overseerr"})
 
 
 def _why(response: httpx.Response) -> str | None:

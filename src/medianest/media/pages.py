@@ -95,7 +95,7 @@ async def _season_choice(ctx: AppContext, user: User, tmdb_id: int) -> dict[str,
     overseerr = await get_overseerr(user, ctx)
     show = await overseerr.tv_details(tmdb_id)
     if show is None:
-        raise refusals.title_unavailable("tv", tmdb_id)
+        raise refusals.title_unavailable("tv", tmdb_id, name=overseerr.http.display_name())
     states = show.season_states()
     return {
         "tmdb_id": tmdb_id,

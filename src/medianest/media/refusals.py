@@ -37,9 +37,9 @@ class StaleOverseerrLink(PermissionDenied):
     """The linked Overseerr user is gone: an admin's link waits for an administrator; an
     automatic one is mended by the request (media/overseerr_link.py `heal_stale_link`)."""
 
-    def __init__(self, overseerr_user_id: int, reason: str | None) -> None:
+    def __init__(self, overseerr_user_id: int, reason: str | None, *, name: str) -> None:
         super().__init__(
-            f"Your account is linked to Overseerr user {overseerr_user_id}, which Overseerr "
+            f"Your account is linked to {name} user {overseerr_user_id}, which {name} "
             "no longer has. Ask an administrator to link your account again.",
             details={"reason": reason, "overseerrUserId": overseerr_user_id},
         )
@@ -59,16 +59,16 @@ async def refuse_stale_link(
             return
     except (ServiceUnavailable, UpstreamError):
         return
-    raise StaleOverseerrLink(overseerr_user_id, exc.reason)
+    raise StaleOverseerrLink(overseerr_user_id, exc.reason, name=exc.service_name)
 
 
-def title_unavailable(media_type: str, tmdb_id: int) -> NotFound:
+def title_unavailable(media_type: str, tmdb_id: int, *, name: str) -> NotFound:
     """Overseerr could not retrieve the title: TMDB does not know the id, or Overseerr
     cannot reach TMDB; its answer is the same for both, so the message names both."""
     kind = "movie" if media_type == "movie" else "TV show"
     return NotFound(
-        f"Overseerr could not retrieve the {kind} with TMDB id {tmdb_id}: TMDB does not know "
-        "this id, or Overseerr cannot reach TMDB right now (its answer does not say "
+        f"{name} could not retrieve the {kind} with TMDB id {tmdb_id}: TMDB does not know "
+        f"this id, or {name} cannot reach TMDB right now (its answer does not say "
         "which). Check the title, or try again later.",
         details={"reason": "title_unavailable", "mediaType": media_type, "tmdbId": tmdb_id},
     )

@@ -290,7 +290,8 @@ async def _details(overseerr: OverseerrClient, wanted: MediaRequestIn) -> MovieD
     else:
         found = await overseerr.tv_details(wanted.tmdb_id)
     if found is None:
-        raise refusals.title_unavailable(wanted.media_type, wanted.tmdb_id)
+        name = overseerr.http.display_name()
+        raise refusals.title_unavailable(wanted.media_type, wanted.tmdb_id, name=name)
     return found
 
 
