@@ -186,3 +186,15 @@ async def test_another_instance_calls_it_by_the_name_the_checking_one_learned(
             await asyncio.sleep(0.2)
         assert shown == "Seerr"
     assert overseerr_sim.request_count(PUBLIC_SETTINGS, "GET") == 1  # asked by one only
+
+
+async def test_the_admin_pages_call_a_renamed_overseerr_by_its_name(
+    app: MediaNestApp, admin_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    overseerr_sim.set_application_title("Family Requests")
+    await checked(app)
+    page = await admin_client.get("/admin", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert '<h2 id="webhook-title">Family Requests webhook</h2>' in page.text
+    assert "Send test from Family Requests" in page.text
+    assert "Overseerr" not in re.sub(r"<[^>]*>", " ", page.text)  # the words, not the markup

@@ -20,8 +20,6 @@ from medianest.youtube.downloads import service as youtube_service
 
 router = page_router()
 
-SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
-
 
 @router.get("/dashboard")
 async def dashboard_page(
@@ -34,7 +32,6 @@ async def dashboard_page(
         {
             "nav": "dashboard",
             "entries": entries,
-            "labels": SERVICE_LABELS,
             # What is left of the user's own quotas (issue 12), as on the subscriptions page.
             "quotas": await quota_service.user_usage(session, user),
             "hourly": await youtube_service.hourly_left(ctx, user),
@@ -45,7 +42,7 @@ async def dashboard_page(
 @router.get("/dashboard/cards")
 async def service_cards(request: Request, user: CurrentUser, ctx: ContextDep) -> Response:
     entries = await status_service.current_status(ctx)
-    return render(request, "dashboard/_cards.html", {"entries": entries, "labels": SERVICE_LABELS})
+    return render(request, "dashboard/_cards.html", {"entries": entries})
 
 
 @router.post("/dashboard/refresh")
@@ -58,10 +55,10 @@ async def refresh_cards(request: Request, user: CurrentUser, ctx: ContextDep) ->
         return render(
             request,
             "dashboard/_cards.html",
-            {"entries": entries, "labels": SERVICE_LABELS},
+            {"entries": entries},
             headers=trigger(limited.message, "info"),
         )
-    return render(request, "dashboard/_cards.html", {"entries": entries, "labels": SERVICE_LABELS})
+    return render(request, "dashboard/_cards.html", {"entries": entries})
 
 
 @router.get("/dashboard/cards/{service}")
@@ -72,4 +69,4 @@ async def service_card(
     entry = entries.get(service)
     if entry is None:
         raise NotFound("No such service.")
-    return render(request, "dashboard/_card.html", {"entry": entry, "labels": SERVICE_LABELS})
+    return render(request, "dashboard/_card.html", {"entry": entry})

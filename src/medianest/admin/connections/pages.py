@@ -25,7 +25,6 @@ router = page_router()
 # A test answer slower than this is flagged: people notice waits of a couple of seconds.
 SLOW_TEST_MS = 2000
 
-SERVICE_LABELS = {"plex": "Plex", "overseerr": "Overseerr", "uptime_kuma": "Uptime Kuma"}
 
 UrlField = Annotated[str, Form(max_length=2048)]
 KeyField = Annotated[str, Form(alias="apiKey", max_length=1024)]
@@ -89,7 +88,7 @@ async def save_service(
         draft = current.model_copy(update={"url": url, "enabled": bool(enabled)})
         return _service_form(request, draft, error=error, status_code=error.status_code)
     return _service_form(
-        request, out, headers=trigger(f"Saved {SERVICE_LABELS.get(name, name)}.", "success")
+        request, out, headers=trigger(f"Saved {ctx.integrations.display_name(name)}.", "success")
     )
 
 
@@ -140,7 +139,7 @@ def _service_form(
     return render(
         request,
         "admin/_service.html",
-        {"s": service, "labels": SERVICE_LABELS, "field_errors": field_errors},
+        {"s": service, "field_errors": field_errors},
         status_code=status_code,
         headers=headers,
     )

@@ -48,11 +48,12 @@ async def set_secret(
         return render(request, "admin/_webhook.html", context, status_code=error.status_code)
     context = await panel_context(session, ctx, request)
     context["new_secret"] = chosen
+    name = ctx.integrations.display_name("overseerr")
     return render(
         request,
         "admin/_webhook.html",
         context,
-        headers=trigger("Webhook secret saved. Paste it into Overseerr now.", "success"),
+        headers=trigger(f"Webhook secret saved. Paste it into {name} now.", "success"),
     )
 
 

@@ -12,7 +12,6 @@ from fastapi.responses import Response
 
 from medianest.admin.connections import service as services_service
 from medianest.admin.connections import webhook_pages
-from medianest.admin.connections.pages import SERVICE_LABELS
 from medianest.admin.dependencies import ActingAdmin, AdminOverseerr, ManagedUser
 from medianest.admin.schemas import UserChange
 from medianest.admin.system.pages import QUALITIES
@@ -57,7 +56,6 @@ async def admin_page(
     context: dict[str, Any] = {
         "nav": "admin",
         "services": await services_service.list_services(session),
-        "labels": SERVICE_LABELS,
         "limits": await limits_store.load_runtime_config(session, settings=ctx.settings),
         **await webhook_pages.panel_context(session, ctx, request),
         "qualities": QUALITIES,

@@ -73,9 +73,10 @@ async def _ensure_not_last_admin(session: AsyncSession, *, user: User) -> None:
 async def _require_overseerr_user(overseerr: OverseerrClient, overseerr_user_id: int) -> None:
     """A link must name a user Overseerr has (asked live; Overseerr down → 503)."""
     if not await overseerr.user_exists(overseerr_user_id):
+        name = overseerr.http.display_name()
         raise ValidationFailed(
-            f"Overseerr has no user {overseerr_user_id}. The id is the number in the user's "
-            "address in Overseerr (Users → the user).",
+            f"{name} has no user {overseerr_user_id}. The id is the number in the user's "
+            f"address in {name} (Users → the user).",
             details={"field": "overseerrUserId"},
         )
 
