@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from jinja2 import pass_context
 from starlette.routing import BaseRoute
 
 from medianest.admin.connections import pages as admin_connections_pages
@@ -51,7 +50,6 @@ PAGE_MODULES = (
 add_filter("download_failure", failure_words.describe)
 
 
-@pass_context
 def display_name(template: Any, service: str) -> str:
     """`{{ "overseerr" | service_name }}`: the name the service goes by here (Seerr, a
     renamed Overseerr: `Integrations.display_name`); autoescaped like any other text."""
@@ -62,7 +60,7 @@ def display_name(template: Any, service: str) -> str:
     return ctx.integrations.display_name(service)
 
 
-add_filter("service_name", display_name)
+add_filter("service_name", display_name, with_context=True)
 
 
 def install_pages(app: FastAPI) -> None:

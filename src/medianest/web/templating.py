@@ -94,11 +94,26 @@ def duration_words(seconds: float | int | None) -> str:
 _filters: dict[str, Callable[..., Any]] = {"utc": _utc, "iso": _iso, "duration": duration_words}
 
 
-def add_filter(name: str, function: Callable[..., Any]) -> None:
-    """A template filter of a domain's (given at import: every template sees it)."""
+_context_filters: set[str] = set()
+
+
+def add_filter(name: str, function: Callable[..., Any], *, with_context: bool = False) -> None:
+    """A template filter of a domain's (given at import: every template sees it).
+    `with_context`: it takes the template's context first (its `request`), Jinja's
+    `pass_context`, applied when the environment is made: jinja2 waits for the first page."""
     _filters[name] = function
+    if with_context:
+        _context_filters.add(name)
     if templates.cache_info().currsize:
-        templates().env.filters[name] = function
+        templates().env.filters[name] = _as_filter(name, function)
+
+
+def _as_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    if name not in _context_filters:
+        return function
+    from jinja2 import pass_context
+
+    return pass_context(function)
 
 
 _compiled_templates_dir: list[Path] = []  # where the last app made keeps them
@@ -127,7 +142,7 @@ def templates() -> Jinja2Templates:
     made = Jinja2Templates(directory=TEMPLATES_DIR)
     made.env.globals["static_url"] = static_url
     made.env.globals["app_version"] = __version__
-    made.env.filters.update(_filters)
+    made.env.filters.update({name: _as_filter(name, f) for name, f in _filters.items()})
     _use_compiled_templates_dir(made)
     return made
 
