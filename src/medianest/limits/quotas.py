@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.core.envelope import ApiInput
 from medianest.core.errors import QuotaExceeded
 from medianest.db.base import utcnow
+from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.platform.stored_settings import validated
 
@@ -95,11 +96,7 @@ async def load_config(session: AsyncSession) -> QuotaConfig:
 
 async def save_config(session: AsyncSession, config: QuotaConfig) -> None:
     value = config.model_dump(mode="json")
-    row = await session.get(SystemSetting, QUOTAS_KEY)
-    if row is None:
-        session.add(SystemSetting(key=QUOTAS_KEY, value=value))
-    else:
-        row.value = value
+    await stored_settings.save(session, QUOTAS_KEY, value)
 
 
 # --- usage windows -------------------------------------------------------------------------

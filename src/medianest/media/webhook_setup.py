@@ -20,7 +20,7 @@ from medianest.core.errors import MediaNestError, ValidationFailed
 from medianest.integrations.models import ServiceConfig
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.overseerr_writes import BLOCKED_WEBHOOK_TEST, OverseerrWritesBlocked
-from medianest.platform import audit
+from medianest.platform import audit, stored_settings
 from medianest.platform.models import SystemSetting
 
 SECRET_SETTING = "overseerr_webhook_secret"  # noqa: S105  (a system_settings key)
@@ -141,11 +141,7 @@ async def set_secret(
             details={"fields": [{"field": "secret", "message": "16-256 characters, no spaces"}]},
         )
     value = {"ciphertext": ctx.secret_box.encrypt(secret, context=SECRET_CONTEXT)}
-    row = await session.get(SystemSetting, SECRET_SETTING)
-    if row is None:
-        session.add(SystemSetting(key=SECRET_SETTING, value=value))
-    else:
-        row.value = value
+    await stored_settings.save(session, SECRET_SETTING, value)
     await session.flush()  # read back by `setup` in the same request (a `get` does not flush)
     audit.record(
         session,

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.logging import get_logger
+from medianest.platform.models import SystemSetting
 
 log = get_logger(__name__)
 
@@ -30,3 +32,12 @@ def validated(key: str, value: Any, model: type[M]) -> M | None:
         problems = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
         log.warning("stored_setting_invalid", key=key, problems=problems)
         return None
+
+
+async def save(session: AsyncSession, key: str, value: Any) -> None:
+    """Store `value` (plain JSON) as `key`'s, making the row the first time."""
+    row = await session.get(SystemSetting, key)
+    if row is None:
+        session.add(SystemSetting(key=key, value=value))
+    else:
+        row.value = value

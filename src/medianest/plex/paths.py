@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.core.data_changes import TableMemo
 from medianest.core.errors import ValidationFailed
+from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
 
@@ -128,12 +129,8 @@ async def stored_plex_path(session: AsyncSession) -> str | None:
 
 async def set_plex_path(session: AsyncSession, value: str | None) -> None:
     """Store the admin's Plex path (validated); empty clears it (back to the setting)."""
-    row = await session.get(SystemSetting, PLEX_PATH_KEY)
     checked = check_plex_path(value) if value and value.strip() else ""
-    if row is None:
-        session.add(SystemSetting(key=PLEX_PATH_KEY, value=checked))
-    else:
-        row.value = checked
+    await stored_settings.save(session, PLEX_PATH_KEY, checked)
 
 
 async def load_path_map(session: AsyncSession, *, settings: Settings) -> PathMap:

@@ -18,7 +18,7 @@ from medianest.core.errors import ValidationFailed
 from medianest.db.engine import after_commit
 from medianest.limits.runtime import RuntimeConfigUpdate, RuntimeLimits
 from medianest.limits.store import RUNTIME_CONFIG_KEY, merge, stored_overrides
-from medianest.platform import audit
+from medianest.platform import audit, stored_settings
 from medianest.platform.models import SystemSetting
 
 
@@ -48,10 +48,7 @@ async def update_runtime_config(
             },
         )
     value = overrides.model_dump(mode="json", exclude_none=True)
-    if row is None:
-        session.add(SystemSetting(key=RUNTIME_CONFIG_KEY, value=value))
-    else:
-        row.value = value
+    await stored_settings.save(session, RUNTIME_CONFIG_KEY, value)
     audit.record(
         session,
         action="system_config.update",

@@ -32,7 +32,7 @@ from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
-from medianest.platform import audit
+from medianest.platform import audit, stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.platform.stored_settings import validated
 from medianest.youtube.cookies.netscape import (
@@ -124,11 +124,7 @@ async def save_cookies(
         saved_by=str(by.id),
     )
     value = stored.model_dump(mode="json")
-    row = await session.get(SystemSetting, COOKIES_KEY)
-    if row is None:
-        session.add(SystemSetting(key=COOKIES_KEY, value=value))
-    else:
-        row.value = value
+    await stored_settings.save(session, COOKIES_KEY, value)
     audit.record(
         session,
         action="youtube.cookies.save",

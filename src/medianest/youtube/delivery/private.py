@@ -26,6 +26,7 @@ from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.plex import PlexClient
+from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.plex.access import server_token
 from medianest.youtube.delivery import collection as plex_delivery
@@ -56,11 +57,7 @@ async def default_delivery(session: AsyncSession) -> Delivery:
 
 
 async def set_default_delivery(session: AsyncSession, value: Delivery) -> None:
-    row = await session.get(SystemSetting, DEFAULT_DELIVERY_KEY)
-    if row is None:
-        session.add(SystemSetting(key=DEFAULT_DELIVERY_KEY, value=value))
-    else:
-        row.value = value
+    await stored_settings.save(session, DEFAULT_DELIVERY_KEY, value)
 
 
 async def choose(session: AsyncSession, *, user: User, requested: str | None) -> Delivery:

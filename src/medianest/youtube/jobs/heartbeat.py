@@ -25,6 +25,7 @@ from medianest.core.logging import get_logger
 from medianest.core.loops import stop_loop
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.youtube.jobs.worker import DownloadWorkers
 
@@ -58,11 +59,7 @@ async def write_heartbeat(ctx: AppContext, workers: DownloadWorkers) -> None:
     value: dict[str, Any] = workers.health() | {"at": time.time(), "alive": _loop_alive(workers)}
     async with session_scope(ctx.session_factory) as session:
         key = KEY_PREFIX + workers.worker_id
-        row = await session.get(SystemSetting, key)
-        if row is None:
-            session.add(SystemSetting(key=key, value=value))
-        else:
-            row.value = value
+        await stored_settings.save(session, key, value)
         await session.execute(
             delete(SystemSetting).where(
                 SystemSetting.key.startswith(KEY_PREFIX),
