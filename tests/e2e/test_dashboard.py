@@ -73,6 +73,9 @@ def test_an_admin_switches_uptime_kuma_to_live_and_a_monitor_going_down_shows_at
         page.goto("/dashboard")
         card = page.locator('[data-service="uptime_kuma"]')
         expect(card.locator('[data-field="source-label"]')).to_have_text("Live", timeout=15_000)
+        # The card says the server's link is live; the page's own socket must be too (on a
+        # loaded machine it connects after the page has rendered) before a push can reach it.
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
         simulators.uptime_kuma.set_monitor("Website", up=False)
         expect(
             card.locator('[data-field="monitors"] li').filter(has_text="Website")
