@@ -8,13 +8,15 @@ from __future__ import annotations
 import importlib.metadata
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
+from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.notifications.models import Notification
-from medianest.youtube.models import YoutubeDownload
+from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
+from medianest.youtube.subscriptions.scheduler import SubscriptionScheduler
 from medianest.youtube.ytdlp import freshness
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
@@ -111,7 +113,8 @@ def test_yt_dlp_is_out_of_date_when_old_or_when_it_said_so_under_this_version() 
 
 
 def test_only_yt_dlps_own_bug_report_line_counts_as_out_of_date() -> None:
-    from medianest.youtube.ytdlp.downloader import OUTDATED, classify_error
+    from medianest.youtube.ytdlp.downloader import classify_error
+    from medianest.youtube.ytdlp.freshness import OUTDATED
 
     said = (
         "ERROR: [youtube] abc: Unable to extract yt initial data; please report this issue "
@@ -121,3 +124,33 @@ def test_only_yt_dlps_own_bug_report_line_counts_as_out_of_date() -> None:
     assert classify_error(said) == OUTDATED
     assert classify_error("ERROR: [youtube] abc: Private video. Sign in if …") == "private"
     assert classify_error("ERROR: Unsupported URL: https://example.org/x") == "other"
+
+
+async def test_a_subscription_whose_page_changed_tells_the_admins_once_as_a_download_does(
+    app: MediaNestApp, admin: User, alice: User, media: MediaServerSimulator
+) -> None:
+    """The scheduler's check fails, and what a failed check wrote is undone (rolled back):
+    the breakage must still be recorded and the admins told, once for this version."""
+    media.add_changed_item("Changed Page", slug="changed", feed=None)
+    version = importlib.metadata.version("yt-dlp")
+    async with await signed_in_client(app, alice) as client:
+        created = await client.post(
+            "/api/youtube/subscriptions", json={"url": media.changed_item_url("changed")}
+        )
+        assert created.status_code == 201, created.text
+    scheduler = SubscriptionScheduler(app.ctx, name="scheduler-outdated")
+    for _round in range(2):
+        async with session_scope(app.ctx.session_factory) as session:
+            await session.execute(update(YoutubeSubscription).values(next_check_at=utcnow()))
+        assert await scheduler.run_due() == 1
+    async with session_scope(app.ctx.session_factory) as session:
+        row = (await session.scalars(select(YoutubeSubscription))).one()
+        fresh = await freshness.current(session)
+    assert "Confirm you are on the latest version" in (row.last_error or "")
+    assert (fresh.outdated, fresh.broke_on) == (True, "127.0.0.1")
+    assert await _admin_notices(app, admin) == [
+        f"yt-dlp {version} could not read a page of 127.0.0.1"
+    ]
+    async with await signed_in_client(app, admin) as admin_client:
+        system = (await admin_client.get("/api/admin/system")).json()["data"]
+    assert system["ytDlp"]["brokeOn"] == "127.0.0.1"

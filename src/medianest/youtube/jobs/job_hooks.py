@@ -39,7 +39,6 @@ from medianest.youtube.ytdlp import freshness
 from medianest.youtube.ytdlp.downloader import (
     DISK_FULL,
     NOT_WRITABLE,
-    OUTDATED,
     DownloadStopped,
     ItemFailed,
 )
@@ -222,15 +221,8 @@ async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> Non
             )
         await pushback.record_outcome(deps.session_factory, deps.settings, None)
     elif item.state == "failed":
-        await read_failed(deps, item.url, item.error_kind)
+        await freshness.read_failed(deps.session_factory, item.url, item.error_kind)
         await pushback.record_outcome(deps.session_factory, deps.settings, item.error_kind)
-
-
-async def read_failed(deps: HookDeps, url: str | None, kind: str | None) -> None:
-    """yt-dlp could not read a link: when it blames its own age, the admins are told."""
-    if kind == OUTDATED:
-        async with session_scope(deps.session_factory) as session:
-            await freshness.record_breakage(session, url or "")
 
 
 async def pause(queue: JobQueue, job: YoutubeDownload, view: JobView, paused: JobPaused) -> None:

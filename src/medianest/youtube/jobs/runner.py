@@ -28,8 +28,8 @@ from medianest.youtube.jobs import job_hooks, waiting
 from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
+from medianest.youtube.ytdlp import freshness
 from medianest.youtube.ytdlp.downloader import (
-    OUTDATED,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -43,7 +43,7 @@ log = get_logger(__name__)
 
 # Errors that retrying will not fix: fail at once instead of backing off.
 # Reading the link again gives the same answer (an outdated yt-dlp: until it is updated).
-PERMANENT_KINDS = frozenset({"unavailable", "private", OUTDATED})
+PERMANENT_KINDS = frozenset({"unavailable", "private", freshness.OUTDATED})
 
 
 @dataclass
@@ -146,7 +146,7 @@ class JobRunner:
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
                 )
             except ItemFailed as exc:
-                await job_hooks.read_failed(self._hook_deps(), job.url, exc.kind)
+                await freshness.read_failed(self.ctx.session_factory, job.url, exc.kind)
                 if exc.kind in PERMANENT_KINDS:
                     await self._fail(view, reporter, f"Could not read the link: {exc}")
                 else:

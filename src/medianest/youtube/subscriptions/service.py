@@ -36,13 +36,7 @@ from medianest.youtube.events import SubscriptionFoundVideos
 from medianest.youtube.models import JobItem, YoutubeDownload, YoutubeSubscription
 from medianest.youtube.schemas import SubscriptionIn, SubscriptionPatch
 from medianest.youtube.ytdlp import freshness
-from medianest.youtube.ytdlp.downloader import (
-    OUTDATED,
-    Expanded,
-    ItemFailed,
-    PlaylistEntry,
-    expand,
-)
+from medianest.youtube.ytdlp.downloader import Expanded, ItemFailed, PlaylistEntry, expand
 
 log = get_logger(__name__)
 
@@ -250,8 +244,7 @@ async def check(
             hourly_limit=False,  # a scheduled check is not a person starting downloads
         )
     except ItemFailed as exc:
-        if exc.kind == OUTDATED:
-            await freshness.record_breakage(session, subscription.url)
+        await freshness.read_failed(ctx.session_factory, subscription.url, exc.kind)
         return CheckResult(0, None, f"Could not read the feed: {exc}"[:MAX_ERROR_LENGTH])
     except MediaNestError as exc:
         return CheckResult(0, None, exc.message[:MAX_ERROR_LENGTH])

@@ -26,7 +26,7 @@ from medianest.youtube.downloads.files import (
     restrict_file,
 )
 from medianest.youtube.ytdlp.cookie_file import CookieLease, private_cookie_file
-from medianest.youtube.ytdlp.freshness import says_it_is_outdated
+from medianest.youtube.ytdlp.freshness import OUTDATED, says_it_is_outdated
 from medianest.youtube.ytdlp.item_checks import ItemChecks, ItemWaiting, is_upcoming_error
 
 log = get_logger(__name__)
@@ -60,9 +60,8 @@ DISK_FULL = "disk_full"
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # Not the item's fault either: the folder refuses the file (permissions, read-only mount).
 NOT_WRITABLE = "not_writable"
-# yt-dlp says one of its extractors broke: the site changed under this release
-# (youtube/ytdlp/freshness.py). Not the item's fault, and another try gives the same.
-OUTDATED = "outdated"
+# OUTDATED (youtube/ytdlp/freshness.py): yt-dlp says one of its extractors broke, the
+# site changed under this release. Not the item's fault, and another try gives the same.
 
 
 class DownloadStopped(Exception):

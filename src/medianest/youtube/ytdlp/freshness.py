@@ -18,14 +18,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.core.events import publish
 from medianest.db.base import insert_for, utcnow
+from medianest.db.engine import session_scope
 from medianest.platform.models import SystemSetting
 from medianest.youtube.events import DownloaderBroke
 
 MAX_AGE_DAYS = 30
+OUTDATED = "outdated"  # the failure kind (`downloader.classify_error`) of such an error
 # Lower-cased, from `bug_reports_message()`: an extractor failed in a way yt-dlp did not
 # expect, which is how a site that changed under an old release shows.
 BUG_REPORT_MARK = "confirm you are on the latest version"
@@ -122,3 +124,15 @@ async def record_breakage(session: AsyncSession, url: str, *, version: str | Non
     )
     if first:
         await publish(session, DownloaderBroke(version=version, host=host))
+
+
+async def read_failed(
+    session_factory: async_sessionmaker[AsyncSession], url: str | None, kind: str | None
+) -> None:
+    """yt-dlp could not read `url` (failure `kind`): when it blames its own age, the
+    breakage is recorded and the admins told (`record_breakage`), in a unit of work of
+    its own. The one path for a job's item, a job's link and a subscription's check: a
+    failed check's own writes are rolled back (`subscriptions/scheduler.py`), this is not."""
+    if kind == OUTDATED:
+        async with session_scope(session_factory) as session:
+            await record_breakage(session, url or "")
