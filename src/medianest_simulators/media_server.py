@@ -27,11 +27,19 @@ from starlette.routing import BaseRoute, Route
 from medianest_simulators.base import Simulator, ok, read_json
 from medianest_simulators.media_changed import DASH_TYPE, ChangedPages
 from medianest_simulators.media_live import HLS_TYPE, LiveStreams
-from medianest_simulators.media_session import SessionCookie
+from medianest_simulators.media_session import (
+    CookieChange,
+    HostCookies,
+    SessionCookie,
+    with_cookies,
+)
 
 CLIP_SOURCES = ("testsrc", "smptebars", "rgbtestsrc")
 CACHE_ENV = "MEDIANEST_SIM_MEDIA_CACHE"
 _generate_lock = threading.Lock()
+QUIET = ("-hide_banner", "-loglevel", "error", "-y")
+VIDEO = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+AUDIO = ("-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart")
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
@@ -53,36 +61,10 @@ def ensure_clips(cache_dir: Path | None = None) -> list[Path]:
         cache.mkdir(parents=True, exist_ok=True)
         for n, path in missing:
             partial = path.with_name(f".{path.name}.{os.getpid()}.mp4")
+            source = ("-f", "lavfi", "-i", f"{CLIP_SOURCES[n]}=duration=2:size=160x120:rate=10")
+            tone = ("-f", "lavfi", "-i", f"sine=frequency={440 + 110 * n}:duration=2")
             subprocess.run(
-                [
-                    ffmpeg,
-                    "-hide_banner",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    f"{CLIP_SOURCES[n]}=duration=2:size=160x120:rate=10",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    f"sine=frequency={440 + 110 * n}:duration=2",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "ultrafast",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    "32k",
-                    "-shortest",
-                    "-movflags",
-                    "+faststart",
-                    str(partial),
-                ],
+                [ffmpeg, *QUIET, *source, *tone, *VIDEO, *AUDIO, str(partial)],
                 check=True,
                 capture_output=True,
                 timeout=60,
@@ -119,7 +101,7 @@ class MediaServerSimulator(Simulator):
         self.feeds: dict[str, Feed] = {}
         self.bytes_per_second: int | None = None
         self.changed = ChangedPages()  # pages yt-dlp can no longer read
-        self.session_cookie: SessionCookie | None = None
+        self.cookies = HostCookies()
         super().__init__(port=port)
 
     def reset_state(self) -> None:
@@ -130,7 +112,7 @@ class MediaServerSimulator(Simulator):
         self.feeds = {"default": Feed("Loopback Test Channel", [])}
         self.bytes_per_second = None
         self.changed.reset()
-        self.session_cookie = None
+        self.cookies = HostCookies()
         self.live.reset()
         for title in ("Clip One", "Clip Two", "Clip Three"):
             self.add_item(title)
@@ -224,15 +206,22 @@ class MediaServerSimulator(Simulator):
         """Refuse media (and with `feeds`, feed) requests without the cookie `name=value`
         (403); see `media_session.SessionCookie`."""
         with self.lock:
-            self.session_cookie = SessionCookie(name, value, rotate, feeds)
+            self.cookies.session = SessionCookie(name, value, rotate, feeds)
 
-    def _session_answer(
-        self, request: Request, *, feed: bool = False
-    ) -> tuple[Response | None, dict[str, str]]:
+    @property
+    def session_cookie(self) -> SessionCookie | None:
+        return self.cookies.session
+
+    def change_cookie(self, change: CookieChange) -> None:
+        """Renew or delete a cookie in the answers to `change.on` (a path such as
+        `/feeds/x.xml`), as `media_session.CookieChange` says."""
         with self.lock:
-            if self.session_cookie is None or (feed and not self.session_cookie.feeds):
-                return None, {}
-            return self.session_cookie.answer(request.headers.get("cookie", ""))
+            self.cookies.changes.append(change)
+
+    def _cookie_answer(self, request: Request, *, feed: bool) -> tuple[Response | None, list[str]]:
+        with self.lock:
+            cookie_header = request.headers.get("cookie", "")
+            return self.cookies.answer(request.url.path, cookie_header, feed=feed)
 
     def feed_url(self, feed: str = "default") -> str:
         return f"{self.url}/feed.xml" if feed == "default" else f"{self.url}/feeds/{feed}.xml"
@@ -251,7 +240,7 @@ class MediaServerSimulator(Simulator):
         ]
 
     async def _feed(self, request: Request) -> Response:
-        refused, session_headers = self._session_answer(request, feed=True)
+        refused, set_cookies = self._cookie_answer(request, feed=True)
         if refused is not None:
             return refused
         name = request.path_params.get("name", "default")
@@ -296,8 +285,8 @@ class MediaServerSimulator(Simulator):
             + "".join(entries)
             + "</channel></rss>\n"
         )
-        return Response(
-            body, media_type="application/rss+xml; charset=utf-8", headers=session_headers
+        return with_cookies(
+            Response(body, media_type="application/rss+xml; charset=utf-8"), set_cookies
         )
 
     async def _media(self, request: Request) -> Response:
@@ -309,7 +298,7 @@ class MediaServerSimulator(Simulator):
         gate = item.held  # a threading.Event: opened from the test's thread, not this loop
         while gate is not None and not gate.is_set() and not self._stopping.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-        refused, session_headers = self._session_answer(request)
+        refused, set_cookies = self._cookie_answer(request, feed=False)
         if refused is not None:
             return refused
         if item.status is not None:
@@ -322,7 +311,7 @@ class MediaServerSimulator(Simulator):
             )
         data = item.clip.read_bytes()
         size, start, end, status = len(data), 0, len(data) - 1, 200
-        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4", **session_headers}
+        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
         match = RANGE_RE.match(request.headers.get("Range", "").strip())
         if match and (match.group(1) or match.group(2)):
             if match.group(1):
@@ -336,11 +325,11 @@ class MediaServerSimulator(Simulator):
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         body = data[start : end + 1]
         headers["Content-Length"] = str(len(body))
-        if request.method == "HEAD":
-            return Response(status_code=status, headers=headers)
-        if rate is None:
-            return Response(body, status_code=status, headers=headers)
-        return StreamingResponse(self._throttled(body, rate), status_code=status, headers=headers)
+        if request.method == "HEAD" or rate is None:
+            response = Response(b"" if request.method == "HEAD" else body, status, headers)
+        else:
+            response = StreamingResponse(self._throttled(body, rate), status, headers)
+        return with_cookies(response, set_cookies)
 
     async def _throttled(self, body: bytes, rate: int) -> AsyncIterator[bytes]:
         chunk = max(256, rate // 10)

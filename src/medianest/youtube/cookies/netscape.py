@@ -16,7 +16,7 @@ download fetch guard allows (`downloads.urls.cookie_domain_allowed`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from medianest.core.errors import PayloadTooLarge, ValidationFailed
@@ -127,9 +127,12 @@ def _check_text(text: str) -> None:
         )
 
 
-def parse_cookie_file(text: str, *, extra_hosts: list[str] | tuple[str, ...]) -> CookieFile:
+def parse_cookie_file(
+    text: str, *, extra_hosts: list[str] | tuple[str, ...], allow_empty: bool = False
+) -> CookieFile:
     """The cookies in `text` when every line is one yt-dlp would load and every domain is
-    one MediaNest downloads from; `ValidationFailed` (or 413 when too large) otherwise."""
+    one MediaNest downloads from; `ValidationFailed` (or 413 when too large) otherwise.
+    `allow_empty`: a jar every cookie of which the sites deleted (not an admin's file)."""
     _check_text(text)
     entries: list[CookieEntry] = []
     bad: list[dict[str, object]] = []
@@ -145,7 +148,7 @@ def parse_cookie_file(text: str, *, extra_hosts: list[str] | tuple[str, ...]) ->
             reason="not_netscape",
             lines=bad[:_MAX_REPORTED],
         )
-    if not entries:
+    if not entries and not allow_empty:
         raise _refused("There is no cookie in this file.", reason="no_cookies")
     foreign = sorted(
         {
@@ -166,21 +169,33 @@ def parse_cookie_file(text: str, *, extra_hosts: list[str] | tuple[str, ...]) ->
     return CookieFile(tuple(unique.values()))
 
 
-def merge_rotation(
-    current: CookieFile, *, before: CookieFile, after: CookieFile
+def merge_run(
+    current: CookieFile, *, base: CookieFile, theirs: CookieFile, now: float
 ) -> CookieFile | None:
-    """`current` with what one download changed (`before` -> `after`, the jar yt-dlp
-    saved): cookies it set or changed replace theirs; another worker's changes since
-    `before` stay. A cookie missing from `after` is not removed: yt-dlp saves every
-    cookie of its jar (`ignore_discard`, `ignore_expires`), so a missing one more likely
-    means a save cut short than a deletion. None when the download changed nothing."""
-    was = {e.key: e for e in before.entries}
-    changed = [e for e in after.entries if e.key not in was or not was[e.key].same_cookie(e)]
-    if not changed:
-        return None
+    """The stored jar (`current`) after one yt-dlp run: a three-way merge of what the run
+    was lent (`base`) and what yt-dlp wrote back on close (`theirs`).
+
+    A cookie the run set or changed replaces the stored one (two runs changing the same
+    cookie: the last one wins). A cookie lent and not written back was deleted by the
+    site: http.cookiejar drops a cookie whose `Set-Cookie` expiry is past (or Max-Age=0)
+    (`CookieJar._cookie_from_cookie_tuple`: "Expiry date in past is request to delete
+    cookie"), and yt-dlp writes every other cookie of its jar (`YoutubeDLCookieJar.save`,
+    `ignore_discard`, `ignore_expires`); it is removed unless the stored one changed since
+    `base` (another run renewed it). Expired cookies are dropped: yt-dlp never sends
+    them. The HttpOnly mark yt-dlp drops is kept. None when nothing changes."""
+    lent = {e.key: e for e in base.entries}
+    back = {e.key: e for e in theirs.entries}
     merged = {e.key: e for e in current.entries}
-    for entry in changed:
-        kept = merged.get(entry.key) or was.get(entry.key)
+    for key, entry in back.items():
+        was = lent.get(key)
+        if was is not None and was.same_cookie(entry):
+            continue  # untouched by this run: the stored one stands
+        kept = merged.get(key) or was
         http_only = kept.http_only if kept is not None else entry.http_only
-        merged[entry.key] = CookieEntry(**{**vars(entry), "http_only": http_only})
-    return CookieFile(tuple(merged.values()))
+        merged[key] = replace(entry, http_only=http_only)
+    for key, was in lent.items():
+        stored = merged.get(key)
+        if key not in back and stored is not None and stored.same_cookie(was):
+            del merged[key]  # the site deleted it, and nobody renewed it since
+    alive = CookieFile(tuple(e for e in merged.values() if not 0 < e.expires <= now))
+    return None if alive.text == current.text else alive

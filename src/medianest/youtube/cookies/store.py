@@ -7,15 +7,20 @@ or returns a cookie's name or value.
 
 Downloads borrow the jar (`run_with_cookies`): each expansion or item reads the newest
 one, yt-dlp gets it in a private file (`ytdlp/cookie_file.py`) and the jar it saves on
-close comes back here. What that run changed is merged into the stored jar under a
-compare-and-set on the row's `updated_at`, retried on a race, so two workers that
-rotate different cookies keep both; two that change the same cookie: the last one
-wins. A rotation of cookies the admin has since replaced or removed is dropped.
+close (whole or not at all, `ytdlp/guard.py`) comes back here. It is merged into the
+stored jar three ways (`netscape.merge_run`: lent, written back, stored now) under a
+compare-and-set on the row's `updated_at`, retried on a race: what the site renewed is
+kept, what it deleted (a `Set-Cookie` expired in the past) is removed unless another
+run renewed it meanwhile, expired cookies go. So two workers that rotate different
+cookies keep both; two that change the same cookie: the last one wins. A run's
+write-back of cookies the admin has since replaced or removed is dropped whole: the
+admin's jar always wins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from medianest.context import AppContext
 from medianest.core.crypto import DecryptionError, SecretBox
-from medianest.core.errors import MediaNestError
+from medianest.core.errors import MediaNestError, ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
@@ -36,9 +41,10 @@ from medianest.platform import audit, stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.platform.stored_settings import validated
 from medianest.youtube.cookies.netscape import (
+    HEADER,
     MAX_COOKIE_FILE_BYTES,
     CookieFile,
-    merge_rotation,
+    merge_run,
     parse_cookie_file,
 )
 from medianest.youtube.ytdlp.cookie_file import CookieLease
@@ -171,13 +177,16 @@ async def checkout(
 
 
 def _rotation(lease: CookieLease, extra_hosts: list[str]) -> tuple[CookieFile, CookieFile] | None:
-    """The jar lent and the jar yt-dlp saved, when it saved a readable one that differs."""
+    """The jar lent and the jar yt-dlp saved, when it saved a readable one that differs
+    (yt-dlp's save starts with the Netscape header: an empty file is no save)."""
     if lease.rotated is None or lease.rotated == lease.text:
         return None
     try:
+        if not lease.rotated.startswith(HEADER):
+            raise ValidationFailed("not a cookies file", details={"reason": "not_saved"})
         return (
-            parse_cookie_file(lease.text, extra_hosts=extra_hosts),
-            parse_cookie_file(lease.rotated, extra_hosts=extra_hosts),
+            parse_cookie_file(lease.text, extra_hosts=extra_hosts, allow_empty=True),
+            parse_cookie_file(lease.rotated, extra_hosts=extra_hosts, allow_empty=True),
         )
     except MediaNestError as refused:  # cut short, or cookies of a host since unlisted
         log.warning("youtube_cookies_rotation_refused", reason=refused.details.get("reason"))
@@ -191,8 +200,8 @@ async def check_in(
     *,
     extra_hosts: list[str],
 ) -> bool:
-    """Keep what YouTube changed in the lent jar (merged into the stored one); True when
-    something was stored."""
+    """Keep what the sites changed in the lent jar, renewals and deletions (merged into
+    the stored one, `merge_run`); True when something was stored."""
     rotation = _rotation(lease, extra_hosts) if lease is not None else None
     if lease is None or rotation is None:
         return False
@@ -204,8 +213,8 @@ async def check_in(
             if row is None or stored is None or stored.generation != lease.generation:
                 return False  # replaced or removed by the admin meanwhile
             text = box.decrypt(stored.jar, context=_CONTEXT)
-            current = parse_cookie_file(text, extra_hosts=extra_hosts)
-            merged = merge_rotation(current, before=before, after=after)
+            current = parse_cookie_file(text, extra_hosts=extra_hosts, allow_empty=True)
+            merged = merge_run(current, base=before, theirs=after, now=time.time())
             if merged is None or len(merged.text.encode()) > MAX_COOKIE_FILE_BYTES:
                 return False
             changed = await session.execute(

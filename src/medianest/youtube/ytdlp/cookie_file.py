@@ -3,7 +3,8 @@
 yt-dlp takes cookies as a file name (`cookiefile`), loads it when it first needs its
 jar and, on close, writes the jar back to the same file (`YoutubeDL.close` ->
 `save_cookies` -> `YoutubeDLCookieJar.save`), with whatever YouTube set meanwhile
-(it rotates its session cookies). So each use gets a fresh directory only this user
+(it rotates its session cookies, and a cookie a site deleted is not in it). That save is
+made whole or nothing (`guard.GuardedYoutubeDL.save_cookies`). So each use gets a fresh directory only this user
 can enter (0700, `tempfile.mkdtemp`) holding one 0600 file; when yt-dlp is done, the
 file as it left it is read back into the lease (`rotated`) and the directory removed,
 whether the download succeeded, failed or was cancelled. Blocking: runs in the

@@ -16,6 +16,7 @@ Imported only when a download runs: it imports yt-dlp (~25 MB).
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from typing import Any
 
@@ -114,3 +115,17 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]  # yt-dlp is unt
             url = req.full_url
         self._fetch_guard.check(str(url))
         return super().urlopen(req)
+
+    def save_cookies(self) -> None:
+        """yt-dlp's save on close (`YoutubeDL.close` -> `save_cookies` ->
+        `YoutubeDLCookieJar.save`, which truncates the file and writes it line by line),
+        made whole or nothing: written beside the file (0600) and moved over it. A save
+        cut short (a full disk) leaves the lent jar as it was, so a cookie missing from
+        what comes back is one the site deleted (`cookies/netscape.merge_run`)."""
+        target = self.params.get("cookiefile")
+        if target is None:
+            return
+        partial = f"{target}.saving"
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        self.cookiejar.save(partial)
+        os.replace(partial, target)
