@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -64,10 +65,10 @@ async def finished(app: MediaNestApp, user: User, count: int = 1) -> list[Youtub
     )
 
 
-async def until(condition: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline:
-        if await condition():  # type: ignore[operator]
+        if await condition():
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"never happened: {what}")
@@ -171,10 +172,11 @@ async def test_the_admins_new_jar_wins_over_a_run_that_was_lent_the_old_one(
     media.hold_item("clip-one")
     async with await signed_in_client(worker_app, alice) as client:
         await download(client, media.item_url("clip-one"))
-        lent = cookie_files(private_tmp)
-        while not lent:
-            await asyncio.sleep(0.05)
-            lent = cookie_files(private_tmp)
+
+        async def run_was_lent() -> bool:
+            return bool(cookie_files(private_tmp))
+
+        await until(run_was_lent, "the run got its cookie file")  # held by the host
         await save_jar(worker_app, admin, jar(CONSENT="fresh", TS="admin"))
         media.release_item("clip-one")
         rows = await finished(worker_app, alice)
