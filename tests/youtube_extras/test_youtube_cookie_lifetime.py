@@ -7,9 +7,11 @@ and the admin's replacing the jar during a run wins over that run's write-back."
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,9 @@ from medianest.auth.models import User
 from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.youtube.cookies import store as youtube_cookies
+from medianest.youtube.downloads.urls import validate_download_url
 from medianest.youtube.models import YoutubeDownload
+from medianest.youtube.ytdlp.downloader import expand
 from medianest_simulators.media_server import MediaServerSimulator
 from medianest_simulators.media_session import CookieChange
 from tests.factories.users import signed_in_client
@@ -207,3 +211,33 @@ async def test_a_jar_whose_every_cookie_was_deleted_is_kept_empty(
     assert following is not None
     following.rotated = ""
     assert not await youtube_cookies.check_in(factory, box, following, extra_hosts=hosts)
+
+
+async def test_a_save_cut_short_by_a_full_disk_deletes_nothing(
+    app: MediaNestApp,
+    admin: User,
+    media: MediaServerSimulator,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """yt-dlp's save truncates the file and writes it line by line: cut short after its
+    first cookie, the file would read as the site deleting the others."""
+    from yt_dlp.cookies import YoutubeDLCookieJar
+
+    def disk_full(jar: YoutubeDLCookieJar, handle: Any, *_args: Any) -> None:
+        first = next(iter(jar))
+        handle.write(f"{first.domain}\tFALSE\t/\tFALSE\t0\t{first.name}\t{first.value}\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(YoutubeDLCookieJar, "_really_save", disk_full)
+    media.change_cookie(CookieChange("TS", on="/feed.xml", value="renewed"))
+    text = jar(A="1", B="2", C="3")
+    await save_jar(app, admin, text)
+    hosts = settings.youtube_extra_host_list
+    accepted = validate_download_url(media.feed_url(), extra_hosts=hosts)
+    with pytest.raises(OSError):
+        await youtube_cookies.run_with_cookies(
+            app.ctx, expand, accepted.url, extractors=accepted.extractors, extra_hosts=tuple(hosts)
+        )
+    assert stored(await stored_jar(app)) == stored(text)
+    assert [path for path, _header in media.cookies.seen] == ["/feed.xml"]
