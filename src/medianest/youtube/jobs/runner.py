@@ -146,7 +146,7 @@ class JobRunner:
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
                 )
             except ItemFailed as exc:
-                await freshness.read_failed(self.ctx.session_factory, job.url, exc.kind)
+                await freshness.read_failed(self.session_factory, job.url, exc.kind)
                 if exc.kind in PERMANENT_KINDS:
                     await self._fail(view, reporter, f"Could not read the link: {exc}")
                 else:
