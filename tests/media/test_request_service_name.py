@@ -198,3 +198,32 @@ async def test_the_admin_pages_call_a_renamed_overseerr_by_its_name(
     assert '<h2 id="webhook-title">Family Requests webhook</h2>' in page.text
     assert "Send test from Family Requests" in page.text
     assert "Overseerr" not in re.sub(r"<[^>]*>", " ", page.text)  # the words, not the markup
+
+
+async def test_a_check_of_the_old_server_ending_after_a_move_does_not_rename_the_new_one(
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """The old server's check is waiting for its title when the admin saves a Seerr's
+    URL and the Seerr is checked: when the old answer comes, the Seerr keeps its name."""
+    overseerr_sim.set_application_title("Requests")
+    overseerr_sim.hold_requests(PUBLIC_SETTINGS, "GET", times=1)
+    old_check = asyncio.create_task(checked(app))
+    deadline = time.monotonic() + 10.0
+    while overseerr_sim.request_count(PUBLIC_SETTINGS, "GET") < 1:
+        assert time.monotonic() < deadline, "the old server's check never asked for its title"
+        await asyncio.sleep(0.02)
+    with OverseerrSimulator() as seerr:
+        seerr.behave_as_seerr()
+        moved = await admin_client.put(
+            "/api/admin/services/overseerr",
+            json={"url": seerr.url, "apiKey": API_KEY, "enabled": True},
+        )
+        assert moved.status_code == 200, moved.text
+        await checked(app)
+        assert await card_title(alice_client) == "Seerr"
+        overseerr_sim.release_requests()
+        await old_check
+        assert await card_title(alice_client) == "Seerr"

@@ -218,7 +218,6 @@ class StatusMonitor:
                 if client is None:
                     return CheckOutcome(service=name, status="unconfigured")
                 health = await client.health_check()
-                await self.ctx.integrations.learn_name(name, health)
                 monitors = None
                 data_at = None
                 if isinstance(client, UptimeKumaClient) and health.status != "offline":
@@ -240,6 +239,8 @@ class StatusMonitor:
             log.warning("status_check_failed", service=name, error=type(exc).__name__)
             return CheckOutcome(service=name, status="offline", error="Check failed")
         elapsed = (time.perf_counter() - started) * 1000
+        # Outside the check's time: storing a changed name is not the service's answer.
+        await self.ctx.integrations.learn_name(name, health, url=_base_url(client))
         return CheckOutcome(
             service=name,
             status=health.status,

@@ -35,7 +35,7 @@ from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_xml import media_container_from_xml
 from medianest.integrations.plextv import PlexTvClient, plex_client_headers
-from medianest.integrations.service_names import ServiceNames
+from medianest.integrations.service_names import NameStore, ServiceNames, server_of
 from medianest.integrations.uptime_kuma import (
     UptimeKumaClient,
     basic_auth_headers,
@@ -90,6 +90,7 @@ class Integrations:
         cache: Cache,
         source: ConfigSource,
         client_identifier: str,
+        names_store: NameStore | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -104,7 +105,7 @@ class Integrations:
         self._listeners: list[Callable[[frozenset[str]], None]] = []
         self.version_check_seconds = VERSION_CHECK_SECONDS
         self._lock = asyncio.Lock()
-        self.names = ServiceNames(cache)
+        self.names = ServiceNames(cache, current_server=self._server_of, store=names_store)
         self._retiring: dict[asyncio.Task[None], list[ResilientClient]] = {}
         self._plextv = PlexTvClient(
             ResilientClient("plextv", settings.plex_tv_url, settings=settings, cache=cache),
@@ -139,11 +140,15 @@ class Integrations:
         name the service gave itself at its last check (Seerr, a renamed Overseerr)."""
         return self.names.display_name(service)
 
-    async def learn_name(self, service: str, health: ServiceHealth) -> None:
-        """Keep the name a check of `service` found; a check the service did not answer
-        (no version) leaves the name known before."""
+    async def learn_name(self, service: str, health: ServiceHealth, *, url: str | None) -> None:
+        """Keep the name a check of `service` at `url` found; a check the service did not
+        answer (no version) leaves the name known before (of that server only)."""
         if health.version is not None:
-            await self.names.learn(service, health.display_name)
+            await self.names.learn(service, health.display_name, url=url)
+
+    def _server_of(self, service: str) -> str | None:
+        config = self._configs.get(service)
+        return server_of(config.url) if config is not None else None
 
     async def plex_for_token(self, token: str) -> PlexClient:
         """The configured Plex server as the user whose token this is."""
@@ -216,6 +221,8 @@ class Integrations:
             self._version, self._checked_at = version, time.monotonic()
             self._checked_step = checked_step
             self._retire(old)
+            if changed:  # a service may point at another server: its name is that one's
+                self.names.shown_changed()
             if changed and not first:
                 for listener in list(self._listeners):
                     listener(changed)
@@ -294,7 +301,7 @@ class Integrations:
         finally:
             await client.http.aclose()
         if config == self._configs.get(config.name):  # the saved one: the name shown
-            await self.learn_name(config.name, health)
+            await self.learn_name(config.name, health, url=config.url)
         return health
 
     def _plex_http(

@@ -21,12 +21,17 @@ from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.models import ServiceConfig
 from medianest.integrations.registry import SERVICE_NAMES, Integrations, ServiceSettings
+from medianest.integrations.service_names import Known, KnownNames
+from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.settings import Settings
 
 log = get_logger(__name__)
 
 CLIENT_IDENTIFIER_KEY = "plex_client_identifier"
+# The names the services gave themselves, with the server each was learned of
+# (service_names.py), so a restart shows them before the first check.
+SERVICE_NAMES_KEY = "service_display_names"
 
 
 def key_context(name: str) -> str:
@@ -107,6 +112,24 @@ class DatabaseConfigSource:
                 )
             ).one()
         return f"{count}:{latest.isoformat() if latest else '-'}"
+
+
+class StoredNames:
+    """`NameStore` over system_settings (written only when a name changed)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def load(self) -> dict[str, Known]:
+        async with session_scope(self._session_factory) as session:
+            row = await session.get(SystemSetting, SERVICE_NAMES_KEY)
+            value = row.value if row is not None else None
+        found = stored_settings.validated(SERVICE_NAMES_KEY, value, KnownNames)
+        return found.root if found is not None else {}
+
+    async def save(self, names: dict[str, Known]) -> None:
+        async with session_scope(self._session_factory) as session:
+            await stored_settings.save(session, SERVICE_NAMES_KEY, KnownNames(names).model_dump())
 
 
 def seed_rows(settings: Settings, box: SecretBox) -> list[ServiceConfig]:
@@ -195,6 +218,8 @@ async def start_integrations(core: CoreContext) -> Integrations:
             core.session_factory, core.secret_box, database_url=str(core.engine.url)
         ),
         client_identifier=await client_identifier(core.session_factory),
+        names_store=StoredNames(core.session_factory),
     )
     await integrations.reload()
+    await integrations.names.restore()  # the names shown from the first page on
     return integrations
