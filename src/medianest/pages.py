@@ -22,6 +22,7 @@ from medianest.dashboard import pages as dashboard_pages
 from medianest.integrations.outcomes import service_name
 from medianest.media import pages as media_pages
 from medianest.notifications import pages as notification_pages
+from medianest.notifications.events import worded
 from medianest.plex import pages as plex_pages
 from medianest.settings import Settings
 from medianest.web.setup import install_web
@@ -61,6 +62,15 @@ def display_name(template: Any, service: str) -> str:
 
 
 add_filter("service_name", display_name, with_context=True)
+
+
+def with_service_names(template: Any, label: str) -> str:
+    """`{{ label | with_service_names }}`: an event's words (notifications/events.py)
+    with each service named as it goes by here."""
+    return worded(label, lambda service: display_name(template, service))
+
+
+add_filter("with_service_names", with_service_names, with_context=True)
 
 
 def install_pages(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 import time
 from collections.abc import Callable
@@ -198,6 +199,53 @@ async def test_the_admin_pages_call_a_renamed_overseerr_by_its_name(
     assert '<h2 id="webhook-title">Family Requests webhook</h2>' in page.text
     assert "Send test from Family Requests" in page.text
     assert "Overseerr" not in re.sub(r"<[^>]*>", " ", page.text)  # the words, not the markup
+
+
+async def test_the_notification_choices_call_a_renamed_overseerr_by_its_name(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    """The channel form, a channel's row and the centre's settings list the events by
+    their words: "removed in" names the service as the household knows it."""
+    overseerr_sim.set_application_title("Family Requests")
+    await checked(app)
+    made = await alice_client.post(
+        "/api/notifications/channels",
+        json={"url": "ntfy://ntfy.sh/alice-only", "events": ["request.removed"]},
+    )
+    assert made.status_code == 201, made.text
+    page = await alice_client.get("/notifications", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert page.text.count("A request of mine was removed in Family Requests") == 3
+    assert "Overseerr" not in re.sub(r"<[^>]*>", " ", page.text)
+
+
+async def test_the_admin_user_row_calls_a_renamed_overseerr_by_its_name(
+    app: MediaNestApp,
+    admin_client: httpx.AsyncClient,
+    alice: User,
+    alice_in_overseerr: OverseerrUser,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """Linking a user: the toast says which Family Requests user; a bad id's hint says
+    where Family Requests shows it."""
+    overseerr_sim.set_application_title("Family Requests")
+    await checked(app)
+    hx = {"HX-Request": "true", **HTML}
+    linked = await admin_client.put(
+        f"/admin/users/{alice.id}",
+        data={"overseerr_user_id": str(alice_in_overseerr.id)},
+        headers=hx,
+    )
+    assert linked.status_code == 200, linked.text
+    toast = json.loads(linked.headers["HX-Trigger"])["toast"]["message"]
+    assert toast == f"alice: Family Requests user is now {alice_in_overseerr.id}."
+    refused = await admin_client.put(
+        f"/admin/users/{alice.id}", data={"overseerr_user_id": "0"}, headers=hx
+    )
+    assert refused.status_code == 422, refused.text
+    words = html.unescape(re.sub(r"<[^>]*>", " ", refused.text))
+    assert "The Family Requests user id is the number in the user's address in Family" in words
+    assert "Overseerr" not in words + refused.headers.get("HX-Trigger", "")
 
 
 async def test_a_check_of_the_old_server_ending_after_a_move_does_not_rename_the_new_one(

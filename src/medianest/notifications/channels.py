@@ -21,7 +21,7 @@ from medianest.core.errors import NotFound, PermissionDenied, ValidationFailed
 from medianest.core.ratelimit import RateLimiter
 from medianest.db.base import utcnow
 from medianest.notifications import senders
-from medianest.notifications.events import EVENTS, USER_EVENTS, choosable_for
+from medianest.notifications.events import USER_EVENTS, choosable_for
 from medianest.notifications.models import ChannelKind, NotificationChannel
 
 SECRET_CONTEXT = "notification_channel"  # noqa: S105  (an AEAD context label, not a secret)
@@ -316,7 +316,3 @@ async def test_channel(
     )
     record_outcome(channel, outcome)
     return outcome
-
-
-def event_labels(events: Sequence[str]) -> list[str]:
-    return [EVENTS[e].label for e in events if e in EVENTS]

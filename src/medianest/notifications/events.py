@@ -1,8 +1,11 @@
 """The events MediaNest notifies about: their names, who may receive them, and the words
-shown to a person choosing them."""
+shown to a person choosing them. A `{service}` in the words is that service's name here
+(`worded`: a Seerr, a renamed Overseerr; the pages' `with_service_names` filter)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -18,7 +21,7 @@ _ALL = (
     EventKind("request.declined", "A request of mine was declined"),
     EventKind("request.available", "A request of mine is available in Plex"),
     EventKind("request.failed", "A request of mine failed"),
-    EventKind("request.removed", "A request of mine was removed in Overseerr"),
+    EventKind("request.removed", "A request of mine was removed in {overseerr}"),
     EventKind("download.finished", "A YouTube download finished"),
     EventKind("download.failed", "A YouTube download failed"),
     EventKind("subscription.new_videos", "A subscription found new videos"),
@@ -42,3 +45,11 @@ USER_EVENTS = tuple(name for name in CHOOSABLE if not EVENTS[name].admin_only)
 
 def choosable_for(*, is_admin: bool) -> tuple[str, ...]:
     return CHOOSABLE if is_admin else USER_EVENTS
+
+
+_SERVICE = re.compile(r"\{(overseerr)\}")
+
+
+def worded(label: str, name_of: Callable[[str], str]) -> str:
+    """`label` with each `{service}` in it replaced by `name_of(service)`."""
+    return _SERVICE.sub(lambda found: name_of(found[1]), label)

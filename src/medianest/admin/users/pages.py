@@ -22,6 +22,7 @@ from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
 from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
+from medianest.integrations.outcomes import service_name
 from medianest.limits import store as limits_store
 from medianest.web.forms import form_input
 from medianest.web.fragments import trigger
@@ -88,9 +89,12 @@ async def update_user(
     session: SessionDep,
 ) -> Response:
     before = _shown(user)
+    name = overseerr.http.display_name() if overseerr is not None else service_name("overseerr")
     try:
         change = form_input(
-            UserChange, await _sent_fields(request), messages={"overseerr_user_id": _LINK_HINT}
+            UserChange,
+            await _sent_fields(request),
+            messages={"overseerr_user_id": _LINK_HINT.format(name=name)},
         )
         await users_service.update_user(
             session, by=admin, user=user, change=change, overseerr=overseerr
@@ -101,7 +105,7 @@ async def update_user(
         user = await users_service.get_user(session, user_id=user_id)
         return _row(request, user, error=error, status_code=error.status_code)
     changed = [
-        f"{label} is now {value}"
+        f"{label.format(name=name)} is now {value}"
         for label, old, value in zip(_SHOWN_LABELS, before, _shown(user), strict=True)
         if old != value
     ]
@@ -109,7 +113,8 @@ async def update_user(
     return _row(request, user, headers=trigger(message, "success") if message else None)
 
 
-_SHOWN_LABELS = ("role", "status", "Overseerr user")
+# `{name}`: the request service as it is called here (a Seerr, a renamed Overseerr).
+_SHOWN_LABELS = ("role", "status", "{name} user")
 
 
 def _shown(user: User) -> tuple[str, str, int | str]:
@@ -128,7 +133,7 @@ def overseerr_shown(user: User) -> int | str:
 
 
 _LINK_HINT = (
-    "The Overseerr user id is the number in the user's address in Overseerr "
+    "The {name} user id is the number in the user's address in {name} "
     "(Users → the user), 1 or more; leave it empty to unlink."
 )
 
