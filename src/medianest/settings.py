@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     # Comma-separated `host[:port]` added to the YouTube URL allow-list (a local media
     # server: `http` allowed, generic extractor only).
     youtube_extra_hosts: str = ""
+    # The JavaScript runtime yt-dlp solves YouTube's challenges with, `RUNTIME[:PATH]` as
+    # yt-dlp's --js-runtimes (deno, node, bun, quickjs); unset: the lock's Deno.
+    ytdlp_js_runtime: str | None = Field(default=None, pattern=r"^(deno|node|bun|quickjs)(:.+)?$")
+    # Code yt-dlp may fetch from the network for YouTube's challenges, comma-separated
+    # (ejs:github, ejs:npm); unset: none, MediaNest runs only what the lock installed.
+    ytdlp_remote_components: str = Field(default="", pattern=r"^((ejs:github|ejs:npm),?)*$")
     # Plex section id that holds the download root (unset: the one whose folder holds it).
     youtube_library_section: str | None = None
     # The download root as Plex sees it (its own mount, or a Windows path; unset: ours).

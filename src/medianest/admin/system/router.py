@@ -8,6 +8,7 @@ downloads start failing, so the answer carries a warning then.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Literal
 
@@ -37,9 +38,21 @@ from medianest.youtube.delivery import private as delivery
 from medianest.youtube.downloads import files
 from medianest.youtube.jobs import pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
-from medianest.youtube.ytdlp import freshness
+from medianest.youtube.ytdlp import freshness, js_solver
 
 router = api_router(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+
+
+class ChallengeSolverInfo(ApiModel):
+    """What solves YouTube's JavaScript challenges (youtube/ytdlp/js_solver.py)."""
+
+    ok: bool
+    runtime: str = Field(description="deno, node, bun or quickjs (MEDIANEST_YTDLP_JS_RUNTIME)")
+    path: str | None = Field(description="The runtime's binary; null when none was found")
+    version: str | None = Field(description="The runtime's version; null when it did not run")
+    ejs_version: str | None = Field(description="The solver scripts' version (yt-dlp-ejs)")
+    ejs_expected: str | None = Field(description="The scripts' version this yt-dlp asks for")
+    warning: str | None
 
 
 class YtDlpInfo(ApiModel):
@@ -50,6 +63,7 @@ class YtDlpInfo(ApiModel):
     broke_on: str | None = Field(description="The site of the last page it could not read")
     broke_at: datetime | None
     warning: str | None
+    challenge_solver: ChallengeSolverInfo
 
 
 class BreakerInfo(ApiModel):
@@ -131,7 +145,7 @@ class PlexTestOut(ApiModel):
     marker_path: str | None
 
 
-def ytdlp_info(fresh: freshness.Freshness) -> YtDlpInfo:
+def ytdlp_info(fresh: freshness.Freshness, solver: js_solver.SolverStatus) -> YtDlpInfo:
     return YtDlpInfo(
         version=fresh.version,
         release_date=fresh.release_date,
@@ -140,6 +154,22 @@ def ytdlp_info(fresh: freshness.Freshness) -> YtDlpInfo:
         broke_on=fresh.broke_on,
         broke_at=fresh.broke_at,
         warning=fresh.warning,
+        challenge_solver=ChallengeSolverInfo(
+            ok=solver.ok,
+            runtime=solver.runtime,
+            path=solver.path,
+            version=solver.version,
+            ejs_version=solver.ejs_version,
+            ejs_expected=solver.ejs_expected,
+            warning=solver.warning,
+        ),
+    )
+
+
+async def _solver(settings: Settings) -> js_solver.SolverStatus:
+    """Runs the runtime (`--version`, once per binary): in a thread, off the event loop."""
+    return await asyncio.to_thread(
+        js_solver.status, settings.ytdlp_js_runtime, settings.ytdlp_remote_components
     )
 
 
@@ -165,7 +195,7 @@ async def system_info(
     )
     return envelope(
         SystemInfo(
-            yt_dlp=ytdlp_info(await freshness.current(session)),
+            yt_dlp=ytdlp_info(await freshness.current(session), await _solver(ctx.settings)),
             queue_breaker=BreakerInfo(
                 state="open" if breaker.open else "closed",
                 until=breaker.until if breaker.open else None,

@@ -30,6 +30,7 @@ from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.ytdlp import freshness
 from medianest.youtube.ytdlp.downloader import (
+    JS_CHALLENGE,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -42,8 +43,9 @@ from medianest.youtube.ytdlp.item_checks import ItemTooLarge, ItemWaiting
 log = get_logger(__name__)
 
 # Errors that retrying will not fix: fail at once instead of backing off.
-# Reading the link again gives the same answer (an outdated yt-dlp: until it is updated).
-PERMANENT_KINDS = frozenset({"unavailable", "private", freshness.OUTDATED})
+# Reading the link again gives the same answer (an outdated yt-dlp: until it is updated;
+# no JavaScript runtime for YouTube's challenges: until the admin installs one).
+PERMANENT_KINDS = frozenset({"unavailable", "private", freshness.OUTDATED, JS_CHALLENGE})
 
 
 @dataclass
@@ -144,6 +146,8 @@ class JobRunner:
                     job.url,
                     extractors=accepted.extractors,
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
+                    js_runtime=self.settings.ytdlp_js_runtime,
+                    remote_components=self.settings.ytdlp_remote_components,
                 )
             except ItemFailed as exc:
                 await freshness.read_failed(self.session_factory, job.url, exc.kind)
@@ -206,6 +210,8 @@ class JobRunner:
                     quality=job.quality,
                     extractors=accepted.extractors,
                     extra_hosts=tuple(self.settings.youtube_extra_host_list),
+                    js_runtime=self.settings.ytdlp_js_runtime,
+                    remote_components=self.settings.ytdlp_remote_components,
                     cancel=control.cancel,
                     progress=view.item_progress,
                     gid=self.settings.download_gid,

@@ -28,6 +28,7 @@ from medianest.youtube.jobs.progress import Emit
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.jobs.runner import JobControl, JobRunner
 from medianest.youtube.jobs.signals import QueueSignals, queue_signals
+from medianest.youtube.ytdlp import js_solver
 
 log = get_logger(__name__)
 
@@ -63,6 +64,11 @@ class DownloadWorkers:
         problem = files.group_problem(self.settings.download_gid)
         if problem is not None:  # said at once, not first when a download pauses on it
             log.warning("youtube_download_group_not_joined", problem=problem)
+        solver = await asyncio.to_thread(
+            js_solver.status, self.settings.ytdlp_js_runtime, self.settings.ytdlp_remote_components
+        )
+        if solver.warning is not None:  # YouTube items would fail with no word on why
+            log.warning("youtube_challenge_solver_missing", problem=solver.warning)
 
     async def stop(self) -> None:
         """Stop claiming; interrupt running jobs, which go back to the queue at once."""

@@ -228,6 +228,8 @@ async def check(
             accepted.url,
             extractors=accepted.extractors,
             extra_hosts=tuple(ctx.settings.youtube_extra_host_list),
+            js_runtime=ctx.settings.ytdlp_js_runtime,
+            remote_components=ctx.settings.ytdlp_remote_components,
         )
         subscription.title = expanded.title
         known = await archive.known_keys(session, user.id, [e.key for e in expanded.entries])

@@ -10,6 +10,7 @@ lets a caller stop a download midway.
 from __future__ import annotations
 
 import errno
+import re
 import shutil
 import threading
 import time
@@ -28,6 +29,7 @@ from medianest.youtube.downloads.files import (
 from medianest.youtube.ytdlp.cookie_file import CookieLease, private_cookie_file
 from medianest.youtube.ytdlp.freshness import OUTDATED, says_it_is_outdated
 from medianest.youtube.ytdlp.item_checks import ItemChecks, ItemWaiting, is_upcoming_error
+from medianest.youtube.ytdlp.js_solver import ytdlp_params
 
 log = get_logger(__name__)
 
@@ -62,6 +64,15 @@ _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 NOT_WRITABLE = "not_writable"
 # OUTDATED (youtube/ytdlp/freshness.py): yt-dlp says one of its extractors broke, the
 # site changed under this release. Not the item's fault, and another try gives the same.
+# yt-dlp could not solve YouTube's JavaScript challenges (no runtime, or no solver scripts:
+# youtube/ytdlp/js_solver.py) and said so in a warning before the error it raised.
+JS_CHALLENGE = "js_challenge"
+# yt-dlp's warnings for it (yt_dlp/extractor/youtube/_video.py: "n challenge solving
+# failed", "Signature solving failed", "No supported JavaScript runtime could be found").
+_CHALLENGE_WARNING = re.compile(
+    r"(n challenge|signature) solving failed|no supported javascript runtime", re.IGNORECASE
+)
+CHALLENGE_MARK = "YouTube's JavaScript challenge was not solved"
 
 
 class DownloadStopped(Exception):
@@ -103,7 +114,11 @@ class ProgressState:
 
 
 class _YtDlpLogger:
-    """Route yt-dlp's chatter to our logs at debug level, errors at info."""
+    """Route yt-dlp's chatter to our logs at debug level, errors at info; keeps the first
+    warning that YouTube's challenges went unsolved (`explain` adds it to the error)."""
+
+    def __init__(self) -> None:
+        self.challenge: str | None = None
 
     def debug(self, msg: str) -> None:
         if not msg.startswith("[download]"):
@@ -114,13 +129,17 @@ class _YtDlpLogger:
 
     def warning(self, msg: str) -> None:
         log.debug("ytdlp_warning", message=msg[:300])
+        said = _CHALLENGE_WARNING.search(msg)
+        if self.challenge is None and said:  # its first sentence, without "[youtube] id:"
+            self.challenge = msg[said.start() :].split(". ", 1)[0][:200]
 
     def error(self, msg: str) -> None:
         log.info("ytdlp_error", message=msg[:300])
 
 
-def _base_options(extractors: tuple[str, ...]) -> dict[str, Any]:
+def _base_options(extractors: tuple[str, ...], js: dict[str, Any]) -> dict[str, Any]:
     return {
+        **js,  # js_runtimes, remote_components: youtube/ytdlp/js_solver.py
         "quiet": True,
         "no_warnings": True,
         "noprogress": True,
@@ -140,11 +159,20 @@ def _with(options: dict[str, Any], cookie_file: Path | None) -> dict[str, Any]:
     return options if cookie_file is None else {**options, "cookiefile": str(cookie_file)}
 
 
+def _explained(options: dict[str, Any], message: str) -> str:
+    """`message`, led by yt-dlp's warning when YouTube's challenges went unsolved first
+    (the error itself then only says "Requested format is not available", or 403)."""
+    challenge = options["logger"].challenge
+    return f"{CHALLENGE_MARK} ({challenge}): {message}"[:500] if challenge else message
+
+
 def classify_error(message: str) -> str:
     """A coarse kind for a yt-dlp error, stored per item (and used to back off later)."""
     text = message.lower()
     if "no space left" in text or "disk quota exceeded" in text or "[errno 28]" in text:
         return DISK_FULL
+    if CHALLENGE_MARK.lower() in text:  # before 403: not YouTube pushing back
+        return JS_CHALLENGE
     if "sign in to confirm" in text or "not a bot" in text:
         return "bot_check"
     if "429" in text or "too many requests" in text:
@@ -172,9 +200,17 @@ def expand(
     extractors: tuple[str, ...],
     extra_hosts: tuple[str, ...],
     cookies: CookieLease | None = None,
+    js_runtime: str | None = None,
+    remote_components: str = "",
 ) -> Expanded:
-    """The playlist's title and entries without downloading anything (flat extraction)."""
-    options = {**_base_options(extractors), "extract_flat": "in_playlist", "lazy_playlist": False}
+    """The playlist's title and entries without downloading anything (flat extraction).
+    `js_runtime`, `remote_components`: the admin's settings (youtube/ytdlp/js_solver.py)."""
+    js = ytdlp_params(js_runtime, remote_components)
+    options = {
+        **_base_options(extractors, js),
+        "extract_flat": "in_playlist",
+        "lazy_playlist": False,
+    }
     yt_dlp = _yt_dlp()
     try:
         with (
@@ -202,7 +238,7 @@ def expand(
                 title, [PlaylistEntry(_entry_key(info, video_url), title, video_url)], False
             )
     except yt_dlp.utils.YoutubeDLError as exc:
-        message = _clean(str(exc))
+        message = _explained(options, _clean(str(exc)))
         raise ItemFailed(message, classify_error(message)) from exc
 
 
@@ -242,11 +278,12 @@ def _download_options(
     extractors: tuple[str, ...],
     hook: Callable[[dict[str, Any]], None],
     checks: ItemChecks,
+    js: dict[str, Any],
 ) -> dict[str, Any]:
     """yt-dlp's options for one item: the quality's format, `folder/stem.<ext>`, ffmpeg,
     and the checks made before a byte of it is fetched (live status, size)."""
     options: dict[str, Any] = {
-        **_base_options(extractors),
+        **_base_options(extractors, js),
         "match_filter": checks.match_filter,  # not `max_filesize`: see item_checks.py
         "format": FORMATS.get(quality, FORMATS["best"]),
         "outtmpl": {"default": str(folder / f"{stem}.%(ext)s")},
@@ -277,6 +314,8 @@ def download_item(
     gid: int | None = None,
     max_bytes: int | None = None,
     cookies: CookieLease | None = None,
+    js_runtime: str | None = None,
+    remote_components: str = "",
 ) -> Path:
     """Download one entry to `folder/stem.<ext>`; returns the file (0640, group `gid`).
     `ItemWaiting` when it is live or not aired yet, `ItemTooLarge` past `max_bytes`."""
@@ -284,7 +323,13 @@ def download_item(
     checks = ItemChecks(max_bytes)
     hook = _progress_hook(yt_dlp, cancel=cancel, progress=progress, checks=checks)
     options = _download_options(
-        folder=folder, stem=stem, quality=quality, extractors=extractors, hook=hook, checks=checks
+        folder=folder,
+        stem=stem,
+        quality=quality,
+        extractors=extractors,
+        hook=hook,
+        checks=checks,
+        js=ytdlp_params(js_runtime, remote_components),
     )
     if cancel.is_set():
         raise DownloadStopped()
@@ -302,7 +347,7 @@ def download_item(
     except yt_dlp.utils.YoutubeDLError as exc:
         if cancel.is_set():
             raise DownloadStopped() from exc
-        message = _clean(str(exc))
+        message = _explained(options, _clean(str(exc)))
         if is_upcoming_error(message):  # YouTube refuses formats before a premiere
             raise ItemWaiting("is_upcoming") from exc
         raise ItemFailed(message, _write_failure(exc) or classify_error(message)) from exc

@@ -12,6 +12,13 @@ from medianest.youtube.ytdlp.freshness import BUG_REPORT_MARK
 # First match wins; each pattern is searched in yt-dlp's message, case-insensitively.
 _PLAIN = [
     (
+        # downloader.py's JS_CHALLENGE: the message then also names the error it led to
+        r"javascript challenge was not solved|challenge solving failed|no supported javascript",
+        "MediaNest could not solve YouTube's JavaScript challenge, so YouTube gave no usable "
+        "format: the server's JavaScript runtime (Deno) or solver scripts are missing or not "
+        "working. An admin sees the fix on the System page; retry after it.",
+    ),
+    (
         re.escape(BUG_REPORT_MARK),  # first: the message may also name the error's cause
         "MediaNest's downloader (yt-dlp) could not read this page: the site has changed "
         "since this version. An admin has been told; it works again once MediaNest is updated.",
