@@ -23,7 +23,7 @@ import yt_dlp.extractor.youtube._video
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.youtube.models import YoutubeDownload
-from medianest.youtube.ytdlp.downloader import JS_CHALLENGE, classify_error
+from medianest.youtube.ytdlp.downloader import classify_error
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import wait_for
@@ -75,7 +75,7 @@ async def test_an_item_whose_challenge_went_unsolved_says_so_and_does_not_trip_t
         ("Clip One", "completed", None),
         ("Clip Two", "completed", None),
         ("Clip Three", "completed", None),
-        ("Challenged Clip", "failed", JS_CHALLENGE),
+        ("Challenged Clip", "failed", "js_challenge"),
     ]
     assert (items[-1].error or "").startswith(
         "YouTube's JavaScript challenge was not solved (n challenge solving failed: "
