@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.markers import Marker
 from yt_dlp.extractor.youtube.jsc._builtin import vendor
 from yt_dlp.utils import _jsruntime
 
@@ -111,6 +112,11 @@ def test_the_lock_holds_the_scripts_this_yt_dlp_expects_and_its_runtime_minimums
     assert f"\nyt-dlp-ejs=={installed} \\\n" in lock
     deno_pin = lock.split("\ndeno==", 1)[1].split("\n    #", 1)[0]
     assert deno_pin.count("--hash=sha256:") >= 2  # x86_64 and aarch64 (and others)
+    # Installed where a wheel exists (a Raspberry Pi on a 64-bit OS too); left out on
+    # 32-bit ARM, where its sdist would fetch a binary Deno does not publish.
+    marker = Marker(deno_pin.split(";", 1)[1].split("\\", 1)[0].strip())
+    machines = ("x86_64", "aarch64", "armv7l")
+    assert [marker.evaluate({"platform_machine": m}) for m in machines] == [True, True, False]
     minimums = {
         "deno": _jsruntime.DenoJsRuntime.MIN_SUPPORTED_VERSION,
         "node": _jsruntime.NodeJsRuntime.MIN_SUPPORTED_VERSION,
