@@ -134,7 +134,7 @@ def _fake_node(folder: Path, version: str) -> Path:
 
 
 def test_the_admins_runtime_is_passed_to_yt_dlp_and_judged_as_yt_dlp_does(
-    tmp_path: Path,
+    tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     node = _fake_node(tmp_path, "22.4.1")
     params = js_solver.ytdlp_params(f"node:{node}")
@@ -154,6 +154,8 @@ def test_the_admins_runtime_is_passed_to_yt_dlp_and_judged_as_yt_dlp_does(
     assert js_solver.ytdlp_params(None)["remote_components"] == []
     chosen = js_solver.ytdlp_params(None, "ejs:github")["remote_components"]
     assert chosen == ["ejs:github"]
+    with pytest.raises(ValueError, match="ytdlp_js_runtime"):
+        make_settings(ytdlp_js_runtime="rhino:/usr/bin/rhino")  # not one yt-dlp supports
 
 
 @pytest.fixture
@@ -228,3 +230,28 @@ async def test_the_worker_says_at_start_that_youtube_challenges_cannot_be_solved
         process.terminate()
         await asyncio.to_thread(process.wait, 30)
     assert "/nonexistent/deno does not run" in log.read_text(errors="replace")
+
+
+async def test_solver_scripts_of_another_version_are_named_with_the_one_yt_dlp_needs(
+    tmp_path: Path,
+) -> None:
+    """An older yt-dlp-ejs first on the path (a hand install beside the lock's) is judged
+    as yt-dlp judges it (ejs.py: major.minor must match), in a process of its own."""
+    shadow = tmp_path / "site" / "yt_dlp_ejs-0.7.1.dist-info"
+    shadow.mkdir(parents=True)
+    (shadow / "METADATA").write_text("Metadata-Version: 2.1\nName: yt-dlp-ejs\nVersion: 0.7.1\n")
+    env = _without_venv_on_path() | {"PYTHONPATH": f"{tmp_path / 'site'}:{ROOT / 'src'}"}
+    code = "from medianest.youtube.ytdlp import js_solver; print(js_solver.status(None).warning)"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(
+        f"yt-dlp-ejs 0.7.1 is installed but this yt-dlp needs {vendor.VERSION}: YouTube"
+    )

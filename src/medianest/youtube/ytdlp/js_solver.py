@@ -168,8 +168,8 @@ def _warning(
     elif _version_tuple(version) < minimum:
         least = ".".join(map(str, minimum))
         problem = f"{choice.name} {version} ({choice.path}) is older than yt-dlp needs ({least})"
-    elif "ejs:github" in remote:  # the admin lets yt-dlp fetch the scripts it wants
-        return None
+    elif "ejs:github" in remote or ("ejs:npm" in remote and choice.name in ("deno", "bun")):
+        return None  # the admin lets yt-dlp fetch the scripts (ejs.py, deno.py, bun.py)
     elif ejs is None:
         problem = "The challenge solver scripts (yt-dlp-ejs) are not installed"
     elif expected and _version_tuple(ejs)[:2] != _version_tuple(expected)[:2]:
