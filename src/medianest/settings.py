@@ -206,9 +206,10 @@ class Settings(BaseSettings):
     # The JavaScript runtime yt-dlp solves YouTube's challenges with, `RUNTIME[:PATH]` as
     # yt-dlp's --js-runtimes (deno, node, bun, quickjs); unset: the lock's Deno.
     ytdlp_js_runtime: str | None = Field(default=None, pattern=r"^(deno|node|bun|quickjs)(:.+)?$")
-    # Code yt-dlp may fetch from the network for YouTube's challenges, comma-separated
-    # (ejs:github, ejs:npm); unset: none, MediaNest runs only what the lock installed.
-    ytdlp_remote_components: str = Field(default="", pattern=r"^((ejs:github|ejs:npm),?)*$")
+    # `ejs:npm`: Deno (or Bun) may fetch the solver's libraries from npm itself; unset: no
+    # code from the network. (`ejs:github` is not offered: yt-dlp would fetch it past the
+    # allow-list that keeps downloads on YouTube and these hosts.)
+    ytdlp_remote_components: str = Field(default="", pattern=r"^(ejs:npm)?$")
     # Plex section id that holds the download root (unset: the one whose folder holds it).
     youtube_library_section: str | None = None
     # The download root as Plex sees it (its own mount, or a Windows path; unset: ours).

@@ -152,8 +152,10 @@ def test_the_admins_runtime_is_passed_to_yt_dlp_and_judged_as_yt_dlp_does(
     assert not _jsruntime.NodeJsRuntime(path=str(old)).info.supported  # type: ignore[union-attr]
     # No code from the network unless the admin says so.
     assert js_solver.ytdlp_params(None)["remote_components"] == []
-    chosen = js_solver.ytdlp_params(None, "ejs:github")["remote_components"]
-    assert chosen == ["ejs:github"]
+    chosen = js_solver.ytdlp_params(None, "ejs:npm")["remote_components"]
+    assert chosen == ["ejs:npm"]
+    with pytest.raises(ValueError, match="ytdlp_remote_components"):
+        make_settings(ytdlp_remote_components="ejs:github")  # past the fetch allow-list
     with pytest.raises(ValueError, match="ytdlp_js_runtime"):
         make_settings(ytdlp_js_runtime="rhino:/usr/bin/rhino")  # not one yt-dlp supports
 
@@ -255,3 +257,4 @@ async def test_solver_scripts_of_another_version_are_named_with_the_one_yt_dlp_n
     assert done.stdout.startswith(
         f"yt-dlp-ejs 0.7.1 is installed but this yt-dlp needs {vendor.VERSION}: YouTube"
     )
+    assert f"pip install yt-dlp-ejs=={vendor.VERSION}" in done.stdout

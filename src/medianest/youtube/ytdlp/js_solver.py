@@ -10,7 +10,7 @@ formats. The lock installs Deno (the `deno` package puts the binary in the envir
 folder on PATH, so MediaNest names the binary itself: `ytdlp_params` is the one place that
 decides, for every YoutubeDL MediaNest builds (downloader.py). `MEDIANEST_YTDLP_JS_RUNTIME`
 (`RUNTIME[:PATH]`, as yt-dlp's `--js-runtimes`) chooses another. Code is fetched from the
-network (`remote_components`) only when the admin opts in.
+network (`remote_components`: `ejs:npm`, Deno's own fetch) only when the admin opts in.
 """
 
 from __future__ import annotations
@@ -168,12 +168,14 @@ def _warning(
     elif _version_tuple(version) < minimum:
         least = ".".join(map(str, minimum))
         problem = f"{choice.name} {version} ({choice.path}) is older than yt-dlp needs ({least})"
-    elif "ejs:github" in remote or ("ejs:npm" in remote and choice.name in ("deno", "bun")):
-        return None  # the admin lets yt-dlp fetch the scripts (ejs.py, deno.py, bun.py)
+    elif "ejs:npm" in remote and choice.name in ("deno", "bun"):
+        return None  # yt-dlp's own lib script for them, its libraries from npm (deno.py)
     elif ejs is None:
         problem = "The challenge solver scripts (yt-dlp-ejs) are not installed"
     elif expected and _version_tuple(ejs)[:2] != _version_tuple(expected)[:2]:
         problem = f"yt-dlp-ejs {ejs} is installed but this yt-dlp needs {expected}"
+        fix = f"install that version beside it (pip install yt-dlp-ejs=={expected}), or {FIX}"
+        return f"{problem}: {effect}. To fix it, {fix}."
     else:
         return None
     return f"{problem}: {effect}. To fix it, {FIX}."
