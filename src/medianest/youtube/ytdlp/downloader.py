@@ -115,7 +115,7 @@ class ProgressState:
 
 class _YtDlpLogger:
     """Route yt-dlp's chatter to our logs at debug level, errors at info; keeps the first
-    warning that YouTube's challenges went unsolved (`explain` adds it to the error)."""
+    warning that YouTube's challenges went unsolved (`_explained` adds it to the error)."""
 
     def __init__(self) -> None:
         self.challenge: str | None = None
