@@ -32,7 +32,7 @@ ENV_NAME = "MEDIANEST_YTDLP_JS_RUNTIME"
 @dataclass(frozen=True)
 class _Kind:
     exe: str  # the executable's usual name (yt-dlp's `_determine_runtime_path` basename)
-    probe: str  # how yt-dlp asks the version
+    probe: str  # how yt-dlp asks the version (quickjs has no --version)
     pattern: str
     minimum: tuple[int, ...]  # yt-dlp's MIN_SUPPORTED_VERSION (tests compare them)
 
@@ -93,19 +93,15 @@ class SolverStatus:
 
 
 @functools.lru_cache(maxsize=8)
-def _probe(path: str, _stamp: tuple[float, int]) -> str | None:
-    """`<runtime> --version`'s first line, or None when it does not run; cached per file."""
+def _probe(path: str, flag: str, _stamp: tuple[float, int]) -> str | None:
+    """`<runtime> --version`'s output, or None when it does not run; cached per file."""
     try:
         done = subprocess.run(  # noqa: S603  # the admin's or the lock's binary, no shell
-            [path, *_probe_args(path)], capture_output=True, text=True, timeout=15, check=False
+            [path, flag], capture_output=True, text=True, timeout=15, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout or done.stderr or None
-
-
-def _probe_args(path: str) -> list[str]:
-    return ["--help"] if Path(path).name.startswith("qjs") else ["--version"]
 
 
 def runtime_version(choice: Choice) -> str | None:
@@ -115,8 +111,9 @@ def runtime_version(choice: Choice) -> str | None:
         stat = os.stat(choice.path)
     except OSError:
         return None
-    out = _probe(choice.path, (stat.st_mtime, stat.st_size))
-    found = re.search(RUNTIMES[choice.name].pattern, out or "", re.MULTILINE)
+    kind = RUNTIMES[choice.name]
+    out = _probe(choice.path, kind.probe, (stat.st_mtime, stat.st_size))
+    found = re.search(kind.pattern, out or "", re.MULTILINE)
     return found.group(1) if found else None
 
 
