@@ -81,6 +81,7 @@ class MediaItem:
     description: str = ""
     status: int | None = None  # forced error answer (404, 403, 429...) or None
     held: threading.Event | None = None  # set: the answer goes out (a slow host)
+    waited: int = 0  # requests that reached a hold (the download is in its item's run)
 
 
 @dataclass
@@ -189,6 +190,11 @@ class MediaServerSimulator(Simulator):
         with self.lock:
             self.items[slug].held = threading.Event()
 
+    def held_requests(self, slug: str) -> int:
+        """How many requests for the item's media have reached its hold so far."""
+        with self.lock:
+            return self.items[slug].waited
+
     def release_item(self, slug: str) -> None:
         with self.lock:
             gate, self.items[slug].held = self.items[slug].held, None
@@ -296,6 +302,9 @@ class MediaServerSimulator(Simulator):
         if item is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
         gate = item.held  # a threading.Event: opened from the test's thread, not this loop
+        if gate is not None:
+            with self.lock:
+                item.waited += 1
         while gate is not None and not gate.is_set() and not self._stopping.is_set():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         refused, set_cookies = self._cookie_answer(request, feed=False)

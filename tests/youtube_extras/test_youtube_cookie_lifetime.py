@@ -139,8 +139,8 @@ async def test_two_workers_keep_each_others_renewal_and_the_deletion(
     async with await signed_in_client(worker_app, bob) as bob_client:
         await download(bob_client, media.item_url("clip-two"))
 
-        async def bob_was_lent() -> bool:
-            return bool(cookie_files(private_tmp))
+        async def bob_was_lent() -> bool:  # his item's run, not his link's expansion
+            return bool(cookie_files(private_tmp)) and media.held_requests("clip-two") > 0
 
         await until(bob_was_lent, "bob's run got its cookie file")  # held by the host
         async with await signed_in_client(worker_app, alice) as client:
@@ -177,8 +177,8 @@ async def test_the_admins_new_jar_wins_over_a_run_that_was_lent_the_old_one(
     async with await signed_in_client(worker_app, alice) as client:
         await download(client, media.item_url("clip-one"))
 
-        async def run_was_lent() -> bool:
-            return bool(cookie_files(private_tmp))
+        async def run_was_lent() -> bool:  # the item's run, not the link's expansion
+            return bool(cookie_files(private_tmp)) and media.held_requests("clip-one") > 0
 
         await until(run_was_lent, "the run got its cookie file")  # held by the host
         await save_jar(worker_app, admin, jar(CONSENT="fresh", TS="admin"))

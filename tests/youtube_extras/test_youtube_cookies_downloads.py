@@ -53,11 +53,16 @@ def cookie_files(folder: Path) -> list[Path]:
     return sorted(folder.glob(f"{DIR_PREFIX}*/{FILE_NAME}"))
 
 
-async def appears(folder: Path, timeout: float = 30.0) -> Path:
+async def appears(
+    folder: Path, media: MediaServerSimulator, held: str, timeout: float = 30.0
+) -> Path:
+    """The cookie file of the run downloading the `held` item: once its media request has
+    reached the hold. (The link's expansion had a file of its own, removed when it ended;
+    taking the first file seen could take that one, or one not yet written.)"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = cookie_files(folder)
-        if found:
+        if found and media.held_requests(held) > 0:
             return found[0]
         await asyncio.sleep(0.05)
     raise AssertionError("yt-dlp never got a cookie file")
@@ -98,7 +103,7 @@ async def test_a_host_that_wants_a_session_serves_the_download_with_the_admins_c
                 assert saved.status_code == 200, saved.text
             media.hold_item("clip-one")
             await download(client, media.feed_url("members"))
-            lent = await appears(private_tmp)
+            lent = await appears(private_tmp, media, "clip-one")
             assert stat.S_IMODE(lent.stat().st_mode) == 0o600
             assert stat.S_IMODE(lent.parent.stat().st_mode) == 0o700
             assert f"SID\t{SESSION}" in lent.read_text()
@@ -143,7 +148,7 @@ async def test_a_cancelled_download_leaves_no_cookie_file(
     media.hold_item("clip-one")
     async with await signed_in_client(worker_app, alice) as client:
         download_id = await download(client, media.item_url("clip-one"))
-        lent = await appears(private_tmp)
+        lent = await appears(private_tmp, media, "clip-one")
         cancelled = await client.post(f"/api/youtube/downloads/{download_id}/cancel")
         assert cancelled.status_code == 200
         media.release_item("clip-one")
