@@ -20,8 +20,8 @@ from starlette.convertors import IntegerConvertor
 
 from medianest.app import MediaNestApp, create_app
 from medianest.settings import Settings
-from medianest_simulators import PlexSimulator
-from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.plextv_models import ALICE_TOKEN, BOB_TOKEN, OWNER_TOKEN
 from tests.auth.flows import password_sign_in
 from tests.factories.users import create_user, make_client, signed_in_client
 from tests.plex.downloads_in_plex import Downloads, place_downloads
@@ -285,18 +285,20 @@ def _plex_url(route: ApiRoute, downloads: Downloads) -> str:
 
 
 async def test_no_plex_read_shows_a_user_another_users_downloads(
-    app_factory: Any, make_settings: Any, plex: PlexSimulator
+    app_factory: Any, make_settings: Any, plex: PlexSimulator, plextv: PlexTvSimulator
 ) -> None:
+    plextv.set_server_url(plex.url)  # alice and bob are friends the server is shared with
     app = await app_factory(
         make_settings(
             plex_url=plex.url,
             plex_token=OWNER_TOKEN,
+            plex_tv_url=plextv.url,
             download_root="/srv/medianest/downloads",
             youtube_plex_path=plex.youtube_dir,
         )
     )
-    alice = await create_user(app, "alice", plex_id="1002")
-    bob = await create_user(app, "bob", plex_id="1003")
+    alice = await create_user(app, "alice", plex_id="1002", plex_token=ALICE_TOKEN)
+    bob = await create_user(app, "bob", plex_id="1003", plex_token=BOB_TOKEN)
     downloads = place_downloads(plex, alice, bob)
     assert routes().plex_reads
     answered: list[str] = []
@@ -309,6 +311,6 @@ async def test_no_plex_read_shows_a_user_another_users_downloads(
             if response.status_code == 200:
                 answered.append(route.id)
     assert "GET /api/plex/library/{library_id}/items" in answered  # bob's own are listed
-    async with await signed_in_client(app, alice) as alice_client:  # the owner does see it
+    async with await signed_in_client(app, alice) as alice_client:  # the owner of it does
         mine = await alice_client.get("/api/plex/library/3/items")
         assert [i["ratingKey"] for i in mine.json()["data"]] == [str(downloads.alice_item)]

@@ -3,13 +3,18 @@ for the library, collections, search, images, refresh (scanning a real YouTube f
 playlists per account and labels.
 
 The owner token sees and edits everything; a shared user's server access token (from
-plex.tv resources) reads the library and keeps its own private playlists."""
+plex.tv resources) reads the libraries shared with it and keeps its own private playlists.
+Another library is refused as Plex refuses it: absent from `/library/sections`, and 401
+for its items, collections, metadata and images (the 401 Plex answers a shared user for a
+library not shared, varthe/Defaulterr issue #36). Linked to the plex.tv simulator
+(`follow_plextv`), a share token is good while plex.tv lists the share, with its
+sections, as Plex Media Server learns its shared users from plex.tv."""
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -31,6 +36,9 @@ from medianest_simulators.plextv_models import (
 )
 
 Handler = Callable[[Request, str], Awaitable[Response]]
+# plex.tv's answer for a server token: whose share it is and the library ids it shares.
+ShareLookup = Callable[[str, str], tuple[str, frozenset[int] | None] | None]
+SEEDED_SHARE_TOKENS = frozenset({ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN})
 URI_RE = re.compile(r"^server://([^/]+)/com\.plexapp\.plugins\.library/library/metadata/([\d,]+)$")
 
 
@@ -55,6 +63,8 @@ class PlexSimulator(Simulator):
         self.library: Library = seeded_library(self.youtube_dir)
         self.tokens: dict[str, str] = {}
         self.share_filters: dict[str, tuple[set[str] | None, set[str]]] = {}
+        self.shared_sections: dict[str, frozenset[int]] = {}
+        self.plextv_shares: ShareLookup | None = None
         self.refresh_calls: list[JSONDict] = []
         self.browse = BrowseEndpoints(self)
         self.edit = EditEndpoints(self)
@@ -69,6 +79,7 @@ class PlexSimulator(Simulator):
             BOB_SERVER_TOKEN: "bob",
         }
         self.share_filters = {}
+        self.shared_sections = {}
         self.refresh_calls = []
         self.ignore_accept = False
 
@@ -77,6 +88,18 @@ class PlexSimulator(Simulator):
         """Accept `token` as `username`'s access token for this server."""
         with self.lock:
             self.tokens[token] = username
+
+    def share_sections(self, username: str, sections: Iterable[int] | None) -> None:
+        """Let `username` see only these libraries (None: all), without plex.tv."""
+        with self.lock:
+            self.shared_sections.pop(username, None)
+            if sections is not None:
+                self.shared_sections[username] = frozenset(sections)
+
+    def follow_plextv(self, lookup: ShareLookup | None) -> None:
+        """Take shared users, their tokens and libraries from plex.tv (e.g.
+        `PlexTvSimulator.server_share`); None: only the tokens given here."""
+        self.plextv_shares = lookup
 
     def set_youtube_dir(self, path: str | Path, *, plex_path: str | None = None) -> None:
         """Point section 3 at the folder `path` (scanned on refresh). `plex_path` is the
@@ -139,10 +162,36 @@ class PlexSimulator(Simulator):
     # --- shared by the endpoint classes ----------------------------------------------
     def account_for(self, request: Request) -> str | None:
         token = request.headers.get("X-Plex-Token") or request.query_params.get("X-Plex-Token")
-        return self.tokens.get(token or "")
+        token = token or ""
+        lookup = self.plextv_shares
+        if lookup is None or token == self.owner_token:
+            return self.tokens.get(token)
+        share = lookup(self.machine_identifier, token)
+        if share is None:  # plex.tv is the judge of its share tokens
+            return None if token in SEEDED_SHARE_TOKENS else self.tokens.get(token)
+        username, sections = share
+        self.share_sections(username, sections)
+        return username
+
+    def shares_section(self, account: str, section_id: int | None) -> bool:
+        """Whether `account` may read library `section_id` (the owner reads every one;
+        None: not a library's, e.g. a playlist)."""
+        allowed = self.shared_sections.get(account)
+        if account == OWNER_USERNAME or allowed is None or section_id is None:
+            return True
+        return section_id in allowed
+
+    def section_of(self, rating_key: int) -> int | None:
+        """The library an item or collection is in (None: unknown, or a playlist)."""
+        item = self.library.items.get(rating_key)
+        found = item or self.library.collections.get(rating_key)
+        return found.section_id if found is not None else None
 
     def visible(self, item: Item, account: str) -> bool:
-        """Whether the share filter of `account` lets it see `item` (episodes inherit)."""
+        """Whether the share of `account` (its libraries, its label filter) lets it see
+        `item` (episodes inherit their show's labels)."""
+        if not self.shares_section(account, item.section_id):
+            return False
         allow, exclude = self.share_filters.get(account, (None, set()))
         labels = set(item.labels)
         while item.parent is not None and not labels:
@@ -231,6 +280,7 @@ class PlexSimulator(Simulator):
             Route("/__sim/config", self._http_config, methods=["POST"]),
             Route("/__sim/tokens", self._http_token, methods=["POST"]),
             Route("/__sim/share-filters/{username}", self._http_share_filter, methods=["POST"]),
+            Route("/__sim/shared-sections/{username}", self._http_sections, methods=["POST"]),
             Route("/__sim/scan", self._http_scan, methods=["POST"]),
         ]
 
@@ -268,6 +318,13 @@ class PlexSimulator(Simulator):
             allow_labels=body.get("allowLabels"),
             exclude_labels=body.get("excludeLabels"),
         )
+        return ok()
+
+    async def _http_sections(self, request: Request) -> Response:
+        body = await read_json(request)
+        sections = body.get("sections")
+        shared = None if sections is None else [int(s) for s in sections]
+        self.share_sections(request.path_params["username"], shared)
         return ok()
 
     async def _http_scan(self, request: Request) -> Response:

@@ -17,6 +17,7 @@ from medianest_simulators.plex_http import (
     paged,
     sorted_rows,
     tiny_png,
+    unauthorized,
 )
 from medianest_simulators.plex_library import TYPE_NUMBERS
 from medianest_simulators.plextv_models import OWNER_USERNAME, SERVER_NAME
@@ -85,7 +86,11 @@ class BrowseEndpoints:
         return answer(request, container([]))
 
     async def sections(self, request: Request, account: str) -> Response:
-        dirs = [s.as_json() for s in self.sim.library.sections.values()]
+        dirs = [
+            s.as_json()
+            for s in self.sim.library.sections.values()
+            if self.sim.shares_section(account, s.id)
+        ]
         return answer(
             request, container(dirs, key="Directory", allowSync=False, title1="Plex Library")
         )
@@ -95,6 +100,8 @@ class BrowseEndpoints:
         section = library.sections.get(int(request.path_params["sid"]))
         if section is None:
             return not_found()
+        if not self.sim.shares_section(account, section.id):
+            return unauthorized()
         q = request.query_params
         type_name = TYPE_NAMES.get(int(q["type"])) if q.get("type", "").isdigit() else None
         if type_name == "collection":
@@ -137,6 +144,8 @@ class BrowseEndpoints:
         section_id = int(request.path_params["sid"])
         if section_id not in self.sim.library.sections:
             return not_found()
+        if not self.sim.shares_section(account, section_id):
+            return unauthorized()
         return self.collections_page(request, section_id)
 
     async def recently_added(self, request: Request, account: str) -> Response:
@@ -158,7 +167,9 @@ class BrowseEndpoints:
                 rows = [
                     library.collection_json(c)
                     for c in library.collections.values()
-                    if query in c.title.lower() and section in (None, c.section_id)
+                    if query in c.title.lower()
+                    and section in (None, c.section_id)
+                    and self.sim.shares_section(account, c.section_id)
                 ]
             else:
                 rows = [
@@ -185,6 +196,8 @@ class BrowseEndpoints:
 
     async def metadata(self, request: Request, account: str) -> Response:
         library, rk = self.sim.library, int(request.path_params["rk"])
+        if not self.sim.shares_section(account, self.sim.section_of(rk)):
+            return unauthorized()
         col = library.collections.get(rk)
         if col is not None:
             return answer(request, container([library.collection_json(col)]))
@@ -196,6 +209,8 @@ class BrowseEndpoints:
     async def children(self, request: Request, account: str) -> Response:
         library = self.sim.library
         item = library.items.get(int(request.path_params["rk"]))
+        if item is not None and not self.sim.shares_section(account, item.section_id):
+            return unauthorized()
         if item is None or not self.sim.visible(item, account):
             return not_found()
         rows = [library.item_json(c) for c in library.children(item.rating_key)]
@@ -205,6 +220,8 @@ class BrowseEndpoints:
         col = self.sim.library.collections.get(int(request.path_params["rk"]))
         if col is None:
             return not_found()
+        if not self.sim.shares_section(account, col.section_id):
+            return unauthorized()
         return answer(request, container([self.sim.library.collection_json(col)]))
 
     async def collection_items(self, request: Request, account: str) -> Response:
@@ -212,6 +229,8 @@ class BrowseEndpoints:
         col = library.collections.get(int(request.path_params["rk"]))
         if col is None:
             return not_found()
+        if not self.sim.shares_section(account, col.section_id):
+            return unauthorized()
         items = [library.items[k] for k in col.items if k in library.items]
         rows = [library.item_json(i) for i in items if self.sim.visible(i, account)]
         return paged(request, rows, title1=col.title)
@@ -225,6 +244,8 @@ class BrowseEndpoints:
             "composite",
         ):
             return not_found()
+        if not self.sim.shares_section(account, self.sim.section_of(rk)):
+            return unauthorized()
         return Response(tiny_png(rk), media_type="image/png")
 
     async def transcode(self, request: Request, account: str) -> Response:
@@ -232,6 +253,8 @@ class BrowseEndpoints:
         match = re.search(r"/(?:metadata|collections|playlists)/(\d+)/", url)
         if match is None:
             return bad_request("missing url")
+        if not self.sim.shares_section(account, self.sim.section_of(int(match.group(1)))):
+            return unauthorized()
         width = int(request.query_params.get("width") or 2)
         height = int(request.query_params.get("height") or 3)
         png = tiny_png(int(match.group(1)), min(width, 64), min(height, 64))

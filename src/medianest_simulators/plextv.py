@@ -26,7 +26,15 @@ from medianest_simulators.plextv_sharing import (
 )
 
 RATE_LIMITED = {"errors": [{"code": 1003, "message": "Too many requests"}]}
-SECTIONS = [(1, "Movies", "movie"), (2, "TV Shows", "show")]
+# The Plex simulator's libraries (plex_library.py), as a share lists them.
+SECTIONS = [
+    (1, "Movies", "movie"),
+    (2, "TV Shows", "show"),
+    (3, "YouTube", "movie"),
+    (4, "Music", "artist"),
+    (5, "Photos", "photo"),
+    (6, "Home Videos", "movie"),
+]
 
 
 class PlexTvSimulator(PlexTvControl):
@@ -57,6 +65,21 @@ class PlexTvSimulator(PlexTvControl):
             Route("/auth/", self._auth_page, methods=["GET"]),
             Route("/auth", self._auth_page, methods=["GET"]),
         ]
+
+    def server_share(
+        self, machine_identifier: str, access_token: str
+    ) -> tuple[str, frozenset[int] | None] | None:
+        """Who an accepted share's server token belongs to and the library ids it shares
+        (None: all): what a Plex Media Server learns from plex.tv about its shared users
+        (`PlexSimulator.follow_plextv`). None for a token no share of it has (any more)."""
+        with self.lock:
+            for (username, machine), token in self.shares.items():
+                key = (username, machine)
+                if machine == machine_identifier and token == access_token:
+                    if key in self.pending_shares:
+                        return None
+                    return username, self.share_sections.get(key)
+            return None
 
     async def _create_pin(self, request: Request) -> Response:
         client_id = _plex_param(request, "X-Plex-Client-Identifier")
@@ -112,6 +135,7 @@ class PlexTvSimulator(PlexTvControl):
                 owned[0].machine_identifier if owned else None,
                 self._shares_of(owner),
                 self._home_of(owner),
+                SECTIONS,
             )
         return _xml(body)
 

@@ -8,6 +8,7 @@ import random
 import string
 import time
 import uuid
+from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,6 +59,7 @@ class PlexTvControl(Simulator):
         self.servers: dict[str, PlexServerResource] = {}
         self.shares: dict[tuple[str, str], str] = {}
         self.pending_shares: set[tuple[str, str]] = set()
+        self.share_sections: dict[tuple[str, str], frozenset[int]] = {}
         self.home_members: list[str] = []
         self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
         self._last_poll: dict[tuple[str, int], float] = {}
@@ -73,6 +75,7 @@ class PlexTvControl(Simulator):
         self.servers = {}
         self.shares = {}
         self.pending_shares = set()
+        self.share_sections = {}
         self.home_members = []
         self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
         self._last_poll = {}
@@ -124,12 +127,22 @@ class PlexTvControl(Simulator):
             self.servers[machine_identifier].url = url
 
     def share_server(
-        self, user: str, machine_identifier: str, access_token: str, *, pending: bool = False
+        self,
+        user: str,
+        machine_identifier: str,
+        access_token: str,
+        *,
+        pending: bool = False,
+        sections: Iterable[int] | None = None,
     ) -> None:
         """Let `user` reach the server with its own server `access_token`; a `pending`
-        share is an invite not yet accepted (listed, but it gives no access)."""
+        share is an invite not yet accepted (listed, but it gives no access). `sections`:
+        the library ids shared (python-plexapi `inviteFriend(sections=)`); None: all."""
         with self.lock:
             self.shares[(user, machine_identifier)] = access_token
+            self.share_sections.pop((user, machine_identifier), None)
+            if sections is not None:
+                self.share_sections[(user, machine_identifier)] = frozenset(map(int, sections))
             if pending:
                 self.pending_shares.add((user, machine_identifier))
             else:
@@ -138,6 +151,7 @@ class PlexTvControl(Simulator):
     def unshare_server(self, user: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
         with self.lock:
             self.shares.pop((user, machine_identifier), None)
+            self.share_sections.pop((user, machine_identifier), None)
             self.pending_shares.discard((user, machine_identifier))
 
     def add_home_member(self, user: str) -> None:
@@ -196,6 +210,7 @@ class PlexTvControl(Simulator):
                 number,
                 token,
                 (username, machine_identifier) in self.pending_shares,
+                self.share_sections.get((username, machine_identifier)),
             )
             found.setdefault(account.id, (account, []))[1].append(share)
         return found
@@ -351,6 +366,7 @@ class PlexTvControl(Simulator):
                     machine_identifier,
                     str(body["accessToken"]),
                     pending=bool(body.get("pending", False)),
+                    sections=body.get("sections"),
                 )
         except KeyError as exc:
             return JSONResponse({"message": f"missing {exc}"}, status_code=400)

@@ -35,6 +35,11 @@ class Share:
     share_id: int
     access_token: str
     pending: bool
+    # The library ids shared; None: all of them (plex.tv `allLibraries="1"`).
+    sections: frozenset[int] | None = None
+
+    def shares_section(self, key: int) -> bool:
+        return self.sections is None or key in self.sections
 
 
 def _flag(value: bool) -> str:
@@ -61,6 +66,7 @@ def users_xml(
     owner_machine_identifier: str | None,
     friends: dict[int, tuple[PlexAccount, list[Share]]],
     home: list[PlexAccount],
+    sections: list[tuple[int, str, str]],
 ) -> str:
     """`/api/users`: friends (with their shares) and home members of the owner."""
     accounts: dict[int, tuple[PlexAccount, list[Share], bool]] = {
@@ -106,8 +112,8 @@ def users_xml(
                     "machineIdentifier": share.server.machine_identifier,
                     "name": share.server.name,
                     "lastSeenAt": str(int(time.time())),
-                    "numLibraries": "2",
-                    "allLibraries": "1",
+                    "numLibraries": str(sum(share.shares_section(k) for k, _, _ in sections)),
+                    "allLibraries": _flag(share.sections is None),
                     "owned": "1",
                     "pending": _flag(share.pending),
                 },
@@ -147,7 +153,7 @@ def shared_servers_xml(
                 "allowTuners": "0",
                 "allowSubtitleAdmin": "0",
                 "owned": "0",
-                "allLibraries": "1",
+                "allLibraries": _flag(share.sections is None),
                 "filterAll": "",
                 "filterMovies": "",
                 "filterMusic": "",
@@ -164,7 +170,7 @@ def shared_servers_xml(
                     "key": str(key),
                     "title": title,
                     "type": kind,
-                    "shared": "1",
+                    "shared": _flag(share.shares_section(key)),
                 },
             )
     return _xml(root)
@@ -250,7 +256,7 @@ def friends_json(
                         "id": s.share_id,
                         "machineIdentifier": s.server.machine_identifier,
                         "name": s.server.name,
-                        "allLibraries": True,
+                        "allLibraries": s.sections is None,
                         "owned": False,
                         "pending": False,
                     }

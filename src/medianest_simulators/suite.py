@@ -104,6 +104,8 @@ class SimulatorSuite(Running):
         for sim in self.all:
             sim.start()
         self.plextv.set_server_url(self.plex.url)
+        # Plex learns its shared users (their tokens and libraries) from plex.tv.
+        self.plex.follow_plextv(self.plextv.server_share)
         # Overseerr set up with the owner's plex.tv account and server, as its setup does.
         self.overseerr.connect_plex(
             PlexConnection(self.plextv.url, OWNER_TOKEN, MACHINE_IDENTIFIER)

@@ -1,26 +1,55 @@
 """The recently-added digest: the preview page and the sent message list the period's
 arrivals — the user's requests that became available and finished downloads, with links
 into the Plex web app — and, when chosen, everything new the user may see in Plex; a
-digest is sent once per period through the channels that chose "digest"."""
+digest is sent once per period through the channels that chose "digest". Alice is a
+friend the server is shared with: the library part is read with her own token."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 import httpx
+import pytest
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.notifications import digest
+from medianest.settings import Settings
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
-from medianest_simulators import PlexSimulator
+from medianest_simulators import PlexSimulator, PlexTvSimulator
+from medianest_simulators.plex_library import PHOTOS_SECTION
 from medianest_simulators.plex_seed import MOVIES_SECTION
+from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, ALICE_TOKEN, MACHINE_IDENTIFIER
+from tests.factories.users import create_user
 from tests.notifications.conftest import overseerr_payload, post_overseerr_hook
 from tests.notifications.receivers import HttpReceiver
+
+
+@pytest.fixture
+def linked_plex(plex: PlexSimulator, plextv: PlexTvSimulator) -> Iterator[PlexSimulator]:
+    plextv.set_server_url(plex.url)
+    plex.follow_plextv(plextv.server_share)
+    yield plex
+    plex.follow_plextv(None)
+
+
+@pytest.fixture
+def settings(
+    notify_settings: Callable[..., Settings],
+    linked_plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+) -> Settings:
+    return notify_settings(plex_tv_url=plextv.url)
+
+
+@pytest.fixture
+async def alice(app: MediaNestApp) -> User:
+    return await create_user(app, "alice", plex_id="1002", plex_token=ALICE_TOKEN)
 
 
 async def a_week_of_arrivals(app: MediaNestApp, alice: User, client: httpx.AsyncClient) -> None:
@@ -120,3 +149,31 @@ async def test_everything_new_adds_the_libraries_newest_items_the_user_may_see(
     assert "Sintel" in page and f"/library/metadata/{key}" in page and "new in Plex" in page
     # Old items (the rest of the seeded library) are not news.
     assert "Big Buck Bunny" not in page
+
+
+async def test_the_library_part_lists_only_libraries_shared_with_the_user(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+) -> None:
+    """A friend shared only Movies is not told about new family photos."""
+    plextv.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN, sections=[MOVIES_SECTION])
+    movie = int(rating_key_of(plex, "Sintel"))
+    with plex.lock:
+        photo = next(
+            i
+            for i in plex.library.items.values()
+            if i.section_id == PHOTOS_SECTION and i.parent is None
+        )
+        photo.added_at = plex.library.items[movie].added_at = int(time.time()) - 3600
+        photo_title = photo.title
+    assert (
+        await alice_client.post(
+            "/notifications/settings", data={"digest": "daily", "digestEverything": "true"}
+        )
+    ).status_code == 200
+    page = unquote((await alice_client.get("/notifications/digest")).text)
+    assert "Sintel" in page
+    assert photo_title not in page

@@ -14,7 +14,7 @@ import pytest
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from medianest_simulators import PlexSimulator
-from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, CAROL_TOKEN
 from tests.factories.users import create_user, signed_in_client
 from tests.plex.conftest import refuse_token_leaks
 
@@ -68,7 +68,7 @@ async def test_library_items_are_paged_with_plex_container_headers(
     assert "X-Plex-Container-Size=3" in sent.query
     assert sent.headers["x-plex-container-start"] == "3"
     assert sent.headers["x-plex-container-size"] == "3"
-    assert sent.headers["x-plex-token"] == OWNER_TOKEN
+    assert sent.headers["x-plex-token"] == ALICE_SERVER_TOKEN  # hers, not the owner's
     assert sent.headers["accept"] == "application/json"
     assert "X-Plex-Token" not in sent.query
 
@@ -181,7 +181,7 @@ async def quick_cache_client(
     app: MediaNestApp = await app_factory(
         settings.model_copy(update={"plex_library_cache_seconds": 0.05})
     )
-    carol = await create_user(app, "carol", plex_id="1004")
+    carol = await create_user(app, "carol", plex_id="1005", plex_token=CAROL_TOKEN)
     client = await signed_in_client(app, carol)
     client.event_hooks["response"].append(refuse_token_leaks)
     return client

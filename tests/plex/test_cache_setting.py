@@ -10,12 +10,12 @@ from typing import Any
 from medianest.app import MediaNestApp
 from medianest.settings import Settings
 from medianest_simulators import PlexSimulator
-from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.plextv_models import ALICE_TOKEN, OWNER_TOKEN
 from tests.factories.users import create_user, signed_in_client
 
 
 async def _section_reads(app: MediaNestApp, plex_sim: PlexSimulator, paths: tuple[str, ...]) -> int:
-    user = await create_user(app, "sam")
+    user = await create_user(app, "sam", plex_token=ALICE_TOKEN)  # a friend
     async with await signed_in_client(app, user) as client:
         for path in paths:
             assert (await client.get(path)).status_code == 200, path

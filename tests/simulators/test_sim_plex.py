@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medianest_simulators import PlexSimulator
+from medianest_simulators import PlexSimulator, PlexTvSimulator
 from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     BOB_SERVER_TOKEN,
@@ -377,3 +377,54 @@ def test_a_share_filter_hides_items_by_label(plex: PlexSimulator, http: httpx.Cl
     assert "105" not in titles and "104" in titles
     assert get("/library/metadata/105", token=BOB_SERVER_TOKEN).status_code == 404
     assert get("/library/metadata/105", token=ALICE_SERVER_TOKEN).status_code == 200
+
+
+@pytest.fixture
+def linked(plex: PlexSimulator, plextv: PlexTvSimulator):
+    """Plex taking its shared users from plex.tv, as Plex Media Server does."""
+    plex.follow_plextv(plextv.server_share)
+    yield plextv
+    plex.follow_plextv(None)
+
+
+def test_a_share_of_some_libraries_is_what_the_friends_token_reads(
+    linked: PlexTvSimulator, get
+) -> None:
+    """plex.tv shares alice Movies only: her token lists Movies, and Plex refuses (401,
+    as for a library not shared: varthe/Defaulterr#36) every other library's items,
+    collections, metadata and images; the owner's token and bob's (all libraries) read
+    everything."""
+    linked.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN, sections=[1])
+    listed = get("/library/sections", token=ALICE_SERVER_TOKEN).json()["MediaContainer"]
+    assert [d["title"] for d in listed["Directory"]] == ["Movies"]
+    assert get("/library/sections/1/all", token=ALICE_SERVER_TOKEN).status_code == 200
+    for path in (
+        "/library/sections/5/all",
+        "/library/sections/4/collections",
+        "/library/metadata/401",
+        "/library/metadata/401/thumb/1",
+        "/library/collections/1003",
+        "/library/collections/1003/children",
+        "/library/collections/1003/composite/1",
+    ):
+        assert get(path, token=ALICE_SERVER_TOKEN).status_code == 401, path
+        assert get(path, token=BOB_SERVER_TOKEN).status_code == 200, path
+        assert get(path).status_code == 200, path
+    resized = get(
+        "/photo/:/transcode",
+        token=ALICE_SERVER_TOKEN,
+        params={"url": "/library/metadata/401/thumb/1", "width": 8, "height": 8},
+    )
+    assert resized.status_code == 401
+    found = get("/hubs/search", token=ALICE_SERVER_TOKEN, params={"query": "a"}).json()
+    sections = {
+        m.get("librarySectionID") for h in found["MediaContainer"]["Hub"] for m in h["Metadata"]
+    }
+    assert sections <= {1, "1"}
+
+
+def test_a_removed_share_token_is_refused(linked: PlexTvSimulator, get) -> None:
+    assert get("/library/sections", token=ALICE_SERVER_TOKEN).status_code == 200
+    linked.unshare_server("alice")
+    assert get("/library/sections", token=ALICE_SERVER_TOKEN).status_code == 401
+    assert get("/library/sections", token=BOB_SERVER_TOKEN).status_code == 200

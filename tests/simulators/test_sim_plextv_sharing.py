@@ -122,8 +122,9 @@ def test_shared_servers_carries_each_friends_token_and_sections(
     assert alice.attrib["accessToken"] == ALICE_SERVER_TOKEN
     assert alice.attrib["userID"].isdigit() and alice.attrib["acceptedAt"]
     sections = alice.findall("Section")
-    assert {s.attrib["type"] for s in sections} == {"movie", "show"}
+    assert {s.attrib["type"] for s in sections} == {"movie", "show", "artist", "photo"}
     assert all(s.attrib["shared"] == "1" and s.attrib["key"].isdigit() for s in sections)
+    assert alice.attrib["allLibraries"] == "1"
 
 
 def test_only_the_owner_may_read_a_servers_share_list(
@@ -201,7 +202,7 @@ def test_python_plexapi_reads_the_share_lists_as_plex_tv_answers_them(
         False,
         True,
     )
-    assert share.lastSeenAt is not None and share.numLibraries == 2
+    assert share.lastSeenAt is not None and share.numLibraries == 6
     assert users["eve"].servers[0].pending is True
     assert users["carol"].home is True
     assert [s.machineIdentifier for s in users["carol"].servers] == [MACHINE_IDENTIFIER]
@@ -213,4 +214,39 @@ def test_python_plexapi_reads_the_share_lists_as_plex_tv_answers_them(
     assert [(s.title, s.type, s.shared) for s in sections] == [
         ("Movies", "movie", True),
         ("TV Shows", "show", True),
+        ("YouTube", "movie", True),
+        ("Music", "artist", True),
+        ("Photos", "photo", True),
+        ("Home Videos", "movie", True),
     ]
+
+
+def test_a_share_of_some_libraries_lists_them_as_python_plexapi_reads_them(
+    plextv: PlexTvSimulator, http: httpx.Client
+) -> None:
+    """`inviteFriend(sections=)` / `updateFriend(sections=)`: the share lists every
+    library with `shared="1"` only on the chosen ones, `allLibraries="0"`, and
+    `numLibraries` counts the shared ones (python-plexapi `MyPlexServerShare.sections`)."""
+    myplex = pytest.importorskip("plexapi.myplex")
+    plextv.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN, sections=[1, 5])
+    users = {
+        user.username: user
+        for user in (
+            myplex.MyPlexUser(None, element, initpath=myplex.MyPlexUser.key)
+            for element in _xml(plextv, http, "/api/users", OWNER_TOKEN).iter("User")
+        )
+    }
+    (share,) = users["alice"].servers
+    assert (share.allLibraries, share.numLibraries) == (False, 2)
+    assert users["bob"].servers[0].allLibraries is True
+    shared = _xml(plextv, http, f"/api/servers/{MACHINE_IDENTIFIER}/shared_servers", OWNER_TOKEN)
+    alice = next(s for s in shared.iter("SharedServer") if s.attrib["username"] == "alice")
+    assert alice.attrib["allLibraries"] == "0"
+    sections = [myplex.Section(None, s) for s in alice.iter("Section")]
+    assert [s.title for s in sections if s.shared] == ["Movies", "Photos"]
+    friends = http.get(
+        plextv.url + "/api/v2/friends",
+        headers=CLIENT | {"Accept": "application/json", "X-Plex-Token": OWNER_TOKEN},
+    ).json()
+    alices = next(f for f in friends if f["username"] == "alice")
+    assert alices["sharedServers"][0]["allLibraries"] is False

@@ -24,6 +24,7 @@ from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import links, service
 from medianest.notifications.models import NotificationSettings
 from medianest.platform.leader import LeaderLease
+from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
 from medianest.plex import service as plex_service
 from medianest.plex.privacy import Viewer
@@ -70,7 +71,7 @@ async def build(
     entries += await _downloads(session, ctx, machine, user=user, since=since)
     if everything and plex is not None:
         seen = {e.title.casefold() for e in entries}
-        library = await _library(session, ctx, plex, machine, user=user, since=since)
+        library = await _library(session, ctx, machine, user=user, since=since)
         entries += [e for e in library if e.title.casefold() not in seen]
     entries.sort(key=lambda e: e.arrived_at, reverse=True)
     return Digest(period, since, until, entries[:MAX_ENTRIES])
@@ -147,21 +148,23 @@ async def _downloads(
 async def _library(
     session: AsyncSession,
     ctx: AppContext,
-    plex: PlexClient,
     machine: str | None,
     *,
     user: User,
     since: datetime,
 ) -> list[DigestEntry]:
-    """Newest items of every library, as this user may see them (others' downloads hidden)."""
+    """Newest items of every library shared with this user, as they may see them (read
+    with their own token, as browsing is: `access.browsing_client`; others' downloads
+    hidden)."""
     paths = await plex_paths.load_path_map(session, settings=ctx.settings)
     viewer = Viewer(user_id=user.id, sees_everything=user.is_admin, paths=paths)
     entries: list[DigestEntry] = []
     try:
-        sections = (await plex_service.libraries(plex)).value
+        browsing = await plex_access.browsing_client(ctx, user)
+        sections = (await plex_service.libraries(browsing, viewer)).value
         for section in sections:
             page = await plex_service.library_items(
-                plex,
+                browsing,
                 viewer=viewer,
                 library_id=int(section.key),
                 page=1,

@@ -16,7 +16,7 @@ from medianest.core.errors import MediaNestError
 from medianest.integrations.outcomes import moment
 from medianest.integrations.plex import PlexClient
 from medianest.plex import kinds, playlists, service
-from medianest.plex.dependencies import get_browsing_plex, get_viewer
+from medianest.plex.dependencies import get_browsing_plex, get_owner_plex, get_viewer
 from medianest.plex.privacy import Viewer
 from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
 from medianest.web.templating import add_filter, render
@@ -110,7 +110,7 @@ async def plex_page(
         viewer = await get_viewer(user, ctx, session)
         if refresh:
             await service.refresh(plex)
-        sections = await service.libraries(plex)
+        sections = await service.libraries(plex, viewer)
         libraries = [LibraryOut.of(s) for s in sections.value]
         context["libraries"] = libraries
         context["stale"] = sections.stale
@@ -131,7 +131,8 @@ async def plex_page(
                 sort=sort,
             )
         try:  # a user whose Plex account cannot reach this server still sees the library
-            own = await playlists.own_playlists(ctx, user, plex)
+            owner = await get_owner_plex(user, ctx)
+            own = await playlists.own_playlists(ctx, user, owner)
             context["playlists"] = [PlaylistOut.of(p) for p in own]
         except MediaNestError as error:
             context["playlists_error"] = error.message
@@ -180,8 +181,8 @@ async def playlist_page(
     user: CurrentUser,
     ctx: ContextDep,
 ) -> Response:
-    plex = await get_browsing_plex(user, ctx)
-    found = await playlists.playlist_detail(ctx, user, plex, playlist_id)
+    owner = await get_owner_plex(user, ctx)
+    found = await playlists.playlist_detail(ctx, user, owner, playlist_id)
     return render(
         request,
         "plex/playlist.html",

@@ -1,14 +1,17 @@
 """Who sees what of the Plex library in MediaNest: nobody sees another user's YouTube
 downloads (items, collections made of them, their images); admins see everything.
 
-MediaNest reads Plex with the owner's token, which sees every file, so the rule is
-applied here, from where a file lies: `{download root as Plex sees it}/{user id}/...`
-belongs to that user (translated through the same `PathMap` as the delivery).
+Which libraries a user sees is Plex's decision: they browse with their own token for
+the server (`access.browsing_client`). The downloads rule is MediaNest's, on top: the
+YouTube library is usually shared with everyone, so it is applied here, from where a
+file lies: `{download root as Plex sees it}/{user id}/...` belongs to that user
+(translated through the same `PathMap` as the delivery).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from medianest.integrations.plex_models import PlexItem, PlexSection
@@ -22,6 +25,8 @@ class Viewer:
     user_id: uuid.UUID
     sees_everything: bool
     paths: PathMap
+    # Called when Plex refuses the viewer's own token (their share was removed).
+    token_refused: Callable[[], Awaitable[None]] | None = None
 
     def may_see(self, item: PlexItem) -> bool:
         """False when any file of `item` lies in another user's download folder."""

@@ -12,7 +12,7 @@ from medianest.context import ContextDep
 from medianest.core.deps import api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
 from medianest.plex import playlists, service
-from medianest.plex.dependencies import BrowsingPlex, PlexViewer
+from medianest.plex.dependencies import BrowsingPlex, OwnerPlex, PlexViewer
 from medianest.plex.schemas import (
     CachedEnvelope,
     CachedPagedEnvelope,
@@ -37,9 +37,11 @@ UNVERSIONED_MAX_AGE = 3_600
 
 
 @router.get("/libraries", response_model=CachedEnvelope[list[LibraryOut]])
-async def list_libraries(plex: BrowsingPlex, ctx: ContextDep) -> CachedEnvelope[list[LibraryOut]]:
-    """The server's libraries (sections)."""
-    found = await service.libraries(plex)
+async def list_libraries(
+    plex: BrowsingPlex, viewer: PlexViewer, ctx: ContextDep
+) -> CachedEnvelope[list[LibraryOut]]:
+    """The server's libraries (sections) shared with the caller (all, for admins)."""
+    found = await service.libraries(plex, viewer)
     data = [LibraryOut.of(section) for section in found.value]
     return cached_envelope(data, stale=found.stale, read_at=found.read_at)
 
@@ -133,7 +135,7 @@ async def get_collection(
 
 @router.get("/playlists", response_model=Envelope[list[PlaylistOut]])
 async def list_playlists(
-    plex: BrowsingPlex, user: CurrentUser, ctx: ContextDep
+    plex: OwnerPlex, user: CurrentUser, ctx: ContextDep
 ) -> Envelope[list[PlaylistOut]]:
     """The caller's own video playlists on this server (private playlists included)."""
     found = await playlists.own_playlists(ctx, user, plex)
@@ -142,7 +144,7 @@ async def list_playlists(
 
 @router.get("/playlists/{playlist_id}", response_model=Envelope[PlaylistDetailOut])
 async def get_playlist(
-    plex: BrowsingPlex, user: CurrentUser, ctx: ContextDep, playlist_id: LibraryId
+    plex: OwnerPlex, user: CurrentUser, ctx: ContextDep, playlist_id: LibraryId
 ) -> Envelope[PlaylistDetailOut]:
     """One of the caller's playlists with its items (another account's is a 404)."""
     found = await playlists.playlist_detail(ctx, user, plex, playlist_id)

@@ -1,7 +1,9 @@
 """Plex browsing: libraries, their items, collections and poster images, read from the
-configured server with the owner's token and cached for ten minutes (the last good
-answer is served, marked stale, while Plex is down). Other users' YouTube downloads are
-left out for everyone but admins (`privacy.Viewer`)."""
+configured server with the viewer's own token (the owner's for admins; chosen by
+`access.browsing_client`) and cached for ten minutes per token (the last good answer is
+served, marked stale, while Plex is down). A library not shared with the viewer is
+absent from their list and a 404 here (Plex refuses it with 401). Other users' YouTube
+downloads are left out for everyone but admins (`privacy.Viewer`)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from medianest.integrations.outcomes import oldest
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexImage, PlexItem, PlexPage, PlexSection, Snapshot
 from medianest.plex import kinds
+from medianest.plex.access import NotShared
 from medianest.plex.privacy import Viewer
 
 # The default freshness of library data (the router passes the setting of the same value).
@@ -55,8 +58,17 @@ def plex_sort(sort: str | None) -> str | None:
     return f"{SORT_FIELDS[match.group(1)]}:{'desc' if descending else 'asc'}"
 
 
-async def libraries(plex: PlexClient) -> Snapshot[list[PlexSection]]:
-    return await plex.sections_snapshot(cached=True)
+async def libraries(plex: PlexClient, viewer: Viewer | None = None) -> Snapshot[list[PlexSection]]:
+    """The libraries the client's token sees. Plex refusing a viewer's own token (their
+    share was removed since it was looked up) forgets it and refuses the viewer."""
+    try:
+        return await plex.sections_snapshot(cached=True)
+    except UpstreamHTTPError as exc:
+        if viewer is None or viewer.sees_everything or exc.upstream_status != 401:
+            raise
+        if viewer.token_refused is not None:
+            await viewer.token_refused()
+        raise NotShared(details={"service": "plex", "reason": "not_shared"}) from None
 
 
 async def library_items(
@@ -73,7 +85,8 @@ async def library_items(
     out other users' (read whole and paged here, so totals stay true)."""
     plex_order = plex_sort(sort)
     try:
-        if not viewer.filters(await _section(plex, library_id)):
+        section = await _shared_section(plex, viewer, library_id)
+        if not viewer.filters(section):
             return await plex.section_items_snapshot(
                 library_id,
                 start=(page - 1) * page_size,
@@ -93,7 +106,7 @@ async def library_items(
             )
         )
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such library.") from None
+        raise _not_found_or(exc, "No such library.", viewer) from None
     visible = [item for item in everything.value if viewer.may_see(item)]
     return _page_of(visible, everything, page=page, page_size=page_size)
 
@@ -111,7 +124,7 @@ async def collections(
     start = (page - 1) * page_size
     if library_id is not None:
         try:
-            section = await _section(plex, library_id)
+            section = await _shared_section(plex, viewer, library_id)
             if section is not None and not kinds.has_collections(section):
                 return Snapshot(value=PlexPage(items=[], offset=start, total=0))
             if not viewer.filters(section):
@@ -124,10 +137,10 @@ async def collections(
                 )
             )
         except UpstreamHTTPError as exc:
-            raise _not_found_or(exc, "No such library.") from None
+            raise _not_found_or(exc, "No such library.", viewer) from None
         shown = await _visible_collections(plex, viewer, listing.value)
         return _page_of(shown, listing, page=page, page_size=page_size)
-    sections = await libraries(plex)
+    sections = await libraries(plex, viewer)
     found: list[PlexItem] = []
     stale, read_at = sections.stale, sections.read_at
     for section in filter(kinds.has_collections, sections.value):
@@ -153,12 +166,15 @@ async def collection_detail(
     page: int,
     page_size: int,
 ) -> CollectionDetail:
-    meta = await plex.metadata_snapshot(collection_id, cached=True)
+    try:
+        meta = await plex.metadata_snapshot(collection_id, cached=True)
+    except UpstreamHTTPError as exc:
+        raise _not_found_or(exc, "No such collection.", viewer) from None
     collection = meta.value
     if collection is None or collection.type != "collection":
         raise NotFound("No such collection.")
     try:
-        section = await _section(plex, collection.library_section_id)
+        section = await _shared_section(plex, viewer, collection.library_section_id)
         if viewer.filters(section):
             everything = await _read_all(
                 lambda start, size: plex.collection_items(
@@ -178,7 +194,7 @@ async def collection_detail(
                 cached=True,
             )
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such collection.") from None
+        raise _not_found_or(exc, "No such collection.", viewer) from None
     stale = meta.stale or items.stale
     return CollectionDetail(
         collection=collection,
@@ -222,18 +238,19 @@ async def image(
     height: int | None,
 ) -> PlexImage:
     match = IMAGE_PATH.fullmatch(check_image_path(path))
-    # The poster of another user's download (or of a collection of them) is not shown.
-    hidden = (
-        match is not None
-        and not viewer.sees_everything
-        and not await _may_see_object(plex, viewer, int(match.group(2)))
-    )
-    if hidden:
-        raise NotFound("No such image.")
     try:
+        # The poster of another user's download (or of a collection of them), or of a
+        # library not shared with the viewer, is not shown.
+        hidden = (
+            match is not None
+            and not viewer.sees_everything
+            and not await _may_see_object(plex, viewer, int(match.group(2)))
+        )
+        if hidden:
+            raise NotFound("No such image.")
         fetched = await plex.image(path, width=width, height=height)
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such image.") from None
+        raise _not_found_or(exc, "No such image.", viewer) from None
     if fetched.content_type not in IMAGE_FORMATS:
         # SVG or anything else could run script on our origin: only raster images pass.
         raise NotFound("No such image.")
@@ -246,6 +263,18 @@ async def _section(plex: PlexClient, library_id: int | str | None) -> PlexSectio
         return None
     sections = await plex.sections_snapshot(cached=True)
     return next((s for s in sections.value if s.key == str(library_id)), None)
+
+
+async def _shared_section(
+    plex: PlexClient, viewer: Viewer, library_id: int | str | None
+) -> PlexSection | None:
+    """The library, which a viewer browsing with their own token must find in their list
+    (an unshared one is not: a 404, whatever Plex would answer); None for admins when
+    the owner's list does not name it (Plex answers for it)."""
+    section = await _section(plex, library_id)
+    if section is None and not viewer.sees_everything:
+        raise NotFound("No such library.")
+    return section
 
 
 async def _read_all(
@@ -299,13 +328,18 @@ async def _may_see_object(plex: PlexClient, viewer: Viewer, rating_key: int) -> 
     meta = await plex.metadata_snapshot(rating_key, cached=True)
     if meta.value is None:
         return True  # Plex answers the image request with its own 404
+    section = await _section(plex, meta.value.library_section_id)
+    if section is None and meta.value.library_section_id is not None:
+        return False  # a library not shared with the viewer
     if meta.value.type != "collection":
         return viewer.may_see(meta.value)
-    section = await _section(plex, meta.value.library_section_id)
     return not viewer.filters(section) or bool(
         await _visible_in_collection(plex, viewer, rating_key)
     )
 
 
-def _not_found_or(exc: UpstreamHTTPError, message: str) -> Exception:
-    return NotFound(message) if exc.upstream_status in (400, 404) else exc
+def _not_found_or(exc: UpstreamHTTPError, message: str, viewer: Viewer) -> Exception:
+    """Plex's 400/404 is our 404; so is its 401/403 to a viewer's own token (a library
+    not shared with them; to the owner's token it is a configuration fault)."""
+    refused = exc.upstream_status in (401, 403) and not viewer.sees_everything
+    return NotFound(message) if exc.upstream_status in (400, 404) or refused else exc
