@@ -246,6 +246,9 @@ class BrowseEndpoints:
             return not_found()
         if not self.sim.shares_section(account, self.sim.section_of(rk)):
             return unauthorized()
+        item = library.items.get(rk)
+        if item is not None and not self.sim.visible(item, account):
+            return not_found()  # as its metadata: hidden by the share's label filter
         return Response(tiny_png(rk), media_type="image/png")
 
     async def transcode(self, request: Request, account: str) -> Response:

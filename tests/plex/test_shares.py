@@ -203,3 +203,23 @@ async def test_a_removed_share_loses_access_at_the_next_token_lookup(
         again = await client.get(f"/api/plex/library/{MOVIES_SECTION}/items")
         assert again.status_code == 403
         assert plextv.log.count("/api/v2/resources", "GET") == asked + 1
+
+
+async def test_a_restricted_account_sees_only_what_its_label_filter_allows(
+    bob_client: httpx.AsyncClient, admin_client: httpx.AsyncClient, plex_sim: PlexSimulator
+) -> None:
+    """A kid's account the owner restricted to the label `kids` (Plex sharing's "allow
+    labels"): Plex filters what bob's token reads, and MediaNest shows that."""
+    plex_sim.set_share_filter("bob", allow_labels=["kids"])
+    with plex_sim.lock:
+        kids_movie = plex_sim.library.items[104]
+        kids_movie.labels.append("kids")
+        title = kids_movie.title
+    items = await bob_client.get(f"/api/plex/library/{MOVIES_SECTION}/items")
+    assert [i["title"] for i in items.json()["data"]] == [title]
+    assert items.json()["meta"]["total"] == 1
+    hidden = {"path": "/library/metadata/105/thumb/1700000000"}
+    assert_not_found(await bob_client.get("/api/plex/image", params=hidden))
+    assert (await admin_client.get("/api/plex/image", params=hidden)).status_code == 200
+    everything = await admin_client.get(f"/api/plex/library/{MOVIES_SECTION}/items")
+    assert everything.json()["meta"]["total"] == 8

@@ -69,14 +69,14 @@ async def lookup_server_token(ctx: AppContext, user: User) -> str | None:
     if server is None:
         return None
     key = _token_key(server, user)
-    if await ctx.cache.get(key + ":none") is not None:
-        return None
     cached = await ctx.cache.get(key)
     if isinstance(cached, str):
         try:
             return ctx.secret_box.decrypt(cached, context="plex_server_token")
         except ValueError:
             await ctx.cache.delete(key)
+    if await ctx.cache.get(key + ":none") is not None:
+        return None
     integrations = ctx.integrations
     owner = await owner_client(integrations)
     if owner is None:
@@ -86,9 +86,9 @@ async def lookup_server_token(ctx: AppContext, user: User) -> str | None:
     try:
         resources = await integrations.plextv().resources(plex_tv_token)
     except UpstreamHTTPError as exc:
-        if exc.upstream_status == 401:
-            return None
-        raise
+        if exc.upstream_status != 401:
+            raise
+        resources = []  # plex.tv refuses their token: they reach no server
     token = next(
         (r.access_token for r in resources if r.client_identifier == machine and r.access_token),
         None,
