@@ -9,6 +9,7 @@ reaches another; a viewer whose share was removed is refused, not shown the owne
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -223,3 +224,17 @@ async def test_a_restricted_account_sees_only_what_its_label_filter_allows(
     assert (await admin_client.get("/api/plex/image", params=hidden)).status_code == 200
     everything = await admin_client.get(f"/api/plex/library/{MOVIES_SECTION}/items")
     assert everything.json()["meta"]["total"] == 8
+
+
+async def test_a_pages_posters_asking_at_once_look_the_token_up_once(
+    alice_client: httpx.AsyncClient, plextv: PlexTvSimulator
+) -> None:
+    """Twelve posters of a page arrive together while alice's server token is not kept
+    (first visit, or just expired): plex.tv is asked once, not once per poster."""
+    asked = plextv.log.count("/api/v2/resources", "GET")
+    posters = [f"/library/metadata/{101 + n % 8}/thumb/1700000000" for n in range(12)]
+    answers = await asyncio.gather(
+        *(alice_client.get("/api/plex/image", params={"path": p}) for p in posters)
+    )
+    assert [a.status_code for a in answers] == [200] * 12
+    assert plextv.log.count("/api/v2/resources", "GET") == asked + 1

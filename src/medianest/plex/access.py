@@ -17,6 +17,7 @@ from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, PermissionDenied, ServiceUnavailable
 from medianest.core.logging import get_logger
+from medianest.core.single_flight import SingleFlight
 from medianest.integrations.http import UpstreamHTTPError
 from medianest.integrations.outcomes import outage_message
 from medianest.integrations.plex import PlexClient
@@ -27,6 +28,7 @@ log = get_logger(__name__)
 SERVER_TOKEN_TTL = 6 * 3600.0
 # "plex.tv lists no access for this account" is remembered this long (not asked per page).
 NO_ACCESS_TTL = 60.0
+_LOOKUPS: SingleFlight[str | None] = SingleFlight()
 NOT_SHARED = "This Plex server is not shared with your Plex account."
 
 
@@ -77,9 +79,15 @@ async def lookup_server_token(ctx: AppContext, user: User) -> str | None:
             await ctx.cache.delete(key)
     if await ctx.cache.get(key + ":none") is not None:
         return None
+    # A page's posters ask at once when the kept token has just expired: one plex.tv call.
+    return await _LOOKUPS.run(key, lambda: _ask_plextv(ctx, user, key))
+
+
+async def _ask_plextv(ctx: AppContext, user: User, key: str) -> str | None:
+    """The token from plex.tv's resources for `user` (kept under `key`), or None."""
     integrations = ctx.integrations
     owner = await owner_client(integrations)
-    if owner is None:
+    if owner is None or user.plex_token is None:
         return None
     machine = await owner.machine_identifier()
     plex_tv_token = ctx.secret_box.decrypt(user.plex_token, context="plex_token")
