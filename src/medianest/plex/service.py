@@ -271,7 +271,8 @@ async def _shared_section(
     """The library, which a viewer browsing with their own token must find in their list
     (an unshared one is not: a 404, whatever Plex would answer); None for admins when
     the owner's list does not name it (Plex answers for it)."""
-    section = await _section(plex, library_id)
+    sections = (await libraries(plex, viewer)).value  # a refused token: 403 here too
+    section = next((s for s in sections if s.key == str(library_id)), None)
     if section is None and not viewer.sees_everything:
         raise NotFound("No such library.")
     return section
