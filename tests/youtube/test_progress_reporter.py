@@ -12,6 +12,7 @@ from medianest.app import MediaNestApp
 from medianest.youtube.jobs import progress
 from medianest.youtube.jobs.progress import JobView, ProgressReporter
 from medianest.youtube.jobs.queue import Beat, JobQueue
+from medianest.youtube.jobs.worker import realtime_emitter
 from medianest.youtube.models import JobItem
 
 
@@ -59,3 +60,47 @@ async def test_a_state_stored_slowly_is_announced_once_and_only_after_storing(
     # (a poller would have seen "completed" without its Plex collection).
     assert heartbeats_before_stored
     assert set(heartbeats_before_stored) == {"downloading"}
+
+
+async def test_a_stop_in_any_turn_of_a_publish_ends_the_loop(
+    app: MediaNestApp, monkeypatch: Any
+) -> None:
+    """The runner stops the loop (`async with` ends: the job paused, failed or finished)
+    wherever the loop is. On the PostgreSQL + Redis backend the loop's emit is a real
+    publish: redis-py writes it under `asyncio.wait_for`, which on Python 3.11 returns the
+    finished write and drops a cancel that comes in that turn (CPython gh-86296); the loop
+    then ran on for ever, and the runner waited for it. A stop that comes in each of the
+    first turns of the publish must end the loop."""
+    monkeypatch.setattr(progress, "EMIT_INTERVAL", 0.01)
+    loop = asyncio.get_running_loop()
+    queue = JobQueue(app.ctx.session_factory, app.ctx.settings, worker_id="test")
+    publish = realtime_emitter(app.ctx)
+    for turns in range(8):
+        stops: list[asyncio.Future[None]] = []
+        reporters: list[ProgressReporter] = []
+
+        def stop_after(left: int) -> None:
+            if left:
+                loop.call_soon(stop_after, left - 1)
+            else:  # as the runner's `async with` ends
+                stops.append(asyncio.ensure_future(reporters[0].__aexit__(None, None, None)))
+
+        async def emit(user_id: str, event: str, data: dict[str, Any], turns: int = turns) -> None:
+            if data["currentItem"] == 1 and not stops:  # the loop's publish of the item
+                loop.call_soon(stop_after, turns)
+            await publish(user_id, event, data)
+
+        view = JobView(uuid.uuid4(), uuid.uuid4(), "A playlist", "downloading", [JobItem()])
+        reporters.append(
+            ProgressReporter(
+                view, queue=queue, emit=emit, cancel=threading.Event(), store_interval=3600
+            )
+        )
+        await reporters[0].__aenter__()
+        await reporters[0].emit_now()
+        view.current, view.item_progress.fraction = 0, 0.5  # what the loop publishes next
+        deadline = loop.time() + 10
+        while not stops and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.wait(stops, timeout=10)
+        assert stops and stops[0].done(), f"the loop ran on after a stop {turns} turns in"

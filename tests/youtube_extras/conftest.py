@@ -114,9 +114,7 @@ async def what_waits(app: MediaNestApp) -> str:
     for a run that timed out (a CI run once saw a job stand still for 55 s between two items)."""
     lines = ["tasks:"]
     for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=8)
-        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
-        lines.append(f"  {task.get_name()}: {where}")
+        lines.append(f"  {task.get_name()}: {' <- '.join(reversed(_awaits(task)))}")
     if app.ctx.engine.dialect.name == "postgresql":
         async with session_scope(app.ctx.session_factory) as session:
             rows = await session.execute(
@@ -128,6 +126,23 @@ async def what_waits(app: MediaNestApp) -> str:
             )
             lines += ["postgresql sessions:", *(f"  {tuple(row)}" for row in rows)]
     return "\n".join(lines)
+
+
+def _awaits(task: asyncio.Task[Any], limit: int = 12) -> list[str]:
+    """Where a task waits, outermost call first. `Task.get_stack` gives a waiting task's
+    outermost frame only (a job stuck in its progress loop's stop showed as `_run:127`):
+    this follows each coroutine to the one it awaits."""
+    if task is asyncio.current_task():
+        return [f"{f.f_code.co_name}:{f.f_lineno}" for f in task.get_stack(limit=limit)]
+    where: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(where) < limit:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is None:
+            break
+        where.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return where
 
 
 def all_finished(count: int) -> Callable[[list[YoutubeDownload]], bool]:

@@ -4,8 +4,11 @@ the queue breaker (429/403 from the loopback media server open it; admins see wh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yt_dlp.version
@@ -161,3 +164,44 @@ async def test_the_system_page_says_when_downloads_resume_in_utc_and_for_the_bro
     # show in the browser's local time.
     shown = f"{until.day} {until:%b, %H:%M} UTC"
     assert f'<time datetime="{until.isoformat()}" data-local-time>{shown}</time>' in page
+
+
+async def test_the_breaker_pauses_the_job_when_a_progress_emit_swallows_the_stop(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, monkeypatch: Any
+) -> None:
+    """The runner stops its progress loop before it stores the pause. With Redis, the loop's
+    emit is a publish, and redis-py writes it under `asyncio.wait_for`, which on Python 3.11
+    returns the finished write and drops a cancel that comes in that turn (CPython gh-86296;
+    tests/youtube/test_progress_reporter.py shows it with the real client). One CI run in
+    ten then saw the job stay "downloading" for ever, its heartbeat kept fresh by the loop
+    that never stopped. Here the second item's progress event waits on a slow Redis until
+    the stop comes, and drops it, every time."""
+    media.set_item_status("clip-one", 429)
+    media.set_item_status("clip-two", 403)
+    media.hold_item("clip-two")  # the job is on its second item when its progress is sent
+    realtime = worker_app.ctx.realtime
+    publish = realtime.emit_to_user_and_admins
+    emit_waits = asyncio.Event()
+
+    async def slow_emit_that_drops_a_cancel(user_id: Any, event: str, data: Any) -> None:
+        if data.get("currentItem") == 2 and not emit_waits.is_set():
+            emit_waits.set()
+            with contextlib.suppress(asyncio.CancelledError):  # as redis-py's publish can
+                await asyncio.sleep(60)
+        await publish(user_id, event, data)
+
+    monkeypatch.setattr(realtime, "emit_to_user_and_admins", slow_emit_that_drops_a_cancel)
+    async with await signed_in_client(worker_app, alice) as client:
+        await client.post("/api/youtube/download", json={"url": media.feed_url()})
+    await asyncio.wait_for(emit_waits.wait(), 45)
+    media.release_item("clip-two")  # its 403 opens the breaker: the job pauses
+
+    rows = await wait_for(
+        worker_app, lambda r: r[0].pause_reason == pushback.PAUSE_REASON, user_id=alice.id
+    )
+    assert rows[0].status == "queued"
+    assert [(i.state, i.error_kind) for i in rows[0].items] == [
+        ("failed", "http_429"),
+        ("failed", "http_403"),
+        ("pending", None),
+    ]

@@ -10,7 +10,6 @@ write every `store_interval` (which doubles as the heartbeat).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 import uuid
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import JobItem
 from medianest.youtube.ytdlp.downloader import ProgressState
@@ -98,16 +98,23 @@ class ProgressReporter:
         self._last_sent: dict[str, Any] | None = None
         self._announced_status: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def __aenter__(self) -> ProgressReporter:
         self._task = asyncio.create_task(self._loop())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """The loop ends before the runner stores what comes next (a pause, the end). One
+        cancel did not always end it: redis-py writes a publish (the progress event, with
+        Redis) under `asyncio.wait_for`, which on Python 3.11 returns the finished write and
+        drops a cancel that comes in that turn (CPython gh-86296), and a round turns other
+        errors into a warning. The loop then ran on, beating "downloading", and the runner
+        waited for it: a paused job stayed "downloading" for ever, its worker slot taken.
+        So the loop also stops at its next round, and is cancelled until it has."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_loop(self._task)
 
     async def emit_now(self) -> None:
         """Announce the current state at once: the runner calls it when a change of state
@@ -134,7 +141,7 @@ class ProgressReporter:
     async def _loop(self) -> None:
         last_store = time.monotonic()
         stored_item = self.view.current
-        while True:
+        while not self._stopping:
             await asyncio.sleep(EMIT_INTERVAL)
             try:
                 # A new item is stored before it is announced: the browser re-reads the
