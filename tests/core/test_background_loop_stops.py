@@ -11,11 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from medianest.auth.plex_sign_in import access
 from medianest.auth.sessions import maintenance
 from medianest.core import loops
+from medianest.core.pubsub import Heartbeat
 from medianest.settings import Settings
+from medianest.youtube.jobs import signals as signals_module
+from medianest.youtube.jobs.signals import QueueSignals
 
 
 def cancel_turned_into_an_error(calls: list[int]) -> Callable[..., Any]:
@@ -68,3 +72,54 @@ async def test_a_loop_whose_round_swallows_the_cancel_still_stops(
         with contextlib.suppress(asyncio.CancelledError):
             await stopping
     assert done, "the stop did not return: the loop ran on after its round caught the cancel"
+
+
+class HeartbeatThatDropsACancel(Heartbeat):
+    """A subscription's read that returns "no message" on the first cancellation, as
+    redis-py's ping does when the cancel comes in the turn its write finished (its
+    `asyncio.wait_for`, Python 3.11, CPython gh-86296); later ones end it as usual."""
+
+    reads: list[int] = []  # (replaced, never appended to, per test)
+    dropped: list[int] = []
+
+    async def get_message(self, wait_seconds: float = 1.0) -> dict[str, Any] | None:
+        HeartbeatThatDropsACancel.reads = [*self.reads, 1]
+        try:
+            return await super().get_message(wait_seconds)
+        except asyncio.CancelledError:
+            if self.dropped:
+                raise
+            HeartbeatThatDropsACancel.dropped = [1]
+            return None
+
+
+async def test_the_download_queue_listener_stops_when_a_read_drops_the_cancel(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str | None
+) -> None:
+    """The download workers' stop (`medianest worker`, the app's shutdown) stops the
+    listener of job nudges: one cancel waited for ever when the listener's read dropped it."""
+    if redis_url is None:
+        pytest.skip("the queue's nudges go over Redis (runs on the postgres backend)")
+    monkeypatch.setattr(signals_module, "Heartbeat", HeartbeatThatDropsACancel)
+    monkeypatch.setattr(HeartbeatThatDropsACancel, "reads", [])
+    monkeypatch.setattr(HeartbeatThatDropsACancel, "dropped", [])
+    monkeypatch.setattr(loops, "STOP_LOOP_SECONDS", 2.0)
+    redis = Redis.from_url(redis_url, socket_timeout=2)
+    signals = QueueSignals(redis)
+    try:
+        signals.start_listening()
+        for _ in range(250):
+            if HeartbeatThatDropsACancel.reads:
+                break
+            await asyncio.sleep(0.02)
+        assert HeartbeatThatDropsACancel.reads, "the listener never read"
+        stopping = asyncio.create_task(signals.stop_listening())
+        done, _ = await asyncio.wait({stopping}, timeout=4.0)  # (asyncio.wait cancels nothing)
+        if not done:
+            stopping.cancel()  # reaches the listener through the awaited task
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopping
+        assert HeartbeatThatDropsACancel.dropped, "the stop's cancel never reached the read"
+        assert done, "the stop did not return: the listener ran on after its read dropped it"
+    finally:
+        await redis.aclose()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from medianest.core.context import CoreContext, PerContext
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 from medianest.core.pubsub import Heartbeat
 from medianest.core.pubsub import channel as channel_of
 from medianest.core.redis_guard import redis_failures
@@ -78,10 +79,11 @@ class QueueSignals:
             self._listener = asyncio.create_task(self._listen(self.redis))
 
     async def stop_listening(self) -> None:
+        """Cancelled until it has ended: a read can drop a cancel (redis-py's write under
+        `asyncio.wait_for` on Python 3.11) or turn it into an error, and the listener then
+        ran on while the workers' stop waited for it for ever."""
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await stop_loop(self._listener)
             self._listener = None
 
     async def _listen(self, redis: Redis) -> None:
