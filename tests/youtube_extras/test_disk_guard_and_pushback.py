@@ -172,10 +172,11 @@ async def test_the_breaker_pauses_the_job_when_a_progress_emit_swallows_the_stop
     """The runner stops its progress loop before it stores the pause. With Redis, the loop's
     emit is a publish, and redis-py writes it under `asyncio.wait_for`, which on Python 3.11
     returns the finished write and drops a cancel that comes in that turn (CPython gh-86296;
-    tests/youtube/test_progress_reporter.py shows it with the real client). One CI run in
-    ten then saw the job stay "downloading" for ever, its heartbeat kept fresh by the loop
-    that never stopped. Here the second item's progress event waits on a slow Redis until
-    the stop comes, and drops it, every time."""
+    tests/youtube/test_progress_reporter.py shows it with the real client). The job then
+    stays "downloading" for ever, its heartbeat kept fresh by the loop that never stopped:
+    what about one CI run in ten of the test above saw (both failures stored, no pause,
+    every database session idle). Here the second item's progress event waits on a slow
+    Redis until the stop comes, and drops it, every time."""
     media.set_item_status("clip-one", 429)
     media.set_item_status("clip-two", 403)
     media.hold_item("clip-two")  # the job is on its second item when its progress is sent
