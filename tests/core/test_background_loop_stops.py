@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from medianest.auth.plex_sign_in import access
 from medianest.auth.sessions import maintenance
 from medianest.core import loops
 from medianest.core.pubsub import Heartbeat
+from medianest.core.redis_guard import RedisGuard
 from medianest.settings import Settings
 from medianest.youtube.jobs import signals as signals_module
 from medianest.youtube.jobs.signals import QueueSignals
@@ -123,3 +125,44 @@ async def test_the_download_queue_listener_stops_when_a_read_drops_the_cancel(
         assert done, "the stop did not return: the listener ran on after its read dropped it"
     finally:
         await redis.aclose()
+
+
+async def test_the_redis_probe_stops_in_any_turn_of_a_refused_ping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While Redis is away its guard pings it now and then; the app's stop cancels that
+    prober. A real client pinging a port nobody listens on: a stop in each of the first
+    turns of a ping must end the prober (one cancel was dropped in some turns, where the
+    refused ping's error then counted as "still away" and the prober ran on, and the
+    stop waited for ever)."""
+    monkeypatch.setattr(loops, "STOP_LOOP_SECONDS", 2.0)
+    loop = asyncio.get_running_loop()
+    with socket.socket() as probe:  # a port that was free a moment ago: refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for turns in range(8):
+        client = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=2)
+        stops: list[asyncio.Future[None]] = []
+        guards: list[RedisGuard] = []
+        armed: list[int] = []
+
+        def stop_after(left: int) -> None:
+            if left:
+                loop.call_soon(stop_after, left - 1)
+            else:  # the app's stop (close_context)
+                stops.append(asyncio.ensure_future(guards[0].aclose()))
+
+        async def ping(turns: int = turns, client: Redis = client) -> None:
+            if not armed:  # one stop per guard, in its first ping
+                armed.append(1)
+                loop.call_soon(stop_after, turns)
+            await client.ping()
+
+        guards.append(RedisGuard(ping=ping, retry_seconds=0.01))
+        guards[0].failed("test", ConnectionError("Redis is away"))
+        deadline = loop.time() + 5
+        while not stops and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        done, _ = await asyncio.wait(stops, timeout=4.0)
+        await client.aclose()
+        assert stops and done, f"the prober ran on after a stop {turns} turns into a ping"

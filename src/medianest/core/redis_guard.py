@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from medianest.core.logging import get_logger
+from medianest.core.loops import stop_loop
 
 log = get_logger(__name__)
 
@@ -75,7 +76,9 @@ class RedisGuard:
                 return
 
     async def aclose(self) -> None:
+        """Cancelled until it has ended: a cancel that comes as a ping to an away Redis
+        fails can be dropped (`asyncio.wait_for` on Python 3.11 returns the finished ping's
+        outcome, CPython gh-86296), the failure counts as "still away", and the prober ran
+        on while the app's stop waited for it for ever."""
         if self._prober is not None:
-            self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+            await stop_loop(self._prober)
