@@ -115,6 +115,13 @@ class EditEndpoints:
         pl = self.sim.library.playlists.get(int(request.path_params["rk"]))
         return pl if pl is not None and pl.owner == account else None
 
+    def _visible(self, keys: list[int] | None, account: str) -> list[int]:
+        """The items of `keys` the account's share lets it see: Plex resolves a playlist's
+        URI as that account, so items of a library not shared with it are not added (a
+        playlist of only those is refused)."""
+        items = self.sim.library.items
+        return [k for k in keys or [] if self.sim.visible(items[k], account)]
+
     @staticmethod
     def _append(pl: Playlist, keys: list[int]) -> None:
         last = max((e for e, _ in pl.entries), default=pl.rating_key * 100)
@@ -130,8 +137,8 @@ class EditEndpoints:
                 if p.owner == account and kind in (None, "video")
             ]
             return paged(request, rows)
-        keys = self.sim.parse_uri(q.get("uri"))
-        if not q.get("title") or keys is None or q.get("type", "video") != "video":
+        keys = self._visible(self.sim.parse_uri(q.get("uri")), account)
+        if not q.get("title") or not keys or q.get("type", "video") != "video":
             return bad_request("bad playlist")
         rk = library.new_key()
         pl = Playlist(rk, account, q["title"], [], library.tick())
@@ -154,15 +161,15 @@ class EditEndpoints:
         if pl is None:
             return not_found()
         if request.method == "PUT":
-            keys = self.sim.parse_uri(request.query_params.get("uri"))
-            if keys is None:
+            keys = self._visible(self.sim.parse_uri(request.query_params.get("uri")), account)
+            if not keys:
                 return bad_request("bad uri")
             self._append(pl, keys)
             return answer(request, container([library.playlist_json(pl)]))
         rows = [
             library.item_json(library.items[k]) | {"playlistItemID": entry}
             for entry, k in pl.entries
-            if k in library.items
+            if k in library.items and self.sim.visible(library.items[k], account)
         ]
         return paged(
             request, rows, title=pl.title, playlistType="video", ratingKey=str(pl.rating_key)

@@ -428,3 +428,30 @@ def test_a_removed_share_token_is_refused(linked: PlexTvSimulator, get) -> None:
     linked.unshare_server("alice")
     assert get("/library/sections", token=ALICE_SERVER_TOKEN).status_code == 401
     assert get("/library/sections", token=BOB_SERVER_TOKEN).status_code == 200
+
+
+def test_a_playlist_takes_only_items_of_the_libraries_shared_with_its_account(
+    linked: PlexTvSimulator, plex: PlexSimulator, http: httpx.Client, get
+) -> None:
+    """Plex resolves a playlist's items as the account that asks: a friend shared Movies
+    only cannot make a playlist of a Photos item nor add one, and a playlist made before
+    the share narrowed lists only what the share still includes."""
+    made = send(
+        plex, http, "POST", "/playlists", token=ALICE_SERVER_TOKEN, type="video",
+        title="Mixed", smart=0, uri=uri(101, 401),
+    )  # fmt: skip
+    rk = metadata(made)[0]["ratingKey"]
+    items = metadata(get(f"/playlists/{rk}/items", token=ALICE_SERVER_TOKEN))
+    assert [i["ratingKey"] for i in items] == ["101", "401"]  # every library shared so far
+    linked.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN, sections=[1])
+    items = metadata(get(f"/playlists/{rk}/items", token=ALICE_SERVER_TOKEN))
+    assert [i["ratingKey"] for i in items] == ["101"]
+    refused = send(
+        plex, http, "POST", "/playlists", token=ALICE_SERVER_TOKEN, type="video",
+        title="Photos", smart=0, uri=uri(401),
+    )  # fmt: skip
+    assert refused.status_code == 400
+    added = send(
+        plex, http, "PUT", f"/playlists/{rk}/items", token=ALICE_SERVER_TOKEN, uri=uri(401)
+    )
+    assert added.status_code == 400

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from pydantic import Field
@@ -90,6 +91,33 @@ class ServerAudience:
 
     def includes(self, account_id: int) -> bool:
         return account_id == self.owner_id or account_id in self.shared_ids
+
+
+@dataclass(frozen=True)
+class ServerShare:
+    """One account's share of a server (plex.tv `shared_servers`, python-plexapi
+    myplex.py `MyPlexServerShare`): the library keys shared, None for all of them."""
+
+    username: str
+    accepted: bool
+    section_keys: frozenset[str] | None
+
+    def includes(self, section_key: str) -> bool:
+        return self.section_keys is None or section_key in self.section_keys
+
+
+def server_shares(root: ET.Element) -> list[ServerShare]:
+    """`<SharedServer>` rows: `allLibraries="1"` or the `<Section shared="1">` children."""
+    shares = []
+    for row in root.iter("SharedServer"):
+        sections = None
+        if row.get("allLibraries", "0") != "1":
+            sections = frozenset(
+                s.get("key", "") for s in row.iter("Section") if s.get("shared", "0") == "1"
+            )
+        accepted = bool(row.get("acceptedAt")) and row.get("acceptedAt") != "0"
+        shares.append(ServerShare(row.get("username", ""), accepted, sections))
+    return shares
 
 
 def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
@@ -196,6 +224,15 @@ class PlexTvClient:
             owner_id=owner.id,
             shared_ids=shared_user_ids(parse_plex_xml(users.content), machine_identifier),
         )
+
+    async def shared_servers(self, owner_token: str, machine_identifier: str) -> list[ServerShare]:
+        """Each account's share of the server and its libraries (the owner's token)."""
+        answer = await self._with_token(
+            f"/api/servers/{quote(machine_identifier, safe='')}/shared_servers",
+            owner_token,
+            accept="application/xml",
+        )
+        return server_shares(parse_plex_xml(answer.content))
 
     async def health_check(self) -> ServiceHealth:
         """plex.tv is up when it answers at all; an anonymous /user call answers 401."""

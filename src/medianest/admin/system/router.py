@@ -35,6 +35,7 @@ from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import check as plex_check
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
+from medianest.youtube.delivery import visibility
 from medianest.youtube.downloads import files
 from medianest.youtube.jobs import pushback
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
@@ -130,6 +131,13 @@ class PlexDownloadsInfo(ApiModel):
     libraries: list[PlexLibraryInfo]
     holding_library_id: str | None
     problem: str | None
+    delivery_library: str | None = Field(
+        default=None, description="The library downloads are delivered to"
+    )
+    not_shared_with: list[str] | None = Field(
+        default=None,
+        description="Plex users whose share leaves out the delivery library (null: unknown)",
+    )
 
 
 class PlexTestIn(ApiInput):
@@ -289,7 +297,9 @@ async def plex_downloads_info(
 ) -> Envelope[PlexDownloadsInfo]:
     """Plex's libraries with their folders: which one holds the downloads, or why none."""
     paths = await plex_paths.load_path_map(session, settings=ctx.settings)
-    view = await plex_check.plex_view(await plex_check.require_plex(ctx.integrations), paths)
+    plex = await plex_check.require_plex(ctx.integrations)
+    view = await plex_check.plex_view(plex, paths)
+    library, not_shared = await visibility.admin_view(ctx, plex, view.holding)
     return envelope(
         PlexDownloadsInfo(
             plex_path=view.plex_path,
@@ -297,6 +307,8 @@ async def plex_downloads_info(
             libraries=[PlexLibraryInfo(**vars(lib)) for lib in view.libraries],
             holding_library_id=view.holding,
             problem=view.problem,
+            delivery_library=library,
+            not_shared_with=not_shared,
         )
     )
 

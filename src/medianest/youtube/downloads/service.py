@@ -28,6 +28,7 @@ from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import guard as delivery_guard
 from medianest.youtube.delivery import private as delivery
+from medianest.youtube.delivery import visibility
 from medianest.youtube.downloads import active, files, quotas, shared_files
 from medianest.youtube.downloads.urls import validate_download_url
 from medianest.youtube.jobs.queue import FINISHED
@@ -112,8 +113,12 @@ async def submit(
 ) -> YoutubeDownload:
     """Queue a download for `user` (400 bad URL, 409 already active, 429 over the limit).
     `hourly_limit=False` for a subscription's scheduled check: the per-hour limit guards
-    what people start by hand; the role's quotas still apply to everything."""
+    what people start by hand; the role's quotas still apply to everything. By hand, a
+    user who could not see the Plex library the download goes to is refused (409
+    `PLEX_LIBRARY_NOT_SHARED`); a scheduled check's delivery reports it instead."""
     accepted = validate_download_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
+    if hourly_limit:
+        await visibility.require_visible(ctx, user)
     await active.refuse_if_already_active(session, user_id=user.id, url=accepted.url)
     await quotas.enforce_youtube(session, user)  # 429 QUOTA_EXCEEDED with when it resets
     if hourly_limit:

@@ -21,6 +21,7 @@ from medianest.plex import paths as plex_paths
 from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
+from medianest.youtube.delivery import visibility
 from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
 from medianest.youtube.downloads import files, shared_files
 from medianest.youtube.downloads.urls import AcceptedUrl, validate_download_url
@@ -300,6 +301,9 @@ class JobRunner:
                 plex_delivery.configured_section(self.settings, self.ctx.integrations),
                 paths,
             )
+            unseen = await visibility.note_for(self.ctx, job.user_id, section)
+            if unseen is not None:  # the owner no longer shares the library with them
+                return job.plex_collection_id, unseen
             deliver = await delivery.deliverer(self.ctx, job)  # playlist or collection
             request = plex_delivery.DeliveryRequest(
                 section_id=section,

@@ -29,6 +29,7 @@ from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
 from medianest.db.engine import after_commit
 from medianest.youtube.cookies import store as youtube_cookies
+from medianest.youtube.delivery import visibility
 from medianest.youtube.downloads import active, archive
 from medianest.youtube.downloads import service as downloads
 from medianest.youtube.downloads.urls import YOUTUBE_HOSTS, AcceptedUrl, validate_download_url
@@ -80,6 +81,7 @@ async def create(
     url, quality, interval_hours = wanted.url, wanted.quality, wanted.interval_hours
     delivery_choice = wanted.delivery
     accepted = validate_subscription_url(url, extra_hosts=ctx.settings.youtube_extra_host_list)
+    await visibility.require_visible(ctx, user)  # 409 when they could not see the downloads
     count = await session.scalar(
         select(func.count())
         .select_from(YoutubeSubscription)
