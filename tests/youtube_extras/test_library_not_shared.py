@@ -166,3 +166,21 @@ async def test_the_admin_sees_whom_the_delivery_library_is_not_shared_with(
     share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
     again = (await admin_client.get("/api/admin/youtube/plex")).json()["data"]
     assert again["notSharedWith"] == []
+
+
+async def test_a_plex_that_does_not_answer_refuses_nobody(
+    shares: PlexTvSimulator,
+    alice_client: httpx.AsyncClient,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+) -> None:
+    """Whether the library is shared cannot be told while Plex hangs: the download is
+    accepted (its delivery reports what goes wrong later), after the bounded wait."""
+    share_alice(shares, MOVIES_SECTION, SHOWS_SECTION)
+    plex.hold_requests("/library/sections")
+    try:
+        answer = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
+    finally:
+        plex.release_requests()
+    assert answer.status_code == 201, answer.text

@@ -19,6 +19,7 @@ comes from plex.tv's `shared_servers` (`unshared_accounts`)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from medianest.auth.models import User
@@ -106,10 +107,17 @@ async def require_visible(ctx: AppContext, user: User) -> None:
     """Refuse (409 `PLEX_LIBRARY_NOT_SHARED`) a download or subscription `user` could not
     see in Plex; from the per-token cache of their library list (no plex.tv call beyond
     the cached server-token lookup). A refusal is confirmed with Plex first: the owner
-    may have just shared the library (the cached list would say no for a while)."""
-    problem = await problem_for(ctx, user, cached=True)
-    if problem is not None:
-        problem = await problem_for(ctx, user, cached=False)
+    may have just shared the library (the cached list would say no for a while). Bounded
+    by `MEDIANEST_HEALTH_CHECK_TIMEOUT_SECONDS`: a Plex that does not answer refuses
+    nothing."""
+    problem = None
+    try:  # a hung Plex must not hold up the request: unknown is accepted
+        async with asyncio.timeout(ctx.settings.health_check_timeout_seconds):
+            problem = await problem_for(ctx, user, cached=True)
+            if problem is not None:
+                problem = await problem_for(ctx, user, cached=False)
+    except TimeoutError:
+        log.info("youtube_library_visibility_unknown", user_id=str(user.id), error="timeout")
     if problem is not None:
         raise problem
 
