@@ -57,6 +57,8 @@ async def test_a_friend_shared_only_movies_and_tv_is_refused_on_the_api_and_the_
     plex: PlexSimulator,
 ) -> None:
     share_alice(shares, MOVIES_SECTION, SHOWS_SECTION)
+    page = await alice_client.get("/youtube", headers={"Accept": "text/html"})
+    assert 'data-field="library-not-shared"' in page.text  # told before trying
     assert_not_shared(
         await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
     )
@@ -87,6 +89,8 @@ async def test_a_friend_shared_only_movies_and_tv_is_refused_on_the_api_and_the_
     share_alice(shares, MOVIES_SECTION, SHOWS_SECTION, YOUTUBE_SECTION)
     accepted = await alice_client.post("/api/youtube/download", json={"url": media.feed_url()})
     assert accepted.status_code == 201, accepted.text
+    page = await alice_client.get("/youtube", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'data-field="library-not-shared"' not in page.text
 
 
 async def test_a_friend_with_the_youtube_library_shared_gets_the_playlist(

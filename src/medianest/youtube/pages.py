@@ -17,6 +17,7 @@ from medianest.core.errors import MediaNestError
 from medianest.web.forms import form_input
 from medianest.web.fragments import retry_at, trigger
 from medianest.web.templating import render
+from medianest.youtube.delivery import visibility
 from medianest.youtube.dependencies import OwnedDownload
 from medianest.youtube.downloads import service
 from medianest.youtube.schemas import DownloadRequest, to_download
@@ -69,6 +70,7 @@ async def youtube_page(
 ) -> Response:
     context = _form_context(ctx, nav="youtube", limit=service.youtube_limit(ctx))
     context["hourly"] = await service.hourly_left(ctx, user)
+    context["library_problem"] = await visibility.notice(ctx, user)
     context.update(await _downloads(session, user, page, all_users=all_users))
     return render(request, "youtube/index.html", context)
 

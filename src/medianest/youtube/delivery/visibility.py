@@ -107,19 +107,33 @@ async def require_visible(ctx: AppContext, user: User) -> None:
     """Refuse (409 `PLEX_LIBRARY_NOT_SHARED`) a download or subscription `user` could not
     see in Plex; from the per-token cache of their library list (no plex.tv call beyond
     the cached server-token lookup). A refusal is confirmed with Plex first: the owner
-    may have just shared the library (the cached list would say no for a while). Bounded
-    by `MEDIANEST_HEALTH_CHECK_TIMEOUT_SECONDS`: a Plex that does not answer refuses
-    nothing."""
-    problem = None
-    try:  # a hung Plex must not hold up the request: unknown is accepted
-        async with asyncio.timeout(ctx.settings.health_check_timeout_seconds):
-            problem = await problem_for(ctx, user, cached=True)
-            if problem is not None:
-                problem = await problem_for(ctx, user, cached=False)
-    except TimeoutError:
-        log.info("youtube_library_visibility_unknown", user_id=str(user.id), error="timeout")
+    may have just shared the library (the cached list would say no for a while)."""
+    problem = await _bounded(ctx, user, confirm=True)
     if problem is not None:
         raise problem
+
+
+async def notice(ctx: AppContext, user: User) -> str | None:
+    """For the YouTube page: why this user's downloads would be refused, before they try
+    (None when they are fine or it cannot be told); as `require_visible` decides."""
+    problem = await _bounded(ctx, user, confirm=True)
+    return problem.message if problem is not None else None
+
+
+async def _bounded(ctx: AppContext, user: User, *, confirm: bool) -> LibraryNotShared | None:
+    """`problem_for`, bounded by `MEDIANEST_HEALTH_CHECK_TIMEOUT_SECONDS`: a Plex that
+    does not answer holds up no request and refuses nothing."""
+    if user.is_admin:
+        return None
+    try:
+        async with asyncio.timeout(ctx.settings.health_check_timeout_seconds):
+            problem = await problem_for(ctx, user, cached=True)
+            if problem is not None and confirm:
+                problem = await problem_for(ctx, user, cached=False)
+            return problem
+    except TimeoutError:
+        log.info("youtube_library_visibility_unknown", user_id=str(user.id), error="timeout")
+        return None
 
 
 async def unshared_accounts(ctx: AppContext, owner: PlexClient, section: PlexSection) -> list[str]:
