@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import httpx
@@ -31,11 +31,8 @@ from tests.notifications.receivers import HttpReceiver
 
 
 @pytest.fixture
-def linked_plex(plex: PlexSimulator, plextv: PlexTvSimulator) -> Iterator[PlexSimulator]:
-    plextv.set_server_url(plex.url)
-    plex.follow_plextv(plextv.server_share)
-    yield plex
-    plex.follow_plextv(None)
+def linked_plex(plex: PlexSimulator, plex_shares: PlexTvSimulator) -> PlexSimulator:
+    return plex
 
 
 @pytest.fixture

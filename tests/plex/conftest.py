@@ -7,7 +7,7 @@ or headers) ever carry the Plex token."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -28,11 +28,8 @@ from tests.factories.users import create_user
 
 
 @pytest.fixture
-def plex_sim(plex: PlexSimulator, plextv: PlexTvSimulator) -> Iterator[PlexSimulator]:
-    plextv.set_server_url(plex.url)
-    plex.follow_plextv(plextv.server_share)
-    yield plex
-    plex.follow_plextv(None)
+def plex_sim(plex: PlexSimulator, plex_shares: PlexTvSimulator) -> PlexSimulator:
+    return plex
 
 
 @pytest.fixture

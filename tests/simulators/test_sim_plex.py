@@ -380,11 +380,9 @@ def test_a_share_filter_hides_items_by_label(plex: PlexSimulator, http: httpx.Cl
 
 
 @pytest.fixture
-def linked(plex: PlexSimulator, plextv: PlexTvSimulator):
+def linked(plex_shares: PlexTvSimulator) -> PlexTvSimulator:
     """Plex taking its shared users from plex.tv, as Plex Media Server does."""
-    plex.follow_plextv(plextv.server_share)
-    yield plextv
-    plex.follow_plextv(None)
+    return plex_shares
 
 
 def test_a_share_of_some_libraries_is_what_the_friends_token_reads(

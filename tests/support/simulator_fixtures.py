@@ -81,6 +81,16 @@ def plex(_plex_session: PlexSimulator, _plex_youtube_dir: Path) -> Iterator[Plex
 
 
 @pytest.fixture
+def plex_shares(plex: PlexSimulator, plextv: PlexTvSimulator) -> Iterator[PlexTvSimulator]:
+    """Plex taking its shared users' tokens and libraries from plex.tv, as Plex Media
+    Server does; plex.tv's server entry points at this Plex."""
+    plextv.set_server_url(plex.url)
+    plex.follow_plextv(plextv.server_share)
+    yield plextv
+    plex.follow_plextv(None)
+
+
+@pytest.fixture
 def overseerr(_overseerr_session: OverseerrSimulator) -> Iterator[OverseerrSimulator]:
     _overseerr_session.reset()
     yield _overseerr_session

@@ -10,7 +10,6 @@ Plex follows plex.tv's shares here (`follow_plextv`), as Plex Media Server does.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -29,10 +28,8 @@ HTMX = {"Accept": "text/html", "HX-Request": "true"}
 
 
 @pytest.fixture
-def shares(plex: PlexSimulator, plextv: PlexTvSimulator) -> Iterator[PlexTvSimulator]:
-    plex.follow_plextv(plextv.server_share)
-    yield plextv
-    plex.follow_plextv(None)
+def shares(plex_shares: PlexTvSimulator) -> PlexTvSimulator:
+    return plex_shares
 
 
 def share_alice(plextv: PlexTvSimulator, *sections: int) -> None:
