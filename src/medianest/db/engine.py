@@ -13,7 +13,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, exc, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import (
@@ -29,6 +29,8 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.util import await_only
 
 from medianest.db.base import Base
+
+T = TypeVar("T")
 
 # How long a request waits for a pooled connection before it is answered 503.
 DEFAULT_POOL_TIMEOUT_SECONDS = 3.0
@@ -340,6 +342,12 @@ def bound_session(session: LazySession | None) -> Iterator[None]:
         yield
     finally:
         _current_session.reset(token)
+
+
+async def run_unbound(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()` with no request's database session bound (e.g. a read several share)."""
+    with bound_session(None):
+        return await work()
 
 
 async def release_current_connection() -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -25,14 +25,16 @@ from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import REDACTED, get_logger, redact_text
 from medianest.core.metrics import UPSTREAM_REQUESTS
 from medianest.core.single_flight import SingleFlight
-from medianest.db.engine import bound_session, release_current_connection
+from medianest.db.engine import release_current_connection, run_unbound
 from medianest.integrations.breaker import BreakerOpen, CircuitBreaker
 from medianest.integrations.outcomes import (
+    REFUSALS,
     Fetched,
     RetryableFailure,
     ServiceHealth,
     UpstreamHTTPError,
     accepted,
+    answered_status,
     outage_message,
     outage_reason,
     service_name,
@@ -204,6 +206,7 @@ class ResilientClient:
         cache_key: str | None = None,
         fresh_ttl: float = 0,
         changed_at: float | None = None,
+        forget_before: float | None = None,
         accept: Callable[[Any], object] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109  (the httpx timeout of each try)
     ) -> Fetched:
@@ -212,8 +215,9 @@ class ResilientClient:
         `cache_key` must name everything the answer depends on besides the service
         and its URL (e.g. the user when the call carries a user's token). With
         `fresh_ttl`, an answer younger than that is served without calling at all,
-        unless it was stored before `changed_at` (the data changed since). `accept`
-        checks an answer's shape before it is kept (`outcomes.accepted`).
+        unless it was stored before `changed_at` (the data changed since); one stored before
+        `forget_before` not at all, not even while the service is down (what the caller may
+        see changed). `accept` checks an answer's shape before it is kept (`accepted`).
         """
         return await self._get_cached(
             path,
@@ -223,6 +227,7 @@ class ResilientClient:
             cache_key=cache_key,
             fresh_ttl=fresh_ttl,
             changed_at=changed_at,
+            forget_before=forget_before,
             timeout=timeout,
         )
 
@@ -264,9 +269,11 @@ class ResilientClient:
         fresh_ttl: float,
         timeout: float | None,  # noqa: ASYNC109  (the httpx timeout of each try)
         changed_at: float | None = None,
+        forget_before: float | None = None,
     ) -> Fetched:
         key = f"upstream:{self.service}:{self._url_id}:{cache_key}" if cache_key else None
         cached = await self._cache.get(key) if key else None
+        cached = None if cached and cached["at"] <= (forget_before or 0) else cached
         if cached is not None and fresh_ttl > 0:
             age = time.time() - (read_at := float(cached["at"]))
             if age < fresh_ttl and (changed_at is None or read_at > changed_at):
@@ -284,7 +291,7 @@ class ResilientClient:
         await release_current_connection()  # waiting on the service, as `request` does
         flight = (key, path, repr(sorted((params or {}).items())))
         return await self._reads.run(
-            flight, functools.partial(_unbound, fetch), changed_at=changed_at
+            flight, functools.partial(run_unbound, fetch), changed_at=changed_at
         )
 
     async def _fetch(
@@ -304,8 +311,11 @@ class ResilientClient:
             )
             data = decode(response)
         except (ServiceUnavailable, UpstreamError) as exc:
-            # A refusal (401, 404...) is an answer, not an outage: old data would hide it.
-            if cached is None or (isinstance(exc, UpstreamHTTPError) and exc.upstream_status < 500):
+            # A refusal (401, 404...) is an answer: old data would hide it (now, or later).
+            status = answered_status(exc)
+            if cached is not None and key is not None and status in REFUSALS:
+                await self._cache.delete(key)
+            if cached is None or status < 500:
                 raise
             last_read_at = float(cached["at"])
             log.warning(
@@ -378,10 +388,8 @@ class ResilientClient:
         self, reason: str, *, status: int | None = None, retry_in: float | None = None
     ) -> ServiceUnavailable:
         details: dict[str, Any] = {"service": self.service, "reason": reason}
-        if status is not None:
-            details["upstreamStatus"] = status
-        if retry_in is not None:
-            details["retryInSeconds"] = round(retry_in, 1)
+        details |= {"upstreamStatus": status} if status is not None else {}
+        details |= {"retryInSeconds": round(retry_in, 1)} if retry_in is not None else {}
         message = outage_message(self.service, reason, name=self.display_name())
         return ServiceUnavailable(message, details=details)
 
@@ -390,9 +398,3 @@ class ResilientClient:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return redact_text(text)
-
-
-async def _unbound(fetch: Callable[[], Awaitable[Fetched]]) -> Fetched:
-    """`fetch()` with no request's database session bound (see `bound_session`)."""
-    with bound_session(None):
-        return await fetch()

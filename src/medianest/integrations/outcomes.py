@@ -100,6 +100,15 @@ class UpstreamHTTPError(UpstreamError):
         self.body = body
 
 
+# The service said no (not "could not answer"): what was kept of that answer is void.
+REFUSALS = frozenset({401, 403, 404, 410})
+
+
+def answered_status(exc: Exception) -> int:
+    """The status a service refused a call with; 500 when it did not answer (an outage)."""
+    return exc.upstream_status if isinstance(exc, UpstreamHTTPError) else 500
+
+
 @dataclass(frozen=True)
 class Fetched:
     """A JSON answer; `stale` when it is the last good answer served during an outage.

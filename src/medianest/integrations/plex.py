@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from medianest.core.data_changes import MEMORY
 from medianest.core.errors import ServiceUnavailable, UpstreamError, ValidationFailed
 from medianest.integrations.http import ResilientClient, ServiceHealth, UpstreamHTTPError
 from medianest.integrations.plex_answers import int_or, media_container, plex_id
+from medianest.integrations.plex_marks import LibraryMarks
 from medianest.integrations.plex_models import (
     PLEX_TYPE_NUMBERS,
     PlexHub,
@@ -39,7 +39,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 LIBRARY_URI = "server://{machine}/com.plexapp.plugins.library/library/metadata/{keys}"
 IMAGE_ACCEPT = "image/webp,image/png,image/jpeg,image/*;q=0.8"
-CHANGE_MARK_TTL = 7 * 86400.0  # longer than any library cache
 
 
 class PlexClient:
@@ -56,9 +55,8 @@ class PlexClient:
         # Cached answers depend on whose token asked (share filters, own playlists).
         server = hashlib.sha256(http.base_url.encode()).hexdigest()[:12]
         self._cache_prefix = f"{server}:{cache_scope}"
-        # When MediaNest last changed this server's library (any token): older cached
-        # answers are not served as fresh, so our own changes show at once.
-        self._changed_key = f"upstream:plex-changed:{server}"
+        # When MediaNest changed the library, or plex.tv the shares: see plex_marks.py.
+        self.marks = LibraryMarks(http, server, cache_scope=cache_scope)
         self._machine_identifier: str | None = None
 
     # --- server ------------------------------------------------------------------------
@@ -317,21 +315,12 @@ class PlexClient:
         return PlexImage(content=response.content, content_type=content_type.split(";")[0])
 
     # --- helpers ---------------------------------------------------------------------------
-    async def mark_library_changed(self) -> None:
-        """Cached library answers from before now are re-read on their next use."""
-        await self.http.cache.set(self._changed_key, time.time(), CHANGE_MARK_TTL)
-        MEMORY.changed({self.http.changes_source})  # answers made from the old data
-
-    async def library_changed_at(self) -> float | None:
-        value = await self.http.cache.get(self._changed_key)
-        return float(value) if isinstance(value, (int, float)) else None
-
     async def _write(self, method: str, path: str, **options: Any) -> httpx.Response:
         """A change to the library: sent, then marked (also when Plex refused it half-way)."""
         try:
             return await self.http.request(method, path, **options)
         finally:
-            await self.mark_library_changed()
+            await self.marks.library_changed()
 
     async def library_uri(self, rating_keys: Sequence[str | int]) -> str:
         """The `server://<machine>/...` URI Plex wants for adding items by ratingKey."""
@@ -372,6 +361,7 @@ class PlexClient:
         headers: Mapping[str, str] | None = None,
     ) -> Snapshot[T]:
         fresh_ttl = self.library_cache_seconds if cached else 0.0
+        changed_at, forget_before = await self.marks.read() if fresh_ttl > 0 else (None, None)
         fetched = await self.http.get_json(
             path,
             params=params,
@@ -380,7 +370,8 @@ class PlexClient:
             fresh_ttl=fresh_ttl,
             # Kept answers are ones `parse` takes (an uncached one is parsed once, below).
             accept=(lambda data: parse(media_container(data))) if fresh_ttl > 0 else None,
-            changed_at=await self.library_changed_at() if fresh_ttl > 0 else None,
+            changed_at=changed_at,
+            forget_before=forget_before,
         )
         value = parse(media_container(fetched.data))
         return Snapshot(value=value, stale=fetched.stale, read_at=fetched.read_at)

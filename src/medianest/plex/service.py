@@ -219,7 +219,7 @@ async def web_app_address(plex: PlexClient) -> str | None:
 
 async def refresh(plex: PlexClient) -> None:
     """Forget cached library answers: the next read asks Plex again (the page's Refresh)."""
-    await plex.mark_library_changed()
+    await plex.marks.library_changed()
 
 
 def check_image_path(path: str) -> str:

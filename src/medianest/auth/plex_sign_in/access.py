@@ -33,6 +33,7 @@ from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
 from medianest.integrations.plextv import ServerAudience
 from medianest.platform import audit
+from medianest.plex.share_changes import follow_share_changes
 
 log = get_logger(__name__)
 
@@ -197,7 +198,9 @@ async def sweep_removed_users(ctx: AppContext) -> int:
 async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]:
     """Every `plex_audience_refresh_seconds`, and at once when the Plex server's
     configuration changes: refresh who the server is for, end the sessions of those who
-    lost access. plex.tv or Plex being down (or refusing a new token) skips a round."""
+    lost access, and drop shared users' kept Plex answers when the shares changed
+    (`plex/share_changes.py`). plex.tv or Plex being down (or refusing a new token)
+    skips a round."""
     plex_changed = asyncio.Event()
 
     def heard(services: frozenset[str]) -> None:
@@ -213,12 +216,13 @@ async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]
                     plex_changed.wait(), timeout=ctx.settings.plex_audience_refresh_seconds
                 )
             plex_changed.clear()
-            try:
-                await sweep_removed_users(ctx)
-            except MediaNestError as exc:
-                log.warning("plex_access_sweep_skipped", error=exc.code)
-            except Exception as exc:  # a database hiccup must not end the loop
-                log.warning("plex_access_sweep_failed", error=type(exc).__name__)
+            for step in (sweep_removed_users, follow_share_changes):
+                try:
+                    await step(ctx)
+                except MediaNestError as exc:
+                    log.warning("plex_access_sweep_skipped", step=step.__name__, error=exc.code)
+                except Exception as exc:  # a database hiccup must not end the loop
+                    log.warning("plex_access_sweep_failed", error=type(exc).__name__)
 
     task = asyncio.get_running_loop().create_task(sweep_forever())
 

@@ -1,0 +1,60 @@
+"""Following the owner's changes to who gets which libraries, for what MediaNest keeps.
+
+Shared users browse with their own token, and what Plex answered them is kept per token
+(`PlexClient`, `MEDIANEST_PLEX_LIBRARY_CACHE_SECONDS`, and as the last good answer while
+Plex is down). When the owner narrows a share — removes "Home Videos" from a friend's
+libraries but keeps the friend (python-plexapi myplex.py `updateFriend(sections=)`) —
+the friend's token stays valid, so nothing refuses it: the kept library list and pages
+of the removed library would go on being served. So the audience sweep (every
+`MEDIANEST_PLEX_AUDIENCE_REFRESH_SECONDS`) also reads plex.tv's
+`/api/servers/{machineIdentifier}/shared_servers` (each account's shared library keys)
+and, when they differ from what it saw last, marks the shares changed
+(`plex_marks.LibraryMarks.shares_changed`): every shared user's kept answers from before
+are dropped — all of them, as plex.tv gives no server token to tell whose scope is
+whose, and shares change rarely — and the owner's are untouched. One plex.tv call per
+sweep, none per request. A refusal from Plex itself drops the refused answer at once
+(`integrations/http.py`, `REFUSALS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from medianest.context import AppContext
+from medianest.core.logging import get_logger
+from medianest.integrations.plextv import ServerShare
+from medianest.plex.access import owner_client
+
+log = get_logger(__name__)
+
+_SEEN_KEY = "plex-shares-seen:{}"
+SEEN_TTL = 7 * 86400.0
+
+
+def shares_digest(shares: list[ServerShare]) -> str:
+    """What the shares give whom, in a stable form (order of plex.tv's rows aside)."""
+    rows = sorted(
+        (s.username, s.accepted, None if s.section_keys is None else sorted(s.section_keys))
+        for s in shares
+    )
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+async def follow_share_changes(ctx: AppContext) -> bool:
+    """Read the server's shares; when they changed since the last read (or none was
+    kept), drop the shared users' kept Plex answers. True when it dropped them."""
+    integrations = ctx.integrations
+    owner = await owner_client(integrations)
+    config = integrations.configs().get("plex")
+    fingerprint = await integrations.fingerprint("plex")
+    if owner is None or config is None or not config.api_key or fingerprint is None:
+        return False
+    machine = await owner.machine_identifier()
+    digest = shares_digest(await integrations.plextv().shared_servers(config.api_key, machine))
+    key = _SEEN_KEY.format(fingerprint)
+    if await ctx.cache.get(key) == digest:
+        return False
+    await owner.marks.shares_changed()  # before the digest is kept: a crash marks again
+    await ctx.cache.set(key, digest, SEEN_TTL)
+    log.info("plex_shares_changed")
+    return True
