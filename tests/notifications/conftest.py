@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp
+from medianest.auth.models import User
 from medianest.settings import Settings
-from medianest_simulators import OverseerrSimulator, PlexSimulator
+from medianest_simulators import OverseerrSimulator, PlexSimulator, PlexTvSimulator
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
-from medianest_simulators.plextv_models import OWNER_TOKEN
+from medianest_simulators.plextv_models import ALICE_TOKEN, OWNER_TOKEN
+from tests.factories.users import create_user
 from tests.notifications.receivers import HttpReceiver, SmtpReceiver
 from tests.support.served_apps import Storage, carol, listeners, serve, storage_of
 
@@ -32,12 +34,18 @@ FAST_WORKER: dict[str, Any] = {
 
 @pytest.fixture
 def notify_settings(
-    make_settings: Callable[..., Settings], plex: PlexSimulator, overseerr: OverseerrSimulator
+    make_settings: Callable[..., Settings],
+    plex: PlexSimulator,
+    plex_shares: PlexTvSimulator,
+    overseerr: OverseerrSimulator,
 ) -> Callable[..., Settings]:
+    """Plex following plex.tv's shares: a user's links are looked up in their own view."""
+
     def factory(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "plex_url": plex.url,
             "plex_token": OWNER_TOKEN,
+            "plex_tv_url": plex_shares.url,
             "overseerr_url": overseerr.url,
             "overseerr_api_key": OVERSEERR_API_KEY,
             "overseerr_webhook_secret": WEBHOOK_SECRET,
@@ -54,6 +62,12 @@ def notify_settings(
 @pytest.fixture
 def settings(notify_settings: Callable[..., Settings]) -> Settings:
     return notify_settings()
+
+
+@pytest.fixture
+async def alice(app: MediaNestApp) -> User:
+    """A friend the server is shared with (her plex.tv token is the simulator's)."""
+    return await create_user(app, "alice", plex_id="1002", plex_token=ALICE_TOKEN)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from medianest.notifications import digest
 from medianest.settings import Settings
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 from medianest_simulators import PlexSimulator, PlexTvSimulator
-from medianest_simulators.plex_library import PHOTOS_SECTION
+from medianest_simulators.plex_library import PHOTOS_SECTION, SHOWS_SECTION
 from medianest_simulators.plex_seed import MOVIES_SECTION
 from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, ALICE_TOKEN, MACHINE_IDENTIFIER
 from tests.factories.users import create_user
@@ -174,3 +174,20 @@ async def test_the_library_part_lists_only_libraries_shared_with_the_user(
     page = unquote((await alice_client.get("/notifications/digest")).text)
     assert "Sintel" in page
     assert photo_title not in page
+
+
+async def test_a_request_in_a_library_not_shared_with_the_user_has_no_item_link(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    plex: PlexSimulator,
+    plextv: PlexTvSimulator,
+) -> None:
+    """The film arrived in "Movies", which the owner has not shared with alice: the digest
+    names it but links no Plex page she could not open (looked up with her own token)."""
+    plextv.share_server("alice", MACHINE_IDENTIFIER, ALICE_SERVER_TOKEN, sections=[SHOWS_SECTION])
+    await a_week_of_arrivals(app, alice, alice_client)
+    page = unquote((await alice_client.get("/notifications/digest")).text)
+    assert "Caminandes: Llamigos" in page
+    key = rating_key_of(plex, "Caminandes: Llamigos")
+    assert f"/library/metadata/{key}" not in page

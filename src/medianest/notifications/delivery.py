@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
@@ -113,7 +114,7 @@ async def deliver(ctx: AppContext, delivery_id: uuid.UUID, *, emit: Emit) -> str
                 delete(NotificationDelivery).where(NotificationDelivery.id == delivery_id)
             )
             return "dropped"
-        await links.resolve(ctx, notification)
+        await links.resolve(ctx, notification, await session.get(User, notification.user_id))
         outcome = await _send(ctx, session, delivery, notification, channel, emit=emit)
         return _record(ctx, delivery, channel, outcome)
 

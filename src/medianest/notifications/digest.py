@@ -67,7 +67,9 @@ async def build(
     since = until - PERIODS.get(period, PERIODS["weekly"])
     plex = await ctx.integrations.plex()
     machine = await _machine(plex)
-    entries = await _requests(session, ctx, plex, machine, user=user, since=since)
+    # A request's item is looked up as the user sees Plex: no link to what they cannot open.
+    own_view = await links.viewer_plex(ctx, user) if machine is not None else None
+    entries = await _requests(session, ctx, own_view, machine, user=user, since=since)
     entries += await _downloads(session, ctx, machine, user=user, since=since)
     if everything and plex is not None:
         seen = {e.title.casefold() for e in entries}
