@@ -3,7 +3,7 @@
 - MediaNest changed the library (a collection, a label, the page's Refresh): answers kept
   from before are re-read on their next use (and served while Plex is down).
 - The server's shares changed (plex.tv `/api/servers/{machine}/shared_servers`, read by
-  the periodic sweep, `plex/share_changes.py`): a shared user's answers kept from before
+  the periodic sweep, `auth/plex_sign_in/share_changes.py`): a shared user's answers kept from before
   are not served at all, not even while Plex is down — a library the owner stopped
   sharing must not stay browsable from MediaNest's cache. The owner's are unaffected.
 """

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth import service as auth_service
 from medianest.auth.exceptions import PlexServerAccessRequired
 from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
+from medianest.auth.plex_sign_in.share_changes import follow_share_changes
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError, ServiceUnavailable
 from medianest.core.logging import get_logger
@@ -33,7 +34,6 @@ from medianest.db.engine import session_scope
 from medianest.integrations.plex_models import PlexServerInfo
 from medianest.integrations.plextv import ServerAudience
 from medianest.platform import audit
-from medianest.plex.share_changes import follow_share_changes
 
 log = get_logger(__name__)
 
@@ -199,7 +199,7 @@ async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]
     """Every `plex_audience_refresh_seconds`, and at once when the Plex server's
     configuration changes: refresh who the server is for, end the sessions of those who
     lost access, and drop shared users' kept Plex answers when the shares changed
-    (`plex/share_changes.py`). plex.tv or Plex being down (or refusing a new token)
+    (`share_changes.py`). plex.tv or Plex being down (or refusing a new token)
     skips a round."""
     plex_changed = asyncio.Event()
 

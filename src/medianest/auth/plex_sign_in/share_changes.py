@@ -22,8 +22,8 @@ import hashlib
 
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
+from medianest.integrations.plex import PlexClient
 from medianest.integrations.plextv import ServerShare
-from medianest.plex.access import owner_client
 
 log = get_logger(__name__)
 
@@ -44,10 +44,15 @@ async def follow_share_changes(ctx: AppContext) -> bool:
     """Read the server's shares; when they changed since the last read (or none was
     kept), drop the shared users' kept Plex answers. True when it dropped them."""
     integrations = ctx.integrations
-    owner = await owner_client(integrations)
+    owner = await integrations.plex()
     config = integrations.configs().get("plex")
     fingerprint = await integrations.fingerprint("plex")
-    if owner is None or config is None or not config.api_key or fingerprint is None:
+    if (
+        not isinstance(owner, PlexClient)
+        or config is None
+        or not config.api_key
+        or fingerprint is None
+    ):
         return False
     machine = await owner.machine_identifier()
     digest = shares_digest(await integrations.plextv().shared_servers(config.api_key, machine))
