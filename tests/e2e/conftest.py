@@ -42,6 +42,13 @@ OWN_FRIENDS = {
     "lena": "test_account: creates API tokens",
     "kit": "test_new_states: requests, and an Overseerr user of the same Plex account",
 }
+# Friends shared only some libraries (python-plexapi `inviteFriend(sections=)`): Movies and
+# TV Shows (1, 2), the usual invite, not the YouTube library (3) downloads go to.
+PARTLY_SHARED = {
+    "mona": "test_plex_shares: the YouTube library is shared with her during the test",
+    "nell": "test_plex_shares: her share is removed during the test",
+    "olga": "test_admin_plex_panel: listed as not shared the YouTube library",
+}
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -68,6 +75,11 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorSu
             suite.plextv.add_user(friend)
             suite.plextv.share_server(friend, MACHINE_IDENTIFIER, f"sim-pms-{friend}-access")
             suite.plex.add_user_token(f"sim-pms-{friend}-access", friend)
+        for friend in PARTLY_SHARED:
+            suite.plextv.add_user(friend)
+            suite.plextv.share_server(
+                friend, MACHINE_IDENTIFIER, f"sim-pms-{friend}-access", sections=(1, 2)
+            )
         # kit's Overseerr user was imported from Plex: the automatic link finds it.
         suite.overseerr.add_user("kit", plex_id=suite.plextv.accounts["kit"].id)
         yield suite

@@ -50,14 +50,16 @@ ADMIN_PAGES = ("/admin", "/change-password")
 ANONYMOUS_PAGES = ("/login",)
 
 
-def serious_violations(page: Page, rules: list[str] | None = None) -> list[dict[str, Any]]:
-    """axe's serious and critical findings on the page: every rule of the checked tags, or
-    only `rules`."""
+def serious_violations(
+    page: Page, rules: list[str] | None = None, *, within: str | None = None
+) -> list[dict[str, Any]]:
+    """axe's serious and critical findings on the page (or in the elements matching the
+    selector `within`): every rule of the checked tags, or only `rules`."""
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.add_script_tag(content=AXE)
     result = page.evaluate(
-        """async (rules) => {
-            const found = await axe.run(document, {
+        """async ([rules, within]) => {
+            const found = await axe.run(within ? {include: [within]} : document, {
               runOnly: rules ? {type: 'rule', values: rules}
                 : {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}
             });
@@ -66,7 +68,7 @@ def serious_violations(page: Page, rules: list[str] | None = None) -> list[dict[
               nodes: v.nodes.slice(0, 5).map(n => ({target: n.target, summary: n.failureSummary}))
             }));
         }""",
-        rules,
+        [rules, within],
     )
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
