@@ -29,7 +29,10 @@ SERVER_TOKEN_TTL = 6 * 3600.0
 # "plex.tv lists no access for this account" is remembered this long (not asked per page).
 NO_ACCESS_TTL = 60.0
 _LOOKUPS: SingleFlight[str | None] = SingleFlight()
-NOT_SHARED = "This Plex server is not shared with your Plex account."
+NOT_SHARED = (
+    "This Plex server is not shared with your Plex account. Ask the server's owner to share "
+    "its libraries with you (Plex: Settings → Manage Library Access)."
+)
 
 
 class NotShared(PermissionDenied):

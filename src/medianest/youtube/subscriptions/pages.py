@@ -19,6 +19,7 @@ from medianest.db.base import utcnow
 from medianest.web.forms import form_input
 from medianest.web.fragments import inline_error, trigger
 from medianest.web.templating import render
+from medianest.youtube.delivery import visibility
 from medianest.youtube.dependencies import OwnedSubscription, UnsubscriptionDep
 from medianest.youtube.downloads import quotas
 from medianest.youtube.downloads import service as downloads_service
@@ -71,6 +72,7 @@ async def subscriptions_page(
     context.update(await _list(session, user))
     context["quotas"] = await quotas.user_usage(session, user)
     context["hourly"] = await downloads_service.hourly_left(ctx, user)
+    context["library_problem"] = await visibility.notice(ctx, user)
     return render(request, "youtube/subscriptions.html", context)
 
 
