@@ -74,16 +74,30 @@ async def lookup_server_token(ctx: AppContext, user: User) -> str | None:
     if server is None:
         return None
     key = _token_key(server, user)
+    known, token = await _kept(ctx, key)
+    if known:
+        return token
+    # A page's posters ask at once when the kept token has just expired: one plex.tv call.
+    return await _LOOKUPS.run(key, lambda: _kept_or_ask(ctx, user, key))
+
+
+async def _kept(ctx: AppContext, key: str) -> tuple[bool, str | None]:
+    """(True, the kept token), (True, None) when "no access" is kept, (False, None) when
+    neither is: plex.tv must be asked."""
     cached = await ctx.cache.get(key)
     if isinstance(cached, str):
         try:
-            return ctx.secret_box.decrypt(cached, context="plex_server_token")
+            return True, ctx.secret_box.decrypt(cached, context="plex_server_token")
         except ValueError:
             await ctx.cache.delete(key)
-    if await ctx.cache.get(key + ":none") is not None:
-        return None
-    # A page's posters ask at once when the kept token has just expired: one plex.tv call.
-    return await _LOOKUPS.run(key, lambda: _ask_plextv(ctx, user, key))
+    return await ctx.cache.get(key + ":none") is not None, None
+
+
+async def _kept_or_ask(ctx: AppContext, user: User, key: str) -> str | None:
+    """Looked at again once in the flight: a request that missed the cache just before
+    another's flight stored the token and ended would otherwise ask plex.tv again."""
+    known, token = await _kept(ctx, key)
+    return token if known else await _ask_plextv(ctx, user, key)
 
 
 async def _ask_plextv(ctx: AppContext, user: User, key: str) -> str | None:
