@@ -8,7 +8,6 @@ downloads start failing, so the answer carries a warning then.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from typing import Literal
 
@@ -174,13 +173,6 @@ def ytdlp_info(fresh: freshness.Freshness, solver: js_solver.SolverStatus) -> Yt
     )
 
 
-async def _solver(settings: Settings) -> js_solver.SolverStatus:
-    """Runs the runtime (`--version`, once per binary): in a thread, off the event loop."""
-    return await asyncio.to_thread(
-        js_solver.status, settings.ytdlp_js_runtime, settings.ytdlp_remote_components
-    )
-
-
 @router.get("/system", response_model=Envelope[SystemInfo])
 async def system_info(
     admin: AdminUser, session: SessionDep, ctx: ContextDep
@@ -203,7 +195,9 @@ async def system_info(
     )
     return envelope(
         SystemInfo(
-            yt_dlp=ytdlp_info(await freshness.current(session), await _solver(ctx.settings)),
+            yt_dlp=ytdlp_info(
+                await freshness.current(session), await js_solver.configured_status(ctx.settings)
+            ),
             queue_breaker=BreakerInfo(
                 state="open" if breaker.open else "closed",
                 until=breaker.until if breaker.open else None,

@@ -64,9 +64,7 @@ class DownloadWorkers:
         problem = files.group_problem(self.settings.download_gid)
         if problem is not None:  # said at once, not first when a download pauses on it
             log.warning("youtube_download_group_not_joined", problem=problem)
-        solver = await asyncio.to_thread(
-            js_solver.status, self.settings.ytdlp_js_runtime, self.settings.ytdlp_remote_components
-        )
+        solver = await js_solver.configured_status(self.settings)
         if solver.warning is not None:  # YouTube items would fail with no word on why
             log.warning("youtube_challenge_solver_missing", problem=solver.warning)
 

@@ -15,6 +15,7 @@ network (`remote_components`: `ejs:npm`, Deno's own fetch) only when the admin o
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.metadata
 import os
@@ -25,6 +26,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from medianest.settings import Settings
 
 ENV_NAME = "MEDIANEST_YTDLP_JS_RUNTIME"
 
@@ -150,6 +153,14 @@ def status(setting: str | None, remote_components: str = "") -> SolverStatus:
         ejs_version=ejs,
         ejs_expected=expected,
         warning=_warning(choice, version, ejs, expected, remote_components),
+    )
+
+
+async def configured_status(settings: Settings) -> SolverStatus:
+    """`status` for the admin's settings, run off the event loop (it runs the runtime's
+    `--version`, once per binary): the System page and the workers' start ask this."""
+    return await asyncio.to_thread(
+        status, settings.ytdlp_js_runtime, settings.ytdlp_remote_components
     )
 
 
