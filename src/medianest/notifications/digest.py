@@ -24,10 +24,8 @@ from medianest.media.models import MediaRequest, RequestStatus
 from medianest.notifications import links, service
 from medianest.notifications.models import NotificationSettings
 from medianest.platform.leader import LeaderLease
-from medianest.plex import access as plex_access
-from medianest.plex import paths as plex_paths
 from medianest.plex import service as plex_service
-from medianest.plex.privacy import Viewer
+from medianest.plex.dependencies import get_viewer
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
 log = get_logger(__name__)
@@ -67,13 +65,14 @@ async def build(
     since = until - PERIODS.get(period, PERIODS["weekly"])
     plex = await ctx.integrations.plex()
     machine = await _machine(plex)
-    # A request's item is looked up as the user sees Plex: no link to what they cannot open.
-    own_view = await links.viewer_plex(ctx, user) if machine is not None else None
+    # Read as the user sees Plex (`access.browsing_client`): no link to what they cannot
+    # open, no library that is not shared with them.
+    own_view = await links.viewer_plex(ctx, user) if plex is not None else None
     entries = await _requests(session, ctx, own_view, machine, user=user, since=since)
     entries += await _downloads(session, ctx, machine, user=user, since=since)
-    if everything and plex is not None:
+    if everything and own_view is not None:
         seen = {e.title.casefold() for e in entries}
-        library = await _library(session, ctx, machine, user=user, since=since)
+        library = await _library(session, ctx, own_view, machine, user=user, since=since)
         entries += [e for e in library if e.title.casefold() not in seen]
     entries.sort(key=lambda e: e.arrived_at, reverse=True)
     return Digest(period, since, until, entries[:MAX_ENTRIES])
@@ -150,19 +149,17 @@ async def _downloads(
 async def _library(
     session: AsyncSession,
     ctx: AppContext,
+    browsing: PlexClient,
     machine: str | None,
     *,
     user: User,
     since: datetime,
 ) -> list[DigestEntry]:
     """Newest items of every library shared with this user, as they may see them (read
-    with their own token, as browsing is: `access.browsing_client`; others' downloads
-    hidden)."""
-    paths = await plex_paths.load_path_map(session, settings=ctx.settings)
-    viewer = Viewer(user_id=user.id, sees_everything=user.is_admin, paths=paths)
+    with `browsing`, their own view; others' downloads hidden)."""
+    viewer = await get_viewer(user, ctx, session)
     entries: list[DigestEntry] = []
     try:
-        browsing = await plex_access.browsing_client(ctx, user)
         sections = (await plex_service.libraries(browsing, viewer)).value
         for section in sections:
             page = await plex_service.library_items(
