@@ -10,6 +10,7 @@ write every `store_interval` (which doubles as the heartbeat).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medianest.core.logging import get_logger
-from medianest.core.loops import stop_loop
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import JobItem
 from medianest.youtube.ytdlp.downloader import ProgressState
@@ -111,10 +111,17 @@ class ProgressReporter:
         drops a cancel that comes in that turn (CPython gh-86296), and a round turns other
         errors into a warning. The loop then ran on, beating "downloading", and the runner
         waited for it: a paused job stayed "downloading" for ever, its worker slot taken.
-        So the loop also stops at its next round, and is cancelled until it has."""
+        So the loop also stops at its next round (`_stopping`), and is cancelled once.
+        Not cancelled again and again (`core/loops.stop_loop`): a round may be storing the
+        heartbeat, and on SQLite a second cancel interrupts the session's rollback, which
+        waits behind the UPDATE still running in aiosqlite's thread; the connection then
+        kept the write lock until collected, and the runner's own write of the pause
+        waited 30 s for it and failed ("database is locked", CI)."""
         self._stopping = True
         if self._task is not None:
-            await stop_loop(self._task)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def emit_now(self) -> None:
         """Announce the current state at once: the runner calls it when a change of state
