@@ -48,10 +48,14 @@ def create_engine(
     database_url: str, *, echo: bool = False, pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
+        from medianest.db.sqlite_rows import PrefetchingConnection  # (not on PostgreSQL)
+
         engine = create_async_engine(
             database_url,
             echo=echo,
-            connect_args={"timeout": 30},
+            # Rows read as the statement runs: a cancel between the two left the write
+            # lock held until garbage collection (sqlite_rows.py).
+            connect_args={"timeout": 30, "factory": PrefetchingConnection},
             pool_pre_ping=False,
             pool_timeout=pool_timeout,
         )
