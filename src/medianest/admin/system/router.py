@@ -53,6 +53,10 @@ class ChallengeSolverInfo(ApiModel):
     ejs_version: str | None = Field(description="The solver scripts' version (yt-dlp-ejs)")
     ejs_expected: str | None = Field(description="The scripts' version this yt-dlp asks for")
     warning: str | None
+    reason: str = Field(
+        description="Why this runtime: named in MEDIANEST_YTDLP_JS_RUNTIME, installed with "
+        "MediaNest, or another on PATH when Deno is missing or too old"
+    )
 
 
 class YtDlpInfo(ApiModel):
@@ -169,6 +173,7 @@ def ytdlp_info(fresh: freshness.Freshness, solver: js_solver.SolverStatus) -> Yt
             ejs_version=solver.ejs_version,
             ejs_expected=solver.ejs_expected,
             warning=solver.warning,
+            reason=solver.reason,
         ),
     )
 

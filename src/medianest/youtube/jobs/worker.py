@@ -67,6 +67,14 @@ class DownloadWorkers:
         solver = await js_solver.configured_status(self.settings)
         if solver.warning is not None:  # YouTube items would fail with no word on why
             log.warning("youtube_challenge_solver_missing", problem=solver.warning)
+        else:
+            log.info(
+                "youtube_challenge_solver",
+                runtime=solver.runtime,
+                version=solver.version,
+                path=solver.path,
+                reason=solver.reason,
+            )
 
     async def stop(self) -> None:
         """Stop claiming; interrupt running jobs, which go back to the queue at once."""

@@ -8,9 +8,11 @@ challenge solving failed: Some formats may be missing" and the download fails or
 formats. The lock installs Deno (the `deno` package puts the binary in the environment's
 `bin`), but a process started as `/path/.venv/bin/medianest` or by systemd may not have that
 folder on PATH, so MediaNest names the binary itself: `ytdlp_params` is the one place that
-decides, for every YoutubeDL MediaNest builds (downloader.py). `MEDIANEST_YTDLP_JS_RUNTIME`
-(`RUNTIME[:PATH]`, as yt-dlp's `--js-runtimes`) chooses another. Code is fetched from the
-network (`remote_components`: `ejs:npm`, Deno's own fetch) only when the admin opts in.
+decides, for every YoutubeDL MediaNest builds (downloader.py). Where that Deno is missing
+or unusable (32-bit ARM has no wheel), the other runtimes yt-dlp supports that are here
+are offered instead, in yt-dlp's order (`offered`); `MEDIANEST_YTDLP_JS_RUNTIME`
+(`RUNTIME[:PATH]`, as yt-dlp's `--js-runtimes`) chooses one and wins. Code is fetched from
+the network (`remote_components`: `ejs:npm`, Deno's own fetch) only when the admin opts in.
 """
 
 from __future__ import annotations
@@ -48,9 +50,16 @@ RUNTIMES = {
 }
 FIX = (
     "reinstall MediaNest from its lock (scripts/install run, or a new image), which installs "
-    f"Deno and yt-dlp-ejs, or set {ENV_NAME} to a runtime yt-dlp supports "
-    "(deno >= 2.3, node >= 22, bun >= 1.2.11, quickjs)"
+    "Deno and yt-dlp-ejs, or install another runtime yt-dlp supports (node >= 22, quickjs, "
+    f"bun >= 1.2.11: MediaNest uses one it finds on PATH), or name one in {ENV_NAME}"
 )
+
+
+# yt-dlp's order of preference when several are enabled: each built-in provider's
+# `preference` (jsc/_builtin/deno.py 1000, node.py 900, quickjs.py 850, bun.py 800); its
+# director (`JsChallengeRequestDirector._get_providers`) tries the available ones in that
+# order and goes on to the next when one fails.
+ORDER = ("deno", "node", "quickjs", "bun")
 
 
 @dataclass(frozen=True)
@@ -59,24 +68,57 @@ class Choice:
     path: str | None  # None: not found
 
 
-def choose(setting: str | None) -> Choice:
-    """The runtime for `MEDIANEST_YTDLP_JS_RUNTIME` (`deno`, `node:/usr/local/bin/node`, …);
-    unset: the Deno the lock installed beside this Python, else one on PATH."""
-    name, _, path = (setting or "deno").partition(":")
-    if path:
-        return Choice(name, path)
+def _found(name: str) -> Choice:
+    """Where `name` is: the lock's binary beside this Python (the environment's own bin,
+    which a systemd PATH lacks), else the first on PATH (`_jsruntime._find_exe`)."""
     exe = RUNTIMES[name].exe
-    beside = Path(sysconfig.get_path("scripts")) / exe  # the environment's own bin
+    beside = Path(sysconfig.get_path("scripts")) / exe
     if os.access(beside, os.X_OK) and beside.is_file():
         return Choice(name, str(beside))
     return Choice(name, shutil.which(exe))
 
 
+def choose(setting: str | None) -> Choice:
+    """The runtime yt-dlp will use first: the one `MEDIANEST_YTDLP_JS_RUNTIME` names
+    (`deno`, `node:/usr/local/bin/node`, …); unset, the first of `offered`."""
+    return offered(setting)[0][0]
+
+
+def offered(setting: str | None) -> tuple[list[Choice], str]:
+    """The runtimes MediaNest enables in yt-dlp, and why. The admin's, when set; else
+    Deno when it runs and is new enough; else every other runtime yt-dlp supports that is
+    here and new enough, in yt-dlp's order (yt-dlp itself enables only Deno: `YoutubeDL`'s
+    `js_runtimes` default); else Deno, so that yt-dlp and the System page say it is missing."""
+    if setting:
+        name, _, path = setting.partition(":")
+        return [Choice(name, path) if path else _found(name)], f"{ENV_NAME} names it"
+    deno = _found("deno")
+    if supported(deno):
+        beside = deno.path == str(Path(sysconfig.get_path("scripts")) / "deno")
+        return [deno], "installed with MediaNest" if beside else "found on PATH"
+    others = [c for c in map(_found, ORDER[1:]) if supported(c)]
+    why = _deno_problem(deno)
+    if not others:
+        return [deno], f"{why}, and no other runtime yt-dlp supports was found on PATH"
+    names = ", ".join(c.name for c in others)
+    return others, f"{why}; used instead: {names} (yt-dlp's order: {', '.join(ORDER)})"
+
+
+def _deno_problem(deno: Choice) -> str:
+    if deno.path is None:
+        return "Deno is not installed beside MediaNest or on PATH"
+    version = runtime_version(deno)
+    if version is None:
+        return f"Deno ({deno.path}) does not run"
+    least = ".".join(map(str, RUNTIMES["deno"].minimum))
+    return f"Deno {version} ({deno.path}) is older than yt-dlp needs ({least})"
+
+
 def ytdlp_params(setting: str | None, remote_components: str = "") -> dict[str, Any]:
-    """`js_runtimes` (with the binary's path) and `remote_components` for a YoutubeDL."""
-    choice = choose(setting)
+    """`js_runtimes` (with the binaries' paths) and `remote_components` for a YoutubeDL."""
+    runtimes = offered(setting)[0]
     return {
-        "js_runtimes": {choice.name: {"path": choice.path} if choice.path else {}},
+        "js_runtimes": {c.name: {"path": c.path} if c.path else {} for c in runtimes},
         "remote_components": [c.strip() for c in remote_components.split(",") if c.strip()],
     }
 
@@ -89,6 +131,7 @@ class SolverStatus:
     ejs_version: str | None
     ejs_expected: str | None  # what this yt-dlp asks for (its metadata)
     warning: str | None
+    reason: str = ""  # why this runtime (`offered`)
 
     @property
     def ok(self) -> bool:
@@ -107,17 +150,31 @@ def _probe(path: str, flag: str, _stamp: tuple[float, int]) -> str | None:
     return done.stdout or done.stderr or None
 
 
-def runtime_version(choice: Choice) -> str | None:
+def _probed(choice: Choice) -> str | None:
     if choice.path is None:
         return None
     try:
         stat = os.stat(choice.path)
     except OSError:
         return None
-    kind = RUNTIMES[choice.name]
-    out = _probe(choice.path, kind.probe, (stat.st_mtime, stat.st_size))
-    found = re.search(kind.pattern, out or "", re.MULTILINE)
+    return _probe(choice.path, RUNTIMES[choice.name].probe, (stat.st_mtime, stat.st_size))
+
+
+def runtime_version(choice: Choice) -> str | None:
+    out = _probed(choice)
+    found = re.search(RUNTIMES[choice.name].pattern, out or "", re.MULTILINE)
     return found.group(1) if found else None
+
+
+def supported(choice: Choice) -> bool:
+    """Runs, and is as new as yt-dlp asks (`_jsruntime`: `JsRuntimeInfo.supported`;
+    QuickJS-ng, versioned 0.x, is supported at any version)."""
+    version = runtime_version(choice)
+    if version is None:
+        return False
+    if choice.name == "quickjs" and "QuickJS-ng" in (_probed(choice) or ""):
+        return _version_tuple(version) > (0,)
+    return _version_tuple(version) >= RUNTIMES[choice.name].minimum
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -143,7 +200,8 @@ def expected_ejs() -> str | None:
 
 def status(setting: str | None, remote_components: str = "") -> SolverStatus:
     """Can yt-dlp solve YouTube's challenges here? Blocking: runs the runtime once."""
-    choice = choose(setting)
+    runtimes, reason = offered(setting)
+    choice = runtimes[0]
     version = runtime_version(choice)
     ejs, expected = _installed("yt-dlp-ejs"), expected_ejs()
     return SolverStatus(
@@ -153,6 +211,7 @@ def status(setting: str | None, remote_components: str = "") -> SolverStatus:
         ejs_version=ejs,
         ejs_expected=expected,
         warning=_warning(choice, version, ejs, expected, remote_components),
+        reason=reason,
     )
 
 
@@ -173,7 +232,7 @@ def _warning(
         problem = f"No JavaScript runtime ({choice.name}) was found for YouTube's challenges"
     elif version is None:
         problem = f"The JavaScript runtime {choice.path} does not run"
-    elif _version_tuple(version) < minimum:
+    elif not supported(choice):
         least = ".".join(map(str, minimum))
         problem = f"{choice.name} {version} ({choice.path}) is older than yt-dlp needs ({least})"
     elif "ejs:npm" in remote and choice.name in ("deno", "bun"):
