@@ -204,7 +204,8 @@ class Settings(BaseSettings):
     # server: `http` allowed, generic extractor only).
     youtube_extra_hosts: str = ""
     # The JavaScript runtime yt-dlp solves YouTube's challenges with, `RUNTIME[:PATH]` as
-    # yt-dlp's --js-runtimes (deno, node, bun, quickjs); unset: the lock's Deno.
+    # yt-dlp's --js-runtimes (deno, node, bun, quickjs); unset: the lock's Deno, or where it
+    # is missing or too old, the others yt-dlp supports found on PATH, in yt-dlp's order.
     ytdlp_js_runtime: str | None = Field(default=None, pattern=r"^(deno|node|bun|quickjs)(:.+)?$")
     # `ejs:npm`: Deno (or Bun) may fetch the solver's libraries from npm itself; unset: no
     # code from the network. (`ejs:github` is not offered: yt-dlp would fetch it past the

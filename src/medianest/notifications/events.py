@@ -32,6 +32,9 @@ _ALL = (
     EventKind("youtube.breaker_opened", "YouTube started refusing downloads", admin_only=True),
     EventKind("youtube.breaker_closed", "YouTube downloads resumed", admin_only=True),
     EventKind("ytdlp.outdated", "yt-dlp is out of date (old, or a site changed)", admin_only=True),
+    EventKind(
+        "ytdlp.js_challenge", "YouTube's JavaScript challenges are not solved", admin_only=True
+    ),
     EventKind("signin.refused", "A Plex account was refused at sign-in", admin_only=True),
     EventKind("backup.failed", "A backup failed", admin_only=True),
     EventKind("test", "Test message"),

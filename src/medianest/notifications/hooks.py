@@ -199,6 +199,18 @@ async def ytdlp_broke(session: AsyncSession, *, version: str, host: str) -> None
     )
 
 
+async def ytdlp_challenges_unsolved(session: AsyncSession, *, problem: str) -> None:
+    """YouTube items fail for want of a challenge solver (told once per failing solver:
+    youtube/ytdlp/challenge_notice.py decides, so this notifies every time it is called)."""
+    await service.notify_admins(
+        session,
+        event="ytdlp.js_challenge",
+        title="YouTube downloads fail: the JavaScript challenge is not solved",
+        body=problem,
+        subject="ytdlp:js_challenge",
+    )
+
+
 async def backup_failed(session: AsyncSession, *, reason: str) -> None:
     await service.notify_admins(
         session, event="backup.failed", title="A backup failed", body=reason[:1000]

@@ -12,6 +12,7 @@ from medianest.dashboard.events import ServicesChanged
 from medianest.media.events import RequestCreated, RequestStatusesChanged
 from medianest.notifications import hooks
 from medianest.youtube.events import (
+    ChallengesUnsolved,
     DownloadEnded,
     DownloaderBroke,
     QueueBreakerChanged,
@@ -49,6 +50,10 @@ async def _downloader_broke(session: AsyncSession, event: DownloaderBroke) -> No
     await hooks.ytdlp_broke(session, version=event.version, host=event.host)
 
 
+async def _challenges_unsolved(session: AsyncSession, event: ChallengesUnsolved) -> None:
+    await hooks.ytdlp_challenges_unsolved(session, problem=event.problem)
+
+
 async def _services_changed(session: AsyncSession, event: ServicesChanged) -> None:
     await hooks.services_changed(session, before=event.before, after=event.after, names=event.names)
 
@@ -63,3 +68,4 @@ def subscribe(bus: EventBus = process_bus) -> None:
     bus.subscribe(QueueBreakerChanged, _breaker_changed)
     bus.subscribe(ServicesChanged, _services_changed)
     bus.subscribe(DownloaderBroke, _downloader_broke)
+    bus.subscribe(ChallengesUnsolved, _challenges_unsolved)

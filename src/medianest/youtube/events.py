@@ -40,3 +40,11 @@ class DownloaderBroke(DomainEvent):
 
     version: str
     host: str
+
+
+@dataclass(frozen=True)
+class ChallengesUnsolved(DomainEvent):
+    """Items fail because YouTube's JavaScript challenge went unsolved; `problem` says
+    why and the fix (published once per failing solver: youtube/ytdlp/challenge_notice.py)."""
+
+    problem: str

@@ -221,7 +221,9 @@ async def after_item(deps: HookDeps, job: YoutubeDownload, item: JobItem) -> Non
             )
         await pushback.record_outcome(deps.session_factory, deps.settings, None)
     elif item.state == "failed":
-        await freshness.read_failed(deps.session_factory, item.url, item.error_kind)
+        await freshness.read_failed(
+            deps.session_factory, item.url, item.error_kind, settings=deps.settings
+        )
         await pushback.record_outcome(deps.session_factory, deps.settings, item.error_kind)
 
 

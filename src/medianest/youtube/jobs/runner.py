@@ -30,8 +30,8 @@ from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
 from medianest.youtube.ytdlp import freshness
+from medianest.youtube.ytdlp.challenge_notice import JS_CHALLENGE
 from medianest.youtube.ytdlp.downloader import (
-    JS_CHALLENGE,
     DownloadStopped,
     ItemFailed,
     PlaylistEntry,
@@ -151,7 +151,9 @@ class JobRunner:
                     remote_components=self.settings.ytdlp_remote_components,
                 )
             except ItemFailed as exc:
-                await freshness.read_failed(self.session_factory, job.url, exc.kind)
+                await freshness.read_failed(
+                    self.session_factory, job.url, exc.kind, settings=self.settings
+                )
                 if exc.kind in PERMANENT_KINDS:
                     await self._fail(view, reporter, f"Could not read the link: {exc}")
                 else:

@@ -248,7 +248,9 @@ async def check(
             hourly_limit=False,  # a scheduled check is not a person starting downloads
         )
     except ItemFailed as exc:
-        await freshness.read_failed(ctx.session_factory, subscription.url, exc.kind)
+        await freshness.read_failed(
+            ctx.session_factory, subscription.url, exc.kind, settings=ctx.settings
+        )
         return CheckResult(0, None, f"Could not read the feed: {exc}"[:MAX_ERROR_LENGTH])
     except MediaNestError as exc:
         return CheckResult(0, None, exc.message[:MAX_ERROR_LENGTH])

@@ -26,6 +26,7 @@ from medianest.youtube.downloads.files import (
     download_umask,
     restrict_file,
 )
+from medianest.youtube.ytdlp.challenge_notice import JS_CHALLENGE
 from medianest.youtube.ytdlp.cookie_file import CookieLease, private_cookie_file
 from medianest.youtube.ytdlp.freshness import OUTDATED, says_it_is_outdated
 from medianest.youtube.ytdlp.item_checks import ItemChecks, ItemWaiting, is_upcoming_error
@@ -66,7 +67,6 @@ NOT_WRITABLE = "not_writable"
 # site changed under this release. Not the item's fault, and another try gives the same.
 # yt-dlp could not solve YouTube's JavaScript challenges (no runtime, or no solver scripts:
 # youtube/ytdlp/js_solver.py) and said so in a warning before the error it raised.
-JS_CHALLENGE = "js_challenge"
 # yt-dlp's warnings for it (yt_dlp/extractor/youtube/_video.py: "n challenge solving
 # failed", "Signature solving failed", "No supported JavaScript runtime could be found").
 _CHALLENGE_WARNING = re.compile(

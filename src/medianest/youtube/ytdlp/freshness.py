@@ -24,7 +24,9 @@ from medianest.core.events import publish
 from medianest.db.base import insert_for, utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import SystemSetting
+from medianest.settings import Settings
 from medianest.youtube.events import DownloaderBroke
+from medianest.youtube.ytdlp import challenge_notice
 
 MAX_AGE_DAYS = 30
 OUTDATED = "outdated"  # the failure kind (`downloader.classify_error`) of such an error
@@ -127,12 +129,20 @@ async def record_breakage(session: AsyncSession, url: str, *, version: str | Non
 
 
 async def read_failed(
-    session_factory: async_sessionmaker[AsyncSession], url: str | None, kind: str | None
+    session_factory: async_sessionmaker[AsyncSession],
+    url: str | None,
+    kind: str | None,
+    *,
+    settings: Settings,
 ) -> None:
     """yt-dlp could not read `url` (failure `kind`): when it blames its own age, the
-    breakage is recorded and the admins told (`record_breakage`), in a unit of work of
-    its own. The one path for a job's item, a job's link and a subscription's check: a
-    failed check's own writes are rolled back (`subscriptions/scheduler.py`), this is not."""
+    breakage is recorded and the admins told (`record_breakage`); when YouTube's
+    JavaScript challenge went unsolved, the admins are told once (`challenge_notice`);
+    each in a unit of work of its own. The one path for a job's item, a job's link and a
+    subscription's check: a failed check's own writes are rolled back
+    (`subscriptions/scheduler.py`), these are not."""
     if kind == OUTDATED:
         async with session_scope(session_factory) as session:
             await record_breakage(session, url or "")
+    elif kind == challenge_notice.JS_CHALLENGE:
+        await challenge_notice.challenge_failed(session_factory, settings)
