@@ -44,7 +44,7 @@ first = next(iter(ie._jsc_director._get_providers([])), None)
 print(json.dumps({
     "offered": {name: c.get("path") for name, c in params["js_runtimes"].items()},
     "runtime": status.runtime, "version": status.version, "ok": status.ok,
-    "reason": status.reason, "warning": status.warning,
+    "reason": getattr(status, "reason", None), "warning": status.warning,
     "yt_dlp_uses": first and first.PROVIDER_NAME,
 }))
 """

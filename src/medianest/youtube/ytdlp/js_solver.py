@@ -78,12 +78,6 @@ def _found(name: str) -> Choice:
     return Choice(name, shutil.which(exe))
 
 
-def choose(setting: str | None) -> Choice:
-    """The runtime yt-dlp will use first: the one `MEDIANEST_YTDLP_JS_RUNTIME` names
-    (`deno`, `node:/usr/local/bin/node`, …); unset, the first of `offered`."""
-    return offered(setting)[0][0]
-
-
 def offered(setting: str | None) -> tuple[list[Choice], str]:
     """The runtimes MediaNest enables in yt-dlp, and why. The admin's, when set; else
     Deno when it runs and is new enough; else every other runtime yt-dlp supports that is
