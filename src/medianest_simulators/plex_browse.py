@@ -122,6 +122,8 @@ class BrowseEndpoints:
             rows = [i for i in rows if q["title"].lower() in i.title.lower()]
         if q.get("label"):
             rows = [i for i in rows if q["label"] in i.labels]
+        if q.get("artist.id"):  # an artist's albums, EPs and singles (plexapi Artist.albums)
+            rows = [i for i in rows if str(i.parent) == q["artist.id"]]
         data = sorted_rows(request, [library.item_json(i) for i in rows])
         return paged(
             request,
@@ -207,14 +209,34 @@ class BrowseEndpoints:
         return answer(request, container([library.item_json(item)]))
 
     async def children(self, request: Request, account: str) -> Response:
+        """A show's seasons, a season's episodes, an artist's albums, an album's tracks, a
+        photo album's albums and photos (plexapi audio.py Album.tracks, photo.py
+        Photoalbum.albums/photos), in their `index` order, each as its share lets the
+        account see it. An artist's EPs and singles are not among its children: Plex moved
+        them to the artist's hubs (python-plexapi PR #884; `Artist.albums` asks
+        `/library/sections/{id}/all?type=9&artist.id=` instead)."""
         library = self.sim.library
         item = library.items.get(int(request.path_params["rk"]))
         if item is not None and not self.sim.shares_section(account, item.section_id):
             return unauthorized()
         if item is None or not self.sim.visible(item, account):
             return not_found()
-        rows = [library.item_json(c) for c in library.children(item.rating_key)]
-        return paged(request, rows, title1=item.title, parentRatingKey=str(item.rating_key))
+        found = library.children(item.rating_key)
+        if item.type == "artist":
+            found = [c for c in found if not c.formats]
+        rows = [library.item_json(c) for c in found if self.sim.visible(c, account)]
+        section = library.sections[item.section_id]
+        view_group = {"artist": "album", "album": "track", "show": "season", "season": "episode"}
+        return paged(
+            request,
+            rows,
+            parentRatingKey=str(item.rating_key),
+            title1=section.title,
+            title2=item.title,
+            librarySectionID=section.id,
+            librarySectionTitle=section.title,
+            viewGroup=view_group.get(item.type, "photo"),
+        )
 
     async def collection(self, request: Request, account: str) -> Response:
         col = self.sim.library.collections.get(int(request.path_params["rk"]))

@@ -95,6 +95,7 @@ class Item:
     file: str | None = None
     size: int = 0
     labels: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)  # an album's "EP", "Single"... (Format)
 
     @property
     def updated_at(self) -> int:
@@ -171,9 +172,8 @@ class Library:
         return self.clock
 
     def children(self, rk: int) -> list[Item]:
-        return sorted(
-            (i for i in self.items.values() if i.parent == rk), key=lambda i: i.index or 0
-        )
+        found = [i for i in self.items.values() if i.parent == rk]
+        return sorted(found, key=lambda i: i.index or 0)
 
     def leaves(self, item: Item) -> list[Item]:
         if item.type in LEAF_KINDS:
@@ -223,8 +223,9 @@ class Library:
             data["composite"] = f"/library/metadata/{rk}/composite/{item.updated_at}"
         if item.file is not None:
             data["Media"] = media_json(item, item.file)
-        if item.labels:
-            data["Label"] = [{"tag": label} for label in item.labels]
+        for name, tags in (("Label", item.labels), ("Format", item.formats)):
+            if tags:
+                data[name] = [{"tag": tag} for tag in tags]
         return data
 
     def _lineage_json(self, parent: Item) -> JSONDict:

@@ -42,6 +42,14 @@ SEED_MUSIC: list[tuple[str, list[tuple[str, int, list[str]]]]] = [
     ("The Null Routes", [("Port 0", 2021, ["Blackhole", "Martian Packets"])]),
 ]
 FIRST_ARTIST_KEY, MUSIC_COLLECTION_KEY = 301, 1003
+# Albums added later to the second artist (ratingKeys 310...): an older album and an EP,
+# which Plex lists under the artist's `/children` no more (python-plexapi PR #884).
+# (album, year, [track titles], formats)
+SEED_MORE_ALBUMS: list[tuple[str, int, list[str], list[str]]] = [
+    ("Bogon", 2018, ["Unallocated", "Reserved", "Documentation Prefix"], []),
+    ("Anycast", 2023, ["Nearest Node"], ["EP"]),
+]
+MORE_ALBUMS_KEY = 310
 # album, [photo titles], nested albums [(album, [photo titles])]
 SEED_PHOTOS: list[tuple[str, list[str], list[tuple[str, list[str]]]]] = [
     ("Holidays 2023", ["Beach", "Harbour"], []),
@@ -98,6 +106,36 @@ def _add_music(library: Library) -> None:
     library.collections[MUSIC_COLLECTION_KEY + 1] = Collection(
         MUSIC_COLLECTION_KEY + 1, MUSIC_SECTION, "Full Albums", album_keys, BASE_TIME + 6, "album"
     )
+    _add_more_albums(library, artists[-1])
+
+
+def _add_more_albums(library: Library, artist_rk: int) -> None:
+    rk, artist = MORE_ALBUMS_KEY, library.items[artist_rk].title
+    for n, (album, year, tracks, formats) in enumerate(SEED_MORE_ALBUMS, start=2):
+        album_rk, rk = rk, rk + 1
+        library.items[album_rk] = Item(
+            album_rk,
+            MUSIC_SECTION,
+            "album",
+            album,
+            year=year,
+            parent=artist_rk,
+            index=n,
+            formats=list(formats),
+        )
+        for number, track in enumerate(tracks, start=1):
+            library.items[rk] = Item(
+                rk,
+                MUSIC_SECTION,
+                "track",
+                track,
+                duration=200_000 + number * 1000,
+                parent=album_rk,
+                index=number,
+                file=f"/data/music/{artist}/{album}/{number:02d} - {track}.flac",
+                size=1 << 18,
+            )
+            rk += 1
 
 
 def _add_photos(library: Library) -> None:

@@ -36,12 +36,12 @@ async def read_everything(client: PlexClient) -> dict[str, object]:
         "sections": [s.model_dump() for s in await client.sections()],
         "page": ([i.model_dump() for i in page.items], page.offset, page.total),
         "sintel": (await client.metadata(103)),
-        "seasons": [i.model_dump() for i in await client.children(201)],
+        "seasons": [i.model_dump() for i in (await client.children(201)).value.items],
         # Music and photos: albums are `Directory`, tracks `Track`, photos `Photo` in XML.
         "artists": [i.model_dump() for i in (await client.section_items(4)).items],
-        "tracks": [i.model_dump() for i in await client.children(302)],
+        "tracks": [i.model_dump() for i in (await client.children(302)).value.items],
         "photo library": [i.model_dump() for i in (await client.section_items(5)).items],
-        "garden": [i.model_dump() for i in await client.children(404)],
+        "garden": [i.model_dump() for i in (await client.children(404)).value.items],
         "collections": [i.model_dump() for i in (await client.section_collections(1)).value.items],
         "collection items": [
             i.model_dump() for i in (await client.collection_items(1001)).value.items

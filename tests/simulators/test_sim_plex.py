@@ -111,6 +111,8 @@ def test_a_music_library_lists_artists_then_albums_with_their_tracks(get) -> Non
     assert [(a["title"], a["parentTitle"], a["leafCount"]) for a in albums["Metadata"]] == [
         ("Echo Request", "Loopback Quartet", 3),
         ("Port 0", "The Null Routes", 2),
+        ("Bogon", "The Null Routes", 3),
+        ("Anycast", "The Null Routes", 1),
     ]
     collections = get("/library/sections/4/collections").json()["MediaContainer"]["Metadata"]
     assert [(c["title"], c["subtype"]) for c in collections] == [
@@ -453,3 +455,38 @@ def test_a_playlist_takes_only_items_of_the_libraries_shared_with_its_account(
         plex, http, "PUT", f"/playlists/{rk}/items", token=ALICE_SERVER_TOKEN, uri=uri(401)
     )
     assert added.status_code == 400
+
+
+def test_an_artists_children_are_its_true_albums_and_artist_id_lists_its_eps_too(get) -> None:
+    """Plex moved EPs, singles, live albums and compilations from an artist's `/children`
+    to its hubs; python-plexapi's `Artist.albums` asks `/all?type=9&artist.id=` for
+    all of them (pushingkarmaorg/python-plexapi PR #884)."""
+    children = get("/library/metadata/306/children").json()["MediaContainer"]
+    assert [a["title"] for a in children["Metadata"]] == ["Port 0", "Bogon"]
+    assert (children["viewGroup"], children["title2"], children["totalSize"]) == (
+        "album",
+        "The Null Routes",
+        2,
+    )
+    every = get("/library/sections/4/all", params={"type": 9, "artist.id": 306}).json()
+    albums = every["MediaContainer"]["Metadata"]
+    assert [(a["title"], a.get("Format")) for a in albums] == [
+        ("Port 0", None),
+        ("Bogon", None),
+        ("Anycast", [{"tag": "EP"}]),
+    ]
+    tracks = get("/library/metadata/310/children", params={"X-Plex-Container-Size": 2}).json()
+    body = tracks["MediaContainer"]
+    assert (body["totalSize"], body["viewGroup"], body["librarySectionID"]) == (3, "track", 4)
+    assert [(t["index"], t["title"], t["grandparentTitle"]) for t in body["Metadata"]] == [
+        (1, "Unallocated", "The Null Routes"),
+        (2, "Reserved", "The Null Routes"),
+    ]
+
+
+def test_a_shared_users_children_follow_their_share(plex: PlexSimulator, get) -> None:
+    plex.share_sections("alice", [1])
+    for key in (306, 310, 404):
+        assert get(f"/library/metadata/{key}/children", token=ALICE_SERVER_TOKEN).status_code == 401
+    plex.share_sections("alice", [1, 4])
+    assert get("/library/metadata/310/children", token=ALICE_SERVER_TOKEN).status_code == 200

@@ -142,6 +142,10 @@ def test_plexapi_reads_sections_items_page_by_page_and_searches(
     assert server.search("pioneer", mediatype="show")[0].ratingKey == pioneer.ratingKey
 
 
+def albums_of(artist: Artist) -> str:
+    return f"/library/sections/{artist.librarySectionID}/all?artist.id={artist.ratingKey}&type=9"
+
+
 def test_plexapi_walks_the_music_library_from_artists_to_tracks(
     plex: PlexSimulator, session: requests.Session
 ) -> None:
@@ -152,9 +156,10 @@ def test_plexapi_walks_the_music_library_from_artists_to_tracks(
         (Artist, "Loopback Quartet"),
         (Artist, "The Null Routes"),
     ]
-    # Artist.albums() filters by `artist.id` (not modelled): its children are the albums,
-    # as plex-api.rs's music_albums.json (/library/metadata/{artist}/children) shows.
-    (album,) = server.fetchItems(f"{artists[0].key}/children")
+    # Artist.albums() asks /library/sections/4/all?type=9&artist.id= (plexapi PR #884; since
+    # PR #990 through section.search, which needs the section's filter metadata, which is
+    # not modelled: the same request is made here as plexapi 4.9 made it).
+    (album,) = server.fetchItems(albums_of(artists[0]), Album)
     assert (type(album), album.title, album.year, album.leafCount) == (
         Album,
         "Echo Request",
@@ -171,8 +176,25 @@ def test_plexapi_walks_the_music_library_from_artists_to_tracks(
     assert tracks[0].grandparentTitle == "Loopback Quartet" and tracks[0].year is None
     assert tracks[0].thumb.startswith(f"/library/metadata/{album.ratingKey}/thumb/")
     assert tracks[0].locations == ["/data/music/Loopback Quartet/Echo Request/01 - Ping.flac"]
-    assert [a.title for a in music.searchAlbums()] == ["Echo Request", "Port 0"]
-    assert len(music.searchTracks()) == 5
+    assert [a.title for a in music.searchAlbums()] == ["Echo Request", "Port 0", "Bogon", "Anycast"]
+    assert len(music.searchTracks()) == 9
+    # The artist's children are its true albums; Artist.albums() lists its EP too.
+    null_routes = artists[1]
+    assert [a.title for a in server.fetchItems(f"{null_routes.key}/children")] == [
+        "Port 0",
+        "Bogon",
+    ]
+    everything = server.fetchItems(albums_of(null_routes), Album)
+    assert [(a.title, [f.tag for f in a.formats]) for a in everything] == [
+        ("Port 0", []),
+        ("Bogon", []),
+        ("Anycast", ["EP"]),
+    ]
+    assert [(t.index, t.title) for t in everything[1].tracks()] == [
+        (1, "Unallocated"),
+        (2, "Reserved"),
+        (3, "Documentation Prefix"),
+    ]
     late_night, full_albums = music.collections()
     assert (late_night.title, late_night.subtype) == ("Late Night", "artist")
     assert [type(i) for i in late_night.items()] == [Artist, Artist]

@@ -137,12 +137,16 @@ class PlexClient:
         title: str | None = None,
         item_type: str | None = None,
         label: str | None = None,
+        artist: str | int | None = None,
         cached: bool = False,
     ) -> Snapshot[PlexPage[PlexItem]]:
-        """`GET /library/sections/{id}/all`: one page, optionally sorted and filtered."""
+        """`GET /library/sections/{id}/all`: one page, optionally sorted and filtered
+        (`artist`: an artist's albums, `artist.id` as plexapi audio.py Artist.albums asks)."""
         params: dict[str, Any] = {}
         if item_type is not None:
             params["type"] = PLEX_TYPE_NUMBERS[item_type]
+        if artist is not None:
+            params["artist.id"] = plex_id(artist)
         if title:
             params["title"] = title
         if sort:
@@ -187,10 +191,14 @@ class PlexClient:
                 return Snapshot(value=None)
             raise
 
-    async def children(self, rating_key: str | int) -> list[PlexItem]:
-        """`GET /library/metadata/{ratingKey}/children` (seasons of a show, episodes...)."""
-        fetched = await self.http.get_json(f"/library/metadata/{plex_id(rating_key)}/children")
-        return self._parse_list(PlexItem, media_container(fetched.data).get("Metadata"))
+    async def children(
+        self, rating_key: str | int, *, start: int = 0, size: int = 50, cached: bool = False
+    ) -> Snapshot[PlexPage[PlexItem]]:
+        """`GET /library/metadata/{ratingKey}/children`: a show's seasons, an album's tracks,
+        a photo album's albums and photos (plexapi audio.py Album.tracks, photo.py
+        Photoalbum.albums/photos)."""
+        path = f"/library/metadata/{plex_id(rating_key)}/children"
+        return await self._paged(path, {}, start, size, cached)
 
     async def search(
         self, query: str, *, limit: int = 10, section_id: str | int | None = None

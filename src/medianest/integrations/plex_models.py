@@ -17,7 +17,19 @@ from medianest.integrations.upstream_model import UpstreamModel
 T = TypeVar("T")
 
 # Item type numbers for `type=` filters and collection creation.
-PLEX_TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "collection": 18}
+# python-plexapi utils.SEARCHTYPES.
+PLEX_TYPE_NUMBERS = {
+    "movie": 1,
+    "show": 2,
+    "season": 3,
+    "episode": 4,
+    "artist": 8,
+    "album": 9,
+    "track": 10,
+    "photo": 13,
+    "photoalbum": 14,
+    "collection": 18,
+}
 
 
 class PlexModel(UpstreamModel):
