@@ -15,10 +15,16 @@ from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.integrations.outcomes import moment
 from medianest.integrations.plex import PlexClient
-from medianest.plex import kinds, playlists, service
+from medianest.plex import children, kinds, playlists, service
 from medianest.plex.dependencies import get_browsing_plex, get_owner_plex, get_viewer
 from medianest.plex.privacy import Viewer
-from medianest.plex.schemas import CollectionOut, LibraryOut, PlaylistOut, PlexItemOut
+from medianest.plex.schemas import (
+    CollectionOut,
+    LibraryOut,
+    PlaylistOut,
+    PlexEntryOut,
+    PlexItemOut,
+)
 from medianest.web.templating import add_filter, render
 
 router = page_router()
@@ -30,6 +36,7 @@ UNDATED_SORTS = {"title": "Title", "-addedAt": "Recently added"}
 UNDATED_KINDS = ("music", "photos")
 add_filter("entry_noun", kinds.entry_noun)
 add_filter("leaf_noun", kinds.leaf_noun)
+add_filter("track_time", lambda ms: f"{ms // 60000}:{ms // 1000 % 60:02d}" if ms else "")
 
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)]
@@ -168,6 +175,39 @@ async def collection_page(
             "page": page,
             "page_size": page_size,
             "pages": _pages(found.items.total, page_size),
+            "stale": found.stale,
+            "plex_web": await service.web_app_address(plex),
+        },
+    )
+
+
+@router.get("/plex/items/{item_id}")
+async def item_page(
+    item_id: Annotated[int, Path(ge=1, le=10**9)],
+    request: Request,
+    user: CurrentUser,
+    ctx: ContextDep,
+    session: SessionDep,
+    page: PageNumber = 1,
+    page_size: PageSize = PAGE_SIZE,
+) -> Response:
+    """An artist's albums, an album's tracks, a photo album's albums and photos."""
+    plex = await get_browsing_plex(user, ctx)
+    viewer = await get_viewer(user, ctx, session)
+    found = await children.item_children(
+        plex, viewer=viewer, item_id=item_id, page=page, page_size=page_size
+    )
+    return render(
+        request,
+        "plex/item.html",
+        {
+            "nav": "plex",
+            "item": PlexEntryOut.of(found.item),
+            "items": [PlexEntryOut.of(i) for i in found.children.items],
+            "total": found.children.total,
+            "page": page,
+            "page_size": page_size,
+            "pages": _pages(found.children.total, page_size),
             "stale": found.stale,
             "plex_web": await service.web_app_address(plex),
         },

@@ -11,7 +11,7 @@ from medianest.auth.dependencies import CurrentUser, counted_as_images
 from medianest.context import ContextDep
 from medianest.core.deps import api_router
 from medianest.core.envelope import ERROR_RESPONSES, Envelope, envelope
-from medianest.plex import playlists, service
+from medianest.plex import children, playlists, service
 from medianest.plex.dependencies import BrowsingPlex, OwnerPlex, PlexViewer
 from medianest.plex.schemas import (
     CachedEnvelope,
@@ -21,6 +21,7 @@ from medianest.plex.schemas import (
     LibraryOut,
     PlaylistDetailOut,
     PlaylistOut,
+    PlexEntryOut,
     PlexItemOut,
     cached_envelope,
     cached_paged,
@@ -131,6 +132,30 @@ async def get_collection(
         total=found.items.total,
     )
     return cached_envelope(data, stale=found.stale, read_at=found.read_at)
+
+
+@router.get("/items/{item_id}/children", response_model=CachedPagedEnvelope[PlexEntryOut])
+async def list_item_children(
+    plex: BrowsingPlex,
+    viewer: PlexViewer,
+    ctx: ContextDep,
+    item_id: LibraryId,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> CachedPagedEnvelope[PlexEntryOut]:
+    """What an artist (its albums, EPs and singles), an album (its tracks) or a photo album
+    (its albums and photos) holds, in Plex's order; any other item is a 404."""
+    found = await children.item_children(
+        plex, viewer=viewer, item_id=item_id, page=page, page_size=page_size
+    )
+    return cached_paged(
+        [PlexEntryOut.of(item) for item in found.children.items],
+        page=page,
+        page_size=page_size,
+        total=found.children.total,
+        stale=found.stale,
+        read_at=found.read_at,
+    )
 
 
 @router.get("/playlists", response_model=Envelope[list[PlaylistOut]])

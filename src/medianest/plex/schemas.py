@@ -184,3 +184,28 @@ class PlaylistOut(ApiModel):
 
 class PlaylistDetailOut(PlaylistOut):
     items: list[PlexItemOut]
+
+
+class PlexEntryOut(PlexItemOut):
+    """What an artist, album or photo album holds (`/api/plex/items/{id}/children`), with
+    its place: `index` (an album's or track's number), its parent (an album's artist, a
+    track's album, a photo's album) and a track's artist (`grandparentTitle`)."""
+
+    index: int | None = None
+    parent_rating_key: str | None = None
+    parent_title: str | None = None
+    grandparent_rating_key: str | None = None
+    grandparent_title: str | None = None
+    library_id: str | None = None
+
+    @classmethod
+    def of(cls, item: PlexItem) -> PlexEntryOut:
+        return cls(
+            **PlexItemOut.of(item).model_dump(),
+            index=item.index,
+            parent_rating_key=item.parent_rating_key,
+            parent_title=item.parent_title,
+            grandparent_rating_key=item.grandparent_rating_key,
+            grandparent_title=item.grandparent_title,
+            library_id=str(item.library_section_id) if item.library_section_id else None,
+        )

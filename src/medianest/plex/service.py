@@ -85,7 +85,7 @@ async def library_items(
     out other users' (read whole and paged here, so totals stay true)."""
     plex_order = plex_sort(sort)
     try:
-        section = await _shared_section(plex, viewer, library_id)
+        section = await shared_section(plex, viewer, library_id)
         if not viewer.filters(section):
             return await plex.section_items_snapshot(
                 library_id,
@@ -95,7 +95,7 @@ async def library_items(
                 title=search,
                 cached=True,
             )
-        everything = await _read_all(
+        everything = await read_all(
             lambda start, size: plex.section_items_snapshot(
                 library_id,
                 start=start,
@@ -106,9 +106,9 @@ async def library_items(
             )
         )
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such library.", viewer) from None
+        raise not_found_or(exc, "No such library.", viewer) from None
     visible = [item for item in everything.value if viewer.may_see(item)]
-    return _page_of(visible, everything, page=page, page_size=page_size)
+    return page_of(visible, everything, page=page, page_size=page_size)
 
 
 async def collections(
@@ -124,22 +124,22 @@ async def collections(
     start = (page - 1) * page_size
     if library_id is not None:
         try:
-            section = await _shared_section(plex, viewer, library_id)
+            section = await shared_section(plex, viewer, library_id)
             if section is not None and not kinds.has_collections(section):
                 return Snapshot(value=PlexPage(items=[], offset=start, total=0))
             if not viewer.filters(section):
                 return await plex.section_collections(
                     library_id, start=start, size=page_size, cached=True
                 )
-            listing = await _read_all(
+            listing = await read_all(
                 lambda at, size: plex.section_collections(
                     library_id, start=at, size=size, cached=True
                 )
             )
         except UpstreamHTTPError as exc:
-            raise _not_found_or(exc, "No such library.", viewer) from None
+            raise not_found_or(exc, "No such library.", viewer) from None
         shown = await _visible_collections(plex, viewer, listing.value)
-        return _page_of(shown, listing, page=page, page_size=page_size)
+        return page_of(shown, listing, page=page, page_size=page_size)
     sections = await libraries(plex, viewer)
     found: list[PlexItem] = []
     stale, read_at = sections.stale, sections.read_at
@@ -169,14 +169,14 @@ async def collection_detail(
     try:
         meta = await plex.metadata_snapshot(collection_id, cached=True)
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such collection.", viewer) from None
+        raise not_found_or(exc, "No such collection.", viewer) from None
     collection = meta.value
     if collection is None or collection.type != "collection":
         raise NotFound("No such collection.")
     try:
-        section = await _shared_section(plex, viewer, collection.library_section_id)
+        section = await shared_section(plex, viewer, collection.library_section_id)
         if viewer.filters(section):
-            everything = await _read_all(
+            everything = await read_all(
                 lambda start, size: plex.collection_items(
                     collection_id, start=start, size=size, cached=True
                 )
@@ -184,7 +184,7 @@ async def collection_detail(
             shown = [i for i in everything.value if viewer.may_see(i)]
             if not shown:  # only other users' downloads: it does not exist for this user
                 raise NotFound("No such collection.")
-            items = _page_of(shown, everything, page=page, page_size=page_size)
+            items = page_of(shown, everything, page=page, page_size=page_size)
             collection = collection.model_copy(update={"child_count": len(shown)})
         else:
             items = await plex.collection_items(
@@ -194,7 +194,7 @@ async def collection_detail(
                 cached=True,
             )
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such collection.", viewer) from None
+        raise not_found_or(exc, "No such collection.", viewer) from None
     stale = meta.stale or items.stale
     return CollectionDetail(
         collection=collection,
@@ -250,14 +250,14 @@ async def image(
             raise NotFound("No such image.")
         fetched = await plex.image(path, width=width, height=height)
     except UpstreamHTTPError as exc:
-        raise _not_found_or(exc, "No such image.", viewer) from None
+        raise not_found_or(exc, "No such image.", viewer) from None
     if fetched.content_type not in IMAGE_FORMATS:
         # SVG or anything else could run script on our origin: only raster images pass.
         raise NotFound("No such image.")
     return fetched
 
 
-# --- privacy helpers ----------------------------------------------------------------------
+# --- privacy helpers (also `children.py`'s) ----------------------------------------------
 async def _section(plex: PlexClient, library_id: int | str | None) -> PlexSection | None:
     if library_id is None:
         return None
@@ -265,7 +265,7 @@ async def _section(plex: PlexClient, library_id: int | str | None) -> PlexSectio
     return next((s for s in sections.value if s.key == str(library_id)), None)
 
 
-async def _shared_section(
+async def shared_section(
     plex: PlexClient, viewer: Viewer, library_id: int | str | None
 ) -> PlexSection | None:
     """The library, which a viewer browsing with their own token must find in their list
@@ -278,7 +278,7 @@ async def _shared_section(
     return section
 
 
-async def _read_all(
+async def read_all(
     fetch: Callable[[int, int], Awaitable[Snapshot[PlexPage[PlexItem]]]],
 ) -> Snapshot[list[PlexItem]]:
     """Every entry of a listing (up to MAX_FILTERED), page by page."""
@@ -295,7 +295,7 @@ async def _read_all(
     return Snapshot(value=found, stale=stale, read_at=oldest(*read_at))
 
 
-def _page_of(
+def page_of(
     items: list[PlexItem], source: Snapshot[list[PlexItem]], *, page: int, page_size: int
 ) -> Snapshot[PlexPage[PlexItem]]:
     start = (page - 1) * page_size
@@ -317,7 +317,7 @@ async def _visible_collections(
 async def _visible_in_collection(plex: PlexClient, viewer: Viewer, collection_id: str | int) -> int:
     """How many items of a collection the viewer may see: a collection in a library that
     may hold downloads is shown when it is at least one (its title is a playlist name)."""
-    items = await _read_all(
+    items = await read_all(
         lambda start, size: plex.collection_items(
             collection_id, start=start, size=size, cached=True
         )
@@ -339,7 +339,7 @@ async def _may_see_object(plex: PlexClient, viewer: Viewer, rating_key: int) -> 
     )
 
 
-def _not_found_or(exc: UpstreamHTTPError, message: str, viewer: Viewer) -> Exception:
+def not_found_or(exc: UpstreamHTTPError, message: str, viewer: Viewer) -> Exception:
     """Plex's 400/404 is our 404; so is its 401/403 to a viewer's own token (a library
     not shared with them; to the owner's token it is a configuration fault)."""
     refused = exc.upstream_status in (401, 403) and not viewer.sees_everything
