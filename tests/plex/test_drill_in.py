@@ -129,7 +129,8 @@ async def test_what_cannot_be_opened_here_is_not_found(viewer: httpx.AsyncClient
     for item_id in (101, 303, 402, 1003, 999_999):
         answer = await viewer.get(children_of(item_id))
         assert answer.status_code == 404, (item_id, answer.text)
-        assert answer.json()["error"]["code"] == "NOT_FOUND"
+        error = answer.json()["error"]
+        assert (error["code"], error["message"]) == ("NOT_FOUND", "No such artist, album or photo album.")
 
 
 async def test_anonymous_callers_get_401(client: httpx.AsyncClient) -> None:
