@@ -42,6 +42,8 @@ SIGNED_IN_PAGES = (
     "/media?query=sintel",
     "/plex",
     "/plex?library=2",
+    "/plex/items/306",  # an artist's albums
+    "/plex/items/310",  # an album's tracks
     "/youtube",
     "/youtube/subscriptions",
     "/no/such/page",

@@ -152,12 +152,21 @@ async def test_while_plex_is_down_an_opened_album_is_kept_and_another_is_a_503(
     admin = await create_user(app, "admin2", role="admin")
     async with await signed_in_client(app, admin) as owner_view:
         fresh = await owner_view.get(children_of(BOGON))
+        # The page reads its own page size: a listing of its own, read once before.
+        assert (await owner_view.get(f"/plex/items/{BOGON}", headers=HTML)).is_success
         plex_sim.set_fault("error")
         kept = await owner_view.get(children_of(BOGON))
         never_read = await owner_view.get(children_of(GARDEN))
+        kept_page = await owner_view.get(f"/plex/items/{BOGON}", headers=HTML)
+        down_page = await owner_view.get(f"/plex/items/{GARDEN}", headers=HTML)
     assert fresh.json()["meta"]["stale"] is False
     assert kept.status_code == 200 and kept.json()["meta"]["stale"] is True
     assert [t["title"] for t in kept.json()["data"]] == [t["title"] for t in fresh.json()["data"]]
     assert never_read.status_code == 503
     assert never_read.json()["success"] is False
     assert never_read.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert kept_page.status_code == 200, kept_page.text[-3000:]
+    assert "this is the last list it gave" in kept_page.text
+    assert "Documentation Prefix" in kept_page.text
+    assert down_page.status_code == 503
+    assert f'href="/plex/items/{GARDEN}" data-action="try-again">Try again</a>' in down_page.text
