@@ -6,9 +6,12 @@ The owner token sees and edits everything; a shared user's server access token (
 plex.tv resources) reads the libraries shared with it and keeps its own private playlists.
 Another library is refused as Plex refuses it: absent from `/library/sections`, and 401
 for its items, collections, metadata and images (the 401 Plex answers a shared user for a
-library not shared, varthe/Defaulterr issue #36). Linked to the plex.tv simulator
-(`follow_plextv`), a share token is good while plex.tv lists the share, with its
-sections, as Plex Media Server learns its shared users from plex.tv."""
+library not shared, varthe/Defaulterr issue #36). The share's restrictions (plex.tv
+`filterMovies`, `filterTelevision`...: content ratings and labels, `plex_restrictions`)
+leave out what they do not admit wherever that token is answered with media. Linked to
+the plex.tv simulator (`follow_plextv`), a share token is good while plex.tv lists the
+share, with its sections and restrictions, as Plex Media Server learns its shared users
+from plex.tv."""
 
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from medianest_simulators.base import JSONDict, Simulator, ok, read_json, web_pa
 from medianest_simulators.plex_browse import BrowseEndpoints
 from medianest_simulators.plex_edit import EditEndpoints
 from medianest_simulators.plex_http import unauthorized, without_accept
-from medianest_simulators.plex_library import YOUTUBE_SECTION, Item, Library
+from medianest_simulators.plex_library import YOUTUBE_SECTION, Collection, Item, Library
+from medianest_simulators.plex_restrictions import Restrictions
 from medianest_simulators.plex_seed import seeded_library
 from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
@@ -36,8 +40,9 @@ from medianest_simulators.plextv_models import (
 )
 
 Handler = Callable[[Request, str], Awaitable[Response]]
-# plex.tv's answer for a server token: whose share it is and the library ids it shares.
-ShareLookup = Callable[[str, str], tuple[str, frozenset[int] | None] | None]
+# plex.tv's answer for a server token: whose share it is, the library ids it shares and
+# its restrictions.
+ShareLookup = Callable[[str, str], tuple[str, frozenset[int] | None, Restrictions] | None]
 SEEDED_SHARE_TOKENS = frozenset({ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN})
 URI_RE = re.compile(r"^server://([^/]+)/com\.plexapp\.plugins\.library/library/metadata/([\d,]+)$")
 
@@ -62,7 +67,7 @@ class PlexSimulator(Simulator):
         self.youtube_plex_path: str | None = None
         self.library: Library = seeded_library(self.youtube_dir)
         self.tokens: dict[str, str] = {}
-        self.share_filters: dict[str, tuple[set[str] | None, set[str]]] = {}
+        self.restrictions: dict[str, Restrictions] = {}
         self.shared_sections: dict[str, frozenset[int]] = {}
         self.plextv_shares: ShareLookup | None = None
         self.refresh_calls: list[JSONDict] = []
@@ -78,7 +83,7 @@ class PlexSimulator(Simulator):
             ALICE_SERVER_TOKEN: "alice",
             BOB_SERVER_TOKEN: "bob",
         }
-        self.share_filters = {}
+        self.restrictions = {}
         self.shared_sections = {}
         self.refresh_calls = []
         self.ignore_accept = False
@@ -125,17 +130,11 @@ class PlexSimulator(Simulator):
         with self.lock:
             self.ignore_accept = ignore
 
-    def set_share_filter(
-        self,
-        username: str,
-        *,
-        allow_labels: list[str] | None = None,
-        exclude_labels: list[str] | None = None,
-    ) -> None:
-        """Restrict what `username` sees by item labels, as the owner does in Plex sharing."""
+    def restrict(self, username: str, **filters: str) -> None:
+        """Give `username`'s share these restrictions without plex.tv, in plex.tv's form:
+        `restrict("bob", filterMovies="contentRating=G%2CPG|label!=adult")` (none: lifted)."""
         with self.lock:
-            allow = set(allow_labels) if allow_labels is not None else None
-            self.share_filters[username] = (allow, set(exclude_labels or []))
+            self.restrictions[username] = Restrictions.of(filters)
 
     def scan(self, section_id: int = YOUTUBE_SECTION, path: str | None = None) -> list[int]:
         """Scan a section's folder now; returns the new ratingKeys."""
@@ -169,8 +168,10 @@ class PlexSimulator(Simulator):
         share = lookup(self.machine_identifier, token)
         if share is None:  # plex.tv is the judge of its share tokens
             return None if token in SEEDED_SHARE_TOKENS else self.tokens.get(token)
-        username, sections = share
+        username, sections, restrictions = share
         self.share_sections(username, sections)
+        with self.lock:
+            self.restrictions[username] = restrictions
         return username
 
     def shares_section(self, account: str, section_id: int | None) -> bool:
@@ -188,16 +189,32 @@ class PlexSimulator(Simulator):
         return found.section_id if found is not None else None
 
     def visible(self, item: Item, account: str) -> bool:
-        """Whether the share of `account` (its libraries, its label filter) lets it see
-        `item` (episodes inherit their show's labels)."""
+        """Whether the share of `account` (its libraries, its restrictions) lets it see
+        `item`: a season, episode, album, track or nested photo is judged by its top
+        (the show, artist or album the restriction is set on: labels go on the show)."""
         if not self.shares_section(account, item.section_id):
             return False
-        allow, exclude = self.share_filters.get(account, (None, set()))
-        labels = set(item.labels)
-        while item.parent is not None and not labels:
+        while item.parent is not None:
             item = self.library.items[item.parent]
-            labels = set(item.labels)
-        return (allow is None or bool(labels & allow)) and not labels & exclude
+        section = self.library.sections[item.section_id]
+        restrictions = self.restrictions.get(account, Restrictions())
+        return restrictions.admits(section.type, item.labels, item.content_rating)
+
+    def visible_collection(self, collection: Collection, account: str) -> bool:
+        """A collection is judged by its own labels, with no content rating."""
+        if not self.shares_section(account, collection.section_id):
+            return False
+        section = self.library.sections[collection.section_id]
+        restrictions = self.restrictions.get(account, Restrictions())
+        return restrictions.admits(section.type, collection.labels, None)
+
+    def visible_key(self, rating_key: int, account: str) -> bool:
+        """`visible`/`visible_collection` by ratingKey (True for one that is neither)."""
+        item = self.library.items.get(rating_key)
+        collection = self.library.collections.get(rating_key)
+        if item is not None:
+            return self.visible(item, account)
+        return collection is None or self.visible_collection(collection, account)
 
     def parse_uri(self, uri: str | None) -> list[int] | None:
         """RatingKeys named by a `server://<machine id>/.../library/metadata/<rk>,<rk>` URI;
@@ -279,7 +296,7 @@ class PlexSimulator(Simulator):
             Route("/__sim/refreshes", self._http_refreshes, methods=["GET"]),
             Route("/__sim/config", self._http_config, methods=["POST"]),
             Route("/__sim/tokens", self._http_token, methods=["POST"]),
-            Route("/__sim/share-filters/{username}", self._http_share_filter, methods=["POST"]),
+            Route("/__sim/restrictions/{username}", self._http_restrict, methods=["POST"]),
             Route("/__sim/shared-sections/{username}", self._http_sections, methods=["POST"]),
             Route("/__sim/scan", self._http_scan, methods=["POST"]),
         ]
@@ -311,13 +328,9 @@ class PlexSimulator(Simulator):
         self.add_user_token(str(body["token"]), str(body["username"]))
         return ok()
 
-    async def _http_share_filter(self, request: Request) -> Response:
+    async def _http_restrict(self, request: Request) -> Response:
         body = await read_json(request)
-        self.set_share_filter(
-            request.path_params["username"],
-            allow_labels=body.get("allowLabels"),
-            exclude_labels=body.get("excludeLabels"),
-        )
+        self.restrict(request.path_params["username"], **{k: str(v) for k, v in body.items()})
         return ok()
 
     async def _http_sections(self, request: Request) -> Response:

@@ -1,5 +1,12 @@
 """Read endpoints of the Plex simulator: server info, sections, items, collections, search
-and images. Every handler runs under the simulator's lock with the caller's account name."""
+and images. Every handler runs under the simulator's lock with the caller's account name.
+
+A shared account's restrictions (`PlexSimulator.visible`) leave out what they do not admit
+from every listing and make it a 404 by id (its metadata, children, images), as measured
+on a real server (stevezau/shortlist tests/fixtures/pms_share_filter_allow_lists.json:
+`/library/metadata/{keys}` answers only admitted keys, 404 when none). One exception,
+measured there too: `/library/collections/{id}/children` does NOT apply the filter (it
+listed every member); `/library/metadata/{id}/children` of a collection does."""
 
 from __future__ import annotations
 
@@ -105,7 +112,7 @@ class BrowseEndpoints:
         q = request.query_params
         type_name = TYPE_NAMES.get(int(q["type"])) if q.get("type", "").isdigit() else None
         if type_name == "collection":
-            return self.collections_page(request, section.id)
+            return self.collections_page(request, section.id, account)
         # Without `type`, a photo library lists its top level: albums and loose photos
         # (plexapi library.py PhotoSection.all asks for photoalbums).
         kinds = (type_name,) if type_name else DEFAULT_KINDS.get(section.type, (section.type,))
@@ -133,12 +140,12 @@ class BrowseEndpoints:
             viewGroup=type_name,
         )
 
-    def collections_page(self, request: Request, section_id: int) -> Response:
+    def collections_page(self, request: Request, section_id: int, account: str) -> Response:
         library = self.sim.library
         rows = [
             library.collection_json(c)
             for c in library.collections.values()
-            if c.section_id == section_id
+            if c.section_id == section_id and self.sim.visible_collection(c, account)
         ]
         return paged(request, sorted_rows(request, rows), librarySectionID=section_id)
 
@@ -148,7 +155,7 @@ class BrowseEndpoints:
             return not_found()
         if not self.sim.shares_section(account, section_id):
             return unauthorized()
-        return self.collections_page(request, section_id)
+        return self.collections_page(request, section_id, account)
 
     async def recently_added(self, request: Request, account: str) -> Response:
         rows = [
@@ -171,7 +178,7 @@ class BrowseEndpoints:
                     for c in library.collections.values()
                     if query in c.title.lower()
                     and section in (None, c.section_id)
-                    and self.sim.shares_section(account, c.section_id)
+                    and self.sim.visible_collection(c, account)
                 ]
             else:
                 rows = [
@@ -200,13 +207,14 @@ class BrowseEndpoints:
         library, rk = self.sim.library, int(request.path_params["rk"])
         if not self.sim.shares_section(account, self.sim.section_of(rk)):
             return unauthorized()
+        if rk not in library.items and rk not in library.collections:
+            return not_found()
+        if not self.sim.visible_key(rk, account):
+            return not_found()  # left out by the share's restrictions
         col = library.collections.get(rk)
         if col is not None:
             return answer(request, container([library.collection_json(col)]))
-        item = library.items.get(rk)
-        if item is None or not self.sim.visible(item, account):
-            return not_found()
-        return answer(request, container([library.item_json(item)]))
+        return answer(request, container([library.item_json(library.items[rk])]))
 
     async def children(self, request: Request, account: str) -> Response:
         """A show's seasons, a season's episodes, an artist's albums, an album's tracks, a
@@ -214,9 +222,12 @@ class BrowseEndpoints:
         Photoalbum.albums/photos), in their `index` order, each as its share lets the
         account see it. An artist's EPs and singles are not among its children: Plex moved
         them to the artist's hubs (python-plexapi PR #884; `Artist.albums` asks
-        `/library/sections/{id}/all?type=9&artist.id=` instead)."""
-        library = self.sim.library
-        item = library.items.get(int(request.path_params["rk"]))
+        `/library/sections/{id}/all?type=9&artist.id=` instead). A collection's members too, as
+        the account's restrictions let it see them."""
+        library, rk = self.sim.library, int(request.path_params["rk"])
+        if rk in library.collections:  # a collection's members, as the account sees them
+            return self.members(request, account, filtered=True)
+        item = library.items.get(rk)
         if item is not None and not self.sim.shares_section(account, item.section_id):
             return unauthorized()
         if item is None or not self.sim.visible(item, account):
@@ -244,17 +255,27 @@ class BrowseEndpoints:
             return not_found()
         if not self.sim.shares_section(account, col.section_id):
             return unauthorized()
+        if not self.sim.visible_collection(col, account):
+            return not_found()
         return answer(request, container([self.sim.library.collection_json(col)]))
 
     async def collection_items(self, request: Request, account: str) -> Response:
+        return self.members(request, account, filtered=False)
+
+    def members(self, request: Request, account: str, *, filtered: bool) -> Response:
+        """A collection's items: by `/library/metadata/{id}/children` (`filtered`: the
+        collection and its members as the share's restrictions admit them), or by
+        `/library/collections/{id}/children`, which a real server answers unfiltered."""
         library = self.sim.library
         col = library.collections.get(int(request.path_params["rk"]))
         if col is None:
             return not_found()
         if not self.sim.shares_section(account, col.section_id):
             return unauthorized()
+        if filtered and not self.sim.visible_collection(col, account):
+            return not_found()
         items = [library.items[k] for k in col.items if k in library.items]
-        rows = [library.item_json(i) for i in items if self.sim.visible(i, account)]
+        rows = [library.item_json(i) for i in items if not filtered or self.sim.visible(i, account)]
         return paged(request, rows, title1=col.title)
 
     async def image(self, request: Request, account: str) -> Response:
@@ -268,9 +289,8 @@ class BrowseEndpoints:
             return not_found()
         if not self.sim.shares_section(account, self.sim.section_of(rk)):
             return unauthorized()
-        item = library.items.get(rk)
-        if item is not None and not self.sim.visible(item, account):
-            return not_found()  # as its metadata: hidden by the share's label filter
+        if not self.sim.visible_key(rk, account):
+            return not_found()  # as its metadata: left out by the share's restrictions
         return Response(tiny_png(rk), media_type="image/png")
 
     async def transcode(self, request: Request, account: str) -> Response:
@@ -278,8 +298,11 @@ class BrowseEndpoints:
         match = re.search(r"/(?:metadata|collections|playlists)/(\d+)/", url)
         if match is None:
             return bad_request("missing url")
-        if not self.sim.shares_section(account, self.sim.section_of(int(match.group(1)))):
+        rk = int(match.group(1))
+        if not self.sim.shares_section(account, self.sim.section_of(rk)):
             return unauthorized()
+        if not self.sim.visible_key(rk, account):
+            return not_found()  # the image of what the share's restrictions leave out
         width = int(request.query_params.get("width") or 2)
         height = int(request.query_params.get("height") or 3)
         png = tiny_png(int(match.group(1)), min(width, 64), min(height, 64))

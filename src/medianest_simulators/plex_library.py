@@ -110,6 +110,7 @@ class Collection:
     items: list[int]
     added_at: int = BASE_TIME
     subtype: str | None = None  # what it collects; by default the section's kind
+    labels: list[str] = field(default_factory=list)  # share restrictions match them
 
 
 @dataclass
@@ -268,6 +269,8 @@ class Library:
         }
         if years:
             data |= {"minYear": str(min(years)), "maxYear": str(max(years))}
+        if col.labels:
+            data["Label"] = [{"tag": label} for label in col.labels]
         return data
 
     def playlist_json(self, pl: Playlist) -> JSONDict:
@@ -382,10 +385,7 @@ def _relative(path: PurePath, root: PurePath) -> tuple[str, ...] | None:
     """`path`'s names below `root` (compared the way the path's system does), or None."""
     if type(path) is not type(root) or ".." in path.parts:
         return None
-    try:
-        return path.relative_to(root).parts
-    except ValueError:
-        return None
+    return path.relative_to(root).parts if path.is_relative_to(root) else None
 
 
 def sort_key(field_name: str) -> Any:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from medianest_simulators.plex_restrictions import Restrictions
 from medianest_simulators.plextv_control import PlexTvControl
 from medianest_simulators.plextv_models import PIN_NOT_FOUND, PlexAccount
 from medianest_simulators.plextv_pages import AUTH_PAGE, LINK_PAGE
@@ -53,6 +54,8 @@ class PlexTvSimulator(PlexTvControl):
             Route("/api/v2/resources", self._get_resources, methods=["GET"]),
             Route("/api/users", self._get_users, methods=["GET"]),
             Route("/api/users/", self._get_users, methods=["GET"]),
+            Route("/api/users/{user_id:int}", self._put_restrictions, methods=["PUT"]),
+            Route("/api/v2/sharings/{user_id:int}", self._put_restrictions, methods=["PUT"]),
             Route(
                 "/api/servers/{machine_identifier}/shared_servers",
                 self._get_shared_servers,
@@ -68,17 +71,19 @@ class PlexTvSimulator(PlexTvControl):
 
     def server_share(
         self, machine_identifier: str, access_token: str
-    ) -> tuple[str, frozenset[int] | None] | None:
-        """Who an accepted share's server token belongs to and the library ids it shares
-        (None: all): what a Plex Media Server learns from plex.tv about its shared users
-        (`PlexSimulator.follow_plextv`). None for a token no share of it has (any more)."""
+    ) -> tuple[str, frozenset[int] | None, Restrictions] | None:
+        """Who an accepted share's server token belongs to, the library ids it shares
+        (None: all) and its restrictions: what a Plex Media Server learns from plex.tv
+        about its shared users (`PlexSimulator.follow_plextv`). None for a token no share
+        of it has (any more)."""
         with self.lock:
             for (username, machine), token in self.shares.items():
                 key = (username, machine)
                 if machine == machine_identifier and token == access_token:
                     if key in self.pending_shares:
                         return None
-                    return username, self.share_sections.get(key)
+                    restrictions = self.share_restrictions.get(key, Restrictions())
+                    return username, self.share_sections.get(key), restrictions
             return None
 
     async def _create_pin(self, request: Request) -> Response:
@@ -138,6 +143,34 @@ class PlexTvSimulator(PlexTvControl):
                 SECTIONS,
             )
         return _xml(body)
+
+    async def _put_restrictions(self, request: Request) -> Response:
+        """The owner changes a user's restrictions on the owner's server, given as query
+        arguments: python-plexapi myplex.py `updateFriend` (`PUT /api/v2/sharings/{userId}
+        ?filterMovies=...`), or `PUT /api/users/{id}?filterMovies=...`. Only the filters
+        named change; plex.tv keeps the strings verbatim."""
+        owner = self._owner_of_request(request)
+        if owner is None:
+            return _unauthorized()
+        with self.lock:
+            user = next(
+                (a for a in self.accounts.values() if a.id == request.path_params["user_id"]),
+                None,
+            )
+            owned = [
+                s.machine_identifier for s in self.servers.values() if s.owner == owner.username
+            ]
+            keys = (
+                [(user.username, m) for m in owned if (user.username, m) in self.shares]
+                if user
+                else []
+            )
+            if not keys:
+                return JSONResponse({"errors": [{"code": 1002, "message": "Not found"}]}, 404)
+            for key in keys:
+                known = self.share_restrictions.get(key, Restrictions())
+                self.restrict(key[0], known.changed(dict(request.query_params)), key[1])
+        return JSONResponse({})
 
     async def _get_shared_servers(self, request: Request) -> Response:
         owner = self._owner_of_request(request)

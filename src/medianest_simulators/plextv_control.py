@@ -10,11 +10,11 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from medianest_simulators.base import JSONDict, Simulator, ok, read_json
+from medianest_simulators.base import JSONDict, Simulator
+from medianest_simulators.plex_restrictions import Restrictions
+from medianest_simulators.plextv_control_http import ControlEndpoints
 from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
     ALICE_TOKEN,
@@ -26,7 +26,6 @@ from medianest_simulators.plextv_models import (
     MACHINE_IDENTIFIER,
     OWNER_TOKEN,
     OWNER_USERNAME,
-    PIN_NOT_FOUND,
     SERVER_NAME,
     STRONG_CODE_LENGTH,
     PlexAccount,
@@ -60,6 +59,7 @@ class PlexTvControl(Simulator):
         self.shares: dict[tuple[str, str], str] = {}
         self.pending_shares: set[tuple[str, str]] = set()
         self.share_sections: dict[tuple[str, str], frozenset[int]] = {}
+        self.share_restrictions: dict[tuple[str, str], Restrictions] = {}
         self.home_members: list[str] = []
         self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
         self._last_poll: dict[tuple[str, int], float] = {}
@@ -76,6 +76,7 @@ class PlexTvControl(Simulator):
         self.shares = {}
         self.pending_shares = set()
         self.share_sections = {}
+        self.share_restrictions = {}
         self.home_members = []
         self.pin_poll_min_interval = DEFAULT_PIN_POLL_MIN_INTERVAL
         self._last_poll = {}
@@ -134,24 +135,35 @@ class PlexTvControl(Simulator):
         *,
         pending: bool = False,
         sections: Iterable[int] | None = None,
+        restrictions: Restrictions | None = None,
     ) -> None:
         """Let `user` reach the server with its own server `access_token`; a `pending`
         share is an invite not yet accepted (listed, but it gives no access). `sections`:
-        the library ids shared (python-plexapi `inviteFriend(sections=)`); None: all."""
+        the library ids shared (python-plexapi `inviteFriend(sections=)`); None: all.
+        `restrictions`: its filters (`inviteFriend(filterMovies=...)`); kept when None."""
+        key = (user, machine_identifier)
         with self.lock:
-            self.shares[(user, machine_identifier)] = access_token
-            self.share_sections.pop((user, machine_identifier), None)
+            self.shares[key] = access_token
+            self.share_sections.pop(key, None)
             if sections is not None:
-                self.share_sections[(user, machine_identifier)] = frozenset(map(int, sections))
-            if pending:
-                self.pending_shares.add((user, machine_identifier))
-            else:
-                self.pending_shares.discard((user, machine_identifier))
+                self.share_sections[key] = frozenset(map(int, sections))
+            if restrictions is not None:
+                self.share_restrictions[key] = restrictions
+            (self.pending_shares.add if pending else self.pending_shares.discard)(key)
+
+    def restrict(
+        self, user: str, restrictions: Restrictions, machine_identifier: str = MACHINE_IDENTIFIER
+    ) -> None:
+        """Set the restrictions of `user`'s share (python-plexapi `updateFriend(filterMovies=
+        ...)`: `PUT /api/v2/sharings/{userId}`); same share, same server token."""
+        with self.lock:
+            self.share_restrictions[(user, machine_identifier)] = restrictions
 
     def unshare_server(self, user: str, machine_identifier: str = MACHINE_IDENTIFIER) -> None:
         with self.lock:
             self.shares.pop((user, machine_identifier), None)
             self.share_sections.pop((user, machine_identifier), None)
+            self.share_restrictions.pop((user, machine_identifier), None)
             self.pending_shares.discard((user, machine_identifier))
 
     def add_home_member(self, user: str) -> None:
@@ -211,6 +223,7 @@ class PlexTvControl(Simulator):
                 token,
                 (username, machine_identifier) in self.pending_shares,
                 self.share_sections.get((username, machine_identifier)),
+                self.share_restrictions.get((username, machine_identifier), Restrictions()),
             )
             found.setdefault(account.id, (account, []))[1].append(share)
         return found
@@ -304,97 +317,4 @@ class PlexTvControl(Simulator):
             return found
 
     def control_routes(self) -> list[BaseRoute]:
-        return [
-            Route("/__sim/pins", self._http_list_pins, methods=["GET"]),
-            Route("/__sim/pins/{pin}/approve", self._http_approve, methods=["POST"]),
-            Route("/__sim/pins/{pin}/deny", self._http_deny, methods=["POST"]),
-            Route("/__sim/pins/{pin}/expire", self._http_expire, methods=["POST"]),
-            Route("/__sim/tokens/{token}/revoke", self._http_revoke, methods=["POST"]),
-            Route("/__sim/users", self._http_add_user, methods=["GET", "POST"]),
-            Route("/__sim/shares", self._http_share, methods=["POST", "DELETE"]),
-            Route("/__sim/home", self._http_home, methods=["POST", "DELETE"]),
-            Route("/__sim/config", self._http_config, methods=["POST"]),
-        ]
-
-    async def _http_list_pins(self, request: Request) -> Response:
-        with self.lock:
-            return ok([p.as_json() | {"denied": p.denied} for p in self.pins.values()])
-
-    async def _http_approve(self, request: Request) -> Response:
-        body = await read_json(request)
-        username = str(body.get("username") or OWNER_USERNAME)
-        if username not in self.accounts:
-            return JSONResponse({"message": f"unknown user {username}"}, status_code=400)
-        try:
-            pin = self.approve_pin(request.path_params["pin"], username)
-        except KeyError:
-            return JSONResponse(PIN_NOT_FOUND, status_code=404)
-        return ok(pin.as_json())
-
-    async def _http_deny(self, request: Request) -> Response:
-        self.deny_pin(request.path_params["pin"])
-        return ok()
-
-    async def _http_expire(self, request: Request) -> Response:
-        self.expire_pin(request.path_params["pin"])
-        return ok()
-
-    async def _http_revoke(self, request: Request) -> Response:
-        return ok({"revoked": self.revoke_token(request.path_params["token"])})
-
-    async def _http_add_user(self, request: Request) -> Response:
-        if request.method == "GET":
-            with self.lock:
-                return ok([{"username": a.username, "id": a.id} for a in self.accounts.values()])
-        body = await read_json(request)
-        if not body.get("username"):
-            return JSONResponse({"message": "username is required"}, status_code=400)
-        token = self.add_user(
-            str(body["username"]), token=body.get("token"), email=body.get("email")
-        )
-        return ok({"username": body["username"], "authToken": token}, status=201)
-
-    async def _http_share(self, request: Request) -> Response:
-        body = await read_json(request)
-        machine_identifier = str(body.get("machineIdentifier") or MACHINE_IDENTIFIER)
-        try:
-            if request.method == "DELETE":
-                self.unshare_server(str(body["username"]), machine_identifier)
-            else:
-                self.share_server(
-                    str(body["username"]),
-                    machine_identifier,
-                    str(body["accessToken"]),
-                    pending=bool(body.get("pending", False)),
-                    sections=body.get("sections"),
-                )
-        except KeyError as exc:
-            return JSONResponse({"message": f"missing {exc}"}, status_code=400)
-        return ok()
-
-    async def _http_home(self, request: Request) -> Response:
-        body = await read_json(request)
-        username = str(body.get("username") or "")
-        if username not in self.accounts:
-            return JSONResponse({"message": f"unknown user {username}"}, status_code=400)
-        if request.method == "DELETE":
-            self.remove_home_member(username)
-        else:
-            self.add_home_member(username)
-        return ok()
-
-    async def _http_config(self, request: Request) -> Response:
-        body = await read_json(request)
-        if "pinExpiresIn" in body:
-            self.pin_expires_in = int(body["pinExpiresIn"])
-        if "serverUrl" in body:
-            self.set_server_url(str(body["serverUrl"]))
-        if "pinPollMinInterval" in body:
-            self.pin_poll_min_interval = float(body["pinPollMinInterval"])
-        return ok(
-            {
-                "pinExpiresIn": self.pin_expires_in,
-                "serverUrl": self.default_server_url,
-                "pinPollMinInterval": self.pin_poll_min_interval,
-            }
-        )
+        return ControlEndpoints(self).routes()

@@ -17,10 +17,11 @@ Attribute names follow python-plexapi's `myplex.py` (`MyPlexUser`, `MyPlexServer
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 from medianest_simulators.base import JSONDict
+from medianest_simulators.plex_restrictions import Restrictions
 from medianest_simulators.plextv_models import PlexAccount, PlexServerResource
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -37,6 +38,9 @@ class Share:
     pending: bool
     # The library ids shared; None: all of them (plex.tv `allLibraries="1"`).
     sections: frozenset[int] | None = None
+    # The account's restrictions on it (`filterMovies`...; python-plexapi `inviteFriend`,
+    # `updateFriend`), plex.tv's strings as written.
+    restrictions: Restrictions = field(default_factory=Restrictions)
 
     def shares_section(self, key: int) -> bool:
         return self.sections is None or key in self.sections
@@ -94,11 +98,7 @@ def users_xml(
                 "allowCameraUpload": "0",
                 "allowChannels": "0",
                 "allowSubtitleAdmin": "0",
-                "filterAll": "",
-                "filterMovies": "",
-                "filterMusic": "",
-                "filterPhotos": "",
-                "filterTelevision": "",
+                **(shares[0].restrictions if shares else Restrictions()).attributes(),
                 "restricted": _flag(account.managed),
             },
         )
@@ -154,11 +154,7 @@ def shared_servers_xml(
                 "allowSubtitleAdmin": "0",
                 "owned": "0",
                 "allLibraries": _flag(share.sections is None),
-                "filterAll": "",
-                "filterMovies": "",
-                "filterMusic": "",
-                "filterPhotos": "",
-                "filterTelevision": "",
+                **share.restrictions.attributes(),
             },
         )
         for key, title, kind in sections:

@@ -25,6 +25,7 @@ from medianest_simulators.plex_library import (
     MUSIC_SECTION,
     PHOTOS_SECTION,
 )
+from medianest_simulators.plex_restrictions import Restrictions
 from medianest_simulators.plex_seed import FIRST_PHOTO_KEY, MUSIC_COLLECTION_KEY
 from medianest_simulators.plextv_models import (
     ALICE_SERVER_TOKEN,
@@ -207,11 +208,15 @@ async def test_a_removed_share_loses_access_at_the_next_token_lookup(
 
 
 async def test_a_restricted_account_sees_only_what_its_label_filter_allows(
-    bob_client: httpx.AsyncClient, admin_client: httpx.AsyncClient, plex_sim: PlexSimulator
+    bob_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    plex_sim: PlexSimulator,
+    plextv: PlexTvSimulator,
 ) -> None:
     """A kid's account the owner restricted to the label `kids` (Plex sharing's "allow
-    labels"): Plex filters what bob's token reads, and MediaNest shows that."""
-    plex_sim.set_share_filter("bob", allow_labels=["kids"])
+    labels", plex.tv `filterMovies=label=kids`): Plex filters what bob's token reads, and
+    MediaNest shows that."""
+    plextv.restrict("bob", Restrictions.of(filterMovies="label=kids"))
     with plex_sim.lock:
         kids_movie = plex_sim.library.items[104]
         kids_movie.labels.append("kids")

@@ -372,7 +372,7 @@ def test_a_share_filter_hides_items_by_label(plex: PlexSimulator, http: httpx.Cl
         id=105,
         **{"label[0].tag.tag": "private", "label.locked": 1},
     )
-    http.post(plex.url + "/__sim/share-filters/bob", json={"excludeLabels": ["private"]})
+    http.post(plex.url + "/__sim/restrictions/bob", json={"filterMovies": "label!=private"})
     titles = {
         m["ratingKey"] for m in metadata(get("/library/sections/1/all", token=BOB_SERVER_TOKEN))
     }

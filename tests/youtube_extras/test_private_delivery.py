@@ -66,7 +66,7 @@ async def test_a_download_becomes_a_labelled_playlist_only_its_owner_sees(
         assert [label["tag"] for label in stored.get("Label", [])] == ["medianest:alice"]
 
     # The owner restricts bob's share by label: alice's items disappear for bob only.
-    plex.set_share_filter("bob", exclude_labels=["medianest:alice"])
+    plex.restrict("bob", filterMovies="label!=medianest:alice")
     for_bob = metadata(await plex_get(plex, "/library/sections/3/all", BOB_SERVER_TOKEN))
     for_alice = metadata(await plex_get(plex, "/library/sections/3/all", ALICE_SERVER_TOKEN))
     assert for_bob == []
