@@ -120,6 +120,22 @@ def server_shares(root: ET.Element) -> list[ServerShare]:
     return shares
 
 
+# An account's restrictions on its share, as `/api/users` `<User>` lists them (python-plexapi
+# myplex.py `MyPlexUser.filterMovies`...; `inviteFriend`/`updateFriend(filterMovies=)`).
+RESTRICTIONS = ("filterAll", "filterMovies", "filterTelevision", "filterMusic", "filterPhotos")
+
+
+def share_restrictions(users: ET.Element, machine_identifier: str) -> dict[int, tuple[str, ...]]:
+    """From `/api/users`: each account this server is shared with (invites too), and its
+    restrictions as plex.tv keeps them (`contentRating=G%2CPG|label!=adult`), verbatim."""
+    found: dict[int, tuple[str, ...]] = {}
+    for user in users.iter("User"):
+        shared = any(s.get("machineIdentifier") == machine_identifier for s in user.iter("Server"))
+        if shared and (user.get("id") or "").isdigit():
+            found[int(user.get("id", "0"))] = tuple(user.get(a, "") for a in RESTRICTIONS)
+    return found
+
+
 def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
     """An XML answer of plex.tv; no DTDs (entity tricks), malformed → UpstreamError (502)."""
     try:
@@ -224,6 +240,13 @@ class PlexTvClient:
             owner_id=owner.id,
             shared_ids=shared_user_ids(parse_plex_xml(users.content), machine_identifier),
         )
+
+    async def restrictions(
+        self, owner_token: str, machine_identifier: str
+    ) -> dict[int, tuple[str, ...]]:
+        """Each shared account's restrictions on the server (`/api/users`, owner's token)."""
+        users = await self._with_token("/api/users", owner_token, accept="application/xml")
+        return share_restrictions(parse_plex_xml(users.content), machine_identifier)
 
     async def shared_servers(self, owner_token: str, machine_identifier: str) -> list[ServerShare]:
         """Each account's share of the server and its libraries (the owner's token)."""

@@ -1,6 +1,8 @@
 """The signed-in user's own Plex playlists (video), read with their token for this server:
-private playlists belong to the account that made them. A user without a Plex account
-(the bootstrap admin) sees the owner account's playlists."""
+private playlists belong to the account that made them, and Plex applies the account's
+share and restrictions to their items. An admin without a Plex account (the bootstrap
+admin) sees the owner account's playlists, as they browse as the owner
+(`access.browsing_client`); anyone else without one has none here, never the owner's."""
 
 from __future__ import annotations
 
@@ -22,10 +24,11 @@ class PlaylistDetail:
 
 
 async def client_for(ctx: AppContext, user: User, owner: PlexClient) -> PlexClient | None:
-    """`user`'s own Plex client for this server (their playlists, their share filters), or
-    None when plex.tv gives their account no token for it (not shared with them)."""
+    """`user`'s own Plex client for this server (their playlists, their restrictions), or
+    None when they have none: plex.tv gives their account no token for it (not shared
+    with them), or a user who is not an admin has no Plex account at all."""
     if user.plex_token is None:
-        return owner
+        return owner if user.is_admin else None
     token = await server_token(ctx, user)
     if token is None:
         return None

@@ -328,7 +328,10 @@ async def _visible_in_collection(plex: PlexClient, viewer: Viewer, collection_id
 async def _may_see_object(plex: PlexClient, viewer: Viewer, rating_key: int) -> bool:
     meta = await plex.metadata_snapshot(rating_key, cached=True)
     if meta.value is None:
-        return True  # Plex answers the image request with its own 404
+        # Unknown to the viewer's token: gone, or left out by their restrictions (Plex
+        # answers such metadata 404). Its image is not asked for: whether Plex's image
+        # endpoints and photo transcoder apply restrictions was never measured.
+        return False
     section = await _section(plex, meta.value.library_section_id)
     if section is None and meta.value.library_section_id is not None:
         return False  # a library not shared with the viewer

@@ -8,10 +8,13 @@ the friend's token stays valid, so nothing refuses it: the kept library list and
 of the removed library would go on being served. So the audience sweep (every
 `MEDIANEST_PLEX_AUDIENCE_REFRESH_SECONDS`) also reads plex.tv's
 `/api/servers/{machineIdentifier}/shared_servers` (each account's shared library keys)
-and, when they differ from what it saw last, marks the shares changed
+and `/api/users` (each account's restrictions: `filterMovies=contentRating=G%2CPG`,
+labels..., which Plex applies to that account's token: a restriction added to a kid's
+account narrows what the same token reads just as a library taken out does) and, when
+either differs from what it saw last, marks the shares changed
 (`plex_marks.LibraryMarks.shares_changed`): every shared user's kept answers from before
 are dropped — all of them, as plex.tv gives no server token to tell whose scope is
-whose, and shares change rarely — and the owner's are untouched. One plex.tv call per
+whose, and shares change rarely — and the owner's are untouched. Two plex.tv calls per
 sweep, none per request. A refusal from Plex itself drops the refused answer at once
 (`integrations/http.py`, `REFUSALS`).
 """
@@ -31,13 +34,17 @@ _SEEN_KEY = "plex-shares-seen:{}"
 SEEN_TTL = 7 * 86400.0
 
 
-def shares_digest(shares: list[ServerShare]) -> str:
-    """What the shares give whom, in a stable form (order of plex.tv's rows aside)."""
+def shares_digest(
+    shares: list[ServerShare], restrictions: dict[int, tuple[str, ...]] | None = None
+) -> str:
+    """What the shares give whom, with each account's restrictions, in a stable form
+    (order of plex.tv's rows aside)."""
     rows = sorted(
         (s.username, s.accepted, None if s.section_keys is None else sorted(s.section_keys))
         for s in shares
     )
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
+    limits = sorted((restrictions or {}).items())
+    return hashlib.sha256(repr((rows, limits)).encode()).hexdigest()
 
 
 async def follow_share_changes(ctx: AppContext) -> bool:
@@ -55,7 +62,9 @@ async def follow_share_changes(ctx: AppContext) -> bool:
     ):
         return False
     machine = await owner.machine_identifier()
-    digest = shares_digest(await integrations.plextv().shared_servers(config.api_key, machine))
+    plextv = integrations.plextv()
+    shares = await plextv.shared_servers(config.api_key, machine)
+    digest = shares_digest(shares, await plextv.restrictions(config.api_key, machine))
     key = _SEEN_KEY.format(fingerprint)
     if await ctx.cache.get(key) == digest:
         return False
