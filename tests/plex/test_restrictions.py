@@ -20,7 +20,12 @@ from medianest.settings import Settings
 from medianest_simulators import PlexSimulator, PlexTvSimulator
 from medianest_simulators.plex_library import MOVIES_SECTION
 from medianest_simulators.plex_restrictions import Restrictions
-from medianest_simulators.plextv_models import BOB_TOKEN, MACHINE_IDENTIFIER, OWNER_TOKEN
+from medianest_simulators.plextv_models import (
+    BOB_SERVER_TOKEN,
+    BOB_TOKEN,
+    MACHINE_IDENTIFIER,
+    OWNER_TOKEN,
+)
 from tests.factories.users import create_user, signed_in_client
 from tests.plex.conftest import refuse_token_leaks
 from tests.support.http import http_client
@@ -234,3 +239,21 @@ async def test_only_an_admin_without_a_plex_account_sees_the_owners_playlists(
         assert titles == ["Owner's late films"] and opened.status_code == 200
     else:
         assert titles == [] and opened.status_code == 404
+
+
+async def test_a_kids_own_playlist_lists_only_what_its_restrictions_admit(
+    bob_client: httpx.AsyncClient, plextv: PlexTvSimulator, plex_sim: PlexSimulator
+) -> None:
+    """bob made a playlist of a G film and a PG-13 one before the owner restricted him."""
+    uri = f"server://{MACHINE_IDENTIFIER}/com.plexapp.plugins.library/library/metadata/101,104"
+    async with http_client(timeout=5) as plex:
+        made = await plex.post(
+            plex_sim.url + "/playlists",
+            params={"type": "video", "title": "Saturday", "uri": uri},
+            headers={"X-Plex-Token": BOB_SERVER_TOKEN, "Accept": "application/json"},
+        )
+    playlist = made.json()["MediaContainer"]["Metadata"][0]["ratingKey"]
+    plextv.restrict("bob", KIDS)
+    opened = await bob_client.get(f"/api/plex/playlists/{playlist}")
+    assert opened.status_code == 200, opened.text
+    assert [i["title"] for i in opened.json()["data"]["items"]] == ["Big Buck Bunny"]
