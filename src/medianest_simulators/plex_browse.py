@@ -207,10 +207,9 @@ class BrowseEndpoints:
         library, rk = self.sim.library, int(request.path_params["rk"])
         if not self.sim.shares_section(account, self.sim.section_of(rk)):
             return unauthorized()
-        if rk not in library.items and rk not in library.collections:
-            return not_found()
-        if not self.sim.visible_key(rk, account):
-            return not_found()  # left out by the share's restrictions
+        known = rk in library.items or rk in library.collections
+        if not known or not self.sim.visible_key(rk, account):
+            return not_found()  # unknown, or left out by the share's restrictions
         col = library.collections.get(rk)
         if col is not None:
             return answer(request, container([library.collection_json(col)]))
