@@ -167,11 +167,9 @@ class PlexClient:
     async def collection_items(
         self, collection_key: str | int, *, start: int = 0, size: int = 50, cached: bool = False
     ) -> Snapshot[PlexPage[PlexItem]]:
-        """A collection's items as this token may see them: `GET /library/metadata/
-        {ratingKey}/children`, which applies the account's restrictions (filterMovies...);
-        `/library/collections/{ratingKey}/children` (python-plexapi `Collection.items`) does
-        not, measured on a real server (stevezau/shortlist tests/fixtures/
-        pms_share_filter_allow_lists.json `note_on_children`): a kid would see every member."""
+        """A collection's items as this token may see them: `/library/metadata/{id}/children`
+        applies the account's restrictions, `/library/collections/{id}/children` does not
+        (a real server's recording: docs/plex-and-downloads.md, "Restrictions (a kid's account")."""
         path = f"/library/metadata/{plex_id(collection_key)}/children"
         return await self._paged(path, {}, start, size, cached)
 
