@@ -169,7 +169,7 @@ class PlexClient:
     ) -> Snapshot[PlexPage[PlexItem]]:
         """A collection's items as this token may see them: `/library/metadata/{id}/children`
         applies the account's restrictions, `/library/collections/{id}/children` does not
-        (a real server's recording: docs/plex-and-downloads.md, "Restrictions (a kid's account")."""
+        (recorded on a real server: docs/plex-and-downloads.md, on restrictions)."""
         path = f"/library/metadata/{plex_id(collection_key)}/children"
         return await self._paged(path, {}, start, size, cached)
 
