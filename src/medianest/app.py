@@ -82,6 +82,7 @@ from medianest.pages import install_pages, page_routes
 from medianest.plex import router as plex_router
 from medianest.settings import Settings
 from medianest.youtube import router as youtube_router
+from medianest.youtube import subscribers as youtube_subscribers
 from medianest.youtube.jobs import heartbeat as youtube_heartbeat
 from medianest.youtube.jobs import worker as youtube_worker
 from medianest.youtube.subscriptions import router as youtube_subscriptions_router
@@ -197,6 +198,13 @@ def _background_starters(settings: Settings, *, housekeeping: bool) -> list[Back
     return starters
 
 
+def _subscribe_to_events() -> None:
+    """Before anything can publish a domain event (`core/events.py`): the features that
+    act on other features' events (again changes nothing)."""
+    notification_subscribers.subscribe()
+    youtube_subscribers.subscribe()
+
+
 async def build_context(
     settings: Settings,
     realtime: Realtime,
@@ -204,8 +212,7 @@ async def build_context(
     run_migrations: bool,
     engine: AsyncEngine | None = None,
 ) -> AppContext:
-    # Before anything can publish a domain event (`core/events.py`).
-    notification_subscribers.subscribe()
+    _subscribe_to_events()
     protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
     protect_sqlite_files(settings.resolved_database_url)
     secrets = load_app_secrets(settings)

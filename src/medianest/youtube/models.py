@@ -111,9 +111,17 @@ class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
     )
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # Completed, but its items are not in the user's collection or playlist (the library
+    # was not shared with them, Plex failed; `error` says so): delivered again from
+    # `plex_due_at` on, by one worker at a time (`plex_claimed_until`), at the next change
+    # (youtube/jobs/redelivery.py).
+    plex_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    plex_due_at: Mapped[datetime | None]
+    plex_claimed_until: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_youtube_downloads_user_id", "user_id"),
+        Index("ix_youtube_downloads_plex_due_at", "plex_due_at"),
         Index("ix_youtube_downloads_status", "status", "next_attempt_at"),
         # One active download per user and URL, even when two submissions race: unique
         # over the active statuses only (ACTIVE_STATUSES_SQL), which the migration (yt_1)

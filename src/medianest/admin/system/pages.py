@@ -2,7 +2,8 @@
 days), the download queue by state and pause reason, and the queue breaker with why it
 opened and a button to resume now. Same data as `GET /api/admin/system`. And the quotas
 per role, as a form over `PUT /api/admin/config/youtube`. And "Plex and downloads": the
-path under which Plex sees the downloads, Plex's libraries and folders, and the Test.
+path under which Plex sees the downloads, Plex's libraries and folders, the Test, and
+whose downloads wait for a delivery ("Deliver again").
 And the run-time limits and defaults ("System settings"), over the same action as
 `PUT /api/admin/config`."""
 
@@ -15,7 +16,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from medianest.admin.dependencies import ActingAdmin
+from medianest.admin.dependencies import ActingAdmin, ManagedUser
 from medianest.admin.system import config as system_config
 from medianest.admin.system import router as system_router
 from medianest.auth.dependencies import AdminUser
@@ -200,6 +201,22 @@ async def test_plex_path(
         return render(request, "admin/_plex_downloads.html", context, status_code=exc.status_code)
     context = await _plex_context(admin, session, ctx, plex_path=plex_path, result=result)
     return render(request, "admin/_plex_downloads.html", context)
+
+
+@router.post("/admin/plex-downloads/redeliver/{user_id}")
+async def redeliver(
+    request: Request,
+    user: ManagedUser,
+    admin: AdminUser,
+    actor: ActingAdmin,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> Response:
+    """The panel's "Deliver again" for one user (the API's action)."""
+    marked = (await system_router.redeliver(user, actor, session, ctx)).data.downloads
+    context = await _plex_context(admin, session, ctx)
+    message = f"{marked} download{'s' if marked != 1 else ''} of {user.username} to deliver again."
+    return render(request, "admin/_plex_downloads.html", context, headers=trigger(message))
 
 
 @router.put("/admin/settings")

@@ -8,6 +8,7 @@ downloads start failing, so the answer carries a warning then.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Literal
 
@@ -15,7 +16,7 @@ from fastapi import Request
 from pydantic import Field
 from sqlalchemy import func, select
 
-from medianest.admin.dependencies import ActingAdmin
+from medianest.admin.dependencies import ActingAdmin, ManagedUser
 from medianest.admin.schemas import RuntimeConfigOut
 from medianest.admin.system import config as system_config
 from medianest.auth.cookies import client_ip
@@ -36,7 +37,7 @@ from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
 from medianest.youtube.delivery import visibility
 from medianest.youtube.downloads import files
-from medianest.youtube.jobs import pushback
+from medianest.youtube.jobs import pushback, redelivery
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
 from medianest.youtube.ytdlp import freshness, js_solver
 
@@ -128,6 +129,16 @@ class PlexLibraryInfo(ApiModel):
     unusable: str | None = Field(description="Why downloads cannot go into this library")
 
 
+class UndeliveredInfo(ApiModel):
+    user_id: uuid.UUID
+    username: str
+    downloads: int = Field(description="Completed downloads not delivered to Plex yet")
+
+
+class RedeliverOut(ApiModel):
+    downloads: int = Field(description="How many of the user's downloads are delivered again")
+
+
 class PlexDownloadsInfo(ApiModel):
     plex_path: str = Field(description="The download root as Plex sees it (in use)")
     translated: bool
@@ -140,6 +151,9 @@ class PlexDownloadsInfo(ApiModel):
     not_shared_with: list[str] | None = Field(
         default=None,
         description="Plex users whose share leaves out the delivery library (null: unknown)",
+    )
+    undelivered: list[UndeliveredInfo] = Field(
+        default_factory=list, description="Users with completed downloads not in Plex yet"
     )
 
 
@@ -308,8 +322,21 @@ async def plex_downloads_info(
             problem=view.problem,
             delivery_library=library,
             not_shared_with=not_shared,
+            undelivered=[UndeliveredInfo(**vars(u)) for u in await redelivery.undelivered(session)],
         )
     )
+
+
+@router.post(
+    "/youtube/plex/redeliver/{user_id}", response_model=Envelope[RedeliverOut], status_code=202
+)
+async def redeliver(
+    user: ManagedUser, admin: ActingAdmin, session: SessionDep, ctx: ContextDep
+) -> Envelope[RedeliverOut]:
+    """Deliver the user's completed downloads that are not in Plex yet again, now (the
+    download workers take them at once; each is delivered once)."""
+    marked = await redelivery.deliver_again(session, ctx=ctx, user=user, by=admin)
+    return envelope(RedeliverOut(downloads=marked))
 
 
 @router.post("/youtube/plex/test", response_model=Envelope[PlexTestOut])

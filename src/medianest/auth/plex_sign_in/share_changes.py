@@ -17,14 +17,21 @@ are dropped — all of them, as plex.tv gives no server token to tell whose scop
 whose, and shares change rarely — and the owner's are untouched. Two plex.tv calls per
 sweep, none per request. A refusal from Plex itself drops the refused answer at once
 (`integrations/http.py`, `REFUSALS`).
+
+It also publishes `PlexSharesChanged` (auth/events.py) for the features that wait for a
+share: a download left undelivered because its library was not shared with its user is
+delivered again (youtube/jobs/redelivery.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from medianest.auth.events import PlexSharesChanged
 from medianest.context import AppContext
+from medianest.core.events import publish
 from medianest.core.logging import get_logger
+from medianest.db.engine import session_scope
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plextv import ServerShare
 
@@ -49,7 +56,8 @@ def shares_digest(
 
 async def follow_share_changes(ctx: AppContext) -> bool:
     """Read the server's shares; when they changed since the last read (or none was
-    kept), drop the shared users' kept Plex answers. True when it dropped them."""
+    kept), drop the shared users' kept Plex answers and publish `PlexSharesChanged`.
+    True when they changed."""
     integrations = ctx.integrations
     owner = await integrations.plex()
     config = integrations.configs().get("plex")
@@ -69,6 +77,8 @@ async def follow_share_changes(ctx: AppContext) -> bool:
     if await ctx.cache.get(key) == digest:
         return False
     await owner.marks.shares_changed()  # before the digest is kept: a crash marks again
+    async with session_scope(ctx.session_factory) as session:
+        await publish(session, PlexSharesChanged())
     await ctx.cache.set(key, digest, SEEN_TTL)
     log.info("plex_shares_changed")
     return True

@@ -16,16 +16,13 @@ from medianest.context import AppContext
 from medianest.core.errors import ValidationFailed
 from medianest.core.logging import get_logger
 from medianest.db.base import utcnow
-from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
 from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import collection as plex_delivery
-from medianest.youtube.delivery import private as delivery
-from medianest.youtube.delivery import visibility
-from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
+from medianest.youtube.delivery import handoff
 from medianest.youtube.downloads import files, shared_files
 from medianest.youtube.downloads.urls import AcceptedUrl, validate_download_url
-from medianest.youtube.jobs import job_hooks, waiting
+from medianest.youtube.jobs import job_hooks, redelivery, waiting
 from medianest.youtube.jobs.progress import Emit, JobView, ProgressReporter
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
@@ -252,7 +249,14 @@ class JobRunner:
         view.status = DownloadStatus.PROCESSING.value
         await reporter.store_now()
         await reporter.emit_now()
-        collection_id, note = await self._to_plex(job, view, folder, completed)
+        handed = await handoff.hand_to_plex(
+            self.ctx,
+            job,
+            folder=folder,
+            title=view.title or folder.name,
+            stems=tuple(Path(i.file or "").stem for i in completed),
+        )
+        collection_id = handed.collection_id
         if waits is not None and job.subscription_id is None:  # a later run fetches them
             await waiting.wait_for_streams(
                 self.queue,
@@ -265,9 +269,7 @@ class JobRunner:
             await reporter.emit_now()
             return
         failed = sum(1 for i in view.items if i.state == "failed")
-        if note is None and failed:
-            note = f"{failed} of {len(view.items)} items failed"
-        note = "; ".join(n for n in (note, waits) if n) or None
+        note = redelivery.final_note(handed.note, view.items)
         view.status = DownloadStatus.COMPLETED.value
         stored = await self.queue.finish(
             job.id,
@@ -279,6 +281,8 @@ class JobRunner:
             error=note,
             completed_at=utcnow(),
             next_attempt_at=None,
+            plex_pending=handed.pending,  # delivered again at the next change (redelivery.py)
+            plex_due_at=handed.retry_at,
         )
         if not stored and await self._remove_if_deleted(job, view, folder):
             return
@@ -286,47 +290,6 @@ class JobRunner:
         log.info(
             "youtube_job_completed", download_id=str(job.id), items=len(view.items), failed=failed
         )
-
-    async def _to_plex(
-        self, job: YoutubeDownload, view: JobView, folder: Path, completed: list[JobItem]
-    ) -> tuple[str | None, str | None]:
-        """Hand the completed items to Plex: (the collection id, a note when it failed)."""
-        plex = await plex_access.owner_client(self.ctx.integrations)
-        if plex is None or not completed:
-            return job.plex_collection_id, None
-        try:
-            async with self.session_factory() as session:
-                paths = await plex_paths.load_path_map(session, settings=self.settings)
-            section = await plex_delivery.find_section(
-                plex,
-                folder,
-                plex_delivery.configured_section(self.settings, self.ctx.integrations),
-                paths,
-            )
-            unseen = await visibility.note_for(self.ctx, job.user_id, section)
-            if unseen is not None:  # the owner no longer shares the library with them
-                return job.plex_collection_id, unseen
-            deliver = await delivery.deliverer(self.ctx, job)  # playlist or collection
-            request = plex_delivery.DeliveryRequest(
-                section_id=section,
-                folder=folder,
-                paths=paths,
-                title=view.title or folder.name,
-                file_stems=tuple(Path(i.file or "").stem for i in completed),
-                existing_collection=job.plex_collection_id,
-                wait_seconds=self.settings.plex_scan_wait_seconds,
-                guard=DownloadGuard(self.session_factory, job.id),
-            )
-            delivered = await deliver(plex, request)
-        except DownloadGone:  # what it made is removed again; the files go after `finish`
-            return None, None
-        except plex_delivery.DeliveryFailed as exc:
-            log.warning("youtube_plex_delivery_failed", download_id=str(job.id))
-            return (
-                job.plex_collection_id,
-                f"Downloaded, but the Plex collection was not updated: {exc}",
-            )
-        return delivered.collection_id, None
 
     async def _fail(self, view: JobView, reporter: ProgressReporter, reason: str) -> None:
         view.status = DownloadStatus.FAILED.value

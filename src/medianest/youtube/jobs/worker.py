@@ -24,6 +24,7 @@ from medianest.core.health import CheckResult, HealthCheck
 from medianest.core.logging import get_logger
 from medianest.youtube.downloads import files
 from medianest.youtube.downloads.service import refund_failed_download
+from medianest.youtube.jobs import redelivery
 from medianest.youtube.jobs.progress import Emit
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.jobs.runner import JobControl, JobRunner
@@ -50,6 +51,8 @@ class DownloadWorkers:
         self.signals: QueueSignals = queue_signals(ctx)
         self.runner = JobRunner(ctx=ctx, queue=self.queue, emit=emit)
         self.running: dict[uuid.UUID, tuple[asyncio.Task[None], JobControl]] = {}
+        self.emit = emit
+        self._redelivery: asyncio.Task[int] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.last_loop_at: float | None = None
@@ -86,6 +89,10 @@ class DownloadWorkers:
         for _task, control in self.running.values():
             control.shutdown = True
             control.cancel.set()
+        if self._redelivery is not None:  # a delivery cut short: its claim runs out
+            self._redelivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._redelivery
         tasks = [task for task, _ in self.running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
@@ -117,6 +124,7 @@ class DownloadWorkers:
                     if job_id is None:
                         break
                     self._launch(job_id)
+                self._redeliver()
                 self.last_error = None
             except Exception as exc:  # the database may be down for a while: keep trying
                 self.last_error = type(exc).__name__
@@ -128,6 +136,19 @@ class DownloadWorkers:
         if self.running:  # heartbeats must be written and stale jobs found in time
             interval = min(interval, self.settings.worker_heartbeat_seconds)
         return min(interval, self.settings.worker_stale_seconds / 2)
+
+    def _redeliver(self) -> None:
+        """Deliver the pending downloads that are due (redelivery.py), beside the jobs:
+        one such task at a time, started by a turn of the loop that finds none running."""
+        if self._redelivery is None or self._redelivery.done():
+            self._redelivery = asyncio.create_task(self._deliver_due())
+
+    async def _deliver_due(self) -> int:
+        try:
+            return await redelivery.deliver_due(self.ctx, self.emit)
+        except Exception as exc:  # the database may be down: the next turn tries again
+            log.warning("youtube_redelivery_turn_failed", error=type(exc).__name__)
+            return 0
 
     def _launch(self, job_id: uuid.UUID) -> None:
         control = JobControl(cancel=threading.Event())
