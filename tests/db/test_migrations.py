@@ -297,3 +297,79 @@ def test_al_1_marks_the_links_made_before_as_the_admins(empty_database):
         str(ALICE): (7, "admin"),
         str(BOB): (None, None),
     }
+
+
+async def _downloads_around_rd_1(async_url: str, write: bool) -> dict[str, Any]:
+    """Before `rd_1` (`write`): completed downloads with and without a Plex note; after:
+    which are pending a delivery."""
+    users = sa.table("users", sa.column("id", sa.Uuid()), *(sa.column(c) for c in USER_COLUMNS))
+    downloads = sa.table(
+        "youtube_downloads",
+        *(sa.column(c) for c in ("url", "quality", "progress", "delivery", "bytes_downloaded")),
+        *(sa.column(c) for c in ("attempts", "cancel_requested", "created_at", "items")),
+        sa.column("id", sa.Uuid()),
+        sa.column("user_id", sa.Uuid()),
+        sa.column("status"),
+        sa.column("error"),
+    )
+    cases = {
+        "unshared": ("completed", 'Downloaded, but not delivered to Plex: The Plex library "Y"'),
+        "plex_down": ("completed", "Downloaded, but the Plex collection was not updated: Plex: x"),
+        "failed_items": ("completed", "1 of 3 items failed"),
+        "delivered": ("completed", None),
+        "failed": ("failed", "Downloaded, but not delivered to Plex (an odd one)"),
+    }
+    engine = create_async_engine(async_url)
+    try:
+        async with engine.begin() as conn:
+            if not write:
+                rows = await conn.execute(
+                    sa.text("SELECT url, plex_pending FROM youtube_downloads")
+                )
+                return {url: bool(pending) for url, pending in rows}
+            await conn.execute(
+                users.insert().values(
+                    id=ALICE,
+                    username="alice",
+                    role="user",
+                    must_change_password=False,
+                    status="active",
+                    created_at=datetime.now(UTC),
+                )
+            )
+            for name, (status, error) in cases.items():
+                await conn.execute(
+                    downloads.insert().values(
+                        id=uuid.uuid4(),
+                        user_id=ALICE,
+                        url=name,
+                        quality="best",
+                        progress=100.0,
+                        delivery="playlist",
+                        bytes_downloaded=0,
+                        attempts=0,
+                        cancel_requested=False,
+                        created_at=datetime.now(UTC),
+                        items=sa.text("'[]'"),
+                        status=status,
+                        error=error,
+                    )
+                )
+            return {}
+    finally:
+        await engine.dispose()
+
+
+def test_rd_1_makes_the_downloads_completed_with_a_plex_note_pending(empty_database):
+    """What completed undelivered before is delivered at the next change of the shares."""
+    async_url, _ = empty_database
+    migrate.upgrade(async_url, "al_1")
+    asyncio.run(_downloads_around_rd_1(async_url, write=True))
+    migrate.upgrade(async_url)
+    assert asyncio.run(_downloads_around_rd_1(async_url, write=False)) == {
+        "unshared": True,
+        "plex_down": True,
+        "failed_items": False,
+        "delivered": False,
+        "failed": False,
+    }

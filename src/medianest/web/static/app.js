@@ -762,7 +762,8 @@
     }
     var itemChanged = String(data.currentItem) !== (row.dataset.currentItem || String(data.currentItem));
     row.dataset.currentItem = String(data.currentItem);
-    if (before !== data.status || itemChanged || titleChanged) readRowAgain(row);
+    // `noteChanged`: a finished download delivered to Plex later (its note went).
+    if (before !== data.status || itemChanged || titleChanged || data.noteChanged) readRowAgain(row);
     if (before !== data.status && TERMINAL[data.status]) {
       var title = row.getAttribute('data-title') || 'The download';
       toast(title + ': ' + data.status + '.', data.status === 'completed' ? 'success' : 'warning');

@@ -235,4 +235,4 @@ async def _settle(ctx: AppContext, claim: Claim, handed: handoff.Handed) -> bool
 async def _tell(emit: Emit, job: YoutubeDownload) -> None:
     """The user's open pages show the download delivered (its note gone)."""
     view = JobView(job.id, job.user_id, job.title, DownloadStatus.COMPLETED.value, job.items)
-    await emit(str(job.user_id), PROGRESS_EVENT, view.payload())
+    await emit(str(job.user_id), PROGRESS_EVENT, view.payload() | {"noteChanged": True})
