@@ -39,6 +39,7 @@ from medianest.core.logging import get_logger
 from medianest.db.base import UTCDateTime, utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
+from medianest.plex import access as plex_access
 from medianest.youtube.delivery import handoff
 from medianest.youtube.jobs import waiting
 from medianest.youtube.jobs.progress import PROGRESS_EVENT, Emit, JobView
@@ -125,7 +126,10 @@ async def deliver_again(
 
 
 async def deliver_due(ctx: AppContext, emit: Emit) -> int:
-    """Deliver the due pending downloads this worker can claim; how many it delivered."""
+    """Deliver the due pending downloads this worker can claim; how many it delivered.
+    With no Plex configured nothing is claimed: they stay due until there is one."""
+    if await plex_access.owner_client(ctx.integrations) is None:
+        return 0
     delivered = 0
     for _ in range(MAX_PER_TURN):
         claimed = await _claim(ctx)
@@ -142,15 +146,13 @@ async def deliver_due(ctx: AppContext, emit: Emit) -> int:
             )
         except MediaNestError as exc:  # plex.tv or Plex failing outside the delivery
             note = f"{handoff.NOT_UPDATED}: {exc.message}"
-            handed = handoff.Handed(job.plex_collection_id, note, True, _outage_retry(ctx))
+            handed = handoff.Handed(
+                job.plex_collection_id, note, True, handoff.retry_after_outage(ctx)
+            )
         if await _settle(ctx, claimed, handed) and not handed.pending:
             delivered += 1
             await _tell(emit, job)
     return delivered
-
-
-def _outage_retry(ctx: AppContext) -> datetime:
-    return handoff.retry_after_outage(ctx)
 
 
 @dataclass(frozen=True)
