@@ -26,6 +26,8 @@ from medianest.auth.models import User
 from medianest.auth.plex_sign_in.share_changes import follow_share_changes
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
+from medianest.settings import Settings
+from medianest.worker import run_standalone
 from medianest.youtube.models import YoutubeDownload
 from medianest_simulators import PlexSimulator, PlexTvSimulator
 from medianest_simulators.media_server import MediaServerSimulator
@@ -151,6 +153,32 @@ async def test_sharing_the_library_delivers_into_the_collection_too(
     assert rows[1].plex_collection_id == collection
     titles = [plex.item(key)["title"] for key in after if key not in before]  # type: ignore[index]
     assert clip_four(titles) == 1 and len(titles) == 1
+
+
+async def test_a_worker_of_another_process_delivers_what_the_servers_sweep_marked(
+    shares: PlexTvSimulator,
+    app: MediaNestApp,
+    settings: Settings,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+) -> None:
+    """`serve` runs the sweep, `medianest worker` the downloads (here in the test process,
+    with its own context: on SQLite no Redis, nothing shared but the database)."""
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_standalone(settings, stop=stop))
+    try:
+        rows = await a_download_left_undelivered(app, alice_client, shares, media, alice=alice)
+        share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
+        assert await follow_share_changes(app.ctx)  # the server's sweep, not the worker's
+        rows = await wait_for(app, delivered(rows[1].id), user_id=alice.id)
+    finally:
+        stop.set()
+        await worker
+    assert rows[1].plex_pending is False
+    assert rows[0].plex_playlist_id is not None
+    assert clip_four(await playlist_titles(plex, rows[0].plex_playlist_id)) == 1
 
 
 async def test_sweeps_and_workers_at_the_same_moment_deliver_it_once(
