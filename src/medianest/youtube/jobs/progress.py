@@ -112,11 +112,9 @@ class ProgressReporter:
         errors into a warning. The loop then ran on, beating "downloading", and the runner
         waited for it: a paused job stayed "downloading" for ever, its worker slot taken.
         So the loop also stops at its next round (`_stopping`), and is cancelled once.
-        Not cancelled again and again (`core/loops.stop_loop`): a round may be storing the
-        heartbeat, and on SQLite a second cancel interrupts the session's rollback, which
-        waits behind the UPDATE still running in aiosqlite's thread; the connection then
-        kept the write lock until collected, and the runner's own write of the pause
-        waited 30 s for it and failed ("database is locked", CI)."""
+        (A cancel that met a heartbeat's `UPDATE ... RETURNING` on SQLite kept the write
+        lock until garbage collection, and the pause's own write failed after 30 s, in CI:
+        `db/sqlite_rows.py` finishes every statement in the call that runs it.)"""
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
