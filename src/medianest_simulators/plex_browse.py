@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from medianest_simulators.base import JSONDict
 from medianest_simulators.plex_http import (
     answer,
     bad_request,
@@ -217,9 +218,10 @@ class BrowseEndpoints:
 
     async def children(self, request: Request, account: str) -> Response:
         """A show's seasons, a season's episodes, an artist's albums, an album's tracks, a
-        photo album's albums and photos (plexapi audio.py Album.tracks, photo.py
-        Photoalbum.albums/photos), in their `index` order, each as its share lets the
-        account see it. An artist's EPs and singles are not among its children: Plex moved
+        photo album's albums and photos (plexapi video.py Show.seasons, Season.episodes,
+        audio.py Album.tracks, photo.py Photoalbum.albums/photos), in their `index` order
+        (a show's "Specials", season 0, first), each as its share lets the account see it;
+        a show's start with the "All episodes" entry unless asked `excludeAllLeaves=1`. An artist's EPs and singles are not among its children: Plex moved
         them to the artist's hubs (python-plexapi PR #884; `Artist.albums` asks
         `/library/sections/{id}/all?type=9&artist.id=` instead). A collection's members too, as
         the account's restrictions let it see them."""
@@ -235,6 +237,8 @@ class BrowseEndpoints:
         if item.type == "artist":
             found = [c for c in found if not c.formats]
         rows = [library.item_json(c) for c in found if self.sim.visible(c, account)]
+        if item.type == "show" and request.query_params.get("excludeAllLeaves") != "1":
+            rows.insert(0, all_episodes(library.item_json(item)))
         section = library.sections[item.section_id]
         view_group = {"artist": "album", "album": "track", "show": "season", "season": "episode"}
         return paged(
@@ -306,3 +310,18 @@ class BrowseEndpoints:
         height = int(request.query_params.get("height") or 3)
         png = tiny_png(int(match.group(1)), min(width, 64), min(height, 64))
         return Response(png, media_type="image/png")
+
+
+def all_episodes(show: JSONDict) -> JSONDict:
+    """The entry Plex lists first among a show's children unless the request says
+    `excludeAllLeaves=1` — which is why python-plexapi video.py `Show.seasons`,
+    `Show.season` and `Episode._season` always say it: a `Directory` leading to the
+    show's `/allLeaves`, with no ratingKey and no type."""
+    rk = show["ratingKey"]
+    return {
+        "key": f"/library/metadata/{rk}/allLeaves",
+        "title": "All episodes",
+        "leafCount": show["leafCount"],
+        "viewedLeafCount": show["viewedLeafCount"],
+        "thumb": show["thumb"],
+    }

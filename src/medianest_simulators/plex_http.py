@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from medianest_simulators.base import JSONDict
-from medianest_simulators.plex_library import sort_key
 
 
 def container(items: list[JSONDict] | None = None, key: str = "Metadata", **extra: Any) -> JSONDict:
@@ -96,6 +95,8 @@ def _element(tag: str, data: JSONDict) -> ElementTree.Element:
 def _metadata_tag(entry: JSONDict) -> str:
     """A photo album and a photo are both `type="photo"`: the album lists children
     (`Directory`, plexapi photo.py Photoalbum), the photo is a `Photo`."""
+    if "type" not in entry:  # a show's "All episodes" entry (plex_browse.all_episodes)
+        return "Directory"
     if entry.get("type") == "photo":
         return "Directory" if str(entry.get("key", "")).endswith("/children") else "Photo"
     return XML_TAG_BY_TYPE.get(str(entry.get("type")), "Video")
@@ -172,3 +173,15 @@ def tiny_png(seed: int, width: int = 2, height: int = 3) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+def sort_key(field_name: str) -> Any:
+    """A key function for `sort=<field>` on item JSON."""
+
+    def key(data: JSONDict) -> Any:
+        value = data.get(field_name)
+        if field_name in ("titleSort", "title"):
+            return str(data.get("titleSort") or data.get("title") or "").lower()
+        return (value is None, value if value is not None else 0)
+
+    return key

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
-from typing import Any
 
 from medianest_simulators.base import JSONDict
 
@@ -96,6 +95,7 @@ class Item:
     size: int = 0
     labels: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)  # an album's "EP", "Single"... (Format)
+    aired: str | None = None  # an episode's air date (`originallyAvailableAt`), else Jan 1
 
     @property
     def updated_at(self) -> int:
@@ -202,7 +202,8 @@ class Library:
         }
         if item.year is not None:
             data["year"] = item.year
-            data["originallyAvailableAt"] = f"{item.year}-01-01"
+            if item.type != "season":  # plexapi video.py: a Season has a year, no date
+                data["originallyAvailableAt"] = item.aired or f"{item.year}-01-01"
         if item.content_rating:
             data["contentRating"] = item.content_rating
         if item.rating:
@@ -216,8 +217,8 @@ class Library:
             if item.type == "track":  # a track shows its album's cover
                 album = self.items[item.parent]
                 data["thumb"] = f"/library/metadata/{album.rating_key}/thumb/{album.updated_at}"
-        if item.type in ("show", "season", "album"):
-            data["leafCount"] = len(self.leaves(item))
+        if item.type in ("show", "season", "album"):  # no play state: nothing viewed
+            data |= {"leafCount": len(self.leaves(item)), "viewedLeafCount": 0}
         if item.type in ("show", "season"):
             data["childCount"] = len(self.children(item.rating_key))
         if item.type == "photoalbum":  # plexapi photo.py Photoalbum.composite
@@ -241,6 +242,7 @@ class Library:
             grand = self.items[parent.parent]
             data |= {
                 "grandparentRatingKey": str(grand.rating_key),
+                "grandparentKey": f"/library/metadata/{grand.rating_key}",
                 "grandparentTitle": grand.title,
                 "parentIndex": parent.index,
             }
@@ -386,15 +388,3 @@ def _relative(path: PurePath, root: PurePath) -> tuple[str, ...] | None:
     if type(path) is not type(root) or ".." in path.parts:
         return None
     return path.relative_to(root).parts if path.is_relative_to(root) else None
-
-
-def sort_key(field_name: str) -> Any:
-    """A key function for `sort=<field>` on item JSON."""
-
-    def key(data: JSONDict) -> Any:
-        value = data.get(field_name)
-        if field_name in ("titleSort", "title"):
-            return str(data.get("titleSort") or data.get("title") or "").lower()
-        return (value is None, value if value is not None else 0)
-
-    return key

@@ -26,7 +26,7 @@ SEED_MOVIES: list[tuple[str, int, str, float]] = [
     ("Agent 327: Operation Barbershop", 2017, "PG", 7.9),
     ("The Daily Dweebs", 2017, "G", 7.1),
 ]
-SEED_SHOWS: list[tuple[str, int, int]] = [  # title, year, seasons (each with 3 episodes)
+SEED_SHOWS: list[tuple[str, int, int]] = [  # title, year, seasons (3 episodes each)
     ("Pioneer One", 2010, 2),
     ("The Loopback Chronicles", 2021, 1),
     ("Test Pattern Theater", 2019, 1),
@@ -35,6 +35,8 @@ SEED_COLLECTIONS: list[tuple[str, list[int]]] = [
     ("Blender Open Movies", [101, 102, 103, 104]),
     ("Animal Shorts", [101, 106]),
 ]
+# Each season's episodes, in airing order (not in title order), a week apart from Jan 8.
+SEED_EPISODES = [("Pilot", "Lift-off", "Contact"), ("Homecoming", "Quarantine", "Eclipse")]
 FIRST_MOVIE_KEY, FIRST_SHOW_KEY, FIRST_COLLECTION_KEY = 101, 201, 1001
 # artist, [(album, year, [track titles])]
 SEED_MUSIC: list[tuple[str, list[tuple[str, int, list[str]]]]] = [
@@ -235,13 +237,15 @@ def _add_seasons(
             index=season,
         )
         rk += 1
-        for episode in range(1, 4):
+        titles = SEED_EPISODES[(season - 1) % len(SEED_EPISODES)]
+        for episode, episode_title in enumerate(titles, start=1):
             library.items[rk] = Item(
                 rk,
                 SHOWS_SECTION,
                 "episode",
-                f"Episode {episode}",
+                episode_title,
                 year=year + season - 1,
+                aired=f"{year + season - 1}-01-{1 + 7 * episode:02d}",
                 summary=f"{title} S{season:02d}E{episode:02d}",
                 added_at=added_at + episode,
                 duration=1_500_000,

@@ -177,7 +177,51 @@ def test_shows_have_seasons_and_episodes(get) -> None:
     episodes = metadata(get("/library/sections/2/all", params={"type": 4}))
     assert episodes and all(e["type"] == "episode" for e in episodes)
     seasons = metadata(get(f"/library/metadata/{shows[0]['ratingKey']}/children"))
-    assert seasons[0]["type"] == "season"
+    assert [s.get("type") for s in seasons] == [None, "season", "season"]
+
+
+def test_a_shows_children_lead_with_all_episodes_unless_told_excludeallleaves(get) -> None:
+    """Plex puts an "All episodes" Directory (no ratingKey, no type) before a show's
+    seasons unless asked `excludeAllLeaves=1`, as python-plexapi video.py Show.seasons
+    always asks; seasons come in `index` order with their episode count, episodes with
+    their season's number, show and air date."""
+    plain = get("/library/metadata/201/children").json()["MediaContainer"]
+    assert plain["Metadata"][0] == {
+        "key": "/library/metadata/201/allLeaves",
+        "title": "All episodes",
+        "leafCount": 6,
+        "viewedLeafCount": 0,
+        "thumb": "/library/metadata/201/thumb/1700000060",
+    }
+    assert (plain["size"], plain["totalSize"], plain["viewGroup"]) == (3, 3, "season")
+    xml = get("/library/metadata/201/children", headers={"Accept": "*/*"}).text
+    assert '<Directory key="/library/metadata/201/allLeaves" title="All episodes"' in xml
+    seasons = get("/library/metadata/201/children", params={"excludeAllLeaves": 1}).json()
+    assert [
+        (s["type"], s["index"], s["title"], s["leafCount"], s["viewedLeafCount"], s["parentTitle"])
+        for s in seasons["MediaContainer"]["Metadata"]
+    ] == [
+        ("season", 1, "Season 1", 3, 0, "Pioneer One"),
+        ("season", 2, "Season 2", 3, 0, "Pioneer One"),
+    ]
+    episodes = metadata(get("/library/metadata/206/children"))
+    assert [
+        (
+            e["index"],
+            e["title"],
+            e["parentIndex"],
+            e["grandparentTitle"],
+            e["originallyAvailableAt"],
+        )
+        for e in episodes
+    ] == [
+        (1, "Homecoming", 2, "Pioneer One", "2011-01-08"),
+        (2, "Quarantine", 2, "Pioneer One", "2011-01-15"),
+        (3, "Eclipse", 2, "Pioneer One", "2011-01-22"),
+    ]
+    assert {(e["type"], e["parentRatingKey"], e["duration"]) for e in episodes} == {
+        ("episode", "206", 1_500_000)
+    }
 
 
 def test_collections_are_listed_and_their_items_served(get) -> None:

@@ -136,6 +136,18 @@ def test_plexapi_reads_sections_items_page_by_page_and_searches(
     pioneer = next(s for s in shows if s.title == "Pioneer One")
     assert [season.index for season in pioneer.seasons()] == [1, 2]
     assert [e.index for e in pioneer.season(2).episodes()] == [1, 2, 3]
+    season = pioneer.season(2)
+    assert (season.leafCount, season.viewedLeafCount, season.parentTitle) == (3, 0, "Pioneer One")
+    first = season.episodes()[0]
+    assert (first.seasonEpisode, first.grandparentTitle, first.parentRatingKey) == (
+        "s02e01",
+        "Pioneer One",
+        season.ratingKey,
+    )
+    assert (first.originallyAvailableAt.date().isoformat(), first.duration) == (
+        "2011-01-08",
+        1_500_000,
+    )
 
     found = server.search("sintel")
     assert [(type(i), i.title) for i in found] == [(Movie, "Sintel")]
