@@ -36,7 +36,9 @@ async def read_everything(client: PlexClient) -> dict[str, object]:
         "sections": [s.model_dump() for s in await client.sections()],
         "page": ([i.model_dump() for i in page.items], page.offset, page.total),
         "sintel": (await client.metadata(103)),
+        # A show's children without Plex's "All episodes" entry (no ratingKey: not an item).
         "seasons": [i.model_dump() for i in (await client.children(201)).value.items],
+        "episodes": [i.model_dump() for i in (await client.children(206)).value.items],
         # Music and photos: albums are `Directory`, tracks `Track`, photos `Photo` in XML.
         "artists": [i.model_dump() for i in (await client.section_items(4)).items],
         "tracks": [i.model_dump() for i in (await client.children(302)).value.items],
@@ -78,6 +80,13 @@ async def test_reads_give_the_same_answers_from_xml_as_from_json(
         ("photo", "Spring"),
     ]
     assert [i["parent_title"] for i in from_xml["tracks"]] == ["Echo Request"] * 3
+    assert [(i["type"], i["index"], i["leaf_count"]) for i in from_xml["seasons"]] == [
+        ("season", 1, 3),
+        ("season", 2, 3),
+    ]
+    assert [
+        (i["index"], i["parent_index"], i["originally_available_at"]) for i in from_xml["episodes"]
+    ] == [(1, 2, "2011-01-08"), (2, 2, "2011-01-15"), (3, 2, "2011-01-22")]
     sintel = from_xml["sintel"]
     assert sintel is not None and sintel.files == ["/data/movies/Sintel (2010)/Sintel.mkv"]
     # the second round really was XML: the simulator ignores the JSON the client asks for

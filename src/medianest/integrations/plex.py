@@ -196,11 +196,11 @@ class PlexClient:
     async def children(
         self, rating_key: str | int, *, start: int = 0, size: int = 50, cached: bool = False
     ) -> Snapshot[PlexPage[PlexItem]]:
-        """`GET /library/metadata/{ratingKey}/children`: a show's seasons, an album's tracks,
-        a photo album's albums and photos (plexapi audio.py Album.tracks, photo.py
-        Photoalbum.albums/photos)."""
+        """`GET /library/metadata/{ratingKey}/children`: a show's seasons (without the "All
+        episodes" entry Plex puts first unless told `excludeAllLeaves=1`, as plexapi video.py
+        Show.seasons tells it), a season's episodes, an album's tracks, a photo album's."""
         path = f"/library/metadata/{plex_id(rating_key)}/children"
-        return await self._paged(path, {}, start, size, cached)
+        return await self._paged(path, {"excludeAllLeaves": 1}, start, size, cached)
 
     async def search(
         self, query: str, *, limit: int = 10, section_id: str | int | None = None

@@ -97,7 +97,8 @@ class PlexMedia(PlexModel):
 
 
 class PlexItem(PlexModel):
-    """A movie, show, season, episode or collection (`Metadata[]` entries)."""
+    """A movie, show, season, episode, artist, album, track, photo album, photo or
+    collection (`Metadata[]` entries; fields as python-plexapi video.py/audio.py read them)."""
 
     rating_key: str
     key: str | None = None
@@ -118,8 +119,10 @@ class PlexItem(PlexModel):
     index: int | None = None
     leaf_count: int | None = None
     child_count: int | None = None
+    originally_available_at: str | None = None  # "2010-01-08": an episode's air date
     parent_rating_key: str | None = None
     parent_title: str | None = None
+    parent_index: int | None = None  # an episode's season number
     grandparent_rating_key: str | None = None
     grandparent_title: str | None = None
     library_section_id: int | None = Field(default=None, alias="librarySectionID")
