@@ -44,6 +44,8 @@ SIGNED_IN_PAGES = (
     "/plex?library=2",
     "/plex/items/306",  # an artist's albums
     "/plex/items/310",  # an album's tracks
+    "/plex/items/201",  # a show's seasons
+    "/plex/items/206",  # a season's episodes
     "/youtube",
     "/youtube/subscriptions",
     "/no/such/page",

@@ -134,7 +134,7 @@ async def test_what_cannot_be_opened_here_is_not_found(viewer: httpx.AsyncClient
         error = answer.json()["error"]
         assert (error["code"], error["message"]) == (
             "NOT_FOUND",
-            "No such artist, album or photo album.",
+            "No such show, season, artist, album or photo album.",
         )
 
 

@@ -1,10 +1,13 @@
-"""Opening an artist, an album or a photo album: what Plex lists inside it, read as the
-rest of browsing is (the viewer's own token, `access.browsing_client`; cached per token,
-the last good answer while Plex is down; a library not shared with the viewer is a 404).
+"""Opening a show, a season, an artist, an album or a photo album: what Plex lists inside
+it, read as the rest of browsing is (the viewer's own token, `access.browsing_client`;
+cached per token, the last good answer while Plex is down; a library not shared with the
+viewer, or an item its restrictions leave out, is a 404).
 
-An album's tracks and a photo album's albums and photos are its
-`/library/metadata/{ratingKey}/children` (python-plexapi audio.py `Album.tracks`, photo.py
-`Photoalbum.albums`/`photos`). An artist's albums are not: Plex lists only "true" albums
+A show's seasons, a season's episodes, an album's tracks and a photo album's albums and
+photos are its `/library/metadata/{ratingKey}/children` (python-plexapi video.py
+`Show.seasons`, `Season.episodes`, audio.py `Album.tracks`, photo.py
+`Photoalbum.albums`/`photos`; a show's without Plex's "All episodes" entry:
+`PlexClient.children`). An artist's albums are not: Plex lists only "true" albums
 there and moved EPs, singles, live albums and compilations to the artist's hubs, so
 python-plexapi's `Artist.albums` asks `/library/sections/{id}/all?type=9&artist.id=`
 (pushingkarmaorg/python-plexapi PR #884), and so does MediaNest."""
@@ -22,9 +25,9 @@ from medianest.integrations.plex_models import PlexItem, PlexPage, Snapshot
 from medianest.plex import kinds, service
 from medianest.plex.privacy import Viewer
 
-# What can be opened here (kinds.item_kind): shows and collections have their own ways.
-OPENABLE = frozenset({"artist", "album", "photoalbum"})
-NO_SUCH = "No such artist, album or photo album."
+# What can be opened here (kinds.item_kind); collections have their own way.
+OPENABLE = frozenset({"show", "season", "artist", "album", "photoalbum"})
+NO_SUCH = "No such show, season, artist, album or photo album."
 Listing = Callable[[int, int], Awaitable[Snapshot[PlexPage[PlexItem]]]]
 
 
@@ -39,9 +42,9 @@ class ItemChildren:
 async def item_children(
     plex: PlexClient, *, viewer: Viewer, item_id: int, page: int, page_size: int
 ) -> ItemChildren:
-    """An artist's albums (EPs and singles too), an album's tracks, or a photo album's
-    albums and photos: one page, in Plex's order, with the item itself. Anything else, or
-    an item the viewer may not see, is a 404."""
+    """A show's seasons, a season's episodes, an artist's albums (EPs and singles too), an
+    album's tracks, or a photo album's albums and photos: one page, in Plex's order, with
+    the item itself. Anything else, or an item the viewer may not see, is a 404."""
     try:
         meta = await plex.metadata_snapshot(item_id, cached=True)
     except UpstreamHTTPError as exc:

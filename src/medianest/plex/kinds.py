@@ -32,6 +32,14 @@ LEAF_NOUNS = {
     "photoalbum": ("photo", "photos"),
 }
 
+# What an opened item's children are called (`children.item_children`), by item kind.
+CHILD_NOUNS = {
+    "show": ("season", "seasons"),
+    "season": ("episode", "episodes"),
+    "artist": ("album", "albums"),
+    "album": ("track", "tracks"),
+}
+
 
 def library_kind(section: PlexSection) -> str:
     """`movies`, `otherVideos`, `shows`, `music`, `photos` or `other`."""
@@ -60,6 +68,12 @@ def item_kind(item: PlexItem) -> str:
 
 def leaf_noun(kind: str, count: int) -> str:
     one, many = LEAF_NOUNS.get(kind, ("item", "items"))
+    return f"{count} {one if count == 1 else many}"
+
+
+def child_noun(kind: str, count: int) -> str:
+    """`2 seasons`, `3 episodes`, `1 album`...: what an item of `kind` holds."""
+    one, many = CHILD_NOUNS.get(kind, ("item", "items"))
     return f"{count} {one if count == 1 else many}"
 
 

@@ -37,6 +37,10 @@ UNDATED_KINDS = ("music", "photos")
 add_filter("entry_noun", kinds.entry_noun)
 add_filter("leaf_noun", kinds.leaf_noun)
 add_filter("track_time", lambda ms: f"{ms // 60000}:{ms // 1000 % 60:02d}" if ms else "")
+add_filter("child_noun", kinds.child_noun)
+# A grid links to `/plex/items/{id}` exactly what that page can open.
+add_filter("opens_here", lambda kind: kind in children.OPENABLE)
+add_filter("air_date", lambda day: f"{day.day} {day:%b %Y}" if day else "")
 
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)]
@@ -191,7 +195,8 @@ async def item_page(
     page: PageNumber = 1,
     page_size: PageSize = PAGE_SIZE,
 ) -> Response:
-    """An artist's albums, an album's tracks, a photo album's albums and photos."""
+    """A show's seasons (a grid), a season's episodes (a table), an artist's albums, an
+    album's tracks, a photo album's albums and photos."""
     plex = await get_browsing_plex(user, ctx)
     viewer = await get_viewer(user, ctx, session)
     found = await children.item_children(

@@ -143,8 +143,9 @@ async def list_item_children(
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> CachedPagedEnvelope[PlexEntryOut]:
-    """What an artist (its albums, EPs and singles), an album (its tracks) or a photo album
-    (its albums and photos) holds, in Plex's order; any other item is a 404."""
+    """What a show (its seasons), a season (its episodes), an artist (its albums, EPs and
+    singles), an album (its tracks) or a photo album (its albums and photos) holds, in
+    Plex's order; any other item is a 404."""
     found = await children.item_children(
         plex, viewer=viewer, item_id=item_id, page=page, page_size=page_size
     )

@@ -6,7 +6,7 @@ needs (or sees) the Plex token.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Generic, Literal, TypeVar
 from urllib.parse import quote
 
@@ -187,15 +187,20 @@ class PlaylistDetailOut(PlaylistOut):
 
 
 class PlexEntryOut(PlexItemOut):
-    """What an artist, album or photo album holds (`/api/plex/items/{id}/children`), with
-    its place: `index` (an album's or track's number), its parent (an album's artist, a
-    track's album, a photo's album) and a track's artist (`grandparentTitle`)."""
+    """What a show, season, artist, album or photo album holds
+    (`/api/plex/items/{id}/children`), with its place: `index` (a season's, episode's,
+    album's or track's number), its parent (a season's show, an episode's season, an
+    album's artist, a track's album, a photo's album), `parentIndex` (an episode's season
+    number), the grandparent (an episode's show, a track's artist) and `airedOn` (an
+    episode's `originallyAvailableAt`)."""
 
     index: int | None = None
     parent_rating_key: str | None = None
     parent_title: str | None = None
+    parent_index: int | None = None
     grandparent_rating_key: str | None = None
     grandparent_title: str | None = None
+    aired_on: date | None = None
     library_id: str | None = None
 
     @classmethod
@@ -205,7 +210,17 @@ class PlexEntryOut(PlexItemOut):
             index=item.index,
             parent_rating_key=item.parent_rating_key,
             parent_title=item.parent_title,
+            parent_index=item.parent_index,
             grandparent_rating_key=item.grandparent_rating_key,
             grandparent_title=item.grandparent_title,
+            aired_on=calendar_date(item.originally_available_at),
             library_id=str(item.library_section_id) if item.library_section_id else None,
         )
+
+
+def calendar_date(text: str | None) -> date | None:
+    """Plex's `originallyAvailableAt` (`2010-01-08`); None when absent or not a date."""
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
