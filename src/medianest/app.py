@@ -48,6 +48,8 @@ from medianest.core.context import CoreContext
 from medianest.core.crypto import SecretBox
 from medianest.core.deps import install_subject_of
 from medianest.core.envelope import error_schemas
+from medianest.core.events import EventBus
+from medianest.core.events import bus as process_bus
 from medianest.core.handlers import add_exception_handlers
 from medianest.core.heap import start_trimming
 from medianest.core.logging import get_logger, request_log
@@ -198,11 +200,11 @@ def _background_starters(settings: Settings, *, housekeeping: bool) -> list[Back
     return starters
 
 
-def _subscribe_to_events() -> None:
+def subscribe_to_events(bus: EventBus = process_bus) -> None:
     """Before anything can publish a domain event (`core/events.py`): the features that
     act on other features' events (again changes nothing)."""
-    notification_subscribers.subscribe()
-    youtube_subscribers.subscribe()
+    notification_subscribers.subscribe(bus)
+    youtube_subscribers.subscribe(bus)
 
 
 async def build_context(
@@ -212,7 +214,7 @@ async def build_context(
     run_migrations: bool,
     engine: AsyncEngine | None = None,
 ) -> AppContext:
-    _subscribe_to_events()
+    subscribe_to_events()
     protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
     protect_sqlite_files(settings.resolved_database_url)
     secrets = load_app_secrets(settings)

@@ -12,8 +12,8 @@ from typing import cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.app import subscribe_to_events
 from medianest.core.events import DomainEvent, EventBus
-from medianest.notifications import subscribers
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "medianest"
 
@@ -70,6 +70,6 @@ def test_every_domain_event_has_a_subscriber_once_composed() -> None:
         kind for kind in DomainEvent.__subclasses__() if kind.__module__.startswith("medianest.")
     ]
     bus = EventBus()
-    subscribers.subscribe(bus)
+    subscribe_to_events(bus)
     assert len(defined) >= 7
     assert [kind.__name__ for kind in defined if not bus.subscribed(kind)] == []
