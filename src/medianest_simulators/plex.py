@@ -201,12 +201,13 @@ class PlexSimulator(Simulator):
         return restrictions.admits(section.type, item.labels, item.content_rating)
 
     def visible_collection(self, collection: Collection, account: str) -> bool:
-        """A collection is judged by its own labels, with no content rating."""
+        """A collection is judged by its own labels and content rating (none unless edited)."""
         if not self.shares_section(account, collection.section_id):
             return False
         section = self.library.sections[collection.section_id]
         restrictions = self.restrictions.get(account, Restrictions())
-        return restrictions.admits(section.type, collection.labels, None)
+        rating = collection.content_rating or None  # none unless edited
+        return restrictions.admits(section.type, collection.labels, rating)
 
     def visible_key(self, rating_key: int, account: str) -> bool:
         """`visible`/`visible_collection` by ratingKey (True for one that is neither)."""
@@ -260,7 +261,7 @@ class PlexSimulator(Simulator):
             r("/library", b.library),
             r("/library/sections", b.sections),
             r("/library/sections/{sid:int}/all", b.section_all),
-            r("/library/sections/{sid:int}/all", e.edit_labels, "PUT", owner_only=True),
+            r("/library/sections/{sid:int}/all", e.edit_items, "PUT", owner_only=True),
             r("/library/sections/{sid:int}/collections", b.section_collections),
             r("/library/sections/{sid}/refresh", e.refresh, "GET", owner_only=True),
             r("/library/sections/{sid}/refresh", e.refresh, "POST", owner_only=True),

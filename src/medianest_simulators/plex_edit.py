@@ -1,10 +1,11 @@
-"""Write endpoints of the Plex simulator: refresh (scan), labels, collections, deletion and
-playlists, which belong to the account whose token created them."""
+"""Write endpoints of the Plex simulator: refresh (scan), labels and content ratings,
+collections, deletion and playlists, which belong to the account whose token created them."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -18,13 +19,14 @@ from medianest_simulators.plex_http import (
     paged,
     unauthorized,
 )
-from medianest_simulators.plex_library import Collection, Playlist
+from medianest_simulators.plex_library import Collection, Item, Playlist
 from medianest_simulators.plextv_models import OWNER_USERNAME
 
 if TYPE_CHECKING:
     from medianest_simulators.plex import PlexSimulator
 
 ADD_LABEL_RE = re.compile(r"label\[\d*\]\.tag\.tag")
+COLLECTION_TYPE = "18"  # python-plexapi utils.SEARCHTYPES
 
 
 class EditEndpoints:
@@ -51,20 +53,32 @@ class EditEndpoints:
         )
         return Response(status_code=200)
 
-    async def edit_labels(self, request: Request, account: str) -> Response:
-        """PUT /library/sections/{id}/all?type=&id=&label[0].tag.tag=&label.locked=1."""
+    async def edit_items(self, request: Request, account: str) -> Response:
+        """PUT /library/sections/{id}/all?type=&id=<rk>,<rk>&<edits>: python-plexapi
+        library.py `LibrarySection._edit` (what every `editField`/`editTags` of mixins.py
+        sends). Labels (`label[0].tag.tag=`, `label[].tag.tag-=`) and the content rating
+        (`contentRating.value=`, `contentRating.locked=1`) of items, or of collections
+        (`type=18`); a locked field is listed under `Field`."""
         if account != OWNER_USERNAME:
             return unauthorized()
         library, q = self.sim.library, request.query_params
         section_id = int(request.path_params["sid"])
         keys = [int(k) for k in q.get("id", "").split(",") if k.isdigit()]
-        items = [library.items[k] for k in keys if k in library.items]
+        pool: Mapping[int, Item | Collection]
+        pool = library.collections if q.get("type") == COLLECTION_TYPE else library.items
+        items: list[Item | Collection] = [pool[k] for k in keys if k in pool]
         if not keys or len(items) != len(keys) or any(i.section_id != section_id for i in items):
             return bad_request("unknown item")
         add = [v for k, v in q.multi_items() if ADD_LABEL_RE.fullmatch(k) and v]
         remove = {t for k, v in q.multi_items() if k == "label[].tag.tag-" for t in v.split(",")}
         for item in items:
             item.labels = [t for t in dict.fromkeys(item.labels + add) if t not in remove]
+            if "contentRating.value" in q:
+                item.content_rating = q["contentRating.value"]
+            if "contentRating.locked" in q:
+                locked = q["contentRating.locked"] == "1"
+                rest = [f for f in item.locked if f != "contentRating"]
+                item.locked = [*rest, "contentRating"] if locked else rest
         return Response(status_code=200)
 
     async def delete_metadata(self, request: Request, account: str) -> Response:

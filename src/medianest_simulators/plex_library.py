@@ -32,6 +32,11 @@ MUSIC_SECTION, PHOTOS_SECTION, HOME_VIDEOS_SECTION = 4, 5, 6
 WINDOWS_PATH = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)")
 
 
+def locked_json(locked: list[str]) -> JSONDict:
+    """The fields an edit locked, as Plex lists them (plexapi base.py `fields`, `Field`)."""
+    return {"Field": [{"name": n, "locked": True} for n in locked]} if locked else {}
+
+
 def title_sort(title: str) -> str:
     for article in ("The ", "A ", "An "):
         if title.startswith(article):
@@ -96,6 +101,7 @@ class Item:
     labels: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)  # an album's "EP", "Single"... (Format)
     aired: str | None = None  # an episode's air date (`originallyAvailableAt`), else Jan 1
+    locked: list[str] = field(default_factory=list)  # fields an edit locked (`Field`)
 
     @property
     def updated_at(self) -> int:
@@ -111,6 +117,8 @@ class Collection:
     added_at: int = BASE_TIME
     subtype: str | None = None  # what it collects; by default the section's kind
     labels: list[str] = field(default_factory=list)  # share restrictions match them
+    content_rating: str = ""  # none until edited (plexapi collection.py `contentRating`)
+    locked: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -228,7 +236,7 @@ class Library:
         for name, tags in (("Label", item.labels), ("Format", item.formats)):
             if tags:
                 data[name] = [{"tag": tag} for tag in tags]
-        return data
+        return data | locked_json(item.locked)
 
     def _lineage_json(self, parent: Item) -> JSONDict:
         """The parent* fields of a season or episode, and for an episode the grandparent*
@@ -273,7 +281,9 @@ class Library:
             data |= {"minYear": str(min(years)), "maxYear": str(max(years))}
         if col.labels:
             data["Label"] = [{"tag": label} for label in col.labels]
-        return data
+        if col.content_rating:
+            data["contentRating"] = col.content_rating
+        return data | locked_json(col.locked)
 
     def playlist_json(self, pl: Playlist) -> JSONDict:
         leaves = [self.items[rk] for _, rk in pl.entries if rk in self.items]

@@ -12,7 +12,8 @@ pms_share_filter_boolean_semantics.json, PMS 1.43): a filter is `&`-separated gr
 `|`-separated conditions, `(A|B)&C`; `field=v1,v2` admits an item with any of the values,
 `field!=v1,v2` one with none of them; labels match without regard to case
 (pms_label_filter.json). A collection has no content rating: `contentRating=G` leaves
-collections out, `contentRating!=R` keeps them. Which string applies follows the
+collections out, `contentRating!=R` keeps them — until one is set (python-plexapi
+collection.py: a `Collection` has `ContentRatingMixin`); then it is judged by it. Which string applies follows the
 library's type: movie (and Other Videos) `filterMovies`, show `filterTelevision`, artist
 `filterMusic`, photo `filterPhotos`. `filterAll` is listed but not applied (python-plexapi:
 "Unknown")."""

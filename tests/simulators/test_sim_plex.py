@@ -425,6 +425,33 @@ def test_a_share_filter_hides_items_by_label(plex: PlexSimulator, http: httpx.Cl
     assert get("/library/metadata/105", token=ALICE_SERVER_TOKEN).status_code == 200
 
 
+def test_an_edited_content_rating_is_locked_and_decides_what_a_kid_sees(
+    plex: PlexSimulator, http: httpx.Client, get
+) -> None:
+    """python-plexapi `editContentRating` (mixins.py `editField`, sent by library.py
+    `LibrarySection._edit`), on items (ids joined as `multiEdit`) and a collection."""
+    http.post(plex.url + "/__sim/restrictions/bob", json={"filterMovies": "contentRating=G%2CPG"})
+    assert get("/library/metadata/104", token=BOB_SERVER_TOKEN).status_code == 404
+    assert get("/library/collections/1001", token=BOB_SERVER_TOKEN).status_code == 404
+    rating = {"contentRating.value": "PG", "contentRating.locked": 1}
+    refused = send(plex, http, "PUT", "/library/sections/1/all", token=BOB_SERVER_TOKEN,
+                   type=1, id="103,104", **rating)  # fmt: skip
+    assert refused.status_code == 401
+    unknown = send(plex, http, "PUT", "/library/sections/1/all", type=1, id="104,9999", **rating)
+    assert unknown.status_code == 400
+    edited = send(plex, http, "PUT", "/library/sections/1/all", type=1, id="103,104", **rating)
+    assert edited.status_code == 200
+    for rk in ("103", "104"):
+        item = metadata(get(f"/library/metadata/{rk}", token=BOB_SERVER_TOKEN))[0]
+        assert item["contentRating"] == "PG"
+        assert item["Field"] == [{"name": "contentRating", "locked": True}]
+    rating = {"contentRating.value": "G", "contentRating.locked": 1}
+    send(plex, http, "PUT", "/library/sections/1/all", type=18, id=1001, **rating)
+    collection = metadata(get("/library/collections/1001", token=BOB_SERVER_TOKEN))[0]
+    assert collection["contentRating"] == "G"
+    assert get("/library/collections/1002", token=BOB_SERVER_TOKEN).status_code == 404
+
+
 @pytest.fixture
 def linked(plex_shares: PlexTvSimulator) -> PlexTvSimulator:
     """Plex taking its shared users from plex.tv, as Plex Media Server does."""
