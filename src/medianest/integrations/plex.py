@@ -1,5 +1,5 @@
 """Plex Media Server client: identity, sections and their items, collections, search,
-metadata, refresh, playlists, labels and images.
+metadata, refresh, playlists, edits (labels, content rating) and images.
 
 Built on the shared `ResilientClient`, whose default headers carry the Plex client
 headers and the token (owner's, or a user's for `Integrations.plex_for_token`); the
@@ -252,17 +252,11 @@ class PlexClient:
     async def delete_collection(self, collection_key: str | int) -> None:
         await self._write("DELETE", f"/library/metadata/{plex_id(collection_key)}")
 
-    async def set_label(
-        self, section_id: str | int, rating_key: str | int, label: str, *, item_type: str = "movie"
-    ) -> None:
-        """Add `label` to an item (share restrictions by label; owner token)."""
-        params: dict[str, Any] = {
-            "type": PLEX_TYPE_NUMBERS[item_type],
-            "id": plex_id(rating_key),
-            "label[0].tag.tag": label,
-            "label.locked": 1,
-        }
-        await self._write("PUT", f"/library/sections/{plex_id(section_id)}/all", params=params)
+    async def edit_items(self, section_id: str | int, query: Mapping[str, Any]) -> None:
+        """Edit items (or collections) of a section at once (owner token): python-plexapi
+        library.py `LibrarySection._edit`, with a `plex_edits.query`."""
+        path = f"/library/sections/{plex_id(section_id)}/all"
+        await self._write("PUT", path, params=dict(query))
 
     # --- playlists (the token's own account) ---------------------------------------------
     async def playlists(self, *, cached: bool = False) -> list[PlexPlaylist]:

@@ -2,7 +2,8 @@
 days), the download queue by state and pause reason, and the queue breaker with why it
 opened and a button to resume now. Same data as `GET /api/admin/system`. And the quotas
 per role, as a form over `PUT /api/admin/config/youtube`. And "Plex and downloads": the
-path under which Plex sees the downloads, Plex's libraries and folders, the Test, and
+path under which Plex sees the downloads, the content rating given to downloaded videos,
+Plex's libraries and folders, the Test, and
 whose downloads wait for a delivery ("Deliver again").
 And the run-time limits and defaults ("System settings"), over the same action as
 `PUT /api/admin/config`."""
@@ -140,6 +141,8 @@ async def _plex_context(
     config = (await system_router.get_youtube_config(admin, session, ctx)).data
     context: dict[str, Any] = {
         "plex_path": config.plex_path or "",
+        "content_rating": config.content_rating or "",
+        "rating_error": None,
         "in_use": config.plex_path_in_use,
         "setting": ctx.settings.youtube_plex_path,
         "view": None,
@@ -163,25 +166,30 @@ async def plex_downloads_fragment(
 
 
 @router.put("/admin/plex-downloads")
-async def save_plex_path(
+async def save_plex_downloads(
     request: Request,
     admin: AdminUser,
     session: SessionDep,
     ctx: ContextDep,
     plex_path: PlexPathField = "",
+    content_rating: Annotated[str, Form(alias="contentRating", max_length=200)] = "",
 ) -> Response:
-    body = system_router.YoutubeConfigUpdate(plex_path=plex_path.strip())
+    """The Plex path of downloads and the content rating given to downloaded videos."""
+    typed = {"plex_path": plex_path, "content_rating": content_rating}
     try:
+        body = form_input(system_router.YoutubeConfigUpdate, typed)
         await system_router.update_youtube_config(body, admin, session, ctx, request)
     except MediaNestError as exc:
         await session.rollback()
-        context = await _plex_context(admin, session, ctx, plex_path=plex_path, error=exc.message)
+        rated = (exc.details or {}).get("field") in ("contentRating", "content_rating")
+        errors = {"rating_error" if rated else "error": exc.message}
+        context = await _plex_context(admin, session, ctx, **typed, **errors)
         return render(request, "admin/_plex_downloads.html", context, status_code=exc.status_code)
     return render(
         request,
         "admin/_plex_downloads.html",
         await _plex_context(admin, session, ctx),
-        headers=trigger("Plex path saved.", "success"),
+        headers=trigger("Plex and downloads saved.", "success"),
     )
 
 

@@ -1,6 +1,6 @@
 """Admin system API: the run-time limits and defaults; the yt-dlp version and age, the
 download queue and its breaker; and the YouTube settings the admin sets (quotas per
-role, default Plex delivery).
+role, default Plex delivery, the content rating given to downloaded videos).
 
 yt-dlp must keep up with YouTube: a release older than 60 days usually means
 downloads start failing, so the answer carries a warning then.
@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from fastapi import Request
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy import func, select
 
 from medianest.admin.dependencies import ActingAdmin, ManagedUser
@@ -35,7 +35,7 @@ from medianest.youtube.cookies import store as youtube_cookies
 from medianest.youtube.delivery import check as plex_check
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
-from medianest.youtube.delivery import visibility
+from medianest.youtube.delivery import ratings, visibility
 from medianest.youtube.downloads import files
 from medianest.youtube.jobs import pushback, redelivery
 from medianest.youtube.models import YoutubeDownload, YoutubeSubscription
@@ -109,6 +109,7 @@ class YoutubeConfig(ApiInput):
     plex_path_in_use: str = Field(
         description="What is used: plexPath, else MEDIANEST_YOUTUBE_PLEX_PATH, else our path"
     )
+    content_rating: str | None = Field(description=ratings.LABEL + "; null: none (Plex's)")
 
 
 class YoutubeConfigUpdate(ApiInput):
@@ -117,6 +118,14 @@ class YoutubeConfigUpdate(ApiInput):
     plex_path: str | None = Field(
         default=None, max_length=1000, description='"" clears it (back to the setting)'
     )
+    content_rating: str | None = Field(
+        default=None, max_length=ratings.MAX_LENGTH, description=f'{ratings.RULE} "" clears it'
+    )
+
+    @field_validator("content_rating")
+    @classmethod
+    def _rating(cls, value: str | None) -> str | None:
+        return value if value is None else ratings.check(value)
 
 
 class PlexLibraryInfo(ApiModel):
@@ -262,6 +271,7 @@ async def _youtube_config(session: SessionDep, settings: Settings) -> YoutubeCon
         quotas=await quotas.load_config(session),
         plex_path=await plex_paths.stored_plex_path(session),
         plex_path_in_use=str(paths.plex_root),
+        content_rating=await ratings.load(session),
     )
 
 
@@ -282,11 +292,14 @@ async def update_youtube_config(
     ctx: ContextDep,
     request: Request,
 ) -> Envelope[YoutubeConfig]:
-    """Change the quotas (a role given replaces that role's limits) or the default delivery."""
+    """Change the quotas (a role given replaces that role's limits), the default delivery,
+    the Plex path of downloads or the content rating given to downloaded videos."""
     if body.default_delivery is not None:
         await delivery.set_default_delivery(session, body.default_delivery)
     if body.plex_path is not None:
         await plex_paths.set_plex_path(session, body.plex_path)
+    if body.content_rating is not None:
+        await redelivery.set_content_rating(session, ctx=ctx, value=body.content_rating)
     if body.quotas is not None:
         merged = await quotas.load_config(session)
         for role in body.quotas.model_fields_set:  # roles left out keep their limits

@@ -1,5 +1,6 @@
-"""After a download: refresh the YouTube library in Plex, wait for the files to appear,
-then create (or extend) the collection named after the playlist.
+"""After a download: refresh the YouTube library in Plex, wait for the files to appear
+(given the admin's content rating, seen by the person: `ready_items`), then create (or
+extend) the collection named after the playlist.
 
 Plex scans asynchronously, so the wait is bounded (`plex_scan_wait_seconds`, with
 backoff between looks). Plex being down or slow never fails a finished download: the
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
+from medianest.integrations import plex_edits
 from medianest.integrations.plex import PlexClient
 from medianest.integrations.plex_models import PlexItem, PlexSection
 from medianest.integrations.registry import Integrations
@@ -22,6 +24,7 @@ from medianest.plex import kinds
 from medianest.plex.access import owner_client
 from medianest.plex.paths import PathMap, plex_flavour, plex_within
 from medianest.settings import Settings
+from medianest.youtube.delivery import ratings
 from medianest.youtube.delivery.guard import DownloadGuard
 
 log = get_logger(__name__)
@@ -50,6 +53,9 @@ class DeliveryRequest:
     wait_seconds: float
     # Records what the delivery made on the download (None: no download, the admin's check).
     guard: DownloadGuard | None = None
+    # The admin's rating for downloaded videos, and the person's own Plex (`ratings`).
+    content_rating: str | None = None
+    viewer: PlexClient | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,7 @@ async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
     section_id = request.section_id
     try:
         await plex.refresh_section(section_id, path=request.paths.to_plex(request.folder))
-        items = await _wait_for_items(plex, request, request.wait_seconds)
-        if not items:
-            raise DeliveryFailed("Plex did not list the downloaded files in time")
+        items = await ready_items(plex, request, request.wait_seconds)
         keys = [item.rating_key for item in items]
         collection_id = request.existing_collection or await _collection_named(
             plex, section_id, request.title
@@ -125,6 +129,7 @@ async def deliver(plex: PlexClient, request: DeliveryRequest) -> Delivered:
             collection_id = collection.rating_key
         else:
             await plex.add_to_collection(collection_id, keys)
+        await ratings.give_collection(plex, section_id, collection_id, request.content_rating)
         if request.guard is not None:  # the download may have been deleted meanwhile
             await request.guard.keep_collection(plex, collection_id, made=made)
     except MediaNestError as exc:
@@ -148,6 +153,24 @@ async def rescan_folder(
         await plex.refresh_section(section, path=paths.to_plex(folder))
     except (DeliveryFailed, MediaNestError) as exc:
         log.info("youtube_plex_rescan_skipped", error=type(exc).__name__)
+
+
+async def ready_items(
+    plex: PlexClient, request: DeliveryRequest, wait_seconds: float, *, label: str | None = None
+) -> list[PlexItem]:
+    """The download's items once Plex lists them (waiting at most `wait_seconds`), each
+    given `label`, given the admin's content rating and seen by the person's own token,
+    before any delivery adds them (`ratings`: raises `ratings.Hidden` when they are not)."""
+    items = await _wait_for_items(plex, request, wait_seconds)
+    if not items:
+        raise DeliveryFailed("Plex did not list the downloaded files in time")
+    for item in items if label else ():  # one at a time: Plex replaces an item's labels
+        edits = plex_edits.label_added(label or "")
+        query = plex_edits.query(plex_edits.item_type(item.type), [item.rating_key], edits)
+        await plex.edit_items(request.section_id, query)
+    await ratings.give(plex, request.section_id, items, request.content_rating)
+    await ratings.require_seen(request.viewer, items, request.content_rating)
+    return items
 
 
 async def _wait_for_items(

@@ -7,7 +7,9 @@ to scan the download's folder and its items are found by their file paths
 (python-plexapi library.py `LibrarySection.update(path=)`, video.py `locations`), then
 added (collection.py `Collection.addItems` and playlist.py `Playlist.addItems`: a PUT of
 `/items?uri=.../library/metadata/{keys}`). A user who cannot see the delivery library
-gets nothing added and a note instead (`visibility.note_for`).
+gets nothing added and a note instead (`visibility.note_for`). Before they are added, the
+items get the admin's content rating for downloaded videos, and a user whose own token
+still cannot see them (their account's restrictions) gets a note too (`ratings`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from medianest.plex import access as plex_access
 from medianest.plex import paths as plex_paths
 from medianest.youtube.delivery import collection as plex_delivery
 from medianest.youtube.delivery import private as delivery
-from medianest.youtube.delivery import visibility
+from medianest.youtube.delivery import ratings, visibility
 from medianest.youtube.delivery.guard import DownloadGone, DownloadGuard
 from medianest.youtube.models import YoutubeDownload
 
@@ -56,6 +58,7 @@ async def hand_to_plex(
     try:
         async with ctx.session_factory() as session:
             paths = await plex_paths.load_path_map(session, settings=ctx.settings)
+            rating = await ratings.load(session)
         section = await plex_delivery.find_section(
             plex, folder, plex_delivery.configured_section(ctx.settings, ctx.integrations), paths
         )
@@ -72,8 +75,12 @@ async def hand_to_plex(
             existing_collection=job.plex_collection_id,
             wait_seconds=ctx.settings.plex_scan_wait_seconds,
             guard=DownloadGuard(ctx.session_factory, job.id),
+            content_rating=rating,
+            viewer=await visibility.viewer_for(ctx, job.user_id),
         )
         delivered = await deliver(plex, request)
+    except ratings.Hidden as exc:  # their restrictions hide the items: waits for a change
+        return Handed(job.plex_collection_id, str(exc), pending=True)
     except DownloadGone:  # what it made is removed again; the files go after `finish`
         return Handed(None)
     except plex_delivery.DeliveryFailed as exc:

@@ -122,13 +122,7 @@ async def _label(
     wait_seconds: float,
 ) -> list[str]:
     """Label the download's items `medianest:<username>`; returns their rating keys."""
-    items = await plex_delivery._wait_for_items(plex, request, wait_seconds)
-    if not items:
-        raise plex_delivery.DeliveryFailed("Plex did not list the downloaded files in time")
-    for item in items:
-        await plex.set_label(
-            request.section_id, item.rating_key, label_for(username), item_type=_type(item.type)
-        )
+    items = await plex_delivery.ready_items(plex, request, wait_seconds, label=label_for(username))
     return [item.rating_key for item in items]
 
 
@@ -152,10 +146,6 @@ def _private(
         )
 
     return deliver
-
-
-def _type(plex_type: str) -> str:
-    return plex_type if plex_type in ("movie", "show", "season", "episode") else "movie"
 
 
 async def _fill_playlist(

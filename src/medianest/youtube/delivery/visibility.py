@@ -162,6 +162,18 @@ async def note_for(ctx: AppContext, user_id: uuid.UUID, section_key: str) -> str
     return None if problem is None else f"Downloaded, but not delivered to Plex: {problem.message}"
 
 
+async def viewer_for(ctx: AppContext, user_id: uuid.UUID) -> PlexClient | None:
+    """A non-admin's own Plex, to ask whether their restrictions let them see what is
+    delivered to them; None for admins (they browse as the owner) and when their server
+    token cannot be had (the delivery goes on: nothing to tell)."""
+    async with session_scope(ctx.session_factory) as session:
+        user = await session.get(User, user_id)
+    if user is None or user.is_admin:
+        return None
+    token = await plex_access.server_token(ctx, user)
+    return None if token is None else await ctx.integrations.plex_for_token(token)
+
+
 async def admin_view(
     ctx: AppContext, owner: PlexClient, holding: str | None
 ) -> tuple[str | None, list[str] | None]:

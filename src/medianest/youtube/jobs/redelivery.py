@@ -11,6 +11,8 @@ its `plex_due_at` is set and a download worker delivers it again, as it would ha
   `mark_due` in the sweep's own transaction — so the mark is in the database, seen by
   every worker of every process, with or without Redis;
 - the admin asks for it ("Deliver again", `mark_due` for one user, workers woken);
+- the admin changes the content rating given to downloaded videos (`set_content_rating`:
+  a user's restrictions may have hidden the items without one);
 - Plex failed the last try: due again one sweep period later (`handoff.retry_after_outage`).
 
 Workers look for due deliveries at every turn of their loop (`deliver_due`). One worker
@@ -40,7 +42,7 @@ from medianest.db.base import UTCDateTime, utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
-from medianest.youtube.delivery import handoff
+from medianest.youtube.delivery import handoff, ratings
 from medianest.youtube.jobs import waiting
 from medianest.youtube.jobs.progress import PROGRESS_EVENT, Emit, JobView
 from medianest.youtube.jobs.signals import queue_signals
@@ -120,6 +122,18 @@ async def deliver_again(
         details={"downloads": marked},
         ip=by.ip,
     )
+    if marked:
+        after_commit(session, queue_signals(ctx).job_added)
+    return marked
+
+
+async def set_content_rating(session: AsyncSession, *, ctx: AppContext, value: str) -> int:
+    """The admin's content rating for downloaded videos ("" clears it). A change makes
+    every pending delivery due (one a rating hid from its user may now be seen) and wakes
+    the workers once it is committed; how many."""
+    if not await ratings.save(session, value):
+        return 0
+    marked = await mark_due(session)
     if marked:
         after_commit(session, queue_signals(ctx).job_added)
     return marked
