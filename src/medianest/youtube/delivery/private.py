@@ -121,7 +121,8 @@ async def _label(
     *,
     wait_seconds: float,
 ) -> list[str]:
-    """Label the download's items `medianest:<username>`; returns their rating keys."""
+    """Label the download's items `medianest:<username>` (rated and checked as every
+    delivery's: `collection.ready_items`); returns their rating keys."""
     items = await plex_delivery.ready_items(plex, request, wait_seconds, label=label_for(username))
     return [item.rating_key for item in items]
 
