@@ -122,10 +122,12 @@ async def require_seen(
     viewer: PlexClient | None, items: Sequence[PlexItem], rating: str | None
 ) -> None:
     """Raise `Hidden` when `viewer` (the person's own token; None: the owner, or not
-    known) cannot open one of `items`, as Plex answers that token (uncached)."""
-    if viewer is None:
+    known) cannot open the download's items, as Plex answers that token (uncached). One
+    item is asked for: they are one download's, in one folder, with the same rating and
+    labels, so a restriction admits all or none (a 200-item playlist is not 200 calls)."""
+    if viewer is None or not items:
         return
-    for item in items:
-        if await viewer.metadata(item.rating_key) is None:
-            log.info("youtube_delivery_hidden_by_restrictions", rating_key=item.rating_key)
-            raise hidden(rating)
+    first = items[0]
+    if await viewer.metadata(first.rating_key) is None:
+        log.info("youtube_delivery_hidden_by_restrictions", rating_key=first.rating_key)
+        raise hidden(rating)
