@@ -144,8 +144,11 @@ async def test_the_demo_shows_uptime_kuma_live_and_a_flipped_monitor_at_once(
             )
         assert flipped.status_code < 300, flipped.text
         started = time.monotonic()
+        # Pushed, not polled: the next poll (health round or fallback) is 30 s away. The
+        # push usually shows in ~0.06 s; on a loaded CI machine the live record can queue
+        # behind the app's other SQLite writers at start (a 2 s limit failed once there).
         while {m["name"]: m["status"] for m in entry["monitors"]}["Plex"] != "down":
-            assert time.monotonic() - started < 2, entry
+            assert time.monotonic() - started < 10, entry
             await asyncio.sleep(0.05)
             entry = await kuma_entry(alice)
     assert entry["source"] == "live" and suite.uptime_kuma.socket_logins == 1
