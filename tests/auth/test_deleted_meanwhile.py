@@ -24,6 +24,7 @@ from medianest.auth import service as auth_service
 from medianest.auth.cookies import SESSION_COOKIE
 from medianest.auth.models import AuthSession, Role, User
 from medianest.auth.plex_sign_in import access as plex_access
+from medianest.auth.plex_sign_in import audience as plex_audience
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import AuditLog
@@ -115,7 +116,7 @@ async def test_a_plex_sign_out_of_a_user_deleted_meanwhile_is_refused_as_signed_
     ):
         assert (await caller.get("/api/auth/session")).status_code == 200
         plextv.unshare_server("alice")
-        key = await plex_access.audience_cache_key(plex_app.ctx)
+        key = await plex_audience.audience_cache_key(plex_app.ctx)
         assert key is not None
         await plex_app.ctx.cache.delete(key)  # the share's removal is seen now
         async with session_scope(plex_app.ctx.session_factory) as session:

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from medianest.app import MediaNestApp
 from medianest.auth.models import AuthSession, SessionToken, User
 from medianest.auth.plex_sign_in import access as plex_access
+from medianest.auth.plex_sign_in import audience as plex_audience
 from medianest.db.base import utcnow
 from medianest.db.engine import session_scope
 from medianest.platform.models import AuditLog
@@ -103,7 +104,7 @@ async def test_a_friend_invited_after_the_list_was_cached_gets_in_on_demand(
     # The cached list is younger than the on-demand refresh interval: still refused...
     assert await _status_of_sign_in(plex_app, plextv, "eve") == 403
     # ...and once that interval passed, plex.tv is asked again and eve gets in.
-    key = await plex_access.audience_cache_key(plex_app.ctx)
+    key = await plex_audience.audience_cache_key(plex_app.ctx)
     assert key is not None
     cached = await plex_app.ctx.cache.get(key)
     assert cached is not None
@@ -241,7 +242,7 @@ async def test_a_home_member_whose_libraries_are_unshared_is_signed_out_at_the_n
         assert signed_in.status_code == 200
         plextv.unshare_server("carol")  # still in the Home: that alone reaches nothing
         # The cached list is stale and the user's token check is due.
-        key = await plex_access.audience_cache_key(plex_app.ctx)
+        key = await plex_audience.audience_cache_key(plex_app.ctx)
         assert key is not None
         await plex_app.ctx.cache.delete(key)
         async with session_scope(plex_app.ctx.session_factory) as session:

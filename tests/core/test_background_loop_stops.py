@@ -44,7 +44,7 @@ def cancel_turned_into_an_error(calls: list[int]) -> Callable[..., Any]:
 @pytest.mark.parametrize(
     ("module", "round_name", "starter_name", "interval_setting"),
     [
-        (access, "sweep_removed_users", "start_audience_sweep", "plex_audience_refresh_seconds"),
+        (access, "sweep_round", "start_audience_sweep", "plex_audience_refresh_seconds"),
         (maintenance, "purge_expired", "start_expired_purge", "session_purge_interval_seconds"),
     ],
 )

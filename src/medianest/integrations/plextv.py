@@ -1,5 +1,6 @@
 """The plex.tv client: PIN sign-in, the account behind a token, its servers, and who
-the owner's server is shared with (friends and Plex Home members, XML-only `/api/users`).
+the owner's server is shared with (friends and Plex Home members, XML-only `/api/users`,
+whose one answer also gives each account's restrictions).
 
 Built on the shared `ResilientClient`; every call carries the Plex client headers
 (see contracts/plex.md). Sign-in calls are interactive, so they are not retried and
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -84,10 +86,15 @@ class ServerAudience:
     "Access to Shared Libraries"; python-plexapi `MyPlexAccount.createHomeUser` adds the
     member, then shares libraries with a separate `shared_servers` POST). Overseerr
     admits and imports by the same `<Server>` entry (server/api/plextv.ts
-    `checkUserAccess`), so MediaNest and Overseerr agree on who is in."""
+    `checkUserAccess`), so MediaNest and Overseerr agree on who is in.
+
+    `restrictions` comes from the same `/api/users` answer (`share_restrictions`), so the
+    audience sweep reads plex.tv's user list once a round for both."""
 
     owner_id: int
     shared_ids: frozenset[int]
+    restrictions: Mapping[int, tuple[str, ...]] = field(hash=False)
+    machine_identifier: str
 
     def includes(self, account_id: int) -> bool:
         return account_id == self.owner_id or account_id in self.shared_ids
@@ -233,20 +240,17 @@ class PlexTvClient:
         return [self.http.parse(PlexResource, item) for item in data if isinstance(item, dict)]
 
     async def server_audience(self, owner_token: str, machine_identifier: str) -> ServerAudience:
-        """Who the server is for, asked with its owner's token (two plex.tv calls)."""
+        """Who the server is for and each account's restrictions, asked with its owner's
+        token (two plex.tv calls: the owner's account, and `/api/users` once for both)."""
         owner = await self.get_account(owner_token)
-        users = await self._with_token("/api/users", owner_token, accept="application/xml")
+        answer = await self._with_token("/api/users", owner_token, accept="application/xml")
+        users = parse_plex_xml(answer.content)
         return ServerAudience(
             owner_id=owner.id,
-            shared_ids=shared_user_ids(parse_plex_xml(users.content), machine_identifier),
+            shared_ids=shared_user_ids(users, machine_identifier),
+            restrictions=share_restrictions(users, machine_identifier),
+            machine_identifier=machine_identifier,
         )
-
-    async def restrictions(
-        self, owner_token: str, machine_identifier: str
-    ) -> dict[int, tuple[str, ...]]:
-        """Each shared account's restrictions on the server (`/api/users`, owner's token)."""
-        users = await self._with_token("/api/users", owner_token, accept="application/xml")
-        return share_restrictions(parse_plex_xml(users.content), machine_identifier)
 
     async def shared_servers(self, owner_token: str, machine_identifier: str) -> list[ServerShare]:
         """Each account's share of the server and its libraries (the owner's token)."""

@@ -4,18 +4,18 @@ asked with the owner's token; a Home member without a share is not in) — plus 
 admin-kept list of extra usernames; or, when the admin opens it, any Plex account
 (`MEDIANEST_PLEX_SIGNIN` / `plexSignIn`).
 
-The audience is cached for `plex_audience_refresh_seconds` under the Plex server's
-configuration (`Integrations.fingerprint`: another server or token is another audience),
-asked again on demand when someone not on it signs in (at most every few seconds), and
-refreshed on a schedule by `start_audience_sweep`, which also ends the sessions of Plex
-users who lost access, and runs at once when the admin changes the Plex server.
+The audience (`audience.py`) is cached for `plex_audience_refresh_seconds` under the Plex
+server's configuration (`Integrations.fingerprint`: another server or token is another
+audience), asked again on demand when someone not on it signs in (at most every few
+seconds), and refreshed on a schedule by `start_audience_sweep`, which also ends the
+sessions of Plex users who lost access and follows share changes from the same read
+(`sweep_round`), and runs at once when the admin changes the Plex server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.auth import service as auth_service
 from medianest.auth.exceptions import PlexServerAccessRequired
 from medianest.auth.models import ApiToken, AuthSession, SessionToken, User
+from medianest.auth.plex_sign_in.audience import server_audience
 from medianest.auth.plex_sign_in.share_changes import follow_share_changes
 from medianest.context import AppContext
-from medianest.core.errors import MediaNestError, ServiceUnavailable
+from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.core.loops import stop_loop
 from medianest.db.engine import session_scope
@@ -39,7 +40,6 @@ log = get_logger(__name__)
 
 SERVER_USERS = "server_users"
 ANY_ACCOUNT = "any_account"
-_AUDIENCE_KEY = "plex-server-audience:{}"
 # Someone not on the cached list may have just been invited: ask plex.tv again, but
 # not more often than this (strangers retrying must not hammer plex.tv).
 ON_DEMAND_REFRESH_SECONDS = 10.0
@@ -59,21 +59,6 @@ class SignInPolicy:
         )
 
 
-async def _fetch_audience(ctx: AppContext) -> tuple[ServerAudience, str]:
-    integrations = ctx.integrations
-    plex = await integrations.plex()
-    config = integrations.configs().get("plex")
-    if plex is None or config is None or not config.api_key:
-        raise ServiceUnavailable(
-            "Sign-in is limited to the Plex server's users, but no Plex server is connected "
-            "yet. An administrator can connect it, or open sign-in to any Plex account.",
-            details={"service": "plex", "reason": "not_configured"},
-        )
-    machine_identifier = await plex.machine_identifier()
-    audience = await integrations.plextv().server_audience(config.api_key, machine_identifier)
-    return audience, machine_identifier
-
-
 async def server_identity(ctx: AppContext) -> PlexServerInfo | None:
     """The Plex server's name and owner for the refusal page; None when it cannot be asked."""
     try:
@@ -81,42 +66,6 @@ async def server_identity(ctx: AppContext) -> PlexServerInfo | None:
         return await plex.server_info() if plex is not None else None
     except MediaNestError:
         return None
-
-
-async def audience_cache_key(ctx: AppContext) -> str | None:
-    """Where the configured server's audience is kept (None: no Plex server configured)."""
-    fingerprint = await ctx.integrations.fingerprint("plex")
-    return _AUDIENCE_KEY.format(fingerprint) if fingerprint is not None else None
-
-
-async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> ServerAudience:
-    """The server's audience, from the cache unless it is older than `max_age` seconds."""
-    key = await audience_cache_key(ctx)
-    cached = await ctx.cache.get(key) if key is not None else None
-    if (
-        isinstance(cached, dict)
-        and "sharedIds" in cached  # kept by an older version (with the Home): ask again
-        and (max_age is None or time.time() - float(cached.get("fetchedAt", 0)) < max_age)
-    ):
-        return ServerAudience(
-            owner_id=int(cached["ownerId"]),
-            shared_ids=frozenset(int(i) for i in cached["sharedIds"]),
-        )
-    audience, machine_identifier = await _fetch_audience(ctx)
-    if key != await audience_cache_key(ctx):
-        return audience  # the server changed while plex.tv was asked: keep nothing
-    assert key is not None
-    await ctx.cache.set(
-        key,
-        {
-            "ownerId": audience.owner_id,
-            "sharedIds": sorted(audience.shared_ids),
-            "machineIdentifier": machine_identifier,
-            "fetchedAt": time.time(),
-        },
-        ctx.settings.plex_audience_refresh_seconds * 2,
-    )
-    return audience
 
 
 async def admits(ctx: AppContext, *, account_id: int, username: str) -> bool:
@@ -171,12 +120,14 @@ async def _can_sign_in_again(session: AsyncSession, user: User) -> bool:
     return api_token is not None
 
 
-async def sweep_removed_users(ctx: AppContext) -> int:
-    """Refresh the audience and sign out Plex users no longer on it; returns how many."""
+async def sweep_removed_users(ctx: AppContext, *, audience: ServerAudience | None = None) -> int:
+    """Sign out Plex users no longer on the audience (the round's, or asked of plex.tv
+    now); returns how many."""
     policy = SignInPolicy.of(ctx)
     if policy.mode == ANY_ACCOUNT:
         return 0
-    audience = await server_audience(ctx, max_age=0)
+    if audience is None:
+        audience = await server_audience(ctx, max_age=0)
     ended = 0
     async with session_scope(ctx.session_factory) as session:
         users = await session.scalars(select(User).where(User.plex_id.is_not(None)))
@@ -193,6 +144,25 @@ async def sweep_removed_users(ctx: AppContext) -> int:
     if ended:
         log.info("plex_access_sweep_signed_out", users=ended)
     return ended
+
+
+async def sweep_round(ctx: AppContext) -> None:
+    """One round of the audience sweep: plex.tv's `/api/users` is read once (and kept as
+    the cached audience), and that answer serves both steps — who lost access, and each
+    account's restrictions for the share changes. plex.tv or Plex failing to answer skips
+    the round; a step failing does not skip the other."""
+    try:
+        audience = await server_audience(ctx, max_age=0)
+    except MediaNestError as exc:
+        log.warning("plex_access_sweep_skipped", step="server_audience", error=exc.code)
+        return
+    for step in (sweep_removed_users, follow_share_changes):
+        try:
+            await step(ctx, audience=audience)
+        except MediaNestError as exc:
+            log.warning("plex_access_sweep_skipped", step=step.__name__, error=exc.code)
+        except Exception as exc:  # a database hiccup must not end the loop
+            log.warning("plex_access_sweep_failed", error=type(exc).__name__)
 
 
 async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]:
@@ -216,13 +186,10 @@ async def start_audience_sweep(ctx: AppContext) -> Callable[[], Awaitable[None]]
                     plex_changed.wait(), timeout=ctx.settings.plex_audience_refresh_seconds
                 )
             plex_changed.clear()
-            for step in (sweep_removed_users, follow_share_changes):
-                try:
-                    await step(ctx)
-                except MediaNestError as exc:
-                    log.warning("plex_access_sweep_skipped", step=step.__name__, error=exc.code)
-                except Exception as exc:  # a database hiccup must not end the loop
-                    log.warning("plex_access_sweep_failed", error=type(exc).__name__)
+            try:
+                await sweep_round(ctx)
+            except Exception as exc:  # a database hiccup must not end the loop
+                log.warning("plex_access_sweep_failed", error=type(exc).__name__)
 
     task = asyncio.get_running_loop().create_task(sweep_forever())
 
