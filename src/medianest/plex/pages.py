@@ -3,6 +3,7 @@ Rendered through the same Plex service as `/api/plex`; posters come from our pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
@@ -15,6 +16,7 @@ from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.integrations.outcomes import moment
 from medianest.integrations.plex import PlexClient
+from medianest.integrations.plex_models import PlexItem, PlexPage
 from medianest.plex import children, kinds, playlists, service
 from medianest.plex.dependencies import get_browsing_plex, get_owner_plex, get_viewer
 from medianest.plex.privacy import Viewer
@@ -153,6 +155,30 @@ async def plex_page(
     return render(request, "plex/index.html", context)
 
 
+async def _paged_context(
+    plex: PlexClient,
+    listing: PlexPage[PlexItem],
+    shape: Callable[[PlexItem], PlexItemOut],
+    *,
+    page: int,
+    page_size: int,
+    stale: bool,
+) -> dict[str, Any]:
+    """A page that lists one page of what is inside something (a collection, a show, an
+    album...): its items shaped as the API shapes them, the pager, whether Plex is down,
+    and where Plex's own app is (each "Open in Plex")."""
+    return {
+        "nav": "plex",
+        "items": [shape(item) for item in listing.items],
+        "total": listing.total,
+        "page": page,
+        "page_size": page_size,
+        "pages": _pages(listing.total, page_size),
+        "stale": stale,
+        "plex_web": await service.web_app_address(plex),
+    }
+
+
 @router.get("/plex/collections/{collection_id}")
 async def collection_page(
     collection_id: Annotated[int, Path(ge=1, le=10**9)],
@@ -168,21 +194,11 @@ async def collection_page(
     found = await service.collection_detail(
         plex, viewer=viewer, collection_id=collection_id, page=page, page_size=page_size
     )
-    return render(
-        request,
-        "plex/collection.html",
-        {
-            "nav": "plex",
-            "collection": CollectionOut.of(found.collection),
-            "items": [PlexItemOut.of(i) for i in found.items.items],
-            "total": found.items.total,
-            "page": page,
-            "page_size": page_size,
-            "pages": _pages(found.items.total, page_size),
-            "stale": found.stale,
-            "plex_web": await service.web_app_address(plex),
-        },
+    context = await _paged_context(
+        plex, found.items, PlexItemOut.of, page=page, page_size=page_size, stale=found.stale
     )
+    context["collection"] = CollectionOut.of(found.collection)
+    return render(request, "plex/collection.html", context)
 
 
 @router.get("/plex/items/{item_id}")
@@ -202,21 +218,11 @@ async def item_page(
     found = await children.item_children(
         plex, viewer=viewer, item_id=item_id, page=page, page_size=page_size
     )
-    return render(
-        request,
-        "plex/item.html",
-        {
-            "nav": "plex",
-            "item": PlexEntryOut.of(found.item),
-            "items": [PlexEntryOut.of(i) for i in found.children.items],
-            "total": found.children.total,
-            "page": page,
-            "page_size": page_size,
-            "pages": _pages(found.children.total, page_size),
-            "stale": found.stale,
-            "plex_web": await service.web_app_address(plex),
-        },
+    context = await _paged_context(
+        plex, found.children, PlexEntryOut.of, page=page, page_size=page_size, stale=found.stale
     )
+    context["item"] = PlexEntryOut.of(found.item)
+    return render(request, "plex/item.html", context)
 
 
 @router.get("/plex/playlists/{playlist_id}")
