@@ -7,7 +7,7 @@ needs (or sees) the Plex token.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 from urllib.parse import quote
 
 from medianest.core.envelope import ApiModel, Meta, PageMeta, now_utc
@@ -117,22 +117,27 @@ class PlexItemOut(ApiModel):
     leaf_count: int | None = None
 
     @classmethod
-    def of(cls, item: PlexItem) -> PlexItemOut:
-        return cls(
-            rating_key=item.rating_key,
-            type=item.type,
-            kind=kinds.item_kind(item),
-            title=item.title,
-            year=item.year,
-            summary=item.summary,
-            poster_url=poster_url(item.thumb),
-            duration_ms=item.duration,
-            content_rating=item.content_rating,
-            rating=item.rating,
-            added_at=item.added_at,
-            child_count=item.child_count,
-            leaf_count=item.leaf_count,
-        )
+    def of(cls, item: PlexItem) -> Self:
+        return cls(**cls.fields_of(item))
+
+    @classmethod
+    def fields_of(cls, item: PlexItem) -> dict[str, Any]:
+        """The fields' values for `item`; a subclass adds its own to these."""
+        return {
+            "rating_key": item.rating_key,
+            "type": item.type,
+            "kind": kinds.item_kind(item),
+            "title": item.title,
+            "year": item.year,
+            "summary": item.summary,
+            "poster_url": poster_url(item.thumb),
+            "duration_ms": item.duration,
+            "content_rating": item.content_rating,
+            "rating": item.rating,
+            "added_at": item.added_at,
+            "child_count": item.child_count,
+            "leaf_count": item.leaf_count,
+        }
 
 
 class CollectionOut(ApiModel):
@@ -150,7 +155,7 @@ class CollectionOut(ApiModel):
             id=item.rating_key,
             title=item.title,
             subtype=item.subtype,
-            library_id=str(item.library_section_id) if item.library_section_id else None,
+            library_id=library_key(item),
             child_count=item.child_count,
             summary=item.summary or None,
             poster_url=poster_url(item.thumb),
@@ -204,18 +209,22 @@ class PlexEntryOut(PlexItemOut):
     library_id: str | None = None
 
     @classmethod
-    def of(cls, item: PlexItem) -> PlexEntryOut:
-        return cls(
-            **PlexItemOut.of(item).model_dump(),
-            index=item.index,
-            parent_rating_key=item.parent_rating_key,
-            parent_title=item.parent_title,
-            parent_index=item.parent_index,
-            grandparent_rating_key=item.grandparent_rating_key,
-            grandparent_title=item.grandparent_title,
-            aired_on=calendar_date(item.originally_available_at),
-            library_id=str(item.library_section_id) if item.library_section_id else None,
-        )
+    def fields_of(cls, item: PlexItem) -> dict[str, Any]:
+        return super().fields_of(item) | {
+            "index": item.index,
+            "parent_rating_key": item.parent_rating_key,
+            "parent_title": item.parent_title,
+            "parent_index": item.parent_index,
+            "grandparent_rating_key": item.grandparent_rating_key,
+            "grandparent_title": item.grandparent_title,
+            "aired_on": calendar_date(item.originally_available_at),
+            "library_id": library_key(item),
+        }
+
+
+def library_key(item: PlexItem) -> str | None:
+    """The id of the library `item` is in, as the API gives library ids (a string)."""
+    return str(item.library_section_id) if item.library_section_id else None
 
 
 def calendar_date(text: str | None) -> date | None:
