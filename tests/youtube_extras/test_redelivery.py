@@ -92,6 +92,28 @@ async def a_download_left_undelivered(
     return rows
 
 
+@pytest.fixture
+async def undelivered(
+    shares: PlexTvSimulator, worker_app: MediaNestApp, alice: User, media: MediaServerSimulator
+) -> list[YoutubeDownload]:
+    """`a_download_left_undelivered` in the embedded mode, alice's client closed again."""
+    async with await signed_in_client(worker_app, alice) as client:
+        return await a_download_left_undelivered(worker_app, client, shares, media, alice=alice)
+
+
+def playlist_of(rows: list[YoutubeDownload]) -> str:
+    """The subscription's one playlist, which its first download was delivered into."""
+    playlist = rows[0].plex_playlist_id
+    assert playlist is not None
+    return playlist
+
+
+async def share_youtube(shares: PlexTvSimulator, app: MediaNestApp) -> None:
+    """The owner shares "YouTube" with alice again; the sweep notices at its next round."""
+    share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
+    assert await follow_share_changes(app.ctx)
+
+
 def clip_four(titles: list[str]) -> int:
     """How often the new video is listed (Plex titles it after its file, "004 - Clip Four")."""
     return sum(1 for title in titles if title.endswith("Clip Four"))
@@ -119,12 +141,9 @@ async def test_sharing_the_library_delivers_the_friends_waiting_download_into_he
 ) -> None:
     async with await signed_in_client(worker_app, alice) as client:
         rows = await a_download_left_undelivered(worker_app, client, shares, media, alice=alice)
-        playlist = rows[0].plex_playlist_id
-        assert playlist is not None
+        playlist = playlist_of(rows)
         assert clip_four(await playlist_titles(plex, playlist)) == 0
-        # The owner shares the library; the sweep notices at its next round.
-        share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
-        assert await follow_share_changes(worker_app.ctx)
+        await share_youtube(shares, worker_app)
         rows = await wait_for(worker_app, delivered(rows[1].id), user_id=alice.id)
         listed = (await client.get(f"/api/youtube/downloads/{rows[1].id}")).json()["data"]
     assert listed["error"] is None  # the note is gone, for her page too
@@ -146,8 +165,7 @@ async def test_sharing_the_library_delivers_into_the_collection_too(
     collection = rows[0].plex_collection_id
     assert collection is not None
     before = plex.collection_items(int(collection))
-    share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
-    assert await follow_share_changes(worker_app.ctx)
+    await share_youtube(shares, worker_app)
     rows = await wait_for(worker_app, delivered(rows[1].id), user_id=alice.id)
     after = plex.collection_items(int(collection))
     assert rows[1].plex_collection_id == collection
@@ -170,8 +188,7 @@ async def test_a_worker_of_another_process_delivers_what_the_servers_sweep_marke
     worker = asyncio.create_task(run_standalone(settings, stop=stop))
     try:
         rows = await a_download_left_undelivered(app, alice_client, shares, media, alice=alice)
-        share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
-        assert await follow_share_changes(app.ctx)  # the server's sweep, not the worker's
+        await share_youtube(shares, app)  # the server's sweep, not the worker's
         rows = await wait_for(app, delivered(rows[1].id), user_id=alice.id)
     finally:
         stop.set()
@@ -185,17 +202,15 @@ async def test_sweeps_and_workers_at_the_same_moment_deliver_it_once(
     shares: PlexTvSimulator,
     worker_app: MediaNestApp,
     alice: User,
-    media: MediaServerSimulator,
     plex: PlexSimulator,
+    undelivered: list[YoutubeDownload],
 ) -> None:
     """Two instances' sweeps see the change at once and both mark the download due; the
     app's own workers and two more (as other processes) look for it at the same moment."""
     from medianest.youtube.jobs import redelivery  # not on main: the test fails there
 
-    async with await signed_in_client(worker_app, alice) as client:
-        rows = await a_download_left_undelivered(worker_app, client, shares, media, alice=alice)
-    playlist = rows[0].plex_playlist_id
-    assert playlist is not None
+    rows = undelivered
+    playlist = playlist_of(rows)
     share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
     told: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -220,17 +235,14 @@ async def test_a_plex_down_at_that_moment_keeps_the_note_and_is_tried_again_late
     shares: PlexTvSimulator,
     worker_app: MediaNestApp,
     alice: User,
-    media: MediaServerSimulator,
     plex: PlexSimulator,
+    undelivered: list[YoutubeDownload],
 ) -> None:
-    async with await signed_in_client(worker_app, alice) as client:
-        rows = await a_download_left_undelivered(worker_app, client, shares, media, alice=alice)
-    playlist = rows[0].plex_playlist_id
-    assert playlist is not None
+    rows = undelivered
+    playlist = playlist_of(rows)
     refresh = f"/library/sections/{YOUTUBE_SECTION}/refresh"
     plex.set_fault("unavailable", path_prefix=refresh)  # Plex answers 503 to the scan
-    share_alice(shares, MOVIES_SECTION, YOUTUBE_SECTION)
-    assert await follow_share_changes(worker_app.ctx)
+    await share_youtube(shares, worker_app)
 
     def failed_again(rows: list[YoutubeDownload]) -> bool:
         error = rows[1].error or ""
@@ -260,13 +272,12 @@ async def test_a_library_still_not_shared_keeps_the_note_until_the_next_change(
     shares: PlexTvSimulator,
     worker_app: MediaNestApp,
     alice: User,
-    media: MediaServerSimulator,
     plex: PlexSimulator,
+    undelivered: list[YoutubeDownload],
 ) -> None:
     """The owner changes alice's share but still leaves "YouTube" out: the delivery is
     tried, refused again, and waits for the next change (nothing due)."""
-    async with await signed_in_client(worker_app, alice) as client:
-        rows = await a_download_left_undelivered(worker_app, client, shares, media, alice=alice)
+    rows = undelivered
     share_alice(shares, MOVIES_SECTION, SHOWS_SECTION)  # TV Shows added, YouTube still left out
     assert await follow_share_changes(worker_app.ctx)
 
@@ -294,8 +305,7 @@ async def test_the_admin_delivers_a_users_waiting_downloads_again_from_the_plex_
         assert (await client.post(path)).status_code == 401
         refused = await alice_client.post(path)
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "PERMISSION_DENIED"
-    playlist = rows[0].plex_playlist_id
-    assert playlist is not None
+    playlist = playlist_of(rows)
     async with await signed_in_client(worker_app, admin) as admin_client:
         info = (await admin_client.get("/api/admin/youtube/plex")).json()["data"]
         assert info["undelivered"] == [
