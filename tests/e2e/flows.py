@@ -1,5 +1,6 @@
 """Steps the browser tests share: screenshots at two widths, the admin's first sign-in,
-and "Sign in with Plex" approved in the plex.tv simulator's /link page."""
+"Sign in with Plex" approved in the plex.tv simulator's /link page, and the click-through
+walk of a Plex library (into a show or an artist, a season or an album, and back)."""
 
 from __future__ import annotations
 
@@ -145,3 +146,27 @@ def sign_in_with_plex(context: BrowserContext, username: str) -> Page:
     plex.close()
     expect(page).to_have_url(re.compile(r"/dashboard$"))
     return page
+
+
+def admin_on_library(
+    new_context: Callable[..., BrowserContext], account: AdminAccount, library: int
+) -> Page:
+    """The signed-in admin's page on a Plex library's grid, in a context axe can be
+    injected into (bypass_csp: the app's strict CSP would rightly refuse it)."""
+    context = new_context(bypass_csp=True)
+    sign_in_admin(context, account)
+    page = context.new_page()
+    page.goto(f"/plex?library={library}")
+    return page
+
+
+def click_into(page: Page, name: str) -> None:
+    """Click the link named exactly `name` and see the page it opens, headed `name`."""
+    page.get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+
+
+def back_to(page: Page, name: str) -> None:
+    """Click the "← `name`" link up to the parent and see the parent's page again."""
+    page.get_by_role("link", name=f"← {name}").click()
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()

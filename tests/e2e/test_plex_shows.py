@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checks import check_both_widths
-from tests.e2e.flows import AdminAccount, sign_in_admin
+from tests.e2e.flows import AdminAccount, admin_on_library, back_to, click_into
 
 pytestmark = pytest.mark.e2e
 
@@ -19,12 +19,8 @@ pytestmark = pytest.mark.e2e
 def test_a_user_clicks_from_a_show_to_a_season_and_sees_its_episodes(
     new_context: Any, admin_account: AdminAccount, screenshots: Path
 ) -> None:
-    context = new_context(bypass_csp=True)  # axe is injected; the app's CSP would refuse it
-    sign_in_admin(context, admin_account)
-    page = context.new_page()
-    page.goto("/plex?library=2")
-    page.get_by_role("link", name="Pioneer One", exact=True).click()
-    expect(page.get_by_role("heading", level=1, name="Pioneer One")).to_be_visible()
+    page = admin_on_library(new_context, admin_account, 2)
+    click_into(page, "Pioneer One")
     expect(page.locator("[data-item-summary]")).to_have_text("2010 · 2 seasons · 6 episodes")
     seasons = page.locator(".poster-card")
     expect(seasons).to_have_count(2)
@@ -32,8 +28,7 @@ def test_a_user_clicks_from_a_show_to_a_season_and_sees_its_episodes(
     expect(seasons.nth(1)).to_contain_text("3 episodes")
     check_both_widths(page, "main .grid-posters", screenshots / "plex-show")
 
-    page.get_by_role("link", name="Season 2", exact=True).click()
-    expect(page.get_by_role("heading", level=1, name="Season 2")).to_be_visible()
+    click_into(page, "Season 2")
     episodes = page.locator("table[data-episodes] tbody tr")
     expect(episodes).to_have_count(3)
     expect(episodes.nth(0)).to_contain_text("Homecoming")
@@ -42,5 +37,4 @@ def test_a_user_clicks_from_a_show_to_a_season_and_sees_its_episodes(
     expect(episodes.nth(2)).to_contain_text("25 min")
     check_both_widths(page, "main .table-wrap", screenshots / "plex-season")
 
-    page.get_by_role("link", name="← Pioneer One").click()
-    expect(page.get_by_role("heading", level=1, name="Pioneer One")).to_be_visible()
+    back_to(page, "Pioneer One")
