@@ -89,12 +89,15 @@ class ServerAudience:
     `checkUserAccess`), so MediaNest and Overseerr agree on who is in.
 
     `restrictions` comes from the same `/api/users` answer (`share_restrictions`), so the
-    audience sweep reads plex.tv's user list once a round for both."""
+    audience sweep reads plex.tv's user list once a round for both; so does
+    `without_email`: the accounts listed with an empty `email` (managed Plex Home users),
+    whom Overseerr's import skips (routes/user/index.ts `if (account.email)`)."""
 
     owner_id: int
     shared_ids: frozenset[int]
     restrictions: Mapping[int, tuple[str, ...]] = field(hash=False)
     machine_identifier: str
+    without_email: frozenset[int] = frozenset()
 
     def includes(self, account_id: int) -> bool:
         return account_id == self.owner_id or account_id in self.shared_ids
@@ -141,6 +144,16 @@ def share_restrictions(users: ET.Element, machine_identifier: str) -> dict[int, 
         if shared and (user.get("id") or "").isdigit():
             found[int(user.get("id", "0"))] = tuple(user.get(a, "") for a in RESTRICTIONS)
     return found
+
+
+def ids_without_email(users: ET.Element) -> frozenset[int]:
+    """From `/api/users`: accounts listed with no email, as plex.tv lists a managed Home
+    user (python-plexapi `createHomeUser`: no email or password of their own)."""
+    return frozenset(
+        int(user.get("id", "0"))
+        for user in users.iter("User")
+        if not (user.get("email") or "").strip() and (user.get("id") or "").isdigit()
+    )
 
 
 def parse_plex_xml(body: bytes, *, service: str = "plextv") -> ET.Element:
@@ -250,6 +263,7 @@ class PlexTvClient:
             shared_ids=shared_user_ids(users, machine_identifier),
             restrictions=share_restrictions(users, machine_identifier),
             machine_identifier=machine_identifier,
+            without_email=ids_without_email(users),
         )
 
     async def shared_servers(self, owner_token: str, machine_identifier: str) -> list[ServerShare]:

@@ -6,6 +6,12 @@ owner's default permissions (`settings.main.defaultPermissions`) and, with no qu
 their own, the default quotas (entity/User.ts `getQuota`); a user it already has (same
 `plexId` or email) is not created again. So the owner's rules apply to them.
 
+A managed Plex Home user (no email of their own; plex.tv lists them with `email=""`)
+is skipped by that import even with a share (`if (account.email)`, sct/overseerr
+server/routes/user/index.ts:506; the same in Seerr), so it can never add them: their
+refusal says so, and what an admin can do instead (a local Overseerr user, linked by
+hand), read from the same `/api/users` list MediaNest's sign-in keeps.
+
 Its answer lists only the users it created, without `plexId` (`User.filterMany`): the id
 asked for is the only one it may create, and when it created nobody the user list says
 whether it has them now (already there, or made by a concurrent import).
@@ -15,7 +21,14 @@ from __future__ import annotations
 
 import httpx
 
-from medianest.core.errors import PermissionDenied, ServiceUnavailable, UpstreamError
+from medianest.auth.plex_sign_in import audience as plex_audience
+from medianest.context import AppContext
+from medianest.core.errors import (
+    MediaNestError,
+    PermissionDenied,
+    ServiceUnavailable,
+    UpstreamError,
+)
 from medianest.core.logging import get_logger
 from medianest.integrations.overseerr import OverseerrClient
 from medianest.integrations.overseerr_models import OverseerrUser, error_message
@@ -29,6 +42,13 @@ NOT_IN_MESSAGE = (
     "{name} has no account for you and could not add you (its Plex server is not "
     f"shared with your Plex account). An admin must add you in {WHERE}; nothing was "
     "requested."
+)
+# Overseerr's Users → Create Local User needs an email: any address the admin chooses.
+MANAGED_MESSAGE = (
+    "Your Plex profile is a managed Plex Home user, without an email of its own, and "
+    "{name} can only import Plex users with an email: its Import Plex Users skips you. "
+    "An admin must create a user for you in {name} (Users → Create Local User) and enter "
+    "its id as your {name} user in MediaNest (Admin → Users); nothing was requested."
 )
 IMPORT_FAILED_MESSAGE = (
     "MediaNest could not add you to {name} just now, so nothing was requested. "
@@ -53,11 +73,34 @@ class OverseerrImportFailed(ServiceUnavailable):
     default_message = IMPORT_FAILED_MESSAGE.format(name="Overseerr")
 
 
-async def import_plex_user(overseerr: OverseerrClient, plex_account_id: int) -> int:
+async def import_plex_user(
+    ctx: AppContext, overseerr: OverseerrClient, plex_account_id: int
+) -> int:
     """The id of the Overseerr user for `plex_account_id` after asking Overseerr to
     import it; one import per account at a time in this process (two tabs ask once).
     Raises `NotInOverseerr`, `OverseerrImportFailed` or `OverseerrWritesBlocked`."""
-    return await overseerr.imports.run(plex_account_id, lambda: _import(overseerr, plex_account_id))
+    try:
+        return await overseerr.imports.run(
+            plex_account_id, lambda: _import(overseerr, plex_account_id)
+        )
+    except NotInOverseerr:
+        if await _listed_without_email(ctx, plex_account_id):
+            name = overseerr.http.display_name()
+            raise NotInOverseerr(
+                MANAGED_MESSAGE.format(name=name), details={"reason": "managed_plex_user"}
+            ) from None
+        raise
+
+
+async def _listed_without_email(ctx: AppContext, plex_account_id: int) -> bool:
+    """Whether plex.tv's `/api/users` (asked now) lists the account without an email, as
+    Overseerr's import read it; unknown (no Plex server, plex.tv failing) is False."""
+    try:
+        audience = await plex_audience.server_audience(ctx, max_age=0)
+    except MediaNestError as exc:
+        log.info("overseerr_import_listing_unknown", error=exc.message)
+        return False
+    return plex_account_id in audience.without_email
 
 
 async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:

@@ -23,9 +23,11 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import OverseerrLink, User
+from medianest.context import AppContext
+from medianest.core.errors import Conflict
 from medianest.core.logging import get_logger
 from medianest.db.engine import session_scope
 from medianest.integrations.overseerr import OverseerrClient
@@ -34,7 +36,19 @@ from medianest.platform import audit
 
 log = get_logger(__name__)
 
-SessionFactory = async_sessionmaker[AsyncSession]
+TAKEN_MESSAGE = (
+    "{name} user {found}, the one with your Plex account, is already linked to another "
+    "MediaNest account. An admin must decide whose it is (Admin → Users: link one of "
+    "you to another {name} user); nothing was requested."
+)
+
+
+class OverseerrUserTaken(Conflict):
+    """The Overseerr user of this Plex account is linked to another account already (an
+    admin's link: e.g. a local Overseerr user made for a managed Home user with a
+    parent's email, which Overseerr's import then gives the parent's Plex account)."""
+
+    code = "OVERSEERR_USER_TAKEN"
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class Requester:
 
 
 async def requesting_overseerr_user(
-    factory: SessionFactory, *, overseerr: OverseerrClient, user: User, import_missing: bool
+    ctx: AppContext, *, overseerr: OverseerrClient, user: User, import_missing: bool
 ) -> Requester:
     """The Overseerr user to request as, linking the user automatically when nobody
     chose yet and Overseerr has their Plex account, or (`import_missing`) imports it."""
@@ -58,14 +72,14 @@ async def requesting_overseerr_user(
         return Requester(None, automatic=False)
     found = await overseerr.user_for_plex_account(plex_account)
     if found is None and import_missing:
-        found = await overseerr_import.import_plex_user(overseerr, plex_account)
+        found = await overseerr_import.import_plex_user(ctx, overseerr, plex_account)
     if found is None:
         return Requester(None, automatic=False)
-    return await _store_link(factory, user_id=user.id, stale=None, found=found)
+    return await _store_link(ctx, overseerr, user_id=user.id, stale=None, found=found)
 
 
 async def heal_stale_link(
-    factory: SessionFactory,
+    ctx: AppContext,
     *,
     overseerr: OverseerrClient,
     user: User,
@@ -83,17 +97,23 @@ async def heal_stale_link(
     if plex_account is not None:
         found = await overseerr.user_for_plex_account(plex_account, fresh=True)
         if found in (None, stale) and import_missing:
-            found = await overseerr_import.import_plex_user(overseerr, plex_account)
+            found = await overseerr_import.import_plex_user(ctx, overseerr, plex_account)
     return await _store_link(
-        factory, user_id=user.id, stale=stale, found=None if found == stale else found
+        ctx, overseerr, user_id=user.id, stale=stale, found=None if found == stale else found
     )
 
 
 async def _store_link(
-    factory: SessionFactory, *, user_id: uuid.UUID, stale: int | None, found: int | None
+    ctx: AppContext,
+    overseerr: OverseerrClient,
+    *,
+    user_id: uuid.UUID,
+    stale: int | None,
+    found: int | None,
 ) -> Requester:
     """Link `found` (None: no link) in place of nobody's choice (`stale` None) or of the
-    automatic link to `stale`, unless the row says otherwise by now; committed at once."""
+    automatic link to `stale`, unless the row says otherwise by now; committed at once.
+    Never to an Overseerr user another account is linked to (`OverseerrUserTaken`)."""
     unchanged: tuple[ColumnElement[bool], ...]
     if stale is None:
         unchanged = (User.overseerr_link.is_(None), User.overseerr_user_id.is_(None))
@@ -103,7 +123,9 @@ async def _store_link(
             User.overseerr_user_id == stale,
         )
     link = None if found is None else OverseerrLink.AUTOMATIC
-    async with session_scope(factory) as session:
+    async with session_scope(ctx.session_factory) as session:
+        if found is not None:
+            await _refuse_taken(session, overseerr, user_id=user_id, found=found)
         written = await session.scalar(
             update(User)
             .where(User.id == user_id, *unchanged)
@@ -121,6 +143,26 @@ async def _store_link(
             return Requester(row[0], row[1] == OverseerrLink.AUTOMATIC)
         _audit(session, user_id=user_id, stale=stale, found=found)
     return Requester(found, automatic=found is not None)
+
+
+async def _refuse_taken(
+    session: AsyncSession, overseerr: OverseerrClient, *, user_id: uuid.UUID, found: int
+) -> None:
+    """Two accounts linked to one Overseerr user would be one requester there (its
+    quota, approvals, notifications): an automatic link never makes that; an admin does."""
+    holder = await session.scalar(
+        select(User.id).where(User.overseerr_user_id == found, User.id != user_id).limit(1)
+    )
+    if holder is None:
+        return
+    log.warning(
+        "overseerr_user_taken", user_id=str(user_id), overseerr_user_id=found, linked=str(holder)
+    )
+    name = overseerr.http.display_name()
+    raise OverseerrUserTaken(
+        TAKEN_MESSAGE.format(name=name, found=found),
+        details={"reason": "overseerr_user_linked_elsewhere", "overseerrUserId": found},
+    )
 
 
 def _audit(

@@ -133,7 +133,7 @@ async def request_for_user(
     await quotas.enforce_media_requests(session, user)
     import_missing = ctx.limits.overseerr_new_people == "import"
     requester = await overseerr_link.requesting_overseerr_user(
-        ctx.session_factory, overseerr=overseerr, user=user, import_missing=import_missing
+        ctx, overseerr=overseerr, user=user, import_missing=import_missing
     )
     request = functools.partial(
         create_request,
@@ -150,7 +150,7 @@ async def request_for_user(
         if not requester.automatic:
             raise  # an admin's link: only an administrator mends it
         healed = await overseerr_link.heal_stale_link(
-            ctx.session_factory,
+            ctx,
             overseerr=overseerr,
             user=user,
             stale=stale.overseerr_user_id,

@@ -42,8 +42,8 @@ async def audience_cache_key(ctx: AppContext) -> str | None:
 def _kept(cached: Any, max_age: float | None) -> ServerAudience | None:
     """The kept audience, or None for a miss: nothing kept, older than `max_age`, or kept
     by an older version in another shape (with the Home in it, or without the
-    restrictions) — those are asked again, never read half."""
-    if not isinstance(cached, dict) or "restrictions" not in cached:
+    restrictions or the accounts without email) — those are asked again, never read half."""
+    if not isinstance(cached, dict) or "withoutEmail" not in cached:
         return None
     try:
         if max_age is not None and time.time() - float(cached["fetchedAt"]) >= max_age:
@@ -55,6 +55,7 @@ def _kept(cached: Any, max_age: float | None) -> ServerAudience | None:
                 int(i): tuple(str(f) for f in kept) for i, kept in cached["restrictions"]
             },
             machine_identifier=str(cached["machineIdentifier"]),
+            without_email=frozenset(int(i) for i in cached["withoutEmail"]),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -79,6 +80,7 @@ async def server_audience(ctx: AppContext, *, max_age: float | None = None) -> S
             # pairs, not an object: JSON would turn the account ids into strings
             "restrictions": sorted([i, list(r)] for i, r in audience.restrictions.items()),
             "machineIdentifier": audience.machine_identifier,
+            "withoutEmail": sorted(audience.without_email),
             "fetchedAt": time.time(),
         },
         ctx.settings.plex_audience_refresh_seconds * 2,
