@@ -21,6 +21,9 @@ from medianest_simulators.overseerr_permissions import OverseerrPermissions, has
 from medianest_simulators.overseerr_settings import error, not_authenticated
 
 IMPORT_PATH = "/api/v1/user/import-from-plex"
+# entity/User.ts: `email` is `unique: true`; a save that breaks it throws TypeORM's
+# QueryFailedError, which the route passes on as its 500 (SQLite's message).
+EMAIL_TAKEN = "SQLITE_CONSTRAINT: UNIQUE constraint failed: user.email"
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,14 @@ class OverseerrPlexImport(OverseerrPermissions):
             return self._import(friends, plex_ids)
 
     def _import(self, friends: list[PlexFriend], plex_ids: list[object]) -> Response:
-        """The route's loop: a friend Overseerr has (by `plexId` or email) is updated, never
-        created again; one asked for (`plexIds`, strings as `account.id` is) with access
-        to the server is created with the default permissions; a friend without an email
-        is skipped."""
+        """The route's loop (routes/user/index.ts:503-545), in plex.tv's order: a friend
+        without an email (a managed Home user) is skipped (:506); one Overseerr has (by
+        `plexId` or email, :507-513) is updated, never created again, and given their
+        Plex email (:516-518): when another user has that email (a Plex email changed
+        to a local user's), the save fails and the route answers 500 (:546), keeping
+        what the loop saved before; one asked for (`plexIds`, strings as `account.id`
+        is) with access to the server (:527-528) is created with the default
+        permissions."""
         machine = self.plex.machine_identifier if self.plex else ""
         created: list[User] = []
         for friend in friends:
@@ -100,6 +107,11 @@ class OverseerrPlexImport(OverseerrPermissions):
                 None,
             )
             if existing is not None:
+                if any(
+                    u.email.lower() == friend.email.lower() and u is not existing
+                    for u in self.users.values()
+                ):
+                    return error(500, EMAIL_TAKEN)
                 existing.email, existing.username = friend.email, friend.username
                 if existing.user_type == 2:  # a local account becomes the Plex user
                     existing.user_type, existing.plex_id = 1, plex_id

@@ -152,13 +152,15 @@ async def test_an_overseerr_user_linked_to_another_account_is_never_linked_autom
 ) -> None:
     """The admin made the kid a local Overseerr user with a parent's email (dave's) and
     linked the kid to it. dave's first request makes Overseerr's import turn that local
-    user into dave's Plex user (same email: routes/user/index.ts:507-524), so its
+    user into dave's Plex user (same email: routes/user/index.ts:507-525), so its
     `plexId` is now dave's: linking dave to it as well would send his requests, quota and
     notifications to the kid's user and the kid's to him. Refused, nothing requested; the
     admin decides."""
     kid = await create_user(app, "kid", plex_id=str(plextv.accounts["kid"].id))
     local = overseerr_sim.add_user("dave")  # local, with dave's email
-    linked = await admin_client.put(f"/api/admin/users/{kid.id}", json={"overseerrUserId": local.id})
+    linked = await admin_client.put(
+        f"/api/admin/users/{kid.id}", json={"overseerrUserId": local.id}
+    )
     assert linked.status_code == 200, linked.text
     before = dict(overseerr_sim.media_requests)
     async with plex_sign_in(app, plextv, "dave") as dave:
@@ -205,7 +207,7 @@ async def test_a_person_whose_plex_email_changed_still_requests_as_their_own_use
 ) -> None:
     """dave was imported and linked, then changed his plex.tv email; erin's first request
     makes Overseerr import her and, on the way, give dave's user his new email
-    (routes/user/index.ts:516-518). MediaNest links by Plex account id only, so dave
+    (routes/user/index.ts:518). MediaNest links by Plex account id only, so dave
     keeps requesting as his own user, before Overseerr knew and after."""
     plextv.add_user("erin", email="erin@medianest.test")
     plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
@@ -226,3 +228,45 @@ async def test_a_person_whose_plex_email_changed_still_requests_as_their_own_use
         made = overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]]
         assert made.requested_by.id == own
     assert overseerr_sim.request_count(IMPORT_PATH, "POST") == 2  # dave's, erin's
+
+
+async def test_a_plex_email_changed_to_a_local_users_blocks_imports_and_the_admin_is_told(
+    app: MediaNestApp,
+    household: None,
+    plextv: PlexTvSimulator,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """dave (imported, linked) changes his plex.tv email to the one a local Overseerr user
+    has. Overseerr's import then fails at his row, for everyone after it (its unique
+    email: the save throws, the route answers 500): erin, a new friend, cannot be added
+    until an admin changes one of the two emails. Trying again does not help, so she is
+    told what the admin must do; dave, linked by Plex account id, is not affected."""
+    plextv.add_user("erin", email="erin@medianest.test")
+    plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
+    dave_user = await create_user(app, "dave", plex_id=str(plextv.accounts["dave"].id))
+    erin_user = await create_user(app, "erin", plex_id=str(plextv.accounts["erin"].id))
+    async with await signed_in_client(app, dave_user) as dave:
+        assert (await request_movie(dave)).status_code == 201
+        (own,) = overseerr_users_of(overseerr_sim, plextv.accounts["dave"].id)
+        local = overseerr_sim.add_user("papa")
+        plextv.accounts["dave"].email = local.email
+        async with await signed_in_client(app, erin_user) as erin:
+            blocked = await request_movie(erin, 400005)
+            assert blocked.status_code == 409, blocked.text
+            error = blocked.json()["error"]
+            assert error["code"] == "OVERSEERR_IMPORT_BLOCKED"
+            assert "change one of the two emails" in error["message"]
+            assert overseerr_users_of(overseerr_sim, plextv.accounts["erin"].id) == []
+            assert await local_rows(app) == 1  # dave's first only
+            mine = await request_movie(dave, 400006)
+            assert mine.status_code == 201, mine.text
+            made = overseerr_sim.media_requests[mine.json()["data"]["overseerrId"]]
+            assert made.requested_by.id == own
+            # The admin gives the local user another email: imports work again.
+            local.email = "papa@elsewhere.test"
+            answer = await request_movie(erin, 400005)
+    assert answer.status_code == 201, answer.text
+    (imported,) = overseerr_users_of(overseerr_sim, plextv.accounts["erin"].id)
+    assert overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id == (
+        imported
+    )

@@ -80,3 +80,39 @@ def test_without_plex_set_up_or_manage_users_the_import_is_refused(
     assert answer.status_code == 500
     assert answer.json()["message"] == "Request failed with status code 401"
     assert post_import(overseerr, {"plexIds": ["6"]}, user="2").status_code == 403
+
+
+@pytest.mark.usefixtures("connected")
+def test_a_managed_home_user_is_skipped_even_with_a_share(
+    overseerr: OverseerrSimulator, connected: PlexTvSimulator
+) -> None:
+    """plex.tv lists a managed user with `email=""` (python-plexapi `createHomeUser`);
+    the route's `if (account.email)` (routes/user/index.ts:506) skips them, share or
+    not, asked for by id or not (no body: everyone)."""
+    connected.add_managed_user("kid")
+    connected.share_server("kid", MACHINE_IDENTIFIER, "sim-pms-kid-access")
+    kid = str(connected.accounts["kid"].id)
+    assert post_import(overseerr, {"plexIds": [kid]}).json() == []
+    everyone = post_import(overseerr, {"plexIds": [kid, "6"]}).json()
+    assert [overseerr.users[u["id"]].plex_id for u in everyone] == [6]
+    assert not [u for u in overseerr.users.values() if u.plex_id == int(kid)]
+
+
+@pytest.mark.usefixtures("connected")
+def test_a_plex_email_another_user_has_fails_the_import_at_that_row(
+    overseerr: OverseerrSimulator, connected: PlexTvSimulator
+) -> None:
+    """alice (imported) now has, on plex.tv, the email of a local user: giving it to her
+    user breaks `email`'s unique column (entity/User.ts), so the save throws and the
+    route answers 500 with the error (index.ts:546-547); dave, after her in plex.tv's
+    list, is not created. Changed back, the import works again."""
+    local = overseerr.add_user("papa")
+    connected.accounts["alice"].email = local.email
+    failed = post_import(overseerr, {"plexIds": ["6"]})
+    assert failed.status_code == 500
+    assert failed.json()["message"] == "SQLITE_CONSTRAINT: UNIQUE constraint failed: user.email"
+    assert not [u for u in overseerr.users.values() if u.plex_id == 6]
+    local.email = "papa@elsewhere.test"
+    (created,) = post_import(overseerr, {"plexIds": ["6"]}).json()
+    assert overseerr.users[created["id"]].plex_id == 6
+    assert overseerr.users[2].email == "papa@medianest.test"  # alice's user: her new email

@@ -24,6 +24,7 @@ import httpx
 from medianest.auth.plex_sign_in import audience as plex_audience
 from medianest.context import AppContext
 from medianest.core.errors import (
+    Conflict,
     MediaNestError,
     PermissionDenied,
     ServiceUnavailable,
@@ -50,6 +51,14 @@ MANAGED_MESSAGE = (
     "An admin must create a user for you in {name} (Users → Create Local User) and enter "
     "its id as your {name} user in MediaNest (Admin → Users); nothing was requested."
 )
+# SQLite's words for it (Overseerr's only database); matched lower-cased.
+EMAIL_TAKEN = "unique constraint failed: user.email"
+EMAIL_TAKEN_MESSAGE = (
+    "{name} could not add you: its Import Plex Users stops at a Plex user whose email "
+    "another {name} user already has (a Plex email changed to that of a local user). An "
+    "admin must change one of the two emails in {name} (Users → the user); nothing was "
+    "requested."
+)
 IMPORT_FAILED_MESSAGE = (
     "MediaNest could not add you to {name} just now, so nothing was requested. "
     "Try again in a few minutes."
@@ -65,6 +74,15 @@ class NotInOverseerr(PermissionDenied):
     default_message = NOT_IN_MESSAGE.format(name="Overseerr")
 
 
+class OverseerrImportBlocked(Conflict):
+    """Overseerr's import stops at a Plex user it would give an email another of its
+    users has (entity/User.ts: `email` is unique; routes/user/index.ts:518 copies the
+    Plex email, :546 answers the save's error as 500): every import fails the same way
+    until an admin changes one of the two in Overseerr; trying again does not help."""
+
+    code = "OVERSEERR_IMPORT_BLOCKED"
+
+
 class OverseerrImportFailed(ServiceUnavailable):
     """Overseerr could not be asked to import the person now (down, slow, its breaker
     open, or its own error reaching plex.tv): nothing was requested; try again later."""
@@ -78,7 +96,8 @@ async def import_plex_user(
 ) -> int:
     """The id of the Overseerr user for `plex_account_id` after asking Overseerr to
     import it; one import per account at a time in this process (two tabs ask once).
-    Raises `NotInOverseerr`, `OverseerrImportFailed` or `OverseerrWritesBlocked`."""
+    Raises `NotInOverseerr`, `OverseerrImportBlocked`, `OverseerrImportFailed` or
+    `OverseerrWritesBlocked`."""
     try:
         return await overseerr.imports.run(
             plex_account_id, lambda: _import(overseerr, plex_account_id)
@@ -123,9 +142,11 @@ async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:
     if response.status_code == 500 or not overseerr.user_list_known:
         # Its own error (plex.tv out of its reach, Plex not set up, a concurrent import's
         # unique email), or its user list unable to say whether it has them now.
-        log.warning(
-            "overseerr_import_unsettled", plex_account=plex_account_id, error=_why(response)
-        )
+        why = _why(response)
+        log.warning("overseerr_import_unsettled", plex_account=plex_account_id, error=why)
+        if why is not None and EMAIL_TAKEN in why.lower():
+            message = EMAIL_TAKEN_MESSAGE.format(name=overseerr.http.display_name())
+            raise OverseerrImportBlocked(message, details={"reason": "email_taken"})
         raise OverseerrImportFailed(failed, details={"reason": "overseerr_error"})
     log.info("overseerr_import_not_shared", plex_account=plex_account_id)
     message = NOT_IN_MESSAGE.format(name=overseerr.http.display_name())
