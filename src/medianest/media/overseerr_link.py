@@ -15,6 +15,8 @@ The link is written in its own short unit of work, committed before Overseerr is
 to make the request: no row stays locked across that call (an admin saving the user
 meanwhile never waits for it), and the write is conditional, so a choice saved meanwhile
 wins. An automatic link to a user Overseerr no longer has mends itself (nobody chose it).
+It never takes an Overseerr user another account is linked to (`OverseerrUserTaken`):
+two people would be one requester there; only an admin links two accounts to one user.
 """
 
 from __future__ import annotations
