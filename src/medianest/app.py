@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
@@ -62,6 +62,7 @@ from medianest.core.redis_guard import SOCKET_TIMEOUT_SECONDS, RedisGuard
 from medianest.core.route_index import RouteIndex
 from medianest.core.secrets_store import load_app_secrets
 from medianest.dashboard import router as dashboard_router
+from medianest.dashboard.events import ServicesChanged
 from medianest.dashboard.monitor import start_status_monitor
 from medianest.db import migrate
 from medianest.db.engine import (
@@ -86,6 +87,7 @@ from medianest.settings import Settings
 from medianest.youtube import router as youtube_router
 from medianest.youtube import subscribers as youtube_subscribers
 from medianest.youtube.jobs import heartbeat as youtube_heartbeat
+from medianest.youtube.jobs import redelivery as youtube_redelivery
 from medianest.youtube.jobs import worker as youtube_worker
 from medianest.youtube.subscriptions import router as youtube_subscriptions_router
 from medianest.youtube.subscriptions import scheduler as youtube_scheduler
@@ -205,6 +207,16 @@ def subscribe_to_events(bus: EventBus = process_bus) -> None:
     act on other features' events (again changes nothing)."""
     notification_subscribers.subscribe(bus)
     youtube_subscribers.subscribe(bus)
+    bus.subscribe(ServicesChanged, _plex_reachable_again)
+
+
+async def _plex_reachable_again(session: AsyncSession, event: ServicesChanged) -> None:
+    """The status monitor saw Plex answer again: the YouTube deliveries that failed for
+    Plex being down are due now, in the monitor's transaction, so every download worker
+    of every process finds them at its next turn. Here because the dashboard is above
+    the downloads: neither imports the other."""
+    if event.came_online("plex"):
+        await youtube_redelivery.mark_plex_outage_due(session)
 
 
 async def build_context(

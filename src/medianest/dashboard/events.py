@@ -15,3 +15,8 @@ class ServicesChanged(DomainEvent):
     after: dict[str, str]
     # The names people know them by here (Integrations.display_name): "Seerr is down".
     names: dict[str, str] = field(default_factory=dict)
+
+    def came_online(self, service: str) -> bool:
+        """`service` answers as it should now and did not before: it was offline, degraded
+        or not checked yet (a first round after a start, which knows no earlier state)."""
+        return self.after.get(service) == "online" and self.before.get(service) != "online"

@@ -114,7 +114,8 @@ class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
     # Completed, but its items are not in the user's collection or playlist (the library
     # was not shared with them, Plex failed; `error` says so): delivered again from
     # `plex_due_at` on, by one worker at a time (`plex_claimed_until`), at the next change
-    # (youtube/jobs/redelivery.py).
+    # (youtube/jobs/redelivery.py). A `plex_due_at` still to come says Plex failed it: due
+    # at once when Plex answers again; the other reasons wait with none.
     plex_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     plex_due_at: Mapped[datetime | None]
     plex_claimed_until: Mapped[datetime | None]

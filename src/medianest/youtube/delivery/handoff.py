@@ -85,8 +85,9 @@ async def hand_to_plex(
         return Handed(None)
     except plex_delivery.DeliveryFailed as exc:
         log.warning("youtube_plex_delivery_failed", download_id=str(job.id))
-        # Plex down or failing: tried again a sweep's period later. Anything else (no
-        # library holds the folder, the files not listed in time) waits for a change.
+        # Plex down or failing: tried again once Plex is seen answering, at the latest a
+        # sweep's period later. Anything else (no library holds the folder, the files not
+        # listed in time) waits for a change.
         outage = isinstance(exc.__cause__, MediaNestError)
         return Handed(
             job.plex_collection_id,
@@ -98,8 +99,10 @@ async def hand_to_plex(
 
 
 def retry_after_outage(ctx: AppContext) -> datetime:
-    """When a delivery Plex failed is tried again: after one period of the audience sweep
-    (`MEDIANEST_PLEX_AUDIENCE_REFRESH_SECONDS`), not in a loop against a Plex that is down."""
+    """When a delivery Plex failed is tried again at the latest: after one period of the
+    audience sweep (`MEDIANEST_PLEX_AUDIENCE_REFRESH_SECONDS`), not in a loop against a
+    Plex that is down. A time to come marks the delivery as failed for Plex: the status
+    monitor seeing Plex answer again makes it due at once (`redelivery.mark_plex_outage_due`)."""
     return utcnow() + timedelta(seconds=ctx.settings.plex_audience_refresh_seconds)
 
 

@@ -13,13 +13,16 @@ its `plex_due_at` is set and a download worker delivers it again, as it would ha
 - the admin asks for it ("Deliver again", `mark_due` for one user, workers woken);
 - the admin changes the content rating given to downloaded videos (`set_content_rating`:
   a user's restrictions may have hidden the items without one);
-- Plex failed the last try: due again one sweep period later (`handoff.retry_after_outage`).
+- Plex failed the last try: due again as soon as the status monitor sees Plex answer
+  again (`mark_plex_outage_due`, composed in `app.subscribe_to_events` on the dashboard's
+  `ServicesChanged`, in the monitor's own transaction), and at the latest one sweep period
+  later (`handoff.retry_after_outage`: an outage shorter than a status round is not seen).
 
 Workers look for due deliveries at every turn of their loop (`deliver_due`). One worker
 takes a download at a time: the claim is an UPDATE guarded by `plex_claimed_until` (a
 lease: a worker that dies mid-delivery leaves it to another once it runs out). A delivery
 that fails again keeps the note, and is not tried again before the next change (or, for
-a Plex outage, the next period): never in a loop. A change heard while a worker delivers
+a Plex outage, Plex seen answering again or the next period): never in a loop. A change heard while a worker delivers
 leaves the download due, so the change is not lost.
 """
 
@@ -65,22 +68,38 @@ def final_note(plex_note: str | None, items: Sequence[JobItem]) -> str | None:
 
 async def mark_due(session: AsyncSession, *, user_id: uuid.UUID | None = None) -> int:
     """Make the pending deliveries (of `user_id`, or everyone's) due now; how many."""
-    statement = (
+    mine = [YoutubeDownload.user_id == user_id] if user_id is not None else []
+    marked = await _mark(session, *mine)
+    if marked:
+        log.info("youtube_redelivery_due", downloads=marked, user_id=user_id and str(user_id))
+    return marked
+
+
+async def mark_plex_outage_due(session: AsyncSession) -> int:
+    """Plex is reachable again: the deliveries that failed because Plex was down or failing
+    are due now, not at their retry time; how many. They are the ones waiting for a time
+    still to come: only an outage sets one (`handoff.retry_after_outage`). A delivery
+    waiting for a share, a content rating or a library to hold its folder has no time
+    (it waits for its own change) and is left alone, and one already due stays as it is."""
+    marked = await _mark(session, YoutubeDownload.plex_due_at > utcnow())
+    if marked:
+        log.info("youtube_redelivery_due", downloads=marked, reason="plex_reachable")
+    return marked
+
+
+async def _mark(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    """Make the pending deliveries matching `where` due now; how many."""
+    result = await session.execute(
         update(YoutubeDownload)
         .where(
             YoutubeDownload.plex_pending.is_(True),
             YoutubeDownload.status == DownloadStatus.COMPLETED.value,
+            *where,
         )
         .values(plex_due_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if user_id is not None:
-        statement = statement.where(YoutubeDownload.user_id == user_id)
-    result = await session.execute(statement)
-    marked = int(getattr(result, "rowcount", 0) or 0)
-    if marked:
-        log.info("youtube_redelivery_due", downloads=marked, user_id=user_id and str(user_id))
-    return marked
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)
