@@ -200,5 +200,34 @@ async def test_two_instances_and_two_worker_processes_deliver_it_once(
     assert rows[0].plex_due_at is None and rows[0].plex_claimed_until is None
 
 
+async def test_a_worker_whose_breaker_is_still_open_leaves_it_due_and_delivers_it_once_it_asks(
+    settings: Settings,
+    app: MediaNestApp,
+    admin: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+) -> None:
+    """A `medianest worker` process whose own circuit breaker for Plex opened on the failed
+    delivery (one failure opens it here) hears of Plex back from `serve`'s monitor before
+    that breaker lets a call through: a delivery it took then would be refused without
+    reaching Plex and wait a whole sweep period. It leaves it due, and its breaker's
+    probe, once the reset time is over, is the delivery."""
+    reset = 12.0
+    worker_settings = settings.model_copy(
+        update={"breaker_min_volume": 1, "breaker_reset_seconds": reset}
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_standalone(worker_settings, stop=stop))
+    try:
+        failed = await a_download_plex_could_not_take(app, admin, plex, media)
+        plex.clear_fault()
+        await plex_seen(app, "online")  # marked due now, with the worker's breaker open
+        rows = await wait_for(app, delivered(failed.id), user_id=admin.id, timeout=reset + 30)
+    finally:
+        stop.set()
+        await worker
+    assert in_its_collection(plex, rows[0])
+
+
 async def _ignore(user_id: str, event: str, data: dict[str, Any]) -> None:
     """Nobody's page is open here."""

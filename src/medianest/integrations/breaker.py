@@ -63,6 +63,13 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
+    @property
+    def refusing(self) -> bool:
+        """A call now would be refused without reaching the service: open, or half-open
+        with its one probe under way."""
+        state = self.state
+        return state == "open" or (state == "half_open" and self._probe_in_flight)
+
     def acquire(self) -> bool:
         """Admit a call or raise BreakerOpen; returns True when the call is the probe."""
         state = self.state

@@ -160,11 +160,17 @@ async def set_content_rating(session: AsyncSession, *, ctx: AppContext, value: s
 
 async def deliver_due(ctx: AppContext, emit: Emit) -> int:
     """Deliver the due pending downloads this worker can claim; how many it delivered.
-    With no Plex configured nothing is claimed: they stay due until there is one."""
-    if await plex_access.owner_client(ctx.integrations) is None:
+    With no Plex configured nothing is claimed: they stay due until there is one. Nor
+    while this process's breaker for Plex refuses calls: Plex may be back (another
+    instance saw it), and a delivery refused here would wait a whole sweep period; the
+    breaker's next probe, after its reset time, is then a delivery."""
+    plex = await plex_access.owner_client(ctx.integrations)
+    if plex is None:
         return 0
     delivered = 0
     for _ in range(MAX_PER_TURN):
+        if plex.http.breaker.refusing:
+            break
         claimed = await _claim(ctx)
         if claimed is None:
             break
