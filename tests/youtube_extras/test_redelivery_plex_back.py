@@ -33,6 +33,7 @@ from medianest.youtube.jobs import redelivery
 from medianest.youtube.models import YoutubeDownload
 from medianest_simulators import PlexSimulator, PlexTvSimulator
 from medianest_simulators.media_server import MediaServerSimulator
+from medianest_simulators.plex_library import YOUTUBE_SECTION
 from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN
 from tests.factories.users import signed_in_client
 from tests.youtube_extras.conftest import all_finished, wait_for
@@ -183,6 +184,7 @@ async def test_two_instances_and_two_worker_processes_deliver_it_once(
     try:
         failed = await a_download_plex_could_not_take(first, admin, plex, media)
         plex.clear_fault()
+        back_at = time.time()
         # Both instances see Plex back at the same moment: the lease holder's round and
         # the other's Refresh (`check_now`) each publish the change.
         async with await signed_in_client(second, admin) as client:
@@ -196,6 +198,9 @@ async def test_two_instances_and_two_worker_processes_deliver_it_once(
         stop.set()
         await asyncio.gather(*workers)
     assert in_its_collection(plex, rows[0])
+    # One delivery made it: each asks Plex to scan the download's folder once.
+    scans = plex.requests(f"/library/sections/{YOUTUBE_SECTION}/refresh")
+    assert len([r for r in scans if r.at >= back_at]) == 1
     rows = await wait_for(first, delivered(failed.id), user_id=admin.id)
     assert rows[0].plex_due_at is None and rows[0].plex_claimed_until is None
 
