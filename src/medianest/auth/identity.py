@@ -121,7 +121,16 @@ async def _identity_from_cookies(
             return Identity(
                 user=found[1], via="session", auth_session=found[0], session_token=token
             )
-    restored = await remember.restore_from_remember_token(request, response, session, ctx)
+    restored = await remember.restore_from_remember_token(
+        request,
+        response,
+        session,
+        ctx,
+        # Before the restore's first write: plex.tv is not awaited under the write lock.
+        before_claim=functools.partial(
+            plex_revalidation.revalidate_plex_token, request, session, ctx
+        ),
+    )
     if restored is None:
         return None
     user, token = restored

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from fastapi import Request, Response
@@ -69,10 +70,20 @@ async def revoke_family(session: AsyncSession, *, family_id: uuid.UUID) -> None:
 
 
 async def restore_from_remember_token(
-    request: Request, response: Response, session: AsyncSession, ctx: AppContext
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    ctx: AppContext,
+    *,
+    before_claim: Callable[[User], Awaitable[None]],
 ) -> tuple[User, str] | None:
     """Sign the browser in from its remember-me cookie: the user and the new session
-    token, or None when there is no usable cookie."""
+    token, or None when there is no usable cookie.
+
+    `before_claim(user)`: the caller's checks that wait on another service (the Plex
+    token re-check asks plex.tv), run before this unit of work's first write: on SQLite
+    the claim's UPDATE takes the write lock until the request commits, and every other
+    writer of the app (sign-ins, session touches, leases) waited for plex.tv meanwhile."""
     token = request.cookies.get(REMEMBER_COOKIE)
     if not token:
         return None
@@ -82,6 +93,11 @@ async def restore_from_remember_token(
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        await revoke_family(session, family_id=row.family_id)
+        return None
+    await before_claim(user)
     ip = client_ip(request, ctx.settings)
     client = _client_fingerprint(ip, request.headers.get("user-agent"))
     # Claim the token atomically: of two requests racing with one token, one wins.
@@ -109,10 +125,6 @@ async def restore_from_remember_token(
             return None
         if not _same_client_within_grace(used, client, now, ctx):
             await _reject_reused_token(session, row=row, ip=ip)
-    user = await session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        await revoke_family(session, family_id=row.family_id)
-        return None
     token, _csrf = await open_browser_session(request, response, session, ctx, user=user)
     if rotate:
         await issue_remember_token(request, response, session, ctx, user, family_id=row.family_id)

@@ -1,0 +1,78 @@
+"""A pytest plugin that surveys every SQLite write transaction of a test run.
+
+`-p tests.support.write_lock_survey` with `WRITE_LOCK_SURVEY=<file>`: each outbound HTTP
+call (httpx) or `asyncio.sleep` made by a task while it holds the write lock is noted,
+and at the end the file lists, per place, how often and how long the lock was held.
+Not used by the suite itself: a tool to find the places (docs/fault-tolerance.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.write_lock import WriteLockRecorder
+
+_RECORDER = WriteLockRecorder(None)
+_real_send = httpx.AsyncClient.send
+_real_sleep = asyncio.sleep
+
+
+def _note(what: str) -> None:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return
+    for hold in _RECORDER.held_by(task):
+        if what not in hold.awaited:
+            hold.awaited.append(what)
+
+
+async def _send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+    _note(f"http {request.method} {request.url.path}")
+    return await _real_send(self, request, **kwargs)
+
+
+async def _sleep(delay: float, result: Any = None) -> Any:
+    if delay > 0:
+        _note(f"sleep {delay}")
+    return await _real_sleep(delay, result)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _survey_write_locks() -> Iterator[None]:
+    _RECORDER.listen()
+    httpx.AsyncClient.send = _send  # type: ignore[method-assign]
+    asyncio.sleep = _sleep
+    try:
+        yield
+    finally:
+        httpx.AsyncClient.send = _real_send  # type: ignore[method-assign]
+        asyncio.sleep = _real_sleep
+        _RECORDER.stop_listening()
+        _write_report()
+
+
+def _write_report() -> None:
+    places: dict[str, list[float]] = collections.defaultdict(list)
+    waits: dict[str, set[str]] = collections.defaultdict(set)
+    for hold in _RECORDER.holds:
+        place = " <- ".join(reversed(hold.origin[-3:]))
+        if hold.awaited:
+            places[place].append(hold.seconds)
+            waits[place].update(hold.awaited)
+    lines = []
+    for place, seconds in sorted(places.items(), key=lambda item: -max(item[1])):
+        lines.append(
+            f"{len(seconds)}x max {max(seconds):.3f}s {place}\n    awaited: "
+            + "; ".join(sorted(waits[place]))
+        )
+    path = os.environ.get("WRITE_LOCK_SURVEY", "write-lock-survey.txt")
+    with open(path, "a") as out:
+        out.write("\n".join(lines) + "\n")
