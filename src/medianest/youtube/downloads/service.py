@@ -7,8 +7,10 @@ row that is not there yet.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -277,19 +279,38 @@ async def delete(
 ) -> None:
     """Cancel if running, delete its files, its Plex collection and the record. `actor`
     (None: the owner, e.g. through their subscription) is audited when it is not the owner."""
-    download_id = str(job.id)
-    _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
-    if job.status in active.ACTIVE:
-        # Once the record is gone, not before: a worker stopped earlier stored the job
-        # (and an item that had just landed) while it still existed, and left its files.
-        after_commit(session, lambda: queue_signals(ctx).cancel(download_id))
+    await delete_many(session, ctx=ctx, jobs=[job], actor=actor, ip=ip)
+
+
+async def delete_many(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    jobs: Sequence[YoutubeDownload],
+    actor: User | None = None,
+    ip: str | None = None,
+) -> None:
+    """`delete` for each of `jobs` (a subscription's, a deleted user's): every file removal
+    and Plex rescan first, then the records. A record's DELETE takes SQLite's write lock
+    until the unit of work commits; the next download's rescan then waited on Plex under
+    it, and every other writer of the app with it (docs/fault-tolerance.md)."""
     root = ctx.settings.resolved_download_root
-    await _delete_files(session, root, job)
     paths = await plex_paths.load_path_map(session, settings=ctx.settings)
-    if job.folder:  # Plex drops the gone files' items now, not at its next scan
-        await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, Path(job.folder), paths)
-    await _delete_record(session, ctx, job, paths)
-    log.info("youtube_download_deleted", download_id=download_id)
+    gone = {job.id for job in jobs}
+    for job in jobs:
+        _audit_if_not_own(session, job, actor=actor, ip=ip, action="delete")
+        if job.status in active.ACTIVE:
+            # Once the record is gone, not before: a worker stopped earlier stored the job
+            # (and an item that had just landed) while it still existed, and left its files.
+            after_commit(session, functools.partial(queue_signals(ctx).cancel, str(job.id)))
+        await shared_files.delete_files(session, root, job, gone)
+        if job.folder:  # Plex drops the gone files' items now, not at its next scan
+            await plex_delivery.rescan_folder(
+                ctx.settings, ctx.integrations, Path(job.folder), paths
+            )
+    for job in jobs:
+        await _delete_record(session, ctx, job, paths, gone)
+        log.info("youtube_download_deleted", download_id=str(job.id))
 
 
 async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id: uuid.UUID) -> int:
@@ -299,8 +320,7 @@ async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id:
     jobs = list(
         await session.scalars(select(YoutubeDownload).where(YoutubeDownload.user_id == user_id))
     )
-    for job in jobs:
-        await delete(session, ctx=ctx, job=job)
+    await delete_many(session, ctx=ctx, jobs=jobs)
     root = ctx.settings.resolved_download_root
 
     def remove_user_folder() -> None:
@@ -319,7 +339,11 @@ async def delete_all_of_user(session: AsyncSession, *, ctx: AppContext, user_id:
 
 
 async def _delete_record(
-    session: AsyncSession, ctx: AppContext, job: YoutubeDownload, paths: plex_paths.PathMap
+    session: AsyncSession,
+    ctx: AppContext,
+    job: YoutubeDownload,
+    paths: plex_paths.PathMap,
+    gone: set[uuid.UUID],
 ) -> None:
     """Delete the record and, once that committed, the files of the items it had when
     deleted (not only those loaded earlier), and its Plex collection and playlist as it
@@ -355,36 +379,12 @@ async def _delete_record(
     root = ctx.settings.resolved_download_root
     last = YoutubeDownload(id=job.id, user_id=job.user_id, folder=deleted.folder)
     last.items = deleted.items
-    still_referenced = await _stems_of_others(session, last)
+    still_referenced = await shared_files.stems_of_others_of(session, last, gone)
 
     async def remove_files() -> None:
-        if _remove_unreferenced(root, last, still_referenced):
+        if shared_files.remove_files_of(root, last, still_referenced):
             # Files the worker stored after this request's rescan: Plex may list them.
             folder = Path(deleted.folder)
             await plex_delivery.rescan_folder(ctx.settings, ctx.integrations, folder, paths)
 
     after_commit(session, remove_files)
-
-
-async def _delete_files(session: AsyncSession, root: Path, job: YoutubeDownload) -> None:
-    """Remove the job's files that no other download record refers to: the same
-    playlist downloaded twice shares its folder and file names, and deleting one record
-    must not take the other's files (the folder goes once nothing is left in it)."""
-    if job.folder:
-        _remove_unreferenced(root, job, await _stems_of_others(session, job))
-
-
-async def _stems_of_others(session: AsyncSession, job: YoutubeDownload) -> set[str]:
-    return await shared_files.stems_of_others(session, job.folder or "", job.id)
-
-
-def _remove_unreferenced(root: Path, job: YoutubeDownload, still_referenced: set[str]) -> bool:
-    """Whether a file was there to remove."""
-    return shared_files.remove_unreferenced(
-        root,
-        download_id=job.id,
-        user_id=job.user_id,
-        folder=Path(job.folder or ""),
-        items=job.items,
-        still_referenced=still_referenced,
-    )

@@ -171,8 +171,8 @@ async def unsubscribe(session: AsyncSession, *, ctx: AppContext, wanted: Unsubsc
         jobs = await session.scalars(
             select(YoutubeDownload).where(YoutubeDownload.subscription_id == subscription.id)
         )
-        for job in list(jobs):  # files, collection or playlist, record
-            await downloads.delete(session, ctx=ctx, job=job)
+        # Files, collection or playlist, record: every Plex rescan before the first DELETE.
+        await downloads.delete_many(session, ctx=ctx, jobs=list(jobs))
     await session.delete(subscription)
     await session.flush()
     log.info("youtube_subscription_deleted", subscription_id=str(subscription.id), files=files)
