@@ -22,6 +22,7 @@ from medianest_simulators import PlexTvSimulator
 from tests.auth.flows import password_sign_in, poll_until_settled, start_pin
 from tests.factories.users import TEST_PASSWORD, make_client, prepare_bootstrap_admin
 from tests.support.held_requests import until_received
+from tests.support.write_lock import WriteLockRecorder
 
 
 async def _lapse_session_and_make_check_due(app: MediaNestApp) -> None:
@@ -38,7 +39,12 @@ async def test_a_sign_in_completes_while_a_remember_me_restore_waits_on_plex_tv(
     plex_app: MediaNestApp, plextv: PlexTvSimulator
 ) -> None:
     admin = await prepare_bootstrap_admin(plex_app)
-    async with make_client(plex_app) as browser, make_client(plex_app) as other:
+    recorder = WriteLockRecorder(plex_app.ctx.engine)
+    async with (
+        make_client(plex_app) as browser,
+        make_client(plex_app) as other,
+        recorder.recording() as lock,
+    ):
         pin = await start_pin(browser, remember_me=True)
         plextv.approve_pin(pin["id"], "alice")
         assert (await poll_until_settled(browser, pin["id"])).status_code == 200
@@ -49,6 +55,7 @@ async def test_a_sign_in_completes_while_a_remember_me_restore_waits_on_plex_tv(
         restore = asyncio.create_task(browser.get("/api/auth/session"))
         try:
             await until_received(plextv, "/api/v2/user", "GET", count=checks + 1)
+            assert lock.open_holds() == []  # (SQLite: no write waits on plex.tv)
             signed_in = await password_sign_in(other, admin.username, TEST_PASSWORD)
             # Before plex.tv answered: the sign-in's write did not queue behind the restore.
             assert signed_in.status_code == 200, signed_in.text

@@ -18,11 +18,13 @@ import time
 import traceback
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import greenlet
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _OPEN = "write_lock_recorder_hold"
@@ -68,16 +70,28 @@ def _caller_stack() -> list[traceback.FrameSummary]:
     return frames
 
 
+def await_chain(task: asyncio.Task[Any]) -> list[FrameType]:
+    """The frames of `task`'s suspended await chain, outermost first (`Task.get_stack`
+    gives only the outermost frame of a suspended coroutine)."""
+    frames: list[FrameType] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return frames
+
+
 def _awaiting(task: asyncio.Task[Any]) -> str | None:
     """The holding task's innermost app frame and what it awaits there (e.g. httpx)."""
-    frames = task.get_stack(limit=None)
+    frames = await_chain(task)
     app = [f for f in frames if "/src/medianest/" in f.f_code.co_filename]
-    if not app or not frames:
+    if not app:
         return None
-    inner = frames[-1].f_code
-    where = app[-1]
-    awaited = f" -> {inner.co_filename.rsplit('/', 2)[-2]}/{inner.co_name}"
-    return f"{where.f_code.co_filename.split('/src/')[-1]}:{where.f_lineno} {where.f_code.co_name}{awaited}"
+    inner, where = frames[-1].f_code, app[-1]
+    place = f"{where.f_code.co_filename.split('/src/')[-1]}:{where.f_lineno} {where.f_code.co_name}"
+    return f"{place} -> {inner.co_filename.rsplit('/', 2)[-2]}/{inner.co_name}"
 
 
 class WriteLockRecorder:
@@ -86,6 +100,7 @@ class WriteLockRecorder:
     def __init__(self, engine: AsyncEngine | None, *, sample_seconds: float = 0.005) -> None:
         # None: every engine of the process (the survey plugin), SQLite ones only.
         self.engine: Any = engine.sync_engine if engine is not None else Engine
+        self.pool: Any = engine.sync_engine.pool if engine is not None else Pool
         self.holds: list[Hold] = []
         self._sample_seconds = sample_seconds
         self._sampler: asyncio.Task[None] | None = None
@@ -103,14 +118,20 @@ class WriteLockRecorder:
         conn.info[_OPEN] = hold
         self.holds.append(hold)
 
-    def held_by(self, task: asyncio.Task[Any] | None) -> list[Hold]:
-        """The open holds of `task` (an await there keeps every other writer waiting)."""
-        return [h for h in self.holds[-50:] if h.ended is None and h.task is task]
+    def open_holds(self) -> list[Hold]:
+        """The write transactions open now (every other writer waits for them)."""
+        return [hold for hold in self.holds[-50:] if hold.ended is None]
 
     def _on_end(self, conn: Any) -> None:
         hold = conn.info.pop(_OPEN, None)
         if hold is not None:
             hold.ended = time.monotonic()
+
+    def _on_checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        """A connection given back without an ORM commit or rollback (closed, or reset by
+        the pool): its transaction ended there."""
+        if record is not None:
+            self._on_end(record)
 
     async def _sample(self) -> None:
         while True:
@@ -125,11 +146,13 @@ class WriteLockRecorder:
         event.listen(self.engine, "before_cursor_execute", self._on_statement)
         event.listen(self.engine, "commit", self._on_end)
         event.listen(self.engine, "rollback", self._on_end)
+        event.listen(self.pool, "checkin", self._on_checkin)
 
     def stop_listening(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._on_statement)
         event.remove(self.engine, "commit", self._on_end)
         event.remove(self.engine, "rollback", self._on_end)
+        event.remove(self.pool, "checkin", self._on_checkin)
 
     @contextlib.asynccontextmanager
     async def recording(self) -> AsyncIterator[WriteLockRecorder]:

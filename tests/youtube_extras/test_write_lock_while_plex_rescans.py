@@ -27,6 +27,7 @@ from tests.factories.users import (
     signed_in_client,
 )
 from tests.support.held_requests import until_received
+from tests.support.write_lock import WriteLockRecorder
 from tests.youtube_extras.conftest import all_finished, wait_for
 
 
@@ -58,7 +59,8 @@ async def test_a_sign_in_completes_while_unsubscribing_waits_on_plex_rescans(
         before = len(_rescans(plex))
         plex.hold_requests(refresh, "GET", times=1)  # the first download's rescan
         unsubscribing = asyncio.create_task(client.delete(f"{path}?deleteFiles=true"))
-        async with make_client(worker_app) as other:
+        recorder = WriteLockRecorder(worker_app.ctx.engine)
+        async with make_client(worker_app) as other, recorder.recording() as lock:
             try:
                 await until_received(plex, refresh, "GET", count=before + 1)
                 # Released and held again with no await between: the app's next rescan
@@ -66,6 +68,7 @@ async def test_a_sign_in_completes_while_unsubscribing_waits_on_plex_rescans(
                 plex.release_requests()
                 plex.hold_requests(refresh, "GET")
                 await _until_rescans(plex, before + 2)
+                assert lock.open_holds() == []  # (SQLite: no write waits on Plex)
                 signed_in = await password_sign_in(other, admin.username, TEST_PASSWORD)
                 # Before Plex answered the second rescan: no DELETE held the write lock.
                 assert signed_in.status_code == 200, signed_in.text

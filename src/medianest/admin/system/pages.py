@@ -136,8 +136,11 @@ PlexPathField = Annotated[str, Form(alias="plexPath", max_length=1000)]
 
 
 async def _plex_context(
-    admin: AdminUser, session: SessionDep, ctx: ContextDep, **values: Any
+    admin: AdminUser, session: SessionDep, ctx: ContextDep, *, wrote: bool = False, **values: Any
 ) -> dict[str, Any]:
+    """The panel's values; Plex's view of them asked now, or (`wrote`: the request has
+    written) by the page once this answer is in: on SQLite the request's writes hold the
+    write lock until it commits, and every other writer of the app waited on Plex too."""
     config = (await system_router.get_youtube_config(admin, session, ctx)).data
     context: dict[str, Any] = {
         "plex_path": config.plex_path or "",
@@ -149,7 +152,11 @@ async def _plex_context(
         "view_error": None,
         "error": None,
         "result": None,
+        "view_later": wrote,
     }
+    if wrote:
+        context.update(values)
+        return context
     try:
         context["view"] = (await system_router.plex_downloads_info(admin, session, ctx)).data
     except MediaNestError as exc:
@@ -188,7 +195,7 @@ async def save_plex_downloads(
     return render(
         request,
         "admin/_plex_downloads.html",
-        await _plex_context(admin, session, ctx),
+        await _plex_context(admin, session, ctx, wrote=True),
         headers=trigger("Plex and downloads saved.", "success"),
     )
 
@@ -222,7 +229,7 @@ async def redeliver(
 ) -> Response:
     """The panel's "Deliver again" for one user (the API's action)."""
     marked = (await system_router.redeliver(user, actor, session, ctx)).data.downloads
-    context = await _plex_context(admin, session, ctx)
+    context = await _plex_context(admin, session, ctx, wrote=True)
     message = f"{marked} download{'s' if marked != 1 else ''} of {user.username} to deliver again."
     return render(request, "admin/_plex_downloads.html", context, headers=trigger(message))
 
