@@ -44,10 +44,9 @@ def _note(what: str) -> None:
 
 def _waits_on_shared_call(task: asyncio.Task[Any]) -> bool:
     """Whether `task` awaits a call run in a task of its own (integrations/http.py's
-    shared reads, core/single_flight.py)."""
+    shared reads run through core/single_flight.py)."""
     return any(
-        frame.f_code.co_filename.endswith(("/core/single_flight.py", "/integrations/http.py"))
-        for frame in await_chain(task)
+        frame.f_code.co_filename.endswith("/core/single_flight.py") for frame in await_chain(task)
     )
 
 
@@ -97,6 +96,7 @@ def _write_report() -> None:
             f"{len(seconds)}x max {max(seconds):.3f}s {place}\n    awaited: "
             + "; ".join(sorted(waits[place]))
         )
+    lines.append("longest holds: " + " | ".join(h.describe() for h in _RECORDER.longest(3)))
     path = os.environ.get("WRITE_LOCK_SURVEY", "write-lock-survey.txt")
     with open(path, "a") as out:
         out.write("\n".join(lines) + "\n")

@@ -135,14 +135,10 @@ def _quotas_form(
 PlexPathField = Annotated[str, Form(alias="plexPath", max_length=1000)]
 
 
-async def _plex_context(
-    admin: AdminUser, session: SessionDep, ctx: ContextDep, *, wrote: bool = False, **values: Any
-) -> dict[str, Any]:
-    """The panel's values; Plex's view of them asked now, or (`wrote`: the request has
-    written) by the page once this answer is in: on SQLite the request's writes hold the
-    write lock until it commits, and every other writer of the app waited on Plex too."""
+async def _plex_form(admin: AdminUser, session: SessionDep, ctx: ContextDep) -> dict[str, Any]:
+    """The panel's saved values (the database only)."""
     config = (await system_router.get_youtube_config(admin, session, ctx)).data
-    context: dict[str, Any] = {
+    return {
         "plex_path": config.plex_path or "",
         "content_rating": config.content_rating or "",
         "rating_error": None,
@@ -152,17 +148,30 @@ async def _plex_context(
         "view_error": None,
         "error": None,
         "result": None,
-        "view_later": wrote,
+        "view_later": False,
     }
-    if wrote:
-        context.update(values)
-        return context
+
+
+async def _plex_context(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep, **values: Any
+) -> dict[str, Any]:
+    """The panel with Plex's view of it (asked now: for answers that wrote nothing)."""
+    context = await _plex_form(admin, session, ctx)
     try:
         context["view"] = (await system_router.plex_downloads_info(admin, session, ctx)).data
     except MediaNestError as exc:
         context["view_error"] = exc.message
     context.update(values)
     return context
+
+
+async def _plex_context_after_write(
+    admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """The panel after a save: Plex's view is asked by the page once this answer is in.
+    On SQLite the request's writes hold the write lock until it commits, and asking Plex
+    before that made every other writer of the app wait on Plex too."""
+    return await _plex_form(admin, session, ctx) | {"view_later": True}
 
 
 @router.get("/admin/plex-downloads")
@@ -195,7 +204,7 @@ async def save_plex_downloads(
     return render(
         request,
         "admin/_plex_downloads.html",
-        await _plex_context(admin, session, ctx, wrote=True),
+        await _plex_context_after_write(admin, session, ctx),
         headers=trigger("Plex and downloads saved.", "success"),
     )
 
@@ -229,7 +238,7 @@ async def redeliver(
 ) -> Response:
     """The panel's "Deliver again" for one user (the API's action)."""
     marked = (await system_router.redeliver(user, actor, session, ctx)).data.downloads
-    context = await _plex_context(admin, session, ctx, wrote=True)
+    context = await _plex_context_after_write(admin, session, ctx)
     message = f"{marked} download{'s' if marked != 1 else ''} of {user.username} to deliver again."
     return render(request, "admin/_plex_downloads.html", context, headers=trigger(message))
 

@@ -85,19 +85,12 @@ async def restore_from_remember_token(
     the claim's UPDATE takes the write lock until the request commits, and every other
     writer of the app (sign-ins, session touches, leases) waited for plex.tv meanwhile."""
     token = request.cookies.get(REMEMBER_COOKIE)
-    if not token:
+    found = await _usable_token(session, token) if token else None
+    if found is None:
         return None
-    row = await session.scalar(
-        select(SessionToken).where(SessionToken.token_hash == hash_token(token))
-    )
-    now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = await session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        await revoke_family(session, family_id=row.family_id)
-        return None
+    row, user = found
     await before_claim(user)
+    now = utcnow()
     ip = client_ip(request, ctx.settings)
     client = _client_fingerprint(ip, request.headers.get("user-agent"))
     # Claim the token atomically: of two requests racing with one token, one wins.
@@ -135,6 +128,21 @@ async def restore_from_remember_token(
         session, action="auth.login", actor_id=user.id, details={"method": "remember_me"}, ip=ip
     )
     return user, token
+
+
+async def _usable_token(session: AsyncSession, token: str) -> tuple[SessionToken, User] | None:
+    """The unrevoked, unexpired remember-me token and its active user (else None; an
+    inactive or deleted user's family is revoked)."""
+    row = await session.scalar(
+        select(SessionToken).where(SessionToken.token_hash == hash_token(token))
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        await revoke_family(session, family_id=row.family_id)
+        return None
+    return row, user
 
 
 def _client_fingerprint(ip: str | None, user_agent: str | None) -> str:
