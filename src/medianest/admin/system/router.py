@@ -206,6 +206,12 @@ async def system_info(
     admin: AdminUser, session: SessionDep, ctx: ContextDep
 ) -> Envelope[SystemInfo]:
     """yt-dlp's version and whether it is out of date, the download queue and its breaker."""
+    return await _system_info(session, ctx, await js_solver.configured_status(ctx.settings))
+
+
+async def _system_info(
+    session: SessionDep, ctx: ContextDep, solver: js_solver.SolverStatus
+) -> Envelope[SystemInfo]:
     breaker = await pushback.current(session)
     counts = dict(
         (status, int(n))
@@ -223,9 +229,7 @@ async def system_info(
     )
     return envelope(
         SystemInfo(
-            yt_dlp=ytdlp_info(
-                await freshness.current(session), await js_solver.configured_status(ctx.settings)
-            ),
+            yt_dlp=ytdlp_info(await freshness.current(session), solver),
             queue_breaker=BreakerInfo(
                 state="open" if breaker.open else "closed",
                 until=breaker.until if breaker.open else None,
@@ -252,6 +256,9 @@ async def close_breaker(
     admin: AdminUser, session: SessionDep, ctx: ContextDep, request: Request
 ) -> Envelope[SystemInfo]:
     """Resume downloads now instead of waiting for the backoff to pass."""
+    # Before the write: it runs the JS runtime's `--version` (up to 15 s when it hangs),
+    # and on SQLite every other writer of the app waited for the close's write lock.
+    solver = await js_solver.configured_status(ctx.settings)
     await pushback.close(session)
     audit.record(
         session,
@@ -261,7 +268,7 @@ async def close_breaker(
         ip=client_ip(request, ctx.settings),
     )
     await session.flush()
-    return await system_info(admin, session, ctx)
+    return await _system_info(session, ctx, solver)
 
 
 async def _youtube_config(session: SessionDep, settings: Settings) -> YoutubeConfig:
