@@ -120,9 +120,16 @@ class YoutubeDownload(UUIDPrimaryKey, CreatedAt, Base):
     plex_due_at: Mapped[datetime | None]
     plex_claimed_until: Mapped[datetime | None]
 
+    # Delivered with no content rating or another one than the admin's now: given the
+    # admin's rating from `rating_due_at` on, by one worker at a time (`rating_claimed_until`),
+    # youtube/jobs/rerating.py.
+    rating_due_at: Mapped[datetime | None]
+    rating_claimed_until: Mapped[datetime | None]
+
     __table_args__ = (
         Index("ix_youtube_downloads_user_id", "user_id"),
         Index("ix_youtube_downloads_plex_due_at", "plex_due_at"),
+        Index("ix_youtube_downloads_rating_due_at", "rating_due_at"),
         Index("ix_youtube_downloads_status", "status", "next_attempt_at"),
         # One active download per user and URL, even when two submissions race: unique
         # over the active statuses only (ACTIVE_STATUSES_SQL), which the migration (yt_1)

@@ -141,6 +141,7 @@ async def _plex_form(admin: AdminUser, session: SessionDep, ctx: ContextDep) -> 
     return {
         "plex_path": config.plex_path or "",
         "content_rating": config.content_rating or "",
+        "progress": config.content_rating_progress,
         "rating_error": None,
         "in_use": config.plex_path_in_use,
         "setting": ctx.settings.youtube_plex_path,
@@ -207,6 +208,16 @@ async def save_plex_downloads(
         await _plex_context_after_write(admin, session, ctx),
         headers=trigger("Plex and downloads saved.", "success"),
     )
+
+
+@router.get("/admin/plex-downloads/rating-progress")
+async def rating_progress_fragment(
+    request: Request, admin: AdminUser, session: SessionDep, ctx: ContextDep
+) -> Response:
+    """The panel's "Re-rating 12 of 40 downloads", polled until none are left."""
+    progress = (await system_router.get_youtube_config(admin, session, ctx)).data
+    context = {"progress": progress.content_rating_progress, "finished": True}
+    return render(request, "admin/_rating_progress.html", context)
 
 
 @router.post("/admin/plex-downloads/test")

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from medianest.admin.dependencies import ActingAdmin, ManagedUser
 from medianest.admin.schemas import RuntimeConfigOut
 from medianest.admin.system import config as system_config
+from medianest.admin.system.rating_progress import RatingProgressInfo, rating_progress
 from medianest.auth.cookies import client_ip
 from medianest.auth.dependencies import AdminUser
 from medianest.context import ContextDep
@@ -110,6 +111,9 @@ class YoutubeConfig(ApiInput):
         description="What is used: plexPath, else MEDIANEST_YOUTUBE_PLEX_PATH, else our path"
     )
     content_rating: str | None = Field(description=ratings.LABEL + "; null: none (Plex's)")
+    content_rating_progress: RatingProgressInfo | None = Field(
+        description="Giving the rating to the downloads delivered before; null: none left"
+    )
 
 
 class YoutubeConfigUpdate(ApiInput):
@@ -279,6 +283,7 @@ async def _youtube_config(session: SessionDep, settings: Settings) -> YoutubeCon
         plex_path=await plex_paths.stored_plex_path(session),
         plex_path_in_use=str(paths.plex_root),
         content_rating=await ratings.load(session),
+        content_rating_progress=await rating_progress(session),
     )
 
 

@@ -46,7 +46,7 @@ from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
 from medianest.plex import access as plex_access
 from medianest.youtube.delivery import handoff, ratings
-from medianest.youtube.jobs import waiting
+from medianest.youtube.jobs import rerating, waiting
 from medianest.youtube.jobs.progress import PROGRESS_EVENT, Emit, JobView
 from medianest.youtube.jobs.signals import queue_signals
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
@@ -152,6 +152,7 @@ async def set_content_rating(session: AsyncSession, *, ctx: AppContext, value: s
     the workers once it is committed; how many."""
     if not await ratings.save(session, value):
         return 0
+    await rerating.rating_changed(session, ctx=ctx, rating=value or None)  # delivered ones
     marked = await mark_due(session)
     if marked:
         after_commit(session, queue_signals(ctx).job_added)

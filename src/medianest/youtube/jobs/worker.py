@@ -24,7 +24,7 @@ from medianest.core.health import CheckResult, HealthCheck
 from medianest.core.logging import get_logger
 from medianest.youtube.downloads import files
 from medianest.youtube.downloads.service import refund_failed_download
-from medianest.youtube.jobs import redelivery
+from medianest.youtube.jobs import redelivery, rerating
 from medianest.youtube.jobs.progress import Emit
 from medianest.youtube.jobs.queue import JobQueue
 from medianest.youtube.jobs.runner import JobControl, JobRunner
@@ -138,17 +138,25 @@ class DownloadWorkers:
         return min(interval, self.settings.worker_stale_seconds / 2)
 
     def _redeliver(self) -> None:
-        """Deliver the pending downloads that are due (redelivery.py), beside the jobs:
+        """Deliver the pending downloads that are due (redelivery.py) and re-rate the
+        delivered ones (rerating.py), beside the jobs:
         one such task at a time, started by a turn of the loop that finds none running."""
         if self._redelivery is None or self._redelivery.done():
             self._redelivery = asyncio.create_task(self._deliver_due())
 
     async def _deliver_due(self) -> int:
+        """Deliver what is due, then give the content rating to what is due for it
+        (rerating.py); each failing alone, the next turn tries again."""
+        delivered = 0
         try:
-            return await redelivery.deliver_due(self.ctx, self.emit)
+            delivered = await redelivery.deliver_due(self.ctx, self.emit)
         except Exception as exc:  # the database may be down: the next turn tries again
             log.warning("youtube_redelivery_turn_failed", error=type(exc).__name__)
-            return 0
+        try:
+            await rerating.rate_due(self.ctx)
+        except Exception as exc:
+            log.warning("youtube_rerating_turn_failed", error=type(exc).__name__)
+        return delivered
 
     def _launch(self, job_id: uuid.UUID) -> None:
         control = JobControl(cancel=threading.Event())
