@@ -41,6 +41,7 @@ from tests.youtube_extras.conftest import all_finished, wait_for
 
 CONFIG = "/api/admin/config/youtube"
 EDITS = f"/library/sections/{YOUTUBE_SECTION}/all"
+COLLECTIONS = f"/library/sections/{YOUTUBE_SECTION}/collections"
 HTMX = {"Accept": "text/html", "HX-Request": "true"}
 CHANNEL = ["001 - Clip One", "002 - Clip Two", "003 - Clip Three"]
 KIDS_CHANNEL = ["001 - Clip Four", "002 - Clip Five"]
@@ -62,7 +63,7 @@ async def bob_sees(plex: PlexSimulator) -> list[str]:
 
 
 async def bob_sees_collection(plex: PlexSimulator, collection: str) -> bool:
-    listed = await as_bob(plex, f"/library/sections/{YOUTUBE_SECTION}/collections")
+    listed = await as_bob(plex, COLLECTIONS)
     return collection in {row["ratingKey"] for row in listed}
 
 
@@ -206,6 +207,7 @@ async def test_two_instances_and_their_workers_edit_each_download_once(
     Redis on SQLite: only the database is shared) and three direct looks, all at once."""
     rows = await two_delivered_downloads(worker_app, bob, media)
     before = edits_count(plex)
+    listed = [plex.request_count(path, "GET") for path in (EDITS, COLLECTIONS)]
     stop = asyncio.Event()
     workers = [asyncio.create_task(run_standalone(settings, stop=stop)) for _ in range(2)]
     try:
@@ -221,6 +223,11 @@ async def test_two_instances_and_their_workers_edit_each_download_once(
     items = [row["ratingKey"] for row in plex.items_in_section(YOUTUBE_SECTION)]
     assert sorted(edited) == sorted(items)  # each item once
     assert [e["id"] for e in edits if e["type"] == "18"] == [rows[0].plex_collection_id]
+    # One batch: the section's items and its collections listed once, by one worker.
+    assert [plex.request_count(path, "GET") for path in (EDITS, COLLECTIONS)] == [
+        listed[0] + 1,
+        listed[1] + 1,
+    ]
     assert await rerating.rate_due(worker_app.ctx) == 0
 
 
