@@ -238,11 +238,20 @@ async def test_a_plex_down_during_the_batch_is_tried_again_later_not_in_a_loop(
     media: MediaServerSimulator,
     plex: PlexSimulator,
 ) -> None:
-    await two_delivered_downloads(worker_app, bob, media)
+    """Plex goes down after the batch's first edit (the channel's videos): the next one
+    (its collection) fails, the batch stops there, and both downloads wait a period."""
+    rows = await two_delivered_downloads(worker_app, bob, media)
     plex.restrict("bob", filterMovies="contentRating=G")
-    plex.set_fault("unavailable", path_prefix=EDITS)  # the listing and the edits: 503
-    asked = plex.request_count(EDITS)
+    plex.hold_requests(EDITS, "PUT", times=1)
+    before = edits_count(plex)
     await set_rating(worker_app, admin, "G")
+
+    async def first_edit_held() -> bool:
+        return plex.held.waiting == 1
+
+    await eventually(first_edit_held, "the first edit reached Plex")
+    plex.set_fault("unavailable", path_prefix=EDITS)  # from now on: 503
+    plex.release_requests()
 
     def waiting(rows: list[YoutubeDownload]) -> bool:
         period = timedelta(seconds=worker_app.ctx.settings.plex_audience_refresh_seconds / 2)
@@ -254,17 +263,18 @@ async def test_a_plex_down_during_the_batch_is_tried_again_later_not_in_a_loop(
         )
 
     rows = await wait_for(worker_app, waiting, user_id=bob.id)
-    tried = plex.request_count(EDITS) - asked
-    assert tried >= 1
+    assert edits_count(plex) - before == 2  # the held edit, and the one Plex failed
     async with await signed_in_client(worker_app, admin) as client:
         progress = (await client.get(CONFIG)).json()["data"]["contentRatingProgress"]
         panel = await client.get("/admin/plex-downloads", headers=HTMX)
     assert progress["total"] == 2 and progress["done"] == 0 and progress["waitingUntil"]
+    assert "Re-rating 0 of 2 downloads" in panel.text
     assert "Plex failed; the rest are tried again at" in panel.text
-    # Further turns of every worker leave it alone until its time.
+    # Further turns of every worker leave them alone until their time: no loop.
+    asked = plex.request_count(EDITS)
     for _ in range(3):
         assert await rerating.rate_due(worker_app.ctx) == 0
-    assert plex.request_count(EDITS) - asked == tried
+    assert plex.request_count(EDITS) == asked
 
     plex.clear_fault()
     async with session_scope(worker_app.ctx.session_factory) as session:  # the period passes
@@ -275,6 +285,8 @@ async def test_a_plex_down_during_the_batch_is_tried_again_later_not_in_a_loop(
         )
     await wait_for(worker_app, rated, user_id=bob.id)
     assert await bob_sees(plex) == sorted(CHANNEL + KIDS_CHANNEL)
+    collection = rows[0].plex_collection_id
+    assert collection is not None and await bob_sees_collection(plex, collection)
 
 
 async def delete_in_plex(plex: PlexSimulator, rating_key: str) -> None:

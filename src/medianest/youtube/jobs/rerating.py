@@ -198,7 +198,7 @@ async def _claim(ctx: AppContext) -> Claim | None:
                 await session.scalars(
                     select(YoutubeDownload.id)
                     .where(_claimable(now))
-                    .order_by(YoutubeDownload.rating_due_at)
+                    .order_by(YoutubeDownload.rating_due_at, YoutubeDownload.created_at)
                     .limit(BATCH)
                 )
             )
@@ -216,7 +216,11 @@ async def _claim(ctx: AppContext) -> Claim | None:
             if not taken:
                 continue
             jobs = list(
-                await session.scalars(select(YoutubeDownload).where(YoutubeDownload.id.in_(taken)))
+                await session.scalars(
+                    select(YoutubeDownload)
+                    .where(YoutubeDownload.id.in_(taken))
+                    .order_by(YoutubeDownload.created_at)  # oldest first, as they were made
+                )
             )
         return Claim(jobs, now, until)
     return None
