@@ -11,7 +11,9 @@ it, on the download's items and on the collection it fills, before they are adde
 (python-plexapi mixins.py `ContentRatingMixin.editContentRating` → `editField`, sent as
 library.py `LibrarySection._edit`: `PUT /library/sections/{id}/all?type=&id=
 &contentRating.value=&contentRating.locked=1`). When the person's own token still cannot
-see the items, nothing is added and the download says why (`Hidden`).
+see the items, nothing is added and the download says why (`Hidden`). A change of the
+setting gives the new rating to the downloads already delivered too, in the background
+(youtube/jobs/rerating.py).
 """
 
 from __future__ import annotations
