@@ -88,6 +88,7 @@ from medianest.youtube import router as youtube_router
 from medianest.youtube import subscribers as youtube_subscribers
 from medianest.youtube.jobs import heartbeat as youtube_heartbeat
 from medianest.youtube.jobs import redelivery as youtube_redelivery
+from medianest.youtube.jobs import rerating as youtube_rerating
 from medianest.youtube.jobs import worker as youtube_worker
 from medianest.youtube.subscriptions import router as youtube_subscriptions_router
 from medianest.youtube.subscriptions import scheduler as youtube_scheduler
@@ -217,6 +218,7 @@ async def _plex_reachable_again(session: AsyncSession, event: ServicesChanged) -
     the downloads: neither imports the other."""
     if event.came_online("plex"):
         await youtube_redelivery.mark_plex_outage_due(session)
+        await youtube_rerating.mark_plex_outage_due(session)
 
 
 async def build_context(

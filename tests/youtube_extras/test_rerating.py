@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from medianest.app import MediaNestApp
@@ -38,6 +39,7 @@ from medianest_simulators.plextv_models import BOB_SERVER_TOKEN, OWNER_TOKEN
 from tests.factories.users import signed_in_client
 from tests.support.http import http_client
 from tests.youtube_extras.conftest import all_finished, wait_for
+from tests.youtube_extras.test_redelivery_plex_back import plex_seen
 
 CONFIG = "/api/admin/config/youtube"
 EDITS = f"/library/sections/{YOUTUBE_SECTION}/all"
@@ -372,3 +374,40 @@ async def test_the_panel_shows_the_progress_where_the_rating_is_set(
     async with session_scope(app.ctx.session_factory) as session:
         due = await session.scalars(select(YoutubeDownload.rating_due_at))
         assert list(due) == [None, None]
+
+
+@pytest.mark.housekeeping  # the status monitor runs: it is what sees Plex come back
+async def test_plex_seen_back_up_by_the_monitor_rates_what_waited_at_once_not_a_period_later(
+    app_factory: Callable[..., Any],
+    extras_settings: Callable[..., Settings],
+    admin: User,
+    bob: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+) -> None:
+    """As a failed delivery (test_redelivery_plex_back.py): Plex down when the rating
+    changes, the downloads wait a sweep period (an hour here), and the monitor's round
+    that sees Plex answer again makes them due — the workers rate them without waiting."""
+    app: MediaNestApp = await app_factory(
+        extras_settings(
+            run_worker_in_process=True,
+            plex_audience_refresh_seconds=3600.0,
+            health_check_interval_seconds=0.5,
+            breaker_reset_seconds=1.0,
+        )
+    )
+    await plex_seen(app, "online")
+    await two_delivered_downloads(app, bob, media)
+    plex.restrict("bob", filterMovies="contentRating=G")
+    plex.set_fault("unavailable")  # 503 to every request, the health check's too
+    await plex_seen(app, "offline")
+    await set_rating(app, admin, "G")
+
+    def waiting(rows: list[YoutubeDownload]) -> bool:
+        later = utcnow() + timedelta(seconds=1800)
+        return all(r.rating_due_at is not None and r.rating_due_at > later for r in rows)
+
+    await wait_for(app, waiting, user_id=bob.id)
+    plex.clear_fault()  # the monitor's next round sees Plex answer
+    await wait_for(app, rated, user_id=bob.id)
+    assert await bob_sees(plex) == sorted(CHANNEL + KIDS_CHANNEL)

@@ -18,8 +18,11 @@ without Redis), and the download workers give them the rating in the background:
   `PUT /library/sections/{id}/all?type=&id=&contentRating.value=&contentRating.locked=1`);
 - what the admin has deleted in Plex since is not listed, so not edited (deleted between
   the listing and the edit, Plex refuses it: skipped too); the batch goes on;
-- Plex down or failing: the batch stops, and what it did not finish is due again one
-  audience-sweep period later (`handoff.retry_after_outage`): never in a loop;
+- Plex down or failing: the batch stops, and what it did not finish is due again when
+  the status monitor sees Plex answer again (`mark_plex_outage_due`, beside redelivery's
+  in `app._plex_reachable_again`), at the latest one audience-sweep period later
+  (`handoff.retry_after_outage`): never in a loop; nor is a batch claimed while this
+  process's Plex breaker refuses calls;
 - a change heard while a worker rates leaves the download due (its mark is newer than
   the claim), so the newer rating is given too.
 
@@ -30,31 +33,22 @@ kid's share admits would hide the videos from the kid again (the admin panel say
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.context import AppContext
-from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
 from medianest.db.base import UTCDateTime, utcnow
 from medianest.db.engine import after_commit, session_scope
-from medianest.integrations import plex_edits
-from medianest.integrations.outcomes import UpstreamHTTPError
-from medianest.integrations.plex import PlexClient
-from medianest.integrations.plex_models import PlexItem
 from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
 from medianest.plex import access as plex_access
-from medianest.plex import paths as plex_paths
-from medianest.youtube.delivery import collection as plex_delivery
-from medianest.youtube.delivery import handoff, ratings
+from medianest.youtube.delivery import ratings
+from medianest.youtube.jobs import rerating_batch
 from medianest.youtube.jobs.signals import queue_signals
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
@@ -65,8 +59,6 @@ BATCH = 25
 MAX_BATCHES_PER_TURN = 4
 # A batch's listings and edits, each with the HTTP client's tries and deadline.
 LEASE_SECONDS = 300.0
-# Plex's answers to an edit of an item or collection that is gone: skipped, not failed.
-GONE = frozenset({400, 404, 410})
 # A download in flight may have read the rating before it changed: marked too, and rated
 # once it is delivered.
 MARKED_STATUSES = (
@@ -120,6 +112,22 @@ async def rating_changed(session: AsyncSession, *, ctx: AppContext, rating: str 
     return marked
 
 
+async def mark_plex_outage_due(session: AsyncSession) -> int:
+    """Plex answers again: the downloads a batch left for Plex being down are due now, not
+    at their retry time; how many. Only an outage sets a time still to come."""
+    now = utcnow()
+    result = await session.execute(
+        update(YoutubeDownload)
+        .where(YoutubeDownload.rating_due_at > now)
+        .values(rating_due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    marked = int(getattr(result, "rowcount", 0) or 0)
+    if marked:
+        log.info("youtube_rerating_due", downloads=marked, reason="plex_reachable")
+    return marked
+
+
 async def progress(session: AsyncSession) -> Progress | None:
     """The round under way (None: every delivered download has the rating)."""
     left, first_due = (
@@ -148,15 +156,6 @@ class Claim:
     until: datetime
 
 
-@dataclass
-class Outcome:
-    """What a batch did: the downloads `done` (rated, or nothing of theirs left in Plex);
-    the others are due again at `retry_at` (Plex failed)."""
-
-    done: set[uuid.UUID] = field(default_factory=set)
-    retry_at: datetime | None = None
-
-
 async def rate_due(ctx: AppContext) -> int:
     """Give the admin's rating to the due downloads this worker can claim, a batch at a
     time; how many it finished. With no Plex configured nothing is claimed."""
@@ -165,10 +164,12 @@ async def rate_due(ctx: AppContext) -> int:
         return 0
     finished = 0
     for _ in range(MAX_BATCHES_PER_TURN):
+        if plex.http.breaker.refusing:  # as redelivery.deliver_due: left due until it asks
+            break
         claim = await _claim(ctx)
         if claim is None:
             break
-        outcome = await _rate_batch(ctx, plex, claim)
+        outcome = await rerating_batch.rate_batch(ctx, plex, claim.jobs)
         finished += await _settle(ctx, claim, outcome)
         if outcome.retry_at is not None:  # Plex failing: not another batch this turn
             break
@@ -226,141 +227,7 @@ async def _claim(ctx: AppContext) -> Claim | None:
     return None
 
 
-async def _rate_batch(ctx: AppContext, plex: PlexClient, claim: Claim) -> Outcome:
-    """Rate the claimed downloads. The rating is read after the claim: a change made
-    before it is given; one made after marks the downloads again (`_settle` keeps it)."""
-    async with ctx.session_factory() as session:
-        rating = await ratings.load(session)
-        paths = await plex_paths.load_path_map(session, settings=ctx.settings)
-    outcome = Outcome()
-    if rating is None:  # cleared meanwhile: nothing to give
-        outcome.done = {job.id for job in claim.jobs}
-        return outcome
-    try:
-        sections = await _sections_of(ctx, plex, claim.jobs, paths)
-        # A download no library holds has nothing in Plex to rate.
-        outcome.done = {job.id for job in claim.jobs} - {
-            job.id for jobs in sections.values() for job in jobs
-        }
-        edited: set[str] = set()  # a subscription's downloads share one collection
-        for section_id, jobs in sections.items():
-            items = await _items_of(plex, section_id, jobs, paths)
-            collections = await _collections_of(plex, section_id, jobs)
-            for job in jobs:
-                await _rate_download(plex, section_id, items.get(job.id, []), rating)
-                collection = job.plex_collection_id
-                if collection in collections and collection not in edited:
-                    edited.add(collection)
-                    query = plex_edits.query("collection", [collection], _edits(rating))
-                    await _edit(plex, section_id, query)
-                outcome.done.add(job.id)
-    except MediaNestError as exc:
-        left = len(claim.jobs) - len(outcome.done)
-        log.warning("youtube_rerating_plex_failed", error=exc.code, downloads_left=left)
-        outcome.retry_at = handoff.retry_after_outage(ctx)
-    return outcome
-
-
-def _edits(rating: str) -> dict[str, object]:
-    return plex_edits.content_rating(rating)
-
-
-async def _rate_download(
-    plex: PlexClient, section_id: str, items: Sequence[PlexItem], rating: str
-) -> None:
-    """One edit of the download's items per item type (all its ids, as `multiEdit`)."""
-    by_type: dict[str, list[str]] = {}
-    for item in items:
-        by_type.setdefault(plex_edits.item_type(item.type), []).append(item.rating_key)
-    for item_type, keys in by_type.items():
-        await _edit(plex, section_id, plex_edits.query(item_type, keys, _edits(rating)))
-
-
-async def _edit(plex: PlexClient, section_id: str, query: dict[str, object]) -> None:
-    """Send one edit; one Plex refuses because what it names is gone is skipped."""
-    try:
-        await plex.edit_items(section_id, query)
-    except UpstreamHTTPError as exc:
-        if exc.upstream_status not in GONE:
-            raise
-        log.info("youtube_rerating_gone", section_id=section_id, status=exc.upstream_status)
-
-
-async def _sections_of(
-    ctx: AppContext,
-    plex: PlexClient,
-    jobs: Sequence[YoutubeDownload],
-    paths: plex_paths.PathMap,
-) -> dict[str, list[YoutubeDownload]]:
-    """The downloads by the section holding their folder (as their delivery chose it);
-    those with no files, or no library holding them, are left out."""
-    configured = plex_delivery.configured_section(ctx.settings, ctx.integrations)
-    sections = [] if configured else await plex.sections()
-    grouped: dict[str, list[YoutubeDownload]] = {}
-    for job in jobs:
-        folder = Path(job.folder or "")
-        if not job.folder or not folder.is_relative_to(paths.local_root):
-            continue
-        if configured:
-            key = configured
-        else:
-            try:
-                key = plex_delivery.section_for(sections, paths.to_plex(folder)).key
-            except plex_delivery.DeliveryFailed:
-                continue
-        grouped.setdefault(key, []).append(job)
-    return grouped
-
-
-async def _items_of(
-    plex: PlexClient,
-    section_id: str,
-    jobs: Sequence[YoutubeDownload],
-    paths: plex_paths.PathMap,
-) -> dict[uuid.UUID, list[PlexItem]]:
-    """The items of `jobs` in the section (listed once), by download: by file path when
-    Plex gives it, else by title (the "Plex Video Files" scanner's, the file's name)."""
-    by_file: dict[tuple[Path, str], uuid.UUID] = {}
-    by_title: dict[str, uuid.UUID | None] = {}
-    for job in jobs:
-        for stem in handoff.stems_of(job):
-            by_file[(Path(job.folder or ""), stem)] = job.id
-            by_title[stem] = job.id if stem not in by_title else None  # ambiguous: none
-    found: dict[uuid.UUID, list[PlexItem]] = {}
-    start = 0
-    while True:
-        page = await plex.section_items(section_id, start=start, size=plex_delivery.PAGE_SIZE)
-        for item in page.items:
-            local = [paths.to_local(f) for f in item.files]
-            owners = [by_file.get((f.parent, f.stem)) for f in local if f is not None]
-            owner = next((o for o in owners if o), None) if item.files else by_title.get(item.title)
-            if owner is not None:
-                found.setdefault(owner, []).append(item)
-        start += len(page.items)
-        if not page.items or start >= page.total:
-            return found
-
-
-async def _collections_of(
-    plex: PlexClient, section_id: str, jobs: Sequence[YoutubeDownload]
-) -> set[str]:
-    """Which of the downloads' collections the section still has (listed once)."""
-    wanted = {job.plex_collection_id for job in jobs if job.plex_collection_id}
-    kept: set[str] = set()
-    start = 0
-    while wanted:
-        snapshot = await plex.section_collections(
-            section_id, start=start, size=plex_delivery.PAGE_SIZE
-        )
-        page = snapshot.value
-        kept |= {c.rating_key for c in page.items} & wanted
-        start += len(page.items)
-        if not page.items or start >= page.total:
-            break
-    return kept
-
-
-async def _settle(ctx: AppContext, claim: Claim, outcome: Outcome) -> int:
+async def _settle(ctx: AppContext, claim: Claim, outcome: rerating_batch.Outcome) -> int:
     """Store what the batch did on the downloads this worker still holds: done ones are
     due no more, the others at `retry_at`; one marked again since the claim stays due.
     How many were done."""
