@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from medianest.admin.dependencies import ActingAdmin, ManagedUser
 from medianest.admin.system import config as system_config
 from medianest.admin.system import router as system_router
+from medianest.admin.system import schemas as system_schemas
 from medianest.auth.dependencies import AdminUser
 from medianest.auth.page_user import page_router
 from medianest.context import ContextDep
@@ -98,7 +99,7 @@ async def save_quotas(
             for err in exc.errors()
         }
         return _quotas_form(request, raw, errors, status_code=422)
-    body = system_router.YoutubeConfigUpdate(quotas=quotas)
+    body = system_schemas.YoutubeConfigUpdate(quotas=quotas)
     saved = await system_router.update_youtube_config(body, admin, session, ctx, request)
     return _quotas_form(
         request, _form_values(saved.data.quotas), {}, headers=trigger("Quotas saved.", "success")
@@ -194,7 +195,7 @@ async def save_plex_downloads(
     """The Plex path of downloads and the content rating given to downloaded videos."""
     typed = {"plex_path": plex_path, "content_rating": content_rating}
     try:
-        body = form_input(system_router.YoutubeConfigUpdate, typed)
+        body = form_input(system_schemas.YoutubeConfigUpdate, typed)
         await system_router.update_youtube_config(body, admin, session, ctx, request)
     except MediaNestError as exc:
         await session.rollback()
@@ -229,7 +230,7 @@ async def test_plex_path(
     plex_path: PlexPathField = "",
 ) -> Response:
     try:
-        body = system_router.PlexTestIn(plex_path=plex_path.strip() or None)
+        body = system_schemas.PlexTestIn(plex_path=plex_path.strip() or None)
         result = (await system_router.test_plex_path(body, admin, session, ctx)).data
     except MediaNestError as exc:
         context = await _plex_context(admin, session, ctx, plex_path=plex_path, error=exc.message)
