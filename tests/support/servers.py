@@ -10,14 +10,17 @@ import subprocess
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
 
 from medianest.cli import SERVED_OPTIONS
 from tests.support.http import sync_http_client
+
+T = TypeVar("T")
 
 # free_port() takes ports from here up to the ephemeral range (see there).
 FREE_PORTS_FROM = 20000
@@ -138,6 +141,7 @@ class ServedApp:
             bound = loopback_socket()
             port = int(bound.getsockname()[1])
             self.sockets = [bound]
+        self.app = app
         self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -151,7 +155,24 @@ class ServedApp:
             # non-main thread has crashed the test process)
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, args=(self.sockets,), daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        """`uvicorn.Server.run`, keeping the loop the app runs on (for `call`)."""
+
+        async def serve() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve(sockets=self.sockets)
+
+        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
+            runner.run(serve())
+
+    def call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 60.0) -> T:
+        """Run a coroutine on the served app's own loop (its engine, its Redis and its
+        sockets belong to that loop), as one of its background loops would, and wait."""
+        assert self.loop is not None, "the app is not being served"
+        return asyncio.run_coroutine_threadsafe(make(), self.loop).result(timeout)
 
     def start(self, timeout: float = 20.0) -> ServedApp:
         self.thread.start()
