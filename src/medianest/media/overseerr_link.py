@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from medianest.auth.models import OverseerrLink, User
 from medianest.context import AppContext
@@ -38,6 +40,8 @@ from medianest.platform import audit
 
 log = get_logger(__name__)
 
+# pg_advisory_xact_lock's first key: links to one Overseerr user (the second: its id).
+LINK_LOCK_SPACE = 0x6D6E6F6C  # "mnol"
 TAKEN_MESSAGE = (
     "{name} user {found}, the one with your Plex account, is already linked to another "
     "MediaNest account. An admin must decide whose it is (Admin → Users: link one of "
@@ -116,25 +120,25 @@ async def _store_link(
     """Link `found` (None: no link) in place of nobody's choice (`stale` None) or of the
     automatic link to `stale`, unless the row says otherwise by now; committed at once.
     Never to an Overseerr user another account is linked to (`OverseerrUserTaken`)."""
-    unchanged: tuple[ColumnElement[bool], ...]
-    if stale is None:
-        unchanged = (User.overseerr_link.is_(None), User.overseerr_user_id.is_(None))
-    else:
-        unchanged = (
-            User.overseerr_link == OverseerrLink.AUTOMATIC,
-            User.overseerr_user_id == stale,
-        )
+    before = (None, None) if stale is None else (stale, OverseerrLink.AUTOMATIC)
+    unchanged = (_same(User.overseerr_user_id, before[0]), _same(User.overseerr_link, before[1]))
     link = None if found is None else OverseerrLink.AUTOMATIC
     async with session_scope(ctx.session_factory) as session:
+        guard: tuple[ColumnElement[bool], ...] = ()
         if found is not None:
-            await _refuse_taken(session, overseerr, user_id=user_id, found=found)
+            await lock_overseerr_user(session, found)
+            other = aliased(User)
+            taken = select(other.id).where(other.overseerr_user_id == found, other.id != user_id)
+            guard = (~taken.exists(),)
+        # Check and write in one statement: a separate check saw no link that a
+        # concurrent request was about to write, and both were written.
         written = await session.scalar(
             update(User)
-            .where(User.id == user_id, *unchanged)
+            .where(User.id == user_id, *unchanged, *guard)
             .values(overseerr_user_id=found, overseerr_link=link)
             .returning(User.id)
         )
-        if written is None:  # someone chose meanwhile: theirs stands
+        if written is None:
             row = (
                 await session.execute(
                     select(User.overseerr_user_id, User.overseerr_link).where(User.id == user_id)
@@ -142,9 +146,28 @@ async def _store_link(
             ).one_or_none()
             if row is None:
                 return Requester(None, automatic=False)
-            return Requester(row[0], row[1] == OverseerrLink.AUTOMATIC)
+            if found is not None and tuple(row) == before:  # nobody chose: it is taken
+                await _refuse_taken(session, overseerr, user_id=user_id, found=found)
+            return Requester(row[0], row[1] == OverseerrLink.AUTOMATIC)  # chosen meanwhile
         _audit(session, user_id=user_id, stale=stale, found=found)
     return Requester(found, automatic=found is not None)
+
+
+def _same(column: Any, value: object) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+
+
+async def lock_overseerr_user(session: AsyncSession, overseerr_user_id: int) -> None:
+    """PostgreSQL: until this transaction ends, no other link to `overseerr_user_id`
+    (automatic, or an admin's: admin/users/service.py) is written; the guarded write of
+    an automatic link then sees the committed one. READ COMMITTED's NOT EXISTS alone sees
+    neither a concurrent uncommitted link nor, so, the other account. SQLite needs none:
+    its one writer at a time runs the guarded statement on the latest data."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :id)"),
+            {"space": LINK_LOCK_SPACE, "id": overseerr_user_id},
+        )
 
 
 async def _refuse_taken(
@@ -155,10 +178,11 @@ async def _refuse_taken(
     holder = await session.scalar(
         select(User.id).where(User.overseerr_user_id == found, User.id != user_id).limit(1)
     )
-    if holder is None:
-        return
     log.warning(
-        "overseerr_user_taken", user_id=str(user_id), overseerr_user_id=found, linked=str(holder)
+        "overseerr_user_taken",
+        user_id=str(user_id),
+        overseerr_user_id=found,
+        linked=None if holder is None else str(holder),
     )
     name = overseerr.http.display_name()
     raise OverseerrUserTaken(

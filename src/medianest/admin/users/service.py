@@ -20,6 +20,7 @@ from medianest.auth.sessions import store as session_store
 from medianest.context import AppContext
 from medianest.core.errors import Conflict, NotFound, ValidationFailed
 from medianest.integrations.overseerr import OverseerrClient
+from medianest.media import overseerr_link
 from medianest.platform import audit
 from medianest.youtube.downloads import service as youtube_service
 
@@ -124,6 +125,9 @@ async def update_user(
         user.status = status
     if "overseerr_user_id" in change.model_fields_set or change.overseerr_link is not None:
         await _change_link(user, change, changes, overseerr)
+        if "overseerr_user_id" in changes and user.overseerr_user_id is not None:
+            # Ordered with automatic links to that user (it sees this one committed).
+            await overseerr_link.lock_overseerr_user(session, user.overseerr_user_id)
     if disabling:
         # Immediately: no session or remember-me token of a disabled user survives.
         await session_store.destroy_user_sessions(session, user_id=user.id)
