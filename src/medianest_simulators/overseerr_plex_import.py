@@ -8,6 +8,7 @@ README-overseerr.md."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 from xml.etree import ElementTree as ET
 
 import httpx
@@ -22,8 +23,13 @@ from medianest_simulators.overseerr_settings import error, not_authenticated
 
 IMPORT_PATH = "/api/v1/user/import-from-plex"
 # entity/User.ts: `email` is `unique: true`; a save that breaks it throws TypeORM's
-# QueryFailedError, which the route passes on as its 500 (SQLite's message).
+# QueryFailedError, which the route passes on as its 500 with the driver's message:
+# SQLite's, or (Seerr on PostgreSQL) node-postgres' naming the constraint of
+# seerr-team/seerr server/migration/postgres/1734786061496-InitialMigration.ts:47.
 EMAIL_TAKEN = "SQLITE_CONSTRAINT: UNIQUE constraint failed: user.email"
+EMAIL_TAKEN_POSTGRES = (
+    'duplicate key value violates unique constraint "UQ_e12875dfb3b1d92d7d7c5377e22"'
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,15 @@ class OverseerrPlexImport(OverseerrPermissions):
     """Users imported from Plex with the default permissions (`defaultPermissions`)."""
 
     plex: PlexConnection | None = None  # configuration: kept across `reset()`
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.database: Literal["sqlite", "postgres"] = "sqlite"
+
+    def set_database(self, database: Literal["sqlite", "postgres"]) -> None:
+        """The database Overseerr runs on (its errors' words): SQLite, Overseerr's only
+        one and Seerr's default, or PostgreSQL (Seerr's `DB_TYPE=postgres`)."""
+        self.database = database
 
     def connect_plex(self, connection: PlexConnection | None) -> None:
         """Overseerr set up with this plex.tv account and server (None: Plex not set up,
@@ -111,7 +126,8 @@ class OverseerrPlexImport(OverseerrPermissions):
                     u.email.lower() == friend.email.lower() and u is not existing
                     for u in self.users.values()
                 ):
-                    return error(500, EMAIL_TAKEN)
+                    taken = EMAIL_TAKEN_POSTGRES if self.database == "postgres" else EMAIL_TAKEN
+                    return error(500, taken)
                 existing.email, existing.username = friend.email, friend.username
                 if existing.user_type == 2:  # a local account becomes the Plex user
                     existing.user_type, existing.plex_id = 1, plex_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import httpx
 import pytest
@@ -230,17 +231,22 @@ async def test_a_person_whose_plex_email_changed_still_requests_as_their_own_use
     assert overseerr_sim.request_count(IMPORT_PATH, "POST") == 2  # dave's, erin's
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
 async def test_a_plex_email_changed_to_a_local_users_blocks_imports_and_the_admin_is_told(
     app: MediaNestApp,
     household: None,
     plextv: PlexTvSimulator,
     overseerr_sim: OverseerrSimulator,
+    database: Literal["sqlite", "postgres"],
 ) -> None:
     """dave (imported, linked) changes his plex.tv email to the one a local Overseerr user
     has. Overseerr's import then fails at his row, for everyone after it (its unique
-    email: the save throws, the route answers 500): erin, a new friend, cannot be added
-    until an admin changes one of the two emails. Trying again does not help, so she is
-    told what the admin must do; dave, linked by Plex account id, is not affected."""
+    email: the save throws, the route answers 500 in its database's words: SQLite's, or
+    Seerr's on PostgreSQL naming the email's constraint): erin, a new friend, cannot be
+    added until an admin changes one of the two emails. Trying again does not help, so
+    she is told what the admin must do; dave, linked by Plex account id, is not
+    affected."""
+    overseerr_sim.set_database(database)
     plextv.add_user("erin", email="erin@medianest.test")
     plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
     dave_user = await create_user(app, "dave", plex_id=str(plextv.accounts["dave"].id))

@@ -7,6 +7,7 @@ the answer without `email`/`plexId` (`User.filterMany`), MANAGE_USERS required."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 import httpx
 import pytest
@@ -99,18 +100,34 @@ def test_a_managed_home_user_is_skipped_even_with_a_share(
 
 
 @pytest.mark.usefixtures("connected")
+@pytest.mark.parametrize(
+    ("database", "words"),
+    [
+        ("sqlite", "SQLITE_CONSTRAINT: UNIQUE constraint failed: user.email"),
+        # Seerr on PostgreSQL: node-postgres' message, the constraint of
+        # server/migration/postgres/1734786061496-InitialMigration.ts:47.
+        (
+            "postgres",
+            'duplicate key value violates unique constraint "UQ_e12875dfb3b1d92d7d7c5377e22"',
+        ),
+    ],
+)
 def test_a_plex_email_another_user_has_fails_the_import_at_that_row(
-    overseerr: OverseerrSimulator, connected: PlexTvSimulator
+    overseerr: OverseerrSimulator,
+    connected: PlexTvSimulator,
+    database: Literal["sqlite", "postgres"],
+    words: str,
 ) -> None:
     """alice (imported) now has, on plex.tv, the email of a local user: giving it to her
     user breaks `email`'s unique column (entity/User.ts), so the save throws and the
-    route answers 500 with the error (index.ts:546-547); dave, after her in plex.tv's
-    list, is not created. Changed back, the import works again."""
+    route answers 500 with the error (index.ts:546-547), in its database's words; dave,
+    after her in plex.tv's list, is not created. Changed back, the import works again."""
+    overseerr.set_database(database)
     local = overseerr.add_user("papa")
     connected.accounts["alice"].email = local.email
     failed = post_import(overseerr, {"plexIds": ["6"]})
     assert failed.status_code == 500
-    assert failed.json()["message"] == "SQLITE_CONSTRAINT: UNIQUE constraint failed: user.email"
+    assert failed.json()["message"] == words
     assert not [u for u in overseerr.users.values() if u.plex_id == 6]
     local.email = "papa@elsewhere.test"
     (created,) = post_import(overseerr, {"plexIds": ["6"]}).json()

@@ -51,8 +51,14 @@ MANAGED_MESSAGE = (
     "An admin must create a user for you in {name} (Users → Create Local User) and enter "
     "its id as your {name} user in MediaNest (Admin → Users); nothing was requested."
 )
-# SQLite's words for it (Overseerr's only database); matched lower-cased.
-EMAIL_TAKEN = "unique constraint failed: user.email"
+# The database's words for it, matched lower-cased: SQLite's (Overseerr's only database,
+# Seerr's default), and PostgreSQL's (Seerr's other) naming the user table's unique email
+# (seerr-team/seerr server/migration/postgres/1734786061496-InitialMigration.ts:47
+# `CONSTRAINT "UQ_e12875dfb3b1d92d7d7c5377e22" UNIQUE ("email")`): not any duplicate key.
+EMAIL_TAKEN = (
+    "unique constraint failed: user.email",
+    'duplicate key value violates unique constraint "uq_e12875dfb3b1d92d7d7c5377e22"',
+)
 EMAIL_TAKEN_MESSAGE = (
     "{name} could not add you: its Import Plex Users stops at a Plex user whose email "
     "another {name} user already has (a Plex email changed to that of a local user). An "
@@ -77,8 +83,9 @@ class NotInOverseerr(PermissionDenied):
 class OverseerrImportBlocked(Conflict):
     """Overseerr's import stops at a Plex user it would give an email another of its
     users has (entity/User.ts: `email` is unique; routes/user/index.ts:518 copies the
-    Plex email, :546 answers the save's error as 500): every import fails the same way
-    until an admin changes one of the two in Overseerr; trying again does not help."""
+    Plex email, :546 answers the save's error as 500; Seerr's :618, :647): every import
+    fails the same way until an admin changes one of the two in Overseerr; trying again
+    does not help. Recognized in SQLite's and PostgreSQL's words (`EMAIL_TAKEN`)."""
 
     code = "OVERSEERR_IMPORT_BLOCKED"
 
@@ -144,7 +151,7 @@ async def _import(overseerr: OverseerrClient, plex_account_id: int) -> int:
         # unique email), or its user list unable to say whether it has them now.
         why = _why(response)
         log.warning("overseerr_import_unsettled", plex_account=plex_account_id, error=why)
-        if why is not None and EMAIL_TAKEN in why.lower():
+        if why is not None and any(words in why.lower() for words in EMAIL_TAKEN):
             message = EMAIL_TAKEN_MESSAGE.format(name=overseerr.http.display_name())
             raise OverseerrImportBlocked(message, details={"reason": "email_taken"})
         raise OverseerrImportFailed(failed, details={"reason": "overseerr_error"})
