@@ -1,10 +1,9 @@
 """The one resilient HTTP client every integration is built on.
 
-Per service: a pooled httpx.AsyncClient (keep-alive, at most 10 connections), a per-request
-timeout, retries with exponential backoff and jitter for idempotent requests (stamina, in
-`retries.py`), a circuit breaker, and a last-known-good cache for reads. Every call is
-logged (service, route, status, duration, breaker state) and counted in Prometheus;
-secrets never reach either. Messages name the service as `display_name()` says.
+Per service: a pooled httpx.AsyncClient (`retries.POOL_LIMITS`), a per-request timeout,
+retries with backoff and jitter for idempotent requests (stamina, `retries.py`), a circuit
+breaker, and a last-known-good cache for reads. Every call is logged (service, route,
+status, duration, breaker state) and counted in Prometheus; secrets never reach either.
 """
 
 from __future__ import annotations
@@ -39,7 +38,12 @@ from medianest.integrations.outcomes import (
     outage_reason,
     service_name,
 )
-from medianest.integrations.retries import DEADLINE_TIMEOUTS, IDEMPOTENT_METHODS, RetryingSender
+from medianest.integrations.retries import (
+    DEADLINE_TIMEOUTS,
+    IDEMPOTENT_METHODS,
+    POOL_LIMITS,
+    RetryingSender,
+)
 from medianest.integrations.tls import tls_context
 from medianest.settings import Settings
 
@@ -49,7 +53,6 @@ log = get_logger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 
-MAX_CONNECTIONS_PER_SERVICE = 10
 # Last-known-good answers outlive any outage we care to bridge.
 LAST_GOOD_TTL_SECONDS = 7 * 24 * 3600.0
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
@@ -120,10 +123,7 @@ class ResilientClient:
                 base_url=self.base_url,
                 headers=self._headers,
                 timeout=httpx.Timeout(self._timeout),
-                limits=httpx.Limits(
-                    max_connections=MAX_CONNECTIONS_PER_SERVICE,
-                    max_keepalive_connections=MAX_CONNECTIONS_PER_SERVICE,
-                ),
+                limits=POOL_LIMITS,
                 follow_redirects=False,
                 verify=tls_context(self._ca_bundle),
             )

@@ -34,6 +34,17 @@ from medianest.integrations.tls import (
 # Logged under the client's module name, as before this split: log filters keep matching.
 log = get_logger("medianest.integrations.http")
 
+MAX_CONNECTIONS_PER_SERVICE = 10
+# An idle connection is not used again after 4 s: under the 5 s keep-alive of Node's http
+# server (Overseerr, Seerr, Uptime Kuma) and uvicorn. With httpx's default (also 5 s) a
+# request went out on a connection the server was closing at that moment and failed
+# unanswered, and a call that is not retried (plex.tv's) failed with it.
+KEEPALIVE_EXPIRY_SECONDS = 4.0
+POOL_LIMITS = httpx.Limits(
+    max_connections=MAX_CONNECTIONS_PER_SERVICE,
+    max_keepalive_connections=MAX_CONNECTIONS_PER_SERVICE,
+    keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # The whole call (all tries and backoffs) may take this many per-request timeouts.
