@@ -65,9 +65,10 @@ def _failure(tool: str, returncode: int, stderr: str) -> BackupError:
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    # The command is ours (pg_dump/pg_restore by absolute path), never user input.
+    # The command is ours (pg_dump/pg_restore by absolute path), never user input. Its
+    # stderr may quote a damaged dump's bytes: not UTF-8, so replaced, not a traceback.
     result = subprocess.run(  # noqa: S603
-        command, env=env, capture_output=True, text=True, check=False
+        command, env=env, capture_output=True, text=True, errors="replace", check=False
     )
     if result.returncode != 0:
         raise _failure(Path(command[0]).name, result.returncode, result.stderr)
