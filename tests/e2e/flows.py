@@ -57,6 +57,7 @@ def change_bootstrap_password(browser: Browser, base_url: str, folder: Path) -> 
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()
+        diagnostics = chromium_form_diagnostics(page)
         page.goto("/dashboard")
         expect(page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
         shoot(page, folder, "login")
@@ -69,6 +70,11 @@ def change_bootstrap_password(browser: Browser, base_url: str, folder: Path) -> 
         # The password was typed a moment ago: the forced change does not ask for it again.
         expect(page.get_by_label("Current password")).to_have_count(0)
         expect(page.locator("#cp-new-hint li")).to_have_count(2)
+        # A password manager saves the new password under "admin", not under no name.
+        expect(page.locator('#change-password input[autocomplete="username"]')).to_have_value(
+            "admin"
+        )
+        assert not [d for d in diagnostics if "username fields" in d], diagnostics
         page.get_by_label("New password", exact=True).fill("admin")
         page.get_by_label("Repeat the new password").fill("admin")
         page.get_by_role("button", name="Save the new password").click()
@@ -85,6 +91,17 @@ def change_bootstrap_password(browser: Browser, base_url: str, folder: Path) -> 
         return AdminAccount("admin", NEW_ADMIN_PASSWORD, saw_forced_change=forced)
     finally:
         context.close()
+
+
+def chromium_form_diagnostics(page: Page) -> list[str]:
+    """Chromium's own notes on the page's forms ("[DOM] Password forms should have
+    (optionally hidden) username fields ..."), as they arrive: what password managers and
+    autofill will trip over."""
+    notes: list[str] = []
+    page.on(
+        "console", lambda message: notes.append(message.text) if "[DOM]" in message.text else None
+    )
+    return notes
 
 
 def wait_for_api(

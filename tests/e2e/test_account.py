@@ -12,7 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from medianest_simulators.suite import SimulatorSuite
-from tests.e2e.flows import DESKTOP, PHONE, shoot, sign_in_plex_user
+from tests.e2e.flows import (
+    DESKTOP,
+    PHONE,
+    AdminAccount,
+    chromium_form_diagnostics,
+    shoot,
+    sign_in_admin,
+    sign_in_plex_user,
+)
 from tests.e2e.test_accessibility import serious_violations
 from tests.support.servers import ServedApp
 
@@ -129,3 +137,20 @@ def test_the_api_token_form_its_error_and_the_new_token_pass_axe(
     page.locator("#api-token-form").get_by_role("button", name="Create token").click()
     expect(page.get_by_label("New token")).to_have_value(re.compile(r"^mn_"))
     assert serious_violations(page) == []
+
+
+def test_an_admin_changing_the_password_gives_password_managers_the_account_name(
+    new_context: Any, admin_account: AdminAccount
+) -> None:
+    context = new_context()
+    sign_in_admin(context, admin_account)
+    page = context.new_page()
+    diagnostics = chromium_form_diagnostics(page)
+    page.goto("/account")
+    form = page.locator("#change-password")
+    expect(form.get_by_label("Current password")).to_be_visible()
+    expect(form.locator('input[autocomplete="username"]')).to_have_value(admin_account.username)
+    expect(form.locator('input[autocomplete="username"]')).to_be_hidden()
+    page.reload()  # Chromium notes a form when the page is parsed: give it a second look
+    expect(form.get_by_label("Current password")).to_be_visible()
+    assert not [d for d in diagnostics if "username fields" in d], diagnostics
