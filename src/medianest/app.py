@@ -87,8 +87,6 @@ from medianest.settings import Settings
 from medianest.youtube import router as youtube_router
 from medianest.youtube import subscribers as youtube_subscribers
 from medianest.youtube.jobs import heartbeat as youtube_heartbeat
-from medianest.youtube.jobs import redelivery as youtube_redelivery
-from medianest.youtube.jobs import rerating as youtube_rerating
 from medianest.youtube.jobs import worker as youtube_worker
 from medianest.youtube.subscriptions import router as youtube_subscriptions_router
 from medianest.youtube.subscriptions import scheduler as youtube_scheduler
@@ -212,13 +210,12 @@ def subscribe_to_events(bus: EventBus = process_bus) -> None:
 
 
 async def _plex_reachable_again(session: AsyncSession, event: ServicesChanged) -> None:
-    """The status monitor saw Plex answer again: the YouTube deliveries that failed for
-    Plex being down are due now, in the monitor's transaction, so every download worker
-    of every process finds them at its next turn. Here because the dashboard is above
-    the downloads: neither imports the other."""
+    """The status monitor saw Plex answer again: the YouTube work Plex being down left
+    waiting (deliveries, content ratings) is due now, in the monitor's transaction, so
+    every download worker of every process finds it at its next turn. Here because the
+    dashboard is above the downloads: neither imports the other."""
     if event.came_online("plex"):
-        await youtube_redelivery.mark_plex_outage_due(session)
-        await youtube_rerating.mark_plex_outage_due(session)
+        await youtube_subscribers.plex_reachable_again(session)
 
 
 async def build_context(

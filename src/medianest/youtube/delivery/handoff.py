@@ -102,7 +102,7 @@ def retry_after_outage(ctx: AppContext) -> datetime:
     """When a delivery Plex failed is tried again at the latest: after one period of the
     audience sweep (`MEDIANEST_PLEX_AUDIENCE_REFRESH_SECONDS`), not in a loop against a
     Plex that is down. A time to come marks the delivery as failed for Plex: the status
-    monitor seeing Plex answer again makes it due at once (`redelivery.mark_plex_outage_due`)."""
+    monitor seeing Plex answer again makes it due at once (`due_claim.mark_outage_due`)."""
     return utcnow() + timedelta(seconds=ctx.settings.plex_audience_refresh_seconds)
 
 

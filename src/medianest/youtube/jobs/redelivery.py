@@ -14,13 +14,16 @@ its `plex_due_at` is set and a download worker delivers it again, as it would ha
 - the admin changes the content rating given to downloaded videos (`set_content_rating`:
   a user's restrictions may have hidden the items without one);
 - Plex failed the last try: due again as soon as the status monitor sees Plex answer
-  again (`mark_plex_outage_due`, composed in `app.subscribe_to_events` on the dashboard's
-  `ServicesChanged`, in the monitor's own transaction), and at the latest one sweep period
+  again (`subscribers.plex_reachable_again` → `due_claim.mark_outage_due`, composed in
+  `app.subscribe_to_events` on the dashboard's `ServicesChanged`, in the monitor's own
+  transaction: a delivery waiting for a share, a content rating or a library to hold its
+  folder has no time to come and is left alone), and at the latest one sweep period
   later (`handoff.retry_after_outage`: an outage shorter than a status round is not seen).
 
 Workers look for due deliveries at every turn of their loop (`deliver_due`). One worker
 takes a download at a time: the claim is an UPDATE guarded by `plex_claimed_until` (a
-lease: a worker that dies mid-delivery leaves it to another once it runs out). A delivery
+lease: a worker that dies mid-delivery leaves it to another once it runs out; the rules
+shared with rerating.py live in due_claim.py). A delivery
 that fails again keeps the note, and is not tried again before the next change (or, for
 a Plex outage, Plex seen answering again or the next period): never in a loop. A change heard while a worker delivers
 leaves the download due, so the change is not lost.
@@ -30,23 +33,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
 from medianest.context import AppContext
 from medianest.core.errors import MediaNestError
 from medianest.core.logging import get_logger
-from medianest.db.base import UTCDateTime, utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import audit
-from medianest.plex import access as plex_access
 from medianest.youtube.delivery import handoff, ratings
-from medianest.youtube.jobs import rerating, waiting
+from medianest.youtube.jobs import due_claim, rerating, waiting
 from medianest.youtube.jobs.progress import PROGRESS_EVENT, Emit, JobView
 from medianest.youtube.jobs.signals import queue_signals
 from medianest.youtube.models import DownloadStatus, JobItem, YoutubeDownload
@@ -56,6 +57,25 @@ log = get_logger(__name__)
 # A claim outlives any one delivery: the scan wait twice, and the Plex calls around it.
 LEASE_MARGIN_SECONDS = 120.0
 MAX_PER_TURN = 50
+
+
+def _lease_seconds(ctx: AppContext) -> float:
+    return 2 * ctx.settings.plex_scan_wait_seconds + LEASE_MARGIN_SECONDS
+
+
+# A pending delivery of a completed download, one at a time.
+DUE = due_claim.DueClaim(
+    event="youtube_redelivery_due",
+    due=YoutubeDownload.plex_due_at,
+    claimed_until=YoutubeDownload.plex_claimed_until,
+    lease=_lease_seconds,
+    batch=1,
+    tries=None,  # others took the candidate first: on to the next one
+    waiting=(
+        YoutubeDownload.plex_pending.is_(True),
+        YoutubeDownload.status == DownloadStatus.COMPLETED.value,
+    ),
+)
 
 
 def final_note(plex_note: str | None, items: Sequence[JobItem]) -> str | None:
@@ -69,37 +89,10 @@ def final_note(plex_note: str | None, items: Sequence[JobItem]) -> str | None:
 async def mark_due(session: AsyncSession, *, user_id: uuid.UUID | None = None) -> int:
     """Make the pending deliveries (of `user_id`, or everyone's) due now; how many."""
     mine = [YoutubeDownload.user_id == user_id] if user_id is not None else []
-    marked = await _mark(session, *mine)
+    marked = await due_claim.mark_due(session, DUE, *mine)
     if marked:
         log.info("youtube_redelivery_due", downloads=marked, user_id=user_id and str(user_id))
     return marked
-
-
-async def mark_plex_outage_due(session: AsyncSession) -> int:
-    """Plex is reachable again: the deliveries that failed because Plex was down or failing
-    are due now, not at their retry time; how many. They are the ones waiting for a time
-    still to come: only an outage sets one (`handoff.retry_after_outage`). A delivery
-    waiting for a share, a content rating or a library to hold its folder has no time
-    (it waits for its own change) and is left alone, and one already due stays as it is."""
-    marked = await _mark(session, YoutubeDownload.plex_due_at > utcnow())
-    if marked:
-        log.info("youtube_redelivery_due", downloads=marked, reason="plex_reachable")
-    return marked
-
-
-async def _mark(session: AsyncSession, *where: ColumnElement[bool]) -> int:
-    """Make the pending deliveries matching `where` due now; how many."""
-    result = await session.execute(
-        update(YoutubeDownload)
-        .where(
-            YoutubeDownload.plex_pending.is_(True),
-            YoutubeDownload.status == DownloadStatus.COMPLETED.value,
-            *where,
-        )
-        .values(plex_due_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)
@@ -164,98 +157,38 @@ async def deliver_due(ctx: AppContext, emit: Emit) -> int:
     With no Plex configured nothing is claimed: they stay due until there is one. Nor
     while this process's breaker for Plex refuses calls: Plex may be back (another
     instance saw it), and a delivery refused here would wait a whole sweep period; the
-    breaker's next probe, after its reset time, is then a delivery."""
-    plex = await plex_access.owner_client(ctx.integrations)
-    if plex is None:
-        return 0
+    breaker's next probe, after its reset time, is then a delivery (due_claim.py)."""
     delivered = 0
-    for _ in range(MAX_PER_TURN):
-        if plex.http.breaker.refusing:
-            break
-        claimed = await _claim(ctx)
-        if claimed is None:
-            break
-        job = claimed.job
-        try:
-            handed = await handoff.hand_to_plex(
-                ctx,
-                job,
-                folder=Path(job.folder or ""),
-                title=job.title or Path(job.folder or "").name,
-                stems=handoff.stems_of(job),
-            )
-        except MediaNestError as exc:  # plex.tv or Plex failing outside the delivery
-            note = f"{handoff.NOT_UPDATED}: {exc.message}"
-            handed = handoff.Handed(
-                job.plex_collection_id, note, True, handoff.retry_after_outage(ctx)
-            )
-        if await _settle(ctx, claimed, handed) and not handed.pending:
-            delivered += 1
-            await _tell(emit, job)
+    async with aclosing(due_claim.claims(ctx, DUE, most=MAX_PER_TURN)) as claims:
+        async for claimed in claims:
+            (job,) = claimed.jobs
+            try:
+                handed = await handoff.hand_to_plex(
+                    ctx,
+                    job,
+                    folder=Path(job.folder or ""),
+                    title=job.title or Path(job.folder or "").name,
+                    stems=handoff.stems_of(job),
+                )
+            except MediaNestError as exc:  # plex.tv or Plex failing outside the delivery
+                note = f"{handoff.NOT_UPDATED}: {exc.message}"
+                handed = handoff.Handed(
+                    job.plex_collection_id, note, True, handoff.retry_after_outage(ctx)
+                )
+            if await _settle(ctx, claimed, handed) and not handed.pending:
+                delivered += 1
+                await _tell(emit, job)
     return delivered
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A download this worker delivers: claimed `at`, held `until` (its lease)."""
-
-    job: YoutubeDownload
-    at: datetime
-    until: datetime
-
-
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        YoutubeDownload.plex_pending.is_(True),
-        YoutubeDownload.status == DownloadStatus.COMPLETED.value,
-        YoutubeDownload.plex_due_at <= now,
-        or_(
-            YoutubeDownload.plex_claimed_until.is_(None),
-            YoutubeDownload.plex_claimed_until < now,
-        ),
-    )
-
-
-async def _claim(ctx: AppContext) -> Claim | None:
-    """The next due download, claimed by this worker until the lease it returns."""
-    lease_seconds = 2 * ctx.settings.plex_scan_wait_seconds + LEASE_MARGIN_SECONDS
-    while True:
-        now = utcnow()
-        lease = now + timedelta(seconds=lease_seconds)
-        async with session_scope(ctx.session_factory) as session:
-            candidate = await session.scalar(
-                select(YoutubeDownload.id)
-                .where(_claimable(now))
-                .order_by(YoutubeDownload.plex_due_at)
-                .limit(1)
-            )
-            if candidate is None:
-                return None
-            result = await session.execute(
-                update(YoutubeDownload)
-                .where(YoutubeDownload.id == candidate, _claimable(now))
-                .values(plex_claimed_until=lease)
-                .execution_options(synchronize_session=False)
-            )
-            if not getattr(result, "rowcount", 0):
-                continue  # another worker took it first: look for the next one
-            job = await session.get(YoutubeDownload, candidate)
-        if job is not None:
-            return Claim(job, now, lease)
-
-
-async def _settle(ctx: AppContext, claim: Claim, handed: handoff.Handed) -> bool:
+async def _settle(ctx: AppContext, claim: due_claim.Claim, handed: handoff.Handed) -> bool:
     """Store what the delivery did, if this worker still holds the download. Delivered:
     no longer pending, the note gone. Not: the new note; due again if a change came in
     meanwhile (its mark is newer than the claim), else at the outage's retry time, else
     at the next change."""
-    job = claim.job
-    values: dict[str, object] = {"plex_claimed_until": None}
+    (job,) = claim.jobs
+    values = due_claim.released(DUE, claim, handed.retry_at)
     if handed.pending:
-        values["plex_due_at"] = case(
-            (YoutubeDownload.plex_due_at > claim.at, YoutubeDownload.plex_due_at),
-            else_=literal(handed.retry_at, UTCDateTime()) if handed.retry_at else None,
-        )
         values["error"] = final_note(handed.note, job.items)
     else:
         values |= {"plex_pending": False, "plex_due_at": None}
@@ -264,7 +197,7 @@ async def _settle(ctx: AppContext, claim: Claim, handed: handoff.Handed) -> bool
     async with session_scope(ctx.session_factory) as session:
         result = await session.execute(
             update(YoutubeDownload)
-            .where(YoutubeDownload.id == job.id, YoutubeDownload.plex_claimed_until == claim.until)
+            .where(YoutubeDownload.id == job.id, due_claim.held(DUE, claim))
             .values(**values)
             .execution_options(synchronize_session=False)
         )

@@ -19,12 +19,15 @@ without Redis), and the download workers give them the rating in the background:
 - what the admin has deleted in Plex since is not listed, so not edited (deleted between
   the listing and the edit, Plex refuses it: skipped too); the batch goes on;
 - Plex down or failing: the batch stops, and what it did not finish is due again when
-  the status monitor sees Plex answer again (`mark_plex_outage_due`, beside redelivery's
-  in `app._plex_reachable_again`), at the latest one audience-sweep period later
+  the status monitor sees Plex answer again (`subscribers.plex_reachable_again`, for
+  redelivery's and this `DUE` alike), at the latest one audience-sweep period later
   (`handoff.retry_after_outage`): never in a loop; nor is a batch claimed while this
   process's Plex breaker refuses calls;
 - a change heard while a worker rates leaves the download due (its mark is newer than
   the claim), so the newer rating is given too.
+
+The claim, the lease, the breaker's refusal and Plex seen back are due_claim.py's, shared
+with redelivery.py.
 
 Clearing the setting marks nothing and ends a round under way: the ratings given stay as
 they are. MediaNest does not know what a video had before, and taking away a rating a
@@ -33,22 +36,22 @@ kid's share admits would hide the videos from the kid again (the admin panel say
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.context import AppContext
 from medianest.core.logging import get_logger
-from medianest.db.base import UTCDateTime, utcnow
+from medianest.db.base import utcnow
 from medianest.db.engine import after_commit, session_scope
 from medianest.platform import stored_settings
 from medianest.platform.models import SystemSetting
-from medianest.plex import access as plex_access
 from medianest.youtube.delivery import ratings
-from medianest.youtube.jobs import rerating_batch
+from medianest.youtube.jobs import due_claim, rerating_batch
 from medianest.youtube.jobs.signals import queue_signals
 from medianest.youtube.models import DownloadStatus, YoutubeDownload
 
@@ -65,6 +68,21 @@ MARKED_STATUSES = (
     DownloadStatus.COMPLETED.value,
     DownloadStatus.DOWNLOADING.value,
     DownloadStatus.PROCESSING.value,
+)
+# Delivered downloads, a batch at a time. Every download with a due time waits for the
+# rating; one still in flight is claimed once it is delivered.
+DUE = due_claim.DueClaim(
+    event="youtube_rerating_due",
+    due=YoutubeDownload.rating_due_at,
+    claimed_until=YoutubeDownload.rating_claimed_until,
+    lease=lambda _ctx: LEASE_SECONDS,
+    batch=BATCH,
+    tries=3,  # the candidates were all taken by others: look again, then wait a turn
+    ready=(
+        YoutubeDownload.status == DownloadStatus.COMPLETED.value,
+        YoutubeDownload.plex_pending.is_(False),
+    ),
+    then_by=(YoutubeDownload.created_at,),
 )
 
 
@@ -112,22 +130,6 @@ async def rating_changed(session: AsyncSession, *, ctx: AppContext, rating: str 
     return marked
 
 
-async def mark_plex_outage_due(session: AsyncSession) -> int:
-    """Plex answers again: the downloads a batch left for Plex being down are due now, not
-    at their retry time; how many. Only an outage sets a time still to come."""
-    now = utcnow()
-    result = await session.execute(
-        update(YoutubeDownload)
-        .where(YoutubeDownload.rating_due_at > now)
-        .values(rating_due_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    marked = int(getattr(result, "rowcount", 0) or 0)
-    if marked:
-        log.info("youtube_rerating_due", downloads=marked, reason="plex_reachable")
-    return marked
-
-
 async def progress(session: AsyncSession) -> Progress | None:
     """The round under way (None: every delivered download has the rating)."""
     left, first_due = (
@@ -147,109 +149,35 @@ async def progress(session: AsyncSession) -> Progress | None:
 
 
 # --- the workers ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Claim:
-    """Downloads this worker rates: claimed `at`, held `until` (its lease)."""
-
-    jobs: list[YoutubeDownload]
-    at: datetime
-    until: datetime
-
-
 async def rate_due(ctx: AppContext) -> int:
     """Give the admin's rating to the due downloads this worker can claim, a batch at a
-    time; how many it finished. With no Plex configured nothing is claimed."""
-    plex = await plex_access.owner_client(ctx.integrations)
-    if plex is None:
-        return 0
+    time; how many it finished. With no Plex configured nothing is claimed, nor while the
+    Plex breaker refuses calls (due_claim.py)."""
     finished = 0
-    for _ in range(MAX_BATCHES_PER_TURN):
-        if plex.http.breaker.refusing:  # as redelivery.deliver_due: left due until it asks
-            break
-        claim = await _claim(ctx)
-        if claim is None:
-            break
-        outcome = await rerating_batch.rate_batch(ctx, plex, claim.jobs)
-        finished += await _settle(ctx, claim, outcome)
-        if outcome.retry_at is not None:  # Plex failing: not another batch this turn
-            break
+    async with aclosing(due_claim.claims(ctx, DUE, most=MAX_BATCHES_PER_TURN)) as claims:
+        async for claim in claims:
+            outcome = await rerating_batch.rate_batch(ctx, claim.plex, claim.jobs)
+            finished += await _settle(ctx, claim, outcome)
+            if outcome.retry_at is not None:  # Plex failing: not another batch this turn
+                break
     return finished
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        YoutubeDownload.rating_due_at <= now,
-        YoutubeDownload.status == DownloadStatus.COMPLETED.value,
-        YoutubeDownload.plex_pending.is_(False),
-        or_(
-            YoutubeDownload.rating_claimed_until.is_(None),
-            YoutubeDownload.rating_claimed_until < now,
-        ),
-    )
-
-
-async def _claim(ctx: AppContext) -> Claim | None:
-    """The next due downloads (at most `BATCH`), claimed until the lease it returns. The
-    UPDATE checks each row again: what another worker took meanwhile is not taken."""
-    for _ in range(3):  # the candidates were all taken by others: look again
-        now = utcnow()
-        until = now + timedelta(seconds=LEASE_SECONDS)
-        async with session_scope(ctx.session_factory) as session:
-            candidates = list(
-                await session.scalars(
-                    select(YoutubeDownload.id)
-                    .where(_claimable(now))
-                    .order_by(YoutubeDownload.rating_due_at, YoutubeDownload.created_at)
-                    .limit(BATCH)
-                )
-            )
-            if not candidates:
-                return None
-            taken = list(
-                await session.scalars(
-                    update(YoutubeDownload)
-                    .where(YoutubeDownload.id.in_(candidates), _claimable(now))
-                    .values(rating_claimed_until=until)
-                    .returning(YoutubeDownload.id)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            if not taken:
-                continue
-            jobs = list(
-                await session.scalars(
-                    select(YoutubeDownload)
-                    .where(YoutubeDownload.id.in_(taken))
-                    .order_by(YoutubeDownload.created_at)  # oldest first, as they were made
-                )
-            )
-        return Claim(jobs, now, until)
-    return None
-
-
-async def _settle(ctx: AppContext, claim: Claim, outcome: rerating_batch.Outcome) -> int:
+async def _settle(ctx: AppContext, claim: due_claim.Claim, outcome: rerating_batch.Outcome) -> int:
     """Store what the batch did on the downloads this worker still holds: done ones are
     due no more, the others at `retry_at`; one marked again since the claim stays due.
     How many were done."""
-    newer = YoutubeDownload.rating_due_at > claim.at
-    retry = literal(outcome.retry_at, UTCDateTime()) if outcome.retry_at else None
     done = [job.id for job in claim.jobs if job.id in outcome.done]
     left = [job.id for job in claim.jobs if job.id not in outcome.done]
     finished = 0
     async with session_scope(ctx.session_factory) as session:
-        for ids, then in ((done, None), (left, retry)):
+        for ids, then in ((done, None), (left, outcome.retry_at)):
             if not ids:
                 continue
             result = await session.execute(
                 update(YoutubeDownload)
-                .where(
-                    YoutubeDownload.id.in_(ids),
-                    YoutubeDownload.rating_claimed_until == claim.until,
-                )
-                .values(
-                    rating_claimed_until=None,
-                    rating_due_at=case((newer, YoutubeDownload.rating_due_at), else_=then),
-                )
+                .where(YoutubeDownload.id.in_(ids), due_claim.held(DUE, claim))
+                .values(due_claim.released(DUE, claim, then))
                 .execution_options(synchronize_session=False)
             )
             if then is None:
