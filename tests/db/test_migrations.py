@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medianest.db import migrate
 from medianest.db.base import JSONColumn
 from medianest.models import Base
 from medianest.youtube.models import ACTIVE_STATUSES_SQL
-from tests.conftest import unavailable
-from tests.support import databases
+from tests.db.conftest import across, add_download, add_user, connected, users_table
 
 
 def _tables(sync_url: str) -> set[str]:
@@ -26,19 +25,6 @@ def _tables(sync_url: str) -> set[str]:
         return set(inspect(engine).get_table_names()) - {"alembic_version"}
     finally:
         engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        path = tmp_path / "m.db"
-        yield databases.sqlite_url(path), f"sqlite:///{path}"
-        return
-    if not asyncio.run(databases.pg_reachable()):
-        unavailable("PostgreSQL")
-    name, url = asyncio.run(databases.create_pg_database())
-    yield url, None
-    asyncio.run(databases.drop_pg_database(name))
 
 
 async def _pg_tables(url: str) -> set[str]:
@@ -156,37 +142,22 @@ SETTINGS = sa.table(
 )
 
 
-async def _choices_around_nr_1(async_url: str, write: bool) -> dict[str, Any]:
+async def _choices_around_nr_1(conn: AsyncConnection, write: bool) -> dict[str, Any]:
     """Before `nr_1` (`write`): two users and the event choices people made; after:
     what they became, by row."""
-    engine = create_async_engine(async_url)
-    try:
-        async with engine.begin() as conn:
-            if write:
-                await _seed_choices(conn)
-            rows = await conn.execute(sa.select(CHANNELS.c.id, CHANNELS.c.events))
-            found: dict[str, Any] = {str(key): events for key, events in rows}
-            rows = await conn.execute(sa.select(SETTINGS.c.user_id, SETTINGS.c.centre_events))
-            found |= {f"settings:{key}": events for key, events in rows}
-    finally:
-        await engine.dispose()
+    if write:
+        await _seed_choices(conn)
+    rows = await conn.execute(sa.select(CHANNELS.c.id, CHANNELS.c.events))
+    found: dict[str, Any] = {str(key): events for key, events in rows}
+    rows = await conn.execute(sa.select(SETTINGS.c.user_id, SETTINGS.c.centre_events))
+    found |= {f"settings:{key}": events for key, events in rows}
     return found
 
 
 async def _seed_choices(conn: AsyncConnection) -> None:
     now = datetime.now(UTC)
-    users = sa.table("users", sa.column("id", sa.Uuid()), *(sa.column(c) for c in USER_COLUMNS))
     for user_id, name in ((ALICE, "alice"), (BOB, "bob")):
-        await conn.execute(
-            users.insert().values(
-                id=user_id,
-                username=name,
-                role="user",
-                must_change_password=False,
-                status="active",
-                created_at=now,
-            )
-        )
+        await add_user(conn, user_id, name)
     for channel_id, user_id, events in CHANNEL_CHOICES:
         await conn.execute(
             CHANNELS.insert().values(
@@ -212,7 +183,6 @@ async def _seed_choices(conn: AsyncConnection) -> None:
         )
 
 
-USER_COLUMNS = ("username", "role", "must_change_password", "status", "created_at")
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()
 DECLINED_ONLY, WITHOUT, BOTH, HOUSEHOLD = (uuid.uuid4() for _ in range(4))
 CHANNEL_CHOICES = [
@@ -227,11 +197,8 @@ def test_nr_1_adds_request_removed_wherever_request_declined_was_chosen(empty_da
     """A channel (a person's or the household's) or a centre choice that wanted declines
     hears removals too, right after them; other choices and "everything" (None) stay."""
     async_url, _ = empty_database
-    migrate.upgrade(async_url, "pp_1")
-    before = asyncio.run(_choices_around_nr_1(async_url, write=True))
+    before, after = across(async_url, "pp_1", _choices_around_nr_1)
     assert before[str(DECLINED_ONLY)] == CHANNEL_CHOICES[0][2]
-    migrate.upgrade(async_url)
-    after = asyncio.run(_choices_around_nr_1(async_url, write=False))
     expected = {
         str(DECLINED_ONLY): [
             "request.approved",
@@ -249,69 +216,37 @@ def test_nr_1_adds_request_removed_wherever_request_declined_was_chosen(empty_da
     # Down keeps the choice (it cannot be told from a ticked one); up again adds nothing.
     migrate.downgrade(async_url, "pp_1")
     migrate.upgrade(async_url)
-    assert asyncio.run(_choices_around_nr_1(async_url, write=False)) == expected
+    assert connected(async_url, partial(_choices_around_nr_1, write=False)) == expected
 
 
-async def _links_around_al_1(async_url: str, write: bool) -> dict[str, Any]:
+async def _links_around_al_1(conn: AsyncConnection, write: bool) -> dict[str, Any]:
     """Before `al_1` (`write`): a linked and an unlinked user; after: who chose each link."""
-    users = sa.table(
-        "users",
-        sa.column("id", sa.Uuid()),
-        sa.column("overseerr_user_id"),
-        *(sa.column(c) for c in USER_COLUMNS),
+    users = users_table("overseerr_user_id")
+    if write:
+        for user_id, name, link in ((ALICE, "alice", 7), (BOB, "bob", None)):
+            await add_user(conn, user_id, name, overseerr_user_id=link)
+        return {}
+    rows = await conn.execute(
+        sa.select(users.c.id, users.c.overseerr_user_id, sa.column("overseerr_link"))
+        .select_from(users)
+        .where(users.c.id.in_([ALICE, BOB]))
     )
-    engine = create_async_engine(async_url)
-    try:
-        async with engine.begin() as conn:
-            if write:
-                for user_id, name, link in ((ALICE, "alice", 7), (BOB, "bob", None)):
-                    await conn.execute(
-                        users.insert().values(
-                            id=user_id,
-                            username=name,
-                            role="user",
-                            must_change_password=False,
-                            status="active",
-                            created_at=datetime.now(UTC),
-                            overseerr_user_id=link,
-                        )
-                    )
-                return {}
-            rows = await conn.execute(
-                sa.select(users.c.id, users.c.overseerr_user_id, sa.column("overseerr_link"))
-                .select_from(users)
-                .where(users.c.id.in_([ALICE, BOB]))
-            )
-            return {str(key): (linked, chosen) for key, linked, chosen in rows}
-    finally:
-        await engine.dispose()
+    return {str(key): (linked, chosen) for key, linked, chosen in rows}
 
 
 def test_al_1_marks_the_links_made_before_as_the_admins(empty_database):
     """Every link stored before was an admin's: never replaced by the automatic one."""
     async_url, _ = empty_database
-    migrate.upgrade(async_url, "nr_1")
-    asyncio.run(_links_around_al_1(async_url, write=True))
-    migrate.upgrade(async_url)
-    assert asyncio.run(_links_around_al_1(async_url, write=False)) == {
+    _, after = across(async_url, "nr_1", _links_around_al_1)
+    assert after == {
         str(ALICE): (7, "admin"),
         str(BOB): (None, None),
     }
 
 
-async def _downloads_around_rd_1(async_url: str, write: bool) -> dict[str, Any]:
+async def _downloads_around_rd_1(conn: AsyncConnection, write: bool) -> dict[str, Any]:
     """Before `rd_1` (`write`): completed downloads with and without a Plex note; after:
     which are pending a delivery."""
-    users = sa.table("users", sa.column("id", sa.Uuid()), *(sa.column(c) for c in USER_COLUMNS))
-    downloads = sa.table(
-        "youtube_downloads",
-        *(sa.column(c) for c in ("url", "quality", "progress", "delivery", "bytes_downloaded")),
-        *(sa.column(c) for c in ("attempts", "cancel_requested", "created_at", "items")),
-        sa.column("id", sa.Uuid()),
-        sa.column("user_id", sa.Uuid()),
-        sa.column("status"),
-        sa.column("error"),
-    )
     cases = {
         "unshared": ("completed", 'Downloaded, but not delivered to Plex: The Plex library "Y"'),
         "plex_down": ("completed", "Downloaded, but the Plex collection was not updated: Plex: x"),
@@ -319,54 +254,20 @@ async def _downloads_around_rd_1(async_url: str, write: bool) -> dict[str, Any]:
         "delivered": ("completed", None),
         "failed": ("failed", "Downloaded, but not delivered to Plex (an odd one)"),
     }
-    engine = create_async_engine(async_url)
-    try:
-        async with engine.begin() as conn:
-            if not write:
-                rows = await conn.execute(
-                    sa.text("SELECT url, plex_pending FROM youtube_downloads")
-                )
-                return {url: bool(pending) for url, pending in rows}
-            await conn.execute(
-                users.insert().values(
-                    id=ALICE,
-                    username="alice",
-                    role="user",
-                    must_change_password=False,
-                    status="active",
-                    created_at=datetime.now(UTC),
-                )
-            )
-            for name, (status, error) in cases.items():
-                await conn.execute(
-                    downloads.insert().values(
-                        id=uuid.uuid4(),
-                        user_id=ALICE,
-                        url=name,
-                        quality="best",
-                        progress=100.0,
-                        delivery="playlist",
-                        bytes_downloaded=0,
-                        attempts=0,
-                        cancel_requested=False,
-                        created_at=datetime.now(UTC),
-                        items=sa.text("'[]'"),
-                        status=status,
-                        error=error,
-                    )
-                )
-            return {}
-    finally:
-        await engine.dispose()
+    if not write:
+        rows = await conn.execute(sa.text("SELECT url, plex_pending FROM youtube_downloads"))
+        return {url: bool(pending) for url, pending in rows}
+    await add_user(conn, ALICE, "alice")
+    for name, (status, error) in cases.items():
+        await add_download(conn, ALICE, name, status, error=error)
+    return {}
 
 
 def test_rd_1_makes_the_downloads_completed_with_a_plex_note_pending(empty_database):
     """What completed undelivered before is delivered at the next change of the shares."""
     async_url, _ = empty_database
-    migrate.upgrade(async_url, "al_1")
-    asyncio.run(_downloads_around_rd_1(async_url, write=True))
-    migrate.upgrade(async_url)
-    assert asyncio.run(_downloads_around_rd_1(async_url, write=False)) == {
+    _, after = across(async_url, "al_1", _downloads_around_rd_1)
+    assert after == {
         "unshared": True,
         "plex_down": True,
         "failed_items": False,
