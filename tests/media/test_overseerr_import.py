@@ -67,6 +67,16 @@ async def request_movie(client: httpx.AsyncClient, tmdb_id: int = 400007) -> htt
     return await client.post("/api/media/request", json={"mediaType": "movie", "tmdbId": tmdb_id})
 
 
+async def request_movie_page(client: httpx.AsyncClient) -> httpx.Response:
+    """The same request from the request page (an htmx form post)."""
+    return await client.post(
+        "/media/request", data={"mediaType": "movie", "tmdbId": "400007"}, headers=HTMX
+    )
+
+
+HTMX = {"HX-Request": "true"}
+
+
 def overseerr_users_of(overseerr_sim: OverseerrSimulator, plex_id: int) -> list[int]:
     return [u.id for u in overseerr_sim.users.values() if u.plex_id == plex_id]
 
@@ -161,11 +171,7 @@ async def test_the_request_page_shows_the_refusal(
 ) -> None:
     eve = await create_user(app, "eve", plex_id=str(overseerr_on_plex.accounts["eve"].id))
     async with await signed_in_client(app, eve) as client:
-        page = await client.post(
-            "/media/request",
-            data={"mediaType": "movie", "tmdbId": "400007"},
-            headers={"HX-Request": "true"},
-        )
+        page = await request_movie_page(client)
     assert page.status_code == 403, page.text
     assert "Import Plex Users" in page.text
 

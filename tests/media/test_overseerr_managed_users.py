@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from medianest.app import MediaNestApp
+from medianest.auth.models import User
 from medianest.settings import Settings
 from medianest_simulators import OverseerrSimulator, PlexSimulator, PlexTvSimulator
 from medianest_simulators.overseerr_data import API_KEY as OVERSEERR_API_KEY
@@ -28,7 +29,12 @@ from medianest_simulators.overseerr_plex_import import IMPORT_PATH, PlexConnecti
 from medianest_simulators.plextv_models import MACHINE_IDENTIFIER, OWNER_TOKEN
 from tests.auth.flows import poll_until_settled, start_pin
 from tests.factories.users import create_user, make_client, signed_in_client
-from tests.media.test_overseerr_import import local_rows, overseerr_users_of, request_movie
+from tests.media.test_overseerr_import import (
+    local_rows,
+    overseerr_users_of,
+    request_movie,
+    request_movie_page,
+)
 
 
 @pytest.fixture
@@ -65,6 +71,33 @@ def household(overseerr_sim: OverseerrSimulator, plextv: PlexTvSimulator) -> Ite
     overseerr_sim.connect_plex(None)
 
 
+@pytest.fixture
+async def dave_and_erin(
+    app: MediaNestApp, household: None, plextv: PlexTvSimulator
+) -> tuple[User, User]:
+    """dave and erin, a new friend the server is shared with too, signed up in MediaNest
+    (linked to Overseerr by nothing yet)."""
+    plextv.add_user("erin", email="erin@medianest.test")
+    plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
+    dave = await create_user(app, "dave", plex_id=str(plextv.accounts["dave"].id))
+    erin = await create_user(app, "erin", plex_id=str(plextv.accounts["erin"].id))
+    return dave, erin
+
+
+def requester(overseerr_sim: OverseerrSimulator, answer: httpx.Response) -> int:
+    """The Overseerr user a request that MediaNest made (201) was made as."""
+    assert answer.status_code == 201, answer.text
+    return overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id
+
+
+async def link(admin_client: httpx.AsyncClient, user_id: object, overseerr_id: int) -> None:
+    """The admin links a MediaNest user to an Overseerr user (Admin → Users)."""
+    linked = await admin_client.put(
+        f"/api/admin/users/{user_id}", json={"overseerrUserId": overseerr_id}
+    )
+    assert linked.status_code == 200, linked.text
+
+
 @asynccontextmanager
 async def plex_sign_in(
     app: MediaNestApp, plextv: PlexTvSimulator, who: str
@@ -97,11 +130,7 @@ async def test_a_managed_home_user_is_told_what_the_admin_must_do_and_nothing_is
         assert "managed Plex Home user" in message
         assert "Create Local User" in message and "Admin → Users" in message
         # The request page says the same.
-        page = await kid.post(
-            "/media/request",
-            data={"mediaType": "movie", "tmdbId": "400007"},
-            headers={"HX-Request": "true"},
-        )
+        page = await request_movie_page(kid)
         assert page.status_code == 403, page.text
         assert "Create Local User" in page.text
         # Overseerr was asked to import them and skipped them; nothing was requested, as
@@ -113,16 +142,9 @@ async def test_a_managed_home_user_is_told_what_the_admin_must_do_and_nothing_is
 
         # What the message says: a local Overseerr user, linked by an admin.
         local = overseerr_sim.add_user("kid")
-        users = (await admin_client.get("/api/admin/users")).json()["data"]
-        (kid_row,) = [u for u in users if u["username"] == "kid"]
-        linked = await admin_client.put(
-            f"/api/admin/users/{kid_row['id']}", json={"overseerrUserId": local.id}
-        )
-        assert linked.status_code == 200, linked.text
+        await link(admin_client, (await _user_row(admin_client, "kid"))["id"], local.id)
         answer = await request_movie(kid)
-    assert answer.status_code == 201, answer.text
-    made = overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]]
-    assert made.requested_by.id == local.id
+    assert requester(overseerr_sim, answer) == local.id
     assert answer.json()["data"]["status"] == "pending"  # the kid's rules, not the admin's
 
 
@@ -139,8 +161,7 @@ async def test_a_managed_user_requesting_as_the_admin_only_when_the_admin_chose_
     assert chosen.status_code == 200, chosen.text
     async with plex_sign_in(app, plextv, "kid") as kid:
         answer = await request_movie(kid)
-    assert answer.status_code == 201, answer.text
-    assert overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id == 1
+    assert requester(overseerr_sim, answer) == 1
     assert overseerr_sim.request_count(IMPORT_PATH, "POST") == 0
 
 
@@ -159,10 +180,7 @@ async def test_an_overseerr_user_linked_to_another_account_is_never_linked_autom
     admin decides."""
     kid = await create_user(app, "kid", plex_id=str(plextv.accounts["kid"].id))
     local = overseerr_sim.add_user("dave")  # local, with dave's email
-    linked = await admin_client.put(
-        f"/api/admin/users/{kid.id}", json={"overseerrUserId": local.id}
-    )
-    assert linked.status_code == 200, linked.text
+    await link(admin_client, kid.id, local.id)
     before = dict(overseerr_sim.media_requests)
     async with plex_sign_in(app, plextv, "dave") as dave:
         refused = await request_movie(dave)
@@ -178,19 +196,12 @@ async def test_an_overseerr_user_linked_to_another_account_is_never_linked_autom
         # The kid still requests as the user made for them.
         async with await signed_in_client(app, kid) as kid_client:
             own = await request_movie(kid_client, 400006)
-        assert own.status_code == 201, own.text
-        made = overseerr_sim.media_requests[own.json()["data"]["overseerrId"]]
-        assert made.requested_by.id == local.id
+        assert requester(overseerr_sim, own) == local.id
         # The admin gives the kid another user: dave's Overseerr user is his now.
         other = overseerr_sim.add_user("kid")
-        moved = await admin_client.put(
-            f"/api/admin/users/{kid.id}", json={"overseerrUserId": other.id}
-        )
-        assert moved.status_code == 200, moved.text
+        await link(admin_client, kid.id, other.id)
         answer = await request_movie(dave)
-    assert answer.status_code == 201, answer.text
-    made = overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]]
-    assert made.requested_by.id == local.id
+    assert requester(overseerr_sim, answer) == local.id
 
 
 async def _user_row(admin_client: httpx.AsyncClient, username: str) -> dict[str, object]:
@@ -202,7 +213,7 @@ async def _user_row(admin_client: httpx.AsyncClient, username: str) -> dict[str,
 
 async def test_a_person_whose_plex_email_changed_still_requests_as_their_own_user(
     app: MediaNestApp,
-    household: None,
+    dave_and_erin: tuple[User, User],
     plextv: PlexTvSimulator,
     overseerr_sim: OverseerrSimulator,
 ) -> None:
@@ -210,10 +221,7 @@ async def test_a_person_whose_plex_email_changed_still_requests_as_their_own_use
     makes Overseerr import her and, on the way, give dave's user his new email
     (routes/user/index.ts:518). MediaNest links by Plex account id only, so dave
     keeps requesting as his own user, before Overseerr knew and after."""
-    plextv.add_user("erin", email="erin@medianest.test")
-    plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
-    dave_user = await create_user(app, "dave", plex_id=str(plextv.accounts["dave"].id))
-    erin_user = await create_user(app, "erin", plex_id=str(plextv.accounts["erin"].id))
+    dave_user, erin_user = dave_and_erin
     async with await signed_in_client(app, dave_user) as dave:
         first = await request_movie(dave)
         assert first.status_code == 201, first.text
@@ -225,16 +233,14 @@ async def test_a_person_whose_plex_email_changed_still_requests_as_their_own_use
         assert overseerr_sim.users[own].email == "dave.new@medianest.test"
         after = await request_movie(dave, 400004)
     for answer in (before_overseerr_knew, after):
-        assert answer.status_code == 201, answer.text
-        made = overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]]
-        assert made.requested_by.id == own
+        assert requester(overseerr_sim, answer) == own
     assert overseerr_sim.request_count(IMPORT_PATH, "POST") == 2  # dave's, erin's
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 async def test_a_plex_email_changed_to_a_local_users_blocks_imports_and_the_admin_is_told(
     app: MediaNestApp,
-    household: None,
+    dave_and_erin: tuple[User, User],
     plextv: PlexTvSimulator,
     overseerr_sim: OverseerrSimulator,
     database: Literal["sqlite", "postgres"],
@@ -247,10 +253,7 @@ async def test_a_plex_email_changed_to_a_local_users_blocks_imports_and_the_admi
     she is told what the admin must do; dave, linked by Plex account id, is not
     affected."""
     overseerr_sim.set_database(database)
-    plextv.add_user("erin", email="erin@medianest.test")
-    plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
-    dave_user = await create_user(app, "dave", plex_id=str(plextv.accounts["dave"].id))
-    erin_user = await create_user(app, "erin", plex_id=str(plextv.accounts["erin"].id))
+    dave_user, erin_user = dave_and_erin
     async with await signed_in_client(app, dave_user) as dave:
         assert (await request_movie(dave)).status_code == 201
         (own,) = overseerr_users_of(overseerr_sim, plextv.accounts["dave"].id)
@@ -265,14 +268,10 @@ async def test_a_plex_email_changed_to_a_local_users_blocks_imports_and_the_admi
             assert overseerr_users_of(overseerr_sim, plextv.accounts["erin"].id) == []
             assert await local_rows(app) == 1  # dave's first only
             mine = await request_movie(dave, 400006)
-            assert mine.status_code == 201, mine.text
-            made = overseerr_sim.media_requests[mine.json()["data"]["overseerrId"]]
-            assert made.requested_by.id == own
+            assert requester(overseerr_sim, mine) == own
             # The admin gives the local user another email: imports work again.
             local.email = "papa@elsewhere.test"
             answer = await request_movie(erin, 400005)
-    assert answer.status_code == 201, answer.text
+    made_as = requester(overseerr_sim, answer)
     (imported,) = overseerr_users_of(overseerr_sim, plextv.accounts["erin"].id)
-    assert overseerr_sim.media_requests[answer.json()["data"]["overseerrId"]].requested_by.id == (
-        imported
-    )
+    assert made_as == imported
