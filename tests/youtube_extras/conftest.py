@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 
@@ -21,7 +22,8 @@ from medianest.settings import Settings
 from medianest.youtube.models import YoutubeDownload
 from medianest_simulators import PlexSimulator, PlexTvSimulator
 from medianest_simulators.plextv_models import ALICE_TOKEN, BOB_TOKEN
-from tests.factories.users import create_user
+from tests.factories.users import create_user, signed_in_client
+from tests.support.http import http_client
 from tests.youtube.conftest import (  # noqa: F401  (fixtures shared with the YouTube tests)
     download_root,
     media_host,
@@ -152,3 +154,43 @@ def all_finished(count: int) -> Callable[[list[YoutubeDownload]], bool]:
         )
 
     return check
+
+
+# --- a kid's restricted Plex account, and the admin's content rating for downloads -----
+YOUTUBE_CONFIG = "/api/admin/config/youtube"
+
+
+def restrict_kid(server: PlexSimulator, *ratings: str) -> None:
+    """The owner restricts bob (the kid) to `ratings` (python-plexapi myplex.py
+    `updateFriend(filterMovies={"contentRating": [...]})`; plex.tv stores the filter with
+    the values comma-joined, the comma URL-encoded: plex_restrictions.py). Plex applies it
+    to bob's own token."""
+    server.restrict("bob", filterMovies="contentRating=" + "%2C".join(ratings))
+
+
+async def as_plex_user(server: PlexSimulator, path: str, token: str) -> httpx.Response:
+    """What a Plex user's own token is answered at `path` (their restrictions applied)."""
+    async with http_client(base_url=server.url) as http:
+        return await http.get(path, headers={"X-Plex-Token": token, "Accept": "application/json"})
+
+
+async def plex_rows(server: PlexSimulator, path: str, token: str) -> list[dict[str, Any]]:
+    """The rows a Plex user's own token lists at `path`."""
+    answer = await as_plex_user(server, path, token)
+    assert answer.status_code == 200, answer.text
+    rows: list[dict[str, Any]] = answer.json()["MediaContainer"].get("Metadata", [])
+    return rows
+
+
+async def plex_titles(server: PlexSimulator, path: str, token: str) -> list[str]:
+    return sorted(row["title"] for row in await plex_rows(server, path, token))
+
+
+async def set_content_rating(app: MediaNestApp, admin: User, value: str) -> dict[str, Any]:
+    """The admin sets "Content rating given to downloaded videos" ("" clears it): the
+    YouTube settings it answers with."""
+    async with await signed_in_client(app, admin) as client:
+        saved = await client.put(YOUTUBE_CONFIG, json={"contentRating": value})
+    assert saved.status_code == 200, saved.text
+    data: dict[str, Any] = saved.json()["data"]
+    return data

@@ -12,8 +12,6 @@ short printable rating is taken."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
@@ -25,25 +23,19 @@ from medianest_simulators.media_server import MediaServerSimulator
 from medianest_simulators.plex_library import YOUTUBE_SECTION
 from medianest_simulators.plextv_models import ALICE_SERVER_TOKEN, BOB_SERVER_TOKEN
 from tests.factories.users import signed_in_client
-from tests.support.http import http_client
-from tests.youtube_extras.conftest import all_finished, wait_for
+from tests.youtube_extras.conftest import (
+    YOUTUBE_CONFIG,
+    all_finished,
+    as_plex_user,
+    plex_rows,
+    plex_titles,
+    restrict_kid,
+    set_content_rating,
+    wait_for,
+)
 
-KIDS = "contentRating=G%2CPG"  # as plex.tv stores it (plex_restrictions.py)
 CLIPS = ["001 - Clip One", "002 - Clip Two", "003 - Clip Three"]
-CONFIG = "/api/admin/config/youtube"
 HTMX = {"Accept": "text/html", "HX-Request": "true"}
-
-
-async def as_plex_user(plex: PlexSimulator, path: str, token: str) -> httpx.Response:
-    async with http_client(base_url=plex.url) as http:
-        return await http.get(path, headers={"X-Plex-Token": token, "Accept": "application/json"})
-
-
-async def titles(plex: PlexSimulator, path: str, token: str) -> list[str]:
-    answer = await as_plex_user(plex, path, token)
-    assert answer.status_code == 200, answer.text
-    rows: list[dict[str, Any]] = answer.json()["MediaContainer"].get("Metadata", [])
-    return sorted(row["title"] for row in rows)
 
 
 def delivered(rows: list[YoutubeDownload]) -> bool:
@@ -63,7 +55,7 @@ async def test_a_kid_restricted_to_g_and_pg_is_told_why_and_gets_its_videos_once
     media: MediaServerSimulator,
     plex: PlexSimulator,
 ) -> None:
-    plex.restrict("bob", filterMovies=KIDS)
+    restrict_kid(plex, "G", "PG")
     await download(worker_app, bob, media.feed_url())
     rows = await wait_for(worker_app, all_finished(1), user_id=bob.id)
 
@@ -72,18 +64,17 @@ async def test_a_kid_restricted_to_g_and_pg_is_told_why_and_gets_its_videos_once
     note = rows[0].error or ""
     assert note.startswith("Downloaded, but not delivered to Plex: your Plex account's"), note
     assert "no content rating" in note and "Content rating given to downloaded videos" in note
-    assert await titles(plex, "/playlists?playlistType=video", BOB_SERVER_TOKEN) == []
+    assert await plex_titles(plex, "/playlists?playlistType=video", BOB_SERVER_TOKEN) == []
 
     # The admin gives downloaded videos the rating G: what waited is delivered.
-    async with await signed_in_client(worker_app, admin) as client:
-        saved = await client.put(CONFIG, json={"contentRating": "G"})
-        assert saved.status_code == 200, saved.text
-        assert saved.json()["data"]["contentRating"] == "G"
+    assert (await set_content_rating(worker_app, admin, "G"))["contentRating"] == "G"
     rows = await wait_for(worker_app, delivered, user_id=bob.id)
     assert rows[0].error is None and rows[0].plex_playlist_id
-    items = await titles(plex, f"/playlists/{rows[0].plex_playlist_id}/items", BOB_SERVER_TOKEN)
+    items = await plex_titles(
+        plex, f"/playlists/{rows[0].plex_playlist_id}/items", BOB_SERVER_TOKEN
+    )
     assert items == CLIPS
-    seen = await titles(plex, f"/library/sections/{YOUTUBE_SECTION}/all", BOB_SERVER_TOKEN)
+    seen = await plex_titles(plex, f"/library/sections/{YOUTUBE_SECTION}/all", BOB_SERVER_TOKEN)
     assert seen == CLIPS
     for row in (await as_plex_user(plex, "/library/sections/3/all", BOB_SERVER_TOKEN)).json()[
         "MediaContainer"
@@ -97,7 +88,7 @@ async def test_a_kids_collection_download_without_the_rating_is_not_silent_eithe
     worker_app: MediaNestApp, bob: User, media: MediaServerSimulator, plex: PlexSimulator
 ) -> None:
     """The owner's token could make the collection, but the kid would not see it."""
-    plex.restrict("bob", filterMovies=KIDS)
+    restrict_kid(plex, "G", "PG")
     await download(worker_app, bob, media.feed_url(), delivery="collection")
     rows = await wait_for(worker_app, all_finished(1), user_id=bob.id)
     assert rows[0].status == "completed" and rows[0].plex_pending
@@ -113,9 +104,8 @@ async def test_with_the_rating_set_a_kids_collection_and_a_friends_playlist_are_
     media: MediaServerSimulator,
     plex: PlexSimulator,
 ) -> None:
-    plex.restrict("bob", filterMovies=KIDS)
-    async with await signed_in_client(worker_app, admin) as client:
-        assert (await client.put(CONFIG, json={"contentRating": "G"})).status_code == 200
+    restrict_kid(plex, "G", "PG")
+    await set_content_rating(worker_app, admin, "G")
     await download(worker_app, bob, media.feed_url(), delivery="collection")
     await download(worker_app, alice, media.feed_url())
     kid = await wait_for(worker_app, delivered, user_id=bob.id)
@@ -124,17 +114,19 @@ async def test_with_the_rating_set_a_kids_collection_and_a_friends_playlist_are_
     # The collection carries the rating too: an allow list leaves out one without.
     collection = kid[0].plex_collection_id
     assert kid[0].error is None and collection
-    kids_view = await titles(plex, f"/library/collections/{collection}/children", BOB_SERVER_TOKEN)
+    kids_view = await plex_titles(
+        plex, f"/library/collections/{collection}/children", BOB_SERVER_TOKEN
+    )
     assert kids_view == CLIPS
-    listed = await as_plex_user(
+    listed = await plex_rows(
         plex, f"/library/sections/{YOUTUBE_SECTION}/collections", BOB_SERVER_TOKEN
     )
-    keys = [c["ratingKey"] for c in listed.json()["MediaContainer"].get("Metadata", [])]
+    keys = [c["ratingKey"] for c in listed]
     assert collection in keys
     # The unrestricted friend gets her private playlist as before.
     assert friend[0].error is None
     path = f"/playlists/{friend[0].plex_playlist_id}/items"
-    assert await titles(plex, path, ALICE_SERVER_TOKEN) == CLIPS
+    assert await plex_titles(plex, path, ALICE_SERVER_TOKEN) == CLIPS
 
 
 HOSTILE = [
@@ -156,8 +148,10 @@ HOSTILE = [
 async def test_a_hostile_content_rating_is_refused_on_the_api_and_the_page(
     admin_client: httpx.AsyncClient, value: str
 ) -> None:
-    assert (await admin_client.put(CONFIG, json={"contentRating": "TV-Y7"})).status_code == 200
-    refused = await admin_client.put(CONFIG, json={"contentRating": value})
+    assert (
+        await admin_client.put(YOUTUBE_CONFIG, json={"contentRating": "TV-Y7"})
+    ).status_code == 200
+    refused = await admin_client.put(YOUTUBE_CONFIG, json={"contentRating": value})
     assert refused.status_code == 422, refused.text
     body = refused.json()
     assert body["success"] is False and body["error"]["code"]
@@ -169,7 +163,7 @@ async def test_a_hostile_content_rating_is_refused_on_the_api_and_the_page(
     assert 'id="content-rating" name="contentRating"' in page.text
     assert '<p class="field-error" id="content-rating-error" role="alert"></p>' not in page.text
     assert "<script>alert" not in page.text
-    kept = await admin_client.get(CONFIG)
+    kept = await admin_client.get(YOUTUBE_CONFIG)
     assert kept.json()["data"]["contentRating"] == "TV-Y7"
 
 
@@ -181,8 +175,8 @@ async def test_the_admin_sets_and_clears_the_rating_on_the_plex_panel(
     )
     assert saved.status_code == 200, saved.text
     assert 'value="de/FSK 12"' in saved.text
-    assert (await admin_client.get(CONFIG)).json()["data"]["contentRating"] == "de/FSK 12"
-    cleared = await admin_client.put(CONFIG, json={"contentRating": ""})
+    assert (await admin_client.get(YOUTUBE_CONFIG)).json()["data"]["contentRating"] == "de/FSK 12"
+    cleared = await admin_client.put(YOUTUBE_CONFIG, json={"contentRating": ""})
     assert cleared.json()["data"]["contentRating"] is None
 
 
@@ -190,8 +184,8 @@ async def test_only_an_admin_reads_or_sets_the_rating(
     client: httpx.AsyncClient, alice_client: httpx.AsyncClient, admin_client: httpx.AsyncClient
 ) -> None:
     for method, path, options in (
-        ("GET", CONFIG, {}),
-        ("PUT", CONFIG, {"json": {"contentRating": "G"}}),
+        ("GET", YOUTUBE_CONFIG, {}),
+        ("PUT", YOUTUBE_CONFIG, {"json": {"contentRating": "G"}}),
     ):
         assert (await client.request(method, path, **options)).status_code == 401
         assert (await alice_client.request(method, path, **options)).status_code == 403
@@ -201,4 +195,4 @@ async def test_only_an_admin_reads_or_sets_the_rating(
         "/admin/plex-downloads", data={"contentRating": "G"}, headers=HTMX
     )
     assert friend.status_code == 403
-    assert (await admin_client.get(CONFIG)).json()["data"]["contentRating"] is None
+    assert (await admin_client.get(YOUTUBE_CONFIG)).json()["data"]["contentRating"] is None

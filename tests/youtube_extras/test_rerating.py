@@ -38,10 +38,17 @@ from medianest_simulators.plex_library import YOUTUBE_SECTION
 from medianest_simulators.plextv_models import BOB_SERVER_TOKEN, OWNER_TOKEN
 from tests.factories.users import signed_in_client
 from tests.support.http import http_client
-from tests.youtube_extras.conftest import all_finished, wait_for
+from tests.youtube_extras.conftest import (
+    YOUTUBE_CONFIG,
+    all_finished,
+    plex_rows,
+    plex_titles,
+    restrict_kid,
+    set_content_rating,
+    wait_for,
+)
 from tests.youtube_extras.test_redelivery_plex_back import plex_seen
 
-CONFIG = "/api/admin/config/youtube"
 EDITS = f"/library/sections/{YOUTUBE_SECTION}/all"
 COLLECTIONS = f"/library/sections/{YOUTUBE_SECTION}/collections"
 HTMX = {"Accept": "text/html", "HX-Request": "true"}
@@ -49,23 +56,13 @@ CHANNEL = ["001 - Clip One", "002 - Clip Two", "003 - Clip Three"]
 KIDS_CHANNEL = ["001 - Clip Four", "002 - Clip Five"]
 
 
-async def as_bob(plex: PlexSimulator, path: str) -> list[dict[str, Any]]:
-    """What bob's own Plex token lists at `path` (his share's restrictions applied)."""
-    async with http_client(base_url=plex.url) as http:
-        answer = await http.get(
-            path, headers={"X-Plex-Token": BOB_SERVER_TOKEN, "Accept": "application/json"}
-        )
-    assert answer.status_code == 200, answer.text
-    rows: list[dict[str, Any]] = answer.json()["MediaContainer"].get("Metadata", [])
-    return rows
-
-
 async def bob_sees(plex: PlexSimulator) -> list[str]:
-    return sorted(row["title"] for row in await as_bob(plex, EDITS))
+    """What bob's own Plex token lists in the section (his share's restrictions applied)."""
+    return await plex_titles(plex, EDITS, BOB_SERVER_TOKEN)
 
 
 async def bob_sees_collection(plex: PlexSimulator, collection: str) -> bool:
-    listed = await as_bob(plex, COLLECTIONS)
+    listed = await plex_rows(plex, COLLECTIONS, BOB_SERVER_TOKEN)
     return collection in {row["ratingKey"] for row in listed}
 
 
@@ -131,31 +128,45 @@ async def two_delivered_downloads(
     return rows
 
 
-async def set_rating(app: MediaNestApp, admin: User, value: str) -> dict[str, Any]:
-    async with await signed_in_client(app, admin) as client:
-        saved = await client.put(CONFIG, json={"contentRating": value})
-    assert saved.status_code == 200, saved.text
-    data: dict[str, Any] = saved.json()["data"]
-    return data
+@pytest.fixture
+async def delivered(
+    worker_app: MediaNestApp, bob: User, media: MediaServerSimulator
+) -> list[YoutubeDownload]:
+    """`two_delivered_downloads` with the app's own workers."""
+    return await two_delivered_downloads(worker_app, bob, media)
+
+
+def collection_of(rows: list[YoutubeDownload]) -> str:
+    """The collection the first (the channel's) download was delivered into."""
+    collection = rows[0].plex_collection_id
+    assert collection is not None
+    return collection
+
+
+async def first_edit_held(plex: PlexSimulator) -> None:
+    """The first content-rating edit (`hold_requests(EDITS, "PUT", times=1)`) is at Plex."""
+
+    async def held() -> bool:
+        return plex.held.waiting == 1
+
+    await eventually(held, "the first edit reached Plex")
 
 
 async def test_setting_g_lets_a_kid_see_downloads_delivered_before_and_pg13_takes_them_away(
     worker_app: MediaNestApp,
     admin: User,
     bob: User,
-    media: MediaServerSimulator,
+    delivered: list[YoutubeDownload],
     plex: PlexSimulator,
 ) -> None:
-    rows = await two_delivered_downloads(worker_app, bob, media)
-    collection = rows[0].plex_collection_id
-    assert collection is not None
+    collection = collection_of(delivered)
     assert await bob_sees(plex) == sorted(CHANNEL + KIDS_CHANNEL)
-    plex.restrict("bob", filterMovies="contentRating=G")  # the owner restricts the kid
+    restrict_kid(plex, "G")  # the owner restricts the kid
     assert await bob_sees(plex) == []
     assert not await bob_sees_collection(plex, collection)
     before = edits_count(plex)
 
-    config = await set_rating(worker_app, admin, "G")
+    config = await set_content_rating(worker_app, admin, "G")
     assert config["contentRatingProgress"]["total"] == 2
 
     async def kid_sees_all() -> bool:
@@ -175,10 +186,10 @@ async def test_setting_g_lets_a_kid_see_downloads_delivered_before_and_pg13_take
     assert sorted(e["type"] for e in edits) == ["1", "1", "18"], edits
     assert all(e["contentRating.locked"] == "1" for e in edits)
     async with await signed_in_client(worker_app, admin) as client:
-        assert (await client.get(CONFIG)).json()["data"]["contentRatingProgress"] is None
+        assert (await client.get(YOUTUBE_CONFIG)).json()["data"]["contentRatingProgress"] is None
 
     # The admin changes G to PG-13: everything is re-rated, and the kid loses it.
-    await set_rating(worker_app, admin, "PG-13")
+    await set_content_rating(worker_app, admin, "PG-13")
 
     async def kid_sees_none() -> bool:
         return await bob_sees(plex) == []
@@ -190,7 +201,7 @@ async def test_setting_g_lets_a_kid_see_downloads_delivered_before_and_pg13_take
 
     # Cleared: nothing is marked, and the ratings given stay as they are.
     cleared_at = edits_count(plex)
-    config = await set_rating(worker_app, admin, "")
+    config = await set_content_rating(worker_app, admin, "")
     assert config["contentRating"] is None and config["contentRatingProgress"] is None
     assert await rerating.rate_due(worker_app.ctx) == 0
     assert rating_edits(plex, cleared_at) == []
@@ -202,18 +213,17 @@ async def test_two_instances_and_their_workers_edit_each_download_once(
     settings: Settings,
     admin: User,
     bob: User,
-    media: MediaServerSimulator,
+    delivered: list[YoutubeDownload],
     plex: PlexSimulator,
 ) -> None:
     """The app's own workers, two `medianest worker` processes (their own contexts, no
     Redis on SQLite: only the database is shared) and three direct looks, all at once."""
-    rows = await two_delivered_downloads(worker_app, bob, media)
     before = edits_count(plex)
     listed = [plex.request_count(path, "GET") for path in (EDITS, COLLECTIONS)]
     stop = asyncio.Event()
     workers = [asyncio.create_task(run_standalone(settings, stop=stop)) for _ in range(2)]
     try:
-        await set_rating(worker_app, admin, "G")
+        await set_content_rating(worker_app, admin, "G")
         looks = await asyncio.gather(*(rerating.rate_due(worker_app.ctx) for _ in range(3)))
         assert sum(looks) <= 2
         await wait_for(worker_app, rated, user_id=bob.id)
@@ -224,7 +234,7 @@ async def test_two_instances_and_their_workers_edit_each_download_once(
     edited = [key for e in edits if e["type"] == "1" for key in e["id"].split(",")]
     items = [row["ratingKey"] for row in plex.items_in_section(YOUTUBE_SECTION)]
     assert sorted(edited) == sorted(items)  # each item once
-    assert [e["id"] for e in edits if e["type"] == "18"] == [rows[0].plex_collection_id]
+    assert [e["id"] for e in edits if e["type"] == "18"] == [delivered[0].plex_collection_id]
     # One batch: the section's items and its collections listed once, by one worker.
     assert [plex.request_count(path, "GET") for path in (EDITS, COLLECTIONS)] == [
         listed[0] + 1,
@@ -237,21 +247,16 @@ async def test_a_plex_down_during_the_batch_is_tried_again_later_not_in_a_loop(
     worker_app: MediaNestApp,
     admin: User,
     bob: User,
-    media: MediaServerSimulator,
+    delivered: list[YoutubeDownload],
     plex: PlexSimulator,
 ) -> None:
     """Plex goes down after the batch's first edit (the channel's videos): the next one
     (its collection) fails, the batch stops there, and both downloads wait a period."""
-    rows = await two_delivered_downloads(worker_app, bob, media)
-    plex.restrict("bob", filterMovies="contentRating=G")
+    restrict_kid(plex, "G")
     plex.hold_requests(EDITS, "PUT", times=1)
     before = edits_count(plex)
-    await set_rating(worker_app, admin, "G")
-
-    async def first_edit_held() -> bool:
-        return plex.held.waiting == 1
-
-    await eventually(first_edit_held, "the first edit reached Plex")
+    await set_content_rating(worker_app, admin, "G")
+    await first_edit_held(plex)
     plex.set_fault("unavailable", path_prefix=EDITS)  # from now on: 503
     plex.release_requests()
 
@@ -267,7 +272,7 @@ async def test_a_plex_down_during_the_batch_is_tried_again_later_not_in_a_loop(
     rows = await wait_for(worker_app, waiting, user_id=bob.id)
     assert edits_count(plex) - before == 2  # the held edit, and the one Plex failed
     async with await signed_in_client(worker_app, admin) as client:
-        progress = (await client.get(CONFIG)).json()["data"]["contentRatingProgress"]
+        progress = (await client.get(YOUTUBE_CONFIG)).json()["data"]["contentRatingProgress"]
         panel = await client.get("/admin/plex-downloads", headers=HTMX)
     assert progress["total"] == 2 and progress["done"] == 0 and progress["waitingUntil"]
     assert "Re-rating 0 of 2 downloads" in panel.text
@@ -309,12 +314,10 @@ async def test_what_the_admin_deleted_in_plex_is_skipped_and_the_batch_goes_on(
     worker_app: MediaNestApp,
     admin: User,
     bob: User,
-    media: MediaServerSimulator,
+    delivered: list[YoutubeDownload],
     plex: PlexSimulator,
 ) -> None:
-    rows = await two_delivered_downloads(worker_app, bob, media)
-    collection = rows[0].plex_collection_id
-    assert collection is not None
+    collection = collection_of(delivered)
     # Deleted before the change: one video of the channel, and its collection.
     await delete_in_plex(plex, keys_titled(plex, ["002 - Clip Two"])[0])
     await delete_in_plex(plex, collection)
@@ -322,18 +325,14 @@ async def test_what_the_admin_deleted_in_plex_is_skipped_and_the_batch_goes_on(
     # while the owner deletes what the others name.
     plex.hold_requests(EDITS, "PUT", times=1)
     before = edits_count(plex)
-    await set_rating(worker_app, admin, "G")
-
-    async def first_edit_held() -> bool:
-        return plex.held.waiting == 1
-
-    await eventually(first_edit_held, "the first edit reached Plex")
+    await set_content_rating(worker_app, admin, "G")
+    await first_edit_held(plex)
     held = rating_edits(plex, before)[0]["id"].split(",")
     for key in [k for k in keys_titled(plex, CHANNEL + KIDS_CHANNEL) if k not in held]:
         await delete_in_plex(plex, key)
     plex.release_requests()
 
-    rows = await wait_for(worker_app, rated, user_id=bob.id)
+    await wait_for(worker_app, rated, user_id=bob.id)
     edits = rating_edits(plex, before)
     assert all(e["id"] != collection for e in edits)
     assert len(edits) == 2  # the held one, and the one Plex refused (its items gone)
@@ -398,10 +397,10 @@ async def test_plex_seen_back_up_by_the_monitor_rates_what_waited_at_once_not_a_
     )
     await plex_seen(app, "online")
     await two_delivered_downloads(app, bob, media)
-    plex.restrict("bob", filterMovies="contentRating=G")
+    restrict_kid(plex, "G")
     plex.set_fault("unavailable")  # 503 to every request, the health check's too
     await plex_seen(app, "offline")
-    await set_rating(app, admin, "G")
+    await set_content_rating(app, admin, "G")
 
     def waiting(rows: list[YoutubeDownload]) -> bool:
         later = utcnow() + timedelta(seconds=1800)
