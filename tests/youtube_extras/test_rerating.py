@@ -143,13 +143,20 @@ def collection_of(rows: list[YoutubeDownload]) -> str:
     return collection
 
 
-async def first_edit_held(plex: PlexSimulator) -> None:
-    """The first content-rating edit (`hold_requests(EDITS, "PUT", times=1)`) is at Plex."""
+async def rate_g_with_the_first_edit_held(
+    app: MediaNestApp, admin: User, plex: PlexSimulator
+) -> int:
+    """The admin sets G while Plex holds the first content-rating edit it receives: back
+    once that edit waits at Plex; how many edits the section had before."""
+    plex.hold_requests(EDITS, "PUT", times=1)
+    before = edits_count(plex)
+    await set_content_rating(app, admin, "G")
 
     async def held() -> bool:
         return plex.held.waiting == 1
 
     await eventually(held, "the first edit reached Plex")
+    return before
 
 
 async def test_setting_g_lets_a_kid_see_downloads_delivered_before_and_pg13_takes_them_away(
@@ -253,10 +260,7 @@ async def test_a_plex_down_during_the_batch_is_tried_again_later_not_in_a_loop(
     """Plex goes down after the batch's first edit (the channel's videos): the next one
     (its collection) fails, the batch stops there, and both downloads wait a period."""
     restrict_kid(plex, "G")
-    plex.hold_requests(EDITS, "PUT", times=1)
-    before = edits_count(plex)
-    await set_content_rating(worker_app, admin, "G")
-    await first_edit_held(plex)
+    before = await rate_g_with_the_first_edit_held(worker_app, admin, plex)
     plex.set_fault("unavailable", path_prefix=EDITS)  # from now on: 503
     plex.release_requests()
 
@@ -323,10 +327,7 @@ async def test_what_the_admin_deleted_in_plex_is_skipped_and_the_batch_goes_on(
     await delete_in_plex(plex, collection)
     # Deleted between the worker's listing and its edits: the first edit waits at Plex
     # while the owner deletes what the others name.
-    plex.hold_requests(EDITS, "PUT", times=1)
-    before = edits_count(plex)
-    await set_content_rating(worker_app, admin, "G")
-    await first_edit_held(plex)
+    before = await rate_g_with_the_first_edit_held(worker_app, admin, plex)
     held = rating_edits(plex, before)[0]["id"].split(",")
     for key in [k for k in keys_titled(plex, CHANNEL + KIDS_CHANNEL) if k not in held]:
         await delete_in_plex(plex, key)
