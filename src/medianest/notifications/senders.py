@@ -105,7 +105,11 @@ def _notify(url: str, title: str, body: str) -> Any:
     notifier = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0))
     if not notifier.add(url):
         return None
-    return notifier.notify(body=body, title=title)
+    # Titles are strangers' (TMDB's, an uploader's): declared as text, Apprise escapes
+    # them for an HTML service (mail, Telegram) and a Markdown one. Undeclared, it hands
+    # them on as they are (apprise.py `_create_notify_gen`, `body_passthrough`): an HTML
+    # mail carried a title's <a href> and <img> as a link and a tracking pixel.
+    return notifier.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
 
 
 async def send_apprise(url: str, message: Message) -> SendOutcome:
