@@ -103,6 +103,25 @@ async def test_titles_with_path_tricks_stay_inside_the_users_folder(
     assert not (download_root.parent / "etc").exists()
 
 
+async def test_a_playlist_named_like_a_windows_device_gets_a_folder_a_share_can_hold(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    """Windows refuses COM¹-COM³ and LPT¹-LPT³ as names, like COM1 (Microsoft Learn,
+    "Naming Files, Paths, and Namespaces"): a download folder on an SMB share is made by
+    Windows' rules, so the playlist's folder must not be called that."""
+    media.add_feed("device", "COM¹", [])
+    media.add_item("Serial Story", feed="device")
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post(
+            "/api/youtube/download", json={"url": media.feed_url("device")}
+        )
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed", data
+    [written] = files_under(download_root / str(alice.id))
+    assert written.parent.name == "playlist COM¹"
+
+
 async def test_audio_quality_keeps_only_an_m4a_file(
     worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
 ) -> None:

@@ -45,7 +45,9 @@ UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|%]+')
 # would show in a file manager or Plex as "clipexe.jpg".
 KEPT_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})
 NUMBERED = re.compile(r"^(\d{3,}) - ")
-WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+# Device names Windows refuses, with any extension (Microsoft Learn, "Naming Files, Paths,
+# and Namespaces": the superscripts count as digits): an SMB share applies its rules.
+WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 
 
 class UnsafePath(ValueError):
