@@ -5,24 +5,27 @@ uploader's: MediaNest puts them in its messages. Apprise sends a body whose form
 declared to every service as it is (apprise/apprise.py `_create_notify_gen`:
 `body_passthrough` when `body_format` is None; conversion/format.py `convert_between`), so
 an HTML mail (Apprise's `mailto://` default, plugins/email/base.py `notify_format`) carried
-a title's `<a href>` as a working link and its `<img>` as a tracking pixel. Here the
+a title's `<a href>` as a working link and its `<img>` as a tracking pixel; and a title
+of "@everyone" pinged a whole Discord server or Mattermost channel. Here the
 title comes from the Overseerr simulator's TMDB data, goes through the real webhook,
 worker and Apprise, and lands on a real SMTP server on loopback."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from email.message import Message
 from html.parser import HTMLParser
 
 import httpx
 import pytest
+from apprise.plugins.discord import NotifyDiscord
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
 from medianest_simulators.overseerr_data import CATALOGUE
 from tests.notifications.conftest import overseerr_payload, post_overseerr_hook
-from tests.notifications.receivers import SmtpReceiver
+from tests.notifications.receivers import HttpReceiver, SmtpReceiver
 from tests.notifications.test_delivery import add_channel
 
 TMDB_ID = 400004
@@ -57,20 +60,18 @@ def parts(message: Message) -> dict[str, str]:
     }
 
 
-async def mail_about_a_hostile_title(
+async def film_made_available(
     app: MediaNestApp,
     alice_client: httpx.AsyncClient,
-    smtp: SmtpReceiver,
     monkeypatch: pytest.MonkeyPatch,
-    url_options: str = "",
-) -> dict[str, str]:
-    film = dataclasses.replace(CATALOGUE[("movie", TMDB_ID)], title=HOSTILE_TITLE)
+    *,
+    title: str,
+    channel: str,
+) -> None:
+    """Alice asks for a film whose TMDB title is `title`; Overseerr says it is available."""
+    film = dataclasses.replace(CATALOGUE[("movie", TMDB_ID)], title=title)
     monkeypatch.setitem(CATALOGUE, ("movie", TMDB_ID), film)
-    url = (
-        f"mailto://127.0.0.1:{smtp.port}?from=medianest@example.test"
-        f"&to=alice@example.test&mode=insecure{url_options}"
-    )
-    await add_channel(alice_client, url, ["request.available"])
+    await add_channel(alice_client, channel, ["request.available"])
     made = (
         await alice_client.post(
             "/api/media/request", json={"mediaType": "movie", "tmdbId": TMDB_ID}
@@ -80,6 +81,20 @@ async def mail_about_a_hostile_title(
         "MEDIA_AVAILABLE", request_id=made["overseerrId"], tmdb_id=TMDB_ID, status="AVAILABLE"
     )
     assert (await post_overseerr_hook(app, payload)).status_code == 200
+
+
+async def mail_about_a_hostile_title(
+    app: MediaNestApp,
+    alice_client: httpx.AsyncClient,
+    smtp: SmtpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    url_options: str = "",
+) -> dict[str, str]:
+    url = (
+        f"mailto://127.0.0.1:{smtp.port}?from=medianest@example.test"
+        f"&to=alice@example.test&mode=insecure{url_options}"
+    )
+    await film_made_available(app, alice_client, monkeypatch, title=HOSTILE_TITLE, channel=url)
     return parts((await smtp.wait_for(1))[0])
 
 
@@ -111,3 +126,46 @@ async def test_a_mail_channel_asking_for_html_gets_the_title_escaped(
     shown = Rendered(texts["text/html"])
     assert not {"a", "img"} & set(shown.tags), texts["text/html"]
     assert HOSTILE_TITLE in shown.text
+
+
+# Words that notify everyone in a room when they follow "@" (or Discord's <@id>/<@&id>).
+MASS_MENTIONS = re.compile(r"@(everyone|here|channel|all|room)\b|<@[!&]?\d", re.IGNORECASE)
+PINGING_TITLE = "@everyone @here <@&123456789012345678> Free Plex Pass: @channel @all @room"
+
+
+async def test_a_title_cannot_ping_a_whole_discord_server(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    webhook: HttpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Discord parses mentions from a webhook's `content` unless `allowed_mentions` says
+    otherwise (Discord's default, discordjs/discord.js#4085), and Apprise sends no
+    `allowed_mentions` in its plain mode (apprise/plugins/discord.py `send`). Apprise's
+    Discord endpoint points at a loopback receiver here: what Discord would have got."""
+    monkeypatch.setattr(NotifyDiscord, "notify_url", f"{webhook.url}/api/webhooks")
+    channel = f"discord://123456789012345678/{'t0k3n-' * 11}"
+    await film_made_available(app, alice_client, monkeypatch, title=PINGING_TITLE, channel=channel)
+    [sent] = await webhook.wait_for(1)
+    content = sent.json()["content"]
+    assert not MASS_MENTIONS.search(content), content
+    # Still readable: the words are there, with an invisible space after the "@".
+    assert content.replace("\u200b", "").count(PINGING_TITLE) == 2  # title and body
+
+
+async def test_a_title_cannot_ping_a_whole_mattermost_channel(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    webhook: HttpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mattermost's incoming webhook (`mmost://`, a household's own server) posts `text`,
+    where @channel, @all and @here notify everyone in the channel."""
+    channel = f"mmost://127.0.0.1:{webhook.port}/{'abcdefghijklmnopqrstuvwxyz'}"
+    await film_made_available(app, alice_client, monkeypatch, title=PINGING_TITLE, channel=channel)
+    [sent] = await webhook.wait_for(1)
+    text = sent.json()["text"]
+    assert not MASS_MENTIONS.search(text), text
+    assert PINGING_TITLE in text.replace("\u200b", "")

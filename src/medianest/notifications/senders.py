@@ -96,6 +96,21 @@ def apprise_host(url: str) -> str | None:
     return host if isinstance(host, str) and host else None
 
 
+# "@" before a word that notifies a whole room — Discord's @everyone/@here (parsed from a
+# webhook's content by default; Apprise sends no `allowed_mentions` in plain mode),
+# Mattermost's and Rocket.Chat's @channel/@all/@here, Matrix's @room — or a Discord
+# user or role id (<@123>, <@!123>, <@&123>), as discord.py's `utils.escape_mentions`.
+_MASS_MENTION = re.compile(
+    r"@(?=(?:everyone|here|channel|all|room)\b|[!&]?[0-9]{17,20}\b)", re.IGNORECASE
+)
+
+
+def without_mass_mentions(text: str) -> str:
+    """The text with a zero-width space after each such "@": it reads the same and pings
+    nobody. Titles are strangers' (an uploader's, TMDB's); ours never mention anyone."""
+    return _MASS_MENTION.sub("@\u200b", text)
+
+
 def _notify(url: str, title: str, body: str) -> Any:
     """One blocking Apprise send, run on this (send) thread from start to end."""
     import apprise  # on first use: see the module docstring
@@ -120,7 +135,10 @@ async def send_apprise(url: str, message: Message) -> SendOutcome:
         # The channel's host is whatever a user gave: the whole send is bounded, not
         # each read, and it runs on the few send threads, never the default executor.
         result = await send_threads.run_bounded(
-            functools.partial(_notify, url, message.title, body), seconds=SEND_TIMEOUT_SECONDS
+            functools.partial(
+                _notify, url, without_mass_mentions(message.title), without_mass_mentions(body)
+            ),
+            seconds=SEND_TIMEOUT_SECONDS,
         )
     except TimeoutError:
         return SendOutcome(False, f"The service did not answer within {SEND_TIMEOUT_SECONDS:g} s.")
