@@ -1,5 +1,5 @@
-"""The Plex simulator's library: sections, items, collections and playlists, their JSON
-(MediaContainer `Metadata`) form, and the scan of the YouTube folder."""
+"""The Plex simulator's library: sections, items, collections, playlists, their JSON form
+(MediaContainer `Metadata`), and the scan of the YouTube folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 from medianest_simulators.base import JSONDict
+from medianest_simulators.plex_scanner import lists_file
 
 # python-plexapi utils.SEARCHTYPES: the `type=` numbers of /library/sections/{id}/all.
 TYPE_NUMBERS = {
@@ -307,11 +308,9 @@ class Library:
     # --- YouTube folder scan ----------------------------------------------------------
     def scan(self, section_id: int, path: str | None) -> list[int]:
         """Add new media files under the section's folder (or `path` inside it), drop gone
-        ones; returns the new ratingKeys.
-
-        Like Plex, it knows only its own view: `path` must name a place under the
-        section's Location as Plex spells it (no resolving of symlinks, nothing of the
-        caller's filesystem view), and files are recorded under that Location."""
+        ones; returns the new ratingKeys. Like Plex, it knows only its own view: `path`
+        must name a place under the section's Location as Plex spells it (no resolving of
+        symlinks, nothing of the caller's view), and files are recorded under it."""
         section = self.sections[section_id]
         if section.type != "movie":
             return []  # the Music and Photo scanners list no video file as a movie
@@ -332,8 +331,8 @@ class Library:
         if not target_disk.is_dir():
             return added
         for file in sorted(target_disk.rglob("*")):
-            if file.suffix.lower() not in VIDEO_SUFFIXES or not file.is_file():
-                continue
+            if file.suffix.lower() not in VIDEO_SUFFIXES or not lists_file(file, disk):
+                continue  # not a video, or one Plex's scanner leaves out (plex_scanner.py)
             reported = str(location.joinpath(*file.relative_to(disk).parts))
             if reported in known:
                 continue

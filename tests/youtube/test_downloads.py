@@ -7,15 +7,20 @@ import asyncio
 import grp
 import os
 import stat
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
+
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
+from medianest.db.engine import session_scope
 from medianest.settings import Settings
 from medianest.youtube.jobs.worker import workers_of
+from medianest.youtube.models import YoutubeDownload
 from medianest_simulators import PlexSimulator
 from medianest_simulators.media_server import MediaServerSimulator
 from tests.factories.users import prepare_bootstrap_admin, signed_in_client
@@ -122,6 +127,55 @@ async def test_a_playlist_named_like_a_windows_device_gets_a_folder_a_share_can_
     assert written.parent.name == "playlist COM¹"
 
 
+@pytest.mark.parametrize("title", ["Trailers", "Shorts", "Extra Credits", "Samples & loops"])
+async def test_a_playlist_named_like_plex_extras_still_reaches_plex(
+    worker_app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    download_root: Path,
+    title: str,
+) -> None:
+    """Plex's scanner does not go into a folder called "Trailers", "Shorts", "Extra…",
+    "Sample…" or "Bonus…" below the library's top level (Scanners.bundle VideoFiles.py
+    `ignore_dirs`; the simulator's plex_scanner.py): the playlist's folder must not be."""
+    media.add_feed("named", title, [])
+    media.add_item("First Clip", feed="named")
+    media.add_item("Second Clip", feed="named")
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url("named")})
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed", data
+    assert data["plexCollectionId"] is not None, data
+    assert len(plex.collection_items(int(data["plexCollectionId"]))) == 2
+    created = plex.requests(path="/library/collections", method="POST")
+    assert parse_qs(created[0].query)["title"] == [title]  # Plex shows the playlist's name
+
+
+async def test_videos_titled_like_samples_and_trailers_still_reach_plex(
+    worker_app: MediaNestApp,
+    alice: User,
+    media: MediaServerSimulator,
+    plex: PlexSimulator,
+    download_root: Path,
+) -> None:
+    """Plex leaves out a file whose path has "-sample", "sample." (under 300 MB),
+    "-trailer." or "-short." (VideoFiles.py `ignore_samples`, `ignore_trailers`,
+    `ignore_extras`): an uploader's title must not make a video one of those."""
+    media.add_feed("music", "Beat Making", [])
+    titles = ["Drum sample-pack review", "Ambient sample", "Dune-Trailer", "Cat jump-Short"]
+    for title in titles:
+        media.add_item(title, feed="music")
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url("music")})
+        data = await wait_for_download(client, response.json()["data"]["id"], finished)
+
+    assert data["status"] == "completed", data
+    assert data["plexCollectionId"] is not None, data
+    assert len(plex.collection_items(int(data["plexCollectionId"]))) == len(titles)
+
+
 async def test_audio_quality_keeps_only_an_m4a_file(
     worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
 ) -> None:
@@ -161,6 +215,33 @@ async def test_deleting_a_finished_download_removes_files_record_and_collection(
     assert files_under(download_root / str(alice.id)) == []
     assert collection_id not in plex.library.collections
     assert plex.items_in_section(3) == []  # Plex was asked to rescan the folder
+
+
+async def test_deleting_a_download_stored_under_an_older_name_rule_removes_its_file(
+    worker_app: MediaNestApp, alice: User, media: MediaServerSimulator, download_root: Path
+) -> None:
+    """A file keeps the name it was stored under: a download made before a title rule
+    changed (here "Dune-Trailer", kept with its hyphen before Plex's rules were followed)
+    is deleted by its stored name, not by the name its title would get now."""
+    media.add_feed("old", "Old Rules", [])
+    media.add_item("Dune-Trailer", feed="old")
+    async with await client_for(worker_app, alice) as client:
+        response = await client.post("/api/youtube/download", json={"url": media.feed_url("old")})
+        download_id = response.json()["data"]["id"]
+        await wait_for_download(client, download_id, finished)
+        [written] = files_under(download_root / str(alice.id))
+        older = written.with_name("001 - Dune-Trailer.mp4")
+        written.rename(older)
+        async with session_scope(worker_app.ctx.session_factory) as session:
+            job = await session.get(YoutubeDownload, uuid.UUID(download_id))
+            assert job is not None
+            job.items = [
+                i.model_copy(update={"file": f"Old Rules/{older.name}"}) for i in job.items
+            ]
+
+        assert (await client.delete(f"/api/youtube/downloads/{download_id}")).status_code == 204
+
+    assert files_under(download_root / str(alice.id)) == []
 
 
 def another_group() -> int:

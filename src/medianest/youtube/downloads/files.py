@@ -50,6 +50,31 @@ NUMBERED = re.compile(r"^(\d{3,}) - ")
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 
 
+# What Plex's video scanner leaves out by name (Scanners.bundle Common/VideoFiles.py and
+# Filter.py `Scan`; docs/plex-and-downloads.md): a file whose path has "-sample",
+# "sample." and the like (under 300 MB), "-trailer." or "-short." (extras); a folder
+# below the library's top level named "Trailers", "Shorts", "Extra…", "Sample…",
+# "Bonus…". A title must not hide a download from Plex.
+PLEX_HIDING_SEPARATOR = re.compile(
+    r"(?<=sample)[-._]|[-._](?=sample)"
+    r"|-(?=(?:trailer|deleted|behindthescenes|interview|scene|featurette|short)(?:\.|$))",
+    re.IGNORECASE,
+)
+PLEX_SKIPPED_FOLDER = re.compile(
+    r"\bextras?\b|!?samples?|bonus|bdmv|video_ts|@eadir|lost\+found|.appledouble"
+    r"|(?:interview|scene|trailer|featurette|short|other).?$|deleted.?(?:scene.?)?$"
+    r"|behind.?the.?scenes$",
+    re.IGNORECASE,
+)
+# The patterns that match anywhere in a folder's name ("bonus disc", "_FAILED_", ".itlp"
+# at the end): a separator changed, so that no prefix is needed.
+PLEX_SKIPPED_INSIDE = (
+    (re.compile(r"_(unpack|failed)_", re.IGNORECASE), r" \1 "),
+    (re.compile(r"(bonus) (disc)", re.IGNORECASE), r"\1-\2"),
+    (re.compile(r"\.(itlp)$", re.IGNORECASE), r" \1"),
+)
+
+
 class UnsafePath(ValueError):
     """A computed path would leave the directory it belongs to."""
 
@@ -62,10 +87,20 @@ def safe_name(title: str | None, *, fallback: str = "untitled") -> str:
     text = re.sub(r"\s+", " ", text).strip(" .")  # no leading/trailing dots: no "..", no ".x"
     if not text or WINDOWS_RESERVED.match(text):
         text = f"{fallback} {text}".strip() if text else fallback
+    text = re.sub(r"\s+", " ", PLEX_HIDING_SEPARATOR.sub(" ", text)).strip()
     encoded = text.encode("utf-8")
     if len(encoded) > MAX_NAME_BYTES:
         text = encoded[:MAX_NAME_BYTES].decode("utf-8", errors="ignore").rstrip(" .")
     return text or fallback
+
+
+def folder_name(title: str | None) -> str:
+    """A playlist's folder: `safe_name`, and never a name Plex's scanner does not enter."""
+    text = safe_name(title, fallback="playlist")
+    for pattern, replacement in PLEX_SKIPPED_INSIDE:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return f"playlist {text}" if PLEX_SKIPPED_FOLDER.match(text) else text
 
 
 def item_number(item: JobItem) -> int:
@@ -75,8 +110,13 @@ def item_number(item: JobItem) -> int:
 
 
 def stem_for(item: JobItem) -> str:
-    """The file name (without extension) of a stored download item."""
-    return f"{item_number(item):03d} - {safe_name(item.title, fallback='item')}"
+    """The file name (without extension) of a stored download item: the one it was
+    stored under (the rules for names may have changed since), else made from its title.
+    One ending in "sample" gets a space before the extension's dot ("sample." hides it)."""
+    if item.file:
+        return Path(item.file).stem
+    stem = f"{item_number(item):03d} - {safe_name(item.title, fallback='item')}"
+    return f"{stem} " if stem.casefold().endswith("sample") else stem
 
 
 def highest_number(folder: Path) -> int:

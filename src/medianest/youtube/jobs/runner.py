@@ -177,7 +177,7 @@ class JobRunner:
         """The job's folder, made if missing and checked writable (else the job pauses)."""
         wanted = Path(job.folder) if job.folder else files.user_dir(self.root, job.user_id)
         if not job.folder:
-            wanted = wanted / files.safe_name(view.title, fallback="playlist")
+            wanted = wanted / files.folder_name(view.title)
         try:
             return files.prepare_folder(wanted, root=self.root, gid=self.settings.download_gid)
         except files.FolderNotWritable as exc:
