@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from apprise.plugins.discord import NotifyDiscord
+from apprise.plugins.slack import NotifySlack
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
@@ -169,3 +170,24 @@ async def test_a_title_cannot_ping_a_whole_mattermost_channel(
     text = sent.json()["text"]
     assert not MASS_MENTIONS.search(text), text
     assert PINGING_TITLE in text.replace("\u200b", "")
+
+
+async def test_a_title_cannot_ping_a_whole_slack_channel(
+    app: MediaNestApp,
+    alice: User,
+    alice_client: httpx.AsyncClient,
+    webhook: HttpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slack pings a channel for `<!channel>`, `<!here>`, `<!everyone>` (its formatting
+    rules; text must escape `&`, `<`, `>`). Apprise's Slack plugin, given a body of no
+    declared format, turns such a text into the mention (plugins/slack.py,
+    `_re_channel_support`); declared text, it escapes it (`dialect_convert`)."""
+    monkeypatch.setattr(NotifySlack, "webhook_url", f"{webhook.url}/services")
+    channel = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
+    title = "<!channel> <!here> <!everyone> Free Plex Pass"
+    await film_made_available(app, alice_client, monkeypatch, title=title, channel=channel)
+    [sent] = await webhook.wait_for(1)
+    body = sent.body.decode()
+    assert "<!" not in body, body
+    assert "&lt;!channel&gt;" in body
