@@ -23,11 +23,9 @@ from medianest_simulators.overseerr_data import (
     DECLINED,
     FAILED,
     MEDIA_PENDING,
-    PARTIALLY_AVAILABLE,
     PENDING,
     PERSON,
     PROCESSING,
-    REQUESTABLE_SEASON,
     UNKNOWN,
     MediaRequest,
     User,
@@ -164,31 +162,15 @@ class OverseerrSimulator(OverseerrPlexImport):
         is4k = bool(body.get("is4k"))
         seasons: list[int] = []
         if media_type == "movie":
-            taken = media.status in (PROCESSING, PARTIALLY_AVAILABLE, AVAILABLE) or any(
-                r.media is media and r.active and r.is4k == is4k
-                for r in self.media_requests.values()
-            )
-            if taken:
+            if self.movie_taken(media, is4k):
                 return error(409, "Request for this media already exists.")
         else:
             wanted = body.get("seasons", "all")
             if wanted == "all":
-                wanted = list(range(1, len(title.seasons) + 1))
+                wanted = list(title.season_numbers(specials=not self.seerr))
             if not isinstance(wanted, list) or not all(isinstance(n, int) for n in wanted):
                 return error(400, "seasons must be a list of numbers or 'all'")
-            requested = {
-                n
-                for r in self.media_requests.values()
-                if r.media is media and r.active
-                for n in r.seasons
-            }
-            seasons = sorted(
-                n
-                for n in set(wanted)
-                if 1 <= n <= len(title.seasons)
-                and n not in requested
-                and media.season_status.get(n, UNKNOWN) in REQUESTABLE_SEASON
-            )
+            seasons = self.seasons_left(media, wanted, is4k)
             if not seasons:
                 return error(202, "No seasons available to request")
             if (over := self.quota_refusal(requested_for, "tv", len(seasons))) is not None:
@@ -310,17 +292,18 @@ class OverseerrSimulator(OverseerrPlexImport):
         else:
             data |= {
                 "numberOfSeasons": len(title.seasons),
+                # TMDB lists "Specials" (season 0) first; numberOfSeasons leaves it out.
                 "seasons": [
                     {
                         "id": title.tmdb_id * 100 + n,
                         "seasonNumber": n,
-                        "episodeCount": count,
-                        "name": f"Season {n}",
-                        "airDate": f"{title.year + n - 1}-09-01",
+                        "episodeCount": title.seasons[n - 1] if n else title.specials,
+                        "name": f"Season {n}" if n else "Specials",
+                        "airDate": f"{title.year + max(n, 1) - 1}-09-01",
                         "overview": "",
                         "posterPath": f"/sim{title.tmdb_id}-season{n}.jpg",
                     }
-                    for n, count in enumerate(title.seasons, start=1)
+                    for n in title.season_numbers(specials=True)
                 ],
             }
         media = self.media.get((media_type, title.tmdb_id))

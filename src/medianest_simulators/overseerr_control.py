@@ -155,10 +155,11 @@ class OverseerrControl(Simulator):
                 extra=extra,
             )
             self.media_requests[req.id] = req
-            if media.status == UNKNOWN:
+            # MediaRequest.ts: `status` (4K: `status4k`) PENDING; no seasons (scanners' own).
+            if is4k and media.status4k == UNKNOWN:
+                media.status4k = MEDIA_PENDING
+            elif not is4k and media.status == UNKNOWN:
                 media.status = MEDIA_PENDING
-            for n in seasons:
-                media.season_status[n] = MEDIA_PENDING
             media.updated_at = now
             if approved_by is not None:
                 self.set_request_status(req.id, APPROVED, notify="MEDIA_AUTO_APPROVED")
@@ -178,11 +179,12 @@ class OverseerrControl(Simulator):
             req.status, req.updated_at = number, time.time()
             req.modified_by = self.users[1]
             media = req.media
-            if number == APPROVED and media.status < PROCESSING:
-                media.status = PROCESSING
-            if number == APPROVED:
+            if number == APPROVED:  # a 4K request moves the 4K statuses
+                key = "status4k" if req.is4k else "status"
+                setattr(media, key, max(getattr(media, key), PROCESSING))
+                seasons = media.season_status4k if req.is4k else media.season_status
                 for n in req.seasons:
-                    media.season_status[n] = max(media.season_status.get(n, UNKNOWN), PROCESSING)
+                    seasons[n] = max(seasons.get(n, UNKNOWN), PROCESSING)
             if (
                 number in (DECLINED, FAILED)
                 and not any(r.active for r in self.media_requests.values() if r.media is media)

@@ -23,9 +23,9 @@ STATUS = {
 PENDING, APPROVED, DECLINED, FAILED, COMPLETED = 1, 2, 3, 4, 5
 UNKNOWN, MEDIA_PENDING, PROCESSING, PARTIALLY_AVAILABLE, AVAILABLE = 1, 2, 3, 4, 5
 BLOCKLISTED, DELETED = 6, 7
-# Season statuses a new request may still ask for: Seerr's MediaRequest.ts skips seasons
-# whose status is anything but UNKNOWN or DELETED (PENDING ones are caught as requested).
-REQUESTABLE_SEASON = (UNKNOWN, MEDIA_PENDING, DELETED)
+# Season statuses a new request may still ask for: MediaRequest.ts skips seasons whose
+# status is anything but UNKNOWN (Overseerr 272-284) or DELETED (Seerr 415-429).
+REQUESTABLE_SEASON = (UNKNOWN, DELETED)
 REQUEST_STATUS_NAMES = {
     PENDING: "PENDING",
     APPROVED: "APPROVED",
@@ -66,6 +66,12 @@ class Title:
     popularity: float = 10.0
     seasons: tuple[int, ...] = ()
     tvdb_id: int | None = None
+    specials: int = 0  # episodes of TMDB's season 0, "Specials" (none: no season 0)
+
+    def season_numbers(self, *, specials: bool) -> list[int]:
+        """TMDB's seasons of a show: season 0 first when it has specials (and `specials`)."""
+        first = 0 if specials and self.specials else 1
+        return list(range(first, len(self.seasons) + 1))
 
     def result_json(self) -> JSONDict:
         common: JSONDict = {
@@ -122,7 +128,9 @@ TV = [
         "tv", 500002, "Test Pattern Theater", 2019, "Colour bars, serialised.", 5.0, (3, 3, 3), 5003
     ),
     Title("tv", 500003, "Render Farm", 2022, "Life among the GPUs.", 11.0, (8, 8), 5004),
-    Title("tv", 500004, "Keyframes", 2023, "An animation studio comedy.", 7.0, (6,), 5005),
+    Title(
+        "tv", 500004, "Keyframes", 2023, "An animation studio comedy.", 7.0, (6,), 5005, specials=2
+    ),
 ]
 CATALOGUE: dict[tuple[str, int], Title] = {(t.media_type, t.tmdb_id): t for t in MOVIES + TV}
 PERSON: JSONDict = {
@@ -186,6 +194,7 @@ class Media:
     rating_key: str | None = None
     season_status: dict[int, int] = field(default_factory=dict)
     updated_at: float = BASE_TIME
+    season_status4k: dict[int, int] = field(default_factory=dict)
 
     @property
     def blocklisted(self) -> bool:
@@ -216,8 +225,13 @@ class Media:
         }
         if self.title.media_type == "tv":
             data["seasons"] = [
-                {"id": self.id * 100 + n, "seasonNumber": n, "status": s, "status4k": UNKNOWN}
-                for n, s in sorted(self.season_status.items())
+                {
+                    "id": self.id * 100 + n,
+                    "seasonNumber": n,
+                    "status": self.season_status.get(n, UNKNOWN),
+                    "status4k": self.season_status4k.get(n, UNKNOWN),
+                }
+                for n in sorted(self.season_status.keys() | self.season_status4k.keys())
             ]
         return data
 

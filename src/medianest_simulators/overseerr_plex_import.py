@@ -18,7 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import read_json, tls_context
 from medianest_simulators.overseerr_data import MANAGE_USERS, User
-from medianest_simulators.overseerr_permissions import OverseerrPermissions, has_permission
+from medianest_simulators.overseerr_permissions import has_permission
+from medianest_simulators.overseerr_requests import OverseerrRequestRules
 from medianest_simulators.overseerr_settings import error, not_authenticated
 
 IMPORT_PATH = "/api/v1/user/import-from-plex"
@@ -50,7 +51,7 @@ class PlexFriend:
     servers: tuple[str, ...]
 
 
-class OverseerrPlexImport(OverseerrPermissions):
+class OverseerrPlexImport(OverseerrRequestRules):
     """Users imported from Plex with the default permissions (`defaultPermissions`)."""
 
     plex: PlexConnection | None = None  # configuration: kept across `reset()`
