@@ -105,15 +105,26 @@ class OverseerrRequest(OverseerrModel):
     seasons: list[RequestSeason] = Field(default_factory=list)
     media: OverseerrMedia | None = None
 
-    @property
-    def active(self) -> bool:
-        return self.status in (RequestStatus.PENDING, RequestStatus.APPROVED)
+
+# Request statuses Overseerr's duplicate check passes over (entity/MediaRequest.ts: DECLINED,
+# Overseerr 166-170, 256-262; Seerr also COMPLETED, 173-178, 398-405). Any other status,
+# FAILED and a number a newer server adds included, still holds the title.
+CLOSED_REQUEST_STATUSES = (RequestStatus.DECLINED, RequestStatus.COMPLETED)
+# Season statuses that leave a season free (MediaRequest.ts: UNKNOWN, Overseerr 272-284;
+# Seerr also DELETED, 415-429); PARTIALLY_AVAILABLE, PENDING, PROCESSING... take it.
+FREE_SEASON_STATUSES = (MediaStatus.UNKNOWN, MediaStatus.DELETED)
 
 
 class MediaInfo(OverseerrMedia):
     """`mediaInfo` of search results and details: the media plus its requests."""
 
     requests: list[OverseerrRequest] = Field(default_factory=list)
+
+    def holding_requests(self) -> list[OverseerrRequest]:
+        """The title's requests a new (non-4K) request is checked against, as Overseerr
+        checks them: the non-4K ones (a 4K request is its own, `request.is4k`) not closed
+        (`CLOSED_REQUEST_STATUSES`)."""
+        return [r for r in self.requests if not r.is4k and r.status not in CLOSED_REQUEST_STATUSES]
 
 
 class _Result(OverseerrModel):
@@ -217,26 +228,28 @@ class TvDetails(TvResult):
         return sorted(s.season_number for s in self.seasons if s.season_number > 0)
 
     def season_states(self) -> dict[int, SeasonState]:
-        """Each regular season: already in Plex, already asked for, free to request, or
-        (the whole show, Seerr) blocklisted. A season Seerr marks DELETED is free again."""
+        """Each regular season: in Plex (AVAILABLE, or PARTIALLY_AVAILABLE: some of its
+        episodes), asked for, free to request, or (the whole show, Seerr) blocklisted.
+
+        As Overseerr decides which seasons a new request gets (MediaRequest.ts, Overseerr
+        247-291, Seerr 383-436): a season is taken by a holding request
+        (`MediaInfo.holding_requests`: not 4K, not declined or completed) or by any
+        status of its own but UNKNOWN or DELETED (`FREE_SEASON_STATUSES`); Overseerr
+        drops taken seasons without a word, and answers 202 when none is left."""
         media = self.media_info
         if media is not None and media.status == MediaStatus.BLOCKLISTED:
             return dict.fromkeys(self.regular_season_numbers, "blocklisted")
-        in_plex = {
-            s.season_number
-            for s in (media.seasons if media else [])
-            if s.status == MediaStatus.AVAILABLE
-        }
-        asked = {
-            s.season_number
-            for s in (media.seasons if media else [])
-            if s.status in (MediaStatus.PENDING, MediaStatus.PROCESSING)
-        }
-        for request in media.requests if media else []:
-            if request.active:
-                asked.update(s.season_number for s in request.seasons)
+        seasons = {s.season_number: s.status for s in (media.seasons if media else [])}
+        asked = {n for n, status in seasons.items() if status not in FREE_SEASON_STATUSES}
+        for request in media.holding_requests() if media else []:
+            asked.update(s.season_number for s in request.seasons)
+        in_plex = (MediaStatus.AVAILABLE, MediaStatus.PARTIALLY_AVAILABLE)
         return {
-            n: "available" if n in in_plex else "requested" if n in asked else "requestable"
+            n: "available"
+            if seasons.get(n) in in_plex
+            else "requested"
+            if n in asked
+            else "requestable"
             for n in self.regular_season_numbers
         }
 

@@ -87,8 +87,7 @@ def _search_result(
     info = result.media_info
     status = info.status if info is not None else MediaStatus.UNKNOWN
     requested_upstream = info is not None and (
-        status in (MediaStatus.PENDING, MediaStatus.PROCESSING)
-        or any(r.active for r in info.requests)
+        status in (MediaStatus.PENDING, MediaStatus.PROCESSING) or bool(info.holding_requests())
     )
     out = SearchResultOut(
         tmdb_id=result.id,
@@ -255,6 +254,11 @@ async def _refuse_taken(
             "This title has already been requested.",
             details={"existingRequest": {"id": str(existing.id), "status": existing.status}},
         )
+    if wanted.media_type == "movie" and media is not None and media.status == MediaStatus.AVAILABLE:
+        # Overseerr would make it: its duplicate check reads requests, never the status
+        # (MediaRequest.ts, Overseerr 155-195, Seerr 162-203), so a film its Plex scan
+        # found, or whose request Seerr completed, is requested (and downloaded) again.
+        raise Conflict("This film is already in Plex.", details={"reason": "available"})
 
 
 async def _release_reused_overseerr_id(
