@@ -16,6 +16,8 @@ import asyncio
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.app import MediaNestApp
 from medianest_simulators import OverseerrSimulator, PlexTvSimulator
@@ -100,3 +102,53 @@ async def _one_linked(
     assert by[other].json()["error"]["code"] == "OVERSEERR_USER_TAKEN"
     assert linked[other] is None
     return 1
+
+
+async def test_an_admins_link_in_flight_wins_over_an_automatic_link_to_the_same_user(
+    app: MediaNestApp,
+    backend: str,
+    admin_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+) -> None:
+    """PostgreSQL: the admin links dave to the "family" Overseerr user by hand while erin's
+    first request finds that user (its plexId is hers) and links it automatically. The
+    admin's save is held between its write and its commit (its audit row waits on a lock
+    of the audit table taken here) while erin's request runs: her link must wait for the
+    admin's to commit, then see it and be refused (an automatic link never shares an
+    Overseerr user): one winner. Without the admin's `lock_overseerr_user` her guarded
+    write sees no committed link (READ COMMITTED) and both are linked."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's READ COMMITTED; SQLite runs one writer at a time")
+    erin = await create_user(app, "erin", plex_id="5001")
+    dave = await create_user(app, "dave")
+    family = overseerr_sim.add_user("family", plex_id=5001)
+    blocker = app.ctx.session_factory()
+    await blocker.execute(text("LOCK TABLE audit_log IN SHARE MODE"))
+    try:
+        async with await signed_in_client(app, erin) as erin_client:
+            saving = asyncio.create_task(
+                admin_client.put(f"/api/admin/users/{dave.id}", json={"overseerrUserId": family.id})
+            )
+            await _until_waiting(blocker, 1)  # the admin's commit, at its audit row
+            asking = asyncio.create_task(request_movie(erin_client, 400001))
+            await _until_waiting(blocker, 2)  # erin's link: at the lock, or (no lock) its commit
+            await blocker.rollback()
+            saved, asked = await asyncio.gather(saving, asking)
+    finally:
+        await blocker.close()
+    assert saved.status_code == 200, saved.text
+    assert asked.status_code == 409, asked.text
+    assert asked.json()["error"]["code"] == "OVERSEERR_USER_TAKEN"
+    rows = (await admin_client.get("/api/admin/users")).json()["data"]
+    linked = {u["username"]: u["overseerrUserId"] for u in rows}
+    assert (linked["dave"], linked["erin"]) == (family.id, None)
+    assert overseerr_sim.log.entries("/api/v1/request", "POST") == []
+
+
+async def _until_waiting(session: AsyncSession, count: int) -> None:
+    """Until `count` PostgreSQL backends wait for a lock (`pg_locks` is live, not a
+    snapshot kept for the transaction as `pg_stat_activity` is)."""
+    waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+    async with asyncio.timeout(10):
+        while int((await session.execute(waiting)).scalar_one()) < count:
+            await asyncio.sleep(0.02)
