@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from medianest_simulators import OverseerrSimulator
-from medianest_simulators.overseerr_data import CATALOGUE, FAILED, PARTIALLY_AVAILABLE
+from medianest_simulators.overseerr_data import CATALOGUE, FAILED, PARTIALLY_AVAILABLE, Title
 
 BIG_BUCK_BUNNY = 10378  # in Plex (the simulator's Plex scan): nobody requested it
 SPRITE_FRIGHT = 400007
@@ -140,3 +140,26 @@ async def test_specials_are_never_offered_nor_asked_for(
     assert answer["status"] == 201, answer
     assert answer["data"]["seasons"] == [1]
     assert overseerr_sim.media_requests[answer["data"]["overseerrId"]].seasons == [1]
+
+
+@pytest.mark.parametrize(("specials", "server"), [(1, "overseerr"), (0, "overseerr"), (1, "seerr")])
+async def test_a_show_with_no_seasons_yet_is_refused_before_overseerr_is_asked(
+    specials: int,
+    server: str,
+    alice_client: httpx.AsyncClient,
+    overseerr_sim: OverseerrSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An announced show TMDB lists without regular seasons (or with only "Specials"):
+    Overseerr's "all" would request season 0 alone, Seerr's nothing (its 202, which
+    reads "already requested")."""
+    announced = Title("tv", 500099, "Announced Anthology", 2027, "Soon.", 3.0, (), 5099, specials)
+    monkeypatch.setitem(CATALOGUE, ("tv", announced.tmdb_id), announced)
+    if server == "seerr":
+        overseerr_sim.behave_as_seerr()
+    chooser = await alice_client.get(f"/media/tv/{announced.tmdb_id}/seasons", headers=HTML)
+    assert "This show has no seasons to request yet." in chooser.text
+    answer = await ask(alice_client, "tv", announced.tmdb_id, seasons="all")
+    assert answer["status"] == 409, answer
+    assert answer["error"]["details"] == {"reason": "no_seasons"}
+    assert overseerr_sim.log.entries(*POST) == []

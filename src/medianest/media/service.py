@@ -307,16 +307,20 @@ def _title_and_seasons(
         return details.display_title, None
     show = details
     known = show.regular_season_numbers
+    if not known:
+        # Announced, or only "Specials": Overseerr's "all" would ask for season 0 alone
+        # (Seerr's for nothing: its 202), so nothing is asked.
+        raise Conflict("This show has no seasons to request yet.", details={"reason": "no_seasons"})
     states = show.season_states()
     free = [n for n in known if states.get(n) == "requestable"]
     if not isinstance(wanted.seasons, list):
-        if known and not free:
+        if not free:
             # Refused here with the true reason, not Overseerr's "already has a request".
             raise Conflict(
                 "Every season of this show is already in Plex or requested.",
                 details={"reason": "nothing_to_request", "seasons": states},
             )
-        return show.display_title, free or None  # "all": the seasons still missing
+        return show.display_title, free  # "all": the seasons still missing, by number
     unknown = [n for n in wanted.seasons if n not in known]
     if unknown:
         raise ValidationFailed(
