@@ -4,6 +4,7 @@ and a down Overseerr."""
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -207,3 +208,41 @@ async def test_a_show_someone_asked_a_season_of_still_offers_its_free_seasons(
     )
     assert mine.status_code == 201, mine.text
     assert mine.json()["data"]["seasons"] == [1]
+
+
+@pytest.mark.parametrize(
+    "typed", ["Amélie", "Fast & Furious #7", "🎬 50% off + more/less?", "a=b;c"]
+)
+async def test_what_people_type_reaches_overseerr_whole_and_accepted(
+    typed: str, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    """express-openapi-validator (Overseerr's server/index.ts) refuses a reserved character
+    left in the query (`:/?#[]@!$&'()*+,;=`): everything but the unreserved is encoded, as
+    UTF-8, so Overseerr answers and reads back what was typed."""
+    answer = await alice_client.get("/api/media/search", params={"query": typed})
+    assert answer.status_code == 200, answer.text
+    sent = overseerr_sim.log.entries("/api/v1/search")[-1]
+    assert sent.status == 200
+    raw = dict(p.split("=", 1) for p in sent.query.split("&"))["query"]
+    assert unquote(raw) == typed
+    assert not set(raw) & set(":/?#[]@!$&'()*+,;= ")
+
+
+async def test_a_result_of_a_kind_medianest_does_not_know_is_left_out_not_a_failed_search(
+    alice_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seerr's search results may be of a kind beyond movie, tv and person (its
+    server/models/Search.ts knows `collection`; a newer server may add more): the movies
+    and shows are still shown."""
+    collection = {
+        "id": 700002,
+        "mediaType": "collection",
+        "name": "Coffee Run Collection",  # the simulator matches people by `name`
+        "title": "Coffee Run Collection",
+        "posterPath": "/sim-collection.jpg",
+        "popularity": 99.0,
+    }
+    monkeypatch.setattr("medianest_simulators.overseerr.PERSON", collection)
+    answer = await alice_client.get("/api/media/search", params={"query": "coffee run"})
+    assert answer.status_code == 200, answer.text
+    assert [r["title"] for r in answer.json()["data"]] == ["Coffee Run"]

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from medianest.integrations.upstream_model import UpstreamModel
 
@@ -172,11 +172,12 @@ class TvResult(_Result):
 class PersonResult(OverseerrModel):
     media_type: Literal["person"] = "person"
     id: int
-    name: str
+    name: str | None = None  # dropped from the results anyway
     profile_path: str | None = None
 
 
 SearchResult = Annotated[MovieResult | TvResult | PersonResult, Field(discriminator="media_type")]
+KINDS = ("movie", "tv", "person")
 
 
 class SearchPage(OverseerrModel):
@@ -184,6 +185,15 @@ class SearchPage(OverseerrModel):
     total_pages: int
     total_results: int
     results: list[SearchResult]
+
+    @field_validator("results", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        """Movies, shows and people only: a result of another kind (Seerr's models/Search.ts
+        knows `collection`; a newer server may add more) is left out, not a failed search."""
+        if isinstance(value, list):
+            return [r for r in value if not isinstance(r, dict) or r.get("mediaType") in KINDS]
+        return value
 
 
 class PageInfo(OverseerrModel):
