@@ -117,6 +117,10 @@ class OverseerrSimulator(OverseerrPlexImport):
         page = int(raw_page) if raw_page.isdigit() else 0
         if page < 1:
             return error(400, "request/query/page must be >= 1")
+        if self.tmdb_unreachable:
+            # api/themoviedb searchMulti (Overseerr 124-144, Seerr 153-173) answers any
+            # failure of TMDB with an empty first page: the route's 200, nothing found.
+            return JSONResponse({"page": 1, "totalPages": 1, "totalResults": 0, "results": []})
         titles = sorted(
             (t for t in CATALOGUE.values() if query and query in t.title.lower()),
             key=lambda t: -t.popularity,

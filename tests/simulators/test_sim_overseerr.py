@@ -251,6 +251,12 @@ def test_with_tmdb_out_of_reach_every_title_answers_as_an_unknown_one(
     made = request_media(overseerr, http, {"mediaType": "tv", "mediaId": 500003})
     assert made.status_code == 500
     assert made.json()["message"].startswith("[TMDB] Failed to fetch TV show details")
+    # searchMulti swallows TMDB's failure: an empty first page, whatever page was asked.
+    found = search(overseerr, http, "query=big%20buck&page=2")
+    assert (found.status_code, found.json()) == (
+        200,
+        {"page": 1, "totalPages": 1, "totalResults": 0, "results": []},
+    )
     overseerr.cut_tmdb(False)
     assert http.get(overseerr.url + "/api/v1/movie/10378", headers=KEY).status_code == 200
 
