@@ -208,15 +208,22 @@ class OverseerrSimulator(OverseerrPlexImport):
         q = request.query_params
         take = int(q["take"]) if q.get("take", "").isdigit() else 10
         skip = int(q["skip"]) if q.get("skip", "").isdigit() else 0
-        wanted = FILTERS.get(q.get("filter", "all"))
+        wanted = self.list_filter(q.get("filter"))
         if wanted is None or take < 1:
             return error(400, "request/query/filter must be equal to one of the allowed values")
+        by = int(q["requestedBy"]) if q.get("requestedBy", "").isdigit() else None
+        if not self.sees_every_request(user):
+            if by not in (None, user.id):
+                return error(403, "You do not have permission to view this user's requests.")
+            by = user.id
         rows = [r for r in self.media_requests.values() if wanted(r)]
-        if q.get("requestedBy", "").isdigit():
-            rows = [r for r in rows if r.requested_by.id == int(q["requestedBy"])]
-        # routes/request.ts: `request.updatedAt` or else `request.id`, newest first.
+        if by is not None:
+            rows = [r for r in rows if r.requested_by.id == by]
+        # routes/request.ts: `request.updatedAt` or else `request.id`, newest first (Seerr:
+        # `sortDirection=asc` oldest first).
         modified = q.get("sort") == "modified"
-        rows.sort(key=lambda r: (r.updated_at, r.id) if modified else (r.id, 0), reverse=True)
+        newest = not (self.seerr and q.get("sortDirection") == "asc")
+        rows.sort(key=lambda r: (r.updated_at, r.id) if modified else (r.id, 0), reverse=newest)
         return JSONResponse(
             {
                 "pageInfo": {

@@ -106,3 +106,51 @@ def test_all_seasons_has_the_specials_on_overseerr_only(
     # (enableSpecialEpisodes off), Overseerr takes it.
     zero = show(overseerr, http, [0])
     assert zero.status_code == (202 if seerr else 201)
+
+
+def listed(
+    sim: OverseerrSimulator, http: httpx.Client, query: str, user: int = 1
+) -> httpx.Response:
+    headers = {"X-Api-Key": sim.api_key, "X-API-User": str(user)}
+    return http.get(f"{sim.url}/api/v1/request?{query}", headers=headers)
+
+
+def ids(answer: httpx.Response) -> list[int]:
+    assert answer.status_code == 200, answer.text
+    return [r["id"] for r in answer.json()["results"]]
+
+
+@pytest.mark.parametrize("seerr", [False, True])
+def test_the_list_filters_as_routes_request_ts(
+    overseerr: OverseerrSimulator, http: httpx.Client, seerr: bool
+) -> None:
+    """Seeded: 1 Tears of Steel PENDING (alice), 2 Test Pattern Theater APPROVED (bob)."""
+    if seerr:
+        overseerr.behave_as_seerr()
+    done = upstream(overseerr, "movie", SPRITE_FRIGHT, [], is4k=False)
+    overseerr.complete_request(done)  # APPROVED, in Plex; Seerr: COMPLETED
+    four_k = upstream(overseerr, "movie", 10378, [], is4k=True)  # in Plex, not in 4K
+    overseerr.set_request_status(four_k, "APPROVED")
+    assert ids(listed(overseerr, http, "filter=available")) == [done]
+    assert ids(listed(overseerr, http, "filter=approved")) == (
+        [four_k, 2] if seerr else [four_k, done, 2]
+    )
+    assert ids(listed(overseerr, http, "filter=processing")) == [four_k, 2]  # by status4k
+    completed = listed(overseerr, http, "filter=completed")  # Seerr's only
+    if seerr:
+        assert ids(completed) == [done]
+    else:
+        assert completed.status_code == 400
+    assert ids(listed(overseerr, http, "filter=pending&sort=added")) == [1]
+
+
+def test_a_user_without_request_view_lists_only_their_own(
+    overseerr: OverseerrSimulator, http: httpx.Client
+) -> None:
+    assert ids(listed(overseerr, http, "take=20", user=2)) == [1]  # alice's only
+    refused = listed(overseerr, http, "requestedBy=3", user=2)
+    assert (refused.status_code, refused.json()["message"]) == (
+        403,
+        "You do not have permission to view this user's requests.",
+    )
+    assert ids(listed(overseerr, http, "requestedBy=3")) == [2]  # the admin may
