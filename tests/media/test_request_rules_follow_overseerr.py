@@ -74,6 +74,23 @@ async def test_a_film_already_in_plex_is_refused_before_overseerr_is_asked(
     assert overseerr_sim.media_requests == upstream
 
 
+async def test_a_film_asked_for_again_after_a_declined_request_is_not_asked_a_third_time(
+    alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    """Overseerr judges a film by its oldest request only: declined, it lets anyone ask
+    again, and then, while that second request is open, a third time."""
+    declined = upstream_request(overseerr_sim, "movie", SPRITE_FRIGHT, [], is4k=False)
+    overseerr_sim.set_request_status(declined, "DECLINED")
+    upstream_request(overseerr_sim, "movie", SPRITE_FRIGHT, [], is4k=False)  # bob, again
+    film = await found(alice_client, "sprite fright")
+    assert (film["availability"], film["requestedBy"]) == ("requested", "someone")
+    answer = await ask(alice_client, "movie", SPRITE_FRIGHT)
+    assert answer["status"] == 409, answer
+    assert answer["error"]["details"] == {"reason": "requested_in_overseerr"}
+    assert overseerr_sim.log.entries(*POST) == []
+    assert len(overseerr_sim.media_requests) == 4  # the two seeded, bob's two
+
+
 async def test_a_4k_request_leaves_the_ordinary_version_free_to_request(
     alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
 ) -> None:

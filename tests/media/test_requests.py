@@ -181,12 +181,12 @@ async def test_declined_request_no_longer_blocks_a_new_one(
         row = await session.get(MediaRequest, uuid.UUID(first.json()["data"]["id"]))
         assert row is not None
         row.status = "declined"
-    # Overseerr still has its own request, so it is the one that now says no.
+    # Overseerr still has its own request, so the title is still taken.
     again = await bob_client.post(
         "/api/media/request", json={"mediaType": "movie", "tmdbId": SPRITE_FRIGHT}
     )
     assert again.status_code == 409
-    assert again.json()["error"]["details"]["reason"] == "Request for this media already exists."
+    assert again.json()["error"]["details"]["reason"] == "requested_in_overseerr"
 
 
 async def test_overseerr_conflict_becomes_our_conflict(alice_client: httpx.AsyncClient) -> None:

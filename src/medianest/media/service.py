@@ -244,8 +244,9 @@ async def _checked_title(
 async def _refuse_taken(
     session: AsyncSession, wanted: MediaRequestIn, media: MediaInfo | None
 ) -> None:
-    """A title Seerr blocklisted, or one of ours already takes (by what Overseerr says of
-    the title now, `media`), is refused."""
+    """A title Seerr blocklisted, one of ours already takes (by what Overseerr says of
+    the title now, `media`), or, for a film, one in Plex or with an open request in
+    Overseerr (`MediaInfo.holding_requests`), is refused."""
     if media is not None and media.status == MediaStatus.BLOCKLISTED:
         raise refusals.blocklisted()
     existing = await duplicates.duplicate(session, wanted, media)
@@ -254,11 +255,19 @@ async def _refuse_taken(
             "This title has already been requested.",
             details={"existingRequest": {"id": str(existing.id), "status": existing.status}},
         )
-    if wanted.media_type == "movie" and media is not None and media.status == MediaStatus.AVAILABLE:
-        # Overseerr would make it: its duplicate check reads requests, never the status
-        # (MediaRequest.ts, Overseerr 155-195, Seerr 162-203), so a film its Plex scan
-        # found, or whose request Seerr completed, is requested (and downloaded) again.
+    if wanted.media_type != "movie" or media is None:
+        return
+    # Overseerr would make these: its check (MediaRequest.ts, Overseerr 155-195, Seerr
+    # 162-203) reads only the film's oldest request, never its status. So a film its Plex
+    # scan found, or whose request Seerr completed, would be requested (and downloaded)
+    # again, and so would one asked for anew after a declined first request.
+    if media.status == MediaStatus.AVAILABLE:
         raise Conflict("This film is already in Plex.", details={"reason": "available"})
+    if media.holding_requests():
+        raise Conflict(
+            "This title has already been requested.",
+            details={"reason": "requested_in_overseerr"},
+        )
 
 
 async def _release_reused_overseerr_id(
