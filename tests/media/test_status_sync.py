@@ -204,3 +204,30 @@ async def test_background_reconcile_runs_at_start_and_then_periodically(
     overseerr_sim.complete_request(made.json()["data"]["overseerrId"])
     row = await wait_for_status(app, made.json()["data"]["id"], "available", timeout=5)
     assert row.completed_at is not None
+
+
+async def test_a_request_status_this_version_does_not_know_leaves_the_history_as_it_was(
+    app: MediaNestApp, alice_client: httpx.AsyncClient, overseerr_sim: OverseerrSimulator
+) -> None:
+    """A newer Overseerr or Seerr with a request status past COMPLETED (5), its media with
+    a status past DELETED (7): the reconcile guesses nothing (before: "approved", or
+    "available" by the media), and the history pages still answer."""
+    made = await alice_client.post(
+        "/api/media/request", json={"mediaType": "movie", "tmdbId": 400007}
+    )
+    assert made.status_code == 201, made.text
+    before = made.json()["data"]["status"]  # approved at once: "processing"
+    upstream = overseerr_sim.media_requests[made.json()["data"]["overseerrId"]]
+    with overseerr_sim.lock:
+        upstream.status, upstream.media.status = 9, 8
+    assert await sync.reconcile(app.ctx) == 0
+    listed = await alice_client.get("/api/media/requests")
+    assert [r["status"] for r in listed.json()["data"]] == [before]
+    page = await alice_client.get("/media/requests", headers={"HX-Request": "true"})
+    assert page.status_code == 200 and "Sprite Fright" in page.text
+    with overseerr_sim.lock:  # a status it knows again: followed
+        upstream.status, upstream.media.status = 2, 5
+    assert await sync.reconcile(app.ctx) == 1
+    assert (await alice_client.get("/api/media/requests")).json()["data"][0]["status"] == (
+        "available"
+    )

@@ -312,8 +312,12 @@ def local_status(
     return "approved"
 
 
-def request_local_status(request: OverseerrRequest) -> LocalStatus:
-    """`local_status` of a full MediaRequest (with its media and season statuses)."""
+def request_local_status(request: OverseerrRequest) -> LocalStatus | None:
+    """`local_status` of a full MediaRequest (with its media and season statuses); None
+    for a request status this version does not know (a newer server's): nothing is
+    guessed from it, callers keep what they have."""
+    if request.status not in {s.value for s in RequestStatus}:
+        return None
     media = request.media
     seasons_available = seasons_deleted = False
     if media is not None and request.seasons:

@@ -209,7 +209,7 @@ async def create_request(
         media_type=wanted.media_type,
         tmdb_id=wanted.tmdb_id,
         seasons=sorted(s.season_number for s in created.seasons) or None,
-        status=request_local_status(created),
+        status=request_local_status(created) or RequestStatus.PENDING,
         overseerr_id=created.id,
     )
     if row.status == RequestStatus.AVAILABLE:

@@ -282,7 +282,11 @@ async def _reconcile_rows(
         assert row.overseerr_id is not None
         upstream = await overseerr.get_request(row.overseerr_id)
         if upstream is not None:
-            status: str = request_local_status(upstream)
+            known = request_local_status(upstream)
+            if known is None:  # a newer server's status: the row stays as it is
+                log.warning("overseerr_request_status_unknown", status=upstream.status)
+                continue
+            status: str = known
         elif await _confirmed_removed(overseerr, row):
             status = RequestStatus.REMOVED  # nothing will ever complete it
         else:
