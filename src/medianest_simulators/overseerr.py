@@ -122,13 +122,13 @@ class OverseerrSimulator(OverseerrPlexImport):
             # failure of TMDB with an empty first page: the route's 200, nothing found.
             return JSONResponse({"page": 1, "totalPages": 1, "totalResults": 0, "results": []})
         titles = sorted(
-            (t for t in CATALOGUE.values() if query and query in t.title.lower()),
-            key=lambda t: -t.popularity,
+            (t for t in CATALOGUE.values() if t.matches(query)), key=lambda t: -t.popularity
         )
         rows: list[JSONDict] = []
         failing = self.database_fails()  # one query for all, its error swallowed
+        language = self._language(request, user)
         for title in titles:
-            row = title.result_json()
+            row = title.result_json(language)
             media = self.media.get((title.media_type, title.tmdb_id))
             if media is not None and not failing:
                 row["mediaInfo"] = media_info(media, list(self.media_requests.values()))
@@ -141,6 +141,17 @@ class OverseerrSimulator(OverseerrPlexImport):
         return JSONResponse(
             {"page": page, "totalPages": total_pages, "totalResults": len(rows), "results": results}
         )
+
+    def _language(self, request: Request, user: User) -> str:
+        """What Overseerr passes TMDB: `(req.query.language as string) ?? req.locale`
+        (sct/overseerr routes/search.ts:23,32, movie.ts:20, tv.ts:17; seerr-team/seerr
+        search.ts:23,32, movie.ts:22, tv.ts:31), `req.locale` being the user's settings
+        locale, else `settings.main.locale` (middleware/auth.ts:36-38 in both). An empty
+        `language=` stays "" (`??` keeps it): TMDB's default, the original here."""
+        asked = request.query_params.get("language")
+        if asked is not None:
+            return asked
+        return user.locale or str(self.main_settings.get("locale") or "en")
 
     # --- requests --------------------------------------------------------------------------
     async def _create_request(self, request: Request, user: User) -> Response:
@@ -296,7 +307,8 @@ class OverseerrSimulator(OverseerrPlexImport):
             # know, TMDB unreachable) is a 500 with this message and no `errors`.
             word = "movie" if media_type == "movie" else "series"
             return JSONResponse({"message": f"Unable to retrieve {word}."}, status_code=500)
-        data = title.result_json() | {"status": "Released", "tagline": "", "genres": []}
+        data = title.result_json(self._language(request, user))
+        data |= {"status": "Released", "tagline": "", "genres": []}
         if media_type == "movie":
             # TMDB's imdb_id, passed through by Overseerr; synthetic, like the posters
             data |= {"runtime": 10, "imdbId": f"tt{title.tmdb_id:07d}"}

@@ -67,17 +67,36 @@ class Title:
     seasons: tuple[int, ...] = ()
     tvdb_id: int | None = None
     specials: int = 0  # episodes of TMDB's season 0, "Specials" (none: no season 0)
+    # TMDB's translations, (language, title, overview): the simulator's own wording.
+    translations: tuple[tuple[str, str, str], ...] = ()
+
+    def named(self, language: str | None) -> tuple[str, str]:
+        """Title and overview as TMDB answers them for `language` (what Overseerr passes
+        on: routes/search.ts:23,32, movie.ts:20, tv.ts:17): that translation, else its
+        language's (`de-AT` → `de`), else the original (English here)."""
+        wanted = (language or "").lower()
+        for tag in (wanted, wanted.split("-")[0]):
+            for code, title, overview in self.translations:
+                if tag and code.lower() == tag:
+                    return title, overview
+        return self.title, self.overview
+
+    def matches(self, query: str) -> bool:
+        """TMDB's search finds a title by its translated names too, whatever `language`."""
+        names = (self.title, *(title for _, title, _ in self.translations))
+        return bool(query) and any(query in name.lower() for name in names)
 
     def season_numbers(self, *, specials: bool) -> list[int]:
         """TMDB's seasons of a show: season 0 first when it has specials (and `specials`)."""
         first = 0 if specials and self.specials else 1
         return list(range(first, len(self.seasons) + 1))
 
-    def result_json(self) -> JSONDict:
+    def result_json(self, language: str | None = None) -> JSONDict:
+        title, overview = self.named(language)
         common: JSONDict = {
             "id": self.tmdb_id,
             "mediaType": self.media_type,
-            "overview": self.overview,
+            "overview": overview,
             "posterPath": f"/sim{self.tmdb_id}.jpg",
             "backdropPath": f"/sim{self.tmdb_id}-backdrop.jpg",
             "popularity": self.popularity,
@@ -88,14 +107,14 @@ class Title:
         }
         if self.media_type == "movie":
             return common | {
-                "title": self.title,
+                "title": title,
                 "originalTitle": self.title,
                 "releaseDate": f"{self.year}-05-10",
                 "adult": False,
                 "video": False,
             }
         return common | {
-            "name": self.title,
+            "name": title,
             "originalName": self.title,
             "firstAirDate": f"{self.year}-09-01",
             "originCountry": ["US"],
@@ -105,8 +124,20 @@ class Title:
 MOVIES = [
     Title("movie", 10378, "Big Buck Bunny", 2008, "A giant rabbit takes revenge.", 40.0),
     Title("movie", 45745, "Sintel", 2010, "A girl searches for her dragon.", 35.0),
-    Title("movie", 133701, "Tears of Steel", 2012, "Warriors and scientists in Amsterdam.", 30.0),
-    Title("movie", 9761, "Elephants Dream", 2006, "Two people explore a strange machine.", 20.0),
+    Title(
+        *("movie", 133701, "Tears of Steel", 2012, "Warriors and scientists in Amsterdam.", 30.0),
+        translations=(
+            ("de", "Tränen aus Stahl", "Krieger und Wissenschaftler in Amsterdam."),
+            ("fr", "Les Larmes d'acier", "Des guerriers et des scientifiques à Amsterdam."),
+        ),
+    ),
+    Title(
+        *("movie", 9761, "Elephants Dream", 2006, "Two people explore a strange machine.", 20.0),
+        translations=(
+            ("de", "Elefantentraum", "Zwei Menschen erkunden eine seltsame Maschine."),
+            ("fr", "Le Rêve des éléphants", "Deux personnes explorent une étrange machine."),
+        ),
+    ),
     Title("movie", 358332, "Cosmos Laundromat", 2015, "A sheep meets a salesman.", 22.0),
     Title("movie", 400001, "The Matrix Loopback", 1999, "Reality is 127.0.0.1.", 90.0),
     Title("movie", 400002, "Spring", 2019, "A shepherd girl and her dog.", 15.0),
@@ -120,7 +151,13 @@ MOVIES = [
     for n in range(1, 26)
 ]
 TV = [
-    Title("tv", 30991, "Pioneer One", 2010, "An object falls from the sky.", 20.0, (4, 6), 5001),
+    Title(
+        *("tv", 30991, "Pioneer One", 2010, "An object falls from the sky.", 20.0, (4, 6), 5001),
+        translations=(
+            ("de", "Pionier Eins", "Ein Objekt fällt vom Himmel."),
+            ("fr", "Pionnier Un", "Un objet tombe du ciel."),
+        ),
+    ),
     Title(
         "tv", 500001, "The Loopback Chronicles", 2021, "Packets that never leave.", 14.0, (3,), 5002
     ),
@@ -162,6 +199,7 @@ class User:
     user_type: int = 1  # 1 Plex user, 2 local
     plex_id: int | None = None  # the plex.tv account id of a user imported from Plex
     permissions: int = REQUEST
+    locale: str = ""  # UserSettings.locale ("": the app's `settings.main.locale`)
 
     def as_json(self, *, private: bool = True) -> JSONDict:
         """`private` False: without `email` and `plexId`, as entity/User.ts `filter()`
