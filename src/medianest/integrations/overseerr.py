@@ -34,6 +34,8 @@ from medianest.integrations.overseerr_writes import (
     BLOCKED_HEALTH,
     OverseerrWritesBlocked,
     csrf_protection_on,
+    json_or_none,
+    refusal_reason,
     writes_blocked,
 )
 from medianest.integrations.service_names import application_title
@@ -53,8 +55,8 @@ UNRETRIEVABLE: dict[MediaType, str] = {
     "tv": "Unable to retrieve series.",
 }
 # The user list (Plex account → Overseerr user) is kept this long, answer or failure: many
-# first requests at once ask once, an Overseerr down or answering garbage costs at most one
-# wait per period (of at most `USER_LIST_SECONDS_BUDGET`).
+# first requests at once ask once, an Overseerr down or answering garbage costs one wait
+# (of at most `USER_LIST_SECONDS_BUDGET`) per period.
 USER_LIST_SECONDS = 60.0
 USER_LIST_SECONDS_BUDGET = 5.0
 USER_LIST_TAKE = 100
@@ -113,12 +115,14 @@ class OverseerrClient:
             display_name=title,
         )
 
-    async def search(self, query: str, *, page: int = 1, language: str = "en") -> SearchPage:
-        """`GET /api/v1/search`: movies, shows and people (callers drop people)."""
-        # Built by hand so the query keeps `%20` for spaces (httpx would send `+`).
-        query_string = (
-            f"query={quote(query, safe='')}&page={int(page)}&language={quote(language, safe='')}"
-        )
+    async def search(self, query: str, *, page: int = 1, language: str | None = None) -> SearchPage:
+        """`GET /api/v1/search`: movies, shows and people (callers drop people), in
+        `language` (None: Overseerr's own locale; media/language.py)."""
+        # Built by hand so the query keeps `%20` for spaces (httpx would send `+`); never an
+        # empty `language=` (Overseerr's `?? req.locale` would keep "": TMDB's English).
+        query_string = f"query={quote(query, safe='')}&page={int(page)}"
+        if language:
+            query_string += f"&language={quote(language, safe='')}"
         fetched = await self.http.get_json(f"/api/v1/search?{query_string}")
         return self.http.parse(SearchPage, fetched.data)
 
@@ -153,19 +157,19 @@ class OverseerrClient:
             )
         except UpstreamHTTPError as exc:
             if exc.upstream_status in (400, 403, 404, 409):
-                reason = _reason(_json(exc.body))
+                reason = refusal_reason(json_or_none(exc.body))
                 raise OverseerrRefused(exc.upstream_status, reason, name=name) from exc
             raise
         if response.status_code == 202:
-            raise OverseerrRefused(202, error_message(_json(response.text)), name=name)
+            raise OverseerrRefused(202, error_message(json_or_none(response.text)), name=name)
         if response.status_code == 500:
             # routes/request.ts answers every error it has no status for with 500 and its
             # `{message}`: about this request, not an outage (the breaker must not count it).
-            message = error_message(_json(response.text))
+            message = error_message(json_or_none(response.text))
             if message is None:
                 raise UpstreamHTTPError("overseerr", 500, response.text[:2000])
             raise OverseerrRefused(500, message, name=name)
-        return self.http.parse(OverseerrRequest, _json(response.text))
+        return self.http.parse(OverseerrRequest, json_or_none(response.text))
 
     async def user_exists(self, user_id: int) -> bool:
         """`GET /api/v1/user/{id}`: whether Overseerr has this user (404 → False)."""
@@ -257,7 +261,8 @@ class OverseerrClient:
             status, text = exc.upstream_status, exc.body
         if status not in (200, 204):
             raise UpstreamError(
-                error_message(_json(text)) or f"{self.http.display_name()} refused the test.",
+                error_message(json_or_none(text))
+                or f"{self.http.display_name()} refused the test.",
                 details={"service": "overseerr", "upstreamStatus": status},
             )
 
@@ -279,7 +284,7 @@ class OverseerrClient:
                 method, path, json=body, headers=headers, retry=False, expected=expected
             )
         except UpstreamHTTPError as exc:
-            if writes_blocked(exc.upstream_status, error_message(_json(exc.body))):
+            if writes_blocked(exc.upstream_status, error_message(json_or_none(exc.body))):
                 log.warning("overseerr_writes_blocked", method=method, route=path)
                 raise OverseerrWritesBlocked(name=self.http.display_name()) from None
             raise
@@ -350,17 +355,19 @@ class OverseerrClient:
             skip += LIST_SCAN_TAKE - 1
         return None
 
-    async def movie_details(self, tmdb_id: int) -> MovieDetails | None:
+    async def movie_details(
+        self, tmdb_id: int, *, language: str | None = None
+    ) -> MovieDetails | None:
         """`GET /api/v1/movie/{tmdbId}`; None when Overseerr cannot retrieve the title."""
-        data = await self._details("movie", tmdb_id)
+        data = await self._details("movie", tmdb_id, language)
         return None if data is None else self.http.parse(MovieDetails, data)
 
-    async def tv_details(self, tmdb_id: int) -> TvDetails | None:
+    async def tv_details(self, tmdb_id: int, *, language: str | None = None) -> TvDetails | None:
         """`GET /api/v1/tv/{tmdbId}` with its seasons; None: Overseerr cannot retrieve it."""
-        data = await self._details("tv", tmdb_id)
+        data = await self._details("tv", tmdb_id, language)
         return None if data is None else self.http.parse(TvDetails, data)
 
-    async def _details(self, media_type: MediaType, tmdb_id: int) -> Any:
+    async def _details(self, media_type: MediaType, tmdb_id: int, language: str | None) -> Any:
         """The details' JSON, or None for Overseerr's "Unable to retrieve movie/series."
         routes/movie.ts and tv.ts answer every failure of TMDB's lookup with that 500: an
         id TMDB does not know, or TMDB out of Overseerr's reach; it cannot tell which. An
@@ -371,8 +378,9 @@ class OverseerrClient:
             response = await self.http.request(
                 "GET",
                 f"/api/v1/{media_type}/{int(tmdb_id)}",
+                params={"language": language} if language else None,
                 answer=lambda r: (
-                    r.status_code == 500 and error_message(_json(r.text)) == unretrievable
+                    r.status_code == 500 and error_message(json_or_none(r.text)) == unretrievable
                 ),
             )
         except UpstreamHTTPError as exc:
@@ -380,21 +388,3 @@ class OverseerrClient:
                 return None
             raise
         return self.http.decode(response)
-
-
-def _reason(body: Any) -> str | None:
-    """A refusal's reason: the route's `{message}`, else `isAuthenticated`'s `{error}`
-    (middleware/auth.ts: no user for the request)."""
-    found = error_message(body)
-    if found is None and isinstance(body, dict) and isinstance(body.get("error"), str):
-        found = str(body["error"])[:300]
-    return found
-
-
-def _json(body: Any) -> Any:
-    if isinstance(body, bytes | str):
-        try:
-            return json.loads(body)
-        except ValueError:
-            return None
-    return body

@@ -12,12 +12,15 @@ Seerr's `/network`).
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medianest.core.errors import ServiceUnavailable, UpstreamError
 from medianest.core.logging import get_logger
 from medianest.integrations.http import ResilientClient
+from medianest.integrations.overseerr_models import error_message
 
 log = get_logger(__name__)
 
@@ -105,3 +108,21 @@ async def _read_setting(http: ResilientClient, path: str) -> bool | None:
 
 def _any(response: object) -> bool:
     return True
+
+
+def refusal_reason(body: Any) -> str | None:
+    """A refusal's reason: the route's `{message}`, else `isAuthenticated`'s `{error}`
+    (middleware/auth.ts: no user for the request)."""
+    found = error_message(body)
+    if found is None and isinstance(body, dict) and isinstance(body.get("error"), str):
+        found = str(body["error"])[:300]
+    return found
+
+
+def json_or_none(body: Any) -> Any:
+    if isinstance(body, bytes | str):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return body

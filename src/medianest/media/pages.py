@@ -17,7 +17,7 @@ from medianest.core.deps import SessionDep
 from medianest.core.errors import MediaNestError
 from medianest.integrations.overseerr_writes import OverseerrWritesBlocked
 from medianest.media import refusals, service
-from medianest.media.dependencies import get_overseerr
+from medianest.media.dependencies import VARY_LANGUAGE, TitleLanguage, get_overseerr
 from medianest.media.router import MAX_SEARCH_PAGE
 from medianest.media.schemas import MediaRequestIn
 from medianest.web.forms import form_input
@@ -55,6 +55,7 @@ async def search_fragment(
     user: CurrentUser,
     session: SessionDep,
     ctx: ContextDep,
+    language: TitleLanguage,
     query: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_SEARCH_PAGE)] = 1,
 ) -> Response:
@@ -64,6 +65,7 @@ async def search_fragment(
     address = {"HX-Push-Url": search_address(text, page)}
     if request.headers.get("hx-trigger") == "results":
         address = {}
+    address |= VARY_LANGUAGE
     if not text:
         return render(
             request, "media/_results.html", {"outcome": None, "query": ""}, headers=address
@@ -71,7 +73,7 @@ async def search_fragment(
     try:
         overseerr = await get_overseerr(user, ctx)
         outcome = await service.search(
-            session, overseerr=overseerr, user_id=user.id, query=text, page=page
+            session, overseerr=overseerr, user_id=user.id, query=text, page=page, language=language
         )
     except MediaNestError as error:
         response = inline_error(request, error)
@@ -90,10 +92,12 @@ def search_address(text: str, page: int) -> str:
     return f"/media?query={quote(text)}{suffix}"
 
 
-async def _season_choice(ctx: AppContext, user: User, tmdb_id: int) -> dict[str, Any]:
+async def _season_choice(
+    ctx: AppContext, user: User, tmdb_id: int, language: str | None
+) -> dict[str, Any]:
     """What the season chooser shows: each season marked in Plex, requested or free."""
     overseerr = await get_overseerr(user, ctx)
-    show = await overseerr.tv_details(tmdb_id)
+    show = await overseerr.tv_details(tmdb_id, language=language)
     if show is None:
         raise refusals.title_unavailable("tv", tmdb_id, name=overseerr.http.display_name())
     states = show.season_states()
@@ -108,13 +112,13 @@ async def _season_choice(ctx: AppContext, user: User, tmdb_id: int) -> dict[str,
 
 @router.get("/media/tv/{tmdb_id}/seasons")
 async def season_picker(
-    tmdb_id: int, request: Request, user: CurrentUser, ctx: ContextDep
+    tmdb_id: int, request: Request, user: CurrentUser, ctx: ContextDep, language: TitleLanguage
 ) -> Response:
     try:
-        choice = await _season_choice(ctx, user, tmdb_id)
+        choice = await _season_choice(ctx, user, tmdb_id, language)
     except MediaNestError as error:
         return inline_error(request, error)
-    return render(request, "media/_seasons.html", choice)
+    return render(request, "media/_seasons.html", choice, headers=VARY_LANGUAGE)
 
 
 @router.post("/media/request")
@@ -123,6 +127,7 @@ async def request_title(
     user: CurrentUser,
     session: SessionDep,
     ctx: ContextDep,
+    language: TitleLanguage,
     media_type: Annotated[str, Form(alias="mediaType")],
     tmdb_id: Annotated[int, Form(alias="tmdbId")],
     seasons: Annotated[list[int] | None, Form()] = None,
@@ -142,7 +147,7 @@ async def request_title(
         )
         overseerr = await get_overseerr(user, ctx)
         row = await service.request_for_user(
-            session, ctx=ctx, overseerr=overseerr, user=user, wanted=wanted
+            session, ctx=ctx, overseerr=overseerr, user=user, wanted=wanted, language=language
         )
     except MediaNestError as error:
         if media_type == "tv" and (
@@ -151,7 +156,7 @@ async def request_title(
             # A refused choice keeps the chooser (with the reason) so another can be made;
             # so does Overseerr blocking every request (asked again once it no longer does).
             try:
-                choice = await _season_choice(ctx, user, tmdb_id)
+                choice = await _season_choice(ctx, user, tmdb_id, language)
             except MediaNestError:
                 return inline_error(request, error)
             return inline_error(request, error, template="media/_seasons.html", context=choice)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from medianest.auth.dependencies import CurrentUser
 from medianest.context import ContextDep
@@ -19,7 +19,7 @@ from medianest.core.envelope import (
 )
 from medianest.core.errors import PermissionDenied, ValidationFailed
 from medianest.media import service
-from medianest.media.dependencies import OverseerrDep, OwnedRequest
+from medianest.media.dependencies import VARY_LANGUAGE, OverseerrDep, OwnedRequest, TitleLanguage
 from medianest.media.schemas import (
     MediaRequestIn,
     MediaRequestOut,
@@ -39,15 +39,24 @@ async def search_media(
     user: CurrentUser,
     session: SessionDep,
     overseerr: OverseerrDep,
+    language: TitleLanguage,
+    response: Response,
     query: Annotated[str, Query(min_length=1, max_length=200)],
     page: Annotated[int, Query(ge=1, le=MAX_SEARCH_PAGE)] = 1,
 ) -> PagedEnvelope[SearchResultOut]:
-    """Movies and shows matching `query`, each saying whether it can still be requested."""
+    """Movies and shows matching `query`, each saying whether it can still be requested,
+    in the language of the caller's Accept-Language (docs/plex-and-downloads.md)."""
     if not query.strip():
         raise ValidationFailed("Type something to search for.", details={"field": "query"})
     outcome = await service.search(
-        session, overseerr=overseerr, user_id=user.id, query=query.strip(), page=page
+        session,
+        overseerr=overseerr,
+        user_id=user.id,
+        query=query.strip(),
+        page=page,
+        language=language,
     )
+    response.headers.update(VARY_LANGUAGE)
     return paged(
         outcome.results, page=outcome.page, page_size=SEARCH_PAGE_SIZE, total=outcome.total_results
     )
@@ -59,11 +68,12 @@ async def request_media(
     session: SessionDep,
     ctx: ContextDep,
     overseerr: OverseerrDep,
+    language: TitleLanguage,
     body: MediaRequestIn,
 ) -> Envelope[MediaRequestOut]:
     """Request a movie, or a show (some seasons or all); duplicates → 409, quota → 429."""
     row = await service.request_for_user(
-        session, ctx=ctx, overseerr=overseerr, user=user, wanted=body
+        session, ctx=ctx, overseerr=overseerr, user=user, wanted=body, language=language
     )
     return envelope(MediaRequestOut.model_validate(row))
 

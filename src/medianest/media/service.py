@@ -16,11 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.auth.models import User
 from medianest.context import AppContext
-from medianest.core.errors import (
-    Conflict,
-    MediaNestError,
-    ValidationFailed,
-)
+from medianest.core.errors import Conflict, MediaNestError, ValidationFailed
 from medianest.core.events import publish
 from medianest.core.logging import get_logger
 from medianest.core.ratelimit import RateLimiter
@@ -63,10 +59,17 @@ class SearchOutcome:
 
 
 async def search(
-    session: AsyncSession, *, overseerr: OverseerrClient, user_id: uuid.UUID, query: str, page: int
+    session: AsyncSession,
+    *,
+    overseerr: OverseerrClient,
+    user_id: uuid.UUID,
+    query: str,
+    page: int,
+    language: str | None = None,
 ) -> SearchOutcome:
-    """Search Overseerr and say, per movie or show, whether it can still be requested."""
-    found = await overseerr.search(query, page=page)
+    """Search Overseerr and say, per movie or show, whether it can still be requested;
+    titles and overviews in `language` (None: Overseerr's own; media/language.py)."""
+    found = await overseerr.search(query, page=page, language=language)
     titles = [r for r in found.results if isinstance(r, MovieResult | TvResult)]
     active = await duplicates.active_rows(session, [(r.media_type, r.id) for r in titles])
     results = [
@@ -123,6 +126,7 @@ async def request_for_user(
     overseerr: OverseerrClient,
     user: User,
     wanted: MediaRequestIn,
+    language: str | None = None,
 ) -> MediaRequest:
     """The one "request a title" action of the page and the API: the role's weekly
     quota, the hourly rate, and Overseerr asked as the user's linked Overseerr user
@@ -142,6 +146,7 @@ async def request_for_user(
         per_hour=requests_per_hour(ctx),
         user_id=user.id,
         wanted=wanted,
+        language=language,
     )
     try:
         return await request(overseerr_user_id=requester.overseerr_user_id)
@@ -175,16 +180,16 @@ async def create_request(
     user_id: uuid.UUID,
     wanted: MediaRequestIn,
     overseerr_user_id: int | None = None,
+    language: str | None = None,
 ) -> MediaRequest:
     """Request a movie or show in Overseerr for `user_id` and remember it: as Overseerr
     user `overseerr_user_id` when linked to one (their approval rule, quotas and
-    permissions apply), else as the API key's admin (docs/plex-and-downloads.md).
-
-    Order matters: the title checked first (`_checked_title`), then the quota is spent,
-    then Overseerr is asked (never retried)."""
-    title, seasons = await _checked_title(session, overseerr, wanted)
+    permissions apply), else as the API key's admin (docs/plex-and-downloads.md). Order
+    matters: the title checked first (`_checked_title`, named in `language`, the
+    requester's), then the quota is spent, then Overseerr is asked (never retried)."""
+    title, seasons = await _checked_title(session, overseerr, wanted, language)
     # Counted before Overseerr is asked, so parallel requests cannot all pass the limit;
-    # given back when Overseerr did not make the request (`refusals.not_made`).
+    # given back when Overseerr did not make it (`refusals.not_made`).
     key = f"media-requests:{user_id}"
     quota = await rate_limiter.hit(key, limit=per_hour, window_seconds=QUOTA_WINDOW_SECONDS)
     quota.raise_if_exceeded("You have used up your media requests for this hour.")
@@ -229,14 +234,17 @@ async def create_request(
 
 
 async def _checked_title(
-    session: AsyncSession, overseerr: OverseerrClient, wanted: MediaRequestIn
+    session: AsyncSession,
+    overseerr: OverseerrClient,
+    wanted: MediaRequestIn,
+    language: str | None,
 ) -> tuple[str, list[int] | None]:
     """The title and seasons to ask for. Bad input is refused first, then by the title as
     Overseerr has it now: it must exist; blocklisted, or already taken by one of ours
     (`duplicates.py`), it is refused, before anything is counted or asked."""
     if wanted.media_type == "movie" and wanted.seasons is not None:
         raise ValidationFailed("Seasons can only be given for TV shows.")
-    details = await _details(overseerr, wanted)
+    details = await title_details(overseerr, wanted.media_type, wanted.tmdb_id, language)
     await _refuse_taken(session, wanted, details.media_info)
     return _title_and_seasons(details, wanted)
 
@@ -295,16 +303,19 @@ async def _release_reused_overseerr_id(
     )
 
 
-async def _details(overseerr: OverseerrClient, wanted: MediaRequestIn) -> MovieDetails | TvDetails:
-    """The title as Overseerr has it now (with its `mediaInfo`)."""
+async def title_details(
+    overseerr: OverseerrClient, media_type: str, tmdb_id: int, language: str | None
+) -> MovieDetails | TvDetails:
+    """The title as Overseerr has it now (with its `mediaInfo`), named in `language`;
+    a title Overseerr cannot retrieve is refused."""
     found: MovieDetails | TvDetails | None
-    if wanted.media_type == "movie":
-        found = await overseerr.movie_details(wanted.tmdb_id)
+    if media_type == "movie":
+        found = await overseerr.movie_details(tmdb_id, language=language)
     else:
-        found = await overseerr.tv_details(wanted.tmdb_id)
+        found = await overseerr.tv_details(tmdb_id, language=language)
     if found is None:
         name = overseerr.http.display_name()
-        raise refusals.title_unavailable(wanted.media_type, wanted.tmdb_id, name=name)
+        raise refusals.title_unavailable(media_type, tmdb_id, name=name)
     return found
 
 
