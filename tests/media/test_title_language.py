@@ -160,3 +160,20 @@ async def test_the_search_page_and_the_season_chooser_follow_the_browser(
     assert seasons.status_code == 200
     assert "Pionnier Un" in seasons.text
     assert _languages_asked(overseerr_sim, "/api/v1/tv/30991") == ["fr"]
+
+
+async def test_a_request_keeps_the_title_as_the_requester_saw_it(
+    browsers: tuple[httpx.AsyncClient, httpx.AsyncClient], overseerr_sim: OverseerrSimulator
+) -> None:
+    _, bob = browsers
+    bob.headers["Cookie"] += "; csrftoken=t"
+    answer = await bob.post(
+        "/api/media/request",
+        json={"mediaType": "movie", "tmdbId": 9761},
+        headers={"X-CSRF-Token": "t", "Accept-Language": FRENCH},
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["data"]["title"] == "Le Rêve des éléphants"
+    assert _languages_asked(overseerr_sim, "/api/v1/movie/9761") == ["fr"]
+    mine = await bob.get("/api/media/requests")
+    assert [row["title"] for row in mine.json()["data"]] == ["Le Rêve des éléphants"]
