@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-# src/context/LanguageContext.tsx, sct/overseerr 43-170 and seerr-team/seerr 9-146.
+# src/context/LanguageContext.tsx, sct/overseerr 42-171 and seerr-team/seerr 9-146.
 SUPPORTED_LOCALES = (
     *("bg", "ca", "cs", "da", "de", "en", "es", "es-MX", "fi", "fr", "he", "hi", "hr"),
     *("it", "lt", "hu", "nl", "nb-NO", "pl", "pt-BR", "pt-PT", "sq", "sv", "el", "ro"),
