@@ -230,7 +230,9 @@ async def build_context(
     protect_sqlite_files(settings.resolved_database_url)
     secrets = load_app_secrets(settings)
     if run_migrations:
-        await migrate.upgrade_if_needed(settings.resolved_database_url)
+        await migrate.upgrade_if_needed(
+            settings.resolved_database_url, lock_timeout=settings.migration_lock_timeout_seconds
+        )
     engine = engine or create_engine(
         settings.resolved_database_url, pool_timeout=settings.database_pool_timeout_seconds
     )

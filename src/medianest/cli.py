@@ -83,7 +83,9 @@ def prepare_database(settings: Settings, engine: AsyncEngine | None = None) -> b
     protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
     protect_sqlite_files(settings.resolved_database_url)
     try:
-        return asyncio.run(migrate.upgrade_if_needed(settings.resolved_database_url, engine))
+        timeout = settings.migration_lock_timeout_seconds
+        url = settings.resolved_database_url
+        return asyncio.run(migrate.upgrade_if_needed(url, engine, lock_timeout=timeout))
     except Exception as exc:  # any failure here is the operator's to fix; say it in one line
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         fail(f"cannot use the database ({type(exc).__name__}): {reason}")
@@ -249,13 +251,18 @@ def worker_health() -> None:
 @click.argument("revision", default="head")
 @click.option("--down", is_flag=True, help="Downgrade to the revision instead.")
 def migrate(revision: str, down: bool) -> None:
-    """Apply (or revert) database migrations: to REVISION, the head by default."""
+    """Apply (or revert) database migrations: to REVISION, the head by default.
+
+    Safe beside other MediaNest processes starting on the same database: one migrates
+    at a time, the others wait (MEDIANEST_MIGRATION_LOCK_TIMEOUT_SECONDS) and then find
+    the work done (docs/operations.md, Upgrades)."""
     settings = settings_for_command()
     from medianest.db import migrate as migrations
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if down:
-        migrations.downgrade(settings.resolved_database_url, revision)
+        timeout = settings.migration_lock_timeout_seconds
+        migrations.downgrade(settings.resolved_database_url, revision, lock_timeout=timeout)
     else:
         prepare_database(settings)
     click.echo(f"database at {'base' if down and revision == 'base' else revision}")

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # A request waits this long for a free database connection, then gets 503 SERVICE_BUSY.
     database_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # A process starting while another migrates the database waits this long, then exits.
+    migration_lock_timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
     # `redis://...`: rate limits, cache and Socket.IO fan-out in Redis, shared by several
     # instances; unset: all in-process (one instance).
     redis_url: str | None = None

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from medianest.db.engine import create_engine
+from medianest.db.migration_lock import DEFAULT_LOCK_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -27,30 +28,43 @@ MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
 HEAD_REVISION = "rr_1"
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["migration_lock_timeout"] = lock_timeout  # read by env.py
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(
+    database_url: str, revision: str = "head", lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> bool:
+    """Upgrade to `revision` under the migration lock (db/migration_lock.py), waiting
+    for another process's migration at most `lock_timeout` seconds (then
+    `MigrationLockTimeout`). True when this process applied a step; False when it found
+    them applied, another process having run them while it waited."""
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url, lock_timeout)
+    command.upgrade(config, revision)
+    return bool(config.attributes.get("steps_applied"))
 
 
-def downgrade(database_url: str, revision: str = "base") -> None:
+def downgrade(
+    database_url: str, revision: str = "base", lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> None:
     from alembic import command
 
-    command.downgrade(alembic_config(database_url), revision)
+    command.downgrade(alembic_config(database_url, lock_timeout), revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(
+    database_url: str, revision: str = "head", lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> bool:
     # env.py runs its own event loop for the async engine, so keep it off ours.
-    await asyncio.to_thread(upgrade, database_url, revision)
+    return await asyncio.to_thread(upgrade, database_url, revision, lock_timeout)
 
 
 async def current_revision(database_url: str, engine: AsyncEngine | None = None) -> str | None:
@@ -69,12 +83,20 @@ async def current_revision(database_url: str, engine: AsyncEngine | None = None)
     return versions[0] if len(versions) == 1 else None
 
 
-async def upgrade_if_needed(database_url: str, engine: AsyncEngine | None = None) -> bool:
-    """Migrate to the head unless the database is there already; True when it ran."""
+async def upgrade_if_needed(
+    database_url: str,
+    engine: AsyncEngine | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> bool:
+    """Migrate to the head unless the database is there already; True when it ran.
+
+    Several processes may start at once on an older database (replicas, `serve` +
+    `worker`): the check here takes no lock, the upgrade does, and Alembic reads the
+    revision again under it, so one process migrates and the others wait for it (at most
+    `lock_timeout` seconds) and then find the head (db/migration_lock.py)."""
     if await current_revision(database_url, engine) == HEAD_REVISION:
         return False
-    await upgrade_async(database_url)
-    return True
+    return await upgrade_async(database_url, lock_timeout=lock_timeout)
 
 
 def is_known_revision(revision: str) -> bool:
