@@ -218,6 +218,12 @@ async def _plex_reachable_again(session: AsyncSession, event: ServicesChanged) -
         await youtube_subscribers.plex_reachable_again(session)
 
 
+async def _migrate(settings: Settings) -> None:
+    """To the head, one process at a time (db/migration_lock.py)."""
+    timeout = settings.migration_lock_timeout_seconds
+    await migrate.upgrade_if_needed(settings.resolved_database_url, lock_timeout=timeout)
+
+
 async def build_context(
     settings: Settings,
     realtime: Realtime,
@@ -230,9 +236,7 @@ async def build_context(
     protect_sqlite_files(settings.resolved_database_url)
     secrets = load_app_secrets(settings)
     if run_migrations:
-        await migrate.upgrade_if_needed(
-            settings.resolved_database_url, lock_timeout=settings.migration_lock_timeout_seconds
-        )
+        await _migrate(settings)
     engine = engine or create_engine(
         settings.resolved_database_url, pool_timeout=settings.database_pool_timeout_seconds
     )
