@@ -260,12 +260,21 @@ def migrate(revision: str, down: bool) -> None:
     from medianest.db import migrate as migrations
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if down:
-        timeout = settings.migration_lock_timeout_seconds
-        migrations.downgrade(settings.resolved_database_url, revision, lock_timeout=timeout)
-    else:
+    if revision == "head" and not down:
         prepare_database(settings)
-    click.echo(f"database at {'base' if down and revision == 'base' else revision}")
+        click.echo("database at head")
+        return
+    # A named revision, either way: an unknown one is refused in one line, not by
+    # Alembic's traceback; an upgrade goes to it, not past it to the head.
+    if revision not in ("head", "base") and not migrations.is_known_revision(revision):
+        fail(f"unknown revision {revision!r}: this MediaNest's migrations do not include it")
+    move = migrations.downgrade if down else migrations.upgrade
+    try:
+        move(settings.resolved_database_url, revision, settings.migration_lock_timeout_seconds)
+    except Exception as exc:  # the operator's to fix: one line, as prepare_database says it
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        fail(f"cannot migrate the database ({type(exc).__name__}): {reason}")
+    click.echo(f"database at {revision}")
 
 
 @app.command("generate-secrets")

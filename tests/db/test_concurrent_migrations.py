@@ -29,11 +29,13 @@ PREVIOUS_REVISION = "rd_1"
 OLDER_REVISION = "nt_1"
 
 
-def _start_migrate(url: str, data_dir: Path, **env: str) -> subprocess.Popen[str]:
+def _start_migrate(
+    url: str, data_dir: Path, arguments: tuple[str, ...] = (), **env: str
+) -> subprocess.Popen[str]:
     inherited = {k: v for k, v in os.environ.items() if not k.upper().startswith("MEDIANEST_")}
     variables = {"MEDIANEST_DATA_DIR": str(data_dir), "MEDIANEST_DATABASE_URL": url, **env}
     return subprocess.Popen(
-        [sys.executable, "-m", "medianest", "migrate"],
+        [sys.executable, "-m", "medianest", "migrate", *arguments],
         env={**inherited, **variables},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
