@@ -125,6 +125,7 @@ def test_a_process_waits_for_the_migrating_one_then_finds_the_head(empty_databas
         held.release()
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, (out, err)
+    assert err.count("migration_waiting") == 1, err  # why the start took long, once
     assert time.monotonic() - started >= 4
     _assert_all_at_head([(0, out, err)], url, sync)
 
@@ -145,8 +146,10 @@ def test_a_process_gives_up_waiting_for_the_lock_with_one_clear_line(empty_datab
         held.release()
     assert process.returncode == 2, (out, err)
     lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "another MediaNest process is migrating" in lines[0], lines
-    assert "2 s" in lines[0], lines
+    # Said once when the wait began, then the one line of giving up.
+    assert len(lines) == 2, err
+    assert "migration_waiting" in lines[0], lines
+    assert "another MediaNest process is migrating" in lines[1], lines
+    assert "2 s" in lines[1], lines
     assert 2 <= waited < 30
     assert _versions(url) == [PREVIOUS_REVISION]

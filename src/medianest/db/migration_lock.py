@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,6 +46,18 @@ MIGRATION_LOCK_KEY = 0x4D4E_4D49_4752_0001
 DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
 POLL_SECONDS = 0.2
 LOCK_FILE_MODE = 0o600
+
+# structlog's own: the db layer sits below core (core/logging.py configures the output).
+log: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(__name__)
+
+
+def _waiting(wait_seconds: float) -> None:
+    """Said once when the lock is taken: a start that waits minutes says why."""
+    log.warning(
+        "migration_waiting",
+        reason="another MediaNest process is migrating the database",
+        wait_at_most_seconds=wait_seconds,
+    )
 
 
 class MigrationLockTimeout(Exception):
@@ -85,6 +98,7 @@ async def migration_lock(
 async def _advisory_lock(connection: AsyncConnection, wait_seconds: float) -> AsyncIterator[None]:
     key = {"key": MIGRATION_LOCK_KEY}
     deadline = time.monotonic() + wait_seconds
+    waited = False
     while True:
         got = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
         await connection.commit()  # Alembic must find no transaction (see above)
@@ -92,6 +106,9 @@ async def _advisory_lock(connection: AsyncConnection, wait_seconds: float) -> As
             break
         if time.monotonic() >= deadline:
             raise MigrationLockTimeout(wait_seconds)
+        if not waited:
+            waited = True
+            _waiting(wait_seconds)
         await asyncio.sleep(POLL_SECONDS)
     try:
         yield
@@ -111,6 +128,7 @@ async def _file_lock(path: Path, wait_seconds: float) -> AsyncIterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, LOCK_FILE_MODE)
     try:
         deadline = time.monotonic() + wait_seconds
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,6 +136,9 @@ async def _file_lock(path: Path, wait_seconds: float) -> AsyncIterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise MigrationLockTimeout(wait_seconds) from None
+                if not waited:
+                    waited = True
+                    _waiting(wait_seconds)
                 await asyncio.sleep(POLL_SECONDS)
         yield
     finally:
