@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import JSONDict, Simulator, ok, read_json, web_page
+from medianest_simulators.uptime_kuma_changes import KumaMonitorChanges
 from medianest_simulators.uptime_kuma_socket import KumaSocketServer, LoginLimiter, SocketAccount
 
 API_KEY = "uk1_simkumasecret0001"
@@ -47,6 +48,7 @@ class Monitor:
     ping: int | None = 20
     cert_days: int | None = None
     beats: list[JSONDict] = field(default_factory=list)
+    active: bool = True  # false while paused
 
     def labels(self, version: int) -> dict[str, str]:
         labels = {
@@ -82,7 +84,7 @@ def _sample(name: str, labels: dict[str, str], value: float) -> str:
     return f"{name}{{{inner}}} {value:g}"
 
 
-class UptimeKumaSimulator(Simulator):
+class UptimeKumaSimulator(KumaMonitorChanges, Simulator):
     """Uptime Kuma 2.x by default (`version=1` drops monitor_id and the window metrics)."""
 
     name = "uptime_kuma"
@@ -106,8 +108,8 @@ class UptimeKumaSimulator(Simulator):
         self.signed_in_sids: set[str] = set()
         self.peak_signed_in = 0
         self._socket_secret = secrets.token_bytes(16)
-        super().__init__(port=port)
         self.socket: KumaSocketServer | None = None
+        super().__init__(port=port)
 
     def reset_state(self) -> None:
         self.version = self.default_version
@@ -123,6 +125,7 @@ class UptimeKumaSimulator(Simulator):
         self.signed_in_sids = set()
         self.peak_signed_in = 0
         self.monitors = {}
+        self.reset_changes()
         self.add_monitor("Plex", "http", "http://plex.local:32400/identity", ping=12)
         self.add_monitor("Overseerr", "http", "http://overseerr.local:5055/api/v1/status", ping=34)
         self.add_monitor("Website", "http", "https://medianest.example.org/", ping=56, cert_days=42)
@@ -141,13 +144,14 @@ class UptimeKumaSimulator(Simulator):
     ) -> Monitor:
         with self.lock:
             monitor = Monitor(
-                len(self.monitors) + 1, name, type_, url, hostname, port, UP, ping, cert_days
+                self.next_monitor_id(), name, type_, url, hostname, port, UP, ping, cert_days
             )
             now = time.time()
             for n in range(10, 0, -1):
                 monitor.beat(now - n * 60)
             self.monitors[name] = monitor
-            return monitor
+        self._send_change(monitor)  # Kuma's `add` lists it before its checks start
+        return monitor
 
     def set_monitor(
         self,
@@ -368,32 +372,3 @@ class UptimeKumaSimulator(Simulator):
                 limit = body["rateLimitPerMinute"]
                 self.rate_limit_per_minute = int(limit) if limit is not None else None
         return ok({"authMode": self.auth_mode, "version": self.version})
-
-    async def _http_socket(self, request: Request) -> Response:
-        """The socket API's account and switches: {username, password, twofa, kuma3,
-        disableAuth}."""
-        if request.method == "POST":
-            body = await read_json(request)
-            self.set_account(
-                username=body.get("username"),
-                password=body.get("password"),
-                twofa=body.get("twofa") if isinstance(body.get("twofa"), bool) else None,
-            )
-            if isinstance(body.get("kuma3"), bool):
-                self.kuma3 = body["kuma3"]
-            if isinstance(body.get("disableAuth"), bool):
-                self.disable_auth = body["disableAuth"]
-        with self.lock:
-            return ok(
-                {
-                    "username": self.account.username,
-                    "twofa": self.account.twofa_code is not None,
-                    "kuma3": self.kuma3,
-                    "disableAuth": self.disable_auth,
-                    "connects": self.socket_connects,
-                    "logins": self.socket_logins,
-                    "tokenLogins": self.socket_token_logins,
-                    "signedIn": len(self.signed_in_sids),
-                    "peakSignedIn": self.peak_signed_in,
-                }
-            )

@@ -10,6 +10,12 @@ afterLogin's lists and `autoLogin` instead); `login` answers
 after afterLogin has sent its lists; logins share one limit of 20 a minute
 (server/rate-limiter.js); the token stops working when the password changes. With
 `kuma3=True` the socket answers no login at all, as Kuma 3's cookie sessions do.
+
+With `kuma_line = "1.23"` it is Kuma 1.23.x (tag 1.23.17): no `loginRequired`
+(server/server.js:1621-1627), the sign-in answered before afterLogin sends anything (its
+afterLogin is not awaited, server.js:311,365), English refusals (server.js:325,335,407,417), a
+monitor change sent as the whole `monitorList` (server.js:907,926,971) where 2.x sends
+`updateMonitorIntoList` / `deleteMonitorFromList` (uptime-kuma-server.js:234-249).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 
 USER_ID = 1
 KUMA_VERSION = "2.5.3"  # the release the shapes were checked against
+KUMA_1_VERSION = "1.23.17"  # the last of the 1.23 line
 LOGINS_PER_MINUTE = 20
 TOO_FREQUENT = "Too frequently, try again later."
 NO_ANSWER_SECONDS = 120.0
@@ -76,6 +83,7 @@ class KumaSocketServer:
         owner.signed_in_sids = set()  # a restart drops every socket
         owner.login_limiter = LoginLimiter()
         self.secret = secret
+        self._tasks: set[asyncio.Task[None]] = set()
         self.sio = socketio.AsyncServer(
             async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
         )
@@ -91,11 +99,12 @@ class KumaSocketServer:
         await self.sio.emit("info", self._info(hide_version=True), to=sid)
         if self.owner.kuma3:
             return
-        # Kuma 2.x's last word on a new socket, once its handlers are attached.
+        # Kuma's last word on a new socket, once its handlers are attached: 1.23 says
+        # nothing unless its "Disable Auth" is on, and sends autoLogin before the lists.
         if self.owner.disable_auth:
             await self._after_login(sid)
             await self.sio.emit("autoLogin", to=sid)
-        else:
+        elif not self.old_line:
             await self.sio.emit("loginRequired", to=sid)
 
     async def _login(self, sid: str, data: Any = None) -> dict[str, Any] | None:
@@ -109,12 +118,12 @@ class KumaSocketServer:
         self.owner.socket_logins += 1
         account: SocketAccount = self.owner.account
         if data.get("username") != account.username or data.get("password") != account.password:
-            return {"ok": False, "msg": "authIncorrectCreds", "msgi18n": True}
+            return self._refusal("authIncorrectCreds", "Incorrect username or password.")
         if account.twofa_code is not None:
             if not data.get("token"):
                 return {"tokenRequired": True}
             if data.get("token") != account.twofa_code:
-                return {"ok": False, "msg": "authInvalidToken", "msgi18n": True}
+                return self._refusal("authInvalidToken", "Invalid Token!")
         await self._after_login(sid)
         return {"ok": True, "token": self.token_for(account)}
 
@@ -126,7 +135,7 @@ class KumaSocketServer:
         if not isinstance(token, str) or not hmac.compare_digest(
             token, self.token_for(self.owner.account)
         ):
-            return {"ok": False, "msg": "authInvalidToken", "msgi18n": True}
+            return self._refusal("authInvalidToken", "Invalid token.")
         await self._after_login(sid)
         return {"ok": True}
 
@@ -137,13 +146,34 @@ class KumaSocketServer:
     async def _disconnect(self, sid: str, *_: Any) -> None:
         self.owner.signed_in_sids.discard(sid)
 
+    @property
+    def old_line(self) -> bool:
+        return bool(self.owner.kuma_line == "1.23")
+
+    def _refusal(self, key: str, english: str) -> dict[str, Any]:
+        """2.x refuses with an i18n key, 1.23 in English."""
+        if self.old_line:
+            return {"ok": False, "msg": english}
+        return {"ok": False, "msg": key, "msgi18n": True}
+
     # --- what Kuma sends -------------------------------------------------------------------
     async def _after_login(self, sid: str) -> None:
         """Kuma's afterLogin: join the user's room, then the lists, then per monitor its
-        stats and its last 100 heartbeats (Kuma sends those concurrently, interleaved)."""
+        stats and its last 100 heartbeats (Kuma sends those concurrently, interleaved).
+        Kuma 1.23 does not await it: the answer goes first, the lists follow."""
         await self.sio.enter_room(sid, str(USER_ID))
         self.owner.signed_in_sids.add(sid)
         self.owner.peak_signed_in = max(self.owner.peak_signed_in, len(self.owner.signed_in_sids))
+        if self.old_line:
+            task = asyncio.create_task(self._send_lists(sid))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            await self._send_lists(sid)
+
+    async def _send_lists(self, sid: str) -> None:
+        if self.old_line:
+            await asyncio.sleep(0.1)  # its database reads (per monitor in 1.23): the answer first
         with self.owner.lock:
             monitors: list[Monitor] = list(self.owner.monitors.values())
             monitor_list = {str(m.id): self.monitor_json(m) for m in monitors}
@@ -166,6 +196,12 @@ class KumaSocketServer:
         # first, as Monitor.beat emits a heartbeat before it stores it (model/monitor.js).
         if delay > 0:
             await asyncio.sleep(delay)
+        if self.old_line:  # 1.23's afterLogin: `await sleep(500)`, then reads (server.js:1724)
+            await asyncio.sleep(0.5)
+            with self.owner.lock:
+                ids = {m.id for m in monitors}
+                monitors = [m for m in self.owner.monitors.values() if m.id in ids]
+                beat_lists = [(m.id, self.heartbeat_rows(m)) for m in monitors]
         # afterLogin loops `for (monitorID in monitorList)`: here the ids are strings.
         for m, (monitor_id, rows) in zip(monitors, beat_lists, strict=True):
             await self._send_stats(m, to=sid, as_key=True)
@@ -175,6 +211,34 @@ class KumaSocketServer:
         """Monitor.beat's `io.to(user_id).emit("heartbeat", bean.toJSON())` and sendStats."""
         await self.sio.emit("heartbeat", self.heartbeat_json(monitor, beat), room=str(USER_ID))
         await self._send_stats(monitor, room=str(USER_ID))
+
+    async def monitor_changed(self, monitor: Monitor) -> None:
+        """An added, edited, paused or resumed monitor: 2.x sends it alone as
+        `updateMonitorIntoList` {id: toJSON} (server.js:793,978,1093,1112), 1.23 the whole
+        `monitorList` again (1.23 server.js:670,813,907,926); to every socket signed in."""
+        if self.old_line:
+            await self._send_whole_list()
+        else:
+            payload = {str(monitor.id): self.monitor_json(monitor)}
+            await self.sio.emit("updateMonitorIntoList", payload, room=str(USER_ID))
+
+    async def monitor_deleted(self, monitor: Monitor, in_flight: dict[str, Any] | None) -> None:
+        """deleteMonitor: the monitor's stop() clears its timer but not a check already
+        running (model/monitor.js:1211-1213), then the row goes and 2.x sends
+        `deleteMonitorFromList` id (server.js:1208), 1.23 the whole `monitorList` (1.23
+        server.js:971). The running check ends later and Monitor.beat emits its heartbeat
+        and stats all the same, before storing it (monitor.js:1059-1060): `in_flight`."""
+        if self.old_line:
+            await self._send_whole_list()
+        else:
+            await self.sio.emit("deleteMonitorFromList", monitor.id, room=str(USER_ID))
+        if in_flight is not None:
+            await self.push_heartbeat(monitor, in_flight)
+
+    async def _send_whole_list(self) -> None:
+        with self.owner.lock:
+            listed = {str(m.id): self.monitor_json(m) for m in self.owner.monitors.values()}
+        await self.sio.emit("monitorList", listed, room=str(USER_ID))
 
     async def _send_stats(
         self,
@@ -189,7 +253,7 @@ class KumaSocketServer:
         ping = monitor.ping if monitor.status == 1 else None
         await self.sio.emit("avgPing", (monitor_id, ping), **target)
         ratio = round(monitor.uptime(), 4)
-        for period in (24, 720, "1y"):
+        for period in (24, 720) if self.old_line else (24, 720, "1y"):
             await self.sio.emit("uptime", (monitor_id, period, ratio), **target)
 
     def _info(self, *, hide_version: bool) -> dict[str, Any]:
@@ -200,7 +264,7 @@ class KumaSocketServer:
         }
         if not hide_version:
             info |= {
-                "version": KUMA_VERSION,
+                "version": KUMA_1_VERSION if self.old_line else KUMA_VERSION,
                 "latestVersion": None,  # Kuma's update check, offline here
                 "isContainer": False,
                 "dbType": "sqlite",
@@ -225,7 +289,7 @@ class KumaSocketServer:
             "port": m.port,
             "maxretries": 0,
             "weight": 2000,
-            "active": True,
+            "active": m.active,
             "forceInactive": False,
             "type": m.type,
             "interval": 60,
