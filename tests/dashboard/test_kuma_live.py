@@ -310,3 +310,29 @@ async def test_a_kuma_slow_to_answer_the_sign_in_is_signed_in_once_and_goes_live
 
     assert {m["name"] for m in live["monitors"]} == {"Plex", "Overseerr", "Website"}
     assert kuma.socket_logins == 1
+
+
+async def test_a_monitor_deleted_in_kuma_leaves_an_open_dashboard_and_stays_gone(
+    serve: Serve,
+    live_settings: Settings,
+    storage: Storage,
+    alice: User,
+    kuma: UptimeKumaSimulator,
+    listeners: Callable[[], Listener],
+) -> None:
+    # Kuma 2.x: `deleteMonitorFromList`, then the heartbeat of the check that was running
+    # (stop() clears only the timer). Before: that beat put a "Monitor 2" on the card.
+    await save_kuma(storage, alice, kuma.url)
+    app = await serve(live_settings)
+    tab = await listeners().connect(app.url, await session_cookie(storage, alice))
+    await tab.next("service:status", kuma_entry(lambda d: d.get("source") == "live"), 10)
+
+    kuma.delete_monitor("Overseerr", check_running=True)
+    kuma.set_monitor("Plex", up=False)
+    seen = await tab.next("service:status", monitor_is("Plex", "down"), timeout=5)
+    assert {m["name"]: m["status"] for m in seen["monitors"]} == {"Plex": "down", "Website": "up"}
+
+    kuma.pause_monitor("Website")  # paused: off the card, as the link's list says
+    kuma.set_monitor("Plex", up=True)
+    seen = await tab.next("service:status", monitor_is("Plex", "up"), timeout=5)
+    assert [m["name"] for m in seen["monitors"]] == ["Plex"]

@@ -8,6 +8,7 @@ the link's client).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ import engineio.base_client
 import socketio
 
 from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
+
+# Beats of monitors no list names (yet, or any more) kept aside, at most this many ids.
+MAX_UNLISTED = 1000
 
 
 async def close_socket(sio: socketio.AsyncClient) -> None:
@@ -56,6 +60,23 @@ class LiveMonitor:
         return STATUS_BY_CODE.get(self.status_code, "pending")
 
 
+_KUMA_MESSAGES = {  # Kuma 2.x's i18n keys, and 1.23's English (1.23.17 server.js:325,335,417)
+    "authIncorrectCreds": "Uptime Kuma refused the username or password.",
+    "authInvalidToken": "Uptime Kuma refused the sign-in token.",
+    "authUserInactiveOrDeleted": "The Uptime Kuma account is inactive or deleted.",
+}
+_KUMA_MESSAGES |= {
+    "Incorrect username or password.": _KUMA_MESSAGES["authIncorrectCreds"],
+    "Invalid token.": _KUMA_MESSAGES["authInvalidToken"],
+    "The user is inactive or deleted.": _KUMA_MESSAGES["authUserInactiveOrDeleted"],
+}
+
+
+def refusal_text(msg: str) -> str:
+    """Kuma's refusal of a sign-in, as the admin reads it."""
+    return _KUMA_MESSAGES.get(msg, f"Uptime Kuma refused the sign-in: {msg or 'no reason'}.")
+
+
 def as_monitor_id(value: Any) -> int | None:
     """A monitor id from an event, or None when the value is not one."""
     # afterLogin sends ids as strings (a JS for-in key), live heartbeats as numbers.
@@ -69,16 +90,21 @@ def as_monitor_id(value: Any) -> int | None:
 
 
 def merged_monitor_list(
-    data: dict[Any, Any], current: dict[int, LiveMonitor], *, replace: bool
+    data: dict[Any, Any],
+    current: dict[int, LiveMonitor],
+    unlisted: dict[int, LiveMonitor],
+    *,
+    replace: bool,
 ) -> dict[int, LiveMonitor]:
-    """The monitors after a `monitorList` (`replace`) or `updateMonitorIntoList` payload."""
+    """The monitors after a `monitorList` (`replace`) or `updateMonitorIntoList` payload;
+    a monitor it names takes its beats heard before from `unlisted`."""
     known = {} if replace else dict(current)
     for raw in data.values():
         if not isinstance(raw, dict) or as_monitor_id(raw.get("id")) is None:
             continue
         monitor_id = as_monitor_id(raw.get("id"))
         assert monitor_id is not None
-        before = current.get(monitor_id)
+        before = current.get(monitor_id) or unlisted.pop(monitor_id, None)
         monitor = LiveMonitor(
             id=monitor_id,
             name=str(raw.get("name") or f"Monitor {monitor_id}"),
@@ -96,7 +122,7 @@ def merged_monitor_list(
 def apply_beat(monitors: dict[int, LiveMonitor], monitor_id: int, beat: dict[str, Any]) -> None:
     """Record one heartbeat (a live one or a `heartbeatList` row) on its monitor."""
     monitor = monitors.get(monitor_id)
-    if monitor is None:  # a heartbeat before the list names it
+    if monitor is None:
         monitor = monitors[monitor_id] = LiveMonitor(monitor_id, f"Monitor {monitor_id}")
     status = beat.get("status")
     monitor.status_code = status if isinstance(status, int) else monitor.status_code
@@ -121,7 +147,16 @@ class KumaEvents:
 
     def __init__(self, changed: Callable[[], None]) -> None:
         self.monitors: dict[int, LiveMonitor] = {}
+        # Beats of ids no list names: one before the list that names it (afterLogin joins
+        # the room before it lists), or the beat of a check still running when its monitor
+        # was deleted (stop() clears the timer only: model/monitor.js:1211, :1059). Shown
+        # only once a list names the monitor; before, a deleted one stayed as "Monitor 7".
+        self.unlisted: dict[int, LiveMonitor] = {}
+        self.version: str | None = None
         self._changed = changed
+        self.first_info, self.versioned, self.listed = (asyncio.Event() for _ in range(3))
+        self.histories = asyncio.Event()  # every listed monitor's history is in
+        self._histories: set[int] = set()
         # This connection's live beats: Kuma sends a history after the beats it has not
         # stored yet (Monitor.beat emits, then stores; afterLogin reads the history between).
         self._live_beats: dict[int, str] = {}
@@ -129,6 +164,11 @@ class KumaEvents:
     def listen(self, sio: socketio.AsyncClient) -> None:
         """Take the events of a new connection (Kuma sends its histories again)."""
         self._live_beats = {}
+        # This connection's first `info`, the one with Kuma's version (sent after the
+        # login) and its whole list: Kuma 1.23 sends them after answering the login.
+        self.first_info, self.versioned, self.listed = (asyncio.Event() for _ in range(3))
+        self.histories, self._histories = asyncio.Event(), set()
+        sio.on("info", self.info)
         sio.on("monitorList", lambda data=None, *_: self.monitor_list(data, replace=True))
         sio.on(
             "updateMonitorIntoList", lambda data=None, *_: self.monitor_list(data, replace=False)
@@ -138,26 +178,55 @@ class KumaEvents:
         sio.on("heartbeat", self.heartbeat)
         sio.on("uptime", self.uptime)
 
+    def info(self, data: Any = None, *_: Any) -> None:
+        self.first_info.set()
+        if isinstance(data, dict) and isinstance(data.get("version"), str):
+            self.version = data["version"]
+            self.versioned.set()
+
     def monitor_list(self, data: Any, *, replace: bool) -> None:
         if not isinstance(data, dict):
             return
-        self.monitors = merged_monitor_list(data, self.monitors, replace=replace)
+        self.monitors = merged_monitor_list(data, self.monitors, self.unlisted, replace=replace)
+        if replace:
+            self.listed.set()
+        self._histories_in()
         self._changed()
 
     def delete_monitor(self, monitor_id: Any = None, *_: Any) -> None:
         found = as_monitor_id(monitor_id)
-        if found is not None and self.monitors.pop(found, None) is not None:
+        if found is None:
+            return
+        self.unlisted.pop(found, None)
+        if self.monitors.pop(found, None) is not None:
             self._changed()
+
+    def _histories_in(self) -> None:
+        if self.listed.is_set() and self._histories.issuperset(self.monitors):
+            self.histories.set()
+
+    def _beat_on(self, monitor_id: int, beat: dict[str, Any]) -> None:
+        """Record a beat on its listed monitor, or aside while no list names it."""
+        if monitor_id in self.monitors:
+            apply_beat(self.monitors, monitor_id, beat)
+            return
+        if monitor_id not in self.unlisted and len(self.unlisted) >= MAX_UNLISTED:
+            self.unlisted.pop(next(iter(self.unlisted)))  # the oldest: a hostile Kuma's ids
+        apply_beat(self.unlisted, monitor_id, beat)
 
     def heartbeat_list(self, monitor_id: Any = None, rows: Any = None, *_: Any) -> None:
         # Raw `heartbeat` table rows (snake_case), oldest first: the last is the current one
         # unless a live beat on this connection is newer.
         found = as_monitor_id(monitor_id)
-        if found is None or not isinstance(rows, list) or not rows:
+        if found is None or not isinstance(rows, list):
+            return
+        self._histories.add(found)
+        self._histories_in()
+        if not rows:  # a monitor not checked yet
             return
         last = rows[-1]
         if isinstance(last, dict) and not _older(last.get("time"), self._live_beats.get(found)):
-            apply_beat(self.monitors, found, last)
+            self._beat_on(found, last)
             self._changed()
 
     def heartbeat(self, beat: Any = None, *_: Any) -> None:
@@ -165,7 +234,7 @@ class KumaEvents:
             return
         found = as_monitor_id(beat.get("monitorID"))
         if found is not None:
-            apply_beat(self.monitors, found, beat)
+            self._beat_on(found, beat)
             if isinstance(beat.get("time"), str):
                 self._live_beats[found] = beat["time"]
             self._changed()

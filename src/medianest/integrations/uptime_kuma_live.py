@@ -30,7 +30,12 @@ import socketio.exceptions
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
 from medianest.integrations.tls import tls_context, tls_problem
-from medianest.integrations.uptime_kuma_events import KumaEvents, LiveMonitor, close_socket
+from medianest.integrations.uptime_kuma_events import (
+    KumaEvents,
+    LiveMonitor,
+    close_socket,
+    refusal_text,
+)
 
 log = get_logger(__name__)
 
@@ -46,11 +51,6 @@ BACKOFF_MAX_SECONDS = 30.0
 # A refused sign-in will be refused again: retry rarely (Kuma counts failed logins).
 REFUSED_RETRY_SECONDS = 60.0
 
-_KUMA_MESSAGES = {
-    "authIncorrectCreds": "Uptime Kuma refused the username or password.",
-    "authInvalidToken": "Uptime Kuma refused the sign-in token.",
-    "authUserInactiveOrDeleted": "The Uptime Kuma account is inactive or deleted.",
-}
 TWO_FACTOR_REFUSAL = (
     "This Uptime Kuma account has two-factor authentication, which MediaNest cannot "
     "answer: use an account without 2FA, or the metrics or status-page source."
@@ -118,7 +118,6 @@ class KumaLiveLink:
         self.refused_retry = refused_retry
         self.state: LinkState = "disconnected"
         self.error: str | None = None
-        self.version: str | None = None
         self.events = KumaEvents(self._changed)
         self.last_event_at: float | None = None  # time.time() of Kuma's last message
         self.connected_at: float | None = None
@@ -170,11 +169,10 @@ class KumaLiveLink:
         sio = socketio.AsyncClient(
             reconnection=False, logger=False, engineio_logger=False, **self._tls_options()
         )
-        first_info = asyncio.Event()
         dropped = asyncio.Event()
         prompted = asyncio.Event()  # Kuma said `loginRequired` or `autoLogin`
         auto_login = asyncio.Event()
-        self._install_handlers(sio, first_info, dropped)
+        self._install_handlers(sio, dropped)
 
         def on_auto_login(*_: Any) -> None:
             auto_login.set()
@@ -194,17 +192,7 @@ class KumaLiveLink:
                 ),
                 self.connect_timeout + 1,
             )
-            # Kuma attaches its handlers only after its first `info`; earlier emits vanish.
-            await asyncio.wait_for(first_info.wait(), self.connect_timeout)
-            # Then Kuma 2.x says `loginRequired`, or `autoLogin` after sending the lists when
-            # its "Disable Auth" is on (a login would still check the password). A Kuma that
-            # says neither (Kuma 3) is asked anyway after the wait.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(prompted.wait(), self.connect_timeout)
-            if auto_login.is_set():
-                self.signed_in_by = "auto"
-            else:
-                await self._sign_in(sio, asked=prompted.is_set())
+            await self._enter(sio, prompted, auto_login)
             self.sessions += 1
             self.connected_at = time.time()
             self._set_state("live", None)
@@ -223,6 +211,27 @@ class KumaLiveLink:
             await close_socket(sio)
 
     # --- signing in --------------------------------------------------------------------
+    async def _enter(
+        self, sio: socketio.AsyncClient, prompted: asyncio.Event, auto_login: asyncio.Event
+    ) -> None:
+        """Signed in as Kuma asks, with this connection's list and version in."""
+        # Kuma attaches its handlers only after its first `info`; earlier emits vanish.
+        await asyncio.wait_for(self.events.first_info.wait(), self.connect_timeout)
+        # Then Kuma 2.x says `loginRequired`, or `autoLogin` after sending the lists when
+        # its "Disable Auth" is on (a login would still check the password). A Kuma that
+        # says neither (1.23 with auth, Kuma 3) is asked anyway after the wait.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(prompted.wait(), self.connect_timeout)
+        if auto_login.is_set():
+            self.signed_in_by = "auto"
+        else:
+            await self._sign_in(sio, asked=prompted.is_set())
+        # Kuma 1.23 answers before its afterLogin sends the list and the version (2.x
+        # after, 1.23.17 server.js:365 vs 2.5.3 server.js:474): live once both are in.
+        with contextlib.suppress(TimeoutError):
+            lists = (self.events.listed.wait(), self.events.versioned.wait())
+            await asyncio.wait_for(asyncio.gather(*lists), self.connect_timeout)
+
     async def _sign_in(self, sio: socketio.AsyncClient, *, asked: bool) -> None:
         if self.token:
             answer = await self._call(sio, "loginByToken", self.token, asked=asked)
@@ -239,10 +248,7 @@ class KumaLiveLink:
         if not answer.get("ok"):
             msg = str(answer.get("msg") or "")
             # "Too frequently, try again later." is Kuma's rate limit: it passes.
-            raise KumaSignInRefused(
-                _KUMA_MESSAGES.get(msg, f"Uptime Kuma refused the sign-in: {msg or 'no reason'}."),
-                retry_soon="frequently" in msg.lower(),
-            )
+            raise KumaSignInRefused(refusal_text(msg), retry_soon="frequently" in msg.lower())
         token = answer.get("token")
         self.token = token if isinstance(token, str) else None
         self.signed_in_by = "password"
@@ -269,27 +275,23 @@ class KumaLiveLink:
             self._answer, self.signing_in = None, False
 
     # --- what Kuma pushes --------------------------------------------------------------
-    def _install_handlers(
-        self, sio: socketio.AsyncClient, first_info: asyncio.Event, dropped: asyncio.Event
-    ) -> None:
-        def on_info(data: Any = None, *_: Any) -> None:
-            first_info.set()
-            if isinstance(data, dict) and isinstance(data.get("version"), str):
-                self.version = data["version"]
-
+    def _install_handlers(self, sio: socketio.AsyncClient, dropped: asyncio.Event) -> None:
         def on_disconnect(*_: Any) -> None:
             dropped.set()
             if self._answer is not None and not self._answer.done():  # no answer will come
                 self._answer.set_exception(ConnectionResetError("Uptime Kuma closed the link."))
 
-        sio.on("info", on_info)
         sio.on("disconnect", on_disconnect)
         self.events.listen(sio)
 
     @property
     def monitors(self) -> dict[int, LiveMonitor]:
-        """Each monitor's last known state, by id."""
+        """Each listed monitor's last known state, by id."""
         return self.events.monitors
+
+    @property
+    def version(self) -> str | None:
+        return self.events.version
 
     # --- notifications -----------------------------------------------------------------
     def _changed(self) -> None:
@@ -346,6 +348,9 @@ async def sign_in_once(
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()  # raises why it did not sign in
+        # Kuma 1.23 sends the histories 0.5 s after the list (its afterLogin's sleep(500)).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.events.histories.wait(), wait_seconds)
     finally:
         waiter.cancel()
         await link.stop()

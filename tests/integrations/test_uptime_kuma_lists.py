@@ -1,0 +1,138 @@
+"""The live Kuma link while monitors change in Kuma (paused, resumed, renamed, deleted),
+on both of Kuma's lines: 2.x sends one monitor at a time (`updateMonitorIntoList`,
+`deleteMonitorFromList`), 1.23 the whole `monitorList` and answers the sign-in before it
+sends any list. Real Socket.IO to the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from medianest.dashboard.kuma_live import live_monitor_statuses
+from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignInRefused, sign_in_once
+from medianest_simulators import UptimeKumaSimulator
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def running_link(url: str, **options) -> tuple[KumaLiveLink, asyncio.Task[None]]:
+    link = KumaLiveLink(url, username="admin", password="admin123", **options)
+    task = asyncio.create_task(link.run())
+    await until(lambda: link.state == "live", timeout=10)
+    return link, task
+
+
+def shown(link: KumaLiveLink) -> dict[str, str]:
+    """What the dashboard shows: the link's monitors as `live_monitor_statuses` lists them."""
+    return {m.name: m.status for m in live_monitor_statuses(link)}
+
+
+@pytest.mark.parametrize("line", ["2", "1.23"])
+async def test_a_monitor_deleted_while_its_check_runs_does_not_come_back(
+    kuma: UptimeKumaSimulator, line: str
+) -> None:
+    # Kuma's deleteMonitor stops the monitor (clearTimeout) but not a check already under
+    # way: that check's heartbeat (down: the service was removed) is emitted after the
+    # monitor left the list. Before: the link made a "Monitor 2" of it, shown for good.
+    kuma.kuma_line = line
+    link, task = await running_link(kuma.url, connect_timeout=1)
+    try:
+        await until(lambda: shown(link) == {"Plex": "up", "Overseerr": "up", "Website": "up"})
+        kuma.delete_monitor("Overseerr", check_running=True)
+        kuma.set_monitor("Plex", up=False)  # sent after the late beat: the link has both
+        await until(lambda: link.monitors[1].status == "down")
+
+        assert shown(link) == {"Plex": "down", "Website": "up"}
+        assert 2 not in link.monitors
+    finally:
+        await link.stop()
+        await task
+
+
+@pytest.mark.parametrize("line", ["2", "1.23"])
+async def test_paused_renamed_and_resumed_monitors_follow_kuma_while_connected(
+    kuma: UptimeKumaSimulator, line: str
+) -> None:
+    kuma.kuma_line = line
+    link, task = await running_link(kuma.url, connect_timeout=1)
+    try:
+        await until(lambda: shown(link) == {"Plex": "up", "Overseerr": "up", "Website": "up"})
+        kuma.pause_monitor("Website")
+        await until(lambda: "Website" not in shown(link))
+        kuma.rename_monitor("Plex", "Plex Media Server")
+        await until(lambda: "Plex Media Server" in shown(link))
+        kuma.pause_monitor("Website", paused=False)
+        await until(lambda: "Website" in shown(link))
+
+        assert shown(link) == {"Plex Media Server": "up", "Overseerr": "up", "Website": "up"}
+        kuma.add_monitor("Sonarr")  # a new one: Kuma lists it, then its checks start
+        kuma.set_monitor("Sonarr", up=False)
+        await until(lambda: shown(link).get("Sonarr") == "down")
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_test_connection_on_kuma_1_23_reports_its_version_and_monitors(
+    kuma: UptimeKumaSimulator,
+) -> None:
+    # Kuma 1.23 answers the sign-in first and sends the lists after it (its afterLogin is
+    # not awaited). Before: "Test connection" said online with 0 monitors and no version.
+    kuma.kuma_line = "1.23"
+    kuma.set_monitor("Overseerr", up=False)
+
+    link = await sign_in_once(kuma.url, username="admin", password="admin123", wait_seconds=1.5)
+
+    assert link.version == "1.23.17"
+    assert shown(link) == {"Plex": "up", "Overseerr": "down", "Website": "up"}
+    assert link.signed_in_by == "password"
+
+
+async def test_kuma_1_23_with_auth_disabled_signs_in_by_auto_login_with_its_lists(
+    kuma: UptimeKumaSimulator,
+) -> None:
+    kuma.kuma_line, kuma.disable_auth = "1.23", True  # autoLogin comes before the lists
+
+    link = await sign_in_once(kuma.url, username="admin", password="not-it", wait_seconds=1.5)
+
+    assert link.signed_in_by == "auto" and link.version == "1.23.17"
+    assert len(shown(link)) == 3 and kuma.socket_logins == 0
+
+
+@pytest.mark.parametrize(
+    ("twofa", "password", "message"),
+    [
+        (False, "wrong", "Uptime Kuma refused the username or password."),
+        (True, "admin123", "two-factor"),
+    ],
+)
+async def test_kuma_1_23_refusals_read_as_clearly_as_2_x_ones(
+    kuma: UptimeKumaSimulator, twofa: bool, password: str, message: str
+) -> None:
+    # 1.23 refuses in English ("Incorrect username or password."), 2.x with i18n keys.
+    kuma.kuma_line = "1.23"
+    kuma.set_account(twofa=twofa)
+    with pytest.raises(KumaSignInRefused) as refused:
+        await sign_in_once(kuma.url, username="admin", password=password, wait_seconds=1.5)
+    assert message in refused.value.message
+
+
+async def test_kuma_1_23_restarting_takes_the_token_back(kuma: UptimeKumaSimulator) -> None:
+    kuma.kuma_line = "1.23"
+    link, task = await running_link(kuma.url, connect_timeout=1)
+    try:
+        await asyncio.to_thread(kuma.restart)
+        await until(lambda: link.sessions == 2, timeout=15)
+        assert link.signed_in_by == "token" and kuma.socket_logins == 1
+        await until(lambda: len(shown(link)) == 3)
+    finally:
+        await link.stop()
+        await task
