@@ -45,6 +45,9 @@ class KumaMonitorChanges:
 
     def reset_changes(self) -> None:
         self.kuma_line: KumaLine = "2"  # "1.23": Kuma 1.23.x's socket API
+        # Engine.IO's ping interval and timeout: Kuma keeps socket.io's defaults, 25 s and
+        # 20 s (uptime-kuma-server.js:147, no ping options); applied at the next start.
+        self.ping_seconds: tuple[float, float] = (25.0, 20.0)
         self.deleted_ids: set[int] = set()
 
     def next_monitor_id(self) -> int:

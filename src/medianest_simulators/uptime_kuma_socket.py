@@ -84,8 +84,14 @@ class KumaSocketServer:
         owner.login_limiter = LoginLimiter()
         self.secret = secret
         self._tasks: set[asyncio.Task[None]] = set()
+        interval, timeout = owner.ping_seconds
         self.sio = socketio.AsyncServer(
-            async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
+            async_mode="asgi",
+            cors_allowed_origins="*",
+            logger=False,
+            engineio_logger=False,
+            ping_interval=interval,
+            ping_timeout=timeout,
         )
         self.sio.on("connect", self._connect)
         self.sio.on("login", self._login)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
-from medianest.dashboard.kuma_live import live_monitor_statuses
+from medianest.dashboard.kuma_live import RECONNECT_GRACE_SECONDS, live_monitor_statuses
 from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignInRefused, sign_in_once
 from medianest_simulators import UptimeKumaSimulator
 
@@ -28,6 +29,15 @@ async def running_link(url: str, **options) -> tuple[KumaLiveLink, asyncio.Task[
     task = asyncio.create_task(link.run())
     await until(lambda: link.state == "live", timeout=10)
     return link, task
+
+
+@pytest.fixture
+async def own_kuma() -> AsyncIterator[UptimeKumaSimulator]:
+    """A simulator of this test's own, to hang or restart without disturbing others."""
+    sim = UptimeKumaSimulator()
+    await asyncio.to_thread(sim.start)
+    yield sim
+    await asyncio.to_thread(sim.stop)
 
 
 def shown(link: KumaLiveLink) -> dict[str, str]:
@@ -133,6 +143,59 @@ async def test_kuma_1_23_restarting_takes_the_token_back(kuma: UptimeKumaSimulat
         await until(lambda: link.sessions == 2, timeout=15)
         assert link.signed_in_by == "token" and kuma.socket_logins == 1
         await until(lambda: len(shown(link)) == 3)
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_a_kuma_that_hangs_with_the_socket_open_is_left_and_rejoined(
+    own_kuma: UptimeKumaSimulator,
+) -> None:
+    # A hung Kuma (its event loop blocked: the socket stays open, nothing comes) sends no
+    # Engine.IO ping: the link gives it up after Kuma's ping interval + timeout (socket.io's
+    # 25 s + 20 s in a real Kuma; 1 s + 1 s here) and signs in again once Kuma is back.
+    own_kuma.ping_seconds = (1.0, 1.0)
+    await asyncio.to_thread(own_kuma.restart)
+    link, task = await running_link(own_kuma.url)
+    try:
+
+        async def hang() -> None:
+            time.sleep(4)  # blocks the simulator's loop, as a busy or stopped Node would
+
+        own_kuma.submit(hang)
+        started = time.monotonic()
+        await until(lambda: link.state != "live", timeout=6)
+        given_up = time.monotonic() - started
+        await until(lambda: link.state == "live" and link.sessions == 2, timeout=15)
+        print(f"given up after {given_up:.2f} s")
+        assert 1.5 < given_up < 4.5, given_up
+        assert link.signed_in_by == "token"
+    finally:
+        await link.stop()
+        await task
+
+
+async def test_a_dropped_link_to_kuma_1_23_is_back_within_the_dashboards_grace(
+    kuma: UptimeKumaSimulator,
+) -> None:
+    # Kuma 1.23 never says `loginRequired`: the link waited its whole connect timeout
+    # (5 s) for it on every connection, so a WebSocket a proxy dropped came back after the
+    # dashboard's 5 s reconnect grace and the card fell back to polling each time.
+    kuma.kuma_line = "1.23"
+    link, task = await running_link(kuma.url)  # the default timeouts
+    try:
+        assert link.version == "1.23.17"
+        socket = kuma.socket
+        assert socket is not None
+        for sid in list(kuma.signed_in_sids):  # the proxy closes the WebSocket
+            kuma.submit(lambda sid=sid: socket.sio.disconnect(sid))
+        await until(lambda: link.state != "live", timeout=5)
+        dropped = time.monotonic()
+        await until(lambda: link.sessions == 2 and link.state == "live", timeout=15)
+        back_in = time.monotonic() - dropped
+        print(f"1.23 link back in {back_in:.2f} s")
+        assert back_in < RECONNECT_GRACE_SECONDS, back_in
+        assert link.signed_in_by == "token" and len(shown(link)) == 3
     finally:
         await link.stop()
         await task

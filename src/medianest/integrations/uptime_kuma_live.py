@@ -1,13 +1,11 @@
-"""The live Uptime Kuma connection: Kuma 2.x's own Socket.IO API, as its web UI uses it.
+"""The live Uptime Kuma connection: Kuma's own Socket.IO API (2.x and 1.23), as its UI uses it.
 
-Signs in with `login` (username/password) and keeps the JWT it returns for
-`loginByToken` on reconnects (Kuma allows ~20 password logins a minute); a Kuma with
-"Disable Auth" signs the socket in itself (`autoLogin`) and is not asked. Keeps each
-monitor's last status from `monitorList`, `heartbeatList` and every `heartbeat`, and
-calls `on_change` after each of them (payloads read in `uptime_kuma_events.py`).
-Reconnects with backoff. Refusals are told apart: a wrong password, a 2FA account
-(MediaNest cannot answer its codes) and a Kuma that answers no socket login at all
-(Kuma 3's cookie sessions) — see contracts/uptime-kuma.md.
+Signs in with `login` and keeps the JWT for `loginByToken` on reconnects (Kuma allows
+~20 password logins a minute); a Kuma with "Disable Auth" signs the socket in itself
+(`autoLogin`). Keeps each listed monitor's last status from `monitorList`, its updates,
+`heartbeatList` and `heartbeat`, calling `on_change` after each (`uptime_kuma_events.py`).
+Reconnects with backoff. Refusals are told apart: a wrong password, a 2FA account, and a
+Kuma with no socket login (Kuma 3's cookie sessions). See docs/uptime-kuma-real.md.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 # A refused sign-in will be refused again: retry rarely (Kuma counts failed logins).
 REFUSED_RETRY_SECONDS = 60.0
+OLD_KUMA_PROMPT_SECONDS = 1.0  # 1.23 has no `loginRequired`; its `autoLogin` comes at once
 
 TWO_FACTOR_REFUSAL = (
     "This Uptime Kuma account has two-factor authentication, which MediaNest cannot "
@@ -220,14 +219,15 @@ class KumaLiveLink:
         # Then Kuma 2.x says `loginRequired`, or `autoLogin` after sending the lists when
         # its "Disable Auth" is on (a login would still check the password). A Kuma that
         # says neither (1.23 with auth, Kuma 3) is asked anyway after the wait.
+        old = (self.version or "").startswith("1.")  # as an earlier connection found it
+        wait = min(OLD_KUMA_PROMPT_SECONDS, self.connect_timeout) if old else self.connect_timeout
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(prompted.wait(), self.connect_timeout)
+            await asyncio.wait_for(prompted.wait(), wait)
         if auto_login.is_set():
             self.signed_in_by = "auto"
         else:
             await self._sign_in(sio, asked=prompted.is_set())
-        # Kuma 1.23 answers before its afterLogin sends the list and the version (2.x
-        # after, 1.23.17 server.js:365 vs 2.5.3 server.js:474): live once both are in.
+        # 1.23 answers before sending the list and version (server.js:365; 2.x after, :474).
         with contextlib.suppress(TimeoutError):
             lists = (self.events.listed.wait(), self.events.versioned.wait())
             await asyncio.wait_for(asyncio.gather(*lists), self.connect_timeout)
