@@ -202,7 +202,7 @@ class KumaSocketServer:
         # first, as Monitor.beat emits a heartbeat before it stores it (model/monitor.js).
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.old_line:  # 1.23's afterLogin: `await sleep(500)`, then reads (server.js:1724)
+        if self.old_line:  # 1.23's afterLogin: `await sleep(500)`, then reads (server.js:1725)
             await asyncio.sleep(0.5)
             with self.owner.lock:
                 ids = {m.id for m in monitors}
