@@ -199,3 +199,24 @@ async def test_a_dropped_link_to_kuma_1_23_is_back_within_the_dashboards_grace(
     finally:
         await link.stop()
         await task
+
+
+async def test_a_history_stamped_with_a_zone_after_a_live_beat_is_still_read(
+    kuma: UptimeKumaSimulator,
+) -> None:
+    # Kuma stamps beats "YYYY-MM-DD HH:MM:SS.mmm" in UTC without a zone (monitor.js:455);
+    # a history row with one ("...Z": a proxy's or a future Kuma's ISO form) after a live
+    # beat was compared naive against aware, a TypeError in the handler: row dropped.
+    link, task = await running_link(kuma.url)
+    try:
+        kuma.set_monitor("Plex", up=False)  # a live beat: the link keeps its time
+        await until(lambda: link.monitors[1].status == "down")
+        socket = kuma.socket
+        assert socket is not None
+        row = {"status": 1, "time": "2099-01-01T00:00:00.000Z", "msg": "", "ping": 9}
+        kuma.submit(lambda: socket.sio.emit("heartbeatList", ("1", [row], False), room="1"))
+        await until(lambda: link.monitors[1].status == "up")
+        assert link.monitors[1].ping == 9 and link.state == "live"
+    finally:
+        await link.stop()
+        await task

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import engineio.base_client
@@ -132,12 +132,19 @@ def apply_beat(monitors: dict[int, LiveMonitor], monitor_id: int, beat: dict[str
     monitor.beat_time = beat.get("time") if isinstance(beat.get("time"), str) else None
 
 
+def _utc(stamp: Any) -> datetime:
+    """A beat time; Kuma's carry no zone and are UTC (model/monitor.js:455)."""
+    moment = datetime.fromisoformat(str(stamp))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _older(stamp: Any, than: str | None) -> bool:
-    """Kuma's beat times ("2026-08-22 14:04:20.123", UTC): `stamp` is before `than`."""
+    """Kuma's beat times ("2026-08-22 14:04:20.123", UTC): `stamp` is before `than`
+    (one with a zone, "...Z", compared as the moment it is, not a TypeError)."""
     if than is None:
         return False
     try:
-        return datetime.fromisoformat(str(stamp)) < datetime.fromisoformat(str(than))
+        return _utc(stamp) < _utc(than)
     except ValueError:
         return False  # a shape not known: take the history as before
 
