@@ -8,12 +8,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 
 from medianest.dashboard.kuma_live import RECONNECT_GRACE_SECONDS, live_monitor_statuses
-from medianest.integrations.uptime_kuma_live import KumaLiveLink, KumaSignInRefused, sign_in_once
+from medianest.integrations.uptime_kuma_live import (
+    KumaLiveLink,
+    KumaSignIn,
+    KumaSignInRefused,
+    sign_in_once,
+    socket_health,
+)
 from medianest_simulators import UptimeKumaSimulator
+from tests.support.servers import ServedApp
 
 
 async def until(predicate, timeout: float = 5.0) -> None:
@@ -220,3 +229,71 @@ async def test_a_history_stamped_with_a_zone_after_a_live_beat_is_still_read(
     finally:
         await link.stop()
         await task
+
+
+def http_only_proxy(upstream: str) -> Any:
+    """A reverse proxy that passes HTTP and refuses WebSocket upgrades (nginx without the
+    `Upgrade`/`Connection` headers of Kuma's reverse-proxy guide): Kuma's UI still works
+    through it, on Socket.IO's long-polling."""
+    client = httpx.AsyncClient(base_url=upstream, timeout=60)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})  # the upgrade refused
+            return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [
+            (k, v) for k, v in scope["headers"] if k.lower() not in (b"host", b"accept-encoding")
+        ]
+        answer = await client.request(
+            scope["method"],
+            scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else ""),
+            headers=headers,
+            content=body,
+        )
+        drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [
+                    (k.encode(), v.encode()) for k, v in answer.headers.items() if k not in drop
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.content})
+
+    return app
+
+
+async def test_a_kuma_behind_a_proxy_without_websocket_is_reached_by_long_polling(
+    own_kuma: UptimeKumaSimulator,
+) -> None:
+    kuma = own_kuma
+    # Kuma's UI connects with Socket.IO's default transports (polling, then an upgrade)
+    # since 1.23.10 (louislam/uptime-kuma#4216; src/mixins/socket.js `io(url)`), so it
+    # works behind such a proxy; the link spoke WebSocket only: "unreachable" for good.
+    async with ServedApp(http_only_proxy(kuma.url)) as proxy:
+        health, _ = await socket_health(KumaSignIn(proxy.url, "admin", "admin123"))
+        assert health.status == "online" and health.monitor_count == 3  # Test connection
+        link, task = await running_link(proxy.url, connect_timeout=3)
+        try:
+            assert len(shown(link)) == 3 and link.version == "2.5.3"
+            started = time.monotonic()
+            kuma.set_monitor("Plex", up=False)
+            await until(lambda: link.monitors[1].status == "down")
+            print(f"push over long-polling: {time.monotonic() - started:.3f} s")
+            assert link.polling is True
+            await asyncio.to_thread(kuma.restart)  # back by long-polling, with the token
+            await until(lambda: link.sessions == 2 and link.state == "live", timeout=15)
+            assert link.signed_in_by == "token" and len(shown(link)) == 3
+        finally:
+            await link.stop()
+            await task

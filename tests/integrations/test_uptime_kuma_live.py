@@ -16,8 +16,8 @@ from medianest.integrations.uptime_kuma_live import (
     KumaLiveLink,
     KumaSignInRefused,
     sign_in_once,
-    socket_endpoint,
 )
+from medianest.integrations.uptime_kuma_transport import socket_endpoint
 from medianest_simulators import UptimeKumaSimulator
 from medianest_simulators.uptime_kuma import MAINTENANCE
 from tests.support.socket_listener import unclosed_sessions

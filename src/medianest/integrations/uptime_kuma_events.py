@@ -162,6 +162,7 @@ class KumaEvents:
         self.version: str | None = None
         self._changed = changed
         self.first_info, self.versioned, self.listed = (asyncio.Event() for _ in range(3))
+        self.prompted, self.auto_login = asyncio.Event(), asyncio.Event()
         self.histories = asyncio.Event()  # every listed monitor's history is in
         self._histories: set[int] = set()
         # This connection's live beats: Kuma sends a history after the beats it has not
@@ -175,6 +176,10 @@ class KumaEvents:
         # login) and its whole list: Kuma 1.23 sends them after answering the login.
         self.first_info, self.versioned, self.listed = (asyncio.Event() for _ in range(3))
         self.histories, self._histories = asyncio.Event(), set()
+        # Kuma 2.x's `loginRequired`, or `autoLogin` ("Disable Auth"): `prompted`.
+        self.prompted, self.auto_login = asyncio.Event(), asyncio.Event()
+        sio.on("loginRequired", lambda *_: self.prompted.set())
+        sio.on("autoLogin", self._auto_login)
         sio.on("info", self.info)
         sio.on("monitorList", lambda data=None, *_: self.monitor_list(data, replace=True))
         sio.on(
@@ -184,6 +189,10 @@ class KumaEvents:
         sio.on("heartbeatList", self.heartbeat_list)
         sio.on("heartbeat", self.heartbeat)
         sio.on("uptime", self.uptime)
+
+    def _auto_login(self, *_: Any) -> None:
+        self.auto_login.set()
+        self.prompted.set()
 
     def info(self, data: Any = None, *_: Any) -> None:
         self.first_info.set()

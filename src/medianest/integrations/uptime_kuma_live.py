@@ -18,22 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
-import engineio.async_client
 import httpx
 import socketio
 import socketio.exceptions
 
 from medianest.core.logging import get_logger
 from medianest.integrations.outcomes import ServiceHealth
-from medianest.integrations.tls import tls_context, tls_problem
+from medianest.integrations.tls import tls_problem
 from medianest.integrations.uptime_kuma_events import (
     KumaEvents,
     LiveMonitor,
     close_socket,
     refusal_text,
 )
+from medianest.integrations.uptime_kuma_transport import new_client, open_socket
 
 log = get_logger(__name__)
 
@@ -60,16 +59,6 @@ NO_SOCKET_LOGIN = (
 )
 
 
-def _client_transport_loaded() -> None:
-    """The command's entry loads python-socketio while aiohttp cannot import (it is not
-    used by a server, medianest/__main__.py), and engineio's client keeps the None it got
-    then: without aiohttp it opens no connection at all. Given here, on the first link."""
-    if engineio.async_client.aiohttp is None:
-        import aiohttp  # on first use: only a process with a live Kuma link loads it
-
-        engineio.async_client.aiohttp = aiohttp
-
-
 class KumaSignInRefused(Exception):
     """Kuma answered the sign-in with a refusal; `retry_soon` for a passing one (rate limit)."""
 
@@ -77,15 +66,6 @@ class KumaSignInRefused(Exception):
         super().__init__(message)
         self.message = message
         self.retry_soon = retry_soon
-
-
-def socket_endpoint(url: str) -> tuple[str, str]:
-    """Kuma's base URL as (origin, socketio_path): a Kuma behind a path prefix serves its
-    Socket.IO under that prefix."""
-    parts = urlsplit(url)
-    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-    prefix = parts.path.strip("/")
-    return origin, f"{prefix}/socket.io" if prefix else "socket.io"
 
 
 class KumaLiveLink:
@@ -125,6 +105,7 @@ class KumaLiveLink:
         self.signed_in_by: SignedInBy | None = None  # how the last sign-in went
         # Kuma asked for the sign-in and its answer is awaited (it is sending its lists).
         self.signing_in = False
+        self.polling = False  # a proxy refused the WebSocket: long-polling (upgraded if it can)
         self._answer: asyncio.Future[Any] | None = None
         self._stopping = asyncio.Event()
         self._sio: socketio.AsyncClient | None = None
@@ -157,41 +138,13 @@ class KumaLiveLink:
             with contextlib.suppress(Exception):
                 await sio.disconnect()
 
-    def _tls_options(self) -> dict[str, Any]:
-        # The HTTP clients' trust (public CAs and the CA bundle), not aiohttp's own.
-        return {"websocket_extra_options": {"ssl": tls_context(self.ca_bundle)}}
-
     async def session(self) -> None:
         """One connection: sign in, then return when it drops (or raise why it failed)."""
         self._set_state("connecting", self.error)
-        _client_transport_loaded()
-        sio = socketio.AsyncClient(
-            reconnection=False, logger=False, engineio_logger=False, **self._tls_options()
-        )
         dropped = asyncio.Event()
-        prompted = asyncio.Event()  # Kuma said `loginRequired` or `autoLogin`
-        auto_login = asyncio.Event()
-        self._install_handlers(sio, dropped)
-
-        def on_auto_login(*_: Any) -> None:
-            auto_login.set()
-            prompted.set()
-
-        sio.on("loginRequired", lambda *_: prompted.set())
-        sio.on("autoLogin", on_auto_login)
-        self._sio = sio
-        origin, path = socket_endpoint(self.url)
+        sio = await self._open(dropped)
         try:
-            await asyncio.wait_for(
-                sio.connect(
-                    origin,
-                    socketio_path=path,
-                    transports=["websocket"],
-                    wait_timeout=int(max(1, self.connect_timeout)),
-                ),
-                self.connect_timeout + 1,
-            )
-            await self._enter(sio, prompted, auto_login)
+            await self._enter(sio)
             self.sessions += 1
             self.connected_at = time.time()
             self._set_state("live", None)
@@ -209,10 +162,32 @@ class KumaLiveLink:
             self._sio = None
             await close_socket(sio)
 
+    async def _open(self, dropped: asyncio.Event) -> socketio.AsyncClient:
+        """A connected client: by WebSocket, or by long-polling where a proxy refuses the
+        WebSocket (kept for the next connections, which still try the upgrade)."""
+        first: Exception | None = None
+        for polling in (True,) if self.polling else (False, True):
+            sio = new_client(self.ca_bundle)
+            self._install_handlers(sio, dropped)
+            self._sio = sio
+            try:
+                await open_socket(sio, self.url, polling=polling, wait_seconds=self.connect_timeout)
+            except BaseException as exc:
+                self._sio = None
+                await close_socket(sio)
+                if isinstance(exc, socketio.exceptions.ConnectionError) and not polling:
+                    first = exc
+                    continue
+                if first is not None and isinstance(exc, Exception):
+                    raise first from None  # Kuma is away: the WebSocket's reason
+                raise
+            self.polling = polling
+            dropped.clear()
+            return sio
+        raise AssertionError("unreachable")
+
     # --- signing in --------------------------------------------------------------------
-    async def _enter(
-        self, sio: socketio.AsyncClient, prompted: asyncio.Event, auto_login: asyncio.Event
-    ) -> None:
+    async def _enter(self, sio: socketio.AsyncClient) -> None:
         """Signed in as Kuma asks, with this connection's list and version in."""
         # Kuma attaches its handlers only after its first `info`; earlier emits vanish.
         await asyncio.wait_for(self.events.first_info.wait(), self.connect_timeout)
@@ -222,11 +197,11 @@ class KumaLiveLink:
         old = (self.version or "").startswith("1.")  # as an earlier connection found it
         wait = min(OLD_KUMA_PROMPT_SECONDS, self.connect_timeout) if old else self.connect_timeout
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(prompted.wait(), wait)
-        if auto_login.is_set():
+            await asyncio.wait_for(self.events.prompted.wait(), wait)
+        if self.events.auto_login.is_set():
             self.signed_in_by = "auto"
         else:
-            await self._sign_in(sio, asked=prompted.is_set())
+            await self._sign_in(sio, asked=self.events.prompted.is_set())
         # 1.23 answers before sending the list and version (server.js:365; 2.x after, :474).
         with contextlib.suppress(TimeoutError):
             lists = (self.events.listed.wait(), self.events.versioned.wait())
