@@ -70,8 +70,8 @@ class KumaMonitorChanges:
 
     def delete_monitor(self, name: str, *, check_running: bool = False) -> None:
         """deleteMonitor; `check_running`: a check was under way (Kuma's HTTP check waits
-        up to 0.8 x the interval for a target that does not answer): its heartbeat, down,
-        follows the deletion."""
+        up to 0.8 x the interval for a target that does not answer): on Kuma 1.23 its
+        heartbeat, down, follows the deletion."""
         with self.lock:
             monitor = self.monitors.pop(name)
             self.deleted_ids.add(monitor.id)

@@ -232,14 +232,16 @@ class KumaSocketServer:
         """deleteMonitor: the monitor's stop() clears its timer but not a check already
         running (model/monitor.js:1211-1213), then the row goes and 2.x sends
         `deleteMonitorFromList` id (server.js:1208), 1.23 the whole `monitorList` (1.23
-        server.js:971). The running check ends later and Monitor.beat emits its heartbeat
-        and stats all the same, before storing it (monitor.js:1059-1060): `in_flight`."""
+        server.js:971). The running check ends later: 1.23's Monitor.beat emits its
+        heartbeat and stats before storing it (1.23 monitor.js:1009-1012), `in_flight`;
+        2.x first stores the uptime stats (monitor.js:1053-1054), which the deleted
+        monitor's foreign key refuses, so no beat leaves (a real 2.5.3 sent none)."""
         if self.old_line:
             await self._send_whole_list()
+            if in_flight is not None:
+                await self.push_heartbeat(monitor, in_flight)
         else:
             await self.sio.emit("deleteMonitorFromList", monitor.id, room=str(USER_ID))
-        if in_flight is not None:
-            await self.push_heartbeat(monitor, in_flight)
 
     async def _send_whole_list(self) -> None:
         with self.owner.lock:

@@ -320,8 +320,10 @@ async def test_a_monitor_deleted_in_kuma_leaves_an_open_dashboard_and_stays_gone
     kuma: UptimeKumaSimulator,
     listeners: Callable[[], Listener],
 ) -> None:
-    # Kuma 2.x: `deleteMonitorFromList`, then the heartbeat of the check that was running
-    # (stop() clears only the timer). Before: that beat put a "Monitor 2" on the card.
+    # Kuma 1.23: the whole list without it, then the heartbeat of the check that was
+    # running (stop() clears only the timer). Before: that beat put a "Monitor 2" on the
+    # card. Then a pause, which 1.23 also sends as the whole list.
+    kuma.kuma_line = "1.23"
     await save_kuma(storage, alice, kuma.url)
     app = await serve(live_settings)
     tab = await listeners().connect(app.url, await session_cookie(storage, alice))

@@ -20,14 +20,18 @@ import socketio
 
 from medianest.integrations.uptime_kuma import STATUS_BY_CODE, MonitorStatus
 
+# python-engineio's last POST on a closing long-polling client (its request timeout is 5 s).
+WRITE_LOOP_END_SECONDS = 6.0
 # Beats of monitors no list names (yet, or any more) kept aside, at most this many ids.
 MAX_UNLISTED = 1000
 
 
 async def close_socket(sio: socketio.AsyncClient) -> None:
-    """Disconnect `sio`, its aiohttp session closed even if cancelled meanwhile: a cancel
+    """Disconnect `sio`, its aiohttp sessions closed even if cancelled meanwhile: a cancel
     inside disconnect() (a task cancelled again while it stops) left the session open and
-    the client in engineio's list of connected ones for the process's life."""
+    the client in engineio's list of connected ones for the process's life. On
+    long-polling, a server's close resets the client without waiting for its write loop,
+    which then posts its last packets on a new session: waited for, and closed too."""
     try:
         with contextlib.suppress(Exception):
             await sio.disconnect()
@@ -35,8 +39,17 @@ async def close_socket(sio: socketio.AsyncClient) -> None:
         eio = sio.eio
         with contextlib.suppress(ValueError):
             engineio.base_client.connected_clients.remove(eio)
-        if eio.http is not None and not eio.http.closed:
-            await eio.http.close()
+        await _close_sessions(sio)
+        writer = eio.write_loop_task
+        if writer is not None and not writer.done():
+            await asyncio.wait({writer}, timeout=WRITE_LOOP_END_SECONDS)
+            await _close_sessions(sio)
+
+
+async def _close_sessions(sio: socketio.AsyncClient) -> None:
+    for session in (sio.eio.http, *getattr(sio, "sessions", ())):
+        if session is not None and not session.closed:
+            await session.close()
 
 
 @dataclass

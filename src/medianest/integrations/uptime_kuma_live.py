@@ -202,9 +202,10 @@ class KumaLiveLink:
             self.signed_in_by = "auto"
         else:
             await self._sign_in(sio, asked=self.events.prompted.is_set())
-        # 1.23 answers before sending the list and version (server.js:365; 2.x after, :474).
+        # 1.23 answers before sending the lists, version and (0.5 s on) the histories
+        # (server.js:365, :1725; 2.x after them, :474): live once they are in.
         with contextlib.suppress(TimeoutError):
-            lists = (self.events.listed.wait(), self.events.versioned.wait())
+            lists = (self.events.histories.wait(), self.events.versioned.wait())
             await asyncio.wait_for(asyncio.gather(*lists), self.connect_timeout)
 
     async def _sign_in(self, sio: socketio.AsyncClient, *, asked: bool) -> None:
@@ -323,9 +324,6 @@ async def sign_in_once(
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()  # raises why it did not sign in
-        # Kuma 1.23 sends the histories 0.5 s after the list (its afterLogin's sleep(500)).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(link.events.histories.wait(), wait_seconds)
     finally:
         waiter.cancel()
         await link.stop()

@@ -59,13 +59,21 @@ def new_client(ca_bundle: Path | None) -> socketio.AsyncClient:
     import aiohttp
 
     context = tls_context(ca_bundle)
-    return socketio.AsyncClient(
+    sessions: list[Any] = []  # each one engine.io makes, for close_socket to close
+
+    def new_session() -> Any:
+        sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)))
+        return sessions[-1]
+
+    sio = socketio.AsyncClient(
         reconnection=False,
         logger=False,
         engineio_logger=False,
-        http_session=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)),
+        http_session=new_session,
         websocket_extra_options={"ssl": context},
     )
+    sio.sessions = sessions
+    return sio
 
 
 async def open_socket(
