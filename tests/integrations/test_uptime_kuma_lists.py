@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 
 from medianest.dashboard.kuma_live import RECONNECT_GRACE_SECONDS, live_monitor_statuses
@@ -22,6 +20,7 @@ from medianest.integrations.uptime_kuma_live import (
     socket_health,
 )
 from medianest_simulators import UptimeKumaSimulator
+from tests.support.http_only_proxy import http_only_proxy
 from tests.support.servers import ServedApp
 from tests.support.socket_listener import unclosed_sessions
 
@@ -231,48 +230,6 @@ async def test_a_history_stamped_with_a_zone_after_a_live_beat_is_still_read(
     finally:
         await link.stop()
         await task
-
-
-def http_only_proxy(upstream: str) -> Any:
-    """A reverse proxy that passes HTTP and refuses WebSocket upgrades (nginx without the
-    `Upgrade`/`Connection` headers of Kuma's reverse-proxy guide): Kuma's UI still works
-    through it, on Socket.IO's long-polling."""
-    client = httpx.AsyncClient(base_url=upstream, timeout=60)
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})  # the upgrade refused
-            return
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = [
-            (k, v) for k, v in scope["headers"] if k.lower() not in (b"host", b"accept-encoding")
-        ]
-        answer = await client.request(
-            scope["method"],
-            scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else ""),
-            headers=headers,
-            content=body,
-        )
-        drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status_code,
-                "headers": [
-                    (k.encode(), v.encode()) for k, v in answer.headers.items() if k not in drop
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.content})
-
-    return app
 
 
 async def test_a_kuma_behind_a_proxy_without_websocket_is_reached_by_long_polling(
