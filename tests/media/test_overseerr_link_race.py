@@ -28,7 +28,11 @@ from tests.media.test_overseerr_managed_users import household, settings
 
 __all__ = ["household", "settings"]
 
-ROUNDS = 3  # two titles a round: 400001..400006
+# Three rounds, more until two contended (a loaded machine may let one request finish
+# before the other looks), at most MAX_ROUNDS; two titles a round: 400001..400016.
+ROUNDS = 3
+CONTENDED_ROUNDS = 2
+MAX_ROUNDS = 8
 
 
 @pytest.mark.parametrize("first", ["erin", "dave"])
@@ -43,7 +47,7 @@ async def test_concurrent_automatic_links_to_one_overseerr_user_link_only_one(
     """Every round both look the family user up at once: one is linked, the other
     refused TAKEN with nothing requested; never both. (Seldom erin's lookup comes after
     dave's list refreshed the kept one: she is then imported as her own user, no
-    contention: allowed, but most rounds must contend.)"""
+    contention: allowed, but rounds go on until two contended.)"""
     plextv.add_user("erin", email="erin@medianest.test")
     plextv.share_server("erin", MACHINE_IDENTIFIER, "sim-pms-erin-access")
     plex = {who: plextv.accounts[who].id for who in ("erin", "dave")}
@@ -58,7 +62,9 @@ async def test_concurrent_automatic_links_to_one_overseerr_user_link_only_one(
         await signed_in_client(app, users["dave"]) as dave,
     ):
         clients = {"erin": erin, "dave": dave}
-        for n in range(ROUNDS):
+        for n in range(MAX_ROUNDS):
+            if n >= ROUNDS and contended >= CONTENDED_ROUNDS:
+                break
             mine = overseerr_sim.users.values()
             for uid in [u.id for u in mine if u.plex_id == plex["erin"] and u is not family]:
                 del overseerr_sim.users[uid]  # a previous round's import of erin
@@ -76,7 +82,7 @@ async def test_concurrent_automatic_links_to_one_overseerr_user_link_only_one(
                     f"/api/admin/users/{users[who].id}", json={"overseerrLink": "automatic"}
                 )
                 assert reset.status_code == 200, reset.text
-    assert contended >= ROUNDS - 1
+    assert contended >= CONTENDED_ROUNDS
 
 
 async def _one_linked(
