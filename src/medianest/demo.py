@@ -29,6 +29,10 @@ DEFAULT_DATA_DIR = Path("./data-demo")
 # becomes available this many seconds later: long enough to watch, short enough to wait.
 DEMO_APPROVE_AFTER_SECONDS = 15.0
 DEMO_AVAILABLE_AFTER_SECONDS = 30.0
+# The simulated Kuma's monitors check (and beat) this often, as a real Kuma's do: 20 s is
+# Kuma 1.23's minimum interval (src/util.ts MIN_INTERVAL_SECOND), so the dashboard's data
+# age stays fresh as at a real home (docs/uptime-kuma-real.md, "The heartbeat stream").
+DEMO_KUMA_BEAT_SECONDS = 20.0
 
 
 def bring_to_life(
@@ -36,10 +40,14 @@ def bring_to_life(
     *,
     approve_after: float = DEMO_APPROVE_AFTER_SECONDS,
     available_after: float = DEMO_AVAILABLE_AFTER_SECONDS,
+    kuma_beat: float | None = DEMO_KUMA_BEAT_SECONDS,
 ) -> None:
     """Let the simulated Overseerr move new requests along by itself, as a real one whose
-    admin approves and whose downloader finishes would."""
+    admin approves and whose downloader finishes would; the simulated Kuma's monitors beat
+    every `kuma_beat` seconds (None: only when flipped)."""
     suite.overseerr.set_auto_progress(approve_after, available_after)
+    if kuma_beat is not None:
+        suite.uptime_kuma.start_beating(kuma_beat)
 
 
 def demo_overrides(info: SuiteInfo, *, data_dir: Path, host: str, port: int) -> dict[str, Any]:

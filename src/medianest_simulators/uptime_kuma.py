@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from medianest_simulators.base import JSONDict, Simulator, ok, read_json, web_page
+from medianest_simulators.uptime_kuma_beats import KumaBeats
 from medianest_simulators.uptime_kuma_changes import KumaMonitorChanges
 from medianest_simulators.uptime_kuma_socket import KumaSocketServer, LoginLimiter, SocketAccount
 
@@ -49,6 +50,11 @@ class Monitor:
     cert_days: int | None = None
     beats: list[JSONDict] = field(default_factory=list)
     active: bool = True  # false while paused
+    interval: float = 60.0  # seconds between checks (Kuma's default; uptime_kuma_beats.py)
+    usual_ping: int | None = None  # the steady beats' ping varies around it
+
+    def __post_init__(self) -> None:
+        self.usual_ping = self.ping
 
     def labels(self, version: int) -> dict[str, str]:
         labels = {
@@ -84,7 +90,7 @@ def _sample(name: str, labels: dict[str, str], value: float) -> str:
     return f"{name}{{{inner}}} {value:g}"
 
 
-class UptimeKumaSimulator(KumaMonitorChanges, Simulator):
+class UptimeKumaSimulator(KumaBeats, KumaMonitorChanges, Simulator):
     """Uptime Kuma 2.x by default (`version=1` drops monitor_id and the window metrics)."""
 
     name = "uptime_kuma"
@@ -126,6 +132,7 @@ class UptimeKumaSimulator(KumaMonitorChanges, Simulator):
         self.peak_signed_in = 0
         self.monitors = {}
         self.reset_changes()
+        self.reset_beats()
         self.add_monitor("Plex", "http", "http://plex.local:32400/identity", ping=12)
         self.add_monitor("Overseerr", "http", "http://overseerr.local:5055/api/v1/status", ping=34)
         self.add_monitor("Website", "http", "https://medianest.example.org/", ping=56, cert_days=42)
@@ -169,7 +176,7 @@ class UptimeKumaSimulator(KumaMonitorChanges, Simulator):
             elif up is not None:
                 monitor.status = UP if up else DOWN
             if ping_ms is not None:
-                monitor.ping = ping_ms
+                monitor.ping = monitor.usual_ping = ping_ms
             monitor.beat(time.time())
             beat = monitor.beats[-1]
         socket = self.socket
@@ -346,6 +353,7 @@ class UptimeKumaSimulator(KumaMonitorChanges, Simulator):
             Route("/__sim/monitors/{name}", self._http_monitor, methods=["POST"]),
             Route("/__sim/config", self._http_config, methods=["POST"]),
             Route("/__sim/socket", self._http_socket, methods=["GET", "POST"]),
+            Route("/__sim/beats", self._http_beats, methods=["POST"]),
         ]
 
     async def _http_monitor(self, request: Request) -> Response:

@@ -300,7 +300,7 @@ class KumaSocketServer:
             "active": m.active,
             "forceInactive": False,
             "type": m.type,
-            "interval": 60,
+            "interval": m.interval,
             "retryInterval": 60,
             "tags": [],
             "maintenance": m.status == 3,
