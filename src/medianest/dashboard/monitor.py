@@ -147,10 +147,13 @@ class StatusMonitor:
                 await status_service.cache_status(self.ctx, entries)
                 for entry in fresh:
                     before = previous.get(entry.service)
-                    if before is None or before.change_key() != entry.change_key():
-                        log.info(
-                            "service_status_changed", service=entry.service, status=entry.status
-                        )
+                    if entry.worth_pushing(before):
+                        if before is None or before.change_key() != entry.change_key():
+                            log.info(
+                                "service_status_changed",
+                                service=entry.service,
+                                status=entry.status,
+                            )
                         await self.ctx.realtime.emit_status(entry.push_payload())
         return entries
 

@@ -11,6 +11,10 @@ ServiceState = Literal["online", "offline", "degraded", "unconfigured"]
 MonitorState = Literal["up", "down", "pending", "maintenance"]
 # Uptime Kuma's data: pushed by the live connection, or polled (metrics, status page).
 DataSource = Literal["live", "polling"]
+# Data this much newer than the entry before is pushed even when nothing else changed: an
+# open dashboard shows its age ("Live · data 12 s ago"), which must not grow while Uptime
+# Kuma beats steadily (docs/uptime-kuma-real.md, "The heartbeat stream").
+DATA_AGE_PUSH_SECONDS = 10.0
 
 
 class MonitorStatus(ApiModel):
@@ -46,6 +50,17 @@ class ServiceStatusOut(ApiModel):
         if self.response_time_ms is not None:
             payload["responseTime"] = self.response_time_ms
         return payload
+
+    def worth_pushing(self, before: ServiceStatusOut | None) -> bool:
+        """Browsers see a change: the state (`change_key`), or data at least
+        DATA_AGE_PUSH_SECONDS newer (its age is shown). Response times alone are not."""
+        if before is None or before.change_key() != self.change_key():
+            return True
+        if self.data_at is None:
+            return False
+        if before.data_at is None:
+            return True
+        return (self.data_at - before.data_at).total_seconds() >= DATA_AGE_PUSH_SECONDS
 
     def change_key(self) -> tuple[Any, ...]:
         """What counts as a change worth pushing (response times vary on every check)."""

@@ -173,6 +173,9 @@ class KumaEvents:
         # only once a list names the monitor; before, a deleted one stayed as "Monitor 7".
         self.unlisted: dict[int, LiveMonitor] = {}
         self.version: str | None = None
+        # Counts the changes a reader shows (the list, a monitor's status): a steady beat
+        # that changes neither leaves it, so a reader compares one number, not the list.
+        self.revision = 0
         self._changed = changed
         self.first_info, self.versioned, self.listed = (asyncio.Event() for _ in range(3))
         self.prompted, self.auto_login = asyncio.Event(), asyncio.Event()
@@ -217,6 +220,7 @@ class KumaEvents:
         if not isinstance(data, dict):
             return
         self.monitors = merged_monitor_list(data, self.monitors, self.unlisted, replace=replace)
+        self.revision += 1
         if replace:
             self.listed.set()
         self._histories_in()
@@ -228,6 +232,7 @@ class KumaEvents:
             return
         self.unlisted.pop(found, None)
         if self.monitors.pop(found, None) is not None:
+            self.revision += 1
             self._changed()
 
     def _histories_in(self) -> None:
@@ -237,7 +242,10 @@ class KumaEvents:
     def _beat_on(self, monitor_id: int, beat: dict[str, Any]) -> None:
         """Record a beat on its listed monitor, or aside while no list names it."""
         if monitor_id in self.monitors:
+            before = self.monitors[monitor_id].status_code
             apply_beat(self.monitors, monitor_id, beat)
+            if self.monitors[monitor_id].status_code != before:
+                self.revision += 1
             return
         if monitor_id not in self.unlisted and len(self.unlisted) >= MAX_UNLISTED:
             self.unlisted.pop(next(iter(self.unlisted)))  # the oldest: a hostile Kuma's ids
