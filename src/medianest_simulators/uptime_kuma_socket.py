@@ -300,7 +300,7 @@ class KumaSocketServer:
             "active": m.active,
             "forceInactive": False,
             "type": m.type,
-            "interval": m.interval,
+            "interval": int(m.interval) if m.interval.is_integer() else m.interval,
             "retryInterval": 60,
             "tags": [],
             "maintenance": m.status == 3,
