@@ -3,9 +3,9 @@
 monitors at 20-60 s sends 3-10 beats a second, nearly all unchanged. Over real Socket.IO
 on loopback, 200 monitors beat ten times faster than that for a few seconds while a
 browser tab listens and the dashboard's status API is asked: unchanged beats cost no
-database write and no browser push, the dashboard's data age stays fresh, and the API
-answers as it does without the stream (compared as counts and ratios, never absolute
-times). Figures and the command: docs/performance.md ("Uptime Kuma's heartbeat stream")."""
+database write and no browser push, and the dashboard's data age stays fresh (counts,
+never times; the API's latency under the stream is printed, and measured in
+docs/performance.md, "Uptime Kuma's heartbeat stream", with the command)."""
 
 from __future__ import annotations
 
@@ -148,9 +148,8 @@ async def test_a_steady_heartbeat_stream_costs_no_writes_nor_pushes_and_stays_fr
     # The data age an open dashboard shows stays within the refresh (and the API's too).
     assert pushes, "no push in the whole stream: an open dashboard's data age grows"
     assert data_age(entry) <= 3 * DATA_AGE_SECONDS
-    # The event loop stays responsive: the median request under the stream is within a
-    # few times the quiet one (a loop busy per beat would be many times slower).
-    assert statistics.median(loaded) <= 5 * statistics.median(quiet) + 0.02
+    # The request latencies above are printed, not asserted: speed is bench/'s and
+    # docs/performance.md's ("Uptime Kuma's heartbeat stream"); the counts are the guard.
 
 
 async def _status(url: str, cookie: str) -> list[dict[str, Any]]:

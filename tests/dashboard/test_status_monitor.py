@@ -20,6 +20,7 @@ from tests.support.socket_listener import Listener
 
 from medianest.app import MediaNestApp
 from medianest.auth.models import User
+from medianest.dashboard import schemas
 from medianest.dashboard.models import ServiceStatus
 from medianest.dashboard.monitor import StatusMonitor, status_monitor_of
 from medianest.dashboard.service import CheckOutcome
@@ -296,7 +297,11 @@ async def test_nothing_is_pushed_while_nothing_changes(
     storage: Storage,
     alice: User,
     listeners: Callable[[], Listener],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Within one step of the checks' age (test_checked_age_pushed.py: once a step, an
+    # unchanged service is pushed again so "Checked ... ago" stays true).
+    monkeypatch.setattr(schemas, "DATA_AGE_PUSH_SECONDS", 600.0)
     server = await serve(sim_settings)
     cookie = await session_cookie(storage, alice)
     await wait_for_status(server, cookie, all_online)

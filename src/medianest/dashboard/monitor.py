@@ -71,6 +71,9 @@ class StatusMonitor:
         # One writer at a time: a round and a live push must not interleave their reads
         # of the previous aggregate and their writes of the new one.
         self._record_lock = asyncio.Lock()
+        # What open dashboards were last sent of each service: the ages they show step on
+        # from there, whatever the round's length (a 5 s round must not stop them).
+        self._pushed: dict[str, ServiceStatusOut] = {}
         self.kuma_live: KumaLiveRunner | None = None
 
     async def run(self) -> None:
@@ -147,13 +150,12 @@ class StatusMonitor:
                 await status_service.cache_status(self.ctx, entries)
                 for entry in fresh:
                     before = previous.get(entry.service)
-                    if entry.worth_pushing(before):
-                        if before is None or before.change_key() != entry.change_key():
-                            log.info(
-                                "service_status_changed",
-                                service=entry.service,
-                                status=entry.status,
-                            )
+                    if before is None or before.change_key() != entry.change_key():
+                        log.info(
+                            "service_status_changed", service=entry.service, status=entry.status
+                        )
+                    if entry.worth_pushing(self._pushed.get(entry.service, before)):
+                        self._pushed[entry.service] = entry
                         await self.ctx.realtime.emit_status(entry.push_payload())
         return entries
 

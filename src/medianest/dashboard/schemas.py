@@ -11,9 +11,11 @@ ServiceState = Literal["online", "offline", "degraded", "unconfigured"]
 MonitorState = Literal["up", "down", "pending", "maintenance"]
 # Uptime Kuma's data: pushed by the live connection, or polled (metrics, status page).
 DataSource = Literal["live", "polling"]
-# Data this much newer than the entry before is pushed even when nothing else changed: an
-# open dashboard shows its age ("Live · data 12 s ago"), which must not grow while Uptime
-# Kuma beats steadily (docs/uptime-kuma-real.md, "The heartbeat stream").
+# A check or data this much newer than the entry before is pushed even when nothing else
+# changed: an open dashboard shows both ages ("Checked 12 s ago", "Live · data 12 s ago"),
+# which must not grow while the services are checked every round and Uptime Kuma beats
+# steadily (docs/uptime-kuma-real.md, "The heartbeat stream"). At most one push a service
+# per step: a round of 30 s pushes each service once.
 DATA_AGE_PUSH_SECONDS = 10.0
 
 
@@ -52,17 +54,21 @@ class ServiceStatusOut(ApiModel):
         return payload
 
     def worth_pushing(self, before: ServiceStatusOut | None) -> bool:
-        """Browsers see a change: the state (`change_key`), or data at least
-        DATA_AGE_PUSH_SECONDS newer (its age is shown). Response times alone are not."""
+        """Browsers see a change: the state (`change_key`), or a check or data at least
+        DATA_AGE_PUSH_SECONDS newer (both ages are shown). Response times alone are not."""
         if before is None or before.change_key() != self.change_key():
             return True
-        if self.data_at is None:
-            return False
-        if before.data_at is None:
-            return True
-        return (self.data_at - before.data_at).total_seconds() >= DATA_AGE_PUSH_SECONDS
+        return _newer_by_a_step(self.last_check_at, before.last_check_at) or _newer_by_a_step(
+            self.data_at, before.data_at
+        )
 
     def change_key(self) -> tuple[Any, ...]:
         """What counts as a change worth pushing (response times vary on every check)."""
         monitors = tuple((m.name, m.status) for m in self.monitors or ())
         return (self.status, self.error, monitors, self.source, self.source_note)
+
+
+def _newer_by_a_step(now: datetime | None, before: datetime | None) -> bool:
+    if now is None:
+        return False
+    return before is None or (now - before).total_seconds() >= DATA_AGE_PUSH_SECONDS
