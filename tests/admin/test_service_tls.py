@@ -123,7 +123,12 @@ async def test_the_uptime_kuma_live_connection_trusts_the_ca_bundle_too(admin, c
         result = await kuma_live_test(admin, server.url)
 
     assert result["status"] == "offline"
-    assert [h.split(b" ")[1].split(b"?")[0] for h in server.heads] == [b"/socket.io/"]
+    # Both tries pass the handshake: the WebSocket, then (no Socket.IO answered it, as a
+    # proxy refusing the upgrade would) the long-polling fallback, each once.
+    paths = [h.split(b" ")[1].split(b"?")[0] for h in server.heads]
+    assert paths == [b"/socket.io/", b"/socket.io/"], server.heads
+    assert b"transport=websocket" in server.heads[0]
+    assert b"transport=polling" in server.heads[1]
     assert all(b"typed-kuma-password" not in h for h in server.heads)
 
 

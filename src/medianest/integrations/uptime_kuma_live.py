@@ -179,7 +179,9 @@ class KumaLiveLink:
                     first = exc
                     continue
                 if first is not None and isinstance(exc, Exception):
-                    raise first from None  # Kuma is away: the WebSocket's reason
+                    # Kuma is away: the WebSocket's reason, with its cause kept (a refused
+                    # certificate is named from it, integrations/tls.py).
+                    raise first from first.__cause__ or first.__context__
                 raise
             self.polling = polling
             dropped.clear()
