@@ -79,6 +79,7 @@ def prepare_database(settings: Settings, engine: AsyncEngine | None = None) -> b
     """Create the data dir and apply migrations, or stop with one line saying why; True
     when migrations ran. The check reads through `engine` when given."""
     from medianest.db import migrate
+    from medianest.db.engine import failure_line
 
     protect_data_dir(settings.data_dir, download_root=settings.resolved_download_root)
     protect_sqlite_files(settings.resolved_database_url)
@@ -87,8 +88,7 @@ def prepare_database(settings: Settings, engine: AsyncEngine | None = None) -> b
         url = settings.resolved_database_url
         return asyncio.run(migrate.upgrade_if_needed(url, engine, lock_timeout=timeout))
     except Exception as exc:  # any failure here is the operator's to fix; say it in one line
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
-        fail(f"cannot use the database ({type(exc).__name__}): {reason}")
+        fail(f"cannot use the database ({type(exc).__name__}): {failure_line(exc)}")
 
 
 def _check_redis(settings: Settings) -> None:
@@ -258,6 +258,7 @@ def migrate(revision: str, down: bool) -> None:
     the work done (docs/operations.md, Upgrades)."""
     settings = settings_for_command()
     from medianest.db import migrate as migrations
+    from medianest.db.engine import failure_line
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if revision == "head" and not down:
@@ -272,8 +273,7 @@ def migrate(revision: str, down: bool) -> None:
     try:
         move(settings.resolved_database_url, revision, settings.migration_lock_timeout_seconds)
     except Exception as exc:  # the operator's to fix: one line, as prepare_database says it
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
-        fail(f"cannot migrate the database ({type(exc).__name__}): {reason}")
+        fail(f"cannot migrate the database ({type(exc).__name__}): {failure_line(exc)}")
     click.echo(f"database at {revision}")
 
 

@@ -362,3 +362,10 @@ async def release_current_connection() -> bool:
     if lazy is None or lazy.opened is None:
         return False
     return await release_idle_connection(lazy.opened)
+
+
+def failure_line(error: BaseException) -> str:
+    """A database failure in one line for an operator: the driver's own message (what
+    SQLAlchemy wraps) when there is one, its first line, at most 300 characters."""
+    text = str(getattr(error, "orig", None) or error)
+    return (text.splitlines() or [""])[0][:300]

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from medianest.db.engine import failure_line
 from medianest.ops.backup_db import BackupError, SnapshotContents, same_rows
 
 # `COPY public.users (id, ...) FROM stdin;` opens a table's rows in pg_restore's output.
@@ -75,8 +76,7 @@ def _run(command: list[str], env: dict[str, str]) -> None:
 
 
 def _connection_error(exc: BaseException) -> BackupError:
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
-    return BackupError(f"cannot use PostgreSQL ({type(exc).__name__}): {reason}")
+    return BackupError(f"cannot use PostgreSQL ({type(exc).__name__}): {failure_line(exc)}")
 
 
 def _engine(database_url: str) -> Any:
